@@ -1,0 +1,77 @@
+//! `sanhu`: the server and its tools.
+
+mod bench;
+mod call;
+mod client;
+mod config;
+mod credentials;
+mod serve;
+mod verify;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sanhu", version, about = "Customers, members and accounts, on a batched double-entry ledger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the HTTP API (migrating the database first).
+    Serve(config::ConfigArgs),
+    /// Creates or upgrades the database schema.
+    Migrate(config::ConfigArgs),
+    /// Manages API clients and their keys.
+    Client {
+        #[command(flatten)]
+        config: config::ConfigArgs,
+        #[command(subcommand)]
+        command: client::ClientCommand,
+    },
+    /// Sends a signed request with a saved credential and prints the response.
+    Call(call::CallArgs),
+    /// Recomputes every account from its entries and checks that each currency balances.
+    Verify(config::ConfigArgs),
+    /// Drives the ledger writer in-process and reports its throughput.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(&config::Config::load(&args)?).await,
+            Command::Migrate(args) => serve::migrate(&config::Config::load(&args)?).await,
+            Command::Client { config, command } => client::run(&config::Config::load(&config)?, command).await,
+            Command::Call(args) => call::run(args).await,
+            Command::Verify(args) => verify::run(&config::Config::load(&args)?).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to standard error; `SANHU_LOG` sets the level (error, warn, info, debug, trace).
+fn init_logging() {
+    let level = std::env::var("SANHU_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false).init();
+}

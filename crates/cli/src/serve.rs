@@ -1,0 +1,89 @@
+//! `sanhu serve` and `sanhu migrate`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sanhu_service::{jobs, Ledger, LedgerConfig};
+use sanhu_store::{LedgerStore, Store};
+
+use crate::config::{redact, Config};
+
+pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = config.open_store().await?;
+    store.migrate().await?;
+    println!("migrated {} ({})", redact(&config.database_url), store.backend());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = config.open_store().await?;
+    store.migrate().await?;
+    check_durability(&store).await?;
+    first_start_client(config, &store).await?;
+
+    let ledger = Ledger::start(store.clone(), LedgerConfig { writer: config.writer() });
+    tokio::spawn(jobs::expire_holds(ledger.clone(), Duration::from_millis(config.hold_expiry_interval_ms)));
+    let app = sanhu_http::router(sanhu_http::AppState::new(ledger, sanhu_http::HttpConfig::default()));
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to listen on {}: {e}", config.listen))?;
+    tracing::info!(
+        listen = %config.listen,
+        database = %redact(&config.database_url),
+        backend = store.backend(),
+        "sanhu is serving; the API is under /v1, its OpenAPI document at /openapi.json"
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("sanhu stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Warns when the database runs with weaker durability than sanhu sets: a success answer would then
+/// not mean the data is on disk.
+async fn check_durability(store: &Store) -> anyhow::Result<()> {
+    let durability = store.durability().await?;
+    if durability.durable {
+        tracing::info!(setting = %durability.setting, "durable commits");
+    } else {
+        tracing::warn!(setting = %durability.setting, "the database runs with weaker durability than sanhu requires: acknowledged transfers may be lost on a crash");
+    }
+    Ok(())
+}
+
+/// On the very first start (no API client exists), creates one, prints its credential once and saves
+/// it for `sanhu call`, so that a new user can call the API at once.
+async fn first_start_client(config: &Config, store: &Store) -> anyhow::Result<()> {
+    if !store.list_clients().await?.is_empty() {
+        return Ok(());
+    }
+    let (client, seed) = crate::client::create(store, "first client").await?;
+    let credential = crate::client::credential_for(config, &client, &seed);
+    println!("First start: created API client {}", client.id);
+    println!("  private key (shown once): {}", credential.private_key);
+    match credential.save_new(&config.credentials_file) {
+        Ok(()) => println!("  saved for `sanhu call` in {}", config.credentials_file.display()),
+        Err(error) => println!("  not saved ({error:#}); keep the key above"),
+    }
+    println!("  try: sanhu call GET /v1/ledger/accounts");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,166 @@
+//! Ids: 128 bits, time-ordered underneath (48-bit milliseconds then 80 random bits, as in ULID),
+//! shown with a prefix that names their kind: `acc_01JD…`, `tr_01JD…`.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The kind of thing an id names; its prefix is part of the id's text.
+pub trait IdKind {
+    const PREFIX: &'static str;
+}
+
+/// A 128-bit id of kind `K`. Zero is never a valid id.
+pub struct Id128<K> {
+    value: u128,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for Id128<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K> Copy for Id128<K> {}
+impl<K> PartialEq for Id128<K> {
+    fn eq(&self, o: &Self) -> bool {
+        self.value == o.value
+    }
+}
+impl<K> Eq for Id128<K> {}
+impl<K> PartialOrd for Id128<K> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<K> Ord for Id128<K> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.value.cmp(&o.value)
+    }
+}
+impl<K> std::hash::Hash for Id128<K> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.value.hash(h)
+    }
+}
+
+impl<K: IdKind> Id128<K> {
+    /// Builds an id from its raw value, as stored. Zero is refused.
+    pub fn from_u128(value: u128) -> Option<Self> {
+        (value != 0).then_some(Id128 { value, kind: PhantomData })
+    }
+
+    /// A new time-ordered id from the current time in milliseconds and 80 random bits.
+    pub fn generate(unix_ms: u64, random: u128) -> Self {
+        let value = ((unix_ms as u128 & 0xFFFF_FFFF_FFFF) << 80) | (random & ((1u128 << 80) - 1));
+        Id128 { value: value.max(1), kind: PhantomData }
+    }
+
+    pub fn as_u128(self) -> u128 {
+        self.value
+    }
+
+    pub fn to_be_bytes(self) -> [u8; 16] {
+        self.value.to_be_bytes()
+    }
+
+    pub fn from_be_bytes(b: [u8; 16]) -> Option<Self> {
+        Self::from_u128(u128::from_be_bytes(b))
+    }
+
+    /// Parses `prefix_` followed by 26 Crockford base32 characters (case-insensitive; I, L read as 1,
+    /// O as 0, as Crockford allows).
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix(K::PREFIX)?.strip_prefix('_')?;
+        if rest.len() != 26 {
+            return None;
+        }
+        let mut value: u128 = 0;
+        for (i, c) in rest.bytes().enumerate() {
+            let digit = decode_crockford(c)? as u128;
+            if i == 0 && digit > 7 {
+                return None; // 26 digits hold 130 bits; the first may use only 3.
+            }
+            value = (value << 5) | digit;
+        }
+        Self::from_u128(value)
+    }
+}
+
+fn decode_crockford(c: u8) -> Option<u8> {
+    let c = c.to_ascii_uppercase();
+    match c {
+        b'O' => Some(0),
+        b'I' | b'L' => Some(1),
+        _ => CROCKFORD.iter().position(|&d| d == c).map(|p| p as u8),
+    }
+}
+
+impl<K: IdKind> fmt::Display for Id128<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 26];
+        for (i, slot) in buf.iter_mut().enumerate() {
+            let shift = (25 - i) * 5;
+            *slot = CROCKFORD[((self.value >> shift) & 0x1F) as usize];
+        }
+        write!(f, "{}_{}", K::PREFIX, std::str::from_utf8(&buf).expect("ascii"))
+    }
+}
+
+impl<K: IdKind> fmt::Debug for Id128<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+pub enum AccountTag {}
+impl IdKind for AccountTag {
+    const PREFIX: &'static str = "acc";
+}
+pub type AccountId = Id128<AccountTag>;
+
+pub enum TransferTag {}
+impl IdKind for TransferTag {
+    const PREFIX: &'static str = "tr";
+}
+pub type TransferId = Id128<TransferTag>;
+
+pub enum ClientTag {}
+impl IdKind for ClientTag {
+    const PREFIX: &'static str = "cli";
+}
+/// An API client (a platform's back-end system that signs its requests).
+pub type ClientId = Id128<ClientTag>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let id = TransferId::generate(1_763_784_000_000, 0xDEAD_BEEF_1234_5678_9ABC);
+        let text = id.to_string();
+        assert!(text.starts_with("tr_") && text.len() == 29, "{text}");
+        assert_eq!(TransferId::parse(&text), Some(id));
+        assert_eq!(TransferId::parse(&text.to_lowercase()), Some(id));
+    }
+
+    #[test]
+    fn ids_of_another_kind_or_malformed_are_refused() {
+        let id = AccountId::generate(1, 2).to_string();
+        assert!(TransferId::parse(&id).is_none());
+        assert!(AccountId::parse("acc_").is_none());
+        assert!(AccountId::parse("acc_00000000000000000000000000").is_none(), "zero is not an id");
+        assert!(AccountId::parse("acc_8ZZZZZZZZZZZZZZZZZZZZZZZZZ").is_none(), "over 128 bits");
+        assert!(AccountId::parse("acc_0000000000000000000000000U").is_none(), "U is not Crockford");
+    }
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let a = AccountId::generate(1000, u128::MAX);
+        let b = AccountId::generate(1001, 0);
+        assert!(a < b);
+        assert!(a.to_string() < b.to_string());
+    }
+}

@@ -1,0 +1,14 @@
+//! sanhu's domain: money, ids, time and the ledger's rules.
+//!
+//! Architecture invariant: this crate does no IO. It has no async, no database and no HTTP, and so it
+//! cannot fail on IO; everything in it is a pure function of its inputs (the clock and randomness are
+//! passed in), which is what lets the ledger's batch-apply state machine be tested against a model.
+
+pub mod id;
+pub mod ledger;
+pub mod money;
+pub mod time;
+
+pub use id::{AccountId, Id128, TransferId};
+pub use money::{Amount, Currency};
+pub use time::Timestamp;

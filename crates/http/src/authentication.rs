@@ -1,0 +1,72 @@
+//! The authentication middleware: every request under /v1 is signed by an API client (see
+//! [`crate::signature`]). It buffers the body (the signature covers its hash), verifies, records the
+//! nonce, and hands the handlers the client's id.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use sanhu_core::Timestamp;
+use sanhu_service::clock;
+use sanhu_store::LedgerStore;
+
+use crate::body::read_limited;
+use crate::error::{code, ApiError};
+use crate::request_id::RequestContext;
+use crate::signature::{self, HeaderFault};
+use crate::AppState;
+
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
+/// The API client that signed the request, for the handlers and the idempotency layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthenticatedClient(pub String);
+
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let claim = signature::parse_headers(&parts.headers).map_err(|fault| match fault {
+        HeaderFault::Missing(name) => ApiError::new(code::MISSING_SIGNATURE, format!("the {name} header is missing")),
+        HeaderFault::Malformed(name) => ApiError::new(code::MALFORMED_SIGNATURE, format!("the {name} header is malformed")),
+    })?;
+
+    // The clock is checked before anything costs a database read.
+    let now = clock::now();
+    let window_s = i64::from(state.config.signature_window_s);
+    let skew_s = (now.nanos() / NANOS_PER_SECOND).abs_diff(claim.timestamp);
+    if skew_s > window_s as u64 {
+        return Err(ApiError::new(
+            code::STALE_TIMESTAMP,
+            format!("the timestamp is {skew_s} s from the server's clock; the window is {window_s} s"),
+        ));
+    }
+
+    let store = state.ledger.store();
+    let client = store
+        .get_client(&claim.client_id)
+        .await?
+        .ok_or_else(|| ApiError::new(code::UNKNOWN_CLIENT, format!("no API client has the id {}", claim.client_id)))?;
+    if client.revoked_at.is_some() {
+        return Err(ApiError::new(code::CLIENT_REVOKED, format!("the API client {} is revoked", client.id)));
+    }
+
+    let body = read_limited(&parts.headers, body, state.config.body_bytes_max).await?;
+    let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
+    if !signature::verify(&client.public_key, parts.method.as_str(), path_and_query, &body, &claim) {
+        return Err(ApiError::new(code::INVALID_SIGNATURE, "the signature does not match the request"));
+    }
+
+    // Only a verified request spends its nonce, so that nobody can burn another client's nonces.
+    // Nonces older than two windows are forgotten: a request that old is refused as stale anyway.
+    let forget_before = Timestamp::from_nanos(now.nanos() - 2 * window_s * NANOS_PER_SECOND);
+    if !store.record_nonce(&client.id, &claim.nonce, now, forget_before).await? {
+        return Err(ApiError::new(code::REPLAYED_NONCE, "this nonce was already used; sign each request with a new one"));
+    }
+
+    if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {
+        context.set_client_id(&client.id);
+    }
+    parts.extensions.insert(AuthenticatedClient(client.id));
+    Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
+}

@@ -1,0 +1,51 @@
+//! Liveness and readiness, unauthenticated, for load balancers and orchestrators.
+
+use axum::extract::State;
+use axum::Json;
+use sanhu_store::LedgerStore;
+use serde::Serialize;
+
+use crate::error::{code, ApiError};
+use crate::AppState;
+
+#[derive(Serialize)]
+pub struct Health {
+    status: &'static str,
+}
+
+/// The process is up and serving HTTP; says nothing of the database.
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize)]
+pub struct Readiness {
+    status: &'static str,
+    backend: &'static str,
+    /// The durability setting in force, e.g. `journal_mode=wal synchronous=FULL`.
+    durability: String,
+    /// Whether the setting is as strong as sanhu requires. Reported rather than refused here: the
+    /// server refuses to start on a weak one, and readiness is about reaching the database.
+    durable: bool,
+}
+
+/// The database answers: the server can take traffic.
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+    let store = state.ledger.store();
+    let checked = async {
+        store.ping().await?;
+        store.durability().await
+    };
+    match checked.await {
+        Ok(durability) => Ok(Json(Readiness {
+            status: "ready",
+            backend: store.backend(),
+            durability: durability.setting,
+            durable: durability.durable,
+        })),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "not ready: the database does not answer");
+            Err(ApiError::new(code::NOT_READY, "the server cannot reach its database"))
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Idempotency keys: a POST under /v1 may carry an `Idempotency-Key` header; its first request runs
+//! and its response is stored, and every retry with the same key gets that response back instead of
+//! running again (DESIGN.md invariant 6: one key, at most one effect).
+//!
+//! A key is scoped to the authenticated client and bound to a fingerprint of the request (method,
+//! path with query, body): the same key with a different request is refused rather than answered
+//! with another request's response.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sanhu_service::clock;
+use sanhu_store::{IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use crate::authentication::AuthenticatedClient;
+use crate::error::{code, ApiError};
+use crate::signature::hex;
+use crate::{request_id, AppState};
+
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// Set to `true` on a response that is a stored one, replayed.
+pub const IDEMPOTENT_REPLAYED_HEADER: &str = "idempotent-replayed";
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
+/// Largest response kept for replay. A full batch's results stay well below it.
+const STORED_RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    if request.method() != Method::POST {
+        return Ok(next.run(request).await);
+    }
+    let Some(value) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(next.run(request).await);
+    };
+    let key = parse_key(value.as_bytes())?;
+    let Some(AuthenticatedClient(client_id)) = request.extensions().get::<AuthenticatedClient>().cloned() else {
+        return Err(ApiError::internal(anyhow::anyhow!("the idempotency layer ran before authentication")));
+    };
+    let (parts, body) = request.into_parts();
+    // Authentication has buffered the body already; this only takes it back out.
+    let body = to_bytes(body, state.config.body_bytes_max)
+        .await
+        .map_err(|_| ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"))?;
+    let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
+    let fingerprint = fingerprint(parts.method.as_str(), path_and_query, &body);
+    let key = IdempotencyKey { client_id, key };
+    let store = state.ledger.store().clone();
+
+    match store.begin_idempotent(&key, &fingerprint, clock::now()).await? {
+        IdempotencyBegin::Claimed => {
+            let request = Request::from_parts(parts, Body::from(body));
+            run_claimed(store, key, request, next).await
+        }
+        IdempotencyBegin::Replay(stored) => replay(stored),
+        IdempotencyBegin::Mismatch => Err(ApiError::new(
+            code::IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was used for a different request; use a new key for a new request",
+        )),
+        IdempotencyBegin::InUse => Err(ApiError::new(
+            code::IDEMPOTENCY_KEY_IN_USE,
+            "the first request with this Idempotency-Key is still running; retry shortly",
+        )),
+    }
+}
+
+/// Runs the request that claimed `key` on its own task and records its outcome. The task is not
+/// cancelled when the caller stops waiting (a request timeout, a dropped connection): the transfer
+/// it submitted may commit anyway, and the key must then hold its response, or a retry would apply
+/// it a second time.
+async fn run_claimed(store: Store, key: IdempotencyKey, request: Request, next: Next) -> Result<Response, ApiError> {
+    let work = async move {
+        let response = next.run(request).await;
+        let (parts, body) = response.into_parts();
+        let body = match to_bytes(body, STORED_RESPONSE_BYTES_MAX).await {
+            Ok(body) => body,
+            Err(error) => {
+                // The key stays claimed: the request may have had its effect, and a retry must not
+                // repeat it. An operator can release it.
+                let error = anyhow::anyhow!("the response to idempotency key {:?} could not be kept: {error}", key.key);
+                return ApiError::internal(error).into_response();
+            }
+        };
+        let kept = if parts.status.is_server_error() {
+            // A 5xx decided nothing (the ledger failed the batch, a read failed): a retry runs afresh.
+            store.release_idempotent(&key).await
+        } else {
+            let stored = StoredResponse { status: parts.status.as_u16(), body: body.to_vec() };
+            store.complete_idempotent(&key, &stored).await
+        };
+        if let Err(error) = kept {
+            // The response is still the true outcome; only its record failed, so the key stays
+            // claimed and its retries are answered idempotency_key_in_use rather than run twice.
+            tracing::error!(
+                request.id = %request_id::current(),
+                error = format!("{error:#}"),
+                "failed to record the outcome of an idempotency key"
+            );
+        }
+        Response::from_parts(parts, Body::from(body))
+    };
+    let task = tokio::spawn(request_id::scope(request_id::current(), work).instrument(tracing::Span::current()));
+    task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the idempotent request's task failed: {error}")))
+}
+
+fn replay(stored: StoredResponse) -> Result<Response, ApiError> {
+    let status = StatusCode::from_u16(stored.status)
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("a stored response has status {}", stored.status)))?;
+    let mut response = (status, Body::from(stored.body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(IDEMPOTENT_REPLAYED_HEADER, HeaderValue::from_static("true"));
+    Ok(response)
+}
+
+/// 1 to 255 printable ASCII characters.
+fn parse_key(value: &[u8]) -> Result<String, ApiError> {
+    let printable = value.iter().all(|b| (0x20..=0x7E).contains(b));
+    if value.is_empty() || value.len() > IDEMPOTENCY_KEY_LEN_MAX || !printable {
+        return Err(ApiError::new(
+            code::INVALID_IDEMPOTENCY_KEY,
+            format!("the Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} printable ASCII characters"),
+        ));
+    }
+    Ok(String::from_utf8_lossy(value).into_owned())
+}
+
+/// Hex SHA-256 of `METHOD\npath-with-query\nbody`.
+pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(path_and_query.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex(&hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_one_to_255_printable_ascii_characters() {
+        assert_eq!(parse_key(b"order-42 retry").unwrap(), "order-42 retry");
+        assert!(parse_key(b"").is_err());
+        assert!(parse_key(&[b'k'; 256]).is_err());
+        assert!(parse_key(&[b'k'; 255]).is_ok());
+        assert!(parse_key(b"tab\there").is_err());
+        assert!(parse_key("caf\u{e9}".as_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_fingerprint_covers_method_path_and_body() {
+        let a = fingerprint("POST", "/v1/x", b"{}");
+        assert_eq!(a, fingerprint("POST", "/v1/x", b"{}"));
+        assert_ne!(a, fingerprint("POST", "/v1/y", b"{}"));
+        assert_ne!(a, fingerprint("POST", "/v1/x", b"{ }"));
+        assert_eq!(a.len(), 64);
+    }
+}

@@ -1,0 +1,48 @@
+//! Ids at the edge: parsed once, from the path or a body field, into the core's typed ids.
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use sanhu_core::{AccountId, TransferId};
+
+use crate::error::{code, ApiError};
+
+pub fn account_id(field: &str, text: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(text).ok_or_else(|| invalid(field, "an account id (acc_ and 26 characters)"))
+}
+
+pub fn transfer_id(field: &str, text: &str) -> Result<TransferId, ApiError> {
+    TransferId::parse(text).ok_or_else(|| invalid(field, "a transfer id (tr_ and 26 characters)"))
+}
+
+fn invalid(field: &str, expected: &str) -> ApiError {
+    ApiError::new(code::INVALID_ID, format!("{field} is not {expected}"))
+}
+
+/// The `{id}` (or `{pending_id}`) of an account path.
+pub struct AccountIdPath(pub AccountId);
+
+/// The `{id}` (or `{pending_id}`) of a transfer path.
+pub struct TransferIdPath(pub TransferId);
+
+async fn path_text<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, ApiError> {
+    let Path(text) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::new(code::INVALID_ID, "the id in the path cannot be read"))?;
+    Ok(text)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AccountIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<AccountIdPath, ApiError> {
+        account_id("the account id in the path", &path_text(parts, state).await?).map(AccountIdPath)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TransferIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<TransferIdPath, ApiError> {
+        transfer_id("the transfer id in the path", &path_text(parts, state).await?).map(TransferIdPath)
+    }
+}

@@ -1,0 +1,52 @@
+//! Background jobs. Each runs until its task is dropped and survives store errors by logging them and
+//! trying again on the next tick.
+
+use std::time::Duration;
+
+use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_store::LedgerStore;
+
+use crate::clock;
+use crate::ledger::Ledger;
+
+/// Most holds one expiry pass releases.
+pub const EXPIRY_PASS_HOLDS_MAX: u32 = 4096;
+
+/// Expires holds whose timeout has passed, every `interval`. An expiry is recorded like a void, with
+/// the business code `expire`.
+pub async fn expire_holds(ledger: Ledger, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = expire_due_holds(&ledger).await {
+            tracing::warn!(error = format!("{error:#}"), "hold expiry pass failed; retrying next tick");
+        }
+    }
+}
+
+/// One expiry pass; returns how many holds it expired.
+pub async fn expire_due_holds(ledger: &Ledger) -> anyhow::Result<usize> {
+    let due = ledger.store().due_pendings(clock::now(), EXPIRY_PASS_HOLDS_MAX).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let requests: Vec<TransferRequest> = due
+        .into_iter()
+        .map(|pending_id| TransferRequest {
+            id: clock::new_id(),
+            action: TransferAction::ExpirePending { pending_id },
+            linked: false,
+            code: "expire".to_owned(),
+            reference: None,
+            metadata: "{}".to_owned(),
+        })
+        .collect();
+    let mut expired = 0;
+    for chunk in requests.chunks(sanhu_core::ledger::BATCH_TRANSFERS_MAX) {
+        let results = ledger.submit(chunk.to_vec()).await?;
+        expired += results.iter().filter(|r| r.is_ok()).count();
+    }
+    tracing::info!(holds.expired = expired, "expired holds");
+    Ok(expired)
+}

@@ -1,0 +1,158 @@
+//! The batched ledger writer. Concurrent submissions queue here; one task applies up to
+//! `batch_transfers_max` requests of them in one database transaction (one fsync), then answers each
+//! submitter with its own results. This is what makes a hot account cost what a cold one does: its row
+//! is written once per batch, not once per transfer.
+
+use std::time::{Duration, Instant};
+
+use sanhu_core::ledger::{check_submission, Transfer, TransferError, TransferRequest, BATCH_TRANSFERS_MAX};
+use sanhu_store::{LedgerStore, Store};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock;
+
+pub type TransferResults = Vec<Result<Transfer, TransferError>>;
+
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// Most requests applied in one transaction; at most `BATCH_TRANSFERS_MAX`.
+    pub batch_transfers_max: usize,
+    /// Longest the writer waits for more submissions to fill a batch once it has one, in microseconds.
+    pub batch_wait_us: u64,
+    /// Most submissions waiting for the writer; past it, submitters wait for room.
+    pub queue_submissions_max: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig { batch_transfers_max: BATCH_TRANSFERS_MAX, batch_wait_us: 200, queue_submissions_max: 16_384 }
+    }
+}
+
+/// Why a submission got no results. Nothing of it was applied in either case.
+#[derive(Debug)]
+pub enum WriterError {
+    /// The database failed the batch (unreachable, disk full...). The caller may retry.
+    Storage(String),
+    /// The writer has stopped (shutting down).
+    Stopped,
+}
+
+impl std::fmt::Display for WriterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriterError::Storage(e) => write!(f, "the ledger store failed the batch: {e}"),
+            WriterError::Stopped => f.write_str("the ledger writer has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for WriterError {}
+
+struct Submission {
+    requests: Vec<TransferRequest>,
+    reply: oneshot::Sender<Result<TransferResults, WriterError>>,
+}
+
+/// A handle to the writer task; clones share it.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Submission>,
+}
+
+impl Writer {
+    /// Starts the writer task on the current runtime.
+    pub fn start(store: Store, config: WriterConfig) -> Writer {
+        let (queue, receiver) = mpsc::channel(config.queue_submissions_max.max(1));
+        tokio::spawn(run(store, config, receiver));
+        Writer { queue }
+    }
+
+    /// Applies `requests` (at most `BATCH_TRANSFERS_MAX`) and returns a result for each, in order.
+    pub async fn submit(&self, requests: Vec<TransferRequest>) -> Result<TransferResults, WriterError> {
+        assert!(requests.len() <= BATCH_TRANSFERS_MAX, "the edge limits a submission to one batch");
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(refused) = check_submission(&requests) {
+            return Ok(refused);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(Submission { requests, reply }).await.map_err(|_| WriterError::Stopped)?;
+        answer.await.map_err(|_| WriterError::Stopped)?
+    }
+}
+
+async fn run(store: Store, config: WriterConfig, mut receiver: mpsc::Receiver<Submission>) {
+    let batch_max = config.batch_transfers_max.clamp(1, BATCH_TRANSFERS_MAX);
+    let wait = Duration::from_micros(config.batch_wait_us);
+    let mut carried: Option<Submission> = None;
+    loop {
+        let first = match carried.take() {
+            Some(s) => s,
+            None => match receiver.recv().await {
+                Some(s) => s,
+                None => return,
+            },
+        };
+        let mut count = first.requests.len();
+        let mut batch = vec![first];
+        let deadline = Instant::now() + wait;
+        while count < batch_max {
+            let next = match receiver.try_recv() {
+                Ok(s) => Some(s),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        None
+                    } else {
+                        tokio::time::timeout(left, receiver.recv()).await.ok().flatten()
+                    }
+                }
+            };
+            let Some(next) = next else { break };
+            if count + next.requests.len() > batch_max {
+                carried = Some(next);
+                break;
+            }
+            count += next.requests.len();
+            batch.push(next);
+        }
+        commit(&store, batch, count).await;
+    }
+}
+
+async fn commit(store: &Store, batch: Vec<Submission>, count: usize) {
+    let mut requests = Vec::with_capacity(count);
+    let mut replies = Vec::with_capacity(batch.len());
+    for submission in batch {
+        replies.push((submission.reply, submission.requests.len()));
+        requests.extend(submission.requests);
+    }
+    let started = Instant::now();
+    match store.commit_batch(requests, clock::now()).await {
+        Ok(results) => {
+            tracing::debug!(
+                batch.transfers = count,
+                duration_us = started.elapsed().as_micros() as u64,
+                "batch committed"
+            );
+            let mut results = results.into_iter();
+            for (reply, n) in replies {
+                let _ = reply.send(Ok(results.by_ref().take(n).collect()));
+            }
+        }
+        Err(error) => {
+            tracing::error!(
+                batch.transfers = count,
+                error = format!("{error:#}"),
+                "batch failed; nothing of it was applied"
+            );
+            let message = format!("{error:#}");
+            for (reply, _) in replies {
+                let _ = reply.send(Err(WriterError::Storage(message.clone())));
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! API clients, request nonces and idempotency keys on PostgreSQL.
+
+use anyhow::{anyhow, Context};
+use sanhu_core::Timestamp;
+use tokio_postgres::Row;
+
+use super::PostgresStore;
+use crate::{ApiClient, IdempotencyBegin, IdempotencyKey, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S};
+
+/// Most expired nonces one `record_nonce` deletes: enough to keep up with any request rate, small
+/// enough that the request never waits on a large delete.
+const NONCES_FORGOTTEN_PER_CALL: i64 = 64;
+
+/// How many times `begin_idempotent` looks again when the key changed under it (released or taken
+/// over by another request between two statements).
+const IDEMPOTENCY_TRIES: u32 = 5;
+
+fn client_from_row(row: &Row) -> anyhow::Result<ApiClient> {
+    let id: String = row.try_get(0)?;
+    let public_key: Vec<u8> = row.try_get(2)?;
+    let public_key: [u8; 32] =
+        public_key.try_into().map_err(|key: Vec<u8>| anyhow!("client {id} has a {}-byte public key", key.len()))?;
+    Ok(ApiClient {
+        name: row.try_get(1)?,
+        public_key,
+        created_at: Timestamp(row.try_get(3)?),
+        revoked_at: row.try_get::<_, Option<i64>>(4)?.map(Timestamp),
+        id,
+    })
+}
+
+impl PostgresStore {
+    pub(super) async fn insert_client(&self, client: &ApiClient) -> anyhow::Result<()> {
+        let conn = self.inner.general.get().await?;
+        conn.client
+            .execute(
+                "INSERT INTO api_clients (id, name, public_key, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &client.id,
+                    &client.name,
+                    &client.public_key.as_slice(),
+                    &client.created_at.nanos(),
+                    &client.revoked_at.map(Timestamp::nanos),
+                ],
+            )
+            .await
+            .with_context(|| format!("create API client {}", client.id))?;
+        Ok(())
+    }
+
+    pub(super) async fn read_clients(&self) -> anyhow::Result<Vec<ApiClient>> {
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query("SELECT id, name, public_key, created_at, revoked_at FROM api_clients ORDER BY created_at, id", &[])
+            .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    pub(super) async fn read_client(&self, id: &str) -> anyhow::Result<Option<ApiClient>> {
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        // Every signed request looks its client up: worth a prepared statement.
+        let statement = conn
+            .statements
+            .get(&conn.client, "SELECT id, name, public_key, created_at, revoked_at FROM api_clients WHERE id = $1")
+            .await?;
+        let row = conn.client.query_opt(&statement, &[&id]).await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    pub(super) async fn mark_client_revoked(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
+        let conn = self.inner.general.get().await?;
+        // A second revocation keeps the first time: that is when the key stopped being trusted.
+        let updated = conn
+            .client
+            .execute("UPDATE api_clients SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1", &[&id, &at.nanos()])
+            .await?;
+        Ok(updated > 0)
+    }
+
+    pub(super) async fn insert_nonce(
+        &self,
+        client_id: &str,
+        nonce: &str,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> anyhow::Result<bool> {
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        // A nonce seen before `forget_before` counts as forgotten even while its row waits for the
+        // delete below: it is older than the signature window, so reusing it is no replay.
+        let record = conn
+            .statements
+            .get(
+                &conn.client,
+                "INSERT INTO api_nonces (client_id, nonce, seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (client_id, nonce) DO UPDATE SET seen_at = excluded.seen_at \
+                 WHERE api_nonces.seen_at < $4",
+            )
+            .await?;
+        let forget = conn
+            .statements
+            .get(
+                &conn.client,
+                "DELETE FROM api_nonces WHERE (client_id, nonce) IN \
+                 (SELECT client_id, nonce FROM api_nonces WHERE seen_at < $1 LIMIT $2)",
+            )
+            .await?;
+        let (recorded, _) = futures_util::future::try_join(
+            conn.client.execute(&record, &[&client_id, &nonce, &at.nanos(), &forget_before.nanos()]),
+            conn.client.execute(&forget, &[&forget_before.nanos(), &NONCES_FORGOTTEN_PER_CALL]),
+        )
+        .await?;
+        Ok(recorded == 1)
+    }
+
+    pub(super) async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<IdempotencyBegin> {
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        let claim = conn
+            .statements
+            .get(
+                &conn.client,
+                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, status, body) \
+                 VALUES ($1, $2, $3, $4, NULL, NULL) ON CONFLICT (client_id, key) DO NOTHING",
+            )
+            .await?;
+        let read = conn
+            .statements
+            .get(
+                &conn.client,
+                "SELECT fingerprint, claimed_at, status, body FROM idempotency_keys WHERE client_id = $1 AND key = $2",
+            )
+            .await?;
+        // Takes over the claim only if it is still the stale one read: two requests that both found
+        // it stale cannot both win.
+        let take_over = conn
+            .statements
+            .get(
+                &conn.client,
+                "UPDATE idempotency_keys SET claimed_at = $4 \
+                 WHERE client_id = $1 AND key = $2 AND claimed_at = $3 AND status IS NULL",
+            )
+            .await?;
+        let lease_start = now.nanos().saturating_sub(IDEMPOTENCY_CLAIM_LEASE_S as i64 * 1_000_000_000);
+        for _ in 0..IDEMPOTENCY_TRIES {
+            let claimed =
+                conn.client.execute(&claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos()]).await?;
+            if claimed == 1 {
+                return Ok(IdempotencyBegin::Claimed);
+            }
+            let Some(row) = conn.client.query_opt(&read, &[&key.client_id, &key.key]).await? else {
+                continue; // Released between the two statements: claim it afresh.
+            };
+            let stored_fingerprint: &str = row.try_get(0)?;
+            let claimed_at: i64 = row.try_get(1)?;
+            let status: Option<i32> = row.try_get(2)?;
+            if stored_fingerprint != fingerprint {
+                return Ok(IdempotencyBegin::Mismatch);
+            }
+            if let Some(status) = status {
+                let status = u16::try_from(status).with_context(|| format!("stored response status {status}"))?;
+                let body: Option<Vec<u8>> = row.try_get(3)?;
+                return Ok(IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() }));
+            }
+            if claimed_at > lease_start {
+                return Ok(IdempotencyBegin::InUse);
+            }
+            // The claimer has held the key past the lease without an answer: it died.
+            let taken =
+                conn.client.execute(&take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos()]).await?;
+            if taken == 1 {
+                return Ok(IdempotencyBegin::Claimed);
+            }
+        }
+        // The key keeps changing under us: another request is busy with it.
+        Ok(IdempotencyBegin::InUse)
+    }
+
+    pub(super) async fn store_idempotent_response(
+        &self,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+    ) -> anyhow::Result<()> {
+        let conn = self.inner.general.get().await?;
+        let updated = conn
+            .client
+            .execute(
+                "UPDATE idempotency_keys SET status = $3, body = $4 WHERE client_id = $1 AND key = $2",
+                &[&key.client_id, &key.key, &(response.status as i32), &response.body],
+            )
+            .await?;
+        if updated == 0 {
+            // Released (or never claimed): there is no request left to answer from it, so the
+            // response is dropped as the SQLite store drops it.
+            tracing::warn!(client = %key.client_id, key = %key.key, "completed an idempotency key that is not claimed");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn delete_idempotency_claim(&self, key: &IdempotencyKey) -> anyhow::Result<()> {
+        let conn = self.inner.general.get().await?;
+        // Only an open claim: a stored response must keep answering retries.
+        conn.client
+            .execute(
+                "DELETE FROM idempotency_keys WHERE client_id = $1 AND key = $2 AND status IS NULL",
+                &[&key.client_id, &key.key],
+            )
+            .await?;
+        Ok(())
+    }
+}

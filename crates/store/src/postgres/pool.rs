@@ -1,0 +1,117 @@
+//! A fixed-size pool of PostgreSQL connections, each with its own prepared statements. Small on
+//! purpose: sanhu needs a handful of connections, a wait when all are busy, and a fresh connection in
+//! place of one the server closed; nothing else.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::{Client, GenericClient, NoTls, Statement};
+
+/// One connection and the statements prepared on it (a statement belongs to its connection).
+pub(super) struct Conn {
+    pub client: Client,
+    pub statements: Statements,
+}
+
+impl Conn {
+    async fn open(url: &str) -> anyhow::Result<Conn> {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await.context("connect to PostgreSQL")?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(%error, "a PostgreSQL connection failed");
+            }
+        });
+        // Set here rather than trusted from the server's configuration: a success answer must mean
+        // the batch is flushed to disk, whatever postgresql.conf or the role's defaults say.
+        client.batch_execute("SET synchronous_commit = on").await.context("set synchronous_commit")?;
+        Ok(Conn { client, statements: Statements::default() })
+    }
+}
+
+/// Statements prepared on one connection, by their SQL text.
+#[derive(Default)]
+pub(super) struct Statements(HashMap<&'static str, Statement>);
+
+impl Statements {
+    /// The statement for `sql`, prepared on `client` the first time it is asked for. `client` must be
+    /// this cache's connection or a transaction on it.
+    pub async fn get<C: GenericClient + Sync>(
+        &mut self,
+        client: &C,
+        sql: &'static str,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql).await?;
+        self.0.insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
+struct PoolInner {
+    url: String,
+    idle: Mutex<Vec<Conn>>,
+    permits: Arc<Semaphore>,
+}
+
+/// At most `size` connections, opened on first use and reopened when the server closed them.
+#[derive(Clone)]
+pub(super) struct Pool(Arc<PoolInner>);
+
+impl Pool {
+    pub fn new(url: &str, size: usize) -> Pool {
+        Pool(Arc::new(PoolInner {
+            url: url.to_owned(),
+            idle: Mutex::new(Vec::with_capacity(size)),
+            permits: Arc::new(Semaphore::new(size.max(1))),
+        }))
+    }
+
+    /// Waits for a free connection. It goes back to the pool when the returned guard is dropped.
+    pub async fn get(&self) -> anyhow::Result<PooledConn> {
+        let permit = self.0.permits.clone().acquire_owned().await.context("the connection pool is closed")?;
+        let idle = self.0.idle.lock().expect("pool lock").pop();
+        let conn = match idle {
+            Some(conn) if !conn.client.is_closed() => conn,
+            // A closed connection is dropped here; its permit passes to the fresh one.
+            _ => Conn::open(&self.0.url).await?,
+        };
+        Ok(PooledConn { conn: Some(conn), pool: self.clone(), _permit: permit })
+    }
+}
+
+/// A connection on loan from the pool.
+pub(super) struct PooledConn {
+    conn: Option<Conn>,
+    pool: Pool,
+    // Dropped after `drop` has put the connection back, so a waiter always finds it idle.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for PooledConn {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        // A transaction abandoned mid-way (its future dropped) needs no care here: tokio-postgres
+        // queues its ROLLBACK before anything the next borrower sends.
+        if let Some(conn) = self.conn.take() {
+            if !conn.client.is_closed() {
+                self.pool.0.idle.lock().expect("pool lock").push(conn);
+            }
+        }
+    }
+}

@@ -1,0 +1,652 @@
+//! The SQLite store: sanhu's embedded default. One file in WAL mode with `synchronous=FULL`, so a
+//! committed batch is on disk; one writer connection (SQLite allows one writer at a time anyway)
+//! whose batches begin with `BEGIN IMMEDIATE`; a small pool of reader connections.
+
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use sanhu_core::ledger::verify::Recount;
+use sanhu_core::ledger::{
+    apply_batch, Account, BatchNeeds, Counters, LedgerState, PendingRecord, PendingStatus, Transfer, TransferError,
+    TransferRequest,
+};
+use sanhu_core::{AccountId, Timestamp, TransferId};
+
+use crate::model::*;
+use crate::{pending_account_ids, LedgerStore};
+use rows::*;
+
+const SCHEMA: &str = include_str!("schema.sql");
+const SCHEMA_VERSION: i64 = 1;
+/// SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
+const SQLITE_PARAMETERS_MAX: usize = 32_766;
+/// Rows per multi-row INSERT or UPDATE: the most that keep the widest row (the transfer's 21 columns)
+/// within the parameter limit, rounded down.
+const ROWS_PER_STATEMENT_MAX: usize = 1_500;
+const _: () = assert!(ROWS_PER_STATEMENT_MAX * TRANSFER_COLUMN_COUNT <= SQLITE_PARAMETERS_MAX);
+/// Prepared statements kept per connection: the multi-row statements come in a few sizes per batch.
+const STATEMENT_CACHE_CAPACITY: usize = 128;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    options: StoreOptions,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: &str, options: &StoreOptions) -> anyhow::Result<SqliteStore> {
+        let path = PathBuf::from(path);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        let writer = open_connection(&path, options, Role::Writer)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                options: options.clone(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `work` on the writer connection on a blocking thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut connection)
+        })
+        .await
+        .context("the SQLite writer thread panicked")?
+    }
+
+    /// Runs `work` on a reader connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let connection = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path, &inner.options, Role::Reader)?,
+            };
+            let result = work(&connection);
+            let mut readers = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if readers.len() < inner.options.read_connections as usize {
+                readers.push(connection);
+            }
+            result
+        })
+        .await
+        .context("a SQLite reader thread panicked")?
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Writer,
+    Reader,
+}
+
+fn open_connection(path: &Path, options: &StoreOptions, role: Role) -> anyhow::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("failed to open the SQLite database {}", path.display()))?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    rusqlite::vtab::array::load_module(&connection).context("failed to load SQLite's array module")?;
+    connection.busy_timeout(std::time::Duration::from_millis(options.sqlite_busy_timeout_ms as u64))?;
+    // Every pragma is set explicitly rather than left to the library's defaults. FULL syncs the WAL
+    // on every commit: a success answer means the batch is on disk.
+    connection
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = OFF;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -{};
+             PRAGMA wal_autocheckpoint = 10000;",
+            if role == Role::Writer { options.sqlite_cache_kib } else { options.sqlite_cache_kib / 4 }
+        ))
+        .context("failed to set SQLite pragmas")?;
+    Ok(connection)
+}
+
+impl LedgerStore for SqliteStore {
+    async fn migrate(&self) -> anyhow::Result<()> {
+        self.write(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(SCHEMA).context("failed to apply the SQLite schema")?;
+            tx.execute_batch("CREATE TABLE IF NOT EXISTS sanhu_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
+            tx.execute(
+                "INSERT OR IGNORE INTO sanhu_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![SCHEMA_VERSION, crate::now_nanos()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn durability(&self) -> anyhow::Result<Durability> {
+        self.write(|c| {
+            let journal: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            let synchronous: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            let name = match synchronous {
+                0 => "OFF",
+                1 => "NORMAL",
+                2 => "FULL",
+                3 => "EXTRA",
+                _ => "unknown",
+            };
+            Ok(Durability {
+                setting: format!("journal_mode={journal} synchronous={name}"),
+                durable: journal.eq_ignore_ascii_case("wal") && synchronous >= 2,
+            })
+        })
+        .await
+    }
+
+    async fn create_account(&self, account: &Account) -> anyhow::Result<()> {
+        let account = account.clone();
+        self.write(move |c| {
+            c.prepare_cached(&format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"))?
+                .execute(rusqlite::params_from_iter(account_values(&account)))
+                .context("failed to insert the account")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_accounts(&self, accounts: &[Account]) -> anyhow::Result<()> {
+        let accounts = accounts.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let head = format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES");
+            execute_chunked(&tx, &accounts, ACCOUNT_COLUMN_COUNT, &head, "", account_values)
+                .context("failed to insert the accounts")?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ?1"))?
+                .query_row([id.to_be_bytes()], account_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_accounts(&self, after: Option<AccountId>, limit: u32) -> anyhow::Result<Vec<Account>> {
+        self.read(move |c| {
+            let after = after.map(|a| a.to_be_bytes()).unwrap_or([0; 16]);
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![after, limit], account_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn get_accounts(&self, ids: &[AccountId]) -> anyhow::Result<Vec<Account>> {
+        let ids = ids.to_vec();
+        // One statement is one snapshot: the balances are consistent with each other.
+        self.read(move |c| load_accounts(c, &ids)).await
+    }
+
+    async fn update_account_flags<E: Send + 'static>(
+        &self,
+        id: AccountId,
+        change: FlagChange<E>,
+    ) -> anyhow::Result<Option<Result<Account, E>>> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let account = tx
+                .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ?1"))?
+                .query_row([id.to_be_bytes()], account_from_row)
+                .optional()?;
+            let Some(mut account) = account else { return Ok(None) };
+            let flags = match change(&account) {
+                Ok(flags) => flags,
+                Err(refusal) => return Ok(Some(Err(refusal))),
+            };
+            account.flags = flags;
+            tx.execute("UPDATE ledger_accounts SET flags = ?1 WHERE id = ?2", params![flags.bits(), id.to_be_bytes()])?;
+            tx.commit()?;
+            Ok(Some(Ok(account)))
+        })
+        .await
+    }
+
+    async fn commit_batch(
+        &self,
+        requests: Vec<TransferRequest>,
+        now: Timestamp,
+    ) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let needs = BatchNeeds::of(&requests);
+            let mut state = LedgerState::default();
+            let pendings = load_pendings(&tx, &needs.pending_ids)?;
+            let account_ids = pending_account_ids(&pendings, needs.account_ids);
+            state.pendings = pendings.into_iter().map(|p| (p.id, p)).collect();
+            state.transfers = load_transfers(&tx, &needs.transfer_ids)?.into_iter().map(|t| (t.id, t)).collect();
+            state.accounts = load_accounts(&tx, &account_ids)?.into_iter().map(|a| (a.id, a)).collect();
+            let outcome = apply_batch(&mut state, &requests, now);
+            crate::assert_batch_balances(&outcome)?;
+            insert_transfers(&tx, &outcome.inserted)?;
+            write_pendings(&tx, &outcome.pendings)?;
+            update_accounts(&tx, &outcome.accounts)?;
+            tx.commit().context("failed to commit the transfer batch")?;
+            Ok(outcome.results)
+        })
+        .await
+    }
+
+    async fn get_transfer(&self, id: TransferId) -> anyhow::Result<Option<Transfer>> {
+        self.read(move |c| Ok(load_transfers(c, &[id])?.pop())).await
+    }
+
+    async fn transfers_by_reference(&self, reference: &str, limit: u32) -> anyhow::Result<Vec<Transfer>> {
+        let reference = reference.to_owned();
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE reference = ?1 ORDER BY timestamp LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![reference, limit], transfer_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn pending_status(&self, id: TransferId) -> anyhow::Result<Option<PendingRecord>> {
+        self.read(move |c| Ok(load_pendings(c, &[id])?.pop())).await
+    }
+
+    async fn account_entries(&self, query: &EntryQuery) -> anyhow::Result<Vec<Transfer>> {
+        let q = query.clone();
+        self.read(move |c| {
+            let from = q.from.map_or(i64::MIN, |t| t.nanos());
+            let after = q.after.map_or(i64::MIN, |t| t.nanos());
+            let lower = from.max(after.saturating_add(1));
+            let upper = q.to.map_or(i64::MAX, |t| t.nanos());
+            // Two index range scans (the account as debit side, as credit side), merged by timestamp.
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {TRANSFER_COLUMNS} FROM (
+                    SELECT * FROM (SELECT * FROM ledger_transfers WHERE debit_account_id = ?1 AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp LIMIT ?4)
+                    UNION ALL
+                    SELECT * FROM (SELECT * FROM ledger_transfers WHERE credit_account_id = ?1 AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp LIMIT ?4)
+                 ) ORDER BY timestamp LIMIT ?4"
+            ))?;
+            let rows = statement.query_map(params![q.account_id.to_be_bytes(), lower, upper, q.limit], transfer_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn counters_at(&self, id: AccountId, at: Timestamp) -> anyhow::Result<Counters> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT * FROM (
+                    SELECT timestamp, dr_debits_pending, dr_debits_posted, dr_credits_pending, dr_credits_posted
+                      FROM ledger_transfers WHERE debit_account_id = ?1 AND timestamp <= ?2 ORDER BY timestamp DESC LIMIT 1)
+                 UNION ALL
+                 SELECT * FROM (
+                    SELECT timestamp, cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted
+                      FROM ledger_transfers WHERE credit_account_id = ?1 AND timestamp <= ?2 ORDER BY timestamp DESC LIMIT 1)
+                 ORDER BY 1 DESC LIMIT 1",
+            )?;
+            let counters = statement
+                .query_row(params![id.to_be_bytes(), at.nanos()], |r| {
+                    Ok(Counters {
+                        debits_pending: r.get(1)?,
+                        debits_posted: r.get(2)?,
+                        credits_pending: r.get(3)?,
+                        credits_posted: r.get(4)?,
+                    })
+                })
+                .optional()?;
+            Ok(counters.unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn due_pendings(&self, now: Timestamp, limit: u32) -> anyhow::Result<Vec<TransferId>> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT id FROM ledger_pendings WHERE status = 0 AND expires_at IS NOT NULL AND expires_at <= ?1
+                 ORDER BY expires_at LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![now.nanos(), limit], |r| id_from_row::<_>(r, 0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn verify(&self) -> anyhow::Result<VerifyReport> {
+        self.read(|c| {
+            // One read transaction, so that the accounts and the transfers are the same snapshot.
+            c.execute_batch("BEGIN")?;
+            let result = (|| {
+                let mut recount = Recount::default();
+                let mut statement = c.prepare(&format!(
+                    "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers ORDER BY timestamp, id"
+                ))?;
+                let mut rows = statement.query([])?;
+                while let Some(row) = rows.next()? {
+                    recount.add(&transfer_from_row(row)?);
+                }
+                let transfers_checked = recount.transfers;
+                let mut statement = c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts"))?;
+                let accounts: Vec<Account> =
+                    statement.query_map([], account_from_row)?.collect::<Result<_, _>>()?;
+                let (problems, _) = recount.finish(&accounts);
+                Ok(VerifyReport { accounts_checked: accounts.len() as u64, transfers_checked, problems })
+            })();
+            c.execute_batch("COMMIT")?;
+            result
+        })
+        .await
+    }
+
+    async fn create_client(&self, client: &ApiClient) -> anyhow::Result<()> {
+        let client = client.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO api_clients (id, name, public_key, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    client.id,
+                    client.name,
+                    client.public_key,
+                    client.created_at.nanos(),
+                    client.revoked_at.map(|t| t.nanos())
+                ],
+            )
+            .context("failed to insert the API client")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_clients(&self) -> anyhow::Result<Vec<ApiClient>> {
+        self.read(|c| {
+            let mut statement =
+                c.prepare_cached("SELECT id, name, public_key, created_at, revoked_at FROM api_clients ORDER BY created_at")?;
+            let rows = statement.query_map([], client_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn get_client(&self, id: &str) -> anyhow::Result<Option<ApiClient>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached("SELECT id, name, public_key, created_at, revoked_at FROM api_clients WHERE id = ?1")?
+                .query_row([id], client_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn revoke_client(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            let changed = c.execute(
+                "UPDATE api_clients SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+                params![at.nanos(), id],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn record_nonce(
+        &self,
+        client_id: &str,
+        nonce: &str,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> anyhow::Result<bool> {
+        let (client_id, nonce) = (client_id.to_owned(), nonce.to_owned());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Forgetting is bounded per call so that one request never pays for a large backlog.
+            tx.prepare_cached(
+                "DELETE FROM api_nonces WHERE (client_id, nonce) IN
+                 (SELECT client_id, nonce FROM api_nonces WHERE seen_at < ?1 LIMIT 100)",
+            )?
+            .execute([forget_before.nanos()])?;
+            let inserted = tx
+                .prepare_cached("INSERT OR IGNORE INTO api_nonces (client_id, nonce, seen_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![client_id, nonce, at.nanos()])?;
+            tx.commit()?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn begin_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<IdempotencyBegin> {
+        let (key, fingerprint) = (key.clone(), fingerprint.to_owned());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing = tx
+                .prepare_cached(
+                    "SELECT fingerprint, claimed_at, status, body FROM idempotency_keys WHERE client_id = ?1 AND key = ?2",
+                )?
+                .query_row(params![key.client_id, key.key], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<u16>>(2)?, r.get::<_, Option<Vec<u8>>>(3)?))
+                })
+                .optional()?;
+            let begin = match existing {
+                None => {
+                    tx.execute(
+                        "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![key.client_id, key.key, fingerprint, now.nanos()],
+                    )?;
+                    IdempotencyBegin::Claimed
+                }
+                Some((stored, _, _, _)) if stored != fingerprint => IdempotencyBegin::Mismatch,
+                Some((_, _, Some(status), body)) => {
+                    IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() })
+                }
+                Some((_, claimed_at, None, _)) if !claim_lapsed(claimed_at, now) => IdempotencyBegin::InUse,
+                Some(_) => {
+                    // The first request's claim lapsed: its server died before answering. Whatever it
+                    // did was either committed in full or not at all, so running afresh is safe only
+                    // because every money movement below is itself idempotent or was rolled back.
+                    tx.execute(
+                        "UPDATE idempotency_keys SET claimed_at = ?1 WHERE client_id = ?2 AND key = ?3",
+                        params![now.nanos(), key.client_id, key.key],
+                    )?;
+                    IdempotencyBegin::Claimed
+                }
+            };
+            tx.commit()?;
+            Ok(begin)
+        })
+        .await
+    }
+
+    async fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()> {
+        let (key, response) = (key.clone(), response.clone());
+        self.write(move |c| {
+            c.execute(
+                "UPDATE idempotency_keys SET status = ?1, body = ?2 WHERE client_id = ?3 AND key = ?4",
+                params![response.status, response.body, key.client_id, key.key],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_idempotent(&self, key: &IdempotencyKey) -> anyhow::Result<()> {
+        let key = key.clone();
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM idempotency_keys WHERE client_id = ?1 AND key = ?2 AND status IS NULL",
+                params![key.client_id, key.key],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn claim_lapsed(claimed_at: i64, now: Timestamp) -> bool {
+    now.nanos().saturating_sub(claimed_at) >= IDEMPOTENCY_CLAIM_LEASE_S as i64 * 1_000_000_000
+}
+
+fn blob_array<K: sanhu_core::id::IdKind>(ids: &[sanhu_core::Id128<K>]) -> Rc<Vec<Value>> {
+    Rc::new(ids.iter().map(|id| Value::Blob(id.to_be_bytes().to_vec())).collect())
+}
+
+fn load_accounts(c: &Connection, ids: &[AccountId]) -> anyhow::Result<Vec<Account>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement =
+        c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN rarray(?1) ORDER BY id"))?;
+    let rows = statement.query_map([blob_array(ids)], account_from_row)?;
+    Ok(rows.collect::<Result<_, _>>().context("failed to load the batch's accounts")?)
+}
+
+fn load_transfers(c: &Connection, ids: &[TransferId]) -> anyhow::Result<Vec<Transfer>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement =
+        c.prepare_cached(&format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN rarray(?1)"))?;
+    let rows = statement.query_map([blob_array(ids)], transfer_from_row)?;
+    Ok(rows.collect::<Result<_, _>>().context("failed to load transfers by id")?)
+}
+
+fn load_pendings(c: &Connection, ids: &[TransferId]) -> anyhow::Result<Vec<PendingRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement = c.prepare_cached(
+        "SELECT p.id, t.debit_account_id, t.credit_account_id, t.amount, p.status, p.expires_at
+           FROM ledger_pendings p JOIN ledger_transfers t ON t.id = p.id
+          WHERE p.id IN rarray(?1) ORDER BY p.id",
+    )?;
+    let rows = statement.query_map([blob_array(ids)], |r| {
+        Ok(PendingRecord {
+            id: id_from_row(r, 0)?,
+            debit_account_id: id_from_row(r, 1)?,
+            credit_account_id: id_from_row(r, 2)?,
+            amount: r.get(3)?,
+            status: PendingStatus::from_i16(r.get(4)?).ok_or_else(|| corrupt(4, "pending status"))?,
+            expires_at: r.get::<_, Option<i64>>(5)?.map(Timestamp::from_nanos),
+            is_new: false,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>().context("failed to load the batch's holds")?)
+}
+
+/// Runs a multi-row statement over `rows` in chunks: `head` then `(?, ?, …)` per row, then `tail`.
+fn execute_chunked<T>(
+    c: &Connection,
+    rows: &[T],
+    columns: usize,
+    head: &str,
+    tail: &str,
+    values: impl Fn(&T) -> Vec<Value>,
+) -> anyhow::Result<()> {
+    let rows_per_statement = (SQLITE_PARAMETERS_MAX / columns).min(ROWS_PER_STATEMENT_MAX);
+    for chunk in rows.chunks(rows_per_statement) {
+        let one_row = format!("({})", vec!["?"; columns].join(", "));
+        let sql = format!("{head} {} {tail}", vec![one_row.as_str(); chunk.len()].join(", "));
+        let mut statement = c.prepare_cached(&sql)?;
+        let parameters: Vec<Value> = chunk.iter().flat_map(&values).collect();
+        statement.execute(rusqlite::params_from_iter(parameters))?;
+    }
+    Ok(())
+}
+
+fn insert_transfers(c: &Connection, transfers: &[Transfer]) -> anyhow::Result<()> {
+    let head = format!("INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES");
+    execute_chunked(c, transfers, TRANSFER_COLUMN_COUNT, &head, "", transfer_values)
+        .context("failed to insert the batch's transfers")
+}
+
+fn write_pendings(c: &Connection, pendings: &[PendingRecord]) -> anyhow::Result<()> {
+    let (new, resolved): (Vec<&PendingRecord>, Vec<&PendingRecord>) = pendings.iter().partition(|p| p.is_new);
+    execute_chunked(c, &new, 3, "INSERT INTO ledger_pendings (id, status, expires_at) VALUES", "", |p| {
+        vec![
+            Value::Blob(p.id.to_be_bytes().to_vec()),
+            Value::Integer(p.status.as_i16() as i64),
+            p.expires_at.map_or(Value::Null, |t| Value::Integer(t.nanos())),
+        ]
+    })
+    .context("failed to insert the batch's holds")?;
+    execute_chunked(
+        c,
+        &resolved,
+        2,
+        "WITH v(id, status) AS (VALUES",
+        ") UPDATE ledger_pendings SET status = (SELECT status FROM v WHERE v.id = ledger_pendings.id)
+           WHERE id IN (SELECT id FROM v)",
+        |p| vec![Value::Blob(p.id.to_be_bytes().to_vec()), Value::Integer(p.status.as_i16() as i64)],
+    )
+    .context("failed to update the batch's resolved holds")
+}
+
+fn update_accounts(c: &Connection, accounts: &[Account]) -> anyhow::Result<()> {
+    execute_chunked(
+        c,
+        accounts,
+        6,
+        "WITH v(id, debits_pending, debits_posted, credits_pending, credits_posted, last_transfer_at) AS (VALUES",
+        ") UPDATE ledger_accounts SET
+             debits_pending = v.debits_pending, debits_posted = v.debits_posted,
+             credits_pending = v.credits_pending, credits_posted = v.credits_posted,
+             last_transfer_at = v.last_transfer_at
+           FROM v WHERE ledger_accounts.id = v.id",
+        |a| {
+            vec![
+                Value::Blob(a.id.to_be_bytes().to_vec()),
+                Value::Integer(a.counters.debits_pending),
+                Value::Integer(a.counters.debits_posted),
+                Value::Integer(a.counters.credits_pending),
+                Value::Integer(a.counters.credits_posted),
+                Value::Integer(a.last_transfer_at.nanos()),
+            ]
+        },
+    )
+    .context("failed to update the batch's accounts")
+}

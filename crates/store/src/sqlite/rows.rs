@@ -1,0 +1,145 @@
+//! Conversions between SQLite rows and the ledger's types.
+
+use rusqlite::types::Value;
+use rusqlite::Row;
+use sanhu_core::id::{Id128, IdKind};
+use sanhu_core::ledger::{Account, AccountFlags, BalanceLimit, Counters, NormalSide, Transfer, TransferKind};
+use sanhu_core::{Currency, Timestamp};
+
+use crate::model::ApiClient;
+
+pub const ACCOUNT_COLUMNS: &str = "id, currency, normal_side, overdraft, flags, debits_pending, debits_posted, \
+     credits_pending, credits_posted, code, metadata, created_at, last_transfer_at";
+pub const ACCOUNT_COLUMN_COUNT: usize = 13;
+
+pub const TRANSFER_COLUMNS: &str = "id, kind, debit_account_id, credit_account_id, amount, pending_id, timeout_s, \
+     flags, requested_amount, code, reference, metadata, timestamp, \
+     dr_debits_pending, dr_debits_posted, dr_credits_pending, dr_credits_posted, \
+     cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted";
+pub const TRANSFER_COLUMN_COUNT: usize = 21;
+
+const TRANSFER_LINKED: i64 = 1;
+const TRANSFER_BALANCING: i64 = 2;
+
+pub fn corrupt(column: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Integer,
+        format!("stored {what} is not one sanhu writes").into(),
+    )
+}
+
+pub fn id_from_row<K: IdKind>(row: &Row, column: usize) -> rusqlite::Result<Id128<K>> {
+    Id128::from_be_bytes(row.get::<_, [u8; 16]>(column)?).ok_or_else(|| corrupt(column, "id"))
+}
+
+pub fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
+    let currency: String = r.get(1)?;
+    Ok(Account {
+        id: id_from_row(r, 0)?,
+        currency: Currency::parse(&currency).ok_or_else(|| corrupt(1, "currency"))?,
+        normal_side: if r.get::<_, i64>(2)? == 0 { NormalSide::Debit } else { NormalSide::Credit },
+        limit: BalanceLimit::from_overdraft(r.get(3)?),
+        flags: AccountFlags::from_bits(r.get(4)?),
+        counters: Counters {
+            debits_pending: r.get(5)?,
+            debits_posted: r.get(6)?,
+            credits_pending: r.get(7)?,
+            credits_posted: r.get(8)?,
+        },
+        code: r.get(9)?,
+        metadata: r.get(10)?,
+        created_at: Timestamp::from_nanos(r.get(11)?),
+        last_transfer_at: Timestamp::from_nanos(r.get(12)?),
+    })
+}
+
+pub fn account_values(a: &Account) -> Vec<Value> {
+    vec![
+        Value::Blob(a.id.to_be_bytes().to_vec()),
+        Value::Text(a.currency.code().to_owned()),
+        Value::Integer(if a.normal_side == NormalSide::Debit { 0 } else { 1 }),
+        a.limit.overdraft().map_or(Value::Null, Value::Integer),
+        Value::Integer(a.flags.bits() as i64),
+        Value::Integer(a.counters.debits_pending),
+        Value::Integer(a.counters.debits_posted),
+        Value::Integer(a.counters.credits_pending),
+        Value::Integer(a.counters.credits_posted),
+        Value::Text(a.code.clone()),
+        Value::Text(a.metadata.clone()),
+        Value::Integer(a.created_at.nanos()),
+        Value::Integer(a.last_transfer_at.nanos()),
+    ]
+}
+
+pub fn transfer_from_row(r: &Row) -> rusqlite::Result<Transfer> {
+    let flags: i64 = r.get(7)?;
+    let counters = |first: usize| -> rusqlite::Result<Counters> {
+        Ok(Counters {
+            debits_pending: r.get(first)?,
+            debits_posted: r.get(first + 1)?,
+            credits_pending: r.get(first + 2)?,
+            credits_posted: r.get(first + 3)?,
+        })
+    };
+    Ok(Transfer {
+        id: id_from_row(r, 0)?,
+        kind: TransferKind::from_i16(r.get(1)?).ok_or_else(|| corrupt(1, "transfer kind"))?,
+        debit_account_id: id_from_row(r, 2)?,
+        credit_account_id: id_from_row(r, 3)?,
+        amount: r.get(4)?,
+        pending_id: match r.get::<_, Option<[u8; 16]>>(5)? {
+            Some(bytes) => Some(Id128::from_be_bytes(bytes).ok_or_else(|| corrupt(5, "pending id"))?),
+            None => None,
+        },
+        timeout_s: r.get(6)?,
+        linked: flags & TRANSFER_LINKED != 0,
+        balancing: flags & TRANSFER_BALANCING != 0,
+        requested_amount: r.get(8)?,
+        code: r.get(9)?,
+        reference: r.get(10)?,
+        metadata: r.get(11)?,
+        timestamp: Timestamp::from_nanos(r.get(12)?),
+        debit_account_after: counters(13)?,
+        credit_account_after: counters(17)?,
+    })
+}
+
+pub fn transfer_values(t: &Transfer) -> Vec<Value> {
+    let flags = (t.linked as i64 * TRANSFER_LINKED) | (t.balancing as i64 * TRANSFER_BALANCING);
+    let d = &t.debit_account_after;
+    let c = &t.credit_account_after;
+    vec![
+        Value::Blob(t.id.to_be_bytes().to_vec()),
+        Value::Integer(t.kind.as_i16() as i64),
+        Value::Blob(t.debit_account_id.to_be_bytes().to_vec()),
+        Value::Blob(t.credit_account_id.to_be_bytes().to_vec()),
+        Value::Integer(t.amount),
+        t.pending_id.map_or(Value::Null, |p| Value::Blob(p.to_be_bytes().to_vec())),
+        Value::Integer(t.timeout_s as i64),
+        Value::Integer(flags),
+        Value::Integer(t.requested_amount),
+        Value::Text(t.code.clone()),
+        t.reference.clone().map_or(Value::Null, Value::Text),
+        Value::Text(t.metadata.clone()),
+        Value::Integer(t.timestamp.nanos()),
+        Value::Integer(d.debits_pending),
+        Value::Integer(d.debits_posted),
+        Value::Integer(d.credits_pending),
+        Value::Integer(d.credits_posted),
+        Value::Integer(c.debits_pending),
+        Value::Integer(c.debits_posted),
+        Value::Integer(c.credits_pending),
+        Value::Integer(c.credits_posted),
+    ]
+}
+
+pub fn client_from_row(r: &Row) -> rusqlite::Result<ApiClient> {
+    Ok(ApiClient {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        public_key: r.get(2)?,
+        created_at: Timestamp::from_nanos(r.get(3)?),
+        revoked_at: r.get::<_, Option<i64>>(4)?.map(Timestamp::from_nanos),
+    })
+}
