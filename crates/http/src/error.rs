@@ -179,6 +179,11 @@ impl ApiError {
         }
     }
 
+    /// Says which part of the request the error is about, e.g. `transfers[3]`.
+    pub fn within(self, part: &str) -> ApiError {
+        ApiError { message: format!("{part}: {}", self.message), ..self }
+    }
+
     pub fn code(&self) -> &'static str {
         self.info.code
     }

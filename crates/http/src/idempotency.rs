@@ -48,71 +48,73 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     let fingerprint = fingerprint(parts.method.as_str(), path_and_query, &body);
     let key = IdempotencyKey { client_id, key };
     let store = state.ledger.store().clone();
+    let request = Request::from_parts(parts, Body::from(body));
 
-    match store.begin_idempotent(&key, &fingerprint, clock::now()).await? {
-        IdempotencyBegin::Claimed => {
-            let request = Request::from_parts(parts, Body::from(body));
-            run_claimed(store, key, request, next).await
-        }
-        IdempotencyBegin::Replay(stored) => replay(stored),
-        IdempotencyBegin::Mismatch => Err(ApiError::new(
-            code::IDEMPOTENCY_KEY_REUSED,
-            "this Idempotency-Key was used for a different request; use a new key for a new request",
-        )),
-        IdempotencyBegin::InUse => Err(ApiError::new(
-            code::IDEMPOTENCY_KEY_IN_USE,
-            "the first request with this Idempotency-Key is still running; retry shortly",
-        )),
-    }
-}
-
-/// Runs the request that claimed `key` on its own task and records its outcome. The task is not
-/// cancelled when the caller stops waiting (a request timeout, a dropped connection): the transfer
-/// it submitted may commit anyway, and the key must then hold its response, or a retry would apply
-/// it a second time.
-async fn run_claimed(store: Store, key: IdempotencyKey, request: Request, next: Next) -> Result<Response, ApiError> {
+    // The claim and everything after it run on their own task, which the caller's going away (a
+    // request timeout, a dropped connection) does not cancel. A claim committed for a request that
+    // was then cancelled would stay in use forever; worse, a transfer already submitted may commit
+    // anyway, and the key must then hold its response, or a retry would apply it a second time.
     let work = async move {
-        let response = next.run(request).await;
-        let (parts, body) = response.into_parts();
-        let body = match to_bytes(body, STORED_RESPONSE_BYTES_MAX).await {
-            Ok(body) => body,
-            Err(error) => {
-                // The key stays claimed: the request may have had its effect, and a retry must not
-                // repeat it. An operator can release it.
-                let error = anyhow::anyhow!("the response to idempotency key {:?} could not be kept: {error}", key.key);
-                return ApiError::internal(error).into_response();
-            }
-        };
-        let kept = if parts.status.is_server_error() {
-            // A 5xx decided nothing (the ledger failed the batch, a read failed): a retry runs afresh.
-            store.release_idempotent(&key).await
-        } else {
-            let stored = StoredResponse { status: parts.status.as_u16(), body: body.to_vec() };
-            store.complete_idempotent(&key, &stored).await
-        };
-        if let Err(error) = kept {
-            // The response is still the true outcome; only its record failed, so the key stays
-            // claimed and its retries are answered idempotency_key_in_use rather than run twice.
-            tracing::error!(
-                request.id = %request_id::current(),
-                error = format!("{error:#}"),
-                "failed to record the outcome of an idempotency key"
-            );
+        match store.begin_idempotent(&key, &fingerprint, clock::now()).await {
+            Ok(IdempotencyBegin::Claimed) => run_claimed(&store, &key, request, next).await,
+            Ok(IdempotencyBegin::Replay(stored)) => replay(stored),
+            Ok(IdempotencyBegin::Mismatch) => ApiError::new(
+                code::IDEMPOTENCY_KEY_REUSED,
+                "this Idempotency-Key was used for a different request; use a new key for a new request",
+            )
+            .into_response(),
+            Ok(IdempotencyBegin::InUse) => ApiError::new(
+                code::IDEMPOTENCY_KEY_IN_USE,
+                "the first request with this Idempotency-Key is still running; retry shortly",
+            )
+            .into_response(),
+            Err(error) => ApiError::internal(error).into_response(),
         }
-        Response::from_parts(parts, Body::from(body))
     };
     let task = tokio::spawn(request_id::scope(request_id::current(), work).instrument(tracing::Span::current()));
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the idempotent request's task failed: {error}")))
 }
 
-fn replay(stored: StoredResponse) -> Result<Response, ApiError> {
-    let status = StatusCode::from_u16(stored.status)
-        .map_err(|_| ApiError::internal(anyhow::anyhow!("a stored response has status {}", stored.status)))?;
+/// Runs the request that claimed `key` and records its outcome: the response, or for a 5xx (which
+/// decided nothing) the release of the key so that a retry runs afresh.
+async fn run_claimed(store: &Store, key: &IdempotencyKey, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let body = match to_bytes(body, STORED_RESPONSE_BYTES_MAX).await {
+        Ok(body) => body,
+        Err(error) => {
+            // The key stays claimed: the request may have had its effect, and a retry must not
+            // repeat it. An operator can release it.
+            let error = anyhow::anyhow!("the response to idempotency key {:?} could not be kept: {error}", key.key);
+            return ApiError::internal(error).into_response();
+        }
+    };
+    let kept = if parts.status.is_server_error() {
+        store.release_idempotent(key).await
+    } else {
+        store.complete_idempotent(key, &StoredResponse { status: parts.status.as_u16(), body: body.to_vec() }).await
+    };
+    if let Err(error) = kept {
+        // The response is still the true outcome; only its record failed, so the key stays claimed
+        // and its retries are answered idempotency_key_in_use rather than run twice.
+        tracing::error!(
+            request.id = %request_id::current(),
+            error = format!("{error:#}"),
+            "failed to record the outcome of an idempotency key"
+        );
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let Ok(status) = StatusCode::from_u16(stored.status) else {
+        return ApiError::internal(anyhow::anyhow!("a stored response has status {}", stored.status)).into_response();
+    };
     let mut response = (status, Body::from(stored.body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(IDEMPOTENT_REPLAYED_HEADER, HeaderValue::from_static("true"));
-    Ok(response)
+    response
 }
 
 /// 1 to 255 printable ASCII characters.

@@ -1,1 +1,158 @@
+//! sanhu's HTTP API: the ledger under `/v1`, for back-end systems calling server to server.
+//!
+//! Architecture invariant: this crate is the only one that knows about HTTP, and it is where input
+//! becomes the core's types. Invalid input stops here with a 4xx and a stable code (never a 500,
+//! never a panic); below this crate nothing is parsed again.
+//!
+//! A request passes, outermost first: [`request_id`] (id, span, one log line) → [`timeout`] →
+//! [`authentication`] (signature, body buffered within its limit) → [`idempotency`] (POSTs with an
+//! `Idempotency-Key`) → the handler in [`ledger`]. `/health`, `/ready` and `/openapi.json` are
+//! unauthenticated.
 
+pub mod authentication;
+mod body;
+pub mod error;
+mod health;
+pub mod idempotency;
+mod ids;
+mod json;
+pub mod ledger;
+pub mod openapi;
+mod query;
+pub mod request_id;
+pub mod signature;
+mod timeout;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use sanhu_service::Ledger;
+
+pub use error::{ApiError, ErrorCodeInfo, ERROR_CODES};
+
+/// The server's limits, each with its unit in its name.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// How far a request's signed timestamp may be from the server's clock, either way.
+    pub signature_window_s: u32,
+    /// Largest request body accepted.
+    pub body_bytes_max: usize,
+    /// Longest a request may run before it is answered `request_timeout`.
+    pub request_timeout_ms: u64,
+    /// Largest `limit` a list endpoint accepts.
+    pub page_size_max: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { signature_window_s: 300, body_bytes_max: 1024 * 1024, request_timeout_ms: 30_000, page_size_max: 1000 }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    ledger: Ledger,
+    config: HttpConfig,
+}
+
+impl AppState {
+    pub fn new(ledger: Ledger, config: HttpConfig) -> AppState {
+        AppState { ledger, config }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+}
+
+/// Every (method, path) the API serves. The router is built from this list and the OpenAPI
+/// document is checked against it, so neither can gain a route the other lacks.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/openapi.json"),
+    ("POST", "/v1/ledger/accounts"),
+    ("GET", "/v1/ledger/accounts"),
+    ("GET", "/v1/ledger/accounts/{id}"),
+    ("POST", "/v1/ledger/accounts/{id}/close"),
+    ("POST", "/v1/ledger/accounts/{id}/blocks"),
+    ("GET", "/v1/ledger/accounts/{id}/entries"),
+    ("GET", "/v1/ledger/accounts/{id}/balance"),
+    ("POST", "/v1/ledger/transfers"),
+    ("GET", "/v1/ledger/transfers"),
+    ("POST", "/v1/ledger/transfers/batch"),
+    ("GET", "/v1/ledger/transfers/{id}"),
+    ("POST", "/v1/ledger/transfers/{id}/post"),
+    ("POST", "/v1/ledger/transfers/{id}/void"),
+    ("GET", "/v1/ledger/balances"),
+];
+
+/// Paths under this prefix are signed; the others are public.
+const SIGNED_PREFIX: &str = "/v1/";
+
+/// The handler of one entry of [`ROUTES`].
+fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
+    use ledger::{accounts, balances, entries, transfers};
+    match (method, path) {
+        ("GET", "/health") => get(health::health),
+        ("GET", "/ready") => get(health::ready),
+        ("GET", "/openapi.json") => get(openapi::document),
+        ("POST", "/v1/ledger/accounts") => post(accounts::open_account),
+        ("GET", "/v1/ledger/accounts") => get(accounts::list_accounts),
+        ("GET", "/v1/ledger/accounts/{id}") => get(accounts::get_account),
+        ("POST", "/v1/ledger/accounts/{id}/close") => post(accounts::close_account),
+        ("POST", "/v1/ledger/accounts/{id}/blocks") => post(accounts::set_account_blocks),
+        ("GET", "/v1/ledger/accounts/{id}/entries") => get(entries::account_entries),
+        ("GET", "/v1/ledger/accounts/{id}/balance") => get(balances::account_balance),
+        ("POST", "/v1/ledger/transfers") => post(transfers::create_transfer),
+        ("GET", "/v1/ledger/transfers") => get(transfers::list_transfers),
+        ("POST", "/v1/ledger/transfers/batch") => post(transfers::create_batch),
+        ("GET", "/v1/ledger/transfers/{id}") => get(transfers::get_transfer),
+        ("POST", "/v1/ledger/transfers/{id}/post") => post(transfers::post_pending),
+        ("POST", "/v1/ledger/transfers/{id}/void") => post(transfers::void_pending),
+        ("GET", "/v1/ledger/balances") => get(balances::balances),
+        _ => unreachable!("ROUTES lists {method} {path} without a handler"),
+    }
+}
+
+/// The API's router, with every layer.
+pub fn router(state: AppState) -> Router {
+    let mut public = Router::new();
+    let mut signed = Router::new();
+    for &(method, path) in ROUTES {
+        if path.starts_with(SIGNED_PREFIX) {
+            signed = signed.route(path, endpoint(method, path));
+        } else {
+            public = public.route(path, endpoint(method, path));
+        }
+    }
+    // route_layer: an unknown path is answered route_not_found without a signature check.
+    let signed = signed
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(from_fn_with_state(state.clone(), idempotency::idempotent))
+        .route_layer(from_fn_with_state(state.clone(), authentication::authenticate));
+    public
+        .method_not_allowed_fallback(method_not_allowed)
+        .merge(signed)
+        .fallback(route_not_found)
+        // The authentication layer enforces `body_bytes_max` with its own error code; axum's default
+        // limit would answer in plain text.
+        .layer(DefaultBodyLimit::disable())
+        .layer(from_fn_with_state(state.clone(), timeout::limit_duration))
+        .layer(from_fn(request_id::track_request))
+        .with_state(state)
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(error::code::ROUTE_NOT_FOUND, "no endpoint has this path; see /openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(error::code::METHOD_NOT_ALLOWED, "this endpoint does not accept this method; see /openapi.json")
+}

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::account::{Account, Counters};
+use super::account::{Account, Counters, NormalSide};
 use super::result::TransferError;
 use super::transfer::{Transfer, TransferAction, TransferKind, TransferRequest};
 use crate::{AccountId, Amount, Timestamp, TransferId};
@@ -115,7 +115,8 @@ pub struct BatchOutcome {
     pub inserted: Vec<Transfer>,
     /// Holds created or resolved, in their final state.
     pub pendings: Vec<PendingRecord>,
-    /// Accounts whose counters changed, in id order (the order the store locks and writes them in).
+    /// Accounts that applied requests touched, with their final counters, in id order (the order the
+    /// store writes them in). An account touched only by a rolled-back chain is listed unchanged.
     pub accounts: Vec<Account>,
 }
 
@@ -251,10 +252,9 @@ impl Applier<'_> {
             return Err(TransferError::CreditsBlocked);
         }
         let mut amount = requested.get();
-        if balancing {
-            if let Some(headroom) = debit.debit_headroom() {
-                amount = amount.min(headroom);
-            }
+        if balancing && debit.normal_side == NormalSide::Credit {
+            // At most what the account holds: "withdraw everything" never draws on an overdraft.
+            amount = amount.min(debit.available().max(0));
         }
         if amount == 0 {
             return Err(TransferError::InsufficientFunds);

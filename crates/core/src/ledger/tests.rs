@@ -223,7 +223,7 @@ impl Ledger {
     /// Applies `r` alone and checks that it is rejected with `error` and changes nothing.
     fn assert_rejected(&mut self, r: TransferRequest, error: TransferError) {
         let before = self.snapshot();
-        let outcome = self.apply(&[r.clone()]);
+        let outcome = self.apply(std::slice::from_ref(&r));
         assert_eq!(outcome.results, vec![Err(error)], "{r:?}");
         assert!(outcome.inserted.is_empty(), "a rejected request inserts nothing");
         assert!(outcome.accounts.is_empty(), "a rejected request writes no account");
@@ -264,7 +264,10 @@ fn a_transfer_carries_the_requests_business_fields() {
     r.reference = Some("R-42".into());
     r.metadata = r#"{"channel":"alipay"}"#.into();
     let t = l.ok(r);
-    assert_eq!((t.code.as_str(), t.reference.as_deref(), t.metadata.as_str()), ("recharge", Some("R-42"), r#"{"channel":"alipay"}"#));
+    assert_eq!(
+        (t.code.as_str(), t.reference.as_deref(), t.metadata.as_str()),
+        ("recharge", Some("R-42"), r#"{"channel":"alipay"}"#)
+    );
 }
 
 #[test]
@@ -789,24 +792,30 @@ fn a_balancing_hold_holds_at_most_the_available_amount() {
 }
 
 #[test]
-fn a_balancing_debit_from_an_unlimited_account_moves_the_full_amount() {
+fn a_balancing_debit_from_a_debit_normal_account_moves_the_full_amount() {
     let mut l = Ledger::new();
     let t = l.ok(balancing(post(1, BANK, ALICE, 100)));
-    assert_eq!(t.amount, 100);
-    l.add(account(31, cny(), NormalSide::Credit, BalanceLimit::Unlimited));
-    let t = l.ok(balancing(post(2, 31, ALICE, 100)));
     assert_eq!(t.amount, 100);
 }
 
 #[test]
-fn a_balancing_debit_may_draw_on_the_overdraft() {
-    // What the core does today: the cap is available plus the overdraft, not the available balance.
+fn a_balancing_debit_from_an_unlimited_wallet_account_moves_at_most_its_balance() {
+    let mut l = Ledger::new();
+    l.add(account(31, cny(), NormalSide::Credit, BalanceLimit::Unlimited));
+    l.ok(post(1, BANK, 31, 40));
+    let t = l.ok(balancing(post(2, 31, ALICE, 100)));
+    assert_eq!(t.amount, 40);
+}
+
+#[test]
+fn a_balancing_debit_never_draws_on_the_overdraft() {
     let mut l = Ledger::new();
     l.account_mut(ALICE).limit = BalanceLimit::Floor(50);
     l.fund(ALICE, 30);
     let t = l.ok(balancing(post(1, ALICE, BOB, 100)));
-    assert_eq!(t.amount, 80);
-    assert_eq!(l.account(ALICE).balance(), -50);
+    assert_eq!(t.amount, 30);
+    assert_eq!(l.account(ALICE).balance(), 0);
+    l.assert_rejected(balancing(post(2, ALICE, BOB, 100)), TransferError::InsufficientFunds);
 }
 
 #[test]
@@ -851,14 +860,20 @@ fn when_one_linked_transfer_fails_nothing_of_the_chain_applies() {
     ]);
     use TransferError::*;
     let errors: Vec<_> = outcome.results.iter().map(|r| r.as_ref().err().copied()).collect();
-    assert_eq!(errors, [Some(LinkedEventFailed), Some(LinkedEventFailed), Some(InsufficientFunds), Some(LinkedEventFailed), None]);
+    assert_eq!(
+        errors,
+        [Some(LinkedEventFailed), Some(LinkedEventFailed), Some(InsufficientFunds), Some(LinkedEventFailed), None]
+    );
     for id in [1, 2, 3, 4] {
         assert!(!l.state.transfers.contains_key(&tr(id)), "transfer {id} was not rolled back");
     }
     assert_eq!(l.pending(2), None, "the chain's hold was not rolled back");
     assert!(outcome.pendings.is_empty());
     assert_eq!(outcome.inserted.iter().map(|t| t.id).collect::<Vec<_>>(), [tr(5)]);
-    assert_eq!((l.counters(ALICE), l.counters(BOB)), (before.accounts[2].counters, before.accounts[3].counters));
+    for id in [ALICE, BOB] {
+        let was = before.accounts.iter().find(|a| a.id == acc(id)).unwrap();
+        assert_eq!(l.account(id), was, "counters and last transfer time are restored");
+    }
     assert_eq!(l.counters(CAROL), counters(0, 0, 0, 7), "the request after the chain applies");
     for a in &outcome.accounts {
         assert_eq!(a, l.account(a.id.as_u128()), "the outcome carries the final account");
@@ -870,7 +885,8 @@ fn when_the_first_linked_transfer_fails_the_others_are_not_applied() {
     let mut l = Ledger::new();
     l.fund(ALICE, 100);
     let before = l.snapshot();
-    let outcome = l.apply(&[linked(post(1, NOBODY, BOB, 30)), linked(post(2, ALICE, BOB, 10)), post(3, ALICE, BOB, 10)]);
+    let outcome =
+        l.apply(&[linked(post(1, NOBODY, BOB, 30)), linked(post(2, ALICE, BOB, 10)), post(3, ALICE, BOB, 10)]);
     assert_eq!(
         outcome.results,
         vec![
@@ -932,7 +948,10 @@ fn chains_in_one_batch_fail_or_succeed_independently() {
 fn a_submission_whose_last_request_is_linked_is_refused_whole() {
     let submission = [post(1, BANK, ALICE, 10), linked(post(2, BANK, ALICE, 10)), linked(post(3, BANK, BOB, 10))];
     assert_eq!(check_submission(&submission), Some(vec![Err(TransferError::LinkedEventChainOpen); 3]));
-    assert_eq!(check_submission(&[linked(post(1, BANK, ALICE, 10))]), Some(vec![Err(TransferError::LinkedEventChainOpen)]));
+    assert_eq!(
+        check_submission(&[linked(post(1, BANK, ALICE, 10))]),
+        Some(vec![Err(TransferError::LinkedEventChainOpen)])
+    );
 }
 
 #[test]
@@ -949,7 +968,12 @@ fn a_submission_whose_chains_are_closed_passes_the_check() {
 fn resubmitting_an_identical_request_in_the_same_batch_returns_the_first_result() {
     let mut l = Ledger::new();
     l.fund(ALICE, 100);
-    let outcome = l.apply(&[post(1, ALICE, BOB, 60), post(1, ALICE, BOB, 60), hold(2, ALICE, BOB, 10, Some(9)), hold(2, ALICE, BOB, 10, Some(9))]);
+    let outcome = l.apply(&[
+        post(1, ALICE, BOB, 60),
+        post(1, ALICE, BOB, 60),
+        hold(2, ALICE, BOB, 10, Some(9)),
+        hold(2, ALICE, BOB, 10, Some(9)),
+    ]);
     assert!(outcome.results.iter().all(Result::is_ok));
     assert_eq!(outcome.results[0], outcome.results[1]);
     assert_eq!(outcome.results[2], outcome.results[3]);
@@ -1035,7 +1059,10 @@ fn reusing_an_id_with_different_fields_is_rejected() {
     }
     // Linked differs too; the chain it opens fails as a whole.
     let outcome = l.apply(&[linked(original.clone()), post(2, ALICE, BOB, 1)]);
-    assert_eq!(outcome.results, vec![Err(TransferError::ExistsWithDifferentFields), Err(TransferError::LinkedEventFailed)]);
+    assert_eq!(
+        outcome.results,
+        vec![Err(TransferError::ExistsWithDifferentFields), Err(TransferError::LinkedEventFailed)]
+    );
     assert_eq!(l.one(original), Ok(l.state.transfers[&tr(1)].clone()));
 }
 
@@ -1239,7 +1266,8 @@ fn an_account_can_be_closed_only_at_zero_balance_with_nothing_pending() {
     l.account_mut(CAROL).flags.closed = true;
     assert_eq!(l.account(CAROL).check_can_close(), Err(AccountCloseError::AlreadyClosed));
     assert_eq!(
-        [AccountCloseError::AlreadyClosed, AccountCloseError::HasPending, AccountCloseError::NotEmpty].map(|e| e.code()),
+        [AccountCloseError::AlreadyClosed, AccountCloseError::HasPending, AccountCloseError::NotEmpty]
+            .map(|e| e.code()),
         ["account_closed", "account_has_pending", "account_not_empty"]
     );
 }

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use futures_util::future::{try_join, try_join4};
+use sanhu_core::ledger::verify::PROBLEMS_LISTED_MAX;
 use sanhu_core::ledger::{
-    apply_batch, Account, BatchNeeds, Counters, LedgerState, PendingRecord, Transfer, TransferError, TransferRequest,
+    apply_batch, Account, BatchNeeds, Counters, LedgerState, PendingRecord, PendingStatus, Transfer, TransferError,
+    TransferRequest,
 };
 use sanhu_core::{AccountId, Currency, Timestamp, TransferId};
 use tokio_postgres::error::SqlState;
@@ -15,8 +17,8 @@ use uuid::Uuid;
 
 use super::pool::PooledConn;
 use super::rows::{
-    account_columns, account_from_row, normal_side_to_i16, pending_from_row, transfer_columns, transfer_from_row,
-    uuid, uuids, TransferColumns,
+    account_columns, account_from_row, account_id, normal_side_to_i16, pending_from_row, transfer_columns,
+    transfer_from_row, transfer_id, uuid, uuids, TransferColumns,
 };
 use super::PostgresStore;
 use crate::{pending_account_ids, EntryQuery, FlagChange, VerifyReport};
@@ -331,11 +333,12 @@ impl PostgresStore {
             )
             .await?;
         let rows = conn.client.query(&statement, &[&now.nanos(), &(limit as i64)]).await?;
-        rows.iter().map(|row| super::rows::transfer_id(row.try_get(0)?)).collect()
+        rows.iter().map(|row| transfer_id(row.try_get(0)?)).collect()
     }
 
     /// Recomputes every account's counters from the transfers and checks them, all in one snapshot so
-    /// that concurrent batches cannot show up as discrepancies.
+    /// that concurrent batches cannot show up as discrepancies. The sums run in the database: the
+    /// ledger may hold far more transfers than are worth streaming out.
     pub(super) async fn recompute_and_check(&self) -> anyhow::Result<VerifyReport> {
         let mut conn = self.inner.general.get().await?;
         let tx = conn
@@ -349,123 +352,192 @@ impl PostgresStore {
         let counts = tx
             .query_one("SELECT (SELECT count(*) FROM ledger_accounts), (SELECT count(*) FROM ledger_transfers)", &[])
             .await?;
-        report.accounts_checked = counts.get::<_, i64>(0) as u64;
-        report.transfers_checked = counts.get::<_, i64>(1) as u64;
+        report.accounts_checked = counts.try_get::<_, i64>(0)? as u64;
+        report.transfers_checked = counts.try_get::<_, i64>(1)? as u64;
+        let limit = &(PROBLEMS_LISTED_MAX as i64);
 
-        for row in tx.query(VERIFY_RECOMPUTED, &[&VERIFY_PROBLEMS_MAX]).await? {
-            let id = super::rows::account_id(row.try_get(0)?)?;
-            if !row.try_get::<_, bool>(1)? {
-                report.problems.push(format!("transfers name account {id}, which does not exist"));
-                continue;
+        for row in tx.query(VERIFY_ENTRIES, &[limit]).await? {
+            let transfer = transfer_id(row.try_get(0)?)?;
+            let account = account_id(row.try_get(1)?)?;
+            let side: &str = row.try_get(2)?;
+            report.problems.push(format!(
+                "transfer {transfer} records {side} account {account} counters {} after it, but its entries sum to {}",
+                counters_text(&row, 3)?,
+                counters_text(&row, 7)?
+            ));
+        }
+        for row in tx.query(VERIFY_TOTALS, &[limit]).await? {
+            let account = account_id(row.try_get(0)?)?;
+            if row.try_get::<_, bool>(1)? {
+                report.problems.push(format!(
+                    "account {account} has counters {} but its entries sum to {}",
+                    counters_text(&row, 2)?,
+                    counters_text(&row, 6)?
+                ));
+            } else {
+                report.problems.push(format!("transfers name account {account}, which does not exist"));
             }
-            let stored: Vec<String> = (2..6).map(|i| row.try_get(i)).collect::<Result<_, _>>()?;
-            let summed: Vec<String> = (6..10).map(|i| row.try_get(i)).collect::<Result<_, _>>()?;
-            report.problems.push(format!(
-                "account {id}: stored counters {} differ from the sum of its transfers {}",
-                show_counters(&stored),
-                show_counters(&summed)
-            ));
         }
-
-        for row in tx.query(VERIFY_CURRENCIES, &[]).await? {
-            let currency: String = row.try_get(0)?;
-            let sums: Vec<String> = (1..5).map(|i| row.try_get(i)).collect::<Result<_, _>>()?;
-            report.problems.push(format!(
-                "currency {currency} does not balance: debits posted {} vs credits posted {}, debits pending {} vs \
-                 credits pending {}",
-                sums[0], sums[1], sums[2], sums[3]
-            ));
+        for row in tx.query(VERIFY_NEGATIVE, &[limit]).await? {
+            let account = account_id(row.try_get(0)?)?;
+            report.problems.push(format!("account {account} has a negative counter {}", counters_text(&row, 1)?));
         }
-
-        for row in tx.query(VERIFY_LATEST_ENTRY, &[&VERIFY_PROBLEMS_MAX]).await? {
-            let id = super::rows::account_id(row.try_get(0)?)?;
-            let transfer = super::rows::transfer_id(row.try_get(1)?)?;
-            let stored: Vec<String> = (2..6).map(|i| row.try_get::<_, i64>(i).map(|v| v.to_string())).collect::<Result<_, _>>()?;
-            let after: Vec<String> = (6..10).map(|i| row.try_get::<_, i64>(i).map(|v| v.to_string())).collect::<Result<_, _>>()?;
+        for row in tx.query(VERIFY_LATEST_ENTRY, &[limit]).await? {
+            let account = account_id(row.try_get(0)?)?;
+            let transfer = transfer_id(row.try_get(1)?)?;
+            let (stored, after) = (counters_text(&row, 2)?, counters_text(&row, 6)?);
             let (last_transfer_at, timestamp): (i64, i64) = (row.try_get(10)?, row.try_get(11)?);
             if stored != after {
                 report.problems.push(format!(
-                    "account {id}: stored counters {} differ from those after its latest transfer {transfer} {}",
-                    show_counters(&stored),
-                    show_counters(&after)
+                    "account {account} has counters {stored} but its latest transfer {transfer} records {after}"
                 ));
             }
             if last_transfer_at != timestamp {
                 report.problems.push(format!(
-                    "account {id}: last transfer at {} but its latest transfer {transfer} is at {}",
+                    "account {account} was last touched at {} but its latest transfer {transfer} is at {}",
                     Timestamp(last_transfer_at),
                     Timestamp(timestamp)
                 ));
             }
         }
-
-        for row in tx.query(VERIFY_HOLDS, &[&VERIFY_PROBLEMS_MAX]).await? {
-            let id = super::rows::transfer_id(row.try_get(0)?)?;
-            let status: Option<i16> = row.try_get(1)?;
+        for row in tx.query(VERIFY_CURRENCIES, &[]).await? {
+            let currency: &str = row.try_get(0)?;
+            let sums: Vec<&str> = (1..5).map(|i| row.try_get(i)).collect::<Result<_, _>>()?;
+            if sums[0] != sums[1] {
+                report.problems.push(format!(
+                    "{currency}: posted debits {} differ from posted credits {}",
+                    sums[0], sums[1]
+                ));
+            }
+            if sums[2] != sums[3] {
+                report.problems.push(format!(
+                    "{currency}: pending debits {} differ from pending credits {}",
+                    sums[2], sums[3]
+                ));
+            }
+        }
+        for row in tx.query(VERIFY_HOLDS, &[limit]).await? {
+            let hold = transfer_id(row.try_get(0)?)?;
+            let status = match row.try_get::<_, Option<i16>>(1)? {
+                Some(status) => PendingStatus::from_i16(status).map_or(status.to_string(), |s| s.as_str().to_owned()),
+                None => "missing".to_owned(),
+            };
             let resolutions: i64 = row.try_get(2)?;
-            let status = status.map_or("missing".to_owned(), |s| s.to_string());
             report.problems.push(format!(
-                "hold {id}: status {status} does not match its {resolutions} resolving transfer(s)"
+                "hold {hold} has status {status} but {resolutions} transfer(s) post, void or expire it"
             ));
         }
-
-        for row in tx.query(VERIFY_RESOLUTIONS, &[&VERIFY_PROBLEMS_MAX]).await? {
-            let id = super::rows::transfer_id(row.try_get(0)?)?;
-            report.problems.push(format!("transfer {id} resolves a hold that does not exist or has other accounts"));
+        for row in tx.query(VERIFY_RESOLUTIONS, &[limit]).await? {
+            let transfer = transfer_id(row.try_get(0)?)?;
+            report.problems.push(format!(
+                "transfer {transfer} resolves a hold that does not exist or is between other accounts"
+            ));
         }
         tx.commit().await?;
         Ok(report)
     }
 }
 
-/// Most problems of one kind that `verify` lists: past it the ledger is broken in bulk and the first
-/// ones say enough.
-const VERIFY_PROBLEMS_MAX: i64 = 1000;
-
-fn show_counters(values: &[String]) -> String {
-    format!(
-        "(debits_pending {}, debits_posted {}, credits_pending {}, credits_posted {})",
-        values[0], values[1], values[2], values[3]
-    )
+/// Four counters from `row`'s columns `first..first + 4` (BIGINT, or NUMERIC sums cast to text),
+/// shown as `Counters` debug-prints them.
+fn counters_text(row: &tokio_postgres::Row, first: usize) -> anyhow::Result<String> {
+    let value = |i: usize| -> anyhow::Result<String> {
+        let column = &row.columns()[i];
+        Ok(if *column.type_() == tokio_postgres::types::Type::INT8 {
+            row.try_get::<_, i64>(i)?.to_string()
+        } else {
+            row.try_get::<_, String>(i)?
+        })
+    };
+    Ok(format!(
+        "Counters {{ debits_pending: {}, debits_posted: {}, credits_pending: {}, credits_posted: {} }}",
+        value(first)?,
+        value(first + 1)?,
+        value(first + 2)?,
+        value(first + 3)?
+    ))
 }
 
-/// Each account's counters summed from its transfers, where they differ from the stored ones. A
-/// posted transfer adds to posted counters, a hold to pending ones; a post of a hold adds what it
-/// posts and releases the whole hold (the held transfer's amount), a void or expiry releases its own
-/// amount, which is the hold's. Sums are NUMERIC, shown as text, so that a corrupt ledger cannot
-/// overflow the check itself.
-const VERIFY_RECOMPUTED: &str = "\
-WITH effect AS (
-    SELECT t.debit_account_id, t.credit_account_id,
-           CASE WHEN t.kind IN (0, 2) THEN t.amount ELSE 0 END AS posted,
-           CASE t.kind WHEN 1 THEN t.amount WHEN 2 THEN -h.amount WHEN 3 THEN -t.amount WHEN 4 THEN -t.amount
-                ELSE 0 END AS pending
-    FROM ledger_transfers t LEFT JOIN ledger_transfers h ON t.kind = 2 AND h.id = t.pending_id
-), summed AS (
-    SELECT account_id, sum(debits_pending) AS debits_pending, sum(debits_posted) AS debits_posted,
-           sum(credits_pending) AS credits_pending, sum(credits_posted) AS credits_posted
-    FROM (
-        SELECT debit_account_id AS account_id, pending AS debits_pending, posted AS debits_posted,
-               0 AS credits_pending, 0 AS credits_posted FROM effect
-        UNION ALL
-        SELECT credit_account_id, 0, 0, pending, posted FROM effect
-    ) AS sides
-    GROUP BY account_id
-)
-SELECT coalesce(a.id, s.account_id), a.id IS NOT NULL,
-       a.debits_pending::text, a.debits_posted::text, a.credits_pending::text, a.credits_posted::text,
-       coalesce(s.debits_pending, 0)::text, coalesce(s.debits_posted, 0)::text,
-       coalesce(s.credits_pending, 0)::text, coalesce(s.credits_posted, 0)::text
-FROM ledger_accounts a FULL JOIN summed s ON s.account_id = a.id
-WHERE a.id IS NULL
-   OR s.account_id IS NULL AND (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted) <> (0, 0, 0, 0)
-   OR (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
-      IS DISTINCT FROM (s.debits_pending, s.debits_posted, s.credits_pending, s.credits_posted)
-      AND s.account_id IS NOT NULL
-ORDER BY 1
+/// What each transfer does to its two accounts: a posted transfer adds to posted counters, a hold to
+/// pending ones; a post of a hold adds what it posts and releases the whole hold (the held transfer's
+/// amount), a void or expiry releases its own amount, which is the hold's. One row per account side.
+macro_rules! verify_sides {
+    () => {
+        "WITH effect AS (
+            SELECT t.id, t.timestamp, t.debit_account_id, t.credit_account_id,
+                   CASE WHEN t.kind IN (0, 2) THEN t.amount ELSE 0 END AS posted,
+                   CASE t.kind WHEN 1 THEN t.amount WHEN 2 THEN -h.amount WHEN 3 THEN -t.amount
+                               WHEN 4 THEN -t.amount ELSE 0 END AS pending,
+                   t.dr_debits_pending, t.dr_debits_posted, t.dr_credits_pending, t.dr_credits_posted,
+                   t.cr_debits_pending, t.cr_debits_posted, t.cr_credits_pending, t.cr_credits_posted
+            FROM ledger_transfers t LEFT JOIN ledger_transfers h ON t.kind = 2 AND h.id = t.pending_id
+        ), sides AS (
+            SELECT id, timestamp, debit_account_id AS account_id, 'debit' AS side,
+                   pending AS debits_pending, posted AS debits_posted, 0 AS credits_pending, 0 AS credits_posted,
+                   dr_debits_pending AS after_debits_pending, dr_debits_posted AS after_debits_posted,
+                   dr_credits_pending AS after_credits_pending, dr_credits_posted AS after_credits_posted
+            FROM effect
+            UNION ALL
+            SELECT id, timestamp, credit_account_id, 'credit', 0, 0, pending, posted,
+                   cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted
+            FROM effect
+        )"
+    };
+}
+
+/// Entries whose recorded counters after them differ from the running sum of the account's entries
+/// up to them. Sums are NUMERIC, shown as text, so that a corrupt ledger cannot overflow the check.
+const VERIFY_ENTRIES: &str = concat!(
+    verify_sides!(),
+    ", running AS (
+        SELECT id, account_id, side, timestamp,
+               after_debits_pending, after_debits_posted, after_credits_pending, after_credits_posted,
+               sum(debits_pending) OVER w AS debits_pending, sum(debits_posted) OVER w AS debits_posted,
+               sum(credits_pending) OVER w AS credits_pending, sum(credits_posted) OVER w AS credits_posted
+        FROM sides
+        WINDOW w AS (PARTITION BY account_id ORDER BY timestamp ROWS UNBOUNDED PRECEDING)
+    )
+    SELECT id, account_id, side, after_debits_pending, after_debits_posted, after_credits_pending,
+           after_credits_posted, debits_pending::text, debits_posted::text, credits_pending::text,
+           credits_posted::text
+    FROM running
+    WHERE (after_debits_pending, after_debits_posted, after_credits_pending, after_credits_posted)
+          IS DISTINCT FROM (debits_pending, debits_posted, credits_pending, credits_posted)
+    ORDER BY account_id, timestamp
+    LIMIT $1"
+);
+
+/// Accounts whose stored counters differ from the sum of their entries (zero for none), and
+/// accounts that entries name but that do not exist.
+const VERIFY_TOTALS: &str = concat!(
+    verify_sides!(),
+    ", summed AS (
+        SELECT account_id, sum(debits_pending) AS debits_pending, sum(debits_posted) AS debits_posted,
+               sum(credits_pending) AS credits_pending, sum(credits_posted) AS credits_posted
+        FROM sides GROUP BY account_id
+    )
+    SELECT coalesce(a.id, s.account_id), a.id IS NOT NULL,
+           a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
+           coalesce(s.debits_pending, 0)::text, coalesce(s.debits_posted, 0)::text,
+           coalesce(s.credits_pending, 0)::text, coalesce(s.credits_posted, 0)::text
+    FROM ledger_accounts a FULL JOIN summed s ON s.account_id = a.id
+    WHERE a.id IS NULL
+       OR (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
+          IS DISTINCT FROM (coalesce(s.debits_pending, 0), coalesce(s.debits_posted, 0),
+                            coalesce(s.credits_pending, 0), coalesce(s.credits_posted, 0))
+    ORDER BY 1
+    LIMIT $1"
+);
+
+const VERIFY_NEGATIVE: &str = "\
+SELECT id, debits_pending, debits_posted, credits_pending, credits_posted
+FROM ledger_accounts
+WHERE debits_pending < 0 OR debits_posted < 0 OR credits_pending < 0 OR credits_posted < 0
+ORDER BY id
 LIMIT $1";
 
-/// Currencies whose debits and credits differ, posted or pending.
+/// Per currency, the four counters summed over all accounts (as text: NUMERIC sums), where debits
+/// and credits differ, posted or pending.
 const VERIFY_CURRENCIES: &str = "\
 SELECT currency, sum(debits_posted)::text, sum(credits_posted)::text, sum(debits_pending)::text,
        sum(credits_pending)::text
@@ -498,7 +570,7 @@ ORDER BY a.id
 LIMIT $1";
 
 /// Holds whose recorded status is not what their resolving transfers say: none resolves a pending
-/// hold, exactly one resolves a posted (kind 2), voided (3) or expired (4) one.
+/// hold, exactly one resolves a posted (kind 2, status 1), voided (3, 2) or expired (4, 3) one.
 const VERIFY_HOLDS: &str = "\
 SELECT h.id, p.status, count(r.id)
 FROM ledger_transfers h
@@ -506,9 +578,7 @@ LEFT JOIN ledger_pendings p ON p.id = h.id
 LEFT JOIN ledger_transfers r ON r.pending_id = h.id AND r.kind IN (2, 3, 4)
 WHERE h.kind = 1
 GROUP BY h.id, p.status
-HAVING p.status IS NULL
-    OR count(r.id) > 1
-    OR p.status IS DISTINCT FROM coalesce(max(r.kind) - 1, 0)
+HAVING p.status IS NULL OR count(r.id) > 1 OR p.status <> coalesce(max(r.kind) - 1, 0)
 ORDER BY h.id
 LIMIT $1";
 
@@ -529,6 +599,7 @@ async fn commit_once(
     needs: &BatchNeeds,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
+    let t0 = std::time::Instant::now();
     let conn = &mut **conn;
     let statements = &mut conn.statements;
     let tx = conn.client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
@@ -541,33 +612,27 @@ async fn commit_once(
     let update_accounts = statements.get(&tx, UPDATE_ACCOUNTS).await?;
 
     // Holds first, then accounts, each in id order: the one lock order of every writer, so that two
-    // instances never wait on each other in a cycle. Stored transfers are never updated and need no
-    // lock; loading them is sent in the same round trip as the holds.
-    let pending_ids = uuids(&needs.pending_ids);
-    let transfer_ids = uuids(&needs.transfer_ids);
-    let (pending_rows, transfer_rows) = try_join(
-        async {
-            if pending_ids.is_empty() {
-                Ok(Vec::new())
-            } else {
-                tx.query(&lock_pendings, &[&pending_ids]).await
-            }
-        },
-        tx.query(&load_transfers, &[&transfer_ids]),
-    )
-    .await?;
+    // instances never wait on each other in a cycle.
     let mut state = LedgerState::default();
-    for row in &pending_rows {
-        let pending = pending_from_row(row)?;
-        state.pendings.insert(pending.id, pending);
+    if !needs.pending_ids.is_empty() {
+        for row in tx.query(&lock_pendings, &[&uuids(&needs.pending_ids)]).await? {
+            let pending = pending_from_row(&row)?;
+            state.pendings.insert(pending.id, pending);
+        }
     }
+    let loaded_pendings: Vec<PendingRecord> = state.pendings.values().cloned().collect();
+    let account_ids = uuids(&pending_account_ids(&loaded_pendings, needs.account_ids.clone()));
+    // Stored transfers are never updated and need no lock. Sent in the same round trip as the account
+    // locks but run after them, with a snapshot taken once they are held: a concurrent batch with the
+    // same ids and accounts has committed by then, and is seen rather than collided with.
+    let transfer_ids = uuids(&needs.transfer_ids);
+    let (account_rows, transfer_rows) =
+        try_join(tx.query(&lock_accounts, &[&account_ids]), tx.query(&load_transfers, &[&transfer_ids])).await?;
+    let t1 = t0.elapsed();
     for row in &transfer_rows {
         let transfer = transfer_from_row(row)?;
         state.transfers.insert(transfer.id, transfer);
     }
-    let loaded_pendings: Vec<PendingRecord> = state.pendings.values().cloned().collect();
-    let account_ids = uuids(&pending_account_ids(&loaded_pendings, needs.account_ids.clone()));
-    let account_rows = tx.query(&lock_accounts, &[&account_ids]).await?;
     let mut before: HashMap<AccountId, (Currency, Counters)> = HashMap::with_capacity(account_rows.len());
     for row in &account_rows {
         let account = account_from_row(row)?;
@@ -575,7 +640,9 @@ async fn commit_once(
         state.accounts.insert(account.id, account);
     }
 
+    let t2 = t0.elapsed();
     let outcome = apply_batch(&mut state, requests, now);
+    let t3 = t0.elapsed();
     crate::assert_batch_balances(&outcome)?;
     check_conservation(&before, &outcome.accounts)?;
 
@@ -595,6 +662,7 @@ async fn commit_once(
     let credits_posted: Vec<i64> = accounts.iter().map(|a| a.counters.credits_posted).collect();
     let last_transfer_at: Vec<i64> = accounts.iter().map(|a| a.last_transfer_at.nanos()).collect();
 
+    let t4 = t0.elapsed();
     // The four writes touch different rows and are independent: sent together, one round trip.
     let (_, _, _, accounts_updated) = try_join4(
         async {
@@ -634,7 +702,9 @@ async fn commit_once(
     if accounts_updated != account_ids.len() as u64 {
         return Err(anyhow!("updated {accounts_updated} of the batch's {} accounts", account_ids.len()));
     }
+    let t5 = t0.elapsed();
     tx.commit().await?;
+    eprintln!("load {t1:?} decode {t2:?} apply {t3:?} columns {t4:?} write {t5:?} commit {:?}", t0.elapsed());
     Ok(outcome.results)
 }
 

@@ -1,0 +1,172 @@
+//! Accounts: open, read, list, close, block and unblock.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_core::ledger::Account;
+use sanhu_service::NewAccount;
+use sanhu_store::LedgerStore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Number, Value};
+
+use super::{fields, metadata_object, optional_code, rfc3339};
+use crate::error::{code, ApiError};
+use crate::ids::{self, AccountIdPath};
+use crate::json::{double_option, parse_body, parse_body_or_empty};
+use crate::query::QueryParams;
+use crate::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenAccountBody {
+    currency: String,
+    normal_side: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    overdraft_limit: Option<Option<Number>>,
+    code: Option<String>,
+    metadata: Option<Value>,
+}
+
+/// An account as the API shows it.
+#[derive(Serialize, Debug)]
+pub struct AccountView {
+    pub id: String,
+    pub currency: String,
+    pub normal_side: &'static str,
+    /// The overdraft allowed in minor units; null for unlimited.
+    pub overdraft_limit: Option<i64>,
+    pub debits_blocked: bool,
+    pub credits_blocked: bool,
+    pub closed: bool,
+    pub debits_pending: i64,
+    pub debits_posted: i64,
+    pub credits_pending: i64,
+    pub credits_posted: i64,
+    pub balance: i64,
+    pub available: i64,
+    pub code: Option<String>,
+    pub metadata: Value,
+    pub created_at: String,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> AccountView {
+        AccountView {
+            id: a.id.to_string(),
+            currency: a.currency.code().to_owned(),
+            normal_side: a.normal_side.as_str(),
+            overdraft_limit: a.limit.overdraft(),
+            debits_blocked: a.flags.debits_blocked,
+            credits_blocked: a.flags.credits_blocked,
+            closed: a.flags.closed,
+            debits_pending: a.counters.debits_pending,
+            debits_posted: a.counters.debits_posted,
+            credits_pending: a.counters.credits_pending,
+            credits_posted: a.counters.credits_posted,
+            balance: a.balance(),
+            available: a.available(),
+            code: optional_code(&a.code),
+            metadata: metadata_object(&a.metadata),
+            created_at: rfc3339(a.created_at),
+        }
+    }
+}
+
+/// POST /v1/ledger/accounts
+pub async fn open_account(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    let body: OpenAccountBody = parse_body(&body)?;
+    let new = NewAccount {
+        currency: fields::currency(&body.currency)?,
+        normal_side: fields::normal_side(body.normal_side.as_deref())?,
+        limit: fields::overdraft_limit(body.overdraft_limit.as_ref().map(Option::as_ref))?,
+        code: fields::business_code(body.code.as_deref())?,
+        metadata: fields::metadata(body.metadata.as_ref())?,
+    };
+    let account = state.ledger.open_account(new).await?;
+    tracing::info!(account.id = %account.id, "account opened");
+    Ok((StatusCode::CREATED, Json(AccountView::from(&account))))
+}
+
+/// GET /v1/ledger/accounts/{id}
+pub async fn get_account(
+    State(state): State<AppState>,
+    AccountIdPath(id): AccountIdPath,
+) -> Result<Json<AccountView>, ApiError> {
+    let account = state.ledger.store().get_account(id).await?.ok_or_else(|| account_not_found(&id.to_string()))?;
+    Ok(Json(AccountView::from(&account)))
+}
+
+#[derive(Serialize)]
+pub struct AccountPage {
+    data: Vec<AccountView>,
+    /// Pass as `after` for the next page; null when this page is the last.
+    next_cursor: Option<String>,
+}
+
+/// GET /v1/ledger/accounts?after=&limit=
+pub async fn list_accounts(State(state): State<AppState>, query: QueryParams) -> Result<Json<AccountPage>, ApiError> {
+    let query = query.only(&["after", "limit"])?;
+    let limit = query.limit(state.config.page_size_max)?;
+    let after = query
+        .get("after")
+        .map(|text| {
+            ids::account_id("after", text)
+                .map_err(|_| ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned"))
+        })
+        .transpose()?;
+    let accounts = state.ledger.store().list_accounts(after, limit).await?;
+    let next_cursor = (accounts.len() == limit as usize).then(|| accounts.last().map(|a| a.id.to_string())).flatten();
+    Ok(Json(AccountPage { data: accounts.iter().map(AccountView::from).collect(), next_cursor }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CloseAccountBody {}
+
+/// POST /v1/ledger/accounts/{id}/close: only at zero balance with nothing pending.
+pub async fn close_account(
+    State(state): State<AppState>,
+    AccountIdPath(id): AccountIdPath,
+    body: Bytes,
+) -> Result<Json<AccountView>, ApiError> {
+    let CloseAccountBody {} = parse_body_or_empty(&body)?;
+    let outcome = state.ledger.close_account(id).await?.ok_or_else(|| account_not_found(&id.to_string()))?;
+    let account = outcome.map_err(ApiError::account_close)?;
+    tracing::info!(account.id = %account.id, "account closed");
+    Ok(Json(AccountView::from(&account)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AccountBlocksBody {
+    debits_blocked: Option<bool>,
+    credits_blocked: Option<bool>,
+}
+
+/// POST /v1/ledger/accounts/{id}/blocks: blocks or unblocks debits and credits; an omitted flag is
+/// left as it is.
+pub async fn set_account_blocks(
+    State(state): State<AppState>,
+    AccountIdPath(id): AccountIdPath,
+    body: Bytes,
+) -> Result<Json<AccountView>, ApiError> {
+    let body: AccountBlocksBody = parse_body(&body)?;
+    let outcome = state
+        .ledger
+        .set_account_blocks(id, body.debits_blocked, body.credits_blocked)
+        .await?
+        .ok_or_else(|| account_not_found(&id.to_string()))?;
+    let account = outcome.map_err(ApiError::account_close)?;
+    tracing::info!(
+        account.id = %account.id,
+        debits_blocked = account.flags.debits_blocked,
+        credits_blocked = account.flags.credits_blocked,
+        "account blocks set"
+    );
+    Ok(Json(AccountView::from(&account)))
+}
+
+pub fn account_not_found(id: &str) -> ApiError {
+    ApiError::new(code::ACCOUNT_NOT_FOUND, format!("no account has the id {id}"))
+}

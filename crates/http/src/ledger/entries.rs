@@ -1,0 +1,100 @@
+//! An account's entries (流水): every transfer that touched it, with the direction, the
+//! counterparty and the balances after it, oldest first.
+
+use axum::extract::State;
+use axum::Json;
+use sanhu_core::ledger::{Account, Transfer};
+use sanhu_core::Timestamp;
+use sanhu_store::{EntryQuery, LedgerStore};
+use serde::Serialize;
+
+use super::accounts::account_not_found;
+use super::{optional_code, rfc3339};
+use crate::error::{code, ApiError};
+use crate::ids::AccountIdPath;
+use crate::query::QueryParams;
+use crate::AppState;
+
+#[derive(Serialize, Debug)]
+pub struct EntryView {
+    transfer_id: String,
+    kind: &'static str,
+    /// "debit" or "credit": the side of this account the transfer touched.
+    direction: &'static str,
+    amount: i64,
+    counterparty_account_id: String,
+    code: Option<String>,
+    reference: Option<String>,
+    timestamp: String,
+    /// Posted balance on the account's normal side after the transfer.
+    balance_after: i64,
+    available_after: i64,
+    /// Held against the normal side after the transfer (balance less available).
+    pending_after: i64,
+}
+
+impl EntryView {
+    fn of(account: &Account, t: &Transfer) -> EntryView {
+        let (direction, counterparty, after) = if t.debit_account_id == account.id {
+            ("debit", t.credit_account_id, t.debit_account_after)
+        } else {
+            ("credit", t.debit_account_id, t.credit_account_after)
+        };
+        let balance_after = after.balance(account.normal_side);
+        let available_after = after.available(account.normal_side);
+        EntryView {
+            transfer_id: t.id.to_string(),
+            kind: t.kind.as_str(),
+            direction,
+            amount: t.amount,
+            counterparty_account_id: counterparty.to_string(),
+            code: optional_code(&t.code),
+            reference: t.reference.clone(),
+            timestamp: rfc3339(t.timestamp),
+            balance_after,
+            available_after,
+            pending_after: balance_after - available_after,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct EntryPage {
+    data: Vec<EntryView>,
+    /// Pass as `after` for the next page; null when this page is the last.
+    next_cursor: Option<String>,
+}
+
+/// GET /v1/ledger/accounts/{id}/entries?from=&to=&after=&limit=: entries with timestamps in
+/// [from, to). The cursor is the last entry's timestamp in nanoseconds: an account's entries have
+/// distinct timestamps, so it is exact, but clients should treat it as opaque.
+pub async fn account_entries(
+    State(state): State<AppState>,
+    AccountIdPath(id): AccountIdPath,
+    query: QueryParams,
+) -> Result<Json<EntryPage>, ApiError> {
+    let query = query.only(&["from", "to", "after", "limit"])?;
+    let limit = query.limit(state.config.page_size_max)?;
+    let from = query.time("from")?;
+    let to = query.time("to")?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from >= to {
+            return Err(ApiError::new(code::INVALID_TIME, "from must be before to"));
+        }
+    }
+    let after = query
+        .get("after")
+        .map(|text| {
+            text.parse::<i64>()
+                .map(Timestamp::from_nanos)
+                .map_err(|_| ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned"))
+        })
+        .transpose()?;
+
+    let store = state.ledger.store();
+    let account = store.get_account(id).await?.ok_or_else(|| account_not_found(&id.to_string()))?;
+    let entries = store.account_entries(&EntryQuery { account_id: id, from, to, after, limit }).await?;
+    let next_cursor =
+        (entries.len() == limit as usize).then(|| entries.last().map(|t| t.timestamp.nanos().to_string())).flatten();
+    Ok(Json(EntryPage { data: entries.iter().map(|t| EntryView::of(&account, t)).collect(), next_cursor }))
+}

@@ -1,0 +1,395 @@
+//! Transfers: post, hold, post or void a hold, batches with linked chains, and reads.
+
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_core::ledger::{Transfer, TransferAction, TransferError, TransferKind, TransferRequest, BATCH_TRANSFERS_MAX};
+use sanhu_core::TransferId;
+use sanhu_service::clock;
+use sanhu_store::LedgerStore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Number, Value};
+
+use super::{fields, metadata_object, optional_code, rfc3339, CountersView};
+use crate::error::{code, ApiError};
+use crate::ids::{self, TransferIdPath};
+use crate::json::{parse_body, parse_body_or_empty};
+use crate::query::QueryParams;
+use crate::AppState;
+
+/// A transfer as the API shows it. The counters after it are each account's own, so that a client
+/// that knows an account's normal side can read its balance after this transfer.
+#[derive(Serialize, Debug)]
+pub struct TransferView {
+    pub id: String,
+    pub kind: &'static str,
+    pub debit_account_id: String,
+    pub credit_account_id: String,
+    pub amount: i64,
+    pub pending_id: Option<String>,
+    pub timeout_s: u32,
+    pub linked: bool,
+    pub balancing: bool,
+    pub code: Option<String>,
+    pub reference: Option<String>,
+    pub metadata: Value,
+    pub timestamp: String,
+    pub debit_account_after: CountersView,
+    pub credit_account_after: CountersView,
+    /// For a hold read by id: pending, posted, voided or expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_status: Option<&'static str>,
+    /// For a hold read by id: when it expires, null if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Option<String>>,
+}
+
+impl From<&Transfer> for TransferView {
+    fn from(t: &Transfer) -> TransferView {
+        TransferView {
+            id: t.id.to_string(),
+            kind: t.kind.as_str(),
+            debit_account_id: t.debit_account_id.to_string(),
+            credit_account_id: t.credit_account_id.to_string(),
+            amount: t.amount,
+            pending_id: t.pending_id.map(|id| id.to_string()),
+            timeout_s: t.timeout_s,
+            linked: t.linked,
+            balancing: t.balancing,
+            code: optional_code(&t.code),
+            reference: t.reference.clone(),
+            metadata: metadata_object(&t.metadata),
+            timestamp: rfc3339(t.timestamp),
+            debit_account_after: t.debit_account_after.into(),
+            credit_account_after: t.credit_account_after.into(),
+            pending_status: None,
+            expires_at: None,
+        }
+    }
+}
+
+/// The business fields every kind of transfer request carries.
+struct Business {
+    code: String,
+    reference: Option<String>,
+    metadata: String,
+}
+
+impl Business {
+    fn parse(code: Option<&str>, reference: Option<&str>, metadata: Option<&Value>) -> Result<Business, ApiError> {
+        Ok(Business {
+            code: fields::business_code(code)?,
+            reference: fields::reference(reference)?,
+            metadata: fields::metadata(metadata)?,
+        })
+    }
+
+    fn into_request(self, id: TransferId, action: TransferAction, linked: bool) -> TransferRequest {
+        TransferRequest { id, action, linked, code: self.code, reference: self.reference, metadata: self.metadata }
+    }
+}
+
+/// The caller's id, or a new one. A caller that retries without an Idempotency-Key should send an
+/// id: a resubmitted id returns the transfer it names instead of moving the money again.
+fn given_or_new_id(id: Option<&str>) -> Result<TransferId, ApiError> {
+    id.map_or_else(|| Ok(clock::new_id()), |text| ids::transfer_id("id", text))
+}
+
+/// A posted transfer or, with `pending`, a hold.
+fn movement(
+    debit_account_id: &str,
+    credit_account_id: &str,
+    amount: &Number,
+    pending: bool,
+    timeout_s: Option<&Number>,
+    balancing: bool,
+) -> Result<TransferAction, ApiError> {
+    let debit_account_id = ids::account_id("debit_account_id", debit_account_id)?;
+    let credit_account_id = ids::account_id("credit_account_id", credit_account_id)?;
+    let amount = fields::amount("amount", amount)?;
+    let timeout_s = fields::timeout_s(timeout_s, pending)?;
+    Ok(if pending {
+        TransferAction::Hold { debit_account_id, credit_account_id, amount, balancing, timeout_s }
+    } else {
+        TransferAction::Post { debit_account_id, credit_account_id, amount, balancing }
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTransferBody {
+    id: Option<String>,
+    debit_account_id: String,
+    credit_account_id: String,
+    amount: Number,
+    pending: Option<bool>,
+    timeout_s: Option<Number>,
+    balancing: Option<bool>,
+    code: Option<String>,
+    reference: Option<String>,
+    metadata: Option<Value>,
+}
+
+/// POST /v1/ledger/transfers
+pub async fn create_transfer(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<TransferView>), ApiError> {
+    let body: CreateTransferBody = parse_body(&body)?;
+    let id = given_or_new_id(body.id.as_deref())?;
+    let action = movement(
+        &body.debit_account_id,
+        &body.credit_account_id,
+        &body.amount,
+        body.pending.unwrap_or(false),
+        body.timeout_s.as_ref(),
+        body.balancing.unwrap_or(false),
+    )?;
+    let business = Business::parse(body.code.as_deref(), body.reference.as_deref(), body.metadata.as_ref())?;
+    submit_one(&state, business.into_request(id, action, false)).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PostPendingBody {
+    id: Option<String>,
+    amount: Option<Number>,
+    code: Option<String>,
+    reference: Option<String>,
+    metadata: Option<Value>,
+}
+
+/// POST /v1/ledger/transfers/{pending_id}/post: all of the hold, or `amount` of it.
+pub async fn post_pending(
+    State(state): State<AppState>,
+    TransferIdPath(pending_id): TransferIdPath,
+    body: Bytes,
+) -> Result<(StatusCode, Json<TransferView>), ApiError> {
+    let body: PostPendingBody = parse_body_or_empty(&body)?;
+    let id = given_or_new_id(body.id.as_deref())?;
+    let amount = body.amount.as_ref().map(|a| fields::amount("amount", a)).transpose()?;
+    let business = Business::parse(body.code.as_deref(), body.reference.as_deref(), body.metadata.as_ref())?;
+    submit_one(&state, business.into_request(id, TransferAction::PostPending { pending_id, amount }, false)).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct VoidPendingBody {
+    id: Option<String>,
+    code: Option<String>,
+    reference: Option<String>,
+    metadata: Option<Value>,
+}
+
+/// POST /v1/ledger/transfers/{pending_id}/void
+pub async fn void_pending(
+    State(state): State<AppState>,
+    TransferIdPath(pending_id): TransferIdPath,
+    body: Bytes,
+) -> Result<(StatusCode, Json<TransferView>), ApiError> {
+    let body: VoidPendingBody = parse_body_or_empty(&body)?;
+    let id = given_or_new_id(body.id.as_deref())?;
+    let business = Business::parse(body.code.as_deref(), body.reference.as_deref(), body.metadata.as_ref())?;
+    submit_one(&state, business.into_request(id, TransferAction::VoidPending { pending_id }, false)).await
+}
+
+async fn submit_one(state: &AppState, request: TransferRequest) -> Result<(StatusCode, Json<TransferView>), ApiError> {
+    match state.ledger.submit_one(request).await {
+        Ok(Ok(transfer)) => Ok((StatusCode::CREATED, Json(TransferView::from(&transfer)))),
+        Ok(Err(rejection)) => Err(ApiError::transfer(rejection)),
+        Err(error) => Err(ApiError::ledger_unavailable(error)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    transfers: Vec<BatchItemBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchItemBody {
+    id: Option<String>,
+    action: Option<String>,
+    pending_id: Option<String>,
+    debit_account_id: Option<String>,
+    credit_account_id: Option<String>,
+    amount: Option<Number>,
+    pending: Option<bool>,
+    timeout_s: Option<Number>,
+    balancing: Option<bool>,
+    linked: Option<bool>,
+    code: Option<String>,
+    reference: Option<String>,
+    metadata: Option<Value>,
+}
+
+impl BatchItemBody {
+    fn into_request(self) -> Result<TransferRequest, ApiError> {
+        let id = given_or_new_id(self.id.as_deref())?;
+        let action = match (self.action.as_deref(), self.pending) {
+            (None | Some("post"), None | Some(false)) => self.movement(false)?,
+            (None | Some("hold"), Some(true)) | (Some("hold"), None) => self.movement(true)?,
+            (Some("post") | Some("hold"), Some(_)) => {
+                return Err(not_applicable("pending", "this action: the action alone says whether it is a hold"))
+            }
+            (Some("post_pending"), _) => {
+                self.refuse_movement_fields("post_pending")?;
+                let amount = self.amount.as_ref().map(|a| fields::amount("amount", a)).transpose()?;
+                TransferAction::PostPending { pending_id: self.pending_id()?, amount }
+            }
+            (Some("void_pending"), _) => {
+                self.refuse_movement_fields("void_pending")?;
+                if self.amount.is_some() {
+                    return Err(not_applicable("amount", "void_pending"));
+                }
+                TransferAction::VoidPending { pending_id: self.pending_id()? }
+            }
+            (Some(other), _) => {
+                return Err(ApiError::new(
+                    code::INVALID_ACTION,
+                    format!("action {other:?} is not one of post, hold, post_pending, void_pending"),
+                ))
+            }
+        };
+        let business = Business::parse(self.code.as_deref(), self.reference.as_deref(), self.metadata.as_ref())?;
+        Ok(business.into_request(id, action, self.linked.unwrap_or(false)))
+    }
+
+    fn movement(&self, pending: bool) -> Result<TransferAction, ApiError> {
+        if self.pending_id.is_some() {
+            return Err(not_applicable("pending_id", if pending { "hold" } else { "post" }));
+        }
+        movement(
+            required("debit_account_id", self.debit_account_id.as_deref())?,
+            required("credit_account_id", self.credit_account_id.as_deref())?,
+            required("amount", self.amount.as_ref())?,
+            pending,
+            self.timeout_s.as_ref(),
+            self.balancing.unwrap_or(false),
+        )
+    }
+
+    /// A hold's post or void takes its accounts from the hold; naming them again could only disagree.
+    fn refuse_movement_fields(&self, action: &str) -> Result<(), ApiError> {
+        let given = [
+            ("debit_account_id", self.debit_account_id.is_some()),
+            ("credit_account_id", self.credit_account_id.is_some()),
+            ("pending", self.pending.is_some()),
+            ("timeout_s", self.timeout_s.is_some()),
+            ("balancing", self.balancing.is_some()),
+        ];
+        match given.iter().find(|(_, present)| *present) {
+            Some((field, _)) => Err(not_applicable(field, action)),
+            None => Ok(()),
+        }
+    }
+
+    fn pending_id(&self) -> Result<TransferId, ApiError> {
+        ids::transfer_id("pending_id", required("pending_id", self.pending_id.as_deref())?)
+    }
+}
+
+fn required<T>(field: &str, value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::new(code::MISSING_FIELD, format!("missing field `{field}`")))
+}
+
+fn not_applicable(field: &str, action: &str) -> ApiError {
+    ApiError::new(code::INVALID_FIELD, format!("`{field}` does not apply to {action}"))
+}
+
+#[derive(Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum BatchResult {
+    Ok { index: usize, transfer: TransferView },
+    Error { index: usize, error: RejectionView },
+}
+
+#[derive(Serialize)]
+struct RejectionView {
+    code: &'static str,
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct BatchResults {
+    results: Vec<BatchResult>,
+}
+
+/// POST /v1/ledger/transfers/batch: each transfer succeeds or fails on its own, except that a
+/// linked chain (items with `linked` and the first after them without) succeeds or fails whole.
+/// Malformed items refuse the whole request, since applying the rest could break what the caller
+/// meant the chain to cover.
+pub async fn create_batch(State(state): State<AppState>, body: Bytes) -> Result<Json<BatchResults>, ApiError> {
+    let body: BatchBody = parse_body(&body)?;
+    let count = body.transfers.len();
+    if !(1..=BATCH_TRANSFERS_MAX).contains(&count) {
+        return Err(ApiError::new(
+            code::INVALID_BATCH_SIZE,
+            format!("a batch holds 1 to {BATCH_TRANSFERS_MAX} transfers, not {count}"),
+        ));
+    }
+    let mut requests = Vec::with_capacity(count);
+    let mut seen = HashSet::with_capacity(count);
+    for (index, item) in body.transfers.into_iter().enumerate() {
+        let request = item.into_request().map_err(|e| e.within(&format!("transfers[{index}]")))?;
+        if !seen.insert(request.id) {
+            let error = TransferError::DuplicateIdInBatch;
+            return Err(ApiError::transfer(error).within(&format!("transfers[{index}] ({})", request.id)));
+        }
+        requests.push(request);
+    }
+    if requests.last().is_some_and(|last| last.linked) {
+        return Err(ApiError::transfer(TransferError::LinkedEventChainOpen));
+    }
+    let results = state.ledger.submit(requests).await.map_err(ApiError::ledger_unavailable)?;
+    let results = results
+        .iter()
+        .enumerate()
+        .map(|(index, result)| match result {
+            Ok(transfer) => BatchResult::Ok { index, transfer: TransferView::from(transfer) },
+            Err(rejection) => {
+                BatchResult::Error { index, error: RejectionView { code: rejection.code(), message: rejection.message() } }
+            }
+        })
+        .collect();
+    Ok(Json(BatchResults { results }))
+}
+
+/// GET /v1/ledger/transfers/{id}; a hold also shows where it stands.
+pub async fn get_transfer(
+    State(state): State<AppState>,
+    TransferIdPath(id): TransferIdPath,
+) -> Result<Json<TransferView>, ApiError> {
+    let store = state.ledger.store();
+    let transfer = store
+        .get_transfer(id)
+        .await?
+        .ok_or_else(|| ApiError::new(code::TRANSFER_NOT_FOUND, format!("no transfer has the id {id}")))?;
+    let mut view = TransferView::from(&transfer);
+    if transfer.kind == TransferKind::Pending {
+        if let Some(hold) = store.pending_status(id).await? {
+            view.pending_status = Some(hold.status.as_str());
+            view.expires_at = Some(hold.expires_at.map(rfc3339));
+        }
+    }
+    Ok(Json(view))
+}
+
+#[derive(Serialize)]
+pub struct TransferList {
+    data: Vec<TransferView>,
+}
+
+/// GET /v1/ledger/transfers?reference=&limit=: the transfers carrying a business reference.
+pub async fn list_transfers(State(state): State<AppState>, query: QueryParams) -> Result<Json<TransferList>, ApiError> {
+    let query = query.only(&["reference", "limit"])?;
+    let reference = fields::reference(Some(query.required("reference")?))?.unwrap_or_default();
+    let limit = query.limit(state.config.page_size_max)?;
+    let transfers = state.ledger.store().transfers_by_reference(&reference, limit).await?;
+    Ok(Json(TransferList { data: transfers.iter().map(TransferView::from).collect() }))
+}
