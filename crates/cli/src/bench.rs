@@ -154,7 +154,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{summary}");
     } else {
         println!("backend            {} ({})", store.backend(), durability.setting);
-        println!("accounts           {} ({} hot, taking {}% of transfers)", args.accounts, args.hot_accounts, args.hot_percent);
+        println!(
+            "accounts           {} ({} hot, taking {}% of transfers)",
+            args.accounts, args.hot_accounts, args.hot_percent
+        );
         println!("transfers          {} ({}% pending), {} failed", args.transfers, args.pending_percent, failed);
         println!("batch / clients    {} / {}", args.batch, args.clients);
         println!("time               {:.2} s", elapsed.as_secs_f64());
@@ -209,7 +212,7 @@ async fn show_progress(submitted: Arc<AtomicU64>, total: u64) {
     const WIDTH: u64 = 40;
     loop {
         let done = submitted.load(Ordering::Relaxed).min(total);
-        let filled = if total == 0 { WIDTH } else { done * WIDTH / total };
+        let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
         eprint!(
             "\r[{}{}] {:>3}% {done}/{total} transfers",
             "=".repeat(filled as usize),
@@ -348,7 +351,10 @@ impl FreshDatabase {
                 let store = Store::open(&format!("sqlite://{}", path.display()), &options).await?;
                 store.migrate().await?;
                 let sqlite_files = if remove_after {
-                    ["", "-wal", "-shm"].iter().map(|s| std::path::PathBuf::from(format!("{}{s}", path.display()))).collect()
+                    ["", "-wal", "-shm"]
+                        .iter()
+                        .map(|s| std::path::PathBuf::from(format!("{}{s}", path.display())))
+                        .collect()
                 } else {
                     Vec::new()
                 };

@@ -64,7 +64,11 @@ impl Config {
         .unwrap_or_default();
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
         let config = Config {
-            database_url: args.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url: args
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
             batch_transfers_max: args
                 .batch_transfers_max

@@ -69,9 +69,7 @@ fn main() -> std::process::ExitCode {
 
 /// Logs go to standard error; `SANHU_LOG` sets the level (error, warn, info, debug, trace).
 fn init_logging() {
-    let level = std::env::var("SANHU_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
+    let level =
+        std::env::var("SANHU_LOG").ok().and_then(|l| l.parse::<tracing::Level>().ok()).unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false).init();
 }

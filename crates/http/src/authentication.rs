@@ -28,7 +28,9 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     let (mut parts, body) = request.into_parts();
     let claim = signature::parse_headers(&parts.headers).map_err(|fault| match fault {
         HeaderFault::Missing(name) => ApiError::new(code::MISSING_SIGNATURE, format!("the {name} header is missing")),
-        HeaderFault::Malformed(name) => ApiError::new(code::MALFORMED_SIGNATURE, format!("the {name} header is malformed")),
+        HeaderFault::Malformed(name) => {
+            ApiError::new(code::MALFORMED_SIGNATURE, format!("the {name} header is malformed"))
+        }
     })?;
 
     // The clock is checked before anything costs a database read.
@@ -61,7 +63,10 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     // Nonces older than two windows are forgotten: a request that old is refused as stale anyway.
     let forget_before = Timestamp::from_nanos(now.nanos() - 2 * window_s * NANOS_PER_SECOND);
     if !store.record_nonce(&client.id, &claim.nonce, now, forget_before).await? {
-        return Err(ApiError::new(code::REPLAYED_NONCE, "this nonce was already used; sign each request with a new one"));
+        return Err(ApiError::new(
+            code::REPLAYED_NONCE,
+            "this nonce was already used; sign each request with a new one",
+        ));
     }
 
     if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {

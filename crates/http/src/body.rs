@@ -11,7 +11,8 @@ use crate::error::{code, ApiError};
 /// Reads the whole body, refusing one over `bytes_max` as soon as it is known to be: from
 /// `Content-Length` before reading anything, or while reading a body sent without one.
 pub async fn read_limited(headers: &HeaderMap, mut body: Body, bytes_max: usize) -> Result<Bytes, ApiError> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > bytes_max as u64) {
         return Err(too_large(bytes_max));
     }

@@ -46,7 +46,12 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { signature_window_s: 300, body_bytes_max: 1024 * 1024, request_timeout_ms: 30_000, page_size_max: 1000 }
+        HttpConfig {
+            signature_window_s: 300,
+            body_bytes_max: 1024 * 1024,
+            request_timeout_ms: 30_000,
+            page_size_max: 1000,
+        }
     }
 }
 
@@ -88,8 +93,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/ledger/transfers"),
     ("POST", "/v1/ledger/transfers/batch"),
     ("GET", "/v1/ledger/transfers/{id}"),
-    ("POST", "/v1/ledger/transfers/{id}/post"),
-    ("POST", "/v1/ledger/transfers/{id}/void"),
+    ("POST", "/v1/ledger/transfers/{pending_id}/post"),
+    ("POST", "/v1/ledger/transfers/{pending_id}/void"),
     ("GET", "/v1/ledger/balances"),
 ];
 
@@ -114,8 +119,8 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
         ("GET", "/v1/ledger/transfers") => get(transfers::list_transfers),
         ("POST", "/v1/ledger/transfers/batch") => post(transfers::create_batch),
         ("GET", "/v1/ledger/transfers/{id}") => get(transfers::get_transfer),
-        ("POST", "/v1/ledger/transfers/{id}/post") => post(transfers::post_pending),
-        ("POST", "/v1/ledger/transfers/{id}/void") => post(transfers::void_pending),
+        ("POST", "/v1/ledger/transfers/{pending_id}/post") => post(transfers::post_pending),
+        ("POST", "/v1/ledger/transfers/{pending_id}/void") => post(transfers::void_pending),
         ("GET", "/v1/ledger/balances") => get(balances::balances),
         _ => unreachable!("ROUTES lists {method} {path} without a handler"),
     }

@@ -68,7 +68,10 @@ impl QueryParams {
         self.get(name)
             .map(|text| {
                 Timestamp::parse_rfc3339(text).ok_or_else(|| {
-                    ApiError::new(code::INVALID_TIME, format!("{name} must be an RFC 3339 time such as 2026-01-31T16:00:00Z"))
+                    ApiError::new(
+                        code::INVALID_TIME,
+                        format!("{name} must be an RFC 3339 time such as 2026-01-31T16:00:00Z"),
+                    )
                 })
             })
             .transpose()

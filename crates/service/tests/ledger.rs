@@ -15,7 +15,13 @@ fn cny() -> Currency {
 
 async fn open(ledger: &Ledger, side: NormalSide, limit: Option<BalanceLimit>) -> AccountId {
     ledger
-        .open_account(NewAccount { currency: cny(), normal_side: side, limit, code: String::new(), metadata: "{}".into() })
+        .open_account(NewAccount {
+            currency: cny(),
+            normal_side: side,
+            limit,
+            code: String::new(),
+            metadata: "{}".into(),
+        })
         .await
         .unwrap()
         .id

@@ -67,7 +67,11 @@ async fn run(db: &TestDatabase, seed: u64, batches: usize) -> Result<(), String>
             }
         }
         if real.len() != requests.len() {
-            return Err(format!("seed {seed}, batch {batch_index}: {} results for {} requests", real.len(), requests.len()));
+            return Err(format!(
+                "seed {seed}, batch {batch_index}: {} results for {} requests",
+                real.len(),
+                requests.len()
+            ));
         }
         let stored = db.store.get_accounts(&ids).await.map_err(|e| format!("{e:#}"))?;
         for account in &stored {

@@ -145,8 +145,7 @@ async fn migrating_again_or_from_two_instances_at_once_is_harmless() {
     let (a, b) = tokio::join!(db.store.migrate(), other.migrate());
     a.unwrap();
     b.unwrap();
-    let versions: i64 =
-        raw(&db).await.query_one("SELECT count(*) FROM sanhu_migrations", &[]).await.unwrap().get(0);
+    let versions: i64 = raw(&db).await.query_one("SELECT count(*) FROM sanhu_migrations", &[]).await.unwrap().get(0);
     assert_eq!(versions, 1);
     db.store.ping().await.unwrap();
     let durability = db.store.durability().await.unwrap();
@@ -181,10 +180,7 @@ async fn accounts_are_created_listed_and_their_flags_changed() {
         .unwrap();
     assert!(closed.unwrap().unwrap().flags.closed);
     assert!(store.get_account(a.id).await.unwrap().unwrap().flags.closed);
-    let refused = store
-        .update_account_flags::<&str>(a.id, Box::new(|_| Err("already closed")))
-        .await
-        .unwrap();
+    let refused = store.update_account_flags::<&str>(a.id, Box::new(|_| Err("already closed"))).await.unwrap();
     assert_eq!(refused.unwrap().unwrap_err(), "already closed");
     assert!(store.get_account(a.id).await.unwrap().unwrap().flags.closed, "a refusal changes nothing");
     let missing = store
@@ -324,7 +320,10 @@ async fn a_resubmitted_transfer_returns_the_first_and_a_changed_one_is_refused()
     assert_eq!(results[0], Ok(held_transfer));
     assert_eq!(results[1].as_ref().unwrap().amount, 100);
     assert!(results[2].is_ok());
-    assert_eq!(counters(store, member.id).await, Counters { debits_posted: 100, credits_posted: 507, ..Counters::default() });
+    assert_eq!(
+        counters(store, member.id).await,
+        Counters { debits_posted: 100, credits_posted: 507, ..Counters::default() }
+    );
     assert_verifies(store).await;
 }
 
@@ -343,8 +342,7 @@ async fn a_linked_chain_whose_second_member_fails_changes_nothing() {
     first_hold.linked = true;
     let second = post(member.id, merchant.id, 60);
     let unrelated = post(bank.id, merchant.id, 5);
-    let results =
-        commit(store, vec![first.clone(), first_hold.clone(), second.clone(), unrelated.clone()]).await;
+    let results = commit(store, vec![first.clone(), first_hold.clone(), second.clone(), unrelated.clone()]).await;
     assert_eq!(results[0], Err(TransferError::LinkedEventFailed));
     assert_eq!(results[1], Err(TransferError::LinkedEventFailed));
     assert_eq!(results[2], Err(TransferError::InsufficientFunds));
@@ -392,7 +390,10 @@ async fn entries_list_an_accounts_transfers_and_counters_at_give_past_balances()
         assert_eq!(store.counters_at(member.id, just_after).await.unwrap(), expected);
     }
     assert_eq!(store.counters_at(member.id, now()).await.unwrap(), counters(store, member.id).await);
-    assert_eq!(counters(store, member.id).await, Counters { debits_posted: 300, credits_posted: 600, ..Counters::default() });
+    assert_eq!(
+        counters(store, member.id).await,
+        Counters { debits_posted: 300, credits_posted: 600, ..Counters::default() }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,9 +405,12 @@ async fn verify_is_clean_after_transfers_and_finds_corruption() {
     assert_verifies(store).await;
     commit_one(store, post(bank.id, member.id, 1000)).await.unwrap();
     let held = commit_one(store, hold(member.id, merchant.id, 400, None)).await.unwrap();
-    commit_one(store, request(TransferAction::PostPending { pending_id: held.id, amount: Some(Amount::new(100).unwrap()) }))
-        .await
-        .unwrap();
+    commit_one(
+        store,
+        request(TransferAction::PostPending { pending_id: held.id, amount: Some(Amount::new(100).unwrap()) }),
+    )
+    .await
+    .unwrap();
     let voided = commit_one(store, hold(member.id, merchant.id, 50, None)).await.unwrap();
     commit_one(store, request(TransferAction::VoidPending { pending_id: voided.id })).await.unwrap();
     commit_one(store, hold(member.id, merchant.id, 30, None)).await.unwrap();
@@ -482,10 +486,8 @@ async fn two_instances_submitting_the_same_transfers_at_once_apply_them_once() {
     const ROUNDS: usize = 30;
     for _ in 0..ROUNDS {
         let requests: Vec<TransferRequest> = (0..20).map(|_| post(bank.id, member.id, 3)).collect();
-        let (first, second) = tokio::join!(
-            one.commit_batch(requests.clone(), now()),
-            two.commit_batch(requests.clone(), now())
-        );
+        let (first, second) =
+            tokio::join!(one.commit_batch(requests.clone(), now()), two.commit_batch(requests.clone(), now()));
         let (first, second) = (first.unwrap(), second.unwrap());
         assert!(first.iter().all(Result::is_ok), "{first:?}");
         assert_eq!(first, second, "the later one is answered as a resubmission");
@@ -505,10 +507,8 @@ async fn two_instances_using_one_id_for_different_transfers_apply_one() {
     const ROUNDS: usize = 30;
     for _ in 0..ROUNDS {
         let mine: Vec<TransferRequest> = (0..20).map(|_| post(bank.id, member.id, 3)).collect();
-        let theirs: Vec<TransferRequest> = mine
-            .iter()
-            .map(|r| TransferRequest { id: r.id, ..post(other_bank.id, other_member.id, 3) })
-            .collect();
+        let theirs: Vec<TransferRequest> =
+            mine.iter().map(|r| TransferRequest { id: r.id, ..post(other_bank.id, other_member.id, 3) }).collect();
         let (first, second) = tokio::join!(one.commit_batch(mine, now()), two.commit_batch(theirs, now()));
         let (first, second) = (first.unwrap(), second.unwrap());
         for (a, b) in first.iter().zip(&second) {

@@ -74,7 +74,10 @@ impl From<&Account> for AccountView {
 }
 
 /// POST /v1/ledger/accounts
-pub async fn open_account(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+pub async fn open_account(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<AccountView>), ApiError> {
     let body: OpenAccountBody = parse_body(&body)?;
     let new = NewAccount {
         currency: fields::currency(&body.currency)?,

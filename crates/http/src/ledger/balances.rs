@@ -83,7 +83,10 @@ pub async fn balances(State(state): State<AppState>, query: QueryParams) -> Resu
     if !(1..=BALANCES_ACCOUNTS_MAX).contains(&parts.len()) {
         return Err(ApiError::new(
             code::INVALID_ACCOUNT_IDS,
-            format!("account_ids must list 1 to {BALANCES_ACCOUNTS_MAX} comma-separated account ids, not {}", parts.len()),
+            format!(
+                "account_ids must list 1 to {BALANCES_ACCOUNTS_MAX} comma-separated account ids, not {}",
+                parts.len()
+            ),
         ));
     }
     let requested = parts
@@ -99,8 +102,7 @@ pub async fn balances(State(state): State<AppState>, query: QueryParams) -> Resu
     let accounts = state.ledger.store().get_accounts(&distinct).await?;
     let mut data = Vec::with_capacity(requested.len());
     for id in &requested {
-        let account =
-            accounts.iter().find(|a| a.id == *id).ok_or_else(|| account_not_found(&id.to_string()))?;
+        let account = accounts.iter().find(|a| a.id == *id).ok_or_else(|| account_not_found(&id.to_string()))?;
         data.push(BalanceView::of(account, account.counters, rfc3339(read_at)));
     }
     Ok(Json(BalanceList { data, read_at: rfc3339(read_at) }))

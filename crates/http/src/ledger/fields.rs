@@ -1,6 +1,8 @@
 //! Field values of ledger requests, parsed into the core's types; each rule has its own code.
 
-use sanhu_core::ledger::{BalanceLimit, NormalSide, CODE_LEN_MAX, METADATA_LEN_MAX, PENDING_TIMEOUT_S_MAX, REFERENCE_LEN_MAX};
+use sanhu_core::ledger::{
+    BalanceLimit, NormalSide, CODE_LEN_MAX, METADATA_LEN_MAX, PENDING_TIMEOUT_S_MAX, REFERENCE_LEN_MAX,
+};
 use sanhu_core::{Amount, Currency};
 use serde_json::{Number, Value};
 

@@ -305,7 +305,7 @@ fn not_applicable(field: &str, action: &str) -> ApiError {
 #[derive(Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 enum BatchResult {
-    Ok { index: usize, transfer: TransferView },
+    Ok { index: usize, transfer: Box<TransferView> },
     Error { index: usize, error: RejectionView },
 }
 
@@ -351,10 +351,11 @@ pub async fn create_batch(State(state): State<AppState>, body: Bytes) -> Result<
         .iter()
         .enumerate()
         .map(|(index, result)| match result {
-            Ok(transfer) => BatchResult::Ok { index, transfer: TransferView::from(transfer) },
-            Err(rejection) => {
-                BatchResult::Error { index, error: RejectionView { code: rejection.code(), message: rejection.message() } }
-            }
+            Ok(transfer) => BatchResult::Ok { index, transfer: Box::new(TransferView::from(transfer)) },
+            Err(rejection) => BatchResult::Error {
+                index,
+                error: RejectionView { code: rejection.code(), message: rejection.message() },
+            },
         })
         .collect();
     Ok(Json(BatchResults { results }))

@@ -150,8 +150,7 @@ impl PostgresStore {
             .await?;
         let lease_start = now.nanos().saturating_sub(IDEMPOTENCY_CLAIM_LEASE_S as i64 * 1_000_000_000);
         for _ in 0..IDEMPOTENCY_TRIES {
-            let claimed =
-                conn.client.execute(&claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos()]).await?;
+            let claimed = conn.client.execute(&claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos()]).await?;
             if claimed == 1 {
                 return Ok(IdempotencyBegin::Claimed);
             }
@@ -173,8 +172,7 @@ impl PostgresStore {
                 return Ok(IdempotencyBegin::InUse);
             }
             // The claimer has held the key past the lease without an answer: it died.
-            let taken =
-                conn.client.execute(&take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos()]).await?;
+            let taken = conn.client.execute(&take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos()]).await?;
             if taken == 1 {
                 return Ok(IdempotencyBegin::Claimed);
             }

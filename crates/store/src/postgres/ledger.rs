@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use super::pool::PooledConn;
 use super::rows::{
-    account_columns, account_from_row, account_id, normal_side_to_i16, pending_from_row, transfer_columns,
-    transfer_from_row, transfer_id, uuid, uuids, TransferColumns,
+    account_columns, account_from_row, account_id, pending_from_row, transfer_columns, transfer_from_row, transfer_id,
+    uuid, uuids, AccountRow, TransferRow,
 };
 use super::PostgresStore;
 use crate::{pending_account_ids, EntryQuery, FlagChange, VerifyReport};
@@ -29,16 +29,13 @@ const COMMIT_TRIES: u32 = 10;
 const LOCK_PENDINGS: &str = "SELECT p.id, p.status, p.expires_at, t.debit_account_id, t.credit_account_id, t.amount \
      FROM ledger_pendings p JOIN ledger_transfers t ON t.id = p.id \
      WHERE p.id = ANY($1::uuid[]) ORDER BY p.id FOR UPDATE OF p";
-const LOAD_TRANSFERS: &str = concat!("SELECT ", transfer_columns!(), " FROM ledger_transfers WHERE id = ANY($1::uuid[])");
+const LOAD_TRANSFERS: &str =
+    concat!("SELECT ", transfer_columns!(), " FROM ledger_transfers WHERE id = ANY($1::uuid[])");
 const LOCK_ACCOUNTS: &str =
     concat!("SELECT ", account_columns!(), " FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE");
-const INSERT_TRANSFERS: &str = concat!(
-    "INSERT INTO ledger_transfers (",
-    transfer_columns!(),
-    ") SELECT * FROM UNNEST($1::uuid[], $2::int2[], $3::uuid[], $4::uuid[], $5::int8[], $6::uuid[], $7::int8[], \
-     $8::int2[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::int8[], $14::int8[], $15::int8[], \
-     $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::int8[], $21::int8[])"
-);
+// Batches travel as arrays of table rows, one parameter whatever their size: no statement per row
+// and no parameter limit to chunk for.
+const INSERT_TRANSFERS: &str = "INSERT INTO ledger_transfers SELECT * FROM UNNEST($1::ledger_transfers[])";
 const INSERT_PENDINGS: &str = "INSERT INTO ledger_pendings (id, status, expires_at) \
      SELECT * FROM UNNEST($1::uuid[], $2::int2[], $3::int8[])";
 const UPDATE_PENDINGS: &str = "UPDATE ledger_pendings p SET status = v.status \
@@ -46,16 +43,8 @@ const UPDATE_PENDINGS: &str = "UPDATE ledger_pendings p SET status = v.status \
 const UPDATE_ACCOUNTS: &str = "UPDATE ledger_accounts a SET debits_pending = v.debits_pending, \
      debits_posted = v.debits_posted, credits_pending = v.credits_pending, credits_posted = v.credits_posted, \
      last_transfer_at = v.last_transfer_at \
-     FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) \
-     AS v(id, debits_pending, debits_posted, credits_pending, credits_posted, last_transfer_at) \
-     WHERE a.id = v.id";
-
-const INSERT_ACCOUNTS: &str = concat!(
-    "INSERT INTO ledger_accounts (",
-    account_columns!(),
-    ") SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int2[], $4::int8[], $5::int4[], $6::int8[], $7::int8[], \
-     $8::int8[], $9::int8[], $10::text[], $11::text[], $12::int8[], $13::int8[])"
-);
+     FROM UNNEST($1::ledger_accounts[]) AS v WHERE a.id = v.id";
+const INSERT_ACCOUNTS: &str = "INSERT INTO ledger_accounts SELECT * FROM UNNEST($1::ledger_accounts[])";
 const GET_ACCOUNT: &str = concat!("SELECT ", account_columns!(), " FROM ledger_accounts WHERE id = $1");
 const GET_TRANSFER: &str = concat!("SELECT ", transfer_columns!(), " FROM ledger_transfers WHERE id = $1");
 // Two index range scans, one per side, merged: an OR over both columns could use neither index.
@@ -76,6 +65,14 @@ const COUNTERS_AT: &str = "SELECT debits_pending, debits_posted, credits_pending
      (SELECT timestamp, cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted \
       FROM ledger_transfers WHERE credit_account_id = $1 AND timestamp <= $2 ORDER BY timestamp DESC LIMIT 1)\
      ) AS latest ORDER BY timestamp DESC LIMIT 1";
+
+/// How long to wait before try `tries + 1`: doubling from 2 ms to at most 128 ms, with up to as
+/// much again at random, so that two instances that collided do not collide again in step.
+fn retry_backoff(tries: u32) -> Duration {
+    let base = 1u64 << tries.clamp(1, 7);
+    let random = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    Duration::from_micros(base * 1000 + u64::from(random) % (base * 1000))
+}
 
 /// Whether a failed batch lost a race with another writer and may simply be tried again.
 fn lost_a_race(error: &anyhow::Error) -> bool {
@@ -106,7 +103,7 @@ impl PostgresStore {
                 Err(error) if tries < COMMIT_TRIES && lost_a_race(&error) => {
                     drop(conn);
                     tracing::debug!(%error, tries, "a ledger batch lost a race with another writer; trying again");
-                    tokio::time::sleep(Duration::from_millis(2u64 << tries.min(6))).await;
+                    tokio::time::sleep(retry_backoff(tries)).await;
                 }
                 Err(error) => return Err(error.context("commit a ledger batch")),
             }
@@ -114,7 +111,9 @@ impl PostgresStore {
     }
 
     pub(super) async fn insert_account(&self, account: &Account) -> anyhow::Result<()> {
-        self.insert_accounts(std::slice::from_ref(account)).await.with_context(|| format!("create account {}", account.id))
+        self.insert_accounts(std::slice::from_ref(account))
+            .await
+            .with_context(|| format!("create account {}", account.id))
     }
 
     /// All of `accounts` in one statement, so one transaction: all are created or none.
@@ -125,39 +124,8 @@ impl PostgresStore {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn.statements.get(&conn.client, INSERT_ACCOUNTS).await?;
-        let ids: Vec<Uuid> = accounts.iter().map(|a| uuid(a.id)).collect();
-        let currencies: Vec<&str> = accounts.iter().map(|a| a.currency.code()).collect();
-        let normal_sides: Vec<i16> = accounts.iter().map(|a| normal_side_to_i16(a.normal_side)).collect();
-        let overdrafts: Vec<Option<i64>> = accounts.iter().map(|a| a.limit.overdraft()).collect();
-        let flags: Vec<i32> = accounts.iter().map(|a| a.flags.bits()).collect();
-        let debits_pending: Vec<i64> = accounts.iter().map(|a| a.counters.debits_pending).collect();
-        let debits_posted: Vec<i64> = accounts.iter().map(|a| a.counters.debits_posted).collect();
-        let credits_pending: Vec<i64> = accounts.iter().map(|a| a.counters.credits_pending).collect();
-        let credits_posted: Vec<i64> = accounts.iter().map(|a| a.counters.credits_posted).collect();
-        let codes: Vec<&str> = accounts.iter().map(|a| a.code.as_str()).collect();
-        let metadata: Vec<&str> = accounts.iter().map(|a| a.metadata.as_str()).collect();
-        let created_at: Vec<i64> = accounts.iter().map(|a| a.created_at.nanos()).collect();
-        let last_transfer_at: Vec<i64> = accounts.iter().map(|a| a.last_transfer_at.nanos()).collect();
-        conn.client
-            .execute(
-                &statement,
-                &[
-                    &ids,
-                    &currencies,
-                    &normal_sides,
-                    &overdrafts,
-                    &flags,
-                    &debits_pending,
-                    &debits_posted,
-                    &credits_pending,
-                    &credits_posted,
-                    &codes,
-                    &metadata,
-                    &created_at,
-                    &last_transfer_at,
-                ],
-            )
-            .await?;
+        let rows: Vec<AccountRow> = accounts.iter().map(AccountRow).collect();
+        conn.client.execute(&statement, &[&rows]).await?;
         Ok(())
     }
 
@@ -243,7 +211,11 @@ impl PostgresStore {
         row.as_ref().map(transfer_from_row).transpose()
     }
 
-    pub(super) async fn read_transfers_by_reference(&self, reference: &str, limit: u32) -> anyhow::Result<Vec<Transfer>> {
+    pub(super) async fn read_transfers_by_reference(
+        &self,
+        reference: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Transfer>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn
@@ -298,10 +270,8 @@ impl PostgresStore {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn.statements.get(&conn.client, ENTRIES).await?;
-        let rows = conn
-            .client
-            .query(&statement, &[&uuid(query.account_id), &lowest, &highest, &(query.limit as i64)])
-            .await?;
+        let rows =
+            conn.client.query(&statement, &[&uuid(query.account_id), &lowest, &highest, &(query.limit as i64)]).await?;
         rows.iter().map(transfer_from_row).collect()
     }
 
@@ -404,16 +374,14 @@ impl PostgresStore {
             let currency: &str = row.try_get(0)?;
             let sums: Vec<&str> = (1..5).map(|i| row.try_get(i)).collect::<Result<_, _>>()?;
             if sums[0] != sums[1] {
-                report.problems.push(format!(
-                    "{currency}: posted debits {} differ from posted credits {}",
-                    sums[0], sums[1]
-                ));
+                report
+                    .problems
+                    .push(format!("{currency}: posted debits {} differ from posted credits {}", sums[0], sums[1]));
             }
             if sums[2] != sums[3] {
-                report.problems.push(format!(
-                    "{currency}: pending debits {} differ from pending credits {}",
-                    sums[2], sums[3]
-                ));
+                report
+                    .problems
+                    .push(format!("{currency}: pending debits {} differ from pending credits {}", sums[2], sums[3]));
             }
         }
         for row in tx.query(VERIFY_HOLDS, &[limit]).await? {
@@ -423,15 +391,15 @@ impl PostgresStore {
                 None => "missing".to_owned(),
             };
             let resolutions: i64 = row.try_get(2)?;
-            report.problems.push(format!(
-                "hold {hold} has status {status} but {resolutions} transfer(s) post, void or expire it"
-            ));
+            report
+                .problems
+                .push(format!("hold {hold} has status {status} but {resolutions} transfer(s) post, void or expire it"));
         }
         for row in tx.query(VERIFY_RESOLUTIONS, &[limit]).await? {
             let transfer = transfer_id(row.try_get(0)?)?;
-            report.problems.push(format!(
-                "transfer {transfer} resolves a hold that does not exist or is between other accounts"
-            ));
+            report
+                .problems
+                .push(format!("transfer {transfer} resolves a hold that does not exist or is between other accounts"));
         }
         tx.commit().await?;
         Ok(report)
@@ -599,7 +567,6 @@ async fn commit_once(
     needs: &BatchNeeds,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
-    let t0 = std::time::Instant::now();
     let conn = &mut **conn;
     let statements = &mut conn.statements;
     let tx = conn.client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
@@ -628,7 +595,6 @@ async fn commit_once(
     let transfer_ids = uuids(&needs.transfer_ids);
     let (account_rows, transfer_rows) =
         try_join(tx.query(&lock_accounts, &[&account_ids]), tx.query(&load_transfers, &[&transfer_ids])).await?;
-    let t1 = t0.elapsed();
     for row in &transfer_rows {
         let transfer = transfer_from_row(row)?;
         state.transfers.insert(transfer.id, transfer);
@@ -640,36 +606,28 @@ async fn commit_once(
         state.accounts.insert(account.id, account);
     }
 
-    let t2 = t0.elapsed();
     let outcome = apply_batch(&mut state, requests, now);
-    let t3 = t0.elapsed();
     crate::assert_batch_balances(&outcome)?;
     check_conservation(&before, &outcome.accounts)?;
 
-    let transfers = TransferColumns::of(&outcome.inserted);
+    let transfers: Vec<TransferRow> = outcome.inserted.iter().map(TransferRow).collect();
     let (new_pendings, resolved_pendings): (Vec<&PendingRecord>, Vec<&PendingRecord>) =
         outcome.pendings.iter().partition(|p| p.is_new);
     let new_pending_ids: Vec<Uuid> = new_pendings.iter().map(|p| uuid(p.id)).collect();
     let new_pending_statuses: Vec<i16> = new_pendings.iter().map(|p| p.status.as_i16()).collect();
-    let new_pending_expiries: Vec<Option<i64>> = new_pendings.iter().map(|p| p.expires_at.map(Timestamp::nanos)).collect();
+    let new_pending_expiries: Vec<Option<i64>> =
+        new_pendings.iter().map(|p| p.expires_at.map(Timestamp::nanos)).collect();
     let resolved_ids: Vec<Uuid> = resolved_pendings.iter().map(|p| uuid(p.id)).collect();
     let resolved_statuses: Vec<i16> = resolved_pendings.iter().map(|p| p.status.as_i16()).collect();
-    let accounts = &outcome.accounts;
-    let account_ids: Vec<Uuid> = accounts.iter().map(|a| uuid(a.id)).collect();
-    let debits_pending: Vec<i64> = accounts.iter().map(|a| a.counters.debits_pending).collect();
-    let debits_posted: Vec<i64> = accounts.iter().map(|a| a.counters.debits_posted).collect();
-    let credits_pending: Vec<i64> = accounts.iter().map(|a| a.counters.credits_pending).collect();
-    let credits_posted: Vec<i64> = accounts.iter().map(|a| a.counters.credits_posted).collect();
-    let last_transfer_at: Vec<i64> = accounts.iter().map(|a| a.last_transfer_at.nanos()).collect();
+    let accounts: Vec<AccountRow> = outcome.accounts.iter().map(AccountRow).collect();
 
-    let t4 = t0.elapsed();
     // The four writes touch different rows and are independent: sent together, one round trip.
     let (_, _, _, accounts_updated) = try_join4(
         async {
             if outcome.inserted.is_empty() {
                 Ok(0)
             } else {
-                tx.execute(&insert_transfers, &transfers.params()).await
+                tx.execute(&insert_transfers, &[&transfers]).await
             }
         },
         async {
@@ -687,34 +645,25 @@ async fn commit_once(
             }
         },
         async {
-            if account_ids.is_empty() {
+            if accounts.is_empty() {
                 Ok(0)
             } else {
-                tx.execute(
-                    &update_accounts,
-                    &[&account_ids, &debits_pending, &debits_posted, &credits_pending, &credits_posted, &last_transfer_at],
-                )
-                .await
+                tx.execute(&update_accounts, &[&accounts]).await
             }
         },
     )
     .await?;
-    if accounts_updated != account_ids.len() as u64 {
-        return Err(anyhow!("updated {accounts_updated} of the batch's {} accounts", account_ids.len()));
+    if accounts_updated != accounts.len() as u64 {
+        return Err(anyhow!("updated {accounts_updated} of the batch's {} accounts", accounts.len()));
     }
-    let t5 = t0.elapsed();
     tx.commit().await?;
-    eprintln!("load {t1:?} decode {t2:?} apply {t3:?} columns {t4:?} write {t5:?} commit {:?}", t0.elapsed());
     Ok(outcome.results)
 }
 
 /// Money is only moved: per currency, what the batch added to all debit counters equals what it
 /// added to all credit counters, posted and pending alike. Checked before writing, so that a fault in
 /// the state machine stops the batch rather than the books.
-fn check_conservation(
-    before: &HashMap<AccountId, (Currency, Counters)>,
-    after: &[Account],
-) -> anyhow::Result<()> {
+fn check_conservation(before: &HashMap<AccountId, (Currency, Counters)>, after: &[Account]) -> anyhow::Result<()> {
     let mut deltas: HashMap<Currency, [i128; 4]> = HashMap::new();
     for account in after {
         let (currency, old) = before.get(&account.id).context("the batch changed an account it did not load")?;

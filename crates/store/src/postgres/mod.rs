@@ -79,8 +79,7 @@ impl LedgerStore for PostgresStore {
         )
         .await
         .context("take the migration lock")?;
-        let current: i32 =
-            tx.query_one("SELECT coalesce(max(version), 0) FROM sanhu_migrations", &[]).await?.get(0);
+        let current: i32 = tx.query_one("SELECT coalesce(max(version), 0) FROM sanhu_migrations", &[]).await?.get(0);
         for &(version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
             tx.batch_execute(sql).await.with_context(|| format!("apply schema version {version}"))?;
             tx.execute(

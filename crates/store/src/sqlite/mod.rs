@@ -359,17 +359,15 @@ impl LedgerStore for SqliteStore {
             c.execute_batch("BEGIN")?;
             let result = (|| {
                 let mut recount = Recount::default();
-                let mut statement = c.prepare(&format!(
-                    "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers ORDER BY timestamp, id"
-                ))?;
+                let mut statement =
+                    c.prepare(&format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers ORDER BY timestamp, id"))?;
                 let mut rows = statement.query([])?;
                 while let Some(row) = rows.next()? {
                     recount.add(&transfer_from_row(row)?);
                 }
                 let transfers_checked = recount.transfers;
                 let mut statement = c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts"))?;
-                let accounts: Vec<Account> =
-                    statement.query_map([], account_from_row)?.collect::<Result<_, _>>()?;
+                let accounts: Vec<Account> = statement.query_map([], account_from_row)?.collect::<Result<_, _>>()?;
                 let (problems, _) = recount.finish(&accounts);
                 Ok(VerifyReport { accounts_checked: accounts.len() as u64, transfers_checked, problems })
             })();
@@ -400,8 +398,9 @@ impl LedgerStore for SqliteStore {
 
     async fn list_clients(&self) -> anyhow::Result<Vec<ApiClient>> {
         self.read(|c| {
-            let mut statement =
-                c.prepare_cached("SELECT id, name, public_key, created_at, revoked_at FROM api_clients ORDER BY created_at")?;
+            let mut statement = c.prepare_cached(
+                "SELECT id, name, public_key, created_at, revoked_at FROM api_clients ORDER BY created_at",
+            )?;
             let rows = statement.query_map([], client_from_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -542,7 +541,7 @@ fn load_accounts(c: &Connection, ids: &[AccountId]) -> anyhow::Result<Vec<Accoun
     let mut statement =
         c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN rarray(?1) ORDER BY id"))?;
     let rows = statement.query_map([blob_array(ids)], account_from_row)?;
-    Ok(rows.collect::<Result<_, _>>().context("failed to load the batch's accounts")?)
+    rows.collect::<Result<_, _>>().context("failed to load the batch's accounts")
 }
 
 fn load_transfers(c: &Connection, ids: &[TransferId]) -> anyhow::Result<Vec<Transfer>> {
@@ -552,7 +551,7 @@ fn load_transfers(c: &Connection, ids: &[TransferId]) -> anyhow::Result<Vec<Tran
     let mut statement =
         c.prepare_cached(&format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN rarray(?1)"))?;
     let rows = statement.query_map([blob_array(ids)], transfer_from_row)?;
-    Ok(rows.collect::<Result<_, _>>().context("failed to load transfers by id")?)
+    rows.collect::<Result<_, _>>().context("failed to load transfers by id")
 }
 
 fn load_pendings(c: &Connection, ids: &[TransferId]) -> anyhow::Result<Vec<PendingRecord>> {
@@ -575,7 +574,7 @@ fn load_pendings(c: &Connection, ids: &[TransferId]) -> anyhow::Result<Vec<Pendi
             is_new: false,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>().context("failed to load the batch's holds")?)
+    rows.collect::<Result<_, _>>().context("failed to load the batch's holds")
 }
 
 /// Runs a multi-row statement over `rows` in chunks: `head` then `(?, ?, …)` per row, then `tail`.
