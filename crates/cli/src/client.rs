@@ -56,6 +56,12 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Exit
     store.migrate().await?;
     match command {
         ClientCommand::Create { name, save } => {
+            // Refused before the client exists, so that a failed command leaves no client behind.
+            anyhow::ensure!(
+                !save || !config.credentials_file.exists(),
+                "{} exists; --save will not overwrite a credential (move it away, or create without --save)",
+                config.credentials_file.display()
+            );
             let (client, seed) = create(&store, &name).await?;
             let credential = credential_for(config, &client, &seed);
             println!("client_id:   {}", client.id);

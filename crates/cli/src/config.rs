@@ -94,6 +94,16 @@ impl Config {
         }
     }
 
+    /// The SQLite file the database URL names (as `sanhu_store::Store::open` reads it), or None for
+    /// PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        let url = self.database_url.as_str();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return None;
+        }
+        Some(std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url)))
+    }
+
     pub async fn open_store(&self) -> anyhow::Result<sanhu_store::Store> {
         sanhu_store::Store::open(&self.database_url, &sanhu_store::StoreOptions::default())
             .await

@@ -8,6 +8,14 @@ use sanhu_store::{LedgerStore, VerifyReport};
 use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    // Opening a SQLite path creates the file: a check must not leave an empty database behind.
+    if let Some(path) = config.sqlite_path() {
+        anyhow::ensure!(
+            path.exists(),
+            "there is no database at {} (`sanhu serve` or `sanhu migrate` creates it)",
+            path.display()
+        );
+    }
     let store = config.open_store().await?;
     let report = store.verify().await?;
     Ok(print(&report))

@@ -11,7 +11,8 @@ use tokio_postgres::types::{to_sql_checked, Field, IsNull, Kind, ToSql, Type};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-/// The columns of `ledger_accounts`, in the order [`account_from_row`] reads them.
+/// The columns of `ledger_accounts`, in table order: the order [`account_from_row`] reads them and
+/// [`AccountRow`] writes them.
 macro_rules! account_columns {
     () => {
         "id, currency, normal_side, overdraft, flags, debits_pending, debits_posted, credits_pending, \
@@ -19,8 +20,8 @@ macro_rules! account_columns {
     };
 }
 
-/// The columns of `ledger_transfers`, in the order [`transfer_from_row`] reads them and
-/// [`TransferColumns`] writes them.
+/// The columns of `ledger_transfers`, in table order: the order [`transfer_from_row`] reads them and
+/// [`TransferRow`] writes them.
 macro_rules! transfer_columns {
     () => {
         "id, kind, debit_account_id, credit_account_id, amount, pending_id, timeout_s, flags, requested_amount, \

@@ -2,6 +2,7 @@
 //! committed batch is on disk; one writer connection (SQLite allows one writer at a time anyway)
 //! whose batches begin with `BEGIN IMMEDIATE`; a small pool of reader connections.
 
+mod entries;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -176,8 +177,8 @@ impl LedgerStore for SqliteStore {
     async fn create_account(&self, account: &Account) -> anyhow::Result<()> {
         let account = account.clone();
         self.write(move |c| {
-            c.prepare_cached(&format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"))?
-                .execute(rusqlite::params_from_iter(account_values(&account)))
+            let head = format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES");
+            execute_chunked(c, std::slice::from_ref(&account), ACCOUNT_COLUMN_COUNT, &head, "", bind_account)
                 .context("failed to insert the account")?;
             Ok(())
         })
@@ -189,7 +190,7 @@ impl LedgerStore for SqliteStore {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let head = format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES");
-            execute_chunked(&tx, &accounts, ACCOUNT_COLUMN_COUNT, &head, "", account_values)
+            execute_chunked(&tx, &accounts, ACCOUNT_COLUMN_COUNT, &head, "", bind_account)
                 .context("failed to insert the accounts")?;
             tx.commit()?;
             Ok(())
@@ -261,12 +262,18 @@ impl LedgerStore for SqliteStore {
             let account_ids = pending_account_ids(&pendings, needs.account_ids);
             state.pendings = pendings.into_iter().map(|p| (p.id, p)).collect();
             state.transfers = load_transfers(&tx, &needs.transfer_ids)?.into_iter().map(|t| (t.id, t)).collect();
-            state.accounts = load_accounts(&tx, &account_ids)?.into_iter().map(|a| (a.id, a)).collect();
+            let (accounts, mut chains) = load_batch_accounts(&tx, &account_ids)?;
+            state.accounts = accounts.into_iter().map(|a| (a.id, a)).collect();
             let outcome = apply_batch(&mut state, &requests, now);
             crate::assert_batch_balances(&outcome)?;
-            insert_transfers(&tx, &outcome.inserted)?;
+            let first_seq: i64 = tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers")?
+                .query_row([], |r| r.get(0))?;
+            let (rows, checkpoints) = entries::link(&outcome.inserted, first_seq, &mut chains);
+            insert_transfers(&tx, &rows)?;
+            insert_checkpoints(&tx, &checkpoints)?;
             write_pendings(&tx, &outcome.pendings)?;
-            update_accounts(&tx, &outcome.accounts)?;
+            update_accounts(&tx, &outcome.accounts, &chains)?;
             tx.commit().context("failed to commit the transfer batch")?;
             Ok(outcome.results)
         })
@@ -300,45 +307,13 @@ impl LedgerStore for SqliteStore {
             let after = q.after.map_or(i64::MIN, |t| t.nanos());
             let lower = from.max(after.saturating_add(1));
             let upper = q.to.map_or(i64::MAX, |t| t.nanos());
-            // Two index range scans (the account as debit side, as credit side), merged by timestamp.
-            let mut statement = c.prepare_cached(&format!(
-                "SELECT {TRANSFER_COLUMNS} FROM (
-                    SELECT * FROM (SELECT * FROM ledger_transfers WHERE debit_account_id = ?1 AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp LIMIT ?4)
-                    UNION ALL
-                    SELECT * FROM (SELECT * FROM ledger_transfers WHERE credit_account_id = ?1 AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp LIMIT ?4)
-                 ) ORDER BY timestamp LIMIT ?4"
-            ))?;
-            let rows = statement.query_map(params![q.account_id.to_be_bytes(), lower, upper, q.limit], transfer_from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            in_read_transaction(c, |c| entries::entries(c, q.account_id, lower, upper, q.limit))
         })
         .await
     }
 
     async fn counters_at(&self, id: AccountId, at: Timestamp) -> anyhow::Result<Counters> {
-        self.read(move |c| {
-            let mut statement = c.prepare_cached(
-                "SELECT * FROM (
-                    SELECT timestamp, dr_debits_pending, dr_debits_posted, dr_credits_pending, dr_credits_posted
-                      FROM ledger_transfers WHERE debit_account_id = ?1 AND timestamp <= ?2 ORDER BY timestamp DESC LIMIT 1)
-                 UNION ALL
-                 SELECT * FROM (
-                    SELECT timestamp, cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted
-                      FROM ledger_transfers WHERE credit_account_id = ?1 AND timestamp <= ?2 ORDER BY timestamp DESC LIMIT 1)
-                 ORDER BY 1 DESC LIMIT 1",
-            )?;
-            let counters = statement
-                .query_row(params![id.to_be_bytes(), at.nanos()], |r| {
-                    Ok(Counters {
-                        debits_pending: r.get(1)?,
-                        debits_posted: r.get(2)?,
-                        credits_pending: r.get(3)?,
-                        credits_posted: r.get(4)?,
-                    })
-                })
-                .optional()?;
-            Ok(counters.unwrap_or_default())
-        })
-        .await
+        self.read(move |c| in_read_transaction(c, |c| entries::counters_at(c, id, at.nanos()))).await
     }
 
     async fn due_pendings(&self, now: Timestamp, limit: u32) -> anyhow::Result<Vec<TransferId>> {
@@ -356,8 +331,7 @@ impl LedgerStore for SqliteStore {
     async fn verify(&self) -> anyhow::Result<VerifyReport> {
         self.read(|c| {
             // One read transaction, so that the accounts and the transfers are the same snapshot.
-            c.execute_batch("BEGIN")?;
-            let result = (|| {
+            in_read_transaction(c, |c| {
                 let mut recount = Recount::default();
                 let mut statement =
                     c.prepare(&format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers ORDER BY timestamp, id"))?;
@@ -368,11 +342,10 @@ impl LedgerStore for SqliteStore {
                 let transfers_checked = recount.transfers;
                 let mut statement = c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts"))?;
                 let accounts: Vec<Account> = statement.query_map([], account_from_row)?.collect::<Result<_, _>>()?;
-                let (problems, _) = recount.finish(&accounts);
+                let (mut problems, _) = recount.finish(&accounts);
+                entries::check_chains(c, &mut problems)?;
                 Ok(VerifyReport { accounts_checked: accounts.len() as u64, transfers_checked, problems })
-            })();
-            c.execute_batch("COMMIT")?;
-            result
+            })
         })
         .await
     }
@@ -577,40 +550,96 @@ fn load_pendings(c: &Connection, ids: &[TransferId]) -> anyhow::Result<Vec<Pendi
     rows.collect::<Result<_, _>>().context("failed to load the batch's holds")
 }
 
-/// Runs a multi-row statement over `rows` in chunks: `head` then `(?, ?, …)` per row, then `tail`.
+/// Runs `work` in one read transaction, so that its several statements see one snapshot.
+fn in_read_transaction<T>(c: &Connection, work: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    c.execute_batch("BEGIN")?;
+    let result = work(c);
+    c.execute_batch("COMMIT")?;
+    result
+}
+
+fn load_batch_accounts(
+    c: &Connection,
+    ids: &[AccountId],
+) -> anyhow::Result<(Vec<Account>, std::collections::HashMap<AccountId, entries::Chain>)> {
+    let mut accounts = Vec::with_capacity(ids.len());
+    let mut chains = std::collections::HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok((accounts, chains));
+    }
+    let mut statement = c.prepare_cached(&format!(
+        "SELECT {ACCOUNT_COLUMNS}, last_entry_seq, entry_count FROM ledger_accounts WHERE id IN rarray(?1)"
+    ))?;
+    let mut rows = statement.query([blob_array(ids)])?;
+    while let Some(row) = rows.next()? {
+        let account = account_from_row(row)?;
+        let chain = entries::Chain {
+            last_seq: row.get(ACCOUNT_COLUMN_COUNT)?,
+            entry_count: row.get(ACCOUNT_COLUMN_COUNT + 1)?,
+        };
+        chains.insert(account.id, chain);
+        accounts.push(account);
+    }
+    Ok((accounts, chains))
+}
+
+/// Runs a multi-row statement over `rows` in chunks: `head`, then `(?, ?, …)` per row, then `tail`.
+/// `bind` binds one row's values starting at the given parameter index, straight from the row: no
+/// value is copied into an intermediate list.
 fn execute_chunked<T>(
     c: &Connection,
     rows: &[T],
     columns: usize,
     head: &str,
     tail: &str,
-    values: impl Fn(&T) -> Vec<Value>,
+    bind: impl Fn(&mut rusqlite::Statement, usize, &T) -> rusqlite::Result<()>,
 ) -> anyhow::Result<()> {
     let rows_per_statement = (SQLITE_PARAMETERS_MAX / columns).min(ROWS_PER_STATEMENT_MAX);
+    let one_row = format!("({})", vec!["?"; columns].join(","));
     for chunk in rows.chunks(rows_per_statement) {
-        let one_row = format!("({})", vec!["?"; columns].join(", "));
-        let sql = format!("{head} {} {tail}", vec![one_row.as_str(); chunk.len()].join(", "));
+        let sql = format!("{head} {} {tail}", vec![one_row.as_str(); chunk.len()].join(","));
         let mut statement = c.prepare_cached(&sql)?;
-        let parameters: Vec<Value> = chunk.iter().flat_map(&values).collect();
-        statement.execute(rusqlite::params_from_iter(parameters))?;
+        for (i, row) in chunk.iter().enumerate() {
+            bind(&mut statement, i * columns + 1, row)?;
+        }
+        statement.raw_execute()?;
     }
     Ok(())
 }
 
-fn insert_transfers(c: &Connection, transfers: &[Transfer]) -> anyhow::Result<()> {
-    let head = format!("INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES");
-    execute_chunked(c, transfers, TRANSFER_COLUMN_COUNT, &head, "", transfer_values)
-        .context("failed to insert the batch's transfers")
+fn insert_transfers(c: &Connection, rows: &[entries::LinkedRow]) -> anyhow::Result<()> {
+    let head = format!("INSERT INTO ledger_transfers (seq, {TRANSFER_COLUMNS}, dr_prev_seq, cr_prev_seq) VALUES");
+    execute_chunked(c, rows, TRANSFER_COLUMN_COUNT + 3, &head, "", |s, at, row| {
+        s.raw_bind_parameter(at, row.seq)?;
+        bind_transfer(s, at + 1, row.transfer)?;
+        s.raw_bind_parameter(at + 1 + TRANSFER_COLUMN_COUNT, row.dr_prev_seq)?;
+        s.raw_bind_parameter(at + 2 + TRANSFER_COLUMN_COUNT, row.cr_prev_seq)
+    })
+    .context("failed to insert the batch's transfers")
+}
+
+fn insert_checkpoints(c: &Connection, checkpoints: &[entries::Checkpoint]) -> anyhow::Result<()> {
+    execute_chunked(
+        c,
+        checkpoints,
+        3,
+        "INSERT INTO ledger_entry_checkpoints (account_id, timestamp, seq) VALUES",
+        "",
+        |s, at, checkpoint| {
+            s.raw_bind_parameter(at, &checkpoint.account_id.to_be_bytes()[..])?;
+            s.raw_bind_parameter(at + 1, checkpoint.timestamp.nanos())?;
+            s.raw_bind_parameter(at + 2, checkpoint.seq)
+        },
+    )
+    .context("failed to insert the batch's entry checkpoints")
 }
 
 fn write_pendings(c: &Connection, pendings: &[PendingRecord]) -> anyhow::Result<()> {
     let (new, resolved): (Vec<&PendingRecord>, Vec<&PendingRecord>) = pendings.iter().partition(|p| p.is_new);
-    execute_chunked(c, &new, 3, "INSERT INTO ledger_pendings (id, status, expires_at) VALUES", "", |p| {
-        vec![
-            Value::Blob(p.id.to_be_bytes().to_vec()),
-            Value::Integer(p.status.as_i16() as i64),
-            p.expires_at.map_or(Value::Null, |t| Value::Integer(t.nanos())),
-        ]
+    execute_chunked(c, &new, 3, "INSERT INTO ledger_pendings (id, status, expires_at) VALUES", "", |s, at, p| {
+        s.raw_bind_parameter(at, &p.id.to_be_bytes()[..])?;
+        s.raw_bind_parameter(at + 1, p.status.as_i16())?;
+        s.raw_bind_parameter(at + 2, p.expires_at.map(|t| t.nanos()))
     })
     .context("failed to insert the batch's holds")?;
     execute_chunked(
@@ -620,31 +649,40 @@ fn write_pendings(c: &Connection, pendings: &[PendingRecord]) -> anyhow::Result<
         "WITH v(id, status) AS (VALUES",
         ") UPDATE ledger_pendings SET status = (SELECT status FROM v WHERE v.id = ledger_pendings.id)
            WHERE id IN (SELECT id FROM v)",
-        |p| vec![Value::Blob(p.id.to_be_bytes().to_vec()), Value::Integer(p.status.as_i16() as i64)],
+        |s, at, p| {
+            s.raw_bind_parameter(at, &p.id.to_be_bytes()[..])?;
+            s.raw_bind_parameter(at + 1, p.status.as_i16())
+        },
     )
     .context("failed to update the batch's resolved holds")
 }
 
-fn update_accounts(c: &Connection, accounts: &[Account]) -> anyhow::Result<()> {
+fn update_accounts(
+    c: &Connection,
+    accounts: &[Account],
+    chains: &std::collections::HashMap<AccountId, entries::Chain>,
+) -> anyhow::Result<()> {
     execute_chunked(
         c,
         accounts,
-        6,
-        "WITH v(id, debits_pending, debits_posted, credits_pending, credits_posted, last_transfer_at) AS (VALUES",
+        8,
+        "WITH v(id, debits_pending, debits_posted, credits_pending, credits_posted, last_transfer_at,
+                last_entry_seq, entry_count) AS (VALUES",
         ") UPDATE ledger_accounts SET
              debits_pending = v.debits_pending, debits_posted = v.debits_posted,
              credits_pending = v.credits_pending, credits_posted = v.credits_posted,
-             last_transfer_at = v.last_transfer_at
+             last_transfer_at = v.last_transfer_at, last_entry_seq = v.last_entry_seq, entry_count = v.entry_count
            FROM v WHERE ledger_accounts.id = v.id",
-        |a| {
-            vec![
-                Value::Blob(a.id.to_be_bytes().to_vec()),
-                Value::Integer(a.counters.debits_pending),
-                Value::Integer(a.counters.debits_posted),
-                Value::Integer(a.counters.credits_pending),
-                Value::Integer(a.counters.credits_posted),
-                Value::Integer(a.last_transfer_at.nanos()),
-            ]
+        |s, at, a| {
+            let chain = chains.get(&a.id).copied().unwrap_or_default();
+            s.raw_bind_parameter(at, &a.id.to_be_bytes()[..])?;
+            s.raw_bind_parameter(at + 1, a.counters.debits_pending)?;
+            s.raw_bind_parameter(at + 2, a.counters.debits_posted)?;
+            s.raw_bind_parameter(at + 3, a.counters.credits_pending)?;
+            s.raw_bind_parameter(at + 4, a.counters.credits_posted)?;
+            s.raw_bind_parameter(at + 5, a.last_transfer_at.nanos())?;
+            s.raw_bind_parameter(at + 6, chain.last_seq)?;
+            s.raw_bind_parameter(at + 7, chain.entry_count)
         },
     )
     .context("failed to update the batch's accounts")

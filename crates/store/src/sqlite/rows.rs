@@ -1,7 +1,6 @@
 //! Conversions between SQLite rows and the ledger's types.
 
-use rusqlite::types::Value;
-use rusqlite::Row;
+use rusqlite::{Row, Statement};
 use sanhu_core::id::{Id128, IdKind};
 use sanhu_core::ledger::{Account, AccountFlags, BalanceLimit, Counters, NormalSide, Transfer, TransferKind};
 use sanhu_core::{Currency, Timestamp};
@@ -54,22 +53,21 @@ pub fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
     })
 }
 
-pub fn account_values(a: &Account) -> Vec<Value> {
-    vec![
-        Value::Blob(a.id.to_be_bytes().to_vec()),
-        Value::Text(a.currency.code().to_owned()),
-        Value::Integer(if a.normal_side == NormalSide::Debit { 0 } else { 1 }),
-        a.limit.overdraft().map_or(Value::Null, Value::Integer),
-        Value::Integer(a.flags.bits() as i64),
-        Value::Integer(a.counters.debits_pending),
-        Value::Integer(a.counters.debits_posted),
-        Value::Integer(a.counters.credits_pending),
-        Value::Integer(a.counters.credits_posted),
-        Value::Text(a.code.clone()),
-        Value::Text(a.metadata.clone()),
-        Value::Integer(a.created_at.nanos()),
-        Value::Integer(a.last_transfer_at.nanos()),
-    ]
+/// Binds an account's columns, in `ACCOUNT_COLUMNS` order, from parameter `at` on.
+pub fn bind_account(s: &mut Statement, at: usize, a: &Account) -> rusqlite::Result<()> {
+    s.raw_bind_parameter(at, &a.id.to_be_bytes()[..])?;
+    s.raw_bind_parameter(at + 1, a.currency.code())?;
+    s.raw_bind_parameter(at + 2, if a.normal_side == NormalSide::Debit { 0 } else { 1 })?;
+    s.raw_bind_parameter(at + 3, a.limit.overdraft())?;
+    s.raw_bind_parameter(at + 4, a.flags.bits())?;
+    s.raw_bind_parameter(at + 5, a.counters.debits_pending)?;
+    s.raw_bind_parameter(at + 6, a.counters.debits_posted)?;
+    s.raw_bind_parameter(at + 7, a.counters.credits_pending)?;
+    s.raw_bind_parameter(at + 8, a.counters.credits_posted)?;
+    s.raw_bind_parameter(at + 9, &a.code)?;
+    s.raw_bind_parameter(at + 10, &a.metadata)?;
+    s.raw_bind_parameter(at + 11, a.created_at.nanos())?;
+    s.raw_bind_parameter(at + 12, a.last_transfer_at.nanos())
 }
 
 pub fn transfer_from_row(r: &Row) -> rusqlite::Result<Transfer> {
@@ -105,33 +103,32 @@ pub fn transfer_from_row(r: &Row) -> rusqlite::Result<Transfer> {
     })
 }
 
-pub fn transfer_values(t: &Transfer) -> Vec<Value> {
+/// Binds a transfer's columns, in `TRANSFER_COLUMNS` order, from parameter `at` on.
+pub fn bind_transfer(s: &mut Statement, at: usize, t: &Transfer) -> rusqlite::Result<()> {
     let flags = (t.linked as i64 * TRANSFER_LINKED) | (t.balancing as i64 * TRANSFER_BALANCING);
-    let d = &t.debit_account_after;
-    let c = &t.credit_account_after;
-    vec![
-        Value::Blob(t.id.to_be_bytes().to_vec()),
-        Value::Integer(t.kind.as_i16() as i64),
-        Value::Blob(t.debit_account_id.to_be_bytes().to_vec()),
-        Value::Blob(t.credit_account_id.to_be_bytes().to_vec()),
-        Value::Integer(t.amount),
-        t.pending_id.map_or(Value::Null, |p| Value::Blob(p.to_be_bytes().to_vec())),
-        Value::Integer(t.timeout_s as i64),
-        Value::Integer(flags),
-        Value::Integer(t.requested_amount),
-        Value::Text(t.code.clone()),
-        t.reference.clone().map_or(Value::Null, Value::Text),
-        Value::Text(t.metadata.clone()),
-        Value::Integer(t.timestamp.nanos()),
-        Value::Integer(d.debits_pending),
-        Value::Integer(d.debits_posted),
-        Value::Integer(d.credits_pending),
-        Value::Integer(d.credits_posted),
-        Value::Integer(c.debits_pending),
-        Value::Integer(c.debits_posted),
-        Value::Integer(c.credits_pending),
-        Value::Integer(c.credits_posted),
-    ]
+    let pending_id = t.pending_id.map(|p| p.to_be_bytes());
+    s.raw_bind_parameter(at, &t.id.to_be_bytes()[..])?;
+    s.raw_bind_parameter(at + 1, t.kind.as_i16())?;
+    s.raw_bind_parameter(at + 2, &t.debit_account_id.to_be_bytes()[..])?;
+    s.raw_bind_parameter(at + 3, &t.credit_account_id.to_be_bytes()[..])?;
+    s.raw_bind_parameter(at + 4, t.amount)?;
+    s.raw_bind_parameter(at + 5, pending_id.as_ref().map(|p| &p[..]))?;
+    s.raw_bind_parameter(at + 6, t.timeout_s)?;
+    s.raw_bind_parameter(at + 7, flags)?;
+    s.raw_bind_parameter(at + 8, t.requested_amount)?;
+    s.raw_bind_parameter(at + 9, &t.code)?;
+    s.raw_bind_parameter(at + 10, t.reference.as_deref())?;
+    s.raw_bind_parameter(at + 11, &t.metadata)?;
+    s.raw_bind_parameter(at + 12, t.timestamp.nanos())?;
+    let counters = [t.debit_account_after, t.credit_account_after];
+    for (side, c) in counters.iter().enumerate() {
+        let first = at + 13 + side * 4;
+        s.raw_bind_parameter(first, c.debits_pending)?;
+        s.raw_bind_parameter(first + 1, c.debits_posted)?;
+        s.raw_bind_parameter(first + 2, c.credits_pending)?;
+        s.raw_bind_parameter(first + 3, c.credits_posted)?;
+    }
+    Ok(())
 }
 
 pub fn client_from_row(r: &Row) -> rusqlite::Result<ApiClient> {

@@ -14,12 +14,20 @@ CREATE TABLE IF NOT EXISTS ledger_accounts (
     code             TEXT    NOT NULL,
     metadata         TEXT    NOT NULL,
     created_at       INTEGER NOT NULL,
-    last_transfer_at INTEGER NOT NULL
+    last_transfer_at INTEGER NOT NULL,
+    last_entry_seq   INTEGER NOT NULL DEFAULT 0,  -- seq of the account's latest transfer (0: none)
+    entry_count      INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
--- One row per transfer; it is also the entry of both accounts, carrying each one's counters after it.
+-- One row per transfer, appended in commit order (seq). It is also the entry of both accounts: it
+-- carries each one's counters after it, and a link to that account's previous entry (dr_prev_seq,
+-- cr_prev_seq). An account's entries are found by following those links back from the account's
+-- last_entry_seq, starting from the nearest checkpoint. There is no index by account: an index keyed
+-- by account takes each insert to a random page, and SQLite's WAL writes every dirtied page whole, so
+-- its cost per batch grows with the table. Appending keeps a batch's writes to the pages it adds.
 CREATE TABLE IF NOT EXISTS ledger_transfers (
-    id                BLOB    PRIMARY KEY,
+    seq               INTEGER PRIMARY KEY,
+    id                BLOB    NOT NULL UNIQUE,
     kind              INTEGER NOT NULL,     -- 0 posted, 1 pending, 2 post_pending, 3 void_pending, 4 expire_pending
     debit_account_id  BLOB    NOT NULL,
     credit_account_id BLOB    NOT NULL,
@@ -39,12 +47,21 @@ CREATE TABLE IF NOT EXISTS ledger_transfers (
     cr_debits_pending  INTEGER NOT NULL,
     cr_debits_posted   INTEGER NOT NULL,
     cr_credits_pending INTEGER NOT NULL,
-    cr_credits_posted  INTEGER NOT NULL
-) WITHOUT ROWID;
+    cr_credits_posted  INTEGER NOT NULL,
+    dr_prev_seq        INTEGER NOT NULL,    -- the debit account's previous entry (0: none)
+    cr_prev_seq        INTEGER NOT NULL     -- the credit account's previous entry (0: none)
+);
 
-CREATE INDEX IF NOT EXISTS ledger_transfers_by_debit ON ledger_transfers (debit_account_id, timestamp);
-CREATE INDEX IF NOT EXISTS ledger_transfers_by_credit ON ledger_transfers (credit_account_id, timestamp);
 CREATE INDEX IF NOT EXISTS ledger_transfers_by_reference ON ledger_transfers (reference) WHERE reference IS NOT NULL;
+
+-- Every ENTRY_CHECKPOINT_INTERVAL-th entry of each account, so that a walk along an account's links
+-- never takes more than that many steps to reach any instant.
+CREATE TABLE IF NOT EXISTS ledger_entry_checkpoints (
+    account_id BLOB    NOT NULL,
+    timestamp  INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    PRIMARY KEY (account_id, timestamp)
+) WITHOUT ROWID;
 
 -- Holds and where they stand; the amount and accounts are the pending transfer's.
 CREATE TABLE IF NOT EXISTS ledger_pendings (

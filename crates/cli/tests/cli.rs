@@ -1,0 +1,679 @@
+//! End-to-end tests of the `sanhu` binary, run as a user runs it: each test works in a fresh
+//! temporary directory, starts `sanhu serve` on a free port when it needs a server, talks to it with
+//! `sanhu call`, and kills every server it started even when an assertion fails.
+//!
+//! The ledger test also runs on PostgreSQL at `SANHU_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) in a fresh schema; it is skipped with a message when
+//! PostgreSQL is unreachable, except under `CI=true`, where that is a failure.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const SANHU: &str = env!("CARGO_BIN_EXE_sanhu");
+const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Longest a server may take to answer GET /health after it is started.
+const SERVER_READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest a server may take to exit after SIGTERM.
+const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a one-shot command (call, verify, client, migrate) may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Environment that would make a child process read something other than what the test set up.
+const SANHU_ENVIRONMENT: &[&str] = &[
+    "SANHU_CONFIG",
+    "SANHU_DATABASE_URL",
+    "SANHU_LISTEN",
+    "SANHU_BATCH_TRANSFERS_MAX",
+    "SANHU_BATCH_WAIT_US",
+    "SANHU_CREDENTIALS",
+    "SANHU_URL",
+    "SANHU_LOG",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh, empty working directory, removed when dropped.
+struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    fn new(test: &str) -> WorkDir {
+        let path = std::env::temp_dir().join(format!("sanhu-cli-{test}-{}", unique_suffix()));
+        std::fs::create_dir_all(&path).expect("create the test's working directory");
+        WorkDir { path }
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// `sanhu ARGS` in `dir`, with no `SANHU_*` setting inherited from the test's environment.
+fn sanhu(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(SANHU);
+    command.args(args).current_dir(dir).stdin(Stdio::null());
+    for name in SANHU_ENVIRONMENT {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// What a finished command printed.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    fn describe(&self) -> String {
+        format!("exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.status, self.stdout, self.stderr)
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not one JSON value ({error}):\n{}", self.describe()))
+    }
+}
+
+/// Runs a command to its end, killing it (and failing) if it outlives `timeout`.
+fn run_bounded(mut command: Command, timeout: Duration) -> Finished {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start sanhu");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll sanhu") {
+            break Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    match status {
+        Some(status) => Finished { status, stdout, stderr },
+        None => {
+            panic!("{command:?} did not finish within {timeout:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}")
+        }
+    }
+}
+
+/// `sanhu ARGS` in `dir`, run to its end.
+fn run(dir: &Path, args: &[&str]) -> Finished {
+    run_bounded(sanhu(dir, args), COMMAND_TIMEOUT)
+}
+
+/// `sanhu ARGS` in `dir`, which must succeed.
+fn run_ok(dir: &Path, args: &[&str]) -> Finished {
+    let finished = run(dir, args);
+    assert!(finished.status.success(), "sanhu {args:?} failed:\n{}", finished.describe());
+    finished
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("the ephemeral port").port()
+}
+
+/// A plain HTTP/1.1 GET of an unauthenticated endpoint: (status, body).
+fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).ok_or_else(bad)?;
+    Ok((status, body))
+}
+
+/// A running `sanhu serve`, killed when dropped (so a failing assertion never leaves it behind).
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    stdout_path: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Server {
+    /// Starts `sanhu serve --listen 127.0.0.1:PORT EXTRA` in `dir` and waits until it is healthy.
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--listen", &listen];
+        args.extend_from_slice(extra);
+        Server::start_with(dir, &args, port)
+    }
+
+    /// Starts `sanhu ARGS` (a serve) in `dir` and waits until it answers GET /health on `port`.
+    fn start_with(dir: &Path, args: &[&str], port: u16) -> Server {
+        let name = format!("serve-{}", unique_suffix());
+        let stdout_path = dir.join(format!("{name}.stdout"));
+        let stderr_path = dir.join(format!("{name}.stderr"));
+        let mut command = sanhu(dir, args);
+        command.stdout(std::fs::File::create(&stdout_path).expect("create the server's stdout file"));
+        command.stderr(std::fs::File::create(&stderr_path).expect("create the server's stderr file"));
+        let child = command.spawn().expect("start sanhu serve");
+        let mut server = Server { child: Some(child), port, stdout_path, stderr_path };
+        server.wait_until_healthy();
+        server
+    }
+
+    fn wait_until_healthy(&mut self) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("poll the server")) {
+                panic!("sanhu serve exited before it was healthy ({status:?}):\n{}", self.output());
+            }
+            if let Ok((200, body)) = http_get(self.port, "/health") {
+                let health: Value = serde_json::from_str(&body).expect("GET /health answers JSON");
+                assert_eq!(health["status"], "ok", "GET /health: {body}");
+                return;
+            }
+            if started.elapsed() > SERVER_READY_TIMEOUT {
+                panic!("sanhu serve was not healthy within {SERVER_READY_TIMEOUT:?}:\n{}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    /// The server's log (standard error).
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    fn output(&self) -> String {
+        format!("--- server stdout ---\n{}\n--- server stderr ---\n{}", self.stdout(), self.log())
+    }
+
+    /// Stops the server as an operator does (SIGTERM) and checks that it exits cleanly.
+    fn stop(mut self) {
+        let mut child = self.child.take().expect("the server is running");
+        let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        assert!(terminated.is_ok_and(|s| s.success()), "kill -TERM the server");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("poll the server") {
+                break status;
+            }
+            if started.elapsed() > SERVER_STOP_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("sanhu serve did not stop within {SERVER_STOP_TIMEOUT:?} of SIGTERM:\n{}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "sanhu serve exited with {status:?} on SIGTERM:\n{}", self.output());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `sanhu call ARGS` in `dir` with the saved credential: (succeeded, the JSON it printed, output).
+fn call(dir: &Path, args: &[&str]) -> (bool, Value, Finished) {
+    let mut full = vec!["call"];
+    full.extend_from_slice(args);
+    let finished = run(dir, &full);
+    let json = finished.json();
+    (finished.status.success(), json, finished)
+}
+
+/// `sanhu call ARGS`, which must succeed; its JSON answer.
+fn call_ok(dir: &Path, args: &[&str]) -> Value {
+    let (ok, json, finished) = call(dir, args);
+    assert!(ok, "sanhu call {args:?} failed:\n{}", finished.describe());
+    json
+}
+
+fn as_str(value: &Value) -> &str {
+    value.as_str().unwrap_or_else(|| panic!("{value} is not a string"))
+}
+
+/// Which database a test runs on, and the flags that reach it.
+enum Database {
+    Sqlite,
+    Postgres(PostgresSchema),
+}
+
+impl Database {
+    /// Flags every sanhu command of the test passes: none for SQLite (./sanhu.db, the default).
+    fn args(&self) -> Vec<&str> {
+        match self {
+            Database::Sqlite => Vec::new(),
+            Database::Postgres(schema) => vec!["--database-url", &schema.url],
+        }
+    }
+}
+
+/// A fresh PostgreSQL schema, dropped when dropped.
+struct PostgresSchema {
+    base: String,
+    schema: String,
+    /// The URL sanhu is given: the base with the schema as its search path.
+    url: String,
+}
+
+fn postgres_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
+}
+
+impl PostgresSchema {
+    /// A fresh schema, or None (with a message) when PostgreSQL is unreachable outside CI.
+    fn create() -> Option<PostgresSchema> {
+        let base = std::env::var("SANHU_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned());
+        let schema = format!("t_cli_{}", unique_suffix());
+        let created = postgres_runtime().block_on(async {
+            let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            client.batch_execute(&format!("CREATE SCHEMA {schema}")).await
+        });
+        if let Err(error) = created {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true and PostgreSQL at {base} is unreachable ({error}): the PostgreSQL tests must run");
+            }
+            eprintln!("skipping a PostgreSQL test: {base} is unreachable ({error}); set SANHU_TEST_POSTGRES_URL");
+            return None;
+        }
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        Some(PostgresSchema { base, schema, url })
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        let (base, schema) = (self.base.clone(), self.schema.clone());
+        let _ = postgres_runtime().block_on(async move {
+            let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await
+        });
+    }
+}
+
+/// Opens a debit-normal funding account and a credit-normal wallet; their ids.
+fn open_funding_and_wallet(dir: &Path) -> (String, String) {
+    let funding = call_ok(
+        dir,
+        &["POST", "/v1/ledger/accounts", "--data", r#"{"currency":"CNY","normal_side":"debit","code":"funding"}"#],
+    );
+    assert_eq!(funding["normal_side"], "debit", "{funding}");
+    assert_eq!(funding["currency"], "CNY", "{funding}");
+    assert_eq!(funding["balance"], 0, "{funding}");
+    let wallet = call_ok(dir, &["POST", "/v1/ledger/accounts", "--data", r#"{"currency":"CNY"}"#]);
+    assert_eq!(wallet["normal_side"], "credit", "{wallet}");
+    let (funding, wallet) = (as_str(&funding["id"]).to_owned(), as_str(&wallet["id"]).to_owned());
+    assert!(funding.starts_with("acc_") && wallet.starts_with("acc_"), "{funding} {wallet}");
+    assert_ne!(funding, wallet);
+    (funding, wallet)
+}
+
+fn transfer_body(debit: &str, credit: &str, amount: i64) -> String {
+    json!({"debit_account_id": debit, "credit_account_id": credit, "amount": amount, "code": "recharge"}).to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. First start
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn serve_in_an_empty_directory_creates_the_database_and_prints_the_first_credential_once() {
+    let dir = WorkDir::new("first-start");
+    let server = Server::start(dir.path(), &[]);
+
+    assert!(dir.file("sanhu.db").is_file(), "serve creates ./sanhu.db");
+    let stdout = server.stdout();
+    let credential_path = dir.file("sanhu-credentials.json");
+    let credential: Value =
+        serde_json::from_str(&std::fs::read_to_string(&credential_path).expect("serve saves ./sanhu-credentials.json"))
+            .expect("the credential file is JSON");
+    let client_id = as_str(&credential["client_id"]);
+    let private_key = as_str(&credential["private_key"]);
+    assert!(client_id.starts_with("cli_"), "{credential}");
+    assert_eq!(credential["url"], server.url().as_str(), "the credential points at the server");
+    assert!(stdout.contains(&format!("created API client {client_id}")), "stdout names the client:\n{stdout}");
+    assert_eq!(stdout.matches(private_key).count(), 1, "the private key is printed exactly once:\n{stdout}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&credential_path).expect("stat the credential").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the credential file is readable by its owner only (mode {mode:o})");
+    }
+    // The printed credential works as saved.
+    let accounts = call_ok(dir.path(), &["GET", "/v1/ledger/accounts"]);
+    assert_eq!(accounts["data"], json!([]), "{accounts}");
+    let log = server.log();
+    assert!(log.contains("sanhu is serving"), "the log goes to standard error:\n{log}");
+    assert!(!log.contains('\u{1b}'), "a log written to a file has no terminal colour codes:\n{log}");
+    server.stop();
+
+    let saved = std::fs::read_to_string(&credential_path).expect("read the credential");
+    let again = Server::start(dir.path(), &[]);
+    let stdout = again.stdout();
+    assert!(!stdout.contains("private key") && !stdout.contains("First start"), "a second start prints:\n{stdout}");
+    assert_eq!(std::fs::read_to_string(&credential_path).expect("read the credential"), saved);
+    again.stop();
+    let clients = run_ok(dir.path(), &["client", "list"]).stdout;
+    assert_eq!(clients.lines().filter(|l| l.starts_with("cli_")).count(), 1, "one client in all:\n{clients}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The ledger through `sanhu call`, then `sanhu verify`
+// ---------------------------------------------------------------------------------------------
+
+fn call_moves_money_once_per_idempotency_key_and_verify_then_passes(database: Database) {
+    let dir = WorkDir::new("ledger");
+    let dir = dir.path();
+    let server = Server::start(dir, &database.args());
+    let (funding, wallet) = open_funding_and_wallet(dir);
+
+    let body = transfer_body(&funding, &wallet, 1000);
+    let transfer = call_ok(dir, &["POST", "/v1/ledger/transfers", "--idempotency-key", "e2e-1", "--data", &body]);
+    let transfer_id = as_str(&transfer["id"]).to_owned();
+    assert!(transfer_id.starts_with("tr_"), "{transfer}");
+    assert_eq!(transfer["amount"], 1000, "{transfer}");
+    assert_eq!(transfer["debit_account_id"], funding.as_str(), "{transfer}");
+    assert_eq!(transfer["credit_account_id"], wallet.as_str(), "{transfer}");
+
+    // The same key and request again: the stored answer, not a second transfer.
+    let (ok, replayed, finished) =
+        call(dir, &["POST", "/v1/ledger/transfers", "--idempotency-key", "e2e-1", "--include", "--data", &body]);
+    assert!(ok, "the replay succeeds:\n{}", finished.describe());
+    assert_eq!(replayed["id"], transfer_id.as_str(), "the replay answers the same transfer");
+    assert!(
+        finished.stderr.to_ascii_lowercase().contains("idempotent-replayed: true"),
+        "the replay is marked:\n{}",
+        finished.stderr
+    );
+
+    let entries = call_ok(dir, &["GET", &format!("/v1/ledger/accounts/{wallet}/entries")]);
+    let data = entries["data"].as_array().unwrap_or_else(|| panic!("entries: {entries}"));
+    assert_eq!(data.len(), 1, "the money moved once: {entries}");
+    assert_eq!(data[0]["transfer_id"], transfer_id.as_str(), "{entries}");
+    assert_eq!(data[0]["direction"], "credit", "{entries}");
+    assert_eq!(data[0]["amount"], 1000, "{entries}");
+    assert_eq!(data[0]["counterparty_account_id"], funding.as_str(), "{entries}");
+    assert_eq!(data[0]["balance_after"], 1000, "{entries}");
+
+    let balance = call_ok(dir, &["GET", &format!("/v1/ledger/accounts/{wallet}/balance")]);
+    assert_eq!(balance["account_id"], wallet.as_str(), "{balance}");
+    assert_eq!(balance["balance"], 1000, "{balance}");
+    assert_eq!(balance["credits_posted"], 1000, "{balance}");
+    let balance = call_ok(dir, &["GET", &format!("/v1/ledger/accounts/{funding}/balance")]);
+    assert_eq!(balance["balance"], 1000, "a debit-normal account grows with debits: {balance}");
+
+    // A refused request: non-zero exit, and the API's JSON error on stdout.
+    let (ok, error, finished) =
+        call(dir, &["POST", "/v1/ledger/transfers", "--include", "--data", &transfer_body(&funding, &wallet, 0)]);
+    assert!(!ok, "a 4xx makes `sanhu call` exit non-zero:\n{}", finished.describe());
+    assert_eq!(error["error"]["code"], "invalid_amount", "{error}");
+    assert!(error["error"]["message"].is_string(), "{error}");
+    assert!(finished.stderr.contains(" 422 "), "the status is 422:\n{}", finished.stderr);
+
+    server.stop();
+    let mut args = vec!["verify"];
+    args.extend(database.args());
+    let verified = run(dir, &args);
+    assert!(verified.status.success(), "verify fails on a good ledger:\n{}", verified.describe());
+    assert!(verified.stdout.contains("ok"), "{}", verified.describe());
+    assert!(verified.stdout.contains("2 accounts, 1 transfers checked"), "{}", verified.describe());
+}
+
+#[test]
+fn call_moves_money_once_per_idempotency_key_and_verify_then_passes_on_sqlite() {
+    call_moves_money_once_per_idempotency_key_and_verify_then_passes(Database::Sqlite);
+}
+
+#[test]
+fn call_moves_money_once_per_idempotency_key_and_verify_then_passes_on_postgres() {
+    let Some(schema) = PostgresSchema::create() else { return };
+    call_moves_money_once_per_idempotency_key_and_verify_then_passes(Database::Postgres(schema));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. `sanhu verify` finds a corrupted counter
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn verify_exits_non_zero_and_names_the_account_when_a_counter_was_corrupted() {
+    let dir = WorkDir::new("corrupt");
+    let dir = dir.path();
+    let server = Server::start(dir, &[]);
+    let (funding, wallet) = open_funding_and_wallet(dir);
+    call_ok(dir, &["POST", "/v1/ledger/transfers", "--data", &transfer_body(&funding, &wallet, 250)]);
+    server.stop();
+    let verified = run(dir, &["verify"]);
+    assert!(verified.status.success(), "verify before the corruption:\n{}", verified.describe());
+
+    let sqlite3_present = Command::new("which").arg("sqlite3").output().is_ok_and(|o| o.status.success());
+    if !sqlite3_present {
+        eprintln!("skipping the corruption part: the sqlite3 command-line tool is not installed");
+        return;
+    }
+    let corrupted = Command::new("sqlite3")
+        .current_dir(dir)
+        .args(["sanhu.db", "UPDATE ledger_accounts SET credits_posted = credits_posted + 1"])
+        .output()
+        .expect("run sqlite3");
+    assert!(corrupted.status.success(), "sqlite3: {}", String::from_utf8_lossy(&corrupted.stderr));
+
+    let verified = run(dir, &["verify"]);
+    assert!(!verified.status.success(), "verify passes a corrupted ledger:\n{}", verified.describe());
+    for account in [&funding, &wallet] {
+        assert!(
+            verified.stdout.lines().any(|l| l.contains("problem") && l.contains(account.as_str())),
+            "verify does not name {account}:\n{}",
+            verified.describe()
+        );
+    }
+}
+
+#[test]
+fn verify_without_a_database_fails_with_a_message_and_creates_no_database() {
+    let dir = WorkDir::new("no-database");
+    let verified = run(dir.path(), &["verify"]);
+    assert!(!verified.status.success(), "verify passes with no database:\n{}", verified.describe());
+    assert!(verified.stderr.contains("no database at sanhu.db"), "{}", verified.describe());
+    assert!(!dir.file("sanhu.db").exists(), "verify created ./sanhu.db");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. API clients
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_revoked_client_is_listed_as_revoked_and_its_calls_are_refused_with_client_revoked() {
+    let dir = WorkDir::new("clients");
+    let dir = dir.path();
+    let server = Server::start(dir, &[]);
+
+    let created = run_ok(dir, &["client", "create", "--name", "x"]).stdout;
+    let field = |name: &str| -> String {
+        created
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(|value| value.trim().to_owned())
+            .unwrap_or_else(|| panic!("`client create` prints no {name}:\n{created}"))
+    };
+    let (client_id, private_key) = (field("client_id:"), field("private_key:"));
+    assert!(client_id.starts_with("cli_"), "{created}");
+    assert!(!private_key.is_empty(), "{created}");
+
+    let status_in_list = |client_id: &str| -> String {
+        let listed = run_ok(dir, &["client", "list"]).stdout;
+        let line = listed
+            .lines()
+            .find(|l| l.starts_with(client_id))
+            .unwrap_or_else(|| panic!("`client list` does not list {client_id}:\n{listed}"));
+        assert!(line.trim_end().ends_with(" x"), "the name is listed: {line}");
+        line.split_whitespace().nth(1).unwrap_or_default().to_owned()
+    };
+    assert_eq!(status_in_list(&client_id), "active");
+
+    // A credential file of this client, as `client create --save` would write it.
+    let credential = json!({"url": server.url(), "client_id": client_id, "private_key": private_key});
+    std::fs::write(dir.join("x-credentials.json"), credential.to_string()).expect("write the credential");
+    let with_x = |extra: &[&str]| {
+        let mut args = vec!["--credentials", "x-credentials.json", "--include", "GET", "/v1/ledger/accounts"];
+        args.extend_from_slice(extra);
+        call(dir, &args)
+    };
+    let (ok, _, finished) = with_x(&[]);
+    assert!(ok, "the new client can call before it is revoked:\n{}", finished.describe());
+
+    let revoked = run_ok(dir, &["client", "revoke", &client_id]).stdout;
+    assert!(revoked.contains(&client_id), "{revoked}");
+    assert_eq!(status_in_list(&client_id), "revoked");
+
+    let (ok, error, finished) = with_x(&[]);
+    assert!(!ok, "a revoked client's call succeeds:\n{}", finished.describe());
+    assert_eq!(error["error"]["code"], "client_revoked", "{error}");
+    assert!(finished.stderr.contains(" 401 "), "the status is 401:\n{}", finished.stderr);
+    // The first client is untouched.
+    call_ok(dir, &["GET", "/v1/ledger/accounts"]);
+
+    // --save never overwrites the saved credential, and a refused create leaves no client behind.
+    let refused = run(dir, &["client", "create", "--name", "y", "--save"]);
+    assert!(!refused.status.success(), "create --save overwrote a credential:\n{}", refused.describe());
+    assert!(refused.stderr.contains("sanhu-credentials.json"), "{}", refused.describe());
+    let listed = run_ok(dir, &["client", "list"]).stdout;
+    assert!(!listed.lines().any(|l| l.trim_end().ends_with(" y")), "a refused create left a client:\n{listed}");
+    drop(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. `sanhu bench`
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `sanhu bench --json ARGS` with its temporary files in `dir`; the JSON object it printed.
+fn bench(dir: &Path, args: &[&str]) -> Value {
+    let mut full = vec!["bench", "--json"];
+    full.extend_from_slice(args);
+    let mut command = sanhu(dir, &full);
+    // The bench's default SQLite file goes to the temporary directory: keep it in the test's.
+    command.env("TMPDIR", dir);
+    let finished = run_bounded(command, COMMAND_TIMEOUT);
+    assert!(finished.status.success(), "sanhu {full:?} failed:\n{}", finished.describe());
+    let report = finished.json();
+    assert!(report.is_object(), "{}", finished.describe());
+    report
+}
+
+#[test]
+fn bench_prints_one_json_report_with_no_failures_and_a_verified_ledger() {
+    let dir = WorkDir::new("bench");
+    let report = bench(dir.path(), &["--transfers", "20000", "--accounts", "1000"]);
+    assert_eq!(report["backend"], "sqlite", "{report}");
+    assert_eq!(report["transfers"], 20000, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+    assert!(report["transfers_per_second"].as_u64().is_some_and(|t| t > 0), "{report}");
+    let p50 = report["batch_latency_ms_p50"].as_f64().unwrap_or_else(|| panic!("no p50: {report}"));
+    let p99 = report["batch_latency_ms_p99"].as_f64().unwrap_or_else(|| panic!("no p99: {report}"));
+    assert!(0.0 < p50 && p50 <= p99, "{report}");
+    assert_eq!(report["verify_ok"], true, "{report}");
+
+    let report = bench(
+        dir.path(),
+        &[
+            "--transfers",
+            "20000",
+            "--accounts",
+            "1000",
+            "--hot-accounts",
+            "1",
+            "--hot-percent",
+            "100",
+            "--pending-percent",
+            "10",
+        ],
+    );
+    assert_eq!(report["transfers"], 20000, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(report["verify_ok"], true, "{report}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list the directory").flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "the bench leaves its database behind: {left:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. The configuration file
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn serve_honours_sanhu_toml_and_refuses_an_unknown_key_naming_the_file() {
+    let dir = WorkDir::new("config");
+    let dir = dir.path();
+    let port = free_port();
+    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\n")).expect("write sanhu.toml");
+    let server = Server::start_with(dir, &["serve"], port);
+    let credential: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sanhu-credentials.json")).expect("the credential"))
+            .expect("the credential is JSON");
+    assert_eq!(credential["url"], server.url().as_str(), "the credential uses the configured address");
+    call_ok(dir, &["GET", "/v1/ledger/accounts"]);
+    server.stop();
+
+    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\ncolour = \"blue\"\n"))
+        .expect("write sanhu.toml");
+    let refused = run_bounded(sanhu(dir, &["serve"]), SERVER_READY_TIMEOUT);
+    assert!(!refused.status.success(), "serve starts with an unknown key:\n{}", refused.describe());
+    assert!(refused.stderr.contains("sanhu.toml"), "the message names the file:\n{}", refused.describe());
+    assert!(refused.stderr.contains("colour"), "the message names the key:\n{}", refused.describe());
+}
