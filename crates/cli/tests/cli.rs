@@ -510,7 +510,7 @@ fn verify_exits_non_zero_and_names_the_account_when_a_counter_was_corrupted() {
     }
     let corrupted = Command::new("sqlite3")
         .current_dir(dir)
-        .args(["sanhu.db", "UPDATE ledger_accounts SET credits_posted = credits_posted + 1"])
+        .args(["sanhu.db", "UPDATE ledger_balances SET credits_posted = credits_posted + 1"])
         .output()
         .expect("run sqlite3");
     assert!(corrupted.status.success(), "sqlite3: {}", String::from_utf8_lossy(&corrupted.stderr));

@@ -138,7 +138,10 @@ enum Undo {
 struct Applier<'a> {
     state: &'a mut LedgerState,
     clock: Timestamp,
+    /// What to undo if the current linked chain fails; recorded only inside a chain, where it is
+    /// needed, so that a plain transfer costs no copies.
     undo: Vec<Undo>,
+    in_chain: bool,
     touched: HashSet<AccountId>,
     pendings_touched: HashSet<TransferId>,
     inserted: Vec<Transfer>,
@@ -152,6 +155,7 @@ pub fn apply_batch(state: &mut LedgerState, requests: &[TransferRequest], now: T
         state,
         clock: now,
         undo: Vec::new(),
+        in_chain: false,
         touched: HashSet::new(),
         pendings_touched: HashSet::new(),
         inserted: Vec::new(),
@@ -166,6 +170,7 @@ pub fn apply_batch(state: &mut LedgerState, requests: &[TransferRequest], now: T
             applier.undo.clear();
         }
         let in_chain = chain_start.is_some();
+        applier.in_chain = in_chain;
         let result =
             if in_chain && chain_failed { Err(TransferError::LinkedEventFailed) } else { applier.apply(request) };
         if in_chain && result.is_err() && !chain_failed {
@@ -179,9 +184,6 @@ pub fn apply_batch(state: &mut LedgerState, requests: &[TransferRequest], now: T
         results.push(result);
         if in_chain && !request.linked {
             chain_start = None;
-        }
-        if !in_chain {
-            applier.undo.clear();
         }
     }
     let Applier { state, inserted, touched, pendings_touched, .. } = applier;
@@ -412,7 +414,9 @@ impl Applier<'_> {
     fn set_pending(&mut self, record: PendingRecord) {
         let previous = self.state.pendings.insert(record.id, record.clone());
         self.pendings_touched.insert(record.id);
-        self.undo.push(Undo::Pending(record.id, previous));
+        if self.in_chain {
+            self.undo.push(Undo::Pending(record.id, previous));
+        }
     }
 
     fn commit(
@@ -423,12 +427,16 @@ impl Applier<'_> {
     ) -> Result<Transfer, TransferError> {
         for (id, counters) in [(transfer.debit_account_id, debit_after), (transfer.credit_account_id, credit_after)] {
             let account = self.state.accounts.get_mut(&id).expect("loaded");
-            self.undo.push(Undo::Account(account.clone()));
+            if self.in_chain {
+                self.undo.push(Undo::Account(account.clone()));
+            }
             account.counters = counters;
             account.last_transfer_at = transfer.timestamp;
             self.touched.insert(id);
         }
-        self.undo.push(Undo::Transfer(transfer.id));
+        if self.in_chain {
+            self.undo.push(Undo::Transfer(transfer.id));
+        }
         self.state.transfers.insert(transfer.id, transfer.clone());
         self.inserted.push(transfer.clone());
         Ok(transfer)

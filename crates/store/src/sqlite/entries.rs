@@ -111,9 +111,12 @@ fn walk_back(
 }
 
 pub fn chain_of(c: &Connection, account: AccountId) -> anyhow::Result<Option<Chain>> {
-    Ok(c.prepare_cached("SELECT last_entry_seq, entry_count FROM ledger_accounts WHERE id = ?1")?
-        .query_row([account.to_be_bytes()], |r| Ok(Chain { last_seq: r.get(0)?, entry_count: r.get(1)? }))
-        .optional()?)
+    Ok(c.prepare_cached(
+        "SELECT b.last_entry_seq, b.entry_count FROM ledger_accounts a
+           JOIN ledger_balances b ON b.account_number = a.number WHERE a.id = ?1",
+    )?
+    .query_row([account.to_be_bytes()], |r| Ok(Chain { last_seq: r.get(0)?, entry_count: r.get(1)? }))
+    .optional()?)
 }
 
 /// The account's entries with timestamps in `[lower, upper)`, oldest first, at most `limit`.
@@ -199,7 +202,10 @@ pub fn check_chains(c: &Connection, problems: &mut Vec<String>) -> anyhow::Resul
             chain.entry_count += 1;
         }
     }
-    let mut statement = c.prepare("SELECT id, last_entry_seq, entry_count FROM ledger_accounts")?;
+    let mut statement = c.prepare(
+        "SELECT a.id, b.last_entry_seq, b.entry_count FROM ledger_accounts a
+           JOIN ledger_balances b ON b.account_number = a.number",
+    )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         let account: AccountId = super::rows::id_from_row(row, 0)?;

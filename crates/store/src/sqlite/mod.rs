@@ -42,8 +42,43 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     options: StoreOptions,
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+}
+
+/// The one writer connection and what it knows of the ledger's accounts. Every write to accounts and
+/// balances goes through this connection, so the cache is exact; a commit by another process (seen
+/// through `PRAGMA data_version`) empties it.
+struct Writer {
+    connection: Connection,
+    accounts: AccountCache,
+}
+
+/// Most accounts kept in the writer's cache; past it the cache starts afresh.
+const ACCOUNT_CACHE_ENTRIES_MAX: usize = 1_000_000;
+
+#[derive(Default)]
+struct AccountCache {
+    entries: std::collections::HashMap<AccountId, CachedAccount>,
+    data_version: i64,
+}
+
+struct CachedAccount {
+    account: Account,
+    number: i64,
+    chain: entries::Chain,
+}
+
+impl AccountCache {
+    /// Empties the cache if another connection committed since this one last looked.
+    fn check(&mut self, c: &Connection) -> anyhow::Result<()> {
+        let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if version != self.data_version {
+            self.entries.clear();
+            self.data_version = version;
+        }
+        Ok(())
+    }
 }
 
 impl SqliteStore {
@@ -58,7 +93,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 options: options.clone(),
-                writer: Mutex::new(writer),
+                writer: Mutex::new(Writer { connection: writer, accounts: AccountCache::default() }),
                 readers: Mutex::new(Vec::new()),
             }),
         })
@@ -71,8 +106,23 @@ impl SqliteStore {
     ) -> anyhow::Result<T> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut connection = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut connection)
+            let mut writer = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut writer.connection)
+        })
+        .await
+        .context("the SQLite writer thread panicked")?
+    }
+
+    /// Runs `work` on the writer connection with its account cache, on a blocking thread.
+    async fn write_ledger<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection, &mut AccountCache) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut writer = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let Writer { connection, accounts } = &mut *writer;
+            work(connection, accounts)
         })
         .await
         .context("the SQLite writer thread panicked")?
@@ -175,23 +225,31 @@ impl LedgerStore for SqliteStore {
     }
 
     async fn create_account(&self, account: &Account) -> anyhow::Result<()> {
-        let account = account.clone();
-        self.write(move |c| {
-            let head = format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES");
-            execute_chunked(c, std::slice::from_ref(&account), ACCOUNT_COLUMN_COUNT, &head, "", bind_account)
-                .context("failed to insert the account")?;
-            Ok(())
-        })
-        .await
+        self.create_accounts(std::slice::from_ref(account)).await
     }
 
     async fn create_accounts(&self, accounts: &[Account]) -> anyhow::Result<()> {
         let accounts = accounts.to_vec();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let head = format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES");
-            execute_chunked(&tx, &accounts, ACCOUNT_COLUMN_COUNT, &head, "", bind_account)
-                .context("failed to insert the accounts")?;
+            let first: i64 =
+                tx.query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM ledger_accounts", [], |r| r.get(0))?;
+            let numbered: Vec<(i64, &Account)> =
+                accounts.iter().enumerate().map(|(i, a)| (first + i as i64, a)).collect();
+            execute_chunked(
+                &tx,
+                &numbered,
+                9,
+                "INSERT INTO ledger_accounts (number, id, currency, normal_side, overdraft, flags, code, metadata,
+                 created_at) VALUES",
+                "",
+                |s, at, (number, account)| bind_account(s, at, *number, account),
+            )
+            .context("failed to insert the accounts")?;
+            execute_chunked(&tx, &numbered, 8, BALANCES_INSERT, "", |s, at, (number, account)| {
+                bind_balances(s, at, *number, account, entries::Chain::default())
+            })
+            .context("failed to insert the accounts' balances")?;
             tx.commit()?;
             Ok(())
         })
@@ -200,7 +258,7 @@ impl LedgerStore for SqliteStore {
 
     async fn get_account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
         self.read(move |c| {
-            Ok(c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ?1"))?
+            Ok(c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNTS} WHERE a.id = ?1"))?
                 .query_row([id.to_be_bytes()], account_from_row)
                 .optional()?)
         })
@@ -211,7 +269,7 @@ impl LedgerStore for SqliteStore {
         self.read(move |c| {
             let after = after.map(|a| a.to_be_bytes()).unwrap_or([0; 16]);
             let mut statement = c.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id > ?1 ORDER BY id LIMIT ?2"
+                "SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNTS} WHERE a.id > ?1 ORDER BY a.id LIMIT ?2"
             ))?;
             let rows = statement.query_map(params![after, limit], account_from_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -230,10 +288,10 @@ impl LedgerStore for SqliteStore {
         id: AccountId,
         change: FlagChange<E>,
     ) -> anyhow::Result<Option<Result<Account, E>>> {
-        self.write(move |c| {
+        self.write_ledger(move |c, cache| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let account = tx
-                .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ?1"))?
+                .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNTS} WHERE a.id = ?1"))?
                 .query_row([id.to_be_bytes()], account_from_row)
                 .optional()?;
             let Some(mut account) = account else { return Ok(None) };
@@ -243,6 +301,8 @@ impl LedgerStore for SqliteStore {
             };
             account.flags = flags;
             tx.execute("UPDATE ledger_accounts SET flags = ?1 WHERE id = ?2", params![flags.bits(), id.to_be_bytes()])?;
+            // Forget the cached copy before committing: if the commit fails, the next batch reloads.
+            cache.entries.remove(&id);
             tx.commit()?;
             Ok(Some(Ok(account)))
         })
@@ -254,30 +314,7 @@ impl LedgerStore for SqliteStore {
         requests: Vec<TransferRequest>,
         now: Timestamp,
     ) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let needs = BatchNeeds::of(&requests);
-            let mut state = LedgerState::default();
-            let pendings = load_pendings(&tx, &needs.pending_ids)?;
-            let account_ids = pending_account_ids(&pendings, needs.account_ids);
-            state.pendings = pendings.into_iter().map(|p| (p.id, p)).collect();
-            state.transfers = load_transfers(&tx, &needs.transfer_ids)?.into_iter().map(|t| (t.id, t)).collect();
-            let (accounts, mut chains) = load_batch_accounts(&tx, &account_ids)?;
-            state.accounts = accounts.into_iter().map(|a| (a.id, a)).collect();
-            let outcome = apply_batch(&mut state, &requests, now);
-            crate::assert_batch_balances(&outcome)?;
-            let first_seq: i64 = tx
-                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers")?
-                .query_row([], |r| r.get(0))?;
-            let (rows, checkpoints) = entries::link(&outcome.inserted, first_seq, &mut chains);
-            insert_transfers(&tx, &rows)?;
-            insert_checkpoints(&tx, &checkpoints)?;
-            write_pendings(&tx, &outcome.pendings)?;
-            update_accounts(&tx, &outcome.accounts, &chains)?;
-            tx.commit().context("failed to commit the transfer batch")?;
-            Ok(outcome.results)
-        })
-        .await
+        self.write_ledger(move |c, cache| commit_batch(c, cache, &requests, now)).await
     }
 
     async fn get_transfer(&self, id: TransferId) -> anyhow::Result<Option<Transfer>> {
@@ -340,7 +377,7 @@ impl LedgerStore for SqliteStore {
                     recount.add(&transfer_from_row(row)?);
                 }
                 let transfers_checked = recount.transfers;
-                let mut statement = c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts"))?;
+                let mut statement = c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNTS}"))?;
                 let accounts: Vec<Account> = statement.query_map([], account_from_row)?.collect::<Result<_, _>>()?;
                 let (mut problems, _) = recount.finish(&accounts);
                 entries::check_chains(c, &mut problems)?;
@@ -512,7 +549,7 @@ fn load_accounts(c: &Connection, ids: &[AccountId]) -> anyhow::Result<Vec<Accoun
         return Ok(Vec::new());
     }
     let mut statement =
-        c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN rarray(?1) ORDER BY id"))?;
+        c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNTS} WHERE a.id IN rarray(?1) ORDER BY a.id"))?;
     let rows = statement.query_map([blob_array(ids)], account_from_row)?;
     rows.collect::<Result<_, _>>().context("failed to load the batch's accounts")
 }
@@ -558,29 +595,114 @@ fn in_read_transaction<T>(c: &Connection, work: impl FnOnce(&Connection) -> anyh
     result
 }
 
-fn load_batch_accounts(
-    c: &Connection,
-    ids: &[AccountId],
-) -> anyhow::Result<(Vec<Account>, std::collections::HashMap<AccountId, entries::Chain>)> {
-    let mut accounts = Vec::with_capacity(ids.len());
-    let mut chains = std::collections::HashMap::with_capacity(ids.len());
+/// Applies one batch: the heart of the SQLite store. Accounts come from the writer's cache where it has
+/// them (all ledger writes go through this connection), else from the database.
+fn commit_batch(
+    c: &mut Connection,
+    cache: &mut AccountCache,
+    requests: &[TransferRequest],
+    now: Timestamp,
+) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    cache.check(&tx)?;
+    let needs = BatchNeeds::of(requests);
+    let mut state = LedgerState::default();
+    let pendings = load_pendings(&tx, &needs.pending_ids)?;
+    let account_ids = pending_account_ids(&pendings, needs.account_ids);
+    state.pendings = pendings.into_iter().map(|p| (p.id, p)).collect();
+    state.transfers = load_transfers(&tx, &needs.transfer_ids)?.into_iter().map(|t| (t.id, t)).collect();
+
+    let missing: Vec<AccountId> = account_ids.iter().filter(|id| !cache.entries.contains_key(id)).copied().collect();
+    if cache.entries.len() + missing.len() > ACCOUNT_CACHE_ENTRIES_MAX {
+        cache.entries.clear();
+        return commit_batch_uncached(tx, cache, requests, now, &account_ids, state);
+    }
+    for loaded in load_batch_accounts(&tx, &missing)? {
+        cache.entries.insert(loaded.account.id, loaded);
+    }
+    commit_batch_uncached(tx, cache, requests, now, &account_ids, state)
+}
+
+/// The rest of a batch once its accounts are in the cache (or, if the cache was just emptied, loaded
+/// here). The accounts are moved out of the cache while the batch runs and put back, updated, only
+/// once it has committed: a failed batch leaves them to be reloaded.
+fn commit_batch_uncached(
+    tx: rusqlite::Transaction,
+    cache: &mut AccountCache,
+    requests: &[TransferRequest],
+    now: Timestamp,
+    account_ids: &[AccountId],
+    mut state: LedgerState,
+) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
+    let still_missing: Vec<AccountId> =
+        account_ids.iter().filter(|id| !cache.entries.contains_key(id)).copied().collect();
+    let mut places: std::collections::HashMap<AccountId, (i64, entries::Chain)> =
+        std::collections::HashMap::with_capacity(account_ids.len());
+    for loaded in load_batch_accounts(&tx, &still_missing)? {
+        places.insert(loaded.account.id, (loaded.number, loaded.chain));
+        state.accounts.insert(loaded.account.id, loaded.account);
+    }
+    for id in account_ids {
+        if let Some(cached) = cache.entries.remove(id) {
+            places.insert(*id, (cached.number, cached.chain));
+            state.accounts.insert(*id, cached.account);
+        }
+    }
+    let outcome = apply_batch(&mut state, requests, now);
+    crate::assert_batch_balances(&outcome)?;
+    let first_seq: i64 =
+        tx.prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers")?.query_row([], |r| r.get(0))?;
+    let mut chains: std::collections::HashMap<AccountId, entries::Chain> =
+        places.iter().map(|(id, (_, chain))| (*id, *chain)).collect();
+    let (rows, checkpoints) = entries::link(&outcome.inserted, first_seq, &mut chains);
+    insert_transfers(&tx, &rows)?;
+    insert_checkpoints(&tx, &checkpoints)?;
+    write_pendings(&tx, &outcome.pendings)?;
+    let balances: Vec<(i64, &Account, entries::Chain)> =
+        outcome.accounts.iter().map(|a| (places[&a.id].0, a, chains[&a.id])).collect();
+    execute_chunked(&tx, &balances, 8, BALANCES_INSERT, BALANCES_UPSERT_TAIL, |s, at, (number, account, chain)| {
+        bind_balances(s, at, *number, account, *chain)
+    })
+    .context("failed to update the batch's balances")?;
+    tx.commit().context("failed to commit the transfer batch")?;
+    for (id, account) in state.accounts {
+        if let Some((number, _)) = places.get(&id) {
+            let chain = chains.get(&id).copied().unwrap_or_default();
+            cache.entries.insert(id, CachedAccount { account, number: *number, chain });
+        }
+    }
+    Ok(outcome.results)
+}
+
+const BALANCES_INSERT: &str = "INSERT INTO ledger_balances (account_number, debits_pending, debits_posted, \
+     credits_pending, credits_posted, last_transfer_at, last_entry_seq, entry_count) VALUES";
+/// Turns `BALANCES_INSERT` into a multi-row update: every row exists, so each conflicts and is updated.
+const BALANCES_UPSERT_TAIL: &str = "ON CONFLICT (account_number) DO UPDATE SET \
+     debits_pending = excluded.debits_pending, debits_posted = excluded.debits_posted, \
+     credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted, \
+     last_transfer_at = excluded.last_transfer_at, last_entry_seq = excluded.last_entry_seq, \
+     entry_count = excluded.entry_count";
+
+fn load_batch_accounts(c: &Connection, ids: &[AccountId]) -> anyhow::Result<Vec<CachedAccount>> {
     if ids.is_empty() {
-        return Ok((accounts, chains));
+        return Ok(Vec::new());
     }
     let mut statement = c.prepare_cached(&format!(
-        "SELECT {ACCOUNT_COLUMNS}, last_entry_seq, entry_count FROM ledger_accounts WHERE id IN rarray(?1)"
+        "SELECT {ACCOUNT_COLUMNS}, a.number, b.last_entry_seq, b.entry_count FROM {ACCOUNTS} WHERE a.id IN rarray(?1)"
     ))?;
     let mut rows = statement.query([blob_array(ids)])?;
+    let mut loaded = Vec::with_capacity(ids.len());
     while let Some(row) = rows.next()? {
-        let account = account_from_row(row)?;
-        let chain = entries::Chain {
-            last_seq: row.get(ACCOUNT_COLUMN_COUNT)?,
-            entry_count: row.get(ACCOUNT_COLUMN_COUNT + 1)?,
-        };
-        chains.insert(account.id, chain);
-        accounts.push(account);
+        loaded.push(CachedAccount {
+            account: account_from_row(row)?,
+            number: row.get(ACCOUNT_COLUMN_COUNT)?,
+            chain: entries::Chain {
+                last_seq: row.get(ACCOUNT_COLUMN_COUNT + 1)?,
+                entry_count: row.get(ACCOUNT_COLUMN_COUNT + 2)?,
+            },
+        });
     }
-    Ok((accounts, chains))
+    Ok(loaded)
 }
 
 /// Runs a multi-row statement over `rows` in chunks: `head`, then `(?, ?, …)` per row, then `tail`.
@@ -655,35 +777,4 @@ fn write_pendings(c: &Connection, pendings: &[PendingRecord]) -> anyhow::Result<
         },
     )
     .context("failed to update the batch's resolved holds")
-}
-
-fn update_accounts(
-    c: &Connection,
-    accounts: &[Account],
-    chains: &std::collections::HashMap<AccountId, entries::Chain>,
-) -> anyhow::Result<()> {
-    execute_chunked(
-        c,
-        accounts,
-        8,
-        "WITH v(id, debits_pending, debits_posted, credits_pending, credits_posted, last_transfer_at,
-                last_entry_seq, entry_count) AS (VALUES",
-        ") UPDATE ledger_accounts SET
-             debits_pending = v.debits_pending, debits_posted = v.debits_posted,
-             credits_pending = v.credits_pending, credits_posted = v.credits_posted,
-             last_transfer_at = v.last_transfer_at, last_entry_seq = v.last_entry_seq, entry_count = v.entry_count
-           FROM v WHERE ledger_accounts.id = v.id",
-        |s, at, a| {
-            let chain = chains.get(&a.id).copied().unwrap_or_default();
-            s.raw_bind_parameter(at, &a.id.to_be_bytes()[..])?;
-            s.raw_bind_parameter(at + 1, a.counters.debits_pending)?;
-            s.raw_bind_parameter(at + 2, a.counters.debits_posted)?;
-            s.raw_bind_parameter(at + 3, a.counters.credits_pending)?;
-            s.raw_bind_parameter(at + 4, a.counters.credits_posted)?;
-            s.raw_bind_parameter(at + 5, a.last_transfer_at.nanos())?;
-            s.raw_bind_parameter(at + 6, chain.last_seq)?;
-            s.raw_bind_parameter(at + 7, chain.entry_count)
-        },
-    )
-    .context("failed to update the batch's accounts")
 }

@@ -7,9 +7,12 @@ use sanhu_core::{Currency, Timestamp};
 
 use crate::model::ApiClient;
 
-pub const ACCOUNT_COLUMNS: &str = "id, currency, normal_side, overdraft, flags, debits_pending, debits_posted, \
-     credits_pending, credits_posted, code, metadata, created_at, last_transfer_at";
+/// An account's columns as `account_from_row` reads them, from `ACCOUNTS` (an account joined with its
+/// balances).
+pub const ACCOUNT_COLUMNS: &str = "a.id, a.currency, a.normal_side, a.overdraft, a.flags, b.debits_pending, \
+     b.debits_posted, b.credits_pending, b.credits_posted, a.code, a.metadata, a.created_at, b.last_transfer_at";
 pub const ACCOUNT_COLUMN_COUNT: usize = 13;
+pub const ACCOUNTS: &str = "ledger_accounts a JOIN ledger_balances b ON b.account_number = a.number";
 
 pub const TRANSFER_COLUMNS: &str = "id, kind, debit_account_id, credit_account_id, amount, pending_id, timeout_s, \
      flags, requested_amount, code, reference, metadata, timestamp, \
@@ -53,21 +56,36 @@ pub fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
     })
 }
 
-/// Binds an account's columns, in `ACCOUNT_COLUMNS` order, from parameter `at` on.
-pub fn bind_account(s: &mut Statement, at: usize, a: &Account) -> rusqlite::Result<()> {
-    s.raw_bind_parameter(at, &a.id.to_be_bytes()[..])?;
-    s.raw_bind_parameter(at + 1, a.currency.code())?;
-    s.raw_bind_parameter(at + 2, if a.normal_side == NormalSide::Debit { 0 } else { 1 })?;
-    s.raw_bind_parameter(at + 3, a.limit.overdraft())?;
-    s.raw_bind_parameter(at + 4, a.flags.bits())?;
-    s.raw_bind_parameter(at + 5, a.counters.debits_pending)?;
-    s.raw_bind_parameter(at + 6, a.counters.debits_posted)?;
-    s.raw_bind_parameter(at + 7, a.counters.credits_pending)?;
-    s.raw_bind_parameter(at + 8, a.counters.credits_posted)?;
-    s.raw_bind_parameter(at + 9, &a.code)?;
-    s.raw_bind_parameter(at + 10, &a.metadata)?;
-    s.raw_bind_parameter(at + 11, a.created_at.nanos())?;
-    s.raw_bind_parameter(at + 12, a.last_transfer_at.nanos())
+/// Binds an account's `ledger_accounts` row (number, id, currency, normal_side, overdraft, flags, code,
+/// metadata, created_at) from parameter `at` on.
+pub fn bind_account(s: &mut Statement, at: usize, number: i64, a: &Account) -> rusqlite::Result<()> {
+    s.raw_bind_parameter(at, number)?;
+    s.raw_bind_parameter(at + 1, &a.id.to_be_bytes()[..])?;
+    s.raw_bind_parameter(at + 2, a.currency.code())?;
+    s.raw_bind_parameter(at + 3, if a.normal_side == NormalSide::Debit { 0 } else { 1 })?;
+    s.raw_bind_parameter(at + 4, a.limit.overdraft())?;
+    s.raw_bind_parameter(at + 5, a.flags.bits())?;
+    s.raw_bind_parameter(at + 6, &a.code)?;
+    s.raw_bind_parameter(at + 7, &a.metadata)?;
+    s.raw_bind_parameter(at + 8, a.created_at.nanos())
+}
+
+/// Binds an account's `ledger_balances` row from parameter `at` on.
+pub fn bind_balances(
+    s: &mut Statement,
+    at: usize,
+    number: i64,
+    a: &Account,
+    chain: super::entries::Chain,
+) -> rusqlite::Result<()> {
+    s.raw_bind_parameter(at, number)?;
+    s.raw_bind_parameter(at + 1, a.counters.debits_pending)?;
+    s.raw_bind_parameter(at + 2, a.counters.debits_posted)?;
+    s.raw_bind_parameter(at + 3, a.counters.credits_pending)?;
+    s.raw_bind_parameter(at + 4, a.counters.credits_posted)?;
+    s.raw_bind_parameter(at + 5, a.last_transfer_at.nanos())?;
+    s.raw_bind_parameter(at + 6, chain.last_seq)?;
+    s.raw_bind_parameter(at + 7, chain.entry_count)
 }
 
 pub fn transfer_from_row(r: &Row) -> rusqlite::Result<Transfer> {

@@ -1,23 +1,31 @@
 -- sanhu schema for SQLite, version 1. Ids are 16-byte big-endian blobs (time-ordered), amounts and
 -- timestamps are integers (minor units; nanoseconds since the Unix epoch).
 
+-- An account's identity and settings. `number` is internal: the key of its balances row.
 CREATE TABLE IF NOT EXISTS ledger_accounts (
-    id               BLOB    PRIMARY KEY,
+    number           INTEGER PRIMARY KEY,
+    id               BLOB    NOT NULL UNIQUE,
     currency         TEXT    NOT NULL,
     normal_side      INTEGER NOT NULL,      -- 0 debit, 1 credit
     overdraft        INTEGER,               -- NULL: unlimited; n: balance may reach -n
     flags            INTEGER NOT NULL,      -- 1 debits blocked, 2 credits blocked, 4 closed
+    code             TEXT    NOT NULL,
+    metadata         TEXT    NOT NULL,
+    created_at       INTEGER NOT NULL
+);
+
+-- What every batch rewrites, kept narrow and keyed by an integer: rewriting thousands of these rows
+-- per batch costs a fraction of rewriting the wide, blob-keyed account rows.
+CREATE TABLE IF NOT EXISTS ledger_balances (
+    account_number   INTEGER PRIMARY KEY,
     debits_pending   INTEGER NOT NULL,
     debits_posted    INTEGER NOT NULL,
     credits_pending  INTEGER NOT NULL,
     credits_posted   INTEGER NOT NULL,
-    code             TEXT    NOT NULL,
-    metadata         TEXT    NOT NULL,
-    created_at       INTEGER NOT NULL,
     last_transfer_at INTEGER NOT NULL,
-    last_entry_seq   INTEGER NOT NULL DEFAULT 0,  -- seq of the account's latest transfer (0: none)
-    entry_count      INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
+    last_entry_seq   INTEGER NOT NULL,      -- seq of the account's latest transfer (0: none)
+    entry_count      INTEGER NOT NULL
+);
 
 -- One row per transfer, appended in commit order (seq). It is also the entry of both accounts: it
 -- carries each one's counters after it, and a link to that account's previous entry (dr_prev_seq,

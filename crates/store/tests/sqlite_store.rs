@@ -1,0 +1,99 @@
+//! What is particular to the SQLite store: its writer keeps the accounts it has seen in memory, which
+//! must never hide a change another connection (another process) committed.
+
+use sanhu_core::ledger::{
+    Account, AccountFlags, BalanceLimit, Counters, NormalSide, TransferAction, TransferError, TransferRequest,
+};
+use sanhu_core::{AccountId, Amount, Currency, Timestamp, TransferId};
+use sanhu_store::testing::TestDatabase;
+use sanhu_store::LedgerStore;
+
+fn account(n: u128, side: NormalSide, limit: BalanceLimit) -> Account {
+    Account {
+        id: AccountId::from_u128(n).unwrap(),
+        currency: Currency::parse("CNY").unwrap(),
+        normal_side: side,
+        limit,
+        flags: AccountFlags::default(),
+        counters: Counters::default(),
+        code: String::new(),
+        metadata: "{}".into(),
+        created_at: Timestamp(1),
+        last_transfer_at: Timestamp(0),
+    }
+}
+
+fn post(n: u128, debit: u128, credit: u128, amount: i64) -> TransferRequest {
+    TransferRequest {
+        id: TransferId::from_u128(n).unwrap(),
+        action: TransferAction::Post {
+            debit_account_id: AccountId::from_u128(debit).unwrap(),
+            credit_account_id: AccountId::from_u128(credit).unwrap(),
+            amount: Amount::new(amount).unwrap(),
+            balancing: false,
+        },
+        linked: false,
+        code: String::new(),
+        reference: None,
+        metadata: "{}".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_on_the_same_file_is_never_hidden_by_the_first_writers_cache() {
+    let db = TestDatabase::sqlite().await;
+    let first = &db.store;
+    let second = db.open_another().await;
+    let funding = account(1, NormalSide::Debit, BalanceLimit::Unlimited);
+    let wallet = account(2, NormalSide::Credit, BalanceLimit::Floor(0));
+    let other = account(3, NormalSide::Credit, BalanceLimit::Floor(0));
+    first.create_accounts(&[funding, wallet, other]).await.unwrap();
+
+    // The first writer funds the wallet with 100 (and now has both accounts in its cache).
+    assert!(first.commit_batch(vec![post(1, 1, 2, 100)], Timestamp(10)).await.unwrap()[0].is_ok());
+    // The second writer spends 80 of it.
+    assert!(second.commit_batch(vec![post(2, 2, 3, 80)], Timestamp(20)).await.unwrap()[0].is_ok());
+    // The first writer must see 20 left, not the 100 it cached.
+    let results = first.commit_batch(vec![post(3, 2, 3, 30), post(4, 2, 3, 20)], Timestamp(30)).await.unwrap();
+    assert_eq!(results[0], Err(TransferError::InsufficientFunds));
+    assert!(results[1].is_ok());
+    // A flag change through the second writer holds for the first writer too.
+    second
+        .update_account_flags::<std::convert::Infallible>(
+            AccountId::from_u128(3).unwrap(),
+            Box::new(|a| Ok(AccountFlags { credits_blocked: true, ..a.flags })),
+        )
+        .await
+        .unwrap();
+    let results = first.commit_batch(vec![post(5, 1, 3, 1)], Timestamp(40)).await.unwrap();
+    assert_eq!(results[0], Err(TransferError::CreditsBlocked));
+
+    let report = first.verify().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let accounts =
+        first.get_accounts(&[AccountId::from_u128(2).unwrap(), AccountId::from_u128(3).unwrap()]).await.unwrap();
+    assert_eq!(accounts.iter().map(|a| a.balance()).collect::<Vec<_>>(), [0, 100]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_change_through_the_same_writer_takes_effect_at_once() {
+    let db = TestDatabase::sqlite().await;
+    let store = &db.store;
+    store
+        .create_accounts(&[
+            account(1, NormalSide::Debit, BalanceLimit::Unlimited),
+            account(2, NormalSide::Credit, BalanceLimit::Floor(0)),
+        ])
+        .await
+        .unwrap();
+    assert!(store.commit_batch(vec![post(1, 1, 2, 100)], Timestamp(10)).await.unwrap()[0].is_ok());
+    store
+        .update_account_flags::<std::convert::Infallible>(
+            AccountId::from_u128(2).unwrap(),
+            Box::new(|a| Ok(AccountFlags { debits_blocked: true, ..a.flags })),
+        )
+        .await
+        .unwrap();
+    let results = store.commit_batch(vec![post(2, 2, 1, 1)], Timestamp(20)).await.unwrap();
+    assert_eq!(results[0], Err(TransferError::DebitsBlocked));
+}
