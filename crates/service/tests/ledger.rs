@@ -197,3 +197,21 @@ on_both_backends!(blocking_debits_refuses_debits_but_not_credits, |db| {
     assert_eq!(ledger.submit_one(post(funding, wallet, 1)).await.unwrap(), Err(TransferError::CreditsBlocked));
     assert!(ledger.submit_one(post(wallet, funding, 1)).await.unwrap().is_ok());
 });
+
+on_both_backends!(resubmitting_a_transfer_that_would_now_be_refused_still_returns_the_stored_transfer, |db| {
+    let ledger = ledger_with_wait(&db, 0);
+    let funding = open(&ledger, NormalSide::Debit, None).await;
+    let wallet = open(&ledger, NormalSide::Credit, None).await;
+    let merchant = open(&ledger, NormalSide::Credit, None).await;
+    ledger.submit_one(post(funding, wallet, 100)).await.unwrap().unwrap();
+    let spend = post(wallet, merchant, 100);
+    let first = ledger.submit_one(spend.clone()).await.unwrap().unwrap();
+    // The wallet is empty now: applied afresh the request would be refused, but it is a resubmission.
+    let again = ledger.submit(vec![post(funding, merchant, 1), spend.clone()]).await.unwrap();
+    assert!(again[0].is_ok());
+    assert_eq!(again[1].as_ref().unwrap(), &first);
+    let mut different = spend;
+    different.code = "changed".into();
+    assert_eq!(ledger.submit_one(different).await.unwrap(), Err(TransferError::ExistsWithDifferentFields));
+    assert_eq!(db.store.get_account(merchant).await.unwrap().unwrap().balance(), 101);
+});

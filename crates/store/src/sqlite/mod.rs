@@ -314,7 +314,15 @@ impl LedgerStore for SqliteStore {
         requests: Vec<TransferRequest>,
         now: Timestamp,
     ) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
-        self.write_ledger(move |c, cache| commit_batch(c, cache, &requests, now)).await
+        self.write_ledger(move |c, cache| {
+            // Most ids are new: try without looking them up, and look them up only if one was not.
+            match commit_batch(c, cache, &requests, now, StoredIds::AssumeNone)? {
+                Some(results) => Ok(results),
+                None => commit_batch(c, cache, &requests, now, StoredIds::Load)?
+                    .ok_or_else(|| anyhow::anyhow!("a transfer id was taken although it was looked up")),
+            }
+        })
+        .await
     }
 
     async fn get_transfer(&self, id: TransferId) -> anyhow::Result<Option<Transfer>> {
@@ -595,14 +603,26 @@ fn in_read_transaction<T>(c: &Connection, work: impl FnOnce(&Connection) -> anyh
     result
 }
 
+/// How a batch learns which of its transfer ids are already stored (resubmissions).
+#[derive(Clone, Copy, PartialEq)]
+enum StoredIds {
+    /// Looks every id up before applying.
+    Load,
+    /// Applies as if no id were stored, and gives up (returns None, nothing written) if inserting shows
+    /// one was. Saves a lookup per transfer on the common path; a resubmission costs one more try.
+    AssumeNone,
+}
+
 /// Applies one batch: the heart of the SQLite store. Accounts come from the writer's cache where it has
-/// them (all ledger writes go through this connection), else from the database.
+/// them (all ledger writes go through this connection), else from the database. None: see
+/// `StoredIds::AssumeNone`.
 fn commit_batch(
     c: &mut Connection,
     cache: &mut AccountCache,
     requests: &[TransferRequest],
     now: Timestamp,
-) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
+    stored_ids: StoredIds,
+) -> anyhow::Result<Option<Vec<Result<Transfer, TransferError>>>> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     cache.check(&tx)?;
     let needs = BatchNeeds::of(requests);
@@ -610,17 +630,19 @@ fn commit_batch(
     let pendings = load_pendings(&tx, &needs.pending_ids)?;
     let account_ids = pending_account_ids(&pendings, needs.account_ids);
     state.pendings = pendings.into_iter().map(|p| (p.id, p)).collect();
-    state.transfers = load_transfers(&tx, &needs.transfer_ids)?.into_iter().map(|t| (t.id, t)).collect();
+    if stored_ids == StoredIds::Load {
+        state.transfers = load_transfers(&tx, &needs.transfer_ids)?.into_iter().map(|t| (t.id, t)).collect();
+    }
 
     let missing: Vec<AccountId> = account_ids.iter().filter(|id| !cache.entries.contains_key(id)).copied().collect();
     if cache.entries.len() + missing.len() > ACCOUNT_CACHE_ENTRIES_MAX {
         cache.entries.clear();
-        return commit_batch_uncached(tx, cache, requests, now, &account_ids, state);
+        return commit_batch_uncached(tx, cache, requests, now, stored_ids, &account_ids, state);
     }
     for loaded in load_batch_accounts(&tx, &missing)? {
         cache.entries.insert(loaded.account.id, loaded);
     }
-    commit_batch_uncached(tx, cache, requests, now, &account_ids, state)
+    commit_batch_uncached(tx, cache, requests, now, stored_ids, &account_ids, state)
 }
 
 /// The rest of a batch once its accounts are in the cache (or, if the cache was just emptied, loaded
@@ -631,9 +653,10 @@ fn commit_batch_uncached(
     cache: &mut AccountCache,
     requests: &[TransferRequest],
     now: Timestamp,
+    stored_ids: StoredIds,
     account_ids: &[AccountId],
     mut state: LedgerState,
-) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
+) -> anyhow::Result<Option<Vec<Result<Transfer, TransferError>>>> {
     let still_missing: Vec<AccountId> =
         account_ids.iter().filter(|id| !cache.entries.contains_key(id)).copied().collect();
     let mut places: std::collections::HashMap<AccountId, (i64, entries::Chain)> =
@@ -650,12 +673,25 @@ fn commit_batch_uncached(
     }
     let outcome = apply_batch(&mut state, requests, now);
     crate::assert_batch_balances(&outcome)?;
+    if stored_ids == StoredIds::AssumeNone {
+        // A request refused here might have been a resubmission of a stored transfer, whose answer is
+        // that transfer. Refusals are few: look their ids up; a stored one means trying again properly.
+        // (An applied request's id is checked by its insert.)
+        let refused: Vec<TransferId> =
+            requests.iter().zip(&outcome.results).filter(|(_, r)| r.is_err()).map(|(q, _)| q.id).collect();
+        if !refused.is_empty() && !load_transfers(&tx, &refused)?.is_empty() {
+            return Ok(None);
+        }
+    }
     let first_seq: i64 =
         tx.prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers")?.query_row([], |r| r.get(0))?;
     let mut chains: std::collections::HashMap<AccountId, entries::Chain> =
         places.iter().map(|(id, (_, chain))| (*id, *chain)).collect();
     let (rows, checkpoints) = entries::link(&outcome.inserted, first_seq, &mut chains);
-    insert_transfers(&tx, &rows)?;
+    if insert_transfers(&tx, &rows)? < rows.len() {
+        // An id was stored already: nothing is written (the transaction rolls back when dropped).
+        return Ok(None);
+    }
     insert_checkpoints(&tx, &checkpoints)?;
     write_pendings(&tx, &outcome.pendings)?;
     let balances: Vec<(i64, &Account, entries::Chain)> =
@@ -671,7 +707,7 @@ fn commit_batch_uncached(
             cache.entries.insert(id, CachedAccount { account, number: *number, chain });
         }
     }
-    Ok(outcome.results)
+    Ok(Some(outcome.results))
 }
 
 const BALANCES_INSERT: &str = "INSERT INTO ledger_balances (account_number, debits_pending, debits_posted, \
@@ -715,23 +751,25 @@ fn execute_chunked<T>(
     head: &str,
     tail: &str,
     bind: impl Fn(&mut rusqlite::Statement, usize, &T) -> rusqlite::Result<()>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let rows_per_statement = (SQLITE_PARAMETERS_MAX / columns).min(ROWS_PER_STATEMENT_MAX);
     let one_row = format!("({})", vec!["?"; columns].join(","));
+    let mut changed = 0;
     for chunk in rows.chunks(rows_per_statement) {
         let sql = format!("{head} {} {tail}", vec![one_row.as_str(); chunk.len()].join(","));
         let mut statement = c.prepare_cached(&sql)?;
         for (i, row) in chunk.iter().enumerate() {
             bind(&mut statement, i * columns + 1, row)?;
         }
-        statement.raw_execute()?;
+        changed += statement.raw_execute()?;
     }
-    Ok(())
+    Ok(changed)
 }
 
-fn insert_transfers(c: &Connection, rows: &[entries::LinkedRow]) -> anyhow::Result<()> {
+/// Inserts the batch's transfers; returns how many were inserted: fewer than given if an id was taken.
+fn insert_transfers(c: &Connection, rows: &[entries::LinkedRow]) -> anyhow::Result<usize> {
     let head = format!("INSERT INTO ledger_transfers (seq, {TRANSFER_COLUMNS}, dr_prev_seq, cr_prev_seq) VALUES");
-    execute_chunked(c, rows, TRANSFER_COLUMN_COUNT + 3, &head, "", |s, at, row| {
+    execute_chunked(c, rows, TRANSFER_COLUMN_COUNT + 3, &head, "ON CONFLICT (id) DO NOTHING", |s, at, row| {
         s.raw_bind_parameter(at, row.seq)?;
         bind_transfer(s, at + 1, row.transfer)?;
         s.raw_bind_parameter(at + 1 + TRANSFER_COLUMN_COUNT, row.dr_prev_seq)?;
@@ -753,7 +791,8 @@ fn insert_checkpoints(c: &Connection, checkpoints: &[entries::Checkpoint]) -> an
             s.raw_bind_parameter(at + 2, checkpoint.seq)
         },
     )
-    .context("failed to insert the batch's entry checkpoints")
+    .context("failed to insert the batch's entry checkpoints")?;
+    Ok(())
 }
 
 fn write_pendings(c: &Connection, pendings: &[PendingRecord]) -> anyhow::Result<()> {
@@ -776,5 +815,6 @@ fn write_pendings(c: &Connection, pendings: &[PendingRecord]) -> anyhow::Result<
             s.raw_bind_parameter(at + 1, p.status.as_i16())
         },
     )
-    .context("failed to update the batch's resolved holds")
+    .context("failed to update the batch's resolved holds")?;
+    Ok(())
 }
