@@ -5,6 +5,7 @@
 //! passed in), which is what lets the ledger's batch-apply state machine be tested against a model.
 
 pub mod id;
+pub mod id_hash;
 pub mod ledger;
 pub mod money;
 pub mod time;

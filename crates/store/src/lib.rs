@@ -271,8 +271,8 @@ pub(crate) fn now_nanos() -> i64 {
 /// is negative, and the last transfer that touched each account records exactly the account's final
 /// counters, so what is written is consistent with itself. A failure aborts the batch.
 pub fn assert_batch_balances(outcome: &sanhu_core::ledger::BatchOutcome) -> anyhow::Result<()> {
-    use std::collections::HashMap;
-    let mut last: HashMap<AccountId, Counters> = HashMap::new();
+    let mut last: sanhu_core::id_hash::IdMap<AccountId, Counters> =
+        sanhu_core::id_hash::IdMap::with_capacity_and_hasher(outcome.accounts.len(), Default::default());
     for t in &outcome.inserted {
         last.insert(t.debit_account_id, t.debit_account_after);
         last.insert(t.credit_account_id, t.credit_account_after);

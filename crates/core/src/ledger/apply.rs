@@ -1,11 +1,11 @@
 //! The batch-apply state machine: given the rows a batch touches, decide every request's result and
 //! every row to write. Pure: the store loads `LedgerState`, calls [`apply_batch`], writes the outcome.
 
-use std::collections::{HashMap, HashSet};
 
 use super::account::{Account, Counters, NormalSide};
 use super::result::TransferError;
 use super::transfer::{Transfer, TransferAction, TransferKind, TransferRequest};
+use crate::id_hash::{IdMap, IdSet};
 use crate::{AccountId, Amount, Timestamp, TransferId};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -63,9 +63,9 @@ pub struct PendingRecord {
 /// resolves. The store fills it; `apply_batch` updates it in place.
 #[derive(Default, Debug)]
 pub struct LedgerState {
-    pub accounts: HashMap<AccountId, Account>,
-    pub transfers: HashMap<TransferId, Transfer>,
-    pub pendings: HashMap<TransferId, PendingRecord>,
+    pub accounts: IdMap<AccountId, Account>,
+    pub transfers: IdMap<TransferId, Transfer>,
+    pub pendings: IdMap<TransferId, PendingRecord>,
 }
 
 /// What the store must load before applying a batch.
@@ -82,8 +82,8 @@ pub struct BatchNeeds {
 impl BatchNeeds {
     pub fn of(requests: &[TransferRequest]) -> BatchNeeds {
         let mut needs = BatchNeeds::default();
-        let mut accounts = HashSet::new();
-        let mut pendings = HashSet::new();
+        let mut accounts = IdSet::default();
+        let mut pendings = IdSet::default();
         for r in requests {
             needs.transfer_ids.push(r.id);
             match r.action {
@@ -142,8 +142,8 @@ struct Applier<'a> {
     /// needed, so that a plain transfer costs no copies.
     undo: Vec<Undo>,
     in_chain: bool,
-    touched: HashSet<AccountId>,
-    pendings_touched: HashSet<TransferId>,
+    touched: IdSet<AccountId>,
+    pendings_touched: IdSet<TransferId>,
     inserted: Vec<Transfer>,
 }
 
@@ -156,8 +156,8 @@ pub fn apply_batch(state: &mut LedgerState, requests: &[TransferRequest], now: T
         clock: now,
         undo: Vec::new(),
         in_chain: false,
-        touched: HashSet::new(),
-        pendings_touched: HashSet::new(),
+        touched: IdSet::default(),
+        pendings_touched: IdSet::default(),
         inserted: Vec::new(),
     };
     let mut results: Vec<Result<Transfer, TransferError>> = Vec::with_capacity(requests.len());

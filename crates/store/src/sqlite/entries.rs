@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use sanhu_core::id_hash::IdMap;
+
 use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension};
 use sanhu_core::ledger::{Counters, Transfer};
@@ -44,7 +46,7 @@ pub struct Checkpoint {
 pub fn link<'a>(
     transfers: &'a [Transfer],
     first_seq: i64,
-    chains: &mut HashMap<AccountId, Chain>,
+    chains: &mut IdMap<AccountId, Chain>,
 ) -> (Vec<LinkedRow<'a>>, Vec<Checkpoint>) {
     let mut rows = Vec::with_capacity(transfers.len());
     let mut checkpoints = Vec::new();
@@ -251,7 +253,8 @@ mod tests {
     #[test]
     fn each_entry_links_to_its_accounts_previous_entries() {
         let a = AccountId::from_u128(1).unwrap();
-        let mut chains = HashMap::from([(a, Chain { last_seq: 7, entry_count: ENTRY_CHECKPOINT_INTERVAL - 2 })]);
+        let mut chains: IdMap<AccountId, Chain> =
+            [(a, Chain { last_seq: 7, entry_count: ENTRY_CHECKPOINT_INTERVAL - 2 })].into_iter().collect();
         let transfers = [transfer(1, 1, 2), transfer(2, 2, 1), transfer(3, 3, 2)];
         let (rows, checkpoints) = link(&transfers, 10, &mut chains);
         let links: Vec<(i64, i64, i64)> = rows.iter().map(|r| (r.seq, r.dr_prev_seq, r.cr_prev_seq)).collect();

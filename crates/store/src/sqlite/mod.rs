@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use sanhu_core::id_hash::IdMap;
 use sanhu_core::ledger::verify::Recount;
 use sanhu_core::ledger::{
     apply_batch, Account, BatchNeeds, Counters, LedgerState, PendingRecord, PendingStatus, Transfer, TransferError,
@@ -59,7 +60,7 @@ const ACCOUNT_CACHE_ENTRIES_MAX: usize = 1_000_000;
 
 #[derive(Default)]
 struct AccountCache {
-    entries: std::collections::HashMap<AccountId, CachedAccount>,
+    entries: IdMap<AccountId, CachedAccount>,
     data_version: i64,
 }
 
@@ -659,8 +660,8 @@ fn commit_batch_uncached(
 ) -> anyhow::Result<Option<Vec<Result<Transfer, TransferError>>>> {
     let still_missing: Vec<AccountId> =
         account_ids.iter().filter(|id| !cache.entries.contains_key(id)).copied().collect();
-    let mut places: std::collections::HashMap<AccountId, (i64, entries::Chain)> =
-        std::collections::HashMap::with_capacity(account_ids.len());
+    let mut places: IdMap<AccountId, (i64, entries::Chain)> =
+        IdMap::with_capacity_and_hasher(account_ids.len(), Default::default());
     for loaded in load_batch_accounts(&tx, &still_missing)? {
         places.insert(loaded.account.id, (loaded.number, loaded.chain));
         state.accounts.insert(loaded.account.id, loaded.account);
@@ -685,8 +686,7 @@ fn commit_batch_uncached(
     }
     let first_seq: i64 =
         tx.prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers")?.query_row([], |r| r.get(0))?;
-    let mut chains: std::collections::HashMap<AccountId, entries::Chain> =
-        places.iter().map(|(id, (_, chain))| (*id, *chain)).collect();
+    let mut chains: IdMap<AccountId, entries::Chain> = places.iter().map(|(id, (_, chain))| (*id, *chain)).collect();
     let (rows, checkpoints) = entries::link(&outcome.inserted, first_seq, &mut chains);
     if insert_transfers(&tx, &rows)? < rows.len() {
         // An id was stored already: nothing is written (the transaction rolls back when dropped).
