@@ -151,14 +151,16 @@ struct Applier<'a> {
 /// own, except within a linked chain, which succeeds or fails whole: the failing request gets its own
 /// error and the others `linked_event_failed`. Submissions must have passed [`check_submission`].
 pub fn apply_batch(state: &mut LedgerState, requests: &[TransferRequest], now: Timestamp) -> BatchOutcome {
+    // Every applied request adds a transfer; reserving at once saves growing the map step by step.
+    state.transfers.reserve(requests.len());
     let mut applier = Applier {
         state,
         clock: now,
         undo: Vec::new(),
         in_chain: false,
-        touched: IdSet::default(),
+        touched: IdSet::with_capacity_and_hasher(requests.len() * 2, Default::default()),
         pendings_touched: IdSet::default(),
-        inserted: Vec::new(),
+        inserted: Vec::with_capacity(requests.len()),
     };
     let mut results: Vec<Result<Transfer, TransferError>> = Vec::with_capacity(requests.len());
     let mut chain_start: Option<usize> = None;

@@ -662,6 +662,7 @@ fn commit_batch_uncached(
         account_ids.iter().filter(|id| !cache.entries.contains_key(id)).copied().collect();
     let mut places: IdMap<AccountId, (i64, entries::Chain)> =
         IdMap::with_capacity_and_hasher(account_ids.len(), Default::default());
+    state.accounts.reserve(account_ids.len());
     for loaded in load_batch_accounts(&tx, &still_missing)? {
         places.insert(loaded.account.id, (loaded.number, loaded.chain));
         state.accounts.insert(loaded.account.id, loaded.account);
