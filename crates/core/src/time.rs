@@ -80,7 +80,9 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
-    /// RFC 3339 in UTC with microseconds: `2026-11-22T04:18:27.123456Z`.
+    /// RFC 3339 in UTC with all nine digits of the nanoseconds: `2026-11-22T04:18:27.123456789Z`. Fewer
+    /// digits would show a transfer's timestamp as an instant before it, so a balance asked for "at" it
+    /// would leave it out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = self.0.div_euclid(NANOS_PER_SECOND);
         let nanos = self.0.rem_euclid(NANOS_PER_SECOND);
@@ -89,11 +91,11 @@ impl fmt::Display for Timestamp {
         let (y, m, d) = civil_from_days(days);
         write!(
             f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
             secs_of_day / 3600,
             secs_of_day / 60 % 60,
             secs_of_day % 60,
-            nanos / 1000
+            nanos
         )
     }
 }
@@ -142,8 +144,12 @@ mod tests {
     #[test]
     fn formats_and_parses_round_trip() {
         let t = Timestamp::parse_rfc3339("2026-11-22T04:18:27.123456Z").unwrap();
-        assert_eq!(t.to_string(), "2026-11-22T04:18:27.123456Z");
-        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(t.to_string(), "2026-11-22T04:18:27.123456000Z");
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000000Z");
+        for nanos in [0, 1, 999, 1_763_784_000_123_456_789, -1] {
+            let text = Timestamp(nanos).to_string();
+            assert_eq!(Timestamp::parse_rfc3339(&text), Some(Timestamp(nanos)), "{text}");
+        }
     }
 
     #[test]

@@ -247,8 +247,8 @@ impl LedgerStore for Store {
     }
 }
 
-/// Loads into a fresh `LedgerState` what `apply_batch` needs and nothing more; shared by both
-/// backends so that the load order (holds, then accounts, each sorted by id) is the same.
+/// The accounts a batch must load, sorted and without repeats: those its requests name, and those of
+/// the holds it resolves. Both backends lock and load in this order.
 pub fn pending_account_ids(
     pendings: &[sanhu_core::ledger::PendingRecord],
     mut account_ids: Vec<AccountId>,

@@ -10,7 +10,7 @@ use sanhu_store::LedgerStore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
-use super::{fields, metadata_object, optional_code, rfc3339};
+use super::{fields, metadata_object, optional_code};
 use crate::error::{code, ApiError};
 use crate::ids::{self, AccountIdPath};
 use crate::json::{double_option, parse_body, parse_body_or_empty};
@@ -68,7 +68,7 @@ impl From<&Account> for AccountView {
             available: a.available(),
             code: optional_code(&a.code),
             metadata: metadata_object(&a.metadata),
-            created_at: rfc3339(a.created_at),
+            created_at: a.created_at.to_string(),
         }
     }
 }

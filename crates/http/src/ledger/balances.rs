@@ -9,7 +9,6 @@ use sanhu_store::LedgerStore;
 use serde::Serialize;
 
 use super::accounts::account_not_found;
-use super::rfc3339;
 use crate::error::{code, ApiError};
 use crate::ids::{self, AccountIdPath};
 use crate::query::QueryParams;
@@ -61,8 +60,8 @@ pub async fn account_balance(
     let read_at = clock::now();
     let account = store.get_account(id).await?.ok_or_else(|| account_not_found(&id.to_string()))?;
     let view = match at {
-        Some(at) => BalanceView::of(&account, store.counters_at(id, at).await?, rfc3339(at)),
-        None => BalanceView::of(&account, account.counters, rfc3339(read_at)),
+        Some(at) => BalanceView::of(&account, store.counters_at(id, at).await?, at.to_string()),
+        None => BalanceView::of(&account, account.counters, read_at.to_string()),
     };
     Ok(Json(view))
 }
@@ -103,7 +102,7 @@ pub async fn balances(State(state): State<AppState>, query: QueryParams) -> Resu
     let mut data = Vec::with_capacity(requested.len());
     for id in &requested {
         let account = accounts.iter().find(|a| a.id == *id).ok_or_else(|| account_not_found(&id.to_string()))?;
-        data.push(BalanceView::of(account, account.counters, rfc3339(read_at)));
+        data.push(BalanceView::of(account, account.counters, read_at.to_string()));
     }
-    Ok(Json(BalanceList { data, read_at: rfc3339(read_at) }))
+    Ok(Json(BalanceList { data, read_at: read_at.to_string() }))
 }

@@ -9,7 +9,7 @@ use sanhu_store::{EntryQuery, LedgerStore};
 use serde::Serialize;
 
 use super::accounts::account_not_found;
-use super::{optional_code, rfc3339};
+use super::optional_code;
 use crate::error::{code, ApiError};
 use crate::ids::AccountIdPath;
 use crate::query::QueryParams;
@@ -50,7 +50,7 @@ impl EntryView {
             counterparty_account_id: counterparty.to_string(),
             code: optional_code(&t.code),
             reference: t.reference.clone(),
-            timestamp: rfc3339(t.timestamp),
+            timestamp: t.timestamp.to_string(),
             balance_after,
             available_after,
             pending_after: balance_after - available_after,

@@ -13,7 +13,7 @@ use sanhu_store::LedgerStore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
-use super::{fields, metadata_object, optional_code, rfc3339, CountersView};
+use super::{fields, metadata_object, optional_code, CountersView};
 use crate::error::{code, ApiError};
 use crate::ids::{self, TransferIdPath};
 use crate::json::{parse_body, parse_body_or_empty};
@@ -62,7 +62,7 @@ impl From<&Transfer> for TransferView {
             code: optional_code(&t.code),
             reference: t.reference.clone(),
             metadata: metadata_object(&t.metadata),
-            timestamp: rfc3339(t.timestamp),
+            timestamp: t.timestamp.to_string(),
             debit_account_after: t.debit_account_after.into(),
             credit_account_after: t.credit_account_after.into(),
             pending_status: None,
@@ -375,7 +375,7 @@ pub async fn get_transfer(
     if transfer.kind == TransferKind::Pending {
         if let Some(hold) = store.pending_status(id).await? {
             view.pending_status = Some(hold.status.as_str());
-            view.expires_at = Some(hold.expires_at.map(rfc3339));
+            view.expires_at = Some(hold.expires_at.map(|t| t.to_string()));
         }
     }
     Ok(Json(view))
