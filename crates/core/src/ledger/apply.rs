@@ -1,7 +1,6 @@
 //! The batch-apply state machine: given the rows a batch touches, decide every request's result and
 //! every row to write. Pure: the store loads `LedgerState`, calls [`apply_batch`], writes the outcome.
 
-
 use super::account::{Account, Counters, NormalSide};
 use super::result::TransferError;
 use super::transfer::{Transfer, TransferAction, TransferKind, TransferRequest};
