@@ -90,14 +90,19 @@ impl SqliteStore {
             std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
         }
         let writer = open_connection(&path, options, Role::Writer)?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                path,
-                options: options.clone(),
-                writer: Mutex::new(Writer { connection: writer, accounts: AccountCache::default() }),
-                readers: Mutex::new(Vec::new()),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path,
+            options: options.clone(),
+            writer: Mutex::new(Writer { connection: writer, accounts: AccountCache::default() }),
+            readers: Mutex::new(Vec::new()),
+        });
+        let checkpointer = open_connection(&inner.path, options, Role::Reader)?;
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("sanhu-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_wal(checkpointer, weak))
+            .context("failed to start the WAL checkpoint thread")?;
+        Ok(SqliteStore { inner })
     }
 
     /// Runs `work` on the writer connection on a blocking thread.
@@ -153,6 +158,38 @@ impl SqliteStore {
     }
 }
 
+/// How often the background thread copies the WAL back into the database file.
+const WAL_CHECKPOINT_INTERVAL_MS: u64 = 200;
+/// A WAL larger than this is checkpointed by the writer itself, waiting for readers if it must, so that
+/// a checkpointer that cannot keep up (long-running readers) never lets the file grow without bound.
+const WAL_BYTES_MAX: u64 = 1 << 30;
+
+/// Copies the WAL back into the database file, in the background, until the store is dropped. SQLite
+/// would otherwise do it inside whichever commit crosses its threshold, making that batch many times
+/// slower than the others; a PASSIVE checkpoint runs beside the writer without blocking it.
+fn checkpoint_wal(connection: Connection, store: std::sync::Weak<Inner>) {
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(WAL_CHECKPOINT_INTERVAL_MS));
+        if store.upgrade().is_none() {
+            return;
+        }
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %error, "WAL checkpoint failed; retrying");
+        }
+    }
+}
+
+/// Checkpoints in the writer when the WAL has grown past `WAL_BYTES_MAX`. Runs after a batch has
+/// committed, so a failure is only logged: the batch's answer stands.
+fn bound_wal(c: &Connection, path: &Path) {
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > WAL_BYTES_MAX {
+        if let Err(error) = c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+            tracing::warn!(error = %error, "checkpointing a large WAL failed; retrying after the next batch");
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Role {
     Writer,
@@ -175,7 +212,7 @@ fn open_connection(path: &Path, options: &StoreOptions, role: Role) -> anyhow::R
              PRAGMA foreign_keys = OFF;
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -{};
-             PRAGMA wal_autocheckpoint = 10000;",
+             PRAGMA wal_autocheckpoint = 0;",
             if role == Role::Writer { options.sqlite_cache_kib } else { options.sqlite_cache_kib / 4 }
         ))
         .context("failed to set SQLite pragmas")?;
@@ -315,13 +352,16 @@ impl LedgerStore for SqliteStore {
         requests: Vec<TransferRequest>,
         now: Timestamp,
     ) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
+        let path = self.inner.path.clone();
         self.write_ledger(move |c, cache| {
             // Most ids are new: try without looking them up, and look them up only if one was not.
-            match commit_batch(c, cache, &requests, now, StoredIds::AssumeNone)? {
-                Some(results) => Ok(results),
+            let results = match commit_batch(c, cache, &requests, now, StoredIds::AssumeNone)? {
+                Some(results) => results,
                 None => commit_batch(c, cache, &requests, now, StoredIds::Load)?
-                    .ok_or_else(|| anyhow::anyhow!("a transfer id was taken although it was looked up")),
-            }
+                    .ok_or_else(|| anyhow::anyhow!("a transfer id was taken although it was looked up"))?,
+            };
+            bound_wal(c, &path);
+            Ok(results)
         })
         .await
     }
