@@ -133,6 +133,41 @@ impl IdKind for ClientTag {
 /// An API client (a platform's back-end system that signs its requests).
 pub type ClientId = Id128<ClientTag>;
 
+pub enum CustomerTag {}
+impl IdKind for CustomerTag {
+    const PREFIX: &'static str = "cus";
+}
+/// A customer (客户): a real-world person or organisation, behind one or more members.
+pub type CustomerId = Id128<CustomerTag>;
+
+pub enum MemberTag {}
+impl IdKind for MemberTag {
+    const PREFIX: &'static str = "mem";
+}
+/// A member (会员): a login identity that uses products and owns accounts.
+pub type MemberId = Id128<MemberTag>;
+
+pub enum OperatorTag {}
+impl IdKind for OperatorTag {
+    const PREFIX: &'static str = "opr";
+}
+/// An operator (操作员): a person acting for an enterprise member.
+pub type OperatorId = Id128<OperatorTag>;
+
+pub enum AuthenticationTag {}
+impl IdKind for AuthenticationTag {
+    const PREFIX: &'static str = "aut";
+}
+/// A real-name authentication record (实名认证).
+pub type AuthenticationId = Id128<AuthenticationTag>;
+
+pub enum BankCardTag {}
+impl IdKind for BankCardTag {
+    const PREFIX: &'static str = "bcd";
+}
+/// A bank card bound to a member (绑卡).
+pub type BankCardId = Id128<BankCardTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod id;
 pub mod id_hash;
 pub mod ledger;
 pub mod money;
+pub mod party;
 pub mod time;
 
 pub use id::{AccountId, Id128, TransferId};
