@@ -24,6 +24,11 @@ impl Timestamp {
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+        // Every valid form is ASCII; refusing anything else first also keeps the slicing below on
+        // character boundaries.
+        if !s.is_ascii() {
+            return None;
+        }
         let b = s.as_bytes();
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
             return None;
@@ -165,5 +170,8 @@ mod tests {
             assert!(Timestamp::parse_rfc3339(s).is_none(), "{s}");
         }
         assert!(Timestamp::parse_rfc3339("2024-02-29T00:00:00Z").is_some());
+        // A multi-byte character where the offset's colon belongs once made the parser panic.
+        assert!(Timestamp::parse_rfc3339("2026-01-01T00:00:00+00é0").is_none());
+        assert!(Timestamp::parse_rfc3339("2026-01-01T00:00:00.1é").is_none());
     }
 }
