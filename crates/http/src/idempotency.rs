@@ -5,12 +5,19 @@
 //! A key is scoped to the authenticated client and bound to a fingerprint of the request (method,
 //! path with query, body): the same key with a different request is refused rather than answered
 //! with another request's response.
+//!
+//! A request can run twice under one key: when its first run's process died before recording the
+//! response, the claim is taken over and the request runs again. Whatever the first run committed
+//! must then be recognised, not repeated: a transfer the caller gave an id is found by that id, and a
+//! transfer left to the server gets an id derived from the key ([`IdempotencyScope`]), the same in
+//! every run, so the ledger answers the second run with the transfer the first one applied.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sanhu_core::TransferId;
 use sanhu_service::clock;
 use sanhu_store::{IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse};
 use sha2::{Digest, Sha256};
@@ -39,7 +46,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     let Some(AuthenticatedClient(client_id)) = request.extensions().get::<AuthenticatedClient>().cloned() else {
         return Err(ApiError::internal(anyhow::anyhow!("the idempotency layer ran before authentication")));
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     // Authentication has buffered the body already; this only takes it back out.
     let body = to_bytes(body, state.config.body_bytes_max)
         .await
@@ -48,6 +55,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     let fingerprint = fingerprint(parts.method.as_str(), path_and_query, &body);
     let key = IdempotencyKey { client_id, key };
     let store = state.ledger.store().clone();
+    parts.extensions.insert(IdempotencyScope::of(&key));
     let request = Request::from_parts(parts, Body::from(body));
 
     // The claim and everything after it run on their own task, which the caller's going away (a
@@ -73,6 +81,38 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     };
     let task = tokio::spawn(request_id::scope(request_id::current(), work).instrument(tracing::Span::current()));
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the idempotent request's task failed: {error}")))
+}
+
+/// The ids a request under an Idempotency-Key gives the transfers it leaves to the server: derived
+/// from the client and the key, so that running the request again (after its first run's process
+/// died with the claim) names the same transfers. Handlers take it as a request extension.
+#[derive(Clone, Debug)]
+pub struct IdempotencyScope {
+    /// SHA-256 of the client id and the key: neither holds a newline, so the pair is unambiguous.
+    digest: [u8; 32],
+}
+
+impl IdempotencyScope {
+    pub fn of(key: &IdempotencyKey) -> IdempotencyScope {
+        let mut hasher = Sha256::new();
+        hasher.update(key.client_id.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(key.key.as_bytes());
+        IdempotencyScope { digest: hasher.finalize().into() }
+    }
+
+    /// The id of the request's `index`th transfer (0 for a request of one), the same in every run. Not
+    /// time-ordered like a new id, and as unpredictable to others as the key.
+    pub fn transfer_id(&self, index: usize) -> TransferId {
+        let mut hasher = Sha256::new();
+        hasher.update(b"sanhu transfer id\n");
+        hasher.update(self.digest);
+        hasher.update((index as u64).to_be_bytes());
+        let digest = hasher.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        TransferId::from_u128(u128::from_be_bytes(bytes).max(1)).expect("a non-zero value is an id")
+    }
 }
 
 /// Runs the request that claimed `key` and records its outcome: the response, or for a 5xx (which
@@ -152,6 +192,16 @@ mod tests {
         assert!(parse_key(&[b'k'; 255]).is_ok());
         assert!(parse_key(b"tab\there").is_err());
         assert!(parse_key("caf\u{e9}".as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_key_derives_the_same_transfer_ids_in_every_run_and_other_keys_others() {
+        let key = |client: &str, key: &str| IdempotencyKey { client_id: client.to_owned(), key: key.to_owned() };
+        let scope = IdempotencyScope::of(&key("cli_a", "order-42"));
+        assert_eq!(scope.transfer_id(0), IdempotencyScope::of(&key("cli_a", "order-42")).transfer_id(0));
+        assert_ne!(scope.transfer_id(0), scope.transfer_id(1), "each transfer of a batch has its own");
+        assert_ne!(scope.transfer_id(0), IdempotencyScope::of(&key("cli_b", "order-42")).transfer_id(0));
+        assert_ne!(scope.transfer_id(0), IdempotencyScope::of(&key("cli_a", "order-43")).transfer_id(0));
     }
 
     #[test]

@@ -4,13 +4,15 @@
 //! becomes the core's types. Invalid input stops here with a 4xx and a stable code (never a 500,
 //! never a panic); below this crate nothing is parsed again.
 //!
-//! A request passes, outermost first: [`request_id`] (id, span, one log line) → [`timeout`] →
+//! A request passes, outermost first: [`request_id`] (id, span, one log line) → [`catch_panic`] (a
+//! panic is a 500, not a dropped connection) → [`timeout`] →
 //! [`authentication`] (signature, body buffered within its limit) → [`idempotency`] (POSTs with an
 //! `Idempotency-Key`) → the handler in [`ledger`]. `/health`, `/ready` and `/openapi.json` are
 //! unauthenticated.
 
 pub mod authentication;
 mod body;
+mod catch_panic;
 pub mod error;
 mod health;
 pub mod idempotency;
@@ -150,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         // limit would answer in plain text.
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn_with_state(state.clone(), timeout::limit_duration))
+        .layer(from_fn(catch_panic::catch_panic))
         .layer(from_fn(request_id::track_request))
         .with_state(state)
 }

@@ -67,7 +67,9 @@ impl QueryParams {
     pub fn time(&self, name: &str) -> Result<Option<Timestamp>, ApiError> {
         self.get(name)
             .map(|text| {
-                Timestamp::parse_rfc3339(text).ok_or_else(|| {
+                // An RFC 3339 time is ASCII. The core's parser slices the text by byte offsets, and a
+                // multi-byte character at one of them would panic it, so nothing else reaches it.
+                text.is_ascii().then(|| Timestamp::parse_rfc3339(text)).flatten().ok_or_else(|| {
                     ApiError::new(
                         code::INVALID_TIME,
                         format!("{name} must be an RFC 3339 time such as 2026-01-31T16:00:00Z"),

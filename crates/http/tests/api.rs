@@ -753,6 +753,22 @@ on_both_backends!(unknown_currencies_bad_ids_and_bad_business_fields_are_refused
     assert_eq!(app.account(&wallet).await["balance"], 0);
 });
 
+// Found while setting up the schema fuzzing (tests/fuzz), in the parser its time parameters reach: a
+// multi-byte character where the core's parser slices the offset by byte (`+00é0`) panicked the
+// request, which dropped the connection without an answer.
+on_both_backends!(a_time_with_a_multi_byte_character_is_invalid_time_not_a_panic, |db| {
+    let app = TestApp::new(db).await;
+    let (_, wallet) = app.platform_and_wallet().await;
+    for query in ["at=2026-01-01T00:00:00%2B00%C3%A90", "at=2026-01-01T00:00:00%C3%A9", "at=2026-01-01T00%C3%A9:00Z"] {
+        let response = app.get(&format!("/v1/ledger/accounts/{wallet}/balance?{query}")).await;
+        response.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_time");
+    }
+    for query in ["from=2026-01-01T00:00:00%2B00%C3%A90", "to=2026-01-01T00:00:00-0%C3%A900"] {
+        let response = app.get(&format!("/v1/ledger/accounts/{wallet}/entries?{query}")).await;
+        response.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_time");
+    }
+});
+
 on_both_backends!(a_body_over_the_limit_is_refused_before_it_is_read_whole, |db| {
     let app = TestApp::with_config(db, HttpConfig { body_bytes_max: 1024, ..HttpConfig::default() }).await;
     let large = json!({"currency": "CNY", "metadata": {"note": "x".repeat(2000)}});

@@ -73,6 +73,9 @@ pub struct IdempotencyKey {
 
 /// How long a claim on an idempotency key holds, in seconds. A claim older than this whose request
 /// never completed belongs to a process that died: the next request with the same key takes it over.
+/// Most dead claims go sooner: a claim records the store that made it, and one whose store is known to
+/// be gone (its instance lock is free: the process ended) is taken over at once. The lease is for
+/// the claims whose claimant cannot be told apart from a live one.
 pub const IDEMPOTENCY_CLAIM_LEASE_S: u32 = 60;
 
 /// A response kept for replay.

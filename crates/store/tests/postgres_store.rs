@@ -146,7 +146,7 @@ async fn migrating_again_or_from_two_instances_at_once_is_harmless() {
     a.unwrap();
     b.unwrap();
     let versions: i64 = raw(&db).await.query_one("SELECT count(*) FROM sanhu_migrations", &[]).await.unwrap().get(0);
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 3);
     db.store.ping().await.unwrap();
     let durability = db.store.durability().await.unwrap();
     assert!(durability.durable, "{}", durability.setting);
@@ -327,6 +327,40 @@ async fn a_resubmitted_transfer_returns_the_first_and_a_changed_one_is_refused()
     assert_verifies(store).await;
 }
 
+/// A batch is first tried without looking its ids up; a resubmission must still be answered with the
+/// stored transfer, also where applying it afresh would fail, alone or among new transfers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resubmission_that_would_now_fail_returns_the_stored_transfer() {
+    let db = postgres_or_skip!();
+    let store = &db.store;
+    let (bank, member, merchant) = (platform(), wallet(), wallet());
+    create(store, &[&bank, &member, &merchant]).await;
+    commit_one(store, post(bank.id, member.id, 100)).await.unwrap();
+    let pay = post(member.id, merchant.id, 100);
+    let paid = commit_one(store, pay.clone()).await.unwrap();
+    let held = commit_one(store, hold(merchant.id, bank.id, 40, None)).await.unwrap();
+    let settle = request(TransferAction::PostPending { pending_id: held.id, amount: None });
+    let settled = commit_one(store, settle.clone()).await.unwrap();
+
+    // Applied afresh, the payment would find the member empty and the post the hold posted.
+    assert_eq!(commit_one(store, pay.clone()).await, Ok(paid.clone()));
+    assert_eq!(commit_one(store, settle.clone()).await, Ok(settled.clone()));
+    let fresh = post(bank.id, member.id, 7);
+    let results = commit(store, vec![pay, fresh, settle]).await;
+    assert_eq!(results[0], Ok(paid));
+    assert!(results[1].is_ok());
+    assert_eq!(results[2], Ok(settled));
+    assert_eq!(
+        counters(store, member.id).await,
+        Counters { debits_posted: 100, credits_posted: 107, ..Counters::default() }
+    );
+    assert_eq!(
+        counters(store, merchant.id).await,
+        Counters { debits_posted: 40, credits_posted: 100, ..Counters::default() }
+    );
+    assert_verifies(store).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linked_chain_whose_second_member_fails_changes_nothing() {
     let db = postgres_or_skip!();
@@ -436,6 +470,146 @@ async fn verify_is_clean_after_transfers_and_finds_corruption() {
     sql.execute("UPDATE ledger_transfers SET dr_debits_pending = 1 WHERE id = $1", &[&held_uuid]).await.unwrap();
     let problems = store.verify().await.unwrap().problems;
     assert!(problems.iter().any(|p| p.contains(&held.id.to_string())), "{problems:#?}");
+    sql.execute("UPDATE ledger_transfers SET dr_debits_pending = 400 WHERE id = $1", &[&held_uuid]).await.unwrap();
+    assert_verifies(store).await;
+
+    // A link that skips an entry of the account: the entry chain is broken there.
+    let (previous,): (Option<uuid::Uuid>,) = {
+        let row = sql.query_one("SELECT dr_prev_id FROM ledger_transfers WHERE id = $1", &[&held_uuid]).await.unwrap();
+        (row.get(0),)
+    };
+    assert!(previous.is_some(), "the hold follows the member's first entry");
+    sql.execute("UPDATE ledger_transfers SET dr_prev_id = NULL WHERE id = $1", &[&held_uuid]).await.unwrap();
+    let problems = store.verify().await.unwrap().problems;
+    assert!(problems.iter().any(|p| p.contains(&held.id.to_string()) && p.contains("previous entry")), "{problems:#?}");
+    sql.execute("UPDATE ledger_transfers SET dr_prev_id = $2 WHERE id = $1", &[&held_uuid, &previous]).await.unwrap();
+    assert_verifies(store).await;
+
+    // The account row's end of its chain, or its count, disagreeing with its entries.
+    sql.execute("UPDATE ledger_accounts SET entry_count = entry_count + 1 WHERE id = $1", &[&member_uuid])
+        .await
+        .unwrap();
+    let problems = store.verify().await.unwrap().problems;
+    assert!(problems.iter().any(|p| p.contains(&member.id.to_string()) && p.contains("entries")), "{problems:#?}");
+    sql.execute("UPDATE ledger_accounts SET entry_count = entry_count - 1 WHERE id = $1", &[&member_uuid])
+        .await
+        .unwrap();
+    sql.execute("UPDATE ledger_accounts SET last_entry_id = $2 WHERE id = $1", &[&member_uuid, &held_uuid])
+        .await
+        .unwrap();
+    let problems = store.verify().await.unwrap().problems;
+    assert!(problems.iter().any(|p| p.contains(&member.id.to_string()) && p.contains("entries")), "{problems:#?}");
+
+    // A checkpoint where there should be none.
+    let mut checkpoint_store = raw(&db).await;
+    let tx = checkpoint_store.transaction().await.unwrap();
+    tx.execute(
+        "INSERT INTO ledger_entry_checkpoints (account_id, timestamp, transfer_id) SELECT $1, timestamp, id \
+         FROM ledger_transfers WHERE id = $2",
+        &[&member_uuid, &held_uuid],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let problems = store.verify().await.unwrap().problems;
+    assert!(problems.iter().any(|p| p.contains("checkpoint") && p.contains(&held.id.to_string())), "{problems:#?}");
+}
+
+/// Places `n` posts in batches of `per_batch`, alternating direction, between `hot` and the others.
+async fn posts_around(
+    store: &Store,
+    hot: AccountId,
+    others: &[AccountId],
+    n: usize,
+    per_batch: usize,
+) -> Vec<Transfer> {
+    let mut committed = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let requests: Vec<TransferRequest> = (i..n.min(i + per_batch))
+            .map(|k| {
+                let other = others[k % others.len()];
+                if k % 3 == 0 {
+                    post(other, hot, 5 + k as i64)
+                } else {
+                    post(hot, other, 1 + (k % 4) as i64)
+                }
+            })
+            .collect();
+        i += requests.len();
+        for result in commit(store, requests).await {
+            committed.push(result.unwrap());
+        }
+    }
+    committed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_a_version_1_ledger_links_its_entries_as_the_writer_does() {
+    let db = postgres_or_skip!();
+    let store = &db.store;
+    let (bank, hot, a, b) = (platform(), platform(), wallet(), wallet());
+    create(store, &[&bank, &hot, &a, &b]).await;
+    commit(store, vec![post(bank.id, a.id, 100_000), post(bank.id, b.id, 100_000)]).await;
+    posts_around(store, hot.id, &[a.id, b.id], 300, 70).await;
+    let held = commit_one(store, hold(a.id, hot.id, 10, None)).await.unwrap();
+    commit_one(store, request(TransferAction::PostPending { pending_id: held.id, amount: None })).await.unwrap();
+
+    // The same ledger in a schema of version 1: its tables and the columns they had.
+    let sql = raw(&db).await;
+    let current: String = sql.query_one("SELECT current_schema()", &[]).await.unwrap().get(0);
+    let old = format!("{current}_v1");
+    let old_url = db.url.replace(&format!("search_path%3D{current}"), &format!("search_path%3D{old}"));
+    assert_ne!(old_url, db.url);
+    sql.batch_execute(&format!("CREATE SCHEMA {old}")).await.unwrap();
+    let (old_sql, connection) = tokio_postgres::connect(&old_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    old_sql.batch_execute(include_str!("../src/postgres/schema.sql")).await.unwrap();
+    old_sql
+        .batch_execute(&format!(
+            "CREATE TABLE sanhu_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL);
+             INSERT INTO sanhu_migrations VALUES (1, 0);
+             INSERT INTO ledger_accounts SELECT id, currency, normal_side, overdraft, flags, debits_pending,
+                 debits_posted, credits_pending, credits_posted, code, metadata, created_at, last_transfer_at
+                 FROM {current}.ledger_accounts;
+             INSERT INTO ledger_transfers SELECT id, kind, debit_account_id, credit_account_id, amount, pending_id,
+                 timeout_s, flags, requested_amount, code, reference, metadata, timestamp, dr_debits_pending,
+                 dr_debits_posted, dr_credits_pending, dr_credits_posted, cr_debits_pending, cr_debits_posted,
+                 cr_credits_pending, cr_credits_posted FROM {current}.ledger_transfers;
+             INSERT INTO ledger_pendings SELECT * FROM {current}.ledger_pendings;"
+        ))
+        .await
+        .unwrap();
+    let migrated = Store::open(&old_url, &Default::default()).await.unwrap();
+    migrated.migrate().await.unwrap();
+
+    // Links, chain ends, counts and checkpoints: what the writer recorded, entry for entry.
+    for query in [
+        "SELECT id::text, dr_prev_id::text, cr_prev_id::text FROM ledger_transfers ORDER BY id",
+        "SELECT id::text, last_entry_id::text, entry_count::text FROM ledger_accounts ORDER BY id",
+        "SELECT account_id::text, timestamp::text, transfer_id::text FROM ledger_entry_checkpoints ORDER BY 1, 2",
+    ] {
+        let rows = |rows: Vec<tokio_postgres::Row>| -> Vec<[Option<String>; 3]> {
+            rows.iter().map(|r| [r.get(0), r.get(1), r.get(2)]).collect()
+        };
+        let written = rows(sql.query(query, &[]).await.unwrap());
+        let backfilled = rows(old_sql.query(query, &[]).await.unwrap());
+        assert!(!written.is_empty(), "{query}");
+        assert_eq!(backfilled, written, "{query}");
+    }
+    let checkpoints: i64 =
+        old_sql.query_one("SELECT count(*) FROM ledger_entry_checkpoints", &[]).await.unwrap().get(0);
+    assert_eq!(checkpoints, 4, "the hot account's 128th and 256th entries, and the 128th of a and of b");
+    assert_verifies(&migrated).await;
+    let all = EntryQuery { account_id: hot.id, from: None, to: None, after: None, limit: 1000 };
+    assert_eq!(migrated.account_entries(&all).await.unwrap(), store.account_entries(&all).await.unwrap());
+    assert_eq!(migrated.account_entries(&all).await.unwrap().len(), 302);
+
+    // The migrated ledger takes new batches where it left off.
+    posts_around(&migrated, hot.id, &[a.id, b.id], 40, 40).await;
+    assert_verifies(&migrated).await;
+    drop(migrated);
+    sql.batch_execute(&format!("DROP SCHEMA {old} CASCADE")).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,6 +648,23 @@ async fn two_instances_move_money_both_ways_between_two_accounts_at_once() {
     let entries = one.account_entries(&query).await.unwrap();
     assert_eq!(entries.len(), 1 + 2 * BATCHES * PER_BATCH as usize);
     assert!(entries.windows(2).all(|w| w[0].timestamp < w[1].timestamp), "one order per account");
+    // Both instances extended one chain of entries per account: read in pages from the other
+    // instance, and balances at past instants, it is the same history.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = two.account_entries(&EntryQuery { after, limit: 300, ..query.clone() }).await.unwrap();
+        paged.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if page.len() == 300 => after = Some(last.timestamp),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, entries);
+    for entry in entries.iter().step_by(97) {
+        let side = if entry.debit_account_id == a.id { entry.debit_account_after } else { entry.credit_account_after };
+        assert_eq!(two.counters_at(a.id, entry.timestamp).await.unwrap(), side);
+    }
     assert_verifies(&two).await;
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use sanhu_core::ledger::{Transfer, TransferAction, TransferError, TransferKind, TransferRequest, BATCH_TRANSFERS_MAX};
 use sanhu_core::TransferId;
 use sanhu_service::clock;
@@ -15,6 +15,7 @@ use serde_json::{Number, Value};
 
 use super::{fields, metadata_object, optional_code, CountersView};
 use crate::error::{code, ApiError};
+use crate::idempotency::IdempotencyScope;
 use crate::ids::{self, TransferIdPath};
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::query::QueryParams;
@@ -92,10 +93,23 @@ impl Business {
     }
 }
 
-/// The caller's id, or a new one. A caller that retries without an Idempotency-Key should send an
-/// id: a resubmitted id returns the transfer it names instead of moving the money again.
-fn given_or_new_id(id: Option<&str>) -> Result<TransferId, ApiError> {
-    id.map_or_else(|| Ok(clock::new_id()), |text| ids::transfer_id("id", text))
+/// The caller's id; without one, under an Idempotency-Key, the id the key derives for the request's
+/// `index`th transfer, so that the request run again after a crash does not apply it twice; else a
+/// new one. A caller that retries without an Idempotency-Key should send an id: a resubmitted id
+/// returns the transfer it names instead of moving the money again.
+fn given_or_new_id(id: Option<&str>, scope: Option<&IdempotencyScope>, index: usize) -> Result<TransferId, ApiError> {
+    match (id, scope) {
+        (Some(text), _) => ids::transfer_id("id", text),
+        (None, Some(scope)) => Ok(scope.transfer_id(index)),
+        (None, None) => Ok(clock::new_id()),
+    }
+}
+
+/// The request's idempotency scope, when it came with an Idempotency-Key.
+type Scope = Option<Extension<IdempotencyScope>>;
+
+fn scope_of(scope: &Scope) -> Option<&IdempotencyScope> {
+    scope.as_ref().map(|Extension(scope)| scope)
 }
 
 /// A posted transfer or, with `pending`, a hold.
@@ -136,10 +150,11 @@ struct CreateTransferBody {
 /// POST /v1/ledger/transfers
 pub async fn create_transfer(
     State(state): State<AppState>,
+    scope: Scope,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TransferView>), ApiError> {
     let body: CreateTransferBody = parse_body(&body)?;
-    let id = given_or_new_id(body.id.as_deref())?;
+    let id = given_or_new_id(body.id.as_deref(), scope_of(&scope), 0)?;
     let action = movement(
         &body.debit_account_id,
         &body.credit_account_id,
@@ -166,10 +181,11 @@ struct PostPendingBody {
 pub async fn post_pending(
     State(state): State<AppState>,
     TransferIdPath(pending_id): TransferIdPath,
+    scope: Scope,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TransferView>), ApiError> {
     let body: PostPendingBody = parse_body_or_empty(&body)?;
-    let id = given_or_new_id(body.id.as_deref())?;
+    let id = given_or_new_id(body.id.as_deref(), scope_of(&scope), 0)?;
     let amount = body.amount.as_ref().map(|a| fields::amount("amount", a)).transpose()?;
     let business = Business::parse(body.code.as_deref(), body.reference.as_deref(), body.metadata.as_ref())?;
     submit_one(&state, business.into_request(id, TransferAction::PostPending { pending_id, amount }, false)).await
@@ -188,10 +204,11 @@ struct VoidPendingBody {
 pub async fn void_pending(
     State(state): State<AppState>,
     TransferIdPath(pending_id): TransferIdPath,
+    scope: Scope,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TransferView>), ApiError> {
     let body: VoidPendingBody = parse_body_or_empty(&body)?;
-    let id = given_or_new_id(body.id.as_deref())?;
+    let id = given_or_new_id(body.id.as_deref(), scope_of(&scope), 0)?;
     let business = Business::parse(body.code.as_deref(), body.reference.as_deref(), body.metadata.as_ref())?;
     submit_one(&state, business.into_request(id, TransferAction::VoidPending { pending_id }, false)).await
 }
@@ -229,8 +246,9 @@ struct BatchItemBody {
 }
 
 impl BatchItemBody {
-    fn into_request(self) -> Result<TransferRequest, ApiError> {
-        let id = given_or_new_id(self.id.as_deref())?;
+    /// The request of the batch's `index`th item.
+    fn into_request(self, scope: Option<&IdempotencyScope>, index: usize) -> Result<TransferRequest, ApiError> {
+        let id = given_or_new_id(self.id.as_deref(), scope, index)?;
         let action = match (self.action.as_deref(), self.pending) {
             (None | Some("post"), None | Some(false)) => self.movement(false)?,
             (None | Some("hold"), Some(true)) | (Some("hold"), None) => self.movement(true)?,
@@ -324,7 +342,11 @@ pub struct BatchResults {
 /// linked chain (items with `linked` and the first after them without) succeeds or fails whole.
 /// Malformed items refuse the whole request, since applying the rest could break what the caller
 /// meant the chain to cover.
-pub async fn create_batch(State(state): State<AppState>, body: Bytes) -> Result<Json<BatchResults>, ApiError> {
+pub async fn create_batch(
+    State(state): State<AppState>,
+    scope: Scope,
+    body: Bytes,
+) -> Result<Json<BatchResults>, ApiError> {
     let body: BatchBody = parse_body(&body)?;
     let count = body.transfers.len();
     if !(1..=BATCH_TRANSFERS_MAX).contains(&count) {
@@ -336,7 +358,8 @@ pub async fn create_batch(State(state): State<AppState>, body: Bytes) -> Result<
     let mut requests = Vec::with_capacity(count);
     let mut seen = HashSet::with_capacity(count);
     for (index, item) in body.transfers.into_iter().enumerate() {
-        let request = item.into_request().map_err(|e| e.within(&format!("transfers[{index}]")))?;
+        let request =
+            item.into_request(scope_of(&scope), index).map_err(|e| e.within(&format!("transfers[{index}]")))?;
         if !seen.insert(request.id) {
             let error = TransferError::DuplicateIdInBatch;
             return Err(ApiError::transfer(error).within(&format!("transfers[{index}] ({})", request.id)));

@@ -121,36 +121,43 @@ impl PostgresStore {
         fingerprint: &str,
         now: Timestamp,
     ) -> anyhow::Result<IdempotencyBegin> {
+        // Held before the claim is written, so that no claim of this store is ever seen unlocked.
+        let token = self.inner.instance.token().await;
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let claim = conn
             .statements
             .get(
                 &conn.client,
-                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, status, body) \
-                 VALUES ($1, $2, $3, $4, NULL, NULL) ON CONFLICT (client_id, key) DO NOTHING",
+                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, status, body) \
+                 VALUES ($1, $2, $3, $4, $5, NULL, NULL) ON CONFLICT (client_id, key) DO NOTHING",
             )
             .await?;
         let read = conn
             .statements
             .get(
                 &conn.client,
-                "SELECT fingerprint, claimed_at, status, body FROM idempotency_keys WHERE client_id = $1 AND key = $2",
+                "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys \
+                 WHERE client_id = $1 AND key = $2",
             )
             .await?;
-        // Takes over the claim only if it is still the stale one read: two requests that both found
-        // it stale cannot both win.
+        // Takes over the claim only if it is still the dead one read: two requests that both found
+        // it dead cannot both win.
         let take_over = conn
             .statements
             .get(
                 &conn.client,
-                "UPDATE idempotency_keys SET claimed_at = $4 \
+                "UPDATE idempotency_keys SET claimed_at = $4, claimed_by = $5 \
                  WHERE client_id = $1 AND key = $2 AND claimed_at = $3 AND status IS NULL",
             )
             .await?;
+        // Free only when no session holds it: the claimant's store is gone. Taken and released in
+        // the statement's own transaction.
+        let claimant_lock = conn.statements.get(&conn.client, "SELECT pg_try_advisory_xact_lock($1)").await?;
         let lease_start = now.nanos().saturating_sub(IDEMPOTENCY_CLAIM_LEASE_S as i64 * 1_000_000_000);
         for _ in 0..IDEMPOTENCY_TRIES {
-            let claimed = conn.client.execute(&claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos()]).await?;
+            let claimed =
+                conn.client.execute(&claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos(), &token]).await?;
             if claimed == 1 {
                 return Ok(IdempotencyBegin::Claimed);
             }
@@ -169,10 +176,20 @@ impl PostgresStore {
                 return Ok(IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() }));
             }
             if claimed_at > lease_start {
-                return Ok(IdempotencyBegin::InUse);
+                let claimed_by: Option<i64> = row.try_get(4)?;
+                let claimant_gone = match claimed_by {
+                    Some(claimant) if Some(claimant) != token => {
+                        conn.client.query_one(&claimant_lock, &[&claimant]).await?.try_get::<_, bool>(0)?
+                    }
+                    _ => false,
+                };
+                if !claimant_gone {
+                    return Ok(IdempotencyBegin::InUse);
+                }
             }
-            // The claimer has held the key past the lease without an answer: it died.
-            let taken = conn.client.execute(&take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos()]).await?;
+            // The claimer held the key past the lease without an answer, or its store is gone: it died.
+            let taken =
+                conn.client.execute(&take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos(), &token]).await?;
             if taken == 1 {
                 return Ok(IdempotencyBegin::Claimed);
             }

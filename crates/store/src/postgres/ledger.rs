@@ -1,24 +1,30 @@
 //! The ledger on PostgreSQL: the batched commit, the reads, and `verify`.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::future::Future;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use futures_util::future::{try_join, try_join4};
+use futures_util::future::{try_join, try_join3};
+use futures_util::{SinkExt, StreamExt};
+use sanhu_core::id_hash::IdMap;
 use sanhu_core::ledger::verify::PROBLEMS_LISTED_MAX;
 use sanhu_core::ledger::{
-    apply_batch, Account, BatchNeeds, Counters, LedgerState, PendingRecord, PendingStatus, Transfer, TransferError,
-    TransferRequest,
+    apply_batch, Account, BatchNeeds, BatchOutcome, Counters, LedgerState, PendingRecord, PendingStatus, Transfer,
+    TransferError, TransferRequest,
 };
 use sanhu_core::{AccountId, Currency, Timestamp, TransferId};
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::IsolationLevel;
 use uuid::Uuid;
 
 use super::pool::PooledConn;
 use super::rows::{
-    account_columns, account_from_row, account_id, pending_from_row, transfer_columns, transfer_from_row, transfer_id,
-    uuid, uuids, AccountRow, TransferRow,
+    account_columns, account_from_row, account_id, chain_from_row, check_transfer_copy_columns, pending_from_row,
+    transfer_columns, transfer_copy_columns, transfer_from_row, transfer_id, transfers_copy_data, uuid, uuids,
+    AccountChange, AccountRow, Chain, LinkedTransfer, ACCOUNT_COLUMN_COUNT,
 };
 use super::PostgresStore;
 use crate::{pending_account_ids, EntryQuery, FlagChange, VerifyReport};
@@ -31,40 +37,101 @@ const LOCK_PENDINGS: &str = "SELECT p.id, p.status, p.expires_at, t.debit_accoun
      WHERE p.id = ANY($1::uuid[]) ORDER BY p.id FOR UPDATE OF p";
 const LOAD_TRANSFERS: &str =
     concat!("SELECT ", transfer_columns!(), " FROM ledger_transfers WHERE id = ANY($1::uuid[])");
-const LOCK_ACCOUNTS: &str =
-    concat!("SELECT ", account_columns!(), " FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE");
-// Batches travel as arrays of table rows, one parameter whatever their size: no statement per row
-// and no parameter limit to chunk for.
-const INSERT_TRANSFERS: &str = "INSERT INTO ledger_transfers SELECT * FROM UNNEST($1::ledger_transfers[])";
+/// The accounts and where their entries end, locked: the lock is what keeps each account's chain of
+/// entries a single line when several writers share the database.
+const LOCK_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    ", last_entry_id, entry_count FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
+);
+/// No rows: prepared only for the types of the columns that COPY writes.
+const TRANSFER_COPY_PROBE: &str = concat!("SELECT ", transfer_copy_columns!(), " FROM ledger_transfers LIMIT 0");
+const COPY_TRANSFERS: &str =
+    concat!("COPY ledger_transfers (", transfer_copy_columns!(), ") FROM STDIN (FORMAT binary)");
+const INSERT_CHECKPOINTS: &str = "INSERT INTO ledger_entry_checkpoints (account_id, timestamp, transfer_id) \
+     SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::uuid[])";
 const INSERT_PENDINGS: &str = "INSERT INTO ledger_pendings (id, status, expires_at) \
      SELECT * FROM UNNEST($1::uuid[], $2::int2[], $3::int8[])";
 const UPDATE_PENDINGS: &str = "UPDATE ledger_pendings p SET status = v.status \
      FROM UNNEST($1::uuid[], $2::int2[]) AS v(id, status) WHERE p.id = v.id";
+// Accounts travel as one array of a narrow row type: one parameter whatever the batch's size, and
+// only the columns a batch changes.
 const UPDATE_ACCOUNTS: &str = "UPDATE ledger_accounts a SET debits_pending = v.debits_pending, \
      debits_posted = v.debits_posted, credits_pending = v.credits_pending, credits_posted = v.credits_posted, \
-     last_transfer_at = v.last_transfer_at \
-     FROM UNNEST($1::ledger_accounts[]) AS v WHERE a.id = v.id";
+     last_transfer_at = v.last_transfer_at, last_entry_id = v.last_entry_id, entry_count = v.entry_count \
+     FROM UNNEST($1::ledger_account_change[]) AS v WHERE a.id = v.id";
 const INSERT_ACCOUNTS: &str = "INSERT INTO ledger_accounts SELECT * FROM UNNEST($1::ledger_accounts[])";
 const GET_ACCOUNT: &str = concat!("SELECT ", account_columns!(), " FROM ledger_accounts WHERE id = $1");
 const GET_TRANSFER: &str = concat!("SELECT ", transfer_columns!(), " FROM ledger_transfers WHERE id = $1");
-// Two index range scans, one per side, merged: an OR over both columns could use neither index.
+
+/// Every this many entries of an account, one checkpoint row. Larger: fewer rows to write; smaller:
+/// shorter walks for statements and past balances. The same interval as on SQLite.
+pub(super) const ENTRY_CHECKPOINT_INTERVAL: i64 = 128;
+
+/// Account $1's previous entry before the walk's row `w`, as the recursive part of a walk. A lateral
+/// subquery with a LIMIT is planned for one row at a time, so it is always a primary-key look-up: as a
+/// plain join, a small or freshly filled table can make a hash join over the whole table look cheaper
+/// to the planner, and the walk repeats it at every step.
+macro_rules! previous_entry {
+    ($condition:literal) => {
+        concat!(
+            " FROM walk w CROSS JOIN LATERAL (
+                SELECT t.*, CASE WHEN t.debit_account_id = $1 THEN t.dr_prev_id ELSE t.cr_prev_id END AS prev
+                FROM ledger_transfers t WHERE t.id = w.prev AND ",
+            $condition,
+            " LIMIT 1) AS t"
+        )
+    };
+}
+
+/// Account $1's entries with timestamps in [$2, $3], oldest first, at most $4; $5 is how many
+/// checkpoints at or after $2 cover $4 entries. The walk starts at the first of those checkpoints
+/// that is past $3 or is the $5-th (else at the chain's end), and follows the links back to $2:
+/// at most $5 intervals of steps, in one statement.
 const ENTRIES: &str = concat!(
-    "SELECT * FROM ((SELECT ",
+    "WITH RECURSIVE ends AS (
+        SELECT transfer_id, timestamp, row_number() OVER (ORDER BY timestamp) AS n
+        FROM (SELECT transfer_id, timestamp FROM ledger_entry_checkpoints
+              WHERE account_id = $1 AND timestamp >= $2 ORDER BY timestamp LIMIT $5) AS c
+    ), start AS (
+        SELECT coalesce(
+            (SELECT transfer_id FROM ends WHERE timestamp > $3 OR n = $5 ORDER BY timestamp LIMIT 1),
+            (SELECT last_entry_id FROM ledger_accounts WHERE id = $1)) AS id
+    ), walk AS (
+        SELECT t.*, CASE WHEN t.debit_account_id = $1 THEN t.dr_prev_id ELSE t.cr_prev_id END AS prev
+        FROM ledger_transfers t WHERE t.id = (SELECT id FROM start) AND t.timestamp >= $2
+        UNION ALL
+        SELECT t.*",
+    previous_entry!("t.timestamp >= $2"),
+    "
+    )
+    SELECT ",
     transfer_columns!(),
-    " FROM ledger_transfers WHERE debit_account_id = $1 AND timestamp >= $2 AND timestamp <= $3 \
-     ORDER BY timestamp LIMIT $4) UNION ALL (SELECT ",
-    transfer_columns!(),
-    " FROM ledger_transfers WHERE credit_account_id = $1 AND timestamp >= $2 AND timestamp <= $3 \
-     ORDER BY timestamp LIMIT $4)) AS entries ORDER BY timestamp LIMIT $4"
+    " FROM walk WHERE timestamp <= $3 ORDER BY timestamp LIMIT $4"
 );
-const COUNTERS_AT: &str = "SELECT debits_pending, debits_posted, credits_pending, credits_posted FROM (\
-     (SELECT timestamp, dr_debits_pending AS debits_pending, dr_debits_posted AS debits_posted, \
-      dr_credits_pending AS credits_pending, dr_credits_posted AS credits_posted FROM ledger_transfers \
-      WHERE debit_account_id = $1 AND timestamp <= $2 ORDER BY timestamp DESC LIMIT 1) \
-     UNION ALL \
-     (SELECT timestamp, cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted \
-      FROM ledger_transfers WHERE credit_account_id = $1 AND timestamp <= $2 ORDER BY timestamp DESC LIMIT 1)\
-     ) AS latest ORDER BY timestamp DESC LIMIT 1";
+
+/// Account $1's counters after its last entry at or before $2: the walk starts at the first
+/// checkpoint after $2 (else at the chain's end) and stops at the first entry at or before $2.
+const COUNTERS_AT: &str = concat!(
+    "WITH RECURSIVE start AS (
+        SELECT coalesce(
+            (SELECT transfer_id FROM ledger_entry_checkpoints WHERE account_id = $1 AND timestamp > $2
+             ORDER BY timestamp LIMIT 1),
+            (SELECT last_entry_id FROM ledger_accounts WHERE id = $1)) AS id
+    ), walk AS (
+        SELECT t.*, CASE WHEN t.debit_account_id = $1 THEN t.dr_prev_id ELSE t.cr_prev_id END AS prev
+        FROM ledger_transfers t WHERE t.id = (SELECT id FROM start)
+        UNION ALL
+        SELECT t.*",
+    previous_entry!("w.timestamp > $2"),
+    "
+    )
+    SELECT CASE WHEN debit_account_id = $1 THEN dr_debits_pending ELSE cr_debits_pending END,
+           CASE WHEN debit_account_id = $1 THEN dr_debits_posted ELSE cr_debits_posted END,
+           CASE WHEN debit_account_id = $1 THEN dr_credits_pending ELSE cr_credits_pending END,
+           CASE WHEN debit_account_id = $1 THEN dr_credits_posted ELSE cr_credits_posted END
+    FROM walk WHERE timestamp <= $2 LIMIT 1"
+);
 
 /// How long to wait before try `tries + 1`: doubling from 2 ms to at most 128 ms, with up to as
 /// much again at random, so that two instances that collided do not collide again in step.
@@ -74,14 +141,23 @@ fn retry_backoff(tries: u32) -> Duration {
     Duration::from_micros(base * 1000 + u64::from(random) % (base * 1000))
 }
 
-/// Whether a failed batch lost a race with another writer and may simply be tried again.
+/// Whether a failed batch lost a race with another writer, or met a stored transfer id it did not
+/// look up, and may simply be tried again.
 fn lost_a_race(error: &anyhow::Error) -> bool {
-    let code = error.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code());
-    // 23505: another instance inserted one of the batch's transfer ids after this one looked; the
-    // retry sees it and answers the request as a resubmission.
-    [&SqlState::T_R_DEADLOCK_DETECTED, &SqlState::T_R_SERIALIZATION_FAILURE, &SqlState::UNIQUE_VIOLATION]
-        .iter()
-        .any(|c| code == Some(*c))
+    let code = error_code(error);
+    [&SqlState::T_R_DEADLOCK_DETECTED, &SqlState::T_R_SERIALIZATION_FAILURE].iter().any(|c| code == Some(*c))
+        || is_unique_violation(error)
+}
+
+/// 23505: one of the batch's transfer ids is stored already, either before the batch (the first try
+/// does not look) or by another instance since it looked. The next try looks the ids up, sees it,
+/// and answers the request as a resubmission.
+fn is_unique_violation(error: &anyhow::Error) -> bool {
+    error_code(error) == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+fn error_code(error: &anyhow::Error) -> Option<&SqlState> {
+    error.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code())
 }
 
 impl PostgresStore {
@@ -98,12 +174,17 @@ impl PostgresStore {
         loop {
             tries += 1;
             let mut conn = self.inner.writer.get().await?;
-            match commit_once(&mut conn, &requests, &needs, now).await {
+            // The first try does not look up the batch's ids; a unique violation says it should have.
+            match commit_once(&mut conn, &requests, &needs, now, tries > 1).await {
                 Ok(results) => return Ok(results),
                 Err(error) if tries < COMMIT_TRIES && lost_a_race(&error) => {
                     drop(conn);
-                    tracing::debug!(%error, tries, "a ledger batch lost a race with another writer; trying again");
-                    tokio::time::sleep(retry_backoff(tries)).await;
+                    tracing::debug!(%error, tries, "a ledger batch lost a race or holds a stored id; trying again");
+                    // The transfer that a unique violation collided with is committed, and the next try
+                    // sees it: no reason to wait. Lock conflicts wait, so as not to collide again in step.
+                    if !is_unique_violation(&error) {
+                        tokio::time::sleep(retry_backoff(tries)).await;
+                    }
                 }
                 Err(error) => return Err(error.context("commit a ledger batch")),
             }
@@ -270,8 +351,14 @@ impl PostgresStore {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn.statements.get(&conn.client, ENTRIES).await?;
-        let rows =
-            conn.client.query(&statement, &[&uuid(query.account_id), &lowest, &highest, &(query.limit as i64)]).await?;
+        let limit = query.limit as i64;
+        // From the first checkpoint at or after `lowest` to the n-th, there are at least
+        // 1 + (n - 1) * interval entries: the smallest n that covers `limit` of them.
+        let checkpoints_needed = (limit - 1 + ENTRY_CHECKPOINT_INTERVAL - 1) / ENTRY_CHECKPOINT_INTERVAL + 1;
+        let rows = conn
+            .client
+            .query(&statement, &[&uuid(query.account_id), &lowest, &highest, &limit, &checkpoints_needed])
+            .await?;
         rows.iter().map(transfer_from_row).collect()
     }
 
@@ -326,26 +413,73 @@ impl PostgresStore {
         report.transfers_checked = counts.try_get::<_, i64>(1)? as u64;
         let limit = &(PROBLEMS_LISTED_MAX as i64);
 
-        for row in tx.query(VERIFY_ENTRIES, &[limit]).await? {
+        let interval = &ENTRY_CHECKPOINT_INTERVAL;
+        let id_text = |id: Option<Uuid>| -> anyhow::Result<String> {
+            Ok(id.map(transfer_id).transpose()?.map_or("none".to_owned(), |id| id.to_string()))
+        };
+        for row in tx.query(VERIFY_ENTRIES, &[limit, interval]).await? {
             let transfer = transfer_id(row.try_get(0)?)?;
             let account = account_id(row.try_get(1)?)?;
             let side: &str = row.try_get(2)?;
+            if !row.try_get::<_, bool>(11)? {
+                report.problems.push(format!(
+                    "transfer {transfer} records {side} account {account} counters {} after it, but its entries sum \
+                     to {}",
+                    counters_text(&row, 3)?,
+                    counters_text(&row, 7)?
+                ));
+            }
+            if !row.try_get::<_, bool>(14)? {
+                report.problems.push(format!(
+                    "transfer {transfer} links to {} as the previous entry of its {side} account {account}, but that \
+                     is {}",
+                    id_text(row.try_get(12)?)?,
+                    id_text(row.try_get(13)?)?
+                ));
+            }
+            if !row.try_get::<_, bool>(17)? {
+                let n: i64 = row.try_get(15)?;
+                let checkpoint: Option<Uuid> = row.try_get(16)?;
+                report.problems.push(match checkpoint {
+                    None => format!("entry {n} of account {account} (transfer {transfer}) has no checkpoint"),
+                    Some(c) => format!(
+                        "account {account} has a checkpoint at entry {n} (transfer {transfer}) naming transfer {}",
+                        id_text(Some(c))?
+                    ),
+                });
+            }
+        }
+        for row in tx.query(VERIFY_CHECKPOINTS, &[limit]).await? {
+            let account = account_id(row.try_get(0)?)?;
+            let at = Timestamp(row.try_get(1)?);
             report.problems.push(format!(
-                "transfer {transfer} records {side} account {account} counters {} after it, but its entries sum to {}",
-                counters_text(&row, 3)?,
-                counters_text(&row, 7)?
+                "account {account} has a checkpoint at {at} naming transfer {}, which is not its entry at that time",
+                id_text(row.try_get(2)?)?
             ));
         }
         for row in tx.query(VERIFY_TOTALS, &[limit]).await? {
             let account = account_id(row.try_get(0)?)?;
-            if row.try_get::<_, bool>(1)? {
+            if !row.try_get::<_, bool>(1)? {
+                report.problems.push(format!("transfers name account {account}, which does not exist"));
+                continue;
+            }
+            if !row.try_get::<_, bool>(10)? {
                 report.problems.push(format!(
                     "account {account} has counters {} but its entries sum to {}",
                     counters_text(&row, 2)?,
                     counters_text(&row, 6)?
                 ));
-            } else {
-                report.problems.push(format!("transfers name account {account}, which does not exist"));
+            }
+            if !row.try_get::<_, bool>(15)? {
+                let last_at =
+                    row.try_get::<_, Option<i64>>(14)?.map_or("never".to_owned(), |t| Timestamp(t).to_string());
+                report.problems.push(format!(
+                    "account {account} records {} entries ending at transfer {}, but it has {} entries, the last at {}",
+                    row.try_get::<_, i64>(11)?,
+                    id_text(row.try_get(13)?)?,
+                    row.try_get::<_, i64>(12)?,
+                    last_at
+                ));
             }
         }
         for row in tx.query(VERIFY_NEGATIVE, &[limit]).await? {
@@ -428,11 +562,12 @@ fn counters_text(row: &tokio_postgres::Row, first: usize) -> anyhow::Result<Stri
 
 /// What each transfer does to its two accounts: a posted transfer adds to posted counters, a hold to
 /// pending ones; a post of a hold adds what it posts and releases the whole hold (the held transfer's
-/// amount), a void or expiry releases its own amount, which is the hold's. One row per account side.
+/// amount), a void or expiry releases its own amount, which is the hold's. One row per account side,
+/// with the side's link to the account's previous entry.
 macro_rules! verify_sides {
     () => {
         "WITH effect AS (
-            SELECT t.id, t.timestamp, t.debit_account_id, t.credit_account_id,
+            SELECT t.id, t.timestamp, t.debit_account_id, t.credit_account_id, t.dr_prev_id, t.cr_prev_id,
                    CASE WHEN t.kind IN (0, 2) THEN t.amount ELSE 0 END AS posted,
                    CASE t.kind WHEN 1 THEN t.amount WHEN 2 THEN -h.amount WHEN 3 THEN -t.amount
                                WHEN 4 THEN -t.amount ELSE 0 END AS pending,
@@ -440,60 +575,97 @@ macro_rules! verify_sides {
                    t.cr_debits_pending, t.cr_debits_posted, t.cr_credits_pending, t.cr_credits_posted
             FROM ledger_transfers t LEFT JOIN ledger_transfers h ON t.kind = 2 AND h.id = t.pending_id
         ), sides AS (
-            SELECT id, timestamp, debit_account_id AS account_id, 'debit' AS side,
+            SELECT id, timestamp, debit_account_id AS account_id, 'debit' AS side, dr_prev_id AS prev_link,
                    pending AS debits_pending, posted AS debits_posted, 0 AS credits_pending, 0 AS credits_posted,
                    dr_debits_pending AS after_debits_pending, dr_debits_posted AS after_debits_posted,
                    dr_credits_pending AS after_credits_pending, dr_credits_posted AS after_credits_posted
             FROM effect
             UNION ALL
-            SELECT id, timestamp, credit_account_id, 'credit', 0, 0, pending, posted,
+            SELECT id, timestamp, credit_account_id, 'credit', cr_prev_id, 0, 0, pending, posted,
                    cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted
             FROM effect
         )"
     };
 }
 
-/// Entries whose recorded counters after them differ from the running sum of the account's entries
-/// up to them. Sums are NUMERIC, shown as text, so that a corrupt ledger cannot overflow the check.
+/// Each account's entries in timestamp order, checked one by one: the counters recorded after each
+/// equal the running sum of the account's entries up to it, its link names the entry before it, and
+/// it has a checkpoint exactly if it is a multiple of $2 (naming it). Sums are NUMERIC, shown as text,
+/// so that a corrupt ledger cannot overflow the check.
 const VERIFY_ENTRIES: &str = concat!(
     verify_sides!(),
     ", running AS (
-        SELECT id, account_id, side, timestamp,
-               after_debits_pending, after_debits_posted, after_credits_pending, after_credits_posted,
-               sum(debits_pending) OVER w AS debits_pending, sum(debits_posted) OVER w AS debits_posted,
-               sum(credits_pending) OVER w AS credits_pending, sum(credits_posted) OVER w AS credits_posted
-        FROM sides
-        WINDOW w AS (PARTITION BY account_id ORDER BY timestamp ROWS UNBOUNDED PRECEDING)
+        SELECT s.id, s.account_id, s.side, s.timestamp, s.prev_link, c.transfer_id AS checkpoint,
+               s.after_debits_pending, s.after_debits_posted, s.after_credits_pending, s.after_credits_posted,
+               sum(s.debits_pending) OVER w AS debits_pending, sum(s.debits_posted) OVER w AS debits_posted,
+               sum(s.credits_pending) OVER w AS credits_pending, sum(s.credits_posted) OVER w AS credits_posted,
+               lag(s.id) OVER w AS previous, row_number() OVER w AS n
+        FROM sides s
+        LEFT JOIN ledger_entry_checkpoints c ON c.account_id = s.account_id AND c.timestamp = s.timestamp
+        WINDOW w AS (PARTITION BY s.account_id ORDER BY s.timestamp, s.id ROWS UNBOUNDED PRECEDING)
+    ), checked AS (
+        SELECT *,
+               (after_debits_pending, after_debits_posted, after_credits_pending, after_credits_posted)
+                   IS NOT DISTINCT FROM (debits_pending, debits_posted, credits_pending, credits_posted) AS counters_ok,
+               prev_link IS NOT DISTINCT FROM previous AS link_ok,
+               CASE WHEN n % $2 = 0 THEN checkpoint IS NOT DISTINCT FROM id ELSE checkpoint IS NULL END
+                   AS checkpoint_ok
+        FROM running
     )
     SELECT id, account_id, side, after_debits_pending, after_debits_posted, after_credits_pending,
            after_credits_posted, debits_pending::text, debits_posted::text, credits_pending::text,
-           credits_posted::text
-    FROM running
-    WHERE (after_debits_pending, after_debits_posted, after_credits_pending, after_credits_posted)
-          IS DISTINCT FROM (debits_pending, debits_posted, credits_pending, credits_posted)
-    ORDER BY account_id, timestamp
+           credits_posted::text, counters_ok, prev_link, previous, link_ok, n, checkpoint, checkpoint_ok
+    FROM checked
+    WHERE NOT (counters_ok AND link_ok AND checkpoint_ok)
+    ORDER BY account_id, timestamp, id
     LIMIT $1"
 );
 
-/// Accounts whose stored counters differ from the sum of their entries (zero for none), and
-/// accounts that entries name but that do not exist.
+/// Checkpoints that name no entry of their account at their time (those that do are checked with
+/// the entries).
+const VERIFY_CHECKPOINTS: &str = "\
+SELECT c.account_id, c.timestamp, c.transfer_id
+FROM ledger_entry_checkpoints c LEFT JOIN ledger_transfers t ON t.id = c.transfer_id
+WHERE t.id IS NULL OR t.timestamp <> c.timestamp
+   OR (c.account_id <> t.debit_account_id AND c.account_id <> t.credit_account_id)
+ORDER BY c.account_id, c.timestamp
+LIMIT $1";
+
+/// Accounts whose stored counters differ from the sum of their entries (zero for none), or whose
+/// recorded chain (entry count, latest entry) is not their entries', and accounts that entries name
+/// but that do not exist.
 const VERIFY_TOTALS: &str = concat!(
     verify_sides!(),
     ", summed AS (
         SELECT account_id, sum(debits_pending) AS debits_pending, sum(debits_posted) AS debits_posted,
-               sum(credits_pending) AS credits_pending, sum(credits_posted) AS credits_posted
+               sum(credits_pending) AS credits_pending, sum(credits_posted) AS credits_posted,
+               count(*) AS entries, max(timestamp) AS last_at
         FROM sides GROUP BY account_id
+    ), checked AS (
+        SELECT coalesce(a.id, s.account_id) AS id, a.id IS NOT NULL AS exists,
+               a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
+               coalesce(s.debits_pending, 0)::text AS summed_debits_pending,
+               coalesce(s.debits_posted, 0)::text AS summed_debits_posted,
+               coalesce(s.credits_pending, 0)::text AS summed_credits_pending,
+               coalesce(s.credits_posted, 0)::text AS summed_credits_posted,
+               (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
+                   IS NOT DISTINCT FROM (coalesce(s.debits_pending, 0), coalesce(s.debits_posted, 0),
+                                         coalesce(s.credits_pending, 0), coalesce(s.credits_posted, 0)) AS counters_ok,
+               a.entry_count, coalesce(s.entries, 0) AS entries, a.last_entry_id, s.last_at,
+               a.entry_count IS NOT DISTINCT FROM coalesce(s.entries, 0)
+                   AND CASE WHEN s.entries IS NULL THEN a.last_entry_id IS NULL
+                            ELSE l.id IS NOT NULL AND l.timestamp = s.last_at
+                                 AND a.id IN (l.debit_account_id, l.credit_account_id) END AS chain_ok
+        FROM ledger_accounts a
+        FULL JOIN summed s ON s.account_id = a.id
+        LEFT JOIN ledger_transfers l ON l.id = a.last_entry_id
     )
-    SELECT coalesce(a.id, s.account_id), a.id IS NOT NULL,
-           a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
-           coalesce(s.debits_pending, 0)::text, coalesce(s.debits_posted, 0)::text,
-           coalesce(s.credits_pending, 0)::text, coalesce(s.credits_posted, 0)::text
-    FROM ledger_accounts a FULL JOIN summed s ON s.account_id = a.id
-    WHERE a.id IS NULL
-       OR (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
-          IS DISTINCT FROM (coalesce(s.debits_pending, 0), coalesce(s.debits_posted, 0),
-                            coalesce(s.credits_pending, 0), coalesce(s.credits_posted, 0))
-    ORDER BY 1
+    SELECT id, exists, debits_pending, debits_posted, credits_pending, credits_posted, summed_debits_pending,
+           summed_debits_posted, summed_credits_pending, summed_credits_posted, counters_ok, entry_count, entries,
+           last_entry_id, last_at, chain_ok
+    FROM checked
+    WHERE NOT (exists AND counters_ok AND chain_ok)
+    ORDER BY id
     LIMIT $1"
 );
 
@@ -514,26 +686,22 @@ GROUP BY currency
 HAVING sum(debits_posted) <> sum(credits_posted) OR sum(debits_pending) <> sum(credits_pending)
 ORDER BY currency";
 
-/// Accounts whose latest transfer (found through the two side indexes) left other counters, or
-/// another timestamp, than the account holds.
+/// Accounts whose latest entry (the end of their chain) left other counters, or another timestamp,
+/// than the account holds.
 const VERIFY_LATEST_ENTRY: &str = "\
-SELECT a.id, latest.id, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
-       latest.debits_pending, latest.debits_posted, latest.credits_pending, latest.credits_posted,
-       a.last_transfer_at, latest.timestamp
+SELECT a.id, l.id, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
+       side.debits_pending, side.debits_posted, side.credits_pending, side.credits_posted,
+       a.last_transfer_at, l.timestamp
 FROM ledger_accounts a
+JOIN ledger_transfers l ON l.id = a.last_entry_id
 CROSS JOIN LATERAL (
-    SELECT * FROM (
-        (SELECT id, timestamp, dr_debits_pending AS debits_pending, dr_debits_posted AS debits_posted,
-                dr_credits_pending AS credits_pending, dr_credits_posted AS credits_posted
-         FROM ledger_transfers WHERE debit_account_id = a.id ORDER BY timestamp DESC LIMIT 1)
-        UNION ALL
-        (SELECT id, timestamp, cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted
-         FROM ledger_transfers WHERE credit_account_id = a.id ORDER BY timestamp DESC LIMIT 1)
-    ) AS sides
-    ORDER BY timestamp DESC LIMIT 1
-) AS latest
+    SELECT CASE WHEN l.debit_account_id = a.id THEN l.dr_debits_pending ELSE l.cr_debits_pending END AS debits_pending,
+           CASE WHEN l.debit_account_id = a.id THEN l.dr_debits_posted ELSE l.cr_debits_posted END AS debits_posted,
+           CASE WHEN l.debit_account_id = a.id THEN l.dr_credits_pending ELSE l.cr_credits_pending END AS credits_pending,
+           CASE WHEN l.debit_account_id = a.id THEN l.dr_credits_posted ELSE l.cr_credits_posted END AS credits_posted
+) AS side
 WHERE (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.last_transfer_at)
-      <> (latest.debits_pending, latest.debits_posted, latest.credits_pending, latest.credits_posted, latest.timestamp)
+      <> (side.debits_pending, side.debits_posted, side.credits_pending, side.credits_posted, l.timestamp)
 ORDER BY a.id
 LIMIT $1";
 
@@ -560,57 +728,84 @@ WHERE r.kind IN (2, 3, 4)
 ORDER BY r.id
 LIMIT $1";
 
-/// One attempt at a batch: lock, decide, write, commit. Any error leaves nothing written.
+/// One attempt at a batch: lock, decide, write, commit. Any error leaves nothing written. Looks up
+/// which of the batch's transfer ids are stored already only if `look_up_stored`.
+///
+/// The server and this side take turns; where they can, each works while the other does: the locked
+/// accounts are decoded as they arrive, and the copy of the new transfers is encoded while the server
+/// updates the accounts.
 async fn commit_once(
     conn: &mut PooledConn,
     requests: &[TransferRequest],
     needs: &BatchNeeds,
     now: Timestamp,
+    look_up_stored: bool,
 ) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
+    let started = Instant::now();
     let conn = &mut **conn;
     let statements = &mut conn.statements;
     let tx = conn.client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
+    let copy_probe = statements.get(&tx, TRANSFER_COPY_PROBE).await?;
+    check_transfer_copy_columns(copy_probe.columns())?;
     let lock_pendings = statements.get(&tx, LOCK_PENDINGS).await?;
     let load_transfers = statements.get(&tx, LOAD_TRANSFERS).await?;
     let lock_accounts = statements.get(&tx, LOCK_ACCOUNTS).await?;
-    let insert_transfers = statements.get(&tx, INSERT_TRANSFERS).await?;
+    let copy_transfers = statements.get(&tx, COPY_TRANSFERS).await?;
+    let insert_checkpoints = statements.get(&tx, INSERT_CHECKPOINTS).await?;
     let insert_pendings = statements.get(&tx, INSERT_PENDINGS).await?;
     let update_pendings = statements.get(&tx, UPDATE_PENDINGS).await?;
     let update_accounts = statements.get(&tx, UPDATE_ACCOUNTS).await?;
 
     // Holds first, then accounts, each in id order: the one lock order of every writer, so that two
     // instances never wait on each other in a cycle.
-    let mut state = LedgerState::default();
+    let mut pendings = Vec::new();
     if !needs.pending_ids.is_empty() {
         for row in tx.query(&lock_pendings, &[&uuids(&needs.pending_ids)]).await? {
-            let pending = pending_from_row(&row)?;
-            state.pendings.insert(pending.id, pending);
+            pendings.push(pending_from_row(&row)?);
         }
     }
-    let loaded_pendings: Vec<PendingRecord> = state.pendings.values().cloned().collect();
-    let account_ids = uuids(&pending_account_ids(&loaded_pendings, needs.account_ids.clone()));
-    // Stored transfers are never updated and need no lock. Sent in the same round trip as the account
-    // locks but run after them, with a snapshot taken once they are held: a concurrent batch with the
-    // same ids and accounts has committed by then, and is seen rather than collided with.
+    let account_ids = uuids(&pending_account_ids(&pendings, needs.account_ids.clone()));
+    // A stored transfer with a request's id makes the request a resubmission. Looking all the batch's
+    // ids up costs a tenth of a batch, for what is rare, so the first try applies the batch as if none
+    // were stored and then makes sure: a request that failed is looked up at once (a resubmission must
+    // not fail where the stored transfer succeeded), and one that succeeded is written, where the
+    // primary key refuses it if it was stored (a unique violation, after which the batch is tried
+    // again, looking all its ids up). Stored transfers are never updated and need no lock; the look-up
+    // is sent with the account locks but runs after them, with a snapshot taken once they are held: a
+    // concurrent batch with the same ids and accounts has committed by then, and is seen rather than
+    // collided with.
     let transfer_ids = uuids(&needs.transfer_ids);
-    let (account_rows, transfer_rows) =
-        try_join(tx.query(&lock_accounts, &[&account_ids]), tx.query(&load_transfers, &[&transfer_ids])).await?;
-    for row in &transfer_rows {
-        let transfer = transfer_from_row(row)?;
-        state.transfers.insert(transfer.id, transfer);
+    let locks_sent = Instant::now();
+    let (mut loaded, mut stored_rows) = if look_up_stored {
+        try_join(lock_and_load_accounts(&tx, &lock_accounts, &account_ids), async {
+            Ok(tx.query(&load_transfers, &[&transfer_ids]).await?)
+        })
+        .await?
+    } else {
+        (lock_and_load_accounts(&tx, &lock_accounts, &account_ids).await?, Vec::new())
+    };
+    let lock_took = locks_sent.elapsed();
+    let stored = stored_rows.iter().map(transfer_from_row).collect::<anyhow::Result<Vec<Transfer>>>()?;
+    let mut outcome = loaded.apply(&pendings, stored, requests, now);
+    if !look_up_stored {
+        let failed: Vec<Uuid> =
+            outcome.results.iter().zip(requests).filter(|(r, _)| r.is_err()).map(|(_, q)| uuid(q.id)).collect();
+        if !failed.is_empty() && !tx.query(&load_transfers, &[&failed]).await?.is_empty() {
+            stored_rows = tx.query(&load_transfers, &[&transfer_ids]).await?;
+            let stored = stored_rows.iter().map(transfer_from_row).collect::<anyhow::Result<Vec<Transfer>>>()?;
+            loaded = lock_and_load_accounts(&tx, &lock_accounts, &account_ids).await?;
+            outcome = loaded.apply(&pendings, stored, requests, now);
+        }
     }
-    let mut before: HashMap<AccountId, (Currency, Counters)> = HashMap::with_capacity(account_rows.len());
-    for row in &account_rows {
-        let account = account_from_row(row)?;
-        before.insert(account.id, (account.currency, account.counters));
-        state.accounts.insert(account.id, account);
-    }
-
-    let outcome = apply_batch(&mut state, requests, now);
+    let applied = Instant::now();
     crate::assert_batch_balances(&outcome)?;
-    check_conservation(&before, &outcome.accounts)?;
+    check_conservation(&loaded.before, &outcome.accounts)?;
 
-    let transfers: Vec<TransferRow> = outcome.inserted.iter().map(TransferRow).collect();
+    let mut chains = loaded.chains;
+    let (linked, checkpoints) = link(&outcome.inserted, &mut chains);
+    let checkpoint_accounts: Vec<Uuid> = checkpoints.iter().map(|c| uuid(c.account_id)).collect();
+    let checkpoint_times: Vec<i64> = checkpoints.iter().map(|c| c.timestamp.nanos()).collect();
+    let checkpoint_transfers: Vec<Uuid> = checkpoints.iter().map(|c| uuid(c.transfer_id)).collect();
     let (new_pendings, resolved_pendings): (Vec<&PendingRecord>, Vec<&PendingRecord>) =
         outcome.pendings.iter().partition(|p| p.is_new);
     let new_pending_ids: Vec<Uuid> = new_pendings.iter().map(|p| uuid(p.id)).collect();
@@ -619,56 +814,213 @@ async fn commit_once(
         new_pendings.iter().map(|p| p.expires_at.map(Timestamp::nanos)).collect();
     let resolved_ids: Vec<Uuid> = resolved_pendings.iter().map(|p| uuid(p.id)).collect();
     let resolved_statuses: Vec<i16> = resolved_pendings.iter().map(|p| p.status.as_i16()).collect();
-    let accounts: Vec<AccountRow> = outcome.accounts.iter().map(AccountRow).collect();
+    let accounts: Vec<AccountChange> =
+        outcome.accounts.iter().map(|a| AccountChange(a, chains.get(&a.id).copied().unwrap_or_default())).collect();
+    let decided = Instant::now();
 
-    // The four writes touch different rows and are independent: sent together, one round trip.
-    let (_, _, _, accounts_updated) = try_join4(
-        async {
-            if outcome.inserted.is_empty() {
-                Ok(0)
-            } else {
-                tx.execute(&insert_transfers, &[&transfers]).await
-            }
-        },
-        async {
-            if new_pending_ids.is_empty() {
-                Ok(0)
-            } else {
-                tx.execute(&insert_pendings, &[&new_pending_ids, &new_pending_statuses, &new_pending_expiries]).await
-            }
-        },
-        async {
-            if resolved_ids.is_empty() {
-                Ok(0)
-            } else {
-                tx.execute(&update_pendings, &[&resolved_ids, &resolved_statuses]).await
-            }
-        },
-        async {
+    // The writes touch different rows and are independent. The account update is sent first and the
+    // copy of the transfers is encoded while the server runs it. The copy is started only once every
+    // statement before it has succeeded: tokio-postgres loses track of a connection whose COPY the
+    // server refused to start (and closes it). The holds and checkpoints are sent with the copy, to
+    // run after it. Each write's time is when its answer came, less the previous one's.
+    let writes_sent = Instant::now();
+    let (accounts_updated, copy_data) = {
+        let update = async {
             if accounts.is_empty() {
                 Ok(0)
             } else {
                 tx.execute(&update_accounts, &[&accounts]).await
             }
-        },
-    )
-    .await?;
+        };
+        let copy_data = (!linked.is_empty()).then(|| transfers_copy_data(&linked).freeze());
+        let mut update = std::pin::pin!(update);
+        // Polled once, which sends it.
+        let polled = std::future::poll_fn(|cx| Poll::Ready(update.as_mut().poll(cx))).await;
+        let updated = match polled {
+            Poll::Ready(result) => result?,
+            Poll::Pending => update.await?,
+        };
+        (updated, copy_data)
+    };
+    let accounts_at = writes_sent.elapsed();
     if accounts_updated != accounts.len() as u64 {
         return Err(anyhow!("updated {accounts_updated} of the batch's {} accounts", accounts.len()));
     }
+    let timed = |f| timed_since(writes_sent, f);
+    let ((transfers_written, copy_at), (_, pendings_at), (_, checkpoints_at)) = try_join3(
+        timed(Box::pin(async {
+            let Some(data) = copy_data else { return Ok(0) };
+            let sink = tx.copy_in(&copy_transfers).await?;
+            futures_util::pin_mut!(sink);
+            sink.send(data).await?;
+            Ok(sink.as_mut().finish().await?)
+        })),
+        timed(Box::pin(async {
+            let inserted = if new_pending_ids.is_empty() {
+                0
+            } else {
+                tx.execute(&insert_pendings, &[&new_pending_ids, &new_pending_statuses, &new_pending_expiries]).await?
+            };
+            let updated = if resolved_ids.is_empty() {
+                0
+            } else {
+                tx.execute(&update_pendings, &[&resolved_ids, &resolved_statuses]).await?
+            };
+            Ok(inserted + updated)
+        })),
+        timed(Box::pin(async {
+            if checkpoints.is_empty() {
+                Ok(0)
+            } else {
+                Ok(tx
+                    .execute(&insert_checkpoints, &[&checkpoint_accounts, &checkpoint_times, &checkpoint_transfers])
+                    .await?)
+            }
+        })),
+    )
+    .await?;
+    if transfers_written != linked.len() as u64 {
+        return Err(anyhow!("wrote {transfers_written} of the batch's {} transfers", linked.len()));
+    }
+    let written = Instant::now();
     tx.commit().await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    tracing::debug!(
+        transfers = linked.len(),
+        accounts = accounts.len(),
+        looked_up = look_up_stored,
+        resubmitted = stored_rows.len(),
+        load_ms = ms(lock_took),
+        apply_ms = ms(applied - locks_sent - lock_took),
+        decide_ms = ms(decided - applied),
+        accounts_ms = ms(accounts_at),
+        copy_ms = ms(copy_at.saturating_sub(accounts_at)),
+        pendings_ms = ms(pendings_at.saturating_sub(copy_at)),
+        checkpoints_ms = ms(checkpoints_at.saturating_sub(pendings_at.max(copy_at))),
+        commit_ms = ms(written.elapsed()),
+        total_ms = ms(started.elapsed()),
+        "ledger batch committed"
+    );
     Ok(outcome.results)
+}
+
+/// The accounts a batch touches, locked and decoded, and what else it needs of them.
+struct LoadedAccounts {
+    accounts: Vec<Account>,
+    /// Where each account's entries end.
+    chains: IdMap<AccountId, Chain>,
+    /// Each account's currency and counters before the batch, for [`check_conservation`].
+    before: IdMap<AccountId, (Currency, Counters)>,
+}
+
+impl LoadedAccounts {
+    /// Applies the batch to these accounts (which it takes), `pendings` and the `stored` transfers.
+    fn apply(
+        &mut self,
+        pendings: &[PendingRecord],
+        stored: Vec<Transfer>,
+        requests: &[TransferRequest],
+        now: Timestamp,
+    ) -> BatchOutcome {
+        let mut state = LedgerState::default();
+        state.accounts.reserve(self.accounts.len());
+        for account in std::mem::take(&mut self.accounts) {
+            state.accounts.insert(account.id, account);
+        }
+        for pending in pendings {
+            state.pendings.insert(pending.id, pending.clone());
+        }
+        for transfer in stored {
+            state.transfers.insert(transfer.id, transfer);
+        }
+        // The state is dropped here, on this side's turn: freeing it while the server runs the
+        // writes was measured to slow them down more than it saved.
+        apply_batch(&mut state, requests, now)
+    }
+}
+
+/// Locks the accounts `ids` (in id order) and decodes each row as it arrives.
+async fn lock_and_load_accounts(
+    tx: &tokio_postgres::Transaction<'_>,
+    lock_accounts: &tokio_postgres::Statement,
+    ids: &Vec<Uuid>,
+) -> anyhow::Result<LoadedAccounts> {
+    let params: [&(dyn ToSql + Sync); 1] = [ids];
+    let rows = tx.query_raw(lock_accounts, params).await?;
+    futures_util::pin_mut!(rows);
+    let mut loaded = LoadedAccounts {
+        accounts: Vec::with_capacity(ids.len()),
+        chains: IdMap::with_capacity_and_hasher(ids.len(), Default::default()),
+        before: IdMap::with_capacity_and_hasher(ids.len(), Default::default()),
+    };
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        let account = account_from_row(&row)?;
+        loaded.before.insert(account.id, (account.currency, account.counters));
+        loaded.chains.insert(account.id, chain_from_row(&row, ACCOUNT_COLUMN_COUNT)?);
+        loaded.accounts.push(account);
+    }
+    Ok(loaded)
+}
+
+type WriteFuture<'a> = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send + 'a>>;
+
+/// The result of `write` and how long after `since` it came.
+async fn timed_since(since: Instant, write: WriteFuture<'_>) -> anyhow::Result<(u64, Duration)> {
+    let n = write.await?;
+    Ok((n, since.elapsed()))
+}
+
+/// A checkpoint row to insert: the account's entry `transfer_id` at `timestamp` is its n-th, n a
+/// multiple of [`ENTRY_CHECKPOINT_INTERVAL`].
+struct Checkpoint {
+    account_id: AccountId,
+    timestamp: Timestamp,
+    transfer_id: TransferId,
+}
+
+/// Places a batch's new transfers (in timestamp order) at the ends of their accounts' chains: links
+/// each to each account's previous entry, advances `chains`, and lists the checkpoints that come due.
+fn link<'a>(
+    transfers: &'a [Transfer],
+    chains: &mut IdMap<AccountId, Chain>,
+) -> (Vec<LinkedTransfer<'a>>, Vec<Checkpoint>) {
+    let mut rows = Vec::with_capacity(transfers.len());
+    let mut checkpoints = Vec::new();
+    for transfer in transfers {
+        let mut advance = |account_id: AccountId| -> Option<TransferId> {
+            let chain = chains.entry(account_id).or_default();
+            let previous = chain.last;
+            chain.last = Some(transfer.id);
+            chain.entry_count += 1;
+            if chain.entry_count % ENTRY_CHECKPOINT_INTERVAL == 0 {
+                checkpoints.push(Checkpoint { account_id, timestamp: transfer.timestamp, transfer_id: transfer.id });
+            }
+            previous
+        };
+        let dr_prev = advance(transfer.debit_account_id);
+        let cr_prev = advance(transfer.credit_account_id);
+        rows.push(LinkedTransfer { transfer, dr_prev, cr_prev });
+    }
+    (rows, checkpoints)
 }
 
 /// Money is only moved: per currency, what the batch added to all debit counters equals what it
 /// added to all credit counters, posted and pending alike. Checked before writing, so that a fault in
 /// the state machine stops the batch rather than the books.
-fn check_conservation(before: &HashMap<AccountId, (Currency, Counters)>, after: &[Account]) -> anyhow::Result<()> {
-    let mut deltas: HashMap<Currency, [i128; 4]> = HashMap::new();
+fn check_conservation(before: &IdMap<AccountId, (Currency, Counters)>, after: &[Account]) -> anyhow::Result<()> {
+    // A batch has one currency or a few: a list is quicker to search than a map is to hash into.
+    let mut deltas: Vec<(Currency, [i128; 4])> = Vec::new();
     for account in after {
         let (currency, old) = before.get(&account.id).context("the batch changed an account it did not load")?;
         let new = &account.counters;
-        let delta = deltas.entry(*currency).or_default();
+        let delta = match deltas.iter().position(|(c, _)| c == currency) {
+            Some(i) => &mut deltas[i].1,
+            None => {
+                deltas.push((*currency, [0; 4]));
+                &mut deltas.last_mut().expect("just pushed").1
+            }
+        };
         delta[0] += new.debits_posted as i128 - old.debits_posted as i128;
         delta[1] += new.credits_posted as i128 - old.credits_posted as i128;
         delta[2] += new.debits_pending as i128 - old.debits_pending as i128;
@@ -684,4 +1036,52 @@ fn check_conservation(before: &HashMap<AccountId, (Currency, Counters)>, after: 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sanhu_core::ledger::TransferKind;
+
+    fn transfer(n: u128, debit: u128, credit: u128) -> Transfer {
+        Transfer {
+            id: TransferId::from_u128(n).unwrap(),
+            kind: TransferKind::Posted,
+            debit_account_id: AccountId::from_u128(debit).unwrap(),
+            credit_account_id: AccountId::from_u128(credit).unwrap(),
+            amount: 1,
+            pending_id: None,
+            timeout_s: 0,
+            linked: false,
+            balancing: false,
+            requested_amount: 1,
+            code: String::new(),
+            reference: None,
+            metadata: "{}".into(),
+            timestamp: Timestamp(n as i64),
+            debit_account_after: Counters::default(),
+            credit_account_after: Counters::default(),
+        }
+    }
+
+    #[test]
+    fn each_entry_links_to_its_accounts_previous_entries() {
+        let id = |n: u128| TransferId::from_u128(n).unwrap();
+        let a = AccountId::from_u128(1).unwrap();
+        let mut chains: IdMap<AccountId, Chain> =
+            [(a, Chain { last: Some(id(7)), entry_count: ENTRY_CHECKPOINT_INTERVAL - 2 })].into_iter().collect();
+        let transfers = [transfer(10, 1, 2), transfer(11, 2, 1), transfer(12, 3, 2)];
+        let (rows, checkpoints) = link(&transfers, &mut chains);
+        let links: Vec<(TransferId, Option<TransferId>, Option<TransferId>)> =
+            rows.iter().map(|r| (r.transfer.id, r.dr_prev, r.cr_prev)).collect();
+        assert_eq!(
+            links,
+            [(id(10), Some(id(7)), None), (id(11), Some(id(10)), Some(id(10))), (id(12), None, Some(id(11)))]
+        );
+        assert_eq!(chains[&a], Chain { last: Some(id(11)), entry_count: ENTRY_CHECKPOINT_INTERVAL });
+        assert_eq!(chains[&AccountId::from_u128(2).unwrap()], Chain { last: Some(id(12)), entry_count: 3 });
+        assert_eq!(checkpoints.len(), 1, "account 1 reached its checkpoint interval");
+        assert_eq!((checkpoints[0].account_id, checkpoints[0].transfer_id), (a, id(11)));
+        assert_eq!(checkpoints[0].timestamp, Timestamp(11));
+    }
 }

@@ -6,6 +6,7 @@
 //! may choose (`?options=-c%20search_path%3D<schema>`), as the tests do for a fresh schema each.
 
 mod clients;
+mod instance;
 mod ledger;
 mod pool;
 mod rows;
@@ -23,7 +24,8 @@ use crate::{
 use pool::Pool;
 
 /// The schema's versions, oldest first; each is applied once, in order, under the migration lock.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema.sql"))];
+const MIGRATIONS: &[(i32, &str)] =
+    &[(1, include_str!("schema.sql")), (2, include_str!("schema_v2.sql")), (3, include_str!("schema_v3.sql"))];
 
 /// A PostgreSQL database. Clones share the connections.
 #[derive(Clone)]
@@ -36,6 +38,8 @@ struct Inner {
     writer: Pool,
     /// Everything else: reads, account creation, API clients, idempotency keys.
     general: Pool,
+    /// Shows other stores that this one's claims on idempotency keys are alive (see `instance`).
+    instance: instance::InstanceLock,
 }
 
 impl PostgresStore {
@@ -46,6 +50,7 @@ impl PostgresStore {
             inner: Arc::new(Inner {
                 writer: Pool::new(url, 1),
                 general: Pool::new(url, options.read_connections.max(1) as usize),
+                instance: instance::InstanceLock::new(url),
             }),
         };
         store.ping().await.with_context(|| format!("open PostgreSQL at {}", redact(url)))?;

@@ -32,6 +32,9 @@ macro_rules! transfer_columns {
 
 pub(super) use {account_columns, transfer_columns};
 
+/// How many columns [`account_columns`] lists.
+pub(super) const ACCOUNT_COLUMN_COUNT: usize = 13;
+
 const TRANSFER_LINKED: i16 = 1;
 const TRANSFER_BALANCING: i16 = 2;
 
@@ -83,6 +86,14 @@ pub(super) fn account_from_row(row: &Row) -> anyhow::Result<Account> {
         metadata: row.try_get(10)?,
         created_at: Timestamp(row.try_get(11)?),
         last_transfer_at: Timestamp(row.try_get(12)?),
+    })
+}
+
+/// Reads the chain columns `last_entry_id, entry_count` at `first` and `first + 1`.
+pub(super) fn chain_from_row(row: &Row, first: usize) -> anyhow::Result<Chain> {
+    Ok(Chain {
+        last: row.try_get::<_, Option<Uuid>>(first)?.map(transfer_id).transpose()?,
+        entry_count: row.try_get(first + 1)?,
     })
 }
 
@@ -141,33 +152,8 @@ pub(super) fn pending_from_row(row: &Row) -> anyhow::Result<PendingRecord> {
 
 type SqlError = Box<dyn std::error::Error + Sync + Send>;
 
-/// The fields of the `ledger_transfers` row type, in table order, as [`TransferRow`] writes them.
-static TRANSFER_FIELDS: [(&str, Type); 21] = [
-    ("id", Type::UUID),
-    ("kind", Type::INT2),
-    ("debit_account_id", Type::UUID),
-    ("credit_account_id", Type::UUID),
-    ("amount", Type::INT8),
-    ("pending_id", Type::UUID),
-    ("timeout_s", Type::INT8),
-    ("flags", Type::INT2),
-    ("requested_amount", Type::INT8),
-    ("code", Type::TEXT),
-    ("reference", Type::TEXT),
-    ("metadata", Type::TEXT),
-    ("timestamp", Type::INT8),
-    ("dr_debits_pending", Type::INT8),
-    ("dr_debits_posted", Type::INT8),
-    ("dr_credits_pending", Type::INT8),
-    ("dr_credits_posted", Type::INT8),
-    ("cr_debits_pending", Type::INT8),
-    ("cr_debits_posted", Type::INT8),
-    ("cr_credits_pending", Type::INT8),
-    ("cr_credits_posted", Type::INT8),
-];
-
 /// The fields of the `ledger_accounts` row type, in table order, as [`AccountRow`] writes them.
-static ACCOUNT_FIELDS: [(&str, Type); 13] = [
+static ACCOUNT_FIELDS: [(&str, Type); 15] = [
     ("id", Type::UUID),
     ("currency", Type::TEXT),
     ("normal_side", Type::INT2),
@@ -181,6 +167,20 @@ static ACCOUNT_FIELDS: [(&str, Type); 13] = [
     ("metadata", Type::TEXT),
     ("created_at", Type::INT8),
     ("last_transfer_at", Type::INT8),
+    ("last_entry_id", Type::UUID),
+    ("entry_count", Type::INT8),
+];
+
+/// The fields of the `ledger_account_change` row type, as [`AccountChange`] writes them.
+static ACCOUNT_CHANGE_FIELDS: [(&str, Type); 8] = [
+    ("id", Type::UUID),
+    ("debits_pending", Type::INT8),
+    ("debits_posted", Type::INT8),
+    ("credits_pending", Type::INT8),
+    ("credits_posted", Type::INT8),
+    ("last_transfer_at", Type::INT8),
+    ("last_entry_id", Type::UUID),
+    ("entry_count", Type::INT8),
 ];
 
 /// Whether `ty` is a table's row type with exactly `expected` fields. Checked once per statement
@@ -235,50 +235,127 @@ impl<'a> RecordWriter<'a> {
     }
 }
 
-/// A transfer as a `ledger_transfers` row value. A batch's transfers go to the database as one array
-/// of these, unnested by a single `INSERT`: one array of rows costs the server far less to unnest
-/// than one array per column.
-#[derive(Debug)]
-pub(super) struct TransferRow<'a>(pub &'a Transfer);
-
-impl ToSql for TransferRow<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, SqlError> {
-        let t = self.0;
-        let flags = if t.linked { TRANSFER_LINKED } else { 0 } | if t.balancing { TRANSFER_BALANCING } else { 0 };
-        let (dr, cr) = (&t.debit_account_after, &t.credit_account_after);
-        RecordWriter::start(ty, out)?
-            .field(uuid(t.id))?
-            .field(t.kind.as_i16())?
-            .field(uuid(t.debit_account_id))?
-            .field(uuid(t.credit_account_id))?
-            .field(t.amount)?
-            .field(t.pending_id.map(uuid))?
-            .field(t.timeout_s as i64)?
-            .field(flags)?
-            .field(t.requested_amount)?
-            .field(t.code.as_str())?
-            .field(t.reference.as_deref())?
-            .field(t.metadata.as_str())?
-            .field(t.timestamp.nanos())?
-            .field(dr.debits_pending)?
-            .field(dr.debits_posted)?
-            .field(dr.credits_pending)?
-            .field(dr.credits_posted)?
-            .field(cr.debits_pending)?
-            .field(cr.debits_posted)?
-            .field(cr.credits_pending)?
-            .field(cr.credits_posted)?
-            .finish()
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        is_row_type(ty, "ledger_transfers", &TRANSFER_FIELDS)
-    }
-
-    to_sql_checked!();
+/// The columns a batch's transfers are copied into: [`transfer_columns`] and the two links.
+macro_rules! transfer_copy_columns {
+    () => {
+        concat!(transfer_columns!(), ", dr_prev_id, cr_prev_id")
+    };
 }
 
-/// An account as a `ledger_accounts` row value, for multi-row inserts and updates.
+pub(super) use transfer_copy_columns;
+
+/// The types of [`transfer_copy_columns`], which binary COPY must match exactly: the server reads
+/// each value in its column's binary format.
+static TRANSFER_COPY_TYPES: [&Type; 23] = [
+    &Type::UUID,
+    &Type::INT2,
+    &Type::UUID,
+    &Type::UUID,
+    &Type::INT8,
+    &Type::UUID,
+    &Type::INT8,
+    &Type::INT2,
+    &Type::INT8,
+    &Type::TEXT,
+    &Type::TEXT,
+    &Type::TEXT,
+    &Type::INT8,
+    &Type::INT8,
+    &Type::INT8,
+    &Type::INT8,
+    &Type::INT8,
+    &Type::INT8,
+    &Type::INT8,
+    &Type::INT8,
+    &Type::INT8,
+    &Type::UUID,
+    &Type::UUID,
+];
+
+/// Checks the columns of `SELECT transfer_copy_columns FROM ledger_transfers` against the types the
+/// COPY writer sends, so that a migration that changes the table fails loudly until the writer follows.
+pub(super) fn check_transfer_copy_columns(columns: &[tokio_postgres::Column]) -> anyhow::Result<()> {
+    let found: Vec<&Type> = columns.iter().map(|c| c.type_()).collect();
+    anyhow::ensure!(
+        found == TRANSFER_COPY_TYPES,
+        "ledger_transfers has columns of types {found:?}, but the batch writer sends {TRANSFER_COPY_TYPES:?}"
+    );
+    Ok(())
+}
+
+/// A new transfer and its links to the previous entries of its two accounts.
+pub(super) struct LinkedTransfer<'a> {
+    pub transfer: &'a Transfer,
+    pub dr_prev: Option<TransferId>,
+    pub cr_prev: Option<TransferId>,
+}
+
+/// Builds the body of a `COPY ledger_transfers (transfer_copy_columns) FROM STDIN (FORMAT binary)`:
+/// COPY inserts a page's worth of rows at a time (one WAL record per page rather than per row), and
+/// binary fields cost the server no parsing.
+pub(super) fn transfers_copy_data(rows: &[LinkedTransfer<'_>]) -> BytesMut {
+    let mut out = BytesMut::with_capacity(19 + 2 + rows.len() * 300);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes()); // flags
+    out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    fn int2(out: &mut BytesMut, v: i16) {
+        out.extend_from_slice(&2i32.to_be_bytes());
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    fn int8(out: &mut BytesMut, v: i64) {
+        out.extend_from_slice(&8i32.to_be_bytes());
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    fn id(out: &mut BytesMut, v: Option<u128>) {
+        match v {
+            Some(v) => {
+                out.extend_from_slice(&16i32.to_be_bytes());
+                out.extend_from_slice(&v.to_be_bytes());
+            }
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    fn text(out: &mut BytesMut, v: Option<&str>) {
+        match v {
+            Some(v) => {
+                out.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                out.extend_from_slice(v.as_bytes());
+            }
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    fn counters(out: &mut BytesMut, c: &Counters) {
+        for v in [c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted] {
+            int8(out, v);
+        }
+    }
+    for row in rows {
+        let t = row.transfer;
+        let flags = if t.linked { TRANSFER_LINKED } else { 0 } | if t.balancing { TRANSFER_BALANCING } else { 0 };
+        out.extend_from_slice(&(TRANSFER_COPY_TYPES.len() as i16).to_be_bytes());
+        id(&mut out, Some(t.id.as_u128()));
+        int2(&mut out, t.kind.as_i16());
+        id(&mut out, Some(t.debit_account_id.as_u128()));
+        id(&mut out, Some(t.credit_account_id.as_u128()));
+        int8(&mut out, t.amount);
+        id(&mut out, t.pending_id.map(|p| p.as_u128()));
+        int8(&mut out, t.timeout_s as i64);
+        int2(&mut out, flags);
+        int8(&mut out, t.requested_amount);
+        text(&mut out, Some(&t.code));
+        text(&mut out, t.reference.as_deref());
+        text(&mut out, Some(&t.metadata));
+        int8(&mut out, t.timestamp.nanos());
+        counters(&mut out, &t.debit_account_after);
+        counters(&mut out, &t.credit_account_after);
+        id(&mut out, row.dr_prev.map(|p| p.as_u128()));
+        id(&mut out, row.cr_prev.map(|p| p.as_u128()));
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+/// A new account as a `ledger_accounts` row value (no entries yet), for multi-row inserts.
 #[derive(Debug)]
 pub(super) struct AccountRow<'a>(pub &'a Account);
 
@@ -300,11 +377,49 @@ impl ToSql for AccountRow<'_> {
             .field(a.metadata.as_str())?
             .field(a.created_at.nanos())?
             .field(a.last_transfer_at.nanos())?
+            .field(None::<Uuid>)?
+            .field(0i64)?
             .finish()
     }
 
     fn accepts(ty: &Type) -> bool {
         is_row_type(ty, "ledger_accounts", &ACCOUNT_FIELDS)
+    }
+
+    to_sql_checked!();
+}
+
+/// Where an account's chain of entries ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Chain {
+    /// The account's latest entry; None when it has none.
+    pub last: Option<TransferId>,
+    pub entry_count: i64,
+}
+
+/// What a batch changed in an account: its counters, when it was last touched and where its entries
+/// end, as a `ledger_account_change` row value.
+#[derive(Debug)]
+pub(super) struct AccountChange<'a>(pub &'a Account, pub Chain);
+
+impl ToSql for AccountChange<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, SqlError> {
+        let (a, chain) = (self.0, &self.1);
+        let c = &a.counters;
+        RecordWriter::start(ty, out)?
+            .field(uuid(a.id))?
+            .field(c.debits_pending)?
+            .field(c.debits_posted)?
+            .field(c.credits_pending)?
+            .field(c.credits_posted)?
+            .field(a.last_transfer_at.nanos())?
+            .field(chain.last.map(uuid))?
+            .field(chain.entry_count)?
+            .finish()
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        is_row_type(ty, "ledger_account_change", &ACCOUNT_CHANGE_FIELDS)
     }
 
     to_sql_checked!();
@@ -317,7 +432,8 @@ mod tests {
     #[test]
     fn the_row_writers_follow_the_column_lists() {
         let names = |fields: &[(&str, Type)]| fields.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
-        assert_eq!(names(&TRANSFER_FIELDS), transfer_columns!());
-        assert_eq!(names(&ACCOUNT_FIELDS), account_columns!());
+        assert_eq!(names(&ACCOUNT_FIELDS), concat!(account_columns!(), ", last_entry_id, entry_count"));
+        assert_eq!(account_columns!().split(", ").count(), ACCOUNT_COLUMN_COUNT);
+        assert_eq!(TRANSFER_COPY_TYPES.len(), transfer_copy_columns!().split(", ").count());
     }
 }

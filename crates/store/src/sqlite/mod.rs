@@ -3,6 +3,7 @@
 //! whose batches begin with `BEGIN IMMEDIATE`; a small pool of reader connections.
 
 mod entries;
+mod instance;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,11 @@ use crate::{pending_account_ids, LedgerStore};
 use rows::*;
 
 const SCHEMA: &str = include_str!("schema.sql");
-const SCHEMA_VERSION: i64 = 1;
+/// The changes after `schema.sql` (version 1), oldest first; each is applied once, in order.
+const MIGRATIONS: &[(i64, &str)] = &[
+    // Which store claimed an idempotency key: its instance lock's token (see `instance`).
+    (2, "ALTER TABLE idempotency_keys ADD COLUMN claimed_by TEXT;"),
+];
 /// SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 const SQLITE_PARAMETERS_MAX: usize = 32_766;
 /// Rows per multi-row INSERT or UPDATE: the most that keep the widest row (the transfer's 21 columns)
@@ -45,6 +50,8 @@ struct Inner {
     options: StoreOptions,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+    /// Shows other stores that this one's claims on idempotency keys are alive (see `instance`).
+    instance: Mutex<instance::InstanceLock>,
 }
 
 /// The one writer connection and what it knows of the ledger's accounts. Every write to accounts and
@@ -91,6 +98,7 @@ impl SqliteStore {
         }
         let writer = open_connection(&path, options, Role::Writer)?;
         let inner = Arc::new(Inner {
+            instance: Mutex::new(instance::InstanceLock::new(&path)),
             path,
             options: options.clone(),
             writer: Mutex::new(Writer { connection: writer, accounts: AccountCache::default() }),
@@ -226,9 +234,17 @@ impl LedgerStore for SqliteStore {
             tx.execute_batch(SCHEMA).context("failed to apply the SQLite schema")?;
             tx.execute_batch("CREATE TABLE IF NOT EXISTS sanhu_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
             tx.execute(
-                "INSERT OR IGNORE INTO sanhu_migrations (version, applied_at) VALUES (?1, ?2)",
-                params![SCHEMA_VERSION, crate::now_nanos()],
+                "INSERT OR IGNORE INTO sanhu_migrations (version, applied_at) VALUES (1, ?1)",
+                params![crate::now_nanos()],
             )?;
+            let current: i64 = tx.query_row("SELECT max(version) FROM sanhu_migrations", [], |r| r.get(0))?;
+            for &(version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+                tx.execute_batch(sql).with_context(|| format!("failed to apply schema version {version}"))?;
+                tx.execute(
+                    "INSERT INTO sanhu_migrations (version, applied_at) VALUES (?1, ?2)",
+                    params![version, crate::now_nanos()],
+                )?;
+            }
             tx.commit()?;
             Ok(())
         })
@@ -520,36 +536,51 @@ impl LedgerStore for SqliteStore {
         now: Timestamp,
     ) -> anyhow::Result<IdempotencyBegin> {
         let (key, fingerprint) = (key.clone(), fingerprint.to_owned());
+        let inner = self.inner.clone();
         self.write(move |c| {
+            let mut instance = inner.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let token = instance.token();
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let existing = tx
                 .prepare_cached(
-                    "SELECT fingerprint, claimed_at, status, body FROM idempotency_keys WHERE client_id = ?1 AND key = ?2",
+                    "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys WHERE client_id = ?1 AND key = ?2",
                 )?
                 .query_row(params![key.client_id, key.key], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<u16>>(2)?, r.get::<_, Option<Vec<u8>>>(3)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<u16>>(2)?,
+                        r.get::<_, Option<Vec<u8>>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
                 })
                 .optional()?;
             let begin = match existing {
                 None => {
                     tx.execute(
-                        "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![key.client_id, key.key, fingerprint, now.nanos()],
+                        "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![key.client_id, key.key, fingerprint, now.nanos(), token],
                     )?;
                     IdempotencyBegin::Claimed
                 }
-                Some((stored, _, _, _)) if stored != fingerprint => IdempotencyBegin::Mismatch,
-                Some((_, _, Some(status), body)) => {
+                Some((stored, _, _, _, _)) if stored != fingerprint => IdempotencyBegin::Mismatch,
+                Some((_, _, Some(status), body, _)) => {
                     IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() })
                 }
-                Some((_, claimed_at, None, _)) if !claim_lapsed(claimed_at, now) => IdempotencyBegin::InUse,
+                Some((_, claimed_at, None, _, claimed_by))
+                    if !claim_lapsed(claimed_at, now) && !claimed_by.as_deref().is_some_and(|by| instance.is_gone(by)) =>
+                {
+                    IdempotencyBegin::InUse
+                }
                 Some(_) => {
-                    // The first request's claim lapsed: its server died before answering. Whatever it
-                    // did was either committed in full or not at all, so running afresh is safe only
-                    // because every money movement below is itself idempotent or was rolled back.
+                    // The first request's claim lapsed, or its store is gone (its process died) before
+                    // answering. Whatever it did was either committed in full or not at all, so running
+                    // afresh is safe only because every money movement below is itself idempotent (a
+                    // transfer's id, the caller's or one derived from the key, finds what the first run
+                    // applied) or was rolled back.
                     tx.execute(
-                        "UPDATE idempotency_keys SET claimed_at = ?1 WHERE client_id = ?2 AND key = ?3",
-                        params![now.nanos(), key.client_id, key.key],
+                        "UPDATE idempotency_keys SET claimed_at = ?1, claimed_by = ?2 WHERE client_id = ?3 AND key = ?4",
+                        params![now.nanos(), token, key.client_id, key.key],
                     )?;
                     IdempotencyBegin::Claimed
                 }
