@@ -10,6 +10,11 @@ mod verify;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc keeps freed memory for reuse where glibc's malloc returns a batch's worth of rows to the
+/// kernel and faults it back in on the next batch: about 10% of the SQLite writer's time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "sanhu", version, about = "Customers, members and accounts, on a batched double-entry ledger")]
 struct Cli {
