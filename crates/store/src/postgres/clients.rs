@@ -141,14 +141,15 @@ impl PostgresStore {
                  WHERE client_id = $1 AND key = $2",
             )
             .await?;
-        // Takes over the claim only if it is still the dead one read: two requests that both found
-        // it dead cannot both win.
+        // Takes over the claim only if it is still the dead one read (same time, same claimant): two
+        // requests that both found it dead cannot both win, even when they read the same clock.
         let take_over = conn
             .statements
             .get(
                 &conn.client,
                 "UPDATE idempotency_keys SET claimed_at = $4, claimed_by = $5 \
-                 WHERE client_id = $1 AND key = $2 AND claimed_at = $3 AND status IS NULL",
+                 WHERE client_id = $1 AND key = $2 AND claimed_at = $3 AND claimed_by IS NOT DISTINCT FROM $6 \
+                 AND status IS NULL",
             )
             .await?;
         // Free only when no session holds it: the claimant's store is gone. Taken and released in
@@ -175,8 +176,8 @@ impl PostgresStore {
                 let body: Option<Vec<u8>> = row.try_get(3)?;
                 return Ok(IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() }));
             }
+            let claimed_by: Option<i64> = row.try_get(4)?;
             if claimed_at > lease_start {
-                let claimed_by: Option<i64> = row.try_get(4)?;
                 let claimant_gone = match claimed_by {
                     Some(claimant) if Some(claimant) != token => {
                         conn.client.query_one(&claimant_lock, &[&claimant]).await?.try_get::<_, bool>(0)?
@@ -188,8 +189,10 @@ impl PostgresStore {
                 }
             }
             // The claimer held the key past the lease without an answer, or its store is gone: it died.
-            let taken =
-                conn.client.execute(&take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos(), &token]).await?;
+            let taken = conn
+                .client
+                .execute(&take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos(), &token, &claimed_by])
+                .await?;
             if taken == 1 {
                 return Ok(IdempotencyBegin::Claimed);
             }
