@@ -7,6 +7,7 @@
 //! returns) and isolation (two writers never apply to the same account at once).
 
 mod model;
+pub mod party;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;

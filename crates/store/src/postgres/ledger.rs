@@ -17,10 +17,10 @@ use sanhu_core::ledger::{
 use sanhu_core::{AccountId, Currency, Timestamp, TransferId};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::IsolationLevel;
+use tokio_postgres::{GenericClient, IsolationLevel};
 use uuid::Uuid;
 
-use super::pool::PooledConn;
+use super::pool::{PooledConn, Statements};
 use super::rows::{
     account_columns, account_from_row, account_id, chain_from_row, check_transfer_copy_columns, pending_from_row,
     transfer_columns, transfer_copy_columns, transfer_from_row, transfer_id, transfers_copy_data, uuid, uuids,
@@ -135,7 +135,7 @@ const COUNTERS_AT: &str = concat!(
 
 /// How long to wait before try `tries + 1`: doubling from 2 ms to at most 128 ms, with up to as
 /// much again at random, so that two instances that collided do not collide again in step.
-fn retry_backoff(tries: u32) -> Duration {
+pub(super) fn retry_backoff(tries: u32) -> Duration {
     let base = 1u64 << tries.clamp(1, 7);
     let random = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     Duration::from_micros(base * 1000 + u64::from(random) % (base * 1000))
@@ -204,10 +204,7 @@ impl PostgresStore {
         }
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
-        let statement = conn.statements.get(&conn.client, INSERT_ACCOUNTS).await?;
-        let rows: Vec<AccountRow> = accounts.iter().map(AccountRow).collect();
-        conn.client.execute(&statement, &[&rows]).await?;
-        Ok(())
+        insert_account_rows(&conn.client, &mut conn.statements, accounts).await
     }
 
     pub(super) async fn read_account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
@@ -910,6 +907,22 @@ async fn commit_once(
         "ledger batch committed"
     );
     Ok(outcome.results)
+}
+
+/// Inserts new accounts (zero counters, no entries) in one statement on `client`: a connection, or a
+/// transaction that the caller commits. `statements` must be the cache of `client`'s connection.
+pub(super) async fn insert_account_rows<C: GenericClient + Sync>(
+    client: &C,
+    statements: &mut Statements,
+    accounts: &[Account],
+) -> anyhow::Result<()> {
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let statement = statements.get(client, INSERT_ACCOUNTS).await?;
+    let rows: Vec<AccountRow> = accounts.iter().map(AccountRow).collect();
+    client.execute(&statement, &[&rows]).await?;
+    Ok(())
 }
 
 /// The accounts a batch touches, locked and decoded, and what else it needs of them.

@@ -8,6 +8,7 @@
 mod clients;
 mod instance;
 mod ledger;
+mod party;
 mod pool;
 mod rows;
 
@@ -24,8 +25,12 @@ use crate::{
 use pool::Pool;
 
 /// The schema's versions, oldest first; each is applied once, in order, under the migration lock.
-const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("schema.sql")), (2, include_str!("schema_v2.sql")), (3, include_str!("schema_v3.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("schema.sql")),
+    (2, include_str!("schema_v2.sql")),
+    (3, include_str!("schema_v3.sql")),
+    (4, include_str!("schema_v4.sql")),
+];
 
 /// A PostgreSQL database. Clones share the connections.
 #[derive(Clone)]

@@ -4,6 +4,7 @@
 
 mod entries;
 mod instance;
+mod party;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ const SCHEMA: &str = include_str!("schema.sql");
 const MIGRATIONS: &[(i64, &str)] = &[
     // Which store claimed an idempotency key: its instance lock's token (see `instance`).
     (2, "ALTER TABLE idempotency_keys ADD COLUMN claimed_by TEXT;"),
+    // The three-party records: documents, unique keys, lookups and history (see `crate::party`).
+    (3, include_str!("schema_v3.sql")),
 ];
 /// SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 const SQLITE_PARAMETERS_MAX: usize = 32_766;
@@ -286,24 +289,7 @@ impl LedgerStore for SqliteStore {
         let accounts = accounts.to_vec();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let first: i64 =
-                tx.query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM ledger_accounts", [], |r| r.get(0))?;
-            let numbered: Vec<(i64, &Account)> =
-                accounts.iter().enumerate().map(|(i, a)| (first + i as i64, a)).collect();
-            execute_chunked(
-                &tx,
-                &numbered,
-                9,
-                "INSERT INTO ledger_accounts (number, id, currency, normal_side, overdraft, flags, code, metadata,
-                 created_at) VALUES",
-                "",
-                |s, at, (number, account)| bind_account(s, at, *number, account),
-            )
-            .context("failed to insert the accounts")?;
-            execute_chunked(&tx, &numbered, 8, BALANCES_INSERT, "", |s, at, (number, account)| {
-                bind_balances(s, at, *number, account, entries::Chain::default())
-            })
-            .context("failed to insert the accounts' balances")?;
+            insert_accounts(&tx, &accounts)?;
             tx.commit()?;
             Ok(())
         })
@@ -622,6 +608,31 @@ fn claim_lapsed(claimed_at: i64, now: Timestamp) -> bool {
 
 fn blob_array<K: sanhu_core::id::IdKind>(ids: &[sanhu_core::Id128<K>]) -> Rc<Vec<Value>> {
     Rc::new(ids.iter().map(|id| Value::Blob(id.to_be_bytes().to_vec())).collect())
+}
+
+/// Inserts new accounts and their balances rows, numbering them after the highest number in use. Runs
+/// inside the caller's write transaction (on the writer connection), which commits it.
+fn insert_accounts(c: &Connection, accounts: &[Account]) -> anyhow::Result<()> {
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let first: i64 = c.query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM ledger_accounts", [], |r| r.get(0))?;
+    let numbered: Vec<(i64, &Account)> = accounts.iter().enumerate().map(|(i, a)| (first + i as i64, a)).collect();
+    execute_chunked(
+        c,
+        &numbered,
+        9,
+        "INSERT INTO ledger_accounts (number, id, currency, normal_side, overdraft, flags, code, metadata,
+         created_at) VALUES",
+        "",
+        |s, at, (number, account)| bind_account(s, at, *number, account),
+    )
+    .context("failed to insert the accounts")?;
+    execute_chunked(c, &numbered, 8, BALANCES_INSERT, "", |s, at, (number, account)| {
+        bind_balances(s, at, *number, account, entries::Chain::default())
+    })
+    .context("failed to insert the accounts' balances")?;
+    Ok(())
 }
 
 fn load_accounts(c: &Connection, ids: &[AccountId]) -> anyhow::Result<Vec<Account>> {
