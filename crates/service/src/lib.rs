@@ -1,5 +1,5 @@
-//! sanhu's use cases. Today: the ledger (accounts, transfers, holds) and its batched writer, and the
-//! background job that expires holds.
+//! sanhu's use cases: the ledger (accounts, transfers, holds) and its batched writer; the three-party
+//! model (customers, members, their accounts: [`party`]); the background jobs (hold expiry, dormancy).
 //!
 //! Architecture invariant: nothing here knows about HTTP. Every balance change goes through the
 //! [`writer::Writer`], which is the only caller of `LedgerStore::commit_batch`.
@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod jobs;
 pub mod ledger;
+pub mod party;
 pub mod writer;
 
 pub use ledger::{Ledger, LedgerConfig, NewAccount, SubmitError};

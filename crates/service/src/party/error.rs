@@ -1,0 +1,127 @@
+//! What a three-party use case answers when it does not succeed.
+
+use sanhu_core::party::{
+    account::AccountError, account_type::AccountTypeError, authentication::AuthenticationError,
+    bank_card::BankCardError, certificate::CertificateError, change::ChangeError, customer::CustomerError,
+    enterprise::EnterpriseError, identity::IdentityError, member::MemberError, merge::MergeError,
+    one_time_code::OneTimeCodeError, operator::OperatorError, pay_password::PayPasswordError,
+    phone_change::PhoneChangeError, real_name::RealNameError,
+};
+
+/// A rule's refusal: a stable code (part of the API contract) and a sentence for people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+/// Why a use case did not succeed.
+#[derive(Debug)]
+pub enum PartyError {
+    /// A rule refused; nothing changed.
+    Rejected(Rejection),
+    /// The named thing does not exist (`customer_not_found`, `member_not_found`, ...).
+    NotFound(Rejection),
+    /// Other requests kept changing the same records; nothing changed, and a retry may succeed.
+    Contended,
+    /// The store failed; nothing changed (the write is one transaction).
+    Internal(anyhow::Error),
+}
+
+impl PartyError {
+    /// The code of a rejection or absence, for tests and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PartyError::Rejected(r) | PartyError::NotFound(r) => r.code,
+            PartyError::Contended => CONCURRENT_CHANGE.code,
+            PartyError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for PartyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PartyError::Rejected(r) | PartyError::NotFound(r) => write!(f, "{}: {}", r.code, r.message),
+            PartyError::Contended => f.write_str(CONCURRENT_CHANGE.message),
+            PartyError::Internal(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for PartyError {}
+
+impl From<anyhow::Error> for PartyError {
+    fn from(error: anyhow::Error) -> Self {
+        PartyError::Internal(error)
+    }
+}
+
+macro_rules! rejections_from {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<$error> for PartyError {
+            fn from(error: $error) -> Self {
+                PartyError::Rejected(Rejection { code: error.code(), message: error.message() })
+            }
+        })*
+
+        /// Every code a core rule of the three-party model can refuse with, for the API's registry.
+        pub fn rule_codes() -> Vec<Rejection> {
+            let mut codes = Vec::new();
+            $(codes.extend(<$error>::ALL.iter().map(|e| Rejection { code: e.code(), message: e.message() }));)*
+            codes.extend(SERVICE_CODES.iter().copied());
+            codes.sort_by_key(|r| r.code);
+            codes.dedup_by_key(|r| r.code);
+            codes
+        }
+    };
+}
+
+rejections_from!(
+    AccountError,
+    AccountTypeError,
+    AuthenticationError,
+    BankCardError,
+    CertificateError,
+    ChangeError,
+    CustomerError,
+    EnterpriseError,
+    IdentityError,
+    MemberError,
+    MergeError,
+    OneTimeCodeError,
+    OperatorError,
+    PayPasswordError,
+    PhoneChangeError,
+    RealNameError,
+);
+
+pub const CUSTOMER_NOT_FOUND: Rejection = Rejection { code: "customer_not_found", message: "no customer has this id" };
+pub const MEMBER_NOT_FOUND: Rejection = Rejection { code: "member_not_found", message: "no member has this id" };
+pub const MEMBER_ACCOUNT_NOT_FOUND: Rejection =
+    Rejection { code: "member_account_not_found", message: "no member account has this id" };
+pub const AUTHENTICATION_NOT_FOUND: Rejection =
+    Rejection { code: "authentication_not_found", message: "no authentication has this id" };
+pub const CONCURRENT_CHANGE: Rejection = Rejection {
+    code: "concurrent_change",
+    message: "other requests kept changing the same records; nothing changed, retry",
+};
+pub const CERTIFICATE_TAKEN: Rejection = Rejection {
+    code: "certificate_taken",
+    message: "another customer holds this certificate; only a verified authentication can merge the two",
+};
+pub const AUTHENTICATION_SUBJECT_REQUIRED: Rejection = Rejection {
+    code: "authentication_subject_required",
+    message: "verifying an authentication needs the subject it was requested for",
+};
+
+/// Codes the service itself answers with, besides the rules'.
+const SERVICE_CODES: &[Rejection] = &[
+    CUSTOMER_NOT_FOUND,
+    MEMBER_NOT_FOUND,
+    MEMBER_ACCOUNT_NOT_FOUND,
+    AUTHENTICATION_NOT_FOUND,
+    CONCURRENT_CHANGE,
+    CERTIFICATE_TAKEN,
+    AUTHENTICATION_SUBJECT_REQUIRED,
+];

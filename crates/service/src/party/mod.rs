@@ -1,0 +1,67 @@
+//! The three-party model's use cases (三户模型): customers, members, their accounts, and what hangs on
+//! them, on top of the rules in `sanhu_core::party` and the records of `sanhu_store::party`.
+//!
+//! Every use case has the same shape: read what the rule needs, let core decide, and write everything
+//! the decision changes (records, unique keys, lookups, history, ledger accounts and their flags) in
+//! one store transaction ([`work::Work`]). Writes are optimistic: if a record changed or a key was
+//! taken between the read and the write, nothing is written and the use case runs again from the
+//! start, so every decision is made on what is current. The rules themselves never see the store.
+
+mod accounts;
+mod authentications;
+mod customers;
+mod documents;
+mod error;
+mod members;
+mod work;
+
+use sanhu_core::party::member::DormancyPolicy;
+use sanhu_core::party::AccountTypes;
+use sanhu_core::Currency;
+use sanhu_store::Store;
+
+pub use accounts::{AccountView, MemberAccount};
+pub use authentications::{AuthenticationOutcome, AuthenticationResult};
+pub use customers::{CustomerSearch, CustomerView, StoredCustomer};
+pub use documents::{HistoryEntry, StoredMember};
+pub use error::{rule_codes, PartyError, Rejection};
+pub use members::{RegisteredMember, Registration};
+
+/// How the three-party model is set up on this platform.
+#[derive(Clone, Debug)]
+pub struct PartyConfig {
+    /// The account types members may open. Only these can be opened.
+    pub account_types: AccountTypes,
+    /// Days without activity after which the dormancy job marks a member dormant.
+    pub dormancy: DormancyPolicy,
+}
+
+impl Default for PartyConfig {
+    fn default() -> Self {
+        PartyConfig {
+            account_types: AccountTypes::default_set(Currency::parse("CNY").expect("CNY is a currency")),
+            dormancy: DormancyPolicy::new(365).expect("365 days is a valid dormancy period"),
+        }
+    }
+}
+
+/// The three-party service. Cheap to clone.
+#[derive(Clone)]
+pub struct Parties {
+    store: Store,
+    config: std::sync::Arc<PartyConfig>,
+}
+
+impl Parties {
+    pub fn new(store: Store, config: PartyConfig) -> Parties {
+        Parties { store, config: std::sync::Arc::new(config) }
+    }
+
+    pub fn config(&self) -> &PartyConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

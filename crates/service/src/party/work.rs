@@ -1,0 +1,193 @@
+//! One run of a use case: what it read (and at which version), and everything it will write, applied
+//! by the store in one transaction.
+
+use std::collections::HashMap;
+
+use sanhu_core::ledger::{Account, AccountFlags};
+use sanhu_core::party::{Actor, Change, Reason};
+use sanhu_core::{AccountId, Timestamp};
+use sanhu_store::party::{
+    LedgerFlagsWrite, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore, PartyWrite, RecordWrite,
+};
+use sanhu_store::Store;
+
+use super::documents::Document;
+use super::error::{PartyError, CONCURRENT_CHANGE};
+use super::Parties;
+use crate::clock;
+
+/// How many times a use case is run when its write keeps meeting concurrent changes.
+const ATTEMPTS: usize = 8;
+
+/// Key namespaces: what the platform keeps unique.
+pub(crate) const CERTIFICATE_KEY: &str = "certificate";
+pub(crate) const IDENTITY_KEY: &str = "identity";
+
+/// Lookup indexes.
+pub(crate) const MEMBERS_OF_CUSTOMER: &str = "customer_members";
+pub(crate) const ACCOUNTS_OF_MEMBER: &str = "member_accounts";
+pub(crate) const AUTHENTICATIONS_OF_MEMBER: &str = "member_authentications";
+pub(crate) const CUSTOMERS_BY_NAME: &str = "customer_name";
+
+pub(crate) struct Work {
+    store: Store,
+    pub now: Timestamp,
+    /// Version and creation time of every record read, by id.
+    read: HashMap<String, (i64, Timestamp)>,
+    write: PartyWrite,
+}
+
+impl Work {
+    fn new(store: Store) -> Work {
+        Work { store, now: clock::now(), read: HashMap::new(), write: PartyWrite::default() }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Reads a record, remembering its version for the write.
+    pub async fn get<D: Document>(&mut self, id: &str) -> anyhow::Result<Option<D>> {
+        let mut found = self.get_many::<D>(&[id.to_owned()]).await?;
+        Ok(found.pop())
+    }
+
+    /// Reads several records of one kind in one snapshot, in the order of `ids`; missing ones are left
+    /// out.
+    pub async fn get_many<D: Document>(&mut self, ids: &[String]) -> anyhow::Result<Vec<D>> {
+        let records = self.store.party_records(ids).await?;
+        let mut by_id: HashMap<String, PartyRecord> = records.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(record) = by_id.remove(id) else { continue };
+            if record.kind != D::KIND {
+                continue;
+            }
+            self.read.insert(record.id.clone(), (record.version, record.created_at));
+            out.push(D::decode(&record.data)?);
+        }
+        Ok(out)
+    }
+
+    /// The records filed under `key` in `index`.
+    pub async fn indexed<D: Document>(&mut self, index: &str, key: &str) -> anyhow::Result<Vec<D>> {
+        let ids = self.store.party_index(index, key, 10_000).await?;
+        self.get_many(&ids).await
+    }
+
+    /// Who holds a unique key now.
+    pub async fn key_owner(&self, namespace: &str, key: &str) -> anyhow::Result<Option<String>> {
+        self.store.party_key_owner(&PartyKey::new(namespace, key)).await
+    }
+
+    /// Writes a record: created if it was not read, else replacing the version read.
+    pub fn put<D: Document>(&mut self, doc: &D) {
+        let id = doc.record_id();
+        let (read_version, created_at) = self.read.get(&id).copied().unwrap_or((0, self.now));
+        let record = PartyRecord {
+            id: id.clone(),
+            kind: D::KIND.to_owned(),
+            customer_id: doc.customer_id(),
+            version: read_version + 1,
+            data: doc.encode(),
+            created_at,
+            updated_at: self.now,
+        };
+        // A use case that writes one record twice writes its last form once.
+        self.write.records.retain(|w| w.record.id != id);
+        self.write.records.push(RecordWrite { record, expected_version: read_version });
+    }
+
+    pub fn claim(&mut self, namespace: &str, key: &str, owner: &str) {
+        self.write.claim_keys.push((PartyKey::new(namespace, key), owner.to_owned()));
+    }
+
+    pub fn release(&mut self, namespace: &str, key: &str, owner: &str) {
+        self.write.release_keys.push((PartyKey::new(namespace, key), owner.to_owned()));
+    }
+
+    pub fn index(&mut self, index: &str, key: &str, record_id: &str) {
+        self.write.add_index.push((index.to_owned(), key.to_owned(), record_id.to_owned()));
+    }
+
+    pub fn unindex(&mut self, index: &str, key: &str, record_id: &str) {
+        self.write.remove_index.push((index.to_owned(), key.to_owned(), record_id.to_owned()));
+    }
+
+    pub fn create_ledger_account(&mut self, account: Account) {
+        self.write.ledger_accounts.push(account);
+    }
+
+    pub fn set_ledger_flags(&mut self, account_id: AccountId, flags: AccountFlags, closing: bool) {
+        self.write.ledger_flags.retain(|w| w.account_id != account_id);
+        self.write.ledger_flags.push(LedgerFlagsWrite { account_id, flags, closing });
+    }
+
+    /// Records a change in the history.
+    pub fn history(
+        &mut self,
+        record_id: &str,
+        customer_id: &str,
+        action: &str,
+        actor: &Actor,
+        reason: Option<&Reason>,
+        detail: serde_json::Value,
+    ) {
+        self.write.changes.push(PartyChange {
+            seq: 0,
+            record_id: record_id.to_owned(),
+            customer_id: customer_id.to_owned(),
+            action: action.to_owned(),
+            actor: actor_text(actor),
+            reason: reason.map(|r| r.as_str().to_owned()),
+            detail: detail.to_string(),
+            at: self.now,
+        });
+    }
+
+    /// A [`Change`] by `actor` for `reason`, now.
+    pub fn change(&self, actor: &Actor, reason: &Reason) -> Change {
+        Change { actor: actor.clone(), reason: reason.clone(), at: self.now }
+    }
+
+    async fn commit(self) -> anyhow::Result<Result<(), PartyConflict>> {
+        self.store.party_write(&self.write).await
+    }
+}
+
+/// How an actor is written in the history.
+pub(crate) fn actor_text(actor: &Actor) -> String {
+    match actor {
+        Actor::Client(id) => format!("client:{id}"),
+        Actor::Staff(name) => format!("staff:{}", name.as_str()),
+        Actor::Member(id) => format!("member:{id}"),
+        Actor::Operator(id) => format!("operator:{id}"),
+        Actor::System => "system".to_owned(),
+    }
+}
+
+impl Parties {
+    /// Runs `decide` and writes what it decided in one transaction; if a record it read changed or a
+    /// key it claimed was taken meanwhile, nothing is written and `decide` runs again on what is now
+    /// current. A refusal from `decide` writes nothing.
+    pub(crate) async fn transact<T>(
+        &self,
+        mut decide: impl AsyncFnMut(&mut Work) -> Result<T, PartyError>,
+    ) -> Result<T, PartyError> {
+        for _ in 0..ATTEMPTS {
+            let mut work = Work::new(self.store.clone());
+            let value = decide(&mut work).await?;
+            match work.commit().await? {
+                Ok(()) => return Ok(value),
+                Err(conflict) => tracing::debug!(%conflict, "a party write met a concurrent change; deciding again"),
+            }
+        }
+        tracing::warn!("{}", CONCURRENT_CHANGE.message);
+        Err(PartyError::Contended)
+    }
+
+    /// Reads without writing.
+    pub(crate) fn reader(&self) -> Work {
+        Work::new(self.store.clone())
+    }
+}
