@@ -1,5 +1,5 @@
-//! Background jobs. Each runs until its task is dropped and survives store errors by logging them and
-//! trying again on the next tick.
+//! Background jobs: hold expiry and member dormancy. Each runs until its task is dropped and survives
+//! store errors by logging them and trying again on the next tick.
 
 use std::time::Duration;
 
@@ -49,4 +49,22 @@ pub async fn expire_due_holds(ledger: &Ledger) -> anyhow::Result<usize> {
     }
     tracing::info!(holds.expired = expired, "expired holds");
     Ok(expired)
+}
+
+/// Members the dormancy pass reads at a time.
+pub const DORMANCY_PAGE_MEMBERS: u32 = 500;
+
+/// Marks members dormant after the configured days without activity, every `interval` (the period
+/// is days, so an hourly pass is plenty). A member that acts meanwhile is not marked.
+pub async fn mark_dormant_members(parties: crate::party::Parties, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match parties.mark_dormant_members(clock::now(), DORMANCY_PAGE_MEMBERS).await {
+            Ok(0) => {}
+            Ok(marked) => tracing::info!(members.marked = marked, "marked members dormant"),
+            Err(error) => tracing::warn!(error = %error, "dormancy pass failed; retrying next tick"),
+        }
+    }
 }

@@ -37,7 +37,7 @@ impl Parties {
         code: &AccountTypeCode,
         actor: &Actor,
     ) -> Result<AccountView, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let stored = load_member(work, member_id).await?;
             let customer = load_customer(work, stored.member.customer()).await?;
             stored.member.check_action(MemberAction::OpenAccount, customer.customer.status())?;
@@ -56,7 +56,6 @@ impl Parties {
             let (account, ledger) = open_account_in(work, &member.member, &customer, account_type, actor);
             Ok(AccountView { account, ledger })
         })
-        .await
     }
 
     /// A member's accounts with their balances, in the order they were opened.
@@ -91,7 +90,7 @@ impl Parties {
         actor: &Actor,
         reason: &Reason,
     ) -> Result<MemberAccount, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let account = load_account(work, account_id).await?;
             let customer = load_customer(work, account.customer_id).await?;
             let record = account.status.change_to(to, work.change(actor, reason))?;
@@ -108,7 +107,6 @@ impl Parties {
             );
             Ok(account)
         })
-        .await
     }
 
     /// Closes an account: only at zero balance with nothing pending (checked again by the store under
@@ -119,7 +117,7 @@ impl Parties {
         actor: &Actor,
         reason: &Reason,
     ) -> Result<MemberAccount, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let account = load_account(work, account_id).await?;
             let customer = load_customer(work, account.customer_id).await?;
             let ledger =
@@ -139,7 +137,6 @@ impl Parties {
             );
             Ok(account)
         })
-        .await
     }
 }
 

@@ -55,7 +55,7 @@ impl Parties {
         result: AuthenticationResult,
         actor: &Actor,
     ) -> Result<AuthenticationOutcome, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let stored = load_member(work, member_id).await?;
             let customer = load_customer(work, stored.member.customer()).await?;
             stored.member.check_action(MemberAction::ManageSecurity, customer.customer.status())?;
@@ -74,7 +74,6 @@ impl Parties {
             );
             decide(work, requested, customer.customer.id(), Some(subject), result.clone(), actor).await
         })
-        .await
     }
 
     /// Decides a pending authentication: verified (with the subject it was requested for, which
@@ -86,12 +85,11 @@ impl Parties {
         result: AuthenticationResult,
         actor: &Actor,
     ) -> Result<AuthenticationOutcome, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let stored = load_authentication(work, authentication_id).await?;
             let member = load_member(work, stored.authentication.member()).await?;
             decide(work, stored.authentication, member.member.customer(), subject, result.clone(), actor).await
         })
-        .await
     }
 
     pub async fn get_authentication(&self, id: AuthenticationId) -> Result<Authentication, PartyError> {

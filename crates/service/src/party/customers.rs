@@ -53,7 +53,7 @@ impl Parties {
         actor: &Actor,
         reason: &Reason,
     ) -> Result<StoredCustomer, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let stored = load_customer(work, customer_id).await?;
             let change = work.change(actor, reason);
             let (customer, record) = stored.customer.change_status(to, change)?;
@@ -73,7 +73,6 @@ impl Parties {
             );
             Ok(stored)
         })
-        .await
     }
 
     /// Merges `absorbed` into `survivor` on an administrator's decision (归并), with a reason. A merge
@@ -85,10 +84,9 @@ impl Parties {
         actor: &Actor,
         reason: &Reason,
     ) -> Result<MergeRecord, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             merge(work, survivor, absorbed, MergeGround::Administrator(reason.clone()), actor).await
         })
-        .await
     }
 
     pub async fn get_customer(&self, customer_id: CustomerId) -> Result<StoredCustomer, PartyError> {

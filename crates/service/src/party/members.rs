@@ -45,7 +45,7 @@ impl Parties {
         registration: &Registration,
         actor: &Actor,
     ) -> Result<RegisteredMember, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let key = registration.identity.uniqueness_key();
             if work.key_owner(IDENTITY_KEY, &key).await?.is_some() {
                 return Err(sanhu_core::party::identity::IdentityError::IdentityTaken.into());
@@ -78,7 +78,6 @@ impl Parties {
             );
             Ok(RegisteredMember { customer, member })
         })
-        .await
     }
 
     pub async fn get_member(&self, member_id: MemberId) -> Result<StoredMember, PartyError> {
@@ -92,7 +91,7 @@ impl Parties {
         member_id: MemberId,
         actor: &Actor,
     ) -> Result<(StoredMember, Vec<(MemberAccount, Account)>), PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let stored = load_member(work, member_id).await?;
             let customer = load_customer(work, stored.member.customer()).await?;
             let reason = Reason::parse("activation").expect("a short reason");
@@ -116,7 +115,6 @@ impl Parties {
             }
             Ok((stored, opened))
         })
-        .await
     }
 
     /// Locks a member (lock status 1): it cannot act until unlocked. Its accounts are untouched.
@@ -145,7 +143,7 @@ impl Parties {
         reason: &Reason,
         lock: bool,
     ) -> Result<StoredMember, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let stored = load_member(work, member_id).await?;
             let change = work.change(actor, reason);
             let (member, record) =
@@ -162,13 +160,12 @@ impl Parties {
             );
             Ok(stored)
         })
-        .await
     }
 
     /// Checks that a member may take `action` (its customer not banned, itself not locked, cancelled or,
     /// for money, inactive), and records the activity, which wakes a dormant member.
     pub async fn member_acts(&self, member_id: MemberId, action: MemberAction) -> Result<StoredMember, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let stored = load_member(work, member_id).await?;
             let customer = load_customer(work, stored.member.customer()).await?;
             stored.member.check_action(action, customer.customer.status())?;
@@ -187,7 +184,6 @@ impl Parties {
             work.put(&stored);
             Ok(stored)
         })
-        .await
     }
 
     /// Cancels a member (销户): refused while any of its accounts holds money or a hold; otherwise its
@@ -198,7 +194,7 @@ impl Parties {
         actor: &Actor,
         reason: &Reason,
     ) -> Result<StoredMember, PartyError> {
-        self.transact(async |work| {
+        transact!(self, |work| {
             let stored = load_member(work, member_id).await?;
             let customer = load_customer(work, stored.member.customer()).await?;
             let member_key = member_id.to_string();
@@ -206,7 +202,8 @@ impl Parties {
             let accounts: Vec<MemberAccount> = work.indexed(ACCOUNTS_OF_MEMBER, &member_key).await?;
             let ids: Vec<_> = accounts.iter().map(|a| a.account_id).collect();
             let ledger = work.store().get_accounts(&ids).await?;
-            let cancellation = stored.member.clone().cancel(customer.customer.status(), &ledger, 0, work.change(actor, reason))?;
+            let cancellation =
+                stored.member.clone().cancel(customer.customer.status(), &ledger, 0, work.change(actor, reason))?;
             for account in accounts.iter().filter(|a| cancellation.accounts_to_close.contains(&a.account_id)) {
                 let flags = sanhu_core::party::effective_flags(MemberAccountStatus::Closed, customer.customer.status());
                 work.set_ledger_flags(account.account_id, flags, true);
@@ -241,7 +238,6 @@ impl Parties {
             );
             Ok(cancelled)
         })
-        .await
     }
 
     /// Marks dormant every normal member without activity for the configured period; returns how many.
@@ -266,23 +262,21 @@ impl Parties {
                     continue;
                 }
                 let member_id = stored.member.id();
-                let result = self
-                    .transact(async |work| {
-                        let stored = load_member(work, member_id).await?;
-                        let (member, record) = stored.member.mark_dormant(policy, now)?;
-                        let stored = StoredMember { member, ..stored };
-                        work.put(&stored);
-                        work.history(
-                            &member_id.to_string(),
-                            &stored.member.customer().to_string(),
-                            "member.dormant",
-                            &Actor::System,
-                            Some(&record.change().reason),
-                            json!({ "from": record.from().as_str(), "to": record.to().as_str() }),
-                        );
-                        Ok(())
-                    })
-                    .await;
+                let result = transact!(self, |work| {
+                    let stored = load_member(work, member_id).await?;
+                    let (member, record) = stored.member.mark_dormant(policy, now)?;
+                    let stored = StoredMember { member, ..stored };
+                    work.put(&stored);
+                    work.history(
+                        &member_id.to_string(),
+                        &stored.member.customer().to_string(),
+                        "member.dormant",
+                        &Actor::System,
+                        Some(&record.change().reason),
+                        json!({ "from": record.from().as_str(), "to": record.to().as_str() }),
+                    );
+                    Ok(())
+                });
                 match result {
                     Ok(()) => marked += 1,
                     // It acted or changed meanwhile: no longer due.

@@ -7,13 +7,15 @@
 //! taken between the read and the write, nothing is written and the use case runs again from the
 //! start, so every decision is made on what is current. The rules themselves never see the store.
 
+#[macro_use]
+pub(crate) mod work;
+
 mod accounts;
 mod authentications;
 mod customers;
 mod documents;
-mod error;
+pub(crate) mod error;
 mod members;
-mod work;
 
 use sanhu_core::party::member::DormancyPolicy;
 use sanhu_core::party::AccountTypes;

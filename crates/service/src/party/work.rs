@@ -12,12 +12,12 @@ use sanhu_store::party::{
 use sanhu_store::Store;
 
 use super::documents::Document;
-use super::error::{PartyError, CONCURRENT_CHANGE};
+use super::error::PartyError;
 use super::Parties;
 use crate::clock;
 
 /// How many times a use case is run when its write keeps meeting concurrent changes.
-const ATTEMPTS: usize = 8;
+pub(crate) const ATTEMPTS: usize = 8;
 
 /// Key namespaces: what the platform keeps unique.
 pub(crate) const CERTIFICATE_KEY: &str = "certificate";
@@ -150,7 +150,7 @@ impl Work {
         Change { actor: actor.clone(), reason: reason.clone(), at: self.now }
     }
 
-    async fn commit(self) -> anyhow::Result<Result<(), PartyConflict>> {
+    pub(crate) async fn commit(self) -> anyhow::Result<Result<(), PartyConflict>> {
         self.store.party_write(&self.write).await
     }
 }
@@ -166,24 +166,54 @@ pub(crate) fn actor_text(actor: &Actor) -> String {
     }
 }
 
-impl Parties {
-    /// Runs `decide` and writes what it decided in one transaction; if a record it read changed or a
-    /// key it claimed was taken meanwhile, nothing is written and `decide` runs again on what is now
-    /// current. A refusal from `decide` writes nothing.
-    pub(crate) async fn transact<T>(
-        &self,
-        mut decide: impl AsyncFnMut(&mut Work) -> Result<T, PartyError>,
-    ) -> Result<T, PartyError> {
-        for _ in 0..ATTEMPTS {
-            let mut work = Work::new(self.store.clone());
-            let value = decide(&mut work).await?;
-            match work.commit().await? {
-                Ok(()) => return Ok(value),
-                Err(conflict) => tracing::debug!(%conflict, "a party write met a concurrent change; deciding again"),
+/// Runs a use case's body and writes what it decided in one transaction; if a record it read changed
+/// or a key it claimed was taken meanwhile, nothing is written and the body runs again on what is now
+/// current, up to `ATTEMPTS` times (then `PartyError::Contended`). A refusal (`Err`) from the body
+/// writes nothing. The body sees `$work: &mut Work` and evaluates to `Result<T, PartyError>`.
+///
+/// A macro rather than a method taking an async closure: the future of a generic async closure is
+/// not provably `Send` to the compiler (higher-ranked lifetimes), and HTTP handlers must be `Send`.
+macro_rules! transact {
+    ($parties:expr, |$work:ident| $body:block) => {{
+        let parties: &$crate::party::Parties = $parties;
+        let mut attempts = 0;
+        loop {
+            let mut unit = parties.begin_work();
+            let decided = $crate::party::work::decided(async {
+                let $work: &mut $crate::party::work::Work = &mut unit;
+                $body
+            })
+            .await;
+            match decided {
+                Err(refusal) => break Err(refusal),
+                Ok(value) => match unit.commit().await {
+                    Err(error) => break Err($crate::party::PartyError::Internal(error)),
+                    Ok(Ok(())) => break Ok(value),
+                    Ok(Err(conflict)) => {
+                        attempts += 1;
+                        tracing::debug!(%conflict, attempts, "a party write met a concurrent change; deciding again");
+                        if attempts >= $crate::party::work::ATTEMPTS {
+                            tracing::warn!("{}", $crate::party::error::CONCURRENT_CHANGE.message);
+                            break Err($crate::party::PartyError::Contended);
+                        }
+                    }
+                },
             }
         }
-        tracing::warn!("{}", CONCURRENT_CHANGE.message);
-        Err(PartyError::Contended)
+    }};
+}
+
+/// Fixes the output type of a use case's body, so that `?` inside it converts to [`PartyError`].
+pub(crate) async fn decided<T>(
+    body: impl std::future::Future<Output = Result<T, PartyError>>,
+) -> Result<T, PartyError> {
+    body.await
+}
+
+impl Parties {
+    /// A unit of work for one attempt of a use case.
+    pub(crate) fn begin_work(&self) -> Work {
+        Work::new(self.store.clone())
     }
 
     /// Reads without writing.
