@@ -9,6 +9,10 @@ use sanhu_core::party::{
     CustomerStatus, Email, LockStatus, LoginIdentity, Member, MemberAccountStatus, MemberStatus, Nickname, PartyKind,
     PhoneNumber, RealName, ThirdPartyIdentity,
 };
+use sanhu_core::id::OperatorId;
+use sanhu_core::party::bank_card::CardToken;
+use sanhu_core::party::one_time_code::{CodeDigest, CodePurpose, CodeTarget};
+use sanhu_core::party::{BankCard, MaskedCardNumber, OneTimeCode, PayPasswordGuard, PhoneChange};
 use sanhu_core::{Id128, Timestamp};
 use sanhu_store::party::PartyChange;
 use serde::{Deserialize, Serialize};
@@ -333,6 +337,345 @@ impl Document for StoredAuthentication {
         )
         .map_err(|e| anyhow!("stored authentication {}: {e}", d.id))?;
         Ok(StoredAuthentication { authentication, customer_id: id(&d.customer_id)? })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One-time codes
+
+/// An issued one-time code: its keyed digest, never the code. One record per purpose and target, so a
+/// new code for the same purpose and target replaces the last (which stops working).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StoredOneTimeCode {
+    pub code: OneTimeCode,
+}
+
+/// The record id of the code for `purpose` sent to `target`.
+pub(crate) fn one_time_code_id(purpose: CodePurpose, target: &CodeTarget) -> String {
+    format!("otp:{}:{}", purpose.as_str(), target.key())
+}
+
+const CODE_PURPOSES: [CodePurpose; 6] = [
+    CodePurpose::Register,
+    CodePurpose::SignIn,
+    CodePurpose::PhoneChangeOld,
+    CodePurpose::PhoneChangeNew,
+    CodePurpose::PayPasswordReset,
+    CodePurpose::Authentication,
+];
+
+pub(crate) fn code_purpose(text: &str) -> Option<CodePurpose> {
+    CODE_PURPOSES.into_iter().find(|p| p.as_str() == text)
+}
+
+fn code_target(key: &str) -> anyhow::Result<CodeTarget> {
+    match key.split_once(':') {
+        Some(("phone", p)) => PhoneNumber::parse(p).map(CodeTarget::Phone),
+        Some(("email", e)) => Email::parse(e).map(CodeTarget::Email),
+        _ => return Err(anyhow!("stored code target {key:?} is of an unknown kind")),
+    }
+    .map_err(|e| anyhow!("stored code target {key:?}: {e}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn digest_from_hex(text: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| anyhow!("stored digest is not hex"))?;
+    bytes.try_into().map_err(|_| anyhow!("stored digest is not 32 bytes"))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OneTimeCodeDoc {
+    purpose: String,
+    target: String,
+    digest: String,
+    issued_at: i64,
+    expires_at: i64,
+    attempts_left: u8,
+    used: bool,
+}
+
+impl Document for StoredOneTimeCode {
+    const KIND: &'static str = "one_time_code";
+
+    fn record_id(&self) -> String {
+        one_time_code_id(self.code.purpose(), self.code.target())
+    }
+
+    /// A code is sent to an address, which may belong to no customer yet (registration).
+    fn customer_id(&self) -> String {
+        String::new()
+    }
+
+    fn encode(&self) -> String {
+        let c = &self.code;
+        serde_json::to_string(&OneTimeCodeDoc {
+            purpose: c.purpose().as_str().to_owned(),
+            target: c.target().key(),
+            digest: hex(&c.digest().0),
+            issued_at: c.issued_at().nanos(),
+            expires_at: c.expires_at().nanos(),
+            attempts_left: c.attempts_left(),
+            used: c.used(),
+        })
+        .expect("a one-time code encodes")
+    }
+
+    fn decode(data: &str) -> anyhow::Result<Self> {
+        let d: OneTimeCodeDoc = serde_json::from_str(data).context("stored one-time code")?;
+        let purpose = code_purpose(&d.purpose).ok_or_else(|| anyhow!("stored code purpose {:?}", d.purpose))?;
+        let code = OneTimeCode::restore(
+            purpose,
+            code_target(&d.target)?,
+            CodeDigest(digest_from_hex(&d.digest)?),
+            Timestamp::from_nanos(d.issued_at),
+            Timestamp::from_nanos(d.expires_at),
+            d.attempts_left,
+            d.used,
+        );
+        Ok(StoredOneTimeCode { code })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Phone changes
+
+/// A member's phone change: in progress, or done (`completed_at`). One record per member: starting a
+/// new change replaces the last.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StoredPhoneChange {
+    pub change: PhoneChange,
+    pub customer_id: CustomerId,
+    pub completed_at: Option<Timestamp>,
+}
+
+pub(crate) fn phone_change_id(member: MemberId) -> String {
+    format!("phone_change:{member}")
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneChangeDoc {
+    member_id: String,
+    customer_id: String,
+    old: String,
+    new: String,
+    old_verified: bool,
+    new_verified: bool,
+    expires_at: i64,
+    completed_at: Option<i64>,
+}
+
+impl Document for StoredPhoneChange {
+    const KIND: &'static str = "phone_change";
+
+    fn record_id(&self) -> String {
+        phone_change_id(self.change.member())
+    }
+
+    fn customer_id(&self) -> String {
+        self.customer_id.to_string()
+    }
+
+    fn encode(&self) -> String {
+        let c = &self.change;
+        serde_json::to_string(&PhoneChangeDoc {
+            member_id: c.member().to_string(),
+            customer_id: self.customer_id.to_string(),
+            old: c.old().as_str().to_owned(),
+            new: c.new_phone().as_str().to_owned(),
+            old_verified: c.old_verified(),
+            new_verified: c.new_verified(),
+            expires_at: c.expires_at().nanos(),
+            completed_at: self.completed_at.map(Timestamp::nanos),
+        })
+        .expect("a phone change encodes")
+    }
+
+    fn decode(data: &str) -> anyhow::Result<Self> {
+        let d: PhoneChangeDoc = serde_json::from_str(data).context("stored phone change")?;
+        let phone = |p: &str| PhoneNumber::parse(p).map_err(|e| anyhow!("stored phone {p:?}: {e}"));
+        let change = PhoneChange::restore(
+            id(&d.member_id)?,
+            phone(&d.old)?,
+            phone(&d.new)?,
+            d.old_verified,
+            d.new_verified,
+            Timestamp::from_nanos(d.expires_at),
+        );
+        Ok(StoredPhoneChange {
+            change,
+            customer_id: id(&d.customer_id)?,
+            completed_at: d.completed_at.map(Timestamp::from_nanos),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bank cards
+
+/// A bank card as stored: masked number, token and holder, never the number; and when it was unbound,
+/// if it was (an unbound card is kept for the record, out of the member's list).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBankCard {
+    pub card: BankCard,
+    pub customer_id: CustomerId,
+    pub unbound_at: Option<Timestamp>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BankCardDoc {
+    id: String,
+    member_id: String,
+    customer_id: String,
+    masked_number: String,
+    token: String,
+    holder: String,
+    bound_at: i64,
+    unbound_at: Option<i64>,
+}
+
+impl Document for StoredBankCard {
+    const KIND: &'static str = "bank_card";
+
+    fn record_id(&self) -> String {
+        self.card.id().to_string()
+    }
+
+    fn customer_id(&self) -> String {
+        self.customer_id.to_string()
+    }
+
+    fn encode(&self) -> String {
+        let c = &self.card;
+        serde_json::to_string(&BankCardDoc {
+            id: c.id().to_string(),
+            member_id: c.member().to_string(),
+            customer_id: self.customer_id.to_string(),
+            masked_number: c.masked().as_str().to_owned(),
+            token: c.token().as_str().to_owned(),
+            holder: c.holder().as_str().to_owned(),
+            bound_at: c.bound_at().nanos(),
+            unbound_at: self.unbound_at.map(Timestamp::nanos),
+        })
+        .expect("a bank card encodes")
+    }
+
+    fn decode(data: &str) -> anyhow::Result<Self> {
+        let d: BankCardDoc = serde_json::from_str(data).context("stored bank card")?;
+        let holder = RealName::person(&d.holder)
+            .or_else(|_| RealName::organisation(&d.holder))
+            .map_err(|e| anyhow!("stored card holder: {e}"))?;
+        let card = BankCard::restore(
+            id::<sanhu_core::id::BankCardTag>(&d.id)?,
+            id(&d.member_id)?,
+            MaskedCardNumber::parse(&d.masked_number).map_err(|e| anyhow!("stored masked number: {e}"))?,
+            CardToken::parse(&d.token).map_err(|e| anyhow!("stored card token: {e}"))?,
+            holder,
+            Timestamp::from_nanos(d.bound_at),
+        );
+        Ok(StoredBankCard {
+            card,
+            customer_id: id(&d.customer_id)?,
+            unbound_at: d.unbound_at.map(Timestamp::from_nanos),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pay passwords
+
+/// Whose pay password it is: a member's, or an operator's (who confirms the payments it makes for its
+/// enterprise with its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PayPasswordOwner {
+    Member(MemberId),
+    Operator(OperatorId),
+}
+
+impl PayPasswordOwner {
+    fn parse(text: &str) -> Option<PayPasswordOwner> {
+        MemberId::parse(text)
+            .map(PayPasswordOwner::Member)
+            .or_else(|| OperatorId::parse(text).map(PayPasswordOwner::Operator))
+    }
+}
+
+impl std::fmt::Display for PayPasswordOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PayPasswordOwner::Member(id) => write!(f, "{id}"),
+            PayPasswordOwner::Operator(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// A pay password as stored: its Argon2id hash as a PHC string (algorithm, parameters, salt and hash
+/// in one), and its failures and lock. One record per owner, keyed by the owner's id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StoredPayPassword {
+    pub owner: PayPasswordOwner,
+    pub customer_id: CustomerId,
+    pub phc: String,
+    pub guard: PayPasswordGuard,
+    pub set_at: Timestamp,
+}
+
+pub(crate) fn pay_password_id(owner: PayPasswordOwner) -> String {
+    format!("pay_password:{owner}")
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayPasswordDoc {
+    owner: String,
+    customer_id: String,
+    phc: String,
+    failures: u8,
+    locked_until: Option<i64>,
+    set_at: i64,
+}
+
+impl Document for StoredPayPassword {
+    const KIND: &'static str = "pay_password";
+
+    fn record_id(&self) -> String {
+        pay_password_id(self.owner)
+    }
+
+    fn customer_id(&self) -> String {
+        self.customer_id.to_string()
+    }
+
+    fn encode(&self) -> String {
+        serde_json::to_string(&PayPasswordDoc {
+            owner: self.owner.to_string(),
+            customer_id: self.customer_id.to_string(),
+            phc: self.phc.clone(),
+            failures: self.guard.failures(),
+            locked_until: self.guard.locked_until().map(Timestamp::nanos),
+            set_at: self.set_at.nanos(),
+        })
+        .expect("a pay password encodes")
+    }
+
+    fn decode(data: &str) -> anyhow::Result<Self> {
+        let d: PayPasswordDoc = serde_json::from_str(data).context("stored pay password")?;
+        Ok(StoredPayPassword {
+            owner: PayPasswordOwner::parse(&d.owner).ok_or_else(|| anyhow!("stored owner {:?}", d.owner))?,
+            customer_id: id(&d.customer_id)?,
+            phc: d.phc,
+            guard: PayPasswordGuard::restore(d.failures, d.locked_until.map(Timestamp::from_nanos)),
+            set_at: Timestamp::from_nanos(d.set_at),
+        })
     }
 }
 

@@ -115,8 +115,33 @@ pub const AUTHENTICATION_SUBJECT_REQUIRED: Rejection = Rejection {
     message: "verifying an authentication needs the subject it was requested for",
 };
 
+pub const IDENTITY_NOT_FOUND: Rejection =
+    Rejection { code: "identity_not_found", message: "the member does not sign in with this login identity" };
+pub const PHONE_CHANGE_NOT_FOUND: Rejection = Rejection {
+    code: "phone_change_not_found",
+    message: "no phone change is in progress for this member and these numbers; start one",
+};
+pub const BANK_CARD_NOT_FOUND: Rejection =
+    Rejection { code: "bank_card_not_found", message: "no bound bank card has this id" };
+pub const CARD_ALREADY_BOUND: Rejection =
+    Rejection { code: "card_already_bound", message: "this card is already bound to the member" };
+pub const OPERATOR_NOT_FOUND: Rejection = Rejection { code: "operator_not_found", message: "no operator has this id" };
+pub const PAY_PASSWORD_NOT_SET: Rejection =
+    Rejection { code: "pay_password_not_set", message: "no pay password has been set" };
+pub const PAY_PASSWORD_ALREADY_SET: Rejection = Rejection {
+    code: "pay_password_already_set",
+    message: "a pay password is already set; change it with the current one",
+};
+
 /// Codes the service itself answers with, besides the rules'.
 const SERVICE_CODES: &[Rejection] = &[
+    IDENTITY_NOT_FOUND,
+    PHONE_CHANGE_NOT_FOUND,
+    BANK_CARD_NOT_FOUND,
+    CARD_ALREADY_BOUND,
+    OPERATOR_NOT_FOUND,
+    PAY_PASSWORD_NOT_SET,
+    PAY_PASSWORD_ALREADY_SET,
     CUSTOMER_NOT_FOUND,
     MEMBER_NOT_FOUND,
     MEMBER_ACCOUNT_NOT_FOUND,

@@ -12,22 +12,31 @@ pub(crate) mod work;
 
 mod accounts;
 mod authentications;
+mod bank_cards;
 mod customers;
 mod documents;
 pub(crate) mod error;
+mod identities;
 mod members;
+mod one_time_codes;
+mod pay_passwords;
+mod secret;
 
 use sanhu_core::party::member::DormancyPolicy;
-use sanhu_core::party::AccountTypes;
+use sanhu_core::party::{AccountTypes, OneTimeCodePolicy, PayPasswordPolicy};
 use sanhu_core::Currency;
 use sanhu_store::Store;
 
 pub use accounts::{AccountView, MemberAccount};
 pub use authentications::{AuthenticationOutcome, AuthenticationResult};
 pub use customers::{CustomerSearch, CustomerView, StoredCustomer};
-pub use documents::{HistoryEntry, StoredMember};
+pub use documents::{HistoryEntry, PayPasswordOwner, StoredBankCard, StoredMember};
 pub use error::{rule_codes, PartyError, Rejection};
+pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
+pub use one_time_codes::IssuedCode;
+pub use pay_passwords::PayPasswordHashing;
+pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
 
 /// How the three-party model is set up on this platform.
 #[derive(Clone, Debug)]
@@ -36,6 +45,15 @@ pub struct PartyConfig {
     pub account_types: AccountTypes,
     /// Days without activity after which the dormancy job marks a member dormant.
     pub dormancy: DormancyPolicy,
+    /// How one-time codes are made and checked: digits, lifetime, attempts, resend interval.
+    pub one_time_codes: OneTimeCodePolicy,
+    /// After how many wrong tries a pay password locks, and for how long.
+    pub pay_password: PayPasswordPolicy,
+    /// Argon2id's cost for pay password hashes.
+    pub pay_password_hashing: PayPasswordHashing,
+    /// The key of the keyed hashes of one-time codes and card numbers. The default is made up at start
+    /// (ephemeral): every instance sharing a database must be configured with the same one.
+    pub secret: PartySecret,
 }
 
 impl Default for PartyConfig {
@@ -43,6 +61,10 @@ impl Default for PartyConfig {
         PartyConfig {
             account_types: AccountTypes::default_set(Currency::parse("CNY").expect("CNY is a currency")),
             dormancy: DormancyPolicy::new(365).expect("365 days is a valid dormancy period"),
+            one_time_codes: OneTimeCodePolicy::DEFAULT,
+            pay_password: PayPasswordPolicy::DEFAULT,
+            pay_password_hashing: PayPasswordHashing::RECOMMENDED,
+            secret: PartySecret::ephemeral(),
         }
     }
 }
@@ -56,6 +78,12 @@ pub struct Parties {
 
 impl Parties {
     pub fn new(store: Store, config: PartyConfig) -> Parties {
+        if config.secret.is_ephemeral() {
+            tracing::warn!(
+                "no party secret configured: one-time codes and card tokens use a key made up at start, which \
+                 another instance or a restart will not share"
+            );
+        }
         Parties { store, config: std::sync::Arc::new(config) }
     }
 

@@ -22,12 +22,15 @@ pub(crate) const ATTEMPTS: usize = 8;
 /// Key namespaces: what the platform keeps unique.
 pub(crate) const CERTIFICATE_KEY: &str = "certificate";
 pub(crate) const IDENTITY_KEY: &str = "identity";
+/// A card bound to a member: `member id:card token`.
+pub(crate) const BANK_CARD_KEY: &str = "bank_card";
 
 /// Lookup indexes.
 pub(crate) const MEMBERS_OF_CUSTOMER: &str = "customer_members";
 pub(crate) const ACCOUNTS_OF_MEMBER: &str = "member_accounts";
 pub(crate) const AUTHENTICATIONS_OF_MEMBER: &str = "member_authentications";
 pub(crate) const CUSTOMERS_BY_NAME: &str = "customer_name";
+pub(crate) const CARDS_OF_MEMBER: &str = "member_bank_cards";
 
 pub(crate) struct Work {
     store: Store,
