@@ -13,9 +13,12 @@ use sanhu_store::LedgerStore;
 use serde_json::json;
 
 pub use super::documents::StoredCustomer;
-use super::documents::{HistoryEntry, MemberAccount, StoredMember};
+use super::documents::{company_id, HistoryEntry, MemberAccount, StoredCompany, StoredMember, StoredOperator};
 use super::error::{PartyError, CUSTOMER_NOT_FOUND};
-use super::work::{Work, ACCOUNTS_OF_MEMBER, CERTIFICATE_KEY, CUSTOMERS_BY_NAME, IDENTITY_KEY, MEMBERS_OF_CUSTOMER};
+use super::work::{
+    Work, ACCOUNTS_OF_MEMBER, CERTIFICATE_KEY, CUSTOMERS_BY_NAME, IDENTITY_KEY, MEMBERS_OF_CUSTOMER,
+    OPERATORS_OF_MEMBER,
+};
 use super::Parties;
 
 /// Everything the back office sees of one customer.
@@ -261,6 +264,13 @@ pub(crate) async fn merge(
         };
         work.put(&StoredMember { member: moved.clone(), identities: before.identities.clone() });
         let member_key = moved.id().to_string();
+        // An enterprise member's company details and operators are kept under its customer too.
+        if let Some(company) = work.get::<StoredCompany>(&company_id(moved.id())).await? {
+            work.put(&StoredCompany { customer_id: survivor_id, ..company });
+        }
+        for operator in work.indexed::<StoredOperator>(OPERATORS_OF_MEMBER, &member_key).await? {
+            work.put(&StoredOperator { customer_id: survivor_id, ..operator });
+        }
         work.unindex(MEMBERS_OF_CUSTOMER, &absorbed_key, &member_key);
         work.index(MEMBERS_OF_CUSTOMER, &survivor_key, &member_key);
         work.history(

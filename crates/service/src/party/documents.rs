@@ -3,16 +3,21 @@
 //! a value.
 
 use anyhow::{anyhow, Context};
+use sanhu_core::id::OperatorId;
 use sanhu_core::id::{AccountId, CustomerId, MemberId};
+use sanhu_core::party::bank_card::CardToken;
+use sanhu_core::party::enterprise::{Address, CompanyDetails, CompanyDetailsParts, IndustryCode, LicenceExpiry};
+use sanhu_core::party::one_time_code::{CodeDigest, CodePurpose, CodeTarget};
+use sanhu_core::party::operator::{
+    AccountGrant, Operation, Operations, Operator, OperatorLimits, OperatorRole, OperatorStatus,
+};
 use sanhu_core::party::{
     Authentication, AuthenticationStatus, AuthenticationType, Certificate, CertificateType, Customer, CustomerScope,
     CustomerStatus, Email, LockStatus, LoginIdentity, Member, MemberAccountStatus, MemberStatus, Nickname, PartyKind,
     PhoneNumber, RealName, ThirdPartyIdentity,
 };
-use sanhu_core::id::OperatorId;
-use sanhu_core::party::bank_card::CardToken;
-use sanhu_core::party::one_time_code::{CodeDigest, CodePurpose, CodeTarget};
 use sanhu_core::party::{BankCard, MaskedCardNumber, OneTimeCode, PayPasswordGuard, PhoneChange};
+use sanhu_core::{Amount, Currency};
 use sanhu_core::{Id128, Timestamp};
 use sanhu_store::party::PartyChange;
 use serde::{Deserialize, Serialize};
@@ -675,6 +680,269 @@ impl Document for StoredPayPassword {
             phc: d.phc,
             guard: PayPasswordGuard::restore(d.failures, d.locked_until.map(Timestamp::from_nanos)),
             set_at: Timestamp::from_nanos(d.set_at),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Company details
+
+/// An enterprise member's company details (企业资质), one record per member (`company:mem_…`). The
+/// credit code here is what the enterprise claims; the customer's certificate comes only from a
+/// verified business-licence authentication.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCompany {
+    pub member_id: MemberId,
+    pub customer_id: CustomerId,
+    pub details: CompanyDetails,
+}
+
+pub(crate) fn company_id(member: MemberId) -> String {
+    format!("company:{member}")
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompanyDoc {
+    member_id: String,
+    customer_id: String,
+    name: String,
+    credit_code: String,
+    legal_person: String,
+    legal_person_certificate_type: String,
+    legal_person_certificate_number: String,
+    contact: String,
+    contact_phone: String,
+    industry: String,
+    /// `YYYY-MM-DD` or `long_term`.
+    licence_expiry: String,
+    address: String,
+}
+
+fn licence_expiry_text(expiry: LicenceExpiry) -> String {
+    match expiry {
+        LicenceExpiry::LongTerm => "long_term".to_owned(),
+        LicenceExpiry::Through { year, month, day } => format!("{year:04}-{month:02}-{day:02}"),
+    }
+}
+
+impl Document for StoredCompany {
+    const KIND: &'static str = "company";
+
+    fn record_id(&self) -> String {
+        company_id(self.member_id)
+    }
+
+    fn customer_id(&self) -> String {
+        self.customer_id.to_string()
+    }
+
+    fn encode(&self) -> String {
+        let p = self.details.parts();
+        serde_json::to_string(&CompanyDoc {
+            member_id: self.member_id.to_string(),
+            customer_id: self.customer_id.to_string(),
+            name: p.name.as_str().to_owned(),
+            credit_code: p.credit_code.number().to_owned(),
+            legal_person: p.legal_person.as_str().to_owned(),
+            legal_person_certificate_type: p.legal_person_certificate.certificate_type().as_str().to_owned(),
+            legal_person_certificate_number: p.legal_person_certificate.number().to_owned(),
+            contact: p.contact.as_str().to_owned(),
+            contact_phone: p.contact_phone.as_str().to_owned(),
+            industry: p.industry.as_str().to_owned(),
+            licence_expiry: licence_expiry_text(p.licence_expiry),
+            address: p.address.as_str().to_owned(),
+        })
+        .expect("company details encode")
+    }
+
+    fn decode(data: &str) -> anyhow::Result<Self> {
+        let d: CompanyDoc = serde_json::from_str(data).context("stored company details")?;
+        let stored = |what: &str, e: &dyn std::fmt::Display| anyhow!("stored company {what}: {e}");
+        let parts = CompanyDetailsParts {
+            name: real_name(PartyKind::Enterprise, &d.name)?,
+            credit_code: certificate(CertificateType::UnifiedSocialCreditCode.as_str(), &d.credit_code)?,
+            legal_person: real_name(PartyKind::Personal, &d.legal_person)?,
+            legal_person_certificate: certificate(
+                &d.legal_person_certificate_type,
+                &d.legal_person_certificate_number,
+            )?,
+            contact: real_name(PartyKind::Personal, &d.contact)?,
+            contact_phone: PhoneNumber::parse(&d.contact_phone).map_err(|e| stored("contact phone", &e))?,
+            industry: IndustryCode::parse(&d.industry).map_err(|e| stored("industry", &e))?,
+            licence_expiry: LicenceExpiry::parse(&d.licence_expiry).map_err(|e| stored("licence expiry", &e))?,
+            address: Address::parse(&d.address).map_err(|e| stored("address", &e))?,
+        };
+        let details = CompanyDetails::new(parts).map_err(|e| stored("details", &e))?;
+        Ok(StoredCompany { member_id: id(&d.member_id)?, customer_id: id(&d.customer_id)?, details })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Operators
+
+/// An operator as stored: the core aggregate, the customer of its enterprise member (the record's
+/// distribution key), the login identities it signs in with, and what it has moved today, which its
+/// limit per day is checked against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredOperator {
+    pub operator: Operator,
+    pub customer_id: CustomerId,
+    pub identities: Vec<LoginIdentity>,
+    pub spent: DailySpend,
+}
+
+/// The money an operator was authorised to move on one platform day, per currency, in minor units.
+/// A new day starts from nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DailySpend {
+    /// Days since 1970-01-01 on the platform's calendar (China, UTC+8).
+    pub day: i64,
+    pub totals: Vec<(Currency, i64)>,
+}
+
+impl DailySpend {
+    /// What was moved in `currency` on `day`.
+    pub fn on(&self, day: i64, currency: Currency) -> i64 {
+        if self.day != day {
+            return 0;
+        }
+        self.totals.iter().find(|(c, _)| *c == currency).map_or(0, |(_, total)| *total)
+    }
+
+    /// The spend after adding `delta` (negative to give back) in `currency` on `day`, never below zero.
+    pub fn add(&self, day: i64, currency: Currency, delta: i64) -> DailySpend {
+        let mut totals = if self.day == day { self.totals.clone() } else { Vec::new() };
+        let total = (self.on(day, currency).saturating_add(delta)).max(0);
+        totals.retain(|(c, _)| *c != currency);
+        if total > 0 {
+            totals.push((currency, total));
+            totals.sort_by_key(|(c, _)| *c);
+        }
+        DailySpend { day, totals }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperatorDoc {
+    id: String,
+    member_id: String,
+    customer_id: String,
+    role: String,
+    status: String,
+    grants: Vec<GrantDoc>,
+    limits: Option<LimitsDoc>,
+    identities: Vec<String>,
+    #[serde(default)]
+    spent_day: i64,
+    /// Currency code → minor units moved on `spent_day`.
+    #[serde(default)]
+    spent: std::collections::BTreeMap<String, i64>,
+    created_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantDoc {
+    account_id: String,
+    operations: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsDoc {
+    currency: String,
+    per_transaction: Option<i64>,
+    per_day: Option<i64>,
+}
+
+fn currency(code: &str) -> anyhow::Result<Currency> {
+    Currency::parse(code).ok_or_else(|| anyhow!("stored currency {code:?} is unknown"))
+}
+
+fn amount(minor: Option<i64>) -> anyhow::Result<Option<Amount>> {
+    minor.map(|m| Amount::new(m).ok_or_else(|| anyhow!("stored amount {m} is not positive"))).transpose()
+}
+
+impl Document for StoredOperator {
+    const KIND: &'static str = "operator";
+
+    fn record_id(&self) -> String {
+        self.operator.id().to_string()
+    }
+
+    fn customer_id(&self) -> String {
+        self.customer_id.to_string()
+    }
+
+    fn encode(&self) -> String {
+        let o = &self.operator;
+        serde_json::to_string(&OperatorDoc {
+            id: o.id().to_string(),
+            member_id: o.member().to_string(),
+            customer_id: self.customer_id.to_string(),
+            role: o.role().as_str().to_owned(),
+            status: o.status().as_str().to_owned(),
+            grants: o
+                .grants()
+                .iter()
+                .map(|g| GrantDoc {
+                    account_id: g.account.to_string(),
+                    operations: g.operations.iter().map(|op| op.as_str().to_owned()).collect(),
+                })
+                .collect(),
+            limits: o.limits().map(|l| LimitsDoc {
+                currency: l.currency().code().to_owned(),
+                per_transaction: l.per_transaction().map(Amount::get),
+                per_day: l.per_day().map(Amount::get),
+            }),
+            identities: self.identities.iter().map(LoginIdentity::uniqueness_key).collect(),
+            spent_day: self.spent.day,
+            spent: self.spent.totals.iter().map(|(c, t)| (c.code().to_owned(), *t)).collect(),
+            created_at: o.created_at().nanos(),
+        })
+        .expect("an operator encodes")
+    }
+
+    fn decode(data: &str) -> anyhow::Result<Self> {
+        let d: OperatorDoc = serde_json::from_str(data).context("stored operator")?;
+        let grants = d
+            .grants
+            .iter()
+            .map(|g| {
+                let operations = g
+                    .operations
+                    .iter()
+                    .map(|op| Operation::parse(op).ok_or_else(|| anyhow!("stored operation {op:?} is unknown")))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok(AccountGrant { account: id(&g.account_id)?, operations: Operations::of(&operations) })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let limits = d
+            .limits
+            .as_ref()
+            .map(|l| {
+                OperatorLimits::new(currency(&l.currency)?, amount(l.per_transaction)?, amount(l.per_day)?)
+                    .map_err(|e| anyhow!("stored operator limits: {e}"))
+            })
+            .transpose()?;
+        let operator = Operator::restore(
+            id(&d.id)?,
+            id(&d.member_id)?,
+            OperatorRole::parse(&d.role).ok_or_else(|| anyhow!("stored operator role {:?}", d.role))?,
+            OperatorStatus::parse(&d.status).ok_or_else(|| anyhow!("stored operator status {:?}", d.status))?,
+            grants,
+            limits,
+            Timestamp::from_nanos(d.created_at),
+        );
+        let identities = d.identities.iter().map(|k| identity_from_key(k)).collect::<anyhow::Result<_>>()?;
+        let totals = d.spent.iter().map(|(c, t)| Ok((currency(c)?, *t))).collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(StoredOperator {
+            operator,
+            customer_id: id(&d.customer_id)?,
+            identities,
+            spent: DailySpend { day: d.spent_day, totals },
         })
     }
 }

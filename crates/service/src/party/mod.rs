@@ -15,10 +15,12 @@ mod authentications;
 mod bank_cards;
 mod customers;
 mod documents;
+mod enterprises;
 pub(crate) mod error;
 mod identities;
 mod members;
 mod one_time_codes;
+mod operators;
 mod pay_passwords;
 mod secret;
 
@@ -30,11 +32,15 @@ use sanhu_store::Store;
 pub use accounts::{AccountView, MemberAccount};
 pub use authentications::{AuthenticationOutcome, AuthenticationResult};
 pub use customers::{CustomerSearch, CustomerView, StoredCustomer};
-pub use documents::{HistoryEntry, PayPasswordOwner, StoredBankCard, StoredMember};
+pub use documents::{
+    DailySpend, HistoryEntry, PayPasswordOwner, StoredBankCard, StoredCompany, StoredMember, StoredOperator,
+};
+pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
 pub use error::{rule_codes, PartyError, Rejection};
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
 pub use one_time_codes::IssuedCode;
+pub use operators::OperatorAuthorisation;
 pub use pay_passwords::PayPasswordHashing;
 pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
 

@@ -31,6 +31,7 @@ pub(crate) const ACCOUNTS_OF_MEMBER: &str = "member_accounts";
 pub(crate) const AUTHENTICATIONS_OF_MEMBER: &str = "member_authentications";
 pub(crate) const CUSTOMERS_BY_NAME: &str = "customer_name";
 pub(crate) const CARDS_OF_MEMBER: &str = "member_bank_cards";
+pub(crate) const OPERATORS_OF_MEMBER: &str = "member_operators";
 
 pub(crate) struct Work {
     store: Store,
