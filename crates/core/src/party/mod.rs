@@ -12,9 +12,6 @@
 //! today) is an argument. Every refusal is a stable snake_case code, listed once per file in its error
 //! enum, part of the API contract: never rename one.
 
-#[macro_use]
-mod codes;
-
 pub mod account;
 pub mod account_type;
 pub mod authentication;

@@ -1,6 +1,6 @@
-//! One shape for every rejection enum in `party`: a fieldless enum whose variants each carry a stable
-//! snake_case code and a message for people, with `ALL` listing them so that the API's documentation
-//! and the tests can enumerate every code a module may answer.
+//! One shape for every rejection enum in `party` and `wallet`: a fieldless enum whose variants each
+//! carry a stable snake_case code and a message for people, with `ALL` listing them so that the API's
+//! documentation and the tests can enumerate every code a module may answer.
 
 /// Declares a rejection enum: `Variant => "code", "message",` per line.
 macro_rules! rejection_codes {
