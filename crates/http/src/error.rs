@@ -1,13 +1,17 @@
 //! The API's one error type and the registry of every error code it can answer with.
 //!
 //! A code is part of the API contract: clients branch on it, so a code is never renamed and always
-//! has the same HTTP status. That is why the status is looked up from [`ERROR_CODES`] rather than
-//! chosen where the error is raised, and why the OpenAPI document's `ErrorCode` enum is checked
-//! against the registry by a test.
+//! has the same HTTP status. That is why the status is looked up from the registry ([`registry`]:
+//! [`ERROR_CODES`], then the three-party model's codes with the statuses of [`PARTY_CODE_STATUSES`])
+//! rather than chosen where the error is raised, and why the OpenAPI document's `ErrorCode` enum is
+//! checked against the registry by a test.
+
+use std::sync::OnceLock;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sanhu_core::ledger::{AccountCloseError, TransferError};
+use sanhu_service::party::{rule_codes, PartyError};
 use sanhu_service::SubmitError;
 use serde::Serialize;
 
@@ -56,8 +60,8 @@ error_codes! {
     UNKNOWN_FIELD = ("unknown_field", 400, "The body has a field the endpoint does not know; the message names it.");
     MISSING_FIELD = ("missing_field", 400, "A required field is missing; the message names it.");
     INVALID_FIELD = ("invalid_field", 400, "A field has the wrong JSON type, or does not apply to the request.");
-    INVALID_ID = ("invalid_id", 400, "An id is not a well-formed id of the expected kind (acc_..., tr_...).");
-    INVALID_QUERY = ("invalid_query", 400, "The query string cannot be parsed, or repeats a parameter.");
+    INVALID_ID = ("invalid_id", 400, "An id is not a well-formed id of the expected kind (acc_..., tr_..., cus_..., mem_..., aut_...).");
+    INVALID_QUERY = ("invalid_query", 400, "The query string cannot be parsed, repeats a parameter, or combines parameters that exclude each other.");
     UNKNOWN_PARAMETER = ("unknown_parameter", 400, "The query string has a parameter the endpoint does not know.");
     MISSING_PARAMETER = ("missing_parameter", 400, "A required query parameter is missing.");
     INVALID_CURSOR = ("invalid_cursor", 400, "The `after` cursor is not one this endpoint returned.");
@@ -80,6 +84,10 @@ error_codes! {
     INVALID_LIMIT = ("invalid_limit", 422, "limit is not an integer from 1 to the page size maximum.");
     INVALID_TIME = ("invalid_time", 422, "A time is not RFC 3339, or `from` is not before `to`.");
     INVALID_ACCOUNT_IDS = ("invalid_account_ids", 422, "account_ids does not list between 1 and 100 account ids.");
+    INVALID_KIND = ("invalid_kind", 422, "kind is neither \"personal\" nor \"enterprise\".");
+    INVALID_SCOPE = ("invalid_scope", 422, "scope is neither \"external\" nor \"internal\".");
+    INVALID_STATUS = ("invalid_status", 422, "status is not one of the statuses the endpoint sets (see its request schema).");
+    INVALID_RESULT = ("invalid_result", 422, "result is not \"verified\" or \"failed\" (or, when an authentication is recorded, \"pending\").");
 
     // Things that are not there.
     TRANSFER_NOT_FOUND = ("transfer_not_found", 404, "No transfer has this id.");
@@ -114,12 +122,175 @@ error_codes! {
     REQUEST_TIMEOUT = ("request_timeout", 503, "The request took longer than the server allows. With an Idempotency-Key, a retry returns the outcome.");
 }
 
+/// The HTTP status of every code the three-party model answers with
+/// (`sanhu_service::party::rule_codes()`), one row per code, by this rule: a thing that does not
+/// exist is 404; a refusal because of who acts (an operator's role or limits, a wrong pay password or
+/// code) or because a ban or a lock stops them is 403; a conflict with the current state of a record
+/// (taken, unchanged, already done, not empty, closed, merged, a concurrent change) is 409; a value
+/// that is not acceptable is 422; a stored record that contradicts itself is 500. A code that is also
+/// in [`ERROR_CODES`] keeps its entry there (the statuses agree; a test checks). The tests check that
+/// every rule code has a row and every row a rule code.
+pub const PARTY_CODE_STATUSES: &[(&str, u16)] = &[
+    // Things that are not there.
+    ("authentication_not_found", 404),
+    ("bank_card_not_found", 404),
+    ("customer_not_found", 404),
+    ("identity_not_found", 404),
+    ("member_account_not_found", 404),
+    ("member_not_found", 404),
+    ("operator_not_found", 404),
+    ("phone_change_not_found", 404),
+    // Who acts, and bans and locks.
+    ("account_other_member", 403),
+    ("authentication_other_member", 403),
+    ("card_not_members", 403),
+    ("code_attempts_exhausted", 403),
+    ("code_incorrect", 403),
+    ("customer_banned", 403),
+    ("member_locked", 403),
+    ("merge_requires_administrator", 403),
+    ("operation_not_allowed_for_role", 403),
+    ("operator_disabled", 403),
+    ("operator_limit_per_day", 403),
+    ("operator_limit_per_transaction", 403),
+    ("operator_not_admin", 403),
+    ("operator_not_authorised", 403),
+    ("operator_other_member", 403),
+    ("operator_removed", 403),
+    ("pay_password_incorrect", 403),
+    ("pay_password_locked", 403),
+    ("phone_change_code_mismatch", 403),
+    // Conflicts with the current state.
+    ("account_closed", 409),
+    ("account_has_pending", 409),
+    ("account_not_empty", 409),
+    ("account_status_unchanged", 409),
+    ("account_type_limit_reached", 409),
+    ("authentication_not_pending", 409),
+    ("basic_account_exists", 409),
+    ("card_already_bound", 409),
+    ("certificate_conflict", 409),
+    ("certificate_kind_mismatch", 409),
+    ("certificate_taken", 409),
+    ("code_expired", 409),
+    ("code_sent_too_recently", 409),
+    ("code_used", 409),
+    ("concurrent_change", 409),
+    ("customer_kind_mismatch", 409),
+    ("customer_merged", 409),
+    ("customer_status_unchanged", 409),
+    ("identity_taken", 409),
+    ("last_admin", 409),
+    ("last_identity", 409),
+    ("member_already_active", 409),
+    ("member_cancelled", 409),
+    ("member_has_open_orders", 409),
+    ("member_kind_mismatch", 409),
+    ("member_not_active", 409),
+    ("member_not_enterprise", 409),
+    ("member_not_locked", 409),
+    ("member_not_real_named", 409),
+    ("member_recently_active", 409),
+    ("merge_authentication_other_customer", 409),
+    ("merge_certificate_mismatch", 409),
+    ("merge_member_not_of_customer", 409),
+    ("merge_would_lift_restriction", 409),
+    ("operator_status_unchanged", 409),
+    ("pay_password_already_set", 409),
+    ("pay_password_not_set", 409),
+    ("phone_change_expired", 409),
+    ("phone_change_unverified", 409),
+    ("phone_unchanged", 409),
+    // Values that are not acceptable.
+    ("account_close_required", 422),
+    ("account_type_code_invalid", 422),
+    ("account_type_duplicate", 422),
+    ("account_type_exactly_one_must_open_on_activation", 422),
+    ("account_type_name_invalid", 422),
+    ("account_type_not_configured", 422),
+    ("account_type_overdraft_invalid", 422),
+    ("account_type_per_member_invalid", 422),
+    ("address_invalid", 422),
+    ("authentication_certificate_not_accepted", 422),
+    ("authentication_channel_invalid", 422),
+    ("authentication_subject_mismatch", 422),
+    ("authentication_subject_required", 422),
+    ("authentication_type_unknown", 422),
+    ("card_holder_invalid", 422),
+    ("card_holder_mismatch", 422),
+    ("card_number_check_failed", 422),
+    ("card_number_invalid", 422),
+    ("card_security_data_refused", 422),
+    ("card_token_invalid", 422),
+    ("certificate_check_failed", 422),
+    ("certificate_format_invalid", 422),
+    ("certificate_type_unknown", 422),
+    ("code_policy_invalid", 422),
+    ("company_credit_code_required", 422),
+    ("customer_merge_required", 422),
+    ("dormancy_days_invalid", 422),
+    ("email_invalid", 422),
+    ("industry_invalid", 422),
+    ("legal_person_certificate_not_personal", 422),
+    ("licence_expiry_invalid", 422),
+    ("masked_card_number_invalid", 422),
+    ("merge_same_customer", 422),
+    ("nickname_all_digits", 422),
+    ("nickname_character_invalid", 422),
+    ("nickname_length_invalid", 422),
+    ("operator_limit_currency_mismatch", 422),
+    ("operator_limits_inconsistent", 422),
+    ("organisation_name_invalid", 422),
+    ("pay_password_not_six_digits", 422),
+    ("pay_password_policy_invalid", 422),
+    ("pay_password_repeated", 422),
+    ("pay_password_sequence", 422),
+    ("phone_invalid", 422),
+    ("real_name_invalid", 422),
+    ("reason_invalid", 422),
+    ("staff_name_invalid", 422),
+    ("third_party_provider_invalid", 422),
+    ("third_party_subject_invalid", 422),
+    // Stored records that contradict themselves: never the caller's doing.
+    ("authentication_inconsistent", 500),
+    ("customer_inconsistent", 500),
+];
+
 /// Seconds a client should wait before retrying a request the ledger could not commit.
 const LEDGER_UNAVAILABLE_RETRY_AFTER_S: u32 = 1;
 
+/// Seconds a client should wait before retrying a three-party change that kept meeting concurrent
+/// changes of the same records.
+const CONCURRENT_CHANGE_RETRY_AFTER_S: u32 = 1;
+
+/// The status [`PARTY_CODE_STATUSES`] gives a three-party code.
+pub fn party_status(code: &str) -> Option<u16> {
+    PARTY_CODE_STATUSES.iter().find(|(c, _)| *c == code).map(|&(_, status)| status)
+}
+
+/// Every code the API can answer with: [`ERROR_CODES`] in their order, then the three-party model's
+/// codes that are not among them, in code order, each with the status [`PARTY_CODE_STATUSES`] gives
+/// it and the rule's message as its description. The OpenAPI document's `ErrorCode` enum is this list.
+pub fn registry() -> &'static [ErrorCodeInfo] {
+    static REGISTRY: OnceLock<Vec<ErrorCodeInfo>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = ERROR_CODES.to_vec();
+        for rejection in rule_codes() {
+            if registry.iter().any(|info| info.code == rejection.code) {
+                continue;
+            }
+            // A code without a row is left out, and answered as an internal error; a test fails first.
+            if let Some(status) = party_status(rejection.code) {
+                registry.push(ErrorCodeInfo { code: rejection.code, status, description: rejection.message });
+            }
+        }
+        registry
+    })
+}
+
 /// Looks a code up in the registry.
 pub fn code_info(code: &str) -> Option<&'static ErrorCodeInfo> {
-    ERROR_CODES.iter().find(|info| info.code == code)
+    registry().iter().find(|info| info.code == code)
 }
 
 /// An answer other than success: a registered code, a message for people, and for retryable
@@ -158,6 +329,27 @@ impl ApiError {
         ApiError::registered(error.code(), message)
     }
 
+    /// A three-party use case's refusal, with the status its code is registered with.
+    pub fn party(error: PartyError) -> ApiError {
+        match error {
+            PartyError::Rejected(rejection) | PartyError::NotFound(rejection) => {
+                let error = ApiError::registered(rejection.code, rejection.message);
+                if error.info.status >= 500 {
+                    tracing::error!(request.id = %request_id::current(), code = rejection.code, "a stored record contradicts itself");
+                }
+                error
+            }
+            PartyError::Contended => ApiError {
+                retry_after_s: Some(CONCURRENT_CHANGE_RETRY_AFTER_S),
+                ..ApiError::registered(
+                    PartyError::Contended.code(),
+                    "other requests kept changing the same records; nothing changed, retry",
+                )
+            },
+            PartyError::Internal(error) => ApiError::internal(error),
+        }
+    }
+
     /// The writer failed the batch: nothing of it was applied, so the caller may retry.
     pub fn ledger_unavailable(error: SubmitError) -> ApiError {
         // The storage failure was logged by the writer, once for the whole batch.
@@ -194,6 +386,12 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.info.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl From<PartyError> for ApiError {
+    fn from(error: PartyError) -> ApiError {
+        ApiError::party(error)
     }
 }
 
@@ -237,7 +435,7 @@ mod tests {
     #[test]
     fn every_code_is_registered_once_with_an_error_status() {
         let mut seen = HashSet::new();
-        for info in ERROR_CODES {
+        for info in registry() {
             assert!(seen.insert(info.code), "{} is registered twice", info.code);
             assert!((400..600).contains(&info.status), "{} has status {}", info.code, info.status);
             assert!(info.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", info.code);
@@ -261,5 +459,86 @@ mod tests {
             let info = code_info(error.code()).unwrap_or_else(|| panic!("{} is not registered", error.code()));
             assert_eq!(info.status, 409, "{}", error.code());
         }
+    }
+
+    #[test]
+    fn every_party_code_is_registered_and_every_row_is_a_party_code() {
+        let codes = rule_codes();
+        for rejection in &codes {
+            let status = party_status(rejection.code)
+                .unwrap_or_else(|| panic!("{} has no row in PARTY_CODE_STATUSES", rejection.code));
+            let info = code_info(rejection.code).unwrap_or_else(|| panic!("{} is not registered", rejection.code));
+            // A code that ERROR_CODES has already keeps its entry, with the same status.
+            assert_eq!(info.status, status, "{}", rejection.code);
+        }
+        let mut seen = HashSet::new();
+        for (code, _) in PARTY_CODE_STATUSES {
+            assert!(seen.insert(code), "{code} has two rows");
+            assert!(codes.iter().any(|r| r.code == *code), "{code} has a row but no rule answers with it");
+        }
+    }
+
+    #[test]
+    fn party_codes_have_the_status_of_their_kind() {
+        const FORBIDDEN: &[&str] = &[
+            "customer_banned",
+            "member_locked",
+            "merge_requires_administrator",
+            "operation_not_allowed_for_role",
+            "pay_password_locked",
+            "pay_password_incorrect",
+        ];
+        const CONFLICTS: &[&str] = &[
+            "identity_taken",
+            "basic_account_exists",
+            "account_type_limit_reached",
+            "certificate_conflict",
+            "certificate_taken",
+            "customer_merged",
+            "member_cancelled",
+            "account_not_empty",
+            "account_has_pending",
+            "account_closed",
+            "last_admin",
+            "last_identity",
+            "concurrent_change",
+            "authentication_not_pending",
+            "member_not_active",
+        ];
+        for &(code, status) in PARTY_CODE_STATUSES {
+            let expected = if code.ends_with("_not_found") {
+                Some(404)
+            } else if FORBIDDEN.contains(&code)
+                || code.contains("not_authorised")
+                || code.starts_with("operator_limit_per")
+            {
+                Some(403)
+            } else if CONFLICTS.contains(&code) || code.ends_with("_unchanged") || code.contains("already") {
+                Some(409)
+            } else if code.ends_with("_invalid") && !code.starts_with("operator_limits") {
+                Some(422)
+            } else if code.ends_with("_inconsistent") && code != "operator_limits_inconsistent" {
+                Some(500)
+            } else {
+                None
+            };
+            if let Some(expected) = expected {
+                assert_eq!(status, expected, "{code}");
+            } else {
+                assert!(matches!(status, 403 | 409 | 422), "{code} has status {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_party_refusal_is_answered_with_its_registered_status() {
+        let error = ApiError::party(PartyError::Rejected(sanhu_service::party::Rejection {
+            code: "member_locked",
+            message: "the member is locked",
+        }));
+        assert_eq!((error.code(), error.status().as_u16()), ("member_locked", 403));
+        let response = ApiError::party(PartyError::Contended).into_response();
+        assert_eq!(response.status().as_u16(), 409);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 }

@@ -2,6 +2,7 @@
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
+use sanhu_core::id::{AuthenticationId, CustomerId, MemberId};
 use sanhu_core::{AccountId, TransferId};
 
 use crate::error::{code, ApiError};
@@ -14,6 +15,18 @@ pub fn transfer_id(field: &str, text: &str) -> Result<TransferId, ApiError> {
     TransferId::parse(text).ok_or_else(|| invalid(field, "a transfer id (tr_ and 26 characters)"))
 }
 
+pub fn customer_id(field: &str, text: &str) -> Result<CustomerId, ApiError> {
+    CustomerId::parse(text).ok_or_else(|| invalid(field, "a customer id (cus_ and 26 characters)"))
+}
+
+pub fn member_id(field: &str, text: &str) -> Result<MemberId, ApiError> {
+    MemberId::parse(text).ok_or_else(|| invalid(field, "a member id (mem_ and 26 characters)"))
+}
+
+pub fn authentication_id(field: &str, text: &str) -> Result<AuthenticationId, ApiError> {
+    AuthenticationId::parse(text).ok_or_else(|| invalid(field, "an authentication id (aut_ and 26 characters)"))
+}
+
 fn invalid(field: &str, expected: &str) -> ApiError {
     ApiError::new(code::INVALID_ID, format!("{field} is not {expected}"))
 }
@@ -23,6 +36,15 @@ pub struct AccountIdPath(pub AccountId);
 
 /// The `{id}` (or `{pending_id}`) of a transfer path.
 pub struct TransferIdPath(pub TransferId);
+
+/// The `{id}` of a customer path.
+pub struct CustomerIdPath(pub CustomerId);
+
+/// The `{id}` of a member path.
+pub struct MemberIdPath(pub MemberId);
+
+/// The `{id}` of an authentication path.
+pub struct AuthenticationIdPath(pub AuthenticationId);
 
 async fn path_text<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, ApiError> {
     let Path(text) = Path::<String>::from_request_parts(parts, state)
@@ -44,5 +66,30 @@ impl<S: Send + Sync> FromRequestParts<S> for TransferIdPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<TransferIdPath, ApiError> {
         transfer_id("the transfer id in the path", &path_text(parts, state).await?).map(TransferIdPath)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CustomerIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<CustomerIdPath, ApiError> {
+        customer_id("the customer id in the path", &path_text(parts, state).await?).map(CustomerIdPath)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MemberIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<MemberIdPath, ApiError> {
+        member_id("the member id in the path", &path_text(parts, state).await?).map(MemberIdPath)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthenticationIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<AuthenticationIdPath, ApiError> {
+        authentication_id("the authentication id in the path", &path_text(parts, state).await?)
+            .map(AuthenticationIdPath)
     }
 }

@@ -1,4 +1,5 @@
-//! sanhu's HTTP API: the ledger under `/v1`, for back-end systems calling server to server.
+//! sanhu's HTTP API under `/v1`, for back-end systems calling server to server: the ledger, and the
+//! three-party model (customers, members, member accounts, real-name authentications).
 //!
 //! Architecture invariant: this crate is the only one that knows about HTTP, and it is where input
 //! becomes the core's types. Invalid input stops here with a 4xx and a stable code (never a 500,
@@ -7,7 +8,7 @@
 //! A request passes, outermost first: [`request_id`] (id, span, one log line) → [`catch_panic`] (a
 //! panic is a 500, not a dropped connection) → [`timeout`] →
 //! [`authentication`] (signature, body buffered within its limit) → [`idempotency`] (POSTs with an
-//! `Idempotency-Key`) → the handler in [`ledger`]. `/health`, `/ready` and `/openapi.json` are
+//! `Idempotency-Key`) → the handler in [`ledger`] or [`party`]. `/health`, `/ready` and `/openapi.json` are
 //! unauthenticated.
 
 pub mod authentication;
@@ -20,6 +21,7 @@ mod ids;
 mod json;
 pub mod ledger;
 pub mod openapi;
+pub mod party;
 mod query;
 pub mod request_id;
 pub mod signature;
@@ -29,9 +31,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use sanhu_service::party::Parties;
 use sanhu_service::Ledger;
 
-pub use error::{ApiError, ErrorCodeInfo, ERROR_CODES};
+pub use error::{registry, ApiError, ErrorCodeInfo, ERROR_CODES};
 
 /// The server's limits, each with its unit in its name.
 #[derive(Clone, Debug)]
@@ -61,16 +64,21 @@ impl Default for HttpConfig {
 #[derive(Clone)]
 pub struct AppState {
     ledger: Ledger,
+    parties: Parties,
     config: HttpConfig,
 }
 
 impl AppState {
-    pub fn new(ledger: Ledger, config: HttpConfig) -> AppState {
-        AppState { ledger, config }
+    pub fn new(ledger: Ledger, parties: Parties, config: HttpConfig) -> AppState {
+        AppState { ledger, parties, config }
     }
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    pub fn parties(&self) -> &Parties {
+        &self.parties
     }
 
     pub fn config(&self) -> &HttpConfig {
@@ -98,6 +106,26 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/ledger/transfers/{pending_id}/post"),
     ("POST", "/v1/ledger/transfers/{pending_id}/void"),
     ("GET", "/v1/ledger/balances"),
+    ("POST", "/v1/members"),
+    ("GET", "/v1/members/{id}"),
+    ("POST", "/v1/members/{id}/activate"),
+    ("POST", "/v1/members/{id}/lock"),
+    ("POST", "/v1/members/{id}/unlock"),
+    ("POST", "/v1/members/{id}/cancel"),
+    ("GET", "/v1/members/{id}/accounts"),
+    ("POST", "/v1/members/{id}/accounts"),
+    ("POST", "/v1/members/{id}/authentications"),
+    ("GET", "/v1/members/{id}/authentications"),
+    ("GET", "/v1/members/{id}/history"),
+    ("POST", "/v1/authentications/{id}/decide"),
+    ("GET", "/v1/customers"),
+    ("GET", "/v1/customers/{id}"),
+    ("POST", "/v1/customers/{id}/status"),
+    ("POST", "/v1/customers/{id}/merge"),
+    ("GET", "/v1/customers/{id}/history"),
+    ("GET", "/v1/accounts/{id}"),
+    ("POST", "/v1/accounts/{id}/status"),
+    ("POST", "/v1/accounts/{id}/close"),
 ];
 
 /// Paths under this prefix are signed; the others are public.
@@ -106,6 +134,7 @@ const SIGNED_PREFIX: &str = "/v1/";
 /// The handler of one entry of [`ROUTES`].
 fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
     use ledger::{accounts, balances, entries, transfers};
+    use party::{accounts as member_accounts, authentications, customers, members};
     match (method, path) {
         ("GET", "/health") => get(health::health),
         ("GET", "/ready") => get(health::ready),
@@ -124,6 +153,26 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
         ("POST", "/v1/ledger/transfers/{pending_id}/post") => post(transfers::post_pending),
         ("POST", "/v1/ledger/transfers/{pending_id}/void") => post(transfers::void_pending),
         ("GET", "/v1/ledger/balances") => get(balances::balances),
+        ("POST", "/v1/members") => post(members::register_member),
+        ("GET", "/v1/members/{id}") => get(members::get_member),
+        ("POST", "/v1/members/{id}/activate") => post(members::activate_member),
+        ("POST", "/v1/members/{id}/lock") => post(members::lock_member),
+        ("POST", "/v1/members/{id}/unlock") => post(members::unlock_member),
+        ("POST", "/v1/members/{id}/cancel") => post(members::cancel_member),
+        ("GET", "/v1/members/{id}/accounts") => get(member_accounts::member_accounts),
+        ("POST", "/v1/members/{id}/accounts") => post(member_accounts::open_account),
+        ("POST", "/v1/members/{id}/authentications") => post(authentications::authenticate),
+        ("GET", "/v1/members/{id}/authentications") => get(authentications::member_authentications),
+        ("GET", "/v1/members/{id}/history") => get(members::member_history),
+        ("POST", "/v1/authentications/{id}/decide") => post(authentications::decide_authentication),
+        ("GET", "/v1/customers") => get(customers::search_customers),
+        ("GET", "/v1/customers/{id}") => get(customers::get_customer),
+        ("POST", "/v1/customers/{id}/status") => post(customers::set_customer_status),
+        ("POST", "/v1/customers/{id}/merge") => post(customers::merge_customers),
+        ("GET", "/v1/customers/{id}/history") => get(customers::customer_history),
+        ("GET", "/v1/accounts/{id}") => get(member_accounts::get_account),
+        ("POST", "/v1/accounts/{id}/status") => post(member_accounts::set_account_status),
+        ("POST", "/v1/accounts/{id}/close") => post(member_accounts::close_account),
         _ => unreachable!("ROUTES lists {method} {path} without a handler"),
     }
 }

@@ -10,6 +10,7 @@ use ed25519_dalek::SigningKey;
 use http_body_util::BodyExt;
 use sanhu_http::signature::{self, SignedHeaders};
 use sanhu_http::{router, AppState, HttpConfig};
+use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::{clock, Ledger, LedgerConfig};
 use sanhu_store::on_both_backends;
 use sanhu_store::testing::TestDatabase;
@@ -66,13 +67,13 @@ impl TestApp {
         let ledger = Ledger::start(db.store.clone(), LedgerConfig::default());
         let key = SigningKey::from_bytes(&clock::random_bytes());
         let client_id = create_client(&db, &key).await;
-        let router = router(AppState::new(ledger.clone(), config));
+        let router = router(AppState::new(ledger.clone(), parties(&db), config));
         TestApp { db, ledger, router, client_id, key }
     }
 
     /// The same server with other limits (a second instance over the same ledger).
     fn router_with(&self, config: HttpConfig) -> Router {
-        router(AppState::new(self.ledger.clone(), config))
+        router(AppState::new(self.ledger.clone(), parties(&self.db), config))
     }
 
     fn sign(&self, method: &str, path: &str, body: &[u8]) -> SignedHeaders {
@@ -142,6 +143,10 @@ impl TestApp {
         let response = self.get(&format!("/v1/ledger/accounts/{id}")).await;
         response.assert_status(StatusCode::OK).clone()
     }
+}
+
+fn parties(db: &TestDatabase) -> Parties {
+    Parties::new(db.store.clone(), PartyConfig::default())
 }
 
 async fn create_client(db: &TestDatabase, key: &SigningKey) -> String {

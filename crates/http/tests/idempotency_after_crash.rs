@@ -13,6 +13,7 @@ use ed25519_dalek::SigningKey;
 use http_body_util::BodyExt;
 use sanhu_http::signature;
 use sanhu_http::{router, AppState, HttpConfig};
+use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::{clock, Ledger, LedgerConfig};
 use sanhu_store::testing::{Backend, TestDatabase};
 use sanhu_store::{on_both_backends, ApiClient, LedgerStore};
@@ -38,7 +39,8 @@ impl App {
         };
         db.store.create_client(&client).await.expect("create the API client");
         let ledger = Ledger::start(db.store.clone(), LedgerConfig::default());
-        App { router: router(AppState::new(ledger, HttpConfig::default())), client_id, key }
+        let parties = Parties::new(db.store.clone(), PartyConfig::default());
+        App { router: router(AppState::new(ledger, parties, HttpConfig::default())), client_id, key }
     }
 
     /// A signed request; POSTs carry `idempotency_key` when given. (status, replayed, body)
