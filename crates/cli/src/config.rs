@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use sanhu_core::party::member::DormancyPolicy;
+use sanhu_core::party::{AccountType, AccountTypes};
+use sanhu_service::party::{PartyConfig, PartySecret};
 use serde::Deserialize;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://sanhu.db";
@@ -21,6 +24,10 @@ pub struct ConfigArgs {
     /// Address the HTTP API listens on.
     #[arg(long, env = "SANHU_LISTEN")]
     pub listen: Option<String>,
+    /// The server secret (64 or more hex digits) behind one-time codes and card tokens. Every
+    /// instance sharing a database needs the same one. Default: the file `secret_file` names.
+    #[arg(long, env = "SANHU_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
     /// Most transfers one ledger transaction applies.
     #[arg(long, env = "SANHU_BATCH_TRANSFERS_MAX")]
     pub batch_transfers_max: Option<usize>,
@@ -39,6 +46,76 @@ struct FileConfig {
     batch_wait_us: Option<u64>,
     hold_expiry_interval_ms: Option<u64>,
     credentials_file: Option<PathBuf>,
+    /// Where the server secret is kept when SANHU_SECRET is not set (created on first start).
+    secret_file: Option<PathBuf>,
+    /// Days without activity after which a member is marked dormant.
+    dormancy_days: Option<u16>,
+    /// How often the dormancy pass runs, in seconds.
+    dormancy_interval_s: Option<u64>,
+    /// The account types members may open; when given, they replace the default set entirely.
+    account_types: Option<Vec<AccountTypeFile>>,
+}
+
+/// One configured account type in the file (`[[account_types]]`), as the articles' account
+/// configuration table has it.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct AccountTypeFile {
+    code: String,
+    name: String,
+    currency: String,
+    /// "credit" (a member's money, the default) or "debit".
+    normal_side: Option<String>,
+    #[serde(default)]
+    withdrawable: bool,
+    #[serde(default)]
+    sends_transfers: bool,
+    #[serde(default)]
+    receives_transfers: bool,
+    /// How far below zero it may go, in minor units.
+    #[serde(default)]
+    overdraft_limit: i64,
+    /// Order among the member's accounts when a payment draws on several (lower first); absent:
+    /// never drawn on.
+    deduction_priority: Option<u16>,
+    /// "exactly_one" (the basic account, opened on activation) or a maximum per member (default 1).
+    per_member: Option<toml::Value>,
+    #[serde(default)]
+    opens_on_activation: bool,
+}
+
+impl AccountTypeFile {
+    fn into_type(self) -> anyhow::Result<AccountType> {
+        use sanhu_core::party::account_type::{AccountTypeSpec, DeductionPriority, PerMember};
+        let code = self.code.clone();
+        let per_member = match self.per_member {
+            None => PerMember::AtMost(1),
+            Some(toml::Value::String(s)) if s == "exactly_one" => PerMember::ExactlyOne,
+            Some(toml::Value::Integer(n)) => PerMember::AtMost(
+                u16::try_from(n).map_err(|_| anyhow::anyhow!("account type {code}: per_member {n} is out of range"))?,
+            ),
+            Some(other) => {
+                anyhow::bail!("account type {code}: per_member must be \"exactly_one\" or a number, not {other:?}")
+            }
+        };
+        let spec = AccountTypeSpec {
+            code: sanhu_core::party::AccountTypeCode::parse(&self.code)
+                .map_err(|e| anyhow::anyhow!("account type {code}: {}", e.message()))?,
+            name: self.name,
+            currency: sanhu_core::Currency::parse(&self.currency)
+                .ok_or_else(|| anyhow::anyhow!("account type {code}: unknown currency {}", self.currency))?,
+            normal_side: sanhu_core::ledger::NormalSide::parse(self.normal_side.as_deref().unwrap_or("credit"))
+                .ok_or_else(|| anyhow::anyhow!("account type {code}: normal_side is \"credit\" or \"debit\""))?,
+            withdrawable: self.withdrawable,
+            sends_transfers: self.sends_transfers,
+            receives_transfers: self.receives_transfers,
+            overdraft_limit: self.overdraft_limit,
+            deduction: self.deduction_priority.map_or(DeductionPriority::Never, DeductionPriority::Order),
+            per_member,
+            opens_on_activation: self.opens_on_activation,
+        };
+        AccountType::configure(spec).map_err(|e| anyhow::anyhow!("account type {code}: {}", e.message()))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +127,9 @@ pub struct Config {
     pub hold_expiry_interval_ms: u64,
     /// Where `serve` saves the first API client's credential and `call` reads it.
     pub credentials_file: PathBuf,
+    /// Account types and dormancy.
+    pub parties: PartyConfig,
+    pub dormancy_interval_s: u64,
 }
 
 impl Config {
@@ -77,6 +157,11 @@ impl Config {
             batch_wait_us: args.batch_wait_us.or(file.batch_wait_us).unwrap_or(writer_defaults.batch_wait_us),
             hold_expiry_interval_ms: file.hold_expiry_interval_ms.unwrap_or(1_000),
             credentials_file: file.credentials_file.unwrap_or_else(crate::credentials::default_path),
+            parties: PartyConfig {
+                secret: party_secret(args.secret.as_deref(), file.secret_file.as_deref())?,
+                ..party_config(file.dormancy_days, file.account_types)?
+            },
+            dormancy_interval_s: file.dormancy_interval_s.unwrap_or(3_600),
         };
         anyhow::ensure!(
             (1..=sanhu_core::ledger::BATCH_TRANSFERS_MAX).contains(&config.batch_transfers_max),
@@ -109,6 +194,72 @@ impl Config {
             .await
             .with_context(|| format!("failed to open the database {}", redact(&self.database_url)))
     }
+}
+
+/// The default file of the server secret, in the working directory beside the SQLite database.
+pub const DEFAULT_SECRET_FILE: &str = "sanhu-secret.key";
+
+/// The server secret: given as hex (flag or SANHU_SECRET), or read from its file, which is created
+/// with 32 random bytes (readable by its owner only) when it does not exist yet, so that the embedded
+/// default keeps one secret across restarts with nothing configured.
+fn party_secret(hex: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Result<PartySecret> {
+    if let Some(hex) = hex {
+        return PartySecret::from_bytes(&decode_hex(hex.trim()).context("SANHU_SECRET is not hex")?);
+    }
+    let path = file.unwrap_or(std::path::Path::new(DEFAULT_SECRET_FILE));
+    if !path.exists() {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the server secret: {e}"))?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match options.open(path) {
+            Ok(mut created) => {
+                created.write_all(format!("{hex}\n").as_bytes())?;
+                created.sync_all()?;
+                tracing::info!(file = %path.display(), "created the server secret");
+            }
+            // Another process created it first: read theirs.
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error).with_context(|| format!("failed to create {}", path.display())),
+        }
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+    PartySecret::from_bytes(&decode_hex(text.trim()).with_context(|| format!("{} is not hex", path.display()))?)
+}
+
+fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(text.len() % 2 == 0 && text.is_ascii(), "an odd number of hex digits");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| anyhow::anyhow!("not a hex digit")))
+        .collect()
+}
+
+/// The three-party configuration: the file's account types (or the default set) and dormancy period.
+fn party_config(
+    dormancy_days: Option<u16>,
+    account_types: Option<Vec<AccountTypeFile>>,
+) -> anyhow::Result<PartyConfig> {
+    let defaults = PartyConfig::default();
+    let dormancy = match dormancy_days {
+        Some(days) => DormancyPolicy::new(days).map_err(|e| anyhow::anyhow!("dormancy_days: {}", e.message()))?,
+        None => defaults.dormancy,
+    };
+    let account_types = match account_types {
+        Some(types) => {
+            let types = types.into_iter().map(AccountTypeFile::into_type).collect::<anyhow::Result<Vec<_>>>()?;
+            AccountTypes::new(types).map_err(|e| anyhow::anyhow!("account_types: {}", e.message()))?
+        }
+        None => defaults.account_types,
+    };
+    Ok(PartyConfig { account_types, dormancy, ..defaults })
 }
 
 fn read_file(path: &std::path::Path) -> anyhow::Result<FileConfig> {

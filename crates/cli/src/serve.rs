@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sanhu_service::party::{Parties, PartyConfig};
+use sanhu_service::party::Parties;
 use sanhu_service::{jobs, Ledger, LedgerConfig};
 use sanhu_store::{LedgerStore, Store};
 
@@ -24,7 +24,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
 
     let ledger = Ledger::start(store.clone(), LedgerConfig { writer: config.writer() });
     tokio::spawn(jobs::expire_holds(ledger.clone(), Duration::from_millis(config.hold_expiry_interval_ms)));
-    let parties = Parties::new(store.clone(), PartyConfig::default());
+    let parties = Parties::new(store.clone(), config.parties.clone());
+    tokio::spawn(jobs::mark_dormant_members(parties.clone(), Duration::from_secs(config.dormancy_interval_s.max(1))));
     let app = sanhu_http::router(sanhu_http::AppState::new(ledger, parties, sanhu_http::HttpConfig::default()));
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

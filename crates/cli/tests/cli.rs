@@ -33,6 +33,7 @@ const SANHU_ENVIRONMENT: &[&str] = &[
     "SANHU_CREDENTIALS",
     "SANHU_URL",
     "SANHU_LOG",
+    "SANHU_SECRET",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -676,4 +677,140 @@ fn serve_honours_sanhu_toml_and_refuses_an_unknown_key_naming_the_file() {
     assert!(!refused.status.success(), "serve starts with an unknown key:\n{}", refused.describe());
     assert!(refused.stderr.contains("sanhu.toml"), "the message names the file:\n{}", refused.describe());
     assert!(refused.stderr.contains("colour"), "the message names the key:\n{}", refused.describe());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three-party model from the shell
+// ---------------------------------------------------------------------------------------------
+
+/// Registers a personal member by phone and activates it; (member id, customer id, basic account id).
+fn register_and_activate(dir: &Path, phone: &str) -> (String, String, String) {
+    let registered = call_ok(dir, &["POST", "/v1/members", "--data", &json!({ "phone": phone }).to_string()]);
+    assert_eq!(registered["member"]["status"], "inactive", "{registered}");
+    assert_eq!(registered["member"]["status_code"], 0, "{registered}");
+    let member = as_str(&registered["member"]["id"]).to_owned();
+    let customer = as_str(&registered["customer"]["id"]).to_owned();
+    let activated = call_ok(dir, &["POST", &format!("/v1/members/{member}/activate")]);
+    assert_eq!(activated["member"]["status"], "normal", "{activated}");
+    let accounts = activated["accounts"].as_array().unwrap_or_else(|| panic!("{activated}"));
+    assert_eq!(accounts.len(), 1, "activation opens the basic account: {activated}");
+    assert_eq!(accounts[0]["account_type"], "basic", "{activated}");
+    (member, customer, as_str(&accounts[0]["id"]).to_owned())
+}
+
+fn id_card_authentication(result: &str) -> String {
+    json!({
+        "type": "id_card", "channel": "police_id_check", "name": "张三",
+        "certificate_type": "id_card", "certificate_number": "110101199003071233", "result": result,
+    })
+    .to_string()
+}
+
+fn reason(text: &str) -> String {
+    json!({ "reason": text }).to_string()
+}
+
+/// The walk through the three-party model with `sanhu call`: register by phone, activate
+/// (the basic account opens), authenticate the ID card (the customer gains its certificate), register a
+/// second member with the same ID card and see the customers merge with members and balances intact;
+/// freeze the customer and see every account blocked; cancel a member only once its accounts are empty.
+fn three_party_model_from_the_shell(database: Database) {
+    let dir = WorkDir::new("parties");
+    let dir = dir.path();
+    let server = Server::start(dir, &database.args());
+    let (funding, _) = open_funding_and_wallet(dir);
+
+    let (first, first_customer, first_basic) = register_and_activate(dir, "13800138001");
+    call_ok(dir, &["POST", "/v1/ledger/transfers", "--data", &transfer_body(&funding, &first_basic, 1_000)]);
+    let verified = call_ok(
+        dir,
+        &["POST", &format!("/v1/members/{first}/authentications"), "--data", &id_card_authentication("verified")],
+    );
+    assert_eq!(verified["certificate_assigned"], true, "{verified}");
+    let customer = call_ok(dir, &["GET", &format!("/v1/customers/{first_customer}")]);
+    assert_eq!(customer["customer"]["certificate"]["type"], "id_card", "{customer}");
+    assert_eq!(customer["customer"]["name"], "张三", "{customer}");
+    assert!(!customer.to_string().contains("110101199003071233"), "the number is shown masked: {customer}");
+
+    // A second member proves the same ID card: its customer merges into the first.
+    let (second, second_customer, second_basic) = register_and_activate(dir, "13800138002");
+    call_ok(dir, &["POST", "/v1/ledger/transfers", "--data", &transfer_body(&funding, &second_basic, 2_500)]);
+    let merged = call_ok(
+        dir,
+        &["POST", &format!("/v1/members/{second}/authentications"), "--data", &id_card_authentication("verified")],
+    );
+    assert_eq!(merged["merged_into"], first_customer.as_str(), "{merged}");
+    let absorbed = call_ok(dir, &["GET", &format!("/v1/customers/{second_customer}")]);
+    assert_eq!(absorbed["customer"]["status"], "merged", "{absorbed}");
+    let view = call_ok(dir, &["GET", &format!("/v1/customers/{first_customer}")]);
+    let members = view["members"].as_array().unwrap_or_else(|| panic!("{view}"));
+    assert_eq!(members.len(), 2, "both members under the survivor: {view}");
+    let accounts = view["accounts"].as_array().unwrap_or_else(|| panic!("{view}"));
+    let balance_of = |id: &str| -> i64 {
+        let account = accounts.iter().find(|a| a["id"] == id).unwrap_or_else(|| panic!("{id} in {view}"));
+        account["balance"].as_i64().unwrap_or_else(|| panic!("{account}"))
+    };
+    assert_eq!((balance_of(&first_basic), balance_of(&second_basic)), (1_000, 2_500), "balances intact");
+
+    // Frozen: no account of the customer moves money either way.
+    let frozen = call_ok(
+        dir,
+        &[
+            "POST",
+            &format!("/v1/customers/{first_customer}/status"),
+            "--data",
+            &json!({ "status": "frozen", "reason": "court order" }).to_string(),
+        ],
+    );
+    assert_eq!(frozen["status"], "frozen", "{frozen}");
+    for account in [&first_basic, &second_basic] {
+        let (ok, error, finished) =
+            call(dir, &["POST", "/v1/ledger/transfers", "--data", &transfer_body(account, &funding, 1)]);
+        assert!(!ok, "a frozen account pays nothing:\n{}", finished.describe());
+        assert_eq!(error["error"]["code"], "debits_blocked", "{error}");
+        let (ok, error, _) =
+            call(dir, &["POST", "/v1/ledger/transfers", "--data", &transfer_body(&funding, account, 1)]);
+        assert!(!ok);
+        assert_eq!(error["error"]["code"], "credits_blocked", "{error}");
+    }
+    call_ok(
+        dir,
+        &[
+            "POST",
+            &format!("/v1/customers/{first_customer}/status"),
+            "--data",
+            &json!({ "status": "normal", "reason": "lifted" }).to_string(),
+        ],
+    );
+
+    // Cancel: refused while the account holds money, done once it is emptied.
+    let (ok, error, _) = call(dir, &["POST", &format!("/v1/members/{second}/cancel"), "--data", &reason("leaving")]);
+    assert!(!ok);
+    assert_eq!(error["error"]["code"], "account_not_empty", "{error}");
+    call_ok(dir, &["POST", "/v1/ledger/transfers", "--data", &transfer_body(&second_basic, &funding, 2_500)]);
+    let cancelled = call_ok(dir, &["POST", &format!("/v1/members/{second}/cancel"), "--data", &reason("leaving")]);
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["status_code"], 3, "{cancelled}");
+    let closed = call_ok(dir, &["GET", &format!("/v1/accounts/{second_basic}")]);
+    assert_eq!(closed["status"], "closed", "{closed}");
+    // Its phone is free again.
+    register_and_activate(dir, "13800138002");
+
+    server.stop();
+    let mut args = vec!["verify"];
+    args.extend(database.args());
+    let verified = run(dir, &args);
+    assert!(verified.status.success(), "verify after the walk:\n{}", verified.describe());
+}
+
+#[test]
+fn three_party_model_from_the_shell_on_sqlite() {
+    three_party_model_from_the_shell(Database::Sqlite);
+}
+
+#[test]
+fn three_party_model_from_the_shell_on_postgres() {
+    if let Some(schema) = PostgresSchema::create() {
+        three_party_model_from_the_shell(Database::Postgres(schema));
+    }
 }

@@ -22,33 +22,19 @@ use sanhu_core::party::{Actor, Authentication, LoginIdentity};
 use sanhu_service::party::{HistoryEntry, MemberAccount, PartyError, StoredCustomer, StoredMember};
 use serde::Serialize;
 use serde_json::Value;
-use tracing::Instrument;
 
 use crate::authentication::AuthenticatedClient;
 use crate::error::{code, ApiError};
 use crate::ledger::accounts::AccountView;
 use crate::query::QueryParams;
 
-/// Runs a three-party use case that changes records to completion on a thread of the blocking pool.
-///
-/// Why: those use cases run their decision as an async closure (`Parties::transact`), and rustc
-/// cannot yet prove the future of a function that calls an `AsyncFnMut` closure capturing references
-/// `Send` (rust-lang/rust#110338, #139475), although everything it holds is. axum needs `Send`
-/// handler futures, so the use case's future is made and polled on one thread, driven by the
-/// runtime's handle; only its inputs and its result cross threads. Once the service's futures are
-/// provably `Send`, the handlers can await the use cases directly. Reads need none of this.
+/// Runs a three-party use case and maps its refusal to the API's error.
 pub async fn run<T, F, Fut>(use_case: F) -> Result<T, ApiError>
 where
-    F: FnOnce() -> Fut + Send + 'static,
+    F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, PartyError>>,
-    T: Send + 'static,
 {
-    let runtime = tokio::runtime::Handle::current();
-    let span = tracing::Span::current();
-    match tokio::task::spawn_blocking(move || runtime.block_on(use_case().instrument(span))).await {
-        Ok(result) => result.map_err(ApiError::party),
-        Err(error) => Err(ApiError::internal(anyhow::anyhow!("a three-party use case did not finish: {error}"))),
-    }
+    use_case().await.map_err(ApiError::party)
 }
 
 /// The actor of a change: the API client that signed the request.
