@@ -114,7 +114,8 @@ error_codes! {
     REQUEST_TIMEOUT = ("request_timeout", 503, "The request took longer than the server allows. With an Idempotency-Key, a retry returns the outcome.");
 }
 
-/// Seconds a client should wait before retrying a request the ledger could not commit.
+/// Seconds a client should wait before retrying a request the ledger could not commit, or one that
+/// found the database out of reach.
 const LEDGER_UNAVAILABLE_RETRY_AFTER_S: u32 = 1;
 
 /// Looks a code up in the registry.
@@ -142,6 +143,19 @@ impl ApiError {
     pub fn internal(error: anyhow::Error) -> ApiError {
         tracing::error!(request.id = %request_id::current(), error = format!("{error:#}"), "internal error");
         ApiError::new(code::INTERNAL_ERROR, "an internal error occurred; quote the request id to the operator")
+    }
+
+    /// The database is out of reach or cannot take writes (`sanhu_store::is_unavailable`): 503
+    /// `not_ready` with `Retry-After`, not a 500, because nothing was decided and the same request
+    /// may succeed once the database is back. Logged as a warning: it is the database's state, not a
+    /// bug, and an outage would otherwise log an error per request.
+    pub fn unavailable(error: anyhow::Error) -> ApiError {
+        tracing::warn!(request.id = %request_id::current(), error = format!("{error:#}"), "the database is unavailable");
+        ApiError {
+            info: code::NOT_READY,
+            message: "the server cannot reach its database; nothing was applied, retry".to_owned(),
+            retry_after_s: Some(LEDGER_UNAVAILABLE_RETRY_AFTER_S),
+        }
     }
 
     /// A ledger rejection of a transfer, with the status its code is registered with.
@@ -197,9 +211,14 @@ impl ApiError {
     }
 }
 
+/// A store error: 503 if the database is unavailable, else an internal error.
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> ApiError {
-        ApiError::internal(error)
+        if sanhu_store::is_unavailable(&error) {
+            ApiError::unavailable(error)
+        } else {
+            ApiError::internal(error)
+        }
     }
 }
 
