@@ -256,7 +256,8 @@ pub const PARTY_CODE_STATUSES: &[(&str, u16)] = &[
     ("customer_inconsistent", 500),
 ];
 
-/// Seconds a client should wait before retrying a request the ledger could not commit.
+/// Seconds a client should wait before retrying a request the ledger could not commit, or one that
+/// found the database out of reach.
 const LEDGER_UNAVAILABLE_RETRY_AFTER_S: u32 = 1;
 
 /// Seconds a client should wait before retrying a three-party change that kept meeting concurrent
@@ -315,6 +316,19 @@ impl ApiError {
         ApiError::new(code::INTERNAL_ERROR, "an internal error occurred; quote the request id to the operator")
     }
 
+    /// The database is out of reach or cannot take writes (`sanhu_store::is_unavailable`): 503
+    /// `not_ready` with `Retry-After`, not a 500, because nothing was decided and the same request
+    /// may succeed once the database is back. Logged as a warning: it is the database's state, not a
+    /// bug, and an outage would otherwise log an error per request.
+    pub fn unavailable(error: anyhow::Error) -> ApiError {
+        tracing::warn!(request.id = %request_id::current(), error = format!("{error:#}"), "the database is unavailable");
+        ApiError {
+            info: code::NOT_READY,
+            message: "the server cannot reach its database; nothing was applied, retry".to_owned(),
+            retry_after_s: Some(LEDGER_UNAVAILABLE_RETRY_AFTER_S),
+        }
+    }
+
     /// A ledger rejection of a transfer, with the status its code is registered with.
     pub fn transfer(error: TransferError) -> ApiError {
         ApiError::registered(error.code(), error.message())
@@ -346,7 +360,7 @@ impl ApiError {
                     "other requests kept changing the same records; nothing changed, retry",
                 )
             },
-            PartyError::Internal(error) => ApiError::internal(error),
+            PartyError::Internal(error) => ApiError::from(error),
         }
     }
 
@@ -395,9 +409,14 @@ impl From<PartyError> for ApiError {
     }
 }
 
+/// A store error: 503 if the database is unavailable, else an internal error.
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> ApiError {
-        ApiError::internal(error)
+        if sanhu_store::is_unavailable(&error) {
+            ApiError::unavailable(error)
+        } else {
+            ApiError::internal(error)
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 //! transfer left to the server gets an id derived from the key ([`IdempotencyScope`]), the same in
 //! every run, so the ledger answers the second run with the transfer the first one applied.
 
+use std::time::Duration;
+
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -19,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sanhu_core::TransferId;
 use sanhu_service::clock;
-use sanhu_store::{IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse};
+use sanhu_store::{IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -76,7 +78,8 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
                 "the first request with this Idempotency-Key is still running; retry shortly",
             )
             .into_response(),
-            Err(error) => ApiError::internal(error).into_response(),
+            // Nothing was claimed: a 503 if the database is out of reach, and the caller retries.
+            Err(error) => ApiError::from(error).into_response(),
         }
     };
     let task = tokio::spawn(request_id::scope(request_id::current(), work).instrument(tracing::Span::current()));
@@ -129,21 +132,55 @@ async fn run_claimed(store: &Store, key: &IdempotencyKey, request: Request, next
             return ApiError::internal(error).into_response();
         }
     };
-    let kept = if parts.status.is_server_error() {
-        store.release_idempotent(key).await
+    let outcome = if parts.status.is_server_error() {
+        None
     } else {
-        store.complete_idempotent(key, &StoredResponse { status: parts.status.as_u16(), body: body.to_vec() }).await
+        Some(StoredResponse { status: parts.status.as_u16(), body: body.to_vec() })
     };
-    if let Err(error) = kept {
+    if let Err(error) = record_outcome(store, key, outcome.as_ref()).await {
         // The response is still the true outcome; only its record failed, so the key stays claimed
-        // and its retries are answered idempotency_key_in_use rather than run twice.
-        tracing::error!(
+        // and its retries are answered idempotency_key_in_use rather than run twice. The database is
+        // most likely out of reach (which is also why a 5xx is being answered): the record is tried
+        // again in the background until it is kept, or the claim's lease is over. Without that, an
+        // outage held every key it touched for the whole lease after the database came back.
+        tracing::warn!(
             request.id = %request_id::current(),
             error = format!("{error:#}"),
-            "failed to record the outcome of an idempotency key"
+            "failed to record the outcome of an idempotency key; retrying in the background"
         );
+        let (store, key) = (store.clone(), key.clone());
+        tokio::spawn(request_id::scope(request_id::current(), async move {
+            // Half the lease: past it, a retry may take the claim over, and a late release would delete
+            // the new claim.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(IDEMPOTENCY_CLAIM_LEASE_S) / 2);
+            let mut pause = OUTCOME_RETRY_PAUSE_MIN;
+            while tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(pause).await;
+                match record_outcome(&store, &key, outcome.as_ref()).await {
+                    Ok(()) => return,
+                    Err(_) => pause = (pause * 2).min(OUTCOME_RETRY_PAUSE_MAX),
+                }
+            }
+            tracing::error!(
+                request.id = %request_id::current(),
+                "the outcome of an idempotency key could not be recorded; the key waits for its claim's lease"
+            );
+        }));
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Pauses between the background tries to record an outcome: doubling from the first to the last.
+const OUTCOME_RETRY_PAUSE_MIN: Duration = Duration::from_millis(100);
+const OUTCOME_RETRY_PAUSE_MAX: Duration = Duration::from_secs(2);
+
+/// Stores a response under its claimed key, or (None: a 5xx, which decided nothing) releases the key
+/// so that a retry runs afresh.
+async fn record_outcome(store: &Store, key: &IdempotencyKey, response: Option<&StoredResponse>) -> anyhow::Result<()> {
+    match response {
+        Some(response) => store.complete_idempotent(key, response).await,
+        None => store.release_idempotent(key).await,
+    }
 }
 
 fn replay(stored: StoredResponse) -> Response {

@@ -23,7 +23,7 @@ use sanhu_core::{AccountId, Timestamp, TransferId};
 pub trait LedgerStore: Send + Sync {
     /// Creates or upgrades the schema. Idempotent.
     fn migrate(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
-    /// Checks that the database answers (readiness).
+    /// Checks that the database answers (readiness); on SQLite, that it takes a write.
     fn ping(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
     /// The durability setting in force, and whether it is the one sanhu requires.
     fn durability(&self) -> impl Future<Output = anyhow::Result<Durability>> + Send;
@@ -297,4 +297,46 @@ pub fn assert_batch_balances(outcome: &sanhu_core::ledger::BatchOutcome) -> anyh
         }
     }
     Ok(())
+}
+
+/// Whether `error` says the database is out of reach or cannot take writes for now (a connection
+/// refused or dropped, a disk full or failing, a database shutting down), rather than that the
+/// request or sanhu is wrong. The HTTP layer answers such errors 503 with `Retry-After` instead of
+/// 500: nothing was decided, and the same request may succeed once the database is back.
+pub fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if let Some(error) = cause.downcast_ref::<tokio_postgres::Error>() {
+            return postgres_unavailable(error);
+        }
+        if let Some(rusqlite::Error::SqliteFailure(failure, _)) = cause.downcast_ref::<rusqlite::Error>() {
+            use rusqlite::ErrorCode::*;
+            return matches!(
+                failure.code,
+                DiskFull | SystemIoFailure | CannotOpen | ReadOnly | DatabaseBusy | DatabaseLocked
+            );
+        }
+        cause.downcast_ref::<std::io::Error>().is_some()
+    })
+}
+
+fn postgres_unavailable(error: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    match error.code() {
+        // 08: connection exception; 53: insufficient resources (disk full, out of memory, too many
+        // connections); 57P01-57P03: the server is shutting down or starting up.
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08")
+                || code.starts_with("53")
+                || [&SqlState::ADMIN_SHUTDOWN, &SqlState::CRASH_SHUTDOWN, &SqlState::CANNOT_CONNECT_NOW]
+                    .iter()
+                    .any(|c| c.code() == code)
+        }
+        // No SQLSTATE: the connection itself failed (refused, reset, closed) rather than a statement.
+        None => {
+            error.is_closed()
+                || std::error::Error::source(error)
+                    .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some())
+        }
+    }
 }

@@ -255,8 +255,18 @@ impl LedgerStore for SqliteStore {
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
-        self.read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))?;
+        // A write, not a read: every signed request records its nonce, so a database that answers
+        // reads but cannot commit (a full or failing disk) serves nothing, and must not look ready.
+        // The probe records a nonce of its own under a client id no client has (ids are `cli_…`),
+        // with a new time each time so that the commit really writes; it is forgotten as nonces are.
+        self.write(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "INSERT INTO api_nonces (client_id, nonce, seen_at) VALUES ('', 'readiness', ?1)
+                 ON CONFLICT (client_id, nonce) DO UPDATE SET seen_at = excluded.seen_at",
+            )?
+            .execute([crate::now_nanos()])?;
+            tx.commit()?;
             Ok(())
         })
         .await

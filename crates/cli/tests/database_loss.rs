@@ -1,0 +1,581 @@
+//! Database loss: the database becomes unreachable while `sanhu serve` is under load, and comes back.
+//!
+//! - PostgreSQL: the shared server cannot be stopped by a test, so the server under test reaches it
+//!   through a small TCP proxy in this test, which is cut (every connection dropped, new ones closed
+//!   at once) for a few seconds and then restored.
+//! - SQLite: the database lives on a small tmpfs, which is filled (a file takes every free byte)
+//!   for a few seconds and then emptied: the disk is full. That needs root (`mount -t tmpfs`); without
+//!   it the SQLite half is skipped with a message, except under `CI=true`, where it fails.
+//!
+//! Client threads move money between the bank's wallets all along, and the test requires:
+//!
+//! - while the database is gone, money-moving requests are answered 503 (`ledger_unavailable` or
+//!   `not_ready`) with a `Retry-After` header, never a 500 or a dropped connection, and readiness
+//!   (`GET /ready`) answers 503;
+//! - when it is back, the same process (no restart) becomes ready and moves money again by itself;
+//! - no batch is half-written: every request answered 503 is retried with its Idempotency-Key until
+//!   it is decided, and then each wallet's entries are exactly its funding and the transfers answered
+//!   with success (each once), the balances follow from them, every consistent read of the balances
+//!   that succeeded was conserved, and `sanhu verify` on the stopped database exits 0.
+//!
+//! Each run prints its figures for docs/RELIABILITY.md; `SANHU_CRASH_SEED` repeats its random choices.
+
+mod common;
+
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const WALLETS: usize = 5;
+const FUNDING: i64 = 10_000;
+const AMOUNT_MAX: i64 = 6_000;
+/// Client threads sending transfers, one after another, for the whole run.
+const CLIENTS: usize = 4;
+/// Load before the database goes, and after it is back.
+const LOAD_BEFORE: Duration = Duration::from_millis(1_000);
+const LOAD_AFTER: Duration = Duration::from_millis(1_000);
+/// How long the database stays gone once the server has noticed.
+const OUTAGE: Duration = Duration::from_secs(3);
+/// Longest the server may take to notice that the database is gone, and to recover once it is back.
+const NOTICE_TIMEOUT: Duration = Duration::from_secs(10);
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest the retries of the requests answered 503 may take in all.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Pause between two requests of one client while the database is gone (it honours no Retry-After
+/// during the load, so as to see many refusals) and between retries afterwards.
+const PAUSE_WHILE_DOWN: Duration = Duration::from_millis(20);
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// The SQLite test's disk. Under steady load the WAL is seldom fully checkpointed when a write
+/// begins, so it grows (up to `WAL_BYTES_MAX`, 1 GiB, before the writer restarts it): about 16 MB a
+/// second here. The disk must hold what the run's WAL reaches, or the WAL itself fills it, and then
+/// nothing the test removes gives the checkpoint room (see docs/RELIABILITY.md).
+const TMPFS_SIZE: &str = "256m";
+
+// ---------------------------------------------------------------------------------------------
+// The faults
+// ---------------------------------------------------------------------------------------------
+
+/// A TCP proxy to PostgreSQL that the test can cut and restore. One thread accepts; each connection
+/// is copied both ways by two threads.
+struct Proxy {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    /// Both ends of every live connection, to drop them all at once.
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().expect("the proxy's address").port();
+        let (cut, streams, stopped) =
+            (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)));
+        let (cut2, streams2, stopped2) = (cut.clone(), streams.clone(), stopped.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stopped2.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                // While cut, a new connection is closed at once: PostgreSQL is unreachable.
+                if cut2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(upstream) else { continue };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let mut live = streams2.lock().expect("proxy lock");
+                for (from, to) in [(&client, &server), (&server, &client)] {
+                    let (mut from, mut to) = (from.try_clone().expect("clone"), to.try_clone().expect("clone"));
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                        let _ = from.shutdown(Shutdown::Both);
+                    });
+                }
+                live.push(client);
+                live.push(server);
+            }
+        });
+        Proxy { port, cut, streams, stopped }
+    }
+
+    /// Drops every connection and refuses new ones.
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for stream in self.streams.lock().expect("proxy lock").drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.cut();
+        // Wakes the accepting thread so that it sees `stopped`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (mount's syntax: `8m`) at `path`; None (with a message) where the test
+    /// may not mount, except under CI=true, where that is a failure.
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).expect("create the mount point");
+        let output =
+            Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(path).output();
+        match output {
+            Ok(output) if output.status.success() => Some(Tmpfs { path: path.to_owned() }),
+            other => {
+                let why = match other {
+                    Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                    Err(error) => error.to_string(),
+                };
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!(
+                        "CI=true and a tmpfs cannot be mounted ({why}): the SQLite database-loss test must run as root"
+                    );
+                }
+                eprintln!("skipping the SQLite database-loss test: a tmpfs cannot be mounted ({why}); it needs root");
+                None
+            }
+        }
+    }
+
+    /// Fills the filesystem: a file takes every byte left. Returns the file and its size.
+    fn fill(&self) -> (PathBuf, u64) {
+        use std::io::Write;
+        let path = self.path.join("filler");
+        let mut file = std::fs::File::create(&path).expect("create the filler");
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            match file.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) if error.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(error) => panic!("fill the tmpfs: {error}"),
+            }
+        }
+        // The last pages, smaller than a chunk.
+        while file.write(&[0u8; 512]).is_ok_and(|n| n > 0) {}
+        let _ = file.sync_all();
+        let size = file.metadata().map_or(0, |m| m.len());
+        (path, size)
+    }
+
+    /// What the database's files take on the disk, in bytes.
+    fn database_bytes(&self) -> u64 {
+        let files = std::fs::read_dir(&self.path).expect("list the tmpfs");
+        files
+            .flatten()
+            .filter(|f| f.file_name().to_string_lossy().starts_with("sanhu.db"))
+            .filter_map(|f| f.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// How the database is taken away and given back.
+enum Fault {
+    Proxy(Proxy),
+    /// The filler while the disk is full, and what the filler and the database took when it was filled.
+    DiskFull {
+        tmpfs: Tmpfs,
+        filler: Mutex<Option<PathBuf>>,
+        sizes: Mutex<(u64, u64)>,
+    },
+}
+
+impl Fault {
+    fn take_away(&self) {
+        match self {
+            Fault::Proxy(proxy) => proxy.cut(),
+            Fault::DiskFull { tmpfs, filler, sizes } => {
+                let (path, size) = tmpfs.fill();
+                *filler.lock().expect("lock") = Some(path);
+                *sizes.lock().expect("lock") = (size, tmpfs.database_bytes());
+            }
+        }
+    }
+
+    fn give_back(&self) {
+        match self {
+            Fault::Proxy(proxy) => proxy.restore(),
+            Fault::DiskFull { filler, .. } => {
+                if let Some(path) = filler.lock().expect("lock").take() {
+                    std::fs::remove_file(&path).expect("remove the filler");
+                }
+            }
+        }
+    }
+
+    /// How the fault was made, for the figures.
+    fn detail(&self) -> String {
+        match self {
+            Fault::Proxy(_) => "every PostgreSQL connection dropped, new ones closed at once".to_owned(),
+            Fault::DiskFull { sizes, .. } => {
+                let (filler, database) = *sizes.lock().expect("lock");
+                format!("the filler took {} KiB; the database's files then took {} KiB", filler / 1024, database / 1024)
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Fault::Proxy(_) => "postgres (proxy cut)",
+            Fault::DiskFull { .. } => "sqlite (disk full)",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load
+// ---------------------------------------------------------------------------------------------
+
+/// Where the run is: the clients count their answers by phase.
+const BEFORE: usize = 0;
+const DOWN: usize = 1;
+const AFTER: usize = 2;
+
+/// One transfer request and its fate.
+#[derive(Clone, Debug)]
+struct Request {
+    key: String,
+    chosen_id: Option<String>,
+    debit: usize,
+    credit: usize,
+    amount: i64,
+    body: String,
+    /// The phase it was first sent in, and its first answer's status.
+    phase: usize,
+    first_status: u16,
+    /// The answer that decided it (201 or 422), first or after retries.
+    decided: Option<Answer>,
+    retries: u32,
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    requests: usize,
+    /// First answers by phase: (201, 422, 503).
+    answers: [(usize, usize, usize); 3],
+    reads_ok: usize,
+    reads_unavailable: usize,
+    ready_503: usize,
+    noticed_ms: u128,
+    outage_ms: u128,
+    recovered_ms: u128,
+    retried: usize,
+    retries: u32,
+    settle_ms: u128,
+    total_ms: u128,
+}
+
+fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec<String>, work: &WorkDir) {
+    let started = Instant::now();
+    let seed = seed();
+    eprintln!("database loss on {}: seed {seed}", fault.name());
+    let mut random = Random::new(seed);
+    let mut server = Server::with_database_args(&work.path, database_args);
+    server.start();
+    let port = server.port;
+    let credential = Arc::new(Credential::load(&work.path));
+    let bank = Arc::new(Bank::open(port, &credential, WALLETS, FUNDING));
+
+    let phase = Arc::new(AtomicUsize::new(BEFORE));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (credential, bank, phase, stop) = (credential.clone(), bank.clone(), phase.clone(), stop.clone());
+            let mut random = Random::new(random.next());
+            std::thread::spawn(move || {
+                let (mut requests, mut failures) = (Vec::new(), Vec::new());
+                let (mut reads_ok, mut reads_unavailable) = (0, 0);
+                for index in 0.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    // Every fourth request is a consistent read of every balance.
+                    if index % 4 == 2 {
+                        match send(port, "GET", &bank.balances_path(), None, None, Some(&credential)) {
+                            Ok(answer) if answer.status == 200 => {
+                                reads_ok += 1;
+                                if let Err(problem) = bank.check_snapshot(&answer.json()) {
+                                    failures.push(format!("read: {problem}"));
+                                }
+                            }
+                            Ok(answer) if answer.status == 503 && answer.retry_after.is_some() => {
+                                reads_unavailable += 1
+                            }
+                            other => failures.push(format!("read: {other:?}")),
+                        }
+                        continue;
+                    }
+                    let debit = random.below(WALLETS as u64) as usize;
+                    let credit = (debit + 1 + random.below(WALLETS as u64 - 1) as usize) % WALLETS;
+                    let amount = 1 + random.below(AMOUNT_MAX as u64) as i64;
+                    let chosen_id = (index % 3 != 0)
+                        .then(|| sanhu_service::clock::new_id::<sanhu_core::id::TransferTag>().to_string());
+                    let body = transfer_body(chosen_id.as_deref(), &bank.wallets[debit], &bank.wallets[credit], amount);
+                    let key = format!("loss-{client}-{index}");
+                    let sent_in = phase.load(Ordering::SeqCst);
+                    let answer = send(port, "POST", "/v1/ledger/transfers", Some(&body), Some(&key), Some(&credential));
+                    let mut request = Request {
+                        key,
+                        chosen_id,
+                        debit,
+                        credit,
+                        amount,
+                        body,
+                        phase: sent_in,
+                        first_status: 0,
+                        decided: None,
+                        retries: 0,
+                    };
+                    match answer {
+                        Ok(answer)
+                            if answer.status == 201
+                                || (answer.status == 422 && answer.code() == "insufficient_funds") =>
+                        {
+                            request.first_status = answer.status;
+                            request.decided = Some(answer);
+                        }
+                        Ok(answer)
+                            if answer.status == 503
+                                && answer.retry_after.is_some()
+                                && ["ledger_unavailable", "not_ready"].contains(&answer.code().as_str()) =>
+                        {
+                            request.first_status = 503;
+                            if phase.load(Ordering::SeqCst) == DOWN {
+                                std::thread::sleep(PAUSE_WHILE_DOWN);
+                            }
+                        }
+                        other => {
+                            failures.push(format!("transfer {} in phase {sent_in}: {other:?}", request.key));
+                            continue;
+                        }
+                    }
+                    requests.push(request);
+                }
+                (requests, failures, reads_ok, reads_unavailable)
+            })
+        })
+        .collect();
+
+    let mut figures = Figures::default();
+    std::thread::sleep(LOAD_BEFORE);
+
+    // The database goes. The server notices: readiness answers 503.
+    let outage_started = Instant::now();
+    phase.store(DOWN, Ordering::SeqCst);
+    fault.take_away();
+    loop {
+        let ready = send(port, "GET", "/ready", None, None, None);
+        if ready.as_ref().is_ok_and(|a| a.status == 503) {
+            figures.ready_503 += 1;
+            break;
+        }
+        assert!(
+            outage_started.elapsed() < NOTICE_TIMEOUT,
+            "readiness did not answer 503 within {NOTICE_TIMEOUT:?} of the database going: {ready:?}\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    figures.noticed_ms = outage_started.elapsed().as_millis();
+    let held = Instant::now();
+    while held.elapsed() < OUTAGE {
+        let ready =
+            send(port, "GET", "/ready", None, None, None).expect("readiness answers while the database is gone");
+        assert_eq!(ready.status, 503, "readiness while the database is gone: {ready:?}");
+        assert_eq!(ready.code(), "not_ready", "{ready:?}");
+        figures.ready_503 += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // It comes back: the same process becomes ready and moves money again, by itself.
+    fault.give_back();
+    figures.outage_ms = outage_started.elapsed().as_millis();
+    let back = Instant::now();
+    phase.store(AFTER, Ordering::SeqCst);
+    loop {
+        let ready = send(port, "GET", "/ready", None, None, None);
+        if ready.as_ref().is_ok_and(|a| a.status == 200) {
+            break;
+        }
+        assert!(
+            back.elapsed() < RECOVERY_TIMEOUT,
+            "readiness did not answer 200 within {RECOVERY_TIMEOUT:?} of the database's return: {ready:?}\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    figures.recovered_ms = back.elapsed().as_millis();
+    std::thread::sleep(LOAD_AFTER);
+    stop.store(true, Ordering::SeqCst);
+    let (mut requests, mut failures) = (Vec::new(), Vec::new());
+    for client in clients {
+        let (r, f, ok, unavailable) = client.join().expect("a client thread panicked");
+        requests.extend(r);
+        failures.extend(f);
+        figures.reads_ok += ok;
+        figures.reads_unavailable += unavailable;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} wrong answers, the first ones:\n{}\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n"),
+        server.output()
+    );
+    assert!(server.child.as_mut().expect("running").try_wait().expect("poll").is_none(), "the server exited");
+    for request in &requests {
+        let (ok, refused, unavailable) = &mut figures.answers[request.phase];
+        match request.first_status {
+            201 => *ok += 1,
+            422 => *refused += 1,
+            _ => *unavailable += 1,
+        }
+    }
+    let down = figures.answers[DOWN];
+    assert!(down.2 > 0, "no money-moving request was answered 503 while the database was gone: {figures:?}");
+    let after = requests.iter().filter(|r| r.phase == AFTER && r.first_status == 201).count();
+    assert!(after > 0, "no transfer succeeded after the database came back: {figures:?}");
+
+    // Every request answered 503 is retried with its key until it is decided.
+    let settle = Instant::now();
+    for request in requests.iter_mut().filter(|r| r.decided.is_none()) {
+        figures.retried += 1;
+        loop {
+            assert!(settle.elapsed() < SETTLE_TIMEOUT, "the retries did not settle: {request:?}\n{}", server.output());
+            request.retries += 1;
+            let answer =
+                send(port, "POST", "/v1/ledger/transfers", Some(&request.body), Some(&request.key), Some(&credential));
+            match answer {
+                Ok(answer)
+                    if answer.status == 201 || (answer.status == 422 && answer.code() == "insufficient_funds") =>
+                {
+                    request.decided = Some(answer);
+                    break;
+                }
+                // A claim whose outcome is still being recorded in the background, or the database
+                // still settling.
+                Ok(answer) if answer.code() == "idempotency_key_in_use" || answer.status == 503 => {}
+                other => panic!("an unexpected answer to a retry of {request:?}: {other:?}"),
+            }
+            std::thread::sleep(RETRY_PAUSE);
+        }
+        figures.retries += request.retries;
+    }
+    figures.settle_ms = settle.elapsed().as_millis();
+
+    // Exactly once: the ledger holds the funding and the successes, nothing else.
+    let mut moved = Vec::new();
+    for request in &requests {
+        let decided = request.decided.as_ref().expect("decided");
+        if decided.status != 201 {
+            if let Some(id) = &request.chosen_id {
+                let answer = send(port, "GET", &format!("/v1/ledger/transfers/{id}"), None, None, Some(&credential))
+                    .expect("look a transfer up");
+                assert_eq!(answer.status, 404, "a refused transfer exists: {request:?}");
+            }
+            continue;
+        }
+        let id = decided.json()["id"].as_str().expect("id").to_owned();
+        if let Some(chosen) = &request.chosen_id {
+            assert_eq!(&id, chosen, "{request:?}");
+        }
+        moved.push(Moved { id, debit: request.debit, credit: request.credit, amount: request.amount });
+    }
+    check_ledger_matches(port, &credential, &bank, &moved);
+    server.stop();
+    verify_clean(&work.path, verify_args, WALLETS + 1, WALLETS + moved.len());
+
+    figures.requests = requests.len();
+    figures.total_ms = started.elapsed().as_millis();
+    let f = &figures;
+    println!("database loss on {}: {}", fault.name(), fault.detail());
+    println!(
+        "database loss on {}: {} transfers from {CLIENTS} clients; first answers (201 / 422 / 503) before {:?}, \
+         while down {:?}, after {:?}; consistent reads {} ok, {} answered 503; the server noticed in {} ms, the \
+         database was gone {} ms, ready again {} ms after its return; {} requests retried ({} retries, settled in \
+         {} ms); {} succeeded in all; whole run {} ms; seed {seed}",
+        fault.name(),
+        f.requests,
+        f.answers[BEFORE],
+        f.answers[DOWN],
+        f.answers[AFTER],
+        f.reads_ok,
+        f.reads_unavailable,
+        f.noticed_ms,
+        f.outage_ms,
+        f.recovered_ms,
+        f.retried,
+        f.retries,
+        f.settle_ms,
+        moved.len(),
+        f.total_ms,
+    );
+}
+
+#[test]
+fn postgres_loss_is_answered_503_and_service_resumes_when_it_returns() {
+    let Some(schema) = PostgresSchema::create() else { return };
+    // The server reaches PostgreSQL through the proxy: the schema's URL with the proxy's address.
+    let (host_port, upstream) = postgres_address(&schema.url);
+    let proxy = Proxy::start(upstream);
+    let through_proxy = schema.url.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let work = WorkDir::new("loss-postgres");
+    let args = vec!["--database-url".to_owned(), through_proxy];
+    // verify goes straight to PostgreSQL.
+    let verify = Database::Postgres(schema);
+    database_loss_test(args, Fault::Proxy(proxy), verify.args(), &work);
+}
+
+#[test]
+fn sqlite_disk_full_is_answered_503_and_service_resumes_when_it_has_room() {
+    let work = WorkDir::new("loss-sqlite");
+    let Some(tmpfs) = Tmpfs::mount(&work.path.join("disk"), TMPFS_SIZE) else { return };
+    let url = format!("sqlite://{}", tmpfs.path.join("sanhu.db").display());
+    let args = vec!["--database-url".to_owned(), url];
+    let fault = Fault::DiskFull { tmpfs, filler: Mutex::new(None), sizes: Mutex::new((0, 0)) };
+    database_loss_test(args.clone(), fault, args, &work);
+}
+
+/// The `host:port` of a PostgreSQL URL (`postgres://user@host:port/db…`), as written and resolved.
+fn postgres_address(url: &str) -> (String, SocketAddr) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    let host_port = rest.split(['/', '?']).next().unwrap_or(rest).to_owned();
+    let with_port = if host_port.contains(':') { host_port.clone() } else { format!("{host_port}:5432") };
+    let address = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| panic!("resolve {with_port}"));
+    (host_port, address)
+}
