@@ -814,3 +814,61 @@ fn three_party_model_from_the_shell_on_postgres() {
         three_party_model_from_the_shell(Database::Postgres(schema));
     }
 }
+
+/// Account types are configuration: the file's types replace the default set, so only they open; a
+/// type the file gets wrong stops the server with a message naming it. The server secret is created
+/// on first start, readable by its owner only, and kept across restarts.
+#[test]
+fn account_types_and_the_server_secret_come_from_the_configuration() {
+    let dir = WorkDir::new("account-types");
+    let dir = dir.path();
+    let port = free_port();
+    let types = r#"
+[[account_types]]
+code = "basic"
+name = "基本户"
+currency = "CNY"
+withdrawable = true
+sends_transfers = true
+receives_transfers = true
+deduction_priority = 2
+per_member = "exactly_one"
+opens_on_activation = true
+
+[[account_types]]
+code = "points"
+name = "积分户"
+currency = "CNY"
+per_member = 2
+"#;
+    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\ndormancy_days = 30\n{types}"))
+        .expect("write sanhu.toml");
+    let server = Server::start_with(dir, &["serve"], port);
+    let secret = std::fs::read_to_string(dir.join("sanhu-secret.key")).expect("the secret file exists");
+    assert_eq!(secret.trim().len(), 64, "32 bytes in hex: {secret:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("sanhu-secret.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only its owner may read the secret: {mode:o}");
+    }
+    let (member, _, _) = register_and_activate(dir, "13800138009");
+    let points =
+        call_ok(dir, &["POST", &format!("/v1/members/{member}/accounts"), "--data", r#"{"account_type":"points"}"#]);
+    assert_eq!(points["account_type"], "points", "{points}");
+    let (ok, error, _) =
+        call(dir, &["POST", &format!("/v1/members/{member}/accounts"), "--data", r#"{"account_type":"settlement"}"#]);
+    assert!(!ok);
+    assert_eq!(error["error"]["code"], "account_type_not_configured", "{error}");
+    server.stop();
+    let server = Server::start_with(dir, &["serve"], port);
+    let again = std::fs::read_to_string(dir.join("sanhu-secret.key")).expect("the secret file");
+    assert_eq!(again, secret, "a restart keeps the secret");
+    server.stop();
+
+    let broken = types.replace("per_member = 2", "per_member = 0");
+    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\n{broken}")).expect("write");
+    let refused = run_bounded(sanhu(dir, &["serve"]), SERVER_READY_TIMEOUT);
+    assert!(!refused.status.success(), "serve starts with a bad account type:\n{}", refused.describe());
+    assert!(refused.stderr.contains("points"), "the message names the type:\n{}", refused.describe());
+}
