@@ -235,7 +235,7 @@ fn party_secret(hex: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Re
 }
 
 fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
-    anyhow::ensure!(text.len() % 2 == 0 && text.is_ascii(), "an odd number of hex digits");
+    anyhow::ensure!(text.len().is_multiple_of(2) && text.is_ascii(), "an odd number of hex digits");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| anyhow::anyhow!("not a hex digit")))
