@@ -7,7 +7,9 @@
 pub mod clock;
 pub mod jobs;
 pub mod ledger;
+#[macro_use]
 pub mod party;
+pub mod wallet;
 pub mod writer;
 
 pub use ledger::{Ledger, LedgerConfig, NewAccount, SubmitError};

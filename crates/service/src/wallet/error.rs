@@ -1,0 +1,95 @@
+//! What a wallet use case answers when it does not succeed: the same [`PartyError`] as the
+//! three-party use cases (a wallet use case reads and writes party records in the same `transact!`),
+//! with the wallet's own codes besides core's [`WalletError`] and the ledger's transfer results.
+
+use sanhu_core::ledger::TransferError;
+use sanhu_core::wallet::WalletError;
+
+use crate::party::{PartyError, Rejection};
+
+impl From<WalletError> for PartyError {
+    fn from(error: WalletError) -> Self {
+        PartyError::Rejected(Rejection { code: error.code(), message: error.message() })
+    }
+}
+
+/// The ledger's refusal of a chain, as a rejection: the code of the transfer that failed (not the
+/// `linked_event_failed` of the others in its chain).
+pub(crate) fn ledger_rejection(error: TransferError) -> PartyError {
+    PartyError::Rejected(Rejection { code: error.code(), message: error.message() })
+}
+
+pub const ORDER_NOT_FOUND: Rejection = Rejection { code: "order_not_found", message: "no order has this number" };
+pub const ORDER_NUMBER_INVALID: Rejection =
+    Rejection { code: "order_number_invalid", message: "an order number is 1 to 64 printable ASCII characters" };
+pub const ORDER_NUMBER_REUSED: Rejection = Rejection {
+    code: "order_number_reused",
+    message: "this order number was used for another request with different details",
+};
+pub const ORDER_CLOSED: Rejection =
+    Rejection { code: "order_closed", message: "the order is closed, failed or expired and cannot go on" };
+pub const ORDER_UNDER_REVIEW: Rejection =
+    Rejection { code: "order_under_review", message: "the order waits for review; approve or reject it first" };
+pub const ORDER_NOT_UNDER_REVIEW: Rejection =
+    Rejection { code: "order_not_under_review", message: "the order is not waiting for review" };
+pub const ORDER_STATE_INVALID: Rejection =
+    Rejection { code: "order_state_invalid", message: "the order is not in a state that allows this" };
+pub const CHANNEL_NOT_CONFIGURED: Rejection =
+    Rejection { code: "channel_not_configured", message: "no payment channel with this name is configured" };
+pub const RECHARGE_BELOW_FEE: Rejection =
+    Rejection { code: "recharge_below_fee", message: "the recharge does not cover the channel's fee" };
+pub const RECEIVER_NOT_FOUND: Rejection = Rejection {
+    code: "receiver_not_found",
+    message: "the receiving account is neither a member account nor a platform account",
+};
+pub const PAY_PASSWORD_REQUIRED: Rejection =
+    Rejection { code: "pay_password_required", message: "the platform requires the pay password for this payment" };
+pub const PAYMENT_NOT_REFUNDABLE: Rejection =
+    Rejection { code: "payment_not_refundable", message: "only a paid or captured payment can be refunded" };
+pub const REFUND_NUMBER_REUSED: Rejection =
+    Rejection { code: "refund_number_reused", message: "this refund number was used for a refund of another amount" };
+pub const ADJUSTMENT_SAME_ACTOR: Rejection = Rejection {
+    code: "adjustment_same_actor",
+    message: "an adjustment above the approval threshold is approved by another person than its maker",
+};
+pub const ACCOUNT_NOT_MEMBERS: Rejection =
+    Rejection { code: "account_not_members", message: "the account is not one of the member's wallet accounts" };
+pub const FREEZE_NOT_FOUND: Rejection = Rejection { code: "freeze_not_found", message: "no freeze has this number" };
+pub const PLATFORM_ACCOUNT_NOT_FOUND: Rejection =
+    Rejection { code: "platform_account_not_found", message: "no platform account has this name" };
+
+/// Codes the wallet's service answers with, besides core's rules.
+const SERVICE_CODES: &[Rejection] = &[
+    ORDER_NOT_FOUND,
+    ORDER_NUMBER_INVALID,
+    ORDER_NUMBER_REUSED,
+    ORDER_CLOSED,
+    ORDER_UNDER_REVIEW,
+    ORDER_NOT_UNDER_REVIEW,
+    ORDER_STATE_INVALID,
+    CHANNEL_NOT_CONFIGURED,
+    RECHARGE_BELOW_FEE,
+    RECEIVER_NOT_FOUND,
+    PAY_PASSWORD_REQUIRED,
+    PAYMENT_NOT_REFUNDABLE,
+    REFUND_NUMBER_REUSED,
+    ADJUSTMENT_SAME_ACTOR,
+    ACCOUNT_NOT_MEMBERS,
+    FREEZE_NOT_FOUND,
+    PLATFORM_ACCOUNT_NOT_FOUND,
+];
+
+/// Every code a wallet use case can refuse with: core's wallet rules, the ledger's transfer results
+/// (a chain the ledger refuses answers with its code, `insufficient_funds` or `debits_blocked`), and
+/// the service's own, for the API's registry. The three-party codes a wallet use case may also answer
+/// (`member_not_found`, `pay_password_locked`, `card_holder_mismatch`, ...) are in
+/// [`crate::party::rule_codes`].
+pub fn wallet_codes() -> Vec<Rejection> {
+    let mut codes: Vec<Rejection> =
+        WalletError::ALL.iter().map(|e| Rejection { code: e.code(), message: e.message() }).collect();
+    codes.extend(TransferError::ALL.iter().map(|e| Rejection { code: e.code(), message: e.message() }));
+    codes.extend(SERVICE_CODES.iter().copied());
+    codes.sort_by_key(|r| r.code);
+    codes.dedup_by_key(|r| r.code);
+    codes
+}

@@ -1,0 +1,161 @@
+//! The wallet's use cases (钱包): the platform's own accounts, a member's wallet, and the money flows
+//! of the articles (recharge, pay, refund, withdraw, transfer, freeze, adjust) on top of core's pure
+//! rules (`sanhu_core::wallet`), the ledger and the three-party records.
+//!
+//! Every movement is one linked chain of ledger transfers between a member's accounts and the
+//! platform's accounts, carrying the business code (core's `BusinessType`, or the service's own for
+//! fees, freezes and adjustments) and the caller's order number as reference, so `sanhu verify` stays
+//! clean after anything here. Each flow keeps a record (`recharge_order`, `payment`, `withdrawal`, ...)
+//! in the party store, written in `transact!` like every party use case; how a record and the ledger
+//! (which is not in that transaction) stay in step is told in `chain.rs`.
+//!
+//! | file | what |
+//! |---|---|
+//! | `platform.rs` | the platform's accounts: channel clearing, fees, marketing, withdrawals in transit, ... |
+//! | `view.rs` | a member's wallet and its deduction order |
+//! | `recharge.rs` | recharge orders: pending, review, confirm (debt first, bonus), fail, close, expire |
+//! | `payment.rs` | paying from the wallet, authorise then capture or release, refunds |
+//! | `withdrawal.rs` | preview, application (frozen at once), review, payout result |
+//! | `chain.rs` | derived transfer ids and chains kept in records, for crash-safe retries |
+//! | `records.rs` | order numbers and how wallet records are stored |
+//! | `error.rs` | the wallet's rejection codes |
+
+mod chain;
+mod error;
+mod payment;
+mod platform;
+mod recharge;
+mod records;
+mod view;
+mod withdrawal;
+
+use std::sync::Arc;
+
+use sanhu_core::party::AccountTypeCode;
+use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTiers, TransferLimits, WithdrawalPolicy};
+use sanhu_core::Currency;
+
+use crate::ledger::Ledger;
+use crate::party::Parties;
+
+pub use error::*;
+pub use payment::{Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus};
+pub use platform::{PlatformAccount, PlatformAccountView};
+pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
+pub use records::OrderNumber;
+pub use withdrawal::{PayoutResult, Review, Withdrawal, WithdrawalOrder, WithdrawalRequest, WithdrawalStatus};
+
+/// Whether a channel's recharges wait for an administrator (a bank transfer is checked against the
+/// bank statement before it is credited).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelReview {
+    Required,
+    NotRequired,
+}
+
+/// A payment channel money comes in through (支付渠道): its name (`alipay`, `wechat`,
+/// `bank_transfer`), whether its recharges are reviewed, and its fee and who pays it.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    pub name: String,
+    pub review: ChannelReview,
+    /// What the channel keeps of a recharge.
+    pub fee: FeeRule,
+    /// `Member`: the member is credited the amount less the fee. `Platform`: the member is credited the
+    /// whole amount, and the fee is the platform's expense.
+    pub fee_payer: FeePayer,
+}
+
+/// Whether a payment needs the member's pay password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayPasswordRule {
+    Required,
+    NotRequired,
+}
+
+/// How the wallet is set up on this platform.
+#[derive(Clone, Debug)]
+pub struct WalletConfig {
+    /// The wallet's currency: members' accounts in other currencies are not part of it.
+    pub currency: Currency,
+    pub channels: Vec<Channel>,
+    pub recharge_tiers: RechargeTiers,
+    /// An unpaid recharge order is closed as expired after this long.
+    pub recharge_expiry_s: u32,
+    /// The account type a recharge goes into unless the caller names an account.
+    pub recharge_account_type: AccountTypeCode,
+    /// The account type a recharge's bonus lands in; opened for the member when first needed.
+    pub bonus_account_type: AccountTypeCode,
+    pub withdrawal: WithdrawalPolicy,
+    /// A withdrawal below this amount (minor units) is approved without review.
+    pub withdrawal_auto_approve_below: i64,
+    /// How long a withdrawal's frozen money waits for review and payout before the ledger releases
+    /// it (at most the ledger's 30 days).
+    pub withdrawal_hold_timeout_s: u32,
+    pub pay_password: PayPasswordRule,
+    pub transfer_limits: TransferLimits,
+    /// An adjustment of at least this amount waits for a second person's approval.
+    pub adjustment_approval_from: i64,
+}
+
+impl WalletConfig {
+    /// Alipay and WeChat Pay at 0.6% paid by the platform, bank transfers free and reviewed; no
+    /// tiers; orders expire after 30 minutes; withdrawals of at least 1.00, free, reviewed from 500.00,
+    /// held up to 30 days; no pay password; no transfer limits; adjustments from 1,000.00 approved.
+    pub fn default_for(currency: Currency) -> WalletConfig {
+        let code = |c: &str| AccountTypeCode::parse(c).expect("a valid code");
+        let rate = FeeRule::rate(60, 0, None).expect("0.6% is a valid rate");
+        let channel =
+            |name: &str, review, fee| Channel { name: name.to_owned(), review, fee, fee_payer: FeePayer::Platform };
+        WalletConfig {
+            currency,
+            channels: vec![
+                channel("alipay", ChannelReview::NotRequired, rate),
+                channel("wechat", ChannelReview::NotRequired, rate),
+                channel("bank_transfer", ChannelReview::Required, FeeRule::Free),
+            ],
+            recharge_tiers: RechargeTiers::new(currency, Vec::new()),
+            recharge_expiry_s: 30 * 60,
+            recharge_account_type: code("basic"),
+            bonus_account_type: code("bonus"),
+            withdrawal: WithdrawalPolicy::new(currency, 100, FeeRule::Free, FeePayer::Member).expect("a valid policy"),
+            withdrawal_auto_approve_below: 50_000,
+            withdrawal_hold_timeout_s: sanhu_core::ledger::PENDING_TIMEOUT_S_MAX,
+            pay_password: PayPasswordRule::NotRequired,
+            transfer_limits: TransferLimits::unlimited(currency),
+            adjustment_approval_from: 100_000,
+        }
+    }
+
+    pub(crate) fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+}
+
+/// The wallet service. Cheap to clone.
+#[derive(Clone)]
+pub struct Wallets {
+    parties: Parties,
+    ledger: Ledger,
+    config: Arc<WalletConfig>,
+}
+
+impl Wallets {
+    /// The wallet service over the three-party model and the ledger. Call
+    /// [`Wallets::ensure_platform_accounts`] once at start.
+    pub fn new(parties: Parties, ledger: Ledger, config: WalletConfig) -> Wallets {
+        Wallets { parties, ledger, config: Arc::new(config) }
+    }
+
+    pub fn config(&self) -> &WalletConfig {
+        &self.config
+    }
+
+    pub fn parties(&self) -> &Parties {
+        &self.parties
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+}

@@ -1,0 +1,469 @@
+//! Paying from the wallet (余额支付), authorise then capture or release (冻结/扣款), and refunds (退款).
+//!
+//! A payment is one record (`payment:cli_…:ORDER`) with what it took from which account, so that a
+//! refund gives every fen back to where it came from, in the reverse order (core's `plan_refund`).
+//!
+//! **Refunds never exceed the payment, even concurrent ones.** A refund is decided and written into
+//! the payment record (state `processing`, with its chain) in one `transact!`, counting every earlier
+//! refund that is not failed, processing ones included. Two refunds at once both write the payment
+//! record; the second meets the first's version and decides again, now counting the first. Only then
+//! is the refund's chain submitted; its transfer ids are derived from (payment, refund number), so:
+//! - a crash after the record was written and before the ledger answered leaves the refund
+//!   `processing`: it still counts against the payment (never too much refunded), and the caller's
+//!   retry with the same refund number submits the same chain, which the ledger applies once;
+//! - a chain the ledger refuses (the merchant's account no longer holds the money) marks the refund
+//!   `failed`, and it stops counting.
+
+use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::party::{Actor, MemberAction};
+use sanhu_core::wallet::{
+    plan_capture, plan_payment, plan_refund, release_holds, Deduction, Hold, Shortfall, TransferMeta,
+};
+use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::chain::{self, id_text, ids_for, posted_chain, restore_chain, store_chain, Move, StoredRequest};
+use super::error::*;
+use super::platform::PlatformAccount;
+use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::{PayPasswordRule, Wallets};
+use crate::clock;
+use crate::party::work::Work;
+use crate::party::{PartyError, PayPasswordOwner};
+
+/// Who receives a payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Receiver {
+    /// A merchant's member account.
+    Account(AccountId),
+    /// One of the platform's accounts.
+    Platform(PlatformAccount),
+}
+
+/// Whether the wallet pays at once or authorises first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentMode {
+    Immediate,
+    /// Holds (冻结) that expire after `timeout_s` unless captured.
+    Authorise {
+        timeout_s: u32,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct PaymentRequest {
+    pub client: ClientId,
+    pub order_number: OrderNumber,
+    pub member: MemberId,
+    pub amount: i64,
+    pub receiver: Receiver,
+    /// Refuse when the wallet falls short, or pay what it can (split payment).
+    pub shortfall: Shortfall,
+    pub mode: PaymentMode,
+    pub pay_password: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Paying,
+    Paid,
+    Failed,
+    Authorising,
+    Authorised,
+    Capturing,
+    Captured,
+    Releasing,
+    Released,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Processing,
+    Succeeded,
+    Failed,
+}
+
+/// An amount taken from or given back to one account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Part {
+    #[serde(with = "id_text")]
+    pub account_id: AccountId,
+    pub amount: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldPart {
+    #[serde(with = "id_text")]
+    pub pending_id: TransferId,
+    #[serde(with = "id_text")]
+    pub account_id: AccountId,
+    pub amount: i64,
+}
+
+/// One refund of a payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refund {
+    pub refund_number: String,
+    pub amount: i64,
+    pub returns: Vec<Part>,
+    pub status: RefundStatus,
+    pub reason: Option<String>,
+    in_flight: Vec<StoredRequest>,
+}
+
+/// A payment as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payment {
+    pub id: String,
+    pub customer_id: String,
+    pub order_number: String,
+    #[serde(with = "id_text")]
+    pub client: ClientId,
+    #[serde(with = "id_text")]
+    pub member_id: MemberId,
+    #[serde(with = "id_text")]
+    pub receiver: AccountId,
+    pub amount: i64,
+    /// What the wallet paid (or captured); the amount less the remainder.
+    pub paid: i64,
+    /// What the wallet did not cover, for another payment method (split payment).
+    pub remainder: i64,
+    pub status: PaymentStatus,
+    /// What was taken from each account, in deduction order.
+    pub deductions: Vec<Part>,
+    /// An authorisation's holds.
+    pub holds: Vec<HeldPart>,
+    pub refunds: Vec<Refund>,
+    pub reason: Option<String>,
+    #[serde(with = "time_ns")]
+    pub created_at: Timestamp,
+    /// The chain being applied, the status it leads to, the status a refusal leaves, and (capture)
+    /// the deductions it makes.
+    in_flight: Vec<StoredRequest>,
+    on_success: Option<PaymentStatus>,
+    on_refusal: Option<PaymentStatus>,
+    capturing: Vec<Part>,
+}
+json_document!(Payment, "payment");
+
+impl Payment {
+    /// Refunded so far, counting refunds still processing.
+    pub fn refunded(&self) -> i64 {
+        self.refunds.iter().filter(|r| r.status != RefundStatus::Failed).map(|r| r.amount).sum()
+    }
+}
+
+async fn load(work: &mut Work, id: &str) -> Result<Payment, PartyError> {
+    work.get::<Payment>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+}
+
+fn parts(deductions: &[Deduction]) -> Vec<Part> {
+    deductions.iter().map(|d| Part { account_id: d.account_id, amount: d.amount.get() }).collect()
+}
+
+fn deductions(parts: &[Part]) -> Vec<Deduction> {
+    parts
+        .iter()
+        .filter_map(|p| Amount::new(p.amount).map(|amount| Deduction { account_id: p.account_id, amount }))
+        .collect()
+}
+
+impl Wallets {
+    /// Pays an order from the member's wallet, in their deduction order, as one linked chain (or holds,
+    /// when authorising). The same order number again answers the payment as it is.
+    pub async fn pay(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, PartyError> {
+        let id = order_record_id("payment", request.client, &request.order_number);
+        if let Some(existing) = self.parties.reader().get::<Payment>(&id).await? {
+            return self.resume_payment(same_payment(existing, request)?, actor).await;
+        }
+        let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
+        if self.config.pay_password == PayPasswordRule::Required {
+            let password = request.pay_password.as_deref().ok_or(PartyError::Rejected(PAY_PASSWORD_REQUIRED))?;
+            self.parties.verify_pay_password(PayPasswordOwner::Member(request.member), password, clock::now()).await?;
+        }
+        let receiver = self.receiver_account(&request.receiver).await?;
+        let order = self.deduction_order(request.member).await?;
+        let payment = transact!(&self.parties, |work| {
+            if let Some(existing) = work.get::<Payment>(&id).await? {
+                return same_payment(existing, request);
+            }
+            let wallet = self.load_wallet(request.member).await?;
+            let plan = plan_payment(&wallet, &order, request.amount, request.shortfall)?;
+            let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
+            let (status, chain, holds) = match request.mode {
+                PaymentMode::Immediate => {
+                    let chain = plan.transfers(receiver, &meta, &mut ids_for(&id, "pay"));
+                    (PaymentStatus::Paying, chain, Vec::new())
+                }
+                PaymentMode::Authorise { timeout_s } => {
+                    let auth = plan.authorise(receiver, timeout_s, &meta, &mut ids_for(&id, "authorise"))?;
+                    let holds = auth
+                        .holds
+                        .iter()
+                        .map(|h| HeldPart {
+                            pending_id: h.pending_id,
+                            account_id: h.account_id,
+                            amount: h.amount.get(),
+                        })
+                        .collect();
+                    (PaymentStatus::Authorising, auth.requests, holds)
+                }
+            };
+            let on_success =
+                if status == PaymentStatus::Paying { PaymentStatus::Paid } else { PaymentStatus::Authorised };
+            let payment = Payment {
+                id: id.clone(),
+                customer_id: member.member.customer().to_string(),
+                order_number: request.order_number.as_str().to_owned(),
+                client: request.client,
+                member_id: request.member,
+                receiver,
+                amount: request.amount,
+                paid: plan.paid(),
+                remainder: plan.remainder,
+                status,
+                deductions: if status == PaymentStatus::Paying { parts(&plan.deductions) } else { Vec::new() },
+                holds,
+                refunds: Vec::new(),
+                reason: None,
+                created_at: work.now,
+                in_flight: store_chain(&chain),
+                on_success: Some(on_success),
+                on_refusal: Some(PaymentStatus::Failed),
+                capturing: Vec::new(),
+            };
+            work.put(&payment);
+            work.history(
+                &id,
+                &payment.customer_id,
+                "payment.created",
+                actor,
+                None,
+                json!({ "amount": payment.amount, "paid": payment.paid, "status": status }),
+            );
+            Ok(payment)
+        })?;
+        self.resume_payment(payment, actor).await
+    }
+
+    pub async fn get_payment(&self, client: ClientId, number: &OrderNumber) -> Result<Payment, PartyError> {
+        load(&mut self.parties.reader(), &order_record_id("payment", client, number)).await
+    }
+
+    /// Captures `amount` of an authorised payment; what is not captured is released.
+    pub async fn capture(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        amount: i64,
+        actor: &Actor,
+    ) -> Result<Payment, PartyError> {
+        let id = order_record_id("payment", client, number);
+        let payment = transact!(&self.parties, |work| {
+            let mut payment = load(work, &id).await?;
+            match payment.status {
+                PaymentStatus::Capturing | PaymentStatus::Captured => return Ok(payment),
+                PaymentStatus::Authorised => {}
+                _ => return Err(PartyError::Rejected(ORDER_STATE_INVALID)),
+            }
+            let holds = held(&payment);
+            let meta = TransferMeta::new(Some(payment.order_number.clone()));
+            let capture = plan_capture(&holds, amount, &meta, &mut ids_for(&id, "capture"))?;
+            payment.status = PaymentStatus::Capturing;
+            payment.in_flight = store_chain(&capture.requests);
+            payment.on_success = Some(PaymentStatus::Captured);
+            payment.on_refusal = Some(PaymentStatus::Authorised);
+            payment.capturing = parts(&capture.captured);
+            work.put(&payment);
+            Ok(payment)
+        })?;
+        self.resume_payment(payment, actor).await
+    }
+
+    /// Releases every hold of an authorised payment (the order is cancelled).
+    pub async fn release(&self, client: ClientId, number: &OrderNumber, actor: &Actor) -> Result<Payment, PartyError> {
+        let id = order_record_id("payment", client, number);
+        let payment = transact!(&self.parties, |work| {
+            let mut payment = load(work, &id).await?;
+            match payment.status {
+                PaymentStatus::Releasing | PaymentStatus::Released => return Ok(payment),
+                PaymentStatus::Authorised => {}
+                _ => return Err(PartyError::Rejected(ORDER_STATE_INVALID)),
+            }
+            let meta = TransferMeta::new(Some(payment.order_number.clone()));
+            let chain = release_holds(&held(&payment), &meta, &mut ids_for(&id, "release"))?;
+            payment.status = PaymentStatus::Releasing;
+            payment.in_flight = store_chain(&chain);
+            payment.on_success = Some(PaymentStatus::Released);
+            payment.on_refusal = Some(PaymentStatus::Authorised);
+            work.put(&payment);
+            Ok(payment)
+        })?;
+        self.resume_payment(payment, actor).await
+    }
+
+    /// Refunds `amount` of a paid or captured payment under the caller's refund number, back to the
+    /// accounts the money came from. The same refund number again answers that refund as it is.
+    pub async fn refund(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        refund_number: &OrderNumber,
+        amount: i64,
+        actor: &Actor,
+    ) -> Result<Refund, PartyError> {
+        let id = order_record_id("payment", client, number);
+        let step = format!("refund:{}", refund_number.as_str());
+        let refund = transact!(&self.parties, |work| {
+            let mut payment = load(work, &id).await?;
+            if let Some(refund) = payment.refunds.iter().find(|r| r.refund_number == refund_number.as_str()) {
+                if refund.amount != amount {
+                    return Err(PartyError::Rejected(REFUND_NUMBER_REUSED));
+                }
+                return Ok(refund.clone());
+            }
+            if !matches!(payment.status, PaymentStatus::Paid | PaymentStatus::Captured) {
+                return Err(PartyError::Rejected(PAYMENT_NOT_REFUNDABLE));
+            }
+            let refunded: Vec<Deduction> = payment
+                .refunds
+                .iter()
+                .filter(|r| r.status != RefundStatus::Failed)
+                .flat_map(|r| deductions(&r.returns))
+                .collect();
+            let plan = plan_refund(&deductions(&payment.deductions), &refunded, amount)?;
+            let moves: Vec<Move> = plan.legs(payment.receiver).into_iter().map(Move::from).collect();
+            let chain = posted_chain(&moves, &id, &step, refund_number.as_str());
+            let refund = Refund {
+                refund_number: refund_number.as_str().to_owned(),
+                amount,
+                returns: parts(&plan.returns),
+                status: RefundStatus::Processing,
+                reason: None,
+                in_flight: store_chain(&chain),
+            };
+            payment.refunds.push(refund.clone());
+            work.put(&payment);
+            work.history(
+                &id,
+                &payment.customer_id,
+                "payment.refund_requested",
+                actor,
+                None,
+                json!({ "refund": refund.refund_number, "amount": amount }),
+            );
+            Ok(refund)
+        })?;
+        if refund.status != RefundStatus::Processing {
+            return Ok(refund);
+        }
+        let outcome = chain::apply(&self.ledger, restore_chain(&refund.in_flight)?).await?;
+        let refusal = outcome.err();
+        let refund = transact!(&self.parties, |work| {
+            let mut payment = load(work, &id).await?;
+            let customer_id = payment.customer_id.clone();
+            let Some(refund) = payment.refunds.iter_mut().find(|r| r.refund_number == refund_number.as_str()) else {
+                return Err(PartyError::NotFound(ORDER_NOT_FOUND));
+            };
+            if refund.status == RefundStatus::Processing {
+                refund.in_flight = Vec::new();
+                refund.status = if refusal.is_none() { RefundStatus::Succeeded } else { RefundStatus::Failed };
+                refund.reason = refusal.as_ref().map(|r| r.code().to_owned());
+                let action = if refusal.is_none() { "payment.refunded" } else { "payment.refund_failed" };
+                let detail = json!({ "refund": refund.refund_number, "amount": refund.amount });
+                let refund = refund.clone();
+                work.put(&payment);
+                work.history(&id, &customer_id, action, actor, None, detail);
+                return Ok(refund);
+            }
+            Ok(refund.clone())
+        })?;
+        match refusal {
+            Some(refusal) if refund.status == RefundStatus::Failed => Err(refusal),
+            _ => Ok(refund),
+        }
+    }
+
+    /// Submits a payment's decided chain, if any, and records its outcome.
+    async fn resume_payment(&self, payment: Payment, actor: &Actor) -> Result<Payment, PartyError> {
+        if payment.in_flight.is_empty() {
+            return Ok(payment);
+        }
+        let outcome = chain::apply(&self.ledger, restore_chain(&payment.in_flight)?).await?;
+        let refusal = outcome.err();
+        let id = payment.id.clone();
+        let payment = transact!(&self.parties, |work| {
+            let mut payment = load(work, &id).await?;
+            if payment.in_flight.is_empty() {
+                return Ok(payment);
+            }
+            let was = payment.status;
+            payment.in_flight = Vec::new();
+            match &refusal {
+                None => {
+                    payment.status = payment.on_success.unwrap_or(was);
+                    if was == PaymentStatus::Capturing {
+                        payment.deductions = std::mem::take(&mut payment.capturing);
+                        payment.paid = payment.deductions.iter().map(|d| d.amount).sum();
+                    }
+                }
+                Some(refusal) => {
+                    payment.status = payment.on_refusal.unwrap_or(was);
+                    payment.capturing = Vec::new();
+                    payment.reason = Some(refusal.code().to_owned());
+                }
+            }
+            (payment.on_success, payment.on_refusal) = (None, None);
+            work.put(&payment);
+            work.history(
+                &id,
+                &payment.customer_id,
+                "payment.status_changed",
+                actor,
+                None,
+                json!({ "from": was, "to": payment.status }),
+            );
+            Ok(payment)
+        })?;
+        match refusal {
+            Some(refusal) => Err(refusal),
+            None => Ok(payment),
+        }
+    }
+
+    async fn receiver_account(&self, receiver: &Receiver) -> Result<AccountId, PartyError> {
+        match receiver {
+            Receiver::Platform(which) => self.ensure_platform_account(which).await,
+            Receiver::Account(id) => match self.parties.get_member_account(*id).await {
+                Ok(view) if view.ledger.currency == self.config.currency => Ok(*id),
+                Ok(_) | Err(PartyError::NotFound(_)) => Err(PartyError::Rejected(RECEIVER_NOT_FOUND)),
+                Err(other) => Err(other),
+            },
+        }
+    }
+}
+
+fn held(payment: &Payment) -> Vec<Hold> {
+    payment
+        .holds
+        .iter()
+        .filter_map(|h| {
+            Amount::new(h.amount).map(|amount| Hold { pending_id: h.pending_id, account_id: h.account_id, amount })
+        })
+        .collect()
+}
+
+fn same_payment(existing: Payment, request: &PaymentRequest) -> Result<Payment, PartyError> {
+    if existing.member_id == request.member && existing.amount == request.amount {
+        Ok(existing)
+    } else {
+        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+    }
+}

@@ -1,0 +1,359 @@
+//! Withdrawing to a bank card (提现): preview, application, review, payout result.
+//!
+//! The application allocates the amount over the wallet's withdrawable accounts (core's
+//! `preview_withdrawal`: the articles' 1.50 / 10.00 / 0.80 example), makes one withdrawal order per
+//! account touched, and freezes all of them at once: one linked chain of holds from each account to
+//! withdrawals in transit (and the fee's hold between in transit and fee income or expense), so the
+//! money is set aside the moment the member applies (the travel store's 提现申请即冻结). Then review
+//! (automatic below `withdrawal_auto_approve_below`), then the channel's payout result: success posts
+//! every hold, failure (or a rejected review) voids them and the money is the member's again. Only to
+//! a bank card bound to the member in their verified real name (`card_usable_for_withdrawal`).
+//!
+//! Each step's chain has ids derived from the withdrawal and the step (`chain.rs`), so a retried step
+//! moves money once. The holds expire after `withdrawal_hold_timeout_s` if nothing resolves them.
+
+use anyhow::anyhow;
+use sanhu_core::id::{BankCardId, ClientId, MemberId};
+use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::{Actor, MemberAction};
+use sanhu_core::wallet::{
+    preview_withdrawal, FeePayer, Settlement, TransferMeta, WithdrawalAccounts, WithdrawalPreview,
+};
+use sanhu_core::{AccountId, Timestamp, TransferId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::chain::{self, id_text, ids_for, restore_chain, store_chain, StoredRequest};
+use super::error::*;
+use super::platform::PlatformAccount;
+use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::Wallets;
+use crate::party::work::Work;
+use crate::party::PartyError;
+
+#[derive(Clone, Debug)]
+pub struct WithdrawalRequest {
+    pub client: ClientId,
+    pub order_number: OrderNumber,
+    pub member: MemberId,
+    pub amount: i64,
+    pub card: BankCardId,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Review {
+    Approve,
+    Reject,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayoutResult {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawalStatus {
+    /// The holds are being made.
+    Freezing,
+    /// Frozen, waiting for review.
+    Reviewing,
+    /// Frozen, approved, waiting for the channel's payout.
+    Approved,
+    /// The payout succeeded and the holds are being posted.
+    PayingOut,
+    Paid,
+    /// The holds are being released (rejected, or the payout failed).
+    Releasing,
+    Rejected,
+    PayoutFailed,
+    /// The ledger refused to freeze the money (it was spent meanwhile); nothing moved.
+    Refused,
+}
+
+/// One withdrawal order: the part of a withdrawal taken from one account, and the hold that freezes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalOrder {
+    /// The caller's order number with `-1`, `-2`, ... per account.
+    pub number: String,
+    #[serde(with = "id_text")]
+    pub account_id: AccountId,
+    pub amount: i64,
+    #[serde(with = "id_text")]
+    pub hold_id: TransferId,
+}
+
+/// A withdrawal application as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withdrawal {
+    pub id: String,
+    pub customer_id: String,
+    pub order_number: String,
+    #[serde(with = "id_text")]
+    pub client: ClientId,
+    #[serde(with = "id_text")]
+    pub member_id: MemberId,
+    #[serde(with = "id_text")]
+    pub card_id: BankCardId,
+    pub amount: i64,
+    pub fee: i64,
+    pub fee_paid_by_member: bool,
+    /// What reaches the card.
+    pub payout: i64,
+    pub status: WithdrawalStatus,
+    pub orders: Vec<WithdrawalOrder>,
+    /// Every hold of the withdrawal (the orders' and the fee's), in chain order.
+    holds: Vec<String>,
+    pub reason: Option<String>,
+    #[serde(with = "time_ns")]
+    pub created_at: Timestamp,
+    in_flight: Vec<StoredRequest>,
+    on_success: Option<WithdrawalStatus>,
+    on_refusal: Option<WithdrawalStatus>,
+}
+json_document!(Withdrawal, "withdrawal");
+
+async fn load(work: &mut Work, id: &str) -> Result<Withdrawal, PartyError> {
+    work.get::<Withdrawal>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+}
+
+impl Withdrawal {
+    fn hold_ids(&self) -> anyhow::Result<Vec<TransferId>> {
+        self.holds.iter().map(|h| TransferId::parse(h).ok_or_else(|| anyhow!("stored hold id {h:?}"))).collect()
+    }
+
+    /// A linked chain resolving every hold: posting them, or voiding them.
+    fn resolve_chain(&self, step: &str, post: bool) -> anyhow::Result<Vec<TransferRequest>> {
+        let holds = self.hold_ids()?;
+        let mut next = ids_for(&self.id, step);
+        let last = holds.len().saturating_sub(1);
+        Ok(holds
+            .into_iter()
+            .enumerate()
+            .map(|(i, pending_id)| TransferRequest {
+                id: next(),
+                action: if post {
+                    TransferAction::PostPending { pending_id, amount: None }
+                } else {
+                    TransferAction::VoidPending { pending_id }
+                },
+                linked: i < last,
+                code: if post { "withdraw" } else { "withdraw_release" }.to_owned(),
+                reference: Some(self.order_number.clone()),
+                metadata: "{}".to_owned(),
+            })
+            .collect())
+    }
+}
+
+impl Wallets {
+    /// What withdrawing `amount` would take from which account, the fee and the payout.
+    pub async fn preview_withdrawal(&self, member: MemberId, amount: i64) -> Result<WithdrawalPreview, PartyError> {
+        let wallet = self.load_wallet(member).await?;
+        let order = self.deduction_order(member).await?;
+        Ok(preview_withdrawal(&wallet, &self.config.withdrawal, &order, amount)?)
+    }
+
+    /// Applies for a withdrawal: every account's part frozen at once, then reviewed (or approved at
+    /// once below the configured amount). The same order number again answers it as it is.
+    pub async fn withdraw(&self, request: &WithdrawalRequest, actor: &Actor) -> Result<Withdrawal, PartyError> {
+        let id = order_record_id("withdrawal", request.client, &request.order_number);
+        if let Some(existing) = self.parties.reader().get::<Withdrawal>(&id).await? {
+            return self.resume_withdrawal(same_withdrawal(existing, request)?, actor).await;
+        }
+        let member = self.parties.member_acts(request.member, MemberAction::Withdraw).await?;
+        self.parties.card_usable_for_withdrawal(request.member, request.card).await?;
+        let currency = self.config.currency;
+        let policy = self.config.withdrawal;
+        let accounts = WithdrawalAccounts {
+            clearing: PlatformAccount::WithdrawalsInTransit.id(currency),
+            fee: match policy.fee_payer() {
+                FeePayer::Member => PlatformAccount::FeeIncome.id(currency),
+                FeePayer::Platform => PlatformAccount::FeeExpense.id(currency),
+            },
+        };
+        let settlement = Settlement::hold(self.config.withdrawal_hold_timeout_s)?;
+        let order = self.deduction_order(request.member).await?;
+        let withdrawal = transact!(&self.parties, |work| {
+            if let Some(existing) = work.get::<Withdrawal>(&id).await? {
+                return same_withdrawal(existing, request);
+            }
+            let wallet = self.load_wallet(request.member).await?;
+            let preview = preview_withdrawal(&wallet, &policy, &order, request.amount)?;
+            let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
+            let chain = preview.transfers(&accounts, settlement, &meta, &mut ids_for(&id, "freeze"));
+            let orders = preview
+                .allocations
+                .iter()
+                .zip(&chain)
+                .enumerate()
+                .map(|(i, (a, r))| WithdrawalOrder {
+                    number: format!("{}-{}", request.order_number.as_str(), i + 1),
+                    account_id: a.account_id,
+                    amount: a.amount.get(),
+                    hold_id: r.id,
+                })
+                .collect();
+            let review = if request.amount < self.config.withdrawal_auto_approve_below {
+                WithdrawalStatus::Approved
+            } else {
+                WithdrawalStatus::Reviewing
+            };
+            let withdrawal = Withdrawal {
+                id: id.clone(),
+                customer_id: member.member.customer().to_string(),
+                order_number: request.order_number.as_str().to_owned(),
+                client: request.client,
+                member_id: request.member,
+                card_id: request.card,
+                amount: preview.amount.get(),
+                fee: preview.fee,
+                fee_paid_by_member: preview.fee_payer == FeePayer::Member,
+                payout: preview.payout.get(),
+                status: WithdrawalStatus::Freezing,
+                orders,
+                holds: chain.iter().map(|r| r.id.to_string()).collect(),
+                reason: None,
+                created_at: work.now,
+                in_flight: store_chain(&chain),
+                on_success: Some(review),
+                on_refusal: Some(WithdrawalStatus::Refused),
+            };
+            work.put(&withdrawal);
+            work.history(
+                &id,
+                &withdrawal.customer_id,
+                "withdrawal.applied",
+                actor,
+                None,
+                json!({ "amount": withdrawal.amount, "fee": withdrawal.fee, "orders": withdrawal.orders.len() }),
+            );
+            Ok(withdrawal)
+        })?;
+        self.resume_withdrawal(withdrawal, actor).await
+    }
+
+    pub async fn get_withdrawal(&self, client: ClientId, number: &OrderNumber) -> Result<Withdrawal, PartyError> {
+        load(&mut self.parties.reader(), &order_record_id("withdrawal", client, number)).await
+    }
+
+    /// An administrator approves (the money stays frozen until the payout) or rejects (the money is
+    /// released) a withdrawal under review.
+    pub async fn review_withdrawal(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        review: Review,
+        actor: &Actor,
+    ) -> Result<Withdrawal, PartyError> {
+        let id = order_record_id("withdrawal", client, number);
+        let withdrawal = transact!(&self.parties, |work| {
+            let mut w = load(work, &id).await?;
+            match (review, w.status) {
+                (Review::Approve, WithdrawalStatus::Approved) => return Ok(w),
+                (Review::Reject, WithdrawalStatus::Releasing | WithdrawalStatus::Rejected) => return Ok(w),
+                (_, WithdrawalStatus::Reviewing) => {}
+                _ => return Err(PartyError::Rejected(ORDER_NOT_UNDER_REVIEW)),
+            }
+            match review {
+                Review::Approve => w.status = WithdrawalStatus::Approved,
+                Review::Reject => {
+                    w.in_flight = store_chain(&w.resolve_chain("reject", false)?);
+                    w.status = WithdrawalStatus::Releasing;
+                    w.on_success = Some(WithdrawalStatus::Rejected);
+                    w.on_refusal = Some(WithdrawalStatus::Reviewing);
+                }
+            }
+            work.put(&w);
+            let action = if review == Review::Approve { "withdrawal.approved" } else { "withdrawal.rejected" };
+            work.history(&id, &w.customer_id, action, actor, None, json!({}));
+            Ok(w)
+        })?;
+        self.resume_withdrawal(withdrawal, actor).await
+    }
+
+    /// The channel's payout result for an approved withdrawal: success posts the frozen money (it has
+    /// left), failure releases it. Idempotent.
+    pub async fn payout_result(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        result: PayoutResult,
+        actor: &Actor,
+    ) -> Result<Withdrawal, PartyError> {
+        let id = order_record_id("withdrawal", client, number);
+        let withdrawal = transact!(&self.parties, |work| {
+            let mut w = load(work, &id).await?;
+            match (result, w.status) {
+                (PayoutResult::Succeeded, WithdrawalStatus::PayingOut | WithdrawalStatus::Paid) => return Ok(w),
+                (PayoutResult::Failed, WithdrawalStatus::Releasing | WithdrawalStatus::PayoutFailed) => return Ok(w),
+                (_, WithdrawalStatus::Approved) => {}
+                (_, WithdrawalStatus::Reviewing) => return Err(PartyError::Rejected(ORDER_UNDER_REVIEW)),
+                _ => return Err(PartyError::Rejected(ORDER_STATE_INVALID)),
+            }
+            let (step, post, to) = match result {
+                PayoutResult::Succeeded => ("payout", true, (WithdrawalStatus::PayingOut, WithdrawalStatus::Paid)),
+                PayoutResult::Failed => {
+                    ("payout_failed", false, (WithdrawalStatus::Releasing, WithdrawalStatus::PayoutFailed))
+                }
+            };
+            w.in_flight = store_chain(&w.resolve_chain(step, post)?);
+            w.status = to.0;
+            w.on_success = Some(to.1);
+            w.on_refusal = Some(WithdrawalStatus::Approved);
+            work.put(&w);
+            Ok(w)
+        })?;
+        self.resume_withdrawal(withdrawal, actor).await
+    }
+
+    async fn resume_withdrawal(&self, withdrawal: Withdrawal, actor: &Actor) -> Result<Withdrawal, PartyError> {
+        if withdrawal.in_flight.is_empty() {
+            return Ok(withdrawal);
+        }
+        let outcome = chain::apply(&self.ledger, restore_chain(&withdrawal.in_flight)?).await?;
+        let refusal = outcome.err();
+        let id = withdrawal.id.clone();
+        let withdrawal = transact!(&self.parties, |work| {
+            let mut w = load(work, &id).await?;
+            if w.in_flight.is_empty() {
+                return Ok(w);
+            }
+            let was = w.status;
+            w.in_flight = Vec::new();
+            w.status = match &refusal {
+                None => w.on_success.unwrap_or(was),
+                Some(r) => {
+                    w.reason = Some(r.code().to_owned());
+                    w.on_refusal.unwrap_or(was)
+                }
+            };
+            (w.on_success, w.on_refusal) = (None, None);
+            work.put(&w);
+            work.history(
+                &id,
+                &w.customer_id,
+                "withdrawal.status_changed",
+                actor,
+                None,
+                json!({ "from": was, "to": w.status }),
+            );
+            Ok(w)
+        })?;
+        match refusal {
+            Some(refusal) => Err(refusal),
+            None => Ok(withdrawal),
+        }
+    }
+}
+
+fn same_withdrawal(existing: Withdrawal, request: &WithdrawalRequest) -> Result<Withdrawal, PartyError> {
+    if existing.member_id == request.member && existing.amount == request.amount && existing.card_id == request.card {
+        Ok(existing)
+    } else {
+        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+    }
+}
