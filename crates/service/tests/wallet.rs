@@ -1,0 +1,551 @@
+//! The wallet's money flows on both backends, with the articles' cases: the withdrawal worked example
+//! (1.50 / 10.00 / 0.80, minimum 1.00: withdrawing 8.00 takes 1.50 and 6.50), a recharge confirmed
+//! twice credits once, a recharge with a tier's bonus, a rider's debt repaid by a recharge, a canteen
+//! payment spending subsidy money first, refunds never exceeding the payment even when concurrent, a
+//! withdrawal frozen at application then reviewed, paid out or failed. Each ends with the ledger's
+//! verify checks passing.
+
+use sanhu_core::id::{BankCardId, ClientId, MemberId};
+use sanhu_core::ledger::NormalSide;
+use sanhu_core::party::account_type::AccountTypeSpec;
+use sanhu_core::party::authentication::AuthenticationChannel;
+use sanhu_core::party::bank_card::BindCardRequest;
+use sanhu_core::party::{
+    AccountType, AccountTypeCode, AccountTypes, Actor, AuthenticationSubject, Certificate, CertificateType,
+    CustomerScope, LoginIdentity, PartyKind, PayPassword, PhoneNumber, RealName,
+};
+use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, Shortfall, WithdrawalPolicy};
+use sanhu_core::{AccountId, Currency, Timestamp};
+use sanhu_service::party::{
+    AuthenticationResult, Parties, PartyConfig, PartySecret, PayPasswordHashing, PayPasswordOwner, Registration,
+};
+use sanhu_service::wallet::{
+    wallet_codes, OrderNumber, PayPasswordRule, PaymentMode, PaymentRequest, PaymentStatus, PayoutResult,
+    PlatformAccount, Receiver, RechargeRequest, RechargeStatus, Review, WalletConfig, Wallets, WithdrawalRequest,
+    WithdrawalStatus,
+};
+use sanhu_service::{clock, Ledger, LedgerConfig};
+use sanhu_store::{on_both_backends, LedgerStore, Store};
+
+const CARD: &str = "6222 0200 0000 0000 018";
+
+fn cny() -> Currency {
+    Currency::parse("CNY").unwrap()
+}
+
+fn code(text: &str) -> AccountTypeCode {
+    AccountTypeCode::parse(text).unwrap()
+}
+
+fn client() -> ClientId {
+    ClientId::from_u128(7).unwrap()
+}
+
+fn actor() -> Actor {
+    Actor::Client(client())
+}
+
+fn no(text: &str) -> OrderNumber {
+    OrderNumber::parse(text).unwrap()
+}
+
+/// The default account types, with riders' settlement accounts allowed 50.00 of debt.
+fn account_types() -> AccountTypes {
+    let defaults = AccountTypes::default_set(cny());
+    let types = defaults
+        .iter()
+        .map(|t| {
+            if t.code().as_str() == "settlement" {
+                AccountType::configure(AccountTypeSpec { overdraft_limit: 5000, ..t.spec().clone() }).unwrap()
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
+    AccountTypes::new(types).unwrap()
+}
+
+fn party_config() -> PartyConfig {
+    PartyConfig {
+        account_types: account_types(),
+        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
+        secret: PartySecret::from_bytes(&[42; 32]).unwrap(),
+        ..PartyConfig::default()
+    }
+}
+
+/// The defaults, with a free `test` channel, withdrawals of at least 1.00 reviewed from 100.00, and
+/// a tier "pay 100.00, get 10.00" valid now.
+fn wallet_config() -> WalletConfig {
+    let mut config = WalletConfig::default_for(cny());
+    config.channels.push(sanhu_service::wallet::Channel {
+        name: "test".into(),
+        review: sanhu_service::wallet::ChannelReview::NotRequired,
+        fee: FeeRule::Free,
+        fee_payer: FeePayer::Platform,
+    });
+    config.withdrawal = WithdrawalPolicy::new(cny(), 100, FeeRule::Free, FeePayer::Member).unwrap();
+    config.withdrawal_auto_approve_below = 10_000;
+    let now = clock::now();
+    let tier = RechargeTier::new(
+        10_000,
+        1000,
+        Timestamp::from_nanos(now.nanos() - 3_600_000_000_000),
+        now.add_seconds(86_400).unwrap(),
+    );
+    config.recharge_tiers = RechargeTiers::new(cny(), vec![tier.unwrap()]);
+    config
+}
+
+struct World {
+    store: Store,
+    parties: Parties,
+    wallets: Wallets,
+}
+
+async fn world_with(store: &Store, config: WalletConfig) -> World {
+    let parties = Parties::new(store.clone(), party_config());
+    let ledger = Ledger::start(store.clone(), LedgerConfig::default());
+    let wallets = Wallets::new(parties.clone(), ledger, config);
+    wallets.ensure_platform_accounts().await.unwrap();
+    World { store: store.clone(), parties, wallets }
+}
+
+async fn world(store: &Store) -> World {
+    world_with(store, wallet_config()).await
+}
+
+impl World {
+    /// A registered, activated member with its basic account.
+    async fn member(&self, n: u32) -> (MemberId, AccountId) {
+        let phone = PhoneNumber::parse(&format!("137{n:08}")).unwrap();
+        let registration = Registration {
+            kind: PartyKind::Personal,
+            scope: CustomerScope::External,
+            identity: LoginIdentity::Phone(phone),
+        };
+        let member = self.parties.register_member(&registration, &actor()).await.unwrap().member.member.id();
+        let (_, opened) = self.parties.activate_member(member, &actor()).await.unwrap();
+        (member, opened[0].0.account_id)
+    }
+
+    async fn open(&self, member: MemberId, type_code: &str) -> AccountId {
+        self.parties.open_account(member, &code(type_code), &actor()).await.unwrap().account.account_id
+    }
+
+    /// Recharges `amount` into `account` through the free test channel, confirmed.
+    async fn fund(&self, member: MemberId, account: AccountId, amount: i64, number: &str) {
+        let request = RechargeRequest {
+            client: client(),
+            order_number: no(number),
+            member,
+            account: Some(account),
+            amount,
+            channel: "test".into(),
+        };
+        self.wallets.create_recharge(&request, &actor()).await.unwrap();
+        let order = self.wallets.confirm_recharge(client(), &no(number), &actor()).await.unwrap();
+        assert_eq!(order.status, RechargeStatus::Succeeded);
+    }
+
+    async fn balance(&self, account: AccountId) -> i64 {
+        self.store.get_account(account).await.unwrap().unwrap().balance()
+    }
+
+    async fn platform_balance(&self, which: PlatformAccount) -> i64 {
+        self.balance(which.id(cny())).await
+    }
+
+    /// Gives the member the verified real name 张三 and binds a card in that name.
+    async fn card(&self, member: MemberId) -> BankCardId {
+        let certificate = Certificate::parse(CertificateType::IdCard, "110101199003071233").unwrap();
+        let subject = AuthenticationSubject::id_card(RealName::person("张三").unwrap(), certificate).unwrap();
+        let channel = AuthenticationChannel::parse("police_id_check").unwrap();
+        self.parties.authenticate(member, &subject, &channel, AuthenticationResult::Verified, &actor()).await.unwrap();
+        let bind = BindCardRequest { number: CARD, holder: "张三", cvv: None, expiry: None };
+        self.parties.bind_bank_card(member, bind, &actor()).await.unwrap().card.id()
+    }
+
+    fn payment(&self, number: &str, member: MemberId, amount: i64, receiver: AccountId) -> PaymentRequest {
+        PaymentRequest {
+            client: client(),
+            order_number: no(number),
+            member,
+            amount,
+            receiver: Receiver::Account(receiver),
+            shortfall: Shortfall::Refuse,
+            mode: PaymentMode::Immediate,
+            pay_password: None,
+        }
+    }
+
+    async fn verify_clean(&self) {
+        let report = self.store.verify().await.unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Platform accounts
+
+on_both_backends!(platform_accounts_are_created_once_even_by_two_instances_and_listed_with_balances, |db| {
+    let w = world(&db.store).await;
+    let other = world(&db.open_another().await).await;
+    let (a, b) = tokio::join!(w.wallets.ensure_platform_accounts(), other.wallets.ensure_platform_accounts());
+    assert_eq!(a.unwrap(), b.unwrap());
+    let listed = w.wallets.platform_accounts().await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "adjustments",
+            "channel:alipay",
+            "channel:bank_transfer",
+            "channel:test",
+            "channel:wechat",
+            "fee_expense",
+            "fee_income",
+            "marketing_expense",
+            "seized",
+            "withdrawals_in_transit"
+        ]
+    );
+    let side = |name: &str| listed.iter().find(|p| p.name == name).unwrap().account.normal_side;
+    assert_eq!(side("channel:alipay"), NormalSide::Debit);
+    assert_eq!(side("withdrawals_in_transit"), NormalSide::Credit);
+    assert!(listed.iter().all(|p| p.account.balance() == 0));
+    // A subsidy funding account is made when first asked for.
+    let (enterprise, _) = w.member(1).await;
+    let id = w.wallets.ensure_platform_account(&PlatformAccount::SubsidyFunding(enterprise)).await.unwrap();
+    assert_eq!(id, PlatformAccount::SubsidyFunding(enterprise).id(cny()));
+    assert_eq!(w.wallets.platform_accounts().await.unwrap().len(), 11);
+    assert!(wallet_codes().iter().any(|c| c.code == "refund_exceeds_payment"));
+    assert!(wallet_codes().iter().any(|c| c.code == "order_not_found"));
+    w.verify_clean().await;
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Recharge
+
+on_both_backends!(a_recharge_credits_only_when_confirmed_and_once_however_often_confirmed, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    let request = RechargeRequest {
+        client: client(),
+        order_number: no("R-1"),
+        member: m,
+        account: None,
+        amount: 5000,
+        channel: "alipay".into(),
+    };
+    let order = w.wallets.create_recharge(&request, &actor()).await.unwrap();
+    assert_eq!((order.status, order.account_id, order.fee), (RechargeStatus::Pending, basic, 30));
+    assert_eq!(w.balance(basic).await, 0, "no credit before the channel confirms");
+    // The same order number: the same order; with another amount: refused.
+    assert_eq!(w.wallets.create_recharge(&request, &actor()).await.unwrap().id, order.id);
+    let other = RechargeRequest { amount: 6000, ..request.clone() };
+    assert_eq!(w.wallets.create_recharge(&other, &actor()).await.unwrap_err().code(), "order_number_reused");
+
+    // Confirmed by two instances at once and again later: credited once.
+    let second = world(&db.open_another().await).await;
+    let (r1, who) = (no("R-1"), actor());
+    let (a, b) = tokio::join!(
+        w.wallets.confirm_recharge(client(), &r1, &who),
+        second.wallets.confirm_recharge(client(), &r1, &who)
+    );
+    assert_eq!(a.unwrap().status, RechargeStatus::Succeeded);
+    assert_eq!(b.unwrap().status, RechargeStatus::Succeeded);
+    w.wallets.confirm_recharge(client(), &no("R-1"), &actor()).await.unwrap();
+    assert_eq!(w.balance(basic).await, 5000);
+    // The platform bore alipay's 0.6%: the channel owes it 49.70.
+    assert_eq!(w.platform_balance(PlatformAccount::Clearing("alipay".into())).await, 4970);
+    assert_eq!(w.platform_balance(PlatformAccount::FeeExpense).await, 30);
+    // A confirmed order cannot fail or close.
+    let refused = w.wallets.fail_recharge(client(), &no("R-1"), "late", &actor()).await.unwrap_err();
+    assert_eq!(refused.code(), "order_state_invalid");
+
+    // Failing and closing are idempotent and credit nothing; a failed order cannot be confirmed.
+    for (n, close) in [("R-2", false), ("R-3", true)] {
+        let request = RechargeRequest { order_number: no(n), ..request.clone() };
+        w.wallets.create_recharge(&request, &actor()).await.unwrap();
+        for _ in 0..2 {
+            let ended = if close {
+                w.wallets.close_recharge(client(), &no(n), &actor()).await.unwrap()
+            } else {
+                w.wallets.fail_recharge(client(), &no(n), "declined", &actor()).await.unwrap()
+            };
+            assert_eq!(ended.status, if close { RechargeStatus::Closed } else { RechargeStatus::Failed });
+        }
+        let refused = w.wallets.confirm_recharge(client(), &no(n), &actor()).await.unwrap_err();
+        assert_eq!(refused.code(), "order_closed");
+    }
+    assert_eq!(w.balance(basic).await, 5000);
+    let missing = w.wallets.confirm_recharge(client(), &no("R-404"), &actor()).await.unwrap_err();
+    assert_eq!(missing.code(), "order_not_found");
+    w.verify_clean().await;
+});
+
+on_both_backends!(unpaid_recharges_expire_and_reviewed_ones_wait_for_approval, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    let request = |n: &str, channel: &str| RechargeRequest {
+        client: client(),
+        order_number: no(n),
+        member: m,
+        account: None,
+        amount: 2000,
+        channel: channel.into(),
+    };
+    w.wallets.create_recharge(&request("E-1", "alipay"), &actor()).await.unwrap();
+    let reviewed = w.wallets.create_recharge(&request("B-1", "bank_transfer"), &actor()).await.unwrap();
+    assert_eq!(reviewed.status, RechargeStatus::Reviewing);
+    // Nothing is due yet; an hour later the alipay order is, the reviewed one waits.
+    assert_eq!(w.wallets.expire_recharge_orders(clock::now(), 100).await.unwrap(), 0);
+    let later = clock::now().add_seconds(3600).unwrap();
+    assert_eq!(w.wallets.expire_recharge_orders(later, 100).await.unwrap(), 1);
+    let expired = w.wallets.get_recharge(client(), &no("E-1")).await.unwrap();
+    assert_eq!(expired.status, RechargeStatus::Expired);
+    assert_eq!(w.wallets.confirm_recharge(client(), &no("E-1"), &actor()).await.unwrap_err().code(), "order_closed");
+
+    let refused = w.wallets.confirm_recharge(client(), &no("B-1"), &actor()).await.unwrap_err();
+    assert_eq!(refused.code(), "order_under_review");
+    let approved = w.wallets.approve_recharge(client(), &no("B-1"), &actor()).await.unwrap();
+    assert_eq!(approved.status, RechargeStatus::Succeeded);
+    w.wallets.create_recharge(&request("B-2", "bank_transfer"), &actor()).await.unwrap();
+    let rejected = w.wallets.reject_recharge(client(), &no("B-2"), "no such transfer", &actor()).await.unwrap();
+    assert_eq!(rejected.status, RechargeStatus::Failed);
+    assert_eq!(w.balance(basic).await, 2000);
+    w.verify_clean().await;
+});
+
+on_both_backends!(a_recharge_of_100_earns_the_tiers_10_of_bonus_which_is_not_withdrawable, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    w.fund(m, basic, 10_000, "P-1").await;
+    let view = w.wallets.wallet(m).await.unwrap();
+    assert_eq!((view.balance, view.withdrawable), (11_000, 10_000));
+    let bonus = view.parts.iter().find(|p| p.account_type.as_str() == "bonus").unwrap();
+    assert_eq!(bonus.balance, 1000);
+    assert_eq!(w.platform_balance(PlatformAccount::MarketingExpense).await, 1000);
+    // Below the tier: no bonus.
+    w.fund(m, basic, 5000, "P-2").await;
+    assert_eq!(w.wallets.wallet(m).await.unwrap().balance, 16_000);
+    w.verify_clean().await;
+});
+
+on_both_backends!(a_riders_cash_debt_is_repaid_first_by_a_recharge, |db| {
+    let w = world(&db.store).await;
+    let (rider, _) = w.member(1).await;
+    let settlement = w.open(rider, "settlement").await;
+    let (merchant, shop) = w.member(2).await;
+    let _ = merchant;
+    // The rider collected 30.00 in cash for an order: the platform takes it from the settlement
+    // account, which goes into debt (its type allows 50.00).
+    let paid = w.wallets.pay(&w.payment("CASH-1", rider, 3000, shop), &actor()).await.unwrap();
+    assert_eq!(paid.status, PaymentStatus::Paid);
+    assert_eq!(w.balance(settlement).await, -3000);
+    assert_eq!(w.wallets.wallet(rider).await.unwrap().debt, 3000);
+    // A recharge of 20.00 into the basic account repays the debt first: nothing is credited.
+    w.fund(rider, w.wallets.load_wallet(rider).await.unwrap().accounts()[0].id(), 2000, "RR-1").await;
+    let view = w.wallets.wallet(rider).await.unwrap();
+    assert_eq!((view.balance, view.debt), (-1000, 1000));
+    // And 50.00 more repays the rest and credits 40.00.
+    let request = RechargeRequest {
+        client: client(),
+        order_number: no("RR-2"),
+        member: rider,
+        account: None,
+        amount: 5000,
+        channel: "test".into(),
+    };
+    w.wallets.create_recharge(&request, &actor()).await.unwrap();
+    let order = w.wallets.confirm_recharge(client(), &no("RR-2"), &actor()).await.unwrap();
+    assert_eq!((order.repaid, order.credited), (1000, 4000));
+    let view = w.wallets.wallet(rider).await.unwrap();
+    assert_eq!((view.balance, view.debt), (4000, 0));
+    assert_eq!(w.balance(settlement).await, 0);
+    w.verify_clean().await;
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Pay and refund
+
+on_both_backends!(a_canteen_payment_spends_subsidy_money_first_as_one_chain, |db| {
+    let w = world(&db.store).await;
+    let (employee, basic) = w.member(1).await;
+    let subsidy = w.open(employee, "subsidy").await;
+    let (_, canteen) = w.member(2).await;
+    w.fund(employee, basic, 5000, "F-1").await;
+    w.fund(employee, subsidy, 1200, "F-2").await;
+    let paid = w.wallets.pay(&w.payment("LUNCH-1", employee, 1500, canteen), &actor()).await.unwrap();
+    let parts: Vec<(AccountId, i64)> = paid.deductions.iter().map(|d| (d.account_id, d.amount)).collect();
+    assert_eq!(parts, [(subsidy, 1200), (basic, 300)]);
+    assert_eq!((w.balance(subsidy).await, w.balance(basic).await, w.balance(canteen).await), (0, 4700, 1500));
+    // The same order number again: the same payment, paid once.
+    let again = w.wallets.pay(&w.payment("LUNCH-1", employee, 1500, canteen), &actor()).await.unwrap();
+    assert_eq!((again.id, again.status), (paid.id, PaymentStatus::Paid));
+    assert_eq!(w.balance(canteen).await, 1500);
+    // More than the wallet holds: refused, nothing moves; a split payment pays what it can.
+    let refused = w.wallets.pay(&w.payment("LUNCH-2", employee, 10_000, canteen), &actor()).await.unwrap_err();
+    assert_eq!(refused.code(), "insufficient_funds");
+    let split =
+        PaymentRequest { shortfall: Shortfall::PayWhatItCan, ..w.payment("LUNCH-3", employee, 10_000, canteen) };
+    let split = w.wallets.pay(&split, &actor()).await.unwrap();
+    assert_eq!((split.paid, split.remainder), (4700, 5300));
+    assert_eq!(w.wallets.wallet(employee).await.unwrap().balance, 0);
+    w.verify_clean().await;
+});
+
+on_both_backends!(refunds_never_exceed_the_payment_even_when_concurrent, |db| {
+    let w = world(&db.store).await;
+    let (employee, basic) = w.member(1).await;
+    let subsidy = w.open(employee, "subsidy").await;
+    let (_, canteen) = w.member(2).await;
+    w.fund(employee, basic, 5000, "F-1").await;
+    w.fund(employee, subsidy, 1200, "F-2").await;
+    w.wallets.pay(&w.payment("LUNCH-1", employee, 1500, canteen), &actor()).await.unwrap();
+    // A partial refund goes back to the last account drawn on first.
+    let first = w.wallets.refund(client(), &no("LUNCH-1"), &no("RF-1"), 400, &actor()).await.unwrap();
+    assert_eq!(
+        first.returns.iter().map(|r| (r.account_id, r.amount)).collect::<Vec<_>>(),
+        [(basic, 300), (subsidy, 100)]
+    );
+    // Repeated: the same refund, once.
+    w.wallets.refund(client(), &no("LUNCH-1"), &no("RF-1"), 400, &actor()).await.unwrap();
+    let reused = w.wallets.refund(client(), &no("LUNCH-1"), &no("RF-1"), 500, &actor()).await.unwrap_err();
+    assert_eq!(reused.code(), "refund_number_reused");
+    // Eight refunds of 3.00 at once against the 11.00 left: three succeed, the rest are refused.
+    let second = world(&db.open_another().await).await;
+    let attempts = (0..8).map(|i| {
+        let wallets = if i % 2 == 0 { w.wallets.clone() } else { second.wallets.clone() };
+        async move { wallets.refund(client(), &no("LUNCH-1"), &no(&format!("RF-C{i}")), 300, &actor()).await }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 3);
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| e.code() == "refund_exceeds_payment"));
+    let payment = w.wallets.get_payment(client(), &no("LUNCH-1")).await.unwrap();
+    assert_eq!(payment.refunded(), 1300);
+    assert_eq!(w.balance(canteen).await, 200);
+    w.wallets.refund(client(), &no("LUNCH-1"), &no("RF-LAST"), 200, &actor()).await.unwrap();
+    let over = w.wallets.refund(client(), &no("LUNCH-1"), &no("RF-OVER"), 1, &actor()).await.unwrap_err();
+    assert_eq!(over.code(), "refund_exceeds_payment");
+    assert_eq!((w.balance(basic).await, w.balance(subsidy).await, w.balance(canteen).await), (5000, 1200, 0));
+    w.verify_clean().await;
+});
+
+on_both_backends!(an_authorised_payment_is_captured_in_part_or_released, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    let (_, shop) = w.member(2).await;
+    w.fund(m, basic, 5000, "F-1").await;
+    let authorise =
+        |n: &str| PaymentRequest { mode: PaymentMode::Authorise { timeout_s: 600 }, ..w.payment(n, m, 2000, shop) };
+    let auth = w.wallets.pay(&authorise("A-1"), &actor()).await.unwrap();
+    assert_eq!(auth.status, PaymentStatus::Authorised);
+    let view = w.wallets.wallet(m).await.unwrap();
+    assert_eq!((view.balance, view.frozen, view.available), (5000, 2000, 3000));
+    let captured = w.wallets.capture(client(), &no("A-1"), 1500, &actor()).await.unwrap();
+    assert_eq!((captured.status, captured.paid), (PaymentStatus::Captured, 1500));
+    w.wallets.capture(client(), &no("A-1"), 1500, &actor()).await.unwrap();
+    assert_eq!((w.balance(basic).await, w.balance(shop).await), (3500, 1500));
+    w.wallets.pay(&authorise("A-2"), &actor()).await.unwrap();
+    let released = w.wallets.release(client(), &no("A-2"), &actor()).await.unwrap();
+    assert_eq!(released.status, PaymentStatus::Released);
+    let view = w.wallets.wallet(m).await.unwrap();
+    assert_eq!((view.balance, view.frozen), (3500, 0));
+    // A captured payment refunds like any other.
+    w.wallets.refund(client(), &no("A-1"), &no("RF-1"), 1500, &actor()).await.unwrap();
+    assert_eq!(w.balance(basic).await, 5000);
+    w.verify_clean().await;
+});
+
+on_both_backends!(a_payment_needs_the_pay_password_when_the_platform_requires_it, |db| {
+    let config = WalletConfig { pay_password: PayPasswordRule::Required, ..wallet_config() };
+    let w = world_with(&db.store, config).await;
+    let (m, basic) = w.member(1).await;
+    let (_, shop) = w.member(2).await;
+    w.fund(m, basic, 5000, "F-1").await;
+    let password = PayPassword::parse("135790").unwrap();
+    w.parties.set_pay_password(PayPasswordOwner::Member(m), &password, &actor()).await.unwrap();
+    let none = w.wallets.pay(&w.payment("P-1", m, 100, shop), &actor()).await.unwrap_err();
+    assert_eq!(none.code(), "pay_password_required");
+    let wrong = PaymentRequest { pay_password: Some("111222".into()), ..w.payment("P-1", m, 100, shop) };
+    assert_eq!(w.wallets.pay(&wrong, &actor()).await.unwrap_err().code(), "pay_password_incorrect");
+    let right = PaymentRequest { pay_password: Some("135790".into()), ..w.payment("P-1", m, 100, shop) };
+    assert_eq!(w.wallets.pay(&right, &actor()).await.unwrap().status, PaymentStatus::Paid);
+    w.verify_clean().await;
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Withdraw
+
+on_both_backends!(the_articles_withdrawal_of_8_takes_1_50_and_6_50_and_is_paid_out, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    let _ = basic;
+    let accounts = [w.open(m, "settlement").await, w.open(m, "settlement").await, w.open(m, "settlement").await];
+    for (i, (account, amount)) in accounts.iter().zip([150, 1000, 80]).enumerate() {
+        w.fund(m, *account, amount, &format!("F-{i}")).await;
+    }
+    let view = w.wallets.wallet(m).await.unwrap();
+    assert_eq!((view.balance, view.withdrawable), (1230, 1150));
+    let preview = w.wallets.preview_withdrawal(m, 800).await.unwrap();
+    let allocation: Vec<(AccountId, i64)> =
+        preview.allocations.iter().map(|a| (a.account_id, a.amount.get())).collect();
+    assert_eq!(allocation, [(accounts[0], 150), (accounts[1], 650)]);
+    assert_eq!(w.wallets.preview_withdrawal(m, 99).await.unwrap_err().code(), "below_minimum_withdrawal");
+    assert_eq!(w.wallets.preview_withdrawal(m, 1151).await.unwrap_err().code(), "exceeds_withdrawable");
+
+    let card = w.card(m).await;
+    let request = WithdrawalRequest { client: client(), order_number: no("W-1"), member: m, amount: 800, card };
+    let withdrawal = w.wallets.withdraw(&request, &actor()).await.unwrap();
+    // Under the review threshold: approved at once, one order per account, all frozen.
+    assert_eq!(withdrawal.status, WithdrawalStatus::Approved);
+    let orders: Vec<(&str, AccountId, i64)> =
+        withdrawal.orders.iter().map(|o| (o.number.as_str(), o.account_id, o.amount)).collect();
+    assert_eq!(orders, [("W-1-1", accounts[0], 150), ("W-1-2", accounts[1], 650)]);
+    let view = w.wallets.wallet(m).await.unwrap();
+    assert_eq!((view.balance, view.frozen, view.withdrawable), (1230, 800, 350));
+    let paid = w.wallets.payout_result(client(), &no("W-1"), PayoutResult::Succeeded, &actor()).await.unwrap();
+    assert_eq!(paid.status, WithdrawalStatus::Paid);
+    w.wallets.payout_result(client(), &no("W-1"), PayoutResult::Succeeded, &actor()).await.unwrap();
+    let balances = [w.balance(accounts[0]).await, w.balance(accounts[1]).await, w.balance(accounts[2]).await];
+    assert_eq!(balances, [0, 350, 80]);
+    assert_eq!(w.platform_balance(PlatformAccount::WithdrawalsInTransit).await, 800);
+    w.verify_clean().await;
+});
+
+on_both_backends!(a_withdrawal_is_frozen_at_application_then_reviewed_and_released_if_refused_or_failed, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    w.fund(m, basic, 50_000, "F-1").await;
+    let withdraw =
+        |n: &str, card| WithdrawalRequest { client: client(), order_number: no(n), member: m, amount: 20_000, card };
+    // Only to a card in the member's verified name.
+    let (other, _) = w.member(2).await;
+    let others_card = w.card(other).await;
+    let refused = w.wallets.withdraw(&withdraw("W-0", others_card), &actor()).await.unwrap_err();
+    assert_eq!(refused.code(), "card_not_members");
+    let card = w.card(m).await;
+
+    let applied = w.wallets.withdraw(&withdraw("W-1", card), &actor()).await.unwrap();
+    assert_eq!(applied.status, WithdrawalStatus::Reviewing);
+    assert_eq!(w.wallets.wallet(m).await.unwrap().frozen, 20_000);
+    let early = w.wallets.payout_result(client(), &no("W-1"), PayoutResult::Succeeded, &actor()).await.unwrap_err();
+    assert_eq!(early.code(), "order_under_review");
+    let rejected = w.wallets.review_withdrawal(client(), &no("W-1"), Review::Reject, &actor()).await.unwrap();
+    assert_eq!(rejected.status, WithdrawalStatus::Rejected);
+    assert_eq!(w.wallets.wallet(m).await.unwrap().frozen, 0);
+
+    w.wallets.withdraw(&withdraw("W-2", card), &actor()).await.unwrap();
+    let approved = w.wallets.review_withdrawal(client(), &no("W-2"), Review::Approve, &actor()).await.unwrap();
+    assert_eq!(approved.status, WithdrawalStatus::Approved);
+    let failed = w.wallets.payout_result(client(), &no("W-2"), PayoutResult::Failed, &actor()).await.unwrap();
+    assert_eq!(failed.status, WithdrawalStatus::PayoutFailed);
+    // 50.00 in, and the tier's 10.00 of bonus: all of it available again.
+    let view = w.wallets.wallet(m).await.unwrap();
+    assert_eq!((view.balance, view.frozen, view.available), (51_000, 0, 51_000));
+    assert_eq!(w.balance(basic).await, 50_000);
+    w.verify_clean().await;
+});
