@@ -60,7 +60,7 @@ error_codes! {
     UNKNOWN_FIELD = ("unknown_field", 400, "The body has a field the endpoint does not know; the message names it.");
     MISSING_FIELD = ("missing_field", 400, "A required field is missing; the message names it.");
     INVALID_FIELD = ("invalid_field", 400, "A field has the wrong JSON type, or does not apply to the request.");
-    INVALID_ID = ("invalid_id", 400, "An id is not a well-formed id of the expected kind (acc_..., tr_..., cus_..., mem_..., aut_...).");
+    INVALID_ID = ("invalid_id", 400, "An id is not a well-formed id of the expected kind (acc_..., tr_..., cus_..., mem_..., aut_..., opr_..., bcd_...).");
     INVALID_QUERY = ("invalid_query", 400, "The query string cannot be parsed, repeats a parameter, or combines parameters that exclude each other.");
     UNKNOWN_PARAMETER = ("unknown_parameter", 400, "The query string has a parameter the endpoint does not know.");
     MISSING_PARAMETER = ("missing_parameter", 400, "A required query parameter is missing.");
@@ -68,6 +68,9 @@ error_codes! {
     INVALID_IDEMPOTENCY_KEY = ("invalid_idempotency_key", 400, "The Idempotency-Key header is not 1 to 255 printable ASCII characters.");
     IDEMPOTENCY_KEY_REUSED = ("idempotency_key_reused", 422, "The Idempotency-Key was already used for a different request.");
     IDEMPOTENCY_KEY_IN_USE = ("idempotency_key_in_use", 409, "The first request with this Idempotency-Key is still running; retry later.");
+    // A pay password, card number or one-time code is kept nowhere, not even as a fingerprint of the
+    // request (a plain hash of a 6-digit secret gives it up) or a stored response.
+    IDEMPOTENCY_KEY_NOT_ACCEPTED = ("idempotency_key_not_accepted", 400, "The endpoint takes no Idempotency-Key: its request or response carries a secret (a pay password, a card number, a one-time code) that sanhu keeps nowhere, not even hashed.");
 
     // Field values that parse but are not acceptable.
     INVALID_AMOUNT = ("invalid_amount", 422, "The amount is zero or negative.");
@@ -88,6 +91,9 @@ error_codes! {
     INVALID_SCOPE = ("invalid_scope", 422, "scope is neither \"external\" nor \"internal\".");
     INVALID_STATUS = ("invalid_status", 422, "status is not one of the statuses the endpoint sets (see its request schema).");
     INVALID_RESULT = ("invalid_result", 422, "result is not \"verified\" or \"failed\" (or, when an authentication is recorded, \"pending\").");
+    INVALID_ROLE = ("invalid_role", 422, "role is not \"admin\", \"staff\", \"cashier\" or \"operator\".");
+    INVALID_OPERATION = ("invalid_operation", 422, "An operation is not \"view\", \"pay\", \"transfer\" or \"withdraw\".");
+    INVALID_PURPOSE = ("invalid_purpose", 422, "purpose is not one this endpoint issues or checks codes for (see its request schema).");
 
     // Things that are not there.
     TRANSFER_NOT_FOUND = ("transfer_not_found", 404, "No transfer has this id.");
@@ -97,7 +103,7 @@ error_codes! {
     DUPLICATE_ID_IN_BATCH = ("duplicate_id_in_batch", 422, "The transfer id appears more than once in the request.");
     ACCOUNT_NOT_FOUND = ("account_not_found", 404, "The account does not exist.");
     SAME_ACCOUNT = ("same_account", 422, "The debit and credit accounts are the same.");
-    CURRENCY_MISMATCH = ("currency_mismatch", 422, "The two accounts hold different currencies.");
+    CURRENCY_MISMATCH = ("currency_mismatch", 422, "The two accounts hold different currencies (or, authorising an operator, the currency given is not the account's).");
     ACCOUNT_CLOSED = ("account_closed", 409, "The account is closed.");
     DEBITS_BLOCKED = ("debits_blocked", 422, "The debit account has debits blocked.");
     CREDITS_BLOCKED = ("credits_blocked", 422, "The credit account has credits blocked.");

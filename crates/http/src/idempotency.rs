@@ -4,7 +4,9 @@
 //!
 //! A key is scoped to the authenticated client and bound to a fingerprint of the request (method,
 //! path with query, body): the same key with a different request is refused rather than answered
-//! with another request's response.
+//! with another request's response. The endpoints whose request or response carries a secret
+//! ([`SECRET_BEARING_ROUTES`]) refuse a key: neither the fingerprint nor the stored response may
+//! keep it.
 //!
 //! A request can run twice under one key: when its first run's process died before recording the
 //! response, the claim is taken over and the request runs again. Whatever the first run committed
@@ -15,7 +17,7 @@
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -28,7 +30,7 @@ use tracing::Instrument;
 use crate::authentication::AuthenticatedClient;
 use crate::error::{code, ApiError};
 use crate::signature::hex;
-use crate::{request_id, AppState};
+use crate::{request_id, AppState, SECRET_BEARING_ROUTES};
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// Set to `true` on a response that is a stored one, replayed.
@@ -45,6 +47,14 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         return Ok(next.run(request).await);
     };
     let key = parse_key(value.as_bytes())?;
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    if route.is_some_and(|route| SECRET_BEARING_ROUTES.contains(&route)) {
+        return Err(ApiError::new(
+            code::IDEMPOTENCY_KEY_NOT_ACCEPTED,
+            "this endpoint takes no Idempotency-Key: its request or response carries a secret that sanhu keeps \
+             nowhere, not even as a fingerprint; send it without the header",
+        ));
+    }
     let Some(AuthenticatedClient(client_id)) = request.extensions().get::<AuthenticatedClient>().cloned() else {
         return Err(ApiError::internal(anyhow::anyhow!("the idempotency layer ran before authentication")));
     };

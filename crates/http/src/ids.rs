@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use sanhu_core::id::{AuthenticationId, CustomerId, MemberId};
+use sanhu_core::id::{AuthenticationId, BankCardId, CustomerId, MemberId, OperatorId};
 use sanhu_core::{AccountId, TransferId};
 
 use crate::error::{code, ApiError};
@@ -27,6 +27,14 @@ pub fn authentication_id(field: &str, text: &str) -> Result<AuthenticationId, Ap
     AuthenticationId::parse(text).ok_or_else(|| invalid(field, "an authentication id (aut_ and 26 characters)"))
 }
 
+pub fn operator_id(field: &str, text: &str) -> Result<OperatorId, ApiError> {
+    OperatorId::parse(text).ok_or_else(|| invalid(field, "an operator id (opr_ and 26 characters)"))
+}
+
+pub fn bank_card_id(field: &str, text: &str) -> Result<BankCardId, ApiError> {
+    BankCardId::parse(text).ok_or_else(|| invalid(field, "a bank card id (bcd_ and 26 characters)"))
+}
+
 fn invalid(field: &str, expected: &str) -> ApiError {
     ApiError::new(code::INVALID_ID, format!("{field} is not {expected}"))
 }
@@ -45,6 +53,12 @@ pub struct MemberIdPath(pub MemberId);
 
 /// The `{id}` of an authentication path.
 pub struct AuthenticationIdPath(pub AuthenticationId);
+
+/// The `{id}` of an operator path.
+pub struct OperatorIdPath(pub OperatorId);
+
+/// The `{id}` of a bank card path.
+pub struct BankCardIdPath(pub BankCardId);
 
 async fn path_text<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, ApiError> {
     let Path(text) = Path::<String>::from_request_parts(parts, state)
@@ -91,5 +105,21 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthenticationIdPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<AuthenticationIdPath, ApiError> {
         authentication_id("the authentication id in the path", &path_text(parts, state).await?)
             .map(AuthenticationIdPath)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OperatorIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<OperatorIdPath, ApiError> {
+        operator_id("the operator id in the path", &path_text(parts, state).await?).map(OperatorIdPath)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BankCardIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<BankCardIdPath, ApiError> {
+        bank_card_id("the bank card id in the path", &path_text(parts, state).await?).map(BankCardIdPath)
     }
 }

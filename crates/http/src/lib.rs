@@ -1,5 +1,6 @@
 //! sanhu's HTTP API under `/v1`, for back-end systems calling server to server: the ledger, and the
-//! three-party model (customers, members, member accounts, real-name authentications).
+//! three-party model (customers, members, member accounts, real-name authentications, enterprises and
+//! their operators, members' security).
 //!
 //! Architecture invariant: this crate is the only one that knows about HTTP, and it is where input
 //! becomes the core's types. Invalid input stops here with a 4xx and a stable code (never a 500,
@@ -126,6 +127,59 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/accounts/{id}"),
     ("POST", "/v1/accounts/{id}/status"),
     ("POST", "/v1/accounts/{id}/close"),
+    ("POST", "/v1/enterprises"),
+    ("GET", "/v1/members/{id}/company"),
+    ("GET", "/v1/members/{id}/operators"),
+    ("POST", "/v1/members/{id}/operators"),
+    ("GET", "/v1/operators"),
+    ("GET", "/v1/operators/{id}"),
+    ("POST", "/v1/operators/{id}/role"),
+    ("POST", "/v1/operators/{id}/grants"),
+    ("POST", "/v1/operators/{id}/grants/revoke"),
+    ("POST", "/v1/operators/{id}/limits"),
+    ("POST", "/v1/operators/{id}/disable"),
+    ("POST", "/v1/operators/{id}/enable"),
+    ("POST", "/v1/operators/{id}/remove"),
+    ("POST", "/v1/operators/{id}/authorise"),
+    ("POST", "/v1/operators/{id}/pay-password"),
+    ("POST", "/v1/operators/{id}/pay-password/change"),
+    ("POST", "/v1/operators/{id}/pay-password/verify"),
+    ("GET", "/v1/members/{id}/identities"),
+    ("POST", "/v1/members/{id}/identities"),
+    ("POST", "/v1/members/{id}/identities/remove"),
+    ("POST", "/v1/members/{id}/phone-change"),
+    ("POST", "/v1/members/{id}/phone-change/verify"),
+    ("POST", "/v1/members/{id}/phone-change/complete"),
+    ("POST", "/v1/one-time-codes"),
+    ("POST", "/v1/one-time-codes/verify"),
+    ("GET", "/v1/members/{id}/bank-cards"),
+    ("POST", "/v1/members/{id}/bank-cards"),
+    ("POST", "/v1/bank-cards/{id}/unbind"),
+    ("GET", "/v1/bank-cards/{id}/withdrawal-check"),
+    ("POST", "/v1/members/{id}/pay-password"),
+    ("POST", "/v1/members/{id}/pay-password/change"),
+    ("POST", "/v1/members/{id}/pay-password/verify"),
+];
+
+/// The POST endpoints whose request or response carries a secret: a pay password, a card number, a
+/// one-time code. They take no `Idempotency-Key` (`idempotency_key_not_accepted`), because the
+/// idempotency layer keeps a SHA-256 fingerprint of the request and the response itself, and sanhu
+/// keeps these secrets nowhere: a plain hash of a 6-digit password or code, or of a card number whose
+/// first 6 and last 4 digits are known, gives it up to anyone who tries the candidates. A retry of
+/// one of these is answered by the rule instead (`pay_password_already_set`, `card_already_bound`,
+/// `code_sent_too_recently`, `code_used`...).
+pub const SECRET_BEARING_ROUTES: &[&str] = &[
+    "/v1/members/{id}/pay-password",
+    "/v1/members/{id}/pay-password/change",
+    "/v1/members/{id}/pay-password/verify",
+    "/v1/operators/{id}/pay-password",
+    "/v1/operators/{id}/pay-password/change",
+    "/v1/operators/{id}/pay-password/verify",
+    "/v1/members/{id}/bank-cards",
+    "/v1/one-time-codes",
+    "/v1/one-time-codes/verify",
+    "/v1/members/{id}/phone-change",
+    "/v1/members/{id}/phone-change/verify",
 ];
 
 /// Paths under this prefix are signed; the others are public.
@@ -135,6 +189,7 @@ const SIGNED_PREFIX: &str = "/v1/";
 fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
     use ledger::{accounts, balances, entries, transfers};
     use party::{accounts as member_accounts, authentications, customers, members};
+    use party::{bank_cards, enterprises, identities, one_time_codes, operators, pay_passwords};
     match (method, path) {
         ("GET", "/health") => get(health::health),
         ("GET", "/ready") => get(health::ready),
@@ -173,6 +228,38 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
         ("GET", "/v1/accounts/{id}") => get(member_accounts::get_account),
         ("POST", "/v1/accounts/{id}/status") => post(member_accounts::set_account_status),
         ("POST", "/v1/accounts/{id}/close") => post(member_accounts::close_account),
+        ("POST", "/v1/enterprises") => post(enterprises::register_enterprise),
+        ("GET", "/v1/members/{id}/company") => get(enterprises::member_company),
+        ("GET", "/v1/members/{id}/operators") => get(operators::member_operators),
+        ("POST", "/v1/members/{id}/operators") => post(operators::add_operator),
+        ("GET", "/v1/operators") => get(operators::find_operators),
+        ("GET", "/v1/operators/{id}") => get(operators::get_operator),
+        ("POST", "/v1/operators/{id}/role") => post(operators::change_role),
+        ("POST", "/v1/operators/{id}/grants") => post(operators::grant),
+        ("POST", "/v1/operators/{id}/grants/revoke") => post(operators::revoke),
+        ("POST", "/v1/operators/{id}/limits") => post(operators::set_limits),
+        ("POST", "/v1/operators/{id}/disable") => post(operators::disable),
+        ("POST", "/v1/operators/{id}/enable") => post(operators::enable),
+        ("POST", "/v1/operators/{id}/remove") => post(operators::remove),
+        ("POST", "/v1/operators/{id}/authorise") => post(operators::authorise),
+        ("POST", "/v1/operators/{id}/pay-password") => post(pay_passwords::set_operator_pay_password),
+        ("POST", "/v1/operators/{id}/pay-password/change") => post(pay_passwords::change_operator_pay_password),
+        ("POST", "/v1/operators/{id}/pay-password/verify") => post(pay_passwords::verify_operator_pay_password),
+        ("GET", "/v1/members/{id}/identities") => get(identities::member_identities),
+        ("POST", "/v1/members/{id}/identities") => post(identities::add_identity),
+        ("POST", "/v1/members/{id}/identities/remove") => post(identities::remove_identity),
+        ("POST", "/v1/members/{id}/phone-change") => post(identities::start_phone_change),
+        ("POST", "/v1/members/{id}/phone-change/verify") => post(identities::verify_phone_change),
+        ("POST", "/v1/members/{id}/phone-change/complete") => post(identities::complete_phone_change),
+        ("POST", "/v1/one-time-codes") => post(one_time_codes::issue_code),
+        ("POST", "/v1/one-time-codes/verify") => post(one_time_codes::verify_code),
+        ("GET", "/v1/members/{id}/bank-cards") => get(bank_cards::member_bank_cards),
+        ("POST", "/v1/members/{id}/bank-cards") => post(bank_cards::bind_bank_card),
+        ("POST", "/v1/bank-cards/{id}/unbind") => post(bank_cards::unbind_bank_card),
+        ("GET", "/v1/bank-cards/{id}/withdrawal-check") => get(bank_cards::withdrawal_check),
+        ("POST", "/v1/members/{id}/pay-password") => post(pay_passwords::set_member_pay_password),
+        ("POST", "/v1/members/{id}/pay-password/change") => post(pay_passwords::change_member_pay_password),
+        ("POST", "/v1/members/{id}/pay-password/verify") => post(pay_passwords::verify_member_pay_password),
         _ => unreachable!("ROUTES lists {method} {path} without a handler"),
     }
 }

@@ -19,7 +19,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::{registry, ROUTES};
+    use crate::{registry, ROUTES, SECRET_BEARING_ROUTES};
 
     const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -114,9 +114,23 @@ mod tests {
                 let takes_key = operation["parameters"]
                     .as_array()
                     .is_some_and(|ps| ps.iter().any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey"));
-                assert!(takes_key, "{method} {path} does not document Idempotency-Key");
+                if SECRET_BEARING_ROUTES.contains(&path.as_str()) {
+                    // The key is refused there, and the document says so.
+                    assert!(!takes_key, "{method} {path} documents an Idempotency-Key it refuses");
+                    let description = operation["description"].as_str().unwrap_or_default();
+                    assert!(description.contains("idempotency_key_not_accepted"), "{method} {path}");
+                } else {
+                    assert!(takes_key, "{method} {path} does not document Idempotency-Key");
+                }
             }
             assert!(errors >= 2, "{method} {path} declares {errors} error responses");
+        }
+    }
+
+    #[test]
+    fn every_secret_bearing_route_is_a_post_route() {
+        for path in SECRET_BEARING_ROUTES {
+            assert!(ROUTES.contains(&("POST", path)), "{path} is not a POST route");
         }
     }
 

@@ -3,10 +3,12 @@
 //! 422); the choices the API itself offers (kind, scope, status, result) have codes of their own.
 
 use sanhu_core::party::authentication::AuthenticationChannel;
+use sanhu_core::party::one_time_code::{CodePurpose, CodeTarget};
+use sanhu_core::party::operator::Operations;
 use sanhu_core::party::{
     AccountTypeCode, AuthenticationSubject, AuthenticationType, CardNumber, Certificate, CertificateType,
-    CustomerScope, CustomerStatus, Email, LoginIdentity, MemberAccountStatus, Nickname, PartyKind, PhoneNumber,
-    RealName, Reason, ThirdPartyIdentity,
+    CustomerScope, CustomerStatus, Email, LoginIdentity, MemberAccountStatus, Nickname, Operation, OperatorRole,
+    PartyKind, PhoneNumber, RealName, Reason, ThirdPartyIdentity,
 };
 use sanhu_service::party::{AuthenticationResult, PartyError};
 use serde::Deserialize;
@@ -14,7 +16,7 @@ use serde::Deserialize;
 use crate::error::{code, ApiError};
 
 /// A core rule's refusal of a value, answered with the rule's registered code and naming the field.
-fn refused(field: &str, error: impl Into<PartyError>) -> ApiError {
+pub fn refused(field: &str, error: impl Into<PartyError>) -> ApiError {
     ApiError::party(error.into()).within(field)
 }
 
@@ -88,6 +90,88 @@ pub fn login_identity(
     ThirdPartyIdentity::parse(&third_party.provider, &third_party.subject)
         .map(LoginIdentity::ThirdParty)
         .map_err(|e| refused("third_party", e))
+}
+
+/// At most one login identity (an operator may have none): `None` when no field is given.
+pub fn optional_login_identity(
+    phone_text: Option<&str>,
+    email: Option<&str>,
+    nickname: Option<&str>,
+    third_party: Option<&ThirdPartyField>,
+) -> Result<Option<LoginIdentity>, ApiError> {
+    if phone_text.is_none() && email.is_none() && nickname.is_none() && third_party.is_none() {
+        return Ok(None);
+    }
+    login_identity(phone_text, email, nickname, third_party).map(Some)
+}
+
+/// A body (or a nested object) that names exactly one login identity.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityBody {
+    phone: Option<String>,
+    email: Option<String>,
+    nickname: Option<String>,
+    third_party: Option<ThirdPartyField>,
+}
+
+impl IdentityBody {
+    pub fn identity(&self) -> Result<LoginIdentity, ApiError> {
+        login_identity(
+            self.phone.as_deref(),
+            self.email.as_deref(),
+            self.nickname.as_deref(),
+            self.third_party.as_ref(),
+        )
+    }
+}
+
+/// An operator's role: admin, staff, cashier or operator.
+pub fn role(text: &str) -> Result<OperatorRole, ApiError> {
+    OperatorRole::parse(text).ok_or_else(|| {
+        ApiError::new(code::INVALID_ROLE, "role must be one of \"admin\", \"staff\", \"cashier\", \"operator\"")
+    })
+}
+
+pub fn operation(text: &str) -> Result<Operation, ApiError> {
+    Operation::parse(text).ok_or_else(|| {
+        ApiError::new(code::INVALID_OPERATION, "an operation is one of \"view\", \"pay\", \"transfer\", \"withdraw\"")
+    })
+}
+
+/// A set of operations, each named once or more; none at all grants nothing.
+pub fn operations(texts: &[String]) -> Result<Operations, ApiError> {
+    let parsed = texts.iter().map(|text| operation(text)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Operations::of(&parsed))
+}
+
+/// The purposes a code may be issued and checked for through /v1/one-time-codes. A phone change's
+/// codes are issued and checked by the phone change's own endpoints, which record their progress.
+pub fn code_purpose(text: &str) -> Result<CodePurpose, ApiError> {
+    match text {
+        "register" => Ok(CodePurpose::Register),
+        "sign_in" => Ok(CodePurpose::SignIn),
+        "pay_password_reset" => Ok(CodePurpose::PayPasswordReset),
+        "authentication" => Ok(CodePurpose::Authentication),
+        "phone_change_old" | "phone_change_new" => Err(ApiError::new(
+            code::INVALID_PURPOSE,
+            "a phone change's codes are issued and checked by POST /v1/members/{id}/phone-change and its /verify",
+        )),
+        _ => Err(ApiError::new(
+            code::INVALID_PURPOSE,
+            "purpose must be one of \"register\", \"sign_in\", \"pay_password_reset\", \"authentication\"",
+        )),
+    }
+}
+
+/// Where a code goes: exactly one of a phone and an email.
+pub fn code_target(phone_text: Option<&str>, email: Option<&str>) -> Result<CodeTarget, ApiError> {
+    match (phone_text, email) {
+        (Some(text), None) => phone("phone", text).map(CodeTarget::Phone),
+        (None, Some(text)) => Email::parse(text).map(CodeTarget::Email).map_err(|e| refused("email", e)),
+        (None, None) => Err(ApiError::new(code::MISSING_FIELD, "missing field: give one of `phone`, `email`")),
+        (Some(_), Some(_)) => Err(ApiError::new(code::INVALID_FIELD, "give only one of `phone`, `email`")),
+    }
 }
 
 pub fn account_type(text: &str) -> Result<AccountTypeCode, ApiError> {
@@ -259,6 +343,11 @@ mod tests {
         assert_eq!(authentication_type("dna").unwrap_err().code(), "authentication_type_unknown");
         assert_eq!(channel("Police Check").unwrap_err().code(), "authentication_channel_invalid");
         assert_eq!(account_type("Basic Account!").unwrap_err().code(), "account_type_code_invalid");
+        assert_eq!(role("boss").unwrap_err().code(), "invalid_role");
+        assert_eq!(operations(&["pay".into(), "steal".into()]).unwrap_err().code(), "invalid_operation");
+        assert_eq!(code_purpose("phone_change_old").unwrap_err().code(), "invalid_purpose");
+        assert_eq!(code_target(None, None).unwrap_err().code(), "missing_field");
+        assert_eq!(code_target(Some("13800000001"), Some("a@b.cn")).unwrap_err().code(), "invalid_field");
     }
 
     #[test]

@@ -1,16 +1,26 @@
-//! The three-party model's endpoints (三户模型): members, customers, member accounts and real-name
-//! authentications. Each file holds its handlers with their request types; the views below are the
+//! The three-party model's endpoints (三户模型): members, customers, member accounts, real-name
+//! authentications, enterprises and their operators, and members' security (login identities, phone
+//! changes, one-time codes, bank cards, pay passwords). Each file holds its handlers with their request types; the views below are the
 //! API's own shapes of the service's records, so the core's types never take a shape from serde.
 //!
 //! Every change is made by the API client that signed the request ([`ClientActor`]) and recorded in
-//! the history with it. Certificate and card numbers are read from requests and never shown again,
-//! nor logged: views carry masked subjects.
+//! the history with it, except where an admin operator manages its team (`acting_operator_id`).
+//! Certificate and card numbers are read from requests and never shown again, nor logged: views carry
+//! masked subjects. Pay passwords and submitted codes are never shown at all; an issued one-time code
+//! is answered once, to the platform that delivers it, and kept by sanhu only as a keyed digest (the
+//! endpoints that carry these take no Idempotency-Key: see [`crate::SECRET_BEARING_ROUTES`]).
 
 pub mod accounts;
 pub mod authentications;
+pub mod bank_cards;
 pub mod customers;
+pub mod enterprises;
 pub mod fields;
+pub mod identities;
 pub mod members;
+pub mod one_time_codes;
+pub mod operators;
+pub mod pay_passwords;
 
 use std::future::Future;
 
@@ -18,8 +28,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sanhu_core::id::ClientId;
 use sanhu_core::ledger::Account;
+use sanhu_core::party::operator::OperatorLimits;
 use sanhu_core::party::{Actor, Authentication, LoginIdentity};
-use sanhu_service::party::{HistoryEntry, MemberAccount, PartyError, StoredCustomer, StoredMember};
+use sanhu_core::Amount;
+use sanhu_service::party::{HistoryEntry, MemberAccount, PartyError, StoredCustomer, StoredMember, StoredOperator};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -109,6 +121,73 @@ impl From<&StoredMember> for MemberView {
             identities: stored.identities.iter().map(IdentityView::from).collect(),
             created_at: m.created_at().to_string(),
             last_active_at: m.last_active_at().to_string(),
+        }
+    }
+}
+
+/// An operator (操作员) of an enterprise member: its role, status, grants and limits.
+#[derive(Serialize, Debug)]
+pub struct OperatorView {
+    pub id: String,
+    pub member_id: String,
+    pub customer_id: String,
+    /// admin, staff, cashier or operator.
+    pub role: &'static str,
+    /// active, disabled or removed.
+    pub status: &'static str,
+    pub grants: Vec<GrantView>,
+    /// Null: no limits of its own.
+    pub limits: Option<LimitsView>,
+    /// The identities it signs in with, masked; empty once removed.
+    pub identities: Vec<IdentityView>,
+    pub created_at: String,
+}
+
+/// The operations an operator may perform on one account.
+#[derive(Serialize, Debug)]
+pub struct GrantView {
+    pub account_id: String,
+    pub operations: Vec<&'static str>,
+}
+
+/// An operator's limits, in minor units of one currency; null where there is none.
+#[derive(Serialize, Debug)]
+pub struct LimitsView {
+    pub currency: String,
+    pub per_transaction: Option<i64>,
+    pub per_day: Option<i64>,
+}
+
+impl From<OperatorLimits> for LimitsView {
+    fn from(limits: OperatorLimits) -> LimitsView {
+        LimitsView {
+            currency: limits.currency().code().to_owned(),
+            per_transaction: limits.per_transaction().map(Amount::get),
+            per_day: limits.per_day().map(Amount::get),
+        }
+    }
+}
+
+impl From<&StoredOperator> for OperatorView {
+    fn from(stored: &StoredOperator) -> OperatorView {
+        let o = &stored.operator;
+        OperatorView {
+            id: o.id().to_string(),
+            member_id: o.member().to_string(),
+            customer_id: stored.customer_id.to_string(),
+            role: o.role().as_str(),
+            status: o.status().as_str(),
+            grants: o
+                .grants()
+                .iter()
+                .map(|g| GrantView {
+                    account_id: g.account.to_string(),
+                    operations: g.operations.iter().map(|op| op.as_str()).collect(),
+                })
+                .collect(),
+            limits: o.limits().map(LimitsView::from),
+            identities: stored.identities.iter().map(IdentityView::from).collect(),
+            created_at: o.created_at().to_string(),
         }
     }
 }

@@ -1,0 +1,390 @@
+//! Operators (操作员) of enterprise members: added, found, re-roled, granted per account and
+//! operation, limited, disabled, enabled and removed; and the authorisation check asked before an
+//! operator moves money.
+//!
+//! Who manages: the calling client (the platform), or, with `acting_operator_id`, an admin operator of
+//! the same enterprise on whose behalf the platform calls; the service then checks that this operator
+//! is an active admin of the enterprise (`operator_not_admin`, `operator_other_member`, ...), and the
+//! history names it as the actor.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_core::party::operator::OperatorLimits;
+use sanhu_core::party::{Actor, Operation, OperatorRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+
+use super::fields::{self, ThirdPartyField};
+use super::{run, ClientActor, List, OperatorView};
+use crate::error::{code, ApiError};
+use crate::ids::{self, MemberIdPath, OperatorIdPath};
+use crate::json::{double_option, parse_body};
+use crate::ledger::fields as ledger_fields;
+use crate::query::QueryParams;
+use crate::AppState;
+
+/// Who manages: the admin operator named, or else the calling client.
+fn manager(client: Actor, acting_operator_id: Option<&str>) -> Result<Actor, ApiError> {
+    match acting_operator_id {
+        None => Ok(client),
+        Some(text) => ids::operator_id("acting_operator_id", text).map(Actor::Operator),
+    }
+}
+
+/// GET /v1/members/{id}/operators: every operator of an enterprise member, removed ones included,
+/// oldest first.
+pub async fn member_operators(
+    State(state): State<AppState>,
+    MemberIdPath(id): MemberIdPath,
+) -> Result<Json<List<OperatorView>>, ApiError> {
+    let operators = state.parties.member_operators(id).await?;
+    Ok(Json(List { data: operators.iter().map(OperatorView::from).collect() }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddOperatorBody {
+    role: String,
+    phone: Option<String>,
+    email: Option<String>,
+    nickname: Option<String>,
+    third_party: Option<ThirdPartyField>,
+    reason: String,
+    acting_operator_id: Option<String>,
+}
+
+/// POST /v1/members/{id}/operators: an active operator with `role` and no grants, signing in with the
+/// login identity given (at most one; unique in the platform).
+pub async fn add_operator(
+    State(state): State<AppState>,
+    ClientActor(client): ClientActor,
+    MemberIdPath(id): MemberIdPath,
+    body: Bytes,
+) -> Result<(StatusCode, Json<OperatorView>), ApiError> {
+    let body: AddOperatorBody = parse_body(&body)?;
+    let role = fields::role(&body.role)?;
+    let identity = fields::optional_login_identity(
+        body.phone.as_deref(),
+        body.email.as_deref(),
+        body.nickname.as_deref(),
+        body.third_party.as_ref(),
+    )?;
+    let reason = fields::reason(&body.reason)?;
+    let actor = manager(client, body.acting_operator_id.as_deref())?;
+    let parties = state.parties.clone();
+    let added =
+        run(move || async move { parties.add_operator(id, role, identity.as_ref(), &actor, &reason).await }).await?;
+    tracing::info!(member.id = %id, operator.id = %added.operator.id(), role = role.as_str(), "operator added");
+    Ok((StatusCode::CREATED, Json(OperatorView::from(&added))))
+}
+
+/// GET /v1/operators/{id}
+pub async fn get_operator(
+    State(state): State<AppState>,
+    OperatorIdPath(id): OperatorIdPath,
+) -> Result<Json<OperatorView>, ApiError> {
+    Ok(Json(OperatorView::from(&state.parties.get_operator(id).await?)))
+}
+
+/// GET /v1/operators?phone=|email=|nickname=: the operator that signs in with this identity, as a list
+/// of one, or empty (a member's identity is not an operator's).
+pub async fn find_operators(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> Result<Json<List<OperatorView>>, ApiError> {
+    const CRITERIA: [&str; 3] = ["phone", "email", "nickname"];
+    let query = query.only(&CRITERIA)?;
+    let given: Vec<&str> = CRITERIA.into_iter().filter(|name| query.get(name).is_some()).collect();
+    let [name] = given.as_slice() else {
+        let error = if given.is_empty() { code::MISSING_PARAMETER } else { code::INVALID_QUERY };
+        return Err(ApiError::new(error, "give exactly one of the query parameters `phone`, `email`, `nickname`"));
+    };
+    let text = query.get(name).unwrap_or_default();
+    let identity = match *name {
+        "phone" => fields::login_identity(Some(text), None, None, None),
+        "email" => fields::login_identity(None, Some(text), None, None),
+        _ => fields::login_identity(None, None, Some(text), None),
+    }?;
+    let found = match state.parties.operator_by_identity(&identity).await {
+        Ok(operator) => vec![OperatorView::from(&operator)],
+        Err(error) if error.code() == "operator_not_found" => Vec::new(),
+        Err(error) => return Err(ApiError::party(error)),
+    };
+    Ok(Json(List { data: found }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: String,
+    reason: String,
+    acting_operator_id: Option<String>,
+}
+
+/// POST /v1/operators/{id}/role: never the last active admin's; never a role that would not allow
+/// what the operator is granted (revoke first).
+pub async fn change_role(
+    State(state): State<AppState>,
+    ClientActor(client): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<OperatorView>, ApiError> {
+    let body: RoleBody = parse_body(&body)?;
+    let role = fields::role(&body.role)?;
+    let reason = fields::reason(&body.reason)?;
+    let actor = manager(client, body.acting_operator_id.as_deref())?;
+    let parties = state.parties.clone();
+    let changed = run(move || async move { parties.change_operator_role(id, role, &actor, &reason).await }).await?;
+    tracing::info!(operator.id = %id, role = role.as_str(), "operator role changed");
+    Ok(Json(OperatorView::from(&changed)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantBody {
+    account_id: String,
+    operations: Vec<String>,
+    reason: String,
+    acting_operator_id: Option<String>,
+}
+
+/// POST /v1/operators/{id}/grants: the operations the operator may perform on one of its enterprise's
+/// accounts, replacing what it had there (none: nothing).
+pub async fn grant(
+    State(state): State<AppState>,
+    ClientActor(client): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<OperatorView>, ApiError> {
+    let body: GrantBody = parse_body(&body)?;
+    let account = ids::account_id("account_id", &body.account_id)?;
+    let operations = fields::operations(&body.operations)?;
+    let reason = fields::reason(&body.reason)?;
+    let actor = manager(client, body.acting_operator_id.as_deref())?;
+    let parties = state.parties.clone();
+    let granted =
+        run(move || async move { parties.grant_operator(id, account, operations, &actor, &reason).await }).await?;
+    tracing::info!(operator.id = %id, account.id = %account, "operator granted");
+    Ok(Json(OperatorView::from(&granted)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    account_id: String,
+    reason: String,
+    acting_operator_id: Option<String>,
+}
+
+/// POST /v1/operators/{id}/grants/revoke: everything the operator may do on one account.
+pub async fn revoke(
+    State(state): State<AppState>,
+    ClientActor(client): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<OperatorView>, ApiError> {
+    let body: RevokeBody = parse_body(&body)?;
+    let account = ids::account_id("account_id", &body.account_id)?;
+    let reason = fields::reason(&body.reason)?;
+    let actor = manager(client, body.acting_operator_id.as_deref())?;
+    let parties = state.parties.clone();
+    let revoked = run(move || async move { parties.revoke_operator(id, account, &actor, &reason).await }).await?;
+    tracing::info!(operator.id = %id, account.id = %account, "operator grant revoked");
+    Ok(Json(OperatorView::from(&revoked)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsBody {
+    #[serde(default, deserialize_with = "double_option")]
+    limits: Option<Option<LimitsField>>,
+    reason: String,
+    acting_operator_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsField {
+    currency: String,
+    per_transaction: Option<Number>,
+    per_day: Option<Number>,
+}
+
+impl LimitsField {
+    fn limits(&self) -> Result<OperatorLimits, ApiError> {
+        let currency = ledger_fields::currency(&self.currency)?;
+        let amount =
+            |field: &str, number: &Option<Number>| number.as_ref().map(|n| ledger_fields::amount(field, n)).transpose();
+        let per_transaction = amount("limits.per_transaction", &self.per_transaction)?;
+        let per_day = amount("limits.per_day", &self.per_day)?;
+        OperatorLimits::new(currency, per_transaction, per_day).map_err(|e| fields::refused("limits", e))
+    }
+}
+
+/// POST /v1/operators/{id}/limits: limits per transaction and per day in one currency (null clears).
+pub async fn set_limits(
+    State(state): State<AppState>,
+    ClientActor(client): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<OperatorView>, ApiError> {
+    let body: LimitsBody = parse_body(&body)?;
+    let limits = match &body.limits {
+        None => return Err(ApiError::new(code::MISSING_FIELD, "missing field `limits` (null clears them)")),
+        Some(None) => None,
+        Some(Some(field)) => Some(field.limits()?),
+    };
+    let reason = fields::reason(&body.reason)?;
+    let actor = manager(client, body.acting_operator_id.as_deref())?;
+    let parties = state.parties.clone();
+    let limited = run(move || async move { parties.set_operator_limits(id, limits, &actor, &reason).await }).await?;
+    tracing::info!(operator.id = %id, limited = limits.is_some(), "operator limits set");
+    Ok(Json(OperatorView::from(&limited)))
+}
+
+/// The body of a status change: a reason, and the admin who makes it if not the platform.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    reason: String,
+    acting_operator_id: Option<String>,
+}
+
+/// Which status change an endpoint makes.
+#[derive(Clone, Copy)]
+enum StatusAction {
+    Disable,
+    Enable,
+    Remove,
+}
+
+async fn change_status(
+    state: AppState,
+    client: Actor,
+    id: sanhu_core::id::OperatorId,
+    body: &[u8],
+    action: StatusAction,
+) -> Result<Json<OperatorView>, ApiError> {
+    let body: StatusBody = parse_body(body)?;
+    let reason = fields::reason(&body.reason)?;
+    let actor = manager(client, body.acting_operator_id.as_deref())?;
+    let parties = state.parties.clone();
+    let changed = run(move || async move {
+        match action {
+            StatusAction::Disable => parties.disable_operator(id, &actor, &reason).await,
+            StatusAction::Enable => parties.enable_operator(id, &actor, &reason).await,
+            StatusAction::Remove => parties.remove_operator(id, &actor, &reason).await,
+        }
+    })
+    .await?;
+    tracing::info!(operator.id = %id, status = changed.operator.status().as_str(), "operator status changed");
+    Ok(Json(OperatorView::from(&changed)))
+}
+
+/// POST /v1/operators/{id}/disable: kept with its grants but allowed nothing; never the last active
+/// admin.
+pub async fn disable(
+    State(state): State<AppState>,
+    ClientActor(client): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<OperatorView>, ApiError> {
+    change_status(state, client, id, &body, StatusAction::Disable).await
+}
+
+/// POST /v1/operators/{id}/enable
+pub async fn enable(
+    State(state): State<AppState>,
+    ClientActor(client): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<OperatorView>, ApiError> {
+    change_status(state, client, id, &body, StatusAction::Enable).await
+}
+
+/// POST /v1/operators/{id}/remove: for good (the record stays, its identities are freed); never the
+/// last active admin.
+pub async fn remove(
+    State(state): State<AppState>,
+    ClientActor(client): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<OperatorView>, ApiError> {
+    change_status(state, client, id, &body, StatusAction::Remove).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthoriseBody {
+    account_id: String,
+    operation: String,
+    amount: Option<Number>,
+    currency: Option<String>,
+}
+
+/// An allowed request.
+#[derive(Serialize)]
+pub struct AuthorisationView {
+    allowed: bool,
+    operator_id: String,
+    account_id: String,
+    operation: &'static str,
+    amount: Option<i64>,
+    /// The account's currency, in which the amount counts.
+    currency: String,
+    /// What the operator has been allowed to move today (the platform's day, UTC+8) in this currency,
+    /// this request included.
+    spent_today: i64,
+}
+
+/// POST /v1/operators/{id}/authorise: whether the operator may do `operation` (with `amount` where
+/// money moves) on the account; a refusal is answered with its code (403 `operator_not_authorised`,
+/// `operator_limit_per_transaction`, ...). An allowed amount counts towards the operator's day at
+/// once.
+pub async fn authorise(
+    State(state): State<AppState>,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<AuthorisationView>, ApiError> {
+    let body: AuthoriseBody = parse_body(&body)?;
+    let account = ids::account_id("account_id", &body.account_id)?;
+    let operation = fields::operation(&body.operation)?;
+    let amount = match (operation, &body.amount) {
+        (Operation::View, None) => None,
+        (Operation::View, Some(_)) => {
+            return Err(ApiError::new(code::INVALID_FIELD, "`amount` does not apply to the view operation"))
+        }
+        (_, None) => return Err(ApiError::new(code::MISSING_FIELD, "missing field `amount`")),
+        (_, Some(number)) => Some(ledger_fields::amount("amount", number)?),
+    };
+    let request = match (operation, amount) {
+        (Operation::Pay, Some(a)) => OperatorRequest::Pay(a),
+        (Operation::Transfer, Some(a)) => OperatorRequest::Transfer(a),
+        (Operation::Withdraw, Some(a)) => OperatorRequest::Withdraw(a),
+        _ => OperatorRequest::View,
+    };
+    if let Some(text) = &body.currency {
+        // Checked before the authorisation counts anything.
+        let currency = ledger_fields::currency(text)?;
+        let account_currency = state.parties.get_member_account(account).await?.ledger.currency;
+        if currency != account_currency {
+            return Err(ApiError::new(
+                code::CURRENCY_MISMATCH,
+                format!("the account holds {}, not {}", account_currency.code(), currency.code()),
+            ));
+        }
+    }
+    let parties = state.parties.clone();
+    let allowed = run(move || async move { parties.authorise_operator(id, account, request).await }).await?;
+    Ok(Json(AuthorisationView {
+        allowed: true,
+        operator_id: id.to_string(),
+        account_id: account.to_string(),
+        operation: operation.as_str(),
+        amount: amount.map(|a| a.get()),
+        currency: allowed.currency.code().to_owned(),
+        spent_today: allowed.spent_today,
+    }))
+}

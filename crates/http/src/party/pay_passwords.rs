@@ -1,0 +1,144 @@
+//! Pay passwords (支付密码), one per member and one per operator: set, changed with the current one,
+//! verified; locked after the configured number of wrong tries (`pay_password_locked`, 403).
+//!
+//! A pay password is read here, handed to the service (which keeps an Argon2id hash) and dropped: it
+//! is never logged, never in a response, and these endpoints take no Idempotency-Key, because the
+//! idempotency layer keeps a plain SHA-256 fingerprint of the body, from which a 6-digit password is
+//! recovered by trying a million candidates. The request bodies have no `Debug`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_core::party::{Actor, PayPassword};
+use sanhu_service::clock;
+use sanhu_service::party::PayPasswordOwner;
+use serde::{Deserialize, Serialize};
+
+use super::fields::refused;
+use super::{run, ClientActor};
+use crate::error::ApiError;
+use crate::ids::{MemberIdPath, OperatorIdPath};
+use crate::json::parse_body;
+use crate::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    pay_password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    current_pay_password: String,
+    new_pay_password: String,
+}
+
+/// What happened; never the password.
+#[derive(Serialize)]
+pub struct PayPasswordOutcome {
+    owner_id: String,
+    /// set, changed or verified.
+    outcome: &'static str,
+}
+
+fn outcome(owner: PayPasswordOwner, outcome: &'static str) -> PayPasswordOutcome {
+    PayPasswordOutcome { owner_id: owner.to_string(), outcome }
+}
+
+async fn set(
+    state: AppState,
+    owner: PayPasswordOwner,
+    actor: Actor,
+    body: &[u8],
+) -> Result<(StatusCode, Json<PayPasswordOutcome>), ApiError> {
+    let body: PasswordBody = parse_body(body)?;
+    let password = PayPassword::parse(&body.pay_password).map_err(|e| refused("pay_password", e))?;
+    let parties = state.parties.clone();
+    run(move || async move { parties.set_pay_password(owner, &password, &actor).await }).await?;
+    tracing::info!(owner.id = %owner, "pay password set");
+    Ok((StatusCode::CREATED, Json(outcome(owner, "set"))))
+}
+
+async fn change(
+    state: AppState,
+    owner: PayPasswordOwner,
+    actor: Actor,
+    body: &[u8],
+) -> Result<Json<PayPasswordOutcome>, ApiError> {
+    let body: ChangeBody = parse_body(body)?;
+    let new = PayPassword::parse(&body.new_pay_password).map_err(|e| refused("new_pay_password", e))?;
+    let parties = state.parties.clone();
+    let current = body.current_pay_password;
+    run(move || async move { parties.change_pay_password(owner, &current, &new, &actor, clock::now()).await }).await?;
+    tracing::info!(owner.id = %owner, "pay password changed");
+    Ok(Json(outcome(owner, "changed")))
+}
+
+async fn verify(state: AppState, owner: PayPasswordOwner, body: &[u8]) -> Result<Json<PayPasswordOutcome>, ApiError> {
+    let body: PasswordBody = parse_body(body)?;
+    let parties = state.parties.clone();
+    let submitted = body.pay_password;
+    run(move || async move { parties.verify_pay_password(owner, &submitted, clock::now()).await }).await?;
+    Ok(Json(outcome(owner, "verified")))
+}
+
+/// POST /v1/members/{id}/pay-password: the member's first pay password (6 digits, not one repeated,
+/// not a run).
+pub async fn set_member_pay_password(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MemberIdPath(id): MemberIdPath,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PayPasswordOutcome>), ApiError> {
+    set(state, PayPasswordOwner::Member(id), actor, &body).await
+}
+
+/// POST /v1/members/{id}/pay-password/change: with the current one, which counts as an attempt.
+pub async fn change_member_pay_password(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MemberIdPath(id): MemberIdPath,
+    body: Bytes,
+) -> Result<Json<PayPasswordOutcome>, ApiError> {
+    change(state, PayPasswordOwner::Member(id), actor, &body).await
+}
+
+/// POST /v1/members/{id}/pay-password/verify
+pub async fn verify_member_pay_password(
+    State(state): State<AppState>,
+    MemberIdPath(id): MemberIdPath,
+    body: Bytes,
+) -> Result<Json<PayPasswordOutcome>, ApiError> {
+    verify(state, PayPasswordOwner::Member(id), &body).await
+}
+
+/// POST /v1/operators/{id}/pay-password
+pub async fn set_operator_pay_password(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PayPasswordOutcome>), ApiError> {
+    set(state, PayPasswordOwner::Operator(id), actor, &body).await
+}
+
+/// POST /v1/operators/{id}/pay-password/change
+pub async fn change_operator_pay_password(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<PayPasswordOutcome>, ApiError> {
+    change(state, PayPasswordOwner::Operator(id), actor, &body).await
+}
+
+/// POST /v1/operators/{id}/pay-password/verify
+pub async fn verify_operator_pay_password(
+    State(state): State<AppState>,
+    OperatorIdPath(id): OperatorIdPath,
+    body: Bytes,
+) -> Result<Json<PayPasswordOutcome>, ApiError> {
+    verify(state, PayPasswordOwner::Operator(id), &body).await
+}
