@@ -20,9 +20,9 @@ use sanhu_service::party::{
     AuthenticationResult, Parties, PartyConfig, PartySecret, PayPasswordHashing, PayPasswordOwner, Registration,
 };
 use sanhu_service::wallet::{
-    wallet_codes, OrderNumber, PayPasswordRule, PaymentMode, PaymentRequest, PaymentStatus, PayoutResult,
-    PlatformAccount, Receiver, RechargeRequest, RechargeStatus, Review, WalletConfig, Wallets, WithdrawalRequest,
-    WithdrawalStatus,
+    wallet_codes, AdjustmentDirection, AdjustmentStatus, FreezeStatus, OrderNumber, PayPasswordRule, PaymentMode,
+    PaymentRequest, PaymentStatus, PayoutResult, PlatformAccount, Receiver, RechargeRequest, RechargeStatus, Review,
+    WalletConfig, Wallets, WithdrawalRequest, WithdrawalStatus,
 };
 use sanhu_service::{clock, Ledger, LedgerConfig};
 use sanhu_store::{on_both_backends, LedgerStore, Store};
@@ -547,5 +547,73 @@ on_both_backends!(a_withdrawal_is_frozen_at_application_then_reviewed_and_releas
     let view = w.wallets.wallet(m).await.unwrap();
     assert_eq!((view.balance, view.frozen, view.available), (51_000, 0, 51_000));
     assert_eq!(w.balance(basic).await, 50_000);
+    w.verify_clean().await;
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Freeze and adjustments
+
+fn reason(text: &str) -> sanhu_core::party::Reason {
+    sanhu_core::party::Reason::parse(text).unwrap()
+}
+
+on_both_backends!(a_judicial_freeze_holds_money_until_lifted_or_seized, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    w.fund(m, basic, 5000, "F-1").await;
+    let court = reason("court order 2025-001");
+    let frozen = w.wallets.freeze(client(), &no("FZ-1"), basic, 2000, &court, &actor()).await.unwrap();
+    assert_eq!(frozen.status, FreezeStatus::Frozen);
+    let view = w.wallets.wallet(m).await.unwrap();
+    assert_eq!((view.balance, view.frozen, view.withdrawable), (5000, 2000, 3000));
+    // More than is available cannot be frozen; nothing is held.
+    let refused = w.wallets.freeze(client(), &no("FZ-2"), basic, 3001, &court, &actor()).await.unwrap_err();
+    assert_eq!(refused.code(), "insufficient_funds");
+    assert_eq!(w.wallets.unfreeze(client(), &no("FZ-2"), &actor()).await.unwrap_err().code(), "order_state_invalid");
+    // Lifted: available again. Seized: posted to the platform's account, once.
+    w.wallets.unfreeze(client(), &no("FZ-1"), &actor()).await.unwrap();
+    assert_eq!(w.wallets.wallet(m).await.unwrap().frozen, 0);
+    w.wallets.freeze(client(), &no("FZ-3"), basic, 1500, &court, &actor()).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(w.wallets.seize(client(), &no("FZ-3"), &actor()).await.unwrap().status, FreezeStatus::Seized);
+    }
+    assert_eq!(w.balance(basic).await, 3500);
+    assert_eq!(w.platform_balance(PlatformAccount::Seized).await, 1500);
+    w.verify_clean().await;
+});
+
+on_both_backends!(a_large_adjustment_waits_for_a_second_person, |db| {
+    let w = world(&db.store).await;
+    let (_, basic) = w.member(1).await;
+    let maker = Actor::Staff(sanhu_core::party::change::StaffName::parse("li").unwrap());
+    let checker = Actor::Staff(sanhu_core::party::change::StaffName::parse("wang").unwrap());
+    let why = reason("compensation for ticket 88");
+    let small =
+        w.wallets.adjust(client(), &no("ADJ-1"), basic, AdjustmentDirection::Credit, 500, &why, &maker).await.unwrap();
+    assert_eq!(small.status, AdjustmentStatus::Applied);
+    let large = w
+        .wallets
+        .adjust(client(), &no("ADJ-2"), basic, AdjustmentDirection::Credit, 200_000, &why, &maker)
+        .await
+        .unwrap();
+    assert_eq!(large.status, AdjustmentStatus::AwaitingApproval);
+    assert_eq!(w.balance(basic).await, 500);
+    let same = w.wallets.approve_adjustment(client(), &no("ADJ-2"), &maker).await.unwrap_err();
+    assert_eq!(same.code(), "adjustment_same_actor");
+    let approved = w.wallets.approve_adjustment(client(), &no("ADJ-2"), &checker).await.unwrap();
+    assert_eq!(approved.status, AdjustmentStatus::Applied);
+    w.wallets.approve_adjustment(client(), &no("ADJ-2"), &checker).await.unwrap();
+    assert_eq!(w.balance(basic).await, 200_500);
+    // Debits take money out; one beyond the balance is refused by the ledger, and nothing moves.
+    for n in ["ADJ-3", "ADJ-4"] {
+        let debit = AdjustmentDirection::Debit;
+        let applied = w.wallets.adjust(client(), &no(n), basic, debit, 99_999, &why, &maker).await.unwrap();
+        assert_eq!(applied.status, AdjustmentStatus::Applied);
+    }
+    assert_eq!(w.balance(basic).await, 502);
+    let over = w.wallets.adjust(client(), &no("ADJ-5"), basic, AdjustmentDirection::Debit, 503, &why, &maker).await;
+    assert_eq!(over.unwrap_err().code(), "insufficient_funds");
+    assert_eq!(w.balance(basic).await, 502);
+    assert_eq!(w.platform_balance(PlatformAccount::Adjustments).await, 502);
     w.verify_clean().await;
 });

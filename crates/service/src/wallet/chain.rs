@@ -251,3 +251,48 @@ pub(crate) mod id_text {
         Id128::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a {} id", K::PREFIX)))
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Records with a chain in flight
+
+/// A wallet record that carries a decided chain until the ledger has answered it.
+pub(crate) trait InFlight: crate::party::documents::Document + Clone + Send + Sync {
+    fn in_flight(&self) -> &[StoredRequest];
+    /// Records the ledger's answer (`None`: applied) and clears the chain.
+    fn settle(&mut self, refusal: Option<&PartyError>);
+    fn customer(&self) -> String;
+}
+
+/// Submits a record's chain, if it has one, and records the answer in the record; a refusal is then
+/// returned as the error.
+pub(crate) async fn resume<R: InFlight>(
+    parties: &crate::party::Parties,
+    ledger: &Ledger,
+    record: R,
+    action: &str,
+    actor: &sanhu_core::party::Actor,
+) -> Result<R, PartyError> {
+    if record.in_flight().is_empty() {
+        return Ok(record);
+    }
+    let outcome = apply(ledger, restore_chain(record.in_flight())?).await?;
+    let refusal = outcome.err();
+    let id = record.record_id();
+    let record = transact!(parties, |work| {
+        let Some(mut record) = work.get::<R>(&id).await? else {
+            return Err(PartyError::NotFound(super::error::ORDER_NOT_FOUND));
+        };
+        if record.in_flight().is_empty() {
+            return Ok(record);
+        }
+        record.settle(refusal.as_ref());
+        work.put(&record);
+        let detail = serde_json::json!({ "refused": refusal.as_ref().map(|r| r.code()) });
+        work.history(&id, &record.customer(), action, actor, None, detail);
+        Ok(record)
+    })?;
+    match refusal {
+        Some(refusal) => Err(refusal),
+        None => Ok(record),
+    }
+}

@@ -16,12 +16,16 @@
 //! | `recharge.rs` | recharge orders: pending, review, confirm (debt first, bonus), fail, close, expire |
 //! | `payment.rs` | paying from the wallet, authorise then capture or release, refunds |
 //! | `withdrawal.rs` | preview, application (frozen at once), review, payout result |
+//! | `freeze.rs` | administrative and judicial freezes: freeze, unfreeze, seize |
+//! | `adjustment.rs` | manual credits and debits, approved by a second person above a threshold |
 //! | `chain.rs` | derived transfer ids and chains kept in records, for crash-safe retries |
 //! | `records.rs` | order numbers and how wallet records are stored |
 //! | `error.rs` | the wallet's rejection codes |
 
+mod adjustment;
 mod chain;
 mod error;
+mod freeze;
 mod payment;
 mod platform;
 mod recharge;
@@ -38,7 +42,9 @@ use sanhu_core::Currency;
 use crate::ledger::Ledger;
 use crate::party::Parties;
 
+pub use adjustment::{Adjustment, AdjustmentDirection, AdjustmentStatus};
 pub use error::*;
+pub use freeze::{Freeze, FreezeStatus};
 pub use payment::{Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus};
 pub use platform::{PlatformAccount, PlatformAccountView};
 pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
