@@ -10,9 +10,10 @@ generated (it overwrites the X-Sanhu-* headers schemathesis generates from the d
 every request is signed correctly, a 401 can only mean that signing broke, and the run would then
 test nothing but the authentication layer: the `signed_requests_are_accepted` check fails on any 401.
 
-Reaching the ledger. Ids drawn at random name nothing, so most requests would stop at
+Reaching the ledger and the three-party model. Ids drawn at random name nothing, so most requests would stop at
 `account_not_found`. Before the run this module opens accounts (funded wallets, a blocked and a
-closed one, two currencies), posts transfers and places holds through the API; the generation hooks
+closed one, two currencies), posts transfers and places holds through the API, and registers an
+enterprise (admin, a limited cashier) and a person (real name, bound card, pay password); the generation hooks
 below then swap some of the generated ids, amounts and references for those, so that transfers,
 holds, posts, voids, closes, entries and balances run on real state. Time parameters get valid
 times and near misses of them.
@@ -165,6 +166,12 @@ class Seed:
     transfers: list[str] = field(default_factory=list)
     holds: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    # The three-party model: members (an active enterprise and an active person), operators, the
+    # enterprise's accounts and the person's bound card.
+    members: list[str] = field(default_factory=list)
+    operators: list[str] = field(default_factory=list)
+    member_accounts: list[str] = field(default_factory=list)
+    cards: list[str] = field(default_factory=list)
 
 
 def _seed() -> Seed:
@@ -232,7 +239,59 @@ def _seed() -> Seed:
         if result["status"] == "ok":
             seed.transfers.append(result["transfer"]["id"])
     seed.holds.append(batch["results"][2]["transfer"]["id"])
+    _seed_parties(call, seed)
     return seed
+
+
+def _seed_parties(call, seed: Seed) -> None:
+    """An active enterprise with its admin and a cashier granted pay on its basic account with limits,
+    and an active person with a real name, a bound card and a pay password."""
+    enterprise = call(
+        "POST",
+        "/v1/enterprises",
+        {
+            "email": "finance@seed.example.com",
+            "company": {
+                "name": "某某种子科技有限公司",
+                "credit_code": "91110108MA01ABCD0B",
+                "legal_person": "张三",
+                "legal_person_certificate_number": "110101199003071233",
+                "contact": "李四",
+                "contact_phone": "13912345678",
+                "industry": "I642",
+                "licence_expiry": "long_term",
+                "address": "北京市海淀区某某路1号",
+            },
+            "admin": {"phone": "13900000001"},
+        },
+    )
+    member, admin = enterprise["member"]["id"], enterprise["admin"]["id"]
+    basic = call("POST", f"/v1/members/{member}/activate", {})["accounts"][0]["id"]
+    cashier = call(
+        "POST",
+        f"/v1/members/{member}/operators",
+        {"role": "cashier", "phone": "13900000002", "reason": "seed", "acting_operator_id": admin},
+    )["id"]
+    call("POST", f"/v1/operators/{cashier}/grants", {"account_id": basic, "operations": ["view", "pay"], "reason": "seed"})
+    call(
+        "POST",
+        f"/v1/operators/{cashier}/limits",
+        {"limits": {"currency": "CNY", "per_transaction": 1_000, "per_day": 100_000}, "reason": "seed"},
+    )
+    person = call("POST", "/v1/members", {"phone": "13800000001"})["member"]["id"]
+    call("POST", f"/v1/members/{person}/activate", {})
+    call(
+        "POST",
+        f"/v1/members/{person}/authentications",
+        {"type": "id_card", "channel": "police_id_check", "name": "张三", "certificate_type": "id_card",
+         "certificate_number": "110101199003071233", "result": "verified"},
+    )
+    card = call("POST", f"/v1/members/{person}/bank-cards", {"card_number": "6222020000000000018", "holder": "张三"})["id"]
+    call("POST", f"/v1/members/{person}/pay-password", {"pay_password": "135790"})
+    seed.members += [member, person]
+    seed.operators += [admin, cashier]
+    seed.member_accounts.append(basic)
+    seed.cards.append(card)
 
 
 SEED = _seed()
@@ -281,6 +340,12 @@ def _item(item) -> st.SearchStrategy:
             parts[name] = _amount(value)
         elif name == "reference":
             parts[name] = _or_known(value, SEED.references)
+        elif name == "account_id":
+            parts[name] = _or_known(value, SEED.member_accounts)
+        elif name == "acting_operator_id":
+            parts[name] = _or_known(value, SEED.operators)
+        elif name == "member_id":
+            parts[name] = _or_known(value, SEED.members)
         else:
             parts[name] = st.just(value)
     return st.fixed_dictionaries(parts).map(_without_omitted)
@@ -340,6 +405,14 @@ def flatmap_path_parameters(context, path_parameters):
             parts[name] = _or_known(value, SEED.transfers + SEED.holds)
         elif name == "pending_id":
             parts[name] = _or_known(value, SEED.holds)
+        elif name == "id" and path.startswith("/v1/members/"):
+            parts[name] = _or_known(value, SEED.members)
+        elif name == "id" and path.startswith("/v1/operators/"):
+            parts[name] = _or_known(value, SEED.operators)
+        elif name == "id" and path.startswith("/v1/bank-cards/"):
+            parts[name] = _or_known(value, SEED.cards)
+        elif name == "id" and path.startswith("/v1/accounts/"):
+            parts[name] = _or_known(value, SEED.member_accounts)
         else:
             parts[name] = st.just(value)
     return st.fixed_dictionaries(parts)
@@ -407,6 +480,8 @@ def flatmap_query(context, query):
             parts[name] = st.one_of(st.just(value), known)
         elif name == "reference":
             parts[name] = _or_known(value, SEED.references)
+        elif name == "member_id":
+            parts[name] = _or_known(value, SEED.members)
         else:
             parts[name] = st.just(value)
     return st.fixed_dictionaries(parts).map(_without_omitted)
