@@ -83,6 +83,7 @@ fn wallet_config() -> WalletConfig {
         review: sanhu_service::wallet::ChannelReview::NotRequired,
         fee: FeeRule::Free,
         fee_payer: FeePayer::Platform,
+        status_url: None,
     });
     config.withdrawal = WithdrawalPolicy::new(cny(), 100, FeeRule::Free, FeePayer::Member).unwrap();
     config.withdrawal_auto_approve_below = 10_000;

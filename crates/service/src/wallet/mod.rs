@@ -70,6 +70,9 @@ pub struct Channel {
     /// `Member`: the member is credited the amount less the fee. `Platform`: the member is credited the
     /// whole amount, and the fee is the platform's expense.
     pub fee_payer: FeePayer,
+    /// Where the recharge compensation job asks the channel about an order (`compensation.rs` tells
+    /// the protocol); `None`: the channel's orders wait for its confirmation or expire.
+    pub status_url: Option<String>,
 }
 
 /// Whether a payment needs the member's pay password.
@@ -88,6 +91,9 @@ pub struct WalletConfig {
     pub recharge_tiers: RechargeTiers,
     /// An unpaid recharge order is closed as expired after this long.
     pub recharge_expiry_s: u32,
+    /// A recharge order still pending after this long is asked about at its channel's status endpoint
+    /// by the compensation job; shorter than `recharge_expiry_s`, so it is asked before it expires.
+    pub recharge_query_after_s: u32,
     /// The account type a recharge goes into unless the caller names an account.
     pub recharge_account_type: AccountTypeCode,
     /// The account type a recharge's bonus lands in; opened for the member when first needed.
@@ -106,13 +112,19 @@ pub struct WalletConfig {
 
 impl WalletConfig {
     /// Alipay and WeChat Pay at 0.6% paid by the platform, bank transfers free and reviewed; no
-    /// tiers; orders expire after 30 minutes; withdrawals of at least 1.00, free, reviewed from 500.00,
-    /// held up to 30 days; no pay password; no transfer limits; adjustments from 1,000.00 approved.
+    /// tiers; orders asked about at their channel after 5 minutes (once a channel has a status
+    /// endpoint) and expired after 30; withdrawals of at least 1.00, free, reviewed from 500.00, held
+    /// up to 30 days; no pay password; no transfer limits; adjustments from 1,000.00 approved.
     pub fn default_for(currency: Currency) -> WalletConfig {
         let code = |c: &str| AccountTypeCode::parse(c).expect("a valid code");
         let rate = FeeRule::rate(60, 0, None).expect("0.6% is a valid rate");
-        let channel =
-            |name: &str, review, fee| Channel { name: name.to_owned(), review, fee, fee_payer: FeePayer::Platform };
+        let channel = |name: &str, review, fee| Channel {
+            name: name.to_owned(),
+            review,
+            fee,
+            fee_payer: FeePayer::Platform,
+            status_url: None,
+        };
         WalletConfig {
             currency,
             channels: vec![
@@ -122,6 +134,7 @@ impl WalletConfig {
             ],
             recharge_tiers: RechargeTiers::new(currency, Vec::new()),
             recharge_expiry_s: 30 * 60,
+            recharge_query_after_s: 5 * 60,
             recharge_account_type: code("basic"),
             bonus_account_type: code("bonus"),
             withdrawal: WithdrawalPolicy::new(currency, 100, FeeRule::Free, FeePayer::Member).expect("a valid policy"),
