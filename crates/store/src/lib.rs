@@ -6,6 +6,7 @@
 //! rule lives in core. What it does own is durability (a batch is on disk before `commit_batch`
 //! returns) and isolation (two writers never apply to the same account at once).
 
+pub mod audit;
 mod model;
 pub mod party;
 pub mod postgres;

@@ -5,6 +5,7 @@
 //! All SQL is unqualified: the tables live in the connection's `search_path` schema, which the URL
 //! may choose (`?options=-c%20search_path%3D<schema>`), as the tests do for a fresh schema each.
 
+mod audit;
 mod clients;
 mod instance;
 mod ledger;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("schema_v2.sql")),
     (3, include_str!("schema_v3.sql")),
     (4, include_str!("schema_v4.sql")),
+    (5, include_str!("schema_v5.sql")),
 ];
 
 /// A PostgreSQL database. Clones share the connections.

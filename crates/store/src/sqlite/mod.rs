@@ -2,6 +2,7 @@
 //! committed batch is on disk; one writer connection (SQLite allows one writer at a time anyway)
 //! whose batches begin with `BEGIN IMMEDIATE`; a small pool of reader connections.
 
+mod audit;
 mod entries;
 mod instance;
 mod party;
@@ -33,6 +34,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, "ALTER TABLE idempotency_keys ADD COLUMN claimed_by TEXT;"),
     // The three-party records: documents, unique keys, lookups and history (see `crate::party`).
     (3, include_str!("schema_v3.sql")),
+    // The audit log: hash-chained events and the chain's head (see `crate::audit`).
+    (4, include_str!("schema_v4.sql")),
 ];
 /// SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 const SQLITE_PARAMETERS_MAX: usize = 32_766;
