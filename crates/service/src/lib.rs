@@ -4,6 +4,7 @@
 //! Architecture invariant: nothing here knows about HTTP. Every balance change goes through the
 //! [`writer::Writer`], which is the only caller of `LedgerStore::commit_batch`.
 
+pub mod audit;
 pub mod clock;
 pub mod jobs;
 pub mod ledger;

@@ -1,0 +1,198 @@
+//! The audit log's use cases: record what a state-changing request did, and read the records back.
+//!
+//! Every event passes through [`AuditLog::record`], which takes the secrets out of the request's JSON
+//! ([`redact`]) before anything is queued, so no caller can store one by forgetting. Events are
+//! appended by a batching writer ([`writer`]), as transfers are: many events, one transaction, one
+//! fsync; each caller waits for its own event's commit. The hash chain itself is the store's
+//! (`sanhu_store::audit`).
+
+pub mod redact;
+mod writer;
+
+use sanhu_core::party::change::REASON_CHARS_MAX;
+use sanhu_core::party::Actor;
+use sanhu_core::Timestamp;
+use sanhu_store::audit::{AuditEvent, AuditQuery, AuditStore, NewAuditEvent, AUDIT_TARGET_IDS_MAX};
+use sanhu_store::Store;
+use serde_json::{json, Value};
+
+pub use writer::{AuditConfig, AuditError};
+
+use crate::party::work::actor_text;
+
+/// Largest `changes` kept, in bytes of JSON: past it the event keeps only the request's size (a batch
+/// of thousands of transfers is in the ledger, transfer by transfer, already).
+pub const CHANGES_BYTES_MAX: usize = 64 * 1024;
+
+/// What one request did, as the HTTP layer saw it.
+#[derive(Clone, Debug)]
+pub struct RequestRecord {
+    /// When it was decided.
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub request_id: String,
+    /// The address it came from, when known.
+    pub source: Option<String>,
+    pub method: String,
+    /// The route's template.
+    pub route: String,
+    /// Ids the request was about; anything not shaped like an id (`kind_` and 26 characters) is left
+    /// out, as are repeats and those past [`AUDIT_TARGET_IDS_MAX`].
+    pub target_ids: Vec<String>,
+    pub status: u16,
+    pub error_code: Option<String>,
+    /// The request's body as JSON (None when it had none or it was not JSON): redacted here.
+    pub request: Option<Value>,
+    /// The size of a body that was not JSON, kept in its place.
+    pub unreadable_body_bytes: Option<usize>,
+}
+
+/// The audit log. Cheap to clone; clones share the writer.
+#[derive(Clone)]
+pub struct AuditLog {
+    store: Store,
+    writer: writer::AuditWriter,
+}
+
+impl AuditLog {
+    /// Starts the log's writer on the current runtime.
+    pub fn start(store: Store, config: AuditConfig) -> AuditLog {
+        AuditLog { writer: writer::AuditWriter::start(store.clone(), config), store }
+    }
+
+    /// Records `record` and returns once its event is committed.
+    pub async fn record(&self, record: RequestRecord) -> Result<AuditEvent, AuditError> {
+        self.writer.append(event_of(record)).await
+    }
+
+    /// Events matching `query`, oldest first.
+    pub async fn events(&self, query: &AuditQuery) -> anyhow::Result<Vec<AuditEvent>> {
+        self.store.audit_events(query).await
+    }
+}
+
+/// The event that records `record`: secrets redacted, the reason taken from the request, the target
+/// ids those that look like ids.
+pub fn event_of(record: RequestRecord) -> NewAuditEvent {
+    let request = record.request.as_ref().map(redact::redact);
+    let reason = request
+        .as_ref()
+        .and_then(|r| r.get("reason"))
+        .and_then(Value::as_str)
+        .map(|reason| reason.chars().take(REASON_CHARS_MAX).collect::<String>())
+        .filter(|reason| !reason.trim().is_empty());
+    let changes = match (request, record.unreadable_body_bytes) {
+        (Some(request), _) => Some(bounded(request.to_string())),
+        (None, Some(bytes)) => Some(json!({"unreadable_body_bytes": bytes}).to_string()),
+        (None, None) => None,
+    };
+    let mut target_ids: Vec<String> = Vec::new();
+    for id in record.target_ids {
+        if target_ids.len() == AUDIT_TARGET_IDS_MAX {
+            break;
+        }
+        if looks_like_id(&id) && !target_ids.contains(&id) {
+            target_ids.push(id);
+        }
+    }
+    NewAuditEvent {
+        at: record.at,
+        actor: actor_text(&record.actor),
+        request_id: record.request_id,
+        source: record.source,
+        method: record.method,
+        route: record.route,
+        target_ids,
+        status: record.status,
+        error_code: record.error_code,
+        reason,
+        changes,
+    }
+}
+
+fn bounded(changes: String) -> String {
+    if changes.len() <= CHANGES_BYTES_MAX {
+        changes
+    } else {
+        json!({"omitted": format!("the request's JSON is larger than {CHANGES_BYTES_MAX} bytes"), "bytes": changes.len()})
+            .to_string()
+    }
+}
+
+/// A prefixed id as sanhu writes them: a lower-case kind of 1 to 8 letters, `_`, 26 characters of
+/// Crockford base32 (either case).
+pub fn looks_like_id(text: &str) -> bool {
+    let Some((kind, rest)) = text.split_once('_') else { return false };
+    (1..=8).contains(&kind.len())
+        && kind.bytes().all(|b| b.is_ascii_lowercase())
+        && rest.len() == 26
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use sanhu_core::id::ClientId;
+
+    use super::*;
+
+    const MEMBER: &str = "mem_01JD0000000000000000000000";
+
+    fn record(request: Option<Value>) -> RequestRecord {
+        RequestRecord {
+            at: Timestamp::from_nanos(1),
+            actor: Actor::Client(ClientId::parse("cli_01JD0000000000000000000000").unwrap()),
+            request_id: "req_01JD0000000000000000000000".to_owned(),
+            source: Some("192.0.2.7".to_owned()),
+            method: "POST".to_owned(),
+            route: "/v1/members/{id}/pay-password".to_owned(),
+            target_ids: vec![MEMBER.to_owned()],
+            status: 204,
+            error_code: None,
+            request,
+            unreadable_body_bytes: None,
+        }
+    }
+
+    #[test]
+    fn the_event_keeps_the_request_without_its_secrets() {
+        let event = event_of(record(Some(json!({"pay_password": "135790", "reason": "set at sign-up"}))));
+        assert_eq!(event.actor, "client:cli_01JD0000000000000000000000");
+        assert_eq!(event.changes.as_deref(), Some(r#"{"pay_password":"[redacted]","reason":"set at sign-up"}"#));
+        assert_eq!(event.reason.as_deref(), Some("set at sign-up"));
+        assert_eq!(event.target_ids, [MEMBER]);
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_kept_as_its_size_only() {
+        let event = event_of(RequestRecord { unreadable_body_bytes: Some(17), ..record(None) });
+        assert_eq!(event.changes.as_deref(), Some(r#"{"unreadable_body_bytes":17}"#));
+        assert_eq!(event_of(record(None)).changes, None);
+    }
+
+    #[test]
+    fn a_large_request_is_kept_as_its_size_only() {
+        let items: Vec<Value> = (0..10_000).map(|n| json!({"amount": n, "reference": "order"})).collect();
+        let event = event_of(record(Some(json!({"transfers": items}))));
+        let changes: Value = serde_json::from_str(event.changes.as_deref().unwrap()).unwrap();
+        assert!(changes["bytes"].as_u64().unwrap() > CHANGES_BYTES_MAX as u64, "{changes}");
+    }
+
+    #[test]
+    fn only_ids_are_targets_each_once_and_at_most_the_bound() {
+        let mut ids = vec![MEMBER.to_owned(), MEMBER.to_owned(), "not an id".to_owned(), "x_short".to_owned()];
+        ids.extend((0..40).map(|n| format!("acc_01JD{n:022}")));
+        let event = event_of(RequestRecord { target_ids: ids, ..record(None) });
+        assert_eq!(event.target_ids.len(), AUDIT_TARGET_IDS_MAX);
+        assert_eq!(event.target_ids[0], MEMBER);
+        assert!(event.target_ids[1..].iter().all(|id| id.starts_with("acc_")));
+    }
+
+    #[test]
+    fn a_long_or_blank_reason_is_bounded_or_left_out() {
+        let long = "x".repeat(REASON_CHARS_MAX + 50);
+        let event = event_of(record(Some(json!({"reason": long}))));
+        assert_eq!(event.reason.unwrap().chars().count(), REASON_CHARS_MAX);
+        assert_eq!(event_of(record(Some(json!({"reason": "  "})))).reason, None);
+        assert_eq!(event_of(record(Some(json!({"reason": 5})))).reason, None);
+    }
+}

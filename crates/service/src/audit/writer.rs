@@ -1,0 +1,120 @@
+//! The audit log's batching writer, shaped like the ledger's (`crate::writer`): concurrent events
+//! queue here; one task appends up to `batch_events_max` of them in one transaction (one fsync) and
+//! then answers each caller with its own event as stored.
+
+use std::time::{Duration, Instant};
+
+use sanhu_store::audit::{AuditEvent, AuditStore, NewAuditEvent};
+use sanhu_store::Store;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Clone, Debug)]
+pub struct AuditConfig {
+    /// Most events appended in one transaction.
+    pub batch_events_max: usize,
+    /// Longest the writer waits for more events to fill a batch once it has one, in microseconds.
+    pub batch_wait_us: u64,
+    /// Most events waiting for the writer; past it, callers wait for room.
+    pub queue_events_max: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { batch_events_max: 1024, batch_wait_us: 200, queue_events_max: 16_384 }
+    }
+}
+
+/// Why an event was not recorded. Nothing of it was written.
+#[derive(Debug)]
+pub enum AuditError {
+    /// The database failed the batch (unreachable, disk full...).
+    Storage(String),
+    /// The writer has stopped (shutting down).
+    Stopped,
+}
+
+impl std::fmt::Display for AuditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditError::Storage(e) => write!(f, "the audit log could not append: {e}"),
+            AuditError::Stopped => f.write_str("the audit log's writer has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for AuditError {}
+
+struct Pending {
+    event: NewAuditEvent,
+    reply: oneshot::Sender<Result<AuditEvent, AuditError>>,
+}
+
+#[derive(Clone)]
+pub(super) struct AuditWriter {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl AuditWriter {
+    pub(super) fn start(store: Store, config: AuditConfig) -> AuditWriter {
+        let (queue, receiver) = mpsc::channel(config.queue_events_max.max(1));
+        tokio::spawn(run(store, config, receiver));
+        AuditWriter { queue }
+    }
+
+    pub(super) async fn append(&self, event: NewAuditEvent) -> Result<AuditEvent, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(Pending { event, reply }).await.map_err(|_| AuditError::Stopped)?;
+        answer.await.map_err(|_| AuditError::Stopped)?
+    }
+}
+
+async fn run(store: Store, config: AuditConfig, mut receiver: mpsc::Receiver<Pending>) {
+    let batch_max = config.batch_events_max.max(1);
+    let wait = Duration::from_micros(config.batch_wait_us);
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        let deadline = Instant::now() + wait;
+        while batch.len() < batch_max {
+            let next = match receiver.try_recv() {
+                Ok(pending) => Some(pending),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        None
+                    } else {
+                        tokio::time::timeout(left, receiver.recv()).await.ok().flatten()
+                    }
+                }
+            };
+            let Some(next) = next else { break };
+            batch.push(next);
+        }
+        append(&store, batch).await;
+    }
+}
+
+async fn append(store: &Store, batch: Vec<Pending>) {
+    let count = batch.len();
+    let (events, replies): (Vec<NewAuditEvent>, Vec<_>) = batch.into_iter().map(|p| (p.event, p.reply)).unzip();
+    let started = Instant::now();
+    match store.append_audit(events).await {
+        Ok(stored) => {
+            tracing::debug!(
+                batch.events = count,
+                duration_us = started.elapsed().as_micros() as u64,
+                "audit events appended"
+            );
+            for (reply, event) in replies.into_iter().zip(stored) {
+                let _ = reply.send(Ok(event));
+            }
+        }
+        Err(error) => {
+            tracing::error!(batch.events = count, error = format!("{error:#}"), "audit events could not be appended");
+            let message = format!("{error:#}");
+            for reply in replies {
+                let _ = reply.send(Err(AuditError::Storage(message.clone())));
+            }
+        }
+    }
+}
