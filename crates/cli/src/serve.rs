@@ -3,11 +3,16 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sanhu_core::Currency;
 use sanhu_service::party::Parties;
+use sanhu_service::wallet::WalletConfig;
 use sanhu_service::{jobs, Ledger, LedgerConfig};
 use sanhu_store::{LedgerStore, Store};
 
 use crate::config::{redact, Config};
+
+/// How often unpaid recharge orders past their expiry are closed.
+const RECHARGE_EXPIRY_INTERVAL_S: u64 = 30;
 
 pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
     let store = config.open_store().await?;
@@ -26,7 +31,14 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     tokio::spawn(jobs::expire_holds(ledger.clone(), Duration::from_millis(config.hold_expiry_interval_ms)));
     let parties = Parties::new(store.clone(), config.parties.clone());
     tokio::spawn(jobs::mark_dormant_members(parties.clone(), Duration::from_secs(config.dormancy_interval_s.max(1))));
-    let app = sanhu_http::router(sanhu_http::AppState::new(ledger, parties, sanhu_http::HttpConfig::default()));
+    let state = sanhu_http::AppState::new(ledger, parties, sanhu_http::HttpConfig::default())
+        .with_wallet(WalletConfig::default_for(Currency::parse("CNY").expect("CNY is a currency")));
+    state.wallets().ensure_platform_accounts().await?;
+    tokio::spawn(jobs::expire_recharge_orders(
+        state.wallets().clone(),
+        Duration::from_secs(RECHARGE_EXPIRY_INTERVAL_S),
+    ));
+    let app = sanhu_http::router(state);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("failed to listen on {}: {e}", config.listen))?;

@@ -2,7 +2,8 @@
 //!
 //! A code is part of the API contract: clients branch on it, so a code is never renamed and always
 //! has the same HTTP status. That is why the status is looked up from the registry ([`registry`]:
-//! [`ERROR_CODES`], then the three-party model's codes with the statuses of [`PARTY_CODE_STATUSES`])
+//! [`ERROR_CODES`], then the three-party model's codes with the statuses of [`PARTY_CODE_STATUSES`], then
+//! the wallet's with those of [`WALLET_CODE_STATUSES`])
 //! rather than chosen where the error is raised, and why the OpenAPI document's `ErrorCode` enum is
 //! checked against the registry by a test.
 
@@ -12,6 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sanhu_core::ledger::{AccountCloseError, TransferError};
 use sanhu_service::party::{rule_codes, PartyError};
+use sanhu_service::wallet::wallet_codes;
 use sanhu_service::SubmitError;
 use serde::Serialize;
 
@@ -93,6 +95,9 @@ error_codes! {
     INVALID_RESULT = ("invalid_result", 422, "result is not \"verified\" or \"failed\" (or, when an authentication is recorded, \"pending\").");
     INVALID_ROLE = ("invalid_role", 422, "role is not \"admin\", \"staff\", \"cashier\" or \"operator\".");
     INVALID_OPERATION = ("invalid_operation", 422, "An operation is not \"view\", \"pay\", \"transfer\" or \"withdraw\".");
+    INVALID_DECISION = ("invalid_decision", 422, "decision is not \"approve\" or \"reject\".");
+    INVALID_PAYOUT_RESULT = ("invalid_payout_result", 422, "result is not \"succeeded\" or \"failed\".");
+    INVALID_DIRECTION = ("invalid_direction", 422, "direction is not \"credit\" or \"debit\".");
     INVALID_PURPOSE = ("invalid_purpose", 422, "purpose is not one this endpoint issues or checks codes for (see its request schema).");
 
     // Things that are not there.
@@ -126,6 +131,8 @@ error_codes! {
     LEDGER_UNAVAILABLE = ("ledger_unavailable", 503, "The ledger could not commit; nothing was applied. Retry after the Retry-After seconds.");
     NOT_READY = ("not_ready", 503, "The server cannot reach its database.");
     REQUEST_TIMEOUT = ("request_timeout", 503, "The request took longer than the server allows. With an Idempotency-Key, a retry returns the outcome.");
+    // Every answer to a POST waits for the request's audit event (see `crate::audit`).
+    AUDIT_UNAVAILABLE = ("audit_unavailable", 503, "The request was handled but its audit event could not be written, so its answer is withheld: it may have taken effect. Retry after the Retry-After seconds; with an Idempotency-Key the retry is applied at most once.");
 }
 
 /// The HTTP status of every code the three-party model answers with
@@ -270,6 +277,59 @@ const LEDGER_UNAVAILABLE_RETRY_AFTER_S: u32 = 1;
 /// changes of the same records.
 const CONCURRENT_CHANGE_RETRY_AFTER_S: u32 = 1;
 
+/// The HTTP status of every code the wallet answers with (`sanhu_service::wallet::wallet_codes()`)
+/// that [`ERROR_CODES`] and [`PARTY_CODE_STATUSES`] do not have already (`insufficient_funds`,
+/// `invalid_amount`, the ledger's transfer results...), by the rule of [`PARTY_CODE_STATUSES`]. The
+/// tests check that every wallet code is registered and every row is a wallet code.
+pub const WALLET_CODE_STATUSES: &[(&str, u16)] = &[
+    // Things that are not there.
+    ("freeze_not_found", 404),
+    ("order_not_found", 404),
+    ("platform_account_not_found", 404),
+    ("receiver_not_found", 404),
+    // Who acts.
+    ("account_not_members", 403),
+    ("adjustment_same_actor", 403),
+    ("pay_password_required", 403),
+    // Conflicts with the current state.
+    ("no_holds", 409),
+    ("order_closed", 409),
+    ("order_not_under_review", 409),
+    ("order_number_reused", 409),
+    ("order_state_invalid", 409),
+    ("order_under_review", 409),
+    ("payment_not_refundable", 409),
+    ("refund_number_reused", 409),
+    // Values that are not acceptable.
+    ("account_not_in_wallet", 422),
+    ("account_type_mismatch", 422),
+    ("amount_overflow", 422),
+    ("below_minimum_withdrawal", 422),
+    ("bonus_spent_exceeds_refund", 422),
+    ("capture_exceeds_holds", 422),
+    ("channel_not_configured", 422),
+    ("daily_transfer_limit_exceeded", 422),
+    ("deduction_order_invalid", 422),
+    ("duplicate_account", 422),
+    ("exceeds_withdrawable", 422),
+    ("fee_rule_invalid", 422),
+    ("hold_timeout_invalid", 422),
+    ("minimum_withdrawal_invalid", 422),
+    ("no_bonus_account", 422),
+    ("not_wallet_account", 422),
+    ("not_withdrawable", 422),
+    ("order_number_invalid", 422),
+    ("recharge_below_fee", 422),
+    ("recharge_tier_invalid", 422),
+    ("refund_exceeds_payment", 422),
+    ("refund_exceeds_recharge", 422),
+    ("same_wallet", 422),
+    ("transfer_limit_exceeded", 422),
+    ("transfer_limit_invalid", 422),
+    ("transfer_not_allowed", 422),
+    ("withdrawal_below_fee", 422),
+];
+
 /// The status [`PARTY_CODE_STATUSES`] gives a three-party code.
 pub fn party_status(code: &str) -> Option<u16> {
     PARTY_CODE_STATUSES.iter().find(|(c, _)| *c == code).map(|&(_, status)| status)
@@ -277,7 +337,8 @@ pub fn party_status(code: &str) -> Option<u16> {
 
 /// Every code the API can answer with: [`ERROR_CODES`] in their order, then the three-party model's
 /// codes that are not among them, in code order, each with the status [`PARTY_CODE_STATUSES`] gives
-/// it and the rule's message as its description. The OpenAPI document's `ErrorCode` enum is this list.
+/// it and the rule's message as its description, then the wallet's likewise with
+/// [`WALLET_CODE_STATUSES`]. The OpenAPI document's `ErrorCode` enum is this list.
 pub fn registry() -> &'static [ErrorCodeInfo] {
     static REGISTRY: OnceLock<Vec<ErrorCodeInfo>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
@@ -288,6 +349,15 @@ pub fn registry() -> &'static [ErrorCodeInfo] {
             }
             // A code without a row is left out, and answered as an internal error; a test fails first.
             if let Some(status) = party_status(rejection.code) {
+                registry.push(ErrorCodeInfo { code: rejection.code, status, description: rejection.message });
+            }
+        }
+        for rejection in wallet_codes() {
+            if registry.iter().any(|info| info.code == rejection.code) {
+                continue;
+            }
+            let row = WALLET_CODE_STATUSES.iter().find(|(c, _)| *c == rejection.code);
+            if let Some(&(_, status)) = row {
                 registry.push(ErrorCodeInfo { code: rejection.code, status, description: rejection.message });
             }
         }
@@ -500,6 +570,23 @@ mod tests {
         for (code, _) in PARTY_CODE_STATUSES {
             assert!(seen.insert(code), "{code} has two rows");
             assert!(codes.iter().any(|r| r.code == *code), "{code} has a row but no rule answers with it");
+        }
+    }
+
+    #[test]
+    fn every_wallet_code_is_registered_and_every_row_is_a_wallet_code() {
+        let codes = wallet_codes();
+        for rejection in &codes {
+            assert!(code_info(rejection.code).is_some(), "{} has no row in WALLET_CODE_STATUSES", rejection.code);
+        }
+        let mut seen = HashSet::new();
+        for (code, _) in WALLET_CODE_STATUSES {
+            assert!(seen.insert(code), "{code} has two rows");
+            assert!(codes.iter().any(|r| r.code == *code), "{code} has a row but no wallet rule answers with it");
+            assert!(
+                !ERROR_CODES.iter().any(|info| info.code == *code) && party_status(code).is_none(),
+                "{code} is registered already; its row here would not be used"
+            );
         }
     }
 

@@ -1,6 +1,7 @@
-//! sanhu's HTTP API under `/v1`, for back-end systems calling server to server: the ledger, and the
+//! sanhu's HTTP API under `/v1`, for back-end systems calling server to server: the ledger, the
 //! three-party model (customers, members, member accounts, real-name authentications, enterprises and
-//! their operators, members' security).
+//! their operators, members' security), and the wallet's money flows (recharge, pay, refund,
+//! withdraw, freeze, adjust).
 //!
 //! Architecture invariant: this crate is the only one that knows about HTTP, and it is where input
 //! becomes the core's types. Invalid input stops here with a 4xx and a stable code (never a 500,
@@ -9,9 +10,11 @@
 //! A request passes, outermost first: [`request_id`] (id, span, one log line) → [`catch_panic`] (a
 //! panic is a 500, not a dropped connection) → [`timeout`] →
 //! [`authentication`] (signature, body buffered within its limit) → [`idempotency`] (POSTs with an
-//! `Idempotency-Key`) → the handler in [`ledger`] or [`party`]. `/health`, `/ready` and `/openapi.json` are
+//! `Idempotency-Key`) → [`audit`] (every POST's event, committed before its answer) →
+//! the handler in [`ledger`], [`party`] or [`wallet`]. `/health`, `/ready` and `/openapi.json` are
 //! unauthenticated.
 
+pub mod audit;
 pub mod authentication;
 mod body;
 mod catch_panic;
@@ -27,12 +30,16 @@ mod query;
 pub mod request_id;
 pub mod signature;
 mod timeout;
+pub mod wallet;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use sanhu_core::Currency;
+use sanhu_service::audit::{AuditConfig, AuditLog};
 use sanhu_service::party::Parties;
+use sanhu_service::wallet::{WalletConfig, Wallets};
 use sanhu_service::Ledger;
 
 pub use error::{registry, ApiError, ErrorCodeInfo, ERROR_CODES};
@@ -48,6 +55,9 @@ pub struct HttpConfig {
     pub request_timeout_ms: u64,
     /// Largest `limit` a list endpoint accepts.
     pub page_size_max: u32,
+    /// The header in which a trusted reverse proxy passes the caller's address (`x-forwarded-for`);
+    /// its last entry is the audit log's source address. None: the peer's address is.
+    pub trusted_proxy_header: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +67,7 @@ impl Default for HttpConfig {
             body_bytes_max: 1024 * 1024,
             request_timeout_ms: 30_000,
             page_size_max: 1000,
+            trusted_proxy_header: None,
         }
     }
 }
@@ -66,12 +77,29 @@ impl Default for HttpConfig {
 pub struct AppState {
     ledger: Ledger,
     parties: Parties,
+    wallets: Wallets,
     config: HttpConfig,
+    /// Started with the state: every router over it records to the same log.
+    audit: AuditLog,
 }
 
 impl AppState {
+    /// The state with the wallet set up as [`WalletConfig::default_for`] CNY; see
+    /// [`AppState::with_wallet`].
     pub fn new(ledger: Ledger, parties: Parties, config: HttpConfig) -> AppState {
-        AppState { ledger, parties, config }
+        let wallets = Wallets::new(parties.clone(), ledger.clone(), WalletConfig::default_for(Currency::parse("CNY").expect("CNY is a currency")));
+        let audit = AuditLog::start(ledger.store().clone(), AuditConfig::default());
+        AppState { audit, ledger, parties, wallets, config }
+    }
+
+    /// The same state with the wallet set up as `wallet` says.
+    pub fn with_wallet(self, wallet: WalletConfig) -> AppState {
+        let wallets = Wallets::new(self.parties.clone(), self.ledger.clone(), wallet);
+        AppState { wallets, ..self }
+    }
+
+    pub fn wallets(&self) -> &Wallets {
+        &self.wallets
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -84,6 +112,10 @@ impl AppState {
 
     pub fn config(&self) -> &HttpConfig {
         &self.config
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 }
 
@@ -107,6 +139,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/ledger/transfers/{pending_id}/post"),
     ("POST", "/v1/ledger/transfers/{pending_id}/void"),
     ("GET", "/v1/ledger/balances"),
+    ("GET", "/v1/audit-events"),
     ("POST", "/v1/members"),
     ("GET", "/v1/members/{id}"),
     ("POST", "/v1/members/{id}/activate"),
@@ -159,6 +192,34 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/members/{id}/pay-password"),
     ("POST", "/v1/members/{id}/pay-password/change"),
     ("POST", "/v1/members/{id}/pay-password/verify"),
+    ("GET", "/v1/platform-accounts"),
+    ("GET", "/v1/members/{id}/wallet"),
+    ("GET", "/v1/members/{id}/wallet/deduction-order"),
+    ("POST", "/v1/members/{id}/wallet/deduction-order"),
+    ("GET", "/v1/members/{id}/wallet/withdrawal-preview"),
+    ("POST", "/v1/recharges"),
+    ("GET", "/v1/recharges/{number}"),
+    ("POST", "/v1/recharges/{number}/confirm"),
+    ("POST", "/v1/recharges/{number}/approve"),
+    ("POST", "/v1/recharges/{number}/reject"),
+    ("POST", "/v1/recharges/{number}/fail"),
+    ("POST", "/v1/recharges/{number}/close"),
+    ("POST", "/v1/payments"),
+    ("GET", "/v1/payments/{number}"),
+    ("POST", "/v1/payments/{number}/capture"),
+    ("POST", "/v1/payments/{number}/release"),
+    ("POST", "/v1/payments/{number}/refunds"),
+    ("POST", "/v1/withdrawals"),
+    ("GET", "/v1/withdrawals/{number}"),
+    ("POST", "/v1/withdrawals/{number}/review"),
+    ("POST", "/v1/withdrawals/{number}/payout"),
+    ("POST", "/v1/freezes"),
+    ("GET", "/v1/freezes/{number}"),
+    ("POST", "/v1/freezes/{number}/unfreeze"),
+    ("POST", "/v1/freezes/{number}/seize"),
+    ("POST", "/v1/adjustments"),
+    ("GET", "/v1/adjustments/{number}"),
+    ("POST", "/v1/adjustments/{number}/approve"),
 ];
 
 /// The POST endpoints whose request or response carries a secret: a pay password, a card number, a
@@ -190,6 +251,7 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
     use ledger::{accounts, balances, entries, transfers};
     use party::{accounts as member_accounts, authentications, customers, members};
     use party::{bank_cards, enterprises, identities, one_time_codes, operators, pay_passwords};
+    use wallet::{adjustments, freezes, payments, recharges, wallets, withdrawals};
     match (method, path) {
         ("GET", "/health") => get(health::health),
         ("GET", "/ready") => get(health::ready),
@@ -208,6 +270,7 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
         ("POST", "/v1/ledger/transfers/{pending_id}/post") => post(transfers::post_pending),
         ("POST", "/v1/ledger/transfers/{pending_id}/void") => post(transfers::void_pending),
         ("GET", "/v1/ledger/balances") => get(balances::balances),
+        ("GET", "/v1/audit-events") => get(audit::audit_events),
         ("POST", "/v1/members") => post(members::register_member),
         ("GET", "/v1/members/{id}") => get(members::get_member),
         ("POST", "/v1/members/{id}/activate") => post(members::activate_member),
@@ -260,6 +323,34 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
         ("POST", "/v1/members/{id}/pay-password") => post(pay_passwords::set_member_pay_password),
         ("POST", "/v1/members/{id}/pay-password/change") => post(pay_passwords::change_member_pay_password),
         ("POST", "/v1/members/{id}/pay-password/verify") => post(pay_passwords::verify_member_pay_password),
+        ("GET", "/v1/platform-accounts") => get(wallet::platform::platform_accounts),
+        ("GET", "/v1/members/{id}/wallet") => get(wallets::get_wallet),
+        ("GET", "/v1/members/{id}/wallet/deduction-order") => get(wallets::get_deduction_order),
+        ("POST", "/v1/members/{id}/wallet/deduction-order") => post(wallets::set_deduction_order),
+        ("GET", "/v1/members/{id}/wallet/withdrawal-preview") => get(wallets::withdrawal_preview),
+        ("POST", "/v1/recharges") => post(recharges::create_recharge),
+        ("GET", "/v1/recharges/{number}") => get(recharges::get_recharge),
+        ("POST", "/v1/recharges/{number}/confirm") => post(recharges::confirm_recharge),
+        ("POST", "/v1/recharges/{number}/approve") => post(recharges::approve_recharge),
+        ("POST", "/v1/recharges/{number}/reject") => post(recharges::reject_recharge),
+        ("POST", "/v1/recharges/{number}/fail") => post(recharges::fail_recharge),
+        ("POST", "/v1/recharges/{number}/close") => post(recharges::close_recharge),
+        ("POST", "/v1/payments") => post(payments::pay),
+        ("GET", "/v1/payments/{number}") => get(payments::get_payment),
+        ("POST", "/v1/payments/{number}/capture") => post(payments::capture),
+        ("POST", "/v1/payments/{number}/release") => post(payments::release),
+        ("POST", "/v1/payments/{number}/refunds") => post(payments::refund),
+        ("POST", "/v1/withdrawals") => post(withdrawals::withdraw),
+        ("GET", "/v1/withdrawals/{number}") => get(withdrawals::get_withdrawal),
+        ("POST", "/v1/withdrawals/{number}/review") => post(withdrawals::review_withdrawal),
+        ("POST", "/v1/withdrawals/{number}/payout") => post(withdrawals::payout_result),
+        ("POST", "/v1/freezes") => post(freezes::freeze),
+        ("GET", "/v1/freezes/{number}") => get(freezes::get_freeze),
+        ("POST", "/v1/freezes/{number}/unfreeze") => post(freezes::unfreeze),
+        ("POST", "/v1/freezes/{number}/seize") => post(freezes::seize),
+        ("POST", "/v1/adjustments") => post(adjustments::adjust),
+        ("GET", "/v1/adjustments/{number}") => get(adjustments::get_adjustment),
+        ("POST", "/v1/adjustments/{number}/approve") => post(adjustments::approve_adjustment),
         _ => unreachable!("ROUTES lists {method} {path} without a handler"),
     }
 }
@@ -278,6 +369,7 @@ pub fn router(state: AppState) -> Router {
     // route_layer: an unknown path is answered route_not_found without a signature check.
     let signed = signed
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(from_fn_with_state(state.clone(), audit::record))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .route_layer(from_fn_with_state(state.clone(), authentication::authenticate));
     public

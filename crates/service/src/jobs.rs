@@ -1,4 +1,4 @@
-//! Background jobs: hold expiry and member dormancy. Each runs until its task is dropped and survives
+//! Background jobs: hold expiry, member dormancy and recharge order expiry. Each runs until its task is dropped and survives
 //! store errors by logging them and trying again on the next tick.
 
 use std::time::Duration;
@@ -65,6 +65,23 @@ pub async fn mark_dormant_members(parties: crate::party::Parties, interval: Dura
             Ok(0) => {}
             Ok(marked) => tracing::info!(members.marked = marked, "marked members dormant"),
             Err(error) => tracing::warn!(error = %error, "dormancy pass failed; retrying next tick"),
+        }
+    }
+}
+
+/// Recharge orders one expiry pass closes at a time.
+pub const RECHARGE_EXPIRY_PAGE_ORDERS: u32 = 500;
+
+/// Closes recharge orders left unpaid past their expiry as `expired`, every `interval`.
+pub async fn expire_recharge_orders(wallets: crate::wallet::Wallets, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match wallets.expire_recharge_orders(clock::now(), RECHARGE_EXPIRY_PAGE_ORDERS).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(orders.expired = expired, "expired recharge orders"),
+            Err(error) => tracing::warn!(error = %error, "recharge expiry pass failed; retrying next tick"),
         }
     }
 }

@@ -130,6 +130,11 @@ impl Wallets {
         chain::resume(&self.parties, &self.ledger, adjustment, "adjustment.applied", maker).await
     }
 
+    /// The adjustment under the caller's number, as it is.
+    pub async fn get_adjustment(&self, client: ClientId, number: &OrderNumber) -> Result<Adjustment, PartyError> {
+        load(&mut self.parties.reader(), &order_record_id("adjustment", client, number)).await
+    }
+
     /// A second person approves an adjustment that waits for approval; then it is applied.
     pub async fn approve_adjustment(
         &self,

@@ -144,6 +144,11 @@ impl Wallets {
         chain::resume(&self.parties, &self.ledger, freeze, "freeze.settled", actor).await
     }
 
+    /// The freeze under the caller's number, as it is.
+    pub async fn get_freeze(&self, client: ClientId, number: &OrderNumber) -> Result<Freeze, PartyError> {
+        load(&mut self.parties.reader(), &order_record_id("freeze", client, number)).await
+    }
+
     /// Lifts a freeze: the money is the member's again.
     pub async fn unfreeze(&self, client: ClientId, number: &OrderNumber, actor: &Actor) -> Result<Freeze, PartyError> {
         self.resolve_freeze(client, number, false, actor).await

@@ -65,6 +65,25 @@ impl PlatformAccount {
         }
     }
 
+    /// The account [`PlatformAccount::name`] names, if it names one.
+    pub fn parse(name: &str) -> Option<PlatformAccount> {
+        if let Some(channel) = name.strip_prefix("channel:") {
+            return (!channel.is_empty()).then(|| PlatformAccount::Clearing(channel.to_owned()));
+        }
+        if let Some(member) = name.strip_prefix("subsidy:") {
+            return MemberId::parse(member).map(PlatformAccount::SubsidyFunding);
+        }
+        Some(match name {
+            "fee_income" => PlatformAccount::FeeIncome,
+            "fee_expense" => PlatformAccount::FeeExpense,
+            "marketing_expense" => PlatformAccount::MarketingExpense,
+            "withdrawals_in_transit" => PlatformAccount::WithdrawalsInTransit,
+            "seized" => PlatformAccount::Seized,
+            "adjustments" => PlatformAccount::Adjustments,
+            _ => return None,
+        })
+    }
+
     pub fn normal_side(&self) -> NormalSide {
         match self {
             PlatformAccount::FeeIncome | PlatformAccount::WithdrawalsInTransit | PlatformAccount::Seized => {

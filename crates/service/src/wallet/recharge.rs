@@ -389,7 +389,12 @@ impl Wallets {
         let wallet = self.load_wallet(order.member_id).await?;
         let has = wallet.accounts().iter().any(|a| a.account_type().code() == &self.config.bonus_account_type);
         if !has {
-            self.parties.open_account(order.member_id, &self.config.bonus_account_type, actor).await?;
+            match self.parties.open_account(order.member_id, &self.config.bonus_account_type, actor).await {
+                Ok(_) => {}
+                // A concurrent confirmation of this order (or another recharge) opened it first.
+                Err(error) if error.code() == "account_type_limit_reached" => {}
+                Err(error) => return Err(error),
+            }
         }
         Ok(())
     }

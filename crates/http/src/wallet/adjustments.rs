@@ -1,0 +1,136 @@
+//! Manual adjustments (调账): a credit or debit of a member's account with a reason. At or above the
+//! configured amount it waits for a second person's approval (maker-checker) before it takes effect;
+//! the maker cannot approve it. The maker and the checker are the staff members the back-office
+//! system names in `acting_staff` (it signs the request and vouches for them), or else the API
+//! client itself, which then cannot be both.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_core::party::change::StaffName;
+use sanhu_core::party::Actor;
+use sanhu_service::wallet::{Adjustment, AdjustmentDirection, AdjustmentStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+
+use super::{amount, client_of, order_number, OrderNumberPath};
+use crate::error::{code, ApiError};
+use crate::ids;
+use crate::json::{parse_body, parse_body_or_empty};
+use crate::party::{fields, run, ClientActor};
+use crate::AppState;
+
+/// An adjustment as the API shows it.
+#[derive(Serialize, Debug)]
+pub struct AdjustmentJson {
+    pub adjustment_number: String,
+    pub customer_id: String,
+    pub account_id: String,
+    /// `credit` (money into the member's account) or `debit`.
+    pub direction: AdjustmentDirection,
+    pub amount: i64,
+    pub reason: String,
+    pub maker: String,
+    pub checker: Option<String>,
+    /// awaiting_approval, applying, applied or refused.
+    pub status: AdjustmentStatus,
+    pub created_at: String,
+}
+
+impl From<&Adjustment> for AdjustmentJson {
+    fn from(a: &Adjustment) -> AdjustmentJson {
+        AdjustmentJson {
+            adjustment_number: a.number.clone(),
+            customer_id: a.customer_id.clone(),
+            account_id: a.account_id.to_string(),
+            direction: a.direction,
+            amount: a.amount,
+            reason: a.reason.clone(),
+            maker: a.maker.clone(),
+            checker: a.checker.clone(),
+            status: a.status,
+            created_at: a.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdjustBody {
+    adjustment_number: String,
+    account_id: String,
+    /// `credit` or `debit`.
+    direction: String,
+    amount: Number,
+    reason: String,
+    /// The staff member making it, when the signing system acts for one.
+    acting_staff: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    /// The staff member approving it, when the signing system acts for one.
+    acting_staff: Option<String>,
+}
+
+/// The person a request acts as: the named staff member, or the signing client.
+fn person(client_actor: Actor, acting_staff: Option<&str>) -> Result<Actor, ApiError> {
+    match acting_staff {
+        None => Ok(client_actor),
+        Some(name) => StaffName::parse(name).map(Actor::Staff).map_err(|e| fields::refused("acting_staff", e)),
+    }
+}
+
+/// POST /v1/adjustments: applied at once below the approval threshold, else waiting for approval.
+/// The same number again answers the adjustment as it is.
+pub async fn adjust(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    body: Bytes,
+) -> Result<(StatusCode, Json<AdjustmentJson>), ApiError> {
+    let body: AdjustBody = parse_body(&body)?;
+    let client = client_of(&actor)?;
+    let number = order_number("adjustment_number", &body.adjustment_number)?;
+    let account = ids::account_id("account_id", &body.account_id)?;
+    let direction = match body.direction.as_str() {
+        "credit" => AdjustmentDirection::Credit,
+        "debit" => AdjustmentDirection::Debit,
+        _ => return Err(ApiError::new(code::INVALID_DIRECTION, "direction must be \"credit\" or \"debit\"")),
+    };
+    let amount = amount("amount", &body.amount)?;
+    let reason = fields::reason(&body.reason)?;
+    let maker = person(actor, body.acting_staff.as_deref())?;
+    let wallets = state.wallets().clone();
+    let adjustment =
+        run(move || async move { wallets.adjust(client, &number, account, direction, amount, &reason, &maker).await })
+            .await?;
+    tracing::info!(adjustment.number = %adjustment.number, account.id = %adjustment.account_id, amount = adjustment.amount, status = ?adjustment.status, "adjustment");
+    Ok((StatusCode::CREATED, Json(AdjustmentJson::from(&adjustment))))
+}
+
+/// GET /v1/adjustments/{number}
+pub async fn get_adjustment(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+) -> Result<Json<AdjustmentJson>, ApiError> {
+    let adjustment = state.wallets().get_adjustment(client_of(&actor)?, &number).await?;
+    Ok(Json(AdjustmentJson::from(&adjustment)))
+}
+
+/// POST /v1/adjustments/{number}/approve: a second person approves; then it is applied.
+pub async fn approve_adjustment(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<AdjustmentJson>, ApiError> {
+    let body: ApproveBody = parse_body_or_empty(&body)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let checker = person(actor, body.acting_staff.as_deref())?;
+    let adjustment = run(move || async move { wallets.approve_adjustment(client, &number, &checker).await }).await?;
+    tracing::info!(adjustment.number = %adjustment.number, status = ?adjustment.status, "adjustment approved");
+    Ok(Json(AdjustmentJson::from(&adjustment)))
+}

@@ -1,0 +1,69 @@
+//! The wallet's endpoints (钱包): the platform's accounts, a member's wallet, and the money flows of
+//! the articles: recharge orders, payments with authorise/capture/release and refunds, withdrawals
+//! (preview, application, review, payout result), freezes, and manual adjustments.
+//!
+//! Orders are named by the caller's order number (商户订单号), unique per API client and kind of
+//! order: creating one again with the same number answers it as it is, so a retry never moves money
+//! twice even without an `Idempotency-Key`. Numbers are 1 to 64 printable ASCII characters; in a
+//! path they are percent-encoded where needed (`/`, `?`, `#`, `%`).
+//!
+//! | file | endpoints |
+//! |---|---|
+//! | `platform.rs` | `GET /v1/platform-accounts` |
+//! | `wallets.rs` | a member's wallet, deduction order, withdrawal preview |
+//! | `recharges.rs` | `/v1/recharges`: create, read, confirm, approve, reject, fail, close |
+//! | `payments.rs` | `/v1/payments`: pay, read, capture, release, refunds |
+//! | `withdrawals.rs` | `/v1/withdrawals`: apply, read, review, payout result |
+//! | `freezes.rs` | `/v1/freezes`: freeze, read, unfreeze, seize |
+//! | `adjustments.rs` | `/v1/adjustments`: make, read, approve |
+
+pub mod adjustments;
+pub mod freezes;
+pub mod payments;
+pub mod platform;
+pub mod recharges;
+pub mod wallets;
+pub mod withdrawals;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use sanhu_core::id::ClientId;
+use sanhu_core::party::Actor;
+use sanhu_service::party::PartyError;
+use sanhu_service::wallet::{OrderNumber, ORDER_NUMBER_INVALID};
+use serde_json::Number;
+
+use crate::error::ApiError;
+use crate::party::fields::refused;
+
+/// The caller's number of an order, from the path's `{number}`.
+pub struct OrderNumberPath(pub OrderNumber);
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderNumberPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<OrderNumberPath, ApiError> {
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::party(PartyError::Rejected(ORDER_NUMBER_INVALID)).within("number"))?;
+        Ok(OrderNumberPath(order_number("number", &text)?))
+    }
+}
+
+/// An order number from a body field.
+pub fn order_number(field: &str, text: &str) -> Result<OrderNumber, ApiError> {
+    OrderNumber::parse(text).map_err(|e| refused(field, e))
+}
+
+/// A positive amount of minor units, as the service takes it.
+pub fn amount(field: &str, number: &Number) -> Result<i64, ApiError> {
+    crate::ledger::fields::amount(field, number).map(|a| a.get())
+}
+
+/// The API client a request was signed by: orders are numbered per client.
+pub fn client_of(actor: &Actor) -> Result<ClientId, ApiError> {
+    match actor {
+        Actor::Client(id) => Ok(*id),
+        _ => Err(ApiError::internal(anyhow::anyhow!("a wallet handler ran for an actor that is not an API client"))),
+    }
+}

@@ -1,0 +1,256 @@
+//! Paying from the wallet (余额支付): at once, or authorised (held) and later captured in full or
+//! part, or released; split payment when the wallet falls short and the caller allows it; refunds
+//! against a payment, in part or in full, several times, never more than was paid and not yet
+//! refunded, back to the accounts the money came from.
+//!
+//! A payment may carry the member's pay password. It still takes an `Idempotency-Key`: the
+//! idempotency layer leaves the `pay_password` field out of the request's fingerprint, and the
+//! stored response never holds it.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_core::wallet::Shortfall;
+use sanhu_service::wallet::{
+    Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+
+use super::recharges::EmptyBody;
+use super::wallets::PartJson;
+use super::{amount, client_of, order_number, OrderNumberPath};
+use crate::error::{code, ApiError};
+use crate::ids;
+use crate::json::{parse_body, parse_body_or_empty};
+use crate::party::{run, ClientActor};
+use crate::AppState;
+
+/// A payment as the API shows it; amounts in minor units.
+#[derive(Serialize, Debug)]
+pub struct PaymentJson {
+    pub order_number: String,
+    pub member_id: String,
+    pub customer_id: String,
+    /// The account that receives the money: a merchant's member account or a platform account.
+    pub receiver_account_id: String,
+    pub amount: i64,
+    /// What the wallet paid (or captured).
+    pub paid: i64,
+    /// What the wallet did not cover, for another payment method (split payment).
+    pub remainder: i64,
+    /// paying, paid, failed, authorising, authorised, capturing, captured, releasing or released.
+    pub status: PaymentStatus,
+    /// What was taken from each account, in deduction order.
+    pub deductions: Vec<PartJson>,
+    /// An authorisation's holds, one per account.
+    pub holds: Vec<HoldJson>,
+    pub refunds: Vec<RefundJson>,
+    /// Refunded so far, counting refunds still processing.
+    pub refunded: i64,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+/// One hold of an authorised payment.
+#[derive(Serialize, Debug)]
+pub struct HoldJson {
+    pub pending_id: String,
+    pub account_id: String,
+    pub amount: i64,
+}
+
+/// One refund of a payment.
+#[derive(Serialize, Debug)]
+pub struct RefundJson {
+    pub refund_number: String,
+    pub amount: i64,
+    /// processing, succeeded or failed.
+    pub status: RefundStatus,
+    /// What went back to each account.
+    pub returns: Vec<PartJson>,
+    pub reason: Option<String>,
+}
+
+impl From<&Refund> for RefundJson {
+    fn from(r: &Refund) -> RefundJson {
+        RefundJson {
+            refund_number: r.refund_number.clone(),
+            amount: r.amount,
+            status: r.status,
+            returns: r
+                .returns
+                .iter()
+                .map(|p| PartJson { account_id: p.account_id.to_string(), amount: p.amount })
+                .collect(),
+            reason: r.reason.clone(),
+        }
+    }
+}
+
+impl From<&Payment> for PaymentJson {
+    fn from(p: &Payment) -> PaymentJson {
+        PaymentJson {
+            order_number: p.order_number.clone(),
+            member_id: p.member_id.to_string(),
+            customer_id: p.customer_id.clone(),
+            receiver_account_id: p.receiver.to_string(),
+            amount: p.amount,
+            paid: p.paid,
+            remainder: p.remainder,
+            status: p.status,
+            deductions: p
+                .deductions
+                .iter()
+                .map(|d| PartJson { account_id: d.account_id.to_string(), amount: d.amount })
+                .collect(),
+            holds: p
+                .holds
+                .iter()
+                .map(|h| HoldJson {
+                    pending_id: h.pending_id.to_string(),
+                    account_id: h.account_id.to_string(),
+                    amount: h.amount,
+                })
+                .collect(),
+            refunds: p.refunds.iter().map(RefundJson::from).collect(),
+            refunded: p.refunded(),
+            reason: p.reason.clone(),
+            created_at: p.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayBody {
+    order_number: String,
+    member_id: String,
+    amount: Number,
+    /// A merchant's member account; or `receiver_platform_account`, one of the two.
+    receiver_account_id: Option<String>,
+    /// A platform account's name (`fee_income`, `channel:alipay`, ...).
+    receiver_platform_account: Option<String>,
+    /// Pay what the wallet can and answer the remainder (split payment); else all or nothing.
+    #[serde(default)]
+    allow_split: bool,
+    /// Authorise only: hold the money for up to this many seconds, to be captured or released.
+    authorise_timeout_s: Option<u32>,
+    pay_password: Option<String>,
+}
+
+fn receiver(body: &PayBody) -> Result<Receiver, ApiError> {
+    match (&body.receiver_account_id, &body.receiver_platform_account) {
+        (Some(account), None) => Ok(Receiver::Account(ids::account_id("receiver_account_id", account)?)),
+        (None, Some(name)) => PlatformAccount::parse(name).map(Receiver::Platform).ok_or_else(|| {
+            ApiError::party(sanhu_service::party::PartyError::Rejected(
+                sanhu_service::wallet::PLATFORM_ACCOUNT_NOT_FOUND,
+            ))
+            .within("receiver_platform_account")
+        }),
+        _ => Err(ApiError::new(
+            code::INVALID_FIELD,
+            "give exactly one of receiver_account_id and receiver_platform_account",
+        )),
+    }
+}
+
+/// POST /v1/payments: pays an order from the member's wallet in its deduction order, as one linked
+/// chain (or holds, when `authorise_timeout_s` is given). The same order number again answers the
+/// payment as it is; with other details, `order_number_reused`.
+pub async fn pay(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PaymentJson>), ApiError> {
+    let body: PayBody = parse_body(&body)?;
+    let request = PaymentRequest {
+        client: client_of(&actor)?,
+        order_number: order_number("order_number", &body.order_number)?,
+        member: ids::member_id("member_id", &body.member_id)?,
+        amount: amount("amount", &body.amount)?,
+        receiver: receiver(&body)?,
+        shortfall: if body.allow_split { Shortfall::PayWhatItCan } else { Shortfall::Refuse },
+        mode: match body.authorise_timeout_s {
+            None => PaymentMode::Immediate,
+            Some(timeout_s) => PaymentMode::Authorise { timeout_s },
+        },
+        pay_password: body.pay_password,
+    };
+    let wallets = state.wallets().clone();
+    let payment = run(move || async move { wallets.pay(&request, &actor).await }).await?;
+    tracing::info!(order.number = %payment.order_number, member.id = %payment.member_id, amount = payment.amount, paid = payment.paid, status = ?payment.status, "payment");
+    Ok((StatusCode::CREATED, Json(PaymentJson::from(&payment))))
+}
+
+/// GET /v1/payments/{number}
+pub async fn get_payment(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+) -> Result<Json<PaymentJson>, ApiError> {
+    let payment = state.wallets().get_payment(client_of(&actor)?, &number).await?;
+    Ok(Json(PaymentJson::from(&payment)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaptureBody {
+    amount: Number,
+}
+
+/// POST /v1/payments/{number}/capture: takes `amount` of an authorised payment; the rest of its holds
+/// is released.
+pub async fn capture(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<PaymentJson>, ApiError> {
+    let body: CaptureBody = parse_body(&body)?;
+    let amount = amount("amount", &body.amount)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let payment = run(move || async move { wallets.capture(client, &number, amount, &actor).await }).await?;
+    tracing::info!(order.number = %payment.order_number, captured = payment.paid, "payment captured");
+    Ok(Json(PaymentJson::from(&payment)))
+}
+
+/// POST /v1/payments/{number}/release: releases every hold of an authorised payment.
+pub async fn release(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<PaymentJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let payment = run(move || async move { wallets.release(client, &number, &actor).await }).await?;
+    tracing::info!(order.number = %payment.order_number, "payment released");
+    Ok(Json(PaymentJson::from(&payment)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    refund_number: String,
+    amount: Number,
+}
+
+/// POST /v1/payments/{number}/refunds: refunds `amount` under the caller's refund number, back to the
+/// accounts the money came from. The same refund number again answers that refund as it is.
+pub async fn refund(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RefundJson>), ApiError> {
+    let body: RefundBody = parse_body(&body)?;
+    let refund_number = order_number("refund_number", &body.refund_number)?;
+    let amount = amount("amount", &body.amount)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let refund =
+        run(move || async move { wallets.refund(client, &number, &refund_number, amount, &actor).await }).await?;
+    tracing::info!(refund.number = %refund.refund_number, amount = refund.amount, status = ?refund.status, "payment refunded");
+    Ok((StatusCode::CREATED, Json(RefundJson::from(&refund))))
+}

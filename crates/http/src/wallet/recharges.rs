@@ -1,0 +1,190 @@
+//! Recharge orders (充值订单): created pending (or waiting for review, for a reviewed channel); only
+//! the channel's confirmation, or an administrator's approval, credits the member. Confirming,
+//! failing, closing, approving and rejecting are each idempotent: a repeated confirmation credits once.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_service::wallet::{RechargeOrder, RechargeRequest, RechargeStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+
+use super::{amount, client_of, order_number, OrderNumberPath};
+use crate::error::ApiError;
+use crate::ids;
+use crate::json::{parse_body, parse_body_or_empty};
+use crate::party::members::ReasonBody;
+use crate::party::{fields, run, ClientActor};
+use crate::AppState;
+
+/// A recharge order as the API shows it; amounts in minor units.
+#[derive(Serialize, Debug)]
+pub struct RechargeJson {
+    pub order_number: String,
+    pub member_id: String,
+    pub customer_id: String,
+    /// The account credited.
+    pub account_id: String,
+    pub amount: i64,
+    pub channel: String,
+    /// The channel's fee, and who bears it: `member` (credited the amount less the fee) or `platform`.
+    pub fee: i64,
+    pub fee_paid_by: &'static str,
+    pub review_required: bool,
+    /// pending, reviewing, crediting, succeeded, failed, closed or expired.
+    pub status: RechargeStatus,
+    /// Once credited: the debt repaid first, the amount credited to the account, the tier's bonus.
+    pub repaid: i64,
+    pub credited: i64,
+    pub bonus: i64,
+    pub reason: Option<String>,
+    pub created_at: String,
+    /// A pending order is closed as expired after this time.
+    pub expires_at: String,
+}
+
+impl From<&RechargeOrder> for RechargeJson {
+    fn from(o: &RechargeOrder) -> RechargeJson {
+        RechargeJson {
+            order_number: o.order_number.clone(),
+            member_id: o.member_id.to_string(),
+            customer_id: o.customer_id.clone(),
+            account_id: o.account_id.to_string(),
+            amount: o.amount,
+            channel: o.channel.clone(),
+            fee: o.fee,
+            fee_paid_by: if o.fee_paid_by_member { "member" } else { "platform" },
+            review_required: o.review_required,
+            status: o.status,
+            repaid: o.repaid,
+            credited: o.credited,
+            bonus: o.bonus,
+            reason: o.reason.clone(),
+            created_at: o.created_at.to_string(),
+            expires_at: o.expires_at.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRechargeBody {
+    order_number: String,
+    member_id: String,
+    /// The account to credit; the member's account of the configured recharge type when absent.
+    account_id: Option<String>,
+    amount: Number,
+    channel: String,
+}
+
+/// POST /v1/recharges: a pending recharge order. The same order number with the same details answers
+/// the order as it is; with other details, `order_number_reused`.
+pub async fn create_recharge(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RechargeJson>), ApiError> {
+    let body: CreateRechargeBody = parse_body(&body)?;
+    let request = RechargeRequest {
+        client: client_of(&actor)?,
+        order_number: order_number("order_number", &body.order_number)?,
+        member: ids::member_id("member_id", &body.member_id)?,
+        account: body.account_id.as_deref().map(|a| ids::account_id("account_id", a)).transpose()?,
+        amount: amount("amount", &body.amount)?,
+        channel: body.channel,
+    };
+    let wallets = state.wallets().clone();
+    let order = run(move || async move { wallets.create_recharge(&request, &actor).await }).await?;
+    tracing::info!(order.number = %order.order_number, member.id = %order.member_id, amount = order.amount, channel = %order.channel, "recharge order");
+    Ok((StatusCode::CREATED, Json(RechargeJson::from(&order))))
+}
+
+/// GET /v1/recharges/{number}
+pub async fn get_recharge(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+) -> Result<Json<RechargeJson>, ApiError> {
+    let order = state.wallets().get_recharge(client_of(&actor)?, &number).await?;
+    Ok(Json(RechargeJson::from(&order)))
+}
+
+/// POST /v1/recharges/{number}/confirm: the channel says it was paid; the member is credited once.
+pub async fn confirm_recharge(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<RechargeJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let order = run(move || async move { wallets.confirm_recharge(client, &number, &actor).await }).await?;
+    tracing::info!(order.number = %order.order_number, status = ?order.status, "recharge confirmed");
+    Ok(Json(RechargeJson::from(&order)))
+}
+
+/// POST /v1/recharges/{number}/approve: an administrator checked a reviewed recharge; it is credited.
+pub async fn approve_recharge(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<RechargeJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let order = run(move || async move { wallets.approve_recharge(client, &number, &actor).await }).await?;
+    tracing::info!(order.number = %order.order_number, status = ?order.status, "recharge approved");
+    Ok(Json(RechargeJson::from(&order)))
+}
+
+/// POST /v1/recharges/{number}/reject: an administrator refuses a reviewed recharge.
+pub async fn reject_recharge(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<RechargeJson>, ApiError> {
+    let body: ReasonBody = parse_body(&body)?;
+    let reason = fields::reason(&body.reason)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let order =
+        run(move || async move { wallets.reject_recharge(client, &number, reason.as_str(), &actor).await }).await?;
+    tracing::info!(order.number = %order.order_number, "recharge rejected");
+    Ok(Json(RechargeJson::from(&order)))
+}
+
+/// POST /v1/recharges/{number}/fail: the channel says it was not paid.
+pub async fn fail_recharge(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<RechargeJson>, ApiError> {
+    let body: ReasonBody = parse_body(&body)?;
+    let reason = fields::reason(&body.reason)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let order =
+        run(move || async move { wallets.fail_recharge(client, &number, reason.as_str(), &actor).await }).await?;
+    tracing::info!(order.number = %order.order_number, "recharge failed");
+    Ok(Json(RechargeJson::from(&order)))
+}
+
+/// POST /v1/recharges/{number}/close: the caller gives the order up before it is paid.
+pub async fn close_recharge(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<RechargeJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let order = run(move || async move { wallets.close_recharge(client, &number, &actor).await }).await?;
+    tracing::info!(order.number = %order.order_number, "recharge closed");
+    Ok(Json(RechargeJson::from(&order)))
+}
+
+/// The body of an action that takes no fields: empty or `{}`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}

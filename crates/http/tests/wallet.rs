@@ -1,0 +1,602 @@
+//! The wallet over the API, on SQLite and PostgreSQL, with the articles' cases end to end: home
+//! services (the 1.50 / 10.00 / 0.80 withdrawal), the rider's cash debt repaid by a recharge, pet B2B
+//! (a recharge with a tier's bonus into a prepaid type that cannot be withdrawn), the travel store
+//! (fund and profit wallets; a withdrawal frozen at application and reviewed), the canteen (subsidy
+//! money spent first; subsidy not withdrawable), ETC tolls (nothing credited before the channel's
+//! confirmation; the toll deducted before success is answered; red-packet money not withdrawable);
+//! then payments, refunds, freezes and adjustments with every refusal's code. Each case ends with the
+//! ledger's verify checks passing.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use sanhu_core::party::account_type::AccountTypeSpec;
+use sanhu_core::party::{AccountType, AccountTypeCode, AccountTypes};
+use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, WithdrawalPolicy};
+use sanhu_core::{Currency, Timestamp};
+use sanhu_service::clock;
+use sanhu_service::party::{PartyConfig, PayPasswordHashing};
+use sanhu_service::wallet::{Channel, ChannelReview, PayPasswordRule, WalletConfig};
+use sanhu_store::on_both_backends;
+use sanhu_store::testing::TestDatabase;
+use serde_json::{json, Value};
+
+fn cny() -> Currency {
+    Currency::parse("CNY").unwrap()
+}
+
+/// The default account types, with riders' settlement accounts allowed 50.00 of debt, and the
+/// travel store's fund and profit wallets and the pet shop's prepaid deposit besides.
+fn account_types() -> AccountTypes {
+    let defaults = AccountTypes::default_set(cny());
+    let mut types: Vec<AccountType> = defaults
+        .iter()
+        .map(|t| {
+            if t.code().as_str() == "settlement" {
+                AccountType::configure(AccountTypeSpec { overdraft_limit: 5000, ..t.spec().clone() }).unwrap()
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
+    let settlement = defaults.get(&AccountTypeCode::parse("settlement").unwrap()).unwrap().spec().clone();
+    let custom = |code: &str, name: &str, withdrawable: bool| {
+        AccountType::configure(AccountTypeSpec {
+            code: AccountTypeCode::parse(code).unwrap(),
+            name: name.to_owned(),
+            withdrawable,
+            sends_transfers: withdrawable,
+            receives_transfers: withdrawable,
+            ..settlement.clone()
+        })
+        .unwrap()
+    };
+    types.push(custom("fund", "资金钱包", true));
+    types.push(custom("profit", "利润钱包", true));
+    types.push(custom("prepaid", "预存款", false));
+    AccountTypes::new(types).unwrap()
+}
+
+fn party_config() -> PartyConfig {
+    PartyConfig {
+        account_types: account_types(),
+        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
+        ..PartyConfig::default()
+    }
+}
+
+/// The defaults with a free `test` channel, withdrawals of at least 1.00 reviewed from 100.00, and a
+/// tier "pay 100.00, get 10.00" valid now.
+fn wallet_config() -> WalletConfig {
+    let mut config = WalletConfig::default_for(cny());
+    config.channels.push(Channel {
+        name: "test".into(),
+        review: ChannelReview::NotRequired,
+        fee: FeeRule::Free,
+        fee_payer: FeePayer::Platform,
+        status_url: None,
+    });
+    config.withdrawal = WithdrawalPolicy::new(cny(), 100, FeeRule::Free, FeePayer::Member).unwrap();
+    config.withdrawal_auto_approve_below = 10_000;
+    let now = clock::now();
+    let tier = RechargeTier::new(
+        10_000,
+        1000,
+        Timestamp::from_nanos(now.nanos() - 3_600_000_000_000),
+        now.add_seconds(86_400).unwrap(),
+    );
+    config.recharge_tiers = RechargeTiers::new(cny(), vec![tier.unwrap()]);
+    config
+}
+
+async fn app(db: TestDatabase) -> TestApp {
+    TestApp::new(db, party_config(), wallet_config()).await
+}
+
+fn amounts(parts: &Value) -> Vec<(String, i64)> {
+    parts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["account_id"].as_str().unwrap().to_owned(), p["amount"].as_i64().unwrap()))
+        .collect()
+}
+
+fn pay(number: &str, member: &str, amount: i64, receiver: &str) -> Value {
+    json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": receiver})
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The articles' cases
+
+on_both_backends!(home_services_withdrawal_of_8_takes_1_50_and_6_50_and_is_paid_out, |db| {
+    let app = app(db).await;
+    let (worker, _) = app.active_member("13700000001").await;
+    let mut accounts = Vec::new();
+    for (i, amount) in [150, 1000, 80].into_iter().enumerate() {
+        let account = app.open(&worker, "settlement").await;
+        app.recharge(&worker, &account, amount, "test", &format!("F-{i}")).await;
+        accounts.push(account);
+    }
+    let wallet = app.wallet(&worker).await;
+    assert_eq!((wallet["balance"].as_i64(), wallet["withdrawable"].as_i64()), (Some(1230), Some(1150)));
+
+    let preview = app.get(&format!("/v1/members/{worker}/wallet/withdrawal-preview?amount=800")).await;
+    let preview = preview.assert_status(StatusCode::OK).clone();
+    assert_eq!(amounts(&preview["allocations"]), [(accounts[0].clone(), 150), (accounts[1].clone(), 650)]);
+    assert_eq!((preview["fee"].as_i64(), preview["payout"].as_i64()), (Some(0), Some(800)));
+    let below = app.get(&format!("/v1/members/{worker}/wallet/withdrawal-preview?amount=99")).await;
+    below.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "below_minimum_withdrawal");
+    let beyond = app.get(&format!("/v1/members/{worker}/wallet/withdrawal-preview?amount=1151")).await;
+    beyond.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "exceeds_withdrawable");
+
+    // Only to a card in the member's verified name.
+    app.real_name(&worker, "张三", 1).await;
+    let someone_elses = app.bind_card(&worker, "李四", 1).await;
+    let mismatch = app
+        .post(
+            "/v1/withdrawals",
+            json!({"order_number": "W-0", "member_id": worker, "amount": 800, "bank_card_id": someone_elses}),
+        )
+        .await;
+    mismatch.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "card_holder_mismatch");
+    let card = app.bind_card(&worker, "张三", 2).await;
+    let applied = app
+        .post(
+            "/v1/withdrawals",
+            json!({"order_number": "W-1", "member_id": worker, "amount": 800, "bank_card_id": card}),
+        )
+        .await;
+    let applied = applied.assert_status(StatusCode::CREATED).clone();
+    // Under the review threshold: approved at once, one order per account, all frozen.
+    assert_eq!(applied["status"], "approved");
+    let orders: Vec<(String, String, i64)> = applied["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["number"].as_str().unwrap().into(),
+                o["account_id"].as_str().unwrap().into(),
+                o["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(orders, [("W-1-1".into(), accounts[0].clone(), 150), ("W-1-2".into(), accounts[1].clone(), 650)]);
+    let wallet = app.wallet(&worker).await;
+    assert_eq!((wallet["frozen"].as_i64(), wallet["withdrawable"].as_i64()), (Some(800), Some(350)));
+
+    let paid = app.post("/v1/withdrawals/W-1/payout", json!({"result": "succeeded"})).await;
+    assert_eq!(paid.assert_status(StatusCode::OK)["status"], "paid");
+    // The payout result again changes nothing.
+    let again = app.post("/v1/withdrawals/W-1/payout", json!({"result": "succeeded"})).await;
+    assert_eq!(again.assert_status(StatusCode::OK)["status"], "paid");
+    let balances = [app.balance(&accounts[0]).await, app.balance(&accounts[1]).await, app.balance(&accounts[2]).await];
+    assert_eq!(balances, [0, 350, 80]);
+    assert_eq!(app.platform_balance("withdrawals_in_transit").await, 800);
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_riders_cash_order_goes_into_debt_and_a_recharge_repays_it_first, |db| {
+    let app = app(db).await;
+    let (rider, basic) = app.active_member("13700000002").await;
+    let settlement = app.open(&rider, "settlement").await;
+    let (_, shop) = app.active_member("13700000003").await;
+    // The rider collected 30.00 in cash for an order: the platform takes it from the settlement
+    // account, which goes into debt (its type allows 50.00).
+    let paid = app.post("/v1/payments", pay("CASH-1", &rider, 3000, &shop)).await;
+    assert_eq!(paid.assert_status(StatusCode::CREATED)["status"], "paid");
+    assert_eq!(app.balance(&settlement).await, -3000);
+    let wallet = app.wallet(&rider).await;
+    assert_eq!((wallet["balance"].as_i64(), wallet["debt"].as_i64()), (Some(-3000), Some(3000)));
+    // Beyond the type's 50.00 of debt: refused, nothing moved.
+    let beyond = app.post("/v1/payments", pay("CASH-2", &rider, 2001, &shop)).await;
+    beyond.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+    assert_eq!(app.balance(&settlement).await, -3000);
+
+    // A recharge of 50.00 repays the 30.00 first and credits 20.00.
+    let order = app.recharge(&rider, &basic, 5000, "test", "RR-1").await;
+    assert_eq!((order["repaid"].as_i64(), order["credited"].as_i64()), (Some(3000), Some(2000)));
+    let wallet = app.wallet(&rider).await;
+    assert_eq!((wallet["balance"].as_i64(), wallet["debt"].as_i64()), (Some(2000), Some(0)));
+    assert_eq!(app.balance(&settlement).await, 0);
+    app.verify_clean().await;
+});
+
+on_both_backends!(pet_b2b_recharge_earns_the_tier_bonus_and_prepaid_money_is_not_withdrawable, |db| {
+    let app = app(db).await;
+    let (shop, _) = app.active_member("13700000004").await;
+    let prepaid = app.open(&shop, "prepaid").await;
+    // Pay 100.00, get 10.00: the bonus lands in the bonus account, opened for it.
+    let order = app.recharge(&shop, &prepaid, 10_000, "test", "PET-1").await;
+    assert_eq!((order["credited"].as_i64(), order["bonus"].as_i64()), (Some(10_000), Some(1000)));
+    assert_eq!(order["status"], "succeeded");
+    let wallet = app.wallet(&shop).await;
+    assert_eq!(wallet["balance"].as_i64(), Some(11_000));
+    let bonus = wallet["accounts"].as_array().unwrap().iter().find(|a| a["account_type"] == "bonus").unwrap().clone();
+    assert_eq!(bonus["balance"].as_i64(), Some(1000));
+    // Neither prepaid money nor the bonus may be withdrawn.
+    assert_eq!(wallet["withdrawable"].as_i64(), Some(0));
+    let preview = app.get(&format!("/v1/members/{shop}/wallet/withdrawal-preview?amount=500")).await;
+    assert!(["not_withdrawable", "exceeds_withdrawable"].contains(&preview.code()), "{}", preview.body);
+    assert_eq!(preview.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.platform_balance("marketing_expense").await, 1000);
+    app.verify_clean().await;
+});
+
+on_both_backends!(travel_store_withdraws_from_its_profit_wallet_frozen_at_application_then_reviewed, |db| {
+    let app = app(db).await;
+    let (store, _) = app.active_member("13700000005").await;
+    let fund = app.open(&store, "fund").await;
+    let profit = app.open(&store, "profit").await;
+    app.recharge(&store, &fund, 30_000, "test", "T-F").await;
+    app.recharge(&store, &profit, 50_000, "test", "T-P").await;
+    // The store chooses to withdraw (and pay) from its profit wallet first.
+    let order =
+        app.post(&format!("/v1/members/{store}/wallet/deduction-order"), json!({"account_ids": [profit, fund]})).await;
+    assert_eq!(order.assert_status(StatusCode::OK)["account_ids"][0], profit.as_str());
+    app.real_name(&store, "王五", 3).await;
+    let card = app.bind_card(&store, "王五", 3).await;
+
+    // 200.00 is above the review threshold: frozen at once, waiting for review.
+    let applied = app
+        .post(
+            "/v1/withdrawals",
+            json!({"order_number": "TW-1", "member_id": store, "amount": 20_000, "bank_card_id": card}),
+        )
+        .await;
+    let applied = applied.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(applied["status"], "reviewing");
+    assert_eq!(amounts(&json!(applied["orders"])).len(), 1);
+    assert_eq!(applied["orders"][0]["account_id"], profit.as_str());
+    let wallet = app.wallet(&store).await;
+    // Each recharge earned the tier's 10.00 bonus: 820.00 in all.
+    assert_eq!((wallet["frozen"].as_i64(), wallet["available"].as_i64()), (Some(20_000), Some(62_000)));
+    // The frozen money cannot be spent meanwhile: 700.00 of 820.00 is more than is available.
+    let (_, shop) = app.active_member("13700000006").await;
+    let spent = app.post("/v1/payments", pay("T-PAY", &store, 70_000, &shop)).await;
+    spent.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+
+    // Payout before review is refused; a wrong decision word has its own code.
+    let early = app.post("/v1/withdrawals/TW-1/payout", json!({"result": "succeeded"})).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+    let wrong = app.post("/v1/withdrawals/TW-1/review", json!({"decision": "maybe"})).await;
+    wrong.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_decision");
+    let approved = app.post("/v1/withdrawals/TW-1/review", json!({"decision": "approve"})).await;
+    assert_eq!(approved.assert_status(StatusCode::OK)["status"], "approved");
+    let failed = app.post("/v1/withdrawals/TW-1/payout", json!({"result": "failed"})).await;
+    assert_eq!(failed.assert_status(StatusCode::OK)["status"], "payout_failed");
+    // The failed payout released the money.
+    let wallet = app.wallet(&store).await;
+    assert_eq!((wallet["frozen"].as_i64(), wallet["balance"].as_i64()), (Some(0), Some(82_000)));
+
+    // A second application is rejected at review: released too.
+    let applied = app
+        .post(
+            "/v1/withdrawals",
+            json!({"order_number": "TW-2", "member_id": store, "amount": 20_000, "bank_card_id": card}),
+        )
+        .await;
+    applied.assert_status(StatusCode::CREATED);
+    let rejected = app.post("/v1/withdrawals/TW-2/review", json!({"decision": "reject"})).await;
+    assert_eq!(rejected.assert_status(StatusCode::OK)["status"], "rejected");
+    assert_eq!(app.wallet(&store).await["frozen"].as_i64(), Some(0));
+    let got = app.get("/v1/withdrawals/TW-2").await;
+    assert_eq!(got.assert_status(StatusCode::OK)["status"], "rejected");
+    app.verify_clean().await;
+});
+
+on_both_backends!(canteen_payment_spends_subsidy_money_first_and_subsidy_is_not_withdrawable, |db| {
+    let app = app(db).await;
+    let (employee, basic) = app.active_member("13700000007").await;
+    let subsidy = app.open(&employee, "subsidy").await;
+    let (_, canteen) = app.active_member("13700000008").await;
+    app.recharge(&employee, &basic, 5000, "test", "C-B").await;
+    // The enterprise's monthly subsidy, credited by an adjustment here (funding is its own flow).
+    let credited = app
+        .post(
+            "/v1/adjustments",
+            json!({"adjustment_number": "SUB-1", "account_id": subsidy, "direction": "credit", "amount": 2000,
+                   "reason": "monthly meal subsidy"}),
+        )
+        .await;
+    assert_eq!(credited.assert_status(StatusCode::CREATED)["status"], "applied");
+    let wallet = app.wallet(&employee).await;
+    assert_eq!((wallet["balance"].as_i64(), wallet["withdrawable"].as_i64()), (Some(7000), Some(5000)));
+
+    // A 25.00 meal: 20.00 from the subsidy first, 5.00 from the basic account, one chain.
+    let meal = app.post("/v1/payments", pay("MEAL-1", &employee, 2500, &canteen)).await;
+    let meal = meal.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(meal["status"], "paid");
+    assert_eq!(amounts(&meal["deductions"]), [(subsidy.clone(), 2000), (basic.clone(), 500)]);
+    assert_eq!((app.balance(&subsidy).await, app.balance(&basic).await, app.balance(&canteen).await), (0, 4500, 2500));
+    app.verify_clean().await;
+});
+
+on_both_backends!(etc_tolls_nothing_is_credited_before_confirmation_and_red_packets_stay_unwithdrawable, |db| {
+    let app = app(db).await;
+    let (driver, basic) = app.active_member("13700000009").await;
+    let created = app
+        .post(
+            "/v1/recharges",
+            json!({"order_number": "ETC-R1", "member_id": driver, "amount": 10_000, "channel": "test"}),
+        )
+        .await;
+    let created = created.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(created["status"], "pending");
+    assert_eq!(created["account_id"], basic.as_str());
+    // Credit after payment succeeds, never before.
+    assert_eq!(app.balance(&basic).await, 0);
+    let read = app.get("/v1/recharges/ETC-R1").await;
+    assert_eq!(read.assert_status(StatusCode::OK)["status"], "pending");
+    // Confirmed twice, by two callbacks at once: credited once.
+    let (a, b) = tokio::join!(
+        app.post("/v1/recharges/ETC-R1/confirm", json!({})),
+        app.post("/v1/recharges/ETC-R1/confirm", json!({}))
+    );
+    assert_eq!(a.assert_status(StatusCode::OK)["status"], "succeeded");
+    assert_eq!(b.assert_status(StatusCode::OK)["status"], "succeeded");
+    assert_eq!(app.balance(&basic).await, 10_000);
+    // The tier's red packet (bonus): spendable, not withdrawable.
+    let wallet = app.wallet(&driver).await;
+    assert_eq!((wallet["balance"].as_i64(), wallet["withdrawable"].as_i64()), (Some(11_000), Some(10_000)));
+
+    // The toll is deducted before success is answered: the answer is the payment, paid, and the
+    // money is already at the toll operator.
+    let (_, toll_operator) = app.active_member("13700000010").await;
+    let toll = app.post("/v1/payments", pay("TOLL-1", &driver, 3550, &toll_operator)).await;
+    assert_eq!(toll.assert_status(StatusCode::CREATED)["status"], "paid");
+    assert_eq!(app.balance(&toll_operator).await, 3550);
+
+    // A failed and a closed order credit nothing, and stay ended.
+    for (number, action) in [("ETC-R2", "fail"), ("ETC-R3", "close")] {
+        let body = json!({"order_number": number, "member_id": driver, "amount": 5000, "channel": "test"});
+        app.post("/v1/recharges", body).await.assert_status(StatusCode::CREATED);
+        let ended = if action == "fail" {
+            app.post(&format!("/v1/recharges/{number}/fail"), json!({"reason": "the bank declined"})).await
+        } else {
+            app.post(&format!("/v1/recharges/{number}/close"), json!({})).await
+        };
+        ended.assert_status(StatusCode::OK);
+        let late = app.post(&format!("/v1/recharges/{number}/confirm"), json!({})).await;
+        late.assert_error(StatusCode::CONFLICT, "order_closed");
+    }
+    assert_eq!(app.wallet(&driver).await["balance"].as_i64(), Some(11_000 - 3550));
+    app.verify_clean().await;
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Recharge review, payments, refunds, freezes, adjustments
+
+on_both_backends!(a_bank_transfer_recharge_waits_for_review_and_only_approval_credits_it, |db| {
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13700000011").await;
+    let body = json!({"order_number": "BT-1", "member_id": member, "amount": 20_000, "channel": "bank_transfer"});
+    let created = app.post("/v1/recharges", body.clone()).await;
+    assert_eq!(created.assert_status(StatusCode::CREATED)["status"], "reviewing");
+    // The same number with the same details answers the order; with others, it is refused.
+    let again = app.post("/v1/recharges", body).await;
+    assert_eq!(again.assert_status(StatusCode::CREATED)["status"], "reviewing");
+    let other = json!({"order_number": "BT-1", "member_id": member, "amount": 1, "channel": "bank_transfer"});
+    app.post("/v1/recharges", other).await.assert_error(StatusCode::CONFLICT, "order_number_reused");
+    // The channel's callback cannot credit it before review.
+    app.post("/v1/recharges/BT-1/confirm", json!({})).await.assert_error(StatusCode::CONFLICT, "order_under_review");
+    let approved = app.post("/v1/recharges/BT-1/approve", json!({})).await;
+    assert_eq!(approved.assert_status(StatusCode::OK)["status"], "succeeded");
+    assert_eq!(app.balance(&basic).await, 20_000);
+    // A rejected one credits nothing.
+    let body = json!({"order_number": "BT-2", "member_id": member, "amount": 5000, "channel": "bank_transfer"});
+    app.post("/v1/recharges", body).await.assert_status(StatusCode::CREATED);
+    let rejected = app.post("/v1/recharges/BT-2/reject", json!({"reason": "not on the statement"})).await;
+    assert_eq!(rejected.assert_status(StatusCode::OK)["status"], "failed");
+    assert_eq!(app.balance(&basic).await, 20_000);
+    // Unknown channels, orders and bad numbers have their codes.
+    let unknown = json!({"order_number": "X-1", "member_id": member, "amount": 100, "channel": "carrier_pigeon"});
+    app.post("/v1/recharges", unknown).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "channel_not_configured");
+    app.get("/v1/recharges/NOPE").await.assert_error(StatusCode::NOT_FOUND, "order_not_found");
+    let bad = json!({"order_number": "has space", "member_id": member, "amount": 100, "channel": "test"});
+    app.post("/v1/recharges", bad).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "order_number_invalid");
+    let zero = json!({"order_number": "Z-1", "member_id": member, "amount": 0, "channel": "test"});
+    app.post("/v1/recharges", zero).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount");
+    app.verify_clean().await;
+});
+
+on_both_backends!(payments_split_authorise_capture_release_and_refunds_never_exceed_the_payment, |db| {
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13700000012").await;
+    let (_, merchant) = app.active_member("13700000013").await;
+    app.recharge(&member, &basic, 10_000, "test", "P-F").await;
+
+    // Short of money: all or nothing by default; with allow_split, what the wallet can and the rest.
+    let short = app.post("/v1/payments", pay("P-0", &member, 15_000, &merchant)).await;
+    short.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+    let mut split = pay("P-1", &member, 15_000, &merchant);
+    split["allow_split"] = json!(true);
+    let split = app.post("/v1/payments", split).await;
+    let split = split.assert_status(StatusCode::CREATED).clone();
+    assert_eq!((split["paid"].as_i64(), split["remainder"].as_i64()), (Some(11_000), Some(4000)));
+
+    // Refunds: in parts, concurrent, never beyond what was paid.
+    let refund = |n: &str, amount: i64| json!({"refund_number": n, "amount": amount});
+    let (a, b, c) = tokio::join!(
+        app.post("/v1/payments/P-1/refunds", refund("R-1", 5000)),
+        app.post("/v1/payments/P-1/refunds", refund("R-2", 5000)),
+        app.post("/v1/payments/P-1/refunds", refund("R-3", 5000)),
+    );
+    let succeeded = [&a, &b, &c].iter().filter(|r| r.status == StatusCode::CREATED).count();
+    assert_eq!(succeeded, 2, "{} {} {}", a.body, b.body, c.body);
+    for refused in [&a, &b, &c].into_iter().filter(|r| r.status != StatusCode::CREATED) {
+        refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_payment");
+    }
+    let payment = app.get("/v1/payments/P-1").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(payment["refunded"].as_i64(), Some(10_000));
+    app.post("/v1/payments/P-1/refunds", refund("R-4", 1001))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_payment");
+    // The same refund number again answers that refund; with another amount it is refused.
+    let repeated = app.post("/v1/payments/P-1/refunds", refund("R-X", 1000)).await;
+    repeated.assert_status(StatusCode::CREATED);
+    let again = app.post("/v1/payments/P-1/refunds", refund("R-X", 1000)).await;
+    assert_eq!(again.assert_status(StatusCode::CREATED)["amount"].as_i64(), Some(1000));
+    app.post("/v1/payments/P-1/refunds", refund("R-X", 999))
+        .await
+        .assert_error(StatusCode::CONFLICT, "refund_number_reused");
+    assert_eq!(app.wallet(&member).await["balance"].as_i64(), Some(11_000));
+
+    // Authorise, then capture part: the rest is released.
+    let mut authorise = pay("P-2", &member, 6000, &merchant);
+    authorise["authorise_timeout_s"] = json!(600);
+    let held = app.post("/v1/payments", authorise).await.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(held["status"], "authorised");
+    assert_eq!(app.wallet(&member).await["frozen"].as_i64(), Some(6000));
+    app.post("/v1/payments/P-2/capture", json!({"amount": 6001}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "capture_exceeds_holds");
+    let captured = app.post("/v1/payments/P-2/capture", json!({"amount": 4000})).await;
+    let captured = captured.assert_status(StatusCode::OK).clone();
+    assert_eq!((captured["status"].as_str(), captured["paid"].as_i64()), (Some("captured"), Some(4000)));
+    let wallet = app.wallet(&member).await;
+    assert_eq!((wallet["frozen"].as_i64(), wallet["balance"].as_i64()), (Some(0), Some(7000)));
+    // Another authorised and released: nothing paid.
+    let mut authorise = pay("P-3", &member, 1000, &merchant);
+    authorise["authorise_timeout_s"] = json!(600);
+    app.post("/v1/payments", authorise).await.assert_status(StatusCode::CREATED);
+    let released = app.post("/v1/payments/P-3/release", json!({})).await;
+    assert_eq!(released.assert_status(StatusCode::OK)["status"], "released");
+    app.post("/v1/payments/P-3/capture", json!({"amount": 1}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "order_state_invalid");
+    app.post("/v1/payments/P-3/refunds", refund("R-9", 1))
+        .await
+        .assert_error(StatusCode::CONFLICT, "payment_not_refundable");
+    assert_eq!(app.wallet(&member).await["balance"].as_i64(), Some(7000));
+
+    // A receiver that is a platform account; exactly one receiver.
+    let mut to_platform = json!({"order_number": "P-4", "member_id": member, "amount": 100,
+                                 "receiver_platform_account": "fee_income"});
+    app.post("/v1/payments", to_platform.clone()).await.assert_status(StatusCode::CREATED);
+    assert_eq!(app.platform_balance("fee_income").await, 100);
+    to_platform["order_number"] = json!("P-5");
+    to_platform["receiver_platform_account"] = json!("no_such_account");
+    app.post("/v1/payments", to_platform).await.assert_error(StatusCode::NOT_FOUND, "platform_account_not_found");
+    let mut both = pay("P-6", &member, 100, &merchant);
+    both["receiver_platform_account"] = json!("fee_income");
+    app.post("/v1/payments", both).await.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_payment_under_an_idempotency_key_with_a_pay_password_pays_once, |db| {
+    let mut wallet = wallet_config();
+    wallet.pay_password = PayPasswordRule::Required;
+    let app = TestApp::new(db, party_config(), wallet).await;
+    let (member, basic) = app.active_member("13700000014").await;
+    let (_, merchant) = app.active_member("13700000015").await;
+    app.recharge(&member, &basic, 10_000, "test", "PP-F").await;
+    app.post(&format!("/v1/members/{member}/pay-password"), json!({"pay_password": "135790"}))
+        .await
+        .assert_status(StatusCode::CREATED);
+
+    let without = app.post("/v1/payments", pay("PP-0", &member, 100, &merchant)).await;
+    without.assert_error(StatusCode::FORBIDDEN, "pay_password_required");
+    let mut wrong = pay("PP-1", &member, 100, &merchant);
+    wrong["pay_password"] = json!("000000");
+    app.post("/v1/payments", wrong).await.assert_error(StatusCode::FORBIDDEN, "pay_password_incorrect");
+
+    let mut body = pay("PP-2", &member, 2500, &merchant);
+    body["pay_password"] = json!("135790");
+    let first = app.post_keyed("/v1/payments", "pay-PP-2", body.clone()).await;
+    assert_eq!(first.assert_status(StatusCode::CREATED)["status"], "paid");
+    let replayed = app.post_keyed("/v1/payments", "pay-PP-2", body).await;
+    replayed.assert_status(StatusCode::CREATED);
+    assert_eq!(replayed.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert!(!replayed.text.contains("135790"));
+    assert_eq!(app.balance(&merchant).await, 2500);
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_freeze_holds_money_until_unfrozen_or_seized, |db| {
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13700000016").await;
+    app.recharge(&member, &basic, 9000, "test", "FZ-F").await;
+    let freeze = |n: &str, amount: i64| json!({"freeze_number": n, "account_id": basic, "amount": amount, "reason": "court order 2026-118"});
+    let frozen = app.post("/v1/freezes", freeze("FZ-1", 3000)).await;
+    assert_eq!(frozen.assert_status(StatusCode::CREATED)["status"], "frozen");
+    assert_eq!(app.wallet(&member).await["available"].as_i64(), Some(6000));
+    app.post("/v1/freezes", freeze("FZ-2", 6001))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+    let unfrozen = app.post("/v1/freezes/FZ-1/unfreeze", json!({})).await;
+    assert_eq!(unfrozen.assert_status(StatusCode::OK)["status"], "unfrozen");
+    assert_eq!(app.wallet(&member).await["available"].as_i64(), Some(9000));
+
+    app.post("/v1/freezes", freeze("FZ-3", 4000)).await.assert_status(StatusCode::CREATED);
+    let seized = app.post("/v1/freezes/FZ-3/seize", json!({})).await;
+    assert_eq!(seized.assert_status(StatusCode::OK)["status"], "seized");
+    assert_eq!(app.get("/v1/freezes/FZ-3").await.assert_status(StatusCode::OK)["status"], "seized");
+    assert_eq!(app.balance(&basic).await, 5000);
+    assert_eq!(app.platform_balance("seized").await, 4000);
+    app.get("/v1/freezes/FZ-9").await.assert_error(StatusCode::NOT_FOUND, "freeze_not_found");
+    app.post("/v1/freezes", json!({"freeze_number": "FZ-4", "account_id": basic, "amount": 1, "reason": ""}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "reason_invalid");
+    app.verify_clean().await;
+});
+
+on_both_backends!(an_adjustment_above_the_threshold_needs_a_second_person, |db| {
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13700000017").await;
+    let adjust = |n: &str, direction: &str, amount: i64, staff: &str| {
+        json!({"adjustment_number": n, "account_id": basic, "direction": direction, "amount": amount,
+               "reason": "compensation for a lost order", "acting_staff": staff})
+    };
+    // Below 1,000.00: applied at once.
+    let small = app.post("/v1/adjustments", adjust("ADJ-1", "credit", 5000, "alice")).await;
+    assert_eq!(small.assert_status(StatusCode::CREATED)["status"], "applied");
+    // From 1,000.00: waits; the maker cannot approve it; another person can.
+    let large = app.post("/v1/adjustments", adjust("ADJ-2", "credit", 100_000, "alice")).await;
+    assert_eq!(large.assert_status(StatusCode::CREATED)["status"], "awaiting_approval");
+    assert_eq!(app.balance(&basic).await, 5000);
+    let same = app.post("/v1/adjustments/ADJ-2/approve", json!({"acting_staff": "alice"})).await;
+    same.assert_error(StatusCode::FORBIDDEN, "adjustment_same_actor");
+    let approved = app.post("/v1/adjustments/ADJ-2/approve", json!({"acting_staff": "bob"})).await;
+    let approved = approved.assert_status(StatusCode::OK).clone();
+    assert_eq!((approved["status"].as_str(), approved["checker"].as_str()), (Some("applied"), Some("staff:bob")));
+    assert_eq!(app.balance(&basic).await, 105_000);
+    // A debit beyond the balance is refused by the ledger: nothing moved.
+    let debit = app.post("/v1/adjustments", adjust("ADJ-3", "debit", 99_999, "alice")).await;
+    let debit = debit.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(debit["status"], "applied");
+    let too_much = app.post("/v1/adjustments", adjust("ADJ-4", "debit", 50_000, "alice")).await;
+    assert!(
+        too_much.status == StatusCode::UNPROCESSABLE_ENTITY || too_much.body["status"] == "refused",
+        "{}",
+        too_much.body
+    );
+    assert_eq!(app.balance(&basic).await, 5001);
+    app.post("/v1/adjustments", adjust("ADJ-5", "sideways", 1, "alice"))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_direction");
+    let _ = member;
+    app.verify_clean().await;
+});
+
+on_both_backends!(the_platform_accounts_are_listed_and_a_wallet_of_an_unknown_member_is_not_found, |db| {
+    let app = app(db).await;
+    let listed = app.get("/v1/platform-accounts").await.assert_status(StatusCode::OK).clone();
+    let names: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    for name in
+        ["channel:alipay", "channel:test", "fee_income", "marketing_expense", "seized", "withdrawals_in_transit"]
+    {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let unknown = app.get("/v1/members/mem_01JD7S2P3Q4R5S6T7V8W9X0Y1Z/wallet").await;
+    unknown.assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    app.get("/v1/members/nope/wallet").await.assert_error(StatusCode::BAD_REQUEST, "invalid_id");
+    let (member, _) = app.active_member("13700000018").await;
+    let bad = app.get(&format!("/v1/members/{member}/wallet/withdrawal-preview?amount=abc")).await;
+    bad.assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+    let missing = app.get(&format!("/v1/members/{member}/wallet/withdrawal-preview")).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    app.verify_clean().await;
+});
