@@ -44,8 +44,35 @@ pub const RECEIVER_NOT_FOUND: Rejection = Rejection {
 };
 pub const PAY_PASSWORD_REQUIRED: Rejection =
     Rejection { code: "pay_password_required", message: "the platform requires the pay password for this payment" };
-pub const PAYMENT_NOT_REFUNDABLE: Rejection =
-    Rejection { code: "payment_not_refundable", message: "only a paid or captured payment can be refunded" };
+pub const PAYMENT_NOT_REFUNDABLE: Rejection = Rejection {
+    code: "payment_not_refundable",
+    message: "only a paid or captured payment, or an escrow released to its receiver, can be refunded",
+};
+pub const PAYMENT_NOT_ESCROWED: Rejection =
+    Rejection { code: "payment_not_escrowed", message: "the payment holds no money in escrow" };
+pub const ESCROW_RELEASED: Rejection = Rejection {
+    code: "escrow_released",
+    message: "the escrow was released to the receiver and can no longer be returned; refund the payment instead",
+};
+pub const ESCROW_RETURNED: Rejection = Rejection {
+    code: "escrow_returned",
+    message: "the escrow was returned to the payer and can no longer be released",
+};
+pub const DEPOSIT_NOT_FOUND: Rejection = Rejection { code: "deposit_not_found", message: "no deposit has this number" };
+pub const DEPOSIT_NOT_HELD: Rejection =
+    Rejection { code: "deposit_not_held", message: "the deposit holds no money: its hold was refused" };
+pub const DEPOSIT_RELEASED: Rejection = Rejection {
+    code: "deposit_released",
+    message: "the deposit was released to the payer and can no longer be captured",
+};
+pub const DEPOSIT_CAPTURED: Rejection = Rejection {
+    code: "deposit_captured",
+    message: "the deposit was already captured (once, for the amount given then) and the rest released",
+};
+pub const DEPOSIT_BENEFICIARY_INVALID: Rejection = Rejection {
+    code: "deposit_beneficiary_invalid",
+    message: "a deposit's beneficiary is a member account or a platform account other than the deposits account",
+};
 pub const REFUND_NUMBER_REUSED: Rejection =
     Rejection { code: "refund_number_reused", message: "this refund number was used for a refund of another amount" };
 pub const ADJUSTMENT_SAME_ACTOR: Rejection = Rejection {
@@ -72,6 +99,14 @@ const SERVICE_CODES: &[Rejection] = &[
     RECEIVER_NOT_FOUND,
     PAY_PASSWORD_REQUIRED,
     PAYMENT_NOT_REFUNDABLE,
+    PAYMENT_NOT_ESCROWED,
+    ESCROW_RELEASED,
+    ESCROW_RETURNED,
+    DEPOSIT_NOT_FOUND,
+    DEPOSIT_NOT_HELD,
+    DEPOSIT_RELEASED,
+    DEPOSIT_CAPTURED,
+    DEPOSIT_BENEFICIARY_INVALID,
     REFUND_NUMBER_REUSED,
     ADJUSTMENT_SAME_ACTOR,
     ACCOUNT_NOT_MEMBERS,

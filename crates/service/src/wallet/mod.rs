@@ -15,6 +15,8 @@
 //! | `view.rs` | a member's wallet and its deduction order |
 //! | `recharge.rs` | recharge orders: pending, review, confirm (debt first, bonus), fail, close, expire |
 //! | `payment.rs` | paying from the wallet, authorise then capture or release, refunds |
+//! | `escrow.rs` | escrow payments: the receiver credited as frozen, then released to it or returned |
+//! | `deposit.rs` | deposits held on the payer's wallet, released or captured in part for damage |
 //! | `withdrawal.rs` | preview, application (frozen at once), review, payout result |
 //! | `freeze.rs` | administrative and judicial freezes: freeze, unfreeze, seize |
 //! | `adjustment.rs` | manual credits and debits, approved by a second person above a threshold |
@@ -24,7 +26,9 @@
 
 mod adjustment;
 mod chain;
+mod deposit;
 mod error;
+mod escrow;
 mod freeze;
 mod payment;
 mod platform;
@@ -43,9 +47,16 @@ use crate::ledger::Ledger;
 use crate::party::Parties;
 
 pub use adjustment::{Adjustment, AdjustmentDirection, AdjustmentStatus};
+pub use deposit::{
+    Deposit, DepositRequest, DepositStatus, DEPOSIT_CAPTURE_CODE, DEPOSIT_COMPENSATION_CODE, DEPOSIT_HOLD_CODE,
+    DEPOSIT_RELEASE_CODE,
+};
 pub use error::*;
+pub use escrow::{ESCROW_HOLD_CODE, ESCROW_RELEASE_CODE, ESCROW_RETURN_CODE};
 pub use freeze::{Freeze, FreezeStatus};
-pub use payment::{Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus};
+pub use payment::{
+    HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus,
+};
 pub use platform::{PlatformAccount, PlatformAccountView};
 pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
 pub use records::OrderNumber;

@@ -1,4 +1,5 @@
 //! Paying from the wallet (余额支付), authorise then capture or release (冻结/扣款), and refunds (退款).
+//! Escrow payments (担保支付) start here too and are released or returned in `escrow.rs`.
 //!
 //! A payment is one record (`payment:cli_…:ORDER`) with what it took from which account, so that a
 //! refund gives every fen back to where it came from, in the reverse order (core's `plan_refund`).
@@ -49,6 +50,10 @@ pub enum PaymentMode {
     Authorise {
         timeout_s: u32,
     },
+    /// Escrow (担保支付): the receiver is credited as frozen (pending, its incoming balance) until
+    /// the payment is released to it or returned to the payer (`escrow.rs`). No timeout: escrow
+    /// ends by a decision, never by a clock.
+    Escrow,
 }
 
 #[derive(Clone, Debug)]
@@ -76,6 +81,14 @@ pub enum PaymentStatus {
     Captured,
     Releasing,
     Released,
+    /// Escrow: being held, held (the receiver's incoming balance), being released to the receiver,
+    /// released (the receiver's money: refundable like a paid payment), being returned, returned.
+    Escrowing,
+    Escrowed,
+    EscrowReleasing,
+    EscrowReleased,
+    EscrowReturning,
+    EscrowReturned,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +151,7 @@ pub struct Payment {
     pub status: PaymentStatus,
     /// What was taken from each account, in deduction order.
     pub deductions: Vec<Part>,
-    /// An authorisation's holds.
+    /// An authorisation's (or an escrow's) holds.
     pub holds: Vec<HeldPart>,
     pub refunds: Vec<Refund>,
     pub reason: Option<String>,
@@ -146,10 +159,10 @@ pub struct Payment {
     pub created_at: Timestamp,
     /// The chain being applied, the status it leads to, the status a refusal leaves, and (capture)
     /// the deductions it makes.
-    in_flight: Vec<StoredRequest>,
-    on_success: Option<PaymentStatus>,
-    on_refusal: Option<PaymentStatus>,
-    capturing: Vec<Part>,
+    pub(super) in_flight: Vec<StoredRequest>,
+    pub(super) on_success: Option<PaymentStatus>,
+    pub(super) on_refusal: Option<PaymentStatus>,
+    pub(super) capturing: Vec<Part>,
 }
 json_document!(Payment, "payment");
 
@@ -160,11 +173,11 @@ impl Payment {
     }
 }
 
-async fn load(work: &mut Work, id: &str) -> Result<Payment, PartyError> {
+pub(super) async fn load(work: &mut Work, id: &str) -> Result<Payment, PartyError> {
     work.get::<Payment>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
 }
 
-fn parts(deductions: &[Deduction]) -> Vec<Part> {
+pub(super) fn parts(deductions: &[Deduction]) -> Vec<Part> {
     deductions.iter().map(|d| Part { account_id: d.account_id, amount: d.amount.get() }).collect()
 }
 
@@ -215,9 +228,16 @@ impl Wallets {
                         .collect();
                     (PaymentStatus::Authorising, auth.requests, holds)
                 }
+                PaymentMode::Escrow => {
+                    let (chain, holds) = super::escrow::escrow_holds(&plan, receiver, &meta, &id);
+                    (PaymentStatus::Escrowing, chain, holds)
+                }
             };
-            let on_success =
-                if status == PaymentStatus::Paying { PaymentStatus::Paid } else { PaymentStatus::Authorised };
+            let on_success = match status {
+                PaymentStatus::Paying => PaymentStatus::Paid,
+                PaymentStatus::Escrowing => PaymentStatus::Escrowed,
+                _ => PaymentStatus::Authorised,
+            };
             let payment = Payment {
                 id: id.clone(),
                 customer_id: member.member.customer().to_string(),
@@ -329,7 +349,8 @@ impl Wallets {
                 }
                 return Ok(refund.clone());
             }
-            if !matches!(payment.status, PaymentStatus::Paid | PaymentStatus::Captured) {
+            if !matches!(payment.status, PaymentStatus::Paid | PaymentStatus::Captured | PaymentStatus::EscrowReleased)
+            {
                 return Err(PartyError::Rejected(PAYMENT_NOT_REFUNDABLE));
             }
             let refunded: Vec<Deduction> = payment
@@ -392,7 +413,7 @@ impl Wallets {
     }
 
     /// Submits a payment's decided chain, if any, and records its outcome.
-    async fn resume_payment(&self, payment: Payment, actor: &Actor) -> Result<Payment, PartyError> {
+    pub(super) async fn resume_payment(&self, payment: Payment, actor: &Actor) -> Result<Payment, PartyError> {
         if payment.in_flight.is_empty() {
             return Ok(payment);
         }
@@ -409,7 +430,7 @@ impl Wallets {
             match &refusal {
                 None => {
                     payment.status = payment.on_success.unwrap_or(was);
-                    if was == PaymentStatus::Capturing {
+                    if matches!(was, PaymentStatus::Capturing | PaymentStatus::EscrowReleasing) {
                         payment.deductions = std::mem::take(&mut payment.capturing);
                         payment.paid = payment.deductions.iter().map(|d| d.amount).sum();
                     }
@@ -438,7 +459,7 @@ impl Wallets {
         }
     }
 
-    async fn receiver_account(&self, receiver: &Receiver) -> Result<AccountId, PartyError> {
+    pub(super) async fn receiver_account(&self, receiver: &Receiver) -> Result<AccountId, PartyError> {
         match receiver {
             Receiver::Platform(which) => self.ensure_platform_account(which).await,
             Receiver::Account(id) => match self.parties.get_member_account(*id).await {
@@ -450,7 +471,7 @@ impl Wallets {
     }
 }
 
-fn held(payment: &Payment) -> Vec<Hold> {
+pub(super) fn held(payment: &Payment) -> Vec<Hold> {
     payment
         .holds
         .iter()

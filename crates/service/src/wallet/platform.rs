@@ -9,6 +9,7 @@
 //! | `withdrawals_in_transit` | credit | money owed to members' bank cards, paid out by the channel |
 //! | `seized` | credit | frozen money seized (judicial deduction), owed to whoever ordered it |
 //! | `adjustments` | debit | manual corrections' net effect |
+//! | `deposits` | credit | renters' deposits: held on their wallets, and what a capture takes passed on to the beneficiary in the same chain (zero between captures) |
 //! | `subsidy:<mem_…>` | debit | subsidies an enterprise funded for its members (created when first needed) |
 //!
 //! Debit-normal accounts are what the platform has or spent (assets, expenses): a debit raises them.
@@ -47,6 +48,8 @@ pub enum PlatformAccount {
     WithdrawalsInTransit,
     Seized,
     Adjustments,
+    /// Deposits (押金) held on payers' wallets, and captures on their way to the beneficiary.
+    Deposits,
     /// An enterprise's subsidy funding.
     SubsidyFunding(MemberId),
 }
@@ -61,6 +64,7 @@ impl PlatformAccount {
             PlatformAccount::WithdrawalsInTransit => "withdrawals_in_transit".to_owned(),
             PlatformAccount::Seized => "seized".to_owned(),
             PlatformAccount::Adjustments => "adjustments".to_owned(),
+            PlatformAccount::Deposits => "deposits".to_owned(),
             PlatformAccount::SubsidyFunding(member) => format!("subsidy:{member}"),
         }
     }
@@ -86,9 +90,10 @@ impl PlatformAccount {
 
     pub fn normal_side(&self) -> NormalSide {
         match self {
-            PlatformAccount::FeeIncome | PlatformAccount::WithdrawalsInTransit | PlatformAccount::Seized => {
-                NormalSide::Credit
-            }
+            PlatformAccount::FeeIncome
+            | PlatformAccount::WithdrawalsInTransit
+            | PlatformAccount::Seized
+            | PlatformAccount::Deposits => NormalSide::Credit,
             _ => NormalSide::Debit,
         }
     }

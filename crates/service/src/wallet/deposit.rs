@@ -1,0 +1,394 @@
+//! Deposits (押金), the car-rental wallet's guarantee money: "the rental deposit is guarantee money,
+//! not the merchant's receivable, so paying it does not credit the merchant's wallet."
+//!
+//! A deposit is held on the payer's wallet: holds from the payer's accounts (in the wallet's
+//! deduction order, as a payment takes them) to the platform's `deposits` account, without a
+//! timeout. The payer's money is frozen; nothing reaches the merchant, not even as incoming money.
+//! The deposit names a **beneficiary** (the merchant whose car it guarantees). Then, once:
+//!
+//! - [`Wallets::release_deposit`]: the car came back undamaged; every hold is voided and the money is
+//!   the payer's again;
+//! - [`Wallets::capture_deposit`]: the car came back damaged; `amount` of the holds is posted to the
+//!   `deposits` account and, in the same linked chain, passed on to the beneficiary as compensation;
+//!   the rest of the holds is released to the payer. The `deposits` account only passes money on:
+//!   its balance is back to zero after every capture.
+//!
+//! Each step is one linked chain with transfer ids derived from the deposit (`chain.rs`), recorded in
+//! the deposit before it is submitted, so repeating a step, a crash, or two instances at once move
+//! the money once. A deposit is released or captured once: the other step is then refused with its
+//! own code.
+
+use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::{Actor, MemberAction, Reason};
+use sanhu_core::wallet::{plan_capture, plan_payment, release_holds, Shortfall, TransferMeta, WalletError};
+use sanhu_core::{AccountId, Amount, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::chain::{self, id_text, ids_for, store_chain, InFlight, StoredRequest};
+use super::error::*;
+use super::payment::{parts, HeldPart, Part, Receiver};
+use super::platform::PlatformAccount;
+use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::{PayPasswordRule, Wallets};
+use crate::party::work::Work;
+use crate::party::{PartyError, PayPasswordOwner};
+
+/// Business codes of a deposit's transfers.
+pub const DEPOSIT_HOLD_CODE: &str = "deposit";
+pub const DEPOSIT_RELEASE_CODE: &str = "deposit_release";
+pub const DEPOSIT_CAPTURE_CODE: &str = "deposit_capture";
+/// The captured money passed on from the `deposits` account to the beneficiary.
+pub const DEPOSIT_COMPENSATION_CODE: &str = "deposit_compensation";
+
+/// What holding a deposit takes.
+#[derive(Clone, Debug)]
+pub struct DepositRequest {
+    pub client: ClientId,
+    /// The caller's number for the deposit, unique per client.
+    pub order_number: OrderNumber,
+    /// The payer (the renter), whose wallet holds the deposit.
+    pub member: MemberId,
+    pub amount: i64,
+    /// Who receives what a capture takes (the merchant whose car the deposit guarantees).
+    pub beneficiary: Receiver,
+    pub pay_password: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepositStatus {
+    Holding,
+    /// Frozen on the payer's wallet.
+    Held,
+    /// The ledger refused the holds (the wallet could not cover them); nothing is held.
+    Refused,
+    Releasing,
+    /// Given back to the payer whole.
+    Released,
+    Capturing,
+    /// `captured` went to the beneficiary, the rest back to the payer.
+    Captured,
+}
+
+/// A deposit as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deposit {
+    pub id: String,
+    pub customer_id: String,
+    pub order_number: String,
+    #[serde(with = "id_text")]
+    pub client: ClientId,
+    #[serde(with = "id_text")]
+    pub member_id: MemberId,
+    #[serde(with = "id_text")]
+    pub beneficiary: AccountId,
+    pub amount: i64,
+    pub status: DepositStatus,
+    /// The holds on the payer's accounts, in deduction order.
+    pub holds: Vec<HeldPart>,
+    /// What a capture took and gave the beneficiary (zero until captured).
+    pub captured: i64,
+    /// What the capture took from each of the payer's accounts.
+    pub captured_parts: Vec<Part>,
+    /// Why it was captured (the damage), or the ledger's code when the holds were refused.
+    pub reason: Option<String>,
+    #[serde(with = "time_ns")]
+    pub created_at: Timestamp,
+    in_flight: Vec<StoredRequest>,
+    /// The status the chain in flight leads to, and the one a refusal leaves.
+    next: Option<(DepositStatus, DepositStatus)>,
+    /// What the capture in flight takes from each account.
+    capturing: Vec<Part>,
+}
+json_document!(Deposit, "deposit");
+
+impl Deposit {
+    /// What the capture in flight, or the capture made, takes.
+    fn capture_amount(&self) -> i64 {
+        if self.status == DepositStatus::Capturing {
+            self.capturing.iter().map(|p| p.amount).sum()
+        } else {
+            self.captured
+        }
+    }
+}
+
+impl InFlight for Deposit {
+    fn in_flight(&self) -> &[StoredRequest] {
+        &self.in_flight
+    }
+
+    fn settle(&mut self, refusal: Option<&PartyError>) {
+        if let Some((success, refused)) = self.next.take() {
+            let capturing = std::mem::take(&mut self.capturing);
+            match refusal {
+                None => {
+                    if success == DepositStatus::Captured {
+                        self.captured = capturing.iter().map(|p| p.amount).sum();
+                        self.captured_parts = capturing;
+                    }
+                    self.status = success;
+                }
+                Some(refusal) => {
+                    if refused == DepositStatus::Refused {
+                        self.reason = Some(refusal.code().to_owned());
+                    } else if !capturing.is_empty() {
+                        // A refused capture leaves the deposit held, with no damage recorded.
+                        self.reason = None;
+                    }
+                    self.status = refused;
+                }
+            }
+        }
+        self.in_flight = Vec::new();
+    }
+
+    fn customer(&self) -> String {
+        self.customer_id.clone()
+    }
+}
+
+async fn load(work: &mut Work, id: &str) -> Result<Deposit, PartyError> {
+    work.get::<Deposit>(id).await?.ok_or(PartyError::NotFound(DEPOSIT_NOT_FOUND))
+}
+
+fn same_deposit(existing: Deposit, request: &DepositRequest, beneficiary: AccountId) -> Result<Deposit, PartyError> {
+    let same = existing.member_id == request.member
+        && existing.amount == request.amount
+        && existing.beneficiary == beneficiary;
+    if same {
+        Ok(existing)
+    } else {
+        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+    }
+}
+
+impl Wallets {
+    /// Holds a deposit on the payer's wallet under the caller's number. The same number with the same
+    /// details answers the deposit as it is; with other details, `order_number_reused`.
+    pub async fn hold_deposit(&self, request: &DepositRequest, actor: &Actor) -> Result<Deposit, PartyError> {
+        let amount = Amount::new(request.amount).ok_or(WalletError::InvalidAmount)?;
+        let id = order_record_id("deposit", request.client, &request.order_number);
+        let deposits = PlatformAccount::Deposits.id(self.config.currency);
+        if request.beneficiary == Receiver::Platform(PlatformAccount::Deposits) {
+            return Err(PartyError::Rejected(DEPOSIT_BENEFICIARY_INVALID));
+        }
+        let beneficiary = self.receiver_account(&request.beneficiary).await?;
+        if let Some(existing) = self.parties.reader().get::<Deposit>(&id).await? {
+            let existing = same_deposit(existing, request, beneficiary)?;
+            return chain::resume(&self.parties, &self.ledger, existing, "deposit.settled", actor).await;
+        }
+        let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
+        if self.config.pay_password == PayPasswordRule::Required {
+            let password = request.pay_password.as_deref().ok_or(PartyError::Rejected(PAY_PASSWORD_REQUIRED))?;
+            self.parties
+                .verify_pay_password(PayPasswordOwner::Member(request.member), password, crate::clock::now())
+                .await?;
+        }
+        self.ensure_platform_account(&PlatformAccount::Deposits).await?;
+        let order = self.deduction_order(request.member).await?;
+        let deposit = transact!(&self.parties, |work| {
+            if let Some(existing) = work.get::<Deposit>(&id).await? {
+                return same_deposit(existing, request, beneficiary);
+            }
+            let wallet = self.load_wallet(request.member).await?;
+            let plan = plan_payment(&wallet, &order, amount.get(), Shortfall::Refuse)?;
+            let mut next = ids_for(&id, "hold");
+            let last = plan.deductions.len().saturating_sub(1);
+            let chain: Vec<TransferRequest> = plan
+                .deductions
+                .iter()
+                .enumerate()
+                .map(|(i, d)| TransferRequest {
+                    id: next(),
+                    action: TransferAction::Hold {
+                        debit_account_id: d.account_id,
+                        credit_account_id: deposits,
+                        amount: d.amount,
+                        balancing: false,
+                        timeout_s: None,
+                    },
+                    linked: i < last,
+                    code: DEPOSIT_HOLD_CODE.to_owned(),
+                    reference: Some(request.order_number.as_str().to_owned()),
+                    metadata: "{}".to_owned(),
+                })
+                .collect();
+            let holds = chain
+                .iter()
+                .zip(&plan.deductions)
+                .map(|(r, d)| HeldPart { pending_id: r.id, account_id: d.account_id, amount: d.amount.get() })
+                .collect();
+            let deposit = Deposit {
+                id: id.clone(),
+                customer_id: member.member.customer().to_string(),
+                order_number: request.order_number.as_str().to_owned(),
+                client: request.client,
+                member_id: request.member,
+                beneficiary,
+                amount: amount.get(),
+                status: DepositStatus::Holding,
+                holds,
+                captured: 0,
+                captured_parts: Vec::new(),
+                reason: None,
+                created_at: work.now,
+                in_flight: store_chain(&chain),
+                next: Some((DepositStatus::Held, DepositStatus::Refused)),
+                capturing: Vec::new(),
+            };
+            work.put(&deposit);
+            work.history(
+                &id,
+                &deposit.customer_id,
+                "deposit.requested",
+                actor,
+                None,
+                json!({ "amount": deposit.amount, "beneficiary": beneficiary.to_string() }),
+            );
+            Ok(deposit)
+        })?;
+        chain::resume(&self.parties, &self.ledger, deposit, "deposit.settled", actor).await
+    }
+
+    /// The deposit under the caller's number, as it is.
+    pub async fn get_deposit(&self, client: ClientId, number: &OrderNumber) -> Result<Deposit, PartyError> {
+        load(&mut self.parties.reader(), &order_record_id("deposit", client, number)).await
+    }
+
+    /// Releases a deposit whole to the payer (the car came back undamaged). Repeating it answers the
+    /// deposit as it is.
+    pub async fn release_deposit(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        actor: &Actor,
+    ) -> Result<Deposit, PartyError> {
+        let id = order_record_id("deposit", client, number);
+        self.finish_holding(&id, actor).await?;
+        let deposit = transact!(&self.parties, |work| {
+            let mut deposit = load(work, &id).await?;
+            match deposit.status {
+                DepositStatus::Releasing | DepositStatus::Released => return Ok(deposit),
+                DepositStatus::Held => {}
+                DepositStatus::Capturing | DepositStatus::Captured => {
+                    return Err(PartyError::Rejected(DEPOSIT_CAPTURED))
+                }
+                DepositStatus::Holding | DepositStatus::Refused => return Err(PartyError::Rejected(DEPOSIT_NOT_HELD)),
+            }
+            let meta = TransferMeta::new(Some(deposit.order_number.clone()));
+            let mut chain = release_holds(&held(&deposit), &meta, &mut ids_for(&id, "release"))?;
+            for request in &mut chain {
+                request.code = DEPOSIT_RELEASE_CODE.to_owned();
+            }
+            deposit.status = DepositStatus::Releasing;
+            deposit.in_flight = store_chain(&chain);
+            deposit.next = Some((DepositStatus::Released, DepositStatus::Held));
+            work.put(&deposit);
+            work.history(&id, &deposit.customer_id, "deposit.release_requested", actor, None, json!({}));
+            Ok(deposit)
+        })?;
+        chain::resume(&self.parties, &self.ledger, deposit, "deposit.settled", actor).await
+    }
+
+    /// Captures `amount` of a deposit for damage (`reason`): that much goes to the beneficiary, the
+    /// rest back to the payer, in one linked chain. Repeating it with the same amount answers the
+    /// deposit as it is; a deposit is captured once.
+    pub async fn capture_deposit(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        amount: i64,
+        reason: &Reason,
+        actor: &Actor,
+    ) -> Result<Deposit, PartyError> {
+        let id = order_record_id("deposit", client, number);
+        self.finish_holding(&id, actor).await?;
+        let deposits = PlatformAccount::Deposits.id(self.config.currency);
+        let deposit = transact!(&self.parties, |work| {
+            let mut deposit = load(work, &id).await?;
+            match deposit.status {
+                DepositStatus::Capturing | DepositStatus::Captured if deposit.capture_amount() == amount => {
+                    return Ok(deposit)
+                }
+                DepositStatus::Capturing | DepositStatus::Captured => {
+                    return Err(PartyError::Rejected(DEPOSIT_CAPTURED))
+                }
+                DepositStatus::Releasing | DepositStatus::Released => {
+                    return Err(PartyError::Rejected(DEPOSIT_RELEASED))
+                }
+                DepositStatus::Holding | DepositStatus::Refused => return Err(PartyError::Rejected(DEPOSIT_NOT_HELD)),
+                DepositStatus::Held => {}
+            }
+            let meta = TransferMeta::new(Some(deposit.order_number.clone()));
+            let mut next = ids_for(&id, "capture");
+            let capture = plan_capture(&held(&deposit), amount, &meta, &mut next)?;
+            let captured = Amount::new(amount).ok_or(WalletError::InvalidAmount)?;
+            let mut chain = capture.requests;
+            for request in &mut chain {
+                request.code = DEPOSIT_CAPTURE_CODE.to_owned();
+                request.linked = true;
+            }
+            chain.push(TransferRequest {
+                id: next(),
+                action: TransferAction::Post {
+                    debit_account_id: deposits,
+                    credit_account_id: deposit.beneficiary,
+                    amount: captured,
+                    balancing: false,
+                },
+                linked: false,
+                code: DEPOSIT_COMPENSATION_CODE.to_owned(),
+                reference: meta.reference.clone(),
+                metadata: meta.metadata.clone(),
+            });
+            deposit.status = DepositStatus::Capturing;
+            deposit.in_flight = store_chain(&chain);
+            deposit.next = Some((DepositStatus::Captured, DepositStatus::Held));
+            deposit.capturing = parts(&capture.captured);
+            deposit.reason = Some(reason.as_str().to_owned());
+            work.put(&deposit);
+            work.history(
+                &id,
+                &deposit.customer_id,
+                "deposit.capture_requested",
+                actor,
+                Some(reason),
+                json!({ "amount": amount, "released": capture.released }),
+            );
+            Ok(deposit)
+        })?;
+        chain::resume(&self.parties, &self.ledger, deposit, "deposit.settled", actor).await
+    }
+
+    /// Finishes holds still being placed (a crash, or a retry racing the first call), so that a
+    /// release or capture meets the deposit held or refused, never half-made. A refusal of the holds
+    /// is recorded in the deposit and answered by the step that follows.
+    async fn finish_holding(&self, id: &str, actor: &Actor) -> Result<(), PartyError> {
+        let seen = load(&mut self.parties.reader(), id).await?;
+        if seen.status != DepositStatus::Holding {
+            return Ok(());
+        }
+        match chain::resume(&self.parties, &self.ledger, seen, "deposit.settled", actor).await {
+            Ok(_) | Err(PartyError::Rejected(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+fn held(deposit: &Deposit) -> Vec<sanhu_core::wallet::Hold> {
+    deposit
+        .holds
+        .iter()
+        .filter_map(|h| {
+            Amount::new(h.amount).map(|amount| sanhu_core::wallet::Hold {
+                pending_id: h.pending_id,
+                account_id: h.account_id,
+                amount,
+            })
+        })
+        .collect()
+}

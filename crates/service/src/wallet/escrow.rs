@@ -1,0 +1,161 @@
+//! Escrow payments (担保支付), the car-rental wallet's rent: "after the renter pays, the rent is
+//! credited to the merchant's wallet at once as frozen balance; once both sides have signed and the
+//! renter has picked up the car, it is released to the merchant, and the frozen balance becomes
+//! available, and withdrawable."
+//!
+//! An escrow payment is a [`Payment`] made with [`PaymentMode::Escrow`](super::PaymentMode): the
+//! same deductions from the payer's wallet, in the same order, with the same pay password and split
+//! payment rules, but as **holds from the payer's accounts to the receiver's**. The ledger counts
+//! them as the payer's frozen money and the receiver's incoming money (its pending credits,
+//! `WalletAccount::incoming`), so neither can spend them and the merchant sees what is coming. Then:
+//!
+//! - [`Wallets::release_escrow`] posts every hold in full: the money is the receiver's available
+//!   balance, and the payment is refundable from then on like a paid one (`escrow_released`);
+//! - [`Wallets::return_escrow`] voids them: the money is the payer's again (`escrow_returned`).
+//!
+//! The holds have no timeout. An expiry would hand the rent back to the renter while the car is out;
+//! escrow ends by the platform's decision, and each decision is one linked chain with ids derived
+//! from the payment (`chain.rs`), so repeating it, or two instances deciding at once, moves the money
+//! once. Releasing a returned escrow, or returning a released one, is refused with its own code.
+
+use sanhu_core::id::ClientId;
+use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::Actor;
+use sanhu_core::wallet::{plan_capture, release_holds, PaymentPlan, TransferMeta};
+use sanhu_core::AccountId;
+
+use super::chain::{ids_for, store_chain};
+use super::error::*;
+use super::payment::{held, load, parts, HeldPart, Payment, PaymentStatus};
+use super::records::{order_record_id, OrderNumber};
+use super::Wallets;
+use crate::party::PartyError;
+
+/// Business codes of an escrow's transfers: the holds, their release to the receiver, their return.
+pub const ESCROW_HOLD_CODE: &str = "escrow";
+pub const ESCROW_RELEASE_CODE: &str = "escrow_release";
+pub const ESCROW_RETURN_CODE: &str = "escrow_return";
+
+/// The holds of an escrow payment: one per deduction, from the payer's account to the receiver,
+/// without a timeout, as one linked chain with ids derived from the payment record.
+pub(super) fn escrow_holds(
+    plan: &PaymentPlan,
+    receiver: AccountId,
+    meta: &TransferMeta,
+    record: &str,
+) -> (Vec<TransferRequest>, Vec<HeldPart>) {
+    let mut next = ids_for(record, "escrow");
+    let last = plan.deductions.len().saturating_sub(1);
+    let requests: Vec<TransferRequest> = plan
+        .deductions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| TransferRequest {
+            id: next(),
+            action: TransferAction::Hold {
+                debit_account_id: d.account_id,
+                credit_account_id: receiver,
+                amount: d.amount,
+                balancing: false,
+                timeout_s: None,
+            },
+            linked: i < last,
+            code: ESCROW_HOLD_CODE.to_owned(),
+            reference: meta.reference.clone(),
+            metadata: meta.metadata.clone(),
+        })
+        .collect();
+    let holds = requests
+        .iter()
+        .zip(&plan.deductions)
+        .map(|(r, d)| HeldPart { pending_id: r.id, account_id: d.account_id, amount: d.amount.get() })
+        .collect();
+    (requests, holds)
+}
+
+/// Which way an escrow ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    ToReceiver,
+    ToPayer,
+}
+
+impl Wallets {
+    /// Releases an escrow payment to its receiver: the frozen money becomes the receiver's available
+    /// balance (分账给商户). Repeating it answers the payment as it is.
+    pub async fn release_escrow(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        actor: &Actor,
+    ) -> Result<Payment, PartyError> {
+        self.end_escrow(client, number, Outcome::ToReceiver, actor).await
+    }
+
+    /// Returns an escrow payment to the payer: the holds are voided and the money is available to the
+    /// payer again (the rental is cancelled before pick-up). Repeating it answers the payment as it is.
+    pub async fn return_escrow(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        actor: &Actor,
+    ) -> Result<Payment, PartyError> {
+        self.end_escrow(client, number, Outcome::ToPayer, actor).await
+    }
+
+    async fn end_escrow(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        outcome: Outcome,
+        actor: &Actor,
+    ) -> Result<Payment, PartyError> {
+        let id = order_record_id("payment", client, number);
+        // Holds still being placed (a crash, or a retry racing the first call) are finished first, so
+        // that the decision below meets the escrow held or refused, never half-made.
+        let seen = load(&mut self.parties.reader(), &id).await?;
+        if seen.status == PaymentStatus::Escrowing {
+            match self.resume_payment(seen, actor).await {
+                Ok(_) | Err(PartyError::Rejected(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        let (during, done, refused) = match outcome {
+            Outcome::ToReceiver => (PaymentStatus::EscrowReleasing, PaymentStatus::EscrowReleased, ESCROW_RETURNED),
+            Outcome::ToPayer => (PaymentStatus::EscrowReturning, PaymentStatus::EscrowReturned, ESCROW_RELEASED),
+        };
+        let payment = transact!(&self.parties, |work| {
+            let mut payment = load(work, &id).await?;
+            match payment.status {
+                status if status == during || status == done => return Ok(payment),
+                PaymentStatus::Escrowed => {}
+                PaymentStatus::EscrowReleasing
+                | PaymentStatus::EscrowReleased
+                | PaymentStatus::EscrowReturning
+                | PaymentStatus::EscrowReturned => return Err(PartyError::Rejected(refused)),
+                _ => return Err(PartyError::Rejected(PAYMENT_NOT_ESCROWED)),
+            }
+            let holds = held(&payment);
+            let meta = TransferMeta::new(Some(payment.order_number.clone()));
+            let (mut chain, capturing) = match outcome {
+                Outcome::ToReceiver => {
+                    let capture = plan_capture(&holds, payment.paid, &meta, &mut ids_for(&id, "escrow_release"))?;
+                    (capture.requests, parts(&capture.captured))
+                }
+                Outcome::ToPayer => (release_holds(&holds, &meta, &mut ids_for(&id, "escrow_return"))?, Vec::new()),
+            };
+            let code = if outcome == Outcome::ToReceiver { ESCROW_RELEASE_CODE } else { ESCROW_RETURN_CODE };
+            for request in &mut chain {
+                request.code = code.to_owned();
+            }
+            payment.status = during;
+            payment.in_flight = store_chain(&chain);
+            payment.on_success = Some(done);
+            payment.on_refusal = Some(PaymentStatus::Escrowed);
+            payment.capturing = capturing;
+            work.put(&payment);
+            Ok(payment)
+        })?;
+        self.resume_payment(payment, actor).await
+    }
+}
