@@ -752,6 +752,88 @@ fn three_party_model_from_the_shell(database: Database) {
     };
     assert_eq!((balance_of(&first_basic), balance_of(&second_basic)), (1_000, 2_500), "balances intact");
 
+    // An enterprise member with its company details and a first admin; the admin adds a cashier
+    // who may pay from the basic account only, up to 100.00 a time.
+    let company = json!({
+        "name": "某某科技有限公司", "credit_code": "91110108MA01ABCD0B", "legal_person": "张三",
+        "legal_person_certificate_number": "110101199003071233", "contact": "李四",
+        "contact_phone": "13912345678", "industry": "I642", "licence_expiry": "2035-06-30",
+        "address": "北京市海淀区某某路1号"
+    });
+    let enterprise = call_ok(
+        dir,
+        &[
+            "POST",
+            "/v1/enterprises",
+            "--data",
+            &json!({ "email": "finance@example.com", "company": company, "admin": { "phone": "13900139001" } })
+                .to_string(),
+        ],
+    );
+    let enterprise_member = enterprise["member"]["id"].as_str().unwrap_or_else(|| panic!("{enterprise}")).to_owned();
+    let admin = enterprise["admin"]["id"].as_str().unwrap_or_else(|| panic!("{enterprise}")).to_owned();
+    assert_eq!(enterprise["admin"]["role"], "admin", "{enterprise}");
+    let activated = call_ok(dir, &["POST", &format!("/v1/members/{enterprise_member}/activate"), "--data", "{}"]);
+    let enterprise_basic = activated["accounts"][0]["id"].as_str().unwrap_or_else(|| panic!("{activated}")).to_owned();
+    let settlement = call_ok(
+        dir,
+        &["POST", &format!("/v1/members/{enterprise_member}/accounts"), "--data", r#"{"account_type":"settlement"}"#],
+    );
+    let settlement = settlement["id"].as_str().unwrap_or_else(|| panic!("{settlement}")).to_owned();
+    let cashier = call_ok(
+        dir,
+        &[
+            "POST",
+            &format!("/v1/members/{enterprise_member}/operators"),
+            "--data",
+            &json!({ "role": "cashier", "phone": "13900139002", "reason": "new hire", "acting_operator_id": admin })
+                .to_string(),
+        ],
+    );
+    let cashier = cashier["id"].as_str().unwrap_or_else(|| panic!("{cashier}")).to_owned();
+    let granted = call_ok(
+        dir,
+        &[
+            "POST",
+            &format!("/v1/operators/{cashier}/grants"),
+            "--data",
+            &json!({ "account_id": enterprise_basic, "operations": ["pay"], "reason": "till",
+                     "acting_operator_id": admin })
+            .to_string(),
+        ],
+    );
+    assert_eq!(granted["grants"], json!([{ "account_id": enterprise_basic, "operations": ["pay"] }]), "{granted}");
+    call_ok(
+        dir,
+        &[
+            "POST",
+            &format!("/v1/operators/{cashier}/limits"),
+            "--data",
+            &json!({ "limits": { "currency": "CNY", "per_transaction": 10_000 }, "reason": "policy",
+                     "acting_operator_id": admin })
+            .to_string(),
+        ],
+    );
+    let authorise = format!("/v1/operators/{cashier}/authorise");
+    let allowed = call_ok(
+        dir,
+        &[
+            "POST",
+            &authorise,
+            "--data",
+            &json!({ "account_id": enterprise_basic, "operation": "pay", "amount": 5_000 }).to_string(),
+        ],
+    );
+    assert_eq!(allowed["allowed"], true, "{allowed}");
+    for (account, amount, code) in
+        [(&enterprise_basic, 10_001, "operator_limit_per_transaction"), (&settlement, 100, "operator_not_authorised")]
+    {
+        let body = json!({ "account_id": account, "operation": "pay", "amount": amount }).to_string();
+        let (ok, error, _) = call(dir, &["POST", &authorise, "--data", &body]);
+        assert!(!ok);
+        assert_eq!(error["error"]["code"], code, "{error}");
+    }
+
     // Frozen: no account of the customer moves money either way.
     let frozen = call_ok(
         dir,
