@@ -23,6 +23,8 @@ use crate::party::work::actor_text;
 /// Largest `changes` kept, in bytes of JSON: past it the event keeps only the request's size (a batch
 /// of thousands of transfers is in the ledger, transfer by transfer, already).
 pub const CHANGES_BYTES_MAX: usize = 64 * 1024;
+/// Longest target id kept, in characters (an order number's bound).
+pub const TARGET_ID_CHARS_MAX: usize = 64;
 
 /// What one request did, as the HTTP layer saw it.
 #[derive(Clone, Debug)]
@@ -36,8 +38,9 @@ pub struct RequestRecord {
     pub method: String,
     /// The route's template.
     pub route: String,
-    /// Ids the request was about; anything not shaped like an id (`kind_` and 26 characters) is left
-    /// out, as are repeats and those past [`AUDIT_TARGET_IDS_MAX`].
+    /// Ids the request was about: its path's (an id, an order number) and the ids it named or
+    /// created. Text other than 1 to [`TARGET_ID_CHARS_MAX`] printable ASCII characters without
+    /// spaces is left out, as are repeats and those past [`AUDIT_TARGET_IDS_MAX`].
     pub target_ids: Vec<String>,
     pub status: u16,
     pub error_code: Option<String>,
@@ -72,7 +75,7 @@ impl AuditLog {
 }
 
 /// The event that records `record`: secrets redacted, the reason taken from the request, the target
-/// ids those that look like ids.
+/// ids bounded (and a card number used as one masked).
 pub fn event_of(record: RequestRecord) -> NewAuditEvent {
     let request = record.request.as_ref().map(redact::redact);
     let reason = request
@@ -91,8 +94,12 @@ pub fn event_of(record: RequestRecord) -> NewAuditEvent {
         if target_ids.len() == AUDIT_TARGET_IDS_MAX {
             break;
         }
-        if looks_like_id(&id) && !target_ids.contains(&id) {
-            target_ids.push(id);
+        let printable = id.bytes().all(|b| b.is_ascii_graphic());
+        if (1..=TARGET_ID_CHARS_MAX).contains(&id.len()) && printable {
+            let id = redact::mask_card_numbers(&id);
+            if !target_ids.contains(&id) {
+                target_ids.push(id);
+            }
         }
     }
     NewAuditEvent {
@@ -120,7 +127,7 @@ fn bounded(changes: String) -> String {
 }
 
 /// A prefixed id as sanhu writes them: a lower-case kind of 1 to 8 letters, `_`, 26 characters of
-/// Crockford base32 (either case).
+/// Crockford base32 (either case). What the HTTP layer looks for in bodies and answers.
 pub fn looks_like_id(text: &str) -> bool {
     let Some((kind, rest)) = text.split_once('_') else { return false };
     (1..=8).contains(&kind.len())
@@ -178,13 +185,26 @@ mod tests {
     }
 
     #[test]
-    fn only_ids_are_targets_each_once_and_at_most_the_bound() {
-        let mut ids = vec![MEMBER.to_owned(), MEMBER.to_owned(), "not an id".to_owned(), "x_short".to_owned()];
+    fn targets_are_kept_once_each_within_their_bounds() {
+        let mut ids = vec![MEMBER.to_owned(), MEMBER.to_owned(), "has a space".to_owned(), String::new()];
+        ids.push("x".repeat(TARGET_ID_CHARS_MAX + 1));
+        ids.push("R2026-0131/7".to_owned());
+        ids.push("4111111111111111".to_owned());
         ids.extend((0..40).map(|n| format!("acc_01JD{n:022}")));
         let event = event_of(RequestRecord { target_ids: ids, ..record(None) });
         assert_eq!(event.target_ids.len(), AUDIT_TARGET_IDS_MAX);
-        assert_eq!(event.target_ids[0], MEMBER);
-        assert!(event.target_ids[1..].iter().all(|id| id.starts_with("acc_")));
+        assert_eq!(event.target_ids[..3], [MEMBER, "R2026-0131/7", "411111******1111"]);
+        assert!(event.target_ids[3..].iter().all(|id| id.starts_with("acc_")));
+    }
+
+    #[test]
+    fn ids_are_told_from_other_text() {
+        assert!(looks_like_id(MEMBER));
+        assert!(looks_like_id("tr_01jd0000000000000000000000"));
+        for text in ["mem_01JD", "MEM_01JD0000000000000000000000", "_01JD0000000000000000000000", "order-42"] {
+            assert!(!looks_like_id(text), "{text}");
+        }
+        assert!(!looks_like_id("mem_01JD000000000000000000000!"));
     }
 
     #[test]

@@ -1,0 +1,369 @@
+//! The audit log at the edge: every signed POST that reaches a handler is recorded, whatever its
+//! answer (a success, a 4xx refusal, a 5xx), before that answer goes out; and `GET /v1/audit-events`
+//! reads the log back.
+//!
+//! The layer sits between the idempotency layer and the handler, so it sees each request that was
+//! run, once: an idempotent replay (answered from the stored response) ran nothing and adds nothing,
+//! and a request refused before any handler (a bad signature, a reused key) changed nothing. Reads
+//! (GETs) are not recorded.
+//!
+//! An answer leaves only once its event is committed: a success means that its audit event is on
+//! disk. If the event cannot be written, the answer is withheld and replaced by 503
+//! `audit_unavailable` (the request may have taken effect). The handler and the recording run on
+//! their own task, which the caller's going away does not cancel, so a change that was made is
+//! recorded even when nobody waits for its answer.
+//!
+//! What is recorded: the client (actor), the request id, the source address (the peer's, or the
+//! configured trusted proxy header's last entry), the route, the ids the request was about (its path's
+//! parameters, the ids its body names and a success's answer names), the status and error code, and
+//! the request's JSON, which the service redacts (`sanhu_service::audit::redact`) before it is queued.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sanhu_core::id::ClientId;
+use sanhu_core::party::Actor;
+use sanhu_service::audit::{looks_like_id, RequestRecord};
+use sanhu_service::clock;
+use sanhu_store::audit::{AuditEvent, AuditQuery};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::authentication::AuthenticatedClient;
+use crate::error::{code, ApiError};
+use crate::query::QueryParams;
+use crate::{request_id, AppState};
+
+/// Largest answer the layer reads to find its error code and the ids it names; handlers' answers
+/// stay well below it (the idempotency layer keeps answers of this size too).
+const RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// How deep into a body's JSON ids are looked for.
+const ID_DEPTH_MAX: usize = 4;
+/// Tries at recording an event before the answer is withheld, and the pause after each failed one.
+const RECORD_TRIES: u32 = 3;
+const RECORD_RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// Seconds a client should wait before retrying a request whose audit event could not be written.
+const AUDIT_UNAVAILABLE_RETRY_AFTER_S: u32 = 1;
+/// Longest value of a text filter of `GET /v1/audit-events`.
+const FILTER_CHARS_MAX: usize = 256;
+
+/// The middleware: runs the handler, records the event, then answers.
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    if request.method() != Method::POST {
+        return Ok(next.run(request).await);
+    }
+    let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+        return Ok(next.run(request).await);
+    };
+    let Some(AuthenticatedClient(client_id)) = request.extensions().get::<AuthenticatedClient>().cloned() else {
+        return Err(ApiError::internal(anyhow::anyhow!("the audit layer ran before authentication")));
+    };
+    // Clients are made with cli_ ids (`sanhu client create`); anything else was written by hand.
+    let actor = ClientId::parse(&client_id)
+        .map(Actor::Client)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the API client id {client_id:?} is not a cli_ id")))?;
+    let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
+
+    let (mut parts, body) = request.into_parts();
+    let mut target_ids: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &state).await {
+        Ok(params) => params.iter().map(|(_, value)| value.to_owned()).collect(),
+        Err(_) => Vec::new(),
+    };
+    // Authentication has buffered the body already; this only takes it back out.
+    let body = to_bytes(body, state.config.body_bytes_max)
+        .await
+        .map_err(|_| ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"))?;
+    let (json, unreadable_body_bytes) = match serde_json::from_slice::<Value>(&body) {
+        Ok(json) => (Some(json), None),
+        Err(_) if body.iter().all(u8::is_ascii_whitespace) => (None, None),
+        Err(_) => (None, Some(body.len())),
+    };
+    if let Some(json) = &json {
+        collect_ids(json, &mut target_ids, 0);
+    }
+    let request = Request::from_parts(parts, Body::from(body));
+    let audit = state.audit.clone();
+    let request_id = request_id::current();
+
+    let work = {
+        let request_id = request_id.clone();
+        async move {
+            // The handler on a task of its own, so that a panic in it is answered (and recorded) as a
+            // 500 rather than losing the record with the task.
+            let handling = tokio::spawn(
+                request_id::scope(request_id.clone(), next.run(request)).instrument(tracing::Span::current()),
+            );
+            let response = match handling.await {
+                Ok(response) => response,
+                Err(error) => {
+                    ApiError::internal(anyhow::anyhow!("the request's handling failed: {error}")).into_response()
+                }
+            };
+            let (parts, body) = response.into_parts();
+            let body = match to_bytes(body, RESPONSE_BYTES_MAX).await {
+                Ok(body) => body,
+                Err(error) => {
+                    let error = anyhow::anyhow!("an answer could not be read for the audit log: {error}");
+                    return ApiError::internal(error).into_response();
+                }
+            };
+            let status = parts.status.as_u16();
+            let answer = serde_json::from_slice::<Value>(&body).ok();
+            let error_code =
+                answer.as_ref().filter(|_| status >= 400).and_then(|a| a["error"]["code"].as_str()).map(str::to_owned);
+            if parts.status.is_success() {
+                if let Some(answer) = &answer {
+                    collect_ids(answer, &mut target_ids, 0);
+                }
+            }
+            let record = RequestRecord {
+                at: clock::now(),
+                actor,
+                request_id,
+                source,
+                method: Method::POST.to_string(),
+                route,
+                target_ids,
+                status,
+                error_code,
+                request: json,
+                unreadable_body_bytes,
+            };
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match audit.record(record.clone()).await {
+                    Ok(_) => return Response::from_parts(parts, Body::from(body)),
+                    Err(error) if tries < RECORD_TRIES => {
+                        tracing::warn!(error = %error, tries, "an audit event could not be written; trying again");
+                        tokio::time::sleep(RECORD_RETRY_PAUSE * tries).await;
+                    }
+                    // A 5xx decided nothing the caller may rely on; it goes out as it is.
+                    Err(error) if parts.status.is_server_error() => {
+                        tracing::error!(error = %error, status, "an audit event could not be written");
+                        return Response::from_parts(parts, Body::from(body));
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, status, "an audit event could not be written; the answer is withheld");
+                        return audit_unavailable();
+                    }
+                }
+            }
+        }
+    };
+    let task = tokio::spawn(request_id::scope(request_id, work).instrument(tracing::Span::current()));
+    task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the audited request's task failed: {error}")))
+}
+
+fn audit_unavailable() -> Response {
+    let mut response = ApiError::new(
+        code::AUDIT_UNAVAILABLE,
+        "the request was handled but its audit record could not be written, so its answer is withheld; it may have \
+         taken effect: retry",
+    )
+    .into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(AUDIT_UNAVAILABLE_RETRY_AFTER_S));
+    response
+}
+
+/// Where the request came from: the last entry of the trusted proxy's header when one is configured
+/// and holds an address (the entries before it are whatever the client sent, and prove nothing),
+/// else the peer's address. None when neither is known (a router driven without a listener).
+fn source_address(request: &Request, trusted_proxy_header: Option<&str>) -> Option<String> {
+    let forwarded = trusted_proxy_header
+        .and_then(|name| request.headers().get(name))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(parse_address);
+    let peer = || request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
+    forwarded.or_else(peer).map(|ip| ip.to_string())
+}
+
+/// An address as proxies write it: `192.0.2.7`, `2001:db8::1`, with or without a port.
+fn parse_address(text: &str) -> Option<IpAddr> {
+    let text = text.trim();
+    text.parse::<IpAddr>().ok().or_else(|| text.parse::<SocketAddr>().ok().map(|address| address.ip()))
+}
+
+/// Adds the ids `value` names: strings shaped like ids under a key `id` or ending in `_id` or
+/// `_ids`, at any depth to [`ID_DEPTH_MAX`].
+fn collect_ids(value: &Value, ids: &mut Vec<String>, depth: usize) {
+    if depth > ID_DEPTH_MAX {
+        return;
+    }
+    match value {
+        Value::Object(fields) => {
+            for (name, value) in fields {
+                let names_an_id = name == "id" || name.ends_with("_id") || name.ends_with("_ids");
+                match value {
+                    Value::String(text) if names_an_id && looks_like_id(text) => ids.push(text.clone()),
+                    Value::Array(items) if names_an_id => ids.extend(
+                        items.iter().filter_map(Value::as_str).filter(|text| looks_like_id(text)).map(str::to_owned),
+                    ),
+                    _ => collect_ids(value, ids, depth + 1),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_ids(item, ids, depth + 1)),
+        _ => {}
+    }
+}
+
+/// An audit event as the API shows it.
+#[derive(Serialize, Debug)]
+pub struct AuditEventView {
+    pub seq: i64,
+    pub at: String,
+    /// `client:cli_…` (later `staff:…`).
+    pub actor: String,
+    pub request_id: String,
+    /// The address the request came from; null when unknown.
+    pub source: Option<String>,
+    pub method: String,
+    /// The route's template, e.g. `/v1/members/{id}/lock`.
+    pub route: String,
+    pub target_ids: Vec<String>,
+    /// The HTTP status answered.
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub reason: Option<String>,
+    /// The request's JSON with its secrets redacted; null for a request without a body.
+    pub changes: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<&AuditEvent> for AuditEventView {
+    fn from(stored: &AuditEvent) -> AuditEventView {
+        let e = &stored.event;
+        AuditEventView {
+            seq: stored.seq,
+            at: e.at.to_string(),
+            actor: e.actor.clone(),
+            request_id: e.request_id.clone(),
+            source: e.source.clone(),
+            method: e.method.clone(),
+            route: e.route.clone(),
+            target_ids: e.target_ids.clone(),
+            status: e.status,
+            error_code: e.error_code.clone(),
+            reason: e.reason.clone(),
+            // Written as JSON by the service; shown as the text it is should it not parse.
+            changes: e.changes.as_deref().map_or(Value::Null, |text| {
+                serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+            }),
+            prev_hash: stored.prev_hash.clone(),
+            hash: stored.hash.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AuditEventPage {
+    data: Vec<AuditEventView>,
+    /// Pass as `after` for the next page; null when this page is the last.
+    next_cursor: Option<String>,
+}
+
+/// GET /v1/audit-events?actor=&route=&target_id=&request_id=&from=&to=&after=&limit=: the events
+/// matching every filter given, oldest first. The cursor is the last event's sequence number.
+pub async fn audit_events(State(state): State<AppState>, query: QueryParams) -> Result<Json<AuditEventPage>, ApiError> {
+    let query = query.only(&["actor", "route", "target_id", "request_id", "from", "to", "after", "limit"])?;
+    let limit = query.limit(state.config.page_size_max)?;
+    let from = query.time("from")?;
+    let to = query.time("to")?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from >= to {
+            return Err(ApiError::new(code::INVALID_TIME, "from must be before to"));
+        }
+    }
+    let after_seq =
+        match query.get("after") {
+            None => 0,
+            Some(text) => text.parse::<i64>().ok().filter(|seq| *seq >= 0).ok_or_else(|| {
+                ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned")
+            })?,
+        };
+    let filter = |name: &str| -> Result<Option<String>, ApiError> {
+        match query.get(name) {
+            Some(text) if text.is_empty() || text.chars().count() > FILTER_CHARS_MAX => {
+                Err(ApiError::new(code::INVALID_QUERY, format!("{name} must be 1 to {FILTER_CHARS_MAX} characters")))
+            }
+            other => Ok(other.map(str::to_owned)),
+        }
+    };
+    let audit_query = AuditQuery {
+        actor: filter("actor")?,
+        route: filter("route")?,
+        target_id: filter("target_id")?,
+        request_id: filter("request_id")?,
+        from,
+        to,
+        after_seq,
+        limit,
+    };
+    let events = state.audit.events(&audit_query).await?;
+    let next_cursor = (events.len() == limit as usize).then(|| events.last().map(|e| e.seq.to_string())).flatten();
+    Ok(Json(AuditEventPage { data: events.iter().map(AuditEventView::from).collect(), next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const MEMBER: &str = "mem_01JD0000000000000000000000";
+    const ACCOUNT: &str = "acc_01JD0000000000000000000001";
+    const TRANSFER: &str = "tr_01JD0000000000000000000002";
+
+    #[test]
+    fn ids_are_collected_from_fields_that_name_them() {
+        let body = json!({
+            "member_id": MEMBER,
+            "reference": ACCOUNT,
+            "transfers": [{"id": TRANSFER, "debit_account_id": ACCOUNT}],
+            "account_ids": [ACCOUNT, "not an id"],
+            "owner_id": "order-42",
+        });
+        let mut ids = Vec::new();
+        collect_ids(&body, &mut ids, 0);
+        ids.sort();
+        assert_eq!(ids, [ACCOUNT, ACCOUNT, MEMBER, TRANSFER]);
+    }
+
+    #[test]
+    fn addresses_are_read_as_proxies_write_them() {
+        assert_eq!(parse_address(" 192.0.2.7"), Some("192.0.2.7".parse().unwrap()));
+        assert_eq!(parse_address("192.0.2.7:4711"), Some("192.0.2.7".parse().unwrap()));
+        assert_eq!(parse_address("[2001:db8::1]:443"), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(parse_address("unknown"), None);
+    }
+
+    #[test]
+    fn the_source_is_the_trusted_headers_last_entry_else_the_peer() {
+        let request = |forwarded: Option<&str>| {
+            let mut request = Request::builder().uri("/v1/x").body(Body::empty()).unwrap();
+            if let Some(value) = forwarded {
+                request.headers_mut().insert("x-forwarded-for", value.parse().unwrap());
+            }
+            request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 2], 50_000))));
+            request
+        };
+        let header = Some("x-forwarded-for");
+        let spoofed = request(Some("203.0.113.66, 198.51.100.4"));
+        assert_eq!(source_address(&spoofed, header).as_deref(), Some("198.51.100.4"));
+        assert_eq!(source_address(&spoofed, None).as_deref(), Some("10.0.0.2"), "no proxy is trusted");
+        assert_eq!(source_address(&request(Some("garbage")), header).as_deref(), Some("10.0.0.2"));
+        assert_eq!(source_address(&request(None), header).as_deref(), Some("10.0.0.2"));
+        let alone = Request::builder().uri("/v1/x").body(Body::empty()).unwrap();
+        assert_eq!(source_address(&alone, None), None);
+    }
+}
