@@ -84,6 +84,28 @@ pub const ACCOUNT_NOT_MEMBERS: Rejection =
 pub const FREEZE_NOT_FOUND: Rejection = Rejection { code: "freeze_not_found", message: "no freeze has this number" };
 pub const PLATFORM_ACCOUNT_NOT_FOUND: Rejection =
     Rejection { code: "platform_account_not_found", message: "no platform account has this name" };
+pub const RECHARGE_NOT_REFUNDABLE: Rejection =
+    Rejection { code: "recharge_not_refundable", message: "only a credited recharge can be refunded" };
+pub const SUBSIDY_ENTERPRISE_ONLY: Rejection =
+    Rejection { code: "subsidy_enterprise_only", message: "only an enterprise member funds and pays subsidies" };
+pub const SUBSIDY_FUNDING_SOURCE_INVALID: Rejection = Rejection {
+    code: "subsidy_funding_source_invalid",
+    message: "subsidies are funded from one of the enterprise's withdrawable accounts, money it paid in",
+};
+pub const SUBSIDY_FUND_INSUFFICIENT: Rejection = Rejection {
+    code: "subsidy_fund_insufficient",
+    message: "the enterprise's subsidy fund holds less than the distribution pays",
+};
+pub const SUBSIDY_CREDITS_INVALID: Rejection =
+    Rejection { code: "subsidy_credits_invalid", message: "a distribution pays 1 to 500 employees, each named once" };
+pub const SUBSIDY_ACCOUNT_WITHDRAWABLE: Rejection = Rejection {
+    code: "subsidy_account_withdrawable",
+    message: "the subsidy account type is configured withdrawable, and subsidy money must not be",
+};
+pub const FLOW_LIMIT_INVALID: Rejection =
+    Rejection { code: "flow_limit_invalid", message: "a page of the flow holds 1 to 100 lines" };
+pub const FLOW_CURSOR_INVALID: Rejection =
+    Rejection { code: "flow_cursor_invalid", message: "the cursor is not one a page of the flow returned" };
 
 /// Codes the wallet's service answers with, besides core's rules.
 const SERVICE_CODES: &[Rejection] = &[
@@ -112,6 +134,14 @@ const SERVICE_CODES: &[Rejection] = &[
     ACCOUNT_NOT_MEMBERS,
     FREEZE_NOT_FOUND,
     PLATFORM_ACCOUNT_NOT_FOUND,
+    RECHARGE_NOT_REFUNDABLE,
+    SUBSIDY_ENTERPRISE_ONLY,
+    SUBSIDY_FUNDING_SOURCE_INVALID,
+    SUBSIDY_FUND_INSUFFICIENT,
+    SUBSIDY_CREDITS_INVALID,
+    SUBSIDY_ACCOUNT_WITHDRAWABLE,
+    FLOW_LIMIT_INVALID,
+    FLOW_CURSOR_INVALID,
 ];
 
 /// Every code a wallet use case can refuse with: core's wallet rules, the ledger's transfer results

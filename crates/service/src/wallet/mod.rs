@@ -14,12 +14,16 @@
 //! | `platform.rs` | the platform's accounts: channel clearing, fees, marketing, withdrawals in transit, ... |
 //! | `view.rs` | a member's wallet and its deduction order |
 //! | `recharge.rs` | recharge orders: pending, review, confirm (debt first, bonus), fail, close, expire |
+//! | `recharge_refund.rs` | refunding a recharge: its bonus taken back, the spent part deducted |
 //! | `payment.rs` | paying from the wallet, authorise then capture or release, refunds |
 //! | `escrow.rs` | escrow payments: the receiver credited as frozen, then released to it or returned |
 //! | `deposit.rs` | deposits held on the payer's wallet, released or captured in part for damage |
 //! | `withdrawal.rs` | preview, application (frozen at once), review, payout result |
 //! | `freeze.rs` | administrative and judicial freezes: freeze, unfreeze, seize |
 //! | `adjustment.rs` | manual credits and debits, approved by a second person above a threshold |
+//! | `transfer.rs` | transfers between members keeping the money's kind, limits per transfer and per day |
+//! | `subsidy.rs` | an enterprise funds its subsidies and pays them into its employees' subsidy accounts |
+//! | `flow.rs` | a member's flow over all its accounts, newest first, paged, with balances after |
 //! | `chain.rs` | derived transfer ids and chains kept in records, for crash-safe retries |
 //! | `records.rs` | order numbers and how wallet records are stored |
 //! | `error.rs` | the wallet's rejection codes |
@@ -29,11 +33,15 @@ mod chain;
 mod deposit;
 mod error;
 mod escrow;
+mod flow;
 mod freeze;
 mod payment;
 mod platform;
 mod recharge;
+mod recharge_refund;
 mod records;
+mod subsidy;
+mod transfer;
 mod view;
 mod withdrawal;
 
@@ -53,13 +61,22 @@ pub use deposit::{
 };
 pub use error::*;
 pub use escrow::{ESCROW_HOLD_CODE, ESCROW_RELEASE_CODE, ESCROW_RETURN_CODE};
+pub use flow::{
+    Counterparty, FlowCursor, FlowDirection, FlowLine, FlowMovement, FlowPage, FlowQuery, FLOW_PAGE_LINES_MAX,
+};
 pub use freeze::{Freeze, FreezeStatus};
 pub use payment::{
     HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus,
 };
 pub use platform::{PlatformAccount, PlatformAccountView};
 pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
+pub use recharge_refund::{RechargeRefundOrder, RechargeRefundStatus};
 pub use records::OrderNumber;
+pub use subsidy::{
+    SubsidyCredit, SubsidyDistribution, SubsidyDistributionRequest, SubsidyFund, SubsidyFunding,
+    SubsidyFundingRequest, SubsidyGrant, SubsidyStatus, SUBSIDY_ACCOUNT_TYPE, SUBSIDY_CREDITS_MAX,
+};
+pub use transfer::{MemberTransfer, MemberTransferRequest, MemberTransferStatus, TransferPart};
 pub use withdrawal::{PayoutResult, Review, Withdrawal, WithdrawalOrder, WithdrawalRequest, WithdrawalStatus};
 
 /// Whether a channel's recharges wait for an administrator (a bank transfer is checked against the

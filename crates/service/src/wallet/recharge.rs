@@ -15,8 +15,11 @@
 //! - An order still pending after `recharge_expiry_s` is closed as expired by
 //!   [`Wallets::expire_recharge_orders`] (a job).
 //!
+//! A credited order can then be refunded, in parts or whole (`recharge_refund.rs`): the unspent part
+//! of its bonus is taken back and the spent part deducted from the refund.
+//!
 //! Not built yet: the compensation job that asks a channel's status endpoint about orders pending too
-//! long; recharge refunds (core's `plan_recharge_refund` is ready for them).
+//! long.
 
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::{Actor, MemberAction};
@@ -29,6 +32,7 @@ use serde_json::json;
 use super::chain::{self, id_text, posted_chain, restore_chain, store_chain, Move, StoredRequest};
 use super::error::*;
 use super::platform::PlatformAccount;
+use super::recharge_refund::RechargeRefundOrder;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::{ChannelReview, Wallets};
 use crate::party::work::Work;
@@ -94,10 +98,13 @@ pub struct RechargeOrder {
     #[serde(with = "time_ns")]
     pub expires_at: Timestamp,
     in_flight: Vec<StoredRequest>,
+    /// Its refunds, in the order they were asked for (`recharge_refund.rs`).
+    #[serde(default)]
+    pub refunds: Vec<RechargeRefundOrder>,
 }
 json_document!(RechargeOrder, "recharge_order");
 
-async fn load(work: &mut Work, id: &str) -> Result<RechargeOrder, PartyError> {
+pub(super) async fn load(work: &mut Work, id: &str) -> Result<RechargeOrder, PartyError> {
     work.get::<RechargeOrder>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
 }
 
@@ -152,6 +159,7 @@ impl Wallets {
                 created_at: work.now,
                 expires_at: work.now.add_seconds(self.config.recharge_expiry_s).unwrap_or(work.now),
                 in_flight: Vec::new(),
+                refunds: Vec::new(),
             };
             work.put(&order);
             work.index(OPEN_RECHARGES, OPEN, &id);
