@@ -18,6 +18,7 @@ pub mod audit;
 pub mod authentication;
 mod body;
 mod catch_panic;
+pub mod channel_status;
 pub mod error;
 mod health;
 pub mod idempotency;

@@ -1,5 +1,6 @@
-//! Background jobs: hold expiry, member dormancy and recharge order expiry. Each runs until its task is dropped and survives
-//! store errors by logging them and trying again on the next tick.
+//! Background jobs: hold expiry, member dormancy, recharge order expiry and recharge compensation.
+//! Each runs until its task is dropped and survives store errors by logging them and trying again on
+//! the next tick.
 
 use std::time::Duration;
 
@@ -49,6 +50,173 @@ pub async fn expire_due_holds(ledger: &Ledger) -> anyhow::Result<usize> {
     }
     tracing::info!(holds.expired = expired, "expired holds");
     Ok(expired)
+}
+
+/// Longest the compensation job waits for one channel's answer, whatever the channel adapter's own
+/// timeouts: a channel that hangs costs one order's question, never the pass.
+pub const CHANNEL_QUERY_TIMEOUT_MS: u64 = 15_000;
+
+/// Most questions to channels one compensation pass has open at once.
+pub const CHANNEL_QUERIES_IN_FLIGHT_MAX: usize = 8;
+
+/// What one compensation pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompensationPass {
+    /// The channel said paid, for the order's amount: credited (once, however many confirmations raced).
+    pub confirmed: usize,
+    /// The channel said not paid: the order failed.
+    pub failed: usize,
+    /// A credit decided before a crash, submitted again.
+    pub resumed: usize,
+    /// No usable answer (unknown, timed out, an error, an amount that differs): asked again next pass.
+    pub unanswered: usize,
+    /// The answer could not be applied (the order ended meanwhile, the ledger refused the credit).
+    pub refused: usize,
+}
+
+enum Compensated {
+    Confirmed,
+    Failed,
+    Resumed,
+    Unanswered,
+    Refused,
+}
+
+/// Asks channels about recharge orders pending too long and completes them, every `interval`
+/// (`wallet/compensation.rs` says how).
+pub async fn compensate_recharges<Q: crate::wallet::ChannelQuery>(
+    wallets: crate::wallet::Wallets,
+    channels: std::sync::Arc<Q>,
+    interval: Duration,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match compensate_recharge_orders(&wallets, &channels, clock::now()).await {
+            Ok(pass) if pass == CompensationPass::default() => {}
+            Ok(pass) => tracing::info!(
+                orders.confirmed = pass.confirmed,
+                orders.failed = pass.failed,
+                orders.resumed = pass.resumed,
+                orders.unanswered = pass.unanswered,
+                orders.refused = pass.refused,
+                "recharge compensation pass"
+            ),
+            Err(error) => tracing::warn!(error = %error, "recharge compensation pass failed; retrying next tick"),
+        }
+    }
+}
+
+/// One compensation pass at `now`: every open recharge order the wallet says needs it
+/// ([`crate::wallet::Wallets::recharges_to_compensate`]) is asked about or resumed, up to
+/// [`CHANNEL_QUERIES_IN_FLIGHT_MAX`] at a time.
+pub async fn compensate_recharge_orders<Q: crate::wallet::ChannelQuery>(
+    wallets: &crate::wallet::Wallets,
+    channels: &std::sync::Arc<Q>,
+    now: sanhu_core::Timestamp,
+) -> Result<CompensationPass, crate::party::PartyError> {
+    let work = wallets.recharges_to_compensate(now, crate::wallet::COMPENSATION_PASS_ORDERS_MAX).await?;
+    let mut pass = CompensationPass::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    let count = |pass: &mut CompensationPass, done: Result<Compensated, tokio::task::JoinError>| match done {
+        Ok(Compensated::Confirmed) => pass.confirmed += 1,
+        Ok(Compensated::Failed) => pass.failed += 1,
+        Ok(Compensated::Resumed) => pass.resumed += 1,
+        Ok(Compensated::Unanswered) => pass.unanswered += 1,
+        Ok(Compensated::Refused) => pass.refused += 1,
+        Err(error) => {
+            tracing::error!(error = %error, "a recharge compensation task ended abnormally");
+            pass.refused += 1;
+        }
+    };
+    for (order, step) in work {
+        while tasks.len() >= CHANNEL_QUERIES_IN_FLIGHT_MAX {
+            if let Some(done) = tasks.join_next().await {
+                count(&mut pass, done);
+            }
+        }
+        let (wallets, channels) = (wallets.clone(), channels.clone());
+        tasks.spawn(async move { compensate_recharge(&wallets, &*channels, order, step).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        count(&mut pass, done);
+    }
+    Ok(pass)
+}
+
+/// Asks about (or resumes) one order and applies the answer through the recharge use cases.
+async fn compensate_recharge<Q: crate::wallet::ChannelQuery>(
+    wallets: &crate::wallet::Wallets,
+    channels: &Q,
+    order: crate::wallet::RechargeOrder,
+    step: crate::wallet::Compensation,
+) -> Compensated {
+    use crate::wallet::{ChannelAnswer, Compensation, OrderNumber};
+    let actor = sanhu_core::party::Actor::System;
+    let Ok(number) = OrderNumber::parse(&order.order_number) else {
+        tracing::error!(order.id = %order.id, "a stored recharge order has an invalid order number");
+        return Compensated::Refused;
+    };
+    let query = match step {
+        Compensation::Resume => {
+            return match wallets.confirm_recharge(order.client, &number, &actor).await {
+                Ok(_) => Compensated::Resumed,
+                Err(error) => {
+                    tracing::warn!(order.id = %order.id, error = %error, "resuming a recharge credit failed");
+                    Compensated::Refused
+                }
+            };
+        }
+        Compensation::Ask(query) => query,
+    };
+    let timeout = Duration::from_millis(CHANNEL_QUERY_TIMEOUT_MS);
+    let answer = match tokio::time::timeout(timeout, channels.order_status(&query)).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => {
+            let error = format!("{error:#}");
+            tracing::warn!(order.id = %order.id, channel = %query.channel, error, "the channel gave no answer");
+            return Compensated::Unanswered;
+        }
+        Err(_) => {
+            let timeout_ms = CHANNEL_QUERY_TIMEOUT_MS;
+            tracing::warn!(order.id = %order.id, channel = %query.channel, timeout_ms, "the channel answered too late");
+            return Compensated::Unanswered;
+        }
+    };
+    match answer {
+        ChannelAnswer::Unknown => Compensated::Unanswered,
+        ChannelAnswer::Paid { amount } if amount != order.amount => {
+            // Money is never credited on a doubt: the order stays pending, and expires, for a person to
+            // settle with the channel.
+            tracing::warn!(
+                order.id = %order.id,
+                channel = %query.channel,
+                order.amount = order.amount,
+                paid.amount = amount,
+                "the channel reports another amount paid than the order's; not credited"
+            );
+            Compensated::Unanswered
+        }
+        ChannelAnswer::Paid { .. } => match wallets.confirm_recharge(order.client, &number, &actor).await {
+            Ok(_) => Compensated::Confirmed,
+            Err(error) => {
+                // Paid at the channel but not creditable here (closed meanwhile): a person refunds it there.
+                tracing::warn!(order.id = %order.id, error = %error, "a recharge paid at the channel was not credited");
+                Compensated::Refused
+            }
+        },
+        ChannelAnswer::NotPaid => {
+            let reason = "the channel reports the order not paid";
+            match wallets.fail_recharge(order.client, &number, reason, &actor).await {
+                Ok(_) => Compensated::Failed,
+                Err(error) => {
+                    tracing::warn!(order.id = %order.id, error = %error, "an unpaid recharge could not be failed");
+                    Compensated::Refused
+                }
+            }
+        }
+    }
 }
 
 /// Members the dormancy pass reads at a time.

@@ -21,6 +21,7 @@
 //! | `withdrawal.rs` | preview, application (frozen at once), review, payout result |
 //! | `freeze.rs` | administrative and judicial freezes: freeze, unfreeze, seize |
 //! | `adjustment.rs` | manual credits and debits, approved by a second person above a threshold |
+//! | `compensation.rs` | asking a channel about recharge orders pending too long (the compensation job's questions) |
 //! | `transfer.rs` | transfers between members keeping the money's kind, limits per transfer and per day |
 //! | `subsidy.rs` | an enterprise funds its subsidies and pays them into its employees' subsidy accounts |
 //! | `flow.rs` | a member's flow over all its accounts, newest first, paged, with balances after |
@@ -30,6 +31,7 @@
 
 mod adjustment;
 mod chain;
+mod compensation;
 mod deposit;
 mod error;
 mod escrow;
@@ -55,6 +57,9 @@ use crate::ledger::Ledger;
 use crate::party::Parties;
 
 pub use adjustment::{Adjustment, AdjustmentDirection, AdjustmentStatus};
+pub use compensation::{
+    ChannelAnswer, ChannelOrderQuery, ChannelQuery, Compensation, COMPENSATION_PASS_ORDERS_MAX,
+};
 pub use deposit::{
     Deposit, DepositRequest, DepositStatus, DEPOSIT_CAPTURE_CODE, DEPOSIT_COMPENSATION_CODE, DEPOSIT_HOLD_CODE,
     DEPOSIT_RELEASE_CODE,

@@ -12,14 +12,13 @@
 //!   derived from the order (see `chain.rs`): a repeated confirmation credits once.
 //! - `fail` (the channel says not paid), `close` (the caller gives up) and `reject` (the administrator
 //!   refuses) end it without money moving; each is idempotent.
+//! - An order still pending after `recharge_query_after_s` is asked about at its channel's status
+//!   endpoint by the compensation job (`compensation.rs`), which confirms or fails it from the answer.
 //! - An order still pending after `recharge_expiry_s` is closed as expired by
 //!   [`Wallets::expire_recharge_orders`] (a job).
 //!
 //! A credited order can then be refunded, in parts or whole (`recharge_refund.rs`): the unspent part
 //! of its bonus is taken back and the spent part deducted from the refund.
-//!
-//! Not built yet: the compensation job that asks a channel's status endpoint about orders pending too
-//! long.
 
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::{Actor, MemberAction};
@@ -38,9 +37,10 @@ use super::{ChannelReview, Wallets};
 use crate::party::work::Work;
 use crate::party::PartyError;
 
-/// The lookup of orders not yet ended (pending or reviewing), which the expiry job reads.
-const OPEN_RECHARGES: &str = "open_recharge_orders";
-const OPEN: &str = "open";
+/// The lookup of orders not yet ended (pending, reviewing or crediting), which the expiry and
+/// compensation jobs read.
+pub(super) const OPEN_RECHARGES: &str = "open_recharge_orders";
+pub(super) const OPEN: &str = "open";
 
 /// What creating a recharge order takes.
 #[derive(Clone, Debug)]

@@ -1,0 +1,266 @@
+//! Outbound HTTP: asking a payment channel about a recharge order, for the recharge compensation job
+//! (the service's [`ChannelQuery`]; `sanhu_service::wallet`'s `compensation.rs` says what the job does
+//! with the answer).
+//!
+//! # The channel status protocol
+//!
+//! sanhu asks, for one order, with a timeout on connecting and on the whole answer:
+//!
+//! ```text
+//! GET <status_url>?order_number=<order number>&client=<cli_…>&amount=<minor units>&currency=<CNY>
+//! Accept: application/json
+//! ```
+//!
+//! The query values are percent-encoded; a `status_url` that has a query keeps it, and these follow.
+//! The channel (in practice the platform's gateway to Alipay, WeChat Pay or a bank, which knows how
+//! to ask them) answers `200` with a JSON object:
+//!
+//! ```json
+//! {"order_number": "R-20250101-0001", "status": "paid", "amount": 10000}
+//! ```
+//!
+//! - `order_number`: the number asked about, echoed;
+//! - `status`: `paid` (the member paid), `not_paid` (the payment was closed without money: the order
+//!   fails) or `unknown` (not decided yet: asked again on the next pass);
+//! - `amount`: what was paid, in minor units; required with `paid` (the order is credited only when
+//!   it equals the order's amount). Other fields are ignored.
+//!
+//! Anything else is no answer, and the order stays pending: another status code (a 404 too: a
+//! misconfigured URL must not fail orders), a body over [`ANSWER_BYTES_MAX`], JSON of another shape,
+//! another order's number, no answer within the timeouts.
+//!
+//! Plain HTTP only: sanhu carries no TLS stack. A channel reached over HTTPS is asked through the
+//! platform's gateway or an egress proxy on its own network; `https://` URLs are refused when the
+//! configuration is read, so that a typo does not silently send nothing.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::Uri;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use sanhu_service::wallet::{ChannelAnswer, ChannelOrderQuery, ChannelQuery};
+use serde::Deserialize;
+
+/// Largest answer body read, in bytes.
+pub const ANSWER_BYTES_MAX: usize = 16 * 1024;
+
+/// How long a question may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelQueryTimeouts {
+    /// To open the connection.
+    pub connect_ms: u64,
+    /// For the whole exchange, connecting included.
+    pub answer_ms: u64,
+}
+
+impl Default for ChannelQueryTimeouts {
+    fn default() -> ChannelQueryTimeouts {
+        ChannelQueryTimeouts { connect_ms: 2_000, answer_ms: 5_000 }
+    }
+}
+
+/// Asks channels over HTTP/1.1, one connection per question (the job asks a few orders a minute; a
+/// pool's idle connections closed by the far side would only turn into failed questions).
+#[derive(Clone)]
+pub struct HttpChannelQuery {
+    client: Client<HttpConnector, Empty<Bytes>>,
+    timeouts: ChannelQueryTimeouts,
+}
+
+impl HttpChannelQuery {
+    pub fn new(timeouts: ChannelQueryTimeouts) -> HttpChannelQuery {
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(true);
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_millis(timeouts.connect_ms)));
+        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
+        HttpChannelQuery { client, timeouts }
+    }
+
+    async fn ask(&self, query: &ChannelOrderQuery) -> anyhow::Result<ChannelAnswer> {
+        let uri = question_uri(&query.status_url, query)?;
+        let request = hyper::Request::get(uri)
+            .header(hyper::header::ACCEPT, "application/json")
+            .header(hyper::header::USER_AGENT, concat!("sanhu/", env!("CARGO_PKG_VERSION")))
+            .body(Empty::<Bytes>::new())
+            .context("failed to build the status request")?;
+        let response = self.client.request(request).await.context("the status endpoint could not be reached")?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), ANSWER_BYTES_MAX)
+            .collect()
+            .await
+            .map_err(|e| anyhow!("failed to read the status answer: {e}"))?
+            .to_bytes();
+        if status != hyper::StatusCode::OK {
+            bail!("the status endpoint answered {status}");
+        }
+        parse_answer(&body, query)
+    }
+}
+
+impl Default for HttpChannelQuery {
+    fn default() -> HttpChannelQuery {
+        HttpChannelQuery::new(ChannelQueryTimeouts::default())
+    }
+}
+
+impl ChannelQuery for HttpChannelQuery {
+    async fn order_status(&self, query: &ChannelOrderQuery) -> anyhow::Result<ChannelAnswer> {
+        let limit = Duration::from_millis(self.timeouts.answer_ms);
+        match tokio::time::timeout(limit, self.ask(query)).await {
+            Ok(answer) => {
+                answer.with_context(|| format!("asking {} about order {}", query.channel, query.order_number))
+            }
+            Err(_) => bail!(
+                "{} did not answer about order {} within {} ms",
+                query.channel,
+                query.order_number,
+                self.timeouts.answer_ms
+            ),
+        }
+    }
+}
+
+/// Checks a configured status endpoint: an absolute `http://` URL with a host and no fragment.
+pub fn parse_status_url(text: &str) -> Result<Uri, String> {
+    if text.contains('#') {
+        return Err("a status URL has no fragment (#...)".to_owned());
+    }
+    let uri: Uri = text.parse().map_err(|e| format!("not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err("https is not supported: ask an HTTPS channel through a gateway on plain http".to_owned())
+        }
+        _ => return Err("a status URL starts with http://".to_owned()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("a status URL names a host".to_owned());
+    }
+    Ok(uri)
+}
+
+/// The question's URL: the status endpoint with the order's fields added to its query.
+fn question_uri(status_url: &str, query: &ChannelOrderQuery) -> anyhow::Result<Uri> {
+    parse_status_url(status_url).map_err(|e| anyhow!("status URL {status_url:?}: {e}"))?;
+    let separator = if status_url.contains('?') { '&' } else { '?' };
+    let text = format!(
+        "{status_url}{separator}order_number={}&client={}&amount={}&currency={}",
+        percent_encode(&query.order_number),
+        percent_encode(&query.client.to_string()),
+        query.amount,
+        percent_encode(query.currency.code()),
+    );
+    text.parse().with_context(|| format!("the status question's URL {text:?}"))
+}
+
+/// Every byte but RFC 3986's unreserved characters as `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    order_number: String,
+    status: String,
+    amount: Option<i64>,
+}
+
+fn parse_answer(body: &[u8], query: &ChannelOrderQuery) -> anyhow::Result<ChannelAnswer> {
+    let answer: Answer = serde_json::from_slice(body).context("the status answer is not the protocol's JSON")?;
+    if answer.order_number != query.order_number {
+        bail!("the status answer is about order {:?}, not {:?}", answer.order_number, query.order_number);
+    }
+    match answer.status.as_str() {
+        "paid" => match answer.amount {
+            Some(amount) if amount > 0 => Ok(ChannelAnswer::Paid { amount }),
+            Some(amount) => bail!("the status answer says paid with the amount {amount}"),
+            None => bail!("the status answer says paid without an amount"),
+        },
+        "not_paid" => Ok(ChannelAnswer::NotPaid),
+        "unknown" => Ok(ChannelAnswer::Unknown),
+        other => bail!("the status answer's status {other:?} is not paid, not_paid or unknown"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sanhu_core::id::ClientId;
+    use sanhu_core::Currency;
+
+    fn query(order_number: &str) -> ChannelOrderQuery {
+        ChannelOrderQuery {
+            channel: "alipay".into(),
+            status_url: "http://gateway.internal:8080/alipay/status?merchant=42".into(),
+            client: ClientId::from_u128(7).unwrap(),
+            order_number: order_number.into(),
+            amount: 10_000,
+            currency: Currency::parse("CNY").unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_question_adds_the_orders_fields_percent_encoded_to_the_endpoints_query() {
+        let q = query("R 1&x=2/é");
+        let uri = question_uri(&q.status_url, &q).unwrap();
+        assert_eq!(uri.path(), "/alipay/status");
+        let client = ClientId::from_u128(7).unwrap();
+        assert_eq!(
+            uri.query().unwrap(),
+            format!("merchant=42&order_number=R%201%26x%3D2%2F%C3%A9&client={client}&amount=10000&currency=CNY")
+        );
+        let plain = ChannelOrderQuery { status_url: "http://127.0.0.1:9000/status".into(), ..query("R-1") };
+        assert!(question_uri(&plain.status_url, &plain)
+            .unwrap()
+            .to_string()
+            .starts_with("http://127.0.0.1:9000/status?order_number=R-1&"));
+    }
+
+    #[test]
+    fn only_plain_http_urls_with_a_host_are_status_endpoints() {
+        assert!(parse_status_url("http://127.0.0.1:9000/status").is_ok());
+        assert!(parse_status_url("http://gateway/alipay?x=1").is_ok());
+        assert!(parse_status_url("https://openapi.alipay.com/gateway.do").unwrap_err().contains("https"));
+        assert!(parse_status_url("ftp://host/x").is_err());
+        assert!(parse_status_url("/status").is_err());
+        assert!(parse_status_url("http://host/status#top").is_err());
+        assert!(parse_status_url("not a url").is_err());
+    }
+
+    #[test]
+    fn answers_are_read_strictly() {
+        let q = query("R-1");
+        let answer = |json: &str| parse_answer(json.as_bytes(), &q);
+        assert_eq!(
+            answer(r#"{"order_number":"R-1","status":"paid","amount":10000,"paid_at":"x"}"#).unwrap(),
+            ChannelAnswer::Paid { amount: 10_000 }
+        );
+        assert_eq!(answer(r#"{"order_number":"R-1","status":"not_paid"}"#).unwrap(), ChannelAnswer::NotPaid);
+        assert_eq!(answer(r#"{"order_number":"R-1","status":"unknown"}"#).unwrap(), ChannelAnswer::Unknown);
+        for wrong in [
+            r#"{"order_number":"R-2","status":"paid","amount":10000}"#,
+            r#"{"order_number":"R-1","status":"paid"}"#,
+            r#"{"order_number":"R-1","status":"paid","amount":0}"#,
+            r#"{"order_number":"R-1","status":"PAID","amount":10000}"#,
+            r#"{"order_number":"R-1","status":"refunded"}"#,
+            r#"{"status":"paid","amount":10000}"#,
+            r#"{"order_number":"R-1","status":"paid","amount":100.5}"#,
+            "<html>gateway error</html>",
+        ] {
+            assert!(answer(wrong).is_err(), "{wrong}");
+        }
+    }
+}

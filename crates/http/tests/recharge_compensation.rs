@@ -1,0 +1,250 @@
+//! The recharge compensation job against a local server playing the payment channel's status
+//! endpoint (the protocol of `sanhu_http::channel_status`), on both backends: an order the channel
+//! says is paid is credited, one it says is not paid fails, and one it cannot answer about (unknown,
+//! an error, too slow, an amount that differs, unreachable) stays pending to be asked again. An order
+//! is credited exactly once, however the job, a second instance's job and a late confirmation race.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::party::{Actor, CustomerScope, LoginIdentity, PartyKind, PhoneNumber};
+use sanhu_core::wallet::{FeePayer, FeeRule};
+use sanhu_core::{AccountId, Currency, Timestamp};
+use sanhu_http::channel_status::{ChannelQueryTimeouts, HttpChannelQuery};
+use sanhu_service::jobs::{compensate_recharge_orders, CompensationPass};
+use sanhu_service::party::{Parties, PartyConfig, PartySecret, PayPasswordHashing, Registration};
+use sanhu_service::wallet::{
+    Channel, ChannelReview, OrderNumber, RechargeRequest, RechargeStatus, WalletConfig, Wallets,
+};
+use sanhu_service::{clock, Ledger, LedgerConfig};
+use sanhu_store::{on_both_backends, LedgerStore, Store};
+use serde_json::json;
+
+/// The channel's status endpoint: what it answers depends on the order number's prefix, and every
+/// question is counted by order number.
+#[derive(Clone, Default)]
+struct StatusEndpoint {
+    asked: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl StatusEndpoint {
+    fn asked(&self, order: &str) -> usize {
+        self.asked.lock().unwrap().get(order).copied().unwrap_or(0)
+    }
+}
+
+async fn status(State(channel): State<StatusEndpoint>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let order = query.get("order_number").cloned().unwrap_or_default();
+    let amount: i64 = query.get("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+    assert_eq!(query.get("currency").map(String::as_str), Some("CNY"));
+    assert!(query.get("client").is_some_and(|c| c.starts_with("cli_")), "{query:?}");
+    *channel.asked.lock().unwrap().entry(order.clone()).or_default() += 1;
+    let prefix = order.split('-').next().unwrap_or_default();
+    match prefix {
+        "PAID" => Json(json!({ "order_number": order, "status": "paid", "amount": amount })).into_response(),
+        "UNPAID" => Json(json!({ "order_number": order, "status": "not_paid" })).into_response(),
+        "UNKNOWN" => Json(json!({ "order_number": order, "status": "unknown" })).into_response(),
+        "WRONG" => Json(json!({ "order_number": order, "status": "paid", "amount": amount + 1 })).into_response(),
+        "OTHER" => Json(json!({ "order_number": "PAID-9", "status": "paid", "amount": amount })).into_response(),
+        "SLOW" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Json(json!({ "order_number": order, "status": "paid", "amount": amount })).into_response()
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "channel error").into_response(),
+    }
+}
+
+/// Starts the channel on a free port; its status URL.
+async fn start_channel(channel: StatusEndpoint) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = Router::new().route("/gateway/status", get(status)).with_state(channel);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/gateway/status?merchant=42")
+}
+
+/// A status URL where nothing listens.
+fn unreachable_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}/status")
+}
+
+fn cny() -> Currency {
+    Currency::parse("CNY").unwrap()
+}
+
+fn client() -> ClientId {
+    ClientId::from_u128(7).unwrap()
+}
+
+fn actor() -> Actor {
+    Actor::Client(client())
+}
+
+fn no(text: &str) -> OrderNumber {
+    OrderNumber::parse(text).unwrap()
+}
+
+/// Orders are asked about once pending a minute.
+const QUERY_AFTER_S: u32 = 60;
+
+/// The defaults, with the `gateway` channel (free, asked at `status_url`) and the `offline` one
+/// (whose endpoint does not answer), both free.
+fn wallet_config(status_url: &str) -> WalletConfig {
+    let mut config = WalletConfig::default_for(cny());
+    let channel = |name: &str, url: String| Channel {
+        name: name.into(),
+        review: ChannelReview::NotRequired,
+        fee: FeeRule::Free,
+        fee_payer: FeePayer::Platform,
+        status_url: Some(url),
+    };
+    config.channels.push(channel("gateway", status_url.to_owned()));
+    config.channels.push(channel("offline", unreachable_url()));
+    config.recharge_query_after_s = QUERY_AFTER_S;
+    config
+}
+
+struct World {
+    store: Store,
+    parties: Parties,
+    wallets: Wallets,
+    channels: Arc<HttpChannelQuery>,
+}
+
+async fn world(store: &Store, status_url: &str) -> World {
+    let config = PartyConfig {
+        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
+        secret: PartySecret::from_bytes(&[42; 32]).unwrap(),
+        ..PartyConfig::default()
+    };
+    let parties = Parties::new(store.clone(), config);
+    let ledger = Ledger::start(store.clone(), LedgerConfig::default());
+    let wallets = Wallets::new(parties.clone(), ledger, wallet_config(status_url));
+    wallets.ensure_platform_accounts().await.unwrap();
+    let channels = Arc::new(HttpChannelQuery::new(ChannelQueryTimeouts { connect_ms: 300, answer_ms: 500 }));
+    World { store: store.clone(), parties, wallets, channels }
+}
+
+impl World {
+    async fn member(&self, n: u32) -> (MemberId, AccountId) {
+        let phone = PhoneNumber::parse(&format!("135{n:08}")).unwrap();
+        let registration = Registration {
+            kind: PartyKind::Personal,
+            scope: CustomerScope::External,
+            identity: LoginIdentity::Phone(phone),
+        };
+        let member = self.parties.register_member(&registration, &actor()).await.unwrap().member.member.id();
+        let (_, opened) = self.parties.activate_member(member, &actor()).await.unwrap();
+        (member, opened[0].0.account_id)
+    }
+
+    async fn order(&self, member: MemberId, number: &str, amount: i64, channel: &str) {
+        let request = RechargeRequest {
+            client: client(),
+            order_number: no(number),
+            member,
+            account: None,
+            amount,
+            channel: channel.into(),
+        };
+        let order = self.wallets.create_recharge(&request, &actor()).await.unwrap();
+        assert_eq!(order.status, RechargeStatus::Pending);
+    }
+
+    async fn status(&self, number: &str) -> RechargeStatus {
+        self.wallets.get_recharge(client(), &no(number)).await.unwrap().status
+    }
+
+    async fn pass(&self, at: Timestamp) -> CompensationPass {
+        compensate_recharge_orders(&self.wallets, &self.channels, at).await.unwrap()
+    }
+
+    async fn balance(&self, account: AccountId) -> i64 {
+        self.store.get_account(account).await.unwrap().unwrap().balance()
+    }
+
+    async fn verify_clean(&self) {
+        let report = self.store.verify().await.unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+}
+
+/// A minute and a second from now: every order created so far has been pending long enough.
+fn later() -> Timestamp {
+    clock::now().add_seconds(QUERY_AFTER_S + 1).unwrap()
+}
+
+on_both_backends!(the_job_completes_the_orders_the_channel_answers_about_and_leaves_the_rest_pending, |db| {
+    let channel = StatusEndpoint::default();
+    let w = world(&db.store, &start_channel(channel.clone()).await).await;
+    let (member, basic) = w.member(1).await;
+    for number in ["PAID-1", "UNPAID-1", "UNKNOWN-1", "WRONG-1", "OTHER-1", "ERROR-1", "SLOW-1"] {
+        w.order(member, number, 10_000, "gateway").await;
+    }
+    w.order(member, "PAID-2", 10_000, "offline").await;
+    w.order(member, "PAID-3", 10_000, "alipay").await;
+
+    // Orders pending less than a minute are not asked about.
+    assert_eq!(w.pass(clock::now()).await, CompensationPass::default());
+    assert_eq!(channel.asked("PAID-1"), 0);
+
+    let started = Instant::now();
+    let pass = w.pass(later()).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "a slow channel costs its timeout: {:?}",
+        started.elapsed()
+    );
+    // Unanswered: unknown, another amount, another order's answer, a 500, too slow, unreachable.
+    assert_eq!(pass, CompensationPass { confirmed: 1, failed: 1, resumed: 0, unanswered: 6, refused: 0 });
+    assert_eq!(w.status("PAID-1").await, RechargeStatus::Succeeded);
+    assert_eq!(w.status("UNPAID-1").await, RechargeStatus::Failed);
+    for number in ["UNKNOWN-1", "WRONG-1", "OTHER-1", "ERROR-1", "SLOW-1", "PAID-2", "PAID-3"] {
+        assert_eq!(w.status(number).await, RechargeStatus::Pending, "{number}");
+    }
+    assert_eq!(w.balance(basic).await, 10_000, "only the paid order is credited, for its amount");
+    // A channel without a status endpoint is never asked.
+    assert_eq!(channel.asked("PAID-3"), 0);
+
+    // Completed orders are not asked again; the others are.
+    w.pass(later()).await;
+    assert_eq!((channel.asked("PAID-1"), channel.asked("UNPAID-1")), (1, 1));
+    assert_eq!((channel.asked("UNKNOWN-1"), channel.asked("ERROR-1")), (2, 2));
+    assert_eq!(w.balance(basic).await, 10_000);
+    w.verify_clean().await;
+});
+
+on_both_backends!(a_stuck_order_is_credited_once_when_the_job_and_a_late_confirmation_race, |db| {
+    let channel = StatusEndpoint::default();
+    let url = start_channel(channel.clone()).await;
+    let w = world(&db.store, &url).await;
+    let other = world(&db.open_another().await, &url).await;
+    let (member, basic) = w.member(1).await;
+    for round in 0..6 {
+        let number = format!("PAID-R{round}");
+        w.order(member, &number, 2_000, "gateway").await;
+        let at = later();
+        let (number, by) = (no(&number), actor());
+        // The job on two instances and the channel's late notification, all at once.
+        let (a, b, confirmed) =
+            tokio::join!(w.pass(at), other.pass(at), w.wallets.confirm_recharge(client(), &number, &by));
+        let confirmed = confirmed.unwrap();
+        assert!(matches!(confirmed.status, RechargeStatus::Succeeded | RechargeStatus::Crediting), "{confirmed:?}");
+        assert_eq!(a.refused + b.refused, 0, "{a:?} {b:?}");
+        assert_eq!(w.status(number.as_str()).await, RechargeStatus::Succeeded);
+        assert_eq!(w.balance(basic).await, 2_000 * (round + 1), "credited exactly once in round {round}");
+    }
+    // Nothing is left to ask about.
+    assert_eq!(w.pass(later()).await, CompensationPass::default());
+    w.verify_clean().await;
+});
