@@ -7,6 +7,7 @@ use anyhow::Context;
 use sanhu_core::party::member::DormancyPolicy;
 use sanhu_core::party::{AccountType, AccountTypes};
 use sanhu_service::party::{PartyConfig, PartySecret};
+use sanhu_service::wallet::WalletConfig;
 use serde::Deserialize;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://sanhu.db";
@@ -54,6 +55,8 @@ struct FileConfig {
     dormancy_interval_s: Option<u64>,
     /// The account types members may open; when given, they replace the default set entirely.
     account_types: Option<Vec<AccountTypeFile>>,
+    /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
+    wallet: Option<crate::wallet_config::WalletFile>,
 }
 
 /// One configured account type in the file (`[[account_types]]`), as the articles' account
@@ -130,6 +133,10 @@ pub struct Config {
     /// Account types and dormancy.
     pub parties: PartyConfig,
     pub dormancy_interval_s: u64,
+    /// Currency, channels, recharges, withdrawals, limits (`[wallet]`).
+    pub wallet: WalletConfig,
+    /// How often the recharge compensation job asks channels about pending orders, in seconds.
+    pub recharge_compensation_interval_s: u64,
 }
 
 impl Config {
@@ -143,6 +150,12 @@ impl Config {
         }
         .unwrap_or_default();
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
+        let parties = PartyConfig {
+            secret: party_secret(args.secret.as_deref(), file.secret_file.as_deref())?,
+            ..party_config(file.dormancy_days, file.account_types)?
+        };
+        let (wallet, recharge_compensation_interval_s) =
+            crate::wallet_config::wallet_config(file.wallet, &parties.account_types)?;
         let config = Config {
             database_url: args
                 .database_url
@@ -157,11 +170,10 @@ impl Config {
             batch_wait_us: args.batch_wait_us.or(file.batch_wait_us).unwrap_or(writer_defaults.batch_wait_us),
             hold_expiry_interval_ms: file.hold_expiry_interval_ms.unwrap_or(1_000),
             credentials_file: file.credentials_file.unwrap_or_else(crate::credentials::default_path),
-            parties: PartyConfig {
-                secret: party_secret(args.secret.as_deref(), file.secret_file.as_deref())?,
-                ..party_config(file.dormancy_days, file.account_types)?
-            },
+            parties,
             dormancy_interval_s: file.dormancy_interval_s.unwrap_or(3_600),
+            wallet,
+            recharge_compensation_interval_s,
         };
         anyhow::ensure!(
             (1..=sanhu_core::ledger::BATCH_TRANSFERS_MAX).contains(&config.batch_transfers_max),

@@ -7,6 +7,7 @@ mod config;
 mod credentials;
 mod serve;
 mod verify;
+mod wallet_config;
 
 use clap::{Parser, Subcommand};
 

@@ -1,11 +1,11 @@
 //! `sanhu serve` and `sanhu migrate`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sanhu_core::Currency;
+use sanhu_http::channel_status::{ChannelQueryTimeouts, HttpChannelQuery};
 use sanhu_service::party::Parties;
-use sanhu_service::wallet::WalletConfig;
 use sanhu_service::{jobs, Ledger, LedgerConfig};
 use sanhu_store::{LedgerStore, Store};
 
@@ -32,11 +32,17 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let parties = Parties::new(store.clone(), config.parties.clone());
     tokio::spawn(jobs::mark_dormant_members(parties.clone(), Duration::from_secs(config.dormancy_interval_s.max(1))));
     let state = sanhu_http::AppState::new(ledger, parties, sanhu_http::HttpConfig::default())
-        .with_wallet(WalletConfig::default_for(Currency::parse("CNY").expect("CNY is a currency")));
+        .with_wallet(config.wallet.clone());
     state.wallets().ensure_platform_accounts().await?;
     tokio::spawn(jobs::expire_recharge_orders(
         state.wallets().clone(),
         Duration::from_secs(RECHARGE_EXPIRY_INTERVAL_S),
+    ));
+    let channels = Arc::new(HttpChannelQuery::new(ChannelQueryTimeouts::default()));
+    tokio::spawn(jobs::compensate_recharges(
+        state.wallets().clone(),
+        channels,
+        Duration::from_secs(config.recharge_compensation_interval_s.max(1)),
     ));
     let app = sanhu_http::router(state);
     let listener = tokio::net::TcpListener::bind(&config.listen)

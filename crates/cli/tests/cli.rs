@@ -954,3 +954,116 @@ per_member = 2
     assert!(!refused.status.success(), "serve starts with a bad account type:\n{}", refused.describe());
     assert!(refused.stderr.contains("points"), "the message names the type:\n{}", refused.describe());
 }
+
+/// A payment channel's status endpoint on a free port, in a thread: it answers every question that
+/// the order was paid, for the amount asked about (the protocol of `sanhu_http::channel_status`),
+/// and counts the questions.
+fn start_paying_channel() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the channel");
+    let port = listener.local_addr().expect("the channel's address").port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // Headers, up to the blank line; a GET has no body.
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let target = request_line.split(' ').nth(1).unwrap_or_default();
+            let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let param = |name: &str| {
+                query.split('&').find_map(|pair| pair.strip_prefix(&format!("{name}="))).unwrap_or_default().to_owned()
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = json!({
+                "order_number": param("order_number"),
+                "status": "paid",
+                "amount": param("amount").parse::<i64>().unwrap_or(0),
+            })
+            .to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (port, asked)
+}
+
+/// The wallet comes from `[wallet]`: its channels replace the default ones, and a recharge left
+/// pending on a channel with a status endpoint is completed by the compensation job, which asks the
+/// channel; a wallet value no rule accepts stops the server with a message naming its key.
+#[test]
+fn the_wallet_and_its_recharge_compensation_come_from_the_configuration() {
+    let dir = WorkDir::new("wallet-config");
+    let dir = dir.path();
+    let port = free_port();
+    let (channel_port, asked) = start_paying_channel();
+    let wallet = format!(
+        r#"
+[wallet]
+currency = "CNY"
+recharge_query_after_s = 1
+recharge_compensation_interval_s = 1
+
+[[wallet.channels]]
+name = "gateway"
+fee = {{ rate_basis_points = 60 }}
+fee_payer = "platform"
+status_url = "http://127.0.0.1:{channel_port}/gateway/status"
+"#
+    );
+    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\n{wallet}"))
+        .expect("write sanhu.toml");
+    let server = Server::start_with(dir, &["serve"], port);
+    let (member, _, _) = register_and_activate(dir, "13800138077");
+    let order = |number: &str, channel: &str| {
+        json!({ "order_number": number, "member_id": member, "amount": 10_000, "channel": channel }).to_string()
+    };
+    let (ok, refused, _) = call(dir, &["POST", "/v1/recharges", "--data", &order("R-ALIPAY", "alipay")]);
+    assert!(!ok);
+    assert_eq!(refused["error"]["code"], "channel_not_configured", "the file's channels replace the defaults");
+    let created = call_ok(dir, &["POST", "/v1/recharges", "--data", &order("R-1", "gateway")]);
+    assert_eq!(created["status"], "pending", "{created}");
+    // Nobody confirms it: the job asks the channel, which says paid, and the member is credited.
+    let started = Instant::now();
+    let credited = loop {
+        let order = call_ok(dir, &["GET", "/v1/recharges/R-1"]);
+        if order["status"] == "succeeded" {
+            break order;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "not completed by the job: {order}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(credited["credited"], 10_000, "{credited}");
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    server.stop();
+
+    let broken = wallet.replace("recharge_query_after_s = 1", "recharge_query_after_s = 1800");
+    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\n{broken}")).expect("write");
+    let refused = run_bounded(sanhu(dir, &["serve"]), SERVER_READY_TIMEOUT);
+    assert!(!refused.status.success(), "serve starts with a bad wallet:\n{}", refused.describe());
+    assert!(
+        refused.stderr.contains("wallet.recharge_query_after_s"),
+        "the message names the key:\n{}",
+        refused.describe()
+    );
+    let https = wallet.replace("http://127.0.0.1", "https://127.0.0.1");
+    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\n{https}")).expect("write");
+    let refused = run_bounded(sanhu(dir, &["serve"]), SERVER_READY_TIMEOUT);
+    assert!(!refused.status.success(), "serve starts with an https status URL:\n{}", refused.describe());
+    assert!(
+        refused.stderr.contains("wallet.channels[0]: status_url"),
+        "the message names the key:\n{}",
+        refused.describe()
+    );
+}
