@@ -102,7 +102,11 @@ struct World {
 }
 
 async fn world_with(store: &Store, config: WalletConfig) -> World {
-    let parties = Parties::new(store.clone(), party_config());
+    world_with_parties(store, config, party_config()).await
+}
+
+async fn world_with_parties(store: &Store, config: WalletConfig, party_config: PartyConfig) -> World {
+    let parties = Parties::new(store.clone(), party_config);
     let ledger = Ledger::start(store.clone(), LedgerConfig::default());
     let wallets = Wallets::new(parties.clone(), ledger, config);
     wallets.ensure_platform_accounts().await.unwrap();
@@ -374,6 +378,33 @@ on_both_backends!(concurrent_distributions_never_pay_out_more_than_the_enterpris
     w.verify_clean().await;
 });
 
+on_both_backends!(subsidies_are_refused_where_the_subsidy_type_is_configured_withdrawable, |db| {
+    // A platform that made subsidy accounts withdrawable would let subsidy money out as cash.
+    let types = AccountTypes::new(
+        account_types()
+            .iter()
+            .map(|t| {
+                if t.code().as_str() == "subsidy" {
+                    AccountType::configure(AccountTypeSpec { withdrawable: true, ..t.spec().clone() }).unwrap()
+                } else {
+                    t.clone()
+                }
+            })
+            .collect(),
+    )
+    .unwrap();
+    let w =
+        world_with_parties(&db.store, wallet_config(), PartyConfig { account_types: types, ..party_config() }).await;
+    let (enterprise, basic) = w.enterprise().await;
+    let (alice, _) = w.member(1).await;
+    w.fund(enterprise, basic, 5_000, "E-IN-1").await;
+    w.wallets.fund_subsidies(&funding("SF-1", enterprise, 5_000), &actor()).await.unwrap();
+    let refused = w.wallets.distribute_subsidies(&subsidies("SUB-1", enterprise, &[(alice, 100)]), &actor()).await;
+    assert_eq!(refused.unwrap_err().code(), "subsidy_account_withdrawable");
+    assert_eq!(w.wallets.subsidy_fund(enterprise).await.unwrap().available(), 5_000);
+    w.verify_clean().await;
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Transfers between members
 
@@ -593,6 +624,30 @@ on_both_backends!(a_recharge_that_repaid_debt_refunds_only_what_it_credited, |db
     assert_eq!((refund.payout, refund.bonus_taken_back, refund.bonus_deducted), (2_000, 0, 0));
     assert_eq!((w.balance(basic).await, w.balance(settlement).await), (0, 0));
     assert_eq!(w.platform_balance(PlatformAccount::Clearing("test".into())).await, 3_000);
+    w.verify_clean().await;
+});
+
+on_both_backends!(a_refund_the_spent_bonus_outweighs_is_refused_and_moves_nothing, |db| {
+    // A generous promotion: pay 10.00, get 20.00.
+    let mut config = wallet_config();
+    let now = clock::now();
+    let starts = Timestamp::from_nanos(now.nanos() - 3_600_000_000_000);
+    let tier = RechargeTier::new(1_000, 2_000, starts, now.add_seconds(86_400).unwrap()).unwrap();
+    config.recharge_tiers = RechargeTiers::new(cny(), vec![tier]);
+    let w = world_with(&db.store, config).await;
+    let (m, basic) = w.member(1).await;
+    let (_, shop) = w.member(2).await;
+    w.fund(m, basic, 1_000, "R-1").await;
+    // The 20.00 of bonus is spent; the 10.00 recharged is still there.
+    w.wallets.pay(&w.payment("P-1", m, 2_000, shop), &actor()).await.unwrap();
+    assert_eq!(w.balance(basic).await, 1_000);
+    // Refunding 1.00 forfeits 2.00 of spent bonus, more than the refund: refused, and so is all of it.
+    for (refund, amount) in [("RF-1", 100), ("RF-2", 1_000)] {
+        let refused = w.wallets.refund_recharge(client(), &no("R-1"), &no(refund), amount, &actor()).await;
+        assert_eq!(refused.unwrap_err().code(), "bonus_spent_exceeds_refund");
+    }
+    assert_eq!(w.balance(basic).await, 1_000);
+    assert!(w.wallets.get_recharge(client(), &no("R-1")).await.unwrap().refunds.is_empty());
     w.verify_clean().await;
 });
 
