@@ -283,6 +283,7 @@ const CONCURRENT_CHANGE_RETRY_AFTER_S: u32 = 1;
 /// tests check that every wallet code is registered and every row is a wallet code.
 pub const WALLET_CODE_STATUSES: &[(&str, u16)] = &[
     // Things that are not there.
+    ("deposit_not_found", 404),
     ("freeze_not_found", 404),
     ("order_not_found", 404),
     ("platform_account_not_found", 404),
@@ -292,12 +293,18 @@ pub const WALLET_CODE_STATUSES: &[(&str, u16)] = &[
     ("adjustment_same_actor", 403),
     ("pay_password_required", 403),
     // Conflicts with the current state.
+    ("deposit_captured", 409),
+    ("deposit_not_held", 409),
+    ("deposit_released", 409),
+    ("escrow_released", 409),
+    ("escrow_returned", 409),
     ("no_holds", 409),
     ("order_closed", 409),
     ("order_not_under_review", 409),
     ("order_number_reused", 409),
     ("order_state_invalid", 409),
     ("order_under_review", 409),
+    ("payment_not_escrowed", 409),
     ("payment_not_refundable", 409),
     ("refund_number_reused", 409),
     // Values that are not acceptable.
@@ -310,6 +317,7 @@ pub const WALLET_CODE_STATUSES: &[(&str, u16)] = &[
     ("channel_not_configured", 422),
     ("daily_transfer_limit_exceeded", 422),
     ("deduction_order_invalid", 422),
+    ("deposit_beneficiary_invalid", 422),
     ("duplicate_account", 422),
     ("exceeds_withdrawable", 422),
     ("fee_rule_invalid", 422),
