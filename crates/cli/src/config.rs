@@ -57,6 +57,11 @@ struct FileConfig {
     account_types: Option<Vec<AccountTypeFile>>,
     /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
     wallet: Option<crate::wallet_config::WalletFile>,
+    /// The header in which a trusted reverse proxy in front of sanhu passes the caller's address
+    /// (`x-forwarded-for`): its last entry is what the audit log records as a request's source.
+    /// Absent: the connection's peer address is recorded. Set it only behind such a proxy, or callers
+    /// could name any address they like.
+    trusted_proxy_header: Option<String>,
 }
 
 /// One configured account type in the file (`[[account_types]]`), as the articles' account
@@ -137,6 +142,8 @@ pub struct Config {
     pub wallet: WalletConfig,
     /// How often the recharge compensation job asks channels about pending orders, in seconds.
     pub recharge_compensation_interval_s: u64,
+    /// See `trusted_proxy_header` in the file.
+    pub trusted_proxy_header: Option<String>,
 }
 
 impl Config {
@@ -174,7 +181,14 @@ impl Config {
             dormancy_interval_s: file.dormancy_interval_s.unwrap_or(3_600),
             wallet,
             recharge_compensation_interval_s,
+            trusted_proxy_header: file.trusted_proxy_header.map(|name| name.to_ascii_lowercase()),
         };
+        if let Some(name) = &config.trusted_proxy_header {
+            anyhow::ensure!(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok(),
+                "trusted_proxy_header {name:?} is not a header name"
+            );
+        }
         anyhow::ensure!(
             (1..=sanhu_core::ledger::BATCH_TRANSFERS_MAX).contains(&config.batch_transfers_max),
             "batch_transfers_max must be between 1 and {}",

@@ -31,7 +31,11 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     tokio::spawn(jobs::expire_holds(ledger.clone(), Duration::from_millis(config.hold_expiry_interval_ms)));
     let parties = Parties::new(store.clone(), config.parties.clone());
     tokio::spawn(jobs::mark_dormant_members(parties.clone(), Duration::from_secs(config.dormancy_interval_s.max(1))));
-    let state = sanhu_http::AppState::new(ledger, parties, sanhu_http::HttpConfig::default())
+    let http = sanhu_http::HttpConfig {
+        trusted_proxy_header: config.trusted_proxy_header.clone(),
+        ..sanhu_http::HttpConfig::default()
+    };
+    let state = sanhu_http::AppState::new(ledger, parties, http)
         .with_wallet(config.wallet.clone());
     state.wallets().ensure_platform_accounts().await?;
     tokio::spawn(jobs::expire_recharge_orders(
@@ -54,6 +58,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         backend = store.backend(),
         "sanhu is serving; the API is under /v1, its OpenAPI document at /openapi.json"
     );
+    // With the peer's address, which the audit log records as each request's source.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("sanhu stopped");
     Ok(ExitCode::SUCCESS)
