@@ -399,8 +399,12 @@ fn serve_in_an_empty_directory_creates_the_database_and_prints_the_first_credent
         assert_eq!(mode & 0o777, 0o600, "the credential file is readable by its owner only (mode {mode:o})");
     }
     // The printed credential works as saved.
+    // A new database holds only the platform's own accounts, made at the first start.
     let accounts = call_ok(dir.path(), &["GET", "/v1/ledger/accounts"]);
-    assert_eq!(accounts["data"], json!([]), "{accounts}");
+    let accounts = accounts["data"].as_array().unwrap_or_else(|| panic!("{accounts}"));
+    assert!(!accounts.is_empty() && accounts.iter().all(|a| a["code"] == "platform"), "{accounts:?}");
+    let platform = call_ok(dir.path(), &["GET", "/v1/platform-accounts"]);
+    assert_eq!(platform["data"].as_array().map(Vec::len), Some(accounts.len()), "{platform}");
     let log = server.log();
     assert!(log.contains("sanhu is serving"), "the log goes to standard error:\n{log}");
     assert!(!log.contains('\u{1b}'), "a log written to a file has no terminal colour codes:\n{log}");
@@ -475,7 +479,9 @@ fn call_moves_money_once_per_idempotency_key_and_verify_then_passes(database: Da
     let verified = run(dir, &args);
     assert!(verified.status.success(), "verify fails on a good ledger:\n{}", verified.describe());
     assert!(verified.stdout.contains("ok"), "{}", verified.describe());
-    assert!(verified.stdout.contains("2 accounts, 1 transfers checked"), "{}", verified.describe());
+    // The two accounts the test opened, and the platform's nine (three channels, fee income and
+    // expense, marketing, withdrawals in transit, seized, adjustments).
+    assert!(verified.stdout.contains("11 accounts, 1 transfers checked"), "{}", verified.describe());
 }
 
 #[test]

@@ -88,7 +88,11 @@ impl AppState {
     /// The state with the wallet set up as [`WalletConfig::default_for`] CNY; see
     /// [`AppState::with_wallet`].
     pub fn new(ledger: Ledger, parties: Parties, config: HttpConfig) -> AppState {
-        let wallets = Wallets::new(parties.clone(), ledger.clone(), WalletConfig::default_for(Currency::parse("CNY").expect("CNY is a currency")));
+        let wallets = Wallets::new(
+            parties.clone(),
+            ledger.clone(),
+            WalletConfig::default_for(Currency::parse("CNY").expect("CNY is a currency")),
+        );
         let audit = AuditLog::start(ledger.store().clone(), AuditConfig::default());
         AppState { audit, ledger, parties, wallets, config }
     }
@@ -221,6 +225,21 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/adjustments"),
     ("GET", "/v1/adjustments/{number}"),
     ("POST", "/v1/adjustments/{number}/approve"),
+    ("GET", "/v1/members/{id}/wallet/flow"),
+    ("POST", "/v1/recharges/{number}/refunds"),
+    ("POST", "/v1/payments/{number}/escrow-release"),
+    ("POST", "/v1/payments/{number}/escrow-return"),
+    ("POST", "/v1/deposits"),
+    ("GET", "/v1/deposits/{number}"),
+    ("POST", "/v1/deposits/{number}/release"),
+    ("POST", "/v1/deposits/{number}/capture"),
+    ("POST", "/v1/member-transfers"),
+    ("GET", "/v1/member-transfers/{number}"),
+    ("POST", "/v1/subsidy-fundings"),
+    ("GET", "/v1/subsidy-fundings/{number}"),
+    ("POST", "/v1/subsidy-distributions"),
+    ("GET", "/v1/subsidy-distributions/{number}"),
+    ("GET", "/v1/members/{id}/subsidy-fund"),
 ];
 
 /// The POST endpoints whose request or response carries a secret: a pay password, a card number, a
@@ -252,7 +271,9 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
     use ledger::{accounts, balances, entries, transfers};
     use party::{accounts as member_accounts, authentications, customers, members};
     use party::{bank_cards, enterprises, identities, one_time_codes, operators, pay_passwords};
-    use wallet::{adjustments, freezes, payments, recharges, wallets, withdrawals};
+    use wallet::{
+        adjustments, deposits, freezes, member_transfers, payments, recharges, subsidies, wallets, withdrawals,
+    };
     match (method, path) {
         ("GET", "/health") => get(health::health),
         ("GET", "/ready") => get(health::ready),
@@ -352,6 +373,21 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
         ("POST", "/v1/adjustments") => post(adjustments::adjust),
         ("GET", "/v1/adjustments/{number}") => get(adjustments::get_adjustment),
         ("POST", "/v1/adjustments/{number}/approve") => post(adjustments::approve_adjustment),
+        ("GET", "/v1/members/{id}/wallet/flow") => get(wallets::wallet_flow),
+        ("POST", "/v1/recharges/{number}/refunds") => post(recharges::refund_recharge),
+        ("POST", "/v1/payments/{number}/escrow-release") => post(payments::release_escrow),
+        ("POST", "/v1/payments/{number}/escrow-return") => post(payments::return_escrow),
+        ("POST", "/v1/deposits") => post(deposits::hold),
+        ("GET", "/v1/deposits/{number}") => get(deposits::get_deposit),
+        ("POST", "/v1/deposits/{number}/release") => post(deposits::release),
+        ("POST", "/v1/deposits/{number}/capture") => post(deposits::capture),
+        ("POST", "/v1/member-transfers") => post(member_transfers::transfer),
+        ("GET", "/v1/member-transfers/{number}") => get(member_transfers::get_transfer),
+        ("POST", "/v1/subsidy-fundings") => post(subsidies::fund),
+        ("GET", "/v1/subsidy-fundings/{number}") => get(subsidies::get_funding),
+        ("POST", "/v1/subsidy-distributions") => post(subsidies::distribute),
+        ("GET", "/v1/subsidy-distributions/{number}") => get(subsidies::get_distribution),
+        ("GET", "/v1/members/{id}/subsidy-fund") => get(subsidies::get_fund),
         _ => unreachable!("ROUTES lists {method} {path} without a handler"),
     }
 }

@@ -600,3 +600,194 @@ on_both_backends!(the_platform_accounts_are_listed_and_a_wallet_of_an_unknown_me
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     app.verify_clean().await;
 });
+
+// ---------------------------------------------------------------------------------------------------
+// The enterprise's subsidies, transfers between members, escrow and deposits, recharge refunds, the flow
+
+/// An enterprise member with its company details and a first admin, activated; (member, basic).
+async fn enterprise(app: &TestApp, phone: &str) -> (String, String) {
+    let company = json!({
+        "name": "某某科技有限公司", "credit_code": "91110108MA01ABCD0B", "legal_person": "张三",
+        "legal_person_certificate_number": common::id_card(900), "contact": "李四",
+        "contact_phone": "13912345678", "industry": "I642", "licence_expiry": "2035-06-30",
+        "address": "北京市海淀区某某路1号"
+    });
+    let registered = app
+        .post(
+            "/v1/enterprises",
+            json!({"email": format!("finance{phone}@example.com"), "company": company, "admin": {"phone": phone}}),
+        )
+        .await;
+    let member = registered.assert_status(StatusCode::CREATED)["member"]["id"].as_str().unwrap().to_owned();
+    let activated = app.post(&format!("/v1/members/{member}/activate"), json!({})).await;
+    let basic = activated.assert_status(StatusCode::OK)["accounts"][0]["id"].as_str().unwrap().to_owned();
+    (member, basic)
+}
+
+on_both_backends!(canteen_subsidies_come_from_the_enterprise_are_spent_first_and_keep_their_kind, |db| {
+    let app = app(db).await;
+    let (company, company_basic) = enterprise(&app, "13900000101").await;
+    app.recharge(&company, &company_basic, 9000, "test", "CO-R").await;
+    let (alice, alice_basic) = app.active_member("13700000101").await;
+    let (bob, _) = app.active_member("13700000102").await;
+    let (_, canteen) = app.active_member("13700000103").await;
+    app.recharge(&alice, &alice_basic, 3000, "test", "A-R").await;
+
+    // The enterprise funds 60.00 of subsidies from its own money, then pays 40.00 to Alice.
+    let funded = app
+        .post("/v1/subsidy-fundings", json!({"order_number": "SF-1", "enterprise_member_id": company, "amount": 6000}))
+        .await;
+    assert_eq!(funded.assert_status(StatusCode::CREATED)["status"], "applied");
+    let round = json!({"order_number": "SD-1", "enterprise_member_id": company,
+                       "credits": [{"member_id": alice, "amount": 4000}]});
+    let paid = app.post("/v1/subsidy-distributions", round).await.assert_status(StatusCode::CREATED).clone();
+    assert_eq!((paid["status"].as_str(), paid["total"].as_i64()), (Some("applied"), Some(4000)));
+    let fund = app.get(&format!("/v1/members/{company}/subsidy-fund")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(
+        (fund["funded"].as_i64(), fund["distributed"].as_i64(), fund["available"].as_i64()),
+        (Some(6000), Some(4000), Some(2000))
+    );
+    // Never more than funded.
+    let greedy = json!({"order_number": "SD-2", "enterprise_member_id": company,
+                        "credits": [{"member_id": bob, "amount": 2001}]});
+    app.post("/v1/subsidy-distributions", greedy)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "subsidy_fund_insufficient");
+    // A personal member has no subsidies to fund.
+    let personal = json!({"order_number": "SF-9", "enterprise_member_id": alice, "amount": 100});
+    app.post("/v1/subsidy-fundings", personal).await.assert_error(StatusCode::FORBIDDEN, "subsidy_enterprise_only");
+
+    // Subsidy money is not withdrawable, and is spent first.
+    let wallet = app.wallet(&alice).await;
+    assert_eq!((wallet["balance"].as_i64(), wallet["withdrawable"].as_i64()), (Some(7000), Some(3000)));
+    let meal = app
+        .post("/v1/payments", pay("MEAL-9", &alice, 1500, &canteen))
+        .await
+        .assert_status(StatusCode::CREATED)
+        .clone();
+    let subsidy = paid["grants"][0]["account_id"].as_str().unwrap().to_owned();
+    assert_eq!(amounts(&meal["deductions"]), [(subsidy.clone(), 1500)]);
+
+    // Alice gives Bob 30.00: 25.00 of it subsidy (which lands in Bob's subsidy account), 5.00 recharged money.
+    let sent = app
+        .post(
+            "/v1/member-transfers",
+            json!({"order_number": "T-1", "sender_member_id": alice, "receiver_member_id": bob, "amount": 3000}),
+        )
+        .await;
+    let sent = sent.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(sent["status"], "transferred");
+    let kinds: Vec<(String, i64)> = sent["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["account_type"].as_str().unwrap().to_owned(), p["amount"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("subsidy".to_owned(), 2500), ("basic".to_owned(), 500)]);
+    let bob_wallet = app.wallet(&bob).await;
+    assert_eq!((bob_wallet["balance"].as_i64(), bob_wallet["withdrawable"].as_i64()), (Some(3000), Some(500)));
+    let read = app.get("/v1/member-transfers/T-1").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(read["amount"].as_i64(), Some(3000));
+    let to_self = json!({"order_number": "T-2", "sender_member_id": alice, "receiver_member_id": alice, "amount": 1});
+    app.post("/v1/member-transfers", to_self).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
+    app.verify_clean().await;
+});
+
+on_both_backends!(car_rental_rent_is_held_in_escrow_until_pickup_and_the_deposit_is_never_the_merchants, |db| {
+    let app = app(db).await;
+    let (renter, basic) = app.active_member("13700000201").await;
+    let (_, rental_company) = app.active_member("13700000202").await;
+    app.recharge(&renter, &basic, 9000, "test", "CR-R").await;
+    // The rent: credited to the company as frozen (incoming), frozen on the renter's side.
+    let mut rent = pay("RENT-1", &renter, 3000, &rental_company);
+    rent["escrow"] = json!(true);
+    let held = app.post("/v1/payments", rent).await.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(held["status"], "escrowed");
+    assert_eq!(app.wallet(&renter).await["frozen"].as_i64(), Some(3000));
+    assert_eq!(app.balance(&rental_company).await, 0);
+    // The deposit: held on the renter's wallet, toward the company only if there is damage.
+    let deposit =
+        json!({"order_number": "DEP-1", "member_id": renter, "amount": 5000, "beneficiary_account_id": rental_company});
+    let deposit = app.post("/v1/deposits", deposit).await.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(deposit["status"], "held");
+    let wallet = app.wallet(&renter).await;
+    assert_eq!((wallet["frozen"].as_i64(), wallet["available"].as_i64()), (Some(8000), Some(1000)));
+
+    // Picked up: the rent is the company's; returning it now is refused.
+    let released = app.post("/v1/payments/RENT-1/escrow-release", json!({})).await;
+    assert_eq!(released.assert_status(StatusCode::OK)["status"], "escrow_released");
+    assert_eq!(app.balance(&rental_company).await, 3000);
+    app.post("/v1/payments/RENT-1/escrow-return", json!({}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "escrow_released");
+    // Returned with a scratch: 8.00 of the deposit goes to the company, the rest back to the renter.
+    let captured =
+        app.post("/v1/deposits/DEP-1/capture", json!({"amount": 800, "reason": "scratch on the door"})).await;
+    let captured = captured.assert_status(StatusCode::OK).clone();
+    assert_eq!((captured["status"].as_str(), captured["captured"].as_i64()), (Some("captured"), Some(800)));
+    assert_eq!(app.balance(&rental_company).await, 3800);
+    let wallet = app.wallet(&renter).await;
+    assert_eq!((wallet["frozen"].as_i64(), wallet["balance"].as_i64()), (Some(0), Some(5200)));
+    app.post("/v1/deposits/DEP-1/release", json!({})).await.assert_error(StatusCode::CONFLICT, "deposit_captured");
+    assert_eq!(app.get("/v1/deposits/DEP-1").await.assert_status(StatusCode::OK)["captured"].as_i64(), Some(800));
+
+    // Another rent returned to the renter (the booking was cancelled).
+    let mut rent = pay("RENT-2", &renter, 1000, &rental_company);
+    rent["escrow"] = json!(true);
+    app.post("/v1/payments", rent).await.assert_status(StatusCode::CREATED);
+    let returned = app.post("/v1/payments/RENT-2/escrow-return", json!({})).await;
+    assert_eq!(returned.assert_status(StatusCode::OK)["status"], "escrow_returned");
+    assert_eq!(app.wallet(&renter).await["balance"].as_i64(), Some(5200));
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_recharge_refund_takes_back_the_unspent_bonus_and_the_flow_shows_every_movement, |db| {
+    let app = app(db).await;
+    let (shop, basic) = app.active_member("13700000301").await;
+    let (_, supplier) = app.active_member("13700000302").await;
+    // Pay 100.00, get 10.00; spend 6.00 of the bonus (bonus money goes first).
+    let order = app.recharge(&shop, &basic, 10_000, "test", "PR-1").await;
+    assert_eq!(order["bonus"].as_i64(), Some(1000));
+    app.post("/v1/payments", pay("PAY-B", &shop, 600, &supplier)).await.assert_status(StatusCode::CREATED);
+    // Refunding half the recharge forfeits half its bonus, 5.00: the 4.00 of bonus left is taken back
+    // and the 1.00 spent is deducted from the payout.
+    let refund = app.post("/v1/recharges/PR-1/refunds", json!({"refund_number": "PR-1-R1", "amount": 5000})).await;
+    let refund = refund.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(
+        (refund["payout"].as_i64(), refund["bonus_taken_back"].as_i64(), refund["bonus_deducted"].as_i64()),
+        (Some(4900), Some(400), Some(100))
+    );
+    let read = app.get("/v1/recharges/PR-1").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(read["refunds"][0]["refund_number"], "PR-1-R1");
+    app.post("/v1/recharges/PR-1/refunds", json!({"refund_number": "PR-1-R2", "amount": 5001}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_recharge");
+    assert_eq!(app.wallet(&shop).await["balance"].as_i64(), Some(5000));
+
+    // The flow: newest first, over both accounts, with balances after.
+    let flow = app.get(&format!("/v1/members/{shop}/wallet/flow?limit=2")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(flow["data"].as_array().unwrap().len(), 2);
+    let cursor = flow["next_cursor"].as_str().unwrap().to_owned();
+    let rest = app.get(&format!("/v1/members/{shop}/wallet/flow?limit=100&after={cursor}")).await;
+    let rest = rest.assert_status(StatusCode::OK).clone();
+    let mut lines: Vec<Value> = flow["data"].as_array().unwrap().clone();
+    lines.extend(rest["data"].as_array().unwrap().iter().cloned());
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let times: Vec<&str> = lines.iter().map(|l| l["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    let payment = lines.iter().find(|l| l["reference"] == "PAY-B").unwrap();
+    assert_eq!((payment["direction"].as_str(), payment["amount"].as_i64()), (Some("out"), Some(600)));
+    assert_eq!(payment["counterparty"]["kind"], "member");
+    let recharge_in = lines
+        .iter()
+        .find(|l| l["reference"] == "PR-1" && l["account_type"] == "basic" && l["direction"] == "in")
+        .unwrap();
+    assert_eq!(recharge_in["balance_after"].as_i64(), Some(10_000));
+    app.get(&format!("/v1/members/{shop}/wallet/flow?after=nonsense"))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_cursor");
+    app.get(&format!("/v1/members/{shop}/wallet/flow?limit=101"))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit");
+    app.verify_clean().await;
+});

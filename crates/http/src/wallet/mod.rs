@@ -1,6 +1,7 @@
 //! The wallet's endpoints (钱包): the platform's accounts, a member's wallet, and the money flows of
 //! the articles: recharge orders, payments with authorise/capture/release and refunds, withdrawals
-//! (preview, application, review, payout result), freezes, and manual adjustments.
+//! (preview, application, review, payout result), escrow and deposits, transfers between members,
+//! enterprise subsidies, freezes, and manual adjustments.
 //!
 //! Orders are named by the caller's order number (商户订单号), unique per API client and kind of
 //! order: creating one again with the same number answers it as it is, so a retry never moves money
@@ -10,18 +11,24 @@
 //! | file | endpoints |
 //! |---|---|
 //! | `platform.rs` | `GET /v1/platform-accounts` |
-//! | `wallets.rs` | a member's wallet, deduction order, withdrawal preview |
-//! | `recharges.rs` | `/v1/recharges`: create, read, confirm, approve, reject, fail, close |
-//! | `payments.rs` | `/v1/payments`: pay, read, capture, release, refunds |
+//! | `wallets.rs` | a member's wallet, its flow, deduction order, withdrawal preview |
+//! | `recharges.rs` | `/v1/recharges`: create, read, confirm, approve, reject, fail, close, refunds |
+//! | `payments.rs` | `/v1/payments`: pay, read, capture, release, refunds; escrow released or returned |
+//! | `deposits.rs` | `/v1/deposits`: hold, read, release, capture |
+//! | `member_transfers.rs` | `/v1/member-transfers`: between members, keeping the money's kind |
+//! | `subsidies.rs` | `/v1/subsidy-fundings`, `/v1/subsidy-distributions`, an enterprise's subsidy fund |
 //! | `withdrawals.rs` | `/v1/withdrawals`: apply, read, review, payout result |
 //! | `freezes.rs` | `/v1/freezes`: freeze, read, unfreeze, seize |
 //! | `adjustments.rs` | `/v1/adjustments`: make, read, approve |
 
 pub mod adjustments;
+pub mod deposits;
 pub mod freezes;
+pub mod member_transfers;
 pub mod payments;
 pub mod platform;
 pub mod recharges;
+pub mod subsidies;
 pub mod wallets;
 pub mod withdrawals;
 

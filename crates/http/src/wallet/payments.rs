@@ -12,8 +12,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use sanhu_core::wallet::Shortfall;
+use sanhu_service::party::PartyError;
 use sanhu_service::wallet::{
     Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
+    PLATFORM_ACCOUNT_NOT_FOUND,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
@@ -40,7 +42,8 @@ pub struct PaymentJson {
     pub paid: i64,
     /// What the wallet did not cover, for another payment method (split payment).
     pub remainder: i64,
-    /// paying, paid, failed, authorising, authorised, capturing, captured, releasing or released.
+    /// paying, paid, failed, authorising, authorised, capturing, captured, releasing, released,
+    /// escrowing, escrowed, escrow_releasing, escrow_released, escrow_returning or escrow_returned.
     pub status: PaymentStatus,
     /// What was taken from each account, in deduction order.
     pub deductions: Vec<PartJson>,
@@ -137,22 +140,22 @@ struct PayBody {
     allow_split: bool,
     /// Authorise only: hold the money for up to this many seconds, to be captured or released.
     authorise_timeout_s: Option<u32>,
+    /// Escrow (担保支付): the receiver is credited as frozen until the payment is released to it or
+    /// returned to the payer.
+    #[serde(default)]
+    escrow: bool,
     pay_password: Option<String>,
 }
 
-fn receiver(body: &PayBody) -> Result<Receiver, ApiError> {
-    match (&body.receiver_account_id, &body.receiver_platform_account) {
-        (Some(account), None) => Ok(Receiver::Account(ids::account_id("receiver_account_id", account)?)),
-        (None, Some(name)) => PlatformAccount::parse(name).map(Receiver::Platform).ok_or_else(|| {
-            ApiError::party(sanhu_service::party::PartyError::Rejected(
-                sanhu_service::wallet::PLATFORM_ACCOUNT_NOT_FOUND,
-            ))
-            .within("receiver_platform_account")
-        }),
-        _ => Err(ApiError::new(
-            code::INVALID_FIELD,
-            "give exactly one of receiver_account_id and receiver_platform_account",
-        )),
+/// The receiver a request names: exactly one of a member account (first field) and a platform
+/// account's name (second field).
+pub fn receiver_of(account: (&str, Option<&str>), platform: (&str, Option<&str>)) -> Result<Receiver, ApiError> {
+    match (account.1, platform.1) {
+        (Some(id), None) => Ok(Receiver::Account(ids::account_id(account.0, id)?)),
+        (None, Some(name)) => PlatformAccount::parse(name)
+            .map(Receiver::Platform)
+            .ok_or_else(|| ApiError::party(PartyError::Rejected(PLATFORM_ACCOUNT_NOT_FOUND)).within(platform.0)),
+        _ => Err(ApiError::new(code::INVALID_FIELD, format!("give exactly one of {} and {}", account.0, platform.0))),
     }
 }
 
@@ -170,11 +173,18 @@ pub async fn pay(
         order_number: order_number("order_number", &body.order_number)?,
         member: ids::member_id("member_id", &body.member_id)?,
         amount: amount("amount", &body.amount)?,
-        receiver: receiver(&body)?,
+        receiver: receiver_of(
+            ("receiver_account_id", body.receiver_account_id.as_deref()),
+            ("receiver_platform_account", body.receiver_platform_account.as_deref()),
+        )?,
         shortfall: if body.allow_split { Shortfall::PayWhatItCan } else { Shortfall::Refuse },
-        mode: match body.authorise_timeout_s {
-            None => PaymentMode::Immediate,
-            Some(timeout_s) => PaymentMode::Authorise { timeout_s },
+        mode: match (body.authorise_timeout_s, body.escrow) {
+            (None, false) => PaymentMode::Immediate,
+            (Some(timeout_s), false) => PaymentMode::Authorise { timeout_s },
+            (None, true) => PaymentMode::Escrow,
+            (Some(_), true) => {
+                return Err(ApiError::new(code::INVALID_FIELD, "a payment is authorised or escrowed, not both"));
+            }
         },
         pay_password: body.pay_password,
     };
@@ -253,4 +263,33 @@ pub async fn refund(
         run(move || async move { wallets.refund(client, &number, &refund_number, amount, &actor).await }).await?;
     tracing::info!(refund.number = %refund.refund_number, amount = refund.amount, status = ?refund.status, "payment refunded");
     Ok((StatusCode::CREATED, Json(RefundJson::from(&refund))))
+}
+
+/// POST /v1/payments/{number}/escrow-release: an escrowed payment becomes the receiver's available
+/// money (the car was picked up); refundable from then on like a paid one.
+pub async fn release_escrow(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<PaymentJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let payment = run(move || async move { wallets.release_escrow(client, &number, &actor).await }).await?;
+    tracing::info!(order.number = %payment.order_number, status = ?payment.status, "escrow released");
+    Ok(Json(PaymentJson::from(&payment)))
+}
+
+/// POST /v1/payments/{number}/escrow-return: an escrowed payment goes back to the payer.
+pub async fn return_escrow(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<PaymentJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let payment = run(move || async move { wallets.return_escrow(client, &number, &actor).await }).await?;
+    tracing::info!(order.number = %payment.order_number, status = ?payment.status, "escrow returned");
+    Ok(Json(PaymentJson::from(&payment)))
 }

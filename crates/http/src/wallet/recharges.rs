@@ -6,7 +6,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use sanhu_service::wallet::{RechargeOrder, RechargeRequest, RechargeStatus};
+use sanhu_service::wallet::{
+    RechargeOrder, RechargeRefundOrder, RechargeRefundStatus, RechargeRequest, RechargeStatus,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
@@ -42,6 +44,39 @@ pub struct RechargeJson {
     pub created_at: String,
     /// A pending order is closed as expired after this time.
     pub expires_at: String,
+    /// Its refunds, in the order they were asked for.
+    pub refunds: Vec<RechargeRefundJson>,
+}
+
+/// A refund of (part of) a recharge.
+#[derive(Serialize, Debug)]
+pub struct RechargeRefundJson {
+    pub refund_number: String,
+    /// Taken from the recharged account.
+    pub amount: i64,
+    /// Paid back through the channel: the amount less `bonus_deducted`.
+    pub payout: i64,
+    /// Unspent bonus taken back from the bonus account.
+    pub bonus_taken_back: i64,
+    /// Spent bonus, deducted from the refund.
+    pub bonus_deducted: i64,
+    /// processing, succeeded or failed.
+    pub status: RechargeRefundStatus,
+    pub reason: Option<String>,
+}
+
+impl From<&RechargeRefundOrder> for RechargeRefundJson {
+    fn from(r: &RechargeRefundOrder) -> RechargeRefundJson {
+        RechargeRefundJson {
+            refund_number: r.refund_number.clone(),
+            amount: r.amount,
+            payout: r.payout,
+            bonus_taken_back: r.bonus_taken_back,
+            bonus_deducted: r.bonus_deducted,
+            status: r.status,
+            reason: r.reason.clone(),
+        }
+    }
 }
 
 impl From<&RechargeOrder> for RechargeJson {
@@ -63,6 +98,7 @@ impl From<&RechargeOrder> for RechargeJson {
             reason: o.reason.clone(),
             created_at: o.created_at.to_string(),
             expires_at: o.expires_at.to_string(),
+            refunds: o.refunds.iter().map(RechargeRefundJson::from).collect(),
         }
     }
 }
@@ -182,6 +218,33 @@ pub async fn close_recharge(
     let order = run(move || async move { wallets.close_recharge(client, &number, &actor).await }).await?;
     tracing::info!(order.number = %order.order_number, "recharge closed");
     Ok(Json(RechargeJson::from(&order)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    refund_number: String,
+    amount: Number,
+}
+
+/// POST /v1/recharges/{number}/refunds: refunds part or all of a credited recharge through its
+/// channel; the unspent bonus it earned is taken back and the spent part deducted from the payout.
+/// The same refund number again answers that refund as it is.
+pub async fn refund_recharge(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RechargeRefundJson>), ApiError> {
+    let body: RefundBody = parse_body(&body)?;
+    let refund_number = order_number("refund_number", &body.refund_number)?;
+    let amount = amount("amount", &body.amount)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let refund =
+        run(move || async move { wallets.refund_recharge(client, &number, &refund_number, amount, &actor).await })
+            .await?;
+    tracing::info!(refund.number = %refund.refund_number, amount = refund.amount, payout = refund.payout, status = ?refund.status, "recharge refunded");
+    Ok((StatusCode::CREATED, Json(RechargeRefundJson::from(&refund))))
 }
 
 /// The body of an action that takes no fields: empty or `{}`.

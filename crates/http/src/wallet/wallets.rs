@@ -1,10 +1,12 @@
 //! A member's wallet (钱包): its figures (balance, available, frozen, incoming, withdrawable, debt)
-//! and each account's part; the member's own deduction order (扣款顺序); a withdrawal's preview.
+//! and each account's part; its merged flow (资金流水); the member's own deduction order (扣款顺序);
+//! a withdrawal's preview.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use sanhu_core::wallet::{AccountOrder, FeePayer, WalletView};
+use sanhu_service::wallet::{Counterparty, FlowCursor, FlowQuery, FLOW_PAGE_LINES_MAX};
 use serde::{Deserialize, Serialize};
 
 use super::amount;
@@ -179,5 +181,115 @@ pub async fn withdrawal_preview(
         fee: preview.fee,
         fee_paid_by: fee_payer(preview.fee_payer),
         payout: preview.payout.get(),
+    }))
+}
+
+/// One line of a member's merged flow (资金流水).
+#[derive(Serialize, Debug)]
+pub struct FlowLineJson {
+    pub transfer_id: String,
+    pub at: String,
+    /// The member's account the line is about, and its type.
+    pub account_id: String,
+    pub account_type: String,
+    /// The business code of the movement: `recharge`, `pay`, `refund`, `withdraw`, `transfer`, ...
+    pub business_type: String,
+    /// posted, frozen, frozen_posted, released or expired.
+    pub movement: &'static str,
+    /// in or out.
+    pub direction: &'static str,
+    pub amount: i64,
+    /// The fee the member paid on it (a withdrawal's).
+    pub fee: i64,
+    pub counterparty: CounterpartyJson,
+    /// The caller's order number.
+    pub reference: Option<String>,
+    pub balance_after: i64,
+    pub available_after: i64,
+}
+
+/// Who the money came from or went to.
+#[derive(Serialize, Debug)]
+pub struct CounterpartyJson {
+    /// member, platform or account.
+    pub kind: &'static str,
+    pub account_id: String,
+    pub member_id: Option<String>,
+    /// A platform account's name.
+    pub name: Option<String>,
+}
+
+/// A page of the flow, newest first.
+#[derive(Serialize, Debug)]
+pub struct FlowPageJson {
+    pub data: Vec<FlowLineJson>,
+    /// Pass as `after` for the next (older) page; null when this page is the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The flow's page size when `limit` is not given.
+const FLOW_PAGE_DEFAULT: u32 = 20;
+
+/// GET /v1/members/{id}/wallet/flow?after=&limit=: every movement of the wallet's accounts, newest
+/// first.
+pub async fn wallet_flow(
+    State(state): State<AppState>,
+    MemberIdPath(id): MemberIdPath,
+    query: QueryParams,
+) -> Result<Json<FlowPageJson>, ApiError> {
+    let query = query.only(&["after", "limit"])?;
+    let limit = match query.get("limit") {
+        None => FLOW_PAGE_DEFAULT,
+        Some(_) => query.limit(FLOW_PAGE_LINES_MAX)?,
+    };
+    let after = query
+        .get("after")
+        .map(|text| {
+            FlowCursor::parse(text).map_err(|_| {
+                ApiError::new(crate::error::code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned")
+            })
+        })
+        .transpose()?;
+    let page = state.wallets().wallet_flow(id, &FlowQuery { after, limit }).await?;
+    Ok(Json(FlowPageJson {
+        data: page
+            .lines
+            .iter()
+            .map(|l| FlowLineJson {
+                transfer_id: l.transfer_id.to_string(),
+                at: l.timestamp.to_string(),
+                account_id: l.account_id.to_string(),
+                account_type: l.account_type.clone(),
+                business_type: l.business_type.clone(),
+                movement: l.movement.as_str(),
+                direction: l.direction.as_str(),
+                amount: l.amount,
+                fee: l.fee,
+                counterparty: match &l.counterparty {
+                    Counterparty::Member { member_id, account_id } => CounterpartyJson {
+                        kind: "member",
+                        account_id: account_id.to_string(),
+                        member_id: Some(member_id.to_string()),
+                        name: None,
+                    },
+                    Counterparty::Platform { name, account_id } => CounterpartyJson {
+                        kind: "platform",
+                        account_id: account_id.to_string(),
+                        member_id: None,
+                        name: Some(name.clone()),
+                    },
+                    Counterparty::Account { account_id } => CounterpartyJson {
+                        kind: "account",
+                        account_id: account_id.to_string(),
+                        member_id: None,
+                        name: None,
+                    },
+                },
+                reference: l.reference.clone(),
+                balance_after: l.balance_after,
+                available_after: l.available_after,
+            })
+            .collect(),
+        next_cursor: page.next.map(|c| c.to_string()),
     }))
 }

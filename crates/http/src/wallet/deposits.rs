@@ -1,0 +1,156 @@
+//! Deposits (押金, the car-rental case): an amount held on the payer's wallet without ever being the
+//! receiver's money; released whole, or captured in part for damage, what is captured going to the
+//! beneficiary and the rest back to the payer.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_service::wallet::{Deposit, DepositRequest, DepositStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+
+use super::payments::{receiver_of, HoldJson};
+use super::recharges::EmptyBody;
+use super::wallets::PartJson;
+use super::{amount, client_of, order_number, OrderNumberPath};
+use crate::error::ApiError;
+use crate::ids;
+use crate::json::{parse_body, parse_body_or_empty};
+use crate::party::{fields, run, ClientActor};
+use crate::AppState;
+
+/// A deposit as the API shows it.
+#[derive(Serialize, Debug)]
+pub struct DepositJson {
+    pub order_number: String,
+    pub member_id: String,
+    pub customer_id: String,
+    /// Who receives what a capture takes.
+    pub beneficiary_account_id: String,
+    pub amount: i64,
+    /// holding, held, refused, releasing, released, capturing or captured.
+    pub status: DepositStatus,
+    pub holds: Vec<HoldJson>,
+    pub captured: i64,
+    pub captured_parts: Vec<PartJson>,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&Deposit> for DepositJson {
+    fn from(d: &Deposit) -> DepositJson {
+        DepositJson {
+            order_number: d.order_number.clone(),
+            member_id: d.member_id.to_string(),
+            customer_id: d.customer_id.clone(),
+            beneficiary_account_id: d.beneficiary.to_string(),
+            amount: d.amount,
+            status: d.status,
+            holds: d
+                .holds
+                .iter()
+                .map(|h| HoldJson {
+                    pending_id: h.pending_id.to_string(),
+                    account_id: h.account_id.to_string(),
+                    amount: h.amount,
+                })
+                .collect(),
+            captured: d.captured,
+            captured_parts: d
+                .captured_parts
+                .iter()
+                .map(|p| PartJson { account_id: p.account_id.to_string(), amount: p.amount })
+                .collect(),
+            reason: d.reason.clone(),
+            created_at: d.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DepositBody {
+    order_number: String,
+    member_id: String,
+    amount: Number,
+    /// The merchant's account a capture pays; or `beneficiary_platform_account`, one of the two.
+    beneficiary_account_id: Option<String>,
+    beneficiary_platform_account: Option<String>,
+    pay_password: Option<String>,
+}
+
+/// POST /v1/deposits: holds the deposit on the member's wallet. The same order number again answers
+/// the deposit as it is.
+pub async fn hold(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    body: Bytes,
+) -> Result<(StatusCode, Json<DepositJson>), ApiError> {
+    let body: DepositBody = parse_body(&body)?;
+    let beneficiary = receiver_of(
+        ("beneficiary_account_id", body.beneficiary_account_id.as_deref()),
+        ("beneficiary_platform_account", body.beneficiary_platform_account.as_deref()),
+    )?;
+    let request = DepositRequest {
+        client: client_of(&actor)?,
+        order_number: order_number("order_number", &body.order_number)?,
+        member: ids::member_id("member_id", &body.member_id)?,
+        amount: amount("amount", &body.amount)?,
+        beneficiary,
+        pay_password: body.pay_password,
+    };
+    let wallets = state.wallets().clone();
+    let deposit = run(move || async move { wallets.hold_deposit(&request, &actor).await }).await?;
+    tracing::info!(order.number = %deposit.order_number, member.id = %deposit.member_id, amount = deposit.amount, status = ?deposit.status, "deposit held");
+    Ok((StatusCode::CREATED, Json(DepositJson::from(&deposit))))
+}
+
+/// GET /v1/deposits/{number}
+pub async fn get_deposit(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+) -> Result<Json<DepositJson>, ApiError> {
+    let deposit = state.wallets().get_deposit(client_of(&actor)?, &number).await?;
+    Ok(Json(DepositJson::from(&deposit)))
+}
+
+/// POST /v1/deposits/{number}/release: given back to the payer whole.
+pub async fn release(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<DepositJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let deposit = run(move || async move { wallets.release_deposit(client, &number, &actor).await }).await?;
+    tracing::info!(order.number = %deposit.order_number, status = ?deposit.status, "deposit released");
+    Ok(Json(DepositJson::from(&deposit)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaptureBody {
+    amount: Number,
+    reason: String,
+}
+
+/// POST /v1/deposits/{number}/capture: `amount` goes to the beneficiary (the damage), the rest back to
+/// the payer.
+pub async fn capture(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+    body: Bytes,
+) -> Result<Json<DepositJson>, ApiError> {
+    let body: CaptureBody = parse_body(&body)?;
+    let amount = amount("amount", &body.amount)?;
+    let reason = fields::reason(&body.reason)?;
+    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let deposit =
+        run(move || async move { wallets.capture_deposit(client, &number, amount, &reason, &actor).await }).await?;
+    tracing::info!(order.number = %deposit.order_number, captured = deposit.captured, status = ?deposit.status, "deposit captured");
+    Ok(Json(DepositJson::from(&deposit)))
+}

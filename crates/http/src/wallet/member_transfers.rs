@@ -1,0 +1,108 @@
+//! Transfers between members (转账): only between account types that may send and receive; the money
+//! keeps its kind (subsidy money arrives in the receiver's subsidy account, recharged money in its
+//! basic account); limits per transfer and per day.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_service::wallet::{MemberTransfer, MemberTransferRequest, MemberTransferStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+
+use super::{amount, client_of, order_number, OrderNumberPath};
+use crate::error::ApiError;
+use crate::ids;
+use crate::json::parse_body;
+use crate::party::{run, ClientActor};
+use crate::AppState;
+
+/// A transfer between members as the API shows it.
+#[derive(Serialize, Debug)]
+pub struct MemberTransferJson {
+    pub order_number: String,
+    pub sender_member_id: String,
+    pub receiver_member_id: String,
+    pub amount: i64,
+    /// Where each part went, by the money's kind, in the sender's deduction order.
+    pub parts: Vec<TransferPartJson>,
+    /// transferring, transferred or refused.
+    pub status: MemberTransferStatus,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+/// From one of the sender's accounts to the receiver's account of the same type.
+#[derive(Serialize, Debug)]
+pub struct TransferPartJson {
+    pub from_account_id: String,
+    pub to_account_id: String,
+    pub account_type: String,
+    pub amount: i64,
+}
+
+impl From<&MemberTransfer> for MemberTransferJson {
+    fn from(t: &MemberTransfer) -> MemberTransferJson {
+        MemberTransferJson {
+            order_number: t.order_number.clone(),
+            sender_member_id: t.sender_id.to_string(),
+            receiver_member_id: t.receiver_id.to_string(),
+            amount: t.amount,
+            parts: t
+                .parts
+                .iter()
+                .map(|p| TransferPartJson {
+                    from_account_id: p.from_account.to_string(),
+                    to_account_id: p.to_account.to_string(),
+                    account_type: p.account_type.clone(),
+                    amount: p.amount,
+                })
+                .collect(),
+            status: t.status,
+            reason: t.reason.clone(),
+            created_at: t.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    order_number: String,
+    sender_member_id: String,
+    receiver_member_id: String,
+    amount: Number,
+    pay_password: Option<String>,
+}
+
+/// POST /v1/member-transfers: one linked chain from the sender's accounts to the receiver's of the
+/// same kind. The same order number again answers the transfer as it is.
+pub async fn transfer(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    body: Bytes,
+) -> Result<(StatusCode, Json<MemberTransferJson>), ApiError> {
+    let body: TransferBody = parse_body(&body)?;
+    let request = MemberTransferRequest {
+        client: client_of(&actor)?,
+        order_number: order_number("order_number", &body.order_number)?,
+        sender: ids::member_id("sender_member_id", &body.sender_member_id)?,
+        receiver: ids::member_id("receiver_member_id", &body.receiver_member_id)?,
+        amount: amount("amount", &body.amount)?,
+        pay_password: body.pay_password,
+    };
+    let wallets = state.wallets().clone();
+    let transfer = run(move || async move { wallets.transfer_to_member(&request, &actor).await }).await?;
+    tracing::info!(order.number = %transfer.order_number, sender = %transfer.sender_id, receiver = %transfer.receiver_id, amount = transfer.amount, status = ?transfer.status, "member transfer");
+    Ok((StatusCode::CREATED, Json(MemberTransferJson::from(&transfer))))
+}
+
+/// GET /v1/member-transfers/{number}
+pub async fn get_transfer(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    OrderNumberPath(number): OrderNumberPath,
+) -> Result<Json<MemberTransferJson>, ApiError> {
+    let transfer = state.wallets().get_member_transfer(client_of(&actor)?, &number).await?;
+    Ok(Json(MemberTransferJson::from(&transfer)))
+}
