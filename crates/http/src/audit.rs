@@ -27,9 +27,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sanhu_core::id::ClientId;
-use sanhu_core::party::Actor;
-use sanhu_service::audit::{looks_like_id, RequestRecord};
+use sanhu_service::audit::{client_actor, looks_like_id, RequestRecord};
 use sanhu_service::clock;
 use sanhu_store::audit::{AuditEvent, AuditQuery};
 use serde::Serialize;
@@ -65,10 +63,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let Some(AuthenticatedClient(client_id)) = request.extensions().get::<AuthenticatedClient>().cloned() else {
         return Err(ApiError::internal(anyhow::anyhow!("the audit layer ran before authentication")));
     };
-    // Clients are made with cli_ ids (`sanhu client create`); anything else was written by hand.
-    let actor = ClientId::parse(&client_id)
-        .map(Actor::Client)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the API client id {client_id:?} is not a cli_ id")))?;
+    let actor = client_actor(&client_id);
     let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
 
     let (mut parts, body) = request.into_parts();

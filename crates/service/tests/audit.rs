@@ -4,22 +4,16 @@
 
 use std::collections::HashSet;
 
-use sanhu_core::id::ClientId;
-use sanhu_core::party::Actor;
-use sanhu_service::audit::{AuditConfig, AuditLog, RequestRecord};
+use sanhu_service::audit::{client_actor, AuditConfig, AuditLog, RequestRecord};
 use sanhu_service::clock;
 use sanhu_store::audit::{verify_chain, AuditQuery, AuditStore};
 use sanhu_store::on_both_backends;
 use serde_json::{json, Value};
 
-fn client() -> Actor {
-    Actor::Client(ClientId::parse("cli_01JD0000000000000000000000").unwrap())
-}
-
 fn record(request_id: String, request: Value) -> RequestRecord {
     RequestRecord {
         at: clock::now(),
-        actor: client(),
+        actor: client_actor("cli_01JD0000000000000000000000"),
         request_id,
         source: Some("198.51.100.4".to_owned()),
         method: "POST".to_owned(),
