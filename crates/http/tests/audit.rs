@@ -386,8 +386,7 @@ on_both_backends!(an_answer_is_withheld_when_its_event_cannot_be_written, |db| {
 
 on_both_backends!(events_are_listed_by_actor_route_target_request_and_time, |db| {
     let app = TestApp::new(db).await;
-    // Any client that signs is an actor, whether or not its id is shaped like the ids sanhu makes.
-    let other = create_client_with_id(&app.db.store, format!("cli_{}", signature::new_nonce())).await;
+    let other = create_client(&app.db.store).await;
     let first = app.register("13700000011").await;
     let second = app.register("13700000012").await;
     app.post(&format!("/v1/members/{first}/activate"), json!({})).await.assert_status(StatusCode::OK);
@@ -417,6 +416,14 @@ on_both_backends!(events_are_listed_by_actor_route_target_request_and_time, |db|
     let next = next.assert_status(StatusCode::OK);
     assert_eq!(seqs(next["data"].as_array().unwrap().clone()), [4]);
     assert_eq!(next["next_cursor"], Value::Null);
+
+    // Any client that signs is an actor, whether or not its id is shaped like the ids sanhu makes.
+    let hex = create_client_with_id(&app.db.store, format!("cli_{}", signature::new_nonce())).await;
+    let body = json!({"currency": "CNY", "code": "wallet"}).to_string();
+    send(&app.router, signed(&hex, "POST", "/v1/ledger/accounts", body.as_bytes(), &[]))
+        .await
+        .assert_status(StatusCode::CREATED);
+    assert_eq!(seqs(app.events(&format!("&actor=client:{}", hex.id)).await), [5]);
 
     // Refusals, each with its code.
     for (query, status, code) in [
