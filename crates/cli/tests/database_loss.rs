@@ -10,7 +10,8 @@
 //! Client threads move money between the bank's wallets all along, and the test requires:
 //!
 //! - while the database is gone, money-moving requests are answered 503 (`ledger_unavailable` or
-//!   `not_ready`) with a `Retry-After` header, never a 500 or a dropped connection, and readiness
+//!   `not_ready`; `audit_unavailable` for one whose transfer committed but whose audit event could
+//!   not be written) with a `Retry-After` header, never a 500 or a dropped connection, and readiness
 //!   (`GET /ready`) answers 503;
 //! - when it is back, the same process (no restart) becomes ready and moves money again by itself;
 //! - no batch is half-written: every request answered 503 is retried with its Idempotency-Key until
@@ -368,7 +369,8 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
                         Ok(answer)
                             if answer.status == 503
                                 && answer.retry_after.is_some()
-                                && ["ledger_unavailable", "not_ready"].contains(&answer.code().as_str()) =>
+                                && ["ledger_unavailable", "not_ready", "audit_unavailable"]
+                                    .contains(&answer.code().as_str()) =>
                         {
                             request.first_status = 503;
                             if phase.load(Ordering::SeqCst) == DOWN {
