@@ -319,6 +319,44 @@ on_both_backends!(unpaid_recharges_expire_and_reviewed_ones_wait_for_approval, |
     w.verify_clean().await;
 });
 
+on_both_backends!(expiry_looks_at_every_open_order_and_leaves_channels_that_answer_to_compensation, |db| {
+    let mut config = wallet_config();
+    config.channels.push(sanhu_service::wallet::Channel {
+        name: "asked".into(),
+        review: sanhu_service::wallet::ChannelReview::NotRequired,
+        fee: FeeRule::Free,
+        fee_payer: FeePayer::Platform,
+        status_url: Some("http://127.0.0.1:9/status".into()),
+    });
+    let w = world_with(&db.store, config).await;
+    let (m, _) = w.member(1).await;
+    let request = |number: &str, channel: &str| RechargeRequest {
+        client: client(),
+        order_number: no(number),
+        member: m,
+        account: None,
+        amount: 1000,
+        channel: channel.into(),
+    };
+    // The oldest order sorts last by number; a pass reading two open orders at a time still finds it.
+    let oldest = w.wallets.create_recharge(&request("Z-1", "test"), &actor()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    for number in ["A-1", "A-2", "A-3"] {
+        w.wallets.create_recharge(&request(number, "test"), &actor()).await.unwrap();
+    }
+    w.wallets.create_recharge(&request("Q-1", "asked"), &actor()).await.unwrap();
+    assert_eq!(w.wallets.expire_recharge_orders(oldest.expires_at, 2).await.unwrap(), 1);
+    assert_eq!(w.wallets.get_recharge(client(), &no("Z-1")).await.unwrap().status, RechargeStatus::Expired);
+    assert_eq!(w.wallets.get_recharge(client(), &no("A-1")).await.unwrap().status, RechargeStatus::Pending);
+    // Long after: the others expire, but not the order whose channel answers status questions.
+    let later = clock::now().add_seconds(86_400).unwrap();
+    assert_eq!(w.wallets.expire_recharge_orders(later, 2).await.unwrap(), 3);
+    assert_eq!(w.wallets.get_recharge(client(), &no("Q-1")).await.unwrap().status, RechargeStatus::Pending);
+    let due = w.wallets.recharges_to_compensate(later, 10).await.unwrap();
+    assert_eq!(due.iter().map(|(o, _)| o.order_number.as_str()).collect::<Vec<_>>(), ["Q-1"]);
+    w.verify_clean().await;
+});
+
 on_both_backends!(a_recharge_of_100_earns_the_tiers_10_of_bonus_which_is_not_withdrawable, |db| {
     let w = world(&db.store).await;
     let (m, basic) = w.member(1).await;

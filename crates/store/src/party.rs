@@ -175,6 +175,15 @@ pub trait PartyStore: Send + Sync {
         key: &str,
         limit: u32,
     ) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
+    /// The record ids filed under `key` in `index` after the id `after`, in id order, at most
+    /// `limit`: the next page of [`PartyStore::party_index`].
+    fn party_index_after(
+        &self,
+        index: &str,
+        key: &str,
+        after: &str,
+        limit: u32,
+    ) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
     /// Applies `write` in one transaction, or refuses all of it with the first conflict found.
     fn party_write(&self, write: &PartyWrite)
         -> impl Future<Output = anyhow::Result<Result<(), PartyConflict>>> + Send;
@@ -266,6 +275,12 @@ impl PartyStore for crate::Store {
         match self {
             crate::Store::Sqlite(s) => s.party_index(index, key, limit).await,
             crate::Store::Postgres(s) => s.party_index(index, key, limit).await,
+        }
+    }
+    async fn party_index_after(&self, index: &str, key: &str, after: &str, limit: u32) -> anyhow::Result<Vec<String>> {
+        match self {
+            crate::Store::Sqlite(s) => s.party_index_after(index, key, after, limit).await,
+            crate::Store::Postgres(s) => s.party_index_after(index, key, after, limit).await,
         }
     }
     async fn party_write(&self, write: &PartyWrite) -> anyhow::Result<Result<(), PartyConflict>> {

@@ -12,9 +12,13 @@
 //!   however many confirmations race with it (the chain's ids are derived from the order);
 //! - **not paid**: `fail_recharge` (the channel closed the payment without money);
 //! - **unknown**, or no answer (a timeout, an error, an answer that does not add up, a paid amount
-//!   that differs from the order's): nothing; the order is asked about again on the next pass and
-//!   expires at its time like any unpaid order. Money is credited only on a clear "paid" for the
-//!   right amount.
+//!   that differs from the order's): nothing; the order is asked about again on the next pass. Money
+//!   is credited only on a clear "paid" for the right amount.
+//!
+//! An order of a channel with a status endpoint is never closed by the expiry job
+//! ([`Wallets::expire_recharge_orders`]): after its expiry it stays pending until its channel says
+//! "not paid" (failed) or "paid" (credited), so a payment made at the last moment is never closed
+//! unseen and left for someone to refund at the channel by hand.
 //!
 //! An order whose credit was decided but not yet recorded (`crediting`, after a crash between the
 //! ledger and the record) needs no question: the job finishes it by submitting its stored chain again.
@@ -91,34 +95,43 @@ impl Wallets {
         limit: u32,
     ) -> Result<Vec<(RechargeOrder, Compensation)>, PartyError> {
         let store = self.parties.store();
-        let ids = store.party_index(OPEN_RECHARGES, OPEN, limit.min(COMPENSATION_PASS_ORDERS_MAX)).await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut records = store.party_records(&ids).await?;
-        records.sort_by(|a, b| a.id.cmp(&b.id));
+        let wanted = limit.min(COMPENSATION_PASS_ORDERS_MAX) as usize;
         let mut work = Vec::new();
-        for record in records {
-            let order = RechargeOrder::decode(&record.data)?;
-            let asked_from = order.created_at.add_seconds(self.config.recharge_query_after_s);
-            let compensation = match order.status {
-                RechargeStatus::Crediting => Compensation::Resume,
-                RechargeStatus::Pending if asked_from.is_some_and(|at| at <= now) => {
-                    let Some(url) = self.config.channel(&order.channel).and_then(|c| c.status_url.clone()) else {
-                        continue;
-                    };
-                    Compensation::Ask(ChannelOrderQuery {
-                        channel: order.channel.clone(),
-                        status_url: url,
-                        client: order.client,
-                        order_number: order.order_number.clone(),
-                        amount: order.amount,
-                        currency: self.config.currency,
-                    })
+        let mut ids = store.party_index(OPEN_RECHARGES, OPEN, COMPENSATION_PASS_ORDERS_MAX).await?;
+        // Every open order is looked at, a page at a time, until the pass has its work: the orders
+        // due are not always first in id order.
+        while let Some(last) = ids.last().cloned() {
+            let mut records = store.party_records(&ids).await?;
+            records.sort_by(|a, b| a.id.cmp(&b.id));
+            for record in records {
+                let order = RechargeOrder::decode(&record.data)?;
+                let asked_from = order.created_at.add_seconds(self.config.recharge_query_after_s);
+                let compensation = match order.status {
+                    RechargeStatus::Crediting => Compensation::Resume,
+                    RechargeStatus::Pending if asked_from.is_some_and(|at| at <= now) => {
+                        let Some(url) = self.config.channel(&order.channel).and_then(|c| c.status_url.clone()) else {
+                            continue;
+                        };
+                        Compensation::Ask(ChannelOrderQuery {
+                            channel: order.channel.clone(),
+                            status_url: url,
+                            client: order.client,
+                            order_number: order.order_number.clone(),
+                            amount: order.amount,
+                            currency: self.config.currency,
+                        })
+                    }
+                    _ => continue,
+                };
+                work.push((order, compensation));
+                if work.len() == wanted {
+                    return Ok(work);
                 }
-                _ => continue,
-            };
-            work.push((order, compensation));
+            }
+            if ids.len() < COMPENSATION_PASS_ORDERS_MAX as usize {
+                break;
+            }
+            ids = store.party_index_after(OPEN_RECHARGES, OPEN, &last, COMPENSATION_PASS_ORDERS_MAX).await?;
         }
         Ok(work)
     }

@@ -15,7 +15,8 @@
 //! - An order still pending after `recharge_query_after_s` is asked about at its channel's status
 //!   endpoint by the compensation job (`compensation.rs`), which confirms or fails it from the answer.
 //! - An order still pending after `recharge_expiry_s` is closed as expired by
-//!   [`Wallets::expire_recharge_orders`] (a job).
+//!   [`Wallets::expire_recharge_orders`] (a job), unless its channel answers status questions: then
+//!   only the channel's answer ends it.
 //!
 //! A credited order can then be refunded, in parts or whole (`recharge_refund.rs`): the unspent part
 //! of its bonus is taken back and the spent part deducted from the refund.
@@ -232,27 +233,45 @@ impl Wallets {
         self.end_recharge(client, number, RechargeStatus::Failed, &[RechargeStatus::Reviewing], reason, actor).await
     }
 
-    /// Closes as expired every pending order whose time is up at `now`, at most `limit` of them read;
-    /// returns how many it closed. Reviewed orders wait for their reviewer and do not expire.
-    pub async fn expire_recharge_orders(&self, now: Timestamp, limit: u32) -> Result<usize, PartyError> {
-        let ids = self.parties.store().party_index(OPEN_RECHARGES, OPEN, limit).await?;
+    /// Closes as expired every pending order whose time is up at `now`, reading the open orders `page`
+    /// at a time; returns how many it closed. Reviewed orders wait for their reviewer, and orders of a
+    /// channel with a status endpoint for the compensation job, and do not expire here.
+    pub async fn expire_recharge_orders(&self, now: Timestamp, page: u32) -> Result<usize, PartyError> {
+        let store = self.parties.store();
         let mut expired = 0;
-        for id in ids {
-            let done = transact!(&self.parties, |work| {
-                let mut order = load(work, &id).await?;
-                if order.status != RechargeStatus::Pending || order.expires_at > now {
-                    return Ok(false);
-                }
-                order.status = RechargeStatus::Expired;
-                order.reason = Some("expired".to_owned());
-                work.put(&order);
-                work.unindex(OPEN_RECHARGES, OPEN, &id);
-                work.history(&id, &order.customer_id, "recharge.expired", &Actor::System, None, json!({}));
-                Ok(true)
-            })?;
-            expired += usize::from(done);
+        let mut ids = store.party_index(OPEN_RECHARGES, OPEN, page).await?;
+        // Every open order is looked at, a page at a time: the oldest are not always first in id order.
+        while let Some(last) = ids.last().cloned() {
+            for id in &ids {
+                expired += usize::from(self.expire_recharge_order(id, now).await?);
+            }
+            if ids.len() < page as usize {
+                break;
+            }
+            ids = store.party_index_after(OPEN_RECHARGES, OPEN, &last, page).await?;
         }
         Ok(expired)
+    }
+
+    /// Closes one order as expired if it is still pending past its expiry. An order whose channel
+    /// answers status questions is left to the compensation job, which asks before closing: a
+    /// payment made at the last moment must not be closed unseen.
+    async fn expire_recharge_order(&self, id: &str, now: Timestamp) -> Result<bool, PartyError> {
+        transact!(&self.parties, |work| {
+            let mut order = load(work, id).await?;
+            if order.status != RechargeStatus::Pending || order.expires_at > now {
+                return Ok(false);
+            }
+            if self.config.channel(&order.channel).is_some_and(|c| c.status_url.is_some()) {
+                return Ok(false);
+            }
+            order.status = RechargeStatus::Expired;
+            order.reason = Some("expired".to_owned());
+            work.put(&order);
+            work.unindex(OPEN_RECHARGES, OPEN, id);
+            work.history(id, &order.customer_id, "recharge.expired", &Actor::System, None, json!({}));
+            Ok(true)
+        })
     }
 
     async fn end_recharge(

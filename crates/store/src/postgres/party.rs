@@ -50,6 +50,8 @@ const RECORDS_OF_KIND: &str =
     concat!("SELECT ", record_columns!(), " FROM party_records WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3");
 const KEY_OWNER: &str = "SELECT owner FROM party_keys WHERE namespace = $1 AND key = $2";
 const INDEX_LOOKUP: &str = "SELECT record_id FROM party_index WHERE name = $1 AND key = $2 ORDER BY record_id LIMIT $3";
+const INDEX_LOOKUP_AFTER: &str = "SELECT record_id FROM party_index WHERE name = $1 AND key = $2 AND record_id > $3 \
+                                  ORDER BY record_id LIMIT $4";
 const CHANGES_OF_RECORD_AND_CUSTOMER: &str = concat!(
     "SELECT ",
     change_columns!(),
@@ -145,6 +147,14 @@ impl PartyStore for PostgresStore {
         let conn = &mut *conn;
         let statement = conn.statements.get(&conn.client, INDEX_LOOKUP).await?;
         let rows = conn.client.query(&statement, &[&index, &key, &i64::from(limit)]).await?;
+        Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
+    }
+
+    async fn party_index_after(&self, index: &str, key: &str, after: &str, limit: u32) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        let statement = conn.statements.get(&conn.client, INDEX_LOOKUP_AFTER).await?;
+        let rows = conn.client.query(&statement, &[&index, &key, &after, &i64::from(limit)]).await?;
         Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
     }
 

@@ -101,6 +101,20 @@ impl PartyStore for SqliteStore {
         .await
     }
 
+    async fn party_index_after(&self, index: &str, key: &str, after: &str, limit: u32) -> anyhow::Result<Vec<String>> {
+        let (index, key, after) = (index.to_owned(), key.to_owned(), after.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT record_id FROM party_index WHERE name = ?1 AND key = ?2 AND record_id > ?3 \
+                 ORDER BY record_id LIMIT ?4",
+            )?
+            .query_map(params![index, key, after, limit], |r| r.get(0))?
+            .collect::<Result<_, _>>()
+            .context("failed to read a party index")
+        })
+        .await
+    }
+
     async fn party_write(&self, write: &PartyWrite) -> anyhow::Result<Result<(), PartyConflict>> {
         check_write(write)?;
         let write = write.clone();
