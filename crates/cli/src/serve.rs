@@ -35,8 +35,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         trusted_proxy_header: config.trusted_proxy_header.clone(),
         ..sanhu_http::HttpConfig::default()
     };
-    let state = sanhu_http::AppState::new(ledger, parties, http)
-        .with_wallet(config.wallet.clone());
+    let state = sanhu_http::AppState::new(ledger, parties, http).with_wallet(config.wallet.clone());
     state.wallets().ensure_platform_accounts().await?;
     tokio::spawn(jobs::expire_recharge_orders(
         state.wallets().clone(),

@@ -40,8 +40,8 @@ pub use error::{rule_codes, PartyError, Rejection};
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
 pub use one_time_codes::IssuedCode;
-pub use operators::OperatorAuthorisation;
 pub(crate) use operators::platform_day;
+pub use operators::OperatorAuthorisation;
 pub use pay_passwords::PayPasswordHashing;
 pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
 

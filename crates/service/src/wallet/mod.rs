@@ -57,9 +57,7 @@ use crate::ledger::Ledger;
 use crate::party::Parties;
 
 pub use adjustment::{Adjustment, AdjustmentDirection, AdjustmentStatus};
-pub use compensation::{
-    ChannelAnswer, ChannelOrderQuery, ChannelQuery, Compensation, COMPENSATION_PASS_ORDERS_MAX,
-};
+pub use compensation::{ChannelAnswer, ChannelOrderQuery, ChannelQuery, Compensation, COMPENSATION_PASS_ORDERS_MAX};
 pub use deposit::{
     Deposit, DepositRequest, DepositStatus, DEPOSIT_CAPTURE_CODE, DEPOSIT_COMPENSATION_CODE, DEPOSIT_HOLD_CODE,
     DEPOSIT_RELEASE_CODE,
@@ -78,8 +76,8 @@ pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
 pub use recharge_refund::{RechargeRefundOrder, RechargeRefundStatus};
 pub use records::OrderNumber;
 pub use subsidy::{
-    SubsidyCredit, SubsidyDistribution, SubsidyDistributionRequest, SubsidyFund, SubsidyFunding,
-    SubsidyFundingRequest, SubsidyGrant, SubsidyStatus, SUBSIDY_ACCOUNT_TYPE, SUBSIDY_CREDITS_MAX,
+    SubsidyCredit, SubsidyDistribution, SubsidyDistributionRequest, SubsidyFund, SubsidyFunding, SubsidyFundingRequest,
+    SubsidyGrant, SubsidyStatus, SUBSIDY_ACCOUNT_TYPE, SUBSIDY_CREDITS_MAX,
 };
 pub use transfer::{MemberTransfer, MemberTransferRequest, MemberTransferStatus, TransferPart};
 pub use withdrawal::{PayoutResult, Review, Withdrawal, WithdrawalOrder, WithdrawalRequest, WithdrawalStatus};
