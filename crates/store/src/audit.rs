@@ -428,7 +428,8 @@ mod tests {
     fn every_column_is_covered_by_the_hash() {
         let base = event(1);
         let hash = event_hash(1, &base, GENESIS_HASH);
-        let edits: Vec<Box<dyn Fn(&mut NewAuditEvent)>> = vec![
+        type Edit = Box<dyn Fn(&mut NewAuditEvent)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|e| e.at = Timestamp::from_nanos(e.at.nanos() + 1)),
             Box::new(|e| e.actor.push('x')),
             Box::new(|e| e.request_id.push('x')),

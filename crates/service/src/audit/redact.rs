@@ -119,9 +119,8 @@ pub fn mask_card_numbers(text: &str) -> String {
         let start = i;
         let mut end = i;
         while end < bytes.len() {
-            if bytes[end].is_ascii_digit() {
-                end += 1;
-            } else if matches!(bytes[end], b' ' | b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+            let separator = matches!(bytes[end], b' ' | b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+            if bytes[end].is_ascii_digit() || separator {
                 end += 1;
             } else {
                 break;
