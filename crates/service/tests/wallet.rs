@@ -499,6 +499,32 @@ on_both_backends!(an_authorised_payment_is_captured_in_part_or_released, |db| {
     w.verify_clean().await;
 });
 
+on_both_backends!(an_authorisation_whose_holds_expired_is_released_and_cannot_be_captured, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    let (_, shop) = w.member(2).await;
+    w.fund(m, basic, 5000, "F-1").await;
+    let authorise =
+        |n: &str| PaymentRequest { mode: PaymentMode::Authorise { timeout_s: 1 }, ..w.payment(n, m, 2000, shop) };
+    w.wallets.pay(&authorise("X-1"), &actor()).await.unwrap();
+    w.wallets.pay(&authorise("X-2"), &actor()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Capturing an expired authorisation is refused, and the payment says what happened.
+    let late = w.wallets.capture(client(), &no("X-1"), 1000, &actor()).await.unwrap_err();
+    assert_eq!(late.code(), "pending_expired");
+    let payment = w.wallets.get_payment(client(), &no("X-1")).await.unwrap();
+    assert_eq!((payment.status, payment.reason.as_deref()), (PaymentStatus::Released, Some("pending_expired")));
+    // Releasing one has what it asked for.
+    let released = w.wallets.release(client(), &no("X-2"), &actor()).await.unwrap();
+    assert_eq!(released.status, PaymentStatus::Released);
+    // The ledger's expiry job gives the money back (it runs every few seconds in `sanhu serve`).
+    sanhu_service::jobs::expire_due_holds(w.wallets.ledger()).await.unwrap();
+    let view = w.wallets.wallet(m).await.unwrap();
+    assert_eq!((view.balance, view.frozen), (5000, 0));
+    assert_eq!(w.balance(shop).await, 0);
+    w.verify_clean().await;
+});
+
 on_both_backends!(a_payment_needs_the_pay_password_when_the_platform_requires_it, |db| {
     let config = WalletConfig { pay_password: PayPasswordRule::Required, ..wallet_config() };
     let w = world_with(&db.store, config).await;

@@ -30,6 +30,9 @@ use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::{PayPasswordRule, Wallets};
 use crate::clock;
+
+/// The ledger's code for a hold whose timeout passed.
+const PENDING_EXPIRED: &str = "pending_expired";
 use crate::party::work::Work;
 use crate::party::{PartyError, PayPasswordOwner};
 
@@ -420,6 +423,7 @@ impl Wallets {
         let outcome = chain::apply(&self.ledger, restore_chain(&payment.in_flight)?).await?;
         let refusal = outcome.err();
         let id = payment.id.clone();
+        let asked = payment.status;
         let payment = transact!(&self.parties, |work| {
             let mut payment = load(work, &id).await?;
             if payment.in_flight.is_empty() {
@@ -434,6 +438,16 @@ impl Wallets {
                         payment.deductions = std::mem::take(&mut payment.capturing);
                         payment.paid = payment.deductions.iter().map(|d| d.amount).sum();
                     }
+                }
+                // The authorisation's holds expired: the ledger gave the money back already, so the
+                // payment is released, whatever was asked.
+                Some(refusal)
+                    if refusal.code() == PENDING_EXPIRED
+                        && matches!(was, PaymentStatus::Capturing | PaymentStatus::Releasing) =>
+                {
+                    payment.status = PaymentStatus::Released;
+                    payment.capturing = Vec::new();
+                    payment.reason = Some(PENDING_EXPIRED.to_owned());
                 }
                 Some(refusal) => {
                     payment.status = payment.on_refusal.unwrap_or(was);
@@ -454,6 +468,8 @@ impl Wallets {
             Ok(payment)
         })?;
         match refusal {
+            // A release that finds its holds expired has what it asked for: the money is back.
+            Some(refusal) if refusal.code() == PENDING_EXPIRED && asked == PaymentStatus::Releasing => Ok(payment),
             Some(refusal) => Err(refusal),
             None => Ok(payment),
         }
