@@ -317,4 +317,29 @@ mod tests {
         assert_eq!(redact("postgres://app@db/sanhu"), "postgres://app@db/sanhu");
         assert_eq!(redact("sqlite://sanhu.db"), "sqlite://sanhu.db");
     }
+
+    #[test]
+    fn the_trusted_proxy_header_is_a_header_name_and_absent_by_default() {
+        let dir = std::env::temp_dir().join(format!("sanhu-config-proxy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |toml: &str| {
+            let path = dir.join("sanhu.toml");
+            std::fs::write(&path, toml).unwrap();
+            let args = ConfigArgs {
+                config: Some(path),
+                database_url: None,
+                listen: None,
+                secret: Some("ab".repeat(32)),
+                batch_transfers_max: None,
+                batch_wait_us: None,
+            };
+            Config::load(&args)
+        };
+        assert_eq!(load("").unwrap().trusted_proxy_header, None);
+        let config = load("trusted_proxy_header = \"X-Forwarded-For\"").unwrap();
+        assert_eq!(config.trusted_proxy_header.as_deref(), Some("x-forwarded-for"));
+        let refused = load("trusted_proxy_header = \"not a header\"").unwrap_err();
+        assert!(format!("{refused:#}").contains("is not a header name"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
