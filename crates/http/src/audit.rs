@@ -13,7 +13,7 @@
 //! their own task, which the caller's going away does not cancel, so a change that was made is
 //! recorded even when nobody waits for its answer.
 //!
-//! What is recorded: the client or staff member (actor), the request id, the source address (the peer's, or the
+//! What is recorded: the client (actor), the request id, the source address (the peer's, or the
 //! configured trusted proxy header's last entry), the route, the ids the request was about (its path's
 //! parameters, the ids its body names and a success's answer names), the status and error code, and
 //! the request's JSON, which the service redacts (`sanhu_service::audit::redact`) before it is queued.
@@ -60,16 +60,10 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return Ok(next.run(request).await);
     };
-    let actor =
-        match (crate::staff::audit_actor(request.extensions()), request.extensions().get::<AuthenticatedClient>()) {
-            (Some(staff), _) => staff,
-            (None, Some(AuthenticatedClient(client_id))) => client_actor(client_id),
-            (None, None) => {
-                return Err(ApiError::internal(anyhow::anyhow!("the audit layer ran before authentication")))
-            }
-        };
-    // A request applied on approval names its approval, so that the approval's events are found together.
-    let approval = request.extensions().get::<crate::staff::approvals::ApprovedRequest>().map(|a| a.approval_id);
+    let Some(AuthenticatedClient(client_id)) = request.extensions().get::<AuthenticatedClient>().cloned() else {
+        return Err(ApiError::internal(anyhow::anyhow!("the audit layer ran before authentication")));
+    };
+    let actor = client_actor(&client_id);
     let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
 
     let (mut parts, body) = request.into_parts();
@@ -77,7 +71,6 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         Ok(params) => params.iter().map(|(_, value)| value.to_owned()).collect(),
         Err(_) => Vec::new(),
     };
-    target_ids.extend(approval.map(|id| id.to_string()));
     // Authentication has buffered the body already; this only takes it back out.
     let body = to_bytes(body, state.config.body_bytes_max)
         .await
@@ -164,6 +157,8 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the audited request's task failed: {error}")))
 }
 
+/// 503 `audit_unavailable` with `Retry-After`: the answer withheld because its event could not be
+/// written.
 pub(crate) fn audit_unavailable() -> Response {
     let mut response = ApiError::new(
         code::AUDIT_UNAVAILABLE,
@@ -223,7 +218,7 @@ fn collect_ids(value: &Value, ids: &mut Vec<String>, depth: usize) {
 pub struct AuditEventView {
     pub seq: i64,
     pub at: String,
-    /// `client:cli_…` or `staff:<username>`.
+    /// `client:cli_…` (later `staff:…`).
     pub actor: String,
     pub request_id: String,
     /// The address the request came from; null when unknown.
