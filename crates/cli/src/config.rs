@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use sanhu_core::party::member::DormancyPolicy;
 use sanhu_core::party::{AccountType, AccountTypes};
-use sanhu_service::party::{PartyConfig, PartySecret};
+use sanhu_service::party::{DataKeys, PartyConfig, PartySecret};
 use sanhu_service::wallet::WalletConfig;
 use serde::Deserialize;
 
@@ -29,6 +29,11 @@ pub struct ConfigArgs {
     /// instance sharing a database needs the same one. Default: the file `secret_file` names.
     #[arg(long, env = "SANHU_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+    /// The data key (64 hex digits) certificate numbers are sealed under, then any retired keys still
+    /// to be read, separated by commas. Every instance sharing a database needs the same. Default:
+    /// the file `data_key_file` names.
+    #[arg(long, env = "SANHU_DATA_KEY", hide_env_values = true)]
+    pub data_key: Option<String>,
     /// Most transfers one ledger transaction applies.
     #[arg(long, env = "SANHU_BATCH_TRANSFERS_MAX")]
     pub batch_transfers_max: Option<usize>,
@@ -49,6 +54,9 @@ struct FileConfig {
     credentials_file: Option<PathBuf>,
     /// Where the server secret is kept when SANHU_SECRET is not set (created on first start).
     secret_file: Option<PathBuf>,
+    /// Where the data keys are kept when SANHU_DATA_KEY is not set (created on first start): the
+    /// current key on the first line, retired keys still to be read on the lines after it.
+    data_key_file: Option<PathBuf>,
     /// Days without activity after which a member is marked dormant.
     dormancy_days: Option<u16>,
     /// How often the dormancy pass runs, in seconds.
@@ -159,6 +167,7 @@ impl Config {
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
         let parties = PartyConfig {
             secret: party_secret(args.secret.as_deref(), file.secret_file.as_deref())?,
+            data_keys: data_keys(args.data_key.as_deref(), file.data_key_file.as_deref())?,
             ..party_config(file.dormancy_days, file.account_types)?
         };
         let (wallet, recharge_compensation_interval_s) =
@@ -233,31 +242,65 @@ fn party_secret(hex: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Re
         return PartySecret::from_bytes(&decode_hex(hex.trim()).context("SANHU_SECRET is not hex")?);
     }
     let path = file.unwrap_or(std::path::Path::new(DEFAULT_SECRET_FILE));
-    if !path.exists() {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut bytes = [0u8; 32];
-        getrandom::getrandom(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the server secret: {e}"))?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        match options.open(path) {
-            Ok(mut created) => {
-                created.write_all(format!("{hex}\n").as_bytes())?;
-                created.sync_all()?;
-                tracing::info!(file = %path.display(), "created the server secret");
-            }
-            // Another process created it first: read theirs.
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(error) => return Err(error).with_context(|| format!("failed to create {}", path.display())),
-        }
-    }
+    create_key_file(path, "the server secret")?;
     let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
     PartySecret::from_bytes(&decode_hex(text.trim()).with_context(|| format!("{} is not hex", path.display()))?)
+}
+
+/// The default file of the data keys, beside the server secret's.
+pub const DEFAULT_DATA_KEY_FILE: &str = "sanhu-data.key";
+
+/// The data keys: given as hex (flag or SANHU_DATA_KEY: the current key, then retired ones after
+/// commas), or read from their file (the current key on its first line, retired ones on the lines
+/// after it; blank lines and lines starting with `#` are skipped), which is created with one random
+/// key (readable by its owner only) when it does not exist yet.
+fn data_keys(hex: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Result<DataKeys> {
+    let (keys, source) = match hex {
+        Some(hex) => (hex.split(',').map(str::to_owned).collect::<Vec<_>>(), "SANHU_DATA_KEY".to_owned()),
+        None => {
+            let path = file.unwrap_or(std::path::Path::new(DEFAULT_DATA_KEY_FILE));
+            create_key_file(path, "the data key")?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+            let lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+            (lines.map(str::to_owned).collect(), path.display().to_string())
+        }
+    };
+    let decoded = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| decode_hex(key.trim()).with_context(|| format!("key {} of {source} is not hex", i + 1)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (current, retired) = decoded.split_first().ok_or_else(|| anyhow::anyhow!("{source} holds no data key"))?;
+    DataKeys::new(current, retired).with_context(|| format!("the data keys of {source}"))
+}
+
+/// Creates a key file with 32 random bytes in hex, readable by its owner only, unless it exists.
+fn create_key_file(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for {what}: {e}"))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    match options.open(path) {
+        Ok(mut created) => {
+            created.write_all(format!("{hex}\n").as_bytes())?;
+            created.sync_all()?;
+            tracing::info!(file = %path.display(), "created {what}");
+        }
+        // Another process created it first: read theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error).with_context(|| format!("failed to create {}", path.display())),
+    }
+    Ok(())
 }
 
 fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
@@ -330,6 +373,7 @@ mod tests {
                 database_url: None,
                 listen: None,
                 secret: Some("ab".repeat(32)),
+                data_key: Some("cd".repeat(32)),
                 batch_transfers_max: None,
                 batch_wait_us: None,
             };
@@ -340,6 +384,37 @@ mod tests {
         assert_eq!(config.trusted_proxy_header.as_deref(), Some("x-forwarded-for"));
         let refused = load("trusted_proxy_header = \"not a header\"").unwrap_err();
         assert!(format!("{refused:#}").contains("is not a header name"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_data_key_file_is_made_once_for_its_owner_only_and_lists_retired_keys_after_the_current_one() {
+        let dir = std::env::temp_dir().join(format!("sanhu-config-data-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(DEFAULT_DATA_KEY_FILE);
+        let _ = std::fs::remove_file(&path);
+        let first = data_keys(None, Some(&path)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the data key is readable by its owner only (mode {mode:o})");
+        }
+        assert_eq!(data_keys(None, Some(&path)).unwrap().current_id(), first.current_id(), "made once");
+
+        // A new key on the first line; the one it replaces stays below it until it has sealed nothing.
+        let old = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("# replaced the data key\n{}\n\n{old}", "ef".repeat(32))).unwrap();
+        let rotated = data_keys(None, Some(&path)).unwrap();
+        assert_ne!(rotated.current_id(), first.current_id());
+        assert!(format!("{rotated:?}").contains(&format!("retired: [\"{}\"]", first.current_id())), "{rotated:?}");
+
+        let given = data_keys(Some(&format!("{},{}", "ef".repeat(32), "12".repeat(32))), None).unwrap();
+        assert_eq!(given.current_id(), rotated.current_id());
+        assert!(data_keys(Some("not hex"), None).is_err());
+        assert!(data_keys(Some(&"ab".repeat(31)), None).is_err(), "31 bytes are not an AES-256 key");
+        std::fs::write(&path, "# nothing\n").unwrap();
+        assert!(format!("{:#}", data_keys(None, Some(&path)).unwrap_err()).contains("holds no data key"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

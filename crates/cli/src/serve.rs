@@ -4,6 +4,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
+
 use sanhu_http::channel_status::{ChannelQueryTimeouts, HttpChannelQuery};
 use sanhu_service::party::Parties;
 use sanhu_service::{jobs, Ledger, LedgerConfig};
@@ -30,6 +32,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let ledger = Ledger::start(store.clone(), LedgerConfig { writer: config.writer() });
     tokio::spawn(jobs::expire_holds(ledger.clone(), Duration::from_millis(config.hold_expiry_interval_ms)));
     let parties = Parties::new(store.clone(), config.parties.clone());
+    seal_certificates(&parties).await?;
     tokio::spawn(jobs::mark_dormant_members(parties.clone(), Duration::from_secs(config.dormancy_interval_s.max(1))));
     let http = sanhu_http::HttpConfig {
         trusted_proxy_header: config.trusted_proxy_header.clone(),
@@ -62,6 +65,27 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("sanhu stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Brings every stored certificate number to the form written now (sealed under the current data key,
+/// looked up by its keyed hash) before anything is answered; refuses to serve under a server secret
+/// other than the one the certificates were indexed with.
+async fn seal_certificates(parties: &Parties) -> anyhow::Result<()> {
+    let report = parties.seal_certificates().await.context("failed to seal the stored certificate numbers")?;
+    if !report.up_to_date {
+        tracing::info!(
+            data_key = %parties.config().data_keys.current_id(),
+            customers = report.customers_sealed,
+            companies = report.companies_sealed,
+            in_clear = report.records_in_clear,
+            keys_replaced = report.keys_replaced,
+            authentications_masked = report.authentications_masked,
+            history_masked = report.history_masked,
+            freed_space_erased = report.freed_space_erased,
+            "certificate numbers sealed under the current data key"
+        );
+    }
+    Ok(())
 }
 
 /// Warns when the database runs with weaker durability than sanhu sets: a success answer would then

@@ -23,6 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sanhu_core::TransferId;
 use sanhu_service::clock;
+use sanhu_service::party::PartySecret;
 use sanhu_store::{IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -64,7 +65,8 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         .await
         .map_err(|_| ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"))?;
     let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
-    let fingerprint = fingerprint(parts.method.as_str(), path_and_query, &without_pay_password(&body));
+    let secret = &state.parties.config().secret;
+    let fingerprint = fingerprint(secret, parts.method.as_str(), path_and_query, &without_pay_password(&body));
     let key = IdempotencyKey { client_id, key };
     let store = state.ledger.store().clone();
     parts.extensions.insert(IdempotencyScope::of(&key));
@@ -216,7 +218,6 @@ fn parse_key(value: &[u8]) -> Result<String, ApiError> {
     Ok(String::from_utf8_lossy(value).into_owned())
 }
 
-/// Hex SHA-256 of `METHOD\npath-with-query\nbody`.
 /// The body a fingerprint is taken of: a JSON object's top-level `pay_password` (a payment's) left
 /// out, so that the fingerprint does not keep it. The rest of the object is written back in the
 /// order of its keys; any other body is taken as it is.
@@ -237,14 +238,17 @@ fn without_pay_password(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
-pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(method.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(path_and_query.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(body);
-    hex(&hasher.finalize())
+/// Hex of the keyed hash (under the server secret) of `METHOD\npath-with-query\nbody`: a request that
+/// carries a certificate number (an authentication, an enterprise's registration) cannot be guessed
+/// back from it without the secret.
+pub fn fingerprint(secret: &PartySecret, method: &str, path_and_query: &str, body: &[u8]) -> String {
+    let mut input = Vec::with_capacity(method.len() + path_and_query.len() + body.len() + 2);
+    input.extend_from_slice(method.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(path_and_query.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(body);
+    hex(&secret.request_fingerprint(&input))
 }
 
 #[cfg(test)]
@@ -285,11 +289,16 @@ mod tests {
     }
 
     #[test]
-    fn the_fingerprint_covers_method_path_and_body() {
-        let a = fingerprint("POST", "/v1/x", b"{}");
-        assert_eq!(a, fingerprint("POST", "/v1/x", b"{}"));
-        assert_ne!(a, fingerprint("POST", "/v1/y", b"{}"));
-        assert_ne!(a, fingerprint("POST", "/v1/x", b"{ }"));
+    fn the_fingerprint_covers_method_path_and_body_under_the_secret() {
+        let secret = PartySecret::from_bytes(&[7; 32]).unwrap();
+        let a = fingerprint(&secret, "POST", "/v1/x", b"{}");
+        assert_eq!(a, fingerprint(&secret, "POST", "/v1/x", b"{}"));
+        assert_ne!(a, fingerprint(&secret, "POST", "/v1/y", b"{}"));
+        assert_ne!(a, fingerprint(&secret, "POST", "/v1/x", b"{ }"));
         assert_eq!(a.len(), 64);
+        let other = PartySecret::from_bytes(&[8; 32]).unwrap();
+        assert_ne!(a, fingerprint(&other, "POST", "/v1/x", b"{}"), "keyed: not a plain hash anyone can recompute");
+        let plain = hex(&Sha256::digest(b"POST\n/v1/x\n{}"));
+        assert_ne!(a, plain);
     }
 }

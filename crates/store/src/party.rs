@@ -47,7 +47,7 @@ pub struct RecordWrite {
     pub expected_version: i64,
 }
 
-/// A unique key, such as `("certificate", "resident_id:110101…")` or `("identity", "phone:+86…")`.
+/// A unique key, such as `("certificate", "id_card:<keyed hash>")` or `("identity", "phone:+86…")`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartyKey {
     pub namespace: String,
@@ -189,6 +189,15 @@ pub trait PartyStore: Send + Sync {
         -> impl Future<Output = anyhow::Result<Result<(), PartyConflict>>> + Send;
     /// History rows, oldest first.
     fn party_changes(&self, query: &ChangeQuery) -> impl Future<Output = anyhow::Result<Vec<PartyChange>>> + Send;
+    /// Replaces the detail of history row `seq`; whether it exists. The history is otherwise never
+    /// changed: this is for the sealing pass, which masks the certificate numbers that databases
+    /// written before sealing kept in the clear in it.
+    fn party_rewrite_change_detail(&self, seq: i64, detail: &str) -> impl Future<Output = anyhow::Result<bool>> + Send;
+    /// Rewrites the party tables so that the space freed by rows deleted or replaced keeps nothing of
+    /// them (SQLite: VACUUM, then a checkpoint that truncates the WAL; PostgreSQL: VACUUM FULL of the
+    /// party tables, which locks them while it runs). For the sealing pass, once it has replaced
+    /// certificate numbers kept in the clear.
+    fn party_erase_freed_space(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
 /// Checks what a write promises about itself before any backend applies it: every record's version
@@ -293,6 +302,18 @@ impl PartyStore for crate::Store {
         match self {
             crate::Store::Sqlite(s) => s.party_changes(query).await,
             crate::Store::Postgres(s) => s.party_changes(query).await,
+        }
+    }
+    async fn party_rewrite_change_detail(&self, seq: i64, detail: &str) -> anyhow::Result<bool> {
+        match self {
+            crate::Store::Sqlite(s) => s.party_rewrite_change_detail(seq, detail).await,
+            crate::Store::Postgres(s) => s.party_rewrite_change_detail(seq, detail).await,
+        }
+    }
+    async fn party_erase_freed_space(&self) -> anyhow::Result<()> {
+        match self {
+            crate::Store::Sqlite(s) => s.party_erase_freed_space().await,
+            crate::Store::Postgres(s) => s.party_erase_freed_space().await,
         }
     }
 }

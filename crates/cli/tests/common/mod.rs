@@ -216,6 +216,8 @@ pub struct Server {
     pub child: Option<Child>,
     /// (stdout, stderr) of every start, oldest first.
     pub logs: Vec<(PathBuf, PathBuf)>,
+    /// Environment every start is given on top of the cleared `SANHU_*` (`SANHU_LOG`, say).
+    pub env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -228,7 +230,7 @@ impl Server {
         let port = free_port();
         let mut args = vec!["serve".to_owned(), "--listen".to_owned(), format!("127.0.0.1:{port}")];
         args.extend(database_args);
-        Server { dir: dir.to_owned(), args, port, child: None, logs: Vec::new() }
+        Server { dir: dir.to_owned(), args, port, child: None, logs: Vec::new(), env: Vec::new() }
     }
 
     /// Starts `sanhu serve` and waits until it answers GET /health.
@@ -239,6 +241,7 @@ impl Server {
         let stdout_path = self.dir.join(format!("serve-{}-{generation}.stdout", self.port));
         let stderr_path = self.dir.join(format!("serve-{}-{generation}.stderr", self.port));
         let mut command = sanhu(&self.dir, &self.args);
+        command.envs(self.env.iter().map(|(name, value)| (name, value)));
         command.stdout(std::fs::File::create(&stdout_path).expect("create the server's stdout file"));
         command.stderr(std::fs::File::create(&stderr_path).expect("create the server's stderr file"));
         self.logs.push((stdout_path, stderr_path));

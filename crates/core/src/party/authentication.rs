@@ -155,8 +155,9 @@ impl AuthenticationSubject {
         }
     }
 
-    /// The subject as recorded and displayed: numbers masked (ID 3+4, phone 3+4, card 6+4, email first
-    /// character and domain), names kept, since the member's own screens show its real name.
+    /// The subject as recorded and displayed: numbers masked (certificates 3+4, a credit code too,
+    /// phone 3+4, card 6+4, email first character and domain), names kept, since the member's own
+    /// screens show its real name.
     pub fn masked(&self) -> String {
         match self {
             AuthenticationSubject::IdCard { name, certificate } => {
@@ -377,7 +378,7 @@ mod tests {
         let card = MaskedCardNumber::parse("622202*********0018").unwrap();
         let card = AuthenticationSubject::BankCard { holder: person("张三"), card };
         assert_eq!(card.masked(), "张三 622202*********0018");
-        assert_eq!(licence_subject().masked(), "某某(北京)科技有限公司 91110108MA01ABCD0B");
+        assert_eq!(licence_subject().masked(), "某某(北京)科技有限公司 911***********CD0B");
     }
 
     #[test]

@@ -75,8 +75,9 @@ impl CertificateType {
 }
 
 /// A certificate: its type and its number in canonical form (trimmed, ASCII letters upper-case).
-/// Equality is identity: equal certificates are one customer.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+/// Equality is identity: equal certificates are one customer. Its `Debug` shows the masked number, so
+/// that a certificate logged by mistake does not put the number in a log.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Certificate {
     certificate_type: CertificateType,
     number: String,
@@ -108,14 +109,18 @@ impl Certificate {
         self.certificate_type.holder_kind()
     }
 
-    /// The number as shown to people who may not see all of it: personal certificates keep their
-    /// first 3 and last 4 characters; an enterprise's code is public (it is printed on its licence and
-    /// in the national enterprise credit register), so it is shown whole.
+    /// The number as shown in every answer, record and log line: its first 3 and last 4 characters.
+    /// An enterprise's code is masked too, although it is printed on its licence and in the national
+    /// enterprise credit register: sanhu keeps certificate numbers of every type the same way, so that
+    /// no view has to know which ones are public.
     pub fn masked(&self) -> String {
-        match self.certificate_type {
-            CertificateType::UnifiedSocialCreditCode => self.number.clone(),
-            _ => mask::mask_id_number(&self.number),
-        }
+        mask::mask_id_number(&self.number)
+    }
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Certificate({} {})", self.certificate_type.as_str(), self.masked())
     }
 }
 
@@ -305,10 +310,20 @@ mod tests {
     }
 
     #[test]
-    fn personal_certificates_are_masked_and_enterprise_codes_are_not() {
+    fn every_certificate_is_masked_to_its_first_three_and_last_four_characters() {
         let id = parse(CertificateType::IdCard, "110101199003071233").unwrap();
         assert_eq!(id.masked(), "110***********1233");
         let uscc = parse(CertificateType::UnifiedSocialCreditCode, "91110108MA01ABCD0B").unwrap();
-        assert_eq!(uscc.masked(), "91110108MA01ABCD0B");
+        assert_eq!(uscc.masked(), "911***********CD0B");
+        let passport = parse(CertificateType::Passport, "E12345678").unwrap();
+        assert_eq!(passport.masked(), "E12**5678");
+    }
+
+    #[test]
+    fn a_certificate_debugged_shows_only_its_masked_number() {
+        let id = parse(CertificateType::IdCard, "110101199003071233").unwrap();
+        let debugged = format!("{id:?} {:?}", Some(&id));
+        assert!(!debugged.contains("110101199003071233"), "{debugged}");
+        assert!(debugged.contains("Certificate(id_card 110***********1233)"), "{debugged}");
     }
 }

@@ -74,8 +74,8 @@ impl CompanyBody {
     }
 }
 
-/// An enterprise's company details. Certificate numbers are masked (a unified social credit code is
-/// public and shown whole); the contact's phone is masked.
+/// An enterprise's company details. Certificate numbers are masked (the unified social credit code
+/// too, to its first 3 and last 4 characters); the contact's phone is masked.
 #[derive(Serialize, Debug)]
 pub struct CompanyView {
     name: String,

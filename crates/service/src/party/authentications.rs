@@ -165,7 +165,7 @@ async fn apply_certificate(
 ) -> Result<(), PartyError> {
     let member = load_member(work, proof.member()).await?;
     let customer = load_customer(work, member.member.customer()).await?;
-    let key = certificate_key(proof.certificate());
+    let key = certificate_key(work.secret(), proof.certificate());
     let holder = work.key_owner(CERTIFICATE_KEY, &key).await?;
     let holder = holder.as_deref().and_then(sanhu_core::id::CustomerId::parse);
     let customer_key = customer.customer.id().to_string();

@@ -5,8 +5,8 @@ use sanhu_core::id::CustomerId;
 use sanhu_core::ledger::Account;
 use sanhu_core::party::merge::{MergeBasis, MergeRecord};
 use sanhu_core::party::{
-    effective_flags, plan_merge, Actor, CertificateType, CustomerStatus, LoginIdentity, MergeGround, PhoneNumber,
-    Reason,
+    effective_flags, plan_merge, Actor, Certificate, CertificateType, CustomerStatus, LoginIdentity, MergeGround,
+    PhoneNumber, Reason,
 };
 use sanhu_store::party::{ChangeQuery, PartyStore};
 use sanhu_store::LedgerStore;
@@ -19,7 +19,7 @@ use super::work::{
     Work, ACCOUNTS_OF_MEMBER, CERTIFICATE_KEY, CUSTOMERS_BY_NAME, IDENTITY_KEY, MEMBERS_OF_CUSTOMER,
     OPERATORS_OF_MEMBER,
 };
-use super::Parties;
+use super::{Parties, PartySecret};
 
 /// Everything the back office sees of one customer.
 #[derive(Clone, Debug)]
@@ -35,15 +35,27 @@ pub struct CustomerView {
 /// Most history entries a customer view carries; the history endpoint pages through the rest.
 const HISTORY_IN_VIEW: u32 = 100;
 
-/// How to find customers.
-#[derive(Clone, Debug)]
+/// How to find customers. Its `Debug` masks a certificate number.
+#[derive(Clone)]
 pub enum CustomerSearch {
-    /// A certificate number, of any certificate type.
+    /// A certificate number, of any certificate type: found by its index, never compared in the clear.
     CertificateNumber(String),
     /// A member's phone number.
     Phone(PhoneNumber),
     /// The customer's name exactly as recorded (after canonical spacing).
     Name(String),
+}
+
+impl std::fmt::Debug for CustomerSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CustomerSearch::CertificateNumber(number) => {
+                write!(f, "CertificateNumber({})", sanhu_core::party::mask::mask_id_number(number))
+            }
+            CustomerSearch::Phone(phone) => write!(f, "Phone({phone:?})"),
+            CustomerSearch::Name(name) => write!(f, "Name({name:?})"),
+        }
+    }
 }
 
 impl Parties {
@@ -146,10 +158,11 @@ impl Parties {
         match search {
             CustomerSearch::CertificateNumber(number) => {
                 for certificate_type in CertificateType::ALL {
-                    let Ok(certificate) = sanhu_core::party::Certificate::parse(certificate_type, number) else {
+                    let Ok(certificate) = Certificate::parse(certificate_type, number) else {
                         continue;
                     };
-                    if let Some(owner) = work.key_owner(CERTIFICATE_KEY, &certificate_key(&certificate)).await? {
+                    let key = certificate_key(&self.config.secret, &certificate);
+                    if let Some(owner) = work.key_owner(CERTIFICATE_KEY, &key).await? {
                         ids.push(owner);
                     }
                 }
@@ -186,8 +199,15 @@ impl Parties {
     }
 }
 
-/// The unique key of a certificate.
-pub(crate) fn certificate_key(certificate: &sanhu_core::party::Certificate) -> String {
+/// The unique key of a certificate: its type and its index (the keyed hash of its type and number
+/// under the server secret), never the number, which the store keeps only sealed.
+pub(crate) fn certificate_key(secret: &PartySecret, certificate: &Certificate) -> String {
+    format!("{}:{}", certificate.certificate_type().as_str(), secret.certificate_index(certificate))
+}
+
+/// The unique key of a certificate as databases written before sealing kept it: its type and its
+/// number in the clear. Only the sealing pass looks for it, to replace it.
+pub(crate) fn clear_certificate_key(certificate: &Certificate) -> String {
     format!("{}:{}", certificate.certificate_type().as_str(), certificate.number())
 }
 
@@ -242,7 +262,7 @@ pub(crate) async fn merge(
 
     if plan.record.certificate_moved {
         let certificate = absorbed.customer.certificate().expect("a moved certificate was the absorbed customer's");
-        let key = certificate_key(certificate);
+        let key = certificate_key(work.secret(), certificate);
         work.release(CERTIFICATE_KEY, &key, &absorbed_key);
         work.claim(CERTIFICATE_KEY, &key, &survivor_key);
     }

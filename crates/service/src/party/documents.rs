@@ -1,6 +1,11 @@
 //! How each aggregate is kept as a JSON document in `party_records`, and read back through core's
 //! `restore` constructors, so that a stored record that no rule could have produced is an error, not
 //! a value.
+//!
+//! Certificate numbers (a customer's certificate, the credit code and the legal person's certificate
+//! in company details) are kept sealed under the data key (`data_key.rs`), never in the clear.
+//! Databases written before sealing kept them in the clear: such a document is still read, and the
+//! sealing pass (`sealing.rs`) writes it again sealed at the next start.
 
 use anyhow::{anyhow, Context};
 use sanhu_core::id::OperatorId;
@@ -22,13 +27,42 @@ use sanhu_core::{Id128, Timestamp};
 use sanhu_store::party::PartyChange;
 use serde::{Deserialize, Serialize};
 
-/// An aggregate that is stored as one record.
+use super::data_key::DataKeys;
+
+/// An aggregate that is stored as one record and keeps no secret.
 pub(crate) trait Document: Sized {
     const KIND: &'static str;
     fn record_id(&self) -> String;
     fn customer_id(&self) -> String;
     fn encode(&self) -> String;
     fn decode(data: &str) -> anyhow::Result<Self>;
+}
+
+/// An aggregate as the party store keeps it, given the data keys: every [`Document`] is one (it
+/// needs no key), and the records that keep certificate numbers (customers, company details)
+/// implement it themselves, sealing the numbers as they encode and opening them as they decode.
+pub(crate) trait Record: Sized {
+    const KIND: &'static str;
+    fn record_id(&self) -> String;
+    fn customer_id(&self) -> String;
+    fn encode_with(&self, keys: &DataKeys) -> String;
+    fn decode_with(data: &str, keys: &DataKeys) -> anyhow::Result<Self>;
+}
+
+impl<D: Document> Record for D {
+    const KIND: &'static str = <D as Document>::KIND;
+    fn record_id(&self) -> String {
+        Document::record_id(self)
+    }
+    fn customer_id(&self) -> String {
+        Document::customer_id(self)
+    }
+    fn encode_with(&self, _keys: &DataKeys) -> String {
+        Document::encode(self)
+    }
+    fn decode_with(data: &str, _keys: &DataKeys) -> anyhow::Result<Self> {
+        <D as Document>::decode(data)
+    }
 }
 
 fn id<K: sanhu_core::id::IdKind>(text: &str) -> anyhow::Result<Id128<K>> {
@@ -43,6 +77,68 @@ fn certificate(certificate_type: &str, number: &str) -> anyhow::Result<Certifica
     let certificate_type =
         CertificateType::parse(certificate_type).map_err(|e| anyhow!("stored certificate type: {e}"))?;
     Certificate::parse(certificate_type, number).map_err(|e| anyhow!("stored certificate: {e}"))
+}
+
+/// Where a certificate number is kept, as the associated data it is sealed with: the record's kind
+/// and id, the field, the certificate's type. A sealed number moved to another place does not open.
+fn sealing_context(kind: &str, record_id: &str, field: &str, certificate_type: &str) -> String {
+    format!("{kind}\n{record_id}\n{field}\n{certificate_type}")
+}
+
+/// A certificate's number sealed for its place.
+fn seal_certificate(keys: &DataKeys, kind: &str, record_id: &str, field: &str, certificate: &Certificate) -> String {
+    let context = sealing_context(kind, record_id, field, certificate.certificate_type().as_str());
+    keys.seal(certificate.number(), &context)
+}
+
+/// A stored certificate: its number sealed (the form written), or in the clear (the form databases
+/// written before sealing kept, read until the sealing pass rewrites it).
+fn open_certificate(
+    keys: &DataKeys,
+    (kind, record_id, field): (&str, &str, &str),
+    certificate_type: &str,
+    sealed: Option<&str>,
+    clear: Option<&str>,
+) -> anyhow::Result<Certificate> {
+    let number = match (sealed, clear) {
+        (Some(sealed), _) => keys
+            .open(sealed, &sealing_context(kind, record_id, field, certificate_type))
+            .with_context(|| format!("stored {kind} {record_id}: {field}"))?,
+        (None, Some(clear)) => clear.to_owned(),
+        (None, None) => return Err(anyhow!("stored {kind} {record_id} has no {field} number")),
+    };
+    certificate(certificate_type, &number)
+}
+
+/// The fields in which databases written before sealing kept certificate numbers in the clear.
+const CLEAR_CERTIFICATE_FIELDS: [&str; 3] = ["certificate_number", "credit_code", "legal_person_certificate_number"];
+
+/// How a stored document keeps its certificate numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CertificateForm {
+    /// As written now: sealed under the current data key (or it keeps none).
+    SealedUnderCurrentKey,
+    /// Sealed under a retired data key.
+    SealedUnderRetiredKey,
+    /// In the clear, as databases written before sealing kept them.
+    Clear,
+}
+
+/// How a stored document keeps its certificate numbers. A document not kept as written now is
+/// written again by the sealing pass.
+pub(crate) fn certificate_form(data: &str, keys: &DataKeys) -> anyhow::Result<CertificateForm> {
+    let document: serde_json::Value = serde_json::from_str(data).context("a stored document is not JSON")?;
+    let Some(fields) = document.as_object() else { return Ok(CertificateForm::SealedUnderCurrentKey) };
+    let mut form = CertificateForm::SealedUnderCurrentKey;
+    for (name, value) in fields {
+        if CLEAR_CERTIFICATE_FIELDS.contains(&name.as_str()) && !value.is_null() {
+            return Ok(CertificateForm::Clear);
+        }
+        if name.ends_with("_sealed") && value.as_str().is_some_and(|sealed| !keys.is_current(sealed)) {
+            form = CertificateForm::SealedUnderRetiredKey;
+        }
+    }
+    Ok(form)
 }
 
 fn real_name(kind: PartyKind, text: &str) -> anyhow::Result<RealName> {
@@ -89,6 +185,11 @@ struct CustomerDoc {
     kind: String,
     scope: String,
     certificate_type: Option<String>,
+    /// The number, sealed under the data key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificate_sealed: Option<String>,
+    /// The number in the clear, as databases written before sealing kept it: read, never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     certificate_number: Option<String>,
     status: String,
     merged_into: Option<String>,
@@ -96,7 +197,7 @@ struct CustomerDoc {
     created_at: i64,
 }
 
-impl Document for StoredCustomer {
+impl Record for StoredCustomer {
     const KIND: &'static str = "customer";
 
     fn record_id(&self) -> String {
@@ -107,14 +208,16 @@ impl Document for StoredCustomer {
         self.customer.id().to_string()
     }
 
-    fn encode(&self) -> String {
+    fn encode_with(&self, keys: &DataKeys) -> String {
         let c = &self.customer;
+        let id = c.id().to_string();
         serde_json::to_string(&CustomerDoc {
-            id: c.id().to_string(),
+            certificate_type: c.certificate().map(|x| x.certificate_type().as_str().to_owned()),
+            certificate_sealed: c.certificate().map(|x| seal_certificate(keys, "customer", &id, "certificate", x)),
+            certificate_number: None,
+            id,
             kind: c.kind().as_str().to_owned(),
             scope: c.scope().as_str().to_owned(),
-            certificate_type: c.certificate().map(|x| x.certificate_type().as_str().to_owned()),
-            certificate_number: c.certificate().map(|x| x.number().to_owned()),
             status: c.status().as_str().to_owned(),
             merged_into: c.status().merged_into().map(|m| m.to_string()),
             name: self.name.as_ref().map(|n| n.as_str().to_owned()),
@@ -123,11 +226,12 @@ impl Document for StoredCustomer {
         .expect("a customer encodes")
     }
 
-    fn decode(data: &str) -> anyhow::Result<Self> {
+    fn decode_with(data: &str, keys: &DataKeys) -> anyhow::Result<Self> {
         let d: CustomerDoc = serde_json::from_str(data).context("stored customer")?;
         let kind = kind(&d.kind)?;
-        let certificate = match (&d.certificate_type, &d.certificate_number) {
-            (Some(t), Some(n)) => Some(certificate(t, n)?),
+        let (sealed, clear) = (d.certificate_sealed.as_deref(), d.certificate_number.as_deref());
+        let certificate = match (&d.certificate_type, sealed.or(clear)) {
+            (Some(t), Some(_)) => Some(open_certificate(keys, ("customer", &d.id, "certificate"), t, sealed, clear)?),
             (None, None) => None,
             _ => return Err(anyhow!("stored customer {} has half a certificate", d.id)),
         };
@@ -707,10 +811,20 @@ struct CompanyDoc {
     member_id: String,
     customer_id: String,
     name: String,
-    credit_code: String,
+    /// The unified social credit code, sealed under the data key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    credit_code_sealed: Option<String>,
+    /// The code in the clear, as databases written before sealing kept it: read, never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    credit_code: Option<String>,
     legal_person: String,
     legal_person_certificate_type: String,
-    legal_person_certificate_number: String,
+    /// The legal person's certificate number, sealed under the data key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    legal_person_certificate_sealed: Option<String>,
+    /// The number in the clear, as databases written before sealing kept it: read, never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    legal_person_certificate_number: Option<String>,
     contact: String,
     contact_phone: String,
     industry: String,
@@ -726,7 +840,7 @@ fn licence_expiry_text(expiry: LicenceExpiry) -> String {
     }
 }
 
-impl Document for StoredCompany {
+impl Record for StoredCompany {
     const KIND: &'static str = "company";
 
     fn record_id(&self) -> String {
@@ -737,16 +851,25 @@ impl Document for StoredCompany {
         self.customer_id.to_string()
     }
 
-    fn encode(&self) -> String {
+    fn encode_with(&self, keys: &DataKeys) -> String {
         let p = self.details.parts();
+        let id = company_id(self.member_id);
         serde_json::to_string(&CompanyDoc {
             member_id: self.member_id.to_string(),
             customer_id: self.customer_id.to_string(),
             name: p.name.as_str().to_owned(),
-            credit_code: p.credit_code.number().to_owned(),
+            credit_code_sealed: Some(seal_certificate(keys, "company", &id, "credit_code", &p.credit_code)),
+            credit_code: None,
             legal_person: p.legal_person.as_str().to_owned(),
             legal_person_certificate_type: p.legal_person_certificate.certificate_type().as_str().to_owned(),
-            legal_person_certificate_number: p.legal_person_certificate.number().to_owned(),
+            legal_person_certificate_sealed: Some(seal_certificate(
+                keys,
+                "company",
+                &id,
+                "legal_person_certificate",
+                &p.legal_person_certificate,
+            )),
+            legal_person_certificate_number: None,
             contact: p.contact.as_str().to_owned(),
             contact_phone: p.contact_phone.as_str().to_owned(),
             industry: p.industry.as_str().to_owned(),
@@ -756,16 +879,26 @@ impl Document for StoredCompany {
         .expect("company details encode")
     }
 
-    fn decode(data: &str) -> anyhow::Result<Self> {
+    fn decode_with(data: &str, keys: &DataKeys) -> anyhow::Result<Self> {
         let d: CompanyDoc = serde_json::from_str(data).context("stored company details")?;
         let stored = |what: &str, e: &dyn std::fmt::Display| anyhow!("stored company {what}: {e}");
+        let record_id = format!("company:{}", d.member_id);
         let parts = CompanyDetailsParts {
             name: real_name(PartyKind::Enterprise, &d.name)?,
-            credit_code: certificate(CertificateType::UnifiedSocialCreditCode.as_str(), &d.credit_code)?,
+            credit_code: open_certificate(
+                keys,
+                ("company", &record_id, "credit_code"),
+                CertificateType::UnifiedSocialCreditCode.as_str(),
+                d.credit_code_sealed.as_deref(),
+                d.credit_code.as_deref(),
+            )?,
             legal_person: real_name(PartyKind::Personal, &d.legal_person)?,
-            legal_person_certificate: certificate(
+            legal_person_certificate: open_certificate(
+                keys,
+                ("company", &record_id, "legal_person_certificate"),
                 &d.legal_person_certificate_type,
-                &d.legal_person_certificate_number,
+                d.legal_person_certificate_sealed.as_deref(),
+                d.legal_person_certificate_number.as_deref(),
             )?,
             contact: real_name(PartyKind::Personal, &d.contact)?,
             contact_phone: PhoneNumber::parse(&d.contact_phone).map_err(|e| stored("contact phone", &e))?,

@@ -14,6 +14,7 @@ mod accounts;
 mod authentications;
 mod bank_cards;
 pub(crate) mod customers;
+mod data_key;
 pub(crate) mod documents;
 mod enterprises;
 pub(crate) mod error;
@@ -22,6 +23,7 @@ pub(crate) mod members;
 mod one_time_codes;
 mod operators;
 mod pay_passwords;
+mod sealing;
 mod secret;
 
 use sanhu_core::party::member::DormancyPolicy;
@@ -32,6 +34,7 @@ use sanhu_store::Store;
 pub use accounts::{AccountView, MemberAccount};
 pub use authentications::{AuthenticationOutcome, AuthenticationResult};
 pub use customers::{CustomerSearch, CustomerView, StoredCustomer};
+pub use data_key::{DataKeyId, DataKeys, DATA_KEY_BYTES};
 pub use documents::{
     DailySpend, HistoryEntry, PayPasswordOwner, StoredBankCard, StoredCompany, StoredMember, StoredOperator,
 };
@@ -43,6 +46,7 @@ pub use one_time_codes::IssuedCode;
 pub(crate) use operators::platform_day;
 pub use operators::OperatorAuthorisation;
 pub use pay_passwords::PayPasswordHashing;
+pub use sealing::SealingReport;
 pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
 
 /// How the three-party model is set up on this platform.
@@ -58,9 +62,13 @@ pub struct PartyConfig {
     pub pay_password: PayPasswordPolicy,
     /// Argon2id's cost for pay password hashes.
     pub pay_password_hashing: PayPasswordHashing,
-    /// The key of the keyed hashes of one-time codes and card numbers. The default is made up at start
-    /// (ephemeral): every instance sharing a database must be configured with the same one.
+    /// The key of the keyed hashes of one-time codes, card numbers and certificate numbers. The
+    /// default is made up at start (ephemeral): every instance sharing a database must be configured
+    /// with the same one.
     pub secret: PartySecret,
+    /// The keys certificate numbers are sealed under in the store. The default is made up at start
+    /// (ephemeral), like the secret's.
+    pub data_keys: DataKeys,
 }
 
 impl Default for PartyConfig {
@@ -72,6 +80,7 @@ impl Default for PartyConfig {
             pay_password: PayPasswordPolicy::DEFAULT,
             pay_password_hashing: PayPasswordHashing::RECOMMENDED,
             secret: PartySecret::ephemeral(),
+            data_keys: DataKeys::ephemeral(),
         }
     }
 }
@@ -89,6 +98,12 @@ impl Parties {
             tracing::warn!(
                 "no party secret configured: one-time codes and card tokens use a key made up at start, which \
                  another instance or a restart will not share"
+            );
+        }
+        if config.data_keys.is_ephemeral() {
+            tracing::warn!(
+                "no data key configured: certificate numbers are sealed under a key made up at start, which another \
+                 instance or a restart will not have"
             );
         }
         Parties { store, config: std::sync::Arc::new(config) }

@@ -1,5 +1,5 @@
-//! The server secret behind the keyed hashes of the three-party model: the digests of one-time codes
-//! and the tokens of bank-card numbers. Kept out of the database on purpose: a leaked database then
+//! The server secret behind the keyed hashes of the three-party model: the digests of one-time codes,
+//! the tokens of bank-card numbers and the index of certificate numbers. Kept out of the database on purpose: a leaked database then
 //! holds neither a code nor a card number that can be recovered by trying every candidate (a 6-digit
 //! code has a million; a 16-digit card whose first 6 and last 4 digits are stored in the clear has a
 //! hundred thousand after its check digit, which a plain hash would give up in milliseconds).
@@ -9,7 +9,7 @@
 
 use hmac::{Hmac, Mac};
 use sanhu_core::party::one_time_code::CodeDigest;
-use sanhu_core::party::CardNumber;
+use sanhu_core::party::{CardNumber, Certificate};
 use sha2::Sha256;
 
 use crate::clock;
@@ -69,6 +69,40 @@ impl PartySecret {
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("ctk_{hex}")
     }
+
+    /// The certificate's index: 64 hex digits of the keyed hash of its type and number, which stands
+    /// for the certificate wherever it is looked up by number (the unique key that makes one
+    /// certificate one customer, the customer search). The number itself is kept only sealed
+    /// (`DataKeys`), and a plain hash would not do: an ID number whose first 3 and last 4 characters
+    /// are shown has about 10^8 candidates left, which a plain hash gives up in seconds.
+    pub fn certificate_index(&self, certificate: &Certificate) -> String {
+        let input = format!("{}\n{}", certificate.certificate_type().as_str(), certificate.number());
+        hex(&self.keyed(CERTIFICATE_INDEX_LABEL, input.as_bytes()))
+    }
+
+    /// A value that tells whether certificates were indexed under this secret, and nothing of it: the
+    /// keyed hash of a fixed text under the index's subkey. Kept with the database, so that a start
+    /// with another secret (which would find no certificate, and let a second customer claim one) is
+    /// refused.
+    pub(crate) fn certificate_index_check(&self) -> String {
+        hex(&self.keyed(CERTIFICATE_INDEX_LABEL, b"sanhu certificate index check"))
+    }
+}
+
+const CERTIFICATE_INDEX_LABEL: &str = "sanhu-certificate-index-v1";
+
+impl PartySecret {
+    /// The fingerprint an idempotency key is bound to: the keyed hash of the request (`input`, what
+    /// the HTTP layer says makes two requests the same). Keyed, because a request may carry a
+    /// certificate number, and a plain hash of a body whose other fields are known gives the number up
+    /// to anyone who tries its candidates.
+    pub fn request_fingerprint(&self, input: &[u8]) -> [u8; 32] {
+        self.keyed("sanhu-request-fingerprint-v1", input)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl std::fmt::Debug for PartySecret {
@@ -77,7 +111,7 @@ impl std::fmt::Debug for PartySecret {
     }
 }
 
-fn mac(key: &[u8], input: &[u8]) -> [u8; 32] {
+pub(super) fn mac(key: &[u8], input: &[u8]) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(input);
     mac.finalize().into_bytes().into()
@@ -104,6 +138,26 @@ mod tests {
         assert!(!token.contains("6222020000000000018"));
         assert_ne!(token, PartySecret::from_bytes(&[8; 32]).unwrap().card_token(&number));
         assert_ne!(token, secret.card_token(&CardNumber::parse("4111111111111111").unwrap()));
+    }
+
+    #[test]
+    fn a_certificate_index_depends_on_the_type_the_number_and_the_secret_and_shows_none() {
+        use sanhu_core::party::CertificateType;
+        let secret = PartySecret::from_bytes(&[7; 32]).unwrap();
+        let id = Certificate::parse(CertificateType::IdCard, "110101199003071233").unwrap();
+        let index = secret.certificate_index(&id);
+        assert_eq!(index.len(), 64);
+        assert_eq!(index, secret.certificate_index(&id.clone()));
+        assert!(!index.contains("1233"));
+        assert_ne!(index, PartySecret::from_bytes(&[8; 32]).unwrap().certificate_index(&id));
+        let other = Certificate::parse(CertificateType::IdCard, "310115198511114560").unwrap();
+        assert_ne!(index, secret.certificate_index(&other));
+        let passport = Certificate::parse(CertificateType::Passport, "110101199003071233").unwrap();
+        assert_ne!(index, secret.certificate_index(&passport), "the type is part of what is hashed");
+        assert_ne!(
+            secret.certificate_index_check(),
+            PartySecret::from_bytes(&[8; 32]).unwrap().certificate_index_check()
+        );
     }
 
     #[test]

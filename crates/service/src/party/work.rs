@@ -11,7 +11,7 @@ use sanhu_store::party::{
 };
 use sanhu_store::Store;
 
-use super::documents::Document;
+use super::documents::Record;
 use super::error::PartyError;
 use super::Parties;
 use crate::clock;
@@ -35,6 +35,8 @@ pub(crate) const OPERATORS_OF_MEMBER: &str = "member_operators";
 
 pub(crate) struct Work {
     store: Store,
+    /// The configuration's data keys, which the records that keep certificate numbers seal them under.
+    config: std::sync::Arc<super::PartyConfig>,
     pub now: Timestamp,
     /// Version and creation time of every record read, by id.
     read: HashMap<String, (i64, Timestamp)>,
@@ -42,23 +44,28 @@ pub(crate) struct Work {
 }
 
 impl Work {
-    fn new(store: Store) -> Work {
-        Work { store, now: clock::now(), read: HashMap::new(), write: PartyWrite::default() }
+    fn new(store: Store, config: std::sync::Arc<super::PartyConfig>) -> Work {
+        Work { store, config, now: clock::now(), read: HashMap::new(), write: PartyWrite::default() }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
+    /// The server secret, for keys made of keyed hashes (a certificate's, a card's).
+    pub fn secret(&self) -> &super::PartySecret {
+        &self.config.secret
+    }
+
     /// Reads a record, remembering its version for the write.
-    pub async fn get<D: Document>(&mut self, id: &str) -> anyhow::Result<Option<D>> {
+    pub async fn get<D: Record>(&mut self, id: &str) -> anyhow::Result<Option<D>> {
         let mut found = self.get_many::<D>(&[id.to_owned()]).await?;
         Ok(found.pop())
     }
 
     /// Reads several records of one kind in one snapshot, in the order of `ids`; missing ones are left
     /// out.
-    pub async fn get_many<D: Document>(&mut self, ids: &[String]) -> anyhow::Result<Vec<D>> {
+    pub async fn get_many<D: Record>(&mut self, ids: &[String]) -> anyhow::Result<Vec<D>> {
         let records = self.store.party_records(ids).await?;
         let mut by_id: HashMap<String, PartyRecord> = records.into_iter().map(|r| (r.id.clone(), r)).collect();
         let mut out = Vec::with_capacity(ids.len());
@@ -68,13 +75,13 @@ impl Work {
                 continue;
             }
             self.read.insert(record.id.clone(), (record.version, record.created_at));
-            out.push(D::decode(&record.data)?);
+            out.push(D::decode_with(&record.data, &self.config.data_keys)?);
         }
         Ok(out)
     }
 
     /// The records filed under `key` in `index`.
-    pub async fn indexed<D: Document>(&mut self, index: &str, key: &str) -> anyhow::Result<Vec<D>> {
+    pub async fn indexed<D: Record>(&mut self, index: &str, key: &str) -> anyhow::Result<Vec<D>> {
         let ids = self.store.party_index(index, key, 10_000).await?;
         self.get_many(&ids).await
     }
@@ -85,7 +92,7 @@ impl Work {
     }
 
     /// Writes a record: created if it was not read, else replacing the version read.
-    pub fn put<D: Document>(&mut self, doc: &D) {
+    pub fn put<D: Record>(&mut self, doc: &D) {
         let id = doc.record_id();
         let (read_version, created_at) = self.read.get(&id).copied().unwrap_or((0, self.now));
         let record = PartyRecord {
@@ -93,7 +100,7 @@ impl Work {
             kind: D::KIND.to_owned(),
             customer_id: doc.customer_id(),
             version: read_version + 1,
-            data: doc.encode(),
+            data: doc.encode_with(&self.config.data_keys),
             created_at,
             updated_at: self.now,
         };
@@ -217,11 +224,11 @@ pub(crate) async fn decided<T>(
 impl Parties {
     /// A unit of work for one attempt of a use case.
     pub(crate) fn begin_work(&self) -> Work {
-        Work::new(self.store.clone())
+        Work::new(self.store.clone(), self.config.clone())
     }
 
     /// Reads without writing.
     pub(crate) fn reader(&self) -> Work {
-        Work::new(self.store.clone())
+        Work::new(self.store.clone(), self.config.clone())
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use anyhow::Context;
 use sanhu_core::ledger::Account;
 use sanhu_core::{AccountId, Timestamp};
 use tokio_postgres::error::SqlState;
@@ -200,6 +201,26 @@ impl PartyStore for PostgresStore {
             }
         };
         rows.iter().map(change_from_row).collect()
+    }
+
+    async fn party_rewrite_change_detail(&self, seq: i64, detail: &str) -> anyhow::Result<bool> {
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        let changed = conn
+            .client
+            .execute("UPDATE party_changes SET detail = $1 WHERE seq = $2", &[&detail, &seq])
+            .await
+            .context("failed to rewrite a party change")?;
+        Ok(changed == 1)
+    }
+
+    async fn party_erase_freed_space(&self) -> anyhow::Result<()> {
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        conn.client
+            .batch_execute("VACUUM FULL party_records, party_keys, party_changes")
+            .await
+            .context("failed to VACUUM FULL the party tables")
     }
 }
 

@@ -170,6 +170,31 @@ impl PartyStore for SqliteStore {
         })
         .await
     }
+
+    async fn party_rewrite_change_detail(&self, seq: i64, detail: &str) -> anyhow::Result<bool> {
+        let detail = detail.to_owned();
+        self.write_ledger(move |c, _| {
+            let changed = c
+                .prepare_cached("UPDATE party_changes SET detail = ?1 WHERE seq = ?2")?
+                .execute(params![detail, seq])
+                .context("failed to rewrite a party change")?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn party_erase_freed_space(&self) -> anyhow::Result<()> {
+        // On the writer connection, which no transaction holds between writes. VACUUM copies the live
+        // rows into a new file; the checkpoint then writes it back and empties the WAL, which held the
+        // pages as they were.
+        self.write_ledger(|c, _| {
+            c.execute_batch("VACUUM").context("failed to VACUUM the database")?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .context("failed to checkpoint the WAL after VACUUM")?;
+            Ok(())
+        })
+        .await
+    }
 }
 
 /// Applies `write` inside the writer's transaction `c`, stopping at the first conflict. The order is
