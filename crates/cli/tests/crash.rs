@@ -395,7 +395,7 @@ fn bank_test_survives_sigkill(database: Database) {
     let (status, stdout, stderr) = run_bounded(sanhu(&work.path, &verify), COMMAND_TIMEOUT);
     assert!(status.success(), "sanhu verify failed after the crashes:\n{stdout}\n{stderr}");
     let successes = operations.iter().filter(|op| op.succeeded()).count();
-    let summary = format!("{} accounts, {} transfers checked", WALLETS + 1, WALLETS + successes);
+    let summary = format!("{} accounts, {} transfers checked", WALLETS + 1 + PLATFORM_ACCOUNTS, WALLETS + successes);
     assert!(stdout.contains(&summary), "verify did not check {summary}:\n{stdout}");
 
     let unacknowledged: Vec<&Operation> = operations.iter().filter(|op| !op.acknowledged()).collect();
