@@ -653,6 +653,10 @@ on_both_backends!(canteen_subsidies_come_from_the_enterprise_are_spent_first_and
     app.post("/v1/subsidy-distributions", greedy)
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "subsidy_fund_insufficient");
+    // The refused round changed nothing: Bob has no subsidy account yet; he opens one.
+    let bobs = app.wallet(&bob).await;
+    assert!(bobs["accounts"].as_array().unwrap().iter().all(|a| a["account_type"] != "subsidy"), "{bobs}");
+    app.open(&bob, "subsidy").await;
     // A personal member has no subsidies to fund.
     let personal = json!({"order_number": "SF-9", "enterprise_member_id": alice, "amount": 100});
     app.post("/v1/subsidy-fundings", personal).await.assert_error(StatusCode::FORBIDDEN, "subsidy_enterprise_only");

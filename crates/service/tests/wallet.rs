@@ -542,6 +542,23 @@ on_both_backends!(a_payment_needs_the_pay_password_when_the_platform_requires_it
     w.verify_clean().await;
 });
 
+on_both_backends!(a_pay_password_given_is_checked_even_where_the_platform_does_not_require_one, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    let (_, shop) = w.member(2).await;
+    w.fund(m, basic, 5000, "F-1").await;
+    let password = PayPassword::parse("135790").unwrap();
+    w.parties.set_pay_password(PayPasswordOwner::Member(m), &password, &actor()).await.unwrap();
+    let wrong = PaymentRequest { pay_password: Some("111222".into()), ..w.payment("P-1", m, 100, shop) };
+    assert_eq!(w.wallets.pay(&wrong, &actor()).await.unwrap_err().code(), "pay_password_incorrect");
+    assert_eq!(w.balance(basic).await, 5000);
+    let right = PaymentRequest { pay_password: Some("135790".into()), ..w.payment("P-2", m, 100, shop) };
+    assert_eq!(w.wallets.pay(&right, &actor()).await.unwrap().status, PaymentStatus::Paid);
+    // None given: paid, as the platform does not require one.
+    assert_eq!(w.wallets.pay(&w.payment("P-3", m, 100, shop), &actor()).await.unwrap().status, PaymentStatus::Paid);
+    w.verify_clean().await;
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Withdraw
 

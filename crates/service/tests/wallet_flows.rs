@@ -294,6 +294,15 @@ on_both_backends!(the_canteen_subsidy_is_funded_paid_spent_first_passed_on_as_su
     assert_eq!((counters.credits_posted, counters.debits_posted), (60_000, 50_000));
     let over = subsidies("SUB-2025-12", enterprise, &[(alice, 5_000), (bob, 5_001)]);
     assert_eq!(w.wallets.distribute_subsidies(&over, &actor()).await.unwrap_err().code(), "subsidy_fund_insufficient");
+    // A round the fund cannot pay changes nothing: not even a new employee's subsidy account is opened.
+    let (carol, _) = w.member(9).await;
+    let beyond = subsidies("SUB-2025-12B", enterprise, &[(carol, 10_001)]);
+    assert_eq!(
+        w.wallets.distribute_subsidies(&beyond, &actor()).await.unwrap_err().code(),
+        "subsidy_fund_insufficient"
+    );
+    let carols = w.wallets.load_wallet(carol).await.unwrap();
+    assert!(carols.accounts().iter().all(|a| a.account_type().code().as_str() != "subsidy"));
 
     // Alice also recharged 50.00 of her own. Lunch of 120.00 is paid from subsidy money first.
     w.fund(alice, alice_basic, 5_000, "A-IN-1").await;

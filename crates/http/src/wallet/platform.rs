@@ -1,6 +1,6 @@
 //! The platform's own accounts (平台账户): the other side of every movement of members' money
 //! (channel clearing, fee income and expense, marketing expense, withdrawals in transit, seized,
-//! adjustments, enterprises' subsidy funding), with their balances.
+//! adjustments, deposits, enterprises' subsidy funding), with their balances.
 
 use axum::extract::State;
 use axum::Json;
@@ -15,7 +15,7 @@ use crate::AppState;
 #[derive(Serialize, Debug)]
 pub struct PlatformAccountView {
     /// `channel:<name>`, `fee_income`, `fee_expense`, `marketing_expense`, `withdrawals_in_transit`,
-    /// `seized`, `adjustments` or `subsidy:<mem_…>`.
+    /// `seized`, `adjustments`, `deposits` or `subsidy:<mem_…>`.
     pub name: String,
     pub account: AccountView,
 }

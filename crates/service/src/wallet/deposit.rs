@@ -31,9 +31,9 @@ use super::error::*;
 use super::payment::{parts, HeldPart, Part, Receiver};
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
-use super::{PayPasswordRule, Wallets};
+use super::Wallets;
 use crate::party::work::Work;
-use crate::party::{PartyError, PayPasswordOwner};
+use crate::party::PartyError;
 
 /// Business codes of a deposit's transfers.
 pub const DEPOSIT_HOLD_CODE: &str = "deposit";
@@ -182,12 +182,7 @@ impl Wallets {
             return chain::resume(&self.parties, &self.ledger, existing, "deposit.settled", actor).await;
         }
         let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
-        if self.config.pay_password == PayPasswordRule::Required {
-            let password = request.pay_password.as_deref().ok_or(PartyError::Rejected(PAY_PASSWORD_REQUIRED))?;
-            self.parties
-                .verify_pay_password(PayPasswordOwner::Member(request.member), password, crate::clock::now())
-                .await?;
-        }
+        self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         self.ensure_platform_account(&PlatformAccount::Deposits).await?;
         let order = self.deduction_order(request.member).await?;
         let deposit = transact!(&self.parties, |work| {

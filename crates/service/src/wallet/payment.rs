@@ -200,10 +200,7 @@ impl Wallets {
             return self.resume_payment(same_payment(existing, request)?, actor).await;
         }
         let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
-        if self.config.pay_password == PayPasswordRule::Required {
-            let password = request.pay_password.as_deref().ok_or(PartyError::Rejected(PAY_PASSWORD_REQUIRED))?;
-            self.parties.verify_pay_password(PayPasswordOwner::Member(request.member), password, clock::now()).await?;
-        }
+        self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         let receiver = self.receiver_account(&request.receiver).await?;
         let order = self.deduction_order(request.member).await?;
         let payment = transact!(&self.parties, |work| {
@@ -472,6 +469,22 @@ impl Wallets {
             Some(refusal) if refusal.code() == PENDING_EXPIRED && asked == PaymentStatus::Releasing => Ok(payment),
             Some(refusal) => Err(refusal),
             None => Ok(payment),
+        }
+    }
+
+    /// The member's pay password, checked before money leaves its wallet: a password given is always
+    /// verified (a caller that asked its user for one expects it checked), and none given is refused
+    /// where the platform requires one.
+    pub(super) async fn check_pay_password(&self, member: MemberId, given: Option<&str>) -> Result<(), PartyError> {
+        match given {
+            Some(password) => {
+                self.parties.verify_pay_password(PayPasswordOwner::Member(member), password, clock::now()).await?;
+                Ok(())
+            }
+            None if self.config.pay_password == PayPasswordRule::Required => {
+                Err(PartyError::Rejected(PAY_PASSWORD_REQUIRED))
+            }
+            None => Ok(()),
         }
     }
 

@@ -277,6 +277,11 @@ impl Wallets {
         let total = check_credits(request)?;
         let subsidy_type = self.subsidy_account_type()?;
         let enterprise = self.enterprise_acts(request.enterprise).await?;
+        // Checked before any employee's subsidy account is opened, so that a round the fund cannot
+        // pay changes nothing; checked again below where it is decided.
+        if self.subsidy_fund(request.enterprise).await?.available() < total {
+            return Err(PartyError::Rejected(SUBSIDY_FUND_INSUFFICIENT));
+        }
         let mut grants = Vec::with_capacity(request.credits.len());
         for credit in &request.credits {
             self.member_may_receive(credit.member).await?;

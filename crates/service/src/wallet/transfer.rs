@@ -24,12 +24,12 @@ use serde_json::json;
 use super::chain::{self, id_text, ids_for, restore_chain, store_chain, StoredRequest};
 use super::error::*;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
-use super::{PayPasswordRule, Wallets};
+use super::Wallets;
 use crate::clock;
 use crate::party::customers::load_customer;
 use crate::party::members::load_member;
 use crate::party::work::Work;
-use crate::party::{platform_day, PartyError, PayPasswordOwner};
+use crate::party::{platform_day, PartyError};
 
 /// What a transfer to another member takes.
 #[derive(Clone, Debug)]
@@ -136,10 +136,7 @@ impl Wallets {
             return Err(WalletError::SameWallet.into());
         }
         let sender = self.parties.member_acts(request.sender, MemberAction::Transfer).await?;
-        if self.config.pay_password == PayPasswordRule::Required {
-            let password = request.pay_password.as_deref().ok_or(PartyError::Rejected(PAY_PASSWORD_REQUIRED))?;
-            self.parties.verify_pay_password(PayPasswordOwner::Member(request.sender), password, clock::now()).await?;
-        }
+        self.check_pay_password(request.sender, request.pay_password.as_deref()).await?;
         self.member_may_receive(request.receiver).await?;
         let order = self.deduction_order(request.sender).await?;
         let transfer = transact!(&self.parties, |work| {
