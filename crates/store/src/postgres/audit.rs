@@ -19,6 +19,11 @@ const EVENT_COLUMNS: &str =
     "e.seq, e.at, e.actor, e.request_id, e.source, e.method, e.route, e.target_ids, e.status, e.error_code, \
      e.reason, e.changes, e.prev_hash, e.hash";
 
+/// Longest an append waits for the head's lock, in milliseconds. Appends hold it for one short
+/// transaction; one that waits longer is behind a transaction that is stuck, and fails (its callers'
+/// answers are withheld as `audit_unavailable`) rather than holding every answer with it.
+const HEAD_LOCK_TIMEOUT_MS: u32 = 5_000;
+
 const LOCK_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 const READ_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 const UPDATE_HEAD: &str = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
@@ -39,6 +44,7 @@ impl AuditStore for PostgresStore {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let tx = conn.client.transaction().await?;
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = '{HEAD_LOCK_TIMEOUT_MS}ms'")).await?;
         let lock = conn.statements.get(&tx, LOCK_HEAD).await?;
         let head = head_from_row(&tx.query_one(&lock, &[]).await.context("lock the audit chain's head")?)?;
         let (events, head) = chain_after(&head, events);
