@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use http_body_util::BodyExt;
 use sanhu_http::signature::{self, SignedHeaders};
 use sanhu_http::{router, AppState, HttpConfig};
-use sanhu_service::party::{Parties, PartyConfig};
+use sanhu_service::party::{Parties, PartyConfig, PartySecret};
 use sanhu_service::{clock, Ledger, LedgerConfig};
 use sanhu_store::on_both_backends;
 use sanhu_store::testing::TestDatabase;
@@ -145,8 +145,11 @@ impl TestApp {
     }
 }
 
+/// The three-party service with one server secret for every router of a test, as one server's
+/// restarts keep it (idempotency fingerprints are keyed by it).
 fn parties(db: &TestDatabase) -> Parties {
-    Parties::new(db.store.clone(), PartyConfig::default())
+    let secret = PartySecret::from_bytes(&[7; 32]).expect("a 32-byte secret");
+    Parties::new(db.store.clone(), PartyConfig { secret, ..PartyConfig::default() })
 }
 
 async fn create_client(db: &TestDatabase, key: &SigningKey) -> String {
