@@ -70,6 +70,10 @@ struct FileConfig {
     /// Absent: the connection's peer address is recorded. Set it only behind such a proxy, or callers
     /// could name any address they like.
     trusted_proxy_header: Option<String>,
+    /// Requests per second each API client may send to this instance, on average.
+    rate_limit_per_s: Option<u32>,
+    /// Requests a client may send at once after being idle.
+    rate_limit_burst: Option<u32>,
 }
 
 /// One configured account type in the file (`[[account_types]]`), as the articles' account
@@ -152,6 +156,9 @@ pub struct Config {
     pub recharge_compensation_interval_s: u64,
     /// See `trusted_proxy_header` in the file.
     pub trusted_proxy_header: Option<String>,
+    /// Each API client's rate limit on this instance: requests per second and burst.
+    pub rate_limit_per_s: u32,
+    pub rate_limit_burst: u32,
 }
 
 impl Config {
@@ -165,6 +172,7 @@ impl Config {
         }
         .unwrap_or_default();
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
+        let http_defaults = sanhu_http::HttpConfig::default();
         let parties = PartyConfig {
             secret: party_secret(args.secret.as_deref(), file.secret_file.as_deref())?,
             data_keys: data_keys(args.data_key.as_deref(), file.data_key_file.as_deref())?,
@@ -191,7 +199,11 @@ impl Config {
             wallet,
             recharge_compensation_interval_s,
             trusted_proxy_header: file.trusted_proxy_header.map(|name| name.to_ascii_lowercase()),
+            rate_limit_per_s: file.rate_limit_per_s.unwrap_or(http_defaults.rate_limit_per_s),
+            rate_limit_burst: file.rate_limit_burst.unwrap_or(http_defaults.rate_limit_burst),
         };
+        anyhow::ensure!(config.rate_limit_per_s >= 1, "rate_limit_per_s must be at least 1");
+        anyhow::ensure!(config.rate_limit_burst >= 1, "rate_limit_burst must be at least 1");
         if let Some(name) = &config.trusted_proxy_header {
             anyhow::ensure!(
                 axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use sanhu_core::scope::Scopes;
 use sanhu_http::channel_status::{ChannelQueryTimeouts, HttpChannelQuery};
 use sanhu_service::party::Parties;
 use sanhu_service::{jobs, Ledger, LedgerConfig};
@@ -36,6 +37,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     tokio::spawn(jobs::mark_dormant_members(parties.clone(), Duration::from_secs(config.dormancy_interval_s.max(1))));
     let http = sanhu_http::HttpConfig {
         trusted_proxy_header: config.trusted_proxy_header.clone(),
+        rate_limit_per_s: config.rate_limit_per_s,
+        rate_limit_burst: config.rate_limit_burst,
         ..sanhu_http::HttpConfig::default()
     };
     let state = sanhu_http::AppState::new(ledger, parties, http).with_wallet(config.wallet.clone());
@@ -106,8 +109,8 @@ async fn first_start_client(config: &Config, store: &Store) -> anyhow::Result<()
     if !store.list_clients().await?.is_empty() {
         return Ok(());
     }
-    let (client, seed) = crate::client::create(store, "first client").await?;
-    let credential = crate::client::credential_for(config, &client, &seed);
+    let (client, seed) = crate::client::create(store, "first client", Scopes::all(), None).await?;
+    let credential = crate::client::credential_for(config, &client.id, &seed);
     println!("First start: created API client {}", client.id);
     println!("  private key (shown once): {}", credential.private_key);
     match credential.save_new(&config.credentials_file) {

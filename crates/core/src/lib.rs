@@ -13,6 +13,7 @@ pub mod id_hash;
 pub mod ledger;
 pub mod money;
 pub mod party;
+pub mod scope;
 pub mod time;
 pub mod wallet;
 

@@ -1,6 +1,8 @@
 //! The authentication middleware: every request under /v1 is signed by an API client (see
-//! [`crate::signature`]). It buffers the body (the signature covers its hash), verifies, records the
-//! nonce, and hands the handlers the client's id.
+//! [`crate::signature`]). It buffers the body (the signature covers its hash), verifies against the
+//! client's active keys, takes a token from the client's rate limit ([`crate::rate_limit`]), records
+//! the nonce, and hands the layers after it the client's id and what it may do
+//! ([`crate::access::ClientAccess`]).
 
 use std::sync::Arc;
 
@@ -12,8 +14,10 @@ use sanhu_core::Timestamp;
 use sanhu_service::clock;
 use sanhu_store::LedgerStore;
 
+use crate::access::ClientAccess;
 use crate::body::read_limited;
 use crate::error::{code, ApiError};
+use crate::rate_limit;
 use crate::request_id::RequestContext;
 use crate::signature::{self, HeaderFault};
 use crate::AppState;
@@ -55,8 +59,21 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
 
     let body = read_limited(&parts.headers, body, state.config.body_bytes_max).await?;
     let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
-    if !signature::verify(&client.public_key, parts.method.as_str(), path_and_query, &body, &claim) {
+    // Any active key will do: a client rotating its key holds the old and the new one for a while.
+    let method = parts.method.as_str();
+    if !client.active_keys().any(|key| signature::verify(&key.public_key, method, path_and_query, &body, &claim)) {
         return Err(ApiError::new(code::INVALID_SIGNATURE, "the signature does not match the request"));
+    }
+
+    // Limited once verified, so that nobody can spend another client's requests; and before the
+    // nonce is written, so that a refused request costs the database nothing and may be sent again.
+    if let Err(wait) = state.rate_limits.admit(&client.id) {
+        let retry_after_s = rate_limit::retry_after_s(wait);
+        return Err(ApiError::new(
+            code::RATE_LIMITED,
+            format!("this client sent more than its rate limit allows; retry in {retry_after_s} s"),
+        )
+        .with_retry_after(retry_after_s));
     }
 
     // Only a verified request spends its nonce, so that nobody can burn another client's nonces.
@@ -72,6 +89,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {
         context.set_client_id(&client.id);
     }
+    parts.extensions.insert(ClientAccess::of(&client));
     parts.extensions.insert(AuthenticatedClient(client.id));
     Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
 }

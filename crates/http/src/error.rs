@@ -54,6 +54,11 @@ error_codes! {
     INVALID_SIGNATURE = ("invalid_signature", 401, "The signature does not verify against the client's public key and the signed string.");
     REPLAYED_NONCE = ("replayed_nonce", 401, "The client already used this nonce.");
 
+    // What a verified client may do (see `crate::scopes`), and how often.
+    SCOPE_MISSING = ("scope_missing", 403, "The API client lacks the scope this endpoint needs; the message names it, and each operation's description says which.");
+    CLIENT_BOUND = ("client_bound", 403, "The API client is bound to one member, and this endpoint acts for the whole platform (registering members and enterprises, a channel's word on a recharge or payout, recording a real-name authentication, one-time codes).");
+    RATE_LIMITED = ("rate_limited", 429, "The API client sent more requests than its rate limit allows; nothing was done. Retry after the Retry-After seconds.");
+
     // The request as a whole.
     BODY_TOO_LARGE = ("body_too_large", 413, "The request body is larger than the server accepts.");
     ROUTE_NOT_FOUND = ("route_not_found", 404, "No endpoint has this path.");
@@ -475,6 +480,11 @@ impl ApiError {
             Some(info) => ApiError::new(*info, message),
             None => ApiError::internal(anyhow::anyhow!("error code {code} is not in the registry")),
         }
+    }
+
+    /// The same error, telling the caller to retry after `seconds` (`Retry-After`).
+    pub fn with_retry_after(self, seconds: u32) -> ApiError {
+        ApiError { retry_after_s: Some(seconds), ..self }
     }
 
     /// Says which part of the request the error is about, e.g. `transfers[3]`.

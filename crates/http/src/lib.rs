@@ -9,11 +9,13 @@
 //!
 //! A request passes, outermost first: [`request_id`] (id, span, one log line) → [`catch_panic`] (a
 //! panic is a 500, not a dropped connection) → [`timeout`] →
-//! [`authentication`] (signature, body buffered within its limit) → [`idempotency`] (POSTs with an
-//! `Idempotency-Key`) → [`audit`] (every POST's event, committed before its answer) →
+//! [`authentication`] (signature, body buffered within its limit, the client's rate limit) →
+//! [`idempotency`] (POSTs with an `Idempotency-Key`) → [`audit`] (every POST's event, committed
+//! before its answer) → [`access`] (the route's scope; a bound client's reach, per [`scopes`]) →
 //! the handler in [`ledger`], [`party`] or [`wallet`]. `/health`, `/ready` and `/openapi.json` are
 //! unauthenticated.
 
+pub mod access;
 pub mod audit;
 pub mod authentication;
 mod body;
@@ -28,7 +30,9 @@ pub mod ledger;
 pub mod openapi;
 pub mod party;
 mod query;
+pub mod rate_limit;
 pub mod request_id;
+pub mod scopes;
 pub mod signature;
 mod timeout;
 pub mod wallet;
@@ -59,6 +63,11 @@ pub struct HttpConfig {
     /// The header in which a trusted reverse proxy passes the caller's address (`x-forwarded-for`);
     /// its last entry is the audit log's source address. None: the peer's address is.
     pub trusted_proxy_header: Option<String>,
+    /// Requests per second each API client may send, on average, to this instance (see
+    /// [`rate_limit`]); at least 1.
+    pub rate_limit_per_s: u32,
+    /// Requests a client may send at once after being idle; at least 1.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for HttpConfig {
@@ -69,6 +78,10 @@ impl Default for HttpConfig {
             request_timeout_ms: 30_000,
             page_size_max: 1000,
             trusted_proxy_header: None,
+            // Far above what one client of a payments platform sends, so that a limit is a choice
+            // made in configuration, never a surprise.
+            rate_limit_per_s: 5_000,
+            rate_limit_burst: 10_000,
         }
     }
 }
@@ -82,6 +95,8 @@ pub struct AppState {
     config: HttpConfig,
     /// Started with the state: every router over it records to the same log.
     audit: AuditLog,
+    /// Every router over the state counts against the same buckets.
+    rate_limits: rate_limit::RateLimits,
 }
 
 impl AppState {
@@ -94,7 +109,8 @@ impl AppState {
             WalletConfig::default_for(Currency::parse("CNY").expect("CNY is a currency")),
         );
         let audit = AuditLog::start(ledger.store().clone(), AuditConfig::default());
-        AppState { audit, ledger, parties, wallets, config }
+        let rate_limits = rate_limit::RateLimits::new(config.rate_limit_per_s, config.rate_limit_burst);
+        AppState { audit, ledger, parties, wallets, config, rate_limits }
     }
 
     /// The same state with the wallet set up as `wallet` says.
@@ -406,6 +422,7 @@ pub fn router(state: AppState) -> Router {
     // route_layer: an unknown path is answered route_not_found without a signature check.
     let signed = signed
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(from_fn_with_state(state.clone(), access::check))
         .route_layer(from_fn_with_state(state.clone(), audit::record))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .route_layer(from_fn_with_state(state.clone(), authentication::authenticate));

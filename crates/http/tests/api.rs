@@ -154,13 +154,7 @@ fn parties(db: &TestDatabase) -> Parties {
 
 async fn create_client(db: &TestDatabase, key: &SigningKey) -> String {
     let client_id = format!("cli_{}", signature::new_nonce());
-    let client = ApiClient {
-        id: client_id.clone(),
-        name: "test".to_owned(),
-        public_key: key.verifying_key().to_bytes(),
-        created_at: clock::now(),
-        revoked_at: None,
-    };
+    let client = ApiClient::new(client_id.clone(), "test".to_owned(), key.verifying_key().to_bytes(), clock::now());
     db.store.create_client(&client).await.expect("create the API client");
     client_id
 }

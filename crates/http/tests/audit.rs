@@ -53,13 +53,7 @@ async fn create_client(store: &Store) -> Client {
 
 async fn create_client_with_id(store: &Store, id: String) -> Client {
     let key = SigningKey::from_bytes(&clock::random_bytes());
-    let client = ApiClient {
-        id: id.clone(),
-        name: "audit test".to_owned(),
-        public_key: key.verifying_key().to_bytes(),
-        created_at: clock::now(),
-        revoked_at: None,
-    };
+    let client = ApiClient::new(id.clone(), "audit test".to_owned(), key.verifying_key().to_bytes(), clock::now());
     store.create_client(&client).await.expect("create the API client");
     Client { id, key }
 }

@@ -69,13 +69,7 @@ impl TestApp {
         let parties = Parties::new(db.store.clone(), config);
         let key = SigningKey::from_bytes(&clock::random_bytes());
         let client_id = clock::new_id::<ClientTag>().to_string();
-        let client = ApiClient {
-            id: client_id.clone(),
-            name: "test".to_owned(),
-            public_key: key.verifying_key().to_bytes(),
-            created_at: clock::now(),
-            revoked_at: None,
-        };
+        let client = ApiClient::new(client_id.clone(), "test".to_owned(), key.verifying_key().to_bytes(), clock::now());
         use sanhu_store::LedgerStore;
         db.store.create_client(&client).await.expect("create the API client");
         let router = router(AppState::new(ledger, parties, HttpConfig::default()));

@@ -30,13 +30,7 @@ impl App {
     async fn new(db: &TestDatabase) -> App {
         let key = SigningKey::from_bytes(&clock::random_bytes());
         let client_id = format!("cli_{}", signature::new_nonce());
-        let client = ApiClient {
-            id: client_id.clone(),
-            name: "test".to_owned(),
-            public_key: key.verifying_key().to_bytes(),
-            created_at: clock::now(),
-            revoked_at: None,
-        };
+        let client = ApiClient::new(client_id.clone(), "test".to_owned(), key.verifying_key().to_bytes(), clock::now());
         db.store.create_client(&client).await.expect("create the API client");
         let ledger = Ledger::start(db.store.clone(), LedgerConfig::default());
         let parties = Parties::new(db.store.clone(), PartyConfig::default());

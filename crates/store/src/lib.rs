@@ -89,6 +89,22 @@ pub trait LedgerStore: Send + Sync {
     fn get_client(&self, id: &str) -> impl Future<Output = anyhow::Result<Option<ApiClient>>> + Send;
     /// Marks a client revoked; returns false if there is no such client.
     fn revoke_client(&self, id: &str, at: Timestamp) -> impl Future<Output = anyhow::Result<bool>> + Send;
+    /// Adds an active public key to a client, numbered one more than its last, unless it holds
+    /// [`CLIENT_ACTIVE_KEYS_MAX`] active keys already (decided in the same transaction as the insert).
+    fn add_client_key(
+        &self,
+        client_id: &str,
+        public_key: &[u8; 32],
+        at: Timestamp,
+    ) -> impl Future<Output = anyhow::Result<KeyAdded>> + Send;
+    /// Revokes a client's key by its number; returns false if the client has no such key. A second
+    /// revocation keeps the first time.
+    fn revoke_client_key(
+        &self,
+        client_id: &str,
+        number: u32,
+        at: Timestamp,
+    ) -> impl Future<Output = anyhow::Result<bool>> + Send;
     /// Records a request nonce; false if the client used it before (a replay). Forgets nonces older
     /// than `forget_before`, which must be older than the signature window.
     fn record_nonce(
@@ -223,6 +239,12 @@ impl LedgerStore for Store {
     }
     async fn revoke_client(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
         dispatch!(self, s => s.revoke_client(id, at))
+    }
+    async fn add_client_key(&self, client_id: &str, public_key: &[u8; 32], at: Timestamp) -> anyhow::Result<KeyAdded> {
+        dispatch!(self, s => s.add_client_key(client_id, public_key, at))
+    }
+    async fn revoke_client_key(&self, client_id: &str, number: u32, at: Timestamp) -> anyhow::Result<bool> {
+        dispatch!(self, s => s.revoke_client_key(client_id, number, at))
     }
     async fn record_nonce(
         &self,

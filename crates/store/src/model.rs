@@ -1,7 +1,9 @@
 //! Records the store keeps besides the ledger's own: API clients, nonces, idempotency keys, and the
 //! queries and reports it answers.
 
+use sanhu_core::id::MemberId;
 use sanhu_core::ledger::Account;
+use sanhu_core::scope::Scopes;
 use sanhu_core::{AccountId, Timestamp};
 
 /// Tuning that both backends take explicitly rather than from library defaults.
@@ -52,16 +54,68 @@ pub struct VerifyReport {
     pub problems: Vec<String>,
 }
 
-/// A server-to-server API client: it signs requests with an Ed25519 key whose public half is here.
+/// A server-to-server API client: it signs requests with an Ed25519 key whose public half is here,
+/// holds scopes, and may be bound to one enterprise member (a merchant) whose objects alone it reaches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiClient {
     /// `cli_…`
     pub id: String,
     pub name: String,
-    /// Ed25519 public key, 32 bytes.
-    pub public_key: [u8; 32],
+    /// Its public keys, revoked ones included, in the order they were added (numbered from 1). A
+    /// request verifies against any active one; at most [`CLIENT_ACTIVE_KEYS_MAX`] are active.
+    pub keys: Vec<ClientKey>,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// The enterprise member it acts for, if it is bound to one.
+    pub bound_to: Option<MemberId>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+}
+
+impl ApiClient {
+    /// A client with one key (number 1), every scope, bound to no member.
+    pub fn new(id: String, name: String, public_key: [u8; 32], created_at: Timestamp) -> ApiClient {
+        ApiClient {
+            id,
+            name,
+            keys: vec![ClientKey { number: 1, public_key, added_at: created_at, revoked_at: None }],
+            scopes: Scopes::all(),
+            bound_to: None,
+            created_at,
+            revoked_at: None,
+        }
+    }
+
+    /// The keys a signature may verify against.
+    pub fn active_keys(&self) -> impl Iterator<Item = &ClientKey> {
+        self.keys.iter().filter(|key| key.revoked_at.is_none())
+    }
+}
+
+/// One public key of an API client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientKey {
+    /// 1 for the key the client was created with, one more for each key added.
+    pub number: u32,
+    /// Ed25519 public key, 32 bytes.
+    pub public_key: [u8; 32],
+    pub added_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Most keys a client holds active at once: two, so that a key is rotated by adding the new one,
+/// moving the callers over, then revoking the old one, without a moment when no key works.
+pub const CLIENT_ACTIVE_KEYS_MAX: usize = 2;
+
+/// What adding a key to a client did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyAdded {
+    /// The key is active under this number.
+    Added { number: u32 },
+    /// No client has this id.
+    NoClient,
+    /// The client holds [`CLIENT_ACTIVE_KEYS_MAX`] active keys already: revoke one first.
+    TooManyActive,
 }
 
 /// An idempotency key is scoped to the client that sent it.
@@ -95,4 +149,61 @@ pub enum IdempotencyBegin {
     Mismatch,
     /// The key's first request is still running.
     InUse,
+}
+
+/// One row of the query both backends read clients with: a client's columns and one of its keys
+/// (none for a client without keys), ordered by client, then key number.
+pub(crate) struct ClientKeyRow {
+    pub id: String,
+    pub name: String,
+    /// The scopes' names, separated by spaces.
+    pub scopes: String,
+    pub bound_to: Option<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub key: Option<ClientKey>,
+}
+
+/// The query's columns, in `ClientKeyRow`'s order, then the key's: number, public key, added at,
+/// revoked at; the caller appends its condition and order. A macro, so that `concat!` can make a
+/// `&'static str` of the whole statement (PostgreSQL's statement cache takes one).
+macro_rules! clients_with_keys {
+    () => {
+        "SELECT c.id, c.name, c.scopes, c.bound_to, c.created_at, c.revoked_at, \
+         k.number, k.public_key, k.added_at, k.revoked_at \
+         FROM api_clients c LEFT JOIN api_client_keys k ON k.client_id = c.id"
+    };
+}
+pub(crate) use clients_with_keys;
+
+/// Folds consecutive rows of one client into one [`ApiClient`]. A stored value no client could have
+/// (an unknown scope, a malformed member id) is an error, not a client with less.
+pub(crate) fn clients_from_rows(rows: impl IntoIterator<Item = ClientKeyRow>) -> anyhow::Result<Vec<ApiClient>> {
+    let mut clients: Vec<ApiClient> = Vec::new();
+    for row in rows {
+        if clients.last().is_none_or(|client| client.id != row.id) {
+            let scopes = Scopes::parse_list(&row.scopes)
+                .map_err(|unknown| anyhow::anyhow!("API client {} has a stored scope that {unknown}", row.id))?;
+            let bound_to = match &row.bound_to {
+                None => None,
+                Some(text) => Some(
+                    MemberId::parse(text)
+                        .ok_or_else(|| anyhow::anyhow!("API client {} is bound to {text:?}, no member id", row.id))?,
+                ),
+            };
+            clients.push(ApiClient {
+                id: row.id,
+                name: row.name,
+                keys: Vec::new(),
+                scopes,
+                bound_to,
+                created_at: Timestamp::from_nanos(row.created_at),
+                revoked_at: row.revoked_at.map(Timestamp::from_nanos),
+            });
+        }
+        if let (Some(key), Some(client)) = (row.key, clients.last_mut()) {
+            client.keys.push(key);
+        }
+    }
+    Ok(clients)
 }

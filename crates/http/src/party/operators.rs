@@ -18,6 +18,7 @@ use serde_json::Number;
 
 use super::fields::{self, ThirdPartyField};
 use super::{run, ClientActor, List, OperatorView};
+use crate::access::Binding;
 use crate::error::{code, ApiError};
 use crate::ids::{self, MemberIdPath, OperatorIdPath};
 use crate::json::{double_option, parse_body};
@@ -89,9 +90,11 @@ pub async fn get_operator(
 }
 
 /// GET /v1/operators?phone=|email=|nickname=: the operator that signs in with this identity, as a list
-/// of one, or empty (a member's identity is not an operator's).
+/// of one, or empty (a member's identity is not an operator's; for a client bound to a member, neither
+/// is another member's operator).
 pub async fn find_operators(
     State(state): State<AppState>,
+    Binding(bound_to): Binding,
     query: QueryParams,
 ) -> Result<Json<List<OperatorView>>, ApiError> {
     const CRITERIA: [&str; 3] = ["phone", "email", "nickname"];
@@ -108,6 +111,7 @@ pub async fn find_operators(
         _ => fields::login_identity(None, None, Some(text), None),
     }?;
     let found = match state.parties.operator_by_identity(&identity).await {
+        Ok(operator) if bound_to.is_some_and(|member| operator.operator.member() != member) => Vec::new(),
         Ok(operator) => vec![OperatorView::from(&operator)],
         Err(error) if error.code() == "operator_not_found" => Vec::new(),
         Err(error) => return Err(ApiError::party(error)),

@@ -61,13 +61,7 @@ pub async fn new_client(store: &Store) -> (String, SigningKey) {
     // A real client id (cli_ and 26 characters), as `sanhu client create` makes: it is the actor of
     // every change.
     let client_id = clock::new_id::<ClientTag>().to_string();
-    let client = ApiClient {
-        id: client_id.clone(),
-        name: "test".to_owned(),
-        public_key: key.verifying_key().to_bytes(),
-        created_at: clock::now(),
-        revoked_at: None,
-    };
+    let client = ApiClient::new(client_id.clone(), "test".to_owned(), key.verifying_key().to_bytes(), clock::now());
     store.create_client(&client).await.expect("create the API client");
     (client_id, key)
 }

@@ -5,7 +5,11 @@ use sanhu_core::Timestamp;
 use tokio_postgres::Row;
 
 use super::PostgresStore;
-use crate::{ApiClient, IdempotencyBegin, IdempotencyKey, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S};
+use crate::model::{clients_from_rows, clients_with_keys, ClientKeyRow};
+use crate::{
+    ApiClient, ClientKey, IdempotencyBegin, IdempotencyKey, KeyAdded, StoredResponse, CLIENT_ACTIVE_KEYS_MAX,
+    IDEMPOTENCY_CLAIM_LEASE_S,
+};
 
 /// Most expired nonces one `record_nonce` deletes: enough to keep up with any request rate, small
 /// enough that the request never waits on a large delete.
@@ -15,58 +19,148 @@ const NONCES_FORGOTTEN_PER_CALL: i64 = 64;
 /// over by another request between two statements).
 const IDEMPOTENCY_TRIES: u32 = 5;
 
-fn client_from_row(row: &Row) -> anyhow::Result<ApiClient> {
+fn client_key_row(row: &Row) -> anyhow::Result<ClientKeyRow> {
     let id: String = row.try_get(0)?;
-    let public_key: Vec<u8> = row.try_get(2)?;
-    let public_key: [u8; 32] =
-        public_key.try_into().map_err(|key: Vec<u8>| anyhow!("client {id} has a {}-byte public key", key.len()))?;
-    Ok(ApiClient {
+    let key = match row.try_get::<_, Option<i32>>(6)? {
+        None => None,
+        Some(number) => {
+            let public_key: Vec<u8> = row.try_get(7)?;
+            let public_key: [u8; 32] = public_key
+                .try_into()
+                .map_err(|key: Vec<u8>| anyhow!("client {id}'s key {number} has {} bytes", key.len()))?;
+            Some(ClientKey {
+                number: u32::try_from(number).with_context(|| format!("client {id}'s key number {number}"))?,
+                public_key,
+                added_at: Timestamp(row.try_get(8)?),
+                revoked_at: row.try_get::<_, Option<i64>>(9)?.map(Timestamp),
+            })
+        }
+    };
+    Ok(ClientKeyRow {
         name: row.try_get(1)?,
-        public_key,
-        created_at: Timestamp(row.try_get(3)?),
-        revoked_at: row.try_get::<_, Option<i64>>(4)?.map(Timestamp),
+        scopes: row.try_get(2)?,
+        bound_to: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        revoked_at: row.try_get(5)?,
+        key,
         id,
     })
 }
 
+async fn insert_key(tx: &tokio_postgres::Transaction<'_>, client_id: &str, key: &ClientKey) -> anyhow::Result<()> {
+    let number = i32::try_from(key.number).context("a client's key number")?;
+    tx.execute(
+        "INSERT INTO api_client_keys (client_id, number, public_key, added_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &client_id,
+            &number,
+            &key.public_key.as_slice(),
+            &key.added_at.nanos(),
+            &key.revoked_at.map(Timestamp::nanos),
+        ],
+    )
+    .await
+    .with_context(|| format!("add key {} to API client {client_id}", key.number))?;
+    Ok(())
+}
+
 impl PostgresStore {
     pub(super) async fn insert_client(&self, client: &ApiClient) -> anyhow::Result<()> {
-        let conn = self.inner.general.get().await?;
-        conn.client
-            .execute(
-                "INSERT INTO api_clients (id, name, public_key, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &client.id,
-                    &client.name,
-                    &client.public_key.as_slice(),
-                    &client.created_at.nanos(),
-                    &client.revoked_at.map(Timestamp::nanos),
-                ],
-            )
-            .await
-            .with_context(|| format!("create API client {}", client.id))?;
+        anyhow::ensure!(
+            client.active_keys().count() <= CLIENT_ACTIVE_KEYS_MAX,
+            "API client {} would hold more than {CLIENT_ACTIVE_KEYS_MAX} active keys",
+            client.id
+        );
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        tx.execute(
+            "INSERT INTO api_clients (id, name, scopes, bound_to, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &client.id,
+                &client.name,
+                &client.scopes.to_string(),
+                &client.bound_to.map(|m| m.to_string()),
+                &client.created_at.nanos(),
+                &client.revoked_at.map(Timestamp::nanos),
+            ],
+        )
+        .await
+        .with_context(|| format!("create API client {}", client.id))?;
+        for key in &client.keys {
+            insert_key(&tx, &client.id, key).await?;
+        }
+        tx.commit().await.with_context(|| format!("create API client {}", client.id))?;
         Ok(())
     }
 
     pub(super) async fn read_clients(&self) -> anyhow::Result<Vec<ApiClient>> {
         let conn = self.inner.general.get().await?;
-        let rows = conn
-            .client
-            .query("SELECT id, name, public_key, created_at, revoked_at FROM api_clients ORDER BY created_at, id", &[])
-            .await?;
-        rows.iter().map(client_from_row).collect()
+        let rows =
+            conn.client.query(concat!(clients_with_keys!(), " ORDER BY c.created_at, c.id, k.number"), &[]).await?;
+        clients_from_rows(rows.iter().map(client_key_row).collect::<anyhow::Result<Vec<_>>>()?)
     }
 
     pub(super) async fn read_client(&self, id: &str) -> anyhow::Result<Option<ApiClient>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
-        // Every signed request looks its client up: worth a prepared statement.
+        // Every signed request looks its client up: worth a prepared statement. One statement, so the
+        // client and its keys are read in one snapshot.
         let statement = conn
             .statements
-            .get(&conn.client, "SELECT id, name, public_key, created_at, revoked_at FROM api_clients WHERE id = $1")
+            .get(&conn.client, concat!(clients_with_keys!(), " WHERE c.id = $1 ORDER BY k.number"))
             .await?;
-        let row = conn.client.query_opt(&statement, &[&id]).await?;
-        row.as_ref().map(client_from_row).transpose()
+        let rows = conn.client.query(&statement, &[&id]).await?;
+        Ok(clients_from_rows(rows.iter().map(client_key_row).collect::<anyhow::Result<Vec<_>>>()?)?.pop())
+    }
+
+    pub(super) async fn insert_client_key(
+        &self,
+        client_id: &str,
+        public_key: &[u8; 32],
+        at: Timestamp,
+    ) -> anyhow::Result<KeyAdded> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        // The client's row is the lock that makes counting and adding one step.
+        if tx.query_opt("SELECT 1 FROM api_clients WHERE id = $1 FOR UPDATE", &[&client_id]).await?.is_none() {
+            return Ok(KeyAdded::NoClient);
+        }
+        let row = tx
+            .query_one(
+                "SELECT count(*) FILTER (WHERE revoked_at IS NULL), coalesce(max(number), 0) \
+                 FROM api_client_keys WHERE client_id = $1",
+                &[&client_id],
+            )
+            .await?;
+        let (active, last): (i64, i32) = (row.try_get(0)?, row.try_get(1)?);
+        if active >= CLIENT_ACTIVE_KEYS_MAX as i64 {
+            return Ok(KeyAdded::TooManyActive);
+        }
+        let number = u32::try_from(last + 1).context("a client's key number")?;
+        let key = ClientKey { number, public_key: *public_key, added_at: at, revoked_at: None };
+        insert_key(&tx, client_id, &key).await?;
+        tx.commit().await.with_context(|| format!("add a key to API client {client_id}"))?;
+        Ok(KeyAdded::Added { number })
+    }
+
+    pub(super) async fn mark_client_key_revoked(
+        &self,
+        client_id: &str,
+        number: u32,
+        at: Timestamp,
+    ) -> anyhow::Result<bool> {
+        let conn = self.inner.general.get().await?;
+        let number = i32::try_from(number).unwrap_or(i32::MAX);
+        // A second revocation keeps the first time: that is when the key stopped being trusted.
+        let updated = conn
+            .client
+            .execute(
+                "UPDATE api_client_keys SET revoked_at = coalesce(revoked_at, $3) WHERE client_id = $1 AND number = $2",
+                &[&client_id, &number, &at.nanos()],
+            )
+            .await?;
+        Ok(updated > 0)
     }
 
     pub(super) async fn mark_client_revoked(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {

@@ -20,8 +20,8 @@ use sanhu_core::ledger::{Account, Counters, PendingRecord, Transfer, TransferErr
 use sanhu_core::{AccountId, Timestamp, TransferId};
 
 use crate::{
-    ApiClient, Durability, EntryQuery, FlagChange, IdempotencyBegin, IdempotencyKey, LedgerStore, StoreOptions,
-    StoredResponse, VerifyReport,
+    ApiClient, Durability, EntryQuery, FlagChange, IdempotencyBegin, IdempotencyKey, KeyAdded, LedgerStore,
+    StoreOptions, StoredResponse, VerifyReport,
 };
 use pool::Pool;
 
@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("schema_v3.sql")),
     (4, include_str!("schema_v4.sql")),
     (5, include_str!("schema_v5.sql")),
+    (6, include_str!("schema_v6.sql")),
 ];
 
 /// A PostgreSQL database. Clones share the connections.
@@ -199,6 +200,14 @@ impl LedgerStore for PostgresStore {
 
     async fn revoke_client(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
         self.mark_client_revoked(id, at).await
+    }
+
+    async fn add_client_key(&self, client_id: &str, public_key: &[u8; 32], at: Timestamp) -> anyhow::Result<KeyAdded> {
+        self.insert_client_key(client_id, public_key, at).await
+    }
+
+    async fn revoke_client_key(&self, client_id: &str, number: u32, at: Timestamp) -> anyhow::Result<bool> {
+        self.mark_client_key_revoked(client_id, number, at).await
     }
 
     async fn record_nonce(

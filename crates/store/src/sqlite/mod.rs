@@ -3,6 +3,7 @@
 //! whose batches begin with `BEGIN IMMEDIATE`; a small pool of reader connections.
 
 mod audit;
+mod clients;
 mod entries;
 mod instance;
 mod party;
@@ -36,6 +37,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("schema_v3.sql")),
     // The audit log: hash-chained events and the chain's head (see `crate::audit`).
     (4, include_str!("schema_v4.sql")),
+    // API clients' scopes, binding to one member, and up to two active keys (see `crate::ApiClient`).
+    (5, include_str!("schema_v5.sql")),
 ];
 /// SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 const SQLITE_PARAMETERS_MAX: usize = 32_766;
@@ -452,43 +455,15 @@ impl LedgerStore for SqliteStore {
     }
 
     async fn create_client(&self, client: &ApiClient) -> anyhow::Result<()> {
-        let client = client.clone();
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO api_clients (id, name, public_key, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    client.id,
-                    client.name,
-                    client.public_key,
-                    client.created_at.nanos(),
-                    client.revoked_at.map(|t| t.nanos())
-                ],
-            )
-            .context("failed to insert the API client")?;
-            Ok(())
-        })
-        .await
+        self.insert_client(client).await
     }
 
     async fn list_clients(&self) -> anyhow::Result<Vec<ApiClient>> {
-        self.read(|c| {
-            let mut statement = c.prepare_cached(
-                "SELECT id, name, public_key, created_at, revoked_at FROM api_clients ORDER BY created_at",
-            )?;
-            let rows = statement.query_map([], client_from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+        self.select_clients().await
     }
 
     async fn get_client(&self, id: &str) -> anyhow::Result<Option<ApiClient>> {
-        let id = id.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached("SELECT id, name, public_key, created_at, revoked_at FROM api_clients WHERE id = ?1")?
-                .query_row([id], client_from_row)
-                .optional()?)
-        })
-        .await
+        self.select_client(id).await
     }
 
     async fn revoke_client(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
@@ -501,6 +476,14 @@ impl LedgerStore for SqliteStore {
             Ok(changed == 1)
         })
         .await
+    }
+
+    async fn add_client_key(&self, client_id: &str, public_key: &[u8; 32], at: Timestamp) -> anyhow::Result<KeyAdded> {
+        self.insert_client_key(client_id, public_key, at).await
+    }
+
+    async fn revoke_client_key(&self, client_id: &str, number: u32, at: Timestamp) -> anyhow::Result<bool> {
+        self.mark_client_key_revoked(client_id, number, at).await
     }
 
     async fn record_nonce(

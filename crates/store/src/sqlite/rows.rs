@@ -5,8 +5,6 @@ use sanhu_core::id::{Id128, IdKind};
 use sanhu_core::ledger::{Account, AccountFlags, BalanceLimit, Counters, NormalSide, Transfer, TransferKind};
 use sanhu_core::{Currency, Timestamp};
 
-use crate::model::ApiClient;
-
 /// An account's columns as `account_from_row` reads them, from `ACCOUNTS` (an account joined with its
 /// balances).
 pub const ACCOUNT_COLUMNS: &str = "a.id, a.currency, a.normal_side, a.overdraft, a.flags, b.debits_pending, \
@@ -147,14 +145,4 @@ pub fn bind_transfer(s: &mut Statement, at: usize, t: &Transfer) -> rusqlite::Re
         s.raw_bind_parameter(first + 3, c.credits_posted)?;
     }
     Ok(())
-}
-
-pub fn client_from_row(r: &Row) -> rusqlite::Result<ApiClient> {
-    Ok(ApiClient {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        public_key: r.get(2)?,
-        created_at: Timestamp::from_nanos(r.get(3)?),
-        revoked_at: r.get::<_, Option<i64>>(4)?.map(Timestamp::from_nanos),
-    })
 }

@@ -1,0 +1,160 @@
+//! The access layer: after the signature is verified, every signed request is checked against the
+//! table of [`crate::scopes`]: the client must hold the route's scope (403 `scope_missing`), and a
+//! client bound to one member must stay within that member's objects: a route that acts for the
+//! whole platform is refused (403 `client_bound`), and an id in the path, the body or the query that
+//! is not the member's (or its account's, operator's, bank card's) is answered with that id's
+//! not-found code (404), exactly as if the object did not exist. Lists that search every member's
+//! objects are filtered by their handlers, which take [`Binding`].
+//!
+//! The layer sits innermost, just before the handler, so that a refused POST is recorded by the audit
+//! log like any other, and replayed under its Idempotency-Key like any other answer: a client's scopes
+//! and binding never change, and neither does whose an object is.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, MatchedPath, Query, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use sanhu_core::id::{BankCardId, MemberId, OperatorId};
+use sanhu_core::scope::Scopes;
+use sanhu_core::AccountId;
+use sanhu_service::party::MemberObject;
+use sanhu_store::ApiClient;
+use serde_json::Value;
+
+use crate::error::{code, ApiError};
+use crate::scopes::{self, Named, Owned, Reach};
+use crate::AppState;
+
+/// What the client that signed a request may do, as the authentication layer found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAccess {
+    /// The client's scopes; a bound client's are only ever the bindable ones, whatever was stored.
+    pub scopes: Scopes,
+    /// The member the client is bound to.
+    pub bound_to: Option<MemberId>,
+}
+
+impl ClientAccess {
+    pub fn of(client: &ApiClient) -> ClientAccess {
+        let scopes = match client.bound_to {
+            Some(_) => client.scopes.and(Scopes::bindable()),
+            None => client.scopes,
+        };
+        ClientAccess { scopes, bound_to: client.bound_to }
+    }
+}
+
+/// The member a request's client is bound to, if any: for handlers that search every member's
+/// objects ([`Reach::Filtered`]) and leave out what is not the bound member's.
+pub struct Binding(pub Option<MemberId>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Binding {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Binding, ApiError> {
+        match parts.extensions.get::<ClientAccess>() {
+            Some(access) => Ok(Binding(access.bound_to)),
+            None => Err(ApiError::internal(anyhow::anyhow!("a handler asked for the binding of an unsigned request"))),
+        }
+    }
+}
+
+/// The middleware.
+pub async fn check(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let method = request.method().as_str().to_owned();
+    let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+        return Err(ApiError::internal(anyhow::anyhow!("the access layer ran outside a route")));
+    };
+    let Some(entry) = scopes::access(&method, &route) else {
+        return Err(ApiError::internal(anyhow::anyhow!("{method} {route} has no entry in the scopes table")));
+    };
+    let Some(client) = request.extensions().get::<ClientAccess>().copied() else {
+        return Err(ApiError::internal(anyhow::anyhow!("the access layer ran before authentication")));
+    };
+    let Some(scope) = entry.scope else {
+        return Ok(next.run(request).await);
+    };
+    if !client.scopes.contains(scope) {
+        let held = if client.scopes.is_empty() { "none".to_owned() } else { client.scopes.to_string() };
+        return Err(ApiError::new(
+            code::SCOPE_MISSING,
+            format!("{method} {route} needs the scope {scope}; this client holds: {held}"),
+        ));
+    }
+    let Some(member) = client.bound_to else {
+        return Ok(next.run(request).await);
+    };
+    match entry.reach {
+        Reach::Public | Reach::OwnOrders | Reach::Filtered => Ok(next.run(request).await),
+        Reach::Platform => Err(ApiError::new(
+            code::CLIENT_BOUND,
+            format!("this client is bound to the member {member}, and {method} {route} acts for the whole platform"),
+        )),
+        Reach::Member(named) => {
+            let (mut parts, mut body) = request.into_parts();
+            let mut json: Option<Value> = None;
+            if named.iter().any(|n| matches!(n, Named::Body(..) | Named::BodyList(..))) {
+                // Authentication has buffered the body already; this only takes it back out.
+                let bytes = to_bytes(body, state.config.body_bytes_max)
+                    .await
+                    .map_err(|_| ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"))?;
+                json = serde_json::from_slice(&bytes).ok();
+                body = Body::from(bytes);
+            }
+            for object in named_objects(named, &mut parts, &state, json.as_ref()).await {
+                let owner = state.parties.owning_member(object).await?;
+                if owner != member {
+                    return Err(ApiError::party(object.not_found()));
+                }
+            }
+            Ok(next.run(Request::from_parts(parts, body)).await)
+        }
+    }
+}
+
+/// The well-formed ids of member objects a request names where `named` says, in its order. A
+/// malformed id, a field of the wrong type or a body that is not JSON are left for the handler to
+/// refuse (400): an id that cannot name anything reaches nothing.
+async fn named_objects(
+    named: &[Named],
+    parts: &mut Parts,
+    state: &AppState,
+    json: Option<&Value>,
+) -> Vec<MemberObject> {
+    let mut objects = Vec::new();
+    for name in named {
+        match *name {
+            Named::Path(kind) => {
+                if let Ok(params) = RawPathParams::from_request_parts(parts, state).await {
+                    objects.extend(params.iter().filter_map(|(_, text)| parse_object(kind, text)));
+                }
+            }
+            Named::Query(parameter, kind) => {
+                if let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+                    let texts = pairs.iter().filter(|(name, _)| name == parameter);
+                    objects.extend(texts.filter_map(|(_, text)| parse_object(kind, text)));
+                }
+            }
+            Named::Body(field, kind) => {
+                if let Some(text) = json.and_then(|j| j.get(field)).and_then(Value::as_str) {
+                    objects.extend(parse_object(kind, text));
+                }
+            }
+            Named::BodyList(field, kind) => {
+                let items = json.and_then(|j| j.get(field)).and_then(Value::as_array).into_iter().flatten();
+                objects.extend(items.filter_map(Value::as_str).filter_map(|text| parse_object(kind, text)));
+            }
+        }
+    }
+    objects
+}
+
+fn parse_object(kind: Owned, text: &str) -> Option<MemberObject> {
+    match kind {
+        Owned::Member => MemberId::parse(text).map(MemberObject::Member),
+        Owned::Account => AccountId::parse(text).map(MemberObject::Account),
+        Owned::Operator => OperatorId::parse(text).map(MemberObject::Operator),
+        Owned::BankCard => BankCardId::parse(text).map(MemberObject::BankCard),
+    }
+}
