@@ -90,8 +90,16 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
                 "the first request with this Idempotency-Key is still running; retry shortly",
             )
             .into_response(),
-            // Nothing was claimed: a 503 if the database is out of reach, and the caller retries.
-            Err(error) => ApiError::from(error).into_response(),
+            // A 503 if the database is out of reach, and the caller retries. The claim may have been
+            // committed all the same (the database went away before its answer came back): left
+            // alone, it would hold the key, answering every retry idempotency_key_in_use, for the
+            // whole lease. Nothing ran under it, so it is released in the background as soon as the
+            // database answers again.
+            Err(error) => {
+                let (store, key) = (store.clone(), key.clone());
+                tokio::spawn(request_id::scope(request_id::current(), release_unanswered_claim(store, key)));
+                ApiError::from(error).into_response()
+            }
         }
     };
     let task = tokio::spawn(request_id::scope(request_id::current(), work).instrument(tracing::Span::current()));
@@ -132,6 +140,24 @@ impl IdempotencyScope {
 
 /// Runs the request that claimed `key` and records its outcome: the response, or for a 5xx (which
 /// decided nothing) the release of the key so that a retry runs afresh.
+/// Releases a claim whose creation was not answered, trying until the database answers or half the
+/// lease is over (past it, a retry may have taken the claim over legitimately). Whether the claim was
+/// made cannot be told; releasing one that was not made deletes nothing, except in the rare case
+/// where a retry on another instance claimed the key in between, which then runs again when retried:
+/// every effect under a key is itself idempotent (see the module's documentation).
+async fn release_unanswered_claim(store: Store, key: IdempotencyKey) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(IDEMPOTENCY_CLAIM_LEASE_S) / 2);
+    let mut pause = OUTCOME_RETRY_PAUSE_MIN;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(pause).await;
+        match store.release_idempotent(&key).await {
+            Ok(()) => return,
+            Err(_) => pause = (pause * 2).min(OUTCOME_RETRY_PAUSE_MAX),
+        }
+    }
+    tracing::warn!(request.id = %request_id::current(), "an unanswered idempotency claim could not be released; it lapses with its lease");
+}
+
 async fn run_claimed(store: &Store, key: &IdempotencyKey, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let (parts, body) = response.into_parts();
