@@ -70,6 +70,8 @@ struct FileConfig {
     /// Absent: the connection's peer address is recorded. Set it only behind such a proxy, or callers
     /// could name any address they like.
     trusted_proxy_header: Option<String>,
+    /// Staff passwords, lockout and sessions (`[staff]`, see `staff.rs`).
+    staff: Option<crate::staff::StaffFile>,
     /// Requests per second each API client may send to this instance, on average.
     rate_limit_per_s: Option<u32>,
     /// Requests a client may send at once after being idle.
@@ -159,6 +161,10 @@ pub struct Config {
     /// Each API client's rate limit on this instance: requests per second and burst.
     pub rate_limit_per_s: u32,
     pub rate_limit_burst: u32,
+    /// Staff passwords, lockout and sessions (`[staff]`).
+    pub staff: sanhu_service::staff::StaffConfig,
+    /// Whether the staff session cookie is `Secure`.
+    pub staff_cookie_secure: bool,
 }
 
 impl Config {
@@ -178,6 +184,7 @@ impl Config {
             data_keys: data_keys(args.data_key.as_deref(), file.data_key_file.as_deref())?,
             ..party_config(file.dormancy_days, file.account_types)?
         };
+        let (staff, staff_cookie_secure) = crate::staff::staff_config(file.staff)?;
         let (wallet, recharge_compensation_interval_s) =
             crate::wallet_config::wallet_config(file.wallet, &parties.account_types)?;
         let config = Config {
@@ -201,6 +208,8 @@ impl Config {
             trusted_proxy_header: file.trusted_proxy_header.map(|name| name.to_ascii_lowercase()),
             rate_limit_per_s: file.rate_limit_per_s.unwrap_or(http_defaults.rate_limit_per_s),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(http_defaults.rate_limit_burst),
+            staff,
+            staff_cookie_secure,
         };
         anyhow::ensure!(config.rate_limit_per_s >= 1, "rate_limit_per_s must be at least 1");
         anyhow::ensure!(config.rate_limit_burst >= 1, "rate_limit_burst must be at least 1");

@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod credentials;
 mod serve;
+mod staff;
 mod verify;
 mod wallet_config;
 
@@ -36,6 +37,13 @@ enum Command {
         #[command(subcommand)]
         command: client::ClientCommand,
     },
+    /// Manages staff accounts (the admin console's users), their roles and passwords.
+    Staff {
+        #[command(flatten)]
+        config: config::ConfigArgs,
+        #[command(subcommand)]
+        command: staff::StaffCommand,
+    },
     /// Sends a signed request with a saved credential and prints the response.
     Call(call::CallArgs),
     /// Recomputes every account from its entries and checks that each currency balances.
@@ -59,6 +67,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(&config::Config::load(&args)?).await,
             Command::Migrate(args) => serve::migrate(&config::Config::load(&args)?).await,
             Command::Client { config, command } => client::run(&config::Config::load(&config)?, command).await,
+            Command::Staff { config, command } => staff::run(&config::Config::load(&config)?, command).await,
             Command::Call(args) => call::run(args).await,
             Command::Verify(args) => verify::run(&config::Config::load(&args)?).await,
             Command::Bench(args) => bench::run(args).await,

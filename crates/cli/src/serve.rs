@@ -39,9 +39,11 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         trusted_proxy_header: config.trusted_proxy_header.clone(),
         rate_limit_per_s: config.rate_limit_per_s,
         rate_limit_burst: config.rate_limit_burst,
+        staff_cookie_secure: config.staff_cookie_secure,
         ..sanhu_http::HttpConfig::default()
     };
-    let state = sanhu_http::AppState::new(ledger, parties, http).with_wallet(config.wallet.clone());
+    let state =
+        sanhu_http::AppState::new(ledger, parties, http).with_wallet(config.wallet.clone()).with_staff(config.staff);
     state.wallets().ensure_platform_accounts().await?;
     tokio::spawn(jobs::expire_recharge_orders(
         state.wallets().clone(),

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod money;
 pub mod party;
 pub mod scope;
+pub mod staff;
 pub mod time;
 pub mod wallet;
 

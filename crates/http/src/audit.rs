@@ -13,10 +13,11 @@
 //! their own task, which the caller's going away does not cancel, so a change that was made is
 //! recorded even when nobody waits for its answer.
 //!
-//! What is recorded: the client (actor), the request id, the source address (the peer's, or the
-//! configured trusted proxy header's last entry), the route, the ids the request was about (its path's
-//! parameters, the ids its body names and a success's answer names), the status and error code, and
-//! the request's JSON, which the service redacts (`sanhu_service::audit::redact`) before it is queued.
+//! What is recorded: the client or staff member (actor), the request id, the source address (the
+//! peer's, or the configured trusted proxy header's last entry), the route, the ids the request was
+//! about (its path's parameters, the ids its body names and a success's answer names; for a request
+//! applied on approval, its approval), the status and error code, and the request's JSON, which the
+//! service redacts (`sanhu_service::audit::redact`) before it is queued.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -60,10 +61,16 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return Ok(next.run(request).await);
     };
-    let Some(AuthenticatedClient(client_id)) = request.extensions().get::<AuthenticatedClient>().cloned() else {
-        return Err(ApiError::internal(anyhow::anyhow!("the audit layer ran before authentication")));
-    };
-    let actor = client_actor(&client_id);
+    let actor =
+        match (crate::staff::audit_actor(request.extensions()), request.extensions().get::<AuthenticatedClient>()) {
+            (Some(staff), _) => staff,
+            (None, Some(AuthenticatedClient(client_id))) => client_actor(client_id),
+            (None, None) => {
+                return Err(ApiError::internal(anyhow::anyhow!("the audit layer ran before authentication")))
+            }
+        };
+    // A request applied on approval names its approval, so that the approval's events are found together.
+    let approval = request.extensions().get::<crate::staff::approvals::ApprovedRequest>().map(|a| a.approval_id);
     let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
 
     let (mut parts, body) = request.into_parts();
@@ -71,6 +78,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         Ok(params) => params.iter().map(|(_, value)| value.to_owned()).collect(),
         Err(_) => Vec::new(),
     };
+    target_ids.extend(approval.map(|id| id.to_string()));
     // Authentication has buffered the body already; this only takes it back out.
     let body = to_bytes(body, state.config.body_bytes_max)
         .await
@@ -218,7 +226,7 @@ fn collect_ids(value: &Value, ids: &mut Vec<String>, depth: usize) {
 pub struct AuditEventView {
     pub seq: i64,
     pub at: String,
-    /// `client:cli_…` (later `staff:…`).
+    /// `client:cli_…` or `staff:<username>`.
     pub actor: String,
     pub request_id: String,
     /// The address the request came from; null when unknown.

@@ -3,6 +3,9 @@
 //! client's active keys, takes a token from the client's rate limit ([`crate::rate_limit`]), records
 //! the nonce, and hands the layers after it the client's id and what it may do
 //! ([`crate::access::ClientAccess`]).
+//!
+//! A request that carries no signature header and a staff session cookie is a staff member's
+//! instead, and [`crate::staff::sessions::authenticate`] takes it.
 
 use std::sync::Arc;
 
@@ -29,6 +32,10 @@ const NANOS_PER_SECOND: i64 = 1_000_000_000;
 pub struct AuthenticatedClient(pub String);
 
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    // A staff member's request: the session cookie and no signature (see `crate::staff`).
+    if crate::staff::sessions::is_staff_request(&request) {
+        return crate::staff::sessions::authenticate(&state, request, next).await;
+    }
     let (mut parts, body) = request.into_parts();
     let claim = signature::parse_headers(&parts.headers).map_err(|fault| match fault {
         HeaderFault::Missing(name) => ApiError::new(code::MISSING_SIGNATURE, format!("the {name} header is missing")),

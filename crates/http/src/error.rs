@@ -59,6 +59,21 @@ error_codes! {
     CLIENT_BOUND = ("client_bound", 403, "The API client is bound to one member, and this endpoint acts for the whole platform (registering members and enterprises, a channel's word on a recharge or payout, recording a real-name authentication, one-time codes).");
     RATE_LIMITED = ("rate_limited", 429, "The API client sent more requests than its rate limit allows; nothing was done. Retry after the Retry-After seconds.");
 
+    // Staff: signing in, sessions (see `crate::staff`), and maker-checker. The refusals of core's
+    // `StaffError` keep its codes (a test checks).
+    INVALID_CREDENTIALS = ("invalid_credentials", 401, "The username or the password is wrong (the same answer for both, so that it tells nobody which usernames exist).");
+    STAFF_LOCKED = ("staff_locked", 403, "Too many failed sign-ins in a row: the staff account is locked for a while (lockout_s); even the right password waits.");
+    STAFF_DISABLED = ("staff_disabled", 403, "The staff account is disabled (`sanhu staff disable`).");
+    STAFF_SESSION_INVALID = ("staff_session_invalid", 401, "The staff session cookie names no session, or one that was signed out or ended (its account disabled or given a new password); sign in again.");
+    STAFF_SESSION_EXPIRED = ("staff_session_expired", 401, "The staff session was idle too long or has reached its lifetime; sign in again.");
+    CSRF_TOKEN_MISSING = ("csrf_token_missing", 403, "A POST with a staff session lacks the X-CSRF-Token header.");
+    CSRF_TOKEN_INVALID = ("csrf_token_invalid", 403, "X-CSRF-Token is not the CSRF token of the request's staff session.");
+    STAFF_SESSION_REQUIRED = ("staff_session_required", 403, "The endpoint is for staff members signed in (their session; deciding approvals); an API client cannot use it.");
+    APPROVAL_NOT_FOUND = ("approval_not_found", 404, "No approval has this id.");
+    APPROVAL_SAME_STAFF_MEMBER = ("approval_same_staff_member", 403, "A request waiting for approval is approved or rejected by another staff member than the one who made it.");
+    APPROVAL_DECIDED = ("approval_decided", 409, "The approval was decided already: applied, failed or rejected (or, rejecting, being applied).");
+    APPROVAL_IN_PROGRESS = ("approval_in_progress", 409, "The approved request is being applied right now; ask for the approval again shortly.");
+
     // The request as a whole.
     BODY_TOO_LARGE = ("body_too_large", 413, "The request body is larger than the server accepts.");
     ROUTE_NOT_FOUND = ("route_not_found", 404, "No endpoint has this path.");

@@ -56,7 +56,10 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
              nowhere, not even as a fingerprint; send it without the header",
         ));
     }
-    let Some(AuthenticatedClient(client_id)) = request.extensions().get::<AuthenticatedClient>().cloned() else {
+    // A staff member's keys are their own (`staff:<username>`), apart from every API client's.
+    let principal = crate::staff::idempotency_principal(request.extensions())
+        .or_else(|| request.extensions().get::<AuthenticatedClient>().map(|AuthenticatedClient(id)| id.clone()));
+    let Some(client_id) = principal else {
         return Err(ApiError::internal(anyhow::anyhow!("the idempotency layer ran before authentication")));
     };
     let (mut parts, body) = request.into_parts();

@@ -12,8 +12,10 @@
 //! [`authentication`] (signature, body buffered within its limit, the client's rate limit) →
 //! [`idempotency`] (POSTs with an `Idempotency-Key`) → [`audit`] (every POST's event, committed
 //! before its answer) → [`access`] (the route's scope; a bound client's reach, per [`scopes`]) →
-//! the handler in [`ledger`], [`party`] or [`wallet`]. `/health`, `/ready` and `/openapi.json` are
-//! unauthenticated.
+//! [`staff::approvals`] (a staff member's request that needs a second one is held) → the handler in
+//! [`ledger`], [`party`], [`wallet`] or [`staff`]. Authentication takes a request that carries a staff
+//! session cookie and no signature as the staff member's ([`staff`]). `/health`, `/ready`,
+//! `/openapi.json` and the staff sign-in are unauthenticated.
 
 pub mod access;
 pub mod audit;
@@ -34,6 +36,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod scopes;
 pub mod signature;
+pub mod staff;
 mod timeout;
 pub mod wallet;
 
@@ -44,6 +47,7 @@ use axum::Router;
 use sanhu_core::Currency;
 use sanhu_service::audit::{AuditConfig, AuditLog};
 use sanhu_service::party::Parties;
+use sanhu_service::staff::{Staff, StaffConfig};
 use sanhu_service::wallet::{WalletConfig, Wallets};
 use sanhu_service::Ledger;
 
@@ -68,6 +72,9 @@ pub struct HttpConfig {
     pub rate_limit_per_s: u32,
     /// Requests a client may send at once after being idle; at least 1.
     pub rate_limit_burst: u32,
+    /// Whether the staff session cookie is marked `Secure` (sent over HTTPS only): set it wherever
+    /// sanhu is reached over HTTPS, as it should be wherever staff sign in from elsewhere.
+    pub staff_cookie_secure: bool,
 }
 
 impl Default for HttpConfig {
@@ -82,6 +89,7 @@ impl Default for HttpConfig {
             // made in configuration, never a surprise.
             rate_limit_per_s: 5_000,
             rate_limit_burst: 10_000,
+            staff_cookie_secure: false,
         }
     }
 }
@@ -97,6 +105,7 @@ pub struct AppState {
     audit: AuditLog,
     /// Every router over the state counts against the same buckets.
     rate_limits: rate_limit::RateLimits,
+    staff: Staff,
 }
 
 impl AppState {
@@ -110,7 +119,17 @@ impl AppState {
         );
         let audit = AuditLog::start(ledger.store().clone(), AuditConfig::default());
         let rate_limits = rate_limit::RateLimits::new(config.rate_limit_per_s, config.rate_limit_burst);
-        AppState { audit, ledger, parties, wallets, config, rate_limits }
+        let staff = Staff::new(ledger.store().clone(), StaffConfig::default());
+        AppState { audit, ledger, parties, wallets, config, rate_limits, staff }
+    }
+
+    /// The same state with staff passwords, lockout and sessions as `staff` says.
+    pub fn with_staff(self, staff: StaffConfig) -> AppState {
+        AppState { staff: Staff::new(self.ledger.store().clone(), staff), ..self }
+    }
+
+    pub fn staff(&self) -> &Staff {
+        &self.staff
     }
 
     /// The same state with the wallet set up as `wallet` says.
@@ -256,6 +275,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/subsidy-distributions"),
     ("GET", "/v1/subsidy-distributions/{number}"),
     ("GET", "/v1/members/{id}/subsidy-fund"),
+    ("POST", "/v1/staff/sessions"),
+    ("GET", "/v1/staff/sessions/current"),
+    ("POST", "/v1/staff/sessions/current/logout"),
+    ("GET", "/v1/approvals"),
+    ("GET", "/v1/approvals/{id}"),
+    ("POST", "/v1/approvals/{id}/approve"),
+    ("POST", "/v1/approvals/{id}/reject"),
 ];
 
 /// The POST endpoints whose request or response carries a secret: a pay password, a card number, a
@@ -404,6 +430,13 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
         ("POST", "/v1/subsidy-distributions") => post(subsidies::distribute),
         ("GET", "/v1/subsidy-distributions/{number}") => get(subsidies::get_distribution),
         ("GET", "/v1/members/{id}/subsidy-fund") => get(subsidies::get_fund),
+        ("POST", "/v1/staff/sessions") => post(staff::sessions::sign_in),
+        ("GET", "/v1/staff/sessions/current") => get(staff::sessions::current_session),
+        ("POST", "/v1/staff/sessions/current/logout") => post(staff::sessions::sign_out),
+        ("GET", "/v1/approvals") => get(staff::approvals::list_approvals),
+        ("GET", "/v1/approvals/{id}") => get(staff::approvals::get_approval),
+        ("POST", "/v1/approvals/{id}/approve") => post(staff::approvals::approve),
+        ("POST", "/v1/approvals/{id}/reject") => post(staff::approvals::reject),
         _ => unreachable!("ROUTES lists {method} {path} without a handler"),
     }
 }
@@ -413,7 +446,8 @@ pub fn router(state: AppState) -> Router {
     let mut public = Router::new();
     let mut signed = Router::new();
     for &(method, path) in ROUTES {
-        if path.starts_with(SIGNED_PREFIX) {
+        // Signing in is how a staff member gets a credential, so it needs none.
+        if path.starts_with(SIGNED_PREFIX) && path != staff::sessions::SIGN_IN_ROUTE {
             signed = signed.route(path, endpoint(method, path));
         } else {
             public = public.route(path, endpoint(method, path));
@@ -422,6 +456,7 @@ pub fn router(state: AppState) -> Router {
     // route_layer: an unknown path is answered route_not_found without a signature check.
     let signed = signed
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(from_fn_with_state(state.clone(), staff::approvals::hold))
         .route_layer(from_fn_with_state(state.clone(), access::check))
         .route_layer(from_fn_with_state(state.clone(), audit::record))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotent))

@@ -229,6 +229,16 @@ pub const ACCESS: &[RouteAccess] = &[
     member("POST", "/v1/subsidy-distributions", WalletWrite, &[Body("enterprise_member_id", Member)]),
     own_orders("GET", "/v1/subsidy-distributions/{number}", WalletRead),
     member("GET", "/v1/members/{id}/subsidy-fund", WalletRead, MEMBER_PATH),
+    // A staff member's own session (`crate::staff::sessions`): signing in needs no credential, and
+    // every staff member, whatever the role, may see and end their session; no scope.
+    public("POST", "/v1/staff/sessions"),
+    RouteAccess { method: "GET", route: "/v1/staff/sessions/current", scope: None, reach: Reach::Platform },
+    RouteAccess { method: "POST", route: "/v1/staff/sessions/current/logout", scope: None, reach: Reach::Platform },
+    // Maker-checker's approvals (`crate::staff::approvals`); deciding one is for staff signed in.
+    platform("GET", "/v1/approvals", AdminRead),
+    platform("GET", "/v1/approvals/{id}", AdminRead),
+    platform("POST", "/v1/approvals/{id}/approve", AdminWrite),
+    platform("POST", "/v1/approvals/{id}/reject", AdminWrite),
 ];
 
 /// The body fields that name a member's object only to send it money; a bound client may name anyone's
@@ -281,6 +291,11 @@ mod tests {
     #[test]
     fn signed_routes_need_a_scope_and_public_ones_none() {
         for entry in ACCESS {
+            // A staff member's own session needs none, whatever the role.
+            if crate::staff::sessions::SESSION_ROUTES.contains(&entry.route) {
+                assert_eq!(entry.scope, None, "{} {}", entry.method, entry.route);
+                continue;
+            }
             let signed = entry.route.starts_with("/v1/");
             assert_eq!(entry.scope.is_some(), signed, "{} {}", entry.method, entry.route);
             assert_eq!(entry.reach == Reach::Public, !signed, "{} {}", entry.method, entry.route);

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod ledger;
 #[macro_use]
 pub mod party;
+pub mod staff;
 pub mod wallet;
 pub mod writer;
 

@@ -11,6 +11,7 @@ mod model;
 pub mod party;
 pub mod postgres;
 pub mod sqlite;
+pub mod staff;
 pub mod testing;
 
 use std::future::Future;

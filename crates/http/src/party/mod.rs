@@ -49,13 +49,17 @@ where
     use_case().await.map_err(ApiError::party)
 }
 
-/// The actor of a change: the API client that signed the request.
+/// The actor of a change: the API client that signed the request, or the staff member whose session
+/// it came with.
 pub struct ClientActor(pub Actor);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientActor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<ClientActor, ApiError> {
+        if let Some(staff) = parts.extensions.get::<crate::staff::AuthenticatedStaff>() {
+            return Ok(ClientActor(staff.username.actor()));
+        }
         let Some(AuthenticatedClient(id)) = parts.extensions.get::<AuthenticatedClient>() else {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "a three-party handler ran without an authenticated client"

@@ -2,7 +2,8 @@
 //! configured amount it waits for a second person's approval (maker-checker) before it takes effect;
 //! the maker cannot approve it. The maker and the checker are the staff members the back-office
 //! system names in `acting_staff` (it signs the request and vouches for them), or else the API
-//! client itself, which then cannot be both.
+//! client itself, which then cannot be both; or the staff members signed in who make and approve it
+//! (`acting_staff` is then refused).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -75,10 +76,15 @@ struct ApproveBody {
     acting_staff: Option<String>,
 }
 
-/// The person a request acts as: the named staff member, or the signing client.
+/// The person a request acts as: the named staff member, or the signing client. A staff member
+/// signed in acts as themself and names nobody else: that is what makes the checker another person.
 fn person(client_actor: Actor, acting_staff: Option<&str>) -> Result<Actor, ApiError> {
     match acting_staff {
         None => Ok(client_actor),
+        Some(_) if matches!(client_actor, Actor::Staff(_)) => Err(ApiError::new(
+            code::INVALID_FIELD,
+            "acting_staff: a staff member signed in acts as themself; acting_staff is for a system acting for one",
+        )),
         Some(name) => StaffName::parse(name).map(Actor::Staff).map_err(|e| fields::refused("acting_staff", e)),
     }
 }

@@ -67,10 +67,12 @@ pub fn amount(field: &str, number: &Number) -> Result<i64, ApiError> {
     crate::ledger::fields::amount(field, number).map(|a| a.get())
 }
 
-/// The API client a request was signed by: orders are numbered per client.
+/// The API client a request was signed by: orders are numbered per client. Staff number theirs in
+/// the back office's space, which they share ([`crate::staff::back_office_client`]).
 pub fn client_of(actor: &Actor) -> Result<ClientId, ApiError> {
     match actor {
         Actor::Client(id) => Ok(*id),
+        Actor::Staff(_) => Ok(crate::staff::back_office_client()),
         _ => Err(ApiError::internal(anyhow::anyhow!("a wallet handler ran for an actor that is not an API client"))),
     }
 }

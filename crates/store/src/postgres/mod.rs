@@ -12,6 +12,7 @@ mod ledger;
 mod party;
 mod pool;
 mod rows;
+mod staff;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("schema_v4.sql")),
     (5, include_str!("schema_v5.sql")),
     (6, include_str!("schema_v6.sql")),
+    (7, include_str!("schema_v7.sql")),
 ];
 
 /// A PostgreSQL database. Clones share the connections.

@@ -8,6 +8,7 @@ mod entries;
 mod instance;
 mod party;
 mod rows;
+mod staff;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -39,6 +40,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("schema_v4.sql")),
     // API clients' scopes, binding to one member, and up to two active keys (see `crate::ApiClient`).
     (5, include_str!("schema_v5.sql")),
+    // Staff accounts, their sessions and the approvals of maker-checker (see `crate::staff`).
+    (6, include_str!("schema_v6.sql")),
 ];
 /// SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 const SQLITE_PARAMETERS_MAX: usize = 32_766;

@@ -1,0 +1,97 @@
+//! The platform's staff: their accounts (created, listed, disabled, enabled, given a new password),
+//! their sign-ins and sessions, and the approvals of maker-checker. The rules are core's
+//! (`sanhu_core::staff`); this module hashes passwords, makes tokens and keeps the records through
+//! the store (`sanhu_store::staff`).
+//!
+//! | file | what |
+//! |---|---|
+//! | `passwords.rs` | Argon2id with explicit parameters, on the blocking pool, outside any write |
+//! | `accounts.rs` | create, list, disable, enable, reset a password |
+//! | `sessions.rs` | sign in (with the lockout), find a session by its token, sign out |
+//! | `approvals.rs` | a request recorded for approval; approved (then applied by the caller), or rejected |
+
+mod accounts;
+mod approvals;
+mod passwords;
+mod sessions;
+
+use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffError};
+use sanhu_store::Store;
+
+pub use approvals::HeldRequest;
+pub use passwords::PasswordHashing;
+pub use sessions::{NewSession, SignedIn, TOKEN_HEX_LEN};
+
+/// How staff passwords are hashed, when failed sign-ins lock an account, and how long sessions last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaffConfig {
+    pub hashing: PasswordHashing,
+    pub login: LoginPolicy,
+    pub session: SessionPolicy,
+}
+
+impl Default for StaffConfig {
+    fn default() -> Self {
+        StaffConfig {
+            hashing: PasswordHashing::RECOMMENDED,
+            login: LoginPolicy::DEFAULT,
+            session: SessionPolicy::DEFAULT,
+        }
+    }
+}
+
+/// Why a staff use case did not do what it was asked.
+#[derive(Debug)]
+pub enum StaffFailure {
+    /// A rule refused it (core's code and message).
+    Rejected(StaffError),
+    /// Other requests kept changing the same record; nothing changed, and the caller may retry.
+    Contended,
+    /// The store or the hashing failed.
+    Internal(anyhow::Error),
+}
+
+impl From<StaffError> for StaffFailure {
+    fn from(error: StaffError) -> StaffFailure {
+        StaffFailure::Rejected(error)
+    }
+}
+
+impl From<anyhow::Error> for StaffFailure {
+    fn from(error: anyhow::Error) -> StaffFailure {
+        StaffFailure::Internal(error)
+    }
+}
+
+impl std::fmt::Display for StaffFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StaffFailure::Rejected(error) => write!(f, "{} ({})", error.message(), error.code()),
+            StaffFailure::Contended => f.write_str("other requests kept changing the same staff record; retry"),
+            StaffFailure::Internal(error) => write!(f, "{error:#}"),
+        }
+    }
+}
+
+impl std::error::Error for StaffFailure {}
+
+/// How many times a use case reads again and retries its compare-and-set after losing it to a
+/// concurrent change, before it answers [`StaffFailure::Contended`].
+const ATTEMPTS: usize = 8;
+
+/// The staff use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct Staff {
+    store: Store,
+    config: StaffConfig,
+}
+
+impl Staff {
+    pub fn new(store: Store, config: StaffConfig) -> Staff {
+        Staff { store, config }
+    }
+
+    pub fn config(&self) -> &StaffConfig {
+        &self.config
+    }
+}
