@@ -37,7 +37,7 @@ use axum::http::request::Parts;
 use sanhu_core::id::ClientId;
 use sanhu_core::party::Actor;
 use sanhu_service::party::PartyError;
-use sanhu_service::wallet::{OrderNumber, ORDER_NUMBER_INVALID};
+use sanhu_service::wallet::{OrderNumber, ORDER_NOT_FOUND};
 use serde_json::Number;
 
 use crate::error::ApiError;
@@ -50,10 +50,10 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderNumberPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<OrderNumberPath, ApiError> {
-        let Path(text) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::party(PartyError::Rejected(ORDER_NUMBER_INVALID)).within("number"))?;
-        Ok(OrderNumberPath(order_number("number", &text)?))
+        // A number that cannot be an order number names no order: the route's not-found answer.
+        let not_found = || ApiError::party(PartyError::NotFound(ORDER_NOT_FOUND)).within("number");
+        let Path(text) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        Ok(OrderNumberPath(OrderNumber::parse(&text).map_err(|_| not_found())?))
     }
 }
 

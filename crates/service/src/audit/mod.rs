@@ -80,7 +80,11 @@ pub fn event_of(record: RequestRecord) -> NewAuditEvent {
         .as_ref()
         .and_then(|r| r.get("reason"))
         .and_then(Value::as_str)
-        .map(|reason| reason.chars().take(REASON_CHARS_MAX).collect::<String>())
+        // A NUL cannot be stored in a PostgreSQL text column, and one would fail the whole batch of
+        // events: the caller's reason keeps a replacement character in its place.
+        .map(|reason| {
+            reason.chars().take(REASON_CHARS_MAX).map(|c| if c == '\0' { '\u{FFFD}' } else { c }).collect::<String>()
+        })
         .filter(|reason| !reason.trim().is_empty());
     let changes = match (request, record.unreadable_body_bytes) {
         (Some(request), _) => Some(bounded(request.to_string())),
@@ -176,6 +180,11 @@ mod tests {
         let event = event_of(RequestRecord { unreadable_body_bytes: Some(17), ..record(None) });
         assert_eq!(event.changes.as_deref(), Some(r#"{"unreadable_body_bytes":17}"#));
         assert_eq!(event_of(record(None)).changes, None);
+        // A NUL in the reason is replaced, since PostgreSQL cannot store it in text; the changes keep
+        // it escaped as JSON does.
+        let event = event_of(record(Some(json!({"reason": "court\u{0}order"}))));
+        assert_eq!(event.reason.as_deref(), Some("court\u{FFFD}order"));
+        assert!(!event.changes.as_deref().unwrap().contains('\0'));
     }
 
     #[test]
