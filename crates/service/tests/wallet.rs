@@ -566,7 +566,10 @@ on_both_backends!(the_articles_withdrawal_of_8_takes_1_50_and_6_50_and_is_paid_o
     let w = world(&db.store).await;
     let (m, basic) = w.member(1).await;
     let _ = basic;
-    let accounts = [w.open(m, "settlement").await, w.open(m, "settlement").await, w.open(m, "settlement").await];
+    let mut accounts = [w.open(m, "settlement").await, w.open(m, "settlement").await, w.open(m, "settlement").await];
+    // Accounts of one type are taken in id order; ids made in the same millisecond are not in the
+    // order they were made.
+    accounts.sort();
     for (i, (account, amount)) in accounts.iter().zip([150, 1000, 80]).enumerate() {
         w.fund(m, *account, amount, &format!("F-{i}")).await;
     }

@@ -19,6 +19,20 @@ pub(crate) fn ledger_rejection(error: TransferError) -> PartyError {
     PartyError::Rejected(Rejection { code: error.code(), message: error.message() })
 }
 
+/// The refusal a record that failed keeps the code of (`reason`), given again to a request that
+/// repeats it: the ledger's or a wallet rule's code, else `order_closed`. A repeat of a refused
+/// request is answered as the request was, not as a success carrying a failed record.
+pub(crate) fn recorded_refusal(reason: Option<&str>) -> PartyError {
+    let code = reason.unwrap_or_default();
+    if let Some(error) = TransferError::ALL.iter().find(|e| e.code() == code) {
+        return ledger_rejection(*error);
+    }
+    if let Some(error) = WalletError::ALL.iter().find(|e| e.code() == code) {
+        return PartyError::from(*error);
+    }
+    PartyError::Rejected(ORDER_CLOSED)
+}
+
 pub const ORDER_NOT_FOUND: Rejection = Rejection { code: "order_not_found", message: "no order has this number" };
 pub const ORDER_NUMBER_INVALID: Rejection =
     Rejection { code: "order_number_invalid", message: "an order number is 1 to 64 printable ASCII characters" };

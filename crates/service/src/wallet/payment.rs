@@ -195,6 +195,16 @@ impl Wallets {
     /// Pays an order from the member's wallet, in their deduction order, as one linked chain (or holds,
     /// when authorising). The same order number again answers the payment as it is.
     pub async fn pay(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, PartyError> {
+        let payment = self.pay_recorded(request, actor).await?;
+        // The ledger refused its chain when it was first asked (the answer then was the refusal):
+        // asked again, it is refused again.
+        if payment.status == PaymentStatus::Failed {
+            return Err(recorded_refusal(payment.reason.as_deref()));
+        }
+        Ok(payment)
+    }
+
+    async fn pay_recorded(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, PartyError> {
         let id = order_record_id("payment", request.client, &request.order_number);
         if let Some(existing) = self.parties.reader().get::<Payment>(&id).await? {
             return self.resume_payment(same_payment(existing, request)?, actor).await;
