@@ -525,6 +525,38 @@ on_both_backends!(an_authorisation_whose_holds_expired_is_released_and_cannot_be
     w.verify_clean().await;
 });
 
+on_both_backends!(a_refused_payment_asked_again_is_refused_again, |db| {
+    let w = world(&db.store).await;
+    let (m, basic) = w.member(1).await;
+    let (_, shop) = w.member(2).await;
+    w.fund(m, basic, 5000, "F-1").await;
+    // Ten payments of everything at once: one is paid; the others are refused, some by the wallet's
+    // rule before a record exists, some by the ledger after their record was written.
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let (wallets, request) = (w.wallets.clone(), w.payment(&format!("ALL-{i}"), m, 5000, shop));
+            tokio::spawn(async move { wallets.pay(&request, &actor()).await.map(|p| p.status) })
+        })
+        .collect();
+    let mut first = Vec::new();
+    for task in tasks {
+        first.push(task.await.unwrap().map_err(|e| e.code()));
+    }
+    assert_eq!(first.iter().filter(|r| r.is_ok()).count(), 1, "{first:?}");
+    // Asked again, each is answered as it was (one that met only contention, concurrent_change, did
+    // nothing and now finds the wallet empty).
+    for (i, answer) in first.iter().enumerate() {
+        let again = w.wallets.pay(&w.payment(&format!("ALL-{i}"), m, 5000, shop), &actor()).await;
+        let expected = match answer {
+            Err("concurrent_change") => &Err("insufficient_funds"),
+            answer => answer,
+        };
+        assert_eq!(&again.map(|p| p.status).map_err(|e| e.code()), expected, "ALL-{i}");
+    }
+    assert_eq!((w.balance(basic).await, w.balance(shop).await), (0, 5000));
+    w.verify_clean().await;
+});
+
 on_both_backends!(a_payment_needs_the_pay_password_when_the_platform_requires_it, |db| {
     let config = WalletConfig { pay_password: PayPasswordRule::Required, ..wallet_config() };
     let w = world_with(&db.store, config).await;

@@ -170,6 +170,15 @@ impl Wallets {
     /// Holds a deposit on the payer's wallet under the caller's number. The same number with the same
     /// details answers the deposit as it is; with other details, `order_number_reused`.
     pub async fn hold_deposit(&self, request: &DepositRequest, actor: &Actor) -> Result<Deposit, PartyError> {
+        let deposit = self.hold_deposit_recorded(request, actor).await?;
+        // The ledger refused the holds when first asked: asked again, refused again.
+        if deposit.status == DepositStatus::Refused {
+            return Err(recorded_refusal(deposit.reason.as_deref()));
+        }
+        Ok(deposit)
+    }
+
+    async fn hold_deposit_recorded(&self, request: &DepositRequest, actor: &Actor) -> Result<Deposit, PartyError> {
         let amount = Amount::new(request.amount).ok_or(WalletError::InvalidAmount)?;
         let id = order_record_id("deposit", request.client, &request.order_number);
         let deposits = PlatformAccount::Deposits.id(self.config.currency);

@@ -125,6 +125,19 @@ impl Wallets {
         request: &MemberTransferRequest,
         actor: &Actor,
     ) -> Result<MemberTransfer, PartyError> {
+        let transfer = self.transfer_recorded(request, actor).await?;
+        // The ledger refused the chain when first asked: asked again, refused again.
+        if transfer.status == MemberTransferStatus::Refused {
+            return Err(recorded_refusal(transfer.reason.as_deref()));
+        }
+        Ok(transfer)
+    }
+
+    async fn transfer_recorded(
+        &self,
+        request: &MemberTransferRequest,
+        actor: &Actor,
+    ) -> Result<MemberTransfer, PartyError> {
         let id = order_record_id("member_transfer", request.client, &request.order_number);
         if let Some(existing) = self.parties.reader().get::<MemberTransfer>(&id).await? {
             return self.resume_member_transfer(same_transfer(existing, request)?, actor).await;

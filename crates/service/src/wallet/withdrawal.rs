@@ -160,6 +160,15 @@ impl Wallets {
     /// Applies for a withdrawal: every account's part frozen at once, then reviewed (or approved at
     /// once below the configured amount). The same order number again answers it as it is.
     pub async fn withdraw(&self, request: &WithdrawalRequest, actor: &Actor) -> Result<Withdrawal, PartyError> {
+        let withdrawal = self.withdraw_recorded(request, actor).await?;
+        // The ledger refused to freeze the money when first asked: asked again, refused again.
+        if withdrawal.status == WithdrawalStatus::Refused {
+            return Err(recorded_refusal(withdrawal.reason.as_deref()));
+        }
+        Ok(withdrawal)
+    }
+
+    async fn withdraw_recorded(&self, request: &WithdrawalRequest, actor: &Actor) -> Result<Withdrawal, PartyError> {
         let id = order_record_id("withdrawal", request.client, &request.order_number);
         if let Some(existing) = self.parties.reader().get::<Withdrawal>(&id).await? {
             return self.resume_withdrawal(same_withdrawal(existing, request)?, actor).await;
