@@ -799,3 +799,35 @@ on_both_backends!(a_recharge_refund_takes_back_the_unspent_bonus_and_the_flow_sh
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit");
     app.verify_clean().await;
 });
+
+on_both_backends!(the_platform_reaches_another_clients_orders_by_naming_the_client, |db| {
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13700000401").await;
+    // A merchant's own client (bound to its enterprise member) makes a recharge order for it.
+    let (merchant, _) = enterprise(&app, "13900000401").await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&clock::random_bytes());
+    let id = clock::new_id::<sanhu_core::id::ClientTag>().to_string();
+    let client = sanhu_store::ApiClient {
+        bound_to: Some(sanhu_core::id::MemberId::parse(&merchant).unwrap()),
+        ..sanhu_store::ApiClient::new(id.clone(), "merchant".to_owned(), key.verifying_key().to_bytes(), clock::now())
+    };
+    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
+    let bound = (id, key);
+    let _ = member;
+    let order = json!({"order_number": "M-1", "member_id": merchant, "amount": 5000, "channel": "test"});
+    app.send_as(&bound, "POST", "/v1/recharges", order).await.assert_status(StatusCode::CREATED);
+    // In the platform's own numbering there is no M-1; naming the merchant's client reaches it.
+    app.get("/v1/recharges/M-1").await.assert_error(StatusCode::NOT_FOUND, "order_not_found");
+    let path = format!("/v1/recharges/M-1?client_id={}", bound.0);
+    assert_eq!(app.get(&path).await.assert_status(StatusCode::OK)["status"], "pending");
+    let confirm = format!("/v1/recharges/M-1/confirm?client_id={}", bound.0);
+    assert_eq!(app.post(&confirm, json!({})).await.assert_status(StatusCode::OK)["status"], "succeeded");
+    // The bound client sees its order credited, and may not name another client.
+    let own = app.send_as(&bound, "GET", "/v1/recharges/M-1", Value::Null).await;
+    assert_eq!(own.assert_status(StatusCode::OK)["status"], "succeeded");
+    let other = format!("/v1/recharges/M-1?client_id={}", app.client_id);
+    app.send_as(&bound, "GET", &other, Value::Null).await.assert_error(StatusCode::FORBIDDEN, "client_bound");
+    app.get("/v1/recharges/M-1?client_id=nope").await.assert_error(StatusCode::BAD_REQUEST, "invalid_id");
+    let _ = basic;
+    app.verify_clean().await;
+});

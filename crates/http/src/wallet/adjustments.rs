@@ -15,7 +15,7 @@ use sanhu_service::wallet::{Adjustment, AdjustmentDirection, AdjustmentStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
-use super::{amount, client_of, order_number, OrderNumberPath};
+use super::{amount, client_of, order_number, OrderOf};
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
@@ -119,10 +119,9 @@ pub async fn adjust(
 /// GET /v1/adjustments/{number}
 pub async fn get_adjustment(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<AdjustmentJson>, ApiError> {
-    let adjustment = state.wallets().get_adjustment(client_of(&actor)?, &number).await?;
+    let adjustment = state.wallets().get_adjustment(client, &number).await?;
     Ok(Json(AdjustmentJson::from(&adjustment)))
 }
 
@@ -130,11 +129,11 @@ pub async fn get_adjustment(
 pub async fn approve_adjustment(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<AdjustmentJson>, ApiError> {
     let body: ApproveBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let checker = person(actor, body.acting_staff.as_deref())?;
     let adjustment = run(move || async move { wallets.approve_adjustment(client, &number, &checker).await }).await?;
     tracing::info!(adjustment.number = %adjustment.number, status = ?adjustment.status, "adjustment approved");

@@ -13,7 +13,7 @@ use serde_json::Number;
 use super::payments::{receiver_of, HoldJson};
 use super::recharges::EmptyBody;
 use super::wallets::PartJson;
-use super::{amount, client_of, order_number, OrderNumberPath};
+use super::{amount, client_of, order_number, OrderOf};
 use crate::error::ApiError;
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
@@ -109,10 +109,9 @@ pub async fn hold(
 /// GET /v1/deposits/{number}
 pub async fn get_deposit(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<DepositJson>, ApiError> {
-    let deposit = state.wallets().get_deposit(client_of(&actor)?, &number).await?;
+    let deposit = state.wallets().get_deposit(client, &number).await?;
     Ok(Json(DepositJson::from(&deposit)))
 }
 
@@ -120,11 +119,11 @@ pub async fn get_deposit(
 pub async fn release(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<DepositJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let deposit = run(move || async move { wallets.release_deposit(client, &number, &actor).await }).await?;
     tracing::info!(order.number = %deposit.order_number, status = ?deposit.status, "deposit released");
     Ok(Json(DepositJson::from(&deposit)))
@@ -142,13 +141,13 @@ struct CaptureBody {
 pub async fn capture(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<DepositJson>, ApiError> {
     let body: CaptureBody = parse_body(&body)?;
     let amount = amount("amount", &body.amount)?;
     let reason = fields::reason(&body.reason)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let deposit =
         run(move || async move { wallets.capture_deposit(client, &number, amount, &reason, &actor).await }).await?;
     tracing::info!(order.number = %deposit.order_number, captured = deposit.captured, status = ?deposit.status, "deposit captured");

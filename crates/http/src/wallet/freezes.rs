@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
 use super::recharges::EmptyBody;
-use super::{amount, client_of, order_number, OrderNumberPath};
+use super::{amount, client_of, order_number, OrderOf};
 use crate::error::ApiError;
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
@@ -80,10 +80,9 @@ pub async fn freeze(
 /// GET /v1/freezes/{number}
 pub async fn get_freeze(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<FreezeJson>, ApiError> {
-    let freeze = state.wallets().get_freeze(client_of(&actor)?, &number).await?;
+    let freeze = state.wallets().get_freeze(client, &number).await?;
     Ok(Json(FreezeJson::from(&freeze)))
 }
 
@@ -91,11 +90,11 @@ pub async fn get_freeze(
 pub async fn unfreeze(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<FreezeJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let freeze = run(move || async move { wallets.unfreeze(client, &number, &actor).await }).await?;
     tracing::info!(freeze.number = %freeze.number, status = ?freeze.status, "unfreeze");
     Ok(Json(FreezeJson::from(&freeze)))
@@ -105,11 +104,11 @@ pub async fn unfreeze(
 pub async fn seize(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<FreezeJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let freeze = run(move || async move { wallets.seize(client, &number, &actor).await }).await?;
     tracing::info!(freeze.number = %freeze.number, status = ?freeze.status, "seize");
     Ok(Json(FreezeJson::from(&freeze)))

@@ -10,7 +10,7 @@ use sanhu_service::wallet::{MemberTransfer, MemberTransferRequest, MemberTransfe
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
-use super::{amount, client_of, order_number, OrderNumberPath};
+use super::{amount, client_of, order_number, OrderOf};
 use crate::error::ApiError;
 use crate::ids;
 use crate::json::parse_body;
@@ -100,9 +100,8 @@ pub async fn transfer(
 /// GET /v1/member-transfers/{number}
 pub async fn get_transfer(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<MemberTransferJson>, ApiError> {
-    let transfer = state.wallets().get_member_transfer(client_of(&actor)?, &number).await?;
+    let transfer = state.wallets().get_member_transfer(client, &number).await?;
     Ok(Json(MemberTransferJson::from(&transfer)))
 }

@@ -40,8 +40,11 @@ use sanhu_service::party::PartyError;
 use sanhu_service::wallet::{OrderNumber, ORDER_NOT_FOUND};
 use serde_json::Number;
 
-use crate::error::ApiError;
+use crate::access::ClientAccess;
+use crate::error::{code, ApiError};
 use crate::party::fields::refused;
+use crate::party::ClientActor;
+use crate::query::QueryParams;
 
 /// The caller's number of an order, from the path's `{number}`.
 pub struct OrderNumberPath(pub OrderNumber);
@@ -54,6 +57,38 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderNumberPath {
         let not_found = || ApiError::party(PartyError::NotFound(ORDER_NOT_FOUND)).within("number");
         let Path(text) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
         Ok(OrderNumberPath(OrderNumber::parse(&text).map_err(|_| not_found())?))
+    }
+}
+
+/// An order named by the path's `{number}`, and the API client whose numbering it is in: the caller's
+/// own, or, for a caller acting for the whole platform (an unbound client or staff), the client named
+/// by `?client_id=` (a merchant's client bound to its member makes orders that only the platform can
+/// confirm, review or pay out). A bound client naming another client is refused `client_bound`.
+pub struct OrderOf {
+    pub client: ClientId,
+    pub number: OrderNumber,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderOf {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<OrderOf, ApiError> {
+        let OrderNumberPath(number) = OrderNumberPath::from_request_parts(parts, state).await?;
+        let ClientActor(actor) = ClientActor::from_request_parts(parts, state).await?;
+        let query = QueryParams::from_request_parts(parts, state).await?.only(&["client_id"])?;
+        let Some(text) = query.get("client_id") else {
+            return Ok(OrderOf { client: client_of(&actor)?, number });
+        };
+        let client = ClientId::parse(text).ok_or_else(|| {
+            ApiError::new(code::INVALID_ID, "client_id is not an API client id (cli_ and 26 characters)")
+        })?;
+        if parts.extensions.get::<ClientAccess>().is_some_and(|access| access.bound_to.is_some()) {
+            return Err(ApiError::new(
+                code::CLIENT_BOUND,
+                "a client bound to one member reaches only its own orders; client_id is for the platform",
+            ));
+        }
+        Ok(OrderOf { client, number })
     }
 }
 

@@ -22,7 +22,7 @@ use serde_json::Number;
 
 use super::recharges::EmptyBody;
 use super::wallets::PartJson;
-use super::{amount, client_of, order_number, OrderNumberPath};
+use super::{amount, client_of, order_number, OrderOf};
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
@@ -197,10 +197,9 @@ pub async fn pay(
 /// GET /v1/payments/{number}
 pub async fn get_payment(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<PaymentJson>, ApiError> {
-    let payment = state.wallets().get_payment(client_of(&actor)?, &number).await?;
+    let payment = state.wallets().get_payment(client, &number).await?;
     Ok(Json(PaymentJson::from(&payment)))
 }
 
@@ -215,12 +214,12 @@ struct CaptureBody {
 pub async fn capture(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<PaymentJson>, ApiError> {
     let body: CaptureBody = parse_body(&body)?;
     let amount = amount("amount", &body.amount)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let payment = run(move || async move { wallets.capture(client, &number, amount, &actor).await }).await?;
     tracing::info!(order.number = %payment.order_number, captured = payment.paid, "payment captured");
     Ok(Json(PaymentJson::from(&payment)))
@@ -230,11 +229,11 @@ pub async fn capture(
 pub async fn release(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<PaymentJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let payment = run(move || async move { wallets.release(client, &number, &actor).await }).await?;
     tracing::info!(order.number = %payment.order_number, "payment released");
     Ok(Json(PaymentJson::from(&payment)))
@@ -252,13 +251,13 @@ struct RefundBody {
 pub async fn refund(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RefundJson>), ApiError> {
     let body: RefundBody = parse_body(&body)?;
     let refund_number = order_number("refund_number", &body.refund_number)?;
     let amount = amount("amount", &body.amount)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let refund =
         run(move || async move { wallets.refund(client, &number, &refund_number, amount, &actor).await }).await?;
     tracing::info!(refund.number = %refund.refund_number, amount = refund.amount, status = ?refund.status, "payment refunded");
@@ -270,11 +269,11 @@ pub async fn refund(
 pub async fn release_escrow(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<PaymentJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let payment = run(move || async move { wallets.release_escrow(client, &number, &actor).await }).await?;
     tracing::info!(order.number = %payment.order_number, status = ?payment.status, "escrow released");
     Ok(Json(PaymentJson::from(&payment)))
@@ -284,11 +283,11 @@ pub async fn release_escrow(
 pub async fn return_escrow(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<PaymentJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let payment = run(move || async move { wallets.return_escrow(client, &number, &actor).await }).await?;
     tracing::info!(order.number = %payment.order_number, status = ?payment.status, "escrow returned");
     Ok(Json(PaymentJson::from(&payment)))

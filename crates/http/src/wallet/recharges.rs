@@ -12,7 +12,7 @@ use sanhu_service::wallet::{
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
-use super::{amount, client_of, order_number, OrderNumberPath};
+use super::{amount, client_of, order_number, OrderOf};
 use crate::error::ApiError;
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
@@ -139,10 +139,9 @@ pub async fn create_recharge(
 /// GET /v1/recharges/{number}
 pub async fn get_recharge(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<RechargeJson>, ApiError> {
-    let order = state.wallets().get_recharge(client_of(&actor)?, &number).await?;
+    let order = state.wallets().get_recharge(client, &number).await?;
     Ok(Json(RechargeJson::from(&order)))
 }
 
@@ -150,11 +149,11 @@ pub async fn get_recharge(
 pub async fn confirm_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<RechargeJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let order = run(move || async move { wallets.confirm_recharge(client, &number, &actor).await }).await?;
     tracing::info!(order.number = %order.order_number, status = ?order.status, "recharge confirmed");
     Ok(Json(RechargeJson::from(&order)))
@@ -164,11 +163,11 @@ pub async fn confirm_recharge(
 pub async fn approve_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<RechargeJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let order = run(move || async move { wallets.approve_recharge(client, &number, &actor).await }).await?;
     tracing::info!(order.number = %order.order_number, status = ?order.status, "recharge approved");
     Ok(Json(RechargeJson::from(&order)))
@@ -178,12 +177,12 @@ pub async fn approve_recharge(
 pub async fn reject_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<RechargeJson>, ApiError> {
     let body: ReasonBody = parse_body(&body)?;
     let reason = fields::reason(&body.reason)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let order =
         run(move || async move { wallets.reject_recharge(client, &number, reason.as_str(), &actor).await }).await?;
     tracing::info!(order.number = %order.order_number, "recharge rejected");
@@ -194,12 +193,12 @@ pub async fn reject_recharge(
 pub async fn fail_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<RechargeJson>, ApiError> {
     let body: ReasonBody = parse_body(&body)?;
     let reason = fields::reason(&body.reason)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let order =
         run(move || async move { wallets.fail_recharge(client, &number, reason.as_str(), &actor).await }).await?;
     tracing::info!(order.number = %order.order_number, "recharge failed");
@@ -210,11 +209,11 @@ pub async fn fail_recharge(
 pub async fn close_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<RechargeJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let order = run(move || async move { wallets.close_recharge(client, &number, &actor).await }).await?;
     tracing::info!(order.number = %order.order_number, "recharge closed");
     Ok(Json(RechargeJson::from(&order)))
@@ -233,13 +232,13 @@ struct RefundBody {
 pub async fn refund_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RechargeRefundJson>), ApiError> {
     let body: RefundBody = parse_body(&body)?;
     let refund_number = order_number("refund_number", &body.refund_number)?;
     let amount = amount("amount", &body.amount)?;
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let refund =
         run(move || async move { wallets.refund_recharge(client, &number, &refund_number, amount, &actor).await })
             .await?;

@@ -14,7 +14,7 @@ use sanhu_service::wallet::{
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
-use super::{amount, client_of, order_number, OrderNumberPath};
+use super::{amount, client_of, order_number, OrderOf};
 use crate::error::{code, ApiError};
 use crate::ids::{self, MemberIdPath};
 use crate::json::parse_body;
@@ -150,10 +150,9 @@ pub async fn fund(
 /// GET /v1/subsidy-fundings/{number}
 pub async fn get_funding(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<SubsidyFundingJson>, ApiError> {
-    let funding = state.wallets().get_subsidy_funding(client_of(&actor)?, &number).await?;
+    let funding = state.wallets().get_subsidy_funding(client, &number).await?;
     Ok(Json(SubsidyFundingJson::from(&funding)))
 }
 
@@ -212,10 +211,9 @@ pub async fn distribute(
 /// GET /v1/subsidy-distributions/{number}
 pub async fn get_distribution(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<SubsidyDistributionJson>, ApiError> {
-    let round = state.wallets().get_subsidy_distribution(client_of(&actor)?, &number).await?;
+    let round = state.wallets().get_subsidy_distribution(client, &number).await?;
     Ok(Json(SubsidyDistributionJson::from(&round)))
 }
 

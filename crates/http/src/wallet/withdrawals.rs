@@ -12,7 +12,7 @@ use sanhu_service::wallet::{PayoutResult, Review, Withdrawal, WithdrawalRequest,
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
-use super::{amount, client_of, order_number, OrderNumberPath};
+use super::{amount, client_of, order_number, OrderOf};
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::parse_body;
@@ -110,10 +110,9 @@ pub async fn withdraw(
 /// GET /v1/withdrawals/{number}
 pub async fn get_withdrawal(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
 ) -> Result<Json<WithdrawalJson>, ApiError> {
-    let withdrawal = state.wallets().get_withdrawal(client_of(&actor)?, &number).await?;
+    let withdrawal = state.wallets().get_withdrawal(client, &number).await?;
     Ok(Json(WithdrawalJson::from(&withdrawal)))
 }
 
@@ -129,7 +128,7 @@ struct ReviewBody {
 pub async fn review_withdrawal(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<WithdrawalJson>, ApiError> {
     let body: ReviewBody = parse_body(&body)?;
@@ -138,7 +137,7 @@ pub async fn review_withdrawal(
         "reject" => Review::Reject,
         _ => return Err(ApiError::new(code::INVALID_DECISION, "decision must be \"approve\" or \"reject\"")),
     };
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let withdrawal =
         run(move || async move { wallets.review_withdrawal(client, &number, review, &actor).await }).await?;
     tracing::info!(order.number = %withdrawal.order_number, status = ?withdrawal.status, "withdrawal reviewed");
@@ -157,7 +156,7 @@ struct PayoutBody {
 pub async fn payout_result(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderNumberPath(number): OrderNumberPath,
+    OrderOf { client, number }: OrderOf,
     body: Bytes,
 ) -> Result<Json<WithdrawalJson>, ApiError> {
     let body: PayoutBody = parse_body(&body)?;
@@ -168,7 +167,7 @@ pub async fn payout_result(
             return Err(ApiError::new(code::INVALID_PAYOUT_RESULT, "result must be \"succeeded\" or \"failed\""));
         }
     };
-    let (wallets, client) = (state.wallets().clone(), client_of(&actor)?);
+    let wallets = state.wallets().clone();
     let withdrawal = run(move || async move { wallets.payout_result(client, &number, result, &actor).await }).await?;
     tracing::info!(order.number = %withdrawal.order_number, status = ?withdrawal.status, "withdrawal payout result");
     Ok(Json(WithdrawalJson::from(&withdrawal)))

@@ -78,14 +78,32 @@ impl TestApp {
     }
 
     pub async fn send_with(&self, method: &str, path: &str, body: &[u8], extra: &[(&str, &str)]) -> TestResponse {
+        self.send_signed(&self.client_id, &self.key, method, path, body, extra).await
+    }
+
+    /// A request signed by another client than the test's own.
+    pub async fn send_as(&self, client: &(String, SigningKey), method: &str, path: &str, body: Value) -> TestResponse {
+        let body = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+        self.send_signed(&client.0, &client.1, method, path, &body, &[]).await
+    }
+
+    async fn send_signed(
+        &self,
+        client_id: &str,
+        key: &SigningKey,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> TestResponse {
         let now_s = clock::now().nanos() / 1_000_000_000;
-        let headers = signature::sign(&self.key, method, path, body, now_s, &signature::new_nonce());
+        let headers = signature::sign(key, method, path, body, now_s, &signature::new_nonce());
         let mut builder = Request::builder()
             .method(method)
             .uri(path)
             .header("content-type", "application/json")
             .header("content-length", body.len());
-        for (name, value) in headers.with_client(&self.client_id) {
+        for (name, value) in headers.with_client(client_id) {
             builder = builder.header(name, value);
         }
         for (name, value) in extra {
