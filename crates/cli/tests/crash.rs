@@ -160,14 +160,7 @@ fn bank_test_survives_sigkill(database: Database) {
     }
 
     // The chaos: clients send transfers while the server is killed at random operation counts.
-    let mut kill_points: Vec<usize> = Vec::new();
-    while kill_points.len() < KILLS {
-        let point = OPERATIONS / 10 + random.below((OPERATIONS * 8 / 10) as u64) as usize;
-        if !kill_points.iter().any(|p| p.abs_diff(point) < OPERATIONS / 20) {
-            kill_points.push(point);
-        }
-    }
-    kill_points.sort();
+    let kill_points = kill_points(&mut random, OPERATIONS, KILLS);
     let next_operation = Arc::new(AtomicUsize::new(0));
     let server_up = Arc::new(AtomicBool::new(true));
     let wallets = Arc::new(wallets);

@@ -34,20 +34,6 @@ fn post(port: u16, credential: &Credential, path: &str, body: Value) -> Answer {
         .unwrap_or_else(|e| panic!("POST {path}: {e}"))
 }
 
-fn post_ok(port: u16, credential: &Credential, path: &str, body: Value) -> Value {
-    let answer = post(port, credential, path, body);
-    assert!((200..300).contains(&answer.status), "POST {path}: {answer:?}");
-    answer.json()
-}
-
-/// A registered, activated member; (member id, basic account id).
-fn active_member(port: u16, credential: &Credential, phone: &str) -> (String, String) {
-    let registered = post_ok(port, credential, "/v1/members", json!({ "phone": phone }));
-    let member = registered["member"]["id"].as_str().expect("the member's id").to_owned();
-    let activated = post_ok(port, credential, &format!("/v1/members/{member}/activate"), json!({}));
-    (member, activated["accounts"][0]["id"].as_str().expect("the basic account").to_owned())
-}
-
 #[derive(Debug, Default)]
 struct Figures {
     requests: usize,

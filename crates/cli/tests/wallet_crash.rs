@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Members paying, and merchants paid.
 const MEMBERS: usize = 4;
@@ -49,20 +49,6 @@ struct Payment {
     decided: Option<Answer>,
 }
 
-fn post_ok(port: u16, credential: &Credential, path: &str, body: Value) -> Value {
-    let answer = send(port, "POST", path, Some(&body.to_string()), None, Some(credential))
-        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-    assert!((200..300).contains(&answer.status), "POST {path}: {answer:?}");
-    answer.json()
-}
-
-fn active_member(port: u16, credential: &Credential, phone: &str) -> (String, String) {
-    let registered = post_ok(port, credential, "/v1/members", json!({ "phone": phone }));
-    let member = registered["member"]["id"].as_str().expect("the member's id").to_owned();
-    let activated = post_ok(port, credential, &format!("/v1/members/{member}/activate"), json!({}));
-    (member, activated["accounts"][0]["id"].as_str().expect("the basic account").to_owned())
-}
-
 fn wallet_payments_survive_sigkill(database: Database) {
     let started = Instant::now();
     let seed = seed();
@@ -86,14 +72,7 @@ fn wallet_payments_survive_sigkill(database: Database) {
     let merchants: Vec<String> =
         (0..MERCHANTS).map(|i| active_member(port, &credential, &format!("1340014{i:04}")).1).collect();
 
-    let mut kill_points: Vec<usize> = Vec::new();
-    while kill_points.len() < KILLS {
-        let point = OPERATIONS / 10 + random.below((OPERATIONS * 8 / 10) as u64) as usize;
-        if !kill_points.iter().any(|p| p.abs_diff(point) < OPERATIONS / 20) {
-            kill_points.push(point);
-        }
-    }
-    kill_points.sort();
+    let kill_points = kill_points(&mut random, OPERATIONS, KILLS);
     let next = Arc::new(AtomicUsize::new(0));
     let up = Arc::new(AtomicBool::new(true));
     let (members, merchants) = (Arc::new(members), Arc::new(merchants));

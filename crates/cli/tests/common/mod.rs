@@ -662,3 +662,33 @@ pub fn check_ledger_matches(port: u16, credential: &Credential, bank: &Bank, mov
     let balances = bank.check_snapshot(&snapshot).unwrap_or_else(|problem| panic!("the last read: {problem}"));
     assert_eq!(balances, expected, "the wallets' balances are not their funding and successful transfers");
 }
+
+/// `kills` operation counts at which a chaos run kills the server: within the middle 80% of
+/// `operations`, at least a twentieth of them apart, in order.
+pub fn kill_points(random: &mut Random, operations: usize, kills: usize) -> Vec<usize> {
+    let mut points: Vec<usize> = Vec::new();
+    while points.len() < kills {
+        let point = operations / 10 + random.below((operations * 8 / 10) as u64) as usize;
+        if !points.iter().any(|p| p.abs_diff(point) < operations / 20) {
+            points.push(point);
+        }
+    }
+    points.sort();
+    points
+}
+
+/// A signed POST that must succeed (2xx); its JSON.
+pub fn post_ok(port: u16, credential: &Credential, path: &str, body: Value) -> Value {
+    let answer = send(port, "POST", path, Some(&body.to_string()), None, Some(credential))
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    assert!((200..300).contains(&answer.status), "POST {path}: {answer:?}");
+    answer.json()
+}
+
+/// A registered, activated member; (member id, basic account id).
+pub fn active_member(port: u16, credential: &Credential, phone: &str) -> (String, String) {
+    let registered = post_ok(port, credential, "/v1/members", json!({ "phone": phone }));
+    let member = registered["member"]["id"].as_str().expect("the member's id").to_owned();
+    let activated = post_ok(port, credential, &format!("/v1/members/{member}/activate"), json!({}));
+    (member, activated["accounts"][0]["id"].as_str().expect("the basic account").to_owned())
+}
