@@ -310,7 +310,7 @@ fn create_key_file(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
     }
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for {what}: {e}"))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(bytes);
     match options.open(path) {
         Ok(mut created) => {
             created.write_all(format!("{hex}\n").as_bytes())?;
@@ -325,11 +325,10 @@ fn create_key_file(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
 }
 
 fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
-    anyhow::ensure!(text.len().is_multiple_of(2) && text.is_ascii(), "an odd number of hex digits");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| anyhow::anyhow!("not a hex digit")))
-        .collect()
+    hex::decode(text).map_err(|e| match e {
+        hex::FromHexError::OddLength => anyhow::anyhow!("an odd number of hex digits"),
+        _ => anyhow::anyhow!("not a hex digit"),
+    })
 }
 
 /// The three-party configuration: the file's account types (or the default set) and dormancy period.
