@@ -1,7 +1,7 @@
 //! `sanhu bench`: drives the ledger writer in-process, modelled on `tigerbeetle benchmark`. It starts
 //! from a fresh database, creates accounts with no balance limit (so a default run rejects nothing),
 //! submits transfers from concurrent clients, reports throughput and batch latency, and ends with the
-//! checks of `sanhu verify`.
+//! checks of `sanhu verify`. `sanhu bench http` ([`http`]) drives a running server over signed HTTP.
 
 mod histogram;
 mod http;
