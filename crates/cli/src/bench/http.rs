@@ -509,7 +509,8 @@ impl Plan {
     /// The request a connection sends as its `sequence`th.
     fn call(&self, random: &mut SplitMix64, tag: &str, connection: usize, sequence: u64) -> Call {
         let amount = 1 + random.below(AMOUNT_MAX) as i64;
-        let unique = format!("b{tag}-{connection}-{sequence}");
+        // An order number or idempotency key of its own (the tag is the workload's in this run).
+        let unique = || format!("b{tag}-{connection}-{sequence}");
         match self {
             Plan::Health => Call { signed: false, ..Call::get("/health".to_owned()) },
             Plan::Read { members } => {
@@ -529,19 +530,19 @@ impl Plan {
                     "amount": amount,
                     "code": "bench",
                 });
-                Call { idempotency_key: Some(unique), ..Call::post("/v1/ledger/transfers".to_owned(), &body) }
+                Call { idempotency_key: Some(unique()), ..Call::post("/v1/ledger/transfers".to_owned(), &body) }
             }
             Plan::Payment { payers, receiver } => {
                 let payer = &payers[random.below(payers.len() as u64) as usize];
                 let body = json!({
-                    "order_number": unique, "member_id": payer, "amount": amount, "receiver_account_id": receiver,
+                    "order_number": unique(), "member_id": payer, "amount": amount, "receiver_account_id": receiver,
                 });
                 Call { payment: true, ..Call::post("/v1/payments".to_owned(), &body) }
             }
             Plan::HotWallet { payer, receivers } => {
                 let receiver = &receivers[random.below(receivers.len() as u64) as usize];
                 let body = json!({
-                    "order_number": unique, "member_id": payer, "amount": amount, "receiver_account_id": receiver,
+                    "order_number": unique(), "member_id": payer, "amount": amount, "receiver_account_id": receiver,
                 });
                 Call { payment: true, ..Call::post("/v1/payments".to_owned(), &body) }
             }
