@@ -86,7 +86,8 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     // Only a verified request spends its nonce, so that nobody can burn another client's nonces.
     // Nonces older than two windows are forgotten: a request that old is refused as stale anyway.
     let forget_before = Timestamp::from_nanos(now.nanos() - 2 * window_s * NANOS_PER_SECOND);
-    if !store.record_nonce(&client.id, &claim.nonce, now, forget_before).await? {
+    // Spent with the concurrent requests' nonces in one commit (`sanhu_service::nonces`).
+    if !state.nonces.record(&client.id, &claim.nonce, now, forget_before).await? {
         return Err(ApiError::new(
             code::REPLAYED_NONCE,
             "this nonce was already used; sign each request with a new one",

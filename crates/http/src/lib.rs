@@ -106,6 +106,8 @@ pub struct AppState {
     /// Every router over the state counts against the same buckets.
     rate_limits: rate_limit::RateLimits,
     staff: Staff,
+    /// Where signed requests spend their nonces, in batches; started with the state.
+    nonces: sanhu_service::nonces::NonceBook,
 }
 
 impl AppState {
@@ -120,7 +122,8 @@ impl AppState {
         let audit = AuditLog::start(ledger.store().clone(), AuditConfig::default());
         let rate_limits = rate_limit::RateLimits::new(config.rate_limit_per_s, config.rate_limit_burst);
         let staff = Staff::new(ledger.store().clone(), StaffConfig::default());
-        AppState { audit, ledger, parties, wallets, config, rate_limits, staff }
+        let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
+        AppState { audit, ledger, parties, wallets, config, rate_limits, staff, nonces }
     }
 
     /// The same state with staff passwords, lockout and sessions as `staff` says.

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clock;
 pub mod jobs;
 pub mod ledger;
+pub mod nonces;
 #[macro_use]
 pub mod party;
 pub mod staff;

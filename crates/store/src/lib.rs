@@ -116,6 +116,15 @@ pub trait LedgerStore: Send + Sync {
         forget_before: Timestamp,
     ) -> impl Future<Output = anyhow::Result<bool>> + Send;
 
+    /// Records many requests' nonces in one transaction (one commit): for each, in order, false if
+    /// its client used it before (a replay), an earlier one of the same batch included. Forgets
+    /// nonces older than `forget_before`, as [`LedgerStore::record_nonce`] does.
+    fn record_nonces(
+        &self,
+        nonces: &[NonceRecord],
+        forget_before: Timestamp,
+    ) -> impl Future<Output = anyhow::Result<Vec<bool>>> + Send;
+
     /// Claims an idempotency key for a request with `fingerprint`, or reports what the key holds.
     fn begin_idempotent(
         &self,
@@ -256,6 +265,9 @@ impl LedgerStore for Store {
     ) -> anyhow::Result<bool> {
         dispatch!(self, s => s.record_nonce(client_id, nonce, at, forget_before))
     }
+    async fn record_nonces(&self, nonces: &[NonceRecord], forget_before: Timestamp) -> anyhow::Result<Vec<bool>> {
+        dispatch!(self, s => s.record_nonces(nonces, forget_before))
+    }
     async fn begin_idempotent(
         &self,
         key: &IdempotencyKey,
@@ -321,6 +333,21 @@ pub fn assert_batch_balances(outcome: &sanhu_core::ledger::BatchOutcome) -> anyh
         }
     }
     Ok(())
+}
+
+/// A signed request's nonce, as its client used it at `at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NonceRecord {
+    pub client_id: String,
+    pub nonce: String,
+    pub at: Timestamp,
+}
+
+/// Which of `nonces` are the first of their (client, nonce) in the batch: a later one is a replay of
+/// the earlier whatever the database holds.
+pub fn first_in_batch(nonces: &[NonceRecord]) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::with_capacity(nonces.len());
+    nonces.iter().map(|n| seen.insert((n.client_id.as_str(), n.nonce.as_str()))).collect()
 }
 
 /// Whether `error` says the database is out of reach or cannot take writes for now (a connection

@@ -660,6 +660,25 @@ on_both_backends!(a_replayed_nonce_is_refused, |db| {
     replay.assert_error(StatusCode::UNAUTHORIZED, "replayed_nonce");
 });
 
+on_both_backends!(one_signed_request_sent_many_times_at_once_is_answered_once, |db| {
+    // The nonces of concurrent requests are recorded together in one batch: the copies of one
+    // request meet in the same batch or in the next, and every copy but one is a replay either way.
+    let app = TestApp::new(db).await;
+    let headers = app.sign("GET", "/v1/ledger/accounts", b"");
+    let mut copies = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let request = app.request("GET", "/v1/ledger/accounts", b"", &headers);
+        let router = app.router.clone();
+        copies.spawn(async move { tower::ServiceExt::oneshot(router, request).await.unwrap().status() });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = copies.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 19, "{statuses:?}");
+});
+
 on_both_backends!(an_unknown_client_is_refused, |db| {
     let app = TestApp::new(db).await;
     let mut request = app.signed("GET", "/v1/ledger/accounts", b"");

@@ -7,13 +7,15 @@ use tokio_postgres::Row;
 use super::PostgresStore;
 use crate::model::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    ApiClient, ClientKey, IdempotencyBegin, IdempotencyKey, KeyAdded, StoredResponse, CLIENT_ACTIVE_KEYS_MAX,
-    IDEMPOTENCY_CLAIM_LEASE_S,
+    ApiClient, ClientKey, IdempotencyBegin, IdempotencyKey, KeyAdded, NonceRecord, StoredResponse,
+    CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 /// Most expired nonces one `record_nonce` deletes: enough to keep up with any request rate, small
 /// enough that the request never waits on a large delete.
 const NONCES_FORGOTTEN_PER_CALL: i64 = 64;
+/// Most expired nonces one batch of nonces deletes (a batch holds up to a thousand or so).
+const NONCES_FORGOTTEN_PER_BATCH: i64 = 1000;
 
 /// How many times `begin_idempotent` looks again when the key changed under it (released or taken
 /// over by another request between two statements).
@@ -207,6 +209,55 @@ impl PostgresStore {
         )
         .await?;
         Ok(recorded == 1)
+    }
+
+    /// Many nonces in one statement (one commit). A (client, nonce) given twice in the batch is
+    /// sent once (a statement cannot upsert one row twice); the later ones are replays.
+    pub(super) async fn insert_nonces(
+        &self,
+        nonces: &[NonceRecord],
+        forget_before: Timestamp,
+    ) -> anyhow::Result<Vec<bool>> {
+        let first = crate::first_in_batch(nonces);
+        let sent: Vec<&NonceRecord> = nonces.iter().zip(&first).filter(|(_, f)| **f).map(|(n, _)| n).collect();
+        let clients: Vec<&str> = sent.iter().map(|n| n.client_id.as_str()).collect();
+        let values: Vec<&str> = sent.iter().map(|n| n.nonce.as_str()).collect();
+        let times: Vec<i64> = sent.iter().map(|n| n.at.nanos()).collect();
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        // A nonce seen before `forget_before` counts as forgotten even while its row waits for the
+        // delete below: it is older than the signature window, so reusing it is no replay.
+        let record = conn
+            .statements
+            .get(
+                &conn.client,
+                "INSERT INTO api_nonces (client_id, nonce, seen_at) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[]) \
+                 ON CONFLICT (client_id, nonce) DO UPDATE SET seen_at = excluded.seen_at \
+                 WHERE api_nonces.seen_at < $4 \
+                 RETURNING client_id, nonce",
+            )
+            .await?;
+        let forget = conn
+            .statements
+            .get(
+                &conn.client,
+                "DELETE FROM api_nonces WHERE (client_id, nonce) IN \
+                 (SELECT client_id, nonce FROM api_nonces WHERE seen_at < $1 LIMIT $2)",
+            )
+            .await?;
+        let (rows, _) = futures_util::future::try_join(
+            conn.client.query(&record, &[&clients, &values, &times, &forget_before.nanos()]),
+            conn.client.execute(&forget, &[&forget_before.nanos(), &NONCES_FORGOTTEN_PER_BATCH]),
+        )
+        .await?;
+        let recorded: std::collections::HashSet<(String, String)> =
+            rows.iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1))).collect();
+        Ok(nonces
+            .iter()
+            .zip(first)
+            .map(|(n, first)| first && recorded.contains(&(n.client_id.clone(), n.nonce.clone())))
+            .collect())
     }
 
     pub(super) async fn claim_idempotency_key(

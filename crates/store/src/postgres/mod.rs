@@ -22,7 +22,7 @@ use sanhu_core::{AccountId, Timestamp, TransferId};
 
 use crate::{
     ApiClient, Durability, EntryQuery, FlagChange, IdempotencyBegin, IdempotencyKey, KeyAdded, LedgerStore,
-    StoreOptions, StoredResponse, VerifyReport,
+    NonceRecord, StoreOptions, StoredResponse, VerifyReport,
 };
 use pool::Pool;
 
@@ -220,6 +220,10 @@ impl LedgerStore for PostgresStore {
         forget_before: Timestamp,
     ) -> anyhow::Result<bool> {
         self.insert_nonce(client_id, nonce, at, forget_before).await
+    }
+
+    async fn record_nonces(&self, nonces: &[NonceRecord], forget_before: Timestamp) -> anyhow::Result<Vec<bool>> {
+        self.insert_nonces(nonces, forget_before).await
     }
 
     async fn begin_idempotent(

@@ -26,7 +26,7 @@ use sanhu_core::ledger::{
 use sanhu_core::{AccountId, Timestamp, TransferId};
 
 use crate::model::*;
-use crate::{pending_account_ids, LedgerStore};
+use crate::{pending_account_ids, LedgerStore, NonceRecord};
 use rows::*;
 
 const SCHEMA: &str = include_str!("schema.sql");
@@ -510,6 +510,35 @@ impl LedgerStore for SqliteStore {
                 .execute(params![client_id, nonce, at.nanos()])?;
             tx.commit()?;
             Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn record_nonces(&self, nonces: &[NonceRecord], forget_before: Timestamp) -> anyhow::Result<Vec<bool>> {
+        let nonces = nonces.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Forgetting is bounded per batch so that one batch never pays for a large backlog; a nonce
+            // older than `forget_before` still in the table is taken as new (its row is renewed).
+            tx.prepare_cached(
+                "DELETE FROM api_nonces WHERE (client_id, nonce) IN
+                 (SELECT client_id, nonce FROM api_nonces WHERE seen_at < ?1 LIMIT 1000)",
+            )?
+            .execute([forget_before.nanos()])?;
+            let mut recorded = Vec::with_capacity(nonces.len());
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO api_nonces (client_id, nonce, seen_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (client_id, nonce) DO UPDATE SET seen_at = excluded.seen_at
+                     WHERE api_nonces.seen_at < ?4",
+                )?;
+                for n in &nonces {
+                    let changed = insert.execute(params![n.client_id, n.nonce, n.at.nanos(), forget_before.nanos()])?;
+                    recorded.push(changed == 1);
+                }
+            }
+            tx.commit()?;
+            Ok(recorded)
         })
         .await
     }

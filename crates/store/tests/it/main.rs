@@ -6,6 +6,7 @@ mod audit_store;
 mod entries;
 mod idempotency_claims;
 mod ledger_model;
+mod nonces;
 mod party_store;
 mod postgres_store;
 mod sqlite_store;
