@@ -11,6 +11,7 @@ pub mod ledger;
 #[macro_use]
 pub mod party;
 pub mod staff;
+pub mod turns;
 pub mod wallet;
 pub mod writer;
 
