@@ -410,7 +410,8 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
     for i in 0..PAYERS {
         let (member, basic) = active_member(port, &credential, &format!("1340021{i:04}"));
         let number = format!("LR-{i}");
-        let body = json!({ "order_number": number, "member_id": member, "amount": PAYER_RECHARGE, "channel": "alipay" });
+        let body =
+            json!({ "order_number": number, "member_id": member, "amount": PAYER_RECHARGE, "channel": "alipay" });
         post_ok(port, &credential, "/v1/recharges", body);
         post_ok(port, &credential, &format!("/v1/recharges/{number}/confirm"), json!({}));
         payers.push((member, basic));

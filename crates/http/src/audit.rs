@@ -145,7 +145,11 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                 match audit.record(record.clone()).await {
                     Ok(_) => return Response::from_parts(parts, Body::from(body)),
                     Err(error) if tries < RECORD_TRIES => {
-                        tracing::warn!(error = error_chain(&error), tries, "an audit event could not be written; trying again");
+                        tracing::warn!(
+                            error = error_chain(&error),
+                            tries,
+                            "an audit event could not be written; trying again"
+                        );
                         tokio::time::sleep(RECORD_RETRY_PAUSE * tries).await;
                     }
                     // A 5xx decided nothing the caller may rely on; it goes out as it is.
@@ -154,7 +158,11 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                         return Response::from_parts(parts, Body::from(body));
                     }
                     Err(error) => {
-                        tracing::error!(error = error_chain(&error), status, "an audit event could not be written; the answer is withheld");
+                        tracing::error!(
+                            error = error_chain(&error),
+                            status,
+                            "an audit event could not be written; the answer is withheld"
+                        );
                         return audit_unavailable();
                     }
                 }

@@ -716,4 +716,16 @@ mod tests {
         assert_eq!(response.status().as_u16(), 409);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
+
+    #[test]
+    fn a_use_case_whose_ledger_submission_failed_is_answered_ledger_unavailable() {
+        // As a wallet use case hands it on: the writer's error under context, inside a PartyError.
+        let failed = anyhow::Error::new(SubmitError::Stopped).context("the ledger did not answer");
+        let response = ApiError::party(PartyError::Internal(failed)).into_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        // A string of the same text is not recognised: the source has to be kept.
+        let flattened = anyhow::anyhow!("the ledger did not answer: {}", SubmitError::Stopped);
+        assert_eq!(ApiError::from(flattened).code(), "internal_error");
+    }
 }

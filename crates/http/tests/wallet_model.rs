@@ -435,9 +435,8 @@ async fn concurrency_phase(world: &World, model: &mut Model, random: &mut Random
 
     // Payments at once, more than the wallet holds.
     let count = 10 + random.below(30);
-    let payments: Vec<(String, usize, i64)> = (0..count)
-        .map(|i| (format!("CP-{round}-{i}"), random.below(MERCHANTS), random.amount(3000)))
-        .collect();
+    let payments: Vec<(String, usize, i64)> =
+        (0..count).map(|i| (format!("CP-{round}-{i}"), random.below(MERCHANTS), random.amount(3000))).collect();
     let bodies: Vec<Value> = payments
         .iter()
         .map(|(number, merchant, amount)| {
@@ -513,7 +512,9 @@ async fn concurrency_phase(world: &World, model: &mut Model, random: &mut Random
                 model.wallets[0].balance += amount;
             }
             (422, "refund_exceeds_payment") => refused.push((order.clone(), *amount)),
-            other => panic!("round {round}: refund {number} of {amount} of {order} answered {other:?}: {}", answer.body),
+            other => {
+                panic!("round {round}: refund {number} of {amount} of {order} answered {other:?}: {}", answer.body)
+            }
         }
     }
     for (order, amount) in &refused {

@@ -97,10 +97,11 @@ on_both_backends!(twenty_refunds_at_once_of_a_payment_of_one_hundred_are_ten_ref
     let body = json!({"order_number": "BIG", "member_id": payer, "amount": 10_000, "receiver_account_id": merchant});
     app.post("/v1/payments", body).await.assert_status(StatusCode::CREATED);
 
-    let answers = join_all((0..20).map(|n| {
-        app.post("/v1/payments/BIG/refunds", json!({"refund_number": format!("RF-{n}"), "amount": 1000}))
-    }))
-    .await;
+    let answers =
+        join_all((0..20).map(|n| {
+            app.post("/v1/payments/BIG/refunds", json!({"refund_number": format!("RF-{n}"), "amount": 1000}))
+        }))
+        .await;
     let mut succeeded = Vec::new();
     for (n, answer) in answers.iter().enumerate() {
         match (answer.status, answer.code()) {
@@ -130,3 +131,69 @@ on_both_backends!(twenty_refunds_at_once_of_a_payment_of_one_hundred_are_ten_ref
     assert_eq!(app.balance(&merchant).await, 0);
     app.verify_clean().await;
 });
+
+/// The throughput of one hot wallet (docs/BENCHMARKS.md): `CALLERS` callers pay 0.01 at once from
+/// one wallet, each its next payment as soon as the last is answered, for `SANHU_HOT_WALLET_S`
+/// seconds (3 by default). Run on purpose, in release:
+/// `cargo test --release -p sanhu-http --test wallet_turns hot_wallet -- --ignored --nocapture`.
+mod hot_wallet_throughput {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    const CALLERS: usize = 50;
+
+    async fn run(db: TestDatabase, backend: &str) {
+        let seconds: u64 = std::env::var("SANHU_HOT_WALLET_S").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+        let app = app(db).await;
+        let (payer, basic) = app.active_member("13700000405").await;
+        let (_, merchant) = app.active_member("13700000406").await;
+        app.recharge(&payer, &basic, 100_000_000, "test", "R-HOT").await;
+        let started = Instant::now();
+        let until = started + Duration::from_secs(seconds);
+        let callers = (0..CALLERS).map(|caller| {
+            let (app, payer, merchant) = (&app, &payer, &merchant);
+            async move {
+                let mut latencies = Vec::new();
+                for n in 0.. {
+                    if Instant::now() >= until {
+                        break;
+                    }
+                    let body = json!({"order_number": format!("HOT-{caller}-{n}"), "member_id": payer,
+                                      "amount": 1, "receiver_account_id": merchant});
+                    let sent = Instant::now();
+                    app.post("/v1/payments", body).await.assert_status(StatusCode::CREATED);
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            }
+        });
+        let mut latencies: Vec<Duration> = join_all(callers).await.into_iter().flatten().collect();
+        let elapsed = started.elapsed();
+        latencies.sort();
+        let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        assert_eq!(app.balance(&merchant).await, latencies.len() as i64);
+        println!(
+            "hot wallet on {backend}: {} payments from one wallet by {CALLERS} callers in {:.1} s: {:.0} payments/s, \
+             latency p50 {:.1} ms, p99 {:.1} ms",
+            latencies.len(),
+            elapsed.as_secs_f64(),
+            latencies.len() as f64 / elapsed.as_secs_f64(),
+            at(0.5).as_secs_f64() * 1000.0,
+            at(0.99).as_secs_f64() * 1000.0,
+        );
+        app.verify_clean().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement, run on purpose"]
+    async fn sqlite() {
+        run(TestDatabase::sqlite().await, "sqlite").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement, run on purpose"]
+    async fn postgres() {
+        let Some(db) = TestDatabase::postgres().await else { return };
+        run(db, "postgres").await;
+    }
+}

@@ -482,7 +482,7 @@ on_both_backends!(two_instances_decide_fifty_payments_and_twenty_refunds_on_one_
     let (payer, basic) = w.member(1).await;
     let (_, shop) = w.member(2).await;
     w.fund(payer, basic, 3000, "F-1").await;
-    let instance = |i: usize| if i % 2 == 0 { w.wallets.clone() } else { second.wallets.clone() };
+    let instance = |i: usize| if i.is_multiple_of(2) { w.wallets.clone() } else { second.wallets.clone() };
     let payments = (0..50).map(|i| {
         let (wallets, request) = (instance(i), w.payment(&format!("HOT-{i}"), payer, 100, shop));
         async move { wallets.pay(&request, &actor()).await }
@@ -503,7 +503,8 @@ on_both_backends!(two_instances_decide_fifty_payments_and_twenty_refunds_on_one_
         async move { wallets.refund(client(), &no("BIG"), &no(&format!("RF-{i}")), 1000, &actor()).await }
     });
     let results = futures_util::future::join_all(refunds).await;
-    let mut succeeded: Vec<String> = results.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.refund_number.clone()).collect();
+    let mut succeeded: Vec<String> =
+        results.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.refund_number.clone()).collect();
     let refused: Vec<&str> = results.iter().filter_map(|r| r.as_ref().err()).map(|e| e.code()).collect();
     assert_eq!(refused, ["refund_exceeds_payment"; 10]);
     // Exactly the refunds answered as succeeded were applied.

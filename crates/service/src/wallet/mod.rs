@@ -220,7 +220,10 @@ impl Wallets {
 
     /// The turn key of the wallet a member account belongs to; none for a platform account (or no
     /// account: the use case answers that itself).
-    pub(crate) async fn account_wallet_key(&self, account: sanhu_core::AccountId) -> Result<Option<String>, PartyError> {
+    pub(crate) async fn account_wallet_key(
+        &self,
+        account: sanhu_core::AccountId,
+    ) -> Result<Option<String>, PartyError> {
         match self.parties.owning_member(crate::party::MemberObject::Account(account)).await {
             Ok(member) => Ok(Some(wallet_key(member))),
             Err(PartyError::NotFound(_)) => Ok(None),
