@@ -1,15 +1,18 @@
 //! `sanhu bench`: drives the ledger writer in-process, modelled on `tigerbeetle benchmark`. It starts
 //! from a fresh database, creates accounts with no balance limit (so a default run rejects nothing),
 //! submits transfers from concurrent clients, reports throughput and batch latency, and ends with the
-//! checks of `sanhu verify`.
+//! checks of `sanhu verify`. `sanhu bench http` ([`http`]) drives a running server over signed HTTP.
 
-use std::io::{IsTerminal, Write};
+mod histogram;
+mod http;
+mod progress;
+
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
+use indicatif::ProgressBar;
 use sanhu_core::ledger::{
     Account, AccountFlags, BalanceLimit, Counters, NormalSide, TransferAction, TransferRequest, BATCH_TRANSFERS_MAX,
 };
@@ -31,7 +34,10 @@ pub enum Backend {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
     #[arg(long, value_enum, default_value = "sqlite")]
     backend: Backend,
     /// SQLite: a file that must not exist yet (default: a fresh file in the temporary directory, removed
@@ -65,7 +71,18 @@ pub struct BenchArgs {
     json: bool,
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Drives a running server over signed HTTP, as its callers do, and reports requests/s, latency
+    /// and errors by code. Raise the server's rate limits first (see `sanhu bench http --help`).
+    #[command(long_about = http::LONG_ABOUT)]
+    Http(http::HttpBenchArgs),
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(BenchCommand::Http(args)) = args.command {
+        return http::run(args).await;
+    }
     anyhow::ensure!(args.accounts >= 2, "--accounts must be at least 2");
     anyhow::ensure!(args.hot_accounts < args.accounts, "--hot-accounts must be fewer than --accounts");
     anyhow::ensure!(args.hot_percent <= 100 && args.pending_percent <= 100, "percentages are 0..=100");
@@ -84,9 +101,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             writer: WriterConfig { batch_transfers_max: args.batch, batch_wait_us: 0, ..WriterConfig::default() },
         },
     );
-    let submitted = Arc::new(AtomicU64::new(0));
-    let progress = (!args.json || std::io::stderr().is_terminal())
-        .then(|| tokio::spawn(show_progress(submitted.clone(), args.transfers)));
+    let progress = progress::bar(args.transfers, "{bar:40} {percent:>3}% {human_pos}/{human_len} transfers, {elapsed}");
 
     let started = Instant::now();
     let mut clients = Vec::new();
@@ -100,7 +115,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             hot_percent: args.hot_percent,
             pending_percent: args.pending_percent,
         };
-        clients.push(tokio::spawn(drive_client(ledger.clone(), generator, share, args.batch, submitted.clone())));
+        clients.push(tokio::spawn(drive_client(ledger.clone(), generator, share, args.batch, progress.clone())));
     }
     let mut latencies_us = Vec::new();
     let mut failed = 0u64;
@@ -110,10 +125,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         failed += client_failed;
     }
     let elapsed = started.elapsed();
-    if let Some(progress) = progress {
-        progress.abort();
-        eprintln!();
-    }
+    progress.finish();
 
     latencies_us.sort_unstable();
     let percentile = |p: f64| -> f64 {
@@ -190,7 +202,7 @@ async fn drive_client(
     mut generator: Generator,
     transfers: u64,
     batch: usize,
-    submitted: Arc<AtomicU64>,
+    progress: ProgressBar,
 ) -> anyhow::Result<(Vec<u64>, u64)> {
     let mut latencies_us = Vec::new();
     let mut failed = 0;
@@ -203,25 +215,9 @@ async fn drive_client(
         latencies_us.push(started.elapsed().as_micros() as u64);
         failed += results.iter().filter(|r| r.is_err()).count() as u64;
         left -= n as u64;
-        submitted.fetch_add(n as u64, Ordering::Relaxed);
+        progress.inc(n as u64);
     }
     Ok((latencies_us, failed))
-}
-
-async fn show_progress(submitted: Arc<AtomicU64>, total: u64) {
-    const WIDTH: u64 = 40;
-    loop {
-        let done = submitted.load(Ordering::Relaxed).min(total);
-        let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-        eprint!(
-            "\r[{}{}] {:>3}% {done}/{total} transfers",
-            "=".repeat(filled as usize),
-            " ".repeat((WIDTH - filled) as usize),
-            done * 100 / total.max(1)
-        );
-        let _ = std::io::stderr().flush();
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 async fn create_accounts(store: &Store, count: usize, currency: Currency) -> anyhow::Result<Vec<AccountId>> {

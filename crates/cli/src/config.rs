@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use sanhu_core::party::member::DormancyPolicy;
 use sanhu_core::party::{AccountType, AccountTypes};
+use sanhu_core::PlatformCalendar;
 use sanhu_service::party::{DataKeys, PartyConfig, PartySecret};
 use sanhu_service::wallet::WalletConfig;
 use serde::Deserialize;
@@ -61,6 +62,9 @@ struct FileConfig {
     dormancy_days: Option<u16>,
     /// How often the dormancy pass runs, in seconds.
     dormancy_interval_s: Option<u64>,
+    /// The IANA time zone whose days and months are the platform's (daily limits, bills); absent:
+    /// Asia/Shanghai.
+    time_zone: Option<String>,
     /// The account types members may open; when given, they replace the default set entirely.
     account_types: Option<Vec<AccountTypeFile>>,
     /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
@@ -182,6 +186,10 @@ impl Config {
         let parties = PartyConfig {
             secret: party_secret(args.secret.as_deref(), file.secret_file.as_deref())?,
             data_keys: data_keys(args.data_key.as_deref(), file.data_key_file.as_deref())?,
+            calendar: match file.time_zone.as_deref() {
+                Some(name) => PlatformCalendar::new(name).map_err(|e| anyhow::anyhow!("time_zone: {e}"))?,
+                None => PlatformCalendar::default(),
+            },
             ..party_config(file.dormancy_days, file.account_types)?
         };
         let (staff, staff_cookie_secure) = crate::staff::staff_config(file.staff)?;
@@ -310,7 +318,7 @@ fn create_key_file(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
     }
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for {what}: {e}"))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(bytes);
     match options.open(path) {
         Ok(mut created) => {
             created.write_all(format!("{hex}\n").as_bytes())?;
@@ -325,11 +333,10 @@ fn create_key_file(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
 }
 
 fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
-    anyhow::ensure!(text.len().is_multiple_of(2) && text.is_ascii(), "an odd number of hex digits");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| anyhow::anyhow!("not a hex digit")))
-        .collect()
+    hex::decode(text).map_err(|e| match e {
+        hex::FromHexError::OddLength => anyhow::anyhow!("an odd number of hex digits"),
+        _ => anyhow::anyhow!("not a hex digit"),
+    })
 }
 
 /// The three-party configuration: the file's account types (or the default set) and dormancy period.
@@ -380,6 +387,31 @@ mod tests {
         assert_eq!(redact("postgres://app:secret@db/sanhu"), "postgres://app:***@db/sanhu");
         assert_eq!(redact("postgres://app@db/sanhu"), "postgres://app@db/sanhu");
         assert_eq!(redact("sqlite://sanhu.db"), "sqlite://sanhu.db");
+    }
+
+    #[test]
+    fn the_time_zone_is_asia_shanghai_unless_configured_and_an_unknown_one_stops_start_up() {
+        let dir = std::env::temp_dir().join(format!("sanhu-config-time-zone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |toml: &str| {
+            let path = dir.join("sanhu.toml");
+            std::fs::write(&path, toml).unwrap();
+            let args = ConfigArgs {
+                config: Some(path),
+                database_url: None,
+                listen: None,
+                secret: Some("ab".repeat(32)),
+                data_key: Some("cd".repeat(32)),
+                batch_transfers_max: None,
+                batch_wait_us: None,
+            };
+            Config::load(&args)
+        };
+        assert_eq!(load("").unwrap().parties.calendar.time_zone(), "Asia/Shanghai");
+        assert_eq!(load("time_zone = \"Asia/Hong_Kong\"").unwrap().parties.calendar.time_zone(), "Asia/Hong_Kong");
+        let refused = load("time_zone = \"Mars/Olympus\"").unwrap_err();
+        assert!(format!("{refused:#}").contains("time_zone"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -48,7 +48,8 @@ enum Command {
     Call(call::CallArgs),
     /// Recomputes every account from its entries and checks that each currency balances.
     Verify(config::ConfigArgs),
-    /// Drives the ledger writer in-process and reports its throughput.
+    /// Drives the ledger writer in-process and reports its throughput; `sanhu bench http` drives a
+    /// running server over signed HTTP.
     Bench(bench::BenchArgs),
 }
 

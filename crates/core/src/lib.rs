@@ -20,4 +20,4 @@ pub mod wallet;
 
 pub use id::{AccountId, Id128, TransferId};
 pub use money::{Amount, Currency};
-pub use time::Timestamp;
+pub use time::{PlatformCalendar, PlatformDay, PlatformMonth, Timestamp, UnknownTimeZone, PLATFORM_TIME_ZONE_DEFAULT};

@@ -158,17 +158,12 @@ fn question_uri(status_url: &str, query: &ChannelOrderQuery) -> anyhow::Result<U
     text.parse().with_context(|| format!("the status question's URL {text:?}"))
 }
 
-/// Every byte but RFC 3986's unreserved characters as `%XX`.
+/// Every byte but RFC 3986's unreserved characters (letters, digits, `-._~`) as `%XX`.
+const UNRESERVED_KEPT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, UNRESERVED_KEPT).to_string()
 }
 
 #[derive(Deserialize)]

@@ -30,7 +30,6 @@ use tracing::Instrument;
 
 use crate::authentication::AuthenticatedClient;
 use crate::error::{code, ApiError};
-use crate::signature::hex;
 use crate::{request_id, AppState, SECRET_BEARING_ROUTES};
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -277,7 +276,7 @@ pub fn fingerprint(secret: &PartySecret, method: &str, path_and_query: &str, bod
     input.extend_from_slice(path_and_query.as_bytes());
     input.push(b'\n');
     input.extend_from_slice(body);
-    hex(&secret.request_fingerprint(&input))
+    hex::encode(secret.request_fingerprint(&input))
 }
 
 #[cfg(test)]
@@ -327,7 +326,7 @@ mod tests {
         assert_eq!(a.len(), 64);
         let other = PartySecret::from_bytes(&[8; 32]).unwrap();
         assert_ne!(a, fingerprint(&other, "POST", "/v1/x", b"{}"), "keyed: not a plain hash anyone can recompute");
-        let plain = hex(&Sha256::digest(b"POST\n/v1/x\n{}"));
+        let plain = hex::encode(Sha256::digest(b"POST\n/v1/x\n{}"));
         assert_ne!(a, plain);
     }
 }

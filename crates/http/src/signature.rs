@@ -38,7 +38,7 @@ const SIGNATURE_BYTES: usize = 64;
 
 /// Lower-case hex SHA-256 of the body (of the empty string for no body).
 pub fn body_sha256_hex(body: &[u8]) -> String {
-    hex(&Sha256::digest(body))
+    hex::encode(Sha256::digest(body))
 }
 
 /// The exact text that is signed.
@@ -85,7 +85,7 @@ pub fn sign(
 
 /// A fresh nonce: 32 hex characters of operating-system randomness.
 pub fn new_nonce() -> String {
-    hex(&sanhu_service::clock::random_bytes::<16>())
+    hex::encode(sanhu_service::clock::random_bytes::<16>())
 }
 
 /// What a request's headers claim, parsed but not yet checked against a key or the clock.
@@ -152,16 +152,6 @@ pub fn verify(public_key: &[u8; 32], method: &str, path_and_query: &str, body: &
 
 fn is_token(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xF) as usize] as char);
-    }
-    out
 }
 
 #[cfg(test)]

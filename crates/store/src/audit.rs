@@ -192,7 +192,7 @@ pub fn event_hash(seq: i64, event: &NewAuditEvent, prev_hash: &str) -> String {
     optional(&mut h, event.reason.as_deref());
     optional(&mut h, event.changes.as_deref());
     text(&mut h, prev_hash);
-    hex(&h.finalize())
+    hex::encode(h.finalize())
 }
 
 fn text(h: &mut Sha256, value: &str) {
@@ -208,16 +208,6 @@ fn optional(h: &mut Sha256, value: Option<&str>) {
             text(h, value);
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xF) as usize] as char);
-    }
-    out
 }
 
 /// The first place where the chain does not hold, and what it shows.

@@ -150,6 +150,8 @@ struct Applier<'a> {
 /// own, except within a linked chain, which succeeds or fails whole: the failing request gets its own
 /// error and the others `linked_event_failed`. Submissions must have passed [`check_submission`].
 pub fn apply_batch(state: &mut LedgerState, requests: &[TransferRequest], now: Timestamp) -> BatchOutcome {
+    #[cfg(debug_assertions)]
+    let before = tripwire::Snapshot::of(state);
     // Every applied request adds a transfer; reserving at once saves growing the map step by step.
     state.transfers.reserve(requests.len());
     let mut applier = Applier {
@@ -195,7 +197,10 @@ pub fn apply_batch(state: &mut LedgerState, requests: &[TransferRequest], now: T
     let mut pendings: Vec<PendingRecord> =
         pendings_touched.iter().filter_map(|id| state.pendings.get(id)).cloned().collect();
     pendings.sort_by_key(|p| p.id);
-    BatchOutcome { results, inserted, pendings, accounts }
+    let outcome = BatchOutcome { results, inserted, pendings, accounts };
+    #[cfg(debug_assertions)]
+    before.check(state, requests, &outcome);
+    outcome
 }
 
 impl Applier<'_> {
@@ -474,4 +479,91 @@ fn check_total(c: &Counters) -> Result<(), TransferError> {
     add(c.debits_pending, c.debits_posted)?;
     add(c.credits_pending, c.credits_posted)?;
     Ok(())
+}
+
+/// Tripwires where money is decided, in debug and test builds: after every batch, each account's
+/// counters equal its counters before plus the batch's transfers, no counter is negative, no hold is
+/// posted for more than it held, the batch moved as much into credits as into debits, and every linked
+/// chain was applied whole or not at all. The model tests catch much of this from outside; a tripwire
+/// fails at the spot, on every batch any test makes, store and service tests included.
+#[cfg(debug_assertions)]
+mod tripwire {
+    use super::*;
+
+    pub(super) struct Snapshot {
+        counters: IdMap<AccountId, Counters>,
+        /// Each known hold's amount, for the holds posted, voided or expired in the batch.
+        hold_amounts: IdMap<TransferId, i64>,
+    }
+
+    impl Snapshot {
+        pub(super) fn of(state: &LedgerState) -> Snapshot {
+            Snapshot {
+                counters: state.accounts.iter().map(|(id, a)| (*id, a.counters)).collect(),
+                hold_amounts: state.pendings.iter().map(|(id, p)| (*id, p.amount)).collect(),
+            }
+        }
+
+        pub(super) fn check(self, state: &LedgerState, requests: &[TransferRequest], outcome: &BatchOutcome) {
+            assert_eq!(outcome.results.len(), requests.len(), "one result a request");
+            let mut expected = self.counters;
+            let mut hold_amounts = self.hold_amounts;
+            let (mut debited, mut credited) = ([0i128; 2], [0i128; 2]);
+            for transfer in &outcome.inserted {
+                let (posted, pending) = match transfer.kind {
+                    TransferKind::Posted => (transfer.amount, 0),
+                    TransferKind::Pending => {
+                        hold_amounts.insert(transfer.id, transfer.amount);
+                        (0, transfer.amount)
+                    }
+                    TransferKind::PostPending | TransferKind::VoidPending | TransferKind::ExpirePending => {
+                        let pending_id = transfer.pending_id.expect("a resolution names its hold");
+                        let held = *hold_amounts.get(&pending_id).expect("a resolved hold was loaded or made");
+                        let posted = if transfer.kind == TransferKind::PostPending { transfer.amount } else { 0 };
+                        assert!(posted <= held, "hold {pending_id} posted {posted}, more than its {held}");
+                        (posted, -held)
+                    }
+                };
+                let debit = expected.get_mut(&transfer.debit_account_id).expect("the debit account was loaded");
+                debit.debits_posted += posted;
+                debit.debits_pending += pending;
+                let credit = expected.get_mut(&transfer.credit_account_id).expect("the credit account was loaded");
+                credit.credits_posted += posted;
+                credit.credits_pending += pending;
+                debited[0] += i128::from(posted);
+                debited[1] += i128::from(pending);
+                credited[0] += i128::from(posted);
+                credited[1] += i128::from(pending);
+            }
+            assert_eq!(debited, credited, "a batch moves as much into credits as into debits");
+            for (id, account) in state.accounts.iter() {
+                let c = account.counters;
+                assert_eq!(
+                    c, expected[id],
+                    "account {id}: counters after the batch are not those before plus its transfers"
+                );
+                assert!(
+                    c.debits_pending >= 0 && c.debits_posted >= 0 && c.credits_pending >= 0 && c.credits_posted >= 0,
+                    "account {id}: a negative counter {c:?}"
+                );
+            }
+            for account in &outcome.accounts {
+                assert_eq!(account.counters, state.accounts[&account.id].counters, "the outcome lists final counters");
+            }
+            let mut start = 0;
+            for (index, request) in requests.iter().enumerate() {
+                if request.linked {
+                    continue;
+                }
+                let chain = &outcome.results[start..=index];
+                let applied = chain.iter().filter(|r| r.is_ok()).count();
+                assert!(
+                    applied == 0 || applied == chain.len(),
+                    "a linked chain of {} was applied in part ({applied})",
+                    chain.len()
+                );
+                start = index + 1;
+            }
+        }
+    }
 }

@@ -4,6 +4,9 @@
 
 mod account;
 mod apply;
+/// The reference model the ledger is tested against: compiled for tests only (core's own, and the
+/// crates that enable the `model` feature in their dev-dependencies).
+#[cfg(any(test, feature = "model"))]
 pub mod model;
 mod result;
 #[cfg(test)]

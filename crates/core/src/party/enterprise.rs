@@ -7,7 +7,7 @@ use super::certificate::{Certificate, CertificateType};
 use super::customer::PartyKind;
 use super::identity::PhoneNumber;
 use super::real_name::RealName;
-use crate::Timestamp;
+use crate::{PlatformCalendar, Timestamp};
 
 rejection_codes! {
     /// Why company details were refused.
@@ -66,23 +66,39 @@ impl LicenceExpiry {
             return Ok(LicenceExpiry::LongTerm);
         }
         let b = text.as_bytes();
-        let shaped = b.len() == 10 && b[4] == b'-' && b[7] == b'-';
-        if !shaped || Timestamp::parse_rfc3339(&format!("{text}T00:00:00+08:00")).is_none() {
+        let shaped = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && [0..4, 5..7, 8..10].into_iter().all(|r| b[r].iter().all(u8::is_ascii_digit));
+        if !shaped {
             return Err(EnterpriseError::LicenceExpiryInvalid);
         }
-        let num = |r: std::ops::Range<usize>| text[r].parse().map_err(|_| EnterpriseError::LicenceExpiryInvalid);
-        Ok(LicenceExpiry::Through { year: num(0..4)?, month: num(5..7)? as u8, day: num(8..10)? as u8 })
+        let num = |r: std::ops::Range<usize>| text[r].parse::<u16>().map_err(|_| EnterpriseError::LicenceExpiryInvalid);
+        let expiry = LicenceExpiry::Through { year: num(0..4)?, month: num(5..7)? as u8, day: num(8..10)? as u8 };
+        if expiry.starts_of_last_day().is_none() {
+            return Err(EnterpriseError::LicenceExpiryInvalid);
+        }
+        Ok(expiry)
     }
 
     /// The instant the licence stops being valid, if it ever does.
     pub fn ends_at(self) -> Option<Timestamp> {
         match self {
             LicenceExpiry::LongTerm => None,
-            LicenceExpiry::Through { year, month, day } => {
-                let start = Timestamp::parse_rfc3339(&format!("{year:04}-{month:02}-{day:02}T00:00:00+08:00"))
-                    .expect("a parsed expiry is a real date");
-                start.add_seconds(86_400)
-            }
+            LicenceExpiry::Through { .. } => self.starts_of_last_day()?.add_seconds(86_400),
+        }
+    }
+
+    /// Midnight in China starting the last valid day (a licence is a Chinese document, so its days are
+    /// China's whatever the platform's time zone), or `None` for a date that does not exist.
+    fn starts_of_last_day(self) -> Option<Timestamp> {
+        match self {
+            LicenceExpiry::LongTerm => None,
+            LicenceExpiry::Through { year, month, day } => PlatformCalendar::china().date_start(
+                i16::try_from(year).ok()?,
+                i8::try_from(month).ok()?,
+                i8::try_from(day).ok()?,
+            ),
         }
     }
 

@@ -56,7 +56,7 @@ impl DataKeyId {
 
 impl std::fmt::Display for DataKeyId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(&hex::encode(self.0))
     }
 }
 
@@ -208,7 +208,7 @@ mod tests {
         // plaintext, no associated data.
         let cipher = Aes256Gcm::new(&[0u8; 32].into());
         let tag = cipher.encrypt(Nonce::from_slice(&[0u8; 12]), b"".as_ref()).unwrap();
-        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(tag);
         assert_eq!(hex, "530f8afbc74536b9a963b4f1c4cb738b");
     }
 

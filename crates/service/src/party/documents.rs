@@ -486,17 +486,10 @@ fn code_target(key: &str) -> anyhow::Result<CodeTarget> {
     .map_err(|e| anyhow!("stored code target {key:?}: {e}"))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn digest_from_hex(text: &str) -> anyhow::Result<[u8; 32]> {
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect::<Option<_>>()
-        .ok_or_else(|| anyhow!("stored digest is not hex"))?;
-    bytes.try_into().map_err(|_| anyhow!("stored digest is not 32 bytes"))
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(text, &mut digest).map_err(|e| anyhow!("stored digest is not 32 bytes of hex: {e}"))?;
+    Ok(digest)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -528,7 +521,7 @@ impl Document for StoredOneTimeCode {
         serde_json::to_string(&OneTimeCodeDoc {
             purpose: c.purpose().as_str().to_owned(),
             target: c.target().key(),
-            digest: hex(&c.digest().0),
+            digest: hex::encode(c.digest().0),
             issued_at: c.issued_at().nanos(),
             expires_at: c.expires_at().nanos(),
             attempts_left: c.attempts_left(),

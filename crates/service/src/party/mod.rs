@@ -44,7 +44,6 @@ pub use error::{rule_codes, PartyError, Rejection};
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
 pub use one_time_codes::IssuedCode;
-pub(crate) use operators::platform_day;
 pub use operators::OperatorAuthorisation;
 pub use owners::MemberObject;
 pub use pay_passwords::PayPasswordHashing;
@@ -71,6 +70,9 @@ pub struct PartyConfig {
     /// The keys certificate numbers are sealed under in the store. The default is made up at start
     /// (ephemeral), like the secret's.
     pub data_keys: DataKeys,
+    /// The platform's calendar: the time zone whose days count daily limits (Asia/Shanghai unless
+    /// configured).
+    pub calendar: sanhu_core::PlatformCalendar,
 }
 
 impl Default for PartyConfig {
@@ -83,6 +85,7 @@ impl Default for PartyConfig {
             pay_password_hashing: PayPasswordHashing::RECOMMENDED,
             secret: PartySecret::ephemeral(),
             data_keys: DataKeys::ephemeral(),
+            calendar: sanhu_core::PlatformCalendar::default(),
         }
     }
 }
@@ -116,6 +119,12 @@ impl Parties {
 
     pub fn config(&self) -> &PartyConfig {
         &self.config
+    }
+
+    /// The platform day (days since 1970-01-01 in the platform's time zone) that `at` falls in: what
+    /// records counting per day keep.
+    pub(crate) fn platform_day(&self, at: sanhu_core::Timestamp) -> i64 {
+        self.config.calendar.day(at).0
     }
 
     pub fn store(&self) -> &Store {

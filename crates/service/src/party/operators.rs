@@ -23,7 +23,7 @@ use sanhu_core::party::{
     Actor, Change, LoginIdentity, MemberAction, Operation, Operator, OperatorRequest, OperatorRole, Reason,
     StatusChange,
 };
-use sanhu_core::{Amount, Currency, Timestamp};
+use sanhu_core::{Amount, Currency};
 use sanhu_store::LedgerStore;
 use serde_json::json;
 
@@ -35,14 +35,6 @@ use super::members::load_member;
 use super::work::{Work, IDENTITY_KEY, OPERATORS_OF_MEMBER};
 use super::Parties;
 use crate::clock;
-
-/// The platform's calendar for limits per day: China (UTC+8), as business licences count days.
-const PLATFORM_UTC_OFFSET_S: i64 = 8 * 3600;
-
-/// The platform day (days since 1970-01-01 in UTC+8) that `at` falls in.
-pub(crate) fn platform_day(at: Timestamp) -> i64 {
-    (at.nanos().div_euclid(1_000_000_000) + PLATFORM_UTC_OFFSET_S).div_euclid(86_400)
-}
 
 /// An operator's request that was allowed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,7 +260,7 @@ impl Parties {
             let ledger =
                 work.store().get_account(account_id).await?.ok_or(PartyError::NotFound(MEMBER_ACCOUNT_NOT_FOUND))?;
             let currency = ledger.currency;
-            let day = platform_day(work.now);
+            let day = self.platform_day(work.now);
             let spent_before = stored.spent.on(day, currency);
             stored.operator.authorise(account_id, currency, request, spent_before)?;
             let spent_today = match request_amount(request) {
@@ -417,14 +409,6 @@ fn member_action(operation: Operation) -> MemberAction {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_platform_day_turns_at_midnight_in_china() {
-        let before = Timestamp::parse_rfc3339("2025-03-01T23:59:59+08:00").unwrap();
-        let after = Timestamp::parse_rfc3339("2025-03-02T00:00:00+08:00").unwrap();
-        assert_eq!(platform_day(after), platform_day(before) + 1);
-        assert_eq!(platform_day(Timestamp::parse_rfc3339("2025-03-01T16:00:00Z").unwrap()), platform_day(after));
-    }
 
     #[test]
     fn a_days_spend_starts_afresh_each_day_and_never_goes_below_zero() {

@@ -66,7 +66,7 @@ impl PartySecret {
     /// as the secret is the same, and the token says nothing of the number without the secret.
     pub(crate) fn card_token(&self, number: &CardNumber) -> String {
         let digest = self.keyed("sanhu-card-token-v1", number.digits_for_tokenisation().as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(digest);
         format!("ctk_{hex}")
     }
 
@@ -77,7 +77,7 @@ impl PartySecret {
     /// are shown has about 10^8 candidates left, which a plain hash gives up in seconds.
     pub fn certificate_index(&self, certificate: &Certificate) -> String {
         let input = format!("{}\n{}", certificate.certificate_type().as_str(), certificate.number());
-        hex(&self.keyed(CERTIFICATE_INDEX_LABEL, input.as_bytes()))
+        hex::encode(self.keyed(CERTIFICATE_INDEX_LABEL, input.as_bytes()))
     }
 
     /// A value that tells whether certificates were indexed under this secret, and nothing of it: the
@@ -85,7 +85,7 @@ impl PartySecret {
     /// with another secret (which would find no certificate, and let a second customer claim one) is
     /// refused.
     pub(crate) fn certificate_index_check(&self) -> String {
-        hex(&self.keyed(CERTIFICATE_INDEX_LABEL, b"sanhu certificate index check"))
+        hex::encode(self.keyed(CERTIFICATE_INDEX_LABEL, b"sanhu certificate index check"))
     }
 }
 
@@ -99,10 +99,6 @@ impl PartySecret {
     pub fn request_fingerprint(&self, input: &[u8]) -> [u8; 32] {
         self.keyed("sanhu-request-fingerprint-v1", input)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl std::fmt::Debug for PartySecret {
@@ -124,7 +120,7 @@ mod tests {
     #[test]
     fn hmac_sha256_matches_rfc_4231_test_case_2() {
         let out = mac(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(out);
         assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 

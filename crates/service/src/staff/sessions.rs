@@ -87,8 +87,8 @@ impl Staff {
     }
 
     async fn open_session(&self, account: StaffAccount, now: Timestamp) -> Result<NewSession, StaffFailure> {
-        let token = hex(&clock::random_bytes::<TOKEN_BYTES>());
-        let csrf_token = hex(&clock::random_bytes::<TOKEN_BYTES>());
+        let token = hex::encode(clock::random_bytes::<TOKEN_BYTES>());
+        let csrf_token = hex::encode(clock::random_bytes::<TOKEN_BYTES>());
         let session = StaffSession {
             token_hash: sha256_hex(&token),
             username: account.username.clone(),
@@ -141,9 +141,5 @@ impl Staff {
 
 /// Lower-case hex SHA-256 of a token: what the store keeps of it.
 fn sha256_hex(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }

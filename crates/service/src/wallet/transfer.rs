@@ -29,7 +29,7 @@ use crate::clock;
 use crate::party::customers::load_customer;
 use crate::party::members::load_member;
 use crate::party::work::Work;
-use crate::party::{platform_day, PartyError};
+use crate::party::PartyError;
 
 /// What a transfer to another member takes.
 #[derive(Clone, Debug)]
@@ -158,7 +158,7 @@ impl Wallets {
             if let Some(existing) = work.get::<MemberTransfer>(&id).await? {
                 return same_transfer(existing, request);
             }
-            let day = platform_day(work.now);
+            let day = self.parties.platform_day(work.now);
             let day_id = transfer_day_id(request.sender);
             let sent_today = match work.get::<TransferDay>(&day_id).await? {
                 Some(record) if record.day == day => record.sent,
@@ -228,7 +228,7 @@ impl Wallets {
     /// What the member has sent to other members today (the platform's day), transfers still being
     /// applied included.
     pub async fn sent_today(&self, member: MemberId) -> Result<i64, PartyError> {
-        let day = platform_day(clock::now());
+        let day = self.parties.platform_day(clock::now());
         let record = self.parties.reader().get::<TransferDay>(&transfer_day_id(member)).await?;
         Ok(record.filter(|r| r.day == day).map_or(0, |r| r.sent))
     }

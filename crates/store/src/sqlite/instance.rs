@@ -60,7 +60,7 @@ impl InstanceLock {
         self.forget_gone_instances();
         let mut random = [0u8; TOKEN_LEN / 2];
         getrandom::getrandom(&mut random).map_err(|e| anyhow::anyhow!("failed to draw an instance token: {e}"))?;
-        let token: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let token = hex::encode(random);
         // Locked under a name no other store reads, then renamed: a lock file is never seen unlocked,
         // so another store's sweep cannot take a live instance for a gone one.
         let fresh = self.dir.join(format!(".{token}.new"));

@@ -6,7 +6,7 @@
 //! database (SQLite: its files, byte for byte; PostgreSQL: every row of every table as text) are
 //! searched for every secret the run used. None may appear.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

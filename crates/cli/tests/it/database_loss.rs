@@ -27,7 +27,7 @@
 //!
 //! Each run prints its figures for docs/RELIABILITY.md; `SANHU_CRASH_SEED` repeats its random choices.
 
-mod common;
+use crate::common;
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -23,7 +23,7 @@
 //! - A GET whose comment says "later" (`# a few seconds later`) is asked again until its answer matches
 //!   (at most `POLL_TIMEOUT`): the compensation and expiry jobs take their time.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -37,7 +37,7 @@ use common::{Database, PostgresSchema, Server, WorkDir};
 use serde_json::{json, Value};
 
 /// The guide, read at compile time so that editing it rebuilds the test.
-const GUIDE: &str = include_str!("../../../docs/WALLET.md");
+const GUIDE: &str = include_str!("../../../../docs/WALLET.md");
 const GUIDE_PATH: &str = "docs/WALLET.md";
 /// The channel status endpoint's address in the guide's `sanhu.toml`, which the test replaces.
 const GUIDE_CHANNEL_ADDRESS: &str = "127.0.0.1:9000";

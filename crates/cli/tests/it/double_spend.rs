@@ -14,7 +14,7 @@
 //! Runs on SQLite (one instance) and PostgreSQL (two instances, requests alternating between them);
 //! prints its figures for docs/RELIABILITY.md.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Barrier};
 use std::time::Instant;

@@ -7,7 +7,7 @@
 //! field, or one trying to set a balance, a status or an owner, is refused with `unknown_field` and
 //! changes nothing.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -7,7 +7,7 @@
 //! then payments, refunds, freezes and adjustments with every refusal's code. Each case ends with the
 //! ledger's verify checks passing.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

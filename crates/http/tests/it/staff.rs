@@ -3,7 +3,7 @@
 //! permission table says; maker-checker, refused to the maker and applied by another staff member,
 //! once however many approve at once; and the audit log's staff actor.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

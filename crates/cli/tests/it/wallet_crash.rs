@@ -14,7 +14,7 @@
 //! SQLite and PostgreSQL; `SANHU_CRASH_SEED` repeats a run's random choices. Prints its figures for
 //! docs/RELIABILITY.md.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -27,7 +27,7 @@
 //! prints its figures (operations, acknowledged, unacknowledged and retried, kills) for
 //! docs/RELIABILITY.md; `SANHU_CRASH_SEED` repeats a run's random choices (not its timing).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -659,6 +659,86 @@ fn bench_prints_one_json_report_with_no_failures_and_a_verified_ledger() {
     assert!(left.is_empty(), "the bench leaves its database behind: {left:?}");
 }
 
+#[test]
+fn bench_writes_its_summary_and_no_progress_into_redirected_output() {
+    let dir = WorkDir::new("bench-redirected");
+    let mut command = sanhu(dir.path(), &["bench", "--transfers", "20000", "--accounts", "1000"]);
+    command.env("TMPDIR", dir.path());
+    let finished = run_bounded(command, COMMAND_TIMEOUT);
+    assert!(finished.status.success(), "{}", finished.describe());
+    assert!(finished.stdout.contains("throughput"), "the summary goes to standard output:\n{}", finished.describe());
+    // A progress bar is for a terminal: redirected, standard error holds no bar and no percentage.
+    assert!(finished.stderr.is_empty(), "progress written into redirected output:\n{}", finished.describe());
+}
+
+/// The server's per-client rate limit, raised for a bench run as `sanhu bench http --help` says.
+const BENCH_RATE_LIMITS: &str = "rate_limit_per_s = 1000000\nrate_limit_burst = 1000000\n";
+
+/// `sanhu bench http` against a real server: every workload sets itself up through the API, runs for
+/// about a second, and reports requests and no errors; the ledger verifies afterwards.
+fn bench_http_runs_every_workload_without_errors(database: Database) {
+    let dir = WorkDir::new("bench-http");
+    let dir = dir.path();
+    std::fs::write(dir.join("sanhu.toml"), BENCH_RATE_LIMITS).expect("write sanhu.toml");
+    let server = Server::start(dir, &database.args());
+    let workloads = ["health", "read", "transfer", "payment", "hot-wallet"];
+    let mut args = vec!["bench", "http"];
+    args.extend(workloads);
+    args.extend(["--duration", "1s", "--warm-up", "200ms", "--connections", "4", "--accounts", "10", "--json"]);
+    let finished = run_bounded(sanhu(dir, &args), Duration::from_secs(180));
+    assert!(finished.status.success(), "sanhu {args:?} failed:\n{}\n{}", finished.describe(), server.output());
+    assert!(finished.stderr.is_empty(), "progress written into redirected output:\n{}", finished.describe());
+    let report = finished.json();
+    assert_eq!(report["connections"], 4, "{report}");
+    let reports = report["workloads"].as_array().unwrap_or_else(|| panic!("no workloads: {report}"));
+    let names: Vec<&str> = reports.iter().map(|r| as_str(&r["workload"])).collect();
+    assert_eq!(names, workloads, "{report}");
+    for run in reports {
+        let name = as_str(&run["workload"]);
+        let requests = run["requests"].as_u64().unwrap_or_else(|| panic!("{name}: no requests: {run}"));
+        let errors = run["errors_total"].as_u64().unwrap_or_else(|| panic!("{name}: no errors_total: {run}"));
+        assert!(requests > 0 && run["ok"].as_u64() == Some(requests - errors), "{name}: {run}");
+        assert!(run["requests_per_second"].as_f64().is_some_and(|r| r > 0.0), "{name}: {run}");
+        let latency = |q: &str| run["latency_ms"][q].as_f64().unwrap_or_else(|| panic!("{name}: no {q}: {run}"));
+        assert!(
+            0.0 < latency("p50") && latency("p50") <= latency("p99") && latency("p99") <= latency("p99.9"),
+            "{name}: {run}"
+        );
+        assert!(latency("p99.9") <= latency("max"), "{name}: {run}");
+        if name == "hot-wallet" {
+            // Payments racing for one wallet may still be refused 409 concurrent_change (reported by code,
+            // the run going on); nothing else, and the wallet lost exactly what the answers paid.
+            for error in run["errors"].as_array().expect("errors") {
+                assert_eq!((&error["status"], &error["code"]), (&json!(409), &json!("concurrent_change")), "{run}");
+            }
+            assert_eq!(run["wallet_check"]["exact"], true, "{run}");
+            assert!(run["wallet_check"]["paid"].as_i64().is_some_and(|p| p > 0), "{run}");
+        } else {
+            assert_eq!(run["errors_total"], 0, "{name} had errors: {run}");
+            assert_eq!(run["errors"], json!([]), "{name}: {run}");
+        }
+        if name != "health" {
+            assert!(run["share_of_health"].as_f64().is_some_and(|s| s > 0.0), "{name}: {run}");
+        }
+    }
+    server.stop();
+    let mut verify = vec!["verify"];
+    verify.extend(database.args());
+    let verified = run_ok(dir, &verify).stdout;
+    assert!(verified.contains("verify: ok"), "{verified}");
+}
+
+#[test]
+fn bench_http_runs_every_workload_without_errors_on_sqlite() {
+    bench_http_runs_every_workload_without_errors(Database::Sqlite);
+}
+
+#[test]
+fn bench_http_runs_every_workload_without_errors_on_postgres() {
+    let Some(schema) = PostgresSchema::create() else { return };
+    bench_http_runs_every_workload_without_errors(Database::Postgres(schema));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. The configuration file
 // ---------------------------------------------------------------------------------------------

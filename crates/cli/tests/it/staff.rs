@@ -2,7 +2,7 @@
 //! password generated and shown once, or read from standard input), listed, disabled, enabled and
 //! given a new password; the server then signs them in, or refuses them, with exactly those passwords.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -103,17 +103,17 @@ on_both_backends!(keys_added_at_once_by_two_instances_stop_at_two_active, |db| {
 /// The statements that made a database of the schema before scopes: each backend's migrations up to
 /// then, in order, and the versions they record.
 const SQLITE_BEFORE_SCOPES: &[&str] = &[
-    include_str!("../src/sqlite/schema.sql"),
+    include_str!("../../src/sqlite/schema.sql"),
     "ALTER TABLE idempotency_keys ADD COLUMN claimed_by TEXT;",
-    include_str!("../src/sqlite/schema_v3.sql"),
-    include_str!("../src/sqlite/schema_v4.sql"),
+    include_str!("../../src/sqlite/schema_v3.sql"),
+    include_str!("../../src/sqlite/schema_v4.sql"),
 ];
 const POSTGRES_BEFORE_SCOPES: &[&str] = &[
-    include_str!("../src/postgres/schema.sql"),
-    include_str!("../src/postgres/schema_v2.sql"),
-    include_str!("../src/postgres/schema_v3.sql"),
-    include_str!("../src/postgres/schema_v4.sql"),
-    include_str!("../src/postgres/schema_v5.sql"),
+    include_str!("../../src/postgres/schema.sql"),
+    include_str!("../../src/postgres/schema_v2.sql"),
+    include_str!("../../src/postgres/schema_v3.sql"),
+    include_str!("../../src/postgres/schema_v4.sql"),
+    include_str!("../../src/postgres/schema_v5.sql"),
 ];
 
 /// The client an older sanhu made: one key in `api_clients`, no scopes.

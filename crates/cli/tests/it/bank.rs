@@ -15,7 +15,7 @@
 //! Every answer to a transfer must be 201 or 422 `insufficient_funds`, and every read 200. Each run
 //! prints its figures for docs/RELIABILITY.md; `SANHU_CRASH_SEED` repeats a run's random choices.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! `sanhu verify` fail naming it (and pass again once the edit is undone); an event deleted makes it
 //! fail naming the missing event.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

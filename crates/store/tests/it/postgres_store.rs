@@ -566,7 +566,7 @@ async fn migrating_a_version_1_ledger_links_its_entries_as_the_writer_does() {
     sql.batch_execute(&format!("CREATE SCHEMA {old}")).await.unwrap();
     let (old_sql, connection) = tokio_postgres::connect(&old_url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
-    old_sql.batch_execute(include_str!("../src/postgres/schema.sql")).await.unwrap();
+    old_sql.batch_execute(include_str!("../../src/postgres/schema.sql")).await.unwrap();
     old_sql
         .batch_execute(&format!(
             "CREATE TABLE sanhu_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL);

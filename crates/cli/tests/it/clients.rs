@@ -5,7 +5,7 @@
 //! both verify, a third is refused, and `revoke-key` stops a key while the other goes on; `list`
 //! shows all of it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -7,10 +7,9 @@
 //! - 20 refunds of 10.00 at once of a payment of 100.00: exactly 10 succeeded and 10
 //!   `refund_exceeds_payment`, and the payment holds exactly the refunds answered as succeeded.
 
-mod common;
-
 use axum::http::StatusCode;
-use common::TestApp;
+
+use crate::common::TestApp;
 use futures_util::future::join_all;
 use sanhu_core::wallet::{FeePayer, FeeRule};
 use sanhu_core::Currency;
@@ -135,7 +134,7 @@ on_both_backends!(twenty_refunds_at_once_of_a_payment_of_one_hundred_are_ten_ref
 /// The throughput of one hot wallet (docs/BENCHMARKS.md): `CALLERS` callers pay 0.01 at once from
 /// one wallet, each its next payment as soon as the last is answered, for `SANHU_HOT_WALLET_S`
 /// seconds (3 by default). Run on purpose, in release:
-/// `cargo test --release -p sanhu-http --test wallet_turns hot_wallet -- --ignored --nocapture`.
+/// `cargo test --release -p sanhu-http --test it wallet_turns::hot_wallet -- --ignored --nocapture`.
 mod hot_wallet_throughput {
     use super::*;
     use std::time::{Duration, Instant};

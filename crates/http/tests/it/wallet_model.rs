@@ -9,7 +9,7 @@
 //! withdrawals of at least 1.00 approved at once below 50.00: what it predicts is then plain
 //! arithmetic. `SANHU_MODEL_SEED` repeats a run; `SANHU_MODEL_OPERATIONS` sets its length.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

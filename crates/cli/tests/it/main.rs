@@ -1,0 +1,15 @@
+//! One test binary for the binary's end-to-end tests: a module per subject, so the stack is linked once
+//! rather than once per file.
+
+mod common;
+mod audit;
+mod bank;
+mod cli;
+mod clients;
+mod crash;
+mod database_loss;
+mod double_spend;
+mod secrets;
+mod staff;
+mod wallet_crash;
+mod wallet_guide;

@@ -1,0 +1,15 @@
+//! One test binary for the HTTP API's integration tests: a module per subject, so the stack is linked once
+//! rather than once per file.
+
+mod common;
+mod access;
+mod api;
+mod audit;
+mod enterprises_and_security;
+mod idempotency_after_crash;
+mod parties;
+mod recharge_compensation;
+mod staff;
+mod wallet;
+mod wallet_model;
+mod wallet_turns;
