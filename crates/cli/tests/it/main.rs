@@ -1,11 +1,11 @@
 //! One test binary for the binary's end-to-end tests: a module per subject, so the stack is linked once
 //! rather than once per file.
 
-mod common;
 mod audit;
 mod bank;
 mod cli;
 mod clients;
+mod common;
 mod crash;
 mod database_loss;
 mod double_spend;

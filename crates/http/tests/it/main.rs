@@ -1,10 +1,10 @@
 //! One test binary for the HTTP API's integration tests: a module per subject, so the stack is linked once
 //! rather than once per file.
 
-mod common;
 mod access;
 mod api;
 mod audit;
+mod common;
 mod enterprises_and_security;
 mod idempotency_after_crash;
 mod parties;
