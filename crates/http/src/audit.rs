@@ -36,7 +36,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::authentication::AuthenticatedClient;
-use crate::error::{code, ApiError};
+use crate::error::{code, error_chain, ApiError};
 use crate::query::QueryParams;
 use crate::{request_id, AppState};
 
@@ -145,16 +145,24 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                 match audit.record(record.clone()).await {
                     Ok(_) => return Response::from_parts(parts, Body::from(body)),
                     Err(error) if tries < RECORD_TRIES => {
-                        tracing::warn!(error = %error, tries, "an audit event could not be written; trying again");
+                        tracing::warn!(
+                            error = error_chain(&error),
+                            tries,
+                            "an audit event could not be written; trying again"
+                        );
                         tokio::time::sleep(RECORD_RETRY_PAUSE * tries).await;
                     }
                     // A 5xx decided nothing the caller may rely on; it goes out as it is.
                     Err(error) if parts.status.is_server_error() => {
-                        tracing::error!(error = %error, status, "an audit event could not be written");
+                        tracing::error!(error = error_chain(&error), status, "an audit event could not be written");
                         return Response::from_parts(parts, Body::from(body));
                     }
                     Err(error) => {
-                        tracing::error!(error = %error, status, "an audit event could not be written; the answer is withheld");
+                        tracing::error!(
+                            error = error_chain(&error),
+                            status,
+                            "an audit event could not be written; the answer is withheld"
+                        );
                         return audit_unavailable();
                     }
                 }

@@ -479,7 +479,7 @@ impl ApiError {
     /// The writer failed the batch: nothing of it was applied, so the caller may retry.
     pub fn ledger_unavailable(error: SubmitError) -> ApiError {
         // The storage failure was logged by the writer, once for the whole batch.
-        tracing::warn!(request.id = %request_id::current(), error = %error, "the ledger could not commit");
+        tracing::warn!(request.id = %request_id::current(), error = error_chain(&error), "the ledger could not commit");
         ApiError {
             info: code::LEDGER_UNAVAILABLE,
             message: "the ledger could not commit the request; nothing was applied, retry".to_owned(),
@@ -526,9 +526,31 @@ impl From<PartyError> for ApiError {
     }
 }
 
-/// A store error: 503 if the database is unavailable, else an internal error.
+/// An error and every cause under it, for the log: `a: b: c`.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
+}
+
+/// A store error: 503 if the database is unavailable, else an internal error. An error that came
+/// from the ledger's writer (a wallet use case's chain it could not commit) is answered as the ledger
+/// endpoints answer it: 503 `ledger_unavailable`.
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> ApiError {
+        if error.chain().any(|cause| cause.downcast_ref::<SubmitError>().is_some()) {
+            tracing::warn!(request.id = %request_id::current(), error = format!("{error:#}"), "the ledger could not commit");
+            return ApiError {
+                info: code::LEDGER_UNAVAILABLE,
+                message: "the ledger could not commit the request; nothing was applied, retry".to_owned(),
+                retry_after_s: Some(LEDGER_UNAVAILABLE_RETRY_AFTER_S),
+            };
+        }
         if sanhu_store::is_unavailable(&error) {
             ApiError::unavailable(error)
         } else {
@@ -693,5 +715,17 @@ mod tests {
         let response = ApiError::party(PartyError::Contended).into_response();
         assert_eq!(response.status().as_u16(), 409);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_use_case_whose_ledger_submission_failed_is_answered_ledger_unavailable() {
+        // As a wallet use case hands it on: the writer's error under context, inside a PartyError.
+        let failed = anyhow::Error::new(SubmitError::Stopped).context("the ledger did not answer");
+        let response = ApiError::party(PartyError::Internal(failed)).into_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        // A string of the same text is not recognised: the source has to be kept.
+        let flattened = anyhow::anyhow!("the ledger did not answer: {}", SubmitError::Stopped);
+        assert_eq!(ApiError::from(flattened).code(), "internal_error");
     }
 }

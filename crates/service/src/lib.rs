@@ -12,6 +12,7 @@ pub mod nonces;
 #[macro_use]
 pub mod party;
 pub mod staff;
+pub mod turns;
 pub mod wallet;
 pub mod writer;
 

@@ -32,8 +32,10 @@ impl Default for WriterConfig {
 /// Why a submission got no results. Nothing of it was applied in either case.
 #[derive(Debug)]
 pub enum WriterError {
-    /// The database failed the batch (unreachable, disk full...). The caller may retry.
-    Storage(String),
+    /// The database failed the batch (unreachable, disk full...). The caller may retry. The store's
+    /// error is shared by every submission of the batch and kept whole as this error's source, so
+    /// that whoever answers can still tell an unreachable database (`sanhu_store::is_unavailable`).
+    Storage(std::sync::Arc<anyhow::Error>),
     /// The writer has stopped (shutting down).
     Stopped,
 }
@@ -41,13 +43,23 @@ pub enum WriterError {
 impl std::fmt::Display for WriterError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WriterError::Storage(e) => write!(f, "the ledger store failed the batch: {e}"),
+            WriterError::Storage(_) => f.write_str("the ledger store failed the batch"),
             WriterError::Stopped => f.write_str("the ledger writer has stopped"),
         }
     }
 }
 
-impl std::error::Error for WriterError {}
+impl std::error::Error for WriterError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WriterError::Storage(error) => {
+                let error: &anyhow::Error = error;
+                Some(AsRef::<dyn std::error::Error + Send + Sync>::as_ref(error))
+            }
+            WriterError::Stopped => None,
+        }
+    }
+}
 
 struct Submission {
     requests: Vec<TransferRequest>,
@@ -149,9 +161,9 @@ async fn commit(store: &Store, batch: Vec<Submission>, count: usize) {
                 error = format!("{error:#}"),
                 "batch failed; nothing of it was applied"
             );
-            let message = format!("{error:#}");
+            let error = std::sync::Arc::new(error);
             for (reply, _) in replies {
-                let _ = reply.send(Err(WriterError::Storage(message.clone())));
+                let _ = reply.send(Err(WriterError::Storage(error.clone())));
             }
         }
     }

@@ -7,7 +7,9 @@
 //!   for a few seconds and then emptied: the disk is full. That needs root (`mount -t tmpfs`); without
 //!   it the SQLite half is skipped with a message, except under `CI=true`, where it fails.
 //!
-//! Client threads move money between the bank's wallets all along, and the test requires:
+//! Client threads move money between the bank's wallets all along, and others pay a merchant from
+//! members' wallets (`POST /v1/payments`, whose chain goes through the ledger's writer like a
+//! transfer), and the test requires:
 //!
 //! - while the database is gone, money-moving requests are answered 503 (`ledger_unavailable` or
 //!   `not_ready`; `audit_unavailable` for one whose transfer committed but whose audit event could
@@ -17,7 +19,11 @@
 //! - no batch is half-written: every request answered 503 is retried with its Idempotency-Key until
 //!   it is decided, and then each wallet's entries are exactly its funding and the transfers answered
 //!   with success (each once), the balances follow from them, every consistent read of the balances
-//!   that succeeded was conserved, and `sanhu verify` on the stopped database exits 0.
+//!   that succeeded was conserved, and `sanhu verify` on the stopped database exits 0;
+//! - the same for payments: never a 500 (a payment whose chain the writer could not commit is 503
+//!   `ledger_unavailable`), every one answered 503 is retried with its key until it is paid or refused
+//!   `insufficient_funds`, and then each member's balance is its recharge less exactly its payments
+//!   answered paid, the merchant holds exactly those, and nothing is left frozen.
 //!
 //! Each run prints its figures for docs/RELIABILITY.md; `SANHU_CRASH_SEED` repeats its random choices.
 
@@ -31,12 +37,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use serde_json::json;
 
 const WALLETS: usize = 5;
 const FUNDING: i64 = 10_000;
 const AMOUNT_MAX: i64 = 6_000;
 /// Client threads sending transfers, one after another, for the whole run.
 const CLIENTS: usize = 4;
+/// Members paying one merchant from their wallets, each recharged `PAYER_RECHARGE` through Alipay
+/// (the platform pays its fee: two transfers), by `PAYING_CLIENTS` threads.
+const PAYERS: usize = 2;
+const PAYER_RECHARGE: i64 = 200_000;
+const PAYMENT_MAX: i64 = 5_000;
+const PAYING_CLIENTS: usize = 2;
 /// Load before the database goes, and after it is back.
 const LOAD_BEFORE: Duration = Duration::from_millis(1_000);
 const LOAD_AFTER: Duration = Duration::from_millis(1_000);
@@ -280,6 +293,87 @@ struct Request {
     retries: u32,
 }
 
+/// One payment and its fate.
+#[derive(Clone, Debug)]
+struct Payment {
+    key: String,
+    number: String,
+    payer: usize,
+    amount: i64,
+    body: String,
+    phase: usize,
+    first_status: u16,
+    first_code: String,
+    decided: Option<Answer>,
+}
+
+/// Whether a first answer is a 503 that asks for a retry, as the test requires of a request the
+/// database's loss kept from being decided.
+fn retry_later(answer: &Answer) -> bool {
+    answer.status == 503
+        && answer.retry_after.is_some()
+        && ["ledger_unavailable", "not_ready", "audit_unavailable"].contains(&answer.code().as_str())
+}
+
+/// Pays the merchant from the payers' wallets until `stop`, under Idempotency-Keys.
+#[allow(clippy::too_many_arguments)]
+fn pay_until_stopped(
+    port: u16,
+    credential: &Credential,
+    payers: &[(String, String)],
+    merchant: &str,
+    client: usize,
+    mut random: Random,
+    phase: &AtomicUsize,
+    stop: &AtomicBool,
+) -> (Vec<Payment>, Vec<String>) {
+    let (mut payments, mut failures) = (Vec::new(), Vec::new());
+    for index in 0.. {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let payer = random.below(PAYERS as u64) as usize;
+        let amount = 1 + random.below(PAYMENT_MAX as u64) as i64;
+        let number = format!("LP-{client}-{index}");
+        let body = json!({ "order_number": number, "member_id": payers[payer].0, "amount": amount,
+                           "receiver_account_id": merchant })
+        .to_string();
+        let key = format!("loss-pay-{client}-{index}");
+        let sent_in = phase.load(Ordering::SeqCst);
+        let answer = send(port, "POST", "/v1/payments", Some(&body), Some(&key), Some(credential));
+        let mut payment = Payment {
+            key,
+            number,
+            payer,
+            amount,
+            body,
+            phase: sent_in,
+            first_status: 0,
+            first_code: String::new(),
+            decided: None,
+        };
+        match answer {
+            Ok(answer) if answer.status == 201 || (answer.status == 422 && answer.code() == "insufficient_funds") => {
+                payment.first_status = answer.status;
+                payment.decided = Some(answer);
+            }
+            Ok(answer) if retry_later(&answer) => {
+                payment.first_status = 503;
+                payment.first_code = answer.code();
+                if phase.load(Ordering::SeqCst) == DOWN {
+                    std::thread::sleep(PAUSE_WHILE_DOWN);
+                }
+            }
+            other => {
+                failures.push(format!("payment {} in phase {sent_in}: {other:?}", payment.key));
+                continue;
+            }
+        }
+        payments.push(payment);
+    }
+    (payments, failures)
+}
+
 #[derive(Debug, Default)]
 struct Figures {
     requests: usize,
@@ -295,6 +389,11 @@ struct Figures {
     retries: u32,
     settle_ms: u128,
     total_ms: u128,
+    /// Payments: first answers by phase (201, 422, 503), how many of the 503s were
+    /// `ledger_unavailable`, and how many were retried.
+    payments: [(usize, usize, usize); 3],
+    payments_ledger_unavailable: usize,
+    payments_retried: usize,
 }
 
 fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec<String>, work: &WorkDir) {
@@ -307,6 +406,18 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
     let port = server.port;
     let credential = Arc::new(Credential::load(&work.path));
     let bank = Arc::new(Bank::open(port, &credential, WALLETS, FUNDING));
+    let mut payers = Vec::new();
+    for i in 0..PAYERS {
+        let (member, basic) = active_member(port, &credential, &format!("1340021{i:04}"));
+        let number = format!("LR-{i}");
+        let body =
+            json!({ "order_number": number, "member_id": member, "amount": PAYER_RECHARGE, "channel": "alipay" });
+        post_ok(port, &credential, "/v1/recharges", body);
+        post_ok(port, &credential, &format!("/v1/recharges/{number}/confirm"), json!({}));
+        payers.push((member, basic));
+    }
+    let payers = Arc::new(payers);
+    let merchant = Arc::new(active_member(port, &credential, "13400220000").1);
 
     let phase = Arc::new(AtomicUsize::new(BEFORE));
     let stop = Arc::new(AtomicBool::new(false));
@@ -389,6 +500,17 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
         })
         .collect();
 
+    let paying: Vec<_> = (0..PAYING_CLIENTS)
+        .map(|client| {
+            let (credential, payers, merchant) = (credential.clone(), payers.clone(), merchant.clone());
+            let (phase, stop) = (phase.clone(), stop.clone());
+            let random = Random::new(random.next());
+            std::thread::spawn(move || {
+                pay_until_stopped(port, &credential, &payers, &merchant, client, random, &phase, &stop)
+            })
+        })
+        .collect();
+
     let mut figures = Figures::default();
     std::thread::sleep(LOAD_BEFORE);
 
@@ -448,6 +570,12 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
         figures.reads_ok += ok;
         figures.reads_unavailable += unavailable;
     }
+    let mut payments = Vec::new();
+    for client in paying {
+        let (p, f) = client.join().expect("a paying thread panicked");
+        payments.extend(p);
+        failures.extend(f);
+    }
     assert!(
         failures.is_empty(),
         "{} wrong answers, the first ones:\n{}\n{}",
@@ -494,7 +622,63 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
         }
         figures.retries += request.retries;
     }
+    let settle_payments = Instant::now();
+    for payment in payments.iter_mut().filter(|p| p.decided.is_none()) {
+        figures.payments_retried += 1;
+        let mut last = None;
+        loop {
+            assert!(
+                settle_payments.elapsed() < SETTLE_TIMEOUT,
+                "the retries did not settle: {payment:?}, last answered {last:?}\n{}",
+                server.output()
+            );
+            let answer = send(port, "POST", "/v1/payments", Some(&payment.body), Some(&payment.key), Some(&credential));
+            last = Some(answer.as_ref().map(|a| (a.status, a.code())).map_err(|e| e.to_string()));
+            match answer {
+                Ok(answer)
+                    if answer.status == 201 || (answer.status == 422 && answer.code() == "insufficient_funds") =>
+                {
+                    payment.decided = Some(answer);
+                    break;
+                }
+                Ok(answer) if answer.code() == "idempotency_key_in_use" || retry_later(&answer) => {}
+                other => panic!("an unexpected answer to a retry of {payment:?}: {other:?}"),
+            }
+            std::thread::sleep(RETRY_PAUSE);
+        }
+    }
     figures.settle_ms = settle.elapsed().as_millis();
+
+    // Payments: each member's wallet lost exactly its payments answered paid, which the merchant holds.
+    let mut paid_by = [0i64; PAYERS];
+    let mut paid = 0;
+    for payment in &payments {
+        let (ok, refused, unavailable) = &mut figures.payments[payment.phase];
+        match payment.first_status {
+            201 => *ok += 1,
+            422 => *refused += 1,
+            _ => *unavailable += 1,
+        }
+        figures.payments_ledger_unavailable += usize::from(payment.first_code == "ledger_unavailable");
+        let decided = payment.decided.as_ref().expect("decided");
+        if decided.status == 201 {
+            assert_eq!(decided.json()["status"], "paid", "{payment:?}");
+            let record = get_ok(port, &credential, &format!("/v1/payments/{}", payment.number));
+            assert_eq!(record["status"], "paid", "{payment:?}: {record}");
+            paid_by[payment.payer] += payment.amount;
+            paid += 1;
+        }
+    }
+    for (i, (member, _)) in payers.iter().enumerate() {
+        let wallet = get_ok(port, &credential, &format!("/v1/members/{member}/wallet"));
+        assert_eq!(
+            (wallet["balance"].as_i64(), wallet["frozen"].as_i64()),
+            (Some(PAYER_RECHARGE - paid_by[i]), Some(0)),
+            "payer {i}: {wallet}"
+        );
+    }
+    let merchant_balance = get_ok(port, &credential, &format!("/v1/ledger/accounts/{merchant}"))["balance"].as_i64();
+    assert_eq!(merchant_balance, Some(paid_by.iter().sum::<i64>()), "the merchant");
 
     // Exactly once: the ledger holds the funding and the successes, nothing else.
     let mut moved = Vec::new();
@@ -516,7 +700,9 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
     }
     check_ledger_matches(port, &credential, &bank, &moved);
     server.stop();
-    verify_clean(&work.path, verify_args, WALLETS + 1, WALLETS + moved.len());
+    // Besides the bank: the payers' and the merchant's basic accounts; each recharge's two transfers
+    // and each payment paid (one transfer from one account).
+    verify_clean(&work.path, verify_args, WALLETS + 1 + PAYERS + 1, WALLETS + moved.len() + 2 * PAYERS + paid);
 
     figures.requests = requests.len();
     figures.total_ms = started.elapsed().as_millis();
@@ -542,6 +728,17 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
         f.settle_ms,
         moved.len(),
         f.total_ms,
+    );
+    println!(
+        "database loss on {}: {} payments from {PAYING_CLIENTS} clients; first answers (201 / 422 / 503) before {:?}, \
+         while down {:?}, after {:?} ({} of the 503s ledger_unavailable); {} retried; {paid} paid in all; seed {seed}",
+        fault.name(),
+        payments.len(),
+        f.payments[BEFORE],
+        f.payments[DOWN],
+        f.payments[AFTER],
+        f.payments_ledger_unavailable,
+        f.payments_retried,
     );
 }
 

@@ -140,6 +140,10 @@ impl MemberAction {
     }
 }
 
+/// How finely a member's last activity is kept: a day, the unit dormancy is configured in (so never
+/// more than the shortest dormancy period).
+pub const ACTIVITY_RESOLUTION_S: i64 = 86_400;
+
 /// How long without activity makes a member dormant: configured per platform.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct DormancyPolicy {
@@ -298,6 +302,16 @@ impl Member {
         self.check_action(MemberAction::Activate, customer)?;
         let last_active_at = self.last_active_at.max(change.at);
         Ok(Member { last_active_at, ..self }.moved_to(MemberStatus::Normal, change))
+    }
+
+    /// Whether activity at `now` is worth writing into the member's record: it wakes a dormant member,
+    /// or the activity last recorded is [`ACTIVITY_RESOLUTION_S`] or more before `now`. Dormancy is
+    /// measured in whole days (at least one), so a member whose activity was left unwritten is never
+    /// due for dormancy, and a member paying all day long is written once a day rather than once a
+    /// payment (every payment writing one record made the payments of one wallet contend for it).
+    pub fn activity_worth_recording(&self, now: Timestamp) -> bool {
+        self.status == MemberStatus::Dormant
+            || now.nanos().saturating_sub(self.last_active_at.nanos()) >= ACTIVITY_RESOLUTION_S * 1_000_000_000
     }
 
     /// Records activity at `now`, after `check_action` allowed it. Any activity wakes a dormant member;
@@ -553,6 +567,18 @@ mod tests {
         assert_eq!((m.status(), m.last_active_at(), record), (MemberStatus::Normal, at(90), None));
         let (m, _) = m.record_activity(at(10));
         assert_eq!(m.last_active_at(), at(90), "a late report does not move it back");
+    }
+
+    #[test]
+    fn activity_is_worth_writing_once_a_day_or_to_wake() {
+        let m = normal();
+        assert!(!m.activity_worth_recording(at(DAY_S - 1)), "within the day it was last written");
+        assert!(m.activity_worth_recording(at(DAY_S)));
+        assert!(member(MemberStatus::Dormant, LockStatus::Unlocked).activity_worth_recording(at(1)));
+        // Whatever is left unwritten, the member is not due for the shortest dormancy.
+        let shortest = DormancyPolicy::new(1).unwrap();
+        assert!(!shortest.is_due(m.last_active_at(), at(DAY_S - 1)));
+        assert_eq!(ACTIVITY_RESOLUTION_S, DAY_S * i64::from(shortest.days()));
     }
 
     #[test]

@@ -12,3 +12,4 @@ mod recharge_compensation;
 mod staff;
 mod wallet;
 mod wallet_model;
+mod wallet_turns;

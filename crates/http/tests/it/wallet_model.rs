@@ -412,3 +412,157 @@ on_both_backends!(random_wallet_operations_match_the_reference_model, |db| {
     let summary: Vec<String> = outcomes.iter().map(|((s, c), n)| format!("{s} {c} x{n}")).collect();
     eprintln!("wallet model: {operations} operations agreed with the model: {}", summary.join(", "));
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Concurrency on one wallet
+
+/// Rounds of requests sent all at once on one wallet: payments from it to the merchants, then
+/// refunds of its payments. The server decides them in some order, one after another; the model
+/// checks that the answers are those of one serial order, with the answers that agree with it: every
+/// refused request is refused for the plain reason (`insufficient_funds`, `refund_exceeds_payment`),
+/// the money moved is exactly that of the requests answered as succeeded, and a refused request was
+/// refused in the order where every success comes first (its amount is more than what was left
+/// after them). Every request sent again afterwards is answered as it was the first time.
+async fn concurrency_phase(world: &World, model: &mut Model, random: &mut Random, round: usize) {
+    let app = &world.app;
+    let (member_id, _) = &world.members[0];
+    let number = format!("CC-{round}");
+    let amount = random.amount(20_000);
+    let body = json!({"order_number": number, "member_id": member_id, "amount": amount, "channel": "test"});
+    app.post("/v1/recharges", body).await.assert_status(StatusCode::CREATED);
+    app.post(&format!("/v1/recharges/{number}/confirm"), json!({})).await.assert_status(StatusCode::OK);
+    model.wallets[0].balance += amount;
+
+    // Payments at once, more than the wallet holds.
+    let count = 10 + random.below(30);
+    let payments: Vec<(String, usize, i64)> =
+        (0..count).map(|i| (format!("CP-{round}-{i}"), random.below(MERCHANTS), random.amount(3000))).collect();
+    let bodies: Vec<Value> = payments
+        .iter()
+        .map(|(number, merchant, amount)| {
+            json!({"order_number": number, "member_id": member_id, "amount": amount,
+                   "receiver_account_id": world.merchants[*merchant]})
+        })
+        .collect();
+    let answers = futures_util::future::join_all(bodies.iter().map(|b| app.post("/v1/payments", b.clone()))).await;
+    let available = model.wallets[0].available();
+    let mut paid_total = 0;
+    let mut refused_amounts = Vec::new();
+    for ((number, merchant, amount), answer) in payments.iter().zip(&answers) {
+        match (answer.status.as_u16(), answer.code()) {
+            (201, _) => {
+                paid_total += amount;
+                model.wallets[0].balance -= amount;
+                model.merchants[*merchant] += amount;
+                model.payments.insert(
+                    number.clone(),
+                    PaymentState::Paid { member: 0, merchant: *merchant, paid: *amount, refunded: 0 },
+                );
+            }
+            (422, "insufficient_funds") => refused_amounts.push(*amount),
+            other => panic!("round {round}: payment {number} of {amount} answered {other:?}: {}", answer.body),
+        }
+    }
+    assert!(paid_total <= available, "round {round}: paid {paid_total} from {available}");
+    let left = available - paid_total;
+    for amount in &refused_amounts {
+        assert!(*amount > left, "round {round}: a payment of {amount} was refused with {left} left after the others");
+    }
+    world.check(model, &format!("concurrent payments of round {round}")).await;
+    for (body, first) in bodies.iter().zip(&answers) {
+        let again = app.post("/v1/payments", body.clone()).await;
+        assert_eq!((again.status, again.code()), (first.status, first.code()), "round {round}: {body} again");
+    }
+
+    // Refunds at once of the wallet's payments: several of each, together more than was paid.
+    let paid: Vec<(String, i64)> = model
+        .payments
+        .iter()
+        .filter_map(|(number, state)| match state {
+            PaymentState::Paid { member: 0, paid, refunded, .. } if paid > refunded => {
+                Some((number.clone(), paid - refunded))
+            }
+            _ => None,
+        })
+        .collect();
+    if paid.is_empty() {
+        return;
+    }
+    let refunds: Vec<(String, String, i64)> = (0..count)
+        .map(|i| {
+            let (order, left) = &paid[random.below(paid.len())];
+            (order.clone(), format!("CR-{round}-{i}"), random.amount(*left / 2 + 1))
+        })
+        .collect();
+    let refund = |order: &str, number: &str, amount: i64| {
+        let path = format!("/v1/payments/{order}/refunds");
+        let body = json!({"refund_number": number, "amount": amount});
+        async move { app.post(&path, body).await }
+    };
+    let answers = futures_util::future::join_all(refunds.iter().map(|(o, n, a)| refund(o, n, *a))).await;
+    let mut refused: Vec<(String, i64)> = Vec::new();
+    for ((order, number, amount), answer) in refunds.iter().zip(&answers) {
+        match (answer.status.as_u16(), answer.code()) {
+            (201, _) => {
+                let Some(PaymentState::Paid { merchant, refunded, .. }) = model.payments.get_mut(order) else {
+                    unreachable!()
+                };
+                *refunded += amount;
+                model.merchants[*merchant] -= amount;
+                model.wallets[0].balance += amount;
+            }
+            (422, "refund_exceeds_payment") => refused.push((order.clone(), *amount)),
+            other => {
+                panic!("round {round}: refund {number} of {amount} of {order} answered {other:?}: {}", answer.body)
+            }
+        }
+    }
+    for (order, amount) in &refused {
+        let Some(PaymentState::Paid { paid, refunded, .. }) = model.payments.get(order) else { unreachable!() };
+        assert!(
+            *amount > paid - refunded,
+            "round {round}: a refund of {amount} of {order} was refused with {} left after the others",
+            paid - refunded
+        );
+    }
+    for (order, _) in &paid {
+        let view = app.get(&format!("/v1/payments/{order}")).await.assert_status(StatusCode::OK).clone();
+        let Some(PaymentState::Paid { refunded, .. }) = model.payments.get(order) else { unreachable!() };
+        assert_eq!(view["refunded"].as_i64(), Some(*refunded), "round {round}: {order}");
+    }
+    world.check(model, &format!("concurrent refunds of round {round}")).await;
+    for ((order, number, amount), first) in refunds.iter().zip(&answers) {
+        let again = refund(order, number, *amount).await;
+        assert_eq!((again.status, again.code()), (first.status, first.code()), "round {round}: {number} again");
+    }
+}
+
+on_both_backends!(concurrent_requests_on_one_wallet_match_the_reference_model, |db| {
+    let seed: u64 = std::env::var("SANHU_MODEL_SEED")
+        .ok()
+        .map(|s| s.parse().expect("SANHU_MODEL_SEED is a number"))
+        .unwrap_or_else(|| u64::from_le_bytes(clock::random_bytes::<8>()).max(1));
+    let rounds: usize = std::env::var("SANHU_MODEL_ROUNDS").ok().map(|s| s.parse().expect("a number")).unwrap_or(4);
+    eprintln!("wallet model, concurrency: seed {seed}, {rounds} rounds (SANHU_MODEL_SEED={seed} repeats it)");
+    let parties = PartyConfig {
+        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
+        ..PartyConfig::default()
+    };
+    let app = TestApp::new(db, parties, wallet_config()).await;
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        members.push(app.active_member(&format!("1350002{i:04}")).await);
+    }
+    let mut merchants = Vec::new();
+    for i in 0..MERCHANTS {
+        merchants.push(app.active_member(&format!("1350003{i:04}")).await.1);
+    }
+    let world = World { app, members, cards: Vec::new(), merchants };
+    let mut model =
+        Model { wallets: vec![Wallet::default(); MEMBERS], merchants: vec![0; MERCHANTS], ..Model::default() };
+    let mut random = Random(seed);
+    for round in 0..rounds {
+        concurrency_phase(&world, &mut model, &mut random, round).await;
+    }
+    world.app.verify_clean().await;
+});

@@ -27,8 +27,9 @@ impl Default for AuditConfig {
 /// Why an event was not recorded. Nothing of it was written.
 #[derive(Debug)]
 pub enum AuditError {
-    /// The database failed the batch (unreachable, disk full...).
-    Storage(String),
+    /// The database failed the batch (unreachable, disk full...): the store's error, shared by the
+    /// batch's events and kept whole as this error's source.
+    Storage(std::sync::Arc<anyhow::Error>),
     /// The writer has stopped (shutting down).
     Stopped,
 }
@@ -36,13 +37,23 @@ pub enum AuditError {
 impl std::fmt::Display for AuditError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AuditError::Storage(e) => write!(f, "the audit log could not append: {e}"),
+            AuditError::Storage(_) => f.write_str("the audit log could not append"),
             AuditError::Stopped => f.write_str("the audit log's writer has stopped"),
         }
     }
 }
 
-impl std::error::Error for AuditError {}
+impl std::error::Error for AuditError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AuditError::Storage(error) => {
+                let error: &anyhow::Error = error;
+                Some(AsRef::<dyn std::error::Error + Send + Sync>::as_ref(error))
+            }
+            AuditError::Stopped => None,
+        }
+    }
+}
 
 struct Pending {
     event: NewAuditEvent,
@@ -111,9 +122,9 @@ async fn append(store: &Store, batch: Vec<Pending>) {
         }
         Err(error) => {
             tracing::error!(batch.events = count, error = format!("{error:#}"), "audit events could not be appended");
-            let message = format!("{error:#}");
+            let error = std::sync::Arc::new(error);
             for reply in replies {
-                let _ = reply.send(Err(AuditError::Storage(message.clone())));
+                let _ = reply.send(Err(AuditError::Storage(error.clone())));
             }
         }
     }

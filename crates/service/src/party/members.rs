@@ -163,12 +163,17 @@ impl Parties {
     }
 
     /// Checks that a member may take `action` (its customer not banned, itself not locked, cancelled or,
-    /// for money, inactive), and records the activity, which wakes a dormant member.
+    /// for money, inactive), and records the activity, which wakes a dormant member. The activity is
+    /// written only when it wakes the member or the last one written is a day old
+    /// (`Member::activity_worth_recording`): payments from one wallet do not all write its member.
     pub async fn member_acts(&self, member_id: MemberId, action: MemberAction) -> Result<StoredMember, PartyError> {
         transact!(self, |work| {
             let stored = load_member(work, member_id).await?;
             let customer = load_customer(work, stored.member.customer()).await?;
             stored.member.check_action(action, customer.customer.status())?;
+            if !stored.member.activity_worth_recording(work.now) {
+                return Ok(stored);
+            }
             let (member, woke) = stored.member.clone().record_activity(work.now);
             let stored = StoredMember { member, ..stored };
             if let Some(record) = woke {

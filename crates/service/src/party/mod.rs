@@ -95,6 +95,9 @@ impl Default for PartyConfig {
 pub struct Parties {
     store: Store,
     config: std::sync::Arc<PartyConfig>,
+    /// The queues in which requests on one wallet or order are decided in turn (`turns.rs`), shared
+    /// by every use case of this instance.
+    turns: crate::turns::Turns,
 }
 
 impl Parties {
@@ -111,7 +114,7 @@ impl Parties {
                  instance or a restart will not have"
             );
         }
-        Parties { store, config: std::sync::Arc::new(config) }
+        Parties { store, config: std::sync::Arc::new(config), turns: crate::turns::Turns::new() }
     }
 
     pub fn config(&self) -> &PartyConfig {
@@ -126,5 +129,10 @@ impl Parties {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// This instance's queues of requests on one object (`turns.rs`).
+    pub fn turns(&self) -> &crate::turns::Turns {
+        &self.turns
     }
 }

@@ -16,8 +16,47 @@ use super::error::PartyError;
 use super::Parties;
 use crate::clock;
 
-/// How many times a use case is run when its write keeps meeting concurrent changes.
+/// How many times a loop that is not `transact!` (a pay password's attempt, which hashes again when
+/// the stored hash changed) goes round before it gives up.
 pub(crate) const ATTEMPTS: usize = 8;
+
+/// How long `transact!` keeps deciding a use case again while its write meets concurrent changes,
+/// before it answers `concurrent_change`. Within one instance requests on one object are decided in
+/// turn (`turns.rs`), so what is left is another instance writing the same records: a time, not a
+/// count, so that many instances at once are still decided, each after a pause.
+pub(crate) const CONTENTION_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest pause between two attempts; the pause doubles from `RETRY_PAUSE_FIRST` up to it, and
+/// each is drawn at random below its bound, so that contending writers spread out.
+const RETRY_PAUSE_MAX: std::time::Duration = std::time::Duration::from_millis(50);
+const RETRY_PAUSE_FIRST: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// When a use case whose write met a concurrent change runs again.
+pub(crate) struct Retry {
+    started: std::time::Instant,
+    pause: std::time::Duration,
+    pub attempts: u32,
+}
+
+impl Retry {
+    pub(crate) fn new() -> Retry {
+        Retry { started: std::time::Instant::now(), pause: RETRY_PAUSE_FIRST, attempts: 1 }
+    }
+
+    /// Pauses before the next attempt and answers true, or answers false once the budget is spent.
+    pub(crate) async fn again(&mut self) -> bool {
+        if self.started.elapsed() >= CONTENTION_BUDGET {
+            return false;
+        }
+        let mut random = [0u8; 4];
+        getrandom::getrandom(&mut random).expect("the operating system provides randomness");
+        let bound = self.pause.as_micros().max(1) as u64;
+        let pause = std::time::Duration::from_micros(u64::from(u32::from_le_bytes(random)) % bound);
+        tokio::time::sleep(pause).await;
+        self.pause = (self.pause * 2).min(RETRY_PAUSE_MAX);
+        self.attempts += 1;
+        true
+    }
+}
 
 /// Key namespaces: what the platform keeps unique.
 pub(crate) const CERTIFICATE_KEY: &str = "certificate";
@@ -162,6 +201,20 @@ impl Work {
     }
 
     pub(crate) async fn commit(self) -> anyhow::Result<Result<(), PartyConflict>> {
+        let w = &self.write;
+        // A use case that decided to change nothing (a member acting again the same day) takes no
+        // write transaction: versions are checked only for what is written.
+        if w.records.is_empty()
+            && w.claim_keys.is_empty()
+            && w.release_keys.is_empty()
+            && w.add_index.is_empty()
+            && w.remove_index.is_empty()
+            && w.changes.is_empty()
+            && w.ledger_accounts.is_empty()
+            && w.ledger_flags.is_empty()
+        {
+            return Ok(Ok(()));
+        }
         self.store.party_write(&self.write).await
     }
 }
@@ -179,15 +232,16 @@ pub(crate) fn actor_text(actor: &Actor) -> String {
 
 /// Runs a use case's body and writes what it decided in one transaction; if a record it read changed
 /// or a key it claimed was taken meanwhile, nothing is written and the body runs again on what is now
-/// current, up to `ATTEMPTS` times (then `PartyError::Contended`). A refusal (`Err`) from the body
-/// writes nothing. The body sees `$work: &mut Work` and evaluates to `Result<T, PartyError>`.
+/// current, after a short random pause, for up to `CONTENTION_BUDGET` (then `PartyError::Contended`).
+/// A refusal (`Err`) from the body writes nothing. The body sees `$work: &mut Work` and evaluates to
+/// `Result<T, PartyError>`.
 ///
 /// A macro rather than a method taking an async closure: the future of a generic async closure is
 /// not provably `Send` to the compiler (higher-ranked lifetimes), and HTTP handlers must be `Send`.
 macro_rules! transact {
     ($parties:expr, |$work:ident| $body:block) => {{
         let parties: &$crate::party::Parties = $parties;
-        let mut attempts = 0;
+        let mut retry = $crate::party::work::Retry::new();
         loop {
             let mut unit = parties.begin_work();
             let decided = $crate::party::work::decided(async {
@@ -201,10 +255,9 @@ macro_rules! transact {
                     Err(error) => break Err($crate::party::PartyError::Internal(error)),
                     Ok(Ok(())) => break Ok(value),
                     Ok(Err(conflict)) => {
-                        attempts += 1;
-                        tracing::debug!(%conflict, attempts, "a party write met a concurrent change; deciding again");
-                        if attempts >= $crate::party::work::ATTEMPTS {
-                            tracing::warn!("{}", $crate::party::error::CONCURRENT_CHANGE.message);
+                        tracing::debug!(%conflict, attempts = retry.attempts, "a party write met a concurrent change; deciding again");
+                        if !retry.again().await {
+                            tracing::warn!(attempts = retry.attempts, "{}", $crate::party::error::CONCURRENT_CHANGE.message);
                             break Err($crate::party::PartyError::Contended);
                         }
                     }

@@ -97,6 +97,7 @@ impl Wallets {
         let platform = PlatformAccount::Adjustments.id(self.config.currency);
         let needs_approval = amount.get() >= self.config.adjustment_approval_from;
         let id = order_record_id("adjustment", client, number);
+        let _turn = self.turn([super::wallet_key(member_account.member_id), id.clone()]).await;
         let adjustment = transact!(&self.parties, |work| {
             if let Some(existing) = work.get::<Adjustment>(&id).await? {
                 let same = existing.account_id == account
@@ -144,6 +145,8 @@ impl Wallets {
     ) -> Result<Adjustment, PartyError> {
         let platform = PlatformAccount::Adjustments.id(self.config.currency);
         let id = order_record_id("adjustment", client, number);
+        let wallet = self.account_wallet_key(load(&mut self.parties.reader(), &id).await?.account_id).await?;
+        let _turn = self.turn([id.clone()].into_iter().chain(wallet)).await;
         let adjustment = transact!(&self.parties, |work| {
             let mut adjustment = load(work, &id).await?;
             match adjustment.status {

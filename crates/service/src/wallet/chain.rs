@@ -101,8 +101,12 @@ pub(crate) async fn apply(
     if chain.is_empty() {
         return Ok(Ok(Vec::new()));
     }
-    let results =
-        ledger.submit(chain).await.map_err(|e| PartyError::Internal(anyhow!("the ledger did not answer: {e}")))?;
+    // The writer's error stays the source (not a string), so that the answer is the ledger's
+    // unavailability (503 `ledger_unavailable`), not an internal error.
+    let results = ledger
+        .submit(chain)
+        .await
+        .map_err(|e| PartyError::Internal(anyhow::Error::new(e).context("the ledger did not answer")))?;
     let mut transfers = Vec::with_capacity(results.len());
     let mut refusal = None;
     for result in results {

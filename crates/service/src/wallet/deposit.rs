@@ -170,6 +170,8 @@ impl Wallets {
     /// Holds a deposit on the payer's wallet under the caller's number. The same number with the same
     /// details answers the deposit as it is; with other details, `order_number_reused`.
     pub async fn hold_deposit(&self, request: &DepositRequest, actor: &Actor) -> Result<Deposit, PartyError> {
+        let record = order_record_id("deposit", request.client, &request.order_number);
+        let _turn = self.turn([super::wallet_key(request.member), record]).await;
         let deposit = self.hold_deposit_recorded(request, actor).await?;
         // The ledger refused the holds when first asked: asked again, refused again.
         if deposit.status == DepositStatus::Refused {
@@ -272,6 +274,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Deposit, PartyError> {
         let id = order_record_id("deposit", client, number);
+        let _turn = self.turn([id.clone()]).await;
         self.finish_holding(&id, actor).await?;
         let deposit = transact!(&self.parties, |work| {
             let mut deposit = load(work, &id).await?;
@@ -310,6 +313,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Deposit, PartyError> {
         let id = order_record_id("deposit", client, number);
+        let _turn = self.turn([id.clone()]).await;
         self.finish_holding(&id, actor).await?;
         let deposits = PlatformAccount::Deposits.id(self.config.currency);
         let deposit = transact!(&self.parties, |work| {

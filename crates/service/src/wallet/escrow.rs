@@ -111,6 +111,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Payment, PartyError> {
         let id = order_record_id("payment", client, number);
+        let _turn = self.turn([id.clone()]).await;
         // Holds still being placed (a crash, or a retry racing the first call) are finished first, so
         // that the decision below meets the escrow held or refused, never half-made.
         let seen = load(&mut self.parties.reader(), &id).await?;

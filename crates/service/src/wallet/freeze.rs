@@ -102,6 +102,7 @@ impl Wallets {
         };
         let seized = PlatformAccount::Seized.id(self.config.currency);
         let id = order_record_id("freeze", client, number);
+        let _turn = self.turn([super::wallet_key(member_account.member_id), id.clone()]).await;
         let freeze = transact!(&self.parties, |work| {
             if let Some(existing) = work.get::<Freeze>(&id).await? {
                 if existing.account_id != account || existing.amount != amount.get() {
@@ -167,6 +168,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Freeze, PartyError> {
         let id = order_record_id("freeze", client, number);
+        let _turn = self.turn([id.clone()]).await;
         let (during, done) = if seize {
             (FreezeStatus::Seizing, FreezeStatus::Seized)
         } else {

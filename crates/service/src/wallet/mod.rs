@@ -54,7 +54,8 @@ use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTiers, TransferLimits, Withd
 use sanhu_core::Currency;
 
 use crate::ledger::Ledger;
-use crate::party::Parties;
+use crate::party::{Parties, PartyError};
+use crate::turns::Turn;
 
 pub use adjustment::{Adjustment, AdjustmentDirection, AdjustmentStatus};
 pub use compensation::{ChannelAnswer, ChannelOrderQuery, ChannelQuery, Compensation, COMPENSATION_PASS_ORDERS_MAX};
@@ -208,4 +209,31 @@ impl Wallets {
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
+
+    /// Waits for this instance's turn on `keys` (`crate::turns`) and holds it until the answer: a
+    /// use case takes the turn of every wallet it takes money out of ([`wallet_key`]) and of the
+    /// record it decides on (its record id), before its first read, so requests on one wallet or one
+    /// order are decided one after another, each on what the last one left.
+    pub(crate) async fn turn(&self, keys: impl IntoIterator<Item = String>) -> Turn {
+        self.parties.turns().take(keys).await
+    }
+
+    /// The turn key of the wallet a member account belongs to; none for a platform account (or no
+    /// account: the use case answers that itself).
+    pub(crate) async fn account_wallet_key(
+        &self,
+        account: sanhu_core::AccountId,
+    ) -> Result<Option<String>, PartyError> {
+        match self.parties.owning_member(crate::party::MemberObject::Account(account)).await {
+            Ok(member) => Ok(Some(wallet_key(member))),
+            Err(PartyError::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// The turn key of a member's wallet: every request that takes money out of it, planned on its
+/// balances, waits for it.
+pub(crate) fn wallet_key(member: sanhu_core::id::MemberId) -> String {
+    format!("wallet:{member}")
 }

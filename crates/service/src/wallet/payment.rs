@@ -28,7 +28,7 @@ use super::chain::{self, id_text, ids_for, posted_chain, restore_chain, store_ch
 use super::error::*;
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
-use super::{PayPasswordRule, Wallets};
+use super::{wallet_key, PayPasswordRule, Wallets};
 use crate::clock;
 
 /// The ledger's code for a hold whose timeout passed.
@@ -195,6 +195,8 @@ impl Wallets {
     /// Pays an order from the member's wallet, in their deduction order, as one linked chain (or holds,
     /// when authorising). The same order number again answers the payment as it is.
     pub async fn pay(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, PartyError> {
+        let record = order_record_id("payment", request.client, &request.order_number);
+        let _turn = self.turn([wallet_key(request.member), record]).await;
         let payment = self.pay_recorded(request, actor).await?;
         // The ledger refused its chain when it was first asked (the answer then was the refusal):
         // asked again, it is refused again.
@@ -296,6 +298,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Payment, PartyError> {
         let id = order_record_id("payment", client, number);
+        let _turn = self.turn([id.clone()]).await;
         let payment = transact!(&self.parties, |work| {
             let mut payment = load(work, &id).await?;
             match payment.status {
@@ -320,6 +323,7 @@ impl Wallets {
     /// Releases every hold of an authorised payment (the order is cancelled).
     pub async fn release(&self, client: ClientId, number: &OrderNumber, actor: &Actor) -> Result<Payment, PartyError> {
         let id = order_record_id("payment", client, number);
+        let _turn = self.turn([id.clone()]).await;
         let payment = transact!(&self.parties, |work| {
             let mut payment = load(work, &id).await?;
             match payment.status {
@@ -350,6 +354,12 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Refund, PartyError> {
         let id = order_record_id("payment", client, number);
+        // The money comes out of the receiver's account: the receiver's wallet waits too.
+        let receiver = match self.parties.reader().get::<Payment>(&id).await? {
+            Some(payment) => self.account_wallet_key(payment.receiver).await?,
+            None => None,
+        };
+        let _turn = self.turn([id.clone()].into_iter().chain(receiver)).await;
         let step = format!("refund:{}", refund_number.as_str());
         let refund = transact!(&self.parties, |work| {
             let mut payment = load(work, &id).await?;

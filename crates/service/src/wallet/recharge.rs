@@ -120,6 +120,7 @@ impl Wallets {
             return Err(PartyError::Rejected(RECHARGE_BELOW_FEE));
         }
         let id = order_record_id("recharge_order", request.client, &request.order_number);
+        let _turn = self.turn([id.clone()]).await;
         if let Some(existing) = self.parties.reader().get::<RechargeOrder>(&id).await? {
             return same_recharge(existing, request);
         }
@@ -257,6 +258,7 @@ impl Wallets {
     /// answers status questions is left to the compensation job, which asks before closing: a
     /// payment made at the last moment must not be closed unseen.
     async fn expire_recharge_order(&self, id: &str, now: Timestamp) -> Result<bool, PartyError> {
+        let _turn = self.turn([id.to_owned()]).await;
         transact!(&self.parties, |work| {
             let mut order = load(work, id).await?;
             if order.status != RechargeStatus::Pending || order.expires_at > now {
@@ -284,6 +286,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<RechargeOrder, PartyError> {
         let id = order_record_id("recharge_order", client, number);
+        let _turn = self.turn([id.clone()]).await;
         transact!(&self.parties, |work| {
             let mut order = load(work, &id).await?;
             if order.status == to {
@@ -310,6 +313,9 @@ impl Wallets {
         from: RechargeStatus,
     ) -> Result<RechargeOrder, PartyError> {
         let id = order_record_id("recharge_order", client, number);
+        let seen = load(&mut self.parties.reader(), &id).await?;
+        // A member in debt repays it first out of the credit, planned on the wallet's balances.
+        let _turn = self.turn([super::wallet_key(seen.member_id), id.clone()]).await;
         let seen = load(&mut self.parties.reader(), &id).await?;
         if seen.status == from {
             self.ensure_bonus_account(&seen, actor).await?;

@@ -77,6 +77,7 @@ impl Wallets {
         let id = order_record_id("recharge_order", client, number);
         let step = format!("refund:{}", refund_number.as_str());
         let seen = load(&mut self.parties.reader(), &id).await?;
+        let _turn = self.turn([super::wallet_key(seen.member_id), id.clone()]).await;
         let clearing = self.ensure_platform_account(&PlatformAccount::Clearing(seen.channel.clone())).await?;
         let marketing = PlatformAccount::MarketingExpense.id(self.config.currency);
         let refund = transact!(&self.parties, |work| {

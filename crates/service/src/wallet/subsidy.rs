@@ -206,6 +206,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<SubsidyFunding, PartyError> {
         let id = order_record_id("subsidy_funding", request.client, &request.order_number);
+        let _turn = self.turn([super::wallet_key(request.enterprise), id.clone()]).await;
         if let Some(existing) = self.parties.reader().get::<SubsidyFunding>(&id).await? {
             return self.resume_funding(same_funding(existing, request)?, actor).await;
         }
@@ -271,6 +272,8 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<SubsidyDistribution, PartyError> {
         let id = order_record_id("subsidy_distribution", request.client, &request.order_number);
+        // The enterprise's fund, which every distribution rewrites, is decided in its wallet's turn.
+        let _turn = self.turn([super::wallet_key(request.enterprise), id.clone()]).await;
         if let Some(existing) = self.parties.reader().get::<SubsidyDistribution>(&id).await? {
             return self.resume_distribution(same_distribution(existing, request)?, actor).await;
         }

@@ -125,6 +125,8 @@ impl Wallets {
         request: &MemberTransferRequest,
         actor: &Actor,
     ) -> Result<MemberTransfer, PartyError> {
+        let record = order_record_id("member_transfer", request.client, &request.order_number);
+        let _turn = self.turn([super::wallet_key(request.sender), record]).await;
         let transfer = self.transfer_recorded(request, actor).await?;
         // The ledger refused the chain when first asked: asked again, refused again.
         if transfer.status == MemberTransferStatus::Refused {

@@ -68,6 +68,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<AccountOrder, PartyError> {
         let order = AccountOrder::chosen(accounts.clone())?;
+        let _turn = self.turn([super::wallet_key(member)]).await;
         order.check_against(&self.load_wallet(member).await?)?;
         transact!(&self.parties, |work| {
             let stored = load_member(work, member).await?;

@@ -160,6 +160,8 @@ impl Wallets {
     /// Applies for a withdrawal: every account's part frozen at once, then reviewed (or approved at
     /// once below the configured amount). The same order number again answers it as it is.
     pub async fn withdraw(&self, request: &WithdrawalRequest, actor: &Actor) -> Result<Withdrawal, PartyError> {
+        let record = order_record_id("withdrawal", request.client, &request.order_number);
+        let _turn = self.turn([super::wallet_key(request.member), record]).await;
         let withdrawal = self.withdraw_recorded(request, actor).await?;
         // The ledger refused to freeze the money when first asked: asked again, refused again.
         if withdrawal.status == WithdrawalStatus::Refused {
@@ -259,6 +261,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Withdrawal, PartyError> {
         let id = order_record_id("withdrawal", client, number);
+        let _turn = self.turn([id.clone()]).await;
         let withdrawal = transact!(&self.parties, |work| {
             let mut w = load(work, &id).await?;
             match (review, w.status) {
@@ -294,6 +297,7 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Withdrawal, PartyError> {
         let id = order_record_id("withdrawal", client, number);
+        let _turn = self.turn([id.clone()]).await;
         let withdrawal = transact!(&self.parties, |work| {
             let mut w = load(work, &id).await?;
             match (result, w.status) {

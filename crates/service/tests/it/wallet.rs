@@ -473,6 +473,51 @@ on_both_backends!(refunds_never_exceed_the_payment_even_when_concurrent, |db| {
     w.verify_clean().await;
 });
 
+// Two instances on one database, each deciding its own requests in turn: what they decide at once is
+// ordered by the payment record's version (decided again after a pause, for as long as it takes) and
+// by the ledger's batches. No request is answered concurrent_change.
+on_both_backends!(two_instances_decide_fifty_payments_and_twenty_refunds_on_one_wallet_at_first_answer, |db| {
+    let w = world(&db.store).await;
+    let second = world(&db.open_another().await).await;
+    let (payer, basic) = w.member(1).await;
+    let (_, shop) = w.member(2).await;
+    w.fund(payer, basic, 3000, "F-1").await;
+    let instance = |i: usize| if i.is_multiple_of(2) { w.wallets.clone() } else { second.wallets.clone() };
+    let payments = (0..50).map(|i| {
+        let (wallets, request) = (instance(i), w.payment(&format!("HOT-{i}"), payer, 100, shop));
+        async move { wallets.pay(&request, &actor()).await }
+    });
+    let results = futures_util::future::join_all(payments).await;
+    let paid = results.iter().filter(|r| r.as_ref().is_ok_and(|p| p.status == PaymentStatus::Paid)).count();
+    let refused: Vec<&str> = results.iter().filter_map(|r| r.as_ref().err()).map(|e| e.code()).collect();
+    assert_eq!(paid, 30, "refused: {refused:?}");
+    assert_eq!(refused, ["insufficient_funds"; 20]);
+    assert_eq!((w.balance(basic).await, w.balance(shop).await), (0, 3000));
+
+    // Twenty refunds of 10.00 of a payment of 100.00, half through each instance.
+    let (payer, basic) = w.member(3).await;
+    w.fund(payer, basic, 10_000, "F-2").await;
+    w.wallets.pay(&w.payment("BIG", payer, 10_000, shop), &actor()).await.unwrap();
+    let refunds = (0..20).map(|i| {
+        let wallets = instance(i);
+        async move { wallets.refund(client(), &no("BIG"), &no(&format!("RF-{i}")), 1000, &actor()).await }
+    });
+    let results = futures_util::future::join_all(refunds).await;
+    let mut succeeded: Vec<String> =
+        results.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.refund_number.clone()).collect();
+    let refused: Vec<&str> = results.iter().filter_map(|r| r.as_ref().err()).map(|e| e.code()).collect();
+    assert_eq!(refused, ["refund_exceeds_payment"; 10]);
+    // Exactly the refunds answered as succeeded were applied.
+    let payment = w.wallets.get_payment(client(), &no("BIG")).await.unwrap();
+    let mut recorded: Vec<String> = payment.refunds.iter().map(|r| r.refund_number.clone()).collect();
+    assert!(payment.refunds.iter().all(|r| r.status == sanhu_service::wallet::RefundStatus::Succeeded));
+    succeeded.sort();
+    recorded.sort();
+    assert_eq!(succeeded, recorded);
+    assert_eq!((payment.refunded(), w.balance(basic).await, w.balance(shop).await), (10_000, 10_000, 3000));
+    w.verify_clean().await;
+});
+
 on_both_backends!(an_authorised_payment_is_captured_in_part_or_released, |db| {
     let w = world(&db.store).await;
     let (m, basic) = w.member(1).await;
