@@ -856,7 +856,9 @@ on_both_backends!(paying_oneself_or_ones_own_customer_is_refused_and_the_bonus_s
     app.real_name(&member, "张三", 501).await;
     let card = app.bind_card(&member, "张三", 501).await;
     let withdraw = |n: &str| json!({"order_number": n, "member_id": member, "amount": 10_500, "bank_card_id": card});
-    app.post("/v1/withdrawals", withdraw("SP-W0")).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "exceeds_withdrawable");
+    app.post("/v1/withdrawals", withdraw("SP-W0"))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "exceeds_withdrawable");
     let before = app.wallet(&member).await;
 
     // To its own basic account: at once, in escrow, or as a deposit's beneficiary.
@@ -884,7 +886,9 @@ on_both_backends!(paying_oneself_or_ones_own_customer_is_refused_and_the_bonus_s
     let after = app.wallet(&member).await;
     assert_eq!(after, before);
     assert_eq!(app.balance(&other_basic).await, 0);
-    app.post("/v1/withdrawals", withdraw("SP-W1")).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "exceeds_withdrawable");
+    app.post("/v1/withdrawals", withdraw("SP-W1"))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "exceeds_withdrawable");
     app.verify_clean().await;
 });
 
@@ -932,9 +936,10 @@ on_both_backends!(only_the_configured_platform_accounts_receive_payments, |db| {
     let (member, basic) = app.active_member("13700000521").await;
     app.recharge(&member, &basic, 5000, "test", "PR-F").await;
     let to = |n: &str, name: &str| json!({"order_number": n, "member_id": member, "amount": 100, "receiver_platform_account": name});
-    for (i, name) in ["channel:wechat", "channel:test", "withdrawals_in_transit", "seized", "adjustments", "fee_expense"]
-        .iter()
-        .enumerate()
+    for (i, name) in
+        ["channel:wechat", "channel:test", "withdrawals_in_transit", "seized", "adjustments", "fee_expense"]
+            .iter()
+            .enumerate()
     {
         let before = app.platform_balance(name).await;
         let refused = app.post("/v1/payments", to(&format!("PR-{i}"), name)).await;
@@ -980,9 +985,7 @@ on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restriction
             app.post(&path, body).await.assert_status(StatusCode::OK);
         }
     };
-    let transfer = |n: &str, from: &str, to: &str| {
-        json!({"order_number": n, "sender_member_id": from, "receiver_member_id": to, "amount": 100})
-    };
+    let transfer = |n: &str, from: &str, to: &str| json!({"order_number": n, "sender_member_id": from, "receiver_member_id": to, "amount": 100});
     let withdraw = |n: &str| json!({"order_number": n, "member_id": member, "amount": 100, "bank_card_id": card});
     let deposit = |n: &str| json!({"order_number": n, "member_id": member, "amount": 100, "beneficiary_account_id": merchant_basic});
     let refund = |n: &str| json!({"refund_number": n, "amount": 100});
@@ -998,7 +1001,8 @@ on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restriction
     // ... and every way money would arrive.
     frozen(app.post("/v1/payments", pay("RS-5", &merchant, 100, &basic)).await);
     frozen(app.post("/v1/member-transfers", transfer("RS-6", &merchant, &member)).await);
-    let recharge = json!({"order_number": "RS-7", "member_id": member, "account_id": basic, "amount": 100, "channel": "test"});
+    let recharge =
+        json!({"order_number": "RS-7", "member_id": member, "account_id": basic, "amount": 100, "channel": "test"});
     frozen(app.post("/v1/recharges", recharge).await);
     frozen(app.post("/v1/payments/RS-P0/refunds", refund("RS-R1")).await);
     set(&customer, "normal").await;
@@ -1024,7 +1028,9 @@ on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restriction
         let path = format!("/v1/accounts/{account}/status");
         let body = json!({"status": status, "reason": "disputed payment"});
         let app = &app;
-        async move { app.post(&path, body).await.assert_status(StatusCode::OK); }
+        async move {
+            app.post(&path, body).await.assert_status(StatusCode::OK);
+        }
     };
     account_status(&basic, "frozen").await;
     let account_frozen = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "account_frozen");
@@ -1040,10 +1046,14 @@ on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restriction
     account_status(&basic, "normal").await;
 
     // A locked receiver.
-    app.post(&format!("/v1/members/{merchant}/lock"), json!({"reason": "investigation"})).await.assert_status(StatusCode::OK);
+    app.post(&format!("/v1/members/{merchant}/lock"), json!({"reason": "investigation"}))
+        .await
+        .assert_status(StatusCode::OK);
     let locked = app.post("/v1/payments", pay("RS-41", &member, 100, &merchant_basic)).await;
     locked.assert_error(StatusCode::FORBIDDEN, "member_locked");
-    app.post(&format!("/v1/members/{merchant}/unlock"), json!({"reason": "cleared"})).await.assert_status(StatusCode::OK);
+    app.post(&format!("/v1/members/{merchant}/unlock"), json!({"reason": "cleared"}))
+        .await
+        .assert_status(StatusCode::OK);
 
     // Lifted, everything goes through, and nothing refused moved money.
     app.post("/v1/payments", pay("RS-51", &member, 100, &merchant_basic)).await.assert_status(StatusCode::CREATED);
@@ -1055,7 +1065,8 @@ on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restriction
 on_both_backends!(a_status_set_after_the_order_was_made_is_named_when_the_ledger_refuses, |db| {
     let app = app(db).await;
     let (member, basic) = app.active_member("13700000541").await;
-    let order = json!({"order_number": "LB-1", "member_id": member, "account_id": basic, "amount": 1000, "channel": "test"});
+    let order =
+        json!({"order_number": "LB-1", "member_id": member, "account_id": basic, "amount": 1000, "channel": "test"});
     app.post("/v1/recharges", order).await.assert_status(StatusCode::CREATED);
     let view = app.get(&format!("/v1/accounts/{basic}")).await.assert_status(StatusCode::OK).clone();
     let customer = view["customer_id"].as_str().unwrap().to_owned();

@@ -420,16 +420,29 @@ async fn money_safety_step(
             };
             let receiver = bound_to_owner_of(app, &world.merchants[merchant]).await;
             let path = format!("/v1/payments/{order}/refunds?client_id={}", app.client_id);
-            let answer = app.send_as(&receiver, "POST", &path, json!({"refund_number": number, "amount": amount})).await;
-            (format!("merchant {merchant} refunds {amount} of {order} (paid {paid}, refunded {refunded})"), expected, answer)
+            let answer =
+                app.send_as(&receiver, "POST", &path, json!({"refund_number": number, "amount": amount})).await;
+            (
+                format!("merchant {merchant} refunds {amount} of {order} (paid {paid}, refunded {refunded})"),
+                expected,
+                answer,
+            )
         }
         (2, Some(order)) => {
             let PaymentState::Paid { member, merchant, .. } = model.payments[&order].clone() else { unreachable!() };
             let (who, client, expected) = if random.below(2) == 0 {
-                ("its payer", bound_to_owner_of(app, &world.members[member].1).await, refused(403, "refund_not_allowed"))
+                (
+                    "its payer",
+                    bound_to_owner_of(app, &world.members[member].1).await,
+                    refused(403, "refund_not_allowed"),
+                )
             } else {
                 let other = (merchant + 1) % MERCHANTS;
-                ("another merchant", bound_to_owner_of(app, &world.merchants[other]).await, refused(404, "order_not_found"))
+                (
+                    "another merchant",
+                    bound_to_owner_of(app, &world.merchants[other]).await,
+                    refused(404, "order_not_found"),
+                )
             };
             let path = format!("/v1/payments/{order}/refunds?client_id={}", app.client_id);
             let answer = app.send_as(&client, "POST", &path, json!({"refund_number": number, "amount": 1})).await;
@@ -441,7 +454,11 @@ async fn money_safety_step(
             let amount = random.amount(8000);
             let body = json!({"order_number": number, "member_id": member_id, "amount": amount,
                               "receiver_account_id": basic});
-            (format!("member {member} pays {amount} to itself"), refused(422, "same_wallet"), app.post("/v1/payments", body).await)
+            (
+                format!("member {member} pays {amount} to itself"),
+                refused(422, "same_wallet"),
+                app.post("/v1/payments", body).await,
+            )
         }
     };
     (description, expected, (answer.status.as_u16(), answer.code().to_owned()))

@@ -16,8 +16,8 @@ use sanhu_core::id::ClientId;
 use sanhu_core::wallet::Shortfall;
 use sanhu_service::party::PartyError;
 use sanhu_service::wallet::{
-    OrderNumber, Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund,
-    RefundStatus, Refunder, PLATFORM_ACCOUNT_NOT_FOUND,
+    OrderNumber, Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
+    Refunder, PLATFORM_ACCOUNT_NOT_FOUND,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
@@ -26,11 +26,11 @@ use super::recharges::EmptyBody;
 use super::wallets::PartJson;
 use super::{amount, client_of, order_number, OrderNumberPath, OrderOf};
 use crate::access::Binding;
-use crate::query::QueryParams;
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::{run, ClientActor};
+use crate::query::QueryParams;
 use crate::AppState;
 
 /// A payment as the API shows it; amounts in minor units.
@@ -294,8 +294,9 @@ pub async fn refund(
     let refund_number = order_number("refund_number", &body.refund_number)?;
     let amount = amount("amount", &body.amount)?;
     let wallets = state.wallets().clone();
-    let refund = run(move || async move { wallets.refund_by(client, &number, &refund_number, amount, by, &actor).await })
-        .await?;
+    let refund =
+        run(move || async move { wallets.refund_by(client, &number, &refund_number, amount, by, &actor).await })
+            .await?;
     tracing::info!(refund.number = %refund.refund_number, amount = refund.amount, status = ?refund.status, "payment refunded");
     Ok((StatusCode::CREATED, Json(RefundJson::from(&refund))))
 }

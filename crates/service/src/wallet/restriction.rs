@@ -140,12 +140,16 @@ pub(crate) async fn account_restriction(
     };
     let customer = load_customer(&mut work, record.customer_id).await?.customer.status();
     let refused = match side {
-        Side::Pays => customer.check_pays().err().map(PartyError::from).or_else(|| {
-            record.status.check_pays().err().map(PartyError::from)
-        }),
-        Side::Receives => customer.check_receives().err().map(PartyError::from).or_else(|| {
-            record.status.check_receives().err().map(PartyError::from)
-        }),
+        Side::Pays => customer
+            .check_pays()
+            .err()
+            .map(PartyError::from)
+            .or_else(|| record.status.check_pays().err().map(PartyError::from)),
+        Side::Receives => customer
+            .check_receives()
+            .err()
+            .map(PartyError::from)
+            .or_else(|| record.status.check_receives().err().map(PartyError::from)),
     };
     Ok(refused)
 }
@@ -167,17 +171,13 @@ pub(crate) async fn name_ledger_block(
     for request in chain {
         let (debit, credit) = match request.action {
             TransferAction::Post { debit_account_id, credit_account_id, .. }
-            | TransferAction::Hold { debit_account_id, credit_account_id, .. } => {
-                (debit_account_id, credit_account_id)
-            }
+            | TransferAction::Hold { debit_account_id, credit_account_id, .. } => (debit_account_id, credit_account_id),
             TransferAction::PostPending { pending_id, .. }
             | TransferAction::VoidPending { pending_id }
-            | TransferAction::ExpirePending { pending_id } => {
-                match parties.store().get_transfer(pending_id).await? {
-                    Some(hold) => (hold.debit_account_id, hold.credit_account_id),
-                    None => continue,
-                }
-            }
+            | TransferAction::ExpirePending { pending_id } => match parties.store().get_transfer(pending_id).await? {
+                Some(hold) => (hold.debit_account_id, hold.credit_account_id),
+                None => continue,
+            },
         };
         let account = if side == Side::Pays { debit } else { credit };
         if let Some(restriction) = account_restriction(parties, account, side).await? {

@@ -178,9 +178,8 @@ impl Wallets {
                     if cause.code() != refusal.code() {
                         return Err(cause);
                     }
-                    let receives = |w: &Wallet| {
-                        plan_member_transfer(&from, w, &order, request.amount, limits, sent_today).is_ok()
-                    };
+                    let receives =
+                        |w: &Wallet| plan_member_transfer(&from, w, &order, request.amount, limits, sent_today).is_ok();
                     return Err(self.blocked_cause(&to, Side::Receives, refusal, receives).await);
                 }
                 Err(refusal) => return Err(refusal.into()),
