@@ -1081,3 +1081,71 @@ on_both_backends!(a_status_set_after_the_order_was_made_is_named_when_the_ledger
     assert_eq!(app.balance(&basic).await, 0);
     app.verify_clean().await;
 });
+
+on_both_backends!(escrow_deposits_and_subsidies_name_a_restricted_receiver_or_payer, |db| {
+    let app = app(db).await;
+    let (renter, basic) = app.active_member("13700000551").await;
+    let (_, company_basic) = app.active_member("13700000552").await;
+    let (employer, employer_basic) = enterprise(&app, "13900000553").await;
+    app.recharge(&renter, &basic, 9000, "test", "ER-R").await;
+    app.recharge(&employer, &employer_basic, 9000, "test", "ER-E").await;
+    let customer_of = |account: String| {
+        let app = &app;
+        async move {
+            let view = app.get(&format!("/v1/accounts/{account}")).await;
+            view.assert_status(StatusCode::OK)["customer_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let set = |customer: String, status: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"status": status, "reason": "court order 2026-9"});
+            app.post(&format!("/v1/customers/{customer}/status"), body).await.assert_status(StatusCode::OK);
+        }
+    };
+    let (renters, companys, employers) = (
+        customer_of(basic.clone()).await,
+        customer_of(company_basic.clone()).await,
+        customer_of(employer_basic.clone()).await,
+    );
+    let mut rent = pay("ER-1", &renter, 3000, &company_basic);
+    rent["escrow"] = json!(true);
+    app.post("/v1/payments", rent).await.assert_status(StatusCode::CREATED);
+    let deposit = json!({"order_number": "ER-D", "member_id": renter, "amount": 2000, "beneficiary_account_id": company_basic});
+    app.post("/v1/deposits", deposit).await.assert_status(StatusCode::CREATED);
+
+    // The company frozen: the rent is not released to it, nor a deposit captured for it.
+    set(companys.clone(), "frozen").await;
+    let release = app.post("/v1/payments/ER-1/escrow-release", json!({})).await;
+    release.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    let capture = app.post("/v1/deposits/ER-D/capture", json!({"amount": 500, "reason": "dent"})).await;
+    capture.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    set(companys, "normal").await;
+    // The renter stopped from paying: a new escrow or deposit says so.
+    set(renters.clone(), "stop_payment").await;
+    let mut rent = pay("ER-2", &renter, 100, &company_basic);
+    rent["escrow"] = json!(true);
+    app.post("/v1/payments", rent).await.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
+    let deposit = json!({"order_number": "ER-D2", "member_id": renter, "amount": 100, "beneficiary_account_id": company_basic});
+    app.post("/v1/deposits", deposit).await.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
+    set(renters, "normal").await;
+    let released = app.post("/v1/payments/ER-1/escrow-release", json!({})).await;
+    assert_eq!(released.assert_status(StatusCode::OK)["status"], "escrow_released");
+
+    // Subsidies: a frozen enterprise funds nothing; a frozen employee's subsidy account takes none.
+    set(employers.clone(), "frozen").await;
+    let funding = json!({"order_number": "ER-F1", "enterprise_member_id": employer, "amount": 3000});
+    app.post("/v1/subsidy-fundings", funding).await.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    set(employers, "normal").await;
+    let funding = json!({"order_number": "ER-F2", "enterprise_member_id": employer, "amount": 3000});
+    app.post("/v1/subsidy-fundings", funding).await.assert_status(StatusCode::CREATED);
+    let subsidy = app.open(&renter, "subsidy").await;
+    let body = json!({"status": "frozen", "reason": "disputed"});
+    app.post(&format!("/v1/accounts/{subsidy}/status"), body).await.assert_status(StatusCode::OK);
+    let round = json!({"order_number": "ER-S1", "enterprise_member_id": employer,
+                       "credits": [{"member_id": renter, "amount": 1000}]});
+    app.post("/v1/subsidy-distributions", round).await.assert_error(StatusCode::FORBIDDEN, "account_frozen");
+    assert_eq!(app.balance(&subsidy).await, 0);
+    assert_eq!(app.balance(&company_basic).await, 3000);
+    app.verify_clean().await;
+});
