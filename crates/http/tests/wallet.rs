@@ -1111,7 +1111,8 @@ on_both_backends!(escrow_deposits_and_subsidies_name_a_restricted_receiver_or_pa
     let mut rent = pay("ER-1", &renter, 3000, &company_basic);
     rent["escrow"] = json!(true);
     app.post("/v1/payments", rent).await.assert_status(StatusCode::CREATED);
-    let deposit = json!({"order_number": "ER-D", "member_id": renter, "amount": 2000, "beneficiary_account_id": company_basic});
+    let deposit =
+        json!({"order_number": "ER-D", "member_id": renter, "amount": 2000, "beneficiary_account_id": company_basic});
     app.post("/v1/deposits", deposit).await.assert_status(StatusCode::CREATED);
 
     // The company frozen: the rent is not released to it, nor a deposit captured for it.
@@ -1126,7 +1127,8 @@ on_both_backends!(escrow_deposits_and_subsidies_name_a_restricted_receiver_or_pa
     let mut rent = pay("ER-2", &renter, 100, &company_basic);
     rent["escrow"] = json!(true);
     app.post("/v1/payments", rent).await.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
-    let deposit = json!({"order_number": "ER-D2", "member_id": renter, "amount": 100, "beneficiary_account_id": company_basic});
+    let deposit =
+        json!({"order_number": "ER-D2", "member_id": renter, "amount": 100, "beneficiary_account_id": company_basic});
     app.post("/v1/deposits", deposit).await.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
     set(renters, "normal").await;
     let released = app.post("/v1/payments/ER-1/escrow-release", json!({})).await;
