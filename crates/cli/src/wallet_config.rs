@@ -14,6 +14,7 @@
 //! bonus_account_type = "bonus"
 //! pay_password_required = false
 //! adjustment_approval_from = 100000     # an adjustment of this much waits for a second person
+//! payment_receivers = ["fee_income"]    # the platform accounts payments may be made to
 //!
 //! [wallet.withdrawal]
 //! minimum = 100
@@ -45,7 +46,7 @@ use sanhu_core::ledger::PENDING_TIMEOUT_S_MAX;
 use sanhu_core::party::{AccountTypeCode, AccountTypes};
 use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, TransferLimits, WithdrawalPolicy};
 use sanhu_core::{Currency, Timestamp};
-use sanhu_service::wallet::{Channel, ChannelReview, PayPasswordRule, WalletConfig};
+use sanhu_service::wallet::{Channel, ChannelReview, PayPasswordRule, PlatformAccount, WalletConfig};
 use serde::Deserialize;
 
 /// How often the compensation job runs when the file does not say, in seconds.
@@ -73,6 +74,7 @@ pub struct WalletFile {
     pay_password_required: Option<bool>,
     transfer_limits: Option<TransferLimitsFile>,
     adjustment_approval_from: Option<i64>,
+    payment_receivers: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -193,6 +195,9 @@ pub fn wallet_config(file: Option<WalletFile>, account_types: &AccountTypes) -> 
         ensure!(from >= 0, "wallet.adjustment_approval_from: {from} is below zero");
         config.adjustment_approval_from = from;
     }
+    if let Some(names) = file.payment_receivers {
+        config.payment_receivers = payment_receivers(&names)?;
+    }
     Ok((config, interval))
 }
 
@@ -253,6 +258,23 @@ impl WithdrawalFile {
         }
         Ok(())
     }
+}
+
+/// The platform accounts payments may name as their receiver, by name; an enterprise's subsidy fund
+/// is counted apart from its ledger account, so it is not one.
+fn payment_receivers(names: &[String]) -> anyhow::Result<Vec<PlatformAccount>> {
+    let mut receivers = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let account = PlatformAccount::parse(name)
+            .ok_or_else(|| anyhow!("wallet.payment_receivers[{i}]: {name:?} is not a platform account's name"))?;
+        ensure!(
+            !matches!(account, PlatformAccount::SubsidyFunding(_)),
+            "wallet.payment_receivers[{i}]: an enterprise's subsidy fund does not receive payments"
+        );
+        ensure!(!receivers.contains(&account), "wallet.payment_receivers[{i}]: {name:?} is listed twice");
+        receivers.push(account);
+    }
+    Ok(receivers)
 }
 
 fn fee_rule(fee: Option<FeeFile>) -> anyhow::Result<FeeRule> {
@@ -336,6 +358,7 @@ mod tests {
         assert_eq!((config.recharge_expiry_s, config.recharge_query_after_s), (1800, 300));
         assert_eq!(config.withdrawal, default.withdrawal);
         assert_eq!(config.pay_password, PayPasswordRule::NotRequired);
+        assert_eq!(config.payment_receivers, [PlatformAccount::FeeIncome], "the platform's revenue account");
         assert_eq!(interval, DEFAULT_RECHARGE_COMPENSATION_INTERVAL_S);
     }
 
@@ -352,6 +375,7 @@ recharge_account_type = "settlement"
 bonus_account_type = "subsidy"
 pay_password_required = true
 adjustment_approval_from = 0
+payment_receivers = ["fee_income", "channel:alipay"]
 
 [wallet.withdrawal]
 minimum = 200
@@ -389,6 +413,8 @@ ends_at = "2025-02-01T00:00:00+08:00"
         assert_eq!(config.bonus_account_type.as_str(), "subsidy");
         assert_eq!(config.pay_password, PayPasswordRule::Required);
         assert_eq!(config.adjustment_approval_from, 0);
+        let receivers = [PlatformAccount::FeeIncome, PlatformAccount::Clearing("alipay".to_owned())];
+        assert_eq!(config.payment_receivers, receivers);
         let cny = Currency::parse("CNY").unwrap();
         let fee = FeeRule::rate(10, 10, Some(2500)).unwrap();
         assert_eq!(config.withdrawal, WithdrawalPolicy::new(cny, 200, fee, FeePayer::Platform).unwrap());
@@ -414,6 +440,13 @@ ends_at = "2025-02-01T00:00:00+08:00"
     }
 
     #[test]
+    fn an_enterprise_subsidy_fund_is_not_a_payment_receiver() {
+        let member = sanhu_core::id::MemberId::from_u128(1).unwrap();
+        let refused = refusal(&format!("[wallet]\npayment_receivers = [\"subsidy:{member}\"]"));
+        assert!(refused.contains("wallet.payment_receivers[0]: an enterprise's subsidy fund"), "{refused}");
+    }
+
+    #[test]
     fn a_value_no_rule_accepts_is_refused_naming_its_key() {
         let cases = [
             ("[wallet]\ncurrency = \"XXX\"", "wallet.currency"),
@@ -423,6 +456,9 @@ ends_at = "2025-02-01T00:00:00+08:00"
             ("[wallet]\nrecharge_account_type = \"points\"", "wallet.recharge_account_type"),
             ("[wallet]\nbonus_account_type = \"Bonus!\"", "wallet.bonus_account_type"),
             ("[wallet]\nadjustment_approval_from = -1", "wallet.adjustment_approval_from"),
+            ("[wallet]\npayment_receivers = [\"till\"]", "wallet.payment_receivers[0]"),
+            ("[wallet]\npayment_receivers = [\"fee_income\", \"fee_income\"]", "wallet.payment_receivers[1]"),
+
             ("[wallet.withdrawal]\nminimum = -1", "wallet.withdrawal.minimum"),
             ("[wallet.withdrawal]\nfee = { fixed = 0 }", "wallet.withdrawal.fee"),
             ("[wallet.withdrawal]\nfee_payer = \"merchant\"", "wallet.withdrawal.fee_payer"),

@@ -13,8 +13,10 @@
 //! the body or the query, as [`Reach::Member`] lists) must be its member's, or the request is answered
 //! with that id's not-found code, as if the object did not exist. Ids that only receive money (a
 //! payment's receiver, a transfer's receiving member, a subsidy's employees, a deposit's beneficiary)
-//! are not checked: a bound client may pay anyone from its own wallet. Orders are numbered per client,
-//! so a client reaches only its own orders anyway.
+//! are not checked: a bound client may pay anyone from its own wallet (but not its own customer, nor a
+//! platform account that does not receive payments: the service refuses those). Orders are numbered
+//! per client, so a client reaches only its own orders anyway, except a payment's refunds, which the
+//! receiver's bound client makes by naming the payer's client (`wallet::payments::RefundOf`).
 
 pub use sanhu_core::scope::{Scope, Scopes};
 

@@ -27,6 +27,10 @@ rejection_codes! {
         /// Closing is its own step, with its own conditions.
         AccountCloseRequired => "account_close_required", "an account becomes closed only by closing it",
         AccountStatusUnchanged => "account_status_unchanged", "the account already has this status",
+        /// The account's own status is frozen: it neither pays nor receives.
+        AccountFrozen => "account_frozen", "the account is frozen: no money leaves or enters it",
+        /// The account's own status is stop-payment: it receives but does not pay.
+        AccountStopPayment => "account_stop_payment", "the account is stopped from paying: no money leaves it",
         AccountNotEmpty => "account_not_empty", "the account still holds a balance",
         AccountHasPending => "account_has_pending", "the account has money on hold",
     }
@@ -71,6 +75,25 @@ impl MemberAccountStatus {
             MemberAccountStatus::Normal => LedgerBlocks::NONE,
             MemberAccountStatus::Frozen | MemberAccountStatus::Closed => LedgerBlocks::BOTH,
             MemberAccountStatus::StopPayment => LedgerBlocks { debits_blocked: true, credits_blocked: false },
+        }
+    }
+
+    /// Refuses money leaving an account with this status, with the status's own code.
+    pub fn check_pays(self) -> Result<(), AccountError> {
+        match self {
+            MemberAccountStatus::Normal => Ok(()),
+            MemberAccountStatus::Frozen => Err(AccountError::AccountFrozen),
+            MemberAccountStatus::StopPayment => Err(AccountError::AccountStopPayment),
+            MemberAccountStatus::Closed => Err(AccountError::AccountClosed),
+        }
+    }
+
+    /// Refuses money arriving in an account with this status.
+    pub fn check_receives(self) -> Result<(), AccountError> {
+        match self {
+            MemberAccountStatus::Normal | MemberAccountStatus::StopPayment => Ok(()),
+            MemberAccountStatus::Frozen => Err(AccountError::AccountFrozen),
+            MemberAccountStatus::Closed => Err(AccountError::AccountClosed),
         }
     }
 
@@ -201,6 +224,25 @@ mod tests {
 
     fn blocks(debits_blocked: bool, credits_blocked: bool) -> LedgerBlocks {
         LedgerBlocks { debits_blocked, credits_blocked }
+    }
+
+    #[test]
+    fn the_statuses_refuse_with_their_own_code_exactly_what_the_ledger_flags_block() {
+        let customers = [C::Normal, C::Banned, C::Frozen, C::StopPayment];
+        for account in A::ALL {
+            for customer in customers {
+                let flags = effective_blocks(account, customer);
+                let pays = customer.check_pays().is_ok() && account.check_pays().is_ok();
+                let receives = customer.check_receives().is_ok() && account.check_receives().is_ok();
+                assert_eq!(pays, !flags.debits_blocked, "{account:?} {customer:?}");
+                assert_eq!(receives, !flags.credits_blocked, "{account:?} {customer:?}");
+            }
+        }
+        assert_eq!(A::Frozen.check_pays(), Err(AccountError::AccountFrozen));
+        assert_eq!(A::StopPayment.check_pays(), Err(AccountError::AccountStopPayment));
+        assert_eq!(A::StopPayment.check_receives(), Ok(()));
+        assert_eq!(C::Frozen.check_receives().unwrap_err().code(), "customer_frozen");
+        assert_eq!(C::StopPayment.check_pays().unwrap_err().code(), "customer_stop_payment");
     }
 
     #[test]

@@ -20,6 +20,10 @@ rejection_codes! {
         /// Merged is reached only by a merge, with its proof and record.
         CustomerMergeRequired => "customer_merge_required", "a customer becomes merged only through a merge",
         CustomerStatusUnchanged => "customer_status_unchanged", "the customer already has this status",
+        /// A frozen customer's accounts neither pay nor receive.
+        CustomerFrozen => "customer_frozen", "the customer is frozen: no money leaves or enters its accounts",
+        /// A stop-payment customer's accounts receive but do not pay.
+        CustomerStopPayment => "customer_stop_payment", "the customer is stopped from paying: no money leaves its accounts",
         /// A person's certificate on an enterprise customer, or the reverse.
         CertificateKindMismatch => "certificate_kind_mismatch",
             "the certificate is not of the customer's kind (personal or enterprise)",
@@ -133,6 +137,24 @@ impl CustomerStatus {
         match self {
             CustomerStatus::Merged(survivor) => Some(survivor),
             _ => None,
+        }
+    }
+
+    /// Refuses money leaving the customer's accounts when its status blocks it, with the status's own
+    /// code (the ledger's flags would refuse it too, as `debits_blocked`, or as a shortfall).
+    pub fn check_pays(self) -> Result<(), CustomerError> {
+        match self {
+            CustomerStatus::Frozen => Err(CustomerError::CustomerFrozen),
+            CustomerStatus::StopPayment => Err(CustomerError::CustomerStopPayment),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses money arriving in the customer's accounts when its status blocks it.
+    pub fn check_receives(self) -> Result<(), CustomerError> {
+        match self {
+            CustomerStatus::Frozen => Err(CustomerError::CustomerFrozen),
+            _ => Ok(()),
         }
     }
 

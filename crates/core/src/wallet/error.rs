@@ -30,7 +30,8 @@ rejection_codes! {
         NoHolds => "no_holds", "there are no holds to capture or release",
         CaptureExceedsHolds => "capture_exceeds_holds", "the amount is more than the holds set aside",
         RefundExceedsPayment => "refund_exceeds_payment", "the refund is more than was paid and not yet refunded",
-        SameWallet => "same_wallet", "a transfer goes to another member's wallet",
+        SameWallet => "same_wallet",
+            "the money would stay with the payer: a transfer goes to another member, a payment to another customer",
         /// None of the sender's accounts may send, or none has a same-kind account at the receiver.
         TransferNotAllowed => "transfer_not_allowed",
             "no account of the sender may send money that the receiver's accounts may receive",

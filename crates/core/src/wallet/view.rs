@@ -157,6 +157,23 @@ impl Wallet {
         &self.accounts
     }
 
+    /// The same wallet with no account's debits or credits blocked (closed ones stay closed): a rule
+    /// that passes on it and not on the wallet as it is was refused by the blocks, which the caller
+    /// then names by the status behind them.
+    pub fn without_blocks(&self) -> Wallet {
+        let accounts = self
+            .accounts
+            .iter()
+            .map(|a| {
+                let mut account = a.clone();
+                account.account.flags.debits_blocked = false;
+                account.account.flags.credits_blocked = false;
+                account
+            })
+            .collect();
+        Wallet { currency: self.currency, accounts }
+    }
+
     pub fn get(&self, id: AccountId) -> Option<&WalletAccount> {
         self.accounts.iter().find(|a| a.id() == id)
     }

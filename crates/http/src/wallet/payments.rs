@@ -8,25 +8,29 @@
 //! stored response never holds it.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
+use sanhu_core::id::ClientId;
 use sanhu_core::wallet::Shortfall;
 use sanhu_service::party::PartyError;
 use sanhu_service::wallet::{
-    Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
-    PLATFORM_ACCOUNT_NOT_FOUND,
+    OrderNumber, Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
+    Refunder, PLATFORM_ACCOUNT_NOT_FOUND,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
 use super::recharges::EmptyBody;
 use super::wallets::PartJson;
-use super::{amount, client_of, order_number, OrderOf};
+use super::{amount, client_of, order_number, OrderNumberPath, OrderOf};
+use crate::access::Binding;
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::{run, ClientActor};
+use crate::query::QueryParams;
 use crate::AppState;
 
 /// A payment as the API shows it; amounts in minor units.
@@ -246,12 +250,44 @@ struct RefundBody {
     amount: Number,
 }
 
+/// The payment a refund names, and who makes the refund. A refund takes money out of the receiver's
+/// account, so it is made by the platform (an unbound client or staff, which may name any client's
+/// payment with `?client_id=`) or by the receiver's side: a client bound to the receiving member,
+/// which may name the payer's client's numbering with `?client_id=` to reach a payment made to it.
+/// Whether the bound member is the receiver is the service's to decide (`Refunder`): the payer's side
+/// is refused `refund_not_allowed`, anyone else finds no such payment.
+pub struct RefundOf {
+    pub client: ClientId,
+    pub number: OrderNumber,
+    pub by: Refunder,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RefundOf {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<RefundOf, ApiError> {
+        let OrderNumberPath(number) = OrderNumberPath::from_request_parts(parts, state).await?;
+        let ClientActor(actor) = ClientActor::from_request_parts(parts, state).await?;
+        let Binding(bound) = Binding::from_request_parts(parts, state).await?;
+        let query = QueryParams::from_request_parts(parts, state).await?.only(&["client_id"])?;
+        let client = match query.get("client_id") {
+            None => client_of(&actor)?,
+            Some(text) => ClientId::parse(text).ok_or_else(|| {
+                ApiError::new(code::INVALID_ID, "client_id is not an API client id (cli_ and 26 characters)")
+            })?,
+        };
+        let by = bound.map_or(Refunder::Platform, Refunder::Member);
+        Ok(RefundOf { client, number, by })
+    }
+}
+
 /// POST /v1/payments/{number}/refunds: refunds `amount` under the caller's refund number, back to the
-/// accounts the money came from. The same refund number again answers that refund as it is.
+/// accounts the money came from, by the platform or the receiver's side ([`RefundOf`]). The same
+/// refund number again answers that refund as it is.
 pub async fn refund(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderOf { client, number }: OrderOf,
+    RefundOf { client, number, by }: RefundOf,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RefundJson>), ApiError> {
     let body: RefundBody = parse_body(&body)?;
@@ -259,7 +295,8 @@ pub async fn refund(
     let amount = amount("amount", &body.amount)?;
     let wallets = state.wallets().clone();
     let refund =
-        run(move || async move { wallets.refund(client, &number, &refund_number, amount, &actor).await }).await?;
+        run(move || async move { wallets.refund_by(client, &number, &refund_number, amount, by, &actor).await })
+            .await?;
     tracing::info!(refund.number = %refund.refund_number, amount = refund.amount, status = ?refund.status, "payment refunded");
     Ok((StatusCode::CREATED, Json(RefundJson::from(&refund))))
 }

@@ -831,3 +831,323 @@ on_both_backends!(the_platform_reaches_another_clients_orders_by_naming_the_clie
     let _ = basic;
     app.verify_clean().await;
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Money-safety: paying oneself, refunds by the payer, receivers, restricted parties
+
+/// An API client bound to `member`, created straight in the store.
+async fn bound_client(app: &TestApp, member: &str) -> (String, ed25519_dalek::SigningKey) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&clock::random_bytes());
+    let id = clock::new_id::<sanhu_core::id::ClientTag>().to_string();
+    let client = sanhu_store::ApiClient {
+        bound_to: Some(sanhu_core::id::MemberId::parse(member).unwrap()),
+        ..sanhu_store::ApiClient::new(id.clone(), "merchant".to_owned(), key.verifying_key().to_bytes(), clock::now())
+    };
+    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
+    (id, key)
+}
+
+on_both_backends!(paying_oneself_or_ones_own_customer_is_refused_and_the_bonus_stays_unwithdrawable, |db| {
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13700000501").await;
+    let (other, other_basic) = app.active_member("13700000502").await;
+    // The tier: pay 100.00, get 10.00 of bonus, which may not be withdrawn.
+    app.recharge(&member, &basic, 10_000, "test", "SP-F").await;
+    app.real_name(&member, "张三", 501).await;
+    let card = app.bind_card(&member, "张三", 501).await;
+    let withdraw = |n: &str| json!({"order_number": n, "member_id": member, "amount": 10_500, "bank_card_id": card});
+    app.post("/v1/withdrawals", withdraw("SP-W0"))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "exceeds_withdrawable");
+    let before = app.wallet(&member).await;
+
+    // To its own basic account: at once, in escrow, or as a deposit's beneficiary.
+    let own = app.post("/v1/payments", pay("SP-1", &member, 1000, &basic)).await;
+    own.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
+    let mut escrow = pay("SP-2", &member, 1000, &basic);
+    escrow["escrow"] = json!(true);
+    app.post("/v1/payments", escrow).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
+    let deposit = json!({"order_number": "SP-3", "member_id": member, "amount": 1000, "beneficiary_account_id": basic});
+    app.post("/v1/deposits", deposit).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
+    // Through a client bound to the member itself.
+    let bound = bound_client(&app, &member).await;
+    let through = app.send_as(&bound, "POST", "/v1/payments", pay("SP-4", &member, 1000, &basic)).await;
+    through.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
+
+    // Another member of the same customer (the same verified certificate merged the two customers).
+    app.real_name(&other, "张三", 501).await;
+    let merged = app.get(&format!("/v1/accounts/{other_basic}")).await.assert_status(StatusCode::OK).clone();
+    let mine = app.get(&format!("/v1/accounts/{basic}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(merged["customer_id"], mine["customer_id"]);
+    let sibling = app.post("/v1/payments", pay("SP-5", &member, 1000, &other_basic)).await;
+    sibling.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
+
+    // Nothing moved, and the bonus is still not withdrawable.
+    let after = app.wallet(&member).await;
+    assert_eq!(after, before);
+    assert_eq!(app.balance(&other_basic).await, 0);
+    app.post("/v1/withdrawals", withdraw("SP-W1"))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "exceeds_withdrawable");
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_refund_is_made_by_the_receivers_side_or_the_platform_never_the_payers, |db| {
+    let app = app(db).await;
+    let (payer, payer_basic) = enterprise(&app, "13900000511").await;
+    let (merchant, merchant_basic) = app.active_member("13700000512").await;
+    let (stranger, _) = app.active_member("13700000513").await;
+    app.recharge(&payer, &payer_basic, 20_000, "test", "RF-F").await;
+    app.recharge(&merchant, &merchant_basic, 99_900, "test", "RF-M").await;
+    let payer_client = bound_client(&app, &payer).await;
+    let merchant_client = bound_client(&app, &merchant).await;
+    let stranger_client = bound_client(&app, &stranger).await;
+
+    // The payer's bound client pays the merchant, then tries to take it back.
+    let paid = app.send_as(&payer_client, "POST", "/v1/payments", pay("RF-1", &payer, 5000, &merchant_basic)).await;
+    paid.assert_status(StatusCode::CREATED);
+    assert_eq!(app.balance(&merchant_basic).await, 104_900);
+    let refund = |n: &str, amount: i64| json!({"refund_number": n, "amount": amount});
+    let clawback = app.send_as(&payer_client, "POST", "/v1/payments/RF-1/refunds", refund("R-1", 5000)).await;
+    clawback.assert_error(StatusCode::FORBIDDEN, "refund_not_allowed");
+    assert_eq!(app.balance(&merchant_basic).await, 104_900);
+
+    // The merchant's own client reaches the payment in the payer's client's numbering and refunds it.
+    let path = format!("/v1/payments/RF-1/refunds?client_id={}", payer_client.0);
+    let strangers = app.send_as(&stranger_client, "POST", &path, refund("R-2", 1000)).await;
+    strangers.assert_error(StatusCode::NOT_FOUND, "order_not_found");
+    let by_merchant = app.send_as(&merchant_client, "POST", &path, refund("R-3", 1000)).await;
+    assert_eq!(by_merchant.assert_status(StatusCode::CREATED)["status"], "succeeded");
+    assert_eq!(app.balance(&merchant_basic).await, 103_900);
+    // The platform (an unbound client) refunds any payment, naming its client.
+    let by_platform = app.post(&path, refund("R-4", 1000)).await;
+    assert_eq!(by_platform.assert_status(StatusCode::CREATED)["status"], "succeeded");
+    let payment = app.get(&format!("/v1/payments/RF-1?client_id={}", payer_client.0)).await;
+    assert_eq!(payment.assert_status(StatusCode::OK)["refunded"].as_i64(), Some(2000));
+    // 200.00 and the tier's 10.00 of bonus, less the 50.00 paid, plus the 20.00 refunded.
+    assert_eq!(app.wallet(&payer).await["balance"].as_i64(), Some(21_000 - 5000 + 2000));
+    app.verify_clean().await;
+});
+
+on_both_backends!(only_the_configured_platform_accounts_receive_payments, |db| {
+    let mut config = wallet_config();
+    config.payment_receivers.push(sanhu_service::wallet::PlatformAccount::MarketingExpense);
+    let app = TestApp::new(db, party_config(), config).await;
+    let (member, basic) = app.active_member("13700000521").await;
+    app.recharge(&member, &basic, 5000, "test", "PR-F").await;
+    let to = |n: &str, name: &str| json!({"order_number": n, "member_id": member, "amount": 100, "receiver_platform_account": name});
+    for (i, name) in
+        ["channel:wechat", "channel:test", "withdrawals_in_transit", "seized", "adjustments", "fee_expense"]
+            .iter()
+            .enumerate()
+    {
+        let before = app.platform_balance(name).await;
+        let refused = app.post("/v1/payments", to(&format!("PR-{i}"), name)).await;
+        refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "receiver_not_allowed");
+        assert_eq!(app.platform_balance(name).await, before, "{name}");
+    }
+    let mut escrow = to("PR-E", "seized");
+    escrow["escrow"] = json!(true);
+    app.post("/v1/payments", escrow).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "receiver_not_allowed");
+    let deposit = json!({"order_number": "PR-D", "member_id": member, "amount": 100, "beneficiary_platform_account": "withdrawals_in_transit"});
+    app.post("/v1/deposits", deposit).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "receiver_not_allowed");
+    assert_eq!(app.wallet(&member).await["available"].as_i64(), Some(5000));
+    // The configured ones do.
+    app.post("/v1/payments", to("PR-7", "fee_income")).await.assert_status(StatusCode::CREATED);
+    app.post("/v1/payments", to("PR-8", "marketing_expense")).await.assert_status(StatusCode::CREATED);
+    assert_eq!(app.platform_balance("fee_income").await, 100);
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restrictions_own_code, |db| {
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13700000531").await;
+    let (merchant, merchant_basic) = app.active_member("13700000532").await;
+    app.recharge(&member, &basic, 2000, "test", "RS-F").await;
+    app.recharge(&merchant, &merchant_basic, 2000, "test", "RS-M").await;
+    app.real_name(&member, "张三", 531).await;
+    let card = app.bind_card(&member, "张三", 531).await;
+    let customer_of = |account: &str| {
+        let account = account.to_owned();
+        let app = &app;
+        async move {
+            let view = app.get(&format!("/v1/accounts/{account}")).await;
+            view.assert_status(StatusCode::OK)["customer_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (customer, merchant_customer) = (customer_of(&basic).await, customer_of(&merchant_basic).await);
+    let set = |who: &str, status: &str| {
+        let path = format!("/v1/customers/{who}/status");
+        let app = &app;
+        let status = status.to_owned();
+        async move {
+            let body = json!({"status": status, "reason": "court order 2026-7"});
+            app.post(&path, body).await.assert_status(StatusCode::OK);
+        }
+    };
+    let transfer = |n: &str, from: &str, to: &str| json!({"order_number": n, "sender_member_id": from, "receiver_member_id": to, "amount": 100});
+    let withdraw = |n: &str| json!({"order_number": n, "member_id": member, "amount": 100, "bank_card_id": card});
+    let deposit = |n: &str| json!({"order_number": n, "member_id": member, "amount": 100, "beneficiary_account_id": merchant_basic});
+    let refund = |n: &str| json!({"refund_number": n, "amount": 100});
+    app.post("/v1/payments", pay("RS-P0", &member, 500, &merchant_basic)).await.assert_status(StatusCode::CREATED);
+
+    // The payer's customer frozen: every way money would leave says so, not insufficient_funds.
+    set(&customer, "frozen").await;
+    let frozen = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    frozen(app.post("/v1/payments", pay("RS-1", &member, 100, &merchant_basic)).await);
+    frozen(app.post("/v1/member-transfers", transfer("RS-2", &member, &merchant)).await);
+    frozen(app.post("/v1/withdrawals", withdraw("RS-3")).await);
+    frozen(app.post("/v1/deposits", deposit("RS-4")).await);
+    // ... and every way money would arrive.
+    frozen(app.post("/v1/payments", pay("RS-5", &merchant, 100, &basic)).await);
+    frozen(app.post("/v1/member-transfers", transfer("RS-6", &merchant, &member)).await);
+    let recharge =
+        json!({"order_number": "RS-7", "member_id": member, "account_id": basic, "amount": 100, "channel": "test"});
+    frozen(app.post("/v1/recharges", recharge).await);
+    frozen(app.post("/v1/payments/RS-P0/refunds", refund("RS-R1")).await);
+    set(&customer, "normal").await;
+
+    // Stopped from paying: nothing leaves, money still arrives.
+    set(&customer, "stop_payment").await;
+    let stopped = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
+    stopped(app.post("/v1/payments", pay("RS-11", &member, 100, &merchant_basic)).await);
+    stopped(app.post("/v1/member-transfers", transfer("RS-12", &member, &merchant)).await);
+    stopped(app.post("/v1/withdrawals", withdraw("RS-13")).await);
+    app.post("/v1/payments", pay("RS-14", &merchant, 100, &basic)).await.assert_status(StatusCode::CREATED);
+    set(&customer, "normal").await;
+
+    // The receiving merchant's customer frozen: paying it, and its refunds, say so.
+    set(&merchant_customer, "frozen").await;
+    frozen(app.post("/v1/payments", pay("RS-21", &member, 100, &merchant_basic)).await);
+    frozen(app.post("/v1/member-transfers", transfer("RS-22", &member, &merchant)).await);
+    frozen(app.post("/v1/payments/RS-P0/refunds", refund("RS-R2")).await);
+    set(&merchant_customer, "normal").await;
+
+    // An account frozen or stopped on its own.
+    let account_status = |account: &str, status: &str| {
+        let path = format!("/v1/accounts/{account}/status");
+        let body = json!({"status": status, "reason": "disputed payment"});
+        let app = &app;
+        async move {
+            app.post(&path, body).await.assert_status(StatusCode::OK);
+        }
+    };
+    account_status(&basic, "frozen").await;
+    let account_frozen = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "account_frozen");
+    account_frozen(app.post("/v1/payments", pay("RS-31", &member, 100, &merchant_basic)).await);
+    account_frozen(app.post("/v1/member-transfers", transfer("RS-32", &member, &merchant)).await);
+    account_frozen(app.post("/v1/withdrawals", withdraw("RS-33")).await);
+    account_frozen(app.post("/v1/payments", pay("RS-34", &merchant, 100, &basic)).await);
+    account_status(&basic, "stop_payment").await;
+    let account_stopped = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "account_stop_payment");
+    account_stopped(app.post("/v1/payments", pay("RS-35", &member, 100, &merchant_basic)).await);
+    account_stopped(app.post("/v1/withdrawals", withdraw("RS-36")).await);
+    app.post("/v1/payments", pay("RS-37", &merchant, 100, &basic)).await.assert_status(StatusCode::CREATED);
+    account_status(&basic, "normal").await;
+
+    // A locked receiver.
+    app.post(&format!("/v1/members/{merchant}/lock"), json!({"reason": "investigation"}))
+        .await
+        .assert_status(StatusCode::OK);
+    let locked = app.post("/v1/payments", pay("RS-41", &member, 100, &merchant_basic)).await;
+    locked.assert_error(StatusCode::FORBIDDEN, "member_locked");
+    app.post(&format!("/v1/members/{merchant}/unlock"), json!({"reason": "cleared"}))
+        .await
+        .assert_status(StatusCode::OK);
+
+    // Lifted, everything goes through, and nothing refused moved money.
+    app.post("/v1/payments", pay("RS-51", &member, 100, &merchant_basic)).await.assert_status(StatusCode::CREATED);
+    assert_eq!(app.balance(&basic).await, 2000 - 500 + 100 + 100 - 100);
+    assert_eq!(app.balance(&merchant_basic).await, 2000 + 500 - 100 - 100 + 100);
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_status_set_after_the_order_was_made_is_named_when_the_ledger_refuses, |db| {
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13700000541").await;
+    let order =
+        json!({"order_number": "LB-1", "member_id": member, "account_id": basic, "amount": 1000, "channel": "test"});
+    app.post("/v1/recharges", order).await.assert_status(StatusCode::CREATED);
+    let view = app.get(&format!("/v1/accounts/{basic}")).await.assert_status(StatusCode::OK).clone();
+    let customer = view["customer_id"].as_str().unwrap().to_owned();
+    let body = json!({"status": "frozen", "reason": "court order 2026-8"});
+    app.post(&format!("/v1/customers/{customer}/status"), body).await.assert_status(StatusCode::OK);
+    // The channel confirms: the ledger's credits_blocked is answered as the customer's freeze, now and
+    // when asked again.
+    for _ in 0..2 {
+        let confirmed = app.post("/v1/recharges/LB-1/confirm", json!({})).await;
+        confirmed.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    }
+    assert_eq!(app.balance(&basic).await, 0);
+    app.verify_clean().await;
+});
+
+on_both_backends!(escrow_deposits_and_subsidies_name_a_restricted_receiver_or_payer, |db| {
+    let app = app(db).await;
+    let (renter, basic) = app.active_member("13700000551").await;
+    let (_, company_basic) = app.active_member("13700000552").await;
+    let (employer, employer_basic) = enterprise(&app, "13900000553").await;
+    app.recharge(&renter, &basic, 9000, "test", "ER-R").await;
+    app.recharge(&employer, &employer_basic, 9000, "test", "ER-E").await;
+    let customer_of = |account: String| {
+        let app = &app;
+        async move {
+            let view = app.get(&format!("/v1/accounts/{account}")).await;
+            view.assert_status(StatusCode::OK)["customer_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let set = |customer: String, status: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"status": status, "reason": "court order 2026-9"});
+            app.post(&format!("/v1/customers/{customer}/status"), body).await.assert_status(StatusCode::OK);
+        }
+    };
+    let (renters, companys, employers) = (
+        customer_of(basic.clone()).await,
+        customer_of(company_basic.clone()).await,
+        customer_of(employer_basic.clone()).await,
+    );
+    let mut rent = pay("ER-1", &renter, 3000, &company_basic);
+    rent["escrow"] = json!(true);
+    app.post("/v1/payments", rent).await.assert_status(StatusCode::CREATED);
+    let deposit =
+        json!({"order_number": "ER-D", "member_id": renter, "amount": 2000, "beneficiary_account_id": company_basic});
+    app.post("/v1/deposits", deposit).await.assert_status(StatusCode::CREATED);
+
+    // The company frozen: the rent is not released to it, nor a deposit captured for it.
+    set(companys.clone(), "frozen").await;
+    let release = app.post("/v1/payments/ER-1/escrow-release", json!({})).await;
+    release.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    let capture = app.post("/v1/deposits/ER-D/capture", json!({"amount": 500, "reason": "dent"})).await;
+    capture.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    set(companys, "normal").await;
+    // The renter stopped from paying: a new escrow or deposit says so.
+    set(renters.clone(), "stop_payment").await;
+    let mut rent = pay("ER-2", &renter, 100, &company_basic);
+    rent["escrow"] = json!(true);
+    app.post("/v1/payments", rent).await.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
+    let deposit =
+        json!({"order_number": "ER-D2", "member_id": renter, "amount": 100, "beneficiary_account_id": company_basic});
+    app.post("/v1/deposits", deposit).await.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
+    set(renters, "normal").await;
+    let released = app.post("/v1/payments/ER-1/escrow-release", json!({})).await;
+    assert_eq!(released.assert_status(StatusCode::OK)["status"], "escrow_released");
+
+    // Subsidies: a frozen enterprise funds nothing; a frozen employee's subsidy account takes none.
+    set(employers.clone(), "frozen").await;
+    let funding = json!({"order_number": "ER-F1", "enterprise_member_id": employer, "amount": 3000});
+    app.post("/v1/subsidy-fundings", funding).await.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    set(employers, "normal").await;
+    let funding = json!({"order_number": "ER-F2", "enterprise_member_id": employer, "amount": 3000});
+    app.post("/v1/subsidy-fundings", funding).await.assert_status(StatusCode::CREATED);
+    let subsidy = app.open(&renter, "subsidy").await;
+    let body = json!({"status": "frozen", "reason": "disputed"});
+    app.post(&format!("/v1/accounts/{subsidy}/status"), body).await.assert_status(StatusCode::OK);
+    let round = json!({"order_number": "ER-S1", "enterprise_member_id": employer,
+                       "credits": [{"member_id": renter, "amount": 1000}]});
+    app.post("/v1/subsidy-distributions", round).await.assert_error(StatusCode::FORBIDDEN, "account_frozen");
+    assert_eq!(app.balance(&subsidy).await, 0);
+    assert_eq!(app.balance(&company_basic).await, 3000);
+    app.verify_clean().await;
+});

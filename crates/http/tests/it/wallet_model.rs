@@ -156,6 +156,9 @@ fn pick<'a, T>(random: &mut Random, map: &'a BTreeMap<String, T>, wanted: impl F
 /// Sends one random operation, plays it on the model, and returns what was sent and the expected and
 /// actual answers.
 async fn step(world: &World, model: &mut Model, random: &mut Random, n: usize) -> (String, Expected, (u16, String)) {
+    if random.below(6) == 0 {
+        return money_safety_step(world, model, random, n).await;
+    }
     let app = &world.app;
     let member = random.below(MEMBERS);
     let (member_id, _) = &world.members[member];
@@ -366,6 +369,95 @@ async fn step(world: &World, model: &mut Model, random: &mut Random, n: usize) -
                 format!("adjust {amount} of member {member} (credit {credit})"),
                 expected,
                 app.post("/v1/adjustments", body).await,
+            )
+        }
+    };
+    (description, expected, (answer.status.as_u16(), answer.code().to_owned()))
+}
+
+/// An API client bound to the member that owns `account`, made for one request.
+async fn bound_to_owner_of(app: &TestApp, account: &str) -> (String, ed25519_dalek::SigningKey) {
+    let view = app.get(&format!("/v1/accounts/{account}")).await;
+    let member = view.assert_status(StatusCode::OK)["member_id"].as_str().unwrap().to_owned();
+    let key = ed25519_dalek::SigningKey::from_bytes(&clock::random_bytes());
+    let id = clock::new_id::<sanhu_core::id::ClientTag>().to_string();
+    let client = sanhu_store::ApiClient {
+        bound_to: Some(sanhu_core::id::MemberId::parse(&member).unwrap()),
+        ..sanhu_store::ApiClient::new(id.clone(), "model".to_owned(), key.verifying_key().to_bytes(), clock::now())
+    };
+    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
+    (id, key)
+}
+
+/// The money-safety operations: a member paying its own account (refused `same_wallet`, nothing
+/// moves: bonus or subsidy money never becomes withdrawable that way), and refunds made by the
+/// payment's receiver through a client bound to it, which reaches the payment in the platform's
+/// numbering with `client_id` (as a platform refund: within what was paid), or attempted by the
+/// payer's bound client (`refund_not_allowed`) or by another merchant's (no such payment).
+async fn money_safety_step(
+    world: &World,
+    model: &mut Model,
+    random: &mut Random,
+    n: usize,
+) -> (String, Expected, (u16, String)) {
+    let app = &world.app;
+    let number = format!("N-{n}");
+    let paid = pick(random, &model.payments, |p| matches!(p, PaymentState::Paid { .. })).cloned();
+    let (description, expected, answer) = match (random.below(3), paid) {
+        (1, Some(order)) => {
+            let PaymentState::Paid { member, merchant, paid, refunded } = model.payments[&order].clone() else {
+                unreachable!()
+            };
+            let amount = random.amount(paid);
+            let expected = if amount <= paid - refunded {
+                model.wallets[member].balance += amount;
+                model.merchants[merchant] -= amount;
+                let state = PaymentState::Paid { member, merchant, paid, refunded: refunded + amount };
+                model.payments.insert(order.clone(), state);
+                CREATED
+            } else {
+                refused(422, "refund_exceeds_payment")
+            };
+            let receiver = bound_to_owner_of(app, &world.merchants[merchant]).await;
+            let path = format!("/v1/payments/{order}/refunds?client_id={}", app.client_id);
+            let answer =
+                app.send_as(&receiver, "POST", &path, json!({"refund_number": number, "amount": amount})).await;
+            (
+                format!("merchant {merchant} refunds {amount} of {order} (paid {paid}, refunded {refunded})"),
+                expected,
+                answer,
+            )
+        }
+        (2, Some(order)) => {
+            let PaymentState::Paid { member, merchant, .. } = model.payments[&order].clone() else { unreachable!() };
+            let (who, client, expected) = if random.below(2) == 0 {
+                (
+                    "its payer",
+                    bound_to_owner_of(app, &world.members[member].1).await,
+                    refused(403, "refund_not_allowed"),
+                )
+            } else {
+                let other = (merchant + 1) % MERCHANTS;
+                (
+                    "another merchant",
+                    bound_to_owner_of(app, &world.merchants[other]).await,
+                    refused(404, "order_not_found"),
+                )
+            };
+            let path = format!("/v1/payments/{order}/refunds?client_id={}", app.client_id);
+            let answer = app.send_as(&client, "POST", &path, json!({"refund_number": number, "amount": 1})).await;
+            (format!("{who} tries to refund {order}"), expected, answer)
+        }
+        _ => {
+            let member = random.below(MEMBERS);
+            let (member_id, basic) = &world.members[member];
+            let amount = random.amount(8000);
+            let body = json!({"order_number": number, "member_id": member_id, "amount": amount,
+                              "receiver_account_id": basic});
+            (
+                format!("member {member} pays {amount} to itself"),
+                refused(422, "same_wallet"),
+                app.post("/v1/payments", body).await,
             )
         }
     };

@@ -10,7 +10,7 @@
 #[macro_use]
 pub(crate) mod work;
 
-mod accounts;
+pub(crate) mod accounts;
 mod authentications;
 mod bank_cards;
 pub(crate) mod customers;

@@ -279,8 +279,9 @@ pub(crate) async fn resume<R: InFlight>(
     if record.in_flight().is_empty() {
         return Ok(record);
     }
-    let outcome = apply(ledger, restore_chain(record.in_flight())?).await?;
-    let refusal = outcome.err();
+    let requests = restore_chain(record.in_flight())?;
+    let outcome = apply(ledger, requests.clone()).await?;
+    let refusal = super::restriction::name_ledger_block(parties, outcome.err(), &requests).await?;
     let id = record.record_id();
     let record = transact!(parties, |work| {
         let Some(mut record) = work.get::<R>(&id).await? else {

@@ -21,7 +21,7 @@
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
 use sanhu_core::party::{Actor, MemberAction, Reason};
-use sanhu_core::wallet::{plan_capture, plan_payment, release_holds, Shortfall, TransferMeta, WalletError};
+use sanhu_core::wallet::{plan_capture, plan_payment, release_holds, Shortfall, TransferMeta, Wallet, WalletError};
 use sanhu_core::{AccountId, Amount, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -31,6 +31,7 @@ use super::error::*;
 use super::payment::{parts, HeldPart, Part, Receiver};
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::restriction::Side;
 use super::Wallets;
 use crate::party::work::Work;
 use crate::party::PartyError;
@@ -193,6 +194,9 @@ impl Wallets {
             return chain::resume(&self.parties, &self.ledger, existing, "deposit.settled", actor).await;
         }
         let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
+        self.customer_may(member.member.customer(), Side::Pays).await?;
+        self.not_own_account(request.member, member.member.customer(), beneficiary).await?;
+        self.account_may_receive(beneficiary).await?;
         self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         self.ensure_platform_account(&PlatformAccount::Deposits).await?;
         let order = self.deduction_order(request.member).await?;
@@ -201,7 +205,13 @@ impl Wallets {
                 return same_deposit(existing, request, beneficiary);
             }
             let wallet = self.load_wallet(request.member).await?;
-            let plan = plan_payment(&wallet, &order, amount.get(), Shortfall::Refuse)?;
+            let plan = match plan_payment(&wallet, &order, amount.get(), Shortfall::Refuse) {
+                Ok(plan) => plan,
+                Err(refusal) => {
+                    let passes = |w: &Wallet| plan_payment(w, &order, amount.get(), Shortfall::Refuse).is_ok();
+                    return Err(self.blocked_cause(&wallet, Side::Pays, refusal, passes).await);
+                }
+            };
             let mut next = ids_for(&id, "hold");
             let last = plan.deductions.len().saturating_sub(1);
             let chain: Vec<TransferRequest> = plan
@@ -315,6 +325,10 @@ impl Wallets {
         let id = order_record_id("deposit", client, number);
         let _turn = self.turn([id.clone()]).await;
         self.finish_holding(&id, actor).await?;
+        let seen = load(&mut self.parties.reader(), &id).await?;
+        if seen.status == DepositStatus::Held {
+            self.account_may_receive(seen.beneficiary).await?;
+        }
         let deposits = PlatformAccount::Deposits.id(self.config.currency);
         let deposit = transact!(&self.parties, |work| {
             let mut deposit = load(work, &id).await?;

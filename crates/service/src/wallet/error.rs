@@ -30,6 +30,10 @@ pub(crate) fn recorded_refusal(reason: Option<&str>) -> PartyError {
     if let Some(error) = WalletError::ALL.iter().find(|e| e.code() == code) {
         return PartyError::from(*error);
     }
+    // A ledger block named by the status behind it (`restriction.rs`): `customer_frozen`, ...
+    if let Some(rejection) = crate::party::rule_codes().into_iter().find(|r| r.code == code) {
+        return PartyError::Rejected(rejection);
+    }
     PartyError::Rejected(ORDER_CLOSED)
 }
 
@@ -55,6 +59,14 @@ pub const RECHARGE_BELOW_FEE: Rejection =
 pub const RECEIVER_NOT_FOUND: Rejection = Rejection {
     code: "receiver_not_found",
     message: "the receiving account is neither a member account nor a platform account",
+};
+pub const RECEIVER_NOT_ALLOWED: Rejection = Rejection {
+    code: "receiver_not_allowed",
+    message: "the platform account is not one that receives payments (payment_receivers in the wallet's settings)",
+};
+pub const REFUND_NOT_ALLOWED: Rejection = Rejection {
+    code: "refund_not_allowed",
+    message: "a refund takes money back from the receiver: it is made by the receiver's side or the platform, not the payer's",
 };
 pub const PAY_PASSWORD_REQUIRED: Rejection =
     Rejection { code: "pay_password_required", message: "the platform requires the pay password for this payment" };
@@ -133,6 +145,8 @@ const SERVICE_CODES: &[Rejection] = &[
     CHANNEL_NOT_CONFIGURED,
     RECHARGE_BELOW_FEE,
     RECEIVER_NOT_FOUND,
+    RECEIVER_NOT_ALLOWED,
+    REFUND_NOT_ALLOWED,
     PAY_PASSWORD_REQUIRED,
     PAYMENT_NOT_REFUNDABLE,
     PAYMENT_NOT_ESCROWED,

@@ -121,6 +121,13 @@ impl Wallets {
                 Err(other) => return Err(other),
             }
         }
+        // Released, the money becomes the receiver's: a receiver that may not receive is refused now.
+        if outcome == Outcome::ToReceiver {
+            let seen = load(&mut self.parties.reader(), &id).await?;
+            if seen.status == PaymentStatus::Escrowed {
+                self.account_may_receive(seen.receiver).await?;
+            }
+        }
         let (during, done, refused) = match outcome {
             Outcome::ToReceiver => (PaymentStatus::EscrowReleasing, PaymentStatus::EscrowReleased, ESCROW_RETURNED),
             Outcome::ToPayer => (PaymentStatus::EscrowReturning, PaymentStatus::EscrowReturned, ESCROW_RELEASED),

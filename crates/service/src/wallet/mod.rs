@@ -24,6 +24,7 @@
 //! | `compensation.rs` | asking a channel about recharge orders pending too long (the compensation job's questions) |
 //! | `transfer.rs` | transfers between members keeping the money's kind, limits per transfer and per day |
 //! | `subsidy.rs` | an enterprise funds its subsidies and pays them into its employees' subsidy accounts |
+//! | `restriction.rs` | a restricted payer or receiver refused with its status's own code, before the ledger and after |
 //! | `flow.rs` | a member's flow over all its accounts, newest first, paged, with balances after |
 //! | `chain.rs` | derived transfer ids and chains kept in records, for crash-safe retries |
 //! | `records.rs` | order numbers and how wallet records are stored |
@@ -42,6 +43,7 @@ mod platform;
 mod recharge;
 mod recharge_refund;
 mod records;
+mod restriction;
 mod subsidy;
 mod transfer;
 mod view;
@@ -70,7 +72,7 @@ pub use flow::{
 };
 pub use freeze::{Freeze, FreezeStatus};
 pub use payment::{
-    HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus,
+    HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus, Refunder,
 };
 pub use platform::{PlatformAccount, PlatformAccountView};
 pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
@@ -140,13 +142,18 @@ pub struct WalletConfig {
     pub transfer_limits: TransferLimits,
     /// An adjustment of at least this amount waits for a second person's approval.
     pub adjustment_approval_from: i64,
+    /// The platform accounts a payment, an escrow payment or a deposit may name as its receiver
+    /// (`receiver_not_allowed` for the others): what a channel owes, what is in transit to banks,
+    /// seized or adjusted must stay what it is.
+    pub payment_receivers: Vec<PlatformAccount>,
 }
 
 impl WalletConfig {
     /// Alipay and WeChat Pay at 0.6% paid by the platform, bank transfers free and reviewed; no
     /// tiers; orders asked about at their channel after 5 minutes (once a channel has a status
     /// endpoint) and expired after 30; withdrawals of at least 1.00, free, reviewed from 500.00, held
-    /// up to 30 days; no pay password; no transfer limits; adjustments from 1,000.00 approved.
+    /// up to 30 days; no pay password; no transfer limits; adjustments from 1,000.00 approved;
+    /// payments to the platform only into its revenue account, `fee_income`.
     pub fn default_for(currency: Currency) -> WalletConfig {
         let code = |c: &str| AccountTypeCode::parse(c).expect("a valid code");
         let rate = FeeRule::rate(60, 0, None).expect("0.6% is a valid rate");
@@ -175,6 +182,7 @@ impl WalletConfig {
             pay_password: PayPasswordRule::NotRequired,
             transfer_limits: TransferLimits::unlimited(currency),
             adjustment_approval_from: 100_000,
+            payment_receivers: vec![PlatformAccount::FeeIncome],
         }
     }
 

@@ -18,7 +18,7 @@
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::{Actor, MemberAction};
 use sanhu_core::wallet::{
-    plan_capture, plan_payment, plan_refund, release_holds, Deduction, Hold, Shortfall, TransferMeta,
+    plan_capture, plan_payment, plan_refund, release_holds, Deduction, Hold, Shortfall, TransferMeta, Wallet,
 };
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
 use serde::{Deserialize, Serialize};
@@ -28,13 +28,23 @@ use super::chain::{self, id_text, ids_for, posted_chain, restore_chain, store_ch
 use super::error::*;
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::restriction::Side;
 use super::{wallet_key, PayPasswordRule, Wallets};
 use crate::clock;
 
 /// The ledger's code for a hold whose timeout passed.
 const PENDING_EXPIRED: &str = "pending_expired";
 use crate::party::work::Work;
-use crate::party::{PartyError, PayPasswordOwner};
+use crate::party::{MemberObject, PartyError, PayPasswordOwner};
+
+/// Who makes a refund.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refunder {
+    /// The platform (an API client bound to no member, or staff).
+    Platform,
+    /// A member's side (an API client bound to it): only the payment's receiver may refund.
+    Member(MemberId),
+}
 
 /// Who receives a payment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,15 +222,24 @@ impl Wallets {
             return self.resume_payment(same_payment(existing, request)?, actor).await;
         }
         let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
+        self.customer_may(member.member.customer(), Side::Pays).await?;
         self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         let receiver = self.receiver_account(&request.receiver).await?;
+        self.not_own_account(request.member, member.member.customer(), receiver).await?;
+        self.account_may_receive(receiver).await?;
         let order = self.deduction_order(request.member).await?;
         let payment = transact!(&self.parties, |work| {
             if let Some(existing) = work.get::<Payment>(&id).await? {
                 return same_payment(existing, request);
             }
             let wallet = self.load_wallet(request.member).await?;
-            let plan = plan_payment(&wallet, &order, request.amount, request.shortfall)?;
+            let plan = match plan_payment(&wallet, &order, request.amount, request.shortfall) {
+                Ok(plan) => plan,
+                Err(refusal) => {
+                    let passes = |w: &Wallet| plan_payment(w, &order, request.amount, request.shortfall).is_ok();
+                    return Err(self.blocked_cause(&wallet, Side::Pays, refusal, passes).await);
+                }
+            };
             let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
             let (status, chain, holds) = match request.mode {
                 PaymentMode::Immediate => {
@@ -344,13 +363,29 @@ impl Wallets {
     }
 
     /// Refunds `amount` of a paid or captured payment under the caller's refund number, back to the
-    /// accounts the money came from. The same refund number again answers that refund as it is.
+    /// accounts the money came from, made by the platform. The same refund number again answers that
+    /// refund as it is.
     pub async fn refund(
         &self,
         client: ClientId,
         number: &OrderNumber,
         refund_number: &OrderNumber,
         amount: i64,
+        actor: &Actor,
+    ) -> Result<Refund, PartyError> {
+        self.refund_by(client, number, refund_number, amount, Refunder::Platform, actor).await
+    }
+
+    /// A refund made by `by`: the platform, or the receiver's side. A refund takes money out of the
+    /// receiver's account, so a member's side other than the receiver's (the payer's) is refused
+    /// `refund_not_allowed`; one that is neither payer nor receiver finds no such payment.
+    pub async fn refund_by(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        refund_number: &OrderNumber,
+        amount: i64,
+        by: Refunder,
         actor: &Actor,
     ) -> Result<Refund, PartyError> {
         let id = order_record_id("payment", client, number);
@@ -361,6 +396,30 @@ impl Wallets {
         };
         let _turn = self.turn([id.clone()].into_iter().chain(receiver)).await;
         let step = format!("refund:{}", refund_number.as_str());
+        let seen = load(&mut self.parties.reader(), &id).await?;
+        if let Refunder::Member(member) = by {
+            let receiver = self.parties.owning_member(MemberObject::Account(seen.receiver)).await;
+            match receiver {
+                Ok(owner) if owner == member => {}
+                Ok(_) | Err(PartyError::NotFound(_)) if seen.member_id == member => {
+                    return Err(PartyError::Rejected(REFUND_NOT_ALLOWED));
+                }
+                Ok(_) | Err(PartyError::NotFound(_)) => return Err(PartyError::NotFound(ORDER_NOT_FOUND)),
+                Err(other) => return Err(other),
+            }
+        }
+        // The receiver pays the refund back, the payer's accounts receive it (a refund asked again is
+        // answered as it is, whatever the statuses are now).
+        if !seen.refunds.iter().any(|r| r.refund_number == refund_number.as_str()) {
+            if let Some(restriction) = self.account_restriction(seen.receiver, Side::Pays).await? {
+                return Err(restriction);
+            }
+            for part in &seen.deductions {
+                if let Some(restriction) = self.account_restriction(part.account_id, Side::Receives).await? {
+                    return Err(restriction);
+                }
+            }
+        }
         let refund = transact!(&self.parties, |work| {
             let mut payment = load(work, &id).await?;
             if let Some(refund) = payment.refunds.iter().find(|r| r.refund_number == refund_number.as_str()) {
@@ -405,8 +464,9 @@ impl Wallets {
         if refund.status != RefundStatus::Processing {
             return Ok(refund);
         }
-        let outcome = chain::apply(&self.ledger, restore_chain(&refund.in_flight)?).await?;
-        let refusal = outcome.err();
+        let requests = restore_chain(&refund.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests.clone()).await?;
+        let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let refund = transact!(&self.parties, |work| {
             let mut payment = load(work, &id).await?;
             let customer_id = payment.customer_id.clone();
@@ -437,8 +497,9 @@ impl Wallets {
         if payment.in_flight.is_empty() {
             return Ok(payment);
         }
-        let outcome = chain::apply(&self.ledger, restore_chain(&payment.in_flight)?).await?;
-        let refusal = outcome.err();
+        let requests = restore_chain(&payment.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests.clone()).await?;
+        let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let id = payment.id.clone();
         let asked = payment.status;
         let payment = transact!(&self.parties, |work| {
@@ -510,6 +571,9 @@ impl Wallets {
 
     pub(super) async fn receiver_account(&self, receiver: &Receiver) -> Result<AccountId, PartyError> {
         match receiver {
+            Receiver::Platform(which) if !self.config.payment_receivers.contains(which) => {
+                Err(PartyError::Rejected(RECEIVER_NOT_ALLOWED))
+            }
             Receiver::Platform(which) => self.ensure_platform_account(which).await,
             Receiver::Account(id) => match self.parties.get_member_account(*id).await {
                 Ok(view) if view.ledger.currency == self.config.currency => Ok(*id),

@@ -34,6 +34,7 @@ use super::error::*;
 use super::platform::PlatformAccount;
 use super::recharge_refund::RechargeRefundOrder;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::restriction::Side;
 use super::{ChannelReview, Wallets};
 use crate::party::work::Work;
 use crate::party::PartyError;
@@ -136,6 +137,9 @@ impl Wallets {
                 .min()
                 .ok_or(PartyError::Rejected(ACCOUNT_NOT_MEMBERS))?,
         };
+        if let Some(restriction) = self.account_restriction(account_id, Side::Receives).await? {
+            return Err(restriction);
+        }
         let review_required = channel.review == ChannelReview::Required;
         transact!(&self.parties, |work| {
             if let Some(existing) = work.get::<RechargeOrder>(&id).await? {
@@ -375,9 +379,10 @@ impl Wallets {
         if order.status != RechargeStatus::Crediting {
             return Ok(order);
         }
-        let outcome = chain::apply(&self.ledger, restore_chain(&order.in_flight)?).await?;
+        let requests = restore_chain(&order.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests.clone()).await?;
         let id = order.id.clone();
-        let refusal = outcome.err();
+        let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let order = transact!(&self.parties, |work| {
             let mut order = load(work, &id).await?;
             if order.status != RechargeStatus::Crediting {

@@ -150,8 +150,9 @@ impl Wallets {
         if refund.status != RechargeRefundStatus::Processing {
             return Ok(refund);
         }
-        let outcome = chain::apply(&self.ledger, restore_chain(&refund.in_flight)?).await?;
-        let refusal = outcome.err();
+        let requests = restore_chain(&refund.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests.clone()).await?;
+        let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let refund = transact!(&self.parties, |work| {
             let mut order = load(work, &id).await?;
             let customer_id = order.customer_id.clone();

@@ -35,6 +35,7 @@ use super::chain::{self, id_text, posted_chain, restore_chain, store_chain, Move
 use super::error::*;
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::restriction::Side;
 use super::Wallets;
 use crate::party::work::Work;
 use crate::party::PartyError;
@@ -227,6 +228,9 @@ impl Wallets {
             return Err(PartyError::Rejected(SUBSIDY_FUNDING_SOURCE_INVALID));
         }
         let account_id = source.id();
+        if let Some(restriction) = self.account_restriction(account_id, Side::Pays).await? {
+            return Err(restriction);
+        }
         let funding_account_id =
             self.ensure_platform_account(&PlatformAccount::SubsidyFunding(request.enterprise)).await?;
         let funding = transact!(&self.parties, |work| {
@@ -289,6 +293,9 @@ impl Wallets {
         for credit in &request.credits {
             self.member_may_receive(credit.member).await?;
             let account_id = self.subsidy_account(credit.member, &subsidy_type, actor).await?;
+            if let Some(restriction) = self.account_restriction(account_id, Side::Receives).await? {
+                return Err(restriction);
+            }
             grants.push(SubsidyGrant { member_id: credit.member, account_id, amount: credit.amount });
         }
         let funding_account_id =
@@ -421,8 +428,9 @@ impl Wallets {
         if funding.in_flight.is_empty() {
             return Ok(funding);
         }
-        let outcome = chain::apply(&self.ledger, restore_chain(&funding.in_flight)?).await?;
-        let refusal = outcome.err();
+        let requests = restore_chain(&funding.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests.clone()).await?;
+        let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let id = funding.id.clone();
         let funding = transact!(&self.parties, |work| {
             let Some(mut funding) = work.get::<SubsidyFunding>(&id).await? else {
@@ -466,8 +474,9 @@ impl Wallets {
         if distribution.in_flight.is_empty() {
             return Ok(distribution);
         }
-        let outcome = chain::apply(&self.ledger, restore_chain(&distribution.in_flight)?).await?;
-        let refusal = outcome.err();
+        let requests = restore_chain(&distribution.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests.clone()).await?;
+        let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let id = distribution.id.clone();
         let distribution = transact!(&self.parties, |work| {
             let Some(mut distribution) = work.get::<SubsidyDistribution>(&id).await? else {

@@ -16,7 +16,7 @@
 
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::{Actor, MemberAction};
-use sanhu_core::wallet::{plan_member_transfer, TransferMeta, WalletError};
+use sanhu_core::wallet::{plan_member_transfer, TransferMeta, Wallet, WalletError};
 use sanhu_core::{AccountId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -24,6 +24,7 @@ use serde_json::json;
 use super::chain::{self, id_text, ids_for, restore_chain, store_chain, StoredRequest};
 use super::error::*;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::restriction::Side;
 use super::Wallets;
 use crate::clock;
 use crate::party::customers::load_customer;
@@ -151,8 +152,11 @@ impl Wallets {
             return Err(WalletError::SameWallet.into());
         }
         let sender = self.parties.member_acts(request.sender, MemberAction::Transfer).await?;
+        self.customer_may(sender.member.customer(), Side::Pays).await?;
         self.check_pay_password(request.sender, request.pay_password.as_deref()).await?;
         self.member_may_receive(request.receiver).await?;
+        let receiver_customer = load_member(&mut self.parties.reader(), request.receiver).await?.member.customer();
+        self.customer_may(receiver_customer, Side::Receives).await?;
         let order = self.deduction_order(request.sender).await?;
         let transfer = transact!(&self.parties, |work| {
             if let Some(existing) = work.get::<MemberTransfer>(&id).await? {
@@ -166,8 +170,22 @@ impl Wallets {
             };
             let from = self.load_wallet(request.sender).await?;
             let to = self.load_wallet(request.receiver).await?;
-            let plan =
-                plan_member_transfer(&from, &to, &order, request.amount, &self.config.transfer_limits, sent_today)?;
+            let limits = &self.config.transfer_limits;
+            let plan = match plan_member_transfer(&from, &to, &order, request.amount, limits, sent_today) {
+                Ok(plan) => plan,
+                Err(refusal @ (WalletError::InsufficientFunds | WalletError::TransferNotAllowed)) => {
+                    // Blocked accounts: the sender's first, then the receiver's.
+                    let sends = |w: &Wallet| plan_member_transfer(w, &to, &order, request.amount, limits, sent_today);
+                    let cause = self.blocked_cause(&from, Side::Pays, refusal, |w| sends(w).is_ok()).await;
+                    if cause.code() != refusal.code() {
+                        return Err(cause);
+                    }
+                    let receives =
+                        |w: &Wallet| plan_member_transfer(&from, w, &order, request.amount, limits, sent_today).is_ok();
+                    return Err(self.blocked_cause(&to, Side::Receives, refusal, receives).await);
+                }
+                Err(refusal) => return Err(refusal.into()),
+            };
             let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
             let chain = plan.transfers(&meta, &mut ids_for(&id, "transfer"));
             let customer_id = sender.member.customer().to_string();
@@ -253,8 +271,9 @@ impl Wallets {
         if transfer.in_flight.is_empty() {
             return Ok(transfer);
         }
-        let outcome = chain::apply(&self.ledger, restore_chain(&transfer.in_flight)?).await?;
-        let refusal = outcome.err();
+        let requests = restore_chain(&transfer.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests.clone()).await?;
+        let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let id = transfer.id.clone();
         let transfer = transact!(&self.parties, |work| {
             let mut transfer = load(work, &id).await?;

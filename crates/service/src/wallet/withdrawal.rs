@@ -17,7 +17,7 @@ use sanhu_core::id::{BankCardId, ClientId, MemberId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
 use sanhu_core::party::{Actor, MemberAction};
 use sanhu_core::wallet::{
-    preview_withdrawal, FeePayer, Settlement, TransferMeta, WithdrawalAccounts, WithdrawalPreview,
+    preview_withdrawal, FeePayer, Settlement, TransferMeta, Wallet, WalletError, WithdrawalAccounts, WithdrawalPreview,
 };
 use sanhu_core::{AccountId, Timestamp, TransferId};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ use super::chain::{self, id_text, ids_for, restore_chain, store_chain, StoredReq
 use super::error::*;
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
+use super::restriction::Side;
 use super::Wallets;
 use crate::party::work::Work;
 use crate::party::PartyError;
@@ -176,6 +177,7 @@ impl Wallets {
             return self.resume_withdrawal(same_withdrawal(existing, request)?, actor).await;
         }
         let member = self.parties.member_acts(request.member, MemberAction::Withdraw).await?;
+        self.customer_may(member.member.customer(), Side::Pays).await?;
         self.parties.card_usable_for_withdrawal(request.member, request.card).await?;
         let currency = self.config.currency;
         let policy = self.config.withdrawal;
@@ -193,7 +195,14 @@ impl Wallets {
                 return same_withdrawal(existing, request);
             }
             let wallet = self.load_wallet(request.member).await?;
-            let preview = preview_withdrawal(&wallet, &policy, &order, request.amount)?;
+            let preview = match preview_withdrawal(&wallet, &policy, &order, request.amount) {
+                Ok(preview) => preview,
+                Err(refusal @ (WalletError::ExceedsWithdrawable | WalletError::NotWithdrawable)) => {
+                    let passes = |w: &Wallet| preview_withdrawal(w, &policy, &order, request.amount).is_ok();
+                    return Err(self.blocked_cause(&wallet, Side::Pays, refusal, passes).await);
+                }
+                Err(refusal) => return Err(refusal.into()),
+            };
             let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
             let chain = preview.transfers(&accounts, settlement, &meta, &mut ids_for(&id, "freeze"));
             let orders = preview
@@ -327,8 +336,9 @@ impl Wallets {
         if withdrawal.in_flight.is_empty() {
             return Ok(withdrawal);
         }
-        let outcome = chain::apply(&self.ledger, restore_chain(&withdrawal.in_flight)?).await?;
-        let refusal = outcome.err();
+        let requests = restore_chain(&withdrawal.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests.clone()).await?;
+        let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let id = withdrawal.id.clone();
         let withdrawal = transact!(&self.parties, |work| {
             let mut w = load(work, &id).await?;

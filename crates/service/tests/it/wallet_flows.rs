@@ -479,12 +479,12 @@ on_both_backends!(every_refused_transfer_has_its_code_and_moves_nothing, |db| {
     w.wallets.transfer_to_member(&send("T-5", receiver, 10_000), &actor()).await.unwrap();
     assert_eq!(code(w.wallets.transfer_to_member(&send("T-6", receiver, 100), &actor()).await), "insufficient_funds");
     // A frozen account takes no money in: with the sender's basic account frozen, the receiver's
-    // recharged money has nowhere of its kind to land.
+    // recharged money has nowhere of its kind to land, and the refusal says why.
     let frozen = MemberAccountStatus::Frozen;
     let why = Reason::parse("suspected fraud").unwrap();
     w.parties.change_account_status(basic, frozen, &actor(), &why).await.unwrap();
     let back = w.transfer("T-8", receiver, sender, 100);
-    assert_eq!(code(w.wallets.transfer_to_member(&back, &actor()).await), "transfer_not_allowed");
+    assert_eq!(code(w.wallets.transfer_to_member(&back, &actor()).await), "account_frozen");
     // An inactive member receives nothing.
     let registration = Registration {
         kind: PartyKind::Personal,
