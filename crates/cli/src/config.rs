@@ -76,6 +76,16 @@ struct FileConfig {
     rate_limit_per_s: Option<u32>,
     /// Requests a client may send at once after being idle.
     rate_limit_burst: Option<u32>,
+    /// The bound on SQLite's write-ahead log file, in MiB.
+    sqlite_wal_max_mib: Option<u64>,
+    /// SQLite's page cache of the writer connection, in MiB.
+    sqlite_cache_mib: Option<u32>,
+    /// SQLite's page cache of each reader connection, in MiB.
+    sqlite_read_cache_mib: Option<u32>,
+    /// SQLite reader connections kept open (each with its page cache).
+    sqlite_read_connections: Option<u32>,
+    /// Ledger accounts the SQLite writer keeps in memory.
+    sqlite_account_cache_entries: Option<usize>,
 }
 
 /// One configured account type in the file (`[[account_types]]`), as the articles' account
@@ -165,6 +175,8 @@ pub struct Config {
     pub staff: sanhu_service::staff::StaffConfig,
     /// Whether the staff session cookie is `Secure`.
     pub staff_cookie_secure: bool,
+    /// The store's bounds: SQLite's WAL, page caches, readers and account cache.
+    pub store: sanhu_store::StoreOptions,
 }
 
 impl Config {
@@ -177,6 +189,7 @@ impl Config {
             None => None,
         }
         .unwrap_or_default();
+        let store = store_options(&file)?;
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
         let http_defaults = sanhu_http::HttpConfig::default();
         let parties = PartyConfig {
@@ -210,6 +223,7 @@ impl Config {
             rate_limit_burst: file.rate_limit_burst.unwrap_or(http_defaults.rate_limit_burst),
             staff,
             staff_cookie_secure,
+            store,
         };
         anyhow::ensure!(config.rate_limit_per_s >= 1, "rate_limit_per_s must be at least 1");
         anyhow::ensure!(config.rate_limit_burst >= 1, "rate_limit_burst must be at least 1");
@@ -246,10 +260,45 @@ impl Config {
     }
 
     pub async fn open_store(&self) -> anyhow::Result<sanhu_store::Store> {
-        sanhu_store::Store::open(&self.database_url, &sanhu_store::StoreOptions::default())
+        sanhu_store::Store::open(&self.database_url, &self.store)
             .await
             .with_context(|| format!("failed to open the database {}", redact(&self.database_url)))
     }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// The store's bounds from the file (`sqlite_*`), each at least 1 of its unit.
+fn store_options(file: &FileConfig) -> anyhow::Result<sanhu_store::StoreOptions> {
+    let defaults = sanhu_store::StoreOptions::default();
+    let at_least_one = |key: &str, value: Option<u64>| -> anyhow::Result<Option<u64>> {
+        anyhow::ensure!(value.is_none_or(|v| v >= 1), "{key} must be at least 1");
+        Ok(value)
+    };
+    let mib_as_kib = |key: &str, value: Option<u32>| -> anyhow::Result<Option<u32>> {
+        Ok(match at_least_one(key, value.map(u64::from))? {
+            Some(mib) => Some(u32::try_from(mib * 1024).map_err(|_| anyhow::anyhow!("{key} is too large"))?),
+            None => None,
+        })
+    };
+    let wal_mib = at_least_one("sqlite_wal_max_mib", file.sqlite_wal_max_mib)?;
+    Ok(sanhu_store::StoreOptions {
+        read_connections: at_least_one("sqlite_read_connections", file.sqlite_read_connections.map(u64::from))?
+            .map_or(defaults.read_connections, |n| n as u32),
+        sqlite_cache_kib: mib_as_kib("sqlite_cache_mib", file.sqlite_cache_mib)?.unwrap_or(defaults.sqlite_cache_kib),
+        sqlite_read_cache_kib: mib_as_kib("sqlite_read_cache_mib", file.sqlite_read_cache_mib)?
+            .unwrap_or(defaults.sqlite_read_cache_kib),
+        sqlite_wal_bytes_max: match wal_mib {
+            Some(mib) => mib.checked_mul(MIB).ok_or_else(|| anyhow::anyhow!("sqlite_wal_max_mib is too large"))?,
+            None => defaults.sqlite_wal_bytes_max,
+        },
+        sqlite_account_cache_entries: at_least_one(
+            "sqlite_account_cache_entries",
+            file.sqlite_account_cache_entries.map(|n| n as u64),
+        )?
+        .map_or(defaults.sqlite_account_cache_entries, |n| n as usize),
+        ..defaults
+    })
 }
 
 /// The default file of the server secret, in the working directory beside the SQLite database.
