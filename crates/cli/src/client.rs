@@ -68,7 +68,12 @@ pub async fn create(
     let client = ApiClient {
         scopes,
         bound_to,
-        ..ApiClient::new(id, sanhu_core::party::mask::mask_sensitive_numbers(name), signing_key.verifying_key().to_bytes(), clock::now())
+        ..ApiClient::new(
+            id,
+            sanhu_core::party::mask::mask_sensitive_numbers(name),
+            signing_key.verifying_key().to_bytes(),
+            clock::now(),
+        )
     };
     store.create_client(&client).await?;
     Ok((client, seed))

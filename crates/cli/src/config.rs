@@ -82,8 +82,8 @@ struct FileConfig {
     sqlite_cache_mib: Option<u32>,
     /// SQLite's page cache of each reader connection, in MiB.
     sqlite_read_cache_mib: Option<u32>,
-    /// SQLite reader connections kept open (each with its page cache).
-    sqlite_read_connections: Option<u32>,
+    /// Connections for reads: SQLite readers kept open (each with its page cache), PostgreSQL's pool.
+    read_connections: Option<u32>,
     /// Ledger accounts the SQLite writer keeps in memory.
     sqlite_account_cache_entries: Option<usize>,
 }
@@ -283,7 +283,7 @@ fn store_options(file: &FileConfig) -> anyhow::Result<sanhu_store::StoreOptions>
     };
     let wal_mib = at_least_one("sqlite_wal_max_mib", file.sqlite_wal_max_mib)?;
     Ok(sanhu_store::StoreOptions {
-        read_connections: at_least_one("sqlite_read_connections", file.sqlite_read_connections.map(u64::from))?
+        read_connections: at_least_one("read_connections", file.read_connections.map(u64::from))?
             .map_or(defaults.read_connections, |n| n as u32),
         sqlite_cache_kib: mib_as_kib("sqlite_cache_mib", file.sqlite_cache_mib)?.unwrap_or(defaults.sqlite_cache_kib),
         sqlite_read_cache_kib: mib_as_kib("sqlite_read_cache_mib", file.sqlite_read_cache_mib)?
@@ -454,6 +454,42 @@ mod tests {
         assert_eq!(config.trusted_proxy_header.as_deref(), Some("x-forwarded-for"));
         let refused = load("trusted_proxy_header = \"not a header\"").unwrap_err();
         assert!(format!("{refused:#}").contains("is not a header name"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_stores_bounds_come_from_the_file_in_their_units_and_default_to_the_stated_ones() {
+        let dir = std::env::temp_dir().join(format!("sanhu-config-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |toml: &str| {
+            let path = dir.join("sanhu.toml");
+            std::fs::write(&path, toml).unwrap();
+            let args = ConfigArgs {
+                config: Some(path),
+                database_url: None,
+                listen: None,
+                secret: Some("ab".repeat(32)),
+                data_key: Some("cd".repeat(32)),
+                batch_transfers_max: None,
+                batch_wait_us: None,
+            };
+            Config::load(&args)
+        };
+        let defaults = load("").unwrap().store;
+        assert_eq!(defaults.sqlite_wal_bytes_max, 64 * 1024 * 1024);
+        assert_eq!((defaults.sqlite_cache_kib, defaults.sqlite_read_cache_kib), (64 * 1024, 16 * 1024));
+        assert_eq!((defaults.read_connections, defaults.sqlite_account_cache_entries), (4, 100_000));
+        let set = load(
+            "sqlite_wal_max_mib = 8\nsqlite_cache_mib = 32\nsqlite_read_cache_mib = 4\nread_connections = 2\n\
+             sqlite_account_cache_entries = 5000",
+        )
+        .unwrap()
+        .store;
+        assert_eq!(set.sqlite_wal_bytes_max, 8 * 1024 * 1024);
+        assert_eq!((set.sqlite_cache_kib, set.sqlite_read_cache_kib), (32 * 1024, 4 * 1024));
+        assert_eq!((set.read_connections, set.sqlite_account_cache_entries), (2, 5000));
+        let refused = load("sqlite_wal_max_mib = 0").unwrap_err();
+        assert!(format!("{refused:#}").contains("sqlite_wal_max_mib must be at least 1"), "{refused:#}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -196,7 +196,8 @@ fn no_secret_reaches_the_logs_or_the_database(database: Database) {
     for masked in ["622202*********0018", "110***********1233", "440***********007X", "411111******1111"] {
         assert!(history_text.contains(masked), "the history shows {masked}: {history}");
     }
-    let freeze = json!({"status": "frozen", "reason": format!("court order against {CREDIT_CODE} and {FREE_TEXT_ID_NUMBER}")});
+    let freeze =
+        json!({"status": "frozen", "reason": format!("court order against {CREDIT_CODE} and {FREE_TEXT_ID_NUMBER}")});
     post(&server, &credential, &format!("/v1/customers/{customer}/status"), freeze, None, 200);
     let thaw = json!({"status": "normal", "reason": format!("lifted; card {FREE_TEXT_CARD} unaffected")});
     post(&server, &credential, &format!("/v1/customers/{customer}/status"), thaw, None, 200);

@@ -134,7 +134,10 @@ mod tests {
     fn a_card_or_certificate_number_in_a_reason_is_masked() {
         let reason = Reason::parse("card 6222020000000000018 and ID 110101199003071233 reported stolen").unwrap();
         assert_eq!(reason.as_str(), "card 622202*********0018 and ID 110***********1233 reported stolen");
-        assert_eq!(Reason::parse("order 20260131123456789, 100.00").unwrap().as_str(), "order 20260131123456789, 100.00");
+        assert_eq!(
+            Reason::parse("order 20260131123456789, 100.00").unwrap().as_str(),
+            "order 20260131123456789, 100.00"
+        );
     }
 
     #[test]

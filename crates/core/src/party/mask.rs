@@ -158,8 +158,8 @@ const USCC_AUTHORITY_CATEGORIES: &[(char, &str)] = &[
 /// First two digits of the region codes (GB/T 2260) a credit code can carry: the provinces, and 10
 /// for registrations at the national level.
 const REGION_PREFIXES: &[&str] = &[
-    "10", "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
-    "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
+    "10", "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43",
+    "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
 ];
 
 /// Whether an 18-character upper-case ASCII code is a unified social credit code as free text would
@@ -208,7 +208,7 @@ fn certificates_in(chars: &[char]) -> Vec<Found> {
         let end = match run_end - i {
             18 => Some(run_end),
             17 if matches!(chars.get(run_end), Some('X' | 'x' | 'Ｘ' | 'ｘ'))
-                && !chars.get(run_end + 1).is_some_and(|c| digit_value(*c).is_some()) =>
+                && chars.get(run_end + 1).is_none_or(|c| digit_value(*c).is_none()) =>
             {
                 Some(run_end + 1)
             }

@@ -1012,8 +1012,10 @@ mod tests {
         };
         let store = SqliteStore::open(path.to_str().unwrap(), &options).unwrap();
         store.migrate().await.unwrap();
-        let pragma = |c: &Connection, name: &str| -> i64 { c.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0)).unwrap() };
-        let writer = store.write(move |c| Ok((pragma(c, "cache_size"), pragma(c, "journal_size_limit")))).await.unwrap();
+        let pragma =
+            |c: &Connection, name: &str| -> i64 { c.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0)).unwrap() };
+        let writer =
+            store.write(move |c| Ok((pragma(c, "cache_size"), pragma(c, "journal_size_limit")))).await.unwrap();
         assert_eq!(writer, (-8 * 1024, 3 * 1024 * 1024));
         let reader = store.read(move |c| Ok((pragma(c, "cache_size"), pragma(c, "journal_size_limit")))).await.unwrap();
         assert_eq!(reader, (-2 * 1024, 3 * 1024 * 1024));
