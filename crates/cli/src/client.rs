@@ -54,7 +54,8 @@ pub enum ClientCommand {
 }
 
 /// A new client holding `scopes` (bound to `bound_to` if given) with one key, and its private key
-/// (seed). The caller shows the key once and forgets it.
+/// (seed). The caller shows the key once and forgets it. The name is free text: a card or certificate
+/// number in it is masked, as in every free-text field sanhu keeps.
 pub async fn create(
     store: &Store,
     name: &str,
@@ -67,7 +68,12 @@ pub async fn create(
     let client = ApiClient {
         scopes,
         bound_to,
-        ..ApiClient::new(id, name.to_owned(), signing_key.verifying_key().to_bytes(), clock::now())
+        ..ApiClient::new(
+            id,
+            sanhu_core::party::mask::mask_sensitive_numbers(name),
+            signing_key.verifying_key().to_bytes(),
+            clock::now(),
+        )
     };
     store.create_client(&client).await?;
     Ok((client, seed))

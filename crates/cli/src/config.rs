@@ -80,6 +80,16 @@ struct FileConfig {
     rate_limit_per_s: Option<u32>,
     /// Requests a client may send at once after being idle.
     rate_limit_burst: Option<u32>,
+    /// The bound on SQLite's write-ahead log file, in MiB.
+    sqlite_wal_max_mib: Option<u64>,
+    /// SQLite's page cache of the writer connection, in MiB.
+    sqlite_cache_mib: Option<u32>,
+    /// SQLite's page cache of each reader connection, in MiB.
+    sqlite_read_cache_mib: Option<u32>,
+    /// Connections for reads: SQLite readers kept open (each with its page cache), PostgreSQL's pool.
+    read_connections: Option<u32>,
+    /// Ledger accounts the SQLite writer keeps in memory.
+    sqlite_account_cache_entries: Option<usize>,
 }
 
 /// One configured account type in the file (`[[account_types]]`), as the articles' account
@@ -169,6 +179,8 @@ pub struct Config {
     pub staff: sanhu_service::staff::StaffConfig,
     /// Whether the staff session cookie is `Secure`.
     pub staff_cookie_secure: bool,
+    /// The store's bounds: SQLite's WAL, page caches, readers and account cache.
+    pub store: sanhu_store::StoreOptions,
 }
 
 impl Config {
@@ -181,6 +193,7 @@ impl Config {
             None => None,
         }
         .unwrap_or_default();
+        let store = store_options(&file)?;
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
         let http_defaults = sanhu_http::HttpConfig::default();
         let parties = PartyConfig {
@@ -218,6 +231,7 @@ impl Config {
             rate_limit_burst: file.rate_limit_burst.unwrap_or(http_defaults.rate_limit_burst),
             staff,
             staff_cookie_secure,
+            store,
         };
         anyhow::ensure!(config.rate_limit_per_s >= 1, "rate_limit_per_s must be at least 1");
         anyhow::ensure!(config.rate_limit_burst >= 1, "rate_limit_burst must be at least 1");
@@ -254,10 +268,45 @@ impl Config {
     }
 
     pub async fn open_store(&self) -> anyhow::Result<sanhu_store::Store> {
-        sanhu_store::Store::open(&self.database_url, &sanhu_store::StoreOptions::default())
+        sanhu_store::Store::open(&self.database_url, &self.store)
             .await
             .with_context(|| format!("failed to open the database {}", redact(&self.database_url)))
     }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// The store's bounds from the file (`sqlite_*`), each at least 1 of its unit.
+fn store_options(file: &FileConfig) -> anyhow::Result<sanhu_store::StoreOptions> {
+    let defaults = sanhu_store::StoreOptions::default();
+    let at_least_one = |key: &str, value: Option<u64>| -> anyhow::Result<Option<u64>> {
+        anyhow::ensure!(value.is_none_or(|v| v >= 1), "{key} must be at least 1");
+        Ok(value)
+    };
+    let mib_as_kib = |key: &str, value: Option<u32>| -> anyhow::Result<Option<u32>> {
+        Ok(match at_least_one(key, value.map(u64::from))? {
+            Some(mib) => Some(u32::try_from(mib * 1024).map_err(|_| anyhow::anyhow!("{key} is too large"))?),
+            None => None,
+        })
+    };
+    let wal_mib = at_least_one("sqlite_wal_max_mib", file.sqlite_wal_max_mib)?;
+    Ok(sanhu_store::StoreOptions {
+        read_connections: at_least_one("read_connections", file.read_connections.map(u64::from))?
+            .map_or(defaults.read_connections, |n| n as u32),
+        sqlite_cache_kib: mib_as_kib("sqlite_cache_mib", file.sqlite_cache_mib)?.unwrap_or(defaults.sqlite_cache_kib),
+        sqlite_read_cache_kib: mib_as_kib("sqlite_read_cache_mib", file.sqlite_read_cache_mib)?
+            .unwrap_or(defaults.sqlite_read_cache_kib),
+        sqlite_wal_bytes_max: match wal_mib {
+            Some(mib) => mib.checked_mul(MIB).ok_or_else(|| anyhow::anyhow!("sqlite_wal_max_mib is too large"))?,
+            None => defaults.sqlite_wal_bytes_max,
+        },
+        sqlite_account_cache_entries: at_least_one(
+            "sqlite_account_cache_entries",
+            file.sqlite_account_cache_entries.map(|n| n as u64),
+        )?
+        .map_or(defaults.sqlite_account_cache_entries, |n| n as usize),
+        ..defaults
+    })
 }
 
 /// The default file of the server secret, in the working directory beside the SQLite database.
@@ -437,6 +486,42 @@ mod tests {
         assert_eq!(config.trusted_proxy_header.as_deref(), Some("x-forwarded-for"));
         let refused = load("trusted_proxy_header = \"not a header\"").unwrap_err();
         assert!(format!("{refused:#}").contains("is not a header name"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_stores_bounds_come_from_the_file_in_their_units_and_default_to_the_stated_ones() {
+        let dir = std::env::temp_dir().join(format!("sanhu-config-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |toml: &str| {
+            let path = dir.join("sanhu.toml");
+            std::fs::write(&path, toml).unwrap();
+            let args = ConfigArgs {
+                config: Some(path),
+                database_url: None,
+                listen: None,
+                secret: Some("ab".repeat(32)),
+                data_key: Some("cd".repeat(32)),
+                batch_transfers_max: None,
+                batch_wait_us: None,
+            };
+            Config::load(&args)
+        };
+        let defaults = load("").unwrap().store;
+        assert_eq!(defaults.sqlite_wal_bytes_max, 64 * 1024 * 1024);
+        assert_eq!((defaults.sqlite_cache_kib, defaults.sqlite_read_cache_kib), (64 * 1024, 16 * 1024));
+        assert_eq!((defaults.read_connections, defaults.sqlite_account_cache_entries), (4, 100_000));
+        let set = load(
+            "sqlite_wal_max_mib = 8\nsqlite_cache_mib = 32\nsqlite_read_cache_mib = 4\nread_connections = 2\n\
+             sqlite_account_cache_entries = 5000",
+        )
+        .unwrap()
+        .store;
+        assert_eq!(set.sqlite_wal_bytes_max, 8 * 1024 * 1024);
+        assert_eq!((set.sqlite_cache_kib, set.sqlite_read_cache_kib), (32 * 1024, 4 * 1024));
+        assert_eq!((set.read_connections, set.sqlite_account_cache_entries), (2, 5000));
+        let refused = load("sqlite_wal_max_mib = 0").unwrap_err();
+        assert!(format!("{refused:#}").contains("sqlite_wal_max_mib must be at least 1"), "{refused:#}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

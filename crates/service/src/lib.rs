@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod free_text;
 pub mod jobs;
 pub mod ledger;
 pub mod nonces;

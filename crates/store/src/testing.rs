@@ -106,7 +106,12 @@ impl Drop for TestDatabase {
 }
 
 fn test_options() -> StoreOptions {
-    StoreOptions { read_connections: 2, sqlite_cache_kib: 16 * 1024, ..StoreOptions::default() }
+    StoreOptions {
+        read_connections: 2,
+        sqlite_cache_kib: 16 * 1024,
+        sqlite_read_cache_kib: 4 * 1024,
+        ..StoreOptions::default()
+    }
 }
 
 fn unique_suffix() -> String {

@@ -1,7 +1,9 @@
 //! No secret in the logs or the database, end to end with the real binary on both backends: a full
 //! workload (a member registered, authenticated with an ID card, an enterprise registered with its
 //! credit code and its legal person's ID number and its business licence verified, a card bound, a pay
-//! password set and verified, a one-time code issued and verified, every request signed) with logging
+//! password set and verified, a one-time code issued and verified, card and certificate numbers written
+//! into free text: reasons of a member's lock and unlock and of a customer's freeze, an address, a
+//! ledger account's metadata, a transfer's reference and metadata; every request signed) with logging
 //! at its most verbose (`SANHU_LOG=trace`); then the server's standard output and error and the
 //! database (SQLite: its files, byte for byte; PostgreSQL: every row of every table as text) are
 //! searched for every secret the run used. None may appear.
@@ -16,6 +18,12 @@ const LEGAL_PERSON_NUMBER: &str = "310115198511114560";
 const CREDIT_CODE: &str = "91350100M000100Y43";
 const CARD_NUMBER: &str = "6222020000000000018";
 const PAY_PASSWORD: &str = "135792";
+/// Numbers that only ever appear in free text: a test Visa number (whole, in groups of four with
+/// spaces, with hyphens) and an ID number ending in X.
+const FREE_TEXT_CARD: &str = "4111111111111111";
+const FREE_TEXT_CARD_SPACED: &str = "4111 1111 1111 1111";
+const FREE_TEXT_CARD_DASHED: &str = "4111-1111-1111-1111";
+const FREE_TEXT_ID_NUMBER: &str = "44030520000229007X";
 
 /// A signed POST that must answer `status`; its JSON.
 fn post(server: &Server, credential: &Credential, path: &str, body: Value, key: Option<&str>, status: u16) -> Value {
@@ -138,7 +146,7 @@ fn no_secret_reaches_the_logs_or_the_database(database: Database) {
         "name": "某某科技有限公司", "credit_code": CREDIT_CODE, "legal_person": "李四",
         "legal_person_certificate_number": LEGAL_PERSON_NUMBER, "contact": "王五",
         "contact_phone": "13912345678", "industry": "I642", "licence_expiry": "2035-06-30",
-        "address": "北京市海淀区某某路1号"
+        "address": format!("北京市海淀区某某路1号 (card {FREE_TEXT_CARD_SPACED})")
     });
     let body = json!({"email": "finance@example.com", "company": company, "admin": {"phone": "13900139001"}});
     let enterprise = post(&server, &credential, "/v1/enterprises", body, Some("enterprise-1"), 201);
@@ -176,6 +184,47 @@ fn no_secret_reaches_the_logs_or_the_database(database: Database) {
     post(&server, &credential, "/v1/one-time-codes/verify", verify, None, 403);
     let verify = json!({"purpose": "sign_in", "phone": "13800138001", "code": code});
     post(&server, &credential, "/v1/one-time-codes/verify", verify, None, 200);
+    // Card and certificate numbers in free text: the reasons of a lock, an unlock and a customer's
+    // freeze (kept in the history, answered by it), a ledger account's metadata, a transfer's
+    // reference and metadata. Each is answered masked.
+    let lock = json!({"reason": format!("card {CARD_NUMBER} reported lost by {ID_NUMBER}")});
+    post(&server, &credential, &format!("/v1/members/{member}/lock"), lock, None, 200);
+    let unlock = json!({"reason": format!("ID {} checked, card {FREE_TEXT_CARD_DASHED} back", FREE_TEXT_ID_NUMBER.to_ascii_lowercase())});
+    post(&server, &credential, &format!("/v1/members/{member}/unlock"), unlock, None, 200);
+    let history = get_ok(server.port, &credential, &format!("/v1/members/{member}/history"));
+    let history_text = history.to_string();
+    for masked in ["622202*********0018", "110***********1233", "440***********007X", "411111******1111"] {
+        assert!(history_text.contains(masked), "the history shows {masked}: {history}");
+    }
+    let freeze =
+        json!({"status": "frozen", "reason": format!("court order against {CREDIT_CODE} and {FREE_TEXT_ID_NUMBER}")});
+    post(&server, &credential, &format!("/v1/customers/{customer}/status"), freeze, None, 200);
+    let thaw = json!({"status": "normal", "reason": format!("lifted; card {FREE_TEXT_CARD} unaffected")});
+    post(&server, &credential, &format!("/v1/customers/{customer}/status"), thaw, None, 200);
+    let history = get_ok(server.port, &credential, &format!("/v1/customers/{customer}/history"));
+    assert!(history.to_string().contains("913***********0Y43"), "the customer's history masks the code: {history}");
+    let metadata = json!({"holder_card": FREE_TEXT_CARD_DASHED, "note": format!("ID {FREE_TEXT_ID_NUMBER}")});
+    let funding = post(
+        &server,
+        &credential,
+        "/v1/ledger/accounts",
+        json!({"currency": "CNY", "normal_side": "debit", "metadata": metadata}),
+        None,
+        201,
+    );
+    assert_eq!(funding["metadata"]["holder_card"], "411111******1111", "{funding}");
+    let wallet = post(&server, &credential, "/v1/ledger/accounts", json!({"currency": "CNY"}), None, 201);
+    let transfer = json!({
+        "debit_account_id": funding["id"], "credit_account_id": wallet["id"], "amount": 1000, "code": "recharge",
+        "reference": format!("card {FREE_TEXT_CARD}"), "metadata": {"payer": ID_NUMBER, "card": FREE_TEXT_CARD_SPACED}
+    });
+    let transferred = post(&server, &credential, "/v1/ledger/transfers", transfer, Some("transfer-1"), 201);
+    let transferred_text = transferred.to_string();
+    assert!(transferred_text.contains("card 411111******1111"), "the reference is masked: {transferred}");
+    assert!(transferred_text.contains("110***********1233"), "the metadata is masked: {transferred}");
+    let read = get_ok(server.port, &credential, &format!("/v1/members/{enterprise_member}/company"));
+    assert!(read.to_string().contains("(card 411111******1111)"), "the address is masked: {read}");
+
     // A request refused with an error that could echo its input.
     let refused = json!({"type": "id_card", "channel": "police_id_check", "name": "张三",
                          "certificate_type": "id_card", "certificate_number": "110101199003071234", "result": "verified"});
@@ -197,6 +246,10 @@ fn no_secret_reaches_the_logs_or_the_database(database: Database) {
         ("the legal person's ID number", LEGAL_PERSON_NUMBER.to_owned()),
         ("the credit code", CREDIT_CODE.to_owned()),
         ("the card number", CARD_NUMBER.to_owned()),
+        ("the card number in free text", FREE_TEXT_CARD.to_owned()),
+        ("the card number in free text, in groups", FREE_TEXT_CARD_SPACED.to_owned()),
+        ("the card number in free text, with hyphens", FREE_TEXT_CARD_DASHED.to_owned()),
+        ("the ID number in free text", FREE_TEXT_ID_NUMBER.to_owned()),
         ("the pay password", PAY_PASSWORD.to_owned()),
         ("the one-time code", code.clone()),
         ("the client's private key", private_key.clone()),

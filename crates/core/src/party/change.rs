@@ -2,6 +2,7 @@
 //! account's stop-payment all touch someone's money or access, so each change carries an actor and a
 //! reason, for the audit trail and for the support staff who later have to explain it.
 
+use super::mask::mask_sensitive_numbers;
 use crate::id::{ClientId, MemberId, OperatorId};
 use crate::Timestamp;
 
@@ -19,13 +20,17 @@ pub const REASON_CHARS_MAX: usize = 200;
 pub const STAFF_NAME_CHARS_MAX: usize = 64;
 
 /// Why something changed, in words a person wrote or a job states ("judicial freeze, case 2026-01").
-/// Trimmed, never empty.
+/// Trimmed, never empty, and with any card or certificate number in it masked
+/// ([`mask_sensitive_numbers`]): a reason is kept in the history, the wallet's records and the audit
+/// log, and shown to whoever reads them.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Reason(String);
 
 impl Reason {
     pub fn parse(text: &str) -> Result<Reason, ChangeError> {
-        bounded_text(text, REASON_CHARS_MAX).map(Reason).ok_or(ChangeError::ReasonInvalid)
+        bounded_text(text, REASON_CHARS_MAX)
+            .map(|text| Reason(mask_sensitive_numbers(&text)))
+            .ok_or(ChangeError::ReasonInvalid)
     }
 
     pub fn as_str(&self) -> &str {
@@ -123,6 +128,16 @@ mod tests {
     fn a_reason_is_trimmed_text() {
         assert_eq!(Reason::parse("  judicial freeze  ").unwrap().as_str(), "judicial freeze");
         assert_eq!(Reason::parse("司法冻结").unwrap().as_str(), "司法冻结");
+    }
+
+    #[test]
+    fn a_card_or_certificate_number_in_a_reason_is_masked() {
+        let reason = Reason::parse("card 6222020000000000018 and ID 110101199003071233 reported stolen").unwrap();
+        assert_eq!(reason.as_str(), "card 622202*********0018 and ID 110***********1233 reported stolen");
+        assert_eq!(
+            Reason::parse("order 20260131123456789, 100.00").unwrap().as_str(),
+            "order 20260131123456789, 100.00"
+        );
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl LicenceExpiry {
     }
 }
 
-/// A postal address, as one line.
+/// A postal address, as one line, with any card or certificate number in it masked: it is free text.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Address(String);
 
@@ -115,7 +115,7 @@ impl Address {
     pub fn parse(text: &str) -> Result<Address, EnterpriseError> {
         let text = text.trim();
         let ok = (1..=200).contains(&text.chars().count()) && !text.chars().any(char::is_control);
-        ok.then(|| Address(text.to_owned())).ok_or(EnterpriseError::AddressInvalid)
+        ok.then(|| Address(super::mask::mask_sensitive_numbers(text))).ok_or(EnterpriseError::AddressInvalid)
     }
 
     pub fn as_str(&self) -> &str {
@@ -183,6 +183,13 @@ pub fn check_enterprise(kind: PartyKind) -> Result<(), EnterpriseError> {
 mod tests {
     use super::*;
     use crate::party::tests::{id_card, person, uscc};
+
+    #[test]
+    fn a_card_or_certificate_number_in_an_address_is_masked() {
+        let address = Address::parse("北京市海淀区某某路1号 (card 4111111111111111)").unwrap();
+        assert_eq!(address.as_str(), "北京市海淀区某某路1号 (card 411111******1111)");
+        assert_eq!(Address::parse("北京市海淀区某某路100号").unwrap().as_str(), "北京市海淀区某某路100号");
+    }
 
     fn parts() -> CompanyDetailsParts {
         CompanyDetailsParts {

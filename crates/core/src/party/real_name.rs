@@ -41,9 +41,10 @@ impl RealName {
 
     /// An organisation's registered name: 2 to 100 characters with at least one letter and no control
     /// characters. Registered names hold digits and brackets ("某某（北京）科技有限公司"), so this is
-    /// looser than a person's name.
+    /// looser than a person's name, and free text enough to be masked
+    /// ([`super::mask::mask_sensitive_numbers`]).
     pub fn organisation(text: &str) -> Result<RealName, RealNameError> {
-        let name = canonical(text);
+        let name = super::mask::mask_sensitive_numbers(&canonical(text));
         let chars = name.chars().count();
         let ok = (2..=ORGANISATION_NAME_CHARS_MAX).contains(&chars)
             && name.chars().any(char::is_alphabetic)
@@ -99,6 +100,13 @@ fn canonical(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_number_in_an_organisation_name_is_masked() {
+        let name = RealName::organisation("某某科技有限公司 91350100M000100Y43").unwrap();
+        assert_eq!(name.as_str(), "某某科技有限公司 913***********0Y43");
+        assert_eq!(RealName::organisation("某某（北京）科技有限公司").unwrap().as_str(), "某某(北京)科技有限公司");
+    }
 
     fn name(s: &str) -> RealName {
         RealName::person(s).unwrap()

@@ -3,7 +3,9 @@
 use sanhu_core::ledger::{
     BalanceLimit, NormalSide, CODE_LEN_MAX, METADATA_LEN_MAX, PENDING_TIMEOUT_S_MAX, REFERENCE_LEN_MAX,
 };
+use sanhu_core::party::mask::mask_sensitive_numbers;
 use sanhu_core::{Amount, Currency};
+use sanhu_service::free_text::mask_all;
 use serde_json::{Number, Value};
 
 use crate::error::{code, ApiError};
@@ -67,7 +69,8 @@ pub fn business_code(value: Option<&str>) -> Result<String, ApiError> {
 }
 
 /// The caller's business reference: 1 to `REFERENCE_LEN_MAX` bytes of text without control
-/// characters (it is shown on statements and searched for).
+/// characters (it is shown on statements and searched for), kept with any card or certificate number
+/// in it masked (`mask_sensitive_numbers`).
 pub fn reference(value: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(text) = value else {
         return Ok(None);
@@ -78,11 +81,12 @@ pub fn reference(value: Option<&str>) -> Result<Option<String>, ApiError> {
             format!("reference must be 1 to {REFERENCE_LEN_MAX} bytes of text without control characters"),
         ));
     }
-    Ok(Some(text.to_owned()))
+    Ok(Some(mask_sensitive_numbers(text)))
 }
 
 /// Metadata: a JSON object, kept as its compact text (keys sorted), at most `METADATA_LEN_MAX`
-/// bytes; "{}" when omitted or null.
+/// bytes; "{}" when omitted or null. Card and certificate numbers in its strings and keys are masked
+/// (`sanhu_service::free_text`).
 pub fn metadata(value: Option<&Value>) -> Result<String, ApiError> {
     let Some(value) = value else {
         return Ok("{}".to_owned());
@@ -90,7 +94,7 @@ pub fn metadata(value: Option<&Value>) -> Result<String, ApiError> {
     if !value.is_object() {
         return Err(ApiError::new(code::INVALID_METADATA, "metadata must be a JSON object"));
     }
-    let text = value.to_string();
+    let text = mask_all(value).to_string();
     if text.len() > METADATA_LEN_MAX {
         return Err(ApiError::new(
             code::INVALID_METADATA,
@@ -154,6 +158,17 @@ mod tests {
         assert!(metadata(Some(&serde_json::json!([1]))).is_err());
         let large = serde_json::json!({ "k": "v".repeat(METADATA_LEN_MAX) });
         assert_eq!(metadata(Some(&large)).unwrap_err().code(), "invalid_metadata");
+    }
+
+    #[test]
+    fn card_and_certificate_numbers_in_references_and_metadata_are_masked() {
+        assert_eq!(reference(Some("refund 4111111111111111")).unwrap().as_deref(), Some("refund 411111******1111"));
+        assert_eq!(reference(Some("order-20260131123456789")).unwrap().as_deref(), Some("order-20260131123456789"));
+        let given = serde_json::json!({"payer": "110101199003071233", "amount": 10000, "order": "20260131123456789"});
+        assert_eq!(
+            metadata(Some(&given)).unwrap(),
+            r#"{"amount":10000,"order":"20260131123456789","payer":"110***********1233"}"#
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sanhu_core::staff::{ApprovalId, ApprovalStatus, Username};
+use sanhu_service::free_text::mask_json;
 use sanhu_service::staff::HeldRequest;
 use sanhu_store::staff::{Approval, ApprovalQuery};
 use serde::{Deserialize, Serialize};
@@ -85,13 +86,16 @@ pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -
 }
 
 /// The body kept with an approval: a JSON object, or nothing. Anything else would be refused when
-/// applied; it is refused now.
+/// applied; it is refused now. It is kept as the endpoint would keep its free text: card and
+/// certificate numbers in its strings are masked (`sanhu_service::free_text`), except in the order
+/// numbers and ids it names, which must reach the endpoint as they were sent.
 fn held_body(body: &Bytes) -> Result<String, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
-    parse_body::<serde_json::Map<String, Value>>(body)?;
-    String::from_utf8(body.to_vec()).map_err(|_| ApiError::new(code::INVALID_JSON, "the request body is not UTF-8"))
+    let fields = parse_body::<serde_json::Map<String, Value>>(body)?;
+    let names_an_object = |name: &str| name.ends_with("_number") || name.ends_with("_id") || name == "absorbed";
+    Ok(mask_json(&Value::Object(fields), &names_an_object).to_string())
 }
 
 /// An approval as the API shows it.
@@ -301,5 +305,26 @@ async fn apply(state: &AppState, approval: &Approval) -> Result<(u16, String), A
             Err(ApiError::internal(anyhow::anyhow!("applying approval {} answered {status}", approval.id)))
         }
         _ => Ok((status, body)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_body_keeps_its_free_text_masked_and_the_objects_it_names_as_sent() {
+        let body = Bytes::from_static(
+            br#"{"freeze_number": "4111111111111111", "account_id": "acc_1", "amount": 100,
+                "reason": "card 4111111111111111 of 110101199003071233"}"#,
+        );
+        let held: Value = serde_json::from_str(&held_body(&body).unwrap()).unwrap();
+        assert_eq!(
+            held,
+            serde_json::json!({"freeze_number": "4111111111111111", "account_id": "acc_1", "amount": 100,
+                               "reason": "card 411111******1111 of 110***********1233"})
+        );
+        assert_eq!(held_body(&Bytes::from_static(b"  ")).unwrap(), "");
+        assert!(held_body(&Bytes::from_static(b"[1]")).is_err());
     }
 }

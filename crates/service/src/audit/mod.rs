@@ -73,7 +73,7 @@ impl AuditLog {
 }
 
 /// The event that records `record`: secrets redacted, the reason taken from the request, the target
-/// ids bounded (and a card number used as one masked).
+/// ids bounded (and a card or certificate number used as one masked).
 pub fn event_of(record: RequestRecord) -> NewAuditEvent {
     let request = record.request.as_ref().map(redact::redact);
     let reason = request
@@ -98,7 +98,7 @@ pub fn event_of(record: RequestRecord) -> NewAuditEvent {
         }
         let printable = id.bytes().all(|b| b.is_ascii_graphic());
         if (1..=TARGET_ID_CHARS_MAX).contains(&id.len()) && printable {
-            let id = redact::mask_card_numbers(&id);
+            let id = sanhu_core::party::mask::mask_sensitive_numbers(&id);
             if !target_ids.contains(&id) {
                 target_ids.push(id);
             }

@@ -4,13 +4,14 @@
 //! A field is secret when its name is in [`SECRET_FIELDS`] or contains one of [`SECRET_FIELD_PARTS`]
 //! (names compared without regard to ASCII case); its value, whatever its type (a string, a number,
 //! an object), is replaced by [`REDACTED`], so the event still shows that the field was given. And
-//! since a card number may arrive in a field with another name (a reference, metadata), every string
-//! value is also searched for card numbers: a run of 13 to 19 digits (single spaces or hyphens between
-//! groups allowed) that passes the Luhn check keeps only its first 6 and last 4 digits, the form card
-//! schemes allow to be stored.
+//! since a card or certificate number may arrive in a field with another name (a reason, a reference,
+//! metadata), every string and key is also masked by the rule every free-text field is masked by
+//! (`sanhu_core::party::mask::mask_sensitive_numbers`: a card keeps its first 6 and last 4 digits, an
+//! ID card number or a credit code its first 3 and last 4 characters), and a bare JSON number that
+//! is a card number becomes its masked form.
 
 use sanhu_core::party::check_digit::luhn_valid;
-use sanhu_core::party::mask::mask_card_number;
+use sanhu_core::party::mask::{mask_card_number, mask_sensitive_numbers};
 use serde_json::Value;
 
 /// What a secret's value becomes.
@@ -72,8 +73,8 @@ pub fn is_secret_field(name: &str) -> bool {
     SECRET_FIELDS.contains(&name.as_str()) || SECRET_FIELD_PARTS.iter().any(|part| name.contains(part))
 }
 
-/// `value` with every secret field's value replaced and every card number in a string masked, at any
-/// depth.
+/// `value` with every secret field's value replaced and every card or certificate number in a string
+/// masked, at any depth.
 pub fn redact(value: &Value) -> Value {
     match value {
         Value::Object(fields) => Value::Object(
@@ -81,12 +82,12 @@ pub fn redact(value: &Value) -> Value {
                 .iter()
                 .map(|(name, value)| {
                     let value = if is_secret_field(name) { Value::String(REDACTED.to_owned()) } else { redact(value) };
-                    (mask_card_numbers(name), value)
+                    (mask_sensitive_numbers(name), value)
                 })
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        Value::String(text) => Value::String(mask_card_numbers(text)),
+        Value::String(text) => Value::String(mask_sensitive_numbers(text)),
         // A bare number of card length is a card number sent as a number.
         Value::Number(number) => match number.as_u64().map(|n| n.to_string()) {
             Some(digits) if is_card_number(&digits) => Value::String(mask_card_number(&digits)),
@@ -98,45 +99,6 @@ pub fn redact(value: &Value) -> Value {
 
 fn is_card_number(digits: &str) -> bool {
     (CARD_DIGITS_MIN..=CARD_DIGITS_MAX).contains(&digits.len()) && luhn_valid(digits)
-}
-
-/// `text` with every card number in it masked: runs of digits, with single spaces or hyphens between
-/// them, that hold 13 to 19 digits and pass the Luhn check.
-pub fn mask_card_numbers(text: &str) -> String {
-    if text.bytes().filter(u8::is_ascii_digit).count() < CARD_DIGITS_MIN {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        // A run: digits, and single separators each followed by a digit.
-        let start = i;
-        let mut end = i;
-        while end < bytes.len() {
-            let separator = matches!(bytes[end], b' ' | b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
-            if bytes[end].is_ascii_digit() || separator {
-                end += 1;
-            } else {
-                break;
-            }
-        }
-        let run = &text[start..end];
-        let digits: String = run.chars().filter(char::is_ascii_digit).collect();
-        if is_card_number(&digits) {
-            out.push_str(&text[copied..start]);
-            out.push_str(&mask_card_number(&digits));
-            copied = end;
-        }
-        i = end;
-    }
-    out.push_str(&text[copied..]);
-    out
 }
 
 #[cfg(test)]
@@ -214,13 +176,19 @@ mod tests {
     }
 
     #[test]
+    fn certificate_numbers_in_free_text_are_masked() {
+        let request = json!({"reason": "ID 110101199003071233 and company 91350100M000100Y43 reported"});
+        assert_eq!(redact(&request)["reason"], "ID 110***********1233 and company 913***********0Y43 reported");
+    }
+
+    #[test]
     fn digits_that_are_not_card_numbers_are_kept() {
         // An order number that fails the Luhn check, a phone number, an amount, a short run.
         for text in ["order 20260131123456789", "13812345678", "10000", "4111111111111112", "pay 12 and 34"] {
-            assert_eq!(mask_card_numbers(text), text);
+            assert_eq!(mask_sensitive_numbers(text), text);
         }
         assert_eq!(redact(&json!({"amount": 150})), json!({"amount": 150}));
         // Digits joined by two separators are two runs.
-        assert_eq!(mask_card_numbers("4111111  111111111"), "4111111  111111111");
+        assert_eq!(mask_sensitive_numbers("4111111  111111111"), "4111111  111111111");
     }
 }

@@ -74,12 +74,11 @@ struct Writer {
     accounts: AccountCache,
 }
 
-/// Most accounts kept in the writer's cache; past it the cache starts afresh.
-const ACCOUNT_CACHE_ENTRIES_MAX: usize = 1_000_000;
-
-#[derive(Default)]
+/// The writer's copy of the accounts it has seen, at most `entries_max` of them
+/// (`StoreOptions::sqlite_account_cache_entries`): a batch that would pass it empties the cache first.
 struct AccountCache {
     entries: IdMap<AccountId, CachedAccount>,
+    entries_max: usize,
     data_version: i64,
 }
 
@@ -90,6 +89,10 @@ struct CachedAccount {
 }
 
 impl AccountCache {
+    fn new(entries_max: usize) -> AccountCache {
+        AccountCache { entries: IdMap::default(), entries_max, data_version: 0 }
+    }
+
     /// Empties the cache if another connection committed since this one last looked.
     fn check(&mut self, c: &Connection) -> anyhow::Result<()> {
         let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
@@ -113,10 +116,16 @@ impl SqliteStore {
             instance: Mutex::new(instance::InstanceLock::new(&path)),
             path,
             options: options.clone(),
-            writer: Mutex::new(Writer { connection: writer, accounts: AccountCache::default() }),
+            writer: Mutex::new(Writer {
+                connection: writer,
+                accounts: AccountCache::new(options.sqlite_account_cache_entries),
+            }),
             readers: Mutex::new(Vec::new()),
         });
         let checkpointer = open_connection(&inner.path, options, Role::Reader)?;
+        // The checkpointer gives up quickly on a truncation that readers hold up (it tries again 200 ms
+        // later), since the writer waits while it tries; the writer's own truncation waits longer.
+        checkpointer.busy_timeout(std::time::Duration::from_millis(CHECKPOINTER_BUSY_TIMEOUT_MS))?;
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
             .name("sanhu-sqlite-checkpoint".into())
@@ -133,6 +142,7 @@ impl SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut writer = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            bound_wal(&writer.connection, &inner.path, inner.options.sqlite_wal_bytes_max);
             work(&mut writer.connection)
         })
         .await
@@ -148,6 +158,7 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut writer = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let Writer { connection, accounts } = &mut *writer;
+            bound_wal(connection, &inner.path, inner.options.sqlite_wal_bytes_max);
             work(connection, accounts)
         })
         .await
@@ -180,32 +191,49 @@ impl SqliteStore {
 
 /// How often the background thread copies the WAL back into the database file.
 const WAL_CHECKPOINT_INTERVAL_MS: u64 = 200;
-/// A WAL larger than this is checkpointed by the writer itself, waiting for readers if it must, so that
-/// a checkpointer that cannot keep up (long-running readers) never lets the file grow without bound.
-const WAL_BYTES_MAX: u64 = 1 << 30;
+/// How long the checkpointer waits for readers before giving a truncation up until its next turn.
+const CHECKPOINTER_BUSY_TIMEOUT_MS: u64 = 100;
+
+/// The path of the WAL beside the database file.
+fn wal_path(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}-wal", path.display()))
+}
+
+fn wal_bytes(path: &Path) -> u64 {
+    std::fs::metadata(wal_path(path)).map(|m| m.len()).unwrap_or(0)
+}
 
 /// Copies the WAL back into the database file, in the background, until the store is dropped. SQLite
 /// would otherwise do it inside whichever commit crosses its threshold, making that batch many times
-/// slower than the others; a PASSIVE checkpoint runs beside the writer without blocking it.
+/// slower than the others; a PASSIVE checkpoint runs beside the writer without blocking it. But a
+/// PASSIVE checkpoint never waits for readers, and the log starts over from its beginning only once
+/// no reader is using it: under steady reads it would only grow. So once it holds a quarter of its
+/// bound the checkpointer truncates it, waiting for the readers of the moment to finish (new readers
+/// go on; the writer waits meanwhile, which is the price of the bound).
 fn checkpoint_wal(connection: Connection, store: std::sync::Weak<Inner>) {
     loop {
         std::thread::sleep(std::time::Duration::from_millis(WAL_CHECKPOINT_INTERVAL_MS));
-        if store.upgrade().is_none() {
+        let Some(inner) = store.upgrade() else {
             return;
-        }
-        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %error, "WAL checkpoint failed; retrying");
+        };
+        let mode = if wal_bytes(&inner.path) > inner.options.sqlite_wal_bytes_max / 4 { "TRUNCATE" } else { "PASSIVE" };
+        drop(inner);
+        if let Err(error) = connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+            tracing::warn!(error = %error, mode, "WAL checkpoint failed; retrying");
         }
     }
 }
 
-/// Checkpoints in the writer when the WAL has grown past `WAL_BYTES_MAX`. Runs after a batch has
-/// committed, so a failure is only logged: the batch's answer stands.
-fn bound_wal(c: &Connection, path: &Path) {
-    let wal = PathBuf::from(format!("{}-wal", path.display()));
-    if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > WAL_BYTES_MAX {
-        if let Err(error) = c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
-            tracing::warn!(error = %error, "checkpointing a large WAL failed; retrying after the next batch");
+/// Keeps the WAL under `bytes_max` (`StoreOptions::sqlite_wal_bytes_max`): before a write
+/// transaction, a WAL past half its bound (the checkpointer has not managed, readers kept it from
+/// finishing) is checkpointed and truncated by the writer itself, waiting for readers if it must. The
+/// WAL therefore exceeds half its bound by at most one transaction's pages. Every connection also
+/// sets `journal_size_limit` to the bound, so a log started over is cut back on disk too. A failure
+/// is only logged: the write goes ahead, and the next one tries again.
+fn bound_wal(c: &Connection, path: &Path, bytes_max: u64) {
+    if wal_bytes(path) > bytes_max / 2 {
+        if let Err(error) = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::warn!(error = %error, "truncating a large WAL failed; retrying before the next write");
         }
     }
 }
@@ -232,8 +260,10 @@ fn open_connection(path: &Path, options: &StoreOptions, role: Role) -> anyhow::R
              PRAGMA foreign_keys = OFF;
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -{};
+             PRAGMA journal_size_limit = {};
              PRAGMA wal_autocheckpoint = 0;",
-            if role == Role::Writer { options.sqlite_cache_kib } else { options.sqlite_cache_kib / 4 }
+            if role == Role::Writer { options.sqlite_cache_kib } else { options.sqlite_read_cache_kib },
+            options.sqlite_wal_bytes_max,
         ))
         .context("failed to set SQLite pragmas")?;
     Ok(connection)
@@ -373,7 +403,6 @@ impl LedgerStore for SqliteStore {
         requests: Vec<TransferRequest>,
         now: Timestamp,
     ) -> anyhow::Result<Vec<Result<Transfer, TransferError>>> {
-        let path = self.inner.path.clone();
         self.write_ledger(move |c, cache| {
             // Most ids are new: try without looking them up, and look them up only if one was not.
             let results = match commit_batch(c, cache, &requests, now, StoredIds::AssumeNone)? {
@@ -381,7 +410,6 @@ impl LedgerStore for SqliteStore {
                 None => commit_batch(c, cache, &requests, now, StoredIds::Load)?
                     .ok_or_else(|| anyhow::anyhow!("a transfer id was taken although it was looked up"))?,
             };
-            bound_wal(c, &path);
             Ok(results)
         })
         .await
@@ -746,7 +774,7 @@ fn commit_batch(
     }
 
     let missing: Vec<AccountId> = account_ids.iter().filter(|id| !cache.entries.contains_key(id)).copied().collect();
-    if cache.entries.len() + missing.len() > ACCOUNT_CACHE_ENTRIES_MAX {
+    if cache.entries.len() + missing.len() > cache.entries_max {
         cache.entries.clear();
         return commit_batch_uncached(tx, cache, requests, now, stored_ids, &account_ids, state);
     }
@@ -928,4 +956,99 @@ fn write_pendings(c: &Connection, pendings: &[PendingRecord]) -> anyhow::Result<
     )
     .context("failed to update the batch's resolved holds")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sanhu_core::ledger::{AccountFlags, BalanceLimit, Counters, NormalSide, TransferAction};
+    use sanhu_core::{Amount, Currency};
+
+    use super::*;
+
+    fn account(n: u128, side: NormalSide) -> Account {
+        Account {
+            id: AccountId::from_u128(n).unwrap(),
+            currency: Currency::parse("CNY").unwrap(),
+            normal_side: side,
+            limit: BalanceLimit::Unlimited,
+            flags: AccountFlags::default(),
+            counters: Counters::default(),
+            code: String::new(),
+            metadata: "{}".into(),
+            created_at: Timestamp(1),
+            last_transfer_at: Timestamp(0),
+        }
+    }
+
+    fn post(n: u128, debit: u128, credit: u128) -> TransferRequest {
+        TransferRequest {
+            id: TransferId::from_u128(n).unwrap(),
+            action: TransferAction::Post {
+                debit_account_id: AccountId::from_u128(debit).unwrap(),
+                credit_account_id: AccountId::from_u128(credit).unwrap(),
+                amount: Amount::new(1).unwrap(),
+                balancing: false,
+            },
+            linked: false,
+            code: String::new(),
+            reference: None,
+            metadata: "{}".into(),
+        }
+    }
+
+    fn temporary(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sanhu-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("sanhu.db")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writers_account_cache_never_holds_more_than_its_bound() {
+        let path = temporary("account-cache");
+        let options = StoreOptions { sqlite_account_cache_entries: 50, ..StoreOptions::default() };
+        let store = SqliteStore::open(path.to_str().unwrap(), &options).unwrap();
+        store.migrate().await.unwrap();
+        let mut accounts = vec![account(1, NormalSide::Debit)];
+        accounts.extend((2..=200).map(|n| account(n, NormalSide::Credit)));
+        store.create_accounts(&accounts).await.unwrap();
+        let mut largest = 0;
+        for batch in 0..40u128 {
+            // Each batch touches the funding account and 10 others, 200 different ones in all.
+            let requests = (0..10).map(|i| post(batch * 10 + i + 1, 1, 2 + (batch * 10 + i) % 199)).collect();
+            let results = store.commit_batch(requests, Timestamp(100 + batch as i64)).await.unwrap();
+            assert!(results.iter().all(Result::is_ok));
+            let cached = store.inner.writer.lock().unwrap().accounts.entries.len();
+            assert!(cached > 0, "the cache is used");
+            largest = largest.max(cached);
+        }
+        assert!(largest <= 50, "the cache held {largest} accounts, past its bound of 50");
+        // And the balances are right, whatever was cached and dropped.
+        let funding = store.get_account(AccountId::from_u128(1).unwrap()).await.unwrap().unwrap();
+        assert_eq!(funding.counters.debits_posted, 400);
+        drop(store);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_connection_has_the_page_cache_and_wal_limit_it_is_given() {
+        let path = temporary("page-cache");
+        let options = StoreOptions {
+            sqlite_cache_kib: 8 * 1024,
+            sqlite_read_cache_kib: 2 * 1024,
+            sqlite_wal_bytes_max: 3 * 1024 * 1024,
+            ..StoreOptions::default()
+        };
+        let store = SqliteStore::open(path.to_str().unwrap(), &options).unwrap();
+        store.migrate().await.unwrap();
+        let pragma =
+            |c: &Connection, name: &str| -> i64 { c.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0)).unwrap() };
+        let writer =
+            store.write(move |c| Ok((pragma(c, "cache_size"), pragma(c, "journal_size_limit")))).await.unwrap();
+        assert_eq!(writer, (-8 * 1024, 3 * 1024 * 1024));
+        let reader = store.read(move |c| Ok((pragma(c, "cache_size"), pragma(c, "journal_size_limit")))).await.unwrap();
+        assert_eq!(reader, (-2 * 1024, 3 * 1024 * 1024));
+        drop(store);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
 }
