@@ -705,17 +705,13 @@ fn bench_http_runs_every_workload_without_errors(database: Database) {
             "{name}: {run}"
         );
         assert!(latency("p99.9") <= latency("max"), "{name}: {run}");
+        // Payments racing for one wallet are decided in turn: every one paid, none refused for contention.
+        assert_eq!(run["errors_total"], 0, "{name} had errors: {run}");
+        assert_eq!(run["errors"], json!([]), "{name}: {run}");
         if name == "hot-wallet" {
-            // Payments racing for one wallet may still be refused 409 concurrent_change (reported by code,
-            // the run going on); nothing else, and the wallet lost exactly what the answers paid.
-            for error in run["errors"].as_array().expect("errors") {
-                assert_eq!((&error["status"], &error["code"]), (&json!(409), &json!("concurrent_change")), "{run}");
-            }
+            // The wallet lost exactly what the answers paid.
             assert_eq!(run["wallet_check"]["exact"], true, "{run}");
             assert!(run["wallet_check"]["paid"].as_i64().is_some_and(|p| p > 0), "{run}");
-        } else {
-            assert_eq!(run["errors_total"], 0, "{name} had errors: {run}");
-            assert_eq!(run["errors"], json!([]), "{name}: {run}");
         }
         if name != "health" {
             assert!(run["share_of_health"].as_f64().is_some_and(|s| s > 0.0), "{name}: {run}");
