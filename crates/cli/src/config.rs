@@ -19,7 +19,7 @@ pub struct ConfigArgs {
     /// Configuration file (TOML). Default: sanhu.toml in the working directory, if present.
     #[arg(long, env = "SANHU_CONFIG")]
     pub config: Option<PathBuf>,
-    /// sqlite://path or postgres://user@host/db.
+    /// sqlite://path or postgres://user@host/db (postgresql:// too); any other form is refused.
     #[arg(long, env = "SANHU_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Address the HTTP API listens on.
@@ -211,6 +211,8 @@ impl Config {
             staff,
             staff_cookie_secure,
         };
+        sanhu_store::DatabaseUrl::parse(&config.database_url)
+            .map_err(|e| anyhow::anyhow!("database_url (--database-url, SANHU_DATABASE_URL or sanhu.toml): {e:#}"))?;
         anyhow::ensure!(config.rate_limit_per_s >= 1, "rate_limit_per_s must be at least 1");
         anyhow::ensure!(config.rate_limit_burst >= 1, "rate_limit_burst must be at least 1");
         if let Some(name) = &config.trusted_proxy_header {
@@ -238,11 +240,10 @@ impl Config {
     /// The SQLite file the database URL names (as `sanhu_store::Store::open` reads it), or None for
     /// PostgreSQL.
     pub fn sqlite_path(&self) -> Option<&std::path::Path> {
-        let url = self.database_url.as_str();
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return None;
+        match sanhu_store::DatabaseUrl::parse(&self.database_url) {
+            Ok(sanhu_store::DatabaseUrl::Sqlite(path)) => Some(std::path::Path::new(path)),
+            _ => None,
         }
-        Some(std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url)))
     }
 
     pub async fn open_store(&self) -> anyhow::Result<sanhu_store::Store> {
