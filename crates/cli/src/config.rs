@@ -165,6 +165,8 @@ pub struct Config {
     pub staff: sanhu_service::staff::StaffConfig,
     /// Whether the staff session cookie is `Secure`.
     pub staff_cookie_secure: bool,
+    /// Staff password hashes at once, and sign-ins per address (`[staff]`).
+    pub sign_in_limits: crate::staff::SignInLimits,
 }
 
 impl Config {
@@ -184,6 +186,7 @@ impl Config {
             data_keys: data_keys(args.data_key.as_deref(), file.data_key_file.as_deref())?,
             ..party_config(file.dormancy_days, file.account_types)?
         };
+        let sign_in_limits = crate::staff::sign_in_limits(file.staff.as_ref())?;
         let (staff, staff_cookie_secure) = crate::staff::staff_config(file.staff)?;
         let (wallet, recharge_compensation_interval_s) =
             crate::wallet_config::wallet_config(file.wallet, &parties.account_types)?;
@@ -210,6 +213,7 @@ impl Config {
             rate_limit_burst: file.rate_limit_burst.unwrap_or(http_defaults.rate_limit_burst),
             staff,
             staff_cookie_secure,
+            sign_in_limits,
         };
         sanhu_store::DatabaseUrl::parse(&config.database_url)
             .map_err(|e| anyhow::anyhow!("database_url (--database-url, SANHU_DATABASE_URL or sanhu.toml): {e:#}"))?;

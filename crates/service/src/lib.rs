@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod hashing;
 pub mod jobs;
 pub mod ledger;
 #[macro_use]

@@ -92,6 +92,9 @@ impl Default for PartyConfig {
 pub struct Parties {
     store: Store,
     config: std::sync::Arc<PartyConfig>,
+    /// Pay password hashes at once, and their queue: apart from staff sign-ins', so that a flood of
+    /// sign-ins never holds up a payment.
+    pay_password_permits: crate::hashing::HashingPermits,
 }
 
 impl Parties {
@@ -108,7 +111,8 @@ impl Parties {
                  instance or a restart will not have"
             );
         }
-        Parties { store, config: std::sync::Arc::new(config) }
+        let pay_password_permits = crate::hashing::HashingPermits::per_core();
+        Parties { store, config: std::sync::Arc::new(config), pay_password_permits }
     }
 
     pub fn config(&self) -> &PartyConfig {
