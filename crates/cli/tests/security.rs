@@ -124,7 +124,7 @@ fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Data
                 let mut n = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     n += 1;
-                    let username = if n % 2 == 0 { format!("nobody.{i}") } else { "li.wei".to_owned() };
+                    let username = if n.is_multiple_of(2) { format!("nobody.{i}") } else { "li.wei".to_owned() };
                     let body = serde_json::json!({"username": username, "password": "a guessed password"}).to_string();
                     if let Ok(answer) = send(port, "POST", "/v1/staff/sessions", Some(&body), None, None) {
                         answers.push((answer.status, answer.retry_after.clone()));

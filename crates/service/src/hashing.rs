@@ -120,7 +120,7 @@ mod tests {
         let answers: Vec<_> = futures_util::future::join_all(hashes).await.into_iter().map(Result::unwrap).collect();
         let ran = answers.iter().filter(|a| a.is_ok()).count();
         assert_eq!(ran, 4, "two run and two wait: {answers:?}");
-        assert_eq!(answers.iter().filter(|a| **a == Err(Busy)).count(), 6);
+        assert_eq!(answers.iter().filter(|a| matches!(a, Err(Busy))).count(), 6);
         assert!(most.load(Ordering::SeqCst) <= 2, "at most two at once");
         // Everything admitted has left: the next ones run.
         assert!(permits.run(|| Ok(())).await.is_ok());
