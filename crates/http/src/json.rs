@@ -181,6 +181,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::useless_format)] // every case written the same way, whether it has a `{line}` or not
     fn a_type_error_names_the_field_and_the_type_never_the_value() {
         let line = r#"{"account":"a","kind":"debit"}"#;
         let cases = [
