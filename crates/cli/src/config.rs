@@ -20,7 +20,7 @@ pub struct ConfigArgs {
     /// Configuration file (TOML). Default: sanhu.toml in the working directory, if present.
     #[arg(long, env = "SANHU_CONFIG")]
     pub config: Option<PathBuf>,
-    /// sqlite://path or postgres://user@host/db.
+    /// sqlite://path or postgres://user@host/db (postgresql:// too); any other form is refused.
     #[arg(long, env = "SANHU_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Address the HTTP API listens on.
@@ -181,6 +181,8 @@ pub struct Config {
     pub staff_cookie_secure: bool,
     /// The store's bounds: SQLite's WAL, page caches, readers and account cache.
     pub store: sanhu_store::StoreOptions,
+    /// Staff password hashes at once, and sign-ins per address (`[staff]`).
+    pub sign_in_limits: crate::staff::SignInLimits,
 }
 
 impl Config {
@@ -205,6 +207,7 @@ impl Config {
             },
             ..party_config(file.dormancy_days, file.account_types)?
         };
+        let sign_in_limits = crate::staff::sign_in_limits(file.staff.as_ref())?;
         let (staff, staff_cookie_secure) = crate::staff::staff_config(file.staff)?;
         let (wallet, recharge_compensation_interval_s) =
             crate::wallet_config::wallet_config(file.wallet, &parties.account_types)?;
@@ -232,7 +235,10 @@ impl Config {
             staff,
             staff_cookie_secure,
             store,
+            sign_in_limits,
         };
+        sanhu_store::DatabaseUrl::parse(&config.database_url)
+            .map_err(|e| anyhow::anyhow!("database_url (--database-url, SANHU_DATABASE_URL or sanhu.toml): {e:#}"))?;
         anyhow::ensure!(config.rate_limit_per_s >= 1, "rate_limit_per_s must be at least 1");
         anyhow::ensure!(config.rate_limit_burst >= 1, "rate_limit_burst must be at least 1");
         if let Some(name) = &config.trusted_proxy_header {
@@ -260,11 +266,10 @@ impl Config {
     /// The SQLite file the database URL names (as `sanhu_store::Store::open` reads it), or None for
     /// PostgreSQL.
     pub fn sqlite_path(&self) -> Option<&std::path::Path> {
-        let url = self.database_url.as_str();
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return None;
+        match sanhu_store::DatabaseUrl::parse(&self.database_url) {
+            Ok(sanhu_store::DatabaseUrl::Sqlite(path)) => Some(std::path::Path::new(path)),
+            _ => None,
         }
-        Some(std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url)))
     }
 
     pub async fn open_store(&self) -> anyhow::Result<sanhu_store::Store> {

@@ -40,10 +40,14 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         rate_limit_per_s: config.rate_limit_per_s,
         rate_limit_burst: config.rate_limit_burst,
         staff_cookie_secure: config.staff_cookie_secure,
+        sign_ins_per_address_per_min: config.sign_in_limits.per_address_per_min,
+        sign_ins_per_address_burst: config.sign_in_limits.per_address_burst,
         ..sanhu_http::HttpConfig::default()
     };
-    let state =
-        sanhu_http::AppState::new(ledger, parties, http).with_wallet(config.wallet.clone()).with_staff(config.staff);
+    let hashing = sanhu_service::hashing::HashingPermits::new(config.sign_in_limits.hashes_at_once);
+    let state = sanhu_http::AppState::new(ledger, parties, http)
+        .with_wallet(config.wallet.clone())
+        .with_staff_hashing(config.staff, hashing);
     state.wallets().ensure_platform_accounts().await?;
     tokio::spawn(jobs::expire_recharge_orders(
         state.wallets().clone(),

@@ -62,6 +62,38 @@ pub struct StaffFile {
     password_memory_kib: Option<u32>,
     password_iterations: Option<u32>,
     password_parallelism: Option<u32>,
+    /// Staff password hashes run at once (default: one per core); as many again wait, and a sign-in
+    /// beyond them is answered `rate_limited`.
+    password_hashes_at_once: Option<usize>,
+    /// Sign-ins each source address may attempt a minute, and at once.
+    sign_ins_per_address_per_min: Option<u32>,
+    sign_ins_per_address_burst: Option<u32>,
+}
+
+/// How many staff password hashes run at once, and the sign-ins each address may attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct SignInLimits {
+    pub hashes_at_once: usize,
+    pub per_address_per_min: u32,
+    pub per_address_burst: u32,
+}
+
+/// The sign-in limits `[staff]` asks for; a value no rule accepts is an error naming its key.
+pub fn sign_in_limits(file: Option<&StaffFile>) -> anyhow::Result<SignInLimits> {
+    let http = sanhu_http::HttpConfig::default();
+    let limits = SignInLimits {
+        hashes_at_once: file
+            .and_then(|f| f.password_hashes_at_once)
+            .unwrap_or_else(|| sanhu_service::hashing::HashingPermits::per_core().at_once()),
+        per_address_per_min: file
+            .and_then(|f| f.sign_ins_per_address_per_min)
+            .unwrap_or(http.sign_ins_per_address_per_min),
+        per_address_burst: file.and_then(|f| f.sign_ins_per_address_burst).unwrap_or(http.sign_ins_per_address_burst),
+    };
+    anyhow::ensure!(limits.hashes_at_once >= 1, "[staff] password_hashes_at_once must be at least 1");
+    anyhow::ensure!(limits.per_address_per_min >= 1, "[staff] sign_ins_per_address_per_min must be at least 1");
+    anyhow::ensure!(limits.per_address_burst >= 1, "[staff] sign_ins_per_address_burst must be at least 1");
+    Ok(limits)
 }
 
 /// The staff configuration the file asks for, and whether the cookie is `Secure`; a value no rule

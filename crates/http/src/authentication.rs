@@ -42,6 +42,10 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         HeaderFault::Malformed(name) => {
             ApiError::new(code::MALFORMED_SIGNATURE, format!("the {name} header is malformed"))
         }
+        HeaderFault::Repeated(name) => ApiError::new(
+            code::MALFORMED_SIGNATURE,
+            format!("the {name} header is given more than once; send each signature header once"),
+        ),
     })?;
 
     // The clock is checked before anything costs a database read.

@@ -465,7 +465,11 @@ impl ApiError {
     pub fn party(error: PartyError) -> ApiError {
         match error {
             PartyError::Rejected(rejection) | PartyError::NotFound(rejection) => {
-                let error = ApiError::registered(rejection.code, rejection.message);
+                let mut error = ApiError::registered(rejection.code, rejection.message);
+                // Pay password hashes at their bound: a second later, one is likely free.
+                if rejection.code == code::RATE_LIMITED.code {
+                    error = error.with_retry_after(1);
+                }
                 if error.info.status >= 500 {
                     tracing::error!(request.id = %request_id::current(), code = rejection.code, "a stored record contradicts itself");
                 }

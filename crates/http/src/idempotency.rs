@@ -43,9 +43,13 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     if request.method() != Method::POST {
         return Ok(next.run(request).await);
     }
-    let Some(value) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
+    let mut copies = request.headers().get_all(IDEMPOTENCY_KEY_HEADER).iter();
+    let Some(value) = copies.next() else {
         return Ok(next.run(request).await);
     };
+    if copies.next().is_some() {
+        return Err(ApiError::new(code::INVALID_IDEMPOTENCY_KEY, "the Idempotency-Key header is given more than once"));
+    }
     let key = parse_key(value.as_bytes())?;
     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
     if route.is_some_and(|route| SECRET_BEARING_ROUTES.contains(&route)) {

@@ -75,6 +75,10 @@ pub struct HttpConfig {
     /// Whether the staff session cookie is marked `Secure` (sent over HTTPS only): set it wherever
     /// sanhu is reached over HTTPS, as it should be wherever staff sign in from elsewhere.
     pub staff_cookie_secure: bool,
+    /// Staff sign-ins each source address (an IPv6 address's /64) may attempt a minute, on average,
+    /// on this instance, and at once after being idle; at least 1.
+    pub sign_ins_per_address_per_min: u32,
+    pub sign_ins_per_address_burst: u32,
 }
 
 impl Default for HttpConfig {
@@ -90,6 +94,9 @@ impl Default for HttpConfig {
             rate_limit_per_s: 5_000,
             rate_limit_burst: 10_000,
             staff_cookie_secure: false,
+            // Far above what staff signing in by hand need, far below what guessing passwords needs.
+            sign_ins_per_address_per_min: 30,
+            sign_ins_per_address_burst: 10,
         }
     }
 }
@@ -105,6 +112,8 @@ pub struct AppState {
     audit: AuditLog,
     /// Every router over the state counts against the same buckets.
     rate_limits: rate_limit::RateLimits,
+    /// Staff sign-ins per source address.
+    sign_in_limits: rate_limit::RateLimits,
     staff: Staff,
     /// Where signed requests spend their nonces, in batches; started with the state.
     nonces: sanhu_service::nonces::NonceBook,
@@ -121,14 +130,21 @@ impl AppState {
         );
         let audit = AuditLog::start(ledger.store().clone(), AuditConfig::default());
         let rate_limits = rate_limit::RateLimits::new(config.rate_limit_per_s, config.rate_limit_burst);
+        let sign_in_limits =
+            rate_limit::RateLimits::per_minute(config.sign_ins_per_address_per_min, config.sign_ins_per_address_burst);
         let staff = Staff::new(ledger.store().clone(), StaffConfig::default());
         let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
-        AppState { audit, ledger, parties, wallets, config, rate_limits, staff, nonces }
+        AppState { audit, ledger, parties, wallets, config, rate_limits, sign_in_limits, staff, nonces }
     }
 
     /// The same state with staff passwords, lockout and sessions as `staff` says.
     pub fn with_staff(self, staff: StaffConfig) -> AppState {
         AppState { staff: Staff::new(self.ledger.store().clone(), staff), ..self }
+    }
+
+    /// The same, hashing at most `permits` allow at once.
+    pub fn with_staff_hashing(self, staff: StaffConfig, permits: sanhu_service::hashing::HashingPermits) -> AppState {
+        AppState { staff: Staff::with_permits(self.ledger.store().clone(), staff, permits), ..self }
     }
 
     pub fn staff(&self) -> &Staff {

@@ -43,6 +43,17 @@ impl RateLimits {
         }
     }
 
+    /// Buckets of `burst` tokens refilled at `per_min` a minute (each at least 1).
+    pub fn per_minute(per_min: u32, burst: u32) -> RateLimits {
+        let interval_ns = (60 * NANOS_PER_SECOND / u64::from(per_min.max(1))).max(1);
+        RateLimits {
+            interval_ns,
+            tolerance_ns: interval_ns.saturating_mul(u64::from(burst.max(1)) - 1),
+            started: Instant::now(),
+            full_again_ns: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
     /// Takes a token from the client's bucket, or says how long until one is back.
     pub fn admit(&self, client_id: &str) -> Result<(), Duration> {
         self.admit_at(client_id, self.started.elapsed().as_nanos() as u64)
@@ -52,6 +63,14 @@ impl RateLimits {
         let mut buckets = self.full_again_ns.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if buckets.len() >= CLIENTS_REMEMBERED_MAX && !buckets.contains_key(client_id) {
             buckets.retain(|_, full_again| *full_again > now_ns);
+            // Still full (keys nobody can run out of, such as addresses): the bucket nearest to full
+            // again goes, so that memory stays bounded whatever arrives.
+            if buckets.len() >= CLIENTS_REMEMBERED_MAX {
+                let nearest = buckets.iter().min_by_key(|(_, full_again)| **full_again).map(|(key, _)| key.clone());
+                if let Some(key) = nearest {
+                    buckets.remove(&key);
+                }
+            }
         }
         let full_again = buckets.get(client_id).copied().unwrap_or(0).max(now_ns);
         let ahead = full_again - now_ns;

@@ -105,6 +105,9 @@ pub enum HeaderFault {
     Missing(&'static str),
     /// The named header is present but not well-formed.
     Malformed(&'static str),
+    /// The named header is given more than once: a proxy that reads another copy than sanhu would
+    /// disagree about who called, so neither copy is taken.
+    Repeated(&'static str),
 }
 
 /// Parses the four signature headers.
@@ -113,7 +116,11 @@ pub fn parse_headers(headers: &HeaderMap) -> Result<SignatureClaim, HeaderFault>
     // that rather than about a malformed other.
     let mut values = [""; 4];
     for (slot, name) in values.iter_mut().zip([CLIENT_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER]) {
-        let value = headers.get(name).ok_or(HeaderFault::Missing(name))?;
+        let mut copies = headers.get_all(name).iter();
+        let value = copies.next().ok_or(HeaderFault::Missing(name))?;
+        if copies.next().is_some() {
+            return Err(HeaderFault::Repeated(name));
+        }
         *slot = value.to_str().map_err(|_| HeaderFault::Malformed(name))?;
     }
     let [client_id, timestamp, nonce, signature] = values;
@@ -215,6 +222,20 @@ mod tests {
             let mut headers = headers_of(&signed, "cli_test");
             headers.insert(name, HeaderValue::from_static(value));
             assert_eq!(parse_headers(&headers), Err(HeaderFault::Malformed(name)), "{name}: {value}");
+        }
+    }
+
+    #[test]
+    fn a_signature_header_given_twice_is_refused_whichever_copy_is_right() {
+        let signed = sign(&key(), "GET", "/v1/x", b"", 1, "nonce-0123456789");
+        for name in [CLIENT_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER] {
+            let mut headers = headers_of(&signed, "cli_test");
+            let same = headers[name].clone();
+            headers.append(name, same);
+            assert_eq!(parse_headers(&headers), Err(HeaderFault::Repeated(name)), "{name} twice, the same value");
+            let mut headers = headers_of(&signed, "cli_test");
+            headers.append(name, HeaderValue::from_static("cli_other"));
+            assert_eq!(parse_headers(&headers), Err(HeaderFault::Repeated(name)), "{name} twice, another value");
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod clock;
 pub mod free_text;
+pub mod hashing;
 pub mod jobs;
 pub mod ledger;
 pub mod nonces;

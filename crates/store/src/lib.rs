@@ -150,14 +150,45 @@ pub enum Store {
     Postgres(postgres::PostgresStore),
 }
 
-impl Store {
-    /// Opens `sqlite://path` (or a bare path) or `postgres://…`.
-    pub async fn open(url: &str, options: &StoreOptions) -> anyhow::Result<Store> {
+/// A database URL, read by its scheme: `sqlite://<path>`, or `postgres://…` / `postgresql://…`.
+/// Anything else is refused rather than taken for a file name: `mysql://db/sanhu` or a misspelt
+/// `postgress://…` would otherwise serve a fresh, empty SQLite database in a folder named after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl<'a> {
+    /// The SQLite file's path (relative to the working directory unless absolute).
+    Sqlite(&'a str),
+    /// The whole URL, as PostgreSQL's client reads it.
+    Postgres(&'a str),
+}
+
+impl<'a> DatabaseUrl<'a> {
+    pub fn parse(url: &'a str) -> anyhow::Result<DatabaseUrl<'a>> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(postgres::PostgresStore::connect(url, options).await?))
-        } else {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            Ok(Store::Sqlite(sqlite::SqliteStore::open(path, options)?))
+            return Ok(DatabaseUrl::Postgres(url));
+        }
+        match url.strip_prefix("sqlite://") {
+            Some("") => anyhow::bail!(
+                "sqlite:// names no file: write sqlite://<path> (e.g. sqlite://sanhu.db) or postgres://user@host/db"
+            ),
+            Some(path) => Ok(DatabaseUrl::Sqlite(path)),
+            None => {
+                // Shown up to its scheme only: the rest may hold a password.
+                let shown = url.split_once("://").map_or(url, |(scheme, _)| scheme);
+                anyhow::bail!(
+                    "{shown:?} is not a database URL sanhu opens: write sqlite://<path> (e.g. sqlite://sanhu.db) or \
+                     postgres://user@host/db (postgresql:// too)"
+                )
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Opens `sqlite://path` or `postgres://…` (see [`DatabaseUrl`]).
+    pub async fn open(url: &str, options: &StoreOptions) -> anyhow::Result<Store> {
+        match DatabaseUrl::parse(url)? {
+            DatabaseUrl::Postgres(url) => Ok(Store::Postgres(postgres::PostgresStore::connect(url, options).await?)),
+            DatabaseUrl::Sqlite(path) => Ok(Store::Sqlite(sqlite::SqliteStore::open(path, options)?)),
         }
     }
 

@@ -10,6 +10,7 @@ mod crash;
 mod database_loss;
 mod double_spend;
 mod secrets;
+mod security;
 mod staff;
 mod wallet_crash;
 mod wallet_guide;

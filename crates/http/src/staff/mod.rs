@@ -33,7 +33,7 @@ use sanhu_core::staff::Username;
 use sanhu_service::party::PartyError;
 use sanhu_service::staff::{SignedIn, StaffFailure};
 
-use crate::error::{code_info, ApiError};
+use crate::error::{code, code_info, ApiError};
 
 /// The back office's client id: the space in which orders staff make are numbered. Reserved: no
 /// generated id is this small (generated ids start with the time of their making).
@@ -74,6 +74,7 @@ pub fn staff_error(failure: StaffFailure) -> ApiError {
             None => ApiError::internal(anyhow::anyhow!("staff code {} is not in the registry", error.code())),
         },
         StaffFailure::Contended => ApiError::party(PartyError::Contended),
+        StaffFailure::Busy => ApiError::new(code::RATE_LIMITED, StaffFailure::Busy.to_string()).with_retry_after(1),
         StaffFailure::Internal(error) => ApiError::from(error),
     }
 }

@@ -188,6 +188,16 @@ struct SignInBody {
 /// the password), whatever its answer.
 pub async fn sign_in(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let source = audit::source_address(&request, state.config.trusted_proxy_header.as_deref());
+    // Limited per address before anything is read or hashed; a refused attempt is not recorded (it
+    // changed nothing, and recording it would let a flood write to the database).
+    if let Err(wait) = state.sign_in_limits.admit(&address_key(source.as_deref())) {
+        let retry_after_s = crate::rate_limit::retry_after_s(wait);
+        return Err(ApiError::new(
+            code::RATE_LIMITED,
+            format!("too many sign-ins from this address; retry in {retry_after_s} s"),
+        )
+        .with_retry_after(retry_after_s));
+    }
     let (parts, body) = request.into_parts();
     let body = read_limited(&parts.headers, body, SIGN_IN_BODY_BYTES_MAX).await?;
     let body: SignInBody = parse_body(&body)?;
@@ -224,6 +234,19 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Result<
     let max_age_s = state.staff.config().session.absolute_s();
     let cookie = cookie(&state, &token, max_age_s)?;
     Ok((StatusCode::CREATED, [(header::SET_COOKIE, cookie)], Json(view)).into_response())
+}
+
+/// The sign-in limit's key for a source address: an IPv4 address, or an IPv6 address's /64 (one
+/// host is usually given a whole /64); no address (no peer known) is one key of its own.
+fn address_key(source: Option<&str>) -> String {
+    match source.and_then(|text| text.parse::<std::net::IpAddr>().ok()) {
+        Some(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(ip) => ip.to_string(),
+        None => String::new(),
+    }
 }
 
 /// GET /v1/staff/sessions/current: who is signed in, with what role, until when.

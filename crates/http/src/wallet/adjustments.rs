@@ -2,8 +2,10 @@
 //! configured amount it waits for a second person's approval (maker-checker) before it takes effect;
 //! the maker cannot approve it. The maker and the checker are the staff members the back-office
 //! system names in `acting_staff` (it signs the request and vouches for them), or else the API
-//! client itself, which then cannot be both; or the staff members signed in who make and approve it
-//! (`acting_staff` is then refused).
+//! client itself; or the staff members signed in who make and approve it (`acting_staff` is then
+//! refused). Whatever persons are named, the approval comes through another principal than the
+//! making: another API client (naming the maker's orders with `?client_id=`) or a staff member
+//! signed in. One key naming two staff members is one principal, and is refused.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -107,11 +109,12 @@ pub async fn adjust(
     };
     let amount = amount("amount", &body.amount)?;
     let reason = fields::reason(&body.reason)?;
-    let maker = person(actor, body.acting_staff.as_deref())?;
+    let maker = person(actor.clone(), body.acting_staff.as_deref())?;
     let wallets = state.wallets().clone();
-    let adjustment =
-        run(move || async move { wallets.adjust(client, &number, account, direction, amount, &reason, &maker).await })
-            .await?;
+    let adjustment = run(move || async move {
+        wallets.adjust(client, &number, account, direction, amount, &reason, &maker, &actor).await
+    })
+    .await?;
     tracing::info!(adjustment.number = %adjustment.number, account.id = %adjustment.account_id, amount = adjustment.amount, status = ?adjustment.status, "adjustment");
     Ok((StatusCode::CREATED, Json(AdjustmentJson::from(&adjustment))))
 }
@@ -134,8 +137,9 @@ pub async fn approve_adjustment(
 ) -> Result<Json<AdjustmentJson>, ApiError> {
     let body: ApproveBody = parse_body_or_empty(&body)?;
     let wallets = state.wallets().clone();
-    let checker = person(actor, body.acting_staff.as_deref())?;
-    let adjustment = run(move || async move { wallets.approve_adjustment(client, &number, &checker).await }).await?;
+    let checker = person(actor.clone(), body.acting_staff.as_deref())?;
+    let adjustment =
+        run(move || async move { wallets.approve_adjustment(client, &number, &checker, &actor).await }).await?;
     tracing::info!(adjustment.number = %adjustment.number, status = ?adjustment.status, "adjustment approved");
     Ok(Json(AdjustmentJson::from(&adjustment)))
 }

@@ -620,6 +620,33 @@ on_both_backends!(a_malformed_signature_header_is_refused, |db| {
     }
 });
 
+on_both_backends!(a_signature_header_given_twice_is_refused_and_spends_nothing, |db| {
+    let app = TestApp::new(db).await;
+    for header in ["x-sanhu-client", "x-sanhu-timestamp", "x-sanhu-nonce", "x-sanhu-signature"] {
+        // Twice with the same value, and with another value after the right one (a proxy reading the
+        // last copy would see another caller than sanhu reading the first).
+        for second in [None, Some("cli_someone_else")] {
+            let headers = app.sign("GET", "/v1/ledger/accounts", b"");
+            let mut request = app.request("GET", "/v1/ledger/accounts", b"", &headers);
+            let copy = match second {
+                Some(other) => other.parse().unwrap(),
+                None => request.headers()[header].clone(),
+            };
+            request.headers_mut().append(header, copy);
+            let refused = app.send(request).await;
+            refused.assert_error(StatusCode::UNAUTHORIZED, "malformed_signature");
+            assert!(refused.body["error"]["message"].as_str().unwrap().contains("more than once"), "{}", refused.body);
+            // Refused before anything was recorded: the same signed request, sent once, is answered.
+            app.send(app.request("GET", "/v1/ledger/accounts", b"", &headers)).await.assert_status(StatusCode::OK);
+        }
+    }
+    let body = br#"{"currency":"CNY"}"#;
+    let mut twice = app.signed("POST", "/v1/ledger/accounts", body);
+    twice.headers_mut().append("idempotency-key", "key-1".parse().unwrap());
+    twice.headers_mut().append("idempotency-key", "key-2".parse().unwrap());
+    app.send(twice).await.assert_error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+});
+
 on_both_backends!(a_signature_by_another_key_is_refused, |db| {
     let app = TestApp::new(db).await;
     let other = SigningKey::from_bytes(&clock::random_bytes());

@@ -109,6 +109,11 @@ impl TestApp {
         self.send_with("POST", path, body.to_string().as_bytes(), &[]).await
     }
 
+    /// A POST of a body exactly as written (a number serde_json would write otherwise, say).
+    async fn post_raw(&self, path: &str, body: &str) -> TestResponse {
+        self.send_with("POST", path, body.as_bytes(), &[]).await
+    }
+
     /// Registers a personal member by phone; returns its id.
     async fn register(&self, phone: &str) -> String {
         let registered = self.post("/v1/members", json!({"phone": phone})).await;
@@ -559,6 +564,30 @@ on_both_backends!(a_bank_card_is_bound_without_its_cvv_and_never_shown_in_full, 
     for text in [&history.text, &customer_history.text] {
         assert!(!text.contains(CARD_DIGITS) && !text.contains("0000000000"), "{text}");
     }
+});
+
+on_both_backends!(a_field_of_the_wrong_type_is_named_with_its_type_and_its_value_is_never_repeated, |db| {
+    let app = TestApp::new(db).await;
+    let member = app.register("13500000009").await;
+    let pay_password = format!("/v1/members/{member}/pay-password");
+    // A pay password sent as a number, or as a fraction, where a string of 6 digits is expected.
+    for (body, secret) in [(r#"{"pay_password":731904}"#, "731904"), (r#"{"pay_password":73.1904}"#, "1904")] {
+        let refused = app.post_raw(&pay_password, body).await;
+        refused.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+        let message = refused.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("`pay_password`") && message.contains("expected a string"), "{message}");
+        assert!(!refused.text.contains(secret), "the answer repeats the value sent: {}", refused.text);
+    }
+    let changed = app
+        .post_raw(&format!("{pay_password}/change"), r#"{"current_pay_password":"135790","new_pay_password":864213}"#)
+        .await;
+    changed.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+    assert!(changed.body["error"]["message"].as_str().unwrap().contains("`new_pay_password`"), "{}", changed.text);
+    assert!(!changed.text.contains("864213") && !changed.text.contains("135790"), "{}", changed.text);
+    // Nothing was set.
+    app.post(&format!("{pay_password}/verify"), json!({"pay_password": "135790"}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "pay_password_not_set");
 });
 
 on_both_backends!(a_pay_password_locks_after_five_wrong_tries, |db| {

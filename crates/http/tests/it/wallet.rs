@@ -563,7 +563,18 @@ on_both_backends!(an_adjustment_above_the_threshold_needs_a_second_person, |db| 
     assert_eq!(app.balance(&basic).await, 5000);
     let same = app.post("/v1/adjustments/ADJ-2/approve", json!({"acting_staff": "alice"})).await;
     same.assert_error(StatusCode::FORBIDDEN, "adjustment_same_actor");
-    let approved = app.post("/v1/adjustments/ADJ-2/approve", json!({"acting_staff": "bob"})).await;
+    // The client that made it cannot approve it, whichever person it names: one key is one principal.
+    for body in [json!({"acting_staff": "bob"}), json!({})] {
+        let own = app.post("/v1/adjustments/ADJ-2/approve", body).await;
+        own.assert_error(StatusCode::FORBIDDEN, "adjustment_same_actor");
+    }
+    let waiting = app.get("/v1/adjustments/ADJ-2").await;
+    assert_eq!(waiting.assert_status(StatusCode::OK)["status"], "awaiting_approval");
+    assert_eq!(app.balance(&basic).await, 5000);
+    // Another client of the platform approves it, naming the maker's orders.
+    let checker_client = common::new_client(&app.db.store).await;
+    let approve = format!("/v1/adjustments/ADJ-2/approve?client_id={}", app.client_id);
+    let approved = app.send_as(&checker_client, "POST", &approve, json!({"acting_staff": "bob"})).await;
     let approved = approved.assert_status(StatusCode::OK).clone();
     assert_eq!((approved["status"].as_str(), approved["checker"].as_str()), (Some("applied"), Some("staff:bob")));
     assert_eq!(app.balance(&basic).await, 105_000);

@@ -98,6 +98,9 @@ pub struct Parties {
     /// The queues in which requests on one wallet or order are decided in turn (`turns.rs`), shared
     /// by every use case of this instance.
     turns: crate::turns::Turns,
+    /// Pay password hashes at once, and their queue: apart from staff sign-ins', so that a flood of
+    /// sign-ins never holds up a payment.
+    pay_password_permits: crate::hashing::HashingPermits,
 }
 
 impl Parties {
@@ -114,7 +117,8 @@ impl Parties {
                  instance or a restart will not have"
             );
         }
-        Parties { store, config: std::sync::Arc::new(config), turns: crate::turns::Turns::new() }
+        let pay_password_permits = crate::hashing::HashingPermits::per_core();
+        Parties { store, config: std::sync::Arc::new(config), turns: crate::turns::Turns::new(), pay_password_permits }
     }
 
     pub fn config(&self) -> &PartyConfig {

@@ -4,7 +4,8 @@
 //!
 //! The hash is Argon2id with explicit parameters, stored as a PHC string (which names its parameters
 //! and salt, so a change of parameters leaves older hashes verifiable). Hashing costs tens of
-//! milliseconds of CPU by design, so it runs on the blocking pool, and before the transaction rather
+//! milliseconds of CPU and its memory by design, so it runs on the blocking pool, at most a few at
+//! once (`crate::hashing`; beyond them and their queue, `rate_limited`), and before the transaction rather
 //! than inside it: a use case hashes once, then decides and writes, and hashes again only if the
 //! stored hash changed meanwhile (the password was changed), never because of a retried write.
 //!
@@ -22,11 +23,12 @@ use serde_json::json;
 
 use super::customers::load_customer;
 use super::documents::{pay_password_id, PayPasswordOwner, StoredPayPassword};
-use super::error::{PartyError, OPERATOR_NOT_FOUND, PAY_PASSWORD_ALREADY_SET, PAY_PASSWORD_NOT_SET};
+use super::error::{PartyError, Rejection, OPERATOR_NOT_FOUND, PAY_PASSWORD_ALREADY_SET, PAY_PASSWORD_NOT_SET};
 use super::members::load_member;
 use super::work::Work;
 use super::Parties;
 use crate::clock;
+use crate::hashing::HashingPermits;
 
 /// Argon2id's cost parameters for new pay password hashes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +74,7 @@ impl Parties {
                 return Err(PartyError::Rejected(PAY_PASSWORD_ALREADY_SET));
             }
         }
-        let phc = hash(self.config.pay_password_hashing, password.clone()).await?;
+        let phc = hash(&self.pay_password_permits, self.config.pay_password_hashing, password.clone()).await?;
         transact!(self, |work| {
             let customer_id = owner_customer(work, owner).await?;
             if work.get::<StoredPayPassword>(&pay_password_id(owner)).await?.is_some() {
@@ -130,10 +132,10 @@ impl Parties {
                 self.reader().get::<StoredPayPassword>(&id).await?.ok_or(PartyError::NotFound(PAY_PASSWORD_NOT_SET))?;
             stored.guard.check_may_try(now)?;
             if hashed.as_ref().is_none_or(|(phc, _, _)| *phc != stored.phc) {
-                let verdict = verify(stored.phc.clone(), submitted).await?;
+                let verdict = verify(&self.pay_password_permits, stored.phc.clone(), submitted).await?;
                 let new_phc = match (verdict, new) {
                     (PasswordVerdict::Correct, Some(new)) => {
-                        Some(hash(self.config.pay_password_hashing, new.clone()).await?)
+                        Some(hash(&self.pay_password_permits, self.config.pay_password_hashing, new.clone()).await?)
                     }
                     _ => None,
                 };
@@ -206,9 +208,31 @@ async fn member_customer(work: &mut Work, member_id: MemberId) -> Result<Custome
     Ok(customer.customer.id())
 }
 
+/// Refused when as many pay password hashes run and wait as the bound allows: nothing was done, and
+/// the HTTP layer answers 429 with `Retry-After`.
+pub const HASHING_BUSY: Rejection = Rejection {
+    code: "rate_limited",
+    message: "the server is checking as many pay passwords as it allows at once; retry shortly",
+};
+
+/// Runs a hash under the permits.
+async fn under<T: Send + 'static>(
+    permits: &HashingPermits,
+    hash: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, PartyError> {
+    match permits.run(hash).await {
+        Ok(result) => result.map_err(PartyError::Internal),
+        Err(crate::hashing::Busy) => Err(PartyError::Rejected(HASHING_BUSY)),
+    }
+}
+
 /// The PHC string of `password` under a fresh salt, computed on the blocking pool.
-async fn hash(hashing: PayPasswordHashing, password: PayPassword) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
+async fn hash(
+    permits: &HashingPermits,
+    hashing: PayPasswordHashing,
+    password: PayPassword,
+) -> Result<String, PartyError> {
+    under(permits, move || {
         let salt = SaltString::encode_b64(&clock::random_bytes::<SALT_BYTES>())
             .map_err(|e| anyhow::anyhow!("failed to encode a salt: {e}"))?;
         let hashed = hashing
@@ -218,18 +242,17 @@ async fn hash(hashing: PayPasswordHashing, password: PayPassword) -> anyhow::Res
         Ok(hashed.to_string())
     })
     .await
-    .map_err(|e| anyhow::anyhow!("the pay password hashing task failed: {e}"))?
 }
 
 /// Whether `submitted` is the password hashed in `phc` (with the parameters written in it), computed
 /// on the blocking pool. Anything but 6 digits cannot be a pay password: it is wrong without hashing,
 /// and costs an attempt all the same.
-async fn verify(phc: String, submitted: &str) -> anyhow::Result<PasswordVerdict> {
+async fn verify(permits: &HashingPermits, phc: String, submitted: &str) -> Result<PasswordVerdict, PartyError> {
     if submitted.len() != 6 || !submitted.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(PasswordVerdict::Incorrect);
     }
     let submitted = submitted.to_owned();
-    tokio::task::spawn_blocking(move || {
+    under(permits, move || {
         let parsed = PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("a stored pay password hash: {e}"))?;
         match Argon2::default().verify_password(submitted.as_bytes(), &parsed) {
             Ok(()) => Ok(PasswordVerdict::Correct),
@@ -238,5 +261,4 @@ async fn verify(phc: String, submitted: &str) -> anyhow::Result<PasswordVerdict>
         }
     })
     .await
-    .map_err(|e| anyhow::anyhow!("the pay password hashing task failed: {e}"))?
 }

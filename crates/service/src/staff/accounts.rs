@@ -19,7 +19,7 @@ impl Staff {
         if self.store.staff_account(username).await?.is_some() {
             return Err(StaffError::StaffUsernameTaken.into());
         }
-        let password_hash = passwords::hash(self.config.hashing, password.clone()).await?;
+        let password_hash = passwords::hash(&self.permits, self.config.hashing, password.clone()).await?;
         let now = clock::now();
         let account = StaffAccount {
             username: username.clone(),
@@ -63,7 +63,7 @@ impl Staff {
     /// many sessions ended.
     pub async fn reset_password(&self, username: &Username, password: &StaffPassword) -> Result<u64, StaffFailure> {
         self.account(username).await?;
-        let password_hash = passwords::hash(self.config.hashing, password.clone()).await?;
+        let password_hash = passwords::hash(&self.permits, self.config.hashing, password.clone()).await?;
         let now = clock::now();
         self.change(username, |account| StaffAccount {
             password_hash: password_hash.clone(),

@@ -18,6 +18,8 @@ mod sessions;
 use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffError};
 use sanhu_store::Store;
 
+use crate::hashing::HashingPermits;
+
 pub use approvals::HeldRequest;
 pub use passwords::PasswordHashing;
 pub use sessions::{NewSession, SignedIn, TOKEN_HEX_LEN};
@@ -47,6 +49,9 @@ pub enum StaffFailure {
     Rejected(StaffError),
     /// Other requests kept changing the same record; nothing changed, and the caller may retry.
     Contended,
+    /// As many password hashes run and wait as the bound allows ([`crate::hashing`]); nothing was
+    /// done, and the caller may retry shortly.
+    Busy,
     /// The store or the hashing failed.
     Internal(anyhow::Error),
 }
@@ -68,6 +73,7 @@ impl std::fmt::Display for StaffFailure {
         match self {
             StaffFailure::Rejected(error) => write!(f, "{} ({})", error.message(), error.code()),
             StaffFailure::Contended => f.write_str("other requests kept changing the same staff record; retry"),
+            StaffFailure::Busy => write!(f, "{}", crate::hashing::Busy),
             StaffFailure::Internal(error) => write!(f, "{error:#}"),
         }
     }
@@ -84,11 +90,19 @@ const ATTEMPTS: usize = 8;
 pub struct Staff {
     store: Store,
     config: StaffConfig,
+    /// Staff password hashes at once, and their queue.
+    permits: HashingPermits,
 }
 
 impl Staff {
+    /// Hashing as many staff passwords at once as this machine has cores.
     pub fn new(store: Store, config: StaffConfig) -> Staff {
-        Staff { store, config }
+        Staff::with_permits(store, config, HashingPermits::per_core())
+    }
+
+    /// Hashing under `permits`.
+    pub fn with_permits(store: Store, config: StaffConfig, permits: HashingPermits) -> Staff {
+        Staff { store, config, permits }
     }
 
     pub fn config(&self) -> &StaffConfig {

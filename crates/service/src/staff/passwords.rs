@@ -1,7 +1,8 @@
 //! Staff passwords: Argon2id with explicit parameters, stored as PHC strings (which name their
 //! parameters and salt, so a change of parameters leaves older hashes verifiable). Hashing costs tens of
-//! milliseconds of CPU by design, so it runs on the blocking pool, and before any write: a sign-in
-//! hashes once, then records its verdict.
+//! milliseconds of CPU and its memory (19 MiB) by design, so it runs on the blocking pool, at most
+//! a few at once ([`HashingPermits`]), and before any write: a sign-in hashes once, then records its
+//! verdict.
 
 use std::sync::OnceLock;
 
@@ -9,7 +10,9 @@ use argon2::password_hash::{Error as HashError, PasswordHash, PasswordHasher, Pa
 use argon2::{Algorithm, Argon2, Params, Version};
 use sanhu_core::staff::{LoginVerdict, StaffPassword, PASSWORD_CHARS_MAX};
 
+use super::StaffFailure;
 use crate::clock;
+use crate::hashing::HashingPermits;
 
 /// Argon2id's cost parameters for new staff password hashes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,9 +48,25 @@ impl PasswordHashing {
     }
 }
 
+/// Runs a hash under the permits: refused (`StaffFailure::Busy`) when as many run and wait as they
+/// allow.
+async fn under<T: Send + 'static>(
+    permits: &HashingPermits,
+    hash: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, StaffFailure> {
+    match permits.run(hash).await {
+        Ok(result) => result.map_err(StaffFailure::Internal),
+        Err(crate::hashing::Busy) => Err(StaffFailure::Busy),
+    }
+}
+
 /// The PHC string of `password` under a fresh salt, computed on the blocking pool.
-pub(super) async fn hash(hashing: PasswordHashing, password: StaffPassword) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
+pub(super) async fn hash(
+    permits: &HashingPermits,
+    hashing: PasswordHashing,
+    password: StaffPassword,
+) -> Result<String, StaffFailure> {
+    under(permits, move || {
         let salt = SaltString::encode_b64(&clock::random_bytes::<SALT_BYTES>())
             .map_err(|e| anyhow::anyhow!("failed to encode a salt: {e}"))?;
         let hashed = hashing
@@ -57,17 +76,20 @@ pub(super) async fn hash(hashing: PasswordHashing, password: StaffPassword) -> a
         Ok(hashed.to_string())
     })
     .await
-    .map_err(|e| anyhow::anyhow!("the staff password hashing task failed: {e}"))?
 }
 
 /// Whether `submitted` is the password hashed in `phc` (with the parameters written in it), computed
 /// on the blocking pool.
-pub(super) async fn verify(phc: String, submitted: &str) -> anyhow::Result<LoginVerdict> {
+pub(super) async fn verify(
+    permits: &HashingPermits,
+    phc: String,
+    submitted: &str,
+) -> Result<LoginVerdict, StaffFailure> {
     if submitted.len() > SUBMITTED_BYTES_MAX {
         return Ok(LoginVerdict::Incorrect);
     }
     let submitted = submitted.to_owned();
-    tokio::task::spawn_blocking(move || {
+    under(permits, move || {
         let parsed = PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("a stored staff password hash: {e}"))?;
         match Argon2::default().verify_password(submitted.as_bytes(), &parsed) {
             Ok(()) => Ok(LoginVerdict::Correct),
@@ -76,20 +98,23 @@ pub(super) async fn verify(phc: String, submitted: &str) -> anyhow::Result<Login
         }
     })
     .await
-    .map_err(|e| anyhow::anyhow!("the staff password hashing task failed: {e}"))?
 }
 
 /// Spends the time a real verification would, for a sign-in whose username is unknown or malformed:
 /// answering it faster would tell an attacker which usernames exist.
-pub(super) async fn verify_nobody(hashing: PasswordHashing, submitted: &str) -> anyhow::Result<()> {
+pub(super) async fn verify_nobody(
+    permits: &HashingPermits,
+    hashing: PasswordHashing,
+    submitted: &str,
+) -> Result<(), StaffFailure> {
     static NOBODY: OnceLock<String> = OnceLock::new();
     let phc = match NOBODY.get() {
         Some(phc) => phc.clone(),
         None => {
             let password = StaffPassword::parse("nobody signs in with this").expect("a valid password");
-            let phc = hash(hashing, password).await?;
+            let phc = hash(permits, hashing, password).await?;
             NOBODY.get_or_init(|| phc).clone()
         }
     };
-    verify(phc, submitted).await.map(|_| ())
+    verify(permits, phc, submitted).await.map(|_| ())
 }

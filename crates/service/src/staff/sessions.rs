@@ -3,7 +3,8 @@
 //! A sign-in checks the account's lock before hashing (a locked account's password is not even
 //! compared), hashes once on the blocking pool, then records the verdict on the account with a
 //! compare-and-set, so that concurrent wrong passwords each count, on every instance. An unknown
-//! username costs the same hash and gets the same answer as a wrong password.
+//! username, and a locked account whatever the password, cost the same hash and get the same answer
+//! as a wrong password: from outside, a username that exists cannot be told from one that does not.
 //!
 //! A session is two random 256-bit tokens: the session token (the cookie) and the CSRF token (a
 //! header on every state-changing request). The store keeps their SHA-256, never the tokens. A
@@ -56,19 +57,24 @@ impl Staff {
     /// Signs a staff member in at `now` with a username and password as typed.
     pub async fn sign_in(&self, username: &str, password: &str, now: Timestamp) -> Result<NewSession, StaffFailure> {
         let Ok(username) = Username::parse(username) else {
-            passwords::verify_nobody(self.config.hashing, password).await?;
+            passwords::verify_nobody(&self.permits, self.config.hashing, password).await?;
             return Err(StaffError::InvalidCredentials.into());
         };
         // The verdict on the hash it was computed against: computed again only if the password changed.
         let mut verdict: Option<(String, LoginVerdict)> = None;
         for _ in 0..ATTEMPTS {
             let Some(account) = self.store.staff_account(&username).await? else {
-                passwords::verify_nobody(self.config.hashing, password).await?;
+                passwords::verify_nobody(&self.permits, self.config.hashing, password).await?;
                 return Err(StaffError::InvalidCredentials.into());
             };
-            account.guard.check_may_try(now)?;
+            if account.guard.check_may_try(now).is_err() {
+                // Answered as a wrong password, after the same work: a locked account must not tell
+                // anyone outside that its username exists.
+                passwords::verify_nobody(&self.permits, self.config.hashing, password).await?;
+                return Err(StaffError::InvalidCredentials.into());
+            }
             if verdict.as_ref().is_none_or(|(phc, _)| *phc != account.password_hash) {
-                let computed = passwords::verify(account.password_hash.clone(), password).await?;
+                let computed = passwords::verify(&self.permits, account.password_hash.clone(), password).await?;
                 verdict = Some((account.password_hash.clone(), computed));
             }
             let (_, computed) = verdict.clone().expect("computed above");
@@ -76,7 +82,13 @@ impl Staff {
             if guard != account.guard && !self.store.update_staff(&StaffAccount { guard, ..account.clone() }).await? {
                 continue;
             }
-            answer?;
+            if let Err(error) = answer {
+                if error == StaffError::StaffLocked {
+                    tracing::warn!(staff.username = %username, "a staff account is locked after too many failed sign-ins");
+                    return Err(StaffError::InvalidCredentials.into());
+                }
+                return Err(error.into());
+            }
             // Told only to whoever knows the password.
             if account.status == StaffStatus::Disabled {
                 return Err(StaffError::StaffDisabled.into());

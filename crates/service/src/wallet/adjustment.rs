@@ -50,6 +50,11 @@ pub struct Adjustment {
     /// Who made it, and who approved it (when it needed approval).
     pub maker: String,
     pub checker: Option<String>,
+    /// Who sent the request that made it (the API client that signed it, or the staff member signed
+    /// in), whoever it names as the maker: its approval must come from another. Absent from
+    /// adjustments made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_through: Option<String>,
     pub status: AdjustmentStatus,
     #[serde(with = "time_ns")]
     pub created_at: Timestamp,
@@ -76,7 +81,8 @@ async fn load(work: &mut Work, id: &str) -> Result<Adjustment, PartyError> {
 
 impl Wallets {
     /// Makes an adjustment: applied at once below the approval threshold, else waiting for approval.
-    /// The same number again answers the adjustment as it is.
+    /// The same number again answers the adjustment as it is. `maker` is the person who makes it;
+    /// `principal` is who sent the request (the same, or the system that names the person).
     #[allow(clippy::too_many_arguments)]
     pub async fn adjust(
         &self,
@@ -87,6 +93,7 @@ impl Wallets {
         amount: i64,
         reason: &Reason,
         maker: &Actor,
+        principal: &Actor,
     ) -> Result<Adjustment, PartyError> {
         let amount = Amount::new(amount).ok_or(sanhu_core::wallet::WalletError::InvalidAmount)?;
         let member_account = match self.parties.get_member_account(account).await {
@@ -115,6 +122,7 @@ impl Wallets {
                 reason: reason.as_str().to_owned(),
                 maker: actor_text(maker),
                 checker: None,
+                made_through: Some(actor_text(principal)),
                 status: AdjustmentStatus::AwaitingApproval,
                 created_at: work.now,
                 in_flight: Vec::new(),
@@ -136,12 +144,15 @@ impl Wallets {
         load(&mut self.parties.reader(), &order_record_id("adjustment", client, number)).await
     }
 
-    /// A second person approves an adjustment that waits for approval; then it is applied.
+    /// A second person approves an adjustment that waits for approval; then it is applied. Neither the
+    /// person who made it nor the principal it was made through (`principal`, who sends this request)
+    /// may approve it: one API key naming two staff members is still one.
     pub async fn approve_adjustment(
         &self,
         client: ClientId,
         number: &OrderNumber,
         checker: &Actor,
+        principal: &Actor,
     ) -> Result<Adjustment, PartyError> {
         let platform = PlatformAccount::Adjustments.id(self.config.currency);
         let id = order_record_id("adjustment", client, number);
@@ -154,7 +165,8 @@ impl Wallets {
                 AdjustmentStatus::Applying | AdjustmentStatus::Applied => return Ok(adjustment),
                 AdjustmentStatus::Refused => return Err(PartyError::Rejected(ORDER_CLOSED)),
             }
-            if adjustment.maker == actor_text(checker) {
+            let same_principal = adjustment.made_through.as_deref() == Some(actor_text(principal).as_str());
+            if adjustment.maker == actor_text(checker) || same_principal {
                 return Err(PartyError::Rejected(ADJUSTMENT_SAME_ACTOR));
             }
             adjustment.checker = Some(actor_text(checker));

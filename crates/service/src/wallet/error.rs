@@ -103,7 +103,7 @@ pub const REFUND_NUMBER_REUSED: Rejection =
     Rejection { code: "refund_number_reused", message: "this refund number was used for a refund of another amount" };
 pub const ADJUSTMENT_SAME_ACTOR: Rejection = Rejection {
     code: "adjustment_same_actor",
-    message: "an adjustment above the approval threshold is approved by another person than its maker",
+    message: "an adjustment above the approval threshold is approved by another person than its maker, through another API client or staff session than the one that made it",
 };
 pub const ACCOUNT_NOT_MEMBERS: Rejection =
     Rejection { code: "account_not_members", message: "the account is not one of the member's wallet accounts" };

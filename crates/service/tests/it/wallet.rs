@@ -750,32 +750,55 @@ on_both_backends!(a_large_adjustment_waits_for_a_second_person, |db| {
     let maker = Actor::Staff(sanhu_core::party::change::StaffName::parse("li").unwrap());
     let checker = Actor::Staff(sanhu_core::party::change::StaffName::parse("wang").unwrap());
     let why = reason("compensation for ticket 88");
-    let small =
-        w.wallets.adjust(client(), &no("ADJ-1"), basic, AdjustmentDirection::Credit, 500, &why, &maker).await.unwrap();
+    let small = w
+        .wallets
+        .adjust(client(), &no("ADJ-1"), basic, AdjustmentDirection::Credit, 500, &why, &maker, &maker)
+        .await
+        .unwrap();
     assert_eq!(small.status, AdjustmentStatus::Applied);
     let large = w
         .wallets
-        .adjust(client(), &no("ADJ-2"), basic, AdjustmentDirection::Credit, 200_000, &why, &maker)
+        .adjust(client(), &no("ADJ-2"), basic, AdjustmentDirection::Credit, 200_000, &why, &maker, &maker)
         .await
         .unwrap();
     assert_eq!(large.status, AdjustmentStatus::AwaitingApproval);
     assert_eq!(w.balance(basic).await, 500);
-    let same = w.wallets.approve_adjustment(client(), &no("ADJ-2"), &maker).await.unwrap_err();
+    let same = w.wallets.approve_adjustment(client(), &no("ADJ-2"), &maker, &maker).await.unwrap_err();
     assert_eq!(same.code(), "adjustment_same_actor");
-    let approved = w.wallets.approve_adjustment(client(), &no("ADJ-2"), &checker).await.unwrap();
+    let approved = w.wallets.approve_adjustment(client(), &no("ADJ-2"), &checker, &checker).await.unwrap();
     assert_eq!(approved.status, AdjustmentStatus::Applied);
-    w.wallets.approve_adjustment(client(), &no("ADJ-2"), &checker).await.unwrap();
+    w.wallets.approve_adjustment(client(), &no("ADJ-2"), &checker, &checker).await.unwrap();
     assert_eq!(w.balance(basic).await, 200_500);
     // Debits take money out; one beyond the balance is refused by the ledger, and nothing moves.
     for n in ["ADJ-3", "ADJ-4"] {
         let debit = AdjustmentDirection::Debit;
-        let applied = w.wallets.adjust(client(), &no(n), basic, debit, 99_999, &why, &maker).await.unwrap();
+        let applied = w.wallets.adjust(client(), &no(n), basic, debit, 99_999, &why, &maker, &maker).await.unwrap();
         assert_eq!(applied.status, AdjustmentStatus::Applied);
     }
     assert_eq!(w.balance(basic).await, 502);
-    let over = w.wallets.adjust(client(), &no("ADJ-5"), basic, AdjustmentDirection::Debit, 503, &why, &maker).await;
+    let over =
+        w.wallets.adjust(client(), &no("ADJ-5"), basic, AdjustmentDirection::Debit, 503, &why, &maker, &maker).await;
     assert_eq!(over.unwrap_err().code(), "insufficient_funds");
     assert_eq!(w.balance(basic).await, 502);
     assert_eq!(w.platform_balance(PlatformAccount::Adjustments).await, 502);
+
+    // One API client naming one staff member as maker and another as checker is still one principal:
+    // refused, and nothing moves; another client approves it.
+    let system = Actor::Client(client());
+    let large = w
+        .wallets
+        .adjust(client(), &no("ADJ-6"), basic, AdjustmentDirection::Credit, 300_000, &why, &maker, &system)
+        .await
+        .unwrap();
+    assert_eq!(large.status, AdjustmentStatus::AwaitingApproval);
+    let same_key = w.wallets.approve_adjustment(client(), &no("ADJ-6"), &checker, &system).await.unwrap_err();
+    assert_eq!(same_key.code(), "adjustment_same_actor");
+    let unnamed = w.wallets.approve_adjustment(client(), &no("ADJ-6"), &system, &system).await.unwrap_err();
+    assert_eq!(unnamed.code(), "adjustment_same_actor");
+    assert_eq!(w.balance(basic).await, 502);
+    let other = Actor::Client(sanhu_service::clock::new_id::<sanhu_core::id::ClientTag>());
+    let approved = w.wallets.approve_adjustment(client(), &no("ADJ-6"), &checker, &other).await.unwrap();
+    assert_eq!(approved.status, AdjustmentStatus::Applied);
+    assert_eq!(w.balance(basic).await, 300_502);
     w.verify_clean().await;
 });

@@ -111,6 +111,7 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
         }
+        keep_private(&path)?;
         let writer = open_connection(&path, options, Role::Writer)?;
         let inner = Arc::new(Inner {
             instance: Mutex::new(instance::InstanceLock::new(&path)),
@@ -187,6 +188,46 @@ impl SqliteStore {
         .await
         .context("a SQLite reader thread panicked")?
     }
+}
+
+/// Owner read and write, nothing for anyone else: the mode of the database and its WAL and
+/// shared-memory files, as of the key files beside them.
+#[cfg(unix)]
+const PRIVATE_MODE: u32 = 0o600;
+
+/// Makes the database file readable by its owner only before SQLite opens it: a new one is created
+/// empty with that mode (SQLite gives its WAL and shared-memory files the database file's mode, so
+/// they follow), and an existing one (made by an earlier version, with SQLite's default 0644) is
+/// narrowed, with its WAL and shared-memory files. A file this process may not change (another
+/// user's) is left as it is, with a warning.
+#[cfg(unix)]
+fn keep_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(PRIVATE_MODE).open(path);
+    match created {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error).with_context(|| format!("failed to create {}", path.display())),
+    }
+    for file in [
+        path.to_owned(),
+        PathBuf::from(format!("{}-wal", path.display())),
+        PathBuf::from(format!("{}-shm", path.display())),
+    ] {
+        let Ok(metadata) = std::fs::metadata(&file) else { continue };
+        if metadata.permissions().mode() & 0o077 == 0 {
+            continue;
+        }
+        if let Err(error) = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(PRIVATE_MODE)) {
+            tracing::warn!(file = %file.display(), error = %error, "the database file is readable by others and could not be made owner-only");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn keep_private(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// How often the background thread copies the WAL back into the database file.

@@ -1,0 +1,129 @@
+//! A bound on password hashes running at once. Each Argon2id hash takes its memory (19 MiB by
+//! default) for its whole run, and staff sign-in needs no credential: without a bound, a flood of
+//! sign-ins runs as many hashes as there are requests, and the server's memory goes with them. So a
+//! hash takes one of a few permits (about one per core: more would not run faster), at most a short
+//! queue waits for one, and a request beyond that is refused at once ([`Busy`]), having spent
+//! nothing; the HTTP layer answers it 429 `rate_limited` with `Retry-After`.
+//!
+//! Staff passwords and pay passwords each have their own bound, so a flood of sign-ins never holds
+//! up a payment's pay password, and the memory of both is bounded: (permits of both) x the memory of
+//! one hash.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+/// A hash was not run: as many run and wait as the bound allows. Nothing was done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Busy;
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server is hashing as many passwords as it allows at once; retry shortly")
+    }
+}
+
+impl std::error::Error for Busy {}
+
+/// Permits for password hashes, and the queue for them. Cheap to clone; clones share the permits.
+#[derive(Clone, Debug)]
+pub struct HashingPermits {
+    permits: Arc<Semaphore>,
+    /// Hashes waiting for a permit or holding one.
+    admitted: Arc<AtomicUsize>,
+    /// Most hashes admitted at once: the permits and the queue.
+    admitted_max: usize,
+    at_once: usize,
+}
+
+impl HashingPermits {
+    /// `at_once` hashes run at once (at least 1), and as many again may wait.
+    pub fn new(at_once: usize) -> HashingPermits {
+        let at_once = at_once.max(1);
+        HashingPermits {
+            permits: Arc::new(Semaphore::new(at_once)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            admitted_max: 2 * at_once,
+            at_once,
+        }
+    }
+
+    /// One permit per core of this machine.
+    pub fn per_core() -> HashingPermits {
+        HashingPermits::new(std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// Hashes run at once.
+    pub fn at_once(&self) -> usize {
+        self.at_once
+    }
+
+    /// Runs `hash` on the blocking pool once a permit is free, or refuses at once when the permits
+    /// and the queue are all taken.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        hash: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<anyhow::Result<T>, Busy> {
+        let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
+        let _admitted = Admitted(self.admitted.clone());
+        if admitted >= self.admitted_max {
+            return Err(Busy);
+        }
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Err(Busy);
+        };
+        let ran = tokio::task::spawn_blocking(hash)
+            .await
+            .map_err(|e| anyhow::anyhow!("a password hashing task failed: {e}"))
+            .and_then(|result| result);
+        Ok(ran)
+    }
+}
+
+/// Leaves the count of admitted hashes when the hash ends, however it ends (a request dropped while
+/// it waits included).
+struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_the_permits_run_at_once_the_queue_waits_and_the_rest_is_refused() {
+        let permits = HashingPermits::new(2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let hashes = (0..10).map(|_| {
+            let (permits, running, most) = (permits.clone(), running.clone(), most.clone());
+            tokio::spawn(async move {
+                permits
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(200));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await
+            })
+        });
+        let answers: Vec<_> = futures_util::future::join_all(hashes).await.into_iter().map(Result::unwrap).collect();
+        let ran = answers.iter().filter(|a| a.is_ok()).count();
+        assert_eq!(ran, 4, "two run and two wait: {answers:?}");
+        assert_eq!(answers.iter().filter(|a| matches!(a, Err(Busy))).count(), 6);
+        assert!(most.load(Ordering::SeqCst) <= 2, "at most two at once");
+        // Everything admitted has left: the next ones run.
+        assert!(permits.run(|| Ok(())).await.is_ok());
+        assert_eq!(permits.admitted.load(Ordering::SeqCst), 0);
+    }
+}
