@@ -48,7 +48,8 @@ fuzz_target!(|data: &[u8]| {
             let params = QueryParams::parse(&uri).expect("the question's query parses");
             let pairs = params.pairs();
             assert!(pairs.len() >= 4, "{uri}");
-            let ours: Vec<(&str, &str)> = pairs[pairs.len() - 4..].iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let ours: Vec<(&str, &str)> =
+                pairs[pairs.len() - 4..].iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
             assert_eq!(
                 ours,
                 [

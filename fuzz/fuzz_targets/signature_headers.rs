@@ -26,12 +26,8 @@ fn is_token(s: &str) -> bool {
 
 fn headers_of(claim: &SignatureClaim) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let values = [
-        claim.client_id.clone(),
-        claim.timestamp.to_string(),
-        claim.nonce.clone(),
-        BASE64.encode(claim.signature),
-    ];
+    let values =
+        [claim.client_id.clone(), claim.timestamp.to_string(), claim.nonce.clone(), BASE64.encode(claim.signature)];
     for (name, value) in NAMES.into_iter().zip(values) {
         headers.insert(name, HeaderValue::from_str(&value).expect("an accepted claim is header text"));
     }
