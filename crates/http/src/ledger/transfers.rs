@@ -377,8 +377,7 @@ pub(crate) fn batch_requests(body: &[u8], scope: Option<&IdempotencyScope>) -> R
     let mut requests = Vec::with_capacity(count);
     let mut seen = HashSet::with_capacity(count);
     for (index, item) in body.transfers.into_iter().enumerate() {
-        let request =
-            item.into_request(scope, index).map_err(|e| e.within(&format!("transfers[{index}]")))?;
+        let request = item.into_request(scope, index).map_err(|e| e.within(&format!("transfers[{index}]")))?;
         if !seen.insert(request.id) {
             let error = TransferError::DuplicateIdInBatch;
             return Err(ApiError::transfer(error).within(&format!("transfers[{index}] ({})", request.id)));
