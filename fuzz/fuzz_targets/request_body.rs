@@ -17,6 +17,8 @@ use sanhu_http::ApiError;
 use sanhu_service::wallet::{OrderNumber, PlatformAccount};
 use serde_json::{Map, Value};
 
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
 fn refused_as_a_callers_mistake(error: &ApiError) {
     assert!(error.status().is_client_error(), "{} {}: {}", error.status(), error.code(), error.message());
 }
@@ -60,8 +62,12 @@ fn check_field(name: &str, value: &Value) {
 
 fuzz_target!(|data: &[u8]| {
     match parse_body::<Value>(data) {
+        // serde_json (with the `raw_value` feature axum turns on) reads an object whose first key is
+        // its private raw-value token as the value that key holds; any other object body is an object.
+        Ok(value) if !value.is_object() => {
+            assert!(data.windows(RAW_VALUE_TOKEN.len()).any(|w| w == RAW_VALUE_TOKEN.as_bytes()), "{value:?}")
+        }
         Ok(value) => {
-            assert!(value.is_object());
             let printed = serde_json::to_vec(&value).expect("a value prints");
             assert_eq!(parse_body::<Value>(&printed).ok(), Some(value.clone()), "read, written, read again");
             for (name, field) in value.as_object().expect("an object") {
