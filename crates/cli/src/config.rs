@@ -195,6 +195,16 @@ impl Config {
             None => None,
         }
         .unwrap_or_default();
+        Config::from_file(file, args)
+    }
+
+    /// The configuration of the file text `text` (TOML) under `args`. Reads or creates the secret and
+    /// data key files only when `args` does not give them.
+    pub fn parse(text: &str, args: &ConfigArgs) -> anyhow::Result<Config> {
+        Config::from_file(toml::from_str(text)?, args)
+    }
+
+    fn from_file(file: FileConfig, args: &ConfigArgs) -> anyhow::Result<Config> {
         let store = store_options(&file)?;
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
         let http_defaults = sanhu_http::HttpConfig::default();

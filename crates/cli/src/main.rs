@@ -3,12 +3,10 @@
 mod bench;
 mod call;
 mod client;
-mod config;
-mod credentials;
 mod serve;
-mod staff;
 mod verify;
-mod wallet_config;
+
+use sanhu::{config, credentials, staff};
 
 use clap::{Parser, Subcommand};
 

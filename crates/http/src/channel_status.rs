@@ -145,7 +145,7 @@ pub fn parse_status_url(text: &str) -> Result<Uri, String> {
 }
 
 /// The question's URL: the status endpoint with the order's fields added to its query.
-fn question_uri(status_url: &str, query: &ChannelOrderQuery) -> anyhow::Result<Uri> {
+pub fn question_uri(status_url: &str, query: &ChannelOrderQuery) -> anyhow::Result<Uri> {
     parse_status_url(status_url).map_err(|e| anyhow!("status URL {status_url:?}: {e}"))?;
     let separator = if status_url.contains('?') { '&' } else { '?' };
     let text = format!(
@@ -173,7 +173,8 @@ struct Answer {
     amount: Option<i64>,
 }
 
-fn parse_answer(body: &[u8], query: &ChannelOrderQuery) -> anyhow::Result<ChannelAnswer> {
+/// Reads a channel's answer about `query`'s order (the protocol above); anything else is an error.
+pub fn parse_answer(body: &[u8], query: &ChannelOrderQuery) -> anyhow::Result<ChannelAnswer> {
     let answer: Answer = serde_json::from_slice(body).context("the status answer is not the protocol's JSON")?;
     if answer.order_number != query.order_number {
         bail!("the status answer is about order {:?}, not {:?}", answer.order_number, query.order_number);

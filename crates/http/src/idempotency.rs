@@ -253,7 +253,7 @@ fn parse_key(value: &[u8]) -> Result<String, ApiError> {
 /// The body a fingerprint is taken of: a JSON object's top-level `pay_password` (a payment's) left
 /// out, so that the fingerprint does not keep it. The rest of the object is written back in the
 /// order of its keys; any other body is taken as it is.
-fn without_pay_password(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn without_pay_password(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     const PAY_PASSWORD: &str = "pay_password";
     // A cheap look first: most bodies have no such field.
     if !body.windows(PAY_PASSWORD.len()).any(|w| w == PAY_PASSWORD.as_bytes()) {

@@ -24,6 +24,8 @@ mod body;
 mod catch_panic;
 pub mod channel_status;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 pub mod idempotency;
 mod ids;

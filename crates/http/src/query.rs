@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
+use axum::http::Uri;
 use sanhu_core::Timestamp;
 
 use crate::error::{code, ApiError};
@@ -19,13 +20,23 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<QueryParams, ApiError> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(|_| ApiError::new(code::INVALID_QUERY, "the query string cannot be parsed"))?;
-        Ok(QueryParams { pairs })
+        QueryParams::parse(&parts.uri)
     }
 }
 
 impl QueryParams {
+    /// The name/value pairs of `uri`'s query, percent-decoded, in their order.
+    pub fn parse(uri: &Uri) -> Result<QueryParams, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
+            .map_err(|_| ApiError::new(code::INVALID_QUERY, "the query string cannot be parsed"))?;
+        Ok(QueryParams { pairs })
+    }
+
+    /// The pairs, in the order the query gives them.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// Refuses parameters outside `known` and parameters given twice.
     pub fn only(self, known: &[&str]) -> Result<QueryParams, ApiError> {
         for (index, (name, _)) in self.pairs.iter().enumerate() {

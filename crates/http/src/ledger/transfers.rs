@@ -347,28 +347,7 @@ pub async fn create_batch(
     scope: Scope,
     body: Bytes,
 ) -> Result<Json<BatchResults>, ApiError> {
-    let body: BatchBody = parse_body(&body)?;
-    let count = body.transfers.len();
-    if !(1..=BATCH_TRANSFERS_MAX).contains(&count) {
-        return Err(ApiError::new(
-            code::INVALID_BATCH_SIZE,
-            format!("a batch holds 1 to {BATCH_TRANSFERS_MAX} transfers, not {count}"),
-        ));
-    }
-    let mut requests = Vec::with_capacity(count);
-    let mut seen = HashSet::with_capacity(count);
-    for (index, item) in body.transfers.into_iter().enumerate() {
-        let request =
-            item.into_request(scope_of(&scope), index).map_err(|e| e.within(&format!("transfers[{index}]")))?;
-        if !seen.insert(request.id) {
-            let error = TransferError::DuplicateIdInBatch;
-            return Err(ApiError::transfer(error).within(&format!("transfers[{index}] ({})", request.id)));
-        }
-        requests.push(request);
-    }
-    if requests.last().is_some_and(|last| last.linked) {
-        return Err(ApiError::transfer(TransferError::LinkedEventChainOpen));
-    }
+    let requests = batch_requests(&body, scope_of(&scope))?;
     let results = state.ledger.submit(requests).await.map_err(ApiError::ledger_unavailable)?;
     let results = results
         .iter()
@@ -382,6 +361,33 @@ pub async fn create_batch(
         })
         .collect();
     Ok(Json(BatchResults { results }))
+}
+
+/// A batch's body read into its transfer requests: 1 to `BATCH_TRANSFERS_MAX` well-formed items with
+/// distinct ids, the last not linked. Any malformed item refuses the whole batch.
+pub(crate) fn batch_requests(body: &[u8], scope: Option<&IdempotencyScope>) -> Result<Vec<TransferRequest>, ApiError> {
+    let body: BatchBody = parse_body(body)?;
+    let count = body.transfers.len();
+    if !(1..=BATCH_TRANSFERS_MAX).contains(&count) {
+        return Err(ApiError::new(
+            code::INVALID_BATCH_SIZE,
+            format!("a batch holds 1 to {BATCH_TRANSFERS_MAX} transfers, not {count}"),
+        ));
+    }
+    let mut requests = Vec::with_capacity(count);
+    let mut seen = HashSet::with_capacity(count);
+    for (index, item) in body.transfers.into_iter().enumerate() {
+        let request = item.into_request(scope, index).map_err(|e| e.within(&format!("transfers[{index}]")))?;
+        if !seen.insert(request.id) {
+            let error = TransferError::DuplicateIdInBatch;
+            return Err(ApiError::transfer(error).within(&format!("transfers[{index}] ({})", request.id)));
+        }
+        requests.push(request);
+    }
+    if requests.last().is_some_and(|last| last.linked) {
+        return Err(ApiError::transfer(TransferError::LinkedEventChainOpen));
+    }
+    Ok(requests)
 }
 
 /// GET /v1/ledger/transfers/{id}; a hold also shows where it stands.
