@@ -8,6 +8,10 @@
 //! Staff passwords and pay passwords each have their own bound, so a flood of sign-ins never holds
 //! up a payment's pay password, and the memory of both is bounded: (permits of both) x the memory of
 //! one hash.
+//!
+//! The hashes run on threads of their own, as many as the permits, rather than on tokio's blocking
+//! pool: each thread's allocator keeps some of the memory a hash freed for the next one, and on a pool
+//! of dozens of threads (SQLite's reads use it too) those leftovers added up to more than the bound.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -27,8 +31,41 @@ impl std::fmt::Display for Busy {
 impl std::error::Error for Busy {}
 
 /// Permits for password hashes, and the queue for them. Cheap to clone; clones share the permits.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The threads hashes run on; they end when the last [`HashingPermits`] holding them is dropped.
+#[derive(Debug)]
+struct HashThreads {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>,
+}
+
+impl HashThreads {
+    fn start(threads: usize) -> HashThreads {
+        let (jobs, receiver) = std::sync::mpsc::channel::<HashJob>();
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        for n in 0..threads {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("sanhu-hash-{n}"))
+                .spawn(move || loop {
+                    let job = match receiver.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .expect("a thread for password hashes");
+        }
+        HashThreads { jobs: std::sync::Mutex::new(jobs) }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct HashingPermits {
+    threads: Arc<HashThreads>,
     permits: Arc<Semaphore>,
     /// Hashes waiting for a permit or holding one.
     admitted: Arc<AtomicUsize>,
@@ -42,6 +79,7 @@ impl HashingPermits {
     pub fn new(at_once: usize) -> HashingPermits {
         let at_once = at_once.max(1);
         HashingPermits {
+            threads: Arc::new(HashThreads::start(at_once)),
             permits: Arc::new(Semaphore::new(at_once)),
             admitted: Arc::new(AtomicUsize::new(0)),
             admitted_max: 2 * at_once,
@@ -59,7 +97,7 @@ impl HashingPermits {
         self.at_once
     }
 
-    /// Runs `hash` on the blocking pool once a permit is free, or refuses at once when the permits
+    /// Runs `hash` on the hashing threads once a permit is free, or refuses at once when the permits
     /// and the queue are all taken.
     pub async fn run<T: Send + 'static>(
         &self,
@@ -73,10 +111,18 @@ impl HashingPermits {
         let Ok(_permit) = self.permits.acquire().await else {
             return Err(Busy);
         };
-        let ran = tokio::task::spawn_blocking(hash)
-            .await
-            .map_err(|e| anyhow::anyhow!("a password hashing task failed: {e}"))
-            .and_then(|result| result);
+        // A permit held means a thread is free: the job starts at once.
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hash))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a password hash panicked")));
+            let _ = answer.send(result);
+        });
+        let sent = self.threads.jobs.lock().map_err(|_| Busy)?.send(job);
+        if sent.is_err() {
+            return Ok(Err(anyhow::anyhow!("the password hashing threads have stopped")));
+        }
+        let ran = answered.await.unwrap_or_else(|_| Err(anyhow::anyhow!("a password hashing thread stopped")));
         Ok(ran)
     }
 }

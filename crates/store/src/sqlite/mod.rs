@@ -62,6 +62,10 @@ struct Inner {
     options: StoreOptions,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+    /// Reads running at once, at most `read_connections`: a read beyond waits for a pooled connection
+    /// rather than opening one (and a blocking thread) of its own, so a burst of reads (a flood of
+    /// sign-ins, say) costs a bounded number of connections, threads and page caches.
+    read_permits: Arc<tokio::sync::Semaphore>,
     /// Shows other stores that this one's claims on idempotency keys are alive (see `instance`).
     instance: Mutex<instance::InstanceLock>,
 }
@@ -122,6 +126,7 @@ impl SqliteStore {
                 accounts: AccountCache::new(options.sqlite_account_cache_entries),
             }),
             readers: Mutex::new(Vec::new()),
+            read_permits: Arc::new(tokio::sync::Semaphore::new((options.read_connections as usize).max(1))),
         });
         let checkpointer = open_connection(&inner.path, options, Role::Reader)?;
         // The checkpointer gives up quickly on a truncation that readers hold up (it tries again 200 ms
@@ -172,7 +177,9 @@ impl SqliteStore {
         work: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let inner = self.inner.clone();
+        let permit = inner.read_permits.clone().acquire_owned().await.context("the SQLite store is closing")?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let connection = match pooled {
                 Some(c) => c,
