@@ -5,6 +5,7 @@
 //! [`writer::Writer`], which is the only caller of `LedgerStore::commit_batch`.
 
 pub mod audit;
+pub mod batch_failure;
 pub mod clock;
 pub mod free_text;
 pub mod hashing;

@@ -5,11 +5,11 @@
 //! transaction (one fsync) and answers each. Nothing waits to fill a batch: while one commit runs, the
 //! next batch gathers, so a batch is as large as the load makes it and a lone request pays one commit.
 
-use std::sync::Arc;
-
 use sanhu_core::Timestamp;
 use sanhu_store::{LedgerStore, NonceRecord, Store};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::batch_failure::BatchFailure;
 
 /// Limits of the nonce book.
 #[derive(Clone, Debug)]
@@ -26,28 +26,10 @@ impl Default for NonceConfig {
     }
 }
 
-/// A batch's failure, given to every request in it: the store's error whole (its source chain kept,
-/// so that an unavailable database is still recognised as one by each request's answer).
-#[derive(Debug, Clone)]
-pub struct NonceBatchFailed(Arc<anyhow::Error>);
-
-impl std::fmt::Display for NonceBatchFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the batch of nonces could not be recorded")
-    }
-}
-
-impl std::error::Error for NonceBatchFailed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        let inner: &(dyn std::error::Error + Send + Sync + 'static) = self.0.as_ref().as_ref();
-        Some(inner)
-    }
-}
-
 struct Pending {
     nonce: NonceRecord,
     forget_before: Timestamp,
-    reply: oneshot::Sender<Result<bool, NonceBatchFailed>>,
+    reply: oneshot::Sender<Result<bool, BatchFailure>>,
 }
 
 /// Where signed requests spend their nonces. Cheap to clone.
@@ -100,7 +82,7 @@ async fn run(store: Store, batch_max: usize, mut receiver: mpsc::Receiver<Pendin
             }
             Err(error) => {
                 tracing::warn!(error = format!("{error:#}"), nonces = batch.len(), "a batch of nonces failed");
-                let failed = NonceBatchFailed(Arc::new(error));
+                let failed = BatchFailure::new(error);
                 for pending in batch.drain(..) {
                     let _ = pending.reply.send(Err(failed.clone()));
                 }

@@ -9,6 +9,7 @@ use sanhu_core::ledger::{check_submission, Transfer, TransferError, TransferRequ
 use sanhu_store::{LedgerStore, Store};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch_failure::BatchFailure;
 use crate::clock;
 
 pub type TransferResults = Vec<Result<Transfer, TransferError>>;
@@ -33,9 +34,8 @@ impl Default for WriterConfig {
 #[derive(Debug)]
 pub enum WriterError {
     /// The database failed the batch (unreachable, disk full...). The caller may retry. The store's
-    /// error is shared by every submission of the batch and kept whole as this error's source, so
-    /// that whoever answers can still tell an unreachable database (`sanhu_store::is_unavailable`).
-    Storage(std::sync::Arc<anyhow::Error>),
+    /// error, shared by every submission of the batch, is this error's source.
+    Storage(BatchFailure),
     /// The writer has stopped (shutting down).
     Stopped,
 }
@@ -52,10 +52,7 @@ impl std::fmt::Display for WriterError {
 impl std::error::Error for WriterError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            WriterError::Storage(error) => {
-                let error: &anyhow::Error = error;
-                Some(AsRef::<dyn std::error::Error + Send + Sync>::as_ref(error))
-            }
+            WriterError::Storage(failure) => Some(failure),
             WriterError::Stopped => None,
         }
     }
@@ -161,7 +158,7 @@ async fn commit(store: &Store, batch: Vec<Submission>, count: usize) {
                 error = format!("{error:#}"),
                 "batch failed; nothing of it was applied"
             );
-            let error = std::sync::Arc::new(error);
+            let error = BatchFailure::new(error);
             for (reply, _) in replies {
                 let _ = reply.send(Err(WriterError::Storage(error.clone())));
             }

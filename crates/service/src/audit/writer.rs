@@ -8,6 +8,8 @@ use sanhu_store::audit::{AuditEvent, AuditStore, NewAuditEvent};
 use sanhu_store::Store;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch_failure::BatchFailure;
+
 #[derive(Clone, Debug)]
 pub struct AuditConfig {
     /// Most events appended in one transaction.
@@ -28,8 +30,8 @@ impl Default for AuditConfig {
 #[derive(Debug)]
 pub enum AuditError {
     /// The database failed the batch (unreachable, disk full...): the store's error, shared by the
-    /// batch's events and kept whole as this error's source.
-    Storage(std::sync::Arc<anyhow::Error>),
+    /// batch's events, is this error's source.
+    Storage(BatchFailure),
     /// The writer has stopped (shutting down).
     Stopped,
 }
@@ -46,10 +48,7 @@ impl std::fmt::Display for AuditError {
 impl std::error::Error for AuditError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            AuditError::Storage(error) => {
-                let error: &anyhow::Error = error;
-                Some(AsRef::<dyn std::error::Error + Send + Sync>::as_ref(error))
-            }
+            AuditError::Storage(failure) => Some(failure),
             AuditError::Stopped => None,
         }
     }
@@ -122,7 +121,7 @@ async fn append(store: &Store, batch: Vec<Pending>) {
         }
         Err(error) => {
             tracing::error!(batch.events = count, error = format!("{error:#}"), "audit events could not be appended");
-            let error = std::sync::Arc::new(error);
+            let error = BatchFailure::new(error);
             for reply in replies {
                 let _ = reply.send(Err(AuditError::Storage(error.clone())));
             }
