@@ -446,6 +446,30 @@ pub fn redact(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A fresh folder for a test's `sanhu.toml`.
+    fn config_dir(test: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sanhu-config-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The configuration `Config::load` reads from `toml` written as `dir/sanhu.toml`, with the
+    /// secret and data key given (so no key file is made).
+    fn load_file(dir: &std::path::Path, toml: &str) -> anyhow::Result<Config> {
+        let path = dir.join("sanhu.toml");
+        std::fs::write(&path, toml).unwrap();
+        let args = ConfigArgs {
+            config: Some(path),
+            database_url: None,
+            listen: None,
+            secret: Some("ab".repeat(32)),
+            data_key: Some("cd".repeat(32)),
+            batch_transfers_max: None,
+            batch_wait_us: None,
+        };
+        Config::load(&args)
+    }
+
     #[test]
     fn passwords_are_redacted_from_database_urls() {
         assert_eq!(redact("postgres://app:secret@db/sanhu"), "postgres://app:***@db/sanhu");
@@ -455,22 +479,8 @@ mod tests {
 
     #[test]
     fn the_time_zone_is_asia_shanghai_unless_configured_and_an_unknown_one_stops_start_up() {
-        let dir = std::env::temp_dir().join(format!("sanhu-config-time-zone-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let load = |toml: &str| {
-            let path = dir.join("sanhu.toml");
-            std::fs::write(&path, toml).unwrap();
-            let args = ConfigArgs {
-                config: Some(path),
-                database_url: None,
-                listen: None,
-                secret: Some("ab".repeat(32)),
-                data_key: Some("cd".repeat(32)),
-                batch_transfers_max: None,
-                batch_wait_us: None,
-            };
-            Config::load(&args)
-        };
+        let dir = config_dir("time-zone");
+        let load = |toml: &str| load_file(&dir, toml);
         assert_eq!(load("").unwrap().parties.calendar.time_zone(), "Asia/Shanghai");
         assert_eq!(load("time_zone = \"Asia/Hong_Kong\"").unwrap().parties.calendar.time_zone(), "Asia/Hong_Kong");
         let refused = load("time_zone = \"Mars/Olympus\"").unwrap_err();
@@ -480,22 +490,8 @@ mod tests {
 
     #[test]
     fn the_trusted_proxy_header_is_a_header_name_and_absent_by_default() {
-        let dir = std::env::temp_dir().join(format!("sanhu-config-proxy-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let load = |toml: &str| {
-            let path = dir.join("sanhu.toml");
-            std::fs::write(&path, toml).unwrap();
-            let args = ConfigArgs {
-                config: Some(path),
-                database_url: None,
-                listen: None,
-                secret: Some("ab".repeat(32)),
-                data_key: Some("cd".repeat(32)),
-                batch_transfers_max: None,
-                batch_wait_us: None,
-            };
-            Config::load(&args)
-        };
+        let dir = config_dir("proxy");
+        let load = |toml: &str| load_file(&dir, toml);
         assert_eq!(load("").unwrap().trusted_proxy_header, None);
         let config = load("trusted_proxy_header = \"X-Forwarded-For\"").unwrap();
         assert_eq!(config.trusted_proxy_header.as_deref(), Some("x-forwarded-for"));
@@ -506,22 +502,8 @@ mod tests {
 
     #[test]
     fn the_stores_bounds_come_from_the_file_in_their_units_and_default_to_the_stated_ones() {
-        let dir = std::env::temp_dir().join(format!("sanhu-config-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let load = |toml: &str| {
-            let path = dir.join("sanhu.toml");
-            std::fs::write(&path, toml).unwrap();
-            let args = ConfigArgs {
-                config: Some(path),
-                database_url: None,
-                listen: None,
-                secret: Some("ab".repeat(32)),
-                data_key: Some("cd".repeat(32)),
-                batch_transfers_max: None,
-                batch_wait_us: None,
-            };
-            Config::load(&args)
-        };
+        let dir = config_dir("store");
+        let load = |toml: &str| load_file(&dir, toml);
         let defaults = load("").unwrap().store;
         assert_eq!(defaults.sqlite_wal_bytes_max, 64 * 1024 * 1024);
         assert_eq!((defaults.sqlite_cache_kib, defaults.sqlite_read_cache_kib), (64 * 1024, 16 * 1024));
