@@ -114,7 +114,8 @@ fn test_options() -> StoreOptions {
     }
 }
 
-fn unique_suffix() -> String {
+/// A name part no other test of any process running now has: the process, the time and a counter.
+pub fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);

@@ -157,6 +157,6 @@ fn verify_names_the_first_edited_or_deleted_audit_event_on_sqlite() {
 
 #[test]
 fn verify_names_the_first_edited_or_deleted_audit_event_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     verify_names_the_first_edited_or_deleted_audit_event(Database::Postgres(schema));
 }

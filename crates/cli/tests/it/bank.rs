@@ -193,12 +193,12 @@ fn bank_reads_stay_consistent_under_concurrent_transfers_on_sqlite() {
 
 #[test]
 fn bank_reads_stay_consistent_under_concurrent_transfers_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     bank_test(Database::Postgres(schema), 1);
 }
 
 #[test]
 fn two_instances_on_one_postgres_database_keep_the_bank_consistent() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     bank_test(Database::Postgres(schema), 2);
 }

@@ -7,81 +7,24 @@
 //! PostgreSQL is unreachable, except under `CI=true`, where that is a failure.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const SANHU: &str = env!("CARGO_BIN_EXE_sanhu");
-const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-/// Longest a server may take to answer GET /health after it is started.
-const SERVER_READY_TIMEOUT: Duration = Duration::from_secs(20);
+use crate::common::SERVER_READY_TIMEOUT;
+use crate::common::{free_port, sanhu, start_paying_channel, unique_suffix, Database, PostgresSchema, WorkDir};
+
 /// Longest a server may take to exit after SIGTERM.
 const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a one-shot command (call, verify, client, migrate) may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-/// Environment that would make a child process read something other than what the test set up.
-const SANHU_ENVIRONMENT: &[&str] = &[
-    "SANHU_CONFIG",
-    "SANHU_DATABASE_URL",
-    "SANHU_LISTEN",
-    "SANHU_BATCH_TRANSFERS_MAX",
-    "SANHU_BATCH_WAIT_US",
-    "SANHU_CREDENTIALS",
-    "SANHU_URL",
-    "SANHU_LOG",
-    "SANHU_SECRET",
-];
 
 // ---------------------------------------------------------------------------------------------
-// Harness
+// Harness (the rest is in tests/it/common)
 // ---------------------------------------------------------------------------------------------
-
-fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A fresh, empty working directory, removed when dropped.
-struct WorkDir {
-    path: PathBuf,
-}
-
-impl WorkDir {
-    fn new(test: &str) -> WorkDir {
-        let path = std::env::temp_dir().join(format!("sanhu-cli-{test}-{}", unique_suffix()));
-        std::fs::create_dir_all(&path).expect("create the test's working directory");
-        WorkDir { path }
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// `sanhu ARGS` in `dir`, with no `SANHU_*` setting inherited from the test's environment.
-fn sanhu(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(SANHU);
-    command.args(args).current_dir(dir).stdin(Stdio::null());
-    for name in SANHU_ENVIRONMENT {
-        command.env_remove(name);
-    }
-    command
-}
 
 /// What a finished command printed.
 struct Finished {
@@ -102,40 +45,9 @@ impl Finished {
 }
 
 /// Runs a command to its end, killing it (and failing) if it outlives `timeout`.
-fn run_bounded(mut command: Command, timeout: Duration) -> Finished {
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start sanhu");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll sanhu") {
-            break Some(status);
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    match status {
-        Some(status) => Finished { status, stdout, stderr },
-        None => {
-            panic!("{command:?} did not finish within {timeout:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}")
-        }
-    }
+fn run_bounded(command: Command, timeout: Duration) -> Finished {
+    let (status, stdout, stderr) = crate::common::run_bounded(command, timeout);
+    Finished { status, stdout, stderr }
 }
 
 /// `sanhu ARGS` in `dir`, run to its end.
@@ -148,12 +60,6 @@ fn run_ok(dir: &Path, args: &[&str]) -> Finished {
     let finished = run(dir, args);
     assert!(finished.status.success(), "sanhu {args:?} failed:\n{}", finished.describe());
     finished
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("the ephemeral port").port()
 }
 
 /// A plain HTTP/1.1 GET of an unauthenticated endpoint: (status, body).
@@ -288,68 +194,6 @@ fn as_str(value: &Value) -> &str {
     value.as_str().unwrap_or_else(|| panic!("{value} is not a string"))
 }
 
-/// Which database a test runs on, and the flags that reach it.
-enum Database {
-    Sqlite,
-    Postgres(PostgresSchema),
-}
-
-impl Database {
-    /// Flags every sanhu command of the test passes: none for SQLite (./sanhu.db, the default).
-    fn args(&self) -> Vec<&str> {
-        match self {
-            Database::Sqlite => Vec::new(),
-            Database::Postgres(schema) => vec!["--database-url", &schema.url],
-        }
-    }
-}
-
-/// A fresh PostgreSQL schema, dropped when dropped.
-struct PostgresSchema {
-    base: String,
-    schema: String,
-    /// The URL sanhu is given: the base with the schema as its search path.
-    url: String,
-}
-
-fn postgres_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
-}
-
-impl PostgresSchema {
-    /// A fresh schema, or None (with a message) when PostgreSQL is unreachable outside CI.
-    fn create() -> Option<PostgresSchema> {
-        let base = std::env::var("SANHU_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned());
-        let schema = format!("t_cli_{}", unique_suffix());
-        let created = postgres_runtime().block_on(async {
-            let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
-            tokio::spawn(connection);
-            client.batch_execute(&format!("CREATE SCHEMA {schema}")).await
-        });
-        if let Err(error) = created {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true and PostgreSQL at {base} is unreachable ({error}): the PostgreSQL tests must run");
-            }
-            eprintln!("skipping a PostgreSQL test: {base} is unreachable ({error}); set SANHU_TEST_POSTGRES_URL");
-            return None;
-        }
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-        Some(PostgresSchema { base, schema, url })
-    }
-}
-
-impl Drop for PostgresSchema {
-    fn drop(&mut self) {
-        let (base, schema) = (self.base.clone(), self.schema.clone());
-        let _ = postgres_runtime().block_on(async move {
-            let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
-            tokio::spawn(connection);
-            client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await
-        });
-    }
-}
-
 /// Opens a debit-normal funding account and a credit-normal wallet; their ids.
 fn open_funding_and_wallet(dir: &Path) -> (String, String) {
     let funding = call_ok(
@@ -427,7 +271,7 @@ fn serve_in_an_empty_directory_creates_the_database_and_prints_the_first_credent
 fn call_moves_money_once_per_idempotency_key_and_verify_then_passes(database: Database) {
     let dir = WorkDir::new("ledger");
     let dir = dir.path();
-    let server = Server::start(dir, &database.args());
+    let server = Server::start(dir, &database.flags());
     let (funding, wallet) = open_funding_and_wallet(dir);
 
     let body = transfer_body(&funding, &wallet, 1000);
@@ -475,7 +319,7 @@ fn call_moves_money_once_per_idempotency_key_and_verify_then_passes(database: Da
 
     server.stop();
     let mut args = vec!["verify"];
-    args.extend(database.args());
+    args.extend(database.flags());
     let verified = run(dir, &args);
     assert!(verified.status.success(), "verify fails on a good ledger:\n{}", verified.describe());
     assert!(verified.stdout.contains("ok"), "{}", verified.describe());
@@ -491,7 +335,7 @@ fn call_moves_money_once_per_idempotency_key_and_verify_then_passes_on_sqlite() 
 
 #[test]
 fn call_moves_money_once_per_idempotency_key_and_verify_then_passes_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     call_moves_money_once_per_idempotency_key_and_verify_then_passes(Database::Postgres(schema));
 }
 
@@ -680,7 +524,7 @@ fn bench_http_runs_every_workload_without_errors(database: Database) {
     let dir = WorkDir::new("bench-http");
     let dir = dir.path();
     std::fs::write(dir.join("sanhu.toml"), BENCH_RATE_LIMITS).expect("write sanhu.toml");
-    let server = Server::start(dir, &database.args());
+    let server = Server::start(dir, &database.flags());
     let workloads = ["health", "read", "transfer", "payment", "hot-wallet"];
     let mut args = vec!["bench", "http"];
     args.extend(workloads);
@@ -719,7 +563,7 @@ fn bench_http_runs_every_workload_without_errors(database: Database) {
     }
     server.stop();
     let mut verify = vec!["verify"];
-    verify.extend(database.args());
+    verify.extend(database.flags());
     let verified = run_ok(dir, &verify).stdout;
     assert!(verified.contains("verify: ok"), "{verified}");
 }
@@ -731,7 +575,7 @@ fn bench_http_runs_every_workload_without_errors_on_sqlite() {
 
 #[test]
 fn bench_http_runs_every_workload_without_errors_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     bench_http_runs_every_workload_without_errors(Database::Postgres(schema));
 }
 
@@ -799,7 +643,7 @@ fn reason(text: &str) -> String {
 fn three_party_model_from_the_shell(database: Database) {
     let dir = WorkDir::new("parties");
     let dir = dir.path();
-    let server = Server::start(dir, &database.args());
+    let server = Server::start(dir, &database.flags());
     let (funding, _) = open_funding_and_wallet(dir);
 
     let (first, first_customer, first_basic) = register_and_activate(dir, "13800138001");
@@ -962,7 +806,7 @@ fn three_party_model_from_the_shell(database: Database) {
 
     server.stop();
     let mut args = vec!["verify"];
-    args.extend(database.args());
+    args.extend(database.flags());
     let verified = run(dir, &args);
     assert!(verified.status.success(), "verify after the walk:\n{}", verified.describe());
 }
@@ -974,7 +818,7 @@ fn three_party_model_from_the_shell_on_sqlite() {
 
 #[test]
 fn three_party_model_from_the_shell_on_postgres() {
-    if let Some(schema) = PostgresSchema::create() {
+    if let Some(schema) = PostgresSchema::create("t_cli") {
         three_party_model_from_the_shell(Database::Postgres(schema));
     }
 }
@@ -1035,50 +879,6 @@ per_member = 2
     let refused = run_bounded(sanhu(dir, &["serve"]), SERVER_READY_TIMEOUT);
     assert!(!refused.status.success(), "serve starts with a bad account type:\n{}", refused.describe());
     assert!(refused.stderr.contains("points"), "the message names the type:\n{}", refused.describe());
-}
-
-/// A payment channel's status endpoint on a free port, in a thread: it answers every question that
-/// the order was paid, for the amount asked about (the protocol of `sanhu_http::channel_status`),
-/// and counts the questions.
-fn start_paying_channel() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the channel");
-    let port = listener.local_addr().expect("the channel's address").port();
-    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = asked.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            // Headers, up to the blank line; a GET has no body.
-            let mut header = String::new();
-            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                header.clear();
-            }
-            let target = request_line.split(' ').nth(1).unwrap_or_default();
-            let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
-            let param = |name: &str| {
-                query.split('&').find_map(|pair| pair.strip_prefix(&format!("{name}="))).unwrap_or_default().to_owned()
-            };
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let body = json!({
-                "order_number": param("order_number"),
-                "status": "paid",
-                "amount": param("amount").parse::<i64>().unwrap_or(0),
-            })
-            .to_string();
-            let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    (port, asked)
 }
 
 /// The wallet comes from `[wallet]`: its channels replace the default ones, and a recharge left

@@ -168,7 +168,7 @@ fn clients_with_scopes_bindings_and_keys_on_sqlite() {
 
 #[test]
 fn clients_with_scopes_bindings_and_keys_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     clients_with_scopes_bindings_and_keys(Database::Postgres(schema));
 }
 

@@ -458,6 +458,6 @@ fn the_bank_keeps_its_invariants_when_the_server_is_killed_on_sqlite() {
 
 #[test]
 fn the_bank_keeps_its_invariants_when_the_server_is_killed_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     bank_test_survives_sigkill(Database::Postgres(schema));
 }

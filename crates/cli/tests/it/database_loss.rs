@@ -744,7 +744,7 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
 
 #[test]
 fn postgres_loss_is_answered_503_and_service_resumes_when_it_returns() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     // The server reaches PostgreSQL through the proxy: the schema's URL with the proxy's address.
     let (host_port, upstream) = postgres_address(&schema.url);
     let proxy = Proxy::start(upstream);

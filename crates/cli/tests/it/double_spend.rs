@@ -168,6 +168,6 @@ fn a_wallet_that_can_fund_one_request_funds_exactly_one_on_sqlite() {
 
 #[test]
 fn a_wallet_that_can_fund_one_request_funds_exactly_one_on_two_postgres_instances() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     double_spend(Database::Postgres(schema), 2);
 }

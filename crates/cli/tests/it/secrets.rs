@@ -281,7 +281,7 @@ fn no_secret_reaches_the_logs_or_the_database_on_sqlite() {
 
 #[test]
 fn no_secret_reaches_the_logs_or_the_database_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     no_secret_reaches_the_logs_or_the_database(Database::Postgres(schema));
 }
 

@@ -173,6 +173,6 @@ fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered_on_sqlite() {
 
 #[test]
 fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(Database::Postgres(schema));
 }

@@ -153,6 +153,6 @@ fn staff_accounts_are_managed_from_the_command_line_on_sqlite() {
 
 #[test]
 fn staff_accounts_are_managed_from_the_command_line_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     staff_accounts_are_managed_from_the_command_line(Database::Postgres(schema));
 }

@@ -218,6 +218,6 @@ fn wallet_payments_survive_sigkill_on_sqlite() {
 
 #[test]
 fn wallet_payments_survive_sigkill_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     wallet_payments_survive_sigkill(Database::Postgres(schema));
 }

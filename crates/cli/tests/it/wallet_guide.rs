@@ -26,14 +26,12 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{Database, PostgresSchema, Server, WorkDir};
+use common::{start_paying_channel, Database, PostgresSchema, Server, WorkDir};
 use serde_json::{json, Value};
 
 /// The guide, read at compile time so that editing it rebuilds the test.
@@ -397,53 +395,6 @@ fn shows(expected: &Value, actual: &Value, vars: &Vars, path: &str) -> Result<Va
 }
 
 // ---------------------------------------------------------------------------------------------
-// The channel the compensation example asks
-// ---------------------------------------------------------------------------------------------
-
-/// A payment channel's status endpoint on a free port, in a thread: it answers every question that
-/// the order was paid, for the amount asked about (`sanhu_http::channel_status`'s protocol), and
-/// counts the questions.
-fn start_paying_channel() -> (u16, Arc<AtomicUsize>) {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the channel");
-    let port = listener.local_addr().expect("the channel's address").port();
-    let asked = Arc::new(AtomicUsize::new(0));
-    let counter = asked.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let mut header = String::new();
-            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                header.clear();
-            }
-            let target = request_line.split(' ').nth(1).unwrap_or_default();
-            let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
-            let param = |name: &str| {
-                query.split('&').find_map(|pair| pair.strip_prefix(&format!("{name}="))).unwrap_or_default().to_owned()
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = json!({
-                "order_number": param("order_number"),
-                "status": "paid",
-                "amount": param("amount").parse::<i64>().unwrap_or(0),
-            })
-            .to_string();
-            let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    (port, asked)
-}
-
-// ---------------------------------------------------------------------------------------------
 // Running the guide
 // ---------------------------------------------------------------------------------------------
 
@@ -660,7 +611,7 @@ fn the_wallet_guide_runs_as_written_on_sqlite() {
 
 #[test]
 fn the_wallet_guide_runs_as_written_on_postgres() {
-    let Some(schema) = PostgresSchema::create() else { return };
+    let Some(schema) = PostgresSchema::create("t_cli") else { return };
     run_the_guide(Database::Postgres(schema));
 }
 

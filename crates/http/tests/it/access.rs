@@ -7,81 +7,36 @@
 //! field, or one trying to set a balance, a status or an owner, is refused with `unknown_field` and
 //! changes nothing.
 
-use crate::common;
-
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use common::{TestApp, TestResponse};
 use ed25519_dalek::SigningKey;
-use http_body_util::BodyExt;
-use sanhu_core::id::{ClientTag, MemberId};
+use sanhu_core::id::MemberId;
 use sanhu_core::scope::{Scope, Scopes};
-use sanhu_core::Currency;
 use sanhu_http::scopes::ACCESS;
-use sanhu_http::{router, signature, AppState, HttpConfig};
-use sanhu_service::clock;
+use sanhu_http::{router, AppState, HttpConfig};
 use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::wallet::WalletConfig;
-use sanhu_service::{Ledger, LedgerConfig};
-use sanhu_store::{on_both_backends, ApiClient, KeyAdded, LedgerStore, Store};
+use sanhu_service::{clock, Ledger, LedgerConfig};
+use sanhu_store::{ApiClient, KeyAdded, LedgerStore, Store};
+use sanhu_testkit::app::{self as kit, create_client, send_to, signed, Client, TestApp, TestResponse};
+use sanhu_testkit::ids::{card_number, id_card};
+use sanhu_testkit::money::cny;
+use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-/// An API client of these tests: its id and one of its keys.
-struct Caller {
-    id: String,
-    key: SigningKey,
-}
-
-impl Caller {
-    /// The same client signing with another of its keys.
-    fn with_key(&self, key: &SigningKey) -> Caller {
-        Caller { id: self.id.clone(), key: key.clone() }
-    }
-}
 
 /// A new client holding `scopes`, bound to `bound_to` if given.
-async fn new_caller(store: &Store, scopes: Scopes, bound_to: Option<&str>) -> Caller {
-    let key = SigningKey::from_bytes(&clock::random_bytes());
-    let id = clock::new_id::<ClientTag>().to_string();
-    let client = ApiClient {
-        scopes,
-        bound_to: bound_to.map(|m| MemberId::parse(m).expect("a member id")),
-        ..ApiClient::new(id.clone(), "access test".to_owned(), key.verifying_key().to_bytes(), clock::now())
-    };
-    store.create_client(&client).await.expect("create the API client");
-    Caller { id, key }
+async fn new_caller(store: &Store, scopes: Scopes, bound_to: Option<&str>) -> Client {
+    let bound_to = bound_to.map(|m| MemberId::parse(m).expect("a member id"));
+    create_client(store, "access test", |client| ApiClient { scopes, bound_to, ..client }).await
 }
 
 /// A signed request through `router`, as `caller`.
-async fn send(router: &Router, caller: &Caller, method: &str, path: &str, body: Option<&Value>) -> TestResponse {
+async fn send(router: &Router, caller: &Client, method: &str, path: &str, body: Option<&Value>) -> TestResponse {
     let body = body.map(Value::to_string).unwrap_or_default().into_bytes();
-    let now_s = clock::now().nanos() / 1_000_000_000;
-    let signed = signature::sign(&caller.key, method, path, &body, now_s, &signature::new_nonce());
-    let mut builder = Request::builder().method(method).uri(path).header("content-type", "application/json");
-    for (name, value) in signed.with_client(&caller.id) {
-        builder = builder.header(name, value);
-    }
-    send_request(router, builder.body(Body::from(body)).unwrap()).await
+    send_to(router, signed(caller, method, path, &body, &[])).await
 }
 
-async fn send_request(router: &Router, request: Request<Body>) -> TestResponse {
-    let response = router.clone().oneshot(request).await.expect("the router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.expect("read the body").to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };
-    assert!(status.as_u16() != 500, "no request in these tests should be a 500: {body}");
-    TestResponse { status, headers, body, text }
-}
-
-fn cny() -> Currency {
-    Currency::parse("CNY").unwrap()
-}
-
-async fn app(db: sanhu_store::testing::TestDatabase) -> TestApp {
+async fn app(db: sanhu_testkit::TestDatabase) -> TestApp {
     TestApp::new(db, PartyConfig::default(), WalletConfig::default_for(cny())).await
 }
 
@@ -162,7 +117,7 @@ async fn enterprise(app: &TestApp, n: u32, credit_code: &str) -> Enterprise {
         "name": format!("第{n}科技有限公司"),
         "credit_code": credit_code,
         "legal_person": "张三",
-        "legal_person_certificate_number": common::id_card(n),
+        "legal_person_certificate_number": id_card(n),
         "contact": "李四",
         "contact_phone": format!("1391234567{n}"),
         "industry": "I642",
@@ -437,28 +392,21 @@ on_both_backends!(past_its_burst_a_client_is_answered_429_with_retry_after, |db|
         send(&router, &busy, "GET", "/v1/ledger/accounts", None).await.assert_status(StatusCode::OK);
     }
     // The fourth, signed once and sent twice: refused now, taken after the wait.
-    let now_s = clock::now().nanos() / 1_000_000_000;
-    let signed = signature::sign(&busy.key, "GET", "/v1/ledger/accounts", b"", now_s, &signature::new_nonce());
-    let request = || {
-        let mut builder = Request::builder().method("GET").uri("/v1/ledger/accounts");
-        for (name, value) in signed.with_client(&busy.id) {
-            builder = builder.header(name, value);
-        }
-        builder.body(Body::empty()).unwrap()
-    };
-    let limited = send_request(&router, request()).await;
+    let signature = kit::sign(&busy, "GET", "/v1/ledger/accounts", b"");
+    let request = || kit::request(&busy.id, "GET", "/v1/ledger/accounts", b"", &signature, &[]);
+    let limited = send_to(&router, request()).await;
     limited.assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert_eq!(limited.headers["retry-after"], "1");
     // Each client has its own bucket.
     send(&router, &other, "GET", "/v1/ledger/accounts", None).await.assert_status(StatusCode::OK);
     // A refused request spent neither a token nor its nonce.
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
-    send_request(&router, request()).await.assert_status(StatusCode::OK);
+    send_to(&router, request()).await.assert_status(StatusCode::OK);
     send(&router, &busy, "GET", "/v1/ledger/accounts", None)
         .await
         .assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     // A request with a bad signature takes nothing from anyone's bucket.
-    let forged = Caller { id: other.id.clone(), key: busy.key.clone() };
+    let forged = Client { id: other.id.clone(), key: busy.key.clone() };
     for _ in 0..5 {
         send(&router, &forged, "GET", "/v1/ledger/accounts", None)
             .await
@@ -520,7 +468,7 @@ on_both_backends!(a_body_cannot_set_a_balance_a_status_or_an_owner, |db| {
         ("/v1/ledger/accounts".to_owned(), json!({"currency": "CNY", "credits_posted": 100_000}), "credits_posted"),
         (
             format!("/v1/members/{member}/bank-cards"),
-            json!({"card_number": common::card_number(7), "holder": "张三", "member_id": other}),
+            json!({"card_number": card_number(7), "holder": "张三", "member_id": other}),
             "member_id",
         ),
         (

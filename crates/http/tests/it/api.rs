@@ -4,184 +4,49 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::Router;
+use axum::http::{Request, StatusCode};
 use ed25519_dalek::SigningKey;
-use http_body_util::BodyExt;
-use sanhu_http::signature::{self, SignedHeaders};
-use sanhu_http::{router, AppState, HttpConfig};
-use sanhu_service::party::{Parties, PartyConfig, PartySecret};
-use sanhu_service::{clock, Ledger, LedgerConfig};
-use sanhu_store::on_both_backends;
-use sanhu_store::testing::TestDatabase;
-use sanhu_store::{ApiClient, LedgerStore};
+use sanhu_http::signature;
+use sanhu_http::HttpConfig;
+use sanhu_service::clock;
+use sanhu_service::party::{PartyConfig, PartySecret};
+use sanhu_store::LedgerStore;
+use sanhu_testkit::app::{now_s, send_to, Setup, TestApp};
+use sanhu_testkit::{on_both_backends, TestDatabase};
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-/// A server over a fresh database, with one API client whose key the test holds.
-struct TestApp {
-    db: TestDatabase,
-    ledger: Ledger,
-    router: Router,
-    client_id: String,
-    key: SigningKey,
-}
-
-/// A response with its body parsed as JSON (Null when empty).
-struct TestResponse {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl TestResponse {
-    fn error_code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error: {} {}", self.status, self.body))
-    }
-
-    fn replayed(&self) -> bool {
-        self.headers.get("idempotent-replayed").is_some_and(|v| v == "true")
-    }
-
-    #[track_caller]
-    fn assert_status(&self, expected: StatusCode) -> &Value {
-        assert_eq!(self.status, expected, "{}", self.body);
-        &self.body
-    }
-
-    /// A caller's mistake: a 4xx with this code, an error body and a request id.
-    #[track_caller]
-    fn assert_error(&self, status: StatusCode, code: &str) {
-        assert_eq!((self.status, self.error_code()), (status, code), "{}", self.body);
-        let request_id = self.headers.get("x-request-id").expect("X-Request-Id").to_str().unwrap();
-        assert_eq!(self.body["error"]["request_id"], request_id);
-    }
-}
-
-impl TestApp {
-    async fn new(db: TestDatabase) -> TestApp {
-        TestApp::with_config(db, HttpConfig::default()).await
-    }
-
-    async fn with_config(db: TestDatabase, config: HttpConfig) -> TestApp {
-        let ledger = Ledger::start(db.store.clone(), LedgerConfig::default());
-        let key = SigningKey::from_bytes(&clock::random_bytes());
-        let client_id = create_client(&db, &key).await;
-        let router = router(AppState::new(ledger.clone(), parties(&db), config));
-        TestApp { db, ledger, router, client_id, key }
-    }
-
-    /// The same server with other limits (a second instance over the same ledger).
-    fn router_with(&self, config: HttpConfig) -> Router {
-        router(AppState::new(self.ledger.clone(), parties(&self.db), config))
-    }
-
-    fn sign(&self, method: &str, path: &str, body: &[u8]) -> SignedHeaders {
-        signature::sign(&self.key, method, path, body, now_s(), &signature::new_nonce())
-    }
-
-    /// A request carrying `headers` as its signature.
-    fn request(&self, method: &str, path: &str, body: &[u8], headers: &SignedHeaders) -> Request<Body> {
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .header("content-length", body.len());
-        for (name, value) in headers.with_client(&self.client_id) {
-            builder = builder.header(name, value);
-        }
-        builder.body(Body::from(body.to_vec())).unwrap()
-    }
-
-    fn signed(&self, method: &str, path: &str, body: &[u8]) -> Request<Body> {
-        self.request(method, path, body, &self.sign(method, path, body))
-    }
-
-    async fn send(&self, request: Request<Body>) -> TestResponse {
-        send(&self.router, request).await
-    }
-
-    async fn get(&self, path: &str) -> TestResponse {
-        self.send(self.signed("GET", path, b"")).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> TestResponse {
-        self.send(self.signed("POST", path, body.to_string().as_bytes())).await
-    }
-
-    async fn post_raw(&self, path: &str, body: &str) -> TestResponse {
-        self.send(self.signed("POST", path, body.as_bytes())).await
-    }
-
-    fn with_idempotency_key(&self, path: &str, body: &Value, key: &str) -> Request<Body> {
-        let mut request = self.signed("POST", path, body.to_string().as_bytes());
-        request.headers_mut().insert("idempotency-key", key.parse().unwrap());
-        request
-    }
-
-    async fn open_account(&self, body: Value) -> String {
-        let response = self.post("/v1/ledger/accounts", body).await;
-        response.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned()
-    }
-
-    /// A debit-normal platform account (unlimited) and a credit-normal wallet, both CNY.
-    async fn platform_and_wallet(&self) -> (String, String) {
-        let platform = self.open_account(json!({"currency": "CNY", "normal_side": "debit"})).await;
-        let wallet = self.open_account(json!({"currency": "CNY"})).await;
-        (platform, wallet)
-    }
-
-    async fn transfer(&self, debit: &str, credit: &str, amount: i64) -> TestResponse {
-        self.post(
-            "/v1/ledger/transfers",
-            json!({"debit_account_id": debit, "credit_account_id": credit, "amount": amount}),
-        )
-        .await
-    }
-
-    async fn account(&self, id: &str) -> Value {
-        let response = self.get(&format!("/v1/ledger/accounts/{id}")).await;
-        response.assert_status(StatusCode::OK).clone()
-    }
-}
 
 /// The three-party service with one server secret for every router of a test, as one server's
 /// restarts keep it (idempotency fingerprints are keyed by it).
-fn parties(db: &TestDatabase) -> Parties {
+fn parties() -> PartyConfig {
     let secret = PartySecret::from_bytes(&[7; 32]).expect("a 32-byte secret");
-    Parties::new(db.store.clone(), PartyConfig { secret, ..PartyConfig::default() })
+    PartyConfig { secret, ..PartyConfig::default() }
 }
 
-async fn create_client(db: &TestDatabase, key: &SigningKey) -> String {
-    let client_id = format!("cli_{}", signature::new_nonce());
-    let client = ApiClient::new(client_id.clone(), "test".to_owned(), key.verifying_key().to_bytes(), clock::now());
-    db.store.create_client(&client).await.expect("create the API client");
-    client_id
+async fn app(db: TestDatabase) -> TestApp {
+    TestApp::plain(db, parties()).await
 }
 
-async fn send(router: &Router, request: Request<Body>) -> TestResponse {
-    let response = router.clone().oneshot(request).await.expect("the router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.expect("read the body").to_bytes();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
-    };
-    assert!(headers.contains_key("x-request-id"), "every response carries X-Request-Id");
-    assert!(status.as_u16() != 500, "no request in these tests should be a 500: {body}");
-    TestResponse { status, headers, body }
+async fn app_with(db: TestDatabase, http: HttpConfig) -> TestApp {
+    TestApp::start(db, Setup { parties: parties(), http, wallet: None }).await
 }
 
-fn now_s() -> i64 {
-    clock::now().nanos() / 1_000_000_000
+fn with_idempotency_key(app: &TestApp, path: &str, body: &Value, key: &str) -> Request<Body> {
+    let mut request = app.signed("POST", path, body.to_string().as_bytes());
+    request.headers_mut().insert("idempotency-key", key.parse().unwrap());
+    request
+}
+
+/// A debit-normal platform account (unlimited) and a credit-normal wallet, both CNY.
+async fn platform_and_wallet(app: &TestApp) -> (String, String) {
+    let platform = app.open_account(json!({"currency": "CNY", "normal_side": "debit"})).await;
+    let wallet = app.open_account(json!({"currency": "CNY"})).await;
+    (platform, wallet)
 }
 
 // Accounts.
 
 on_both_backends!(an_account_is_opened_read_and_listed, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let response = app
         .post(
             "/v1/ledger/accounts",
@@ -213,7 +78,7 @@ on_both_backends!(an_account_is_opened_read_and_listed, |db| {
 });
 
 on_both_backends!(accounts_are_listed_in_pages_with_a_cursor, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let mut opened = Vec::new();
     for _ in 0..5 {
         opened.push(app.open_account(json!({"currency": "CNY"})).await);
@@ -240,8 +105,8 @@ on_both_backends!(accounts_are_listed_in_pages_with_a_cursor, |db| {
 });
 
 on_both_backends!(an_account_closes_only_at_zero_balance_with_nothing_pending, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     app.transfer(&platform, &wallet, 500).await.assert_status(StatusCode::CREATED);
 
     let close = format!("/v1/ledger/accounts/{wallet}/close");
@@ -263,8 +128,8 @@ on_both_backends!(an_account_closes_only_at_zero_balance_with_nothing_pending, |
 });
 
 on_both_backends!(blocked_debits_refuse_transfers_until_unblocked, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     app.transfer(&platform, &wallet, 1000).await.assert_status(StatusCode::CREATED);
 
     let blocks = format!("/v1/ledger/accounts/{wallet}/blocks");
@@ -284,8 +149,8 @@ on_both_backends!(blocked_debits_refuse_transfers_until_unblocked, |db| {
 // Transfers.
 
 on_both_backends!(a_transfer_moves_money_and_reports_each_accounts_counters_after_it, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let body = json!({
         "debit_account_id": platform,
         "credit_account_id": wallet,
@@ -320,8 +185,8 @@ on_both_backends!(a_transfer_moves_money_and_reports_each_accounts_counters_afte
 });
 
 on_both_backends!(a_resubmitted_transfer_id_returns_the_transfer_without_moving_money_again, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let id = clock::new_id::<sanhu_core::id::TransferTag>().to_string();
     let body = json!({"id": id, "debit_account_id": platform, "credit_account_id": wallet, "amount": 100});
     let first = app.post("/v1/ledger/transfers", body.clone()).await.assert_status(StatusCode::CREATED).clone();
@@ -335,8 +200,8 @@ on_both_backends!(a_resubmitted_transfer_id_returns_the_transfer_without_moving_
 });
 
 on_both_backends!(a_hold_is_posted_for_part_of_its_amount_and_the_rest_is_released, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     app.transfer(&platform, &wallet, 1000).await.assert_status(StatusCode::CREATED);
 
     let hold = json!({"debit_account_id": wallet, "credit_account_id": platform, "amount": 600, "pending": true, "timeout_s": 3600});
@@ -370,8 +235,8 @@ on_both_backends!(a_hold_is_posted_for_part_of_its_amount_and_the_rest_is_releas
 });
 
 on_both_backends!(a_voided_hold_gives_the_money_back, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     app.transfer(&platform, &wallet, 1000).await.assert_status(StatusCode::CREATED);
     let hold = json!({"debit_account_id": wallet, "credit_account_id": platform, "amount": 1000, "pending": true});
     let hold = app.post("/v1/ledger/transfers", hold).await.assert_status(StatusCode::CREATED)["id"].clone();
@@ -391,8 +256,8 @@ on_both_backends!(a_voided_hold_gives_the_money_back, |db| {
 });
 
 on_both_backends!(a_batch_applies_each_transfer_on_its_own_and_a_failing_linked_chain_as_a_whole, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let bonus = app.open_account(json!({"currency": "CNY", "code": "bonus"})).await;
     let batch = json!({"transfers": [
         {"debit_account_id": platform, "credit_account_id": wallet, "amount": 300},
@@ -434,8 +299,8 @@ on_both_backends!(a_batch_applies_each_transfer_on_its_own_and_a_failing_linked_
 });
 
 on_both_backends!(a_transfer_is_found_by_its_id_and_by_its_reference, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let mut ids = Vec::new();
     for amount in [10, 20] {
         let body = json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": amount, "reference": "order 7/2026"});
@@ -464,8 +329,8 @@ on_both_backends!(a_transfer_is_found_by_its_id_and_by_its_reference, |db| {
 // Entries and balances.
 
 on_both_backends!(entries_come_in_pages_with_the_balances_after_each_transfer, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     for amount in [100, 200, 300] {
         app.transfer(&platform, &wallet, amount).await.assert_status(StatusCode::CREATED);
     }
@@ -516,8 +381,8 @@ on_both_backends!(entries_come_in_pages_with_the_balances_after_each_transfer, |
 });
 
 on_both_backends!(the_balance_at_a_past_instant_is_the_one_after_the_last_transfer_before_it, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let first = app.transfer(&platform, &wallet, 100).await.assert_status(StatusCode::CREATED).clone();
     let second = app.transfer(&platform, &wallet, 250).await.assert_status(StatusCode::CREATED).clone();
 
@@ -540,8 +405,8 @@ on_both_backends!(the_balance_at_a_past_instant_is_the_one_after_the_last_transf
 });
 
 on_both_backends!(several_balances_are_read_together_in_the_order_asked, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     app.transfer(&platform, &wallet, 42).await.assert_status(StatusCode::CREATED);
 
     let response = app.get(&format!("/v1/ledger/balances?account_ids={wallet},{platform}")).await;
@@ -571,7 +436,7 @@ on_both_backends!(several_balances_are_read_together_in_the_order_asked, |db| {
 // Unauthenticated endpoints.
 
 on_both_backends!(health_readiness_and_the_openapi_document_need_no_signature, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let unsigned = |path: &str| Request::builder().uri(path).body(Body::empty()).unwrap();
 
     let health = app.send(unsigned("/health")).await;
@@ -596,7 +461,7 @@ on_both_backends!(health_readiness_and_the_openapi_document_need_no_signature, |
 // Signatures.
 
 on_both_backends!(a_request_without_signature_headers_is_refused, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let unsigned = Request::builder().uri("/v1/ledger/accounts").body(Body::empty()).unwrap();
     app.send(unsigned).await.assert_error(StatusCode::UNAUTHORIZED, "missing_signature");
 
@@ -606,7 +471,7 @@ on_both_backends!(a_request_without_signature_headers_is_refused, |db| {
 });
 
 on_both_backends!(a_malformed_signature_header_is_refused, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     for (header, value) in [
         ("x-sanhu-signature", "not base64!"),
         ("x-sanhu-signature", "AAAA"),
@@ -621,7 +486,7 @@ on_both_backends!(a_malformed_signature_header_is_refused, |db| {
 });
 
 on_both_backends!(a_signature_header_given_twice_is_refused_and_spends_nothing, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     for header in ["x-sanhu-client", "x-sanhu-timestamp", "x-sanhu-nonce", "x-sanhu-signature"] {
         // Twice with the same value, and with another value after the right one (a proxy reading the
         // last copy would see another caller than sanhu reading the first).
@@ -648,7 +513,7 @@ on_both_backends!(a_signature_header_given_twice_is_refused_and_spends_nothing, 
 });
 
 on_both_backends!(a_signature_by_another_key_is_refused, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let other = SigningKey::from_bytes(&clock::random_bytes());
     let headers = signature::sign(&other, "GET", "/v1/ledger/accounts", b"", now_s(), &signature::new_nonce());
     let request = app.request("GET", "/v1/ledger/accounts", b"", &headers);
@@ -656,7 +521,7 @@ on_both_backends!(a_signature_by_another_key_is_refused, |db| {
 });
 
 on_both_backends!(a_body_altered_after_signing_is_refused, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let signed_body = br#"{"currency":"CNY"}"#;
     let headers = app.sign("POST", "/v1/ledger/accounts", signed_body);
     let request = app.request("POST", "/v1/ledger/accounts", br#"{"currency":"USD"}"#, &headers);
@@ -668,19 +533,21 @@ on_both_backends!(a_body_altered_after_signing_is_refused, |db| {
 });
 
 on_both_backends!(a_timestamp_outside_the_window_is_refused_either_way, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     for skew_s in [-301, 301] {
         let timestamp = now_s() + skew_s;
-        let headers = signature::sign(&app.key, "GET", "/v1/ledger/accounts", b"", timestamp, &signature::new_nonce());
+        let headers =
+            signature::sign(&app.client.key, "GET", "/v1/ledger/accounts", b"", timestamp, &signature::new_nonce());
         let request = app.request("GET", "/v1/ledger/accounts", b"", &headers);
         app.send(request).await.assert_error(StatusCode::UNAUTHORIZED, "stale_timestamp");
     }
-    let headers = signature::sign(&app.key, "GET", "/v1/ledger/accounts", b"", now_s() - 200, &signature::new_nonce());
+    let headers =
+        signature::sign(&app.client.key, "GET", "/v1/ledger/accounts", b"", now_s() - 200, &signature::new_nonce());
     app.send(app.request("GET", "/v1/ledger/accounts", b"", &headers)).await.assert_status(StatusCode::OK);
 });
 
 on_both_backends!(a_replayed_nonce_is_refused, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let headers = app.sign("GET", "/v1/ledger/accounts", b"");
     app.send(app.request("GET", "/v1/ledger/accounts", b"", &headers)).await.assert_status(StatusCode::OK);
     let replay = app.send(app.request("GET", "/v1/ledger/accounts", b"", &headers)).await;
@@ -690,7 +557,7 @@ on_both_backends!(a_replayed_nonce_is_refused, |db| {
 on_both_backends!(one_signed_request_sent_many_times_at_once_is_answered_once, |db| {
     // The nonces of concurrent requests are recorded together in one batch: the copies of one
     // request meet in the same batch or in the next, and every copy but one is a replay either way.
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let headers = app.sign("GET", "/v1/ledger/accounts", b"");
     let mut copies = tokio::task::JoinSet::new();
     for _ in 0..20 {
@@ -707,24 +574,24 @@ on_both_backends!(one_signed_request_sent_many_times_at_once_is_answered_once, |
 });
 
 on_both_backends!(an_unknown_client_is_refused, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let mut request = app.signed("GET", "/v1/ledger/accounts", b"");
     request.headers_mut().insert("x-sanhu-client", "cli_nobody".parse().unwrap());
     app.send(request).await.assert_error(StatusCode::UNAUTHORIZED, "unknown_client");
 });
 
 on_both_backends!(a_revoked_client_is_refused, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     app.get("/v1/ledger/accounts").await.assert_status(StatusCode::OK);
-    assert!(app.db.store.revoke_client(&app.client_id, clock::now()).await.unwrap());
+    assert!(app.db.store.revoke_client(&app.client.id, clock::now()).await.unwrap());
     app.get("/v1/ledger/accounts").await.assert_error(StatusCode::UNAUTHORIZED, "client_revoked");
 });
 
 // Input errors: each a 4xx with its own code, never a 500.
 
 on_both_backends!(malformed_or_misnamed_json_is_a_400_with_its_code, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let accounts = "/v1/ledger/accounts";
     app.post_raw(accounts, r#"{"currency": "CNY""#).await.assert_error(StatusCode::BAD_REQUEST, "invalid_json");
     app.post_raw(accounts, "").await.assert_error(StatusCode::BAD_REQUEST, "invalid_json");
@@ -740,8 +607,8 @@ on_both_backends!(malformed_or_misnamed_json_is_a_400_with_its_code, |db| {
 });
 
 on_both_backends!(amounts_must_be_positive_integers_within_i64, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let transfer_with = |amount: &str| {
         format!(r#"{{"debit_account_id":"{platform}","credit_account_id":"{wallet}","amount":{amount}}}"#)
     };
@@ -763,8 +630,8 @@ on_both_backends!(amounts_must_be_positive_integers_within_i64, |db| {
 });
 
 on_both_backends!(unknown_currencies_bad_ids_and_bad_business_fields_are_refused, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let accounts = "/v1/ledger/accounts";
     app.post(accounts, json!({"currency": "XXX"}))
         .await
@@ -805,8 +672,8 @@ on_both_backends!(unknown_currencies_bad_ids_and_bad_business_fields_are_refused
 // multi-byte character where the core's parser slices the offset by byte (`+00é0`) panicked the
 // request, which dropped the connection without an answer.
 on_both_backends!(a_time_with_a_multi_byte_character_is_invalid_time_not_a_panic, |db| {
-    let app = TestApp::new(db).await;
-    let (_, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (_, wallet) = platform_and_wallet(&app).await;
     for query in ["at=2026-01-01T00:00:00%2B00%C3%A90", "at=2026-01-01T00:00:00%C3%A9", "at=2026-01-01T00%C3%A9:00Z"] {
         let response = app.get(&format!("/v1/ledger/accounts/{wallet}/balance?{query}")).await;
         response.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_time");
@@ -818,7 +685,7 @@ on_both_backends!(a_time_with_a_multi_byte_character_is_invalid_time_not_a_panic
 });
 
 on_both_backends!(a_body_over_the_limit_is_refused_before_it_is_read_whole, |db| {
-    let app = TestApp::with_config(db, HttpConfig { body_bytes_max: 1024, ..HttpConfig::default() }).await;
+    let app = app_with(db, HttpConfig { body_bytes_max: 1024, ..HttpConfig::default() }).await;
     let large = json!({"currency": "CNY", "metadata": {"note": "x".repeat(2000)}});
     let response = app.post("/v1/ledger/accounts", large).await;
     response.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
@@ -836,13 +703,13 @@ on_both_backends!(a_body_over_the_limit_is_refused_before_it_is_read_whole, |db|
 // Idempotency.
 
 on_both_backends!(a_retried_request_with_an_idempotency_key_gets_the_first_response_and_moves_money_once, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let body = json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": 700});
-    let first = app.send(app.with_idempotency_key("/v1/ledger/transfers", &body, "recharge-1")).await;
+    let first = app.send(with_idempotency_key(&app, "/v1/ledger/transfers", &body, "recharge-1")).await;
     first.assert_status(StatusCode::CREATED);
     assert!(!first.replayed());
-    let retry = app.send(app.with_idempotency_key("/v1/ledger/transfers", &body, "recharge-1")).await;
+    let retry = app.send(with_idempotency_key(&app, "/v1/ledger/transfers", &body, "recharge-1")).await;
     retry.assert_status(StatusCode::CREATED);
     assert!(retry.replayed());
     assert_eq!(retry.body, first.body);
@@ -850,30 +717,30 @@ on_both_backends!(a_retried_request_with_an_idempotency_key_gets_the_first_respo
     assert_eq!(app.account(&wallet).await["balance"], 700, "one key, one effect");
 
     let different = json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": 701});
-    let reused = app.send(app.with_idempotency_key("/v1/ledger/transfers", &different, "recharge-1")).await;
+    let reused = app.send(with_idempotency_key(&app, "/v1/ledger/transfers", &different, "recharge-1")).await;
     reused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
 
     // A rejection is a response like any other: it is kept and replayed.
     let too_much = json!({"debit_account_id": wallet, "credit_account_id": platform, "amount": 10_000});
-    let refused = app.send(app.with_idempotency_key("/v1/ledger/transfers", &too_much, "pay-1")).await;
+    let refused = app.send(with_idempotency_key(&app, "/v1/ledger/transfers", &too_much, "pay-1")).await;
     refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
-    let again = app.send(app.with_idempotency_key("/v1/ledger/transfers", &too_much, "pay-1")).await;
+    let again = app.send(with_idempotency_key(&app, "/v1/ledger/transfers", &too_much, "pay-1")).await;
     assert_eq!((again.status, again.replayed()), (StatusCode::UNPROCESSABLE_ENTITY, true));
 
-    let bad_key = app.send(app.with_idempotency_key("/v1/ledger/transfers", &body, &"k".repeat(256))).await;
+    let bad_key = app.send(with_idempotency_key(&app, "/v1/ledger/transfers", &body, &"k".repeat(256))).await;
     bad_key.assert_error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
     assert_eq!(app.account(&wallet).await["balance"], 700);
 });
 
 on_both_backends!(concurrent_requests_with_one_idempotency_key_have_one_effect, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let body = json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": 100});
     let tasks: Vec<_> = (0..8)
         .map(|_| {
-            let request = app.with_idempotency_key("/v1/ledger/transfers", &body, "concurrent-1");
+            let request = with_idempotency_key(&app, "/v1/ledger/transfers", &body, "concurrent-1");
             let router = app.router.clone();
-            tokio::spawn(async move { send(&router, request).await })
+            tokio::spawn(async move { send_to(&router, request).await })
         })
         .collect();
     let mut original = 0;
@@ -897,11 +764,11 @@ on_both_backends!(concurrent_requests_with_one_idempotency_key_have_one_effect, 
 });
 
 on_both_backends!(a_request_that_times_out_moves_money_once_however_far_it_got, |db| {
-    let app = TestApp::new(db).await;
-    let (platform, wallet) = app.platform_and_wallet().await;
+    let app = app(db).await;
+    let (platform, wallet) = platform_and_wallet(&app).await;
     let impatient = app.router_with(HttpConfig { request_timeout_ms: 0, ..HttpConfig::default() });
     let body = json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": 900});
-    let response = send(&impatient, app.with_idempotency_key("/v1/ledger/transfers", &body, "slow-1")).await;
+    let response = send_to(&impatient, with_idempotency_key(&app, "/v1/ledger/transfers", &body, "slow-1")).await;
     response.assert_error(StatusCode::SERVICE_UNAVAILABLE, "request_timeout");
 
     // Where the timeout struck is a race: before the key was claimed (then the retry runs afresh) or
@@ -909,7 +776,7 @@ on_both_backends!(a_request_that_times_out_moves_money_once_however_far_it_got, 
     // gets its stored response). Either way the money moves once.
     let mut outcome = None;
     for _ in 0..100 {
-        let retry = app.send(app.with_idempotency_key("/v1/ledger/transfers", &body, "slow-1")).await;
+        let retry = app.send(with_idempotency_key(&app, "/v1/ledger/transfers", &body, "slow-1")).await;
         if retry.status != StatusCode::CONFLICT {
             outcome = Some(retry);
             break;

@@ -6,203 +6,100 @@
 
 use std::net::SocketAddr;
 
-use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use ed25519_dalek::SigningKey;
-use http_body_util::BodyExt;
-use sanhu_core::id::ClientTag;
-use sanhu_core::party::PayPasswordPolicy;
 use sanhu_http::signature;
 use sanhu_http::{router, AppState, HttpConfig};
-use sanhu_service::party::{Parties, PartyConfig, PayPasswordHashing};
-use sanhu_service::{clock, Ledger, LedgerConfig};
+use sanhu_service::party::Parties;
+use sanhu_service::{Ledger, LedgerConfig};
 use sanhu_store::audit::verify_chain;
-use sanhu_store::on_both_backends;
-use sanhu_store::testing::{Backend, TestDatabase};
-use sanhu_store::{ApiClient, LedgerStore, Store};
+use sanhu_store::Store;
+use sanhu_testkit::app::{create_client_with_id, new_client, send_to, signed, Setup, TestApp};
+use sanhu_testkit::ids::{CARD, CARD_DIGITS, ID_CARD, PAY_PASSWORD};
+use sanhu_testkit::{on_both_backends, world, Backend, TestDatabase};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const PAY_PASSWORD: &str = "135790";
 const NEW_PAY_PASSWORD: &str = "246813";
-const CARD: &str = "6222 0200 0000 0000 018";
-const CARD_DIGITS: &str = "6222020000000000018";
-const ID_CARD: &str = "110101199003071233";
 const CVV: &str = "987";
-
-fn party_config() -> PartyConfig {
-    // Cheap hashing: these tests set and check pay passwords.
-    PartyConfig {
-        pay_password: PayPasswordPolicy::new(5, 60).unwrap(),
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        ..PartyConfig::default()
-    }
-}
-
-/// An API client: its id and key.
-struct Client {
-    id: String,
-    key: SigningKey,
-}
-
-async fn create_client(store: &Store) -> Client {
-    create_client_with_id(store, clock::new_id::<ClientTag>().to_string()).await
-}
-
-async fn create_client_with_id(store: &Store, id: String) -> Client {
-    let key = SigningKey::from_bytes(&clock::random_bytes());
-    let client = ApiClient::new(id.clone(), "audit test".to_owned(), key.verifying_key().to_bytes(), clock::now());
-    store.create_client(&client).await.expect("create the API client");
-    Client { id, key }
-}
 
 /// One sanhu instance over a store.
 fn instance(store: &Store, config: HttpConfig) -> Router {
     let ledger = Ledger::start(store.clone(), LedgerConfig::default());
-    router(AppState::new(ledger, Parties::new(store.clone(), party_config()), config))
+    router(AppState::new(ledger, Parties::new(store.clone(), world::pay_password_party_config()), config))
 }
 
-struct TestApp {
-    db: TestDatabase,
-    router: Router,
-    client: Client,
+async fn app(db: TestDatabase) -> TestApp {
+    app_with(db, HttpConfig::default()).await
 }
 
-struct TestResponse {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+async fn app_with(db: TestDatabase, http: HttpConfig) -> TestApp {
+    TestApp::start(db, Setup { parties: world::pay_password_party_config(), http, wallet: None }).await
 }
 
-impl TestResponse {
-    #[track_caller]
-    fn assert_status(&self, expected: StatusCode) -> &Value {
-        assert_eq!(self.status, expected, "{}", self.body);
-        &self.body
-    }
-
-    fn request_id(&self) -> String {
-        self.headers.get("x-request-id").expect("X-Request-Id").to_str().unwrap().to_owned()
-    }
-
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
-    }
+async fn register(app: &TestApp, phone: &str) -> String {
+    app.register(phone).await.0
 }
 
-/// A signed request; `extra` headers added, `peer` as the connection's address.
-fn signed(client: &Client, method: &str, path: &str, body: &[u8], extra: &[(&str, &str)]) -> Request<Body> {
-    let now_s = clock::now().nanos() / 1_000_000_000;
-    let headers = signature::sign(&client.key, method, path, body, now_s, &signature::new_nonce());
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("content-length", body.len());
-    for (name, value) in headers.with_client(&client.id) {
-        builder = builder.header(name, value);
-    }
-    for (name, value) in extra {
-        builder = builder.header(*name, *value);
-    }
-    builder.body(Body::from(body.to_vec())).unwrap()
+/// Every event, through the API.
+async fn events(app: &TestApp, query: &str) -> Vec<Value> {
+    let page = app.get(&format!("/v1/audit-events?limit=1000{query}")).await;
+    page.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone()
 }
 
-async fn send(router: &Router, request: Request<Body>) -> TestResponse {
-    let response = router.clone().oneshot(request).await.expect("the router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.expect("read the body").to_bytes();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };
-    TestResponse { status, headers, body }
-}
-
-impl TestApp {
-    async fn new(db: TestDatabase) -> TestApp {
-        TestApp::with_config(db, HttpConfig::default()).await
-    }
-
-    async fn with_config(db: TestDatabase, config: HttpConfig) -> TestApp {
-        let client = create_client(&db.store).await;
-        let router = instance(&db.store, config);
-        TestApp { db, router, client }
-    }
-
-    async fn get(&self, path: &str) -> TestResponse {
-        send(&self.router, signed(&self.client, "GET", path, b"", &[])).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> TestResponse {
-        send(&self.router, signed(&self.client, "POST", path, body.to_string().as_bytes(), &[])).await
-    }
-
-    async fn register(&self, phone: &str) -> String {
-        let registered = self.post("/v1/members", json!({"phone": phone})).await;
-        registered.assert_status(StatusCode::CREATED)["member"]["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Every event, through the API.
-    async fn events(&self, query: &str) -> Vec<Value> {
-        let page = self.get(&format!("/v1/audit-events?limit=1000{query}")).await;
-        page.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone()
-    }
-
-    /// Every audit event and target row as the database holds them, as text.
-    async fn audit_table(&self) -> Vec<String> {
-        let events = "SELECT seq, at, actor, request_id, coalesce(source, ''), method, route, target_ids, status, \
-                      coalesce(error_code, ''), coalesce(reason, ''), coalesce(changes, ''), prev_hash, hash \
-                      FROM audit_events ORDER BY seq";
-        let targets = "SELECT target_id, seq FROM audit_targets";
-        match self.db.backend {
-            Backend::Sqlite => {
-                let path = self.db.url.strip_prefix("sqlite://").unwrap().to_owned();
-                tokio::task::spawn_blocking(move || {
-                    let connection = rusqlite::Connection::open(path).unwrap();
-                    let mut rows = Vec::new();
-                    for (sql, columns) in [(events, 14), (targets, 2)] {
-                        let mut statement = connection.prepare(sql).unwrap();
-                        let mut found = statement.query([]).unwrap();
-                        while let Some(row) = found.next().unwrap() {
-                            let fields: Vec<String> = (0..columns)
-                                .map(|i| match row.get_ref(i).unwrap() {
-                                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
-                                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                                    other => panic!("an unexpected column type: {other:?}"),
-                                })
-                                .collect();
-                            rows.push(fields.join("|"));
-                        }
-                    }
-                    rows
-                })
-                .await
-                .unwrap()
-            }
-            Backend::Postgres => {
-                let (client, connection) = tokio_postgres::connect(&self.db.url, tokio_postgres::NoTls).await.unwrap();
-                tokio::spawn(connection);
+/// Every audit event and target row as the database holds them, as text.
+async fn audit_table(app: &TestApp) -> Vec<String> {
+    let events = "SELECT seq, at, actor, request_id, coalesce(source, ''), method, route, target_ids, status, \
+                  coalesce(error_code, ''), coalesce(reason, ''), coalesce(changes, ''), prev_hash, hash \
+                  FROM audit_events ORDER BY seq";
+    let targets = "SELECT target_id, seq FROM audit_targets";
+    match app.db.backend {
+        Backend::Sqlite => {
+            let path = app.db.url.strip_prefix("sqlite://").unwrap().to_owned();
+            tokio::task::spawn_blocking(move || {
+                let connection = rusqlite::Connection::open(path).unwrap();
                 let mut rows = Vec::new();
-                for sql in [events, targets] {
-                    let sql = format!("SELECT row_to_json(r)::text FROM ({sql}) r");
-                    for row in client.query(&sql, &[]).await.unwrap() {
-                        rows.push(row.get::<_, String>(0));
+                for (sql, columns) in [(events, 14), (targets, 2)] {
+                    let mut statement = connection.prepare(sql).unwrap();
+                    let mut found = statement.query([]).unwrap();
+                    while let Some(row) = found.next().unwrap() {
+                        let fields: Vec<String> = (0..columns)
+                            .map(|i| match row.get_ref(i).unwrap() {
+                                rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                                other => panic!("an unexpected column type: {other:?}"),
+                            })
+                            .collect();
+                        rows.push(fields.join("|"));
                     }
                 }
                 rows
+            })
+            .await
+            .unwrap()
+        }
+        Backend::Postgres => {
+            let (client, connection) = tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let mut rows = Vec::new();
+            for sql in [events, targets] {
+                let sql = format!("SELECT row_to_json(r)::text FROM ({sql}) r");
+                for row in client.query(&sql, &[]).await.unwrap() {
+                    rows.push(row.get::<_, String>(0));
+                }
             }
+            rows
         }
     }
 }
 
 on_both_backends!(every_post_is_an_event_committed_before_its_answer_and_reads_are_not, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let registered = app.post("/v1/members", json!({"phone": "13700000001"})).await;
     let member = registered.assert_status(StatusCode::CREATED)["member"]["id"].as_str().unwrap().to_owned();
     let customer = registered.body["member"]["customer_id"].as_str().unwrap().to_owned();
     // The event is there as soon as the answer is.
-    let found = app.events(&format!("&request_id={}", registered.request_id())).await;
+    let found = events(&app, &format!("&request_id={}", registered.request_id())).await;
     assert_eq!(found.len(), 1, "{found:?}");
     let event = &found[0];
     assert_eq!(event["actor"], format!("client:{}", app.client.id));
@@ -220,10 +117,11 @@ on_both_backends!(every_post_is_an_event_committed_before_its_answer_and_reads_a
     let locked = app.post(&lock, json!({"reason": "fraud review"})).await;
     assert!(locked.status.is_client_error() && !locked.code().is_empty(), "locked twice: {}", locked.body);
     let malformed =
-        send(&app.router, signed(&app.client, "POST", &format!("/v1/members/{member}/lock"), b"{not json", &[])).await;
+        send_to(&app.router, signed(&app.client, "POST", &format!("/v1/members/{member}/lock"), b"{not json", &[]))
+            .await;
     malformed.assert_status(StatusCode::BAD_REQUEST);
 
-    let events = app.events("").await;
+    let events = events(&app, "").await;
     assert_eq!(events.len(), 4, "the GET is not recorded: {events:?}");
     assert_eq!((events[1]["status"].as_u64(), events[1]["reason"].as_str()), (Some(200), Some("fraud review")));
     let refused = &events[2];
@@ -241,21 +139,21 @@ on_both_backends!(every_post_is_an_event_committed_before_its_answer_and_reads_a
 });
 
 on_both_backends!(an_idempotent_replay_adds_no_event, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let body = json!({"currency": "CNY", "code": "wallet"}).to_string();
     let path = "/v1/ledger/accounts";
     for _ in 0..2 {
         let request = signed(&app.client, "POST", path, body.as_bytes(), &[("idempotency-key", "open-1")]);
-        send(&app.router, request).await.assert_status(StatusCode::CREATED);
+        send_to(&app.router, request).await.assert_status(StatusCode::CREATED);
     }
-    let events = app.events("&route=/v1/ledger/accounts").await;
+    let events = events(&app, "&route=/v1/ledger/accounts").await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert!(events[0]["target_ids"][0].as_str().unwrap().starts_with("acc_"), "the account opened");
 });
 
 on_both_backends!(secrets_sent_in_requests_leave_no_trace_in_the_audit_table, |db| {
-    let app = TestApp::new(db).await;
-    let member = app.register("13700000002").await;
+    let app = app(db).await;
+    let member = register(&app, "13700000002").await;
     let pay_password = format!("/v1/members/{member}/pay-password");
     app.post(&pay_password, json!({"pay_password": PAY_PASSWORD})).await.assert_status(StatusCode::CREATED);
     app.post(&format!("{pay_password}/verify"), json!({"pay_password": PAY_PASSWORD}))
@@ -291,14 +189,14 @@ on_both_backends!(secrets_sent_in_requests_leave_no_trace_in_the_audit_table, |d
     let body = json!({"currency": "CNY", "code": "wallet", "metadata": {"note": format!("card {CARD_DIGITS}")}});
     app.post("/v1/ledger/accounts", body).await.assert_status(StatusCode::CREATED);
 
-    let rows = app.audit_table().await;
+    let rows = audit_table(&app).await;
     assert!(rows.len() >= 10, "{rows:?}");
     let table = rows.join("\n");
     for secret in [CARD, CARD_DIGITS, ID_CARD, "0200 0000 0000"] {
         assert!(!table.contains(secret), "{secret} is in the audit table:\n{table}");
     }
     // Short secrets, in what the requests gave (hashes and times are digits and hex of their own).
-    let events = app.events("").await;
+    let events = events(&app, "").await;
     let given: String = events
         .iter()
         .map(|e| format!("{}|{}|{}|{}", e["changes"], e["reason"], e["target_ids"], e["route"]))
@@ -326,27 +224,27 @@ on_both_backends!(secrets_sent_in_requests_leave_no_trace_in_the_audit_table, |d
 
 on_both_backends!(the_source_is_the_peer_or_the_trusted_proxys_last_entry, |db| {
     let config = HttpConfig { trusted_proxy_header: Some("x-forwarded-for".to_owned()), ..HttpConfig::default() };
-    let app = TestApp::with_config(db, config).await;
+    let app = app_with(db, config).await;
     let body = json!({"phone": "13700000003"}).to_string();
     let mut request = signed(&app.client, "POST", "/v1/members", body.as_bytes(), &[]);
     request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 10], 41_000))));
-    let direct = send(&app.router, request).await;
+    let direct = send_to(&app.router, request).await;
     let body = json!({"phone": "13700000004"}).to_string();
     let forwarded = [("x-forwarded-for", "203.0.113.66, 198.51.100.23")];
     let mut request = signed(&app.client, "POST", "/v1/members", body.as_bytes(), &forwarded);
     request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 2], 41_001))));
-    let proxied = send(&app.router, request).await;
+    let proxied = send_to(&app.router, request).await;
     let source = |id: String| {
         let app = &app;
-        async move { app.events(&format!("&request_id={id}")).await[0]["source"].clone() }
+        async move { events(&app, &format!("&request_id={id}")).await[0]["source"].clone() }
     };
     assert_eq!(source(direct.request_id()).await, "192.0.2.10");
     assert_eq!(source(proxied.request_id()).await, "198.51.100.23", "the entry the proxy added, not the client's");
 });
 
 on_both_backends!(an_answer_is_withheld_when_its_event_cannot_be_written, |db| {
-    let app = TestApp::new(db).await;
-    app.register("13700000005").await;
+    let app = app(db).await;
+    register(&app, "13700000005").await;
     // The database refuses new audit events from now on.
     let refuse = match app.db.backend {
         Backend::Sqlite => {
@@ -375,31 +273,31 @@ on_both_backends!(an_answer_is_withheld_when_its_event_cannot_be_written, |db| {
     // Reads go on, and show that the registration took effect: the answer was withheld, not the change.
     let page = app.get("/v1/customers?phone=13700000006").await;
     assert_eq!(page.assert_status(StatusCode::OK)["data"].as_array().unwrap().len(), 1, "{}", page.body);
-    assert_eq!(app.events("").await.len(), 1);
+    assert_eq!(events(&app, "").await.len(), 1);
 });
 
 on_both_backends!(events_are_listed_by_actor_route_target_request_and_time, |db| {
-    let app = TestApp::new(db).await;
-    let other = create_client(&app.db.store).await;
-    let first = app.register("13700000011").await;
-    let second = app.register("13700000012").await;
+    let app = app(db).await;
+    let other = new_client(&app.db.store).await;
+    let first = register(&app, "13700000011").await;
+    let second = register(&app, "13700000012").await;
     app.post(&format!("/v1/members/{first}/activate"), json!({})).await.assert_status(StatusCode::OK);
     let by_other =
-        send(&app.router, signed(&other, "POST", &format!("/v1/members/{second}/activate"), b"{}", &[])).await;
+        send_to(&app.router, signed(&other, "POST", &format!("/v1/members/{second}/activate"), b"{}", &[])).await;
     by_other.assert_status(StatusCode::OK);
     let seqs = |events: Vec<Value>| events.iter().map(|e| e["seq"].as_i64().unwrap()).collect::<Vec<_>>();
 
-    assert_eq!(seqs(app.events(&format!("&actor=client:{}", other.id)).await), [4]);
-    assert_eq!(seqs(app.events(&format!("&actor=client:{}", app.client.id)).await), [1, 2, 3]);
-    assert_eq!(seqs(app.events("&route=/v1/members/%7Bid%7D/activate").await), [3, 4]);
-    assert_eq!(seqs(app.events(&format!("&target_id={second}")).await), [2, 4]);
-    assert_eq!(seqs(app.events(&format!("&request_id={}", by_other.request_id())).await), [4]);
-    assert_eq!(seqs(app.events(&format!("&target_id={first}&route=/v1/members")).await), [1]);
+    assert_eq!(seqs(events(&app, &format!("&actor=client:{}", other.id)).await), [4]);
+    assert_eq!(seqs(events(&app, &format!("&actor=client:{}", app.client.id)).await), [1, 2, 3]);
+    assert_eq!(seqs(events(&app, "&route=/v1/members/%7Bid%7D/activate").await), [3, 4]);
+    assert_eq!(seqs(events(&app, &format!("&target_id={second}")).await), [2, 4]);
+    assert_eq!(seqs(events(&app, &format!("&request_id={}", by_other.request_id())).await), [4]);
+    assert_eq!(seqs(events(&app, &format!("&target_id={first}&route=/v1/members")).await), [1]);
 
-    let all = app.events("").await;
+    let all = events(&app, "").await;
     let at = |i: usize| all[i]["at"].as_str().unwrap().to_owned();
     let window = format!("&from={}&to={}", at(1), at(3));
-    assert_eq!(seqs(app.events(&window).await), [2, 3], "from inclusive, to exclusive");
+    assert_eq!(seqs(events(&app, &window).await), [2, 3], "from inclusive, to exclusive");
 
     // Pages follow the cursor.
     let page = app.get("/v1/audit-events?limit=3").await;
@@ -412,12 +310,12 @@ on_both_backends!(events_are_listed_by_actor_route_target_request_and_time, |db|
     assert_eq!(next["next_cursor"], Value::Null);
 
     // Any client that signs is an actor, whether or not its id is shaped like the ids sanhu makes.
-    let hex = create_client_with_id(&app.db.store, format!("cli_{}", signature::new_nonce())).await;
+    let hex = create_client_with_id(&app.db.store, format!("cli_{}", signature::new_nonce()), "test", |c| c).await;
     let body = json!({"currency": "CNY", "code": "wallet"}).to_string();
-    send(&app.router, signed(&hex, "POST", "/v1/ledger/accounts", body.as_bytes(), &[]))
+    send_to(&app.router, signed(&hex, "POST", "/v1/ledger/accounts", body.as_bytes(), &[]))
         .await
         .assert_status(StatusCode::CREATED);
-    assert_eq!(seqs(app.events(&format!("&actor=client:{}", hex.id)).await), [5]);
+    assert_eq!(seqs(events(&app, &format!("&actor=client:{}", hex.id)).await), [5]);
 
     // Refusals, each with its code.
     for (query, status, code) in [
@@ -435,7 +333,7 @@ on_both_backends!(events_are_listed_by_actor_route_target_request_and_time, |db|
 });
 
 on_both_backends!(concurrent_requests_through_two_instances_form_one_chain, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let second_store = app.db.open_another().await;
     let second = instance(&second_store, HttpConfig::default());
     const REQUESTS: usize = 40;
@@ -444,7 +342,7 @@ on_both_backends!(concurrent_requests_through_two_instances_form_one_chain, |db|
         let router = if n % 2 == 0 { app.router.clone() } else { second.clone() };
         let body = json!({"phone": format!("1370001{n:04}")}).to_string();
         let request = signed(&app.client, "POST", "/v1/members", body.as_bytes(), &[]);
-        tasks.push(tokio::spawn(async move { send(&router, request).await }));
+        tasks.push(tokio::spawn(async move { send_to(&router, request).await }));
     }
     let mut request_ids = Vec::new();
     for task in tasks {
@@ -452,7 +350,7 @@ on_both_backends!(concurrent_requests_through_two_instances_form_one_chain, |db|
         answer.assert_status(StatusCode::CREATED);
         request_ids.push(answer.request_id());
     }
-    let events = app.events("").await;
+    let events = events(&app, "").await;
     assert_eq!(events.len(), REQUESTS);
     let mut recorded: Vec<String> = events.iter().map(|e| e["request_id"].as_str().unwrap().to_owned()).collect();
     recorded.sort();

@@ -3,129 +3,19 @@
 //! one-time codes, bank cards (never the full number, never the CVV) and pay passwords (locked after 5
 //! wrong tries). Requests are signed as a client signs them and sent through the router.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::Router;
-use ed25519_dalek::SigningKey;
-use http_body_util::BodyExt;
-use sanhu_core::id::ClientTag;
-use sanhu_core::party::PayPasswordPolicy;
-use sanhu_http::signature;
-use sanhu_http::{router, AppState, HttpConfig};
-use sanhu_service::party::{Parties, PartyConfig, PayPasswordHashing};
-use sanhu_service::{clock, Ledger, LedgerConfig};
-use sanhu_store::on_both_backends;
-use sanhu_store::testing::TestDatabase;
-use sanhu_store::ApiClient;
+use axum::http::StatusCode;
+use sanhu_testkit::app::TestApp;
+use sanhu_testkit::ids::{CARD, CARD_DIGITS, CREDIT_CODE, ID_CARD, PAY_PASSWORD};
+use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const ID_CARD: &str = "110101199003071233";
-const CREDIT_CODE: &str = "91110108MA01ABCD0B";
-const CARD: &str = "6222 0200 0000 0000 018";
-const CARD_DIGITS: &str = "6222020000000000018";
-const PAY_PASSWORD: &str = "135790";
-
-/// A server over a fresh database, with one API client whose key the test holds.
-struct TestApp {
-    _db: TestDatabase,
-    router: Router,
-    client_id: String,
-    key: SigningKey,
+async fn app(db: TestDatabase) -> TestApp {
+    TestApp::plain(db, world::pay_password_party_config()).await
 }
 
-struct TestResponse {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-    text: String,
-}
-
-impl TestResponse {
-    #[track_caller]
-    fn assert_status(&self, expected: StatusCode) -> &Value {
-        assert_eq!(self.status, expected, "{}", self.body);
-        &self.body
-    }
-
-    #[track_caller]
-    fn assert_error(&self, status: StatusCode, code: &str) {
-        let actual = self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error: {}", self.body));
-        assert_eq!((self.status, actual), (status, code), "{}", self.body);
-        let request_id = self.headers.get("x-request-id").expect("X-Request-Id").to_str().unwrap();
-        assert_eq!(self.body["error"]["request_id"], request_id);
-    }
-}
-
-impl TestApp {
-    async fn new(db: TestDatabase) -> TestApp {
-        let ledger = Ledger::start(db.store.clone(), LedgerConfig::default());
-        // Cheap hashing (these tests hash often); the lock after 5 wrong tries, as by default.
-        let config = PartyConfig {
-            pay_password: PayPasswordPolicy::new(5, 60).unwrap(),
-            pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-            ..PartyConfig::default()
-        };
-        let parties = Parties::new(db.store.clone(), config);
-        let key = SigningKey::from_bytes(&clock::random_bytes());
-        let client_id = clock::new_id::<ClientTag>().to_string();
-        let client = ApiClient::new(client_id.clone(), "test".to_owned(), key.verifying_key().to_bytes(), clock::now());
-        use sanhu_store::LedgerStore;
-        db.store.create_client(&client).await.expect("create the API client");
-        let router = router(AppState::new(ledger, parties, HttpConfig::default()));
-        TestApp { _db: db, router, client_id, key }
-    }
-
-    async fn send_with(&self, method: &str, path: &str, body: &[u8], extra: &[(&str, &str)]) -> TestResponse {
-        let now_s = clock::now().nanos() / 1_000_000_000;
-        let headers = signature::sign(&self.key, method, path, body, now_s, &signature::new_nonce());
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .header("content-length", body.len());
-        for (name, value) in headers.with_client(&self.client_id) {
-            builder = builder.header(name, value);
-        }
-        for (name, value) in extra {
-            builder = builder.header(*name, *value);
-        }
-        let request = builder.body(Body::from(body.to_vec())).unwrap();
-        let response = self.router.clone().oneshot(request).await.expect("the router is infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("read the body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };
-        assert!(status.as_u16() != 500, "no request in these tests should be a 500: {body}");
-        TestResponse { status, headers, body, text }
-    }
-
-    async fn get(&self, path: &str) -> TestResponse {
-        self.send_with("GET", path, b"", &[]).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> TestResponse {
-        self.send_with("POST", path, body.to_string().as_bytes(), &[]).await
-    }
-
-    /// A POST of a body exactly as written (a number serde_json would write otherwise, say).
-    async fn post_raw(&self, path: &str, body: &str) -> TestResponse {
-        self.send_with("POST", path, body.as_bytes(), &[]).await
-    }
-
-    /// Registers a personal member by phone; returns its id.
-    async fn register(&self, phone: &str) -> String {
-        let registered = self.post("/v1/members", json!({"phone": phone})).await;
-        registered.assert_status(StatusCode::CREATED)["member"]["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Gives a member the verified real name `name`.
-    async fn real_name(&self, member: &str, name: &str) {
-        let body = json!({"type": "id_card", "channel": "police_id_check", "name": name,
-                          "certificate_type": "id_card", "certificate_number": ID_CARD, "result": "verified"});
-        self.post(&format!("/v1/members/{member}/authentications"), body).await.assert_status(StatusCode::CREATED);
-    }
+/// Registers a personal member by phone; returns its id.
+async fn register(app: &TestApp, phone: &str) -> String {
+    app.register(phone).await.0
 }
 
 fn company() -> Value {
@@ -147,7 +37,7 @@ fn id_of(body: &Value) -> String {
 }
 
 on_both_backends!(an_enterprise_with_an_admin_and_a_cashier_limited_to_one_account, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
 
     // Registered with its company details and its first admin, all at once.
     let registered = app
@@ -334,7 +224,7 @@ on_both_backends!(an_enterprise_with_an_admin_and_a_cashier_limited_to_one_accou
     let removed = removed.assert_status(StatusCode::OK).clone();
     assert_eq!((removed["status"].clone(), removed["identities"].clone()), (json!("removed"), json!([])));
     // Its phone is free again.
-    app.register("13900000002").await;
+    register(&app, "13900000002").await;
 
     // An operator's own pay password.
     let pay_password = format!("/v1/operators/{admin}/pay-password");
@@ -358,7 +248,7 @@ on_both_backends!(an_enterprise_with_an_admin_and_a_cashier_limited_to_one_accou
     assert!(!history.to_string().contains(PAY_PASSWORD));
 
     // A personal member has no company; ids are checked.
-    let personal = app.register("13900000003").await;
+    let personal = register(&app, "13900000003").await;
     app.get(&format!("/v1/members/{personal}/company"))
         .await
         .assert_error(StatusCode::CONFLICT, "member_not_enterprise");
@@ -379,14 +269,14 @@ on_both_backends!(an_enterprise_with_an_admin_and_a_cashier_limited_to_one_accou
 });
 
 on_both_backends!(login_identities_and_a_phone_change_that_needs_both_codes, |db| {
-    let app = TestApp::new(db).await;
-    let member = app.register("13800000001").await;
+    let app = app(db).await;
+    let member = register(&app, "13800000001").await;
     let identities = format!("/v1/members/{member}/identities");
 
     let added = app.post(&identities, json!({"email": "zhang@example.com"})).await;
     assert_eq!(added.assert_status(StatusCode::CREATED)["identities"].as_array().unwrap().len(), 2);
     app.post(&identities, json!({"nickname": "zhang_san"})).await.assert_status(StatusCode::CREATED);
-    let other = app.register("13800000009").await;
+    let other = register(&app, "13800000009").await;
     app.post(&format!("/v1/members/{other}/identities"), json!({"email": "ZHANG@example.com"}))
         .await
         .assert_error(StatusCode::CONFLICT, "identity_taken");
@@ -432,12 +322,12 @@ on_both_backends!(login_identities_and_a_phone_change_that_needs_both_codes, |db
         .await
         .assert_error(StatusCode::NOT_FOUND, "phone_change_not_found");
     // The old number is free, the new one taken.
-    app.register("13800000001").await;
+    register(&app, "13800000001").await;
     app.post("/v1/members", json!({"phone": "13800000002"})).await.assert_error(StatusCode::CONFLICT, "identity_taken");
 });
 
 on_both_backends!(one_time_codes_are_issued_once_checked_once_and_never_kept_by_idempotency, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let issued = app.post("/v1/one-time-codes", json!({"purpose": "sign_in", "phone": "13700000001"})).await;
     let issued = issued.assert_status(StatusCode::CREATED).clone();
     let code = issued["code"].as_str().unwrap().to_owned();
@@ -481,7 +371,7 @@ on_both_backends!(one_time_codes_are_issued_once_checked_once_and_never_kept_by_
     let body = json!({"purpose": "sign_in", "phone": "13700000002"}).to_string();
     let keyed = app.send_with("POST", "/v1/one-time-codes", body.as_bytes(), &[("idempotency-key", "otp-1")]).await;
     keyed.assert_error(StatusCode::BAD_REQUEST, "idempotency_key_not_accepted");
-    let member = app.register("13700000003").await;
+    let member = register(&app, "13700000003").await;
     let body = json!({"pay_password": PAY_PASSWORD}).to_string();
     let keyed = app
         .send_with(
@@ -500,8 +390,8 @@ on_both_backends!(one_time_codes_are_issued_once_checked_once_and_never_kept_by_
 });
 
 on_both_backends!(a_bank_card_is_bound_without_its_cvv_and_never_shown_in_full, |db| {
-    let app = TestApp::new(db).await;
-    let member = app.register("13600000001").await;
+    let app = app(db).await;
+    let member = register(&app, "13600000001").await;
     let cards = format!("/v1/members/{member}/bank-cards");
 
     // Security data is refused whatever else the body holds, and the number is not echoed.
@@ -532,9 +422,9 @@ on_both_backends!(a_bank_card_is_bound_without_its_cvv_and_never_shown_in_full, 
     // A withdrawal goes only to a card in the member's verified real name.
     let check = format!("/v1/bank-cards/{card}/withdrawal-check?member_id={member}");
     app.get(&check).await.assert_error(StatusCode::CONFLICT, "member_not_real_named");
-    app.real_name(&member, "张三").await;
+    app.real_name(&member, "张三", 123).await;
     assert_eq!(app.get(&check).await.assert_status(StatusCode::OK)["usable"], true);
-    let other = app.register("13600000002").await;
+    let other = register(&app, "13600000002").await;
     app.get(&format!("/v1/bank-cards/{card}/withdrawal-check?member_id={other}"))
         .await
         .assert_error(StatusCode::FORBIDDEN, "card_not_members");
@@ -567,8 +457,8 @@ on_both_backends!(a_bank_card_is_bound_without_its_cvv_and_never_shown_in_full, 
 });
 
 on_both_backends!(a_field_of_the_wrong_type_is_named_with_its_type_and_its_value_is_never_repeated, |db| {
-    let app = TestApp::new(db).await;
-    let member = app.register("13500000009").await;
+    let app = app(db).await;
+    let member = register(&app, "13500000009").await;
     let pay_password = format!("/v1/members/{member}/pay-password");
     // A pay password sent as a number, or as a fraction, where a string of 6 digits is expected.
     for (body, secret) in [(r#"{"pay_password":731904}"#, "731904"), (r#"{"pay_password":73.1904}"#, "1904")] {
@@ -591,8 +481,8 @@ on_both_backends!(a_field_of_the_wrong_type_is_named_with_its_type_and_its_value
 });
 
 on_both_backends!(a_pay_password_locks_after_five_wrong_tries, |db| {
-    let app = TestApp::new(db).await;
-    let member = app.register("13500000001").await;
+    let app = app(db).await;
+    let member = register(&app, "13500000001").await;
     let pay_password = format!("/v1/members/{member}/pay-password");
     let verify = format!("{pay_password}/verify");
 
@@ -636,7 +526,7 @@ on_both_backends!(a_pay_password_locks_after_five_wrong_tries, |db| {
     .assert_error(StatusCode::FORBIDDEN, "pay_password_locked");
 
     // Another member changes its own with the current one.
-    let other = app.register("13500000002").await;
+    let other = register(&app, "13500000002").await;
     let other_password = format!("/v1/members/{other}/pay-password");
     app.post(&other_password, json!({"pay_password": PAY_PASSWORD})).await.assert_status(StatusCode::CREATED);
     app.post(

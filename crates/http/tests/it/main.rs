@@ -4,7 +4,6 @@
 mod access;
 mod api;
 mod audit;
-mod common;
 mod enterprises_and_security;
 mod idempotency_after_crash;
 mod parties;

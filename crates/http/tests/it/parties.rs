@@ -2,142 +2,37 @@
 //! database per test, on SQLite and on PostgreSQL, requests signed as a client signs them and sent
 //! through the router; money moved through the ledger's own endpoints.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::Router;
-use ed25519_dalek::SigningKey;
-use http_body_util::BodyExt;
-use sanhu_core::id::ClientTag;
-use sanhu_http::signature;
-use sanhu_http::{router, AppState, HttpConfig};
-use sanhu_service::party::{Parties, PartyConfig};
-use sanhu_service::{clock, Ledger, LedgerConfig};
-use sanhu_store::on_both_backends;
-use sanhu_store::testing::TestDatabase;
-use sanhu_store::{ApiClient, LedgerStore};
+use axum::http::StatusCode;
+use sanhu_service::party::PartyConfig;
+use sanhu_testkit::app::TestApp;
+use sanhu_testkit::ids::{ID_CARD, OTHER_ID_CARD};
+use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const ID_CARD: &str = "110101199003071233";
-const OTHER_ID_CARD: &str = "310115198511114560";
-
-/// A server over a fresh database, with one API client whose key the test holds.
-struct TestApp {
-    _db: TestDatabase,
-    router: Router,
-    client_id: String,
-    key: SigningKey,
+async fn app(db: sanhu_testkit::TestDatabase) -> TestApp {
+    TestApp::plain(db, PartyConfig::default()).await
 }
 
-struct TestResponse {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-    text: String,
+/// Registers and activates a member; returns (member id, customer id, basic account id).
+async fn active_member(app: &TestApp, phone: &str) -> (String, String, String) {
+    let (member, customer) = app.register(phone).await;
+    let basic = app.activate(&member).await;
+    (member, customer, basic)
 }
 
-impl TestResponse {
-    #[track_caller]
-    fn assert_status(&self, expected: StatusCode) -> &Value {
-        assert_eq!(self.status, expected, "{}", self.body);
-        &self.body
-    }
-
-    #[track_caller]
-    fn assert_error(&self, status: StatusCode, code: &str) {
-        let actual = self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error: {}", self.body));
-        assert_eq!((self.status, actual), (status, code), "{}", self.body);
-        let request_id = self.headers.get("x-request-id").expect("X-Request-Id").to_str().unwrap();
-        assert_eq!(self.body["error"]["request_id"], request_id);
-    }
+/// A member account's balance as the member's account shows it.
+async fn balance(app: &TestApp, account: &str) -> i64 {
+    let view = app.get(&format!("/v1/accounts/{account}")).await;
+    view.assert_status(StatusCode::OK)["balance"].as_i64().unwrap()
 }
 
-impl TestApp {
-    async fn new(db: TestDatabase) -> TestApp {
-        let ledger = Ledger::start(db.store.clone(), LedgerConfig::default());
-        let parties = Parties::new(db.store.clone(), PartyConfig::default());
-        let key = SigningKey::from_bytes(&clock::random_bytes());
-        // A real client id (cli_ and 26 characters), as `sanhu client create` makes: it is the actor
-        // of every change.
-        let client_id = clock::new_id::<ClientTag>().to_string();
-        let client = ApiClient::new(client_id.clone(), "test".to_owned(), key.verifying_key().to_bytes(), clock::now());
-        db.store.create_client(&client).await.expect("create the API client");
-        let router = router(AppState::new(ledger, parties, HttpConfig::default()));
-        TestApp { _db: db, router, client_id, key }
-    }
-
-    async fn send(&self, method: &str, path: &str, body: &[u8]) -> TestResponse {
-        let now_s = clock::now().nanos() / 1_000_000_000;
-        let headers = signature::sign(&self.key, method, path, body, now_s, &signature::new_nonce());
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .header("content-length", body.len());
-        for (name, value) in headers.with_client(&self.client_id) {
-            builder = builder.header(name, value);
-        }
-        let request = builder.body(Body::from(body.to_vec())).unwrap();
-        let response = self.router.clone().oneshot(request).await.expect("the router is infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("read the body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };
-        assert!(status.as_u16() != 500, "no request in these tests should be a 500: {body}");
-        TestResponse { status, headers, body, text }
-    }
-
-    async fn get(&self, path: &str) -> TestResponse {
-        self.send("GET", path, b"").await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> TestResponse {
-        self.send("POST", path, body.to_string().as_bytes()).await
-    }
-
-    /// Registers a personal member by phone; returns (member id, customer id).
-    async fn register(&self, phone: &str) -> (String, String) {
-        let registered = self.post("/v1/members", json!({"phone": phone})).await;
-        let body = registered.assert_status(StatusCode::CREATED);
-        (body["member"]["id"].as_str().unwrap().to_owned(), body["customer"]["id"].as_str().unwrap().to_owned())
-    }
-
-    /// Registers and activates a member; returns (member id, customer id, basic account id).
-    async fn active_member(&self, phone: &str) -> (String, String, String) {
-        let (member, customer) = self.register(phone).await;
-        let activated = self.post(&format!("/v1/members/{member}/activate"), json!({})).await;
-        let basic = activated.assert_status(StatusCode::OK)["accounts"][0]["id"].as_str().unwrap().to_owned();
-        (member, customer, basic)
-    }
-
-    /// A debit-normal platform ledger account that funds members.
-    async fn funding(&self) -> String {
-        let opened = self.post("/v1/ledger/accounts", json!({"currency": "CNY", "normal_side": "debit"})).await;
-        opened.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn transfer(&self, debit: &str, credit: &str, amount: i64) -> TestResponse {
-        self.post(
-            "/v1/ledger/transfers",
-            json!({"debit_account_id": debit, "credit_account_id": credit, "amount": amount}),
-        )
-        .await
-    }
-
-    async fn balance(&self, account: &str) -> i64 {
-        let view = self.get(&format!("/v1/accounts/{account}")).await;
-        view.assert_status(StatusCode::OK)["balance"].as_i64().unwrap()
-    }
-
-    fn id_card(&self, name: &str, number: &str, result: &str) -> Value {
-        json!({"type": "id_card", "channel": "police_id_check", "name": name, "certificate_type": "id_card",
-               "certificate_number": number, "result": result})
-    }
+fn id_card(name: &str, number: &str, result: &str) -> Value {
+    json!({"type": "id_card", "channel": "police_id_check", "name": name, "certificate_type": "id_card",
+           "certificate_number": number, "result": result})
 }
 
 on_both_backends!(the_three_parties_over_http_from_registration_to_cancellation, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let funding = app.funding().await;
 
     // Registered by phone: inactive, under a new customer without a certificate.
@@ -171,7 +66,7 @@ on_both_backends!(the_three_parties_over_http_from_registration_to_cancellation,
     // The ID card is verified: the customer gains the certificate, the member its real name. The
     // number is never echoed in full.
     let authenticated =
-        app.post(&format!("/v1/members/{first}/authentications"), app.id_card("张三", ID_CARD, "verified")).await;
+        app.post(&format!("/v1/members/{first}/authentications"), id_card("张三", ID_CARD, "verified")).await;
     let outcome = authenticated.assert_status(StatusCode::CREATED).clone();
     assert!(!authenticated.text.contains(ID_CARD), "{}", authenticated.text);
     assert_eq!(outcome["certificate_assigned"], true);
@@ -190,10 +85,9 @@ on_both_backends!(the_three_parties_over_http_from_registration_to_cancellation,
 
     // A second member proves the same ID card, through a pending authentication decided later: the
     // two customers are one and merge, with both members and both balances intact.
-    let (second, second_customer, second_basic) = app.active_member("13800000002").await;
+    let (second, second_customer, second_basic) = active_member(&app, "13800000002").await;
     app.transfer(&funding, &second_basic, 2_500).await.assert_status(StatusCode::CREATED);
-    let pending =
-        app.post(&format!("/v1/members/{second}/authentications"), app.id_card("张三", ID_CARD, "pending")).await;
+    let pending = app.post(&format!("/v1/members/{second}/authentications"), id_card("张三", ID_CARD, "pending")).await;
     let pending = pending.assert_status(StatusCode::CREATED).clone();
     assert_eq!(pending["authentication"]["status"], "pending");
     assert_eq!(pending["authentication"]["decided_at"], Value::Null);
@@ -227,8 +121,8 @@ on_both_backends!(the_three_parties_over_http_from_registration_to_cancellation,
     assert_eq!(members, expected);
     assert_eq!(survivor["accounts"].as_array().unwrap().len(), 2);
     assert!(survivor["history"].as_array().unwrap().iter().any(|h| h["action"] == "customer.merged_in"));
-    assert_eq!(app.balance(&first_basic).await, 1_000);
-    assert_eq!(app.balance(&second_basic).await, 2_500);
+    assert_eq!(balance(&app, &first_basic).await, 1_000);
+    assert_eq!(balance(&app, &second_basic).await, 2_500);
     let second_account = app.get(&format!("/v1/accounts/{second_basic}")).await.assert_status(StatusCode::OK).clone();
     assert_eq!(second_account["customer_id"], first_customer.as_str());
     assert_eq!(second_account["ledger"]["credits_posted"], 2_500);
@@ -277,7 +171,7 @@ on_both_backends!(the_three_parties_over_http_from_registration_to_cancellation,
     assert_eq!(actions.first(), Some(&"member.registered"));
     assert_eq!(actions.last(), Some(&"member.cancelled"));
     let last = history["data"].as_array().unwrap().last().unwrap();
-    assert_eq!(last["actor"], format!("client:{}", app.client_id));
+    assert_eq!(last["actor"], format!("client:{}", app.client.id));
     assert_eq!(last["reason"], "user asked");
     let customer_history = app.get(&format!("/v1/customers/{first_customer}/history")).await;
     let customer_history = customer_history.assert_status(StatusCode::OK).clone();
@@ -290,9 +184,9 @@ on_both_backends!(the_three_parties_over_http_from_registration_to_cancellation,
 });
 
 on_both_backends!(members_lock_open_accounts_and_accounts_change_status_and_close, |db| {
-    let app = TestApp::new(db).await;
+    let app = app(db).await;
     let funding = app.funding().await;
-    let (member, _, basic) = app.active_member("13900000001").await;
+    let (member, _, basic) = active_member(&app, "13900000001").await;
 
     let got = app.get(&format!("/v1/members/{member}")).await.assert_status(StatusCode::OK).clone();
     assert_eq!(got["id"], member.as_str());
@@ -345,18 +239,18 @@ on_both_backends!(members_lock_open_accounts_and_accounts_change_status_and_clos
     let closed = app.post(&close, json!({"reason": "not needed"})).await.assert_status(StatusCode::OK).clone();
     assert_eq!(closed["status"], "closed");
     app.post(&close, json!({"reason": "again"})).await.assert_error(StatusCode::CONFLICT, "account_closed");
-    assert_eq!(app.balance(&basic).await, 300);
+    assert_eq!(balance(&app, &basic).await, 300);
     // Its entries are the ledger's.
     let entries = app.get(&format!("/v1/ledger/accounts/{settlement}/entries")).await;
     assert_eq!(entries.assert_status(StatusCode::OK)["data"].as_array().unwrap().len(), 2);
 });
 
 on_both_backends!(customers_are_searched_merged_by_an_administrator_and_their_history_paged, |db| {
-    let app = TestApp::new(db).await;
-    let (a, customer_a, _) = app.active_member("13700000001").await;
-    let (b, customer_b, _) = app.active_member("13700000002").await;
+    let app = app(db).await;
+    let (a, customer_a, _) = active_member(&app, "13700000001").await;
+    let (b, customer_b, _) = active_member(&app, "13700000002").await;
     let authenticated =
-        app.post(&format!("/v1/members/{a}/authentications"), app.id_card("李四", OTHER_ID_CARD, "verified")).await;
+        app.post(&format!("/v1/members/{a}/authentications"), id_card("李四", OTHER_ID_CARD, "verified")).await;
     authenticated.assert_status(StatusCode::CREATED);
     let by_name = app.get("/v1/customers?name=%E6%9D%8E%E5%9B%9B").await;
     assert_eq!(by_name.assert_status(StatusCode::OK)["data"][0]["id"], customer_a.as_str());
@@ -364,7 +258,7 @@ on_both_backends!(customers_are_searched_merged_by_an_administrator_and_their_hi
     assert_eq!(none.assert_status(StatusCode::OK)["data"], json!([]));
 
     // A failed authentication changes no customer.
-    let failed = app.post(&format!("/v1/members/{b}/authentications"), app.id_card("王五", ID_CARD, "failed")).await;
+    let failed = app.post(&format!("/v1/members/{b}/authentications"), id_card("王五", ID_CARD, "failed")).await;
     let failed = failed.assert_status(StatusCode::CREATED).clone();
     assert_eq!(
         (failed["authentication"]["status"].clone(), failed["certificate_assigned"].clone()),
@@ -409,8 +303,8 @@ on_both_backends!(customers_are_searched_merged_by_an_administrator_and_their_hi
 });
 
 on_both_backends!(each_input_error_has_its_code, |db| {
-    let app = TestApp::new(db).await;
-    let (member, customer, basic) = app.active_member("13600000001").await;
+    let app = app(db).await;
+    let (member, customer, basic) = active_member(&app, "13600000001").await;
 
     // Values.
     app.post("/v1/members", json!({"phone": "12345"}))
@@ -430,11 +324,11 @@ on_both_backends!(each_input_error_has_its_code, |db| {
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "reason_invalid");
     let bad_number = app
-        .post(&format!("/v1/members/{member}/authentications"), app.id_card("张三", "110101199003071234", "verified"))
+        .post(&format!("/v1/members/{member}/authentications"), id_card("张三", "110101199003071234", "verified"))
         .await;
     bad_number.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "certificate_check_failed");
     assert!(!bad_number.text.contains("110101199003071234"), "{}", bad_number.text);
-    let mut channel = app.id_card("张三", ID_CARD, "verified");
+    let mut channel = id_card("张三", ID_CARD, "verified");
     channel["channel"] = json!("Police Check");
     app.post(&format!("/v1/members/{member}/authentications"), channel)
         .await
@@ -451,7 +345,7 @@ on_both_backends!(each_input_error_has_its_code, |db| {
     app.post(&format!("/v1/members/{member}/cancel"), json!({}))
         .await
         .assert_error(StatusCode::BAD_REQUEST, "missing_field");
-    let mut with_phone = app.id_card("张三", ID_CARD, "verified");
+    let mut with_phone = id_card("张三", ID_CARD, "verified");
     with_phone["phone"] = json!("13600000001");
     app.post(&format!("/v1/members/{member}/authentications"), with_phone)
         .await
@@ -494,20 +388,11 @@ on_both_backends!(each_input_error_has_its_code, |db| {
 });
 
 on_both_backends!(a_change_retried_with_its_idempotency_key_happens_once, |db| {
-    let app = TestApp::new(db).await;
-    let body = json!({"phone": "13500000001"}).to_string();
-    let now_s = clock::now().nanos() / 1_000_000_000;
+    let app = app(db).await;
     let mut responses = Vec::new();
     for _ in 0..2 {
-        let headers = signature::sign(&app.key, "POST", "/v1/members", body.as_bytes(), now_s, &signature::new_nonce());
-        let mut builder = Request::builder().method("POST").uri("/v1/members").header("idempotency-key", "register-1");
-        for (name, value) in headers.with_client(&app.client_id) {
-            builder = builder.header(name, value);
-        }
-        let response = app.router.clone().oneshot(builder.body(Body::from(body.clone())).unwrap()).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        responses.push((status, serde_json::from_slice::<Value>(&bytes).unwrap()));
+        let response = app.post_keyed("/v1/members", "register-1", json!({"phone": "13500000001"})).await;
+        responses.push((response.status, response.body));
     }
     assert_eq!(responses[0].0, StatusCode::CREATED);
     assert_eq!(responses[0], responses[1], "the retry gets the first response, not identity_taken");

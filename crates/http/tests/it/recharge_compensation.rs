@@ -13,18 +13,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use sanhu_core::id::{ClientId, MemberId};
-use sanhu_core::party::{Actor, CustomerScope, LoginIdentity, PartyKind, PhoneNumber};
-use sanhu_core::wallet::{FeePayer, FeeRule};
-use sanhu_core::{AccountId, Currency, Timestamp};
+use sanhu_core::id::MemberId;
+use sanhu_core::Timestamp;
 use sanhu_http::channel_status::{ChannelQueryTimeouts, HttpChannelQuery};
+use sanhu_service::clock;
 use sanhu_service::jobs::{compensate_recharge_orders, CompensationPass};
-use sanhu_service::party::{Parties, PartyConfig, PartySecret, PayPasswordHashing, Registration};
-use sanhu_service::wallet::{
-    Channel, ChannelReview, OrderNumber, RechargeRequest, RechargeStatus, WalletConfig, Wallets,
-};
-use sanhu_service::{clock, Ledger, LedgerConfig};
-use sanhu_store::{on_both_backends, LedgerStore, Store};
+use sanhu_service::wallet::{Channel, RechargeRequest, RechargeStatus, WalletConfig};
+use sanhu_store::Store;
+use sanhu_testkit::money::cny;
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::{self, actor, client, no, test_channel};
 use serde_json::json;
 
 /// The channel's status endpoint: what it answers depends on the order number's prefix, and every
@@ -78,22 +76,6 @@ fn unreachable_url() -> String {
     format!("http://{address}/status")
 }
 
-fn cny() -> Currency {
-    Currency::parse("CNY").unwrap()
-}
-
-fn client() -> ClientId {
-    ClientId::from_u128(7).unwrap()
-}
-
-fn actor() -> Actor {
-    Actor::Client(client())
-}
-
-fn no(text: &str) -> OrderNumber {
-    OrderNumber::parse(text).unwrap()
-}
-
 /// Orders are asked about once pending a minute.
 const QUERY_AFTER_S: u32 = 60;
 
@@ -101,53 +83,34 @@ const QUERY_AFTER_S: u32 = 60;
 /// (whose endpoint does not answer), both free.
 fn wallet_config(status_url: &str) -> WalletConfig {
     let mut config = WalletConfig::default_for(cny());
-    let channel = |name: &str, url: String| Channel {
-        name: name.into(),
-        review: ChannelReview::NotRequired,
-        fee: FeeRule::Free,
-        fee_payer: FeePayer::Platform,
-        status_url: Some(url),
-    };
+    let channel = |name: &str, url: String| Channel { name: name.into(), status_url: Some(url), ..test_channel() };
     config.channels.push(channel("gateway", status_url.to_owned()));
     config.channels.push(channel("offline", unreachable_url()));
     config.recharge_query_after_s = QUERY_AFTER_S;
     config
 }
 
+/// The wallet world, with the channels' status endpoints asked through HTTP.
 struct World {
-    store: Store,
-    parties: Parties,
-    wallets: Wallets,
+    world: world::World,
     channels: Arc<HttpChannelQuery>,
 }
 
+impl std::ops::Deref for World {
+    type Target = world::World;
+
+    fn deref(&self) -> &world::World {
+        &self.world
+    }
+}
+
 async fn world(store: &Store, status_url: &str) -> World {
-    let config = PartyConfig {
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        secret: PartySecret::from_bytes(&[42; 32]).unwrap(),
-        ..PartyConfig::default()
-    };
-    let parties = Parties::new(store.clone(), config);
-    let ledger = Ledger::start(store.clone(), LedgerConfig::default());
-    let wallets = Wallets::new(parties.clone(), ledger, wallet_config(status_url));
-    wallets.ensure_platform_accounts().await.unwrap();
+    let world = world::World::new(store, world::party_config(), wallet_config(status_url)).await;
     let channels = Arc::new(HttpChannelQuery::new(ChannelQueryTimeouts { connect_ms: 300, answer_ms: 500 }));
-    World { store: store.clone(), parties, wallets, channels }
+    World { world, channels }
 }
 
 impl World {
-    async fn member(&self, n: u32) -> (MemberId, AccountId) {
-        let phone = PhoneNumber::parse(&format!("135{n:08}")).unwrap();
-        let registration = Registration {
-            kind: PartyKind::Personal,
-            scope: CustomerScope::External,
-            identity: LoginIdentity::Phone(phone),
-        };
-        let member = self.parties.register_member(&registration, &actor()).await.unwrap().member.member.id();
-        let (_, opened) = self.parties.activate_member(member, &actor()).await.unwrap();
-        (member, opened[0].0.account_id)
-    }
-
     async fn order(&self, member: MemberId, number: &str, amount: i64, channel: &str) {
         let request = RechargeRequest {
             client: client(),
@@ -167,15 +130,6 @@ impl World {
 
     async fn pass(&self, at: Timestamp) -> CompensationPass {
         compensate_recharge_orders(&self.wallets, &self.channels, at).await.unwrap()
-    }
-
-    async fn balance(&self, account: AccountId) -> i64 {
-        self.store.get_account(account).await.unwrap().unwrap().balance()
-    }
-
-    async fn verify_clean(&self) {
-        let report = self.store.verify().await.unwrap();
-        assert!(report.problems.is_empty(), "{:?}", report.problems);
     }
 }
 

@@ -3,27 +3,22 @@
 //! permission table says; maker-checker, refused to the maker and applied by another staff member,
 //! once however many approve at once; and the audit log's staff actor.
 
-use crate::common;
-
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::{TestApp, TestResponse};
-use http_body_util::BodyExt;
 use sanhu_core::scope::Scope;
 use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
-use sanhu_core::Currency;
 use sanhu_http::scopes::required_scope;
 use sanhu_http::{router, HttpConfig};
 use sanhu_service::party::PartyConfig;
 use sanhu_service::staff::{PasswordHashing, StaffConfig};
 use sanhu_service::wallet::WalletConfig;
 use sanhu_store::audit::{AuditQuery, AuditStore};
-use sanhu_store::on_both_backends;
 use sanhu_store::staff::StaffStore;
-use sanhu_store::testing::{Backend, TestDatabase};
+use sanhu_testkit::app::{send_to, TestApp, TestResponse};
+use sanhu_testkit::money::cny;
+use sanhu_testkit::{on_both_backends, Backend, TestDatabase};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery staple";
 const IDLE_S: u32 = 600;
@@ -52,8 +47,7 @@ async fn app(db: TestDatabase) -> App {
 }
 
 async fn app_with(db: TestDatabase, http: HttpConfig) -> App {
-    let cny = Currency::parse("CNY").unwrap();
-    let mut api = TestApp::new(db, PartyConfig::default(), WalletConfig::default_for(cny)).await;
+    let mut api = TestApp::new(db, PartyConfig::default(), WalletConfig::default_for(cny())).await;
     // The staff's state shares the API client's store, audit log and wallet.
     let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
         .with_wallet(api.state.wallets().config().clone())
@@ -77,14 +71,7 @@ impl App {
         for (name, value) in headers {
             builder = builder.header(*name, value.as_str());
         }
-        let response = self.router.clone().oneshot(builder.body(Body::from(bytes)).unwrap()).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };
-        assert!(status.as_u16() != 500, "no request in these tests should be a 500: {body}");
-        TestResponse { status, headers, body, text }
+        send_to(&self.router, builder.body(Body::from(bytes)).unwrap()).await
     }
 
     async fn sign_in_as(&self, username: &str, password: &str) -> TestResponse {

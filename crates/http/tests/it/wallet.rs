@@ -7,39 +7,23 @@
 //! then payments, refunds, freezes and adjustments with every refusal's code. Each case ends with the
 //! ledger's verify checks passing.
 
-use crate::common;
-
 use axum::http::StatusCode;
-use common::TestApp;
 use sanhu_core::party::account_type::AccountTypeSpec;
 use sanhu_core::party::{AccountType, AccountTypeCode, AccountTypes};
-use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, WithdrawalPolicy};
-use sanhu_core::{Currency, Timestamp};
-use sanhu_service::clock;
-use sanhu_service::party::{PartyConfig, PayPasswordHashing};
-use sanhu_service::wallet::{Channel, ChannelReview, PayPasswordRule, WalletConfig};
-use sanhu_store::on_both_backends;
-use sanhu_store::testing::TestDatabase;
+use sanhu_service::party::PartyConfig;
+use sanhu_service::wallet::{PayPasswordRule, WalletConfig};
+use sanhu_testkit::app::{bound_client, new_client, Client, TestApp, TestResponse};
+use sanhu_testkit::ids::id_card;
+use sanhu_testkit::money::cny;
+use sanhu_testkit::world::{self, with_bonus_tier, with_withdrawals};
+use sanhu_testkit::{on_both_backends, TestDatabase};
 use serde_json::{json, Value};
 
-fn cny() -> Currency {
-    Currency::parse("CNY").unwrap()
-}
-
-/// The default account types, with riders' settlement accounts allowed 50.00 of debt, and the
-/// travel store's fund and profit wallets and the pet shop's prepaid deposit besides.
+/// The riders' account types (settlement accounts allowed 50.00 of debt), and the travel store's
+/// fund and profit wallets and the pet shop's prepaid deposit besides.
 fn account_types() -> AccountTypes {
+    let riders = world::riders_account_types();
     let defaults = AccountTypes::default_set(cny());
-    let mut types: Vec<AccountType> = defaults
-        .iter()
-        .map(|t| {
-            if t.code().as_str() == "settlement" {
-                AccountType::configure(AccountTypeSpec { overdraft_limit: 5000, ..t.spec().clone() }).unwrap()
-            } else {
-                t.clone()
-            }
-        })
-        .collect();
     let settlement = defaults.get(&AccountTypeCode::parse("settlement").unwrap()).unwrap().spec().clone();
     let custom = |code: &str, name: &str, withdrawable: bool| {
         AccountType::configure(AccountTypeSpec {
@@ -52,6 +36,7 @@ fn account_types() -> AccountTypes {
         })
         .unwrap()
     };
+    let mut types: Vec<AccountType> = riders.iter().cloned().collect();
     types.push(custom("fund", "资金钱包", true));
     types.push(custom("profit", "利润钱包", true));
     types.push(custom("prepaid", "预存款", false));
@@ -59,35 +44,13 @@ fn account_types() -> AccountTypes {
 }
 
 fn party_config() -> PartyConfig {
-    PartyConfig {
-        account_types: account_types(),
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        ..PartyConfig::default()
-    }
+    PartyConfig { account_types: account_types(), ..world::cheap_party_config() }
 }
 
-/// The defaults with a free `test` channel, withdrawals of at least 1.00 reviewed from 100.00, and a
-/// tier "pay 100.00, get 10.00" valid now.
+/// The free `test` channel, withdrawals of at least 1.00 reviewed from 100.00, and a tier "pay
+/// 100.00, get 10.00" valid now.
 fn wallet_config() -> WalletConfig {
-    let mut config = WalletConfig::default_for(cny());
-    config.channels.push(Channel {
-        name: "test".into(),
-        review: ChannelReview::NotRequired,
-        fee: FeeRule::Free,
-        fee_payer: FeePayer::Platform,
-        status_url: None,
-    });
-    config.withdrawal = WithdrawalPolicy::new(cny(), 100, FeeRule::Free, FeePayer::Member).unwrap();
-    config.withdrawal_auto_approve_below = 10_000;
-    let now = clock::now();
-    let tier = RechargeTier::new(
-        10_000,
-        1000,
-        Timestamp::from_nanos(now.nanos() - 3_600_000_000_000),
-        now.add_seconds(86_400).unwrap(),
-    );
-    config.recharge_tiers = RechargeTiers::new(cny(), vec![tier.unwrap()]);
-    config
+    with_bonus_tier(with_withdrawals(world::wallet_config(), 100, 10_000))
 }
 
 async fn app(db: TestDatabase) -> TestApp {
@@ -572,8 +535,8 @@ on_both_backends!(an_adjustment_above_the_threshold_needs_a_second_person, |db| 
     assert_eq!(waiting.assert_status(StatusCode::OK)["status"], "awaiting_approval");
     assert_eq!(app.balance(&basic).await, 5000);
     // Another client of the platform approves it, naming the maker's orders.
-    let checker_client = common::new_client(&app.db.store).await;
-    let approve = format!("/v1/adjustments/ADJ-2/approve?client_id={}", app.client_id);
+    let checker_client = new_client(&app.db.store).await;
+    let approve = format!("/v1/adjustments/ADJ-2/approve?client_id={}", app.client.id);
     let approved = app.send_as(&checker_client, "POST", &approve, json!({"acting_staff": "bob"})).await;
     let approved = approved.assert_status(StatusCode::OK).clone();
     assert_eq!((approved["status"].as_str(), approved["checker"].as_str()), (Some("applied"), Some("staff:bob")));
@@ -623,7 +586,7 @@ on_both_backends!(the_platform_accounts_are_listed_and_a_wallet_of_an_unknown_me
 async fn enterprise(app: &TestApp, phone: &str) -> (String, String) {
     let company = json!({
         "name": "某某科技有限公司", "credit_code": "91110108MA01ABCD0B", "legal_person": "张三",
-        "legal_person_certificate_number": common::id_card(900), "contact": "李四",
+        "legal_person_certificate_number": id_card(900), "contact": "李四",
         "contact_phone": "13912345678", "industry": "I642", "licence_expiry": "2035-06-30",
         "address": "北京市海淀区某某路1号"
     });
@@ -816,27 +779,20 @@ on_both_backends!(the_platform_reaches_another_clients_orders_by_naming_the_clie
     let (member, basic) = app.active_member("13700000401").await;
     // A merchant's own client (bound to its enterprise member) makes a recharge order for it.
     let (merchant, _) = enterprise(&app, "13900000401").await;
-    let key = ed25519_dalek::SigningKey::from_bytes(&clock::random_bytes());
-    let id = clock::new_id::<sanhu_core::id::ClientTag>().to_string();
-    let client = sanhu_store::ApiClient {
-        bound_to: Some(sanhu_core::id::MemberId::parse(&merchant).unwrap()),
-        ..sanhu_store::ApiClient::new(id.clone(), "merchant".to_owned(), key.verifying_key().to_bytes(), clock::now())
-    };
-    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
-    let bound = (id, key);
+    let bound = bound_client(&app.db.store, &merchant, "merchant").await;
     let _ = member;
     let order = json!({"order_number": "M-1", "member_id": merchant, "amount": 5000, "channel": "test"});
     app.send_as(&bound, "POST", "/v1/recharges", order).await.assert_status(StatusCode::CREATED);
     // In the platform's own numbering there is no M-1; naming the merchant's client reaches it.
     app.get("/v1/recharges/M-1").await.assert_error(StatusCode::NOT_FOUND, "order_not_found");
-    let path = format!("/v1/recharges/M-1?client_id={}", bound.0);
+    let path = format!("/v1/recharges/M-1?client_id={}", bound.id);
     assert_eq!(app.get(&path).await.assert_status(StatusCode::OK)["status"], "pending");
-    let confirm = format!("/v1/recharges/M-1/confirm?client_id={}", bound.0);
+    let confirm = format!("/v1/recharges/M-1/confirm?client_id={}", bound.id);
     assert_eq!(app.post(&confirm, json!({})).await.assert_status(StatusCode::OK)["status"], "succeeded");
     // The bound client sees its order credited, and may not name another client.
     let own = app.send_as(&bound, "GET", "/v1/recharges/M-1", Value::Null).await;
     assert_eq!(own.assert_status(StatusCode::OK)["status"], "succeeded");
-    let other = format!("/v1/recharges/M-1?client_id={}", app.client_id);
+    let other = format!("/v1/recharges/M-1?client_id={}", app.client.id);
     app.send_as(&bound, "GET", &other, Value::Null).await.assert_error(StatusCode::FORBIDDEN, "client_bound");
     app.get("/v1/recharges/M-1?client_id=nope").await.assert_error(StatusCode::BAD_REQUEST, "invalid_id");
     let _ = basic;
@@ -847,15 +803,8 @@ on_both_backends!(the_platform_reaches_another_clients_orders_by_naming_the_clie
 // Money-safety: paying oneself, refunds by the payer, receivers, restricted parties
 
 /// An API client bound to `member`, created straight in the store.
-async fn bound_client(app: &TestApp, member: &str) -> (String, ed25519_dalek::SigningKey) {
-    let key = ed25519_dalek::SigningKey::from_bytes(&clock::random_bytes());
-    let id = clock::new_id::<sanhu_core::id::ClientTag>().to_string();
-    let client = sanhu_store::ApiClient {
-        bound_to: Some(sanhu_core::id::MemberId::parse(member).unwrap()),
-        ..sanhu_store::ApiClient::new(id.clone(), "merchant".to_owned(), key.verifying_key().to_bytes(), clock::now())
-    };
-    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
-    (id, key)
+async fn bound(app: &TestApp, member: &str) -> Client {
+    bound_client(&app.db.store, member, "merchant").await
 }
 
 on_both_backends!(paying_oneself_or_ones_own_customer_is_refused_and_the_bonus_stays_unwithdrawable, |db| {
@@ -881,7 +830,7 @@ on_both_backends!(paying_oneself_or_ones_own_customer_is_refused_and_the_bonus_s
     let deposit = json!({"order_number": "SP-3", "member_id": member, "amount": 1000, "beneficiary_account_id": basic});
     app.post("/v1/deposits", deposit).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
     // Through a client bound to the member itself.
-    let bound = bound_client(&app, &member).await;
+    let bound = bound(&app, &member).await;
     let through = app.send_as(&bound, "POST", "/v1/payments", pay("SP-4", &member, 1000, &basic)).await;
     through.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
 
@@ -910,9 +859,9 @@ on_both_backends!(a_refund_is_made_by_the_receivers_side_or_the_platform_never_t
     let (stranger, _) = app.active_member("13700000513").await;
     app.recharge(&payer, &payer_basic, 20_000, "test", "RF-F").await;
     app.recharge(&merchant, &merchant_basic, 99_900, "test", "RF-M").await;
-    let payer_client = bound_client(&app, &payer).await;
-    let merchant_client = bound_client(&app, &merchant).await;
-    let stranger_client = bound_client(&app, &stranger).await;
+    let payer_client = bound(&app, &payer).await;
+    let merchant_client = bound(&app, &merchant).await;
+    let stranger_client = bound(&app, &stranger).await;
 
     // The payer's bound client pays the merchant, then tries to take it back.
     let paid = app.send_as(&payer_client, "POST", "/v1/payments", pay("RF-1", &payer, 5000, &merchant_basic)).await;
@@ -924,7 +873,7 @@ on_both_backends!(a_refund_is_made_by_the_receivers_side_or_the_platform_never_t
     assert_eq!(app.balance(&merchant_basic).await, 104_900);
 
     // The merchant's own client reaches the payment in the payer's client's numbering and refunds it.
-    let path = format!("/v1/payments/RF-1/refunds?client_id={}", payer_client.0);
+    let path = format!("/v1/payments/RF-1/refunds?client_id={}", payer_client.id);
     let strangers = app.send_as(&stranger_client, "POST", &path, refund("R-2", 1000)).await;
     strangers.assert_error(StatusCode::NOT_FOUND, "order_not_found");
     let by_merchant = app.send_as(&merchant_client, "POST", &path, refund("R-3", 1000)).await;
@@ -933,7 +882,7 @@ on_both_backends!(a_refund_is_made_by_the_receivers_side_or_the_platform_never_t
     // The platform (an unbound client) refunds any payment, naming its client.
     let by_platform = app.post(&path, refund("R-4", 1000)).await;
     assert_eq!(by_platform.assert_status(StatusCode::CREATED)["status"], "succeeded");
-    let payment = app.get(&format!("/v1/payments/RF-1?client_id={}", payer_client.0)).await;
+    let payment = app.get(&format!("/v1/payments/RF-1?client_id={}", payer_client.id)).await;
     assert_eq!(payment.assert_status(StatusCode::OK)["refunded"].as_i64(), Some(2000));
     // 200.00 and the tier's 10.00 of bonus, less the 50.00 paid, plus the 20.00 refunded.
     assert_eq!(app.wallet(&payer).await["balance"].as_i64(), Some(21_000 - 5000 + 2000));
@@ -1004,7 +953,7 @@ on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restriction
 
     // The payer's customer frozen: every way money would leave says so, not insufficient_funds.
     set(&customer, "frozen").await;
-    let frozen = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
+    let frozen = |r: TestResponse| r.assert_error(StatusCode::FORBIDDEN, "customer_frozen");
     frozen(app.post("/v1/payments", pay("RS-1", &member, 100, &merchant_basic)).await);
     frozen(app.post("/v1/member-transfers", transfer("RS-2", &member, &merchant)).await);
     frozen(app.post("/v1/withdrawals", withdraw("RS-3")).await);
@@ -1020,7 +969,7 @@ on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restriction
 
     // Stopped from paying: nothing leaves, money still arrives.
     set(&customer, "stop_payment").await;
-    let stopped = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
+    let stopped = |r: TestResponse| r.assert_error(StatusCode::FORBIDDEN, "customer_stop_payment");
     stopped(app.post("/v1/payments", pay("RS-11", &member, 100, &merchant_basic)).await);
     stopped(app.post("/v1/member-transfers", transfer("RS-12", &member, &merchant)).await);
     stopped(app.post("/v1/withdrawals", withdraw("RS-13")).await);
@@ -1044,13 +993,13 @@ on_both_backends!(a_restricted_payer_or_receiver_is_refused_with_the_restriction
         }
     };
     account_status(&basic, "frozen").await;
-    let account_frozen = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "account_frozen");
+    let account_frozen = |r: TestResponse| r.assert_error(StatusCode::FORBIDDEN, "account_frozen");
     account_frozen(app.post("/v1/payments", pay("RS-31", &member, 100, &merchant_basic)).await);
     account_frozen(app.post("/v1/member-transfers", transfer("RS-32", &member, &merchant)).await);
     account_frozen(app.post("/v1/withdrawals", withdraw("RS-33")).await);
     account_frozen(app.post("/v1/payments", pay("RS-34", &merchant, 100, &basic)).await);
     account_status(&basic, "stop_payment").await;
-    let account_stopped = |r: common::TestResponse| r.assert_error(StatusCode::FORBIDDEN, "account_stop_payment");
+    let account_stopped = |r: TestResponse| r.assert_error(StatusCode::FORBIDDEN, "account_stop_payment");
     account_stopped(app.post("/v1/payments", pay("RS-35", &member, 100, &merchant_basic)).await);
     account_stopped(app.post("/v1/withdrawals", withdraw("RS-36")).await);
     app.post("/v1/payments", pay("RS-37", &merchant, 100, &basic)).await.assert_status(StatusCode::CREATED);

@@ -9,18 +9,14 @@
 //! withdrawals of at least 1.00 approved at once below 50.00: what it predicts is then plain
 //! arithmetic. `SANHU_MODEL_SEED` repeats a run; `SANHU_MODEL_OPERATIONS` sets its length.
 
-use crate::common;
-
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
-use common::TestApp;
-use sanhu_core::wallet::{FeePayer, FeeRule, WithdrawalPolicy};
-use sanhu_core::Currency;
 use sanhu_service::clock;
-use sanhu_service::party::{PartyConfig, PayPasswordHashing};
-use sanhu_service::wallet::{Channel, ChannelReview, WalletConfig};
-use sanhu_store::on_both_backends;
+use sanhu_service::wallet::WalletConfig;
+use sanhu_testkit::app::{bound_client, Client, TestApp};
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::{self, with_withdrawals};
 use serde_json::{json, Value};
 
 const MEMBERS: usize = 3;
@@ -29,18 +25,7 @@ const MINIMUM_WITHDRAWAL: i64 = 100;
 const AUTO_APPROVE_BELOW: i64 = 5000;
 
 fn wallet_config() -> WalletConfig {
-    let cny = Currency::parse("CNY").unwrap();
-    let mut config = WalletConfig::default_for(cny);
-    config.channels.push(Channel {
-        name: "test".into(),
-        review: ChannelReview::NotRequired,
-        fee: FeeRule::Free,
-        fee_payer: FeePayer::Platform,
-        status_url: None,
-    });
-    config.withdrawal = WithdrawalPolicy::new(cny, MINIMUM_WITHDRAWAL, FeeRule::Free, FeePayer::Member).unwrap();
-    config.withdrawal_auto_approve_below = AUTO_APPROVE_BELOW;
-    config
+    with_withdrawals(world::wallet_config(), MINIMUM_WITHDRAWAL, AUTO_APPROVE_BELOW)
 }
 
 struct Random(u64);
@@ -376,17 +361,10 @@ async fn step(world: &World, model: &mut Model, random: &mut Random, n: usize) -
 }
 
 /// An API client bound to the member that owns `account`, made for one request.
-async fn bound_to_owner_of(app: &TestApp, account: &str) -> (String, ed25519_dalek::SigningKey) {
+async fn bound_to_owner_of(app: &TestApp, account: &str) -> Client {
     let view = app.get(&format!("/v1/accounts/{account}")).await;
     let member = view.assert_status(StatusCode::OK)["member_id"].as_str().unwrap().to_owned();
-    let key = ed25519_dalek::SigningKey::from_bytes(&clock::random_bytes());
-    let id = clock::new_id::<sanhu_core::id::ClientTag>().to_string();
-    let client = sanhu_store::ApiClient {
-        bound_to: Some(sanhu_core::id::MemberId::parse(&member).unwrap()),
-        ..sanhu_store::ApiClient::new(id.clone(), "model".to_owned(), key.verifying_key().to_bytes(), clock::now())
-    };
-    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
-    (id, key)
+    bound_client(&app.db.store, &member, "model").await
 }
 
 /// The money-safety operations: a member paying its own account (refused `same_wallet`, nothing
@@ -419,7 +397,7 @@ async fn money_safety_step(
                 refused(422, "refund_exceeds_payment")
             };
             let receiver = bound_to_owner_of(app, &world.merchants[merchant]).await;
-            let path = format!("/v1/payments/{order}/refunds?client_id={}", app.client_id);
+            let path = format!("/v1/payments/{order}/refunds?client_id={}", app.client.id);
             let answer =
                 app.send_as(&receiver, "POST", &path, json!({"refund_number": number, "amount": amount})).await;
             (
@@ -444,7 +422,7 @@ async fn money_safety_step(
                     refused(404, "order_not_found"),
                 )
             };
-            let path = format!("/v1/payments/{order}/refunds?client_id={}", app.client_id);
+            let path = format!("/v1/payments/{order}/refunds?client_id={}", app.client.id);
             let answer = app.send_as(&client, "POST", &path, json!({"refund_number": number, "amount": 1})).await;
             (format!("{who} tries to refund {order}"), expected, answer)
         }
@@ -472,10 +450,7 @@ on_both_backends!(random_wallet_operations_match_the_reference_model, |db| {
     let operations: usize =
         std::env::var("SANHU_MODEL_OPERATIONS").ok().map(|s| s.parse().expect("a number")).unwrap_or(150);
     eprintln!("wallet model: seed {seed}, {operations} operations (SANHU_MODEL_SEED={seed} repeats it)");
-    let parties = PartyConfig {
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        ..PartyConfig::default()
-    };
+    let parties = world::cheap_party_config();
     let app = TestApp::new(db, parties, wallet_config()).await;
     let mut members = Vec::new();
     let mut cards = Vec::new();
@@ -636,10 +611,7 @@ on_both_backends!(concurrent_requests_on_one_wallet_match_the_reference_model, |
         .unwrap_or_else(|| u64::from_le_bytes(clock::random_bytes::<8>()).max(1));
     let rounds: usize = std::env::var("SANHU_MODEL_ROUNDS").ok().map(|s| s.parse().expect("a number")).unwrap_or(4);
     eprintln!("wallet model, concurrency: seed {seed}, {rounds} rounds (SANHU_MODEL_SEED={seed} repeats it)");
-    let parties = PartyConfig {
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        ..PartyConfig::default()
-    };
+    let parties = world::cheap_party_config();
     let app = TestApp::new(db, parties, wallet_config()).await;
     let mut members = Vec::new();
     for i in 0..MEMBERS {

@@ -9,30 +9,13 @@
 
 use axum::http::StatusCode;
 
-use crate::common::TestApp;
 use futures_util::future::join_all;
-use sanhu_core::wallet::{FeePayer, FeeRule};
-use sanhu_core::Currency;
-use sanhu_service::party::{PartyConfig, PayPasswordHashing};
-use sanhu_service::wallet::{Channel, ChannelReview, WalletConfig};
-use sanhu_store::on_both_backends;
-use sanhu_store::testing::TestDatabase;
+use sanhu_testkit::app::TestApp;
+use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::json;
 
 async fn app(db: TestDatabase) -> TestApp {
-    let parties = PartyConfig {
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        ..PartyConfig::default()
-    };
-    let mut wallet = WalletConfig::default_for(Currency::parse("CNY").unwrap());
-    wallet.channels.push(Channel {
-        name: "test".into(),
-        review: ChannelReview::NotRequired,
-        fee: FeeRule::Free,
-        fee_payer: FeePayer::Platform,
-        status_url: None,
-    });
-    TestApp::new(db, parties, wallet).await
+    TestApp::new(db, world::cheap_party_config(), world::wallet_config()).await
 }
 
 /// A member whose wallet holds 10.00 in its bonus account and 20.00 in its basic account.

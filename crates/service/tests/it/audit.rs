@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use sanhu_service::audit::{client_actor, AuditConfig, AuditLog, RequestRecord};
 use sanhu_service::clock;
 use sanhu_store::audit::{verify_chain, AuditQuery, AuditStore};
-use sanhu_store::on_both_backends;
+use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
 
 fn record(request_id: String, request: Value) -> RequestRecord {

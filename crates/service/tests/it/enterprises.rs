@@ -3,26 +3,23 @@
 //! the last admin kept, other enterprises kept out, the authorisation check the wallet asks, the history,
 //! and two concurrent removals of the last two admins leaving one.
 
-use sanhu_core::id::{AccountId, ClientId, MemberId, OperatorId};
+use sanhu_core::id::{AccountId, MemberId, OperatorId};
 use sanhu_core::party::authentication::AuthenticationChannel;
-use sanhu_core::party::enterprise::{Address, CompanyDetailsParts, IndustryCode, LicenceExpiry};
 use sanhu_core::party::operator::{Operations, OperatorLimits, OperatorStatus};
 use sanhu_core::party::{
     AccountTypeCode, Actor, AuthenticationSubject, Certificate, CertificateType, CompanyDetails, CustomerScope, Email,
     LoginIdentity, Operation, OperatorRequest, OperatorRole, PartyKind, PhoneNumber, RealName, Reason,
 };
-use sanhu_core::{Amount, Currency};
 use sanhu_service::party::{
     AuthenticationResult, CustomerSearch, EnterpriseRegistration, Parties, PartyConfig, PartyError, Registration,
     StoredOperator,
 };
-use sanhu_store::{on_both_backends, Store};
+use sanhu_store::Store;
+use sanhu_testkit::money::{amount, cny};
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::{self, actor};
 
 const COMPANY_NAMES: [&str; 4] = ["甲", "乙", "丙", "丁"];
-
-fn client() -> Actor {
-    Actor::Client(ClientId::from_u128(7).unwrap())
-}
 
 fn reason(text: &str) -> Reason {
     Reason::parse(text).unwrap()
@@ -36,23 +33,8 @@ fn email(n: u32) -> LoginIdentity {
     LoginIdentity::Email(Email::parse(&format!("finance{n}@example.com")).unwrap())
 }
 
-fn cny(minor: i64) -> Amount {
-    Amount::new(minor).unwrap()
-}
-
 fn company(n: usize) -> CompanyDetails {
-    CompanyDetails::new(CompanyDetailsParts {
-        name: RealName::organisation(&format!("某某{}科技有限公司", COMPANY_NAMES[n])).unwrap(),
-        credit_code: Certificate::parse(CertificateType::UnifiedSocialCreditCode, "91110108MA01ABCD0B").unwrap(),
-        legal_person: RealName::person("张三").unwrap(),
-        legal_person_certificate: Certificate::parse(CertificateType::IdCard, "110101199003071233").unwrap(),
-        contact: RealName::person("李四").unwrap(),
-        contact_phone: PhoneNumber::parse("13912345678").unwrap(),
-        industry: IndustryCode::parse("I642").unwrap(),
-        licence_expiry: LicenceExpiry::parse("2035-06-30").unwrap(),
-        address: Address::parse("北京市海淀区某某路1号").unwrap(),
-    })
-    .unwrap()
+    world::company(&format!("某某{}科技有限公司", COMPANY_NAMES[n]))
 }
 
 fn registration(n: usize) -> EnterpriseRegistration {
@@ -72,9 +54,9 @@ struct Enterprise {
 }
 
 async fn active_enterprise(parties: &Parties, n: usize) -> Enterprise {
-    let registered = parties.register_enterprise(&registration(n), &client()).await.unwrap();
+    let registered = parties.register_enterprise(&registration(n), &actor()).await.unwrap();
     let member = registered.member.member.id();
-    let (_, opened) = parties.activate_member(member, &client()).await.unwrap();
+    let (_, opened) = parties.activate_member(member, &actor()).await.unwrap();
     Enterprise { member, admin: registered.admin.operator.id(), basic: opened[0].0.account_id }
 }
 
@@ -96,7 +78,7 @@ fn code(result: Result<impl std::fmt::Debug, PartyError>) -> &'static str {
 
 on_both_backends!(an_enterprise_registers_with_its_company_details_and_its_first_admin, |db| {
     let parties = parties(&db.store);
-    let registered = parties.register_enterprise(&registration(0), &client()).await.unwrap();
+    let registered = parties.register_enterprise(&registration(0), &actor()).await.unwrap();
     let customer = &registered.customer;
     let member = registered.member.member.clone();
     assert_eq!((customer.customer.kind(), member.kind()), (PartyKind::Enterprise, PartyKind::Enterprise));
@@ -118,14 +100,14 @@ on_both_backends!(an_enterprise_registers_with_its_company_details_and_its_first
     assert_eq!(parties.member_operators(member.id()).await.unwrap(), vec![admin.clone()]);
 
     // Identities are unique in the platform, the admin's among them, and the admin's is its own.
-    assert_eq!(code(parties.register_enterprise(&registration(0), &client()).await), "identity_taken");
+    assert_eq!(code(parties.register_enterprise(&registration(0), &actor()).await), "identity_taken");
     let admin_phone_taken = EnterpriseRegistration { identity: email(5), ..registration(0) };
-    assert_eq!(code(parties.register_enterprise(&admin_phone_taken, &client()).await), "identity_taken");
+    assert_eq!(code(parties.register_enterprise(&admin_phone_taken, &actor()).await), "identity_taken");
     let same_identity = EnterpriseRegistration { admin_identity: email(6), identity: email(6), ..registration(1) };
-    assert_eq!(code(parties.register_enterprise(&same_identity, &client()).await), "identity_taken");
+    assert_eq!(code(parties.register_enterprise(&same_identity, &actor()).await), "identity_taken");
     // A failed registration wrote nothing: its identities are still free.
     let personal = Registration { kind: PartyKind::Personal, scope: CustomerScope::External, identity: email(6) };
-    parties.register_member(&personal, &client()).await.unwrap();
+    parties.register_member(&personal, &actor()).await.unwrap();
 
     // Found by the company's name; registration is in the customer's history.
     let found = parties.search_customers(&CustomerSearch::Name("某某甲科技有限公司".into())).await.unwrap();
@@ -139,15 +121,15 @@ on_both_backends!(an_enterprise_registers_with_its_company_details_and_its_first
 on_both_backends!(a_personal_member_has_neither_company_details_nor_operators, |db| {
     let parties = parties(&db.store);
     let personal = Registration { kind: PartyKind::Personal, scope: CustomerScope::External, identity: phone(1) };
-    let member = parties.register_member(&personal, &client()).await.unwrap().member.member.id();
+    let member = parties.register_member(&personal, &actor()).await.unwrap().member.member.id();
     assert_eq!(code(parties.company_details(member).await), "member_not_enterprise");
-    let refused = parties.add_operator(member, OperatorRole::Admin, None, &client(), &reason("try")).await;
+    let refused = parties.add_operator(member, OperatorRole::Admin, None, &actor(), &reason("try")).await;
     assert_eq!(code(refused), "member_not_enterprise");
     // An enterprise registered as a plain member has no details yet; the platform gives it its admin.
     let plain = Registration { kind: PartyKind::Enterprise, scope: CustomerScope::External, identity: phone(2) };
-    let plain = parties.register_member(&plain, &client()).await.unwrap().member.member.id();
+    let plain = parties.register_member(&plain, &actor()).await.unwrap().member.member.id();
     assert_eq!(parties.company_details(plain).await.unwrap(), None);
-    parties.add_operator(plain, OperatorRole::Admin, Some(&phone(3)), &client(), &reason("first admin")).await.unwrap();
+    parties.add_operator(plain, OperatorRole::Admin, Some(&phone(3)), &actor(), &reason("first admin")).await.unwrap();
 });
 
 // The story: an enterprise member with an admin operator and a cashier limited to one account.
@@ -155,7 +137,7 @@ on_both_backends!(a_cashier_limited_to_one_account_pays_only_there_and_within_it
     let parties = parties(&db.store);
     let e = active_enterprise(&parties, 0).await;
     let settlement = parties
-        .open_account(e.member, &AccountTypeCode::parse("settlement").unwrap(), &client())
+        .open_account(e.member, &AccountTypeCode::parse("settlement").unwrap(), &actor())
         .await
         .unwrap()
         .account
@@ -164,37 +146,37 @@ on_both_backends!(a_cashier_limited_to_one_account_pays_only_there_and_within_it
     let by_admin = Actor::Operator(e.admin);
     let pay_only = Operations::of(&[Operation::Pay]);
     parties.grant_operator(cashier, e.basic, pay_only, &by_admin, &reason("pays suppliers")).await.unwrap();
-    let limits = OperatorLimits::new(Currency::parse("CNY").unwrap(), Some(cny(1_000)), Some(cny(1_500))).unwrap();
+    let limits = OperatorLimits::new(cny(), Some(amount(1_000)), Some(amount(1_500))).unwrap();
     let limited = parties.set_operator_limits(cashier, Some(limits), &by_admin, &reason("policy")).await.unwrap();
     assert_eq!(limited.operator.limits(), Some(limits));
     assert_eq!(limited.operator.grants().len(), 1);
 
     // Within the limit on its account: allowed, and counted towards the day.
-    let allowed = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(cny(1_000))).await.unwrap();
+    let allowed = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(amount(1_000))).await.unwrap();
     assert_eq!(allowed.spent_today, 1_000);
     // Above the limit per transaction, on another account, or another operation: refused.
-    let above = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(cny(1_001))).await;
+    let above = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(amount(1_001))).await;
     assert_eq!(code(above), "operator_limit_per_transaction");
-    let elsewhere = parties.authorise_operator(cashier, settlement, OperatorRequest::Pay(cny(1))).await;
+    let elsewhere = parties.authorise_operator(cashier, settlement, OperatorRequest::Pay(amount(1))).await;
     assert_eq!(code(elsewhere), "operator_not_authorised");
-    let withdraw = parties.authorise_operator(cashier, e.basic, OperatorRequest::Withdraw(cny(1))).await;
+    let withdraw = parties.authorise_operator(cashier, e.basic, OperatorRequest::Withdraw(amount(1))).await;
     assert_eq!(code(withdraw), "operator_not_authorised");
     let view = parties.authorise_operator(cashier, e.basic, OperatorRequest::View).await;
     assert_eq!(code(view), "operator_not_authorised");
 
     // The limit per day counts what was allowed today (kept in the operator's record).
-    let over_day = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(cny(600))).await;
+    let over_day = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(amount(600))).await;
     assert_eq!(code(over_day), "operator_limit_per_day");
-    let last = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(cny(500))).await.unwrap();
+    let last = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(amount(500))).await.unwrap();
     assert_eq!(last.spent_today, 1_500);
     assert_eq!(
-        code(parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(cny(1))).await),
+        code(parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(amount(1))).await),
         "operator_limit_per_day"
     );
     // A payment that did not happen gives its amount back.
     let released = parties.release_operator_authorisation(&last).await.unwrap();
     assert_eq!(released.spent.on(last.day, last.currency), 1_000);
-    parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(cny(500))).await.unwrap();
+    parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(amount(500))).await.unwrap();
 
     // The role bounds what can be granted: an operator never withdraws, staff only look.
     let preparer = add(&parties, &e, OperatorRole::Operator, None).await;
@@ -210,7 +192,7 @@ on_both_backends!(a_cashier_limited_to_one_account_pays_only_there_and_within_it
     parties.revoke_operator(cashier, e.basic, &by_admin, &reason("moved")).await.unwrap();
     let moved = parties.change_operator_role(cashier, OperatorRole::Staff, &by_admin, &reason("moved")).await.unwrap();
     assert_eq!((moved.operator.role(), moved.operator.grants()), (OperatorRole::Staff, &[][..]));
-    let revoked = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(cny(1))).await;
+    let revoked = parties.authorise_operator(cashier, e.basic, OperatorRequest::Pay(amount(1))).await;
     assert_eq!(code(revoked), "operator_not_authorised");
 });
 
@@ -246,16 +228,16 @@ on_both_backends!(the_last_active_admin_cannot_be_removed_disabled_or_demoted, |
     let parties = parties(&db.store);
     let e = active_enterprise(&parties, 0).await;
     let why = reason("restructuring");
-    assert_eq!(code(parties.remove_operator(e.admin, &client(), &why).await), "last_admin");
-    assert_eq!(code(parties.disable_operator(e.admin, &client(), &why).await), "last_admin");
-    let demote = parties.change_operator_role(e.admin, OperatorRole::Staff, &client(), &why).await;
+    assert_eq!(code(parties.remove_operator(e.admin, &actor(), &why).await), "last_admin");
+    assert_eq!(code(parties.disable_operator(e.admin, &actor(), &why).await), "last_admin");
+    let demote = parties.change_operator_role(e.admin, OperatorRole::Staff, &actor(), &why).await;
     assert_eq!(code(demote), "last_admin");
     // A disabled admin does not count as the admin who remains.
     let second = add(&parties, &e, OperatorRole::Admin, None).await;
-    parties.disable_operator(second, &client(), &why).await.unwrap();
-    assert_eq!(code(parties.remove_operator(e.admin, &client(), &why).await), "last_admin");
+    parties.disable_operator(second, &actor(), &why).await.unwrap();
+    assert_eq!(code(parties.remove_operator(e.admin, &actor(), &why).await), "last_admin");
     // With another active admin, the first can go; then the second is the last.
-    parties.enable_operator(second, &client(), &why).await.unwrap();
+    parties.enable_operator(second, &actor(), &why).await.unwrap();
     parties.remove_operator(e.admin, &Actor::Operator(second), &why).await.unwrap();
     assert_eq!(code(parties.remove_operator(second, &Actor::Operator(second), &why).await), "last_admin");
     let admins = parties.member_operators(e.member).await.unwrap();
@@ -282,15 +264,15 @@ on_both_backends!(only_an_active_admin_or_the_platform_manages_operators, |db| {
     assert_eq!(code(parties.disable_operator(cashier, &by_member, &why).await), "operator_not_admin");
     // An admin that is disabled manages nothing.
     let second = add(&parties, &e, OperatorRole::Admin, None).await;
-    parties.disable_operator(second, &client(), &reason("suspended")).await.unwrap();
+    parties.disable_operator(second, &actor(), &reason("suspended")).await.unwrap();
     let by_disabled = Actor::Operator(second);
     assert_eq!(code(parties.remove_operator(cashier, &by_disabled, &why).await), "operator_disabled");
     // The platform may.
-    parties.grant_operator(cashier, e.basic, Operations::ALL, &client(), &reason("support ticket")).await.unwrap();
+    parties.grant_operator(cashier, e.basic, Operations::ALL, &actor(), &reason("support ticket")).await.unwrap();
     // An unknown operator is not found.
     let nobody = OperatorId::from_u128(1).unwrap();
     assert_eq!(code(parties.get_operator(nobody).await), "operator_not_found");
-    assert_eq!(code(parties.remove_operator(nobody, &client(), &why).await), "operator_not_found");
+    assert_eq!(code(parties.remove_operator(nobody, &actor(), &why).await), "operator_not_found");
 });
 
 on_both_backends!(operators_of_another_enterprise_are_refused, |db| {
@@ -310,7 +292,7 @@ on_both_backends!(operators_of_another_enterprise_are_refused, |db| {
     let foreign = parties.grant_operator(cashier_a, b.basic, Operations::ALL, &by_a_admin, &why).await;
     assert_eq!(code(foreign), "account_other_member");
     parties.grant_operator(cashier_a, a.basic, Operations::ALL, &by_a_admin, &why).await.unwrap();
-    let paid = parties.authorise_operator(cashier_a, b.basic, OperatorRequest::Pay(cny(1))).await;
+    let paid = parties.authorise_operator(cashier_a, b.basic, OperatorRequest::Pay(amount(1))).await;
     assert_eq!(code(paid), "operator_not_authorised");
     // B's admin is no admin of A's accounts either.
     let viewed = parties.authorise_operator(b.admin, a.basic, OperatorRequest::View).await;
@@ -323,13 +305,13 @@ on_both_backends!(every_operator_change_is_in_the_history_with_its_actor_and_rea
     let by_admin = Actor::Operator(e.admin);
     let cashier = add(&parties, &e, OperatorRole::Cashier, None).await;
     parties.grant_operator(cashier, e.basic, Operations::ALL, &by_admin, &reason("grant")).await.unwrap();
-    let limits = OperatorLimits::new(Currency::parse("CNY").unwrap(), Some(cny(100)), None).unwrap();
+    let limits = OperatorLimits::new(cny(), Some(amount(100)), None).unwrap();
     parties.set_operator_limits(cashier, Some(limits), &by_admin, &reason("limit")).await.unwrap();
     parties.revoke_operator(cashier, e.basic, &by_admin, &reason("revoke")).await.unwrap();
     parties.change_operator_role(cashier, OperatorRole::Operator, &by_admin, &reason("role")).await.unwrap();
     parties.disable_operator(cashier, &by_admin, &reason("disable")).await.unwrap();
     parties.enable_operator(cashier, &by_admin, &reason("enable")).await.unwrap();
-    parties.remove_operator(cashier, &client(), &reason("remove")).await.unwrap();
+    parties.remove_operator(cashier, &actor(), &reason("remove")).await.unwrap();
     // Authorisations are not changes to the operator.
     let _ = parties.authorise_operator(cashier, e.basic, OperatorRequest::View).await;
 
@@ -392,14 +374,14 @@ on_both_backends!(concurrent_authorisations_cannot_both_fit_under_the_limit_per_
     let cashier = add(&parties, &e, OperatorRole::Cashier, None).await;
     let by_admin = Actor::Operator(e.admin);
     parties.grant_operator(cashier, e.basic, Operations::ALL, &by_admin, &reason("cashier")).await.unwrap();
-    let limits = OperatorLimits::new(Currency::parse("CNY").unwrap(), None, Some(cny(1_000))).unwrap();
+    let limits = OperatorLimits::new(cny(), None, Some(amount(1_000))).unwrap();
     parties.set_operator_limits(cashier, Some(limits), &by_admin, &reason("policy")).await.unwrap();
     let basic = e.basic;
     let tasks: Vec<_> = (0..4)
         .map(|_| {
             let parties = parties.clone();
             tokio::spawn(
-                async move { parties.authorise_operator(cashier, basic, OperatorRequest::Pay(cny(400))).await },
+                async move { parties.authorise_operator(cashier, basic, OperatorRequest::Pay(amount(400))).await },
             )
         })
         .collect();
@@ -428,14 +410,14 @@ on_both_backends!(a_verified_business_licence_gives_the_certificate_and_a_merge_
     .unwrap();
     let channel = AuthenticationChannel::parse("business_registry").unwrap();
     let verified = AuthenticationResult::Verified;
-    let first = parties.authenticate(a.member, &licence, &channel, verified, &client()).await.unwrap();
+    let first = parties.authenticate(a.member, &licence, &channel, verified, &actor()).await.unwrap();
     assert!(first.certificate_assigned);
     let customer_a = first.customer_id;
     assert!(parties.get_customer(customer_a).await.unwrap().customer.certificate().is_some());
 
     // The second proves the same licence: its customer merges into the first, company and operators too.
     let second =
-        parties.authenticate(b.member, &licence, &channel, AuthenticationResult::Verified, &client()).await.unwrap();
+        parties.authenticate(b.member, &licence, &channel, AuthenticationResult::Verified, &actor()).await.unwrap();
     assert_eq!(second.merged_into, Some(customer_a));
     assert_eq!(parties.company_details(b.member).await.unwrap().unwrap().customer_id, customer_a);
     for operator in [b.admin, cashier_b] {

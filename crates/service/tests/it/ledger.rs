@@ -4,14 +4,13 @@
 use std::time::Duration;
 
 use sanhu_core::ledger::{BalanceLimit, NormalSide, TransferAction, TransferError, TransferKind, TransferRequest};
-use sanhu_core::{AccountId, Amount, Currency};
+use sanhu_core::{AccountId, Amount};
 use sanhu_service::writer::WriterConfig;
 use sanhu_service::{clock, jobs, Ledger, LedgerConfig, NewAccount};
-use sanhu_store::{on_both_backends, LedgerStore};
-
-fn cny() -> Currency {
-    Currency::parse("CNY").unwrap()
-}
+use sanhu_store::LedgerStore;
+use sanhu_testkit::ledger;
+use sanhu_testkit::money::cny;
+use sanhu_testkit::on_both_backends;
 
 async fn open(ledger: &Ledger, side: NormalSide, limit: Option<BalanceLimit>) -> AccountId {
     ledger
@@ -28,19 +27,7 @@ async fn open(ledger: &Ledger, side: NormalSide, limit: Option<BalanceLimit>) ->
 }
 
 fn post(debit: AccountId, credit: AccountId, amount: i64) -> TransferRequest {
-    TransferRequest {
-        id: clock::new_id(),
-        action: TransferAction::Post {
-            debit_account_id: debit,
-            credit_account_id: credit,
-            amount: Amount::new(amount).unwrap(),
-            balancing: false,
-        },
-        linked: false,
-        code: "test".into(),
-        reference: None,
-        metadata: "{}".into(),
-    }
+    ledger::post(clock::new_id(), debit, credit, amount)
 }
 
 fn hold(debit: AccountId, credit: AccountId, amount: i64, timeout_s: Option<u32>) -> TransferRequest {
@@ -56,7 +43,7 @@ fn hold(debit: AccountId, credit: AccountId, amount: i64, timeout_s: Option<u32>
     }
 }
 
-fn ledger_with_wait(db: &sanhu_store::testing::TestDatabase, batch_wait_us: u64) -> Ledger {
+fn ledger_with_wait(db: &sanhu_testkit::TestDatabase, batch_wait_us: u64) -> Ledger {
     Ledger::start(
         db.store.clone(),
         LedgerConfig { writer: WriterConfig { batch_wait_us, batch_transfers_max: 64, ..WriterConfig::default() } },

@@ -3,23 +3,22 @@
 //! same certificate merges into it with members and balances intact), customer statuses reaching every
 //! account and giving back exactly what they took, account statuses, cancellation, dormancy, history.
 
-use sanhu_core::id::{ClientId, MemberId};
-use sanhu_core::ledger::{TransferAction, TransferError, TransferRequest};
+use sanhu_core::id::MemberId;
+use sanhu_core::ledger::TransferError;
 use sanhu_core::party::authentication::AuthenticationChannel;
 use sanhu_core::party::{
-    AccountTypeCode, Actor, AuthenticationSubject, Certificate, CertificateType, CustomerScope, CustomerStatus,
-    LoginIdentity, MemberAccountStatus, MemberAction, MemberStatus, PartyKind, PhoneNumber, RealName, Reason,
+    Actor, AuthenticationSubject, Certificate, CertificateType, CustomerScope, CustomerStatus, LoginIdentity,
+    MemberAccountStatus, MemberAction, MemberStatus, PartyKind, PhoneNumber, RealName, Reason,
 };
-use sanhu_core::{AccountId, Amount, Currency, Timestamp};
+use sanhu_core::{AccountId, Timestamp};
 use sanhu_service::party::{AuthenticationResult, CustomerSearch, Parties, PartyConfig, PartyError, Registration};
 use sanhu_service::{clock, Ledger, LedgerConfig, NewAccount};
-use sanhu_store::{on_both_backends, LedgerStore, Store};
-
-const ID_CARD: &str = "110101199003071233";
-
-fn client() -> Actor {
-    Actor::Client(ClientId::from_u128(7).unwrap())
-}
+use sanhu_store::{LedgerStore, Store};
+use sanhu_testkit::ids::ID_CARD;
+use sanhu_testkit::ledger;
+use sanhu_testkit::money::cny;
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::{actor, code};
 
 fn reason(text: &str) -> Reason {
     Reason::parse(text).unwrap()
@@ -38,10 +37,6 @@ fn channel() -> AuthenticationChannel {
     AuthenticationChannel::parse("police_id_check").unwrap()
 }
 
-fn code(text: &str) -> AccountTypeCode {
-    AccountTypeCode::parse(text).unwrap()
-}
-
 struct World {
     parties: Parties,
     ledger: Ledger,
@@ -54,7 +49,7 @@ async fn world(store: &Store) -> World {
     let ledger = Ledger::start(store.clone(), LedgerConfig::default());
     let funding = ledger
         .open_account(NewAccount {
-            currency: Currency::parse("CNY").unwrap(),
+            currency: cny(),
             normal_side: sanhu_core::ledger::NormalSide::Debit,
             limit: None,
             code: "platform_funding".into(),
@@ -71,26 +66,14 @@ impl World {
     async fn active_member(&self, n: u32) -> (MemberId, AccountId) {
         let registration =
             Registration { kind: PartyKind::Personal, scope: CustomerScope::External, identity: phone(n) };
-        let registered = self.parties.register_member(&registration, &client()).await.unwrap();
+        let registered = self.parties.register_member(&registration, &actor()).await.unwrap();
         let member = registered.member.member.id();
-        let (_, opened) = self.parties.activate_member(member, &client()).await.unwrap();
+        let (_, opened) = self.parties.activate_member(member, &actor()).await.unwrap();
         (member, opened[0].0.account_id)
     }
 
     async fn transfer(&self, debit: AccountId, credit: AccountId, amount: i64) -> Result<(), TransferError> {
-        let request = TransferRequest {
-            id: clock::new_id(),
-            action: TransferAction::Post {
-                debit_account_id: debit,
-                credit_account_id: credit,
-                amount: Amount::new(amount).unwrap(),
-                balancing: false,
-            },
-            linked: false,
-            code: "test".into(),
-            reference: None,
-            metadata: "{}".into(),
-        };
+        let request = ledger::post(clock::new_id(), debit, credit, amount);
         self.ledger.submit_one(request).await.unwrap().map(|_| ())
     }
 
@@ -103,18 +86,18 @@ impl World {
 on_both_backends!(registration_creates_an_inactive_member_under_a_new_customer, |db| {
     let w = world(&db.store).await;
     let registration = Registration { kind: PartyKind::Personal, scope: CustomerScope::External, identity: phone(1) };
-    let registered = w.parties.register_member(&registration, &client()).await.unwrap();
+    let registered = w.parties.register_member(&registration, &actor()).await.unwrap();
     assert_eq!(registered.member.member.status(), MemberStatus::Inactive);
     assert_eq!(registered.member.member.customer(), registered.customer.customer.id());
     assert_eq!(registered.customer.customer.certificate(), None);
     // The phone is unique in the platform.
-    let again = w.parties.register_member(&registration, &client()).await.unwrap_err();
+    let again = w.parties.register_member(&registration, &actor()).await.unwrap_err();
     assert_eq!(again.code(), "identity_taken");
     // An inactive member cannot move money or open accounts.
     let member = registered.member.member.id();
     assert_eq!(w.parties.member_acts(member, MemberAction::Pay).await.unwrap_err().code(), "member_not_active");
     assert_eq!(
-        w.parties.open_account(member, &code("settlement"), &client()).await.unwrap_err().code(),
+        w.parties.open_account(member, &code("settlement"), &actor()).await.unwrap_err().code(),
         "member_not_active"
     );
     // Found by phone.
@@ -132,16 +115,16 @@ on_both_backends!(activation_opens_exactly_one_basic_account, |db| {
     assert_eq!(accounts[0].account.account_type, "basic");
     assert_eq!(accounts[0].ledger.id, basic);
     assert_eq!(w.parties.get_member(member).await.unwrap().member.status(), MemberStatus::Normal);
-    assert_eq!(w.parties.activate_member(member, &client()).await.unwrap_err().code(), "member_already_active");
+    assert_eq!(w.parties.activate_member(member, &actor()).await.unwrap_err().code(), "member_already_active");
     assert_eq!(
-        w.parties.open_account(member, &code("basic"), &client()).await.unwrap_err().code(),
+        w.parties.open_account(member, &code("basic"), &actor()).await.unwrap_err().code(),
         "basic_account_exists"
     );
     assert_eq!(
-        w.parties.open_account(member, &code("points"), &client()).await.unwrap_err().code(),
+        w.parties.open_account(member, &code("points"), &actor()).await.unwrap_err().code(),
         "account_type_not_configured"
     );
-    let settlement = w.parties.open_account(member, &code("settlement"), &client()).await.unwrap();
+    let settlement = w.parties.open_account(member, &code("settlement"), &actor()).await.unwrap();
     assert_eq!(settlement.ledger.code, "settlement");
     assert_eq!(w.parties.member_accounts(member).await.unwrap().len(), 2);
     // Money arrives in the basic account through the ledger.
@@ -153,7 +136,7 @@ on_both_backends!(concurrent_openings_of_a_one_per_member_type_open_one, |db| {
     let w = world(&db.store).await;
     let (member, _) = w.active_member(3).await;
     let margin = code("margin");
-    let actor = client();
+    let actor = actor();
     let attempts = (0..4).map(|_| w.parties.open_account(member, &margin, &actor));
     let results = futures_util::future::join_all(attempts).await;
     let opened = results.iter().filter(|r| r.is_ok()).count();
@@ -190,7 +173,7 @@ on_both_backends!(a_verified_id_card_gives_the_customer_its_certificate_and_a_se
     // The first member proves the ID card: its customer takes the certificate, the member its name.
     let outcome = w
         .parties
-        .authenticate(first, &id_card_subject("张三"), &channel(), AuthenticationResult::Verified, &client())
+        .authenticate(first, &id_card_subject("张三"), &channel(), AuthenticationResult::Verified, &actor())
         .await
         .unwrap();
     assert!(outcome.certificate_assigned);
@@ -207,7 +190,7 @@ on_both_backends!(a_verified_id_card_gives_the_customer_its_certificate_and_a_se
     // The second member proves the same ID card: the two customers are one, and merge.
     let pending = w
         .parties
-        .authenticate(second, &id_card_subject("张三"), &channel(), AuthenticationResult::Pending, &client())
+        .authenticate(second, &id_card_subject("张三"), &channel(), AuthenticationResult::Pending, &actor())
         .await
         .unwrap();
     assert_eq!(pending.merged_into, None);
@@ -217,7 +200,7 @@ on_both_backends!(a_verified_id_card_gives_the_customer_its_certificate_and_a_se
             pending.authentication.id(),
             Some(&id_card_subject("张三")),
             AuthenticationResult::Verified,
-            &client(),
+            &actor(),
         )
         .await
         .unwrap();
@@ -253,14 +236,14 @@ on_both_backends!(a_failed_or_mismatched_authentication_changes_no_customer, |db
     let customer = w.parties.get_member(member).await.unwrap().member.customer();
     let failed = w
         .parties
-        .authenticate(member, &id_card_subject("李四"), &channel(), AuthenticationResult::Failed, &client())
+        .authenticate(member, &id_card_subject("李四"), &channel(), AuthenticationResult::Failed, &actor())
         .await
         .unwrap();
     assert_eq!(failed.authentication.status().as_str(), "failed");
     assert_eq!(w.parties.get_customer(customer).await.unwrap().customer.certificate(), None);
     let pending = w
         .parties
-        .authenticate(member, &id_card_subject("李四"), &channel(), AuthenticationResult::Pending, &client())
+        .authenticate(member, &id_card_subject("李四"), &channel(), AuthenticationResult::Pending, &actor())
         .await
         .unwrap();
     // Verified with another name than the one requested: refused, nothing changes.
@@ -270,7 +253,7 @@ on_both_backends!(a_failed_or_mismatched_authentication_changes_no_customer, |db
             pending.authentication.id(),
             Some(&id_card_subject("王五")),
             AuthenticationResult::Verified,
-            &client(),
+            &actor(),
         )
         .await
         .unwrap_err();
@@ -281,42 +264,39 @@ on_both_backends!(a_failed_or_mismatched_authentication_changes_no_customer, |db
 on_both_backends!(customer_statuses_reach_every_account_and_give_back_exactly_what_they_took, |db| {
     let w = world(&db.store).await;
     let (member, basic) = w.active_member(7).await;
-    let settlement = w.parties.open_account(member, &code("settlement"), &client()).await.unwrap().account.account_id;
+    let settlement = w.parties.open_account(member, &code("settlement"), &actor()).await.unwrap().account.account_id;
     w.transfer(w.funding, basic, 1_000).await.unwrap();
     w.transfer(w.funding, settlement, 1_000).await.unwrap();
     let customer = w.parties.get_member(member).await.unwrap().member.customer();
     // The settlement account is frozen on its own first.
     w.parties
-        .change_account_status(settlement, MemberAccountStatus::Frozen, &client(), &reason("dispute"))
+        .change_account_status(settlement, MemberAccountStatus::Frozen, &actor(), &reason("dispute"))
         .await
         .unwrap();
 
     // Judicial freeze: no money leaves or enters any account.
-    w.parties
-        .change_customer_status(customer, CustomerStatus::Frozen, &client(), &reason("court order"))
-        .await
-        .unwrap();
+    w.parties.change_customer_status(customer, CustomerStatus::Frozen, &actor(), &reason("court order")).await.unwrap();
     assert_eq!(w.transfer(basic, w.funding, 1).await, Err(TransferError::DebitsBlocked));
     assert_eq!(w.transfer(w.funding, basic, 1).await, Err(TransferError::CreditsBlocked));
 
     // Stop-payment: money may come in, not go out.
-    w.parties.change_customer_status(customer, CustomerStatus::StopPayment, &client(), &reason("eased")).await.unwrap();
+    w.parties.change_customer_status(customer, CustomerStatus::StopPayment, &actor(), &reason("eased")).await.unwrap();
     assert_eq!(w.transfer(basic, w.funding, 1).await, Err(TransferError::DebitsBlocked));
     w.transfer(w.funding, basic, 1).await.unwrap();
 
     // Back to normal: the basic account moves again; the settlement account stays frozen on its own.
-    w.parties.change_customer_status(customer, CustomerStatus::Normal, &client(), &reason("lifted")).await.unwrap();
+    w.parties.change_customer_status(customer, CustomerStatus::Normal, &actor(), &reason("lifted")).await.unwrap();
     w.transfer(basic, w.funding, 1).await.unwrap();
     assert_eq!(w.transfer(settlement, w.funding, 1).await, Err(TransferError::DebitsBlocked));
     assert_eq!(w.transfer(w.funding, settlement, 1).await, Err(TransferError::CreditsBlocked));
     w.parties
-        .change_account_status(settlement, MemberAccountStatus::Normal, &client(), &reason("resolved"))
+        .change_account_status(settlement, MemberAccountStatus::Normal, &actor(), &reason("resolved"))
         .await
         .unwrap();
     w.transfer(settlement, w.funding, 1).await.unwrap();
 
     // Banned: the member cannot act (its accounts keep their flags).
-    w.parties.change_customer_status(customer, CustomerStatus::Banned, &client(), &reason("fraud")).await.unwrap();
+    w.parties.change_customer_status(customer, CustomerStatus::Banned, &actor(), &reason("fraud")).await.unwrap();
     assert_eq!(w.parties.member_acts(member, MemberAction::Pay).await.unwrap_err().code(), "customer_banned");
     // Every change has its actor and reason.
     let history = w.parties.customer_history(customer, 0, 100).await.unwrap();
@@ -327,7 +307,7 @@ on_both_backends!(customer_statuses_reach_every_account_and_give_back_exactly_wh
     assert_eq!(changes[0].detail["to"], "frozen");
     assert_eq!(
         w.parties
-            .change_customer_status(customer, CustomerStatus::Banned, &client(), &reason("again"))
+            .change_customer_status(customer, CustomerStatus::Banned, &actor(), &reason("again"))
             .await
             .unwrap_err()
             .code(),
@@ -339,16 +319,16 @@ on_both_backends!(a_member_is_cancelled_only_once_its_accounts_are_empty_and_its
     let w = world(&db.store).await;
     let (member, basic) = w.active_member(8).await;
     w.transfer(w.funding, basic, 300).await.unwrap();
-    let err = w.parties.cancel_member(member, &client(), &reason("user asked")).await.unwrap_err();
+    let err = w.parties.cancel_member(member, &actor(), &reason("user asked")).await.unwrap_err();
     assert_eq!(err.code(), "account_not_empty");
     assert_eq!(
-        w.parties.close_account(basic, &client(), &reason("tidy")).await.unwrap_err().code(),
+        w.parties.close_account(basic, &actor(), &reason("tidy")).await.unwrap_err().code(),
         "account_not_empty"
     );
     assert_eq!(w.parties.get_member(member).await.unwrap().member.status(), MemberStatus::Normal);
 
     w.transfer(basic, w.funding, 300).await.unwrap();
-    let cancelled = w.parties.cancel_member(member, &client(), &reason("user asked")).await.unwrap();
+    let cancelled = w.parties.cancel_member(member, &actor(), &reason("user asked")).await.unwrap();
     assert_eq!(cancelled.member.status(), MemberStatus::Cancelled);
     assert!(cancelled.identities.is_empty());
     let account = w.parties.get_member_account(basic).await.unwrap();
@@ -357,10 +337,10 @@ on_both_backends!(a_member_is_cancelled_only_once_its_accounts_are_empty_and_its
     assert_eq!(w.transfer(w.funding, basic, 1).await, Err(TransferError::AccountClosed));
     // The phone can be registered again, by a new member.
     let registration = Registration { kind: PartyKind::Personal, scope: CustomerScope::External, identity: phone(8) };
-    let again = w.parties.register_member(&registration, &client()).await.unwrap();
+    let again = w.parties.register_member(&registration, &actor()).await.unwrap();
     assert_ne!(again.member.member.id(), member);
     assert_eq!(
-        w.parties.cancel_member(member, &client(), &reason("twice")).await.unwrap_err().code(),
+        w.parties.cancel_member(member, &actor(), &reason("twice")).await.unwrap_err().code(),
         "member_cancelled"
     );
 });
@@ -392,18 +372,18 @@ on_both_backends!(an_administrator_merges_with_a_reason_and_never_lifts_a_freeze
     let (b, _) = w.active_member(12).await;
     let ca = w.parties.get_member(a).await.unwrap().member.customer();
     let cb = w.parties.get_member(b).await.unwrap().member.customer();
-    w.parties.change_customer_status(cb, CustomerStatus::Frozen, &client(), &reason("court order")).await.unwrap();
-    let err = w.parties.merge_customers(ca, cb, &client(), &reason("same person")).await.unwrap_err();
+    w.parties.change_customer_status(cb, CustomerStatus::Frozen, &actor(), &reason("court order")).await.unwrap();
+    let err = w.parties.merge_customers(ca, cb, &actor(), &reason("same person")).await.unwrap_err();
     assert_eq!(err.code(), "merge_would_lift_restriction");
     let err = w.parties.merge_customers(ca, cb, &Actor::Member(a), &reason("same person")).await.unwrap_err();
     assert!(matches!(err.code(), "merge_would_lift_restriction" | "merge_requires_administrator"));
-    w.parties.change_customer_status(cb, CustomerStatus::Normal, &client(), &reason("lifted")).await.unwrap();
+    w.parties.change_customer_status(cb, CustomerStatus::Normal, &actor(), &reason("lifted")).await.unwrap();
     // The absorbed customer holds the certificate and the survivor none: it moves with the merge.
     w.parties
-        .authenticate(b, &id_card_subject("张三"), &channel(), AuthenticationResult::Verified, &client())
+        .authenticate(b, &id_card_subject("张三"), &channel(), AuthenticationResult::Verified, &actor())
         .await
         .unwrap();
-    let record = w.parties.merge_customers(ca, cb, &client(), &reason("same person")).await.unwrap();
+    let record = w.parties.merge_customers(ca, cb, &actor(), &reason("same person")).await.unwrap();
     assert_eq!(record.members_moved, vec![b]);
     assert!(record.certificate_moved);
     assert_eq!(w.parties.get_member(b).await.unwrap().member.customer(), ca);
@@ -416,7 +396,7 @@ on_both_backends!(an_administrator_merges_with_a_reason_and_never_lifts_a_freeze
     assert_eq!(merged.reason.as_deref(), Some("same person"));
     assert_eq!(merged.detail["certificate_moved"], true);
     assert_eq!(
-        w.parties.merge_customers(ca, cb, &client(), &reason("again")).await.unwrap_err().code(),
+        w.parties.merge_customers(ca, cb, &actor(), &reason("again")).await.unwrap_err().code(),
         "customer_merged"
     );
 });

@@ -5,29 +5,24 @@
 //! data key seals everything again while the retired one still reads; another server secret is
 //! refused.
 
-use sanhu_core::id::{ClientId, CustomerId, MemberId};
+use sanhu_core::id::{CustomerId, MemberId};
 use sanhu_core::party::authentication::AuthenticationChannel;
-use sanhu_core::party::enterprise::{Address, CompanyDetails, CompanyDetailsParts, IndustryCode, LicenceExpiry};
+use sanhu_core::party::enterprise::{CompanyDetails, CompanyDetailsParts};
 use sanhu_core::party::{
-    Actor, AuthenticationSubject, Certificate, CertificateType, CustomerScope, Email, LoginIdentity, PartyKind,
-    PhoneNumber, RealName,
+    AuthenticationSubject, Certificate, CertificateType, CustomerScope, Email, LoginIdentity, PartyKind, PhoneNumber,
+    RealName,
 };
 use sanhu_service::party::{
     AuthenticationResult, CustomerSearch, DataKeys, EnterpriseRegistration, Parties, PartyConfig, PartySecret,
     Registration,
 };
 use sanhu_store::party::{ChangeQuery, PartyKey, PartyRecord, PartyStore, PartyWrite, RecordWrite};
-use sanhu_store::testing::TestDatabase;
-use sanhu_store::{on_both_backends, Store};
+use sanhu_store::Store;
+use sanhu_testkit::ids::{CREDIT_CODE, ID_CARD, OTHER_ID_CARD};
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::{self, actor};
+use sanhu_testkit::TestDatabase;
 use serde_json::{json, Value};
-
-const ID_NUMBER: &str = "110101199003071233";
-const LEGAL_PERSON_NUMBER: &str = "310115198511114560";
-const CREDIT_CODE: &str = "91110108MA01ABCD0B";
-
-fn client() -> Actor {
-    Actor::Client(ClientId::from_u128(7).unwrap())
-}
 
 fn config(secret: u8, data_keys: DataKeys) -> PartyConfig {
     PartyConfig { secret: PartySecret::from_bytes(&[secret; 32]).unwrap(), data_keys, ..PartyConfig::default() }
@@ -38,7 +33,7 @@ fn keys(current: u8, retired: &[u8]) -> DataKeys {
 }
 
 fn id_card() -> Certificate {
-    Certificate::parse(CertificateType::IdCard, ID_NUMBER).unwrap()
+    Certificate::parse(CertificateType::IdCard, ID_CARD).unwrap()
 }
 
 fn credit_code() -> Certificate {
@@ -60,22 +55,17 @@ async fn populate(parties: &Parties) -> Parties3 {
         scope: CustomerScope::External,
         identity: LoginIdentity::Phone(PhoneNumber::parse("13900000001").unwrap()),
     };
-    let person = parties.register_member(&registration, &client()).await.unwrap().member.member.id();
+    let person = parties.register_member(&registration, &actor()).await.unwrap().member.member.id();
     let channel = AuthenticationChannel::parse("police_id_check").unwrap();
     let subject = AuthenticationSubject::id_card(RealName::person("张三").unwrap(), id_card()).unwrap();
-    let outcome = parties.authenticate(person, &subject, &channel, AuthenticationResult::Verified, &client()).await;
+    let outcome = parties.authenticate(person, &subject, &channel, AuthenticationResult::Verified, &actor()).await;
     let person_customer = outcome.unwrap().customer_id;
 
     let company = CompanyDetails::new(CompanyDetailsParts {
-        name: RealName::organisation("某某科技有限公司").unwrap(),
-        credit_code: credit_code(),
         legal_person: RealName::person("李四").unwrap(),
-        legal_person_certificate: Certificate::parse(CertificateType::IdCard, LEGAL_PERSON_NUMBER).unwrap(),
+        legal_person_certificate: Certificate::parse(CertificateType::IdCard, OTHER_ID_CARD).unwrap(),
         contact: RealName::person("王五").unwrap(),
-        contact_phone: PhoneNumber::parse("13912345678").unwrap(),
-        industry: IndustryCode::parse("I642").unwrap(),
-        licence_expiry: LicenceExpiry::parse("2035-06-30").unwrap(),
-        address: Address::parse("北京市海淀区某某路1号").unwrap(),
+        ..world::company_parts("某某科技有限公司")
     })
     .unwrap();
     let registration = EnterpriseRegistration {
@@ -84,13 +74,13 @@ async fn populate(parties: &Parties) -> Parties3 {
         company,
         admin_identity: LoginIdentity::Phone(PhoneNumber::parse("13900000002").unwrap()),
     };
-    let enterprise = parties.register_enterprise(&registration, &client()).await.unwrap().member.member.id();
+    let enterprise = parties.register_enterprise(&registration, &actor()).await.unwrap().member.member.id();
     let licence =
         AuthenticationSubject::business_licence(RealName::organisation("某某科技有限公司").unwrap(), credit_code())
             .unwrap();
     let registry = AuthenticationChannel::parse("business_registry").unwrap();
     let verified = AuthenticationResult::Verified;
-    let outcome = parties.authenticate(enterprise, &licence, &registry, verified, &client()).await;
+    let outcome = parties.authenticate(enterprise, &licence, &registry, verified, &actor()).await;
     let enterprise_customer = outcome.unwrap().customer_id;
     Parties3 { person, person_customer, enterprise, enterprise_customer }
 }
@@ -111,7 +101,7 @@ async fn party_store_text(store: &Store, customers: &[CustomerId]) -> String {
 }
 
 fn assert_holds_no_number(text: &str, what: &str) {
-    for number in [ID_NUMBER, LEGAL_PERSON_NUMBER, CREDIT_CODE] {
+    for number in [ID_CARD, OTHER_ID_CARD, CREDIT_CODE] {
         assert!(!text.contains(number), "{what} holds {number}:\n{text}");
     }
 }
@@ -159,7 +149,7 @@ on_both_backends!(certificate_numbers_are_kept_sealed_and_found_by_their_keyed_h
     let customer = record(&db.store, &made.person_customer.to_string()).await;
     assert!(customer.data.contains("\"certificate_sealed\":\"s1."), "{}", customer.data);
     // The unique keys hold the keyed hash, not the number.
-    assert_eq!(owner(&db.store, &format!("id_card:{ID_NUMBER}")).await, None);
+    assert_eq!(owner(&db.store, &format!("id_card:{ID_CARD}")).await, None);
     let index = format!("id_card:{}", secret.certificate_index(&id_card()));
     assert_eq!(owner(&db.store, &index).await, Some(made.person_customer.to_string()));
     let licence_index = format!("unified_social_credit_code:{}", secret.certificate_index(&credit_code()));
@@ -170,11 +160,11 @@ on_both_backends!(certificate_numbers_are_kept_sealed_and_found_by_their_keyed_h
     assert_eq!(read.customer.certificate(), Some(&id_card()));
     let company = parties.company_details(made.enterprise).await.unwrap().unwrap();
     assert_eq!(company.details.credit_code(), &credit_code());
-    assert_eq!(company.details.parts().legal_person_certificate.number(), LEGAL_PERSON_NUMBER);
+    assert_eq!(company.details.parts().legal_person_certificate.number(), OTHER_ID_CARD);
     assert_eq!(credit_code().masked(), "911***********CD0B");
 
     // Found by number, through the index; in lower case too (the number is canonical before hashing).
-    for number in [ID_NUMBER.to_owned(), CREDIT_CODE.to_lowercase()] {
+    for number in [ID_CARD.to_owned(), CREDIT_CODE.to_lowercase()] {
         let found = parties.search_customers(&CustomerSearch::CertificateNumber(number.clone())).await.unwrap();
         assert_eq!(found.len(), 1, "{number}");
     }
@@ -184,15 +174,15 @@ on_both_backends!(certificate_numbers_are_kept_sealed_and_found_by_their_keyed_h
         scope: CustomerScope::External,
         identity: LoginIdentity::Phone(PhoneNumber::parse("13900000009").unwrap()),
     };
-    let second = parties.register_member(&registration, &client()).await.unwrap().member.member.id();
+    let second = parties.register_member(&registration, &actor()).await.unwrap().member.member.id();
     let subject = AuthenticationSubject::id_card(RealName::person("张三").unwrap(), id_card()).unwrap();
     let channel = AuthenticationChannel::parse("police_id_check").unwrap();
-    let outcome = parties.authenticate(second, &subject, &channel, AuthenticationResult::Verified, &client()).await;
+    let outcome = parties.authenticate(second, &subject, &channel, AuthenticationResult::Verified, &actor()).await;
     assert_eq!(outcome.unwrap().merged_into, Some(made.person_customer));
 
     // Nothing on disk either (SQLite: the database file and its WAL, read as bytes).
     let files = sqlite_files(&db);
-    for number in [ID_NUMBER, LEGAL_PERSON_NUMBER, CREDIT_CODE] {
+    for number in [ID_CARD, OTHER_ID_CARD, CREDIT_CODE] {
         assert!(!bytes_contain(&files, number), "the SQLite files hold {number}");
     }
     // Another data key cannot read what this one sealed.
@@ -211,7 +201,7 @@ on_both_backends!(a_database_written_before_sealing_is_sealed_at_the_next_start,
     // unique keys, a credit code whole in an authentication's subject and in history.
     rewrite(&db.store, &person_key, |d| {
         d.remove("certificate_sealed");
-        d.insert("certificate_number".into(), json!(ID_NUMBER));
+        d.insert("certificate_number".into(), json!(ID_CARD));
     })
     .await;
     rewrite(&db.store, &enterprise_key, |d| {
@@ -224,7 +214,7 @@ on_both_backends!(a_database_written_before_sealing_is_sealed_at_the_next_start,
         d.remove("credit_code_sealed");
         d.remove("legal_person_certificate_sealed");
         d.insert("credit_code".into(), json!(CREDIT_CODE));
-        d.insert("legal_person_certificate_number".into(), json!(LEGAL_PERSON_NUMBER));
+        d.insert("legal_person_certificate_number".into(), json!(OTHER_ID_CARD));
     })
     .await;
     let mut clear_keys = PartyWrite::default();
@@ -268,8 +258,8 @@ on_both_backends!(a_database_written_before_sealing_is_sealed_at_the_next_start,
     }
     assert_eq!(aged, 3, "{history:?}");
     let before = party_store_text(&db.store, &[made.person_customer, made.enterprise_customer]).await;
-    assert!(before.contains(ID_NUMBER) && before.contains(CREDIT_CODE) && before.contains(LEGAL_PERSON_NUMBER));
-    assert_eq!(owner(&db.store, &format!("id_card:{ID_NUMBER}")).await, Some(person_key.clone()));
+    assert!(before.contains(ID_CARD) && before.contains(CREDIT_CODE) && before.contains(OTHER_ID_CARD));
+    assert_eq!(owner(&db.store, &format!("id_card:{ID_CARD}")).await, Some(person_key.clone()));
 
     // Such a database is read as it is...
     let restarted = Parties::new(db.store.clone(), config(42, keys(1, &[])));
@@ -293,20 +283,20 @@ on_both_backends!(a_database_written_before_sealing_is_sealed_at_the_next_start,
     let after = party_store_text(&db.store, &[made.person_customer, made.enterprise_customer]).await;
     assert_holds_no_number(&after, "the party store after sealing");
     assert!(after.contains("911***********CD0B"), "the masked code stays where the whole one was:\n{after}");
-    assert_eq!(owner(&db.store, &format!("id_card:{ID_NUMBER}")).await, None);
+    assert_eq!(owner(&db.store, &format!("id_card:{ID_CARD}")).await, None);
     assert_eq!(
         owner(&db.store, &format!("id_card:{}", secret.certificate_index(&id_card()))).await,
         Some(person_key.clone())
     );
     let files = sqlite_files(&db);
-    for number in [ID_NUMBER, LEGAL_PERSON_NUMBER, CREDIT_CODE] {
+    for number in [ID_CARD, OTHER_ID_CARD, CREDIT_CODE] {
         assert!(!bytes_contain(&files, number), "the SQLite files still hold {number} in freed space");
     }
     // Everything reads as before; search and uniqueness go by the index.
     assert_eq!(restarted.get_customer(made.person_customer).await.unwrap().customer.certificate(), Some(&id_card()));
     let company = restarted.company_details(made.enterprise).await.unwrap().unwrap();
-    assert_eq!(company.details.parts().legal_person_certificate.number(), LEGAL_PERSON_NUMBER);
-    let found = restarted.search_customers(&CustomerSearch::CertificateNumber(ID_NUMBER.to_owned())).await.unwrap();
+    assert_eq!(company.details.parts().legal_person_certificate.number(), OTHER_ID_CARD);
+    let found = restarted.search_customers(&CustomerSearch::CertificateNumber(ID_CARD.to_owned())).await.unwrap();
     assert_eq!(found.iter().map(|c| c.customer.id()).collect::<Vec<_>>(), vec![made.person_customer]);
     let masked = restarted.member_authentications(made.enterprise).await.unwrap().pop().unwrap();
     assert_eq!(masked.masked_subject(), "某某科技有限公司 911***********CD0B");
@@ -351,7 +341,7 @@ on_both_backends!(a_start_with_another_server_secret_is_refused, |db| {
     let refused = other.seal_certificates().await.unwrap_err();
     assert!(format!("{refused:#}").contains("server secret"), "{refused:#}");
     // Under it, the certificate would not be found.
-    let found = other.search_customers(&CustomerSearch::CertificateNumber(ID_NUMBER.to_owned())).await.unwrap();
+    let found = other.search_customers(&CustomerSearch::CertificateNumber(ID_CARD.to_owned())).await.unwrap();
     assert!(found.is_empty());
     let _ = made;
 });

@@ -4,12 +4,12 @@
 //! own name), pay passwords (Argon2id, locked after repeated failures across instances and concurrent
 //! attempts, unlocked by time).
 
-use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::id::MemberId;
 use sanhu_core::party::authentication::AuthenticationChannel;
 use sanhu_core::party::bank_card::BindCardRequest;
 use sanhu_core::party::one_time_code::{CodePurpose, CodeTarget};
 use sanhu_core::party::{
-    Actor, AuthenticationSubject, Certificate, CertificateType, CustomerScope, Email, LoginIdentity, OneTimeCodePolicy,
+    AuthenticationSubject, Certificate, CertificateType, CustomerScope, Email, LoginIdentity, OneTimeCodePolicy,
     PartyKind, PayPassword, PayPasswordPolicy, PhoneNumber, RealName, Reason,
 };
 use sanhu_core::Timestamp;
@@ -18,15 +18,12 @@ use sanhu_service::party::{
     AuthenticationResult, Parties, PartyConfig, PartySecret, PayPasswordHashing, PayPasswordOwner, Registration,
 };
 use sanhu_store::party::{ChangeQuery, PartyStore};
-use sanhu_store::{on_both_backends, Store};
+use sanhu_store::Store;
+use sanhu_testkit::ids::{CARD, CARD_DIGITS};
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::actor;
 
-const CARD: &str = "6222 0200 0000 0000 018";
-const CARD_DIGITS: &str = "6222020000000000018";
 const OTHER_CARD: &str = "4111 1111 1111 1111";
-
-fn client() -> Actor {
-    Actor::Client(ClientId::from_u128(7).unwrap())
-}
 
 fn phone(n: u32) -> PhoneNumber {
     PhoneNumber::parse(&format!("139{n:08}")).unwrap()
@@ -57,7 +54,7 @@ async fn member(parties: &Parties, n: u32) -> MemberId {
         scope: CustomerScope::External,
         identity: LoginIdentity::Phone(phone(n)),
     };
-    parties.register_member(&registration, &client()).await.unwrap().member.member.id()
+    parties.register_member(&registration, &actor()).await.unwrap().member.member.id()
 }
 
 /// Gives a member the verified real name `name` (an ID card authentication).
@@ -65,7 +62,7 @@ async fn real_name(parties: &Parties, member: MemberId, name: &str) {
     let certificate = Certificate::parse(CertificateType::IdCard, "110101199003071233").unwrap();
     let subject = AuthenticationSubject::id_card(RealName::person(name).unwrap(), certificate).unwrap();
     let channel = AuthenticationChannel::parse("police_id_check").unwrap();
-    parties.authenticate(member, &subject, &channel, AuthenticationResult::Verified, &client()).await.unwrap();
+    parties.authenticate(member, &subject, &channel, AuthenticationResult::Verified, &actor()).await.unwrap();
 }
 
 /// Every stored record of a member's customer, and its history, as one text.
@@ -87,32 +84,32 @@ async fn stored_data(store: &Store, id: &str) -> String {
 on_both_backends!(a_login_identity_belongs_to_one_member_and_the_last_one_stays, |db| {
     let parties = Parties::new(db.store.clone(), config());
     let (a, b) = (member(&parties, 1).await, member(&parties, 2).await);
-    parties.add_identity(a, &email("zhang@example.com"), &client()).await.unwrap();
+    parties.add_identity(a, &email("zhang@example.com"), &actor()).await.unwrap();
     assert_eq!(
         parties.member_identities(a).await.unwrap(),
         vec![LoginIdentity::Phone(phone(1)), email("zhang@example.com")]
     );
     // Unique in the platform, without regard to case, and for the member itself too.
-    let taken = parties.add_identity(b, &email("ZHANG@example.com"), &client()).await.unwrap_err();
+    let taken = parties.add_identity(b, &email("ZHANG@example.com"), &actor()).await.unwrap_err();
     assert_eq!(taken.code(), "identity_taken");
-    let taken = parties.add_identity(a, &LoginIdentity::Phone(phone(2)), &client()).await.unwrap_err();
+    let taken = parties.add_identity(a, &LoginIdentity::Phone(phone(2)), &actor()).await.unwrap_err();
     assert_eq!(taken.code(), "identity_taken");
-    let taken = parties.add_identity(a, &email("zhang@example.com"), &client()).await.unwrap_err();
+    let taken = parties.add_identity(a, &email("zhang@example.com"), &actor()).await.unwrap_err();
     assert_eq!(taken.code(), "identity_taken");
     // Removing: only its own, never the last; a removed identity is free for another member.
-    let not_its = parties.remove_identity(a, &LoginIdentity::Phone(phone(2)), &client()).await.unwrap_err();
+    let not_its = parties.remove_identity(a, &LoginIdentity::Phone(phone(2)), &actor()).await.unwrap_err();
     assert_eq!(not_its.code(), "identity_not_found");
-    parties.remove_identity(a, &LoginIdentity::Phone(phone(1)), &client()).await.unwrap();
-    let last = parties.remove_identity(a, &email("zhang@example.com"), &client()).await.unwrap_err();
+    parties.remove_identity(a, &LoginIdentity::Phone(phone(1)), &actor()).await.unwrap();
+    let last = parties.remove_identity(a, &email("zhang@example.com"), &actor()).await.unwrap_err();
     assert_eq!(last.code(), "last_identity");
     assert_eq!(parties.member_identities(a).await.unwrap(), vec![email("zhang@example.com")]);
-    parties.add_identity(b, &LoginIdentity::Phone(phone(1)), &client()).await.unwrap();
+    parties.add_identity(b, &LoginIdentity::Phone(phone(1)), &actor()).await.unwrap();
     let again = Registration {
         kind: PartyKind::Personal,
         scope: CustomerScope::External,
         identity: LoginIdentity::Phone(phone(1)),
     };
-    assert_eq!(parties.register_member(&again, &client()).await.unwrap_err().code(), "identity_taken");
+    assert_eq!(parties.register_member(&again, &actor()).await.unwrap_err().code(), "identity_taken");
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -124,36 +121,36 @@ on_both_backends!(a_phone_change_needs_a_code_verified_on_the_old_number_and_one
     member(&parties, 2).await;
     let now = clock::now();
     // From a number it does not have, or to one another member has, or to the same one: refused.
-    let refused = parties.start_phone_change(a, &phone(3), &phone(4), &client(), now).await.unwrap_err();
+    let refused = parties.start_phone_change(a, &phone(3), &phone(4), &actor(), now).await.unwrap_err();
     assert_eq!(refused.code(), "identity_not_found");
-    let refused = parties.start_phone_change(a, &phone(1), &phone(2), &client(), now).await.unwrap_err();
+    let refused = parties.start_phone_change(a, &phone(1), &phone(2), &actor(), now).await.unwrap_err();
     assert_eq!(refused.code(), "identity_taken");
-    let refused = parties.start_phone_change(a, &phone(1), &phone(1), &client(), now).await.unwrap_err();
+    let refused = parties.start_phone_change(a, &phone(1), &phone(1), &actor(), now).await.unwrap_err();
     assert_eq!(refused.code(), "phone_unchanged");
-    assert_eq!(parties.complete_phone_change(a, &client(), now).await.unwrap_err().code(), "phone_change_not_found");
+    assert_eq!(parties.complete_phone_change(a, &actor(), now).await.unwrap_err().code(), "phone_change_not_found");
 
-    let started = parties.start_phone_change(a, &phone(1), &phone(9), &client(), now).await.unwrap();
+    let started = parties.start_phone_change(a, &phone(1), &phone(9), &actor(), now).await.unwrap();
     let (old_code, new_code) = (started.old_code.code.as_str().to_owned(), started.new_code.code.as_str().to_owned());
     let t = |s| later(now, s);
-    assert_eq!(parties.complete_phone_change(a, &client(), t(1)).await.unwrap_err().code(), "phone_change_unverified");
+    assert_eq!(parties.complete_phone_change(a, &actor(), t(1)).await.unwrap_err().code(), "phone_change_unverified");
     // The old number's code proves nothing for the new number.
     let crossed = parties.verify_phone_change_code(a, &phone(9), &old_code, t(2)).await;
     assert!(crossed.is_err_and(|e| e.code() == "code_incorrect") || old_code == new_code);
     let progress = parties.verify_phone_change_code(a, &phone(1), &old_code, t(3)).await.unwrap();
     assert!(progress.old_verified && !progress.new_verified);
     // One verified number is not enough.
-    assert_eq!(parties.complete_phone_change(a, &client(), t(4)).await.unwrap_err().code(), "phone_change_unverified");
+    assert_eq!(parties.complete_phone_change(a, &actor(), t(4)).await.unwrap_err().code(), "phone_change_unverified");
     let used = parties.verify_phone_change_code(a, &phone(1), &old_code, t(5)).await.unwrap_err();
     assert_eq!(used.code(), "code_used");
     let progress = parties.verify_phone_change_code(a, &phone(9), &new_code, t(6)).await.unwrap();
     assert!(progress.old_verified && progress.new_verified);
 
-    let changed = parties.complete_phone_change(a, &client(), t(7)).await.unwrap();
+    let changed = parties.complete_phone_change(a, &actor(), t(7)).await.unwrap();
     assert_eq!(changed.identities, vec![LoginIdentity::Phone(phone(9))]);
-    assert_eq!(parties.complete_phone_change(a, &client(), t(8)).await.unwrap_err().code(), "phone_change_not_found");
+    assert_eq!(parties.complete_phone_change(a, &actor(), t(8)).await.unwrap_err().code(), "phone_change_not_found");
     // The old number is free again; the new one is taken.
-    parties.add_identity(member(&parties, 5).await, &LoginIdentity::Phone(phone(1)), &client()).await.unwrap();
-    let taken = parties.add_identity(member(&parties, 6).await, &LoginIdentity::Phone(phone(9)), &client()).await;
+    parties.add_identity(member(&parties, 5).await, &LoginIdentity::Phone(phone(1)), &actor()).await.unwrap();
+    let taken = parties.add_identity(member(&parties, 6).await, &LoginIdentity::Phone(phone(9)), &actor()).await;
     assert_eq!(taken.unwrap_err().code(), "identity_taken");
     let history = parties.record_history(&a.to_string(), 0, 100).await.unwrap();
     assert!(history.iter().any(|h| h.action == "member.phone_changed"));
@@ -249,17 +246,17 @@ on_both_backends!(a_bound_card_keeps_only_its_masked_number_and_a_token, |db| {
     let a = member(&parties, 1).await;
     // Security data is refused, whatever else the request holds.
     let with_cvv = BindCardRequest { cvv: Some("123"), ..bind(CARD, "张三") };
-    assert_eq!(parties.bind_bank_card(a, with_cvv, &client()).await.unwrap_err().code(), "card_security_data_refused");
+    assert_eq!(parties.bind_bank_card(a, with_cvv, &actor()).await.unwrap_err().code(), "card_security_data_refused");
     let with_expiry = BindCardRequest { expiry: Some("12/29"), ..bind("not a card", "张三") };
-    let refused = parties.bind_bank_card(a, with_expiry, &client()).await.unwrap_err();
+    let refused = parties.bind_bank_card(a, with_expiry, &actor()).await.unwrap_err();
     assert_eq!(refused.code(), "card_security_data_refused");
-    let mistyped = parties.bind_bank_card(a, bind("6222 0200 0000 0000 017", "张三"), &client()).await;
+    let mistyped = parties.bind_bank_card(a, bind("6222 0200 0000 0000 017", "张三"), &actor()).await;
     assert_eq!(mistyped.unwrap_err().code(), "card_number_check_failed");
 
-    let card = parties.bind_bank_card(a, bind(CARD, "张三"), &client()).await.unwrap();
+    let card = parties.bind_bank_card(a, bind(CARD, "张三"), &actor()).await.unwrap();
     assert_eq!(card.card.masked().as_str(), "622202*********0018");
     assert!(card.card.token().as_str().starts_with("ctk_"));
-    let again = parties.bind_bank_card(a, bind(CARD, "张三"), &client()).await.unwrap_err();
+    let again = parties.bind_bank_card(a, bind(CARD, "张三"), &actor()).await.unwrap_err();
     assert_eq!(again.code(), "card_already_bound");
     assert_eq!(parties.member_bank_cards(a).await.unwrap(), vec![card.clone()]);
 
@@ -272,18 +269,18 @@ on_both_backends!(a_bound_card_keeps_only_its_masked_number_and_a_token, |db| {
 
     // Unbound: out of the list, not usable, and may be bound again.
     let reason = Reason::parse("member asked").unwrap();
-    parties.unbind_bank_card(a, card.card.id(), &client(), &reason).await.unwrap();
+    parties.unbind_bank_card(a, card.card.id(), &actor(), &reason).await.unwrap();
     assert!(parties.member_bank_cards(a).await.unwrap().is_empty());
-    let gone = parties.unbind_bank_card(a, card.card.id(), &client(), &reason).await.unwrap_err();
+    let gone = parties.unbind_bank_card(a, card.card.id(), &actor(), &reason).await.unwrap_err();
     assert_eq!(gone.code(), "bank_card_not_found");
-    parties.bind_bank_card(a, bind(CARD, "张三"), &client()).await.unwrap();
+    parties.bind_bank_card(a, bind(CARD, "张三"), &actor()).await.unwrap();
 });
 
 on_both_backends!(a_withdrawal_goes_only_to_a_card_in_the_members_real_name, |db| {
     let parties = Parties::new(db.store.clone(), config());
     let (a, b) = (member(&parties, 1).await, member(&parties, 2).await);
-    let own = parties.bind_bank_card(a, bind(CARD, "张三"), &client()).await.unwrap().card.id();
-    let someone_elses = parties.bind_bank_card(a, bind(OTHER_CARD, "李四"), &client()).await.unwrap().card.id();
+    let own = parties.bind_bank_card(a, bind(CARD, "张三"), &actor()).await.unwrap().card.id();
+    let someone_elses = parties.bind_bank_card(a, bind(OTHER_CARD, "李四"), &actor()).await.unwrap().card.id();
     // Before real-name authentication, no card is usable.
     assert_eq!(parties.card_usable_for_withdrawal(a, own).await.unwrap_err().code(), "member_not_real_named");
     real_name(&parties, a, "张三").await;
@@ -292,9 +289,9 @@ on_both_backends!(a_withdrawal_goes_only_to_a_card_in_the_members_real_name, |db
     // Another member's card is not usable, nor its to unbind.
     assert_eq!(parties.card_usable_for_withdrawal(b, own).await.unwrap_err().code(), "card_not_members");
     let reason = Reason::parse("not mine").unwrap();
-    let refused = parties.unbind_bank_card(b, own, &client(), &reason).await.unwrap_err();
+    let refused = parties.unbind_bank_card(b, own, &actor(), &reason).await.unwrap_err();
     assert_eq!(refused.code(), "bank_card_not_found");
-    parties.unbind_bank_card(a, own, &client(), &reason).await.unwrap();
+    parties.unbind_bank_card(a, own, &actor(), &reason).await.unwrap();
     assert_eq!(parties.card_usable_for_withdrawal(a, own).await.unwrap_err().code(), "bank_card_not_found");
 });
 
@@ -310,8 +307,8 @@ on_both_backends!(a_pay_password_is_set_once_changed_with_the_current_one_and_st
     let owner = PayPasswordOwner::Member(member(&parties, 1).await);
     let now = clock::now();
     assert_eq!(parties.verify_pay_password(owner, "135790", now).await.unwrap_err().code(), "pay_password_not_set");
-    parties.set_pay_password(owner, &pay("135790"), &client()).await.unwrap();
-    let again = parties.set_pay_password(owner, &pay("246801"), &client()).await.unwrap_err();
+    parties.set_pay_password(owner, &pay("135790"), &actor()).await.unwrap();
+    let again = parties.set_pay_password(owner, &pay("246801"), &actor()).await.unwrap_err();
     assert_eq!(again.code(), "pay_password_already_set");
     parties.verify_pay_password(owner, "135790", now).await.unwrap();
     assert_eq!(parties.verify_pay_password(owner, "246801", now).await.unwrap_err().code(), "pay_password_incorrect");
@@ -320,23 +317,23 @@ on_both_backends!(a_pay_password_is_set_once_changed_with_the_current_one_and_st
     assert!(data.contains("$argon2id$v=19$m=256,t=1,p=1$"), "{data}");
     assert!(!data.contains("135790"));
 
-    let wrong = parties.change_pay_password(owner, "246801", &pay("246801"), &client(), now).await.unwrap_err();
+    let wrong = parties.change_pay_password(owner, "246801", &pay("246801"), &actor(), now).await.unwrap_err();
     assert_eq!(wrong.code(), "pay_password_incorrect");
-    parties.change_pay_password(owner, "135790", &pay("246801"), &client(), now).await.unwrap();
+    parties.change_pay_password(owner, "135790", &pay("246801"), &actor(), now).await.unwrap();
     assert_eq!(parties.verify_pay_password(owner, "135790", now).await.unwrap_err().code(), "pay_password_incorrect");
     parties.verify_pay_password(owner, "246801", now).await.unwrap();
     // A right password cleared the failures.
     assert!(stored_data(&db.store, &format!("pay_password:{owner}")).await.contains("\"failures\":0"));
     // An operator that does not exist has none to set.
     let nobody = PayPasswordOwner::Operator(sanhu_core::id::OperatorId::from_u128(9).unwrap());
-    let refused = parties.set_pay_password(nobody, &pay("135790"), &client()).await.unwrap_err();
+    let refused = parties.set_pay_password(nobody, &pay("135790"), &actor()).await.unwrap_err();
     assert_eq!(refused.code(), "operator_not_found");
 });
 
 on_both_backends!(five_wrong_pay_passwords_lock_it_for_every_instance_until_the_lock_time_passes, |db| {
     let parties = Parties::new(db.store.clone(), config());
     let owner = PayPasswordOwner::Member(member(&parties, 1).await);
-    parties.set_pay_password(owner, &pay("135790"), &client()).await.unwrap();
+    parties.set_pay_password(owner, &pay("135790"), &actor()).await.unwrap();
     let t0 = clock::now();
     for n in 1..=4 {
         let wrong = parties.verify_pay_password(owner, "111112", later(t0, n)).await.unwrap_err();
@@ -350,7 +347,7 @@ on_both_backends!(five_wrong_pay_passwords_lock_it_for_every_instance_until_the_
     let another = Parties::new(db.open_another().await, config());
     let there = another.verify_pay_password(owner, "135790", later(t0, 64)).await.unwrap_err();
     assert_eq!(there.code(), "pay_password_locked");
-    let change = another.change_pay_password(owner, "135790", &pay("246801"), &client(), later(t0, 64)).await;
+    let change = another.change_pay_password(owner, "135790", &pay("246801"), &actor(), later(t0, 64)).await;
     assert_eq!(change.unwrap_err().code(), "pay_password_locked");
     // The lock (60 s from the fifth try) ends by itself.
     another.verify_pay_password(owner, "135790", later(t0, 65)).await.unwrap();
@@ -362,7 +359,7 @@ on_both_backends!(concurrent_wrong_pay_passwords_all_count, |db| {
     let a = Parties::new(db.store.clone(), config());
     let b = Parties::new(db.open_another().await, config());
     let owner = PayPasswordOwner::Member(member(&a, 1).await);
-    a.set_pay_password(owner, &pay("135790"), &client()).await.unwrap();
+    a.set_pay_password(owner, &pay("135790"), &actor()).await.unwrap();
     let now = clock::now();
     let tries = |count: usize| {
         let (a, b) = (a.clone(), b.clone());

@@ -5,185 +5,38 @@
 //! withdrawal frozen at application then reviewed, paid out or failed. Each ends with the ledger's
 //! verify checks passing.
 
-use sanhu_core::id::{BankCardId, ClientId, MemberId};
 use sanhu_core::ledger::NormalSide;
-use sanhu_core::party::account_type::AccountTypeSpec;
-use sanhu_core::party::authentication::AuthenticationChannel;
-use sanhu_core::party::bank_card::BindCardRequest;
-use sanhu_core::party::{
-    AccountType, AccountTypeCode, AccountTypes, Actor, AuthenticationSubject, Certificate, CertificateType,
-    CustomerScope, LoginIdentity, PartyKind, PayPassword, PhoneNumber, RealName,
-};
-use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, Shortfall, WithdrawalPolicy};
-use sanhu_core::{AccountId, Currency, Timestamp};
-use sanhu_service::party::{
-    AuthenticationResult, Parties, PartyConfig, PartySecret, PayPasswordHashing, PayPasswordOwner, Registration,
-};
+use sanhu_core::party::{Actor, PayPassword};
+use sanhu_core::wallet::{FeePayer, FeeRule, Shortfall};
+use sanhu_core::AccountId;
+use sanhu_service::clock;
+use sanhu_service::party::{PartyConfig, PayPasswordOwner};
 use sanhu_service::wallet::{
-    wallet_codes, AdjustmentDirection, AdjustmentStatus, FreezeStatus, OrderNumber, PayPasswordRule, PaymentMode,
-    PaymentRequest, PaymentStatus, PayoutResult, PlatformAccount, Receiver, RechargeRequest, RechargeStatus, Review,
-    WalletConfig, Wallets, WithdrawalRequest, WithdrawalStatus,
+    wallet_codes, AdjustmentDirection, AdjustmentStatus, FreezeStatus, PayPasswordRule, PaymentMode, PaymentRequest,
+    PaymentStatus, PayoutResult, PlatformAccount, RechargeRequest, RechargeStatus, Review, WalletConfig,
+    WithdrawalRequest, WithdrawalStatus,
 };
-use sanhu_service::{clock, Ledger, LedgerConfig};
-use sanhu_store::{on_both_backends, LedgerStore, Store};
-
-const CARD: &str = "6222 0200 0000 0000 018";
-
-fn cny() -> Currency {
-    Currency::parse("CNY").unwrap()
-}
-
-fn code(text: &str) -> AccountTypeCode {
-    AccountTypeCode::parse(text).unwrap()
-}
-
-fn client() -> ClientId {
-    ClientId::from_u128(7).unwrap()
-}
-
-fn actor() -> Actor {
-    Actor::Client(client())
-}
-
-fn no(text: &str) -> OrderNumber {
-    OrderNumber::parse(text).unwrap()
-}
-
-/// The default account types, with riders' settlement accounts allowed 50.00 of debt.
-fn account_types() -> AccountTypes {
-    let defaults = AccountTypes::default_set(cny());
-    let types = defaults
-        .iter()
-        .map(|t| {
-            if t.code().as_str() == "settlement" {
-                AccountType::configure(AccountTypeSpec { overdraft_limit: 5000, ..t.spec().clone() }).unwrap()
-            } else {
-                t.clone()
-            }
-        })
-        .collect();
-    AccountTypes::new(types).unwrap()
-}
+use sanhu_store::Store;
+use sanhu_testkit::money::cny;
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::{self, actor, client, no, World};
 
 fn party_config() -> PartyConfig {
-    PartyConfig {
-        account_types: account_types(),
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        secret: PartySecret::from_bytes(&[42; 32]).unwrap(),
-        ..PartyConfig::default()
-    }
+    PartyConfig { account_types: world::riders_account_types(), ..world::party_config() }
 }
 
-/// The defaults, with a free `test` channel, withdrawals of at least 1.00 reviewed from 100.00, and
-/// a tier "pay 100.00, get 10.00" valid now.
+/// The free `test` channel, withdrawals of at least 1.00 reviewed from 100.00, and a tier "pay
+/// 100.00, get 10.00" valid now.
 fn wallet_config() -> WalletConfig {
-    let mut config = WalletConfig::default_for(cny());
-    config.channels.push(sanhu_service::wallet::Channel {
-        name: "test".into(),
-        review: sanhu_service::wallet::ChannelReview::NotRequired,
-        fee: FeeRule::Free,
-        fee_payer: FeePayer::Platform,
-        status_url: None,
-    });
-    config.withdrawal = WithdrawalPolicy::new(cny(), 100, FeeRule::Free, FeePayer::Member).unwrap();
-    config.withdrawal_auto_approve_below = 10_000;
-    let now = clock::now();
-    let tier = RechargeTier::new(
-        10_000,
-        1000,
-        Timestamp::from_nanos(now.nanos() - 3_600_000_000_000),
-        now.add_seconds(86_400).unwrap(),
-    );
-    config.recharge_tiers = RechargeTiers::new(cny(), vec![tier.unwrap()]);
-    config
-}
-
-struct World {
-    store: Store,
-    parties: Parties,
-    wallets: Wallets,
+    world::with_bonus_tier(world::with_withdrawals(world::wallet_config(), 100, 10_000))
 }
 
 async fn world_with(store: &Store, config: WalletConfig) -> World {
-    let parties = Parties::new(store.clone(), party_config());
-    let ledger = Ledger::start(store.clone(), LedgerConfig::default());
-    let wallets = Wallets::new(parties.clone(), ledger, config);
-    wallets.ensure_platform_accounts().await.unwrap();
-    World { store: store.clone(), parties, wallets }
+    World::new(store, party_config(), config).await
 }
 
 async fn world(store: &Store) -> World {
     world_with(store, wallet_config()).await
-}
-
-impl World {
-    /// A registered, activated member with its basic account.
-    async fn member(&self, n: u32) -> (MemberId, AccountId) {
-        let phone = PhoneNumber::parse(&format!("137{n:08}")).unwrap();
-        let registration = Registration {
-            kind: PartyKind::Personal,
-            scope: CustomerScope::External,
-            identity: LoginIdentity::Phone(phone),
-        };
-        let member = self.parties.register_member(&registration, &actor()).await.unwrap().member.member.id();
-        let (_, opened) = self.parties.activate_member(member, &actor()).await.unwrap();
-        (member, opened[0].0.account_id)
-    }
-
-    async fn open(&self, member: MemberId, type_code: &str) -> AccountId {
-        self.parties.open_account(member, &code(type_code), &actor()).await.unwrap().account.account_id
-    }
-
-    /// Recharges `amount` into `account` through the free test channel, confirmed.
-    async fn fund(&self, member: MemberId, account: AccountId, amount: i64, number: &str) {
-        let request = RechargeRequest {
-            client: client(),
-            order_number: no(number),
-            member,
-            account: Some(account),
-            amount,
-            channel: "test".into(),
-        };
-        self.wallets.create_recharge(&request, &actor()).await.unwrap();
-        let order = self.wallets.confirm_recharge(client(), &no(number), &actor()).await.unwrap();
-        assert_eq!(order.status, RechargeStatus::Succeeded);
-    }
-
-    async fn balance(&self, account: AccountId) -> i64 {
-        self.store.get_account(account).await.unwrap().unwrap().balance()
-    }
-
-    async fn platform_balance(&self, which: PlatformAccount) -> i64 {
-        self.balance(which.id(cny())).await
-    }
-
-    /// Gives the member the verified real name 张三 and binds a card in that name.
-    async fn card(&self, member: MemberId) -> BankCardId {
-        let certificate = Certificate::parse(CertificateType::IdCard, "110101199003071233").unwrap();
-        let subject = AuthenticationSubject::id_card(RealName::person("张三").unwrap(), certificate).unwrap();
-        let channel = AuthenticationChannel::parse("police_id_check").unwrap();
-        self.parties.authenticate(member, &subject, &channel, AuthenticationResult::Verified, &actor()).await.unwrap();
-        let bind = BindCardRequest { number: CARD, holder: "张三", cvv: None, expiry: None };
-        self.parties.bind_bank_card(member, bind, &actor()).await.unwrap().card.id()
-    }
-
-    fn payment(&self, number: &str, member: MemberId, amount: i64, receiver: AccountId) -> PaymentRequest {
-        PaymentRequest {
-            client: client(),
-            order_number: no(number),
-            member,
-            amount,
-            receiver: Receiver::Account(receiver),
-            shortfall: Shortfall::Refuse,
-            mode: PaymentMode::Immediate,
-            pay_password: None,
-        }
-    }
-
-    async fn verify_clean(&self) {
-        let report = self.store.verify().await.unwrap();
-        assert!(report.problems.is_empty(), "{:?}", report.problems);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------

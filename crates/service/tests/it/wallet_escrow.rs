@@ -5,115 +5,39 @@
 //! Every decision moves the money once, even repeated, raced, or made by two instances. Each test ends
 //! with the ledger's verify checks passing (every currency balances, every account equals its entries).
 
-use sanhu_core::id::{ClientId, MemberId};
-use sanhu_core::party::{Actor, CustomerScope, LoginIdentity, PartyKind, PhoneNumber, Reason};
-use sanhu_core::wallet::{FeePayer, FeeRule, Shortfall};
-use sanhu_core::{AccountId, Currency};
-use sanhu_service::party::{Parties, PartyConfig, PartySecret, PayPasswordHashing, Registration};
+use sanhu_core::id::MemberId;
+use sanhu_core::party::Reason;
+use sanhu_core::AccountId;
 use sanhu_service::wallet::{
-    wallet_codes, Channel, ChannelReview, DepositRequest, DepositStatus, OrderNumber, PaymentMode, PaymentRequest,
-    PaymentStatus, PlatformAccount, Receiver, RechargeRequest, RechargeStatus, RefundStatus, WalletConfig, Wallets,
+    wallet_codes, DepositRequest, DepositStatus, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver,
+    RefundStatus,
 };
-use sanhu_service::{Ledger, LedgerConfig};
-use sanhu_store::{on_both_backends, LedgerStore, Store};
-
-fn cny() -> Currency {
-    Currency::parse("CNY").unwrap()
-}
-
-fn client() -> ClientId {
-    ClientId::from_u128(7).unwrap()
-}
-
-fn actor() -> Actor {
-    Actor::Client(client())
-}
-
-fn no(text: &str) -> OrderNumber {
-    OrderNumber::parse(text).unwrap()
-}
+use sanhu_store::{LedgerStore, Store};
+use sanhu_testkit::money::cny;
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::{self, actor, client, no, World};
 
 fn damage(text: &str) -> Reason {
     Reason::parse(text).unwrap()
 }
 
-fn party_config() -> PartyConfig {
-    PartyConfig {
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        secret: PartySecret::from_bytes(&[42; 32]).unwrap(),
-        ..PartyConfig::default()
-    }
-}
-
-/// The defaults, with a free `test` channel to fund wallets.
-fn wallet_config() -> WalletConfig {
-    let mut config = WalletConfig::default_for(cny());
-    config.channels.push(Channel {
-        name: "test".into(),
-        review: ChannelReview::NotRequired,
-        fee: FeeRule::Free,
-        fee_payer: FeePayer::Platform,
-        status_url: None,
-    });
-    config
-}
-
-struct World {
-    store: Store,
-    parties: Parties,
-    wallets: Wallets,
-}
-
 async fn world(store: &Store) -> World {
-    let parties = Parties::new(store.clone(), party_config());
-    let ledger = Ledger::start(store.clone(), LedgerConfig::default());
-    let wallets = Wallets::new(parties.clone(), ledger, wallet_config());
-    wallets.ensure_platform_accounts().await.unwrap();
-    World { store: store.clone(), parties, wallets }
+    World::new(store, world::party_config(), world::wallet_config()).await
 }
 
-impl World {
-    /// A registered, activated member with its basic account.
-    async fn member(&self, n: u32) -> (MemberId, AccountId) {
-        let phone = PhoneNumber::parse(&format!("136{n:08}")).unwrap();
-        let registration = Registration {
-            kind: PartyKind::Personal,
-            scope: CustomerScope::External,
-            identity: LoginIdentity::Phone(phone),
-        };
-        let member = self.parties.register_member(&registration, &actor()).await.unwrap().member.member.id();
-        let (_, opened) = self.parties.activate_member(member, &actor()).await.unwrap();
-        (member, opened[0].0.account_id)
-    }
+/// What the escrow tests ask of the world besides.
+trait Escrow {
+    async fn figures(&self, member: MemberId) -> (i64, i64, i64, i64);
+    async fn deposits_account(&self) -> (i64, i64);
+    fn rent(&self, number: &str, renter: MemberId, amount: i64, merchant: AccountId) -> PaymentRequest;
+    fn deposit(&self, number: &str, renter: MemberId, amount: i64, merchant: AccountId) -> DepositRequest;
+}
 
-    async fn open(&self, member: MemberId, type_code: &str) -> AccountId {
-        let code = sanhu_core::party::AccountTypeCode::parse(type_code).unwrap();
-        self.parties.open_account(member, &code, &actor()).await.unwrap().account.account_id
-    }
-
-    /// Recharges `amount` into `account` through the free test channel, confirmed.
-    async fn fund(&self, member: MemberId, account: AccountId, amount: i64, number: &str) {
-        let request = RechargeRequest {
-            client: client(),
-            order_number: no(number),
-            member,
-            account: Some(account),
-            amount,
-            channel: "test".into(),
-        };
-        self.wallets.create_recharge(&request, &actor()).await.unwrap();
-        let order = self.wallets.confirm_recharge(client(), &no(number), &actor()).await.unwrap();
-        assert_eq!(order.status, RechargeStatus::Succeeded);
-    }
-
+impl Escrow for World {
     /// (balance, available, frozen, incoming) of a member's wallet.
     async fn figures(&self, member: MemberId) -> (i64, i64, i64, i64) {
         let view = self.wallets.wallet(member).await.unwrap();
         (view.balance, view.available, view.frozen, view.incoming)
-    }
-
-    async fn balance(&self, account: AccountId) -> i64 {
-        self.store.get_account(account).await.unwrap().unwrap().balance()
     }
 
     /// The `deposits` platform account's (posted balance, pending credits).
@@ -125,16 +49,7 @@ impl World {
     }
 
     fn rent(&self, number: &str, renter: MemberId, amount: i64, merchant: AccountId) -> PaymentRequest {
-        PaymentRequest {
-            client: client(),
-            order_number: no(number),
-            member: renter,
-            amount,
-            receiver: Receiver::Account(merchant),
-            shortfall: Shortfall::Refuse,
-            mode: PaymentMode::Escrow,
-            pay_password: None,
-        }
+        PaymentRequest { mode: PaymentMode::Escrow, ..self.payment(number, renter, amount, merchant) }
     }
 
     fn deposit(&self, number: &str, renter: MemberId, amount: i64, merchant: AccountId) -> DepositRequest {
@@ -146,11 +61,6 @@ impl World {
             beneficiary: Receiver::Account(merchant),
             pay_password: None,
         }
-    }
-
-    async fn verify_clean(&self) {
-        let report = self.store.verify().await.unwrap();
-        assert!(report.problems.is_empty(), "{:?}", report.problems);
     }
 }
 

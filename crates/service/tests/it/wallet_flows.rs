@@ -5,100 +5,33 @@
 //! merged flow with its balances after each line. Every test ends with the ledger's verify checks
 //! passing: money was only moved, never made or lost.
 
-use sanhu_core::id::{BankCardId, ClientId, MemberId};
+use sanhu_core::id::MemberId;
 use sanhu_core::party::account_type::AccountTypeSpec;
-use sanhu_core::party::authentication::AuthenticationChannel;
-use sanhu_core::party::bank_card::BindCardRequest;
-use sanhu_core::party::enterprise::{Address, CompanyDetailsParts, IndustryCode, LicenceExpiry};
 use sanhu_core::party::{
-    AccountType, AccountTypeCode, AccountTypes, Actor, AuthenticationSubject, Certificate, CertificateType,
-    CompanyDetails, CustomerScope, Email, LoginIdentity, MemberAccountStatus, PartyKind, PayPassword, PhoneNumber,
-    RealName, Reason,
+    AccountType, AccountTypes, CustomerScope, LoginIdentity, MemberAccountStatus, PartyKind, PayPassword, PhoneNumber,
+    Reason,
 };
-use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, Shortfall, TransferLimits, WithdrawalPolicy};
-use sanhu_core::{AccountId, Currency, Timestamp};
-use sanhu_service::party::{
-    AuthenticationResult, EnterpriseRegistration, Parties, PartyConfig, PartySecret, PayPasswordHashing,
-    PayPasswordOwner, Registration,
-};
+use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, TransferLimits, WithdrawalPolicy};
+use sanhu_core::{AccountId, Timestamp};
+use sanhu_service::clock;
+use sanhu_service::party::{PartyConfig, PayPasswordOwner, Registration};
 use sanhu_service::wallet::{
     wallet_codes, Counterparty, FlowCursor, FlowDirection, FlowLine, FlowMovement, FlowQuery, MemberTransferRequest,
-    MemberTransferStatus, OrderNumber, PayPasswordRule, PaymentMode, PaymentRequest, PayoutResult, PlatformAccount,
-    Receiver, RechargeRefundStatus, RechargeRequest, RechargeStatus, SubsidyCredit, SubsidyDistributionRequest,
-    SubsidyFundingRequest, SubsidyStatus, WalletConfig, Wallets, WithdrawalRequest,
+    MemberTransferStatus, PayPasswordRule, PayoutResult, PlatformAccount, RechargeRefundStatus, RechargeRequest,
+    SubsidyCredit, SubsidyDistributionRequest, SubsidyFundingRequest, SubsidyStatus, WalletConfig, WithdrawalRequest,
 };
-use sanhu_service::{clock, Ledger, LedgerConfig};
-use sanhu_store::{on_both_backends, LedgerStore, Store};
-
-fn cny() -> Currency {
-    Currency::parse("CNY").unwrap()
-}
-
-fn code(text: &str) -> AccountTypeCode {
-    AccountTypeCode::parse(text).unwrap()
-}
-
-fn client() -> ClientId {
-    ClientId::from_u128(7).unwrap()
-}
-
-fn actor() -> Actor {
-    Actor::Client(client())
-}
-
-fn no(text: &str) -> OrderNumber {
-    OrderNumber::parse(text).unwrap()
-}
-
-/// The default account types, with riders' settlement accounts allowed 50.00 of debt.
-fn account_types() -> AccountTypes {
-    let types = AccountTypes::default_set(cny())
-        .iter()
-        .map(|t| {
-            if t.code().as_str() == "settlement" {
-                AccountType::configure(AccountTypeSpec { overdraft_limit: 5000, ..t.spec().clone() }).unwrap()
-            } else {
-                t.clone()
-            }
-        })
-        .collect();
-    AccountTypes::new(types).unwrap()
-}
+use sanhu_store::{LedgerStore, Store};
+use sanhu_testkit::money::cny;
+use sanhu_testkit::on_both_backends;
+use sanhu_testkit::world::{self, actor, client, no, World};
 
 fn party_config() -> PartyConfig {
-    PartyConfig {
-        account_types: account_types(),
-        pay_password_hashing: PayPasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        secret: PartySecret::from_bytes(&[42; 32]).unwrap(),
-        ..PartyConfig::default()
-    }
+    PartyConfig { account_types: world::riders_account_types(), ..world::party_config() }
 }
 
-/// The defaults, with a free `test` channel and a tier "pay 100.00, get 10.00" valid now.
+/// The free `test` channel and a tier "pay 100.00, get 10.00" valid now.
 fn wallet_config() -> WalletConfig {
-    let mut config = WalletConfig::default_for(cny());
-    config.channels.push(sanhu_service::wallet::Channel {
-        name: "test".into(),
-        review: sanhu_service::wallet::ChannelReview::NotRequired,
-        fee: FeeRule::Free,
-        fee_payer: FeePayer::Platform,
-        status_url: None,
-    });
-    let now = clock::now();
-    let tier = RechargeTier::new(
-        10_000,
-        1000,
-        Timestamp::from_nanos(now.nanos() - 3_600_000_000_000),
-        now.add_seconds(86_400).unwrap(),
-    );
-    config.recharge_tiers = RechargeTiers::new(cny(), vec![tier.unwrap()]);
-    config
-}
-
-struct World {
-    store: Store,
-    parties: Parties,
-    wallets: Wallets,
+    world::with_bonus_tier(world::wallet_config())
 }
 
 async fn world_with(store: &Store, config: WalletConfig) -> World {
@@ -106,135 +39,11 @@ async fn world_with(store: &Store, config: WalletConfig) -> World {
 }
 
 async fn world_with_parties(store: &Store, config: WalletConfig, party_config: PartyConfig) -> World {
-    let parties = Parties::new(store.clone(), party_config);
-    let ledger = Ledger::start(store.clone(), LedgerConfig::default());
-    let wallets = Wallets::new(parties.clone(), ledger, config);
-    wallets.ensure_platform_accounts().await.unwrap();
-    World { store: store.clone(), parties, wallets }
+    World::new(store, party_config, config).await
 }
 
 async fn world(store: &Store) -> World {
     world_with(store, wallet_config()).await
-}
-
-impl World {
-    /// A registered, activated personal member with its basic account.
-    async fn member(&self, n: u32) -> (MemberId, AccountId) {
-        let phone = PhoneNumber::parse(&format!("137{n:08}")).unwrap();
-        let registration = Registration {
-            kind: PartyKind::Personal,
-            scope: CustomerScope::External,
-            identity: LoginIdentity::Phone(phone),
-        };
-        let member = self.parties.register_member(&registration, &actor()).await.unwrap().member.member.id();
-        let (_, opened) = self.parties.activate_member(member, &actor()).await.unwrap();
-        (member, opened[0].0.account_id)
-    }
-
-    /// A registered, activated enterprise member (with its company details and first admin) and its
-    /// basic account.
-    async fn enterprise(&self) -> (MemberId, AccountId) {
-        let company = CompanyDetails::new(CompanyDetailsParts {
-            name: RealName::organisation("某某食堂科技有限公司").unwrap(),
-            credit_code: Certificate::parse(CertificateType::UnifiedSocialCreditCode, "91110108MA01ABCD0B").unwrap(),
-            legal_person: RealName::person("张三").unwrap(),
-            legal_person_certificate: Certificate::parse(CertificateType::IdCard, "110101199003071233").unwrap(),
-            contact: RealName::person("李四").unwrap(),
-            contact_phone: PhoneNumber::parse("13912345678").unwrap(),
-            industry: IndustryCode::parse("I642").unwrap(),
-            licence_expiry: LicenceExpiry::parse("2035-06-30").unwrap(),
-            address: Address::parse("北京市海淀区某某路1号").unwrap(),
-        })
-        .unwrap();
-        let registration = EnterpriseRegistration {
-            scope: CustomerScope::External,
-            identity: LoginIdentity::Email(Email::parse("finance@example.com").unwrap()),
-            company,
-            admin_identity: LoginIdentity::Phone(PhoneNumber::parse("13900000001").unwrap()),
-        };
-        let registered = self.parties.register_enterprise(&registration, &actor()).await.unwrap();
-        let member = registered.member.member.id();
-        let (_, opened) = self.parties.activate_member(member, &actor()).await.unwrap();
-        (member, opened[0].0.account_id)
-    }
-
-    async fn open(&self, member: MemberId, type_code: &str) -> AccountId {
-        self.parties.open_account(member, &code(type_code), &actor()).await.unwrap().account.account_id
-    }
-
-    /// Recharges `amount` into `account` through the free test channel, confirmed.
-    async fn fund(&self, member: MemberId, account: AccountId, amount: i64, number: &str) {
-        let request = RechargeRequest {
-            client: client(),
-            order_number: no(number),
-            member,
-            account: Some(account),
-            amount,
-            channel: "test".into(),
-        };
-        self.wallets.create_recharge(&request, &actor()).await.unwrap();
-        let order = self.wallets.confirm_recharge(client(), &no(number), &actor()).await.unwrap();
-        assert_eq!(order.status, RechargeStatus::Succeeded);
-    }
-
-    async fn balance(&self, account: AccountId) -> i64 {
-        self.store.get_account(account).await.unwrap().unwrap().balance()
-    }
-
-    async fn platform_balance(&self, which: PlatformAccount) -> i64 {
-        self.balance(which.id(cny())).await
-    }
-
-    /// The member's account of `type_code` (the first, if several).
-    async fn account_of(&self, member: MemberId, type_code: &str) -> AccountId {
-        let wallet = self.wallets.load_wallet(member).await.unwrap();
-        wallet
-            .accounts()
-            .iter()
-            .filter(|a| a.account_type().code().as_str() == type_code)
-            .map(|a| a.id())
-            .min()
-            .unwrap()
-    }
-
-    fn payment(&self, number: &str, member: MemberId, amount: i64, receiver: AccountId) -> PaymentRequest {
-        PaymentRequest {
-            client: client(),
-            order_number: no(number),
-            member,
-            amount,
-            receiver: Receiver::Account(receiver),
-            shortfall: Shortfall::Refuse,
-            mode: PaymentMode::Immediate,
-            pay_password: None,
-        }
-    }
-
-    fn transfer(&self, number: &str, sender: MemberId, receiver: MemberId, amount: i64) -> MemberTransferRequest {
-        MemberTransferRequest {
-            client: client(),
-            order_number: no(number),
-            sender,
-            receiver,
-            amount,
-            pay_password: None,
-        }
-    }
-
-    /// Gives the member the verified real name 张三 and binds a card in that name.
-    async fn card(&self, member: MemberId) -> BankCardId {
-        let certificate = Certificate::parse(CertificateType::IdCard, "110101199003071233").unwrap();
-        let subject = AuthenticationSubject::id_card(RealName::person("张三").unwrap(), certificate).unwrap();
-        let channel = AuthenticationChannel::parse("police_id_check").unwrap();
-        self.parties.authenticate(member, &subject, &channel, AuthenticationResult::Verified, &actor()).await.unwrap();
-        let bind = BindCardRequest { number: "6222 0200 0000 0000 018", holder: "张三", cvv: None, expiry: None };
-        self.parties.bind_bank_card(member, bind, &actor()).await.unwrap().card.id()
-    }
-
-    async fn verify_clean(&self) {
-        let report = self.store.verify().await.unwrap();
-        assert!(report.problems.is_empty(), "{:?}", report.problems);
-    }
 }
 
 fn subsidies(number: &str, enterprise: MemberId, credits: &[(MemberId, i64)]) -> SubsidyDistributionRequest {
@@ -390,7 +199,7 @@ on_both_backends!(concurrent_distributions_never_pay_out_more_than_the_enterpris
 on_both_backends!(subsidies_are_refused_where_the_subsidy_type_is_configured_withdrawable, |db| {
     // A platform that made subsidy accounts withdrawable would let subsidy money out as cash.
     let types = AccountTypes::new(
-        account_types()
+        world::riders_account_types()
             .iter()
             .map(|t| {
                 if t.code().as_str() == "subsidy" {

@@ -2,41 +2,17 @@
 //! entry checkpoints: every page of every range, and the balance at every instant, equal what a plain
 //! scan of the committed transfers gives.
 
-use sanhu_core::ledger::{
-    Account, AccountFlags, BalanceLimit, Counters, NormalSide, Transfer, TransferAction, TransferRequest,
-};
-use sanhu_core::{AccountId, Amount, Currency, Timestamp, TransferId};
+use sanhu_core::ledger::{Account, BalanceLimit, Counters, NormalSide, Transfer, TransferRequest};
+use sanhu_core::{AccountId, Timestamp, TransferId};
 use sanhu_store::{on_both_backends, EntryQuery, LedgerStore};
+use sanhu_testkit::ledger;
 
 fn account(n: u128, side: NormalSide) -> Account {
-    Account {
-        id: AccountId::from_u128(n).unwrap(),
-        currency: Currency::parse("CNY").unwrap(),
-        normal_side: side,
-        limit: BalanceLimit::Unlimited,
-        flags: AccountFlags::default(),
-        counters: Counters::default(),
-        code: String::new(),
-        metadata: "{}".into(),
-        created_at: Timestamp(1),
-        last_transfer_at: Timestamp(0),
-    }
+    ledger::account(n, side, BalanceLimit::Unlimited)
 }
 
 fn post(n: u128, debit: AccountId, credit: AccountId, amount: i64) -> TransferRequest {
-    TransferRequest {
-        id: TransferId::from_u128(n).unwrap(),
-        action: TransferAction::Post {
-            debit_account_id: debit,
-            credit_account_id: credit,
-            amount: Amount::new(amount).unwrap(),
-            balancing: false,
-        },
-        linked: false,
-        code: "test".into(),
-        reference: None,
-        metadata: "{}".into(),
-    }
+    ledger::post(TransferId::from_u128(n).unwrap(), debit, credit, amount)
 }
 
 on_both_backends!(statements_and_past_balances_match_a_plain_scan_across_checkpoints, |db| {

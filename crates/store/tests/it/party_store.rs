@@ -2,31 +2,16 @@
 //! their versions, unique keys, lookups, history, and the ledger accounts and flags a party write
 //! changes in the same transaction. A refused write leaves nothing behind.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use sanhu_core::ledger::{
-    Account, AccountCloseError, AccountFlags, BalanceLimit, Counters, NormalSide, Transfer, TransferAction,
-    TransferError, TransferRequest,
-};
-use sanhu_core::{AccountId, Amount, Currency, Timestamp, TransferId};
+use sanhu_core::ledger::{Account, AccountCloseError, AccountFlags, Transfer, TransferError, TransferRequest};
+use sanhu_core::{AccountId, Timestamp};
 use sanhu_store::party::{
     ChangeQuery, LedgerFlagsWrite, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore, PartyWrite,
     RecordWrite,
 };
 use sanhu_store::{on_both_backends, LedgerStore, Store};
+use sanhu_testkit::ledger::{self, new_account_id, new_transfer_id, now};
 
 const MEMBERS_OF_CUSTOMER: &str = "members_of_customer";
-
-fn now() -> Timestamp {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
-    Timestamp(since.as_nanos() as i64)
-}
-
-/// Distinct ids within the process: the current millisecond and a counter.
-fn next_raw() -> (u64, u128) {
-    static COUNTER: AtomicU64 = AtomicU64::new(1);
-    ((now().nanos() / 1_000_000) as u64, COUNTER.fetch_add(1, Ordering::Relaxed) as u128)
-}
 
 fn record(id: &str, kind: &str, customer_id: &str, version: i64, data: &str) -> PartyRecord {
     PartyRecord {
@@ -112,47 +97,16 @@ async fn read_one(store: &Store, id: &str) -> Option<PartyRecord> {
     store.party_records(&[id.to_owned()]).await.unwrap().pop()
 }
 
-fn account(side: NormalSide, limit: BalanceLimit) -> Account {
-    let (ms, n) = next_raw();
-    Account {
-        id: AccountId::generate(ms, n),
-        currency: Currency::parse("CNY").unwrap(),
-        normal_side: side,
-        limit,
-        flags: AccountFlags::default(),
-        counters: Counters::default(),
-        code: "member_wallet".to_owned(),
-        metadata: "{}".to_owned(),
-        created_at: now(),
-        last_transfer_at: Timestamp::default(),
-    }
-}
-
-/// A platform account that funds others: debit-normal, unlimited.
 fn platform() -> Account {
-    account(NormalSide::Debit, BalanceLimit::Unlimited)
+    ledger::new_platform("member_wallet")
 }
 
-/// A member's wallet account: credit-normal, no overdraft.
 fn wallet() -> Account {
-    account(NormalSide::Credit, BalanceLimit::Floor(0))
+    ledger::new_wallet("member_wallet")
 }
 
 fn post(debit: AccountId, credit: AccountId, amount: i64) -> TransferRequest {
-    let (ms, n) = next_raw();
-    TransferRequest {
-        id: TransferId::generate(ms, n),
-        action: TransferAction::Post {
-            debit_account_id: debit,
-            credit_account_id: credit,
-            amount: Amount::new(amount).unwrap(),
-            balancing: false,
-        },
-        linked: false,
-        code: "pay".to_owned(),
-        reference: None,
-        metadata: "{}".to_owned(),
-    }
+    ledger::request(new_transfer_id(), ledger::post_action(debit, credit, amount), "pay")
 }
 
 async fn commit_one(store: &Store, request: TransferRequest) -> Result<Transfer, TransferError> {
@@ -498,8 +452,7 @@ on_both_backends!(an_account_with_money_may_not_close_and_one_at_zero_may, |db| 
 
 on_both_backends!(flags_for_a_missing_ledger_account_refuse_the_write, |db| {
     let store = &db.store;
-    let (ms, n) = next_raw();
-    let missing = AccountId::generate(ms, n);
+    let missing = new_account_id();
     let (w, account) = with_everything_else(creating(vec![customer("cus_1")]), "missing");
     let mut w = w;
     w.ledger_flags.push(LedgerFlagsWrite { account_id: missing, flags: AccountFlags::default(), closing: false });

@@ -1,90 +1,35 @@
 //! The PostgreSQL store through the `LedgerStore` trait, each test on a fresh schema. Skipped (with a
 //! message) when PostgreSQL is unreachable outside CI.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sanhu_core::ledger::{
-    Account, AccountFlags, BalanceLimit, Counters, NormalSide, PendingStatus, Transfer, TransferAction, TransferError,
-    TransferRequest,
+    Account, AccountFlags, Counters, PendingStatus, Transfer, TransferAction, TransferError, TransferRequest,
 };
-use sanhu_core::{AccountId, Amount, Currency, Timestamp, TransferId};
+use sanhu_core::{AccountId, Amount, Timestamp};
 use sanhu_store::testing::TestDatabase;
 use sanhu_store::{
     ApiClient, EntryQuery, IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse,
     IDEMPOTENCY_CLAIM_LEASE_S,
 };
+use sanhu_testkit::ledger::{self, new_account_id, new_transfer_id, now};
 
 const SECOND: i64 = 1_000_000_000;
 
-fn now() -> Timestamp {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
-    Timestamp(since.as_nanos() as i64)
-}
-
-/// Distinct ids within the process: the current millisecond and a counter.
-fn next_raw() -> (u64, u128) {
-    static COUNTER: AtomicU64 = AtomicU64::new(1);
-    ((now().nanos() / 1_000_000) as u64, COUNTER.fetch_add(1, Ordering::Relaxed) as u128)
-}
-
-fn new_account_id() -> AccountId {
-    let (ms, n) = next_raw();
-    AccountId::generate(ms, n)
-}
-
-fn new_transfer_id() -> TransferId {
-    let (ms, n) = next_raw();
-    TransferId::generate(ms, n)
-}
-
-fn cny() -> Currency {
-    Currency::parse("CNY").unwrap()
-}
-
-fn account(side: NormalSide, limit: BalanceLimit) -> Account {
-    Account {
-        id: new_account_id(),
-        currency: cny(),
-        normal_side: side,
-        limit,
-        flags: AccountFlags::default(),
-        counters: Counters::default(),
-        code: "basic".to_owned(),
-        metadata: "{}".to_owned(),
-        created_at: now(),
-        last_transfer_at: Timestamp::default(),
-    }
-}
-
-/// A platform account that funds others: debit-normal, unlimited.
 fn platform() -> Account {
-    account(NormalSide::Debit, BalanceLimit::Unlimited)
+    ledger::new_platform("basic")
 }
 
-/// A member's wallet account: credit-normal, no overdraft.
 fn wallet() -> Account {
-    account(NormalSide::Credit, BalanceLimit::Floor(0))
+    ledger::new_wallet("basic")
 }
 
 fn request(action: TransferAction) -> TransferRequest {
-    TransferRequest {
-        id: new_transfer_id(),
-        action,
-        linked: false,
-        code: "pay".to_owned(),
-        reference: None,
-        metadata: "{}".to_owned(),
-    }
+    ledger::request(new_transfer_id(), action, "pay")
 }
 
 fn post(debit: AccountId, credit: AccountId, amount: i64) -> TransferRequest {
-    request(TransferAction::Post {
-        debit_account_id: debit,
-        credit_account_id: credit,
-        amount: Amount::new(amount).unwrap(),
-        balancing: false,
-    })
+    request(ledger::post_action(debit, credit, amount))
 }
 
 fn hold(debit: AccountId, credit: AccountId, amount: i64, timeout_s: Option<u32>) -> TransferRequest {

@@ -1,42 +1,15 @@
 //! What is particular to the SQLite store: its writer keeps the accounts it has seen in memory, which
 //! must never hide a change another connection (another process) committed.
 
-use sanhu_core::ledger::{
-    Account, AccountFlags, BalanceLimit, Counters, NormalSide, TransferAction, TransferError, TransferRequest,
-};
-use sanhu_core::{AccountId, Amount, Currency, Timestamp, TransferId};
+use sanhu_core::ledger::{AccountFlags, BalanceLimit, NormalSide, TransferError, TransferRequest};
+use sanhu_core::{AccountId, Timestamp, TransferId};
 use sanhu_store::testing::TestDatabase;
 use sanhu_store::LedgerStore;
-
-fn account(n: u128, side: NormalSide, limit: BalanceLimit) -> Account {
-    Account {
-        id: AccountId::from_u128(n).unwrap(),
-        currency: Currency::parse("CNY").unwrap(),
-        normal_side: side,
-        limit,
-        flags: AccountFlags::default(),
-        counters: Counters::default(),
-        code: String::new(),
-        metadata: "{}".into(),
-        created_at: Timestamp(1),
-        last_transfer_at: Timestamp(0),
-    }
-}
+use sanhu_testkit::ledger::{self, account};
 
 fn post(n: u128, debit: u128, credit: u128, amount: i64) -> TransferRequest {
-    TransferRequest {
-        id: TransferId::from_u128(n).unwrap(),
-        action: TransferAction::Post {
-            debit_account_id: AccountId::from_u128(debit).unwrap(),
-            credit_account_id: AccountId::from_u128(credit).unwrap(),
-            amount: Amount::new(amount).unwrap(),
-            balancing: false,
-        },
-        linked: false,
-        code: String::new(),
-        reference: None,
-        metadata: "{}".into(),
-    }
+    let (debit, credit) = (AccountId::from_u128(debit).unwrap(), AccountId::from_u128(credit).unwrap());
+    ledger::request(TransferId::from_u128(n).unwrap(), ledger::post_action(debit, credit, amount), "")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

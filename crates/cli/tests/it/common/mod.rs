@@ -1,22 +1,24 @@
-//! What the fault tests share: the `sanhu` binary run on a fresh database (SQLite in a working
-//! directory, or a fresh PostgreSQL schema), a small signed HTTP/1.1 client, and a seeded random
-//! generator. Each test file includes it as `mod common;`, and none uses all of it.
+//! What the binary's tests share: the `sanhu` binary run on a fresh database (SQLite in a working
+//! directory, or a fresh PostgreSQL schema from the test kit), a small signed HTTP/1.1 client, and a
+//! seeded random generator. Each test module uses it as `use crate::common;`, and none uses all of it.
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
+pub use sanhu_testkit::schema::{postgres_runtime, PostgresSchema};
+pub use sanhu_testkit::unique_suffix;
+
 pub const SANHU: &str = env!("CARGO_BIN_EXE_sanhu");
-pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Environment that would make a child process read something other than what the test set up.
 pub const SANHU_ENVIRONMENT: &[&str] = &[
     "SANHU_CONFIG",
@@ -42,12 +44,6 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 // Harness: working directory, PostgreSQL schema, the server under test
 // ---------------------------------------------------------------------------------------------
 
-pub fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
 /// A fresh, empty working directory, removed when dropped.
 pub struct WorkDir {
     pub path: PathBuf,
@@ -55,9 +51,18 @@ pub struct WorkDir {
 
 impl WorkDir {
     pub fn new(test: &str) -> WorkDir {
-        let path = std::env::temp_dir().join(format!("sanhu-faults-{test}-{}", unique_suffix()));
+        let path = std::env::temp_dir().join(format!("sanhu-cli-{test}-{}", unique_suffix()));
         std::fs::create_dir_all(&path).expect("create the test's working directory");
         WorkDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path of `name` in the directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
     }
 }
 
@@ -68,7 +73,7 @@ impl Drop for WorkDir {
 }
 
 /// `sanhu ARGS` in `dir`, with no `SANHU_*` setting inherited from the test's environment.
-pub fn sanhu(dir: &Path, args: &[String]) -> Command {
+pub fn sanhu<A: AsRef<OsStr>>(dir: &Path, args: &[A]) -> Command {
     let mut command = Command::new(SANHU);
     command.args(args).current_dir(dir).stdin(Stdio::null());
     for name in SANHU_ENVIRONMENT {
@@ -134,6 +139,14 @@ impl Database {
         }
     }
 
+    /// The same flags, borrowed.
+    pub fn flags(&self) -> Vec<&str> {
+        match self {
+            Database::Sqlite => Vec::new(),
+            Database::Postgres(schema) => vec!["--database-url", &schema.url],
+        }
+    }
+
     /// Claims on idempotency keys whose request never answered, read from the database itself.
     pub fn open_claims(&self, dir: &Path) -> i64 {
         let sql = "SELECT count(*) FROM idempotency_keys WHERE status IS NULL";
@@ -158,52 +171,6 @@ impl Database {
             Database::Sqlite => "sqlite",
             Database::Postgres(_) => "postgres",
         }
-    }
-}
-
-/// A fresh PostgreSQL schema, dropped when dropped.
-pub struct PostgresSchema {
-    pub base: String,
-    pub schema: String,
-    /// The URL sanhu is given: the base with the schema as its search path.
-    pub url: String,
-}
-
-pub fn postgres_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
-}
-
-impl PostgresSchema {
-    /// A fresh schema, or None (with a message) when PostgreSQL is unreachable outside CI.
-    pub fn create() -> Option<PostgresSchema> {
-        let base = std::env::var("SANHU_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned());
-        let schema = format!("t_cli_{}", unique_suffix());
-        let created = postgres_runtime().block_on(async {
-            let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
-            tokio::spawn(connection);
-            client.batch_execute(&format!("CREATE SCHEMA {schema}")).await
-        });
-        if let Err(error) = created {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true and PostgreSQL at {base} is unreachable ({error}): the PostgreSQL tests must run");
-            }
-            eprintln!("skipping a PostgreSQL test: {base} is unreachable ({error}); set SANHU_TEST_POSTGRES_URL");
-            return None;
-        }
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-        Some(PostgresSchema { base, schema, url })
-    }
-}
-
-impl Drop for PostgresSchema {
-    fn drop(&mut self) {
-        let (base, schema) = (self.base.clone(), self.schema.clone());
-        let _ = postgres_runtime().block_on(async move {
-            let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
-            tokio::spawn(connection);
-            client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await
-        });
     }
 }
 
@@ -691,4 +658,47 @@ pub fn active_member(port: u16, credential: &Credential, phone: &str) -> (String
     let member = registered["member"]["id"].as_str().expect("the member's id").to_owned();
     let activated = post_ok(port, credential, &format!("/v1/members/{member}/activate"), json!({}));
     (member, activated["accounts"][0]["id"].as_str().expect("the basic account").to_owned())
+}
+
+/// A payment channel's status endpoint on a free port, in a thread: it answers every question that
+/// the order was paid, for the amount asked about (`sanhu_http::channel_status`'s protocol), and
+/// counts the questions.
+pub fn start_paying_channel() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the channel");
+    let port = listener.local_addr().expect("the channel's address").port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let target = request_line.split(' ').nth(1).unwrap_or_default();
+            let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let param = |name: &str| {
+                query.split('&').find_map(|pair| pair.strip_prefix(&format!("{name}="))).unwrap_or_default().to_owned()
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = json!({
+                "order_number": param("order_number"),
+                "status": "paid",
+                "amount": param("amount").parse::<i64>().unwrap_or(0),
+            })
+            .to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (port, asked)
 }
