@@ -176,18 +176,13 @@ pub fn body_bytes(body: &Value) -> Vec<u8> {
 }
 
 /// How a test's server is set up.
+#[derive(Default)]
 pub struct Setup {
     pub parties: PartyConfig,
     pub http: HttpConfig,
     /// The wallet, its platform accounts created before the first request; None: the default wallet
     /// and no account the test did not open (a fresh ledger lists only its own).
     pub wallet: Option<WalletConfig>,
-}
-
-impl Default for Setup {
-    fn default() -> Setup {
-        Setup { parties: PartyConfig::default(), http: HttpConfig::default(), wallet: None }
-    }
 }
 
 /// A server over a fresh database, with one API client whose key the test holds.

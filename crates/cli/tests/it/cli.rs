@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common::SERVER_READY_TIMEOUT;
-use crate::common::{free_port, sanhu, start_paying_channel, unique_suffix, Database, PostgresSchema, WorkDir};
+use crate::common::{
+    free_port, sanhu, start_paying_channel, terminate, unique_suffix, Database, PostgresSchema, WorkDir,
+};
 
 /// Longest a server may take to exit after SIGTERM.
 const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -146,22 +148,8 @@ impl Server {
 
     /// Stops the server as an operator does (SIGTERM) and checks that it exits cleanly.
     fn stop(mut self) {
-        let mut child = self.child.take().expect("the server is running");
-        let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        assert!(terminated.is_ok_and(|s| s.success()), "kill -TERM the server");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("poll the server") {
-                break status;
-            }
-            if started.elapsed() > SERVER_STOP_TIMEOUT {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("sanhu serve did not stop within {SERVER_STOP_TIMEOUT:?} of SIGTERM:\n{}", self.output());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(status.success(), "sanhu serve exited with {status:?} on SIGTERM:\n{}", self.output());
+        let child = self.child.take().expect("the server is running");
+        terminate(child, SERVER_STOP_TIMEOUT, || self.output());
     }
 }
 

@@ -236,7 +236,7 @@ on_both_backends!(the_source_is_the_peer_or_the_trusted_proxys_last_entry, |db| 
     let proxied = send_to(&app.router, request).await;
     let source = |id: String| {
         let app = &app;
-        async move { events(&app, &format!("&request_id={id}")).await[0]["source"].clone() }
+        async move { events(app, &format!("&request_id={id}")).await[0]["source"].clone() }
     };
     assert_eq!(source(direct.request_id()).await, "192.0.2.10");
     assert_eq!(source(proxied.request_id()).await, "198.51.100.23", "the entry the proxy added, not the client's");

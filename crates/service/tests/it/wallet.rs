@@ -5,6 +5,7 @@
 //! withdrawal frozen at application then reviewed, paid out or failed. Each ends with the ledger's
 //! verify checks passing.
 
+use sanhu_core::id::MemberId;
 use sanhu_core::ledger::NormalSide;
 use sanhu_core::party::{Actor, PayPassword};
 use sanhu_core::wallet::{FeePayer, FeeRule, Shortfall};
@@ -262,13 +263,20 @@ on_both_backends!(a_riders_cash_debt_is_repaid_first_by_a_recharge, |db| {
 // ---------------------------------------------------------------------------------------------------
 // Pay and refund
 
-on_both_backends!(a_canteen_payment_spends_subsidy_money_first_as_one_chain, |db| {
-    let w = world(&db.store).await;
+/// An employee with 50.00 in its basic account and 12.00 in its subsidy account, and a canteen's
+/// account: (employee, basic, subsidy, canteen).
+async fn canteen(w: &World) -> (MemberId, AccountId, AccountId, AccountId) {
     let (employee, basic) = w.member(1).await;
     let subsidy = w.open(employee, "subsidy").await;
     let (_, canteen) = w.member(2).await;
     w.fund(employee, basic, 5000, "F-1").await;
     w.fund(employee, subsidy, 1200, "F-2").await;
+    (employee, basic, subsidy, canteen)
+}
+
+on_both_backends!(a_canteen_payment_spends_subsidy_money_first_as_one_chain, |db| {
+    let w = world(&db.store).await;
+    let (employee, basic, subsidy, canteen) = canteen(&w).await;
     let paid = w.wallets.pay(&w.payment("LUNCH-1", employee, 1500, canteen), &actor()).await.unwrap();
     let parts: Vec<(AccountId, i64)> = paid.deductions.iter().map(|d| (d.account_id, d.amount)).collect();
     assert_eq!(parts, [(subsidy, 1200), (basic, 300)]);
@@ -290,11 +298,7 @@ on_both_backends!(a_canteen_payment_spends_subsidy_money_first_as_one_chain, |db
 
 on_both_backends!(refunds_never_exceed_the_payment_even_when_concurrent, |db| {
     let w = world(&db.store).await;
-    let (employee, basic) = w.member(1).await;
-    let subsidy = w.open(employee, "subsidy").await;
-    let (_, canteen) = w.member(2).await;
-    w.fund(employee, basic, 5000, "F-1").await;
-    w.fund(employee, subsidy, 1200, "F-2").await;
+    let (employee, basic, subsidy, canteen) = canteen(&w).await;
     w.wallets.pay(&w.payment("LUNCH-1", employee, 1500, canteen), &actor()).await.unwrap();
     // A partial refund goes back to the last account drawn on first.
     let first = w.wallets.refund(client(), &no("LUNCH-1"), &no("RF-1"), 400, &actor()).await.unwrap();

@@ -239,22 +239,8 @@ impl Server {
 
     /// SIGTERM, as an operator stops it; it must exit cleanly.
     pub fn stop(&mut self) {
-        let mut child = self.child.take().expect("the server is running");
-        let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        assert!(terminated.is_ok_and(|s| s.success()), "kill -TERM the server");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("poll the server") {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("sanhu serve did not stop within 10 s of SIGTERM:\n{}", self.output());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(status.success(), "sanhu serve exited with {status:?} on SIGTERM:\n{}", self.output());
+        let child = self.child.take().expect("the server is running");
+        terminate(child, Duration::from_secs(10), || self.output());
     }
 
     /// The logs of every start (the tail of each), for a failure message.
@@ -274,6 +260,26 @@ impl Server {
         }
         text
     }
+}
+
+/// Stops a `sanhu serve` as an operator does (SIGTERM) and checks that it exits cleanly within
+/// `timeout`; `output` tells what the server printed, for a failure.
+pub fn terminate(mut child: Child, timeout: Duration, output: impl Fn() -> String) {
+    let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(terminated.is_ok_and(|s| s.success()), "kill -TERM the server");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll the server") {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sanhu serve did not stop within {timeout:?} of SIGTERM:\n{}", output());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "sanhu serve exited with {status:?} on SIGTERM:\n{}", output());
 }
 
 impl Drop for Server {
