@@ -85,7 +85,9 @@ pub struct FlowQuery {
 }
 
 /// Which way money moved for the member's account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum FlowDirection {
     /// The account was credited.
     In,
@@ -103,7 +105,9 @@ impl FlowDirection {
 }
 
 /// What the entry did to the account's money.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum FlowMovement {
     /// Moved at once: the balance changed.
     Posted,
