@@ -42,9 +42,11 @@ pub struct RechargeJson {
     pub review_required: bool,
     /// pending, reviewing, crediting, succeeded, failed, closed or expired.
     pub status: RechargeStatus,
-    /// Once credited: the debt repaid first, the amount credited to the account, the tier's bonus.
+    /// Once credited: the debt repaid first.
     pub repaid: i64,
+    /// Credited to the account.
     pub credited: i64,
+    /// The recharge tier's bonus.
     pub bonus: i64,
     #[schema(required)]
     pub reason: Option<String>,

@@ -122,7 +122,7 @@ impl From<&AccountOrder> for DeductionOrderJson {
     }
 }
 
-/// An account's id in a list of them, for the schema only: on the wire it is a string.
+/// An account's id (the schema of an item of a list of them).
 #[derive(ToSchema)]
 #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
 #[allow(dead_code)]

@@ -436,4 +436,15 @@ mod tests {
             }
         }
     );
+
+    #[test]
+    fn a_movement_and_a_direction_serialise_as_their_names() {
+        use FlowMovement::*;
+        for movement in [Posted, Frozen, FrozenPosted, Released, Expired] {
+            assert_eq!(serde_json::to_value(movement).unwrap(), movement.as_str());
+        }
+        for direction in [FlowDirection::In, FlowDirection::Out] {
+            assert_eq!(serde_json::to_value(direction).unwrap(), direction.as_str());
+        }
+    }
 }
