@@ -29,25 +29,51 @@ struct OpenAccountBody {
 }
 
 /// An account as the API shows it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Account)]
 pub struct AccountView {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", examples("acc_01JD7S0M8R4Y3V6QF2K9N5X1TB"))]
     pub id: String,
+    #[schema(examples("CNY"))]
     pub currency: String,
+    #[schema(inline, value_type = NormalSideName)]
     pub normal_side: &'static str,
     /// The overdraft allowed in minor units; null for unlimited.
+    #[schema(required)]
     pub overdraft_limit: Option<i64>,
     pub debits_blocked: bool,
     pub credits_blocked: bool,
     pub closed: bool,
+    #[schema(minimum = 0)]
     pub debits_pending: i64,
+    #[schema(minimum = 0)]
     pub debits_posted: i64,
+    #[schema(minimum = 0)]
     pub credits_pending: i64,
+    #[schema(minimum = 0)]
     pub credits_posted: i64,
+    /// Posted balance on the normal side: credits_posted - debits_posted for credit-normal accounts.
     pub balance: i64,
+    /// Balance less what pending transfers hold against the normal side.
     pub available: i64,
+    /// Business code of the account; null when unset.
+    #[schema(required)]
     pub code: Option<String>,
+    /// The caller's metadata: a JSON object.
+    #[schema(value_type = std::collections::HashMap<String, Value>, additional_properties = true)]
     pub metadata: Value,
+    /// RFC 3339, UTC, to the nanosecond (the ledger's resolution), e.g. `2026-11-22T04:18:27.123456789Z`.
+    #[schema(format = DateTime)]
     pub created_at: String,
+}
+
+/// An account's normal side: `credit` or `debit`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum NormalSideName {
+    Credit,
+    Debit,
 }
 
 impl From<&Account> for AccountView {

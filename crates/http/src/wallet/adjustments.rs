@@ -16,6 +16,7 @@ use sanhu_core::party::Actor;
 use sanhu_service::wallet::{Adjustment, AdjustmentDirection, AdjustmentStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
+use utoipa::ToSchema;
 
 use super::{amount, client_of, order_number, OrderOf};
 use crate::error::{code, ApiError};
@@ -24,20 +25,25 @@ use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::{fields, run, ClientActor};
 use crate::AppState;
 
-/// An adjustment as the API shows it.
-#[derive(Serialize, Debug)]
+/// A manual adjustment (调账) as the API shows it.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Adjustment)]
 pub struct AdjustmentJson {
     pub adjustment_number: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     /// `credit` (money into the member's account) or `debit`.
     pub direction: AdjustmentDirection,
     pub amount: i64,
     pub reason: String,
     pub maker: String,
+    #[schema(required)]
     pub checker: Option<String>,
     /// awaiting_approval, applying, applied or refused.
     pub status: AdjustmentStatus,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -58,23 +64,36 @@ impl From<&Adjustment> for AdjustmentJson {
     }
 }
 
-#[derive(Deserialize)]
+/// An adjustment's request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdjustRequest)]
 struct AdjustBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     adjustment_number: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     account_id: String,
     /// `credit` or `debit`.
+    #[schema(value_type = AdjustmentDirection)]
     direction: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
+    /// Why, for the history: 1 to 200 characters without control characters.
+    #[schema(min_length = 1, max_length = 200)]
     reason: String,
     /// The staff member making it, when the signing system acts for one.
+    #[schema(nullable = false, min_length = 1, max_length = 64)]
     acting_staff: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// An adjustment's approval: empty, or the checker the signing system acts for.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApproveAdjustmentRequest)]
 struct ApproveBody {
     /// The staff member approving it, when the signing system acts for one.
+    #[schema(nullable = false, min_length = 1, max_length = 64)]
     acting_staff: Option<String>,
 }
 
@@ -93,6 +112,16 @@ fn person(client_actor: Actor, acting_staff: Option<&str>) -> Result<Actor, ApiE
 
 /// POST /v1/adjustments: applied at once below the approval threshold, else waiting for approval.
 /// The same number again answers the adjustment as it is.
+#[utoipa::path(
+    post,
+    path = "/v1/adjustments",
+    tag = "wallet",
+    operation_id = "adjust",
+    summary = "Make a manual adjustment",
+    description = "A credit or debit of a member account with a reason; at or above the configured amount it waits for a second person's approval. The same number again answers the adjustment as it is.",
+    request_body = AdjustBody,
+    responses((status = 201, description = "The adjustment.", body = AdjustmentJson)),
+)]
 pub async fn adjust(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -120,6 +149,19 @@ pub async fn adjust(
 }
 
 /// GET /v1/adjustments/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/adjustments/{number}",
+    tag = "wallet",
+    operation_id = "getAdjustment",
+    summary = "Read an adjustment",
+    description = "By the caller's adjustment number.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The adjustment.", body = AdjustmentJson)),
+)]
 pub async fn get_adjustment(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,
@@ -129,6 +171,20 @@ pub async fn get_adjustment(
 }
 
 /// POST /v1/adjustments/{number}/approve: a second person approves; then it is applied.
+#[utoipa::path(
+    post,
+    path = "/v1/adjustments/{number}/approve",
+    tag = "wallet",
+    operation_id = "approveAdjustment",
+    summary = "Approve an adjustment",
+    description = "By another person than its maker, through another principal: another API client (naming the maker's client with `?client_id=`) or a staff member signed in; the client that made it is refused whatever `acting_staff` it names (`adjustment_same_actor`). Then it is applied.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<ApproveBody>,
+    responses((status = 200, description = "The adjustment.", body = AdjustmentJson)),
+)]
 pub async fn approve_adjustment(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,

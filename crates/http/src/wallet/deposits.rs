@@ -9,6 +9,7 @@ use axum::Json;
 use sanhu_service::wallet::{Deposit, DepositRequest, DepositStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
+use utoipa::ToSchema;
 
 use super::payments::{receiver_of, HoldJson};
 use super::recharges::EmptyBody;
@@ -20,13 +21,17 @@ use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::{fields, run, ClientActor};
 use crate::AppState;
 
-/// A deposit as the API shows it.
-#[derive(Serialize, Debug)]
+/// A deposit (押金) held on the payer's wallet, as the API shows it.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Deposit)]
 pub struct DepositJson {
     pub order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
     /// Who receives what a capture takes.
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub beneficiary_account_id: String,
     pub amount: i64,
     /// holding, held, refused, releasing, released, capturing or captured.
@@ -34,7 +39,9 @@ pub struct DepositJson {
     pub holds: Vec<HoldJson>,
     pub captured: i64,
     pub captured_parts: Vec<PartJson>,
+    #[schema(required)]
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -68,20 +75,41 @@ impl From<&Deposit> for DepositJson {
     }
 }
 
-#[derive(Deserialize)]
+/// A deposit's request: exactly one of `beneficiary_account_id` and `beneficiary_platform_account`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DepositRequest)]
 struct DepositBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     member_id: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
     /// The merchant's account a capture pays; or `beneficiary_platform_account`, one of the two.
+    #[schema(nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     beneficiary_account_id: Option<String>,
+    /// A platform account's name.
+    #[schema(nullable = false)]
     beneficiary_platform_account: Option<String>,
+    /// When the platform requires it. Left out of an Idempotency-Key's fingerprint; never stored.
+    #[schema(nullable = false)]
     pay_password: Option<String>,
 }
 
 /// POST /v1/deposits: holds the deposit on the member's wallet. The same order number again answers
 /// the deposit as it is.
+#[utoipa::path(
+    post,
+    path = "/v1/deposits",
+    tag = "wallet",
+    operation_id = "holdDeposit",
+    summary = "Hold a deposit",
+    description = "Frozen on the member's wallet, never the beneficiary's money until captured. The same order number again answers the deposit as it is.",
+    request_body = DepositBody,
+    responses((status = 201, description = "The deposit.", body = DepositJson)),
+)]
 pub async fn hold(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -107,6 +135,19 @@ pub async fn hold(
 }
 
 /// GET /v1/deposits/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/deposits/{number}",
+    tag = "wallet",
+    operation_id = "getDeposit",
+    summary = "Read a deposit",
+    description = "By the caller's order number.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The deposit.", body = DepositJson)),
+)]
 pub async fn get_deposit(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,
@@ -116,6 +157,20 @@ pub async fn get_deposit(
 }
 
 /// POST /v1/deposits/{number}/release: given back to the payer whole.
+#[utoipa::path(
+    post,
+    path = "/v1/deposits/{number}/release",
+    tag = "wallet",
+    operation_id = "releaseDeposit",
+    summary = "Release a deposit",
+    description = "Given back to the payer whole.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The deposit.", body = DepositJson)),
+)]
 pub async fn release(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -129,15 +184,34 @@ pub async fn release(
     Ok(Json(DepositJson::from(&deposit)))
 }
 
-#[derive(Deserialize)]
+/// What a deposit's capture takes, and why.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DepositCaptureRequest)]
 struct CaptureBody {
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
+    /// Why, for the history: 1 to 200 characters without control characters.
+    #[schema(min_length = 1, max_length = 200)]
     reason: String,
 }
 
 /// POST /v1/deposits/{number}/capture: `amount` goes to the beneficiary (the damage), the rest back to
 /// the payer.
+#[utoipa::path(
+    post,
+    path = "/v1/deposits/{number}/capture",
+    tag = "wallet",
+    operation_id = "captureDeposit",
+    summary = "Capture a deposit",
+    description = "The amount (the damage) goes to the beneficiary, the rest back to the payer.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = CaptureBody,
+    responses((status = 200, description = "The deposit.", body = DepositJson)),
+)]
 pub async fn capture(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,

@@ -9,6 +9,7 @@ use axum::Json;
 use sanhu_service::wallet::{Freeze, FreezeStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
+use utoipa::ToSchema;
 
 use super::recharges::EmptyBody;
 use super::{amount, client_of, order_number, OrderOf};
@@ -18,18 +19,23 @@ use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::{fields, run, ClientActor};
 use crate::AppState;
 
-/// A freeze as the API shows it.
-#[derive(Serialize, Debug)]
+/// A freeze (冻结) as the API shows it.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Freeze)]
 pub struct FreezeJson {
     pub freeze_number: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     pub amount: i64,
     pub reason: String,
     /// freezing, frozen, unfreezing, unfrozen, seizing, seized or refused.
     pub status: FreezeStatus,
     /// The ledger's hold that keeps the money frozen.
+    #[schema(pattern = "^tr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub hold_id: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -48,17 +54,35 @@ impl From<&Freeze> for FreezeJson {
     }
 }
 
-#[derive(Deserialize)]
+/// A freeze's request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FreezeRequest)]
 struct FreezeBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     freeze_number: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     account_id: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
+    /// Why, for the history: 1 to 200 characters without control characters.
+    #[schema(min_length = 1, max_length = 200)]
     reason: String,
 }
 
 /// POST /v1/freezes: freezes an amount of a member's account. The same number again answers the
 /// freeze as it is.
+#[utoipa::path(
+    post,
+    path = "/v1/freezes",
+    tag = "wallet",
+    operation_id = "freeze",
+    summary = "Freeze an amount",
+    description = "An administrative or judicial freeze of an amount of one member account, with a reason. The same number again answers the freeze as it is.",
+    request_body = FreezeBody,
+    responses((status = 201, description = "The freeze.", body = FreezeJson)),
+)]
 pub async fn freeze(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -78,6 +102,19 @@ pub async fn freeze(
 }
 
 /// GET /v1/freezes/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/freezes/{number}",
+    tag = "wallet",
+    operation_id = "getFreeze",
+    summary = "Read a freeze",
+    description = "By the caller's freeze number.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The freeze.", body = FreezeJson)),
+)]
 pub async fn get_freeze(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,
@@ -87,6 +124,20 @@ pub async fn get_freeze(
 }
 
 /// POST /v1/freezes/{number}/unfreeze
+#[utoipa::path(
+    post,
+    path = "/v1/freezes/{number}/unfreeze",
+    tag = "wallet",
+    operation_id = "unfreeze",
+    summary = "Unfreeze",
+    description = "The money is the member's again.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The freeze.", body = FreezeJson)),
+)]
 pub async fn unfreeze(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -101,6 +152,20 @@ pub async fn unfreeze(
 }
 
 /// POST /v1/freezes/{number}/seize: the frozen money goes to the platform's `seized` account.
+#[utoipa::path(
+    post,
+    path = "/v1/freezes/{number}/seize",
+    tag = "wallet",
+    operation_id = "seize",
+    summary = "Seize frozen money",
+    description = "扣划: the frozen amount is posted to the platform's `seized` account.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The freeze.", body = FreezeJson)),
+)]
 pub async fn seize(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,

@@ -9,6 +9,7 @@ use axum::Json;
 use sanhu_service::wallet::{MemberTransfer, MemberTransferRequest, MemberTransferStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
+use utoipa::ToSchema;
 
 use super::{amount, client_of, order_number, OrderOf};
 use crate::error::ApiError;
@@ -17,25 +18,33 @@ use crate::json::parse_body;
 use crate::party::{run, ClientActor};
 use crate::AppState;
 
-/// A transfer between members as the API shows it.
-#[derive(Serialize, Debug)]
+/// A transfer between members (转账) as the API shows it.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = MemberTransfer)]
 pub struct MemberTransferJson {
     pub order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub sender_member_id: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub receiver_member_id: String,
     pub amount: i64,
     /// Where each part went, by the money's kind, in the sender's deduction order.
     pub parts: Vec<TransferPartJson>,
     /// transferring, transferred or refused.
     pub status: MemberTransferStatus,
+    #[schema(required)]
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// From one of the sender's accounts to the receiver's account of the same type.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = TransferPart)]
 pub struct TransferPartJson {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub from_account_id: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub to_account_id: String,
     pub account_type: String,
     pub amount: i64,
@@ -65,18 +74,37 @@ impl From<&MemberTransfer> for MemberTransferJson {
     }
 }
 
-#[derive(Deserialize)]
+/// A transfer's request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MemberTransferRequest)]
 struct TransferBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     sender_member_id: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     receiver_member_id: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
+    /// The sender's pay password, when the platform requires it.
+    #[schema(nullable = false)]
     pay_password: Option<String>,
 }
 
 /// POST /v1/member-transfers: one linked chain from the sender's accounts to the receiver's of the
 /// same kind. The same order number again answers the transfer as it is.
+#[utoipa::path(
+    post,
+    path = "/v1/member-transfers",
+    tag = "wallet",
+    operation_id = "transferToMember",
+    summary = "Transfer between members",
+    description = "From the sender's accounts that may send to the receiver's of the same kind (subsidy money stays subsidy), within the limits per transfer and per day (`transfer_not_allowed`, `transfer_limit_exceeded`, `daily_transfer_limit_exceeded`, `same_wallet`). The same order number again answers the transfer as it is.",
+    request_body = TransferBody,
+    responses((status = 201, description = "The transfer.", body = MemberTransferJson)),
+)]
 pub async fn transfer(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -98,6 +126,19 @@ pub async fn transfer(
 }
 
 /// GET /v1/member-transfers/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/member-transfers/{number}",
+    tag = "wallet",
+    operation_id = "getMemberTransfer",
+    summary = "Read a transfer between members",
+    description = "By the caller's order number.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The transfer.", body = MemberTransferJson)),
+)]
 pub async fn get_transfer(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,

@@ -32,6 +32,9 @@ pub mod subsidies;
 pub mod wallets;
 pub mod withdrawals;
 
+#[cfg(test)]
+mod openapi_check;
+
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use sanhu_core::id::ClientId;
@@ -45,6 +48,15 @@ use crate::error::{code, ApiError};
 use crate::party::fields::refused;
 use crate::party::ClientActor;
 use crate::query::QueryParams;
+
+/// The description of the path's `{id}` in the wallet's endpoints about one member.
+pub const MEMBER_ID_PARAM: &str = "The member's id.";
+
+/// The description of the path's `{number}` ([`OrderNumberPath`]).
+pub const ORDER_NUMBER_PARAM: &str = "The caller's order number (商户订单号), unique per API client and kind of order; 1 to 64 printable ASCII characters, percent-encoded where needed.";
+
+/// The description of the query's `client_id` ([`OrderOf`]).
+pub const ORDER_CLIENT_ID_PARAM: &str = "The API client whose numbering the order is in, for a caller acting for the whole platform (an unbound client or staff): a merchant's client bound to its member makes orders only the platform can confirm, review or pay out. Absent: the caller's own. A bound client naming another is refused `client_bound`, except to refund a payment made to its member (see the refund).";
 
 /// The caller's number of an order, from the path's `{number}`.
 pub struct OrderNumberPath(pub OrderNumber);

@@ -21,6 +21,7 @@ use sanhu_service::wallet::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
+use utoipa::ToSchema;
 
 use super::recharges::EmptyBody;
 use super::wallets::PartJson;
@@ -33,13 +34,17 @@ use crate::party::{run, ClientActor};
 use crate::query::QueryParams;
 use crate::AppState;
 
-/// A payment as the API shows it; amounts in minor units.
-#[derive(Serialize, Debug)]
+/// A payment from the wallet (余额支付) as the API shows it; amounts in minor units.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Payment)]
 pub struct PaymentJson {
     pub order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
     /// The account that receives the money: a merchant's member account or a platform account.
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub receiver_account_id: String,
     pub amount: i64,
     /// What the wallet paid (or captured).
@@ -56,20 +61,26 @@ pub struct PaymentJson {
     pub refunds: Vec<RefundJson>,
     /// Refunded so far, counting refunds still processing.
     pub refunded: i64,
+    #[schema(required)]
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
-/// One hold of an authorised payment.
-#[derive(Serialize, Debug)]
+/// One hold of an authorised payment or a deposit.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Hold)]
 pub struct HoldJson {
+    #[schema(pattern = "^tr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub pending_id: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     pub amount: i64,
 }
 
 /// One refund of a payment.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Refund)]
 pub struct RefundJson {
     pub refund_number: String,
     pub amount: i64,
@@ -77,6 +88,7 @@ pub struct RefundJson {
     pub status: RefundStatus,
     /// What went back to each account.
     pub returns: Vec<PartJson>,
+    #[schema(required)]
     pub reason: Option<String>,
 }
 
@@ -129,25 +141,36 @@ impl From<&Payment> for PaymentJson {
     }
 }
 
-#[derive(Deserialize)]
+/// A payment's request: exactly one of `receiver_account_id` and `receiver_platform_account`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PayRequest)]
 struct PayBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     member_id: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
     /// A merchant's member account; or `receiver_platform_account`, one of the two.
+    #[schema(nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     receiver_account_id: Option<String>,
     /// A platform account's name (`fee_income`, `channel:alipay`, ...).
+    #[schema(nullable = false, examples("fee_income"))]
     receiver_platform_account: Option<String>,
     /// Pay what the wallet can and answer the remainder (split payment); else all or nothing.
     #[serde(default)]
     allow_split: bool,
     /// Authorise only: hold the money for up to this many seconds, to be captured or released.
+    #[schema(nullable = false, value_type = Option<i64>, minimum = 0, maximum = 4294967295i64)]
     authorise_timeout_s: Option<u32>,
     /// Escrow (担保支付): the receiver is credited as frozen until the payment is released to it or
     /// returned to the payer.
     #[serde(default)]
     escrow: bool,
+    /// When the platform requires it. Left out of an Idempotency-Key's fingerprint; never stored.
+    #[schema(nullable = false)]
     pay_password: Option<String>,
 }
 
@@ -166,6 +189,16 @@ pub fn receiver_of(account: (&str, Option<&str>), platform: (&str, Option<&str>)
 /// POST /v1/payments: pays an order from the member's wallet in its deduction order, as one linked
 /// chain (or holds, when `authorise_timeout_s` is given). The same order number again answers the
 /// payment as it is; with other details, `order_number_reused`.
+#[utoipa::path(
+    post,
+    path = "/v1/payments",
+    tag = "wallet",
+    operation_id = "pay",
+    summary = "Pay from the wallet",
+    description = "In the member's deduction order as one linked chain, or authorised (held) with `authorise_timeout_s`; `allow_split` pays what the wallet can and answers the remainder. The same order number again answers the payment as it is. The receiver is another customer's member account (`same_wallet` for the payer's own customer's) or a platform account configured to receive payments (`payment_receivers`, by default `fee_income`; others `receiver_not_allowed`). Takes an Idempotency-Key: `pay_password` is left out of its fingerprint.",
+    request_body = PayBody,
+    responses((status = 201, description = "The payment.", body = PaymentJson)),
+)]
 pub async fn pay(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -199,6 +232,19 @@ pub async fn pay(
 }
 
 /// GET /v1/payments/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/payments/{number}",
+    tag = "wallet",
+    operation_id = "getPayment",
+    summary = "Read a payment",
+    description = "With its deductions, holds and refunds.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The payment.", body = PaymentJson)),
+)]
 pub async fn get_payment(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,
@@ -207,14 +253,31 @@ pub async fn get_payment(
     Ok(Json(PaymentJson::from(&payment)))
 }
 
-#[derive(Deserialize)]
+/// What to capture of an authorised payment.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CaptureRequest)]
 struct CaptureBody {
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
 }
 
 /// POST /v1/payments/{number}/capture: takes `amount` of an authorised payment; the rest of its holds
 /// is released.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{number}/capture",
+    tag = "wallet",
+    operation_id = "capturePayment",
+    summary = "Capture an authorised payment",
+    description = "Takes the amount from the holds (`capture_exceeds_holds`); the rest is released.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = CaptureBody,
+    responses((status = 200, description = "The payment.", body = PaymentJson)),
+)]
 pub async fn capture(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -230,6 +293,20 @@ pub async fn capture(
 }
 
 /// POST /v1/payments/{number}/release: releases every hold of an authorised payment.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{number}/release",
+    tag = "wallet",
+    operation_id = "releasePayment",
+    summary = "Release an authorised payment",
+    description = "Every hold is released; nothing is paid.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The payment.", body = PaymentJson)),
+)]
 pub async fn release(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -243,10 +320,15 @@ pub async fn release(
     Ok(Json(PaymentJson::from(&payment)))
 }
 
-#[derive(Deserialize)]
+/// A refund's request: the caller's refund number and the amount.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RefundRequest)]
 struct RefundBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     refund_number: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
 }
 
@@ -284,6 +366,20 @@ impl<S: Send + Sync> FromRequestParts<S> for RefundOf {
 /// POST /v1/payments/{number}/refunds: refunds `amount` under the caller's refund number, back to the
 /// accounts the money came from, by the platform or the receiver's side ([`RefundOf`]). The same
 /// refund number again answers that refund as it is.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{number}/refunds",
+    tag = "wallet",
+    operation_id = "refundPayment",
+    summary = "Refund a payment",
+    description = "In part or in full, several times, never more than paid and not yet refunded even under concurrent refunds (`refund_exceeds_payment`); back to the accounts the money came from. The same refund number again answers that refund. A refund takes money back out of the receiver's account, so it is made by the platform (an unbound client or staff) or by the receiver's side: a client bound to the receiving member, which names the payer's client with `client_id` to reach a payment made to it. The payer's bound client is refused `refund_not_allowed` (403); a bound client that is neither payer nor receiver finds no such payment (`order_not_found`). A receiver or payer whose status blocks the money answers its own code (`customer_frozen`, `customer_stop_payment`, `account_frozen`, `account_stop_payment`).",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = RefundBody,
+    responses((status = 201, description = "The refund.", body = RefundJson)),
+)]
 pub async fn refund(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -303,6 +399,20 @@ pub async fn refund(
 
 /// POST /v1/payments/{number}/escrow-release: an escrowed payment becomes the receiver's available
 /// money (the car was picked up); refundable from then on like a paid one.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{number}/escrow-release",
+    tag = "wallet",
+    operation_id = "releaseEscrow",
+    summary = "Release an escrowed payment",
+    description = "The held money becomes the receiver's available balance (the car was picked up); refundable from then on.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The payment.", body = PaymentJson)),
+)]
 pub async fn release_escrow(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -317,6 +427,20 @@ pub async fn release_escrow(
 }
 
 /// POST /v1/payments/{number}/escrow-return: an escrowed payment goes back to the payer.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{number}/escrow-return",
+    tag = "wallet",
+    operation_id = "returnEscrow",
+    summary = "Return an escrowed payment",
+    description = "The held money goes back to the payer.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The payment.", body = PaymentJson)),
+)]
 pub async fn return_escrow(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,

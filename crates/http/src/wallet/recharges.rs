@@ -11,7 +11,9 @@ use sanhu_service::wallet::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
+use utoipa::ToSchema;
 
+use super::wallets::FeePaidBy;
 use super::{amount, client_of, order_number, OrderOf};
 use crate::error::ApiError;
 use crate::ids;
@@ -20,36 +22,46 @@ use crate::party::members::ReasonBody;
 use crate::party::{fields, run, ClientActor};
 use crate::AppState;
 
-/// A recharge order as the API shows it; amounts in minor units.
-#[derive(Serialize, Debug)]
+/// A recharge order (充值订单) as the API shows it; amounts in minor units.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Recharge)]
 pub struct RechargeJson {
     pub order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
     /// The account credited.
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     pub amount: i64,
     pub channel: String,
     /// The channel's fee, and who bears it: `member` (credited the amount less the fee) or `platform`.
     pub fee: i64,
-    pub fee_paid_by: &'static str,
+    pub fee_paid_by: FeePaidBy,
     pub review_required: bool,
     /// pending, reviewing, crediting, succeeded, failed, closed or expired.
     pub status: RechargeStatus,
-    /// Once credited: the debt repaid first, the amount credited to the account, the tier's bonus.
+    /// Once credited: the debt repaid first.
     pub repaid: i64,
+    /// Credited to the account.
     pub credited: i64,
+    /// The recharge tier's bonus.
     pub bonus: i64,
+    #[schema(required)]
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// A pending order is closed as expired after this time.
+    #[schema(format = DateTime)]
     pub expires_at: String,
     /// Its refunds, in the order they were asked for.
     pub refunds: Vec<RechargeRefundJson>,
 }
 
 /// A refund of (part of) a recharge.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = RechargeRefund)]
 pub struct RechargeRefundJson {
     pub refund_number: String,
     /// Taken from the recharged account.
@@ -62,6 +74,7 @@ pub struct RechargeRefundJson {
     pub bonus_deducted: i64,
     /// processing, succeeded or failed.
     pub status: RechargeRefundStatus,
+    #[schema(required)]
     pub reason: Option<String>,
 }
 
@@ -89,7 +102,7 @@ impl From<&RechargeOrder> for RechargeJson {
             amount: o.amount,
             channel: o.channel.clone(),
             fee: o.fee,
-            fee_paid_by: if o.fee_paid_by_member { "member" } else { "platform" },
+            fee_paid_by: FeePaidBy::member_if(o.fee_paid_by_member),
             review_required: o.review_required,
             status: o.status,
             repaid: o.repaid,
@@ -103,19 +116,38 @@ impl From<&RechargeOrder> for RechargeJson {
     }
 }
 
-#[derive(Deserialize)]
+/// A recharge order's request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateRechargeRequest)]
 struct CreateRechargeBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     member_id: String,
     /// The account to credit; the member's account of the configured recharge type when absent.
+    #[schema(nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     account_id: Option<String>,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
+    /// The payment channel the member pays through.
+    #[schema(examples("alipay"))]
     channel: String,
 }
 
 /// POST /v1/recharges: a pending recharge order. The same order number with the same details answers
 /// the order as it is; with other details, `order_number_reused`.
+#[utoipa::path(
+    post,
+    path = "/v1/recharges",
+    tag = "wallet",
+    operation_id = "createRecharge",
+    summary = "Create a recharge order",
+    description = "Pending (or reviewing, for a reviewed channel); nothing is credited until the channel confirms. The same order number with the same details answers the order as it is; with others, `order_number_reused`.",
+    request_body = CreateRechargeBody,
+    responses((status = 201, description = "The order.", body = RechargeJson)),
+)]
 pub async fn create_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -137,6 +169,19 @@ pub async fn create_recharge(
 }
 
 /// GET /v1/recharges/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/recharges/{number}",
+    tag = "wallet",
+    operation_id = "getRecharge",
+    summary = "Read a recharge order",
+    description = "By the caller's order number.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The order.", body = RechargeJson)),
+)]
 pub async fn get_recharge(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,
@@ -146,6 +191,20 @@ pub async fn get_recharge(
 }
 
 /// POST /v1/recharges/{number}/confirm: the channel says it was paid; the member is credited once.
+#[utoipa::path(
+    post,
+    path = "/v1/recharges/{number}/confirm",
+    tag = "wallet",
+    operation_id = "confirmRecharge",
+    summary = "Confirm a recharge",
+    description = "The channel says it was paid: the member is credited once (debt repaid first, then the account, then the tier's bonus). Repeating it answers the order as it is.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The order.", body = RechargeJson)),
+)]
 pub async fn confirm_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -160,6 +219,20 @@ pub async fn confirm_recharge(
 }
 
 /// POST /v1/recharges/{number}/approve: an administrator checked a reviewed recharge; it is credited.
+#[utoipa::path(
+    post,
+    path = "/v1/recharges/{number}/approve",
+    tag = "wallet",
+    operation_id = "approveRecharge",
+    summary = "Approve a reviewed recharge",
+    description = "An administrator checked it (a bank transfer against the statement): it is credited once.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The order.", body = RechargeJson)),
+)]
 pub async fn approve_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -174,6 +247,20 @@ pub async fn approve_recharge(
 }
 
 /// POST /v1/recharges/{number}/reject: an administrator refuses a reviewed recharge.
+#[utoipa::path(
+    post,
+    path = "/v1/recharges/{number}/reject",
+    tag = "wallet",
+    operation_id = "rejectRecharge",
+    summary = "Reject a reviewed recharge",
+    description = "An administrator refuses it; nothing is credited.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ReasonSchema,
+    responses((status = 200, description = "The order.", body = RechargeJson)),
+)]
 pub async fn reject_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -190,6 +277,20 @@ pub async fn reject_recharge(
 }
 
 /// POST /v1/recharges/{number}/fail: the channel says it was not paid.
+#[utoipa::path(
+    post,
+    path = "/v1/recharges/{number}/fail",
+    tag = "wallet",
+    operation_id = "failRecharge",
+    summary = "Fail a recharge",
+    description = "The channel says it was not paid; nothing is credited.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ReasonSchema,
+    responses((status = 200, description = "The order.", body = RechargeJson)),
+)]
 pub async fn fail_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -206,6 +307,20 @@ pub async fn fail_recharge(
 }
 
 /// POST /v1/recharges/{number}/close: the caller gives the order up before it is paid.
+#[utoipa::path(
+    post,
+    path = "/v1/recharges/{number}/close",
+    tag = "wallet",
+    operation_id = "closeRecharge",
+    summary = "Close a recharge",
+    description = "The caller gives the order up before it is paid.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "The order.", body = RechargeJson)),
+)]
 pub async fn close_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -219,16 +334,35 @@ pub async fn close_recharge(
     Ok(Json(RechargeJson::from(&order)))
 }
 
-#[derive(Deserialize)]
+/// A refund's request: the caller's refund number and the amount.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RefundRequest)]
 struct RefundBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     refund_number: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
 }
 
 /// POST /v1/recharges/{number}/refunds: refunds part or all of a credited recharge through its
 /// channel; the unspent bonus it earned is taken back and the spent part deducted from the payout.
 /// The same refund number again answers that refund as it is.
+#[utoipa::path(
+    post,
+    path = "/v1/recharges/{number}/refunds",
+    tag = "wallet",
+    operation_id = "refundRecharge",
+    summary = "Refund a recharge",
+    description = "Part or all of a credited recharge back through its channel; the unspent bonus it earned is taken back and the spent part deducted (`bonus_spent_exceeds_refund`, `refund_exceeds_recharge`, `recharge_not_refundable`). The same refund number again answers that refund.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = RefundBody,
+    responses((status = 201, description = "The refund.", body = RechargeRefundJson)),
+)]
 pub async fn refund_recharge(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -246,7 +380,21 @@ pub async fn refund_recharge(
     Ok((StatusCode::CREATED, Json(RechargeRefundJson::from(&refund))))
 }
 
-/// The body of an action that takes no fields: empty or `{}`.
-#[derive(Deserialize, Default)]
+/// The schema of the body the rejection and the failure read ([`ReasonBody`], the party's actions'
+/// too), for the document: it is named `ReasonRequest` there.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReasonRequest)]
+#[allow(dead_code)]
+struct ReasonSchema {
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid`
+    /// otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
+    reason: String,
+}
+
+/// The body of an action that takes no fields: empty or `{}`.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = EmptyRequest)]
 pub struct EmptyBody {}

@@ -13,6 +13,7 @@ use sanhu_service::wallet::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
+use utoipa::ToSchema;
 
 use super::{amount, client_of, order_number, OrderOf};
 use crate::error::{code, ApiError};
@@ -22,18 +23,24 @@ use crate::party::{run, ClientActor};
 use crate::AppState;
 
 /// A funding of an enterprise's subsidies.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = SubsidyFunding)]
 pub struct SubsidyFundingJson {
     pub order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub enterprise_member_id: String,
     /// The enterprise's account the money came from.
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     /// The enterprise's subsidy funding account (`subsidy:<mem_…>`).
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub funding_account_id: String,
     pub amount: i64,
     /// applying, applied or refused.
     pub status: SubsidyStatus,
+    #[schema(required)]
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -53,22 +60,29 @@ impl From<&SubsidyFunding> for SubsidyFundingJson {
 }
 
 /// A round of subsidies paid to employees.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = SubsidyDistribution)]
 pub struct SubsidyDistributionJson {
     pub order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub enterprise_member_id: String,
     pub grants: Vec<SubsidyGrantJson>,
     pub total: i64,
     /// applying, applied or refused.
     pub status: SubsidyStatus,
+    #[schema(required)]
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// One employee's subsidy: into which of its accounts, how much.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = SubsidyGrant)]
 pub struct SubsidyGrantJson {
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     pub amount: i64,
 }
@@ -96,9 +110,12 @@ impl From<&SubsidyDistribution> for SubsidyDistributionJson {
 }
 
 /// An enterprise's subsidy fund: funded, distributed, and what may still be distributed.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = SubsidyFund)]
 pub struct SubsidyFundJson {
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub enterprise_member_id: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub funding_account_id: String,
     pub funded: i64,
     pub distributed: i64,
@@ -117,17 +134,34 @@ impl From<&SubsidyFund> for SubsidyFundJson {
     }
 }
 
-#[derive(Deserialize)]
+/// A subsidy funding's request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SubsidyFundingRequest)]
 struct FundBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     enterprise_member_id: String,
     /// The enterprise's account to take the money from; its basic account when absent.
+    #[schema(nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     account_id: Option<String>,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
 }
 
 /// POST /v1/subsidy-fundings: the enterprise moves its own money into its subsidy funding account.
+#[utoipa::path(
+    post,
+    path = "/v1/subsidy-fundings",
+    tag = "wallet",
+    operation_id = "fundSubsidies",
+    summary = "Fund an enterprise's subsidies",
+    description = "From the enterprise member's own account into its subsidy funding account.",
+    request_body = FundBody,
+    responses((status = 201, description = "The funding.", body = SubsidyFundingJson)),
+)]
 pub async fn fund(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -148,6 +182,19 @@ pub async fn fund(
 }
 
 /// GET /v1/subsidy-fundings/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/subsidy-fundings/{number}",
+    tag = "wallet",
+    operation_id = "getSubsidyFunding",
+    summary = "Read a subsidy funding",
+    description = "By the caller's order number.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The funding.", body = SubsidyFundingJson)),
+)]
 pub async fn get_funding(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,
@@ -156,23 +203,44 @@ pub async fn get_funding(
     Ok(Json(SubsidyFundingJson::from(&funding)))
 }
 
-#[derive(Deserialize)]
+/// One employee's subsidy in a round's request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SubsidyCredit)]
 struct CreditBody {
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     member_id: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
 }
 
-#[derive(Deserialize)]
+/// A round of subsidies' request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SubsidyDistributionRequest)]
 struct DistributeBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     enterprise_member_id: String,
+    /// At most 500 employees per round.
+    #[schema(max_items = 500)]
     credits: Vec<CreditBody>,
 }
 
 /// POST /v1/subsidy-distributions: a round of subsidies into the employees' subsidy accounts, one
 /// chain, at most the fund's available amount.
+#[utoipa::path(
+    post,
+    path = "/v1/subsidy-distributions",
+    tag = "wallet",
+    operation_id = "distributeSubsidies",
+    summary = "Pay a round of subsidies",
+    description = "Into the employees' subsidy accounts as one chain, never beyond what the enterprise funded (`subsidy_fund_insufficient`), even when rounds run at once.",
+    request_body = DistributeBody,
+    responses((status = 201, description = "The round.", body = SubsidyDistributionJson)),
+)]
 pub async fn distribute(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -209,6 +277,19 @@ pub async fn distribute(
 }
 
 /// GET /v1/subsidy-distributions/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/subsidy-distributions/{number}",
+    tag = "wallet",
+    operation_id = "getSubsidyDistribution",
+    summary = "Read a round of subsidies",
+    description = "By the caller's order number.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The round.", body = SubsidyDistributionJson)),
+)]
 pub async fn get_distribution(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,
@@ -218,6 +299,18 @@ pub async fn get_distribution(
 }
 
 /// GET /v1/members/{id}/subsidy-fund: the enterprise's fund.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/subsidy-fund",
+    tag = "wallet",
+    operation_id = "getSubsidyFund",
+    summary = "Read an enterprise's subsidy fund",
+    description = "What it funded, distributed, and may still distribute.",
+    params(
+        ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The fund.", body = SubsidyFundJson)),
+)]
 pub async fn get_fund(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,

@@ -6,8 +6,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use sanhu_core::wallet::{AccountOrder, FeePayer, WalletView};
-use sanhu_service::wallet::{Counterparty, FlowCursor, FlowQuery, FLOW_PAGE_LINES_MAX};
+use sanhu_service::wallet::{Counterparty, FlowCursor, FlowDirection, FlowMovement, FlowQuery, FLOW_PAGE_LINES_MAX};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::amount;
 use crate::error::ApiError;
@@ -17,9 +18,11 @@ use crate::party::{run, ClientActor};
 use crate::query::QueryParams;
 use crate::AppState;
 
-/// A member's wallet, in minor units of its currency.
-#[derive(Serialize, Debug)]
+/// A member's wallet (钱包), in minor units of its currency.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Wallet)]
 pub struct WalletJson {
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
     pub currency: String,
     /// The sum of the accounts' balances; an account in debt lowers it.
@@ -38,8 +41,10 @@ pub struct WalletJson {
 }
 
 /// One account's part of the wallet.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = WalletAccount)]
 pub struct WalletAccountJson {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     pub account_type: String,
     pub balance: i64,
@@ -80,6 +85,18 @@ impl WalletJson {
 }
 
 /// GET /v1/members/{id}/wallet
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/wallet",
+    tag = "wallet",
+    operation_id = "getWallet",
+    summary = "Read a member's wallet",
+    description = "Balance, available, frozen, incoming, withdrawable and debt, and each account's part.",
+    params(
+        ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The wallet.", body = WalletJson)),
+)]
 pub async fn get_wallet(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
@@ -90,9 +107,12 @@ pub async fn get_wallet(
 
 /// The member's deduction order: the accounts it chose, first to last; empty when it follows the
 /// account types' default priority.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DeductionOrder)]
 pub struct DeductionOrderJson {
+    /// The accounts payments take from first, in order; empty: the account types' default priority.
+    #[schema(inline, value_type = Vec<AccountIdText>)]
     pub account_ids: Vec<String>,
 }
 
@@ -102,7 +122,25 @@ impl From<&AccountOrder> for DeductionOrderJson {
     }
 }
 
+/// An account's id (the schema of an item of a list of them).
+#[derive(ToSchema)]
+#[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+#[allow(dead_code)]
+pub struct AccountIdText(String);
+
 /// GET /v1/members/{id}/wallet/deduction-order
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/wallet/deduction-order",
+    tag = "wallet",
+    operation_id = "getDeductionOrder",
+    summary = "Read a member's deduction order",
+    description = "The accounts the member chose to pay from first; empty when it follows the account types' priority.",
+    params(
+        ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The order.", body = DeductionOrderJson)),
+)]
 pub async fn get_deduction_order(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
@@ -113,6 +151,19 @@ pub async fn get_deduction_order(
 
 /// POST /v1/members/{id}/wallet/deduction-order: the accounts payments take from first, in order;
 /// an empty list returns to the types' default priority.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/wallet/deduction-order",
+    tag = "wallet",
+    operation_id = "setDeductionOrder",
+    summary = "Set a member's deduction order",
+    description = "Each account at most once, each one of the wallet's (`deduction_order_invalid`, `account_not_in_wallet`); an empty list returns to the types' priority.",
+    params(
+        ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = DeductionOrderJson,
+    responses((status = 200, description = "The order.", body = DeductionOrderJson)),
+)]
 pub async fn set_deduction_order(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -133,32 +184,67 @@ pub async fn set_deduction_order(
 }
 
 /// What a withdrawal of an amount would take from which account, and its fee.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = WithdrawalPreview)]
 pub struct WithdrawalPreviewJson {
     pub amount: i64,
     pub allocations: Vec<PartJson>,
     pub fee: i64,
-    /// `member` (taken from the amount) or `platform`.
-    pub fee_paid_by: &'static str,
+    pub fee_paid_by: FeePaidBy,
     /// What reaches the bank card.
     pub payout: i64,
 }
 
-/// An amount taken from or given back to one account.
-#[derive(Serialize, Debug)]
+/// An amount taken from or given back to one account, in minor units.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Part)]
 pub struct PartJson {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     pub amount: i64,
 }
 
-pub fn fee_payer(payer: FeePayer) -> &'static str {
+/// Who bears a fee: `member` (taken from the amount, or credited the amount less the fee) or
+/// `platform`.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeePaidBy {
+    Member,
+    Platform,
+}
+
+pub fn fee_payer(payer: FeePayer) -> FeePaidBy {
     match payer {
-        FeePayer::Member => "member",
-        FeePayer::Platform => "platform",
+        FeePayer::Member => FeePaidBy::Member,
+        FeePayer::Platform => FeePaidBy::Platform,
+    }
+}
+
+impl FeePaidBy {
+    /// Who bore the fee of an order that recorded whether the member did.
+    pub fn member_if(by_member: bool) -> FeePaidBy {
+        if by_member {
+            FeePaidBy::Member
+        } else {
+            FeePaidBy::Platform
+        }
     }
 }
 
 /// GET /v1/members/{id}/wallet/withdrawal-preview?amount=800
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/wallet/withdrawal-preview",
+    tag = "wallet",
+    operation_id = "previewWithdrawal",
+    summary = "Preview a withdrawal",
+    description = "Which account gives how much, in the wallet's withdrawal order, and the fee (`below_minimum_withdrawal`, `not_withdrawable`, `exceeds_withdrawable`).",
+    params(
+        ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("amount" = i64, Query, description = "The amount to withdraw, in minor units.", minimum = 1, maximum = 9223372036854775807i64),
+    ),
+    responses((status = 200, description = "The allocation.", body = WithdrawalPreviewJson)),
+)]
 pub async fn withdrawal_preview(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
@@ -184,46 +270,66 @@ pub async fn withdrawal_preview(
     }))
 }
 
-/// One line of a member's merged flow (资金流水).
-#[derive(Serialize, Debug)]
+/// One line of a member's merged flow (资金流水): one movement of one of the wallet's accounts.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = FlowLine)]
 pub struct FlowLineJson {
+    #[schema(pattern = "^tr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub transfer_id: String,
+    #[schema(format = DateTime)]
     pub at: String,
     /// The member's account the line is about, and its type.
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     pub account_type: String,
     /// The business code of the movement: `recharge`, `pay`, `refund`, `withdraw`, `transfer`, ...
     pub business_type: String,
     /// posted, frozen, frozen_posted, released or expired.
-    pub movement: &'static str,
+    pub movement: FlowMovement,
     /// in or out.
-    pub direction: &'static str,
+    pub direction: FlowDirection,
     pub amount: i64,
     /// The fee the member paid on it (a withdrawal's).
     pub fee: i64,
     pub counterparty: CounterpartyJson,
     /// The caller's order number.
+    #[schema(required)]
     pub reference: Option<String>,
     pub balance_after: i64,
     pub available_after: i64,
 }
 
 /// Who the money came from or went to.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Counterparty)]
 pub struct CounterpartyJson {
-    /// member, platform or account.
-    pub kind: &'static str,
+    pub kind: CounterpartyKind,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(required)]
     pub member_id: Option<String>,
     /// A platform account's name.
+    #[schema(required)]
     pub name: Option<String>,
 }
 
+/// What the other side of a movement is: a member's account, a platform account, or another
+/// account of the ledger.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterpartyKind {
+    Member,
+    Platform,
+    Account,
+}
+
 /// A page of the flow, newest first.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = FlowPage)]
 pub struct FlowPageJson {
     pub data: Vec<FlowLineJson>,
     /// Pass as `after` for the next (older) page; null when this page is the last.
+    #[schema(required)]
     pub next_cursor: Option<String>,
 }
 
@@ -232,6 +338,20 @@ const FLOW_PAGE_DEFAULT: u32 = 20;
 
 /// GET /v1/members/{id}/wallet/flow?after=&limit=: every movement of the wallet's accounts, newest
 /// first.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/wallet/flow",
+    tag = "wallet",
+    operation_id = "getWalletFlow",
+    summary = "Read a member's flow",
+    description = "Every movement of the wallet's accounts, newest first, with business type, counterparty, direction, amount, fee and balances after.",
+    params(
+        ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("after" = Option<String>, Query, nullable = false, description = "The `next_cursor` of the previous page."),
+        ("limit" = Option<i64>, Query, nullable = false, description = "Lines per page, 1 to 100; 20 when absent.", minimum = 1, maximum = 100),
+    ),
+    responses((status = 200, description = "A page of the flow.", body = FlowPageJson)),
+)]
 pub async fn wallet_flow(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
@@ -261,25 +381,25 @@ pub async fn wallet_flow(
                 account_id: l.account_id.to_string(),
                 account_type: l.account_type.clone(),
                 business_type: l.business_type.clone(),
-                movement: l.movement.as_str(),
-                direction: l.direction.as_str(),
+                movement: l.movement,
+                direction: l.direction,
                 amount: l.amount,
                 fee: l.fee,
                 counterparty: match &l.counterparty {
                     Counterparty::Member { member_id, account_id } => CounterpartyJson {
-                        kind: "member",
+                        kind: CounterpartyKind::Member,
                         account_id: account_id.to_string(),
                         member_id: Some(member_id.to_string()),
                         name: None,
                     },
                     Counterparty::Platform { name, account_id } => CounterpartyJson {
-                        kind: "platform",
+                        kind: CounterpartyKind::Platform,
                         account_id: account_id.to_string(),
                         member_id: None,
                         name: Some(name.clone()),
                     },
                     Counterparty::Account { account_id } => CounterpartyJson {
-                        kind: "account",
+                        kind: CounterpartyKind::Account,
                         account_id: account_id.to_string(),
                         member_id: None,
                         name: None,

@@ -11,7 +11,9 @@ use axum::Json;
 use sanhu_service::wallet::{PayoutResult, Review, Withdrawal, WithdrawalRequest, WithdrawalStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
+use utoipa::ToSchema;
 
+use super::wallets::FeePaidBy;
 use super::{amount, client_of, order_number, OrderOf};
 use crate::error::{code, ApiError};
 use crate::ids;
@@ -19,33 +21,41 @@ use crate::json::parse_body;
 use crate::party::{run, ClientActor};
 use crate::AppState;
 
-/// A withdrawal as the API shows it; amounts in minor units.
-#[derive(Serialize, Debug)]
+/// A withdrawal (提现) as the API shows it; amounts in minor units.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Withdrawal)]
 pub struct WithdrawalJson {
     pub order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
+    #[schema(pattern = "^bcd_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub bank_card_id: String,
     pub amount: i64,
     pub fee: i64,
-    /// `member` (taken from the amount) or `platform`.
-    pub fee_paid_by: &'static str,
+    pub fee_paid_by: FeePaidBy,
     /// What reaches the bank card.
     pub payout: i64,
     /// freezing, reviewing, approved, paying_out, paid, releasing, rejected, payout_failed or refused.
     pub status: WithdrawalStatus,
     /// One order per account touched, numbered `<order_number>-1`, `-2`, ...
     pub orders: Vec<WithdrawalOrderJson>,
+    #[schema(required)]
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// The part of a withdrawal taken from one account, and the hold that freezes it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = WithdrawalOrder)]
 pub struct WithdrawalOrderJson {
     pub number: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     pub amount: i64,
+    #[schema(pattern = "^tr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub hold_id: String,
 }
 
@@ -58,7 +68,7 @@ impl From<&Withdrawal> for WithdrawalJson {
             bank_card_id: w.card_id.to_string(),
             amount: w.amount,
             fee: w.fee,
-            fee_paid_by: if w.fee_paid_by_member { "member" } else { "platform" },
+            fee_paid_by: FeePaidBy::member_if(w.fee_paid_by_member),
             payout: w.payout,
             status: w.status,
             orders: w
@@ -77,17 +87,35 @@ impl From<&Withdrawal> for WithdrawalJson {
     }
 }
 
-#[derive(Deserialize)]
+/// A withdrawal's application.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WithdrawRequest)]
 struct WithdrawBody {
+    /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     member_id: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
+    /// A bank card of the member's whose holder matches the member's real name.
+    #[schema(pattern = "^bcd_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     bank_card_id: String,
 }
 
 /// POST /v1/withdrawals: the application, frozen at once. The same order number again answers the
 /// withdrawal as it is.
+#[utoipa::path(
+    post,
+    path = "/v1/withdrawals",
+    tag = "wallet",
+    operation_id = "withdraw",
+    summary = "Apply for a withdrawal",
+    description = "One withdrawal order per account touched, all frozen at once; to a bank card whose holder matches the member's real name (`card_holder_mismatch`). Approved without review under the configured amount.",
+    request_body = WithdrawBody,
+    responses((status = 201, description = "The withdrawal.", body = WithdrawalJson)),
+)]
 pub async fn withdraw(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -108,6 +136,19 @@ pub async fn withdraw(
 }
 
 /// GET /v1/withdrawals/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/withdrawals/{number}",
+    tag = "wallet",
+    operation_id = "getWithdrawal",
+    summary = "Read a withdrawal",
+    description = "With its orders.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses((status = 200, description = "The withdrawal.", body = WithdrawalJson)),
+)]
 pub async fn get_withdrawal(
     State(state): State<AppState>,
     OrderOf { client, number }: OrderOf,
@@ -116,15 +157,40 @@ pub async fn get_withdrawal(
     Ok(Json(WithdrawalJson::from(&withdrawal)))
 }
 
-#[derive(Deserialize)]
+/// A withdrawal's review.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReviewRequest)]
 struct ReviewBody {
-    /// `approve` or `reject`.
+    #[schema(inline, value_type = ReviewDecision)]
     decision: String,
+}
+
+/// A review's decision: `approve` (it waits for the payout) or `reject` (the money is released).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ReviewDecision {
+    Approve,
+    Reject,
 }
 
 /// POST /v1/withdrawals/{number}/review: approve (it waits for the payout) or reject (the money is
 /// released).
+#[utoipa::path(
+    post,
+    path = "/v1/withdrawals/{number}/review",
+    tag = "wallet",
+    operation_id = "reviewWithdrawal",
+    summary = "Review a withdrawal",
+    description = "approve (it waits for the payout) or reject (the money is released).",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ReviewBody,
+    responses((status = 200, description = "The withdrawal.", body = WithdrawalJson)),
+)]
 pub async fn review_withdrawal(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -144,15 +210,40 @@ pub async fn review_withdrawal(
     Ok(Json(WithdrawalJson::from(&withdrawal)))
 }
 
-#[derive(Deserialize)]
+/// A payout's result, as the channel reported it.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PayoutRequest)]
 struct PayoutBody {
-    /// `succeeded` or `failed`.
+    #[schema(inline, value_type = PayoutOutcome)]
     result: String,
+}
+
+/// A payout's result: `succeeded` (the frozen money is posted) or `failed` (it is released).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum PayoutOutcome {
+    Succeeded,
+    Failed,
 }
 
 /// POST /v1/withdrawals/{number}/payout: the channel's payout result; success posts the frozen money,
 /// failure releases it.
+#[utoipa::path(
+    post,
+    path = "/v1/withdrawals/{number}/payout",
+    tag = "wallet",
+    operation_id = "recordPayoutResult",
+    summary = "Record a withdrawal's payout result",
+    description = "succeeded posts the frozen money to withdrawals in transit; failed releases it.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = PayoutBody,
+    responses((status = 200, description = "The withdrawal.", body = WithdrawalJson)),
+)]
 pub async fn payout_result(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,

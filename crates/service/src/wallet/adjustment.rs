@@ -17,6 +17,7 @@ use crate::party::work::{actor_text, Work};
 use crate::party::PartyError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AdjustmentDirection {
     /// Money into the member's account.
@@ -26,6 +27,7 @@ pub enum AdjustmentDirection {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AdjustmentStatus {
     AwaitingApproval,

@@ -85,7 +85,9 @@ pub struct FlowQuery {
 }
 
 /// Which way money moved for the member's account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum FlowDirection {
     /// The account was credited.
     In,
@@ -103,7 +105,9 @@ impl FlowDirection {
 }
 
 /// What the entry did to the account's money.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum FlowMovement {
     /// Moved at once: the balance changed.
     Posted,
@@ -432,4 +436,15 @@ mod tests {
             }
         }
     );
+
+    #[test]
+    fn a_movement_and_a_direction_serialise_as_their_names() {
+        use FlowMovement::*;
+        for movement in [Posted, Frozen, FrozenPosted, Released, Expired] {
+            assert_eq!(serde_json::to_value(movement).unwrap(), movement.as_str());
+        }
+        for direction in [FlowDirection::In, FlowDirection::Out] {
+            assert_eq!(serde_json::to_value(direction).unwrap(), direction.as_str());
+        }
+    }
 }

@@ -19,6 +19,7 @@ use crate::party::work::Work;
 use crate::party::PartyError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FreezeStatus {
     Freezing,

@@ -29,6 +29,7 @@ use super::Wallets;
 use crate::party::PartyError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RechargeRefundStatus {
     /// Decided and being applied: the chain is in the refund (a crash here is finished by a retry).

@@ -45,6 +45,7 @@ pub struct MemberTransferRequest {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MemberTransferStatus {
     /// Decided and being applied: the chain is in the record (a crash here is finished by a retry).
