@@ -12,6 +12,12 @@
 //! The hashes run on threads of their own, as many as the permits, rather than on tokio's blocking
 //! pool: each thread's allocator keeps some of the memory a hash freed for the next one, and on a pool
 //! of dozens of threads (SQLite's reads use it too) those leftovers added up to more than the bound.
+//!
+//! A flood of sign-ins must not slow everyone else down: by default the permits leave one core to
+//! the rest of the server ([`HashingPermits::for_this_machine`]: one per core but one, at least one),
+//! and on Linux the hashing threads run at a lower priority ([`HASHING_NICE_INCREMENT`] steps of
+//! `nice`), so that a signed request's thread that wakes up takes the core from a hash at once. A
+//! hash still runs whenever a core is idle; under a flood it waits its turn behind the requests.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,10 +39,15 @@ impl std::error::Error for Busy {}
 /// Permits for password hashes, and the queue for them. Cheap to clone; clones share the permits.
 type HashJob = Box<dyn FnOnce() + Send>;
 
+/// How many steps of `nice` below the rest of the server the hashing threads run, on Linux (where
+/// the nice value is each thread's own): at 10, a hash gets about a tenth of a core that a request
+/// also wants, and the request is scheduled first when it wakes.
+pub const HASHING_NICE_INCREMENT: i32 = 10;
+
 /// The threads hashes run on; they end when the last [`HashingPermits`] holding them is dropped.
 #[derive(Debug)]
 struct HashThreads {
-    jobs: std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>,
+    jobs: std::sync::mpsc::Sender<HashJob>,
 }
 
 impl HashThreads {
@@ -47,21 +58,40 @@ impl HashThreads {
             let receiver = receiver.clone();
             std::thread::Builder::new()
                 .name(format!("sanhu-hash-{n}"))
-                .spawn(move || loop {
-                    let job = match receiver.lock() {
-                        Ok(receiver) => receiver.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
                     }
                 })
                 .expect("a thread for password hashes");
         }
-        HashThreads { jobs: std::sync::Mutex::new(jobs) }
+        HashThreads { jobs }
     }
 }
+
+/// Lowers the calling thread's priority by [`HASHING_NICE_INCREMENT`]; best effort (a thread that
+/// cannot be lowered hashes at the usual priority).
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: nice(2) takes and returns integers only. On Linux it changes the calling thread's nice
+    // value, not the process's (glibc and musl call setpriority(PRIO_PROCESS, 0), which the kernel
+    // applies to the calling thread), so the server's other threads keep theirs.
+    let niced = unsafe { libc::nice(HASHING_NICE_INCREMENT) };
+    if niced == -1 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "the password hashing thread's priority was not lowered");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
 
 #[derive(Clone, Debug)]
 pub struct HashingPermits {
@@ -87,9 +117,15 @@ impl HashingPermits {
         }
     }
 
-    /// One permit per core of this machine.
-    pub fn per_core() -> HashingPermits {
-        HashingPermits::new(std::thread::available_parallelism().map_or(1, usize::from))
+    /// One permit per core of this machine but one, at least one: a flood of hashes leaves a core to
+    /// the requests.
+    pub fn for_this_machine() -> HashingPermits {
+        HashingPermits::new(HashingPermits::default_at_once())
+    }
+
+    /// Hashes at once by default: the cores of this machine but one, at least one.
+    pub fn default_at_once() -> usize {
+        std::thread::available_parallelism().map_or(1, usize::from).saturating_sub(1).max(1)
     }
 
     /// Hashes run at once.
@@ -118,7 +154,7 @@ impl HashingPermits {
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("a password hash panicked")));
             let _ = answer.send(result);
         });
-        let sent = self.threads.jobs.lock().map_err(|_| Busy)?.send(job);
+        let sent = self.threads.jobs.send(job);
         if sent.is_err() {
             return Ok(Err(anyhow::anyhow!("the password hashing threads have stopped")));
         }
