@@ -62,8 +62,8 @@ pub struct StaffFile {
     password_memory_kib: Option<u32>,
     password_iterations: Option<u32>,
     password_parallelism: Option<u32>,
-    /// Staff password hashes run at once (default: one per core); as many again wait, and a sign-in
-    /// beyond them is answered `rate_limited`.
+    /// Staff password hashes run at once (default: one per core but one, at least one); others wait
+    /// for one up to a second, and a sign-in that finds none is answered `rate_limited`.
     password_hashes_at_once: Option<usize>,
     /// Sign-ins each source address may attempt a minute, and at once.
     sign_ins_per_address_per_min: Option<u32>,

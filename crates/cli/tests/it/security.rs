@@ -84,15 +84,18 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
     line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
 }
 
-/// Signed reads before the flood, one after another: the baseline the reads during it are held to.
+/// Signed reads without the flood, one after another, before it and again after it: the baseline the
+/// reads during it are held to.
 const BASELINE_READS: usize = 100;
-/// How much slower signed reads may be during the flood than before it, at the median and at the
-/// 99th percentile: a read during the flood takes at most `FLOOD_SLOWDOWN_MAX` times its time before
-/// plus `FLOOD_SLOWDOWN_ALLOWANCE` (for a loaded 2-core machine, where the test's own 50 flooding
-/// threads share the cores with the server). Without the priorities of hashing.rs the median went
-/// from 1.5 ms to 35 ms (SQLite) and from 5 ms to 55 ms (PostgreSQL).
-const FLOOD_SLOWDOWN_MAX: u32 = 3;
-const FLOOD_SLOWDOWN_ALLOWANCE: std::time::Duration = std::time::Duration::from_millis(10);
+/// How much slower signed reads may be during the flood than without it: the median at most
+/// 2.5 times its baseline plus 5 ms, the 99th percentile at most 3 times plus 15 ms, each baseline
+/// the larger of before and after the flood (so that another test loading the machine for a while
+/// makes the bound looser, not the test fail). Loose enough for a loaded 2-core machine, where the
+/// test's own 50 flooding threads share the cores with the server, and still far below a flood that
+/// costs: with sign-ins refused at once (each connection sending its next at once) the reads went
+/// from about 2 ms to 16-42 ms at the median and 39-80 ms at the 99th percentile.
+const FLOOD_SLOWDOWN_P50: (f64, std::time::Duration) = (2.5, std::time::Duration::from_millis(5));
+const FLOOD_SLOWDOWN_P99: (f64, std::time::Duration) = (3.0, std::time::Duration::from_millis(15));
 
 /// The `q`th quantile (0 to 1) of `values`, the nearest rank.
 fn quantile(values: &[std::time::Duration], q: f64) -> std::time::Duration {
@@ -106,9 +109,9 @@ fn quantile(values: &[std::time::Duration], q: f64) -> std::time::Duration {
 /// of 19 MiB) for 10 s, with the limit per address lifted so that the bound on hashes at once is what
 /// holds: the server's memory stays under 200 MB, excess sign-ins are answered 429 `rate_limited`
 /// with Retry-After, and signed reads keep their latency: the median and the 99th percentile of the
-/// reads during the flood within [`FLOOD_SLOWDOWN_MAX`] times (plus [`FLOOD_SLOWDOWN_ALLOWANCE`])
-/// those of the same server's reads before it.
-fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Database) {
+/// reads during the flood within [`FLOOD_SLOWDOWN_P50`] and [`FLOOD_SLOWDOWN_P99`] of the same
+/// server's reads without it.
+fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast(database: Database) {
     let work = WorkDir::new(&format!("sign-in-flood-{}", database.name()));
     let dir = work.path.as_path();
     std::fs::write(
@@ -127,13 +130,16 @@ fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Data
         assert_eq!(answer.status, 200, "a signed read during the flood: {answer:?}");
         started.elapsed()
     };
-    let before: Vec<_> = (0..BASELINE_READS)
-        .map(|_| {
-            let took = read(&credential);
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            took
-        })
-        .collect();
+    let baseline = || -> Vec<std::time::Duration> {
+        (0..BASELINE_READS)
+            .map(|_| {
+                let took = read(&credential);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                took
+            })
+            .collect()
+    };
+    let before = baseline();
     let memory_before_kib = proc_status_kib(pid, "VmRSS:");
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -163,22 +169,23 @@ fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Data
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let answers: Vec<(u16, Option<String>)> = flooders.into_iter().flat_map(|t| t.join().expect("a flooder")).collect();
+    let after = baseline();
     let high_water_kib = proc_status_kib(pid, "VmHWM:");
     let after_kib = proc_status_kib(pid, "VmRSS:");
     let refused = answers.iter().filter(|(status, _)| *status == 429).count();
     let checked = answers.iter().filter(|(status, _)| *status == 401).count();
-    let [before_p50, before_p99, during_p50, during_p99] =
-        [(&before, 0.5), (&before, 0.99), (&during, 0.5), (&during, 0.99)].map(|(reads, q)| quantile(reads, q));
+    let [before_p50, before_p99, after_p50, after_p99, during_p50, during_p99] =
+        [(&before, 0.5), (&before, 0.99), (&after, 0.5), (&after, 0.99), (&during, 0.5), (&during, 0.99)]
+            .map(|(reads, q)| quantile(reads, q));
     eprintln!(
         "{}: {} sign-ins ({checked} answered 401, {refused} 429) in {FLOOD_DURATION:?}; memory {} MiB before, \
-         high-water {} MiB, {} MiB after; signed reads p50 / p99: {before_p50:?} / {before_p99:?} before \
-         ({} reads), {during_p50:?} / {during_p99:?} during ({} reads)",
+         high-water {} MiB, {} MiB after; signed reads p50 / p99: {before_p50:?} / {before_p99:?} before, \
+         {during_p50:?} / {during_p99:?} during ({} reads), {after_p50:?} / {after_p99:?} after",
         database.name(),
         answers.len(),
         memory_before_kib / 1024,
         high_water_kib / 1024,
         after_kib / 1024,
-        before.len(),
         during.len()
     );
     assert!(high_water_kib < FLOOD_MEMORY_MAX_KIB, "the server reached {high_water_kib} KiB under the flood");
@@ -186,20 +193,27 @@ fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Data
     assert!(refused > 0, "the flood was beyond the bound: some sign-ins are refused");
     assert!(answers.iter().all(|(status, _)| matches!(status, 401 | 429)), "only 401 and 429");
     assert!(answers.iter().filter(|(status, _)| *status == 429).all(|(_, retry)| retry.as_deref() == Some("1")));
-    for (what, before, during) in [("median", before_p50, during_p50), ("99th percentile", before_p99, during_p99)] {
-        let bound = before * FLOOD_SLOWDOWN_MAX + FLOOD_SLOWDOWN_ALLOWANCE;
-        assert!(during <= bound, "the signed reads' {what} went from {before:?} to {during:?} under the flood");
+    let checks = [
+        ("median", before_p50.max(after_p50), during_p50, FLOOD_SLOWDOWN_P50),
+        ("99th percentile", before_p99.max(after_p99), during_p99, FLOOD_SLOWDOWN_P99),
+    ];
+    for (what, without, during, (factor, allowance)) in checks {
+        let bound = without.mul_f64(factor) + allowance;
+        assert!(
+            during <= bound,
+            "the signed reads' {what} went from {without:?} without the flood to {during:?} during it (bound {bound:?})"
+        );
     }
     server.stop();
 }
 
 #[test]
-fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered_on_sqlite() {
-    a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(Database::Sqlite);
+fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast_on_sqlite() {
+    a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast(Database::Sqlite);
 }
 
 #[test]
-fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered_on_postgres() {
+fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast_on_postgres() {
     let Some(schema) = PostgresSchema::create() else { return };
-    a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(Database::Postgres(schema));
+    a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast(Database::Postgres(schema));
 }
