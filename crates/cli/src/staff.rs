@@ -84,7 +84,7 @@ pub fn sign_in_limits(file: Option<&StaffFile>) -> anyhow::Result<SignInLimits> 
     let limits = SignInLimits {
         hashes_at_once: file
             .and_then(|f| f.password_hashes_at_once)
-            .unwrap_or_else(|| sanhu_service::hashing::HashingPermits::default_at_once()),
+            .unwrap_or_else(sanhu_service::hashing::HashingPermits::default_at_once),
         per_address_per_min: file
             .and_then(|f| f.sign_ins_per_address_per_min)
             .unwrap_or(http.sign_ins_per_address_per_min),

@@ -235,7 +235,11 @@ mod tests {
         let permits = HashingPermits::with_queue(1, 8, Duration::from_millis(100));
         let holding = {
             let permits = permits.clone();
-            tokio::spawn(async move { permits.run(|| Ok(std::thread::sleep(Duration::from_millis(600)))).await })
+            let hash = || {
+                std::thread::sleep(Duration::from_millis(600));
+                Ok(())
+            };
+            tokio::spawn(async move { permits.run(hash).await })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         let started = std::time::Instant::now();

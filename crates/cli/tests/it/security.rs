@@ -88,14 +88,17 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
 /// reads during it are held to.
 const BASELINE_READS: usize = 100;
 /// How much slower signed reads may be during the flood than without it: the median at most
-/// 2.5 times its baseline plus 5 ms, the 99th percentile at most 3 times plus 15 ms, each baseline
+/// 2.5 times its baseline plus 5 ms, the 99th percentile at most 3 times plus 25 ms, each baseline
 /// the larger of before and after the flood (so that another test loading the machine for a while
 /// makes the bound looser, not the test fail). Loose enough for a loaded 2-core machine, where the
-/// test's own 50 flooding threads share the cores with the server, and still far below a flood that
-/// costs: with sign-ins refused at once (each connection sending its next at once) the reads went
-/// from about 2 ms to 16-42 ms at the median and 39-80 ms at the 99th percentile.
+/// test's own 50 flooding threads and another test share the cores with the server (the median went
+/// from about 2 ms to 2.3-4 ms, the 99th percentile to 6-33 ms), and still below a flood that costs:
+/// with sign-ins refused at once (each connection sending its next at once) the reads went from
+/// about 2 ms to 16-42 ms at the median and 39-80 ms at the 99th percentile.
 const FLOOD_SLOWDOWN_P50: (f64, std::time::Duration) = (2.5, std::time::Duration::from_millis(5));
-const FLOOD_SLOWDOWN_P99: (f64, std::time::Duration) = (3.0, std::time::Duration::from_millis(15));
+const FLOOD_SLOWDOWN_P99: (f64, std::time::Duration) = (3.0, std::time::Duration::from_millis(25));
+
+static ONE_FLOOD_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The `q`th quantile (0 to 1) of `values`, the nearest rank.
 fn quantile(values: &[std::time::Duration], q: f64) -> std::time::Duration {
@@ -112,6 +115,9 @@ fn quantile(values: &[std::time::Duration], q: f64) -> std::time::Duration {
 /// reads during the flood within [`FLOOD_SLOWDOWN_P50`] and [`FLOOD_SLOWDOWN_P99`] of the same
 /// server's reads without it.
 fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast(database: Database) {
+    // One flood at a time: the two backends' tests would otherwise flood the machine together, and
+    // each would measure the other's flood against a baseline taken without it.
+    let _alone = ONE_FLOOD_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let work = WorkDir::new(&format!("sign-in-flood-{}", database.name()));
     let dir = work.path.as_path();
     std::fs::write(
