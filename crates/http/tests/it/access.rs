@@ -2,10 +2,10 @@
 //! (403 `scope_missing`); a client bound to enterprise A neither reads nor moves enterprise B's member,
 //! accounts, wallet, operators or bank cards (each id, taken from B's answers, is answered 404 as if
 //! it did not exist), finds only A's operators, and is refused the platform's endpoints; a client
-//! holds two keys at once and a revoked key stops verifying (within a second); past its burst a client is answered 429
-//! `rate_limited` with `Retry-After`, and the refused request is not spent; a body with an unknown
-//! field, or one trying to set a balance, a status or an owner, is refused with `unknown_field` and
-//! changes nothing.
+//! holds two keys at once and a revoked key stops verifying (within a second); past its burst a
+//! client is answered 429 `rate_limited` with `Retry-After`, and the refused request is not spent; a
+//! body with an unknown field, or one trying to set a balance, a status or an owner, is refused with
+//! `unknown_field` and changes nothing.
 
 use crate::common;
 
