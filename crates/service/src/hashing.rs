@@ -97,7 +97,8 @@ fn lower_this_threads_priority() {
     // applies to the calling thread), so the server's other threads keep theirs.
     let niced = unsafe { libc::nice(HASHING_NICE_INCREMENT) };
     if niced == -1 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "the password hashing thread's priority was not lowered");
+        let error = std::io::Error::last_os_error();
+        tracing::debug!(%error, "the password hashing thread's priority was not lowered");
     }
 }
 
