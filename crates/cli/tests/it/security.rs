@@ -88,15 +88,17 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
 /// reads during it are held to.
 const BASELINE_READS: usize = 100;
 /// How much slower signed reads may be during the flood than without it: the median at most
-/// 2.5 times its baseline plus 5 ms, the 99th percentile at most 3 times plus 25 ms, each baseline
+/// 2.5 times its baseline plus 5 ms, the 99th percentile at most 3 times plus 40 ms, each baseline
 /// the larger of before and after the flood (so that another test loading the machine for a while
 /// makes the bound looser, not the test fail). Loose enough for a loaded 2-core machine, where the
-/// test's own 50 flooding threads and another test share the cores with the server (the median went
-/// from about 2 ms to 2.3-4 ms, the 99th percentile to 6-33 ms), and still below a flood that costs:
-/// with sign-ins refused at once (each connection sending its next at once) the reads went from
-/// about 2 ms to 16-42 ms at the median and 39-80 ms at the 99th percentile.
+/// test's own 50 flooding threads and another test share the cores with the server (in 12 runs on
+/// each backend the median went from about 2 ms to 2.3-5 ms, the 99th percentile to 6-40 ms), and
+/// still below a flood that costs: with sign-ins refused at once (each connection sending its next
+/// at once) the reads went from about 2 ms to 16-42 ms at the median, which the median's bound
+/// catches, and 39-80 ms at the 99th percentile; the 99th percentile's bound catches a tail of
+/// several times that.
 const FLOOD_SLOWDOWN_P50: (f64, std::time::Duration) = (2.5, std::time::Duration::from_millis(5));
-const FLOOD_SLOWDOWN_P99: (f64, std::time::Duration) = (3.0, std::time::Duration::from_millis(25));
+const FLOOD_SLOWDOWN_P99: (f64, std::time::Duration) = (3.0, std::time::Duration::from_millis(40));
 
 static ONE_FLOOD_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
