@@ -91,7 +91,7 @@ const BASELINE_READS: usize = 100;
 /// 2.5 times its baseline plus 5 ms, the 99th percentile at most 3 times plus 40 ms, each baseline
 /// the larger of before and after the flood (so that another test loading the machine for a while
 /// makes the bound looser, not the test fail). Loose enough for a loaded 2-core machine, where the
-/// test's own 50 flooding threads and another test share the cores with the server (in 12 runs on
+/// test's own 50 flooding threads and another test share the cores with the server (in 10 runs on
 /// each backend the median went from about 2 ms to 2.3-5 ms, the 99th percentile to 6-40 ms), and
 /// still below a flood that costs: with sign-ins refused at once (each connection sending its next
 /// at once) the reads went from about 2 ms to 16-42 ms at the median, which the median's bound
