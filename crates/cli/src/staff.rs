@@ -62,8 +62,8 @@ pub struct StaffFile {
     password_memory_kib: Option<u32>,
     password_iterations: Option<u32>,
     password_parallelism: Option<u32>,
-    /// Staff password hashes run at once (default: one per core); as many again wait, and a sign-in
-    /// beyond them is answered `rate_limited`.
+    /// Staff password hashes run at once (default: one per core but one, at least one); others wait
+    /// for one up to a second, and a sign-in that finds none is answered `rate_limited`.
     password_hashes_at_once: Option<usize>,
     /// Sign-ins each source address may attempt a minute, and at once.
     sign_ins_per_address_per_min: Option<u32>,
@@ -84,7 +84,7 @@ pub fn sign_in_limits(file: Option<&StaffFile>) -> anyhow::Result<SignInLimits> 
     let limits = SignInLimits {
         hashes_at_once: file
             .and_then(|f| f.password_hashes_at_once)
-            .unwrap_or_else(|| sanhu_service::hashing::HashingPermits::per_core().at_once()),
+            .unwrap_or_else(sanhu_service::hashing::HashingPermits::default_at_once),
         per_address_per_min: file
             .and_then(|f| f.sign_ins_per_address_per_min)
             .unwrap_or(http.sign_ins_per_address_per_min),

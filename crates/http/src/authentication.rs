@@ -1,8 +1,8 @@
 //! The authentication middleware: every request under /v1 is signed by an API client (see
 //! [`crate::signature`]). It buffers the body (the signature covers its hash), verifies against the
-//! client's active keys, takes a token from the client's rate limit ([`crate::rate_limit`]), records
-//! the nonce, and hands the layers after it the client's id and what it may do
-//! ([`crate::access::ClientAccess`]).
+//! client's active keys (the client as read at most a second ago, [`crate::client_cache`]), takes a
+//! token from the client's rate limit ([`crate::rate_limit`]), records the nonce, and hands the
+//! layers after it the client's id and what it may do ([`crate::access::ClientAccess`]).
 //!
 //! A request that carries no signature header and a staff session cookie is a staff member's
 //! instead, and [`crate::staff::sessions::authenticate`] takes it.
@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sanhu_core::Timestamp;
 use sanhu_service::clock;
-use sanhu_store::LedgerStore;
+use sanhu_store::{ApiClient, LedgerStore};
 
 use crate::access::ClientAccess;
 use crate::body::read_limited;
@@ -59,21 +59,31 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         ));
     }
 
+    // Remembered for at most a second (`crate::client_cache`): a revocation is seen within it.
     let store = state.ledger.store();
-    let client = store
-        .get_client(&claim.client_id)
-        .await?
-        .ok_or_else(|| ApiError::new(code::UNKNOWN_CLIENT, format!("no API client has the id {}", claim.client_id)))?;
-    if client.revoked_at.is_some() {
-        return Err(ApiError::new(code::CLIENT_REVOKED, format!("the API client {} is revoked", client.id)));
-    }
+    let read = || store.get_client(&claim.client_id);
+    let lookup = state.clients.get(&claim.client_id, read).await?;
+    let unknown = || ApiError::new(code::UNKNOWN_CLIENT, format!("no API client has the id {}", claim.client_id));
+    let mut client = lookup.client.ok_or_else(unknown)?;
+    check_not_revoked(&client)?;
 
     let body = read_limited(&parts.headers, body, state.config.body_bytes_max).await?;
     let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
     // Any active key will do: a client rotating its key holds the old and the new one for a while.
     let method = parts.method.as_str();
-    if !client.active_keys().any(|key| signature::verify(&key.public_key, method, path_and_query, &body, &claim)) {
-        return Err(ApiError::new(code::INVALID_SIGNATURE, "the signature does not match the request"));
+    let verifies = |client: &ApiClient| {
+        client.active_keys().any(|key| signature::verify(&key.public_key, method, path_and_query, &body, &claim))
+    };
+    if !verifies(&client) {
+        // A key added since the client was remembered verifies at once: read it again before refusing.
+        if !lookup.remembered {
+            return Err(invalid_signature());
+        }
+        client = state.clients.read(&claim.client_id, read).await?.ok_or_else(unknown)?;
+        check_not_revoked(&client)?;
+        if !verifies(&client) {
+            return Err(invalid_signature());
+        }
     }
 
     // Limited once verified, so that nobody can spend another client's requests; and before the
@@ -102,6 +112,17 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         context.set_client_id(&client.id);
     }
     parts.extensions.insert(ClientAccess::of(&client));
-    parts.extensions.insert(AuthenticatedClient(client.id));
+    parts.extensions.insert(AuthenticatedClient(client.id.clone()));
     Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
+}
+
+fn check_not_revoked(client: &ApiClient) -> Result<(), ApiError> {
+    match client.revoked_at {
+        Some(_) => Err(ApiError::new(code::CLIENT_REVOKED, format!("the API client {} is revoked", client.id))),
+        None => Ok(()),
+    }
+}
+
+fn invalid_signature() -> ApiError {
+    ApiError::new(code::INVALID_SIGNATURE, "the signature does not match the request")
 }

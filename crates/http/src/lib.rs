@@ -23,6 +23,7 @@ pub mod authentication;
 mod body;
 mod catch_panic;
 pub mod channel_status;
+pub mod client_cache;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -81,6 +82,9 @@ pub struct HttpConfig {
     /// on this instance, and at once after being idle; at least 1.
     pub sign_ins_per_address_per_min: u32,
     pub sign_ins_per_address_burst: u32,
+    /// API clients this instance remembers at once, each for at most a second
+    /// ([`client_cache::CLIENT_TRUSTED_FOR`]); at least 1.
+    pub clients_cached_max: usize,
 }
 
 impl Default for HttpConfig {
@@ -99,6 +103,7 @@ impl Default for HttpConfig {
             // Far above what staff signing in by hand need, far below what guessing passwords needs.
             sign_ins_per_address_per_min: 30,
             sign_ins_per_address_burst: 10,
+            clients_cached_max: client_cache::CLIENTS_CACHED_MAX,
         }
     }
 }
@@ -119,6 +124,8 @@ pub struct AppState {
     staff: Staff,
     /// Where signed requests spend their nonces, in batches; started with the state.
     nonces: sanhu_service::nonces::NonceBook,
+    /// The API clients signed requests name, each trusted for at most a second.
+    clients: client_cache::ClientCache,
 }
 
 impl AppState {
@@ -136,7 +143,8 @@ impl AppState {
             rate_limit::RateLimits::per_minute(config.sign_ins_per_address_per_min, config.sign_ins_per_address_burst);
         let staff = Staff::new(ledger.store().clone(), StaffConfig::default());
         let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
-        AppState { audit, ledger, parties, wallets, config, rate_limits, sign_in_limits, staff, nonces }
+        let clients = client_cache::ClientCache::new(config.clients_cached_max);
+        AppState { audit, ledger, parties, wallets, config, rate_limits, sign_in_limits, staff, nonces, clients }
     }
 
     /// The same state with staff passwords, lockout and sessions as `staff` says.
@@ -177,6 +185,11 @@ impl AppState {
 
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// The API clients this instance remembers.
+    pub fn clients(&self) -> &client_cache::ClientCache {
+        &self.clients
     }
 }
 

@@ -422,6 +422,8 @@ fn a_revoked_client_is_listed_as_revoked_and_its_calls_are_refused_with_client_r
     assert!(revoked.contains(&client_id), "{revoked}");
     assert_eq!(status_in_list(&client_id), "revoked");
 
+    // The server trusts a client as read for up to a second (docs/SECURITY.md, "Keys").
+    std::thread::sleep(sanhu_http::client_cache::CLIENT_TRUSTED_FOR);
     let (ok, error, finished) = with_x(&[]);
     assert!(!ok, "a revoked client's call succeeds:\n{}", finished.describe());
     assert_eq!(error["error"]["code"], "client_revoked", "{error}");

@@ -142,6 +142,8 @@ fn clients_with_scopes_bindings_and_keys(database: Database) {
     assert!(refused.contains("holds 2 active keys already"), "{refused}");
     let revoked = client_ok(dir, &database, &["revoke-key", &merchant.client_id, "1"]);
     assert!(revoked.contains("revoked key 1"), "{revoked}");
+    // The server trusts a client as read for up to a second (docs/SECURITY.md, "Keys").
+    std::thread::sleep(sanhu_http::client_cache::CLIENT_TRUSTED_FOR);
     let stale = call(port, &merchant, "GET", &format!("/v1/members/{enterprise}"), None);
     assert_eq!((stale.status, stale.code().as_str()), (401, "invalid_signature"), "{stale:?}");
     assert_eq!(call(port, &second, "GET", &format!("/v1/members/{enterprise}"), None).status, 200);

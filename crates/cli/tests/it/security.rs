@@ -1,6 +1,6 @@
 //! What the real binary shows someone outside it: the modes of the database files it makes, what it
 //! does with a database URL it cannot open, and how it holds up under a flood of sign-ins that need
-//! no credential (memory bounded, signed requests still answered).
+//! no credential (memory bounded, signed requests answered as fast as before).
 
 use crate::common;
 
@@ -84,16 +84,42 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
     line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
 }
 
-fn median(mut values: Vec<std::time::Duration>) -> std::time::Duration {
+/// Signed reads without the flood, one after another, before it and again after it: the baseline the
+/// reads during it are held to.
+const BASELINE_READS: usize = 100;
+/// How much slower signed reads may be during the flood than without it: the median at most
+/// 2.5 times its baseline plus 5 ms, the 99th percentile at most 3 times plus 40 ms, each baseline
+/// the larger of before and after the flood (so that another test loading the machine for a while
+/// makes the bound looser, not the test fail). Loose enough for a loaded 2-core machine, where the
+/// test's own 50 flooding threads and another test share the cores with the server (in 10 runs on
+/// each backend the median went from about 2 ms to 2.3-5 ms, the 99th percentile to 6-40 ms), and
+/// still below a flood that costs: with sign-ins refused at once (each connection sending its next
+/// at once) the reads went from about 2 ms to 16-42 ms at the median, which the median's bound
+/// catches, and 39-80 ms at the 99th percentile; the 99th percentile's bound catches a tail of
+/// several times that.
+const FLOOD_SLOWDOWN_P50: (f64, std::time::Duration) = (2.5, std::time::Duration::from_millis(5));
+const FLOOD_SLOWDOWN_P99: (f64, std::time::Duration) = (3.0, std::time::Duration::from_millis(40));
+
+static ONE_FLOOD_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The `q`th quantile (0 to 1) of `values`, the nearest rank.
+fn quantile(values: &[std::time::Duration], q: f64) -> std::time::Duration {
+    let mut values = values.to_vec();
     values.sort();
-    values[values.len() / 2]
+    let rank = ((values.len() as f64 * q).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
 }
 
 /// 50 connections sign in without end (unknown usernames and wrong passwords, each an Argon2id hash
 /// of 19 MiB) for 10 s, with the limit per address lifted so that the bound on hashes at once is what
 /// holds: the server's memory stays under 200 MB, excess sign-ins are answered 429 `rate_limited`
-/// with Retry-After, and signed reads are answered all along.
-fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Database) {
+/// with Retry-After, and signed reads keep their latency: the median and the 99th percentile of the
+/// reads during the flood within [`FLOOD_SLOWDOWN_P50`] and [`FLOOD_SLOWDOWN_P99`] of the same
+/// server's reads without it.
+fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast(database: Database) {
+    // One flood at a time: the two backends' tests would otherwise flood the machine together, and
+    // each would measure the other's flood against a baseline taken without it.
+    let _alone = ONE_FLOOD_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let work = WorkDir::new(&format!("sign-in-flood-{}", database.name()));
     let dir = work.path.as_path();
     std::fs::write(
@@ -112,7 +138,16 @@ fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Data
         assert_eq!(answer.status, 200, "a signed read during the flood: {answer:?}");
         started.elapsed()
     };
-    let before = median((0..20).map(|_| read(&credential)).collect());
+    let baseline = || -> Vec<std::time::Duration> {
+        (0..BASELINE_READS)
+            .map(|_| {
+                let took = read(&credential);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                took
+            })
+            .collect()
+    };
+    let before = baseline();
     let memory_before_kib = proc_status_kib(pid, "VmRSS:");
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -142,15 +177,18 @@ fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Data
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let answers: Vec<(u16, Option<String>)> = flooders.into_iter().flat_map(|t| t.join().expect("a flooder")).collect();
+    let after = baseline();
     let high_water_kib = proc_status_kib(pid, "VmHWM:");
     let after_kib = proc_status_kib(pid, "VmRSS:");
     let refused = answers.iter().filter(|(status, _)| *status == 429).count();
     let checked = answers.iter().filter(|(status, _)| *status == 401).count();
-    let during_median = median(during.clone());
+    let [before_p50, before_p99, after_p50, after_p99, during_p50, during_p99] =
+        [(&before, 0.5), (&before, 0.99), (&after, 0.5), (&after, 0.99), (&during, 0.5), (&during, 0.99)]
+            .map(|(reads, q)| quantile(reads, q));
     eprintln!(
         "{}: {} sign-ins ({checked} answered 401, {refused} 429) in {FLOOD_DURATION:?}; memory {} MiB before, \
-         high-water {} MiB, {} MiB after; signed reads: median {before:?} before, {during_median:?} during \
-         ({} reads)",
+         high-water {} MiB, {} MiB after; signed reads p50 / p99: {before_p50:?} / {before_p99:?} before, \
+         {during_p50:?} / {during_p99:?} during ({} reads), {after_p50:?} / {after_p99:?} after",
         database.name(),
         answers.len(),
         memory_before_kib / 1024,
@@ -163,16 +201,27 @@ fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(database: Data
     assert!(refused > 0, "the flood was beyond the bound: some sign-ins are refused");
     assert!(answers.iter().all(|(status, _)| matches!(status, 401 | 429)), "only 401 and 429");
     assert!(answers.iter().filter(|(status, _)| *status == 429).all(|(_, retry)| retry.as_deref() == Some("1")));
+    let checks = [
+        ("median", before_p50.max(after_p50), during_p50, FLOOD_SLOWDOWN_P50),
+        ("99th percentile", before_p99.max(after_p99), during_p99, FLOOD_SLOWDOWN_P99),
+    ];
+    for (what, without, during, (factor, allowance)) in checks {
+        let bound = without.mul_f64(factor) + allowance;
+        assert!(
+            during <= bound,
+            "the signed reads' {what} went from {without:?} without the flood to {during:?} during it (bound {bound:?})"
+        );
+    }
     server.stop();
 }
 
 #[test]
-fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered_on_sqlite() {
-    a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(Database::Sqlite);
+fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast_on_sqlite() {
+    a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast(Database::Sqlite);
 }
 
 #[test]
-fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered_on_postgres() {
+fn a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast_on_postgres() {
     let Some(schema) = PostgresSchema::create("t_cli") else { return };
-    a_sign_in_flood_keeps_memory_bounded_and_signed_reads_answered(Database::Postgres(schema));
+    a_sign_in_flood_keeps_memory_bounded_and_signed_reads_fast(Database::Postgres(schema));
 }

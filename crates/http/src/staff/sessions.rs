@@ -202,7 +202,13 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Result<
     let body = read_limited(&parts.headers, body, SIGN_IN_BODY_BYTES_MAX).await?;
     let body: SignInBody = parse_body(&body)?;
     let now = clock::now();
-    let outcome = state.staff.sign_in(&body.username, &body.password, now).await.map_err(staff_error);
+    let outcome = state.staff.sign_in(&body.username, &body.password, now).await;
+    // Refused beyond the hashes run at once: nothing was checked or changed, and, as with the limit
+    // per address, no event is recorded, so that a flood writes nothing to the database.
+    if let Err(StaffFailure::Busy) = outcome {
+        return Err(staff_error(StaffFailure::Busy));
+    }
+    let outcome = outcome.map_err(staff_error);
     if let Ok(username) = Username::parse(&body.username) {
         let (status, error_code) = match &outcome {
             Ok(_) => (StatusCode::CREATED.as_u16(), None),

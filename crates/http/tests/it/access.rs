@@ -2,16 +2,17 @@
 //! (403 `scope_missing`); a client bound to enterprise A neither reads nor moves enterprise B's member,
 //! accounts, wallet, operators or bank cards (each id, taken from B's answers, is answered 404 as if
 //! it did not exist), finds only A's operators, and is refused the platform's endpoints; a client
-//! holds two keys at once and a revoked key stops verifying; past its burst a client is answered 429
-//! `rate_limited` with `Retry-After`, and the refused request is not spent; a body with an unknown
-//! field, or one trying to set a balance, a status or an owner, is refused with `unknown_field` and
-//! changes nothing.
+//! holds two keys at once and a revoked key stops verifying (within a second); past its burst a
+//! client is answered 429 `rate_limited` with `Retry-After`, and the refused request is not spent; a
+//! body with an unknown field, or one trying to set a balance, a status or an owner, is refused with
+//! `unknown_field` and changes nothing.
 
 use axum::http::StatusCode;
 use axum::Router;
 use ed25519_dalek::SigningKey;
 use sanhu_core::id::MemberId;
 use sanhu_core::scope::{Scope, Scopes};
+use sanhu_http::client_cache::CLIENT_TRUSTED_FOR;
 use sanhu_http::scopes::ACCESS;
 use sanhu_http::{router, AppState, HttpConfig};
 use sanhu_service::party::{Parties, PartyConfig};
@@ -365,6 +366,8 @@ on_both_backends!(a_client_holds_two_keys_at_once_and_a_revoked_key_no_longer_ve
         .assert_error(StatusCode::UNAUTHORIZED, "invalid_signature");
 
     assert!(store.revoke_client_key(&first.id, 1, clock::now()).await.unwrap());
+    // Refused within a second (the instance trusts the client as read for that long; client_cache.rs).
+    tokio::time::sleep(CLIENT_TRUSTED_FOR).await;
     send(&app.router, &first, "GET", "/v1/ledger/accounts", None)
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "invalid_signature");
@@ -376,6 +379,7 @@ on_both_backends!(a_client_holds_two_keys_at_once_and_a_revoked_key_no_longer_ve
 
     // A revoked client is refused whatever key signs.
     assert!(store.revoke_client(&first.id, clock::now()).await.unwrap());
+    tokio::time::sleep(CLIENT_TRUSTED_FOR).await;
     send(&app.router, &second, "GET", "/v1/ledger/accounts", None)
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "client_revoked");

@@ -271,7 +271,7 @@ on_both_backends!(repeated_wrong_passwords_lock_the_account_for_the_lock_time, |
     app.hire("wang.fang", StaffRole::Finance).await;
     let attempts = (0..2 * LOCKOUT_FAILURES).map(|_| app.sign_in_as("wang.fang", "a wrong password"));
     let answers = futures_util::future::join_all(attempts).await;
-    // Each is checked, or refused at once beyond the hashes the server runs at once.
+    // Each is checked, or refused beyond the hashes the server runs and queues (waiting up to a second).
     assert!(answers.iter().all(|a| matches!(a.code(), "invalid_credentials" | "rate_limited")));
     let checked = answers.iter().filter(|a| a.code() == "invalid_credentials").count() as u32;
     for _ in checked..LOCKOUT_FAILURES {

@@ -117,7 +117,7 @@ impl Parties {
                  instance or a restart will not have"
             );
         }
-        let pay_password_permits = crate::hashing::HashingPermits::per_core();
+        let pay_password_permits = crate::hashing::HashingPermits::for_this_machine();
         Parties { store, config: std::sync::Arc::new(config), turns: crate::turns::Turns::new(), pay_password_permits }
     }
 

@@ -97,7 +97,7 @@ pub struct Staff {
 impl Staff {
     /// Hashing as many staff passwords at once as this machine has cores.
     pub fn new(store: Store, config: StaffConfig) -> Staff {
-        Staff::with_permits(store, config, HashingPermits::per_core())
+        Staff::with_permits(store, config, HashingPermits::for_this_machine())
     }
 
     /// Hashing under `permits`.
