@@ -13,7 +13,7 @@ use sanhu_store::party::{
     ChangeQuery, LedgerFlagsWrite, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore, PartyWrite,
     RecordWrite,
 };
-use sanhu_store::{on_both_backends, LedgerStore, Store};
+use sanhu_store::{on_both_backends, DatabaseStore, LedgerStore, Store};
 
 const MEMBERS_OF_CUSTOMER: &str = "members_of_customer";
 

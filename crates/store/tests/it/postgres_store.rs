@@ -11,8 +11,8 @@ use sanhu_core::ledger::{
 use sanhu_core::{AccountId, Amount, Currency, Timestamp, TransferId};
 use sanhu_store::testing::TestDatabase;
 use sanhu_store::{
-    ApiClient, EntryQuery, IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse,
-    IDEMPOTENCY_CLAIM_LEASE_S,
+    AccessStore, ApiClient, DatabaseStore, EntryQuery, IdempotencyBegin, IdempotencyKey, LedgerStore, Store,
+    StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 const SECOND: i64 = 1_000_000_000;

@@ -6,7 +6,7 @@ use sanhu_core::ledger::{
 };
 use sanhu_core::{AccountId, Amount, Currency, Timestamp, TransferId};
 use sanhu_store::testing::TestDatabase;
-use sanhu_store::LedgerStore;
+use sanhu_store::{DatabaseStore, LedgerStore};
 
 fn account(n: u128, side: NormalSide, limit: BalanceLimit) -> Account {
     Account {
