@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sanhu_core::Timestamp;
 use sanhu_service::clock;
-use sanhu_store::LedgerStore;
+use sanhu_store::AccessStore;
 
 use crate::access::ClientAccess;
 use crate::body::read_limited;

@@ -24,7 +24,7 @@ use sanhu_service::clock;
 use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::wallet::WalletConfig;
 use sanhu_service::{Ledger, LedgerConfig};
-use sanhu_store::{on_both_backends, ApiClient, KeyAdded, LedgerStore, Store};
+use sanhu_store::{on_both_backends, AccessStore, ApiClient, KeyAdded, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

@@ -21,7 +21,7 @@ use sanhu_service::{clock, Ledger, LedgerConfig};
 use sanhu_store::audit::verify_chain;
 use sanhu_store::on_both_backends;
 use sanhu_store::testing::{Backend, TestDatabase};
-use sanhu_store::{ApiClient, LedgerStore, Store};
+use sanhu_store::{AccessStore, ApiClient, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

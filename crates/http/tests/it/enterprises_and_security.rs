@@ -70,7 +70,7 @@ impl TestApp {
         let key = SigningKey::from_bytes(&clock::random_bytes());
         let client_id = clock::new_id::<ClientTag>().to_string();
         let client = ApiClient::new(client_id.clone(), "test".to_owned(), key.verifying_key().to_bytes(), clock::now());
-        use sanhu_store::LedgerStore;
+        use sanhu_store::AccessStore;
         db.store.create_client(&client).await.expect("create the API client");
         let router = router(AppState::new(ledger, parties, HttpConfig::default()));
         TestApp { _db: db, router, client_id, key }

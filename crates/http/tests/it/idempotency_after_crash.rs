@@ -16,7 +16,7 @@ use sanhu_http::{router, AppState, HttpConfig};
 use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::{clock, Ledger, LedgerConfig};
 use sanhu_store::testing::{Backend, TestDatabase};
-use sanhu_store::{on_both_backends, ApiClient, LedgerStore};
+use sanhu_store::{on_both_backends, AccessStore, ApiClient};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

@@ -14,7 +14,7 @@ use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::{clock, Ledger, LedgerConfig};
 use sanhu_store::on_both_backends;
 use sanhu_store::testing::TestDatabase;
-use sanhu_store::{ApiClient, LedgerStore};
+use sanhu_store::{AccessStore, ApiClient};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

@@ -822,7 +822,7 @@ on_both_backends!(the_platform_reaches_another_clients_orders_by_naming_the_clie
         bound_to: Some(sanhu_core::id::MemberId::parse(&merchant).unwrap()),
         ..sanhu_store::ApiClient::new(id.clone(), "merchant".to_owned(), key.verifying_key().to_bytes(), clock::now())
     };
-    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
+    sanhu_store::AccessStore::create_client(&app.db.store, &client).await.unwrap();
     let bound = (id, key);
     let _ = member;
     let order = json!({"order_number": "M-1", "member_id": merchant, "amount": 5000, "channel": "test"});
@@ -854,7 +854,7 @@ async fn bound_client(app: &TestApp, member: &str) -> (String, ed25519_dalek::Si
         bound_to: Some(sanhu_core::id::MemberId::parse(member).unwrap()),
         ..sanhu_store::ApiClient::new(id.clone(), "merchant".to_owned(), key.verifying_key().to_bytes(), clock::now())
     };
-    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
+    sanhu_store::AccessStore::create_client(&app.db.store, &client).await.unwrap();
     (id, key)
 }
 

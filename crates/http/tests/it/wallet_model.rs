@@ -385,7 +385,7 @@ async fn bound_to_owner_of(app: &TestApp, account: &str) -> (String, ed25519_dal
         bound_to: Some(sanhu_core::id::MemberId::parse(&member).unwrap()),
         ..sanhu_store::ApiClient::new(id.clone(), "model".to_owned(), key.verifying_key().to_bytes(), clock::now())
     };
-    sanhu_store::LedgerStore::create_client(&app.db.store, &client).await.unwrap();
+    sanhu_store::AccessStore::create_client(&app.db.store, &client).await.unwrap();
     (id, key)
 }
 
