@@ -19,7 +19,7 @@ use sanhu_core::ledger::{
 use sanhu_core::{AccountId, Amount, Currency, Id128, Timestamp};
 use sanhu_service::writer::WriterConfig;
 use sanhu_service::{clock, Ledger, LedgerConfig};
-use sanhu_store::{LedgerStore, Store, StoreOptions};
+use sanhu_store::{DatabaseStore, LedgerStore, Store, StoreOptions};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// The schema a PostgreSQL run works in; dropped and recreated at each start.

@@ -9,7 +9,7 @@ use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::scope::{Scope, Scopes, UnknownScope};
 use sanhu_service::clock;
 use sanhu_service::party::Parties;
-use sanhu_store::{ApiClient, KeyAdded, LedgerStore, Store, CLIENT_ACTIVE_KEYS_MAX};
+use sanhu_store::{AccessStore, ApiClient, DatabaseStore, KeyAdded, Store, CLIENT_ACTIVE_KEYS_MAX};
 
 use crate::config::Config;
 use crate::credentials::Credential;

@@ -10,7 +10,7 @@ use sanhu_core::scope::Scopes;
 use sanhu_http::channel_status::{ChannelQueryTimeouts, HttpChannelQuery};
 use sanhu_service::party::Parties;
 use sanhu_service::{jobs, Ledger, LedgerConfig};
-use sanhu_store::{LedgerStore, Store};
+use sanhu_store::{AccessStore, DatabaseStore, Store};
 
 use crate::config::{redact, Config};
 

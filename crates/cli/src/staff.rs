@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, StaffStatus, Username};
 use sanhu_service::clock;
 use sanhu_service::staff::{PasswordHashing, Staff, StaffConfig};
-use sanhu_store::LedgerStore;
+use sanhu_store::DatabaseStore;
 use serde::Deserialize;
 
 use crate::config::Config;

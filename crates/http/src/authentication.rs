@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sanhu_core::Timestamp;
 use sanhu_service::clock;
-use sanhu_store::{ApiClient, LedgerStore};
+use sanhu_store::{AccessStore, ApiClient};
 
 use crate::access::ClientAccess;
 use crate::body::read_limited;

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use sanhu_store::LedgerStore;
+use sanhu_store::DatabaseStore;
 use serde::Serialize;
 
 use crate::error::{code, ApiError};

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use sanhu_core::TransferId;
 use sanhu_service::clock;
 use sanhu_service::party::PartySecret;
-use sanhu_store::{IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S};
+use sanhu_store::{AccessStore, IdempotencyBegin, IdempotencyKey, Store, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 

@@ -6,7 +6,7 @@
 //! next batch gathers, so a batch is as large as the load makes it and a lone request pays one commit.
 
 use sanhu_core::Timestamp;
-use sanhu_store::{LedgerStore, NonceRecord, Store};
+use sanhu_store::{AccessStore, NonceRecord, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch_failure::BatchFailure;

@@ -18,8 +18,6 @@
 //! from a point on and the head with them, recomputing each hash. `sanhu verify` prints the head, so
 //! that an operator can keep it elsewhere (a ticket, a log shipped off the machine) and compare.
 
-use std::future::Future;
-
 use sanhu_core::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -93,36 +91,17 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
-/// What every backend provides for the audit log.
-pub trait AuditStore: Send + Sync {
-    /// Appends `events` in one transaction, in the order given, after the chain's head; returns them
-    /// as stored. Under the head's lock: concurrent appends, from this store or another on the same
-    /// database, queue behind each other and form one chain.
-    fn append_audit(&self, events: Vec<NewAuditEvent>) -> impl Future<Output = anyhow::Result<Vec<AuditEvent>>> + Send;
-    /// Events matching `query`, by sequence number.
-    fn audit_events(&self, query: &AuditQuery) -> impl Future<Output = anyhow::Result<Vec<AuditEvent>>> + Send;
-    /// The chain's head as last committed.
-    fn audit_head(&self) -> impl Future<Output = anyhow::Result<AuditHead>> + Send;
-}
-
-impl AuditStore for crate::Store {
-    async fn append_audit(&self, events: Vec<NewAuditEvent>) -> anyhow::Result<Vec<AuditEvent>> {
-        match self {
-            crate::Store::Sqlite(s) => s.append_audit(events).await,
-            crate::Store::Postgres(s) => s.append_audit(events).await,
-        }
-    }
-    async fn audit_events(&self, query: &AuditQuery) -> anyhow::Result<Vec<AuditEvent>> {
-        match self {
-            crate::Store::Sqlite(s) => s.audit_events(query).await,
-            crate::Store::Postgres(s) => s.audit_events(query).await,
-        }
-    }
-    async fn audit_head(&self) -> anyhow::Result<AuditHead> {
-        match self {
-            crate::Store::Sqlite(s) => s.audit_head().await,
-            crate::Store::Postgres(s) => s.audit_head().await,
-        }
+store_trait! {
+    /// What every backend provides for the audit log.
+    pub trait AuditStore {
+        /// Appends `events` in one transaction, in the order given, after the chain's head; returns
+        /// them as stored. Under the head's lock: concurrent appends, from this store or another on
+        /// the same database, queue behind each other and form one chain.
+        fn append_audit(&self, events: Vec<NewAuditEvent>) -> anyhow::Result<Vec<AuditEvent>>;
+        /// Events matching `query`, by sequence number.
+        fn audit_events(&self, query: &AuditQuery) -> anyhow::Result<Vec<AuditEvent>>;
+        /// The chain's head as last committed.
+        fn audit_head(&self) -> anyhow::Result<AuditHead>;
     }
 }
 

@@ -17,8 +17,6 @@
 //! creates ledger accounts and sets their flags, so that opening an account, or a customer's freeze
 //! reaching its accounts, is all or nothing.
 
-use std::future::Future;
-
 use sanhu_core::ledger::{Account, AccountCloseError, AccountFlags};
 use sanhu_core::{AccountId, Timestamp};
 
@@ -148,56 +146,37 @@ pub struct ChangeQuery {
     pub limit: u32,
 }
 
-/// What every backend provides for the three-party records. Reads outside a write see committed
-/// data only; `party_write` is one transaction.
-pub trait PartyStore: Send + Sync {
-    /// The records with these ids that exist, read in one snapshot, in no particular order.
-    fn party_records(&self, ids: &[String]) -> impl Future<Output = anyhow::Result<Vec<PartyRecord>>> + Send;
-    /// A customer's records (of one kind, or all), in id order.
-    fn party_records_of_customer(
-        &self,
-        customer_id: &str,
-        kind: Option<&str>,
-    ) -> impl Future<Output = anyhow::Result<Vec<PartyRecord>>> + Send;
-    /// Records of one kind in id order after `after`.
-    fn party_list(
-        &self,
-        kind: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> impl Future<Output = anyhow::Result<Vec<PartyRecord>>> + Send;
-    /// Who holds a unique key.
-    fn party_key_owner(&self, key: &PartyKey) -> impl Future<Output = anyhow::Result<Option<String>>> + Send;
-    /// The record ids filed under `key` in `index`, in id order, at most `limit`.
-    fn party_index(
-        &self,
-        index: &str,
-        key: &str,
-        limit: u32,
-    ) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
-    /// The record ids filed under `key` in `index` after the id `after`, in id order, at most
-    /// `limit`: the next page of [`PartyStore::party_index`].
-    fn party_index_after(
-        &self,
-        index: &str,
-        key: &str,
-        after: &str,
-        limit: u32,
-    ) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
-    /// Applies `write` in one transaction, or refuses all of it with the first conflict found.
-    fn party_write(&self, write: &PartyWrite)
-        -> impl Future<Output = anyhow::Result<Result<(), PartyConflict>>> + Send;
-    /// History rows, oldest first.
-    fn party_changes(&self, query: &ChangeQuery) -> impl Future<Output = anyhow::Result<Vec<PartyChange>>> + Send;
-    /// Replaces the detail of history row `seq`; whether it exists. The history is otherwise never
-    /// changed: this is for the sealing pass, which masks the certificate numbers that databases
-    /// written before sealing kept in the clear in it.
-    fn party_rewrite_change_detail(&self, seq: i64, detail: &str) -> impl Future<Output = anyhow::Result<bool>> + Send;
-    /// Rewrites the party tables so that the space freed by rows deleted or replaced keeps nothing of
-    /// them (SQLite: VACUUM, then a checkpoint that truncates the WAL; PostgreSQL: VACUUM FULL of the
-    /// party tables, which locks them while it runs). For the sealing pass, once it has replaced
-    /// certificate numbers kept in the clear.
-    fn party_erase_freed_space(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
+store_trait! {
+    /// What every backend provides for the three-party records. Reads outside a write see committed
+    /// data only; `party_write` is one transaction.
+    pub trait PartyStore {
+        /// The records with these ids that exist, read in one snapshot, in no particular order.
+        fn party_records(&self, ids: &[String]) -> anyhow::Result<Vec<PartyRecord>>;
+        /// A customer's records (of one kind, or all), in id order.
+        fn party_records_of_customer(&self, customer_id: &str, kind: Option<&str>) -> anyhow::Result<Vec<PartyRecord>>;
+        /// Records of one kind in id order after `after`.
+        fn party_list(&self, kind: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<PartyRecord>>;
+        /// Who holds a unique key.
+        fn party_key_owner(&self, key: &PartyKey) -> anyhow::Result<Option<String>>;
+        /// The record ids filed under `key` in `index`, in id order, at most `limit`.
+        fn party_index(&self, index: &str, key: &str, limit: u32) -> anyhow::Result<Vec<String>>;
+        /// The record ids filed under `key` in `index` after the id `after`, in id order, at most
+        /// `limit`: the next page of [`PartyStore::party_index`].
+        fn party_index_after(&self, index: &str, key: &str, after: &str, limit: u32) -> anyhow::Result<Vec<String>>;
+        /// Applies `write` in one transaction, or refuses all of it with the first conflict found.
+        fn party_write(&self, write: &PartyWrite) -> anyhow::Result<Result<(), PartyConflict>>;
+        /// History rows, oldest first.
+        fn party_changes(&self, query: &ChangeQuery) -> anyhow::Result<Vec<PartyChange>>;
+        /// Replaces the detail of history row `seq`; whether it exists. The history is otherwise
+        /// never changed: this is for the sealing pass, which masks the certificate numbers that
+        /// databases written before sealing kept in the clear in it.
+        fn party_rewrite_change_detail(&self, seq: i64, detail: &str) -> anyhow::Result<bool>;
+        /// Rewrites the party tables so that the space freed by rows deleted or replaced keeps
+        /// nothing of them (SQLite: VACUUM, then a checkpoint that truncates the WAL; PostgreSQL:
+        /// VACUUM FULL of the party tables, which locks them while it runs). For the sealing pass,
+        /// once it has replaced certificate numbers kept in the clear.
+        fn party_erase_freed_space(&self) -> anyhow::Result<()>;
+    }
 }
 
 /// Checks what a write promises about itself before any backend applies it: every record's version
@@ -247,73 +226,5 @@ impl From<rusqlite::Error> for WriteStop {
 impl From<tokio_postgres::Error> for WriteStop {
     fn from(error: tokio_postgres::Error) -> WriteStop {
         WriteStop::Failed(error.into())
-    }
-}
-
-/// The configured backend's records, by enum dispatch as for [`crate::LedgerStore`].
-impl PartyStore for crate::Store {
-    async fn party_records(&self, ids: &[String]) -> anyhow::Result<Vec<PartyRecord>> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_records(ids).await,
-            crate::Store::Postgres(s) => s.party_records(ids).await,
-        }
-    }
-    async fn party_records_of_customer(
-        &self,
-        customer_id: &str,
-        kind: Option<&str>,
-    ) -> anyhow::Result<Vec<PartyRecord>> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_records_of_customer(customer_id, kind).await,
-            crate::Store::Postgres(s) => s.party_records_of_customer(customer_id, kind).await,
-        }
-    }
-    async fn party_list(&self, kind: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<PartyRecord>> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_list(kind, after, limit).await,
-            crate::Store::Postgres(s) => s.party_list(kind, after, limit).await,
-        }
-    }
-    async fn party_key_owner(&self, key: &PartyKey) -> anyhow::Result<Option<String>> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_key_owner(key).await,
-            crate::Store::Postgres(s) => s.party_key_owner(key).await,
-        }
-    }
-    async fn party_index(&self, index: &str, key: &str, limit: u32) -> anyhow::Result<Vec<String>> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_index(index, key, limit).await,
-            crate::Store::Postgres(s) => s.party_index(index, key, limit).await,
-        }
-    }
-    async fn party_index_after(&self, index: &str, key: &str, after: &str, limit: u32) -> anyhow::Result<Vec<String>> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_index_after(index, key, after, limit).await,
-            crate::Store::Postgres(s) => s.party_index_after(index, key, after, limit).await,
-        }
-    }
-    async fn party_write(&self, write: &PartyWrite) -> anyhow::Result<Result<(), PartyConflict>> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_write(write).await,
-            crate::Store::Postgres(s) => s.party_write(write).await,
-        }
-    }
-    async fn party_changes(&self, query: &ChangeQuery) -> anyhow::Result<Vec<PartyChange>> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_changes(query).await,
-            crate::Store::Postgres(s) => s.party_changes(query).await,
-        }
-    }
-    async fn party_rewrite_change_detail(&self, seq: i64, detail: &str) -> anyhow::Result<bool> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_rewrite_change_detail(seq, detail).await,
-            crate::Store::Postgres(s) => s.party_rewrite_change_detail(seq, detail).await,
-        }
-    }
-    async fn party_erase_freed_space(&self) -> anyhow::Result<()> {
-        match self {
-            crate::Store::Sqlite(s) => s.party_erase_freed_space().await,
-            crate::Store::Postgres(s) => s.party_erase_freed_space().await,
-        }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::{LedgerStore, Store, StoreOptions};
+use crate::{DatabaseStore, Store, StoreOptions};
 
 pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 

@@ -17,7 +17,7 @@ use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::wallet::WalletConfig;
 use sanhu_service::{clock, Ledger, LedgerConfig};
 use sanhu_store::testing::TestDatabase;
-use sanhu_store::{ApiClient, LedgerStore, Store};
+use sanhu_store::{AccessStore, ApiClient, LedgerStore, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

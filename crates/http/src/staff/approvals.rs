@@ -21,7 +21,7 @@ use axum::Json;
 use sanhu_core::staff::{ApprovalId, ApprovalStatus, Username};
 use sanhu_service::free_text::mask_json;
 use sanhu_service::staff::HeldRequest;
-use sanhu_store::staff::{Approval, ApprovalQuery};
+use sanhu_store::approvals::{Approval, ApprovalQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower::ServiceExt;

@@ -18,7 +18,7 @@ use sanhu_http::{router, AppState, HttpConfig};
 use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::wallet::WalletConfig;
 use sanhu_service::{clock, Ledger, LedgerConfig};
-use sanhu_store::{ApiClient, KeyAdded, LedgerStore, Store};
+use sanhu_store::{AccessStore, ApiClient, KeyAdded, Store};
 use sanhu_testkit::app::{self as kit, create_client, send_to, signed, Client, TestApp, TestResponse};
 use sanhu_testkit::ids::{card_number, id_card};
 use sanhu_testkit::money::cny;

@@ -10,7 +10,7 @@ use sanhu_http::signature;
 use sanhu_http::HttpConfig;
 use sanhu_service::clock;
 use sanhu_service::party::{PartyConfig, PartySecret};
-use sanhu_store::LedgerStore;
+use sanhu_store::AccessStore;
 use sanhu_testkit::app::{now_s, send_to, Setup, TestApp};
 use sanhu_testkit::{on_both_backends, TestDatabase};
 use serde_json::{json, Value};

@@ -15,7 +15,7 @@ use sanhu_http::{router, AppState, HttpConfig};
 use sanhu_service::clock;
 use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::{Ledger, LedgerConfig};
-use sanhu_store::{ApiClient, KeyAdded, LedgerStore};
+use sanhu_store::{AccessStore, ApiClient, KeyAdded};
 use sanhu_testkit::app::{send_to, signed, Client, TestResponse};
 use sanhu_testkit::{on_both_backends, TestDatabase};
 

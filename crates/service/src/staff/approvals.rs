@@ -8,7 +8,7 @@
 //! so two checkers approving at once decide it once.
 
 use sanhu_core::staff::{ApprovalId, ApprovalStatus, ApprovalTag, StaffError, Username};
-use sanhu_store::staff::{Approval, ApprovalQuery, StaffStore};
+use sanhu_store::approvals::{Approval, ApprovalQuery, ApprovalStore};
 
 use super::{Staff, StaffFailure, ATTEMPTS};
 use crate::clock;

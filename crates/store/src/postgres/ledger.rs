@@ -1,4 +1,4 @@
-//! The ledger on PostgreSQL: the batched commit, the reads, and `verify`.
+//! The ledger on PostgreSQL (see `crate::ledger`): the batched commit, the reads, and `verify`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,7 +27,7 @@ use super::rows::{
     AccountChange, AccountRow, Chain, LinkedTransfer, ACCOUNT_COLUMN_COUNT,
 };
 use super::PostgresStore;
-use crate::{pending_account_ids, EntryQuery, FlagChange, VerifyReport};
+use crate::{pending_account_ids, EntryQuery, FlagChange, LedgerStore, VerifyReport};
 
 /// How many times a batch that lost a race with another writer is tried in all.
 const COMMIT_TRIES: u32 = 10;
@@ -160,8 +160,8 @@ fn error_code(error: &anyhow::Error) -> Option<&SqlState> {
     error.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code())
 }
 
-impl PostgresStore {
-    pub(super) async fn commit_transfers(
+impl LedgerStore for PostgresStore {
+    async fn commit_batch(
         &self,
         requests: Vec<TransferRequest>,
         now: Timestamp,
@@ -191,14 +191,14 @@ impl PostgresStore {
         }
     }
 
-    pub(super) async fn insert_account(&self, account: &Account) -> anyhow::Result<()> {
-        self.insert_accounts(std::slice::from_ref(account))
+    async fn create_account(&self, account: &Account) -> anyhow::Result<()> {
+        self.create_accounts(std::slice::from_ref(account))
             .await
             .with_context(|| format!("create account {}", account.id))
     }
 
     /// All of `accounts` in one statement, so one transaction: all are created or none.
-    pub(super) async fn insert_accounts(&self, accounts: &[Account]) -> anyhow::Result<()> {
+    async fn create_accounts(&self, accounts: &[Account]) -> anyhow::Result<()> {
         if accounts.is_empty() {
             return Ok(());
         }
@@ -207,7 +207,7 @@ impl PostgresStore {
         insert_account_rows(&conn.client, &mut conn.statements, accounts).await
     }
 
-    pub(super) async fn read_account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
+    async fn get_account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn.statements.get(&conn.client, GET_ACCOUNT).await?;
@@ -215,11 +215,7 @@ impl PostgresStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
-    pub(super) async fn read_accounts_after(
-        &self,
-        after: Option<AccountId>,
-        limit: u32,
-    ) -> anyhow::Result<Vec<Account>> {
+    async fn list_accounts(&self, after: Option<AccountId>, limit: u32) -> anyhow::Result<Vec<Account>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn
@@ -237,7 +233,7 @@ impl PostgresStore {
 
     /// One statement, so one snapshot: the balances are consistent with each other. In the order
     /// asked for; ids with no account are left out.
-    pub(super) async fn read_accounts(&self, ids: &[AccountId]) -> anyhow::Result<Vec<Account>> {
+    async fn get_accounts(&self, ids: &[AccountId]) -> anyhow::Result<Vec<Account>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -253,7 +249,7 @@ impl PostgresStore {
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
-    pub(super) async fn change_account_flags<E: Send + 'static>(
+    async fn update_account_flags<E: Send + 'static>(
         &self,
         id: AccountId,
         change: FlagChange<E>,
@@ -281,7 +277,7 @@ impl PostgresStore {
         Ok(Some(Ok(account)))
     }
 
-    pub(super) async fn read_transfer(&self, id: TransferId) -> anyhow::Result<Option<Transfer>> {
+    async fn get_transfer(&self, id: TransferId) -> anyhow::Result<Option<Transfer>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn.statements.get(&conn.client, GET_TRANSFER).await?;
@@ -289,11 +285,7 @@ impl PostgresStore {
         row.as_ref().map(transfer_from_row).transpose()
     }
 
-    pub(super) async fn read_transfers_by_reference(
-        &self,
-        reference: &str,
-        limit: u32,
-    ) -> anyhow::Result<Vec<Transfer>> {
+    async fn transfers_by_reference(&self, reference: &str, limit: u32) -> anyhow::Result<Vec<Transfer>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn
@@ -311,7 +303,7 @@ impl PostgresStore {
         rows.iter().map(transfer_from_row).collect()
     }
 
-    pub(super) async fn read_pending(&self, id: TransferId) -> anyhow::Result<Option<PendingRecord>> {
+    async fn pending_status(&self, id: TransferId) -> anyhow::Result<Option<PendingRecord>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn
@@ -326,7 +318,7 @@ impl PostgresStore {
         row.as_ref().map(pending_from_row).transpose()
     }
 
-    pub(super) async fn read_entries(&self, query: &EntryQuery) -> anyhow::Result<Vec<Transfer>> {
+    async fn account_entries(&self, query: &EntryQuery) -> anyhow::Result<Vec<Transfer>> {
         // [from, to) after `after`, as one inclusive range.
         let mut lowest = query.from.map_or(i64::MIN, Timestamp::nanos);
         if let Some(after) = query.after {
@@ -359,7 +351,7 @@ impl PostgresStore {
         rows.iter().map(transfer_from_row).collect()
     }
 
-    pub(super) async fn read_counters_at(&self, id: AccountId, at: Timestamp) -> anyhow::Result<Counters> {
+    async fn counters_at(&self, id: AccountId, at: Timestamp) -> anyhow::Result<Counters> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn.statements.get(&conn.client, COUNTERS_AT).await?;
@@ -375,7 +367,7 @@ impl PostgresStore {
         })
     }
 
-    pub(super) async fn read_due_pendings(&self, now: Timestamp, limit: u32) -> anyhow::Result<Vec<TransferId>> {
+    async fn due_pendings(&self, now: Timestamp, limit: u32) -> anyhow::Result<Vec<TransferId>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let statement = conn
@@ -393,7 +385,7 @@ impl PostgresStore {
     /// Recomputes every account's counters from the transfers and checks them, all in one snapshot so
     /// that concurrent batches cannot show up as discrepancies. The sums run in the database: the
     /// ledger may hold far more transfers than are worth streaming out.
-    pub(super) async fn recompute_and_check(&self) -> anyhow::Result<VerifyReport> {
+    async fn verify(&self) -> anyhow::Result<VerifyReport> {
         let mut conn = self.inner.general.get().await?;
         let tx = conn
             .client

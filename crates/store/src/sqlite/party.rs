@@ -11,8 +11,9 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sanhu_core::Timestamp;
 
+use super::ledger::{insert_accounts, AccountCache};
 use super::rows::{account_from_row, ACCOUNTS, ACCOUNT_COLUMNS};
-use super::{in_read_transaction, insert_accounts, AccountCache, SqliteStore};
+use super::{in_read_transaction, SqliteStore};
 use crate::party::{
     check_write, claims_in_key_order, ChangeQuery, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore,
     PartyWrite, WriteStop,

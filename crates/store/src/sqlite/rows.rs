@@ -74,7 +74,7 @@ pub fn bind_balances(
     at: usize,
     number: i64,
     a: &Account,
-    chain: super::entries::Chain,
+    chain: super::ledger::Chain,
 ) -> rusqlite::Result<()> {
     s.raw_bind_parameter(at, number)?;
     s.raw_bind_parameter(at + 1, a.counters.debits_pending)?;

@@ -8,7 +8,8 @@ use sanhu_core::scope::{Scope, Scopes};
 use sanhu_core::Timestamp;
 use sanhu_store::testing::DEFAULT_TEST_POSTGRES_URL;
 use sanhu_store::{
-    on_both_backends, ApiClient, ClientKey, KeyAdded, LedgerStore, Store, StoreOptions, CLIENT_ACTIVE_KEYS_MAX,
+    on_both_backends, AccessStore, ApiClient, ClientKey, DatabaseStore, KeyAdded, Store, StoreOptions,
+    CLIENT_ACTIVE_KEYS_MAX,
 };
 
 fn now() -> Timestamp {

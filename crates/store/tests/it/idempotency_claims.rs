@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use sanhu_core::Timestamp;
-use sanhu_store::{on_both_backends, IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse};
+use sanhu_store::{on_both_backends, AccessStore, IdempotencyBegin, IdempotencyKey, Store, StoredResponse};
 
 /// Longest PostgreSQL may take to end the session of a store that went away (it notices the closed
 /// socket at once; this is slack for a loaded machine). Far below the lease.

@@ -4,7 +4,7 @@
 //! again.
 
 use sanhu_core::Timestamp;
-use sanhu_store::{on_both_backends, LedgerStore, NonceRecord};
+use sanhu_store::{on_both_backends, AccessStore, NonceRecord};
 
 fn nonce(client: &str, nonce: &str, at: Timestamp) -> NonceRecord {
     NonceRecord { client_id: client.to_owned(), nonce: nonce.to_owned(), at }

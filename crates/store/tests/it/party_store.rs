@@ -8,7 +8,7 @@ use sanhu_store::party::{
     ChangeQuery, LedgerFlagsWrite, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore, PartyWrite,
     RecordWrite,
 };
-use sanhu_store::{on_both_backends, LedgerStore, Store};
+use sanhu_store::{on_both_backends, DatabaseStore, LedgerStore, Store};
 use sanhu_testkit::ledger::{self, new_account_id, new_transfer_id, now};
 
 const MEMBERS_OF_CUSTOMER: &str = "members_of_customer";

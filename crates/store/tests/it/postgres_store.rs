@@ -9,8 +9,8 @@ use sanhu_core::ledger::{
 use sanhu_core::{AccountId, Amount, Timestamp};
 use sanhu_store::testing::TestDatabase;
 use sanhu_store::{
-    ApiClient, EntryQuery, IdempotencyBegin, IdempotencyKey, LedgerStore, Store, StoredResponse,
-    IDEMPOTENCY_CLAIM_LEASE_S,
+    AccessStore, ApiClient, DatabaseStore, EntryQuery, IdempotencyBegin, IdempotencyKey, LedgerStore, Store,
+    StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 use sanhu_testkit::ledger::{self, new_account_id, new_transfer_id, now};
 

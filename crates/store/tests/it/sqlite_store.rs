@@ -4,7 +4,7 @@
 use sanhu_core::ledger::{AccountFlags, BalanceLimit, NormalSide, TransferError, TransferRequest};
 use sanhu_core::{AccountId, Timestamp, TransferId};
 use sanhu_store::testing::TestDatabase;
-use sanhu_store::LedgerStore;
+use sanhu_store::{DatabaseStore, LedgerStore};
 use sanhu_testkit::ledger::{self, account};
 
 fn post(n: u128, debit: u128, credit: u128, amount: i64) -> TransferRequest {

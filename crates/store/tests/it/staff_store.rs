@@ -4,8 +4,9 @@
 
 use sanhu_core::staff::{ApprovalId, ApprovalStatus, LoginGuard, StaffRole, StaffStatus, Username};
 use sanhu_core::Timestamp;
+use sanhu_store::approvals::{Approval, ApprovalQuery, ApprovalStore};
 use sanhu_store::on_both_backends;
-use sanhu_store::staff::{Approval, ApprovalQuery, StaffAccount, StaffSession, StaffStore};
+use sanhu_store::staff::{StaffAccount, StaffSession, StaffStore};
 
 fn at(seconds: i64) -> Timestamp {
     Timestamp::from_nanos(1_700_000_000_000_000_000 + seconds * 1_000_000_000)

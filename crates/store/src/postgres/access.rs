@@ -1,13 +1,13 @@
-//! API clients, request nonces and idempotency keys on PostgreSQL.
+//! API clients, request nonces and idempotency keys on PostgreSQL (see `crate::access`).
 
 use anyhow::{anyhow, Context};
 use sanhu_core::Timestamp;
 use tokio_postgres::Row;
 
 use super::PostgresStore;
-use crate::model::{clients_from_rows, clients_with_keys, ClientKeyRow};
+use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    ApiClient, ClientKey, IdempotencyBegin, IdempotencyKey, KeyAdded, NonceRecord, StoredResponse,
+    AccessStore, ApiClient, ClientKey, IdempotencyBegin, IdempotencyKey, KeyAdded, NonceRecord, StoredResponse,
     CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
@@ -66,8 +66,8 @@ async fn insert_key(tx: &tokio_postgres::Transaction<'_>, client_id: &str, key: 
     Ok(())
 }
 
-impl PostgresStore {
-    pub(super) async fn insert_client(&self, client: &ApiClient) -> anyhow::Result<()> {
+impl AccessStore for PostgresStore {
+    async fn create_client(&self, client: &ApiClient) -> anyhow::Result<()> {
         anyhow::ensure!(
             client.active_keys().count() <= CLIENT_ACTIVE_KEYS_MAX,
             "API client {} would hold more than {CLIENT_ACTIVE_KEYS_MAX} active keys",
@@ -96,14 +96,14 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn read_clients(&self) -> anyhow::Result<Vec<ApiClient>> {
+    async fn list_clients(&self) -> anyhow::Result<Vec<ApiClient>> {
         let conn = self.inner.general.get().await?;
         let rows =
             conn.client.query(concat!(clients_with_keys!(), " ORDER BY c.created_at, c.id, k.number"), &[]).await?;
         clients_from_rows(rows.iter().map(client_key_row).collect::<anyhow::Result<Vec<_>>>()?)
     }
 
-    pub(super) async fn read_client(&self, id: &str) -> anyhow::Result<Option<ApiClient>> {
+    async fn get_client(&self, id: &str) -> anyhow::Result<Option<ApiClient>> {
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         // Every signed request looks its client up: worth a prepared statement. One statement, so the
@@ -116,12 +116,7 @@ impl PostgresStore {
         Ok(clients_from_rows(rows.iter().map(client_key_row).collect::<anyhow::Result<Vec<_>>>()?)?.pop())
     }
 
-    pub(super) async fn insert_client_key(
-        &self,
-        client_id: &str,
-        public_key: &[u8; 32],
-        at: Timestamp,
-    ) -> anyhow::Result<KeyAdded> {
+    async fn add_client_key(&self, client_id: &str, public_key: &[u8; 32], at: Timestamp) -> anyhow::Result<KeyAdded> {
         let mut conn = self.inner.general.get().await?;
         let tx = conn.client.transaction().await?;
         // The client's row is the lock that makes counting and adding one step.
@@ -146,12 +141,7 @@ impl PostgresStore {
         Ok(KeyAdded::Added { number })
     }
 
-    pub(super) async fn mark_client_key_revoked(
-        &self,
-        client_id: &str,
-        number: u32,
-        at: Timestamp,
-    ) -> anyhow::Result<bool> {
+    async fn revoke_client_key(&self, client_id: &str, number: u32, at: Timestamp) -> anyhow::Result<bool> {
         let conn = self.inner.general.get().await?;
         let number = i32::try_from(number).unwrap_or(i32::MAX);
         // A second revocation keeps the first time: that is when the key stopped being trusted.
@@ -165,7 +155,7 @@ impl PostgresStore {
         Ok(updated > 0)
     }
 
-    pub(super) async fn mark_client_revoked(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
+    async fn revoke_client(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
         let conn = self.inner.general.get().await?;
         // A second revocation keeps the first time: that is when the key stopped being trusted.
         let updated = conn
@@ -175,7 +165,7 @@ impl PostgresStore {
         Ok(updated > 0)
     }
 
-    pub(super) async fn insert_nonce(
+    async fn record_nonce(
         &self,
         client_id: &str,
         nonce: &str,
@@ -213,11 +203,7 @@ impl PostgresStore {
 
     /// Many nonces in one statement (one commit). A (client, nonce) given twice in the batch is
     /// sent once (a statement cannot upsert one row twice); the later ones are replays.
-    pub(super) async fn insert_nonces(
-        &self,
-        nonces: &[NonceRecord],
-        forget_before: Timestamp,
-    ) -> anyhow::Result<Vec<bool>> {
+    async fn record_nonces(&self, nonces: &[NonceRecord], forget_before: Timestamp) -> anyhow::Result<Vec<bool>> {
         let first = crate::first_in_batch(nonces);
         let sent: Vec<&NonceRecord> = nonces.iter().zip(&first).filter(|(_, f)| **f).map(|(n, _)| n).collect();
         let clients: Vec<&str> = sent.iter().map(|n| n.client_id.as_str()).collect();
@@ -260,7 +246,7 @@ impl PostgresStore {
             .collect())
     }
 
-    pub(super) async fn claim_idempotency_key(
+    async fn begin_idempotent(
         &self,
         key: &IdempotencyKey,
         fingerprint: &str,
@@ -346,11 +332,7 @@ impl PostgresStore {
         Ok(IdempotencyBegin::InUse)
     }
 
-    pub(super) async fn store_idempotent_response(
-        &self,
-        key: &IdempotencyKey,
-        response: &StoredResponse,
-    ) -> anyhow::Result<()> {
+    async fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()> {
         let conn = self.inner.general.get().await?;
         let updated = conn
             .client
@@ -367,7 +349,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn delete_idempotency_claim(&self, key: &IdempotencyKey) -> anyhow::Result<()> {
+    async fn release_idempotent(&self, key: &IdempotencyKey) -> anyhow::Result<()> {
         let conn = self.inner.general.get().await?;
         // Only an open claim: a stored response must keep answering retries.
         conn.client

@@ -1,80 +1,56 @@
-//! Records the store keeps besides the ledger's own: API clients, nonces, idempotency keys, and the
-//! queries and reports it answers.
+//! Who may call the API and what their calls have already done: API clients and their keys, the
+//! nonces of signed requests (replays), and idempotency keys with the responses they replay. These
+//! are read or written on every signed request, far from the ledger's rules and the same on both
+//! backends.
 
 use sanhu_core::id::MemberId;
-use sanhu_core::ledger::Account;
 use sanhu_core::scope::Scopes;
-use sanhu_core::{AccountId, Timestamp};
+use sanhu_core::Timestamp;
 
-/// Tuning that both backends take explicitly rather than from library defaults. The SQLite values
-/// bound what the store holds in memory and on disk besides the database itself.
-#[derive(Clone, Debug)]
-pub struct StoreOptions {
-    /// Connections for reads (SQLite readers kept open, PostgreSQL pool size).
-    pub read_connections: u32,
-    /// SQLite page cache of the writer connection, in KiB.
-    pub sqlite_cache_kib: u32,
-    /// SQLite page cache of each reader connection (and of the WAL checkpointer's), in KiB.
-    pub sqlite_read_cache_kib: u32,
-    /// How long SQLite waits for a lock held by another connection, in milliseconds.
-    pub sqlite_busy_timeout_ms: u32,
-    /// The bound on SQLite's write-ahead log file, in bytes: it is checkpointed and truncated before
-    /// it reaches it (see `sqlite::bound_wal`).
-    pub sqlite_wal_bytes_max: u64,
-    /// Ledger accounts the SQLite writer keeps in memory (about 200 bytes each); past it the cache
-    /// starts afresh.
-    pub sqlite_account_cache_entries: usize,
-}
+store_trait! {
+    /// What every backend provides for API access. Each method is one transaction.
+    pub trait AccessStore {
+        fn create_client(&self, client: &ApiClient) -> anyhow::Result<()>;
+        fn list_clients(&self) -> anyhow::Result<Vec<ApiClient>>;
+        fn get_client(&self, id: &str) -> anyhow::Result<Option<ApiClient>>;
+        /// Marks a client revoked; returns false if there is no such client.
+        fn revoke_client(&self, id: &str, at: Timestamp) -> anyhow::Result<bool>;
+        /// Adds an active public key to a client, numbered one more than its last, unless it holds
+        /// [`CLIENT_ACTIVE_KEYS_MAX`] active keys already (decided in the same transaction as the
+        /// insert).
+        fn add_client_key(&self, client_id: &str, public_key: &[u8; 32], at: Timestamp) -> anyhow::Result<KeyAdded>;
+        /// Revokes a client's key by its number; returns false if the client has no such key. A
+        /// second revocation keeps the first time.
+        fn revoke_client_key(&self, client_id: &str, number: u32, at: Timestamp) -> anyhow::Result<bool>;
 
-/// The defaults: 64 MiB of page cache for the writer, 16 MiB for each of 4 readers and for the
-/// checkpointer, a WAL of at most 64 MiB, 100,000 cached accounts.
-pub const SQLITE_CACHE_KIB_DEFAULT: u32 = 64 * 1024;
-pub const SQLITE_READ_CACHE_KIB_DEFAULT: u32 = 16 * 1024;
-pub const SQLITE_WAL_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
-pub const SQLITE_ACCOUNT_CACHE_ENTRIES_DEFAULT: usize = 100_000;
+        /// Records a request nonce; false if the client used it before (a replay). Forgets nonces
+        /// older than `forget_before`, which must be older than the signature window.
+        fn record_nonce(
+            &self,
+            client_id: &str,
+            nonce: &str,
+            at: Timestamp,
+            forget_before: Timestamp,
+        ) -> anyhow::Result<bool>;
+        /// Records many requests' nonces in one transaction (one commit): for each, in order, false
+        /// if its client used it before (a replay), an earlier one of the same batch included.
+        /// Forgets nonces older than `forget_before`, as [`AccessStore::record_nonce`] does.
+        fn record_nonces(&self, nonces: &[NonceRecord], forget_before: Timestamp) -> anyhow::Result<Vec<bool>>;
 
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            read_connections: 4,
-            sqlite_cache_kib: SQLITE_CACHE_KIB_DEFAULT,
-            sqlite_read_cache_kib: SQLITE_READ_CACHE_KIB_DEFAULT,
-            sqlite_busy_timeout_ms: 5_000,
-            sqlite_wal_bytes_max: SQLITE_WAL_BYTES_MAX_DEFAULT,
-            sqlite_account_cache_entries: SQLITE_ACCOUNT_CACHE_ENTRIES_DEFAULT,
-        }
+        /// Claims an idempotency key for a request with `fingerprint`, or reports what the key
+        /// holds.
+        fn begin_idempotent(
+            &self,
+            key: &IdempotencyKey,
+            fingerprint: &str,
+            now: Timestamp,
+        ) -> anyhow::Result<IdempotencyBegin>;
+        /// Stores the response of a claimed key.
+        fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()>;
+        /// Releases a claimed key without a response (the request failed before deciding anything),
+        /// so that a retry runs afresh.
+        fn release_idempotent(&self, key: &IdempotencyKey) -> anyhow::Result<()>;
     }
-}
-
-/// The durability setting a backend runs with.
-#[derive(Clone, Debug)]
-pub struct Durability {
-    /// e.g. `journal_mode=wal synchronous=FULL` or `synchronous_commit=on fsync=on`.
-    pub setting: String,
-    /// Whether it is as strong as sanhu requires (a success answer means the data is on disk).
-    pub durable: bool,
-}
-
-/// A change of an account's flags, decided under the account's row lock.
-pub type FlagChange<E> = Box<dyn FnOnce(&Account) -> Result<sanhu_core::ledger::AccountFlags, E> + Send>;
-
-/// Which entries of an account to list: timestamps in `[from, to)`, after the cursor `after`
-/// (a timestamp, exclusive), oldest first, at most `limit`.
-#[derive(Clone, Debug)]
-pub struct EntryQuery {
-    pub account_id: AccountId,
-    pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
-    pub after: Option<Timestamp>,
-    pub limit: u32,
-}
-
-/// What `verify` found. Empty `problems` means the ledger is consistent.
-#[derive(Clone, Debug, Default)]
-pub struct VerifyReport {
-    pub accounts_checked: u64,
-    pub transfers_checked: u64,
-    pub problems: Vec<String>,
 }
 
 /// A server-to-server API client: it signs requests with an Ed25519 key whose public half is here,
@@ -139,6 +115,21 @@ pub enum KeyAdded {
     NoClient,
     /// The client holds [`CLIENT_ACTIVE_KEYS_MAX`] active keys already: revoke one first.
     TooManyActive,
+}
+
+/// A signed request's nonce, as its client used it at `at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NonceRecord {
+    pub client_id: String,
+    pub nonce: String,
+    pub at: Timestamp,
+}
+
+/// Which of `nonces` are the first of their (client, nonce) in the batch: a later one is a replay of
+/// the earlier whatever the database holds.
+pub fn first_in_batch(nonces: &[NonceRecord]) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::with_capacity(nonces.len());
+    nonces.iter().map(|n| seen.insert((n.client_id.as_str(), n.nonce.as_str()))).collect()
 }
 
 /// An idempotency key is scoped to the client that sent it.

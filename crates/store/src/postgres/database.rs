@@ -1,0 +1,61 @@
+//! The PostgreSQL database as a whole (see `crate::database`): its schema and migrations, readiness
+//! and durability.
+
+use anyhow::Context;
+
+use super::PostgresStore;
+use crate::{DatabaseStore, Durability};
+
+/// The schema's versions, oldest first; each is applied once, in order, under the migration lock.
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("schema.sql")),
+    (2, include_str!("schema_v2.sql")),
+    (3, include_str!("schema_v3.sql")),
+    (4, include_str!("schema_v4.sql")),
+    (5, include_str!("schema_v5.sql")),
+    (6, include_str!("schema_v6.sql")),
+    (7, include_str!("schema_v7.sql")),
+];
+
+impl DatabaseStore for PostgresStore {
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        // Two processes starting at once must not both run CREATE TABLE IF NOT EXISTS (that races in
+        // the catalog); the lock is per schema so that the tests' schemas migrate independently.
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(hashtext('sanhu migrate ' || current_schema()));
+             CREATE TABLE IF NOT EXISTS sanhu_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL);",
+        )
+        .await
+        .context("take the migration lock")?;
+        let current: i32 = tx.query_one("SELECT coalesce(max(version), 0) FROM sanhu_migrations", &[]).await?.get(0);
+        for &(version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+            tx.batch_execute(sql).await.with_context(|| format!("apply schema version {version}"))?;
+            tx.execute(
+                "INSERT INTO sanhu_migrations (version, applied_at) VALUES ($1, $2)",
+                &[&version, &crate::now_nanos()],
+            )
+            .await?;
+        }
+        tx.commit().await.context("commit the migration")?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        let conn = self.inner.general.get().await?;
+        conn.client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    async fn durability(&self) -> anyhow::Result<Durability> {
+        // Asked on the writer's connection: its setting is the one batches commit under.
+        let conn = self.inner.writer.get().await?;
+        let synchronous_commit: String = conn.client.query_one("SHOW synchronous_commit", &[]).await?.get(0);
+        let fsync: String = conn.client.query_one("SHOW fsync", &[]).await?.get(0);
+        Ok(Durability {
+            durable: synchronous_commit == "on" && fsync == "on",
+            setting: format!("synchronous_commit={synchronous_commit} fsync={fsync}"),
+        })
+    }
+}
