@@ -29,24 +29,40 @@ struct OpenAccountBody {
 }
 
 /// An account as the API shows it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Account)]
 pub struct AccountView {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", examples("acc_01JD7S0M8R4Y3V6QF2K9N5X1TB"))]
     pub id: String,
+    #[schema(examples("CNY"))]
     pub currency: String,
+    #[schema(value_type = crate::party::choices::NormalSide, inline)]
     pub normal_side: &'static str,
-    /// The overdraft allowed in minor units; null for unlimited.
+    /// null: unlimited.
+    #[schema(required = true)]
     pub overdraft_limit: Option<i64>,
     pub debits_blocked: bool,
     pub credits_blocked: bool,
     pub closed: bool,
+    #[schema(minimum = 0)]
     pub debits_pending: i64,
+    #[schema(minimum = 0)]
     pub debits_posted: i64,
+    #[schema(minimum = 0)]
     pub credits_pending: i64,
+    #[schema(minimum = 0)]
     pub credits_posted: i64,
+    /// Posted balance on the normal side: credits_posted - debits_posted for credit-normal accounts.
     pub balance: i64,
+    /// Balance less what pending transfers hold against the normal side.
     pub available: i64,
+    /// Business code of the account; null when unset.
+    #[schema(required = true)]
     pub code: Option<String>,
+    #[schema(value_type = Object, additional_properties)]
     pub metadata: Value,
+    /// RFC 3339, UTC, to the nanosecond (the ledger's resolution), e.g. `2026-11-22T04:18:27.123456789Z`.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
