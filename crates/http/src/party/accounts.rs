@@ -28,7 +28,7 @@ use crate::AppState;
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     responses(
-        (status = 200, description = "The accounts.", body = super::MemberAccountList),
+        (status = 200, description = "The accounts.", body = MemberAccountList),
     )
 )]
 pub async fn member_accounts(
@@ -45,7 +45,8 @@ pub async fn member_accounts(
 #[serde(deny_unknown_fields)]
 #[schema(as = OpenMemberAccountRequest)]
 struct OpenAccountBody {
-    /// A configured account type (`account_type_not_configured` otherwise). The basic account opens on activation, one per member.
+    /// A configured account type (`account_type_not_configured` otherwise). The basic account opens on activation, one
+    /// per member.
     #[schema(examples("settlement"))]
     account_type: String,
 }
@@ -57,13 +58,15 @@ struct OpenAccountBody {
     tag = "member accounts",
     operation_id = "openMemberAccount",
     summary = "Open a member account",
-    description = "An account of a configured type for an active member: a ledger account of the type's currency and limits. One basic account per member (`basic_account_exists`); other types up to their limit (`account_type_limit_reached`).",
+    description = "An account of a configured type for an active member: a ledger account of the type's currency and \
+        limits. One basic account per member (`basic_account_exists`); other types up to their limit \
+        (`account_type_limit_reached`).",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = OpenAccountBody,
     responses(
-        (status = 201, description = "The new account.", body = super::MemberAccountView),
+        (status = 201, description = "The new account.", body = MemberAccountView),
     )
 )]
 pub async fn open_account(
@@ -87,12 +90,13 @@ pub async fn open_account(
     tag = "member accounts",
     operation_id = "getMemberAccount",
     summary = "Get a member account",
-    description = "A member account with its type, its own status, its member and customer, and its ledger account (counters, balances, flags). Its entries are GET /v1/ledger/accounts/{id}/entries.",
+    description = "A member account with its type, its own status, its member and customer, and its ledger account \
+        (counters, balances, flags). Its entries are GET /v1/ledger/accounts/{id}/entries.",
     params(
         ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     responses(
-        (status = 200, description = "The account.", body = super::MemberAccountView),
+        (status = 200, description = "The account.", body = MemberAccountView),
     )
 )]
 pub async fn get_account(
@@ -121,13 +125,14 @@ struct AccountStatusBody {
     tag = "member accounts",
     operation_id = "setMemberAccountStatus",
     summary = "Set a member account's status",
-    description = "normal, frozen or stop_payment; the ledger's flags become what this status and the customer's make together.\n\nMade by a staff member, it waits for a second staff member's approval (202, an approval).",
+    description = "normal, frozen or stop_payment; the ledger's flags become what this status and the customer's make \
+        together.\n\nMade by a staff member, it waits for a second staff member's approval (202, an approval).",
     params(
         ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = AccountStatusBody,
     responses(
-        (status = 200, description = "The account.", body = super::MemberAccountView),
+        (status = 200, description = "The account.", body = MemberAccountView),
     )
 )]
 pub async fn set_account_status(
@@ -157,9 +162,9 @@ pub async fn set_account_status(
     params(
         ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
-    request_body = super::members::ReasonBody,
+    request_body = ReasonBody,
     responses(
-        (status = 200, description = "The closed account.", body = super::MemberAccountView),
+        (status = 200, description = "The closed account.", body = MemberAccountView),
     )
 )]
 pub async fn close_account(

@@ -17,7 +17,9 @@ use crate::ids::{AuthenticationIdPath, MemberIdPath};
 use crate::json::parse_body;
 use crate::AppState;
 
-/// The subject's fields depend on `type`: id_card and business_licence take `name`, `certificate_type`, `certificate_number`; phone `phone`; email `email`; bank_card `name` and `card_number`. A field of another type is `invalid_field`.
+/// The subject's fields depend on `type`: id_card and business_licence take `name`, `certificate_type`,
+/// `certificate_number`; phone `phone`; email `email`; bank_card `name` and `card_number`. A field of another type is
+/// `invalid_field`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = AuthenticateRequest)]
@@ -34,7 +36,8 @@ struct AuthenticateBody {
     name: Option<String>,
     #[schema(value_type = Option<crate::party::choices::AuthenticatedCertificateType>, inline)]
     certificate_type: Option<String>,
-    /// id_card and business_licence: the number, checked (check digit included). Never shown again: responses carry it masked.
+    /// id_card and business_licence: the number, checked (check digit included). Never shown again: responses carry it
+    /// masked.
     #[schema(examples("110101199003071233"))]
     certificate_number: Option<String>,
     /// phone authentications.
@@ -108,7 +111,10 @@ fn log_outcome(outcome: &AuthenticationOutcome, what: &str) {
     tag = "authentications",
     operation_id = "authenticateMember",
     summary = "Record an authentication",
-    description = "Records a verification the platform made through a channel, with its result (or pending). A verified ID card or business licence gives the member its real name and the customer its certificate; if another customer holds that certificate already, the member's customer merges into it, with its members and accounts. Certificate and card numbers are never shown again, nor logged: the record keeps the masked subject.",
+    description = "Records a verification the platform made through a channel, with its result (or pending). A \
+        verified ID card or business licence gives the member its real name and the customer its certificate; if \
+        another customer holds that certificate already, the member's customer merges into it, with its members and \
+        accounts. Certificate and card numbers are never shown again, nor logged: the record keeps the masked subject.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -147,7 +153,7 @@ pub async fn authenticate(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     responses(
-        (status = 200, description = "The authentications.", body = super::AuthenticationList),
+        (status = 200, description = "The authentications.", body = AuthenticationList),
     )
 )]
 pub async fn member_authentications(
@@ -158,7 +164,8 @@ pub async fn member_authentications(
     Ok(Json(AuthenticationList { data: authentications.iter().map(AuthenticationView::from).collect() }))
 }
 
-/// verified: with the subject it was requested for (sanhu kept it only masked), in the fields of the authentication's type; failed: no subject fields.
+/// verified: with the subject it was requested for (sanhu kept it only masked), in the fields of the authentication's
+/// type; failed: no subject fields.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = DecideAuthenticationRequest)]
@@ -169,7 +176,8 @@ struct DecideBody {
     name: Option<String>,
     #[schema(value_type = Option<crate::party::choices::AuthenticatedCertificateType>, inline)]
     certificate_type: Option<String>,
-    /// id_card and business_licence: the number, checked (check digit included). Never shown again: responses carry it masked.
+    /// id_card and business_licence: the number, checked (check digit included). Never shown again: responses carry it
+    /// masked.
     #[schema(examples("110101199003071233"))]
     certificate_number: Option<String>,
     /// phone authentications.
@@ -188,7 +196,8 @@ struct DecideBody {
     tag = "authentications",
     operation_id = "decideAuthentication",
     summary = "Decide a pending authentication",
-    description = "verified (with the subject it was requested for) or failed; only once (`authentication_not_pending`). Verified has the same consequences as when recorded verified.",
+    description = "verified (with the subject it was requested for) or failed; only once \
+        (`authentication_not_pending`). Verified has the same consequences as when recorded verified.",
     params(
         ("id" = String, Path, description = "The authentication's id.", pattern = "^aut_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),

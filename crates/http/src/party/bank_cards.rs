@@ -74,7 +74,7 @@ impl From<&StoredBankCard> for BankCardView {
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     responses(
-        (status = 200, description = "The cards.", body = super::BankCardList),
+        (status = 200, description = "The cards.", body = BankCardList),
     )
 )]
 pub async fn member_bank_cards(
@@ -90,13 +90,16 @@ pub async fn member_bank_cards(
 #[serde(deny_unknown_fields)]
 #[schema(as = BindBankCardRequest)]
 struct BindBody {
-    /// 13 to 19 digits, spaces and hyphens ignored, with a valid check digit (`card_number_invalid`, `card_number_check_failed`). Read once: sanhu keeps the masked number and a keyed token, and never answers or logs it.
+    /// 13 to 19 digits, spaces and hyphens ignored, with a valid check digit (`card_number_invalid`,
+    /// `card_number_check_failed`). Read once: sanhu keeps the masked number and a keyed token, and never answers or
+    /// logs it.
     #[schema(required = true, nullable = false, examples("6222 0200 0000 0000 018"))]
     card_number: Option<String>,
     /// The name on the card (`card_holder_invalid`).
     #[schema(required = true, nullable = false, examples("张三"))]
     holder: Option<String>,
-    /// Refused, whatever it holds: `card_security_data_refused` (422), before any other field is judged. sanhu neither needs nor accepts a card's security data.
+    /// Refused, whatever it holds: `card_security_data_refused` (422), before any other field is judged. sanhu neither
+    /// needs nor accepts a card's security data.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Value)]
     cvv: Option<Option<Value>>,
@@ -113,7 +116,10 @@ struct BindBody {
     tag = "security",
     operation_id = "bindBankCard",
     summary = "Bind a bank card",
-    description = "The same card once per member (`card_already_bound`). A body with `cvv` or `expiry` is refused (`card_security_data_refused`). The full number is never answered nor logged. Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even as a fingerprint.",
+    description = "The same card once per member (`card_already_bound`). A body with `cvv` or `expiry` is refused \
+        (`card_security_data_refused`). The full number is never answered nor logged. Takes no `Idempotency-Key` \
+        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
+        as a fingerprint.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -213,10 +219,17 @@ pub struct WithdrawalCheckView {
     tag = "security",
     operation_id = "checkBankCardForWithdrawal",
     summary = "Check a card as a withdrawal's destination",
-    description = "Whether the member's withdrawal may go to this card: bound to the member (`card_not_members`, 403) and in its verified real name (`member_not_real_named`, 409; `card_holder_mismatch`, 422). Whether the member may withdraw at all is another question.",
+    description = "Whether the member's withdrawal may go to this card: bound to the member (`card_not_members`, 403) \
+        and in its verified real name (`member_not_real_named`, 409; `card_holder_mismatch`, 422). Whether the member \
+        may withdraw at all is another question.",
     params(
         ("id" = String, Path, description = "The bank card's id.", pattern = "^bcd_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("member_id" = String, Query, description = "The member that would withdraw.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        (
+            "member_id" = String,
+            Query,
+            description = "The member that would withdraw.",
+            pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$",
+        ),
     ),
     responses(
         (status = 200, description = "Usable.", body = WithdrawalCheckView),

@@ -36,7 +36,8 @@ pub enum IdentityKind {
     ThirdParty,
 }
 
-/// admin manages operators and may be granted anything; cashier: anything; operator: view, pay, transfer; staff: view (`invalid_role` otherwise).
+/// admin manages operators and may be granted anything; cashier: anything; operator: view, pay, transfer; staff: view
+/// (`invalid_role` otherwise).
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum Role {
@@ -54,7 +55,8 @@ pub enum OperatorStatus {
     Removed,
 }
 
-/// What the operator may do on the account, within its role (`operation_not_allowed_for_role`); replaces what it had there; empty: nothing.
+/// What the operator may do on the account, within its role (`operation_not_allowed_for_role`); replaces what it had
+/// there; empty: nothing.
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum Operation {
@@ -72,7 +74,8 @@ pub enum Scope {
     Internal,
 }
 
-/// banned: its members cannot act; frozen: no money leaves or enters its accounts; stop_payment: no money leaves them; merged: final, see merged_into.
+/// banned: its members cannot act; frozen: no money leaves or enters its accounts; stop_payment: no money leaves them;
+/// merged: final, see merged_into.
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum CustomerStatus {
@@ -148,7 +151,8 @@ pub enum AuthenticationResult {
     Pending,
 }
 
-/// id_card authentications: a person's certificate (default `id_card`); business_licence: `unified_social_credit_code` (the default).
+/// id_card authentications: a person's certificate (default `id_card`); business_licence: `unified_social_credit_code`
+/// (the default).
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum AuthenticatedCertificateType {
@@ -167,7 +171,8 @@ pub enum Decision {
     Failed,
 }
 
-/// banned: its members cannot act; frozen: no money leaves or enters any of its accounts; stop_payment: no money leaves them.
+/// banned: its members cannot act; frozen: no money leaves or enters any of its accounts; stop_payment: no money leaves
+/// them.
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum CustomerStatusChange {
@@ -213,7 +218,8 @@ pub enum CodePurpose {
     Authentication,
 }
 
-/// What the code proves; part of what is hashed, so a code never passes for another purpose. A phone change's codes come from its own endpoints (`invalid_purpose`).
+/// What the code proves; part of what is hashed, so a code never passes for another purpose. A phone change's codes
+/// come from its own endpoints (`invalid_purpose`).
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum RequestedCodePurpose {

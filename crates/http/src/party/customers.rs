@@ -29,14 +29,35 @@ const SEARCH_TEXT_BYTES_MAX: usize = 200;
     tag = "customers",
     operation_id = "searchCustomers",
     summary = "Search customers",
-    description = "By exactly one of `certificate_number` (any certificate type), `phone` (a member's) or `name` (exact, without case). A merged customer is found as its survivor.",
+    description = "By exactly one of `certificate_number` (any certificate type), `phone` (a member's) or `name` \
+        (exact, without case). A merged customer is found as its survivor.",
     params(
-        ("certificate_number" = Option<String>, Query, description = "A certificate number.", min_length = 1, max_length = 200),
-        ("phone" = Option<String>, Query, description = "A member's login phone (`phone_invalid` if it is not a phone number)."),
-        ("name" = Option<String>, Query, description = "The customer's verified name.", min_length = 1, max_length = 200),
+        (
+            "certificate_number" = Option<String>,
+            Query,
+            description = "A certificate number.",
+            min_length = 1,
+            max_length = 200,
+        ),
+        (
+            "phone" = Option<String>,
+            Query,
+            description = "A member's login phone (`phone_invalid` if it is not a phone number).",
+        ),
+        (
+            "name" = Option<String>,
+            Query,
+            description = "The customer's verified name.",
+            min_length = 1,
+            max_length = 200,
+        ),
     ),
     responses(
-        (status = 200, description = "The customers found (at most one for a certificate or a phone).", body = super::CustomerList),
+        (
+            status = 200,
+            description = "The customers found (at most one for a certificate or a phone).",
+            body = CustomerList,
+        ),
     )
 )]
 pub async fn search_customers(
@@ -138,13 +159,16 @@ struct CustomerStatusBody {
     tag = "customers",
     operation_id = "setCustomerStatus",
     summary = "Set a customer's status",
-    description = "normal, banned, frozen or stop_payment. Every account of the customer's members takes the ledger flags this status and its own status make together: frozen blocks debits and credits, stop_payment debits; back to normal gives back exactly what the status took.\n\nMade by a staff member, it waits for a second staff member's approval (202, an approval).",
+    description = "normal, banned, frozen or stop_payment. Every account of the customer's members takes the ledger \
+        flags this status and its own status make together: frozen blocks debits and credits, stop_payment debits; \
+        back to normal gives back exactly what the status took.\n\nMade by a staff member, it waits for a second staff \
+        member's approval (202, an approval).",
     params(
         ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = CustomerStatusBody,
     responses(
-        (status = 200, description = "The customer.", body = super::CustomerView),
+        (status = 200, description = "The customer.", body = CustomerView),
     )
 )]
 pub async fn set_customer_status(
@@ -227,7 +251,10 @@ impl From<&MergeRecord> for MergeView {
     tag = "customers",
     operation_id = "mergeCustomers",
     summary = "Merge two customers",
-    description = "`absorbed` merges into the customer of the path (归并), on an administrator's decision: its members and accounts move with their balances, it is kept as merged into the survivor, and the merge is recorded on both. Refused if it would lift a ban or freeze (`merge_would_lift_restriction`) or the two hold different certificates.\n\nMade by a staff member, it waits for a second staff member's approval (202, an approval).",
+    description = "`absorbed` merges into the customer of the path (归并), on an administrator's decision: its members \
+        and accounts move with their balances, it is kept as merged into the survivor, and the merge is recorded on \
+        both. Refused if it would lift a ban or freeze (`merge_would_lift_restriction`) or the two hold different \
+        certificates.\n\nMade by a staff member, it waits for a second staff member's approval (202, an approval).",
     params(
         ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -265,14 +292,27 @@ pub async fn merge_customers(
     tag = "customers",
     operation_id = "getCustomerHistory",
     summary = "A customer's history",
-    description = "Every change recorded under the customer (its own, its members', accounts' and authentications'), with actor and reason, oldest first, cursor-paginated.",
+    description = "Every change recorded under the customer (its own, its members', accounts' and authentications'), \
+        with actor and reason, oldest first, cursor-paginated.",
     params(
         ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("after" = Option<String>, Query, description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).", pattern = "^[0-9]{1,18}$"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.", minimum = 1, maximum = 1000),
+        (
+            "after" = Option<String>,
+            Query,
+            description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).",
+            pattern = "^[0-9]{1,18}$",
+        ),
+        (
+            "limit" = Option<u32>,
+            Query,
+            description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise \
+                `invalid_limit`.",
+            minimum = 1,
+            maximum = 1000,
+        ),
     ),
     responses(
-        (status = 200, description = "A page of history.", body = super::HistoryPage),
+        (status = 200, description = "A page of history.", body = HistoryPage),
     )
 )]
 pub async fn customer_history(

@@ -19,7 +19,8 @@ use crate::ids::MemberIdPath;
 use crate::json::parse_body;
 use crate::AppState;
 
-/// The enterprise member's own login identity (exactly one of `phone`, `email`, `nickname`, `third_party`), its company details and its first admin's identity.
+/// The enterprise member's own login identity (exactly one of `phone`, `email`, `nickname`, `third_party`), its company
+/// details and its first admin's identity.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterEnterpriseBody {
@@ -49,7 +50,8 @@ struct CompanyBody {
     /// The registered company name (`organisation_name_invalid` otherwise).
     #[schema(examples("某某科技有限公司"))]
     name: String,
-    /// The unified social credit code (18 characters, with its check character: `certificate_format_invalid`, `certificate_check_failed`). Only a claim until a verified business-licence authentication.
+    /// The unified social credit code (18 characters, with its check character: `certificate_format_invalid`,
+    /// `certificate_check_failed`). Only a claim until a verified business-licence authentication.
     #[schema(examples("91110108MA01ABCD0B"))]
     credit_code: String,
     /// The legal person's name (`real_name_invalid` otherwise).
@@ -104,7 +106,8 @@ impl CompanyBody {
     }
 }
 
-/// An enterprise's company details (企业资质). Certificate numbers, the unified social credit code included, are masked to their first 3 and last 4 characters; the contact's phone is masked.
+/// An enterprise's company details (企业资质). Certificate numbers, the unified social credit code included, are masked to
+/// their first 3 and last 4 characters; the contact's phone is masked.
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = Company)]
 pub struct CompanyView {
@@ -168,10 +171,16 @@ pub struct RegisteredEnterpriseView {
     tag = "enterprises",
     operation_id = "registerEnterprise",
     summary = "Register an enterprise member",
-    description = "An inactive enterprise member under a new enterprise customer named after the company, with its company details and its first admin operator, all or nothing. The unified social credit code is a claim: a verified business-licence authentication gives the customer its certificate.",
+    description = "An inactive enterprise member under a new enterprise customer named after the company, with its \
+        company details and its first admin operator, all or nothing. The unified social credit code is a claim: a \
+        verified business-licence authentication gives the customer its certificate.",
     request_body = RegisterEnterpriseRequest,
     responses(
-        (status = 201, description = "The member, its customer, its company details and its admin.", body = RegisteredEnterpriseView),
+        (
+            status = 201,
+            description = "The member, its customer, its company details and its admin.",
+            body = RegisteredEnterpriseView,
+        ),
     )
 )]
 pub async fn register_enterprise(
@@ -227,7 +236,8 @@ pub struct CompanyOfMember {
     tag = "enterprises",
     operation_id = "getMemberCompany",
     summary = "Get an enterprise member's company details",
-    description = "`member_not_enterprise` (409) for a personal member; `company` null for an enterprise member registered without details.",
+    description = "`member_not_enterprise` (409) for a personal member; `company` null for an enterprise member \
+        registered without details.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),

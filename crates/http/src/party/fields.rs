@@ -107,7 +107,8 @@ pub fn optional_login_identity(
     login_identity(phone_text, email, nickname, third_party).map(Some)
 }
 
-/// Exactly one login identity: `phone`, `email`, `nickname` or `third_party` (none: `missing_field`; several: `invalid_field`).
+/// Exactly one login identity: `phone`, `email`, `nickname` or `third_party` (none: `missing_field`; several:
+/// `invalid_field`).
 #[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityBody {

@@ -29,7 +29,7 @@ use crate::AppState;
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     responses(
-        (status = 200, description = "The identities.", body = super::IdentityList),
+        (status = 200, description = "The identities.", body = IdentityList),
     )
 )]
 pub async fn member_identities(
@@ -48,13 +48,14 @@ pub async fn member_identities(
     tag = "security",
     operation_id = "addMemberIdentity",
     summary = "Add a login identity",
-    description = "Unique in the platform (`identity_taken`). The platform proves a phone or an email first (a verified one-time code).",
+    description = "Unique in the platform (`identity_taken`). The platform proves a phone or an email first (a \
+        verified one-time code).",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = super::fields::LoginIdentityRequest,
     responses(
-        (status = 201, description = "The member.", body = super::MemberView),
+        (status = 201, description = "The member.", body = MemberView),
     )
 )]
 pub async fn add_identity(
@@ -79,13 +80,14 @@ pub async fn add_identity(
     tag = "security",
     operation_id = "removeMemberIdentity",
     summary = "Remove a login identity",
-    description = "One of the member's (`identity_not_found`), never the last (`last_identity`); it is then free for others.",
+    description = "One of the member's (`identity_not_found`), never the last (`last_identity`); it is then free for \
+        others.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = super::fields::LoginIdentityRequest,
     responses(
-        (status = 200, description = "The member.", body = super::MemberView),
+        (status = 200, description = "The member.", body = MemberView),
     )
 )]
 pub async fn remove_identity(
@@ -134,7 +136,10 @@ pub struct PhoneChangeStartedView {
     tag = "security",
     operation_id = "startPhoneChange",
     summary = "Start a phone change",
-    description = "From one of the member's phones to a free one, replacing a change in progress; a code is issued to each number for the platform to deliver (`code_sent_too_recently` within the resend interval). Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even as a fingerprint.",
+    description = "From one of the member's phones to a free one, replacing a change in progress; a code is issued to \
+        each number for the platform to deliver (`code_sent_too_recently` within the resend interval). Takes no \
+        `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps \
+        nowhere, not even as a fingerprint.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -196,7 +201,10 @@ pub struct PhoneChangeProgressView {
     tag = "security",
     operation_id = "verifyPhoneChange",
     summary = "Verify a phone change's code",
-    description = "The code sent to the old or the new number; a wrong one costs one of its attempts (`code_incorrect`, then `code_attempts_exhausted`). Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even as a fingerprint.",
+    description = "The code sent to the old or the new number; a wrong one costs one of its attempts \
+        (`code_incorrect`, then `code_attempts_exhausted`). Takes no `Idempotency-Key` \
+        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
+        as a fingerprint.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -238,13 +246,14 @@ pub struct CompleteBody {}
     tag = "security",
     operation_id = "completePhoneChange",
     summary = "Complete a phone change",
-    description = "Only once both numbers are verified (`phone_change_unverified`) and before it expires (`phone_change_expired`): the member signs in with the new number, and the old one is freed.",
+    description = "Only once both numbers are verified (`phone_change_unverified`) and before it expires \
+        (`phone_change_expired`): the member signs in with the new number, and the old one is freed.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body(content = ref("#/components/schemas/CompletePhoneChangeRequest"), content_type = "application/json"),
     responses(
-        (status = 200, description = "The member.", body = super::MemberView),
+        (status = 200, description = "The member.", body = MemberView),
     )
 )]
 pub async fn complete_phone_change(

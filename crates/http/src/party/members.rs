@@ -16,7 +16,8 @@ use crate::json::parse_body;
 use crate::query::QueryParams;
 use crate::AppState;
 
-/// Exactly one login identity: `phone`, `email`, `nickname` or `third_party` (none: `missing_field`; several: `invalid_field`).
+/// Exactly one login identity: `phone`, `email`, `nickname` or `third_party` (none: `missing_field`; several:
+/// `invalid_field`).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterBody {
@@ -51,7 +52,8 @@ pub struct Registered {
     tag = "members",
     operation_id = "registerMember",
     summary = "Register a member",
-    description = "An inactive member under a new customer, known by one login identity (unique in the platform: `identity_taken`). A verified authentication later gives the customer its certificate.",
+    description = "An inactive member under a new customer, known by one login identity (unique in the platform: \
+        `identity_taken`). A verified authentication later gives the customer its certificate.",
     request_body = RegisterMemberRequest,
     responses(
         (status = 201, description = "The member and its new customer.", body = Registered),
@@ -93,7 +95,7 @@ pub async fn register_member(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     responses(
-        (status = 200, description = "The member.", body = super::MemberView),
+        (status = 200, description = "The member.", body = MemberView),
     )
 )]
 pub async fn get_member(
@@ -124,7 +126,8 @@ pub struct Activated {
     tag = "members",
     operation_id = "activateMember",
     summary = "Activate a member",
-    description = "An inactive member becomes normal, and the account types that open on activation (the basic account) are opened for it.",
+    description = "An inactive member becomes normal, and the account types that open on activation (the basic \
+        account) are opened for it.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -170,9 +173,9 @@ pub struct ReasonBody {
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
-    request_body = super::members::ReasonBody,
+    request_body = ReasonBody,
     responses(
-        (status = 200, description = "The locked member.", body = super::MemberView),
+        (status = 200, description = "The locked member.", body = MemberView),
     )
 )]
 pub async fn lock_member(
@@ -199,9 +202,9 @@ pub async fn lock_member(
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
-    request_body = super::members::ReasonBody,
+    request_body = ReasonBody,
     responses(
-        (status = 200, description = "The unlocked member.", body = super::MemberView),
+        (status = 200, description = "The unlocked member.", body = MemberView),
     )
 )]
 pub async fn unlock_member(
@@ -225,13 +228,15 @@ pub async fn unlock_member(
     tag = "members",
     operation_id = "cancelMember",
     summary = "Cancel a member",
-    description = "Cancels the member (销户): refused while any of its accounts holds money (`account_not_empty`) or a hold (`account_has_pending`); otherwise its accounts are closed and its login identities freed for reuse. Final.",
+    description = "Cancels the member (销户): refused while any of its accounts holds money (`account_not_empty`) or a \
+        hold (`account_has_pending`); otherwise its accounts are closed and its login identities freed for reuse. \
+        Final.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
-    request_body = super::members::ReasonBody,
+    request_body = ReasonBody,
     responses(
-        (status = 200, description = "The cancelled member.", body = super::MemberView),
+        (status = 200, description = "The cancelled member.", body = MemberView),
     )
 )]
 pub async fn cancel_member(
@@ -254,14 +259,27 @@ pub async fn cancel_member(
     tag = "members",
     operation_id = "getMemberHistory",
     summary = "A member's history",
-    description = "Every change of the member's record (registered, activated, locked, moved by a merge, cancelled...) with its actor and reason, oldest first, cursor-paginated.",
+    description = "Every change of the member's record (registered, activated, locked, moved by a merge, cancelled...) \
+        with its actor and reason, oldest first, cursor-paginated.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("after" = Option<String>, Query, description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).", pattern = "^[0-9]{1,18}$"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.", minimum = 1, maximum = 1000),
+        (
+            "after" = Option<String>,
+            Query,
+            description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).",
+            pattern = "^[0-9]{1,18}$",
+        ),
+        (
+            "limit" = Option<u32>,
+            Query,
+            description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise \
+                `invalid_limit`.",
+            minimum = 1,
+            maximum = 1000,
+        ),
     ),
     responses(
-        (status = 200, description = "A page of history.", body = super::HistoryPage),
+        (status = 200, description = "A page of history.", body = HistoryPage),
     )
 )]
 pub async fn member_history(

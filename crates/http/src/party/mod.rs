@@ -15,7 +15,9 @@
 /// `invalid_field` for several).
 macro_rules! exactly_one_of {
     ($name:ident = $body:ty, [$($field:literal),+]) => {
-        #[doc = concat!("The schema of [`", stringify!($body), "`] with exactly one of its fields ", $("`", $field, "` "),+, "given.")]
+        #[doc = concat!(
+            "The schema of `", stringify!($body), "` with exactly one of its fields ", $("`", $field, "` "),+, "given."
+        )]
         pub struct $name;
 
         impl utoipa::PartialSchema for $name {

@@ -47,7 +47,7 @@ fn manager(client: Actor, acting_operator_id: Option<&str>) -> Result<Actor, Api
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     responses(
-        (status = 200, description = "The operators.", body = super::OperatorList),
+        (status = 200, description = "The operators.", body = OperatorList),
     )
 )]
 pub async fn member_operators(
@@ -77,7 +77,9 @@ struct AddOperatorBody {
     /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
     #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
-    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records it as the actor. Absent: the calling client manages, as the platform.
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
     #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
@@ -90,13 +92,14 @@ struct AddOperatorBody {
     tag = "operators",
     operation_id = "addOperator",
     summary = "Add an operator",
-    description = "An active operator with a role and no grants, for an enterprise member (`member_not_enterprise`), added by the platform or by an active admin of the enterprise (`acting_operator_id`).",
+    description = "An active operator with a role and no grants, for an enterprise member (`member_not_enterprise`), \
+        added by the platform or by an active admin of the enterprise (`acting_operator_id`).",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = AddOperatorBody,
     responses(
-        (status = 201, description = "The operator.", body = super::OperatorView),
+        (status = 201, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn add_operator(
@@ -134,7 +137,7 @@ pub async fn add_operator(
         ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     responses(
-        (status = 200, description = "The operator.", body = super::OperatorView),
+        (status = 200, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn get_operator(
@@ -153,14 +156,15 @@ pub async fn get_operator(
     tag = "operators",
     operation_id = "findOperators",
     summary = "Find the operator that signs in with an identity",
-    description = "Exactly one of `phone`, `email`, `nickname` (none: `missing_parameter`; several: `invalid_query`). A list of one, or empty: a member's identity is not an operator's.",
+    description = "Exactly one of `phone`, `email`, `nickname` (none: `missing_parameter`; several: `invalid_query`). \
+        A list of one, or empty: a member's identity is not an operator's.",
     params(
         ("phone" = Option<String>, Query, description = "A login phone (`phone_invalid` if it is not a phone number)."),
         ("email" = Option<String>, Query, description = "A login email (`email_invalid`)."),
         ("nickname" = Option<String>, Query, description = "A login nickname."),
     ),
     responses(
-        (status = 200, description = "The operator found, if any.", body = super::OperatorList),
+        (status = 200, description = "The operator found, if any.", body = OperatorList),
     )
 )]
 pub async fn find_operators(
@@ -199,7 +203,9 @@ struct RoleBody {
     /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
     #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
-    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records it as the actor. Absent: the calling client manages, as the platform.
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
     #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
@@ -212,13 +218,14 @@ struct RoleBody {
     tag = "operators",
     operation_id = "changeOperatorRole",
     summary = "Change an operator's role",
-    description = "Never the last active admin's (`last_admin`); never to a role that would not allow what the operator is granted (`operation_not_allowed_for_role`: revoke first).",
+    description = "Never the last active admin's (`last_admin`); never to a role that would not allow what the \
+        operator is granted (`operation_not_allowed_for_role`: revoke first).",
     params(
         ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = RoleBody,
     responses(
-        (status = 200, description = "The operator.", body = super::OperatorView),
+        (status = 200, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn change_role(
@@ -249,7 +256,9 @@ struct GrantBody {
     /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
     #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
-    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records it as the actor. Absent: the calling client manages, as the platform.
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
     #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
@@ -268,7 +277,7 @@ struct GrantBody {
     ),
     request_body = GrantBody,
     responses(
-        (status = 200, description = "The operator.", body = super::OperatorView),
+        (status = 200, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn grant(
@@ -298,7 +307,9 @@ struct RevokeBody {
     /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
     #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
-    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records it as the actor. Absent: the calling client manages, as the platform.
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
     #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
@@ -316,7 +327,7 @@ struct RevokeBody {
     ),
     request_body = RevokeBody,
     responses(
-        (status = 200, description = "The operator.", body = super::OperatorView),
+        (status = 200, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn revoke(
@@ -346,7 +357,9 @@ struct LimitsBody {
     /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
     #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
-    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records it as the actor. Absent: the calling client manages, as the platform.
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
     #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
@@ -361,7 +374,8 @@ struct LimitsField {
     /// Most per payment, transfer or withdrawal, in minor units; null or absent: none.
     #[schema(value_type = Option<i64>, minimum = 1)]
     per_transaction: Option<Number>,
-    /// Most per day (UTC+8), in minor units, over all three; null or absent: none. Below per_transaction: `operator_limits_inconsistent`.
+    /// Most per day (UTC+8), in minor units, over all three; null or absent: none. Below per_transaction:
+    /// `operator_limits_inconsistent`.
     #[schema(value_type = Option<i64>, minimum = 1)]
     per_day: Option<Number>,
 }
@@ -384,13 +398,15 @@ impl LimitsField {
     tag = "operators",
     operation_id = "setOperatorLimits",
     summary = "Set an operator's limits",
-    description = "Per transaction and per day, in one currency; null clears them. An authorisation in another currency is `operator_limit_currency_mismatch`.\n\nMade by a staff member, it waits for a second staff member's approval (202, an approval).",
+    description = "Per transaction and per day, in one currency; null clears them. An authorisation in another \
+        currency is `operator_limit_currency_mismatch`.\n\nMade by a staff member, it waits for a second staff \
+        member's approval (202, an approval).",
     params(
         ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = LimitsBody,
     responses(
-        (status = 200, description = "The operator.", body = super::OperatorView),
+        (status = 200, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn set_limits(
@@ -421,7 +437,9 @@ struct StatusBody {
     /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
     #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
-    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records it as the actor. Absent: the calling client manages, as the platform.
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
     #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
@@ -471,7 +489,7 @@ async fn change_status(
     ),
     request_body = StatusBody,
     responses(
-        (status = 200, description = "The operator.", body = super::OperatorView),
+        (status = 200, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn disable(
@@ -496,7 +514,7 @@ pub async fn disable(
     ),
     request_body = StatusBody,
     responses(
-        (status = 200, description = "The operator.", body = super::OperatorView),
+        (status = 200, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn enable(
@@ -516,13 +534,14 @@ pub async fn enable(
     tag = "operators",
     operation_id = "removeOperator",
     summary = "Remove an operator",
-    description = "For good: the record stays for the audit trail, its login identities are freed; never the last active admin (`last_admin`, 409).",
+    description = "For good: the record stays for the audit trail, its login identities are freed; never the last \
+        active admin (`last_admin`, 409).",
     params(
         ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
     request_body = StatusBody,
     responses(
-        (status = 200, description = "The operator.", body = super::OperatorView),
+        (status = 200, description = "The operator.", body = OperatorView),
     )
 )]
 pub async fn remove(
@@ -582,7 +601,10 @@ pub struct AuthorisationView {
     tag = "operators",
     operation_id = "authoriseOperator",
     summary = "Authorise an operator's request",
-    description = "Whether the operator may do the operation on the account now: its enterprise may act, it is active, granted the operation on this account by a role that allows it, and within its limits. A refusal is answered with its code (403 `operator_not_authorised`, `operator_limit_per_transaction`, `operator_limit_per_day`, ...). An allowed amount counts towards the operator's day at once.",
+    description = "Whether the operator may do the operation on the account now: its enterprise may act, it is active, \
+        granted the operation on this account by a role that allows it, and within its limits. A refusal is answered \
+        with its code (403 `operator_not_authorised`, `operator_limit_per_transaction`, `operator_limit_per_day`, \
+        ...). An allowed amount counts towards the operator's day at once.",
     params(
         ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
