@@ -1,10 +1,11 @@
-//! The party's operations as their annotations document them, compared with the hand-written
-//! document they replace (`crates/http/src/openapi.json`): per operation its id, success status and
-//! parameters, and its request and success response schemas with every `$ref` resolved, down to each
-//! property's types, nullability, requiredness, allowed values and closedness. Descriptions,
+//! The party's operations as their annotations document them, compared with the hand-written document
+//! they replace (`crates/http/src/openapi.json`): per operation its id, success status and parameters,
+//! and its request and success response schemas with every `$ref` resolved, down to each property's
+//! types, nullability, requiredness, allowed values and closedness; and each operation's tag, summary
+//! and description (less the scope's paragraph, which the generator adds). The schemas' descriptions,
 //! examples, formats and patterns are left out of the comparison. Where the two differ because the
-//! hand-written document was wrong about what the server reads or answers, the code is the truth:
-//! each such difference is listed in [`CORRECTIONS`] with its reason.
+//! hand-written document was wrong about what the server reads or answers, the code is the truth: each
+//! such difference is listed in [`CORRECTIONS`] with its reason.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -287,6 +288,17 @@ fn differences(today: &Value, generated: &Value) -> Vec<String> {
             let id = operation["operationId"].as_str().unwrap_or_default();
             if was["operationId"].as_str() != Some(id) {
                 out.push(format!("{method} {path}: operation id {} today, {id} generated", was["operationId"]));
+            }
+            for key in ["summary", "tags"] {
+                if operation[key] != was[key] {
+                    out.push(format!("{id} {key}: {} today, {} generated", was[key], operation[key]));
+                }
+            }
+            // The generator adds the scope's paragraph from the route table.
+            let description = was["description"].as_str().unwrap_or_default();
+            let without_scope = description.rsplit_once("\n\nScope: ").map_or(description, |(text, _)| text);
+            if operation["description"].as_str() != Some(without_scope) {
+                out.push(format!("{id} description: {without_scope:?} today, {} generated", operation["description"]));
             }
             let (is, was_params) = (parameters(generated, operation), parameters(today, was));
             if is != was_params {
