@@ -36,10 +36,10 @@ pub struct AccountView {
     pub id: String,
     #[schema(examples("CNY"))]
     pub currency: String,
-    #[schema(value_type = crate::party::choices::NormalSide, inline)]
+    #[schema(inline, value_type = NormalSideName)]
     pub normal_side: &'static str,
-    /// null: unlimited.
-    #[schema(required = true)]
+    /// The overdraft allowed in minor units; null for unlimited.
+    #[schema(required)]
     pub overdraft_limit: Option<i64>,
     pub debits_blocked: bool,
     pub credits_blocked: bool,
@@ -57,13 +57,23 @@ pub struct AccountView {
     /// Balance less what pending transfers hold against the normal side.
     pub available: i64,
     /// Business code of the account; null when unset.
-    #[schema(required = true)]
+    #[schema(required)]
     pub code: Option<String>,
-    #[schema(value_type = Object, additional_properties)]
+    /// The caller's metadata: a JSON object.
+    #[schema(value_type = std::collections::HashMap<String, Value>, additional_properties = true)]
     pub metadata: Value,
     /// RFC 3339, UTC, to the nanosecond (the ledger's resolution), e.g. `2026-11-22T04:18:27.123456789Z`.
     #[schema(format = DateTime)]
     pub created_at: String,
+}
+
+/// An account's normal side: `credit` or `debit`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum NormalSideName {
+    Credit,
+    Debit,
 }
 
 impl From<&Account> for AccountView {

@@ -126,13 +126,6 @@ pub enum AuthenticationStatus {
     Failed,
 }
 
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum NormalSide {
-    Credit,
-    Debit,
-}
-
 /// frozen: no money leaves or enters; stop_payment: no money leaves. Closing is POST /v1/accounts/{id}/close.
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
