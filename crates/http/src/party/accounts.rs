@@ -10,28 +10,65 @@ use serde::Deserialize;
 
 use super::fields;
 use super::members::ReasonBody;
-use super::{run, ClientActor, List, MemberAccountView};
+use super::{run, ClientActor, MemberAccountList, MemberAccountView};
 use crate::error::ApiError;
 use crate::ids::{AccountIdPath, MemberIdPath};
 use crate::json::parse_body;
 use crate::AppState;
 
 /// GET /v1/members/{id}/accounts: the member's accounts with balances, in the order opened.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/accounts",
+    tag = "member accounts",
+    operation_id = "listMemberAccounts",
+    summary = "List a member's accounts",
+    description = "The member's accounts with their balances, in the order opened.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The accounts.", body = MemberAccountList),
+    )
+)]
 pub async fn member_accounts(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
-) -> Result<Json<List<MemberAccountView>>, ApiError> {
+) -> Result<Json<MemberAccountList>, ApiError> {
     let accounts = state.parties.member_accounts(id).await?;
-    Ok(Json(List { data: accounts.iter().map(|a| MemberAccountView::of(&a.account, &a.ledger)).collect() }))
+    Ok(Json(MemberAccountList {
+        data: accounts.iter().map(|a| MemberAccountView::of(&a.account, &a.ledger)).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OpenMemberAccountRequest)]
 struct OpenAccountBody {
+    /// A configured account type (`account_type_not_configured` otherwise). The basic account opens on activation, one
+    /// per member.
+    #[schema(examples("settlement"))]
     account_type: String,
 }
 
 /// POST /v1/members/{id}/accounts: an account of a configured type, for an active member.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/accounts",
+    tag = "member accounts",
+    operation_id = "openMemberAccount",
+    summary = "Open a member account",
+    description = "An account of a configured type for an active member: a ledger account of the type's currency and \
+        limits. One basic account per member (`basic_account_exists`); other types up to their limit \
+        (`account_type_limit_reached`).",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = OpenAccountBody,
+    responses(
+        (status = 201, description = "The new account.", body = MemberAccountView),
+    )
+)]
 pub async fn open_account(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -47,6 +84,21 @@ pub async fn open_account(
 }
 
 /// GET /v1/accounts/{id}
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}",
+    tag = "member accounts",
+    operation_id = "getMemberAccount",
+    summary = "Get a member account",
+    description = "A member account with its type, its own status, its member and customer, and its ledger account \
+        (counters, balances, flags). Its entries are GET /v1/ledger/accounts/{id}/entries.",
+    params(
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The account.", body = MemberAccountView),
+    )
+)]
 pub async fn get_account(
     State(state): State<AppState>,
     AccountIdPath(id): AccountIdPath,
@@ -55,14 +107,34 @@ pub async fn get_account(
     Ok(Json(MemberAccountView::of(&view.account, &view.ledger)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AccountStatusRequest)]
 struct AccountStatusBody {
+    #[schema(value_type = crate::party::choices::AccountStatusChange, inline)]
     status: String,
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
 }
 
 /// POST /v1/accounts/{id}/status: normal, frozen or stop_payment.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{id}/status",
+    tag = "member accounts",
+    operation_id = "setMemberAccountStatus",
+    summary = "Set a member account's status",
+    description = "normal, frozen or stop_payment; the ledger's flags become what this status and the customer's make \
+        together.\n\nMade by a staff member, it waits for a second staff member's approval (202, an approval).",
+    params(
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = AccountStatusBody,
+    responses(
+        (status = 200, description = "The account.", body = MemberAccountView),
+    )
+)]
 pub async fn set_account_status(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -80,6 +152,21 @@ pub async fn set_account_status(
 }
 
 /// POST /v1/accounts/{id}/close: only at zero balance with nothing held.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{id}/close",
+    tag = "member accounts",
+    operation_id = "closeMemberAccount",
+    summary = "Close a member account",
+    description = "Only at zero balance with nothing held (`account_not_empty`, `account_has_pending`). Final.",
+    params(
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "The closed account.", body = MemberAccountView),
+    )
+)]
 pub async fn close_account(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,

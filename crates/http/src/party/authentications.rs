@@ -11,24 +11,40 @@ use sanhu_service::party::{AuthenticationOutcome, AuthenticationResult};
 use serde::{Deserialize, Serialize};
 
 use super::fields::{self, SubjectFields};
-use super::{run, AuthenticationView, ClientActor, List};
+use super::{run, AuthenticationList, AuthenticationView, ClientActor};
 use crate::error::{code, ApiError};
 use crate::ids::{AuthenticationIdPath, MemberIdPath};
 use crate::json::parse_body;
 use crate::AppState;
 
-#[derive(Deserialize)]
+/// The subject's fields depend on `type`: id_card and business_licence take `name`, `certificate_type`,
+/// `certificate_number`; phone `phone`; email `email`; bank_card `name` and `card_number`. A field of another type is
+/// `invalid_field`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AuthenticateRequest)]
 struct AuthenticateBody {
     #[serde(rename = "type")]
+    #[schema(value_type = crate::party::choices::AuthenticationType, inline)]
     authentication_type: String,
+    /// The channel that verified, as the platform names it.
+    #[schema(pattern = "^[a-z0-9_]{2,32}$", examples("police_id_check"))]
     channel: String,
+    #[schema(value_type = crate::party::choices::AuthenticationResult, inline)]
     result: String,
+    /// id_card and bank_card: the person's name; business_licence: the company's registered name.
     name: Option<String>,
+    #[schema(value_type = Option<crate::party::choices::AuthenticatedCertificateType>, inline)]
     certificate_type: Option<String>,
+    /// id_card and business_licence: the number, checked (check digit included). Never shown again: responses carry it
+    /// masked.
+    #[schema(examples("110101199003071233"))]
     certificate_number: Option<String>,
+    /// phone authentications.
     phone: Option<String>,
+    /// email authentications.
     email: Option<String>,
+    /// bank_card authentications: 13 to 19 digits; kept only masked (BIN and last 4).
     card_number: Option<String>,
 }
 
@@ -48,14 +64,17 @@ macro_rules! subject_fields {
 }
 
 /// An authentication and what it caused.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuthenticationOutcome)]
 pub struct OutcomeView {
     authentication: AuthenticationView,
     /// The member's customer afterwards (the survivor, after a merge).
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     customer_id: String,
     /// The customer gained the certificate.
     certificate_assigned: bool,
-    /// The customer the member's former customer merged into; null if none.
+    /// The customer that already held the certificate, into which the member's customer merged; null if none.
+    #[schema(required = true)]
     merged_into: Option<String>,
 }
 
@@ -86,6 +105,24 @@ fn log_outcome(outcome: &AuthenticationOutcome, what: &str) {
 
 /// POST /v1/members/{id}/authentications: records a verification of the member's ID card, business
 /// licence, phone, email or bank card, with its result (or pending).
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/authentications",
+    tag = "authentications",
+    operation_id = "authenticateMember",
+    summary = "Record an authentication",
+    description = "Records a verification the platform made through a channel, with its result (or pending). A \
+        verified ID card or business licence gives the member its real name and the customer its certificate; if \
+        another customer holds that certificate already, the member's customer merges into it, with its members and \
+        accounts. Certificate and card numbers are never shown again, nor logged: the record keeps the masked subject.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = AuthenticateBody,
+    responses(
+        (status = 201, description = "The authentication and what it caused.", body = OutcomeView),
+    )
+)]
 pub async fn authenticate(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -105,28 +142,70 @@ pub async fn authenticate(
 }
 
 /// GET /v1/members/{id}/authentications: oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/authentications",
+    tag = "authentications",
+    operation_id = "listMemberAuthentications",
+    summary = "List a member's authentications",
+    description = "Oldest first, subjects masked.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The authentications.", body = AuthenticationList),
+    )
+)]
 pub async fn member_authentications(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
-) -> Result<Json<List<AuthenticationView>>, ApiError> {
+) -> Result<Json<AuthenticationList>, ApiError> {
     let authentications = state.parties.member_authentications(id).await?;
-    Ok(Json(List { data: authentications.iter().map(AuthenticationView::from).collect() }))
+    Ok(Json(AuthenticationList { data: authentications.iter().map(AuthenticationView::from).collect() }))
 }
 
-#[derive(Deserialize)]
+/// verified: with the subject it was requested for (sanhu kept it only masked), in the fields of the authentication's
+/// type; failed: no subject fields.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DecideAuthenticationRequest)]
 struct DecideBody {
+    #[schema(value_type = crate::party::choices::Decision, inline)]
     result: String,
+    /// id_card and bank_card: the person's name; business_licence: the company's registered name.
     name: Option<String>,
+    #[schema(value_type = Option<crate::party::choices::AuthenticatedCertificateType>, inline)]
     certificate_type: Option<String>,
+    /// id_card and business_licence: the number, checked (check digit included). Never shown again: responses carry it
+    /// masked.
+    #[schema(examples("110101199003071233"))]
     certificate_number: Option<String>,
+    /// phone authentications.
     phone: Option<String>,
+    /// email authentications.
     email: Option<String>,
+    /// bank_card authentications: 13 to 19 digits; kept only masked (BIN and last 4).
     card_number: Option<String>,
 }
 
 /// POST /v1/authentications/{id}/decide: verified (with the subject it was requested for, which sanhu
 /// kept only masked) or failed (with no subject).
+#[utoipa::path(
+    post,
+    path = "/v1/authentications/{id}/decide",
+    tag = "authentications",
+    operation_id = "decideAuthentication",
+    summary = "Decide a pending authentication",
+    description = "verified (with the subject it was requested for) or failed; only once \
+        (`authentication_not_pending`). Verified has the same consequences as when recorded verified.",
+    params(
+        ("id" = String, Path, description = "The authentication's id.", pattern = "^aut_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = DecideBody,
+    responses(
+        (status = 200, description = "The authentication and what it caused.", body = OutcomeView),
+    )
+)]
 pub async fn decide_authentication(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,

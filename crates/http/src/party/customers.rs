@@ -9,8 +9,8 @@ use sanhu_service::party::CustomerSearch;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    fields, history_window, run, ClientActor, CustomerView, HistoryEntryView, HistoryPage, List, MemberAccountView,
-    MemberView,
+    fields, history_window, run, ClientActor, CustomerList, CustomerView, HistoryEntryView, HistoryPage,
+    MemberAccountView, MemberView,
 };
 use crate::error::{code, ApiError};
 use crate::ids::{self, CustomerIdPath};
@@ -23,10 +23,47 @@ const SEARCH_TEXT_BYTES_MAX: usize = 200;
 
 /// GET /v1/customers?certificate_number=|phone=|name=: exactly one criterion; a merged customer is
 /// found as its survivor.
+#[utoipa::path(
+    get,
+    path = "/v1/customers",
+    tag = "customers",
+    operation_id = "searchCustomers",
+    summary = "Search customers",
+    description = "By exactly one of `certificate_number` (any certificate type), `phone` (a member's) or `name` \
+        (exact, without case). A merged customer is found as its survivor.",
+    params(
+        (
+            "certificate_number" = Option<String>,
+            Query,
+            description = "A certificate number.",
+            min_length = 1,
+            max_length = 200,
+        ),
+        (
+            "phone" = Option<String>,
+            Query,
+            description = "A member's login phone (`phone_invalid` if it is not a phone number).",
+        ),
+        (
+            "name" = Option<String>,
+            Query,
+            description = "The customer's verified name.",
+            min_length = 1,
+            max_length = 200,
+        ),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The customers found (at most one for a certificate or a phone).",
+            body = CustomerList,
+        ),
+    )
+)]
 pub async fn search_customers(
     State(state): State<AppState>,
     query: QueryParams,
-) -> Result<Json<List<CustomerView>>, ApiError> {
+) -> Result<Json<CustomerList>, ApiError> {
     const CRITERIA: [&str; 3] = ["certificate_number", "phone", "name"];
     let query = query.only(&CRITERIA)?;
     let given: Vec<&str> = CRITERIA.into_iter().filter(|name| query.get(name).is_some()).collect();
@@ -60,21 +97,36 @@ pub async fn search_customers(
         }
     };
     let found = state.parties.search_customers(&search).await?;
-    Ok(Json(List { data: found.iter().map(CustomerView::from).collect() }))
+    Ok(Json(CustomerList { data: found.iter().map(CustomerView::from).collect() }))
 }
 
 /// Everything the back office sees of one customer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CustomerOverview)]
 pub struct CustomerOverview {
     customer: CustomerView,
     members: Vec<MemberView>,
     /// Every account of every member, with balances.
     accounts: Vec<MemberAccountView>,
-    /// The latest changes, oldest first; GET /v1/customers/{id}/history pages through all of them.
+    /// The latest changes (at most 100), oldest first; GET /v1/customers/{id}/history pages through all of them.
     history: Vec<HistoryEntryView>,
 }
 
 /// GET /v1/customers/{id}
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}",
+    tag = "customers",
+    operation_id = "getCustomer",
+    summary = "Get a customer",
+    description = "The customer with its members, their accounts with balances, statuses, and its latest history.",
+    params(
+        ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The customer.", body = CustomerOverview),
+    )
+)]
 pub async fn get_customer(
     State(state): State<AppState>,
     CustomerIdPath(id): CustomerIdPath,
@@ -88,15 +140,37 @@ pub async fn get_customer(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CustomerStatusRequest)]
 struct CustomerStatusBody {
+    #[schema(value_type = crate::party::choices::CustomerStatusChange, inline)]
     status: String,
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
 }
 
 /// POST /v1/customers/{id}/status: normal, banned, frozen or stop_payment; every account of the
 /// customer's members takes the ledger flags this status and its own make together.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/status",
+    tag = "customers",
+    operation_id = "setCustomerStatus",
+    summary = "Set a customer's status",
+    description = "normal, banned, frozen or stop_payment. Every account of the customer's members takes the ledger \
+        flags this status and its own status make together: frozen blocks debits and credits, stop_payment debits; \
+        back to normal gives back exactly what the status took.\n\nMade by a staff member, it waits for a second staff \
+        member's approval (202, an approval).",
+    params(
+        ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = CustomerStatusBody,
+    responses(
+        (status = 200, description = "The customer.", body = CustomerView),
+    )
+)]
 pub async fn set_customer_status(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -113,25 +187,39 @@ pub async fn set_customer_status(
     Ok(Json(CustomerView::from(&customer)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MergeCustomersRequest)]
 struct MergeBody {
+    /// The customer that merges into the one of the path.
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     absorbed: String,
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
 }
 
 /// A merge's record.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Merge)]
 pub struct MergeView {
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     survivor: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     absorbed: String,
-    /// `administrator` (this endpoint) or `authentication` (a verified authentication).
+    // `administrator` (this endpoint) or `authentication` (a verified authentication).
+    #[schema(value_type = crate::party::choices::MergeBasis, inline)]
     basis: &'static str,
+    #[schema(required = true)]
     reason: Option<String>,
+    #[schema(required = true)]
     authentication_id: Option<String>,
     members_moved: Vec<String>,
     accounts_moved: Vec<String>,
+    /// The survivor had no certificate and took the absorbed customer's.
     certificate_moved: bool,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     at: String,
 }
 
@@ -157,6 +245,24 @@ impl From<&MergeRecord> for MergeView {
 
 /// POST /v1/customers/{id}/merge: `absorbed` merges into the customer of the path (the survivor), on
 /// an administrator's decision, with a reason.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/merge",
+    tag = "customers",
+    operation_id = "mergeCustomers",
+    summary = "Merge two customers",
+    description = "`absorbed` merges into the customer of the path (归并), on an administrator's decision: its members \
+        and accounts move with their balances, it is kept as merged into the survivor, and the merge is recorded on \
+        both. Refused if it would lift a ban or freeze (`merge_would_lift_restriction`) or the two hold different \
+        certificates.\n\nMade by a staff member, it waits for a second staff member's approval (202, an approval).",
+    params(
+        ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = MergeBody,
+    responses(
+        (status = 200, description = "The merge's record.", body = MergeView),
+    )
+)]
 pub async fn merge_customers(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -180,6 +286,35 @@ pub async fn merge_customers(
 
 /// GET /v1/customers/{id}/history?after=&limit=: every change recorded under the customer (its own,
 /// its members', accounts' and authentications'), oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/history",
+    tag = "customers",
+    operation_id = "getCustomerHistory",
+    summary = "A customer's history",
+    description = "Every change recorded under the customer (its own, its members', accounts' and authentications'), \
+        with actor and reason, oldest first, cursor-paginated.",
+    params(
+        ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        (
+            "after" = Option<String>,
+            Query,
+            description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).",
+            pattern = "^[0-9]{1,18}$",
+        ),
+        (
+            "limit" = Option<u32>,
+            Query,
+            description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise \
+                `invalid_limit`.",
+            minimum = 1,
+            maximum = 1000,
+        ),
+    ),
+    responses(
+        (status = 200, description = "A page of history.", body = HistoryPage),
+    )
+)]
 pub async fn customer_history(
     State(state): State<AppState>,
     CustomerIdPath(id): CustomerIdPath,

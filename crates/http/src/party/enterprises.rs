@@ -19,30 +19,62 @@ use crate::ids::MemberIdPath;
 use crate::json::parse_body;
 use crate::AppState;
 
-#[derive(Deserialize)]
+/// The enterprise member's own login identity (exactly one of `phone`, `email`, `nickname`, `third_party`), its company
+/// details and its first admin's identity.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterEnterpriseBody {
+    #[schema(value_type = Option<crate::party::choices::Scope>, inline, default = "external")]
     scope: Option<String>,
+    /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
+    #[schema(examples("13800000001"))]
     phone: Option<String>,
+    #[schema(examples("zhang.san@example.cn"))]
     email: Option<String>,
+    /// 2 to 20 letters, digits, '_' or '-', not all digits.
     nickname: Option<String>,
+    #[schema(inline)]
     third_party: Option<ThirdPartyField>,
     company: CompanyBody,
+    /// The identity the first admin operator signs in with: its own, not the member's (`identity_taken`).
+    #[schema(value_type = super::fields::LoginIdentityRequest)]
     admin: IdentityBody,
 }
 
-#[derive(Deserialize)]
+exactly_one_of!(RegisterEnterpriseRequest = RegisterEnterpriseBody, ["phone", "email", "nickname", "third_party"]);
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CompanyDetailsRequest)]
 struct CompanyBody {
+    /// The registered company name (`organisation_name_invalid` otherwise).
+    #[schema(examples("某某科技有限公司"))]
     name: String,
+    /// The unified social credit code (18 characters, with its check character: `certificate_format_invalid`,
+    /// `certificate_check_failed`). Only a claim until a verified business-licence authentication.
+    #[schema(examples("91110108MA01ABCD0B"))]
     credit_code: String,
+    /// The legal person's name (`real_name_invalid` otherwise).
+    #[schema(examples("张三"))]
     legal_person: String,
+    #[schema(value_type = Option<crate::party::choices::PersonCertificateType>, inline, default = "id_card")]
     legal_person_certificate_type: Option<String>,
+    /// Read, checked and answered masked only.
+    #[schema(examples("110101199003071233"))]
     legal_person_certificate_number: String,
+    #[schema(examples("李四"))]
     contact: String,
+    /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
+    #[schema(examples("13800000001"))]
     contact_phone: String,
+    /// A GB/T 4754 code: a section letter A to T, optionally followed by 2 to 4 digits (`industry_invalid`).
+    #[schema(examples("I642"))]
     industry: String,
+    /// `YYYY-MM-DD` (the last day, in China) or `long_term` (`licence_expiry_invalid`).
+    #[schema(examples("2035-06-30", "long_term"))]
     licence_expiry: String,
+    /// 1 to 200 characters without control characters (`address_invalid`).
+    #[schema(examples("北京市海淀区某某路1号"))]
     address: String,
 }
 
@@ -74,15 +106,20 @@ impl CompanyBody {
     }
 }
 
-/// An enterprise's company details. Certificate numbers are masked (the unified social credit code
-/// too, to its first 3 and last 4 characters); the contact's phone is masked.
-#[derive(Serialize, Debug)]
+/// An enterprise's company details (企业资质). Certificate numbers, the unified social credit code included, are masked to
+/// their first 3 and last 4 characters; the contact's phone is masked.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Company)]
 pub struct CompanyView {
     name: String,
+    #[schema(inline)]
     credit_code: CertificateView,
     legal_person: String,
+    #[schema(inline)]
     legal_person_certificate: CertificateView,
     contact: String,
+    /// Masked.
+    #[schema(examples("139****5678"))]
     contact_phone: String,
     industry: String,
     /// `YYYY-MM-DD` or `long_term`.
@@ -117,7 +154,8 @@ impl From<&CompanyDetails> for CompanyView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = RegisteredEnterprise)]
 pub struct RegisteredEnterpriseView {
     member: MemberView,
     customer: CustomerView,
@@ -127,6 +165,24 @@ pub struct RegisteredEnterpriseView {
 
 /// POST /v1/enterprises: an inactive enterprise member under a new enterprise customer (named after the
 /// company), with its company details and its first admin operator, who signs in with its own identity.
+#[utoipa::path(
+    post,
+    path = "/v1/enterprises",
+    tag = "enterprises",
+    operation_id = "registerEnterprise",
+    summary = "Register an enterprise member",
+    description = "An inactive enterprise member under a new enterprise customer named after the company, with its \
+        company details and its first admin operator, all or nothing. The unified social credit code is a claim: a \
+        verified business-licence authentication gives the customer its certificate.",
+    request_body = RegisterEnterpriseRequest,
+    responses(
+        (
+            status = 201,
+            description = "The member, its customer, its company details and its admin.",
+            body = RegisteredEnterpriseView,
+        ),
+    )
+)]
 pub async fn register_enterprise(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -163,14 +219,32 @@ pub async fn register_enterprise(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CompanyOfMember)]
 pub struct CompanyOfMember {
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     member_id: String,
-    /// Null for an enterprise member registered without them (POST /v1/members with kind enterprise).
+    /// Null for an enterprise member registered without company details.
+    #[schema(required = true)]
     company: Option<CompanyView>,
 }
 
 /// GET /v1/members/{id}/company: `member_not_enterprise` for a personal member.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/company",
+    tag = "enterprises",
+    operation_id = "getMemberCompany",
+    summary = "Get an enterprise member's company details",
+    description = "`member_not_enterprise` (409) for a personal member; `company` null for an enterprise member \
+        registered without details.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The company details.", body = CompanyOfMember),
+    )
+)]
 pub async fn member_company(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,

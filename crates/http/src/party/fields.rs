@@ -47,10 +47,12 @@ pub fn scope(text: Option<&str>) -> Result<CustomerScope, ApiError> {
 }
 
 /// A third-party login: the provider and its id for the person.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThirdPartyField {
+    #[schema(examples("wechat"))]
     provider: String,
+    /// The provider's stable id for the person (OpenID, UnionID, sub).
     subject: String,
 }
 
@@ -105,15 +107,23 @@ pub fn optional_login_identity(
     login_identity(phone_text, email, nickname, third_party).map(Some)
 }
 
-/// A body (or a nested object) that names exactly one login identity.
-#[derive(Deserialize, Debug)]
+/// Exactly one login identity: `phone`, `email`, `nickname` or `third_party` (none: `missing_field`; several:
+/// `invalid_field`).
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityBody {
+    /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
+    #[schema(examples("13800000001"))]
     phone: Option<String>,
+    #[schema(examples("zhang.san@example.cn"))]
     email: Option<String>,
+    /// 2 to 20 letters, digits, '_' or '-', not all digits.
     nickname: Option<String>,
+    #[schema(inline)]
     third_party: Option<ThirdPartyField>,
 }
+
+exactly_one_of!(LoginIdentityRequest = IdentityBody, ["phone", "email", "nickname", "third_party"]);
 
 impl IdentityBody {
     pub fn identity(&self) -> Result<LoginIdentity, ApiError> {

@@ -11,23 +11,53 @@ use serde::{Deserialize, Serialize};
 
 use super::fields::{self, IdentityBody};
 use super::one_time_codes::IssuedCodeView;
-use super::{run, ClientActor, IdentityView, List, MemberView};
+use super::{run, ClientActor, IdentityList, IdentityView, MemberView};
 use crate::error::ApiError;
 use crate::ids::MemberIdPath;
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::AppState;
 
 /// GET /v1/members/{id}/identities: in the order added, masked.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/identities",
+    tag = "security",
+    operation_id = "listMemberIdentities",
+    summary = "List a member's login identities",
+    description = "In the order added; phones and emails masked.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The identities.", body = IdentityList),
+    )
+)]
 pub async fn member_identities(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
-) -> Result<Json<List<IdentityView>>, ApiError> {
+) -> Result<Json<IdentityList>, ApiError> {
     let identities = state.parties.member_identities(id).await?;
-    Ok(Json(List { data: identities.iter().map(IdentityView::from).collect() }))
+    Ok(Json(IdentityList { data: identities.iter().map(IdentityView::from).collect() }))
 }
 
 /// POST /v1/members/{id}/identities: one more identity the member signs in with. The platform proves
 /// a phone or email first (a verified one-time code).
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/identities",
+    tag = "security",
+    operation_id = "addMemberIdentity",
+    summary = "Add a login identity",
+    description = "Unique in the platform (`identity_taken`). The platform proves a phone or an email first (a \
+        verified one-time code).",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = super::fields::LoginIdentityRequest,
+    responses(
+        (status = 201, description = "The member.", body = MemberView),
+    )
+)]
 pub async fn add_identity(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -44,6 +74,22 @@ pub async fn add_identity(
 
 /// POST /v1/members/{id}/identities/remove: one of the member's identities, which is then free for
 /// others; never the last one.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/identities/remove",
+    tag = "security",
+    operation_id = "removeMemberIdentity",
+    summary = "Remove a login identity",
+    description = "One of the member's (`identity_not_found`), never the last (`last_identity`); it is then free for \
+        others.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = super::fields::LoginIdentityRequest,
+    responses(
+        (status = 200, description = "The member.", body = MemberView),
+    )
+)]
 pub async fn remove_identity(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -58,25 +104,50 @@ pub async fn remove_identity(
     Ok(Json(MemberView::from(&member)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StartPhoneChangeRequest)]
 struct StartBody {
+    /// One of the member's login phones (`identity_not_found` otherwise).
+    #[schema(examples("13800000001"))]
     old_phone: String,
+    /// A phone no member uses (`identity_taken`), not the old one (`phone_unchanged`).
+    #[schema(examples("13800000001"))]
     new_phone: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PhoneChangeStarted)]
 pub struct PhoneChangeStartedView {
     /// To deliver to the old number.
     old_code: IssuedCodeView,
     /// To deliver to the new number.
     new_code: IssuedCodeView,
     /// Both codes verified and the change completed before this.
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
 /// POST /v1/members/{id}/phone-change: starts moving the member from one of its phones to a free one
 /// (replacing a change in progress), and issues a code to each number for the platform to deliver.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/phone-change",
+    tag = "security",
+    operation_id = "startPhoneChange",
+    summary = "Start a phone change",
+    description = "From one of the member's phones to a free one, replacing a change in progress; a code is issued to \
+        each number for the platform to deliver (`code_sent_too_recently` within the resend interval). Takes no \
+        `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps \
+        nowhere, not even as a fingerprint.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = StartBody,
+    responses(
+        (status = 201, description = "The two codes to deliver.", body = PhoneChangeStartedView),
+    )
+)]
 pub async fn start_phone_change(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -100,22 +171,48 @@ pub async fn start_phone_change(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VerifyPhoneChangeRequest)]
 struct VerifyBody {
+    /// The old or the new number of the change (`phone_change_code_mismatch` otherwise).
+    #[schema(examples("13800000001"))]
     phone: String,
+    /// The code as the person typed it. Never logged, never answered.
+    #[schema(examples("482915"))]
     code: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PhoneChangeProgress)]
 pub struct PhoneChangeProgressView {
     old_verified: bool,
     new_verified: bool,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
 /// POST /v1/members/{id}/phone-change/verify: the code sent to the old or the new number; a wrong one
 /// costs one of that code's attempts.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/phone-change/verify",
+    tag = "security",
+    operation_id = "verifyPhoneChange",
+    summary = "Verify a phone change's code",
+    description = "The code sent to the old or the new number; a wrong one costs one of its attempts \
+        (`code_incorrect`, then `code_attempts_exhausted`). Takes no `Idempotency-Key` \
+        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
+        as a fingerprint.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = VerifyBody,
+    responses(
+        (status = 200, description = "Where the change stands.", body = PhoneChangeProgressView),
+    )
+)]
 pub async fn verify_phone_change(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
@@ -135,12 +232,30 @@ pub async fn verify_phone_change(
     }))
 }
 
-#[derive(Deserialize, Default)]
+/// No fields; the body may be empty.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CompleteBody {}
+#[schema(as = CompletePhoneChangeRequest)]
+pub struct CompleteBody {}
 
 /// POST /v1/members/{id}/phone-change/complete: once both numbers are verified
 /// (`phone_change_unverified` before), the member signs in with the new number instead of the old.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/phone-change/complete",
+    tag = "security",
+    operation_id = "completePhoneChange",
+    summary = "Complete a phone change",
+    description = "Only once both numbers are verified (`phone_change_unverified`) and before it expires \
+        (`phone_change_expired`): the member signs in with the new number, and the old one is freed.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body(content = ref("#/components/schemas/CompletePhoneChangeRequest"), content_type = "application/json"),
+    responses(
+        (status = 200, description = "The member.", body = MemberView),
+    )
+)]
 pub async fn complete_phone_change(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,

@@ -16,24 +16,49 @@ use crate::json::parse_body;
 use crate::query::QueryParams;
 use crate::AppState;
 
-#[derive(Deserialize)]
+/// Exactly one login identity: `phone`, `email`, `nickname` or `third_party` (none: `missing_field`; several:
+/// `invalid_field`).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterBody {
+    #[schema(value_type = Option<crate::party::choices::Kind>, inline, default = "personal")]
     kind: Option<String>,
+    #[schema(value_type = Option<crate::party::choices::Scope>, inline, default = "external")]
     scope: Option<String>,
+    /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
+    #[schema(examples("13800000001"))]
     phone: Option<String>,
+    #[schema(examples("zhang.san@example.cn"))]
     email: Option<String>,
+    /// 2 to 20 letters, digits, '_' or '-', not all digits.
     nickname: Option<String>,
+    #[schema(inline)]
     third_party: Option<ThirdPartyField>,
 }
 
-#[derive(Serialize)]
+exactly_one_of!(RegisterMemberRequest = RegisterBody, ["phone", "email", "nickname", "third_party"]);
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = RegisteredMember)]
 pub struct Registered {
     member: MemberView,
     customer: CustomerView,
 }
 
 /// POST /v1/members: an inactive member under a new customer, known by one login identity.
+#[utoipa::path(
+    post,
+    path = "/v1/members",
+    tag = "members",
+    operation_id = "registerMember",
+    summary = "Register a member",
+    description = "An inactive member under a new customer, known by one login identity (unique in the platform: \
+        `identity_taken`). A verified authentication later gives the customer its certificate.",
+    request_body = RegisterMemberRequest,
+    responses(
+        (status = 201, description = "The member and its new customer.", body = Registered),
+    )
+)]
 pub async fn register_member(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -59,6 +84,20 @@ pub async fn register_member(
 }
 
 /// GET /v1/members/{id}
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}",
+    tag = "members",
+    operation_id = "getMember",
+    summary = "Get a member",
+    description = "The member with its statuses (and their codes) and masked login identities.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The member.", body = MemberView),
+    )
+)]
 pub async fn get_member(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
@@ -66,11 +105,14 @@ pub async fn get_member(
     Ok(Json(MemberView::from(&state.parties.get_member(id).await?)))
 }
 
-#[derive(Deserialize, Default)]
+/// No fields; the body may be empty.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ActivateBody {}
+#[schema(as = ActivateMemberRequest)]
+pub struct ActivateBody {}
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ActivatedMember)]
 pub struct Activated {
     member: MemberView,
     /// The accounts activation opened (the basic account).
@@ -78,6 +120,22 @@ pub struct Activated {
 }
 
 /// POST /v1/members/{id}/activate
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/activate",
+    tag = "members",
+    operation_id = "activateMember",
+    summary = "Activate a member",
+    description = "An inactive member becomes normal, and the account types that open on activation (the basic \
+        account) are opened for it.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body(content = ref("#/components/schemas/ActivateMemberRequest"), content_type = "application/json"),
+    responses(
+        (status = 200, description = "The member and the accounts opened.", body = Activated),
+    )
+)]
 pub async fn activate_member(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -95,13 +153,31 @@ pub async fn activate_member(
 }
 
 /// The body of a change that needs only a reason.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReasonRequest)]
 pub struct ReasonBody {
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     pub reason: String,
 }
 
 /// POST /v1/members/{id}/lock
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/lock",
+    tag = "members",
+    operation_id = "lockMember",
+    summary = "Lock a member",
+    description = "Lock status 1: the member cannot act until unlocked. Its accounts are untouched.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "The locked member.", body = MemberView),
+    )
+)]
 pub async fn lock_member(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -116,6 +192,21 @@ pub async fn lock_member(
 }
 
 /// POST /v1/members/{id}/unlock
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/unlock",
+    tag = "members",
+    operation_id = "unlockMember",
+    summary = "Unlock a member",
+    description = "Lock status 0 again.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "The unlocked member.", body = MemberView),
+    )
+)]
 pub async fn unlock_member(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -131,6 +222,23 @@ pub async fn unlock_member(
 
 /// POST /v1/members/{id}/cancel: only once every account of the member is empty with nothing held;
 /// its accounts are closed and its login identities freed.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/cancel",
+    tag = "members",
+    operation_id = "cancelMember",
+    summary = "Cancel a member",
+    description = "Cancels the member (销户): refused while any of its accounts holds money (`account_not_empty`) or a \
+        hold (`account_has_pending`); otherwise its accounts are closed and its login identities freed for reuse. \
+        Final.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "The cancelled member.", body = MemberView),
+    )
+)]
 pub async fn cancel_member(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -145,6 +253,35 @@ pub async fn cancel_member(
 }
 
 /// GET /v1/members/{id}/history?after=&limit=: the member's own record's changes, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/history",
+    tag = "members",
+    operation_id = "getMemberHistory",
+    summary = "A member's history",
+    description = "Every change of the member's record (registered, activated, locked, moved by a merge, cancelled...) \
+        with its actor and reason, oldest first, cursor-paginated.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        (
+            "after" = Option<String>,
+            Query,
+            description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).",
+            pattern = "^[0-9]{1,18}$",
+        ),
+        (
+            "limit" = Option<u32>,
+            Query,
+            description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise \
+                `invalid_limit`.",
+            minimum = 1,
+            maximum = 1000,
+        ),
+    ),
+    responses(
+        (status = 200, description = "A page of history.", body = HistoryPage),
+    )
+)]
 pub async fn member_history(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,

@@ -10,9 +10,34 @@
 //! is answered once, to the platform that delivers it, and kept by sanhu only as a keyed digest (the
 //! endpoints that carry these take no Idempotency-Key: see [`crate::SECRET_BEARING_ROUTES`]).
 
+/// A request body's schema under its name in the OpenAPI document, with the rule its derived schema
+/// cannot say: exactly one of `fields` is given (the handler answers `missing_field` for none,
+/// `invalid_field` for several).
+macro_rules! exactly_one_of {
+    ($name:ident = $body:ty, [$($field:literal),+]) => {
+        #[doc = concat!(
+            "The schema of `", stringify!($body), "` with exactly one of its fields ", $("`", $field, "` "),+, "given."
+        )]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::party::exactly_one_of(<$body as utoipa::PartialSchema>::schema(), &[$($field),+])
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+                <$body as utoipa::ToSchema>::schemas(schemas)
+            }
+        }
+    };
+}
+
 pub mod accounts;
 pub mod authentications;
 pub mod bank_cards;
+pub mod choices;
 pub mod customers;
 pub mod enterprises;
 pub mod fields;
@@ -39,6 +64,18 @@ use crate::authentication::AuthenticatedClient;
 use crate::error::{code, ApiError};
 use crate::ledger::accounts::AccountView;
 use crate::query::QueryParams;
+
+/// `schema` with "exactly one of `fields`": every alternative requires one of them.
+pub fn exactly_one_of(
+    schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    fields: &[&str],
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, SchemaType};
+    let one_of = fields.iter().fold(OneOfBuilder::new(), |one_of, field| {
+        one_of.item(ObjectBuilder::new().schema_type(SchemaType::AnyValue).required(*field))
+    });
+    AllOfBuilder::new().item(schema).item(one_of).into()
+}
 
 /// Runs a three-party use case and maps its refusal to the API's error.
 pub async fn run<T, F, Fut>(use_case: F) -> Result<T, ApiError>
@@ -73,28 +110,45 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientActor {
 }
 
 /// A member (会员) as the API shows it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Member)]
 pub struct MemberView {
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$", examples("mem_01JD7S0M8R4Y3V6QF2K9N5X1TB"))]
     pub id: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
+    #[schema(value_type = crate::party::choices::Kind, inline)]
     pub kind: &'static str,
+    #[schema(value_type = crate::party::choices::MemberStatus, inline)]
     pub status: &'static str,
-    /// The articles' code: inactive 0, normal 1, dormant 2, cancelled 3.
+    // The articles' code: inactive 0, normal 1, dormant 2, cancelled 3.
+    #[schema(schema_with = crate::party::choices::member_status_code)]
     pub status_code: u8,
+    #[schema(value_type = crate::party::choices::LockStatus, inline)]
     pub lock_status: &'static str,
-    /// unlocked 0, locked 1.
+    // unlocked 0, locked 1.
+    #[schema(schema_with = crate::party::choices::lock_status_code)]
     pub lock_status_code: u8,
-    /// The name a verified authentication gave it; null before.
+    /// The name a verified authentication gave the member; null before.
+    #[schema(required = true)]
     pub real_name: Option<String>,
+    /// Its login identities; phones and emails masked. Empty once cancelled.
+    #[schema(inline)]
     pub identities: Vec<IdentityView>,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     pub last_active_at: String,
 }
 
 /// A login identity, masked where it is personal data (phone, email).
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct IdentityView {
+    #[schema(value_type = crate::party::choices::IdentityKind, inline)]
     pub kind: &'static str,
+    #[schema(examples("+86138****0001"))]
     pub masked: String,
 }
 
@@ -129,36 +183,52 @@ impl From<&StoredMember> for MemberView {
     }
 }
 
-/// An operator (操作员) of an enterprise member: its role, status, grants and limits.
-#[derive(Serialize, Debug)]
+/// An operator (操作员) of an enterprise member.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Operator)]
 pub struct OperatorView {
+    #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$", examples("opr_01JD7S0M8R4Y3V6QF2K9N5X1TB"))]
     pub id: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
-    /// admin, staff, cashier or operator.
+    // admin, staff, cashier or operator.
+    #[schema(value_type = crate::party::choices::Role, inline)]
     pub role: &'static str,
-    /// active, disabled or removed.
+    // active, disabled or removed.
+    #[schema(value_type = crate::party::choices::OperatorStatus, inline)]
     pub status: &'static str,
+    #[schema(inline)]
     pub grants: Vec<GrantView>,
-    /// Null: no limits of its own.
+    /// Its own limits, in one currency; null: none.
+    #[schema(required = true, inline)]
     pub limits: Option<LimitsView>,
     /// The identities it signs in with, masked; empty once removed.
+    #[schema(inline)]
     pub identities: Vec<IdentityView>,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// The operations an operator may perform on one account.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct GrantView {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(value_type = Vec<crate::party::choices::Operation>, inline)]
     pub operations: Vec<&'static str>,
 }
 
 /// An operator's limits, in minor units of one currency; null where there is none.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct LimitsView {
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
+    #[schema(required = true, minimum = 1)]
     pub per_transaction: Option<i64>,
+    #[schema(required = true, minimum = 1)]
     pub per_day: Option<i64>,
 }
 
@@ -197,26 +267,40 @@ impl From<&StoredOperator> for OperatorView {
 }
 
 /// A customer (客户) as the API shows it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Customer)]
 pub struct CustomerView {
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$", examples("cus_01JD7S0M8R4Y3V6QF2K9N5X1TB"))]
     pub id: String,
+    #[schema(value_type = crate::party::choices::Kind, inline)]
     pub kind: &'static str,
+    #[schema(value_type = crate::party::choices::Scope, inline)]
     pub scope: &'static str,
-    /// normal, banned, frozen, stop_payment, or merged (then `merged_into` names the survivor).
+    // normal, banned, frozen, stop_payment, or merged (then `merged_into` names the survivor).
+    #[schema(value_type = crate::party::choices::CustomerStatus, inline)]
     pub status: &'static str,
+    /// The survivor, when merged.
+    #[schema(required = true)]
     pub merged_into: Option<String>,
     /// Given by a verified authentication; null before.
+    #[schema(required = true, inline)]
     pub certificate: Option<CertificateView>,
     /// The verified real name, or the company's registered name; null before.
+    #[schema(required = true)]
     pub name: Option<String>,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// A certificate, its number masked (a person's ID number shows its first 3 and last 4 characters).
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct CertificateView {
     #[serde(rename = "type")]
+    #[schema(value_type = crate::party::choices::CertificateType, inline)]
     pub certificate_type: &'static str,
+    /// A person's number shows its first 3 and last 4 characters.
+    #[schema(examples("110***********1233"))]
     pub masked_number: String,
 }
 
@@ -240,20 +324,30 @@ impl From<&StoredCustomer> for CustomerView {
 }
 
 /// A member account (账户): its type and own status, whose it is, and its ledger account.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = MemberAccount)]
 pub struct MemberAccountView {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub id: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
+    /// A configured account type's code: basic, settlement, margin, bonus, subsidy, points...
+    #[schema(examples("basic"))]
     pub account_type: String,
-    /// The account's own status: normal, frozen, stop_payment, closed. What the ledger enforces
-    /// (with the customer's status) is in `ledger`'s flags.
+    // The account's own status: normal, frozen, stop_payment, closed. What the ledger enforces
+    // (with the customer's status) is in `ledger`'s flags.
+    #[schema(value_type = crate::party::choices::AccountStatus, inline)]
     pub status: &'static str,
+    #[schema(examples("CNY"))]
     pub currency: String,
     /// Posted balance in minor units.
     pub balance: i64,
     /// Balance less holds, in minor units.
     pub available: i64,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     pub opened_at: String,
     pub ledger: AccountView,
 }
@@ -276,17 +370,28 @@ impl MemberAccountView {
 }
 
 /// A real-name authentication (实名认证): only its masked subject.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Authentication)]
 pub struct AuthenticationView {
+    #[schema(pattern = "^aut_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub id: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::party::choices::AuthenticationType, inline)]
     pub authentication_type: &'static str,
+    #[schema(examples("police_id_check"))]
     pub channel: String,
+    /// What was verified, numbers masked.
+    #[schema(examples("张三 id_card 110***********1233"))]
     pub masked_subject: String,
-    /// pending, verified or failed.
+    // pending, verified or failed.
+    #[schema(value_type = crate::party::choices::AuthenticationStatus, inline)]
     pub status: &'static str,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     pub requested_at: String,
+    #[schema(required = true, format = DateTime)]
     pub decided_at: Option<String>,
 }
 
@@ -306,16 +411,25 @@ impl From<&Authentication> for AuthenticationView {
 }
 
 /// One recorded change: who did what to which record, when and why.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = HistoryEntry)]
 pub struct HistoryEntryView {
+    #[schema(minimum = 1)]
     pub seq: i64,
+    /// The record changed: a customer, member, account or authentication id.
     pub record_id: String,
     pub customer_id: String,
+    #[schema(examples("member.activated", "customer.status_changed", "customer.merged_in"))]
     pub action: String,
     /// `client:cli_…`, `staff:name`, `member:mem_…`, `operator:opr_…` or `system`.
     pub actor: String,
+    #[schema(required = true)]
     pub reason: Option<String>,
+    /// What changed (from, to, what moved...), as a JSON value.
+    #[schema(value_type = Value)]
     pub detail: Value,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     pub at: String,
 }
 
@@ -335,11 +449,50 @@ impl From<&HistoryEntry> for HistoryEntryView {
 }
 
 /// A page of history, oldest first.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = HistoryPage)]
 pub struct HistoryPage {
     data: Vec<HistoryEntryView>,
-    /// Pass as `after` for the next page; null when this page is the last.
+    /// Pass as `after` for the next page; null on the last page.
+    #[schema(required = true)]
     next_cursor: Option<String>,
+}
+
+/// A member's accounts with balances, in the order opened.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberAccountList {
+    pub data: Vec<MemberAccountView>,
+}
+
+/// A member's authentications, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuthenticationList {
+    pub data: Vec<AuthenticationView>,
+}
+
+/// The customers a search found.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CustomerList {
+    pub data: Vec<CustomerView>,
+}
+
+/// Operators: a member's, or the one found by a login identity.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OperatorList {
+    pub data: Vec<OperatorView>,
+}
+
+/// A member's login identities, masked, in the order added.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IdentityList {
+    #[schema(inline)]
+    pub data: Vec<IdentityView>,
+}
+
+/// A member's bound cards, in the order bound.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BankCardList {
+    pub data: Vec<bank_cards::BankCardView>,
 }
 
 /// A list that is not paginated (a member's accounts or authentications: a handful each).
@@ -369,3 +522,5 @@ impl HistoryPage {
         HistoryPage { data: entries.iter().map(HistoryEntryView::from).collect(), next_cursor }
     }
 }
+#[cfg(test)]
+mod openapi_check;

@@ -19,9 +19,12 @@ use crate::json::parse_body;
 use crate::AppState;
 
 /// Where a code went: phone or email, masked.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = CodeTarget)]
 pub struct CodeTargetView {
+    #[schema(value_type = crate::party::choices::CodeTargetKind, inline)]
     kind: &'static str,
+    #[schema(examples("138****0001"))]
     masked: String,
 }
 
@@ -35,12 +38,17 @@ impl From<&CodeTarget> for CodeTargetView {
 }
 
 /// A code to deliver. Its `Debug` hides the code.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IssuedCode)]
 pub struct IssuedCodeView {
-    /// The code, for the platform to deliver and forget.
+    /// The code, for the platform to deliver and forget. sanhu keeps only its keyed digest.
+    #[schema(pattern = "^[0-9]+$")]
     code: String,
+    #[schema(value_type = crate::party::choices::CodePurpose, inline)]
     purpose: &'static str,
     target: CodeTargetView,
+    /// RFC 3339, UTC, to the nanosecond.
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
@@ -61,16 +69,38 @@ impl From<&IssuedCode> for IssuedCodeView {
     }
 }
 
-#[derive(Deserialize)]
+/// Exactly one of `phone` and `email`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct IssueBody {
+    #[schema(value_type = crate::party::choices::RequestedCodePurpose, inline)]
     purpose: String,
+    /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
+    #[schema(examples("13800000001"))]
     phone: Option<String>,
+    #[schema(examples("zhang.san@example.cn"))]
     email: Option<String>,
 }
 
+exactly_one_of!(IssueCodeRequest = IssueBody, ["phone", "email"]);
+
 /// POST /v1/one-time-codes: a new code for `purpose` to a phone or an email, replacing the last one
 /// (`code_sent_too_recently` within the resend interval).
+#[utoipa::path(
+    post,
+    path = "/v1/one-time-codes",
+    tag = "security",
+    operation_id = "issueOneTimeCode",
+    summary = "Issue a one-time code",
+    description = "A new code for the purpose to a phone or an email, replacing the last (`code_sent_too_recently` \
+        within the resend interval). The answer carries the code for the platform to deliver; sanhu sends no messages \
+        and keeps only a keyed digest. Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or \
+        response carries a secret that sanhu keeps nowhere, not even as a fingerprint.",
+    request_body = IssueCodeRequest,
+    responses(
+        (status = 201, description = "The code to deliver.", body = IssuedCodeView),
+    )
+)]
 pub async fn issue_code(
     State(state): State<AppState>,
     body: Bytes,
@@ -84,24 +114,51 @@ pub async fn issue_code(
     Ok((StatusCode::CREATED, Json(IssuedCodeView::from(&issued))))
 }
 
-#[derive(Deserialize)]
+/// Exactly one of `phone` and `email`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VerifyBody {
+    #[schema(value_type = crate::party::choices::RequestedCodePurpose, inline)]
     purpose: String,
+    /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
+    #[schema(examples("13800000001"))]
     phone: Option<String>,
+    #[schema(examples("zhang.san@example.cn"))]
     email: Option<String>,
+    /// The code as the person typed it. Never logged, never answered.
+    #[schema(examples("482915"))]
     code: String,
 }
 
-#[derive(Serialize)]
+exactly_one_of!(VerifyCodeRequest = VerifyBody, ["phone", "email"]);
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = VerifiedCode)]
 pub struct VerifiedCodeView {
+    #[schema(schema_with = crate::party::choices::always_true)]
     verified: bool,
+    #[schema(value_type = crate::party::choices::RequestedCodePurpose, inline)]
     purpose: &'static str,
     target: CodeTargetView,
 }
 
 /// POST /v1/one-time-codes/verify: a right code is spent and proves its target received it; a wrong
 /// one costs an attempt (`code_incorrect`, then `code_attempts_exhausted`).
+#[utoipa::path(
+    post,
+    path = "/v1/one-time-codes/verify",
+    tag = "security",
+    operation_id = "verifyOneTimeCode",
+    summary = "Verify a one-time code",
+    description = "A right code is spent (`code_used` after) and proves its target received it; a wrong one costs an \
+        attempt (`code_incorrect`, then `code_attempts_exhausted`); `code_expired` after its lifetime. No code issued \
+        answers as a wrong one. Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response \
+        carries a secret that sanhu keeps nowhere, not even as a fingerprint.",
+    request_body = VerifyCodeRequest,
+    responses(
+        (status = 200, description = "Verified.", body = VerifiedCodeView),
+    )
+)]
 pub async fn verify_code(State(state): State<AppState>, body: Bytes) -> Result<Json<VerifiedCodeView>, ApiError> {
     let body: VerifyBody = parse_body(&body)?;
     let purpose = fields::code_purpose(&body.purpose)?;

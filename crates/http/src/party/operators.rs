@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
 use super::fields::{self, ThirdPartyField};
-use super::{run, ClientActor, List, OperatorView};
+use super::{run, ClientActor, OperatorList, OperatorView};
 use crate::access::Binding;
 use crate::error::{code, ApiError};
 use crate::ids::{self, MemberIdPath, OperatorIdPath};
@@ -36,28 +36,72 @@ fn manager(client: Actor, acting_operator_id: Option<&str>) -> Result<Actor, Api
 
 /// GET /v1/members/{id}/operators: every operator of an enterprise member, removed ones included,
 /// oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/operators",
+    tag = "operators",
+    operation_id = "listMemberOperators",
+    summary = "List an enterprise member's operators",
+    description = "Every operator, removed ones included (kept for the record), oldest first.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The operators.", body = OperatorList),
+    )
+)]
 pub async fn member_operators(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
-) -> Result<Json<List<OperatorView>>, ApiError> {
+) -> Result<Json<OperatorList>, ApiError> {
     let operators = state.parties.member_operators(id).await?;
-    Ok(Json(List { data: operators.iter().map(OperatorView::from).collect() }))
+    Ok(Json(OperatorList { data: operators.iter().map(OperatorView::from).collect() }))
 }
 
-#[derive(Deserialize)]
+/// At most one login identity for the operator to sign in with (several: `invalid_field`); none: it has none yet.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AddOperatorRequest)]
 struct AddOperatorBody {
+    #[schema(value_type = crate::party::choices::Role, inline)]
     role: String,
+    /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
+    #[schema(examples("13800000001"))]
     phone: Option<String>,
+    #[schema(examples("zhang.san@example.cn"))]
     email: Option<String>,
+    /// 2 to 20 letters, digits, '_' or '-', not all digits.
     nickname: Option<String>,
+    #[schema(inline)]
     third_party: Option<ThirdPartyField>,
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
+    #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
 
 /// POST /v1/members/{id}/operators: an active operator with `role` and no grants, signing in with the
 /// login identity given (at most one; unique in the platform).
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/operators",
+    tag = "operators",
+    operation_id = "addOperator",
+    summary = "Add an operator",
+    description = "An active operator with a role and no grants, for an enterprise member (`member_not_enterprise`), \
+        added by the platform or by an active admin of the enterprise (`acting_operator_id`).",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = AddOperatorBody,
+    responses(
+        (status = 201, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn add_operator(
     State(state): State<AppState>,
     ClientActor(client): ClientActor,
@@ -82,6 +126,20 @@ pub async fn add_operator(
 }
 
 /// GET /v1/operators/{id}
+#[utoipa::path(
+    get,
+    path = "/v1/operators/{id}",
+    tag = "operators",
+    operation_id = "getOperator",
+    summary = "Get an operator",
+    description = "Its role, status, grants, limits and identities.",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    responses(
+        (status = 200, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn get_operator(
     State(state): State<AppState>,
     OperatorIdPath(id): OperatorIdPath,
@@ -92,11 +150,28 @@ pub async fn get_operator(
 /// GET /v1/operators?phone=|email=|nickname=: the operator that signs in with this identity, as a list
 /// of one, or empty (a member's identity is not an operator's; for a client bound to a member, neither
 /// is another member's operator).
+#[utoipa::path(
+    get,
+    path = "/v1/operators",
+    tag = "operators",
+    operation_id = "findOperators",
+    summary = "Find the operator that signs in with an identity",
+    description = "Exactly one of `phone`, `email`, `nickname` (none: `missing_parameter`; several: `invalid_query`). \
+        A list of one, or empty: a member's identity is not an operator's.",
+    params(
+        ("phone" = Option<String>, Query, description = "A login phone (`phone_invalid` if it is not a phone number)."),
+        ("email" = Option<String>, Query, description = "A login email (`email_invalid`)."),
+        ("nickname" = Option<String>, Query, description = "A login nickname."),
+    ),
+    responses(
+        (status = 200, description = "The operator found, if any.", body = OperatorList),
+    )
+)]
 pub async fn find_operators(
     State(state): State<AppState>,
     Binding(bound_to): Binding,
     query: QueryParams,
-) -> Result<Json<List<OperatorView>>, ApiError> {
+) -> Result<Json<OperatorList>, ApiError> {
     const CRITERIA: [&str; 3] = ["phone", "email", "nickname"];
     let query = query.only(&CRITERIA)?;
     let given: Vec<&str> = CRITERIA.into_iter().filter(|name| query.get(name).is_some()).collect();
@@ -116,19 +191,43 @@ pub async fn find_operators(
         Err(error) if error.code() == "operator_not_found" => Vec::new(),
         Err(error) => return Err(ApiError::party(error)),
     };
-    Ok(Json(List { data: found }))
+    Ok(Json(OperatorList { data: found }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OperatorRoleRequest)]
 struct RoleBody {
+    #[schema(value_type = crate::party::choices::Role, inline)]
     role: String,
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
+    #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
 
 /// POST /v1/operators/{id}/role: never the last active admin's; never a role that would not allow
 /// what the operator is granted (revoke first).
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/role",
+    tag = "operators",
+    operation_id = "changeOperatorRole",
+    summary = "Change an operator's role",
+    description = "Never the last active admin's (`last_admin`); never to a role that would not allow what the \
+        operator is granted (`operation_not_allowed_for_role`: revoke first).",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = RoleBody,
+    responses(
+        (status = 200, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn change_role(
     State(state): State<AppState>,
     ClientActor(client): ClientActor,
@@ -145,17 +244,42 @@ pub async fn change_role(
     Ok(Json(OperatorView::from(&changed)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GrantOperatorRequest)]
 struct GrantBody {
+    /// An account of the operator's enterprise (`account_other_member` otherwise).
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     account_id: String,
+    #[schema(value_type = Vec<crate::party::choices::Operation>, inline)]
     operations: Vec<String>,
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
+    #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
 
 /// POST /v1/operators/{id}/grants: the operations the operator may perform on one of its enterprise's
 /// accounts, replacing what it had there (none: nothing).
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/grants",
+    tag = "operators",
+    operation_id = "grantOperator",
+    summary = "Grant an operator operations on an account",
+    description = "Replaces what the operator may do on this account of its enterprise, within its role.",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = GrantBody,
+    responses(
+        (status = 200, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn grant(
     State(state): State<AppState>,
     ClientActor(client): ClientActor,
@@ -174,15 +298,38 @@ pub async fn grant(
     Ok(Json(OperatorView::from(&granted)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RevokeOperatorRequest)]
 struct RevokeBody {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     account_id: String,
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
+    #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
 
 /// POST /v1/operators/{id}/grants/revoke: everything the operator may do on one account.
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/grants/revoke",
+    tag = "operators",
+    operation_id = "revokeOperator",
+    summary = "Revoke an operator's grant on an account",
+    description = "Everything the operator may do on the account.",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = RevokeBody,
+    responses(
+        (status = 200, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     ClientActor(client): ClientActor,
@@ -199,20 +346,37 @@ pub async fn revoke(
     Ok(Json(OperatorView::from(&revoked)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OperatorLimitsRequest)]
 struct LimitsBody {
+    /// Null clears the limits.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(required = true, inline, value_type = Option<LimitsField>)]
     limits: Option<Option<LimitsField>>,
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
+    #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The limits to set, in one currency.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LimitsField {
+    /// Upper-case ISO 4217 code that sanhu supports (`unknown_currency` otherwise).
+    #[schema(pattern = "^[A-Z]{3}$", examples("CNY"))]
     currency: String,
+    /// Most per payment, transfer or withdrawal, in minor units; null or absent: none.
+    #[schema(value_type = Option<i64>, minimum = 1)]
     per_transaction: Option<Number>,
+    /// Most per day (UTC+8), in minor units, over all three; null or absent: none. Below per_transaction:
+    /// `operator_limits_inconsistent`.
+    #[schema(value_type = Option<i64>, minimum = 1)]
     per_day: Option<Number>,
 }
 
@@ -228,6 +392,23 @@ impl LimitsField {
 }
 
 /// POST /v1/operators/{id}/limits: limits per transaction and per day in one currency (null clears).
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/limits",
+    tag = "operators",
+    operation_id = "setOperatorLimits",
+    summary = "Set an operator's limits",
+    description = "Per transaction and per day, in one currency; null clears them. An authorisation in another \
+        currency is `operator_limit_currency_mismatch`.\n\nMade by a staff member, it waits for a second staff \
+        member's approval (202, an approval).",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = LimitsBody,
+    responses(
+        (status = 200, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn set_limits(
     State(state): State<AppState>,
     ClientActor(client): ClientActor,
@@ -249,10 +430,17 @@ pub async fn set_limits(
 }
 
 /// The body of a status change: a reason, and the admin who makes it if not the platform.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OperatorReasonRequest)]
 struct StatusBody {
+    /// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
+    #[schema(min_length = 1, max_length = 200, examples("judicial freeze, case 2026-01"))]
     reason: String,
+    /// The admin operator of the enterprise on whose behalf the platform calls: the service checks that it is an active
+    /// admin of the same enterprise (`operator_not_admin`, `operator_other_member`, `operator_disabled`...) and records
+    /// it as the actor. Absent: the calling client manages, as the platform.
+    #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     acting_operator_id: Option<String>,
 }
 
@@ -289,6 +477,21 @@ async fn change_status(
 
 /// POST /v1/operators/{id}/disable: kept with its grants but allowed nothing; never the last active
 /// admin.
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/disable",
+    tag = "operators",
+    operation_id = "disableOperator",
+    summary = "Disable an operator",
+    description = "Kept with its grants but allowed nothing until enabled; never the last active admin (`last_admin`).",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn disable(
     State(state): State<AppState>,
     ClientActor(client): ClientActor,
@@ -299,6 +502,21 @@ pub async fn disable(
 }
 
 /// POST /v1/operators/{id}/enable
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/enable",
+    tag = "operators",
+    operation_id = "enableOperator",
+    summary = "Enable an operator",
+    description = "Active again (`operator_status_unchanged` if it is; `operator_removed` if removed).",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn enable(
     State(state): State<AppState>,
     ClientActor(client): ClientActor,
@@ -310,6 +528,22 @@ pub async fn enable(
 
 /// POST /v1/operators/{id}/remove: for good (the record stays, its identities are freed); never the
 /// last active admin.
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/remove",
+    tag = "operators",
+    operation_id = "removeOperator",
+    summary = "Remove an operator",
+    description = "For good: the record stays for the audit trail, its login identities are freed; never the last \
+        active admin (`last_admin`, 409).",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The operator.", body = OperatorView),
+    )
+)]
 pub async fn remove(
     State(state): State<AppState>,
     ClientActor(client): ClientActor,
@@ -319,27 +553,41 @@ pub async fn remove(
     change_status(state, client, id, &body, StatusAction::Remove).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AuthoriseOperatorRequest)]
 struct AuthoriseBody {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     account_id: String,
+    #[schema(value_type = crate::party::choices::Operation, inline)]
     operation: String,
+    /// Minor units, for pay, transfer and withdraw (missing: `missing_field`); not for view (`invalid_field`).
+    #[schema(value_type = Option<i64>, minimum = 1)]
     amount: Option<Number>,
+    /// If given, must be the account's currency (`currency_mismatch`).
+    #[schema(pattern = "^[A-Z]{3}$", examples("CNY"))]
     currency: Option<String>,
 }
 
 /// An allowed request.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OperatorAuthorisation)]
 pub struct AuthorisationView {
+    #[schema(schema_with = crate::party::choices::always_true)]
     allowed: bool,
+    #[schema(pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     operator_id: String,
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     account_id: String,
+    #[schema(value_type = crate::party::choices::Operation, inline)]
     operation: &'static str,
+    #[schema(required = true, minimum = 1)]
     amount: Option<i64>,
     /// The account's currency, in which the amount counts.
+    #[schema(pattern = "^[A-Z]{3}$")]
     currency: String,
-    /// What the operator has been allowed to move today (the platform's day, UTC+8) in this currency,
-    /// this request included.
+    /// What the operator has been allowed to move today (UTC+8) in this currency, this request included.
+    #[schema(minimum = 0)]
     spent_today: i64,
 }
 
@@ -347,6 +595,24 @@ pub struct AuthorisationView {
 /// money moves) on the account; a refusal is answered with its code (403 `operator_not_authorised`,
 /// `operator_limit_per_transaction`, ...). An allowed amount counts towards the operator's day at
 /// once.
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/authorise",
+    tag = "operators",
+    operation_id = "authoriseOperator",
+    summary = "Authorise an operator's request",
+    description = "Whether the operator may do the operation on the account now: its enterprise may act, it is active, \
+        granted the operation on this account by a role that allows it, and within its limits. A refusal is answered \
+        with its code (403 `operator_not_authorised`, `operator_limit_per_transaction`, `operator_limit_per_day`, \
+        ...). An allowed amount counts towards the operator's day at once.",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = AuthoriseBody,
+    responses(
+        (status = 200, description = "Allowed.", body = AuthorisationView),
+    )
+)]
 pub async fn authorise(
     State(state): State<AppState>,
     OperatorIdPath(id): OperatorIdPath,

@@ -22,24 +22,35 @@ use crate::ids::{MemberIdPath, OperatorIdPath};
 use crate::json::parse_body;
 use crate::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PayPasswordRequest)]
 struct PasswordBody {
+    /// 6 digits. Never logged, never answered.
+    #[schema(examples("135790"))]
     pay_password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ChangePayPasswordRequest)]
 struct ChangeBody {
+    /// 6 digits. Never logged, never answered.
+    #[schema(examples("135790"))]
     current_pay_password: String,
+    /// 6 digits, not one digit repeated (`pay_password_repeated`), not a run (`pay_password_sequence`).
+    #[schema(examples("135790"))]
     new_pay_password: String,
 }
 
 /// What happened; never the password.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PayPasswordOutcome)]
 pub struct PayPasswordOutcome {
+    #[schema(pattern = "^(mem|opr)_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     owner_id: String,
-    /// set, changed or verified.
+    // set, changed or verified.
+    #[schema(value_type = crate::party::choices::PayPasswordOutcomeKind, inline)]
     outcome: &'static str,
 }
 
@@ -86,6 +97,23 @@ async fn verify(state: AppState, owner: PayPasswordOwner, body: &[u8]) -> Result
 
 /// POST /v1/members/{id}/pay-password: the member's first pay password (6 digits, not one repeated,
 /// not a run).
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/pay-password",
+    tag = "security",
+    operation_id = "setMemberPayPassword",
+    summary = "Set a member's pay password",
+    description = "The member's first pay password (a set one: `pay_password_already_set`), kept as an Argon2id hash. \
+        Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that \
+        sanhu keeps nowhere, not even as a fingerprint.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = PasswordBody,
+    responses(
+        (status = 201, description = "Set.", body = PayPasswordOutcome),
+    )
+)]
 pub async fn set_member_pay_password(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -96,6 +124,24 @@ pub async fn set_member_pay_password(
 }
 
 /// POST /v1/members/{id}/pay-password/change: with the current one, which counts as an attempt.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/pay-password/change",
+    tag = "security",
+    operation_id = "changeMemberPayPassword",
+    summary = "Change a member's pay password",
+    description = "With the current one, which counts as an attempt: wrong is `pay_password_incorrect` (403), and the \
+        5th wrong try in a row locks it (`pay_password_locked`, 403). Takes no `Idempotency-Key` \
+        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
+        as a fingerprint.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ChangeBody,
+    responses(
+        (status = 200, description = "Changed.", body = PayPasswordOutcome),
+    )
+)]
 pub async fn change_member_pay_password(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -106,6 +152,24 @@ pub async fn change_member_pay_password(
 }
 
 /// POST /v1/members/{id}/pay-password/verify
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/pay-password/verify",
+    tag = "security",
+    operation_id = "verifyMemberPayPassword",
+    summary = "Verify a member's pay password",
+    description = "Wrong: `pay_password_incorrect` (403); the 5th wrong try in a row locks it for the configured time \
+        (`pay_password_locked`, 403), across restarts and instances; a locked one is refused without being compared. \
+        Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that \
+        sanhu keeps nowhere, not even as a fingerprint.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Right.", body = PayPasswordOutcome),
+    )
+)]
 pub async fn verify_member_pay_password(
     State(state): State<AppState>,
     MemberIdPath(id): MemberIdPath,
@@ -115,6 +179,23 @@ pub async fn verify_member_pay_password(
 }
 
 /// POST /v1/operators/{id}/pay-password
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/pay-password",
+    tag = "security",
+    operation_id = "setOperatorPayPassword",
+    summary = "Set an operator's pay password",
+    description = "The operator's first pay password (a set one: `pay_password_already_set`), kept as an Argon2id \
+        hash. Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret \
+        that sanhu keeps nowhere, not even as a fingerprint.",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = PasswordBody,
+    responses(
+        (status = 201, description = "Set.", body = PayPasswordOutcome),
+    )
+)]
 pub async fn set_operator_pay_password(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -125,6 +206,24 @@ pub async fn set_operator_pay_password(
 }
 
 /// POST /v1/operators/{id}/pay-password/change
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/pay-password/change",
+    tag = "security",
+    operation_id = "changeOperatorPayPassword",
+    summary = "Change an operator's pay password",
+    description = "With the current one, which counts as an attempt: wrong is `pay_password_incorrect` (403), and the \
+        5th wrong try in a row locks it (`pay_password_locked`, 403). Takes no `Idempotency-Key` \
+        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
+        as a fingerprint.",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ChangeBody,
+    responses(
+        (status = 200, description = "Changed.", body = PayPasswordOutcome),
+    )
+)]
 pub async fn change_operator_pay_password(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
@@ -135,6 +234,24 @@ pub async fn change_operator_pay_password(
 }
 
 /// POST /v1/operators/{id}/pay-password/verify
+#[utoipa::path(
+    post,
+    path = "/v1/operators/{id}/pay-password/verify",
+    tag = "security",
+    operation_id = "verifyOperatorPayPassword",
+    summary = "Verify an operator's pay password",
+    description = "Wrong: `pay_password_incorrect` (403); the 5th wrong try in a row locks it for the configured time \
+        (`pay_password_locked`, 403), across restarts and instances; a locked one is refused without being compared. \
+        Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that \
+        sanhu keeps nowhere, not even as a fingerprint.",
+    params(
+        ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Right.", body = PayPasswordOutcome),
+    )
+)]
 pub async fn verify_operator_pay_password(
     State(state): State<AppState>,
     OperatorIdPath(id): OperatorIdPath,
