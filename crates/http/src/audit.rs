@@ -38,7 +38,8 @@ use tracing::Instrument;
 use crate::authentication::AuthenticatedClient;
 use crate::error::{code, error_chain, ApiError};
 use crate::query::QueryParams;
-use crate::{request_id, AppState};
+use crate::request_id;
+use crate::state::AppState;
 
 /// Largest answer the layer reads to find its error code and the ids it names; handlers' answers
 /// stay well below it (the idempotency layer keeps answers of this size too).

@@ -6,7 +6,7 @@ use sanhu_store::LedgerStore;
 use serde::Serialize;
 
 use crate::error::{code, ApiError};
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 pub struct Health {

@@ -15,7 +15,7 @@ use crate::error::{code, ApiError};
 use crate::ids::{self, AccountIdPath};
 use crate::json::{double_option, parse_body, parse_body_or_empty};
 use crate::query::QueryParams;
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,7 @@ use super::accounts::account_not_found;
 use crate::error::{code, ApiError};
 use crate::ids::{self, AccountIdPath};
 use crate::query::QueryParams;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Most accounts one multi-account balance read names.
 pub const BALANCES_ACCOUNTS_MAX: usize = 100;

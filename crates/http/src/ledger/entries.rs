@@ -13,7 +13,7 @@ use super::optional_code;
 use crate::error::{code, ApiError};
 use crate::ids::AccountIdPath;
 use crate::query::QueryParams;
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, Debug)]
 pub struct EntryView {

@@ -19,7 +19,7 @@ use crate::idempotency::IdempotencyScope;
 use crate::ids::{self, TransferIdPath};
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::query::QueryParams;
-use crate::AppState;
+use crate::state::AppState;
 
 /// A transfer as the API shows it. The counters after it are each account's own, so that a client
 /// that knows an account's normal side can read its balance after this transfer.

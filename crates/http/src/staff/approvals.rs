@@ -1,4 +1,4 @@
-//! Maker-checker for staff: the requests of [`APPROVAL_ROUTES`] that a staff member makes are not
+//! Maker-checker for staff: the requests of [`approval_routes`] that a staff member makes are not
 //! applied but recorded as approvals (answered 202 with the approval); a second staff member approves
 //! one (`POST /v1/approvals/{id}/approve`), and then it is applied, as the maker's request, through
 //! the whole API (every rule and layer of its endpoint applies, as if it were made then), or rejects
@@ -34,20 +34,14 @@ use crate::json::parse_body;
 use crate::party::fields;
 use crate::query::QueryParams;
 use crate::scopes::required_scope;
-use crate::AppState;
+use crate::state::AppState;
 
-/// The requests that, made by a staff member, wait for a second staff member: freezes and unfreezes
-/// (of money, of a customer, of an account, of a ledger account), merges, and operators' limits.
-pub const APPROVAL_ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/freezes"),
-    ("POST", "/v1/freezes/{number}/unfreeze"),
-    ("POST", "/v1/freezes/{number}/seize"),
-    ("POST", "/v1/customers/{id}/status"),
-    ("POST", "/v1/accounts/{id}/status"),
-    ("POST", "/v1/ledger/accounts/{id}/blocks"),
-    ("POST", "/v1/customers/{id}/merge"),
-    ("POST", "/v1/operators/{id}/limits"),
-];
+/// The requests that, made by a staff member, wait for a second staff member: the route table's
+/// entries marked `.held()` ([`crate::routes::Route::held`]), in its order: freezes and unfreezes (of
+/// money, of a customer, of an account, of a ledger account), merges, and operators' limits.
+pub fn approval_routes() -> Vec<(&'static str, &'static str)> {
+    crate::routes::all().iter().filter(|route| route.held).map(|route| (route.method, route.path)).collect()
+}
 
 /// The idempotency key an approved request is applied under (among its approval's keys).
 const APPLY_KEY: &str = "apply";
@@ -62,13 +56,13 @@ pub struct ApprovedRequest {
     pub maker: Username,
 }
 
-/// The layer: a staff member's request to one of [`APPROVAL_ROUTES`] becomes an approval.
+/// The layer: a staff member's request to one of [`approval_routes`] becomes an approval.
 pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     let Some(staff) = request.extensions().get::<AuthenticatedStaff>().cloned() else {
         return Ok(next.run(request).await);
     };
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let held = APPROVAL_ROUTES.contains(&(request.method().as_str(), route.as_str()));
+    let held = crate::routes::find(request.method().as_str(), &route).is_some_and(|route| route.held);
     if !held || request.extensions().get::<ApprovedRequest>().is_some() {
         return Ok(next.run(request).await);
     }

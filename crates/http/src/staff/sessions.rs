@@ -35,7 +35,8 @@ use crate::error::{code, ApiError};
 use crate::json::parse_body;
 use crate::request_id::{self, RequestContext};
 use crate::signature::{CLIENT_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::{audit, AppState};
+use crate::audit;
+use crate::state::AppState;
 
 /// The cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "sanhu_staff_session";
