@@ -347,7 +347,7 @@ impl Shape {
 /// An operation's error responses: per status, the codes its capability answers with there.
 fn error_responses(route: &Route, query: bool) -> Vec<(u16, String, Value)> {
     let shape = Shape::of(route, query);
-    let shared = |shape: Shape, status| shape.codes(Capability::Operations, status);
+    let shared = |shape: Shape, status| Shape { signed: true, ..shape }.codes(Capability::Operations, status);
     let mut found = Vec::new();
     for status in [400, 401, 403, 404, 409, 413, 422, 429, 500, 503] {
         let codes = shape.codes(route.capability, status);

@@ -177,8 +177,8 @@ pub fn find(method: &str, path: &str) -> Option<&'static Route> {
 /// Unauthenticated, for operators and load balancers.
 fn operations_endpoints() -> Vec<Endpoint> {
     vec![
-        legacy!(GET "/health", health::health, public()),
-        legacy!(GET "/ready", health::ready, public()),
+        endpoint!(health::health, public()),
+        endpoint!(health::ready, public()),
         endpoint!(openapi::document, public()),
     ]
 }
@@ -187,27 +187,27 @@ fn operations_endpoints() -> Vec<Endpoint> {
 fn ledger_endpoints() -> Vec<Endpoint> {
     use ledger::{accounts, balances, entries, transfers};
     vec![
-        legacy!(POST "/v1/ledger/accounts", accounts::open_account, platform(LedgerWrite)),
-        legacy!(GET "/v1/ledger/accounts", accounts::list_accounts, platform(LedgerRead)),
-        legacy!(GET "/v1/ledger/accounts/{id}", accounts::get_account, platform(LedgerRead)),
-        legacy!(POST "/v1/ledger/accounts/{id}/close", accounts::close_account, platform(LedgerWrite)),
-        legacy!(POST "/v1/ledger/accounts/{id}/blocks", accounts::set_account_blocks, platform(LedgerWrite)).held(),
-        legacy!(GET "/v1/ledger/accounts/{id}/entries", entries::account_entries, platform(LedgerRead)),
-        legacy!(GET "/v1/ledger/accounts/{id}/balance", balances::account_balance, platform(LedgerRead)),
-        legacy!(POST "/v1/ledger/transfers", transfers::create_transfer, platform(LedgerWrite)),
-        legacy!(GET "/v1/ledger/transfers", transfers::list_transfers, platform(LedgerRead)),
-        legacy!(POST "/v1/ledger/transfers/batch", transfers::create_batch, platform(LedgerWrite)),
-        legacy!(GET "/v1/ledger/transfers/{id}", transfers::get_transfer, platform(LedgerRead)),
-        legacy!(POST "/v1/ledger/transfers/{pending_id}/post", transfers::post_pending, platform(LedgerWrite)),
-        legacy!(POST "/v1/ledger/transfers/{pending_id}/void", transfers::void_pending, platform(LedgerWrite)),
-        legacy!(GET "/v1/ledger/balances", balances::balances, platform(LedgerRead)),
+        endpoint!(accounts::open_account, platform(LedgerWrite)),
+        endpoint!(accounts::list_accounts, platform(LedgerRead)),
+        endpoint!(accounts::get_account, platform(LedgerRead)),
+        endpoint!(accounts::close_account, platform(LedgerWrite)),
+        endpoint!(accounts::set_account_blocks, platform(LedgerWrite)).held(),
+        endpoint!(entries::account_entries, platform(LedgerRead)),
+        endpoint!(balances::account_balance, platform(LedgerRead)),
+        endpoint!(transfers::create_transfer, platform(LedgerWrite)),
+        endpoint!(transfers::list_transfers, platform(LedgerRead)),
+        endpoint!(transfers::create_batch, platform(LedgerWrite)),
+        endpoint!(transfers::get_transfer, platform(LedgerRead)),
+        endpoint!(transfers::post_pending, platform(LedgerWrite)),
+        endpoint!(transfers::void_pending, platform(LedgerWrite)),
+        endpoint!(balances::balances, platform(LedgerRead)),
     ]
 }
 
 /// The audit log (`crate::audit`).
 fn audit_endpoints() -> Vec<Endpoint> {
     vec![
-        legacy!(GET "/v1/audit-events", audit::audit_events, platform(AuditRead)),
+        endpoint!(audit::audit_events, platform(AuditRead)),
     ]
 }
 
@@ -325,12 +325,12 @@ fn wallet_endpoints() -> Vec<Endpoint> {
 /// Staff sessions and maker-checker (`crate::staff`).
 fn staff_endpoints() -> Vec<Endpoint> {
     vec![
-        legacy!(POST "/v1/staff/sessions", staff::sessions::sign_in, public()),
-        legacy!(GET "/v1/staff/sessions/current", staff::sessions::current_session, own_session()),
-        legacy!(POST "/v1/staff/sessions/current/logout", staff::sessions::sign_out, own_session()),
-        legacy!(GET "/v1/approvals", staff::approvals::list_approvals, platform(AdminRead)),
-        legacy!(GET "/v1/approvals/{id}", staff::approvals::get_approval, platform(AdminRead)),
-        legacy!(POST "/v1/approvals/{id}/approve", staff::approvals::approve, platform(AdminWrite)),
-        legacy!(POST "/v1/approvals/{id}/reject", staff::approvals::reject, platform(AdminWrite)),
+        endpoint!(staff::sessions::sign_in, public()),
+        endpoint!(staff::sessions::current_session, own_session()),
+        endpoint!(staff::sessions::sign_out, own_session()),
+        endpoint!(staff::approvals::list_approvals, platform(AdminRead)),
+        endpoint!(staff::approvals::get_approval, platform(AdminRead)),
+        endpoint!(staff::approvals::approve, platform(AdminWrite)),
+        endpoint!(staff::approvals::reject, platform(AdminWrite)),
     ]
 }

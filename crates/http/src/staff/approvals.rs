@@ -93,7 +93,8 @@ fn held_body(body: &Bytes) -> Result<String, ApiError> {
 }
 
 /// An approval as the API shows it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Approval)]
 pub struct ApprovalView {
     pub id: String,
     /// pending, applying, applied, failed or rejected.
@@ -114,7 +115,7 @@ pub struct ApprovalView {
     pub response: Option<AppliedResponse>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct AppliedResponse {
     /// The HTTP status: 2xx when applied, 4xx when refused (nothing changed).
     pub status: u16,
@@ -162,7 +163,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApprovalIdPath {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ApprovalPage {
     data: Vec<ApprovalView>,
     /// Pass as `after` for the next page; null when this page is the last.
@@ -170,6 +171,22 @@ pub struct ApprovalPage {
 }
 
 /// GET /v1/approvals?status=&after=&limit=: approvals, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/approvals",
+    tag = "staff",
+    operation_id = "listApprovals",
+    summary = "List approvals",
+    description = "Requests staff made that wait for, or were decided by, a second staff member; oldest first, cursor-paginated.",
+    params(
+        ("status" = Option<String>, Query, description = "Only approvals with this status (`invalid_status` otherwise)."),
+        ("after" = Option<String>, Query, description = "A `next_cursor` (`invalid_cursor` otherwise)."),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+    ),
+    responses(
+        (status = 200, description = "A page of approvals.", body = ApprovalPage)
+    )
+)]
 pub async fn list_approvals(State(state): State<AppState>, query: QueryParams) -> Result<Json<ApprovalPage>, ApiError> {
     let query = query.only(&["status", "after", "limit"])?;
     let limit = query.limit(state.config.page_size_max)?;
@@ -191,6 +208,20 @@ pub async fn list_approvals(State(state): State<AppState>, query: QueryParams) -
 }
 
 /// GET /v1/approvals/{id}
+#[utoipa::path(
+    get,
+    path = "/v1/approvals/{id}",
+    tag = "staff",
+    operation_id = "getApproval",
+    summary = "Get an approval",
+    description = "One approval, with the request it holds and, once applied, its answer.",
+    params(
+        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+    ),
+    responses(
+        (status = 200, description = "The approval.", body = ApprovalView)
+    )
+)]
 pub async fn get_approval(
     State(state): State<AppState>,
     ApprovalIdPath(id): ApprovalIdPath,
@@ -201,6 +232,20 @@ pub async fn get_approval(
 
 /// POST /v1/approvals/{id}/approve: another staff member than the maker, whose role grants what the
 /// request needs, approves it; it is applied, and the approval answers with what applying it answered.
+#[utoipa::path(
+    post,
+    path = "/v1/approvals/{id}/approve",
+    tag = "staff",
+    operation_id = "approveApproval",
+    summary = "Approve a request",
+    description = "Another staff member than the maker (`approval_same_staff_member`), whose role grants the scope the held request needs (`scope_missing`), approves it: the request is applied then, as the maker's, through its endpoint with all its rules, and the approval answers with what that endpoint answered (`applied`, or `failed` when refused: nothing changed). An approval already `applying` (a crash interrupted it) is finished, at most once; a decided one is `approval_decided`. For staff only (`staff_session_required`).",
+    params(
+        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+    ),
+    responses(
+        (status = 200, description = "The approval.", body = ApprovalView)
+    )
+)]
 pub async fn approve(
     State(state): State<AppState>,
     StaffCaller(checker): StaffCaller,
@@ -214,14 +259,30 @@ pub async fn approve(
     Ok(Json(ApprovalView::from(&approval)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RejectApprovalRequest)]
 struct RejectBody {
     reason: String,
 }
 
 /// POST /v1/approvals/{id}/reject: another staff member than the maker rejects a pending approval;
 /// nothing is applied.
+#[utoipa::path(
+    post,
+    path = "/v1/approvals/{id}/reject",
+    tag = "staff",
+    operation_id = "rejectApproval",
+    summary = "Reject a request",
+    description = "Another staff member than the maker (`approval_same_staff_member`), whose role grants the scope the held request needs, rejects a pending approval with a reason; nothing is applied (`approval_decided` once decided). For staff only (`staff_session_required`).",
+    params(
+        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+    ),
+    request_body = RejectBody,
+    responses(
+        (status = 200, description = "The approval.", body = ApprovalView)
+    )
+)]
 pub async fn reject(
     State(state): State<AppState>,
     StaffCaller(checker): StaffCaller,
