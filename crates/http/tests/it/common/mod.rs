@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod openapi_check;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
@@ -117,6 +119,9 @@ impl TestApp {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };
         assert!(status.as_u16() != 500, "no request in these tests should be a 500: {body}");
+        if let Err(mismatch) = openapi_check::check(method, path, status.as_u16(), &body) {
+            panic!("the response is not as the OpenAPI document says: {mismatch}\nbody: {body}");
+        }
         TestResponse { status, headers, body, text }
     }
 
