@@ -16,6 +16,10 @@
 //! [`ledger`], [`party`], [`wallet`] or [`staff`]. Authentication takes a request that carries a staff
 //! session cookie and no signature as the staff member's ([`staff`]). `/health`, `/ready`,
 //! `/openapi.json` and the staff sign-in are unauthenticated.
+//!
+//! Every endpoint is one line of the route table ([`routes`]): the router below, the access layer,
+//! the idempotency layer's secret-bearing routes, maker-checker's held routes and the OpenAPI document
+//! ([`openapi`]) are made from it. What the handlers and layers share is [`state`].
 
 pub mod access;
 pub mod audit;

@@ -278,7 +278,9 @@ fn status_intro(status: u16) -> &'static str {
         400 => "The request cannot be parsed:",
         401 => "The caller is not authenticated:",
         403 => "The caller may not do this:",
-        404 => "Something named does not exist (and to a client bound to a member, neither does another member's object):",
+        404 => {
+            "Something named does not exist (and to a client bound to a member, neither does another member's object):"
+        }
         409 => "The request conflicts with the current state of a record:",
         413 => "The body is over the server's limit (1 MiB by default):",
         422 => "A value or a rule refuses the request:",
@@ -412,9 +414,9 @@ pub fn scope_paragraph(route: &Route) -> String {
         Reach::OwnOrders => {
             format!("Scope: `{scope}`. Orders are numbered per client: a client reaches only the orders it made.")
         }
-        Reach::Filtered => format!(
-            "Scope: `{scope}`. For a client bound to a member, only that member's objects are found."
-        ),
+        Reach::Filtered => {
+            format!("Scope: `{scope}`. For a client bound to a member, only that member's objects are found.")
+        }
         Reach::Member(named) => {
             let names: Vec<String> = named
                 .iter()
@@ -835,7 +837,11 @@ mod tests {
                     if info.code.contains("idempotency_key") {
                         continue;
                     }
-                    assert!(description.contains(&format!("`{}`", info.code)), "{method} {path} {status}: {}", info.code);
+                    assert!(
+                        description.contains(&format!("`{}`", info.code)),
+                        "{method} {path} {status}: {}",
+                        info.code
+                    );
                 }
                 // Every code listed is registered with that status.
                 for code in description.split('`').skip(1).step_by(2) {

@@ -108,7 +108,12 @@ impl Endpoint {
     }
 
     /// An endpoint whose operation is still the hand-written document's.
-    pub fn legacy(method: &'static str, path: &'static str, handler: MethodRouter<AppState>, access: Access) -> Endpoint {
+    pub fn legacy(
+        method: &'static str,
+        path: &'static str,
+        handler: MethodRouter<AppState>,
+        access: Access,
+    ) -> Endpoint {
         Endpoint { method, path, access, secret: false, held: false, handler, doc: Doc::Legacy }
     }
 
@@ -143,12 +148,7 @@ macro_rules! endpoint {
 /// A handler not annotated yet: `legacy!(POST "/v1/members", members::register_member, access)`.
 macro_rules! legacy {
     ($method:ident $path:literal, $handler:path, $access:expr) => {
-        Endpoint::legacy(
-            stringify!($method),
-            $path,
-            MethodRouter::new().on(MethodFilter::$method, $handler),
-            $access,
-        )
+        Endpoint::legacy(stringify!($method), $path, MethodRouter::new().on(MethodFilter::$method, $handler), $access)
     };
 }
 
@@ -161,7 +161,10 @@ static TABLE: LazyLock<Vec<Route>> = LazyLock::new(|| {
         (Capability::Wallet, wallet_endpoints()),
         (Capability::Staff, staff_endpoints()),
     ];
-    sections.into_iter().flat_map(|(capability, endpoints)| endpoints.into_iter().map(move |e| e.of(capability))).collect()
+    sections
+        .into_iter()
+        .flat_map(|(capability, endpoints)| endpoints.into_iter().map(move |e| e.of(capability)))
+        .collect()
 });
 
 /// Every endpoint, in the table's order.
@@ -206,13 +209,11 @@ fn ledger_endpoints() -> Vec<Endpoint> {
 
 /// The audit log (`crate::audit`).
 fn audit_endpoints() -> Vec<Endpoint> {
-    vec![
-        endpoint!(audit::audit_events, platform(AuditRead)),
-    ]
+    vec![endpoint!(audit::audit_events, platform(AuditRead))]
 }
 
 /// The three-party model: members, customers, member accounts, authentications, enterprises and
-    /// operators, and members' security (`crate::party`).
+/// operators, and members' security (`crate::party`).
 fn party_endpoints() -> Vec<Endpoint> {
     use party::{accounts as member_accounts, authentications, customers, members};
     use party::{bank_cards, enterprises, identities, one_time_codes, operators, pay_passwords};
@@ -274,7 +275,9 @@ fn party_endpoints() -> Vec<Endpoint> {
 
 /// The wallet's money flows (`crate::wallet`).
 fn wallet_endpoints() -> Vec<Endpoint> {
-    use wallet::{adjustments, deposits, freezes, member_transfers, payments, recharges, subsidies, wallets, withdrawals};
+    use wallet::{
+        adjustments, deposits, freezes, member_transfers, payments, recharges, subsidies, wallets, withdrawals,
+    };
     vec![
         legacy!(GET "/v1/platform-accounts", wallet::platform::platform_accounts, platform(AdminRead)),
         legacy!(GET "/v1/members/{id}/wallet", wallets::get_wallet, member(WalletRead, MEMBER_PATH)),

@@ -30,12 +30,12 @@ use serde_json::json;
 use super::approvals::ApprovedRequest;
 use super::{staff_error, AuthenticatedStaff};
 use crate::access::ClientAccess;
+use crate::audit;
 use crate::body::read_limited;
 use crate::error::{code, ApiError};
 use crate::json::parse_body;
 use crate::request_id::{self, RequestContext};
 use crate::signature::{CLIENT_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::audit;
 use crate::state::AppState;
 
 /// The cookie that carries the session token.

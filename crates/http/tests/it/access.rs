@@ -102,7 +102,9 @@ fn concrete(route: &str) -> String {
 
 /// The signed routes of the route table, with the scope each needs.
 fn signed_routes() -> impl Iterator<Item = (&'static str, &'static str, Scope)> {
-    sanhu_http::routes::all().iter().filter_map(|entry| entry.access.scope.map(|scope| (entry.method, entry.path, scope)))
+    sanhu_http::routes::all()
+        .iter()
+        .filter_map(|entry| entry.access.scope.map(|scope| (entry.method, entry.path, scope)))
 }
 
 on_both_backends!(every_endpoint_refuses_a_client_without_its_scope, |db| {
@@ -486,8 +488,10 @@ on_both_backends!(every_post_refuses_a_field_it_does_not_know, |db| {
         assert!(refused.body["error"]["message"].as_str().unwrap().contains("zz_not_a_field"), "{route}");
         walked += 1;
     }
-    let posts =
-        sanhu_http::routes::all().iter().filter(|route| route.method == "POST" && route.path.starts_with("/v1/")).count();
+    let posts = sanhu_http::routes::all()
+        .iter()
+        .filter(|route| route.method == "POST" && route.path.starts_with("/v1/"))
+        .count();
     assert_eq!(walked + for_staff, posts, "every POST under /v1 was walked");
     assert!(walked >= 70, "only {walked} POSTs walked");
 });

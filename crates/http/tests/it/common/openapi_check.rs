@@ -4,9 +4,9 @@
 //! schema error. The document is the one generated from the code (`sanhu_http::openapi`); a schema
 //! that disagrees with what the server answers is fixed in the code, never by changing behaviour.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error;
-use std::cell::RefCell;
 
 use boon::{Compiler, SchemaIndex, Schemas, UrlLoader};
 use serde_json::Value;
