@@ -82,11 +82,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// A handler annotated with `#[utoipa::path]`, as `utoipa_axum::routes!` collects it.
     pub fn annotated(
-        (schemas, paths, handler): (
-            Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
-            utoipa::openapi::path::Paths,
-            MethodRouter<AppState>,
-        ),
+        (schemas, paths, handler): utoipa_axum::router::UtoipaMethodRouter<AppState>,
         access: Access,
     ) -> Endpoint {
         let paths = serde_json::to_value(&paths).expect("a path serialises");
