@@ -23,7 +23,7 @@ use crate::error::{code, ApiError};
 use crate::rate_limit;
 use crate::request_id::RequestContext;
 use crate::signature::{self, HeaderFault};
-use crate::AppState;
+use crate::state::AppState;
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 

@@ -28,131 +28,152 @@ pub struct ErrorCodeInfo {
     pub description: &'static str,
 }
 
-/// Declares each code once, as a constant in [`code`] and as an entry of [`ERROR_CODES`], so the
-/// registry cannot miss a code that the handlers use.
+/// Declares each code once, as a constant in [`code`], as an entry of [`ERROR_CODES`] and in one
+/// group of [`group`], so the registry cannot miss a code that the handlers use and the OpenAPI
+/// document can say which codes each kind of endpoint answers with ([`capability_codes`]).
 macro_rules! error_codes {
-    ($($name:ident = ($code:literal, $status:literal, $description:literal);)*) => {
+    ($($(#[$meta:meta])* $group:ident { $($name:ident = ($code:literal, $status:literal, $description:literal);)* })*) => {
         /// Every error code as a constant, for raising errors by name.
         pub mod code {
             use super::ErrorCodeInfo;
-            $(pub const $name: ErrorCodeInfo =
-                ErrorCodeInfo { code: $code, status: $status, description: $description };)*
+            $($(pub const $name: ErrorCodeInfo =
+                ErrorCodeInfo { code: $code, status: $status, description: $description };)*)*
         }
         /// Every code the API can emit, including every ledger rejection.
-        pub const ERROR_CODES: &[ErrorCodeInfo] = &[$(code::$name),*];
+        pub const ERROR_CODES: &[ErrorCodeInfo] = &[$($(code::$name),*),*];
+        /// The codes of [`ERROR_CODES`] by where they come from.
+        pub mod group {
+            use super::{code, ErrorCodeInfo};
+            $($(#[$meta])* pub const $group: &[ErrorCodeInfo] = &[$(code::$name),*];)*
+        }
     };
 }
 
 error_codes! {
-    // Authentication: each way a signature can fail has its own code so that a client can tell a
-    // clock problem from a key problem.
-    MISSING_SIGNATURE = ("missing_signature", 401, "A signature header (X-Sanhu-Client, X-Sanhu-Timestamp, X-Sanhu-Nonce or X-Sanhu-Signature) is missing.");
-    MALFORMED_SIGNATURE = ("malformed_signature", 401, "A signature header is malformed: client id, timestamp, nonce (16-64 of [A-Za-z0-9_-]) or base64 signature of 64 bytes.");
-    UNKNOWN_CLIENT = ("unknown_client", 401, "No API client has this id.");
-    CLIENT_REVOKED = ("client_revoked", 401, "The API client has been revoked.");
-    STALE_TIMESTAMP = ("stale_timestamp", 401, "The request timestamp is outside the signature window of the server's clock.");
-    INVALID_SIGNATURE = ("invalid_signature", 401, "The signature does not verify against the client's public key and the signed string.");
-    REPLAYED_NONCE = ("replayed_nonce", 401, "The client already used this nonce.");
-
-    // What a verified client may do (see `crate::scopes`), and how often.
-    SCOPE_MISSING = ("scope_missing", 403, "The API client lacks the scope this endpoint needs; the message names it, and each operation's description says which.");
-    CLIENT_BOUND = ("client_bound", 403, "The API client is bound to one member, and this endpoint acts for the whole platform (registering members and enterprises, a channel's word on a recharge or payout, recording a real-name authentication, one-time codes).");
-    RATE_LIMITED = ("rate_limited", 429, "The API client sent more requests than its rate limit allows; nothing was done. Retry after the Retry-After seconds.");
-
-    // Staff: signing in, sessions (see `crate::staff`), and maker-checker. The refusals of core's
-    // `StaffError` keep its codes (a test checks).
-    INVALID_CREDENTIALS = ("invalid_credentials", 401, "The username or the password is wrong (the same answer for both, so that it tells nobody which usernames exist).");
-    STAFF_LOCKED = ("staff_locked", 403, "Too many failed sign-ins in a row: the staff account is locked for a while (lockout_s); even the right password waits.");
-    STAFF_DISABLED = ("staff_disabled", 403, "The staff account is disabled (`sanhu staff disable`).");
-    STAFF_SESSION_INVALID = ("staff_session_invalid", 401, "The staff session cookie names no session, or one that was signed out or ended (its account disabled or given a new password); sign in again.");
-    STAFF_SESSION_EXPIRED = ("staff_session_expired", 401, "The staff session was idle too long or has reached its lifetime; sign in again.");
-    CSRF_TOKEN_MISSING = ("csrf_token_missing", 403, "A POST with a staff session lacks the X-CSRF-Token header.");
-    CSRF_TOKEN_INVALID = ("csrf_token_invalid", 403, "X-CSRF-Token is not the CSRF token of the request's staff session.");
-    STAFF_SESSION_REQUIRED = ("staff_session_required", 403, "The endpoint is for staff members signed in (their session; deciding approvals); an API client cannot use it.");
-    APPROVAL_NOT_FOUND = ("approval_not_found", 404, "No approval has this id.");
-    APPROVAL_SAME_STAFF_MEMBER = ("approval_same_staff_member", 403, "A request waiting for approval is approved or rejected by another staff member than the one who made it.");
-    APPROVAL_DECIDED = ("approval_decided", 409, "The approval was decided already: applied, failed or rejected (or, rejecting, being applied).");
-    APPROVAL_IN_PROGRESS = ("approval_in_progress", 409, "The approved request is being applied right now; ask for the approval again shortly.");
-
-    // The request as a whole.
-    BODY_TOO_LARGE = ("body_too_large", 413, "The request body is larger than the server accepts.");
-    ROUTE_NOT_FOUND = ("route_not_found", 404, "No endpoint has this path.");
-    METHOD_NOT_ALLOWED = ("method_not_allowed", 405, "The endpoint does not accept this HTTP method.");
-    INVALID_JSON = ("invalid_json", 400, "The body is not a JSON object (a syntax error, an empty or unreadable body).");
-    UNKNOWN_FIELD = ("unknown_field", 400, "The body has a field the endpoint does not know; the message names it.");
-    MISSING_FIELD = ("missing_field", 400, "A required field is missing; the message names it.");
-    INVALID_FIELD = ("invalid_field", 400, "A field has the wrong JSON type, or does not apply to the request.");
-    INVALID_ID = ("invalid_id", 400, "An id is not a well-formed id of the expected kind (acc_..., tr_..., cus_..., mem_..., aut_..., opr_..., bcd_...).");
-    INVALID_QUERY = ("invalid_query", 400, "The query string cannot be parsed, repeats a parameter, or combines parameters that exclude each other.");
-    UNKNOWN_PARAMETER = ("unknown_parameter", 400, "The query string has a parameter the endpoint does not know.");
-    MISSING_PARAMETER = ("missing_parameter", 400, "A required query parameter is missing.");
-    INVALID_CURSOR = ("invalid_cursor", 400, "The `after` cursor is not one this endpoint returned.");
-    INVALID_IDEMPOTENCY_KEY = ("invalid_idempotency_key", 400, "The Idempotency-Key header is not 1 to 255 printable ASCII characters.");
-    IDEMPOTENCY_KEY_REUSED = ("idempotency_key_reused", 422, "The Idempotency-Key was already used for a different request.");
-    IDEMPOTENCY_KEY_IN_USE = ("idempotency_key_in_use", 409, "The first request with this Idempotency-Key is still running; retry later.");
-    // A pay password, card number or one-time code is kept nowhere, not even as a fingerprint of the
-    // request (a plain hash of a 6-digit secret gives it up) or a stored response.
-    IDEMPOTENCY_KEY_NOT_ACCEPTED = ("idempotency_key_not_accepted", 400, "The endpoint takes no Idempotency-Key: its request or response carries a secret (a pay password, a card number, a one-time code) that sanhu keeps nowhere, not even hashed.");
-
-    // Field values that parse but are not acceptable.
-    INVALID_AMOUNT = ("invalid_amount", 422, "The amount is zero or negative.");
-    AMOUNT_OUT_OF_RANGE = ("amount_out_of_range", 422, "The amount is not an integer of minor units within a signed 64-bit integer.");
-    UNKNOWN_CURRENCY = ("unknown_currency", 422, "The currency is not one sanhu supports (upper-case ISO 4217).");
-    INVALID_NORMAL_SIDE = ("invalid_normal_side", 422, "normal_side is neither \"credit\" nor \"debit\".");
-    INVALID_OVERDRAFT_LIMIT = ("invalid_overdraft_limit", 422, "overdraft_limit is neither null nor an integer of minor units >= 0.");
-    INVALID_CODE = ("invalid_code", 422, "The business code is empty, too long, or has characters outside [a-z0-9_.].");
-    INVALID_REFERENCE = ("invalid_reference", 422, "The reference is empty, too long, or has control characters.");
-    INVALID_METADATA = ("invalid_metadata", 422, "metadata is not a JSON object, or is too large.");
-    INVALID_TIMEOUT = ("invalid_timeout", 422, "timeout_s is out of range, or given for a transfer that is not a hold.");
-    INVALID_BATCH_SIZE = ("invalid_batch_size", 422, "A batch has no transfers or more than the most one batch may hold.");
-    INVALID_ACTION = ("invalid_action", 422, "A batch item's action is not post, hold, post_pending or void_pending.");
-    INVALID_LIMIT = ("invalid_limit", 422, "limit is not an integer from 1 to the page size maximum.");
-    INVALID_TIME = ("invalid_time", 422, "A time is not RFC 3339, or `from` is not before `to`.");
-    INVALID_ACCOUNT_IDS = ("invalid_account_ids", 422, "account_ids does not list between 1 and 100 account ids.");
-    INVALID_KIND = ("invalid_kind", 422, "kind is neither \"personal\" nor \"enterprise\".");
-    INVALID_SCOPE = ("invalid_scope", 422, "scope is neither \"external\" nor \"internal\".");
-    INVALID_STATUS = ("invalid_status", 422, "status is not one of the statuses the endpoint sets (see its request schema).");
-    INVALID_RESULT = ("invalid_result", 422, "result is not \"verified\" or \"failed\" (or, when an authentication is recorded, \"pending\").");
-    INVALID_ROLE = ("invalid_role", 422, "role is not \"admin\", \"staff\", \"cashier\" or \"operator\".");
-    INVALID_OPERATION = ("invalid_operation", 422, "An operation is not \"view\", \"pay\", \"transfer\" or \"withdraw\".");
-    INVALID_DECISION = ("invalid_decision", 422, "decision is not \"approve\" or \"reject\".");
-    INVALID_PAYOUT_RESULT = ("invalid_payout_result", 422, "result is not \"succeeded\" or \"failed\".");
-    INVALID_DIRECTION = ("invalid_direction", 422, "direction is not \"credit\" or \"debit\".");
-    INVALID_PURPOSE = ("invalid_purpose", 422, "purpose is not one this endpoint issues or checks codes for (see its request schema).");
-
-    // Things that are not there.
-    TRANSFER_NOT_FOUND = ("transfer_not_found", 404, "No transfer has this id.");
-
-    // The ledger's rejections of a transfer (sanhu_core::ledger::TransferError, checked by a test).
-    EXISTS_WITH_DIFFERENT_FIELDS = ("exists_with_different_fields", 409, "A transfer with this id exists with different fields.");
-    DUPLICATE_ID_IN_BATCH = ("duplicate_id_in_batch", 422, "The transfer id appears more than once in the request.");
-    ACCOUNT_NOT_FOUND = ("account_not_found", 404, "The account does not exist.");
-    SAME_ACCOUNT = ("same_account", 422, "The debit and credit accounts are the same.");
-    CURRENCY_MISMATCH = ("currency_mismatch", 422, "The two accounts hold different currencies (or, authorising an operator, the currency given is not the account's).");
-    ACCOUNT_CLOSED = ("account_closed", 409, "The account is closed.");
-    DEBITS_BLOCKED = ("debits_blocked", 422, "The debit account has debits blocked.");
-    CREDITS_BLOCKED = ("credits_blocked", 422, "The credit account has credits blocked.");
-    INSUFFICIENT_FUNDS = ("insufficient_funds", 422, "The debit account's available balance (with its overdraft) does not cover the amount.");
-    OVERFLOW = ("overflow", 422, "The transfer would overflow an account counter.");
-    PENDING_NOT_FOUND = ("pending_not_found", 404, "No pending transfer (hold) has this id.");
-    PENDING_ALREADY_POSTED = ("pending_already_posted", 422, "The hold was already posted.");
-    PENDING_ALREADY_VOIDED = ("pending_already_voided", 422, "The hold was already voided.");
-    PENDING_EXPIRED = ("pending_expired", 422, "The hold has expired.");
-    AMOUNT_EXCEEDS_PENDING = ("amount_exceeds_pending", 422, "The amount to post exceeds the held amount.");
-    LINKED_EVENT_FAILED = ("linked_event_failed", 422, "Another transfer of the linked chain failed, so this one was not applied.");
-    LINKED_EVENT_CHAIN_OPEN = ("linked_event_chain_open", 422, "The last transfer of the request is marked linked: its chain never closes.");
-
-    // Why an account cannot be closed (sanhu_core::ledger::AccountCloseError; account_closed above).
-    ACCOUNT_HAS_PENDING = ("account_has_pending", 409, "The account has pending transfers (holds).");
-    ACCOUNT_NOT_EMPTY = ("account_not_empty", 409, "The account's balance is not zero.");
-
-    // The server's side.
-    INTERNAL_ERROR = ("internal_error", 500, "An unexpected error; it is logged with the request id.");
-    LEDGER_UNAVAILABLE = ("ledger_unavailable", 503, "The ledger could not commit; nothing was applied. Retry after the Retry-After seconds.");
-    NOT_READY = ("not_ready", 503, "The server cannot reach its database.");
-    REQUEST_TIMEOUT = ("request_timeout", 503, "The request took longer than the server allows. With an Idempotency-Key, a retry returns the outcome.");
-    // Every answer to a POST waits for the request's audit event (see `crate::audit`).
-    AUDIT_UNAVAILABLE = ("audit_unavailable", 503, "The request was handled but its audit event could not be written, so its answer is withheld: it may have taken effect. Retry after the Retry-After seconds; with an Idempotency-Key the retry is applied at most once.");
+    /// Authentication: each way a signature can fail has its own code so that a client can tell a
+    /// clock problem from a key problem.
+    SIGNATURE {
+        MISSING_SIGNATURE = ("missing_signature", 401, "A signature header (X-Sanhu-Client, X-Sanhu-Timestamp, X-Sanhu-Nonce or X-Sanhu-Signature) is missing.");
+        MALFORMED_SIGNATURE = ("malformed_signature", 401, "A signature header is malformed: client id, timestamp, nonce (16-64 of [A-Za-z0-9_-]) or base64 signature of 64 bytes.");
+        UNKNOWN_CLIENT = ("unknown_client", 401, "No API client has this id.");
+        CLIENT_REVOKED = ("client_revoked", 401, "The API client has been revoked.");
+        STALE_TIMESTAMP = ("stale_timestamp", 401, "The request timestamp is outside the signature window of the server's clock.");
+        INVALID_SIGNATURE = ("invalid_signature", 401, "The signature does not verify against the client's public key and the signed string.");
+        REPLAYED_NONCE = ("replayed_nonce", 401, "The client already used this nonce.");
+    }
+    /// What a verified client may do (see `crate::scopes`), and how often.
+    ACCESS {
+        SCOPE_MISSING = ("scope_missing", 403, "The API client lacks the scope this endpoint needs; the message names it, and each operation's description says which.");
+        CLIENT_BOUND = ("client_bound", 403, "The API client is bound to one member, and this endpoint acts for the whole platform (registering members and enterprises, a channel's word on a recharge or payout, recording a real-name authentication, one-time codes).");
+        RATE_LIMITED = ("rate_limited", 429, "The API client sent more requests than its rate limit allows; nothing was done. Retry after the Retry-After seconds.");
+    }
+    /// A staff member's session, which any signed endpoint takes instead of a signature (see `crate::staff`).
+    STAFF_SESSION {
+        STAFF_SESSION_INVALID = ("staff_session_invalid", 401, "The staff session cookie names no session, or one that was signed out or ended (its account disabled or given a new password); sign in again.");
+        STAFF_SESSION_EXPIRED = ("staff_session_expired", 401, "The staff session was idle too long or has reached its lifetime; sign in again.");
+        CSRF_TOKEN_MISSING = ("csrf_token_missing", 403, "A POST with a staff session lacks the X-CSRF-Token header.");
+        CSRF_TOKEN_INVALID = ("csrf_token_invalid", 403, "X-CSRF-Token is not the CSRF token of the request's staff session.");
+    }
+    /// Staff: signing in and maker-checker. The refusals of core's `StaffError` keep its codes (a test
+    /// checks).
+    STAFF {
+        INVALID_CREDENTIALS = ("invalid_credentials", 401, "The username or the password is wrong (the same answer for both, so that it tells nobody which usernames exist).");
+        STAFF_LOCKED = ("staff_locked", 403, "Too many failed sign-ins in a row: the staff account is locked for a while (lockout_s); even the right password waits.");
+        STAFF_DISABLED = ("staff_disabled", 403, "The staff account is disabled (`sanhu staff disable`).");
+        STAFF_SESSION_REQUIRED = ("staff_session_required", 403, "The endpoint is for staff members signed in (their session; deciding approvals); an API client cannot use it.");
+        APPROVAL_NOT_FOUND = ("approval_not_found", 404, "No approval has this id.");
+        APPROVAL_SAME_STAFF_MEMBER = ("approval_same_staff_member", 403, "A request waiting for approval is approved or rejected by another staff member than the one who made it.");
+        APPROVAL_DECIDED = ("approval_decided", 409, "The approval was decided already: applied, failed or rejected (or, rejecting, being applied).");
+        APPROVAL_IN_PROGRESS = ("approval_in_progress", 409, "The approved request is being applied right now; ask for the approval again shortly.");
+    }
+    /// A request that reaches no endpoint.
+    ROUTING {
+        ROUTE_NOT_FOUND = ("route_not_found", 404, "No endpoint has this path.");
+        METHOD_NOT_ALLOWED = ("method_not_allowed", 405, "The endpoint does not accept this HTTP method.");
+    }
+    /// The request's body and its Idempotency-Key.
+    BODY {
+        BODY_TOO_LARGE = ("body_too_large", 413, "The request body is larger than the server accepts.");
+        INVALID_JSON = ("invalid_json", 400, "The body is not a JSON object (a syntax error, an empty or unreadable body).");
+        UNKNOWN_FIELD = ("unknown_field", 400, "The body has a field the endpoint does not know; the message names it.");
+        MISSING_FIELD = ("missing_field", 400, "A required field is missing; the message names it.");
+        INVALID_FIELD = ("invalid_field", 400, "A field has the wrong JSON type, or does not apply to the request.");
+        INVALID_IDEMPOTENCY_KEY = ("invalid_idempotency_key", 400, "The Idempotency-Key header is not 1 to 255 printable ASCII characters.");
+        IDEMPOTENCY_KEY_REUSED = ("idempotency_key_reused", 422, "The Idempotency-Key was already used for a different request.");
+        IDEMPOTENCY_KEY_IN_USE = ("idempotency_key_in_use", 409, "The first request with this Idempotency-Key is still running; retry later.");
+        // A pay password, card number or one-time code is kept nowhere, not even as a fingerprint of the
+        // request (a plain hash of a 6-digit secret gives it up) or a stored response.
+        IDEMPOTENCY_KEY_NOT_ACCEPTED = ("idempotency_key_not_accepted", 400, "The endpoint takes no Idempotency-Key: its request or response carries a secret (a pay password, a card number, a one-time code) that sanhu keeps nowhere, not even hashed.");
+    }
+    /// Ids in the path, and the query string.
+    QUERY {
+        INVALID_ID = ("invalid_id", 400, "An id is not a well-formed id of the expected kind (acc_..., tr_..., cus_..., mem_..., aut_..., opr_..., bcd_...).");
+        INVALID_QUERY = ("invalid_query", 400, "The query string cannot be parsed, repeats a parameter, or combines parameters that exclude each other.");
+        UNKNOWN_PARAMETER = ("unknown_parameter", 400, "The query string has a parameter the endpoint does not know.");
+        MISSING_PARAMETER = ("missing_parameter", 400, "A required query parameter is missing.");
+        INVALID_CURSOR = ("invalid_cursor", 400, "The `after` cursor is not one this endpoint returned.");
+    }
+    /// Field values that parse but are not acceptable.
+    VALUES {
+        INVALID_AMOUNT = ("invalid_amount", 422, "The amount is zero or negative.");
+        AMOUNT_OUT_OF_RANGE = ("amount_out_of_range", 422, "The amount is not an integer of minor units within a signed 64-bit integer.");
+        UNKNOWN_CURRENCY = ("unknown_currency", 422, "The currency is not one sanhu supports (upper-case ISO 4217).");
+        INVALID_NORMAL_SIDE = ("invalid_normal_side", 422, "normal_side is neither \"credit\" nor \"debit\".");
+        INVALID_OVERDRAFT_LIMIT = ("invalid_overdraft_limit", 422, "overdraft_limit is neither null nor an integer of minor units >= 0.");
+        INVALID_CODE = ("invalid_code", 422, "The business code is empty, too long, or has characters outside [a-z0-9_.].");
+        INVALID_REFERENCE = ("invalid_reference", 422, "The reference is empty, too long, or has control characters.");
+        INVALID_METADATA = ("invalid_metadata", 422, "metadata is not a JSON object, or is too large.");
+        INVALID_TIMEOUT = ("invalid_timeout", 422, "timeout_s is out of range, or given for a transfer that is not a hold.");
+        INVALID_BATCH_SIZE = ("invalid_batch_size", 422, "A batch has no transfers or more than the most one batch may hold.");
+        INVALID_ACTION = ("invalid_action", 422, "A batch item's action is not post, hold, post_pending or void_pending.");
+        INVALID_LIMIT = ("invalid_limit", 422, "limit is not an integer from 1 to the page size maximum.");
+        INVALID_TIME = ("invalid_time", 422, "A time is not RFC 3339, or `from` is not before `to`.");
+        INVALID_ACCOUNT_IDS = ("invalid_account_ids", 422, "account_ids does not list between 1 and 100 account ids.");
+        INVALID_KIND = ("invalid_kind", 422, "kind is neither \"personal\" nor \"enterprise\".");
+        INVALID_SCOPE = ("invalid_scope", 422, "scope is neither \"external\" nor \"internal\".");
+        INVALID_STATUS = ("invalid_status", 422, "status is not one of the statuses the endpoint sets (see its request schema).");
+        INVALID_RESULT = ("invalid_result", 422, "result is not \"verified\" or \"failed\" (or, when an authentication is recorded, \"pending\").");
+        INVALID_ROLE = ("invalid_role", 422, "role is not \"admin\", \"staff\", \"cashier\" or \"operator\".");
+        INVALID_OPERATION = ("invalid_operation", 422, "An operation is not \"view\", \"pay\", \"transfer\" or \"withdraw\".");
+        INVALID_DECISION = ("invalid_decision", 422, "decision is not \"approve\" or \"reject\".");
+        INVALID_PAYOUT_RESULT = ("invalid_payout_result", 422, "result is not \"succeeded\" or \"failed\".");
+        INVALID_DIRECTION = ("invalid_direction", 422, "direction is not \"credit\" or \"debit\".");
+        INVALID_PURPOSE = ("invalid_purpose", 422, "purpose is not one this endpoint issues or checks codes for (see its request schema).");
+    }
+    /// The ledger: things that are not there, its rejections of a transfer
+    /// (sanhu_core::ledger::TransferError, checked by a test) and why an account cannot be closed
+    /// (sanhu_core::ledger::AccountCloseError).
+    LEDGER {
+        TRANSFER_NOT_FOUND = ("transfer_not_found", 404, "No transfer has this id.");
+        EXISTS_WITH_DIFFERENT_FIELDS = ("exists_with_different_fields", 409, "A transfer with this id exists with different fields.");
+        DUPLICATE_ID_IN_BATCH = ("duplicate_id_in_batch", 422, "The transfer id appears more than once in the request.");
+        ACCOUNT_NOT_FOUND = ("account_not_found", 404, "The account does not exist.");
+        SAME_ACCOUNT = ("same_account", 422, "The debit and credit accounts are the same.");
+        CURRENCY_MISMATCH = ("currency_mismatch", 422, "The two accounts hold different currencies (or, authorising an operator, the currency given is not the account's).");
+        ACCOUNT_CLOSED = ("account_closed", 409, "The account is closed.");
+        DEBITS_BLOCKED = ("debits_blocked", 422, "The debit account has debits blocked.");
+        CREDITS_BLOCKED = ("credits_blocked", 422, "The credit account has credits blocked.");
+        INSUFFICIENT_FUNDS = ("insufficient_funds", 422, "The debit account's available balance (with its overdraft) does not cover the amount.");
+        OVERFLOW = ("overflow", 422, "The transfer would overflow an account counter.");
+        PENDING_NOT_FOUND = ("pending_not_found", 404, "No pending transfer (hold) has this id.");
+        PENDING_ALREADY_POSTED = ("pending_already_posted", 422, "The hold was already posted.");
+        PENDING_ALREADY_VOIDED = ("pending_already_voided", 422, "The hold was already voided.");
+        PENDING_EXPIRED = ("pending_expired", 422, "The hold has expired.");
+        AMOUNT_EXCEEDS_PENDING = ("amount_exceeds_pending", 422, "The amount to post exceeds the held amount.");
+        LINKED_EVENT_FAILED = ("linked_event_failed", 422, "Another transfer of the linked chain failed, so this one was not applied.");
+        LINKED_EVENT_CHAIN_OPEN = ("linked_event_chain_open", 422, "The last transfer of the request is marked linked: its chain never closes.");
+        ACCOUNT_HAS_PENDING = ("account_has_pending", 409, "The account has pending transfers (holds).");
+        ACCOUNT_NOT_EMPTY = ("account_not_empty", 409, "The account's balance is not zero.");
+    }
+    /// The server's side.
+    SERVER {
+        INTERNAL_ERROR = ("internal_error", 500, "An unexpected error; it is logged with the request id.");
+        LEDGER_UNAVAILABLE = ("ledger_unavailable", 503, "The ledger could not commit; nothing was applied. Retry after the Retry-After seconds.");
+        NOT_READY = ("not_ready", 503, "The server cannot reach its database.");
+        REQUEST_TIMEOUT = ("request_timeout", 503, "The request took longer than the server allows. With an Idempotency-Key, a retry returns the outcome.");
+        // Every answer to a POST waits for the request's audit event (see `crate::audit`).
+        AUDIT_UNAVAILABLE = ("audit_unavailable", 503, "The request was handled but its audit event could not be written, so its answer is withheld: it may have taken effect. Retry after the Retry-After seconds; with an Idempotency-Key the retry is applied at most once.");
+    }
 }
 
 /// The HTTP status of every code the three-party model answers with
@@ -405,6 +426,77 @@ pub fn registry() -> &'static [ErrorCodeInfo] {
         }
         registry
     })
+}
+
+/// What an endpoint is about, for the codes it can answer with ([`capability_codes`]): each section
+/// of the route table (`crate::routes`) is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// `/health`, `/ready`, `/openapi.json`.
+    Operations,
+    /// The raw ledger (`crate::ledger`).
+    Ledger,
+    /// The audit log (`crate::audit`).
+    Audit,
+    /// The three-party model (`crate::party`).
+    Party,
+    /// The wallet's money flows (`crate::wallet`).
+    Wallet,
+    /// Staff sessions and maker-checker (`crate::staff`).
+    Staff,
+}
+
+impl Capability {
+    /// The name the OpenAPI document gives what is the capability's own (`PartyNotFound`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Operations => "Operations",
+            Capability::Ledger => "Ledger",
+            Capability::Audit => "Audit",
+            Capability::Party => "Party",
+            Capability::Wallet => "Wallet",
+            Capability::Staff => "Staff",
+        }
+    }
+}
+
+/// Every code an endpoint of `capability` can answer with, signed or not, in registry order: the
+/// codes every signed endpoint shares (the signature, a staff session, scopes and the rate limit,
+/// the body and the query, the server's side), then the capability's own: the ledger's rejections,
+/// the three-party model's rules (`rule_codes()`), the wallet's (`wallet_codes()`), staff's. The
+/// OpenAPI document's error responses are these, by status.
+pub fn capability_codes(capability: Capability, signed: bool) -> Vec<&'static ErrorCodeInfo> {
+    use group::*;
+    let mut groups: Vec<&[ErrorCodeInfo]> = Vec::new();
+    if signed {
+        groups.extend([SIGNATURE, STAFF_SESSION, ACCESS, BODY, QUERY]);
+    }
+    let mut service: Vec<&'static str> = Vec::new();
+    match capability {
+        Capability::Operations => {}
+        Capability::Ledger => groups.extend([VALUES, LEDGER]),
+        Capability::Audit => groups.push(VALUES),
+        Capability::Party => {
+            groups.push(VALUES);
+            service.extend(rule_codes().iter().map(|rejection| rejection.code));
+        }
+        Capability::Wallet => {
+            groups.push(VALUES);
+            service.extend(wallet_codes().iter().map(|rejection| rejection.code));
+        }
+        Capability::Staff => {
+            groups.extend([BODY, STAFF, VALUES]);
+            // Signing in is limited per source address, and is the staff member's own word.
+            groups.push(&[code::RATE_LIMITED]);
+        }
+    }
+    groups.push(SERVER);
+    registry()
+        .iter()
+        .filter(|info| {
+            groups.iter().any(|group| group.iter().any(|c| c.code == info.code)) || service.contains(&info.code)
+        })
+        .collect()
 }
 
 /// Looks a code up in the registry.

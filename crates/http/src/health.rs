@@ -6,19 +6,30 @@ use sanhu_store::DatabaseStore;
 use serde::Serialize;
 
 use crate::error::{code, ApiError};
-use crate::AppState;
+use crate::state::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
     status: &'static str,
 }
 
 /// The process is up and serving HTTP; says nothing of the database.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    operation_id = "health",
+    summary = "Liveness",
+    description = "The process is up; says nothing of the database.",
+    responses(
+        (status = 200, description = "Up.", body = Health)
+    )
+)]
 pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     status: &'static str,
     backend: &'static str,
@@ -30,6 +41,17 @@ pub struct Readiness {
 }
 
 /// The database answers: the server can take traffic.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    operation_id = "ready",
+    summary = "Readiness",
+    description = "The database answers. 503 `not_ready` otherwise.",
+    responses(
+        (status = 200, description = "Ready to take traffic.", body = Readiness)
+    )
+)]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let store = state.ledger.store();
     let checked = async {

@@ -5,7 +5,7 @@
 //! A key is scoped to the authenticated client and bound to a fingerprint of the request (method,
 //! path with query, body): the same key with a different request is refused rather than answered
 //! with another request's response. The endpoints whose request or response carries a secret
-//! ([`SECRET_BEARING_ROUTES`]) refuse a key: neither the fingerprint nor the stored response may
+//! ([`routes::Route::secret`]) refuse a key: neither the fingerprint nor the stored response may
 //! keep it.
 //!
 //! A request can run twice under one key: when its first run's process died before recording the
@@ -30,7 +30,8 @@ use tracing::Instrument;
 
 use crate::authentication::AuthenticatedClient;
 use crate::error::{code, ApiError};
-use crate::{request_id, AppState, SECRET_BEARING_ROUTES};
+use crate::state::AppState;
+use crate::{request_id, routes};
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// Set to `true` on a response that is a stored one, replayed.
@@ -52,7 +53,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     }
     let key = parse_key(value.as_bytes())?;
     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    if route.is_some_and(|route| SECRET_BEARING_ROUTES.contains(&route)) {
+    if route.and_then(|route| routes::find("POST", route)).is_some_and(|route| route.secret) {
         return Err(ApiError::new(
             code::IDEMPOTENCY_KEY_NOT_ACCEPTED,
             "this endpoint takes no Idempotency-Key: its request or response carries a secret that sanhu keeps \

@@ -1,15 +1,687 @@
-//! The OpenAPI 3.1 document, written by hand in `openapi.json` and served at `/openapi.json`. The
-//! tests below keep it honest: its routes are the router's, its error codes the registry's.
+//! The OpenAPI 3.1 document, generated from the code and served at `/openapi.json`; its text is kept
+//! in `docs/openapi.json`, and a test fails when the two differ, so that every change to the API shows
+//! in review (`SANHU_UPDATE_OPENAPI=1 cargo test -p sanhu-http --lib openapi` writes it anew).
+//!
+//! Each operation starts from its entry of the route table ([`crate::routes`]): the handler's
+//! `#[utoipa::path]` annotation (its summary, description, path and query parameters, request body and
+//! success responses, and the schemas they name), or, for an entry not annotated yet, the operation of
+//! the hand-written document of before (`openapi_legacy.json`). The generator adds what every operation
+//! shares, from the table and the error registry, so that no annotation repeats it:
+//!
+//! - signed operations take the signature headers and the default security; public ones
+//!   `security: []`;
+//! - signed POSTs take `Idempotency-Key`, except the secret-bearing ones, whose description says
+//!   `idempotency_key_not_accepted` instead; a staff session's POSTs send `X-CSRF-Token`;
+//! - every response carries `X-Request-Id`, and a POST's success `Idempotent-Replayed`;
+//! - the operation's scope, as `x-sanhu-scope` and as a paragraph of its description saying how far a
+//!   client bound to a member reaches ([`scope_paragraph`]);
+//! - a request staff make that waits for a second one answers 202 with its approval;
+//! - the error responses, per status, each listing the codes of the registry that the endpoint's
+//!   capability answers with at that status ([`crate::error::capability_codes`]).
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
+use serde_json::{json, Map, Value};
 
-/// The document's text.
-pub const DOCUMENT: &str = include_str!("openapi.json");
+use crate::error::{capability_codes, registry, Capability, ErrorCodeInfo};
+use crate::routes::{self, Doc, Route};
+use crate::scopes::{Named, Owned, Reach};
+
+/// The hand-written document of before, read only for the route table's legacy entries.
+const LEGACY: &str = include_str!("openapi_legacy.json");
+
+/// Where the document's text is kept in the repository, from this crate's directory.
+pub const SNAPSHOT_PATH: &str = "../../docs/openapi.json";
+
+static DOCUMENT: LazyLock<Value> = LazyLock::new(generate);
+static TEXT: LazyLock<String> = LazyLock::new(|| DOCUMENT.to_string());
+
+/// The document.
+pub fn document_json() -> &'static Value {
+    &DOCUMENT
+}
+
+/// The document as it is kept in `docs/openapi.json`: pretty, keys in order, a line feed at the end.
+pub fn pretty() -> String {
+    let mut text = serde_json::to_string_pretty(document_json()).expect("the document serialises");
+    text.push('\n');
+    text
+}
 
 /// GET /openapi.json
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    operation_id = "openapi",
+    summary = "This document",
+    description = "The OpenAPI 3.1 document of the running server.",
+    responses((status = 200, description = "The document.", body = Object))
+)]
 pub async fn document() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
+    ([(header::CONTENT_TYPE, "application/json")], TEXT.as_str())
+}
+
+const SHARED_SIGNATURE: [&str; 3] = ["SanhuClient", "SanhuTimestamp", "SanhuNonce"];
+const IDEMPOTENCY_KEY: &str = "IdempotencyKey";
+const CSRF_TOKEN: &str = "CsrfToken";
+
+fn reference(kind: &str, name: &str) -> Value {
+    json!({ "$ref": format!("#/components/{kind}/{name}") })
+}
+
+/// The document, made from the route table.
+pub fn generate() -> Value {
+    let legacy: Value = serde_json::from_str(LEGACY).expect("openapi_legacy.json is JSON");
+    let mut doc = head();
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    let mut parameters = shared_parameters().as_object().cloned().unwrap_or_default();
+    let mut responses = Map::new();
+    for route in routes::all() {
+        let mut operation = match &route.doc {
+            Doc::Annotated { operation, schemas: own } => {
+                for (name, schema) in own {
+                    schemas.insert(name.clone(), schema.clone());
+                }
+                operation.clone()
+            }
+            Doc::Legacy => {
+                let operation = legacy["paths"][route.path][route.method.to_lowercase()].clone();
+                assert!(operation.is_object(), "{} {} is not in openapi_legacy.json", route.method, route.path);
+                strip_shared(operation)
+            }
+        };
+        complete(route, &mut operation, &mut responses);
+        let item = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
+        item[route.method.to_lowercase()] = operation;
+    }
+    schemas.insert("Error".to_owned(), error_schema());
+    schemas.insert("ErrorCode".to_owned(), error_code_schema());
+    // What the legacy operations name, from the legacy document, unless the code has it already.
+    let mut named = BTreeSet::new();
+    collect_refs(&Value::Object(paths.clone()), &mut named);
+    collect_refs(&Value::Object(responses.clone()), &mut named);
+    collect_refs(&Value::Object(schemas.clone()), &mut named);
+    let mut pending: Vec<String> = named.into_iter().collect();
+    let mut seen = BTreeSet::new();
+    while let Some(reference) = pending.pop() {
+        if !seen.insert(reference.clone()) {
+            continue;
+        }
+        let Some((kind, name)) = reference.strip_prefix("#/components/").and_then(|r| r.split_once('/')) else {
+            continue;
+        };
+        let target = match kind {
+            "schemas" => &mut schemas,
+            "parameters" => &mut parameters,
+            _ => continue,
+        };
+        if target.contains_key(name) {
+            continue;
+        }
+        let value = legacy["components"][kind][name].clone();
+        assert!(!value.is_null(), "{reference} is not in openapi_legacy.json");
+        let mut more = BTreeSet::new();
+        collect_refs(&value, &mut more);
+        pending.extend(more);
+        target.insert(name.to_owned(), value);
+    }
+    doc["paths"] = Value::Object(paths);
+    doc["components"] = json!({
+        "securitySchemes": security_schemes(),
+        "headers": headers(),
+        "parameters": parameters,
+        "responses": responses,
+        "schemas": schemas,
+    });
+    doc
+}
+
+/// A legacy operation without what the generator adds: the shared header parameters, the security,
+/// the scope, the error responses and the approval's 202, and the success responses' shared headers.
+fn strip_shared(mut operation: Value) -> Value {
+    let Some(map) = operation.as_object_mut() else { return operation };
+    map.remove("security");
+    map.remove("x-sanhu-scope");
+    if let Some(Value::String(description)) = map.get_mut("description") {
+        if let Some(at) = description.find("\n\nScope: `") {
+            description.truncate(at);
+        }
+    }
+    if let Some(Value::Array(list)) = map.get_mut("parameters") {
+        let shared: Vec<String> = SHARED_SIGNATURE
+            .iter()
+            .chain(&[IDEMPOTENCY_KEY, CSRF_TOKEN])
+            .map(|name| format!("#/components/parameters/{name}"))
+            .collect();
+        list.retain(|p| !p["$ref"].as_str().is_some_and(|r| shared.iter().any(|s| s == r)));
+        if list.is_empty() {
+            map.remove("parameters");
+        }
+    }
+    if let Some(Value::Object(responses)) = map.get_mut("responses") {
+        responses.retain(|status, response| {
+            let status: u16 = status.parse().unwrap_or(0);
+            status < 400 && response.get("$ref").is_none()
+        });
+        for response in responses.values_mut() {
+            if let Some(Value::Object(headers)) = response.get_mut("headers") {
+                headers.remove("X-Request-Id");
+                headers.remove("Idempotent-Replayed");
+                if headers.is_empty() {
+                    response.as_object_mut().map(|r| r.remove("headers"));
+                }
+            }
+        }
+    }
+    operation
+}
+
+fn collect_refs(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                out.insert(reference.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Adds to an operation what it shares with the others: see the module's documentation.
+fn complete(route: &Route, operation: &mut Value, responses: &mut Map<String, Value>) {
+    let post = route.method == "POST";
+    let takes_key = route.signed() && post && !route.secret;
+    let mut parameters: Vec<Value> = Vec::new();
+    if route.signed() {
+        parameters.extend(SHARED_SIGNATURE.iter().map(|name| reference("parameters", name)));
+    } else {
+        operation["security"] = json!([]);
+    }
+    parameters.extend(operation["parameters"].as_array().cloned().unwrap_or_default());
+    let has_query = parameters.iter().any(|p| p["in"] == "query" || p["$ref"].is_string() && !is_path_ref(p));
+    if route.signed() && post {
+        parameters.push(reference("parameters", CSRF_TOKEN));
+    }
+    if takes_key {
+        parameters.push(reference("parameters", IDEMPOTENCY_KEY));
+    }
+    if parameters.is_empty() {
+        operation.as_object_mut().map(|o| o.remove("parameters"));
+    } else {
+        operation["parameters"] = Value::Array(parameters);
+    }
+    let mut description = operation["description"].as_str().unwrap_or_default().to_owned();
+    if route.secret && !description.contains("idempotency_key_not_accepted") {
+        description.push_str(
+            " Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a \
+             secret that sanhu keeps nowhere, not even as a fingerprint.",
+        );
+    }
+    if let Some(scope) = route.access.scope {
+        operation["x-sanhu-scope"] = json!(scope.as_str());
+        description.push_str("\n\n");
+        description.push_str(&scope_paragraph(route));
+    }
+    if !description.is_empty() {
+        operation["description"] = json!(description);
+    }
+    // Success responses carry the shared headers.
+    let own = operation["responses"].as_object_mut().expect("an operation has responses");
+    for response in own.values_mut() {
+        let headers = response.as_object_mut().expect("a response").entry("headers").or_insert_with(|| json!({}));
+        headers["X-Request-Id"] = reference("headers", "XRequestId");
+        if takes_key {
+            headers["Idempotent-Replayed"] = reference("headers", "IdempotentReplayed");
+        }
+    }
+    if route.held {
+        own.insert("202".to_owned(), reference("responses", "ApprovalHeld"));
+        responses.insert("ApprovalHeld".to_owned(), approval_held());
+    }
+    for (status, name, response) in error_responses(route, has_query) {
+        own.insert(status.to_string(), reference("responses", &name));
+        responses.insert(name, response);
+    }
+}
+
+fn is_path_ref(parameter: &Value) -> bool {
+    parameter["$ref"].as_str().is_some_and(|r| r.ends_with("Path"))
+}
+
+/// The name each status's error response has in `components/responses`, after the capability's.
+fn status_name(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        409 => "Conflict",
+        413 => "PayloadTooLarge",
+        422 => "Unprocessable",
+        429 => "RateLimited",
+        500 => "InternalError",
+        503 => "Unavailable",
+        other => panic!("no error response is named for status {other}"),
+    }
+}
+
+/// What each status's error response says before its codes.
+fn status_intro(status: u16) -> &'static str {
+    match status {
+        400 => "The request cannot be parsed:",
+        401 => "The caller is not authenticated:",
+        403 => "The caller may not do this:",
+        404 => {
+            "Something named does not exist (and to a client bound to a member, neither does another member's object):"
+        }
+        409 => "The request conflicts with the current state of a record:",
+        413 => "The body is over the server's limit (1 MiB by default):",
+        422 => "A value or a rule refuses the request:",
+        429 => "Too many requests; nothing was done. Retry after the Retry-After seconds:",
+        500 => "Unexpected, logged with the request id:",
+        _ => "Try again (after the Retry-After seconds, where given):",
+    }
+}
+
+/// How an operation takes its request, for the codes it can answer with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    signed: bool,
+    post: bool,
+    /// A signed POST that is not secret-bearing.
+    takes_key: bool,
+    secret: bool,
+    /// It names something in its path or its query.
+    names: bool,
+    query: bool,
+}
+
+impl Shape {
+    fn of(route: &Route, query: bool) -> Shape {
+        let post = route.method == "POST";
+        Shape {
+            signed: route.signed(),
+            post,
+            takes_key: route.signed() && post && !route.secret,
+            secret: route.secret,
+            names: route.path.contains('{') || query || matches!(route.access.reach, Reach::Member(_)),
+            query,
+        }
+    }
+
+    /// A signed POST that takes a key: the shape most responses are named after.
+    const PLAIN: Shape = Shape { signed: true, post: true, takes_key: true, secret: false, names: true, query: true };
+
+    /// The codes of `capability` an operation of this shape can answer with at `status`.
+    fn codes(self, capability: Capability, status: u16) -> Vec<&'static ErrorCodeInfo> {
+        use crate::error::group::BODY;
+        let body_code = |info: &ErrorCodeInfo| BODY.iter().any(|c| c.code == info.code);
+        capability_codes(capability, self.signed)
+            .into_iter()
+            .filter(|info| info.status == status)
+            .filter(|info| match info.code {
+                "invalid_idempotency_key" => self.signed && self.post,
+                "idempotency_key_reused" | "idempotency_key_in_use" => self.takes_key,
+                "idempotency_key_not_accepted" => self.secret,
+                _ => self.post || !body_code(info),
+            })
+            .collect()
+    }
+
+    /// Whether an operation of this shape documents `status` at all.
+    fn answers(self, status: u16) -> bool {
+        match status {
+            404 => self.post || self.names,
+            409 | 413 => self.post,
+            422 => self.post || self.query,
+            _ => true,
+        }
+    }
+}
+
+/// An operation's error responses: per status, the codes its capability answers with there.
+fn error_responses(route: &Route, query: bool) -> Vec<(u16, String, Value)> {
+    let shape = Shape::of(route, query);
+    let shared = |shape: Shape, status| Shape { signed: true, ..shape }.codes(Capability::Operations, status);
+    let mut found = Vec::new();
+    for status in [400, 401, 403, 404, 409, 413, 422, 429, 500, 503] {
+        let codes = shape.codes(route.capability, status);
+        // A read of the three-party model or the wallet can meet a record in a state that does not
+        // allow it (`member_not_enterprise`, `member_not_real_named`): a 409 as a change would be.
+        let read_conflict = status == 409 && matches!(route.capability, Capability::Party | Capability::Wallet);
+        if codes.is_empty() || !(shape.answers(status) || read_conflict) {
+            continue;
+        }
+        let own = codes.iter().any(|info| !shared(shape, status).iter().any(|c| c.code == info.code));
+        let prefix = if own { route.capability.name() } else { "" };
+        let plain = if own { Shape::PLAIN.codes(route.capability, status) } else { shared(Shape::PLAIN, status) };
+        let variant = if codes == plain {
+            ""
+        } else if !shape.post {
+            "Read"
+        } else if shape.secret {
+            "Secret"
+        } else {
+            "Unsigned"
+        };
+        let name = format!("{prefix}{variant}{}", status_name(status));
+        let listed: Vec<String> = codes.iter().map(|info| format!("`{}`", info.code)).collect();
+        let mut headers = json!({ "X-Request-Id": reference("headers", "XRequestId") });
+        if matches!(status, 429 | 503) || codes.iter().any(|info| info.code == "concurrent_change") {
+            headers["Retry-After"] = json!({
+                "description": "Seconds to wait before retrying.",
+                "schema": { "type": "integer", "minimum": 1 }
+            });
+        }
+        let response = json!({
+            "description": format!("{} {}.", status_intro(status), listed.join(", ")),
+            "headers": headers,
+            "content": { "application/json": { "schema": reference("schemas", "Error") } },
+        });
+        found.push((status, name, response));
+    }
+    found
+}
+
+/// The 202 of a request that waits for a second staff member.
+fn approval_held() -> Value {
+    json!({
+        "description": "Made by a staff member, the request waits for a second staff member: this is its approval (status `pending`). Nothing was applied yet. API clients' requests are applied at once.",
+        "headers": {
+            "X-Request-Id": reference("headers", "XRequestId"),
+            "Idempotent-Replayed": reference("headers", "IdempotentReplayed"),
+        },
+        "content": { "application/json": { "schema": reference("schemas", "Approval") } },
+    })
+}
+
+/// The scope paragraph of an operation's description: the scope, and how far a client bound to a
+/// member reaches, from the route table.
+pub fn scope_paragraph(route: &Route) -> String {
+    let Some(scope) = route.access.scope else { return String::new() };
+    if !scope.bindable() {
+        return format!("Scope: `{scope}`, which a client bound to a member never holds.");
+    }
+    match route.access.reach {
+        Reach::Public => String::new(),
+        Reach::Platform => format!(
+            "Scope: `{scope}`. It acts for the whole platform: a client bound to a member is refused (`client_bound`)."
+        ),
+        Reach::OwnOrders => {
+            format!("Scope: `{scope}`. Orders are numbered per client: a client reaches only the orders it made.")
+        }
+        Reach::Filtered => {
+            format!("Scope: `{scope}`. For a client bound to a member, only that member's objects are found.")
+        }
+        Reach::Member(named) => {
+            let names: Vec<String> = named
+                .iter()
+                .map(|name| match *name {
+                    Named::Path(kind) => format!("the path's {}", owned_name(kind)),
+                    Named::Body(field, _) => format!("`{field}`"),
+                    Named::BodyList(field, _) => format!("every id in `{field}`"),
+                    Named::Query(field, _) => format!("the query's `{field}`"),
+                })
+                .collect();
+            let (list, it) = match names.as_slice() {
+                [one] => (one.clone(), "it"),
+                [init @ .., last] => (format!("{} and {last}", init.join(", ")), "they"),
+                [] => (String::new(), "it"),
+            };
+            format!(
+                "Scope: `{scope}`. A client bound to a member reaches only that member's objects here: {list} must be \
+                 the member's own, or the request is answered as if {it} did not exist (404)."
+            )
+        }
+    }
+}
+
+fn owned_name(kind: Owned) -> &'static str {
+    match kind {
+        Owned::Member => "member",
+        Owned::Account => "account",
+        Owned::Operator => "operator",
+        Owned::BankCard => "bank card",
+    }
+}
+
+/// Every code the API answers with, as the registry lists them, with the table of their statuses.
+fn error_code_schema() -> Value {
+    let mut table = String::from(
+        "Every error code the API answers with. A code is stable: never renamed, always with the same status.\n\n\
+         | code | status | meaning |\n|---|---|---|\n",
+    );
+    for info in registry() {
+        table.push_str(&format!("| `{}` | {} | {} |\n", info.code, info.status, info.description));
+    }
+    let codes: Vec<&str> = registry().iter().map(|info| info.code).collect();
+    json!({ "type": "string", "enum": codes, "description": table })
+}
+
+/// What the document says of itself, its servers and tags.
+fn head() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "sanhu API",
+            "version": "1.0.0",
+            "description": "sanhu (三户), for back-end systems calling server to server: the ledger, and the three-party model of customers (客户), members (会员) and their accounts (账户), with real-name authentications (实名认证).\n\nConventions: JSON bodies with snake_case fields; amounts are integers of minor units (分, cents) with a currency code, never decimals; ids are prefixed by kind (`acc_`, `tr_`, `cus_`, `mem_`, `aut_`, `opr_`, `bcd_`), then 26 characters of Crockford base32 (`0-9A-Z` without `I`, `L`, `O`, `U`; the first `0-7`: 128 bits, not all zero), and time-ordered; times are RFC 3339. Every response carries `X-Request-Id`. Errors are `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable code (see the `ErrorCode` schema): 4xx for the caller's mistakes, never 500. Every POST under /v1 takes an `Idempotency-Key`, except those whose request or response carries a secret (pay passwords, card numbers, one-time codes). Lists are cursor-paginated.\n\nScopes: each API client holds some of `ledger:read`, `ledger:write`, `parties:read`, `parties:write`, `wallet:read`, `wallet:write`, `admin:read`, `admin:write`, `audit:read`; each operation needs one (`x-sanhu-scope`). A client may be bound to one enterprise member (a merchant): it then holds only `parties:*` and `wallet:*` and reaches only that member's objects; every other id answers as if it did not exist.",
+            "license": {
+                "name": "Apache-2.0",
+                "identifier": "Apache-2.0"
+            }
+        },
+        "servers": [
+            {
+                "url": "/"
+            }
+        ],
+        "security": [
+            {
+                "SanhuSignature": []
+            },
+            {
+                "StaffSession": []
+            }
+        ],
+        "tags": [
+            {
+                "name": "accounts",
+                "description": "Ledger accounts: four counters each."
+            },
+            {
+                "name": "transfers",
+                "description": "Moving money: posted transfers, holds, batches with linked chains."
+            },
+            {
+                "name": "balances",
+                "description": "Balances now, in the past, and of several accounts at once."
+            },
+            {
+                "name": "operations",
+                "description": "Unauthenticated endpoints for operators and load balancers."
+            },
+            {
+                "name": "audit",
+                "description": "The audit log: every POST that reached a handler (who, from where, what, why, with what outcome), append-only and hash-chained; `sanhu verify` checks the chain."
+            },
+            {
+                "name": "members",
+                "description": "Members (会员): login identities that use products; registration, activation, locks, cancellation."
+            },
+            {
+                "name": "customers",
+                "description": "Customers (客户): who someone really is; search, statuses that reach every account, merges (归并). Back office only."
+            },
+            {
+                "name": "member accounts",
+                "description": "Member accounts (账户): where a member's money is, each a ledger account of a configured type."
+            },
+            {
+                "name": "authentications",
+                "description": "Real-name authentications (实名认证): a verified ID card or business licence gives the customer its certificate, or merges it with the customer that holds it."
+            },
+            {
+                "name": "enterprises",
+                "description": "Enterprise members (企业会员): registration with company details (企业资质) and a first admin operator."
+            },
+            {
+                "name": "operators",
+                "description": "Operators (操作员) of enterprise members: roles, grants per account and operation, limits, and the authorisation check before an operator moves money."
+            },
+            {
+                "name": "security",
+                "description": "A member's security: login identities, phone changes, one-time codes, bank cards, pay passwords (and operators' pay passwords). Secrets are never answered nor logged."
+            },
+            {
+                "name": "wallet",
+                "description": "The wallet (钱包): the platform's accounts, a member's wallet, recharge, pay, refund, withdraw, freeze and adjust. Orders are named by the caller's order number: the same number again answers the order as it is."
+            },
+            {
+                "name": "staff",
+                "description": "Staff (后台人员): signing in to a session, and maker-checker (一人发起、另一人复核): requests that wait for a second staff member's approval."
+            }
+        ]
+    })
+}
+
+/// How requests are authenticated.
+fn security_schemes() -> Value {
+    json!({
+        "SanhuSignature": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Sanhu-Signature",
+            "description": "Every request under `/v1` is signed with the API client's Ed25519 key. Send four headers:\n\n* `X-Sanhu-Client`: the client id (`cli_...`), as registered with `sanhu client create`.\n* `X-Sanhu-Timestamp`: the current time in Unix seconds. It must be within 300 seconds (the server's `signature_window_s`) of the server's clock, either way.\n* `X-Sanhu-Nonce`: 16 to 64 characters of `[A-Za-z0-9_-]`, new for every request. A nonce is accepted once per client.\n* `X-Sanhu-Signature`: the standard base64 (with padding) of the 64-byte Ed25519 signature of the signed string.\n\nThe signed string is exactly (`\\n` is a line feed, with none at the end):\n\n```\nSANHU-ED25519-V1\\n{METHOD}\\n{path with query, exactly as sent}\\n{timestamp}\\n{nonce}\\n{lower-case hex SHA-256 of the body}\n```\n\nFor a request without a body the hash is that of the empty string (`e3b0c442...b855`). A failed check is answered 401 with one of `missing_signature`, `malformed_signature`, `unknown_client`, `client_revoked`, `stale_timestamp`, `invalid_signature`, `replayed_nonce`.\n\nA verified client may still be refused: 403 `scope_missing` when it lacks the scope the operation names (each operation's description says `Scope: ...`, and its `x-sanhu-scope` holds it), 403 `client_bound` or a 404 when it is bound to one member and the request reaches beyond that member, and 429 `rate_limited` (with `Retry-After`) past its rate limit. A client may hold two active keys at once, so that a key is rotated without a pause; the signature verifies against either."
+        },
+        "StaffSession": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sanhu_staff_session",
+            "description": "A staff member signed in with `POST /v1/staff/sessions` (username and password) is answered a session cookie, `sanhu_staff_session` (`HttpOnly; SameSite=Strict; Path=/v1`, and `Secure` where `staff_cookie_secure` is set), and a CSRF token in the body. A request under `/v1` with the cookie and no signature header is the staff member's; every POST of the session also sends the CSRF token in `X-CSRF-Token` (`csrf_token_missing`, `csrf_token_invalid`). The staff member's role grants the scopes an API client would hold (docs/SECURITY.md has the table), and every endpoint's scope applies alike (`scope_missing`). A session ends when signed out (`POST /v1/staff/sessions/current/logout`), after `session_idle_s` without a request or `session_absolute_s` after sign-in (`staff_session_expired`), and when its account is disabled or given a new password (`staff_session_invalid`). After `lockout_failures` wrong passwords in a row an account is locked for `lockout_s` (`staff_locked`).\n\nSome requests a staff member makes wait for a second staff member (maker-checker): freezes and unfreezes, customer and account statuses, ledger blocks, merges, operators' limits. They are answered 202 with an approval, which another staff member approves (`POST /v1/approvals/{id}/approve`, and then it is applied) or rejects; the maker cannot (`approval_same_staff_member`)."
+        }
+    })
+}
+
+/// The headers every response carries.
+fn headers() -> Value {
+    json!({
+        "XRequestId": {
+            "description": "The request's id (`req_...`), on every response; the same as `request_id` in an error body.",
+            "schema": {
+                "type": "string"
+            }
+        },
+        "IdempotentReplayed": {
+            "description": "`true` when the response is the stored response of an earlier request with the same Idempotency-Key.",
+            "schema": {
+                "type": "string",
+                "enum": ["true"]
+            }
+        }
+    })
+}
+
+/// The header parameters every signed operation shares.
+fn shared_parameters() -> Value {
+    json!({
+        "SanhuClient": {
+            "name": "X-Sanhu-Client",
+            "in": "header",
+            "required": true,
+            "description": "The API client's id. See the SanhuSignature security scheme.",
+            "schema": {
+                "type": "string",
+                "pattern": "^cli_[A-Za-z0-9_-]{1,60}$"
+            }
+        },
+        "SanhuTimestamp": {
+            "name": "X-Sanhu-Timestamp",
+            "in": "header",
+            "required": true,
+            "description": "Unix seconds, within the signature window of the server's clock.",
+            "schema": {
+                "type": "string",
+                "pattern": "^[0-9]{1,12}$"
+            }
+        },
+        "SanhuNonce": {
+            "name": "X-Sanhu-Nonce",
+            "in": "header",
+            "required": true,
+            "description": "New for every request: 16 to 64 of [A-Za-z0-9_-].",
+            "schema": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{16,64}$"
+            }
+        },
+        "IdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "1 to 255 printable ASCII characters, scoped to the client. The first request's response (unless 5xx) is stored; a retry with the same key and the same method, path and body gets it back with `Idempotent-Replayed: true` and has no further effect. The same key with a different request: `idempotency_key_reused` (422); while the first is still running: `idempotency_key_in_use` (409).",
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255
+            }
+        },
+        "CsrfToken": {
+            "name": "X-CSRF-Token",
+            "in": "header",
+            "required": false,
+            "description": "With a staff session: the session's CSRF token, as its sign-in answered it. Required on every POST of a staff session.",
+            "schema": {
+                "type": "string"
+            }
+        }
+    })
+}
+
+/// The body of every error.
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": false,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "request_id"],
+                "additionalProperties": false,
+                "properties": {
+                    "code": {
+                        "$ref": "#/components/schemas/ErrorCode"
+                    },
+                    "message": {
+                        "type": "string",
+                        "description": "For people; may change. Branch on `code`."
+                    },
+                    "request_id": {
+                        "type": "string",
+                        "description": "The request's id, also in the `X-Request-Id` header; quote it to the operator.",
+                        "examples": ["req_01JD7S2P3Q4R5S6T7V8W9X0Y1Z"]
+                    }
+                }
+            }
+        },
+        "examples": [
+            {
+                "error": {
+                    "code": "insufficient_funds",
+                    "message": "the debit account's available balance does not cover the amount",
+                    "request_id": "req_01JD7S2P3Q4R5S6T7V8W9X0Y1Z"
+                }
+            }
+        ]
+    })
 }
 
 #[cfg(test)]
@@ -19,12 +691,11 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::{registry, ROUTES, SECRET_BEARING_ROUTES};
 
     const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
     fn document() -> Value {
-        serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")
+        document_json().clone()
     }
 
     /// Every operation as (METHOD, path, operation).
@@ -52,6 +723,25 @@ mod tests {
     }
 
     #[test]
+    fn the_snapshot_is_the_generated_document() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT_PATH);
+        let generated = pretty();
+        if std::env::var_os("SANHU_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &generated).expect("write docs/openapi.json");
+            return;
+        }
+        let kept = std::fs::read_to_string(&path).unwrap_or_default();
+        if kept != generated {
+            let line = kept.lines().zip(generated.lines()).position(|(a, b)| a != b).map_or(0, |n| n + 1);
+            panic!(
+                "docs/openapi.json is not the document the code generates (first difference at line {line}): \
+                 the API changed. Review the change and update the file with \
+                 `SANHU_UPDATE_OPENAPI=1 cargo test -p sanhu-http --lib openapi`."
+            );
+        }
+    }
+
+    #[test]
     fn the_document_is_openapi_3_1() {
         let doc = document();
         assert_eq!(doc["openapi"], "3.1.0");
@@ -65,8 +755,9 @@ mod tests {
         let documented: BTreeSet<(String, String)> =
             operations(&document()).into_iter().map(|(method, path, _)| (method, path)).collect();
         let served: BTreeSet<(String, String)> =
-            ROUTES.iter().map(|(method, path)| (method.to_string(), path.to_string())).collect();
+            routes::all().iter().map(|route| (route.method.to_owned(), route.path.to_owned())).collect();
         assert_eq!(documented, served);
+        assert_eq!(served.len(), routes::all().len(), "the table declares each endpoint once");
     }
 
     #[test]
@@ -87,6 +778,7 @@ mod tests {
     fn every_operation_declares_its_error_responses() {
         let doc = document();
         for (method, path, operation) in operations(&doc) {
+            let route = routes::find(&method, &path).expect("a route of the table");
             let responses = operation["responses"].as_object().unwrap_or_else(|| panic!("{method} {path}"));
             let mut errors = 0;
             for (status, response) in responses {
@@ -101,6 +793,7 @@ mod tests {
             assert!(responses.contains_key("500"), "{method} {path} lacks 500");
             // Signing in is the one endpoint under /v1 that needs no credential.
             let signed = path.starts_with("/v1/") && path != crate::staff::sessions::SIGN_IN_ROUTE;
+            assert_eq!(route.signed(), signed, "{method} {path}");
             if signed {
                 assert!(responses.contains_key("401"), "{method} {path} lacks 401");
                 assert!(responses.contains_key("400"), "{method} {path} lacks 400");
@@ -115,7 +808,7 @@ mod tests {
                 let takes_key = operation["parameters"]
                     .as_array()
                     .is_some_and(|ps| ps.iter().any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey"));
-                if SECRET_BEARING_ROUTES.contains(&path.as_str()) {
+                if route.secret {
                     // The key is refused there, and the document says so.
                     assert!(!takes_key, "{method} {path} documents an Idempotency-Key it refuses");
                     let description = operation["description"].as_str().unwrap_or_default();
@@ -129,9 +822,44 @@ mod tests {
     }
 
     #[test]
+    fn each_error_response_lists_the_capabilitys_codes_of_its_status() {
+        let doc = document();
+        for (method, path, operation) in operations(&doc) {
+            let route = routes::find(&method, &path).unwrap();
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let Ok(status) = status.parse::<u16>() else { continue };
+                if status < 400 {
+                    continue;
+                }
+                let description = resolve(&doc, response)["description"].as_str().unwrap();
+                for info in capability_codes(route.capability, route.signed()).iter().filter(|i| i.status == status) {
+                    // A read takes no body, and only signed POSTs take keys.
+                    if method == "GET" && crate::error::group::BODY.iter().any(|c| c.code == info.code) {
+                        continue;
+                    }
+                    if info.code.contains("idempotency_key") {
+                        continue;
+                    }
+                    assert!(
+                        description.contains(&format!("`{}`", info.code)),
+                        "{method} {path} {status}: {}",
+                        info.code
+                    );
+                }
+                // Every code listed is registered with that status.
+                for code in description.split('`').skip(1).step_by(2) {
+                    let info = crate::error::code_info(code).unwrap_or_else(|| panic!("{code} is not registered"));
+                    assert_eq!(info.status, status, "{method} {path}: {code}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_secret_bearing_route_is_a_post_route() {
-        for path in SECRET_BEARING_ROUTES {
-            assert!(ROUTES.contains(&("POST", path)), "{path} is not a POST route");
+        for route in routes::all().iter().filter(|route| route.secret) {
+            assert_eq!(route.method, "POST", "{} is not a POST route", route.path);
+            assert!(route.signed(), "{}", route.path);
         }
     }
 

@@ -1,6 +1,7 @@
-//! Who may call what: for every entry of [`crate::ROUTES`], the scope it needs and how far a client
-//! bound to one member reaches on it. [`crate::access`] enforces this table on every signed request;
-//! staff roles are mapped onto the same scopes ([`required_scope`]).
+//! Who may call what: the kinds of [`Access`] an entry of the route table ([`crate::routes`]) names,
+//! the scope it needs and how far a client bound to one member reaches on it. [`crate::access`]
+//! enforces them on every signed request; staff roles are mapped onto the same scopes
+//! ([`required_scope`]).
 //!
 //! The scopes: `ledger:*` for the raw ledger, `parties:*` for the three-party model a member's own
 //! platform changes, `wallet:*` for the money flows, `admin:*` for the back office (customer status and
@@ -64,188 +65,75 @@ pub enum Reach {
     Filtered,
 }
 
-/// One entry of the table.
+/// Who may call an endpoint: one entry of the route table says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RouteAccess {
-    pub method: &'static str,
-    pub route: &'static str,
-    /// None for a public route.
+pub struct Access {
+    /// None for a public route, and for a staff member's own session.
     pub scope: Option<Scope>,
     pub reach: Reach,
 }
 
-const fn public(method: &'static str, route: &'static str) -> RouteAccess {
-    RouteAccess { method, route, scope: None, reach: Reach::Public }
+/// Not signed.
+pub const fn public() -> Access {
+    Access { scope: None, reach: Reach::Public }
 }
 
-const fn platform(method: &'static str, route: &'static str, scope: Scope) -> RouteAccess {
-    RouteAccess { method, route, scope: Some(scope), reach: Reach::Platform }
+/// Acts for the whole platform ([`Reach::Platform`]).
+pub const fn platform(scope: Scope) -> Access {
+    Access { scope: Some(scope), reach: Reach::Platform }
 }
 
-const fn member(method: &'static str, route: &'static str, scope: Scope, named: &'static [Named]) -> RouteAccess {
-    RouteAccess { method, route, scope: Some(scope), reach: Reach::Member(named) }
+/// Every object named where `named` says must be the bound member's ([`Reach::Member`]).
+pub const fn member(scope: Scope, named: &'static [Named]) -> Access {
+    Access { scope: Some(scope), reach: Reach::Member(named) }
 }
 
-const fn own_orders(method: &'static str, route: &'static str, scope: Scope) -> RouteAccess {
-    RouteAccess { method, route, scope: Some(scope), reach: Reach::OwnOrders }
+/// The client's own orders ([`Reach::OwnOrders`]).
+pub const fn own_orders(scope: Scope) -> Access {
+    Access { scope: Some(scope), reach: Reach::OwnOrders }
+}
+
+/// A search that leaves out what is not the bound member's ([`Reach::Filtered`]).
+pub const fn filtered(scope: Scope) -> Access {
+    Access { scope: Some(scope), reach: Reach::Filtered }
+}
+
+/// A staff member's own session: every staff member, whatever the role, may see and end theirs; no
+/// scope, and no API client ([`Reach::Platform`]).
+pub const fn own_session() -> Access {
+    Access { scope: None, reach: Reach::Platform }
 }
 
 use Named::{Body, BodyList, Path, Query};
 use Owned::{Account, BankCard, Member, Operator};
-use Scope::*;
 
-const MEMBER_PATH: &[Named] = &[Path(Member)];
-const OPERATOR_PATH: &[Named] = &[Path(Operator)];
+/// The path's member.
+pub const MEMBER_PATH: &[Named] = &[Path(Member)];
+/// The path's account.
+pub const ACCOUNT_PATH: &[Named] = &[Path(Account)];
+/// The path's operator.
+pub const OPERATOR_PATH: &[Named] = &[Path(Operator)];
 /// An operator managed by the client, or by an admin operator it names.
-const MANAGED_OPERATOR: &[Named] = &[Path(Operator), Body("acting_operator_id", Operator)];
-const GRANTED_OPERATOR: &[Named] = &[Path(Operator), Body("account_id", Account), Body("acting_operator_id", Operator)];
-
-/// The table: one entry per entry of [`crate::ROUTES`], in its order.
-pub const ACCESS: &[RouteAccess] = &[
-    public("GET", "/health"),
-    public("GET", "/ready"),
-    public("GET", "/openapi.json"),
-    platform("POST", "/v1/ledger/accounts", LedgerWrite),
-    platform("GET", "/v1/ledger/accounts", LedgerRead),
-    platform("GET", "/v1/ledger/accounts/{id}", LedgerRead),
-    platform("POST", "/v1/ledger/accounts/{id}/close", LedgerWrite),
-    platform("POST", "/v1/ledger/accounts/{id}/blocks", LedgerWrite),
-    platform("GET", "/v1/ledger/accounts/{id}/entries", LedgerRead),
-    platform("GET", "/v1/ledger/accounts/{id}/balance", LedgerRead),
-    platform("POST", "/v1/ledger/transfers", LedgerWrite),
-    platform("GET", "/v1/ledger/transfers", LedgerRead),
-    platform("POST", "/v1/ledger/transfers/batch", LedgerWrite),
-    platform("GET", "/v1/ledger/transfers/{id}", LedgerRead),
-    platform("POST", "/v1/ledger/transfers/{pending_id}/post", LedgerWrite),
-    platform("POST", "/v1/ledger/transfers/{pending_id}/void", LedgerWrite),
-    platform("GET", "/v1/ledger/balances", LedgerRead),
-    platform("GET", "/v1/audit-events", AuditRead),
-    platform("POST", "/v1/members", PartiesWrite),
-    member("GET", "/v1/members/{id}", PartiesRead, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/activate", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/lock", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/unlock", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/cancel", PartiesWrite, MEMBER_PATH),
-    member("GET", "/v1/members/{id}/accounts", PartiesRead, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/accounts", PartiesWrite, MEMBER_PATH),
-    // A verified authentication gives the member a real name and its customer a certificate: the
-    // platform's word, like a channel's on a payment.
-    platform("POST", "/v1/members/{id}/authentications", PartiesWrite),
-    member("GET", "/v1/members/{id}/authentications", PartiesRead, MEMBER_PATH),
-    member("GET", "/v1/members/{id}/history", PartiesRead, MEMBER_PATH),
-    platform("POST", "/v1/authentications/{id}/decide", AdminWrite),
-    // Customers are the back office's (DESIGN.md: end users never see them).
-    platform("GET", "/v1/customers", AdminRead),
-    platform("GET", "/v1/customers/{id}", AdminRead),
-    platform("POST", "/v1/customers/{id}/status", AdminWrite),
-    platform("POST", "/v1/customers/{id}/merge", AdminWrite),
-    platform("GET", "/v1/customers/{id}/history", AdminRead),
-    member("GET", "/v1/accounts/{id}", PartiesRead, &[Path(Account)]),
-    platform("POST", "/v1/accounts/{id}/status", AdminWrite),
-    member("POST", "/v1/accounts/{id}/close", PartiesWrite, &[Path(Account)]),
-    platform("POST", "/v1/enterprises", PartiesWrite),
-    member("GET", "/v1/members/{id}/company", PartiesRead, MEMBER_PATH),
-    member("GET", "/v1/members/{id}/operators", PartiesRead, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/operators", PartiesWrite, &[Path(Member), Body("acting_operator_id", Operator)]),
-    RouteAccess { method: "GET", route: "/v1/operators", scope: Some(PartiesRead), reach: Reach::Filtered },
-    member("GET", "/v1/operators/{id}", PartiesRead, OPERATOR_PATH),
-    member("POST", "/v1/operators/{id}/role", PartiesWrite, MANAGED_OPERATOR),
-    member("POST", "/v1/operators/{id}/grants", PartiesWrite, GRANTED_OPERATOR),
-    member("POST", "/v1/operators/{id}/grants/revoke", PartiesWrite, GRANTED_OPERATOR),
-    member("POST", "/v1/operators/{id}/limits", PartiesWrite, MANAGED_OPERATOR),
-    member("POST", "/v1/operators/{id}/disable", PartiesWrite, MANAGED_OPERATOR),
-    member("POST", "/v1/operators/{id}/enable", PartiesWrite, MANAGED_OPERATOR),
-    member("POST", "/v1/operators/{id}/remove", PartiesWrite, MANAGED_OPERATOR),
-    member("POST", "/v1/operators/{id}/authorise", PartiesWrite, &[Path(Operator), Body("account_id", Account)]),
-    member("POST", "/v1/operators/{id}/pay-password", PartiesWrite, OPERATOR_PATH),
-    member("POST", "/v1/operators/{id}/pay-password/change", PartiesWrite, OPERATOR_PATH),
-    member("POST", "/v1/operators/{id}/pay-password/verify", PartiesWrite, OPERATOR_PATH),
-    member("GET", "/v1/members/{id}/identities", PartiesRead, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/identities", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/identities/remove", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/phone-change", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/phone-change/verify", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/phone-change/complete", PartiesWrite, MEMBER_PATH),
-    // Codes go to any phone or email the caller names.
-    platform("POST", "/v1/one-time-codes", PartiesWrite),
-    platform("POST", "/v1/one-time-codes/verify", PartiesWrite),
-    member("GET", "/v1/members/{id}/bank-cards", PartiesRead, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/bank-cards", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/bank-cards/{id}/unbind", PartiesWrite, &[Path(BankCard), Body("member_id", Member)]),
-    member("GET", "/v1/bank-cards/{id}/withdrawal-check", PartiesRead, &[Path(BankCard), Query("member_id", Member)]),
-    member("POST", "/v1/members/{id}/pay-password", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/pay-password/change", PartiesWrite, MEMBER_PATH),
-    member("POST", "/v1/members/{id}/pay-password/verify", PartiesWrite, MEMBER_PATH),
-    platform("GET", "/v1/platform-accounts", AdminRead),
-    member("GET", "/v1/members/{id}/wallet", WalletRead, MEMBER_PATH),
-    member("GET", "/v1/members/{id}/wallet/deduction-order", WalletRead, MEMBER_PATH),
-    member(
-        "POST",
-        "/v1/members/{id}/wallet/deduction-order",
-        WalletWrite,
-        &[Path(Member), BodyList("account_ids", Account)],
-    ),
-    member("GET", "/v1/members/{id}/wallet/withdrawal-preview", WalletRead, MEMBER_PATH),
-    member("POST", "/v1/recharges", WalletWrite, &[Body("member_id", Member), Body("account_id", Account)]),
-    own_orders("GET", "/v1/recharges/{number}", WalletRead),
-    // The channel's word that the member paid, or did not.
-    platform("POST", "/v1/recharges/{number}/confirm", WalletWrite),
-    platform("POST", "/v1/recharges/{number}/approve", AdminWrite),
-    platform("POST", "/v1/recharges/{number}/reject", AdminWrite),
-    platform("POST", "/v1/recharges/{number}/fail", WalletWrite),
-    own_orders("POST", "/v1/recharges/{number}/close", WalletWrite),
-    member("POST", "/v1/payments", WalletWrite, &[Body("member_id", Member)]),
-    own_orders("GET", "/v1/payments/{number}", WalletRead),
-    own_orders("POST", "/v1/payments/{number}/capture", WalletWrite),
-    own_orders("POST", "/v1/payments/{number}/release", WalletWrite),
-    own_orders("POST", "/v1/payments/{number}/refunds", WalletWrite),
-    member("POST", "/v1/withdrawals", WalletWrite, &[Body("member_id", Member), Body("bank_card_id", BankCard)]),
-    own_orders("GET", "/v1/withdrawals/{number}", WalletRead),
-    platform("POST", "/v1/withdrawals/{number}/review", AdminWrite),
-    // The channel's word that the payout reached the card, or did not.
-    platform("POST", "/v1/withdrawals/{number}/payout", WalletWrite),
-    platform("POST", "/v1/freezes", AdminWrite),
-    platform("GET", "/v1/freezes/{number}", AdminRead),
-    platform("POST", "/v1/freezes/{number}/unfreeze", AdminWrite),
-    platform("POST", "/v1/freezes/{number}/seize", AdminWrite),
-    platform("POST", "/v1/adjustments", AdminWrite),
-    platform("GET", "/v1/adjustments/{number}", AdminRead),
-    platform("POST", "/v1/adjustments/{number}/approve", AdminWrite),
-    member("GET", "/v1/members/{id}/wallet/flow", WalletRead, MEMBER_PATH),
-    own_orders("POST", "/v1/recharges/{number}/refunds", WalletWrite),
-    own_orders("POST", "/v1/payments/{number}/escrow-release", WalletWrite),
-    own_orders("POST", "/v1/payments/{number}/escrow-return", WalletWrite),
-    member("POST", "/v1/deposits", WalletWrite, &[Body("member_id", Member)]),
-    own_orders("GET", "/v1/deposits/{number}", WalletRead),
-    own_orders("POST", "/v1/deposits/{number}/release", WalletWrite),
-    own_orders("POST", "/v1/deposits/{number}/capture", WalletWrite),
-    member("POST", "/v1/member-transfers", WalletWrite, &[Body("sender_member_id", Member)]),
-    own_orders("GET", "/v1/member-transfers/{number}", WalletRead),
-    member(
-        "POST",
-        "/v1/subsidy-fundings",
-        WalletWrite,
-        &[Body("enterprise_member_id", Member), Body("account_id", Account)],
-    ),
-    own_orders("GET", "/v1/subsidy-fundings/{number}", WalletRead),
-    member("POST", "/v1/subsidy-distributions", WalletWrite, &[Body("enterprise_member_id", Member)]),
-    own_orders("GET", "/v1/subsidy-distributions/{number}", WalletRead),
-    member("GET", "/v1/members/{id}/subsidy-fund", WalletRead, MEMBER_PATH),
-    // A staff member's own session (`crate::staff::sessions`): signing in needs no credential, and
-    // every staff member, whatever the role, may see and end their session; no scope.
-    public("POST", "/v1/staff/sessions"),
-    RouteAccess { method: "GET", route: "/v1/staff/sessions/current", scope: None, reach: Reach::Platform },
-    RouteAccess { method: "POST", route: "/v1/staff/sessions/current/logout", scope: None, reach: Reach::Platform },
-    // Maker-checker's approvals (`crate::staff::approvals`); deciding one is for staff signed in.
-    platform("GET", "/v1/approvals", AdminRead),
-    platform("GET", "/v1/approvals/{id}", AdminRead),
-    platform("POST", "/v1/approvals/{id}/approve", AdminWrite),
-    platform("POST", "/v1/approvals/{id}/reject", AdminWrite),
-];
+pub const MANAGED_OPERATOR: &[Named] = &[Path(Operator), Body("acting_operator_id", Operator)];
+/// An operator given or refused an account by the client, or by an admin operator it names.
+pub const GRANTED_OPERATOR: &[Named] =
+    &[Path(Operator), Body("account_id", Account), Body("acting_operator_id", Operator)];
+/// The other combinations the route table names, each once.
+pub const MEMBER_AND_ACTING_OPERATOR: &[Named] = &[Path(Member), Body("acting_operator_id", Operator)];
+pub const AUTHORISED_OPERATOR: &[Named] = &[Path(Operator), Body("account_id", Account)];
+pub const UNBOUND_CARD: &[Named] = &[Path(BankCard), Body("member_id", Member)];
+pub const CHECKED_CARD: &[Named] = &[Path(BankCard), Query("member_id", Member)];
+pub const DEDUCTION_ORDER: &[Named] = &[Path(Member), BodyList("account_ids", Account)];
+pub const RECHARGING: &[Named] = &[Body("member_id", Member), Body("account_id", Account)];
+pub const PAYING: &[Named] = &[Body("member_id", Member)];
+pub const WITHDRAWING: &[Named] = &[Body("member_id", Member), Body("bank_card_id", BankCard)];
+pub const SENDING: &[Named] = &[Body("sender_member_id", Member)];
+pub const FUNDING: &[Named] = &[Body("enterprise_member_id", Member), Body("account_id", Account)];
+pub const DISTRIBUTING: &[Named] = &[Body("enterprise_member_id", Member)];
 
 /// The body fields that name a member's object only to send it money; a bound client may name anyone's
 /// (see the module's documentation). The tests check that every other field naming a member's object
-/// on a route a bound client reaches is in [`ACCESS`].
+/// on a route a bound client reaches is in its entry of the route table.
 pub const CREDITED_FIELDS: &[(&str, &str)] = &[
     ("/v1/payments", "receiver_account_id"),
     ("/v1/deposits", "beneficiary_account_id"),
@@ -253,22 +141,22 @@ pub const CREDITED_FIELDS: &[(&str, &str)] = &[
     ("/v1/subsidy-distributions", "credits[].member_id"),
 ];
 
-/// The table's entry for a route (its template, as in [`crate::ROUTES`]), if it has one.
-pub fn access(method: &str, route: &str) -> Option<&'static RouteAccess> {
-    ACCESS.iter().find(|entry| entry.method == method && entry.route == route)
+/// The route table's entry for a route (its template, as axum matched it), if it has one.
+pub fn access(method: &str, route: &str) -> Option<&'static crate::routes::Route> {
+    crate::routes::find(method, route)
 }
 
 /// The scope a signed route needs.
 ///
 /// # Panics
 ///
-/// If `route` is not a signed entry of [`crate::ROUTES`]: a route the table does not know is a bug,
-/// and the tests check that every signed route has an entry. A caller that cannot be sure uses
+/// If `route` is not a signed entry of the route table: a route the table does not know is a bug,
+/// and the tests check that every signed route names a scope. A caller that cannot be sure uses
 /// [`access`].
 pub fn required_scope(method: &str, route: &str) -> Scope {
-    match access(method, route).and_then(|entry| entry.scope) {
+    match access(method, route).and_then(|entry| entry.access.scope) {
         Some(scope) => scope,
-        None => panic!("{method} {route} is not a signed route of ROUTES"),
+        None => panic!("{method} {route} is not a signed route of the route table"),
     }
 }
 
@@ -279,20 +167,33 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::ROUTES;
+
+    /// Every entry of the route table, as (method, route, scope, reach).
+    struct Entry {
+        method: &'static str,
+        route: &'static str,
+        scope: Option<Scope>,
+        reach: Reach,
+    }
+
+    fn table() -> Vec<Entry> {
+        crate::routes::all()
+            .iter()
+            .map(|r| Entry { method: r.method, route: r.path, scope: r.access.scope, reach: r.access.reach })
+            .collect()
+    }
 
     #[test]
-    fn every_route_has_exactly_one_entry_in_the_routes_order() {
-        let table: Vec<(&str, &str)> = ACCESS.iter().map(|a| (a.method, a.route)).collect();
-        assert_eq!(table, ROUTES, "the table lists every route once, in ROUTES' order");
-        for &(method, route) in ROUTES {
-            assert_eq!(ACCESS.iter().filter(|a| a.method == method && a.route == route).count(), 1, "{method} {route}");
+    fn every_route_has_exactly_one_entry() {
+        for entry in table() {
+            let same = table().iter().filter(|e| e.method == entry.method && e.route == entry.route).count();
+            assert_eq!(same, 1, "{} {}", entry.method, entry.route);
         }
     }
 
     #[test]
     fn signed_routes_need_a_scope_and_public_ones_none() {
-        for entry in ACCESS {
+        for entry in table() {
             // A staff member's own session needs none, whatever the role.
             if crate::staff::sessions::SESSION_ROUTES.contains(&entry.route) {
                 assert_eq!(entry.scope, None, "{} {}", entry.method, entry.route);
@@ -309,7 +210,7 @@ mod tests {
 
     #[test]
     fn reads_need_a_read_scope_and_changes_a_write_scope() {
-        for entry in ACCESS {
+        for entry in table() {
             let Some(scope) = entry.scope else { continue };
             let access = scope.as_str().split_once(':').map(|(_, access)| access);
             let expected = if entry.method == "GET" { "read" } else { "write" };
@@ -319,7 +220,7 @@ mod tests {
 
     #[test]
     fn the_back_office_the_ledger_and_the_audit_log_are_beyond_a_bound_clients_reach() {
-        for entry in ACCESS {
+        for entry in table() {
             if let Some(scope) = entry.scope.filter(|scope| !scope.bindable()) {
                 assert_eq!(entry.reach, Reach::Platform, "{} {} needs {scope}", entry.method, entry.route);
             }
@@ -363,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_route_a_bound_client_reaches_checks_the_id_in_its_path() {
-        for entry in ACCESS {
+        for entry in table() {
             let Reach::Member(named) = entry.reach else {
                 if matches!(entry.reach, Reach::OwnOrders) {
                     assert!(entry.route.contains("{number}"), "{} {} names no order", entry.method, entry.route);
@@ -424,12 +325,12 @@ mod tests {
 
     #[test]
     fn the_openapi_document_names_each_operations_scope_and_its_refusals() {
-        let doc: Value = serde_json::from_str(crate::openapi::DOCUMENT).expect("openapi.json is JSON");
+        let doc: Value = crate::openapi::document_json().clone();
         let response = |value: &Value| -> Value {
             let reference = value["$ref"].as_str().expect("responses are references");
             doc.pointer(reference.trim_start_matches('#')).expect("the reference resolves").clone()
         };
-        for entry in ACCESS {
+        for entry in table() {
             let operation = &doc["paths"][entry.route][entry.method.to_lowercase()];
             let what = format!("{} {}", entry.method, entry.route);
             let Some(scope) = entry.scope else {
@@ -456,7 +357,7 @@ mod tests {
 
     #[test]
     fn every_id_a_bound_client_could_name_is_checked_or_only_credited() {
-        let doc: Value = serde_json::from_str(crate::openapi::DOCUMENT).expect("openapi.json is JSON");
+        let doc: Value = crate::openapi::document_json().clone();
         let names_an_owned_object = |field: &str| {
             let last = field.rsplit(['.', '?']).next().unwrap_or(field);
             last.ends_with("member_id")
@@ -465,7 +366,7 @@ mod tests {
                 || last.ends_with("operator_id")
                 || last.ends_with("bank_card_id")
         };
-        for entry in ACCESS {
+        for entry in table() {
             let fields = request_fields(&doc, entry.method, entry.route);
             let named: Vec<String> = match entry.reach {
                 Reach::Member(named) => named

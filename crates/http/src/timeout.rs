@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{code, ApiError};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Answers 503 `request_timeout` when the request runs past the limit. The request's future is
 /// dropped; work that must finish once started (an idempotent request) runs on its own task.

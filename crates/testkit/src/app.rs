@@ -113,6 +113,8 @@ impl TestResponse {
 /// Sends `request` through `router` and reads the whole answer. Every answer carries a request id,
 /// has a JSON body or none, and is never a 500.
 pub async fn send_to(router: &Router, request: Request<Body>) -> TestResponse {
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().to_string();
     let response = router.clone().oneshot(request).await.expect("the router is infallible");
     let status = response.status();
     let headers = response.headers().clone();
@@ -125,6 +127,9 @@ pub async fn send_to(router: &Router, request: Request<Body>) -> TestResponse {
     };
     assert!(headers.contains_key("x-request-id"), "every response carries X-Request-Id");
     assert!(status.as_u16() != 500, "no request in these tests should be a 500: {body}");
+    if let Err(mismatch) = crate::openapi_check::check(&method, &path, status.as_u16(), &body) {
+        panic!("the response is not as the OpenAPI document says: {mismatch}\nbody: {body}");
+    }
     TestResponse { status, headers, body, text }
 }
 

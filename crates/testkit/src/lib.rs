@@ -10,11 +10,13 @@
 //! - [`money`]: the currency and amounts; [`ids`]: ID card, bank card and credit code numbers that pass
 //!   their check characters; [`ledger`]: accounts and transfers for the store's and ledger's tests.
 //! - [`schema`]: a fresh PostgreSQL schema without a store, for a `sanhu` process to migrate.
+//! - [`openapi_check`]: every response [`app::send_to`] receives, checked against the OpenAPI document.
 
 pub mod app;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod openapi_check;
 pub mod schema;
 pub mod world;
 

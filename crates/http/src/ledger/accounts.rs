@@ -15,14 +15,16 @@ use crate::error::{code, ApiError};
 use crate::ids::{self, AccountIdPath};
 use crate::json::{double_option, parse_body, parse_body_or_empty};
 use crate::query::QueryParams;
-use crate::AppState;
+use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OpenAccountRequest)]
 struct OpenAccountBody {
     currency: String,
     normal_side: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
     overdraft_limit: Option<Option<Number>>,
     code: Option<String>,
     metadata: Option<Value>,
@@ -100,6 +102,18 @@ impl From<&Account> for AccountView {
 }
 
 /// POST /v1/ledger/accounts
+#[utoipa::path(
+    post,
+    path = "/v1/ledger/accounts",
+    tag = "accounts",
+    operation_id = "openAccount",
+    summary = "Open an account",
+    description = "Opens a ledger account with zero counters.",
+    request_body = OpenAccountBody,
+    responses(
+        (status = 201, description = "The new account.", body = AccountView)
+    )
+)]
 pub async fn open_account(
     State(state): State<AppState>,
     body: Bytes,
@@ -118,6 +132,20 @@ pub async fn open_account(
 }
 
 /// GET /v1/ledger/accounts/{id}
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/accounts/{id}",
+    tag = "accounts",
+    operation_id = "getAccount",
+    summary = "Get an account",
+    description = "The account with its counters and balances.",
+    params(
+        ("id" = String, Path, description = "The account's id.")
+    ),
+    responses(
+        (status = 200, description = "The account.", body = AccountView)
+    )
+)]
 pub async fn get_account(
     State(state): State<AppState>,
     AccountIdPath(id): AccountIdPath,
@@ -126,7 +154,7 @@ pub async fn get_account(
     Ok(Json(AccountView::from(&account)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AccountPage {
     data: Vec<AccountView>,
     /// Pass as `after` for the next page; null when this page is the last.
@@ -134,6 +162,21 @@ pub struct AccountPage {
 }
 
 /// GET /v1/ledger/accounts?after=&limit=
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/accounts",
+    tag = "accounts",
+    operation_id = "listAccounts",
+    summary = "List accounts",
+    description = "Accounts in id order (which is creation order), cursor-paginated.",
+    params(
+        ("after" = Option<String>, Query, description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise)."),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+    ),
+    responses(
+        (status = 200, description = "A page of accounts.", body = AccountPage)
+    )
+)]
 pub async fn list_accounts(State(state): State<AppState>, query: QueryParams) -> Result<Json<AccountPage>, ApiError> {
     let query = query.only(&["after", "limit"])?;
     let limit = query.limit(state.config.page_size_max)?;
@@ -149,11 +192,27 @@ pub async fn list_accounts(State(state): State<AppState>, query: QueryParams) ->
     Ok(Json(AccountPage { data: accounts.iter().map(AccountView::from).collect(), next_cursor }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CloseAccountRequest)]
 struct CloseAccountBody {}
 
 /// POST /v1/ledger/accounts/{id}/close: only at zero balance with nothing pending.
+#[utoipa::path(
+    post,
+    path = "/v1/ledger/accounts/{id}/close",
+    tag = "accounts",
+    operation_id = "closeAccount",
+    summary = "Close an account",
+    description = "Closes the account; only at zero balance with nothing pending (409 `account_not_empty`, `account_has_pending`, `account_closed` otherwise). A closed account takes no transfers.",
+    params(
+        ("id" = String, Path, description = "The account's id.")
+    ),
+    request_body(content = Option<CloseAccountBody>, description = "May be empty."),
+    responses(
+        (status = 200, description = "The closed account.", body = AccountView)
+    )
+)]
 pub async fn close_account(
     State(state): State<AppState>,
     AccountIdPath(id): AccountIdPath,
@@ -166,8 +225,9 @@ pub async fn close_account(
     Ok(Json(AccountView::from(&account)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AccountBlocksRequest)]
 struct AccountBlocksBody {
     debits_blocked: Option<bool>,
     credits_blocked: Option<bool>,
@@ -175,6 +235,23 @@ struct AccountBlocksBody {
 
 /// POST /v1/ledger/accounts/{id}/blocks: blocks or unblocks debits and credits; an omitted flag is
 /// left as it is.
+#[utoipa::path(
+    post,
+    path = "/v1/ledger/accounts/{id}/blocks",
+    tag = "accounts",
+    operation_id = "setAccountBlocks",
+    summary = "Block or unblock an account",
+    description = "Blocks or unblocks debits and credits of the account. A closed account: 409 `account_closed`.
+
+Made by a staff member, it waits for a second staff member's approval (202, an approval).",
+    params(
+        ("id" = String, Path, description = "The account's id.")
+    ),
+    request_body = AccountBlocksBody,
+    responses(
+        (status = 200, description = "The account with its new flags.", body = AccountView)
+    )
+)]
 pub async fn set_account_blocks(
     State(state): State<AppState>,
     AccountIdPath(id): AccountIdPath,

@@ -12,12 +12,13 @@ use super::accounts::account_not_found;
 use crate::error::{code, ApiError};
 use crate::ids::{self, AccountIdPath};
 use crate::query::QueryParams;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Most accounts one multi-account balance read names.
 pub const BALANCES_ACCOUNTS_MAX: usize = 100;
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Balance)]
 pub struct BalanceView {
     account_id: String,
     currency: String,
@@ -49,6 +50,21 @@ impl BalanceView {
 
 /// GET /v1/ledger/accounts/{id}/balance?at=: the balance just after the last transfer at or before
 /// `at`, or now. Read from the entries' stored counters, not recomputed.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/accounts/{id}/balance",
+    tag = "balances",
+    operation_id = "getAccountBalance",
+    summary = "Get an account's balance",
+    description = "The balance now, or at a past instant (just after the last transfer at or before it), read from the stored entries.",
+    params(
+        ("id" = String, Path, description = "The account's id."),
+        ("at" = Option<String>, Query, description = "RFC 3339 instant; omitted: now.")
+    ),
+    responses(
+        (status = 200, description = "The balance.", body = BalanceView)
+    )
+)]
 pub async fn account_balance(
     State(state): State<AppState>,
     AccountIdPath(id): AccountIdPath,
@@ -66,7 +82,7 @@ pub async fn account_balance(
     Ok(Json(view))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BalanceList {
     data: Vec<BalanceView>,
     /// When the snapshot was read; every balance is as of that one instant.
@@ -75,6 +91,20 @@ pub struct BalanceList {
 
 /// GET /v1/ledger/balances?account_ids=acc_1,acc_2: several balances consistent with each other
 /// (read in one snapshot), in the order asked for.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/balances",
+    tag = "balances",
+    operation_id = "getBalances",
+    summary = "Get several balances",
+    description = "The current balances of 1 to 100 accounts, read in one snapshot so that they are consistent with each other. An unknown id: 404 `account_not_found` naming the first.",
+    params(
+        ("account_ids" = String, Query, description = "Comma-separated account ids, 1 to 100 (`invalid_account_ids` otherwise).")
+    ),
+    responses(
+        (status = 200, description = "The balances, in the order asked for.", body = BalanceList)
+    )
+)]
 pub async fn balances(State(state): State<AppState>, query: QueryParams) -> Result<Json<BalanceList>, ApiError> {
     let query = query.only(&["account_ids"])?;
     let text = query.required("account_ids")?;

@@ -13,9 +13,10 @@ use super::optional_code;
 use crate::error::{code, ApiError};
 use crate::ids::AccountIdPath;
 use crate::query::QueryParams;
-use crate::AppState;
+use crate::state::AppState;
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Entry)]
 pub struct EntryView {
     transfer_id: String,
     kind: &'static str,
@@ -58,7 +59,7 @@ impl EntryView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EntryPage {
     data: Vec<EntryView>,
     /// Pass as `after` for the next page; null when this page is the last.
@@ -68,6 +69,24 @@ pub struct EntryPage {
 /// GET /v1/ledger/accounts/{id}/entries?from=&to=&after=&limit=: entries with timestamps in
 /// [from, to). The cursor is the last entry's timestamp in nanoseconds: an account's entries have
 /// distinct timestamps, so it is exact, but clients should treat it as opaque.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/accounts/{id}/entries",
+    tag = "accounts",
+    operation_id = "listAccountEntries",
+    summary = "List an account's entries",
+    description = "Every transfer that touched the account (流水), oldest first, with the balances after it on the account's normal side.",
+    params(
+        ("id" = String, Path, description = "The account's id."),
+        ("from" = Option<String>, Query, description = "RFC 3339; entries at or after it (`invalid_time` otherwise)."),
+        ("to" = Option<String>, Query, description = "RFC 3339; entries before it. Must be after `from`."),
+        ("after" = Option<String>, Query, description = "A `next_cursor` from the previous page."),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+    ),
+    responses(
+        (status = 200, description = "A page of entries.", body = EntryPage)
+    )
+)]
 pub async fn account_entries(
     State(state): State<AppState>,
     AccountIdPath(id): AccountIdPath,

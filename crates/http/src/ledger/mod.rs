@@ -12,7 +12,8 @@ use sanhu_core::ledger::Counters;
 use serde::Serialize;
 
 /// An account's four counters, in minor units.
-#[derive(Serialize, Clone, Copy, Debug)]
+#[derive(Serialize, Clone, Copy, Debug, utoipa::ToSchema)]
+#[schema(as = Counters)]
 pub struct CountersView {
     pub debits_pending: i64,
     pub debits_posted: i64,

@@ -19,11 +19,12 @@ use crate::idempotency::IdempotencyScope;
 use crate::ids::{self, TransferIdPath};
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::query::QueryParams;
-use crate::AppState;
+use crate::state::AppState;
 
 /// A transfer as the API shows it. The counters after it are each account's own, so that a client
 /// that knows an account's normal side can read its balance after this transfer.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Transfer)]
 pub struct TransferView {
     pub id: String,
     pub kind: &'static str,
@@ -132,14 +133,17 @@ fn movement(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateTransferRequest)]
 struct CreateTransferBody {
     id: Option<String>,
     debit_account_id: String,
     credit_account_id: String,
+    #[schema(value_type = i64)]
     amount: Number,
     pending: Option<bool>,
+    #[schema(value_type = Option<i64>)]
     timeout_s: Option<Number>,
     balancing: Option<bool>,
     code: Option<String>,
@@ -148,6 +152,18 @@ struct CreateTransferBody {
 }
 
 /// POST /v1/ledger/transfers
+#[utoipa::path(
+    post,
+    path = "/v1/ledger/transfers",
+    tag = "transfers",
+    operation_id = "createTransfer",
+    summary = "Create a transfer",
+    description = "Posts `amount` from the debit account to the credit account, or holds it with `pending`. A ledger rejection is answered with its code: 404 `account_not_found`, 409 `exists_with_different_fields` or `account_closed`, 422 for the rest (`insufficient_funds`, `currency_mismatch`...).",
+    request_body = CreateTransferBody,
+    responses(
+        (status = 201, description = "The transfer as recorded (also when an id is resubmitted with the same fields).", body = TransferView)
+    )
+)]
 pub async fn create_transfer(
     State(state): State<AppState>,
     scope: Scope,
@@ -167,10 +183,12 @@ pub async fn create_transfer(
     submit_one(&state, business.into_request(id, action, false)).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PostPendingRequest)]
 struct PostPendingBody {
     id: Option<String>,
+    #[schema(value_type = Option<i64>)]
     amount: Option<Number>,
     code: Option<String>,
     reference: Option<String>,
@@ -178,6 +196,21 @@ struct PostPendingBody {
 }
 
 /// POST /v1/ledger/transfers/{pending_id}/post: all of the hold, or `amount` of it.
+#[utoipa::path(
+    post,
+    path = "/v1/ledger/transfers/{pending_id}/post",
+    tag = "transfers",
+    operation_id = "postPending",
+    summary = "Post a hold",
+    description = "Posts all of the hold, or `amount` of it (the rest is released).",
+    params(
+        ("pending_id" = String, Path, description = "The hold's (pending transfer's) id.")
+    ),
+    request_body(content = Option<PostPendingBody>, description = "May be empty."),
+    responses(
+        (status = 201, description = "The transfer as recorded (also when an id is resubmitted with the same fields).", body = TransferView)
+    )
+)]
 pub async fn post_pending(
     State(state): State<AppState>,
     TransferIdPath(pending_id): TransferIdPath,
@@ -191,8 +224,9 @@ pub async fn post_pending(
     submit_one(&state, business.into_request(id, TransferAction::PostPending { pending_id, amount }, false)).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VoidPendingRequest)]
 struct VoidPendingBody {
     id: Option<String>,
     code: Option<String>,
@@ -201,6 +235,21 @@ struct VoidPendingBody {
 }
 
 /// POST /v1/ledger/transfers/{pending_id}/void
+#[utoipa::path(
+    post,
+    path = "/v1/ledger/transfers/{pending_id}/void",
+    tag = "transfers",
+    operation_id = "voidPending",
+    summary = "Void a hold",
+    description = "Releases the hold.",
+    params(
+        ("pending_id" = String, Path, description = "The hold's (pending transfer's) id.")
+    ),
+    request_body(content = Option<VoidPendingBody>, description = "May be empty."),
+    responses(
+        (status = 201, description = "The transfer as recorded (also when an id is resubmitted with the same fields).", body = TransferView)
+    )
+)]
 pub async fn void_pending(
     State(state): State<AppState>,
     TransferIdPath(pending_id): TransferIdPath,
@@ -221,22 +270,26 @@ async fn submit_one(state: &AppState, request: TransferRequest) -> Result<(Statu
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BatchRequest)]
 struct BatchBody {
     transfers: Vec<BatchItemBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BatchItem)]
 struct BatchItemBody {
     id: Option<String>,
     action: Option<String>,
     pending_id: Option<String>,
     debit_account_id: Option<String>,
     credit_account_id: Option<String>,
+    #[schema(value_type = Option<i64>)]
     amount: Option<Number>,
     pending: Option<bool>,
+    #[schema(value_type = Option<i64>)]
     timeout_s: Option<Number>,
     balancing: Option<bool>,
     linked: Option<bool>,
@@ -320,20 +373,21 @@ fn not_applicable(field: &str, action: &str) -> ApiError {
     ApiError::new(code::INVALID_FIELD, format!("`{field}` does not apply to {action}"))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 enum BatchResult {
     Ok { index: usize, transfer: Box<TransferView> },
     Error { index: usize, error: RejectionView },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Rejection)]
 struct RejectionView {
     code: &'static str,
     message: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BatchResults {
     results: Vec<BatchResult>,
 }
@@ -342,6 +396,18 @@ pub struct BatchResults {
 /// linked chain (items with `linked` and the first after them without) succeeds or fails whole.
 /// Malformed items refuse the whole request, since applying the rest could break what the caller
 /// meant the chain to cover.
+#[utoipa::path(
+    post,
+    path = "/v1/ledger/transfers/batch",
+    tag = "transfers",
+    operation_id = "createTransferBatch",
+    summary = "Create transfers in a batch",
+    description = "Applies up to 8190 transfers in one commit. Each succeeds or fails on its own, except that a linked chain succeeds or fails whole (its failing item gets its own code, the others `linked_event_failed`). A malformed item refuses the whole request (4xx, with `transfers[i]` in the message).",
+    request_body = BatchBody,
+    responses(
+        (status = 200, description = "One result per item.", body = BatchResults)
+    )
+)]
 pub async fn create_batch(
     State(state): State<AppState>,
     scope: Scope,
@@ -391,6 +457,20 @@ pub(crate) fn batch_requests(body: &[u8], scope: Option<&IdempotencyScope>) -> R
 }
 
 /// GET /v1/ledger/transfers/{id}; a hold also shows where it stands.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/transfers/{id}",
+    tag = "transfers",
+    operation_id = "getTransfer",
+    summary = "Get a transfer",
+    description = "The transfer; a hold also shows `pending_status` and `expires_at`.",
+    params(
+        ("id" = String, Path, description = "The transfer's id.")
+    ),
+    responses(
+        (status = 200, description = "The transfer.", body = TransferView)
+    )
+)]
 pub async fn get_transfer(
     State(state): State<AppState>,
     TransferIdPath(id): TransferIdPath,
@@ -410,12 +490,27 @@ pub async fn get_transfer(
     Ok(Json(view))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TransferList {
     data: Vec<TransferView>,
 }
 
 /// GET /v1/ledger/transfers?reference=&limit=: the transfers carrying a business reference.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/transfers",
+    tag = "transfers",
+    operation_id = "listTransfersByReference",
+    summary = "Find transfers by reference",
+    description = "The transfers that carry a business reference (order number).",
+    params(
+        ("reference" = String, Query, description = "The business reference (`missing_parameter` without it)."),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+    ),
+    responses(
+        (status = 200, description = "The transfers.", body = TransferList)
+    )
+)]
 pub async fn list_transfers(State(state): State<AppState>, query: QueryParams) -> Result<Json<TransferList>, ApiError> {
     let query = query.only(&["reference", "limit"])?;
     let reference = fields::reference(Some(query.required("reference")?))?.unwrap_or_default();

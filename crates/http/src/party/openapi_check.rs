@@ -328,7 +328,7 @@ fn differences(today: &Value, generated: &Value) -> Vec<String> {
 
 #[test]
 fn the_annotations_document_what_the_hand_written_document_did() {
-    let today: Value = serde_json::from_str(include_str!("../openapi.json")).expect("today's document");
+    let today: Value = serde_json::from_str(include_str!("../openapi_legacy.json")).expect("today's document");
     let generated = serde_json::to_value(PartyApi::openapi()).expect("the generated document");
     let operations: usize = generated["paths"]
         .as_object()
@@ -352,7 +352,7 @@ fn the_annotations_document_what_the_hand_written_document_did() {
 /// response schemas, and nothing else (nested objects stay inline, as today).
 #[test]
 fn the_components_keep_their_names() {
-    let today: Value = serde_json::from_str(include_str!("../openapi.json")).expect("today's document");
+    let today: Value = serde_json::from_str(include_str!("../openapi_legacy.json")).expect("today's document");
     let generated = serde_json::to_value(PartyApi::openapi()).expect("the generated document");
     let mut reached = BTreeSet::new();
     for (path, item) in generated["paths"].as_object().expect("paths") {

@@ -1,4 +1,4 @@
-//! Maker-checker for staff: the requests of [`APPROVAL_ROUTES`] that a staff member makes are not
+//! Maker-checker for staff: the requests of [`approval_routes`] that a staff member makes are not
 //! applied but recorded as approvals (answered 202 with the approval); a second staff member approves
 //! one (`POST /v1/approvals/{id}/approve`), and then it is applied, as the maker's request, through
 //! the whole API (every rule and layer of its endpoint applies, as if it were made then), or rejects
@@ -34,20 +34,14 @@ use crate::json::parse_body;
 use crate::party::fields;
 use crate::query::QueryParams;
 use crate::scopes::required_scope;
-use crate::AppState;
+use crate::state::AppState;
 
-/// The requests that, made by a staff member, wait for a second staff member: freezes and unfreezes
-/// (of money, of a customer, of an account, of a ledger account), merges, and operators' limits.
-pub const APPROVAL_ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/freezes"),
-    ("POST", "/v1/freezes/{number}/unfreeze"),
-    ("POST", "/v1/freezes/{number}/seize"),
-    ("POST", "/v1/customers/{id}/status"),
-    ("POST", "/v1/accounts/{id}/status"),
-    ("POST", "/v1/ledger/accounts/{id}/blocks"),
-    ("POST", "/v1/customers/{id}/merge"),
-    ("POST", "/v1/operators/{id}/limits"),
-];
+/// The requests that, made by a staff member, wait for a second staff member: the route table's
+/// entries marked `.held()` ([`crate::routes::Route::held`]), in its order: freezes and unfreezes (of
+/// money, of a customer, of an account, of a ledger account), merges, and operators' limits.
+pub fn approval_routes() -> Vec<(&'static str, &'static str)> {
+    crate::routes::all().iter().filter(|route| route.held).map(|route| (route.method, route.path)).collect()
+}
 
 /// The idempotency key an approved request is applied under (among its approval's keys).
 const APPLY_KEY: &str = "apply";
@@ -62,13 +56,13 @@ pub struct ApprovedRequest {
     pub maker: Username,
 }
 
-/// The layer: a staff member's request to one of [`APPROVAL_ROUTES`] becomes an approval.
+/// The layer: a staff member's request to one of [`approval_routes`] becomes an approval.
 pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     let Some(staff) = request.extensions().get::<AuthenticatedStaff>().cloned() else {
         return Ok(next.run(request).await);
     };
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let held = APPROVAL_ROUTES.contains(&(request.method().as_str(), route.as_str()));
+    let held = crate::routes::find(request.method().as_str(), &route).is_some_and(|route| route.held);
     if !held || request.extensions().get::<ApprovedRequest>().is_some() {
         return Ok(next.run(request).await);
     }
@@ -99,7 +93,8 @@ fn held_body(body: &Bytes) -> Result<String, ApiError> {
 }
 
 /// An approval as the API shows it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Approval)]
 pub struct ApprovalView {
     pub id: String,
     /// pending, applying, applied, failed or rejected.
@@ -120,7 +115,7 @@ pub struct ApprovalView {
     pub response: Option<AppliedResponse>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct AppliedResponse {
     /// The HTTP status: 2xx when applied, 4xx when refused (nothing changed).
     pub status: u16,
@@ -168,7 +163,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApprovalIdPath {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ApprovalPage {
     data: Vec<ApprovalView>,
     /// Pass as `after` for the next page; null when this page is the last.
@@ -176,6 +171,22 @@ pub struct ApprovalPage {
 }
 
 /// GET /v1/approvals?status=&after=&limit=: approvals, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/approvals",
+    tag = "staff",
+    operation_id = "listApprovals",
+    summary = "List approvals",
+    description = "Requests staff made that wait for, or were decided by, a second staff member; oldest first, cursor-paginated.",
+    params(
+        ("status" = Option<String>, Query, description = "Only approvals with this status (`invalid_status` otherwise)."),
+        ("after" = Option<String>, Query, description = "A `next_cursor` (`invalid_cursor` otherwise)."),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+    ),
+    responses(
+        (status = 200, description = "A page of approvals.", body = ApprovalPage)
+    )
+)]
 pub async fn list_approvals(State(state): State<AppState>, query: QueryParams) -> Result<Json<ApprovalPage>, ApiError> {
     let query = query.only(&["status", "after", "limit"])?;
     let limit = query.limit(state.config.page_size_max)?;
@@ -197,6 +208,20 @@ pub async fn list_approvals(State(state): State<AppState>, query: QueryParams) -
 }
 
 /// GET /v1/approvals/{id}
+#[utoipa::path(
+    get,
+    path = "/v1/approvals/{id}",
+    tag = "staff",
+    operation_id = "getApproval",
+    summary = "Get an approval",
+    description = "One approval, with the request it holds and, once applied, its answer.",
+    params(
+        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+    ),
+    responses(
+        (status = 200, description = "The approval.", body = ApprovalView)
+    )
+)]
 pub async fn get_approval(
     State(state): State<AppState>,
     ApprovalIdPath(id): ApprovalIdPath,
@@ -207,6 +232,20 @@ pub async fn get_approval(
 
 /// POST /v1/approvals/{id}/approve: another staff member than the maker, whose role grants what the
 /// request needs, approves it; it is applied, and the approval answers with what applying it answered.
+#[utoipa::path(
+    post,
+    path = "/v1/approvals/{id}/approve",
+    tag = "staff",
+    operation_id = "approveApproval",
+    summary = "Approve a request",
+    description = "Another staff member than the maker (`approval_same_staff_member`), whose role grants the scope the held request needs (`scope_missing`), approves it: the request is applied then, as the maker's, through its endpoint with all its rules, and the approval answers with what that endpoint answered (`applied`, or `failed` when refused: nothing changed). An approval already `applying` (a crash interrupted it) is finished, at most once; a decided one is `approval_decided`. For staff only (`staff_session_required`).",
+    params(
+        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+    ),
+    responses(
+        (status = 200, description = "The approval.", body = ApprovalView)
+    )
+)]
 pub async fn approve(
     State(state): State<AppState>,
     StaffCaller(checker): StaffCaller,
@@ -220,14 +259,30 @@ pub async fn approve(
     Ok(Json(ApprovalView::from(&approval)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RejectApprovalRequest)]
 struct RejectBody {
     reason: String,
 }
 
 /// POST /v1/approvals/{id}/reject: another staff member than the maker rejects a pending approval;
 /// nothing is applied.
+#[utoipa::path(
+    post,
+    path = "/v1/approvals/{id}/reject",
+    tag = "staff",
+    operation_id = "rejectApproval",
+    summary = "Reject a request",
+    description = "Another staff member than the maker (`approval_same_staff_member`), whose role grants the scope the held request needs, rejects a pending approval with a reason; nothing is applied (`approval_decided` once decided). For staff only (`staff_session_required`).",
+    params(
+        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+    ),
+    request_body = RejectBody,
+    responses(
+        (status = 200, description = "The approval.", body = ApprovalView)
+    )
+)]
 pub async fn reject(
     State(state): State<AppState>,
     StaffCaller(checker): StaffCaller,

@@ -13,7 +13,7 @@
 //! [`BACK_OFFICE_CLIENT`], shared by all staff: one staff member can read and approve what another
 //! made, and no API client's numbers collide with theirs.
 //!
-//! Some requests need a second staff member ([`approvals::APPROVAL_ROUTES`]): made by staff, they
+//! Some requests need a second staff member ([`approvals::approval_routes`]): made by staff, they
 //! are recorded as approvals and answered 202; another staff member approves (and the request is
 //! applied then, as the maker's) or rejects them.
 //!

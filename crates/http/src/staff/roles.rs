@@ -6,7 +6,7 @@
 use sanhu_core::scope::Scope;
 use sanhu_core::staff::StaffRole;
 
-use super::approvals::APPROVAL_ROUTES;
+use super::approvals::approval_routes;
 
 /// The roles × scopes table, in Markdown.
 pub fn permission_table() -> String {
@@ -28,7 +28,7 @@ pub fn permission_table() -> String {
 /// The requests that wait for approval when staff make them, in Markdown.
 pub fn approval_table() -> String {
     let mut table = String::from("| request | scope the maker and the checker need |\n|---|---|");
-    for (method, route) in APPROVAL_ROUTES {
+    for (method, route) in approval_routes() {
         table.push_str(&format!("\n| `{method} {route}` | `{}` |", crate::scopes::required_scope(method, route)));
     }
     table

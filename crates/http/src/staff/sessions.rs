@@ -30,12 +30,13 @@ use serde_json::json;
 use super::approvals::ApprovedRequest;
 use super::{staff_error, AuthenticatedStaff};
 use crate::access::ClientAccess;
+use crate::audit;
 use crate::body::read_limited;
 use crate::error::{code, ApiError};
 use crate::json::parse_body;
 use crate::request_id::{self, RequestContext};
 use crate::signature::{CLIENT_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::{audit, AppState};
+use crate::state::AppState;
 
 /// The cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "sanhu_staff_session";
@@ -141,7 +142,8 @@ impl<S: Send + Sync> FromRequestParts<S> for StaffCaller {
 }
 
 /// A staff session as the API shows it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = StaffSession)]
 pub struct StaffSessionView {
     pub username: String,
     /// super_admin, finance, operations, customer_service or auditor.
@@ -176,8 +178,9 @@ impl StaffSessionView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StaffSignInRequest)]
 struct SignInBody {
     username: String,
     password: String,
@@ -186,6 +189,18 @@ struct SignInBody {
 /// POST /v1/staff/sessions: signs a staff member in. Answers the session with its CSRF token and
 /// sets the session cookie. Every attempt with a well-formed username is an audit event (never with
 /// the password), whatever its answer.
+#[utoipa::path(
+    post,
+    path = "/v1/staff/sessions",
+    tag = "staff",
+    operation_id = "signInStaff",
+    summary = "Sign a staff member in",
+    description = "Checks the username and password (Argon2id) and opens a session: the answer sets the session cookie and carries the CSRF token. A wrong username, a wrong password and a locked account get the same answer (`invalid_credentials`), after the same work; `lockout_failures` wrong ones in a row lock the account for `lockout_s`, during which even the right password is answered `invalid_credentials`. Sign-ins from one address beyond `sign_ins_per_address_per_min`, or beyond the password hashes the server runs at once and their queue, are answered 429 `rate_limited` with Retry-After, and change nothing (no failure counted, no audit event). Every attempt with a well-formed username is an audit event with actor `staff:<username>` and never the password. Needs no credential.",
+    request_body = SignInBody,
+    responses(
+        (status = 201, description = "Signed in: the session, with its CSRF token.", body = StaffSessionView)
+    )
+)]
 pub async fn sign_in(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let source = audit::source_address(&request, state.config.trusted_proxy_header.as_deref());
     // Limited per address before anything is read or hashed; a refused attempt is not recorded (it
@@ -256,6 +271,17 @@ fn address_key(source: Option<&str>) -> String {
 }
 
 /// GET /v1/staff/sessions/current: who is signed in, with what role, until when.
+#[utoipa::path(
+    get,
+    path = "/v1/staff/sessions/current",
+    tag = "staff",
+    operation_id = "currentStaffSession",
+    summary = "The current staff session",
+    description = "Who is signed in, with what role and scopes, until when. For staff only (`staff_session_required`); every role may use it.",
+    responses(
+        (status = 200, description = "The session (without its CSRF token).", body = StaffSessionView)
+    )
+)]
 pub async fn current_session(
     State(state): State<AppState>,
     StaffCaller(staff): StaffCaller,
@@ -266,6 +292,17 @@ pub async fn current_session(
 }
 
 /// POST /v1/staff/sessions/current/logout: ends the session and clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/v1/staff/sessions/current/logout",
+    tag = "staff",
+    operation_id = "signOutStaff",
+    summary = "Sign out",
+    description = "Ends the session and clears its cookie. For staff only (`staff_session_required`); every role may use it.",
+    responses(
+        (status = 204, description = "Signed out; the cookie is cleared.")
+    )
+)]
 pub async fn sign_out(State(state): State<AppState>, StaffCaller(staff): StaffCaller) -> Result<Response, ApiError> {
     let signed_in = signed_in(&staff)?;
     state.staff.sign_out(&signed_in.session, clock::now()).await.map_err(staff_error)?;

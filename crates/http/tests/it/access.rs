@@ -13,7 +13,6 @@ use ed25519_dalek::SigningKey;
 use sanhu_core::id::MemberId;
 use sanhu_core::scope::{Scope, Scopes};
 use sanhu_http::client_cache::CLIENT_TRUSTED_FOR;
-use sanhu_http::scopes::ACCESS;
 use sanhu_http::{router, AppState, HttpConfig};
 use sanhu_service::party::{Parties, PartyConfig};
 use sanhu_service::wallet::WalletConfig;
@@ -57,9 +56,11 @@ fn concrete(route: &str) -> String {
         .replace("{id}", "x_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
 }
 
-/// The signed routes of the scopes table, with the scope each needs.
+/// The signed routes of the route table, with the scope each needs.
 fn signed_routes() -> impl Iterator<Item = (&'static str, &'static str, Scope)> {
-    ACCESS.iter().filter_map(|entry| entry.scope.map(|scope| (entry.method, entry.route, scope)))
+    sanhu_http::routes::all()
+        .iter()
+        .filter_map(|entry| entry.access.scope.map(|scope| (entry.method, entry.path, scope)))
 }
 
 on_both_backends!(every_endpoint_refuses_a_client_without_its_scope, |db| {
@@ -421,7 +422,7 @@ on_both_backends!(past_its_burst_a_client_is_answered_429_with_retry_after, |db|
 
 on_both_backends!(every_post_refuses_a_field_it_does_not_know, |db| {
     let app = app(db).await;
-    let doc: Value = serde_json::from_str(sanhu_http::openapi::DOCUMENT).unwrap();
+    let doc: Value = sanhu_http::openapi::document_json().clone();
     let (mut walked, mut for_staff) = (0, 0);
     for (route, item) in doc["paths"].as_object().unwrap() {
         let Some(operation) = item.get("post") else { continue };
@@ -439,8 +440,10 @@ on_both_backends!(every_post_refuses_a_field_it_does_not_know, |db| {
         assert!(refused.body["error"]["message"].as_str().unwrap().contains("zz_not_a_field"), "{route}");
         walked += 1;
     }
-    let posts =
-        sanhu_http::ROUTES.iter().filter(|(method, path)| *method == "POST" && path.starts_with("/v1/")).count();
+    let posts = sanhu_http::routes::all()
+        .iter()
+        .filter(|route| route.method == "POST" && route.path.starts_with("/v1/"))
+        .count();
     assert_eq!(walked + for_staff, posts, "every POST under /v1 was walked");
     assert!(walked >= 70, "only {walked} POSTs walked");
 });

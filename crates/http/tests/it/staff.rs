@@ -362,7 +362,7 @@ on_both_backends!(each_role_may_do_exactly_what_the_permission_table_says, |db| 
             ("GET", "/v1/audit-events".into(), None),
         ]
     };
-    let routes: Vec<(&str, &str)> = sanhu_http::ROUTES.to_vec();
+    let routes: Vec<(&str, &str)> = sanhu_http::routes::all().iter().map(|route| (route.method, route.path)).collect();
     let template = |method: &str, path: &str| -> &str {
         let matches = |route: &str| {
             let (r, p): (Vec<&str>, Vec<&str>) = (route.split('/').collect(), path.split('/').collect());

@@ -1,0 +1,149 @@
+//! What every handler shares ([`AppState`]) and the server's limits ([`HttpConfig`]). A module of its
+//! own, so that the layers and the handlers depend on it and not on the crate's root, which builds the
+//! router from them.
+
+use sanhu_core::Currency;
+use sanhu_service::audit::{AuditConfig, AuditLog};
+use sanhu_service::party::Parties;
+use sanhu_service::staff::{Staff, StaffConfig};
+use sanhu_service::wallet::{WalletConfig, Wallets};
+use sanhu_service::Ledger;
+
+use crate::{client_cache, rate_limit};
+
+/// The server's limits, each with its unit in its name.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// How far a request's signed timestamp may be from the server's clock, either way.
+    pub signature_window_s: u32,
+    /// Largest request body accepted.
+    pub body_bytes_max: usize,
+    /// Longest a request may run before it is answered `request_timeout`.
+    pub request_timeout_ms: u64,
+    /// Largest `limit` a list endpoint accepts.
+    pub page_size_max: u32,
+    /// The header in which a trusted reverse proxy passes the caller's address (`x-forwarded-for`);
+    /// its last entry is the audit log's source address. None: the peer's address is.
+    pub trusted_proxy_header: Option<String>,
+    /// Requests per second each API client may send, on average, to this instance (see
+    /// [`rate_limit`]); at least 1.
+    pub rate_limit_per_s: u32,
+    /// Requests a client may send at once after being idle; at least 1.
+    pub rate_limit_burst: u32,
+    /// Whether the staff session cookie is marked `Secure` (sent over HTTPS only): set it wherever
+    /// sanhu is reached over HTTPS, as it should be wherever staff sign in from elsewhere.
+    pub staff_cookie_secure: bool,
+    /// Staff sign-ins each source address (an IPv6 address's /64) may attempt a minute, on average,
+    /// on this instance, and at once after being idle; at least 1.
+    pub sign_ins_per_address_per_min: u32,
+    pub sign_ins_per_address_burst: u32,
+    /// API clients this instance remembers at once, each for at most a second
+    /// ([`client_cache::CLIENT_TRUSTED_FOR`]); at least 1.
+    pub clients_cached_max: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            signature_window_s: 300,
+            body_bytes_max: 1024 * 1024,
+            request_timeout_ms: 30_000,
+            page_size_max: 1000,
+            trusted_proxy_header: None,
+            // Far above what one client of a payments platform sends, so that a limit is a choice
+            // made in configuration, never a surprise.
+            rate_limit_per_s: 5_000,
+            rate_limit_burst: 10_000,
+            staff_cookie_secure: false,
+            // Far above what staff signing in by hand need, far below what guessing passwords needs.
+            sign_ins_per_address_per_min: 30,
+            sign_ins_per_address_burst: 10,
+            clients_cached_max: client_cache::CLIENTS_CACHED_MAX,
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) ledger: Ledger,
+    pub(crate) parties: Parties,
+    pub(crate) wallets: Wallets,
+    pub(crate) config: HttpConfig,
+    /// Started with the state: every router over it records to the same log.
+    pub(crate) audit: AuditLog,
+    /// Every router over the state counts against the same buckets.
+    pub(crate) rate_limits: rate_limit::RateLimits,
+    /// Staff sign-ins per source address.
+    pub(crate) sign_in_limits: rate_limit::RateLimits,
+    pub(crate) staff: Staff,
+    /// Where signed requests spend their nonces, in batches; started with the state.
+    pub(crate) nonces: sanhu_service::nonces::NonceBook,
+    /// The API clients signed requests name, each trusted for at most a second.
+    pub(crate) clients: client_cache::ClientCache,
+}
+
+impl AppState {
+    /// The state with the wallet set up as [`WalletConfig::default_for`] CNY; see
+    /// [`AppState::with_wallet`].
+    pub fn new(ledger: Ledger, parties: Parties, config: HttpConfig) -> AppState {
+        let wallets = Wallets::new(
+            parties.clone(),
+            ledger.clone(),
+            WalletConfig::default_for(Currency::parse("CNY").expect("CNY is a currency")),
+        );
+        let audit = AuditLog::start(ledger.store().clone(), AuditConfig::default());
+        let rate_limits = rate_limit::RateLimits::new(config.rate_limit_per_s, config.rate_limit_burst);
+        let sign_in_limits =
+            rate_limit::RateLimits::per_minute(config.sign_ins_per_address_per_min, config.sign_ins_per_address_burst);
+        let staff = Staff::new(ledger.store().clone(), StaffConfig::default());
+        let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
+        let clients = client_cache::ClientCache::new(config.clients_cached_max);
+        AppState { audit, ledger, parties, wallets, config, rate_limits, sign_in_limits, staff, nonces, clients }
+    }
+
+    /// The same state with staff passwords, lockout and sessions as `staff` says.
+    pub fn with_staff(self, staff: StaffConfig) -> AppState {
+        AppState { staff: Staff::new(self.ledger.store().clone(), staff), ..self }
+    }
+
+    /// The same, hashing at most `permits` allow at once.
+    pub fn with_staff_hashing(self, staff: StaffConfig, permits: sanhu_service::hashing::HashingPermits) -> AppState {
+        AppState { staff: Staff::with_permits(self.ledger.store().clone(), staff, permits), ..self }
+    }
+
+    pub fn staff(&self) -> &Staff {
+        &self.staff
+    }
+
+    /// The same state with the wallet set up as `wallet` says.
+    pub fn with_wallet(self, wallet: WalletConfig) -> AppState {
+        let wallets = Wallets::new(self.parties.clone(), self.ledger.clone(), wallet);
+        AppState { wallets, ..self }
+    }
+
+    pub fn wallets(&self) -> &Wallets {
+        &self.wallets
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn parties(&self) -> &Parties {
+        &self.parties
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The API clients this instance remembers.
+    pub fn clients(&self) -> &client_cache::ClientCache {
+        &self.clients
+    }
+}
