@@ -18,7 +18,7 @@
 //! (`chain.rs`), so repeating it, or two instances deciding at once, moves the money once. Releasing a
 //! returned escrow, or returning a released one, is refused with its own code.
 //!
-//! **Who decides** ([`Wallets::may_decide`], for deposits too): the platform (an unbound client or
+//! **Who decides** (`Wallets::may_decide`, for deposits too): the platform (an unbound client or
 //! staff) either way. Money going forward to the receiver is let go by the payer's side; money going
 //! back to the payer is given up by the receiver's side. The other side is refused with the step's own
 //! code (`escrow_release_not_allowed`, `escrow_return_not_allowed`): a payer's client cannot claw back
@@ -137,7 +137,8 @@ impl Wallets {
     /// Whether `by` may decide that money held from `payer` for `receiver` goes forward to the
     /// receiver (`forward`) or back to the payer: the platform either way; a member's side only the
     /// way that gives up its own claim (the payer's forward, the receiver's back). The other side is
-    /// refused `refused`; a member that is neither finds no such order.
+    /// refused `refused`; a member that is neither finds no such order (`missing`, the order's
+    /// not-found code).
     pub(super) async fn may_decide(
         &self,
         by: Refunder,
@@ -145,6 +146,7 @@ impl Wallets {
         receiver: AccountId,
         forward: bool,
         refused: Rejection,
+        missing: Rejection,
     ) -> Result<(), PartyError> {
         let Refunder::Member(member) = by else {
             return Ok(());
@@ -161,7 +163,7 @@ impl Wallets {
         } else if paying || receiving {
             Err(PartyError::Rejected(refused))
         } else {
-            Err(PartyError::NotFound(ORDER_NOT_FOUND))
+            Err(PartyError::NotFound(missing))
         }
     }
 
@@ -183,7 +185,7 @@ impl Wallets {
             Outcome::ToReceiver => (true, ESCROW_RELEASE_NOT_ALLOWED),
             Outcome::ToPayer => (false, ESCROW_RETURN_NOT_ALLOWED),
         };
-        self.may_decide(by, seen.member_id, seen.receiver, forward, refused).await?;
+        self.may_decide(by, seen.member_id, seen.receiver, forward, refused, ORDER_NOT_FOUND).await?;
         if seen.status == PaymentStatus::Escrowing {
             match self.resume_payment(seen, actor).await {
                 Ok(_) | Err(PartyError::Rejected(_)) => {}
