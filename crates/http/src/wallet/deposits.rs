@@ -149,7 +149,8 @@ pub async fn capture(
     let reason = fields::reason(&body.reason)?;
     let wallets = state.wallets().clone();
     let deposit =
-        run(move || async move { wallets.capture_deposit_by(client, &number, amount, &reason, by, &actor).await }).await?;
+        run(move || async move { wallets.capture_deposit_by(client, &number, amount, &reason, by, &actor).await })
+            .await?;
     tracing::info!(order.number = %deposit.order_number, captured = deposit.captured, status = ?deposit.status, "deposit captured");
     Ok(Json(DepositJson::from(&deposit)))
 }

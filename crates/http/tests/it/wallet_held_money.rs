@@ -78,7 +78,8 @@ on_both_backends!(an_escrow_goes_back_to_the_payer_only_by_the_receivers_side_or
     let named = app.send_as(&s.payer_client, "POST", &s.named("/v1/payments/HM-E1/escrow-return"), json!({})).await;
     named.assert_error(StatusCode::FORBIDDEN, "escrow_return_not_allowed");
     // A client bound to a third member finds no such payment.
-    let stranger = app.send_as(&s.stranger_client, "POST", &s.named("/v1/payments/HM-E1/escrow-return"), json!({})).await;
+    let stranger =
+        app.send_as(&s.stranger_client, "POST", &s.named("/v1/payments/HM-E1/escrow-return"), json!({})).await;
     stranger.assert_error(StatusCode::NOT_FOUND, "order_not_found");
     assert_eq!(s.state("/v1/payments/HM-E1").await, before);
 

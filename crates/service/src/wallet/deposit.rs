@@ -302,7 +302,8 @@ impl Wallets {
         let id = order_record_id("deposit", client, number);
         let _turn = self.turn([id.clone()]).await;
         let seen = load(&mut self.parties.reader(), &id).await?;
-        self.may_decide(by, seen.member_id, seen.beneficiary, false, DEPOSIT_RELEASE_NOT_ALLOWED, DEPOSIT_NOT_FOUND).await?;
+        self.may_decide(by, seen.member_id, seen.beneficiary, false, DEPOSIT_RELEASE_NOT_ALLOWED, DEPOSIT_NOT_FOUND)
+            .await?;
         self.finish_holding(&id, actor).await?;
         let deposit = transact!(&self.parties, |work| {
             let mut deposit = load(work, &id).await?;
@@ -357,7 +358,8 @@ impl Wallets {
         let id = order_record_id("deposit", client, number);
         let _turn = self.turn([id.clone()]).await;
         let seen = load(&mut self.parties.reader(), &id).await?;
-        self.may_decide(by, seen.member_id, seen.beneficiary, true, DEPOSIT_CAPTURE_NOT_ALLOWED, DEPOSIT_NOT_FOUND).await?;
+        self.may_decide(by, seen.member_id, seen.beneficiary, true, DEPOSIT_CAPTURE_NOT_ALLOWED, DEPOSIT_NOT_FOUND)
+            .await?;
         self.finish_holding(&id, actor).await?;
         let seen = load(&mut self.parties.reader(), &id).await?;
         if seen.status == DepositStatus::Held {
