@@ -336,6 +336,10 @@ pub const WALLET_CODE_STATUSES: &[(&str, u16)] = &[
     // Who acts.
     ("account_not_members", 403),
     ("adjustment_same_actor", 403),
+    ("deposit_capture_not_allowed", 403),
+    ("deposit_release_not_allowed", 403),
+    ("escrow_release_not_allowed", 403),
+    ("escrow_return_not_allowed", 403),
     ("pay_password_required", 403),
     ("refund_not_allowed", 403),
     ("subsidy_enterprise_only", 403),

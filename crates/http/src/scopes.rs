@@ -16,8 +16,9 @@
 //! payment's receiver, a transfer's receiving member, a subsidy's employees, a deposit's beneficiary)
 //! are not checked: a bound client may pay anyone from its own wallet (but not its own customer, nor a
 //! platform account that does not receive payments: the service refuses those). Orders are numbered
-//! per client, so a client reaches only its own orders anyway, except a payment's refunds, which the
-//! receiver's bound client makes by naming the payer's client (`wallet::payments::RefundOf`).
+//! per client, so a client reaches only its own orders anyway, except a payment's refunds and the
+//! decisions on an escrow payment or a deposit, which the receiver's bound client makes by naming the
+//! payer's client (`wallet::payments::RefundOf`; the service decides which side may).
 
 pub use sanhu_core::scope::{Scope, Scopes};
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::ToSchema;
 
-use super::payments::{receiver_of, HoldJson};
+use super::payments::{receiver_of, HoldJson, RefundOf};
 use super::recharges::EmptyBody;
 use super::wallets::PartJson;
 use super::{amount, client_of, order_number, OrderOf};
@@ -174,12 +174,12 @@ pub async fn get_deposit(
 pub async fn release(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderOf { client, number }: OrderOf,
+    RefundOf { client, number, by }: RefundOf,
     body: Bytes,
 ) -> Result<Json<DepositJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
     let wallets = state.wallets().clone();
-    let deposit = run(move || async move { wallets.release_deposit(client, &number, &actor).await }).await?;
+    let deposit = run(move || async move { wallets.release_deposit_by(client, &number, by, &actor).await }).await?;
     tracing::info!(order.number = %deposit.order_number, status = ?deposit.status, "deposit released");
     Ok(Json(DepositJson::from(&deposit)))
 }
@@ -215,7 +215,7 @@ struct CaptureBody {
 pub async fn capture(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderOf { client, number }: OrderOf,
+    RefundOf { client, number, by }: RefundOf,
     body: Bytes,
 ) -> Result<Json<DepositJson>, ApiError> {
     let body: CaptureBody = parse_body(&body)?;
@@ -223,7 +223,8 @@ pub async fn capture(
     let reason = fields::reason(&body.reason)?;
     let wallets = state.wallets().clone();
     let deposit =
-        run(move || async move { wallets.capture_deposit(client, &number, amount, &reason, &actor).await }).await?;
+        run(move || async move { wallets.capture_deposit_by(client, &number, amount, &reason, by, &actor).await })
+            .await?;
     tracing::info!(order.number = %deposit.order_number, captured = deposit.captured, status = ?deposit.status, "deposit captured");
     Ok(Json(DepositJson::from(&deposit)))
 }

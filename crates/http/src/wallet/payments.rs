@@ -337,7 +337,10 @@ struct RefundBody {
 /// payment with `?client_id=`) or by the receiver's side: a client bound to the receiving member,
 /// which may name the payer's client's numbering with `?client_id=` to reach a payment made to it.
 /// Whether the bound member is the receiver is the service's to decide (`Refunder`): the payer's side
-/// is refused `refund_not_allowed`, anyone else finds no such payment.
+/// is refused `refund_not_allowed`, anyone else finds no such payment. The same names the escrow
+/// payment or deposit whose held money a caller sends on or back: the platform either way, the payer's
+/// side forward (escrow release, deposit capture), the receiver's side back (escrow return, deposit
+/// release); the other side is refused with the step's own code.
 pub struct RefundOf {
     pub client: ClientId,
     pub number: OrderNumber,
@@ -416,12 +419,12 @@ pub async fn refund(
 pub async fn release_escrow(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderOf { client, number }: OrderOf,
+    RefundOf { client, number, by }: RefundOf,
     body: Bytes,
 ) -> Result<Json<PaymentJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
     let wallets = state.wallets().clone();
-    let payment = run(move || async move { wallets.release_escrow(client, &number, &actor).await }).await?;
+    let payment = run(move || async move { wallets.release_escrow_by(client, &number, by, &actor).await }).await?;
     tracing::info!(order.number = %payment.order_number, status = ?payment.status, "escrow released");
     Ok(Json(PaymentJson::from(&payment)))
 }
@@ -444,12 +447,12 @@ pub async fn release_escrow(
 pub async fn return_escrow(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
-    OrderOf { client, number }: OrderOf,
+    RefundOf { client, number, by }: RefundOf,
     body: Bytes,
 ) -> Result<Json<PaymentJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
     let wallets = state.wallets().clone();
-    let payment = run(move || async move { wallets.return_escrow(client, &number, &actor).await }).await?;
+    let payment = run(move || async move { wallets.return_escrow_by(client, &number, by, &actor).await }).await?;
     tracing::info!(order.number = %payment.order_number, status = ?payment.status, "escrow returned");
     Ok(Json(PaymentJson::from(&payment)))
 }

@@ -11,5 +11,6 @@ mod parties;
 mod recharge_compensation;
 mod staff;
 mod wallet;
+mod wallet_held_money;
 mod wallet_model;
 mod wallet_turns;

@@ -13,6 +13,10 @@
 //!   the rest of the holds is released to the payer. The `deposits` account only passes money on:
 //!   its balance is back to zero after every capture.
 //!
+//! Who decides, as for escrow (`escrow.rs`): the platform either way; a release (back to the payer)
+//! the beneficiary's side, never the payer's (`deposit_release_not_allowed`); a capture (to the
+//! beneficiary) the payer's side, never the beneficiary's (`deposit_capture_not_allowed`).
+//!
 //! Each step is one linked chain with transfer ids derived from the deposit (`chain.rs`), recorded in
 //! the deposit before it is submitted, so repeating a step, a crash, or two instances at once move
 //! the money once. A deposit is released or captured once: the other step is then refused with its
@@ -28,7 +32,7 @@ use serde_json::json;
 
 use super::chain::{self, id_text, ids_for, store_chain, InFlight, StoredRequest};
 use super::error::*;
-use super::payment::{parts, HeldPart, Part, Receiver};
+use super::payment::{parts, HeldPart, Part, Receiver, Refunder};
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::restriction::Side;
@@ -284,8 +288,23 @@ impl Wallets {
         number: &OrderNumber,
         actor: &Actor,
     ) -> Result<Deposit, PartyError> {
+        self.release_deposit_by(client, number, Refunder::Platform, actor).await
+    }
+
+    /// [`Wallets::release_deposit`] decided by `by`: the platform or the beneficiary's side; the
+    /// payer's side is refused `deposit_release_not_allowed`.
+    pub async fn release_deposit_by(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        by: Refunder,
+        actor: &Actor,
+    ) -> Result<Deposit, PartyError> {
         let id = order_record_id("deposit", client, number);
         let _turn = self.turn([id.clone()]).await;
+        let seen = load(&mut self.parties.reader(), &id).await?;
+        self.may_decide(by, seen.member_id, seen.beneficiary, false, DEPOSIT_RELEASE_NOT_ALLOWED, DEPOSIT_NOT_FOUND)
+            .await?;
         self.finish_holding(&id, actor).await?;
         let deposit = transact!(&self.parties, |work| {
             let mut deposit = load(work, &id).await?;
@@ -323,8 +342,25 @@ impl Wallets {
         reason: &Reason,
         actor: &Actor,
     ) -> Result<Deposit, PartyError> {
+        self.capture_deposit_by(client, number, amount, reason, Refunder::Platform, actor).await
+    }
+
+    /// [`Wallets::capture_deposit`] decided by `by`: the platform or the payer's side; the
+    /// beneficiary's side is refused `deposit_capture_not_allowed`.
+    pub async fn capture_deposit_by(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        amount: i64,
+        reason: &Reason,
+        by: Refunder,
+        actor: &Actor,
+    ) -> Result<Deposit, PartyError> {
         let id = order_record_id("deposit", client, number);
         let _turn = self.turn([id.clone()]).await;
+        let seen = load(&mut self.parties.reader(), &id).await?;
+        self.may_decide(by, seen.member_id, seen.beneficiary, true, DEPOSIT_CAPTURE_NOT_ALLOWED, DEPOSIT_NOT_FOUND)
+            .await?;
         self.finish_holding(&id, actor).await?;
         let seen = load(&mut self.parties.reader(), &id).await?;
         if seen.status == DepositStatus::Held {

@@ -68,6 +68,22 @@ pub const REFUND_NOT_ALLOWED: Rejection = Rejection {
     code: "refund_not_allowed",
     message: "a refund takes money back from the receiver: it is made by the receiver's side or the platform, not the payer's",
 };
+pub const ESCROW_RETURN_NOT_ALLOWED: Rejection = Rejection {
+    code: "escrow_return_not_allowed",
+    message: "returning an escrow takes back money promised to the receiver: it is decided by the receiver's side or the platform, not the payer's",
+};
+pub const ESCROW_RELEASE_NOT_ALLOWED: Rejection = Rejection {
+    code: "escrow_release_not_allowed",
+    message: "releasing an escrow lets go of the payer's money: it is decided by the payer's side or the platform, not the receiver's",
+};
+pub const DEPOSIT_RELEASE_NOT_ALLOWED: Rejection = Rejection {
+    code: "deposit_release_not_allowed",
+    message: "releasing a deposit takes back money that guarantees the beneficiary: it is decided by the beneficiary's side or the platform, not the payer's",
+};
+pub const DEPOSIT_CAPTURE_NOT_ALLOWED: Rejection = Rejection {
+    code: "deposit_capture_not_allowed",
+    message: "capturing a deposit takes the payer's money: it is decided by the payer's side or the platform, not the beneficiary's",
+};
 pub const PAY_PASSWORD_REQUIRED: Rejection =
     Rejection { code: "pay_password_required", message: "the platform requires the pay password for this payment" };
 pub const PAYMENT_NOT_REFUNDABLE: Rejection = Rejection {
@@ -147,6 +163,10 @@ const SERVICE_CODES: &[Rejection] = &[
     RECEIVER_NOT_FOUND,
     RECEIVER_NOT_ALLOWED,
     REFUND_NOT_ALLOWED,
+    ESCROW_RETURN_NOT_ALLOWED,
+    ESCROW_RELEASE_NOT_ALLOWED,
+    DEPOSIT_RELEASE_NOT_ALLOWED,
+    DEPOSIT_CAPTURE_NOT_ALLOWED,
     PAY_PASSWORD_REQUIRED,
     PAYMENT_NOT_REFUNDABLE,
     PAYMENT_NOT_ESCROWED,

@@ -14,11 +14,18 @@
 //! - [`Wallets::return_escrow`] voids them: the money is the payer's again (`escrow_returned`).
 //!
 //! The holds have no timeout. An expiry would hand the rent back to the renter while the car is out;
-//! escrow ends by the platform's decision, and each decision is one linked chain with ids derived
-//! from the payment (`chain.rs`), so repeating it, or two instances deciding at once, moves the money
-//! once. Releasing a returned escrow, or returning a released one, is refused with its own code.
+//! escrow ends by a decision, and each decision is one linked chain with ids derived from the payment
+//! (`chain.rs`), so repeating it, or two instances deciding at once, moves the money once. Releasing a
+//! returned escrow, or returning a released one, is refused with its own code.
+//!
+//! **Who decides** (`Wallets::may_decide`, for deposits too): the platform (an unbound client or
+//! staff) either way. Money going forward to the receiver is let go by the payer's side; money going
+//! back to the payer is given up by the receiver's side. The other side is refused with the step's own
+//! code (`escrow_release_not_allowed`, `escrow_return_not_allowed`): a payer's client cannot claw back
+//! what it promised, a receiver's client cannot take what the payer has not let go. A member's client
+//! that is neither payer nor receiver finds no such order.
 
-use sanhu_core::id::ClientId;
+use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
 use sanhu_core::party::Actor;
 use sanhu_core::wallet::{plan_capture, release_holds, PaymentPlan, TransferMeta};
@@ -26,10 +33,10 @@ use sanhu_core::AccountId;
 
 use super::chain::{ids_for, store_chain};
 use super::error::*;
-use super::payment::{held, load, parts, HeldPart, Payment, PaymentStatus};
+use super::payment::{held, load, parts, HeldPart, Payment, PaymentStatus, Refunder};
 use super::records::{order_record_id, OrderNumber};
 use super::Wallets;
-use crate::party::PartyError;
+use crate::party::{MemberObject, PartyError, Rejection};
 
 /// Business codes of an escrow's transfers: the holds, their release to the receiver, their return.
 pub const ESCROW_HOLD_CODE: &str = "escrow";
@@ -89,7 +96,19 @@ impl Wallets {
         number: &OrderNumber,
         actor: &Actor,
     ) -> Result<Payment, PartyError> {
-        self.end_escrow(client, number, Outcome::ToReceiver, actor).await
+        self.release_escrow_by(client, number, Refunder::Platform, actor).await
+    }
+
+    /// [`Wallets::release_escrow`] decided by `by`: the platform or the payer's side; the receiver's
+    /// side is refused `escrow_release_not_allowed`.
+    pub async fn release_escrow_by(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        by: Refunder,
+        actor: &Actor,
+    ) -> Result<Payment, PartyError> {
+        self.end_escrow(client, number, Outcome::ToReceiver, by, actor).await
     }
 
     /// Returns an escrow payment to the payer: the holds are voided and the money is available to the
@@ -100,7 +119,52 @@ impl Wallets {
         number: &OrderNumber,
         actor: &Actor,
     ) -> Result<Payment, PartyError> {
-        self.end_escrow(client, number, Outcome::ToPayer, actor).await
+        self.return_escrow_by(client, number, Refunder::Platform, actor).await
+    }
+
+    /// [`Wallets::return_escrow`] decided by `by`: the platform or the receiver's side; the payer's
+    /// side is refused `escrow_return_not_allowed`.
+    pub async fn return_escrow_by(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        by: Refunder,
+        actor: &Actor,
+    ) -> Result<Payment, PartyError> {
+        self.end_escrow(client, number, Outcome::ToPayer, by, actor).await
+    }
+
+    /// Whether `by` may decide that money held from `payer` for `receiver` goes forward to the
+    /// receiver (`forward`) or back to the payer: the platform either way; a member's side only the
+    /// way that gives up its own claim (the payer's forward, the receiver's back). The other side is
+    /// refused `refused`; a member that is neither finds no such order (`missing`, the order's
+    /// not-found code).
+    pub(super) async fn may_decide(
+        &self,
+        by: Refunder,
+        payer: MemberId,
+        receiver: AccountId,
+        forward: bool,
+        refused: Rejection,
+        missing: Rejection,
+    ) -> Result<(), PartyError> {
+        let Refunder::Member(member) = by else {
+            return Ok(());
+        };
+        // A platform account belongs to no member.
+        let receiving = match self.parties.owning_member(MemberObject::Account(receiver)).await {
+            Ok(owner) => owner == member,
+            Err(PartyError::NotFound(_)) => false,
+            Err(other) => return Err(other),
+        };
+        let paying = payer == member;
+        if (forward && paying) || (!forward && receiving) {
+            Ok(())
+        } else if paying || receiving {
+            Err(PartyError::Rejected(refused))
+        } else {
+            Err(PartyError::NotFound(missing))
+        }
     }
 
     async fn end_escrow(
@@ -108,6 +172,7 @@ impl Wallets {
         client: ClientId,
         number: &OrderNumber,
         outcome: Outcome,
+        by: Refunder,
         actor: &Actor,
     ) -> Result<Payment, PartyError> {
         let id = order_record_id("payment", client, number);
@@ -115,6 +180,12 @@ impl Wallets {
         // Holds still being placed (a crash, or a retry racing the first call) are finished first, so
         // that the decision below meets the escrow held or refused, never half-made.
         let seen = load(&mut self.parties.reader(), &id).await?;
+        // Who decides, before anything moves (the module's documentation).
+        let (forward, refused) = match outcome {
+            Outcome::ToReceiver => (true, ESCROW_RELEASE_NOT_ALLOWED),
+            Outcome::ToPayer => (false, ESCROW_RETURN_NOT_ALLOWED),
+        };
+        self.may_decide(by, seen.member_id, seen.receiver, forward, refused, ORDER_NOT_FOUND).await?;
         if seen.status == PaymentStatus::Escrowing {
             match self.resume_payment(seen, actor).await {
                 Ok(_) | Err(PartyError::Rejected(_)) => {}

@@ -37,7 +37,8 @@ const PENDING_EXPIRED: &str = "pending_expired";
 use crate::party::work::Work;
 use crate::party::{MemberObject, PartyError, PayPasswordOwner};
 
-/// Who makes a refund.
+/// Who makes a refund, or decides where money held between a payer and a receiver goes (escrow,
+/// deposits: `escrow.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refunder {
     /// The platform (an API client bound to no member, or staff).
