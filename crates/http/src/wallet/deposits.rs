@@ -163,7 +163,7 @@ pub async fn get_deposit(
     tag = "wallet",
     operation_id = "releaseDeposit",
     summary = "Release a deposit",
-    description = "Given back to the payer whole.",
+    description = "Given back to the payer whole. It is decided by the platform (an unbound client or staff) or by the beneficiary's side: a client bound to the beneficiary member, which names the payer's client with `client_id` to reach an order made for it. The payer's bound client is refused `deposit_release_not_allowed` (403): it cannot take back money it promised. A bound client that is neither payer nor beneficiary finds no such order (`deposit_not_found`).",
     params(
         ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
         ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
@@ -204,7 +204,7 @@ struct CaptureBody {
     tag = "wallet",
     operation_id = "captureDeposit",
     summary = "Capture a deposit",
-    description = "The amount (the damage) goes to the beneficiary, the rest back to the payer.",
+    description = "The amount (the damage) goes to the beneficiary, the rest back to the payer. It is decided by the platform (an unbound client or staff) or by the payer's side (the payer's bound client). The beneficiary's bound client, naming the payer's client with `client_id`, is refused `deposit_capture_not_allowed` (403): it cannot take money the payer has not let go. A bound client that is neither payer nor beneficiary finds no such order (`deposit_not_found`).",
     params(
         ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
         ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),

@@ -408,7 +408,7 @@ pub async fn refund(
     tag = "wallet",
     operation_id = "releaseEscrow",
     summary = "Release an escrowed payment",
-    description = "The held money becomes the receiver's available balance (the car was picked up); refundable from then on.",
+    description = "The held money becomes the receiver's available balance (the car was picked up); refundable from then on. It is decided by the platform (an unbound client or staff) or by the payer's side (the payer's bound client). The receiver's bound client, naming the payer's client with `client_id`, is refused `escrow_release_not_allowed` (403): it cannot take money the payer has not let go. A bound client that is neither payer nor receiver finds no such order (`order_not_found`).",
     params(
         ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
         ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
@@ -436,7 +436,7 @@ pub async fn release_escrow(
     tag = "wallet",
     operation_id = "returnEscrow",
     summary = "Return an escrowed payment",
-    description = "The held money goes back to the payer.",
+    description = "The held money goes back to the payer. It is decided by the platform (an unbound client or staff) or by the receiver's side: a client bound to the receiving member, which names the payer's client with `client_id` to reach an order made for it. The payer's bound client is refused `escrow_return_not_allowed` (403): it cannot take back money it promised. A bound client that is neither payer nor receiver finds no such order (`order_not_found`).",
     params(
         ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
         ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
