@@ -4,9 +4,7 @@
 //!
 //! Each operation starts from its entry of the route table ([`crate::routes`]): the handler's
 //! `#[utoipa::path]` annotation (its summary, description, path and query parameters, request body and
-//! success responses, and the schemas they name), or, for an entry not annotated yet, the operation of
-//! the hand-written document of before (`openapi_legacy.json`). The generator adds what every operation
-//! shares, from the table and the error registry, so that no annotation repeats it:
+//! success responses, and the schemas they name). The generator adds what every operation shares, from the table and the error registry, so that no annotation repeats it:
 //!
 //! - signed operations take the signature headers and the default security; public ones
 //!   `security: []`;
@@ -19,7 +17,6 @@
 //! - the error responses, per status, each listing the codes of the registry that the endpoint's
 //!   capability answers with at that status ([`crate::error::capability_codes`]).
 
-use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use axum::http::header;
@@ -29,9 +26,6 @@ use serde_json::{json, Map, Value};
 use crate::error::{capability_codes, registry, Capability, ErrorCodeInfo};
 use crate::routes::{self, Doc, Route};
 use crate::scopes::{Named, Owned, Reach};
-
-/// The hand-written document of before, read only for the route table's legacy entries.
-const LEGACY: &str = include_str!("openapi_legacy.json");
 
 /// Where the document's text is kept in the repository, from this crate's directory.
 pub const SNAPSHOT_PATH: &str = "../../docs/openapi.json";
@@ -74,61 +68,47 @@ fn reference(kind: &str, name: &str) -> Value {
 }
 
 /// The document, made from the route table.
+/// A type's component name and schema.
+fn schema_of<T: utoipa::ToSchema>() -> (String, Value) {
+    (T::name().into_owned(), serde_json::to_value(T::schema()).expect("a schema is JSON"))
+}
+
 pub fn generate() -> Value {
-    let legacy: Value = serde_json::from_str(LEGACY).expect("openapi_legacy.json is JSON");
     let mut doc = head();
     let mut paths = Map::new();
     let mut schemas = Map::new();
-    let mut parameters = shared_parameters().as_object().cloned().unwrap_or_default();
+    let parameters = shared_parameters().as_object().cloned().unwrap_or_default();
     let mut responses = Map::new();
     for route in routes::all() {
-        let mut operation = match &route.doc {
-            Doc::Annotated { operation, schemas: own } => {
-                for (name, schema) in own {
-                    schemas.insert(name.clone(), schema.clone());
-                }
-                operation.clone()
-            }
-            Doc::Legacy => {
-                let operation = legacy["paths"][route.path][route.method.to_lowercase()].clone();
-                assert!(operation.is_object(), "{} {} is not in openapi_legacy.json", route.method, route.path);
-                strip_shared(operation)
-            }
-        };
+        let Doc::Annotated { operation, schemas: own } = &route.doc;
+        for (name, schema) in own {
+            schemas.insert(name.clone(), schema.clone());
+        }
+        let mut operation = operation.clone();
         complete(route, &mut operation, &mut responses);
         let item = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
         item[route.method.to_lowercase()] = operation;
     }
     schemas.insert("Error".to_owned(), error_schema());
     schemas.insert("ErrorCode".to_owned(), error_code_schema());
-    // What the legacy operations name, from the legacy document, unless the code has it already.
-    let mut named = BTreeSet::new();
-    collect_refs(&Value::Object(paths.clone()), &mut named);
-    collect_refs(&Value::Object(responses.clone()), &mut named);
-    collect_refs(&Value::Object(schemas.clone()), &mut named);
-    let mut pending: Vec<String> = named.into_iter().collect();
-    let mut seen = BTreeSet::new();
-    while let Some(reference) = pending.pop() {
-        if !seen.insert(reference.clone()) {
-            continue;
+    // The bodies that may be empty, which their operations name by reference only (so that the body
+    // is not `required`).
+    for (name, schema) in
+        [schema_of::<crate::party::members::ActivateBody>(), schema_of::<crate::party::identities::CompleteBody>()]
+    {
+        schemas.insert(name, schema);
+    }
+    // utoipa writes a body that may be left out (`Option<T>`) as `oneOf: [T, null]`; the server
+    // refuses a `null` body, so the document says T, not required.
+    for item in paths.values_mut() {
+        for operation in item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut()) {
+            let Some(schema) = operation.pointer_mut("/requestBody/content/application~1json/schema") else { continue };
+            let Some(Value::Array(choices)) = schema.get("oneOf") else { continue };
+            let not_null: Vec<&Value> = choices.iter().filter(|c| c["type"] != "null").collect();
+            if choices.len() == 2 && not_null.len() == 1 {
+                *schema = not_null[0].clone();
+            }
         }
-        let Some((kind, name)) = reference.strip_prefix("#/components/").and_then(|r| r.split_once('/')) else {
-            continue;
-        };
-        let target = match kind {
-            "schemas" => &mut schemas,
-            "parameters" => &mut parameters,
-            _ => continue,
-        };
-        if target.contains_key(name) {
-            continue;
-        }
-        let value = legacy["components"][kind][name].clone();
-        assert!(!value.is_null(), "{reference} is not in openapi_legacy.json");
-        let mut more = BTreeSet::new();
-        collect_refs(&value, &mut more);
-        pending.extend(more);
-        target.insert(name.to_owned(), value);
     }
     doc["paths"] = Value::Object(paths);
     doc["components"] = json!({
@@ -139,59 +119,6 @@ pub fn generate() -> Value {
         "schemas": schemas,
     });
     doc
-}
-
-/// A legacy operation without what the generator adds: the shared header parameters, the security,
-/// the scope, the error responses and the approval's 202, and the success responses' shared headers.
-fn strip_shared(mut operation: Value) -> Value {
-    let Some(map) = operation.as_object_mut() else { return operation };
-    map.remove("security");
-    map.remove("x-sanhu-scope");
-    if let Some(Value::String(description)) = map.get_mut("description") {
-        if let Some(at) = description.find("\n\nScope: `") {
-            description.truncate(at);
-        }
-    }
-    if let Some(Value::Array(list)) = map.get_mut("parameters") {
-        let shared: Vec<String> = SHARED_SIGNATURE
-            .iter()
-            .chain(&[IDEMPOTENCY_KEY, CSRF_TOKEN])
-            .map(|name| format!("#/components/parameters/{name}"))
-            .collect();
-        list.retain(|p| !p["$ref"].as_str().is_some_and(|r| shared.iter().any(|s| s == r)));
-        if list.is_empty() {
-            map.remove("parameters");
-        }
-    }
-    if let Some(Value::Object(responses)) = map.get_mut("responses") {
-        responses.retain(|status, response| {
-            let status: u16 = status.parse().unwrap_or(0);
-            status < 400 && response.get("$ref").is_none()
-        });
-        for response in responses.values_mut() {
-            if let Some(Value::Object(headers)) = response.get_mut("headers") {
-                headers.remove("X-Request-Id");
-                headers.remove("Idempotent-Replayed");
-                if headers.is_empty() {
-                    response.as_object_mut().map(|r| r.remove("headers"));
-                }
-            }
-        }
-    }
-    operation
-}
-
-fn collect_refs(value: &Value, out: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(reference)) = map.get("$ref") {
-                out.insert(reference.clone());
-            }
-            map.values().for_each(|v| collect_refs(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
-        _ => {}
-    }
 }
 
 /// Adds to an operation what it shares with the others: see the module's documentation.

@@ -13,16 +13,13 @@
 //!
 //! names a handler annotated with `#[utoipa::path(post, path = "/v1/ledger/accounts", ...)]`: its
 //! method and path are the annotation's, so a path is written once, and its operation in the OpenAPI
-//! document is the annotation's with what every operation shares added ([`crate::openapi`]). Until
-//! the three-party model's and the wallet's handlers are annotated, their entries are
-//! `legacy!(POST "/v1/members", members::register_member, platform(PartiesWrite))`: method and path
-//! written here, and their operation taken from the hand-written document of before
-//! (`openapi_legacy.json`). `.secret()` marks a POST whose request or response carries a secret (it
+//! document is the annotation's with what every operation shares added ([`crate::openapi`]).
+//! `.secret()` marks a POST whose request or response carries a secret (it
 //! takes no Idempotency-Key); `.held()` one that, made by a staff member, waits for a second one.
 
 use std::sync::LazyLock;
 
-use axum::routing::{MethodFilter, MethodRouter};
+use axum::routing::MethodRouter;
 use serde_json::Value;
 
 use crate::error::Capability;
@@ -64,8 +61,6 @@ impl Route {
 pub(crate) enum Doc {
     /// The handler's `#[utoipa::path]`: its operation, and the schemas it refers to.
     Annotated { operation: Value, schemas: Vec<(String, Value)> },
-    /// The hand-written document of before (`openapi_legacy.json`).
-    Legacy,
 }
 
 /// An entry of a section, before the section says its capability.
@@ -103,16 +98,6 @@ impl Endpoint {
         }
     }
 
-    /// An endpoint whose operation is still the hand-written document's.
-    pub fn legacy(
-        method: &'static str,
-        path: &'static str,
-        handler: MethodRouter<AppState>,
-        access: Access,
-    ) -> Endpoint {
-        Endpoint { method, path, access, secret: false, held: false, handler, doc: Doc::Legacy }
-    }
-
     /// Its request or response carries a secret: see [`Route::secret`].
     pub fn secret(self) -> Endpoint {
         Endpoint { secret: true, ..self }
@@ -138,13 +123,6 @@ fn leak(text: String) -> &'static str {
 macro_rules! endpoint {
     ($($handler:ident)::+, $access:expr) => {
         Endpoint::annotated(utoipa_axum::routes!($($handler)::+), $access)
-    };
-}
-
-/// A handler not annotated yet: `legacy!(POST "/v1/members", members::register_member, access)`.
-macro_rules! legacy {
-    ($method:ident $path:literal, $handler:path, $access:expr) => {
-        Endpoint::legacy(stringify!($method), $path, MethodRouter::new().on(MethodFilter::$method, $handler), $access)
     };
 }
 
@@ -214,58 +192,58 @@ fn party_endpoints() -> Vec<Endpoint> {
     use party::{accounts as member_accounts, authentications, customers, members};
     use party::{bank_cards, enterprises, identities, one_time_codes, operators, pay_passwords};
     vec![
-        legacy!(POST "/v1/members", members::register_member, platform(PartiesWrite)),
-        legacy!(GET "/v1/members/{id}", members::get_member, member(PartiesRead, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/activate", members::activate_member, member(PartiesWrite, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/lock", members::lock_member, member(PartiesWrite, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/unlock", members::unlock_member, member(PartiesWrite, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/cancel", members::cancel_member, member(PartiesWrite, MEMBER_PATH)),
-        legacy!(GET "/v1/members/{id}/accounts", member_accounts::member_accounts, member(PartiesRead, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/accounts", member_accounts::open_account, member(PartiesWrite, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/authentications", authentications::authenticate, platform(PartiesWrite)),
-        legacy!(GET "/v1/members/{id}/authentications", authentications::member_authentications, member(PartiesRead, MEMBER_PATH)),
-        legacy!(GET "/v1/members/{id}/history", members::member_history, member(PartiesRead, MEMBER_PATH)),
-        legacy!(POST "/v1/authentications/{id}/decide", authentications::decide_authentication, platform(AdminWrite)),
-        legacy!(GET "/v1/customers", customers::search_customers, platform(AdminRead)),
-        legacy!(GET "/v1/customers/{id}", customers::get_customer, platform(AdminRead)),
-        legacy!(POST "/v1/customers/{id}/status", customers::set_customer_status, platform(AdminWrite)).held(),
-        legacy!(POST "/v1/customers/{id}/merge", customers::merge_customers, platform(AdminWrite)).held(),
-        legacy!(GET "/v1/customers/{id}/history", customers::customer_history, platform(AdminRead)),
-        legacy!(GET "/v1/accounts/{id}", member_accounts::get_account, member(PartiesRead, ACCOUNT_PATH)),
-        legacy!(POST "/v1/accounts/{id}/status", member_accounts::set_account_status, platform(AdminWrite)).held(),
-        legacy!(POST "/v1/accounts/{id}/close", member_accounts::close_account, member(PartiesWrite, ACCOUNT_PATH)),
-        legacy!(POST "/v1/enterprises", enterprises::register_enterprise, platform(PartiesWrite)),
-        legacy!(GET "/v1/members/{id}/company", enterprises::member_company, member(PartiesRead, MEMBER_PATH)),
-        legacy!(GET "/v1/members/{id}/operators", operators::member_operators, member(PartiesRead, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/operators", operators::add_operator, member(PartiesWrite, MEMBER_AND_ACTING_OPERATOR)),
-        legacy!(GET "/v1/operators", operators::find_operators, filtered(PartiesRead)),
-        legacy!(GET "/v1/operators/{id}", operators::get_operator, member(PartiesRead, OPERATOR_PATH)),
-        legacy!(POST "/v1/operators/{id}/role", operators::change_role, member(PartiesWrite, MANAGED_OPERATOR)),
-        legacy!(POST "/v1/operators/{id}/grants", operators::grant, member(PartiesWrite, GRANTED_OPERATOR)),
-        legacy!(POST "/v1/operators/{id}/grants/revoke", operators::revoke, member(PartiesWrite, GRANTED_OPERATOR)),
-        legacy!(POST "/v1/operators/{id}/limits", operators::set_limits, member(PartiesWrite, MANAGED_OPERATOR)).held(),
-        legacy!(POST "/v1/operators/{id}/disable", operators::disable, member(PartiesWrite, MANAGED_OPERATOR)),
-        legacy!(POST "/v1/operators/{id}/enable", operators::enable, member(PartiesWrite, MANAGED_OPERATOR)),
-        legacy!(POST "/v1/operators/{id}/remove", operators::remove, member(PartiesWrite, MANAGED_OPERATOR)),
-        legacy!(POST "/v1/operators/{id}/authorise", operators::authorise, member(PartiesWrite, AUTHORISED_OPERATOR)),
-        legacy!(POST "/v1/operators/{id}/pay-password", pay_passwords::set_operator_pay_password, member(PartiesWrite, OPERATOR_PATH)).secret(),
-        legacy!(POST "/v1/operators/{id}/pay-password/change", pay_passwords::change_operator_pay_password, member(PartiesWrite, OPERATOR_PATH)).secret(),
-        legacy!(POST "/v1/operators/{id}/pay-password/verify", pay_passwords::verify_operator_pay_password, member(PartiesWrite, OPERATOR_PATH)).secret(),
-        legacy!(GET "/v1/members/{id}/identities", identities::member_identities, member(PartiesRead, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/identities", identities::add_identity, member(PartiesWrite, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/identities/remove", identities::remove_identity, member(PartiesWrite, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/phone-change", identities::start_phone_change, member(PartiesWrite, MEMBER_PATH)).secret(),
-        legacy!(POST "/v1/members/{id}/phone-change/verify", identities::verify_phone_change, member(PartiesWrite, MEMBER_PATH)).secret(),
-        legacy!(POST "/v1/members/{id}/phone-change/complete", identities::complete_phone_change, member(PartiesWrite, MEMBER_PATH)),
-        legacy!(POST "/v1/one-time-codes", one_time_codes::issue_code, platform(PartiesWrite)).secret(),
-        legacy!(POST "/v1/one-time-codes/verify", one_time_codes::verify_code, platform(PartiesWrite)).secret(),
-        legacy!(GET "/v1/members/{id}/bank-cards", bank_cards::member_bank_cards, member(PartiesRead, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/bank-cards", bank_cards::bind_bank_card, member(PartiesWrite, MEMBER_PATH)).secret(),
-        legacy!(POST "/v1/bank-cards/{id}/unbind", bank_cards::unbind_bank_card, member(PartiesWrite, UNBOUND_CARD)),
-        legacy!(GET "/v1/bank-cards/{id}/withdrawal-check", bank_cards::withdrawal_check, member(PartiesRead, CHECKED_CARD)),
-        legacy!(POST "/v1/members/{id}/pay-password", pay_passwords::set_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
-        legacy!(POST "/v1/members/{id}/pay-password/change", pay_passwords::change_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
-        legacy!(POST "/v1/members/{id}/pay-password/verify", pay_passwords::verify_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
+        endpoint!(members::register_member, platform(PartiesWrite)),
+        endpoint!(members::get_member, member(PartiesRead, MEMBER_PATH)),
+        endpoint!(members::activate_member, member(PartiesWrite, MEMBER_PATH)),
+        endpoint!(members::lock_member, member(PartiesWrite, MEMBER_PATH)),
+        endpoint!(members::unlock_member, member(PartiesWrite, MEMBER_PATH)),
+        endpoint!(members::cancel_member, member(PartiesWrite, MEMBER_PATH)),
+        endpoint!(member_accounts::member_accounts, member(PartiesRead, MEMBER_PATH)),
+        endpoint!(member_accounts::open_account, member(PartiesWrite, MEMBER_PATH)),
+        endpoint!(authentications::authenticate, platform(PartiesWrite)),
+        endpoint!(authentications::member_authentications, member(PartiesRead, MEMBER_PATH)),
+        endpoint!(members::member_history, member(PartiesRead, MEMBER_PATH)),
+        endpoint!(authentications::decide_authentication, platform(AdminWrite)),
+        endpoint!(customers::search_customers, platform(AdminRead)),
+        endpoint!(customers::get_customer, platform(AdminRead)),
+        endpoint!(customers::set_customer_status, platform(AdminWrite)).held(),
+        endpoint!(customers::merge_customers, platform(AdminWrite)).held(),
+        endpoint!(customers::customer_history, platform(AdminRead)),
+        endpoint!(member_accounts::get_account, member(PartiesRead, ACCOUNT_PATH)),
+        endpoint!(member_accounts::set_account_status, platform(AdminWrite)).held(),
+        endpoint!(member_accounts::close_account, member(PartiesWrite, ACCOUNT_PATH)),
+        endpoint!(enterprises::register_enterprise, platform(PartiesWrite)),
+        endpoint!(enterprises::member_company, member(PartiesRead, MEMBER_PATH)),
+        endpoint!(operators::member_operators, member(PartiesRead, MEMBER_PATH)),
+        endpoint!(operators::add_operator, member(PartiesWrite, MEMBER_AND_ACTING_OPERATOR)),
+        endpoint!(operators::find_operators, filtered(PartiesRead)),
+        endpoint!(operators::get_operator, member(PartiesRead, OPERATOR_PATH)),
+        endpoint!(operators::change_role, member(PartiesWrite, MANAGED_OPERATOR)),
+        endpoint!(operators::grant, member(PartiesWrite, GRANTED_OPERATOR)),
+        endpoint!(operators::revoke, member(PartiesWrite, GRANTED_OPERATOR)),
+        endpoint!(operators::set_limits, member(PartiesWrite, MANAGED_OPERATOR)).held(),
+        endpoint!(operators::disable, member(PartiesWrite, MANAGED_OPERATOR)),
+        endpoint!(operators::enable, member(PartiesWrite, MANAGED_OPERATOR)),
+        endpoint!(operators::remove, member(PartiesWrite, MANAGED_OPERATOR)),
+        endpoint!(operators::authorise, member(PartiesWrite, AUTHORISED_OPERATOR)),
+        endpoint!(pay_passwords::set_operator_pay_password, member(PartiesWrite, OPERATOR_PATH)).secret(),
+        endpoint!(pay_passwords::change_operator_pay_password, member(PartiesWrite, OPERATOR_PATH)).secret(),
+        endpoint!(pay_passwords::verify_operator_pay_password, member(PartiesWrite, OPERATOR_PATH)).secret(),
+        endpoint!(identities::member_identities, member(PartiesRead, MEMBER_PATH)),
+        endpoint!(identities::add_identity, member(PartiesWrite, MEMBER_PATH)),
+        endpoint!(identities::remove_identity, member(PartiesWrite, MEMBER_PATH)),
+        endpoint!(identities::start_phone_change, member(PartiesWrite, MEMBER_PATH)).secret(),
+        endpoint!(identities::verify_phone_change, member(PartiesWrite, MEMBER_PATH)).secret(),
+        endpoint!(identities::complete_phone_change, member(PartiesWrite, MEMBER_PATH)),
+        endpoint!(one_time_codes::issue_code, platform(PartiesWrite)).secret(),
+        endpoint!(one_time_codes::verify_code, platform(PartiesWrite)).secret(),
+        endpoint!(bank_cards::member_bank_cards, member(PartiesRead, MEMBER_PATH)),
+        endpoint!(bank_cards::bind_bank_card, member(PartiesWrite, MEMBER_PATH)).secret(),
+        endpoint!(bank_cards::unbind_bank_card, member(PartiesWrite, UNBOUND_CARD)),
+        endpoint!(bank_cards::withdrawal_check, member(PartiesRead, CHECKED_CARD)),
+        endpoint!(pay_passwords::set_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
+        endpoint!(pay_passwords::change_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
+        endpoint!(pay_passwords::verify_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
     ]
 }
 
@@ -275,49 +253,49 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         adjustments, deposits, freezes, member_transfers, payments, recharges, subsidies, wallets, withdrawals,
     };
     vec![
-        legacy!(GET "/v1/platform-accounts", wallet::platform::platform_accounts, platform(AdminRead)),
-        legacy!(GET "/v1/members/{id}/wallet", wallets::get_wallet, member(WalletRead, MEMBER_PATH)),
-        legacy!(GET "/v1/members/{id}/wallet/deduction-order", wallets::get_deduction_order, member(WalletRead, MEMBER_PATH)),
-        legacy!(POST "/v1/members/{id}/wallet/deduction-order", wallets::set_deduction_order, member(WalletWrite, DEDUCTION_ORDER)),
-        legacy!(GET "/v1/members/{id}/wallet/withdrawal-preview", wallets::withdrawal_preview, member(WalletRead, MEMBER_PATH)),
-        legacy!(POST "/v1/recharges", recharges::create_recharge, member(WalletWrite, RECHARGING)),
-        legacy!(GET "/v1/recharges/{number}", recharges::get_recharge, own_orders(WalletRead)),
-        legacy!(POST "/v1/recharges/{number}/confirm", recharges::confirm_recharge, platform(WalletWrite)),
-        legacy!(POST "/v1/recharges/{number}/approve", recharges::approve_recharge, platform(AdminWrite)),
-        legacy!(POST "/v1/recharges/{number}/reject", recharges::reject_recharge, platform(AdminWrite)),
-        legacy!(POST "/v1/recharges/{number}/fail", recharges::fail_recharge, platform(WalletWrite)),
-        legacy!(POST "/v1/recharges/{number}/close", recharges::close_recharge, own_orders(WalletWrite)),
-        legacy!(POST "/v1/payments", payments::pay, member(WalletWrite, PAYING)),
-        legacy!(GET "/v1/payments/{number}", payments::get_payment, own_orders(WalletRead)),
-        legacy!(POST "/v1/payments/{number}/capture", payments::capture, own_orders(WalletWrite)),
-        legacy!(POST "/v1/payments/{number}/release", payments::release, own_orders(WalletWrite)),
-        legacy!(POST "/v1/payments/{number}/refunds", payments::refund, own_orders(WalletWrite)),
-        legacy!(POST "/v1/withdrawals", withdrawals::withdraw, member(WalletWrite, WITHDRAWING)),
-        legacy!(GET "/v1/withdrawals/{number}", withdrawals::get_withdrawal, own_orders(WalletRead)),
-        legacy!(POST "/v1/withdrawals/{number}/review", withdrawals::review_withdrawal, platform(AdminWrite)),
-        legacy!(POST "/v1/withdrawals/{number}/payout", withdrawals::payout_result, platform(WalletWrite)),
-        legacy!(POST "/v1/freezes", freezes::freeze, platform(AdminWrite)).held(),
-        legacy!(GET "/v1/freezes/{number}", freezes::get_freeze, platform(AdminRead)),
-        legacy!(POST "/v1/freezes/{number}/unfreeze", freezes::unfreeze, platform(AdminWrite)).held(),
-        legacy!(POST "/v1/freezes/{number}/seize", freezes::seize, platform(AdminWrite)).held(),
-        legacy!(POST "/v1/adjustments", adjustments::adjust, platform(AdminWrite)),
-        legacy!(GET "/v1/adjustments/{number}", adjustments::get_adjustment, platform(AdminRead)),
-        legacy!(POST "/v1/adjustments/{number}/approve", adjustments::approve_adjustment, platform(AdminWrite)),
-        legacy!(GET "/v1/members/{id}/wallet/flow", wallets::wallet_flow, member(WalletRead, MEMBER_PATH)),
-        legacy!(POST "/v1/recharges/{number}/refunds", recharges::refund_recharge, own_orders(WalletWrite)),
-        legacy!(POST "/v1/payments/{number}/escrow-release", payments::release_escrow, own_orders(WalletWrite)),
-        legacy!(POST "/v1/payments/{number}/escrow-return", payments::return_escrow, own_orders(WalletWrite)),
-        legacy!(POST "/v1/deposits", deposits::hold, member(WalletWrite, PAYING)),
-        legacy!(GET "/v1/deposits/{number}", deposits::get_deposit, own_orders(WalletRead)),
-        legacy!(POST "/v1/deposits/{number}/release", deposits::release, own_orders(WalletWrite)),
-        legacy!(POST "/v1/deposits/{number}/capture", deposits::capture, own_orders(WalletWrite)),
-        legacy!(POST "/v1/member-transfers", member_transfers::transfer, member(WalletWrite, SENDING)),
-        legacy!(GET "/v1/member-transfers/{number}", member_transfers::get_transfer, own_orders(WalletRead)),
-        legacy!(POST "/v1/subsidy-fundings", subsidies::fund, member(WalletWrite, FUNDING)),
-        legacy!(GET "/v1/subsidy-fundings/{number}", subsidies::get_funding, own_orders(WalletRead)),
-        legacy!(POST "/v1/subsidy-distributions", subsidies::distribute, member(WalletWrite, DISTRIBUTING)),
-        legacy!(GET "/v1/subsidy-distributions/{number}", subsidies::get_distribution, own_orders(WalletRead)),
-        legacy!(GET "/v1/members/{id}/subsidy-fund", subsidies::get_fund, member(WalletRead, MEMBER_PATH)),
+        endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),
+        endpoint!(wallets::get_wallet, member(WalletRead, MEMBER_PATH)),
+        endpoint!(wallets::get_deduction_order, member(WalletRead, MEMBER_PATH)),
+        endpoint!(wallets::set_deduction_order, member(WalletWrite, DEDUCTION_ORDER)),
+        endpoint!(wallets::withdrawal_preview, member(WalletRead, MEMBER_PATH)),
+        endpoint!(recharges::create_recharge, member(WalletWrite, RECHARGING)),
+        endpoint!(recharges::get_recharge, own_orders(WalletRead)),
+        endpoint!(recharges::confirm_recharge, platform(WalletWrite)),
+        endpoint!(recharges::approve_recharge, platform(AdminWrite)),
+        endpoint!(recharges::reject_recharge, platform(AdminWrite)),
+        endpoint!(recharges::fail_recharge, platform(WalletWrite)),
+        endpoint!(recharges::close_recharge, own_orders(WalletWrite)),
+        endpoint!(payments::pay, member(WalletWrite, PAYING)),
+        endpoint!(payments::get_payment, own_orders(WalletRead)),
+        endpoint!(payments::capture, own_orders(WalletWrite)),
+        endpoint!(payments::release, own_orders(WalletWrite)),
+        endpoint!(payments::refund, own_orders(WalletWrite)),
+        endpoint!(withdrawals::withdraw, member(WalletWrite, WITHDRAWING)),
+        endpoint!(withdrawals::get_withdrawal, own_orders(WalletRead)),
+        endpoint!(withdrawals::review_withdrawal, platform(AdminWrite)),
+        endpoint!(withdrawals::payout_result, platform(WalletWrite)),
+        endpoint!(freezes::freeze, platform(AdminWrite)).held(),
+        endpoint!(freezes::get_freeze, platform(AdminRead)),
+        endpoint!(freezes::unfreeze, platform(AdminWrite)).held(),
+        endpoint!(freezes::seize, platform(AdminWrite)).held(),
+        endpoint!(adjustments::adjust, platform(AdminWrite)),
+        endpoint!(adjustments::get_adjustment, platform(AdminRead)),
+        endpoint!(adjustments::approve_adjustment, platform(AdminWrite)),
+        endpoint!(wallets::wallet_flow, member(WalletRead, MEMBER_PATH)),
+        endpoint!(recharges::refund_recharge, own_orders(WalletWrite)),
+        endpoint!(payments::release_escrow, own_orders(WalletWrite)),
+        endpoint!(payments::return_escrow, own_orders(WalletWrite)),
+        endpoint!(deposits::hold, member(WalletWrite, PAYING)),
+        endpoint!(deposits::get_deposit, own_orders(WalletRead)),
+        endpoint!(deposits::release, own_orders(WalletWrite)),
+        endpoint!(deposits::capture, own_orders(WalletWrite)),
+        endpoint!(member_transfers::transfer, member(WalletWrite, SENDING)),
+        endpoint!(member_transfers::get_transfer, own_orders(WalletRead)),
+        endpoint!(subsidies::fund, member(WalletWrite, FUNDING)),
+        endpoint!(subsidies::get_funding, own_orders(WalletRead)),
+        endpoint!(subsidies::distribute, member(WalletWrite, DISTRIBUTING)),
+        endpoint!(subsidies::get_distribution, own_orders(WalletRead)),
+        endpoint!(subsidies::get_fund, member(WalletRead, MEMBER_PATH)),
     ]
 }
 

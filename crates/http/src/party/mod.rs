@@ -522,5 +522,3 @@ impl HistoryPage {
         HistoryPage { data: entries.iter().map(HistoryEntryView::from).collect(), next_cursor }
     }
 }
-#[cfg(test)]
-mod openapi_check;

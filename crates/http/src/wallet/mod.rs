@@ -32,9 +32,6 @@ pub mod subsidies;
 pub mod wallets;
 pub mod withdrawals;
 
-#[cfg(test)]
-mod openapi_check;
-
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use sanhu_core::id::ClientId;
