@@ -145,7 +145,7 @@ fn complete(route: &Route, operation: &mut Value, responses: &mut Map<String, Va
         operation["parameters"] = Value::Array(parameters);
     }
     let mut description = operation["description"].as_str().unwrap_or_default().to_owned();
-    if route.secret && !description.contains("idempotency_key_not_accepted") {
+    if route.secret {
         description.push_str(
             " Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a \
              secret that sanhu keeps nowhere, not even as a fingerprint.",

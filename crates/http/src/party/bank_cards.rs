@@ -117,9 +117,7 @@ struct BindBody {
     operation_id = "bindBankCard",
     summary = "Bind a bank card",
     description = "The same card once per member (`card_already_bound`). A body with `cvv` or `expiry` is refused \
-        (`card_security_data_refused`). The full number is never answered nor logged. Takes no `Idempotency-Key` \
-        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
-        as a fingerprint.",
+        (`card_security_data_refused`). The full number is never answered nor logged.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),

@@ -137,9 +137,7 @@ pub struct PhoneChangeStartedView {
     operation_id = "startPhoneChange",
     summary = "Start a phone change",
     description = "From one of the member's phones to a free one, replacing a change in progress; a code is issued to \
-        each number for the platform to deliver (`code_sent_too_recently` within the resend interval). Takes no \
-        `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps \
-        nowhere, not even as a fingerprint.",
+        each number for the platform to deliver (`code_sent_too_recently` within the resend interval).",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -202,9 +200,7 @@ pub struct PhoneChangeProgressView {
     operation_id = "verifyPhoneChange",
     summary = "Verify a phone change's code",
     description = "The code sent to the old or the new number; a wrong one costs one of its attempts \
-        (`code_incorrect`, then `code_attempts_exhausted`). Takes no `Idempotency-Key` \
-        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
-        as a fingerprint.",
+        (`code_incorrect`, then `code_attempts_exhausted`).",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),

@@ -94,8 +94,7 @@ exactly_one_of!(IssueCodeRequest = IssueBody, ["phone", "email"]);
     summary = "Issue a one-time code",
     description = "A new code for the purpose to a phone or an email, replacing the last (`code_sent_too_recently` \
         within the resend interval). The answer carries the code for the platform to deliver; sanhu sends no messages \
-        and keeps only a keyed digest. Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or \
-        response carries a secret that sanhu keeps nowhere, not even as a fingerprint.",
+        and keeps only a keyed digest.",
     request_body = IssueCodeRequest,
     responses(
         (status = 201, description = "The code to deliver.", body = IssuedCodeView),
@@ -152,8 +151,7 @@ pub struct VerifiedCodeView {
     summary = "Verify a one-time code",
     description = "A right code is spent (`code_used` after) and proves its target received it; a wrong one costs an \
         attempt (`code_incorrect`, then `code_attempts_exhausted`); `code_expired` after its lifetime. No code issued \
-        answers as a wrong one. Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response \
-        carries a secret that sanhu keeps nowhere, not even as a fingerprint.",
+        answers as a wrong one.",
     request_body = VerifyCodeRequest,
     responses(
         (status = 200, description = "Verified.", body = VerifiedCodeView),

@@ -103,9 +103,7 @@ async fn verify(state: AppState, owner: PayPasswordOwner, body: &[u8]) -> Result
     tag = "security",
     operation_id = "setMemberPayPassword",
     summary = "Set a member's pay password",
-    description = "The member's first pay password (a set one: `pay_password_already_set`), kept as an Argon2id hash. \
-        Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that \
-        sanhu keeps nowhere, not even as a fingerprint.",
+    description = "The member's first pay password (a set one: `pay_password_already_set`), kept as an Argon2id hash.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -131,9 +129,7 @@ pub async fn set_member_pay_password(
     operation_id = "changeMemberPayPassword",
     summary = "Change a member's pay password",
     description = "With the current one, which counts as an attempt: wrong is `pay_password_incorrect` (403), and the \
-        5th wrong try in a row locks it (`pay_password_locked`, 403). Takes no `Idempotency-Key` \
-        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
-        as a fingerprint.",
+        5th wrong try in a row locks it (`pay_password_locked`, 403).",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -159,9 +155,7 @@ pub async fn change_member_pay_password(
     operation_id = "verifyMemberPayPassword",
     summary = "Verify a member's pay password",
     description = "Wrong: `pay_password_incorrect` (403); the 5th wrong try in a row locks it for the configured time \
-        (`pay_password_locked`, 403), across restarts and instances; a locked one is refused without being compared. \
-        Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that \
-        sanhu keeps nowhere, not even as a fingerprint.",
+        (`pay_password_locked`, 403), across restarts and instances; a locked one is refused without being compared.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -186,8 +180,7 @@ pub async fn verify_member_pay_password(
     operation_id = "setOperatorPayPassword",
     summary = "Set an operator's pay password",
     description = "The operator's first pay password (a set one: `pay_password_already_set`), kept as an Argon2id \
-        hash. Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret \
-        that sanhu keeps nowhere, not even as a fingerprint.",
+        hash.",
     params(
         ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -213,9 +206,7 @@ pub async fn set_operator_pay_password(
     operation_id = "changeOperatorPayPassword",
     summary = "Change an operator's pay password",
     description = "With the current one, which counts as an attempt: wrong is `pay_password_incorrect` (403), and the \
-        5th wrong try in a row locks it (`pay_password_locked`, 403). Takes no `Idempotency-Key` \
-        (`idempotency_key_not_accepted`): the request or response carries a secret that sanhu keeps nowhere, not even \
-        as a fingerprint.",
+        5th wrong try in a row locks it (`pay_password_locked`, 403).",
     params(
         ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
@@ -241,9 +232,7 @@ pub async fn change_operator_pay_password(
     operation_id = "verifyOperatorPayPassword",
     summary = "Verify an operator's pay password",
     description = "Wrong: `pay_password_incorrect` (403); the 5th wrong try in a row locks it for the configured time \
-        (`pay_password_locked`, 403), across restarts and instances; a locked one is refused without being compared. \
-        Takes no `Idempotency-Key` (`idempotency_key_not_accepted`): the request or response carries a secret that \
-        sanhu keeps nowhere, not even as a fingerprint.",
+        (`pay_password_locked`, 403), across restarts and instances; a locked one is refused without being compared.",
     params(
         ("id" = String, Path, description = "The operator's id.", pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
     ),
