@@ -18,6 +18,7 @@ pub mod staff;
 pub mod time;
 pub mod wallet;
 
+pub use codes::Refusal;
 pub use id::{AccountId, Id128, TransferId};
 pub use money::{Amount, Currency};
 pub use time::{PlatformCalendar, PlatformDay, PlatformMonth, Timestamp, UnknownTimeZone, PLATFORM_TIME_ZONE_DEFAULT};

@@ -18,34 +18,34 @@ use crate::Timestamp;
 rejection_codes! {
     /// Why a staff account, a sign-in, a session or an approval was refused.
     pub enum StaffError {
-        StaffUsernameInvalid => "staff_username_invalid",
+        StaffUsernameInvalid => "staff_username_invalid", 422,
             "a staff username is 3 to 32 characters of a-z, 0-9, '.', '_' and '-', starting with a letter",
-        StaffPasswordInvalid => "staff_password_invalid",
+        StaffPasswordInvalid => "staff_password_invalid", 422,
             "a staff password is 12 to 128 characters without control characters",
-        StaffRoleInvalid => "staff_role_invalid",
+        StaffRoleInvalid => "staff_role_invalid", 422,
             "a staff role is super_admin, finance, operations, customer_service or auditor",
-        StaffUsernameTaken => "staff_username_taken", "a staff member has this username already",
-        StaffNotFound => "staff_not_found", "no staff member has this username",
+        StaffUsernameTaken => "staff_username_taken", 409, "a staff member has this username already",
+        StaffNotFound => "staff_not_found", 404, "no staff member has this username",
         /// The same answer for an unknown username and a wrong password, so that it tells nobody which
         /// usernames exist.
-        InvalidCredentials => "invalid_credentials", "the username or the password is wrong",
-        StaffLocked => "staff_locked", "too many failed sign-ins: the staff account is locked for a while",
-        StaffDisabled => "staff_disabled", "the staff account is disabled",
-        StaffSessionInvalid => "staff_session_invalid", "the staff session is unknown or has ended; sign in again",
-        StaffSessionExpired => "staff_session_expired", "the staff session has expired; sign in again",
-        ApprovalNotFound => "approval_not_found", "no approval has this id",
-        ApprovalSameStaffMember => "approval_same_staff_member",
+        InvalidCredentials => "invalid_credentials", 401, "the username or the password is wrong",
+        StaffLocked => "staff_locked", 403, "too many failed sign-ins: the staff account is locked for a while",
+        StaffDisabled => "staff_disabled", 403, "the staff account is disabled",
+        StaffSessionInvalid => "staff_session_invalid", 401, "the staff session is unknown or has ended; sign in again",
+        StaffSessionExpired => "staff_session_expired", 401, "the staff session has expired; sign in again",
+        ApprovalNotFound => "approval_not_found", 404, "no approval has this id",
+        ApprovalSameStaffMember => "approval_same_staff_member", 403,
             "a request waiting for approval is approved or rejected by another staff member than the one who made it",
-        ApprovalDecided => "approval_decided", "the approval was decided already",
+        ApprovalDecided => "approval_decided", 409, "the approval was decided already",
     }
 }
 
 rejection_codes! {
     /// Why a configured staff policy (lockout, session lifetime) was refused: start-up errors.
     pub enum StaffPolicyError {
-        LoginPolicyInvalid => "staff_login_policy_invalid",
+        LoginPolicyInvalid => "staff_login_policy_invalid", 422,
             "staff sign-ins lock after 1 to 20 failures in a row, for 1 minute to 1 day",
-        SessionPolicyInvalid => "staff_session_policy_invalid",
+        SessionPolicyInvalid => "staff_session_policy_invalid", 422,
             "a staff session's idle timeout is 1 minute to 1 day, and its lifetime from the idle timeout to 30 days",
     }
 }

@@ -71,6 +71,17 @@ impl TransferError {
         }
     }
 
+    /// The HTTP status the API answers this result with: an absent account or hold is 404, a
+    /// conflict with what exists (an id reused with other fields, a closed account) 409, the rest 422.
+    pub fn status(self) -> u16 {
+        use TransferError::*;
+        match self {
+            AccountNotFound | PendingNotFound => 404,
+            ExistsWithDifferentFields | AccountClosed => 409,
+            _ => 422,
+        }
+    }
+
     pub fn message(self) -> &'static str {
         use TransferError::*;
         match self {
@@ -116,5 +127,42 @@ impl AccountCloseError {
             AccountCloseError::HasPending => "account_has_pending",
             AccountCloseError::NotEmpty => "account_not_empty",
         }
+    }
+
+    /// Each is a conflict with the account's state: 409.
+    pub fn status(self) -> u16 {
+        409
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            AccountCloseError::AlreadyClosed => "the account is closed",
+            AccountCloseError::HasPending => "the account has pending transfers; post or void them first",
+            AccountCloseError::NotEmpty => "the account's balance is not zero",
+        }
+    }
+}
+
+impl crate::Refusal for TransferError {
+    fn code(self) -> &'static str {
+        TransferError::code(self)
+    }
+    fn status(self) -> u16 {
+        TransferError::status(self)
+    }
+    fn message(self) -> &'static str {
+        TransferError::message(self)
+    }
+}
+
+impl crate::Refusal for AccountCloseError {
+    fn code(self) -> &'static str {
+        AccountCloseError::code(self)
+    }
+    fn status(self) -> u16 {
+        AccountCloseError::status(self)
+    }
+    fn message(self) -> &'static str {
+        AccountCloseError::message(self)
     }
 }

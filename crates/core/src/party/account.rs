@@ -16,23 +16,23 @@ rejection_codes! {
     /// Why an account rule refused.
     pub enum AccountError {
         /// Only configured types can be opened (只有在配置表中存在的账户类型支持开户).
-        AccountTypeNotConfigured => "account_type_not_configured", "no account type with this code is configured",
+        AccountTypeNotConfigured => "account_type_not_configured", 422, "no account type with this code is configured",
         /// A member has exactly one basic account; it was opened at activation.
-        BasicAccountExists => "basic_account_exists", "the member already has its one account of this type",
-        AccountTypeLimitReached => "account_type_limit_reached",
+        BasicAccountExists => "basic_account_exists", 409, "the member already has its one account of this type",
+        AccountTypeLimitReached => "account_type_limit_reached", 409,
             "the member already has as many accounts of this type as allowed",
-        MemberNotActive => "member_not_active", "the member is not active",
-        MemberCancelled => "member_cancelled", "the member is cancelled",
-        AccountClosed => "account_closed", "the account is closed",
+        MemberNotActive => "member_not_active", 409, "the member is not active",
+        MemberCancelled => "member_cancelled", 409, "the member is cancelled",
+        AccountClosed => "account_closed", 409, "the account is closed",
         /// Closing is its own step, with its own conditions.
-        AccountCloseRequired => "account_close_required", "an account becomes closed only by closing it",
-        AccountStatusUnchanged => "account_status_unchanged", "the account already has this status",
+        AccountCloseRequired => "account_close_required", 422, "an account becomes closed only by closing it",
+        AccountStatusUnchanged => "account_status_unchanged", 409, "the account already has this status",
         /// The account's own status is frozen: it neither pays nor receives.
-        AccountFrozen => "account_frozen", "the account is frozen: no money leaves or enters it",
+        AccountFrozen => "account_frozen", 403, "the account is frozen: no money leaves or enters it",
         /// The account's own status is stop-payment: it receives but does not pay.
-        AccountStopPayment => "account_stop_payment", "the account is stopped from paying: no money leaves it",
-        AccountNotEmpty => "account_not_empty", "the account still holds a balance",
-        AccountHasPending => "account_has_pending", "the account has money on hold",
+        AccountStopPayment => "account_stop_payment", 403, "the account is stopped from paying: no money leaves it",
+        AccountNotEmpty => "account_not_empty", 409, "the account still holds a balance",
+        AccountHasPending => "account_has_pending", 409, "the account has money on hold",
     }
 }
 

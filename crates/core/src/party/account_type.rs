@@ -9,16 +9,16 @@ use crate::Currency;
 rejection_codes! {
     /// Why an account type's configuration was refused.
     pub enum AccountTypeError {
-        AccountTypeCodeInvalid => "account_type_code_invalid",
+        AccountTypeCodeInvalid => "account_type_code_invalid", 422,
             "an account type code is 1 to 32 lower-case letters, digits or '_', starting with a letter",
-        AccountTypeNameInvalid => "account_type_name_invalid", "an account type name is 1 to 64 characters",
-        OverdraftInvalid => "account_type_overdraft_invalid",
+        AccountTypeNameInvalid => "account_type_name_invalid", 422, "an account type name is 1 to 64 characters",
+        OverdraftInvalid => "account_type_overdraft_invalid", 422,
             "an overdraft limit is zero or a positive number of minor units",
-        PerMemberInvalid => "account_type_per_member_invalid", "a member may have at least one account of a type",
+        PerMemberInvalid => "account_type_per_member_invalid", 422, "a member may have at least one account of a type",
         /// Exactly one per member can only hold if the account opens with the member.
-        ExactlyOneMustOpenOnActivation => "account_type_exactly_one_must_open_on_activation",
+        ExactlyOneMustOpenOnActivation => "account_type_exactly_one_must_open_on_activation", 422,
             "a type of which each member has exactly one must open on activation",
-        AccountTypeDuplicate => "account_type_duplicate", "two configured account types have the same code",
+        AccountTypeDuplicate => "account_type_duplicate", 422, "two configured account types have the same code",
     }
 }
 

@@ -18,18 +18,18 @@ use crate::Timestamp;
 rejection_codes! {
     /// Why an authentication rule refused.
     pub enum AuthenticationError {
-        AuthenticationTypeUnknown => "authentication_type_unknown", "the authentication type is not one sanhu knows",
-        ChannelInvalid => "authentication_channel_invalid", "a channel is 2 to 32 lower-case letters, digits or '_'",
+        AuthenticationTypeUnknown => "authentication_type_unknown", 422, "the authentication type is not one sanhu knows",
+        ChannelInvalid => "authentication_channel_invalid", 422, "a channel is 2 to 32 lower-case letters, digits or '_'",
         /// An identity-document authentication needs a person's certificate, a licence one a unified
         /// social credit code.
-        CertificateNotAccepted => "authentication_certificate_not_accepted",
+        CertificateNotAccepted => "authentication_certificate_not_accepted", 422,
             "this certificate type cannot be verified by this authentication type",
         /// Only a pending authentication can be decided, and only once.
-        AuthenticationNotPending => "authentication_not_pending", "the authentication was already decided",
+        AuthenticationNotPending => "authentication_not_pending", 409, "the authentication was already decided",
         /// The verified subject is not the one that was submitted.
-        SubjectMismatch => "authentication_subject_mismatch",
+        SubjectMismatch => "authentication_subject_mismatch", 422,
             "the verified subject is not the one the authentication was requested for",
-        AuthenticationInconsistent => "authentication_inconsistent",
+        AuthenticationInconsistent => "authentication_inconsistent", 500,
             "the authentication's stored fields contradict each other",
     }
 }

@@ -13,21 +13,21 @@ use std::fmt;
 rejection_codes! {
     /// Why a card could not be bound or used.
     pub enum BankCardError {
-        CardNumberInvalid => "card_number_invalid", "a card number is 13 to 19 digits",
-        CardNumberCheckFailed => "card_number_check_failed",
+        CardNumberInvalid => "card_number_invalid", 422, "a card number is 13 to 19 digits",
+        CardNumberCheckFailed => "card_number_check_failed", 422,
             "the card number's check digit does not match; it was probably mistyped",
         /// The request carried a CVV or an expiry date, which sanhu refuses to receive at all.
-        CardSecurityDataRefused => "card_security_data_refused",
+        CardSecurityDataRefused => "card_security_data_refused", 422,
             "do not send a card's CVV or expiry date; sanhu neither needs nor accepts them",
-        CardHolderInvalid => "card_holder_invalid", "the card holder's name is not a valid name",
-        CardTokenInvalid => "card_token_invalid", "a card token is 1 to 128 printable ASCII characters",
-        MaskedCardNumberInvalid => "masked_card_number_invalid",
+        CardHolderInvalid => "card_holder_invalid", 422, "the card holder's name is not a valid name",
+        CardTokenInvalid => "card_token_invalid", 422, "a card token is 1 to 128 printable ASCII characters",
+        MaskedCardNumberInvalid => "masked_card_number_invalid", 422,
             "a masked card number is 6 digits, asterisks and 4 digits",
         /// Withdrawals need a verified real name to compare the holder with.
-        MemberNotRealNamed => "member_not_real_named", "the member has no verified real name yet",
+        MemberNotRealNamed => "member_not_real_named", 409, "the member has no verified real name yet",
         /// Money leaves only to the member's own card.
-        CardHolderMismatch => "card_holder_mismatch", "the card holder's name is not the member's real name",
-        CardNotMembers => "card_not_members", "the card is bound to another member",
+        CardHolderMismatch => "card_holder_mismatch", 422, "the card holder's name is not the member's real name",
+        CardNotMembers => "card_not_members", 403, "the card is bound to another member",
     }
 }
 

@@ -10,10 +10,10 @@ use crate::Timestamp;
 rejection_codes! {
     /// Why a certificate could not be parsed.
     pub enum CertificateError {
-        CertificateTypeUnknown => "certificate_type_unknown", "the certificate type is not one sanhu knows",
-        CertificateFormatInvalid => "certificate_format_invalid",
+        CertificateTypeUnknown => "certificate_type_unknown", 422, "the certificate type is not one sanhu knows",
+        CertificateFormatInvalid => "certificate_format_invalid", 422,
             "the certificate number does not have the format of its type",
-        CertificateCheckFailed => "certificate_check_failed",
+        CertificateCheckFailed => "certificate_check_failed", 422,
             "the certificate number's check character does not match; it was probably mistyped",
     }
 }

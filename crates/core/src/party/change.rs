@@ -9,8 +9,8 @@ use crate::Timestamp;
 rejection_codes! {
     /// Why a reason or an actor could not be built.
     pub enum ChangeError {
-        ReasonInvalid => "reason_invalid", "a reason is 1 to 200 characters of text without control characters",
-        StaffNameInvalid => "staff_name_invalid", "a staff name is 1 to 64 characters without control characters",
+        ReasonInvalid => "reason_invalid", 422, "a reason is 1 to 200 characters of text without control characters",
+        StaffNameInvalid => "staff_name_invalid", 422, "a staff name is 1 to 64 characters without control characters",
     }
 }
 

@@ -16,21 +16,21 @@ rejection_codes! {
     /// Why a customer rule refused.
     pub enum CustomerError {
         /// The customer was merged into another: act on the survivor instead.
-        CustomerMerged => "customer_merged", "the customer was merged into another customer",
+        CustomerMerged => "customer_merged", 409, "the customer was merged into another customer",
         /// Merged is reached only by a merge, with its proof and record.
-        CustomerMergeRequired => "customer_merge_required", "a customer becomes merged only through a merge",
-        CustomerStatusUnchanged => "customer_status_unchanged", "the customer already has this status",
+        CustomerMergeRequired => "customer_merge_required", 422, "a customer becomes merged only through a merge",
+        CustomerStatusUnchanged => "customer_status_unchanged", 409, "the customer already has this status",
         /// A frozen customer's accounts neither pay nor receive.
-        CustomerFrozen => "customer_frozen", "the customer is frozen: no money leaves or enters its accounts",
+        CustomerFrozen => "customer_frozen", 403, "the customer is frozen: no money leaves or enters its accounts",
         /// A stop-payment customer's accounts receive but do not pay.
-        CustomerStopPayment => "customer_stop_payment", "the customer is stopped from paying: no money leaves its accounts",
+        CustomerStopPayment => "customer_stop_payment", 403, "the customer is stopped from paying: no money leaves its accounts",
         /// A person's certificate on an enterprise customer, or the reverse.
-        CertificateKindMismatch => "certificate_kind_mismatch",
+        CertificateKindMismatch => "certificate_kind_mismatch", 409,
             "the certificate is not of the customer's kind (personal or enterprise)",
         /// The customer already holds a different certificate; one identity has one certificate.
-        CertificateConflict => "certificate_conflict", "the customer already holds a different certificate",
+        CertificateConflict => "certificate_conflict", 409, "the customer already holds a different certificate",
         /// A stored customer whose parts contradict each other.
-        CustomerInconsistent => "customer_inconsistent", "the customer's stored fields contradict each other",
+        CustomerInconsistent => "customer_inconsistent", 500, "the customer's stored fields contradict each other",
     }
 }
 

@@ -12,16 +12,16 @@ use crate::{PlatformCalendar, Timestamp};
 rejection_codes! {
     /// Why company details were refused.
     pub enum EnterpriseError {
-        CreditCodeRequired => "company_credit_code_required",
+        CreditCodeRequired => "company_credit_code_required", 422,
             "the company's certificate must be its unified social credit code",
-        LegalPersonCertificateNotPersonal => "legal_person_certificate_not_personal",
+        LegalPersonCertificateNotPersonal => "legal_person_certificate_not_personal", 422,
             "the legal person's certificate must be a person's",
-        IndustryInvalid => "industry_invalid",
+        IndustryInvalid => "industry_invalid", 422,
             "an industry is a GB/T 4754 code: a section letter A to T, optionally followed by 2 to 4 digits",
-        LicenceExpiryInvalid => "licence_expiry_invalid", "a licence expiry is a date YYYY-MM-DD or long_term",
-        AddressInvalid => "address_invalid", "an address is 1 to 200 characters without control characters",
+        LicenceExpiryInvalid => "licence_expiry_invalid", 422, "a licence expiry is a date YYYY-MM-DD or long_term",
+        AddressInvalid => "address_invalid", 422, "an address is 1 to 200 characters without control characters",
         /// Operators act only for enterprise members.
-        MemberNotEnterprise => "member_not_enterprise", "only an enterprise member has company details and operators",
+        MemberNotEnterprise => "member_not_enterprise", 409, "only an enterprise member has company details and operators",
     }
 }
 

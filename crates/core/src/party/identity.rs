@@ -7,20 +7,20 @@ use super::mask;
 rejection_codes! {
     /// Why a login identity could not be parsed or used.
     pub enum IdentityError {
-        PhoneInvalid => "phone_invalid",
+        PhoneInvalid => "phone_invalid", 422,
             "a phone number is E.164 (+ and 8 to 15 digits) or an 11-digit mainland mobile number",
-        EmailInvalid => "email_invalid", "the email address is not of the form mailbox@domain.tld",
-        NicknameLengthInvalid => "nickname_length_invalid", "a nickname is 2 to 20 characters",
-        NicknameCharacterInvalid => "nickname_character_invalid", "a nickname has only letters, digits, '_' and '-'",
-        NicknameAllDigits => "nickname_all_digits",
+        EmailInvalid => "email_invalid", 422, "the email address is not of the form mailbox@domain.tld",
+        NicknameLengthInvalid => "nickname_length_invalid", 422, "a nickname is 2 to 20 characters",
+        NicknameCharacterInvalid => "nickname_character_invalid", 422, "a nickname has only letters, digits, '_' and '-'",
+        NicknameAllDigits => "nickname_all_digits", 422,
             "a nickname of digits only could be mistaken for a phone or member number",
-        ThirdPartyProviderInvalid => "third_party_provider_invalid",
+        ThirdPartyProviderInvalid => "third_party_provider_invalid", 422,
             "a provider is 2 to 32 lower-case letters, digits or '_'",
-        ThirdPartySubjectInvalid => "third_party_subject_invalid", "a subject is 1 to 255 printable ASCII characters",
+        ThirdPartySubjectInvalid => "third_party_subject_invalid", 422, "a subject is 1 to 255 printable ASCII characters",
         /// Another member already signs in with this identity.
-        IdentityTaken => "identity_taken", "another member already uses this login identity",
+        IdentityTaken => "identity_taken", 409, "another member already uses this login identity",
         /// Removing it would leave the member no way to sign in.
-        LastIdentity => "last_identity", "a member keeps at least one login identity",
+        LastIdentity => "last_identity", 409, "a member keeps at least one login identity",
     }
 }
 

@@ -16,25 +16,25 @@ rejection_codes! {
     /// Why a member rule refused.
     pub enum MemberError {
         /// The member's customer is banned (禁入): none of its members may act.
-        CustomerBanned => "customer_banned", "the member's customer is banned",
+        CustomerBanned => "customer_banned", 403, "the member's customer is banned",
         /// The customer was merged: the member should have moved with it to the survivor.
-        CustomerMerged => "customer_merged", "the member's customer was merged into another customer",
-        MemberNotActive => "member_not_active", "the member is not active",
-        MemberLocked => "member_locked", "the member is locked",
-        MemberNotLocked => "member_not_locked", "the member is not locked",
-        MemberCancelled => "member_cancelled", "the member is cancelled",
-        MemberAlreadyActive => "member_already_active", "the member was already activated",
+        CustomerMerged => "customer_merged", 409, "the member's customer was merged into another customer",
+        MemberNotActive => "member_not_active", 409, "the member is not active",
+        MemberLocked => "member_locked", 403, "the member is locked",
+        MemberNotLocked => "member_not_locked", 409, "the member is not locked",
+        MemberCancelled => "member_cancelled", 409, "the member is cancelled",
+        MemberAlreadyActive => "member_already_active", 409, "the member was already activated",
         /// The dormancy job found the member active within the configured period.
-        MemberRecentlyActive => "member_recently_active", "the member was active within the dormancy period",
+        MemberRecentlyActive => "member_recently_active", 409, "the member was active within the dormancy period",
         /// A personal member under an enterprise customer, or the reverse.
-        MemberKindMismatch => "member_kind_mismatch",
+        MemberKindMismatch => "member_kind_mismatch", 409,
             "the member is not of its customer's kind (personal or enterprise)",
-        AccountNotEmpty => "account_not_empty", "an account of the member still holds a balance",
-        AccountHasPending => "account_has_pending", "an account of the member has money on hold",
-        MemberHasOpenOrders => "member_has_open_orders", "the member has orders still open",
+        AccountNotEmpty => "account_not_empty", 409, "an account of the member still holds a balance",
+        AccountHasPending => "account_has_pending", 409, "an account of the member has money on hold",
+        MemberHasOpenOrders => "member_has_open_orders", 409, "the member has orders still open",
         /// A real name proved by another member's authentication.
-        AuthenticationOtherMember => "authentication_other_member", "the authentication belongs to another member",
-        DormancyDaysInvalid => "dormancy_days_invalid", "dormancy is 1 to 3650 days without activity",
+        AuthenticationOtherMember => "authentication_other_member", 403, "the authentication belongs to another member",
+        DormancyDaysInvalid => "dormancy_days_invalid", 422, "dormancy is 1 to 3650 days without activity",
     }
 }
 

@@ -16,25 +16,25 @@ use crate::Timestamp;
 rejection_codes! {
     /// Why a merge was refused.
     pub enum MergeError {
-        MergeSameCustomer => "merge_same_customer", "a customer cannot be merged into itself",
+        MergeSameCustomer => "merge_same_customer", 422, "a customer cannot be merged into itself",
         /// Neither side of a merge may already be merged: follow the pointer to the survivor.
-        CustomerMerged => "customer_merged", "one of the customers was already merged",
-        CustomerKindMismatch => "customer_kind_mismatch",
+        CustomerMerged => "customer_merged", 409, "one of the customers was already merged",
+        CustomerKindMismatch => "customer_kind_mismatch", 409,
             "a personal and an enterprise customer cannot be one identity",
         /// The authentication proved a certificate the survivor does not hold.
-        CertificateMismatch => "merge_certificate_mismatch", "the verified certificate is not the surviving customer's",
+        CertificateMismatch => "merge_certificate_mismatch", 409, "the verified certificate is not the surviving customer's",
         /// The authentication was not made by a member of the customer being absorbed.
-        AuthenticationOtherCustomer => "merge_authentication_other_customer",
+        AuthenticationOtherCustomer => "merge_authentication_other_customer", 409,
             "the verified authentication is not by a member of the customer being merged",
         /// Both hold certificates, and they differ: two identities, not one.
-        CertificateConflict => "certificate_conflict", "both customers hold certificates, and they differ",
-        MergeRequiresAdministrator => "merge_requires_administrator",
+        CertificateConflict => "certificate_conflict", 409, "both customers hold certificates, and they differ",
+        MergeRequiresAdministrator => "merge_requires_administrator", 403,
             "only platform staff or the platform's back end may merge without a verified authentication",
         /// The absorbed customer's status restricts more than the survivor's: moving its accounts would
         /// lift a ban or a freeze.
-        MergeWouldLiftRestriction => "merge_would_lift_restriction",
+        MergeWouldLiftRestriction => "merge_would_lift_restriction", 409,
             "the merge would lift a restriction of the customer being merged",
-        MemberNotOfCustomer => "merge_member_not_of_customer",
+        MemberNotOfCustomer => "merge_member_not_of_customer", 409,
             "a member to move does not belong to the customer being merged",
     }
 }

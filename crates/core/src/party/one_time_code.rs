@@ -13,12 +13,12 @@ use std::fmt;
 rejection_codes! {
     /// Why a code was not accepted or not issued.
     pub enum OneTimeCodeError {
-        CodeIncorrect => "code_incorrect", "the code is not the one sent",
-        CodeExpired => "code_expired", "the code has expired; ask for a new one",
-        CodeUsed => "code_used", "the code was already used; ask for a new one",
-        CodeAttemptsExhausted => "code_attempts_exhausted", "too many wrong codes; ask for a new one",
-        CodeSentTooRecently => "code_sent_too_recently", "a code was sent moments ago; wait before asking again",
-        CodePolicyInvalid => "code_policy_invalid",
+        CodeIncorrect => "code_incorrect", 403, "the code is not the one sent",
+        CodeExpired => "code_expired", 409, "the code has expired; ask for a new one",
+        CodeUsed => "code_used", 409, "the code was already used; ask for a new one",
+        CodeAttemptsExhausted => "code_attempts_exhausted", 403, "too many wrong codes; ask for a new one",
+        CodeSentTooRecently => "code_sent_too_recently", 409, "a code was sent moments ago; wait before asking again",
+        CodePolicyInvalid => "code_policy_invalid", 422,
             "codes are 4 to 8 digits, live 1 to 30 minutes, allow 1 to 10 attempts, resend within their lifetime",
     }
 }

@@ -13,25 +13,25 @@ use crate::{Amount, Currency, Timestamp};
 rejection_codes! {
     /// Why an operator rule refused.
     pub enum OperatorError {
-        MemberNotEnterprise => "member_not_enterprise", "only an enterprise member has operators",
+        MemberNotEnterprise => "member_not_enterprise", 409, "only an enterprise member has operators",
         /// The enterprise must keep an active admin, or no one could manage its operators.
-        LastAdmin => "last_admin", "the last active admin cannot be removed, disabled or demoted",
-        OperatorDisabled => "operator_disabled", "the operator is disabled",
-        OperatorRemoved => "operator_removed", "the operator was removed",
-        OperatorNotAdmin => "operator_not_admin", "only an admin may manage operators",
-        OperatorOtherMember => "operator_other_member", "the operator belongs to another enterprise member",
-        OperatorStatusUnchanged => "operator_status_unchanged", "the operator already has this status",
-        OperatorNotAuthorised => "operator_not_authorised",
+        LastAdmin => "last_admin", 409, "the last active admin cannot be removed, disabled or demoted",
+        OperatorDisabled => "operator_disabled", 403, "the operator is disabled",
+        OperatorRemoved => "operator_removed", 403, "the operator was removed",
+        OperatorNotAdmin => "operator_not_admin", 403, "only an admin may manage operators",
+        OperatorOtherMember => "operator_other_member", 403, "the operator belongs to another enterprise member",
+        OperatorStatusUnchanged => "operator_status_unchanged", 409, "the operator already has this status",
+        OperatorNotAuthorised => "operator_not_authorised", 403,
             "the operator is not authorised for this operation on this account",
-        OperationNotAllowedForRole => "operation_not_allowed_for_role",
+        OperationNotAllowedForRole => "operation_not_allowed_for_role", 403,
             "the operator's role does not allow this operation",
-        AccountOtherMember => "account_other_member", "the account belongs to another member",
-        LimitPerTransaction => "operator_limit_per_transaction",
+        AccountOtherMember => "account_other_member", 403, "the account belongs to another member",
+        LimitPerTransaction => "operator_limit_per_transaction", 403,
             "the amount exceeds the operator's limit per transaction",
-        LimitPerDay => "operator_limit_per_day", "the amount would exceed the operator's limit per day",
-        LimitCurrencyMismatch => "operator_limit_currency_mismatch",
+        LimitPerDay => "operator_limit_per_day", 403, "the amount would exceed the operator's limit per day",
+        LimitCurrencyMismatch => "operator_limit_currency_mismatch", 422,
             "the operator's limits are set in another currency",
-        LimitsInconsistent => "operator_limits_inconsistent", "the limit per transaction exceeds the limit per day",
+        LimitsInconsistent => "operator_limits_inconsistent", 422, "the limit per transaction exceeds the limit per day",
     }
 }
 

@@ -9,13 +9,13 @@ use std::fmt;
 rejection_codes! {
     /// Why a pay password was refused.
     pub enum PayPasswordError {
-        PayPasswordNotSixDigits => "pay_password_not_six_digits", "a pay password is exactly 6 digits",
-        PayPasswordRepeated => "pay_password_repeated", "a pay password may not be one digit repeated",
-        PayPasswordSequence => "pay_password_sequence", "a pay password may not be a run of consecutive digits",
-        PayPasswordIncorrect => "pay_password_incorrect", "the pay password is wrong",
+        PayPasswordNotSixDigits => "pay_password_not_six_digits", 422, "a pay password is exactly 6 digits",
+        PayPasswordRepeated => "pay_password_repeated", 422, "a pay password may not be one digit repeated",
+        PayPasswordSequence => "pay_password_sequence", 422, "a pay password may not be a run of consecutive digits",
+        PayPasswordIncorrect => "pay_password_incorrect", 403, "the pay password is wrong",
         /// Too many wrong tries: locked until the lock time has passed.
-        PayPasswordLocked => "pay_password_locked", "the pay password is locked after too many wrong tries",
-        PayPasswordPolicyInvalid => "pay_password_policy_invalid",
+        PayPasswordLocked => "pay_password_locked", 403, "the pay password is locked after too many wrong tries",
+        PayPasswordPolicyInvalid => "pay_password_policy_invalid", 422,
             "a pay password locks after 1 to 10 wrong tries, for 1 minute to 7 days",
     }
 }

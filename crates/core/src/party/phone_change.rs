@@ -11,12 +11,12 @@ use crate::Timestamp;
 rejection_codes! {
     /// Why a phone change step was refused.
     pub enum PhoneChangeError {
-        PhoneUnchanged => "phone_unchanged", "the new phone number is the current one",
-        PhoneChangeExpired => "phone_change_expired", "the phone change took too long; start again",
-        PhoneChangeUnverified => "phone_change_unverified",
+        PhoneUnchanged => "phone_unchanged", 409, "the new phone number is the current one",
+        PhoneChangeExpired => "phone_change_expired", 409, "the phone change took too long; start again",
+        PhoneChangeUnverified => "phone_change_unverified", 409,
             "both the old and the new phone number must be verified first",
         /// The code proves something else: another purpose, or another number.
-        PhoneChangeCodeMismatch => "phone_change_code_mismatch", "the verified code is not for this phone change",
+        PhoneChangeCodeMismatch => "phone_change_code_mismatch", 403, "the verified code is not for this phone change",
     }
 }
 

@@ -6,9 +6,9 @@
 rejection_codes! {
     /// Why a name could not be parsed.
     pub enum RealNameError {
-        RealNameInvalid => "real_name_invalid",
+        RealNameInvalid => "real_name_invalid", 422,
             "a person's name is 1 to 64 letters, with spaces, dots, hyphens or apostrophes between them",
-        OrganisationNameInvalid => "organisation_name_invalid",
+        OrganisationNameInvalid => "organisation_name_invalid", 422,
             "an organisation's name is 2 to 100 characters with at least one letter",
     }
 }

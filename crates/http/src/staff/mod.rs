@@ -30,10 +30,10 @@ pub mod sessions;
 use axum::http::Extensions;
 use sanhu_core::id::ClientId;
 use sanhu_core::staff::Username;
-use sanhu_service::party::PartyError;
+use sanhu_service::party::{PartyError, Rejection};
 use sanhu_service::staff::{SignedIn, StaffFailure};
 
-use crate::error::{code, code_info, ApiError};
+use crate::error::{code, ApiError};
 
 /// The back office's client id: the space in which orders staff make are numbered. Reserved: no
 /// generated id is this small (generated ids start with the time of their making).
@@ -69,10 +69,7 @@ pub fn idempotency_principal(extensions: &Extensions) -> Option<String> {
 /// A staff use case's refusal as the API answers it.
 pub fn staff_error(failure: StaffFailure) -> ApiError {
     match failure {
-        StaffFailure::Rejected(error) => match code_info(error.code()) {
-            Some(info) => ApiError::new(*info, error.message()),
-            None => ApiError::internal(anyhow::anyhow!("staff code {} is not in the registry", error.code())),
-        },
+        StaffFailure::Rejected(error) => ApiError::refused(Rejection::of(error)),
         StaffFailure::Contended => ApiError::party(PartyError::Contended),
         StaffFailure::Busy => ApiError::new(code::RATE_LIMITED, StaffFailure::Busy.to_string()).with_retry_after(1),
         StaffFailure::Internal(error) => ApiError::from(error),

@@ -1,5 +1,6 @@
 //! What a three-party use case answers when it does not succeed.
 
+use sanhu_core::Refusal;
 use sanhu_core::party::{
     account::AccountError, account_type::AccountTypeError, authentication::AuthenticationError,
     bank_card::BankCardError, certificate::CertificateError, change::ChangeError, customer::CustomerError,
@@ -8,11 +9,20 @@ use sanhu_core::party::{
     phone_change::PhoneChangeError, real_name::RealNameError,
 };
 
-/// A rule's refusal: a stable code (part of the API contract) and a sentence for people.
+/// A rule's refusal: a stable code (part of the API contract), the HTTP status the API always answers
+/// it with (declared here with the code, as core's rules declare theirs), and a sentence for people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rejection {
     pub code: &'static str,
+    pub status: u16,
     pub message: &'static str,
+}
+
+impl Rejection {
+    /// A core rule's refusal, with its code, status and message.
+    pub fn of<R: Refusal>(refusal: R) -> Rejection {
+        Rejection { code: refusal.code(), status: refusal.status(), message: refusal.message() }
+    }
 }
 
 /// Why a use case did not succeed.
@@ -37,6 +47,16 @@ impl PartyError {
             PartyError::Internal(_) => "internal_error",
         }
     }
+
+    /// The HTTP status of a rejection or absence, as it was declared; 409 for a contention; 500 for
+    /// a failure of the store (the HTTP layer answers 503 when the database is unavailable).
+    pub fn status(&self) -> u16 {
+        match self {
+            PartyError::Rejected(r) | PartyError::NotFound(r) => r.status,
+            PartyError::Contended => CONCURRENT_CHANGE.status,
+            PartyError::Internal(_) => 500,
+        }
+    }
 }
 
 impl std::fmt::Display for PartyError {
@@ -49,7 +69,15 @@ impl std::fmt::Display for PartyError {
     }
 }
 
-impl std::error::Error for PartyError {}
+impl std::error::Error for PartyError {
+    /// A store failure's own error, so that its cause (an unavailable database) reaches the edge.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PartyError::Internal(error) => Some(error.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 impl From<anyhow::Error> for PartyError {
     fn from(error: anyhow::Error) -> Self {
@@ -61,14 +89,14 @@ macro_rules! rejections_from {
     ($($error:ty),* $(,)?) => {
         $(impl From<$error> for PartyError {
             fn from(error: $error) -> Self {
-                PartyError::Rejected(Rejection { code: error.code(), message: error.message() })
+                PartyError::Rejected(Rejection::of(error))
             }
         })*
 
         /// Every code a core rule of the three-party model can refuse with, for the API's registry.
         pub fn rule_codes() -> Vec<Rejection> {
             let mut codes = Vec::new();
-            $(codes.extend(<$error>::ALL.iter().map(|e| Rejection { code: e.code(), message: e.message() }));)*
+            $(codes.extend(<$error>::ALL.iter().map(|e| Rejection::of(*e)));)*
             codes.extend(SERVICE_CODES.iter().copied());
             codes.sort_by_key(|r| r.code);
             codes.dedup_by_key(|r| r.code);
@@ -96,40 +124,45 @@ rejections_from!(
     RealNameError,
 );
 
-pub const CUSTOMER_NOT_FOUND: Rejection = Rejection { code: "customer_not_found", message: "no customer has this id" };
-pub const MEMBER_NOT_FOUND: Rejection = Rejection { code: "member_not_found", message: "no member has this id" };
+pub const CUSTOMER_NOT_FOUND: Rejection = Rejection { code: "customer_not_found", status: 404, message: "no customer has this id" };
+pub const MEMBER_NOT_FOUND: Rejection = Rejection { code: "member_not_found", status: 404, message: "no member has this id" };
 pub const MEMBER_ACCOUNT_NOT_FOUND: Rejection =
-    Rejection { code: "member_account_not_found", message: "no member account has this id" };
+    Rejection { code: "member_account_not_found", status: 404, message: "no member account has this id" };
 pub const AUTHENTICATION_NOT_FOUND: Rejection =
-    Rejection { code: "authentication_not_found", message: "no authentication has this id" };
+    Rejection { code: "authentication_not_found", status: 404, message: "no authentication has this id" };
 pub const CONCURRENT_CHANGE: Rejection = Rejection {
     code: "concurrent_change",
+    status: 409,
     message: "other requests kept changing the same records; nothing changed, retry",
 };
 pub const CERTIFICATE_TAKEN: Rejection = Rejection {
     code: "certificate_taken",
+    status: 409,
     message: "another customer holds this certificate; only a verified authentication can merge the two",
 };
 pub const AUTHENTICATION_SUBJECT_REQUIRED: Rejection = Rejection {
     code: "authentication_subject_required",
+    status: 422,
     message: "verifying an authentication needs the subject it was requested for",
 };
 
 pub const IDENTITY_NOT_FOUND: Rejection =
-    Rejection { code: "identity_not_found", message: "the member does not sign in with this login identity" };
+    Rejection { code: "identity_not_found", status: 404, message: "the member does not sign in with this login identity" };
 pub const PHONE_CHANGE_NOT_FOUND: Rejection = Rejection {
     code: "phone_change_not_found",
+    status: 404,
     message: "no phone change is in progress for this member and these numbers; start one",
 };
 pub const BANK_CARD_NOT_FOUND: Rejection =
-    Rejection { code: "bank_card_not_found", message: "no bound bank card has this id" };
+    Rejection { code: "bank_card_not_found", status: 404, message: "no bound bank card has this id" };
 pub const CARD_ALREADY_BOUND: Rejection =
-    Rejection { code: "card_already_bound", message: "this card is already bound to the member" };
-pub const OPERATOR_NOT_FOUND: Rejection = Rejection { code: "operator_not_found", message: "no operator has this id" };
+    Rejection { code: "card_already_bound", status: 409, message: "this card is already bound to the member" };
+pub const OPERATOR_NOT_FOUND: Rejection = Rejection { code: "operator_not_found", status: 404, message: "no operator has this id" };
 pub const PAY_PASSWORD_NOT_SET: Rejection =
-    Rejection { code: "pay_password_not_set", message: "no pay password has been set" };
+    Rejection { code: "pay_password_not_set", status: 409, message: "no pay password has been set" };
 pub const PAY_PASSWORD_ALREADY_SET: Rejection = Rejection {
     code: "pay_password_already_set",
+    status: 409,
     message: "a pay password is already set; change it with the current one",
 };
 

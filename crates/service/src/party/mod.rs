@@ -40,7 +40,7 @@ pub use documents::{
     DailySpend, HistoryEntry, PayPasswordOwner, StoredBankCard, StoredCompany, StoredMember, StoredOperator,
 };
 pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
-pub use error::{rule_codes, PartyError, Rejection};
+pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
 pub use one_time_codes::IssuedCode;

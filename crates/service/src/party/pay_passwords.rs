@@ -212,6 +212,7 @@ async fn member_customer(work: &mut Work, member_id: MemberId) -> Result<Custome
 /// the HTTP layer answers 429 with `Retry-After`.
 pub const HASHING_BUSY: Rejection = Rejection {
     code: "rate_limited",
+    status: 429,
     message: "the server is checking as many pay passwords as it allows at once; retry shortly",
 };
 

@@ -9,14 +9,14 @@ use crate::party::{PartyError, Rejection};
 
 impl From<WalletError> for PartyError {
     fn from(error: WalletError) -> Self {
-        PartyError::Rejected(Rejection { code: error.code(), message: error.message() })
+        PartyError::Rejected(Rejection::of(error))
     }
 }
 
 /// The ledger's refusal of a chain, as a rejection: the code of the transfer that failed (not the
 /// `linked_event_failed` of the others in its chain).
 pub(crate) fn ledger_rejection(error: TransferError) -> PartyError {
-    PartyError::Rejected(Rejection { code: error.code(), message: error.message() })
+    PartyError::Rejected(Rejection::of(error))
 }
 
 /// The refusal a record that failed keeps the code of (`reason`), given again to a request that
@@ -37,117 +37,135 @@ pub(crate) fn recorded_refusal(reason: Option<&str>) -> PartyError {
     PartyError::Rejected(ORDER_CLOSED)
 }
 
-pub const ORDER_NOT_FOUND: Rejection = Rejection { code: "order_not_found", message: "no order has this number" };
+pub const ORDER_NOT_FOUND: Rejection = Rejection { code: "order_not_found", status: 404, message: "no order has this number" };
 pub const ORDER_NUMBER_INVALID: Rejection =
-    Rejection { code: "order_number_invalid", message: "an order number is 1 to 64 printable ASCII characters" };
+    Rejection { code: "order_number_invalid", status: 422, message: "an order number is 1 to 64 printable ASCII characters" };
 pub const ORDER_NUMBER_REUSED: Rejection = Rejection {
     code: "order_number_reused",
+    status: 409,
     message: "this order number was used for another request with different details",
 };
 pub const ORDER_CLOSED: Rejection =
-    Rejection { code: "order_closed", message: "the order is closed, failed or expired and cannot go on" };
+    Rejection { code: "order_closed", status: 409, message: "the order is closed, failed or expired and cannot go on" };
 pub const ORDER_UNDER_REVIEW: Rejection =
-    Rejection { code: "order_under_review", message: "the order waits for review; approve or reject it first" };
+    Rejection { code: "order_under_review", status: 409, message: "the order waits for review; approve or reject it first" };
 pub const ORDER_NOT_UNDER_REVIEW: Rejection =
-    Rejection { code: "order_not_under_review", message: "the order is not waiting for review" };
+    Rejection { code: "order_not_under_review", status: 409, message: "the order is not waiting for review" };
 pub const ORDER_STATE_INVALID: Rejection =
-    Rejection { code: "order_state_invalid", message: "the order is not in a state that allows this" };
+    Rejection { code: "order_state_invalid", status: 409, message: "the order is not in a state that allows this" };
 pub const CHANNEL_NOT_CONFIGURED: Rejection =
-    Rejection { code: "channel_not_configured", message: "no payment channel with this name is configured" };
+    Rejection { code: "channel_not_configured", status: 422, message: "no payment channel with this name is configured" };
 pub const RECHARGE_BELOW_FEE: Rejection =
-    Rejection { code: "recharge_below_fee", message: "the recharge does not cover the channel's fee" };
+    Rejection { code: "recharge_below_fee", status: 422, message: "the recharge does not cover the channel's fee" };
 pub const RECEIVER_NOT_FOUND: Rejection = Rejection {
     code: "receiver_not_found",
+    status: 404,
     message: "the receiving account is neither a member account nor a platform account",
 };
 pub const RECEIVER_NOT_ALLOWED: Rejection = Rejection {
     code: "receiver_not_allowed",
+    status: 422,
     message: "the platform account is not one that receives payments (payment_receivers in the wallet's settings)",
 };
 pub const REFUND_NOT_ALLOWED: Rejection = Rejection {
     code: "refund_not_allowed",
+    status: 403,
     message: "a refund takes money back from the receiver: it is made by the receiver's side or the platform, not the payer's",
 };
 pub const ESCROW_RETURN_NOT_ALLOWED: Rejection = Rejection {
     code: "escrow_return_not_allowed",
+    status: 403,
     message: "returning an escrow takes back money promised to the receiver: it is decided by the receiver's side or the platform, not the payer's",
 };
 pub const ESCROW_RELEASE_NOT_ALLOWED: Rejection = Rejection {
     code: "escrow_release_not_allowed",
+    status: 403,
     message: "releasing an escrow lets go of the payer's money: it is decided by the payer's side or the platform, not the receiver's",
 };
 pub const DEPOSIT_RELEASE_NOT_ALLOWED: Rejection = Rejection {
     code: "deposit_release_not_allowed",
+    status: 403,
     message: "releasing a deposit takes back money that guarantees the beneficiary: it is decided by the beneficiary's side or the platform, not the payer's",
 };
 pub const DEPOSIT_CAPTURE_NOT_ALLOWED: Rejection = Rejection {
     code: "deposit_capture_not_allowed",
+    status: 403,
     message: "capturing a deposit takes the payer's money: it is decided by the payer's side or the platform, not the beneficiary's",
 };
 pub const PAY_PASSWORD_REQUIRED: Rejection =
-    Rejection { code: "pay_password_required", message: "the platform requires the pay password for this payment" };
+    Rejection { code: "pay_password_required", status: 403, message: "the platform requires the pay password for this payment" };
 pub const PAYMENT_NOT_REFUNDABLE: Rejection = Rejection {
     code: "payment_not_refundable",
+    status: 409,
     message: "only a paid or captured payment, or an escrow released to its receiver, can be refunded",
 };
 pub const PAYMENT_NOT_ESCROWED: Rejection =
-    Rejection { code: "payment_not_escrowed", message: "the payment holds no money in escrow" };
+    Rejection { code: "payment_not_escrowed", status: 409, message: "the payment holds no money in escrow" };
 pub const ESCROW_RELEASED: Rejection = Rejection {
     code: "escrow_released",
+    status: 409,
     message: "the escrow was released to the receiver and can no longer be returned; refund the payment instead",
 };
 pub const ESCROW_RETURNED: Rejection = Rejection {
     code: "escrow_returned",
+    status: 409,
     message: "the escrow was returned to the payer and can no longer be released",
 };
-pub const DEPOSIT_NOT_FOUND: Rejection = Rejection { code: "deposit_not_found", message: "no deposit has this number" };
+pub const DEPOSIT_NOT_FOUND: Rejection = Rejection { code: "deposit_not_found", status: 404, message: "no deposit has this number" };
 pub const DEPOSIT_NOT_HELD: Rejection =
-    Rejection { code: "deposit_not_held", message: "the deposit holds no money: its hold was refused" };
+    Rejection { code: "deposit_not_held", status: 409, message: "the deposit holds no money: its hold was refused" };
 pub const DEPOSIT_RELEASED: Rejection = Rejection {
     code: "deposit_released",
+    status: 409,
     message: "the deposit was released to the payer and can no longer be captured",
 };
 pub const DEPOSIT_CAPTURED: Rejection = Rejection {
     code: "deposit_captured",
+    status: 409,
     message: "the deposit was already captured (once, for the amount given then) and the rest released",
 };
 pub const DEPOSIT_BENEFICIARY_INVALID: Rejection = Rejection {
     code: "deposit_beneficiary_invalid",
+    status: 422,
     message: "a deposit's beneficiary is a member account or a platform account other than the deposits account",
 };
 pub const REFUND_NUMBER_REUSED: Rejection =
-    Rejection { code: "refund_number_reused", message: "this refund number was used for a refund of another amount" };
+    Rejection { code: "refund_number_reused", status: 409, message: "this refund number was used for a refund of another amount" };
 pub const ADJUSTMENT_SAME_ACTOR: Rejection = Rejection {
     code: "adjustment_same_actor",
+    status: 403,
     message: "an adjustment above the approval threshold is approved by another person than its maker, through another API client or staff session than the one that made it",
 };
 pub const ACCOUNT_NOT_MEMBERS: Rejection =
-    Rejection { code: "account_not_members", message: "the account is not one of the member's wallet accounts" };
-pub const FREEZE_NOT_FOUND: Rejection = Rejection { code: "freeze_not_found", message: "no freeze has this number" };
+    Rejection { code: "account_not_members", status: 403, message: "the account is not one of the member's wallet accounts" };
+pub const FREEZE_NOT_FOUND: Rejection = Rejection { code: "freeze_not_found", status: 404, message: "no freeze has this number" };
 pub const PLATFORM_ACCOUNT_NOT_FOUND: Rejection =
-    Rejection { code: "platform_account_not_found", message: "no platform account has this name" };
+    Rejection { code: "platform_account_not_found", status: 404, message: "no platform account has this name" };
 pub const RECHARGE_NOT_REFUNDABLE: Rejection =
-    Rejection { code: "recharge_not_refundable", message: "only a credited recharge can be refunded" };
+    Rejection { code: "recharge_not_refundable", status: 409, message: "only a credited recharge can be refunded" };
 pub const SUBSIDY_ENTERPRISE_ONLY: Rejection =
-    Rejection { code: "subsidy_enterprise_only", message: "only an enterprise member funds and pays subsidies" };
+    Rejection { code: "subsidy_enterprise_only", status: 403, message: "only an enterprise member funds and pays subsidies" };
 pub const SUBSIDY_FUNDING_SOURCE_INVALID: Rejection = Rejection {
     code: "subsidy_funding_source_invalid",
+    status: 422,
     message: "subsidies are funded from one of the enterprise's withdrawable accounts, money it paid in",
 };
 pub const SUBSIDY_FUND_INSUFFICIENT: Rejection = Rejection {
     code: "subsidy_fund_insufficient",
+    status: 422,
     message: "the enterprise's subsidy fund holds less than the distribution pays",
 };
 pub const SUBSIDY_CREDITS_INVALID: Rejection =
-    Rejection { code: "subsidy_credits_invalid", message: "a distribution pays 1 to 500 employees, each named once" };
+    Rejection { code: "subsidy_credits_invalid", status: 422, message: "a distribution pays 1 to 500 employees, each named once" };
 pub const SUBSIDY_ACCOUNT_WITHDRAWABLE: Rejection = Rejection {
     code: "subsidy_account_withdrawable",
+    status: 409,
     message: "the subsidy account type is configured withdrawable, and subsidy money must not be",
 };
 pub const FLOW_LIMIT_INVALID: Rejection =
-    Rejection { code: "flow_limit_invalid", message: "a page of the flow holds 1 to 100 lines" };
+    Rejection { code: "flow_limit_invalid", status: 422, message: "a page of the flow holds 1 to 100 lines" };
 pub const FLOW_CURSOR_INVALID: Rejection =
-    Rejection { code: "flow_cursor_invalid", message: "the cursor is not one a page of the flow returned" };
+    Rejection { code: "flow_cursor_invalid", status: 422, message: "the cursor is not one a page of the flow returned" };
 
 /// Codes the wallet's service answers with, besides core's rules.
 const SERVICE_CODES: &[Rejection] = &[
@@ -199,8 +217,8 @@ const SERVICE_CODES: &[Rejection] = &[
 /// [`crate::party::rule_codes`].
 pub fn wallet_codes() -> Vec<Rejection> {
     let mut codes: Vec<Rejection> =
-        WalletError::ALL.iter().map(|e| Rejection { code: e.code(), message: e.message() }).collect();
-    codes.extend(TransferError::ALL.iter().map(|e| Rejection { code: e.code(), message: e.message() }));
+        WalletError::ALL.iter().map(|e| Rejection::of(*e)).collect();
+    codes.extend(TransferError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.extend(SERVICE_CODES.iter().copied());
     codes.sort_by_key(|r| r.code);
     codes.dedup_by_key(|r| r.code);
