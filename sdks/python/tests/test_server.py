@@ -22,12 +22,14 @@ def test_register_recharge_pay_refund_and_read_the_flow(client, run_id, new_phon
     alice, alice_basic = active_member(client, new_phone())
     _, shop_basic = active_member(client, new_phone())
 
-    recharge = client.create_recharge(order_number=f"{run_id}-R1", member_id=alice, amount=10000, channel="wechat")
+    # An order number with characters a path must percent-encode: the path is signed as sent.
+    number = f"{run_id}/R+1:%"
+    recharge = client.create_recharge(order_number=number, member_id=alice, amount=10000, channel="wechat")
     assert (recharge["status"], recharge["account_id"], recharge["credited"]) == ("pending", alice_basic, 0)
-    confirmed = client.confirm_recharge(f"{run_id}-R1")
+    confirmed = client.confirm_recharge(number)
     assert (confirmed["status"], confirmed["credited"]) == ("succeeded", 10000)
     # Confirming again is idempotent: the member is credited once.
-    assert client.confirm_recharge(f"{run_id}-R1")["credited"] == 10000
+    assert client.confirm_recharge(number)["credited"] == 10000
 
     paid = client.pay(order_number=f"{run_id}-P1", member_id=alice, amount=2500, receiver_account_id=shop_basic)
     assert (paid["status"], paid["paid"], paid["remainder"]) == ("paid", 2500, 0)
@@ -42,7 +44,7 @@ def test_register_recharge_pay_refund_and_read_the_flow(client, run_id, new_phon
     assert [(f["business_type"], f["direction"], f["amount"], f["reference"], f["balance_after"]) for f in flow] == [
         ("refund", "in", 1000, f"{run_id}-P1-R1", 8500),
         ("pay", "out", 2500, f"{run_id}-P1", 7500),
-        ("recharge", "in", 10000, f"{run_id}-R1", 10000),
+        ("recharge", "in", 10000, number, 10000),
     ]
     assert (flow[2]["counterparty"]["kind"], flow[2]["counterparty"]["name"]) == ("platform", "channel:wechat")
     wallet = client.get_wallet(alice)

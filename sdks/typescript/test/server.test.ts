@@ -47,12 +47,14 @@ test("register, recharge, pay, refund and read the flow", { skip: main.skip }, a
   const [alice, aliceBasic] = await activeMember(client);
   const [, shopBasic] = await activeMember(client);
 
-  const recharge = await client.createRecharge({ order_number: `${run}-R1`, member_id: alice, amount: 10000, channel: "wechat" });
+  // An order number with characters a path must percent-encode: the path is signed as sent.
+  const number = `${run}/R+1:%`;
+  const recharge = await client.createRecharge({ order_number: number, member_id: alice, amount: 10000, channel: "wechat" });
   assert.deepEqual([recharge.status, recharge.account_id, recharge.credited], ["pending", aliceBasic, 0]);
-  const confirmed = await client.confirmRecharge(`${run}-R1`);
+  const confirmed = await client.confirmRecharge(number);
   assert.deepEqual([confirmed.status, confirmed.credited], ["succeeded", 10000]);
   // Confirming again is idempotent: the member is credited once.
-  assert.equal((await client.confirmRecharge(`${run}-R1`)).credited, 10000);
+  assert.equal((await client.confirmRecharge(number)).credited, 10000);
 
   const paid = await client.pay({ order_number: `${run}-P1`, member_id: alice, amount: 2500, receiver_account_id: shopBasic });
   assert.deepEqual([paid.status, paid.paid, paid.remainder], ["paid", 2500, 0]);
@@ -70,7 +72,7 @@ test("register, recharge, pay, refund and read the flow", { skip: main.skip }, a
     [
       ["refund", "in", 1000, `${run}-P1-R1`, 8500],
       ["pay", "out", 2500, `${run}-P1`, 7500],
-      ["recharge", "in", 10000, `${run}-R1`, 10000],
+      ["recharge", "in", 10000, number, 10000],
     ],
   );
   assert.deepEqual([flow[2].counterparty.kind, flow[2].counterparty.name], ["platform", "channel:wechat"]);
