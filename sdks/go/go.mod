@@ -1,3 +1,3 @@
 module sanhu/sdks/go
 
-go 1.21
+go 1.18
