@@ -48,6 +48,7 @@ public final class TestMain {
         tests.put("an idempotency key applies a payment once", TestMain::anIdempotencyKeyAppliesAPaymentOnce);
         tests.put("refusals are typed errors with their stable codes", TestMain::refusalsAreTypedErrors);
         tests.put("a rate-limited request is retried after Retry-After", TestMain::aRateLimitedRequestIsRetried);
+        tests.put("the README example runs", TestMain::theReadmeExampleRuns);
         int passed = 0, failed = 0, skipped = 0;
         for (Map.Entry<String, Test> test : tests.entrySet()) {
             long started = System.nanoTime();
@@ -370,5 +371,39 @@ public final class TestMain {
         expectThrows(ApiException.RateLimited.class, () -> {
             for (int i = 0; i < 5; i++) hasty.call("listPlatformAccounts", null, null, null);
         }, "a hasty client");
+    }
+
+    /**
+     * The README's example, compiled and run as written against the real server (with a fresh phone
+     * number) in a JVM of its own started in the server's directory, where `sanhu serve` wrote
+     * sanhu-credentials.json.
+     */
+    static void theReadmeExampleRuns() throws Exception {
+        Path credentials = credentials("SANHU_TEST_CREDENTIALS");
+        java.util.regex.Matcher block = java.util.regex.Pattern.compile("(?s)```java\n(.*?)```").matcher(Files.readString(Path.of("README.md")));
+        check(block.find(), "the README has a java block");
+        String example = block.group(1);
+        expect(example.strip().split("\n").length, 5, "the example's lines");
+        Path dir = Files.createTempDirectory("sanhu-readme");
+        try {
+            Path source = dir.resolve("Example.java");
+            Files.writeString(source, "import java.nio.file.Path;\nimport java.util.Map;\nimport sanhu.client.*;\n\n"
+                    + "public class Example {\n    public static void main(String[] args) {\n"
+                    + example.replace("13800000001", newPhone()) + "    }\n}\n");
+            String classes = Path.of("build", "classes").toAbsolutePath().toString();
+            int compiled = javax.tools.ToolProvider.getSystemJavaCompiler()
+                    .run(null, null, null, "-cp", classes, "-d", dir.toString(), source.toString());
+            expect(compiled, 0, "javac of the README example");
+            Process run = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-cp", dir + java.io.File.pathSeparator + classes, "Example")
+                    .directory(credentials.toAbsolutePath().getParent().toFile()).redirectErrorStream(true).start();
+            String printed = new String(run.getInputStream().readAllBytes());
+            expect(run.waitFor(), 0, "the README example's exit status (" + printed + ")");
+            expect(printed, "0\n", "what the README example printed");
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
+        }
     }
 }
