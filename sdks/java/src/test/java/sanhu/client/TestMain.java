@@ -49,6 +49,10 @@ public final class TestMain {
         tests.put("refusals are typed errors with their stable codes", TestMain::refusalsAreTypedErrors);
         tests.put("a rate-limited request is retried after Retry-After", TestMain::aRateLimitedRequestIsRetried);
         tests.put("the README example runs", TestMain::theReadmeExampleRuns);
+        tests.put("a keyed POST is sent again after Retry-After with the same key and a fresh nonce", TestMain::aKeyedPostIsSentAgain);
+        tests.put("an unkeyed POST that may have taken effect is not sent again", TestMain::anUnkeyedPostThatMayHaveTakenEffectIsNot);
+        tests.put("an unkeyed POST that applied nothing is sent again", TestMain::anUnkeyedPostThatAppliedNothingIs);
+        tests.put("a GET is sent at most maxRetries more times", TestMain::aGetIsSentAtMostMaxRetriesMoreTimes);
         int passed = 0, failed = 0, skipped = 0;
         for (Map.Entry<String, Test> test : tests.entrySet()) {
             long started = System.nanoTime();
@@ -404,6 +408,90 @@ public final class TestMain {
             try (var files = Files.walk(dir)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
             }
+        }
+    }
+
+    // -- retries of 503, against a stand-in server ----------------------------------------------
+    // A real sanhu answers 503 only when its database or ledger fails: which answers are sent again,
+    // after the Retry-After, re-signed with a fresh nonce and the same Idempotency-Key. The 429
+    // retries are tested against a real server (above).
+
+    record Answer(int status, String code, String retryAfter) {}
+
+    record Recorded(String path, com.sun.net.httpserver.Headers headers, String body) {}
+
+    /** Answers each request with the next answer and records it. */
+    static final class StandIn implements AutoCloseable {
+        final List<Recorded> requests = java.util.Collections.synchronizedList(new ArrayList<>());
+        final com.sun.net.httpserver.HttpServer server;
+        final Client client;
+
+        StandIn(Answer... answers) throws java.io.IOException {
+            java.util.Deque<Answer> queue = new java.util.ArrayDeque<>(List.of(answers));
+            server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+            server.createContext("/", exchange -> {
+                String body = new String(exchange.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                requests.add(new Recorded(exchange.getRequestURI().getRawPath(), exchange.getRequestHeaders(), body));
+                Answer next;
+                synchronized (queue) {
+                    next = queue.isEmpty() ? new Answer(500, "stand_in_exhausted", null) : queue.removeFirst();
+                }
+                byte[] out = (next.status == 200 ? "{\"ok\":true}"
+                        : "{\"error\":{\"code\":\"" + next.code + "\",\"message\":\"stand-in\",\"request_id\":\"req_x\"}}").getBytes();
+                exchange.getResponseHeaders().add("Content-Type", "application/json");
+                if (next.retryAfter != null) exchange.getResponseHeaders().add("Retry-After", next.retryAfter);
+                exchange.sendResponseHeaders(next.status, out.length);
+                exchange.getResponseBody().write(out);
+                exchange.close();
+            });
+            server.start();
+            byte[] seed = new byte[32];
+            for (int i = 0; i < 32; i++) seed[i] = (byte) i;
+            client = Client.builder().url("http://127.0.0.1:" + server.getAddress().getPort()).clientId("cli_test")
+                    .privateKey(Base64.getEncoder().encodeToString(seed)).build();
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
+        }
+    }
+
+    static void aKeyedPostIsSentAgain() throws Exception {
+        try (StandIn s = new StandIn(new Answer(503, "audit_unavailable", "1"), new Answer(200, null, null))) {
+            long started = System.nanoTime();
+            Response response = s.client.call("pay", null, Map.of("order_number", "P-1"), null);
+            check(System.nanoTime() - started >= 1_000_000_000L, "retried before Retry-After");
+            expect(List.of(response.status(), response.attempts()), List.of(200, 2), "answer");
+            Recorded first = s.requests.get(0), second = s.requests.get(1);
+            expect(List.of(first.path(), second.path(), first.body(), second.body()),
+                    List.of("/v1/payments", "/v1/payments", "{\"order_number\":\"P-1\"}", "{\"order_number\":\"P-1\"}"), "paths and bodies");
+            expect(List.of(first.headers().getFirst("Idempotency-Key"), second.headers().getFirst("Idempotency-Key")),
+                    List.of(response.idempotencyKey(), response.idempotencyKey()), "keys");
+            check(!first.headers().getFirst(Signing.NONCE_HEADER).equals(second.headers().getFirst(Signing.NONCE_HEADER)), "a fresh nonce");
+            check(!first.headers().getFirst(Signing.SIGNATURE_HEADER).equals(second.headers().getFirst(Signing.SIGNATURE_HEADER)), "a fresh signature");
+        }
+    }
+
+    static void anUnkeyedPostThatMayHaveTakenEffectIsNot() throws Exception {
+        try (StandIn s = new StandIn(new Answer(503, "audit_unavailable", "0"), new Answer(200, null, null))) {
+            ApiException.Unavailable refused = expectThrows(ApiException.Unavailable.class,
+                    () -> s.client.request("POST", "/v1/members/mem_x/pay-password", Map.of("pay_password", "135790"), null), "a 503");
+            expect(List.of(refused.code(), refused.retryAfter(), s.requests.size()),
+                    List.of("audit_unavailable", java.util.OptionalDouble.of(0), 1), "not sent again");
+        }
+    }
+
+    static void anUnkeyedPostThatAppliedNothingIs() throws Exception {
+        try (StandIn s = new StandIn(new Answer(503, "ledger_unavailable", "0"), new Answer(200, null, null))) {
+            expect(s.client.request("POST", "/v1/members/mem_x/pay-password", Map.of("pay_password", "135790"), null).attempts(), 2, "attempts");
+        }
+    }
+
+    static void aGetIsSentAtMostMaxRetriesMoreTimes() throws Exception {
+        try (StandIn s = new StandIn(new Answer(503, "not_ready", "0"), new Answer(503, "not_ready", "0"), new Answer(503, "not_ready", "0"))) {
+            expectThrows(ApiException.Unavailable.class, () -> s.client.getWallet("mem_x"), "a 503");
+            expect(s.requests.size(), 3, "requests");
         }
     }
 }
