@@ -137,6 +137,9 @@ func TestRegisterRechargePayRefundAndReadTheFlow(t *testing.T) {
 	expect(t, "confirmed", []any{get(confirmed, "status"), get(confirmed, "credited")}, []any{"succeeded", int64(10000)})
 	// Confirming again is idempotent: the member is credited once.
 	expect(t, "confirmed again", get(objectOf(t)(client.ConfirmRecharge(ctx, number)), "credited"), int64(10000))
+	read := objectOf(t)(client.GetRecharge(ctx, number))
+	expect(t, "read", []any{get(read, "order_number"), get(read, "status")}, []any{number, "succeeded"})
+	expect(t, "member status", get(objectOf(t)(client.GetMember(ctx, alice)), "status"), "normal")
 
 	paid := objectOf(t)(client.Pay(ctx, Object{"order_number": run + "-P1", "member_id": alice, "amount": 2500, "receiver_account_id": shopBasic}))
 	expect(t, "paid", []any{get(paid, "status"), get(paid, "paid"), get(paid, "remainder")}, []any{"paid", int64(2500), int64(0)})

@@ -30,6 +30,9 @@ def test_register_recharge_pay_refund_and_read_the_flow(client, run_id, new_phon
     assert (confirmed["status"], confirmed["credited"]) == ("succeeded", 10000)
     # Confirming again is idempotent: the member is credited once.
     assert client.confirm_recharge(number)["credited"] == 10000
+    read = client.get_recharge(number)
+    assert (read["order_number"], read["status"]) == (number, "succeeded")
+    assert client.get_member(alice)["status"] == "normal"
 
     paid = client.pay(order_number=f"{run_id}-P1", member_id=alice, amount=2500, receiver_account_id=shop_basic)
     assert (paid["status"], paid["paid"], paid["remainder"]) == ("paid", 2500, 0)

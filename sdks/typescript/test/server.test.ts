@@ -55,6 +55,9 @@ test("register, recharge, pay, refund and read the flow", { skip: main.skip }, a
   assert.deepEqual([confirmed.status, confirmed.credited], ["succeeded", 10000]);
   // Confirming again is idempotent: the member is credited once.
   assert.equal((await client.confirmRecharge(number)).credited, 10000);
+  const read = await client.getRecharge(number);
+  assert.deepEqual([read.order_number, read.status], [number, "succeeded"]);
+  assert.equal((await client.getMember(alice)).status, "normal");
 
   const paid = await client.pay({ order_number: `${run}-P1`, member_id: alice, amount: 2500, receiver_account_id: shopBasic });
   assert.deepEqual([paid.status, paid.paid, paid.remainder], ["paid", 2500, 0]);

@@ -267,6 +267,9 @@ public final class TestMain {
         expect(List.of(get(confirmed, "status"), get(confirmed, "credited")), List.of("succeeded", 10000L), "confirmed");
         // Confirming again is idempotent: the member is credited once.
         expect(get(client.confirmRecharge(number), "credited"), 10000L, "confirmed again");
+        Map<String, Object> read = client.getRecharge(number);
+        expect(List.of(get(read, "order_number"), get(read, "status")), List.of(number, "succeeded"), "read");
+        expect(get(client.getMember(alice[0]), "status"), "normal", "member status");
 
         Map<String, Object> paid = client.pay(Map.of("order_number", run + "-P1", "member_id", alice[0], "amount", 2500, "receiver_account_id", shop[1]));
         expect(List.of(get(paid, "status"), get(paid, "paid"), get(paid, "remainder")), List.of("paid", 2500L, 0L), "paid");
