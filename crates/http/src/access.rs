@@ -4,7 +4,7 @@
 //! whole platform is refused (403 `client_bound`), and an id in the path, the body or the query that
 //! is not the member's (or its account's, operator's, bank card's) is answered with that id's
 //! not-found code (404), exactly as if the object did not exist. Lists that search every member's
-//! objects are filtered by their handlers, which take [`Binding`].
+//! objects are filtered by their handlers, which take [`crate::principal::Binding`].
 //!
 //! The layer sits innermost, just before the handler, so that a refused POST is recorded by the audit
 //! log like any other, and replayed under its Idempotency-Key like any other answer: a client's scopes
@@ -16,49 +16,14 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use sanhu_core::id::{BankCardId, MemberId, OperatorId};
-use sanhu_core::scope::Scopes;
 use sanhu_core::AccountId;
 use sanhu_service::party::MemberObject;
-use sanhu_store::ApiClient;
 use serde_json::Value;
 
 use crate::error::{code, ApiError};
-use crate::scopes::{self, Named, Owned, Reach};
+use crate::principal::ClientAccess;
+use crate::scopes::{Named, Owned, Reach, RouteFacts};
 use crate::state::AppState;
-
-/// What the client that signed a request may do, as the authentication layer found it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAccess {
-    /// The client's scopes; a bound client's are only ever the bindable ones, whatever was stored.
-    pub scopes: Scopes,
-    /// The member the client is bound to.
-    pub bound_to: Option<MemberId>,
-}
-
-impl ClientAccess {
-    pub fn of(client: &ApiClient) -> ClientAccess {
-        let scopes = match client.bound_to {
-            Some(_) => client.scopes.and(Scopes::bindable()),
-            None => client.scopes,
-        };
-        ClientAccess { scopes, bound_to: client.bound_to }
-    }
-}
-
-/// The member a request's client is bound to, if any: for handlers that search every member's
-/// objects ([`Reach::Filtered`]) and leave out what is not the bound member's.
-pub struct Binding(pub Option<MemberId>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Binding {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Binding, ApiError> {
-        match parts.extensions.get::<ClientAccess>() {
-            Some(access) => Ok(Binding(access.bound_to)),
-            None => Err(ApiError::internal(anyhow::anyhow!("a handler asked for the binding of an unsigned request"))),
-        }
-    }
-}
 
 /// The middleware.
 pub async fn check(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
@@ -68,7 +33,7 @@ pub async fn check(State(state): State<AppState>, request: Request, next: Next) 
     };
     // The router is made from the route table, so a served route has its entry there. A method the
     // route does not serve (TRACE, say) reaches nothing: the router answers it method_not_allowed.
-    let Some(entry) = scopes::access(&method, &route).map(|route| route.access) else {
+    let Some(entry) = request.extensions().get::<RouteFacts>().map(|facts| facts.access) else {
         return Ok(next.run(request).await);
     };
     let Some(client) = request.extensions().get::<ClientAccess>().copied() else {

@@ -35,8 +35,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::authentication::AuthenticatedClient;
 use crate::error::{code, error_chain, ApiError};
+use crate::principal::AuthenticatedClient;
 use crate::query::QueryParams;
 use crate::request_id;
 use crate::state::AppState;
@@ -62,16 +62,16 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return Ok(next.run(request).await);
     };
-    let actor =
-        match (crate::staff::audit_actor(request.extensions()), request.extensions().get::<AuthenticatedClient>()) {
-            (Some(staff), _) => staff,
-            (None, Some(AuthenticatedClient(client_id))) => client_actor(client_id),
-            (None, None) => {
-                return Err(ApiError::internal(anyhow::anyhow!("the audit layer ran before authentication")))
-            }
-        };
+    let actor = match (
+        crate::principal::audit_actor(request.extensions()),
+        request.extensions().get::<AuthenticatedClient>(),
+    ) {
+        (Some(staff), _) => staff,
+        (None, Some(AuthenticatedClient(client_id))) => client_actor(client_id),
+        (None, None) => return Err(ApiError::internal(anyhow::anyhow!("the audit layer ran before authentication"))),
+    };
     // A request applied on approval names its approval, so that the approval's events are found together.
-    let approval = request.extensions().get::<crate::staff::approvals::ApprovedRequest>().map(|a| a.approval_id);
+    let approval = request.extensions().get::<crate::principal::ApprovedRequest>().map(|a| a.approval_id);
     let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
 
     let (mut parts, body) = request.into_parts();

@@ -2,7 +2,7 @@
 //! [`crate::signature`]). It buffers the body (the signature covers its hash), verifies against the
 //! client's active keys (the client as read at most a second ago, [`crate::client_cache`]), takes a
 //! token from the client's rate limit ([`crate::rate_limit`]), records the nonce, and hands the
-//! layers after it the client's id and what it may do ([`crate::access::ClientAccess`]).
+//! layers after it the client's id and what it may do ([`crate::principal::ClientAccess`]).
 //!
 //! A request that carries no signature header and a staff session cookie is a staff member's
 //! instead, and [`crate::staff::sessions::authenticate`] takes it.
@@ -17,19 +17,15 @@ use sanhu_core::Timestamp;
 use sanhu_service::clock;
 use sanhu_store::{AccessStore, ApiClient};
 
-use crate::access::ClientAccess;
 use crate::body::read_limited;
 use crate::error::{code, ApiError};
+use crate::principal::{AuthenticatedClient, ClientAccess};
 use crate::rate_limit;
 use crate::request_id::RequestContext;
 use crate::signature::{self, HeaderFault};
 use crate::state::AppState;
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
-
-/// The API client that signed the request, for the handlers and the idempotency layer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthenticatedClient(pub String);
 
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     // A staff member's request: the session cookie and no signature (see `crate::staff`).

@@ -5,7 +5,7 @@
 //! A key is scoped to the authenticated client and bound to a fingerprint of the request (method,
 //! path with query, body): the same key with a different request is refused rather than answered
 //! with another request's response. The endpoints whose request or response carries a secret
-//! ([`routes::Route::secret`]) refuse a key: neither the fingerprint nor the stored response may
+//! ([`crate::routes::Route::secret`]) refuse a key: neither the fingerprint nor the stored response may
 //! keep it.
 //!
 //! A request can run twice under one key: when its first run's process died before recording the
@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -28,10 +28,11 @@ use sanhu_store::{AccessStore, IdempotencyBegin, IdempotencyKey, Store, StoredRe
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::authentication::AuthenticatedClient;
 use crate::error::{code, ApiError};
+use crate::principal::AuthenticatedClient;
+use crate::request_id;
+use crate::scopes::RouteFacts;
 use crate::state::AppState;
-use crate::{request_id, routes};
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// Set to `true` on a response that is a stored one, replayed.
@@ -52,8 +53,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         return Err(ApiError::new(code::INVALID_IDEMPOTENCY_KEY, "the Idempotency-Key header is given more than once"));
     }
     let key = parse_key(value.as_bytes())?;
-    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    if route.and_then(|route| routes::find("POST", route)).is_some_and(|route| route.secret) {
+    if request.extensions().get::<RouteFacts>().is_some_and(|facts| facts.secret) {
         return Err(ApiError::new(
             code::IDEMPOTENCY_KEY_NOT_ACCEPTED,
             "this endpoint takes no Idempotency-Key: its request or response carries a secret that sanhu keeps \
@@ -61,7 +61,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         ));
     }
     // A staff member's keys are their own (`staff:<username>`), apart from every API client's.
-    let principal = crate::staff::idempotency_principal(request.extensions())
+    let principal = crate::principal::idempotency_principal(request.extensions())
         .or_else(|| request.extensions().get::<AuthenticatedClient>().map(|AuthenticatedClient(id)| id.clone()));
     let Some(client_id) = principal else {
         return Err(ApiError::internal(anyhow::anyhow!("the idempotency layer ran before authentication")));

@@ -38,6 +38,7 @@ mod json;
 pub mod ledger;
 pub mod openapi;
 pub mod party;
+pub mod principal;
 mod query;
 pub mod rate_limit;
 pub mod request_id;
@@ -75,7 +76,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), access::check))
         .route_layer(from_fn_with_state(state.clone(), audit::record))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotent))
-        .route_layer(from_fn_with_state(state.clone(), authentication::authenticate));
+        .route_layer(from_fn_with_state(state.clone(), authentication::authenticate))
+        .route_layer(from_fn(endpoint_facts));
     public
         .method_not_allowed_fallback(method_not_allowed)
         .merge(signed)
@@ -89,10 +91,111 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Puts on the request what the route table says of the endpoint it reached ([`scopes::RouteFacts`]),
+/// before any layer runs, so that the layers read it there and never look the table up themselves.
+async fn endpoint_facts(mut request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let matched = request.extensions().get::<axum::extract::MatchedPath>();
+    let facts =
+        matched.and_then(|path| routes::find(request.method().as_str(), path.as_str())).map(routes::Route::facts);
+    if let Some(facts) = facts {
+        request.extensions_mut().insert(facts);
+    }
+    next.run(request).await
+}
+
 async fn route_not_found() -> ApiError {
     ApiError::new(error::code::ROUTE_NOT_FOUND, "no endpoint has this path; see /openapi.json")
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(error::code::METHOD_NOT_ALLOWED, "this endpoint does not accept this method; see /openapi.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// The layers every request passes, and what they share, as the files they are in.
+    const MIDDLEWARE: &[(&str, &str)] = &[
+        ("access", "access.rs"),
+        ("audit", "audit.rs"),
+        ("authentication", "authentication.rs"),
+        ("body", "body.rs"),
+        ("catch_panic", "catch_panic.rs"),
+        ("client_cache", "client_cache.rs"),
+        ("error", "error.rs"),
+        ("idempotency", "idempotency.rs"),
+        ("principal", "principal.rs"),
+        ("rate_limit", "rate_limit.rs"),
+        ("request_id", "request_id.rs"),
+        ("scopes", "scopes.rs"),
+        ("signature", "signature.rs"),
+        ("staff::sessions", "staff/sessions.rs"),
+        ("state", "state.rs"),
+        ("timeout", "timeout.rs"),
+    ];
+
+    /// A file's code, without its comments and its tests.
+    fn code(source: &str) -> String {
+        let before_tests = source.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+        before_tests.lines().filter(|line| !line.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The middleware modules another one names (`crate::x`, `use crate::{x, ...}`, `super::x` from
+    /// `staff/`), outside comments and its tests.
+    fn names(code: &str, module: &str) -> BTreeSet<&'static str> {
+        let mut named = BTreeSet::new();
+        for &(other, _) in MIDDLEWARE {
+            if other == module {
+                continue;
+            }
+            let (head, tail) = other.split_once("::").unwrap_or((other, ""));
+            let mentioned = if tail.is_empty() {
+                code.contains(&format!("crate::{head}::"))
+                    || code.contains(&format!("crate::{head};"))
+                    || code.contains(&format!("crate::{head}}}"))
+                    || code.contains(&format!("crate::{{{head}"))
+                    || code.contains(&format!(" {head}, "))
+                        && code.contains("use crate::{")
+                        && code.lines().any(|l| l.starts_with("use crate::{") && l.contains(head))
+            } else {
+                code.contains(&format!("crate::{head}::{tail}"))
+                    || (module.starts_with("staff::") && code.contains(&format!("super::{tail}")))
+            };
+            if mentioned {
+                named.insert(other);
+            }
+        }
+        named
+    }
+
+    /// No import cycle between the middleware modules: each layer depends on what it shares with
+    /// the others (the state, who acts, the route's facts, errors), never on another layer that
+    /// depends back on it, and none on the route table or the handlers.
+    #[test]
+    fn the_middleware_modules_have_no_import_cycle() {
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let graph: BTreeMap<&str, BTreeSet<&str>> = MIDDLEWARE
+            .iter()
+            .map(|&(module, file)| {
+                let text = std::fs::read_to_string(source.join(file)).expect("a middleware file");
+                let code = code(&text);
+                for handlers in ["routes", "ledger", "party", "wallet", "openapi", "staff::approvals"] {
+                    assert!(!code.contains(&format!("crate::{handlers}::")), "{module} names crate::{handlers}");
+                }
+                (module, names(&code, module))
+            })
+            .collect();
+        // Depth-first search for a path that comes back to where it started.
+        fn reaches(graph: &BTreeMap<&str, BTreeSet<&str>>, from: &str, to: &str, seen: &mut BTreeSet<String>) -> bool {
+            graph[from]
+                .iter()
+                .any(|&next| next == to || (seen.insert(next.to_owned()) && reaches(graph, next, to, seen)))
+        }
+        for &module in graph.keys() {
+            assert!(!reaches(&graph, module, module, &mut BTreeSet::new()), "{module} depends on itself: {graph:#?}");
+        }
+        // The check sees what it should: the audit layer names who acts and the state.
+        assert!(graph["audit"].contains("principal") && graph["audit"].contains("state"), "{graph:#?}");
+    }
 }

@@ -17,6 +17,7 @@
 //! `.secret()` marks a POST whose request or response carries a secret (it
 //! takes no Idempotency-Key); `.held()` one that, made by a staff member, waits for a second one.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use axum::routing::MethodRouter;
@@ -51,6 +52,11 @@ pub struct Route {
 }
 
 impl Route {
+    /// What the layers need to know of it, put on each request that reaches it.
+    pub fn facts(&self) -> RouteFacts {
+        RouteFacts { access: self.access, secret: self.secret, held: self.held }
+    }
+
     /// Whether requests to it are signed (or come with a staff session).
     pub fn signed(&self) -> bool {
         self.access.reach != Reach::Public
@@ -146,9 +152,37 @@ pub fn all() -> &'static [Route] {
     &TABLE
 }
 
+/// The table's entries by path template: the few methods of a path are then compared.
+static BY_PATH: LazyLock<HashMap<&'static str, Vec<&'static Route>>> = LazyLock::new(|| {
+    let mut by_path: HashMap<&'static str, Vec<&'static Route>> = HashMap::new();
+    for route in all() {
+        by_path.entry(route.path).or_default().push(route);
+    }
+    by_path
+});
+
 /// The endpoint of a method and path template, if the API has it.
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {
-    all().iter().find(|route| route.method == method && route.path == path)
+    BY_PATH.get(path)?.iter().copied().find(|route| route.method == method)
+}
+
+/// The route table's entry for a route (its template, as axum matched it), if it has one.
+pub fn access(method: &str, route: &str) -> Option<&'static Route> {
+    find(method, route)
+}
+
+/// The scope a signed route needs.
+///
+/// # Panics
+///
+/// If `route` is not a signed entry of the route table: a route the table does not know is a bug,
+/// and the tests check that every signed route names a scope. A caller that cannot be sure uses
+/// [`access`].
+pub fn required_scope(method: &str, route: &str) -> Scope {
+    match access(method, route).and_then(|entry| entry.access.scope) {
+        Some(scope) => scope,
+        None => panic!("{method} {route} is not a signed route of the route table"),
+    }
 }
 
 /// Unauthenticated, for operators and load balancers.

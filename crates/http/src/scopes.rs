@@ -142,23 +142,17 @@ pub const CREDITED_FIELDS: &[(&str, &str)] = &[
     ("/v1/subsidy-distributions", "credits[].member_id"),
 ];
 
-/// The route table's entry for a route (its template, as axum matched it), if it has one.
-pub fn access(method: &str, route: &str) -> Option<&'static crate::routes::Route> {
-    crate::routes::find(method, route)
-}
-
-/// The scope a signed route needs.
-///
-/// # Panics
-///
-/// If `route` is not a signed entry of the route table: a route the table does not know is a bug,
-/// and the tests check that every signed route names a scope. A caller that cannot be sure uses
-/// [`access`].
-pub fn required_scope(method: &str, route: &str) -> Scope {
-    match access(method, route).and_then(|entry| entry.access.scope) {
-        Some(scope) => scope,
-        None => panic!("{method} {route} is not a signed route of the route table"),
-    }
+/// What the layers need to know of the endpoint a request reached, from its entry of the route
+/// table (`crate::routes`): who may call it, whether its body carries a secret, whether a staff
+/// member's request to it is held for a second one. The router puts it on every request that reached
+/// an endpoint, before the layers run; no layer looks the table up.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteFacts {
+    pub access: Access,
+    /// Its request or response carries a secret: it takes no Idempotency-Key.
+    pub secret: bool,
+    /// Made by a staff member, the request waits for a second one.
+    pub held: bool,
 }
 
 #[cfg(test)]
@@ -168,6 +162,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::routes::required_scope;
 
     /// Every entry of the route table, as (method, route, scope, reach).
     struct Entry {

@@ -60,9 +60,9 @@ use sanhu_service::party::{HistoryEntry, MemberAccount, StoredCustomer, StoredMe
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::authentication::AuthenticatedClient;
 use crate::error::{code, ApiError};
 use crate::ledger::accounts::AccountView;
+use crate::principal::AuthenticatedClient;
 use crate::query::QueryParams;
 
 /// `schema` with "exactly one of `fields`": every alternative requires one of them.

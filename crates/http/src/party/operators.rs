@@ -18,11 +18,11 @@ use serde_json::Number;
 
 use super::fields::{self, ThirdPartyField};
 use super::{run, ClientActor, OperatorList, OperatorView};
-use crate::access::Binding;
 use crate::error::{code, ApiError};
 use crate::ids::{self, MemberIdPath, OperatorIdPath};
 use crate::json::{double_option, parse_body};
 use crate::ledger::fields as ledger_fields;
+use crate::principal::Binding;
 use crate::query::QueryParams;
 use crate::AppState;
 

@@ -32,8 +32,10 @@ use crate::error::{code, code_info, ApiError};
 use crate::idempotency::IDEMPOTENCY_KEY_HEADER;
 use crate::json::parse_body;
 use crate::party::fields;
+use crate::principal::ApprovedRequest;
 use crate::query::QueryParams;
-use crate::scopes::required_scope;
+use crate::routes::required_scope;
+use crate::scopes::RouteFacts;
 use crate::state::AppState;
 
 /// The requests that, made by a staff member, wait for a second staff member: the route table's
@@ -48,24 +50,16 @@ const APPLY_KEY: &str = "apply";
 /// Largest answer kept from applying a request.
 const RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
-/// Marks a request being applied on approval: the authentication layer takes it as the maker's, and
-/// the approval layer lets it through. Only this module makes one; no caller can send it.
-#[derive(Clone, Debug)]
-pub struct ApprovedRequest {
-    pub approval_id: ApprovalId,
-    pub maker: Username,
-}
-
 /// The layer: a staff member's request to one of [`approval_routes`] becomes an approval.
 pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     let Some(staff) = request.extensions().get::<AuthenticatedStaff>().cloned() else {
         return Ok(next.run(request).await);
     };
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let held = crate::routes::find(request.method().as_str(), &route).is_some_and(|route| route.held);
+    let held = request.extensions().get::<RouteFacts>().is_some_and(|facts| facts.held);
     if !held || request.extensions().get::<ApprovedRequest>().is_some() {
         return Ok(next.run(request).await);
     }
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let method = request.method().to_string();
     let path = request.uri().path_and_query().map_or(request.uri().path(), |p| p.as_str()).to_owned();
     // Authentication has buffered the body already; this only takes it back out.

@@ -27,11 +27,11 @@ pub mod approvals;
 pub mod roles;
 pub mod sessions;
 
-use axum::http::Extensions;
+pub use crate::principal::{audit_actor, idempotency_principal, ApprovedRequest, AuthenticatedStaff};
+
 use sanhu_core::id::ClientId;
-use sanhu_core::staff::Username;
 use sanhu_service::party::Rejection;
-use sanhu_service::staff::{SignedIn, StaffFailure};
+use sanhu_service::staff::StaffFailure;
 
 use crate::error::{code, ApiError};
 
@@ -41,29 +41,6 @@ pub const BACK_OFFICE_CLIENT: u128 = 1;
 
 pub fn back_office_client() -> ClientId {
     ClientId::from_u128(BACK_OFFICE_CLIENT).expect("a non-zero id")
-}
-
-/// The staff member a request is from, for the handlers and the layers after authentication.
-#[derive(Clone, Debug)]
-pub struct AuthenticatedStaff {
-    pub username: Username,
-    /// The session it came with; None for a request applied on approval (it is the maker's request,
-    /// applied when another staff member approved it).
-    pub signed_in: Option<SignedIn>,
-}
-
-/// The actor the audit log records for a request: `staff:<username>` for staff, None otherwise.
-pub fn audit_actor(extensions: &Extensions) -> Option<String> {
-    extensions.get::<AuthenticatedStaff>().map(|staff| format!("staff:{}", staff.username))
-}
-
-/// Whose idempotency keys a staff request's key is among: the staff member's own; a request applied
-/// on approval, its approval's, which no caller can send a key in.
-pub fn idempotency_principal(extensions: &Extensions) -> Option<String> {
-    if let Some(approved) = extensions.get::<approvals::ApprovedRequest>() {
-        return Some(format!("approval:{}", approved.approval_id));
-    }
-    extensions.get::<AuthenticatedStaff>().map(|staff| format!("staff:{}", staff.username))
 }
 
 /// A staff use case's refusal as the API answers it.

@@ -29,7 +29,7 @@ pub fn permission_table() -> String {
 pub fn approval_table() -> String {
     let mut table = String::from("| request | scope the maker and the checker need |\n|---|---|");
     for (method, route) in approval_routes() {
-        table.push_str(&format!("\n| `{method} {route}` | `{}` |", crate::scopes::required_scope(method, route)));
+        table.push_str(&format!("\n| `{method} {route}` | `{}` |", crate::routes::required_scope(method, route)));
     }
     table
 }

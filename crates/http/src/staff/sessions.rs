@@ -27,13 +27,13 @@ use sanhu_store::staff::StaffAccount;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::approvals::ApprovedRequest;
-use super::{staff_error, AuthenticatedStaff};
-use crate::access::ClientAccess;
+use super::staff_error;
 use crate::audit;
 use crate::body::read_limited;
 use crate::error::{code, ApiError};
 use crate::json::parse_body;
+use crate::principal::ClientAccess;
+use crate::principal::{ApprovedRequest, AuthenticatedStaff};
 use crate::request_id::{self, RequestContext};
 use crate::signature::{CLIENT_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::state::AppState;

@@ -39,9 +39,9 @@ use sanhu_core::party::Actor;
 use sanhu_service::wallet::{OrderNumber, ORDER_NOT_FOUND};
 use serde_json::Number;
 
-use crate::access::ClientAccess;
 use crate::error::{code, ApiError};
 use crate::party::ClientActor;
+use crate::principal::ClientAccess;
 use crate::query::QueryParams;
 
 /// The description of the path's `{id}` in the wallet's endpoints about one member.

@@ -25,11 +25,11 @@ use utoipa::ToSchema;
 use super::recharges::EmptyBody;
 use super::wallets::PartJson;
 use super::{amount, client_of, order_number, OrderNumberPath, OrderOf};
-use crate::access::Binding;
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::{run, ClientActor};
+use crate::principal::Binding;
 use crate::query::QueryParams;
 use crate::AppState;
 

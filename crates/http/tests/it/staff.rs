@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use sanhu_core::scope::Scope;
 use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
-use sanhu_http::scopes::required_scope;
+use sanhu_http::routes::required_scope;
 use sanhu_http::{router, HttpConfig};
 use sanhu_service::party::PartyConfig;
 use sanhu_service::staff::{PasswordHashing, StaffConfig};
