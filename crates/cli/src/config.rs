@@ -67,6 +67,10 @@ struct FileConfig {
     time_zone: Option<String>,
     /// The account types members may open; when given, they replace the default set entirely.
     account_types: Option<Vec<AccountTypeFile>>,
+    /// The merchant types merchants are opened as; when given, they replace the default three.
+    merchant_types: Option<Vec<MerchantTypeFile>>,
+    /// How many merchants (not rejected or closed) one customer may have.
+    merchants_per_customer_max: Option<u32>,
     /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
     wallet: Option<crate::wallet_config::WalletFile>,
     /// The header in which a trusted reverse proxy in front of sanhu passes the caller's address
@@ -154,6 +158,102 @@ impl AccountTypeFile {
     }
 }
 
+/// One configured merchant type in the file (`[[merchant_types]]`).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct MerchantTypeFile {
+    code: String,
+    name: String,
+    /// "personal" (the default) or "enterprise": the kind of member it is opened from.
+    member_kind: Option<String>,
+    #[serde(default)]
+    real_name_required: bool,
+    /// Of "licence", "legal_person", "premises".
+    #[serde(default)]
+    documents: Vec<String>,
+    /// Of "corporate", "personal_card".
+    settlement_accounts: Vec<String>,
+    /// Minor units.
+    per_payment: i64,
+    per_day: i64,
+    per_month: i64,
+    /// Account type codes opened when a merchant of this type becomes active.
+    #[serde(default)]
+    accounts: Vec<String>,
+}
+
+impl MerchantTypeFile {
+    fn into_type(self, account_types: &AccountTypes) -> anyhow::Result<sanhu_core::party::merchant::MerchantType> {
+        use sanhu_core::party::merchant::{
+            DocumentKind, MerchantLimits, MerchantType, MerchantTypeCode, MerchantTypeSpec, SettlementKind,
+        };
+        let code = self.code.clone();
+        let fail = |what: String| anyhow::anyhow!("merchant type {code}: {what}");
+        let member_kind = match self.member_kind.as_deref() {
+            None => sanhu_core::party::PartyKind::Personal,
+            Some(text) => sanhu_core::party::PartyKind::parse(text)
+                .ok_or_else(|| fail("member_kind is \"personal\" or \"enterprise\"".into()))?,
+        };
+        let documents = self
+            .documents
+            .iter()
+            .map(|d| DocumentKind::parse(d).ok_or_else(|| fail(format!("unknown document {d:?}"))))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let settlement_accounts = self
+            .settlement_accounts
+            .iter()
+            .map(|k| SettlementKind::parse(k).ok_or_else(|| fail(format!("unknown settlement account kind {k:?}"))))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let accounts = self
+            .accounts
+            .iter()
+            .map(|a| {
+                let code = sanhu_core::party::AccountTypeCode::parse(a).map_err(|e| fail(e.message().into()))?;
+                account_types.get(&code).ok_or_else(|| fail(format!("account type {a:?} is not configured")))?;
+                Ok(code)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let spec = MerchantTypeSpec {
+            code: MerchantTypeCode::parse(&self.code).map_err(|e| fail(e.message().into()))?,
+            name: self.name,
+            member_kind,
+            real_name_required: self.real_name_required,
+            documents,
+            settlement_accounts,
+            limits: MerchantLimits::new(self.per_payment, self.per_day, self.per_month)
+                .map_err(|e| fail(e.message().into()))?,
+            accounts,
+        };
+        MerchantType::configure(spec).map_err(|e| fail(e.message().into()))
+    }
+}
+
+/// The merchant types of the file (or the default three, whose accounts must then be configured).
+fn merchant_types(
+    file: Option<Vec<MerchantTypeFile>>,
+    account_types: &AccountTypes,
+) -> anyhow::Result<sanhu_core::party::merchant::MerchantTypes> {
+    use sanhu_core::party::merchant::MerchantTypes;
+    let types = match file {
+        Some(types) => {
+            let types = types.into_iter().map(|t| t.into_type(account_types)).collect::<anyhow::Result<Vec<_>>>()?;
+            MerchantTypes::new(types).map_err(|e| anyhow::anyhow!("merchant_types: {}", e.message()))?
+        }
+        None => MerchantTypes::default_set(),
+    };
+    for merchant_type in types.iter() {
+        for code in &merchant_type.spec().accounts {
+            anyhow::ensure!(
+                account_types.get(code).is_some(),
+                "merchant type {}: account type {} is not configured",
+                merchant_type.code().as_str(),
+                code.as_str()
+            );
+        }
+    }
+    Ok(types)
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
@@ -208,14 +308,19 @@ impl Config {
         let store = store_options(&file)?;
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
         let http_defaults = sanhu_http::HttpConfig::default();
+        let party_defaults = party_config(file.dormancy_days, file.account_types)?;
         let parties = PartyConfig {
+            merchant_types: merchant_types(file.merchant_types, &party_defaults.account_types)?,
+            merchants_per_customer_max: file
+                .merchants_per_customer_max
+                .unwrap_or(sanhu_service::party::MERCHANTS_PER_CUSTOMER_MAX_DEFAULT),
             secret: party_secret(args.secret.as_deref(), file.secret_file.as_deref())?,
             data_keys: data_keys(args.data_key.as_deref(), file.data_key_file.as_deref())?,
             calendar: match file.time_zone.as_deref() {
                 Some(name) => PlatformCalendar::new(name).map_err(|e| anyhow::anyhow!("time_zone: {e}"))?,
                 None => PlatformCalendar::default(),
             },
-            ..party_config(file.dormancy_days, file.account_types)?
+            ..party_defaults
         };
         let sign_in_limits = crate::staff::sign_in_limits(file.staff.as_ref())?;
         let (staff, staff_cookie_secure) = crate::staff::staff_config(file.staff)?;

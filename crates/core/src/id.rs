@@ -168,6 +168,13 @@ impl IdKind for BankCardTag {
 /// A bank card bound to a member (绑卡).
 pub type BankCardId = Id128<BankCardTag>;
 
+pub enum MerchantTag {}
+impl IdKind for MerchantTag {
+    const PREFIX: &'static str = "mch";
+}
+/// A merchant (商户): a member's business, with its type, documents, settlement account and limits.
+pub type MerchantId = Id128<MerchantTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

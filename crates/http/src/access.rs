@@ -15,7 +15,7 @@ use axum::extract::{FromRequestParts, MatchedPath, Query, RawPathParams, Request
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use sanhu_core::id::{BankCardId, MemberId, OperatorId};
+use sanhu_core::id::{BankCardId, MemberId, MerchantId, OperatorId};
 use sanhu_core::AccountId;
 use sanhu_service::party::MemberObject;
 use serde_json::Value;
@@ -123,5 +123,6 @@ fn parse_object(kind: Owned, text: &str) -> Option<MemberObject> {
         Owned::Account => AccountId::parse(text).map(MemberObject::Account),
         Owned::Operator => OperatorId::parse(text).map(MemberObject::Operator),
         Owned::BankCard => BankCardId::parse(text).map(MemberObject::BankCard),
+        Owned::Merchant => MerchantId::parse(text).map(MemberObject::Merchant),
     }
 }

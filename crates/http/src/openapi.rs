@@ -376,6 +376,7 @@ fn owned_name(kind: Owned) -> &'static str {
         Owned::Account => "account",
         Owned::Operator => "operator",
         Owned::BankCard => "bank card",
+        Owned::Merchant => "merchant",
     }
 }
 

@@ -224,7 +224,7 @@ fn audit_endpoints() -> Vec<Endpoint> {
 /// operators, and members' security (`crate::party`).
 fn party_endpoints() -> Vec<Endpoint> {
     use party::{accounts as member_accounts, authentications, customers, members};
-    use party::{bank_cards, enterprises, identities, one_time_codes, operators, pay_passwords};
+    use party::{bank_cards, enterprises, identities, merchants, one_time_codes, operators, pay_passwords};
     vec![
         endpoint!(members::register_member, platform(PartiesWrite)),
         endpoint!(members::get_member, member(PartiesRead, MEMBER_PATH)),
@@ -278,6 +278,17 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(pay_passwords::set_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
         endpoint!(pay_passwords::change_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
         endpoint!(pay_passwords::verify_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
+        endpoint!(merchants::merchant_types, filtered(PartiesRead)),
+        endpoint!(merchants::open_merchant, member(PartiesWrite, MERCHANT_OPENING)),
+        endpoint!(merchants::list_merchants, member(PartiesRead, MERCHANTS_OF_MEMBER)),
+        endpoint!(merchants::get_merchant, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(merchants::merchant_history, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(merchants::give_documents, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(merchants::set_settlement_account, member(PartiesWrite, MERCHANT_PATH)).secret(),
+        endpoint!(merchants::submit_merchant, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(merchants::review_merchant, platform(AdminWrite)).held(),
+        endpoint!(merchants::verify_settlement_account, platform(AdminWrite)),
+        endpoint!(merchants::set_merchant_status, platform(AdminWrite)).held(),
     ]
 }
 

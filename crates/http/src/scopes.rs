@@ -33,6 +33,8 @@ pub enum Owned {
     Operator,
     /// `bcd_…`: a bank card bound to a member.
     BankCard,
+    /// `mch_…`: a merchant, run by a member.
+    Merchant,
 }
 
 /// Where a request names an object.
@@ -106,12 +108,18 @@ pub const fn own_session() -> Access {
 }
 
 use Named::{Body, BodyList, Path, Query};
-use Owned::{Account, BankCard, Member, Operator};
+use Owned::{Account, BankCard, Member, Merchant, Operator};
 
 /// The path's member.
 pub const MEMBER_PATH: &[Named] = &[Path(Member)];
 /// The path's account.
 pub const ACCOUNT_PATH: &[Named] = &[Path(Account)];
+/// The path's merchant.
+pub const MERCHANT_PATH: &[Named] = &[Path(Merchant)];
+/// The member whose merchants a list asks for.
+pub const MERCHANTS_OF_MEMBER: &[Named] = &[Query("member_id", Member)];
+/// The member a merchant is opened from.
+pub const MERCHANT_OPENING: &[Named] = &[Body("member_id", Member)];
 /// The path's operator.
 pub const OPERATOR_PATH: &[Named] = &[Path(Operator)];
 /// An operator managed by the client, or by an admin operator it names.
@@ -254,6 +262,7 @@ mod tests {
             "accounts" => Some(Owned::Account),
             "operators" => Some(Owned::Operator),
             "bank-cards" => Some(Owned::BankCard),
+            "merchants" => Some(Owned::Merchant),
             _ => None,
         }
     }
@@ -361,6 +370,7 @@ mod tests {
                 || last.ends_with("account_ids")
                 || last.ends_with("operator_id")
                 || last.ends_with("bank_card_id")
+                || last.ends_with("merchant_id")
         };
         for entry in table() {
             let fields = request_fields(&doc, entry.method, entry.route);

@@ -9,6 +9,7 @@ mod common;
 mod crash;
 mod database_loss;
 mod double_spend;
+mod merchants_guide;
 mod secrets;
 mod security;
 mod staff;

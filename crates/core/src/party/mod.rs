@@ -24,6 +24,7 @@ pub mod enterprise;
 pub mod identity;
 pub mod mask;
 pub mod member;
+pub mod merchant;
 pub mod merge;
 pub mod one_time_code;
 pub mod operator;

@@ -43,6 +43,7 @@ pub mod enterprises;
 pub mod fields;
 pub mod identities;
 pub mod members;
+pub mod merchants;
 pub mod one_time_codes;
 pub mod operators;
 pub mod pay_passwords;

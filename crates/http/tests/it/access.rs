@@ -48,6 +48,7 @@ fn concrete(route: &str) -> String {
         .replace("/accounts/{id}", "/accounts/acc_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
         .replace("/operators/{id}", "/operators/opr_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
         .replace("/bank-cards/{id}", "/bank-cards/bcd_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
+        .replace("/merchants/{id}", "/merchants/mch_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
         .replace("/authentications/{id}", "/authentications/aut_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
         .replace("/transfers/{id}", "/transfers/tr_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
         .replace("/approvals/{id}", "/approvals/apr_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")

@@ -583,3 +583,51 @@ on_both_backends!(the_audit_log_records_staff_as_the_actor, |db| {
         ]
     );
 });
+
+on_both_backends!(a_merchant_approval_by_staff_waits_for_a_second_staff_member, |db| {
+    let app = app(db).await;
+    let company = json!({
+        "name": "某某科技有限公司", "credit_code": sanhu_testkit::ids::CREDIT_CODE, "legal_person": "张三",
+        "legal_person_certificate_number": sanhu_testkit::ids::ID_CARD, "contact": "李四",
+        "contact_phone": "13912345678", "industry": "I642", "licence_expiry": "2035-06-30",
+        "address": "北京市海淀区某某路1号"
+    });
+    let registered = app
+        .api
+        .post(
+            "/v1/enterprises",
+            json!({"email": "f@example.com", "company": company, "admin": {"phone": "13900000001"}}),
+        )
+        .await;
+    let member = registered.assert_status(StatusCode::CREATED)["member"]["id"].as_str().unwrap().to_owned();
+    app.api.activate(&member).await;
+    let opening = json!({
+        "member_id": member, "merchant_type": "enterprise", "name": "某某咖啡",
+        "scenario": {"kind": "app", "url": "https://example.cn/app"}, "contact": {"name": "李四", "phone": "13912345678"},
+        "business": {"registered_name": "某某科技有限公司", "credit_code": sanhu_testkit::ids::CREDIT_CODE}
+    });
+    let opened = app.api.post("/v1/merchants", opening).await;
+    let path = format!("/v1/merchants/{}", opened.assert_status(StatusCode::CREATED)["id"].as_str().unwrap());
+    let documents = json!({"licence_number": sanhu_testkit::ids::CREDIT_CODE, "premises_photos": ["file:p"],
+                           "legal_person": {"name": "张三", "certificate_number": sanhu_testkit::ids::ID_CARD}});
+    app.api.post(&format!("{path}/documents"), documents).await.assert_status(StatusCode::OK);
+    let account = json!({"kind": "corporate", "account_name": "某某科技有限公司", "account_number": "110000000001",
+                         "bank_code": "102", "branch_code": "102100000012"});
+    app.api.post(&format!("{path}/settlement-account"), account).await.assert_status(StatusCode::OK);
+    app.api.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
+
+    app.hire("wang.ops", StaffRole::Operations).await;
+    app.hire("li.finance", StaffRole::Finance).await;
+    let (maker, checker) = (app.sign_in("wang.ops").await, app.sign_in("li.finance").await);
+    let held = maker.post(&format!("{path}/review"), json!({"decision": "approve"})).await;
+    let id = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.api.get(&path).await.assert_status(StatusCode::OK)["status"], "under_review");
+    let approve = format!("/v1/approvals/{id}/approve");
+    maker.post(&approve, json!({})).await.assert_error(StatusCode::FORBIDDEN, "approval_same_staff_member");
+    let applied = checker.post(&approve, json!({})).await.assert_status(StatusCode::OK).clone();
+    assert_eq!((applied["status"].as_str(), applied["response"]["status"].as_u64()), (Some("applied"), Some(200)));
+    let merchant = app.api.get(&path).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(merchant["status"], "active");
+    assert_eq!(merchant["reviews"][0]["by"], "staff:wang.ops", "the maker's decision");
+    assert_eq!(merchant["accounts"].as_array().unwrap().len(), 2);
+});

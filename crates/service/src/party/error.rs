@@ -3,9 +3,9 @@
 use sanhu_core::party::{
     account::AccountError, account_type::AccountTypeError, authentication::AuthenticationError,
     bank_card::BankCardError, certificate::CertificateError, change::ChangeError, customer::CustomerError,
-    enterprise::EnterpriseError, identity::IdentityError, member::MemberError, merge::MergeError,
-    one_time_code::OneTimeCodeError, operator::OperatorError, pay_password::PayPasswordError,
-    phone_change::PhoneChangeError, real_name::RealNameError,
+    enterprise::EnterpriseError, identity::IdentityError, member::MemberError, merchant::MerchantError,
+    merchant::MerchantLimitError, merge::MergeError, one_time_code::OneTimeCodeError, operator::OperatorError,
+    pay_password::PayPasswordError, phone_change::PhoneChangeError, real_name::RealNameError,
 };
 
 pub use crate::failure::{Rejection, CONCURRENT_CHANGE};
@@ -53,6 +53,8 @@ rejections_from!(
     EnterpriseError,
     IdentityError,
     MemberError,
+    MerchantError,
+    MerchantLimitError,
     MergeError,
     OneTimeCodeError,
     OperatorError,
@@ -69,6 +71,8 @@ pub const MEMBER_ACCOUNT_NOT_FOUND: Rejection =
     Rejection { code: "member_account_not_found", status: 404, message: "no member account has this id" };
 pub const AUTHENTICATION_NOT_FOUND: Rejection =
     Rejection { code: "authentication_not_found", status: 404, message: "no authentication has this id" };
+pub const MERCHANT_NOT_FOUND: Rejection =
+    Rejection { code: "merchant_not_found", status: 404, message: "no merchant has this id" };
 pub const CERTIFICATE_TAKEN: Rejection = Rejection {
     code: "certificate_taken",
     status: 409,
@@ -115,6 +119,7 @@ const SERVICE_CODES: &[Rejection] = &[
     PAY_PASSWORD_ALREADY_SET,
     CUSTOMER_NOT_FOUND,
     MEMBER_NOT_FOUND,
+    MERCHANT_NOT_FOUND,
     MEMBER_ACCOUNT_NOT_FOUND,
     AUTHENTICATION_NOT_FOUND,
     CONCURRENT_CHANGE,

@@ -20,6 +20,7 @@ mod enterprises;
 pub(crate) mod error;
 mod identities;
 pub(crate) mod members;
+pub(crate) mod merchants;
 mod one_time_codes;
 mod operators;
 mod owners;
@@ -43,6 +44,10 @@ pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
 pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
+pub use merchants::{
+    Contact, DocumentsGiven, LegalPersonDoc, MerchantAccountRef, MerchantApplication, MerchantDocuments,
+    MerchantFilter, ReviewEntry, Scenario, SettlementAccount, SettlementAccountGiven, StoredMerchant,
+};
 pub use one_time_codes::IssuedCode;
 pub use operators::OperatorAuthorisation;
 pub use owners::MemberObject;
@@ -73,6 +78,10 @@ pub struct PartyConfig {
     /// The platform's calendar: the time zone whose days count daily limits (Asia/Shanghai unless
     /// configured).
     pub calendar: sanhu_core::PlatformCalendar,
+    /// The merchant types merchants may be opened as (`[[merchant_types]]`).
+    pub merchant_types: sanhu_core::party::merchant::MerchantTypes,
+    /// How many merchants (not rejected or closed) one customer may have: a cap of risk control.
+    pub merchants_per_customer_max: u32,
 }
 
 impl Default for PartyConfig {
@@ -86,9 +95,14 @@ impl Default for PartyConfig {
             secret: PartySecret::ephemeral(),
             data_keys: DataKeys::ephemeral(),
             calendar: sanhu_core::PlatformCalendar::default(),
+            merchant_types: sanhu_core::party::merchant::MerchantTypes::default_set(),
+            merchants_per_customer_max: MERCHANTS_PER_CUSTOMER_MAX_DEFAULT,
         }
     }
 }
+
+/// How many merchants one customer may have unless configured.
+pub const MERCHANTS_PER_CUSTOMER_MAX_DEFAULT: u32 = 5;
 
 /// The three-party service. Cheap to clone.
 #[derive(Clone)]

@@ -2,12 +2,14 @@
 //! client bound to one member reaches that member's objects only, and the HTTP layer asks here
 //! whether an id it was sent is one of them.
 
-use sanhu_core::id::{BankCardId, MemberId, OperatorId};
+use sanhu_core::id::{BankCardId, MemberId, MerchantId, OperatorId};
 use sanhu_core::AccountId;
 
 use super::accounts::load_account;
 use super::documents::StoredBankCard;
-use super::error::{PartyError, BANK_CARD_NOT_FOUND, MEMBER_ACCOUNT_NOT_FOUND, MEMBER_NOT_FOUND, OPERATOR_NOT_FOUND};
+use super::error::{
+    PartyError, BANK_CARD_NOT_FOUND, MEMBER_ACCOUNT_NOT_FOUND, MEMBER_NOT_FOUND, MERCHANT_NOT_FOUND, OPERATOR_NOT_FOUND,
+};
 use super::operators::load_operator;
 use super::Parties;
 
@@ -18,6 +20,8 @@ pub enum MemberObject {
     Account(AccountId),
     Operator(OperatorId),
     BankCard(BankCardId),
+    /// A merchant: the member it is run by.
+    Merchant(MerchantId),
 }
 
 impl MemberObject {
@@ -30,6 +34,7 @@ impl MemberObject {
             MemberObject::Account(_) => MEMBER_ACCOUNT_NOT_FOUND,
             MemberObject::Operator(_) => OPERATOR_NOT_FOUND,
             MemberObject::BankCard(_) => BANK_CARD_NOT_FOUND,
+            MemberObject::Merchant(_) => MERCHANT_NOT_FOUND,
         })
     }
 }
@@ -47,6 +52,7 @@ impl Parties {
                 Some(card) if card.unbound_at.is_none() => Ok(card.card.member()),
                 _ => Err(object.not_found()),
             },
+            MemberObject::Merchant(id) => self.merchant_member(id).await,
         }
     }
 }

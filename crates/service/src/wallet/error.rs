@@ -4,6 +4,7 @@
 //! [`PartyError`] met on the way becomes the wallet's failure unchanged).
 
 use sanhu_core::ledger::TransferError;
+use sanhu_core::party::merchant::{MerchantError, MerchantLimitError};
 use sanhu_core::wallet::WalletError;
 
 use crate::party::{PartyError, Rejection};
@@ -266,6 +267,9 @@ pub fn wallet_codes() -> Vec<Rejection> {
     let mut codes: Vec<Rejection> = WalletError::ALL.iter().map(|e| Rejection::of(*e)).collect();
     codes.extend(TransferError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.extend(SERVICE_CODES.iter().copied());
+    // What a merchant receiving a payment may refuse.
+    codes.extend(MerchantLimitError::ALL.iter().map(|e| Rejection::of(*e)));
+    codes.push(Rejection::of(MerchantError::NotReceiving));
     codes.sort_by_key(|r| r.code);
     codes.dedup_by_key(|r| r.code);
     codes

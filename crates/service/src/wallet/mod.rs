@@ -42,7 +42,7 @@ mod payment;
 mod platform;
 mod recharge;
 mod recharge_refund;
-mod records;
+pub(crate) mod records;
 mod restriction;
 mod subsidy;
 mod transfer;

@@ -245,6 +245,8 @@ impl Wallets {
                     return Err(self.blocked_cause(&wallet, Side::Pays, refusal, passes).await);
                 }
             };
+            // A merchant's account receives within its type's limits, counted in this same write.
+            crate::party::merchants::merchant_receives(&self.parties, work, receiver, request.amount).await?;
             let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
             let (status, chain, holds) = match request.mode {
                 PaymentMode::Immediate => {

@@ -1,0 +1,803 @@
+//! Merchants (商户): opened from a member under its customer, their onboarding review (进件: documents,
+//! submission, staff's decision, with maker-checker for staff), their settlement bank account, staff's
+//! status changes, reads and history, and the configured merchant types. A client bound to a member
+//! reaches that member's merchants only; any other merchant answers `merchant_not_found`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::Json;
+use sanhu_core::id::MerchantId;
+use sanhu_core::party::merchant::{
+    check_name, check_scenario, check_settlement_cycle, MerchantError, MerchantStatus, ReviewDecision, ScenarioKind,
+};
+use sanhu_core::party::{CardNumber, Certificate, CertificateType, PhoneNumber, RealName};
+use sanhu_service::party::{
+    DocumentsGiven, MerchantApplication, MerchantFilter, Scenario, SettlementAccountGiven, StoredMerchant,
+};
+use serde::{Deserialize, Serialize};
+
+use super::fields::{self, refused};
+use super::{run, ClientActor, HistoryPage};
+use crate::access::Binding;
+use crate::error::{code, ApiError};
+use crate::ids;
+use crate::json::parse_body;
+use crate::query::QueryParams;
+use crate::AppState;
+
+/// The `{id}` of a merchant path.
+pub struct MerchantIdPath(pub MerchantId);
+
+impl<S: Send + Sync> FromRequestParts<S> for MerchantIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<MerchantIdPath, ApiError> {
+        let axum::extract::Path(text) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::new(code::INVALID_ID, "the id in the path cannot be read"))?;
+        merchant_id("the merchant id in the path", &text).map(MerchantIdPath)
+    }
+}
+
+fn merchant_id(field: &str, text: &str) -> Result<MerchantId, ApiError> {
+    MerchantId::parse(text).ok_or_else(|| {
+        ApiError::new(code::INVALID_ID, format!("{field} is not a merchant id (mch_ and 26 characters)"))
+    })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantScenarioRequest)]
+struct ScenarioBody {
+    /// `online_shop`, `offline_store`, `app` or `mini_program`.
+    #[schema(examples("offline_store"))]
+    kind: String,
+    /// An `https://` URL: for every kind but `offline_store`.
+    url: Option<String>,
+    /// The store's address: for `offline_store` only.
+    #[schema(examples("北京市海淀区某某路1号"))]
+    address: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantContactRequest)]
+struct ContactBody {
+    #[schema(examples("李四"))]
+    name: String,
+    /// A mainland mobile (11 digits, read as +86) or +country and number.
+    #[schema(examples("13912345678"))]
+    phone: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantBusinessRequest)]
+struct BusinessBody {
+    /// The name on the business licence.
+    #[schema(examples("某某科技有限公司"))]
+    registered_name: String,
+    /// The licence's unified social credit code: what recognises the business.
+    #[schema(examples("91110108MA01ABCD0B"))]
+    credit_code: String,
+}
+
+/// A merchant to open from an existing member.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = OpenMerchantRequest)]
+struct OpenMerchantBody {
+    /// The member the merchant is opened from: the merchant is under its customer, and its accounts
+    /// are the member's.
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    member_id: String,
+    /// A configured merchant type (`personal`, `individual_business`, `enterprise` by default).
+    #[schema(examples("enterprise"))]
+    merchant_type: String,
+    /// The name payers see.
+    #[schema(examples("某某咖啡"))]
+    name: String,
+    scenario: ScenarioBody,
+    contact: ContactBody,
+    /// When receipts are settled: `t1` (the default), `d1` or `d0`.
+    #[schema(examples("t1"))]
+    settlement_cycle: Option<String>,
+    /// The business licence, for a type that requires one; a personal merchant is its customer's own
+    /// certificate.
+    business: Option<BusinessBody>,
+}
+
+/// A merchant's scenario as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantScenario)]
+pub struct ScenarioView {
+    kind: String,
+    #[schema(required = true)]
+    url: Option<String>,
+    #[schema(required = true)]
+    address: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantContact)]
+pub struct ContactView {
+    name: String,
+    /// Masked.
+    #[schema(examples("+86139****5678"))]
+    phone: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantLegalPerson)]
+pub struct LegalPersonView {
+    name: String,
+    certificate_type: String,
+    masked_number: String,
+}
+
+/// The documents given for the onboarding review.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantDocuments)]
+pub struct DocumentsView {
+    /// The licence's credit code, masked; null until given.
+    #[schema(required = true)]
+    licence: Option<String>,
+    #[schema(required = true)]
+    legal_person: Option<LegalPersonView>,
+    premises_photos: Vec<String>,
+}
+
+/// The settlement bank account.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantSettlementAccount)]
+pub struct SettlementAccountView {
+    /// `corporate` or `personal_card`.
+    kind: String,
+    account_name: String,
+    masked_number: String,
+    #[schema(required = true)]
+    bank_code: Option<String>,
+    #[schema(required = true)]
+    branch_code: Option<String>,
+    /// `unverified`, `verified` or `failed`.
+    verification: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantReview)]
+pub struct ReviewView {
+    /// `approve`, `reject` or `request_more`.
+    decision: String,
+    #[schema(required = true)]
+    reason: Option<String>,
+    by: String,
+    #[schema(format = DateTime)]
+    at: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantAccount)]
+pub struct MerchantAccountView {
+    account_id: String,
+    account_type: String,
+}
+
+/// What a merchant received in the platform's current day and month (Asia/Shanghai unless configured).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantReceipts)]
+pub struct ReceiptsView {
+    today: i64,
+    this_month: i64,
+}
+
+/// A merchant (商户).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Merchant)]
+pub struct MerchantView {
+    #[schema(pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    id: String,
+    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    customer_id: String,
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    member_id: String,
+    merchant_type: String,
+    name: String,
+    business_name: String,
+    /// The business's certificate (credit code, or the customer's own), masked.
+    business_certificate: String,
+    /// `applying`, `under_review`, `active`, `rejected`, `frozen` or `closed`.
+    #[schema(examples("applying"))]
+    status: String,
+    #[schema(required = true)]
+    status_reason: Option<String>,
+    scenario: ScenarioView,
+    contact: ContactView,
+    settlement_cycle: String,
+    #[schema(required = true)]
+    settlement_account: Option<SettlementAccountView>,
+    documents: DocumentsView,
+    reviews: Vec<ReviewView>,
+    /// The accounts opened when it became active.
+    accounts: Vec<MerchantAccountView>,
+    receipts: ReceiptsView,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+impl MerchantView {
+    fn of(m: &StoredMerchant, state: &AppState) -> MerchantView {
+        let calendar = &state.parties.config().calendar;
+        let now = sanhu_service::clock::now();
+        let (day, month) = (calendar.day(now), calendar.month(now));
+        let receipts = ReceiptsView {
+            today: if m.receipts.day == day.0 { m.receipts.day_total } else { 0 },
+            this_month: if (m.receipts.month_year, m.receipts.month) == (month.year, month.month) {
+                m.receipts.month_total
+            } else {
+                0
+            },
+        };
+        MerchantView {
+            id: m.id.clone(),
+            customer_id: m.customer_id.clone(),
+            member_id: m.member_id.clone(),
+            merchant_type: m.merchant_type.clone(),
+            name: m.name.clone(),
+            business_name: m.business_name.clone(),
+            business_certificate: m.business_certificate.clone(),
+            status: m.status.clone(),
+            status_reason: m.status_reason.clone(),
+            scenario: ScenarioView {
+                kind: m.scenario.kind.clone(),
+                url: m.scenario.url.clone(),
+                address: m.scenario.address.clone(),
+            },
+            contact: ContactView {
+                name: m.contact.name.clone(),
+                phone: PhoneNumber::parse(&m.contact.phone).map(|p| p.masked()).unwrap_or_default(),
+            },
+            settlement_cycle: m.settlement_cycle.clone(),
+            settlement_account: m.settlement_account.as_ref().map(|a| SettlementAccountView {
+                kind: a.kind.clone(),
+                account_name: a.account_name.clone(),
+                masked_number: a.masked_number.clone(),
+                bank_code: a.bank_code.clone(),
+                branch_code: a.branch_code.clone(),
+                verification: a.verification.clone(),
+            }),
+            documents: DocumentsView {
+                licence: m.documents.licence_masked.clone(),
+                legal_person: m.documents.legal_person.as_ref().map(|l| LegalPersonView {
+                    name: l.name.clone(),
+                    certificate_type: l.certificate_type.clone(),
+                    masked_number: l.masked_number.clone(),
+                }),
+                premises_photos: m.documents.premises_photos.clone(),
+            },
+            reviews: m
+                .reviews
+                .iter()
+                .map(|r| ReviewView {
+                    decision: r.decision.clone(),
+                    reason: r.reason.clone(),
+                    by: r.by.clone(),
+                    at: r.at.to_string(),
+                })
+                .collect(),
+            accounts: m
+                .accounts
+                .iter()
+                .map(|a| MerchantAccountView { account_id: a.account_id.clone(), account_type: a.account_type.clone() })
+                .collect(),
+            receipts,
+            created_at: m.created_at.to_string(),
+            updated_at: m.updated_at.to_string(),
+        }
+    }
+}
+
+fn merchant_refused(field: &str, error: MerchantError) -> ApiError {
+    refused(field, error)
+}
+
+/// POST /v1/merchants
+#[utoipa::path(
+    post,
+    path = "/v1/merchants",
+    tag = "merchants",
+    operation_id = "openMerchant",
+    summary = "Open a merchant from a member",
+    description = "A merchant (applying) of a configured type, opened from an existing member and under its customer: \
+        one customer may be a member and merchants at once, with one customer number. The business is recognised by \
+        its licence's credit code (or, for a personal merchant, its customer's certificate): onboarded again it lands \
+        under the same customer, and under another customer it is refused (`merchant_business_of_another_customer`). \
+        A customer has at most `merchants_per_customer_max` merchants (`merchant_cap_reached`).",
+    request_body = OpenMerchantBody,
+    responses((status = 201, description = "The merchant, applying.", body = MerchantView))
+)]
+pub async fn open_merchant(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    body: Bytes,
+) -> Result<(StatusCode, Json<MerchantView>), ApiError> {
+    let body: OpenMerchantBody = parse_body(&body)?;
+    let kind = ScenarioKind::parse(&body.scenario.kind)
+        .ok_or_else(|| merchant_refused("scenario.kind", MerchantError::ScenarioInvalid))?;
+    let place = check_scenario(kind, body.scenario.url.as_deref(), body.scenario.address.as_deref())
+        .map_err(|e| merchant_refused("scenario", e))?;
+    let scenario = match kind {
+        ScenarioKind::OfflineStore => Scenario { kind: kind.as_str().to_owned(), url: None, address: Some(place) },
+        _ => Scenario { kind: kind.as_str().to_owned(), url: Some(place), address: None },
+    };
+    let business = match &body.business {
+        None => None,
+        Some(b) => Some((
+            RealName::organisation(&b.registered_name).map_err(|e| refused("business.registered_name", e))?,
+            Certificate::parse(CertificateType::UnifiedSocialCreditCode, &b.credit_code)
+                .map_err(|e| refused("business.credit_code", e))?,
+        )),
+    };
+    let application = MerchantApplication {
+        member_id: ids::member_id("member_id", &body.member_id)?,
+        merchant_type: body.merchant_type.clone(),
+        name: check_name(&body.name).map_err(|e| merchant_refused("name", e))?,
+        scenario,
+        contact_name: RealName::person(&body.contact.name).map_err(|e| refused("contact.name", e))?,
+        contact_phone: fields::phone("contact.phone", &body.contact.phone)?,
+        settlement_cycle: check_settlement_cycle(body.settlement_cycle.as_deref().unwrap_or("t1"))
+            .map_err(|e| merchant_refused("settlement_cycle", e))?
+            .to_owned(),
+        business,
+    };
+    let parties = state.parties.clone();
+    let merchant = run(move || async move { parties.open_merchant(&application, &actor).await }).await?;
+    tracing::info!(merchant.id = %merchant.id, customer.id = %merchant.customer_id, "merchant opened");
+    Ok((StatusCode::CREATED, Json(MerchantView::of(&merchant, &state))))
+}
+
+/// GET /v1/merchants/{id}
+#[utoipa::path(
+    get,
+    path = "/v1/merchants/{id}",
+    tag = "merchants",
+    operation_id = "getMerchant",
+    summary = "Get a merchant",
+    description = "Its type, status (with the reason), scenario, contact, documents (masked), settlement account, \
+        reviews, accounts and what it received today and this month.",
+    params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses((status = 200, description = "The merchant.", body = MerchantView))
+)]
+pub async fn get_merchant(
+    State(state): State<AppState>,
+    MerchantIdPath(id): MerchantIdPath,
+) -> Result<Json<MerchantView>, ApiError> {
+    let merchant = state.parties.get_merchant(id).await?;
+    Ok(Json(MerchantView::of(&merchant, &state)))
+}
+
+/// A page of merchants, in id order (the order they were opened).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MerchantList {
+    data: Vec<MerchantView>,
+    /// Pass as `after` for the next page; null on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// GET /v1/merchants
+#[utoipa::path(
+    get,
+    path = "/v1/merchants",
+    tag = "merchants",
+    operation_id = "listMerchants",
+    summary = "List merchants",
+    description = "Merchants in the order they were opened, filtered by status, type, customer or member, with a \
+        cursor. A client bound to a member lists that member's merchants only.",
+    params(
+        ("status" = Option<String>, Query, description = "applying, under_review, active, rejected, frozen or closed."),
+        ("merchant_type" = Option<String>, Query, description = "A merchant type's code."),
+        ("customer_id" = Option<String>, Query, description = "The customer's merchants."),
+        ("member_id" = Option<String>, Query, description = "The member's merchants."),
+        ("after" = Option<String>, Query, description = "A `next_cursor` this endpoint returned."),
+        ("limit" = Option<u32>, Query, description = "At most this many (the page size maximum by default)."),
+    ),
+    responses((status = 200, description = "A page of merchants.", body = MerchantList))
+)]
+pub async fn list_merchants(
+    State(state): State<AppState>,
+    Binding(bound_to): Binding,
+    query: QueryParams,
+) -> Result<Json<MerchantList>, ApiError> {
+    let query = query.only(&["status", "merchant_type", "customer_id", "member_id", "after", "limit"])?;
+    let limit = query.limit(state.config.page_size_max)?;
+    let status = match query.get("status") {
+        None => None,
+        Some(text) => Some(MerchantStatus::parse(text).ok_or_else(|| {
+            ApiError::new(code::INVALID_QUERY, "status is applying, under_review, active, rejected, frozen or closed")
+        })?),
+    };
+    let mut filter = MerchantFilter {
+        status,
+        merchant_type: query.get("merchant_type").map(str::to_owned),
+        customer_id: query.get("customer_id").map(|c| ids::customer_id("customer_id", c)).transpose()?,
+        member_id: query.get("member_id").map(|m| ids::member_id("member_id", m)).transpose()?,
+    };
+    // A bound client's list is its member's merchants (another `member_id` is refused before this).
+    if let Some(member) = bound_to {
+        filter.member_id = Some(member);
+    }
+    let after = query
+        .get("after")
+        .map(|a| {
+            MerchantId::parse(a).ok_or_else(|| {
+                ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned")
+            })
+        })
+        .transpose()?;
+    let merchants = state.parties.list_merchants(&filter, after, limit).await?;
+    let next_cursor = (merchants.len() == limit as usize).then(|| merchants.last().map(|m| m.id.clone())).flatten();
+    Ok(Json(MerchantList { data: merchants.iter().map(|m| MerchantView::of(m, &state)).collect(), next_cursor }))
+}
+
+/// GET /v1/merchants/{id}/history
+#[utoipa::path(
+    get,
+    path = "/v1/merchants/{id}/history",
+    tag = "merchants",
+    operation_id = "getMerchantHistory",
+    summary = "A merchant's history",
+    description = "Every change to the merchant, oldest first: opened, documents given, submitted, reviewed, \
+        settlement account set and verified, status changed; with who, when and why.",
+    params(
+        ("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("after" = Option<String>, Query, description = "A `next_cursor` this endpoint returned."),
+        ("limit" = Option<u32>, Query, description = "At most this many."),
+    ),
+    responses((status = 200, description = "A page of history.", body = HistoryPage))
+)]
+pub async fn merchant_history(
+    State(state): State<AppState>,
+    MerchantIdPath(id): MerchantIdPath,
+    query: QueryParams,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let (after, limit) = super::history_window(query, state.config.page_size_max)?;
+    state.parties.get_merchant(id).await?;
+    let entries = state.parties.record_history(&id.to_string(), after, limit).await?;
+    Ok(Json(HistoryPage::of(&entries, limit)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantLegalPersonRequest)]
+struct LegalPersonBody {
+    #[schema(examples("张三"))]
+    name: String,
+    /// `id_card` by default.
+    certificate_type: Option<String>,
+    /// Read, checked and kept masked only.
+    #[schema(examples("110101199003071233"))]
+    certificate_number: String,
+}
+
+/// Documents for the onboarding review; what is left out stays as it was.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantDocumentsRequest)]
+struct DocumentsBody {
+    /// The licence's number: the business's credit code given when the merchant was opened.
+    #[schema(examples("91110108MA01ABCD0B"))]
+    licence_number: Option<String>,
+    legal_person: Option<LegalPersonBody>,
+    /// References to photos of the premises in the platform's file store (at most 10).
+    premises_photos: Option<Vec<String>>,
+}
+
+/// POST /v1/merchants/{id}/documents
+#[utoipa::path(
+    post,
+    path = "/v1/merchants/{id}/documents",
+    tag = "merchants",
+    operation_id = "giveMerchantDocuments",
+    summary = "Give documents for the onboarding review",
+    description = "While applying: the licence number (it must be the business's credit code), the legal person's \
+        certificate, the premises photos' references. Certificate numbers are kept masked.",
+    params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = DocumentsBody,
+    responses((status = 200, description = "The merchant with its documents.", body = MerchantView))
+)]
+pub async fn give_documents(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MerchantIdPath(id): MerchantIdPath,
+    body: Bytes,
+) -> Result<Json<MerchantView>, ApiError> {
+    let body: DocumentsBody = parse_body(&body)?;
+    let licence_number = body
+        .licence_number
+        .as_deref()
+        .map(|n| {
+            Certificate::parse(CertificateType::UnifiedSocialCreditCode, n).map_err(|e| refused("licence_number", e))
+        })
+        .transpose()?;
+    let legal_person = match &body.legal_person {
+        None => None,
+        Some(l) => {
+            let certificate_type = match &l.certificate_type {
+                None => CertificateType::IdCard,
+                Some(t) => CertificateType::parse(t).map_err(|e| refused("legal_person.certificate_type", e))?,
+            };
+            Some((
+                RealName::person(&l.name).map_err(|e| refused("legal_person.name", e))?,
+                Certificate::parse(certificate_type, &l.certificate_number)
+                    .map_err(|e| refused("legal_person.certificate_number", e))?,
+            ))
+        }
+    };
+    let given = DocumentsGiven { licence_number, legal_person, premises_photos: body.premises_photos };
+    let parties = state.parties.clone();
+    let merchant = run(move || async move { parties.give_merchant_documents(id, &given, &actor).await }).await?;
+    Ok(Json(MerchantView::of(&merchant, &state)))
+}
+
+/// A settlement bank account: a corporate account or a personal card.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantSettlementAccountRequest)]
+struct SettlementAccountBody {
+    /// `corporate` (对公) or `personal_card`.
+    #[schema(examples("corporate"))]
+    kind: String,
+    /// A corporate account's name must be the business's registered name; a card's, the member's
+    /// real name.
+    account_name: String,
+    /// A corporate account: 6 to 32 digits, not Luhn-checked. A card: Luhn-checked.
+    account_number: String,
+    /// A corporate account's bank: 3 digits.
+    bank_code: Option<String>,
+    /// A corporate account's branch (联行号): 12 digits.
+    branch_code: Option<String>,
+}
+
+/// POST /v1/merchants/{id}/settlement-account
+#[utoipa::path(
+    post,
+    path = "/v1/merchants/{id}/settlement-account",
+    tag = "merchants",
+    operation_id = "setMerchantSettlementAccount",
+    summary = "Set a merchant's settlement bank account",
+    description = "Of a kind the merchant's type accepts (`settlement_account_kind_not_accepted`): a corporate account \
+        bearing the business's registered name (`settlement_account_name_mismatch`), with its bank and branch codes, \
+        or a card in the member's real name. Unverified until the platform says otherwise. The number is kept masked.",
+    params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = SettlementAccountBody,
+    responses((status = 200, description = "The merchant with its settlement account.", body = MerchantView))
+)]
+pub async fn set_settlement_account(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MerchantIdPath(id): MerchantIdPath,
+    body: Bytes,
+) -> Result<Json<MerchantView>, ApiError> {
+    let body: SettlementAccountBody = parse_body(&body)?;
+    let given = match body.kind.as_str() {
+        "corporate" => SettlementAccountGiven::Corporate {
+            account_name: body.account_name.clone(),
+            number: body.account_number.clone(),
+            bank_code: body.bank_code.clone().unwrap_or_default(),
+            branch_code: body.branch_code.clone().unwrap_or_default(),
+        },
+        "personal_card" => SettlementAccountGiven::PersonalCard {
+            account_name: RealName::person(&body.account_name).map_err(|e| refused("account_name", e))?,
+            number: CardNumber::parse(&body.account_number).map_err(|e| refused("account_number", e))?,
+        },
+        _ => return Err(merchant_refused("kind", MerchantError::SettlementKindNotAccepted)),
+    };
+    let parties = state.parties.clone();
+    let merchant = run(move || async move { parties.set_settlement_account(id, &given, &actor).await }).await?;
+    Ok(Json(MerchantView::of(&merchant, &state)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantVerificationRequest)]
+struct VerificationBody {
+    /// Whether the account was verified (a small payment confirmed, the bank's word).
+    verified: bool,
+}
+
+/// POST /v1/merchants/{id}/settlement-account/verification
+#[utoipa::path(
+    post,
+    path = "/v1/merchants/{id}/settlement-account/verification",
+    tag = "merchants",
+    operation_id = "verifyMerchantSettlementAccount",
+    summary = "Record a settlement account's verification",
+    description = "The platform's word on the settlement account: `verified` or `failed`.",
+    params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = VerificationBody,
+    responses((status = 200, description = "The merchant.", body = MerchantView))
+)]
+pub async fn verify_settlement_account(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MerchantIdPath(id): MerchantIdPath,
+    body: Bytes,
+) -> Result<Json<MerchantView>, ApiError> {
+    let body: VerificationBody = parse_body(&body)?;
+    let parties = state.parties.clone();
+    let merchant =
+        run(move || async move { parties.verify_settlement_account(id, body.verified, &actor).await }).await?;
+    Ok(Json(MerchantView::of(&merchant, &state)))
+}
+
+/// POST /v1/merchants/{id}/submit
+#[utoipa::path(
+    post,
+    path = "/v1/merchants/{id}/submit",
+    tag = "merchants",
+    operation_id = "submitMerchant",
+    summary = "Submit a merchant for review",
+    description = "Applying → under review, once the documents its type requires (`merchant_documents_missing`) and a \
+        settlement account (`settlement_account_missing`) are given.",
+    params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = Option<crate::wallet::recharges::EmptyBody>,
+    responses((status = 200, description = "The merchant, under review.", body = MerchantView))
+)]
+pub async fn submit_merchant(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MerchantIdPath(id): MerchantIdPath,
+    body: Bytes,
+) -> Result<Json<MerchantView>, ApiError> {
+    let _: crate::wallet::recharges::EmptyBody = crate::json::parse_body_or_empty(&body)?;
+    let parties = state.parties.clone();
+    let merchant = run(move || async move { parties.submit_merchant(id, &actor).await }).await?;
+    Ok(Json(MerchantView::of(&merchant, &state)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantReviewRequest)]
+struct ReviewBody {
+    /// `approve`, `reject` or `request_more`.
+    #[schema(examples("approve"))]
+    decision: String,
+    /// Required to reject or ask for more.
+    reason: Option<String>,
+}
+
+/// POST /v1/merchants/{id}/review
+#[utoipa::path(
+    post,
+    path = "/v1/merchants/{id}/review",
+    tag = "merchants",
+    operation_id = "reviewMerchant",
+    summary = "Decide a merchant's application",
+    description = "Under review only (`merchant_not_under_review`). Approved, the merchant becomes active and the \
+        accounts its type configures open for its member; rejected, it stays rejected; asked for more, it goes back to \
+        applying. Rejecting and asking for more take a reason (`merchant_review_reason_required`).",
+    params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = ReviewBody,
+    responses((status = 200, description = "The merchant after the decision.", body = MerchantView))
+)]
+pub async fn review_merchant(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MerchantIdPath(id): MerchantIdPath,
+    body: Bytes,
+) -> Result<Json<MerchantView>, ApiError> {
+    let body: ReviewBody = parse_body(&body)?;
+    let decision = ReviewDecision::parse(&body.decision).ok_or_else(|| {
+        ApiError::new(code::INVALID_FIELD, "decision is approve, reject or request_more").within("decision")
+    })?;
+    let reason = body.reason.as_deref().map(fields::reason).transpose()?;
+    let parties = state.parties.clone();
+    let merchant =
+        run(move || async move { parties.review_merchant(id, decision, reason.as_ref(), &actor).await }).await?;
+    Ok(Json(MerchantView::of(&merchant, &state)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantStatusRequest)]
+struct StatusBody {
+    /// `frozen`, `active` (unfreeze) or `closed`.
+    #[schema(examples("frozen"))]
+    status: String,
+    reason: String,
+}
+
+/// POST /v1/merchants/{id}/status
+#[utoipa::path(
+    post,
+    path = "/v1/merchants/{id}/status",
+    tag = "merchants",
+    operation_id = "setMerchantStatus",
+    summary = "Freeze, unfreeze or close a merchant",
+    description = "`frozen` from active, `active` from frozen, `closed` from any status but closed \
+        (`merchant_status_change_not_allowed`), with a reason. A frozen or closed merchant receives no payments \
+        (`merchant_not_receiving`).",
+    params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = StatusBody,
+    responses((status = 200, description = "The merchant.", body = MerchantView))
+)]
+pub async fn set_merchant_status(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MerchantIdPath(id): MerchantIdPath,
+    body: Bytes,
+) -> Result<Json<MerchantView>, ApiError> {
+    let body: StatusBody = parse_body(&body)?;
+    let to = MerchantStatus::parse(&body.status)
+        .ok_or_else(|| merchant_refused("status", MerchantError::StatusChangeNotAllowed))?;
+    let reason = fields::reason(&body.reason)?;
+    let parties = state.parties.clone();
+    let merchant = run(move || async move { parties.change_merchant_status(id, to, &reason, &actor).await }).await?;
+    Ok(Json(MerchantView::of(&merchant, &state)))
+}
+
+/// A configured merchant type.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantType)]
+pub struct MerchantTypeView {
+    code: String,
+    name: String,
+    /// `personal` or `enterprise`: the kind of member it is opened from.
+    member_kind: String,
+    real_name_required: bool,
+    /// Of `licence`, `legal_person`, `premises`.
+    documents: Vec<String>,
+    /// Of `corporate`, `personal_card`.
+    settlement_accounts: Vec<String>,
+    per_payment: i64,
+    per_day: i64,
+    per_month: i64,
+    /// The account types opened when a merchant of this type becomes active.
+    accounts: Vec<String>,
+}
+
+/// The configured merchant types.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MerchantTypeList {
+    data: Vec<MerchantTypeView>,
+}
+
+/// GET /v1/merchant-types
+#[utoipa::path(
+    get,
+    path = "/v1/merchant-types",
+    tag = "merchants",
+    operation_id = "listMerchantTypes",
+    summary = "The merchant types",
+    description = "As configured (`[[merchant_types]]`): requirements, limits per payment, day and month (minor \
+        units; days and months of the platform's calendar), accepted settlement accounts, accounts opened.",
+    responses((status = 200, description = "The merchant types.", body = MerchantTypeList))
+)]
+pub async fn merchant_types(State(state): State<AppState>) -> Json<MerchantTypeList> {
+    let data = state
+        .parties
+        .config()
+        .merchant_types
+        .iter()
+        .map(|t| {
+            let s = t.spec();
+            MerchantTypeView {
+                code: s.code.as_str().to_owned(),
+                name: s.name.clone(),
+                member_kind: s.member_kind.as_str().to_owned(),
+                real_name_required: s.real_name_required,
+                documents: s.documents.iter().map(|d| d.as_str().to_owned()).collect(),
+                settlement_accounts: s.settlement_accounts.iter().map(|k| k.as_str().to_owned()).collect(),
+                per_payment: s.limits.per_payment,
+                per_day: s.limits.per_day,
+                per_month: s.limits.per_month,
+                accounts: s.accounts.iter().map(|a| a.as_str().to_owned()).collect(),
+            }
+        })
+        .collect();
+    Json(MerchantTypeList { data })
+}

@@ -1,0 +1,404 @@
+//! Merchants over HTTP, end to end, on SQLite and on PostgreSQL: an enterprise merchant opened from an
+//! enterprise member, its onboarding review (documents, a corporate settlement account, submission,
+//! staff asking for more, approval) opening its accounts, payments it receives held to its type's
+//! limits, a freeze; the same business onboarded twice (one customer), another customer refused, the
+//! per-customer cap; a personal merchant (real name, a card); and a bound client reaching its own
+//! merchant only.
+
+use axum::http::StatusCode;
+use sanhu_core::party::check_digit::uscc_check_char;
+use sanhu_core::party::merchant::{
+    DocumentKind, MerchantLimits, MerchantType, MerchantTypeCode, MerchantTypeSpec, MerchantTypes, SettlementKind,
+};
+use sanhu_core::party::{AccountTypeCode, PartyKind};
+use sanhu_service::party::PartyConfig;
+use sanhu_testkit::app::{bound_client, TestApp};
+use sanhu_testkit::ids::{card_number, CREDIT_CODE, ID_CARD};
+use sanhu_testkit::{on_both_backends, world, TestDatabase};
+use serde_json::{json, Value};
+
+/// A unified social credit code whose first 17 characters end in `n`, with its check character.
+fn credit_code(n: u32) -> String {
+    let first17 = format!("91110108MA01{n:05}");
+    format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
+}
+
+/// An enterprise type with small limits (30.00 a payment, 50.00 a day, 80.00 a month) and a personal
+/// type, and a cap of 2 merchants per customer.
+fn parties() -> PartyConfig {
+    let code = |c: &str| AccountTypeCode::parse(c).unwrap();
+    let enterprise = MerchantTypeSpec {
+        code: MerchantTypeCode::parse("enterprise").unwrap(),
+        name: "企业商户".into(),
+        member_kind: PartyKind::Enterprise,
+        real_name_required: false,
+        documents: DocumentKind::ALL.to_vec(),
+        settlement_accounts: vec![SettlementKind::Corporate],
+        limits: MerchantLimits::new(3000, 5000, 8000).unwrap(),
+        accounts: vec![code("settlement"), code("margin")],
+    };
+    let personal = MerchantTypeSpec {
+        code: MerchantTypeCode::parse("personal").unwrap(),
+        name: "个人商户".into(),
+        member_kind: PartyKind::Personal,
+        real_name_required: true,
+        documents: Vec::new(),
+        settlement_accounts: vec![SettlementKind::PersonalCard],
+        limits: MerchantLimits::new(1000, 2000, 3000).unwrap(),
+        accounts: vec![code("settlement")],
+    };
+    let types = [enterprise, personal].into_iter().map(|s| MerchantType::configure(s).unwrap()).collect();
+    PartyConfig {
+        merchant_types: MerchantTypes::new(types).unwrap(),
+        merchants_per_customer_max: 2,
+        ..world::party_config()
+    }
+}
+
+async fn app(db: TestDatabase) -> TestApp {
+    TestApp::new(db, parties(), world::wallet_config()).await
+}
+
+fn id_of(body: &Value) -> String {
+    body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_owned()
+}
+
+/// An active enterprise member named `name` with `credit_code`; returns its member id.
+async fn enterprise(app: &TestApp, email: &str, admin_phone: &str, name: &str, credit_code: &str) -> String {
+    let company = json!({
+        "name": name, "credit_code": credit_code, "legal_person": "张三",
+        "legal_person_certificate_number": ID_CARD, "contact": "李四", "contact_phone": "13912345678",
+        "industry": "I642", "licence_expiry": "2035-06-30", "address": "北京市海淀区某某路1号"
+    });
+    let registered =
+        app.post("/v1/enterprises", json!({"email": email, "company": company, "admin": {"phone": admin_phone}})).await;
+    let member = id_of(&registered.assert_status(StatusCode::CREATED)["member"]);
+    app.activate(&member).await;
+    member
+}
+
+fn opening(member: &str, name: &str, credit_code: &str) -> Value {
+    json!({
+        "member_id": member, "merchant_type": "enterprise", "name": name,
+        "scenario": {"kind": "offline_store", "address": "北京市海淀区某某路1号"},
+        "contact": {"name": "李四", "phone": "13912345678"},
+        "business": {"registered_name": "某某科技有限公司", "credit_code": credit_code}
+    })
+}
+
+fn corporate(name: &str) -> Value {
+    json!({"kind": "corporate", "account_name": name, "account_number": "1100000000000000000001",
+           "bank_code": "102", "branch_code": "102100000012"})
+}
+
+fn pay(number: &str, member: &str, amount: i64, receiver: &str) -> Value {
+    json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": receiver})
+}
+
+/// A merchant of `member` taken through the review to active; returns (merchant id, its settlement
+/// account id).
+async fn active_merchant(app: &TestApp, member: &str, credit_code: &str) -> (String, String) {
+    let merchant = id_of(
+        app.post("/v1/merchants", opening(member, "某某咖啡", credit_code)).await.assert_status(StatusCode::CREATED),
+    );
+    let path = format!("/v1/merchants/{merchant}");
+    let documents = json!({"licence_number": credit_code, "legal_person": {"name": "张三", "certificate_number": ID_CARD},
+                           "premises_photos": ["file:premises-1"]});
+    app.post(&format!("{path}/documents"), documents).await.assert_status(StatusCode::OK);
+    app.post(&format!("{path}/settlement-account"), corporate("某某科技有限公司")).await.assert_status(StatusCode::OK);
+    app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
+    let approved = app.post(&format!("{path}/review"), json!({"decision": "approve"})).await;
+    let approved = approved.assert_status(StatusCode::OK);
+    let settlement = approved["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    (merchant, settlement)
+}
+
+on_both_backends!(an_enterprise_merchant_is_reviewed_opens_its_accounts_and_receives_within_its_limits, |db| {
+    let app = app(db).await;
+    let member = enterprise(&app, "finance@example.com", "13900000001", "某某科技有限公司", CREDIT_CODE).await;
+
+    // Opened, applying, under the member's customer: one customer number for member and merchant.
+    let opened = app.post("/v1/merchants", opening(&member, "某某咖啡", CREDIT_CODE)).await;
+    assert!(!opened.text.contains(CREDIT_CODE), "the credit code is shown masked only");
+    let opened = opened.assert_status(StatusCode::CREATED).clone();
+    let merchant = id_of(&opened);
+    assert!(merchant.starts_with("mch_"));
+    let member_read = app.get(&format!("/v1/members/{member}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(opened["customer_id"], member_read["customer_id"]);
+    assert_eq!((opened["status"].clone(), opened["merchant_type"].clone()), (json!("applying"), json!("enterprise")));
+    assert_eq!(opened["business_certificate"], "911***********CD0B");
+    assert_eq!(opened["contact"]["phone"], "139****5678");
+    assert_eq!(opened["settlement_cycle"], "t1");
+    let path = format!("/v1/merchants/{merchant}");
+
+    // Submitting needs the documents the type requires, then a settlement account.
+    app.post(&format!("{path}/submit"), json!({}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_documents_missing");
+    let wrong_licence = json!({"licence_number": credit_code(7)});
+    app.post(&format!("{path}/documents"), wrong_licence)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_document_invalid");
+    let documents = json!({"licence_number": CREDIT_CODE, "legal_person": {"name": "张三", "certificate_number": ID_CARD},
+                           "premises_photos": ["file:premises-1", "file:premises-2"]});
+    let given = app.post(&format!("{path}/documents"), documents).await;
+    assert!(!given.text.contains(ID_CARD), "the legal person's certificate is shown masked only");
+    let given = given.assert_status(StatusCode::OK).clone();
+    assert_eq!(given["documents"]["legal_person"]["masked_number"], "110***********1233");
+    app.post(&format!("{path}/submit"), json!({}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "settlement_account_missing");
+
+    // The enterprise type settles to a corporate account bearing the company's name, never a card.
+    let card = json!({"kind": "personal_card", "account_name": "张三", "account_number": card_number(1)});
+    app.post(&format!("{path}/settlement-account"), card)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "settlement_account_kind_not_accepted");
+    app.post(&format!("{path}/settlement-account"), corporate("某某商贸有限公司"))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "settlement_account_name_mismatch");
+    let mut short = corporate("某某科技有限公司");
+    short["branch_code"] = json!("1021");
+    app.post(&format!("{path}/settlement-account"), short)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "settlement_account_invalid");
+    let set = app.post(&format!("{path}/settlement-account"), corporate("某某科技有限公司")).await;
+    assert!(!set.text.contains("1100000000000000000001"), "the account number is shown masked only");
+    let set = set.assert_status(StatusCode::OK).clone();
+    assert_eq!(set["settlement_account"]["verification"], "unverified");
+    assert_eq!(set["settlement_account"]["masked_number"], "1100**************0001");
+    let verified = app.post(&format!("{path}/settlement-account/verification"), json!({"verified": true})).await;
+    assert_eq!(verified.assert_status(StatusCode::OK)["settlement_account"]["verification"], "verified");
+
+    // Reviewed: asked for more (with a reason), submitted again, approved; accounts open on approval.
+    app.post(&format!("{path}/review"), json!({"decision": "approve"}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "merchant_not_under_review");
+    assert_eq!(
+        app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK)["status"],
+        "under_review"
+    );
+    app.post(&format!("{path}/review"), json!({"decision": "request_more"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_review_reason_required");
+    let more = app.post(&format!("{path}/review"), json!({"decision": "request_more", "reason": "门头照不清晰"})).await;
+    let more = more.assert_status(StatusCode::OK).clone();
+    assert_eq!((more["status"].clone(), more["status_reason"].clone()), (json!("applying"), json!("门头照不清晰")));
+    assert!(more["accounts"].as_array().unwrap().is_empty());
+    app.post(&format!("{path}/documents"), json!({"premises_photos": ["file:premises-3"]}))
+        .await
+        .assert_status(StatusCode::OK);
+    app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
+    let approved =
+        app.post(&format!("{path}/review"), json!({"decision": "approve"})).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(approved["status"], "active");
+    let types: Vec<&str> =
+        approved["accounts"].as_array().unwrap().iter().map(|a| a["account_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["settlement", "margin"]);
+    let reviews: Vec<&str> =
+        approved["reviews"].as_array().unwrap().iter().map(|r| r["decision"].as_str().unwrap()).collect();
+    assert_eq!(reviews, ["request_more", "approve"]);
+    let settlement = approved["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    let accounts = app.get(&format!("/v1/members/{member}/accounts")).await.assert_status(StatusCode::OK).clone();
+    assert!(
+        accounts["data"].as_array().unwrap().iter().any(|a| a["id"] == settlement.as_str()),
+        "the member's own account"
+    );
+
+    // Payments received: 30.00 a payment, 50.00 a day; each refusal names its limit and moves nothing.
+    let (payer, basic) = app.active_member("13800000009").await;
+    app.recharge(&payer, &basic, 100_000, "test", "R-1").await;
+    let over = app.post("/v1/payments", pay("P-0", &payer, 3001, &settlement)).await;
+    over.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_limit_exceeded");
+    assert!(over.text.contains("per_payment"), "{}", over.text);
+    app.post("/v1/payments", pay("P-1", &payer, 3000, &settlement)).await.assert_status(StatusCode::CREATED);
+    app.post("/v1/payments", pay("P-2", &payer, 2000, &settlement)).await.assert_status(StatusCode::CREATED);
+    let today = app.post("/v1/payments", pay("P-3", &payer, 1, &settlement)).await;
+    today.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_limit_exceeded");
+    assert!(today.text.contains("per_day"), "{}", today.text);
+    assert_eq!(app.balance(&settlement).await, 5000);
+    let read = app.get(&path).await.assert_status(StatusCode::OK).clone();
+    assert_eq!((read["receipts"]["today"].clone(), read["receipts"]["this_month"].clone()), (json!(5000), json!(5000)));
+
+    // Frozen (staff, with a reason), it receives nothing; the history has every step.
+    app.post(&format!("{path}/status"), json!({"status": "frozen"}))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "missing_field");
+    let frozen = app.post(&format!("{path}/status"), json!({"status": "frozen", "reason": "风险排查"})).await;
+    assert_eq!(frozen.assert_status(StatusCode::OK)["status"], "frozen");
+    app.post("/v1/payments", pay("P-4", &payer, 1, &settlement))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_not_receiving");
+    app.post(&format!("{path}/status"), json!({"status": "frozen", "reason": "again"}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "merchant_status_change_not_allowed");
+    let history = app.get(&format!("{path}/history")).await.assert_status(StatusCode::OK).clone();
+    let actions: Vec<&str> =
+        history["data"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "merchant.opened",
+            "merchant.documents_given",
+            "merchant.settlement_account_set",
+            "merchant.settlement_account_verified",
+            "merchant.submitted",
+            "merchant.reviewed",
+            "merchant.documents_given",
+            "merchant.submitted",
+            "merchant.reviewed",
+            "merchant.status_changed",
+        ]
+    );
+    assert_eq!(history["data"][9]["reason"], "风险排查");
+    app.verify_clean().await;
+});
+
+on_both_backends!(the_same_business_onboarded_twice_is_one_customer_and_a_customer_has_a_cap, |db| {
+    let app = app(db).await;
+    let member = enterprise(&app, "finance@example.com", "13900000001", "某某科技有限公司", CREDIT_CODE).await;
+    let first = app
+        .post("/v1/merchants", opening(&member, "某某咖啡 线上", CREDIT_CODE))
+        .await
+        .assert_status(StatusCode::CREATED)
+        .clone();
+    // Through another channel: the same business, the same customer.
+    let second = app
+        .post("/v1/merchants", opening(&member, "某某咖啡 门店", CREDIT_CODE))
+        .await
+        .assert_status(StatusCode::CREATED)
+        .clone();
+    assert_eq!(first["customer_id"], second["customer_id"]);
+    assert_ne!(first["id"], second["id"]);
+    let history =
+        app.get(&format!("/v1/merchants/{}/history", id_of(&second))).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(history["data"][0]["detail"]["same_business_merchants"], 1);
+    // The cap (2 here) counts merchants not rejected or closed.
+    app.post("/v1/merchants", opening(&member, "某某咖啡 三店", CREDIT_CODE))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_cap_reached");
+    app.post(&format!("/v1/merchants/{}/status", id_of(&second)), json!({"status": "closed", "reason": "重复进件"}))
+        .await
+        .assert_status(StatusCode::OK);
+    app.post("/v1/merchants", opening(&member, "某某咖啡 三店", CREDIT_CODE)).await.assert_status(StatusCode::CREATED);
+
+    // The business's credit code under another customer is refused.
+    let other = enterprise(&app, "other@example.com", "13900000002", "某某商贸有限公司", &credit_code(2)).await;
+    app.post("/v1/merchants", opening(&other, "冒名商户", CREDIT_CODE))
+        .await
+        .assert_error(StatusCode::CONFLICT, "merchant_business_of_another_customer");
+    // A personal member may not open an enterprise merchant; an unknown type is refused.
+    let (person, _) = app.active_member("13800000001").await;
+    app.post("/v1/merchants", opening(&person, "个人", &credit_code(3)))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_member_kind_not_allowed");
+    let mut unknown = opening(&other, "x", &credit_code(2));
+    unknown["merchant_type"] = json!("reseller");
+    app.post("/v1/merchants", unknown).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_type_unknown");
+
+    // Lists filter by customer, status and type, with a cursor.
+    let customer = first["customer_id"].as_str().unwrap();
+    let listed = app.get(&format!("/v1/merchants?customer_id={customer}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3);
+    let page = app.get("/v1/merchants?limit=2").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = app.get(&format!("/v1/merchants?limit=2&after={cursor}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    let closed = app.get("/v1/merchants?status=closed").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(closed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(closed["data"][0]["id"], second["id"]);
+    let types = app.get("/v1/merchant-types").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(types["data"][0]["code"], "enterprise");
+    assert_eq!(types["data"][1]["per_payment"], 1000);
+});
+
+on_both_backends!(a_personal_merchant_needs_a_real_name_and_settles_to_its_own_card, |db| {
+    let app = app(db).await;
+    let (member, _) = app.active_member("13800000001").await;
+    let body = json!({
+        "member_id": member, "merchant_type": "personal", "name": "张三的小店",
+        "scenario": {"kind": "mini_program", "url": "https://example.cn/shop"},
+        "contact": {"name": "张三", "phone": "13800000001"}, "settlement_cycle": "d1"
+    });
+    app.post("/v1/merchants", body.clone())
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_real_name_required");
+    app.real_name(&member, "张三", 1).await;
+    let opened = app.post("/v1/merchants", body).await.assert_status(StatusCode::CREATED).clone();
+    let path = format!("/v1/merchants/{}", id_of(&opened));
+    assert_eq!(opened["business_name"], "张三");
+    assert_eq!(opened["scenario"]["url"], "https://example.cn/shop");
+    let corporate_account = corporate("张三");
+    app.post(&format!("{path}/settlement-account"), corporate_account)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "settlement_account_kind_not_accepted");
+    let someone_else = json!({"kind": "personal_card", "account_name": "李四", "account_number": card_number(1)});
+    app.post(&format!("{path}/settlement-account"), someone_else)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "settlement_account_name_mismatch");
+    let not_luhn = json!({"kind": "personal_card", "account_name": "张三", "account_number": "6222020000000000019"});
+    let refused = app.post(&format!("{path}/settlement-account"), not_luhn).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+    let own = json!({"kind": "personal_card", "account_name": "张三", "account_number": card_number(1)});
+    let set = app.post(&format!("{path}/settlement-account"), own).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(set["settlement_account"]["kind"], "personal_card");
+    // No documents for a personal merchant: submitted, rejected with a reason, for good.
+    app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
+    app.post(&format!("{path}/review"), json!({"decision": "reject"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_review_reason_required");
+    let rejected = app.post(&format!("{path}/review"), json!({"decision": "reject", "reason": "经营范围不符"})).await;
+    let rejected = rejected.assert_status(StatusCode::OK).clone();
+    assert_eq!(
+        (rejected["status"].clone(), rejected["status_reason"].clone()),
+        (json!("rejected"), json!("经营范围不符"))
+    );
+    app.post(&format!("{path}/submit"), json!({})).await.assert_error(StatusCode::CONFLICT, "merchant_not_applying");
+});
+
+on_both_backends!(a_bound_client_reaches_only_its_own_merchant, |db| {
+    let app = app(db).await;
+    let mine = enterprise(&app, "a@example.com", "13900000001", "某某科技有限公司", CREDIT_CODE).await;
+    let theirs = enterprise(&app, "b@example.com", "13900000002", "某某商贸有限公司", &credit_code(2)).await;
+    let (my_merchant, _) = active_merchant(&app, &mine, CREDIT_CODE).await;
+    let their_merchant = {
+        let mut body = opening(&theirs, "别家", &credit_code(2));
+        body["business"]["registered_name"] = json!("某某商贸有限公司");
+        id_of(app.post("/v1/merchants", body).await.assert_status(StatusCode::CREATED))
+    };
+    let bound = bound_client(&app.db.store, &mine, "merchant-a").await;
+
+    let own = app.send_as(&bound, "GET", &format!("/v1/merchants/{my_merchant}"), Value::Null).await;
+    assert_eq!(own.assert_status(StatusCode::OK)["id"], my_merchant.as_str());
+    for (method, path, body) in [
+        ("GET", format!("/v1/merchants/{their_merchant}"), Value::Null),
+        ("GET", format!("/v1/merchants/{their_merchant}/history"), Value::Null),
+        ("POST", format!("/v1/merchants/{their_merchant}/documents"), json!({"premises_photos": ["file:x"]})),
+        ("POST", format!("/v1/merchants/{their_merchant}/settlement-account"), corporate("某某商贸有限公司")),
+        ("POST", format!("/v1/merchants/{their_merchant}/submit"), json!({})),
+    ] {
+        app.send_as(&bound, method, &path, body).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+    }
+    // Opening a merchant for another member answers as if that member did not exist.
+    let opening_theirs = opening(&theirs, "借壳", &credit_code(2));
+    app.send_as(&bound, "POST", "/v1/merchants", opening_theirs)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    // Lists hold its own merchants only, whatever it asks for.
+    let listed = app.send_as(&bound, "GET", "/v1/merchants", Value::Null).await.assert_status(StatusCode::OK).clone();
+    let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [my_merchant.as_str()]);
+    let asked = app.send_as(&bound, "GET", &format!("/v1/merchants?member_id={theirs}"), Value::Null).await;
+    asked.assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    // Staff's decisions are the platform's: a bound client holds no admin scope.
+    let review = app
+        .send_as(&bound, "POST", &format!("/v1/merchants/{my_merchant}/review"), json!({"decision": "approve"}))
+        .await;
+    review.assert_error(StatusCode::FORBIDDEN, "scope_missing");
+    // A well-formed id of nothing answers the same.
+    let nothing = format!("mch_{}", &their_merchant[4..].chars().rev().collect::<String>());
+    if sanhu_core::id::MerchantId::parse(&nothing).is_some() {
+        app.get(&format!("/v1/merchants/{nothing}")).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+    }
+});

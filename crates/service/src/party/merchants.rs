@@ -1,0 +1,701 @@
+//! Merchants (商户): opening one from a member (under the member's customer: one customer, one customer
+//! number, whether member or merchant), the onboarding review (进件: documents, submission, staff's
+//! decision), the settlement bank account, statuses with reasons and history, the accounts a type
+//! opens when its merchant becomes active, and the limits on what a merchant receives.
+//!
+//! **The same business twice.** A merchant is recognised by its business's certificate: the unified
+//! social credit code of its licence, or for a personal merchant its customer's own certificate. That
+//! certificate's keyed index is a unique key (`merchant_business`) held by the customer the business
+//! was first onboarded under; onboarding it again (through another channel or service provider) lands
+//! under the same customer, and under another customer is refused. A customer already holding the
+//! certificate itself (a verified authentication gave it) is the business's customer as well.
+//!
+//! **Counting.** The cap on a customer's merchants is protected by writing the customer record with
+//! every opening (two openings at once meet each other's version), and what a merchant received today
+//! and this month by the merchant record itself, written with every payment it receives: two payments
+//! at once cannot both fit under a limit that has room for one.
+//!
+//! Certificate numbers in the documents are kept masked only (and the credit code's keyed index, for
+//! the unique key): the review reads them when they are given, nothing needs them later.
+
+use sanhu_core::id::{CustomerId, MemberId, MerchantId};
+use sanhu_core::party::merchant::{
+    check_corporate_account, check_photos, mask_account_number, missing_documents, DocumentKind, MerchantError,
+    MerchantStatus, Receipts, ReviewDecision, SettlementKind,
+};
+use sanhu_core::party::{
+    check_open_account, Actor, CardNumber, Certificate, CertificateType, MemberAccountStatus, MemberAction,
+    PhoneNumber, RealName, Reason,
+};
+use sanhu_core::{AccountId, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::accounts::open_account_in;
+use super::customers::{certificate_key, load_customer};
+use super::documents::{MemberAccount, StoredMember};
+use super::error::{PartyError, MERCHANT_NOT_FOUND};
+use super::members::load_member;
+use super::work::{Work, ACCOUNTS_OF_MEMBER, CERTIFICATE_KEY};
+use super::Parties;
+use crate::clock;
+use crate::wallet::records::{json_document, time_ns};
+
+/// A business's certificate, held by the customer it was first onboarded under.
+pub(crate) const MERCHANT_BUSINESS_KEY: &str = "merchant_business";
+pub(crate) const MERCHANTS_OF_CUSTOMER: &str = "customer_merchants";
+pub(crate) const MERCHANTS_OF_MEMBER: &str = "member_merchants";
+/// The merchant an account was opened for.
+pub(crate) const MERCHANT_OF_ACCOUNT: &str = "account_merchant";
+
+/// Where a merchant does business (经营场景).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub kind: String,
+    pub url: Option<String>,
+    pub address: Option<String>,
+}
+
+/// Who to talk to at the merchant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    /// The phone in full (`+86…`); shown masked.
+    pub phone: String,
+}
+
+/// The legal person as the review saw them: the name and the certificate, masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalPersonDoc {
+    pub name: String,
+    pub certificate_type: String,
+    pub masked_number: String,
+}
+
+/// The onboarding review's documents (进件资料).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantDocuments {
+    /// The licence's number (the credit code), masked, once given and matching the business's.
+    pub licence_masked: Option<String>,
+    pub legal_person: Option<LegalPersonDoc>,
+    /// References to the premises photos, kept in the platform's file store.
+    pub premises_photos: Vec<String>,
+}
+
+impl MerchantDocuments {
+    fn given(&self) -> Vec<DocumentKind> {
+        let mut given = Vec::new();
+        if self.licence_masked.is_some() {
+            given.push(DocumentKind::Licence);
+        }
+        if self.legal_person.is_some() {
+            given.push(DocumentKind::LegalPerson);
+        }
+        if !self.premises_photos.is_empty() {
+            given.push(DocumentKind::Premises);
+        }
+        given
+    }
+}
+
+/// The bank account a merchant settles to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementAccount {
+    /// `corporate` or `personal_card`.
+    pub kind: String,
+    pub account_name: String,
+    /// A corporate number's first and last 4 digits; a card's BIN and last 4.
+    pub masked_number: String,
+    pub bank_code: Option<String>,
+    pub branch_code: Option<String>,
+    /// `unverified`, `verified` or `failed`.
+    pub verification: String,
+    #[serde(with = "time_ns")]
+    pub set_at: Timestamp,
+}
+
+/// One decision of the onboarding review.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewEntry {
+    pub decision: String,
+    pub reason: Option<String>,
+    pub by: String,
+    #[serde(with = "time_ns")]
+    pub at: Timestamp,
+}
+
+/// An account opened for the merchant when it became active.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantAccountRef {
+    pub account_id: String,
+    pub account_type: String,
+}
+
+/// What the merchant received in the platform's current day and month.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptsDoc {
+    pub day: i64,
+    pub day_total: i64,
+    pub month_year: i16,
+    pub month: i8,
+    pub month_total: i64,
+}
+
+impl ReceiptsDoc {
+    fn core(self) -> Receipts {
+        Receipts {
+            day: self.day,
+            day_total: self.day_total,
+            month: (self.month_year, self.month),
+            month_total: self.month_total,
+        }
+    }
+
+    fn of(r: Receipts) -> ReceiptsDoc {
+        ReceiptsDoc {
+            day: r.day,
+            day_total: r.day_total,
+            month_year: r.month.0,
+            month: r.month.1,
+            month_total: r.month_total,
+        }
+    }
+}
+
+/// A merchant as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredMerchant {
+    pub id: String,
+    pub customer_id: String,
+    pub member_id: String,
+    pub merchant_type: String,
+    /// The name payers see.
+    pub name: String,
+    /// The business's registered name (the licence's, or the customer's own for a personal merchant):
+    /// a corporate settlement account must bear it.
+    pub business_name: String,
+    /// The business's certificate, masked (credit code, or the customer's certificate).
+    pub business_certificate: String,
+    /// The business's unique key (type and keyed index), which names its customer.
+    pub business_key: String,
+    pub scenario: Scenario,
+    pub contact: Contact,
+    /// `t1`, `d1` or `d0`.
+    pub settlement_cycle: String,
+    pub settlement_account: Option<SettlementAccount>,
+    pub documents: MerchantDocuments,
+    pub status: String,
+    /// Why it reached its status (a rejection's reason, a freeze's).
+    pub status_reason: Option<String>,
+    pub reviews: Vec<ReviewEntry>,
+    pub accounts: Vec<MerchantAccountRef>,
+    pub receipts: ReceiptsDoc,
+    #[serde(with = "time_ns")]
+    pub created_at: Timestamp,
+    #[serde(with = "time_ns")]
+    pub updated_at: Timestamp,
+}
+json_document!(StoredMerchant, "merchant");
+
+impl StoredMerchant {
+    pub fn status(&self) -> MerchantStatus {
+        MerchantStatus::parse(&self.status).unwrap_or(MerchantStatus::Closed)
+    }
+
+    pub fn merchant_id(&self) -> Option<MerchantId> {
+        MerchantId::parse(&self.id)
+    }
+}
+
+/// What opening a merchant takes.
+#[derive(Clone, Debug)]
+pub struct MerchantApplication {
+    pub member_id: MemberId,
+    pub merchant_type: String,
+    pub name: String,
+    pub scenario: Scenario,
+    pub contact_name: RealName,
+    pub contact_phone: PhoneNumber,
+    pub settlement_cycle: String,
+    /// The business licence's registered name and credit code, for a type that requires a licence.
+    pub business: Option<(RealName, Certificate)>,
+}
+
+/// The documents given in one request; what is left out stays as it was.
+#[derive(Clone, Debug, Default)]
+pub struct DocumentsGiven {
+    pub licence_number: Option<Certificate>,
+    pub legal_person: Option<(RealName, Certificate)>,
+    pub premises_photos: Option<Vec<String>>,
+}
+
+/// A settlement account as given.
+#[derive(Clone, Debug)]
+pub enum SettlementAccountGiven {
+    Corporate { account_name: String, number: String, bank_code: String, branch_code: String },
+    PersonalCard { account_name: RealName, number: CardNumber },
+}
+
+/// Which merchants to list.
+#[derive(Clone, Debug, Default)]
+pub struct MerchantFilter {
+    pub status: Option<MerchantStatus>,
+    pub merchant_type: Option<String>,
+    pub customer_id: Option<CustomerId>,
+    pub member_id: Option<MemberId>,
+}
+
+impl MerchantFilter {
+    fn matches(&self, m: &StoredMerchant) -> bool {
+        self.status.is_none_or(|s| s.as_str() == m.status)
+            && self.merchant_type.as_ref().is_none_or(|t| *t == m.merchant_type)
+            && self.customer_id.is_none_or(|c| c.to_string() == m.customer_id)
+            && self.member_id.is_none_or(|c| c.to_string() == m.member_id)
+    }
+}
+
+fn rejected(error: MerchantError) -> PartyError {
+    PartyError::from(error)
+}
+
+pub(crate) async fn load_merchant(work: &mut Work, id: MerchantId) -> Result<StoredMerchant, PartyError> {
+    work.get::<StoredMerchant>(&id.to_string()).await?.ok_or(PartyError::NotFound(MERCHANT_NOT_FOUND))
+}
+
+impl Parties {
+    /// Opens a merchant (applying) from an existing member, under the member's customer; the business's
+    /// certificate must not be another customer's, and the customer must be under its cap.
+    pub async fn open_merchant(
+        &self,
+        application: &MerchantApplication,
+        actor: &Actor,
+    ) -> Result<StoredMerchant, PartyError> {
+        let types = &self.config.merchant_types;
+        let merchant_type = types.find(&application.merchant_type)?;
+        transact!(self, |work| {
+            let member = load_member(work, application.member_id).await?;
+            let customer = load_customer(work, member.member.customer()).await?;
+            member.member.check_action(MemberAction::OpenAccount, customer.customer.status())?;
+            merchant_type.check_member(member.member.kind(), member.member.real_name().is_some())?;
+            // The business: its licence for a type that requires one, else the customer itself.
+            let (business_name, certificate) =
+                match (&application.business, merchant_type.requires(DocumentKind::Licence)) {
+                    (Some((name, code)), true) => (name.as_str().to_owned(), code.clone()),
+                    (None, true) => return Err(rejected(MerchantError::CertificateRequired)),
+                    (_, false) => {
+                        let certificate = customer
+                            .customer
+                            .certificate()
+                            .cloned()
+                            .ok_or(rejected(MerchantError::CertificateRequired))?;
+                        let name = customer.name.as_ref().or(member.member.real_name()).map(|n| n.as_str().to_owned());
+                        (name.unwrap_or_else(|| application.name.clone()), certificate)
+                    }
+                };
+            let customer_key = customer.customer.id().to_string();
+            let business_key = certificate_key(work.secret(), &certificate);
+            for namespace in [CERTIFICATE_KEY, MERCHANT_BUSINESS_KEY] {
+                if work.key_owner(namespace, &business_key).await?.is_some_and(|owner| owner != customer_key) {
+                    return Err(rejected(MerchantError::BusinessOfAnotherCustomer));
+                }
+            }
+            let merchants: Vec<StoredMerchant> = work.indexed(MERCHANTS_OF_CUSTOMER, &customer_key).await?;
+            let counted = merchants.iter().filter(|m| m.status().counts_toward_cap()).count();
+            if counted >= self.config.merchants_per_customer_max as usize {
+                return Err(rejected(MerchantError::CapReached));
+            }
+            let same_business = merchants.iter().filter(|m| m.business_key == business_key).count();
+            // Written again so that two openings at once cannot both count under the cap.
+            work.put(&customer);
+            let id: MerchantId = clock::new_id();
+            let merchant = StoredMerchant {
+                id: id.to_string(),
+                customer_id: customer_key.clone(),
+                member_id: application.member_id.to_string(),
+                merchant_type: merchant_type.code().as_str().to_owned(),
+                name: application.name.clone(),
+                business_name,
+                business_certificate: certificate.masked(),
+                business_key: business_key.clone(),
+                scenario: application.scenario.clone(),
+                contact: Contact {
+                    name: application.contact_name.as_str().to_owned(),
+                    phone: application.contact_phone.as_str().to_owned(),
+                },
+                settlement_cycle: application.settlement_cycle.clone(),
+                settlement_account: None,
+                documents: MerchantDocuments::default(),
+                status: MerchantStatus::Applying.as_str().to_owned(),
+                status_reason: None,
+                reviews: Vec::new(),
+                accounts: Vec::new(),
+                receipts: ReceiptsDoc::default(),
+                created_at: work.now,
+                updated_at: work.now,
+            };
+            work.put(&merchant);
+            work.claim(MERCHANT_BUSINESS_KEY, &business_key, &customer_key);
+            work.index(MERCHANTS_OF_CUSTOMER, &customer_key, &merchant.id);
+            work.index(MERCHANTS_OF_MEMBER, &merchant.member_id, &merchant.id);
+            work.history(
+                &merchant.id,
+                &customer_key,
+                "merchant.opened",
+                actor,
+                None,
+                json!({
+                    "member": merchant.member_id,
+                    "type": merchant.merchant_type,
+                    "business_certificate": merchant.business_certificate,
+                    // The same business onboarded before under this customer (another channel).
+                    "same_business_merchants": same_business,
+                    "status": "applying",
+                }),
+            );
+            Ok(merchant)
+        })
+    }
+
+    pub async fn get_merchant(&self, id: MerchantId) -> Result<StoredMerchant, PartyError> {
+        load_merchant(&mut self.reader(), id).await
+    }
+
+    /// Merchants in id order after `after`, those matching `filter`, at most `limit`.
+    pub async fn list_merchants(
+        &self,
+        filter: &MerchantFilter,
+        after: Option<MerchantId>,
+        limit: u32,
+    ) -> Result<Vec<StoredMerchant>, PartyError> {
+        use sanhu_store::party::PartyStore;
+        let mut work = self.reader();
+        let mut found = Vec::new();
+        let mut cursor = after.map(|a| a.to_string());
+        // A member's or a customer's merchants are few: read them from their lookup.
+        let indexed = match (filter.member_id, filter.customer_id) {
+            (Some(member), _) => Some((MERCHANTS_OF_MEMBER, member.to_string())),
+            (None, Some(customer)) => Some((MERCHANTS_OF_CUSTOMER, customer.to_string())),
+            (None, None) => None,
+        };
+        if let Some((index, key)) = indexed {
+            let ids = match &cursor {
+                Some(after) => self.store.party_index_after(index, &key, after, 10_000).await?,
+                None => self.store.party_index(index, &key, 10_000).await?,
+            };
+            let merchants: Vec<StoredMerchant> = work.get_many(&ids).await?;
+            return Ok(merchants.into_iter().filter(|m| filter.matches(m)).take(limit as usize).collect());
+        }
+        loop {
+            let page = self.store.party_list("merchant", cursor.as_deref(), limit.max(50)).await?;
+            let Some(last) = page.last() else { return Ok(found) };
+            cursor = Some(last.id.clone());
+            let full = page.len() as u32 >= limit.max(50);
+            for record in page {
+                let merchant: StoredMerchant = <StoredMerchant as super::documents::Document>::decode(&record.data)?;
+                if filter.matches(&merchant) {
+                    found.push(merchant);
+                    if found.len() >= limit as usize {
+                        return Ok(found);
+                    }
+                }
+            }
+            if !full {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Gives documents for the onboarding review, while applying. A licence's number must be the
+    /// business's credit code given when the merchant was opened.
+    pub async fn give_merchant_documents(
+        &self,
+        id: MerchantId,
+        given: &DocumentsGiven,
+        actor: &Actor,
+    ) -> Result<StoredMerchant, PartyError> {
+        if let Some(photos) = &given.premises_photos {
+            check_photos(photos)?;
+        }
+        transact!(self, |work| {
+            let mut merchant = load_merchant(work, id).await?;
+            merchant.status().check_applying()?;
+            let mut named = Vec::new();
+            if let Some(licence) = &given.licence_number {
+                if licence.certificate_type() != CertificateType::UnifiedSocialCreditCode
+                    || certificate_key(work.secret(), licence) != merchant.business_key
+                {
+                    return Err(rejected(MerchantError::DocumentInvalid));
+                }
+                merchant.documents.licence_masked = Some(licence.masked());
+                named.push("licence");
+            }
+            if let Some((name, certificate)) = &given.legal_person {
+                merchant.documents.legal_person = Some(LegalPersonDoc {
+                    name: name.as_str().to_owned(),
+                    certificate_type: certificate.certificate_type().as_str().to_owned(),
+                    masked_number: certificate.masked(),
+                });
+                named.push("legal_person");
+            }
+            if let Some(photos) = &given.premises_photos {
+                merchant.documents.premises_photos = photos.clone();
+                named.push("premises");
+            }
+            merchant.updated_at = work.now;
+            work.put(&merchant);
+            work.history(
+                &merchant.id,
+                &merchant.customer_id,
+                "merchant.documents_given",
+                actor,
+                None,
+                json!({ "documents": named }),
+            );
+            Ok(merchant)
+        })
+    }
+
+    /// Submits the application for review: every document its type requires, and a settlement
+    /// account, are there.
+    pub async fn submit_merchant(&self, id: MerchantId, actor: &Actor) -> Result<StoredMerchant, PartyError> {
+        transact!(self, |work| {
+            let mut merchant = load_merchant(work, id).await?;
+            merchant.status().check_applying()?;
+            let merchant_type = self.config.merchant_types.find(&merchant.merchant_type)?;
+            if !missing_documents(merchant_type, &merchant.documents.given()).is_empty() {
+                return Err(rejected(MerchantError::DocumentsMissing));
+            }
+            if merchant.settlement_account.is_none() {
+                return Err(rejected(MerchantError::SettlementAccountMissing));
+            }
+            set_status(work, &mut merchant, MerchantStatus::UnderReview, None, actor, "merchant.submitted");
+            Ok(merchant)
+        })
+    }
+
+    /// Staff's decision on an application under review: approved, it becomes active and its type's
+    /// accounts open; rejected, it stays so; asked for more, it goes back to applying. Rejecting and
+    /// asking for more take a reason.
+    pub async fn review_merchant(
+        &self,
+        id: MerchantId,
+        decision: ReviewDecision,
+        reason: Option<&Reason>,
+        actor: &Actor,
+    ) -> Result<StoredMerchant, PartyError> {
+        if decision != ReviewDecision::Approve && reason.is_none() {
+            return Err(rejected(MerchantError::ReviewReasonRequired));
+        }
+        transact!(self, |work| {
+            let mut merchant = load_merchant(work, id).await?;
+            let to = merchant.status().review(decision)?;
+            merchant.reviews.push(ReviewEntry {
+                decision: decision.as_str().to_owned(),
+                reason: reason.map(|r| r.as_str().to_owned()),
+                by: super::work::actor_text(actor),
+                at: work.now,
+            });
+            if to == MerchantStatus::Active {
+                self.open_merchant_accounts(work, &mut merchant, actor).await?;
+            }
+            set_status(work, &mut merchant, to, reason, actor, "merchant.reviewed");
+            Ok(merchant)
+        })
+    }
+
+    /// The accounts the merchant's type opens, for its member, when it becomes active.
+    async fn open_merchant_accounts(
+        &self,
+        work: &mut Work,
+        merchant: &mut StoredMerchant,
+        actor: &Actor,
+    ) -> Result<(), PartyError> {
+        let merchant_type = self.config.merchant_types.find(&merchant.merchant_type)?;
+        let member_id = MemberId::parse(&merchant.member_id).ok_or(PartyError::NotFound(MERCHANT_NOT_FOUND))?;
+        let stored = load_member(work, member_id).await?;
+        let customer = load_customer(work, stored.member.customer()).await?;
+        stored.member.check_action(MemberAction::OpenAccount, customer.customer.status())?;
+        let mut accounts: Vec<MemberAccount> = work.indexed(ACCOUNTS_OF_MEMBER, &merchant.member_id).await?;
+        let (member, _) = stored.member.clone().record_activity(work.now);
+        let member = StoredMember { member, ..stored };
+        work.put(&member);
+        for code in &merchant_type.spec().accounts {
+            let open_of_type = accounts
+                .iter()
+                .filter(|a| a.account_type == code.as_str() && a.status != MemberAccountStatus::Closed)
+                .count();
+            let account_type =
+                check_open_account(&self.config.account_types, code, &member.member, open_of_type as u16)?;
+            let (account, _) = open_account_in(work, &member.member, &customer, account_type, actor);
+            let account_id = account.account_id.to_string();
+            work.index(MERCHANT_OF_ACCOUNT, &account_id, &merchant.id);
+            merchant.accounts.push(MerchantAccountRef { account_id, account_type: code.as_str().to_owned() });
+            accounts.push(account);
+        }
+        Ok(())
+    }
+
+    /// Staff's own changes: freeze, unfreeze (`active`), close; with a reason.
+    pub async fn change_merchant_status(
+        &self,
+        id: MerchantId,
+        to: MerchantStatus,
+        reason: &Reason,
+        actor: &Actor,
+    ) -> Result<StoredMerchant, PartyError> {
+        transact!(self, |work| {
+            let mut merchant = load_merchant(work, id).await?;
+            let to = merchant.status().change_to(to)?;
+            set_status(work, &mut merchant, to, Some(reason), actor, "merchant.status_changed");
+            Ok(merchant)
+        })
+    }
+
+    /// Sets the merchant's settlement bank account, unverified, of a kind its type accepts: a corporate
+    /// account bearing the business's registered name, or a card in the member's real name.
+    pub async fn set_settlement_account(
+        &self,
+        id: MerchantId,
+        given: &SettlementAccountGiven,
+        actor: &Actor,
+    ) -> Result<StoredMerchant, PartyError> {
+        transact!(self, |work| {
+            let mut merchant = load_merchant(work, id).await?;
+            if matches!(merchant.status(), MerchantStatus::Rejected | MerchantStatus::Closed) {
+                return Err(rejected(MerchantError::StatusChangeNotAllowed));
+            }
+            let merchant_type = self.config.merchant_types.find(&merchant.merchant_type)?;
+            let account = match given {
+                SettlementAccountGiven::Corporate { account_name, number, bank_code, branch_code } => {
+                    merchant_type.accepts(SettlementKind::Corporate)?;
+                    check_corporate_account(account_name, &merchant.business_name, number, bank_code, branch_code)?;
+                    SettlementAccount {
+                        kind: SettlementKind::Corporate.as_str().to_owned(),
+                        account_name: account_name.trim().to_owned(),
+                        masked_number: mask_account_number(number),
+                        bank_code: Some(bank_code.clone()),
+                        branch_code: Some(branch_code.clone()),
+                        verification: "unverified".to_owned(),
+                        set_at: work.now,
+                    }
+                }
+                SettlementAccountGiven::PersonalCard { account_name, number } => {
+                    merchant_type.accepts(SettlementKind::PersonalCard)?;
+                    let member_id =
+                        MemberId::parse(&merchant.member_id).ok_or(PartyError::NotFound(MERCHANT_NOT_FOUND))?;
+                    let member = load_member(work, member_id).await?;
+                    if member.member.real_name().is_some_and(|n| n != account_name) {
+                        return Err(rejected(MerchantError::SettlementNameMismatch));
+                    }
+                    SettlementAccount {
+                        kind: SettlementKind::PersonalCard.as_str().to_owned(),
+                        account_name: account_name.as_str().to_owned(),
+                        masked_number: number.masked().as_str().to_owned(),
+                        bank_code: None,
+                        branch_code: None,
+                        verification: "unverified".to_owned(),
+                        set_at: work.now,
+                    }
+                }
+            };
+            let detail = json!({ "kind": account.kind, "masked_number": account.masked_number });
+            merchant.settlement_account = Some(account);
+            merchant.updated_at = work.now;
+            work.put(&merchant);
+            work.history(&merchant.id, &merchant.customer_id, "merchant.settlement_account_set", actor, None, detail);
+            Ok(merchant)
+        })
+    }
+
+    /// Records the verification of the settlement account (a small payment confirmed, or the bank's
+    /// word): verified or failed.
+    pub async fn verify_settlement_account(
+        &self,
+        id: MerchantId,
+        verified: bool,
+        actor: &Actor,
+    ) -> Result<StoredMerchant, PartyError> {
+        transact!(self, |work| {
+            let mut merchant = load_merchant(work, id).await?;
+            let Some(account) = merchant.settlement_account.as_mut() else {
+                return Err(rejected(MerchantError::SettlementAccountMissing));
+            };
+            account.verification = if verified { "verified" } else { "failed" }.to_owned();
+            let detail = json!({ "verification": account.verification });
+            merchant.updated_at = work.now;
+            work.put(&merchant);
+            work.history(
+                &merchant.id,
+                &merchant.customer_id,
+                "merchant.settlement_account_verified",
+                actor,
+                None,
+                detail,
+            );
+            Ok(merchant)
+        })
+    }
+
+    /// The member a merchant is run by (whose bound client reaches it).
+    pub(crate) async fn merchant_member(&self, id: MerchantId) -> Result<MemberId, PartyError> {
+        let merchant = load_merchant(&mut self.reader(), id).await?;
+        MemberId::parse(&merchant.member_id).ok_or(PartyError::NotFound(MERCHANT_NOT_FOUND))
+    }
+}
+
+/// Counts a payment of `amount` received into `account` against its merchant's limits, in the
+/// payment's own write: the merchant must be active and the payment within its type's limits per
+/// payment, per platform day and per platform month. An account of no merchant receives freely.
+pub(crate) async fn merchant_receives(
+    parties: &Parties,
+    work: &mut Work,
+    account: AccountId,
+    amount: i64,
+) -> Result<(), PartyError> {
+    let merchants: Vec<StoredMerchant> = work.indexed(MERCHANT_OF_ACCOUNT, &account.to_string()).await?;
+    let Some(mut merchant) = merchants.into_iter().next() else { return Ok(()) };
+    merchant.status().check_receives()?;
+    let merchant_type = parties.config.merchant_types.find(&merchant.merchant_type)?;
+    let calendar = &parties.config.calendar;
+    let receipts = merchant
+        .receipts
+        .core()
+        .receive(amount, calendar.day(work.now), calendar.month(work.now), merchant_type.limits())
+        .map_err(|limit| PartyError::Rejected(super::Rejection::of(limit)))?;
+    merchant.receipts = ReceiptsDoc::of(receipts);
+    work.put(&merchant);
+    Ok(())
+}
+
+fn set_status(
+    work: &mut Work,
+    merchant: &mut StoredMerchant,
+    to: MerchantStatus,
+    reason: Option<&Reason>,
+    actor: &Actor,
+    action: &str,
+) {
+    let from = std::mem::replace(&mut merchant.status, to.as_str().to_owned());
+    merchant.status_reason = reason.map(|r| r.as_str().to_owned());
+    merchant.updated_at = work.now;
+    work.put(&*merchant);
+    let mut detail = json!({ "from": from, "to": to.as_str() });
+    if action == "merchant.reviewed" {
+        if let Some(last) = merchant.reviews.last() {
+            detail["decision"] = json!(last.decision);
+        }
+        if to == MerchantStatus::Active {
+            detail["accounts"] = json!(merchant.accounts);
+        }
+    }
+    work.history(&merchant.id, &merchant.customer_id, action, actor, reason, detail);
+}
