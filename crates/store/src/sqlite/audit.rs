@@ -10,6 +10,7 @@ use rusqlite::{params, Connection, Row, TransactionBehavior};
 use sanhu_core::Timestamp;
 
 use super::{in_read_transaction, SqliteStore};
+use crate::IdempotencyAnswer;
 use crate::audit::{
     chain_after, check_event, target_ids_of, target_ids_text, AuditEvent, AuditHead, AuditQuery, AuditStore,
     NewAuditEvent,
@@ -21,12 +22,23 @@ const EVENT_COLUMNS: &str =
 
 impl AuditStore for SqliteStore {
     async fn append_audit(&self, events: Vec<NewAuditEvent>) -> anyhow::Result<Vec<AuditEvent>> {
-        if events.is_empty() {
+        self.append_audit_answering(events, Vec::new()).await
+    }
+
+    async fn append_audit_answering(
+        &self,
+        events: Vec<NewAuditEvent>,
+        answers: Vec<IdempotencyAnswer>,
+    ) -> anyhow::Result<Vec<AuditEvent>> {
+        if events.is_empty() && answers.is_empty() {
             return Ok(Vec::new());
         }
         events.iter().try_for_each(check_event)?;
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for answer in &answers {
+                super::access::settle_key(&tx, answer)?;
+            }
             let head = read_head(&tx)?;
             let (events, head) = chain_after(&head, events);
             insert_events(&tx, &events)?;
