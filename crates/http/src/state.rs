@@ -102,7 +102,19 @@ impl AppState {
         let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
         let claims = sanhu_service::idempotency_claims::ClaimBook::start(ledger.store().clone(), Default::default());
         let clients = client_cache::ClientCache::new(config.clients_cached_max);
-        AppState { audit, ledger, parties, wallets, config, rate_limits, sign_in_limits, staff, nonces, claims, clients }
+        AppState {
+            audit,
+            ledger,
+            parties,
+            wallets,
+            config,
+            rate_limits,
+            sign_in_limits,
+            staff,
+            nonces,
+            claims,
+            clients,
+        }
     }
 
     /// The same state with staff passwords, lockout and sessions as `staff` says.

@@ -77,7 +77,11 @@ async fn run(store: Store, batch_max: usize, mut receiver: mpsc::Receiver<Pendin
                 }
             }
             Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), claims = batch.len(), "a batch of idempotency claims failed");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    claims = batch.len(),
+                    "a batch of idempotency claims failed"
+                );
                 let failed = BatchFailure::new(error);
                 for pending in batch.drain(..) {
                     let _ = pending.reply.send(Err(failed.clone()));

@@ -309,8 +309,8 @@ on_both_backends!(an_answer_withheld_for_its_event_is_not_kept_and_its_retry_run
     let app = app(db).await;
     let platform = app.open_account(json!({"currency": "CNY", "normal_side": "debit"})).await;
     let wallet = app.open_account(json!({"currency": "CNY"})).await;
-    let body = serde_json::to_vec(&json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": 700}))
-        .unwrap();
+    let body =
+        serde_json::to_vec(&json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": 700})).unwrap();
     let key = [("idempotency-key", "withheld-1")];
     refuse_audit_events(&app.db, true).await;
     let withheld = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;

@@ -7,8 +7,8 @@ use tokio_postgres::Row;
 use super::PostgresStore;
 use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    AccessStore, ApiClient, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, KeyAdded, NonceRecord, StoredResponse,
-    CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
+    AccessStore, ApiClient, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, KeyAdded,
+    NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 /// Most expired nonces one `record_nonce` deletes: enough to keep up with any request rate, small
@@ -123,7 +123,8 @@ async fn claim_one(
     let (key, fingerprint) = (&claim.key, claim.fingerprint.as_str());
     let lease_start = now.nanos().saturating_sub(IDEMPOTENCY_CLAIM_LEASE_S as i64 * 1_000_000_000);
     for _ in 0..IDEMPOTENCY_TRIES {
-        let claimed = tx.execute(&statements.claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos(), &token]).await?;
+        let claimed =
+            tx.execute(&statements.claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos(), &token]).await?;
         if claimed == 1 {
             return Ok(IdempotencyBegin::Claimed);
         }
@@ -186,9 +187,12 @@ pub(super) async fn settle_keys(
             .await?;
         let clients: Vec<&str> = answered.iter().map(|a| a.key.client_id.as_str()).collect();
         let keys: Vec<&str> = answered.iter().map(|a| a.key.key.as_str()).collect();
-        let statuses: Vec<i32> = answered.iter().filter_map(|a| a.response.as_ref()).map(|r| i32::from(r.status)).collect();
-        let bodies: Vec<&[u8]> = answered.iter().filter_map(|a| a.response.as_ref()).map(|r| r.body.as_slice()).collect();
-        let updated = tx.execute(&update, &[&clients, &keys, &statuses, &bodies]).await.context("store idempotent answers")?;
+        let statuses: Vec<i32> =
+            answered.iter().filter_map(|a| a.response.as_ref()).map(|r| i32::from(r.status)).collect();
+        let bodies: Vec<&[u8]> =
+            answered.iter().filter_map(|a| a.response.as_ref()).map(|r| r.body.as_slice()).collect();
+        let updated =
+            tx.execute(&update, &[&clients, &keys, &statuses, &bodies]).await.context("store idempotent answers")?;
         if updated as usize != answered.len() {
             // Released (or never claimed): there is no request left to answer from it, so the
             // response is dropped as the SQLite store drops it.

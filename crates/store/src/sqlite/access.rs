@@ -9,8 +9,8 @@ use sanhu_core::Timestamp;
 use super::SqliteStore;
 use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    AccessStore, ApiClient, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, KeyAdded, NonceRecord, StoredResponse,
-    CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
+    AccessStore, ApiClient, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, KeyAdded,
+    NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 impl AccessStore for SqliteStore {

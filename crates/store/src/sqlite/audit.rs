@@ -10,11 +10,11 @@ use rusqlite::{params, Connection, Row, TransactionBehavior};
 use sanhu_core::Timestamp;
 
 use super::{in_read_transaction, SqliteStore};
-use crate::IdempotencyAnswer;
 use crate::audit::{
     chain_after, check_event, target_ids_of, target_ids_text, AuditEvent, AuditHead, AuditQuery, AuditStore,
     NewAuditEvent,
 };
+use crate::IdempotencyAnswer;
 
 const EVENT_COLUMNS: &str =
     "e.seq, e.at, e.actor, e.request_id, e.source, e.method, e.route, e.target_ids, e.status, e.error_code, \

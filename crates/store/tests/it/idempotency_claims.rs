@@ -102,8 +102,12 @@ on_both_backends!(a_batch_of_claims_answers_each_as_one_claim_would_and_answers_
     let held = key("held");
     assert_eq!(db.store.begin_idempotent(&held, "fp", at).await.unwrap(), IdempotencyBegin::Claimed);
 
-    let claim = |k: &IdempotencyKey, fingerprint: &str| IdempotencyClaim { key: k.clone(), fingerprint: fingerprint.to_owned() };
-    let (fresh, other_client) = (key("fresh"), IdempotencyKey { client_id: "cli_2".to_owned(), key: "fresh".to_owned() });
+    let claim = |k: &IdempotencyKey, fingerprint: &str| IdempotencyClaim {
+        key: k.clone(),
+        fingerprint: fingerprint.to_owned(),
+    };
+    let (fresh, other_client) =
+        (key("fresh"), IdempotencyKey { client_id: "cli_2".to_owned(), key: "fresh".to_owned() });
     let claims = [
         claim(&fresh, "fp"),
         claim(&answered, "fp"),
