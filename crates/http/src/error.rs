@@ -12,7 +12,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sanhu_core::ledger::{AccountCloseError, TransferError};
 use sanhu_service::party::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
-use sanhu_service::wallet::wallet_codes;
+use sanhu_service::wallet::{wallet_codes, WalletFailure};
 use sanhu_service::SubmitError;
 use serde::Serialize;
 
@@ -340,13 +340,27 @@ impl ApiError {
         error
     }
 
-    /// A three-party use case's refusal, with the status its code is registered with.
+    /// A three-party use case's refusal, with the status it was declared with.
     pub fn party(error: PartyError) -> ApiError {
         match error {
             PartyError::Rejected(rejection) | PartyError::NotFound(rejection) => ApiError::refused(rejection),
-            PartyError::Contended => ApiError::refused(CONCURRENT_CHANGE).with_retry_after(CONCURRENT_CHANGE_RETRY_AFTER_S),
+            PartyError::Contended => ApiError::contended(),
             PartyError::Internal(error) => ApiError::from(error),
         }
+    }
+
+    /// A wallet use case's refusal, with the status it was declared with.
+    pub fn wallet(error: WalletFailure) -> ApiError {
+        match error {
+            WalletFailure::Rejected(rejection) | WalletFailure::NotFound(rejection) => ApiError::refused(rejection),
+            WalletFailure::Contended => ApiError::contended(),
+            WalletFailure::Internal(error) => ApiError::from(error),
+        }
+    }
+
+    /// Other requests kept changing the same records: 409 `concurrent_change`, retry after a second.
+    pub fn contended() -> ApiError {
+        ApiError::refused(CONCURRENT_CHANGE).with_retry_after(CONCURRENT_CHANGE_RETRY_AFTER_S)
     }
 
     /// The writer failed the batch: nothing of it was applied, so the caller may retry.
@@ -386,6 +400,12 @@ impl ApiError {
 impl From<PartyError> for ApiError {
     fn from(error: PartyError) -> ApiError {
         ApiError::party(error)
+    }
+}
+
+impl From<WalletFailure> for ApiError {
+    fn from(error: WalletFailure) -> ApiError {
+        ApiError::wallet(error)
     }
 }
 
@@ -572,6 +592,34 @@ mod tests {
         let response = ApiError::party(PartyError::Contended).into_response();
         assert_eq!(response.status().as_u16(), 409);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    /// A database out of reach (here SQLite's disk full, under the context a unit of work adds) is
+    /// 503 `not_ready` from every capability's failure, however it travelled: the store's error keeps
+    /// its source chain to the edge. A failure that is not the database's is 500.
+    #[test]
+    fn an_unavailable_database_is_503_from_every_capability() {
+        let disk_full = || {
+            let failure = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL);
+            anyhow::Error::new(rusqlite::Error::SqliteFailure(failure, None)).context("committing a unit of work")
+        };
+        let answers = [
+            ("ledger", ApiError::from(disk_full())),
+            ("party", ApiError::party(PartyError::Internal(disk_full()))),
+            ("wallet", ApiError::wallet(WalletFailure::Internal(disk_full()))),
+            ("wallet, through party", ApiError::wallet(WalletFailure::from(PartyError::Internal(disk_full())))),
+            ("staff", crate::staff::staff_error(sanhu_service::staff::StaffFailure::Internal(disk_full()))),
+        ];
+        for (capability, answer) in answers {
+            assert_eq!((answer.code(), answer.status().as_u16()), ("not_ready", 503), "{capability}");
+            let response = answer.into_response();
+            assert!(response.headers().contains_key(header::RETRY_AFTER), "{capability}");
+        }
+        // The failure enums are errors whose source is the store's, for a caller that walks the chain.
+        let failure = WalletFailure::Internal(disk_full());
+        assert!(sanhu_store::is_unavailable(&anyhow::Error::new(failure)));
+        let bug = ApiError::party(PartyError::Internal(anyhow::anyhow!("a stored record cannot be decoded")));
+        assert_eq!((bug.code(), bug.status().as_u16()), ("internal_error", 500));
     }
 
     #[test]

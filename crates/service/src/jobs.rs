@@ -115,7 +115,7 @@ pub async fn compensate_recharge_orders<Q: crate::wallet::ChannelQuery>(
     wallets: &crate::wallet::Wallets,
     channels: &std::sync::Arc<Q>,
     now: sanhu_core::Timestamp,
-) -> Result<CompensationPass, crate::party::PartyError> {
+) -> Result<CompensationPass, crate::wallet::WalletFailure> {
     let work = wallets.recharges_to_compensate(now, crate::wallet::COMPENSATION_PASS_ORDERS_MAX).await?;
     let mut pass = CompensationPass::default();
     let mut tasks = tokio::task::JoinSet::new();

@@ -4,6 +4,9 @@
 //! Architecture invariant: nothing here knows about HTTP. Every balance change goes through the
 //! [`writer::Writer`], which is the only caller of `LedgerStore::commit_batch`.
 
+// Declared first: macro_rules! macros are in scope only in the modules that follow.
+#[macro_use]
+pub mod failure;
 pub mod audit;
 pub mod batch_failure;
 pub mod clock;

@@ -10,14 +10,14 @@ use sanhu_core::party::{
     CustomerScope, CustomerStatus, Email, LoginIdentity, MemberAccountStatus, Nickname, Operation, OperatorRole,
     PartyKind, PhoneNumber, RealName, Reason, ThirdPartyIdentity,
 };
-use sanhu_service::party::{AuthenticationResult, PartyError};
+use sanhu_service::party::{AuthenticationResult, PartyError, Rejection};
 use serde::Deserialize;
 
 use crate::error::{code, ApiError};
 
 /// A core rule's refusal of a value, answered with the rule's registered code and naming the field.
-pub fn refused(field: &str, error: impl Into<PartyError>) -> ApiError {
-    ApiError::party(error.into()).within(field)
+pub fn refused(field: &str, error: impl sanhu_core::Refusal) -> ApiError {
+    ApiError::refused(Rejection::of(error)).within(field)
 }
 
 pub fn reason(text: &str) -> Result<Reason, ApiError> {

@@ -56,7 +56,7 @@ use sanhu_core::ledger::Account;
 use sanhu_core::party::operator::OperatorLimits;
 use sanhu_core::party::{Actor, Authentication, LoginIdentity};
 use sanhu_core::Amount;
-use sanhu_service::party::{HistoryEntry, MemberAccount, PartyError, StoredCustomer, StoredMember, StoredOperator};
+use sanhu_service::party::{HistoryEntry, MemberAccount, StoredCustomer, StoredMember, StoredOperator};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -77,13 +77,14 @@ pub fn exactly_one_of(
     AllOfBuilder::new().item(schema).item(one_of).into()
 }
 
-/// Runs a three-party use case and maps its refusal to the API's error.
-pub async fn run<T, F, Fut>(use_case: F) -> Result<T, ApiError>
+/// Runs a use case (three-party, wallet) and maps its failure to the API's error.
+pub async fn run<T, E, F, Fut>(use_case: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<T, PartyError>>,
+    Fut: Future<Output = Result<T, E>>,
+    ApiError: From<E>,
 {
-    use_case().await.map_err(ApiError::party)
+    use_case().await.map_err(ApiError::from)
 }
 
 /// The actor of a change: the API client that signed the request, or the staff member whose session

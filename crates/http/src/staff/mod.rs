@@ -30,7 +30,7 @@ pub mod sessions;
 use axum::http::Extensions;
 use sanhu_core::id::ClientId;
 use sanhu_core::staff::Username;
-use sanhu_service::party::{PartyError, Rejection};
+use sanhu_service::party::Rejection;
 use sanhu_service::staff::{SignedIn, StaffFailure};
 
 use crate::error::{code, ApiError};
@@ -70,7 +70,7 @@ pub fn idempotency_principal(extensions: &Extensions) -> Option<String> {
 pub fn staff_error(failure: StaffFailure) -> ApiError {
     match failure {
         StaffFailure::Rejected(error) => ApiError::refused(Rejection::of(error)),
-        StaffFailure::Contended => ApiError::party(PartyError::Contended),
+        StaffFailure::Contended => ApiError::contended(),
         StaffFailure::Busy => ApiError::new(code::RATE_LIMITED, StaffFailure::Busy.to_string()).with_retry_after(1),
         StaffFailure::Internal(error) => ApiError::from(error),
     }

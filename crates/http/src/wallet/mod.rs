@@ -36,13 +36,11 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use sanhu_core::id::ClientId;
 use sanhu_core::party::Actor;
-use sanhu_service::party::PartyError;
 use sanhu_service::wallet::{OrderNumber, ORDER_NOT_FOUND};
 use serde_json::Number;
 
 use crate::access::ClientAccess;
 use crate::error::{code, ApiError};
-use crate::party::fields::refused;
 use crate::party::ClientActor;
 use crate::query::QueryParams;
 
@@ -63,7 +61,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderNumberPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<OrderNumberPath, ApiError> {
         // A number that cannot be an order number names no order: the route's not-found answer.
-        let not_found = || ApiError::party(PartyError::NotFound(ORDER_NOT_FOUND)).within("number");
+        let not_found = || ApiError::refused(ORDER_NOT_FOUND).within("number");
         let Path(text) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
         Ok(OrderNumberPath(OrderNumber::parse(&text).map_err(|_| not_found())?))
     }
@@ -103,7 +101,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderOf {
 
 /// An order number from a body field.
 pub fn order_number(field: &str, text: &str) -> Result<OrderNumber, ApiError> {
-    OrderNumber::parse(text).map_err(|e| refused(field, e))
+    OrderNumber::parse(text).map_err(|e| ApiError::wallet(e).within(field))
 }
 
 /// A positive amount of minor units, as the service takes it.

@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use sanhu_core::id::ClientId;
 use sanhu_core::wallet::Shortfall;
-use sanhu_service::party::PartyError;
 use sanhu_service::wallet::{
     OrderNumber, Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
     Refunder, PLATFORM_ACCOUNT_NOT_FOUND,
@@ -181,7 +180,7 @@ pub fn receiver_of(account: (&str, Option<&str>), platform: (&str, Option<&str>)
         (Some(id), None) => Ok(Receiver::Account(ids::account_id(account.0, id)?)),
         (None, Some(name)) => PlatformAccount::parse(name)
             .map(Receiver::Platform)
-            .ok_or_else(|| ApiError::party(PartyError::Rejected(PLATFORM_ACCOUNT_NOT_FOUND)).within(platform.0)),
+            .ok_or_else(|| ApiError::refused(PLATFORM_ACCOUNT_NOT_FOUND).within(platform.0)),
         _ => Err(ApiError::new(code::INVALID_FIELD, format!("give exactly one of {} and {}", account.0, platform.0))),
     }
 }

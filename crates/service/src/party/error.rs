@@ -1,6 +1,5 @@
 //! What a three-party use case answers when it does not succeed.
 
-use sanhu_core::Refusal;
 use sanhu_core::party::{
     account::AccountError, account_type::AccountTypeError, authentication::AuthenticationError,
     bank_card::BankCardError, certificate::CertificateError, change::ChangeError, customer::CustomerError,
@@ -9,80 +8,11 @@ use sanhu_core::party::{
     phone_change::PhoneChangeError, real_name::RealNameError,
 };
 
-/// A rule's refusal: a stable code (part of the API contract), the HTTP status the API always answers
-/// it with (declared here with the code, as core's rules declare theirs), and a sentence for people.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    pub code: &'static str,
-    pub status: u16,
-    pub message: &'static str,
-}
+pub use crate::failure::{Rejection, CONCURRENT_CHANGE};
 
-impl Rejection {
-    /// A core rule's refusal, with its code, status and message.
-    pub fn of<R: Refusal>(refusal: R) -> Rejection {
-        Rejection { code: refusal.code(), status: refusal.status(), message: refusal.message() }
-    }
-}
-
-/// Why a use case did not succeed.
-#[derive(Debug)]
-pub enum PartyError {
-    /// A rule refused; nothing changed.
-    Rejected(Rejection),
-    /// The named thing does not exist (`customer_not_found`, `member_not_found`, ...).
-    NotFound(Rejection),
-    /// Other requests kept changing the same records; nothing changed, and a retry may succeed.
-    Contended,
-    /// The store failed; nothing changed (the write is one transaction).
-    Internal(anyhow::Error),
-}
-
-impl PartyError {
-    /// The code of a rejection or absence, for tests and logs.
-    pub fn code(&self) -> &'static str {
-        match self {
-            PartyError::Rejected(r) | PartyError::NotFound(r) => r.code,
-            PartyError::Contended => CONCURRENT_CHANGE.code,
-            PartyError::Internal(_) => "internal_error",
-        }
-    }
-
-    /// The HTTP status of a rejection or absence, as it was declared; 409 for a contention; 500 for
-    /// a failure of the store (the HTTP layer answers 503 when the database is unavailable).
-    pub fn status(&self) -> u16 {
-        match self {
-            PartyError::Rejected(r) | PartyError::NotFound(r) => r.status,
-            PartyError::Contended => CONCURRENT_CHANGE.status,
-            PartyError::Internal(_) => 500,
-        }
-    }
-}
-
-impl std::fmt::Display for PartyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PartyError::Rejected(r) | PartyError::NotFound(r) => write!(f, "{}: {}", r.code, r.message),
-            PartyError::Contended => f.write_str(CONCURRENT_CHANGE.message),
-            PartyError::Internal(e) => write!(f, "{e:#}"),
-        }
-    }
-}
-
-impl std::error::Error for PartyError {
-    /// A store failure's own error, so that its cause (an unavailable database) reaches the edge.
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PartyError::Internal(error) => Some(error.as_ref()),
-            _ => None,
-        }
-    }
-}
-
-impl From<anyhow::Error> for PartyError {
-    fn from(error: anyhow::Error) -> Self {
-        PartyError::Internal(error)
-    }
+use_case_failure! {
+    /// Why a three-party use case did not succeed.
+    pub enum PartyError;
 }
 
 macro_rules! rejections_from {
@@ -90,6 +20,13 @@ macro_rules! rejections_from {
         $(impl From<$error> for PartyError {
             fn from(error: $error) -> Self {
                 PartyError::Rejected(Rejection::of(error))
+            }
+        }
+
+        // A wallet use case checks the same rules (a member's, a customer's, an account's status).
+        impl From<$error> for crate::wallet::WalletFailure {
+            fn from(error: $error) -> Self {
+                crate::wallet::WalletFailure::Rejected(Rejection::of(error))
             }
         })*
 
@@ -124,17 +61,14 @@ rejections_from!(
     RealNameError,
 );
 
-pub const CUSTOMER_NOT_FOUND: Rejection = Rejection { code: "customer_not_found", status: 404, message: "no customer has this id" };
-pub const MEMBER_NOT_FOUND: Rejection = Rejection { code: "member_not_found", status: 404, message: "no member has this id" };
+pub const CUSTOMER_NOT_FOUND: Rejection =
+    Rejection { code: "customer_not_found", status: 404, message: "no customer has this id" };
+pub const MEMBER_NOT_FOUND: Rejection =
+    Rejection { code: "member_not_found", status: 404, message: "no member has this id" };
 pub const MEMBER_ACCOUNT_NOT_FOUND: Rejection =
     Rejection { code: "member_account_not_found", status: 404, message: "no member account has this id" };
 pub const AUTHENTICATION_NOT_FOUND: Rejection =
     Rejection { code: "authentication_not_found", status: 404, message: "no authentication has this id" };
-pub const CONCURRENT_CHANGE: Rejection = Rejection {
-    code: "concurrent_change",
-    status: 409,
-    message: "other requests kept changing the same records; nothing changed, retry",
-};
 pub const CERTIFICATE_TAKEN: Rejection = Rejection {
     code: "certificate_taken",
     status: 409,
@@ -146,8 +80,11 @@ pub const AUTHENTICATION_SUBJECT_REQUIRED: Rejection = Rejection {
     message: "verifying an authentication needs the subject it was requested for",
 };
 
-pub const IDENTITY_NOT_FOUND: Rejection =
-    Rejection { code: "identity_not_found", status: 404, message: "the member does not sign in with this login identity" };
+pub const IDENTITY_NOT_FOUND: Rejection = Rejection {
+    code: "identity_not_found",
+    status: 404,
+    message: "the member does not sign in with this login identity",
+};
 pub const PHONE_CHANGE_NOT_FOUND: Rejection = Rejection {
     code: "phone_change_not_found",
     status: 404,
@@ -157,7 +94,8 @@ pub const BANK_CARD_NOT_FOUND: Rejection =
     Rejection { code: "bank_card_not_found", status: 404, message: "no bound bank card has this id" };
 pub const CARD_ALREADY_BOUND: Rejection =
     Rejection { code: "card_already_bound", status: 409, message: "this card is already bound to the member" };
-pub const OPERATOR_NOT_FOUND: Rejection = Rejection { code: "operator_not_found", status: 404, message: "no operator has this id" };
+pub const OPERATOR_NOT_FOUND: Rejection =
+    Rejection { code: "operator_not_found", status: 404, message: "no operator has this id" };
 pub const PAY_PASSWORD_NOT_SET: Rejection =
     Rejection { code: "pay_password_not_set", status: 409, message: "no pay password has been set" };
 pub const PAY_PASSWORD_ALREADY_SET: Rejection = Rejection {

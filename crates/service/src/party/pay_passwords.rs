@@ -142,7 +142,7 @@ impl Parties {
                 hashed = Some((stored.phc.clone(), verdict, new_phc));
             }
             let (phc, verdict, new_phc) = hashed.clone().expect("hashed above");
-            let answer = transact!(self, |work| {
+            let answer = transact!(self, PartyError, |work| {
                 work.now = now;
                 if new.is_some() {
                     owner_customer(work, owner).await?;

@@ -119,7 +119,7 @@ impl Parties {
             self.store.party_erase_freed_space().await?;
             report.freed_space_erased = true;
         }
-        let written = transact!(self, |work| {
+        let written = transact!(self, PartyError, |work| {
             work.get::<SealingState>(SEALING_RECORD_ID).await?;
             work.put(&SealingState {
                 id: SEALING_RECORD_ID.to_owned(),
@@ -209,7 +209,7 @@ impl Parties {
                 if masked_trailing_certificate(stored.authentication.masked_subject()).is_none() {
                     continue;
                 }
-                let masked = transact!(self, |work| {
+                let masked = transact!(self, PartyError, |work| {
                     let Some(stored) = work.get::<StoredAuthentication>(&record.id).await? else { return Ok(false) };
                     let a = &stored.authentication;
                     let Some(subject) = masked_trailing_certificate(a.masked_subject()) else { return Ok(false) };

@@ -12,7 +12,6 @@ use sanhu_store::party::{
 use sanhu_store::Store;
 
 use super::documents::Record;
-use super::error::PartyError;
 use super::Parties;
 use crate::clock;
 
@@ -232,9 +231,9 @@ pub(crate) fn actor_text(actor: &Actor) -> String {
 
 /// Runs a use case's body and writes what it decided in one transaction; if a record it read changed
 /// or a key it claimed was taken meanwhile, nothing is written and the body runs again on what is now
-/// current, after a short random pause, for up to `CONTENTION_BUDGET` (then `PartyError::Contended`).
+/// current, after a short random pause, for up to `CONTENTION_BUDGET` (then the failure's `Contended`).
 /// A refusal (`Err`) from the body writes nothing. The body sees `$work: &mut Work` and evaluates to
-/// `Result<T, PartyError>`.
+/// `Result<T, E>`, `E` the use case's failure enum.
 ///
 /// A macro rather than a method taking an async closure: the future of a generic async closure is
 /// not provably `Send` to the compiler (higher-ranked lifetimes), and HTTP handlers must be `Send`.
@@ -252,25 +251,32 @@ macro_rules! transact {
             match decided {
                 Err(refusal) => break Err(refusal),
                 Ok(value) => match unit.commit().await {
-                    Err(error) => break Err($crate::party::PartyError::Internal(error)),
+                    Err(error) => break Err(::std::convert::From::from(error)),
                     Ok(Ok(())) => break Ok(value),
                     Ok(Err(conflict)) => {
                         tracing::debug!(%conflict, attempts = retry.attempts, "a party write met a concurrent change; deciding again");
                         if !retry.again().await {
                             tracing::warn!(attempts = retry.attempts, "{}", $crate::party::error::CONCURRENT_CHANGE.message);
-                            break Err($crate::party::PartyError::Contended);
+                            break Err($crate::failure::UseCaseFailure::contended());
                         }
                     }
                 },
             }
         }
     }};
+    // Where nothing else says which failure the body answers with (its value is only matched or
+    // mapped), the caller names it: `transact!(self, PartyError, |work| { ... })`.
+    ($parties:expr, $failure:ty, |$work:ident| $body:block) => {{
+        let decided: Result<_, $failure> = transact!($parties, |$work| $body);
+        decided
+    }};
 }
 
-/// Fixes the output type of a use case's body, so that `?` inside it converts to [`PartyError`].
-pub(crate) async fn decided<T>(
-    body: impl std::future::Future<Output = Result<T, PartyError>>,
-) -> Result<T, PartyError> {
+/// Fixes the output type of a use case's body, so that `?` inside it converts to the use case's
+/// failure ([`crate::party::PartyError`], [`crate::wallet::WalletFailure`]).
+pub(crate) async fn decided<T, E: crate::failure::UseCaseFailure>(
+    body: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     body.await
 }
 

@@ -15,6 +15,7 @@ use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::Wallets;
 use crate::party::work::{actor_text, Work};
 use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -68,7 +69,7 @@ impl InFlight for Adjustment {
     fn in_flight(&self) -> &[StoredRequest] {
         &self.in_flight
     }
-    fn settle(&mut self, refusal: Option<&PartyError>) {
+    fn settle(&mut self, refusal: Option<&WalletFailure>) {
         self.status = if refusal.is_none() { AdjustmentStatus::Applied } else { AdjustmentStatus::Refused };
         self.in_flight = Vec::new();
     }
@@ -77,8 +78,8 @@ impl InFlight for Adjustment {
     }
 }
 
-async fn load(work: &mut Work, id: &str) -> Result<Adjustment, PartyError> {
-    work.get::<Adjustment>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+async fn load(work: &mut Work, id: &str) -> Result<Adjustment, WalletFailure> {
+    work.get::<Adjustment>(id).await?.ok_or(WalletFailure::NotFound(ORDER_NOT_FOUND))
 }
 
 impl Wallets {
@@ -96,12 +97,12 @@ impl Wallets {
         reason: &Reason,
         maker: &Actor,
         principal: &Actor,
-    ) -> Result<Adjustment, PartyError> {
+    ) -> Result<Adjustment, WalletFailure> {
         let amount = Amount::new(amount).ok_or(sanhu_core::wallet::WalletError::InvalidAmount)?;
         let member_account = match self.parties.get_member_account(account).await {
             Ok(view) => view.account,
-            Err(PartyError::NotFound(_)) => return Err(PartyError::Rejected(ACCOUNT_NOT_MEMBERS)),
-            Err(other) => return Err(other),
+            Err(PartyError::NotFound(_)) => return Err(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS)),
+            Err(other) => return Err(other.into()),
         };
         let platform = PlatformAccount::Adjustments.id(self.config.currency);
         let needs_approval = amount.get() >= self.config.adjustment_approval_from;
@@ -112,7 +113,7 @@ impl Wallets {
                 let same = existing.account_id == account
                     && existing.amount == amount.get()
                     && existing.direction == direction;
-                return if same { Ok(existing) } else { Err(PartyError::Rejected(ORDER_NUMBER_REUSED)) };
+                return if same { Ok(existing) } else { Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED)) };
             }
             let mut adjustment = Adjustment {
                 id: id.clone(),
@@ -142,7 +143,7 @@ impl Wallets {
     }
 
     /// The adjustment under the caller's number, as it is.
-    pub async fn get_adjustment(&self, client: ClientId, number: &OrderNumber) -> Result<Adjustment, PartyError> {
+    pub async fn get_adjustment(&self, client: ClientId, number: &OrderNumber) -> Result<Adjustment, WalletFailure> {
         load(&mut self.parties.reader(), &order_record_id("adjustment", client, number)).await
     }
 
@@ -155,7 +156,7 @@ impl Wallets {
         number: &OrderNumber,
         checker: &Actor,
         principal: &Actor,
-    ) -> Result<Adjustment, PartyError> {
+    ) -> Result<Adjustment, WalletFailure> {
         let platform = PlatformAccount::Adjustments.id(self.config.currency);
         let id = order_record_id("adjustment", client, number);
         let wallet = self.account_wallet_key(load(&mut self.parties.reader(), &id).await?.account_id).await?;
@@ -165,11 +166,11 @@ impl Wallets {
             match adjustment.status {
                 AdjustmentStatus::AwaitingApproval => {}
                 AdjustmentStatus::Applying | AdjustmentStatus::Applied => return Ok(adjustment),
-                AdjustmentStatus::Refused => return Err(PartyError::Rejected(ORDER_CLOSED)),
+                AdjustmentStatus::Refused => return Err(WalletFailure::Rejected(ORDER_CLOSED)),
             }
             let same_principal = adjustment.made_through.as_deref() == Some(actor_text(principal).as_str());
             if adjustment.maker == actor_text(checker) || same_principal {
-                return Err(PartyError::Rejected(ADJUSTMENT_SAME_ACTOR));
+                return Err(WalletFailure::Rejected(ADJUSTMENT_SAME_ACTOR));
             }
             adjustment.checker = Some(actor_text(checker));
             adjustment.in_flight = store_chain(&adjustment_chain(&adjustment, platform));

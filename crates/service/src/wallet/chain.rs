@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ledger_rejection;
 use crate::ledger::Ledger;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// The id of the `index`-th transfer of `step` of record `record`.
 pub(crate) fn derived_id(record: &str, step: &str, index: u32) -> TransferId {
@@ -97,7 +97,7 @@ pub(crate) fn posted_chain(moves: &[Move], record: &str, step: &str, reference: 
 pub(crate) async fn apply(
     ledger: &Ledger,
     chain: Vec<TransferRequest>,
-) -> Result<Result<Vec<Transfer>, PartyError>, PartyError> {
+) -> Result<Result<Vec<Transfer>, WalletFailure>, WalletFailure> {
     if chain.is_empty() {
         return Ok(Ok(Vec::new()));
     }
@@ -106,7 +106,7 @@ pub(crate) async fn apply(
     let results = ledger
         .submit(chain)
         .await
-        .map_err(|e| PartyError::Internal(anyhow::Error::new(e).context("the ledger did not answer")))?;
+        .map_err(|e| WalletFailure::Internal(anyhow::Error::new(e).context("the ledger did not answer")))?;
     let mut transfers = Vec::with_capacity(results.len());
     let mut refusal = None;
     for result in results {
@@ -263,7 +263,7 @@ pub(crate) mod id_text {
 pub(crate) trait InFlight: crate::party::documents::Document + Clone + Send + Sync {
     fn in_flight(&self) -> &[StoredRequest];
     /// Records the ledger's answer (`None`: applied) and clears the chain.
-    fn settle(&mut self, refusal: Option<&PartyError>);
+    fn settle(&mut self, refusal: Option<&WalletFailure>);
     fn customer(&self) -> String;
 }
 
@@ -275,7 +275,7 @@ pub(crate) async fn resume<R: InFlight>(
     record: R,
     action: &str,
     actor: &sanhu_core::party::Actor,
-) -> Result<R, PartyError> {
+) -> Result<R, WalletFailure> {
     if record.in_flight().is_empty() {
         return Ok(record);
     }
@@ -285,7 +285,7 @@ pub(crate) async fn resume<R: InFlight>(
     let id = record.record_id();
     let record = transact!(parties, |work| {
         let Some(mut record) = work.get::<R>(&id).await? else {
-            return Err(PartyError::NotFound(super::error::ORDER_NOT_FOUND));
+            return Err(WalletFailure::NotFound(super::error::ORDER_NOT_FOUND));
         };
         if record.in_flight().is_empty() {
             return Ok(record);

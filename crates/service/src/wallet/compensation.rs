@@ -36,7 +36,7 @@ use sanhu_store::party::PartyStore;
 use super::recharge::{OPEN, OPEN_RECHARGES};
 use super::{RechargeOrder, RechargeStatus, Wallets};
 use crate::party::documents::Document;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// What the platform asks a channel about one recharge order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl Wallets {
         &self,
         now: Timestamp,
         limit: u32,
-    ) -> Result<Vec<(RechargeOrder, Compensation)>, PartyError> {
+    ) -> Result<Vec<(RechargeOrder, Compensation)>, WalletFailure> {
         let store = self.parties.store();
         let wanted = limit.min(COMPENSATION_PASS_ORDERS_MAX) as usize;
         let mut work = Vec::new();

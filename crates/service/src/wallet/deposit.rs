@@ -38,7 +38,7 @@ use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::restriction::Side;
 use super::Wallets;
 use crate::party::work::Work;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// Business codes of a deposit's transfers.
 pub const DEPOSIT_HOLD_CODE: &str = "deposit";
@@ -127,7 +127,7 @@ impl InFlight for Deposit {
         &self.in_flight
     }
 
-    fn settle(&mut self, refusal: Option<&PartyError>) {
+    fn settle(&mut self, refusal: Option<&WalletFailure>) {
         if let Some((success, refused)) = self.next.take() {
             let capturing = std::mem::take(&mut self.capturing);
             match refusal {
@@ -157,25 +157,25 @@ impl InFlight for Deposit {
     }
 }
 
-async fn load(work: &mut Work, id: &str) -> Result<Deposit, PartyError> {
-    work.get::<Deposit>(id).await?.ok_or(PartyError::NotFound(DEPOSIT_NOT_FOUND))
+async fn load(work: &mut Work, id: &str) -> Result<Deposit, WalletFailure> {
+    work.get::<Deposit>(id).await?.ok_or(WalletFailure::NotFound(DEPOSIT_NOT_FOUND))
 }
 
-fn same_deposit(existing: Deposit, request: &DepositRequest, beneficiary: AccountId) -> Result<Deposit, PartyError> {
+fn same_deposit(existing: Deposit, request: &DepositRequest, beneficiary: AccountId) -> Result<Deposit, WalletFailure> {
     let same = existing.member_id == request.member
         && existing.amount == request.amount
         && existing.beneficiary == beneficiary;
     if same {
         Ok(existing)
     } else {
-        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+        Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))
     }
 }
 
 impl Wallets {
     /// Holds a deposit on the payer's wallet under the caller's number. The same number with the same
     /// details answers the deposit as it is; with other details, `order_number_reused`.
-    pub async fn hold_deposit(&self, request: &DepositRequest, actor: &Actor) -> Result<Deposit, PartyError> {
+    pub async fn hold_deposit(&self, request: &DepositRequest, actor: &Actor) -> Result<Deposit, WalletFailure> {
         let record = order_record_id("deposit", request.client, &request.order_number);
         let _turn = self.turn([super::wallet_key(request.member), record]).await;
         let deposit = self.hold_deposit_recorded(request, actor).await?;
@@ -186,12 +186,12 @@ impl Wallets {
         Ok(deposit)
     }
 
-    async fn hold_deposit_recorded(&self, request: &DepositRequest, actor: &Actor) -> Result<Deposit, PartyError> {
+    async fn hold_deposit_recorded(&self, request: &DepositRequest, actor: &Actor) -> Result<Deposit, WalletFailure> {
         let amount = Amount::new(request.amount).ok_or(WalletError::InvalidAmount)?;
         let id = order_record_id("deposit", request.client, &request.order_number);
         let deposits = PlatformAccount::Deposits.id(self.config.currency);
         if request.beneficiary == Receiver::Platform(PlatformAccount::Deposits) {
-            return Err(PartyError::Rejected(DEPOSIT_BENEFICIARY_INVALID));
+            return Err(WalletFailure::Rejected(DEPOSIT_BENEFICIARY_INVALID));
         }
         let beneficiary = self.receiver_account(&request.beneficiary).await?;
         if let Some(existing) = self.parties.reader().get::<Deposit>(&id).await? {
@@ -276,7 +276,7 @@ impl Wallets {
     }
 
     /// The deposit under the caller's number, as it is.
-    pub async fn get_deposit(&self, client: ClientId, number: &OrderNumber) -> Result<Deposit, PartyError> {
+    pub async fn get_deposit(&self, client: ClientId, number: &OrderNumber) -> Result<Deposit, WalletFailure> {
         load(&mut self.parties.reader(), &order_record_id("deposit", client, number)).await
     }
 
@@ -287,7 +287,7 @@ impl Wallets {
         client: ClientId,
         number: &OrderNumber,
         actor: &Actor,
-    ) -> Result<Deposit, PartyError> {
+    ) -> Result<Deposit, WalletFailure> {
         self.release_deposit_by(client, number, Refunder::Platform, actor).await
     }
 
@@ -299,7 +299,7 @@ impl Wallets {
         number: &OrderNumber,
         by: Refunder,
         actor: &Actor,
-    ) -> Result<Deposit, PartyError> {
+    ) -> Result<Deposit, WalletFailure> {
         let id = order_record_id("deposit", client, number);
         let _turn = self.turn([id.clone()]).await;
         let seen = load(&mut self.parties.reader(), &id).await?;
@@ -312,9 +312,11 @@ impl Wallets {
                 DepositStatus::Releasing | DepositStatus::Released => return Ok(deposit),
                 DepositStatus::Held => {}
                 DepositStatus::Capturing | DepositStatus::Captured => {
-                    return Err(PartyError::Rejected(DEPOSIT_CAPTURED))
+                    return Err(WalletFailure::Rejected(DEPOSIT_CAPTURED))
                 }
-                DepositStatus::Holding | DepositStatus::Refused => return Err(PartyError::Rejected(DEPOSIT_NOT_HELD)),
+                DepositStatus::Holding | DepositStatus::Refused => {
+                    return Err(WalletFailure::Rejected(DEPOSIT_NOT_HELD))
+                }
             }
             let meta = TransferMeta::new(Some(deposit.order_number.clone()));
             let mut chain = release_holds(&held(&deposit), &meta, &mut ids_for(&id, "release"))?;
@@ -341,7 +343,7 @@ impl Wallets {
         amount: i64,
         reason: &Reason,
         actor: &Actor,
-    ) -> Result<Deposit, PartyError> {
+    ) -> Result<Deposit, WalletFailure> {
         self.capture_deposit_by(client, number, amount, reason, Refunder::Platform, actor).await
     }
 
@@ -355,7 +357,7 @@ impl Wallets {
         reason: &Reason,
         by: Refunder,
         actor: &Actor,
-    ) -> Result<Deposit, PartyError> {
+    ) -> Result<Deposit, WalletFailure> {
         let id = order_record_id("deposit", client, number);
         let _turn = self.turn([id.clone()]).await;
         let seen = load(&mut self.parties.reader(), &id).await?;
@@ -374,12 +376,14 @@ impl Wallets {
                     return Ok(deposit)
                 }
                 DepositStatus::Capturing | DepositStatus::Captured => {
-                    return Err(PartyError::Rejected(DEPOSIT_CAPTURED))
+                    return Err(WalletFailure::Rejected(DEPOSIT_CAPTURED))
                 }
                 DepositStatus::Releasing | DepositStatus::Released => {
-                    return Err(PartyError::Rejected(DEPOSIT_RELEASED))
+                    return Err(WalletFailure::Rejected(DEPOSIT_RELEASED))
                 }
-                DepositStatus::Holding | DepositStatus::Refused => return Err(PartyError::Rejected(DEPOSIT_NOT_HELD)),
+                DepositStatus::Holding | DepositStatus::Refused => {
+                    return Err(WalletFailure::Rejected(DEPOSIT_NOT_HELD))
+                }
                 DepositStatus::Held => {}
             }
             let meta = TransferMeta::new(Some(deposit.order_number.clone()));
@@ -426,14 +430,14 @@ impl Wallets {
     /// Finishes holds still being placed (a crash, or a retry racing the first call), so that a
     /// release or capture meets the deposit held or refused, never half-made. A refusal of the holds
     /// is recorded in the deposit and answered by the step that follows.
-    async fn finish_holding(&self, id: &str, actor: &Actor) -> Result<(), PartyError> {
+    async fn finish_holding(&self, id: &str, actor: &Actor) -> Result<(), WalletFailure> {
         let seen = load(&mut self.parties.reader(), id).await?;
         if seen.status != DepositStatus::Holding {
             return Ok(());
         }
         match chain::resume(&self.parties, &self.ledger, seen, "deposit.settled", actor).await {
-            Ok(_) | Err(PartyError::Rejected(_)) => Ok(()),
-            Err(other) => Err(other),
+            Ok(_) | Err(WalletFailure::Rejected(_)) => Ok(()),
+            Err(other) => Err(other.into()),
         }
     }
 }

@@ -36,7 +36,9 @@ use super::error::*;
 use super::payment::{held, load, parts, HeldPart, Payment, PaymentStatus, Refunder};
 use super::records::{order_record_id, OrderNumber};
 use super::Wallets;
-use crate::party::{MemberObject, PartyError, Rejection};
+use crate::party::PartyError;
+use crate::party::{MemberObject, Rejection};
+use crate::wallet::WalletFailure;
 
 /// Business codes of an escrow's transfers: the holds, their release to the receiver, their return.
 pub const ESCROW_HOLD_CODE: &str = "escrow";
@@ -95,7 +97,7 @@ impl Wallets {
         client: ClientId,
         number: &OrderNumber,
         actor: &Actor,
-    ) -> Result<Payment, PartyError> {
+    ) -> Result<Payment, WalletFailure> {
         self.release_escrow_by(client, number, Refunder::Platform, actor).await
     }
 
@@ -107,7 +109,7 @@ impl Wallets {
         number: &OrderNumber,
         by: Refunder,
         actor: &Actor,
-    ) -> Result<Payment, PartyError> {
+    ) -> Result<Payment, WalletFailure> {
         self.end_escrow(client, number, Outcome::ToReceiver, by, actor).await
     }
 
@@ -118,7 +120,7 @@ impl Wallets {
         client: ClientId,
         number: &OrderNumber,
         actor: &Actor,
-    ) -> Result<Payment, PartyError> {
+    ) -> Result<Payment, WalletFailure> {
         self.return_escrow_by(client, number, Refunder::Platform, actor).await
     }
 
@@ -130,7 +132,7 @@ impl Wallets {
         number: &OrderNumber,
         by: Refunder,
         actor: &Actor,
-    ) -> Result<Payment, PartyError> {
+    ) -> Result<Payment, WalletFailure> {
         self.end_escrow(client, number, Outcome::ToPayer, by, actor).await
     }
 
@@ -147,7 +149,7 @@ impl Wallets {
         forward: bool,
         refused: Rejection,
         missing: Rejection,
-    ) -> Result<(), PartyError> {
+    ) -> Result<(), WalletFailure> {
         let Refunder::Member(member) = by else {
             return Ok(());
         };
@@ -155,15 +157,15 @@ impl Wallets {
         let receiving = match self.parties.owning_member(MemberObject::Account(receiver)).await {
             Ok(owner) => owner == member,
             Err(PartyError::NotFound(_)) => false,
-            Err(other) => return Err(other),
+            Err(other) => return Err(other.into()),
         };
         let paying = payer == member;
         if (forward && paying) || (!forward && receiving) {
             Ok(())
         } else if paying || receiving {
-            Err(PartyError::Rejected(refused))
+            Err(WalletFailure::Rejected(refused))
         } else {
-            Err(PartyError::NotFound(missing))
+            Err(WalletFailure::NotFound(missing))
         }
     }
 
@@ -174,7 +176,7 @@ impl Wallets {
         outcome: Outcome,
         by: Refunder,
         actor: &Actor,
-    ) -> Result<Payment, PartyError> {
+    ) -> Result<Payment, WalletFailure> {
         let id = order_record_id("payment", client, number);
         let _turn = self.turn([id.clone()]).await;
         // Holds still being placed (a crash, or a retry racing the first call) are finished first, so
@@ -188,8 +190,8 @@ impl Wallets {
         self.may_decide(by, seen.member_id, seen.receiver, forward, refused, ORDER_NOT_FOUND).await?;
         if seen.status == PaymentStatus::Escrowing {
             match self.resume_payment(seen, actor).await {
-                Ok(_) | Err(PartyError::Rejected(_)) => {}
-                Err(other) => return Err(other),
+                Ok(_) | Err(WalletFailure::Rejected(_)) => {}
+                Err(other) => return Err(other.into()),
             }
         }
         // Released, the money becomes the receiver's: a receiver that may not receive is refused now.
@@ -211,8 +213,8 @@ impl Wallets {
                 PaymentStatus::EscrowReleasing
                 | PaymentStatus::EscrowReleased
                 | PaymentStatus::EscrowReturning
-                | PaymentStatus::EscrowReturned => return Err(PartyError::Rejected(refused)),
-                _ => return Err(PartyError::Rejected(PAYMENT_NOT_ESCROWED)),
+                | PaymentStatus::EscrowReturned => return Err(WalletFailure::Rejected(refused)),
+                _ => return Err(WalletFailure::Rejected(PAYMENT_NOT_ESCROWED)),
             }
             let holds = held(&payment);
             let meta = TransferMeta::new(Some(payment.order_number.clone()));

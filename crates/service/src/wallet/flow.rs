@@ -29,7 +29,7 @@ use sanhu_store::{EntryQuery, LedgerStore};
 use super::error::*;
 use super::platform::PlatformAccount;
 use super::Wallets;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// The most lines one page of the flow holds.
 pub const FLOW_PAGE_LINES_MAX: u32 = 100;
@@ -60,8 +60,8 @@ pub struct FlowCursor {
 
 impl FlowCursor {
     /// Reads the text form `<nanoseconds>.<acc_…>` that [`FlowCursor`]'s `Display` writes.
-    pub fn parse(text: &str) -> Result<FlowCursor, PartyError> {
-        let invalid = || PartyError::Rejected(FLOW_CURSOR_INVALID);
+    pub fn parse(text: &str) -> Result<FlowCursor, WalletFailure> {
+        let invalid = || WalletFailure::Rejected(FLOW_CURSOR_INVALID);
         let (nanos, account) = text.split_once('.').ok_or_else(invalid)?;
         let nanos: i64 = nanos.parse().map_err(|_| invalid())?;
         let account_id = AccountId::parse(account).ok_or_else(invalid)?;
@@ -196,9 +196,9 @@ pub struct FlowPage {
 impl Wallets {
     /// A page of the member's flow over all its accounts in the wallet's currency (closed ones too:
     /// their past is part of it), newest first.
-    pub async fn wallet_flow(&self, member: MemberId, query: &FlowQuery) -> Result<FlowPage, PartyError> {
+    pub async fn wallet_flow(&self, member: MemberId, query: &FlowQuery) -> Result<FlowPage, WalletFailure> {
         if !(1..=FLOW_PAGE_LINES_MAX).contains(&query.limit) {
-            return Err(PartyError::Rejected(FLOW_LIMIT_INVALID));
+            return Err(WalletFailure::Rejected(FLOW_LIMIT_INVALID));
         }
         let accounts: Vec<Account> = self
             .parties
@@ -272,7 +272,7 @@ impl Wallets {
         mine: &[AccountId],
         fee_income: AccountId,
         chains: &mut Vec<(String, Vec<Transfer>)>,
-    ) -> Result<i64, PartyError> {
+    ) -> Result<i64, WalletFailure> {
         let Some(reference) = transfer.reference.as_deref() else { return Ok(0) };
         if !FEE_BEARING_CODES.contains(&transfer.code.as_str()) {
             return Ok(0);
@@ -324,7 +324,7 @@ async fn newest_entries(
     account: &Account,
     before: i64,
     wanted: usize,
-) -> Result<Vec<Transfer>, PartyError> {
+) -> Result<Vec<Transfer>, WalletFailure> {
     let mut found: Vec<Transfer> = Vec::new();
     if account.last_transfer_at == Timestamp::default() {
         return Ok(found);
@@ -336,7 +336,7 @@ async fn newest_entries(
     while found.len() < wanted && upper > floor {
         reads += 1;
         if reads > FLOW_READS_PER_ACCOUNT_MAX {
-            return Err(PartyError::Internal(anyhow!("the flow of account {} took too many reads", account.id)));
+            return Err(WalletFailure::Internal(anyhow!("the flow of account {} took too many reads", account.id)));
         }
         let still = wanted - found.len();
         let lower = upper.saturating_sub(window).max(floor);
@@ -354,7 +354,7 @@ async fn newest_entries(
             upper = lower;
             window = window.saturating_mul(2);
         } else if upper - lower <= 1 {
-            return Err(PartyError::Internal(anyhow!("account {} has two entries at one instant", account.id)));
+            return Err(WalletFailure::Internal(anyhow!("account {} has two entries at one instant", account.id)));
         } else {
             // More than wanted: the newest are in a narrower window.
             window = (upper - lower) / 2;

@@ -17,6 +17,7 @@ use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::Wallets;
 use crate::party::work::Work;
 use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -57,7 +58,7 @@ impl InFlight for Freeze {
     fn in_flight(&self) -> &[StoredRequest] {
         &self.in_flight
     }
-    fn settle(&mut self, refusal: Option<&PartyError>) {
+    fn settle(&mut self, refusal: Option<&WalletFailure>) {
         if let Some((success, refused)) = self.next.take() {
             self.status = if refusal.is_none() { success } else { refused };
         }
@@ -68,8 +69,8 @@ impl InFlight for Freeze {
     }
 }
 
-async fn load(work: &mut Work, id: &str) -> Result<Freeze, PartyError> {
-    work.get::<Freeze>(id).await?.ok_or(PartyError::NotFound(FREEZE_NOT_FOUND))
+async fn load(work: &mut Work, id: &str) -> Result<Freeze, WalletFailure> {
+    work.get::<Freeze>(id).await?.ok_or(WalletFailure::NotFound(FREEZE_NOT_FOUND))
 }
 
 fn request(id: TransferId, action: TransferAction, code: &str, reference: &str) -> TransferRequest {
@@ -94,12 +95,12 @@ impl Wallets {
         amount: i64,
         reason: &Reason,
         actor: &Actor,
-    ) -> Result<Freeze, PartyError> {
+    ) -> Result<Freeze, WalletFailure> {
         let amount = Amount::new(amount).ok_or(sanhu_core::wallet::WalletError::InvalidAmount)?;
         let member_account = match self.parties.get_member_account(account).await {
             Ok(view) => view.account,
-            Err(PartyError::NotFound(_)) => return Err(PartyError::Rejected(ACCOUNT_NOT_MEMBERS)),
-            Err(other) => return Err(other),
+            Err(PartyError::NotFound(_)) => return Err(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS)),
+            Err(other) => return Err(other.into()),
         };
         let seized = PlatformAccount::Seized.id(self.config.currency);
         let id = order_record_id("freeze", client, number);
@@ -107,7 +108,7 @@ impl Wallets {
         let freeze = transact!(&self.parties, |work| {
             if let Some(existing) = work.get::<Freeze>(&id).await? {
                 if existing.account_id != account || existing.amount != amount.get() {
-                    return Err(PartyError::Rejected(ORDER_NUMBER_REUSED));
+                    return Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED));
                 }
                 return Ok(existing);
             }
@@ -147,17 +148,22 @@ impl Wallets {
     }
 
     /// The freeze under the caller's number, as it is.
-    pub async fn get_freeze(&self, client: ClientId, number: &OrderNumber) -> Result<Freeze, PartyError> {
+    pub async fn get_freeze(&self, client: ClientId, number: &OrderNumber) -> Result<Freeze, WalletFailure> {
         load(&mut self.parties.reader(), &order_record_id("freeze", client, number)).await
     }
 
     /// Lifts a freeze: the money is the member's again.
-    pub async fn unfreeze(&self, client: ClientId, number: &OrderNumber, actor: &Actor) -> Result<Freeze, PartyError> {
+    pub async fn unfreeze(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        actor: &Actor,
+    ) -> Result<Freeze, WalletFailure> {
         self.resolve_freeze(client, number, false, actor).await
     }
 
     /// Seizes the frozen money (扣划): posted to the platform's `seized` account.
-    pub async fn seize(&self, client: ClientId, number: &OrderNumber, actor: &Actor) -> Result<Freeze, PartyError> {
+    pub async fn seize(&self, client: ClientId, number: &OrderNumber, actor: &Actor) -> Result<Freeze, WalletFailure> {
         self.resolve_freeze(client, number, true, actor).await
     }
 
@@ -167,7 +173,7 @@ impl Wallets {
         number: &OrderNumber,
         seize: bool,
         actor: &Actor,
-    ) -> Result<Freeze, PartyError> {
+    ) -> Result<Freeze, WalletFailure> {
         let id = order_record_id("freeze", client, number);
         let _turn = self.turn([id.clone()]).await;
         let (during, done) = if seize {
@@ -181,7 +187,7 @@ impl Wallets {
                 return Ok(freeze);
             }
             if freeze.status != FreezeStatus::Frozen {
-                return Err(PartyError::Rejected(ORDER_STATE_INVALID));
+                return Err(WalletFailure::Rejected(ORDER_STATE_INVALID));
             }
             let (step, action, code) = if seize {
                 ("seize", TransferAction::PostPending { pending_id: freeze.hold_id, amount: None }, "seize")

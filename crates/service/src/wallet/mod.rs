@@ -56,7 +56,8 @@ use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTiers, TransferLimits, Withd
 use sanhu_core::Currency;
 
 use crate::ledger::Ledger;
-use crate::party::{Parties, PartyError};
+use crate::party::Parties;
+use crate::party::PartyError;
 use crate::turns::Turn;
 
 pub use adjustment::{Adjustment, AdjustmentDirection, AdjustmentStatus};
@@ -231,11 +232,11 @@ impl Wallets {
     pub(crate) async fn account_wallet_key(
         &self,
         account: sanhu_core::AccountId,
-    ) -> Result<Option<String>, PartyError> {
+    ) -> Result<Option<String>, WalletFailure> {
         match self.parties.owning_member(crate::party::MemberObject::Account(account)).await {
             Ok(member) => Ok(Some(wallet_key(member))),
             Err(PartyError::NotFound(_)) => Ok(None),
-            Err(other) => Err(other),
+            Err(other) => Err(other.into()),
         }
     }
 }

@@ -35,7 +35,9 @@ use crate::clock;
 /// The ledger's code for a hold whose timeout passed.
 const PENDING_EXPIRED: &str = "pending_expired";
 use crate::party::work::Work;
-use crate::party::{MemberObject, PartyError, PayPasswordOwner};
+use crate::party::PartyError;
+use crate::party::{MemberObject, PayPasswordOwner};
+use crate::wallet::WalletFailure;
 
 /// Who makes a refund, or decides where money held between a payer and a receiver goes (escrow,
 /// deposits: `escrow.rs`).
@@ -189,8 +191,8 @@ impl Payment {
     }
 }
 
-pub(super) async fn load(work: &mut Work, id: &str) -> Result<Payment, PartyError> {
-    work.get::<Payment>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+pub(super) async fn load(work: &mut Work, id: &str) -> Result<Payment, WalletFailure> {
+    work.get::<Payment>(id).await?.ok_or(WalletFailure::NotFound(ORDER_NOT_FOUND))
 }
 
 pub(super) fn parts(deductions: &[Deduction]) -> Vec<Part> {
@@ -207,7 +209,7 @@ fn deductions(parts: &[Part]) -> Vec<Deduction> {
 impl Wallets {
     /// Pays an order from the member's wallet, in their deduction order, as one linked chain (or holds,
     /// when authorising). The same order number again answers the payment as it is.
-    pub async fn pay(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, PartyError> {
+    pub async fn pay(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, WalletFailure> {
         let record = order_record_id("payment", request.client, &request.order_number);
         let _turn = self.turn([wallet_key(request.member), record]).await;
         let payment = self.pay_recorded(request, actor).await?;
@@ -219,7 +221,7 @@ impl Wallets {
         Ok(payment)
     }
 
-    async fn pay_recorded(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, PartyError> {
+    async fn pay_recorded(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, WalletFailure> {
         let id = order_record_id("payment", request.client, &request.order_number);
         if let Some(existing) = self.parties.reader().get::<Payment>(&id).await? {
             return self.resume_payment(same_payment(existing, request)?, actor).await;
@@ -231,7 +233,7 @@ impl Wallets {
         self.not_own_account(request.member, member.member.customer(), receiver).await?;
         self.account_may_receive(receiver).await?;
         let order = self.deduction_order(request.member).await?;
-        let payment = transact!(&self.parties, |work| {
+        let payment = transact!(&self.parties, WalletFailure, |work| {
             if let Some(existing) = work.get::<Payment>(&id).await? {
                 return same_payment(existing, request);
             }
@@ -307,7 +309,7 @@ impl Wallets {
         self.resume_payment(payment, actor).await
     }
 
-    pub async fn get_payment(&self, client: ClientId, number: &OrderNumber) -> Result<Payment, PartyError> {
+    pub async fn get_payment(&self, client: ClientId, number: &OrderNumber) -> Result<Payment, WalletFailure> {
         load(&mut self.parties.reader(), &order_record_id("payment", client, number)).await
     }
 
@@ -318,15 +320,15 @@ impl Wallets {
         number: &OrderNumber,
         amount: i64,
         actor: &Actor,
-    ) -> Result<Payment, PartyError> {
+    ) -> Result<Payment, WalletFailure> {
         let id = order_record_id("payment", client, number);
         let _turn = self.turn([id.clone()]).await;
-        let payment = transact!(&self.parties, |work| {
+        let payment = transact!(&self.parties, WalletFailure, |work| {
             let mut payment = load(work, &id).await?;
             match payment.status {
                 PaymentStatus::Capturing | PaymentStatus::Captured => return Ok(payment),
                 PaymentStatus::Authorised => {}
-                _ => return Err(PartyError::Rejected(ORDER_STATE_INVALID)),
+                _ => return Err(WalletFailure::Rejected(ORDER_STATE_INVALID)),
             }
             let holds = held(&payment);
             let meta = TransferMeta::new(Some(payment.order_number.clone()));
@@ -343,15 +345,20 @@ impl Wallets {
     }
 
     /// Releases every hold of an authorised payment (the order is cancelled).
-    pub async fn release(&self, client: ClientId, number: &OrderNumber, actor: &Actor) -> Result<Payment, PartyError> {
+    pub async fn release(
+        &self,
+        client: ClientId,
+        number: &OrderNumber,
+        actor: &Actor,
+    ) -> Result<Payment, WalletFailure> {
         let id = order_record_id("payment", client, number);
         let _turn = self.turn([id.clone()]).await;
-        let payment = transact!(&self.parties, |work| {
+        let payment = transact!(&self.parties, WalletFailure, |work| {
             let mut payment = load(work, &id).await?;
             match payment.status {
                 PaymentStatus::Releasing | PaymentStatus::Released => return Ok(payment),
                 PaymentStatus::Authorised => {}
-                _ => return Err(PartyError::Rejected(ORDER_STATE_INVALID)),
+                _ => return Err(WalletFailure::Rejected(ORDER_STATE_INVALID)),
             }
             let meta = TransferMeta::new(Some(payment.order_number.clone()));
             let chain = release_holds(&held(&payment), &meta, &mut ids_for(&id, "release"))?;
@@ -375,7 +382,7 @@ impl Wallets {
         refund_number: &OrderNumber,
         amount: i64,
         actor: &Actor,
-    ) -> Result<Refund, PartyError> {
+    ) -> Result<Refund, WalletFailure> {
         self.refund_by(client, number, refund_number, amount, Refunder::Platform, actor).await
     }
 
@@ -390,7 +397,7 @@ impl Wallets {
         amount: i64,
         by: Refunder,
         actor: &Actor,
-    ) -> Result<Refund, PartyError> {
+    ) -> Result<Refund, WalletFailure> {
         let id = order_record_id("payment", client, number);
         // The money comes out of the receiver's account: the receiver's wallet waits too.
         let receiver = match self.parties.reader().get::<Payment>(&id).await? {
@@ -405,10 +412,10 @@ impl Wallets {
             match receiver {
                 Ok(owner) if owner == member => {}
                 Ok(_) | Err(PartyError::NotFound(_)) if seen.member_id == member => {
-                    return Err(PartyError::Rejected(REFUND_NOT_ALLOWED));
+                    return Err(WalletFailure::Rejected(REFUND_NOT_ALLOWED));
                 }
-                Ok(_) | Err(PartyError::NotFound(_)) => return Err(PartyError::NotFound(ORDER_NOT_FOUND)),
-                Err(other) => return Err(other),
+                Ok(_) | Err(PartyError::NotFound(_)) => return Err(WalletFailure::NotFound(ORDER_NOT_FOUND)),
+                Err(other) => return Err(other.into()),
             }
         }
         // The receiver pays the refund back, the payer's accounts receive it (a refund asked again is
@@ -427,13 +434,13 @@ impl Wallets {
             let mut payment = load(work, &id).await?;
             if let Some(refund) = payment.refunds.iter().find(|r| r.refund_number == refund_number.as_str()) {
                 if refund.amount != amount {
-                    return Err(PartyError::Rejected(REFUND_NUMBER_REUSED));
+                    return Err(WalletFailure::Rejected(REFUND_NUMBER_REUSED));
                 }
                 return Ok(refund.clone());
             }
             if !matches!(payment.status, PaymentStatus::Paid | PaymentStatus::Captured | PaymentStatus::EscrowReleased)
             {
-                return Err(PartyError::Rejected(PAYMENT_NOT_REFUNDABLE));
+                return Err(WalletFailure::Rejected(PAYMENT_NOT_REFUNDABLE));
             }
             let refunded: Vec<Deduction> = payment
                 .refunds
@@ -474,7 +481,7 @@ impl Wallets {
             let mut payment = load(work, &id).await?;
             let customer_id = payment.customer_id.clone();
             let Some(refund) = payment.refunds.iter_mut().find(|r| r.refund_number == refund_number.as_str()) else {
-                return Err(PartyError::NotFound(ORDER_NOT_FOUND));
+                return Err(WalletFailure::NotFound(ORDER_NOT_FOUND));
             };
             if refund.status == RefundStatus::Processing {
                 refund.in_flight = Vec::new();
@@ -496,7 +503,7 @@ impl Wallets {
     }
 
     /// Submits a payment's decided chain, if any, and records its outcome.
-    pub(super) async fn resume_payment(&self, payment: Payment, actor: &Actor) -> Result<Payment, PartyError> {
+    pub(super) async fn resume_payment(&self, payment: Payment, actor: &Actor) -> Result<Payment, WalletFailure> {
         if payment.in_flight.is_empty() {
             return Ok(payment);
         }
@@ -505,7 +512,7 @@ impl Wallets {
         let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let id = payment.id.clone();
         let asked = payment.status;
-        let payment = transact!(&self.parties, |work| {
+        let payment = transact!(&self.parties, WalletFailure, |work| {
             let mut payment = load(work, &id).await?;
             if payment.in_flight.is_empty() {
                 return Ok(payment);
@@ -559,29 +566,29 @@ impl Wallets {
     /// The member's pay password, checked before money leaves its wallet: a password given is always
     /// verified (a caller that asked its user for one expects it checked), and none given is refused
     /// where the platform requires one.
-    pub(super) async fn check_pay_password(&self, member: MemberId, given: Option<&str>) -> Result<(), PartyError> {
+    pub(super) async fn check_pay_password(&self, member: MemberId, given: Option<&str>) -> Result<(), WalletFailure> {
         match given {
             Some(password) => {
                 self.parties.verify_pay_password(PayPasswordOwner::Member(member), password, clock::now()).await?;
                 Ok(())
             }
             None if self.config.pay_password == PayPasswordRule::Required => {
-                Err(PartyError::Rejected(PAY_PASSWORD_REQUIRED))
+                Err(WalletFailure::Rejected(PAY_PASSWORD_REQUIRED))
             }
             None => Ok(()),
         }
     }
 
-    pub(super) async fn receiver_account(&self, receiver: &Receiver) -> Result<AccountId, PartyError> {
+    pub(super) async fn receiver_account(&self, receiver: &Receiver) -> Result<AccountId, WalletFailure> {
         match receiver {
             Receiver::Platform(which) if !self.config.payment_receivers.contains(which) => {
-                Err(PartyError::Rejected(RECEIVER_NOT_ALLOWED))
+                Err(WalletFailure::Rejected(RECEIVER_NOT_ALLOWED))
             }
             Receiver::Platform(which) => self.ensure_platform_account(which).await,
             Receiver::Account(id) => match self.parties.get_member_account(*id).await {
                 Ok(view) if view.ledger.currency == self.config.currency => Ok(*id),
-                Ok(_) | Err(PartyError::NotFound(_)) => Err(PartyError::Rejected(RECEIVER_NOT_FOUND)),
-                Err(other) => Err(other),
+                Ok(_) | Err(PartyError::NotFound(_)) => Err(WalletFailure::Rejected(RECEIVER_NOT_FOUND)),
+                Err(other) => Err(other.into()),
             },
         }
     }
@@ -597,10 +604,10 @@ pub(super) fn held(payment: &Payment) -> Vec<Hold> {
         .collect()
 }
 
-fn same_payment(existing: Payment, request: &PaymentRequest) -> Result<Payment, PartyError> {
+fn same_payment(existing: Payment, request: &PaymentRequest) -> Result<Payment, WalletFailure> {
     if existing.member_id == request.member && existing.amount == request.amount {
         Ok(existing)
     } else {
-        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+        Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))
     }
 }

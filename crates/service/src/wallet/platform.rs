@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 
 use super::records::json_document;
 use super::Wallets;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// One of the platform's accounts, by what it is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,7 +135,7 @@ impl Wallets {
     /// Creates the platform's accounts that every platform has (a clearing account per configured
     /// channel, fee income and expense, marketing expense, withdrawals in transit, seized, adjustments),
     /// those that exist being left as they are. Call at start; safe on several instances at once.
-    pub async fn ensure_platform_accounts(&self) -> Result<Vec<AccountId>, PartyError> {
+    pub async fn ensure_platform_accounts(&self) -> Result<Vec<AccountId>, WalletFailure> {
         let mut all: Vec<PlatformAccount> =
             self.config.channels.iter().map(|c| PlatformAccount::Clearing(c.name.clone())).collect();
         all.extend([
@@ -154,7 +154,7 @@ impl Wallets {
     }
 
     /// The platform account's id, creating it first if it does not exist yet.
-    pub async fn ensure_platform_account(&self, which: &PlatformAccount) -> Result<AccountId, PartyError> {
+    pub async fn ensure_platform_account(&self, which: &PlatformAccount) -> Result<AccountId, WalletFailure> {
         let currency = self.config.currency;
         let account_id = which.id(currency);
         if self.parties.store().get_account(account_id).await?.is_some() {
@@ -200,7 +200,7 @@ impl Wallets {
     }
 
     /// The platform's accounts with their balances, by name.
-    pub async fn platform_accounts(&self) -> Result<Vec<PlatformAccountView>, PartyError> {
+    pub async fn platform_accounts(&self) -> Result<Vec<PlatformAccountView>, WalletFailure> {
         let store = self.parties.store();
         let mut records = Vec::new();
         let mut after: Option<String> = None;

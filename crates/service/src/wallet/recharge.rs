@@ -37,7 +37,7 @@ use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::restriction::Side;
 use super::{ChannelReview, Wallets};
 use crate::party::work::Work;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// The lookup of orders not yet ended (pending, reviewing or crediting), which the expiry and
 /// compensation jobs read.
@@ -107,19 +107,23 @@ pub struct RechargeOrder {
 }
 json_document!(RechargeOrder, "recharge_order");
 
-pub(super) async fn load(work: &mut Work, id: &str) -> Result<RechargeOrder, PartyError> {
-    work.get::<RechargeOrder>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+pub(super) async fn load(work: &mut Work, id: &str) -> Result<RechargeOrder, WalletFailure> {
+    work.get::<RechargeOrder>(id).await?.ok_or(WalletFailure::NotFound(ORDER_NOT_FOUND))
 }
 
 impl Wallets {
     /// Creates a recharge order, pending (or reviewing, for a reviewed channel). The same order number
     /// with the same details answers the order as it is; with other details, `order_number_reused`.
-    pub async fn create_recharge(&self, request: &RechargeRequest, actor: &Actor) -> Result<RechargeOrder, PartyError> {
+    pub async fn create_recharge(
+        &self,
+        request: &RechargeRequest,
+        actor: &Actor,
+    ) -> Result<RechargeOrder, WalletFailure> {
         let amount = Amount::new(request.amount).ok_or(sanhu_core::wallet::WalletError::InvalidAmount)?;
-        let channel = self.config.channel(&request.channel).ok_or(PartyError::Rejected(CHANNEL_NOT_CONFIGURED))?;
+        let channel = self.config.channel(&request.channel).ok_or(WalletFailure::Rejected(CHANNEL_NOT_CONFIGURED))?;
         let fee = channel.fee.fee_for(amount);
         if channel.fee_payer == FeePayer::Member && fee >= amount.get() {
-            return Err(PartyError::Rejected(RECHARGE_BELOW_FEE));
+            return Err(WalletFailure::Rejected(RECHARGE_BELOW_FEE));
         }
         let id = order_record_id("recharge_order", request.client, &request.order_number);
         let _turn = self.turn([id.clone()]).await;
@@ -129,14 +133,14 @@ impl Wallets {
         let member = self.parties.member_acts(request.member, MemberAction::Recharge).await?;
         let wallet = self.load_wallet(request.member).await?;
         let account_id = match request.account {
-            Some(account) => wallet.get(account).ok_or(PartyError::Rejected(ACCOUNT_NOT_MEMBERS))?.id(),
+            Some(account) => wallet.get(account).ok_or(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS))?.id(),
             None => wallet
                 .accounts()
                 .iter()
                 .filter(|a| a.account_type().code() == &self.config.recharge_account_type)
                 .map(|a| a.id())
                 .min()
-                .ok_or(PartyError::Rejected(ACCOUNT_NOT_MEMBERS))?,
+                .ok_or(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS))?,
         };
         if let Some(restriction) = self.account_restriction(account_id, Side::Receives).await? {
             return Err(restriction);
@@ -182,7 +186,7 @@ impl Wallets {
         })
     }
 
-    pub async fn get_recharge(&self, client: ClientId, number: &OrderNumber) -> Result<RechargeOrder, PartyError> {
+    pub async fn get_recharge(&self, client: ClientId, number: &OrderNumber) -> Result<RechargeOrder, WalletFailure> {
         load(&mut self.parties.reader(), &order_record_id("recharge_order", client, number)).await
     }
 
@@ -192,7 +196,7 @@ impl Wallets {
         client: ClientId,
         number: &OrderNumber,
         actor: &Actor,
-    ) -> Result<RechargeOrder, PartyError> {
+    ) -> Result<RechargeOrder, WalletFailure> {
         self.credit_recharge(client, number, actor, RechargeStatus::Pending).await
     }
 
@@ -202,7 +206,7 @@ impl Wallets {
         client: ClientId,
         number: &OrderNumber,
         actor: &Actor,
-    ) -> Result<RechargeOrder, PartyError> {
+    ) -> Result<RechargeOrder, WalletFailure> {
         self.credit_recharge(client, number, actor, RechargeStatus::Reviewing).await
     }
 
@@ -213,7 +217,7 @@ impl Wallets {
         number: &OrderNumber,
         reason: &str,
         actor: &Actor,
-    ) -> Result<RechargeOrder, PartyError> {
+    ) -> Result<RechargeOrder, WalletFailure> {
         self.end_recharge(client, number, RechargeStatus::Failed, &[RechargeStatus::Pending], reason, actor).await
     }
 
@@ -223,7 +227,7 @@ impl Wallets {
         client: ClientId,
         number: &OrderNumber,
         actor: &Actor,
-    ) -> Result<RechargeOrder, PartyError> {
+    ) -> Result<RechargeOrder, WalletFailure> {
         let from = [RechargeStatus::Pending, RechargeStatus::Reviewing];
         self.end_recharge(client, number, RechargeStatus::Closed, &from, "closed", actor).await
     }
@@ -235,14 +239,14 @@ impl Wallets {
         number: &OrderNumber,
         reason: &str,
         actor: &Actor,
-    ) -> Result<RechargeOrder, PartyError> {
+    ) -> Result<RechargeOrder, WalletFailure> {
         self.end_recharge(client, number, RechargeStatus::Failed, &[RechargeStatus::Reviewing], reason, actor).await
     }
 
     /// Closes as expired every pending order whose time is up at `now`, reading the open orders `page`
     /// at a time; returns how many it closed. Reviewed orders wait for their reviewer, and orders of a
     /// channel with a status endpoint for the compensation job, and do not expire here.
-    pub async fn expire_recharge_orders(&self, now: Timestamp, page: u32) -> Result<usize, PartyError> {
+    pub async fn expire_recharge_orders(&self, now: Timestamp, page: u32) -> Result<usize, WalletFailure> {
         let store = self.parties.store();
         let mut expired = 0;
         let mut ids = store.party_index(OPEN_RECHARGES, OPEN, page).await?;
@@ -262,7 +266,7 @@ impl Wallets {
     /// Closes one order as expired if it is still pending past its expiry. An order whose channel
     /// answers status questions is left to the compensation job, which asks before closing: a
     /// payment made at the last moment must not be closed unseen.
-    async fn expire_recharge_order(&self, id: &str, now: Timestamp) -> Result<bool, PartyError> {
+    async fn expire_recharge_order(&self, id: &str, now: Timestamp) -> Result<bool, WalletFailure> {
         let _turn = self.turn([id.to_owned()]).await;
         transact!(&self.parties, |work| {
             let mut order = load(work, id).await?;
@@ -289,7 +293,7 @@ impl Wallets {
         from: &[RechargeStatus],
         reason: &str,
         actor: &Actor,
-    ) -> Result<RechargeOrder, PartyError> {
+    ) -> Result<RechargeOrder, WalletFailure> {
         let id = order_record_id("recharge_order", client, number);
         let _turn = self.turn([id.clone()]).await;
         transact!(&self.parties, |work| {
@@ -298,7 +302,7 @@ impl Wallets {
                 return Ok(order);
             }
             if !from.contains(&order.status) {
-                return Err(PartyError::Rejected(ORDER_STATE_INVALID));
+                return Err(WalletFailure::Rejected(ORDER_STATE_INVALID));
             }
             let was = order.status;
             order.status = to;
@@ -316,7 +320,7 @@ impl Wallets {
         number: &OrderNumber,
         actor: &Actor,
         from: RechargeStatus,
-    ) -> Result<RechargeOrder, PartyError> {
+    ) -> Result<RechargeOrder, WalletFailure> {
         let id = order_record_id("recharge_order", client, number);
         let seen = load(&mut self.parties.reader(), &id).await?;
         // A member in debt repays it first out of the credit, planned on the wallet's balances.
@@ -329,14 +333,14 @@ impl Wallets {
         let currency = self.config.currency;
         let marketing = PlatformAccount::MarketingExpense.id(currency);
         let fee_expense = PlatformAccount::FeeExpense.id(currency);
-        let order = transact!(&self.parties, |work| {
+        let order = transact!(&self.parties, WalletFailure, |work| {
             let mut order = load(work, &id).await?;
             match order.status {
                 RechargeStatus::Succeeded | RechargeStatus::Crediting => return Ok(order),
                 status if status == from => {}
-                RechargeStatus::Reviewing => return Err(PartyError::Rejected(ORDER_UNDER_REVIEW)),
-                RechargeStatus::Pending => return Err(PartyError::Rejected(ORDER_NOT_UNDER_REVIEW)),
-                _ => return Err(PartyError::Rejected(ORDER_CLOSED)),
+                RechargeStatus::Reviewing => return Err(WalletFailure::Rejected(ORDER_UNDER_REVIEW)),
+                RechargeStatus::Pending => return Err(WalletFailure::Rejected(ORDER_NOT_UNDER_REVIEW)),
+                _ => return Err(WalletFailure::Rejected(ORDER_CLOSED)),
             }
             let wallet = self.load_wallet(order.member_id).await?;
             let bonus_account = wallet
@@ -376,7 +380,7 @@ impl Wallets {
     }
 
     /// Submits a decided credit and records its outcome; a refused one goes back to waiting.
-    async fn finish_credit(&self, order: RechargeOrder, actor: &Actor) -> Result<RechargeOrder, PartyError> {
+    async fn finish_credit(&self, order: RechargeOrder, actor: &Actor) -> Result<RechargeOrder, WalletFailure> {
         if order.status != RechargeStatus::Crediting {
             return Ok(order);
         }
@@ -384,7 +388,7 @@ impl Wallets {
         let outcome = chain::apply(&self.ledger, requests.clone()).await?;
         let id = order.id.clone();
         let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
-        let order = transact!(&self.parties, |work| {
+        let order = transact!(&self.parties, WalletFailure, |work| {
             let mut order = load(work, &id).await?;
             if order.status != RechargeStatus::Crediting {
                 return Ok(order);
@@ -419,7 +423,7 @@ impl Wallets {
     }
 
     /// Opens the member's bonus account before a recharge whose tier grants a bonus, if they have none.
-    async fn ensure_bonus_account(&self, order: &RechargeOrder, actor: &Actor) -> Result<(), PartyError> {
+    async fn ensure_bonus_account(&self, order: &RechargeOrder, actor: &Actor) -> Result<(), WalletFailure> {
         let amount = Amount::new(order.amount).expect("a stored order's amount is positive");
         let earns = self.config.recharge_tiers.applicable(amount, order.created_at).is_some_and(|t| t.bonus() > 0);
         if !earns {
@@ -432,14 +436,14 @@ impl Wallets {
                 Ok(_) => {}
                 // A concurrent confirmation of this order (or another recharge) opened it first.
                 Err(error) if error.code() == "account_type_limit_reached" => {}
-                Err(error) => return Err(error),
+                Err(error) => return Err(error.into()),
             }
         }
         Ok(())
     }
 }
 
-fn same_recharge(existing: RechargeOrder, request: &RechargeRequest) -> Result<RechargeOrder, PartyError> {
+fn same_recharge(existing: RechargeOrder, request: &RechargeRequest) -> Result<RechargeOrder, WalletFailure> {
     let same = existing.member_id == request.member
         && existing.amount == request.amount
         && existing.channel == request.channel
@@ -447,6 +451,6 @@ fn same_recharge(existing: RechargeOrder, request: &RechargeRequest) -> Result<R
     if same {
         Ok(existing)
     } else {
-        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+        Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))
     }
 }

@@ -26,7 +26,7 @@ use super::platform::PlatformAccount;
 use super::recharge::{load, RechargeStatus};
 use super::records::{order_record_id, OrderNumber};
 use super::Wallets;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -74,7 +74,7 @@ impl Wallets {
         refund_number: &OrderNumber,
         amount: i64,
         actor: &Actor,
-    ) -> Result<RechargeRefundOrder, PartyError> {
+    ) -> Result<RechargeRefundOrder, WalletFailure> {
         let id = order_record_id("recharge_order", client, number);
         let step = format!("refund:{}", refund_number.as_str());
         let seen = load(&mut self.parties.reader(), &id).await?;
@@ -85,12 +85,12 @@ impl Wallets {
             let mut order = load(work, &id).await?;
             if let Some(refund) = order.refunds.iter().find(|r| r.refund_number == refund_number.as_str()) {
                 if refund.amount != amount {
-                    return Err(PartyError::Rejected(REFUND_NUMBER_REUSED));
+                    return Err(WalletFailure::Rejected(REFUND_NUMBER_REUSED));
                 }
                 return Ok(refund.clone());
             }
             if order.status != RechargeStatus::Succeeded {
-                return Err(PartyError::Rejected(RECHARGE_NOT_REFUNDABLE));
+                return Err(WalletFailure::Rejected(RECHARGE_NOT_REFUNDABLE));
             }
             let counted = || order.refunds.iter().filter(|r| r.counts());
             let refunded: i64 = counted().map(|r| r.amount).sum();
@@ -158,7 +158,7 @@ impl Wallets {
             let mut order = load(work, &id).await?;
             let customer_id = order.customer_id.clone();
             let Some(refund) = order.refunds.iter_mut().find(|r| r.refund_number == refund_number.as_str()) else {
-                return Err(PartyError::NotFound(ORDER_NOT_FOUND));
+                return Err(WalletFailure::NotFound(ORDER_NOT_FOUND));
             };
             if refund.status != RechargeRefundStatus::Processing {
                 return Ok(refund.clone());

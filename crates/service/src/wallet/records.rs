@@ -9,7 +9,7 @@
 use sanhu_core::id::ClientId;
 
 use super::error::ORDER_NUMBER_INVALID;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// The longest order number, in characters (within the ledger's 128-character reference).
 pub const ORDER_NUMBER_CHARS_MAX: usize = 64;
@@ -20,9 +20,9 @@ pub const ORDER_NUMBER_CHARS_MAX: usize = 64;
 pub struct OrderNumber(String);
 
 impl OrderNumber {
-    pub fn parse(text: &str) -> Result<OrderNumber, PartyError> {
+    pub fn parse(text: &str) -> Result<OrderNumber, WalletFailure> {
         let ok = (1..=ORDER_NUMBER_CHARS_MAX).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic());
-        ok.then(|| OrderNumber(text.to_owned())).ok_or(PartyError::Rejected(ORDER_NUMBER_INVALID))
+        ok.then(|| OrderNumber(text.to_owned())).ok_or(WalletFailure::Rejected(ORDER_NUMBER_INVALID))
     }
 
     pub fn as_str(&self) -> &str {

@@ -16,7 +16,9 @@ use sanhu_store::LedgerStore;
 use super::Wallets;
 use crate::party::accounts::load_account;
 use crate::party::customers::load_customer;
-use crate::party::{Parties, PartyError};
+use crate::party::Parties;
+use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// Which way money goes for the party checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +33,7 @@ impl Wallets {
     /// Refuses a customer whose status blocks money going `side` (frozen; stop-payment when paying).
     /// The member's own checks (banned, locked, cancelled) are `member_acts`' and
     /// `member_may_receive`'s.
-    pub(crate) async fn customer_may(&self, customer: CustomerId, side: Side) -> Result<(), PartyError> {
+    pub(crate) async fn customer_may(&self, customer: CustomerId, side: Side) -> Result<(), WalletFailure> {
         let status = load_customer(&mut self.parties.reader(), customer).await?.customer.status();
         match side {
             Side::Pays => status.check_pays()?,
@@ -43,11 +45,11 @@ impl Wallets {
     /// Refuses a member's account that may not receive: its member's (locked, cancelled, its customer
     /// banned), its customer's (frozen) and its own status (frozen, closed). Not a member account:
     /// nothing to refuse here.
-    pub(crate) async fn account_may_receive(&self, account: AccountId) -> Result<(), PartyError> {
+    pub(crate) async fn account_may_receive(&self, account: AccountId) -> Result<(), WalletFailure> {
         let record = match load_account(&mut self.parties.reader(), account).await {
             Ok(record) => record,
             Err(PartyError::NotFound(_)) => return Ok(()),
-            Err(other) => return Err(other),
+            Err(other) => return Err(other.into()),
         };
         self.member_may_receive(record.member_id).await?;
         match self.account_restriction(account, Side::Receives).await? {
@@ -60,15 +62,15 @@ impl Wallets {
         &self,
         account: AccountId,
         side: Side,
-    ) -> Result<Option<PartyError>, PartyError> {
+    ) -> Result<Option<WalletFailure>, WalletFailure> {
         account_restriction(&self.parties, account, side).await
     }
 
     pub(crate) async fn name_ledger_block(
         &self,
-        refusal: Option<PartyError>,
+        refusal: Option<WalletFailure>,
         chain: &[TransferRequest],
-    ) -> Result<Option<PartyError>, PartyError> {
+    ) -> Result<Option<WalletFailure>, WalletFailure> {
         name_ledger_block(&self.parties, refusal, chain).await
     }
 
@@ -81,7 +83,7 @@ impl Wallets {
         side: Side,
         refusal: WalletError,
         passes: impl Fn(&Wallet) -> bool,
-    ) -> PartyError {
+    ) -> WalletFailure {
         if !passes(&wallet.without_blocks()) {
             return refusal.into();
         }
@@ -111,11 +113,11 @@ impl Wallets {
         member: MemberId,
         customer: CustomerId,
         receiver: AccountId,
-    ) -> Result<(), PartyError> {
+    ) -> Result<(), WalletFailure> {
         let record = match load_account(&mut self.parties.reader(), receiver).await {
             Ok(record) => record,
             Err(PartyError::NotFound(_)) => return Ok(()),
-            Err(other) => return Err(other),
+            Err(other) => return Err(other.into()),
         };
         if record.member_id == member || record.customer_id == customer {
             return Err(WalletError::SameWallet.into());
@@ -131,25 +133,25 @@ pub(crate) async fn account_restriction(
     parties: &Parties,
     account: AccountId,
     side: Side,
-) -> Result<Option<PartyError>, PartyError> {
+) -> Result<Option<WalletFailure>, WalletFailure> {
     let mut work = parties.reader();
     let record = match load_account(&mut work, account).await {
         Ok(record) => record,
         Err(PartyError::NotFound(_)) => return Ok(None),
-        Err(other) => return Err(other),
+        Err(other) => return Err(other.into()),
     };
     let customer = load_customer(&mut work, record.customer_id).await?.customer.status();
     let refused = match side {
         Side::Pays => customer
             .check_pays()
             .err()
-            .map(PartyError::from)
-            .or_else(|| record.status.check_pays().err().map(PartyError::from)),
+            .map(WalletFailure::from)
+            .or_else(|| record.status.check_pays().err().map(WalletFailure::from)),
         Side::Receives => customer
             .check_receives()
             .err()
-            .map(PartyError::from)
-            .or_else(|| record.status.check_receives().err().map(PartyError::from)),
+            .map(WalletFailure::from)
+            .or_else(|| record.status.check_receives().err().map(WalletFailure::from)),
     };
     Ok(refused)
 }
@@ -160,10 +162,10 @@ pub(crate) async fn account_restriction(
 /// explains (flags set through the ledger's own API), is kept as it is.
 pub(crate) async fn name_ledger_block(
     parties: &Parties,
-    refusal: Option<PartyError>,
+    refusal: Option<WalletFailure>,
     chain: &[TransferRequest],
-) -> Result<Option<PartyError>, PartyError> {
-    let side = match refusal.as_ref().map(PartyError::code) {
+) -> Result<Option<WalletFailure>, WalletFailure> {
+    let side = match refusal.as_ref().map(WalletFailure::code) {
         Some(code) if code == TransferError::DebitsBlocked.code() => Side::Pays,
         Some(code) if code == TransferError::CreditsBlocked.code() => Side::Receives,
         _ => return Ok(refusal),

@@ -39,6 +39,7 @@ use super::restriction::Side;
 use super::Wallets;
 use crate::party::work::Work;
 use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// The account type subsidies are paid into. It must be configured as not withdrawable.
 pub const SUBSIDY_ACCOUNT_TYPE: &str = "subsidy";
@@ -206,7 +207,7 @@ impl Wallets {
         &self,
         request: &SubsidyFundingRequest,
         actor: &Actor,
-    ) -> Result<SubsidyFunding, PartyError> {
+    ) -> Result<SubsidyFunding, WalletFailure> {
         let id = order_record_id("subsidy_funding", request.client, &request.order_number);
         let _turn = self.turn([super::wallet_key(request.enterprise), id.clone()]).await;
         if let Some(existing) = self.parties.reader().get::<SubsidyFunding>(&id).await? {
@@ -216,17 +217,17 @@ impl Wallets {
         let enterprise = self.enterprise_acts(request.enterprise).await?;
         let wallet = self.load_wallet(request.enterprise).await?;
         let source = match request.account {
-            Some(account) => wallet.get(account).ok_or(PartyError::Rejected(ACCOUNT_NOT_MEMBERS))?,
+            Some(account) => wallet.get(account).ok_or(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS))?,
             None => wallet
                 .accounts()
                 .iter()
                 .filter(|a| a.account_type().code() == &self.config.recharge_account_type)
                 .min_by_key(|a| a.id())
-                .ok_or(PartyError::Rejected(ACCOUNT_NOT_MEMBERS))?,
+                .ok_or(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS))?,
         };
         // Only money the enterprise paid in funds subsidies: not bonus, nor subsidies it received.
         if !source.account_type().withdrawable() {
-            return Err(PartyError::Rejected(SUBSIDY_FUNDING_SOURCE_INVALID));
+            return Err(WalletFailure::Rejected(SUBSIDY_FUNDING_SOURCE_INVALID));
         }
         let account_id = source.id();
         if let Some(restriction) = self.account_restriction(account_id, Side::Pays).await? {
@@ -275,7 +276,7 @@ impl Wallets {
         &self,
         request: &SubsidyDistributionRequest,
         actor: &Actor,
-    ) -> Result<SubsidyDistribution, PartyError> {
+    ) -> Result<SubsidyDistribution, WalletFailure> {
         let id = order_record_id("subsidy_distribution", request.client, &request.order_number);
         // The enterprise's fund, which every distribution rewrites, is decided in its wallet's turn.
         let _turn = self.turn([super::wallet_key(request.enterprise), id.clone()]).await;
@@ -288,7 +289,7 @@ impl Wallets {
         // Checked before any employee's subsidy account is opened, so that a round the fund cannot
         // pay changes nothing; checked again below where it is decided.
         if self.subsidy_fund(request.enterprise).await?.available() < total {
-            return Err(PartyError::Rejected(SUBSIDY_FUND_INSUFFICIENT));
+            return Err(WalletFailure::Rejected(SUBSIDY_FUND_INSUFFICIENT));
         }
         let mut grants = Vec::with_capacity(request.credits.len());
         for credit in &request.credits {
@@ -307,7 +308,7 @@ impl Wallets {
             }
             let mut fund = load_fund(work, request.enterprise, &enterprise, funding_account_id).await?;
             if fund.available() < total {
-                return Err(PartyError::Rejected(SUBSIDY_FUND_INSUFFICIENT));
+                return Err(WalletFailure::Rejected(SUBSIDY_FUND_INSUFFICIENT));
             }
             fund.distributed += total;
             let moves: Vec<Move> = grants
@@ -352,22 +353,22 @@ impl Wallets {
         &self,
         client: ClientId,
         number: &OrderNumber,
-    ) -> Result<SubsidyFunding, PartyError> {
+    ) -> Result<SubsidyFunding, WalletFailure> {
         let id = order_record_id("subsidy_funding", client, number);
-        self.parties.reader().get::<SubsidyFunding>(&id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+        self.parties.reader().get::<SubsidyFunding>(&id).await?.ok_or(WalletFailure::NotFound(ORDER_NOT_FOUND))
     }
 
     pub async fn get_subsidy_distribution(
         &self,
         client: ClientId,
         number: &OrderNumber,
-    ) -> Result<SubsidyDistribution, PartyError> {
+    ) -> Result<SubsidyDistribution, WalletFailure> {
         let id = order_record_id("subsidy_distribution", client, number);
-        self.parties.reader().get::<SubsidyDistribution>(&id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+        self.parties.reader().get::<SubsidyDistribution>(&id).await?.ok_or(WalletFailure::NotFound(ORDER_NOT_FOUND))
     }
 
     /// The enterprise's subsidy fund: funded, distributed, what is left. Zeros before its first funding.
-    pub async fn subsidy_fund(&self, enterprise: MemberId) -> Result<SubsidyFund, PartyError> {
+    pub async fn subsidy_fund(&self, enterprise: MemberId) -> Result<SubsidyFund, WalletFailure> {
         let mut work = self.parties.reader();
         let member = crate::party::members::load_member(&mut work, enterprise).await?;
         let funding_account_id = PlatformAccount::SubsidyFunding(enterprise).id(self.config.currency);
@@ -375,20 +376,20 @@ impl Wallets {
     }
 
     /// The enterprise member, allowed to move money and an enterprise; its customer's id.
-    async fn enterprise_acts(&self, enterprise: MemberId) -> Result<String, PartyError> {
+    async fn enterprise_acts(&self, enterprise: MemberId) -> Result<String, WalletFailure> {
         let stored = self.parties.member_acts(enterprise, MemberAction::Transfer).await?;
         if stored.member.kind() != PartyKind::Enterprise {
-            return Err(PartyError::Rejected(SUBSIDY_ENTERPRISE_ONLY));
+            return Err(WalletFailure::Rejected(SUBSIDY_ENTERPRISE_ONLY));
         }
         Ok(stored.member.customer().to_string())
     }
 
     /// The configured subsidy account type, which must not be withdrawable.
-    fn subsidy_account_type(&self) -> Result<AccountTypeCode, PartyError> {
+    fn subsidy_account_type(&self) -> Result<AccountTypeCode, WalletFailure> {
         let code = AccountTypeCode::parse(SUBSIDY_ACCOUNT_TYPE).expect("a valid code");
         let configured = self.parties.config().account_types.get(&code).ok_or(WalletError::AccountTypeNotConfigured)?;
         if configured.withdrawable() {
-            return Err(PartyError::Rejected(SUBSIDY_ACCOUNT_WITHDRAWABLE));
+            return Err(WalletFailure::Rejected(SUBSIDY_ACCOUNT_WITHDRAWABLE));
         }
         Ok(code)
     }
@@ -399,7 +400,7 @@ impl Wallets {
         member: MemberId,
         code: &AccountTypeCode,
         actor: &Actor,
-    ) -> Result<AccountId, PartyError> {
+    ) -> Result<AccountId, WalletFailure> {
         let existing = |accounts: &[crate::party::AccountView]| {
             accounts
                 .iter()
@@ -418,14 +419,14 @@ impl Wallets {
             Ok(opened) => Ok(opened.account.account_id),
             // Opened meanwhile by another distribution: use that one.
             Err(refused @ PartyError::Rejected(_)) => {
-                existing(&self.parties.member_accounts(member).await?).ok_or(refused)
+                existing(&self.parties.member_accounts(member).await?).ok_or_else(|| refused.into())
             }
-            Err(other) => Err(other),
+            Err(other) => Err(other.into()),
         }
     }
 
     /// Submits a funding's chain, if any; once applied, the amount counts in the enterprise's fund.
-    async fn resume_funding(&self, funding: SubsidyFunding, actor: &Actor) -> Result<SubsidyFunding, PartyError> {
+    async fn resume_funding(&self, funding: SubsidyFunding, actor: &Actor) -> Result<SubsidyFunding, WalletFailure> {
         if funding.in_flight.is_empty() {
             return Ok(funding);
         }
@@ -435,7 +436,7 @@ impl Wallets {
         let id = funding.id.clone();
         let funding = transact!(&self.parties, |work| {
             let Some(mut funding) = work.get::<SubsidyFunding>(&id).await? else {
-                return Err(PartyError::NotFound(ORDER_NOT_FOUND));
+                return Err(WalletFailure::NotFound(ORDER_NOT_FOUND));
             };
             if funding.in_flight.is_empty() {
                 return Ok(funding);
@@ -471,7 +472,7 @@ impl Wallets {
         &self,
         distribution: SubsidyDistribution,
         actor: &Actor,
-    ) -> Result<SubsidyDistribution, PartyError> {
+    ) -> Result<SubsidyDistribution, WalletFailure> {
         if distribution.in_flight.is_empty() {
             return Ok(distribution);
         }
@@ -481,7 +482,7 @@ impl Wallets {
         let id = distribution.id.clone();
         let distribution = transact!(&self.parties, |work| {
             let Some(mut distribution) = work.get::<SubsidyDistribution>(&id).await? else {
-                return Err(PartyError::NotFound(ORDER_NOT_FOUND));
+                return Err(WalletFailure::NotFound(ORDER_NOT_FOUND));
             };
             if distribution.in_flight.is_empty() {
                 return Ok(distribution);
@@ -513,16 +514,16 @@ impl Wallets {
 
 /// The distribution's total, once its credits are checked: 1 to [`SUBSIDY_CREDITS_MAX`] employees,
 /// each once and not the enterprise itself, each a positive amount.
-fn check_credits(request: &SubsidyDistributionRequest) -> Result<i64, PartyError> {
+fn check_credits(request: &SubsidyDistributionRequest) -> Result<i64, WalletFailure> {
     let credits = &request.credits;
     if credits.is_empty() || credits.len() > SUBSIDY_CREDITS_MAX {
-        return Err(PartyError::Rejected(SUBSIDY_CREDITS_INVALID));
+        return Err(WalletFailure::Rejected(SUBSIDY_CREDITS_INVALID));
     }
     let mut members: Vec<MemberId> = credits.iter().map(|c| c.member).collect();
     members.sort();
     members.dedup();
     if members.len() != credits.len() {
-        return Err(PartyError::Rejected(SUBSIDY_CREDITS_INVALID));
+        return Err(WalletFailure::Rejected(SUBSIDY_CREDITS_INVALID));
     }
     if members.contains(&request.enterprise) {
         return Err(WalletError::SameWallet.into());
@@ -537,27 +538,27 @@ fn check_credits(request: &SubsidyDistributionRequest) -> Result<i64, PartyError
     Ok(total)
 }
 
-fn same_funding(existing: SubsidyFunding, request: &SubsidyFundingRequest) -> Result<SubsidyFunding, PartyError> {
+fn same_funding(existing: SubsidyFunding, request: &SubsidyFundingRequest) -> Result<SubsidyFunding, WalletFailure> {
     let same = existing.enterprise_id == request.enterprise
         && existing.amount == request.amount
         && request.account.is_none_or(|a| a == existing.account_id);
     if same {
         Ok(existing)
     } else {
-        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+        Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))
     }
 }
 
 fn same_distribution(
     existing: SubsidyDistribution,
     request: &SubsidyDistributionRequest,
-) -> Result<SubsidyDistribution, PartyError> {
+) -> Result<SubsidyDistribution, WalletFailure> {
     let same = existing.enterprise_id == request.enterprise
         && existing.grants.len() == request.credits.len()
         && existing.grants.iter().zip(&request.credits).all(|(g, c)| g.member_id == c.member && g.amount == c.amount);
     if same {
         Ok(existing)
     } else {
-        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+        Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))
     }
 }

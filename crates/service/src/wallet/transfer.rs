@@ -30,7 +30,7 @@ use crate::clock;
 use crate::party::customers::load_customer;
 use crate::party::members::load_member;
 use crate::party::work::Work;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// What a transfer to another member takes.
 #[derive(Clone, Debug)]
@@ -114,8 +114,8 @@ fn transfer_day_id(member: MemberId) -> String {
     format!("transfer_day:{member}")
 }
 
-async fn load(work: &mut Work, id: &str) -> Result<MemberTransfer, PartyError> {
-    work.get::<MemberTransfer>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+async fn load(work: &mut Work, id: &str) -> Result<MemberTransfer, WalletFailure> {
+    work.get::<MemberTransfer>(id).await?.ok_or(WalletFailure::NotFound(ORDER_NOT_FOUND))
 }
 
 impl Wallets {
@@ -126,7 +126,7 @@ impl Wallets {
         &self,
         request: &MemberTransferRequest,
         actor: &Actor,
-    ) -> Result<MemberTransfer, PartyError> {
+    ) -> Result<MemberTransfer, WalletFailure> {
         let record = order_record_id("member_transfer", request.client, &request.order_number);
         let _turn = self.turn([super::wallet_key(request.sender), record]).await;
         let transfer = self.transfer_recorded(request, actor).await?;
@@ -141,7 +141,7 @@ impl Wallets {
         &self,
         request: &MemberTransferRequest,
         actor: &Actor,
-    ) -> Result<MemberTransfer, PartyError> {
+    ) -> Result<MemberTransfer, WalletFailure> {
         let id = order_record_id("member_transfer", request.client, &request.order_number);
         if let Some(existing) = self.parties.reader().get::<MemberTransfer>(&id).await? {
             return self.resume_member_transfer(same_transfer(existing, request)?, actor).await;
@@ -159,7 +159,7 @@ impl Wallets {
         let receiver_customer = load_member(&mut self.parties.reader(), request.receiver).await?.member.customer();
         self.customer_may(receiver_customer, Side::Receives).await?;
         let order = self.deduction_order(request.sender).await?;
-        let transfer = transact!(&self.parties, |work| {
+        let transfer = transact!(&self.parties, WalletFailure, |work| {
             if let Some(existing) = work.get::<MemberTransfer>(&id).await? {
                 return same_transfer(existing, request);
             }
@@ -240,13 +240,13 @@ impl Wallets {
         &self,
         client: ClientId,
         number: &OrderNumber,
-    ) -> Result<MemberTransfer, PartyError> {
+    ) -> Result<MemberTransfer, WalletFailure> {
         load(&mut self.parties.reader(), &order_record_id("member_transfer", client, number)).await
     }
 
     /// What the member has sent to other members today (the platform's day), transfers still being
     /// applied included.
-    pub async fn sent_today(&self, member: MemberId) -> Result<i64, PartyError> {
+    pub async fn sent_today(&self, member: MemberId) -> Result<i64, WalletFailure> {
         let day = self.parties.platform_day(clock::now());
         let record = self.parties.reader().get::<TransferDay>(&transfer_day_id(member)).await?;
         Ok(record.filter(|r| r.day == day).map_or(0, |r| r.sent))
@@ -254,7 +254,7 @@ impl Wallets {
 
     /// Refuses money for a member who may not receive it: unknown, cancelled, locked, not yet active,
     /// or under a banned or merged customer. Read only: receiving is not the member's own activity.
-    pub(crate) async fn member_may_receive(&self, member: MemberId) -> Result<(), PartyError> {
+    pub(crate) async fn member_may_receive(&self, member: MemberId) -> Result<(), WalletFailure> {
         let mut work = self.parties.reader();
         let stored = load_member(&mut work, member).await?;
         let customer = load_customer(&mut work, stored.member.customer()).await?;
@@ -268,7 +268,7 @@ impl Wallets {
         &self,
         transfer: MemberTransfer,
         actor: &Actor,
-    ) -> Result<MemberTransfer, PartyError> {
+    ) -> Result<MemberTransfer, WalletFailure> {
         if transfer.in_flight.is_empty() {
             return Ok(transfer);
         }
@@ -276,7 +276,7 @@ impl Wallets {
         let outcome = chain::apply(&self.ledger, requests.clone()).await?;
         let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let id = transfer.id.clone();
-        let transfer = transact!(&self.parties, |work| {
+        let transfer = transact!(&self.parties, WalletFailure, |work| {
             let mut transfer = load(work, &id).await?;
             if transfer.in_flight.is_empty() {
                 return Ok(transfer);
@@ -308,13 +308,13 @@ impl Wallets {
     }
 }
 
-fn same_transfer(existing: MemberTransfer, request: &MemberTransferRequest) -> Result<MemberTransfer, PartyError> {
+fn same_transfer(existing: MemberTransfer, request: &MemberTransferRequest) -> Result<MemberTransfer, WalletFailure> {
     let same = existing.sender_id == request.sender
         && existing.receiver_id == request.receiver
         && existing.amount == request.amount;
     if same {
         Ok(existing)
     } else {
-        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+        Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))
     }
 }

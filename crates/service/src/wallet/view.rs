@@ -12,7 +12,7 @@ use super::chain::id_text;
 use super::records::json_document;
 use super::Wallets;
 use crate::party::members::load_member;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 /// A member's chosen deduction order (扣款顺序), one record per member.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ fn deduction_order_id(member: MemberId) -> String {
 
 impl Wallets {
     /// The member's wallet: its open accounts in the wallet's currency, as the ledger holds them now.
-    pub async fn load_wallet(&self, member: MemberId) -> Result<Wallet, PartyError> {
+    pub async fn load_wallet(&self, member: MemberId) -> Result<Wallet, WalletFailure> {
         let accounts = self.parties.member_accounts(member).await?;
         let ledger = accounts
             .into_iter()
@@ -44,12 +44,12 @@ impl Wallets {
 
     /// The member's wallet as they see it: total balance, available, frozen, withdrawable, debt, and
     /// each account's part.
-    pub async fn wallet(&self, member: MemberId) -> Result<WalletView, PartyError> {
+    pub async fn wallet(&self, member: MemberId) -> Result<WalletView, WalletFailure> {
         Ok(self.load_wallet(member).await?.view(&self.config.withdrawal)?)
     }
 
     /// The member's deduction order: their own if they set one, else the account types' priority.
-    pub async fn deduction_order(&self, member: MemberId) -> Result<AccountOrder, PartyError> {
+    pub async fn deduction_order(&self, member: MemberId) -> Result<AccountOrder, WalletFailure> {
         let mut work = self.parties.reader();
         match work.get::<DeductionOrderRecord>(&deduction_order_id(member)).await? {
             None => Ok(AccountOrder::by_type_priority()),
@@ -66,7 +66,7 @@ impl Wallets {
         member: MemberId,
         accounts: Vec<AccountId>,
         actor: &Actor,
-    ) -> Result<AccountOrder, PartyError> {
+    ) -> Result<AccountOrder, WalletFailure> {
         let order = AccountOrder::chosen(accounts.clone())?;
         let _turn = self.turn([super::wallet_key(member)]).await;
         order.check_against(&self.load_wallet(member).await?)?;

@@ -30,7 +30,7 @@ use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::restriction::Side;
 use super::Wallets;
 use crate::party::work::Work;
-use crate::party::PartyError;
+use crate::wallet::WalletFailure;
 
 #[derive(Clone, Debug)]
 pub struct WithdrawalRequest {
@@ -118,8 +118,8 @@ pub struct Withdrawal {
 }
 json_document!(Withdrawal, "withdrawal");
 
-async fn load(work: &mut Work, id: &str) -> Result<Withdrawal, PartyError> {
-    work.get::<Withdrawal>(id).await?.ok_or(PartyError::NotFound(ORDER_NOT_FOUND))
+async fn load(work: &mut Work, id: &str) -> Result<Withdrawal, WalletFailure> {
+    work.get::<Withdrawal>(id).await?.ok_or(WalletFailure::NotFound(ORDER_NOT_FOUND))
 }
 
 impl Withdrawal {
@@ -153,7 +153,7 @@ impl Withdrawal {
 
 impl Wallets {
     /// What withdrawing `amount` would take from which account, the fee and the payout.
-    pub async fn preview_withdrawal(&self, member: MemberId, amount: i64) -> Result<WithdrawalPreview, PartyError> {
+    pub async fn preview_withdrawal(&self, member: MemberId, amount: i64) -> Result<WithdrawalPreview, WalletFailure> {
         let wallet = self.load_wallet(member).await?;
         let order = self.deduction_order(member).await?;
         Ok(preview_withdrawal(&wallet, &self.config.withdrawal, &order, amount)?)
@@ -161,7 +161,7 @@ impl Wallets {
 
     /// Applies for a withdrawal: every account's part frozen at once, then reviewed (or approved at
     /// once below the configured amount). The same order number again answers it as it is.
-    pub async fn withdraw(&self, request: &WithdrawalRequest, actor: &Actor) -> Result<Withdrawal, PartyError> {
+    pub async fn withdraw(&self, request: &WithdrawalRequest, actor: &Actor) -> Result<Withdrawal, WalletFailure> {
         let record = order_record_id("withdrawal", request.client, &request.order_number);
         let _turn = self.turn([super::wallet_key(request.member), record]).await;
         let withdrawal = self.withdraw_recorded(request, actor).await?;
@@ -172,7 +172,7 @@ impl Wallets {
         Ok(withdrawal)
     }
 
-    async fn withdraw_recorded(&self, request: &WithdrawalRequest, actor: &Actor) -> Result<Withdrawal, PartyError> {
+    async fn withdraw_recorded(&self, request: &WithdrawalRequest, actor: &Actor) -> Result<Withdrawal, WalletFailure> {
         let id = order_record_id("withdrawal", request.client, &request.order_number);
         if let Some(existing) = self.parties.reader().get::<Withdrawal>(&id).await? {
             return self.resume_withdrawal(same_withdrawal(existing, request)?, actor).await;
@@ -191,7 +191,7 @@ impl Wallets {
         };
         let settlement = Settlement::hold(self.config.withdrawal_hold_timeout_s)?;
         let order = self.deduction_order(request.member).await?;
-        let withdrawal = transact!(&self.parties, |work| {
+        let withdrawal = transact!(&self.parties, WalletFailure, |work| {
             if let Some(existing) = work.get::<Withdrawal>(&id).await? {
                 return same_withdrawal(existing, request);
             }
@@ -257,7 +257,7 @@ impl Wallets {
         self.resume_withdrawal(withdrawal, actor).await
     }
 
-    pub async fn get_withdrawal(&self, client: ClientId, number: &OrderNumber) -> Result<Withdrawal, PartyError> {
+    pub async fn get_withdrawal(&self, client: ClientId, number: &OrderNumber) -> Result<Withdrawal, WalletFailure> {
         load(&mut self.parties.reader(), &order_record_id("withdrawal", client, number)).await
     }
 
@@ -269,16 +269,16 @@ impl Wallets {
         number: &OrderNumber,
         review: Review,
         actor: &Actor,
-    ) -> Result<Withdrawal, PartyError> {
+    ) -> Result<Withdrawal, WalletFailure> {
         let id = order_record_id("withdrawal", client, number);
         let _turn = self.turn([id.clone()]).await;
-        let withdrawal = transact!(&self.parties, |work| {
+        let withdrawal = transact!(&self.parties, WalletFailure, |work| {
             let mut w = load(work, &id).await?;
             match (review, w.status) {
                 (Review::Approve, WithdrawalStatus::Approved) => return Ok(w),
                 (Review::Reject, WithdrawalStatus::Releasing | WithdrawalStatus::Rejected) => return Ok(w),
                 (_, WithdrawalStatus::Reviewing) => {}
-                _ => return Err(PartyError::Rejected(ORDER_NOT_UNDER_REVIEW)),
+                _ => return Err(WalletFailure::Rejected(ORDER_NOT_UNDER_REVIEW)),
             }
             match review {
                 Review::Approve => w.status = WithdrawalStatus::Approved,
@@ -305,17 +305,17 @@ impl Wallets {
         number: &OrderNumber,
         result: PayoutResult,
         actor: &Actor,
-    ) -> Result<Withdrawal, PartyError> {
+    ) -> Result<Withdrawal, WalletFailure> {
         let id = order_record_id("withdrawal", client, number);
         let _turn = self.turn([id.clone()]).await;
-        let withdrawal = transact!(&self.parties, |work| {
+        let withdrawal = transact!(&self.parties, WalletFailure, |work| {
             let mut w = load(work, &id).await?;
             match (result, w.status) {
                 (PayoutResult::Succeeded, WithdrawalStatus::PayingOut | WithdrawalStatus::Paid) => return Ok(w),
                 (PayoutResult::Failed, WithdrawalStatus::Releasing | WithdrawalStatus::PayoutFailed) => return Ok(w),
                 (_, WithdrawalStatus::Approved) => {}
-                (_, WithdrawalStatus::Reviewing) => return Err(PartyError::Rejected(ORDER_UNDER_REVIEW)),
-                _ => return Err(PartyError::Rejected(ORDER_STATE_INVALID)),
+                (_, WithdrawalStatus::Reviewing) => return Err(WalletFailure::Rejected(ORDER_UNDER_REVIEW)),
+                _ => return Err(WalletFailure::Rejected(ORDER_STATE_INVALID)),
             }
             let (step, post, to) = match result {
                 PayoutResult::Succeeded => ("payout", true, (WithdrawalStatus::PayingOut, WithdrawalStatus::Paid)),
@@ -333,7 +333,7 @@ impl Wallets {
         self.resume_withdrawal(withdrawal, actor).await
     }
 
-    async fn resume_withdrawal(&self, withdrawal: Withdrawal, actor: &Actor) -> Result<Withdrawal, PartyError> {
+    async fn resume_withdrawal(&self, withdrawal: Withdrawal, actor: &Actor) -> Result<Withdrawal, WalletFailure> {
         if withdrawal.in_flight.is_empty() {
             return Ok(withdrawal);
         }
@@ -341,7 +341,7 @@ impl Wallets {
         let outcome = chain::apply(&self.ledger, requests.clone()).await?;
         let refusal = self.name_ledger_block(outcome.err(), &requests).await?;
         let id = withdrawal.id.clone();
-        let withdrawal = transact!(&self.parties, |work| {
+        let withdrawal = transact!(&self.parties, WalletFailure, |work| {
             let mut w = load(work, &id).await?;
             if w.in_flight.is_empty() {
                 return Ok(w);
@@ -374,10 +374,10 @@ impl Wallets {
     }
 }
 
-fn same_withdrawal(existing: Withdrawal, request: &WithdrawalRequest) -> Result<Withdrawal, PartyError> {
+fn same_withdrawal(existing: Withdrawal, request: &WithdrawalRequest) -> Result<Withdrawal, WalletFailure> {
     if existing.member_id == request.member && existing.amount == request.amount && existing.card_id == request.card {
         Ok(existing)
     } else {
-        Err(PartyError::Rejected(ORDER_NUMBER_REUSED))
+        Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))
     }
 }

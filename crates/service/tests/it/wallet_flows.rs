@@ -274,7 +274,7 @@ on_both_backends!(every_refused_transfer_has_its_code_and_moves_nothing, |db| {
     // 100.00 recharged earns 10.00 of bonus, which never moves between members.
     w.fund(sender, basic, 10_000, "IN-1").await;
     let send = |n: &str, to: MemberId, amount: i64| w.transfer(n, sender, to, amount);
-    let code = |r: Result<_, sanhu_service::party::PartyError>| r.unwrap_err().code();
+    let code = |r: Result<_, sanhu_service::wallet::WalletFailure>| r.unwrap_err().code();
 
     assert_eq!(
         code(w.wallets.transfer_to_member(&send("T-1", receiver, 10_001), &actor()).await),

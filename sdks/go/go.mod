@@ -1,0 +1,3 @@
+module sanhu/sdks/go
+
+go 1.18
