@@ -437,7 +437,7 @@ impl Wallets {
         }
         match chain::resume(&self.parties, &self.ledger, seen, "deposit.settled", actor).await {
             Ok(_) | Err(WalletFailure::Rejected(_)) => Ok(()),
-            Err(other) => Err(other.into()),
+            Err(other) => Err(other),
         }
     }
 }

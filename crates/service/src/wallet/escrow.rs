@@ -191,7 +191,7 @@ impl Wallets {
         if seen.status == PaymentStatus::Escrowing {
             match self.resume_payment(seen, actor).await {
                 Ok(_) | Err(WalletFailure::Rejected(_)) => {}
-                Err(other) => return Err(other.into()),
+                Err(other) => return Err(other),
             }
         }
         // Released, the money becomes the receiver's: a receiver that may not receive is refused now.
