@@ -31,11 +31,13 @@ use axum::Json;
 use sanhu_service::audit::{client_actor, looks_like_id, RequestRecord};
 use sanhu_service::clock;
 use sanhu_store::audit::{AuditEvent, AuditQuery};
+use sanhu_store::{IdempotencyAnswer, StoredResponse};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::error::{code, error_chain, ApiError};
+use crate::idempotency::{AnswerKept, ClaimedKey};
 use crate::principal::AuthenticatedClient;
 use crate::query::QueryParams;
 use crate::request_id;
@@ -73,6 +75,8 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     // A request applied on approval names its approval, so that the approval's events are found together.
     let approval = request.extensions().get::<crate::principal::ApprovedRequest>().map(|a| a.approval_id);
     let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
+    // Under an idempotency key: its answer is kept in the same transaction as the event.
+    let claimed = request.extensions().get::<ClaimedKey>().map(|ClaimedKey(key)| key.clone());
 
     let (mut parts, body) = request.into_parts();
     let mut target_ids: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &state).await {
@@ -140,11 +144,27 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                 request: json,
                 unreadable_body_bytes,
             };
+            // A 5xx decided nothing: its key is released, so that a retry runs afresh.
+            let answer = claimed.map(|key| IdempotencyAnswer {
+                key,
+                response: (!parts.status.is_server_error())
+                    .then(|| StoredResponse { status: parts.status.as_u16(), body: body.to_vec() }),
+            });
             let mut tries = 0;
             loop {
                 tries += 1;
-                match audit.record(record.clone()).await {
-                    Ok(_) => return Response::from_parts(parts, Body::from(body)),
+                let recorded = match &answer {
+                    Some(answer) => audit.record_answering(record.clone(), answer.clone()).await,
+                    None => audit.record(record.clone()).await,
+                };
+                match recorded {
+                    Ok(_) => {
+                        let mut response = Response::from_parts(parts, Body::from(body));
+                        if answer.is_some() {
+                            response.extensions_mut().insert(AnswerKept);
+                        }
+                        return response;
+                    }
                     Err(error) if tries < RECORD_TRIES => {
                         tracing::warn!(
                             error = error_chain(&error),

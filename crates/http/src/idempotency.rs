@@ -13,6 +13,11 @@
 //! must then be recognised, not repeated: a transfer the caller gave an id is found by that id, and a
 //! transfer left to the server gets an id derived from the key ([`IdempotencyScope`]), the same in
 //! every run, so the ledger answers the second run with the transfer the first one applied.
+//!
+//! Nothing here is one commit per request: the claim is made with the concurrent requests' claims in
+//! one transaction (`sanhu_service::idempotency_claims`), and the answer is kept by the audit layer
+//! in the transaction of the request's audit event ([`ClaimedKey`], [`AnswerKept`]); only when that
+//! fails does this layer keep the answer (or release the key) itself.
 
 use std::time::Duration;
 
@@ -24,7 +29,9 @@ use axum::response::{IntoResponse, Response};
 use sanhu_core::TransferId;
 use sanhu_service::clock;
 use sanhu_service::party::PartySecret;
-use sanhu_store::{AccessStore, IdempotencyBegin, IdempotencyKey, Store, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S};
+use sanhu_store::{
+    AccessStore, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, Store, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S,
+};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -76,6 +83,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     let fingerprint = fingerprint(secret, parts.method.as_str(), path_and_query, &without_pay_password(&body));
     let key = IdempotencyKey { client_id, key };
     let store = state.ledger.store().clone();
+    let claims = state.claims.clone();
     parts.extensions.insert(IdempotencyScope::of(&key));
     let request = Request::from_parts(parts, Body::from(body));
 
@@ -84,7 +92,9 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     // was then cancelled would stay in use forever; worse, a transfer already submitted may commit
     // anyway, and the key must then hold its response, or a retry would apply it a second time.
     let work = async move {
-        match store.begin_idempotent(&key, &fingerprint, clock::now()).await {
+        // Claimed with the concurrent requests' claims in one commit (`sanhu_service::idempotency_claims`).
+        let claim = IdempotencyClaim { key: key.clone(), fingerprint };
+        match claims.begin(claim, clock::now()).await {
             Ok(IdempotencyBegin::Claimed) => run_claimed(&store, &key, request, next).await,
             Ok(IdempotencyBegin::Replay(stored)) => replay(stored),
             Ok(IdempotencyBegin::Mismatch) => ApiError::new(
@@ -112,6 +122,16 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     let task = tokio::spawn(request_id::scope(request_id::current(), work).instrument(tracing::Span::current()));
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the idempotent request's task failed: {error}")))
 }
+
+/// The key a running request claimed, for the audit layer: it settles the key (the answer kept for
+/// replay, or the key released after a 5xx) in the same transaction as the request's audit event.
+#[derive(Clone, Debug)]
+pub(crate) struct ClaimedKey(pub(crate) IdempotencyKey);
+
+/// Set on a response by the audit layer once its answer is kept under the request's claimed key
+/// (with its audit event, one commit); without it, the idempotency layer keeps the answer itself.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AnswerKept;
 
 /// The ids a request under an Idempotency-Key gives the transfers it leaves to the server: derived
 /// from the client and the key, so that running the request again (after its first run's process
@@ -165,8 +185,13 @@ async fn release_unanswered_claim(store: Store, key: IdempotencyKey) {
     tracing::warn!(request.id = %request_id::current(), "an unanswered idempotency claim could not be released; it lapses with its lease");
 }
 
-async fn run_claimed(store: &Store, key: &IdempotencyKey, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+async fn run_claimed(store: &Store, key: &IdempotencyKey, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(ClaimedKey(key.clone()));
+    let mut response = next.run(request).await;
+    // The audit layer kept the answer (or released the key) in its event's transaction: done.
+    if response.extensions_mut().remove::<AnswerKept>().is_some() {
+        return response;
+    }
     let (parts, body) = response.into_parts();
     let body = match to_bytes(body, STORED_RESPONSE_BYTES_MAX).await {
         Ok(body) => body,

@@ -79,6 +79,8 @@ pub struct AppState {
     pub(crate) staff: Staff,
     /// Where signed requests spend their nonces, in batches; started with the state.
     pub(crate) nonces: sanhu_service::nonces::NonceBook,
+    /// Where requests under an Idempotency-Key claim it, in batches; started with the state.
+    pub(crate) claims: sanhu_service::idempotency_claims::ClaimBook,
     /// The API clients signed requests name, each trusted for at most a second.
     pub(crate) clients: client_cache::ClientCache,
 }
@@ -98,8 +100,21 @@ impl AppState {
             rate_limit::RateLimits::per_minute(config.sign_ins_per_address_per_min, config.sign_ins_per_address_burst);
         let staff = Staff::new(ledger.store().clone(), StaffConfig::default());
         let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
+        let claims = sanhu_service::idempotency_claims::ClaimBook::start(ledger.store().clone(), Default::default());
         let clients = client_cache::ClientCache::new(config.clients_cached_max);
-        AppState { audit, ledger, parties, wallets, config, rate_limits, sign_in_limits, staff, nonces, clients }
+        AppState {
+            audit,
+            ledger,
+            parties,
+            wallets,
+            config,
+            rate_limits,
+            sign_in_limits,
+            staff,
+            nonces,
+            claims,
+            clients,
+        }
     }
 
     /// The same state with staff passwords, lockout and sessions as `staff` says.

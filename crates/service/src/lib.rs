@@ -12,6 +12,7 @@ pub mod batch_failure;
 pub mod clock;
 pub mod free_text;
 pub mod hashing;
+pub mod idempotency_claims;
 pub mod jobs;
 pub mod ledger;
 pub mod nonces;

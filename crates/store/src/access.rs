@@ -45,6 +45,14 @@ store_trait! {
             fingerprint: &str,
             now: Timestamp,
         ) -> anyhow::Result<IdempotencyBegin>;
+        /// Claims many keys in one transaction (one commit), each as [`AccessStore::begin_idempotent`]
+        /// would, in the order given: a key given twice in the batch is claimed by the first and
+        /// found in use (or a mismatch) by the later ones.
+        fn begin_idempotent_batch(
+            &self,
+            claims: &[IdempotencyClaim],
+            now: Timestamp,
+        ) -> anyhow::Result<Vec<IdempotencyBegin>>;
         /// Stores the response of a claimed key.
         fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()>;
         /// Releases a claimed key without a response (the request failed before deciding anything),
@@ -137,6 +145,23 @@ pub fn first_in_batch(nonces: &[NonceRecord]) -> Vec<bool> {
 pub struct IdempotencyKey {
     pub client_id: String,
     pub key: String,
+}
+
+/// A request's claim on an idempotency key, for [`AccessStore::begin_idempotent_batch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub key: IdempotencyKey,
+    /// Keyed hash of the request (method, path, body): the same key with another is a mismatch.
+    pub fingerprint: String,
+}
+
+/// What a claimed key's request came to, written with the audit event that records the request
+/// (`audit::AuditStore::append_audit_answering`): its response, kept for replay, or None (a 5xx,
+/// which decided nothing) for the key's release, so that a retry runs afresh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyAnswer {
+    pub key: IdempotencyKey,
+    pub response: Option<StoredResponse>,
 }
 
 /// How long a claim on an idempotency key holds, in seconds. A claim older than this whose request

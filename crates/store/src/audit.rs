@@ -98,6 +98,15 @@ store_trait! {
         /// them as stored. Under the head's lock: concurrent appends, from this store or another on
         /// the same database, queue behind each other and form one chain.
         fn append_audit(&self, events: Vec<NewAuditEvent>) -> anyhow::Result<Vec<AuditEvent>>;
+        /// Appends `events` as [`AuditStore::append_audit`] does and, in the same transaction, settles
+        /// the idempotency keys of the requests they record (`answers`: each key's stored response,
+        /// or its release): a request's event and its replayable answer are committed together,
+        /// with those of the concurrent requests, in one commit.
+        fn append_audit_answering(
+            &self,
+            events: Vec<NewAuditEvent>,
+            answers: Vec<crate::IdempotencyAnswer>,
+        ) -> anyhow::Result<Vec<AuditEvent>>;
         /// Events matching `query`, by sequence number.
         fn audit_events(&self, query: &AuditQuery) -> anyhow::Result<Vec<AuditEvent>>;
         /// The chain's head as last committed.

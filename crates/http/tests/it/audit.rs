@@ -276,6 +276,61 @@ on_both_backends!(an_answer_is_withheld_when_its_event_cannot_be_written, |db| {
     assert_eq!(events(&app, "").await.len(), 1);
 });
 
+/// Makes the database refuse new audit events (`on`) or accept them again.
+async fn refuse_audit_events(db: &TestDatabase, on: bool) {
+    let sql = match (db.backend, on) {
+        (Backend::Sqlite, true) => {
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk says no'); END;"
+        }
+        (Backend::Sqlite, false) => "DROP TRIGGER refuse_audit;",
+        (Backend::Postgres, true) => {
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END; $$;
+             CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_audit();"
+        }
+        (Backend::Postgres, false) => "DROP TRIGGER refuse_audit ON audit_events; DROP FUNCTION refuse_audit();",
+    };
+    match db.backend {
+        Backend::Sqlite => {
+            let path = db.url.strip_prefix("sqlite://").unwrap().to_owned();
+            rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
+        }
+        Backend::Postgres => {
+            let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client.batch_execute(sql).await.unwrap();
+        }
+    }
+}
+
+// The answer under an Idempotency-Key is kept in the transaction of the request's event: when the
+// event cannot be written, neither is the answer, the key is released, and the retry runs the request
+// again, which finds the transfer the first run applied (its id derived from the key) and is recorded.
+on_both_backends!(an_answer_withheld_for_its_event_is_not_kept_and_its_retry_runs_once_more, |db| {
+    let app = app(db).await;
+    let platform = app.open_account(json!({"currency": "CNY", "normal_side": "debit"})).await;
+    let wallet = app.open_account(json!({"currency": "CNY"})).await;
+    let body =
+        serde_json::to_vec(&json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": 700})).unwrap();
+    let key = [("idempotency-key", "withheld-1")];
+    refuse_audit_events(&app.db, true).await;
+    let withheld = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;
+    withheld.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(withheld.code(), "audit_unavailable");
+    refuse_audit_events(&app.db, false).await;
+
+    let retried = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;
+    let first = retried.assert_status(StatusCode::CREATED).clone();
+    assert!(!retried.replayed(), "nothing was kept to replay: the request ran again");
+    let replay = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;
+    assert!(replay.replayed());
+    assert_eq!(replay.assert_status(StatusCode::CREATED).clone(), first, "the answer kept with its event");
+    let balance = app.get(&format!("/v1/ledger/accounts/{wallet}/balance")).await;
+    assert_eq!(balance.assert_status(StatusCode::OK)["balance"], 700, "the money moved once");
+    let recorded = events(&app, "&route=/v1/ledger/transfers").await;
+    assert_eq!(recorded.len(), 1, "the retry's event; the replay adds none: {recorded:?}");
+    assert_eq!(recorded[0]["status"], 201);
+});
+
 on_both_backends!(events_are_listed_by_actor_route_target_request_and_time, |db| {
     let app = app(db).await;
     let other = new_client(&app.db.store).await;

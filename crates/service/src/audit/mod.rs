@@ -12,7 +12,7 @@ mod writer;
 use sanhu_core::party::change::REASON_CHARS_MAX;
 use sanhu_core::Timestamp;
 use sanhu_store::audit::{AuditEvent, AuditQuery, AuditStore, NewAuditEvent, AUDIT_TARGET_IDS_MAX};
-use sanhu_store::Store;
+use sanhu_store::{IdempotencyAnswer, Store};
 use serde_json::{json, Value};
 
 pub use writer::{AuditConfig, AuditError};
@@ -63,7 +63,18 @@ impl AuditLog {
 
     /// Records `record` and returns once its event is committed.
     pub async fn record(&self, record: RequestRecord) -> Result<AuditEvent, AuditError> {
-        self.writer.append(event_of(record)).await
+        self.writer.append(event_of(record), None).await
+    }
+
+    /// Records `record` and, in the same transaction, settles the idempotency key it ran under
+    /// (`answer`: its response kept for replay, or the key released); returns once both are
+    /// committed. On an error neither was written.
+    pub async fn record_answering(
+        &self,
+        record: RequestRecord,
+        answer: IdempotencyAnswer,
+    ) -> Result<AuditEvent, AuditError> {
+        self.writer.append(event_of(record), Some(answer)).await
     }
 
     /// Events matching `query`, oldest first.

@@ -1,11 +1,12 @@
 //! The audit log's batching writer, shaped like the ledger's (`crate::writer`): concurrent events
 //! queue here; one task appends up to `batch_events_max` of them in one transaction (one fsync) and
-//! then answers each caller with its own event as stored.
+//! then answers each caller with its own event as stored. A request under an idempotency key brings
+//! its answer along, which is kept (or the key released) in the same transaction as its event.
 
 use std::time::{Duration, Instant};
 
 use sanhu_store::audit::{AuditEvent, AuditStore, NewAuditEvent};
-use sanhu_store::Store;
+use sanhu_store::{IdempotencyAnswer, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch_failure::BatchFailure;
@@ -56,6 +57,8 @@ impl std::error::Error for AuditError {
 
 struct Pending {
     event: NewAuditEvent,
+    /// The request's idempotency key, settled in the same transaction as its event.
+    answer: Option<IdempotencyAnswer>,
     reply: oneshot::Sender<Result<AuditEvent, AuditError>>,
 }
 
@@ -71,10 +74,14 @@ impl AuditWriter {
         AuditWriter { queue }
     }
 
-    pub(super) async fn append(&self, event: NewAuditEvent) -> Result<AuditEvent, AuditError> {
-        let (reply, answer) = oneshot::channel();
-        self.queue.send(Pending { event, reply }).await.map_err(|_| AuditError::Stopped)?;
-        answer.await.map_err(|_| AuditError::Stopped)?
+    pub(super) async fn append(
+        &self,
+        event: NewAuditEvent,
+        answer: Option<IdempotencyAnswer>,
+    ) -> Result<AuditEvent, AuditError> {
+        let (reply, appended) = oneshot::channel();
+        self.queue.send(Pending { event, answer, reply }).await.map_err(|_| AuditError::Stopped)?;
+        appended.await.map_err(|_| AuditError::Stopped)?
     }
 }
 
@@ -106,9 +113,16 @@ async fn run(store: Store, config: AuditConfig, mut receiver: mpsc::Receiver<Pen
 
 async fn append(store: &Store, batch: Vec<Pending>) {
     let count = batch.len();
-    let (events, replies): (Vec<NewAuditEvent>, Vec<_>) = batch.into_iter().map(|p| (p.event, p.reply)).unzip();
+    let mut events = Vec::with_capacity(count);
+    let mut answers = Vec::new();
+    let mut replies = Vec::with_capacity(count);
+    for pending in batch {
+        events.push(pending.event);
+        answers.extend(pending.answer);
+        replies.push(pending.reply);
+    }
     let started = Instant::now();
-    match store.append_audit(events).await {
+    match store.append_audit_answering(events, answers).await {
         Ok(stored) => {
             tracing::debug!(
                 batch.events = count,

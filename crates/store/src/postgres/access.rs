@@ -7,8 +7,8 @@ use tokio_postgres::Row;
 use super::PostgresStore;
 use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    AccessStore, ApiClient, ClientKey, IdempotencyBegin, IdempotencyKey, KeyAdded, NonceRecord, StoredResponse,
-    CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
+    AccessStore, ApiClient, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, KeyAdded,
+    NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 /// Most expired nonces one `record_nonce` deletes: enough to keep up with any request rate, small
@@ -63,6 +63,154 @@ async fn insert_key(tx: &tokio_postgres::Transaction<'_>, client_id: &str, key: 
     )
     .await
     .with_context(|| format!("add key {} to API client {client_id}", key.number))?;
+    Ok(())
+}
+
+/// The statements that look at one key already in the table, prepared once per batch.
+struct ClaimStatements {
+    claim: tokio_postgres::Statement,
+    read: tokio_postgres::Statement,
+    take_over: tokio_postgres::Statement,
+    claimant_lock: tokio_postgres::Statement,
+}
+
+impl ClaimStatements {
+    async fn prepare(
+        statements: &mut super::pool::Statements,
+        tx: &tokio_postgres::Transaction<'_>,
+    ) -> anyhow::Result<ClaimStatements> {
+        Ok(ClaimStatements {
+            claim: statements
+                .get(
+                    tx,
+                    "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, status, body) \
+                     VALUES ($1, $2, $3, $4, $5, NULL, NULL) ON CONFLICT (client_id, key) DO NOTHING",
+                )
+                .await?,
+            read: statements
+                .get(
+                    tx,
+                    "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys \
+                     WHERE client_id = $1 AND key = $2",
+                )
+                .await?,
+            // Takes over the claim only if it is still the dead one read (same time, same claimant): two
+            // requests that both found it dead cannot both win, even when they read the same clock.
+            take_over: statements
+                .get(
+                    tx,
+                    "UPDATE idempotency_keys SET claimed_at = $4, claimed_by = $5 \
+                     WHERE client_id = $1 AND key = $2 AND claimed_at = $3 AND claimed_by IS NOT DISTINCT FROM $6 \
+                     AND status IS NULL",
+                )
+                .await?,
+            // Free only when no session holds it: the claimant's store is gone. Taken in the batch's
+            // transaction and released at its end.
+            claimant_lock: statements.get(tx, "SELECT pg_try_advisory_xact_lock($1)").await?,
+        })
+    }
+}
+
+/// Claims one key that the batch's statement did not insert, or reports what it holds, inside the
+/// batch's transaction.
+async fn claim_one(
+    tx: &tokio_postgres::Transaction<'_>,
+    statements: &mut ClaimStatements,
+    claim: &IdempotencyClaim,
+    now: Timestamp,
+    token: Option<i64>,
+) -> anyhow::Result<IdempotencyBegin> {
+    let (key, fingerprint) = (&claim.key, claim.fingerprint.as_str());
+    let lease_start = now.nanos().saturating_sub(IDEMPOTENCY_CLAIM_LEASE_S as i64 * 1_000_000_000);
+    for _ in 0..IDEMPOTENCY_TRIES {
+        let claimed =
+            tx.execute(&statements.claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos(), &token]).await?;
+        if claimed == 1 {
+            return Ok(IdempotencyBegin::Claimed);
+        }
+        let Some(row) = tx.query_opt(&statements.read, &[&key.client_id, &key.key]).await? else {
+            continue; // Released between the two statements: claim it afresh.
+        };
+        let stored_fingerprint: &str = row.try_get(0)?;
+        let claimed_at: i64 = row.try_get(1)?;
+        let status: Option<i32> = row.try_get(2)?;
+        if stored_fingerprint != fingerprint {
+            return Ok(IdempotencyBegin::Mismatch);
+        }
+        if let Some(status) = status {
+            let status = u16::try_from(status).with_context(|| format!("stored response status {status}"))?;
+            let body: Option<Vec<u8>> = row.try_get(3)?;
+            return Ok(IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() }));
+        }
+        let claimed_by: Option<i64> = row.try_get(4)?;
+        if claimed_at > lease_start {
+            let claimant_gone = match claimed_by {
+                Some(claimant) if Some(claimant) != token => {
+                    tx.query_one(&statements.claimant_lock, &[&claimant]).await?.try_get::<_, bool>(0)?
+                }
+                _ => false,
+            };
+            if !claimant_gone {
+                return Ok(IdempotencyBegin::InUse);
+            }
+        }
+        // The claimer held the key past the lease without an answer, or its store is gone: it died.
+        let taken = tx
+            .execute(&statements.take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos(), &token, &claimed_by])
+            .await?;
+        if taken == 1 {
+            return Ok(IdempotencyBegin::Claimed);
+        }
+    }
+    // The key keeps changing under us: another request is busy with it.
+    Ok(IdempotencyBegin::InUse)
+}
+
+/// Settles a claimed key inside the caller's transaction: stores its response, or (None) releases
+/// it if it holds none. The audit log's append calls it, so that a request's event and its answer
+/// are one commit.
+pub(super) async fn settle_keys(
+    tx: &tokio_postgres::Transaction<'_>,
+    statements: &mut super::pool::Statements,
+    answers: &[IdempotencyAnswer],
+) -> anyhow::Result<()> {
+    let (answered, released): (Vec<&IdempotencyAnswer>, Vec<&IdempotencyAnswer>) =
+        answers.iter().partition(|a| a.response.is_some());
+    if !answered.is_empty() {
+        let update = statements
+            .get(
+                tx,
+                "UPDATE idempotency_keys SET status = u.s, body = u.b \
+                 FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::bytea[]) AS u(c, k, s, b) \
+                 WHERE client_id = u.c AND key = u.k",
+            )
+            .await?;
+        let clients: Vec<&str> = answered.iter().map(|a| a.key.client_id.as_str()).collect();
+        let keys: Vec<&str> = answered.iter().map(|a| a.key.key.as_str()).collect();
+        let statuses: Vec<i32> =
+            answered.iter().filter_map(|a| a.response.as_ref()).map(|r| i32::from(r.status)).collect();
+        let bodies: Vec<&[u8]> =
+            answered.iter().filter_map(|a| a.response.as_ref()).map(|r| r.body.as_slice()).collect();
+        let updated =
+            tx.execute(&update, &[&clients, &keys, &statuses, &bodies]).await.context("store idempotent answers")?;
+        if updated as usize != answered.len() {
+            // Released (or never claimed): there is no request left to answer from it, so the
+            // response is dropped as the SQLite store drops it.
+            tracing::warn!(answers = answered.len(), updated, "some answered idempotency keys were not claimed");
+        }
+    }
+    if !released.is_empty() {
+        let delete = statements
+            .get(
+                tx,
+                "DELETE FROM idempotency_keys USING UNNEST($1::text[], $2::text[]) AS u(c, k) \
+                 WHERE client_id = u.c AND key = u.k AND status IS NULL",
+            )
+            .await?;
+        let clients: Vec<&str> = released.iter().map(|a| a.key.client_id.as_str()).collect();
+        let keys: Vec<&str> = released.iter().map(|a| a.key.key.as_str()).collect();
+        tx.execute(&delete, &[&clients, &keys]).await.context("release idempotency keys")?;
+    }
     Ok(())
 }
 
@@ -252,84 +400,62 @@ impl AccessStore for PostgresStore {
         fingerprint: &str,
         now: Timestamp,
     ) -> anyhow::Result<IdempotencyBegin> {
-        // Held before the claim is written, so that no claim of this store is ever seen unlocked.
+        let claim = IdempotencyClaim { key: key.clone(), fingerprint: fingerprint.to_owned() };
+        let mut begun = self.begin_idempotent_batch(std::slice::from_ref(&claim), now).await?;
+        begun.pop().context("one answer for one claim")
+    }
+
+    /// One transaction: the keys no one holds are claimed by one statement; each of the others (held,
+    /// answered, or given twice in the batch) is then looked at as `begin_idempotent` looks at one.
+    async fn begin_idempotent_batch(
+        &self,
+        claims: &[IdempotencyClaim],
+        now: Timestamp,
+    ) -> anyhow::Result<Vec<IdempotencyBegin>> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Held before the claims are written, so that no claim of this store is ever seen unlocked.
         let token = self.inner.instance.token().await;
+        // In the keys' order, so that two instances claiming overlapping batches wait for each other
+        // rather than deadlock.
+        let mut order: Vec<usize> = (0..claims.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&claims[a].key, &claims[b].key);
+            (&a.client_id, &a.key).cmp(&(&b.client_id, &b.key))
+        });
+        let clients: Vec<&str> = order.iter().map(|&i| claims[i].key.client_id.as_str()).collect();
+        let keys: Vec<&str> = order.iter().map(|&i| claims[i].key.key.as_str()).collect();
+        let fingerprints: Vec<&str> = order.iter().map(|&i| claims[i].fingerprint.as_str()).collect();
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
-        let claim = conn
+        let tx = conn.client.transaction().await?;
+        let claim_all = conn
             .statements
             .get(
-                &conn.client,
-                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, status, body) \
-                 VALUES ($1, $2, $3, $4, $5, NULL, NULL) ON CONFLICT (client_id, key) DO NOTHING",
+                &tx,
+                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by) \
+                 SELECT c, k, f, $4::int8, $5::int8 FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u(c, k, f) \
+                 ON CONFLICT (client_id, key) DO NOTHING RETURNING client_id, key",
             )
             .await?;
-        let read = conn
-            .statements
-            .get(
-                &conn.client,
-                "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys \
-                 WHERE client_id = $1 AND key = $2",
-            )
-            .await?;
-        // Takes over the claim only if it is still the dead one read (same time, same claimant): two
-        // requests that both found it dead cannot both win, even when they read the same clock.
-        let take_over = conn
-            .statements
-            .get(
-                &conn.client,
-                "UPDATE idempotency_keys SET claimed_at = $4, claimed_by = $5 \
-                 WHERE client_id = $1 AND key = $2 AND claimed_at = $3 AND claimed_by IS NOT DISTINCT FROM $6 \
-                 AND status IS NULL",
-            )
-            .await?;
-        // Free only when no session holds it: the claimant's store is gone. Taken and released in
-        // the statement's own transaction.
-        let claimant_lock = conn.statements.get(&conn.client, "SELECT pg_try_advisory_xact_lock($1)").await?;
-        let lease_start = now.nanos().saturating_sub(IDEMPOTENCY_CLAIM_LEASE_S as i64 * 1_000_000_000);
-        for _ in 0..IDEMPOTENCY_TRIES {
-            let claimed =
-                conn.client.execute(&claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos(), &token]).await?;
-            if claimed == 1 {
-                return Ok(IdempotencyBegin::Claimed);
-            }
-            let Some(row) = conn.client.query_opt(&read, &[&key.client_id, &key.key]).await? else {
-                continue; // Released between the two statements: claim it afresh.
+        let rows = tx.query(&claim_all, &[&clients, &keys, &fingerprints, &now.nanos(), &token]).await?;
+        let mut claimed: std::collections::HashSet<(String, String)> =
+            rows.iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1))).collect();
+        let mut statements = ClaimStatements::prepare(&mut conn.statements, &tx).await?;
+        let mut begun = Vec::with_capacity(claims.len());
+        for claim in claims {
+            // The first of a key in the batch that the statement inserted has it; a later one finds it
+            // claimed, by this very store.
+            let begin = if claimed.remove(&(claim.key.client_id.clone(), claim.key.key.clone())) {
+                IdempotencyBegin::Claimed
+            } else {
+                claim_one(&tx, &mut statements, claim, now, token).await?
             };
-            let stored_fingerprint: &str = row.try_get(0)?;
-            let claimed_at: i64 = row.try_get(1)?;
-            let status: Option<i32> = row.try_get(2)?;
-            if stored_fingerprint != fingerprint {
-                return Ok(IdempotencyBegin::Mismatch);
-            }
-            if let Some(status) = status {
-                let status = u16::try_from(status).with_context(|| format!("stored response status {status}"))?;
-                let body: Option<Vec<u8>> = row.try_get(3)?;
-                return Ok(IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() }));
-            }
-            let claimed_by: Option<i64> = row.try_get(4)?;
-            if claimed_at > lease_start {
-                let claimant_gone = match claimed_by {
-                    Some(claimant) if Some(claimant) != token => {
-                        conn.client.query_one(&claimant_lock, &[&claimant]).await?.try_get::<_, bool>(0)?
-                    }
-                    _ => false,
-                };
-                if !claimant_gone {
-                    return Ok(IdempotencyBegin::InUse);
-                }
-            }
-            // The claimer held the key past the lease without an answer, or its store is gone: it died.
-            let taken = conn
-                .client
-                .execute(&take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos(), &token, &claimed_by])
-                .await?;
-            if taken == 1 {
-                return Ok(IdempotencyBegin::Claimed);
-            }
+            begun.push(begin);
         }
-        // The key keeps changing under us: another request is busy with it.
-        Ok(IdempotencyBegin::InUse)
+        tx.commit().await.context("commit idempotency claims")?;
+        Ok(begun)
     }
 
     async fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()> {

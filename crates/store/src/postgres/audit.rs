@@ -14,6 +14,7 @@ use crate::audit::{
     chain_after, check_event, target_ids_of, target_ids_text, AuditEvent, AuditHead, AuditQuery, AuditStore,
     NewAuditEvent,
 };
+use crate::IdempotencyAnswer;
 
 const EVENT_COLUMNS: &str =
     "e.seq, e.at, e.actor, e.request_id, e.source, e.method, e.route, e.target_ids, e.status, e.error_code, \
@@ -37,13 +38,28 @@ const INSERT_TARGETS: &str = "INSERT INTO audit_targets (target_id, seq) \
 
 impl AuditStore for PostgresStore {
     async fn append_audit(&self, events: Vec<NewAuditEvent>) -> anyhow::Result<Vec<AuditEvent>> {
-        if events.is_empty() {
+        self.append_audit_answering(events, Vec::new()).await
+    }
+
+    async fn append_audit_answering(
+        &self,
+        events: Vec<NewAuditEvent>,
+        answers: Vec<IdempotencyAnswer>,
+    ) -> anyhow::Result<Vec<AuditEvent>> {
+        if events.is_empty() && answers.is_empty() {
             return Ok(Vec::new());
         }
         events.iter().try_for_each(check_event)?;
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let tx = conn.client.transaction().await?;
+        // The answers first: their rows are each request's own, and the head's lock below is then held
+        // only for the events.
+        super::access::settle_keys(&tx, &mut conn.statements, &answers).await?;
+        if events.is_empty() {
+            tx.commit().await.context("commit idempotent answers")?;
+            return Ok(Vec::new());
+        }
         tx.batch_execute(&format!("SET LOCAL lock_timeout = '{HEAD_LOCK_TIMEOUT_MS}ms'")).await?;
         let lock = conn.statements.get(&tx, LOCK_HEAD).await?;
         let head = head_from_row(&tx.query_one(&lock, &[]).await.context("lock the audit chain's head")?)?;

@@ -9,8 +9,8 @@ use sanhu_core::Timestamp;
 use super::SqliteStore;
 use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    AccessStore, ApiClient, ClientKey, IdempotencyBegin, IdempotencyKey, KeyAdded, NonceRecord, StoredResponse,
-    CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
+    AccessStore, ApiClient, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, KeyAdded,
+    NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 impl AccessStore for SqliteStore {
@@ -166,85 +166,116 @@ impl AccessStore for SqliteStore {
         fingerprint: &str,
         now: Timestamp,
     ) -> anyhow::Result<IdempotencyBegin> {
-        let (key, fingerprint) = (key.clone(), fingerprint.to_owned());
+        let claim = IdempotencyClaim { key: key.clone(), fingerprint: fingerprint.to_owned() };
+        let mut begun = self.begin_idempotent_batch(std::slice::from_ref(&claim), now).await?;
+        begun.pop().context("one answer for one claim")
+    }
+
+    async fn begin_idempotent_batch(
+        &self,
+        claims: &[IdempotencyClaim],
+        now: Timestamp,
+    ) -> anyhow::Result<Vec<IdempotencyBegin>> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let claims = claims.to_vec();
         let inner = self.inner.clone();
         self.write(move |c| {
             let mut instance = inner.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let token = instance.token();
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing = tx
-                .prepare_cached(
-                    "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys WHERE client_id = ?1 AND key = ?2",
-                )?
-                .query_row(params![key.client_id, key.key], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, Option<u16>>(2)?,
-                        r.get::<_, Option<Vec<u8>>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
-                })
-                .optional()?;
-            let begin = match existing {
-                None => {
-                    tx.execute(
-                        "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![key.client_id, key.key, fingerprint, now.nanos(), token],
-                    )?;
-                    IdempotencyBegin::Claimed
-                }
-                Some((stored, _, _, _, _)) if stored != fingerprint => IdempotencyBegin::Mismatch,
-                Some((_, _, Some(status), body, _)) => {
-                    IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() })
-                }
-                Some((_, claimed_at, None, _, claimed_by))
-                    if !claim_lapsed(claimed_at, now) && !claimed_by.as_deref().is_some_and(|by| instance.is_gone(by)) =>
-                {
-                    IdempotencyBegin::InUse
-                }
-                Some(_) => {
-                    // The first request's claim lapsed, or its store is gone (its process died) before
-                    // answering. Whatever it did was either committed in full or not at all, so running
-                    // afresh is safe only because every money movement below is itself idempotent (a
-                    // transfer's id, the caller's or one derived from the key, finds what the first run
-                    // applied) or was rolled back.
-                    tx.execute(
-                        "UPDATE idempotency_keys SET claimed_at = ?1, claimed_by = ?2 WHERE client_id = ?3 AND key = ?4",
-                        params![now.nanos(), token, key.client_id, key.key],
-                    )?;
-                    IdempotencyBegin::Claimed
-                }
-            };
+            let mut begun = Vec::with_capacity(claims.len());
+            for claim in &claims {
+                begun.push(claim_key(&tx, &mut instance, token.as_deref(), claim, now)?);
+            }
             tx.commit()?;
-            Ok(begin)
+            Ok(begun)
         })
         .await
     }
 
     async fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()> {
-        let (key, response) = (key.clone(), response.clone());
-        self.write(move |c| {
-            c.execute(
-                "UPDATE idempotency_keys SET status = ?1, body = ?2 WHERE client_id = ?3 AND key = ?4",
-                params![response.status, response.body, key.client_id, key.key],
-            )?;
-            Ok(())
-        })
-        .await
+        let answer = IdempotencyAnswer { key: key.clone(), response: Some(response.clone()) };
+        self.write(move |c| settle_key(c, &answer)).await
     }
 
     async fn release_idempotent(&self, key: &IdempotencyKey) -> anyhow::Result<()> {
-        let key = key.clone();
-        self.write(move |c| {
-            c.execute(
-                "DELETE FROM idempotency_keys WHERE client_id = ?1 AND key = ?2 AND status IS NULL",
-                params![key.client_id, key.key],
-            )?;
-            Ok(())
-        })
-        .await
+        let answer = IdempotencyAnswer { key: key.clone(), response: None };
+        self.write(move |c| settle_key(c, &answer)).await
     }
+}
+
+/// Claims one key inside the caller's transaction, or reports what it holds (see
+/// `AccessStore::begin_idempotent`). Claims earlier in the same transaction are seen.
+fn claim_key(
+    tx: &Connection,
+    instance: &mut super::instance::InstanceLock,
+    token: Option<&str>,
+    claim: &IdempotencyClaim,
+    now: Timestamp,
+) -> anyhow::Result<IdempotencyBegin> {
+    let (key, fingerprint) = (&claim.key, &claim.fingerprint);
+    let existing = tx
+        .prepare_cached(
+            "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys WHERE client_id = ?1 AND key = ?2",
+        )?
+        .query_row(params![key.client_id, key.key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<u16>>(2)?,
+                r.get::<_, Option<Vec<u8>>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .optional()?;
+    Ok(match existing {
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![key.client_id, key.key, fingerprint, now.nanos(), token])?;
+            IdempotencyBegin::Claimed
+        }
+        Some((stored, _, _, _, _)) if &stored != fingerprint => IdempotencyBegin::Mismatch,
+        Some((_, _, Some(status), body, _)) => {
+            IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() })
+        }
+        Some((_, claimed_at, None, _, claimed_by))
+            if !claim_lapsed(claimed_at, now) && !claimed_by.as_deref().is_some_and(|by| instance.is_gone(by)) =>
+        {
+            IdempotencyBegin::InUse
+        }
+        Some(_) => {
+            // The first request's claim lapsed, or its store is gone (its process died) before
+            // answering. Whatever it did was either committed in full or not at all, so running
+            // afresh is safe only because every money movement below is itself idempotent (a
+            // transfer's id, the caller's or one derived from the key, finds what the first run
+            // applied) or was rolled back.
+            tx.prepare_cached(
+                "UPDATE idempotency_keys SET claimed_at = ?1, claimed_by = ?2 WHERE client_id = ?3 AND key = ?4",
+            )?
+            .execute(params![now.nanos(), token, key.client_id, key.key])?;
+            IdempotencyBegin::Claimed
+        }
+    })
+}
+
+/// Settles a claimed key inside the caller's transaction: stores its response, or (None) releases
+/// it if it holds none. The audit log's append calls it, so that a request's event and its answer
+/// are one commit.
+pub(super) fn settle_key(c: &Connection, answer: &IdempotencyAnswer) -> anyhow::Result<()> {
+    let key = &answer.key;
+    match &answer.response {
+        Some(response) => c
+            .prepare_cached("UPDATE idempotency_keys SET status = ?1, body = ?2 WHERE client_id = ?3 AND key = ?4")?
+            .execute(params![response.status, response.body, key.client_id, key.key])?,
+        None => c
+            .prepare_cached("DELETE FROM idempotency_keys WHERE client_id = ?1 AND key = ?2 AND status IS NULL")?
+            .execute(params![key.client_id, key.key])?,
+    };
+    Ok(())
 }
 
 fn claim_lapsed(claimed_at: i64, now: Timestamp) -> bool {

@@ -14,6 +14,7 @@ use crate::audit::{
     chain_after, check_event, target_ids_of, target_ids_text, AuditEvent, AuditHead, AuditQuery, AuditStore,
     NewAuditEvent,
 };
+use crate::IdempotencyAnswer;
 
 const EVENT_COLUMNS: &str =
     "e.seq, e.at, e.actor, e.request_id, e.source, e.method, e.route, e.target_ids, e.status, e.error_code, \
@@ -21,12 +22,23 @@ const EVENT_COLUMNS: &str =
 
 impl AuditStore for SqliteStore {
     async fn append_audit(&self, events: Vec<NewAuditEvent>) -> anyhow::Result<Vec<AuditEvent>> {
-        if events.is_empty() {
+        self.append_audit_answering(events, Vec::new()).await
+    }
+
+    async fn append_audit_answering(
+        &self,
+        events: Vec<NewAuditEvent>,
+        answers: Vec<IdempotencyAnswer>,
+    ) -> anyhow::Result<Vec<AuditEvent>> {
+        if events.is_empty() && answers.is_empty() {
             return Ok(Vec::new());
         }
         events.iter().try_for_each(check_event)?;
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for answer in &answers {
+                super::access::settle_key(&tx, answer)?;
+            }
             let head = read_head(&tx)?;
             let (events, head) = chain_after(&head, events);
             insert_events(&tx, &events)?;

@@ -5,7 +5,11 @@
 use std::time::{Duration, Instant};
 
 use sanhu_core::Timestamp;
-use sanhu_store::{on_both_backends, AccessStore, IdempotencyBegin, IdempotencyKey, Store, StoredResponse};
+use sanhu_store::audit::{AuditStore, NewAuditEvent};
+use sanhu_store::{
+    on_both_backends, AccessStore, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, Store,
+    StoredResponse,
+};
 
 /// Longest PostgreSQL may take to end the session of a store that went away (it notices the closed
 /// socket at once; this is slack for a loaded machine). Far below the lease.
@@ -87,4 +91,76 @@ on_both_backends!(two_live_stores_racing_for_a_dead_claim_take_it_over_once, |db
         assert!(started.elapsed() < SESSION_END_TIMEOUT, "the dead claim was never taken over");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+});
+
+on_both_backends!(a_batch_of_claims_answers_each_as_one_claim_would_and_answers_settle_with_audit_events, |db| {
+    let at = start();
+    let answered = key("answered");
+    assert_eq!(db.store.begin_idempotent(&answered, "fp", at).await.unwrap(), IdempotencyBegin::Claimed);
+    let stored = StoredResponse { status: 201, body: br#"{"id":"tr_1"}"#.to_vec() };
+    db.store.complete_idempotent(&answered, &stored).await.unwrap();
+    let held = key("held");
+    assert_eq!(db.store.begin_idempotent(&held, "fp", at).await.unwrap(), IdempotencyBegin::Claimed);
+
+    let claim = |k: &IdempotencyKey, fingerprint: &str| IdempotencyClaim {
+        key: k.clone(),
+        fingerprint: fingerprint.to_owned(),
+    };
+    let (fresh, other_client) =
+        (key("fresh"), IdempotencyKey { client_id: "cli_2".to_owned(), key: "fresh".to_owned() });
+    let claims = [
+        claim(&fresh, "fp"),
+        claim(&answered, "fp"),
+        claim(&held, "fp"),
+        claim(&answered, "other request"),
+        // The same key twice in one batch: the first claims it, the later ones find it in use or
+        // another request's.
+        claim(&fresh, "fp"),
+        claim(&fresh, "other request"),
+        claim(&other_client, "fp"),
+    ];
+    let begun = db.store.begin_idempotent_batch(&claims, at).await.unwrap();
+    assert_eq!(
+        begun,
+        [
+            IdempotencyBegin::Claimed,
+            IdempotencyBegin::Replay(stored.clone()),
+            IdempotencyBegin::InUse,
+            IdempotencyBegin::Mismatch,
+            IdempotencyBegin::InUse,
+            IdempotencyBegin::Mismatch,
+            IdempotencyBegin::Claimed,
+        ]
+    );
+    assert_eq!(db.store.begin_idempotent_batch(&[], at).await.unwrap(), []);
+
+    // Answers committed with the audit events that record their requests: kept for replay, or (a 5xx)
+    // the key released for a retry to run afresh. An answered key is never released.
+    let event = |n: u16| NewAuditEvent {
+        at,
+        actor: "client:cli_1".to_owned(),
+        request_id: format!("req_{n}"),
+        source: None,
+        method: "POST".to_owned(),
+        route: "/v1/ledger/transfers".to_owned(),
+        target_ids: Vec::new(),
+        status: n,
+        error_code: None,
+        reason: None,
+        changes: None,
+    };
+    let kept = StoredResponse { status: 201, body: br#"{"id":"tr_2"}"#.to_vec() };
+    let answers = vec![
+        IdempotencyAnswer { key: fresh.clone(), response: Some(kept.clone()) },
+        IdempotencyAnswer { key: other_client.clone(), response: None },
+        IdempotencyAnswer { key: answered.clone(), response: None },
+    ];
+    let head = db.store.audit_head().await.unwrap();
+    let events = db.store.append_audit_answering(vec![event(201), event(500)], answers).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [head.seq + 1, head.seq + 2]);
+    assert_eq!(db.store.begin_idempotent(&fresh, "fp", at).await.unwrap(), IdempotencyBegin::Replay(kept));
+    assert_eq!(db.store.begin_idempotent(&other_client, "another", at).await.unwrap(), IdempotencyBegin::Claimed);
+    assert_eq!(db.store.begin_idempotent(&answered, "fp", at).await.unwrap(), IdempotencyBegin::Replay(stored));
+    let report = sanhu_store::audit::verify_chain(&db.store).await.unwrap();
+    assert_eq!((report.broken, report.events_checked), (None, head.seq + 2));
 });
