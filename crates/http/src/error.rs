@@ -344,7 +344,9 @@ impl ApiError {
     pub fn party(error: PartyError) -> ApiError {
         match error {
             PartyError::Rejected(rejection) | PartyError::NotFound(rejection) => ApiError::refused(rejection),
-            PartyError::Contended => ApiError::refused(CONCURRENT_CHANGE).with_retry_after(CONCURRENT_CHANGE_RETRY_AFTER_S),
+            PartyError::Contended => {
+                ApiError::refused(CONCURRENT_CHANGE).with_retry_after(CONCURRENT_CHANGE_RETRY_AFTER_S)
+            }
             PartyError::Internal(error) => ApiError::from(error),
         }
     }

@@ -1,6 +1,5 @@
 //! What a three-party use case answers when it does not succeed.
 
-use sanhu_core::Refusal;
 use sanhu_core::party::{
     account::AccountError, account_type::AccountTypeError, authentication::AuthenticationError,
     bank_card::BankCardError, certificate::CertificateError, change::ChangeError, customer::CustomerError,
@@ -8,6 +7,7 @@ use sanhu_core::party::{
     one_time_code::OneTimeCodeError, operator::OperatorError, pay_password::PayPasswordError,
     phone_change::PhoneChangeError, real_name::RealNameError,
 };
+use sanhu_core::Refusal;
 
 /// A rule's refusal: a stable code (part of the API contract), the HTTP status the API always answers
 /// it with (declared here with the code, as core's rules declare theirs), and a sentence for people.
@@ -124,8 +124,10 @@ rejections_from!(
     RealNameError,
 );
 
-pub const CUSTOMER_NOT_FOUND: Rejection = Rejection { code: "customer_not_found", status: 404, message: "no customer has this id" };
-pub const MEMBER_NOT_FOUND: Rejection = Rejection { code: "member_not_found", status: 404, message: "no member has this id" };
+pub const CUSTOMER_NOT_FOUND: Rejection =
+    Rejection { code: "customer_not_found", status: 404, message: "no customer has this id" };
+pub const MEMBER_NOT_FOUND: Rejection =
+    Rejection { code: "member_not_found", status: 404, message: "no member has this id" };
 pub const MEMBER_ACCOUNT_NOT_FOUND: Rejection =
     Rejection { code: "member_account_not_found", status: 404, message: "no member account has this id" };
 pub const AUTHENTICATION_NOT_FOUND: Rejection =
@@ -146,8 +148,11 @@ pub const AUTHENTICATION_SUBJECT_REQUIRED: Rejection = Rejection {
     message: "verifying an authentication needs the subject it was requested for",
 };
 
-pub const IDENTITY_NOT_FOUND: Rejection =
-    Rejection { code: "identity_not_found", status: 404, message: "the member does not sign in with this login identity" };
+pub const IDENTITY_NOT_FOUND: Rejection = Rejection {
+    code: "identity_not_found",
+    status: 404,
+    message: "the member does not sign in with this login identity",
+};
 pub const PHONE_CHANGE_NOT_FOUND: Rejection = Rejection {
     code: "phone_change_not_found",
     status: 404,
@@ -157,7 +162,8 @@ pub const BANK_CARD_NOT_FOUND: Rejection =
     Rejection { code: "bank_card_not_found", status: 404, message: "no bound bank card has this id" };
 pub const CARD_ALREADY_BOUND: Rejection =
     Rejection { code: "card_already_bound", status: 409, message: "this card is already bound to the member" };
-pub const OPERATOR_NOT_FOUND: Rejection = Rejection { code: "operator_not_found", status: 404, message: "no operator has this id" };
+pub const OPERATOR_NOT_FOUND: Rejection =
+    Rejection { code: "operator_not_found", status: 404, message: "no operator has this id" };
 pub const PAY_PASSWORD_NOT_SET: Rejection =
     Rejection { code: "pay_password_not_set", status: 409, message: "no pay password has been set" };
 pub const PAY_PASSWORD_ALREADY_SET: Rejection = Rejection {

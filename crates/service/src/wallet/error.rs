@@ -37,9 +37,13 @@ pub(crate) fn recorded_refusal(reason: Option<&str>) -> PartyError {
     PartyError::Rejected(ORDER_CLOSED)
 }
 
-pub const ORDER_NOT_FOUND: Rejection = Rejection { code: "order_not_found", status: 404, message: "no order has this number" };
-pub const ORDER_NUMBER_INVALID: Rejection =
-    Rejection { code: "order_number_invalid", status: 422, message: "an order number is 1 to 64 printable ASCII characters" };
+pub const ORDER_NOT_FOUND: Rejection =
+    Rejection { code: "order_not_found", status: 404, message: "no order has this number" };
+pub const ORDER_NUMBER_INVALID: Rejection = Rejection {
+    code: "order_number_invalid",
+    status: 422,
+    message: "an order number is 1 to 64 printable ASCII characters",
+};
 pub const ORDER_NUMBER_REUSED: Rejection = Rejection {
     code: "order_number_reused",
     status: 409,
@@ -47,14 +51,20 @@ pub const ORDER_NUMBER_REUSED: Rejection = Rejection {
 };
 pub const ORDER_CLOSED: Rejection =
     Rejection { code: "order_closed", status: 409, message: "the order is closed, failed or expired and cannot go on" };
-pub const ORDER_UNDER_REVIEW: Rejection =
-    Rejection { code: "order_under_review", status: 409, message: "the order waits for review; approve or reject it first" };
+pub const ORDER_UNDER_REVIEW: Rejection = Rejection {
+    code: "order_under_review",
+    status: 409,
+    message: "the order waits for review; approve or reject it first",
+};
 pub const ORDER_NOT_UNDER_REVIEW: Rejection =
     Rejection { code: "order_not_under_review", status: 409, message: "the order is not waiting for review" };
 pub const ORDER_STATE_INVALID: Rejection =
     Rejection { code: "order_state_invalid", status: 409, message: "the order is not in a state that allows this" };
-pub const CHANNEL_NOT_CONFIGURED: Rejection =
-    Rejection { code: "channel_not_configured", status: 422, message: "no payment channel with this name is configured" };
+pub const CHANNEL_NOT_CONFIGURED: Rejection = Rejection {
+    code: "channel_not_configured",
+    status: 422,
+    message: "no payment channel with this name is configured",
+};
 pub const RECHARGE_BELOW_FEE: Rejection =
     Rejection { code: "recharge_below_fee", status: 422, message: "the recharge does not cover the channel's fee" };
 pub const RECEIVER_NOT_FOUND: Rejection = Rejection {
@@ -92,8 +102,11 @@ pub const DEPOSIT_CAPTURE_NOT_ALLOWED: Rejection = Rejection {
     status: 403,
     message: "capturing a deposit takes the payer's money: it is decided by the payer's side or the platform, not the beneficiary's",
 };
-pub const PAY_PASSWORD_REQUIRED: Rejection =
-    Rejection { code: "pay_password_required", status: 403, message: "the platform requires the pay password for this payment" };
+pub const PAY_PASSWORD_REQUIRED: Rejection = Rejection {
+    code: "pay_password_required",
+    status: 403,
+    message: "the platform requires the pay password for this payment",
+};
 pub const PAYMENT_NOT_REFUNDABLE: Rejection = Rejection {
     code: "payment_not_refundable",
     status: 409,
@@ -111,7 +124,8 @@ pub const ESCROW_RETURNED: Rejection = Rejection {
     status: 409,
     message: "the escrow was returned to the payer and can no longer be released",
 };
-pub const DEPOSIT_NOT_FOUND: Rejection = Rejection { code: "deposit_not_found", status: 404, message: "no deposit has this number" };
+pub const DEPOSIT_NOT_FOUND: Rejection =
+    Rejection { code: "deposit_not_found", status: 404, message: "no deposit has this number" };
 pub const DEPOSIT_NOT_HELD: Rejection =
     Rejection { code: "deposit_not_held", status: 409, message: "the deposit holds no money: its hold was refused" };
 pub const DEPOSIT_RELEASED: Rejection = Rejection {
@@ -129,22 +143,32 @@ pub const DEPOSIT_BENEFICIARY_INVALID: Rejection = Rejection {
     status: 422,
     message: "a deposit's beneficiary is a member account or a platform account other than the deposits account",
 };
-pub const REFUND_NUMBER_REUSED: Rejection =
-    Rejection { code: "refund_number_reused", status: 409, message: "this refund number was used for a refund of another amount" };
+pub const REFUND_NUMBER_REUSED: Rejection = Rejection {
+    code: "refund_number_reused",
+    status: 409,
+    message: "this refund number was used for a refund of another amount",
+};
 pub const ADJUSTMENT_SAME_ACTOR: Rejection = Rejection {
     code: "adjustment_same_actor",
     status: 403,
     message: "an adjustment above the approval threshold is approved by another person than its maker, through another API client or staff session than the one that made it",
 };
-pub const ACCOUNT_NOT_MEMBERS: Rejection =
-    Rejection { code: "account_not_members", status: 403, message: "the account is not one of the member's wallet accounts" };
-pub const FREEZE_NOT_FOUND: Rejection = Rejection { code: "freeze_not_found", status: 404, message: "no freeze has this number" };
+pub const ACCOUNT_NOT_MEMBERS: Rejection = Rejection {
+    code: "account_not_members",
+    status: 403,
+    message: "the account is not one of the member's wallet accounts",
+};
+pub const FREEZE_NOT_FOUND: Rejection =
+    Rejection { code: "freeze_not_found", status: 404, message: "no freeze has this number" };
 pub const PLATFORM_ACCOUNT_NOT_FOUND: Rejection =
     Rejection { code: "platform_account_not_found", status: 404, message: "no platform account has this name" };
 pub const RECHARGE_NOT_REFUNDABLE: Rejection =
     Rejection { code: "recharge_not_refundable", status: 409, message: "only a credited recharge can be refunded" };
-pub const SUBSIDY_ENTERPRISE_ONLY: Rejection =
-    Rejection { code: "subsidy_enterprise_only", status: 403, message: "only an enterprise member funds and pays subsidies" };
+pub const SUBSIDY_ENTERPRISE_ONLY: Rejection = Rejection {
+    code: "subsidy_enterprise_only",
+    status: 403,
+    message: "only an enterprise member funds and pays subsidies",
+};
 pub const SUBSIDY_FUNDING_SOURCE_INVALID: Rejection = Rejection {
     code: "subsidy_funding_source_invalid",
     status: 422,
@@ -155,8 +179,11 @@ pub const SUBSIDY_FUND_INSUFFICIENT: Rejection = Rejection {
     status: 422,
     message: "the enterprise's subsidy fund holds less than the distribution pays",
 };
-pub const SUBSIDY_CREDITS_INVALID: Rejection =
-    Rejection { code: "subsidy_credits_invalid", status: 422, message: "a distribution pays 1 to 500 employees, each named once" };
+pub const SUBSIDY_CREDITS_INVALID: Rejection = Rejection {
+    code: "subsidy_credits_invalid",
+    status: 422,
+    message: "a distribution pays 1 to 500 employees, each named once",
+};
 pub const SUBSIDY_ACCOUNT_WITHDRAWABLE: Rejection = Rejection {
     code: "subsidy_account_withdrawable",
     status: 409,
@@ -164,8 +191,11 @@ pub const SUBSIDY_ACCOUNT_WITHDRAWABLE: Rejection = Rejection {
 };
 pub const FLOW_LIMIT_INVALID: Rejection =
     Rejection { code: "flow_limit_invalid", status: 422, message: "a page of the flow holds 1 to 100 lines" };
-pub const FLOW_CURSOR_INVALID: Rejection =
-    Rejection { code: "flow_cursor_invalid", status: 422, message: "the cursor is not one a page of the flow returned" };
+pub const FLOW_CURSOR_INVALID: Rejection = Rejection {
+    code: "flow_cursor_invalid",
+    status: 422,
+    message: "the cursor is not one a page of the flow returned",
+};
 
 /// Codes the wallet's service answers with, besides core's rules.
 const SERVICE_CODES: &[Rejection] = &[
@@ -216,8 +246,7 @@ const SERVICE_CODES: &[Rejection] = &[
 /// (`member_not_found`, `pay_password_locked`, `card_holder_mismatch`, ...) are in
 /// [`crate::party::rule_codes`].
 pub fn wallet_codes() -> Vec<Rejection> {
-    let mut codes: Vec<Rejection> =
-        WalletError::ALL.iter().map(|e| Rejection::of(*e)).collect();
+    let mut codes: Vec<Rejection> = WalletError::ALL.iter().map(|e| Rejection::of(*e)).collect();
     codes.extend(TransferError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.extend(SERVICE_CODES.iter().copied());
     codes.sort_by_key(|r| r.code);
