@@ -84,7 +84,16 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     // was then cancelled would stay in use forever; worse, a transfer already submitted may commit
     // anyway, and the key must then hold its response, or a retry would apply it a second time.
     let work = async move {
-        match store.begin_idempotent(&key, &fingerprint, clock::now()).await {
+        let begun = store.begin_idempotent(&key, &fingerprint, clock::now()).await;
+        let outcome = match &begun {
+            Ok(IdempotencyBegin::Claimed) => "claimed",
+            Ok(IdempotencyBegin::Replay(_)) => "replayed",
+            Ok(IdempotencyBegin::Mismatch) => "mismatch",
+            Ok(IdempotencyBegin::InUse) => "in_use",
+            Err(_) => "error",
+        };
+        sanhu_service::metrics::global().idempotency.with([outcome]).inc();
+        match begun {
             Ok(IdempotencyBegin::Claimed) => run_claimed(&store, &key, request, next).await,
             Ok(IdempotencyBegin::Replay(stored)) => replay(stored),
             Ok(IdempotencyBegin::Mismatch) => ApiError::new(

@@ -11,6 +11,7 @@ pub mod free_text;
 pub mod hashing;
 pub mod jobs;
 pub mod ledger;
+pub mod metrics;
 pub mod nonces;
 #[macro_use]
 pub mod party;
