@@ -32,7 +32,7 @@ pub const SNAPSHOT_PATH: &str = "../../docs/openapi.json";
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(generate);
 static TEXT: LazyLock<String> = LazyLock::new(|| DOCUMENT.to_string());
-/// The document gzip-compressed, made once: about a twentieth of its size.
+/// The document gzip-compressed, made once: about an eighth of its size (46 KB of 381 KB).
 static GZIPPED: LazyLock<Vec<u8>> = LazyLock::new(|| gzip(TEXT.as_bytes()));
 
 /// `bytes` as a gzip stream, at the best compression (the document is compressed once a process).

@@ -7,6 +7,7 @@ mod audit;
 mod client_cache;
 mod enterprises_and_security;
 mod idempotency_after_crash;
+mod operations;
 mod parties;
 mod recharge_compensation;
 mod staff;
