@@ -9,6 +9,7 @@ mod common;
 mod crash;
 mod database_loss;
 mod double_spend;
+mod operations;
 mod secrets;
 mod security;
 mod staff;
