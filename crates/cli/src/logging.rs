@@ -79,7 +79,7 @@ pub fn parse_filter(value: &str) -> anyhow::Result<Targets> {
                     "{FILTER_VARIABLE}: {module:?} is not a module path (such as sanhu_http or sanhu_service::jobs)"
                 );
                 let level = level(level_text).ok_or_else(|| {
-                    anyhow::anyhow!("{FILTER_VARIABLE}: {module}={level_text:?}: the level must be one of {LEVELS}")
+                    anyhow::anyhow!("{FILTER_VARIABLE}: {directive:?}: the level must be one of {LEVELS}")
                 })?;
                 targets = targets.with_target(module.replace('-', "_"), level);
             }
