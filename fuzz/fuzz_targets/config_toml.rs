@@ -14,6 +14,7 @@ fn args() -> ConfigArgs {
         config: None,
         database_url: None,
         listen: None,
+        metrics_listen: None,
         secret: Some("ab".repeat(32)),
         data_key: Some("cd".repeat(32)),
         batch_transfers_max: None,

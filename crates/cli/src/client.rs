@@ -2,6 +2,7 @@
 //! a client may be bound to, and their Ed25519 keys. The server keeps only public keys; a private key
 //! is shown once, when it is made.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use base64::Engine;
@@ -21,9 +22,10 @@ pub enum ClientCommand {
         /// A name to recognise the client by, e.g. the calling system.
         #[arg(long)]
         name: String,
-        /// Also save the credential for `sanhu call` (to the credentials file; refuses to overwrite).
-        #[arg(long)]
-        save: bool,
+        /// Also save the credential (docs/SECURITY.md gives its format) to FILE, or without FILE to
+        /// the credentials file `sanhu call` reads; refuses to overwrite.
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        save: Option<Option<PathBuf>>,
         /// A scope the client holds; repeat for more (ledger:read, ledger:write, parties:read,
         /// parties:write, wallet:read, wallet:write, admin:read, admin:write, audit:read). Without
         /// any: every scope, or for a bound client every scope a bound client may hold (parties:*,
@@ -44,9 +46,10 @@ pub enum ClientCommand {
     /// is revoked.
     AddKey {
         client_id: String,
-        /// Also save the new key's credential for `sanhu call` (refuses to overwrite).
-        #[arg(long)]
-        save: bool,
+        /// Also save the new key's credential to FILE, or without FILE to the credentials file
+        /// `sanhu call` reads; refuses to overwrite.
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        save: Option<Option<PathBuf>>,
     },
     /// Revokes one of a client's keys by its number (`sanhu client list` shows them); signatures
     /// made with it are refused from now on.
@@ -131,23 +134,30 @@ fn client_id_of(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where `--save` writes: its FILE, or the configured credentials file.
+fn save_path(config: &Config, save: Option<Option<PathBuf>>) -> Option<PathBuf> {
+    save.map(|file| file.unwrap_or_else(|| config.credentials_file.clone()))
+}
+
 /// Refused before anything is written, so that a failed command leaves nothing behind.
-fn check_save(config: &Config, save: bool) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !save || !config.credentials_file.exists(),
-        "{} exists; --save will not overwrite a credential (move it away, or run without --save)",
-        config.credentials_file.display()
-    );
+fn check_save(save: Option<&PathBuf>) -> anyhow::Result<()> {
+    if let Some(path) = save {
+        anyhow::ensure!(
+            !path.exists(),
+            "{} exists; --save will not overwrite a credential (move it away, name another file, or run without --save)",
+            path.display()
+        );
+    }
     Ok(())
 }
 
-fn print_key(config: &Config, client_id: &str, seed: &[u8; 32], save: bool) -> anyhow::Result<()> {
+fn print_key(config: &Config, client_id: &str, seed: &[u8; 32], save: Option<&PathBuf>) -> anyhow::Result<()> {
     let credential = credential_for(config, client_id, seed);
     println!("private_key: {}", credential.private_key);
     println!("The private key is shown only now; sanhu keeps only the public key.");
-    if save {
-        credential.save_new(&config.credentials_file)?;
-        println!("Saved for `sanhu call` in {}.", config.credentials_file.display());
+    if let Some(path) = save {
+        credential.save_new(path)?;
+        println!("Saved for `sanhu call` in {}.", path.display());
     }
     Ok(())
 }
@@ -157,7 +167,8 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Exit
     store.migrate().await?;
     match command {
         ClientCommand::Create { name, save, scopes, bound_to } => {
-            check_save(config, save)?;
+            let save = save_path(config, save);
+            check_save(save.as_ref())?;
             let scopes = scopes_of(&scopes, bound_to.is_some())?;
             let bound_to = match bound_to {
                 Some(text) => Some(enterprise_member(config, &store, &text).await?),
@@ -170,7 +181,7 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Exit
                 println!("bound_to:    {member}");
             }
             println!("key:         1");
-            print_key(config, &client.id, &seed, save)?;
+            print_key(config, &client.id, &seed, save.as_ref())?;
         }
         ClientCommand::List => {
             println!("{:<30} {:<12} {:<28} name", "client_id", "status", "created_at");
@@ -199,7 +210,8 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Exit
         }
         ClientCommand::AddKey { client_id, save } => {
             client_id_of(&client_id)?;
-            check_save(config, save)?;
+            let save = save_path(config, save);
+            check_save(save.as_ref())?;
             let client = store.get_client(&client_id).await?.ok_or_else(|| anyhow::anyhow!("no client {client_id}"))?;
             anyhow::ensure!(client.revoked_at.is_none(), "the client {client_id} is revoked");
             let seed: [u8; 32] = clock::random_bytes();
@@ -208,7 +220,7 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Exit
                 KeyAdded::Added { number } => {
                     println!("client_id:   {client_id}");
                     println!("key:         {number}");
-                    print_key(config, &client_id, &seed, save)?;
+                    print_key(config, &client_id, &seed, save.as_ref())?;
                 }
                 KeyAdded::NoClient => anyhow::bail!("no client {client_id}"),
                 KeyAdded::TooManyActive => anyhow::bail!(

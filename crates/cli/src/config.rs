@@ -26,6 +26,9 @@ pub struct ConfigArgs {
     /// Address the HTTP API listens on.
     #[arg(long, env = "SANHU_LISTEN")]
     pub listen: Option<String>,
+    /// Address `/metrics` (Prometheus) is served on, apart from the API. Default: not served.
+    #[arg(long, env = "SANHU_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// The server secret (64 or more hex digits) behind one-time codes and card tokens. Every
     /// instance sharing a database needs the same one. Default: the file `secret_file` names.
     #[arg(long, env = "SANHU_SECRET", hide_env_values = true)]
@@ -49,6 +52,8 @@ pub struct ConfigArgs {
 struct FileConfig {
     database_url: Option<String>,
     listen: Option<String>,
+    /// Where `/metrics` is served (docs/OPERATIONS.md); absent: nowhere.
+    metrics_listen: Option<String>,
     batch_transfers_max: Option<usize>,
     batch_wait_us: Option<u64>,
     hold_expiry_interval_ms: Option<u64>,
@@ -258,6 +263,8 @@ fn merchant_types(
 pub struct Config {
     pub database_url: String,
     pub listen: String,
+    /// The metrics listener's address, if `/metrics` is served.
+    pub metrics_listen: Option<String>,
     pub batch_transfers_max: usize,
     pub batch_wait_us: u64,
     pub hold_expiry_interval_ms: u64,
@@ -333,6 +340,7 @@ impl Config {
                 .or(file.database_url)
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            metrics_listen: args.metrics_listen.clone().or(file.metrics_listen),
             batch_transfers_max: args
                 .batch_transfers_max
                 .or(file.batch_transfers_max)
@@ -567,6 +575,7 @@ mod tests {
             config: Some(path),
             database_url: None,
             listen: None,
+            metrics_listen: None,
             secret: Some("ab".repeat(32)),
             data_key: Some("cd".repeat(32)),
             batch_transfers_max: None,

@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod credentials;
+pub mod logging;
 pub mod staff;
 pub mod wallet_config;

@@ -53,7 +53,11 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // A log setting that is not understood stops the start: logs quietly not as asked are worse.
+    if let Err(error) = sanhu::logging::init_from_env() {
+        eprintln!("error: {error:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(error) => {
@@ -79,18 +83,4 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// Logs go to standard error; `SANHU_LOG` sets the level (error, warn, info, debug, trace).
-fn init_logging() {
-    let level =
-        std::env::var("SANHU_LOG").ok().and_then(|l| l.parse::<tracing::Level>().ok()).unwrap_or(tracing::Level::INFO);
-    // Colours only on a terminal: a log redirected to a file or a collector gets plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(ansi)
-        .init();
 }

@@ -59,6 +59,18 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         channels,
         Duration::from_secs(config.recharge_compensation_interval_s.max(1)),
     ));
+    if let Some(address) = &config.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| anyhow::anyhow!("failed to listen for /metrics on {address}: {e}"))?;
+        tracing::info!(metrics_listen = %address, "metrics are served at /metrics");
+        let router = sanhu_http::metrics::router(state.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(metrics, router).await {
+                tracing::error!(error = %error, "the metrics listener stopped");
+            }
+        });
+    }
     let app = sanhu_http::router(state);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

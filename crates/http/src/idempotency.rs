@@ -94,7 +94,16 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     let work = async move {
         // Claimed with the concurrent requests' claims in one commit (`sanhu_service::idempotency_claims`).
         let claim = IdempotencyClaim { key: key.clone(), fingerprint };
-        match claims.begin(claim, clock::now()).await {
+        let begun = claims.begin(claim, clock::now()).await;
+        let outcome = match &begun {
+            Ok(IdempotencyBegin::Claimed) => "claimed",
+            Ok(IdempotencyBegin::Replay(_)) => "replayed",
+            Ok(IdempotencyBegin::Mismatch) => "mismatch",
+            Ok(IdempotencyBegin::InUse) => "in_use",
+            Err(_) => "error",
+        };
+        sanhu_service::metrics::global().idempotency.with([outcome]).inc();
+        match begun {
             Ok(IdempotencyBegin::Claimed) => run_claimed(&store, &key, request, next).await,
             Ok(IdempotencyBegin::Replay(stored)) => replay(stored),
             Ok(IdempotencyBegin::Mismatch) => ApiError::new(

@@ -15,7 +15,8 @@
 //! [`staff::approvals`] (a staff member's request that needs a second one is held) → the handler in
 //! [`ledger`], [`party`], [`wallet`] or [`staff`]. Authentication takes a request that carries a staff
 //! session cookie and no signature as the staff member's ([`staff`]). `/health`, `/ready`,
-//! `/openapi.json` and the staff sign-in are unauthenticated.
+//! `/openapi.json`, `/docs` and the staff sign-in are unauthenticated; `/metrics` is served on a
+//! listener of its own ([`metrics`]).
 //!
 //! Every endpoint is one line of the route table ([`routes`]): the router below, the access layer,
 //! the idempotency layer's secret-bearing routes, maker-checker's held routes and the OpenAPI document
@@ -28,6 +29,7 @@ mod body;
 mod catch_panic;
 pub mod channel_status;
 pub mod client_cache;
+pub mod docs_page;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -36,6 +38,7 @@ pub mod idempotency;
 mod ids;
 mod json;
 pub mod ledger;
+pub mod metrics;
 pub mod openapi;
 pub mod party;
 pub mod principal;
@@ -77,9 +80,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), audit::record))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .route_layer(from_fn_with_state(state.clone(), authentication::authenticate))
+        .route_layer(from_fn(request_id::note_route))
         .route_layer(from_fn(endpoint_facts));
     public
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(from_fn(request_id::note_route))
         .merge(signed)
         .fallback(route_not_found)
         // The authentication layer enforces `body_bytes_max` with its own error code; axum's default

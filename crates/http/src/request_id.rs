@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -38,16 +38,33 @@ pub fn scope<F: std::future::Future>(request_id: String, future: F) -> impl std:
 }
 
 /// What the outermost layer knows of a request and the inner layers fill in: the authenticated
-/// client, for the request's log line.
+/// client, for the request's log line, and the route the router matched, for the line and the
+/// metrics.
 #[derive(Debug, Default)]
 pub struct RequestContext {
     client_id: OnceLock<String>,
+    route: OnceLock<String>,
 }
 
 impl RequestContext {
     pub fn set_client_id(&self, client_id: &str) {
         let _ = self.client_id.set(client_id.to_owned());
     }
+}
+
+/// The route label of a request that matched no route: the raw path is never a label, since every
+/// scanner's guess would make a new series.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// A route layer (it runs only once the router has matched): notes the route's path template
+/// (`/v1/members/{id}`) in the request's context, for the metrics and the log line.
+pub async fn note_route(request: Request, next: Next) -> Response {
+    if let (Some(context), Some(route)) =
+        (request.extensions().get::<Arc<RequestContext>>(), request.extensions().get::<MatchedPath>())
+    {
+        let _ = context.route.set(route.as_str().to_owned());
+    }
+    next.run(request).await
 }
 
 /// The outermost middleware: gives the request its id, runs it inside a span that carries the id,
@@ -68,12 +85,23 @@ pub async fn track_request(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let status = response.status().as_u16();
-    let duration_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    let duration_ms = elapsed.as_millis() as u64;
     let client_id = context.client_id.get().map(String::as_str).unwrap_or("");
+    let route = context.route.get().map(String::as_str).unwrap_or(UNMATCHED_ROUTE);
+    // Only the methods the API answers are labels; any other is counted as `other`.
+    let method_label = match method.as_str() {
+        known @ ("GET" | "POST" | "HEAD" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => known,
+        _ => "other",
+    };
+    let metrics = sanhu_service::metrics::global();
+    metrics.http_requests.with([method_label, route, &status.to_string()]).inc();
+    metrics.http_duration.with([method_label, route]).observe_duration(elapsed);
     span.in_scope(|| {
         tracing::info!(
             method = %method,
             path = %path,
+            route,
             status,
             duration_ms,
             request.id = %request_id,

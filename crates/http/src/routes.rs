@@ -27,7 +27,7 @@ use crate::error::Capability;
 use crate::scopes::Scope::*;
 use crate::scopes::*;
 use crate::state::AppState;
-use crate::{audit, health, ledger, openapi, party, staff, wallet};
+use crate::{audit, docs_page, health, ledger, openapi, party, staff, wallet};
 
 /// One endpoint of the API.
 pub struct Route {
@@ -185,12 +185,14 @@ pub fn required_scope(method: &str, route: &str) -> Scope {
     }
 }
 
-/// Unauthenticated, for operators and load balancers.
+/// Unauthenticated, for operators, load balancers and integrators reading the API. `/metrics` is not
+/// here: it is served on a listener of its own, never on the API's address ([`crate::metrics`]).
 fn operations_endpoints() -> Vec<Endpoint> {
     vec![
         endpoint!(health::health, public()),
         endpoint!(health::ready, public()),
         endpoint!(openapi::document, public()),
+        endpoint!(docs_page::page, public()),
     ]
 }
 

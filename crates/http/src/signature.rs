@@ -189,6 +189,45 @@ mod tests {
         );
     }
 
+    /// The worked example of docs/SECURITY.md, kept as docs/signature-example.json for the SDKs' tests:
+    /// the server's own code gives its signed string and signature, and verifies it.
+    #[test]
+    fn the_worked_example_of_the_security_guide_is_what_the_server_signs_and_verifies() {
+        let example: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/signature-example.json")).unwrap();
+        let text = |field: &str| example[field].as_str().unwrap_or_else(|| panic!("{field} is not text")).to_owned();
+        let seed: [u8; 32] = hex::decode(text("key_seed_hex")).unwrap().try_into().unwrap();
+        assert_eq!(BASE64.decode(text("private_key")).unwrap(), seed, "private_key is the seed in base64");
+        let key = SigningKey::from_bytes(&seed);
+        let public = key.verifying_key().to_bytes();
+        assert_eq!(text("public_key_base64"), BASE64.encode(public));
+        let (method, path_and_query, nonce, body) =
+            (text("method"), text("path_and_query"), text("nonce"), text("body"));
+        let timestamp = example["timestamp"].as_i64().unwrap();
+        assert!(path_and_query.contains('%'), "the example's query is percent-encoded");
+        assert_eq!(text("body_sha256_hex"), body_sha256_hex(body.as_bytes()));
+        assert_eq!(text("signed_string"), signed_string(&method, &path_and_query, body.as_bytes(), timestamp, &nonce));
+        let signed = sign(&key, &method, &path_and_query, body.as_bytes(), timestamp, &nonce);
+        assert_eq!(signed.signature, text("signature_base64"));
+
+        // The headers as a client sends them pass the server's parsing and verification.
+        let mut headers = HeaderMap::new();
+        for (name, value) in example["headers"].as_object().unwrap() {
+            headers.insert(
+                axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).unwrap(),
+                HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
+            );
+        }
+        let claim = parse_headers(&headers).unwrap();
+        assert_eq!(claim.client_id, text("client_id"));
+        assert!(verify(&public, &method, &path_and_query, body.as_bytes(), &claim));
+        // Signed as sent: the same query decoded, or encoded another way, is another request.
+        let decoded = path_and_query.replace("%20", " ");
+        assert!(!verify(&public, &method, &decoded, body.as_bytes(), &claim));
+        let lower = path_and_query.replace("%2F", "%2f");
+        assert!(!verify(&public, &method, &lower, body.as_bytes(), &claim));
+    }
+
     #[test]
     fn a_signed_request_verifies_and_an_altered_one_does_not() {
         let key = key();

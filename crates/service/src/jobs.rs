@@ -20,7 +20,10 @@ pub async fn expire_holds(ledger: Ledger, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = expire_due_holds(&ledger).await {
+        let started = std::time::Instant::now();
+        let pass = expire_due_holds(&ledger).await;
+        crate::metrics::job_ran("expire_holds", pass.is_ok(), started.elapsed());
+        if let Err(error) = pass {
             tracing::warn!(error = format!("{error:#}"), "hold expiry pass failed; retrying next tick");
         }
     }
@@ -93,7 +96,10 @@ pub async fn compensate_recharges<Q: crate::wallet::ChannelQuery>(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match compensate_recharge_orders(&wallets, &channels, clock::now()).await {
+        let started = std::time::Instant::now();
+        let pass = compensate_recharge_orders(&wallets, &channels, clock::now()).await;
+        crate::metrics::job_ran("compensate_recharges", pass.is_ok(), started.elapsed());
+        match pass {
             Ok(pass) if pass == CompensationPass::default() => {}
             Ok(pass) => tracing::info!(
                 orders.confirmed = pass.confirmed,
@@ -229,7 +235,10 @@ pub async fn mark_dormant_members(parties: crate::party::Parties, interval: Dura
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match parties.mark_dormant_members(clock::now(), DORMANCY_PAGE_MEMBERS).await {
+        let started = std::time::Instant::now();
+        let pass = parties.mark_dormant_members(clock::now(), DORMANCY_PAGE_MEMBERS).await;
+        crate::metrics::job_ran("mark_dormant_members", pass.is_ok(), started.elapsed());
+        match pass {
             Ok(0) => {}
             Ok(marked) => tracing::info!(members.marked = marked, "marked members dormant"),
             Err(error) => tracing::warn!(error = %error, "dormancy pass failed; retrying next tick"),
@@ -246,7 +255,10 @@ pub async fn expire_recharge_orders(wallets: crate::wallet::Wallets, interval: D
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match wallets.expire_recharge_orders(clock::now(), RECHARGE_EXPIRY_PAGE_ORDERS).await {
+        let started = std::time::Instant::now();
+        let pass = wallets.expire_recharge_orders(clock::now(), RECHARGE_EXPIRY_PAGE_ORDERS).await;
+        crate::metrics::job_ran("expire_recharge_orders", pass.is_ok(), started.elapsed());
+        match pass {
             Ok(0) => {}
             Ok(expired) => tracing::info!(orders.expired = expired, "expired recharge orders"),
             Err(error) => tracing::warn!(error = %error, "recharge expiry pass failed; retrying next tick"),

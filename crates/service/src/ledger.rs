@@ -41,6 +41,11 @@ impl Ledger {
         Ledger { store, writer }
     }
 
+    /// Submissions waiting for the batched writer.
+    pub fn writer_queued(&self) -> usize {
+        self.writer.queued()
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

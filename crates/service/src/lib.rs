@@ -15,6 +15,7 @@ pub mod hashing;
 pub mod idempotency_claims;
 pub mod jobs;
 pub mod ledger;
+pub mod metrics;
 pub mod nonces;
 #[macro_use]
 pub mod party;

@@ -39,6 +39,11 @@ pub struct NonceBook {
 }
 
 impl NonceBook {
+    /// Nonces waiting for the book's writer (a gauge of `/metrics`).
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     /// Starts the book's writer on the current runtime.
     pub fn start(store: Store, config: NonceConfig) -> NonceBook {
         let (queue, receiver) = mpsc::channel(config.queue_nonces_max.max(1));
@@ -73,8 +78,16 @@ async fn run(store: Store, batch_max: usize, mut receiver: mpsc::Receiver<Pendin
         // The oldest bound of the batch (each request's is its time less two signature windows, all
         // within moments of each other): what every request in it would forget.
         let forget_before = batch.iter().map(|p| p.forget_before).min().unwrap_or_default();
-        match store.record_nonces(&nonces, forget_before).await {
+        let started = std::time::Instant::now();
+        let outcome = store.record_nonces(&nonces, forget_before).await;
+        let metrics = crate::metrics::global();
+        metrics.nonce_batch_size.observe(nonces.len() as f64);
+        metrics.nonce_batch_seconds.observe_duration(started.elapsed());
+        match outcome {
             Ok(recorded) => {
+                let fresh = recorded.iter().filter(|fresh| **fresh).count() as u64;
+                metrics.nonces.with(["fresh"]).add(fresh);
+                metrics.nonces.with(["replayed"]).add(recorded.len() as u64 - fresh);
                 debug_assert_eq!(recorded.len(), batch.len(), "one answer a nonce");
                 for (pending, recorded) in batch.drain(..).zip(recorded) {
                     let _ = pending.reply.send(Ok(recorded));

@@ -70,6 +70,11 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// Submissions waiting for the writer (a gauge of `/metrics`).
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     /// Starts the writer task on the current runtime.
     pub fn start(store: Store, config: WriterConfig) -> Writer {
         let (queue, receiver) = mpsc::channel(config.queue_submissions_max.max(1));
@@ -142,6 +147,10 @@ async fn commit(store: &Store, batch: Vec<Submission>, count: usize) {
     let started = Instant::now();
     match store.commit_batch(requests, clock::now()).await {
         Ok(results) => {
+            let metrics = crate::metrics::global();
+            metrics.ledger_batches.with(["committed"]).inc();
+            metrics.ledger_batch_transfers.observe(count as f64);
+            metrics.ledger_batch_commit.observe_duration(started.elapsed());
             tracing::debug!(
                 batch.transfers = count,
                 duration_us = started.elapsed().as_micros() as u64,
@@ -153,6 +162,7 @@ async fn commit(store: &Store, batch: Vec<Submission>, count: usize) {
             }
         }
         Err(error) => {
+            crate::metrics::global().ledger_batches.with(["failed"]).inc();
             tracing::error!(
                 batch.transfers = count,
                 error = format!("{error:#}"),

@@ -132,6 +132,22 @@ impl Store {
             Store::Postgres(_) => "postgres",
         }
     }
+
+    /// The read connections: how many there may be and how many are in use now (SQLite's readers,
+    /// PostgreSQL's general pool). For `/metrics`.
+    pub fn pool_status(&self) -> PoolStatus {
+        match self {
+            Store::Sqlite(store) => store.pool_status(),
+            Store::Postgres(store) => store.pool_status(),
+        }
+    }
+}
+
+/// The read connection pool at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub size: usize,
+    pub in_use: usize,
 }
 
 /// The wall clock in nanoseconds, for bookkeeping columns such as a migration's time.

@@ -10,6 +10,7 @@ mod crash;
 mod database_loss;
 mod double_spend;
 mod merchants_guide;
+mod operations;
 mod secrets;
 mod security;
 mod staff;

@@ -8,6 +8,7 @@ mod client_cache;
 mod enterprises_and_security;
 mod idempotency_after_crash;
 mod merchants;
+mod operations;
 mod parties;
 mod recharge_compensation;
 mod staff;

@@ -38,6 +38,10 @@ struct Inner {
 }
 
 impl PostgresStore {
+    pub(crate) fn pool_status(&self) -> crate::PoolStatus {
+        self.inner.general.status()
+    }
+
     /// Opens a pool of `read_connections + 1` connections to `url` and checks that the server
     /// answers. Does not migrate.
     pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<PostgresStore> {

@@ -55,6 +55,7 @@ struct PoolInner {
     url: String,
     idle: Mutex<Vec<Conn>>,
     permits: Arc<Semaphore>,
+    size: usize,
 }
 
 /// At most `size` connections, opened on first use and reopened when the server closed them.
@@ -67,7 +68,13 @@ impl Pool {
             url: url.to_owned(),
             idle: Mutex::new(Vec::with_capacity(size)),
             permits: Arc::new(Semaphore::new(size.max(1))),
+            size: size.max(1),
         }))
+    }
+
+    /// Its size and the connections on loan now.
+    pub fn status(&self) -> crate::PoolStatus {
+        crate::PoolStatus { size: self.0.size, in_use: self.0.size.saturating_sub(self.0.permits.available_permits()) }
     }
 
     /// Waits for a free connection. It goes back to the pool when the returned guard is dropped.

@@ -51,6 +51,11 @@ struct Writer {
 }
 
 impl SqliteStore {
+    pub(crate) fn pool_status(&self) -> crate::PoolStatus {
+        let size = (self.inner.options.read_connections as usize).max(1);
+        crate::PoolStatus { size, in_use: size.saturating_sub(self.inner.read_permits.available_permits()) }
+    }
+
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &str, options: &StoreOptions) -> anyhow::Result<SqliteStore> {
         let path = PathBuf::from(path);

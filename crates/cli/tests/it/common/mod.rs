@@ -29,6 +29,8 @@ pub const SANHU_ENVIRONMENT: &[&str] = &[
     "SANHU_CREDENTIALS",
     "SANHU_URL",
     "SANHU_LOG",
+    "SANHU_LOG_FORMAT",
+    "SANHU_METRICS_LISTEN",
     "SANHU_SECRET",
 ];
 
