@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fields::{self, refused};
 use super::{run, ClientActor, HistoryPage};
-use crate::access::Binding;
+use crate::principal::Binding;
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::parse_body;
