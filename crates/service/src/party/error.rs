@@ -7,7 +7,6 @@ use sanhu_core::party::{
     merchant::MerchantLimitError, merge::MergeError, one_time_code::OneTimeCodeError, operator::OperatorError,
     pay_password::PayPasswordError, phone_change::PhoneChangeError, real_name::RealNameError,
 };
-use sanhu_core::Refusal;
 
 pub use crate::failure::{Rejection, CONCURRENT_CHANGE};
 
