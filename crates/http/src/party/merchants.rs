@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use super::fields::{self, refused};
 use super::{run, ClientActor, HistoryPage};
-use crate::principal::Binding;
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::parse_body;
+use crate::principal::Binding;
 use crate::query::QueryParams;
 use crate::AppState;
 
