@@ -233,7 +233,8 @@ impl MerchantTypeFile {
     }
 }
 
-/// The merchant types of the file (or the default three, whose accounts must then be configured).
+/// The merchant types of the file, whose accounts must be configured; or the default three, opening
+/// those of their accounts that are.
 fn merchant_types(
     file: Option<Vec<MerchantTypeFile>>,
     account_types: &AccountTypes,
@@ -244,7 +245,22 @@ fn merchant_types(
             let types = types.into_iter().map(|t| t.into_type(account_types)).collect::<anyhow::Result<Vec<_>>>()?;
             MerchantTypes::new(types).map_err(|e| anyhow::anyhow!("merchant_types: {}", e.message()))?
         }
-        None => MerchantTypes::default_set(),
+        // The default three open those of their accounts (settlement, margin) that the platform has
+        // configured: a platform with account types of its own and no [[merchant_types]] still starts,
+        // and its merchants open what exists.
+        None => {
+            let types = MerchantTypes::default_set()
+                .iter()
+                .map(|merchant_type| {
+                    let mut spec = merchant_type.spec().clone();
+                    spec.accounts.retain(|code| account_types.get(code).is_some());
+                    sanhu_core::party::merchant::MerchantType::configure(spec)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(MerchantTypes::new)
+                .map_err(|e| anyhow::anyhow!("merchant_types: {}", e.message()))?;
+            types
+        }
     };
     for merchant_type in types.iter() {
         for code in &merchant_type.spec().accounts {
