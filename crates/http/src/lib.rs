@@ -160,9 +160,9 @@ mod tests {
                     || code.contains(&format!("crate::{head};"))
                     || code.contains(&format!("crate::{head}}}"))
                     || code.contains(&format!("crate::{{{head}"))
-                    || code.contains(&format!(" {head}, "))
-                        && code.contains("use crate::{")
-                        && code.lines().any(|l| l.starts_with("use crate::{") && l.contains(head))
+                    || code.lines().filter_map(|line| line.strip_prefix("use crate::{")).any(|items| {
+                        items.split([',', '}', ' ']).any(|item| item == head || item.starts_with(&format!("{head}::")))
+                    })
             } else {
                 code.contains(&format!("crate::{head}::{tail}"))
                     || (module.starts_with("staff::") && code.contains(&format!("super::{tail}")))

@@ -166,20 +166,15 @@ pub fn find(method: &str, path: &str) -> Option<&'static Route> {
     BY_PATH.get(path)?.iter().copied().find(|route| route.method == method)
 }
 
-/// The route table's entry for a route (its template, as axum matched it), if it has one.
-pub fn access(method: &str, route: &str) -> Option<&'static Route> {
-    find(method, route)
-}
-
 /// The scope a signed route needs.
 ///
 /// # Panics
 ///
 /// If `route` is not a signed entry of the route table: a route the table does not know is a bug,
 /// and the tests check that every signed route names a scope. A caller that cannot be sure uses
-/// [`access`].
+/// [`find`].
 pub fn required_scope(method: &str, route: &str) -> Scope {
-    match access(method, route).and_then(|entry| entry.access.scope) {
+    match find(method, route).and_then(|entry| entry.access.scope) {
         Some(scope) => scope,
         None => panic!("{method} {route} is not a signed route of the route table"),
     }
