@@ -26,6 +26,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sanhu_core::id::MerchantId;
 use sanhu_core::TransferId;
 use sanhu_service::clock;
 use sanhu_service::party::PartySecret;
@@ -171,6 +172,18 @@ impl IdempotencyScope {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         TransferId::from_u128(u128::from_be_bytes(bytes).max(1)).expect("a non-zero value is an id")
+    }
+
+    /// The id of the merchant the request opens, the same in every run, so that a rerun after a crash
+    /// finds the merchant its first run opened rather than opening another.
+    pub fn merchant_id(&self) -> MerchantId {
+        let mut hasher = Sha256::new();
+        hasher.update(b"sanhu merchant id\n");
+        hasher.update(self.digest);
+        let digest = hasher.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        MerchantId::from_u128(u128::from_be_bytes(bytes).max(1)).expect("a non-zero value is an id")
     }
 }
 
@@ -353,6 +366,8 @@ mod tests {
         assert_ne!(scope.transfer_id(0), scope.transfer_id(1), "each transfer of a batch has its own");
         assert_ne!(scope.transfer_id(0), IdempotencyScope::of(&key("cli_b", "order-42")).transfer_id(0));
         assert_ne!(scope.transfer_id(0), IdempotencyScope::of(&key("cli_a", "order-43")).transfer_id(0));
+        assert_eq!(scope.merchant_id(), IdempotencyScope::of(&key("cli_a", "order-42")).merchant_id());
+        assert_ne!(scope.merchant_id(), IdempotencyScope::of(&key("cli_a", "order-43")).merchant_id());
     }
 
     #[test]

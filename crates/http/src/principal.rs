@@ -82,4 +82,6 @@ pub fn idempotency_principal(extensions: &Extensions) -> Option<String> {
 pub struct ApprovedRequest {
     pub approval_id: ApprovalId,
     pub maker: Username,
+    /// The staff member who approved it.
+    pub checker: Option<Username>,
 }

@@ -284,7 +284,7 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(merchants::set_settlement_account, member(PartiesWrite, MERCHANT_PATH)).secret(),
         endpoint!(merchants::submit_merchant, member(PartiesWrite, MERCHANT_PATH)),
         endpoint!(merchants::review_merchant, platform(AdminWrite)).held(),
-        endpoint!(merchants::verify_settlement_account, platform(AdminWrite)),
+        endpoint!(merchants::verify_settlement_account, platform(AdminWrite)).secret(),
         endpoint!(merchants::set_merchant_status, platform(AdminWrite)).held(),
     ]
 }

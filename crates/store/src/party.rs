@@ -91,7 +91,8 @@ pub struct LedgerFlagsWrite {
 /// The parts are applied in this order, so that one write can move a key or a lookup from one record
 /// to another: records; released keys; claimed keys (in key order); lookups removed; lookups added;
 /// changes (their seqs in the order given); ledger accounts created; ledger flags set (so a flag may be
-/// set on an account the same write creates). An updated record keeps its stored `created_at`.
+/// set on an account the same write creates); counters moved (in key order). An updated record keeps
+/// its stored `created_at`.
 #[derive(Clone, Debug, Default)]
 pub struct PartyWrite {
     pub records: Vec<RecordWrite>,
@@ -107,6 +108,20 @@ pub struct PartyWrite {
     /// Ledger accounts to create (opening a member account).
     pub ledger_accounts: Vec<Account>,
     pub ledger_flags: Vec<LedgerFlagsWrite>,
+    /// Counters to move: each an amount added to a named total in the write's own transaction, with no
+    /// record read and rewritten, so that concurrent writes adding to one counter never conflict.
+    pub counters: Vec<CounterAdd>,
+}
+
+/// An amount added to a named counter (created at zero): a merchant's receipts in a day, say. With a
+/// `limit`, the write is refused ([`PartyConflict::CounterOverLimit`]) when the total would pass it;
+/// the check and the addition are one statement, so two writes at once cannot both pass a limit that
+/// has room for one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterAdd {
+    pub key: String,
+    pub amount: i64,
+    pub limit: Option<i64>,
 }
 
 /// Why a write was refused as a whole. Nothing of it was written.
@@ -120,6 +135,8 @@ pub enum PartyConflict {
     LedgerAccountMissing { id: AccountId },
     /// A ledger account being closed may not close.
     LedgerAccountNotClosable { id: AccountId, why: AccountCloseError },
+    /// A counter would pass its limit (another write added to it meanwhile).
+    CounterOverLimit { key: String },
 }
 
 impl std::fmt::Display for PartyConflict {
@@ -133,6 +150,7 @@ impl std::fmt::Display for PartyConflict {
             PartyConflict::LedgerAccountNotClosable { id, why } => {
                 write!(f, "ledger account {id} may not close: {why:?}")
             }
+            PartyConflict::CounterOverLimit { key } => write!(f, "counter {key} would pass its limit"),
         }
     }
 }
@@ -165,6 +183,8 @@ store_trait! {
         fn party_index_after(&self, index: &str, key: &str, after: &str, limit: u32) -> anyhow::Result<Vec<String>>;
         /// Applies `write` in one transaction, or refuses all of it with the first conflict found.
         fn party_write(&self, write: &PartyWrite) -> anyhow::Result<Result<(), PartyConflict>>;
+        /// A counter's total now (0 for one never moved).
+        fn party_counter(&self, key: &str) -> anyhow::Result<i64>;
         /// History rows, oldest first.
         fn party_changes(&self, query: &ChangeQuery) -> anyhow::Result<Vec<PartyChange>>;
         /// Replaces the detail of history row `seq`; whether it exists. The history is otherwise
@@ -198,6 +218,14 @@ pub(crate) fn check_write(write: &PartyWrite) -> anyhow::Result<()> {
 /// The write's claims in key order, on both backends: the same key is reported first when several
 /// are taken, and two writes claiming the same keys on PostgreSQL take them in the same order, so the
 /// second waits for the first rather than deadlocking with it.
+/// The write's counters in key order, on both backends, so that two writes moving the same counters
+/// on PostgreSQL lock them in one order.
+pub(crate) fn counters_in_key_order(write: &PartyWrite) -> Vec<&CounterAdd> {
+    let mut counters: Vec<&CounterAdd> = write.counters.iter().collect();
+    counters.sort_by(|a, b| a.key.cmp(&b.key));
+    counters
+}
+
 pub(crate) fn claims_in_key_order(write: &PartyWrite) -> Vec<(&PartyKey, &String)> {
     let mut claims: Vec<(&PartyKey, &String)> = write.claim_keys.iter().map(|(key, owner)| (key, owner)).collect();
     claims.sort_by(|a, b| a.0.cmp(b.0));

@@ -14,7 +14,6 @@
 
 use super::account_type::AccountTypeCode;
 use super::customer::PartyKind;
-use crate::{PlatformDay, PlatformMonth};
 
 rejection_codes! {
     /// Why a merchant rule refused.
@@ -56,6 +55,17 @@ rejection_codes! {
         SettlementCycleInvalid => "settlement_cycle_invalid", 422, "a settlement cycle is t1, d1 or d0",
         LimitsInvalid => "merchant_limits_invalid", 422,
             "a merchant type's limits are positive, per payment at most per day, per day at most per month",
+        StatusInvalid => "merchant_status_invalid", 422, "a merchant's status is set to frozen, active or closed",
+        SettlementAccountFixed => "settlement_account_fixed", 409,
+            "the settlement account is set while the merchant is applying; once submitted it is fixed",
+        SettlementAccountChanged => "settlement_account_changed", 409,
+            "the verification names another account than the merchant's settlement account",
+        SettlementAccountUnverified => "settlement_account_unverified", 409,
+            "a merchant is approved only with its settlement account verified",
+        SettlementRealNameRequired => "settlement_account_real_name_required", 422,
+            "a personal card settles a merchant only for a member with a verified real name, the card's name",
+        ReviewByStaffOnly => "merchant_review_staff_only", 403,
+            "a merchant's application is decided by staff: one staff member's decision, approved by another",
     }
 }
 
@@ -498,35 +508,29 @@ pub fn mask_account_number(number: &str) -> String {
     format!("{}{}{}", &number[..4], "*".repeat(n - 8), &number[n - 4..])
 }
 
-/// What a merchant received in the platform's current day and month, for its limits.
+/// What a merchant has received in the platform's current day and month, for its limits. Each day and
+/// month has its own total (a new one starts from zero); the store keeps them as counters that every
+/// payment adds to in its own write.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Receipts {
-    pub day: i64,
-    pub day_total: i64,
-    pub month: (i16, i8),
-    pub month_total: i64,
+    pub today: i64,
+    pub this_month: i64,
 }
 
 impl Receipts {
-    /// Checks a payment of `amount` received on `day` in `month` against `limits` and answers the
-    /// totals with it counted; the totals of another day or month start again from zero.
-    pub fn receive(
-        self,
-        amount: i64,
-        day: PlatformDay,
-        month: PlatformMonth,
-        limits: MerchantLimits,
-    ) -> Result<Receipts, MerchantLimitError> {
+    /// Checks a payment of `amount` against `limits` and answers the totals with it counted.
+    pub fn receive(self, amount: i64, limits: MerchantLimits) -> Result<Receipts, MerchantLimitError> {
         if amount > limits.per_payment {
             return Err(MerchantLimitError::PerPayment);
         }
-        let day_total = if self.day == day.0 { self.day_total } else { 0 };
-        let month_total = if self.month == (month.year, month.month) { self.month_total } else { 0 };
-        let day_total =
-            day_total.checked_add(amount).filter(|t| *t <= limits.per_day).ok_or(MerchantLimitError::PerDay)?;
-        let month_total =
-            month_total.checked_add(amount).filter(|t| *t <= limits.per_month).ok_or(MerchantLimitError::PerMonth)?;
-        Ok(Receipts { day: day.0, day_total, month: (month.year, month.month), month_total })
+        let today =
+            self.today.checked_add(amount).filter(|t| *t <= limits.per_day).ok_or(MerchantLimitError::PerDay)?;
+        let this_month = self
+            .this_month
+            .checked_add(amount)
+            .filter(|t| *t <= limits.per_month)
+            .ok_or(MerchantLimitError::PerMonth)?;
+        Ok(Receipts { today, this_month })
     }
 }
 
@@ -539,23 +543,18 @@ mod tests {
     }
 
     #[test]
-    fn limits_per_payment_day_and_month_are_each_named_and_reset_with_the_calendar() {
-        let (d1, d2) = (PlatformDay(100), PlatformDay(101));
-        let m = PlatformMonth { year: 2026, month: 12 };
+    fn limits_per_payment_day_and_month_are_each_named() {
         let r = Receipts::default();
-        assert_eq!(r.receive(101, d1, m, limits()), Err(MerchantLimitError::PerPayment));
-        let r = r.receive(100, d1, m, limits()).unwrap();
-        let r = r.receive(100, d1, m, limits()).unwrap();
-        assert_eq!(r.receive(51, d1, m, limits()), Err(MerchantLimitError::PerDay));
-        let r = r.receive(50, d1, m, limits()).unwrap();
-        assert_eq!(r.day_total, 250);
+        assert_eq!(r.receive(101, limits()), Err(MerchantLimitError::PerPayment));
+        let r = r.receive(100, limits()).unwrap();
+        let r = r.receive(100, limits()).unwrap();
+        assert_eq!(r.receive(51, limits()), Err(MerchantLimitError::PerDay));
+        let r = r.receive(50, limits()).unwrap();
+        assert_eq!(r, Receipts { today: 250, this_month: 250 });
         // A new day starts from zero; the month keeps counting.
-        let r = r.receive(100, d2, m, limits()).unwrap();
-        assert_eq!((r.day_total, r.month_total), (100, 350));
-        assert_eq!(r.receive(51, d2, m, limits()), Err(MerchantLimitError::PerMonth));
-        let next = PlatformMonth { year: 2027, month: 1 };
-        let r = r.receive(100, PlatformDay(132), next, limits()).unwrap();
-        assert_eq!((r.day_total, r.month_total), (100, 100));
+        let r = Receipts { today: 0, ..r }.receive(100, limits()).unwrap();
+        assert_eq!(r, Receipts { today: 100, this_month: 350 });
+        assert_eq!(r.receive(51, limits()), Err(MerchantLimitError::PerMonth));
         assert_eq!(MerchantLimitError::PerDay.code(), "merchant_limit_exceeded");
         assert!(MerchantLimitError::PerMonth.message().contains("per_month"));
     }

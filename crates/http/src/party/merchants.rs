@@ -21,11 +21,13 @@ use serde::{Deserialize, Serialize};
 use super::fields::{self, refused};
 use super::{run, ClientActor, HistoryPage};
 use crate::error::{code, ApiError};
+use crate::idempotency::IdempotencyScope;
 use crate::ids;
 use crate::json::parse_body;
-use crate::principal::Binding;
+use crate::principal::{ApprovedRequest, Binding};
 use crate::query::QueryParams;
 use crate::AppState;
+use sanhu_service::party::Rejection;
 
 /// The `{id}` of a merchant path.
 pub struct MerchantIdPath(pub MerchantId);
@@ -161,7 +163,8 @@ pub struct SettlementAccountView {
     bank_code: Option<String>,
     #[schema(required = true)]
     branch_code: Option<String>,
-    /// `unverified`, `verified` or `failed`.
+    /// `unverified`, `verified` or `failed`: the verification of this very account (one recorded for
+    /// an account set before is void).
     verification: String,
 }
 
@@ -172,9 +175,18 @@ pub struct ReviewView {
     decision: String,
     #[schema(required = true)]
     reason: Option<String>,
+    /// The maker: who made the decision.
     by: String,
     #[schema(format = DateTime)]
     at: String,
+    /// The checker: the staff member who approved the maker's decision.
+    #[schema(required = true)]
+    checker: Option<String>,
+    /// Who submitted the application decided on.
+    #[schema(required = true)]
+    submitted_by: Option<String>,
+    #[schema(required = true, format = DateTime)]
+    submitted_at: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -229,19 +241,11 @@ pub struct MerchantView {
 }
 
 impl MerchantView {
-    fn of(m: &StoredMerchant, state: &AppState) -> MerchantView {
-        let calendar = &state.parties.config().calendar;
-        let now = sanhu_service::clock::now();
-        let (day, month) = (calendar.day(now), calendar.month(now));
-        let receipts = ReceiptsView {
-            today: if m.receipts.day == day.0 { m.receipts.day_total } else { 0 },
-            this_month: if (m.receipts.month_year, m.receipts.month) == (month.year, month.month) {
-                m.receipts.month_total
-            } else {
-                0
-            },
-        };
-        MerchantView {
+    /// The merchant with what it received today and this month (its counters, read now).
+    async fn read(m: &StoredMerchant, state: &AppState) -> Result<MerchantView, ApiError> {
+        let received = state.parties.merchant_receipts(m).await?;
+        let receipts = ReceiptsView { today: received.today, this_month: received.this_month };
+        Ok(MerchantView {
             id: m.id.clone(),
             customer_id: m.customer_id.clone(),
             member_id: m.member_id.clone(),
@@ -267,7 +271,7 @@ impl MerchantView {
                 masked_number: a.masked_number.clone(),
                 bank_code: a.bank_code.clone(),
                 branch_code: a.branch_code.clone(),
-                verification: a.verification.clone(),
+                verification: a.verification_shown().to_owned(),
             }),
             documents: DocumentsView {
                 licence: m.documents.licence_masked.clone(),
@@ -286,6 +290,9 @@ impl MerchantView {
                     reason: r.reason.clone(),
                     by: r.by.clone(),
                     at: r.at.to_string(),
+                    checker: r.checker.clone(),
+                    submitted_by: r.submitted.as_ref().map(|s| s.by.clone()),
+                    submitted_at: r.submitted.as_ref().map(|s| s.at.to_string()),
                 })
                 .collect(),
             accounts: m
@@ -296,7 +303,7 @@ impl MerchantView {
             receipts,
             created_at: m.created_at.to_string(),
             updated_at: m.updated_at.to_string(),
-        }
+        })
     }
 }
 
@@ -322,6 +329,7 @@ fn merchant_refused(field: &str, error: MerchantError) -> ApiError {
 pub async fn open_merchant(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
+    scope: Option<axum::Extension<IdempotencyScope>>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<MerchantView>), ApiError> {
     let body: OpenMerchantBody = parse_body(&body)?;
@@ -342,6 +350,8 @@ pub async fn open_merchant(
         )),
     };
     let application = MerchantApplication {
+        // Under an Idempotency-Key, every run of the request opens (or finds) one merchant.
+        id: scope.map(|axum::Extension(scope)| scope.merchant_id()),
         member_id: ids::member_id("member_id", &body.member_id)?,
         merchant_type: body.merchant_type.clone(),
         name: check_name(&body.name).map_err(|e| merchant_refused("name", e))?,
@@ -356,7 +366,7 @@ pub async fn open_merchant(
     let parties = state.parties.clone();
     let merchant = run(move || async move { parties.open_merchant(&application, &actor).await }).await?;
     tracing::info!(merchant.id = %merchant.id, customer.id = %merchant.customer_id, "merchant opened");
-    Ok((StatusCode::CREATED, Json(MerchantView::of(&merchant, &state))))
+    Ok((StatusCode::CREATED, Json(MerchantView::read(&merchant, &state).await?)))
 }
 
 /// GET /v1/merchants/{id}
@@ -376,7 +386,7 @@ pub async fn get_merchant(
     MerchantIdPath(id): MerchantIdPath,
 ) -> Result<Json<MerchantView>, ApiError> {
     let merchant = state.parties.get_merchant(id).await?;
-    Ok(Json(MerchantView::of(&merchant, &state)))
+    Ok(Json(MerchantView::read(&merchant, &state).await?))
 }
 
 /// A page of merchants, in id order (the order they were opened).
@@ -440,7 +450,11 @@ pub async fn list_merchants(
         .transpose()?;
     let merchants = state.parties.list_merchants(&filter, after, limit).await?;
     let next_cursor = (merchants.len() == limit as usize).then(|| merchants.last().map(|m| m.id.clone())).flatten();
-    Ok(Json(MerchantList { data: merchants.iter().map(|m| MerchantView::of(m, &state)).collect(), next_cursor }))
+    let mut data = Vec::with_capacity(merchants.len());
+    for merchant in &merchants {
+        data.push(MerchantView::read(merchant, &state).await?);
+    }
+    Ok(Json(MerchantList { data, next_cursor }))
 }
 
 /// GET /v1/merchants/{id}/history
@@ -540,7 +554,7 @@ pub async fn give_documents(
     let given = DocumentsGiven { licence_number, legal_person, premises_photos: body.premises_photos };
     let parties = state.parties.clone();
     let merchant = run(move || async move { parties.give_merchant_documents(id, &given, &actor).await }).await?;
-    Ok(Json(MerchantView::of(&merchant, &state)))
+    Ok(Json(MerchantView::read(&merchant, &state).await?))
 }
 
 /// A settlement bank account: a corporate account or a personal card.
@@ -598,7 +612,7 @@ pub async fn set_settlement_account(
     };
     let parties = state.parties.clone();
     let merchant = run(move || async move { parties.set_settlement_account(id, &given, &actor).await }).await?;
-    Ok(Json(MerchantView::of(&merchant, &state)))
+    Ok(Json(MerchantView::read(&merchant, &state).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -607,6 +621,10 @@ pub async fn set_settlement_account(
 struct VerificationBody {
     /// Whether the account was verified (a small payment confirmed, the bank's word).
     verified: bool,
+    /// The number of the account verified: it must be the merchant's settlement account
+    /// (`settlement_account_changed`), and the verification stays bound to it.
+    #[schema(examples("1100000000000000000001"))]
+    account_number: String,
 }
 
 /// POST /v1/merchants/{id}/settlement-account/verification
@@ -616,7 +634,9 @@ struct VerificationBody {
     tag = "merchants",
     operation_id = "verifyMerchantSettlementAccount",
     summary = "Record a settlement account's verification",
-    description = "The platform's word on the settlement account: `verified` or `failed`.",
+    description = "The platform's word on the settlement account: `verified` or `failed`, for the account whose number \
+        it names; another account than the merchant's is refused (`settlement_account_changed`). The verification is \
+        bound to that account.",
     params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = VerificationBody,
     responses((status = 200, description = "The merchant.", body = MerchantView))
@@ -628,10 +648,11 @@ pub async fn verify_settlement_account(
     body: Bytes,
 ) -> Result<Json<MerchantView>, ApiError> {
     let body: VerificationBody = parse_body(&body)?;
+    let number: String = body.account_number.chars().filter(|c| !c.is_whitespace()).collect();
     let parties = state.parties.clone();
     let merchant =
-        run(move || async move { parties.verify_settlement_account(id, body.verified, &actor).await }).await?;
-    Ok(Json(MerchantView::of(&merchant, &state)))
+        run(move || async move { parties.verify_settlement_account(id, &number, body.verified, &actor).await }).await?;
+    Ok(Json(MerchantView::read(&merchant, &state).await?))
 }
 
 /// POST /v1/merchants/{id}/submit
@@ -656,7 +677,7 @@ pub async fn submit_merchant(
     let _: crate::wallet::recharges::EmptyBody = crate::json::parse_body_or_empty(&body)?;
     let parties = state.parties.clone();
     let merchant = run(move || async move { parties.submit_merchant(id, &actor).await }).await?;
-    Ok(Json(MerchantView::of(&merchant, &state)))
+    Ok(Json(MerchantView::read(&merchant, &state).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -677,9 +698,13 @@ struct ReviewBody {
     tag = "merchants",
     operation_id = "reviewMerchant",
     summary = "Decide a merchant's application",
-    description = "Under review only (`merchant_not_under_review`). Approved, the merchant becomes active and the \
-        accounts its type configures open for its member; rejected, it stays rejected; asked for more, it goes back to \
-        applying. Rejecting and asking for more take a reason (`merchant_review_reason_required`).",
+    description = "Staff's decision, through maker-checker: a staff member's request is held (202, an approval) and \
+        applied when another staff member approves it; an API client's is refused (`merchant_review_staff_only`). \
+        Under review only (`merchant_not_under_review`). Approved, the merchant becomes active and the accounts its \
+        type configures open for its member; approval needs the settlement account verified \
+        (`settlement_account_unverified`). Rejected, it stays rejected; asked for more, it goes back to applying. \
+        Rejecting and asking for more take a reason (`merchant_review_reason_required`). The review keeps who \
+        submitted, the maker, the checker, when and why.",
     params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = ReviewBody,
     responses((status = 200, description = "The merchant after the decision.", body = MerchantView))
@@ -687,18 +712,28 @@ struct ReviewBody {
 pub async fn review_merchant(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
+    approved: Option<axum::Extension<ApprovedRequest>>,
     MerchantIdPath(id): MerchantIdPath,
     body: Bytes,
 ) -> Result<Json<MerchantView>, ApiError> {
+    // Only a staff member's decision another staff member approved reaches here as such; a staff
+    // member's own request was held before (the route is `.held()`), and an API client, bound or
+    // not, never decides alone.
+    let Some(axum::Extension(approved)) = approved else {
+        return Err(ApiError::refused(Rejection::of(MerchantError::ReviewByStaffOnly)));
+    };
+    let checker = approved.checker.as_ref().map(|c| c.actor());
     let body: ReviewBody = parse_body(&body)?;
     let decision = ReviewDecision::parse(&body.decision).ok_or_else(|| {
         ApiError::new(code::INVALID_FIELD, "decision is approve, reject or request_more").within("decision")
     })?;
     let reason = body.reason.as_deref().map(fields::reason).transpose()?;
     let parties = state.parties.clone();
-    let merchant =
-        run(move || async move { parties.review_merchant(id, decision, reason.as_ref(), &actor).await }).await?;
-    Ok(Json(MerchantView::of(&merchant, &state)))
+    let merchant = run(move || async move {
+        parties.review_merchant(id, decision, reason.as_ref(), &actor, checker.as_ref()).await
+    })
+    .await?;
+    Ok(Json(MerchantView::read(&merchant, &state).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -732,12 +767,12 @@ pub async fn set_merchant_status(
     body: Bytes,
 ) -> Result<Json<MerchantView>, ApiError> {
     let body: StatusBody = parse_body(&body)?;
-    let to = MerchantStatus::parse(&body.status)
-        .ok_or_else(|| merchant_refused("status", MerchantError::StatusChangeNotAllowed))?;
+    let to =
+        MerchantStatus::parse(&body.status).ok_or_else(|| merchant_refused("status", MerchantError::StatusInvalid))?;
     let reason = fields::reason(&body.reason)?;
     let parties = state.parties.clone();
     let merchant = run(move || async move { parties.change_merchant_status(id, to, &reason, &actor).await }).await?;
-    Ok(Json(MerchantView::of(&merchant, &state)))
+    Ok(Json(MerchantView::read(&merchant, &state).await?))
 }
 
 /// A configured merchant type.

@@ -325,7 +325,11 @@ async fn apply(state: &AppState, approval: &Approval) -> Result<(u16, String), A
         .map_err(|e| {
             ApiError::internal(anyhow::anyhow!("approval {} holds a request that cannot be built: {e}", approval.id))
         })?;
-    request.extensions_mut().insert(ApprovedRequest { approval_id: approval.id, maker: approval.maker.clone() });
+    request.extensions_mut().insert(ApprovedRequest {
+        approval_id: approval.id,
+        maker: approval.maker.clone(),
+        checker: approval.checker.clone(),
+    });
     let response = crate::router(state.clone()).oneshot(request).await.unwrap_or_else(|never| match never {});
     let status = response.status().as_u16();
     let body = to_bytes(response.into_body(), RESPONSE_BYTES_MAX)

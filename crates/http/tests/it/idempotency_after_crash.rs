@@ -44,7 +44,7 @@ async fn entry_count(app: &TestApp, account: &str) -> usize {
 
 /// Leaves `key` as a process killed after its request committed leaves it: claimed, with no response,
 /// by a claimant that is gone (here: a claim older than any lease, of no known instance).
-async fn reopen_as_if_crashed(db: &TestDatabase, key: &str) {
+pub(crate) async fn reopen_as_if_crashed(db: &TestDatabase, key: &str) {
     let sql = "UPDATE idempotency_keys SET status = NULL, body = NULL, claimed_at = 0, claimed_by = NULL WHERE key = ";
     match db.backend {
         Backend::Sqlite => {

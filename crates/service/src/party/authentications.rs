@@ -17,9 +17,11 @@ use super::customers::{certificate_key, load_customer, merge, name_key, StoredCu
 use super::documents::{StoredAuthentication, StoredMember};
 use super::error::{PartyError, AUTHENTICATION_NOT_FOUND};
 use super::members::load_member;
+use super::merchants::MERCHANT_BUSINESS_KEY;
 use super::work::{Work, AUTHENTICATIONS_OF_MEMBER, CERTIFICATE_KEY, CUSTOMERS_BY_NAME};
 use super::Parties;
 use crate::clock;
+use sanhu_core::party::merchant::MerchantError;
 
 /// What the platform reports of a verification.
 #[derive(Clone, Debug)]
@@ -169,6 +171,17 @@ async fn apply_certificate(
     let holder = work.key_owner(CERTIFICATE_KEY, &key).await?;
     let holder = holder.as_deref().and_then(sanhu_core::id::CustomerId::parse);
     let customer_key = customer.customer.id().to_string();
+    // A credit code is one customer across enterprises and merchants: one an approved merchant's
+    // customer holds as its business is not another enterprise's, and an enterprise that proves its
+    // code holds it as a business too (one key that both claim, so two at once cannot both have it).
+    let credit_code =
+        proof.certificate().certificate_type() == sanhu_core::party::CertificateType::UnifiedSocialCreditCode;
+    if credit_code {
+        let business = work.key_owner(MERCHANT_BUSINESS_KEY, &key).await?;
+        if business.is_some_and(|owner| owner != customer_key) {
+            return Err(PartyError::from(MerchantError::BusinessOfAnotherCustomer));
+        }
+    }
     match customer.customer.certificate_outcome(proof.certificate(), holder)? {
         CertificateOutcome::Assign => {
             let assigned = customer.customer.clone().assign_certificate(proof)?;
@@ -178,6 +191,9 @@ async fn apply_certificate(
             }
             work.put(&StoredCustomer { customer: assigned, name });
             work.claim(CERTIFICATE_KEY, &key, &customer_key);
+            if credit_code {
+                work.claim(MERCHANT_BUSINESS_KEY, &key, &customer_key);
+            }
             work.put(&StoredMember { member: member.member.clone().take_real_name(proof)?, ..member });
             work.history(
                 &customer_key,

@@ -5,15 +5,27 @@
 //!
 //! **The same business twice.** A merchant is recognised by its business's certificate: the unified
 //! social credit code of its licence, or for a personal merchant its customer's own certificate. That
-//! certificate's keyed index is a unique key (`merchant_business`) held by the customer the business
-//! was first onboarded under; onboarding it again (through another channel or service provider) lands
-//! under the same customer, and under another customer is refused. A customer already holding the
-//! certificate itself (a verified authentication gave it) is the business's customer as well.
+//! certificate's keyed index is a unique key (`merchant_business`) held by the customer of the
+//! business's first merchant staff approved (an application is not an identity: an application
+//! claims nothing, so nobody squats a company's code by applying and walking away), and given up when
+//! the customer's last approved merchant of that business closes. Onboarding it again (through another
+//! channel or service provider) lands under the same customer, and under another customer is refused,
+//! at opening and again at approval. A customer holding the certificate itself (a verified
+//! authentication gave it) is the business's customer as well; an enterprise's authentication claims
+//! the same key, so one credit code is one customer across enterprises and merchants.
 //!
 //! **Counting.** The cap on a customer's merchants is protected by writing the customer record with
-//! every opening (two openings at once meet each other's version), and what a merchant received today
-//! and this month by the merchant record itself, written with every payment it receives: two payments
-//! at once cannot both fit under a limit that has room for one.
+//! every opening (two openings at once meet each other's version). What a merchant received today and
+//! this month are counters (`merchant_receipts:mch_…:day:N`, `…:month:YYYY-MM`) that each payment adds
+//! to in its own write, with the limit as the addition's condition: two payments at once cannot both
+//! fit under a limit that has room for one, and payments never rewrite the merchant's record, so they
+//! neither wait for each other nor for the merchant's own requests. What is counted is what the
+//! merchant received: a payment when it is paid (given back if the ledger refuses it), an
+//! authorisation when it is captured (what is captured), an escrow when it is held (given back when it
+//! is returned). A refund does not give a limit back.
+//!
+//! **In turn.** Requests on one merchant's record (documents, settlement account, verification,
+//! submission, review, status) take the merchant's turn (`merchant:mch_…`, `turns.rs`).
 //!
 //! Certificate numbers in the documents are kept masked only (and the credit code's keyed index, for
 //! the unique key): the review reads them when they are given, nothing needs them later.
@@ -113,18 +125,58 @@ pub struct SettlementAccount {
     pub masked_number: String,
     pub bank_code: Option<String>,
     pub branch_code: Option<String>,
-    /// `unverified`, `verified` or `failed`.
+    /// `unverified`, `verified` or `failed`: the verification of the account whose hash it records
+    /// (`verified_hash`); for any other account it is void.
     pub verification: String,
     #[serde(with = "time_ns")]
     pub set_at: Timestamp,
+    /// The keyed hash of the account's kind and number, which its verification is bound to.
+    #[serde(default)]
+    pub number_hash: String,
+    /// The account a verification was recorded for.
+    #[serde(default)]
+    pub verified_hash: Option<String>,
 }
 
-/// One decision of the onboarding review.
+impl SettlementAccount {
+    /// Verified, and verified as this very account.
+    pub fn is_verified(&self) -> bool {
+        self.verification == "verified" && self.verified_hash.as_deref() == Some(self.number_hash.as_str())
+    }
+
+    /// The verification as shown: a verification recorded for another account is none.
+    pub fn verification_shown(&self) -> &str {
+        if self.verified_hash.as_deref() == Some(self.number_hash.as_str()) {
+            &self.verification
+        } else {
+            "unverified"
+        }
+    }
+}
+
+/// One decision of the onboarding review: who submitted the application and when, the staff member
+/// who made the decision (the maker) and the one who approved it (the checker), when, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewEntry {
     pub decision: String,
     pub reason: Option<String>,
+    /// The maker: who made the decision.
+    pub by: String,
+    #[serde(with = "time_ns")]
+    pub at: Timestamp,
+    /// The checker: who approved the maker's decision (maker-checker).
+    #[serde(default)]
+    pub checker: Option<String>,
+    /// Who submitted the application the decision was on, and when.
+    #[serde(default)]
+    pub submitted: Option<Submission>,
+}
+
+/// Who submitted the application under review, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
     pub by: String,
     #[serde(with = "time_ns")]
     pub at: Timestamp,
@@ -138,36 +190,14 @@ pub struct MerchantAccountRef {
     pub account_type: String,
 }
 
-/// What the merchant received in the platform's current day and month.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A payment's count against its receiving merchant's limits: the counters it was added to (the day's
+/// and the month's) and what of it is counted still; what the merchant did not receive in the end is
+/// given back (`give_back`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReceiptsDoc {
-    pub day: i64,
-    pub day_total: i64,
-    pub month_year: i16,
-    pub month: i8,
-    pub month_total: i64,
-}
-
-impl ReceiptsDoc {
-    fn core(self) -> Receipts {
-        Receipts {
-            day: self.day,
-            day_total: self.day_total,
-            month: (self.month_year, self.month),
-            month_total: self.month_total,
-        }
-    }
-
-    fn of(r: Receipts) -> ReceiptsDoc {
-        ReceiptsDoc {
-            day: r.day,
-            day_total: r.day_total,
-            month_year: r.month.0,
-            month: r.month.1,
-            month_total: r.month_total,
-        }
-    }
+pub struct MerchantCount {
+    pub keys: Vec<String>,
+    pub amount: i64,
 }
 
 /// A merchant as stored.
@@ -198,7 +228,12 @@ pub struct StoredMerchant {
     pub status_reason: Option<String>,
     pub reviews: Vec<ReviewEntry>,
     pub accounts: Vec<MerchantAccountRef>,
-    pub receipts: ReceiptsDoc,
+    /// The application under review: who submitted it, when.
+    #[serde(default)]
+    pub submission: Option<Submission>,
+    /// Receipts as records written before they were counters kept them; read and ignored.
+    #[serde(default, rename = "receipts", skip_serializing)]
+    pub legacy_receipts: Option<serde_json::Value>,
     #[serde(with = "time_ns")]
     pub created_at: Timestamp,
     #[serde(with = "time_ns")]
@@ -219,6 +254,9 @@ impl StoredMerchant {
 /// What opening a merchant takes.
 #[derive(Clone, Debug)]
 pub struct MerchantApplication {
+    /// The merchant's id when the caller derives it (from its idempotency key: a rerun after a crash
+    /// finds the merchant the first run opened); a new one when none.
+    pub id: Option<MerchantId>,
     pub member_id: MemberId,
     pub merchant_type: String,
     pub name: String,
@@ -243,6 +281,15 @@ pub struct DocumentsGiven {
 pub enum SettlementAccountGiven {
     Corporate { account_name: String, number: String, bank_code: String, branch_code: String },
     PersonalCard { account_name: RealName, number: CardNumber },
+}
+
+/// The number of a settlement account as the platform verified it (the corporate account's number, or
+/// the card's digits).
+pub fn settlement_number_text(given: &SettlementAccountGiven) -> String {
+    match given {
+        SettlementAccountGiven::Corporate { number, .. } => number.clone(),
+        SettlementAccountGiven::PersonalCard { number, .. } => number.digits_for_tokenisation().to_owned(),
+    }
 }
 
 /// Which merchants to list.
@@ -281,7 +328,15 @@ impl Parties {
     ) -> Result<StoredMerchant, PartyError> {
         let types = &self.config.merchant_types;
         let merchant_type = types.find(&application.merchant_type)?;
+        // One id for every run of this request: a rerun finds the merchant its first run opened.
+        let id: MerchantId = application.id.unwrap_or_else(clock::new_id);
         transact!(self, |work| {
+            if let Some(opened) = work.get::<StoredMerchant>(&id.to_string()).await? {
+                if opened.member_id != application.member_id.to_string() {
+                    return Err(PartyError::NotFound(MERCHANT_NOT_FOUND));
+                }
+                return Ok(opened);
+            }
             let member = load_member(work, application.member_id).await?;
             let customer = load_customer(work, member.member.customer()).await?;
             member.member.check_action(MemberAction::OpenAccount, customer.customer.status())?;
@@ -303,11 +358,7 @@ impl Parties {
                 };
             let customer_key = customer.customer.id().to_string();
             let business_key = certificate_key(work.secret(), &certificate);
-            for namespace in [CERTIFICATE_KEY, MERCHANT_BUSINESS_KEY] {
-                if work.key_owner(namespace, &business_key).await?.is_some_and(|owner| owner != customer_key) {
-                    return Err(rejected(MerchantError::BusinessOfAnotherCustomer));
-                }
-            }
+            check_business_of(work, &business_key, &customer_key).await?;
             let merchants: Vec<StoredMerchant> = work.indexed(MERCHANTS_OF_CUSTOMER, &customer_key).await?;
             let counted = merchants.iter().filter(|m| m.status().counts_toward_cap()).count();
             if counted >= self.config.merchants_per_customer_max as usize {
@@ -316,7 +367,6 @@ impl Parties {
             let same_business = merchants.iter().filter(|m| m.business_key == business_key).count();
             // Written again so that two openings at once cannot both count under the cap.
             work.put(&customer);
-            let id: MerchantId = clock::new_id();
             let merchant = StoredMerchant {
                 id: id.to_string(),
                 customer_id: customer_key.clone(),
@@ -338,12 +388,12 @@ impl Parties {
                 status_reason: None,
                 reviews: Vec::new(),
                 accounts: Vec::new(),
-                receipts: ReceiptsDoc::default(),
+                submission: None,
+                legacy_receipts: None,
                 created_at: work.now,
                 updated_at: work.now,
             };
             work.put(&merchant);
-            work.claim(MERCHANT_BUSINESS_KEY, &business_key, &customer_key);
             work.index(MERCHANTS_OF_CUSTOMER, &customer_key, &merchant.id);
             work.index(MERCHANTS_OF_MEMBER, &merchant.member_id, &merchant.id);
             work.history(
@@ -425,6 +475,7 @@ impl Parties {
         if let Some(photos) = &given.premises_photos {
             check_photos(photos)?;
         }
+        let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
             merchant.status().check_applying()?;
@@ -467,6 +518,7 @@ impl Parties {
     /// Submits the application for review: every document its type requires, and a settlement
     /// account, are there.
     pub async fn submit_merchant(&self, id: MerchantId, actor: &Actor) -> Result<StoredMerchant, PartyError> {
+        let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
             merchant.status().check_applying()?;
@@ -477,6 +529,7 @@ impl Parties {
             if merchant.settlement_account.is_none() {
                 return Err(rejected(MerchantError::SettlementAccountMissing));
             }
+            merchant.submission = Some(Submission { by: super::work::actor_text(actor), at: work.now });
             set_status(work, &mut merchant, MerchantStatus::UnderReview, None, actor, "merchant.submitted");
             Ok(merchant)
         })
@@ -484,30 +537,44 @@ impl Parties {
 
     /// Staff's decision on an application under review: approved, it becomes active and its type's
     /// accounts open; rejected, it stays so; asked for more, it goes back to applying. Rejecting and
-    /// asking for more take a reason.
+    /// asking for more take a reason. Approval needs the settlement account verified (as the account it
+    /// is now), and claims the business's credit code for the merchant's customer (refused if another
+    /// customer holds it meanwhile). `maker` made the decision, `checker` approved it (maker-checker);
+    /// both are kept with it, with who submitted the application and when.
     pub async fn review_merchant(
         &self,
         id: MerchantId,
         decision: ReviewDecision,
         reason: Option<&Reason>,
-        actor: &Actor,
+        maker: &Actor,
+        checker: Option<&Actor>,
     ) -> Result<StoredMerchant, PartyError> {
         if decision != ReviewDecision::Approve && reason.is_none() {
             return Err(rejected(MerchantError::ReviewReasonRequired));
         }
+        let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
             let to = merchant.status().review(decision)?;
+            if to == MerchantStatus::Active {
+                if !merchant.settlement_account.as_ref().is_some_and(SettlementAccount::is_verified) {
+                    return Err(rejected(MerchantError::SettlementAccountUnverified));
+                }
+                check_business_of(work, &merchant.business_key, &merchant.customer_id).await?;
+                work.claim(MERCHANT_BUSINESS_KEY, &merchant.business_key, &merchant.customer_id);
+            }
             merchant.reviews.push(ReviewEntry {
                 decision: decision.as_str().to_owned(),
                 reason: reason.map(|r| r.as_str().to_owned()),
-                by: super::work::actor_text(actor),
+                by: super::work::actor_text(maker),
                 at: work.now,
+                checker: checker.map(super::work::actor_text),
+                submitted: merchant.submission.take(),
             });
             if to == MerchantStatus::Active {
-                self.open_merchant_accounts(work, &mut merchant, actor).await?;
+                self.open_merchant_accounts(work, &mut merchant, maker).await?;
             }
-            set_status(work, &mut merchant, to, reason, actor, "merchant.reviewed");
+            set_status(work, &mut merchant, to, reason, maker, "merchant.reviewed");
             Ok(merchant)
         })
     }
@@ -552,9 +619,14 @@ impl Parties {
         reason: &Reason,
         actor: &Actor,
     ) -> Result<StoredMerchant, PartyError> {
+        let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
-            let to = merchant.status().change_to(to)?;
+            let from = merchant.status();
+            let to = from.change_to(to)?;
+            if to == MerchantStatus::Closed && matches!(from, MerchantStatus::Active | MerchantStatus::Frozen) {
+                release_business_of(work, &merchant).await?;
+            }
             set_status(work, &mut merchant, to, Some(reason), actor, "merchant.status_changed");
             Ok(merchant)
         })
@@ -568,10 +640,23 @@ impl Parties {
         given: &SettlementAccountGiven,
         actor: &Actor,
     ) -> Result<StoredMerchant, PartyError> {
+        let number_hash = self.config.secret.settlement_account_hash(
+            match given {
+                SettlementAccountGiven::Corporate { .. } => SettlementKind::Corporate.as_str(),
+                SettlementAccountGiven::PersonalCard { .. } => SettlementKind::PersonalCard.as_str(),
+            },
+            &settlement_number_text(given),
+        );
+        let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
-            if matches!(merchant.status(), MerchantStatus::Rejected | MerchantStatus::Closed) {
-                return Err(rejected(MerchantError::StatusChangeNotAllowed));
+            match merchant.status() {
+                MerchantStatus::Applying => {}
+                MerchantStatus::Rejected | MerchantStatus::Closed => {
+                    return Err(rejected(MerchantError::StatusChangeNotAllowed))
+                }
+                // Submitted, reviewed or active: the account the review saw stays.
+                _ => return Err(rejected(MerchantError::SettlementAccountFixed)),
             }
             let merchant_type = self.config.merchant_types.find(&merchant.merchant_type)?;
             let account = match given {
@@ -586,6 +671,8 @@ impl Parties {
                         branch_code: Some(branch_code.clone()),
                         verification: "unverified".to_owned(),
                         set_at: work.now,
+                        number_hash: number_hash.clone(),
+                        verified_hash: None,
                     }
                 }
                 SettlementAccountGiven::PersonalCard { account_name, number } => {
@@ -593,8 +680,13 @@ impl Parties {
                     let member_id =
                         MemberId::parse(&merchant.member_id).ok_or(PartyError::NotFound(MERCHANT_NOT_FOUND))?;
                     let member = load_member(work, member_id).await?;
-                    if member.member.real_name().is_some_and(|n| n != account_name) {
-                        return Err(rejected(MerchantError::SettlementNameMismatch));
+                    // A card in the member's own verified name: none verified, no card.
+                    match member.member.real_name() {
+                        None => return Err(rejected(MerchantError::SettlementRealNameRequired)),
+                        Some(name) if name != account_name => {
+                            return Err(rejected(MerchantError::SettlementNameMismatch))
+                        }
+                        Some(_) => {}
                     }
                     SettlementAccount {
                         kind: SettlementKind::PersonalCard.as_str().to_owned(),
@@ -604,6 +696,8 @@ impl Parties {
                         branch_code: None,
                         verification: "unverified".to_owned(),
                         set_at: work.now,
+                        number_hash: number_hash.clone(),
+                        verified_hash: None,
                     }
                 }
             };
@@ -617,20 +711,28 @@ impl Parties {
     }
 
     /// Records the verification of the settlement account (a small payment confirmed, or the bank's
-    /// word): verified or failed.
+    /// word): verified or failed, for the account whose number the platform names (`number`: the
+    /// account it verified). Another account than the merchant's is refused, and the verification is
+    /// kept bound to the account it is for: it is void for any other.
     pub async fn verify_settlement_account(
         &self,
         id: MerchantId,
+        number: &str,
         verified: bool,
         actor: &Actor,
     ) -> Result<StoredMerchant, PartyError> {
+        let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
             let Some(account) = merchant.settlement_account.as_mut() else {
                 return Err(rejected(MerchantError::SettlementAccountMissing));
             };
+            if self.config.secret.settlement_account_hash(&account.kind, number) != account.number_hash {
+                return Err(rejected(MerchantError::SettlementAccountChanged));
+            }
             account.verification = if verified { "verified" } else { "failed" }.to_owned();
-            let detail = json!({ "verification": account.verification });
+            account.verified_hash = Some(account.number_hash.clone());
+            let detail = json!({ "verification": account.verification, "masked_number": account.masked_number });
             merchant.updated_at = work.now;
             work.put(&merchant);
             work.history(
@@ -645,6 +747,18 @@ impl Parties {
         })
     }
 
+    /// What the merchant received today and this month (the platform's calendar).
+    pub async fn merchant_receipts(&self, merchant: &StoredMerchant) -> Result<Receipts, PartyError> {
+        let keys = receipts_keys(&self.config, &merchant.id, clock::now());
+        let work = self.reader();
+        Ok(Receipts { today: work.counter(&keys[0]).await?, this_month: work.counter(&keys[1]).await? })
+    }
+
+    /// This instance's turn on one merchant's record, held until dropped.
+    async fn merchant_turn(&self, id: MerchantId) -> crate::turns::Turn {
+        self.turns.take([format!("merchant:{id}")]).await
+    }
+
     /// The member a merchant is run by (whose bound client reaches it).
     pub(crate) async fn merchant_member(&self, id: MerchantId) -> Result<MemberId, PartyError> {
         let merchant = load_merchant(&mut self.reader(), id).await?;
@@ -652,27 +766,97 @@ impl Parties {
     }
 }
 
-/// Counts a payment of `amount` received into `account` against its merchant's limits, in the
+/// The counters of a merchant's receipts on the platform day and month `at` falls in.
+fn receipts_keys(config: &super::PartyConfig, merchant: &str, at: Timestamp) -> [String; 2] {
+    let (day, month) = (config.calendar.day(at), config.calendar.month(at));
+    [
+        format!("merchant_receipts:{merchant}:day:{}", day.0),
+        format!("merchant_receipts:{merchant}:month:{:04}-{:02}", month.year, month.month),
+    ]
+}
+
+/// The merchant `account` was opened for, if any.
+async fn merchant_of_account(work: &mut Work, account: AccountId) -> Result<Option<StoredMerchant>, PartyError> {
+    let merchants: Vec<StoredMerchant> = work.indexed(MERCHANT_OF_ACCOUNT, &account.to_string()).await?;
+    Ok(merchants.into_iter().next())
+}
+
+/// Refuses a merchant's account whose merchant is not active (`merchant_not_receiving`): the one
+/// check every way money reaches a merchant makes (payments, captures, escrow releases, deposit
+/// captures), through `Wallets::account_may_receive`. An account of no merchant receives freely.
+pub(crate) async fn merchant_may_receive(work: &mut Work, account: AccountId) -> Result<(), PartyError> {
+    if let Some(merchant) = merchant_of_account(work, account).await? {
+        merchant.status().check_receives()?;
+    }
+    Ok(())
+}
+
+/// Checks a payment of `amount` received into `account` against its merchant's limits, in the
 /// payment's own write: the merchant must be active and the payment within its type's limits per
-/// payment, per platform day and per platform month. An account of no merchant receives freely.
+/// payment, per platform day and per platform month. With `count`, it is also counted: added to the
+/// day's and the month's counters in this write (refused as a conflict, and decided again, if another
+/// payment took the room meanwhile), and what was counted is answered, for the payment to keep and
+/// give back what the merchant does not receive in the end. An account of no merchant receives freely.
 pub(crate) async fn merchant_receives(
     parties: &Parties,
     work: &mut Work,
     account: AccountId,
     amount: i64,
-) -> Result<(), PartyError> {
-    let merchants: Vec<StoredMerchant> = work.indexed(MERCHANT_OF_ACCOUNT, &account.to_string()).await?;
-    let Some(mut merchant) = merchants.into_iter().next() else { return Ok(()) };
+    count: bool,
+) -> Result<Option<MerchantCount>, PartyError> {
+    let Some(merchant) = merchant_of_account(work, account).await? else { return Ok(None) };
     merchant.status().check_receives()?;
     let merchant_type = parties.config.merchant_types.find(&merchant.merchant_type)?;
-    let calendar = &parties.config.calendar;
-    let receipts = merchant
-        .receipts
-        .core()
-        .receive(amount, calendar.day(work.now), calendar.month(work.now), merchant_type.limits())
-        .map_err(|limit| PartyError::Rejected(super::Rejection::of(limit)))?;
-    merchant.receipts = ReceiptsDoc::of(receipts);
-    work.put(&merchant);
+    let limits = merchant_type.limits();
+    let keys = receipts_keys(&parties.config, &merchant.id, work.now);
+    let received = Receipts { today: work.counter(&keys[0]).await?, this_month: work.counter(&keys[1]).await? };
+    received.receive(amount, limits).map_err(|limit| PartyError::Rejected(super::Rejection::of(limit)))?;
+    if !count {
+        return Ok(None);
+    }
+    work.add_to_counter(&keys[0], amount, Some(limits.per_day));
+    work.add_to_counter(&keys[1], amount, Some(limits.per_month));
+    Ok(Some(MerchantCount { keys: keys.to_vec(), amount }))
+}
+
+/// Gives back what of a payment's count its merchant did not receive, down to `received`, in the
+/// payment's write that says so (refused by the ledger, released, returned, captured in part).
+pub(crate) fn give_back(work: &mut Work, count: &mut Option<MerchantCount>, received: i64) {
+    let Some(counted) = count.as_mut() else { return };
+    let back = counted.amount - received.max(0);
+    if back <= 0 {
+        return;
+    }
+    for key in &counted.keys {
+        work.add_to_counter(key, -back, None);
+    }
+    counted.amount -= back;
+}
+
+/// Refuses a business whose certificate another customer holds: as its own certificate (a verified
+/// authentication), or as an approved merchant's business.
+async fn check_business_of(work: &mut Work, business_key: &str, customer: &str) -> Result<(), PartyError> {
+    for namespace in [CERTIFICATE_KEY, MERCHANT_BUSINESS_KEY] {
+        if work.key_owner(namespace, business_key).await?.is_some_and(|owner| owner != customer) {
+            return Err(rejected(MerchantError::BusinessOfAnotherCustomer));
+        }
+    }
+    Ok(())
+}
+
+/// A merchant closing gives its business's key up, unless its customer still has another approved
+/// merchant (active or frozen) of the same business, or holds the certificate itself.
+async fn release_business_of(work: &mut Work, closing: &StoredMerchant) -> Result<(), PartyError> {
+    let merchants: Vec<StoredMerchant> = work.indexed(MERCHANTS_OF_CUSTOMER, &closing.customer_id).await?;
+    let still_held = merchants.iter().any(|m| {
+        m.id != closing.id
+            && m.business_key == closing.business_key
+            && matches!(m.status(), MerchantStatus::Active | MerchantStatus::Frozen)
+    });
+    let own = work.key_owner(CERTIFICATE_KEY, &closing.business_key).await?;
+    if !still_held && own.as_deref() != Some(closing.customer_id.as_str()) {
+        work.release(MERCHANT_BUSINESS_KEY, &closing.business_key, &closing.customer_id);
+    }
     Ok(())
 }
 

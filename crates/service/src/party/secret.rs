@@ -80,6 +80,14 @@ impl PartySecret {
         hex::encode(self.keyed(CERTIFICATE_INDEX_LABEL, input.as_bytes()))
     }
 
+    /// What stands for a settlement bank account (its kind and number) in a merchant's record and its
+    /// verification: 64 hex digits of a keyed hash, so that a verification is bound to the account it
+    /// verified and says nothing of the number.
+    pub(crate) fn settlement_account_hash(&self, kind: &str, number: &str) -> String {
+        let input = format!("{kind}\n{number}");
+        hex::encode(self.keyed("sanhu-settlement-account-v1", input.as_bytes()))
+    }
+
     /// A value that tells whether certificates were indexed under this secret, and nothing of it: the
     /// keyed hash of a fixed text under the index's subkey. Kept with the database, so that a start
     /// with another secret (which would find no certificate, and let a second customer claim one) is

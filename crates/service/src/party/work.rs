@@ -7,7 +7,8 @@ use sanhu_core::ledger::{Account, AccountFlags};
 use sanhu_core::party::{Actor, Change, Reason};
 use sanhu_core::{AccountId, Timestamp};
 use sanhu_store::party::{
-    LedgerFlagsWrite, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore, PartyWrite, RecordWrite,
+    CounterAdd, LedgerFlagsWrite, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore, PartyWrite,
+    RecordWrite,
 };
 use sanhu_store::Store;
 
@@ -163,6 +164,18 @@ impl Work {
         self.write.remove_index.push((index.to_owned(), key.to_owned(), record_id.to_owned()));
     }
 
+    /// A counter's total as committed now (not versioned: [`Work::add_to_counter`]'s limit is what
+    /// holds under concurrent writes).
+    pub async fn counter(&self, key: &str) -> anyhow::Result<i64> {
+        self.store.party_counter(key).await
+    }
+
+    /// Adds `amount` to a counter in this write; with a `limit`, a total that would pass it refuses the
+    /// write as a conflict, and the use case is decided again on the totals then.
+    pub fn add_to_counter(&mut self, key: &str, amount: i64, limit: Option<i64>) {
+        self.write.counters.push(CounterAdd { key: key.to_owned(), amount, limit });
+    }
+
     pub fn create_ledger_account(&mut self, account: Account) {
         self.write.ledger_accounts.push(account);
     }
@@ -211,6 +224,7 @@ impl Work {
             && w.changes.is_empty()
             && w.ledger_accounts.is_empty()
             && w.ledger_flags.is_empty()
+            && w.counters.is_empty()
         {
             return Ok(Ok(()));
         }

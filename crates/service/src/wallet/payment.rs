@@ -181,6 +181,11 @@ pub struct Payment {
     pub(super) on_success: Option<PaymentStatus>,
     pub(super) on_refusal: Option<PaymentStatus>,
     pub(super) capturing: Vec<Part>,
+    /// What is counted against the receiving merchant's limits (`party::merchants`): the payment when
+    /// it is paid or held in escrow, an authorisation when it is captured; what the merchant does not
+    /// receive in the end is given back.
+    #[serde(default)]
+    pub(super) counted: Option<crate::party::merchants::MerchantCount>,
 }
 json_document!(Payment, "payment");
 
@@ -245,8 +250,12 @@ impl Wallets {
                     return Err(self.blocked_cause(&wallet, Side::Pays, refusal, passes).await);
                 }
             };
-            // A merchant's account receives within its type's limits, counted in this same write.
-            crate::party::merchants::merchant_receives(&self.parties, work, receiver, request.amount).await?;
+            // A merchant's account receives within its type's limits, counted in this same write: a
+            // payment or an escrow now, an authorisation (checked now) when it is captured.
+            let count = !matches!(request.mode, PaymentMode::Authorise { .. });
+            let counted =
+                crate::party::merchants::merchant_receives(&self.parties, work, receiver, request.amount, count)
+                    .await?;
             let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
             let (status, chain, holds) = match request.mode {
                 PaymentMode::Immediate => {
@@ -296,6 +305,7 @@ impl Wallets {
                 on_success: Some(on_success),
                 on_refusal: Some(PaymentStatus::Failed),
                 capturing: Vec::new(),
+                counted,
             };
             work.put(&payment);
             work.history(
@@ -325,6 +335,11 @@ impl Wallets {
     ) -> Result<Payment, WalletFailure> {
         let id = order_record_id("payment", client, number);
         let _turn = self.turn([id.clone()]).await;
+        // Captured, the money becomes the receiver's: a receiver that may not receive is refused now.
+        let seen = load(&mut self.parties.reader(), &id).await?;
+        if seen.status == PaymentStatus::Authorised {
+            self.account_may_receive(seen.receiver).await?;
+        }
         let payment = transact!(&self.parties, WalletFailure, |work| {
             let mut payment = load(work, &id).await?;
             match payment.status {
@@ -335,6 +350,11 @@ impl Wallets {
             let holds = held(&payment);
             let meta = TransferMeta::new(Some(payment.order_number.clone()));
             let capture = plan_capture(&holds, amount, &meta, &mut ids_for(&id, "capture"))?;
+            // What is captured is what the merchant receives: counted now, within its limits.
+            let captured: i64 = capture.captured.iter().map(|c| c.amount.get()).sum();
+            payment.counted =
+                crate::party::merchants::merchant_receives(&self.parties, work, payment.receiver, captured, true)
+                    .await?;
             payment.status = PaymentStatus::Capturing;
             payment.in_flight = store_chain(&capture.requests);
             payment.on_success = Some(PaymentStatus::Captured);
@@ -546,6 +566,16 @@ impl Wallets {
                 }
             }
             (payment.on_success, payment.on_refusal) = (None, None);
+            // What the receiving merchant did not receive in the end stops counting against its limits.
+            let received = match payment.status {
+                PaymentStatus::Failed
+                | PaymentStatus::Authorised
+                | PaymentStatus::Released
+                | PaymentStatus::EscrowReturned => 0,
+                PaymentStatus::Captured => payment.paid,
+                _ => payment.counted.as_ref().map_or(0, |c| c.amount),
+            };
+            crate::party::merchants::give_back(work, &mut payment.counted, received);
             work.put(&payment);
             work.history(
                 &id,

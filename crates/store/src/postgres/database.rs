@@ -15,6 +15,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (5, include_str!("schema_v5.sql")),
     (6, include_str!("schema_v6.sql")),
     (7, include_str!("schema_v7.sql")),
+    // Counters moved inside a party write: a merchant's receipts per day and month (see `crate::party`).
+    (8, include_str!("schema_v8.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

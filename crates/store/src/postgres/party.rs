@@ -20,8 +20,8 @@ use super::pool::{Conn, Statements};
 use super::rows::{account_columns, account_from_row, uuid};
 use super::PostgresStore;
 use crate::party::{
-    check_write, claims_in_key_order, ChangeQuery, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore,
-    PartyWrite, WriteStop,
+    check_write, claims_in_key_order, counters_in_key_order, ChangeQuery, PartyChange, PartyConflict, PartyKey,
+    PartyRecord, PartyStore, PartyWrite, WriteStop,
 };
 
 /// How many times a write that lost a race with another transaction is tried in all.
@@ -70,6 +70,12 @@ const CHANGES_OF_CUSTOMER: &str = concat!(
 );
 const CHANGES: &str = concat!("SELECT ", change_columns!(), " FROM party_changes WHERE seq > $1 ORDER BY seq LIMIT $2");
 
+const COUNTER: &str = "SELECT total FROM party_counters WHERE key = $1";
+/// Adds to a counter, unless a limit is given and the total would pass it (then nothing is moved and
+/// no row is answered). The row's lock orders concurrent additions; each sees the last committed total.
+const ADD_TO_COUNTER: &str = "INSERT INTO party_counters AS c (key, total) VALUES ($1, $2) \
+     ON CONFLICT (key) DO UPDATE SET total = c.total + EXCLUDED.total \
+     WHERE $3::bigint IS NULL OR c.total + EXCLUDED.total <= $3::bigint";
 const LOCK_RECORDS: &str = "SELECT id, version FROM party_records WHERE id = ANY($1) ORDER BY id FOR UPDATE";
 const INSERT_RECORD: &str = "INSERT INTO party_records (id, kind, customer_id, version, data, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING";
@@ -176,6 +182,14 @@ impl PartyStore for PostgresStore {
                 Err(WriteStop::Failed(error)) => return Err(error.context("apply a party write")),
             }
         }
+    }
+
+    async fn party_counter(&self, key: &str) -> anyhow::Result<i64> {
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        let statement = conn.statements.get(&conn.client, COUNTER).await?;
+        let row = conn.client.query_opt(&statement, &[&key]).await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
     }
 
     async fn party_changes(&self, query: &ChangeQuery) -> anyhow::Result<Vec<PartyChange>> {
@@ -332,6 +346,18 @@ async fn apply_write(tx: &Transaction<'_>, statements: &mut Statements, write: &
             }
             tx.execute(&update, &[&uuid(f.account_id), &f.flags.bits()]).await?;
             account.flags = f.flags;
+        }
+    }
+
+    if !write.counters.is_empty() {
+        let add = statements.get(tx, ADD_TO_COUNTER).await?;
+        for counter in counters_in_key_order(write) {
+            if counter.limit.is_some_and(|limit| counter.amount > limit) {
+                return Err(WriteStop::Conflict(PartyConflict::CounterOverLimit { key: counter.key.clone() }));
+            }
+            if tx.execute(&add, &[&counter.key, &counter.amount, &counter.limit]).await? == 0 {
+                return Err(WriteStop::Conflict(PartyConflict::CounterOverLimit { key: counter.key.clone() }));
+            }
         }
     }
     Ok(())

@@ -20,6 +20,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("schema_v5.sql")),
     // Staff accounts, their sessions and the approvals of maker-checker (see `crate::staff`).
     (6, include_str!("schema_v6.sql")),
+    // Counters moved inside a party write: a merchant's receipts per day and month (see `crate::party`).
+    (7, include_str!("schema_v7.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

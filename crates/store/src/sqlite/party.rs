@@ -15,8 +15,8 @@ use super::ledger::{insert_accounts, AccountCache};
 use super::rows::{account_from_row, ACCOUNTS, ACCOUNT_COLUMNS};
 use super::{in_read_transaction, SqliteStore};
 use crate::party::{
-    check_write, claims_in_key_order, ChangeQuery, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore,
-    PartyWrite, WriteStop,
+    check_write, claims_in_key_order, counters_in_key_order, ChangeQuery, PartyChange, PartyConflict, PartyKey,
+    PartyRecord, PartyStore, PartyWrite, WriteStop,
 };
 
 const RECORD_COLUMNS: &str = "id, kind, customer_id, version, data, created_at, updated_at";
@@ -129,6 +129,17 @@ impl PartyStore for SqliteStore {
             }
             tx.commit().context("failed to commit a party write")?;
             Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn party_counter(&self, key: &str) -> anyhow::Result<i64> {
+        let key = key.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached("SELECT total FROM party_counters WHERE key = ?1")?
+                .query_row(params![key], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0))
         })
         .await
     }
@@ -303,6 +314,22 @@ fn apply_write(c: &Connection, cache: &mut AccountCache, write: &PartyWrite) -> 
         // Forgotten before committing, as `update_account_flags` does: the next batch reads the new
         // flags from the database (and, should the write roll back, the old ones).
         cache.entries.remove(&f.account_id);
+    }
+
+    for counter in counters_in_key_order(write) {
+        if counter.limit.is_some_and(|limit| counter.amount > limit) {
+            return Err(WriteStop::Conflict(PartyConflict::CounterOverLimit { key: counter.key.clone() }));
+        }
+        let moved = c
+            .prepare_cached(
+                "INSERT INTO party_counters (key, total) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET total = total + excluded.total
+                  WHERE ?3 IS NULL OR total + excluded.total <= ?3",
+            )?
+            .execute(params![counter.key, counter.amount, counter.limit])?;
+        if moved == 0 {
+            return Err(WriteStop::Conflict(PartyConflict::CounterOverLimit { key: counter.key.clone() }));
+        }
     }
     Ok(())
 }

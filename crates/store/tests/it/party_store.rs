@@ -5,8 +5,8 @@
 use sanhu_core::ledger::{Account, AccountCloseError, AccountFlags, Transfer, TransferError, TransferRequest};
 use sanhu_core::{AccountId, Timestamp};
 use sanhu_store::party::{
-    ChangeQuery, LedgerFlagsWrite, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore, PartyWrite,
-    RecordWrite,
+    ChangeQuery, CounterAdd, LedgerFlagsWrite, PartyChange, PartyConflict, PartyKey, PartyRecord, PartyStore,
+    PartyWrite, RecordWrite,
 };
 use sanhu_store::{on_both_backends, DatabaseStore, LedgerStore, Store};
 use sanhu_testkit::ledger::{self, new_account_id, new_transfer_id, now};
@@ -486,6 +486,54 @@ on_both_backends!(two_stores_claiming_one_key_at_once_give_it_to_exactly_one, |d
         assert!(read_one(&other, winner).await.is_some());
         assert!(db.store.party_changes(&changes_of(Some(loser), None, 0, 10)).await.unwrap().is_empty());
     }
+});
+
+fn adding(key: &str, amount: i64, limit: Option<i64>) -> PartyWrite {
+    PartyWrite { counters: vec![CounterAdd { key: key.to_owned(), amount, limit }], ..PartyWrite::default() }
+}
+
+on_both_backends!(a_counter_moves_in_a_write_within_its_limit_and_one_past_it_refuses_the_whole_write, |db| {
+    let store = &db.store;
+    assert_eq!(store.party_counter("receipts:day").await.unwrap(), 0, "a counter never moved is zero");
+    write(store, adding("receipts:day", 300, Some(500))).await.unwrap();
+    write(store, adding("receipts:day", 200, Some(500))).await.unwrap();
+    assert_eq!(store.party_counter("receipts:day").await.unwrap(), 500);
+    // One past the limit: nothing of the write stays, the counter neither.
+    let (mut over, account) = with_everything_else(adding("receipts:day", 1, Some(500)), "counter");
+    over.counters.push(CounterAdd { key: "receipts:month".to_owned(), amount: 1, limit: None });
+    assert_eq!(write(store, over).await, Err(PartyConflict::CounterOverLimit { key: "receipts:day".to_owned() }));
+    assert_nothing_else_written(store, "counter", &account).await;
+    assert_eq!(store.party_counter("receipts:month").await.unwrap(), 0);
+    // A first addition past its limit is refused too; a giving back has no limit.
+    let refused = write(store, adding("receipts:other", 600, Some(500))).await;
+    assert_eq!(refused, Err(PartyConflict::CounterOverLimit { key: "receipts:other".to_owned() }));
+    write(store, adding("receipts:day", -200, None)).await.unwrap();
+    assert_eq!(store.party_counter("receipts:day").await.unwrap(), 300);
+});
+
+on_both_backends!(two_stores_adding_to_one_counter_at_once_count_both_and_never_pass_its_limit, |db| {
+    let other = db.open_another().await;
+    // Each round: two additions of 60 under a limit of 100 at once: exactly one fits.
+    for round in 0..10 {
+        let counter = format!("receipts:{round}");
+        let (wa, wb) = (adding(&counter, 60, Some(100)), adding(&counter, 60, Some(100)));
+        let (ra, rb) = tokio::join!(db.store.party_write(&wa), other.party_write(&wb));
+        let results = [ra.unwrap(), rb.unwrap()];
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "round {round}: {results:?}");
+        assert_eq!(db.store.party_counter(&counter).await.unwrap(), 60);
+    }
+    // Without a limit, twenty additions at once all count.
+    let adds: Vec<PartyWrite> = (0..20).map(|_| adding("receipts:all", 7, None)).collect();
+    let results = futures_util::future::join_all(adds.iter().enumerate().map(|(i, w)| {
+        if i % 2 == 0 {
+            db.store.party_write(w)
+        } else {
+            other.party_write(w)
+        }
+    }))
+    .await;
+    assert!(results.into_iter().all(|r| r.unwrap().is_ok()));
+    assert_eq!(other.party_counter("receipts:all").await.unwrap(), 140);
 });
 
 on_both_backends!(migrating_again_keeps_the_party_tables_and_their_rows, |db| {
