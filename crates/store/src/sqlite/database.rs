@@ -20,6 +20,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("schema_v5.sql")),
     // Staff accounts, their sessions and the approvals of maker-checker (see `crate::staff`).
     (6, include_str!("schema_v6.sql")),
+    // Which attempt claimed an idempotency key: a token of its own, so that only that attempt settles
+    // (answers or releases) the claim (see `crate::ClaimToken`).
+    (7, "ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT;"),
 ];
 
 impl DatabaseStore for SqliteStore {
