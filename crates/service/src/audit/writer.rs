@@ -1,7 +1,9 @@
 //! The audit log's batching writer, shaped like the ledger's (`crate::writer`): concurrent events
 //! queue here; one task appends up to `batch_events_max` of them in one transaction (one fsync) and
 //! then answers each caller with its own event as stored. A request under an idempotency key brings
-//! its answer along, which is kept (or the key released) in the same transaction as its event.
+//! its answer along, which is kept (or the key released) in the same transaction as its event. A batch
+//! the store refuses for one of its items is tried again in halves (see [`append`]), so that only that
+//! item's caller is answered with the failure.
 
 use std::time::{Duration, Instant};
 
