@@ -13,6 +13,12 @@
 //! their own task, which the caller's going away does not cancel, so a change that was made is
 //! recorded even when nobody waits for its answer.
 //!
+//! Under an Idempotency-Key the answer is kept for replay in the event's transaction. When that
+//! transaction cannot be committed, the key is not released (the handler ran and may have had
+//! effects, which a second run could repeat): the event and the answer are kept in the background,
+//! tried again until they are committed, while the key's retries are answered
+//! `idempotency_key_in_use`; then they replay the kept answer (see `crate::idempotency`).
+//!
 //! What is recorded: the client or staff member (actor), the request id, the source address (the
 //! peer's, or the configured trusted proxy header's last entry), the route, the ids the request was
 //! about (its path's parameters, the ids its body names and a success's answer names; for a request
@@ -31,7 +37,7 @@ use axum::Json;
 use sanhu_service::audit::{client_actor, looks_like_id, RequestRecord};
 use sanhu_service::clock;
 use sanhu_store::audit::{AuditEvent, AuditQuery};
-use sanhu_store::{IdempotencyAnswer, StoredResponse};
+use sanhu_store::IdempotencyAnswer;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
@@ -76,7 +82,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let approval = request.extensions().get::<crate::principal::ApprovedRequest>().map(|a| a.approval_id);
     let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
     // Under an idempotency key: its answer is kept in the same transaction as the event.
-    let claimed = request.extensions().get::<ClaimedKey>().map(|ClaimedKey(key)| key.clone());
+    let claimed = request.extensions().get::<ClaimedKey>().cloned();
 
     let (mut parts, body) = request.into_parts();
     let mut target_ids: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &state).await {
@@ -144,11 +150,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                 request: json,
                 unreadable_body_bytes,
             };
-            // A 5xx decided nothing: its key is released, so that a retry runs afresh.
-            let answer = claimed.map(|key| IdempotencyAnswer {
+            // Kept for replay, a 5xx too; only a 5xx that decided nothing releases its key, so that a
+            // retry runs afresh.
+            let answer = claimed.map(|ClaimedKey { key, token }| IdempotencyAnswer {
                 key,
-                response: (!parts.status.is_server_error())
-                    .then(|| StoredResponse { status: parts.status.as_u16(), body: body.to_vec() }),
+                token,
+                response: crate::idempotency::outcome_of(&parts, &body),
             });
             let mut tries = 0;
             loop {
@@ -173,7 +180,38 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                         );
                         tokio::time::sleep(RECORD_RETRY_PAUSE * tries).await;
                     }
-                    // A 5xx decided nothing the caller may rely on; it goes out as it is.
+                    // The handler ran and its answer is to be kept under its key: the key is not released
+                    // (the request may have had effects), and the event and the answer are kept in the
+                    // background until they are committed. Meanwhile the key's retries are answered in
+                    // use, then replay the answer.
+                    Err(error) if answer.as_ref().is_some_and(|answer| answer.response.is_some()) => {
+                        tracing::error!(
+                            error = error_chain(&error),
+                            status,
+                            "an audit event and its idempotent answer could not be written; keeping them in the background"
+                        );
+                        let (audit, record) = (audit.clone(), record.clone());
+                        let answer = answer.clone().expect("an answer to keep");
+                        tokio::spawn(request_id::scope(request_id::current(), async move {
+                            crate::idempotency::retry_until_kept(
+                                "an audit event and its idempotent answer could not be written",
+                                || async {
+                                    Ok(audit.record_answering(record.clone(), answer.clone()).await.map(|_| ())?)
+                                },
+                            )
+                            .await;
+                        }));
+                        // A 5xx goes out as it is (it promises nothing); any other answer is withheld.
+                        let mut response = if parts.status.is_server_error() {
+                            Response::from_parts(parts, Body::from(body))
+                        } else {
+                            audit_unavailable()
+                        };
+                        response.extensions_mut().insert(AnswerKept);
+                        return response;
+                    }
+                    // A 5xx decided nothing the caller may rely on; it goes out as it is (a key it ran
+                    // under is released by the idempotency layer: nothing was applied).
                     Err(error) if parts.status.is_server_error() => {
                         tracing::error!(error = error_chain(&error), status, "an audit event could not be written");
                         return Response::from_parts(parts, Body::from(body));

@@ -463,6 +463,9 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after_s {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if [code::NOT_READY.code, code::LEDGER_UNAVAILABLE.code].contains(&self.info.code) {
+            response.extensions_mut().insert(crate::idempotency::NothingApplied);
+        }
         response
     }
 }

@@ -16,8 +16,28 @@
 //!
 //! Nothing here is one commit per request: the claim is made with the concurrent requests' claims in
 //! one transaction (`sanhu_service::idempotency_claims`), and the answer is kept by the audit layer
-//! in the transaction of the request's audit event ([`ClaimedKey`], [`AnswerKept`]); only when that
-//! fails does this layer keep the answer (or release the key) itself.
+//! in the transaction of the request's audit event ([`ClaimedKey`], [`AnswerKept`]); only when no
+//! audit layer settled it does this layer keep the answer (or release the key) itself.
+//!
+//! # Who settles a claim, and when a key is released
+//!
+//! Each request that claims a key draws a token of its own ([`ClaimToken`]), kept in the claim. An
+//! answer or a release names that token, and the store settles the key only while that very claim
+//! holds it unanswered: a request whose claim was never committed, or was taken over by a retry, can
+//! never delete or answer the claim another request holds while it runs. A claim held by a live
+//! instance does not lapse (see `IDEMPOTENCY_CLAIM_LEASE_S`), so however long a request runs or its
+//! answer waits to be kept, no retry runs it a second time meanwhile.
+//!
+//! Once the handler has run, it may have had effects, and not every handler is itself idempotent
+//! (opening a merchant makes a new id each run): the key is then never released. Its answer is kept,
+//! and if that cannot be done now (the audit log cannot append the request's event, which the answer
+//! is kept with), the caller is answered 503 `audit_unavailable` while the event and the answer are
+//! kept in the background, tried again until they are committed; the key's retries are answered
+//! `idempotency_key_in_use` until then, and replay the kept answer after. A 5xx is kept as the
+//! answer too (a retry replays it), except one that provably decided nothing ([`NothingApplied`]:
+//! `not_ready`, `ledger_unavailable`, which the handlers answer only when nothing they did took
+//! effect). A key is released only for a request that provably had no effect: its handler never ran
+//! (the claim's own commit failed) or answered such a 5xx.
 
 use std::time::Duration;
 
@@ -31,7 +51,8 @@ use sanhu_core::TransferId;
 use sanhu_service::clock;
 use sanhu_service::party::PartySecret;
 use sanhu_store::{
-    AccessStore, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, Store, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S,
+    AccessStore, ClaimToken, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, Store, StoredResponse,
+    STORED_RESPONSE_BYTES_MAX,
 };
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -46,8 +67,6 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// Set to `true` on a response that is a stored one, replayed.
 pub const IDEMPOTENT_REPLAYED_HEADER: &str = "idempotent-replayed";
 pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
-/// Largest response kept for replay. A full batch's results stay well below it.
-const STORED_RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     if request.method() != Method::POST {
@@ -94,7 +113,9 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     // anyway, and the key must then hold its response, or a retry would apply it a second time.
     let work = async move {
         // Claimed with the concurrent requests' claims in one commit (`sanhu_service::idempotency_claims`).
-        let claim = IdempotencyClaim { key: key.clone(), fingerprint };
+        // This attempt's own token: only it can settle the claim it makes.
+        let claim = IdempotencyClaim::new(key.clone(), fingerprint);
+        let token = claim.token.clone();
         let begun = claims.begin(claim, clock::now()).await;
         let outcome = match &begun {
             Ok(IdempotencyBegin::Claimed) => "claimed",
@@ -105,7 +126,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         };
         sanhu_service::metrics::global().idempotency.with([outcome]).inc();
         match begun {
-            Ok(IdempotencyBegin::Claimed) => run_claimed(&store, &key, request, next).await,
+            Ok(IdempotencyBegin::Claimed) => run_claimed(&store, &key, &token, request, next).await,
             Ok(IdempotencyBegin::Replay(stored)) => replay(stored),
             Ok(IdempotencyBegin::Mismatch) => ApiError::new(
                 code::IDEMPOTENCY_KEY_REUSED,
@@ -114,17 +135,19 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
             .into_response(),
             Ok(IdempotencyBegin::InUse) => ApiError::new(
                 code::IDEMPOTENCY_KEY_IN_USE,
-                "the first request with this Idempotency-Key is still running; retry shortly",
+                "the first request with this Idempotency-Key is still running, or its answer is still being recorded; \
+                 retry shortly",
             )
             .into_response(),
             // A 503 if the database is out of reach, and the caller retries. The claim may have been
             // committed all the same (the database went away before its answer came back): left
-            // alone, it would hold the key, answering every retry idempotency_key_in_use, for the
-            // whole lease. Nothing ran under it, so it is released in the background as soon as the
-            // database answers again.
+            // alone, it would hold the key, answering every retry idempotency_key_in_use, for as long
+            // as this instance lives. Nothing ran under it, so it is released in the background as
+            // soon as the database answers again: only this attempt's claim, by its token, so that a
+            // claim another request made in the meantime is never touched.
             Err(error) => {
                 let (store, key) = (store.clone(), key.clone());
-                tokio::spawn(request_id::scope(request_id::current(), release_unanswered_claim(store, key)));
+                tokio::spawn(request_id::scope(request_id::current(), release_unanswered_claim(store, key, token)));
                 ApiError::from(error).into_response()
             }
         }
@@ -133,15 +156,33 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the idempotent request's task failed: {error}")))
 }
 
-/// The key a running request claimed, for the audit layer: it settles the key (the answer kept for
-/// replay, or the key released after a 5xx) in the same transaction as the request's audit event.
+/// The key a running request claimed and its claim's token, for the audit layer: it settles the
+/// claim (the answer kept for replay, or the key released after a 5xx that decided nothing) in the
+/// same transaction as the request's audit event.
 #[derive(Clone, Debug)]
-pub(crate) struct ClaimedKey(pub(crate) IdempotencyKey);
+pub(crate) struct ClaimedKey {
+    pub(crate) key: IdempotencyKey,
+    pub(crate) token: ClaimToken,
+}
 
 /// Set on a response by the audit layer once its answer is kept under the request's claimed key
-/// (with its audit event, one commit); without it, the idempotency layer keeps the answer itself.
+/// (with its audit event, one commit), or is being kept in the background; without it, the
+/// idempotency layer keeps the answer itself.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AnswerKept;
+
+/// Set on a 5xx that provably decided nothing (`not_ready`, `ledger_unavailable`: nothing was
+/// applied): its key is released, so that a retry runs afresh. Any other answer of a request that ran
+/// is kept under its key, a 5xx too, since the request may have had effects.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NothingApplied;
+
+/// What a claimed key's request came to, as kept under the key: its answer, or None for a 5xx that
+/// provably decided nothing ([`NothingApplied`]), whose key is released.
+pub(crate) fn outcome_of(parts: &axum::http::response::Parts, body: &[u8]) -> Option<StoredResponse> {
+    let nothing_applied = parts.status.is_server_error() && parts.extensions.get::<NothingApplied>().is_some();
+    (!nothing_applied).then(|| StoredResponse { status: parts.status.as_u16(), body: body.to_vec() })
+}
 
 /// The ids a request under an Idempotency-Key gives the transfers it leaves to the server: derived
 /// from the client and the key, so that running the request again (after its first run's process
@@ -187,76 +228,84 @@ impl IdempotencyScope {
     }
 }
 
-/// Runs the request that claimed `key` and records its outcome: the response, or for a 5xx (which
-/// decided nothing) the release of the key so that a retry runs afresh.
-/// Releases a claim whose creation was not answered, trying until the database answers or half the
-/// lease is over (past it, a retry may have taken the claim over legitimately). Whether the claim was
-/// made cannot be told; releasing one that was not made deletes nothing, except in the rare case
-/// where a retry on another instance claimed the key in between, which then runs again when retried:
-/// every effect under a key is itself idempotent (see the module's documentation).
-async fn release_unanswered_claim(store: Store, key: IdempotencyKey) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(IDEMPOTENCY_CLAIM_LEASE_S) / 2);
-    let mut pause = OUTCOME_RETRY_PAUSE_MIN;
-    while tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(pause).await;
-        match store.release_idempotent(&key).await {
-            Ok(()) => return,
-            Err(_) => pause = (pause * 2).min(OUTCOME_RETRY_PAUSE_MAX),
-        }
-    }
-    tracing::warn!(request.id = %request_id::current(), "an unanswered idempotency claim could not be released; it lapses with its lease");
+/// Releases this attempt's claim, whose creation was not answered, trying until the database
+/// answers. Whether the claim was made cannot be told: releasing one that was not made deletes
+/// nothing, since the release names this attempt's token, and a claim another request made on the key
+/// in the meantime (a retry on another instance, or in a later batch) has its own and is left alone.
+async fn release_unanswered_claim(store: Store, key: IdempotencyKey, token: ClaimToken) {
+    retry_until_kept("an unanswered idempotency claim could not be released", || store.release_idempotent(&key, &token))
+        .await
 }
 
-async fn run_claimed(store: &Store, key: &IdempotencyKey, mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(ClaimedKey(key.clone()));
+/// Tries `keep` until it succeeds, pausing longer after each failure; while the database is out of
+/// reach this goes on, and the key's retries are answered in use (the claim of a live instance does
+/// not lapse). Logs every [`RETRIES_PER_WARNING`]th failure with `what`.
+pub(crate) async fn retry_until_kept<F, Fut>(what: &str, mut keep: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut pause = OUTCOME_RETRY_PAUSE_MIN;
+    for tries in 1u64.. {
+        tokio::time::sleep(pause).await;
+        match keep().await {
+            Ok(()) => return,
+            Err(error) => {
+                if tries % RETRIES_PER_WARNING == 1 {
+                    tracing::warn!(request.id = %request_id::current(), error = format!("{error:#}"), tries, "{what}; trying again");
+                }
+                pause = (pause * 2).min(OUTCOME_RETRY_PAUSE_MAX);
+            }
+        }
+    }
+}
+
+/// Runs the request that claimed `key` (with `token`) and, unless the audit layer did, records its
+/// outcome: the response, or for a 5xx that decided nothing ([`NothingApplied`]) the release of the
+/// key so that a retry runs afresh.
+async fn run_claimed(
+    store: &Store,
+    key: &IdempotencyKey,
+    token: &ClaimToken,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    request.extensions_mut().insert(ClaimedKey { key: key.clone(), token: token.clone() });
     let mut response = next.run(request).await;
-    // The audit layer kept the answer (or released the key) in its event's transaction: done.
+    // The audit layer kept the answer (or released the key) in its event's transaction, or keeps it
+    // in the background: done.
     if response.extensions_mut().remove::<AnswerKept>().is_some() {
         return response;
     }
     let (parts, body) = response.into_parts();
-    let body = match to_bytes(body, STORED_RESPONSE_BYTES_MAX).await {
-        Ok(body) => body,
+    let (parts, body) = match to_bytes(body, STORED_RESPONSE_BYTES_MAX).await {
+        Ok(body) => (parts, body),
         Err(error) => {
-            // The key stays claimed: the request may have had its effect, and a retry must not
-            // repeat it. An operator can release it.
+            // The request may have had its effect, and a retry must not repeat it: the answer it got
+            // (an internal error) is what the key keeps.
             let error = anyhow::anyhow!("the response to idempotency key {:?} could not be kept: {error}", key.key);
-            return ApiError::internal(error).into_response();
+            let (parts, body) = ApiError::internal(error).into_response().into_parts();
+            (parts, to_bytes(body, STORED_RESPONSE_BYTES_MAX).await.unwrap_or_default())
         }
     };
-    let outcome = if parts.status.is_server_error() {
-        None
-    } else {
-        Some(StoredResponse { status: parts.status.as_u16(), body: body.to_vec() })
-    };
-    if let Err(error) = record_outcome(store, key, outcome.as_ref()).await {
+    let outcome = outcome_of(&parts, &body);
+    if let Err(error) = record_outcome(store, key, token, outcome.as_ref()).await {
         // The response is still the true outcome; only its record failed, so the key stays claimed
         // and its retries are answered idempotency_key_in_use rather than run twice. The database is
         // most likely out of reach (which is also why a 5xx is being answered): the record is tried
-        // again in the background until it is kept, or the claim's lease is over. Without that, an
-        // outage held every key it touched for the whole lease after the database came back.
+        // again in the background until it is kept. The claim does not lapse meanwhile (this
+        // instance lives), and only this attempt's claim is settled, by its token.
         tracing::warn!(
             request.id = %request_id::current(),
             error = format!("{error:#}"),
             "failed to record the outcome of an idempotency key; retrying in the background"
         );
-        let (store, key) = (store.clone(), key.clone());
+        let (store, key, token) = (store.clone(), key.clone(), token.clone());
         tokio::spawn(request_id::scope(request_id::current(), async move {
-            // Half the lease: past it, a retry may take the claim over, and a late release would delete
-            // the new claim.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(IDEMPOTENCY_CLAIM_LEASE_S) / 2);
-            let mut pause = OUTCOME_RETRY_PAUSE_MIN;
-            while tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(pause).await;
-                match record_outcome(&store, &key, outcome.as_ref()).await {
-                    Ok(()) => return,
-                    Err(_) => pause = (pause * 2).min(OUTCOME_RETRY_PAUSE_MAX),
-                }
-            }
-            tracing::error!(
-                request.id = %request_id::current(),
-                "the outcome of an idempotency key could not be recorded; the key waits for its claim's lease"
-            );
+            retry_until_kept("the outcome of an idempotency key could not be recorded", || {
+                record_outcome(&store, &key, &token, outcome.as_ref())
+            })
+            .await
         }));
     }
     Response::from_parts(parts, Body::from(body))
@@ -265,13 +314,20 @@ async fn run_claimed(store: &Store, key: &IdempotencyKey, mut request: Request, 
 /// Pauses between the background tries to record an outcome: doubling from the first to the last.
 const OUTCOME_RETRY_PAUSE_MIN: Duration = Duration::from_millis(100);
 const OUTCOME_RETRY_PAUSE_MAX: Duration = Duration::from_secs(2);
+/// Failed background tries per warning logged (the first is logged).
+const RETRIES_PER_WARNING: u64 = 30;
 
-/// Stores a response under its claimed key, or (None: a 5xx, which decided nothing) releases the key
-/// so that a retry runs afresh.
-async fn record_outcome(store: &Store, key: &IdempotencyKey, response: Option<&StoredResponse>) -> anyhow::Result<()> {
+/// Stores a response under the claim `token` made on `key`, or (None: a 5xx that decided nothing)
+/// releases that claim so that a retry runs afresh.
+async fn record_outcome(
+    store: &Store,
+    key: &IdempotencyKey,
+    token: &ClaimToken,
+    response: Option<&StoredResponse>,
+) -> anyhow::Result<()> {
     match response {
-        Some(response) => store.complete_idempotent(key, response).await,
-        None => store.release_idempotent(key).await,
+        Some(response) => store.complete_idempotent(key, token, response).await,
+        None => store.release_idempotent(key, token).await,
     }
 }
 

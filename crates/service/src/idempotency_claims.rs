@@ -7,6 +7,13 @@
 //!
 //! The other half, the answer kept for replay, is committed with the request's audit event
 //! (`sanhu_store::audit::AuditStore::append_audit_answering`), in the audit writer's batches.
+//!
+//! A batch that fails answers each of its requests with the error, and whether the claims were
+//! committed is then unknown (the commit's answer may be what was lost). Each claim carries its
+//! attempt's own token (`sanhu_store::ClaimToken`), so the request can release its claim afterwards
+//! without any risk to a claim another request (a retry, on this instance or another, or a request of
+//! a later batch) made on the same key in the meantime: the store deletes only the claim with that
+//! token.
 
 use sanhu_core::Timestamp;
 use sanhu_store::{AccessStore, IdempotencyBegin, IdempotencyClaim, Store};

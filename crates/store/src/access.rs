@@ -37,14 +37,9 @@ store_trait! {
         /// Forgets nonces older than `forget_before`, as [`AccessStore::record_nonce`] does.
         fn record_nonces(&self, nonces: &[NonceRecord], forget_before: Timestamp) -> anyhow::Result<Vec<bool>>;
 
-        /// Claims an idempotency key for a request with `fingerprint`, or reports what the key
-        /// holds.
-        fn begin_idempotent(
-            &self,
-            key: &IdempotencyKey,
-            fingerprint: &str,
-            now: Timestamp,
-        ) -> anyhow::Result<IdempotencyBegin>;
+        /// Claims an idempotency key for a request (`claim`: the key, the request's fingerprint and
+        /// the attempt's own token), or reports what the key holds.
+        fn begin_idempotent(&self, claim: &IdempotencyClaim, now: Timestamp) -> anyhow::Result<IdempotencyBegin>;
         /// Claims many keys in one transaction (one commit), each as [`AccessStore::begin_idempotent`]
         /// would, in the order given: a key given twice in the batch is claimed by the first and
         /// found in use (or a mismatch) by the later ones.
@@ -53,11 +48,18 @@ store_trait! {
             claims: &[IdempotencyClaim],
             now: Timestamp,
         ) -> anyhow::Result<Vec<IdempotencyBegin>>;
-        /// Stores the response of a claimed key.
-        fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()>;
-        /// Releases a claimed key without a response (the request failed before deciding anything),
-        /// so that a retry runs afresh.
-        fn release_idempotent(&self, key: &IdempotencyKey) -> anyhow::Result<()>;
+        /// Stores the response of the claim `token` made on `key`: only while that claim holds the
+        /// key unanswered (another attempt's claim, or an answer, is left as it is).
+        fn complete_idempotent(
+            &self,
+            key: &IdempotencyKey,
+            token: &ClaimToken,
+            response: &StoredResponse,
+        ) -> anyhow::Result<()>;
+        /// Releases the claim `token` made on `key`, if it still holds the key without a response, so
+        /// that a retry runs afresh. Only for a request that provably had no effect (it never ran, or
+        /// it answered that nothing was applied); another attempt's claim is never released.
+        fn release_idempotent(&self, key: &IdempotencyKey, token: &ClaimToken) -> anyhow::Result<()>;
     }
 }
 
@@ -153,22 +155,89 @@ pub struct IdempotencyClaim {
     pub key: IdempotencyKey,
     /// Keyed hash of the request (method, path, body): the same key with another is a mismatch.
     pub fingerprint: String,
+    /// This attempt's own token, kept in the claim: only the attempt that holds it can answer or
+    /// release the claim (see [`ClaimToken`]).
+    pub token: ClaimToken,
+}
+
+impl IdempotencyClaim {
+    /// A claim on `key` for a request with `fingerprint`, under a fresh token.
+    pub fn new(key: IdempotencyKey, fingerprint: impl Into<String>) -> IdempotencyClaim {
+        IdempotencyClaim { key, fingerprint: fingerprint.into(), token: ClaimToken::new() }
+    }
+}
+
+/// What tells one attempt's claim on a key from every other's: 128 random bits (32 hex digits),
+/// drawn for each request that claims a key and kept in its claim (and again when a claim is taken
+/// over). An answer or a release names the token of the claim it settles, and the store settles the
+/// key only while that claim holds it unanswered: a request whose claim was lost, never made, or
+/// taken over by a retry cannot delete or answer the claim another request holds while it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClaimToken(String);
+
+impl ClaimToken {
+    /// A fresh token from the operating system's randomness.
+    pub fn new() -> ClaimToken {
+        let mut random = [0u8; 16];
+        // The operating system's randomness does not fail on the platforms sanhu runs on; were it to,
+        // a token from the time and a counter is still unique to this attempt within this process,
+        // and the instance's own claims are never taken over while it lives.
+        if getrandom::getrandom(&mut random).is_err() {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            random[..8].copy_from_slice(&crate::now_nanos().to_le_bytes());
+            random[8..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+        }
+        ClaimToken(hex::encode(random))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for ClaimToken {
+    fn default() -> Self {
+        ClaimToken::new()
+    }
 }
 
 /// What a claimed key's request came to, written with the audit event that records the request
-/// (`audit::AuditStore::append_audit_answering`): its response, kept for replay, or None (a 5xx,
-/// which decided nothing) for the key's release, so that a retry runs afresh.
+/// (`audit::AuditStore::append_audit_answering`): its response, kept for replay, or None for the
+/// key's release (only for a request that provably had no effect), so that a retry runs afresh.
+/// Settles only the claim `token` made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyAnswer {
     pub key: IdempotencyKey,
+    pub token: ClaimToken,
     pub response: Option<StoredResponse>,
 }
 
-/// How long a claim on an idempotency key holds, in seconds. A claim older than this whose request
-/// never completed belongs to a process that died: the next request with the same key takes it over.
-/// Most dead claims go sooner: a claim records the store that made it, and one whose store is known to
-/// be gone (its instance lock is free: the process ended) is taken over at once. The lease is for
-/// the claims whose claimant cannot be told apart from a live one.
+/// Largest response body a key keeps for replay, in bytes. The store refuses a larger one (that
+/// answer's request alone fails; see [`check_answer`]).
+pub const STORED_RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Checks what an answer promises before a backend stores it: its body is within
+/// [`STORED_RESPONSE_BYTES_MAX`].
+pub(crate) fn check_answer(answer: &IdempotencyAnswer) -> anyhow::Result<()> {
+    if let Some(response) = &answer.response {
+        anyhow::ensure!(
+            response.body.len() <= STORED_RESPONSE_BYTES_MAX,
+            "refusing to keep an answer of {} bytes for idempotency key {:?} (at most {STORED_RESPONSE_BYTES_MAX})",
+            response.body.len(),
+            answer.key.key
+        );
+    }
+    Ok(())
+}
+
+/// How long a claim whose claimant cannot be told holds, in seconds. A claim records the store that
+/// made it (its instance lock's token). While that store is known to live (its lock is held), its
+/// claim holds for as long as its request runs and its answer waits to be kept: the request may have
+/// had effects, and a second run could repeat one that is not itself idempotent. Once the store is
+/// known to be gone (its lock is free: the process ended), the claim is taken over at once. Only a
+/// claim made without an instance lock, whose claimant can never be told apart from a live one,
+/// lapses after this lease.
 pub const IDEMPOTENCY_CLAIM_LEASE_S: u32 = 60;
 
 /// A response kept for replay.

@@ -175,6 +175,22 @@ pub fn is_unavailable(error: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether `error`, failing a batch (of audit events, say), is the database's state rather than one
+/// item's: out of reach ([`is_unavailable`]), or a lock or statement timeout, a deadlock or a
+/// serialization failure. Such a batch fails as a whole, and trying its items one by one would only
+/// fail each of them again; any other failure may be one item's, which a writer finds by halving.
+pub fn is_batch_wide(error: &anyhow::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    is_unavailable(error)
+        || error.chain().any(|cause| {
+            cause.downcast_ref::<tokio_postgres::Error>().and_then(tokio_postgres::Error::code).is_some_and(|code| {
+                [&SqlState::LOCK_NOT_AVAILABLE, &SqlState::QUERY_CANCELED, &SqlState::T_R_DEADLOCK_DETECTED]
+                    .contains(&code)
+                    || code == &SqlState::T_R_SERIALIZATION_FAILURE
+            })
+        })
+}
+
 fn postgres_unavailable(error: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     match error.code() {

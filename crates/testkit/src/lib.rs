@@ -11,8 +11,10 @@
 //!   their check characters; [`ledger`]: accounts and transfers for the store's and ledger's tests.
 //! - [`schema`]: a fresh PostgreSQL schema without a store, for a `sanhu` process to migrate.
 //! - [`openapi_check`]: every response [`app::send_to`] receives, checked against the OpenAPI document.
+//! - [`faults`]: the database made to refuse some rows, as a failing disk or a row it cannot store would.
 
 pub mod app;
+pub mod faults;
 pub mod ids;
 pub mod ledger;
 pub mod money;

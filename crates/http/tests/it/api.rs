@@ -546,6 +546,35 @@ on_both_backends!(a_timestamp_outside_the_window_is_refused_either_way, |db| {
     app.send(app.request("GET", "/v1/ledger/accounts", b"", &headers)).await.assert_status(StatusCode::OK);
 });
 
+// Nonces are spent in batches, one commit for the concurrent requests': a batch that fails answers
+// each of its requests an error, never "fresh", so a replayed signature in it is not let through
+// (nor is the fresh request beside it run), and once the database takes nonces again the replay is
+// refused as one.
+on_both_backends!(a_failing_nonce_batch_lets_no_replayed_signature_through, |db| {
+    let app = app(db).await;
+    let body = serde_json::to_vec(&json!({"currency": "CNY"})).unwrap();
+    let headers = app.sign("POST", "/v1/ledger/accounts", &body);
+    app.send(app.request("POST", "/v1/ledger/accounts", &body, &headers)).await.assert_status(StatusCode::CREATED);
+    let accounts = |page: &Value| page["data"].as_array().unwrap().len();
+    let before = accounts(app.get("/v1/ledger/accounts?limit=1000").await.assert_status(StatusCode::OK));
+
+    sanhu_testkit::faults::refuse_rows(&app.db, "refuse_nonces", "api_nonces", "TRUE").await;
+    let fresh_headers = app.sign("POST", "/v1/ledger/accounts", &body);
+    // Sent past the kit's checks: the database's refusal is an internal error here, not a 503.
+    let send = |headers| {
+        tower::ServiceExt::oneshot(app.router.clone(), app.request("POST", "/v1/ledger/accounts", &body, headers))
+    };
+    let (replayed, fresh) = tokio::join!(send(&headers), send(&fresh_headers));
+    for status in [replayed.unwrap().status(), fresh.unwrap().status()] {
+        assert!(status.is_server_error(), "a nonce that was not recorded lets nothing through: {status}");
+    }
+    sanhu_testkit::faults::allow_rows(&app.db, "refuse_nonces", "api_nonces").await;
+
+    let replayed = app.send(app.request("POST", "/v1/ledger/accounts", &body, &headers)).await;
+    replayed.assert_error(StatusCode::UNAUTHORIZED, "replayed_nonce");
+    assert_eq!(accounts(app.get("/v1/ledger/accounts?limit=1000").await.assert_status(StatusCode::OK)), before);
+});
+
 on_both_backends!(a_replayed_nonce_is_refused, |db| {
     let app = app(db).await;
     let headers = app.sign("GET", "/v1/ledger/accounts", b"");

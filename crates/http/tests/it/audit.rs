@@ -302,33 +302,86 @@ async fn refuse_audit_events(db: &TestDatabase, on: bool) {
     }
 }
 
-// The answer under an Idempotency-Key is kept in the transaction of the request's event: when the
-// event cannot be written, neither is the answer, the key is released, and the retry runs the request
-// again, which finds the transfer the first run applied (its id derived from the key) and is recorded.
-on_both_backends!(an_answer_withheld_for_its_event_is_not_kept_and_its_retry_runs_once_more, |db| {
+/// The ledger accounts, through the API.
+async fn ledger_accounts(app: &TestApp) -> Vec<Value> {
+    let page = app.get("/v1/ledger/accounts?limit=1000").await;
+    page.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone()
+}
+
+// The answer under an Idempotency-Key is kept in the transaction of the request's event. When the
+// event cannot be written, the handler has run and may have had effects a second run would repeat
+// (opening an account makes a new id each run): the key is not released. The caller is answered
+// audit_unavailable; the event and the answer are kept in the background until they are committed,
+// retries are answered in use meanwhile, and then replay the first run's answer. One account opened,
+// one event.
+on_both_backends!(an_answer_withheld_for_its_event_is_kept_in_the_background_and_the_request_never_runs_twice, |db| {
+    let app = app(db).await;
+    let before = ledger_accounts(&app).await.len();
+    let body = serde_json::to_vec(&json!({"currency": "CNY"})).unwrap();
+    let key = [("idempotency-key", "withheld-1")];
+    refuse_audit_events(&app.db, true).await;
+    let withheld = app.send_with("POST", "/v1/ledger/accounts", &body, &key).await;
+    withheld.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(withheld.code(), "audit_unavailable");
+    let meanwhile = app.send_with("POST", "/v1/ledger/accounts", &body, &key).await;
+    meanwhile.assert_error(StatusCode::CONFLICT, "idempotency_key_in_use");
+    refuse_audit_events(&app.db, false).await;
+
+    // Retried as a client retries, until the kept answer is there.
+    let started = std::time::Instant::now();
+    let replay = loop {
+        let retried = app.send_with("POST", "/v1/ledger/accounts", &body, &key).await;
+        if retried.status != StatusCode::CONFLICT {
+            break retried;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the answer was never kept");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(replay.replayed(), "the first run's answer, not a second run");
+    let opened = replay.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let accounts = ledger_accounts(&app).await;
+    assert_eq!(accounts.len(), before + 1, "the request ran once: {accounts:?}");
+    assert!(accounts.iter().any(|account| account["id"] == opened.as_str()));
+    let again = app.send_with("POST", "/v1/ledger/accounts", &body, &key).await;
+    assert!(again.replayed());
+    assert_eq!(again.assert_status(StatusCode::CREATED)["id"], opened.as_str());
+    let recorded = events(&app, "&route=/v1/ledger/accounts").await;
+    let keyed: Vec<&Value> =
+        recorded.iter().filter(|e| e["target_ids"].as_array().unwrap().contains(&json!(opened))).collect();
+    assert_eq!(keyed.len(), 1, "the first run's event, kept in the background: {recorded:?}");
+    assert_eq!(keyed[0]["status"], 201);
+    assert_eq!(keyed[0]["request_id"], withheld.request_id(), "the event is the first run's");
+    let report = verify_chain(&app.db.store).await.unwrap();
+    assert_eq!(report.broken, None);
+});
+
+// A 5xx that decided nothing (the ledger could not commit: nothing was applied) releases its key, so
+// that the retry runs afresh; any other answer of a request that ran is kept, a 500 too.
+on_both_backends!(only_an_answer_that_decided_nothing_releases_its_key, |db| {
     let app = app(db).await;
     let platform = app.open_account(json!({"currency": "CNY", "normal_side": "debit"})).await;
     let wallet = app.open_account(json!({"currency": "CNY"})).await;
     let body =
         serde_json::to_vec(&json!({"debit_account_id": platform, "credit_account_id": wallet, "amount": 700})).unwrap();
-    let key = [("idempotency-key", "withheld-1")];
-    refuse_audit_events(&app.db, true).await;
-    let withheld = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;
-    withheld.assert_status(StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(withheld.code(), "audit_unavailable");
-    refuse_audit_events(&app.db, false).await;
-
-    let retried = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;
-    let first = retried.assert_status(StatusCode::CREATED).clone();
-    assert!(!retried.replayed(), "nothing was kept to replay: the request ran again");
-    let replay = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;
-    assert!(replay.replayed());
-    assert_eq!(replay.assert_status(StatusCode::CREATED).clone(), first, "the answer kept with its event");
-    let balance = app.get(&format!("/v1/ledger/accounts/{wallet}/balance")).await;
-    assert_eq!(balance.assert_status(StatusCode::OK)["balance"], 700, "the money moved once");
-    let recorded = events(&app, "&route=/v1/ledger/transfers").await;
-    assert_eq!(recorded.len(), 1, "the retry's event; the replay adds none: {recorded:?}");
-    assert_eq!(recorded[0]["status"], 201);
+    let key = [("idempotency-key", "unapplied-1")];
+    // The ledger's writer cannot commit: nothing of the transfer is applied.
+    sanhu_testkit::faults::refuse_rows(&app.db, "refuse_transfers", "ledger_transfers", "TRUE").await;
+    let unapplied = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;
+    unapplied.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(unapplied.code(), "ledger_unavailable");
+    sanhu_testkit::faults::allow_rows(&app.db, "refuse_transfers", "ledger_transfers").await;
+    let started = std::time::Instant::now();
+    let retried = loop {
+        let retried = app.send_with("POST", "/v1/ledger/transfers", &body, &key).await;
+        if retried.status != StatusCode::CONFLICT {
+            break retried;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the key was never released");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    retried.assert_status(StatusCode::CREATED);
+    assert!(!retried.replayed(), "the key was released: the retry ran");
+    assert_eq!(app.balance(&wallet).await, 700);
 });
 
 on_both_backends!(events_are_listed_by_actor_route_target_request_and_time, |db| {

@@ -1,7 +1,9 @@
 //! The audit log's batching writer, shaped like the ledger's (`crate::writer`): concurrent events
 //! queue here; one task appends up to `batch_events_max` of them in one transaction (one fsync) and
 //! then answers each caller with its own event as stored. A request under an idempotency key brings
-//! its answer along, which is kept (or the key released) in the same transaction as its event.
+//! its answer along, which is kept (or the key released) in the same transaction as its event. A batch
+//! the store refuses for one of its items is tried again in halves (see [`append`]), so that only that
+//! item's caller is answered with the failure.
 
 use std::time::{Duration, Instant};
 
@@ -111,33 +113,51 @@ async fn run(store: Store, config: AuditConfig, mut receiver: mpsc::Receiver<Pen
     }
 }
 
+/// Appends `batch` in one transaction. When that fails for something other than the database's state
+/// ([`sanhu_store::is_batch_wide`]: out of reach, a lock timeout...), the failure may be one item's (an
+/// event or an answer the store refuses): the batch is tried again in halves, in order, and so on
+/// down to single items, so that only an item that cannot be stored fails its own request and every
+/// other is appended.
 async fn append(store: &Store, batch: Vec<Pending>) {
-    let count = batch.len();
-    let mut events = Vec::with_capacity(count);
-    let mut answers = Vec::new();
-    let mut replies = Vec::with_capacity(count);
-    for pending in batch {
-        events.push(pending.event);
-        answers.extend(pending.answer);
-        replies.push(pending.reply);
-    }
-    let started = Instant::now();
-    match store.append_audit_answering(events, answers).await {
-        Ok(stored) => {
-            tracing::debug!(
-                batch.events = count,
-                duration_us = started.elapsed().as_micros() as u64,
-                "audit events appended"
-            );
-            for (reply, event) in replies.into_iter().zip(stored) {
-                let _ = reply.send(Ok(event));
+    // Batches left to append, the next one last.
+    let mut work = vec![batch];
+    while let Some(batch) = work.pop() {
+        let count = batch.len();
+        let events: Vec<NewAuditEvent> = batch.iter().map(|p| p.event.clone()).collect();
+        let answers: Vec<IdempotencyAnswer> = batch.iter().filter_map(|p| p.answer.clone()).collect();
+        let started = Instant::now();
+        match store.append_audit_answering(events, answers).await {
+            Ok(stored) => {
+                tracing::debug!(
+                    batch.events = count,
+                    duration_us = started.elapsed().as_micros() as u64,
+                    "audit events appended"
+                );
+                for (pending, event) in batch.into_iter().zip(stored) {
+                    let _ = pending.reply.send(Ok(event));
+                }
             }
-        }
-        Err(error) => {
-            tracing::error!(batch.events = count, error = format!("{error:#}"), "audit events could not be appended");
-            let error = BatchFailure::new(error);
-            for reply in replies {
-                let _ = reply.send(Err(AuditError::Storage(error.clone())));
+            Err(error) if count > 1 && !sanhu_store::is_batch_wide(&error) => {
+                tracing::warn!(
+                    batch.events = count,
+                    error = format!("{error:#}"),
+                    "audit events could not be appended together; trying them in halves"
+                );
+                let mut first = batch;
+                let second = first.split_off(count / 2);
+                work.push(second);
+                work.push(first);
+            }
+            Err(error) => {
+                tracing::error!(
+                    batch.events = count,
+                    error = format!("{error:#}"),
+                    "audit events could not be appended"
+                );
+                let error = BatchFailure::new(error);
+                for pending in batch {
+                    let _ = pending.reply.send(Err(AuditError::Storage(error.clone())));
+                }
             }
         }
     }

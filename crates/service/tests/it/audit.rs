@@ -7,7 +7,11 @@ use std::collections::HashSet;
 use sanhu_service::audit::{client_actor, AuditConfig, AuditLog, RequestRecord};
 use sanhu_service::clock;
 use sanhu_store::audit::{verify_chain, AuditQuery, AuditStore};
-use sanhu_testkit::on_both_backends;
+use sanhu_store::{
+    AccessStore, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, StoredResponse,
+    STORED_RESPONSE_BYTES_MAX,
+};
+use sanhu_testkit::{faults, on_both_backends};
 use serde_json::{json, Value};
 
 fn record(request_id: String, request: Value) -> RequestRecord {
@@ -74,4 +78,72 @@ on_both_backends!(a_recorded_request_keeps_none_of_its_secrets, |db| {
         assert!(!text.contains(secret), "{secret} is in the audit log: {text}");
     }
     assert!(text.contains("622202*********0018"), "the card number is kept masked: {text}");
+});
+
+// The writer appends concurrent events (and the answers kept with them) in one transaction. One item
+// the store refuses (an event the database rejects, an answer larger than a key keeps) fails its own
+// request only: a failed batch is tried again in halves, down to single items, so that every other
+// event of the batch is appended and every other answer kept.
+on_both_backends!(an_item_the_store_refuses_fails_alone_and_the_rest_of_its_batch_is_kept, |db| {
+    const CALLERS: usize = 8;
+    const REFUSED_EVENT: usize = 5;
+    const OVERSIZED_ANSWER: usize = 2;
+    faults::refuse_rows(&db, "refuse_one_event", "audit_events", "NEW.request_id = 'req_5'").await;
+    // A long gathering, so that the callers below share one batch.
+    let config = AuditConfig { batch_wait_us: 300_000, ..AuditConfig::default() };
+    let log = AuditLog::start(db.store.clone(), config);
+    let at = clock::now();
+    let claims: Vec<IdempotencyClaim> = (0..CALLERS)
+        .map(|n| {
+            let key = IdempotencyKey { client_id: "cli_01JD0000000000000000000000".to_owned(), key: format!("k{n}") };
+            IdempotencyClaim::new(key, "fp")
+        })
+        .collect();
+    let begun = db.store.begin_idempotent_batch(&claims, at).await.unwrap();
+    assert!(begun.iter().all(|b| *b == IdempotencyBegin::Claimed));
+
+    let mut tasks = Vec::new();
+    for (n, claim) in claims.iter().enumerate() {
+        let log = log.clone();
+        let size = if n == OVERSIZED_ANSWER { STORED_RESPONSE_BYTES_MAX + 1 } else { 16 };
+        let answer = IdempotencyAnswer {
+            key: claim.key.clone(),
+            token: claim.token.clone(),
+            response: Some(StoredResponse { status: 201, body: vec![b' '; size] }),
+        };
+        tasks.push(tokio::spawn(async move {
+            log.record_answering(record(format!("req_{n}"), json!({"n": n})), answer).await
+        }));
+    }
+    let mut answered = Vec::new();
+    for task in tasks {
+        answered.push(task.await.unwrap());
+    }
+    for (n, outcome) in answered.iter().enumerate() {
+        let refused = n == REFUSED_EVENT || n == OVERSIZED_ANSWER;
+        assert_eq!(outcome.is_err(), refused, "caller {n}: {outcome:?}");
+    }
+
+    // Every other event is in the chain, and every other answer is kept; the refused
+    // requests' keys hold neither an answer nor a release (their claims stand).
+    let stored = db.store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
+    let mut ids: Vec<&str> = stored.iter().map(|e| e.event.request_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["req_0", "req_1", "req_3", "req_4", "req_6", "req_7"]);
+    let report = verify_chain(&db.store).await.unwrap();
+    assert_eq!((report.events_checked, report.broken), (6, None));
+    for (n, claim) in claims.iter().enumerate() {
+        let again = IdempotencyClaim::new(claim.key.clone(), "fp");
+        let begin = db.store.begin_idempotent(&again, at).await.unwrap();
+        if n == REFUSED_EVENT || n == OVERSIZED_ANSWER {
+            assert_eq!(begin, IdempotencyBegin::InUse, "key {n}");
+        } else {
+            assert_eq!(
+                begin,
+                IdempotencyBegin::Replay(StoredResponse { status: 201, body: vec![b' '; 16] }),
+                "key {n}"
+            );
+        }
+    }
+    faults::allow_rows(&db, "refuse_one_event", "audit_events").await;
 });

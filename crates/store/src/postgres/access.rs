@@ -7,8 +7,8 @@ use tokio_postgres::Row;
 use super::PostgresStore;
 use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    AccessStore, ApiClient, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, KeyAdded,
-    NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
+    check_answer, AccessStore, ApiClient, ClaimToken, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim,
+    IdempotencyKey, KeyAdded, NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 /// Most expired nonces one `record_nonce` deletes: enough to keep up with any request rate, small
@@ -83,25 +83,26 @@ impl ClaimStatements {
             claim: statements
                 .get(
                     tx,
-                    "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, status, body) \
-                     VALUES ($1, $2, $3, $4, $5, NULL, NULL) ON CONFLICT (client_id, key) DO NOTHING",
+                    "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, claim_token, \
+                     status, body) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL) ON CONFLICT (client_id, key) DO NOTHING",
                 )
                 .await?,
             read: statements
                 .get(
                     tx,
-                    "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys \
+                    "SELECT fingerprint, claimed_at, status, body, claimed_by, claim_token FROM idempotency_keys \
                      WHERE client_id = $1 AND key = $2",
                 )
                 .await?,
-            // Takes over the claim only if it is still the dead one read (same time, same claimant): two
-            // requests that both found it dead cannot both win, even when they read the same clock.
+            // Takes over the claim only if it is still the dead one read (same time, same claimant, same
+            // attempt): two requests that both found it dead cannot both win, even when they read the
+            // same clock. The claim takes the new attempt's token.
             take_over: statements
                 .get(
                     tx,
-                    "UPDATE idempotency_keys SET claimed_at = $4, claimed_by = $5 \
+                    "UPDATE idempotency_keys SET claimed_at = $4, claimed_by = $5, claim_token = $7 \
                      WHERE client_id = $1 AND key = $2 AND claimed_at = $3 AND claimed_by IS NOT DISTINCT FROM $6 \
-                     AND status IS NULL",
+                     AND claim_token IS NOT DISTINCT FROM $8 AND status IS NULL",
                 )
                 .await?,
             // Free only when no session holds it: the claimant's store is gone. Taken in the batch's
@@ -120,11 +121,12 @@ async fn claim_one(
     now: Timestamp,
     token: Option<i64>,
 ) -> anyhow::Result<IdempotencyBegin> {
-    let (key, fingerprint) = (&claim.key, claim.fingerprint.as_str());
+    let (key, fingerprint, attempt) = (&claim.key, claim.fingerprint.as_str(), claim.token.as_str());
     let lease_start = now.nanos().saturating_sub(IDEMPOTENCY_CLAIM_LEASE_S as i64 * 1_000_000_000);
     for _ in 0..IDEMPOTENCY_TRIES {
-        let claimed =
-            tx.execute(&statements.claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos(), &token]).await?;
+        let claimed = tx
+            .execute(&statements.claim, &[&key.client_id, &key.key, &fingerprint, &now.nanos(), &token, &attempt])
+            .await?;
         if claimed == 1 {
             return Ok(IdempotencyBegin::Claimed);
         }
@@ -143,20 +145,24 @@ async fn claim_one(
             return Ok(IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() }));
         }
         let claimed_by: Option<i64> = row.try_get(4)?;
-        if claimed_at > lease_start {
-            let claimant_gone = match claimed_by {
-                Some(claimant) if Some(claimant) != token => {
-                    tx.query_one(&statements.claimant_lock, &[&claimant]).await?.try_get::<_, bool>(0)?
-                }
-                _ => false,
-            };
-            if !claimant_gone {
-                return Ok(IdempotencyBegin::InUse);
-            }
+        let claimed_with: Option<String> = row.try_get(5)?;
+        // A claimant known to live (this store, or one whose instance lock is held) holds its claim
+        // however long its request runs or its answer waits to be kept; one that cannot be told (no
+        // instance lock) holds it for the lease.
+        let held = match claimed_by {
+            Some(claimant) if Some(claimant) == token => true,
+            Some(claimant) => !tx.query_one(&statements.claimant_lock, &[&claimant]).await?.try_get::<_, bool>(0)?,
+            None => claimed_at > lease_start,
+        };
+        if held {
+            return Ok(IdempotencyBegin::InUse);
         }
-        // The claimer held the key past the lease without an answer, or its store is gone: it died.
+        // The claimer's store is gone (it died), or its claim, made without an instance lock, lapsed.
         let taken = tx
-            .execute(&statements.take_over, &[&key.client_id, &key.key, &claimed_at, &now.nanos(), &token, &claimed_by])
+            .execute(
+                &statements.take_over,
+                &[&key.client_id, &key.key, &claimed_at, &now.nanos(), &token, &claimed_by, &attempt, &claimed_with],
+            )
             .await?;
         if taken == 1 {
             return Ok(IdempotencyBegin::Claimed);
@@ -181,37 +187,69 @@ pub(super) async fn settle_keys(
             .get(
                 tx,
                 "UPDATE idempotency_keys SET status = u.s, body = u.b \
-                 FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::bytea[]) AS u(c, k, s, b) \
-                 WHERE client_id = u.c AND key = u.k",
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::bytea[]) AS u(c, k, t, s, b) \
+                 WHERE client_id = u.c AND key = u.k AND claim_token = u.t AND status IS NULL",
             )
             .await?;
-        let clients: Vec<&str> = answered.iter().map(|a| a.key.client_id.as_str()).collect();
-        let keys: Vec<&str> = answered.iter().map(|a| a.key.key.as_str()).collect();
-        let statuses: Vec<i32> =
-            answered.iter().filter_map(|a| a.response.as_ref()).map(|r| i32::from(r.status)).collect();
-        let bodies: Vec<&[u8]> =
-            answered.iter().filter_map(|a| a.response.as_ref()).map(|r| r.body.as_slice()).collect();
-        let updated =
-            tx.execute(&update, &[&clients, &keys, &statuses, &bodies]).await.context("store idempotent answers")?;
-        if updated as usize != answered.len() {
-            // Released (or never claimed): there is no request left to answer from it, so the
-            // response is dropped as the SQLite store drops it.
-            tracing::warn!(answers = answered.len(), updated, "some answered idempotency keys were not claimed");
+        // In statements of at most ANSWER_BYTES_PER_STATEMENT of bodies: one bind message (every
+        // parameter of a statement) must stay under PostgreSQL's limit of about 1 GiB, and a batch
+        // of large answers would pass it.
+        for chunk in answer_chunks(&answered) {
+            let clients: Vec<&str> = chunk.iter().map(|a| a.key.client_id.as_str()).collect();
+            let keys: Vec<&str> = chunk.iter().map(|a| a.key.key.as_str()).collect();
+            let tokens: Vec<&str> = chunk.iter().map(|a| a.token.as_str()).collect();
+            let statuses: Vec<i32> =
+                chunk.iter().filter_map(|a| a.response.as_ref()).map(|r| i32::from(r.status)).collect();
+            let bodies: Vec<&[u8]> =
+                chunk.iter().filter_map(|a| a.response.as_ref()).map(|r| r.body.as_slice()).collect();
+            let updated = tx
+                .execute(&update, &[&clients, &keys, &tokens, &statuses, &bodies])
+                .await
+                .context("store idempotent answers")?;
+            if updated as usize != chunk.len() {
+                // Another attempt's claim holds the key (this one's was taken over), or it is answered:
+                // that claim's request answers it, and this response is dropped, as on SQLite.
+                tracing::warn!(answers = chunk.len(), updated, "some answers' claims no longer hold their keys");
+            }
         }
     }
     if !released.is_empty() {
         let delete = statements
             .get(
                 tx,
-                "DELETE FROM idempotency_keys USING UNNEST($1::text[], $2::text[]) AS u(c, k) \
-                 WHERE client_id = u.c AND key = u.k AND status IS NULL",
+                "DELETE FROM idempotency_keys USING UNNEST($1::text[], $2::text[], $3::text[]) AS u(c, k, t) \
+                 WHERE client_id = u.c AND key = u.k AND claim_token = u.t AND status IS NULL",
             )
             .await?;
         let clients: Vec<&str> = released.iter().map(|a| a.key.client_id.as_str()).collect();
         let keys: Vec<&str> = released.iter().map(|a| a.key.key.as_str()).collect();
-        tx.execute(&delete, &[&clients, &keys]).await.context("release idempotency keys")?;
+        let tokens: Vec<&str> = released.iter().map(|a| a.token.as_str()).collect();
+        tx.execute(&delete, &[&clients, &keys, &tokens]).await.context("release idempotency keys")?;
     }
     Ok(())
+}
+
+/// Most bytes of answers' bodies one statement sends: far below PostgreSQL's limit on one message
+/// (about 1 GiB), and at least one answer (each is at most `STORED_RESPONSE_BYTES_MAX`).
+const ANSWER_BYTES_PER_STATEMENT: usize = 256 * 1024 * 1024;
+
+/// `answered` in consecutive runs whose bodies add up to at most [`ANSWER_BYTES_PER_STATEMENT`] (a
+/// run holds one answer at least).
+fn answer_chunks<'a>(answered: &'a [&'a IdempotencyAnswer]) -> Vec<&'a [&'a IdempotencyAnswer]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, answer) in answered.iter().enumerate() {
+        let size = answer.response.as_ref().map_or(0, |r| r.body.len());
+        if i > start && bytes + size > ANSWER_BYTES_PER_STATEMENT {
+            chunks.push(&answered[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < answered.len() {
+        chunks.push(&answered[start..]);
+    }
+    chunks
 }
 
 impl AccessStore for PostgresStore {
@@ -394,14 +432,8 @@ impl AccessStore for PostgresStore {
             .collect())
     }
 
-    async fn begin_idempotent(
-        &self,
-        key: &IdempotencyKey,
-        fingerprint: &str,
-        now: Timestamp,
-    ) -> anyhow::Result<IdempotencyBegin> {
-        let claim = IdempotencyClaim { key: key.clone(), fingerprint: fingerprint.to_owned() };
-        let mut begun = self.begin_idempotent_batch(std::slice::from_ref(&claim), now).await?;
+    async fn begin_idempotent(&self, claim: &IdempotencyClaim, now: Timestamp) -> anyhow::Result<IdempotencyBegin> {
+        let mut begun = self.begin_idempotent_batch(std::slice::from_ref(claim), now).await?;
         begun.pop().context("one answer for one claim")
     }
 
@@ -427,6 +459,7 @@ impl AccessStore for PostgresStore {
         let clients: Vec<&str> = order.iter().map(|&i| claims[i].key.client_id.as_str()).collect();
         let keys: Vec<&str> = order.iter().map(|&i| claims[i].key.key.as_str()).collect();
         let fingerprints: Vec<&str> = order.iter().map(|&i| claims[i].fingerprint.as_str()).collect();
+        let attempts: Vec<&str> = order.iter().map(|&i| claims[i].token.as_str()).collect();
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let tx = conn.client.transaction().await?;
@@ -434,20 +467,25 @@ impl AccessStore for PostgresStore {
             .statements
             .get(
                 &tx,
-                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by) \
-                 SELECT c, k, f, $4::int8, $5::int8 FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u(c, k, f) \
-                 ON CONFLICT (client_id, key) DO NOTHING RETURNING client_id, key",
+                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, claim_token) \
+                 SELECT c, k, f, $4::int8, $5::int8, t FROM UNNEST($1::text[], $2::text[], $3::text[], $6::text[]) \
+                 AS u(c, k, f, t) ON CONFLICT (client_id, key) DO NOTHING RETURNING client_id, key, claim_token",
             )
             .await?;
-        let rows = tx.query(&claim_all, &[&clients, &keys, &fingerprints, &now.nanos(), &token]).await?;
-        let mut claimed: std::collections::HashSet<(String, String)> =
-            rows.iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1))).collect();
+        let rows = tx.query(&claim_all, &[&clients, &keys, &fingerprints, &now.nanos(), &token, &attempts]).await?;
+        // Each inserted row with the token of the claim that inserted it: a key given twice in the
+        // batch is inserted once, for whichever of its claims UNNEST gave first.
+        let mut claimed: std::collections::HashSet<(String, String, String)> = rows
+            .iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2)))
+            .collect();
         let mut statements = ClaimStatements::prepare(&mut conn.statements, &tx).await?;
         let mut begun = Vec::with_capacity(claims.len());
         for claim in claims {
             // The first of a key in the batch that the statement inserted has it; a later one finds it
             // claimed, by this very store.
-            let begin = if claimed.remove(&(claim.key.client_id.clone(), claim.key.key.clone())) {
+            let inserted = (claim.key.client_id.clone(), claim.key.key.clone(), claim.token.as_str().to_owned());
+            let begin = if claimed.remove(&inserted) {
                 IdempotencyBegin::Claimed
             } else {
                 claim_one(&tx, &mut statements, claim, now, token).await?
@@ -458,30 +496,39 @@ impl AccessStore for PostgresStore {
         Ok(begun)
     }
 
-    async fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()> {
+    async fn complete_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        token: &ClaimToken,
+        response: &StoredResponse,
+    ) -> anyhow::Result<()> {
+        let answer = IdempotencyAnswer { key: key.clone(), token: token.clone(), response: Some(response.clone()) };
+        check_answer(&answer)?;
         let conn = self.inner.general.get().await?;
         let updated = conn
             .client
             .execute(
-                "UPDATE idempotency_keys SET status = $3, body = $4 WHERE client_id = $1 AND key = $2",
-                &[&key.client_id, &key.key, &(response.status as i32), &response.body],
+                "UPDATE idempotency_keys SET status = $3, body = $4 \
+                 WHERE client_id = $1 AND key = $2 AND claim_token = $5 AND status IS NULL",
+                &[&key.client_id, &key.key, &(response.status as i32), &response.body, &token.as_str()],
             )
             .await?;
         if updated == 0 {
-            // Released (or never claimed): there is no request left to answer from it, so the
-            // response is dropped as the SQLite store drops it.
-            tracing::warn!(client = %key.client_id, key = %key.key, "completed an idempotency key that is not claimed");
+            // Another attempt's claim holds the key (this one's was taken over), or it is answered:
+            // that claim's request answers it, and this response is dropped, as on SQLite.
+            tracing::warn!(client = %key.client_id, key = %key.key, "an answer for a claim that no longer holds its key");
         }
         Ok(())
     }
 
-    async fn release_idempotent(&self, key: &IdempotencyKey) -> anyhow::Result<()> {
+    async fn release_idempotent(&self, key: &IdempotencyKey, token: &ClaimToken) -> anyhow::Result<()> {
         let conn = self.inner.general.get().await?;
-        // Only an open claim: a stored response must keep answering retries.
+        // Only this attempt's own open claim: a stored response must keep answering retries, and
+        // another attempt's claim is that attempt's to settle.
         conn.client
             .execute(
-                "DELETE FROM idempotency_keys WHERE client_id = $1 AND key = $2 AND status IS NULL",
-                &[&key.client_id, &key.key],
+                "DELETE FROM idempotency_keys WHERE client_id = $1 AND key = $2 AND claim_token = $3 AND status IS NULL",
+                &[&key.client_id, &key.key, &token.as_str()],
             )
             .await?;
         Ok(())

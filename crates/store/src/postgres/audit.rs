@@ -50,6 +50,7 @@ impl AuditStore for PostgresStore {
             return Ok(Vec::new());
         }
         events.iter().try_for_each(check_event)?;
+        answers.iter().try_for_each(crate::access::check_answer)?;
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let tx = conn.client.transaction().await?;

@@ -17,6 +17,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("schema_v7.sql")),
     // Counters moved inside a party write: a merchant's receipts per day and month (see `crate::party`).
     (8, include_str!("schema_v8.sql")),
+    // Which attempt claimed an idempotency key (see `crate::ClaimToken`).
+    (9, include_str!("schema_v9.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

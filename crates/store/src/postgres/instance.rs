@@ -13,7 +13,9 @@
 //! The lock lives as long as its session, not as long as the process: a store whose lock connection
 //! broke takes the same lock again on its next claim, and in between its open claims look dead to
 //! the other instances. Where the session outlives the process (a host that vanished, until TCP
-//! keepalive notices; a pooler in transaction mode) the claim looks alive and waits for its lease.
+//! keepalive notices) the claim looks alive until the session ends: a live claimant's claim does not
+//! lapse with the lease (see `IDEMPOTENCY_CLAIM_LEASE_S`), so the lock's connection must reach
+//! PostgreSQL itself, not a pooler in transaction mode, whose server sessions outlive every client.
 
 use anyhow::Context;
 use tokio_postgres::{Client, NoTls};

@@ -9,8 +9,8 @@ use sanhu_core::Timestamp;
 use super::SqliteStore;
 use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    AccessStore, ApiClient, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, KeyAdded,
-    NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
+    check_answer, AccessStore, ApiClient, ClaimToken, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim,
+    IdempotencyKey, KeyAdded, NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 impl AccessStore for SqliteStore {
@@ -160,14 +160,8 @@ impl AccessStore for SqliteStore {
         .await
     }
 
-    async fn begin_idempotent(
-        &self,
-        key: &IdempotencyKey,
-        fingerprint: &str,
-        now: Timestamp,
-    ) -> anyhow::Result<IdempotencyBegin> {
-        let claim = IdempotencyClaim { key: key.clone(), fingerprint: fingerprint.to_owned() };
-        let mut begun = self.begin_idempotent_batch(std::slice::from_ref(&claim), now).await?;
+    async fn begin_idempotent(&self, claim: &IdempotencyClaim, now: Timestamp) -> anyhow::Result<IdempotencyBegin> {
+        let mut begun = self.begin_idempotent_batch(std::slice::from_ref(claim), now).await?;
         begun.pop().context("one answer for one claim")
     }
 
@@ -195,13 +189,19 @@ impl AccessStore for SqliteStore {
         .await
     }
 
-    async fn complete_idempotent(&self, key: &IdempotencyKey, response: &StoredResponse) -> anyhow::Result<()> {
-        let answer = IdempotencyAnswer { key: key.clone(), response: Some(response.clone()) };
+    async fn complete_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        token: &ClaimToken,
+        response: &StoredResponse,
+    ) -> anyhow::Result<()> {
+        let answer = IdempotencyAnswer { key: key.clone(), token: token.clone(), response: Some(response.clone()) };
+        check_answer(&answer)?;
         self.write(move |c| settle_key(c, &answer)).await
     }
 
-    async fn release_idempotent(&self, key: &IdempotencyKey) -> anyhow::Result<()> {
-        let answer = IdempotencyAnswer { key: key.clone(), response: None };
+    async fn release_idempotent(&self, key: &IdempotencyKey, token: &ClaimToken) -> anyhow::Result<()> {
+        let answer = IdempotencyAnswer { key: key.clone(), token: token.clone(), response: None };
         self.write(move |c| settle_key(c, &answer)).await
     }
 }
@@ -215,7 +215,7 @@ fn claim_key(
     claim: &IdempotencyClaim,
     now: Timestamp,
 ) -> anyhow::Result<IdempotencyBegin> {
-    let (key, fingerprint) = (&claim.key, &claim.fingerprint);
+    let (key, fingerprint, attempt) = (&claim.key, &claim.fingerprint, claim.token.as_str());
     let existing = tx
         .prepare_cached(
             "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys WHERE client_id = ?1 AND key = ?2",
@@ -233,48 +233,61 @@ fn claim_key(
     Ok(match existing {
         None => {
             tx.prepare_cached(
-                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, claim_token) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![key.client_id, key.key, fingerprint, now.nanos(), token])?;
+            .execute(params![key.client_id, key.key, fingerprint, now.nanos(), token, attempt])?;
             IdempotencyBegin::Claimed
         }
         Some((stored, _, _, _, _)) if &stored != fingerprint => IdempotencyBegin::Mismatch,
         Some((_, _, Some(status), body, _)) => {
             IdempotencyBegin::Replay(StoredResponse { status, body: body.unwrap_or_default() })
         }
-        Some((_, claimed_at, None, _, claimed_by))
-            if !claim_lapsed(claimed_at, now) && !claimed_by.as_deref().is_some_and(|by| instance.is_gone(by)) =>
-        {
-            IdempotencyBegin::InUse
-        }
+        // A claimant known to live (this store, or one whose instance lock is held) holds its claim
+        // however long its request runs or its answer waits to be kept; one that cannot be told (no
+        // instance lock) holds it for the lease.
+        Some((_, _, None, _, Some(by))) if !instance.is_gone(&by) => IdempotencyBegin::InUse,
+        Some((_, claimed_at, None, _, None)) if !claim_lapsed(claimed_at, now) => IdempotencyBegin::InUse,
         Some(_) => {
-            // The first request's claim lapsed, or its store is gone (its process died) before
-            // answering. Whatever it did was either committed in full or not at all, so running
-            // afresh is safe only because every money movement below is itself idempotent (a
-            // transfer's id, the caller's or one derived from the key, finds what the first run
-            // applied) or was rolled back.
+            // The first request's store is gone (its process died) before answering, or its claim,
+            // made without an instance lock, lapsed. Whatever it did was either committed in full or
+            // not at all, so running afresh is safe only because every money movement below is itself
+            // idempotent (a transfer's id, the caller's or one derived from the key, finds what the
+            // first run applied) or was rolled back. The claim takes this attempt's token: the dead
+            // one's can settle it no more.
             tx.prepare_cached(
-                "UPDATE idempotency_keys SET claimed_at = ?1, claimed_by = ?2 WHERE client_id = ?3 AND key = ?4",
+                "UPDATE idempotency_keys SET claimed_at = ?1, claimed_by = ?2, claim_token = ?3 \
+                 WHERE client_id = ?4 AND key = ?5",
             )?
-            .execute(params![now.nanos(), token, key.client_id, key.key])?;
+            .execute(params![now.nanos(), token, attempt, key.client_id, key.key])?;
             IdempotencyBegin::Claimed
         }
     })
 }
 
 /// Settles a claimed key inside the caller's transaction: stores its response, or (None) releases
-/// it if it holds none. The audit log's append calls it, so that a request's event and its answer
-/// are one commit.
+/// it; either only while the claim `answer.token` made holds the key without a response. The audit
+/// log's append calls it, so that a request's event and its answer are one commit.
 pub(super) fn settle_key(c: &Connection, answer: &IdempotencyAnswer) -> anyhow::Result<()> {
-    let key = &answer.key;
-    match &answer.response {
+    let (key, token) = (&answer.key, answer.token.as_str());
+    let settled = match &answer.response {
         Some(response) => c
-            .prepare_cached("UPDATE idempotency_keys SET status = ?1, body = ?2 WHERE client_id = ?3 AND key = ?4")?
-            .execute(params![response.status, response.body, key.client_id, key.key])?,
+            .prepare_cached(
+                "UPDATE idempotency_keys SET status = ?1, body = ?2 \
+                 WHERE client_id = ?3 AND key = ?4 AND claim_token = ?5 AND status IS NULL",
+            )?
+            .execute(params![response.status, response.body, key.client_id, key.key, token])?,
         None => c
-            .prepare_cached("DELETE FROM idempotency_keys WHERE client_id = ?1 AND key = ?2 AND status IS NULL")?
-            .execute(params![key.client_id, key.key])?,
+            .prepare_cached(
+                "DELETE FROM idempotency_keys WHERE client_id = ?1 AND key = ?2 AND claim_token = ?3 AND status IS NULL",
+            )?
+            .execute(params![key.client_id, key.key, token])?,
     };
+    if settled == 0 && answer.response.is_some() {
+        // Another attempt's claim holds the key (this one's was taken over), or it is answered: that
+        // claim's request answers it, and this response is dropped.
+        tracing::warn!(client = %key.client_id, key = %key.key, "an answer for a claim that no longer holds its key");
+    }
     Ok(())
 }
 

@@ -34,6 +34,7 @@ impl AuditStore for SqliteStore {
             return Ok(Vec::new());
         }
         events.iter().try_for_each(check_event)?;
+        answers.iter().try_for_each(crate::access::check_answer)?;
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for answer in &answers {

@@ -22,6 +22,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("schema_v6.sql")),
     // Counters moved inside a party write: a merchant's receipts per day and month (see `crate::party`).
     (7, include_str!("schema_v7.sql")),
+    // Which attempt claimed an idempotency key: a token of its own, so that only that attempt settles
+    // (answers or releases) the claim (see `crate::ClaimToken`).
+    (8, "ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT;"),
 ];
 
 impl DatabaseStore for SqliteStore {

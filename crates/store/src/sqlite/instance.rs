@@ -76,7 +76,8 @@ impl InstanceLock {
     }
 
     /// Whether the store with `token` is certainly gone: its lock file is missing or its lock free.
-    /// False while it lives, and whenever that cannot be told (the claim then waits for its lease).
+    /// False while it lives, and whenever that cannot be told (the claim then stands: a claim whose
+    /// claimant may live is never taken over, see `IDEMPOTENCY_CLAIM_LEASE_S`).
     pub fn is_gone(&self, token: &str) -> bool {
         if self.held.as_ref().is_some_and(|(mine, _)| mine == token) {
             return false;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use sanhu_core::Timestamp;
 use sanhu_store::audit::{AuditStore, NewAuditEvent};
 use sanhu_store::{
-    on_both_backends, AccessStore, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, Store,
-    StoredResponse,
+    on_both_backends, AccessStore, ClaimToken, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
+    Store, StoredResponse,
 };
 
 /// Longest PostgreSQL may take to end the session of a store that went away (it notices the closed
@@ -19,17 +19,23 @@ fn key(name: &str) -> IdempotencyKey {
     IdempotencyKey { client_id: "cli_1".to_owned(), key: name.to_owned() }
 }
 
+/// A fresh attempt's claim on `key`.
+fn claim(key: &IdempotencyKey, fingerprint: &str) -> IdempotencyClaim {
+    IdempotencyClaim::new(key.clone(), fingerprint)
+}
+
 fn start() -> Timestamp {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     Timestamp(nanos as i64)
 }
 
 /// Asks `store` for `key` at `at` until it is claimed, as a client retries after a crash.
-async fn claim_once_its_claimant_is_gone(store: &Store, key: &IdempotencyKey, at: Timestamp) {
+async fn claim_once_its_claimant_is_gone(store: &Store, key: &IdempotencyKey, at: Timestamp) -> IdempotencyClaim {
     let started = Instant::now();
     loop {
-        match store.begin_idempotent(key, "fp", at).await.unwrap() {
-            IdempotencyBegin::Claimed => return,
+        let attempt = claim(key, "fp");
+        match store.begin_idempotent(&attempt, at).await.unwrap() {
+            IdempotencyBegin::Claimed => return attempt,
             IdempotencyBegin::InUse if started.elapsed() < SESSION_END_TIMEOUT => {
                 tokio::time::sleep(Duration::from_millis(20)).await
             }
@@ -44,43 +50,56 @@ on_both_backends!(a_claim_whose_store_is_gone_is_taken_over_at_once_and_a_live_o
     let at = start();
     let k = key("k1");
     let claimant = db.open_another().await;
-    assert_eq!(claimant.begin_idempotent(&k, "fp", at).await.unwrap(), IdempotencyBegin::Claimed);
-    assert_eq!(db.store.begin_idempotent(&k, "fp", at).await.unwrap(), IdempotencyBegin::InUse, "another instance");
-    assert_eq!(claimant.begin_idempotent(&k, "fp", at).await.unwrap(), IdempotencyBegin::InUse, "its own instance");
-    assert_eq!(db.store.begin_idempotent(&k, "other", at).await.unwrap(), IdempotencyBegin::Mismatch);
+    assert_eq!(claimant.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::Claimed);
+    assert_eq!(
+        db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(),
+        IdempotencyBegin::InUse,
+        "another instance"
+    );
+    assert_eq!(
+        claimant.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(),
+        IdempotencyBegin::InUse,
+        "its own instance"
+    );
+    assert_eq!(db.store.begin_idempotent(&claim(&k, "other"), at).await.unwrap(), IdempotencyBegin::Mismatch);
 
     // The claimant goes away with its request unanswered, as a killed process does.
     drop(claimant);
-    claim_once_its_claimant_is_gone(&db.store, &k, at).await;
+    let taken_over = claim_once_its_claimant_is_gone(&db.store, &k, at).await;
 
     // Taken over, the claim is the live store's: in use for everyone else, and for it.
     let third = db.open_another().await;
-    assert_eq!(third.begin_idempotent(&k, "fp", at).await.unwrap(), IdempotencyBegin::InUse);
-    assert_eq!(db.store.begin_idempotent(&k, "fp", at).await.unwrap(), IdempotencyBegin::InUse);
+    assert_eq!(third.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::InUse);
+    assert_eq!(db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::InUse);
     let response = StoredResponse { status: 201, body: br#"{"id":"tr_1"}"#.to_vec() };
-    db.store.complete_idempotent(&k, &response).await.unwrap();
-    assert_eq!(third.begin_idempotent(&k, "fp", at).await.unwrap(), IdempotencyBegin::Replay(response));
+    db.store.complete_idempotent(&k, &taken_over.token, &response).await.unwrap();
+    assert_eq!(third.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::Replay(response));
 
     // A claimant that answered before it went away leaves its answer, not a claim to take over.
     let answered = key("k2");
     let claimant = db.open_another().await;
-    assert_eq!(claimant.begin_idempotent(&answered, "fp", at).await.unwrap(), IdempotencyBegin::Claimed);
+    let first = claim(&answered, "fp");
+    assert_eq!(claimant.begin_idempotent(&first, at).await.unwrap(), IdempotencyBegin::Claimed);
     let response = StoredResponse { status: 422, body: br#"{"error":{}}"#.to_vec() };
-    claimant.complete_idempotent(&answered, &response).await.unwrap();
+    claimant.complete_idempotent(&answered, &first.token, &response).await.unwrap();
     drop(claimant);
-    assert_eq!(db.store.begin_idempotent(&answered, "fp", at).await.unwrap(), IdempotencyBegin::Replay(response));
+    assert_eq!(
+        db.store.begin_idempotent(&claim(&answered, "fp"), at).await.unwrap(),
+        IdempotencyBegin::Replay(response)
+    );
 });
 
 on_both_backends!(two_live_stores_racing_for_a_dead_claim_take_it_over_once, |db| {
     let at = start();
     let k = key("k3");
     let claimant = db.open_another().await;
-    assert_eq!(claimant.begin_idempotent(&k, "fp", at).await.unwrap(), IdempotencyBegin::Claimed);
+    assert_eq!(claimant.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::Claimed);
     drop(claimant);
     let other = db.open_another().await;
     let started = Instant::now();
     loop {
-        let (a, b) = tokio::join!(db.store.begin_idempotent(&k, "fp", at), other.begin_idempotent(&k, "fp", at));
+        let (mine, theirs) = (claim(&k, "fp"), claim(&k, "fp"));
+        let (a, b) = tokio::join!(db.store.begin_idempotent(&mine, at), other.begin_idempotent(&theirs, at));
         let (a, b) = (a.unwrap(), b.unwrap());
         let claimed = [&a, &b].iter().filter(|r| ***r == IdempotencyBegin::Claimed).count();
         assert!(claimed <= 1, "both stores took the claim over: {a:?} {b:?}");
@@ -96,16 +115,12 @@ on_both_backends!(two_live_stores_racing_for_a_dead_claim_take_it_over_once, |db
 on_both_backends!(a_batch_of_claims_answers_each_as_one_claim_would_and_answers_settle_with_audit_events, |db| {
     let at = start();
     let answered = key("answered");
-    assert_eq!(db.store.begin_idempotent(&answered, "fp", at).await.unwrap(), IdempotencyBegin::Claimed);
+    let first = claim(&answered, "fp");
+    assert_eq!(db.store.begin_idempotent(&first, at).await.unwrap(), IdempotencyBegin::Claimed);
     let stored = StoredResponse { status: 201, body: br#"{"id":"tr_1"}"#.to_vec() };
-    db.store.complete_idempotent(&answered, &stored).await.unwrap();
+    db.store.complete_idempotent(&answered, &first.token, &stored).await.unwrap();
     let held = key("held");
-    assert_eq!(db.store.begin_idempotent(&held, "fp", at).await.unwrap(), IdempotencyBegin::Claimed);
-
-    let claim = |k: &IdempotencyKey, fingerprint: &str| IdempotencyClaim {
-        key: k.clone(),
-        fingerprint: fingerprint.to_owned(),
-    };
+    assert_eq!(db.store.begin_idempotent(&claim(&held, "fp"), at).await.unwrap(), IdempotencyBegin::Claimed);
     let (fresh, other_client) =
         (key("fresh"), IdempotencyKey { client_id: "cli_2".to_owned(), key: "fresh".to_owned() });
     let claims = [
@@ -150,17 +165,91 @@ on_both_backends!(a_batch_of_claims_answers_each_as_one_claim_would_and_answers_
         changes: None,
     };
     let kept = StoredResponse { status: 201, body: br#"{"id":"tr_2"}"#.to_vec() };
+    let answer = |i: usize, response: Option<StoredResponse>| IdempotencyAnswer {
+        key: claims[i].key.clone(),
+        token: claims[i].token.clone(),
+        response,
+    };
     let answers = vec![
-        IdempotencyAnswer { key: fresh.clone(), response: Some(kept.clone()) },
-        IdempotencyAnswer { key: other_client.clone(), response: None },
-        IdempotencyAnswer { key: answered.clone(), response: None },
+        answer(0, Some(kept.clone())),
+        answer(6, None),
+        // The very claim that answered this key: an answered key is never released.
+        IdempotencyAnswer { key: answered.clone(), token: first.token.clone(), response: None },
     ];
     let head = db.store.audit_head().await.unwrap();
     let events = db.store.append_audit_answering(vec![event(201), event(500)], answers).await.unwrap();
     assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [head.seq + 1, head.seq + 2]);
-    assert_eq!(db.store.begin_idempotent(&fresh, "fp", at).await.unwrap(), IdempotencyBegin::Replay(kept));
-    assert_eq!(db.store.begin_idempotent(&other_client, "another", at).await.unwrap(), IdempotencyBegin::Claimed);
-    assert_eq!(db.store.begin_idempotent(&answered, "fp", at).await.unwrap(), IdempotencyBegin::Replay(stored));
+    assert_eq!(db.store.begin_idempotent(&claim(&fresh, "fp"), at).await.unwrap(), IdempotencyBegin::Replay(kept));
+    assert_eq!(
+        db.store.begin_idempotent(&claim(&other_client, "another"), at).await.unwrap(),
+        IdempotencyBegin::Claimed
+    );
+    assert_eq!(db.store.begin_idempotent(&claim(&answered, "fp"), at).await.unwrap(), IdempotencyBegin::Replay(stored));
     let report = sanhu_store::audit::verify_chain(&db.store).await.unwrap();
     assert_eq!((report.broken, report.events_checked), (None, head.seq + 2));
+});
+
+// A claim batch whose commit's answer was lost leaves its requests unsure whether their claims were
+// made; each releases its own in the background. The release names the attempt's token, so it never
+// deletes the claim another attempt holds while it runs (a retry on another instance, or a request of
+// a later batch): without that, a third request would find the key free and run it a second time. An
+// answer likewise settles only its own claim.
+on_both_backends!(a_claim_is_released_or_answered_only_by_the_attempt_that_made_it, |db| {
+    let at = start();
+    let k = key("lost-batch");
+    // The first attempt's claim was never committed (its batch failed); a retry on another instance
+    // claims the key and runs.
+    let lost = claim(&k, "fp");
+    let other = db.open_another().await;
+    let retry = claim(&k, "fp");
+    assert_eq!(other.begin_idempotent(&retry, at).await.unwrap(), IdempotencyBegin::Claimed);
+    // The first attempt's background release, and a late answer of it, leave the retry's claim alone.
+    db.store.release_idempotent(&k, &lost.token).await.unwrap();
+    let wrong = StoredResponse { status: 201, body: br#"{"id":"not_this"}"#.to_vec() };
+    db.store.complete_idempotent(&k, &lost.token, &wrong).await.unwrap();
+    let answer = IdempotencyAnswer { key: k.clone(), token: lost.token.clone(), response: None };
+    db.store.append_audit_answering(Vec::new(), vec![answer]).await.unwrap();
+    assert_eq!(db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::InUse);
+    assert_eq!(other.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::InUse);
+
+    // The retry's own answer is kept, and replayed.
+    let kept = StoredResponse { status: 201, body: br#"{"id":"tr_9"}"#.to_vec() };
+    other.complete_idempotent(&k, &retry.token, &kept).await.unwrap();
+    assert_eq!(db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::Replay(kept.clone()));
+    // And once answered, no token releases it, the claimant's own neither.
+    other.release_idempotent(&k, &retry.token).await.unwrap();
+    assert_eq!(db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::Replay(kept));
+
+    // A claim that was committed after all is released by its own attempt: the key is free again.
+    let released = key("committed-after-all");
+    let first = claim(&released, "fp");
+    assert_eq!(
+        db.store.begin_idempotent_batch(std::slice::from_ref(&first), at).await.unwrap(),
+        [IdempotencyBegin::Claimed]
+    );
+    db.store.release_idempotent(&released, &ClaimToken::new()).await.unwrap();
+    assert_eq!(
+        other.begin_idempotent(&claim(&released, "fp"), at).await.unwrap(),
+        IdempotencyBegin::InUse,
+        "another token"
+    );
+    db.store.release_idempotent(&released, &first.token).await.unwrap();
+    assert_eq!(other.begin_idempotent(&claim(&released, "fp"), at).await.unwrap(), IdempotencyBegin::Claimed);
+});
+
+// A claim taken over from a store that is gone takes the new attempt's token: the dead attempt's
+// settles it no more.
+on_both_backends!(a_claim_taken_over_is_the_new_attempts_to_settle, |db| {
+    let at = start();
+    let k = key("taken-over");
+    let claimant = db.open_another().await;
+    let dead = claim(&k, "fp");
+    assert_eq!(claimant.begin_idempotent(&dead, at).await.unwrap(), IdempotencyBegin::Claimed);
+    drop(claimant);
+    let taken_over = claim_once_its_claimant_is_gone(&db.store, &k, at).await;
+    db.store.release_idempotent(&k, &dead.token).await.unwrap();
+    assert_eq!(db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::InUse);
+    let kept = StoredResponse { status: 201, body: br#"{"id":"tr_1"}"#.to_vec() };
+    db.store.complete_idempotent(&k, &taken_over.token, &kept).await.unwrap();
+    assert_eq!(db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::Replay(kept));
 });

@@ -9,8 +9,8 @@ use sanhu_core::ledger::{
 use sanhu_core::{AccountId, Amount, Timestamp};
 use sanhu_store::testing::TestDatabase;
 use sanhu_store::{
-    AccessStore, ApiClient, DatabaseStore, EntryQuery, IdempotencyBegin, IdempotencyKey, LedgerStore, Store,
-    StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S,
+    AccessStore, ApiClient, DatabaseStore, EntryQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, LedgerStore,
+    Store, StoredResponse, IDEMPOTENCY_CLAIM_LEASE_S,
 };
 use sanhu_testkit::ledger::{self, new_account_id, new_transfer_id, now};
 
@@ -667,41 +667,55 @@ async fn idempotency_keys_claim_replay_mismatch_and_lapse() {
     let db = postgres_or_skip!();
     let store = &db.store;
     let key = IdempotencyKey { client_id: "cli_1".to_owned(), key: "k1".to_owned() };
+    let claim = |key: &IdempotencyKey, fingerprint: &str| IdempotencyClaim::new(key.clone(), fingerprint);
     let start = now();
-    assert_eq!(store.begin_idempotent(&key, "fp", start).await.unwrap(), IdempotencyBegin::Claimed);
-    assert_eq!(store.begin_idempotent(&key, "fp", start).await.unwrap(), IdempotencyBegin::InUse);
-    assert_eq!(store.begin_idempotent(&key, "other", start).await.unwrap(), IdempotencyBegin::Mismatch);
+    let first = claim(&key, "fp");
+    assert_eq!(store.begin_idempotent(&first, start).await.unwrap(), IdempotencyBegin::Claimed);
+    assert_eq!(store.begin_idempotent(&claim(&key, "fp"), start).await.unwrap(), IdempotencyBegin::InUse);
+    assert_eq!(store.begin_idempotent(&claim(&key, "other"), start).await.unwrap(), IdempotencyBegin::Mismatch);
     let response = StoredResponse { status: 201, body: br#"{"id":"tr_1"}"#.to_vec() };
-    store.complete_idempotent(&key, &response).await.unwrap();
-    assert_eq!(store.begin_idempotent(&key, "fp", start).await.unwrap(), IdempotencyBegin::Replay(response.clone()));
-    assert_eq!(store.begin_idempotent(&key, "other", start).await.unwrap(), IdempotencyBegin::Mismatch);
-    store.release_idempotent(&key).await.unwrap();
+    store.complete_idempotent(&key, &first.token, &response).await.unwrap();
+    assert_eq!(
+        store.begin_idempotent(&claim(&key, "fp"), start).await.unwrap(),
+        IdempotencyBegin::Replay(response.clone())
+    );
+    assert_eq!(store.begin_idempotent(&claim(&key, "other"), start).await.unwrap(), IdempotencyBegin::Mismatch);
+    store.release_idempotent(&key, &first.token).await.unwrap();
     let much_later = Timestamp(start.nanos() + 3600 * SECOND);
     assert_eq!(
-        store.begin_idempotent(&key, "fp", much_later).await.unwrap(),
+        store.begin_idempotent(&claim(&key, "fp"), much_later).await.unwrap(),
         IdempotencyBegin::Replay(response),
         "a completed key is not released, and its response does not lapse"
     );
 
     // The same key of another client is another key.
     let theirs = IdempotencyKey { client_id: "cli_2".to_owned(), key: "k1".to_owned() };
-    assert_eq!(store.begin_idempotent(&theirs, "fp", start).await.unwrap(), IdempotencyBegin::Claimed);
+    assert_eq!(store.begin_idempotent(&claim(&theirs, "fp"), start).await.unwrap(), IdempotencyBegin::Claimed);
 
     // A released claim can be claimed again at once.
     let released = IdempotencyKey { client_id: "cli_1".to_owned(), key: "k2".to_owned() };
-    assert_eq!(store.begin_idempotent(&released, "fp", start).await.unwrap(), IdempotencyBegin::Claimed);
-    store.release_idempotent(&released).await.unwrap();
-    assert_eq!(store.begin_idempotent(&released, "fp2", start).await.unwrap(), IdempotencyBegin::Claimed);
+    let first = claim(&released, "fp");
+    assert_eq!(store.begin_idempotent(&first, start).await.unwrap(), IdempotencyBegin::Claimed);
+    store.release_idempotent(&released, &first.token).await.unwrap();
+    assert_eq!(store.begin_idempotent(&claim(&released, "fp2"), start).await.unwrap(), IdempotencyBegin::Claimed);
 
-    // A claim whose request never answered lapses after the lease: its claimer died.
+    // A claim of a live store holds past the lease: its request may still run, or its answer wait to
+    // be kept.
     let lapsing = IdempotencyKey { client_id: "cli_1".to_owned(), key: "k3".to_owned() };
     let lease = IDEMPOTENCY_CLAIM_LEASE_S as i64 * SECOND;
-    assert_eq!(store.begin_idempotent(&lapsing, "fp", start).await.unwrap(), IdempotencyBegin::Claimed);
-    let within = Timestamp(start.nanos() + lease - 1);
-    assert_eq!(store.begin_idempotent(&lapsing, "fp", within).await.unwrap(), IdempotencyBegin::InUse);
+    assert_eq!(store.begin_idempotent(&claim(&lapsing, "fp"), start).await.unwrap(), IdempotencyBegin::Claimed);
     let lapsed = Timestamp(start.nanos() + lease);
-    assert_eq!(store.begin_idempotent(&lapsing, "fp", lapsed).await.unwrap(), IdempotencyBegin::Claimed);
-    assert_eq!(store.begin_idempotent(&lapsing, "fp", lapsed).await.unwrap(), IdempotencyBegin::InUse, "re-claimed");
+    assert_eq!(store.begin_idempotent(&claim(&lapsing, "fp"), lapsed).await.unwrap(), IdempotencyBegin::InUse);
+    // A claim whose claimant cannot be told (made without an instance lock) lapses after the lease.
+    raw(&db).await.execute("UPDATE idempotency_keys SET claimed_by = NULL WHERE key = 'k3'", &[]).await.unwrap();
+    let within = Timestamp(start.nanos() + lease - 1);
+    assert_eq!(store.begin_idempotent(&claim(&lapsing, "fp"), within).await.unwrap(), IdempotencyBegin::InUse);
+    assert_eq!(store.begin_idempotent(&claim(&lapsing, "fp"), lapsed).await.unwrap(), IdempotencyBegin::Claimed);
+    assert_eq!(
+        store.begin_idempotent(&claim(&lapsing, "fp"), lapsed).await.unwrap(),
+        IdempotencyBegin::InUse,
+        "re-claimed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
