@@ -197,7 +197,7 @@ pub fn customer_status(text: &str) -> Result<CustomerStatus, ApiError> {
         "frozen" => Ok(CustomerStatus::Frozen),
         "stop_payment" => Ok(CustomerStatus::StopPayment),
         "merged" => {
-            Err(ApiError::party(PartyError::from(sanhu_core::party::customer::CustomerError::CustomerMergeRequired)))
+            Err(ApiError::from(PartyError::from(sanhu_core::party::customer::CustomerError::CustomerMergeRequired)))
         }
         _ => Err(ApiError::new(
             code::INVALID_STATUS,

@@ -189,7 +189,7 @@ pub async fn find_operators(
         Ok(operator) if bound_to.is_some_and(|member| operator.operator.member() != member) => Vec::new(),
         Ok(operator) => vec![OperatorView::from(&operator)],
         Err(error) if error.code() == "operator_not_found" => Vec::new(),
-        Err(error) => return Err(ApiError::party(error)),
+        Err(error) => return Err(ApiError::from(error)),
     };
     Ok(Json(OperatorList { data: found }))
 }

@@ -27,7 +27,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::sessions::StaffCaller;
-use super::{staff_error, AuthenticatedStaff};
+use super::AuthenticatedStaff;
 use crate::error::{code, code_info, ApiError};
 use crate::idempotency::IDEMPOTENCY_KEY_HEADER;
 use crate::json::parse_body;
@@ -68,7 +68,7 @@ pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -
         .map_err(|_| ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"))?;
     let body = held_body(&body)?;
     let request = HeldRequest { method, route, path, body };
-    let approval = state.staff.request_approval(&staff.username, request).await.map_err(staff_error)?;
+    let approval = state.staff.request_approval(&staff.username, request).await.map_err(ApiError::from)?;
     tracing::info!(approval.id = %approval.id, staff.username = %staff.username, route = %approval.route, "held for approval");
     Ok((StatusCode::ACCEPTED, Json(ApprovalView::from(&approval))).into_response())
 }
@@ -196,7 +196,7 @@ pub async fn list_approvals(State(state): State<AppState>, query: QueryParams) -
             ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned")
         })?),
     };
-    let approvals = state.staff.approvals(&ApprovalQuery { status, after, limit }).await.map_err(staff_error)?;
+    let approvals = state.staff.approvals(&ApprovalQuery { status, after, limit }).await.map_err(ApiError::from)?;
     let next_cursor = (approvals.len() == limit as usize).then(|| approvals.last().map(|a| a.id.to_string())).flatten();
     Ok(Json(ApprovalPage { data: approvals.iter().map(ApprovalView::from).collect(), next_cursor }))
 }
@@ -220,7 +220,7 @@ pub async fn get_approval(
     State(state): State<AppState>,
     ApprovalIdPath(id): ApprovalIdPath,
 ) -> Result<Json<ApprovalView>, ApiError> {
-    let approval = state.staff.approval(id).await.map_err(staff_error)?;
+    let approval = state.staff.approval(id).await.map_err(ApiError::from)?;
     Ok(Json(ApprovalView::from(&approval)))
 }
 
@@ -246,9 +246,9 @@ pub async fn approve(
     ApprovalIdPath(id): ApprovalIdPath,
 ) -> Result<Json<ApprovalView>, ApiError> {
     check_role_grants(&state, &checker, id).await?;
-    let approval = state.staff.approve(id, &checker.username).await.map_err(staff_error)?;
+    let approval = state.staff.approve(id, &checker.username).await.map_err(ApiError::from)?;
     let (status, body) = apply(&state, &approval).await?;
-    let approval = state.staff.finish_approval(id, status, body).await.map_err(staff_error)?;
+    let approval = state.staff.finish_approval(id, status, body).await.map_err(ApiError::from)?;
     tracing::info!(approval.id = %id, staff.username = %checker.username, status = approval.status.as_str(), "approval applied");
     Ok(Json(ApprovalView::from(&approval)))
 }
@@ -286,7 +286,7 @@ pub async fn reject(
     let body: RejectBody = parse_body(&body)?;
     let reason = fields::reason(&body.reason)?;
     check_role_grants(&state, &checker, id).await?;
-    let approval = state.staff.reject(id, &checker.username, reason.as_str()).await.map_err(staff_error)?;
+    let approval = state.staff.reject(id, &checker.username, reason.as_str()).await.map_err(ApiError::from)?;
     tracing::info!(approval.id = %id, staff.username = %checker.username, "approval rejected");
     Ok(Json(ApprovalView::from(&approval)))
 }
@@ -294,7 +294,7 @@ pub async fn reject(
 /// A checker's role must grant the scope the held request needs: approving a freeze is for someone
 /// who may freeze.
 async fn check_role_grants(state: &AppState, checker: &AuthenticatedStaff, id: ApprovalId) -> Result<(), ApiError> {
-    let approval = state.staff.approval(id).await.map_err(staff_error)?;
+    let approval = state.staff.approval(id).await.map_err(ApiError::from)?;
     let role = checker.signed_in.as_ref().map(|s| s.account.role).ok_or_else(|| {
         ApiError::new(code::STAFF_SESSION_REQUIRED, "an approval is decided by a staff member signed in")
     })?;
