@@ -9,7 +9,8 @@
 //! - signed operations take the signature headers and the default security; public ones
 //!   `security: []`;
 //! - signed POSTs take `Idempotency-Key`, except the secret-bearing ones, whose description says
-//!   `idempotency_key_not_accepted` instead; a staff session's POSTs send `X-CSRF-Token`;
+//!   `idempotency_key_not_accepted` instead; the POSTs a staff session may make
+//!   ([`Route::accepts_staff_session`]) take `X-CSRF-Token`;
 //! - every response carries `X-Request-Id`, and a POST's success `Idempotent-Replayed`;
 //! - the operation's scope, as `x-sanhu-scope` and as a paragraph of its description saying how far a
 //!   client bound to a member reaches ([`scope_paragraph`]);
@@ -163,7 +164,7 @@ fn complete(route: &Route, operation: &mut Value, responses: &mut Map<String, Va
     }
     parameters.extend(operation["parameters"].as_array().cloned().unwrap_or_default());
     let has_query = parameters.iter().any(|p| p["in"] == "query" || p["$ref"].is_string() && !is_path_ref(p));
-    if route.signed() && post {
+    if post && route.accepts_staff_session() {
         parameters.push(reference("parameters", CSRF_TOKEN));
     }
     if takes_key {
@@ -595,9 +596,10 @@ fn shared_parameters() -> Value {
             "name": "X-CSRF-Token",
             "in": "header",
             "required": false,
-            "description": "With a staff session: the session's CSRF token, as its sign-in answered it. Required on every POST of a staff session.",
+            "description": "With a staff session: the session's CSRF token, as its sign-in answered it (`csrf_token_missing`, `csrf_token_invalid`). Required on every POST of a staff session; an API client's signed request sends none.",
             "schema": {
-                "type": "string"
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$"
             }
         }
     })
@@ -766,6 +768,10 @@ mod tests {
                 let takes_key = operation["parameters"]
                     .as_array()
                     .is_some_and(|ps| ps.iter().any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey"));
+                let takes_csrf = operation["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["$ref"] == "#/components/parameters/CsrfToken"));
+                assert_eq!(takes_csrf, route.accepts_staff_session(), "{method} {path}: X-CSRF-Token");
                 if route.secret {
                     // The key is refused there, and the document says so.
                     assert!(!takes_key, "{method} {path} documents an Idempotency-Key it refuses");
