@@ -170,8 +170,7 @@ pub struct AccountPage {
     summary = "List accounts",
     description = "Accounts in id order (which is creation order), cursor-paginated.",
     params(
-        ("after" = Option<String>, Query, description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise)."),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+        crate::query::Paging<sanhu_core::AccountId>,
     ),
     responses(
         (status = 200, description = "A page of accounts.", body = AccountPage)

@@ -63,6 +63,7 @@ impl EntryView {
 pub struct EntryPage {
     data: Vec<EntryView>,
     /// Pass as `after` for the next page; null when this page is the last.
+    #[schema(value_type = Option<crate::query::NanosecondsCursor>, inline)]
     next_cursor: Option<String>,
 }
 
@@ -77,11 +78,10 @@ pub struct EntryPage {
     summary = "List an account's entries",
     description = "Every transfer that touched the account (流水), oldest first, with the balances after it on the account's normal side.",
     params(
-        ("id" = String, Path, description = "The account's id."),
-        ("from" = Option<String>, Query, description = "RFC 3339; entries at or after it (`invalid_time` otherwise)."),
-        ("to" = Option<String>, Query, description = "RFC 3339; entries before it. Must be after `from`."),
-        ("after" = Option<String>, Query, description = "A `next_cursor` from the previous page."),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; entries at or after it (`invalid_time` otherwise)."),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339; entries before it. Must be after `from`."),
+        crate::query::Paging<crate::query::NanosecondsCursor>,
     ),
     responses(
         (status = 200, description = "A page of entries.", body = EntryPage)

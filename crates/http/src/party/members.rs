@@ -263,20 +263,7 @@ pub async fn cancel_member(
         with its actor and reason, oldest first, cursor-paginated.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        (
-            "after" = Option<String>,
-            Query,
-            description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).",
-            pattern = "^[0-9]{1,18}$",
-        ),
-        (
-            "limit" = Option<u32>,
-            Query,
-            description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise \
-                `invalid_limit`.",
-            minimum = 1,
-            maximum = 1000,
-        ),
+        crate::query::Paging<crate::query::SequenceCursor>,
     ),
     responses(
         (status = 200, description = "A page of history.", body = HistoryPage),

@@ -173,9 +173,8 @@ pub struct ApprovalPage {
     summary = "List approvals",
     description = "Requests staff made that wait for, or were decided by, a second staff member; oldest first, cursor-paginated.",
     params(
-        ("status" = Option<String>, Query, description = "Only approvals with this status (`invalid_status` otherwise)."),
-        ("after" = Option<String>, Query, description = "A `next_cursor` (`invalid_cursor` otherwise)."),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+        ("status" = inline(Option<sanhu_core::staff::ApprovalStatus>), Query, description = "Only approvals with this status (`invalid_status` otherwise)."),
+        crate::query::Paging<sanhu_core::staff::ApprovalId>,
     ),
     responses(
         (status = 200, description = "A page of approvals.", body = ApprovalPage)
