@@ -254,25 +254,48 @@ fn collect_ids(value: &Value, ids: &mut Vec<String>, depth: usize) {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = AuditEvent)]
 pub struct AuditEventView {
+    /// Numbered from 1, without gaps.
+    #[schema(minimum = 1)]
     pub seq: i64,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub at: String,
     /// `client:cli_…` or `staff:<username>`.
+    #[schema(pattern = "^(client:cli_[A-Za-z0-9_-]{1,60}|staff:[a-z][a-z0-9._-]{2,31})$")]
     pub actor: String,
+    #[schema(value_type = crate::request_id::RequestId, inline)]
     pub request_id: String,
-    /// The address the request came from; null when unknown.
+    /// The address the request came from (IPv4 or IPv6); null when unknown.
+    #[schema(pattern = "^[0-9A-Fa-f:.]{2,45}$")]
     pub source: Option<String>,
+    /// Only POSTs are recorded.
+    #[schema(value_type = PostMethod, inline)]
     pub method: String,
     /// The route's template, e.g. `/v1/members/{id}/lock`.
+    #[schema(pattern = "^/v1/[a-z0-9/{}_-]+$")]
     pub route: String,
     pub target_ids: Vec<String>,
     /// The HTTP status answered.
+    #[schema(minimum = 100, maximum = 599)]
     pub status: u16,
+    #[schema(value_type = Option<crate::error::ErrorCodeName>)]
     pub error_code: Option<String>,
+    #[schema(value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     /// The request's JSON with its secrets redacted; null for a request without a body.
     pub changes: Value,
+    /// Hex SHA-256 of the event before (64 zeros before the first).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub prev_hash: String,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub hash: String,
+}
+
+/// The method of a recorded request: reads are not recorded.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+enum PostMethod {
+    #[schema(rename = "POST")]
+    Post,
 }
 
 impl From<&AuditEvent> for AuditEventView {

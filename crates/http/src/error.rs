@@ -209,6 +209,25 @@ impl From<Rejection> for ErrorCodeInfo {
     }
 }
 
+/// A field holding a stable error code: the `ErrorCode` schema, by reference (the document's component
+/// is made in `crate::openapi`, with the registry's table).
+pub struct ErrorCodeName;
+
+impl utoipa::PartialSchema for ErrorCodeName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(registry().iter().map(|info| info.code)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCodeName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ErrorCode")
+    }
+}
+
 /// What an endpoint is about, for the codes it can answer with ([`capability_codes`]): each section
 /// of the route table (`crate::routes`) is one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

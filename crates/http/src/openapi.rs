@@ -141,6 +141,9 @@ pub fn generate() -> Value {
             }
         }
     }
+    for value in paths.values_mut().chain(schemas.values_mut()) {
+        describe_inlined(value);
+    }
     doc["paths"] = Value::Object(paths);
     doc["components"] = json!({
         "securitySchemes": security_schemes(),
@@ -150,6 +153,36 @@ pub fn generate() -> Value {
         "schemas": schemas,
     });
     doc
+}
+
+/// utoipa writes a field whose schema is inlined from another type and that has a doc comment as
+/// `allOf: [the schema, {description, type: object}]`, and the second part refuses every value that is
+/// not an object: the description goes onto the schema instead.
+fn describe_inlined(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(parts)) = map.get("allOf") {
+                let described = |part: &Value| {
+                    part.as_object().is_some_and(|p| {
+                        p.len() == 2 && p.get("type") == Some(&json!("object")) && p["description"].is_string()
+                    })
+                };
+                if let [schema, note] = parts.as_slice() {
+                    if described(note) {
+                        let mut merged = schema.clone();
+                        merged["description"] = note["description"].clone();
+                        map.remove("allOf");
+                        for (key, part) in merged.as_object().into_iter().flatten() {
+                            map.insert(key.clone(), part.clone());
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(describe_inlined);
+        }
+        Value::Array(items) => items.iter_mut().for_each(describe_inlined),
+        _ => {}
+    }
 }
 
 /// Adds to an operation what it shares with the others: see the module's documentation.
@@ -535,7 +568,8 @@ fn headers() -> Value {
         "XRequestId": {
             "description": "The request's id (`req_...`), on every response; the same as `request_id` in an error body.",
             "schema": {
-                "type": "string"
+                "type": "string",
+                "pattern": "^req_[0-9A-Za-z_]+$"
             }
         },
         "IdempotentReplayed": {
@@ -626,6 +660,7 @@ fn error_schema() -> Value {
                     },
                     "request_id": {
                         "type": "string",
+                        "pattern": "^req_[0-9A-Za-z_]+$",
                         "description": "The request's id, also in the `X-Request-Id` header; quote it to the operator.",
                         "examples": ["req_01JD7S2P3Q4R5S6T7V8W9X0Y1Z"]
                     }

@@ -18,19 +18,28 @@ use crate::state::AppState;
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = Entry)]
 pub struct EntryView {
+    #[schema(value_type = sanhu_core::TransferId, inline)]
     transfer_id: String,
+    #[schema(value_type = super::choices::TransferKind, inline)]
     kind: &'static str,
     /// "debit" or "credit": the side of this account the transfer touched.
+    #[schema(value_type = super::choices::Side, inline)]
     direction: &'static str,
+    #[schema(value_type = sanhu_core::Amount, inline)]
     amount: i64,
+    #[schema(value_type = sanhu_core::AccountId, inline)]
     counterparty_account_id: String,
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     code: Option<String>,
+    #[schema(min_length = 1, max_length = 128)]
     reference: Option<String>,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     timestamp: String,
     /// Posted balance on the account's normal side after the transfer.
     balance_after: i64,
     available_after: i64,
     /// Held against the normal side after the transfer (balance less available).
+    #[schema(minimum = 0)]
     pending_after: i64,
 }
 

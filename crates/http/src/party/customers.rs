@@ -43,6 +43,7 @@ const SEARCH_TEXT_BYTES_MAX: usize = 200;
             "phone" = Option<String>,
             Query,
             description = "A member's login phone (`phone_invalid` if it is not a phone number).",
+            pattern = "^\\+?[0-9][0-9 -]{6,30}$",
         ),
         (
             "name" = Option<String>,
@@ -210,11 +211,13 @@ pub struct MergeView {
     // `administrator` (this endpoint) or `authentication` (a verified authentication).
     #[schema(value_type = crate::party::choices::MergeBasis, inline)]
     basis: &'static str,
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     reason: Option<String>,
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<sanhu_core::id::AuthenticationId>, inline)]
     authentication_id: Option<String>,
+    #[schema(value_type = Vec<sanhu_core::id::MemberId>, inline)]
     members_moved: Vec<String>,
+    #[schema(value_type = Vec<sanhu_core::AccountId>, inline)]
     accounts_moved: Vec<String>,
     /// The survivor had no certificate and took the absorbed customer's.
     certificate_moved: bool,

@@ -26,11 +26,12 @@ struct RegisterBody {
     #[schema(value_type = Option<crate::party::choices::Scope>, inline, default = "external")]
     scope: Option<String>,
     /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     phone: Option<String>,
-    #[schema(examples("zhang.san@example.cn"))]
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254, examples("zhang.san@example.cn"))]
     email: Option<String>,
     /// 2 to 20 letters, digits, '_' or '-', not all digits.
+    #[schema(min_length = 2, max_length = 20)]
     nickname: Option<String>,
     #[schema(inline)]
     third_party: Option<ThirdPartyField>,

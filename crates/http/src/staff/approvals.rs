@@ -90,20 +90,31 @@ fn held_body(body: &Bytes) -> Result<String, ApiError> {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = Approval)]
 pub struct ApprovalView {
+    #[schema(value_type = sanhu_core::staff::ApprovalId, inline)]
     pub id: String,
     /// pending, applying, applied, failed or rejected.
+    #[schema(value_type = sanhu_core::staff::ApprovalStatus, inline)]
     pub status: &'static str,
     /// The staff member who made the request, and the one who approved or rejected it.
+    #[schema(value_type = sanhu_core::staff::Username, inline)]
     pub maker: String,
+    #[schema(value_type = Option<sanhu_core::staff::Username>, inline)]
     pub checker: Option<String>,
-    /// The request: method, route template, path as sent, and body (null for none).
+    /// The request: method, route template, path as sent, and body (null for none). Only POSTs are
+    /// held.
+    #[schema(pattern = "^POST$")]
     pub method: String,
+    #[schema(pattern = "^/v1/[a-z0-9/{}_-]+$")]
     pub route: String,
+    #[schema(pattern = "^/v1/")]
     pub path: String,
     pub request: Value,
     /// Why it was rejected.
+    #[schema(value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub created_at: String,
+    #[schema(value_type = Option<sanhu_core::Timestamp>, inline)]
     pub decided_at: Option<String>,
     /// What applying it answered; null until it is applied.
     pub response: Option<AppliedResponse>,
@@ -112,6 +123,7 @@ pub struct ApprovalView {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct AppliedResponse {
     /// The HTTP status: 2xx when applied, 4xx when refused (nothing changed).
+    #[schema(minimum = 200, maximum = 499)]
     pub status: u16,
     pub body: Value,
 }
@@ -161,6 +173,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApprovalIdPath {
 pub struct ApprovalPage {
     data: Vec<ApprovalView>,
     /// Pass as `after` for the next page; null when this page is the last.
+    #[schema(value_type = Option<sanhu_core::staff::ApprovalId>, inline)]
     next_cursor: Option<String>,
 }
 
@@ -209,7 +222,7 @@ pub async fn list_approvals(State(state): State<AppState>, query: QueryParams) -
     summary = "Get an approval",
     description = "One approval, with the request it holds and, once applied, its answer.",
     params(
-        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+        ("id" = String, Path, description = "The approval's id.", pattern = "^apr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     responses(
         (status = 200, description = "The approval.", body = ApprovalView)
@@ -233,7 +246,7 @@ pub async fn get_approval(
     summary = "Approve a request",
     description = "Another staff member than the maker (`approval_same_staff_member`), whose role grants the scope the held request needs (`scope_missing`), approves it: the request is applied then, as the maker's, through its endpoint with all its rules, and the approval answers with what that endpoint answered (`applied`, or `failed` when refused: nothing changed). An approval already `applying` (a crash interrupted it) is finished, at most once; a decided one is `approval_decided`. For staff only (`staff_session_required`).",
     params(
-        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+        ("id" = String, Path, description = "The approval's id.", pattern = "^apr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     responses(
         (status = 200, description = "The approval.", body = ApprovalView)
@@ -256,6 +269,7 @@ pub async fn approve(
 #[serde(deny_unknown_fields)]
 #[schema(as = RejectApprovalRequest)]
 struct RejectBody {
+    #[schema(value_type = sanhu_core::party::change::Reason, inline)]
     reason: String,
 }
 
@@ -269,7 +283,7 @@ struct RejectBody {
     summary = "Reject a request",
     description = "Another staff member than the maker (`approval_same_staff_member`), whose role grants the scope the held request needs, rejects a pending approval with a reason; nothing is applied (`approval_decided` once decided). For staff only (`staff_session_required`).",
     params(
-        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+        ("id" = String, Path, description = "The approval's id.", pattern = "^apr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     request_body = RejectBody,
     responses(

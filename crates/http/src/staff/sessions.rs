@@ -144,18 +144,24 @@ impl<S: Send + Sync> FromRequestParts<S> for StaffCaller {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = StaffSession)]
 pub struct StaffSessionView {
+    #[schema(value_type = sanhu_core::staff::Username, inline)]
     pub username: String,
     /// super_admin, finance, operations, customer_service or auditor.
+    #[schema(value_type = sanhu_core::staff::StaffRole, inline)]
     pub role: &'static str,
     /// What the role may do.
+    #[schema(value_type = Vec<sanhu_core::scope::Scope>, inline)]
     pub scopes: Vec<&'static str>,
     /// Send it in `X-CSRF-Token` with every POST. Answered once, at sign-in; kept by sanhu only as a
     /// hash.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, pattern = "^[0-9a-f]{64}$")]
     pub csrf_token: Option<String>,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub signed_in_at: String,
     /// When the session ends if it is not used again (at the latest, `absolute_timeout_s` after
     /// sign-in).
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub expires_at: String,
     pub idle_timeout_s: u32,
     pub absolute_timeout_s: u32,
@@ -181,7 +187,10 @@ impl StaffSessionView {
 #[serde(deny_unknown_fields)]
 #[schema(as = StaffSignInRequest)]
 struct SignInBody {
+    /// Read in either case.
+    #[schema(min_length = 1, max_length = 256)]
     username: String,
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
 }
 
