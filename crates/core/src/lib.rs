@@ -12,6 +12,8 @@ pub mod id;
 pub mod id_hash;
 pub mod ledger;
 pub mod money;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod party;
 pub mod scope;
 pub mod staff;

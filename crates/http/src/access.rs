@@ -72,7 +72,7 @@ pub async fn check(State(state): State<AppState>, request: Request, next: Next) 
             for object in named_objects(named, &mut parts, &state, json.as_ref()).await {
                 let owner = state.parties.owning_member(object).await?;
                 if owner != member {
-                    return Err(ApiError::party(object.not_found()));
+                    return Err(ApiError::from(object.not_found()));
                 }
             }
             Ok(next.run(Request::from_parts(parts, body)).await)

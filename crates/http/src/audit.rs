@@ -292,25 +292,48 @@ fn collect_ids(value: &Value, ids: &mut Vec<String>, depth: usize) {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = AuditEvent)]
 pub struct AuditEventView {
+    /// Numbered from 1, without gaps.
+    #[schema(minimum = 1)]
     pub seq: i64,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub at: String,
     /// `client:cli_…` or `staff:<username>`.
+    #[schema(pattern = "^(client:cli_[A-Za-z0-9_-]{1,60}|staff:[a-z][a-z0-9._-]{2,31})$")]
     pub actor: String,
+    #[schema(value_type = crate::request_id::RequestId, inline)]
     pub request_id: String,
-    /// The address the request came from; null when unknown.
+    /// The address the request came from (IPv4 or IPv6); null when unknown.
+    #[schema(pattern = "^[0-9A-Fa-f:.]{2,45}$")]
     pub source: Option<String>,
+    /// Only POSTs are recorded.
+    #[schema(value_type = PostMethod, inline)]
     pub method: String,
     /// The route's template, e.g. `/v1/members/{id}/lock`.
+    #[schema(pattern = "^/v1/[a-z0-9/{}_-]+$")]
     pub route: String,
     pub target_ids: Vec<String>,
     /// The HTTP status answered.
+    #[schema(minimum = 100, maximum = 599)]
     pub status: u16,
+    #[schema(value_type = Option<crate::error::ErrorCodeName>)]
     pub error_code: Option<String>,
+    #[schema(value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     /// The request's JSON with its secrets redacted; null for a request without a body.
     pub changes: Value,
+    /// Hex SHA-256 of the event before (64 zeros before the first).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub prev_hash: String,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub hash: String,
+}
+
+/// The method of a recorded request: reads are not recorded.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+enum PostMethod {
+    #[schema(rename = "POST")]
+    Post,
 }
 
 impl From<&AuditEvent> for AuditEventView {
@@ -342,6 +365,7 @@ impl From<&AuditEvent> for AuditEventView {
 pub struct AuditEventPage {
     data: Vec<AuditEventView>,
     /// Pass as `after` for the next page; null when this page is the last.
+    #[schema(value_type = Option<crate::query::SequenceCursor>, inline)]
     next_cursor: Option<String>,
 }
 
@@ -355,14 +379,13 @@ pub struct AuditEventPage {
     summary = "List audit events",
     description = "Every signed POST that reached a handler, succeeded or refused, is an event: the client that sent it (`actor`), its request id, the address it came from, its route, the ids it was about, the status and error code answered, its reason and its JSON with every secret redacted (pay passwords, card numbers, CVV, codes, certificate numbers, keys: `[redacted]`; card numbers anywhere else masked to their first 6 and last 4 digits). Events are numbered without gaps and each carries the hash of the one before (`prev_hash`) and its own (`hash`): `sanhu verify` walks the chain and names the first event edited, deleted or moved. Every filter given must hold; oldest first, cursor-paginated. Reads are not recorded, nor idempotent replays (their first run was).",
     params(
-        ("actor" = Option<String>, Query, description = "Events of this actor, e.g. `client:cli_01JD7S0M8R4Y3V6QF2K9N5X1TB`."),
-        ("route" = Option<String>, Query, description = "Events of this route's template, e.g. `/v1/members/{id}/lock`."),
-        ("target_id" = Option<String>, Query, description = "Events about this id (a path's id or order number, an id the body named, an id the answer created)."),
-        ("request_id" = Option<String>, Query, description = "The event of this request (`X-Request-Id`)."),
-        ("from" = Option<String>, Query, description = "Events at or after this RFC 3339 time."),
-        ("to" = Option<String>, Query, description = "Events before this RFC 3339 time; after `from` (`invalid_time` otherwise)."),
-        ("after" = Option<String>, Query, description = "The `next_cursor` of the previous page (`invalid_cursor` otherwise)."),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+        ("actor" = Option<String>, Query, min_length = 1, max_length = 256, description = "Events of this actor, e.g. `client:cli_01JD7S0M8R4Y3V6QF2K9N5X1TB`."),
+        ("route" = Option<String>, Query, min_length = 1, max_length = 256, description = "Events of this route's template, e.g. `/v1/members/{id}/lock`."),
+        ("target_id" = Option<String>, Query, min_length = 1, max_length = 256, description = "Events about this id (a path's id or order number, an id the body named, an id the answer created)."),
+        ("request_id" = Option<String>, Query, min_length = 1, max_length = 256, description = "The event of this request (`X-Request-Id`)."),
+        ("from" = Option<String>, Query, format = DateTime, description = "Events at or after this RFC 3339 time."),
+        ("to" = Option<String>, Query, format = DateTime, description = "Events before this RFC 3339 time; after `from` (`invalid_time` otherwise)."),
+        crate::query::Paging<crate::query::SequenceCursor>,
     ),
     responses(
         (status = 200, description = "A page of events.", body = AuditEventPage)

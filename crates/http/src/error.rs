@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sanhu_core::ledger::{AccountCloseError, TransferError};
+use sanhu_service::failure::{Failure, UseCaseFailure};
 use sanhu_service::party::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
+use sanhu_service::staff::StaffFailure;
 use sanhu_service::wallet::{wallet_codes, WalletFailure};
 use sanhu_service::SubmitError;
 use serde::Serialize;
@@ -207,6 +209,25 @@ impl From<Rejection> for ErrorCodeInfo {
     }
 }
 
+/// A field holding a stable error code: the `ErrorCode` schema, by reference (the document's component
+/// is made in `crate::openapi`, with the registry's table).
+pub struct ErrorCodeName;
+
+impl utoipa::PartialSchema for ErrorCodeName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(registry().iter().map(|info| info.code)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCodeName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ErrorCode")
+    }
+}
+
 /// What an endpoint is about, for the codes it can answer with ([`capability_codes`]): each section
 /// of the route table (`crate::routes`) is one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -340,21 +361,13 @@ impl ApiError {
         error
     }
 
-    /// A three-party use case's refusal, with the status it was declared with.
-    pub fn party(error: PartyError) -> ApiError {
-        match error {
-            PartyError::Rejected(rejection) | PartyError::NotFound(rejection) => ApiError::refused(rejection),
-            PartyError::Contended => ApiError::contended(),
-            PartyError::Internal(error) => ApiError::from(error),
-        }
-    }
-
-    /// A wallet use case's refusal, with the status it was declared with.
-    pub fn wallet(error: WalletFailure) -> ApiError {
-        match error {
-            WalletFailure::Rejected(rejection) | WalletFailure::NotFound(rejection) => ApiError::refused(rejection),
-            WalletFailure::Contended => ApiError::contended(),
-            WalletFailure::Internal(error) => ApiError::from(error),
+    /// A use case's failure (three-party, wallet, staff): its refusal with the status it was declared
+    /// with, a contention as 409 `concurrent_change`, a store failure as 503 or 500 by its source chain.
+    pub fn use_case(failure: impl UseCaseFailure) -> ApiError {
+        match failure.into_failure() {
+            Failure::Refused(rejection) => ApiError::refused(rejection),
+            Failure::Contended => ApiError::contended(),
+            Failure::Internal(error) => ApiError::from(error),
         }
     }
 
@@ -397,17 +410,18 @@ impl ApiError {
     }
 }
 
-impl From<PartyError> for ApiError {
-    fn from(error: PartyError) -> ApiError {
-        ApiError::party(error)
-    }
+/// Every capability's use case failure converts the same way ([`ApiError::use_case`]).
+macro_rules! from_use_case_failures {
+    ($($failure:ty),+) => {
+        $(impl From<$failure> for ApiError {
+            fn from(failure: $failure) -> ApiError {
+                ApiError::use_case(failure)
+            }
+        })+
+    };
 }
 
-impl From<WalletFailure> for ApiError {
-    fn from(error: WalletFailure) -> ApiError {
-        ApiError::wallet(error)
-    }
-}
+from_use_case_failures!(PartyError, WalletFailure, StaffFailure);
 
 /// An error and every cause under it, for the log: `a: b: c`.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -590,9 +604,9 @@ mod tests {
 
     #[test]
     fn a_party_refusal_is_answered_with_its_declared_status() {
-        let error = ApiError::party(PartyError::from(sanhu_core::party::member::MemberError::MemberLocked));
+        let error = ApiError::from(PartyError::from(sanhu_core::party::member::MemberError::MemberLocked));
         assert_eq!((error.code(), error.status().as_u16()), ("member_locked", 403));
-        let response = ApiError::party(PartyError::Contended).into_response();
+        let response = ApiError::from(PartyError::Contended).into_response();
         assert_eq!(response.status().as_u16(), 409);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
@@ -608,10 +622,10 @@ mod tests {
         };
         let answers = [
             ("ledger", ApiError::from(disk_full())),
-            ("party", ApiError::party(PartyError::Internal(disk_full()))),
-            ("wallet", ApiError::wallet(WalletFailure::Internal(disk_full()))),
-            ("wallet, through party", ApiError::wallet(WalletFailure::from(PartyError::Internal(disk_full())))),
-            ("staff", crate::staff::staff_error(sanhu_service::staff::StaffFailure::Internal(disk_full()))),
+            ("party", ApiError::from(PartyError::Internal(disk_full()))),
+            ("wallet", ApiError::from(WalletFailure::Internal(disk_full()))),
+            ("wallet, through party", ApiError::from(WalletFailure::from(PartyError::Internal(disk_full())))),
+            ("staff", ApiError::from(StaffFailure::Internal(disk_full()))),
         ];
         for (capability, answer) in answers {
             assert_eq!((answer.code(), answer.status().as_u16()), ("not_ready", 503), "{capability}");
@@ -621,7 +635,7 @@ mod tests {
         // The failure enums are errors whose source is the store's, for a caller that walks the chain.
         let failure = WalletFailure::Internal(disk_full());
         assert!(sanhu_store::is_unavailable(&anyhow::Error::new(failure)));
-        let bug = ApiError::party(PartyError::Internal(anyhow::anyhow!("a stored record cannot be decoded")));
+        let bug = ApiError::from(PartyError::Internal(anyhow::anyhow!("a stored record cannot be decoded")));
         assert_eq!((bug.code(), bug.status().as_u16()), ("internal_error", 500));
     }
 
@@ -629,7 +643,7 @@ mod tests {
     fn a_use_case_whose_ledger_submission_failed_is_answered_ledger_unavailable() {
         // As a wallet use case hands it on: the writer's error under context, inside a PartyError.
         let failed = anyhow::Error::new(SubmitError::Stopped).context("the ledger did not answer");
-        let response = ApiError::party(PartyError::Internal(failed)).into_response();
+        let response = ApiError::from(PartyError::Internal(failed)).into_response();
         assert_eq!(response.status().as_u16(), 503);
         assert!(response.headers().contains_key(header::RETRY_AFTER));
         // A string of the same text is not recognised: the source has to be kept.

@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
+    #[schema(pattern = "^ok$")]
     status: &'static str,
 }
 
@@ -31,9 +32,12 @@ pub async fn health() -> Json<Health> {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Readiness {
+    #[schema(pattern = "^ready$")]
     status: &'static str,
+    #[schema(pattern = "^(sqlite|postgres)$")]
     backend: &'static str,
     /// The durability setting in force, e.g. `journal_mode=wal synchronous=FULL`.
+    #[schema(min_length = 1, max_length = 200)]
     durability: String,
     /// Whether the setting is as strong as sanhu requires. Reported rather than refused here: the
     /// server refuses to start on a weak one, and readiness is about reaching the database.

@@ -9,7 +9,8 @@
 //! - signed operations take the signature headers and the default security; public ones
 //!   `security: []`;
 //! - signed POSTs take `Idempotency-Key`, except the secret-bearing ones, whose description says
-//!   `idempotency_key_not_accepted` instead; a staff session's POSTs send `X-CSRF-Token`;
+//!   `idempotency_key_not_accepted` instead; the POSTs a staff session may make
+//!   ([`Route::accepts_staff_session`]) take `X-CSRF-Token`;
 //! - every response carries `X-Request-Id`, and a POST's success `Idempotent-Replayed`;
 //! - the operation's scope, as `x-sanhu-scope` and as a paragraph of its description saying how far a
 //!   client bound to a member reaches ([`scope_paragraph`]);
@@ -140,6 +141,9 @@ pub fn generate() -> Value {
             }
         }
     }
+    for value in paths.values_mut().chain(schemas.values_mut()) {
+        describe_inlined(value);
+    }
     doc["paths"] = Value::Object(paths);
     doc["components"] = json!({
         "securitySchemes": security_schemes(),
@@ -149,6 +153,36 @@ pub fn generate() -> Value {
         "schemas": schemas,
     });
     doc
+}
+
+/// utoipa writes a field whose schema is inlined from another type and that has a doc comment as
+/// `allOf: [the schema, {description, type: object}]`, and the second part refuses every value that is
+/// not an object: the description goes onto the schema instead.
+fn describe_inlined(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(parts)) = map.get("allOf") {
+                let described = |part: &Value| {
+                    part.as_object().is_some_and(|p| {
+                        p.len() == 2 && p.get("type") == Some(&json!("object")) && p["description"].is_string()
+                    })
+                };
+                if let [schema, note] = parts.as_slice() {
+                    if described(note) {
+                        let mut merged = schema.clone();
+                        merged["description"] = note["description"].clone();
+                        map.remove("allOf");
+                        for (key, part) in merged.as_object().into_iter().flatten() {
+                            map.insert(key.clone(), part.clone());
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(describe_inlined);
+        }
+        Value::Array(items) => items.iter_mut().for_each(describe_inlined),
+        _ => {}
+    }
 }
 
 /// Adds to an operation what it shares with the others: see the module's documentation.
@@ -163,7 +197,7 @@ fn complete(route: &Route, operation: &mut Value, responses: &mut Map<String, Va
     }
     parameters.extend(operation["parameters"].as_array().cloned().unwrap_or_default());
     let has_query = parameters.iter().any(|p| p["in"] == "query" || p["$ref"].is_string() && !is_path_ref(p));
-    if route.signed() && post {
+    if post && route.accepts_staff_session() {
         parameters.push(reference("parameters", CSRF_TOKEN));
     }
     if takes_key {
@@ -534,7 +568,8 @@ fn headers() -> Value {
         "XRequestId": {
             "description": "The request's id (`req_...`), on every response; the same as `request_id` in an error body.",
             "schema": {
-                "type": "string"
+                "type": "string",
+                "pattern": "^req_[0-9A-Za-z_]+$"
             }
         },
         "IdempotentReplayed": {
@@ -595,9 +630,10 @@ fn shared_parameters() -> Value {
             "name": "X-CSRF-Token",
             "in": "header",
             "required": false,
-            "description": "With a staff session: the session's CSRF token, as its sign-in answered it. Required on every POST of a staff session.",
+            "description": "With a staff session: the session's CSRF token, as its sign-in answered it (`csrf_token_missing`, `csrf_token_invalid`). Required on every POST of a staff session; an API client's signed request sends none.",
             "schema": {
-                "type": "string"
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$"
             }
         }
     })
@@ -624,6 +660,7 @@ fn error_schema() -> Value {
                     },
                     "request_id": {
                         "type": "string",
+                        "pattern": "^req_[0-9A-Za-z_]+$",
                         "description": "The request's id, also in the `X-Request-Id` header; quote it to the operator.",
                         "examples": ["req_01JD7S2P3Q4R5S6T7V8W9X0Y1Z"]
                     }
@@ -766,6 +803,10 @@ mod tests {
                 let takes_key = operation["parameters"]
                     .as_array()
                     .is_some_and(|ps| ps.iter().any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey"));
+                let takes_csrf = operation["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["$ref"] == "#/components/parameters/CsrfToken"));
+                assert_eq!(takes_csrf, route.accepts_staff_session(), "{method} {path}: X-CSRF-Token");
                 if route.secret {
                     // The key is refused there, and the document says so.
                     assert!(!takes_key, "{method} {path} documents an Idempotency-Key it refuses");

@@ -5,6 +5,11 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::Uri;
 use sanhu_core::Timestamp;
+use std::marker::PhantomData;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Required, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::{code, ApiError};
 
@@ -90,3 +95,58 @@ impl QueryParams {
             .transpose()
     }
 }
+
+/// The paging parameters of a list, declared once for every list's annotation
+/// (`params(Paging<AccountId>)`): `after`, a `next_cursor` of the previous page, whose schema is
+/// `C`'s, and `limit` ([`QueryParams::limit`]).
+pub struct Paging<C>(PhantomData<C>);
+
+impl<C: PartialSchema> IntoParams for Paging<C> {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let limit = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .minimum(Some(1));
+        vec![
+            ParameterBuilder::new()
+                .name("after")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some("The `next_cursor` of the previous page (`invalid_cursor` otherwise)."))
+                .schema(Some(C::schema()))
+                .build(),
+            ParameterBuilder::new()
+                .name("limit")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(format!(
+                    "Page size, 1 to the server's page_size_max (1000 by default); default {PAGE_SIZE_DEFAULT}. \
+                     Otherwise `invalid_limit`."
+                )))
+                .schema(Some(limit))
+                .build(),
+        ]
+    }
+}
+
+/// The cursor of a list by sequence number (the audit log, a record's history): the last one's.
+pub struct SequenceCursor;
+
+impl PartialSchema for SequenceCursor {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{1,18}$")).into()
+    }
+}
+
+impl ToSchema for SequenceCursor {}
+
+/// The cursor of an account's entries: the last one's timestamp in nanoseconds since the epoch.
+pub struct NanosecondsCursor;
+
+impl PartialSchema for NanosecondsCursor {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{1,19}$")).into()
+    }
+}
+
+impl ToSchema for NanosecondsCursor {}

@@ -21,6 +21,8 @@ pub enum RequestTag {}
 impl IdKind for RequestTag {
     const PREFIX: &'static str = "req";
 }
+/// A request's id (`req_…`).
+pub type RequestId = sanhu_core::Id128<RequestTag>;
 
 tokio::task_local! {
     static REQUEST_ID: String;

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use axum::routing::MethodRouter;
+use sanhu_core::staff::StaffRole;
 use serde_json::Value;
 
 use crate::error::Capability;
@@ -60,6 +61,13 @@ impl Route {
     /// Whether requests to it are signed (or come with a staff session).
     pub fn signed(&self) -> bool {
         self.access.reach != Reach::Public
+    }
+
+    /// Whether a staff member's session (the cookie, with `X-CSRF-Token` on a POST) may call it: a
+    /// signed route whose scope a staff role holds, or a staff member's own session (no scope).
+    pub fn accepts_staff_session(&self) -> bool {
+        self.signed()
+            && self.access.scope.is_none_or(|scope| StaffRole::ALL.iter().any(|role| role.scopes().contains(scope)))
     }
 }
 

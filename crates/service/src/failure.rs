@@ -28,10 +28,27 @@ pub const CONCURRENT_CHANGE: Rejection = Rejection {
     message: "other requests kept changing the same records; nothing changed, retry",
 };
 
-/// What `transact!` needs of a use case's failure: a store error kept whole, and a contention.
+/// A use case's failure as the edge answers it, whatever the capability: each capability's failure
+/// enum comes to one of these ([`UseCaseFailure::into_failure`]), so that the HTTP layer turns them
+/// into responses in one place.
+#[derive(Debug)]
+pub enum Failure {
+    /// A rule refused, or the named thing does not exist: the refusal's code, status and message.
+    Refused(Rejection),
+    /// Other requests kept changing the same records ([`CONCURRENT_CHANGE`]); nothing changed.
+    Contended,
+    /// The store failed, its source chain kept (an unavailable database is told from a bug by it).
+    Internal(anyhow::Error),
+}
+
+/// What `transact!` needs of a use case's failure (a store error kept whole, and a contention), and
+/// what the edge needs of it ([`Failure`]).
 pub trait UseCaseFailure: From<anyhow::Error> {
     /// Other requests kept changing the same records; nothing changed.
     fn contended() -> Self;
+
+    /// What the failure comes to at the edge.
+    fn into_failure(self) -> Failure;
 }
 
 /// Declares a capability's failure enum: a refusal, an absence, a contention, a store failure.
@@ -111,6 +128,14 @@ macro_rules! use_case_failure {
         impl $crate::failure::UseCaseFailure for $name {
             fn contended() -> Self {
                 $name::Contended
+            }
+
+            fn into_failure(self) -> $crate::failure::Failure {
+                match self {
+                    $name::Rejected(r) | $name::NotFound(r) => $crate::failure::Failure::Refused(r),
+                    $name::Contended => $crate::failure::Failure::Contended,
+                    $name::Internal(error) => $crate::failure::Failure::Internal(error),
+                }
             }
         }
     };

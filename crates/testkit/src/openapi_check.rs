@@ -34,6 +34,8 @@ thread_local! {
     static VALIDATOR: RefCell<Validator> = RefCell::new({
         let mut compiler = Compiler::new();
         compiler.use_loader(Box::new(NoLoader));
+        // A `format` the document gives (`date-time`, `email`...) is checked, not only annotated.
+        compiler.enable_format_assertions();
         compiler.add_resource(DOCUMENT_URL, document().clone()).expect("the document is a schema resource");
         Validator { compiler, schemas: Schemas::new(), compiled: HashMap::new() }
     });
@@ -143,6 +145,20 @@ mod tests {
         assert_eq!(check("GET", "/v1/ledger/accounts/acc_x?x=1", 404, &error), Ok(()));
         let unknown = json!({"error": {"code": "no_such_code", "message": "no", "request_id": "req_1"}});
         assert!(check("GET", "/v1/ledger/accounts/acc_x", 404, &unknown).is_err());
+        let ready = json!({"status": "ready", "backend": "sqlite", "durability": "journal_mode=wal", "durable": true});
+        assert_eq!(check("GET", "/ready", 200, &ready), Ok(()));
+        let mut unready = ready.clone();
+        unready["backend"] = json!("oracle");
+        assert!(check("GET", "/ready", 200, &unready).unwrap_err().contains("/backend"));
+        // Formats are checked: a time is RFC 3339.
+        let balance = json!({
+            "account_id": "acc_01JD7S0M8R4Y3V6QF2K9N5X1TB", "currency": "CNY", "at": "2026-11-22T04:18:27.123456789Z",
+            "balance": 5, "available": 5, "debits_pending": 0, "debits_posted": 0, "credits_pending": 0, "credits_posted": 5
+        });
+        assert_eq!(check_schema("#/components/schemas/Balance", &balance), Ok(()));
+        let mut yesterday = balance.clone();
+        yesterday["at"] = json!("yesterday");
+        assert!(check_schema("#/components/schemas/Balance", &yesterday).unwrap_err().contains("/at"));
         assert_eq!(route_of("GET", "/v1/approvals?status=pending"), Some("/v1/approvals"));
         assert_eq!(route_of("GET", "/v1/approvals/apr_1"), Some("/v1/approvals/{id}"));
     }

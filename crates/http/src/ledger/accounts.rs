@@ -21,11 +21,14 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[schema(as = OpenAccountRequest)]
 struct OpenAccountBody {
+    #[schema(value_type = sanhu_core::Currency, inline)]
     currency: String,
+    #[schema(value_type = Option<NormalSideName>, inline)]
     normal_side: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     overdraft_limit: Option<Option<Number>>,
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     code: Option<String>,
     metadata: Option<Value>,
 }
@@ -36,12 +39,12 @@ struct OpenAccountBody {
 pub struct AccountView {
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", examples("acc_01JD7S0M8R4Y3V6QF2K9N5X1TB"))]
     pub id: String,
-    #[schema(examples("CNY"))]
+    #[schema(value_type = sanhu_core::Currency, inline, examples("CNY"))]
     pub currency: String,
     #[schema(inline, value_type = NormalSideName)]
     pub normal_side: &'static str,
     /// The overdraft allowed in minor units; null for unlimited.
-    #[schema(required)]
+    #[schema(required, minimum = 0)]
     pub overdraft_limit: Option<i64>,
     pub debits_blocked: bool,
     pub credits_blocked: bool,
@@ -59,7 +62,7 @@ pub struct AccountView {
     /// Balance less what pending transfers hold against the normal side.
     pub available: i64,
     /// Business code of the account; null when unset.
-    #[schema(required)]
+    #[schema(required, pattern = "^[a-z0-9_.]{1,32}$")]
     pub code: Option<String>,
     /// The caller's metadata: a JSON object.
     #[schema(value_type = std::collections::HashMap<String, Value>, additional_properties = true)]
@@ -140,7 +143,7 @@ pub async fn open_account(
     summary = "Get an account",
     description = "The account with its counters and balances.",
     params(
-        ("id" = String, Path, description = "The account's id.")
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     responses(
         (status = 200, description = "The account.", body = AccountView)
@@ -158,6 +161,7 @@ pub async fn get_account(
 pub struct AccountPage {
     data: Vec<AccountView>,
     /// Pass as `after` for the next page; null when this page is the last.
+    #[schema(value_type = Option<sanhu_core::AccountId>, inline)]
     next_cursor: Option<String>,
 }
 
@@ -170,8 +174,7 @@ pub struct AccountPage {
     summary = "List accounts",
     description = "Accounts in id order (which is creation order), cursor-paginated.",
     params(
-        ("after" = Option<String>, Query, description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise)."),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+        crate::query::Paging<sanhu_core::AccountId>,
     ),
     responses(
         (status = 200, description = "A page of accounts.", body = AccountPage)
@@ -206,7 +209,7 @@ struct CloseAccountBody {}
     summary = "Close an account",
     description = "Closes the account; only at zero balance with nothing pending (409 `account_not_empty`, `account_has_pending`, `account_closed` otherwise). A closed account takes no transfers.",
     params(
-        ("id" = String, Path, description = "The account's id.")
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     request_body(content = Option<CloseAccountBody>, description = "May be empty."),
     responses(
@@ -245,7 +248,7 @@ struct AccountBlocksBody {
 
 Made by a staff member, it waits for a second staff member's approval (202, an approval).",
     params(
-        ("id" = String, Path, description = "The account's id.")
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     request_body = AccountBlocksBody,
     responses(

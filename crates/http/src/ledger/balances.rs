@@ -20,15 +20,22 @@ pub const BALANCES_ACCOUNTS_MAX: usize = 100;
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = Balance)]
 pub struct BalanceView {
+    #[schema(value_type = sanhu_core::AccountId, inline)]
     account_id: String,
+    #[schema(value_type = sanhu_core::Currency, inline)]
     currency: String,
     /// The instant the balance is of (RFC 3339).
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     at: String,
     balance: i64,
     available: i64,
+    #[schema(minimum = 0)]
     debits_pending: i64,
+    #[schema(minimum = 0)]
     debits_posted: i64,
+    #[schema(minimum = 0)]
     credits_pending: i64,
+    #[schema(minimum = 0)]
     credits_posted: i64,
 }
 
@@ -58,8 +65,8 @@ impl BalanceView {
     summary = "Get an account's balance",
     description = "The balance now, or at a past instant (just after the last transfer at or before it), read from the stored entries.",
     params(
-        ("id" = String, Path, description = "The account's id."),
-        ("at" = Option<String>, Query, description = "RFC 3339 instant; omitted: now.")
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("at" = Option<String>, Query, format = DateTime, description = "RFC 3339 instant; omitted: now.")
     ),
     responses(
         (status = 200, description = "The balance.", body = BalanceView)
@@ -86,6 +93,7 @@ pub async fn account_balance(
 pub struct BalanceList {
     data: Vec<BalanceView>,
     /// When the snapshot was read; every balance is as of that one instant.
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     read_at: String,
 }
 
@@ -99,7 +107,7 @@ pub struct BalanceList {
     summary = "Get several balances",
     description = "The current balances of 1 to 100 accounts, read in one snapshot so that they are consistent with each other. An unknown id: 404 `account_not_found` naming the first.",
     params(
-        ("account_ids" = String, Query, description = "Comma-separated account ids, 1 to 100 (`invalid_account_ids` otherwise).")
+        ("account_ids" = String, Query, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}(,acc_[0-7][0-9A-HJKMNP-TV-Z]{25}){0,99}$", description = "Comma-separated account ids, 1 to 100 (`invalid_account_ids` otherwise).")
     ),
     responses(
         (status = 200, description = "The balances, in the order asked for.", body = BalanceList)

@@ -18,19 +18,28 @@ use crate::state::AppState;
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = Entry)]
 pub struct EntryView {
+    #[schema(value_type = sanhu_core::TransferId, inline)]
     transfer_id: String,
+    #[schema(value_type = super::choices::TransferKind, inline)]
     kind: &'static str,
     /// "debit" or "credit": the side of this account the transfer touched.
+    #[schema(value_type = super::choices::Side, inline)]
     direction: &'static str,
+    #[schema(value_type = sanhu_core::Amount, inline)]
     amount: i64,
+    #[schema(value_type = sanhu_core::AccountId, inline)]
     counterparty_account_id: String,
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     code: Option<String>,
+    #[schema(min_length = 1, max_length = 128)]
     reference: Option<String>,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     timestamp: String,
     /// Posted balance on the account's normal side after the transfer.
     balance_after: i64,
     available_after: i64,
     /// Held against the normal side after the transfer (balance less available).
+    #[schema(minimum = 0)]
     pending_after: i64,
 }
 
@@ -63,6 +72,7 @@ impl EntryView {
 pub struct EntryPage {
     data: Vec<EntryView>,
     /// Pass as `after` for the next page; null when this page is the last.
+    #[schema(value_type = Option<crate::query::NanosecondsCursor>, inline)]
     next_cursor: Option<String>,
 }
 
@@ -77,11 +87,10 @@ pub struct EntryPage {
     summary = "List an account's entries",
     description = "Every transfer that touched the account (流水), oldest first, with the balances after it on the account's normal side.",
     params(
-        ("id" = String, Path, description = "The account's id."),
-        ("from" = Option<String>, Query, description = "RFC 3339; entries at or after it (`invalid_time` otherwise)."),
-        ("to" = Option<String>, Query, description = "RFC 3339; entries before it. Must be after `from`."),
-        ("after" = Option<String>, Query, description = "A `next_cursor` from the previous page."),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+        ("id" = String, Path, description = "The account's id.", pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; entries at or after it (`invalid_time` otherwise)."),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339; entries before it. Must be after `from`."),
+        crate::query::Paging<crate::query::NanosecondsCursor>,
     ),
     responses(
         (status = 200, description = "A page of entries.", body = EntryPage)

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod balances;
+pub mod choices;
 pub mod entries;
 pub mod fields;
 pub mod transfers;
@@ -15,9 +16,13 @@ use serde::Serialize;
 #[derive(Serialize, Clone, Copy, Debug, utoipa::ToSchema)]
 #[schema(as = Counters)]
 pub struct CountersView {
+    #[schema(minimum = 0)]
     pub debits_pending: i64,
+    #[schema(minimum = 0)]
     pub debits_posted: i64,
+    #[schema(minimum = 0)]
     pub credits_pending: i64,
+    #[schema(minimum = 0)]
     pub credits_posted: i64,
 }
 

@@ -26,26 +26,41 @@ use crate::state::AppState;
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = Transfer)]
 pub struct TransferView {
+    #[schema(value_type = sanhu_core::TransferId, inline)]
     pub id: String,
+    #[schema(value_type = super::choices::TransferKind, inline)]
     pub kind: &'static str,
+    #[schema(value_type = sanhu_core::AccountId, inline)]
     pub debit_account_id: String,
+    #[schema(value_type = sanhu_core::AccountId, inline)]
     pub credit_account_id: String,
+    /// In minor units; a void's or an expiry's is the hold's.
+    #[schema(value_type = sanhu_core::Amount, inline)]
     pub amount: i64,
+    /// The hold a post or a void settles; null for the others.
+    #[schema(value_type = Option<sanhu_core::TransferId>, inline)]
     pub pending_id: Option<String>,
+    #[schema(maximum = 2592000)]
     pub timeout_s: u32,
     pub linked: bool,
     pub balancing: bool,
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     pub code: Option<String>,
+    #[schema(min_length = 1, max_length = 128)]
     pub reference: Option<String>,
+    #[schema(value_type = std::collections::HashMap<String, Value>, additional_properties = true)]
     pub metadata: Value,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub timestamp: String,
     pub debit_account_after: CountersView,
     pub credit_account_after: CountersView,
     /// For a hold read by id: pending, posted, voided or expired.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::choices::PendingStatus>, inline)]
     pub pending_status: Option<&'static str>,
     /// For a hold read by id: when it expires, null if never.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<sanhu_core::Timestamp>, inline)]
     pub expires_at: Option<Option<String>>,
 }
 
@@ -137,16 +152,21 @@ fn movement(
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateTransferRequest)]
 struct CreateTransferBody {
+    #[schema(value_type = Option<sanhu_core::TransferId>, inline)]
     id: Option<String>,
+    #[schema(value_type = sanhu_core::AccountId, inline)]
     debit_account_id: String,
+    #[schema(value_type = sanhu_core::AccountId, inline)]
     credit_account_id: String,
-    #[schema(value_type = i64)]
+    #[schema(value_type = sanhu_core::Amount, inline)]
     amount: Number,
     pending: Option<bool>,
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 2592000)]
     timeout_s: Option<Number>,
     balancing: Option<bool>,
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     code: Option<String>,
+    #[schema(min_length = 1, max_length = 128)]
     reference: Option<String>,
     metadata: Option<Value>,
 }
@@ -187,10 +207,13 @@ pub async fn create_transfer(
 #[serde(deny_unknown_fields)]
 #[schema(as = PostPendingRequest)]
 struct PostPendingBody {
+    #[schema(value_type = Option<sanhu_core::TransferId>, inline)]
     id: Option<String>,
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<sanhu_core::Amount>, inline)]
     amount: Option<Number>,
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     code: Option<String>,
+    #[schema(min_length = 1, max_length = 128)]
     reference: Option<String>,
     metadata: Option<Value>,
 }
@@ -204,7 +227,7 @@ struct PostPendingBody {
     summary = "Post a hold",
     description = "Posts all of the hold, or `amount` of it (the rest is released).",
     params(
-        ("pending_id" = String, Path, description = "The hold's (pending transfer's) id.")
+        ("pending_id" = String, Path, description = "The hold's (pending transfer's) id.", pattern = "^tr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     request_body(content = Option<PostPendingBody>, description = "May be empty."),
     responses(
@@ -228,8 +251,11 @@ pub async fn post_pending(
 #[serde(deny_unknown_fields)]
 #[schema(as = VoidPendingRequest)]
 struct VoidPendingBody {
+    #[schema(value_type = Option<sanhu_core::TransferId>, inline)]
     id: Option<String>,
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     code: Option<String>,
+    #[schema(min_length = 1, max_length = 128)]
     reference: Option<String>,
     metadata: Option<Value>,
 }
@@ -243,7 +269,7 @@ struct VoidPendingBody {
     summary = "Void a hold",
     description = "Releases the hold.",
     params(
-        ("pending_id" = String, Path, description = "The hold's (pending transfer's) id.")
+        ("pending_id" = String, Path, description = "The hold's (pending transfer's) id.", pattern = "^tr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     request_body(content = Option<VoidPendingBody>, description = "May be empty."),
     responses(
@@ -281,19 +307,26 @@ struct BatchBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = BatchItem)]
 struct BatchItemBody {
+    #[schema(value_type = Option<sanhu_core::TransferId>, inline)]
     id: Option<String>,
+    #[schema(value_type = Option<super::choices::BatchAction>, inline)]
     action: Option<String>,
+    #[schema(value_type = Option<sanhu_core::TransferId>, inline)]
     pending_id: Option<String>,
+    #[schema(value_type = Option<sanhu_core::AccountId>, inline)]
     debit_account_id: Option<String>,
+    #[schema(value_type = Option<sanhu_core::AccountId>, inline)]
     credit_account_id: Option<String>,
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<sanhu_core::Amount>, inline)]
     amount: Option<Number>,
     pending: Option<bool>,
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 2592000)]
     timeout_s: Option<Number>,
     balancing: Option<bool>,
     linked: Option<bool>,
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     code: Option<String>,
+    #[schema(min_length = 1, max_length = 128)]
     reference: Option<String>,
     metadata: Option<Value>,
 }
@@ -383,6 +416,7 @@ enum BatchResult {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Rejection)]
 struct RejectionView {
+    #[schema(value_type = crate::error::ErrorCodeName)]
     code: &'static str,
     message: &'static str,
 }
@@ -465,7 +499,7 @@ pub(crate) fn batch_requests(body: &[u8], scope: Option<&IdempotencyScope>) -> R
     summary = "Get a transfer",
     description = "The transfer; a hold also shows `pending_status` and `expires_at`.",
     params(
-        ("id" = String, Path, description = "The transfer's id.")
+        ("id" = String, Path, description = "The transfer's id.", pattern = "^tr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     responses(
         (status = 200, description = "The transfer.", body = TransferView)
@@ -504,8 +538,8 @@ pub struct TransferList {
     summary = "Find transfers by reference",
     description = "The transfers that carry a business reference (order number).",
     params(
-        ("reference" = String, Query, description = "The business reference (`missing_parameter` without it)."),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+        ("reference" = String, Query, min_length = 1, max_length = 128, description = "The business reference (`missing_parameter` without it)."),
+        ("limit" = Option<i64>, Query, minimum = 1, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
     ),
     responses(
         (status = 200, description = "The transfers.", body = TransferList)

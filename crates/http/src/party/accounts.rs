@@ -47,7 +47,7 @@ pub async fn member_accounts(
 struct OpenAccountBody {
     /// A configured account type (`account_type_not_configured` otherwise). The basic account opens on activation, one
     /// per member.
-    #[schema(examples("settlement"))]
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,31}$", examples("settlement"))]
     account_type: String,
 }
 

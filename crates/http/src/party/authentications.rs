@@ -33,18 +33,22 @@ struct AuthenticateBody {
     #[schema(value_type = crate::party::choices::AuthenticationResult, inline)]
     result: String,
     /// id_card and bank_card: the person's name; business_licence: the company's registered name.
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     #[schema(value_type = Option<crate::party::choices::AuthenticatedCertificateType>, inline)]
     certificate_type: Option<String>,
     /// id_card and business_licence: the number, checked (check digit included). Never shown again: responses carry it
     /// masked.
-    #[schema(examples("110101199003071233"))]
+    #[schema(min_length = 1, max_length = 64, examples("110101199003071233"))]
     certificate_number: Option<String>,
     /// phone authentications.
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$")]
     phone: Option<String>,
     /// email authentications.
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     email: Option<String>,
     /// bank_card authentications: 13 to 19 digits; kept only masked (BIN and last 4).
+    #[schema(pattern = "^[0-9][0-9 -]{11,40}[0-9]$")]
     card_number: Option<String>,
 }
 
@@ -74,7 +78,7 @@ pub struct OutcomeView {
     /// The customer gained the certificate.
     certificate_assigned: bool,
     /// The customer that already held the certificate, into which the member's customer merged; null if none.
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<sanhu_core::id::CustomerId>, inline)]
     merged_into: Option<String>,
 }
 
@@ -173,18 +177,22 @@ struct DecideBody {
     #[schema(value_type = crate::party::choices::Decision, inline)]
     result: String,
     /// id_card and bank_card: the person's name; business_licence: the company's registered name.
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     #[schema(value_type = Option<crate::party::choices::AuthenticatedCertificateType>, inline)]
     certificate_type: Option<String>,
     /// id_card and business_licence: the number, checked (check digit included). Never shown again: responses carry it
     /// masked.
-    #[schema(examples("110101199003071233"))]
+    #[schema(min_length = 1, max_length = 64, examples("110101199003071233"))]
     certificate_number: Option<String>,
     /// phone authentications.
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$")]
     phone: Option<String>,
     /// email authentications.
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     email: Option<String>,
     /// bank_card authentications: 13 to 19 digits; kept only masked (BIN and last 4).
+    #[schema(pattern = "^[0-9][0-9 -]{11,40}[0-9]$")]
     card_number: Option<String>,
 }
 

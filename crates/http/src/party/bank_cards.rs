@@ -36,8 +36,10 @@ pub struct BankCardView {
     #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     customer_id: String,
     /// The first 6 and last 4 digits.
-    #[schema(examples("622202*********0018"))]
+    #[schema(pattern = "^[0-9]{6}\\*{3,9}[0-9]{4}$", examples("622202*********0018"))]
     masked_number: String,
+    /// The name on the card: the member's real name.
+    #[schema(min_length = 1, max_length = 100)]
     holder: String,
     /// RFC 3339, UTC, to the nanosecond.
     #[schema(format = DateTime)]
@@ -93,10 +95,15 @@ struct BindBody {
     /// 13 to 19 digits, spaces and hyphens ignored, with a valid check digit (`card_number_invalid`,
     /// `card_number_check_failed`). Read once: sanhu keeps the masked number and a keyed token, and never answers or
     /// logs it.
-    #[schema(required = true, nullable = false, examples("6222 0200 0000 0000 018"))]
+    #[schema(
+        pattern = "^[0-9][0-9 -]{11,40}[0-9]$",
+        required = true,
+        nullable = false,
+        examples("6222 0200 0000 0000 018")
+    )]
     card_number: Option<String>,
     /// The name on the card (`card_holder_invalid`).
-    #[schema(required = true, nullable = false, examples("张三"))]
+    #[schema(min_length = 1, max_length = 64, required = true, nullable = false, examples("张三"))]
     holder: Option<String>,
     /// Refused, whatever it holds: `card_security_data_refused` (422), before any other field is judged. sanhu neither
     /// needs nor accepts a card's security data.

@@ -43,6 +43,7 @@ const SEARCH_TEXT_BYTES_MAX: usize = 200;
             "phone" = Option<String>,
             Query,
             description = "A member's login phone (`phone_invalid` if it is not a phone number).",
+            pattern = "^\\+?[0-9][0-9 -]{6,30}$",
         ),
         (
             "name" = Option<String>,
@@ -210,11 +211,13 @@ pub struct MergeView {
     // `administrator` (this endpoint) or `authentication` (a verified authentication).
     #[schema(value_type = crate::party::choices::MergeBasis, inline)]
     basis: &'static str,
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     reason: Option<String>,
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<sanhu_core::id::AuthenticationId>, inline)]
     authentication_id: Option<String>,
+    #[schema(value_type = Vec<sanhu_core::id::MemberId>, inline)]
     members_moved: Vec<String>,
+    #[schema(value_type = Vec<sanhu_core::AccountId>, inline)]
     accounts_moved: Vec<String>,
     /// The survivor had no certificate and took the absorbed customer's.
     certificate_moved: bool,
@@ -296,20 +299,7 @@ pub async fn merge_customers(
         with actor and reason, oldest first, cursor-paginated.",
     params(
         ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        (
-            "after" = Option<String>,
-            Query,
-            description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).",
-            pattern = "^[0-9]{1,18}$",
-        ),
-        (
-            "limit" = Option<u32>,
-            Query,
-            description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise \
-                `invalid_limit`.",
-            minimum = 1,
-            maximum = 1000,
-        ),
+        crate::query::Paging<crate::query::SequenceCursor>,
     ),
     responses(
         (status = 200, description = "A page of history.", body = HistoryPage),

@@ -27,11 +27,12 @@ struct RegisterEnterpriseBody {
     #[schema(value_type = Option<crate::party::choices::Scope>, inline, default = "external")]
     scope: Option<String>,
     /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     phone: Option<String>,
-    #[schema(examples("zhang.san@example.cn"))]
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254, examples("zhang.san@example.cn"))]
     email: Option<String>,
     /// 2 to 20 letters, digits, '_' or '-', not all digits.
+    #[schema(min_length = 2, max_length = 20)]
     nickname: Option<String>,
     #[schema(inline)]
     third_party: Option<ThirdPartyField>,
@@ -48,33 +49,33 @@ exactly_one_of!(RegisterEnterpriseRequest = RegisterEnterpriseBody, ["phone", "e
 #[schema(as = CompanyDetailsRequest)]
 struct CompanyBody {
     /// The registered company name (`organisation_name_invalid` otherwise).
-    #[schema(examples("某某科技有限公司"))]
+    #[schema(min_length = 1, max_length = 100, examples("某某科技有限公司"))]
     name: String,
     /// The unified social credit code (18 characters, with its check character: `certificate_format_invalid`,
     /// `certificate_check_failed`). Only a claim until a verified business-licence authentication.
-    #[schema(examples("91110108MA01ABCD0B"))]
+    #[schema(min_length = 1, max_length = 64, examples("91110108MA01ABCD0B"))]
     credit_code: String,
     /// The legal person's name (`real_name_invalid` otherwise).
-    #[schema(examples("张三"))]
+    #[schema(min_length = 1, max_length = 64, examples("张三"))]
     legal_person: String,
     #[schema(value_type = Option<crate::party::choices::PersonCertificateType>, inline, default = "id_card")]
     legal_person_certificate_type: Option<String>,
     /// Read, checked and answered masked only.
-    #[schema(examples("110101199003071233"))]
+    #[schema(min_length = 1, max_length = 64, examples("110101199003071233"))]
     legal_person_certificate_number: String,
-    #[schema(examples("李四"))]
+    #[schema(min_length = 1, max_length = 64, examples("李四"))]
     contact: String,
     /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     contact_phone: String,
     /// A GB/T 4754 code: a section letter A to T, optionally followed by 2 to 4 digits (`industry_invalid`).
-    #[schema(examples("I642"))]
+    #[schema(pattern = "^[A-T]([0-9]{2,4})?$", examples("I642"))]
     industry: String,
     /// `YYYY-MM-DD` (the last day, in China) or `long_term` (`licence_expiry_invalid`).
-    #[schema(examples("2035-06-30", "long_term"))]
+    #[schema(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2}|long_term)$", examples("2035-06-30", "long_term"))]
     licence_expiry: String,
     /// 1 to 200 characters without control characters (`address_invalid`).
-    #[schema(examples("北京市海淀区某某路1号"))]
+    #[schema(min_length = 1, max_length = 200, examples("北京市海淀区某某路1号"))]
     address: String,
 }
 
@@ -111,21 +112,28 @@ impl CompanyBody {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = Company)]
 pub struct CompanyView {
+    #[schema(min_length = 2, max_length = 100)]
     name: String,
     #[schema(inline)]
     credit_code: CertificateView,
+    #[schema(min_length = 1, max_length = 100)]
     legal_person: String,
     #[schema(inline)]
     legal_person_certificate: CertificateView,
+    #[schema(min_length = 1, max_length = 100)]
     contact: String,
     /// Masked.
-    #[schema(examples("139****5678"))]
+    #[schema(pattern = "\\*", examples("139****5678"))]
     contact_phone: String,
+    /// A GB/T 4754 code.
+    #[schema(pattern = "^[A-T]([0-9]{2,4})?$")]
     industry: String,
     /// `YYYY-MM-DD` or `long_term`.
+    #[schema(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2}|long_term)$")]
     licence_expiry: String,
     /// Whether the business licence is valid now.
     licence_valid: bool,
+    #[schema(min_length = 1, max_length = 200)]
     address: String,
 }
 

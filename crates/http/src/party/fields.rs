@@ -50,9 +50,10 @@ pub fn scope(text: Option<&str>) -> Result<CustomerScope, ApiError> {
 #[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThirdPartyField {
-    #[schema(examples("wechat"))]
+    #[schema(pattern = "^[a-z0-9_]{2,32}$", examples("wechat"))]
     provider: String,
     /// The provider's stable id for the person (OpenID, UnionID, sub).
+    #[schema(pattern = "^[!-~]{1,255}$")]
     subject: String,
 }
 
@@ -113,11 +114,12 @@ pub fn optional_login_identity(
 #[serde(deny_unknown_fields)]
 pub struct IdentityBody {
     /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     phone: Option<String>,
-    #[schema(examples("zhang.san@example.cn"))]
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254, examples("zhang.san@example.cn"))]
     email: Option<String>,
     /// 2 to 20 letters, digits, '_' or '-', not all digits.
+    #[schema(min_length = 2, max_length = 20)]
     nickname: Option<String>,
     #[schema(inline)]
     third_party: Option<ThirdPartyField>,
@@ -197,7 +199,7 @@ pub fn customer_status(text: &str) -> Result<CustomerStatus, ApiError> {
         "frozen" => Ok(CustomerStatus::Frozen),
         "stop_payment" => Ok(CustomerStatus::StopPayment),
         "merged" => {
-            Err(ApiError::party(PartyError::from(sanhu_core::party::customer::CustomerError::CustomerMergeRequired)))
+            Err(ApiError::from(PartyError::from(sanhu_core::party::customer::CustomerError::CustomerMergeRequired)))
         }
         _ => Err(ApiError::new(
             code::INVALID_STATUS,

@@ -109,10 +109,10 @@ pub async fn remove_identity(
 #[schema(as = StartPhoneChangeRequest)]
 struct StartBody {
     /// One of the member's login phones (`identity_not_found` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     old_phone: String,
     /// A phone no member uses (`identity_taken`), not the old one (`phone_unchanged`).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     new_phone: String,
 }
 
@@ -174,10 +174,10 @@ pub async fn start_phone_change(
 #[schema(as = VerifyPhoneChangeRequest)]
 struct VerifyBody {
     /// The old or the new number of the change (`phone_change_code_mismatch` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     phone: String,
     /// The code as the person typed it. Never logged, never answered.
-    #[schema(examples("482915"))]
+    #[schema(pattern = "^[0-9]{4,8}$", examples("482915"))]
     code: String,
 }
 

@@ -26,11 +26,12 @@ struct RegisterBody {
     #[schema(value_type = Option<crate::party::choices::Scope>, inline, default = "external")]
     scope: Option<String>,
     /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     phone: Option<String>,
-    #[schema(examples("zhang.san@example.cn"))]
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254, examples("zhang.san@example.cn"))]
     email: Option<String>,
     /// 2 to 20 letters, digits, '_' or '-', not all digits.
+    #[schema(min_length = 2, max_length = 20)]
     nickname: Option<String>,
     #[schema(inline)]
     third_party: Option<ThirdPartyField>,
@@ -263,20 +264,7 @@ pub async fn cancel_member(
         with its actor and reason, oldest first, cursor-paginated.",
     params(
         ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        (
-            "after" = Option<String>,
-            Query,
-            description = "A `next_cursor` from the previous page (`invalid_cursor` otherwise).",
-            pattern = "^[0-9]{1,18}$",
-        ),
-        (
-            "limit" = Option<u32>,
-            Query,
-            description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise \
-                `invalid_limit`.",
-            minimum = 1,
-            maximum = 1000,
-        ),
+        crate::query::Paging<crate::query::SequenceCursor>,
     ),
     responses(
         (status = 200, description = "A page of history.", body = HistoryPage),

@@ -132,7 +132,7 @@ pub struct MemberView {
     #[schema(schema_with = crate::party::choices::lock_status_code)]
     pub lock_status_code: u8,
     /// The name a verified authentication gave the member; null before.
-    #[schema(required = true)]
+    #[schema(required, min_length = 1, max_length = 100)]
     pub real_name: Option<String>,
     /// Its login identities; phones and emails masked. Empty once cancelled.
     #[schema(inline)]
@@ -150,7 +150,8 @@ pub struct MemberView {
 pub struct IdentityView {
     #[schema(value_type = crate::party::choices::IdentityKind, inline)]
     pub kind: &'static str,
-    #[schema(examples("+86138****0001"))]
+    /// A phone or an email masked, a nickname, or a third party's `provider:subject`.
+    #[schema(min_length = 1, max_length = 288, examples("+86138****0001"))]
     pub masked: String,
 }
 
@@ -282,13 +283,13 @@ pub struct CustomerView {
     #[schema(value_type = crate::party::choices::CustomerStatus, inline)]
     pub status: &'static str,
     /// The survivor, when merged.
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<sanhu_core::id::CustomerId>, inline)]
     pub merged_into: Option<String>,
     /// Given by a verified authentication; null before.
     #[schema(required = true, inline)]
     pub certificate: Option<CertificateView>,
     /// The verified real name, or the company's registered name; null before.
-    #[schema(required = true)]
+    #[schema(required, min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// RFC 3339, UTC, to the nanosecond.
     #[schema(format = DateTime)]
@@ -302,7 +303,7 @@ pub struct CertificateView {
     #[schema(value_type = crate::party::choices::CertificateType, inline)]
     pub certificate_type: &'static str,
     /// A person's number shows its first 3 and last 4 characters.
-    #[schema(examples("110***********1233"))]
+    #[schema(pattern = "^[^*]{1,3}\\*+[^*]{0,4}$", examples("110***********1233"))]
     pub masked_number: String,
 }
 
@@ -336,13 +337,13 @@ pub struct MemberAccountView {
     #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
     /// A configured account type's code: basic, settlement, margin, bonus, subsidy, points...
-    #[schema(examples("basic"))]
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,31}$", examples("basic"))]
     pub account_type: String,
     // The account's own status: normal, frozen, stop_payment, closed. What the ledger enforces
     // (with the customer's status) is in `ledger`'s flags.
     #[schema(value_type = crate::party::choices::AccountStatus, inline)]
     pub status: &'static str,
-    #[schema(examples("CNY"))]
+    #[schema(value_type = sanhu_core::Currency, inline, examples("CNY"))]
     pub currency: String,
     /// Posted balance in minor units.
     pub balance: i64,
@@ -382,10 +383,10 @@ pub struct AuthenticationView {
     #[serde(rename = "type")]
     #[schema(value_type = crate::party::choices::AuthenticationType, inline)]
     pub authentication_type: &'static str,
-    #[schema(examples("police_id_check"))]
+    #[schema(pattern = "^[a-z0-9_]{2,32}$", examples("police_id_check"))]
     pub channel: String,
     /// What was verified, numbers masked.
-    #[schema(examples("张三 id_card 110***********1233"))]
+    #[schema(min_length = 1, max_length = 400, examples("张三 id_card 110***********1233"))]
     pub masked_subject: String,
     // pending, verified or failed.
     #[schema(value_type = crate::party::choices::AuthenticationStatus, inline)]
@@ -418,14 +419,23 @@ impl From<&Authentication> for AuthenticationView {
 pub struct HistoryEntryView {
     #[schema(minimum = 1)]
     pub seq: i64,
-    /// The record changed: a customer, member, account or authentication id.
+    /// The record changed: a customer, member, account or authentication id; or a record's kind and
+    /// key (`company:mem_…`, `recharge_order:cli_…:R-1`, `deduction_order:mem_…`).
+    #[schema(pattern = "^([a-z]{1,8}_[0-7][0-9A-HJKMNP-TV-Z]{25}|[a-z_]+:[!-~]+)$")]
     pub record_id: String,
+    #[schema(value_type = sanhu_core::id::CustomerId, inline)]
     pub customer_id: String,
-    #[schema(examples("member.activated", "customer.status_changed", "customer.merged_in"))]
+    #[schema(
+        pattern = "^[a-z_]+\\.[a-z_]+$",
+        examples("member.activated", "customer.status_changed", "customer.merged_in")
+    )]
     pub action: String,
     /// `client:cli_…`, `staff:name`, `member:mem_…`, `operator:opr_…` or `system`.
+    #[schema(
+        pattern = "^(client:cli_[A-Za-z0-9_-]{1,60}|staff:.{1,64}|member:mem_[0-7][0-9A-HJKMNP-TV-Z]{25}|operator:opr_[0-7][0-9A-HJKMNP-TV-Z]{25}|system)$"
+    )]
     pub actor: String,
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     /// What changed (from, to, what moved...), as a JSON value.
     #[schema(value_type = Value)]
@@ -456,7 +466,7 @@ impl From<&HistoryEntry> for HistoryEntryView {
 pub struct HistoryPage {
     data: Vec<HistoryEntryView>,
     /// Pass as `after` for the next page; null on the last page.
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<crate::query::SequenceCursor>, inline)]
     next_cursor: Option<String>,
 }
 

@@ -24,7 +24,8 @@ use crate::AppState;
 pub struct CodeTargetView {
     #[schema(value_type = crate::party::choices::CodeTargetKind, inline)]
     kind: &'static str,
-    #[schema(examples("138****0001"))]
+    /// A phone's first 3 and last 4 digits, or an email's first character and domain.
+    #[schema(pattern = "\\*", examples("138****0001"))]
     masked: String,
 }
 
@@ -76,9 +77,9 @@ struct IssueBody {
     #[schema(value_type = crate::party::choices::RequestedCodePurpose, inline)]
     purpose: String,
     /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     phone: Option<String>,
-    #[schema(examples("zhang.san@example.cn"))]
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254, examples("zhang.san@example.cn"))]
     email: Option<String>,
 }
 
@@ -120,12 +121,12 @@ struct VerifyBody {
     #[schema(value_type = crate::party::choices::RequestedCodePurpose, inline)]
     purpose: String,
     /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     phone: Option<String>,
-    #[schema(examples("zhang.san@example.cn"))]
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254, examples("zhang.san@example.cn"))]
     email: Option<String>,
     /// The code as the person typed it. Never logged, never answered.
-    #[schema(examples("482915"))]
+    #[schema(pattern = "^[0-9]{4,8}$", examples("482915"))]
     code: String,
 }
 

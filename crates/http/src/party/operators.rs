@@ -66,11 +66,12 @@ struct AddOperatorBody {
     #[schema(value_type = crate::party::choices::Role, inline)]
     role: String,
     /// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
-    #[schema(examples("13800000001"))]
+    #[schema(pattern = "^\\+?[0-9][0-9 -]{6,30}$", examples("13800000001"))]
     phone: Option<String>,
-    #[schema(examples("zhang.san@example.cn"))]
+    #[schema(pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254, examples("zhang.san@example.cn"))]
     email: Option<String>,
     /// 2 to 20 letters, digits, '_' or '-', not all digits.
+    #[schema(min_length = 2, max_length = 20)]
     nickname: Option<String>,
     #[schema(inline)]
     third_party: Option<ThirdPartyField>,
@@ -159,9 +160,9 @@ pub async fn get_operator(
     description = "Exactly one of `phone`, `email`, `nickname` (none: `missing_parameter`; several: `invalid_query`). \
         A list of one, or empty: a member's identity is not an operator's.",
     params(
-        ("phone" = Option<String>, Query, description = "A login phone (`phone_invalid` if it is not a phone number)."),
-        ("email" = Option<String>, Query, description = "A login email (`email_invalid`)."),
-        ("nickname" = Option<String>, Query, description = "A login nickname."),
+        ("phone" = Option<String>, Query, pattern = "^\\+?[0-9][0-9 -]{6,30}$", description = "A login phone (`phone_invalid` if it is not a phone number)."),
+        ("email" = Option<String>, Query, pattern = "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$", max_length = 254, description = "A login email (`email_invalid`)."),
+        ("nickname" = Option<String>, Query, min_length = 2, max_length = 20, description = "A login nickname."),
     ),
     responses(
         (status = 200, description = "The operator found, if any.", body = OperatorList),
@@ -189,7 +190,7 @@ pub async fn find_operators(
         Ok(operator) if bound_to.is_some_and(|member| operator.operator.member() != member) => Vec::new(),
         Ok(operator) => vec![OperatorView::from(&operator)],
         Err(error) if error.code() == "operator_not_found" => Vec::new(),
-        Err(error) => return Err(ApiError::party(error)),
+        Err(error) => return Err(ApiError::from(error)),
     };
     Ok(Json(OperatorList { data: found }))
 }

@@ -27,7 +27,7 @@ use crate::AppState;
 #[schema(as = PayPasswordRequest)]
 struct PasswordBody {
     /// 6 digits. Never logged, never answered.
-    #[schema(examples("135790"))]
+    #[schema(pattern = "^[0-9]{6}$", examples("135790"))]
     pay_password: String,
 }
 
@@ -36,10 +36,10 @@ struct PasswordBody {
 #[schema(as = ChangePayPasswordRequest)]
 struct ChangeBody {
     /// 6 digits. Never logged, never answered.
-    #[schema(examples("135790"))]
+    #[schema(pattern = "^[0-9]{6}$", examples("135790"))]
     current_pay_password: String,
     /// 6 digits, not one digit repeated (`pay_password_repeated`), not a run (`pay_password_sequence`).
-    #[schema(examples("135790"))]
+    #[schema(pattern = "^[0-9]{6}$", examples("135790"))]
     new_pay_password: String,
 }
 

@@ -27,7 +27,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::sessions::StaffCaller;
-use super::{staff_error, AuthenticatedStaff};
+use super::AuthenticatedStaff;
 use crate::error::{code, code_info, ApiError};
 use crate::idempotency::IDEMPOTENCY_KEY_HEADER;
 use crate::json::parse_body;
@@ -68,7 +68,7 @@ pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -
         .map_err(|_| ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"))?;
     let body = held_body(&body)?;
     let request = HeldRequest { method, route, path, body };
-    let approval = state.staff.request_approval(&staff.username, request).await.map_err(staff_error)?;
+    let approval = state.staff.request_approval(&staff.username, request).await.map_err(ApiError::from)?;
     tracing::info!(approval.id = %approval.id, staff.username = %staff.username, route = %approval.route, "held for approval");
     Ok((StatusCode::ACCEPTED, Json(ApprovalView::from(&approval))).into_response())
 }
@@ -90,20 +90,31 @@ fn held_body(body: &Bytes) -> Result<String, ApiError> {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = Approval)]
 pub struct ApprovalView {
+    #[schema(value_type = sanhu_core::staff::ApprovalId, inline)]
     pub id: String,
     /// pending, applying, applied, failed or rejected.
+    #[schema(value_type = sanhu_core::staff::ApprovalStatus, inline)]
     pub status: &'static str,
     /// The staff member who made the request, and the one who approved or rejected it.
+    #[schema(value_type = sanhu_core::staff::Username, inline)]
     pub maker: String,
+    #[schema(value_type = Option<sanhu_core::staff::Username>, inline)]
     pub checker: Option<String>,
-    /// The request: method, route template, path as sent, and body (null for none).
+    /// The request: method, route template, path as sent, and body (null for none). Only POSTs are
+    /// held.
+    #[schema(pattern = "^POST$")]
     pub method: String,
+    #[schema(pattern = "^/v1/[a-z0-9/{}_-]+$")]
     pub route: String,
+    #[schema(pattern = "^/v1/")]
     pub path: String,
     pub request: Value,
     /// Why it was rejected.
+    #[schema(value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub created_at: String,
+    #[schema(value_type = Option<sanhu_core::Timestamp>, inline)]
     pub decided_at: Option<String>,
     /// What applying it answered; null until it is applied.
     pub response: Option<AppliedResponse>,
@@ -112,6 +123,7 @@ pub struct ApprovalView {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct AppliedResponse {
     /// The HTTP status: 2xx when applied, 4xx when refused (nothing changed).
+    #[schema(minimum = 200, maximum = 499)]
     pub status: u16,
     pub body: Value,
 }
@@ -161,6 +173,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApprovalIdPath {
 pub struct ApprovalPage {
     data: Vec<ApprovalView>,
     /// Pass as `after` for the next page; null when this page is the last.
+    #[schema(value_type = Option<sanhu_core::staff::ApprovalId>, inline)]
     next_cursor: Option<String>,
 }
 
@@ -173,9 +186,8 @@ pub struct ApprovalPage {
     summary = "List approvals",
     description = "Requests staff made that wait for, or were decided by, a second staff member; oldest first, cursor-paginated.",
     params(
-        ("status" = Option<String>, Query, description = "Only approvals with this status (`invalid_status` otherwise)."),
-        ("after" = Option<String>, Query, description = "A `next_cursor` (`invalid_cursor` otherwise)."),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to the server's page_size_max (1000 by default); default 100. Otherwise `invalid_limit`.")
+        ("status" = inline(Option<sanhu_core::staff::ApprovalStatus>), Query, description = "Only approvals with this status (`invalid_status` otherwise)."),
+        crate::query::Paging<sanhu_core::staff::ApprovalId>,
     ),
     responses(
         (status = 200, description = "A page of approvals.", body = ApprovalPage)
@@ -196,7 +208,7 @@ pub async fn list_approvals(State(state): State<AppState>, query: QueryParams) -
             ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned")
         })?),
     };
-    let approvals = state.staff.approvals(&ApprovalQuery { status, after, limit }).await.map_err(staff_error)?;
+    let approvals = state.staff.approvals(&ApprovalQuery { status, after, limit }).await.map_err(ApiError::from)?;
     let next_cursor = (approvals.len() == limit as usize).then(|| approvals.last().map(|a| a.id.to_string())).flatten();
     Ok(Json(ApprovalPage { data: approvals.iter().map(ApprovalView::from).collect(), next_cursor }))
 }
@@ -210,7 +222,7 @@ pub async fn list_approvals(State(state): State<AppState>, query: QueryParams) -
     summary = "Get an approval",
     description = "One approval, with the request it holds and, once applied, its answer.",
     params(
-        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+        ("id" = String, Path, description = "The approval's id.", pattern = "^apr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     responses(
         (status = 200, description = "The approval.", body = ApprovalView)
@@ -220,7 +232,7 @@ pub async fn get_approval(
     State(state): State<AppState>,
     ApprovalIdPath(id): ApprovalIdPath,
 ) -> Result<Json<ApprovalView>, ApiError> {
-    let approval = state.staff.approval(id).await.map_err(staff_error)?;
+    let approval = state.staff.approval(id).await.map_err(ApiError::from)?;
     Ok(Json(ApprovalView::from(&approval)))
 }
 
@@ -234,7 +246,7 @@ pub async fn get_approval(
     summary = "Approve a request",
     description = "Another staff member than the maker (`approval_same_staff_member`), whose role grants the scope the held request needs (`scope_missing`), approves it: the request is applied then, as the maker's, through its endpoint with all its rules, and the approval answers with what that endpoint answered (`applied`, or `failed` when refused: nothing changed). An approval already `applying` (a crash interrupted it) is finished, at most once; a decided one is `approval_decided`. For staff only (`staff_session_required`).",
     params(
-        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+        ("id" = String, Path, description = "The approval's id.", pattern = "^apr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     responses(
         (status = 200, description = "The approval.", body = ApprovalView)
@@ -246,9 +258,9 @@ pub async fn approve(
     ApprovalIdPath(id): ApprovalIdPath,
 ) -> Result<Json<ApprovalView>, ApiError> {
     check_role_grants(&state, &checker, id).await?;
-    let approval = state.staff.approve(id, &checker.username).await.map_err(staff_error)?;
+    let approval = state.staff.approve(id, &checker.username).await.map_err(ApiError::from)?;
     let (status, body) = apply(&state, &approval).await?;
-    let approval = state.staff.finish_approval(id, status, body).await.map_err(staff_error)?;
+    let approval = state.staff.finish_approval(id, status, body).await.map_err(ApiError::from)?;
     tracing::info!(approval.id = %id, staff.username = %checker.username, status = approval.status.as_str(), "approval applied");
     Ok(Json(ApprovalView::from(&approval)))
 }
@@ -257,6 +269,7 @@ pub async fn approve(
 #[serde(deny_unknown_fields)]
 #[schema(as = RejectApprovalRequest)]
 struct RejectBody {
+    #[schema(value_type = sanhu_core::party::change::Reason, inline)]
     reason: String,
 }
 
@@ -270,7 +283,7 @@ struct RejectBody {
     summary = "Reject a request",
     description = "Another staff member than the maker (`approval_same_staff_member`), whose role grants the scope the held request needs, rejects a pending approval with a reason; nothing is applied (`approval_decided` once decided). For staff only (`staff_session_required`).",
     params(
-        ("id" = String, Path, description = "The approval's id (`apr_…`).")
+        ("id" = String, Path, description = "The approval's id.", pattern = "^apr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     ),
     request_body = RejectBody,
     responses(
@@ -286,7 +299,7 @@ pub async fn reject(
     let body: RejectBody = parse_body(&body)?;
     let reason = fields::reason(&body.reason)?;
     check_role_grants(&state, &checker, id).await?;
-    let approval = state.staff.reject(id, &checker.username, reason.as_str()).await.map_err(staff_error)?;
+    let approval = state.staff.reject(id, &checker.username, reason.as_str()).await.map_err(ApiError::from)?;
     tracing::info!(approval.id = %id, staff.username = %checker.username, "approval rejected");
     Ok(Json(ApprovalView::from(&approval)))
 }
@@ -294,7 +307,7 @@ pub async fn reject(
 /// A checker's role must grant the scope the held request needs: approving a freeze is for someone
 /// who may freeze.
 async fn check_role_grants(state: &AppState, checker: &AuthenticatedStaff, id: ApprovalId) -> Result<(), ApiError> {
-    let approval = state.staff.approval(id).await.map_err(staff_error)?;
+    let approval = state.staff.approval(id).await.map_err(ApiError::from)?;
     let role = checker.signed_in.as_ref().map(|s| s.account.role).ok_or_else(|| {
         ApiError::new(code::STAFF_SESSION_REQUIRED, "an approval is decided by a staff member signed in")
     })?;

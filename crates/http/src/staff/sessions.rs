@@ -27,7 +27,6 @@ use sanhu_store::staff::StaffAccount;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::staff_error;
 use crate::audit;
 use crate::body::read_limited;
 use crate::error::{code, ApiError};
@@ -84,14 +83,14 @@ pub async fn authenticate(state: &AppState, request: Request, next: Next) -> Res
         let scopes = match state.staff.account(&approved.maker).await {
             Ok(account) if account.status == StaffStatus::Active => account.role.scopes(),
             Ok(_) | Err(StaffFailure::Rejected(_)) => Scopes::none(),
-            Err(failure) => return Err(staff_error(failure)),
+            Err(failure) => return Err(ApiError::from(failure)),
         };
         let staff = AuthenticatedStaff { username: approved.maker, signed_in: None };
         return Ok(run_as(staff, scopes, parts, body, next).await);
     }
 
     let token = session_token(&parts.headers).unwrap_or_default();
-    let signed_in = state.staff.session(&token, clock::now()).await.map_err(staff_error)?;
+    let signed_in = state.staff.session(&token, clock::now()).await.map_err(ApiError::from)?;
     if parts.method == Method::POST {
         check_csrf(&parts.headers, &signed_in)?;
     }
@@ -145,18 +144,24 @@ impl<S: Send + Sync> FromRequestParts<S> for StaffCaller {
 #[derive(Serialize, Debug, utoipa::ToSchema)]
 #[schema(as = StaffSession)]
 pub struct StaffSessionView {
+    #[schema(value_type = sanhu_core::staff::Username, inline)]
     pub username: String,
     /// super_admin, finance, operations, customer_service or auditor.
+    #[schema(value_type = sanhu_core::staff::StaffRole, inline)]
     pub role: &'static str,
     /// What the role may do.
+    #[schema(value_type = Vec<sanhu_core::scope::Scope>, inline)]
     pub scopes: Vec<&'static str>,
     /// Send it in `X-CSRF-Token` with every POST. Answered once, at sign-in; kept by sanhu only as a
     /// hash.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, pattern = "^[0-9a-f]{64}$")]
     pub csrf_token: Option<String>,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub signed_in_at: String,
     /// When the session ends if it is not used again (at the latest, `absolute_timeout_s` after
     /// sign-in).
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     pub expires_at: String,
     pub idle_timeout_s: u32,
     pub absolute_timeout_s: u32,
@@ -182,7 +187,10 @@ impl StaffSessionView {
 #[serde(deny_unknown_fields)]
 #[schema(as = StaffSignInRequest)]
 struct SignInBody {
+    /// Read in either case.
+    #[schema(min_length = 1, max_length = 256)]
     username: String,
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
 }
 
@@ -221,9 +229,9 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Result<
     // Refused beyond the hashes run at once: nothing was checked or changed, and, as with the limit
     // per address, no event is recorded, so that a flood writes nothing to the database.
     if let Err(StaffFailure::Busy) = outcome {
-        return Err(staff_error(StaffFailure::Busy));
+        return Err(ApiError::from(StaffFailure::Busy));
     }
-    let outcome = outcome.map_err(staff_error);
+    let outcome = outcome.map_err(ApiError::from);
     if let Ok(username) = Username::parse(&body.username) {
         let (status, error_code) = match &outcome {
             Ok(_) => (StatusCode::CREATED.as_u16(), None),
@@ -305,7 +313,7 @@ pub async fn current_session(
 )]
 pub async fn sign_out(State(state): State<AppState>, StaffCaller(staff): StaffCaller) -> Result<Response, ApiError> {
     let signed_in = signed_in(&staff)?;
-    state.staff.sign_out(&signed_in.session, clock::now()).await.map_err(staff_error)?;
+    state.staff.sign_out(&signed_in.session, clock::now()).await.map_err(ApiError::from)?;
     tracing::info!(staff.username = %staff.username, "staff signed out");
     let cookie = cookie(&state, "", 0)?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())

@@ -29,6 +29,7 @@ use crate::AppState;
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = Adjustment)]
 pub struct AdjustmentJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub adjustment_number: String,
     #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
@@ -36,7 +37,9 @@ pub struct AdjustmentJson {
     pub account_id: String,
     /// `credit` (money into the member's account) or `debit`.
     pub direction: AdjustmentDirection,
+    #[schema(minimum = 0)]
     pub amount: i64,
+    #[schema(value_type = sanhu_core::party::change::Reason, inline)]
     pub reason: String,
     pub maker: String,
     #[schema(required)]

@@ -25,6 +25,7 @@ use crate::AppState;
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = Deposit)]
 pub struct DepositJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
@@ -33,13 +34,15 @@ pub struct DepositJson {
     /// Who receives what a capture takes.
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub beneficiary_account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// holding, held, refused, releasing, released, capturing or captured.
     pub status: DepositStatus,
     pub holds: Vec<HoldJson>,
+    #[schema(minimum = 0)]
     pub captured: i64,
     pub captured_parts: Vec<PartJson>,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -91,10 +94,13 @@ struct DepositBody {
     #[schema(nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     beneficiary_account_id: Option<String>,
     /// A platform account's name.
-    #[schema(nullable = false)]
+    #[schema(
+        pattern = "^(channel:[a-z0-9_-]{1,32}|subsidy:mem_[0-7][0-9A-HJKMNP-TV-Z]{25}|[a-z_]+)$",
+        nullable = false
+    )]
     beneficiary_platform_account: Option<String>,
     /// When the platform requires it. Left out of an Idempotency-Key's fingerprint; never stored.
-    #[schema(nullable = false)]
+    #[schema(nullable = false, pattern = "^[0-9]{6}$")]
     pay_password: Option<String>,
 }
 

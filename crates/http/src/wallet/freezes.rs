@@ -23,12 +23,15 @@ use crate::AppState;
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = Freeze)]
 pub struct FreezeJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub freeze_number: String,
     #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub customer_id: String,
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
+    #[schema(value_type = sanhu_core::party::change::Reason, inline)]
     pub reason: String,
     /// freezing, frozen, unfreezing, unfrozen, seizing, seized or refused.
     pub status: FreezeStatus,

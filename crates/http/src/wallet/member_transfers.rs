@@ -22,17 +22,19 @@ use crate::AppState;
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = MemberTransfer)]
 pub struct MemberTransferJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub sender_member_id: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub receiver_member_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// Where each part went, by the money's kind, in the sender's deduction order.
     pub parts: Vec<TransferPartJson>,
     /// transferring, transferred or refused.
     pub status: MemberTransferStatus,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -46,7 +48,9 @@ pub struct TransferPartJson {
     pub from_account_id: String,
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub to_account_id: String,
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,31}$")]
     pub account_type: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
 }
 
@@ -89,7 +93,7 @@ struct TransferBody {
     #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
     /// The sender's pay password, when the platform requires it.
-    #[schema(nullable = false)]
+    #[schema(nullable = false, pattern = "^[0-9]{6}$")]
     pay_password: Option<String>,
 }
 

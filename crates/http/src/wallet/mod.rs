@@ -101,7 +101,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderOf {
 
 /// An order number from a body field.
 pub fn order_number(field: &str, text: &str) -> Result<OrderNumber, ApiError> {
-    OrderNumber::parse(text).map_err(|e| ApiError::wallet(e).within(field))
+    OrderNumber::parse(text).map_err(|e| ApiError::from(e).within(field))
 }
 
 /// A positive amount of minor units, as the service takes it.

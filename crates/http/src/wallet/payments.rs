@@ -37,6 +37,7 @@ use crate::AppState;
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = Payment)]
 pub struct PaymentJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
@@ -45,10 +46,13 @@ pub struct PaymentJson {
     /// The account that receives the money: a merchant's member account or a platform account.
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub receiver_account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// What the wallet paid (or captured).
+    #[schema(minimum = 0)]
     pub paid: i64,
     /// What the wallet did not cover, for another payment method (split payment).
+    #[schema(minimum = 0)]
     pub remainder: i64,
     /// paying, paid, failed, authorising, authorised, capturing, captured, releasing, released,
     /// escrowing, escrowed, escrow_releasing, escrow_released, escrow_returning or escrow_returned.
@@ -59,8 +63,9 @@ pub struct PaymentJson {
     pub holds: Vec<HoldJson>,
     pub refunds: Vec<RefundJson>,
     /// Refunded so far, counting refunds still processing.
+    #[schema(minimum = 0)]
     pub refunded: i64,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -74,6 +79,7 @@ pub struct HoldJson {
     pub pending_id: String,
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
 }
 
@@ -81,13 +87,15 @@ pub struct HoldJson {
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = Refund)]
 pub struct RefundJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub refund_number: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// processing, succeeded or failed.
     pub status: RefundStatus,
     /// What went back to each account.
     pub returns: Vec<PartJson>,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
 }
 
@@ -156,7 +164,11 @@ struct PayBody {
     #[schema(nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     receiver_account_id: Option<String>,
     /// A platform account's name (`fee_income`, `channel:alipay`, ...).
-    #[schema(nullable = false, examples("fee_income"))]
+    #[schema(
+        pattern = "^(channel:[a-z0-9_-]{1,32}|subsidy:mem_[0-7][0-9A-HJKMNP-TV-Z]{25}|[a-z_]+)$",
+        nullable = false,
+        examples("fee_income")
+    )]
     receiver_platform_account: Option<String>,
     /// Pay what the wallet can and answer the remainder (split payment); else all or nothing.
     #[serde(default)]
@@ -169,7 +181,7 @@ struct PayBody {
     #[serde(default)]
     escrow: bool,
     /// When the platform requires it. Left out of an Idempotency-Key's fingerprint; never stored.
-    #[schema(nullable = false)]
+    #[schema(nullable = false, pattern = "^[0-9]{6}$")]
     pay_password: Option<String>,
 }
 

@@ -17,7 +17,10 @@ use crate::AppState;
 pub struct PlatformAccountView {
     /// `channel:<name>`, `fee_income`, `fee_expense`, `marketing_expense`, `withdrawals_in_transit`,
     /// `seized`, `adjustments`, `deposits` or `subsidy:<mem_…>`.
-    #[schema(examples("fee_income", "channel:alipay"))]
+    #[schema(
+        pattern = "^(channel:.+|subsidy:mem_[0-7][0-9A-HJKMNP-TV-Z]{25}|[a-z_]+)$",
+        examples("fee_income", "channel:alipay")
+    )]
     pub name: String,
     pub account: AccountView,
 }

@@ -26,6 +26,7 @@ use crate::AppState;
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = Recharge)]
 pub struct RechargeJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
@@ -34,21 +35,27 @@ pub struct RechargeJson {
     /// The account credited.
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     pub channel: String,
     /// The channel's fee, and who bears it: `member` (credited the amount less the fee) or `platform`.
+    #[schema(minimum = 0)]
     pub fee: i64,
     pub fee_paid_by: FeePaidBy,
     pub review_required: bool,
     /// pending, reviewing, crediting, succeeded, failed, closed or expired.
     pub status: RechargeStatus,
     /// Once credited: the debt repaid first.
+    #[schema(minimum = 0)]
     pub repaid: i64,
     /// Credited to the account.
+    #[schema(minimum = 0)]
     pub credited: i64,
     /// The recharge tier's bonus.
+    #[schema(minimum = 0)]
     pub bonus: i64,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -63,18 +70,23 @@ pub struct RechargeJson {
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = RechargeRefund)]
 pub struct RechargeRefundJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub refund_number: String,
     /// Taken from the recharged account.
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// Paid back through the channel: the amount less `bonus_deducted`.
+    #[schema(minimum = 0)]
     pub payout: i64,
     /// Unspent bonus taken back from the bonus account.
+    #[schema(minimum = 0)]
     pub bonus_taken_back: i64,
     /// Spent bonus, deducted from the refund.
+    #[schema(minimum = 0)]
     pub bonus_deducted: i64,
     /// processing, succeeded or failed.
     pub status: RechargeRefundStatus,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
 }
 
@@ -132,7 +144,7 @@ struct CreateRechargeBody {
     #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
     /// The payment channel the member pays through.
-    #[schema(examples("alipay"))]
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$", examples("alipay"))]
     channel: String,
 }
 

@@ -26,6 +26,7 @@ use crate::AppState;
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = SubsidyFunding)]
 pub struct SubsidyFundingJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub enterprise_member_id: String,
@@ -35,10 +36,11 @@ pub struct SubsidyFundingJson {
     /// The enterprise's subsidy funding account (`subsidy:<mem_…>`).
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub funding_account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// applying, applied or refused.
     pub status: SubsidyStatus,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -63,14 +65,16 @@ impl From<&SubsidyFunding> for SubsidyFundingJson {
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = SubsidyDistribution)]
 pub struct SubsidyDistributionJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub enterprise_member_id: String,
     pub grants: Vec<SubsidyGrantJson>,
+    #[schema(minimum = 0)]
     pub total: i64,
     /// applying, applied or refused.
     pub status: SubsidyStatus,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -84,6 +88,7 @@ pub struct SubsidyGrantJson {
     pub member_id: String,
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
 }
 
@@ -117,7 +122,9 @@ pub struct SubsidyFundJson {
     pub enterprise_member_id: String,
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub funding_account_id: String,
+    #[schema(minimum = 0)]
     pub funded: i64,
+    #[schema(minimum = 0)]
     pub distributed: i64,
     pub available: i64,
 }

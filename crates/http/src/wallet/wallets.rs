@@ -24,18 +24,23 @@ use crate::AppState;
 pub struct WalletJson {
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
+    #[schema(value_type = sanhu_core::Currency, inline)]
     pub currency: String,
     /// The sum of the accounts' balances; an account in debt lowers it.
     pub balance: i64,
     /// Balance less frozen.
     pub available: i64,
     /// Held by pending debits (payments authorised, withdrawals applied for, freezes).
+    #[schema(minimum = 0)]
     pub frozen: i64,
     /// Pending credits not yet the member's.
+    #[schema(minimum = 0)]
     pub incoming: i64,
     /// What may be withdrawn now: accounts of withdrawable types holding at least the minimum.
+    #[schema(minimum = 0)]
     pub withdrawable: i64,
     /// What the member owes, as a positive amount.
+    #[schema(minimum = 0)]
     pub debt: i64,
     pub accounts: Vec<WalletAccountJson>,
 }
@@ -46,12 +51,17 @@ pub struct WalletJson {
 pub struct WalletAccountJson {
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,31}$")]
     pub account_type: String,
     pub balance: i64,
     pub available: i64,
+    #[schema(minimum = 0)]
     pub frozen: i64,
+    #[schema(minimum = 0)]
     pub incoming: i64,
+    #[schema(minimum = 0)]
     pub withdrawable: i64,
+    #[schema(minimum = 0)]
     pub debt: i64,
 }
 
@@ -187,11 +197,14 @@ pub async fn set_deduction_order(
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = WithdrawalPreview)]
 pub struct WithdrawalPreviewJson {
+    #[schema(minimum = 0)]
     pub amount: i64,
     pub allocations: Vec<PartJson>,
+    #[schema(minimum = 0)]
     pub fee: i64,
     pub fee_paid_by: FeePaidBy,
     /// What reaches the bank card.
+    #[schema(minimum = 0)]
     pub payout: i64,
 }
 
@@ -201,6 +214,7 @@ pub struct WithdrawalPreviewJson {
 pub struct PartJson {
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
 }
 
@@ -281,19 +295,23 @@ pub struct FlowLineJson {
     /// The member's account the line is about, and its type.
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,31}$")]
     pub account_type: String,
     /// The business code of the movement: `recharge`, `pay`, `refund`, `withdraw`, `transfer`, ...
+    #[schema(pattern = "^[a-z0-9_.]{1,32}$")]
     pub business_type: String,
     /// posted, frozen, frozen_posted, released or expired.
     pub movement: FlowMovement,
     /// in or out.
     pub direction: FlowDirection,
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// The fee the member paid on it (a withdrawal's).
+    #[schema(minimum = 0)]
     pub fee: i64,
     pub counterparty: CounterpartyJson,
-    /// The caller's order number.
-    #[schema(required)]
+    /// The caller's order number (a withdrawal's with its `-1`, `-2`... per account).
+    #[schema(required, pattern = "^[!-~]{1,68}$")]
     pub reference: Option<String>,
     pub balance_after: i64,
     pub available_after: i64,
@@ -306,10 +324,10 @@ pub struct CounterpartyJson {
     pub kind: CounterpartyKind,
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::id::MemberId>, inline)]
     pub member_id: Option<String>,
     /// A platform account's name.
-    #[schema(required)]
+    #[schema(required, pattern = "^(channel:.+|subsidy:mem_[0-7][0-9A-HJKMNP-TV-Z]{25}|[a-z_]+)$")]
     pub name: Option<String>,
 }
 
@@ -329,7 +347,7 @@ pub enum CounterpartyKind {
 pub struct FlowPageJson {
     pub data: Vec<FlowLineJson>,
     /// Pass as `after` for the next (older) page; null when this page is the last.
-    #[schema(required)]
+    #[schema(required, pattern = "^[0-9]{1,19}\\.acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub next_cursor: Option<String>,
 }
 
@@ -347,7 +365,7 @@ const FLOW_PAGE_DEFAULT: u32 = 20;
     description = "Every movement of the wallet's accounts, newest first, with business type, counterparty, direction, amount, fee and balances after.",
     params(
         ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("after" = Option<String>, Query, nullable = false, description = "The `next_cursor` of the previous page."),
+        ("after" = Option<String>, Query, nullable = false, pattern = "^[0-9]{1,19}\\.acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "The `next_cursor` of the previous page."),
         ("limit" = Option<i64>, Query, nullable = false, description = "Lines per page, 1 to 100; 20 when absent.", minimum = 1, maximum = 100),
     ),
     responses((status = 200, description = "A page of the flow.", body = FlowPageJson)),

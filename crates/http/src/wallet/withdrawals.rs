@@ -25,6 +25,7 @@ use crate::AppState;
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = Withdrawal)]
 pub struct WithdrawalJson {
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
@@ -32,16 +33,19 @@ pub struct WithdrawalJson {
     pub customer_id: String,
     #[schema(pattern = "^bcd_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub bank_card_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
+    #[schema(minimum = 0)]
     pub fee: i64,
     pub fee_paid_by: FeePaidBy,
     /// What reaches the bank card.
+    #[schema(minimum = 0)]
     pub payout: i64,
     /// freezing, reviewing, approved, paying_out, paid, releasing, rejected, payout_failed or refused.
     pub status: WithdrawalStatus,
     /// One order per account touched, numbered `<order_number>-1`, `-2`, ...
     pub orders: Vec<WithdrawalOrderJson>,
-    #[schema(required)]
+    #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -51,9 +55,12 @@ pub struct WithdrawalJson {
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = WithdrawalOrder)]
 pub struct WithdrawalOrderJson {
+    /// The withdrawal's order number and `-1`, `-2`, ... per account.
+    #[schema(pattern = "^[!-~]{1,64}-[0-9]{1,3}$")]
     pub number: String,
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
+    #[schema(minimum = 0)]
     pub amount: i64,
     #[schema(pattern = "^tr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub hold_id: String,

@@ -18,6 +18,7 @@ mod sessions;
 use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffError};
 use sanhu_store::Store;
 
+use crate::failure::{Failure, Rejection, UseCaseFailure};
 use crate::hashing::HashingPermits;
 
 pub use approvals::HeldRequest;
@@ -80,6 +81,29 @@ impl std::fmt::Display for StaffFailure {
 }
 
 impl std::error::Error for StaffFailure {}
+
+/// Refused when as many staff password hashes run and wait as the bound allows
+/// ([`StaffFailure::Busy`]): nothing was done, and the HTTP layer answers 429 with `Retry-After`.
+pub const HASHING_BUSY: Rejection = Rejection {
+    code: "rate_limited",
+    status: 429,
+    message: "the server is hashing as many passwords as it allows at once; retry shortly",
+};
+
+impl UseCaseFailure for StaffFailure {
+    fn contended() -> Self {
+        StaffFailure::Contended
+    }
+
+    fn into_failure(self) -> Failure {
+        match self {
+            StaffFailure::Rejected(error) => Failure::Refused(Rejection::of(error)),
+            StaffFailure::Contended => Failure::Contended,
+            StaffFailure::Busy => Failure::Refused(HASHING_BUSY),
+            StaffFailure::Internal(error) => Failure::Internal(error),
+        }
+    }
+}
 
 /// How many times a use case reads again and retries its compare-and-set after losing it to a
 /// concurrent change, before it answers [`StaffFailure::Contended`].
