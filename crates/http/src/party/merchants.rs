@@ -716,6 +716,7 @@ pub async fn review_merchant(
     MerchantIdPath(id): MerchantIdPath,
     body: Bytes,
 ) -> Result<Json<MerchantView>, ApiError> {
+    let body: ReviewBody = parse_body(&body)?;
     // Only a staff member's decision another staff member approved reaches here as such; a staff
     // member's own request was held before (the route is `.held()`), and an API client, bound or
     // not, never decides alone.
@@ -723,7 +724,6 @@ pub async fn review_merchant(
         return Err(ApiError::refused(Rejection::of(MerchantError::ReviewByStaffOnly)));
     };
     let checker = approved.checker.as_ref().map(|c| c.actor());
-    let body: ReviewBody = parse_body(&body)?;
     let decision = ReviewDecision::parse(&body.decision).ok_or_else(|| {
         ApiError::new(code::INVALID_FIELD, "decision is approve, reject or request_more").within("decision")
     })?;

@@ -614,6 +614,8 @@ on_both_backends!(a_merchant_approval_by_staff_waits_for_a_second_staff_member, 
     let account = json!({"kind": "corporate", "account_name": "某某科技有限公司", "account_number": "110000000001",
                          "bank_code": "102", "branch_code": "102100000012"});
     app.api.post(&format!("{path}/settlement-account"), account).await.assert_status(StatusCode::OK);
+    let verification = json!({"verified": true, "account_number": "110000000001"});
+    app.api.post(&format!("{path}/settlement-account/verification"), verification).await.assert_status(StatusCode::OK);
     app.api.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
 
     app.hire("wang.ops", StaffRole::Operations).await;
@@ -629,5 +631,6 @@ on_both_backends!(a_merchant_approval_by_staff_waits_for_a_second_staff_member, 
     let merchant = app.api.get(&path).await.assert_status(StatusCode::OK).clone();
     assert_eq!(merchant["status"], "active");
     assert_eq!(merchant["reviews"][0]["by"], "staff:wang.ops", "the maker's decision");
+    assert_eq!(merchant["reviews"][0]["checker"], "staff:li.finance", "and its checker");
     assert_eq!(merchant["accounts"].as_array().unwrap().len(), 2);
 });

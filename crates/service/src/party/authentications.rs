@@ -168,17 +168,19 @@ async fn apply_certificate(
     let member = load_member(work, proof.member()).await?;
     let customer = load_customer(work, member.member.customer()).await?;
     let key = certificate_key(work.secret(), proof.certificate());
-    let holder = work.key_owner(CERTIFICATE_KEY, &key).await?;
-    let holder = holder.as_deref().and_then(sanhu_core::id::CustomerId::parse);
+    let holder_key = work.key_owner(CERTIFICATE_KEY, &key).await?;
+    let holder = holder_key.as_deref().and_then(sanhu_core::id::CustomerId::parse);
     let customer_key = customer.customer.id().to_string();
     // A credit code is one customer across enterprises and merchants: one an approved merchant's
-    // customer holds as its business is not another enterprise's, and an enterprise that proves its
-    // code holds it as a business too (one key that both claim, so two at once cannot both have it).
+    // customer holds as its business is not another enterprise's (unless that customer holds it as
+    // its certificate too: this one is then found to be that customer, and merges into it), and an
+    // enterprise that proves its code holds it as a business too (one key that both claim, so two at
+    // once cannot both have it).
     let credit_code =
         proof.certificate().certificate_type() == sanhu_core::party::CertificateType::UnifiedSocialCreditCode;
     if credit_code {
         let business = work.key_owner(MERCHANT_BUSINESS_KEY, &key).await?;
-        if business.is_some_and(|owner| owner != customer_key) {
+        if business.is_some_and(|owner| owner != customer_key && Some(&owner) != holder_key.as_ref()) {
             return Err(PartyError::from(MerchantError::BusinessOfAnotherCustomer));
         }
     }
