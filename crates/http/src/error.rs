@@ -468,6 +468,13 @@ struct ErrorDetail<'a> {
     request_id: String,
 }
 
+/// Set on a 5xx that provably decided nothing (`not_ready`, `ledger_unavailable`: nothing was
+/// applied, and a handler answers them only then): a key it ran under is released, so that a retry
+/// runs afresh. Any other answer of a request that ran is kept under its key, a 5xx too, since the
+/// request may have had effects (see `crate::idempotency`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NothingApplied;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -478,7 +485,7 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if [code::NOT_READY.code, code::LEDGER_UNAVAILABLE.code].contains(&self.info.code) {
-            response.extensions_mut().insert(crate::idempotency::NothingApplied);
+            response.extensions_mut().insert(NothingApplied);
         }
         response
     }

@@ -57,7 +57,7 @@ use sanhu_store::{
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::error::{code, ApiError};
+use crate::error::{code, ApiError, NothingApplied};
 use crate::principal::AuthenticatedClient;
 use crate::request_id;
 use crate::scopes::RouteFacts;
@@ -170,12 +170,6 @@ pub(crate) struct ClaimedKey {
 /// idempotency layer keeps the answer itself.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AnswerKept;
-
-/// Set on a 5xx that provably decided nothing (`not_ready`, `ledger_unavailable`: nothing was
-/// applied): its key is released, so that a retry runs afresh. Any other answer of a request that ran
-/// is kept under its key, a 5xx too, since the request may have had effects.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct NothingApplied;
 
 /// What a claimed key's request came to, as kept under the key: its answer, or None for a 5xx that
 /// provably decided nothing ([`NothingApplied`]), whose key is released.
