@@ -20,6 +20,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("schema_v5.sql")),
     // Staff accounts, their sessions and the approvals of maker-checker (see `crate::staff`).
     (6, include_str!("schema_v6.sql")),
+    // Member cards: types, number segments, batches, cards and their transactions (see `crate::card`).
+    (7, include_str!("schema_v7.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {
