@@ -146,7 +146,7 @@ impl<S: Send + Sync> FromRequestParts<S> for StaffCaller {
 #[schema(as = StaffSession)]
 pub struct StaffSessionView {
     pub username: String,
-    /// super_admin, finance, operations, customer_service or auditor.
+    /// super_admin, finance, operations, customer_service, auditor or marketing.
     pub role: &'static str,
     /// What the role may do.
     pub scopes: Vec<&'static str>,
