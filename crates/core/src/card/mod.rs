@@ -35,7 +35,7 @@ rejection_codes! {
             "a segment's prefix is 2 to 8 digits, its serials 4 to 12 digits wide, the first at most the last",
         QuantityInvalid => "card_quantity_invalid", 422, "a batch issues 1 to 100,000 cards",
         NumberInvalid => "member_card_number_invalid", 422, "a card number is 7 to 21 digits ending in its Luhn check digit",
-        ApproverRoleInvalid => "card_batch_approver_role_invalid", 403,
+        ApproverRoleInvalid => "card_batch_approver_not_authorised", 403,
             "a batch is approved by a staff member of the marketing or the finance role",
         AlreadyApprovedByRole => "card_batch_already_approved_by_role", 409, "the batch was already approved by this role",
         SameApprover => "card_batch_same_approver", 403,

@@ -517,7 +517,7 @@ pub struct ApproveBody {}
     tag = "cards",
     operation_id = "approveCardBatch",
     summary = "Approve a card batch",
-    description = "A staff member's approval in their role: `marketing` or `finance` (403 `card_batch_approver_role_invalid` for any other role, or an API client). Once both roles have approved, by two different staff members neither of them the batch's maker, it is `approved` and its cards may be sold and activated.",
+    description = "A staff member's approval in their role: `marketing` or `finance` (403 `card_batch_approver_not_authorised` for any other role, or an API client). Once both roles have approved, by two different staff members neither of them the batch's maker, it is `approved` and its cards may be sold and activated.",
     params(("id" = String, Path, description = "The batch's id.", pattern = "^cbt_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body(content = Option<ApproveBody>, description = "May be empty."),
     responses((status = 200, description = "The batch with the approval.", body = CardBatchView)),

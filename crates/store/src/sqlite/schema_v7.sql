@@ -74,3 +74,9 @@ CREATE TABLE IF NOT EXISTS card_transactions (
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS card_transactions_by_card ON card_transactions (card_number, created_at, id);
+
+-- A client that held every scope, or every scope a bound client may hold, before cards existed holds
+-- the cards' scopes too, as a client made now would.
+UPDATE api_clients SET scopes = scopes || ' cards:read cards:write'
+    WHERE scopes IN ('ledger:read ledger:write parties:read parties:write wallet:read wallet:write admin:read admin:write audit:read',
+                     'parties:read parties:write wallet:read wallet:write');
