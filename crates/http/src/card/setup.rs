@@ -190,8 +190,8 @@ pub async fn change_card_terms(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<CardTypeView>, ApiError> {
-    let id = parse_id(&id, CardTypeId::parse, "a card type id")?;
     let body: TermsJson = parse_body(&body)?;
+    let id = parse_id(&id, CardTypeId::parse, "a card type id")?;
     let changed = state.cards().change_card_terms(id, body.terms()?, binding).await?;
     Ok(Json(CardTypeView::from(&changed)))
 }
