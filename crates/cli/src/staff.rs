@@ -22,7 +22,7 @@ pub enum StaffCommand {
     Create {
         #[arg(long)]
         username: String,
-        /// super_admin, finance, operations, customer_service or auditor.
+        /// super_admin, finance, operations, customer_service, auditor or marketing.
         #[arg(long)]
         role: String,
         /// Read the password from the first line of standard input instead of generating one.

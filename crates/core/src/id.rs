@@ -175,6 +175,27 @@ impl IdKind for MerchantTag {
 /// A merchant (商户): a member's business, with its type, documents, settlement account and limits.
 pub type MerchantId = Id128<MerchantTag>;
 
+pub enum CardTypeTag {}
+impl IdKind for CardTypeTag {
+    const PREFIX: &'static str = "ctp";
+}
+/// A card type (卡种): what a member card gives, its kind, price, validity and discounts.
+pub type CardTypeId = Id128<CardTypeTag>;
+
+pub enum CardSegmentTag {}
+impl IdKind for CardSegmentTag {
+    const PREFIX: &'static str = "csg";
+}
+/// A number segment (号段): a range of card numbers under one prefix, for a region or issuing branch.
+pub type CardSegmentId = Id128<CardSegmentTag>;
+
+pub enum CardBatchTag {}
+impl IdKind for CardBatchTag {
+    const PREFIX: &'static str = "cbt";
+}
+/// An issuing batch (发行批次): cards of one type, sold through one channel, approved before sale.
+pub type CardBatchId = Id128<CardBatchTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 #[macro_use]
 mod codes;
 
+pub mod card;
 pub mod id;
 pub mod id_hash;
 pub mod ledger;

@@ -31,11 +31,16 @@ pub enum Scope {
     AdminWrite,
     /// The audit log.
     AuditRead,
+    /// Member cards' reads: card types, number segments, batches, cards and their transactions.
+    CardsRead,
+    /// Member cards' changes: types, segments, batches and their approval, a card's sale, activation,
+    /// binding, freezes, recharges, payments and refunds.
+    CardsWrite,
 }
 
 impl Scope {
     /// Every scope, in the order they are listed.
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 11] = [
         Scope::LedgerRead,
         Scope::LedgerWrite,
         Scope::PartiesRead,
@@ -45,6 +50,8 @@ impl Scope {
         Scope::AdminRead,
         Scope::AdminWrite,
         Scope::AuditRead,
+        Scope::CardsRead,
+        Scope::CardsWrite,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -58,6 +65,8 @@ impl Scope {
             Scope::AdminRead => "admin:read",
             Scope::AdminWrite => "admin:write",
             Scope::AuditRead => "audit:read",
+            Scope::CardsRead => "cards:read",
+            Scope::CardsWrite => "cards:write",
         }
     }
 
@@ -66,10 +75,18 @@ impl Scope {
     }
 
     /// Whether a client bound to one member may hold it. A bound client acts for that member: its
-    /// parties and its wallet. The raw ledger, the back office and the audit log span the whole
-    /// platform, so no bound client holds their scopes.
+    /// parties, its wallet and the cards of its merchants. The raw ledger, the back office and the
+    /// audit log span the whole platform, so no bound client holds their scopes.
     pub const fn bindable(self) -> bool {
-        matches!(self, Scope::PartiesRead | Scope::PartiesWrite | Scope::WalletRead | Scope::WalletWrite)
+        matches!(
+            self,
+            Scope::PartiesRead
+                | Scope::PartiesWrite
+                | Scope::WalletRead
+                | Scope::WalletWrite
+                | Scope::CardsRead
+                | Scope::CardsWrite
+        )
     }
 
     const fn bit(self) -> u16 {

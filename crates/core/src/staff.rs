@@ -23,7 +23,7 @@ rejection_codes! {
         StaffPasswordInvalid => "staff_password_invalid", 422,
             "a staff password is 12 to 128 characters without control characters",
         StaffRoleInvalid => "staff_role_invalid", 422,
-            "a staff role is super_admin, finance, operations, customer_service or auditor",
+            "a staff role is super_admin, finance, operations, customer_service, auditor or marketing",
         StaffUsernameTaken => "staff_username_taken", 409, "a staff member has this username already",
         StaffNotFound => "staff_not_found", 404, "no staff member has this username",
         /// The same answer for an unknown username and a wrong password, so that it tells nobody which
@@ -133,6 +133,8 @@ pub enum StaffRole {
     CustomerService,
     /// Reads everything, the audit log included; changes nothing.
     Auditor,
+    /// Member cards: card types, segments, batches; approves batches for marketing (市场运营).
+    Marketing,
 }
 
 impl StaffRole {
@@ -142,6 +144,7 @@ impl StaffRole {
         StaffRole::Operations,
         StaffRole::CustomerService,
         StaffRole::Auditor,
+        StaffRole::Marketing,
     ];
 
     pub fn parse(text: &str) -> Result<StaffRole, StaffError> {
@@ -155,6 +158,7 @@ impl StaffRole {
             StaffRole::Operations => "operations",
             StaffRole::CustomerService => "customer_service",
             StaffRole::Auditor => "auditor",
+            StaffRole::Marketing => "marketing",
         }
     }
 
@@ -166,12 +170,13 @@ impl StaffRole {
         let reads = [LedgerRead, PartiesRead, WalletRead, AdminRead];
         match self {
             StaffRole::SuperAdmin => Scopes::all(),
-            StaffRole::Finance => reads.into_iter().chain([WalletWrite, AdminWrite]).collect(),
+            StaffRole::Finance => reads.into_iter().chain([WalletWrite, AdminWrite, CardsRead, CardsWrite]).collect(),
             StaffRole::Operations => {
                 [PartiesRead, PartiesWrite, WalletRead, AdminRead, AdminWrite].into_iter().collect()
             }
             StaffRole::CustomerService => reads.into_iter().chain([PartiesWrite]).collect(),
-            StaffRole::Auditor => reads.into_iter().chain([AuditRead]).collect(),
+            StaffRole::Auditor => reads.into_iter().chain([AuditRead, CardsRead]).collect(),
+            StaffRole::Marketing => reads.into_iter().chain([CardsRead, CardsWrite]).collect(),
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sanhu_core::ledger::{AccountCloseError, TransferError};
+use sanhu_service::card::{card_codes, CardFailure};
 use sanhu_service::failure::{Failure, UseCaseFailure};
 use sanhu_service::party::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
 use sanhu_service::staff::StaffFailure;
@@ -188,13 +189,14 @@ const CONCURRENT_CHANGE_RETRY_AFTER_S: u32 = 1;
 /// Every code the API can answer with: [`ERROR_CODES`] in their order (the HTTP layer's own codes, and
 /// the ledger's), then the three-party model's codes that are not among them, in code order, each
 /// with the status and message its rule declares (`sanhu_service::party::rule_codes()`), then the
-/// wallet's likewise (`sanhu_service::wallet::wallet_codes()`). A code declared in two places has one
+/// wallet's likewise (`sanhu_service::wallet::wallet_codes()`), then the member cards' likewise
+/// (`sanhu_service::card::card_codes()`). A code declared in two places has one
 /// status (a test checks). The OpenAPI document's `ErrorCode` enum is this list.
 pub fn registry() -> &'static [ErrorCodeInfo] {
     static REGISTRY: OnceLock<Vec<ErrorCodeInfo>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = ERROR_CODES.to_vec();
-        for rejection in rule_codes().into_iter().chain(wallet_codes()) {
+        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()) {
             if !registry.iter().any(|info| info.code == rejection.code) {
                 registry.push(ErrorCodeInfo::from(rejection));
             }
@@ -244,6 +246,8 @@ pub enum Capability {
     Wallet,
     /// Staff sessions and maker-checker (`crate::staff`).
     Staff,
+    /// Member cards (`crate::card`).
+    Card,
 }
 
 impl Capability {
@@ -256,6 +260,7 @@ impl Capability {
             Capability::Party => "Party",
             Capability::Wallet => "Wallet",
             Capability::Staff => "Staff",
+            Capability::Card => "Card",
         }
     }
 }
@@ -283,6 +288,12 @@ pub fn capability_codes(capability: Capability, signed: bool) -> Vec<&'static Er
         Capability::Wallet => {
             groups.push(VALUES);
             service.extend(wallet_codes().iter().map(|rejection| rejection.code));
+        }
+        Capability::Card => {
+            groups.push(VALUES);
+            service.extend(card_codes().iter().map(|rejection| rejection.code));
+            // A card type names its merchant; a card is bound to a member.
+            service.extend(["merchant_not_found", "member_not_found"]);
         }
         Capability::Staff => {
             groups.extend([BODY, STAFF, VALUES]);
@@ -421,7 +432,7 @@ macro_rules! from_use_case_failures {
     };
 }
 
-from_use_case_failures!(PartyError, WalletFailure, StaffFailure);
+from_use_case_failures!(PartyError, WalletFailure, StaffFailure, CardFailure);
 
 /// An error and every cause under it, for the log: `a: b: c`.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -533,7 +544,7 @@ mod tests {
     #[test]
     fn every_service_code_is_registered_with_its_declared_status() {
         let mut seen = std::collections::HashMap::new();
-        for rejection in rule_codes().into_iter().chain(wallet_codes()) {
+        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()) {
             if let Some(status) = seen.insert(rejection.code, rejection.status) {
                 assert_eq!(status, rejection.status, "{} is declared with two statuses", rejection.code);
             }
@@ -580,7 +591,8 @@ mod tests {
         // The ledger's results keep the ledger's rule (`TransferError::status`): a hold already posted
         // is a refusal of the transfer (422), not a conflict.
         let ledger = |code: &str| TransferError::ALL.iter().any(|e| e.code() == code);
-        for rejection in rule_codes().into_iter().chain(wallet_codes()).filter(|r| !ledger(r.code)) {
+        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).filter(|r| !ledger(r.code))
+        {
             let (code, status) = (rejection.code, rejection.status);
             let expected = if code.ends_with("_not_found") {
                 Some(404)

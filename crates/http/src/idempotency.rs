@@ -196,6 +196,17 @@ impl IdempotencyScope {
         IdempotencyScope { digest: hasher.finalize().into() }
     }
 
+    /// An order number for a request under this key that names none (`key-` and 24 hex digits), the
+    /// same in every run: a card's money request sent with a key and no `order_number` is numbered so.
+    pub fn order_number(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"sanhu order number\n");
+        hasher.update(self.digest);
+        let digest = hasher.finalize();
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("key-{hex}")
+    }
+
     /// The id of the request's `index`th transfer (0 for a request of one), the same in every run. Not
     /// time-ordered like a new id, and as unpredictable to others as the key.
     pub fn transfer_id(&self, index: usize) -> TransferId {

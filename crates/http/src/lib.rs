@@ -26,6 +26,7 @@ pub mod access;
 pub mod audit;
 pub mod authentication;
 mod body;
+pub mod card;
 mod catch_panic;
 pub mod channel_status;
 pub mod client_cache;

@@ -28,7 +28,7 @@ use crate::error::Capability;
 use crate::scopes::Scope::*;
 use crate::scopes::*;
 use crate::state::AppState;
-use crate::{audit, docs_page, health, ledger, openapi, party, staff, wallet};
+use crate::{audit, card, docs_page, health, ledger, openapi, party, staff, wallet};
 
 /// One endpoint of the API.
 pub struct Route {
@@ -148,6 +148,7 @@ static TABLE: LazyLock<Vec<Route>> = LazyLock::new(|| {
         (Capability::Party, party_endpoints()),
         (Capability::Wallet, wallet_endpoints()),
         (Capability::Staff, staff_endpoints()),
+        (Capability::Card, card_endpoints()),
     ];
     sections
         .into_iter()
@@ -359,5 +360,34 @@ fn staff_endpoints() -> Vec<Endpoint> {
         endpoint!(staff::approvals::get_approval, platform(AdminRead)),
         endpoint!(staff::approvals::approve, platform(AdminWrite)),
         endpoint!(staff::approvals::reject, platform(AdminWrite)),
+    ]
+}
+
+/// Member cards: card types, number segments, batches and their approval, a card's life and money
+/// (`crate::card`). A client bound to a member reaches its member's merchants' cards only: the
+/// service decides it (`Cards::reaches`), so the routes that name a type, batch or card are
+/// `filtered`.
+fn card_endpoints() -> Vec<Endpoint> {
+    vec![
+        endpoint!(card::create_card_type, member(CardsWrite, CARD_TYPE_OWNER)),
+        endpoint!(card::list_card_types, filtered(CardsRead)),
+        endpoint!(card::get_card_type, filtered(CardsRead)),
+        endpoint!(card::change_card_terms, filtered(CardsWrite)),
+        endpoint!(card::create_segment, platform(CardsWrite)),
+        endpoint!(card::list_segments, platform(CardsRead)),
+        endpoint!(card::create_batch, filtered(CardsWrite)),
+        endpoint!(card::list_batches, filtered(CardsRead)),
+        endpoint!(card::get_batch, filtered(CardsRead)),
+        endpoint!(card::approve_batch, platform(CardsWrite)),
+        endpoint!(card::sell_card, filtered(CardsWrite)),
+        endpoint!(card::get_card, filtered(CardsRead)),
+        endpoint!(card::activate_card, filtered(CardsWrite)),
+        endpoint!(card::bind_card, filtered(CardsWrite)),
+        endpoint!(card::freeze_card, filtered(CardsWrite)),
+        endpoint!(card::unfreeze_card, filtered(CardsWrite)),
+        endpoint!(card::recharge_card, filtered(CardsWrite)),
+        endpoint!(card::pay_with_card, filtered(CardsWrite)),
+        endpoint!(card::refund_to_card, filtered(CardsWrite)),
+        endpoint!(card::card_transactions, filtered(CardsRead)),
     ]
 }

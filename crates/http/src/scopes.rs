@@ -139,6 +139,8 @@ pub const WITHDRAWING: &[Named] = &[Body("member_id", Member), Body("bank_card_i
 pub const SENDING: &[Named] = &[Body("sender_member_id", Member)];
 pub const FUNDING: &[Named] = &[Body("enterprise_member_id", Member), Body("account_id", Account)];
 pub const DISTRIBUTING: &[Named] = &[Body("enterprise_member_id", Member)];
+/// The merchant a card type is made for.
+pub const CARD_TYPE_OWNER: &[Named] = &[Body("merchant_id", Merchant)];
 
 /// The body fields that name a member's object only to send it money; a bound client may name anyone's
 /// (see the module's documentation). The tests check that every other field naming a member's object
@@ -148,6 +150,10 @@ pub const CREDITED_FIELDS: &[(&str, &str)] = &[
     ("/v1/deposits", "beneficiary_account_id"),
     ("/v1/member-transfers", "receiver_member_id"),
     ("/v1/subsidy-distributions", "credits[].member_id"),
+    // A merchant's card pays into its own member's accounts (the service checks), and is given to
+    // any member, its customer.
+    ("/v1/cards/{number}/payments", "receiver_account_id"),
+    ("/v1/cards/{number}/bind", "member_id"),
 ];
 
 /// What the layers need to know of the endpoint a request reached, from its entry of the route

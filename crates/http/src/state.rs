@@ -141,6 +141,11 @@ impl AppState {
         &self.wallets
     }
 
+    /// Member cards, over the wallet.
+    pub fn cards(&self) -> sanhu_service::card::Cards {
+        sanhu_service::card::Cards::new(self.wallets.clone())
+    }
+
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }

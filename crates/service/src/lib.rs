@@ -9,6 +9,7 @@
 pub mod failure;
 pub mod audit;
 pub mod batch_failure;
+pub mod card;
 pub mod clock;
 pub mod free_text;
 pub mod hashing;

@@ -10,7 +10,9 @@
 //! - [`party::PartyStore`] (`party.rs`): the three-party records;
 //! - [`audit::AuditStore`] (`audit.rs`): the hash-chained audit log;
 //! - [`staff::StaffStore`] (`staff.rs`): staff accounts and their sessions;
-//! - [`approvals::ApprovalStore`] (`approvals.rs`): maker-checker's approvals.
+//! - [`approvals::ApprovalStore`] (`approvals.rs`): maker-checker's approvals;
+//! - [`card::CardStore`] (`card.rs`): member cards: types, number segments, batches, cards and their
+//!   transactions.
 //!
 //! Each trait is declared with `store_trait!`, which also implements it for [`Store`] by handing
 //! every call to the configured backend: a method is written once in its trait and once per backend.
@@ -65,6 +67,7 @@ macro_rules! store_trait {
 mod access;
 pub mod approvals;
 pub mod audit;
+pub mod card;
 mod database;
 mod ledger;
 pub mod party;

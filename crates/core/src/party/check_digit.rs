@@ -66,6 +66,15 @@ pub fn luhn_valid(digits: &str) -> bool {
     valid
 }
 
+/// The digit that, appended to `payload` (ASCII digits), makes it pass [`luhn_valid`]. None for an
+/// empty payload or any non-digit.
+pub fn luhn_check_digit(payload: &str) -> Option<char> {
+    if payload.is_empty() || !payload.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    (b'0'..=b'9').map(char::from).find(|d| luhn_valid(&format!("{payload}{d}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,7 +146,7 @@ impl<S: Send + Sync> FromRequestParts<S> for StaffCaller {
 pub struct StaffSessionView {
     #[schema(value_type = sanhu_core::staff::Username, inline)]
     pub username: String,
-    /// super_admin, finance, operations, customer_service or auditor.
+    /// super_admin, finance, operations, customer_service, auditor or marketing.
     #[schema(value_type = sanhu_core::staff::StaffRole, inline)]
     pub role: &'static str,
     /// What the role may do.

@@ -360,6 +360,13 @@ on_both_backends!(each_role_may_do_exactly_what_the_permission_table_says, |db| 
                 "amount": 100, "reason": "court order"})),
             ),
             ("GET", "/v1/audit-events".into(), None),
+            ("GET", "/v1/card-types".into(), None),
+            (
+                "POST",
+                "/v1/card-segments".into(),
+                Some(json!({"prefix": format!("86{n:02}"), "serial_digits": 8, "first_serial": 0,
+                "last_serial": 99, "region": "北京"})),
+            ),
         ]
     };
     let routes: Vec<(&str, &str)> = sanhu_http::routes::all().iter().map(|route| (route.method, route.path)).collect();

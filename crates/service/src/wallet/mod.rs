@@ -31,7 +31,7 @@
 //! | `error.rs` | the wallet's rejection codes |
 
 mod adjustment;
-mod chain;
+pub(crate) mod chain;
 mod compensation;
 mod deposit;
 mod error;

@@ -19,6 +19,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (8, include_str!("schema_v8.sql")),
     // Which attempt claimed an idempotency key (see `crate::ClaimToken`).
     (9, include_str!("schema_v9.sql")),
+    // Member cards: types, number segments, batches, cards and their transactions (see `crate::card`).
+    (10, include_str!("schema_v10.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

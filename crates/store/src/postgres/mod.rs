@@ -8,6 +8,7 @@
 mod access;
 mod approvals;
 mod audit;
+mod card;
 mod database;
 mod instance;
 mod ledger;

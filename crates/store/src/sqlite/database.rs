@@ -25,6 +25,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Which attempt claimed an idempotency key: a token of its own, so that only that attempt settles
     // (answers or releases) the claim (see `crate::ClaimToken`).
     (8, "ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT;"),
+    // Member cards: types, number segments, batches, cards and their transactions (see `crate::card`).
+    (9, include_str!("schema_v9.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

@@ -3,6 +3,7 @@
 
 mod api_clients;
 mod audit_store;
+mod card_store;
 mod entries;
 mod idempotency_claims;
 mod ledger_model;

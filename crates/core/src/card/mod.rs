@@ -1,0 +1,429 @@
+//! Member cards (会员卡): card types (卡种), number segments (号段), issuing batches (发行批次) and a
+//! card's life (sold, activated, bound to a member, recharged, paid with, refunded to, frozen), as
+//! pure rules. The service keeps them and moves a stored-value card's money through the ledger: a
+//! card's balance is a ledger account of its own.
+//!
+//! **What a sold card gives does not change with its type.** A card type has a version, moved on by
+//! every change of its terms; a card copies its type's terms (kind, face value, validity, whether it
+//! may be recharged, discounts) when it is sold, with the version it copied. A later change applies
+//! to cards sold after it only.
+//!
+//! **Discounts.** A rate is the share of the order's amount the member pays, in basis points (8,000 =
+//! 80%, 八折; 10,000 = no discount), per business line (`coffee`, `bakery`, ...) with a default for
+//! the others. The amount paid is the order's amount times the rate, rounded half up to the minor
+//! unit (四舍五入: 0.5 of a fen is a fen); the discount is the order's amount less what is paid.
+
+use crate::id::MerchantId;
+use crate::party::check_digit::{luhn_check_digit, luhn_valid};
+use crate::Timestamp;
+
+rejection_codes! {
+    /// Why a card rule refused.
+    pub enum CardError {
+        NameInvalid => "card_type_name_invalid", 422, "a card type's name is 1 to 50 characters without control characters",
+        GradeInvalid => "card_grade_invalid", 422, "a card type's grade is 1 to 99 (1 is the highest)",
+        PriceInvalid => "card_price_invalid", 422,
+            "a stored-value card's face value is positive and its sale price at most its face value; prices are not negative",
+        ValidityInvalid => "card_validity_invalid", 422,
+            "a validity is 1 to 3,650 days from activation, or fixed dates with the start before the end",
+        DiscountInvalid => "card_discount_invalid", 422,
+            "a discount rate is 1 to 10,000 basis points of the price paid, at most 20 business lines of 1 to 32 characters a-z 0-9 _, each once",
+        CountInvalid => "card_count_invalid", 422, "a count card gives 1 to 1,000 uses; other kinds give none",
+        ChannelInvalid => "card_channel_invalid", 422,
+            "a channel is online_partner, app, store, offline_promotion or convenience_store",
+        SegmentInvalid => "card_segment_invalid", 422,
+            "a segment's prefix is 2 to 8 digits, its serials 4 to 12 digits wide, the first at most the last",
+        QuantityInvalid => "card_quantity_invalid", 422, "a batch issues 1 to 100,000 cards",
+        NumberInvalid => "member_card_number_invalid", 422, "a card number is 7 to 21 digits ending in its Luhn check digit",
+        ApproverRoleInvalid => "card_batch_approver_not_authorised", 403,
+            "a batch is approved by a staff member of the marketing or the finance role",
+        AlreadyApprovedByRole => "card_batch_already_approved_by_role", 409, "the batch was already approved by this role",
+        SameApprover => "card_batch_same_approver", 403,
+            "a batch's two approvals are by two different staff members, neither of them the batch's maker",
+        BatchNotApproved => "card_batch_not_approved", 409,
+            "no card of the batch is sold or activated before marketing and finance have both approved it",
+        BatchSoldOut => "card_batch_sold_out", 409, "every card of the batch is sold",
+        NotSold => "card_not_sold", 409, "only a card sold and not yet activated is activated",
+        NotActive => "card_not_active", 409, "the card is not active (not activated yet, or frozen)",
+        NotFrozen => "card_not_frozen", 409, "the card is not frozen",
+        AlreadyBound => "card_member_already_bound", 409, "the card is bound to a member already",
+        Expired => "card_expired", 409, "the card's validity is over (or has not begun)",
+        NotStoredValue => "card_not_stored_value", 422, "only a stored-value card carries a balance",
+        NotRechargeable => "card_not_rechargeable", 422, "the card's type may not be recharged",
+        AmountInvalid => "card_amount_invalid", 422, "an amount is a positive number of minor units",
+        RefundExceedsPayment => "card_refund_exceeds_payment", 409,
+            "the refunds of a card payment add up to at most what it took from the card",
+    }
+}
+
+/// What a card carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardKind {
+    /// 储值卡: a balance, recharged and paid from.
+    StoredValue,
+    /// 折扣/权益卡: identity and discounts, no balance.
+    Discount,
+    /// 次卡: a number of uses of a service.
+    Count,
+}
+
+impl CardKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardKind::StoredValue => "stored_value",
+            CardKind::Discount => "discount",
+            CardKind::Count => "count",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CardKind> {
+        [CardKind::StoredValue, CardKind::Discount, CardKind::Count].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// How long a card is valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validity {
+    /// From `from` (inclusive) to `until` (exclusive), whenever it is activated.
+    Fixed { from: Timestamp, until: Timestamp },
+    /// For this many days from its activation.
+    DaysFromActivation(u32),
+}
+
+/// The longest validity counted from activation, in days (ten years).
+pub const VALIDITY_DAYS_MAX: u32 = 3650;
+
+impl Validity {
+    pub fn check(self) -> Result<Validity, CardError> {
+        let ok = match self {
+            Validity::Fixed { from, until } => from < until,
+            Validity::DaysFromActivation(days) => (1..=VALIDITY_DAYS_MAX).contains(&days),
+        };
+        ok.then_some(self).ok_or(CardError::ValidityInvalid)
+    }
+
+    /// When a card activated at `at` starts and stops being valid.
+    pub fn window(self, at: Timestamp) -> (Timestamp, Timestamp) {
+        match self {
+            Validity::Fixed { from, until } => (from, until),
+            Validity::DaysFromActivation(days) => {
+                let until = at.nanos().saturating_add(i64::from(days) * 86_400 * 1_000_000_000);
+                (at, Timestamp::from_nanos(until))
+            }
+        }
+    }
+}
+
+/// A discount rate for one business line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineRate {
+    pub line: String,
+    /// The share of the price paid, in basis points.
+    pub rate_bp: u32,
+}
+
+/// No discount: the whole price is paid.
+pub const FULL_RATE_BP: u32 = 10_000;
+/// Business lines a type may name.
+pub const LINES_MAX: usize = 20;
+
+fn line_valid(line: &str) -> bool {
+    (1..=32).contains(&line.len()) && line.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn rate_valid(rate: u32) -> bool {
+    (1..=FULL_RATE_BP).contains(&rate)
+}
+
+/// What a card of a type gives: the terms a card copies when it is sold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardTerms {
+    pub kind: CardKind,
+    /// What a stored-value card holds when sold (minor units); 0 for the other kinds.
+    pub face_value: i64,
+    /// What the buyer pays for it.
+    pub sale_price: i64,
+    pub validity: Validity,
+    pub rechargeable: bool,
+    /// The rate for lines not named in `line_rates`.
+    pub default_rate_bp: u32,
+    pub line_rates: Vec<LineRate>,
+    /// A count card's uses; 0 for the other kinds.
+    pub uses: u32,
+}
+
+impl CardTerms {
+    /// The terms if every rule holds.
+    pub fn check(self) -> Result<CardTerms, CardError> {
+        self.validity.check()?;
+        if self.face_value < 0 || self.sale_price < 0 {
+            return Err(CardError::PriceInvalid);
+        }
+        match self.kind {
+            CardKind::StoredValue if self.face_value == 0 || self.sale_price > self.face_value => {
+                return Err(CardError::PriceInvalid)
+            }
+            CardKind::Discount | CardKind::Count if self.face_value != 0 => return Err(CardError::PriceInvalid),
+            _ => {}
+        }
+        let uses_ok = match self.kind {
+            CardKind::Count => (1..=1000).contains(&self.uses),
+            _ => self.uses == 0,
+        };
+        if !uses_ok {
+            return Err(CardError::CountInvalid);
+        }
+        if !self.rechargeable_fits() {
+            return Err(CardError::NotStoredValue);
+        }
+        let lines_ok = rate_valid(self.default_rate_bp)
+            && self.line_rates.len() <= LINES_MAX
+            && self.line_rates.iter().all(|r| line_valid(&r.line) && rate_valid(r.rate_bp))
+            && self.line_rates.iter().enumerate().all(|(i, r)| self.line_rates[..i].iter().all(|o| o.line != r.line));
+        if !lines_ok {
+            return Err(CardError::DiscountInvalid);
+        }
+        Ok(self)
+    }
+
+    fn rechargeable_fits(&self) -> bool {
+        !self.rechargeable || self.kind == CardKind::StoredValue
+    }
+
+    /// The rate for `line`: its own, else the default.
+    pub fn rate_for(&self, line: Option<&str>) -> u32 {
+        line.and_then(|line| self.line_rates.iter().find(|r| r.line == line))
+            .map_or(self.default_rate_bp, |r| r.rate_bp)
+    }
+}
+
+/// What a payment of `order_amount` at `rate_bp` takes from the card, and the discount: the amount
+/// times the rate, rounded half up to the minor unit. None when the amount is not positive.
+pub fn discounted(order_amount: i64, rate_bp: u32) -> Option<(i64, i64)> {
+    if order_amount <= 0 || !rate_valid(rate_bp) {
+        return None;
+    }
+    let scaled = i128::from(order_amount) * i128::from(rate_bp);
+    let paid = (scaled + i128::from(FULL_RATE_BP / 2)) / i128::from(FULL_RATE_BP);
+    let paid = i64::try_from(paid).ok()?.max(1);
+    Some((paid, order_amount - paid))
+}
+
+/// Whose a card type is: the platform's, or one merchant's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardOwner {
+    Platform,
+    Merchant(MerchantId),
+}
+
+impl CardOwner {
+    /// `platform` or the merchant's id, as stored.
+    pub fn as_text(self) -> String {
+        match self {
+            CardOwner::Platform => "platform".to_owned(),
+            CardOwner::Merchant(id) => id.to_string(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CardOwner> {
+        match text {
+            "platform" => Some(CardOwner::Platform),
+            other => MerchantId::parse(other).map(CardOwner::Merchant),
+        }
+    }
+}
+
+/// A card type's name, checked.
+pub fn check_name(name: &str) -> Result<String, CardError> {
+    let chars = name.chars().count();
+    let ok = (1..=50).contains(&chars) && !name.chars().any(char::is_control) && name.trim() == name;
+    ok.then(|| name.to_owned()).ok_or(CardError::NameInvalid)
+}
+
+/// A grade (等级), 1 the highest.
+pub fn check_grade(grade: u32) -> Result<u32, CardError> {
+    (1..=99).contains(&grade).then_some(grade).ok_or(CardError::GradeInvalid)
+}
+
+/// Where a batch's cards are sold (渠道).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SalesChannel {
+    OnlinePartner,
+    App,
+    Store,
+    OfflinePromotion,
+    ConvenienceStore,
+}
+
+impl SalesChannel {
+    pub const ALL: [SalesChannel; 5] = [
+        SalesChannel::OnlinePartner,
+        SalesChannel::App,
+        SalesChannel::Store,
+        SalesChannel::OfflinePromotion,
+        SalesChannel::ConvenienceStore,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SalesChannel::OnlinePartner => "online_partner",
+            SalesChannel::App => "app",
+            SalesChannel::Store => "store",
+            SalesChannel::OfflinePromotion => "offline_promotion",
+            SalesChannel::ConvenienceStore => "convenience_store",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<SalesChannel, CardError> {
+        SalesChannel::ALL.into_iter().find(|c| c.as_str() == text).ok_or(CardError::ChannelInvalid)
+    }
+}
+
+/// A number segment: numbers `prefix` + serial (zero-padded to `serial_digits`) + a Luhn check digit,
+/// for serials `first..=last`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub prefix: String,
+    pub serial_digits: u32,
+    pub first: i64,
+    pub last: i64,
+}
+
+impl Segment {
+    pub fn check(self) -> Result<Segment, CardError> {
+        let prefix_ok = (2..=8).contains(&self.prefix.len()) && self.prefix.bytes().all(|b| b.is_ascii_digit());
+        let width_ok = (4..=12).contains(&self.serial_digits);
+        let bound = 10_i64.checked_pow(self.serial_digits).unwrap_or(i64::MAX);
+        let range_ok = width_ok && 0 <= self.first && self.first <= self.last && self.last < bound;
+        (prefix_ok && range_ok).then_some(self).ok_or(CardError::SegmentInvalid)
+    }
+
+    /// How many numbers it holds.
+    pub fn size(&self) -> i64 {
+        self.last - self.first + 1
+    }
+
+    /// Whether two segments could give the same number: the same prefix and width with overlapping
+    /// serials, or one prefix the start of the other's (whose numbers might then coincide).
+    pub fn overlaps(&self, other: &Segment) -> bool {
+        let same_shape = self.prefix == other.prefix && self.serial_digits == other.serial_digits;
+        if same_shape {
+            return self.first <= other.last && other.first <= self.last;
+        }
+        let (a, b) =
+            (self.prefix.len() + self.serial_digits as usize, other.prefix.len() + other.serial_digits as usize);
+        a == b && (self.prefix.starts_with(&other.prefix) || other.prefix.starts_with(&self.prefix))
+    }
+
+    /// The card number of `serial`.
+    pub fn number(&self, serial: i64) -> String {
+        let payload = format!("{}{:0width$}", self.prefix, serial, width = self.serial_digits as usize);
+        let check = luhn_check_digit(&payload).expect("a payload of digits has a check digit");
+        format!("{payload}{check}")
+    }
+}
+
+/// A card number as typed: digits, Luhn-valid.
+pub fn check_number(number: &str) -> Result<&str, CardError> {
+    let ok = (7..=21).contains(&number.len()) && luhn_valid(number);
+    ok.then_some(number).ok_or(CardError::NumberInvalid)
+}
+
+/// A batch's size.
+pub fn check_quantity(quantity: i64) -> Result<i64, CardError> {
+    (1..=100_000).contains(&quantity).then_some(quantity).ok_or(CardError::QuantityInvalid)
+}
+
+/// The two roles that approve a batch (市场运营部门、财务部门).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApproverRole {
+    Marketing,
+    Finance,
+}
+
+impl ApproverRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApproverRole::Marketing => "marketing",
+            ApproverRole::Finance => "finance",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ApproverRole> {
+        [ApproverRole::Marketing, ApproverRole::Finance].into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// One role's approval of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchApproval {
+    pub role: ApproverRole,
+    /// The staff member, as the audit log names them (`staff:<username>`).
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// A batch's approvals: `approval` added to `approvals` if the rules allow it. `maker` is who made the
+/// batch (`staff:…` or `client:…`). The batch is approved once both roles have approved it.
+pub fn approve(
+    approvals: &[BatchApproval],
+    maker: &str,
+    approval: BatchApproval,
+) -> Result<Vec<BatchApproval>, CardError> {
+    if approvals.iter().any(|a| a.role == approval.role) {
+        return Err(CardError::AlreadyApprovedByRole);
+    }
+    if approval.by == maker || approvals.iter().any(|a| a.by == approval.by) {
+        return Err(CardError::SameApprover);
+    }
+    let mut all = approvals.to_vec();
+    all.push(approval);
+    Ok(all)
+}
+
+/// Whether both roles have approved.
+pub fn fully_approved(approvals: &[BatchApproval]) -> bool {
+    [ApproverRole::Marketing, ApproverRole::Finance].iter().all(|role| approvals.iter().any(|a| a.role == *role))
+}
+
+/// Where a card is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardStatus {
+    /// Sold, not activated: no money moves on it yet.
+    Sold,
+    Active,
+    /// Frozen (冻结), or reported lost (挂失): nothing is paid with it until it is unfrozen.
+    Frozen,
+}
+
+impl CardStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardStatus::Sold => "sold",
+            CardStatus::Active => "active",
+            CardStatus::Frozen => "frozen",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CardStatus> {
+        [CardStatus::Sold, CardStatus::Active, CardStatus::Frozen].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Whether a card in `status`, valid `from..until` (None before activation), may move money at `now`.
+pub fn check_usable(
+    status: CardStatus,
+    window: Option<(Timestamp, Timestamp)>,
+    now: Timestamp,
+) -> Result<(), CardError> {
+    if status != CardStatus::Active {
+        return Err(CardError::NotActive);
+    }
+    match window {
+        Some((from, until)) if from <= now && now < until => Ok(()),
+        _ => Err(CardError::Expired),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,554 @@
+//! A card's life and money: sold, activated, bound to a member, recharged, paid with, refunded to,
+//! frozen or reported lost, unfrozen; its transactions.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use sanhu_core::id::CardBatchId;
+use sanhu_service::card::{Card, CardFailure, CardTransaction, PaymentRequest, RechargeRequest, RefundRequest, SaleRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+use utoipa::ToSchema;
+
+use super::{card_limit, money_order_number, owner_text, ChannelJson, TermsJson};
+use crate::error::{code, ApiError};
+use crate::idempotency::IdempotencyScope;
+use crate::json::parse_body;
+use crate::party::ClientActor;
+use crate::principal::Binding;
+use crate::query::QueryParams;
+use crate::wallet::{amount, client_of, order_number};
+use crate::AppState;
+
+/// A card number in the path: digits ending in its Luhn check digit.
+fn card_number(text: &str) -> Result<String, ApiError> {
+    sanhu_core::card::check_number(text).map(str::to_owned).map_err(|e| ApiError::use_case(CardFailure::from(e)))
+}
+
+/// A card as the API shows it; amounts in minor units.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Card)]
+pub struct CardView {
+    /// Its number: the segment's prefix, a serial, a Luhn check digit.
+    pub number: String,
+    pub batch_id: String,
+    pub type_id: String,
+    /// The type's version whose terms it carries.
+    pub type_version: i64,
+    /// `platform`, or the merchant's id.
+    pub owner: String,
+    /// The member it is bound to.
+    #[schema(required = true, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub member_id: Option<String>,
+    /// Its ledger account, which holds its balance.
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub account_id: String,
+    /// `sold` (not activated yet), `active` or `frozen`.
+    pub status: &'static str,
+    /// Frozen because reported lost (挂失).
+    pub lost: bool,
+    #[schema(required = true)]
+    pub status_reason: Option<String>,
+    pub channel: ChannelJson,
+    /// What it gives, as copied when it was sold.
+    pub terms: TermsJson,
+    /// What its account holds.
+    pub balance: i64,
+    pub sold_by: String,
+    #[schema(format = DateTime)]
+    pub sold_at: String,
+    #[schema(required = true, format = DateTime)]
+    pub activated_at: Option<String>,
+    /// Its validity, once activated.
+    #[schema(required = true, format = DateTime)]
+    pub valid_from: Option<String>,
+    #[schema(required = true, format = DateTime)]
+    pub valid_until: Option<String>,
+    #[schema(required = true, format = DateTime)]
+    pub bound_at: Option<String>,
+}
+
+impl From<&Card> for CardView {
+    fn from(c: &Card) -> CardView {
+        let text = |t: Option<sanhu_core::Timestamp>| t.map(|t| t.to_string());
+        CardView {
+            number: c.number.clone(),
+            batch_id: c.batch_id.to_string(),
+            type_id: c.type_id.to_string(),
+            type_version: c.type_version,
+            owner: owner_text(c.owner),
+            member_id: c.member_id.map(|m| m.to_string()),
+            account_id: c.account_id.to_string(),
+            status: c.status.as_str(),
+            lost: c.lost,
+            status_reason: c.status_reason.clone(),
+            channel: ChannelJson::of(c.channel),
+            terms: TermsJson::of(&c.terms),
+            balance: c.balance,
+            sold_by: c.sold_by.clone(),
+            sold_at: c.sold_at.to_string(),
+            activated_at: text(c.activated_at),
+            valid_from: text(c.valid_from),
+            valid_until: text(c.valid_until),
+            bound_at: text(c.bound_at),
+        }
+    }
+}
+
+/// One of a card's transactions.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = CardTransaction)]
+pub struct CardTransactionView {
+    /// The caller's order number (or the one derived from its Idempotency-Key).
+    pub order_number: String,
+    /// `sale`, `recharge`, `payment` or `refund`.
+    pub kind: &'static str,
+    pub card_number: String,
+    /// What it moved into or out of the card: a payment, what it took after the discount.
+    pub amount: i64,
+    /// A payment: the order's amount before the discount; a sale: the price paid for the card.
+    #[schema(required = true)]
+    pub order_amount: Option<i64>,
+    /// A payment: the order's amount less what it took.
+    pub discount: i64,
+    /// A payment: the rate applied, in basis points of the price.
+    #[schema(required = true)]
+    pub rate_bp: Option<u32>,
+    #[schema(required = true)]
+    pub business_line: Option<String>,
+    /// The account on the other side: a recharge's channel clearing account, a payment's or refund's
+    /// receiver.
+    #[schema(required = true)]
+    pub counter_account_id: Option<String>,
+    /// A refund: the payment's order number.
+    #[schema(required = true)]
+    pub payment_number: Option<String>,
+    /// A payment: what its refunds gave back.
+    pub refunded: i64,
+    /// `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it).
+    pub status: &'static str,
+    /// Why it failed (`insufficient_funds`, ...).
+    #[schema(required = true)]
+    pub refusal: Option<String>,
+    /// Its ledger transfers, each with the card's number as reference.
+    pub transfer_ids: Vec<String>,
+    pub actor: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl From<&CardTransaction> for CardTransactionView {
+    fn from(t: &CardTransaction) -> CardTransactionView {
+        CardTransactionView {
+            order_number: t.order_number.clone(),
+            kind: t.kind.as_str(),
+            card_number: t.card_number.clone(),
+            amount: t.amount,
+            order_amount: t.order_amount,
+            discount: t.discount,
+            rate_bp: t.rate_bp,
+            business_line: t.business_line.clone(),
+            counter_account_id: t.counter_account.map(|a| a.to_string()),
+            payment_number: t.payment_number.clone(),
+            refunded: t.refunded,
+            status: t.status.as_str(),
+            refusal: t.refusal.clone(),
+            transfer_ids: t.transfers.iter().map(|id| id.to_string()).collect(),
+            actor: t.actor.clone(),
+            created_at: t.created_at.to_string(),
+        }
+    }
+}
+
+/// A page of a card's transactions, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct CardTransactionList {
+    data: Vec<CardTransactionView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+const NUMBER_PARAM: &str = "The card's number.";
+
+/// A sale.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = SellCardRequest)]
+struct SellBody {
+    /// 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when absent.
+    #[serde(default)]
+    #[schema(nullable = false, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
+    order_number: Option<String>,
+    #[schema(pattern = "^cbt_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    batch_id: String,
+    /// The payment channel the buyer paid through (a stored-value card sold at a price needs one).
+    #[serde(default)]
+    #[schema(nullable = false, examples("alipay"))]
+    payment_channel: Option<String>,
+}
+
+/// POST /v1/cards
+#[utoipa::path(
+    post,
+    path = "/v1/cards",
+    tag = "cards",
+    operation_id = "sellCard",
+    summary = "Sell a card",
+    description = "The next card of an approved batch (409 `card_batch_not_approved` before marketing and finance have both approved; `card_batch_sold_out` after its last). A stored-value card's face value is credited to its own ledger account: the sale price from the payment channel's clearing account, the rest from marketing expense. The same order number answers the same card.",
+    request_body = SellBody,
+    responses((status = 201, description = "The card, sold (not activated).", body = CardView)),
+)]
+pub async fn sell_card(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    Binding(binding): Binding,
+    scope: Option<Extension<IdempotencyScope>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CardView>), ApiError> {
+    let body: SellBody = parse_body(&body)?;
+    let request = SaleRequest {
+        client: client_of(&actor)?,
+        order_number: money_order_number(body.order_number.as_deref(), scope.as_ref())?,
+        batch_id: CardBatchId::parse(&body.batch_id)
+            .ok_or_else(|| ApiError::new(code::INVALID_ID, "batch_id is not a batch id (cbt_ and 26 characters)"))?,
+        payment_channel: body.payment_channel,
+    };
+    let card = state.cards().sell_card(request, binding, &actor).await?;
+    tracing::info!(card.number = %card.number, batch.id = %card.batch_id, "card sold");
+    Ok((StatusCode::CREATED, Json(CardView::from(&card))))
+}
+
+/// GET /v1/cards/{number}
+#[utoipa::path(
+    get,
+    path = "/v1/cards/{number}",
+    tag = "cards",
+    operation_id = "getCard",
+    summary = "Read a card",
+    description = "With its balance, status, validity and the terms it carries.",
+    params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
+    responses((status = 200, description = "The card.", body = CardView))
+)]
+pub async fn get_card(
+    State(state): State<AppState>,
+    Binding(binding): Binding,
+    Path(number): Path<String>,
+) -> Result<Json<CardView>, ApiError> {
+    let card = state.cards().card(&card_number(&number)?, binding).await?;
+    Ok(Json(CardView::from(&card)))
+}
+
+/// An activation's (empty) body.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ActivateCardRequest)]
+struct ActivateBody {}
+
+/// POST /v1/cards/{number}/activate
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{number}/activate",
+    tag = "cards",
+    operation_id = "activateCard",
+    summary = "Activate a card",
+    description = "A sold card becomes active: its validity starts (N days from now, or its fixed dates).",
+    params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
+    request_body(content = Option<ActivateBody>, description = "May be empty."),
+    responses((status = 200, description = "The card.", body = CardView)),
+)]
+pub async fn activate_card(
+    State(state): State<AppState>,
+    Binding(binding): Binding,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Result<Json<CardView>, ApiError> {
+    let _: ActivateBody = crate::json::parse_body_or_empty(&body)?;
+    let card = state.cards().activate_card(&card_number(&number)?, binding).await?;
+    Ok(Json(CardView::from(&card)))
+}
+
+/// A binding to a member.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BindCardRequest)]
+struct BindBody {
+    /// The member the card is given to.
+    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    member_id: String,
+}
+
+/// POST /v1/cards/{number}/bind
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{number}/bind",
+    tag = "cards",
+    operation_id = "bindCard",
+    summary = "Bind a card to a member",
+    description = "Once: a card bound already is 409 `card_member_already_bound`.",
+    params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
+    request_body = BindBody,
+    responses((status = 200, description = "The card.", body = CardView)),
+)]
+pub async fn bind_card(
+    State(state): State<AppState>,
+    Binding(binding): Binding,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Result<Json<CardView>, ApiError> {
+    let body: BindBody = parse_body(&body)?;
+    let member = crate::ids::member_id("member_id", &body.member_id)?;
+    let card = state.cards().bind_card(&card_number(&number)?, member, binding).await?;
+    Ok(Json(CardView::from(&card)))
+}
+
+/// A freeze.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = FreezeCardRequest)]
+struct FreezeBody {
+    /// Why (1 to 200 characters).
+    reason: String,
+    /// Reported lost (挂失) rather than frozen.
+    #[serde(default)]
+    lost: bool,
+}
+
+/// An unfreeze.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UnfreezeCardRequest)]
+struct UnfreezeBody {
+    /// Why (1 to 200 characters).
+    reason: String,
+}
+
+fn reason(text: String) -> Result<String, ApiError> {
+    let ok = (1..=200).contains(&text.chars().count()) && !text.chars().any(char::is_control);
+    ok.then_some(text).ok_or_else(|| ApiError::new(code::INVALID_FIELD, "reason is 1 to 200 characters"))
+}
+
+/// POST /v1/cards/{number}/freeze
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{number}/freeze",
+    tag = "cards",
+    operation_id = "freezeCard",
+    summary = "Freeze a card or report it lost",
+    description = "An active card is frozen (`lost`: reported lost, 挂失): nothing is paid with it until it is unfrozen; its ledger account's debits are blocked.",
+    params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
+    request_body = FreezeBody,
+    responses((status = 200, description = "The card.", body = CardView)),
+)]
+pub async fn freeze_card(
+    State(state): State<AppState>,
+    Binding(binding): Binding,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Result<Json<CardView>, ApiError> {
+    let body: FreezeBody = parse_body(&body)?;
+    let card = state.cards().freeze_card(&card_number(&number)?, body.lost, reason(body.reason)?, binding).await?;
+    Ok(Json(CardView::from(&card)))
+}
+
+/// POST /v1/cards/{number}/unfreeze
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{number}/unfreeze",
+    tag = "cards",
+    operation_id = "unfreezeCard",
+    summary = "Unfreeze a card",
+    description = "A frozen card is active again.",
+    params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
+    request_body = UnfreezeBody,
+    responses((status = 200, description = "The card.", body = CardView)),
+)]
+pub async fn unfreeze_card(
+    State(state): State<AppState>,
+    Binding(binding): Binding,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Result<Json<CardView>, ApiError> {
+    let body: UnfreezeBody = parse_body(&body)?;
+    let card = state.cards().unfreeze_card(&card_number(&number)?, reason(body.reason)?, binding).await?;
+    Ok(Json(CardView::from(&card)))
+}
+
+/// A recharge.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RechargeCardRequest)]
+struct RechargeBody {
+    #[serde(default)]
+    #[schema(nullable = false, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
+    order_number: Option<String>,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
+    amount: Number,
+    /// The payment channel the member paid through.
+    #[schema(examples("alipay"))]
+    channel: String,
+}
+
+/// POST /v1/cards/{number}/recharges
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{number}/recharges",
+    tag = "cards",
+    operation_id = "rechargeCard",
+    summary = "Recharge a card",
+    description = "From the payment channel's clearing account to the card's, if its type may be recharged (422 `card_not_rechargeable`). The same order number answers the same recharge.",
+    params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
+    request_body = RechargeBody,
+    responses((status = 201, description = "The recharge.", body = CardTransactionView)),
+)]
+pub async fn recharge_card(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    Binding(binding): Binding,
+    scope: Option<Extension<IdempotencyScope>>,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
+    let body: RechargeBody = parse_body(&body)?;
+    let number = card_number(&number)?;
+    let request = RechargeRequest {
+        client: client_of(&actor)?,
+        order_number: money_order_number(body.order_number.as_deref(), scope.as_ref())?,
+        amount: amount("amount", &body.amount)?,
+        channel: body.channel,
+    };
+    let done = state.cards().recharge_card(&number, request, binding, &actor).await?;
+    Ok((StatusCode::CREATED, Json(CardTransactionView::from(&done))))
+}
+
+/// A payment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = PayWithCardRequest)]
+struct PayBody {
+    #[serde(default)]
+    #[schema(nullable = false, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
+    order_number: Option<String>,
+    /// The order's amount, before the discount.
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
+    amount: Number,
+    /// The order's business line, which names its rate; the type's default rate when absent or not
+    /// named.
+    #[serde(default)]
+    #[schema(nullable = false, examples("coffee"))]
+    business_line: Option<String>,
+    /// The member account paid (a merchant's card: an account of that merchant's member).
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    receiver_account_id: String,
+}
+
+/// POST /v1/cards/{number}/payments
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{number}/payments",
+    tag = "cards",
+    operation_id = "payWithCard",
+    summary = "Pay with a card",
+    description = "The order's amount times the card's rate for the order's business line, rounded half up to the minor unit, is taken from the card into the receiver's account; the rest is the discount. 422 `insufficient_funds` when the card holds less. The same order number answers the same payment.",
+    params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
+    request_body = PayBody,
+    responses((status = 201, description = "The payment.", body = CardTransactionView)),
+)]
+pub async fn pay_with_card(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    Binding(binding): Binding,
+    scope: Option<Extension<IdempotencyScope>>,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
+    let body: PayBody = parse_body(&body)?;
+    let number = card_number(&number)?;
+    let request = PaymentRequest {
+        client: client_of(&actor)?,
+        order_number: money_order_number(body.order_number.as_deref(), scope.as_ref())?,
+        amount: amount("amount", &body.amount)?,
+        business_line: body.business_line,
+        receiver: crate::ids::account_id("receiver_account_id", &body.receiver_account_id)?,
+    };
+    let done = state.cards().pay_with_card(&number, request, binding, &actor).await?;
+    Ok((StatusCode::CREATED, Json(CardTransactionView::from(&done))))
+}
+
+/// A refund.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RefundToCardRequest)]
+struct RefundBody {
+    #[serde(default)]
+    #[schema(nullable = false, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
+    order_number: Option<String>,
+    /// The payment's order number (a payment of this card, by the same client).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
+    payment_number: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
+    amount: Number,
+}
+
+/// POST /v1/cards/{number}/refunds
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{number}/refunds",
+    tag = "cards",
+    operation_id = "refundToCard",
+    summary = "Refund to a card",
+    description = "Part or all of a payment, back from its receiver to the card. A payment's refunds add up to at most what it took (409 `card_refund_exceeds_payment`).",
+    params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
+    request_body = RefundBody,
+    responses((status = 201, description = "The refund.", body = CardTransactionView)),
+)]
+pub async fn refund_to_card(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    Binding(binding): Binding,
+    scope: Option<Extension<IdempotencyScope>>,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
+    let body: RefundBody = parse_body(&body)?;
+    let number = card_number(&number)?;
+    let request = RefundRequest {
+        client: client_of(&actor)?,
+        order_number: money_order_number(body.order_number.as_deref(), scope.as_ref())?,
+        payment_number: order_number("payment_number", &body.payment_number)?,
+        amount: amount("amount", &body.amount)?,
+    };
+    let done = state.cards().refund_to_card(&number, request, binding, &actor).await?;
+    Ok((StatusCode::CREATED, Json(CardTransactionView::from(&done))))
+}
+
+/// GET /v1/cards/{number}/transactions
+#[utoipa::path(
+    get,
+    path = "/v1/cards/{number}/transactions",
+    tag = "cards",
+    operation_id = "cardTransactions",
+    summary = "List a card's transactions",
+    description = "Its sale, recharges, payments and refunds, newest first, with a cursor: every use of the card is linked to it.",
+    params(
+        ("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$"),
+        ("cursor" = Option<String>, Query, description = "A `next_cursor` this endpoint returned."),
+        ("limit" = Option<u32>, Query, description = "1 to 100; 50 by default."),
+    ),
+    responses((status = 200, description = "A page of transactions.", body = CardTransactionList))
+)]
+pub async fn card_transactions(
+    State(state): State<AppState>,
+    Binding(binding): Binding,
+    Path(number): Path<String>,
+    query: QueryParams,
+) -> Result<Json<CardTransactionList>, ApiError> {
+    let query = query.only(&["cursor", "limit"])?;
+    let limit = card_limit(&query)?;
+    let page = state.cards().card_transactions(&card_number(&number)?, binding, query.get("cursor"), limit).await?;
+    Ok(Json(CardTransactionList {
+        data: page.transactions.iter().map(CardTransactionView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

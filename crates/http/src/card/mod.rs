@@ -1,0 +1,245 @@
+//! Member cards' endpoints (会员卡): card types, number segments, batches and their approval, and a
+//! card's life and money. The handlers parse; the service decides (`sanhu_service::card`), including
+//! who reaches what: a client bound to a member reaches its member's merchants' card types, batches
+//! and cards only, anything else answering as if absent.
+//!
+//! Every money POST (a sale, a recharge, a payment, a refund) takes an Idempotency-Key, and is named by
+//! the caller's `order_number` (unique per client and kind), or, sent with a key and no number, by a
+//! number derived from the key ([`IdempotencyScope::order_number`]): a retry moves the money once.
+
+mod cards;
+mod setup;
+
+pub use cards::*;
+pub use setup::*;
+
+use axum::Extension;
+use sanhu_core::card::{CardKind, CardOwner, CardTerms, LineRate, SalesChannel, Validity};
+use sanhu_core::Timestamp;
+use sanhu_service::card::{CardFailure, CARD_ORDER_NUMBER_REQUIRED};
+use sanhu_service::wallet::OrderNumber;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::idempotency::IdempotencyScope;
+
+/// What a card carries.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = CardKind)]
+pub enum KindJson {
+    /// 储值卡: a balance, recharged and paid from.
+    StoredValue,
+    /// 折扣/权益卡: identity and discounts, no balance.
+    Discount,
+    /// 次卡: a number of uses.
+    Count,
+}
+
+impl KindJson {
+    fn kind(self) -> CardKind {
+        match self {
+            KindJson::StoredValue => CardKind::StoredValue,
+            KindJson::Discount => CardKind::Discount,
+            KindJson::Count => CardKind::Count,
+        }
+    }
+
+    fn of(kind: CardKind) -> KindJson {
+        match kind {
+            CardKind::StoredValue => KindJson::StoredValue,
+            CardKind::Discount => KindJson::Discount,
+            CardKind::Count => KindJson::Count,
+        }
+    }
+}
+
+/// Where a batch's cards are sold (渠道).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = CardSalesChannel)]
+pub enum ChannelJson {
+    OnlinePartner,
+    App,
+    Store,
+    OfflinePromotion,
+    ConvenienceStore,
+}
+
+impl ChannelJson {
+    fn channel(self) -> SalesChannel {
+        match self {
+            ChannelJson::OnlinePartner => SalesChannel::OnlinePartner,
+            ChannelJson::App => SalesChannel::App,
+            ChannelJson::Store => SalesChannel::Store,
+            ChannelJson::OfflinePromotion => SalesChannel::OfflinePromotion,
+            ChannelJson::ConvenienceStore => SalesChannel::ConvenienceStore,
+        }
+    }
+
+    fn of(channel: SalesChannel) -> ChannelJson {
+        match channel {
+            SalesChannel::OnlinePartner => ChannelJson::OnlinePartner,
+            SalesChannel::App => ChannelJson::App,
+            SalesChannel::Store => ChannelJson::Store,
+            SalesChannel::OfflinePromotion => ChannelJson::OfflinePromotion,
+            SalesChannel::ConvenienceStore => ChannelJson::ConvenienceStore,
+        }
+    }
+}
+
+/// How long a card is valid: `days_from_activation`, or fixed dates `from` and `until` (RFC 3339).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CardValidity)]
+pub struct ValidityJson {
+    /// Valid for this many days (1 to 3,650) from activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 3650)]
+    pub days_from_activation: Option<u32>,
+    /// Valid from this time (inclusive) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = DateTime)]
+    pub from: Option<String>,
+    /// ... to this one (exclusive), whenever activated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = DateTime)]
+    pub until: Option<String>,
+}
+
+impl ValidityJson {
+    fn validity(&self) -> Result<Validity, ApiError> {
+        let invalid = || ApiError::use_case(CardFailure::from(sanhu_core::card::CardError::ValidityInvalid));
+        match (self.days_from_activation, self.from.as_deref(), self.until.as_deref()) {
+            (Some(days), None, None) => Ok(Validity::DaysFromActivation(days)),
+            (None, Some(from), Some(until)) => {
+                let from = Timestamp::parse_rfc3339(from).ok_or_else(invalid)?;
+                let until = Timestamp::parse_rfc3339(until).ok_or_else(invalid)?;
+                Ok(Validity::Fixed { from, until })
+            }
+            _ => Err(invalid()),
+        }
+    }
+
+    fn of(validity: Validity) -> ValidityJson {
+        match validity {
+            Validity::DaysFromActivation(days) => {
+                ValidityJson { days_from_activation: Some(days), ..Default::default() }
+            }
+            Validity::Fixed { from, until } => ValidityJson {
+                days_from_activation: None,
+                from: Some(from.to_string()),
+                until: Some(until.to_string()),
+            },
+        }
+    }
+}
+
+/// A discount rate for one business line.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CardLineRate)]
+pub struct LineRateJson {
+    /// The business line or product category: 1 to 32 characters a-z 0-9 _.
+    #[schema(examples("coffee"))]
+    pub line: String,
+    /// The share of the price the member pays, in basis points: 8000 is 80% (八折).
+    #[schema(minimum = 1, maximum = 10000)]
+    pub rate_bp: u32,
+}
+
+/// What a card of a type gives. Amounts in minor units.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CardTerms)]
+pub struct TermsJson {
+    pub kind: KindJson,
+    /// What a stored-value card holds when sold; 0 for the other kinds.
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub face_value: i64,
+    /// What the buyer pays for it (at most the face value of a stored-value card).
+    #[schema(minimum = 0)]
+    pub sale_price: i64,
+    pub validity: ValidityJson,
+    /// Whether a card may be recharged (stored-value cards only).
+    #[serde(default)]
+    pub rechargeable: bool,
+    /// The rate for business lines not in `line_rates`, in basis points of the price; 10000 (no
+    /// discount) when absent.
+    #[serde(default = "full_rate")]
+    #[schema(minimum = 1, maximum = 10000)]
+    pub default_rate_bp: u32,
+    /// A rate per business line (at most 20).
+    #[serde(default)]
+    pub line_rates: Vec<LineRateJson>,
+    /// A count card's uses (1 to 1,000); 0 for the other kinds.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000)]
+    pub uses: u32,
+}
+
+fn full_rate() -> u32 {
+    sanhu_core::card::FULL_RATE_BP
+}
+
+impl TermsJson {
+    pub(crate) fn terms(&self) -> Result<CardTerms, ApiError> {
+        Ok(CardTerms {
+            kind: self.kind.kind(),
+            face_value: self.face_value,
+            sale_price: self.sale_price,
+            validity: self.validity.validity()?,
+            rechargeable: self.rechargeable,
+            default_rate_bp: self.default_rate_bp,
+            line_rates: self.line_rates.iter().map(|r| LineRate { line: r.line.clone(), rate_bp: r.rate_bp }).collect(),
+            uses: self.uses,
+        })
+    }
+
+    pub(crate) fn of(terms: &CardTerms) -> TermsJson {
+        TermsJson {
+            kind: KindJson::of(terms.kind),
+            face_value: terms.face_value,
+            sale_price: terms.sale_price,
+            validity: ValidityJson::of(terms.validity),
+            rechargeable: terms.rechargeable,
+            default_rate_bp: terms.default_rate_bp,
+            line_rates: terms
+                .line_rates
+                .iter()
+                .map(|r| LineRateJson { line: r.line.clone(), rate_bp: r.rate_bp })
+                .collect(),
+            uses: terms.uses,
+        }
+    }
+}
+
+/// `platform`, or the merchant's id.
+pub(crate) fn owner_text(owner: CardOwner) -> String {
+    owner.as_text()
+}
+
+/// The order number of a card's money request: the body's, else one derived from its Idempotency-Key.
+pub(crate) fn money_order_number(
+    given: Option<&str>,
+    scope: Option<&Extension<IdempotencyScope>>,
+) -> Result<OrderNumber, ApiError> {
+    match (given, scope) {
+        (Some(number), _) => crate::wallet::order_number("order_number", number),
+        (None, Some(Extension(scope))) => crate::wallet::order_number("order_number", &scope.order_number()),
+        (None, None) => Err(ApiError::use_case(CardFailure::Rejected(CARD_ORDER_NUMBER_REQUIRED))),
+    }
+}
+
+/// The `limit` of a card list (1 to 100, 50 by default).
+pub(crate) fn card_limit(query: &crate::query::QueryParams) -> Result<Option<u32>, ApiError> {
+    match query.get("limit") {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| ApiError::use_case(CardFailure::Rejected(sanhu_service::card::CARD_LIST_LIMIT_INVALID))),
+    }
+}

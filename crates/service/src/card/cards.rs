@@ -1,0 +1,422 @@
+//! A card's life: sold from an approved batch (its number the batch's next serial, its terms the
+//! batch's, its face value credited to its own ledger account), activated (its validity starts),
+//! bound to a member, frozen or reported lost (its account's debits blocked), unfrozen.
+//!
+//! **The sale's money.** The buyer pays the sale price through a payment channel; the card holds its
+//! face value. So a sale posts, as one linked chain, the sale price from the channel's clearing
+//! account to the card's account and the difference (face value less sale price, the platform's
+//! discount on the card) from marketing expense. A discount or count card holds no money: its sale
+//! moves none in sanhu.
+
+use anyhow::anyhow;
+use sanhu_core::card::{check_usable, CardError, CardKind, CardOwner, CardStatus, CardTerms, SalesChannel};
+use sanhu_core::id::{CardBatchId, CardTypeId, ClientId, MemberId};
+use sanhu_core::ledger::{Account, AccountFlags, Counters, NormalSide};
+use sanhu_core::party::Actor;
+use sanhu_core::{AccountId, Timestamp};
+use sanhu_store::card::{CardStore, StoredCard};
+use sanhu_store::LedgerStore;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::batches::BatchStatus;
+use super::documents::{decode, encode, TermsDoc};
+use super::money::{transaction_id, CardTransaction, CardTransactionKind, TransactionStatus};
+use super::{card_account_id, CardFailure, Cards, CARD_NOT_FOUND};
+use crate::clock;
+use crate::party::work::actor_text;
+use crate::wallet::chain::{posted_chain, store_chain, Move};
+use crate::wallet::{OrderNumber, PlatformAccount, CHANNEL_NOT_CONFIGURED};
+
+/// Business codes of a card's ledger transfers.
+pub const CARD_SALE_CODE: &str = "card_sale";
+pub const CARD_SALE_DISCOUNT_CODE: &str = "card_sale_discount";
+
+/// A sale of the next card of a batch.
+#[derive(Clone, Debug)]
+pub struct SaleRequest {
+    pub client: ClientId,
+    pub order_number: OrderNumber,
+    pub batch_id: CardBatchId,
+    /// The payment channel the buyer paid through (a stored-value card sold at a price needs one).
+    pub payment_channel: Option<String>,
+}
+
+/// A card as kept, with its balance.
+#[derive(Clone, Debug)]
+pub struct Card {
+    pub number: String,
+    pub batch_id: CardBatchId,
+    pub type_id: CardTypeId,
+    /// The type's version whose terms it carries.
+    pub type_version: i64,
+    pub owner: CardOwner,
+    pub member_id: Option<MemberId>,
+    pub account_id: AccountId,
+    pub status: CardStatus,
+    /// Frozen because reported lost (挂失).
+    pub lost: bool,
+    pub status_reason: Option<String>,
+    pub channel: SalesChannel,
+    pub terms: CardTerms,
+    pub sold_by: String,
+    pub sold_at: Timestamp,
+    pub activated_at: Option<Timestamp>,
+    /// Its validity, once activated.
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+    pub bound_at: Option<Timestamp>,
+    pub version: i64,
+    /// What its account holds (posted).
+    pub balance: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardDoc {
+    type_version: i64,
+    channel: String,
+    terms: TermsDoc,
+    lost: bool,
+    status_reason: Option<String>,
+    sold_by: String,
+    sold_at: i64,
+    activated_at: Option<i64>,
+    valid_from: Option<i64>,
+    valid_until: Option<i64>,
+    bound_at: Option<i64>,
+}
+
+impl Card {
+    pub(crate) fn stored(&self) -> StoredCard {
+        StoredCard {
+            number: self.number.clone(),
+            batch_id: self.batch_id.to_string(),
+            type_id: self.type_id.to_string(),
+            owner: self.owner.as_text(),
+            member_id: self.member_id.map(|m| m.to_string()),
+            account_id: self.account_id.to_string(),
+            status: self.status.as_str().to_owned(),
+            version: self.version,
+            data: encode(&CardDoc {
+                type_version: self.type_version,
+                channel: self.channel.as_str().to_owned(),
+                terms: TermsDoc::from(&self.terms),
+                lost: self.lost,
+                status_reason: self.status_reason.clone(),
+                sold_by: self.sold_by.clone(),
+                sold_at: self.sold_at.nanos(),
+                activated_at: self.activated_at.map(Timestamp::nanos),
+                valid_from: self.valid_from.map(Timestamp::nanos),
+                valid_until: self.valid_until.map(Timestamp::nanos),
+                bound_at: self.bound_at.map(Timestamp::nanos),
+            }),
+            created_at: self.sold_at,
+        }
+    }
+
+    fn restore(k: StoredCard) -> anyhow::Result<Card> {
+        let doc: CardDoc = decode(&k.data, "card")?;
+        let ts = |n: Option<i64>| n.map(Timestamp::from_nanos);
+        Ok(Card {
+            batch_id: CardBatchId::parse(&k.batch_id).ok_or_else(|| anyhow!("stored batch id {:?}", k.batch_id))?,
+            type_id: CardTypeId::parse(&k.type_id).ok_or_else(|| anyhow!("stored type id {:?}", k.type_id))?,
+            type_version: doc.type_version,
+            owner: CardOwner::parse(&k.owner).ok_or_else(|| anyhow!("stored card owner {:?}", k.owner))?,
+            member_id: k
+                .member_id
+                .as_deref()
+                .map(|m| MemberId::parse(m).ok_or_else(|| anyhow!("stored member id {m:?}")))
+                .transpose()?,
+            account_id: AccountId::parse(&k.account_id).ok_or_else(|| anyhow!("stored account {:?}", k.account_id))?,
+            status: CardStatus::parse(&k.status).ok_or_else(|| anyhow!("stored card status {:?}", k.status))?,
+            lost: doc.lost,
+            status_reason: doc.status_reason,
+            channel: SalesChannel::parse(&doc.channel).map_err(|_| anyhow!("stored channel {:?}", doc.channel))?,
+            terms: doc.terms.terms()?,
+            sold_by: doc.sold_by,
+            sold_at: Timestamp::from_nanos(doc.sold_at),
+            activated_at: ts(doc.activated_at),
+            valid_from: ts(doc.valid_from),
+            valid_until: ts(doc.valid_until),
+            bound_at: ts(doc.bound_at),
+            version: k.version,
+            number: k.number,
+            balance: 0,
+        })
+    }
+
+    /// Its validity window, once activated.
+    pub fn window(&self) -> Option<(Timestamp, Timestamp)> {
+        self.valid_from.zip(self.valid_until)
+    }
+
+    /// Whether it may move money now.
+    pub(crate) fn check_usable(&self, now: Timestamp) -> Result<(), CardError> {
+        check_usable(self.status, self.window(), now)
+    }
+}
+
+impl Cards {
+    /// The card `number` as the caller reaches it, with its balance; `card_not_found` otherwise.
+    pub async fn card(&self, number: &str, binding: Option<MemberId>) -> Result<Card, CardFailure> {
+        let mut card = self.load_card(number, binding).await?;
+        card.balance = self.store().get_account(card.account_id).await?.map_or(0, |a| a.balance());
+        Ok(card)
+    }
+
+    pub(crate) async fn load_card(&self, number: &str, binding: Option<MemberId>) -> Result<Card, CardFailure> {
+        let Some(stored) = self.store().card(number).await? else {
+            return Err(CardFailure::NotFound(CARD_NOT_FOUND));
+        };
+        let card = Card::restore(stored)?;
+        if !self.reaches(binding, card.owner).await? {
+            return Err(CardFailure::NotFound(CARD_NOT_FOUND));
+        }
+        Ok(card)
+    }
+
+    /// The card's ledger account, opened if it is not yet (its id derived from the number, so a
+    /// retry or another instance opens the same one).
+    async fn ensure_card_account(&self, number: &str) -> Result<AccountId, CardFailure> {
+        let id = card_account_id(number);
+        if self.store().get_account(id).await?.is_some() {
+            return Ok(id);
+        }
+        let account = Account {
+            id,
+            currency: self.wallets.config().currency,
+            normal_side: NormalSide::Credit,
+            limit: Account::default_limit(NormalSide::Credit),
+            flags: AccountFlags::default(),
+            counters: Counters::default(),
+            code: "card".to_owned(),
+            metadata: json!({ "card": number }).to_string(),
+            created_at: clock::now(),
+            last_transfer_at: Timestamp::default(),
+        };
+        if let Err(error) = self.store().create_account(&account).await {
+            // Opened meanwhile by another request for the same number.
+            if self.store().get_account(id).await?.is_none() {
+                return Err(error.into());
+            }
+        }
+        Ok(id)
+    }
+
+    /// Sells the next card of an approved batch. The same order number answers the same card.
+    pub async fn sell_card(
+        &self,
+        request: SaleRequest,
+        binding: Option<MemberId>,
+        actor: &Actor,
+    ) -> Result<Card, CardFailure> {
+        let id = transaction_id(CardTransactionKind::Sale, request.client, &request.order_number);
+        let fingerprint = format!("sale|{}|{}", request.batch_id, request.payment_channel.as_deref().unwrap_or(""));
+        if let Some(done) = self.replay(&id, &fingerprint).await? {
+            return self.card(&done.card_number, binding).await;
+        }
+        let batch = self.batch(request.batch_id, binding).await?;
+        if batch.status != BatchStatus::Approved {
+            return Err(CardError::BatchNotApproved.into());
+        }
+        let terms = batch.terms.clone();
+        let mut moves = Vec::new();
+        if terms.kind == CardKind::StoredValue {
+            if terms.sale_price > 0 {
+                let channel = request
+                    .payment_channel
+                    .as_deref()
+                    .and_then(|c| self.wallets.config().channel(c))
+                    .ok_or(CardFailure::Rejected(CHANNEL_NOT_CONFIGURED))?;
+                let clearing =
+                    self.wallets.ensure_platform_account(&PlatformAccount::Clearing(channel.name.clone())).await?;
+                moves.push((clearing, terms.sale_price, CARD_SALE_CODE));
+            }
+            let given = terms.face_value - terms.sale_price;
+            if given > 0 {
+                let marketing = self.wallets.ensure_platform_account(&PlatformAccount::MarketingExpense).await?;
+                moves.push((marketing, given, CARD_SALE_DISCOUNT_CODE));
+            }
+        }
+        let Some(index) = self.store().take_card_of_batch(&batch.id.to_string()).await? else {
+            let now = self.batch(request.batch_id, binding).await?;
+            return Err(
+                if now.sold >= now.quantity { CardError::BatchSoldOut } else { CardError::BatchNotApproved }.into()
+            );
+        };
+        let segment = self.segment(batch.segment_id).await?;
+        let number = segment.segment.number(batch.first_serial + index);
+        let account_id = self.ensure_card_account(&number).await?;
+        let now = clock::now();
+        let card = Card {
+            number: number.clone(),
+            batch_id: batch.id,
+            type_id: batch.type_id,
+            type_version: batch.type_version,
+            owner: batch.owner,
+            member_id: None,
+            account_id,
+            status: CardStatus::Sold,
+            lost: false,
+            status_reason: None,
+            channel: batch.channel,
+            terms: terms.clone(),
+            sold_by: actor_text(actor),
+            sold_at: now,
+            activated_at: None,
+            valid_from: None,
+            valid_until: None,
+            bound_at: None,
+            version: 1,
+            balance: 0,
+        };
+        let moves: Vec<Move> = moves
+            .into_iter()
+            .map(|(debit, amount, code)| Move {
+                debit,
+                credit: account_id,
+                amount: sanhu_core::Amount::new(amount).expect("a positive amount"),
+                code,
+            })
+            .collect();
+        let chain = posted_chain(&moves, &id, "sale", &number);
+        let sale = CardTransaction {
+            id: id.clone(),
+            order_number: request.order_number.as_str().to_owned(),
+            kind: CardTransactionKind::Sale,
+            card_number: number.clone(),
+            amount: if terms.kind == CardKind::StoredValue { terms.face_value } else { 0 },
+            order_amount: Some(terms.sale_price),
+            discount: 0,
+            rate_bp: None,
+            business_line: None,
+            counter_account: None,
+            payment_number: None,
+            refunded: 0,
+            status: TransactionStatus::InFlight,
+            refusal: None,
+            transfers: Vec::new(),
+            fingerprint,
+            actor: actor_text(actor),
+            created_at: now,
+            chain: store_chain(&chain),
+        };
+        if !self.store().create_card(&card.stored(), &sale.stored()).await? {
+            // The same sale, made meanwhile: its card is the answer (the serial taken here is left
+            // unused, a gap in the batch's numbers, never a number given twice).
+            let done = self.replay(&id, &sale.fingerprint).await?.ok_or_else(|| anyhow!("card sale {id} vanished"))?;
+            return self.card(&done.card_number, binding).await;
+        }
+        self.settle(sale, None).await?;
+        self.card(&number, binding).await
+    }
+
+    /// Activates a sold card: its validity starts (or is its fixed dates).
+    pub async fn activate_card(&self, number: &str, binding: Option<MemberId>) -> Result<Card, CardFailure> {
+        self.change_card(number, binding, |card, now| {
+            if card.status != CardStatus::Sold {
+                return Err(CardError::NotSold);
+            }
+            let (from, until) = card.terms.validity.window(now);
+            if now >= until {
+                return Err(CardError::Expired);
+            }
+            card.status = CardStatus::Active;
+            card.activated_at = Some(now);
+            card.valid_from = Some(from);
+            card.valid_until = Some(until);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Binds a card to a member (once).
+    pub async fn bind_card(
+        &self,
+        number: &str,
+        member: MemberId,
+        binding: Option<MemberId>,
+    ) -> Result<Card, CardFailure> {
+        // The member exists.
+        self.parties().get_member(member).await?;
+        self.change_card(number, binding, |card, now| {
+            if card.member_id.is_some() {
+                return Err(CardError::AlreadyBound);
+            }
+            card.member_id = Some(member);
+            card.bound_at = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Freezes an active card, or reports it lost (挂失): nothing is paid with it until it is
+    /// unfrozen. Its ledger account's debits are blocked first, so a payment decided before on
+    /// another instance cannot post after.
+    pub async fn freeze_card(
+        &self,
+        number: &str,
+        lost: bool,
+        reason: String,
+        binding: Option<MemberId>,
+    ) -> Result<Card, CardFailure> {
+        let card = self.load_card(number, binding).await?;
+        if card.status != CardStatus::Active {
+            return Err(CardError::NotActive.into());
+        }
+        self.wallets.ledger().set_account_blocks(card.account_id, Some(true), None).await?;
+        self.change_card(number, binding, move |card, _| {
+            if card.status != CardStatus::Active {
+                return Err(CardError::NotActive);
+            }
+            card.status = CardStatus::Frozen;
+            card.lost = lost;
+            card.status_reason = Some(reason.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    /// Unfreezes a frozen card: active again, its account's debits unblocked.
+    pub async fn unfreeze_card(
+        &self,
+        number: &str,
+        reason: String,
+        binding: Option<MemberId>,
+    ) -> Result<Card, CardFailure> {
+        let card = self
+            .change_card(number, binding, move |card, _| {
+                if card.status != CardStatus::Frozen {
+                    return Err(CardError::NotFrozen);
+                }
+                card.status = CardStatus::Active;
+                card.lost = false;
+                card.status_reason = Some(reason.clone());
+                Ok(())
+            })
+            .await?;
+        self.wallets.ledger().set_account_blocks(card.account_id, Some(false), None).await?;
+        Ok(card)
+    }
+
+    /// Applies `change` to the card under its turn, by compare-and-set on its version.
+    async fn change_card(
+        &self,
+        number: &str,
+        binding: Option<MemberId>,
+        change: impl Fn(&mut Card, Timestamp) -> Result<(), CardError>,
+    ) -> Result<Card, CardFailure> {
+        let _turn = self.turn(format!("card:{number}")).await;
+        loop {
+            let current = self.load_card(number, binding).await?;
+            let mut changed = current.clone();
+            change(&mut changed, clock::now())?;
+            changed.version = current.version + 1;
+            if self.store().update_card(&changed.stored(), current.version).await? {
+                drop(_turn);
+                return self.card(number, binding).await;
+            }
+        }
+    }
+}

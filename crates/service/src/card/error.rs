@@ -1,0 +1,131 @@
+//! What a card use case answers when it does not succeed: [`CardFailure`], whose refusals are core's
+//! card rules ([`CardError`]), the service's own below, and what the wallet and the three-party model
+//! answer on the way (a card's money moves through the wallet's chains and the ledger; a merchant, a
+//! member or an account named is read through the three-party model).
+
+use sanhu_core::card::CardError;
+use sanhu_core::ledger::TransferError;
+
+use crate::party::{PartyError, Rejection};
+use crate::wallet::WalletFailure;
+
+use_case_failure! {
+    /// Why a card use case did not succeed.
+    pub enum CardFailure;
+}
+
+impl From<CardError> for CardFailure {
+    fn from(error: CardError) -> Self {
+        CardFailure::Rejected(Rejection::of(error))
+    }
+}
+
+impl From<PartyError> for CardFailure {
+    fn from(error: PartyError) -> Self {
+        match error {
+            PartyError::Rejected(r) => CardFailure::Rejected(r),
+            PartyError::NotFound(r) => CardFailure::NotFound(r),
+            PartyError::Contended => CardFailure::Contended,
+            PartyError::Internal(e) => CardFailure::Internal(e),
+        }
+    }
+}
+
+impl From<WalletFailure> for CardFailure {
+    fn from(error: WalletFailure) -> Self {
+        match error {
+            WalletFailure::Rejected(r) => CardFailure::Rejected(r),
+            WalletFailure::NotFound(r) => CardFailure::NotFound(r),
+            WalletFailure::Contended => CardFailure::Contended,
+            WalletFailure::Internal(e) => CardFailure::Internal(e),
+        }
+    }
+}
+
+impl From<CardFailure> for WalletFailure {
+    fn from(error: CardFailure) -> Self {
+        match error {
+            CardFailure::Rejected(r) => WalletFailure::Rejected(r),
+            CardFailure::NotFound(r) => WalletFailure::NotFound(r),
+            CardFailure::Contended => WalletFailure::Contended,
+            CardFailure::Internal(e) => WalletFailure::Internal(e),
+        }
+    }
+}
+
+pub const CARD_TYPE_NOT_FOUND: Rejection =
+    Rejection { code: "card_type_not_found", status: 404, message: "no card type has this id" };
+pub const CARD_SEGMENT_NOT_FOUND: Rejection =
+    Rejection { code: "card_segment_not_found", status: 404, message: "no number segment has this id" };
+pub const CARD_BATCH_NOT_FOUND: Rejection =
+    Rejection { code: "card_batch_not_found", status: 404, message: "no card batch has this id" };
+pub const CARD_NOT_FOUND: Rejection =
+    Rejection { code: "card_not_found", status: 404, message: "no card has this number" };
+pub const CARD_TRANSACTION_NOT_FOUND: Rejection = Rejection {
+    code: "card_transaction_not_found",
+    status: 404,
+    message: "no transaction of this card has this number",
+};
+pub const CARD_SEGMENT_OVERLAPS: Rejection = Rejection {
+    code: "card_segment_overlaps",
+    status: 409,
+    message: "the segment could give a number another segment gives (the same prefix and overlapping serials)",
+};
+pub const CARD_SEGMENT_FULL: Rejection = Rejection {
+    code: "card_segment_full",
+    status: 409,
+    message: "the segment has fewer numbers left than the batch's quantity",
+};
+pub const CARD_OWNER_REQUIRED: Rejection = Rejection {
+    code: "card_owner_required",
+    status: 403,
+    message: "a client bound to a member makes card types for one of its member's merchants only (merchant_id)",
+};
+pub const CARD_ORDER_NUMBER_REQUIRED: Rejection = Rejection {
+    code: "card_order_number_required",
+    status: 422,
+    message: "a card's money request names its order_number or is sent with an Idempotency-Key",
+};
+pub const CARD_RECEIVER_OUTSIDE_SCOPE: Rejection = Rejection {
+    code: "card_receiver_outside_scope",
+    status: 422,
+    message: "a merchant's card pays only into an account of that merchant's member",
+};
+pub const CARD_LIST_LIMIT_INVALID: Rejection =
+    Rejection { code: "card_list_limit_invalid", status: 422, message: "a page of a card list holds 1 to 100 items" };
+pub const CARD_CURSOR_INVALID: Rejection = Rejection {
+    code: "card_cursor_invalid",
+    status: 422,
+    message: "the cursor is not one a page of this list returned",
+};
+
+/// Codes the card service answers with, besides core's card rules.
+const SERVICE_CODES: &[Rejection] = &[
+    CARD_TYPE_NOT_FOUND,
+    CARD_SEGMENT_NOT_FOUND,
+    CARD_BATCH_NOT_FOUND,
+    CARD_NOT_FOUND,
+    CARD_TRANSACTION_NOT_FOUND,
+    CARD_SEGMENT_OVERLAPS,
+    CARD_SEGMENT_FULL,
+    CARD_OWNER_REQUIRED,
+    CARD_ORDER_NUMBER_REQUIRED,
+    CARD_RECEIVER_OUTSIDE_SCOPE,
+    CARD_LIST_LIMIT_INVALID,
+    CARD_CURSOR_INVALID,
+];
+
+/// Every code a card use case can refuse with: core's card rules, the service's own, and what a card's
+/// money may meet on the way: the ledger's transfer results (`insufficient_funds`, `debits_blocked`)
+/// and the wallet's (an order number reused, a channel not configured, a receiver not found). The
+/// three-party codes (`member_not_found`, `merchant_not_found`) are in [`crate::party::rule_codes`].
+pub fn card_codes() -> Vec<Rejection> {
+    use crate::wallet::{CHANNEL_NOT_CONFIGURED, ORDER_NUMBER_INVALID, ORDER_NUMBER_REUSED, RECEIVER_NOT_FOUND};
+    let mut codes: Vec<Rejection> = CardError::ALL.iter().map(|e| Rejection::of(*e)).collect();
+    codes.extend(SERVICE_CODES.iter().copied());
+    codes.extend(TransferError::ALL.iter().map(|e| Rejection::of(*e)));
+    codes.extend([CHANNEL_NOT_CONFIGURED, ORDER_NUMBER_INVALID, ORDER_NUMBER_REUSED, RECEIVER_NOT_FOUND]);
+    codes.sort_by_key(|r| r.code);
+    codes.dedup_by_key(|r| r.code);
+    codes
+}

@@ -1,0 +1,529 @@
+//! A stored-value card's money: recharges, payments with its discount, refunds to it; and every
+//! transaction of a card, listed.
+//!
+//! Each movement is a transaction record named by the caller's order number (unique per API client
+//! and kind; a request sent with an Idempotency-Key and no order number is numbered from the key), so
+//! a retry names the same record. The record is written with its chain of ledger transfers (ids
+//! derived from the record, `crate::wallet::chain`) before the chain is submitted, and settled with
+//! the ledger's answer after: a crash between the two leaves it `in_flight`, and the retry submits the
+//! same chain, which the ledger applies once. Every transfer carries the card's number as its
+//! reference, and every transaction is listed under the card.
+//!
+//! - **Recharge**: from a payment channel's clearing account to the card, if its type may be
+//!   recharged.
+//! - **Payment**: the order's amount times the card's rate for the order's business line (rounded
+//!   half up to the minor unit, core's `discounted`), from the card to the receiving member account;
+//!   a merchant's card pays only into that merchant's member's accounts.
+//! - **Refund**: part or all of a payment, back from its receiver to the card; the refunds of a payment
+//!   add up to at most what it took, checked in the statement that stores each (concurrent refunds
+//!   included), and a refund the ledger refuses gives its share back.
+
+use anyhow::anyhow;
+use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
+use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::party::Actor;
+use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
+use sanhu_store::card::{CardStore, StoredCardTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::documents::{decode, encode};
+use super::CARD_TRANSACTION_NOT_FOUND;
+use super::{page_limit, CardFailure, Cards, CARD_CURSOR_INVALID, CARD_RECEIVER_OUTSIDE_SCOPE};
+use crate::clock;
+use crate::party::work::actor_text;
+use crate::party::{MemberObject, PartyError};
+use crate::wallet::chain::{apply, posted_chain, restore_chain, store_chain, Move, StoredRequest};
+use crate::wallet::{
+    recorded_refusal, OrderNumber, PlatformAccount, CHANNEL_NOT_CONFIGURED, ORDER_NUMBER_REUSED, RECEIVER_NOT_FOUND,
+};
+
+pub const CARD_RECHARGE_CODE: &str = "card_recharge";
+pub const CARD_PAYMENT_CODE: &str = "card_payment";
+pub const CARD_REFUND_CODE: &str = "card_refund";
+
+/// What a transaction of a card was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardTransactionKind {
+    Sale,
+    Recharge,
+    Payment,
+    Refund,
+}
+
+impl CardTransactionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardTransactionKind::Sale => "sale",
+            CardTransactionKind::Recharge => "recharge",
+            CardTransactionKind::Payment => "payment",
+            CardTransactionKind::Refund => "refund",
+        }
+    }
+
+    fn parse(text: &str) -> Option<CardTransactionKind> {
+        use CardTransactionKind::*;
+        [Sale, Recharge, Payment, Refund].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// Where a transaction's money is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// Decided and submitted; the ledger's answer not yet recorded (a retry finishes it).
+    InFlight,
+    Succeeded,
+    Failed,
+}
+
+impl TransactionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionStatus::InFlight => "in_flight",
+            TransactionStatus::Succeeded => "succeeded",
+            TransactionStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<TransactionStatus> {
+        use TransactionStatus::*;
+        [InFlight, Succeeded, Failed].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// One transaction of a card.
+#[derive(Clone, Debug)]
+pub struct CardTransaction {
+    pub(crate) id: String,
+    /// The caller's order number.
+    pub order_number: String,
+    pub kind: CardTransactionKind,
+    pub card_number: String,
+    /// What it moved into or out of the card (a payment: what it took, after the discount).
+    pub amount: i64,
+    /// A payment: the order's amount before the discount; a sale: the price paid for the card.
+    pub order_amount: Option<i64>,
+    /// A payment: the order's amount less what it took.
+    pub discount: i64,
+    /// A payment: the rate applied, in basis points of the price.
+    pub rate_bp: Option<u32>,
+    pub business_line: Option<String>,
+    /// The account on the other side: a recharge's channel clearing account, a payment's receiver.
+    pub counter_account: Option<AccountId>,
+    /// A refund: the payment's order number.
+    pub payment_number: Option<String>,
+    /// A payment: what its refunds gave back.
+    pub refunded: i64,
+    pub status: TransactionStatus,
+    /// The code it was refused with (`insufficient_funds`, ...).
+    pub refusal: Option<String>,
+    pub transfers: Vec<TransferId>,
+    pub(crate) fingerprint: String,
+    pub actor: String,
+    pub created_at: Timestamp,
+    pub(crate) chain: Vec<StoredRequest>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransactionDoc {
+    order_number: String,
+    order_amount: Option<i64>,
+    discount: i64,
+    rate_bp: Option<u32>,
+    business_line: Option<String>,
+    counter_account: Option<String>,
+    payment_number: Option<String>,
+    refusal: Option<String>,
+    transfers: Vec<String>,
+    fingerprint: String,
+    actor: String,
+    chain: Vec<StoredRequest>,
+}
+
+impl CardTransaction {
+    pub(crate) fn stored(&self) -> StoredCardTransaction {
+        StoredCardTransaction {
+            id: self.id.clone(),
+            card_number: self.card_number.clone(),
+            kind: self.kind.as_str().to_owned(),
+            amount: self.amount,
+            refunded: self.refunded,
+            status: self.status.as_str().to_owned(),
+            data: encode(&TransactionDoc {
+                order_number: self.order_number.clone(),
+                order_amount: self.order_amount,
+                discount: self.discount,
+                rate_bp: self.rate_bp,
+                business_line: self.business_line.clone(),
+                counter_account: self.counter_account.map(|a| a.to_string()),
+                payment_number: self.payment_number.clone(),
+                refusal: self.refusal.clone(),
+                transfers: self.transfers.iter().map(|t| t.to_string()).collect(),
+                fingerprint: self.fingerprint.clone(),
+                actor: self.actor.clone(),
+                chain: self.chain.clone(),
+            }),
+            created_at: self.created_at,
+        }
+    }
+
+    fn restore(t: StoredCardTransaction) -> anyhow::Result<CardTransaction> {
+        let doc: TransactionDoc = decode(&t.data, "card transaction")?;
+        Ok(CardTransaction {
+            kind: CardTransactionKind::parse(&t.kind).ok_or_else(|| anyhow!("stored transaction kind {:?}", t.kind))?,
+            status: TransactionStatus::parse(&t.status)
+                .ok_or_else(|| anyhow!("stored transaction status {:?}", t.status))?,
+            id: t.id,
+            order_number: doc.order_number,
+            card_number: t.card_number,
+            amount: t.amount,
+            order_amount: doc.order_amount,
+            discount: doc.discount,
+            rate_bp: doc.rate_bp,
+            business_line: doc.business_line,
+            counter_account: doc
+                .counter_account
+                .as_deref()
+                .map(|a| AccountId::parse(a).ok_or_else(|| anyhow!("stored account {a:?}")))
+                .transpose()?,
+            payment_number: doc.payment_number,
+            refunded: t.refunded,
+            refusal: doc.refusal,
+            transfers: doc
+                .transfers
+                .iter()
+                .map(|id| TransferId::parse(id).ok_or_else(|| anyhow!("stored transfer {id:?}")))
+                .collect::<anyhow::Result<_>>()?,
+            fingerprint: doc.fingerprint,
+            actor: doc.actor,
+            created_at: t.created_at,
+            chain: doc.chain,
+        })
+    }
+}
+
+/// The record id of `kind`'s order `number` of `client`: a retry names the same one.
+pub(crate) fn transaction_id(kind: CardTransactionKind, client: ClientId, number: &OrderNumber) -> String {
+    format!("card_{}:{client}:{}", kind.as_str(), number.as_str())
+}
+
+/// A recharge of a card.
+#[derive(Clone, Debug)]
+pub struct RechargeRequest {
+    pub client: ClientId,
+    pub order_number: OrderNumber,
+    pub amount: i64,
+    /// The payment channel the member paid through.
+    pub channel: String,
+}
+
+/// A payment with a card.
+#[derive(Clone, Debug)]
+pub struct PaymentRequest {
+    pub client: ClientId,
+    pub order_number: OrderNumber,
+    /// The order's amount, before the discount.
+    pub amount: i64,
+    /// The order's business line, which names its rate; the default rate when absent or not named.
+    pub business_line: Option<String>,
+    /// The member account the money goes to.
+    pub receiver: AccountId,
+}
+
+/// A refund to a card of (part of) one of its payments, made by the same client.
+#[derive(Clone, Debug)]
+pub struct RefundRequest {
+    pub client: ClientId,
+    pub order_number: OrderNumber,
+    pub payment_number: OrderNumber,
+    pub amount: i64,
+}
+
+/// A page of a card's transactions, newest first.
+#[derive(Clone, Debug)]
+pub struct CardPage {
+    pub transactions: Vec<CardTransaction>,
+    /// Where the next page starts; None on the last.
+    pub next_cursor: Option<String>,
+}
+
+fn positive(amount: i64) -> Result<Amount, CardFailure> {
+    Amount::new(amount).ok_or_else(|| CardError::AmountInvalid.into())
+}
+
+impl Cards {
+    /// A transaction stored under `id`, if any: answered as it was when `fingerprint` matches (an
+    /// unfinished one finished first, a refused one refused again), `order_number_reused` otherwise.
+    pub(crate) async fn replay(&self, id: &str, fingerprint: &str) -> Result<Option<CardTransaction>, CardFailure> {
+        let Some(stored) = self.store().card_transaction(id).await? else { return Ok(None) };
+        let done = CardTransaction::restore(stored)?;
+        if done.fingerprint != fingerprint {
+            return Err(CardFailure::Rejected(ORDER_NUMBER_REUSED));
+        }
+        match done.status {
+            TransactionStatus::Succeeded => Ok(Some(done)),
+            TransactionStatus::Failed => Err(recorded_refusal(done.refusal.as_deref()).into()),
+            TransactionStatus::InFlight => {
+                let payment = self.refunded_payment(&done);
+                Ok(Some(self.settle(done, payment).await?))
+            }
+        }
+    }
+
+    /// The payment a refund gives back part of (its record id), for giving the share back if the
+    /// ledger refuses the refund.
+    fn refunded_payment(&self, refund: &CardTransaction) -> Option<String> {
+        if refund.kind != CardTransactionKind::Refund {
+            return None;
+        }
+        let (_, rest) = refund.id.split_once(':')?;
+        let (client, _) = rest.split_once(':')?;
+        let number = refund.payment_number.as_deref()?;
+        Some(format!("card_payment:{client}:{number}"))
+    }
+
+    /// Submits a transaction's chain and records the ledger's answer; a refusal is then the error.
+    /// When the ledger could not answer, the transaction stays in flight for a retry.
+    pub(crate) async fn settle(
+        &self,
+        mut transaction: CardTransaction,
+        refunded_payment: Option<String>,
+    ) -> Result<CardTransaction, CardFailure> {
+        let chain = restore_chain(&transaction.chain)?;
+        let outcome = apply(self.wallets.ledger(), chain).await?;
+        let refusal = match outcome {
+            Ok(transfers) => {
+                transaction.status = TransactionStatus::Succeeded;
+                transaction.transfers = transfers.iter().map(|t| t.id).collect();
+                None
+            }
+            Err(refusal) => {
+                transaction.status = TransactionStatus::Failed;
+                transaction.refusal = Some(refusal.code().to_owned());
+                Some(refusal)
+            }
+        };
+        let release = refusal.as_ref().and(refunded_payment);
+        self.store().settle_card_transaction(&transaction.stored(), release).await?;
+        match refusal {
+            Some(refusal) => Err(refusal.into()),
+            None => Ok(transaction),
+        }
+    }
+
+    /// A card's account, checked to move money now: active, valid, stored value.
+    async fn money_card(&self, number: &str, binding: Option<MemberId>) -> Result<super::Card, CardFailure> {
+        let card = self.load_card(number, binding).await?;
+        if card.terms.kind != CardKind::StoredValue {
+            return Err(CardError::NotStoredValue.into());
+        }
+        card.check_usable(clock::now())?;
+        Ok(card)
+    }
+
+    /// A new transaction's record, then its chain submitted and settled.
+    async fn record_and_settle(&self, transaction: CardTransaction) -> Result<CardTransaction, CardFailure> {
+        if !self.store().create_card_transaction(&transaction.stored()).await? {
+            return self
+                .replay(&transaction.id, &transaction.fingerprint)
+                .await?
+                .ok_or_else(|| anyhow!("card transaction {} vanished", transaction.id).into());
+        }
+        self.settle(transaction, None).await
+    }
+
+    /// Recharges a card whose type may be recharged.
+    pub async fn recharge_card(
+        &self,
+        number: &str,
+        request: RechargeRequest,
+        binding: Option<MemberId>,
+        actor: &Actor,
+    ) -> Result<CardTransaction, CardFailure> {
+        let amount = positive(request.amount)?;
+        let id = transaction_id(CardTransactionKind::Recharge, request.client, &request.order_number);
+        let fingerprint = format!("recharge|{number}|{}|{}", request.amount, request.channel);
+        let _turn = self.turn(format!("card:{number}")).await;
+        if let Some(done) = self.replay(&id, &fingerprint).await? {
+            return Ok(done);
+        }
+        let card = self.money_card(number, binding).await?;
+        if !card.terms.rechargeable {
+            return Err(CardError::NotRechargeable.into());
+        }
+        let channel =
+            self.wallets.config().channel(&request.channel).ok_or(CardFailure::Rejected(CHANNEL_NOT_CONFIGURED))?;
+        let clearing = self.wallets.ensure_platform_account(&PlatformAccount::Clearing(channel.name.clone())).await?;
+        let moves = [Move { debit: clearing, credit: card.account_id, amount, code: CARD_RECHARGE_CODE }];
+        let chain = posted_chain(&moves, &id, "recharge", number);
+        self.record_and_settle(CardTransaction {
+            id: id.clone(),
+            order_number: request.order_number.as_str().to_owned(),
+            kind: CardTransactionKind::Recharge,
+            card_number: number.to_owned(),
+            amount: request.amount,
+            order_amount: None,
+            discount: 0,
+            rate_bp: None,
+            business_line: None,
+            counter_account: Some(clearing),
+            payment_number: None,
+            refunded: 0,
+            status: TransactionStatus::InFlight,
+            refusal: None,
+            transfers: Vec::new(),
+            fingerprint,
+            actor: actor_text(actor),
+            created_at: clock::now(),
+            chain: store_chain(&chain),
+        })
+        .await
+    }
+
+    /// Pays an order with a card: the card's rate for the order's line applied, the rest of the
+    /// order's amount being the discount.
+    pub async fn pay_with_card(
+        &self,
+        number: &str,
+        request: PaymentRequest,
+        binding: Option<MemberId>,
+        actor: &Actor,
+    ) -> Result<CardTransaction, CardFailure> {
+        positive(request.amount)?;
+        let id = transaction_id(CardTransactionKind::Payment, request.client, &request.order_number);
+        let line = request.business_line.clone();
+        let fingerprint =
+            format!("payment|{number}|{}|{}|{}", request.amount, line.as_deref().unwrap_or(""), request.receiver);
+        let _turn = self.turn(format!("card:{number}")).await;
+        if let Some(done) = self.replay(&id, &fingerprint).await? {
+            return Ok(done);
+        }
+        let card = self.money_card(number, binding).await?;
+        let receiver_member = match self.parties().owning_member(MemberObject::Account(request.receiver)).await {
+            Ok(member) => member,
+            Err(PartyError::NotFound(_)) => return Err(CardFailure::NotFound(RECEIVER_NOT_FOUND)),
+            Err(other) => return Err(other.into()),
+        };
+        if let CardOwner::Merchant(merchant) = card.owner {
+            if self.parties().merchant_member(merchant).await? != receiver_member {
+                return Err(CardFailure::Rejected(CARD_RECEIVER_OUTSIDE_SCOPE));
+            }
+        }
+        let rate = card.terms.rate_for(line.as_deref());
+        let (paid, discount) = discounted(request.amount, rate).ok_or(CardError::AmountInvalid)?;
+        let moves = [Move {
+            debit: card.account_id,
+            credit: request.receiver,
+            amount: positive(paid)?,
+            code: CARD_PAYMENT_CODE,
+        }];
+        let chain = posted_chain(&moves, &id, "payment", number);
+        self.record_and_settle(CardTransaction {
+            id: id.clone(),
+            order_number: request.order_number.as_str().to_owned(),
+            kind: CardTransactionKind::Payment,
+            card_number: number.to_owned(),
+            amount: paid,
+            order_amount: Some(request.amount),
+            discount,
+            rate_bp: Some(rate),
+            business_line: line,
+            counter_account: Some(request.receiver),
+            payment_number: None,
+            refunded: 0,
+            status: TransactionStatus::InFlight,
+            refusal: None,
+            transfers: Vec::new(),
+            fingerprint,
+            actor: actor_text(actor),
+            created_at: clock::now(),
+            chain: store_chain(&chain),
+        })
+        .await
+    }
+
+    /// Refunds (part of) a payment to the card it was paid with, from its receiver.
+    pub async fn refund_to_card(
+        &self,
+        number: &str,
+        request: RefundRequest,
+        binding: Option<MemberId>,
+        actor: &Actor,
+    ) -> Result<CardTransaction, CardFailure> {
+        let amount = positive(request.amount)?;
+        let id = transaction_id(CardTransactionKind::Refund, request.client, &request.order_number);
+        let fingerprint = format!("refund|{number}|{}|{}", request.amount, request.payment_number.as_str());
+        let _turn = self.turn(format!("card:{number}")).await;
+        if let Some(done) = self.replay(&id, &fingerprint).await? {
+            return Ok(done);
+        }
+        let card = self.load_card(number, binding).await?;
+        let payment_id = transaction_id(CardTransactionKind::Payment, request.client, &request.payment_number);
+        let payment = match self.store().card_transaction(&payment_id).await? {
+            Some(stored) if stored.card_number == card.number => CardTransaction::restore(stored)?,
+            _ => return Err(CardFailure::NotFound(CARD_TRANSACTION_NOT_FOUND)),
+        };
+        if payment.status != TransactionStatus::Succeeded {
+            return Err(CardFailure::NotFound(CARD_TRANSACTION_NOT_FOUND));
+        }
+        let receiver = payment.counter_account.ok_or_else(|| anyhow!("card payment {payment_id} has no receiver"))?;
+        let moves = [Move { debit: receiver, credit: card.account_id, amount, code: CARD_REFUND_CODE }];
+        let chain = posted_chain(&moves, &id, "refund", number);
+        let refund = CardTransaction {
+            id: id.clone(),
+            order_number: request.order_number.as_str().to_owned(),
+            kind: CardTransactionKind::Refund,
+            card_number: number.to_owned(),
+            amount: request.amount,
+            order_amount: None,
+            discount: 0,
+            rate_bp: None,
+            business_line: None,
+            counter_account: Some(receiver),
+            payment_number: Some(request.payment_number.as_str().to_owned()),
+            refunded: 0,
+            status: TransactionStatus::InFlight,
+            refusal: None,
+            transfers: Vec::new(),
+            fingerprint,
+            actor: actor_text(actor),
+            created_at: clock::now(),
+            chain: store_chain(&chain),
+        };
+        if !self.store().create_card_refund(&refund.stored(), &payment_id).await? {
+            // Either the same refund, made meanwhile, or more than the payment has left.
+            return match self.replay(&id, &refund.fingerprint).await? {
+                Some(done) => Ok(done),
+                None => Err(CardError::RefundExceedsPayment.into()),
+            };
+        }
+        self.settle(refund, Some(payment_id)).await
+    }
+
+    /// A card's transactions, newest first, a page at a time.
+    pub async fn card_transactions(
+        &self,
+        number: &str,
+        binding: Option<MemberId>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<CardPage, CardFailure> {
+        let limit = page_limit(limit)?;
+        self.load_card(number, binding).await?;
+        let before = match cursor {
+            None => None,
+            Some(text) => {
+                let (at, id) = text.split_once('.').ok_or(CardFailure::Rejected(CARD_CURSOR_INVALID))?;
+                let at: i64 = at.parse().map_err(|_| CardFailure::Rejected(CARD_CURSOR_INVALID))?;
+                Some((at, id.to_owned()))
+            }
+        };
+        let page = self.store().card_transactions(number, before, limit + 1).await?;
+        let more = page.len() > limit as usize;
+        let transactions =
+            page.into_iter().take(limit as usize).map(CardTransaction::restore).collect::<anyhow::Result<Vec<_>>>()?;
+        let next_cursor =
+            more.then(|| transactions.last().map(|t| format!("{}.{}", t.created_at.nanos(), t.id))).flatten();
+        Ok(CardPage { transactions, next_cursor })
+    }
+}

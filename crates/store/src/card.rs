@@ -1,0 +1,166 @@
+//! Member cards' records, the same on both backends: card types, number segments, issuing batches,
+//! cards and each card's transactions. The columns the store queries or counts on are columns; the
+//! rest of each record is a JSON document the service writes and reads (`data`), as the party
+//! records are kept.
+//!
+//! What must hold under concurrency is decided here, each in one statement or one transaction:
+//! - a segment's serials are handed out by moving its `next_serial` on in the statement that checks
+//!   there is room, so a range is never allocated twice (several instances included), and a new
+//!   segment that could give a number another gives is refused in the transaction that inserts it;
+//! - a batch's cards are taken by moving `sold` on in the statement that checks it is approved and
+//!   not sold out;
+//! - a card payment's refunds are added to its `refunded` in the statement that checks they fit;
+//! - every other change is a compare-and-set on the record's `version`.
+//!
+//! Which changes are allowed is the service's and core's (`sanhu_core::card`); the store keeps what
+//! they decided.
+
+use sanhu_core::Timestamp;
+
+/// A card type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCardType {
+    pub id: String,
+    /// `platform` or the merchant's id.
+    pub owner: String,
+    /// Moved on by every change of its terms.
+    pub version: i64,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// A number segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCardSegment {
+    pub id: String,
+    pub prefix: String,
+    pub serial_digits: i64,
+    pub first_serial: i64,
+    pub last_serial: i64,
+    /// The first serial not yet allocated to a batch.
+    pub next_serial: i64,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// An issuing batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCardBatch {
+    pub id: String,
+    pub type_id: String,
+    pub owner: String,
+    pub segment_id: String,
+    /// Its serials: `first_serial .. first_serial + quantity`, allocated from the segment.
+    pub first_serial: i64,
+    pub quantity: i64,
+    /// Cards sold so far; the next card sold is serial `first_serial + sold`.
+    pub sold: i64,
+    /// `pending` or `approved`.
+    pub status: String,
+    pub version: i64,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// A card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCard {
+    pub number: String,
+    pub batch_id: String,
+    pub type_id: String,
+    pub owner: String,
+    pub member_id: Option<String>,
+    /// Its ledger account.
+    pub account_id: String,
+    pub status: String,
+    pub version: i64,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// One of a card's transactions: its sale, an activation's credit, a recharge, a payment, a refund.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCardTransaction {
+    /// Derived from the caller and its order number, so a retry names the same one.
+    pub id: String,
+    pub card_number: String,
+    pub kind: String,
+    /// What it moved (for a payment, what it took from the card).
+    pub amount: i64,
+    /// For a payment: what its refunds gave back so far.
+    pub refunded: i64,
+    /// `in_flight` (its chain decided, the ledger's answer not yet recorded), `succeeded`, `failed`.
+    pub status: String,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// What allocating a batch's numbers found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchAllocation {
+    /// Stored, its serials from this one on.
+    Allocated { first_serial: i64 },
+    /// No such segment.
+    NoSegment,
+    /// The segment has fewer serials left than the batch's quantity.
+    SegmentFull,
+}
+
+store_trait! {
+    /// What every backend provides for member cards.
+    pub trait CardStore {
+        fn create_card_type(&self, card_type: &StoredCardType) -> anyhow::Result<()>;
+        fn card_type(&self, id: &str) -> anyhow::Result<Option<StoredCardType>>;
+        /// Types after `after` in id order; only `owner`'s when given.
+        fn card_types(&self, owner: Option<String>, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardType>>;
+        /// Writes `card_type` if the stored version is still `expected`.
+        fn update_card_type(&self, card_type: &StoredCardType, expected: i64) -> anyhow::Result<bool>;
+
+        /// Stores the segment unless one stored could give one of its numbers (`overlaps` says);
+        /// false then. Decided under a lock, so two overlapping segments are never both stored.
+        fn create_card_segment(&self, segment: &StoredCardSegment, overlaps: fn(&StoredCardSegment, &StoredCardSegment) -> bool) -> anyhow::Result<bool>;
+        fn card_segment(&self, id: &str) -> anyhow::Result<Option<StoredCardSegment>>;
+        fn card_segments(&self, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardSegment>>;
+
+        /// Allocates the batch's quantity of serials from its segment and stores it with the first
+        /// of them, in one transaction.
+        fn create_card_batch(&self, batch: &StoredCardBatch) -> anyhow::Result<BatchAllocation>;
+        fn card_batch(&self, id: &str) -> anyhow::Result<Option<StoredCardBatch>>;
+        fn card_batches(&self, owner: Option<String>, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardBatch>>;
+        /// Writes the batch's status and data if the stored version is still `expected`.
+        fn update_card_batch(&self, batch: &StoredCardBatch, expected: i64) -> anyhow::Result<bool>;
+        /// Takes the next card of an approved batch that is not sold out: its index in the batch
+        /// (0 for the first card), or None.
+        fn take_card_of_batch(&self, batch_id: &str) -> anyhow::Result<Option<i64>>;
+
+        /// Stores a card and its first transaction (its sale) together; false if the transaction's
+        /// id is stored already (the same sale, made meanwhile) and nothing was stored.
+        fn create_card(&self, card: &StoredCard, sale: &StoredCardTransaction) -> anyhow::Result<bool>;
+        fn card(&self, number: &str) -> anyhow::Result<Option<StoredCard>>;
+        /// Writes the card's member, status and data if the stored version is still `expected`.
+        fn update_card(&self, card: &StoredCard, expected: i64) -> anyhow::Result<bool>;
+
+        /// Stores a transaction; false if its id is stored already.
+        fn create_card_transaction(&self, transaction: &StoredCardTransaction) -> anyhow::Result<bool>;
+        /// Stores a refund of `payment_id` if the payment's refunds, this one added, stay within what
+        /// it took (and adds it to them); false and nothing stored otherwise, or if the refund's id is
+        /// stored already.
+        fn create_card_refund(&self, refund: &StoredCardTransaction, payment_id: &str) -> anyhow::Result<bool>;
+        fn card_transaction(&self, id: &str) -> anyhow::Result<Option<StoredCardTransaction>>;
+        /// Writes a transaction's status and data (its outcome) if it is still in flight; and then, for
+        /// a refund the ledger refused, gives its amount back to the refunds of `released_from` (the
+        /// payment). False if it was settled already (nothing written).
+        fn settle_card_transaction(&self, transaction: &StoredCardTransaction, released_from: Option<String>) -> anyhow::Result<bool>;
+        /// A card's transactions, newest first, before `before` (a page's cursor: created_at, id).
+        fn card_transactions(&self, number: &str, before: Option<(i64, String)>, limit: u32) -> anyhow::Result<Vec<StoredCardTransaction>>;
+    }
+}
+
+pub(crate) const TYPE_COLUMNS: &str = "id, owner, version, data, created_at";
+pub(crate) const SEGMENT_COLUMNS: &str =
+    "id, prefix, serial_digits, first_serial, last_serial, next_serial, data, created_at";
+pub(crate) const BATCH_COLUMNS: &str =
+    "id, type_id, owner, segment_id, first_serial, quantity, sold, status, version, data, created_at";
+pub(crate) const CARD_COLUMNS: &str =
+    "number, batch_id, type_id, owner, member_id, account_id, status, version, data, created_at";
+pub(crate) const TRANSACTION_COLUMNS: &str = "id, card_number, kind, amount, refunded, status, data, created_at";

@@ -1,0 +1,443 @@
+//! Member cards on PostgreSQL (see `crate::card`). What must hold when several instances write at
+//! once is one statement (a compare-and-set on a version, `sold` or `next_serial` moved on in the
+//! statement that checks it) or one transaction under a lock: a new segment is checked against the
+//! others under a transaction-level advisory lock, a batch's serials are taken from its segment's row
+//! locked `FOR UPDATE`.
+
+use anyhow::Context;
+use sanhu_core::Timestamp;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Row};
+
+use super::PostgresStore;
+use crate::card::*;
+
+fn type_row(r: &Row) -> anyhow::Result<StoredCardType> {
+    Ok(StoredCardType {
+        id: r.try_get(0)?,
+        owner: r.try_get(1)?,
+        version: r.try_get(2)?,
+        data: r.try_get(3)?,
+        created_at: Timestamp::from_nanos(r.try_get(4)?),
+    })
+}
+
+fn segment_row(r: &Row) -> anyhow::Result<StoredCardSegment> {
+    Ok(StoredCardSegment {
+        id: r.try_get(0)?,
+        prefix: r.try_get(1)?,
+        serial_digits: r.try_get(2)?,
+        first_serial: r.try_get(3)?,
+        last_serial: r.try_get(4)?,
+        next_serial: r.try_get(5)?,
+        data: r.try_get(6)?,
+        created_at: Timestamp::from_nanos(r.try_get(7)?),
+    })
+}
+
+fn batch_row(r: &Row) -> anyhow::Result<StoredCardBatch> {
+    Ok(StoredCardBatch {
+        id: r.try_get(0)?,
+        type_id: r.try_get(1)?,
+        owner: r.try_get(2)?,
+        segment_id: r.try_get(3)?,
+        first_serial: r.try_get(4)?,
+        quantity: r.try_get(5)?,
+        sold: r.try_get(6)?,
+        status: r.try_get(7)?,
+        version: r.try_get(8)?,
+        data: r.try_get(9)?,
+        created_at: Timestamp::from_nanos(r.try_get(10)?),
+    })
+}
+
+fn card_row(r: &Row) -> anyhow::Result<StoredCard> {
+    Ok(StoredCard {
+        number: r.try_get(0)?,
+        batch_id: r.try_get(1)?,
+        type_id: r.try_get(2)?,
+        owner: r.try_get(3)?,
+        member_id: r.try_get(4)?,
+        account_id: r.try_get(5)?,
+        status: r.try_get(6)?,
+        version: r.try_get(7)?,
+        data: r.try_get(8)?,
+        created_at: Timestamp::from_nanos(r.try_get(9)?),
+    })
+}
+
+fn transaction_row(r: &Row) -> anyhow::Result<StoredCardTransaction> {
+    Ok(StoredCardTransaction {
+        id: r.try_get(0)?,
+        card_number: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        amount: r.try_get(3)?,
+        refunded: r.try_get(4)?,
+        status: r.try_get(5)?,
+        data: r.try_get(6)?,
+        created_at: Timestamp::from_nanos(r.try_get(7)?),
+    })
+}
+
+async fn insert_transaction(c: &(impl GenericClient + Sync), t: &StoredCardTransaction) -> anyhow::Result<bool> {
+    let inserted = c
+        .execute(
+            &format!(
+                "INSERT INTO card_transactions ({TRANSACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (id) DO NOTHING"
+            ),
+            &[&t.id, &t.card_number, &t.kind, &t.amount, &t.refunded, &t.status, &t.data, &t.created_at.nanos()],
+        )
+        .await
+        .with_context(|| format!("store card transaction {}", t.id))?;
+    Ok(inserted == 1)
+}
+
+impl PostgresStore {
+    /// `SELECT columns FROM table WHERE id > after [AND owner = owner] ORDER BY id LIMIT limit`.
+    async fn page(
+        &self,
+        columns: &str,
+        table: &str,
+        owner: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Row>> {
+        let after = after.unwrap_or_default();
+        let limit = i64::from(limit);
+        let mut values: Vec<&(dyn ToSql + Sync)> = vec![&after, &limit];
+        let mut sql = format!("SELECT {columns} FROM {table} WHERE id > $1");
+        if let Some(owner) = &owner {
+            sql.push_str(" AND owner = $3");
+            values.push(owner);
+        }
+        sql.push_str(" ORDER BY id LIMIT $2");
+        let conn = self.inner.general.get().await?;
+        Ok(conn.client.query(&sql, &values).await.with_context(|| format!("read {table}"))?)
+    }
+}
+
+impl CardStore for PostgresStore {
+    async fn create_card_type(&self, card_type: &StoredCardType) -> anyhow::Result<()> {
+        let t = card_type;
+        let conn = self.inner.general.get().await?;
+        conn.client
+            .execute(
+                &format!("INSERT INTO card_types ({TYPE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
+                &[&t.id, &t.owner, &t.version, &t.data, &t.created_at.nanos()],
+            )
+            .await
+            .with_context(|| format!("store card type {}", t.id))?;
+        Ok(())
+    }
+
+    async fn card_type(&self, id: &str) -> anyhow::Result<Option<StoredCardType>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {TYPE_COLUMNS} FROM card_types WHERE id = $1"), &[&id])
+            .await
+            .context("read a card type")?;
+        row.as_ref().map(type_row).transpose()
+    }
+
+    async fn card_types(
+        &self,
+        owner: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCardType>> {
+        self.page(TYPE_COLUMNS, "card_types", owner, after, limit).await?.iter().map(type_row).collect()
+    }
+
+    async fn update_card_type(&self, card_type: &StoredCardType, expected: i64) -> anyhow::Result<bool> {
+        let t = card_type;
+        let conn = self.inner.general.get().await?;
+        let updated = conn
+            .client
+            .execute(
+                "UPDATE card_types SET version = $2, data = $3 WHERE id = $1 AND version = $4",
+                &[&t.id, &t.version, &t.data, &expected],
+            )
+            .await
+            .with_context(|| format!("update card type {}", t.id))?;
+        Ok(updated == 1)
+    }
+
+    async fn create_card_segment(
+        &self,
+        segment: &StoredCardSegment,
+        overlaps: fn(&StoredCardSegment, &StoredCardSegment) -> bool,
+    ) -> anyhow::Result<bool> {
+        let s = segment;
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext('sanhu card segments ' || current_schema()))")
+            .await
+            .context("take the card segments' lock")?;
+        let existing = tx.query(&format!("SELECT {SEGMENT_COLUMNS} FROM card_segments"), &[]).await?;
+        for row in &existing {
+            if overlaps(s, &segment_row(row)?) {
+                return Ok(false);
+            }
+        }
+        tx.execute(
+            &format!("INSERT INTO card_segments ({SEGMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+            &[
+                &s.id,
+                &s.prefix,
+                &s.serial_digits,
+                &s.first_serial,
+                &s.last_serial,
+                &s.next_serial,
+                &s.data,
+                &s.created_at.nanos(),
+            ],
+        )
+        .await
+        .with_context(|| format!("store card segment {}", s.id))?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn card_segment(&self, id: &str) -> anyhow::Result<Option<StoredCardSegment>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {SEGMENT_COLUMNS} FROM card_segments WHERE id = $1"), &[&id])
+            .await
+            .context("read a card segment")?;
+        row.as_ref().map(segment_row).transpose()
+    }
+
+    async fn card_segments(&self, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardSegment>> {
+        self.page(SEGMENT_COLUMNS, "card_segments", None, after, limit).await?.iter().map(segment_row).collect()
+    }
+
+    async fn create_card_batch(&self, batch: &StoredCardBatch) -> anyhow::Result<BatchAllocation> {
+        let b = batch;
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        let row = tx
+            .query_opt("SELECT next_serial, last_serial FROM card_segments WHERE id = $1 FOR UPDATE", &[&b.segment_id])
+            .await
+            .context("lock a card segment")?;
+        let Some(row) = row else { return Ok(BatchAllocation::NoSegment) };
+        let (next, last): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        if last - next + 1 < b.quantity {
+            return Ok(BatchAllocation::SegmentFull);
+        }
+        tx.execute("UPDATE card_segments SET next_serial = $2 WHERE id = $1", &[&b.segment_id, &(next + b.quantity)])
+            .await?;
+        tx.execute(
+            &format!(
+                "INSERT INTO card_batches ({BATCH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ),
+            &[
+                &b.id,
+                &b.type_id,
+                &b.owner,
+                &b.segment_id,
+                &next,
+                &b.quantity,
+                &b.sold,
+                &b.status,
+                &b.version,
+                &b.data,
+                &b.created_at.nanos(),
+            ],
+        )
+        .await
+        .with_context(|| format!("store card batch {}", b.id))?;
+        tx.commit().await?;
+        Ok(BatchAllocation::Allocated { first_serial: next })
+    }
+
+    async fn card_batch(&self, id: &str) -> anyhow::Result<Option<StoredCardBatch>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {BATCH_COLUMNS} FROM card_batches WHERE id = $1"), &[&id])
+            .await
+            .context("read a card batch")?;
+        row.as_ref().map(batch_row).transpose()
+    }
+
+    async fn card_batches(
+        &self,
+        owner: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCardBatch>> {
+        self.page(BATCH_COLUMNS, "card_batches", owner, after, limit).await?.iter().map(batch_row).collect()
+    }
+
+    async fn update_card_batch(&self, batch: &StoredCardBatch, expected: i64) -> anyhow::Result<bool> {
+        let b = batch;
+        let conn = self.inner.general.get().await?;
+        let updated = conn
+            .client
+            .execute(
+                "UPDATE card_batches SET status = $2, version = $3, data = $4 WHERE id = $1 AND version = $5",
+                &[&b.id, &b.status, &b.version, &b.data, &expected],
+            )
+            .await
+            .with_context(|| format!("update card batch {}", b.id))?;
+        Ok(updated == 1)
+    }
+
+    async fn take_card_of_batch(&self, batch_id: &str) -> anyhow::Result<Option<i64>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(
+                "UPDATE card_batches SET sold = sold + 1 WHERE id = $1 AND status = 'approved' AND sold < quantity \
+                 RETURNING sold - 1",
+                &[&batch_id],
+            )
+            .await
+            .context("take a card of a batch")?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn create_card(&self, card: &StoredCard, sale: &StoredCardTransaction) -> anyhow::Result<bool> {
+        let k = card;
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        if !insert_transaction(&tx, sale).await? {
+            return Ok(false);
+        }
+        tx.execute(
+            &format!("INSERT INTO cards ({CARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            &[
+                &k.number,
+                &k.batch_id,
+                &k.type_id,
+                &k.owner,
+                &k.member_id,
+                &k.account_id,
+                &k.status,
+                &k.version,
+                &k.data,
+                &k.created_at.nanos(),
+            ],
+        )
+        .await
+        .with_context(|| format!("store card {}", k.number))?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn card(&self, number: &str) -> anyhow::Result<Option<StoredCard>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {CARD_COLUMNS} FROM cards WHERE number = $1"), &[&number])
+            .await
+            .context("read a card")?;
+        row.as_ref().map(card_row).transpose()
+    }
+
+    async fn update_card(&self, card: &StoredCard, expected: i64) -> anyhow::Result<bool> {
+        let k = card;
+        let conn = self.inner.general.get().await?;
+        let updated = conn
+            .client
+            .execute(
+                "UPDATE cards SET member_id = $2, status = $3, version = $4, data = $5 WHERE number = $1 AND version = $6",
+                &[&k.number, &k.member_id, &k.status, &k.version, &k.data, &expected],
+            )
+            .await
+            .with_context(|| format!("update card {}", k.number))?;
+        Ok(updated == 1)
+    }
+
+    async fn create_card_transaction(&self, transaction: &StoredCardTransaction) -> anyhow::Result<bool> {
+        let conn = self.inner.general.get().await?;
+        insert_transaction(&conn.client, transaction).await
+    }
+
+    async fn create_card_refund(&self, refund: &StoredCardTransaction, payment_id: &str) -> anyhow::Result<bool> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        if !insert_transaction(&tx, refund).await? {
+            return Ok(false);
+        }
+        let fits = tx
+            .execute(
+                "UPDATE card_transactions SET refunded = refunded + $2 \
+                 WHERE id = $1 AND kind = 'payment' AND refunded + $2 <= amount",
+                &[&payment_id, &refund.amount],
+            )
+            .await
+            .context("add a refund to a card payment")?;
+        if fits != 1 {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn card_transaction(&self, id: &str) -> anyhow::Result<Option<StoredCardTransaction>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {TRANSACTION_COLUMNS} FROM card_transactions WHERE id = $1"), &[&id])
+            .await
+            .context("read a card transaction")?;
+        row.as_ref().map(transaction_row).transpose()
+    }
+
+    async fn settle_card_transaction(
+        &self,
+        transaction: &StoredCardTransaction,
+        released_from: Option<String>,
+    ) -> anyhow::Result<bool> {
+        let t = transaction;
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        let settled = tx
+            .execute(
+                "UPDATE card_transactions SET status = $2, data = $3 WHERE id = $1 AND status = 'in_flight'",
+                &[&t.id, &t.status, &t.data],
+            )
+            .await
+            .with_context(|| format!("settle card transaction {}", t.id))?;
+        if settled == 1 {
+            if let Some(payment) = &released_from {
+                tx.execute(
+                    "UPDATE card_transactions SET refunded = refunded - $2 WHERE id = $1 AND refunded >= $2",
+                    &[payment, &t.amount],
+                )
+                .await
+                .context("give a refused refund's share back")?;
+            }
+        }
+        tx.commit().await?;
+        Ok(settled == 1)
+    }
+
+    async fn card_transactions(
+        &self,
+        number: &str,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCardTransaction>> {
+        let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+        let limit = i64::from(limit);
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query(
+                &format!(
+                    "SELECT {TRANSACTION_COLUMNS} FROM card_transactions WHERE card_number = $1 \
+                     AND (created_at < $2 OR (created_at = $2 AND id < $3 AND $3 <> '')) \
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
+                ),
+                &[&number, &at, &id, &limit],
+            )
+            .await
+            .context("read card transactions")?;
+        rows.iter().map(transaction_row).collect()
+    }
+}

@@ -1,0 +1,448 @@
+//! Member cards on SQLite (see `crate::card`). Reads run on a reader connection; writes on the writer
+//! connection, each one statement or one `BEGIN IMMEDIATE` transaction, so they are decided one after
+//! another.
+
+use anyhow::Context;
+use rusqlite::types::Value;
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use sanhu_core::Timestamp;
+
+use super::SqliteStore;
+use crate::card::*;
+
+fn type_row(r: &Row) -> rusqlite::Result<StoredCardType> {
+    Ok(StoredCardType {
+        id: r.get(0)?,
+        owner: r.get(1)?,
+        version: r.get(2)?,
+        data: r.get(3)?,
+        created_at: Timestamp::from_nanos(r.get(4)?),
+    })
+}
+
+fn segment_row(r: &Row) -> rusqlite::Result<StoredCardSegment> {
+    Ok(StoredCardSegment {
+        id: r.get(0)?,
+        prefix: r.get(1)?,
+        serial_digits: r.get(2)?,
+        first_serial: r.get(3)?,
+        last_serial: r.get(4)?,
+        next_serial: r.get(5)?,
+        data: r.get(6)?,
+        created_at: Timestamp::from_nanos(r.get(7)?),
+    })
+}
+
+fn batch_row(r: &Row) -> rusqlite::Result<StoredCardBatch> {
+    Ok(StoredCardBatch {
+        id: r.get(0)?,
+        type_id: r.get(1)?,
+        owner: r.get(2)?,
+        segment_id: r.get(3)?,
+        first_serial: r.get(4)?,
+        quantity: r.get(5)?,
+        sold: r.get(6)?,
+        status: r.get(7)?,
+        version: r.get(8)?,
+        data: r.get(9)?,
+        created_at: Timestamp::from_nanos(r.get(10)?),
+    })
+}
+
+fn card_row(r: &Row) -> rusqlite::Result<StoredCard> {
+    Ok(StoredCard {
+        number: r.get(0)?,
+        batch_id: r.get(1)?,
+        type_id: r.get(2)?,
+        owner: r.get(3)?,
+        member_id: r.get(4)?,
+        account_id: r.get(5)?,
+        status: r.get(6)?,
+        version: r.get(7)?,
+        data: r.get(8)?,
+        created_at: Timestamp::from_nanos(r.get(9)?),
+    })
+}
+
+fn transaction_row(r: &Row) -> rusqlite::Result<StoredCardTransaction> {
+    Ok(StoredCardTransaction {
+        id: r.get(0)?,
+        card_number: r.get(1)?,
+        kind: r.get(2)?,
+        amount: r.get(3)?,
+        refunded: r.get(4)?,
+        status: r.get(5)?,
+        data: r.get(6)?,
+        created_at: Timestamp::from_nanos(r.get(7)?),
+    })
+}
+
+fn insert_transaction(c: &rusqlite::Connection, t: &StoredCardTransaction) -> anyhow::Result<bool> {
+    let inserted = c
+        .prepare_cached(&format!(
+            "INSERT INTO card_transactions ({TRANSACTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (id) DO NOTHING"
+        ))?
+        .execute(params![t.id, t.card_number, t.kind, t.amount, t.refunded, t.status, t.data, t.created_at.nanos()])
+        .with_context(|| format!("failed to store card transaction {}", t.id))?;
+    Ok(inserted == 1)
+}
+
+/// `SELECT columns FROM table WHERE id > after [AND owner = ?] ORDER BY id LIMIT ?`.
+fn page_sql(
+    columns: &str,
+    table: &str,
+    owner: &Option<String>,
+    after: &Option<String>,
+    limit: u32,
+) -> (String, Vec<Value>) {
+    let mut values = vec![Value::Text(after.clone().unwrap_or_default())];
+    let mut sql = format!("SELECT {columns} FROM {table} WHERE id > ?");
+    if let Some(owner) = owner {
+        sql.push_str(" AND owner = ?");
+        values.push(Value::Text(owner.clone()));
+    }
+    sql.push_str(" ORDER BY id LIMIT ?");
+    values.push(Value::Integer(i64::from(limit)));
+    (sql, values)
+}
+
+impl CardStore for SqliteStore {
+    async fn create_card_type(&self, card_type: &StoredCardType) -> anyhow::Result<()> {
+        let t = card_type.clone();
+        self.write(move |c| {
+            c.prepare_cached(&format!("INSERT INTO card_types ({TYPE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"))?
+                .execute(params![t.id, t.owner, t.version, t.data, t.created_at.nanos()])
+                .with_context(|| format!("failed to store card type {}", t.id))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn card_type(&self, id: &str) -> anyhow::Result<Option<StoredCardType>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {TYPE_COLUMNS} FROM card_types WHERE id = ?1"))?
+                .query_row([id], type_row)
+                .optional()
+                .context("failed to read a card type")
+        })
+        .await
+    }
+
+    async fn card_types(
+        &self,
+        owner: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCardType>> {
+        self.read(move |c| {
+            let (sql, values) = page_sql(TYPE_COLUMNS, "card_types", &owner, &after, limit);
+            let mut statement = c.prepare_cached(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), type_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read card types")
+        })
+        .await
+    }
+
+    async fn update_card_type(&self, card_type: &StoredCardType, expected: i64) -> anyhow::Result<bool> {
+        let t = card_type.clone();
+        self.write(move |c| {
+            let updated = c
+                .prepare_cached("UPDATE card_types SET version = ?2, data = ?3 WHERE id = ?1 AND version = ?4")?
+                .execute(params![t.id, t.version, t.data, expected])
+                .with_context(|| format!("failed to update card type {}", t.id))?;
+            Ok(updated == 1)
+        })
+        .await
+    }
+
+    async fn create_card_segment(
+        &self,
+        segment: &StoredCardSegment,
+        overlaps: fn(&StoredCardSegment, &StoredCardSegment) -> bool,
+    ) -> anyhow::Result<bool> {
+        let s = segment.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing = {
+                let mut statement = tx.prepare_cached(&format!("SELECT {SEGMENT_COLUMNS} FROM card_segments"))?;
+                let rows = statement.query_map([], segment_row)?;
+                rows.collect::<Result<Vec<_>, _>>().context("failed to read card segments")?
+            };
+            if existing.iter().any(|other| overlaps(&s, other)) {
+                return Ok(false);
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO card_segments ({SEGMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))?
+            .execute(params![
+                s.id,
+                s.prefix,
+                s.serial_digits,
+                s.first_serial,
+                s.last_serial,
+                s.next_serial,
+                s.data,
+                s.created_at.nanos()
+            ])
+            .with_context(|| format!("failed to store card segment {}", s.id))?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn card_segment(&self, id: &str) -> anyhow::Result<Option<StoredCardSegment>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {SEGMENT_COLUMNS} FROM card_segments WHERE id = ?1"))?
+                .query_row([id], segment_row)
+                .optional()
+                .context("failed to read a card segment")
+        })
+        .await
+    }
+
+    async fn card_segments(&self, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardSegment>> {
+        self.read(move |c| {
+            let (sql, values) = page_sql(SEGMENT_COLUMNS, "card_segments", &None, &after, limit);
+            let mut statement = c.prepare_cached(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), segment_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read card segments")
+        })
+        .await
+    }
+
+    async fn create_card_batch(&self, batch: &StoredCardBatch) -> anyhow::Result<BatchAllocation> {
+        let b = batch.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let next: Option<(i64, i64)> = tx
+                .prepare_cached("SELECT next_serial, last_serial FROM card_segments WHERE id = ?1")?
+                .query_row([&b.segment_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((next, last)) = next else { return Ok(BatchAllocation::NoSegment) };
+            if last - next + 1 < b.quantity {
+                return Ok(BatchAllocation::SegmentFull);
+            }
+            tx.prepare_cached("UPDATE card_segments SET next_serial = ?2 WHERE id = ?1 AND next_serial = ?3")?
+                .execute(params![b.segment_id, next + b.quantity, next])?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO card_batches ({BATCH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ))?
+            .execute(params![
+                b.id,
+                b.type_id,
+                b.owner,
+                b.segment_id,
+                next,
+                b.quantity,
+                b.sold,
+                b.status,
+                b.version,
+                b.data,
+                b.created_at.nanos()
+            ])
+            .with_context(|| format!("failed to store card batch {}", b.id))?;
+            tx.commit()?;
+            Ok(BatchAllocation::Allocated { first_serial: next })
+        })
+        .await
+    }
+
+    async fn card_batch(&self, id: &str) -> anyhow::Result<Option<StoredCardBatch>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {BATCH_COLUMNS} FROM card_batches WHERE id = ?1"))?
+                .query_row([id], batch_row)
+                .optional()
+                .context("failed to read a card batch")
+        })
+        .await
+    }
+
+    async fn card_batches(
+        &self,
+        owner: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCardBatch>> {
+        self.read(move |c| {
+            let (sql, values) = page_sql(BATCH_COLUMNS, "card_batches", &owner, &after, limit);
+            let mut statement = c.prepare_cached(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), batch_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read card batches")
+        })
+        .await
+    }
+
+    async fn update_card_batch(&self, batch: &StoredCardBatch, expected: i64) -> anyhow::Result<bool> {
+        let b = batch.clone();
+        self.write(move |c| {
+            let updated = c
+                .prepare_cached(
+                    "UPDATE card_batches SET status = ?2, version = ?3, data = ?4 WHERE id = ?1 AND version = ?5",
+                )?
+                .execute(params![b.id, b.status, b.version, b.data, expected])
+                .with_context(|| format!("failed to update card batch {}", b.id))?;
+            Ok(updated == 1)
+        })
+        .await
+    }
+
+    async fn take_card_of_batch(&self, batch_id: &str) -> anyhow::Result<Option<i64>> {
+        let id = batch_id.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE card_batches SET sold = sold + 1 WHERE id = ?1 AND status = 'approved' AND sold < quantity \
+                 RETURNING sold - 1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()
+            .context("failed to take a card of a batch")
+        })
+        .await
+    }
+
+    async fn create_card(&self, card: &StoredCard, sale: &StoredCardTransaction) -> anyhow::Result<bool> {
+        let (k, t) = (card.clone(), sale.clone());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !insert_transaction(&tx, &t)? {
+                return Ok(false);
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO cards ({CARD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ))?
+            .execute(params![
+                k.number,
+                k.batch_id,
+                k.type_id,
+                k.owner,
+                k.member_id,
+                k.account_id,
+                k.status,
+                k.version,
+                k.data,
+                k.created_at.nanos()
+            ])
+            .with_context(|| format!("failed to store card {}", k.number))?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn card(&self, number: &str) -> anyhow::Result<Option<StoredCard>> {
+        let number = number.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM cards WHERE number = ?1"))?
+                .query_row([number], card_row)
+                .optional()
+                .context("failed to read a card")
+        })
+        .await
+    }
+
+    async fn update_card(&self, card: &StoredCard, expected: i64) -> anyhow::Result<bool> {
+        let k = card.clone();
+        self.write(move |c| {
+            let updated = c
+                .prepare_cached(
+                    "UPDATE cards SET member_id = ?2, status = ?3, version = ?4, data = ?5 \
+                     WHERE number = ?1 AND version = ?6",
+                )?
+                .execute(params![k.number, k.member_id, k.status, k.version, k.data, expected])
+                .with_context(|| format!("failed to update card {}", k.number))?;
+            Ok(updated == 1)
+        })
+        .await
+    }
+
+    async fn create_card_transaction(&self, transaction: &StoredCardTransaction) -> anyhow::Result<bool> {
+        let t = transaction.clone();
+        self.write(move |c| insert_transaction(c, &t)).await
+    }
+
+    async fn create_card_refund(&self, refund: &StoredCardTransaction, payment_id: &str) -> anyhow::Result<bool> {
+        let (t, payment) = (refund.clone(), payment_id.to_owned());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !insert_transaction(&tx, &t)? {
+                return Ok(false);
+            }
+            let fits = tx
+                .prepare_cached(
+                    "UPDATE card_transactions SET refunded = refunded + ?2 \
+                     WHERE id = ?1 AND kind = 'payment' AND refunded + ?2 <= amount",
+                )?
+                .execute(params![payment, t.amount])?;
+            if fits != 1 {
+                return Ok(false);
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn card_transaction(&self, id: &str) -> anyhow::Result<Option<StoredCardTransaction>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {TRANSACTION_COLUMNS} FROM card_transactions WHERE id = ?1"))?
+                .query_row([id], transaction_row)
+                .optional()
+                .context("failed to read a card transaction")
+        })
+        .await
+    }
+
+    async fn settle_card_transaction(
+        &self,
+        transaction: &StoredCardTransaction,
+        released_from: Option<String>,
+    ) -> anyhow::Result<bool> {
+        let t = transaction.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let settled = tx
+                .prepare_cached(
+                    "UPDATE card_transactions SET status = ?2, data = ?3 WHERE id = ?1 AND status = 'in_flight'",
+                )?
+                .execute(params![t.id, t.status, t.data])
+                .with_context(|| format!("failed to settle card transaction {}", t.id))?;
+            if settled == 1 {
+                if let Some(payment) = released_from {
+                    tx.prepare_cached(
+                        "UPDATE card_transactions SET refunded = refunded - ?2 WHERE id = ?1 AND refunded >= ?2",
+                    )?
+                    .execute(params![payment, t.amount])?;
+                }
+            }
+            tx.commit()?;
+            Ok(settled == 1)
+        })
+        .await
+    }
+
+    async fn card_transactions(
+        &self,
+        number: &str,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCardTransaction>> {
+        let number = number.to_owned();
+        self.read(move |c| {
+            let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {TRANSACTION_COLUMNS} FROM card_transactions WHERE card_number = ?1 \
+                 AND (created_at < ?2 OR (created_at = ?2 AND id < ?3 AND ?3 <> '')) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ))?;
+            let rows = statement.query_map(params![number, at, id, i64::from(limit)], transaction_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read card transactions")
+        })
+        .await
+    }
+}
