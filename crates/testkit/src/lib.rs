@@ -10,9 +10,12 @@
 //! - [`money`]: the currency and amounts; [`ids`]: ID card, bank card and credit code numbers that pass
 //!   their check characters; [`ledger`]: accounts and transfers for the store's and ledger's tests.
 //! - [`schema`]: a fresh PostgreSQL schema without a store, for a `sanhu` process to migrate.
+//! - [`failover`]: a PostgreSQL database that stops taking writes and takes them again, as a primary
+//!   does when it fails over.
 //! - [`openapi_check`]: every response [`app::send_to`] receives, checked against the OpenAPI document.
 
 pub mod app;
+pub mod failover;
 pub mod ids;
 pub mod ledger;
 pub mod money;
