@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod client_cache;
 mod enterprises_and_security;
+mod failover;
 mod idempotency_after_crash;
 mod merchants;
 mod operations;
