@@ -16,7 +16,7 @@
 #
 # Installs Debian's postgresql-15-auto-failover when pg_autoctl is missing (as root); where it cannot,
 # it skips with a message, except under CI=true, where that fails. Bounded by SANHU_FAILOVER_SECONDS
-# (300) in all. Runs the clusters as the `postgres` user when started as root (pg_autoctl refuses root).
+# (300) in all, after the build. Runs the clusters as the `postgres` user when started as root (pg_autoctl refuses root).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,7 +35,6 @@ fi
 ROUNDS="${SANHU_FAILOVER_ROUNDS:-2}"
 BASE_PORT="${SANHU_FAILOVER_PORT:-55432}"
 LIMIT_S="${SANHU_FAILOVER_SECONDS:-300}"
-STARTED=$(date +%s)
 
 skip_or_fail() {
   if [ "${CI:-}" = true ]; then
@@ -57,6 +56,10 @@ if ! command -v pg_autoctl >/dev/null; then
     skip_or_fail "pg_autoctl is missing and cannot be installed here (needs root and apt-get)"
   fi
 fi
+echo "--- building the test"
+${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo test --locked -q -p sanhu --test it --no-run
+# The time limit counts from here: the build is not the test's.
+STARTED=$(date +%s)
 PGBIN="$(dirname "$(readlink -f "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")")"
 export PATH="$PGBIN:$PATH"
 
@@ -109,6 +112,7 @@ run() {
   setsid "${AS_PG[@]}" env PATH="$PATH" XDG_CONFIG_HOME="$DIR/config" XDG_DATA_HOME="$DIR/data" \
     pg_autoctl run --pgdata "$1" >"$1.log" 2>&1 &
   PIDS+=($!)
+  disown
 }
 
 MONITOR_PORT=$BASE_PORT
@@ -155,8 +159,6 @@ healthy() {
   [ "$primary" = 1 ] && [ "$secondary" = 1 ]
 }
 
-echo "--- building the test"
-${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo test --locked -q -p sanhu --test it --no-run
 
 for round in $(seq 1 "$ROUNDS"); do
   wait_for "a primary and its standby" healthy
@@ -167,7 +169,7 @@ for round in $(seq 1 "$ROUNDS"); do
   left=$((LIMIT_S - $(elapsed)))
   [ "$left" -gt 30 ] || { echo "failover test: no time left for round $round" >&2; exit 1; }
   SANHU_FAILOVER_URL="postgres://postgres@127.0.0.1:$N1,127.0.0.1:$N2/sanhu_r$round?target_session_attrs=read-write" \
-  SANHU_FAILOVER_KILL="bash tests/failover/run.sh kill-primary $DIR" \
+  SANHU_FAILOVER_KILL="bash $PWD/tests/failover/run.sh kill-primary $DIR" \
     timeout "$left" cargo test --locked -q -p sanhu --test it \
       -- --exact database_loss::postgres_failover_loses_nothing_acknowledged_and_service_follows_the_new_primary --nocapture
   pg pg_autoctl show state --pgdata "$DIR/monitor"
