@@ -20,14 +20,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# `run.sh kill-primary <dir>`: kills the postmaster of the formation's primary and prints its host:port.
+# `run.sh kill-primary <dir>`: the primary's machine dies. Its pg_autoctl (the keeper, which would
+# restart PostgreSQL at once and so race the monitor) is frozen with SIGSTOP, and its postmaster is
+# killed with SIGKILL; the postmaster's backends notice and exit. Prints the primary's host:port. The
+# script lets the keeper go on (SIGCONT) after the round, and the node rejoins as the standby.
 if [ "${1:-}" = kill-primary ]; then
   dir="$2"
   port=$(psql "$(cat "$dir/monitor.url")" -Atc \
     "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary') ORDER BY nodeid LIMIT 1")
   [ -n "$port" ] || { echo "no primary to kill" >&2; exit 1; }
-  pid=$(head -n 1 "$dir/node-$port/postmaster.pid")
-  kill -KILL "$pid"
+  keeper=$(pgrep -g "$(cat "$dir/node-$port.pgid")" -x pg_autoctl | tr '\n' ' ')
+  echo "$keeper" >"$dir/frozen"
+  # shellcheck disable=SC2086
+  kill -STOP $keeper
+  kill -KILL "$(head -n 1 "$dir/node-$port/postmaster.pid")"
   echo "127.0.0.1:$port"
   exit 0
 fi
@@ -75,6 +81,8 @@ pg() { "${AS_PG[@]}" env PATH="$PATH" XDG_CONFIG_HOME="$DIR/config" XDG_DATA_HOM
 PIDS=()
 cleanup() {
   set +e
+  # shellcheck disable=SC2046
+  [ -s "$DIR/frozen" ] && kill -CONT $(cat "$DIR/frozen") 2>/dev/null
   for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
   sleep 1
   for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
@@ -112,6 +120,7 @@ run() {
   setsid "${AS_PG[@]}" env PATH="$PATH" XDG_CONFIG_HOME="$DIR/config" XDG_DATA_HOME="$DIR/data" \
     pg_autoctl run --pgdata "$1" >"$1.log" 2>&1 &
   PIDS+=($!)
+  echo $! >"$1.pgid"
   disown
 }
 
@@ -131,6 +140,15 @@ echo "--- pg_auto_failover formation in $DIR: monitor :$MONITOR_PORT, nodes :$N1
 pg pg_autoctl create monitor --pgdata "$DIR/monitor" --pgport "$MONITOR_PORT" --hostname 127.0.0.1 \
   --auth trust --no-ssl >"$DIR/create-monitor.log" 2>&1
 small "$DIR/monitor"
+# The monitor's health checks, tighter than pg_auto_failover's defaults (5 s period and timeout, 2
+# retries 2 s apart, a node unhealthy 20 s after its last report), so that a round takes seconds.
+cat >>"$DIR/monitor/postgresql.conf" <<CONF
+pgautofailover.health_check_period = 1000
+pgautofailover.health_check_timeout = 1000
+pgautofailover.health_check_max_retries = 1
+pgautofailover.health_check_retry_delay = 500
+pgautofailover.node_considered_unhealthy_timeout = 5000
+CONF
 run "$DIR/monitor"
 wait_for "the monitor" psql "$MONITOR" -Atc "SELECT 1"
 
@@ -172,6 +190,11 @@ for round in $(seq 1 "$ROUNDS"); do
   SANHU_FAILOVER_KILL="bash $PWD/tests/failover/run.sh kill-primary $DIR" \
     timeout "$left" cargo test --locked -q -p sanhu --test it \
       -- --exact database_loss::postgres_failover_loses_nothing_acknowledged_and_service_follows_the_new_primary --nocapture
+  now=$(psql "$MONITOR" -Atc "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary')")
+  [ "$now" != "$primary" ] || { echo "failover test: :$primary is still the primary" >&2; exit 1; }
+  # The old primary's keeper goes on: it finds its node demoted and rejoins as the standby.
+  # shellcheck disable=SC2046
+  [ -s "$DIR/frozen" ] && kill -CONT $(cat "$DIR/frozen") && rm -f "$DIR/frozen"
   pg pg_autoctl show state --pgdata "$DIR/monitor"
 done
 echo "--- failover test: $ROUNDS rounds passed in $(elapsed) s"

@@ -818,6 +818,10 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
     // and each payment paid (one transfer from one account).
     verify_clean(&work.path, verify_args, WALLETS + 1 + PAYERS + 1, WALLETS + moved.len() + 2 * PAYERS + paid);
 
+    if let Fault::Failover { promoted, .. } = &fault {
+        let promoted = promoted.lock().expect("lock").clone();
+        assert!(promoted.is_ok(), "no failover: no other host took writes ({promoted:?})");
+    }
     figures.requests = requests.len();
     figures.total_ms = started.elapsed().as_millis();
     let f = &figures;
