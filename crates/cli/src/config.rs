@@ -20,7 +20,8 @@ pub struct ConfigArgs {
     /// Configuration file (TOML). Default: sanhu.toml in the working directory, if present.
     #[arg(long, env = "SANHU_CONFIG")]
     pub config: Option<PathBuf>,
-    /// sqlite://path or postgres://user@host/db (postgresql:// too); any other form is refused.
+    /// sqlite://path or postgres://user@host/db (postgresql:// too); any other form is refused. A
+    /// PostgreSQL primary and its standbys: postgres://user@h1:5432,h2:5432/db?target_session_attrs=read-write.
     #[arg(long, env = "SANHU_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Address the HTTP API listens on.

@@ -6,7 +6,8 @@ store_trait! {
     pub trait DatabaseStore {
         /// Creates or upgrades the schema (every concern's tables). Idempotent.
         fn migrate(&self) -> anyhow::Result<()>;
-        /// Checks that the database answers (readiness); on SQLite, that it takes a write.
+        /// Checks that the database answers (readiness); on SQLite, that it takes a write; on
+        /// PostgreSQL, that the server is a primary that takes writes (else [`crate::NotPrimary`]).
         fn ping(&self) -> anyhow::Result<()>;
         /// The durability setting in force, and whether it is the one sanhu requires.
         fn durability(&self) -> anyhow::Result<Durability>;

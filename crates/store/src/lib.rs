@@ -55,7 +55,16 @@ macro_rules! store_trait {
                             <crate::sqlite::SqliteStore as $name>::$method(store $(, $arg)*).await
                         }
                         crate::Store::Postgres(store) => {
-                            <crate::postgres::PostgresStore as $name>::$method(store $(, $arg)*).await
+                            let result = <crate::postgres::PostgresStore as $name>::$method(store $(, $arg)*).await;
+                            // A connection lost, a server shutting down, a session that no longer
+                            // takes writes: the database may have failed over, so no connection of
+                            // the moment is used again (see `postgres::pool`).
+                            if let Err(error) = &result {
+                                if crate::is_unavailable(error) {
+                                    store.discard_connections();
+                                }
+                            }
+                            result
                         }
                     }
                 }
@@ -159,11 +168,15 @@ pub(crate) fn now_nanos() -> i64 {
 }
 
 /// Whether `error` says the database is out of reach or cannot take writes for now (a connection
-/// refused or dropped, a disk full or failing, a database shutting down), rather than that the
-/// request or sanhu is wrong. The HTTP layer answers such errors 503 with `Retry-After` instead of
-/// 500: nothing was decided, and the same request may succeed once the database is back.
+/// refused or dropped, a disk full or failing, a database shutting down, a PostgreSQL server that is
+/// a standby or read-only, as the old primary is during a failover), rather than that the request or
+/// sanhu is wrong. The HTTP layer answers such errors 503 with `Retry-After` instead of 500: nothing
+/// was decided, and the same request may succeed once the database (or its new primary) is back.
 pub fn is_unavailable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
+        if cause.downcast_ref::<NotPrimary>().is_some() {
+            return true;
+        }
         if let Some(error) = cause.downcast_ref::<tokio_postgres::Error>() {
             return postgres_unavailable(error);
         }
@@ -194,18 +207,37 @@ pub fn is_batch_wide(error: &anyhow::Error) -> bool {
         })
 }
 
+/// The PostgreSQL server answers but does not take writes: a standby, or a primary made read-only.
+/// Found by the readiness check; `is_unavailable` counts it.
+#[derive(Debug)]
+pub struct NotPrimary;
+
+impl std::fmt::Display for NotPrimary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the PostgreSQL server does not take writes (a standby, or read-only): no primary answers")
+    }
+}
+
+impl std::error::Error for NotPrimary {}
+
 fn postgres_unavailable(error: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     match error.code() {
         // 08: connection exception; 53: insufficient resources (disk full, out of memory, too many
-        // connections); 57P01-57P03: the server is shutting down or starting up.
+        // connections); 57P01-57P03: the server is shutting down or starting up; 25006: a write on a
+        // server that takes none (a standby, or the old primary of a failover made read-only).
         Some(code) => {
             let code = code.code();
             code.starts_with("08")
                 || code.starts_with("53")
-                || [&SqlState::ADMIN_SHUTDOWN, &SqlState::CRASH_SHUTDOWN, &SqlState::CANNOT_CONNECT_NOW]
-                    .iter()
-                    .any(|c| c.code() == code)
+                || [
+                    &SqlState::ADMIN_SHUTDOWN,
+                    &SqlState::CRASH_SHUTDOWN,
+                    &SqlState::CANNOT_CONNECT_NOW,
+                    &SqlState::READ_ONLY_SQL_TRANSACTION,
+                ]
+                .iter()
+                .any(|c| c.code() == code)
         }
         // No SQLSTATE: the connection itself failed (refused, reset, closed) rather than a statement.
         None => {

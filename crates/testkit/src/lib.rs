@@ -10,10 +10,13 @@
 //! - [`money`]: the currency and amounts; [`ids`]: ID card, bank card and credit code numbers that pass
 //!   their check characters; [`ledger`]: accounts and transfers for the store's and ledger's tests.
 //! - [`schema`]: a fresh PostgreSQL schema without a store, for a `sanhu` process to migrate.
+//! - [`failover`]: a PostgreSQL database that stops taking writes and takes them again, as a primary
+//!   does when it fails over.
 //! - [`openapi_check`]: every response [`app::send_to`] receives, checked against the OpenAPI document.
 //! - [`faults`]: the database made to refuse some rows, as a failing disk or a row it cannot store would.
 
 pub mod app;
+pub mod failover;
 pub mod faults;
 pub mod ids;
 pub mod ledger;

@@ -25,6 +25,15 @@
 //!   `insufficient_funds`, and then each member's balance is its recharge less exactly its payments
 //!   answered paid, the merchant holds exactly those, and nothing is left frozen.
 //!
+//! - PostgreSQL failover: the server reaches a primary and its synchronous standby, managed by
+//!   pg_auto_failover, through a URL of both hosts (`target_session_attrs=read-write`); the primary's
+//!   postmaster is killed with SIGKILL, the monitor promotes the standby, and the server follows by
+//!   itself. The clusters are made by `tests/failover/run.sh`, which runs this test with
+//!   `SANHU_FAILOVER_URL` (the URL) and `SANHU_FAILOVER_KILL` (a command that kills the primary's
+//!   postmaster and prints its `host:port`); without them the test is skipped. The same requirements
+//!   hold as for a loss (the database is not held away: it is back when the standby is promoted), and
+//!   the time without a primary and until the server moves money again are measured.
+//!
 //! Each run prints its figures for docs/RELIABILITY.md; `SANHU_CRASH_SEED` repeats its random choices.
 
 use crate::common;
@@ -53,6 +62,8 @@ const PAYING_CLIENTS: usize = 2;
 /// Load before the database goes, and after it is back.
 const LOAD_BEFORE: Duration = Duration::from_millis(1_000);
 const LOAD_AFTER: Duration = Duration::from_millis(1_000);
+/// After a failover: a client may wait a moment on the old primary, restarted, before it is demoted.
+const FAILOVER_LOAD_AFTER: Duration = Duration::from_millis(3_000);
 /// How long the database stays gone once the server has noticed.
 const OUTAGE: Duration = Duration::from_secs(3);
 /// Longest the server may take to notice that the database is gone, and to recover once it is back.
@@ -60,6 +71,11 @@ const NOTICE_TIMEOUT: Duration = Duration::from_secs(10);
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest the retries of the requests answered 503 may take in all.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// The same after a failover, and how long the promotion may take. A request claimed on the old
+/// primary whose answer could not be kept there waits up to the claim's lease (60 s) before its key is
+/// taken over on the new one.
+const FAILOVER_SETTLE_TIMEOUT: Duration = Duration::from_secs(90);
+const FAILOVER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between two requests of one client while the database is gone (it honours no Retry-After
 /// during the load, so as to see many refusals) and between retries afterwards.
 const PAUSE_WHILE_DOWN: Duration = Duration::from_millis(20);
@@ -217,6 +233,16 @@ impl Drop for Tmpfs {
 /// How the database is taken away and given back.
 enum Fault {
     Proxy(Proxy),
+    /// The primary's postmaster killed; the standby is promoted by the high-availability manager.
+    Failover {
+        /// The command that kills the primary's postmaster and prints its `host:port`.
+        kill: String,
+        /// Each host of the URL: its `host:port` and a URL of it alone.
+        hosts: Vec<(String, String)>,
+        /// The host killed, the host promoted, and how long after the kill it took writes (ms).
+        killed: Mutex<String>,
+        promoted: Arc<Mutex<Result<(String, u128), String>>>,
+    },
     /// The filler while the disk is full, and what the filler and the database took when it was filled.
     DiskFull {
         tmpfs: Tmpfs,
@@ -229,6 +255,37 @@ impl Fault {
     fn take_away(&self) {
         match self {
             Fault::Proxy(proxy) => proxy.cut(),
+            Fault::Failover { kill, hosts, killed, promoted } => {
+                let killed_at = Instant::now();
+                let output = Command::new("sh").arg("-c").arg(kill).output().expect("run the kill command");
+                assert!(output.status.success(), "the kill command failed: {output:?}");
+                let host = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+                assert!(
+                    hosts.iter().any(|(h, _)| *h == host),
+                    "the kill command printed {host:?}, not a host of the URL"
+                );
+                *killed.lock().expect("lock") = host.clone();
+                // The others are asked, a few times a second, until one takes writes: the new primary.
+                let (others, promoted) =
+                    (hosts.iter().filter(|(h, _)| *h != host).cloned().collect::<Vec<_>>(), promoted.clone());
+                std::thread::spawn(move || {
+                    let mut last = String::new();
+                    while killed_at.elapsed() < FAILOVER_TIMEOUT {
+                        for (host, url) in &others {
+                            match takes_writes(url) {
+                                Ok(()) => {
+                                    *promoted.lock().expect("lock") =
+                                        Ok((host.clone(), killed_at.elapsed().as_millis()));
+                                    return;
+                                }
+                                Err(answer) => last = answer,
+                            }
+                        }
+                        *promoted.lock().expect("lock") = Err(last.clone());
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                });
+            }
             Fault::DiskFull { tmpfs, filler, sizes } => {
                 let (path, size) = tmpfs.fill();
                 *filler.lock().expect("lock") = Some(path);
@@ -240,6 +297,7 @@ impl Fault {
     fn give_back(&self) {
         match self {
             Fault::Proxy(proxy) => proxy.restore(),
+            Fault::Failover { .. } => {}
             Fault::DiskFull { filler, .. } => {
                 if let Some(path) = filler.lock().expect("lock").take() {
                     std::fs::remove_file(&path).expect("remove the filler");
@@ -252,6 +310,17 @@ impl Fault {
     fn detail(&self) -> String {
         match self {
             Fault::Proxy(_) => "every PostgreSQL connection dropped, new ones closed at once".to_owned(),
+            Fault::Failover { killed, promoted, .. } => {
+                let killed = killed.lock().expect("lock").clone();
+                match promoted.lock().expect("lock").clone() {
+                    Ok((host, ms)) => {
+                        format!("the postmaster of {killed} killed (SIGKILL); {host} took writes {ms} ms later")
+                    }
+                    Err(last) => {
+                        format!("the postmaster of {killed} killed (SIGKILL); no other host took writes (last: {last})")
+                    }
+                }
+            }
             Fault::DiskFull { sizes, .. } => {
                 let (filler, database) = *sizes.lock().expect("lock");
                 format!("the filler took {} KiB; the database's files then took {} KiB", filler / 1024, database / 1024)
@@ -259,9 +328,14 @@ impl Fault {
         }
     }
 
+    fn is_failover(&self) -> bool {
+        matches!(self, Fault::Failover { .. })
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Fault::Proxy(_) => "postgres (proxy cut)",
+            Fault::Failover { .. } => "postgres (failover)",
             Fault::DiskFull { .. } => "sqlite (disk full)",
         }
     }
@@ -385,6 +459,10 @@ struct Figures {
     noticed_ms: u128,
     outage_ms: u128,
     recovered_ms: u128,
+    /// From the database's going: until readiness answered 200 again, and until the first transfer
+    /// sent since the server noticed was answered 201.
+    ready_again_ms: u128,
+    served_again_ms: Option<u128>,
     retried: usize,
     retries: u32,
     settle_ms: u128,
@@ -421,9 +499,15 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
 
     let phase = Arc::new(AtomicUsize::new(BEFORE));
     let stop = Arc::new(AtomicBool::new(false));
+    // When the server noticed that the database went (readiness 503), and when the first transfer
+    // sent since was answered 201. Not from the kill: a killed postmaster's backends (and the
+    // walsender) live on for a moment, and commit what they were given.
+    let gone_at = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let served_again = Arc::new(Mutex::new(None::<Instant>));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|client| {
             let (credential, bank, phase, stop) = (credential.clone(), bank.clone(), phase.clone(), stop.clone());
+            let (gone_at, served_again) = (gone_at.clone(), served_again.clone());
             let mut random = Random::new(random.next());
             std::thread::spawn(move || {
                 let (mut requests, mut failures) = (Vec::new(), Vec::new());
@@ -456,7 +540,15 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
                     let body = transfer_body(chosen_id.as_deref(), &bank.wallets[debit], &bank.wallets[credit], amount);
                     let key = format!("loss-{client}-{index}");
                     let sent_in = phase.load(Ordering::SeqCst);
+                    let sent_at = Instant::now();
                     let answer = send(port, "POST", "/v1/ledger/transfers", Some(&body), Some(&key), Some(&credential));
+                    if let (Some(gone), Ok(answer)) = (gone_at.get(), &answer) {
+                        if sent_at > *gone && answer.status == 201 {
+                            let now = Instant::now();
+                            let mut first = served_again.lock().expect("lock");
+                            *first = Some(first.map_or(now, |f| f.min(now)));
+                        }
+                    }
                     let mut request = Request {
                         key,
                         chosen_id,
@@ -532,8 +624,10 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
         std::thread::sleep(Duration::from_millis(50));
     }
     figures.noticed_ms = outage_started.elapsed().as_millis();
+    gone_at.set(Instant::now()).expect("the database goes once");
     let held = Instant::now();
-    while held.elapsed() < OUTAGE {
+    // A failover gives the database back by itself: nothing is held away.
+    while held.elapsed() < OUTAGE && !fault.is_failover() {
         let ready =
             send(port, "GET", "/ready", None, None, None).expect("readiness answers while the database is gone");
         assert_eq!(ready.status, 503, "readiness while the database is gone: {ready:?}");
@@ -546,21 +640,38 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
     fault.give_back();
     figures.outage_ms = outage_started.elapsed().as_millis();
     let back = Instant::now();
-    phase.store(AFTER, Ordering::SeqCst);
+    let recovery_timeout = if fault.is_failover() { FAILOVER_TIMEOUT } else { RECOVERY_TIMEOUT };
+    // A failover's time without a primary counts as down until the server is ready again.
+    if !fault.is_failover() {
+        phase.store(AFTER, Ordering::SeqCst);
+    }
     loop {
         let ready = send(port, "GET", "/ready", None, None, None);
         if ready.as_ref().is_ok_and(|a| a.status == 200) {
             break;
         }
         assert!(
-            back.elapsed() < RECOVERY_TIMEOUT,
+            back.elapsed() < recovery_timeout,
             "readiness did not answer 200 within {RECOVERY_TIMEOUT:?} of the database's return: {ready:?}\n{}",
             server.output()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
     figures.recovered_ms = back.elapsed().as_millis();
-    std::thread::sleep(LOAD_AFTER);
+    figures.ready_again_ms = outage_started.elapsed().as_millis();
+    // After a failover, ready is not yet serving: the old primary, restarted by its manager, may answer
+    // as a primary for a moment before it is demoted (its commits wait for a standby that no longer
+    // follows it, and are never acknowledged). Serving is a transfer sent since answered 201.
+    while fault.is_failover() && served_again.lock().expect("lock").is_none() {
+        assert!(
+            outage_started.elapsed() < FAILOVER_TIMEOUT,
+            "no transfer succeeded within {FAILOVER_TIMEOUT:?} of the failover\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    phase.store(AFTER, Ordering::SeqCst);
+    std::thread::sleep(if fault.is_failover() { FAILOVER_LOAD_AFTER } else { LOAD_AFTER });
     stop.store(true, Ordering::SeqCst);
     let (mut requests, mut failures) = (Vec::new(), Vec::new());
     for client in clients {
@@ -592,6 +703,8 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
             _ => *unavailable += 1,
         }
     }
+    figures.served_again_ms =
+        served_again.lock().expect("lock").map(|at| at.duration_since(outage_started).as_millis());
     let down = figures.answers[DOWN];
     assert!(down.2 > 0, "no money-moving request was answered 503 while the database was gone: {figures:?}");
     let after = requests.iter().filter(|r| r.phase == AFTER && r.first_status == 201).count();
@@ -599,10 +712,11 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
 
     // Every request answered 503 is retried with its key until it is decided.
     let settle = Instant::now();
+    let settle_timeout = if fault.is_failover() { FAILOVER_SETTLE_TIMEOUT } else { SETTLE_TIMEOUT };
     for request in requests.iter_mut().filter(|r| r.decided.is_none()) {
         figures.retried += 1;
         loop {
-            assert!(settle.elapsed() < SETTLE_TIMEOUT, "the retries did not settle: {request:?}\n{}", server.output());
+            assert!(settle.elapsed() < settle_timeout, "the retries did not settle: {request:?}\n{}", server.output());
             request.retries += 1;
             let answer =
                 send(port, "POST", "/v1/ledger/transfers", Some(&request.body), Some(&request.key), Some(&credential));
@@ -628,7 +742,7 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
         let mut last = None;
         loop {
             assert!(
-                settle_payments.elapsed() < SETTLE_TIMEOUT,
+                settle_payments.elapsed() < settle_timeout,
                 "the retries did not settle: {payment:?}, last answered {last:?}\n{}",
                 server.output()
             );
@@ -704,6 +818,10 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
     // and each payment paid (one transfer from one account).
     verify_clean(&work.path, verify_args, WALLETS + 1 + PAYERS + 1, WALLETS + moved.len() + 2 * PAYERS + paid);
 
+    if let Fault::Failover { promoted, .. } = &fault {
+        let promoted = promoted.lock().expect("lock").clone();
+        assert!(promoted.is_ok(), "no failover: no other host took writes ({promoted:?})");
+    }
     figures.requests = requests.len();
     figures.total_ms = started.elapsed().as_millis();
     let f = &figures;
@@ -728,6 +846,13 @@ fn database_loss_test(database_args: Vec<String>, fault: Fault, verify_args: Vec
         f.settle_ms,
         moved.len(),
         f.total_ms,
+    );
+    println!(
+        "database loss on {}: ready again {} ms after the database went, the first transfer sent since it was noticed answered \
+         201 after {} ms",
+        fault.name(),
+        f.ready_again_ms,
+        f.served_again_ms.map_or("(none)".to_owned(), |ms| ms.to_string()),
     );
     println!(
         "database loss on {}: {} payments from {PAYING_CLIENTS} clients; first answers (201 / 422 / 503) before {:?}, \
@@ -777,4 +902,69 @@ fn postgres_address(url: &str) -> (String, SocketAddr) {
         .and_then(|mut a| a.next())
         .unwrap_or_else(|| panic!("resolve {with_port}"));
     (host_port, address)
+}
+
+/// Whether the PostgreSQL server at `url` is a primary that takes writes (asked with psql); else what
+/// it answered.
+fn takes_writes(url: &str) -> Result<(), String> {
+    let output = Command::new("psql")
+        .arg(url)
+        .args(["-Atc", "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"])
+        .env("PGCONNECT_TIMEOUT", "1")
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match output.status.success() && stdout.trim() == "t" {
+        true => Ok(()),
+        false => Err(format!("{} {}", stdout.trim(), String::from_utf8_lossy(&output.stderr).trim())),
+    }
+}
+
+/// Each host of a PostgreSQL URL of several (`postgres://user@h1:p1,h2:p2/db?…`): its `host:port` and a
+/// URL of it alone, without the URL's query.
+fn hosts_of(url: &str) -> Vec<(String, String)> {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (user, rest) = rest.rsplit_once('@').map_or(("", rest), |(user, rest)| (user, rest));
+    let (hosts, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let database = path.split('?').next().unwrap_or("");
+    let at = if user.is_empty() { String::new() } else { format!("{user}@") };
+    hosts
+        .split(',')
+        .map(|host| {
+            let host = if host.contains(':') { host.to_owned() } else { format!("{host}:5432") };
+            (host.clone(), format!("{scheme}://{at}{host}/{database}"))
+        })
+        .collect()
+}
+
+/// PostgreSQL failover under load: run by `tests/failover/run.sh`, which makes a monitor, a primary
+/// and its synchronous standby with pg_auto_failover and gives their URL (`SANHU_FAILOVER_URL`) and
+/// the command that kills the primary's postmaster (`SANHU_FAILOVER_KILL`). Skipped without them.
+#[test]
+fn postgres_failover_loses_nothing_acknowledged_and_service_follows_the_new_primary() {
+    let (Ok(url), Ok(kill)) = (std::env::var("SANHU_FAILOVER_URL"), std::env::var("SANHU_FAILOVER_KILL")) else {
+        eprintln!("skipping the failover test: run tests/failover/run.sh (SANHU_FAILOVER_URL, SANHU_FAILOVER_KILL)");
+        return;
+    };
+    let work = WorkDir::new("failover");
+    let args = vec!["--database-url".to_owned(), url.clone()];
+    let hosts = hosts_of(&url);
+    let fault = Fault::Failover {
+        kill,
+        hosts,
+        killed: Mutex::new(String::new()),
+        promoted: Arc::new(Mutex::new(Err(String::new()))),
+    };
+    database_loss_test(args.clone(), fault, args, &work);
+}
+
+#[test]
+fn the_hosts_of_a_url_of_several_are_each_reached_alone() {
+    assert_eq!(
+        hosts_of("postgres://postgres@127.0.0.1:55433,127.0.0.1:55434/sanhu?target_session_attrs=read-write"),
+        [
+            ("127.0.0.1:55433".to_owned(), "postgres://postgres@127.0.0.1:55433/sanhu".to_owned()),
+            ("127.0.0.1:55434".to_owned(), "postgres://postgres@127.0.0.1:55434/sanhu".to_owned()),
+        ]
+    );
 }

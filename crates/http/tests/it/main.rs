@@ -7,6 +7,7 @@ mod audit;
 mod cards;
 mod client_cache;
 mod enterprises_and_security;
+mod failover;
 mod idempotency_after_crash;
 mod merchants;
 mod operations;

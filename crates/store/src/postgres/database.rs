@@ -49,8 +49,16 @@ impl DatabaseStore for PostgresStore {
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
+        // Ready only on a primary that takes writes: after a failover the connection may have found
+        // a standby (a URL without `target_session_attrs=read-write`) or a primary made read-only.
         let conn = self.inner.general.get().await?;
-        conn.client.simple_query("SELECT 1").await?;
+        let row = conn
+            .client
+            .query_one("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'", &[])
+            .await?;
+        if row.get::<_, bool>(0) {
+            return Err(crate::NotPrimary.into());
+        }
         Ok(())
     }
 

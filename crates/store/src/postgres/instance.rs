@@ -18,14 +18,17 @@
 //! PostgreSQL itself, not a pooler in transaction mode, whose server sessions outlive every client.
 
 use anyhow::Context;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, Config, NoTls};
 
 pub(super) struct InstanceLock {
-    url: String,
+    config: Config,
     /// The token and the connection whose session holds its lock, once taken.
     held: tokio::sync::Mutex<Option<(i64, Client)>>,
     /// Whether a failure to take the lock was logged already (it is tried again at every claim).
     warned: std::sync::atomic::AtomicBool,
+    /// Set when the store gave its connections up (the database failed over): the lock is taken
+    /// again on a fresh connection, on the primary of the moment, at the next claim.
+    stale: std::sync::atomic::AtomicBool,
 }
 
 /// Tokens tried before giving up when each is taken (a collision, or a checker holding it a moment).
@@ -33,8 +36,18 @@ const TOKEN_TRIES: u32 = 5;
 
 impl InstanceLock {
     /// The instance lock of a store on `url`; nothing is connected until the first claim.
-    pub fn new(url: &str) -> InstanceLock {
-        InstanceLock { url: url.to_owned(), held: tokio::sync::Mutex::new(None), warned: Default::default() }
+    pub fn new(config: Config) -> InstanceLock {
+        InstanceLock {
+            config,
+            held: tokio::sync::Mutex::new(None),
+            warned: Default::default(),
+            stale: Default::default(),
+        }
+    }
+
+    /// Takes the lock again, on a fresh connection, at the next claim.
+    pub fn discard(&self) {
+        self.stale.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// This store's token, taking its lock first if its session does not hold it (any more); None if
@@ -57,13 +70,24 @@ impl InstanceLock {
 
     async fn take(&self) -> anyhow::Result<i64> {
         let mut held = self.held.lock().await;
+        let stale = self.stale.swap(false, std::sync::atomic::Ordering::SeqCst);
         if let Some((token, client)) = held.as_ref() {
-            if !client.is_closed() {
+            if !client.is_closed() && (!stale || takes_writes(client).await) {
                 return Ok(*token);
             }
         }
+        let taken = self.take_again(&mut held).await;
+        if taken.is_err() && stale {
+            // Still the old connection: it is given up at the next claim, whether or not it looks open.
+            self.stale.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        taken
+    }
+
+    /// Takes the lock on a fresh connection: the token held before if any, else a new one.
+    async fn take_again(&self, held: &mut Option<(i64, Client)>) -> anyhow::Result<i64> {
         let (client, connection) =
-            tokio_postgres::connect(&self.url, NoTls).await.context("connect the instance lock to PostgreSQL")?;
+            self.config.connect(NoTls).await.context("connect the instance lock to PostgreSQL")?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::warn!(%error, "the instance lock's PostgreSQL connection failed");
@@ -89,6 +113,15 @@ impl InstanceLock {
         }
         anyhow::bail!("no instance lock could be taken in {TOKEN_TRIES} tries")
     }
+}
+
+/// Whether the session is on a primary that takes writes: after a failover the lock must be held on
+/// the database the claims are written to.
+async fn takes_writes(client: &Client) -> bool {
+    let primary = client
+        .query_opt("SELECT 1 WHERE NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'", &[])
+        .await;
+    matches!(primary, Ok(Some(_)))
 }
 
 fn random_token() -> anyhow::Result<i64> {

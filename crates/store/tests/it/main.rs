@@ -9,6 +9,7 @@ mod idempotency_claims;
 mod ledger_model;
 mod nonces;
 mod party_store;
+mod postgres_failover;
 mod postgres_store;
 mod sqlite_store;
 mod staff_store;

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# PostgreSQL failover under signed load, on this machine.
+#
+# Makes a pg_auto_failover formation of local clusters under a temporary directory: a monitor and two
+# nodes (a primary and its synchronous standby), each on its own port (SANHU_FAILOVER_PORT, 55432, and
+# the two after it). Then, each round, runs the failover test of crates/cli/tests/it/database_loss.rs
+# against a fresh database of the formation: a `sanhu serve` under transfers, payments and reads from
+# several signed clients with Idempotency-Keys; the primary's postmaster killed with SIGKILL; the
+# monitor promoting the standby; sanhu following it by itself; then exactly-once, balances,
+# conservation and `sanhu verify`. Round 2 kills the new primary, so the formation fails back to the
+# first node (the old primary rejoins as a standby between rounds). Everything made is removed at the
+# end, whatever happens.
+#
+#   bash tests/failover/run.sh                 # SANHU_FAILOVER_ROUNDS rounds (2)
+#   SANHU_FAILOVER_ASYNC=1 bash tests/failover/run.sh   # asynchronous replication (what it may lose)
+#
+# Installs Debian's postgresql-15-auto-failover when pg_autoctl is missing (as root); where it cannot,
+# it skips with a message, except under CI=true, where that fails. Bounded by SANHU_FAILOVER_SECONDS
+# (300) in all, after the build. Runs the clusters as the `postgres` user when started as root (pg_autoctl refuses root).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# `run.sh kill-primary <dir>`: the primary's machine dies. Its pg_autoctl (the keeper, which would
+# restart PostgreSQL at once and so race the monitor) is frozen with SIGSTOP, and its postmaster is
+# killed with SIGKILL; the postmaster's backends notice and exit. Prints the primary's host:port. The
+# script lets the keeper go on (SIGCONT) after the round, and the node rejoins as the standby.
+if [ "${1:-}" = kill-primary ]; then
+  dir="$2"
+  port=$(psql "$(cat "$dir/monitor.url")" -Atc \
+    "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary') ORDER BY nodeid LIMIT 1")
+  [ -n "$port" ] || { echo "no primary to kill" >&2; exit 1; }
+  keeper=$(pgrep -g "$(cat "$dir/node-$port.pgid")" -x pg_autoctl | tr '\n' ' ')
+  echo "$keeper" >"$dir/frozen"
+  # shellcheck disable=SC2086
+  kill -STOP $keeper
+  kill -KILL "$(head -n 1 "$dir/node-$port/postmaster.pid")"
+  echo "127.0.0.1:$port"
+  exit 0
+fi
+
+ROUNDS="${SANHU_FAILOVER_ROUNDS:-2}"
+BASE_PORT="${SANHU_FAILOVER_PORT:-55432}"
+LIMIT_S="${SANHU_FAILOVER_SECONDS:-300}"
+
+skip_or_fail() {
+  if [ "${CI:-}" = true ]; then
+    echo "failover test: $1 (CI=true: failing rather than skipping)" >&2
+    exit 1
+  fi
+  echo "skipping the failover test: $1" >&2
+  exit 0
+}
+
+if ! command -v pg_autoctl >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "--- installing postgresql-15-auto-failover"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q postgresql-15-auto-failover >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q postgresql-15-auto-failover >/dev/null; } \
+      || skip_or_fail "postgresql-15-auto-failover cannot be installed"
+  else
+    skip_or_fail "pg_autoctl is missing and cannot be installed here (needs root and apt-get)"
+  fi
+fi
+echo "--- building the test"
+${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo test --locked -q -p sanhu --test it --no-run
+# The time limit counts from here: the build is not the test's.
+STARTED=$(date +%s)
+PGBIN="$(dirname "$(readlink -f "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")")"
+export PATH="$PGBIN:$PATH"
+
+DIR="$(mktemp -d /tmp/sanhu-failover.XXXXXX)"
+chmod 755 "$DIR"
+AS_PG=()
+if [ "$(id -u)" = 0 ]; then
+  chown postgres: "$DIR"
+  AS_PG=(runuser -u postgres --)
+fi
+pg() { "${AS_PG[@]}" env PATH="$PATH" XDG_CONFIG_HOME="$DIR/config" XDG_DATA_HOME="$DIR/data" "$@"; }
+
+PIDS=()
+cleanup() {
+  set +e
+  # shellcheck disable=SC2046
+  [ -s "$DIR/frozen" ] && kill -CONT $(cat "$DIR/frozen") 2>/dev/null
+  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
+  sleep 1
+  for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
+  for data in "$DIR"/monitor "$DIR"/node-*; do
+    [ -f "$data/postmaster.pid" ] && pg pg_ctl -D "$data" stop -m immediate >/dev/null 2>&1
+  done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+elapsed() { echo $(( $(date +%s) - STARTED )); }
+# Waits (bounded by the time limit) until `$@` succeeds.
+wait_for() {
+  local what="$1"; shift
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(elapsed)" -ge "$LIMIT_S" ]; then
+      echo "failover test: gave up waiting for $what after $(elapsed) s" >&2
+      pg pg_autoctl show state --pgdata "$DIR/monitor" >&2 || true
+      tail -n 30 "$DIR"/*.log >&2 || true
+      exit 1
+    fi
+    sleep 0.5
+  done
+}
+# Small clusters: the machine is shared.
+small() {
+  cat >>"$1/postgresql.conf" <<CONF
+shared_buffers = 16MB
+max_connections = 40
+max_wal_size = 256MB
+CONF
+}
+# Starts `pg_autoctl run` for a data directory in its own process group, logging beside it.
+run() {
+  setsid "${AS_PG[@]}" env PATH="$PATH" XDG_CONFIG_HOME="$DIR/config" XDG_DATA_HOME="$DIR/data" \
+    pg_autoctl run --pgdata "$1" >"$1.log" 2>&1 &
+  PIDS+=($!)
+  echo $! >"$1.pgid"
+  disown
+}
+
+MONITOR_PORT=$BASE_PORT
+N1=$((BASE_PORT + 1))
+N2=$((BASE_PORT + 2))
+MONITOR="postgres://autoctl_node@127.0.0.1:$MONITOR_PORT/pg_auto_failover"
+echo "$MONITOR" >"$DIR/monitor.url"
+for port in $MONITOR_PORT $N1 $N2; do
+  if pg_isready -q -h 127.0.0.1 -p "$port"; then
+    echo "failover test: port $port is taken; set SANHU_FAILOVER_PORT" >&2
+    exit 1
+  fi
+done
+
+echo "--- pg_auto_failover formation in $DIR: monitor :$MONITOR_PORT, nodes :$N1 and :$N2"
+pg pg_autoctl create monitor --pgdata "$DIR/monitor" --pgport "$MONITOR_PORT" --hostname 127.0.0.1 \
+  --auth trust --no-ssl >"$DIR/create-monitor.log" 2>&1
+small "$DIR/monitor"
+# The monitor's health checks, tighter than pg_auto_failover's defaults (5 s period and timeout, 2
+# retries 2 s apart, a node unhealthy 20 s after its last report), so that a round takes seconds.
+cat >>"$DIR/monitor/postgresql.conf" <<CONF
+pgautofailover.health_check_period = 1000
+pgautofailover.health_check_timeout = 1000
+pgautofailover.health_check_max_retries = 1
+pgautofailover.health_check_retry_delay = 500
+pgautofailover.node_considered_unhealthy_timeout = 5000
+CONF
+run "$DIR/monitor"
+wait_for "the monitor" psql "$MONITOR" -Atc "SELECT 1"
+
+node_state() { # port -> reported state
+  psql "$MONITOR" -Atc "SELECT reportedstate || '/' || goalstate FROM pgautofailover.node WHERE nodeport = $1"
+}
+in_state() { [ "$(node_state "$1")" = "$2/$2" ]; }
+for port in $N1 $N2; do
+  pg pg_autoctl create postgres --pgdata "$DIR/node-$port" --pgport "$port" --hostname 127.0.0.1 --name "node-$port" \
+    --auth trust --no-ssl --monitor "$MONITOR" --dbname sanhu >"$DIR/create-node-$port.log" 2>&1
+  small "$DIR/node-$port"
+  run "$DIR/node-$port"
+  if [ "$port" = "$N1" ]; then wait_for "the first node" in_state "$N1" single; fi
+done
+
+if [ -n "${SANHU_FAILOVER_ASYNC:-}" ]; then
+  # Asynchronous: the primary acknowledges a commit before the standby has it.
+  wait_for "the standby" in_state "$N2" secondary
+  pg pg_autoctl set node replication-quorum false --pgdata "$DIR/node-$N2" >/dev/null
+fi
+
+healthy() {
+  local primary secondary
+  primary=$(psql "$MONITOR" -Atc "SELECT count(*) FROM pgautofailover.node WHERE reportedstate = 'primary' AND goalstate = 'primary'")
+  secondary=$(psql "$MONITOR" -Atc "SELECT count(*) FROM pgautofailover.node WHERE reportedstate = 'secondary' AND goalstate = 'secondary'")
+  [ "$primary" = 1 ] && [ "$secondary" = 1 ]
+}
+
+
+for round in $(seq 1 "$ROUNDS"); do
+  wait_for "a primary and its standby" healthy
+  primary=$(psql "$MONITOR" -Atc "SELECT nodeport FROM pgautofailover.node WHERE reportedstate = 'primary'")
+  sync=$(psql "postgres://postgres@127.0.0.1:$primary/sanhu" -Atc "SHOW synchronous_standby_names")
+  echo "--- round $round: primary :$primary (synchronous_standby_names '$sync'), $(elapsed) s in"
+  psql "postgres://postgres@127.0.0.1:$primary/sanhu" -qc "CREATE DATABASE sanhu_r$round"
+  left=$((LIMIT_S - $(elapsed)))
+  [ "$left" -gt 30 ] || { echo "failover test: no time left for round $round" >&2; exit 1; }
+  SANHU_FAILOVER_URL="postgres://postgres@127.0.0.1:$N1,127.0.0.1:$N2/sanhu_r$round?target_session_attrs=read-write" \
+  SANHU_FAILOVER_KILL="bash $PWD/tests/failover/run.sh kill-primary $DIR" \
+    timeout "$left" cargo test --locked -q -p sanhu --test it \
+      -- --exact database_loss::postgres_failover_loses_nothing_acknowledged_and_service_follows_the_new_primary --nocapture
+  now=$(psql "$MONITOR" -Atc "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary')")
+  [ "$now" != "$primary" ] || { echo "failover test: :$primary is still the primary" >&2; exit 1; }
+  # The old primary's keeper goes on: it finds its node demoted and rejoins as the standby.
+  # shellcheck disable=SC2046
+  [ -s "$DIR/frozen" ] && kill -CONT $(cat "$DIR/frozen") && rm -f "$DIR/frozen"
+  pg pg_autoctl show state --pgdata "$DIR/monitor"
+done
+echo "--- failover test: $ROUNDS rounds passed in $(elapsed) s"
