@@ -6,7 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use sanhu_core::id::CardBatchId;
-use sanhu_service::card::{Card, CardFailure, CardTransaction, PaymentRequest, RechargeRequest, RefundRequest, SaleRequest};
+use sanhu_service::card::{
+    Card, CardFailure, CardTransaction, PaymentRequest, RechargeRequest, RefundRequest, SaleRequest,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::ToSchema;

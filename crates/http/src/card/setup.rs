@@ -534,7 +534,7 @@ pub async fn approve_batch(
     let role = match staff {
         None => None,
         Some(Extension(staff)) => {
-            let account = state.staff().account(&staff.username).await.map_err(crate::staff::staff_error)?;
+            let account = state.staff().account(&staff.username).await.map_err(ApiError::use_case)?;
             match account.role {
                 StaffRole::Marketing => Some(ApproverRole::Marketing),
                 StaffRole::Finance => Some(ApproverRole::Finance),
