@@ -71,7 +71,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             }
         });
     }
-    let app = sanhu_http::router(state);
+    let app = sanhu_http::router(state.clone());
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("failed to listen on {}: {e}", config.listen))?;
@@ -84,6 +84,10 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     // With the peer's address, which the audit log records as each request's source.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // Answers of idempotency keys still being kept in the background (their database failed them
+    // at first): each holds its key, and once this process is gone the key's retry would run its
+    // request again.
+    state.keeps_settled(KEEPS_SETTLE_TIMEOUT).await;
     tracing::info!("sanhu stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -138,6 +142,9 @@ async fn first_start_client(config: &Config, store: &Store) -> anyhow::Result<()
     println!("  try: sanhu call GET /v1/ledger/accounts");
     Ok(())
 }
+
+/// Longest a stopping server waits for the idempotent answers it is still keeping in the background.
+const KEEPS_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

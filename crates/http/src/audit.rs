@@ -104,6 +104,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     }
     let request = Request::from_parts(parts, Body::from(body));
     let audit = state.audit.clone();
+    let keeps = state.keeps.clone();
     let request_id = request_id::current();
 
     let work = {
@@ -192,7 +193,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                         );
                         let (audit, record) = (audit.clone(), record.clone());
                         let answer = answer.clone().expect("an answer to keep");
-                        tokio::spawn(request_id::scope(request_id::current(), async move {
+                        keeps.spawn(request_id::scope(request_id::current(), async move {
                             crate::idempotency::retry_until_kept(
                                 "an audit event and its idempotent answer could not be written",
                                 || async {

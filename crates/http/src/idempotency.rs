@@ -61,7 +61,7 @@ use crate::error::{code, ApiError, NothingApplied};
 use crate::principal::AuthenticatedClient;
 use crate::request_id;
 use crate::scopes::RouteFacts;
-use crate::state::AppState;
+use crate::state::{AppState, Keeps};
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// Set to `true` on a response that is a stored one, replayed.
@@ -104,6 +104,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     let key = IdempotencyKey { client_id, key };
     let store = state.ledger.store().clone();
     let claims = state.claims.clone();
+    let keeps = state.keeps.clone();
     parts.extensions.insert(IdempotencyScope::of(&key));
     let request = Request::from_parts(parts, Body::from(body));
 
@@ -126,7 +127,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         };
         sanhu_service::metrics::global().idempotency.with([outcome]).inc();
         match begun {
-            Ok(IdempotencyBegin::Claimed) => run_claimed(&store, &key, &token, request, next).await,
+            Ok(IdempotencyBegin::Claimed) => run_claimed(&store, &keeps, &key, &token, request, next).await,
             Ok(IdempotencyBegin::Replay(stored)) => replay(stored),
             Ok(IdempotencyBegin::Mismatch) => ApiError::new(
                 code::IDEMPOTENCY_KEY_REUSED,
@@ -147,7 +148,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
             // claim another request made in the meantime is never touched.
             Err(error) => {
                 let (store, key) = (store.clone(), key.clone());
-                tokio::spawn(request_id::scope(request_id::current(), release_unanswered_claim(store, key, token)));
+                keeps.spawn(request_id::scope(request_id::current(), release_unanswered_claim(store, key, token)));
                 ApiError::from(error).into_response()
             }
         }
@@ -270,6 +271,7 @@ where
 /// key so that a retry runs afresh.
 async fn run_claimed(
     store: &Store,
+    keeps: &Keeps,
     key: &IdempotencyKey,
     token: &ClaimToken,
     mut request: Request,
@@ -306,7 +308,7 @@ async fn run_claimed(
             "failed to record the outcome of an idempotency key; retrying in the background"
         );
         let (store, key, token) = (store.clone(), key.clone(), token.clone());
-        tokio::spawn(request_id::scope(request_id::current(), async move {
+        keeps.spawn(request_id::scope(request_id::current(), async move {
             retry_until_kept("the outcome of an idempotency key could not be recorded", || {
                 record_outcome(&store, &key, &token, outcome.as_ref())
             })

@@ -83,6 +83,53 @@ pub struct AppState {
     pub(crate) claims: sanhu_service::idempotency_claims::ClaimBook,
     /// The API clients signed requests name, each trusted for at most a second.
     pub(crate) clients: client_cache::ClientCache,
+    /// Answers and releases of idempotency keys still being kept in the background.
+    pub(crate) keeps: Keeps,
+}
+
+/// The answers (and releases) of idempotency keys that could not be kept when their requests were
+/// answered, and are tried again in the background until they are (see `crate::idempotency`). Their
+/// keys are held meanwhile; a process that stopped with one pending would leave its claim to be
+/// taken over and its request run again, so a server stopping waits for them ([`AppState::keeps_settled`]).
+#[derive(Clone, Default)]
+pub(crate) struct Keeps {
+    inner: std::sync::Arc<KeepsInner>,
+}
+
+#[derive(Default)]
+struct KeepsInner {
+    pending: std::sync::atomic::AtomicUsize,
+    settled: tokio::sync::Notify,
+}
+
+impl Keeps {
+    /// Runs `keep` on a task of its own, counted as pending until it ends.
+    pub(crate) fn spawn(&self, keep: impl std::future::Future<Output = ()> + Send + 'static) {
+        use std::sync::atomic::Ordering;
+        self.inner.pending.fetch_add(1, Ordering::SeqCst);
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            keep.await;
+            if inner.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+                inner.settled.notify_waiters();
+            }
+        });
+    }
+
+    /// Returns once no keep is pending.
+    async fn settled(&self) {
+        loop {
+            let settled = self.inner.settled.notified();
+            if self.inner.pending.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            settled.await;
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.inner.pending.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl AppState {
@@ -114,7 +161,23 @@ impl AppState {
             nonces,
             claims,
             clients,
+            keeps: Keeps::default(),
         }
+    }
+
+    /// Waits, at most `within`, until every answer of an idempotency key that is being kept in the
+    /// background is kept; false (with how many are left logged) if some are not. For a server that
+    /// stops: a key whose answer was not kept is taken over once this process is gone, and its request
+    /// runs again.
+    pub async fn keeps_settled(&self, within: std::time::Duration) -> bool {
+        if tokio::time::timeout(within, self.keeps.settled()).await.is_ok() {
+            return true;
+        }
+        tracing::error!(
+            pending = self.keeps.pending(),
+            "stopping with idempotent answers not yet kept: their keys' requests may run again once retried"
+        );
+        false
     }
 
     /// The same state with staff passwords, lockout and sessions as `staff` says.

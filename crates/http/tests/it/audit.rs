@@ -325,7 +325,10 @@ on_both_backends!(an_answer_withheld_for_its_event_is_kept_in_the_background_and
     assert_eq!(withheld.code(), "audit_unavailable");
     let meanwhile = app.send_with("POST", "/v1/ledger/accounts", &body, &key).await;
     meanwhile.assert_error(StatusCode::CONFLICT, "idempotency_key_in_use");
+    let short = std::time::Duration::from_millis(300);
+    assert!(!app.state.keeps_settled(short).await, "a server stopping now waits for the answer being kept");
     refuse_audit_events(&app.db, false).await;
+    assert!(app.state.keeps_settled(std::time::Duration::from_secs(20)).await, "kept once the events are taken");
 
     // Retried as a client retries, until the kept answer is there.
     let started = std::time::Instant::now();
