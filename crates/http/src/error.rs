@@ -403,6 +403,12 @@ impl From<PartyError> for ApiError {
     }
 }
 
+impl From<sanhu_service::party::MerchantFailure> for ApiError {
+    fn from(error: sanhu_service::party::MerchantFailure) -> ApiError {
+        ApiError::party(error.into())
+    }
+}
+
 impl From<WalletFailure> for ApiError {
     fn from(error: WalletFailure) -> ApiError {
         ApiError::wallet(error)
