@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use sanhu_core::ledger::{AccountCloseError, TransferError};
 use sanhu_service::card::{card_codes, CardFailure};
 use sanhu_service::failure::{Failure, UseCaseFailure};
-use sanhu_service::party::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
+use sanhu_service::party::{rule_codes, MerchantFailure, PartyError, Rejection, CONCURRENT_CHANGE};
 use sanhu_service::staff::StaffFailure;
 use sanhu_service::wallet::{wallet_codes, WalletFailure};
 use sanhu_service::SubmitError;
@@ -432,7 +432,7 @@ macro_rules! from_use_case_failures {
     };
 }
 
-from_use_case_failures!(PartyError, WalletFailure, StaffFailure, CardFailure);
+from_use_case_failures!(PartyError, MerchantFailure, WalletFailure, StaffFailure, CardFailure);
 
 /// An error and every cause under it, for the log: `a: b: c`.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

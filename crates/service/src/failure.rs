@@ -1,8 +1,9 @@
 //! What a use case answers when it does not succeed. Each capability's use cases return their own
-//! enum ([`crate::party::PartyError`], [`crate::wallet::WalletFailure`], [`crate::staff::StaffFailure`]),
-//! and each refusal inside one knows its stable code and its HTTP status from where it is declared: a
-//! core rule's enum (`Variant => "code", status, "message"`) or a service [`Rejection`] constant. A
-//! failure of the store is kept whole, with its source chain, so that the edge can tell an
+//! enum ([`crate::party::PartyError`], [`crate::party::MerchantFailure`],
+//! [`crate::wallet::WalletFailure`], [`crate::staff::StaffFailure`]), and each refusal inside one
+//! knows its stable code and its HTTP status from where it is declared: a core rule's enum
+//! (`Variant => "code", status, "message"`) or a service [`Rejection`] constant. A failure of the
+//! store is kept whole, with its source chain, so that the edge can tell an
 //! unavailable database (503) from a bug (500).
 
 /// A rule's refusal: a stable code (part of the API contract), the HTTP status the API always answers

@@ -53,6 +53,48 @@ use super::Parties;
 use crate::clock;
 use crate::wallet::records::{json_document, time_ns};
 
+use_case_failure! {
+    /// Why a merchant use case did not succeed: a merchant rule's refusal (`MerchantError`, a limit),
+    /// a three-party rule's met on the way (the member, the customer, the accounts a type opens: a
+    /// [`PartyError`] becomes this unchanged), a contention or the store's failure.
+    pub enum MerchantFailure;
+}
+
+impl From<PartyError> for MerchantFailure {
+    fn from(error: PartyError) -> Self {
+        match error {
+            PartyError::Rejected(r) => MerchantFailure::Rejected(r),
+            PartyError::NotFound(r) => MerchantFailure::NotFound(r),
+            PartyError::Contended => MerchantFailure::Contended,
+            PartyError::Internal(e) => MerchantFailure::Internal(e),
+        }
+    }
+}
+
+impl From<MerchantFailure> for PartyError {
+    fn from(error: MerchantFailure) -> Self {
+        match error {
+            MerchantFailure::Rejected(r) => PartyError::Rejected(r),
+            MerchantFailure::NotFound(r) => PartyError::NotFound(r),
+            MerchantFailure::Contended => PartyError::Contended,
+            MerchantFailure::Internal(e) => PartyError::Internal(e),
+        }
+    }
+}
+
+// A payment checks the merchant it pays in the wallet's own write.
+impl From<MerchantFailure> for crate::wallet::WalletFailure {
+    fn from(error: MerchantFailure) -> Self {
+        crate::wallet::WalletFailure::from(PartyError::from(error))
+    }
+}
+
+impl From<MerchantError> for MerchantFailure {
+    fn from(error: MerchantError) -> Self {
+        MerchantFailure::Rejected(super::Rejection::of(error))
+    }
+}
+
 /// A business's certificate, held by the customer it was first onboarded under.
 pub(crate) const MERCHANT_BUSINESS_KEY: &str = "merchant_business";
 pub(crate) const MERCHANTS_OF_CUSTOMER: &str = "customer_merchants";
@@ -310,12 +352,12 @@ impl MerchantFilter {
     }
 }
 
-fn rejected(error: MerchantError) -> PartyError {
-    PartyError::from(error)
+fn rejected(error: MerchantError) -> MerchantFailure {
+    MerchantFailure::from(error)
 }
 
-pub(crate) async fn load_merchant(work: &mut Work, id: MerchantId) -> Result<StoredMerchant, PartyError> {
-    work.get::<StoredMerchant>(&id.to_string()).await?.ok_or(PartyError::NotFound(MERCHANT_NOT_FOUND))
+pub(crate) async fn load_merchant(work: &mut Work, id: MerchantId) -> Result<StoredMerchant, MerchantFailure> {
+    work.get::<StoredMerchant>(&id.to_string()).await?.ok_or(MerchantFailure::NotFound(MERCHANT_NOT_FOUND))
 }
 
 impl Parties {
@@ -325,7 +367,7 @@ impl Parties {
         &self,
         application: &MerchantApplication,
         actor: &Actor,
-    ) -> Result<StoredMerchant, PartyError> {
+    ) -> Result<StoredMerchant, MerchantFailure> {
         let types = &self.config.merchant_types;
         let merchant_type = types.find(&application.merchant_type)?;
         // One id for every run of this request: a rerun finds the merchant its first run opened.
@@ -333,13 +375,16 @@ impl Parties {
         transact!(self, |work| {
             if let Some(opened) = work.get::<StoredMerchant>(&id.to_string()).await? {
                 if opened.member_id != application.member_id.to_string() {
-                    return Err(PartyError::NotFound(MERCHANT_NOT_FOUND));
+                    return Err(MerchantFailure::NotFound(MERCHANT_NOT_FOUND));
                 }
                 return Ok(opened);
             }
             let member = load_member(work, application.member_id).await?;
             let customer = load_customer(work, member.member.customer()).await?;
-            member.member.check_action(MemberAction::OpenAccount, customer.customer.status())?;
+            member
+                .member
+                .check_action(MemberAction::OpenAccount, customer.customer.status())
+                .map_err(PartyError::from)?;
             merchant_type.check_member(member.member.kind(), member.member.real_name().is_some())?;
             // The business: its licence for a type that requires one, else the customer itself.
             let (business_name, certificate) =
@@ -415,7 +460,7 @@ impl Parties {
         })
     }
 
-    pub async fn get_merchant(&self, id: MerchantId) -> Result<StoredMerchant, PartyError> {
+    pub async fn get_merchant(&self, id: MerchantId) -> Result<StoredMerchant, MerchantFailure> {
         load_merchant(&mut self.reader(), id).await
     }
 
@@ -425,7 +470,7 @@ impl Parties {
         filter: &MerchantFilter,
         after: Option<MerchantId>,
         limit: u32,
-    ) -> Result<Vec<StoredMerchant>, PartyError> {
+    ) -> Result<Vec<StoredMerchant>, MerchantFailure> {
         use sanhu_store::party::PartyStore;
         let mut work = self.reader();
         let mut found = Vec::new();
@@ -471,7 +516,7 @@ impl Parties {
         id: MerchantId,
         given: &DocumentsGiven,
         actor: &Actor,
-    ) -> Result<StoredMerchant, PartyError> {
+    ) -> Result<StoredMerchant, MerchantFailure> {
         if let Some(photos) = &given.premises_photos {
             check_photos(photos)?;
         }
@@ -517,7 +562,7 @@ impl Parties {
 
     /// Submits the application for review: every document its type requires, and a settlement
     /// account, are there.
-    pub async fn submit_merchant(&self, id: MerchantId, actor: &Actor) -> Result<StoredMerchant, PartyError> {
+    pub async fn submit_merchant(&self, id: MerchantId, actor: &Actor) -> Result<StoredMerchant, MerchantFailure> {
         let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
@@ -548,7 +593,7 @@ impl Parties {
         reason: Option<&Reason>,
         maker: &Actor,
         checker: Option<&Actor>,
-    ) -> Result<StoredMerchant, PartyError> {
+    ) -> Result<StoredMerchant, MerchantFailure> {
         if decision != ReviewDecision::Approve && reason.is_none() {
             return Err(rejected(MerchantError::ReviewReasonRequired));
         }
@@ -585,12 +630,12 @@ impl Parties {
         work: &mut Work,
         merchant: &mut StoredMerchant,
         actor: &Actor,
-    ) -> Result<(), PartyError> {
+    ) -> Result<(), MerchantFailure> {
         let merchant_type = self.config.merchant_types.find(&merchant.merchant_type)?;
-        let member_id = MemberId::parse(&merchant.member_id).ok_or(PartyError::NotFound(MERCHANT_NOT_FOUND))?;
+        let member_id = MemberId::parse(&merchant.member_id).ok_or(MerchantFailure::NotFound(MERCHANT_NOT_FOUND))?;
         let stored = load_member(work, member_id).await?;
         let customer = load_customer(work, stored.member.customer()).await?;
-        stored.member.check_action(MemberAction::OpenAccount, customer.customer.status())?;
+        stored.member.check_action(MemberAction::OpenAccount, customer.customer.status()).map_err(PartyError::from)?;
         let mut accounts: Vec<MemberAccount> = work.indexed(ACCOUNTS_OF_MEMBER, &merchant.member_id).await?;
         let (member, _) = stored.member.clone().record_activity(work.now);
         let member = StoredMember { member, ..stored };
@@ -601,7 +646,8 @@ impl Parties {
                 .filter(|a| a.account_type == code.as_str() && a.status != MemberAccountStatus::Closed)
                 .count();
             let account_type =
-                check_open_account(&self.config.account_types, code, &member.member, open_of_type as u16)?;
+                check_open_account(&self.config.account_types, code, &member.member, open_of_type as u16)
+                    .map_err(PartyError::from)?;
             let (account, _) = open_account_in(work, &member.member, &customer, account_type, actor);
             let account_id = account.account_id.to_string();
             work.index(MERCHANT_OF_ACCOUNT, &account_id, &merchant.id);
@@ -618,7 +664,7 @@ impl Parties {
         to: MerchantStatus,
         reason: &Reason,
         actor: &Actor,
-    ) -> Result<StoredMerchant, PartyError> {
+    ) -> Result<StoredMerchant, MerchantFailure> {
         let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
@@ -639,7 +685,7 @@ impl Parties {
         id: MerchantId,
         given: &SettlementAccountGiven,
         actor: &Actor,
-    ) -> Result<StoredMerchant, PartyError> {
+    ) -> Result<StoredMerchant, MerchantFailure> {
         let number_hash = self.config.secret.settlement_account_hash(
             match given {
                 SettlementAccountGiven::Corporate { .. } => SettlementKind::Corporate.as_str(),
@@ -678,7 +724,7 @@ impl Parties {
                 SettlementAccountGiven::PersonalCard { account_name, number } => {
                     merchant_type.accepts(SettlementKind::PersonalCard)?;
                     let member_id =
-                        MemberId::parse(&merchant.member_id).ok_or(PartyError::NotFound(MERCHANT_NOT_FOUND))?;
+                        MemberId::parse(&merchant.member_id).ok_or(MerchantFailure::NotFound(MERCHANT_NOT_FOUND))?;
                     let member = load_member(work, member_id).await?;
                     // A card in the member's own verified name: none verified, no card.
                     match member.member.real_name() {
@@ -720,7 +766,7 @@ impl Parties {
         number: &str,
         verified: bool,
         actor: &Actor,
-    ) -> Result<StoredMerchant, PartyError> {
+    ) -> Result<StoredMerchant, MerchantFailure> {
         let _turn = self.merchant_turn(id).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
@@ -748,7 +794,7 @@ impl Parties {
     }
 
     /// What the merchant received today and this month (the platform's calendar).
-    pub async fn merchant_receipts(&self, merchant: &StoredMerchant) -> Result<Receipts, PartyError> {
+    pub async fn merchant_receipts(&self, merchant: &StoredMerchant) -> Result<Receipts, MerchantFailure> {
         let keys = receipts_keys(&self.config, &merchant.id, clock::now());
         let work = self.reader();
         Ok(Receipts { today: work.counter(&keys[0]).await?, this_month: work.counter(&keys[1]).await? })
@@ -776,7 +822,7 @@ fn receipts_keys(config: &super::PartyConfig, merchant: &str, at: Timestamp) -> 
 }
 
 /// The merchant `account` was opened for, if any.
-async fn merchant_of_account(work: &mut Work, account: AccountId) -> Result<Option<StoredMerchant>, PartyError> {
+async fn merchant_of_account(work: &mut Work, account: AccountId) -> Result<Option<StoredMerchant>, MerchantFailure> {
     let merchants: Vec<StoredMerchant> = work.indexed(MERCHANT_OF_ACCOUNT, &account.to_string()).await?;
     Ok(merchants.into_iter().next())
 }
@@ -784,7 +830,7 @@ async fn merchant_of_account(work: &mut Work, account: AccountId) -> Result<Opti
 /// Refuses a merchant's account whose merchant is not active (`merchant_not_receiving`): the one
 /// check every way money reaches a merchant makes (payments, captures, escrow releases, deposit
 /// captures), through `Wallets::account_may_receive`. An account of no merchant receives freely.
-pub(crate) async fn merchant_may_receive(work: &mut Work, account: AccountId) -> Result<(), PartyError> {
+pub(crate) async fn merchant_may_receive(work: &mut Work, account: AccountId) -> Result<(), MerchantFailure> {
     if let Some(merchant) = merchant_of_account(work, account).await? {
         merchant.status().check_receives()?;
     }
@@ -803,14 +849,14 @@ pub(crate) async fn merchant_receives(
     account: AccountId,
     amount: i64,
     count: bool,
-) -> Result<Option<MerchantCount>, PartyError> {
+) -> Result<Option<MerchantCount>, MerchantFailure> {
     let Some(merchant) = merchant_of_account(work, account).await? else { return Ok(None) };
     merchant.status().check_receives()?;
     let merchant_type = parties.config.merchant_types.find(&merchant.merchant_type)?;
     let limits = merchant_type.limits();
     let keys = receipts_keys(&parties.config, &merchant.id, work.now);
     let received = Receipts { today: work.counter(&keys[0]).await?, this_month: work.counter(&keys[1]).await? };
-    received.receive(amount, limits).map_err(|limit| PartyError::Rejected(super::Rejection::of(limit)))?;
+    received.receive(amount, limits).map_err(|limit| MerchantFailure::Rejected(super::Rejection::of(limit)))?;
     if !count {
         return Ok(None);
     }
@@ -835,7 +881,7 @@ pub(crate) fn give_back(work: &mut Work, count: &mut Option<MerchantCount>, rece
 
 /// Refuses a business whose certificate another customer holds: as its own certificate (a verified
 /// authentication), or as an approved merchant's business.
-async fn check_business_of(work: &mut Work, business_key: &str, customer: &str) -> Result<(), PartyError> {
+async fn check_business_of(work: &mut Work, business_key: &str, customer: &str) -> Result<(), MerchantFailure> {
     for namespace in [CERTIFICATE_KEY, MERCHANT_BUSINESS_KEY] {
         if work.key_owner(namespace, business_key).await?.is_some_and(|owner| owner != customer) {
             return Err(rejected(MerchantError::BusinessOfAnotherCustomer));
@@ -846,7 +892,7 @@ async fn check_business_of(work: &mut Work, business_key: &str, customer: &str) 
 
 /// A merchant closing gives its business's key up, unless its customer still has another approved
 /// merchant (active or frozen) of the same business, or holds the certificate itself.
-async fn release_business_of(work: &mut Work, closing: &StoredMerchant) -> Result<(), PartyError> {
+async fn release_business_of(work: &mut Work, closing: &StoredMerchant) -> Result<(), MerchantFailure> {
     let merchants: Vec<StoredMerchant> = work.indexed(MERCHANTS_OF_CUSTOMER, &closing.customer_id).await?;
     let still_held = merchants.iter().any(|m| {
         m.id != closing.id
