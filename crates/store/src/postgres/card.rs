@@ -113,7 +113,7 @@ impl PostgresStore {
         }
         sql.push_str(" ORDER BY id LIMIT $2");
         let conn = self.inner.general.get().await?;
-        Ok(conn.client.query(&sql, &values).await.with_context(|| format!("read {table}"))?)
+        conn.client.query(&sql, &values).await.with_context(|| format!("read {table}"))
     }
 }
 
