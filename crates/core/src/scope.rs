@@ -212,15 +212,18 @@ mod tests {
         assert_eq!(Scopes::parse_list("wallet:write,ledger:read"), Ok(set));
         assert_eq!(Scopes::parse_list(""), Ok(Scopes::none()));
         assert_eq!(Scopes::parse_list("ledger:read ledger:admin"), Err(UnknownScope("ledger:admin".to_owned())));
-        assert_eq!(Scopes::all().iter().count(), 9);
+        assert_eq!(Scopes::all().iter().count(), 11);
         assert!(Scopes::all().contains(Scope::AuditRead));
         assert!(!set.contains(Scope::WalletRead));
     }
 
     #[test]
-    fn a_bound_client_holds_only_its_members_parties_and_wallet() {
+    fn a_bound_client_holds_only_its_members_parties_wallet_and_cards() {
         let bindable: Vec<&str> = Scopes::bindable().iter().map(Scope::as_str).collect();
-        assert_eq!(bindable, ["parties:read", "parties:write", "wallet:read", "wallet:write"]);
+        assert_eq!(
+            bindable,
+            ["parties:read", "parties:write", "wallet:read", "wallet:write", "cards:read", "cards:write"]
+        );
         assert_eq!(Scopes::all().and(Scopes::bindable()), Scopes::bindable());
     }
 }

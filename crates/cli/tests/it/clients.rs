@@ -75,7 +75,7 @@ fn clients_with_scopes_bindings_and_keys(database: Database) {
     // The first start's client holds every scope.
     let first = listed(dir, &database, &platform.client_id);
     assert!(
-        first.contains("scopes:   ledger:read ledger:write parties:read parties:write wallet:read wallet:write admin:read admin:write audit:read"),
+        first.contains("scopes:   ledger:read ledger:write parties:read parties:write wallet:read wallet:write admin:read admin:write audit:read cards:read cards:write"),
         "{first}"
     );
     assert!(first.contains("key 1:    active"), "{first}");
@@ -123,7 +123,10 @@ fn clients_with_scopes_bindings_and_keys(database: Database) {
     let created = client_ok(dir, &database, &["create", "--name", "merchant", "--bound-to", &enterprise]);
     let merchant = credential(&created, &field(&created, "client_id:"));
     assert_eq!(field(&created, "bound_to:"), enterprise);
-    assert_eq!(field(&created, "scopes:"), "parties:read parties:write wallet:read wallet:write");
+    assert_eq!(
+        field(&created, "scopes:"),
+        "parties:read parties:write wallet:read wallet:write cards:read cards:write"
+    );
     assert!(listed(dir, &database, &merchant.client_id).contains(&format!("bound_to: {enterprise}")));
     assert_eq!(call(port, &merchant, "GET", &format!("/v1/members/{enterprise}"), None).status, 200);
     let hidden = call(port, &merchant, "GET", &format!("/v1/members/{person}"), None);

@@ -3,6 +3,7 @@
 
 mod audit;
 mod bank;
+mod cards_guide;
 mod cli;
 mod clients;
 mod common;

@@ -336,6 +336,41 @@ fn literal(word: &Word) -> Option<&str> {
     }
 }
 
+/// The password every staff member a guide creates is given, and `sanhu call --staff` signs in with.
+pub(crate) const GUIDE_STAFF_PASSWORD: &str = "a staff password for the guide";
+
+fn is_sanhu_staff_create(command: &ShellCommand) -> bool {
+    command.words.len() >= 3
+        && literal(&command.words[0]) == Some("sanhu")
+        && literal(&command.words[1]) == Some("staff")
+        && literal(&command.words[2]) == Some("create")
+}
+
+/// Runs `sanhu staff create ... --password-stdin` as the guide shows it, on the guide's database; the
+/// password it reads is the guide's.
+fn create_staff(dir: &Path, command: &ShellCommand, database: &Database) {
+    let guide = guide();
+    let args: Vec<String> =
+        command.words[1..].iter().map(|w| literal(w).expect("a staff create line names no ids").to_owned()).collect();
+    assert!(
+        args.iter().any(|a| a == "--password-stdin"),
+        "{guide}:{}: staff are created with --password-stdin",
+        command.line
+    );
+    let password = command.stdin.as_ref().and_then(literal).map(str::trim);
+    assert_eq!(password, Some(GUIDE_STAFF_PASSWORD), "{guide}:{}: the guide's staff password on stdin", command.line);
+    let file = dir.join("staff-password.txt");
+    std::fs::write(&file, format!("{GUIDE_STAFF_PASSWORD}\n")).expect("write the staff password");
+    let mut process = common::sanhu(dir, &args);
+    process.stdin(Stdio::from(std::fs::File::open(&file).expect("open the staff password")));
+    if let [flag, url] = database.args().as_slice() {
+        assert_eq!(flag, "--database-url");
+        process.env("SANHU_DATABASE_URL", url);
+    }
+    let (status, stdout, stderr) = common::run_bounded(process, common::COMMAND_TIMEOUT);
+    assert!(status.success(), "{guide}:{}: sanhu {}:\n{stdout}\n{stderr}", command.line, args.join(" "));
+}
+
 fn is_sanhu_call(command: &ShellCommand) -> bool {
     command.words.len() >= 2
         && literal(&command.words[0]) == Some("sanhu")
@@ -559,6 +594,13 @@ pub(crate) fn run_the_guide(spec: &Guide, database: Database) {
                 let commands = shell_commands(block);
                 let calls = commands.iter().filter(|c| is_sanhu_call(c)).count();
                 if calls == 0 {
+                    // Staff accounts a guide makes (`sanhu staff create ... --password-stdin <<EOF`),
+                    // each with the guide's staff password, which `sanhu call --staff` signs in with.
+                    if !commands.is_empty() && commands.iter().all(is_sanhu_staff_create) {
+                        for command in &commands {
+                            create_staff(dir, command, &database);
+                        }
+                    }
                     continue;
                 }
                 assert_eq!(
