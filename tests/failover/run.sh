@@ -141,13 +141,15 @@ pg pg_autoctl create monitor --pgdata "$DIR/monitor" --pgport "$MONITOR_PORT" --
   --auth trust --no-ssl >"$DIR/create-monitor.log" 2>&1
 small "$DIR/monitor"
 # The monitor's health checks, tighter than pg_auto_failover's defaults (5 s period and timeout, 2
-# retries 2 s apart, a node unhealthy 20 s after its last report), so that a round takes seconds.
+# retries 2 s apart, a node unhealthy 20 s after its last report, and 30 s for an unreachable primary
+# to acknowledge its demotion before the standby is promoted), so that a round takes seconds.
 cat >>"$DIR/monitor/postgresql.conf" <<CONF
 pgautofailover.health_check_period = 1000
 pgautofailover.health_check_timeout = 1000
 pgautofailover.health_check_max_retries = 1
 pgautofailover.health_check_retry_delay = 500
 pgautofailover.node_considered_unhealthy_timeout = 5000
+pgautofailover.primary_demote_timeout = 5000
 CONF
 run "$DIR/monitor"
 wait_for "the monitor" psql "$MONITOR" -Atc "SELECT 1"
@@ -190,7 +192,7 @@ for round in $(seq 1 "$ROUNDS"); do
   SANHU_FAILOVER_KILL="bash $PWD/tests/failover/run.sh kill-primary $DIR" \
     timeout "$left" cargo test --locked -q -p sanhu --test it \
       -- --exact database_loss::postgres_failover_loses_nothing_acknowledged_and_service_follows_the_new_primary --nocapture
-  now=$(psql "$MONITOR" -Atc "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary')")
+  now=$(psql "$MONITOR" -Atc "SELECT nodeport FROM pgautofailover.node WHERE goalstate IN ('primary', 'wait_primary')")
   [ "$now" != "$primary" ] || { echo "failover test: :$primary is still the primary" >&2; exit 1; }
   # The old primary's keeper goes on: it finds its node demoted and rejoins as the standby.
   # shellcheck disable=SC2046
