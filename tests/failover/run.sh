@@ -170,6 +170,7 @@ if [ -n "${SANHU_FAILOVER_ASYNC:-}" ]; then
   # Asynchronous: the primary acknowledges a commit before the standby has it.
   wait_for "the standby" in_state "$N2" secondary
   pg pg_autoctl set node replication-quorum false --pgdata "$DIR/node-$N2" >/dev/null
+  export SANHU_FAILOVER_ASYNC=1
 fi
 
 healthy() {
