@@ -38,6 +38,16 @@ if [ "${1:-}" = kill-primary ]; then
   exit 0
 fi
 
+# docs/OPERATIONS.md gives the commands that make the formation: every option its pg_autoctl blocks
+# show is one this script uses.
+doc_options=$(awk '/^## PostgreSQL failover with pg_auto_failover/,0' docs/OPERATIONS.md \
+  | awk '/^```bash/ {block=""; inside=1; next} /^```/ {if (inside && block ~ /pg_autoctl/) print block; inside=0; next}
+         inside {block = block " " $0}' | tr ' ' '\n' | grep -- '^--' | sort -u)
+[ -n "$doc_options" ] || { echo "failover test: docs/OPERATIONS.md shows no pg_autoctl command" >&2; exit 1; }
+for option in $doc_options; do
+  grep -q -- "$option" "$0" || { echo "failover test: docs/OPERATIONS.md uses $option, this test does not" >&2; exit 1; }
+done
+
 ROUNDS="${SANHU_FAILOVER_ROUNDS:-2}"
 BASE_PORT="${SANHU_FAILOVER_PORT:-55432}"
 LIMIT_S="${SANHU_FAILOVER_SECONDS:-300}"
