@@ -38,6 +38,16 @@ if [ "${1:-}" = kill-primary ]; then
   exit 0
 fi
 
+# docs/OPERATIONS.md gives the commands that make the formation: every option its pg_autoctl blocks
+# show is one this script uses.
+doc_options=$(awk '/^## PostgreSQL failover with pg_auto_failover/,0' docs/OPERATIONS.md \
+  | awk '/^```bash/ {block=""; inside=1; next} /^```/ {if (inside && block ~ /pg_autoctl/) print block; inside=0; next}
+         inside {block = block " " $0}' | tr ' ' '\n' | grep -- '^--' | sort -u)
+[ -n "$doc_options" ] || { echo "failover test: docs/OPERATIONS.md shows no pg_autoctl command" >&2; exit 1; }
+for option in $doc_options; do
+  grep -q -- "$option" "$0" || { echo "failover test: docs/OPERATIONS.md uses $option, this test does not" >&2; exit 1; }
+done
+
 ROUNDS="${SANHU_FAILOVER_ROUNDS:-2}"
 BASE_PORT="${SANHU_FAILOVER_PORT:-55432}"
 LIMIT_S="${SANHU_FAILOVER_SECONDS:-300}"
@@ -141,13 +151,15 @@ pg pg_autoctl create monitor --pgdata "$DIR/monitor" --pgport "$MONITOR_PORT" --
   --auth trust --no-ssl >"$DIR/create-monitor.log" 2>&1
 small "$DIR/monitor"
 # The monitor's health checks, tighter than pg_auto_failover's defaults (5 s period and timeout, 2
-# retries 2 s apart, a node unhealthy 20 s after its last report), so that a round takes seconds.
+# retries 2 s apart, a node unhealthy 20 s after its last report, and 30 s for an unreachable primary
+# to acknowledge its demotion before the standby is promoted), so that a round takes seconds.
 cat >>"$DIR/monitor/postgresql.conf" <<CONF
 pgautofailover.health_check_period = 1000
 pgautofailover.health_check_timeout = 1000
 pgautofailover.health_check_max_retries = 1
 pgautofailover.health_check_retry_delay = 500
 pgautofailover.node_considered_unhealthy_timeout = 5000
+pgautofailover.primary_demote_timeout = 5000
 CONF
 run "$DIR/monitor"
 wait_for "the monitor" psql "$MONITOR" -Atc "SELECT 1"
@@ -168,6 +180,7 @@ if [ -n "${SANHU_FAILOVER_ASYNC:-}" ]; then
   # Asynchronous: the primary acknowledges a commit before the standby has it.
   wait_for "the standby" in_state "$N2" secondary
   pg pg_autoctl set node replication-quorum false --pgdata "$DIR/node-$N2" >/dev/null
+  export SANHU_FAILOVER_ASYNC=1
 fi
 
 healthy() {
@@ -190,7 +203,7 @@ for round in $(seq 1 "$ROUNDS"); do
   SANHU_FAILOVER_KILL="bash $PWD/tests/failover/run.sh kill-primary $DIR" \
     timeout "$left" cargo test --locked -q -p sanhu --test it \
       -- --exact database_loss::postgres_failover_loses_nothing_acknowledged_and_service_follows_the_new_primary --nocapture
-  now=$(psql "$MONITOR" -Atc "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary')")
+  now=$(psql "$MONITOR" -Atc "SELECT nodeport FROM pgautofailover.node WHERE goalstate IN ('primary', 'wait_primary')")
   [ "$now" != "$primary" ] || { echo "failover test: :$primary is still the primary" >&2; exit 1; }
   # The old primary's keeper goes on: it finds its node demoted and rejoins as the standby.
   # shellcheck disable=SC2046
