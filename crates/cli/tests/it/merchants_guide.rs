@@ -10,7 +10,6 @@ const MERCHANTS_GUIDE: Guide = Guide {
     path: "docs/MERCHANTS.md",
     asks_a_channel: false,
     calls_min: 20,
-    staff: &[("mei.review", "operations"), ("chen.check", "operations")],
 };
 
 #[test]

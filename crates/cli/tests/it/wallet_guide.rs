@@ -46,17 +46,9 @@ pub(crate) struct Guide {
     pub asks_a_channel: bool,
     /// At least this many calls and compared answers.
     pub calls_min: usize,
-    /// The staff accounts (username, role) the guide creates with `sanhu staff create` (a block the
-    /// runner leaves alone): the runner creates them once the server is up, with the password its
-    /// `sanhu call --staff` lines find in `SANHU_STAFF_PASSWORD`.
-    pub staff: &'static [(&'static str, &'static str)],
 }
 
-/// The password of the staff accounts a guide creates, as the guide's reader keeps it in
-/// `SANHU_STAFF_PASSWORD`.
-const GUIDE_STAFF_PASSWORD: &str = "a guide's staff password";
-
-const WALLET_GUIDE: Guide = Guide { text: GUIDE, path: GUIDE_PATH, asks_a_channel: true, calls_min: 100, staff: &[] };
+const WALLET_GUIDE: Guide = Guide { text: GUIDE, path: GUIDE_PATH, asks_a_channel: true, calls_min: 100 };
 
 thread_local! {
     /// The path of the guide this thread runs, for the messages that point into it.
@@ -515,27 +507,6 @@ fn sanhu_call(dir: &Path, args: &[String], stdin: Option<&str>, line: usize) -> 
     Called { succeeded: status.success(), answer, output }
 }
 
-/// The guide's staff accounts, as its `sanhu staff create` lines make them (the password read from
-/// standard input, as a reader would paste the one they keep in `SANHU_STAFF_PASSWORD`).
-fn create_staff(spec: &Guide, dir: &Path, database: &Database) {
-    let guide = guide();
-    for (username, role) in spec.staff {
-        assert!(
-            spec.text.contains(&format!("sanhu staff create --username {username} --role {role}")),
-            "{guide}: the guide creates the staff member {username} ({role}) with `sanhu staff create`"
-        );
-        let mut args = vec!["staff".to_owned()];
-        args.extend(database.args());
-        args.extend(["create", "--username", username, "--role", role, "--password-stdin"].map(str::to_owned));
-        let mut command = common::sanhu(dir, &args);
-        let file = dir.join("staff-password");
-        std::fs::write(&file, format!("{GUIDE_STAFF_PASSWORD}\n")).expect("write the staff password");
-        command.stdin(Stdio::from(std::fs::File::open(&file).expect("open the staff password")));
-        let (status, stdout, stderr) = common::run_bounded(command, common::COMMAND_TIMEOUT);
-        assert!(status.success(), "{guide}: sanhu staff create {username}: {stdout}{stderr}");
-    }
-}
-
 /// Counts of what a run did, for its summary.
 #[derive(Default, Debug)]
 struct Ran {
@@ -583,12 +554,8 @@ pub(crate) fn run_the_guide(spec: &Guide, database: Database) {
                 };
                 let _: toml::Table = toml::from_str(&text).expect("the changed sanhu.toml parses");
                 std::fs::write(dir.join("sanhu.toml"), &text).expect("write sanhu.toml");
-                let first = config.is_none();
                 config = Some(text);
                 server.start();
-                if first {
-                    create_staff(spec, dir, &database);
-                }
             }
             Kind::Sh => {
                 let commands = shell_commands(block);
