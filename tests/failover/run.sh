@@ -12,7 +12,9 @@
 # end, whatever happens.
 #
 #   bash tests/failover/run.sh                 # SANHU_FAILOVER_ROUNDS rounds (2)
-#   SANHU_FAILOVER_ASYNC=1 bash tests/failover/run.sh   # asynchronous replication (what it may lose)
+#   SANHU_FAILOVER_ASYNC=1 SANHU_FAILOVER_ROUNDS=1 bash tests/failover/run.sh
+#       asynchronous replication for the first round: the primary's WAL sender is paused for a second
+#       before the kill, and what the primary acknowledged meanwhile is counted as lost, not refused
 #
 # Installs Debian's postgresql-15-auto-failover when pg_autoctl is missing (as root); where it cannot,
 # it skips with a message, except under CI=true, where that fails. Bounded by SANHU_FAILOVER_SECONDS
@@ -29,11 +31,18 @@ if [ "${1:-}" = kill-primary ]; then
   port=$(psql "$(cat "$dir/monitor.url")" -Atc \
     "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary') ORDER BY nodeid LIMIT 1")
   [ -n "$port" ] || { echo "no primary to kill" >&2; exit 1; }
+  if [ -n "${SANHU_FAILOVER_ASYNC:-}" ]; then
+    # Asynchronous: the standby lags. The primary's WAL sender is paused for a second while the
+    # primary goes on acknowledging commits, and dies with it: the standby never gets them.
+    sender=$(pgrep -f "postgres: .*walsender" | while read -r pid; do
+      [ "$(readlink "/proc/$pid/cwd")" = "$dir/node-$port" ] && echo "$pid"; done | head -n 1)
+    if [ -n "$sender" ]; then kill -STOP "$sender"; sleep 1; fi
+  fi
   keeper=$(pgrep -g "$(cat "$dir/node-$port.pgid")" -x pg_autoctl | tr '\n' ' ')
   echo "$keeper" >"$dir/frozen"
   # shellcheck disable=SC2086
   kill -STOP $keeper
-  kill -KILL "$(head -n 1 "$dir/node-$port/postmaster.pid")"
+  kill -KILL "$(head -n 1 "$dir/node-$port/postmaster.pid")" ${sender:-}
   echo "127.0.0.1:$port"
   exit 0
 fi
