@@ -9,9 +9,18 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::card::{ApproverRole, CardStatus};
 use crate::id::{Id128, IdKind};
+use crate::ledger::CODE_LEN_MAX;
 use crate::money::{Amount, Currency, CURRENCIES};
+use crate::party::account_type::AccountTypeCode;
+use crate::party::certificate::CertificateType;
 use crate::party::change::{Reason, StaffName, REASON_CHARS_MAX, STAFF_NAME_CHARS_MAX};
+use crate::party::customer::PartyKind;
+use crate::party::merchant::{
+    DocumentKind, MerchantStatus, MerchantTypeCode, ReviewDecision, ScenarioKind, SettlementKind, NAME_CHARS_MAX,
+    SETTLEMENT_CYCLES, VERIFICATIONS,
+};
 use crate::scope::Scope;
 use crate::staff::{ApprovalStatus, StaffRole, Username, USERNAME_CHARS_MAX, USERNAME_CHARS_MIN};
 use crate::time::Timestamp;
@@ -131,3 +140,82 @@ impl PartialSchema for Scope {
 }
 
 impl ToSchema for Scope {}
+
+/// The schema of a set of values named by their `as_str()`, from the type's `ALL` list.
+macro_rules! one_of_all {
+    ($($ty:ty),+ $(,)?) => {
+        $(
+            impl PartialSchema for $ty {
+                fn schema() -> RefOr<Schema> {
+                    one_of(<$ty>::ALL.iter().map(|value| value.as_str()))
+                }
+            }
+
+            impl ToSchema for $ty {}
+        )+
+    };
+}
+
+one_of_all!(
+    MerchantStatus,
+    ScenarioKind,
+    SettlementKind,
+    DocumentKind,
+    ReviewDecision,
+    PartyKind,
+    CertificateType,
+    CardStatus,
+    ApproverRole,
+);
+
+impl PartialSchema for MerchantTypeCode {
+    /// 1 to 32 lower-case letters, digits or `_`.
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z0-9_]{1,32}$")).into()
+    }
+}
+
+impl ToSchema for MerchantTypeCode {}
+
+impl PartialSchema for AccountTypeCode {
+    /// A lower-case letter, then lower-case letters, digits or `_`: 1 to [`CODE_LEN_MAX`] in all.
+    fn schema() -> RefOr<Schema> {
+        let pattern = format!("^[a-z][a-z0-9_]{{0,{}}}$", CODE_LEN_MAX - 1);
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).into()
+    }
+}
+
+impl ToSchema for AccountTypeCode {}
+
+/// A merchant's name as payers see it, or a business's registered name.
+pub struct MerchantName;
+
+impl PartialSchema for MerchantName {
+    fn schema() -> RefOr<Schema> {
+        bounded_text(NAME_CHARS_MAX)
+    }
+}
+
+impl ToSchema for MerchantName {}
+
+/// When a merchant's receipts are settled ([`SETTLEMENT_CYCLES`]).
+pub struct SettlementCycle;
+
+impl PartialSchema for SettlementCycle {
+    fn schema() -> RefOr<Schema> {
+        one_of(SETTLEMENT_CYCLES)
+    }
+}
+
+impl ToSchema for SettlementCycle {}
+
+/// A settlement account's verification as shown ([`VERIFICATIONS`]).
+pub struct SettlementVerification;
+
+impl PartialSchema for SettlementVerification {
+    fn schema() -> RefOr<Schema> {
+        one_of(VERIFICATIONS)
+    }
+}
+
+impl ToSchema for SettlementVerification {}

@@ -342,6 +342,8 @@ pub enum ApproverRole {
 }
 
 impl ApproverRole {
+    pub const ALL: [ApproverRole; 2] = [ApproverRole::Marketing, ApproverRole::Finance];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ApproverRole::Marketing => "marketing",
@@ -350,7 +352,7 @@ impl ApproverRole {
     }
 
     pub fn parse(text: &str) -> Option<ApproverRole> {
-        [ApproverRole::Marketing, ApproverRole::Finance].into_iter().find(|r| r.as_str() == text)
+        ApproverRole::ALL.into_iter().find(|r| r.as_str() == text)
     }
 }
 
@@ -383,7 +385,7 @@ pub fn approve(
 
 /// Whether both roles have approved.
 pub fn fully_approved(approvals: &[BatchApproval]) -> bool {
-    [ApproverRole::Marketing, ApproverRole::Finance].iter().all(|role| approvals.iter().any(|a| a.role == *role))
+    ApproverRole::ALL.iter().all(|role| approvals.iter().any(|a| a.role == *role))
 }
 
 /// Where a card is in its life.
@@ -397,6 +399,8 @@ pub enum CardStatus {
 }
 
 impl CardStatus {
+    pub const ALL: [CardStatus; 3] = [CardStatus::Sold, CardStatus::Active, CardStatus::Frozen];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CardStatus::Sold => "sold",
@@ -406,7 +410,7 @@ impl CardStatus {
     }
 
     pub fn parse(text: &str) -> Option<CardStatus> {
-        [CardStatus::Sold, CardStatus::Active, CardStatus::Frozen].into_iter().find(|s| s.as_str() == text)
+        CardStatus::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 

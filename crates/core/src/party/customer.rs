@@ -42,6 +42,8 @@ pub enum PartyKind {
 }
 
 impl PartyKind {
+    pub const ALL: [PartyKind; 2] = [PartyKind::Personal, PartyKind::Enterprise];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PartyKind::Personal => "personal",
@@ -50,7 +52,7 @@ impl PartyKind {
     }
 
     pub fn parse(text: &str) -> Option<PartyKind> {
-        [PartyKind::Personal, PartyKind::Enterprise].into_iter().find(|k| k.as_str() == text)
+        PartyKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 

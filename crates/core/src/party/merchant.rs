@@ -388,6 +388,8 @@ pub enum ReviewDecision {
 }
 
 impl ReviewDecision {
+    pub const ALL: [ReviewDecision; 3] = [ReviewDecision::Approve, ReviewDecision::Reject, ReviewDecision::RequestMore];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReviewDecision::Approve => "approve",
@@ -397,22 +399,30 @@ impl ReviewDecision {
     }
 
     pub fn parse(text: &str) -> Option<ReviewDecision> {
-        [ReviewDecision::Approve, ReviewDecision::Reject, ReviewDecision::RequestMore]
-            .into_iter()
-            .find(|d| d.as_str() == text)
+        ReviewDecision::ALL.into_iter().find(|d| d.as_str() == text)
     }
 }
 
-/// When a merchant's receipts are settled: T+1 (the next working day), D+1 (the next day) or D+0.
+/// The settlement cycles: T+1 (the next working day), D+1 (the next day) and D+0.
+pub const SETTLEMENT_CYCLES: [&str; 3] = ["t1", "d1", "d0"];
+
+/// What a settlement account's verification shows: none recorded (or one for another account), or
+/// the platform's word on it.
+pub const VERIFICATIONS: [&str; 3] = ["unverified", "verified", "failed"];
+
+/// A merchant's name as shown to payers, or a business's registered name, at most this many characters.
+pub const NAME_CHARS_MAX: usize = 100;
+
+/// When a merchant's receipts are settled: one of [`SETTLEMENT_CYCLES`].
 pub fn check_settlement_cycle(text: &str) -> Result<&'static str, MerchantError> {
-    ["t1", "d1", "d0"].into_iter().find(|c| *c == text).ok_or(MerchantError::SettlementCycleInvalid)
+    SETTLEMENT_CYCLES.into_iter().find(|c| *c == text).ok_or(MerchantError::SettlementCycleInvalid)
 }
 
 /// A merchant's name as shown to payers, or a business's registered name: 1 to 100 characters, no
 /// control characters.
 pub fn check_name(text: &str) -> Result<String, MerchantError> {
     let text = text.trim();
-    let ok = (1..=100).contains(&text.chars().count()) && !text.chars().any(char::is_control);
+    let ok = (1..=NAME_CHARS_MAX).contains(&text.chars().count()) && !text.chars().any(char::is_control);
     ok.then(|| text.to_owned()).ok_or(MerchantError::NameInvalid)
 }
 

@@ -33,12 +33,17 @@ fn card_number(text: &str) -> Result<String, ApiError> {
 #[schema(as = Card)]
 pub struct CardView {
     /// Its number: the segment's prefix, a serial, a Luhn check digit.
+    #[schema(pattern = "^[0-9]{7,21}$")]
     pub number: String,
+    #[schema(value_type = sanhu_core::id::CardBatchId, inline)]
     pub batch_id: String,
+    #[schema(value_type = sanhu_core::id::CardTypeId, inline)]
     pub type_id: String,
     /// The type's version whose terms it carries.
+    #[schema(minimum = 1)]
     pub type_version: i64,
     /// `platform`, or the merchant's id.
+    #[schema(pattern = "^(platform|mch_[0-7][0-9A-HJKMNP-TV-Z]{25})$")]
     pub owner: String,
     /// The member it is bound to.
     #[schema(required = true, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
@@ -47,6 +52,7 @@ pub struct CardView {
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
     /// `sold` (not activated yet), `active` or `frozen`.
+    #[schema(value_type = sanhu_core::card::CardStatus, inline)]
     pub status: &'static str,
     /// Frozen because reported lost (挂失).
     pub lost: bool,

@@ -166,6 +166,15 @@ pub enum Decision {
 
 /// banned: its members cannot act; frozen: no money leaves or enters any of its accounts; stop_payment: no money leaves
 /// them.
+/// What staff set a merchant's status to: `frozen` (from active), `active` (from frozen) or `closed`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum MerchantStatusChange {
+    Frozen,
+    Active,
+    Closed,
+}
+
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum CustomerStatusChange {

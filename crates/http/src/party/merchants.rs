@@ -19,7 +19,7 @@ use sanhu_service::party::{
 use serde::{Deserialize, Serialize};
 
 use super::fields::{self, refused};
-use super::{run, ClientActor, HistoryPage};
+use super::{run, ActorText, ClientActor, HistoryPage};
 use crate::error::{code, ApiError};
 use crate::idempotency::IdempotencyScope;
 use crate::ids;
@@ -53,13 +53,13 @@ fn merchant_id(field: &str, text: &str) -> Result<MerchantId, ApiError> {
 #[serde(deny_unknown_fields)]
 #[schema(as = MerchantScenarioRequest)]
 struct ScenarioBody {
-    /// `online_shop`, `offline_store`, `app` or `mini_program`.
-    #[schema(examples("offline_store"))]
+    #[schema(value_type = sanhu_core::party::merchant::ScenarioKind, inline, examples("offline_store"))]
     kind: String,
     /// An `https://` URL: for every kind but `offline_store`.
+    #[schema(nullable = false, max_length = 500, pattern = "^https://[!-~]+$")]
     url: Option<String>,
     /// The store's address: for `offline_store` only.
-    #[schema(examples("北京市海淀区某某路1号"))]
+    #[schema(nullable = false, min_length = 1, max_length = 200, examples("北京市海淀区某某路1号"))]
     address: Option<String>,
 }
 
@@ -67,10 +67,10 @@ struct ScenarioBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = MerchantContactRequest)]
 struct ContactBody {
-    #[schema(examples("李四"))]
+    #[schema(min_length = 1, max_length = 100, examples("李四"))]
     name: String,
     /// A mainland mobile (11 digits, read as +86) or +country and number.
-    #[schema(examples("13912345678"))]
+    #[schema(max_length = 20, examples("13912345678"))]
     phone: String,
 }
 
@@ -79,10 +79,10 @@ struct ContactBody {
 #[schema(as = MerchantBusinessRequest)]
 struct BusinessBody {
     /// The name on the business licence.
-    #[schema(examples("某某科技有限公司"))]
+    #[schema(value_type = sanhu_core::openapi::MerchantName, inline, examples("某某科技有限公司"))]
     registered_name: String,
     /// The licence's unified social credit code: what recognises the business.
-    #[schema(examples("91110108MA01ABCD0B"))]
+    #[schema(min_length = 1, max_length = 64, examples("91110108MA01ABCD0B"))]
     credit_code: String,
 }
 
@@ -96,46 +96,65 @@ struct OpenMerchantBody {
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     member_id: String,
     /// A configured merchant type (`personal`, `individual_business`, `enterprise` by default).
-    #[schema(examples("enterprise"))]
+    #[schema(value_type = sanhu_core::party::merchant::MerchantTypeCode, inline, examples("enterprise"))]
     merchant_type: String,
     /// The name payers see.
-    #[schema(examples("某某咖啡"))]
+    #[schema(value_type = sanhu_core::openapi::MerchantName, inline, examples("某某咖啡"))]
     name: String,
     scenario: ScenarioBody,
     contact: ContactBody,
     /// When receipts are settled: `t1` (the default), `d1` or `d0`.
-    #[schema(examples("t1"))]
+    #[schema(nullable = false, value_type = Option<sanhu_core::openapi::SettlementCycle>, inline, examples("t1"))]
     settlement_cycle: Option<String>,
     /// The business licence, for a type that requires one; a personal merchant is its customer's own
     /// certificate.
     business: Option<BusinessBody>,
 }
 
+/// A premises photo's reference in the platform's file store: 1 to 200 printable ASCII characters.
+struct PhotoReference;
+
+impl utoipa::PartialSchema for PhotoReference {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[!-~]{1,200}$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PhotoReference {}
+
 /// A merchant's scenario as the API shows it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MerchantScenario)]
 pub struct ScenarioView {
+    #[schema(value_type = sanhu_core::party::merchant::ScenarioKind, inline)]
     kind: String,
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 500, pattern = "^https://[!-~]+$")]
     url: Option<String>,
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 200)]
     address: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MerchantContact)]
 pub struct ContactView {
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
-    /// Masked.
-    #[schema(examples("+86139****5678"))]
+    /// Masked (empty should the stored number not read as one).
+    #[schema(max_length = 20, examples("+86139****5678"))]
     phone: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MerchantLegalPerson)]
 pub struct LegalPersonView {
+    #[schema(min_length = 1, max_length = 64)]
     name: String,
+    #[schema(value_type = sanhu_core::party::CertificateType, inline)]
     certificate_type: String,
+    #[schema(pattern = "\\*")]
     masked_number: String,
 }
 
@@ -144,10 +163,11 @@ pub struct LegalPersonView {
 #[schema(as = MerchantDocuments)]
 pub struct DocumentsView {
     /// The licence's credit code, masked; null until given.
-    #[schema(required = true)]
+    #[schema(required = true, pattern = "\\*")]
     licence: Option<String>,
     #[schema(required = true)]
     legal_person: Option<LegalPersonView>,
+    #[schema(value_type = Vec<PhotoReference>, inline)]
     premises_photos: Vec<String>,
 }
 
@@ -155,44 +175,50 @@ pub struct DocumentsView {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MerchantSettlementAccount)]
 pub struct SettlementAccountView {
-    /// `corporate` or `personal_card`.
+    #[schema(value_type = sanhu_core::party::merchant::SettlementKind, inline)]
     kind: String,
+    /// As given (a corporate account's is the business's registered name).
+    #[schema(pattern = "\\S")]
     account_name: String,
+    #[schema(pattern = "\\*")]
     masked_number: String,
-    #[schema(required = true)]
+    #[schema(required = true, pattern = "^[0-9]{3}$")]
     bank_code: Option<String>,
-    #[schema(required = true)]
+    #[schema(required = true, pattern = "^[0-9]{12}$")]
     branch_code: Option<String>,
-    /// `unverified`, `verified` or `failed`: the verification of this very account (one recorded for
-    /// an account set before is void).
+    /// The verification of this very account (one recorded for an account set before is void).
+    #[schema(value_type = sanhu_core::openapi::SettlementVerification, inline)]
     verification: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MerchantReview)]
 pub struct ReviewView {
-    /// `approve`, `reject` or `request_more`.
+    #[schema(value_type = sanhu_core::party::merchant::ReviewDecision, inline)]
     decision: String,
-    #[schema(required = true)]
+    #[schema(required = true, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     reason: Option<String>,
     /// The maker: who made the decision.
+    #[schema(value_type = ActorText, inline)]
     by: String,
-    #[schema(format = DateTime)]
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     at: String,
     /// The checker: the staff member who approved the maker's decision.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = Option<ActorText>, inline)]
     checker: Option<String>,
     /// Who submitted the application decided on.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = Option<ActorText>, inline)]
     submitted_by: Option<String>,
-    #[schema(required = true, format = DateTime)]
+    #[schema(required = true, value_type = Option<sanhu_core::Timestamp>, inline)]
     submitted_at: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MerchantAccount)]
 pub struct MerchantAccountView {
+    #[schema(value_type = sanhu_core::AccountId, inline)]
     account_id: String,
+    #[schema(value_type = sanhu_core::party::AccountTypeCode, inline)]
     account_type: String,
 }
 
@@ -200,7 +226,11 @@ pub struct MerchantAccountView {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MerchantReceipts)]
 pub struct ReceiptsView {
+    /// Minor units.
+    #[schema(minimum = 0)]
     today: i64,
+    /// Minor units.
+    #[schema(minimum = 0)]
     this_month: i64,
 }
 
@@ -208,24 +238,29 @@ pub struct ReceiptsView {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Merchant)]
 pub struct MerchantView {
-    #[schema(pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    #[schema(value_type = sanhu_core::id::MerchantId, inline)]
     id: String,
-    #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    #[schema(value_type = sanhu_core::id::CustomerId, inline)]
     customer_id: String,
-    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    #[schema(value_type = sanhu_core::id::MemberId, inline)]
     member_id: String,
+    #[schema(value_type = sanhu_core::party::merchant::MerchantTypeCode, inline)]
     merchant_type: String,
+    #[schema(value_type = sanhu_core::openapi::MerchantName, inline)]
     name: String,
+    /// The business's registered name (a personal merchant's: its customer's real name).
+    #[schema(min_length = 1, max_length = 100)]
     business_name: String,
     /// The business's certificate (credit code, or the customer's own), masked.
+    #[schema(pattern = "\\*")]
     business_certificate: String,
-    /// `applying`, `under_review`, `active`, `rejected`, `frozen` or `closed`.
-    #[schema(examples("applying"))]
+    #[schema(value_type = sanhu_core::party::merchant::MerchantStatus, inline, examples("applying"))]
     status: String,
-    #[schema(required = true)]
+    #[schema(required = true, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     status_reason: Option<String>,
     scenario: ScenarioView,
     contact: ContactView,
+    #[schema(value_type = sanhu_core::openapi::SettlementCycle, inline)]
     settlement_cycle: String,
     #[schema(required = true)]
     settlement_account: Option<SettlementAccountView>,
@@ -234,9 +269,9 @@ pub struct MerchantView {
     /// The accounts opened when it became active.
     accounts: Vec<MerchantAccountView>,
     receipts: ReceiptsView,
-    #[schema(format = DateTime)]
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     created_at: String,
-    #[schema(format = DateTime)]
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
     updated_at: String,
 }
 
@@ -394,7 +429,7 @@ pub async fn get_merchant(
 pub struct MerchantList {
     data: Vec<MerchantView>,
     /// Pass as `after` for the next page; null on the last page.
-    #[schema(required = true)]
+    #[schema(required, value_type = Option<sanhu_core::id::MerchantId>, inline)]
     next_cursor: Option<String>,
 }
 
@@ -408,12 +443,11 @@ pub struct MerchantList {
     description = "Merchants in the order they were opened, filtered by status, type, customer or member, with a \
         cursor. A client bound to a member lists that member's merchants only.",
     params(
-        ("status" = Option<String>, Query, description = "applying, under_review, active, rejected, frozen or closed."),
-        ("merchant_type" = Option<String>, Query, description = "A merchant type's code."),
-        ("customer_id" = Option<String>, Query, description = "The customer's merchants."),
-        ("member_id" = Option<String>, Query, description = "The member's merchants."),
-        ("after" = Option<String>, Query, description = "A `next_cursor` this endpoint returned."),
-        ("limit" = Option<u32>, Query, description = "At most this many (the page size maximum by default)."),
+        ("status" = inline(Option<sanhu_core::party::merchant::MerchantStatus>), Query, description = "The merchants in this status."),
+        ("merchant_type" = inline(Option<sanhu_core::party::merchant::MerchantTypeCode>), Query, description = "A merchant type's code."),
+        ("customer_id" = inline(Option<sanhu_core::id::CustomerId>), Query, description = "The customer's merchants."),
+        ("member_id" = inline(Option<sanhu_core::id::MemberId>), Query, description = "The member's merchants."),
+        crate::query::Paging<sanhu_core::id::MerchantId>,
     ),
     responses((status = 200, description = "A page of merchants.", body = MerchantList))
 )]
@@ -468,8 +502,7 @@ pub async fn list_merchants(
         settlement account set and verified, status changed; with who, when and why.",
     params(
         ("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("after" = Option<String>, Query, description = "A `next_cursor` this endpoint returned."),
-        ("limit" = Option<u32>, Query, description = "At most this many."),
+        crate::query::Paging<crate::query::SequenceCursor>,
     ),
     responses((status = 200, description = "A page of history.", body = HistoryPage))
 )]
@@ -488,12 +521,13 @@ pub async fn merchant_history(
 #[serde(deny_unknown_fields)]
 #[schema(as = MerchantLegalPersonRequest)]
 struct LegalPersonBody {
-    #[schema(examples("张三"))]
+    #[schema(min_length = 1, max_length = 64, examples("张三"))]
     name: String,
     /// `id_card` by default.
+    #[schema(nullable = false, value_type = Option<sanhu_core::party::CertificateType>, inline)]
     certificate_type: Option<String>,
     /// Read, checked and kept masked only.
-    #[schema(examples("110101199003071233"))]
+    #[schema(min_length = 1, max_length = 64, examples("110101199003071233"))]
     certificate_number: String,
 }
 
@@ -503,10 +537,11 @@ struct LegalPersonBody {
 #[schema(as = MerchantDocumentsRequest)]
 struct DocumentsBody {
     /// The licence's number: the business's credit code given when the merchant was opened.
-    #[schema(examples("91110108MA01ABCD0B"))]
+    #[schema(nullable = false, min_length = 1, max_length = 64, examples("91110108MA01ABCD0B"))]
     licence_number: Option<String>,
     legal_person: Option<LegalPersonBody>,
     /// References to photos of the premises in the platform's file store (at most 10).
+    #[schema(nullable = false, value_type = Option<Vec<PhotoReference>>, inline, max_items = 10)]
     premises_photos: Option<Vec<String>>,
 }
 
@@ -563,16 +598,20 @@ pub async fn give_documents(
 #[schema(as = MerchantSettlementAccountRequest)]
 struct SettlementAccountBody {
     /// `corporate` (对公) or `personal_card`.
-    #[schema(examples("corporate"))]
+    #[schema(value_type = sanhu_core::party::merchant::SettlementKind, inline, examples("corporate"))]
     kind: String,
     /// A corporate account's name must be the business's registered name; a card's, the member's
     /// real name.
+    #[schema(pattern = "\\S")]
     account_name: String,
     /// A corporate account: 6 to 32 digits, not Luhn-checked. A card: Luhn-checked.
+    #[schema(pattern = "[0-9]")]
     account_number: String,
     /// A corporate account's bank: 3 digits.
+    #[schema(nullable = false, pattern = "^[0-9]{3}$")]
     bank_code: Option<String>,
     /// A corporate account's branch (联行号): 12 digits.
+    #[schema(nullable = false, pattern = "^[0-9]{12}$")]
     branch_code: Option<String>,
 }
 
@@ -623,7 +662,7 @@ struct VerificationBody {
     verified: bool,
     /// The number of the account verified: it must be the merchant's settlement account
     /// (`settlement_account_changed`), and the verification stays bound to it.
-    #[schema(examples("1100000000000000000001"))]
+    #[schema(pattern = "[0-9]", examples("1100000000000000000001"))]
     account_number: String,
 }
 
@@ -684,10 +723,10 @@ pub async fn submit_merchant(
 #[serde(deny_unknown_fields)]
 #[schema(as = MerchantReviewRequest)]
 struct ReviewBody {
-    /// `approve`, `reject` or `request_more`.
-    #[schema(examples("approve"))]
+    #[schema(value_type = sanhu_core::party::merchant::ReviewDecision, inline, examples("approve"))]
     decision: String,
     /// Required to reject or ask for more.
+    #[schema(nullable = false, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     reason: Option<String>,
 }
 
@@ -741,8 +780,9 @@ pub async fn review_merchant(
 #[schema(as = MerchantStatusRequest)]
 struct StatusBody {
     /// `frozen`, `active` (unfreeze) or `closed`.
-    #[schema(examples("frozen"))]
+    #[schema(value_type = super::choices::MerchantStatusChange, inline, examples("frozen"))]
     status: String,
+    #[schema(value_type = sanhu_core::party::change::Reason, inline)]
     reason: String,
 }
 
@@ -779,19 +819,29 @@ pub async fn set_merchant_status(
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MerchantType)]
 pub struct MerchantTypeView {
+    #[schema(value_type = sanhu_core::party::merchant::MerchantTypeCode, inline)]
     code: String,
+    /// As configured.
     name: String,
-    /// `personal` or `enterprise`: the kind of member it is opened from.
+    /// The kind of member it is opened from.
+    #[schema(value_type = sanhu_core::party::PartyKind, inline)]
     member_kind: String,
     real_name_required: bool,
-    /// Of `licence`, `legal_person`, `premises`.
+    #[schema(value_type = Vec<sanhu_core::party::merchant::DocumentKind>, inline)]
     documents: Vec<String>,
-    /// Of `corporate`, `personal_card`.
+    #[schema(value_type = Vec<sanhu_core::party::merchant::SettlementKind>, inline)]
     settlement_accounts: Vec<String>,
+    /// Minor units.
+    #[schema(minimum = 1)]
     per_payment: i64,
+    /// Minor units; at least `per_payment`.
+    #[schema(minimum = 1)]
     per_day: i64,
+    /// Minor units; at least `per_day`.
+    #[schema(minimum = 1)]
     per_month: i64,
     /// The account types opened when a merchant of this type becomes active.
+    #[schema(value_type = Vec<sanhu_core::party::AccountTypeCode>, inline)]
     accounts: Vec<String>,
 }
 

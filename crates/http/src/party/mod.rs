@@ -431,9 +431,7 @@ pub struct HistoryEntryView {
     )]
     pub action: String,
     /// `client:cli_…`, `staff:name`, `member:mem_…`, `operator:opr_…` or `system`.
-    #[schema(
-        pattern = "^(client:cli_[A-Za-z0-9_-]{1,60}|staff:.{1,64}|member:mem_[0-7][0-9A-HJKMNP-TV-Z]{25}|operator:opr_[0-7][0-9A-HJKMNP-TV-Z]{25}|system)$"
-    )]
+    #[schema(value_type = ActorText, inline)]
     pub actor: String,
     #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
@@ -459,6 +457,24 @@ impl From<&HistoryEntry> for HistoryEntryView {
         }
     }
 }
+
+/// Who acted, as a record's history and its decisions name them: `client:cli_…`, `staff:name`,
+/// `member:mem_…`, `operator:opr_…` or `system`.
+pub struct ActorText;
+
+impl utoipa::PartialSchema for ActorText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(
+                "^(client:cli_[A-Za-z0-9_-]{1,60}|staff:.{1,64}|member:mem_[0-7][0-9A-HJKMNP-TV-Z]{25}\
+                 |operator:opr_[0-7][0-9A-HJKMNP-TV-Z]{25}|system)$",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ActorText {}
 
 /// A page of history, oldest first.
 #[derive(Serialize, utoipa::ToSchema)]
