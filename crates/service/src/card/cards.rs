@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::batches::BatchStatus;
 use super::documents::{decode, encode, TermsDoc};
-use super::money::{transaction_id, CardTransaction, CardTransactionKind, TransactionStatus};
+use super::money::{transaction_id, CardTransaction, CardTransactionKind};
 use super::{card_account_id, CardFailure, Cards, CARD_NOT_FOUND};
 use crate::clock;
 use crate::party::work::actor_text;
@@ -282,25 +282,18 @@ impl Cards {
             .collect();
         let chain = posted_chain(&moves, &id, "sale", &number);
         let sale = CardTransaction {
-            id: id.clone(),
-            order_number: request.order_number.as_str().to_owned(),
-            kind: CardTransactionKind::Sale,
-            card_number: number.clone(),
-            amount: if terms.kind == CardKind::StoredValue { terms.face_value } else { 0 },
             order_amount: Some(terms.sale_price),
-            discount: 0,
-            rate_bp: None,
-            business_line: None,
-            counter_account: None,
-            payment_number: None,
-            refunded: 0,
-            status: TransactionStatus::InFlight,
-            refusal: None,
-            transfers: Vec::new(),
-            fingerprint,
-            actor: actor_text(actor),
-            created_at: now,
-            chain: store_chain(&chain),
+            ..CardTransaction::in_flight(
+                &id,
+                CardTransactionKind::Sale,
+                request.order_number.as_str(),
+                &number,
+                if terms.kind == CardKind::StoredValue { terms.face_value } else { 0 },
+                fingerprint,
+                actor_text(actor),
+                now,
+                store_chain(&chain),
+            )
         };
         if !self.store().create_card(&card.stored(), &sale.stored()).await? {
             // The same sale, made meanwhile: its card is the answer (the serial taken here is left

@@ -141,6 +141,43 @@ struct TransactionDoc {
 }
 
 impl CardTransaction {
+    /// A transaction about to be recorded with its chain, before the ledger decides it: nothing moved
+    /// yet, nothing refunded or refused. The kinds' own fields are set over it.
+    #[allow(clippy::too_many_arguments)] // the fields every kind sets, each named at its call
+    pub(crate) fn in_flight(
+        id: &str,
+        kind: CardTransactionKind,
+        order_number: &str,
+        card_number: &str,
+        amount: i64,
+        fingerprint: String,
+        actor: String,
+        created_at: Timestamp,
+        chain: Vec<StoredRequest>,
+    ) -> CardTransaction {
+        CardTransaction {
+            id: id.to_owned(),
+            order_number: order_number.to_owned(),
+            kind,
+            card_number: card_number.to_owned(),
+            amount,
+            order_amount: None,
+            discount: 0,
+            rate_bp: None,
+            business_line: None,
+            counter_account: None,
+            payment_number: None,
+            refunded: 0,
+            status: TransactionStatus::InFlight,
+            refusal: None,
+            transfers: Vec::new(),
+            fingerprint,
+            actor,
+            created_at,
+            chain,
+        }
+    }
+
     pub(crate) fn stored(&self) -> StoredCardTransaction {
         StoredCardTransaction {
             id: self.id.clone(),
@@ -357,25 +394,18 @@ impl Cards {
         let moves = [Move { debit: clearing, credit: card.account_id, amount, code: CARD_RECHARGE_CODE }];
         let chain = posted_chain(&moves, &id, "recharge", number);
         self.record_and_settle(CardTransaction {
-            id: id.clone(),
-            order_number: request.order_number.as_str().to_owned(),
-            kind: CardTransactionKind::Recharge,
-            card_number: number.to_owned(),
-            amount: request.amount,
-            order_amount: None,
-            discount: 0,
-            rate_bp: None,
-            business_line: None,
             counter_account: Some(clearing),
-            payment_number: None,
-            refunded: 0,
-            status: TransactionStatus::InFlight,
-            refusal: None,
-            transfers: Vec::new(),
-            fingerprint,
-            actor: actor_text(actor),
-            created_at: clock::now(),
-            chain: store_chain(&chain),
+            ..CardTransaction::in_flight(
+                &id,
+                CardTransactionKind::Recharge,
+                request.order_number.as_str(),
+                number,
+                request.amount,
+                fingerprint,
+                actor_text(actor),
+                clock::now(),
+                store_chain(&chain),
+            )
         })
         .await
     }
@@ -419,25 +449,22 @@ impl Cards {
         }];
         let chain = posted_chain(&moves, &id, "payment", number);
         self.record_and_settle(CardTransaction {
-            id: id.clone(),
-            order_number: request.order_number.as_str().to_owned(),
-            kind: CardTransactionKind::Payment,
-            card_number: number.to_owned(),
-            amount: paid,
             order_amount: Some(request.amount),
             discount,
             rate_bp: Some(rate),
             business_line: line,
             counter_account: Some(request.receiver),
-            payment_number: None,
-            refunded: 0,
-            status: TransactionStatus::InFlight,
-            refusal: None,
-            transfers: Vec::new(),
-            fingerprint,
-            actor: actor_text(actor),
-            created_at: clock::now(),
-            chain: store_chain(&chain),
+            ..CardTransaction::in_flight(
+                &id,
+                CardTransactionKind::Payment,
+                request.order_number.as_str(),
+                number,
+                paid,
+                fingerprint,
+                actor_text(actor),
+                clock::now(),
+                store_chain(&chain),
+            )
         })
         .await
     }
@@ -470,25 +497,19 @@ impl Cards {
         let moves = [Move { debit: receiver, credit: card.account_id, amount, code: CARD_REFUND_CODE }];
         let chain = posted_chain(&moves, &id, "refund", number);
         let refund = CardTransaction {
-            id: id.clone(),
-            order_number: request.order_number.as_str().to_owned(),
-            kind: CardTransactionKind::Refund,
-            card_number: number.to_owned(),
-            amount: request.amount,
-            order_amount: None,
-            discount: 0,
-            rate_bp: None,
-            business_line: None,
             counter_account: Some(receiver),
             payment_number: Some(request.payment_number.as_str().to_owned()),
-            refunded: 0,
-            status: TransactionStatus::InFlight,
-            refusal: None,
-            transfers: Vec::new(),
-            fingerprint,
-            actor: actor_text(actor),
-            created_at: clock::now(),
-            chain: store_chain(&chain),
+            ..CardTransaction::in_flight(
+                &id,
+                CardTransactionKind::Refund,
+                request.order_number.as_str(),
+                number,
+                request.amount,
+                fingerprint,
+                actor_text(actor),
+                clock::now(),
+                store_chain(&chain),
+            )
         };
         if !self.store().create_card_refund(&refund.stored(), &payment_id).await? {
             // Either the same refund, made meanwhile, or more than the payment has left.
