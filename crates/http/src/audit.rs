@@ -112,8 +112,11 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         async move {
             // The handler on a task of its own, so that a panic in it is answered (and recorded) as a
             // 500 rather than losing the record with the task.
+            // What the handler writes is tracked (`sanhu_service::effects`), for its answer to tell
+            // whether a failure left anything applied.
             let handling = tokio::spawn(
-                request_id::scope(request_id.clone(), next.run(request)).instrument(tracing::Span::current()),
+                request_id::scope(request_id.clone(), sanhu_service::effects::scope(next.run(request)))
+                    .instrument(tracing::Span::current()),
             );
             let response = match handling.await {
                 Ok(response) => response,
@@ -138,7 +141,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                     collect_ids(answer, &mut target_ids, 0);
                 }
             }
-            let record = RequestRecord {
+            let mut record = RequestRecord {
                 at: clock::now(),
                 actor,
                 request_id,
@@ -161,6 +164,10 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
             let mut tries = 0;
             loop {
                 tries += 1;
+                // An event's time is when it is appended, so that the log's order (its sequence
+                // numbers) and its times agree even when the event waited for the database: what a
+                // try that failed did not append cannot be before what others appended meanwhile.
+                record.at = clock::now();
                 let recorded = match &answer {
                     Some(answer) => audit.record_answering(record.clone(), answer.clone()).await,
                     None => audit.record(record.clone()).await,
@@ -197,7 +204,9 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                             crate::idempotency::retry_until_kept(
                                 "an audit event and its idempotent answer could not be written",
                                 || async {
-                                    Ok(audit.record_answering(record.clone(), answer.clone()).await.map(|_| ())?)
+                                    // Timed when it is appended, at the end of the log (see above).
+                                    let record = RequestRecord { at: clock::now(), ..record.clone() };
+                                    Ok(audit.record_answering(record, answer.clone()).await.map(|_| ())?)
                                 },
                             )
                             .await;

@@ -479,15 +479,44 @@ struct ErrorDetail<'a> {
     request_id: String,
 }
 
-/// Set on a 5xx that provably decided nothing (`not_ready`, `ledger_unavailable`: nothing was
-/// applied, and a handler answers them only then): a key it ran under is released, so that a retry
-/// runs afresh. Any other answer of a request that ran is kept under its key, a 5xx too, since the
-/// request may have had effects (see `crate::idempotency`).
+/// Set on a 5xx that provably decided nothing (`not_ready`, `ledger_unavailable` of a request that
+/// had committed no write, `sanhu_service::effects`): a key it ran under is released, so that a
+/// retry runs afresh. Any other answer of a request that ran is kept under its key, a 5xx too, since
+/// the request may have had effects (see `crate::idempotency`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct NothingApplied;
 
+/// Set on `not_ready` / `ledger_unavailable` of a request that wrote its own record and chain but
+/// could not finish (`sanhu_service::effects::Written::Resumable`): running it again finds the record
+/// and finishes it without repeating a step, so its key is released as for [`NothingApplied`], and
+/// the retry's answer is the request's final one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unfinished;
+
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        use sanhu_service::effects::{current, Written};
+        let unavailable = [code::NOT_READY.code, code::LEDGER_UNAVAILABLE.code].contains(&self.info.code);
+        // What the request wrote before the failure decides what the answer may promise.
+        let written = if unavailable { current().unwrap_or(Written::Nothing) } else { Written::Nothing };
+        let what = if self.info.code == code::LEDGER_UNAVAILABLE.code { "the ledger" } else { "the database" };
+        match written {
+            Written::Nothing => {}
+            Written::Resumable => {
+                self.message = format!(
+                    "the request was recorded but {what} could not commit its next step, so it is not finished; \
+                     retry it (with the same Idempotency-Key or order number) to finish it: no step is repeated"
+                );
+            }
+            Written::Unrecognised => {
+                self.message = format!(
+                    "part of the request was applied before {what} failed, and running it again could repeat that \
+                     part: this answer is kept under its Idempotency-Key; look at what it changed before sending \
+                     it again"
+                );
+                self.retry_after_s = None;
+            }
+        }
         let body = ErrorBody {
             error: ErrorDetail { code: self.info.code, message: &self.message, request_id: request_id::current() },
         };
@@ -495,8 +524,14 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after_s {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if [code::NOT_READY.code, code::LEDGER_UNAVAILABLE.code].contains(&self.info.code) {
-            response.extensions_mut().insert(NothingApplied);
+        match (unavailable, written) {
+            (true, Written::Nothing) => {
+                response.extensions_mut().insert(NothingApplied);
+            }
+            (true, Written::Resumable) => {
+                response.extensions_mut().insert(Unfinished);
+            }
+            _ => {}
         }
         response
     }

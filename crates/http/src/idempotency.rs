@@ -57,7 +57,7 @@ use sanhu_store::{
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::error::{code, ApiError, NothingApplied};
+use crate::error::{code, ApiError, NothingApplied, Unfinished};
 use crate::principal::AuthenticatedClient;
 use crate::request_id;
 use crate::scopes::RouteFacts;
@@ -145,10 +145,14 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
             // alone, it would hold the key, answering every retry idempotency_key_in_use, for as long
             // as this instance lives. Nothing ran under it, so it is released in the background as
             // soon as the database answers again: only this attempt's claim, by its token, so that a
-            // claim another request made in the meantime is never touched.
+            // claim another request made in the meantime is never touched. Until then the claim book
+            // remembers it as lost, and a retry on this instance takes it over at once.
             Err(error) => {
-                let (store, key) = (store.clone(), key.clone());
-                keeps.spawn(request_id::scope(request_id::current(), release_unanswered_claim(store, key, token)));
+                let (store, key, claims) = (store.clone(), key.clone(), claims.clone());
+                keeps.spawn(request_id::scope(request_id::current(), async move {
+                    release_unanswered_claim(store, key.clone(), token.clone()).await;
+                    claims.released(&key, &token);
+                }));
                 ApiError::from(error).into_response()
             }
         }
@@ -173,10 +177,12 @@ pub(crate) struct ClaimedKey {
 pub(crate) struct AnswerKept;
 
 /// What a claimed key's request came to, as kept under the key: its answer, or None for a 5xx that
-/// provably decided nothing ([`NothingApplied`]), whose key is released.
+/// provably decided nothing ([`NothingApplied`]) or that a rerun finishes without repeating a step
+/// ([`Unfinished`]), whose key is released.
 pub(crate) fn outcome_of(parts: &axum::http::response::Parts, body: &[u8]) -> Option<StoredResponse> {
-    let nothing_applied = parts.status.is_server_error() && parts.extensions.get::<NothingApplied>().is_some();
-    (!nothing_applied).then(|| StoredResponse { status: parts.status.as_u16(), body: body.to_vec() })
+    let rerun = parts.extensions.get::<NothingApplied>().is_some() || parts.extensions.get::<Unfinished>().is_some();
+    let released = parts.status.is_server_error() && rerun;
+    (!released).then(|| StoredResponse { status: parts.status.as_u16(), body: body.to_vec() })
 }
 
 /// The ids a request under an Idempotency-Key gives the transfers it leaves to the server: derived

@@ -180,6 +180,12 @@ impl AppState {
         false
     }
 
+    /// The book the idempotency claims are made through (for tests: its faults).
+    #[doc(hidden)]
+    pub fn claim_book(&self) -> &sanhu_service::idempotency_claims::ClaimBook {
+        &self.claims
+    }
+
     /// The same state with staff passwords, lockout and sessions as `staff` says.
     pub fn with_staff(self, staff: StaffConfig) -> AppState {
         AppState { staff: Staff::new(self.ledger.store().clone(), staff), ..self }

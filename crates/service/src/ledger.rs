@@ -65,12 +65,17 @@ impl Ledger {
             last_transfer_at: Timestamp::default(),
         };
         self.store.create_account(&account).await?;
+        crate::effects::wrote();
         Ok(account)
     }
 
     /// Applies transfer requests through the batched writer; one result per request, in order.
     pub async fn submit(&self, requests: Vec<TransferRequest>) -> Result<TransferResults, SubmitError> {
-        self.writer.submit(requests).await
+        let results = self.writer.submit(requests).await?;
+        if results.iter().any(Result::is_ok) {
+            crate::effects::wrote();
+        }
+        Ok(results)
     }
 
     /// Submits one request.
@@ -78,7 +83,7 @@ impl Ledger {
         &self,
         request: TransferRequest,
     ) -> Result<Result<Transfer, sanhu_core::ledger::TransferError>, SubmitError> {
-        let mut results = self.writer.submit(vec![request]).await?;
+        let mut results = self.submit(vec![request]).await?;
         Ok(results.pop().expect("one result per request"))
     }
 

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod batch_failure;
 pub mod card;
 pub mod clock;
+pub mod effects;
 pub mod free_text;
 pub mod hashing;
 pub mod idempotency_claims;

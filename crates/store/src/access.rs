@@ -143,7 +143,7 @@ pub fn first_in_batch(nonces: &[NonceRecord]) -> Vec<bool> {
 }
 
 /// An idempotency key is scoped to the client that sent it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey {
     pub client_id: String,
     pub key: String,
@@ -158,12 +158,18 @@ pub struct IdempotencyClaim {
     /// This attempt's own token, kept in the claim: only the attempt that holds it can answer or
     /// release the claim (see [`ClaimToken`]).
     pub token: ClaimToken,
+    /// The tokens of earlier attempts of this request on the same key whose claims' commits were
+    /// lost (failed, or their outcome unknown) before their requests ran: their handlers never ran,
+    /// so a claim one of them left holds nothing, and this claim takes it over at once instead of
+    /// finding the key in use. Only an unanswered claim with one of exactly these tokens and this
+    /// claim's fingerprint is taken; any other claim is looked at as usual.
+    pub supersedes: Vec<ClaimToken>,
 }
 
 impl IdempotencyClaim {
     /// A claim on `key` for a request with `fingerprint`, under a fresh token.
     pub fn new(key: IdempotencyKey, fingerprint: impl Into<String>) -> IdempotencyClaim {
-        IdempotencyClaim { key, fingerprint: fingerprint.into(), token: ClaimToken::new() }
+        IdempotencyClaim { key, fingerprint: fingerprint.into(), token: ClaimToken::new(), supersedes: Vec::new() }
     }
 }
 

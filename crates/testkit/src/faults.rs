@@ -51,3 +51,26 @@ pub async fn allow_rows(db: &TestDatabase, name: &str, table: &str) {
     };
     execute(db, &sql).await;
 }
+
+/// Makes the database refuse every delete from `table` of a row for which `condition` holds (SQL over
+/// the row as `OLD`, or `TRUE`), until [`allow_deletes`] with the same `name`: a release that cannot be
+/// committed.
+pub async fn refuse_deletes(db: &TestDatabase, name: &str, table: &str, condition: &str) {
+    let sql = match db.backend {
+        Backend::Sqlite => format!(
+            "CREATE TRIGGER {name} BEFORE DELETE ON {table} WHEN {condition} \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+        ),
+        Backend::Postgres => format!(
+            "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF {condition} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN OLD; END; $$; \
+             CREATE TRIGGER {name} BEFORE DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}();"
+        ),
+    };
+    execute(db, &sql).await;
+}
+
+/// Undoes [`refuse_deletes`] of `name` on `table`.
+pub async fn allow_deletes(db: &TestDatabase, name: &str, table: &str) {
+    allow_rows(db, name, table).await;
+}

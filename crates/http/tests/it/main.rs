@@ -9,6 +9,7 @@ mod client_cache;
 mod enterprises_and_security;
 mod failover;
 mod idempotency_after_crash;
+mod idempotency_outcomes;
 mod merchants;
 mod operations;
 mod parties;

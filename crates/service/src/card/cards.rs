@@ -245,6 +245,8 @@ impl Cards {
                 if now.sold >= now.quantity { CardError::BatchSoldOut } else { CardError::BatchNotApproved }.into()
             );
         };
+        // A serial taken: until the sale's record is written, running the sale again would take another.
+        crate::effects::wrote();
         let segment = self.segment(batch.segment_id).await?;
         let number = segment.segment.number(batch.first_serial + index);
         let account_id = self.ensure_card_account(&number).await?;

@@ -228,7 +228,11 @@ impl Work {
         {
             return Ok(Ok(()));
         }
-        self.store.party_write(&self.write).await
+        let written = self.store.party_write(&self.write).await;
+        if matches!(written, Ok(Ok(()))) {
+            crate::effects::wrote();
+        }
+        written
     }
 }
 

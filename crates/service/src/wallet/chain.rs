@@ -101,6 +101,9 @@ pub(crate) async fn apply(
     if chain.is_empty() {
         return Ok(Ok(Vec::new()));
     }
+    // The chain's record is written (the way every use case reaches here): a rerun of the request
+    // finds it and submits this same chain (`crate::effects`).
+    crate::effects::recorded();
     // The writer's error stays the source (not a string), so that the answer is the ledger's
     // unavailability (503 `ledger_unavailable`), not an internal error.
     let results = ledger

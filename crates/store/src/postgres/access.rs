@@ -146,14 +146,20 @@ async fn claim_one(
         }
         let claimed_by: Option<i64> = row.try_get(4)?;
         let claimed_with: Option<String> = row.try_get(5)?;
+        // The claim a lost attempt of this very request left (its handler never ran): taken over at
+        // once, whoever holds the instance lock.
+        let superseded = claim.supersedes.iter().any(|lost| claimed_with.as_deref() == Some(lost.as_str()));
         // A claimant known to live (this store, or one whose instance lock is held) holds its claim
         // however long its request runs or its answer waits to be kept; one that cannot be told (no
         // instance lock) holds it for the lease.
-        let held = match claimed_by {
-            Some(claimant) if Some(claimant) == token => true,
-            Some(claimant) => !tx.query_one(&statements.claimant_lock, &[&claimant]).await?.try_get::<_, bool>(0)?,
-            None => claimed_at > lease_start,
-        };
+        let held = !superseded
+            && match claimed_by {
+                Some(claimant) if Some(claimant) == token => true,
+                Some(claimant) => {
+                    !tx.query_one(&statements.claimant_lock, &[&claimant]).await?.try_get::<_, bool>(0)?
+                }
+                None => claimed_at > lease_start,
+            };
         if held {
             return Ok(IdempotencyBegin::InUse);
         }

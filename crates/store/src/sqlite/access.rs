@@ -218,7 +218,8 @@ fn claim_key(
     let (key, fingerprint, attempt) = (&claim.key, &claim.fingerprint, claim.token.as_str());
     let existing = tx
         .prepare_cached(
-            "SELECT fingerprint, claimed_at, status, body, claimed_by FROM idempotency_keys WHERE client_id = ?1 AND key = ?2",
+            "SELECT fingerprint, claimed_at, status, body, claimed_by, claim_token FROM idempotency_keys \
+             WHERE client_id = ?1 AND key = ?2",
         )?
         .query_row(params![key.client_id, key.key], |r| {
             Ok((
@@ -228,8 +229,24 @@ fn claim_key(
                 r.get::<_, Option<Vec<u8>>>(3)?,
                 r.get::<_, Option<String>>(4)?,
             ))
+            .and_then(|row| Ok((row, r.get::<_, Option<String>>(5)?)))
         })
         .optional()?;
+    // The claim a lost attempt of this very request left (its handler never ran): taken over at once.
+    if let Some(((stored, _, None, _, _), Some(held))) = &existing {
+        if stored == fingerprint && claim.supersedes.iter().any(|lost| lost.as_str() == held) {
+            let taken = tx
+                .prepare_cached(
+                    "UPDATE idempotency_keys SET claimed_at = ?1, claimed_by = ?2, claim_token = ?3 \
+                     WHERE client_id = ?4 AND key = ?5 AND claim_token = ?6 AND status IS NULL",
+                )?
+                .execute(params![now.nanos(), token, attempt, key.client_id, key.key, held])?;
+            if taken == 1 {
+                return Ok(IdempotencyBegin::Claimed);
+            }
+        }
+    }
+    let existing = existing.map(|(row, _)| row);
     Ok(match existing {
         None => {
             tx.prepare_cached(
