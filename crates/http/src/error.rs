@@ -693,6 +693,49 @@ mod tests {
         assert_eq!((bug.code(), bug.status().as_u16()), ("internal_error", 500));
     }
 
+    /// What a 503 of the database or the ledger promises follows what the request wrote before it
+    /// (`sanhu_service::effects`): nothing (released, "nothing was applied"), its own record and chain
+    /// (released, "not finished": the rerun finishes it), or anything else (kept under its key, no
+    /// invitation to retry).
+    #[tokio::test]
+    async fn a_503_promises_only_what_the_request_wrote_allows() {
+        use sanhu_service::effects::{recorded, scope, wrote};
+        let answer = || ApiError::ledger_unavailable(SubmitError::Stopped).into_response();
+        let outcome = |response: Response| {
+            let (parts, _) = response.into_parts();
+            let released = crate::idempotency::outcome_of(&parts, b"{}").is_none();
+            let retry = parts.headers.contains_key(header::RETRY_AFTER);
+            (
+                parts.extensions.get::<NothingApplied>().is_some(),
+                parts.extensions.get::<Unfinished>().is_some(),
+                released,
+                retry,
+            )
+        };
+        assert_eq!(outcome(scope(async { answer() }).await), (true, false, true, true), "nothing written");
+        let resumable = scope(async {
+            wrote();
+            recorded();
+            answer()
+        })
+        .await;
+        assert_eq!(outcome(resumable), (false, true, true, true), "its record and chain written");
+        let unrecognised = scope(async {
+            wrote();
+            answer()
+        })
+        .await;
+        assert_eq!(outcome(unrecognised), (false, false, false, false), "something else written: kept");
+        let database = scope(async {
+            wrote();
+            ApiError::unavailable(anyhow::anyhow!("gone")).into_response()
+        })
+        .await;
+        assert_eq!(outcome(database), (false, false, false, false), "not_ready alike");
+        // Another 5xx is kept whatever was written.
+        assert_eq!(outcome(ApiError::internal(anyhow::anyhow!("bug")).into_response()), (false, false, false, false));
+    }
+
     #[test]
     fn a_use_case_whose_ledger_submission_failed_is_answered_ledger_unavailable() {
         // As a wallet use case hands it on: the writer's error under context, inside a PartyError.

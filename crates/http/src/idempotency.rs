@@ -34,10 +34,12 @@
 //! is kept with), the caller is answered 503 `audit_unavailable` while the event and the answer are
 //! kept in the background, tried again until they are committed; the key's retries are answered
 //! `idempotency_key_in_use` until then, and replay the kept answer after. A 5xx is kept as the
-//! answer too (a retry replays it), except one that provably decided nothing ([`NothingApplied`]:
-//! `not_ready`, `ledger_unavailable`, which the handlers answer only when nothing they did took
-//! effect). A key is released only for a request that provably had no effect: its handler never ran
-//! (the claim's own commit failed) or answered such a 5xx.
+//! answer too (a retry replays it), except `not_ready` / `ledger_unavailable` of a request that wrote
+//! nothing ([`NothingApplied`]) or wrote only its own record and chain, which a rerun finds and
+//! finishes without repeating a step ([`Unfinished`]); what a request wrote is tracked while its
+//! handler runs (`sanhu_service::effects`). A key is released only for such a request, or one whose
+//! handler never ran (the claim's own commit failed: see `sanhu_service::idempotency_claims` for how
+//! the retry takes a lost claim over).
 
 use std::time::Duration;
 

@@ -65,7 +65,8 @@ pub fn current() -> Option<Written> {
 /// A write of the running request was committed. After [`recorded`] it belongs to the request's
 /// record (its settlement), and changes nothing.
 pub fn wrote() {
-    let _ = WRITTEN.try_with(|written| written.compare_exchange(NOTHING, UNRECOGNISED, Ordering::SeqCst, Ordering::SeqCst));
+    let _ =
+        WRITTEN.try_with(|written| written.compare_exchange(NOTHING, UNRECOGNISED, Ordering::SeqCst, Ordering::SeqCst));
 }
 
 /// The running request's own record, with the ledger chain it decided, is committed: running the

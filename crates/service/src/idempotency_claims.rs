@@ -145,7 +145,10 @@ async fn run(store: Store, batch_max: usize, mut receiver: mpsc::Receiver<Pendin
         let mut outcome = store.begin_idempotent_batch(&claims, now).await;
         let lose = answers_to_lose.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
         if lose && outcome.is_ok() {
-            let lost = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the commit's answer was lost (a fault for tests)");
+            let lost = std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the commit's answer was lost (a fault for tests)",
+            );
             outcome = Err(anyhow::Error::new(lost));
         }
         match outcome {

@@ -110,7 +110,8 @@ on_both_backends!(a_member_transfer_whose_ledger_step_failed_is_finished_by_its_
     let (sender, sender_basic) = app.active_member("13700000121").await;
     let (receiver, receiver_basic) = app.active_member("13700000122").await;
     app.recharge(&sender, &sender_basic, 5000, "test", "R-1").await;
-    let body = json!({"order_number": "T-1", "sender_member_id": sender, "receiver_member_id": receiver, "amount": 1200});
+    let body =
+        json!({"order_number": "T-1", "sender_member_id": sender, "receiver_member_id": receiver, "amount": 1200});
 
     faults::refuse_rows(&app.db, "refuse_transfers", "ledger_transfers", "TRUE").await;
     let failed = app.post_keyed("/v1/member-transfers", "transfer-1", body.clone()).await;
