@@ -53,6 +53,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         state.wallets().clone(),
         Duration::from_secs(RECHARGE_EXPIRY_INTERVAL_S),
     ));
+    // Cards whose ledger blocks a crash left pending are finished at startup, then every minute.
+    tokio::spawn(jobs::repair_card_blocks(state.cards(), jobs::CARD_BLOCKS_PENDING_REPAIRED_AFTER));
     let channels = Arc::new(HttpChannelQuery::new(ChannelQueryTimeouts::default()));
     tokio::spawn(jobs::compensate_recharges(
         state.wallets().clone(),

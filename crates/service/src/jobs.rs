@@ -1,4 +1,5 @@
-//! Background jobs: hold expiry, member dormancy, recharge order expiry and recharge compensation.
+//! Background jobs: hold expiry, member dormancy, recharge order expiry, recharge compensation and the
+//! repair of cards' ledger blocks a crash left pending.
 //! Each runs until its task is dropped and survives store errors by logging them and trying again on
 //! the next tick.
 
@@ -264,4 +265,41 @@ pub async fn expire_recharge_orders(wallets: crate::wallet::Wallets, interval: D
             Err(error) => tracing::warn!(error = %error, "recharge expiry pass failed; retrying next tick"),
         }
     }
+}
+
+/// How long a card's ledger blocks may be pending (a freeze or an unfreeze between its writes)
+/// before the repair takes it for one a crash left: far longer than a freeze takes, so another
+/// instance's in progress is left to finish.
+pub const CARD_BLOCKS_PENDING_REPAIRED_AFTER: Duration = Duration::from_secs(60);
+
+/// Cards one repair pass finishes at a time.
+pub const CARD_BLOCKS_REPAIR_PAGE: u32 = 500;
+
+/// Finishes the cards whose ledger blocks a crash left pending ([`crate::card::Cards::repair_card_blocks`]),
+/// at startup (the first tick is at once) and every `interval`.
+pub async fn repair_card_blocks(cards: crate::card::Cards, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let started = std::time::Instant::now();
+        let pass = repair_card_blocks_pass(&cards, clock::now()).await;
+        crate::metrics::job_ran("repair_card_blocks", pass.is_ok(), started.elapsed());
+        match pass {
+            Ok(0) => {}
+            Ok(repaired) => tracing::info!(cards.repaired = repaired, "repaired cards' ledger blocks"),
+            Err(error) => tracing::warn!(error = %error, "card blocks repair pass failed; retrying next tick"),
+        }
+    }
+}
+
+/// One repair pass at `now`: the cards pending since before `now` less
+/// [`CARD_BLOCKS_PENDING_REPAIRED_AFTER`]; returns how many it finished.
+pub async fn repair_card_blocks_pass(
+    cards: &crate::card::Cards,
+    now: sanhu_core::Timestamp,
+) -> Result<usize, crate::card::CardFailure> {
+    let grace = CARD_BLOCKS_PENDING_REPAIRED_AFTER.as_nanos() as i64;
+    let before = sanhu_core::Timestamp::from_nanos(now.nanos().saturating_sub(grace));
+    cards.repair_card_blocks(before, CARD_BLOCKS_REPAIR_PAGE).await
 }

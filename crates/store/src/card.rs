@@ -17,6 +17,8 @@
 
 use sanhu_core::Timestamp;
 
+pub use crate::party::CounterAdd;
+
 /// A card type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredCardType {
@@ -76,6 +78,9 @@ pub struct StoredCard {
     pub version: i64,
     pub data: String,
     pub created_at: Timestamp,
+    /// Set while its ledger account's blocks may not yet agree with its status (a freeze or an
+    /// unfreeze between its writes): since when. The repair (`cards_blocks_pending`) finishes it.
+    pub blocks_pending_since: Option<Timestamp>,
 }
 
 /// One of a card's transactions: its sale, an activation's credit, a recharge, a payment, a refund.
@@ -95,6 +100,17 @@ pub struct StoredCardTransaction {
     pub created_at: Timestamp,
 }
 
+/// What storing a new transaction did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardInsert {
+    /// Stored, with its counters moved.
+    Stored,
+    /// Its id is stored already; nothing was written.
+    Exists,
+    /// A counter would pass its limit (another write added to it meanwhile); nothing was written.
+    CounterOverLimit { key: String },
+}
+
 /// What allocating a batch's numbers found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BatchAllocation {
@@ -111,8 +127,8 @@ store_trait! {
     pub trait CardStore {
         fn create_card_type(&self, card_type: &StoredCardType) -> anyhow::Result<()>;
         fn card_type(&self, id: &str) -> anyhow::Result<Option<StoredCardType>>;
-        /// Types after `after` in id order; only `owner`'s when given.
-        fn card_types(&self, owner: Option<String>, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardType>>;
+        /// Types after `after` in id order; only those of `owners` when given (by the owner index).
+        fn card_types(&self, owners: Option<Vec<String>>, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardType>>;
         /// Writes `card_type` if the stored version is still `expected`.
         fn update_card_type(&self, card_type: &StoredCardType, expected: i64) -> anyhow::Result<bool>;
 
@@ -126,7 +142,8 @@ store_trait! {
         /// of them, in one transaction.
         fn create_card_batch(&self, batch: &StoredCardBatch) -> anyhow::Result<BatchAllocation>;
         fn card_batch(&self, id: &str) -> anyhow::Result<Option<StoredCardBatch>>;
-        fn card_batches(&self, owner: Option<String>, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardBatch>>;
+        /// Batches after `after` in id order; only those of `owners` when given (by the owner index).
+        fn card_batches(&self, owners: Option<Vec<String>>, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardBatch>>;
         /// Writes the batch's status and data if the stored version is still `expected`.
         fn update_card_batch(&self, batch: &StoredCardBatch, expected: i64) -> anyhow::Result<bool>;
         /// Takes the next card of an approved batch that is not sold out: its index in the batch
@@ -137,11 +154,16 @@ store_trait! {
         /// id is stored already (the same sale, made meanwhile) and nothing was stored.
         fn create_card(&self, card: &StoredCard, sale: &StoredCardTransaction) -> anyhow::Result<bool>;
         fn card(&self, number: &str) -> anyhow::Result<Option<StoredCard>>;
-        /// Writes the card's member, status and data if the stored version is still `expected`.
+        /// Writes the card's member, status, data and pending blocks if the stored version is still
+        /// `expected`.
         fn update_card(&self, card: &StoredCard, expected: i64) -> anyhow::Result<bool>;
+        /// Cards whose blocks were left pending before `before`, oldest first (by their partial index).
+        fn cards_blocks_pending(&self, before: Timestamp, limit: u32) -> anyhow::Result<Vec<StoredCard>>;
 
-        /// Stores a transaction; false if its id is stored already.
-        fn create_card_transaction(&self, transaction: &StoredCardTransaction) -> anyhow::Result<bool>;
+        /// Stores a transaction and moves `counters` (a merchant's receipts, `crate::party::CounterAdd`:
+        /// added in key order, each within its limit) in the same transaction; nothing is written if its
+        /// id is stored already or a counter would pass its limit.
+        fn create_card_transaction(&self, transaction: &StoredCardTransaction, counters: Vec<CounterAdd>) -> anyhow::Result<CardInsert>;
         /// Stores a refund of `payment_id` if the payment's refunds, this one added, stay within what
         /// it took (and adds it to them); false and nothing stored otherwise, or if the refund's id is
         /// stored already.
@@ -149,8 +171,9 @@ store_trait! {
         fn card_transaction(&self, id: &str) -> anyhow::Result<Option<StoredCardTransaction>>;
         /// Writes a transaction's status and data (its outcome) if it is still in flight; and then, for
         /// a refund the ledger refused, gives its amount back to the refunds of `released_from` (the
-        /// payment). False if it was settled already (nothing written).
-        fn settle_card_transaction(&self, transaction: &StoredCardTransaction, released_from: Option<String>) -> anyhow::Result<bool>;
+        /// payment), and moves `counters` (what a refused payment counted, given back). False if it was
+        /// settled already (nothing written).
+        fn settle_card_transaction(&self, transaction: &StoredCardTransaction, released_from: Option<String>, counters: Vec<CounterAdd>) -> anyhow::Result<bool>;
         /// A card's transactions, newest first, before `before` (a page's cursor: created_at, id).
         fn card_transactions(&self, number: &str, before: Option<(i64, String)>, limit: u32) -> anyhow::Result<Vec<StoredCardTransaction>>;
     }
@@ -162,5 +185,5 @@ pub(crate) const SEGMENT_COLUMNS: &str =
 pub(crate) const BATCH_COLUMNS: &str =
     "id, type_id, owner, segment_id, first_serial, quantity, sold, status, version, data, created_at";
 pub(crate) const CARD_COLUMNS: &str =
-    "number, batch_id, type_id, owner, member_id, account_id, status, version, data, created_at";
+    "number, batch_id, type_id, owner, member_id, account_id, status, version, data, created_at, blocks_pending_since";
 pub(crate) const TRANSACTION_COLUMNS: &str = "id, card_number, kind, amount, refunded, status, data, created_at";

@@ -17,7 +17,7 @@ use super::{card_limit, money_order_number, owner_text, ChannelJson, TermsJson};
 use crate::error::{code, ApiError};
 use crate::idempotency::IdempotencyScope;
 use crate::json::parse_body;
-use crate::party::ClientActor;
+use crate::party::{ActorText, ClientActor};
 use crate::principal::Binding;
 use crate::query::QueryParams;
 use crate::wallet::{amount, client_of, order_number};
@@ -56,13 +56,16 @@ pub struct CardView {
     pub status: &'static str,
     /// Frozen because reported lost (挂失).
     pub lost: bool,
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 200)]
     pub status_reason: Option<String>,
     pub channel: ChannelJson,
     /// What it gives, as copied when it was sold.
     pub terms: TermsJson,
     /// What its account holds.
+    #[schema(minimum = 0)]
     pub balance: i64,
+    /// Who sold it.
+    #[schema(value_type = ActorText, inline)]
     pub sold_by: String,
     #[schema(format = DateTime)]
     pub sold_at: String,
@@ -109,38 +112,49 @@ impl From<&Card> for CardView {
 #[schema(as = CardTransaction)]
 pub struct CardTransactionView {
     /// The caller's order number (or the one derived from its Idempotency-Key).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
     /// `sale`, `recharge`, `payment` or `refund`.
+    #[schema(value_type = TransactionKindJson, inline)]
     pub kind: &'static str,
+    #[schema(pattern = "^[0-9]{7,21}$")]
     pub card_number: String,
-    /// What it moved into or out of the card: a payment, what it took after the discount.
+    /// What it moved into or out of the card: a payment, what it took after the discount (0 for a
+    /// sale of a card that holds no money).
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// A payment: the order's amount before the discount; a sale: the price paid for the card.
-    #[schema(required = true)]
+    #[schema(required = true, minimum = 0)]
     pub order_amount: Option<i64>,
     /// A payment: the order's amount less what it took.
+    #[schema(minimum = 0)]
     pub discount: i64,
     /// A payment: the rate applied, in basis points of the price.
-    #[schema(required = true)]
+    #[schema(required = true, minimum = 1, maximum = 10000)]
     pub rate_bp: Option<u32>,
-    #[schema(required = true)]
+    /// A payment: the business line named (1 to 32 characters a-z 0-9 _).
+    #[schema(required = true, pattern = "^[a-z0-9_]{1,32}$")]
     pub business_line: Option<String>,
     /// The account on the other side: a recharge's channel clearing account, a payment's or refund's
     /// receiver.
-    #[schema(required = true)]
+    #[schema(required = true, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub counter_account_id: Option<String>,
     /// A refund: the payment's order number.
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     pub payment_number: Option<String>,
     /// A payment: what its refunds gave back.
+    #[schema(minimum = 0)]
     pub refunded: i64,
     /// `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it).
+    #[schema(value_type = TransactionStatusJson, inline)]
     pub status: &'static str,
-    /// Why it failed (`insufficient_funds`, ...).
-    #[schema(required = true)]
+    /// Why it failed (`insufficient_funds`, ...): an error code.
+    #[schema(required = true, pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub refusal: Option<String>,
     /// Its ledger transfers, each with the card's number as reference.
+    #[schema(value_type = Vec<sanhu_core::TransferId>, inline)]
     pub transfer_ids: Vec<String>,
+    #[schema(value_type = ActorText, inline)]
     pub actor: String,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -174,7 +188,7 @@ impl From<&CardTransaction> for CardTransactionView {
 pub struct CardTransactionList {
     data: Vec<CardTransactionView>,
     /// Pass as `cursor` for the next page; null on the last page.
-    #[schema(required = true)]
+    #[schema(required = true, pattern = "^[0-9]{1,19}\\.[!-~]{1,200}$")]
     next_cursor: Option<String>,
 }
 
@@ -193,7 +207,7 @@ struct SellBody {
     batch_id: String,
     /// The payment channel the buyer paid through (a stored-value card sold at a price needs one).
     #[serde(default)]
-    #[schema(nullable = false, examples("alipay"))]
+    #[schema(nullable = false, pattern = "^[a-z0-9_-]{1,32}$", examples("alipay"))]
     payment_channel: Option<String>,
 }
 
@@ -317,6 +331,7 @@ pub async fn bind_card(
 #[schema(as = FreezeCardRequest)]
 struct FreezeBody {
     /// Why (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     reason: String,
     /// Reported lost (挂失) rather than frozen.
     #[serde(default)]
@@ -329,6 +344,7 @@ struct FreezeBody {
 #[schema(as = UnfreezeCardRequest)]
 struct UnfreezeBody {
     /// Why (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     reason: String,
 }
 
@@ -394,7 +410,7 @@ struct RechargeBody {
     #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
     /// The payment channel the member paid through.
-    #[schema(examples("alipay"))]
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$", examples("alipay"))]
     channel: String,
 }
 
@@ -444,7 +460,7 @@ struct PayBody {
     /// The order's business line, which names its rate; the type's default rate when absent or not
     /// named.
     #[serde(default)]
-    #[schema(nullable = false, examples("coffee"))]
+    #[schema(nullable = false, pattern = "^[a-z0-9_]{1,32}$", examples("coffee"))]
     business_line: Option<String>,
     /// The member account paid (a merchant's card: an account of that merchant's member).
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
@@ -559,4 +575,25 @@ pub async fn card_transactions(
         data: page.transactions.iter().map(CardTransactionView::from).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// What a transaction of a card was (the schema of `CardTransaction.kind`).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+pub(crate) enum TransactionKindJson {
+    Sale,
+    Recharge,
+    Payment,
+    Refund,
+}
+
+/// Where a card transaction's money is (the schema of `CardTransaction.status`).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+pub(crate) enum TransactionStatusJson {
+    InFlight,
+    Succeeded,
+    Failed,
 }

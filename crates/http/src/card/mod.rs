@@ -142,7 +142,7 @@ impl ValidityJson {
 #[schema(as = CardLineRate)]
 pub struct LineRateJson {
     /// The business line or product category: 1 to 32 characters a-z 0-9 _.
-    #[schema(examples("coffee"))]
+    #[schema(pattern = "^[a-z0-9_]{1,32}$", examples("coffee"))]
     pub line: String,
     /// The share of the price the member pays, in basis points: 8000 is 80% (八折).
     #[schema(minimum = 1, maximum = 10000)]
@@ -173,6 +173,7 @@ pub struct TermsJson {
     pub default_rate_bp: u32,
     /// A rate per business line (at most 20).
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub line_rates: Vec<LineRateJson>,
     /// A count card's uses (1 to 1,000); 0 for the other kinds.
     #[serde(default)]

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::{card_limit, owner_text, ChannelJson, TermsJson, ValidityJson};
 use crate::error::{code, ApiError};
 use crate::json::{parse_body, parse_body_or_empty};
-use crate::party::ClientActor;
+use crate::party::{ActorText, ClientActor};
 use crate::principal::{AuthenticatedStaff, Binding};
 use crate::query::QueryParams;
 use crate::AppState;
@@ -38,13 +38,19 @@ pub struct CardTypeView {
     #[schema(pattern = "^ctp_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub id: String,
     /// `platform`, or the merchant's id (`mch_…`).
+    #[schema(pattern = "^(platform|mch_[0-7][0-9A-HJKMNP-TV-Z]{25})$")]
     pub owner: String,
+    /// 金卡, 银卡, 铜卡 ...: 1 to 50 characters.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// 1 the highest.
+    #[schema(minimum = 1, maximum = 99)]
     pub grade: u32,
     /// Moved on by every change of its terms; batches made before keep theirs.
+    #[schema(minimum = 1)]
     pub version: i64,
     pub terms: TermsJson,
+    #[schema(value_type = ActorText, inline)]
     pub created_by: String,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -73,7 +79,7 @@ impl From<&CardType> for CardTypeView {
 pub struct CardTypeList {
     data: Vec<CardTypeView>,
     /// Pass as `after` for the next page; null on the last page.
-    #[schema(required = true)]
+    #[schema(required = true, pattern = "^ctp_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     next_cursor: Option<String>,
 }
 
@@ -88,7 +94,7 @@ struct CreateCardTypeBody {
     #[schema(nullable = false, pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     merchant_id: Option<String>,
     /// 金卡, 银卡, 铜卡 ...: 1 to 50 characters.
-    #[schema(examples("金卡"))]
+    #[schema(min_length = 1, max_length = 50, examples("金卡"))]
     name: String,
     /// Its order among types, 1 the highest (1 to 99).
     #[schema(minimum = 1, maximum = 99)]
@@ -206,15 +212,23 @@ pub struct CardSegmentView {
     #[schema(pattern = "^csg_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub id: String,
     /// 2 to 8 digits naming the region or issuing branch.
+    #[schema(pattern = "^[0-9]{2,8}$")]
     pub prefix: String,
+    #[schema(minimum = 4, maximum = 12)]
     pub serial_digits: u32,
+    #[schema(minimum = 0)]
     pub first_serial: i64,
+    #[schema(minimum = 0)]
     pub last_serial: i64,
     /// The first serial not yet allocated to a batch.
+    #[schema(minimum = 0)]
     pub next_serial: i64,
+    #[schema(min_length = 1, max_length = 50)]
     pub region: String,
     /// The segment's first and last card numbers (prefix, serial, Luhn check digit).
+    #[schema(pattern = "^[0-9]{7,21}$")]
     pub first_number: String,
+    #[schema(pattern = "^[0-9]{7,21}$")]
     pub last_number: String,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -241,7 +255,8 @@ impl From<&CardSegment> for CardSegmentView {
 #[derive(Serialize, ToSchema)]
 pub struct CardSegmentList {
     data: Vec<CardSegmentView>,
-    #[schema(required = true)]
+    /// Pass as `after` for the next page; null on the last page.
+    #[schema(required = true, pattern = "^csg_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     next_cursor: Option<String>,
 }
 
@@ -251,7 +266,7 @@ pub struct CardSegmentList {
 #[schema(as = CreateCardSegmentRequest)]
 struct CreateSegmentBody {
     /// 2 to 8 digits.
-    #[schema(examples("8601"))]
+    #[schema(pattern = "^[0-9]{2,8}$", examples("8601"))]
     prefix: String,
     /// 4 to 12.
     #[schema(minimum = 4, maximum = 12)]
@@ -261,7 +276,7 @@ struct CreateSegmentBody {
     #[schema(minimum = 0)]
     last_serial: i64,
     /// The region or issuing branch (1 to 50 characters).
-    #[schema(examples("北京分公司"))]
+    #[schema(min_length = 1, max_length = 50, examples("北京分公司"))]
     region: String,
 }
 
@@ -326,8 +341,10 @@ pub async fn list_segments(
 #[schema(as = CardBatchApproval)]
 pub struct ApprovalView {
     /// `marketing` or `finance`.
+    #[schema(value_type = sanhu_core::card::ApproverRole, inline)]
     pub role: &'static str,
     /// The staff member (`staff:<username>`).
+    #[schema(value_type = ActorText, inline)]
     pub by: String,
     #[schema(format = DateTime)]
     pub at: String,
@@ -345,22 +362,33 @@ impl From<&BatchApproval> for ApprovalView {
 pub struct CardBatchView {
     #[schema(pattern = "^cbt_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub id: String,
+    #[schema(value_type = sanhu_core::id::CardTypeId, inline)]
     pub type_id: String,
     /// The type's version whose terms it copied.
+    #[schema(minimum = 1)]
     pub type_version: i64,
+    /// `platform`, or the merchant's id (`mch_…`).
+    #[schema(pattern = "^(platform|mch_[0-7][0-9A-HJKMNP-TV-Z]{25})$")]
     pub owner: String,
+    #[schema(value_type = sanhu_core::id::CardSegmentId, inline)]
     pub segment_id: String,
     pub channel: ChannelJson,
     /// What its cards give: the type's terms with the batch's sale price and validity.
     pub terms: TermsJson,
+    #[schema(minimum = 1)]
     pub quantity: i64,
+    #[schema(minimum = 0)]
     pub sold: i64,
     /// Its first and last card numbers.
+    #[schema(pattern = "^[0-9]{7,21}$")]
     pub first_number: String,
+    #[schema(pattern = "^[0-9]{7,21}$")]
     pub last_number: String,
     /// `pending` (waiting for marketing's and finance's approvals) or `approved`.
+    #[schema(value_type = BatchStatusJson, inline)]
     pub status: &'static str,
     /// Who made it.
+    #[schema(value_type = ActorText, inline)]
     pub maker: String,
     pub approvals: Vec<ApprovalView>,
     #[schema(format = DateTime)]
@@ -394,7 +422,8 @@ impl CardBatchView {
 #[derive(Serialize, ToSchema)]
 pub struct CardBatchList {
     data: Vec<CardBatchView>,
-    #[schema(required = true)]
+    /// Pass as `after` for the next page; null on the last page.
+    #[schema(required = true, pattern = "^cbt_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     next_cursor: Option<String>,
 }
 
@@ -544,4 +573,13 @@ pub async fn approve_batch(
     };
     let batch = state.cards().approve_batch(id, role, &actor).await?;
     Ok(Json(CardBatchView::of(&batch, &state).await?))
+}
+
+/// Whether a batch's cards may be sold (the schema of `CardBatch.status`).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+pub(crate) enum BatchStatusJson {
+    Pending,
+    Approved,
 }

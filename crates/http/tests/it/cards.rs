@@ -513,3 +513,160 @@ on_both_backends!(concurrent_batches_never_share_a_number_and_concurrent_sales_t
     assert_eq!(batch["sold"], 4);
     app.api.verify_clean().await;
 });
+
+on_both_backends!(concurrent_requests_on_one_card_are_taken_in_turn_and_each_answered_truly, |db| {
+    let app = app(db).await;
+    let api = &app.api;
+    let number = app.active_card().await;
+    let (_, shop) = api.active_member("13800000001").await;
+    let path = format!("/v1/cards/{number}/payments");
+    // 30 payments of 200.00 at 90% (180.00 each) at once from a card holding 5,000.00: 27 paid, 3
+    // refused, none answered anything else (never `concurrent_change`).
+    let answers = futures_util::future::join_all(
+        (0..30).map(|n| api.post(&path, pay_body(&format!("HOT-{n}"), 20_000, "bakery", &shop))),
+    )
+    .await;
+    let (mut paid, mut refused) = (Vec::new(), 0);
+    for (n, answer) in answers.iter().enumerate() {
+        match (answer.status, answer.code()) {
+            (StatusCode::CREATED, _) => paid.push(answer.body["amount"].as_i64().unwrap()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds") => refused += 1,
+            _ => panic!("payment HOT-{n} was answered {} {}", answer.status, answer.body),
+        }
+    }
+    assert_eq!((paid.len(), refused), (27, 3));
+    let sum: i64 = paid.iter().sum();
+    assert!(sum <= 500_000);
+    assert_eq!(api.balance(&shop).await, sum, "what was answered paid, and nothing else, was paid");
+    let card = api.get(&format!("/v1/cards/{number}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(card["balance"].as_i64().unwrap(), 500_000 - sum);
+    // Each answer is final: asked again, each is answered the same.
+    for (n, answer) in answers.iter().enumerate() {
+        let again = api.post(&path, pay_body(&format!("HOT-{n}"), 20_000, "bakery", &shop)).await;
+        assert_eq!((again.status, again.code()), (answer.status, answer.code()), "HOT-{n}");
+    }
+    // Binds at once: one member bound, every other answered `card_member_already_bound`.
+    let mut members = Vec::new();
+    for n in 0..6 {
+        members.push(api.active_member(&format!("1380000010{n}")).await.0);
+    }
+    let bind = format!("/v1/cards/{number}/bind");
+    let answers = futures_util::future::join_all(members.iter().map(|m| api.post(&bind, json!({"member_id": m})))).await;
+    let bound = answers.iter().filter(|a| a.status == StatusCode::OK).count();
+    for answer in &answers {
+        if answer.status != StatusCode::OK {
+            answer.assert_error(StatusCode::CONFLICT, "card_member_already_bound");
+        }
+    }
+    assert_eq!(bound, 1);
+    api.verify_clean().await;
+});
+
+/// The card's stored record with its ledger blocks said pending since two minutes ago and `status`:
+/// what a crash between a freeze's or an unfreeze's writes leaves.
+async fn leave_blocks_pending(api: &TestApp, number: &str, status: &str, blocked: bool) {
+    use sanhu_store::card::{CardStore, StoredCard};
+    let stored = api.db.store.card(number).await.unwrap().unwrap();
+    let since = sanhu_core::Timestamp::from_nanos(sanhu_service::clock::now().nanos() - 120_000_000_000);
+    let half_done = StoredCard {
+        status: status.to_owned(),
+        version: stored.version + 1,
+        blocks_pending_since: Some(since),
+        ..stored.clone()
+    };
+    assert!(api.db.store.update_card(&half_done, stored.version).await.unwrap());
+    let account = sanhu_core::AccountId::parse(&stored.account_id).unwrap();
+    api.state.ledger().set_account_blocks(account, Some(blocked), None).await.unwrap();
+}
+
+on_both_backends!(a_card_left_active_with_its_account_blocked_by_a_crash_is_repaired_once, |db| {
+    let app = app(db).await;
+    let api = &app.api;
+    let number = app.active_card().await;
+    let (_, shop) = api.active_member("13800000001").await;
+    let card_path = format!("/v1/cards/{number}");
+    let account = api.get(&card_path).await.assert_status(StatusCode::OK)["account_id"].as_str().unwrap().to_owned();
+    let cards = api.state.cards();
+    let repair = || sanhu_service::jobs::repair_card_blocks_pass(&cards, sanhu_service::clock::now());
+    assert_eq!(repair().await.unwrap(), 0, "nothing pending");
+
+    // A freeze and an unfreeze that finish leave nothing pending.
+    api.post(&format!("{card_path}/freeze"), json!({"reason": "挂失", "lost": true})).await.assert_status(StatusCode::OK);
+    assert!(api.account(&account).await["debits_blocked"].as_bool().unwrap());
+    api.post(&format!("{card_path}/unfreeze"), json!({"reason": "找到了"})).await.assert_status(StatusCode::OK);
+    assert!(!api.account(&account).await["debits_blocked"].as_bool().unwrap());
+    assert_eq!(repair().await.unwrap(), 0);
+
+    // An unfreeze that crashed after the card became active, before the ledger unblocked its account:
+    // the card is active but nothing is paid with it.
+    leave_blocks_pending(api, &number, "active", true).await;
+    let refused = api.post(&format!("{card_path}/payments"), pay_body("P-1", 100, "coffee", &shop)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    // Too recent for the job (another instance may be in the middle of it): left alone.
+    let early = sanhu_core::Timestamp::from_nanos(sanhu_service::clock::now().nanos() - 180_000_000_000);
+    assert_eq!(cards.repair_card_blocks(early, 10).await.unwrap(), 0);
+    // Repaired once: unblocked, no longer pending; the next pass finds nothing.
+    assert_eq!(repair().await.unwrap(), 1);
+    assert!(!api.account(&account).await["debits_blocked"].as_bool().unwrap());
+    assert_eq!(repair().await.unwrap(), 0);
+    api.post(&format!("{card_path}/payments"), pay_body("P-2", 100, "coffee", &shop))
+        .await
+        .assert_status(StatusCode::CREATED);
+
+    // A freeze that crashed after its card was frozen would be blocked; one frozen and left pending is
+    // blocked by the repair, to agree with its status.
+    leave_blocks_pending(api, &number, "frozen", false).await;
+    assert_eq!(repair().await.unwrap(), 1);
+    assert!(api.account(&account).await["debits_blocked"].as_bool().unwrap());
+    assert_eq!(api.get(&card_path).await.assert_status(StatusCode::OK)["status"], "frozen");
+    api.post(&format!("{card_path}/unfreeze"), json!({"reason": "找到了"})).await.assert_status(StatusCode::OK);
+    api.post(&format!("{card_path}/payments"), pay_body("P-3", 100, "coffee", &shop))
+        .await
+        .assert_status(StatusCode::CREATED);
+    assert_eq!(repair().await.unwrap(), 0);
+    api.verify_clean().await;
+});
+
+on_both_backends!(a_bound_clients_lists_hold_its_own_merchants_types_and_batches_only, |db| {
+    let app = app(db).await;
+    let api = &app.api;
+    let (cafe, cafe_member, _) = merchant(api, "13800000001", 1).await;
+    let (bakery, bakery_member, _) = merchant(api, "13800000002", 2).await;
+    let ours = bound_client(&api.db.store, &cafe_member, "cafe").await;
+    let theirs = bound_client(&api.db.store, &bakery_member, "bakery").await;
+    let segment = app.segment("8601", 0, 999).await;
+    let mut made = std::collections::BTreeMap::new();
+    for (client, merchant) in [(&ours, &cafe), (&theirs, &bakery), (&ours, &cafe), (&theirs, &bakery)] {
+        let body = json!({"name": "咖啡卡", "grade": 2, "terms": gold_terms(), "merchant_id": merchant});
+        let card_type = id(api.send_as(client, "POST", "/v1/card-types", body).await.assert_status(StatusCode::CREATED));
+        let body = json!({"type_id": card_type, "segment_id": segment, "channel": "store", "quantity": 5});
+        let batch = id(api.send_as(client, "POST", "/v1/card-batches", body).await.assert_status(StatusCode::CREATED));
+        made.entry(merchant.clone()).or_insert_with(Vec::new).push((card_type, batch));
+    }
+    app.gold_type().await;
+    let listed = |client, path: &'static str| async move {
+        let answer = api.send_as(client, "GET", path, Value::Null).await.assert_status(StatusCode::OK).clone();
+        answer["data"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    for (client, merchant) in [(&ours, &cafe), (&theirs, &bakery)] {
+        let mut types: Vec<String> = made[merchant].iter().map(|(t, _)| t.clone()).collect();
+        let mut batches: Vec<String> = made[merchant].iter().map(|(_, b)| b.clone()).collect();
+        types.sort();
+        batches.sort();
+        assert_eq!(listed(client, "/v1/card-types").await, types);
+        assert_eq!(listed(client, "/v1/card-batches").await, batches);
+        // A page at a time, its own still.
+        let first = api.send_as(client, "GET", "/v1/card-types?limit=1", Value::Null).await.assert_status(StatusCode::OK).clone();
+        assert_eq!(first["data"][0]["id"].as_str().unwrap(), types[0]);
+    }
+    // Another tenant's ids are absent.
+    let (their_type, their_batch) = made[&bakery][0].clone();
+    api.send_as(&ours, "GET", &format!("/v1/card-types/{their_type}"), Value::Null)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "card_type_not_found");
+    api.send_as(&ours, "GET", &format!("/v1/card-batches/{their_batch}"), Value::Null)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "card_batch_not_found");
+    // The platform lists everything.
+    assert_eq!(api.get("/v1/card-types").await.assert_status(StatusCode::OK)["data"].as_array().unwrap().len(), 5);
+});

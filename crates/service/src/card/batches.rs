@@ -301,8 +301,9 @@ impl Cards {
         let limit = page_limit(limit)?;
         let mut found = Vec::new();
         let mut after = after.map(|id| id.to_string());
+        let owners = self.owners_reached(binding).await?;
         loop {
-            let page = self.store().card_batches(None, after.clone(), limit).await?;
+            let page = self.store().card_batches(owners.clone(), after.clone(), limit).await?;
             let done = page.len() < limit as usize;
             after = page.last().map(|b| b.id.clone());
             for stored in page {
@@ -333,6 +334,7 @@ impl Cards {
             return Err(sanhu_core::card::CardError::ApproverRoleInvalid.into());
         };
         let _turn = self.turn(format!("card_batch:{id}")).await;
+        let mut retry = crate::party::work::Retry::new();
         loop {
             let current = self.batch(id, None).await?;
             let approval = BatchApproval { role, by: actor_text(actor), at: clock::now() };
@@ -341,6 +343,10 @@ impl Cards {
             let changed = CardBatch { approvals, status, version: current.version + 1, ..current };
             if self.store().update_card_batch(&changed.stored(), changed.version - 1).await? {
                 return Ok(changed);
+            }
+            // Another instance changed it meanwhile: decided again on what it left, within the budget.
+            if !retry.again().await {
+                return Err(CardFailure::Contended);
             }
         }
     }

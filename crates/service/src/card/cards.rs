@@ -69,6 +69,9 @@ pub struct Card {
     pub version: i64,
     /// What its account holds (posted).
     pub balance: i64,
+    /// Set while its account's blocks may not agree with its status (a freeze or an unfreeze between
+    /// its card's write and the ledger's): since when. [`Cards::repair_card_blocks`] finishes it.
+    pub(crate) blocks_pending_since: Option<Timestamp>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -112,6 +115,7 @@ impl Card {
                 bound_at: self.bound_at.map(Timestamp::nanos),
             }),
             created_at: self.sold_at,
+            blocks_pending_since: self.blocks_pending_since,
         }
     }
 
@@ -143,6 +147,7 @@ impl Card {
             version: k.version,
             number: k.number,
             balance: 0,
+            blocks_pending_since: k.blocks_pending_since,
         })
     }
 
@@ -272,6 +277,7 @@ impl Cards {
             bound_at: None,
             version: 1,
             balance: 0,
+            blocks_pending_since: None,
         };
         let moves: Vec<Move> = moves
             .into_iter()
@@ -348,7 +354,8 @@ impl Cards {
 
     /// Freezes an active card, or reports it lost (挂失): nothing is paid with it until it is
     /// unfrozen. Its ledger account's debits are blocked first, so a payment decided before on
-    /// another instance cannot post after.
+    /// another instance cannot post after: the card says its blocks are pending, the ledger blocks,
+    /// then the card is frozen and says so no more (a crash between: `repair_card_blocks`).
     pub async fn freeze_card(
         &self,
         number: &str,
@@ -356,43 +363,89 @@ impl Cards {
         reason: String,
         binding: Option<MemberId>,
     ) -> Result<Card, CardFailure> {
-        let card = self.load_card(number, binding).await?;
-        if card.status != CardStatus::Active {
-            return Err(CardError::NotActive.into());
-        }
+        let _turn = self.turn(format!("card:{number}")).await;
+        let card = self
+            .change_card_in_turn(number, binding, |card, now| {
+                if card.status != CardStatus::Active {
+                    return Err(CardError::NotActive);
+                }
+                card.blocks_pending_since = Some(now);
+                Ok(())
+            })
+            .await?;
         self.wallets.ledger().set_account_blocks(card.account_id, Some(true), None).await?;
-        self.change_card(number, binding, move |card, _| {
+        self.change_card_in_turn(number, binding, move |card, _| {
             if card.status != CardStatus::Active {
                 return Err(CardError::NotActive);
             }
             card.status = CardStatus::Frozen;
             card.lost = lost;
             card.status_reason = Some(reason.clone());
+            card.blocks_pending_since = None;
             Ok(())
         })
-        .await
+        .await?;
+        drop(_turn);
+        self.card(number, binding).await
     }
 
-    /// Unfreezes a frozen card: active again, its account's debits unblocked.
+    /// Unfreezes a frozen card: active again, its account's debits unblocked (the card says the
+    /// unblock is pending until the ledger has done it; a crash between: `repair_card_blocks`).
     pub async fn unfreeze_card(
         &self,
         number: &str,
         reason: String,
         binding: Option<MemberId>,
     ) -> Result<Card, CardFailure> {
+        let _turn = self.turn(format!("card:{number}")).await;
         let card = self
-            .change_card(number, binding, move |card, _| {
+            .change_card_in_turn(number, binding, move |card, now| {
                 if card.status != CardStatus::Frozen {
                     return Err(CardError::NotFrozen);
                 }
                 card.status = CardStatus::Active;
                 card.lost = false;
                 card.status_reason = Some(reason.clone());
+                card.blocks_pending_since = Some(now);
                 Ok(())
             })
             .await?;
         self.wallets.ledger().set_account_blocks(card.account_id, Some(false), None).await?;
-        Ok(card)
+        self.change_card_in_turn(number, binding, |card, _| {
+            card.blocks_pending_since = None;
+            Ok(())
+        })
+        .await?;
+        drop(_turn);
+        self.card(number, binding).await
+    }
+
+    /// Finishes every card whose ledger blocks were left pending before `before` (a crash between a
+    /// freeze's or an unfreeze's writes), up to `limit`: its account's debits blocked if it is frozen,
+    /// unblocked otherwise (a freeze that did not finish left it active: it was never answered, and
+    /// its caller asks again), and the pending mark cleared. Each under the card's turn, so a freeze
+    /// or an unfreeze of this instance in progress is never taken for a crashed one; `before` leaves
+    /// time to another instance's. Returns how many it finished.
+    pub async fn repair_card_blocks(&self, before: Timestamp, limit: u32) -> Result<usize, CardFailure> {
+        let mut repaired = 0;
+        for stored in self.store().cards_blocks_pending(before, limit).await? {
+            let number = stored.number;
+            let _turn = self.turn(format!("card:{number}")).await;
+            let card = self.load_card(&number, None).await?;
+            if card.blocks_pending_since.is_none_or(|since| since >= before) {
+                continue;
+            }
+            let blocked = card.status == CardStatus::Frozen;
+            self.wallets.ledger().set_account_blocks(card.account_id, Some(blocked), None).await?;
+            self.change_card_in_turn(&number, None, |card, _| {
+                card.blocks_pending_since = None;
+                Ok(())
+            })
+            .await?;
+            tracing::info!(card.number = %number, debits_blocked = blocked, "repaired a card's ledger blocks");
+            repaired += 1;
+        }
+        Ok(repaired)
     }
 
     /// Applies `change` to the card under its turn, by compare-and-set on its version.
@@ -403,14 +456,31 @@ impl Cards {
         change: impl Fn(&mut Card, Timestamp) -> Result<(), CardError>,
     ) -> Result<Card, CardFailure> {
         let _turn = self.turn(format!("card:{number}")).await;
+        self.change_card_in_turn(number, binding, change).await?;
+        drop(_turn);
+        self.card(number, binding).await
+    }
+
+    /// Applies `change` to the card, its turn held by the caller, by compare-and-set on its version:
+    /// a write that meets another instance's is decided again on what it left, within the contention
+    /// budget, then answered `concurrent_change`. Returns the card as written.
+    async fn change_card_in_turn(
+        &self,
+        number: &str,
+        binding: Option<MemberId>,
+        change: impl Fn(&mut Card, Timestamp) -> Result<(), CardError>,
+    ) -> Result<Card, CardFailure> {
+        let mut retry = crate::party::work::Retry::new();
         loop {
             let current = self.load_card(number, binding).await?;
             let mut changed = current.clone();
             change(&mut changed, clock::now())?;
             changed.version = current.version + 1;
             if self.store().update_card(&changed.stored(), current.version).await? {
-                drop(_turn);
-                return self.card(number, binding).await;
+                return Ok(changed);
+            }
+            if !retry.again().await {
+                return Err(CardFailure::Contended);
             }
         }
     }

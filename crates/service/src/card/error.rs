@@ -31,6 +31,17 @@ impl From<PartyError> for CardFailure {
     }
 }
 
+impl From<crate::party::MerchantFailure> for CardFailure {
+    fn from(error: crate::party::MerchantFailure) -> Self {
+        match error {
+            crate::party::MerchantFailure::Rejected(r) => CardFailure::Rejected(r),
+            crate::party::MerchantFailure::NotFound(r) => CardFailure::NotFound(r),
+            crate::party::MerchantFailure::Contended => CardFailure::Contended,
+            crate::party::MerchantFailure::Internal(e) => CardFailure::Internal(e),
+        }
+    }
+}
+
 impl From<WalletFailure> for CardFailure {
     fn from(error: WalletFailure) -> Self {
         match error {

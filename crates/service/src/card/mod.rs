@@ -25,7 +25,18 @@
 //! **Who reaches what.** A client bound to a member reaches the card types of that member's
 //! merchants, their batches and their cards, and nothing else: another's, or the platform's, answer
 //! as if absent (`card_type_not_found`, `card_batch_not_found`, `card_not_found`). [`Cards::reaches`]
-//! decides it for every use case that names a type, batch or card.
+//! decides it for every use case that names a type, batch or card; a list reads by the store's owner
+//! index only the owners [`Cards::owners_reached`] names, and passes what it reads through `reaches`.
+//!
+//! **Concurrency.** Requests on one card (one batch, one type) are taken in turn (`crate::turns`);
+//! a compare-and-set that still meets another instance's write is decided again within the
+//! contention budget (`party::work::Retry`), then answered `concurrent_change`, never spun on.
+//!
+//! **A card's ledger blocks.** Freezing blocks its account's debits, unfreezing lifts the block:
+//! the card says so (`blocks_pending_since`) in the write before the ledger's, and clears it in the
+//! write after. A crash between leaves it said; [`Cards::repair_card_blocks`] (run at startup and
+//! by a job, `crate::jobs::repair_card_blocks`) sets the account's blocks to what the card's status
+//! says and clears it.
 
 mod batches;
 mod cards;
@@ -77,6 +88,15 @@ impl Cards {
     /// one card are decided one after another, each on what the last left.
     async fn turn(&self, key: String) -> Turn {
         self.parties().turns().take([key]).await
+    }
+
+    /// The owners (as stored) whose types and batches a caller bound to `binding` lists: None (every
+    /// owner) for an unbound caller, its member's merchants for a bound one, so that a list reads by
+    /// the store's owner index only what it may show. What it reads is still passed through
+    /// [`Cards::reaches`], the one rule.
+    pub(crate) async fn owners_reached(&self, binding: Option<MemberId>) -> Result<Option<Vec<String>>, CardFailure> {
+        let Some(member) = binding else { return Ok(None) };
+        Ok(Some(self.parties().merchants_of_member(member).await?))
     }
 
     /// Whether a caller bound to `binding` (None: acting for the whole platform) reaches what `owner`

@@ -13,7 +13,11 @@
 //!   recharged.
 //! - **Payment**: the order's amount times the card's rate for the order's business line (rounded
 //!   half up to the minor unit, core's `discounted`), from the card to the receiving member account;
-//!   a merchant's card pays only into that merchant's member's accounts.
+//!   a merchant's card pays only into that merchant's member's accounts. The receiver is checked as a
+//!   wallet payment's is (`Wallets::account_may_receive`: a merchant not active, an account or a
+//!   member that may not receive), and what it receives is counted against its merchant's limits in
+//!   the write that records the payment (`party::merchants::merchant_receives`), given back in the
+//!   write that records the ledger's refusal. A refund leaves the counts as a wallet refund does.
 //! - **Refund**: part or all of a payment, back from its receiver to the card; the refunds of a payment
 //!   add up to at most what it took, checked in the statement that stores each (concurrent refunds
 //!   included), and a refund the ledger refuses gives its share back.
@@ -23,13 +27,14 @@ use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::Actor;
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
-use sanhu_store::card::{CardStore, StoredCardTransaction};
+use sanhu_store::card::{CardInsert, CardStore, CounterAdd, StoredCardTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::documents::{decode, encode};
 use super::CARD_TRANSACTION_NOT_FOUND;
 use super::{page_limit, CardFailure, Cards, CARD_CURSOR_INVALID, CARD_RECEIVER_OUTSIDE_SCOPE};
 use crate::clock;
+use crate::party::merchants::{merchant_receives, MerchantCount};
 use crate::party::work::actor_text;
 use crate::party::{MemberObject, PartyError};
 use crate::wallet::chain::{apply, posted_chain, restore_chain, store_chain, Move, StoredRequest};
@@ -121,6 +126,8 @@ pub struct CardTransaction {
     pub actor: String,
     pub created_at: Timestamp,
     pub(crate) chain: Vec<StoredRequest>,
+    /// A payment to a merchant: what is counted against its limits.
+    pub(crate) counted: Option<MerchantCount>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -138,6 +145,8 @@ struct TransactionDoc {
     fingerprint: String,
     actor: String,
     chain: Vec<StoredRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    counted: Option<MerchantCount>,
 }
 
 impl CardTransaction {
@@ -175,6 +184,7 @@ impl CardTransaction {
             actor,
             created_at,
             chain,
+            counted: None,
         }
     }
 
@@ -199,6 +209,7 @@ impl CardTransaction {
                 fingerprint: self.fingerprint.clone(),
                 actor: self.actor.clone(),
                 chain: self.chain.clone(),
+                counted: self.counted.clone(),
             }),
             created_at: self.created_at,
         }
@@ -235,6 +246,7 @@ impl CardTransaction {
             actor: doc.actor,
             created_at: t.created_at,
             chain: doc.chain,
+            counted: doc.counted,
         })
     }
 }
@@ -341,7 +353,19 @@ impl Cards {
             }
         };
         let release = refusal.as_ref().and(refunded_payment);
-        self.store().settle_card_transaction(&transaction.stored(), release).await?;
+        // What a refused payment counted against its merchant's limits is given back in this write.
+        let mut give_back = Vec::new();
+        if refusal.is_some() {
+            if let Some(counted) = transaction.counted.as_mut() {
+                give_back = counted
+                    .keys
+                    .iter()
+                    .map(|key| CounterAdd { key: key.clone(), amount: -counted.amount, limit: None })
+                    .collect();
+                counted.amount = 0;
+            }
+        }
+        self.store().settle_card_transaction(&transaction.stored(), release, give_back).await?;
         match refusal {
             Some(refusal) => Err(refusal.into()),
             None => Ok(transaction),
@@ -358,15 +382,38 @@ impl Cards {
         Ok(card)
     }
 
-    /// A new transaction's record, then its chain submitted and settled.
-    async fn record_and_settle(&self, transaction: CardTransaction) -> Result<CardTransaction, CardFailure> {
-        if !self.store().create_card_transaction(&transaction.stored()).await? {
-            return self
-                .replay(&transaction.id, &transaction.fingerprint)
-                .await?
-                .ok_or_else(|| anyhow!("card transaction {} vanished", transaction.id).into());
+    /// A new transaction's record, then its chain submitted and settled. With `receives` (a
+    /// payment's receiver and what it receives), a merchant's account is checked against its limits
+    /// and counted in the write that records it; a count another write took the room of meanwhile is
+    /// decided again on the counters then (within the contention budget).
+    async fn record_and_settle(
+        &self,
+        mut transaction: CardTransaction,
+        receives: Option<(AccountId, i64)>,
+    ) -> Result<CardTransaction, CardFailure> {
+        let mut retry = crate::party::work::Retry::new();
+        loop {
+            let mut counters = Vec::new();
+            if let Some((receiver, amount)) = receives {
+                let mut work = self.parties().reader();
+                transaction.counted = merchant_receives(self.parties(), &mut work, receiver, amount, true).await?;
+                counters = work.take_counters();
+            }
+            match self.store().create_card_transaction(&transaction.stored(), counters).await? {
+                CardInsert::Stored => return self.settle(transaction, None).await,
+                CardInsert::Exists => {
+                    return self
+                        .replay(&transaction.id, &transaction.fingerprint)
+                        .await?
+                        .ok_or_else(|| anyhow!("card transaction {} vanished", transaction.id).into());
+                }
+                CardInsert::CounterOverLimit { .. } => {
+                    if !retry.again().await {
+                        return Err(CardFailure::Contended);
+                    }
+                }
+            }
         }
-        self.settle(transaction, None).await
     }
 
     /// Recharges a card whose type may be recharged.
@@ -406,7 +453,7 @@ impl Cards {
                 clock::now(),
                 store_chain(&chain),
             )
-        })
+        }, None)
         .await
     }
 
@@ -439,6 +486,9 @@ impl Cards {
                 return Err(CardFailure::Rejected(CARD_RECEIVER_OUTSIDE_SCOPE));
             }
         }
+        // The receiver may receive, as a wallet payment's must (a merchant not active, an account or
+        // a member restricted: the same codes).
+        self.wallets.account_may_receive(request.receiver).await?;
         let rate = card.terms.rate_for(line.as_deref());
         let (paid, discount) = discounted(request.amount, rate).ok_or(CardError::AmountInvalid)?;
         let moves = [Move {
@@ -465,7 +515,7 @@ impl Cards {
                 clock::now(),
                 store_chain(&chain),
             )
-        })
+        }, Some((request.receiver, paid)))
         .await
     }
 

@@ -142,9 +142,10 @@ impl Cards {
         let limit = page_limit(limit)?;
         let mut found = Vec::new();
         let mut after = after.map(|id| id.to_string());
-        // A bound caller's types are found among every type a page at a time.
+        let owners = self.owners_reached(binding).await?;
+        // A bound caller reads its own merchants' types only (the owner index), each still checked.
         loop {
-            let page = self.store().card_types(None, after.clone(), limit).await?;
+            let page = self.store().card_types(owners.clone(), after.clone(), limit).await?;
             let done = page.len() < limit as usize;
             after = page.last().map(|t| t.id.clone());
             for stored in page {
@@ -171,12 +172,17 @@ impl Cards {
     ) -> Result<CardType, CardFailure> {
         let terms = terms.check()?;
         let _turn = self.turn(format!("card_type:{id}")).await;
+        let mut retry = crate::party::work::Retry::new();
         loop {
             let current = self.card_type(id, binding).await?;
             let changed =
                 CardType { version: current.version + 1, terms: terms.clone(), updated_at: clock::now(), ..current };
             if self.store().update_card_type(&changed.stored(), changed.version - 1).await? {
                 return Ok(changed);
+            }
+            // Another instance changed it meanwhile: decided again on what it left, within the budget.
+            if !retry.again().await {
+                return Err(CardFailure::Contended);
             }
         }
     }

@@ -805,6 +805,12 @@ impl Parties {
         self.turns.take([format!("merchant:{id}")]).await
     }
 
+    /// The ids of the merchants `member` runs (what its bound client reaches), from their lookup.
+    pub(crate) async fn merchants_of_member(&self, member: MemberId) -> Result<Vec<String>, PartyError> {
+        use sanhu_store::party::PartyStore;
+        Ok(self.store.party_index(MERCHANTS_OF_MEMBER, &member.to_string(), 10_000).await?)
+    }
+
     /// The member a merchant is run by (whose bound client reaches it).
     pub(crate) async fn merchant_member(&self, id: MerchantId) -> Result<MemberId, PartyError> {
         let merchant = load_merchant(&mut self.reader(), id).await?;

@@ -176,6 +176,12 @@ impl Work {
         self.write.counters.push(CounterAdd { key: key.to_owned(), amount, limit });
     }
 
+    /// The counters this work would move, taken out of it: for a write of another store's records
+    /// that moves them in its own transaction (a card payment's, `crate::card`).
+    pub fn take_counters(&mut self) -> Vec<CounterAdd> {
+        std::mem::take(&mut self.write.counters)
+    }
+
     pub fn create_ledger_account(&mut self, account: Account) {
         self.write.ledger_accounts.push(account);
     }

@@ -63,6 +63,7 @@ fn card_row(r: &Row) -> anyhow::Result<StoredCard> {
         version: r.try_get(7)?,
         data: r.try_get(8)?,
         created_at: Timestamp::from_nanos(r.try_get(9)?),
+        blocks_pending_since: r.try_get::<_, Option<i64>>(10)?.map(Timestamp::from_nanos),
     })
 }
 
@@ -93,13 +94,41 @@ async fn insert_transaction(c: &(impl GenericClient + Sync), t: &StoredCardTrans
     Ok(inserted == 1)
 }
 
+/// Moves `counters` in key order, each within its limit (as a party write does, `super::party`):
+/// the key of the first that would pass its limit, and the caller rolls back.
+async fn add_counters(
+    c: &(impl GenericClient + Sync),
+    counters: &mut [CounterAdd],
+) -> anyhow::Result<Option<String>> {
+    counters.sort_by(|a, b| a.key.cmp(&b.key));
+    for counter in counters.iter() {
+        if counter.limit.is_some_and(|limit| counter.amount > limit) {
+            return Ok(Some(counter.key.clone()));
+        }
+        let moved = c
+            .execute(
+                "INSERT INTO party_counters AS c (key, total) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET total = c.total + EXCLUDED.total \
+                 WHERE $3::bigint IS NULL OR c.total + EXCLUDED.total <= $3::bigint",
+                &[&counter.key, &counter.amount, &counter.limit],
+            )
+            .await
+            .with_context(|| format!("move counter {}", counter.key))?;
+        if moved == 0 {
+            return Ok(Some(counter.key.clone()));
+        }
+    }
+    Ok(None)
+}
+
 impl PostgresStore {
-    /// `SELECT columns FROM table WHERE id > after [AND owner = owner] ORDER BY id LIMIT limit`.
+    /// `SELECT columns FROM table WHERE id > after [AND owner = ANY(owners)] ORDER BY id LIMIT limit`:
+    /// with owners, by the `(owner, id)` index.
     async fn page(
         &self,
         columns: &str,
         table: &str,
-        owner: Option<String>,
+        owners: Option<Vec<String>>,
         after: Option<String>,
         limit: u32,
     ) -> anyhow::Result<Vec<Row>> {
@@ -107,9 +136,9 @@ impl PostgresStore {
         let limit = i64::from(limit);
         let mut values: Vec<&(dyn ToSql + Sync)> = vec![&after, &limit];
         let mut sql = format!("SELECT {columns} FROM {table} WHERE id > $1");
-        if let Some(owner) = &owner {
-            sql.push_str(" AND owner = $3");
-            values.push(owner);
+        if let Some(owners) = &owners {
+            sql.push_str(" AND owner = ANY($3)");
+            values.push(owners);
         }
         sql.push_str(" ORDER BY id LIMIT $2");
         let conn = self.inner.general.get().await?;
@@ -143,11 +172,11 @@ impl CardStore for PostgresStore {
 
     async fn card_types(
         &self,
-        owner: Option<String>,
+        owners: Option<Vec<String>>,
         after: Option<String>,
         limit: u32,
     ) -> anyhow::Result<Vec<StoredCardType>> {
-        self.page(TYPE_COLUMNS, "card_types", owner, after, limit).await?.iter().map(type_row).collect()
+        self.page(TYPE_COLUMNS, "card_types", owners, after, limit).await?.iter().map(type_row).collect()
     }
 
     async fn update_card_type(&self, card_type: &StoredCardType, expected: i64) -> anyhow::Result<bool> {
@@ -265,11 +294,11 @@ impl CardStore for PostgresStore {
 
     async fn card_batches(
         &self,
-        owner: Option<String>,
+        owners: Option<Vec<String>>,
         after: Option<String>,
         limit: u32,
     ) -> anyhow::Result<Vec<StoredCardBatch>> {
-        self.page(BATCH_COLUMNS, "card_batches", owner, after, limit).await?.iter().map(batch_row).collect()
+        self.page(BATCH_COLUMNS, "card_batches", owners, after, limit).await?.iter().map(batch_row).collect()
     }
 
     async fn update_card_batch(&self, batch: &StoredCardBatch, expected: i64) -> anyhow::Result<bool> {
@@ -308,7 +337,7 @@ impl CardStore for PostgresStore {
             return Ok(false);
         }
         tx.execute(
-            &format!("INSERT INTO cards ({CARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            &format!("INSERT INTO cards ({CARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
             &[
                 &k.number,
                 &k.batch_id,
@@ -320,6 +349,7 @@ impl CardStore for PostgresStore {
                 &k.version,
                 &k.data,
                 &k.created_at.nanos(),
+                &k.blocks_pending_since.map(Timestamp::nanos),
             ],
         )
         .await
@@ -344,17 +374,55 @@ impl CardStore for PostgresStore {
         let updated = conn
             .client
             .execute(
-                "UPDATE cards SET member_id = $2, status = $3, version = $4, data = $5 WHERE number = $1 AND version = $6",
-                &[&k.number, &k.member_id, &k.status, &k.version, &k.data, &expected],
+                "UPDATE cards SET member_id = $2, status = $3, version = $4, data = $5, blocks_pending_since = $7 \
+                 WHERE number = $1 AND version = $6",
+                &[
+                    &k.number,
+                    &k.member_id,
+                    &k.status,
+                    &k.version,
+                    &k.data,
+                    &expected,
+                    &k.blocks_pending_since.map(Timestamp::nanos),
+                ],
             )
             .await
             .with_context(|| format!("update card {}", k.number))?;
         Ok(updated == 1)
     }
 
-    async fn create_card_transaction(&self, transaction: &StoredCardTransaction) -> anyhow::Result<bool> {
+    async fn cards_blocks_pending(&self, before: Timestamp, limit: u32) -> anyhow::Result<Vec<StoredCard>> {
         let conn = self.inner.general.get().await?;
-        insert_transaction(&conn.client, transaction).await
+        let rows = conn
+            .client
+            .query(
+                &format!(
+                    "SELECT {CARD_COLUMNS} FROM cards WHERE blocks_pending_since IS NOT NULL \
+                     AND blocks_pending_since < $1 ORDER BY blocks_pending_since LIMIT $2"
+                ),
+                &[&before.nanos(), &i64::from(limit)],
+            )
+            .await
+            .context("read cards with blocks pending")?;
+        rows.iter().map(card_row).collect()
+    }
+
+    async fn create_card_transaction(
+        &self,
+        transaction: &StoredCardTransaction,
+        counters: Vec<CounterAdd>,
+    ) -> anyhow::Result<CardInsert> {
+        let mut counters = counters;
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        if !insert_transaction(&tx, transaction).await? {
+            return Ok(CardInsert::Exists);
+        }
+        if let Some(key) = add_counters(&tx, &mut counters).await? {
+            return Ok(CardInsert::CounterOverLimit { key });
+        }
+        tx.commit().await?;
+        Ok(CardInsert::Stored)
     }
 
     async fn create_card_refund(&self, refund: &StoredCardTransaction, payment_id: &str) -> anyhow::Result<bool> {
@@ -392,8 +460,9 @@ impl CardStore for PostgresStore {
         &self,
         transaction: &StoredCardTransaction,
         released_from: Option<String>,
+        counters: Vec<CounterAdd>,
     ) -> anyhow::Result<bool> {
-        let t = transaction;
+        let (t, mut counters) = (transaction, counters);
         let mut conn = self.inner.general.get().await?;
         let tx = conn.client.transaction().await?;
         let settled = tx
@@ -411,6 +480,9 @@ impl CardStore for PostgresStore {
                 )
                 .await
                 .context("give a refused refund's share back")?;
+            }
+            if let Some(key) = add_counters(&tx, &mut counters).await? {
+                anyhow::bail!("counter {key} passed its limit giving back");
             }
         }
         tx.commit().await?;

@@ -21,6 +21,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (9, include_str!("schema_v9.sql")),
     // Member cards: types, number segments, batches, cards and their transactions (see `crate::card`).
     (10, include_str!("schema_v10.sql")),
+    // A card's ledger blocks pending (a freeze or an unfreeze between its writes), for the repair.
+    (11, include_str!("schema_v11.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

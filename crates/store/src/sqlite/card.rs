@@ -61,6 +61,7 @@ fn card_row(r: &Row) -> rusqlite::Result<StoredCard> {
         version: r.get(7)?,
         data: r.get(8)?,
         created_at: Timestamp::from_nanos(r.get(9)?),
+        blocks_pending_since: r.get::<_, Option<i64>>(10)?.map(Timestamp::from_nanos),
     })
 }
 
@@ -88,19 +89,46 @@ fn insert_transaction(c: &rusqlite::Connection, t: &StoredCardTransaction) -> an
     Ok(inserted == 1)
 }
 
-/// `SELECT columns FROM table WHERE id > after [AND owner = ?] ORDER BY id LIMIT ?`.
+/// Moves `counters` in key order, each within its limit (as a party write does, `super::party`):
+/// the key of the first that would pass its limit, and the caller rolls back.
+fn add_counters(c: &rusqlite::Connection, counters: &mut [CounterAdd]) -> anyhow::Result<Option<String>> {
+    counters.sort_by(|a, b| a.key.cmp(&b.key));
+    for counter in counters.iter() {
+        if counter.limit.is_some_and(|limit| counter.amount > limit) {
+            return Ok(Some(counter.key.clone()));
+        }
+        let moved = c
+            .prepare_cached(
+                "INSERT INTO party_counters (key, total) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET total = total + excluded.total
+                  WHERE ?3 IS NULL OR total + excluded.total <= ?3",
+            )?
+            .execute(params![counter.key, counter.amount, counter.limit])?;
+        if moved == 0 {
+            return Ok(Some(counter.key.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// `SELECT columns FROM table WHERE id > after [AND owner IN (…)] ORDER BY id LIMIT ?`: with owners,
+/// one range of the `(owner, id)` index per owner, merged in id order.
 fn page_sql(
     columns: &str,
     table: &str,
-    owner: &Option<String>,
+    owners: &Option<Vec<String>>,
     after: &Option<String>,
     limit: u32,
 ) -> (String, Vec<Value>) {
     let mut values = vec![Value::Text(after.clone().unwrap_or_default())];
     let mut sql = format!("SELECT {columns} FROM {table} WHERE id > ?");
-    if let Some(owner) = owner {
-        sql.push_str(" AND owner = ?");
-        values.push(Value::Text(owner.clone()));
+    if let Some(owners) = owners {
+        if owners.is_empty() {
+            sql.push_str(" AND 0");
+        } else {
+            sql.push_str(&format!(" AND owner IN ({})", vec!["?"; owners.len()].join(", ")));
+            values.extend(owners.iter().map(|o| Value::Text(o.clone())));
+        }
     }
     sql.push_str(" ORDER BY id LIMIT ?");
     values.push(Value::Integer(i64::from(limit)));
@@ -132,12 +160,12 @@ impl CardStore for SqliteStore {
 
     async fn card_types(
         &self,
-        owner: Option<String>,
+        owners: Option<Vec<String>>,
         after: Option<String>,
         limit: u32,
     ) -> anyhow::Result<Vec<StoredCardType>> {
         self.read(move |c| {
-            let (sql, values) = page_sql(TYPE_COLUMNS, "card_types", &owner, &after, limit);
+            let (sql, values) = page_sql(TYPE_COLUMNS, "card_types", &owners, &after, limit);
             let mut statement = c.prepare_cached(&sql)?;
             let rows = statement.query_map(rusqlite::params_from_iter(values), type_row)?;
             rows.collect::<Result<Vec<_>, _>>().context("failed to read card types")
@@ -264,12 +292,12 @@ impl CardStore for SqliteStore {
 
     async fn card_batches(
         &self,
-        owner: Option<String>,
+        owners: Option<Vec<String>>,
         after: Option<String>,
         limit: u32,
     ) -> anyhow::Result<Vec<StoredCardBatch>> {
         self.read(move |c| {
-            let (sql, values) = page_sql(BATCH_COLUMNS, "card_batches", &owner, &after, limit);
+            let (sql, values) = page_sql(BATCH_COLUMNS, "card_batches", &owners, &after, limit);
             let mut statement = c.prepare_cached(&sql)?;
             let rows = statement.query_map(rusqlite::params_from_iter(values), batch_row)?;
             rows.collect::<Result<Vec<_>, _>>().context("failed to read card batches")
@@ -313,7 +341,7 @@ impl CardStore for SqliteStore {
                 return Ok(false);
             }
             tx.prepare_cached(&format!(
-                "INSERT INTO cards ({CARD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT INTO cards ({CARD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ))?
             .execute(params![
                 k.number,
@@ -325,7 +353,8 @@ impl CardStore for SqliteStore {
                 k.status,
                 k.version,
                 k.data,
-                k.created_at.nanos()
+                k.created_at.nanos(),
+                k.blocks_pending_since.map(Timestamp::nanos)
             ])
             .with_context(|| format!("failed to store card {}", k.number))?;
             tx.commit()?;
@@ -350,19 +379,54 @@ impl CardStore for SqliteStore {
         self.write(move |c| {
             let updated = c
                 .prepare_cached(
-                    "UPDATE cards SET member_id = ?2, status = ?3, version = ?4, data = ?5 \
-                     WHERE number = ?1 AND version = ?6",
+                    "UPDATE cards SET member_id = ?2, status = ?3, version = ?4, data = ?5, \
+                     blocks_pending_since = ?7 WHERE number = ?1 AND version = ?6",
                 )?
-                .execute(params![k.number, k.member_id, k.status, k.version, k.data, expected])
+                .execute(params![
+                    k.number,
+                    k.member_id,
+                    k.status,
+                    k.version,
+                    k.data,
+                    expected,
+                    k.blocks_pending_since.map(Timestamp::nanos)
+                ])
                 .with_context(|| format!("failed to update card {}", k.number))?;
             Ok(updated == 1)
         })
         .await
     }
 
-    async fn create_card_transaction(&self, transaction: &StoredCardTransaction) -> anyhow::Result<bool> {
-        let t = transaction.clone();
-        self.write(move |c| insert_transaction(c, &t)).await
+    async fn cards_blocks_pending(&self, before: Timestamp, limit: u32) -> anyhow::Result<Vec<StoredCard>> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {CARD_COLUMNS} FROM cards WHERE blocks_pending_since IS NOT NULL \
+                 AND blocks_pending_since < ?1 ORDER BY blocks_pending_since LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![before.nanos(), i64::from(limit)], card_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read cards with blocks pending")
+        })
+        .await
+    }
+
+    async fn create_card_transaction(
+        &self,
+        transaction: &StoredCardTransaction,
+        counters: Vec<CounterAdd>,
+    ) -> anyhow::Result<CardInsert> {
+        let (t, mut counters) = (transaction.clone(), counters);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !insert_transaction(&tx, &t)? {
+                return Ok(CardInsert::Exists);
+            }
+            if let Some(key) = add_counters(&tx, &mut counters)? {
+                return Ok(CardInsert::CounterOverLimit { key });
+            }
+            tx.commit()?;
+            Ok(CardInsert::Stored)
+        })
+        .await
     }
 
     async fn create_card_refund(&self, refund: &StoredCardTransaction, payment_id: &str) -> anyhow::Result<bool> {
@@ -402,8 +466,9 @@ impl CardStore for SqliteStore {
         &self,
         transaction: &StoredCardTransaction,
         released_from: Option<String>,
+        counters: Vec<CounterAdd>,
     ) -> anyhow::Result<bool> {
-        let t = transaction.clone();
+        let (t, mut counters) = (transaction.clone(), counters);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let settled = tx
@@ -418,6 +483,9 @@ impl CardStore for SqliteStore {
                         "UPDATE card_transactions SET refunded = refunded - ?2 WHERE id = ?1 AND refunded >= ?2",
                     )?
                     .execute(params![payment, t.amount])?;
+                }
+                if let Some(key) = add_counters(&tx, &mut counters)? {
+                    anyhow::bail!("counter {key} passed its limit giving back");
                 }
             }
             tx.commit()?;

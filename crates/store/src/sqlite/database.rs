@@ -27,6 +27,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, "ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT;"),
     // Member cards: types, number segments, batches, cards and their transactions (see `crate::card`).
     (9, include_str!("schema_v9.sql")),
+    // A card's ledger blocks pending (a freeze or an unfreeze between its writes), for the repair.
+    (10, include_str!("schema_v10.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

@@ -7,8 +7,10 @@ use std::collections::BTreeSet;
 
 use sanhu_core::Timestamp;
 use sanhu_store::card::{
-    BatchAllocation, CardStore, StoredCard, StoredCardBatch, StoredCardSegment, StoredCardTransaction,
+    BatchAllocation, CardInsert, CardStore, CounterAdd, StoredCard, StoredCardBatch, StoredCardSegment,
+    StoredCardTransaction, StoredCardType,
 };
+use sanhu_store::party::PartyStore;
 use sanhu_store::on_both_backends;
 
 fn at(n: i64) -> Timestamp {
@@ -163,11 +165,12 @@ on_both_backends!(a_payments_refunds_never_add_up_to_more_than_it_took, |db| {
         version: 1,
         data: "{}".to_owned(),
         created_at: at(0),
+        blocks_pending_since: None,
     };
     assert!(db.store.create_card(&card, &transaction("sale", "sale", 1000)).await.unwrap());
     assert!(!db.store.create_card(&card, &transaction("sale", "sale", 1000)).await.unwrap(), "the same sale");
-    assert!(db.store.create_card_transaction(&transaction("pay", "payment", 100)).await.unwrap());
-    assert!(!db.store.create_card_transaction(&transaction("pay", "payment", 100)).await.unwrap());
+    assert_eq!(db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![]).await.unwrap(), CardInsert::Stored);
+    assert_eq!(db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![]).await.unwrap(), CardInsert::Exists);
     let mut tasks = Vec::new();
     for n in 0..10 {
         let store = if n % 2 == 0 { db.store.clone() } else { other.clone() };
@@ -192,8 +195,8 @@ on_both_backends!(a_payments_refunds_never_add_up_to_more_than_it_took, |db| {
     }
     let refused = refused.unwrap();
     let failed = StoredCardTransaction { status: "failed".to_owned(), ..transaction(&refused, "refund", 30) };
-    assert!(db.store.settle_card_transaction(&failed, Some("pay".to_owned())).await.unwrap());
-    assert!(!db.store.settle_card_transaction(&failed, Some("pay".to_owned())).await.unwrap(), "settled once");
+    assert!(db.store.settle_card_transaction(&failed, Some("pay".to_owned()), vec![]).await.unwrap());
+    assert!(!db.store.settle_card_transaction(&failed, Some("pay".to_owned()), vec![]).await.unwrap(), "settled once");
     assert_eq!(db.store.card_transaction("pay").await.unwrap().unwrap().refunded, 60);
     let listed = db.store.card_transactions("8601000000001", None, 100).await.unwrap();
     assert_eq!(listed.len(), 5, "the sale, the payment and three refunds");
@@ -205,4 +208,99 @@ on_both_backends!(a_payments_refunds_never_add_up_to_more_than_it_took, |db| {
         .await
         .unwrap();
     assert_eq!(first.len() + rest.len(), 5);
+});
+
+fn count(key: &str, amount: i64, limit: Option<i64>) -> CounterAdd {
+    CounterAdd { key: key.to_owned(), amount, limit }
+}
+
+on_both_backends!(a_card_payment_moves_its_merchants_counters_in_its_own_write_within_their_limits, |db| {
+    let other = db.open_another().await;
+    let day = "merchant_receipts:mch_a:day:1";
+    // Concurrent payments of 30 against a limit of 100, on two instances: three fit, the rest store
+    // nothing at all (neither the transaction nor any count).
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = if n % 2 == 0 { db.store.clone() } else { other.clone() };
+        tasks.push(tokio::spawn(async move {
+            let pay = transaction(&format!("pay_{n}"), "payment", 30);
+            store.create_card_transaction(&pay, vec![count(day, 30, Some(100))]).await.unwrap()
+        }));
+    }
+    let mut stored = 0;
+    for (n, task) in tasks.into_iter().enumerate() {
+        match task.await.unwrap() {
+            CardInsert::Stored => stored += 1,
+            CardInsert::CounterOverLimit { key } => {
+                assert_eq!(key, day);
+                assert!(db.store.card_transaction(&format!("pay_{n}")).await.unwrap().is_none(), "nothing stored");
+            }
+            CardInsert::Exists => panic!("each payment is new"),
+        }
+    }
+    assert_eq!(stored, 3);
+    assert_eq!(db.store.party_counter(day).await.unwrap(), 90);
+    // A payment the ledger refused gives its count back when it is settled, once.
+    let mut refused = None;
+    for n in 0..8 {
+        if db.store.card_transaction(&format!("pay_{n}")).await.unwrap().is_some() {
+            refused = Some(format!("pay_{n}"));
+            break;
+        }
+    }
+    let failed = StoredCardTransaction { status: "failed".to_owned(), ..transaction(&refused.unwrap(), "payment", 30) };
+    assert!(db.store.settle_card_transaction(&failed, None, vec![count(day, -30, None)]).await.unwrap());
+    assert!(!db.store.settle_card_transaction(&failed, None, vec![count(day, -30, None)]).await.unwrap());
+    assert_eq!(db.store.party_counter(day).await.unwrap(), 60);
+});
+
+on_both_backends!(card_lists_read_only_the_owners_asked_for, |db| {
+    for (id, owner) in [("ctp_1", "mch_a"), ("ctp_2", "platform"), ("ctp_3", "mch_b"), ("ctp_4", "mch_a"), ("ctp_5", "mch_c")] {
+        let card_type = StoredCardType {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            version: 1,
+            data: "{}".to_owned(),
+            created_at: at(0),
+        };
+        db.store.create_card_type(&card_type).await.unwrap();
+    }
+    let ids = |types: Vec<StoredCardType>| types.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let owners = |o: &[&str]| Some(o.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(ids(db.store.card_types(owners(&["mch_a"]), None, 10).await.unwrap()), ["ctp_1", "ctp_4"]);
+    assert_eq!(ids(db.store.card_types(owners(&["mch_a", "mch_c"]), Some("ctp_1".into()), 10).await.unwrap()), ["ctp_4", "ctp_5"]);
+    assert_eq!(ids(db.store.card_types(owners(&["mch_a", "mch_b"]), None, 2).await.unwrap()), ["ctp_1", "ctp_3"]);
+    assert!(db.store.card_types(owners(&[]), None, 10).await.unwrap().is_empty(), "no merchant, nothing");
+    assert_eq!(db.store.card_types(None, None, 10).await.unwrap().len(), 5);
+    db.store.create_card_segment(&segment("csg_a", "8601", 0, 999), same_prefix_overlap).await.unwrap();
+    db.store.create_card_batch(&batch("cbt_a", "csg_a", 5)).await.unwrap();
+    let theirs = db.store.card_batches(owners(&["mch_z"]), None, 10).await.unwrap();
+    assert!(theirs.is_empty());
+    let owner = db.store.card_batch("cbt_a").await.unwrap().unwrap().owner;
+    assert_eq!(db.store.card_batches(owners(&[&owner]), None, 10).await.unwrap().len(), 1);
+});
+
+on_both_backends!(cards_with_blocks_pending_are_found_until_cleared, |db| {
+    let card = |number: &str, pending: Option<Timestamp>| StoredCard {
+        number: number.to_owned(),
+        batch_id: "cbt_a".to_owned(),
+        type_id: "ctp_1".to_owned(),
+        owner: "platform".to_owned(),
+        member_id: None,
+        account_id: format!("acc_{number}"),
+        status: "active".to_owned(),
+        version: 1,
+        data: "{}".to_owned(),
+        created_at: at(0),
+        blocks_pending_since: pending,
+    };
+    db.store.create_card(&card("1", None), &transaction("sale_1", "sale", 0)).await.unwrap();
+    db.store.create_card(&card("2", None), &transaction("sale_2", "sale", 0)).await.unwrap();
+    assert!(db.store.update_card(&StoredCard { version: 2, ..card("2", Some(at(10))) }, 1).await.unwrap());
+    let numbers = |cards: Vec<StoredCard>| cards.into_iter().map(|c| c.number).collect::<Vec<_>>();
+    assert_eq!(numbers(db.store.cards_blocks_pending(at(11), 10).await.unwrap()), ["2"]);
+    assert!(db.store.cards_blocks_pending(at(10), 10).await.unwrap().is_empty(), "not yet due");
+    assert_eq!(db.store.card("2").await.unwrap().unwrap().blocks_pending_since, Some(at(10)));
+    assert!(db.store.update_card(&StoredCard { version: 3, ..card("2", None) }, 2).await.unwrap());
+    assert!(db.store.cards_blocks_pending(at(11), 10).await.unwrap().is_empty());
 });

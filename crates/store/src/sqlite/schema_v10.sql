@@ -1,0 +1,8 @@
+-- sanhu schema for SQLite, version 10: a card whose ledger account's blocks may not yet agree with its
+-- status (a freeze or an unfreeze between its writes) says since when, so the repair finds it by a
+-- partial index (see `crate::card`).
+
+ALTER TABLE cards ADD COLUMN blocks_pending_since INTEGER;
+
+CREATE INDEX IF NOT EXISTS cards_blocks_pending ON cards (blocks_pending_since)
+    WHERE blocks_pending_since IS NOT NULL;
