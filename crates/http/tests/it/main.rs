@@ -13,6 +13,7 @@ mod merchants;
 mod operations;
 mod parties;
 mod recharge_compensation;
+mod split_payments;
 mod staff;
 mod wallet;
 mod wallet_held_money;
