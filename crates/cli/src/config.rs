@@ -128,6 +128,8 @@ struct AccountTypeFile {
     per_member: Option<toml::Value>,
     #[serde(default)]
     opens_on_activation: bool,
+    /// May it be recharged (default true); a profit wallet that receives profit only is not.
+    rechargeable: Option<bool>,
 }
 
 impl AccountTypeFile {
@@ -159,6 +161,7 @@ impl AccountTypeFile {
             deduction: self.deduction_priority.map_or(DeductionPriority::Never, DeductionPriority::Order),
             per_member,
             opens_on_activation: self.opens_on_activation,
+            rechargeable: self.rechargeable.unwrap_or(true),
         };
         AccountType::configure(spec).map_err(|e| anyhow::anyhow!("account type {code}: {}", e.message()))
     }

@@ -336,6 +336,7 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(recharges::refund_recharge, own_orders(WalletWrite)),
         endpoint!(payments::release_escrow, own_orders(WalletWrite)),
         endpoint!(payments::return_escrow, own_orders(WalletWrite)),
+        endpoint!(payments::release_split, own_orders(WalletWrite)),
         endpoint!(deposits::hold, member(WalletWrite, PAYING)),
         endpoint!(deposits::get_deposit, own_orders(WalletRead)),
         endpoint!(deposits::release, own_orders(WalletWrite)),

@@ -14,6 +14,7 @@ mod merchants_guide;
 mod operations;
 mod secrets;
 mod security;
+mod split_payments_guide;
 mod staff;
 mod wallet_crash;
 mod wallet_guide;

@@ -76,6 +76,9 @@ pub struct AccountTypeSpec {
     pub per_member: PerMember,
     /// Opened for every member at activation.
     pub opens_on_activation: bool,
+    /// May it be recharged (充值)? A travel store's profit wallet receives profit only, never a
+    /// recharge (`account_not_rechargeable`).
+    pub rechargeable: bool,
 }
 
 /// A configured account type: a spec that passed [`AccountType::configure`].
@@ -148,6 +151,10 @@ impl AccountType {
         self.0.opens_on_activation
     }
 
+    pub fn rechargeable(&self) -> bool {
+        self.0.rechargeable
+    }
+
     /// The ledger limit an account of this type opens with: never unlimited, since a member's account
     /// going negative without bound is the platform lending without limit.
     pub fn ledger_limit(&self) -> BalanceLimit {
@@ -198,6 +205,7 @@ impl AccountTypes {
             deduction: DeductionPriority::Never,
             per_member: PerMember::AtMost(1),
             opens_on_activation: false,
+            rechargeable: true,
         };
         let specs = [
             AccountTypeSpec {

@@ -46,5 +46,12 @@ rejection_codes! {
         /// The bonus spent and now taken back out of the refund is more than the refund itself.
         BonusSpentExceedsRefund => "bonus_spent_exceeds_refund", 422,
             "the bonus already spent is more than this refund can give back",
+        SplitReceiversInvalid => "split_receivers_invalid", 422,
+            "a split payment names 1 to 10 receivers, each once, and at most one takes the rest",
+        SplitShareInvalid => "split_share_invalid", 422,
+            "a share is a positive amount, or a rate of 1 to 10000 basis points that comes to at least one minor unit",
+        SplitSharesMismatch => "split_shares_mismatch", 422, "the shares do not add up to the amount exactly",
+        SplitRefundExceedsShare => "split_refund_exceeds_share", 422,
+            "the refund takes more from a receiver than it still holds of the payment",
     }
 }

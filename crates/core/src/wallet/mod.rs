@@ -15,6 +15,7 @@
 //! | `withdrawal.rs` | withdrawable amounts and a withdrawal's allocation over the accounts (提现预计算) |
 //! | `payment.rs` | paying from the wallet: deductions, split payment, authorise then capture |
 //! | `refund.rs` | refunding a payment, in part or whole, to the accounts it came from |
+//! | `split.rs` | split payments (分账): shares, commission by rate or amount, refunds per receiver |
 //! | `member_transfer.rs` | transfers between members that keep the money's kind, with limits |
 //! | `recharge.rs` | recharge tiers and their bonus, and refunding a recharge |
 //! | `debt.rs` | a recharge repays an account's debt before it adds to the balance |
@@ -36,6 +37,7 @@ pub mod order;
 pub mod payment;
 pub mod recharge;
 pub mod refund;
+pub mod split;
 pub mod view;
 pub mod withdrawal;
 
@@ -53,6 +55,9 @@ pub use recharge::{
     RechargeTiers,
 };
 pub use refund::{plan_refund, RefundPlan};
+pub use split::{
+    allocate_shares, plan_share_refund, plan_shares, Share, ShareLeg, ShareRule, ShareSpec, SPLIT_RECEIVERS_MAX,
+};
 pub use view::{AccountPart, Wallet, WalletAccount, WalletView};
 pub use withdrawal::{preview_withdrawal, WithdrawalAccounts, WithdrawalPolicy, WithdrawalPreview};
 

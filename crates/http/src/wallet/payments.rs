@@ -13,10 +13,10 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use sanhu_core::id::ClientId;
-use sanhu_core::wallet::Shortfall;
+use sanhu_core::wallet::{ShareRule, Shortfall};
 use sanhu_service::wallet::{
     OrderNumber, Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
-    Refunder, PLATFORM_ACCOUNT_NOT_FOUND,
+    Refunder, ShareStatus, SplitPaymentRequest, SplitReceiver, PLATFORM_ACCOUNT_NOT_FOUND,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
@@ -65,6 +65,8 @@ pub struct PaymentJson {
     /// Refunded so far, counting refunds still processing.
     #[schema(minimum = 0)]
     pub refunded: i64,
+    /// A split payment's receivers, in the order given; empty for a payment to one receiver.
+    pub splits: Vec<SplitJson>,
     #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
     #[schema(format = DateTime)]
@@ -83,6 +85,28 @@ pub struct HoldJson {
     pub amount: i64,
 }
 
+/// One receiver of a split payment (分账).
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Split)]
+pub struct SplitJson {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub account_id: String,
+    /// Its share of the payment.
+    #[schema(minimum = 1)]
+    pub amount: i64,
+    /// Held until released (escrow), else the receiver's at once.
+    pub escrow: bool,
+    /// paid, escrowed, releasing or released.
+    pub status: ShareStatus,
+    /// Taken back from it by refunds so far, counting refunds still processing.
+    #[schema(minimum = 0)]
+    pub refunded: i64,
+    /// The payer's accounts that paid it.
+    pub sources: Vec<PartJson>,
+    /// While escrowed, its holds.
+    pub holds: Vec<HoldJson>,
+}
+
 /// One refund of a payment.
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = Refund)]
@@ -95,6 +119,8 @@ pub struct RefundJson {
     pub status: RefundStatus,
     /// What went back to each account.
     pub returns: Vec<PartJson>,
+    /// A split payment's refund: what it took back from each receiver (`account_id` the receiver's).
+    pub splits: Vec<PartJson>,
     #[schema(required, value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
 }
@@ -107,6 +133,11 @@ impl From<&Refund> for RefundJson {
             status: r.status,
             returns: r
                 .returns
+                .iter()
+                .map(|p| PartJson { account_id: p.account_id.to_string(), amount: p.amount })
+                .collect(),
+            splits: r
+                .shares
                 .iter()
                 .map(|p| PartJson { account_id: p.account_id.to_string(), amount: p.amount })
                 .collect(),
@@ -142,13 +173,68 @@ impl From<&Payment> for PaymentJson {
                 .collect(),
             refunds: p.refunds.iter().map(RefundJson::from).collect(),
             refunded: p.refunded(),
+            splits: p
+                .splits
+                .iter()
+                .map(|s| SplitJson {
+                    account_id: s.account_id.to_string(),
+                    amount: s.amount,
+                    escrow: s.escrow,
+                    status: s.status,
+                    refunded: s.refunded(p),
+                    sources: s
+                        .sources
+                        .iter()
+                        .map(|d| PartJson { account_id: d.account_id.to_string(), amount: d.amount })
+                        .collect(),
+                    holds: s
+                        .holds
+                        .iter()
+                        .map(|h| HoldJson {
+                            pending_id: h.pending_id.to_string(),
+                            account_id: h.account_id.to_string(),
+                            amount: h.amount,
+                        })
+                        .collect(),
+                })
+                .collect(),
             reason: p.reason.clone(),
             created_at: p.created_at.to_string(),
         }
     }
 }
 
-/// A payment's request: exactly one of `receiver_account_id` and `receiver_platform_account`.
+/// One receiver of a split payment: exactly one of `receiver_account_id` and
+/// `receiver_platform_account`, and exactly one of `amount`, `rate_bp` and `rest`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = SplitRequest)]
+struct SplitBody {
+    #[schema(nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    receiver_account_id: Option<String>,
+    /// A platform account's name configured to receive payments (`fee_income` for commission).
+    #[schema(
+        pattern = "^(channel:[a-z0-9_-]{1,32}|subsidy:mem_[0-7][0-9A-HJKMNP-TV-Z]{25}|[a-z_]+)$",
+        nullable = false,
+        examples("fee_income")
+    )]
+    receiver_platform_account: Option<String>,
+    /// A fixed share, in minor units.
+    #[schema(nullable = false, value_type = Option<i64>, minimum = 1, maximum = 9223372036854775807i64)]
+    amount: Option<Number>,
+    /// A share of the payment's amount in basis points (1 to 10000), rounded down to the minor unit.
+    #[schema(nullable = false, value_type = Option<i64>, minimum = 1, maximum = 10000)]
+    rate_bp: Option<u32>,
+    /// The amount less every other share: what rates' rounding drops goes here. At most one.
+    #[serde(default)]
+    rest: bool,
+    /// Held (escrow) until released to this receiver (`POST /v1/payments/{number}/split-release`).
+    #[serde(default)]
+    escrow: bool,
+}
+
+/// A payment's request: exactly one of `receiver_account_id` and `receiver_platform_account`, or
+/// `splits`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = PayRequest)]
@@ -183,6 +269,56 @@ struct PayBody {
     /// When the platform requires it. Left out of an Idempotency-Key's fingerprint; never stored.
     #[schema(nullable = false, pattern = "^[0-9]{6}$")]
     pay_password: Option<String>,
+    /// Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or
+    /// `receiver_platform_account`; not with `allow_split`, `authorise_timeout_s` or `escrow` (each
+    /// receiver's share is escrowed or not).
+    #[schema(nullable = false, max_items = 10)]
+    splits: Option<Vec<SplitBody>>,
+}
+
+/// A split payment's request from its body.
+fn split_request(body: PayBody, client: ClientId) -> Result<SplitPaymentRequest, ApiError> {
+    let splits = body.splits.unwrap_or_default();
+    if body.receiver_account_id.is_some()
+        || body.receiver_platform_account.is_some()
+        || body.allow_split
+        || body.authorise_timeout_s.is_some()
+        || body.escrow
+    {
+        return Err(ApiError::new(
+            code::INVALID_FIELD,
+            "a split payment names its receivers in splits, and is not authorised, escrowed or allow_split as a whole",
+        ));
+    }
+    let mut receivers = Vec::with_capacity(splits.len());
+    for (i, split) in splits.into_iter().enumerate() {
+        let field = |name: &str| format!("splits[{i}].{name}");
+        let (account, platform) = (field("receiver_account_id"), field("receiver_platform_account"));
+        let receiver = receiver_of(
+            (account.as_str(), split.receiver_account_id.as_deref()),
+            (platform.as_str(), split.receiver_platform_account.as_deref()),
+        )?;
+        let rule = match (&split.amount, split.rate_bp, split.rest) {
+            (Some(n), None, false) => ShareRule::Amount(amount(&field("amount"), n)?),
+            (None, Some(bp), false) => ShareRule::RateBp(bp),
+            (None, None, true) => ShareRule::Rest,
+            _ => {
+                return Err(ApiError::new(
+                    code::INVALID_FIELD,
+                    format!("give exactly one of {}, {} and {}", field("amount"), field("rate_bp"), field("rest")),
+                ))
+            }
+        };
+        receivers.push(SplitReceiver { receiver, rule, escrow: split.escrow });
+    }
+    Ok(SplitPaymentRequest {
+        client,
+        order_number: order_number("order_number", &body.order_number)?,
+        member: ids::member_id("member_id", &body.member_id)?,
+        amount: amount("amount", &body.amount)?,
+        splits: receivers,
+        pay_password: body.pay_password,
+    })
 }
 
 /// The receiver a request names: exactly one of a member account (first field) and a platform
@@ -216,6 +352,13 @@ pub async fn pay(
     body: Bytes,
 ) -> Result<(StatusCode, Json<PaymentJson>), ApiError> {
     let body: PayBody = parse_body(&body)?;
+    if body.splits.is_some() {
+        let request = split_request(body, client_of(&actor)?)?;
+        let wallets = state.wallets().clone();
+        let payment = run(move || async move { wallets.pay_split(&request, &actor).await }).await?;
+        tracing::info!(order.number = %payment.order_number, member.id = %payment.member_id, amount = payment.amount, receivers = payment.splits.len(), status = ?payment.status, "split payment");
+        return Ok((StatusCode::CREATED, Json(PaymentJson::from(&payment))));
+    }
     let request = PaymentRequest {
         client: client_of(&actor)?,
         order_number: order_number("order_number", &body.order_number)?,
@@ -341,6 +484,21 @@ struct RefundBody {
     refund_number: String,
     #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
+    /// A split payment's refund as the caller names it: what to take back from each receiver, adding
+    /// up to `amount`. Left out, it is taken in proportion to what each receiver still holds.
+    #[schema(nullable = false, max_items = 10)]
+    splits: Option<Vec<RefundSplitBody>>,
+}
+
+/// What a split payment's refund takes back from one receiver.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RefundSplit)]
+struct RefundSplitBody {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    account_id: String,
+    #[schema(value_type = i64, minimum = 0, maximum = 9223372036854775807i64)]
+    amount: Number,
 }
 
 /// The payment a refund names, and who makes the refund. A refund takes money out of the receiver's
@@ -403,10 +561,30 @@ pub async fn refund(
     let body: RefundBody = parse_body(&body)?;
     let refund_number = order_number("refund_number", &body.refund_number)?;
     let amount = amount("amount", &body.amount)?;
+    let named = match body.splits {
+        None => None,
+        Some(splits) => {
+            let mut named = Vec::with_capacity(splits.len());
+            for (i, split) in splits.iter().enumerate() {
+                let account = ids::account_id(&format!("splits[{i}].account_id"), &split.account_id)?;
+                let part = split.amount.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
+                    ApiError::new(code::INVALID_FIELD, format!("splits[{i}].amount is a whole number of minor units, 0 or more"))
+                })?;
+                named.push((account, part));
+            }
+            Some(named)
+        }
+    };
     let wallets = state.wallets().clone();
-    let refund =
-        run(move || async move { wallets.refund_by(client, &number, &refund_number, amount, by, &actor).await })
-            .await?;
+    let refund = run(move || async move {
+        match named {
+            None => wallets.refund_by(client, &number, &refund_number, amount, by, &actor).await,
+            Some(named) => {
+                wallets.refund_split_by(client, &number, &refund_number, amount, Some(named), by, &actor).await
+            }
+        }
+    })
+    .await?;
     tracing::info!(refund.number = %refund.refund_number, amount = refund.amount, status = ?refund.status, "payment refunded");
     Ok((StatusCode::CREATED, Json(RefundJson::from(&refund))))
 }
@@ -465,5 +643,44 @@ pub async fn return_escrow(
     let wallets = state.wallets().clone();
     let payment = run(move || async move { wallets.return_escrow_by(client, &number, by, &actor).await }).await?;
     tracing::info!(order.number = %payment.order_number, status = ?payment.status, "escrow returned");
+    Ok(Json(PaymentJson::from(&payment)))
+}
+
+/// Which receiver's escrowed share to release.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = SplitReleaseRequest)]
+struct SplitReleaseBody {
+    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    account_id: String,
+}
+
+/// POST /v1/payments/{number}/split-release: one receiver's escrowed share of a split payment becomes
+/// its money (the trip ended).
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{number}/split-release",
+    tag = "wallet",
+    operation_id = "releaseSplit",
+    summary = "Release one receiver's escrowed share",
+    description = "The receiver's held share of a split payment becomes its available balance (the travel store's margin once the trip ended). Decided by the platform (an unbound client or staff) or the payer's side; the receiver's bound client is refused `escrow_release_not_allowed` (403), a bound client that is neither finds no such order (`order_not_found`). An account that is not one of the payment's receivers is `split_receiver_not_found` (404); a share paid at once is `payment_not_escrowed`; a payment to one receiver `payment_not_split`. Repeating it answers the payment as it is.",
+    params(
+        ("number" = String, Path, description = super::ORDER_NUMBER_PARAM, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$"),
+        ("client_id" = Option<String>, Query, nullable = false, description = super::ORDER_CLIENT_ID_PARAM, pattern = "^cli_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = SplitReleaseBody,
+    responses((status = 200, description = "The payment.", body = PaymentJson)),
+)]
+pub async fn release_split(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    RefundOf { client, number, by }: RefundOf,
+    body: Bytes,
+) -> Result<Json<PaymentJson>, ApiError> {
+    let body: SplitReleaseBody = parse_body(&body)?;
+    let account = ids::account_id("account_id", &body.account_id)?;
+    let wallets = state.wallets().clone();
+    let payment = run(move || async move { wallets.release_split(client, &number, account, by, &actor).await }).await?;
+    tracing::info!(order.number = %payment.order_number, account.id = %account, "split share released");
     Ok(Json(PaymentJson::from(&payment)))
 }

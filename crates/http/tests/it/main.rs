@@ -15,6 +15,7 @@ mod merchants;
 mod operations;
 mod parties;
 mod recharge_compensation;
+mod split_payments;
 mod staff;
 mod wallet;
 mod wallet_held_money;

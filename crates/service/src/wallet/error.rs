@@ -176,6 +176,18 @@ pub const ACCOUNT_NOT_MEMBERS: Rejection = Rejection {
     status: 403,
     message: "the account is not one of the member's wallet accounts",
 };
+pub const ACCOUNT_NOT_RECHARGEABLE: Rejection = Rejection {
+    code: "account_not_rechargeable",
+    status: 422,
+    message: "the account's type is configured not to be recharged (a profit wallet receives profit only)",
+};
+pub const PAYMENT_NOT_SPLIT: Rejection = Rejection {
+    code: "payment_not_split",
+    status: 409,
+    message: "the payment has one receiver; this step is for a payment split among receivers",
+};
+pub const SPLIT_RECEIVER_NOT_FOUND: Rejection =
+    Rejection { code: "split_receiver_not_found", status: 404, message: "the account is not one of the payment's receivers" };
 pub const FREEZE_NOT_FOUND: Rejection =
     Rejection { code: "freeze_not_found", status: 404, message: "no freeze has this number" };
 pub const PLATFORM_ACCOUNT_NOT_FOUND: Rejection =
@@ -246,6 +258,9 @@ const SERVICE_CODES: &[Rejection] = &[
     REFUND_NUMBER_REUSED,
     ADJUSTMENT_SAME_ACTOR,
     ACCOUNT_NOT_MEMBERS,
+    ACCOUNT_NOT_RECHARGEABLE,
+    PAYMENT_NOT_SPLIT,
+    SPLIT_RECEIVER_NOT_FOUND,
     FREEZE_NOT_FOUND,
     PLATFORM_ACCOUNT_NOT_FOUND,
     RECHARGE_NOT_REFUNDABLE,

@@ -44,6 +44,7 @@ mod recharge;
 mod recharge_refund;
 pub(crate) mod records;
 mod restriction;
+mod split;
 mod subsidy;
 mod transfer;
 mod view;
@@ -79,6 +80,7 @@ pub use platform::{PlatformAccount, PlatformAccountView};
 pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
 pub use recharge_refund::{RechargeRefundOrder, RechargeRefundStatus};
 pub use records::OrderNumber;
+pub use split::{ShareRefund, ShareStatus, SplitPaymentRequest, SplitReceiver, SplitShare};
 pub use subsidy::{
     SubsidyCredit, SubsidyDistribution, SubsidyDistributionRequest, SubsidyFund, SubsidyFunding, SubsidyFundingRequest,
     SubsidyGrant, SubsidyStatus, SUBSIDY_ACCOUNT_TYPE, SUBSIDY_CREDITS_MAX,

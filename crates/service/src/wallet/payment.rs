@@ -145,7 +145,10 @@ pub struct Refund {
     pub returns: Vec<Part>,
     pub status: RefundStatus,
     pub reason: Option<String>,
-    in_flight: Vec<StoredRequest>,
+    pub(super) in_flight: Vec<StoredRequest>,
+    /// A split payment's refund: what it takes from each receiver (`split.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<super::split::ShareRefund>,
 }
 
 /// A payment as stored.
@@ -186,6 +189,9 @@ pub struct Payment {
     /// receive in the end is given back.
     #[serde(default)]
     pub(super) counted: Option<crate::party::merchants::MerchantCount>,
+    /// A split payment's receivers and their shares (`split.rs`); empty for a payment to one receiver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub splits: Vec<super::split::SplitShare>,
 }
 json_document!(Payment, "payment");
 
@@ -204,7 +210,7 @@ pub(super) fn parts(deductions: &[Deduction]) -> Vec<Part> {
     deductions.iter().map(|d| Part { account_id: d.account_id, amount: d.amount.get() }).collect()
 }
 
-fn deductions(parts: &[Part]) -> Vec<Deduction> {
+pub(super) fn deductions(parts: &[Part]) -> Vec<Deduction> {
     parts
         .iter()
         .filter_map(|p| Amount::new(p.amount).map(|amount| Deduction { account_id: p.account_id, amount }))
@@ -306,6 +312,7 @@ impl Wallets {
                 on_refusal: Some(PaymentStatus::Failed),
                 capturing: Vec::new(),
                 counted,
+                splits: Vec::new(),
             };
             work.put(&payment);
             work.history(
@@ -429,6 +436,11 @@ impl Wallets {
         let _turn = self.turn([id.clone()].into_iter().chain(receiver)).await;
         let step = format!("refund:{}", refund_number.as_str());
         let seen = load(&mut self.parties.reader(), &id).await?;
+        // A split payment is taken back from each receiver (`split.rs`).
+        if !seen.splits.is_empty() {
+            drop(_turn);
+            return self.refund_split_by(client, number, refund_number, amount, None, by, actor).await;
+        }
         if let Refunder::Member(member) = by {
             let receiver = self.parties.owning_member(MemberObject::Account(seen.receiver)).await;
             match receiver {
@@ -480,6 +492,7 @@ impl Wallets {
                 status: RefundStatus::Processing,
                 reason: None,
                 in_flight: store_chain(&chain),
+                shares: Vec::new(),
             };
             payment.refunds.push(refund.clone());
             work.put(&payment);
@@ -576,6 +589,7 @@ impl Wallets {
                 _ => payment.counted.as_ref().map_or(0, |c| c.amount),
             };
             crate::party::merchants::give_back(work, &mut payment.counted, received);
+            super::split::give_back_shares(work, &mut payment);
             work.put(&payment);
             work.history(
                 &id,

@@ -132,16 +132,20 @@ impl Wallets {
         }
         let member = self.parties.member_acts(request.member, MemberAction::Recharge).await?;
         let wallet = self.load_wallet(request.member).await?;
-        let account_id = match request.account {
-            Some(account) => wallet.get(account).ok_or(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS))?.id(),
+        let account = match request.account {
+            Some(account) => wallet.get(account).ok_or(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS))?,
             None => wallet
                 .accounts()
                 .iter()
                 .filter(|a| a.account_type().code() == &self.config.recharge_account_type)
-                .map(|a| a.id())
-                .min()
+                .min_by_key(|a| a.id())
                 .ok_or(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS))?,
         };
+        // A type configured not rechargeable (a profit wallet) receives its money otherwise only.
+        if !account.account_type().rechargeable() {
+            return Err(WalletFailure::Rejected(ACCOUNT_NOT_RECHARGEABLE));
+        }
+        let account_id = account.id();
         if let Some(restriction) = self.account_restriction(account_id, Side::Receives).await? {
             return Err(restriction);
         }

@@ -10,3 +10,4 @@ mod security;
 mod wallet;
 mod wallet_escrow;
 mod wallet_flows;
+mod wallet_split;
