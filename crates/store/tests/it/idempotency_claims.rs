@@ -253,3 +253,45 @@ on_both_backends!(a_claim_taken_over_is_the_new_attempts_to_settle, |db| {
     db.store.complete_idempotent(&k, &taken_over.token, &kept).await.unwrap();
     assert_eq!(db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::Replay(kept));
 });
+
+/// `claim` superseding the lost attempts `lost`.
+fn superseding(key: &IdempotencyKey, fingerprint: &str, lost: &[&IdempotencyClaim]) -> IdempotencyClaim {
+    IdempotencyClaim { supersedes: lost.iter().map(|c| c.token.clone()).collect(), ..claim(key, fingerprint) }
+}
+
+on_both_backends!(a_claim_takes_over_only_the_unanswered_claim_of_a_lost_attempt_it_names, |db| {
+    let at = start();
+    let k = key("lost");
+    // An attempt whose claim was committed though its answer was lost: its store lives, so the claim
+    // holds against any other attempt.
+    let lost = claim(&k, "fp");
+    assert_eq!(db.store.begin_idempotent(&lost, at).await.unwrap(), IdempotencyBegin::Claimed);
+    assert_eq!(db.store.begin_idempotent(&claim(&k, "fp"), at).await.unwrap(), IdempotencyBegin::InUse);
+    // Naming another token takes nothing; another request (fingerprint) under the key is refused.
+    let stranger = claim(&k, "fp");
+    assert_eq!(
+        db.store.begin_idempotent(&superseding(&k, "fp", &[&stranger]), at).await.unwrap(),
+        IdempotencyBegin::InUse
+    );
+    assert_eq!(
+        db.store.begin_idempotent(&superseding(&k, "other", &[&lost]), at).await.unwrap(),
+        IdempotencyBegin::Mismatch
+    );
+    // The retry naming it takes it over, from another instance too, in a batch with others.
+    let other = db.open_another().await;
+    let retry = superseding(&k, "fp", &[&stranger, &lost]);
+    let begun = other.begin_idempotent_batch(&[claim(&key("beside"), "fp"), retry.clone()], at).await.unwrap();
+    assert_eq!(begun, [IdempotencyBegin::Claimed, IdempotencyBegin::Claimed]);
+    // Now the retry's: the lost attempt can settle it no more, and naming the lost token again takes
+    // nothing (the retry runs once).
+    let response = StoredResponse { status: 201, body: br#"{"id":"tr_1"}"#.to_vec() };
+    db.store.complete_idempotent(&k, &lost.token, &response).await.unwrap();
+    db.store.release_idempotent(&k, &lost.token).await.unwrap();
+    assert_eq!(db.store.begin_idempotent(&superseding(&k, "fp", &[&lost]), at).await.unwrap(), IdempotencyBegin::InUse);
+    other.complete_idempotent(&k, &retry.token, &response).await.unwrap();
+    // Answered, the key replays, whatever a claim names.
+    assert_eq!(
+        db.store.begin_idempotent(&superseding(&k, "fp", &[&lost, &retry]), at).await.unwrap(),
+        IdempotencyBegin::Replay(response)
+    );
+});
