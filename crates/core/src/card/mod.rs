@@ -429,5 +429,7 @@ pub fn check_usable(
     }
 }
 
+pub mod redemption;
+
 #[cfg(test)]
 mod tests;

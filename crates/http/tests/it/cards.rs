@@ -551,7 +551,8 @@ on_both_backends!(concurrent_requests_on_one_card_are_taken_in_turn_and_each_ans
         members.push(api.active_member(&format!("1380000010{n}")).await.0);
     }
     let bind = format!("/v1/cards/{number}/bind");
-    let answers = futures_util::future::join_all(members.iter().map(|m| api.post(&bind, json!({"member_id": m})))).await;
+    let answers =
+        futures_util::future::join_all(members.iter().map(|m| api.post(&bind, json!({"member_id": m})))).await;
     let bound = answers.iter().filter(|a| a.status == StatusCode::OK).count();
     for answer in &answers {
         if answer.status != StatusCode::OK {
@@ -591,7 +592,9 @@ on_both_backends!(a_card_left_active_with_its_account_blocked_by_a_crash_is_repa
     assert_eq!(repair().await.unwrap(), 0, "nothing pending");
 
     // A freeze and an unfreeze that finish leave nothing pending.
-    api.post(&format!("{card_path}/freeze"), json!({"reason": "挂失", "lost": true})).await.assert_status(StatusCode::OK);
+    api.post(&format!("{card_path}/freeze"), json!({"reason": "挂失", "lost": true}))
+        .await
+        .assert_status(StatusCode::OK);
     assert!(api.account(&account).await["debits_blocked"].as_bool().unwrap());
     api.post(&format!("{card_path}/unfreeze"), json!({"reason": "找到了"})).await.assert_status(StatusCode::OK);
     assert!(!api.account(&account).await["debits_blocked"].as_bool().unwrap());
@@ -638,7 +641,8 @@ on_both_backends!(a_bound_clients_lists_hold_its_own_merchants_types_and_batches
     let mut made = std::collections::BTreeMap::new();
     for (client, merchant) in [(&ours, &cafe), (&theirs, &bakery), (&ours, &cafe), (&theirs, &bakery)] {
         let body = json!({"name": "咖啡卡", "grade": 2, "terms": gold_terms(), "merchant_id": merchant});
-        let card_type = id(api.send_as(client, "POST", "/v1/card-types", body).await.assert_status(StatusCode::CREATED));
+        let card_type =
+            id(api.send_as(client, "POST", "/v1/card-types", body).await.assert_status(StatusCode::CREATED));
         let body = json!({"type_id": card_type, "segment_id": segment, "channel": "store", "quantity": 5});
         let batch = id(api.send_as(client, "POST", "/v1/card-batches", body).await.assert_status(StatusCode::CREATED));
         made.entry(merchant.clone()).or_insert_with(Vec::new).push((card_type, batch));
@@ -656,7 +660,11 @@ on_both_backends!(a_bound_clients_lists_hold_its_own_merchants_types_and_batches
         assert_eq!(listed(client, "/v1/card-types").await, types);
         assert_eq!(listed(client, "/v1/card-batches").await, batches);
         // A page at a time, its own still.
-        let first = api.send_as(client, "GET", "/v1/card-types?limit=1", Value::Null).await.assert_status(StatusCode::OK).clone();
+        let first = api
+            .send_as(client, "GET", "/v1/card-types?limit=1", Value::Null)
+            .await
+            .assert_status(StatusCode::OK)
+            .clone();
         assert_eq!(first["data"][0]["id"].as_str().unwrap(), types[0]);
     }
     // Another tenant's ids are absent.

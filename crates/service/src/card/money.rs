@@ -440,20 +440,23 @@ impl Cards {
         let clearing = self.wallets.ensure_platform_account(&PlatformAccount::Clearing(channel.name.clone())).await?;
         let moves = [Move { debit: clearing, credit: card.account_id, amount, code: CARD_RECHARGE_CODE }];
         let chain = posted_chain(&moves, &id, "recharge", number);
-        self.record_and_settle(CardTransaction {
-            counter_account: Some(clearing),
-            ..CardTransaction::in_flight(
-                &id,
-                CardTransactionKind::Recharge,
-                request.order_number.as_str(),
-                number,
-                request.amount,
-                fingerprint,
-                actor_text(actor),
-                clock::now(),
-                store_chain(&chain),
-            )
-        }, None)
+        self.record_and_settle(
+            CardTransaction {
+                counter_account: Some(clearing),
+                ..CardTransaction::in_flight(
+                    &id,
+                    CardTransactionKind::Recharge,
+                    request.order_number.as_str(),
+                    number,
+                    request.amount,
+                    fingerprint,
+                    actor_text(actor),
+                    clock::now(),
+                    store_chain(&chain),
+                )
+            },
+            None,
+        )
         .await
     }
 
@@ -498,24 +501,27 @@ impl Cards {
             code: CARD_PAYMENT_CODE,
         }];
         let chain = posted_chain(&moves, &id, "payment", number);
-        self.record_and_settle(CardTransaction {
-            order_amount: Some(request.amount),
-            discount,
-            rate_bp: Some(rate),
-            business_line: line,
-            counter_account: Some(request.receiver),
-            ..CardTransaction::in_flight(
-                &id,
-                CardTransactionKind::Payment,
-                request.order_number.as_str(),
-                number,
-                paid,
-                fingerprint,
-                actor_text(actor),
-                clock::now(),
-                store_chain(&chain),
-            )
-        }, Some((request.receiver, paid)))
+        self.record_and_settle(
+            CardTransaction {
+                order_amount: Some(request.amount),
+                discount,
+                rate_bp: Some(rate),
+                business_line: line,
+                counter_account: Some(request.receiver),
+                ..CardTransaction::in_flight(
+                    &id,
+                    CardTransactionKind::Payment,
+                    request.order_number.as_str(),
+                    number,
+                    paid,
+                    fingerprint,
+                    actor_text(actor),
+                    clock::now(),
+                    store_chain(&chain),
+                )
+            },
+            Some((request.receiver, paid)),
+        )
         .await
     }
 

@@ -96,10 +96,7 @@ async fn insert_transaction(c: &(impl GenericClient + Sync), t: &StoredCardTrans
 
 /// Moves `counters` in key order, each within its limit (as a party write does, `super::party`):
 /// the key of the first that would pass its limit, and the caller rolls back.
-async fn add_counters(
-    c: &(impl GenericClient + Sync),
-    counters: &mut [CounterAdd],
-) -> anyhow::Result<Option<String>> {
+async fn add_counters(c: &(impl GenericClient + Sync), counters: &mut [CounterAdd]) -> anyhow::Result<Option<String>> {
     counters.sort_by(|a, b| a.key.cmp(&b.key));
     for counter in counters.iter() {
         if counter.limit.is_some_and(|limit| counter.amount > limit) {

@@ -10,8 +10,8 @@ use sanhu_store::card::{
     BatchAllocation, CardInsert, CardStore, CounterAdd, StoredCard, StoredCardBatch, StoredCardSegment,
     StoredCardTransaction, StoredCardType,
 };
-use sanhu_store::party::PartyStore;
 use sanhu_store::on_both_backends;
+use sanhu_store::party::PartyStore;
 
 fn at(n: i64) -> Timestamp {
     Timestamp::from_nanos(1_700_000_000_000_000_000 + n)
@@ -169,8 +169,14 @@ on_both_backends!(a_payments_refunds_never_add_up_to_more_than_it_took, |db| {
     };
     assert!(db.store.create_card(&card, &transaction("sale", "sale", 1000)).await.unwrap());
     assert!(!db.store.create_card(&card, &transaction("sale", "sale", 1000)).await.unwrap(), "the same sale");
-    assert_eq!(db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![]).await.unwrap(), CardInsert::Stored);
-    assert_eq!(db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![]).await.unwrap(), CardInsert::Exists);
+    assert_eq!(
+        db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![]).await.unwrap(),
+        CardInsert::Stored
+    );
+    assert_eq!(
+        db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![]).await.unwrap(),
+        CardInsert::Exists
+    );
     let mut tasks = Vec::new();
     for n in 0..10 {
         let store = if n % 2 == 0 { db.store.clone() } else { other.clone() };
@@ -255,7 +261,9 @@ on_both_backends!(a_card_payment_moves_its_merchants_counters_in_its_own_write_w
 });
 
 on_both_backends!(card_lists_read_only_the_owners_asked_for, |db| {
-    for (id, owner) in [("ctp_1", "mch_a"), ("ctp_2", "platform"), ("ctp_3", "mch_b"), ("ctp_4", "mch_a"), ("ctp_5", "mch_c")] {
+    for (id, owner) in
+        [("ctp_1", "mch_a"), ("ctp_2", "platform"), ("ctp_3", "mch_b"), ("ctp_4", "mch_a"), ("ctp_5", "mch_c")]
+    {
         let card_type = StoredCardType {
             id: id.to_owned(),
             owner: owner.to_owned(),
@@ -268,7 +276,10 @@ on_both_backends!(card_lists_read_only_the_owners_asked_for, |db| {
     let ids = |types: Vec<StoredCardType>| types.into_iter().map(|t| t.id).collect::<Vec<_>>();
     let owners = |o: &[&str]| Some(o.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     assert_eq!(ids(db.store.card_types(owners(&["mch_a"]), None, 10).await.unwrap()), ["ctp_1", "ctp_4"]);
-    assert_eq!(ids(db.store.card_types(owners(&["mch_a", "mch_c"]), Some("ctp_1".into()), 10).await.unwrap()), ["ctp_4", "ctp_5"]);
+    assert_eq!(
+        ids(db.store.card_types(owners(&["mch_a", "mch_c"]), Some("ctp_1".into()), 10).await.unwrap()),
+        ["ctp_4", "ctp_5"]
+    );
     assert_eq!(ids(db.store.card_types(owners(&["mch_a", "mch_b"]), None, 2).await.unwrap()), ["ctp_1", "ctp_3"]);
     assert!(db.store.card_types(owners(&[]), None, 10).await.unwrap().is_empty(), "no merchant, nothing");
     assert_eq!(db.store.card_types(None, None, 10).await.unwrap().len(), 5);
