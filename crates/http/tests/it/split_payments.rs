@@ -190,9 +190,10 @@ on_both_backends!(bound_clients_reach_only_their_own_split_payments_and_sides, |
     assert_eq!(paid["splits"][1]["status"], "escrowed");
     let named = |path: &str| format!("{path}?client_id={}", traveller_client.id);
 
-    // A stranger's client finds none of it, however it names it.
+    // A stranger's client finds none of it, however it names it (reading another client's numbering
+    // is the platform's: client_bound, as for every order).
     let stranger_reads = app.send_as(&stranger_client, "GET", &named("/v1/payments/TRIP-1"), Value::Null).await;
-    stranger_reads.assert_error(StatusCode::NOT_FOUND, "order_not_found");
+    stranger_reads.assert_error(StatusCode::FORBIDDEN, "client_bound");
     let release = json!({"account_id": profit});
     let stranger_releases =
         app.send_as(&stranger_client, "POST", &named("/v1/payments/TRIP-1/split-release"), release.clone()).await;
