@@ -36,7 +36,9 @@ use serde_json::json;
 use super::chain::{self, id_text, ids_for, restore_chain, store_chain, StoredRequest};
 use super::error::*;
 use super::escrow::{ESCROW_HOLD_CODE, ESCROW_RELEASE_CODE, ESCROW_RETURN_CODE};
-use super::payment::{deductions, load, parts, HeldPart, Part, Payment, PaymentStatus, Receiver, Refund, RefundStatus, Refunder};
+use super::payment::{
+    deductions, load, parts, HeldPart, Part, Payment, PaymentStatus, Receiver, Refund, RefundStatus, Refunder,
+};
 use super::records::{order_record_id, OrderNumber};
 use super::restriction::Side;
 use super::{wallet_key, Wallets};
@@ -114,7 +116,11 @@ pub struct SplitPaymentRequest {
 impl SplitShare {
     /// Taken back from this receiver so far by `payment`'s refunds, counting those still processing.
     pub fn refunded(&self, payment: &Payment) -> i64 {
-        counting_refunds(payment).flat_map(|r| &r.shares).filter(|s| s.account_id == self.account_id).map(|s| s.amount).sum()
+        counting_refunds(payment)
+            .flat_map(|r| &r.shares)
+            .filter(|s| s.account_id == self.account_id)
+            .map(|s| s.amount)
+            .sum()
     }
 }
 
@@ -294,8 +300,11 @@ impl Wallets {
                 splits,
             };
             work.put(&payment);
-            let shares: Vec<_> =
-                payment.splits.iter().map(|s| json!({ "account_id": s.account_id.to_string(), "amount": s.amount, "escrow": s.escrow })).collect();
+            let shares: Vec<_> = payment
+                .splits
+                .iter()
+                .map(|s| json!({ "account_id": s.account_id.to_string(), "amount": s.amount, "escrow": s.escrow }))
+                .collect();
             work.history(
                 id,
                 &payment.customer_id,
@@ -593,7 +602,12 @@ impl Wallets {
                     }
                     ShareStatus::Releasing => return Err(WalletFailure::Rejected(ORDER_STATE_INVALID)),
                 };
-                shares.push(ShareRefund { account_id: share.account_id, amount: take, returns: parts(&plan.returns), holds });
+                shares.push(ShareRefund {
+                    account_id: share.account_id,
+                    amount: take,
+                    returns: parts(&plan.returns),
+                    holds,
+                });
             }
             // What goes back to each of the payer's accounts, all receivers together.
             let mut returns: Vec<Part> = Vec::new();
@@ -657,7 +671,12 @@ impl Wallets {
         self.finish_one_split_refund(id, refund_number, actor).await
     }
 
-    async fn finish_one_split_refund(&self, id: &str, refund_number: &str, actor: &Actor) -> Result<Refund, WalletFailure> {
+    async fn finish_one_split_refund(
+        &self,
+        id: &str,
+        refund_number: &str,
+        actor: &Actor,
+    ) -> Result<Refund, WalletFailure> {
         let seen = load(&mut self.parties.reader(), id).await?;
         let Some(refund) = seen.refunds.iter().find(|r| r.refund_number == refund_number) else {
             return Err(WalletFailure::NotFound(ORDER_NOT_FOUND));
