@@ -203,8 +203,7 @@ mod tests {
 
     #[test]
     fn home_services_the_worker_gets_270_and_the_platform_keeps_30() {
-        let shares =
-            plan_shares(30_000, &[spec(1, ShareRule::Rest), spec(2, ShareRule::RateBp(1000))]).unwrap();
+        let shares = plan_shares(30_000, &[spec(1, ShareRule::Rest), spec(2, ShareRule::RateBp(1000))]).unwrap();
         assert_eq!(amounts(&shares), [27_000, 3000]);
         let fixed =
             plan_shares(30_000, &[spec(1, ShareRule::Amount(27_000)), spec(2, ShareRule::Amount(3000))]).unwrap();
@@ -239,7 +238,10 @@ mod tests {
         let two_rests = [spec(1, ShareRule::Rest), spec(2, ShareRule::Rest)];
         assert_eq!(plan_shares(100, &two_rests), Err(WalletError::SplitReceiversInvalid));
         // A rate that rounds to nothing, a zero amount, a rate beyond 100%.
-        assert_eq!(plan_shares(99, &[spec(1, ShareRule::Rest), spec(2, ShareRule::RateBp(1))]), Err(WalletError::SplitShareInvalid));
+        assert_eq!(
+            plan_shares(99, &[spec(1, ShareRule::Rest), spec(2, ShareRule::RateBp(1))]),
+            Err(WalletError::SplitShareInvalid)
+        );
         assert_eq!(plan_shares(99, &[spec(1, ShareRule::Amount(0))]), Err(WalletError::SplitShareInvalid));
         assert_eq!(plan_shares(99, &[spec(1, ShareRule::RateBp(10_001))]), Err(WalletError::SplitShareInvalid));
     }
@@ -286,7 +288,10 @@ mod tests {
     #[test]
     fn a_named_refund_is_taken_as_named_within_each_holding() {
         assert_eq!(plan_share_refund(&[27_000, 3000], 3000, Some(&[0, 3000])).unwrap(), [0, 3000]);
-        assert_eq!(plan_share_refund(&[27_000, 3000], 3001, Some(&[0, 3001])), Err(WalletError::SplitRefundExceedsShare));
+        assert_eq!(
+            plan_share_refund(&[27_000, 3000], 3001, Some(&[0, 3001])),
+            Err(WalletError::SplitRefundExceedsShare)
+        );
         assert_eq!(plan_share_refund(&[27_000, 3000], 3000, Some(&[1, 3000])), Err(WalletError::SplitSharesMismatch));
     }
 }

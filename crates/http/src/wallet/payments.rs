@@ -568,7 +568,10 @@ pub async fn refund(
             for (i, split) in splits.iter().enumerate() {
                 let account = ids::account_id(&format!("splits[{i}].account_id"), &split.account_id)?;
                 let part = split.amount.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
-                    ApiError::new(code::INVALID_FIELD, format!("splits[{i}].amount is a whole number of minor units, 0 or more"))
+                    ApiError::new(
+                        code::INVALID_FIELD,
+                        format!("splits[{i}].amount is a whole number of minor units, 0 or more"),
+                    )
                 })?;
                 named.push((account, part));
             }

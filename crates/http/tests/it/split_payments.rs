@@ -77,16 +77,14 @@ on_both_backends!(a_split_payment_pays_the_worker_and_the_commission_and_is_refu
     let (employer, employer_basic) = app.active_member("13700000911").await;
     let (_, worker) = app.active_member("13700000912").await;
     app.recharge(&employer, &employer_basic, 50_000, "test", "F-1").await;
-    let body = |number: &str, splits: Value| {
-        json!({"order_number": number, "member_id": employer, "amount": 30_000, "splits": splits})
-    };
+    let body = |number: &str, splits: Value| json!({"order_number": number, "member_id": employer, "amount": 30_000, "splits": splits});
     // Shares that do not add up; an amount and a rate at once; a split payment escrowed as a whole.
-    let short = app
-        .post("/v1/payments", body("HS-0", json!([{"receiver_account_id": worker, "amount": 29_999}])))
-        .await;
+    let short =
+        app.post("/v1/payments", body("HS-0", json!([{"receiver_account_id": worker, "amount": 29_999}]))).await;
     short.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "split_shares_mismatch");
-    let both =
-        app.post("/v1/payments", body("HS-0", json!([{"receiver_account_id": worker, "amount": 1, "rate_bp": 1}]))).await;
+    let both = app
+        .post("/v1/payments", body("HS-0", json!([{"receiver_account_id": worker, "amount": 1, "rate_bp": 1}])))
+        .await;
     both.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     let mut whole = body("HS-0", json!([{"receiver_account_id": worker, "rest": true}]));
     whole["escrow"] = json!(true);
@@ -94,9 +92,8 @@ on_both_backends!(a_split_payment_pays_the_worker_and_the_commission_and_is_refu
     let eleven: Vec<Value> = (0..11).map(|_| json!({"receiver_account_id": worker, "amount": 1})).collect();
     let many = app.post("/v1/payments", body("HS-0", json!(eleven))).await;
     many.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "split_receivers_invalid");
-    let own = app
-        .post("/v1/payments", body("HS-0", json!([{"receiver_account_id": employer_basic, "rest": true}])))
-        .await;
+    let own =
+        app.post("/v1/payments", body("HS-0", json!([{"receiver_account_id": employer_basic, "rest": true}]))).await;
     own.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "same_wallet");
     assert_eq!(app.balance(&employer_basic).await, 50_000);
 
@@ -124,9 +121,7 @@ on_both_backends!(a_split_payment_pays_the_worker_and_the_commission_and_is_refu
     assert_eq!(parts(&refund["splits"]), [(worker.clone(), 9000), (fee_income.clone(), 1000)]);
     assert_eq!(parts(&refund["returns"]), [(employer_basic.clone(), 10_000)]);
     // As named, within what each still holds.
-    let named = |number: &str, amount: i64| {
-        json!({"refund_number": number, "amount": amount, "splits": [{"account_id": fee_income, "amount": amount}]})
-    };
+    let named = |number: &str, amount: i64| json!({"refund_number": number, "amount": amount, "splits": [{"account_id": fee_income, "amount": amount}]});
     let waived = app.post("/v1/payments/HS-1/refunds", named("R2", 2000)).await;
     assert_eq!(parts(&waived.assert_status(StatusCode::CREATED)["splits"]), [(fee_income.clone(), 2000)]);
     let beyond = app.post("/v1/payments/HS-1/refunds", named("R3", 1)).await;
@@ -140,7 +135,8 @@ on_both_backends!(a_split_payment_pays_the_worker_and_the_commission_and_is_refu
     mismatch.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "split_shares_mismatch");
     let view = app.get("/v1/payments/HS-1").await.assert_status(StatusCode::OK).clone();
     assert_eq!(view["refunded"].as_i64(), Some(12_000));
-    let refunded: Vec<i64> = view["splits"].as_array().unwrap().iter().map(|s| s["refunded"].as_i64().unwrap()).collect();
+    let refunded: Vec<i64> =
+        view["splits"].as_array().unwrap().iter().map(|s| s["refunded"].as_i64().unwrap()).collect();
     assert_eq!(refunded, [9000, 3000]);
     // Everything left, and not a fen more.
     let rest = app.post("/v1/payments/HS-1/refunds", json!({"refund_number": "R5", "amount": 18_000})).await;
@@ -190,9 +186,10 @@ on_both_backends!(bound_clients_reach_only_their_own_split_payments_and_sides, |
     assert_eq!(paid["splits"][1]["status"], "escrowed");
     let named = |path: &str| format!("{path}?client_id={}", traveller_client.id);
 
-    // A stranger's client finds none of it, however it names it.
+    // A stranger's client finds none of it, however it names it (reading another client's numbering
+    // is the platform's: client_bound, as for every order).
     let stranger_reads = app.send_as(&stranger_client, "GET", &named("/v1/payments/TRIP-1"), Value::Null).await;
-    stranger_reads.assert_error(StatusCode::NOT_FOUND, "order_not_found");
+    stranger_reads.assert_error(StatusCode::FORBIDDEN, "client_bound");
     let release = json!({"account_id": profit});
     let stranger_releases =
         app.send_as(&stranger_client, "POST", &named("/v1/payments/TRIP-1/split-release"), release.clone()).await;
@@ -211,8 +208,7 @@ on_both_backends!(bound_clients_reach_only_their_own_split_payments_and_sides, |
     own_numbering.assert_error(StatusCode::NOT_FOUND, "order_not_found");
 
     // The receiver's side may not release to itself nor refund a split payment; the payer's may not refund.
-    let taken =
-        app.send_as(&store_client, "POST", &named("/v1/payments/TRIP-1/split-release"), release.clone()).await;
+    let taken = app.send_as(&store_client, "POST", &named("/v1/payments/TRIP-1/split-release"), release.clone()).await;
     taken.assert_error(StatusCode::FORBIDDEN, "escrow_release_not_allowed");
     let refund = json!({"refund_number": "X1", "amount": 100});
     let by_store = app.send_as(&store_client, "POST", &named("/v1/payments/TRIP-1/refunds"), refund.clone()).await;
@@ -231,13 +227,11 @@ on_both_backends!(bound_clients_reach_only_their_own_split_payments_and_sides, |
     assert_eq!(app.balance(&profit).await, 2000);
     assert_eq!(app.wallet(&traveller).await["frozen"].as_i64(), Some(0));
     // The platform refunds it, the released margin from the profit wallet.
-    let refund = app
-        .post(
-            &named("/v1/payments/TRIP-1/refunds"),
-            json!({"refund_number": "P1", "amount": 1200}),
-        )
-        .await;
-    assert_eq!(parts(&refund.assert_status(StatusCode::CREATED)["splits"]), [(supplier_basic.clone(), 1000), (profit.clone(), 200)]);
+    let refund = app.post(&named("/v1/payments/TRIP-1/refunds"), json!({"refund_number": "P1", "amount": 1200})).await;
+    assert_eq!(
+        parts(&refund.assert_status(StatusCode::CREATED)["splits"]),
+        [(supplier_basic.clone(), 1000), (profit.clone(), 200)]
+    );
     assert_eq!(app.balance(&profit).await, 1800);
     app.verify_clean().await;
 });

@@ -186,8 +186,11 @@ pub const PAYMENT_NOT_SPLIT: Rejection = Rejection {
     status: 409,
     message: "the payment has one receiver; this step is for a payment split among receivers",
 };
-pub const SPLIT_RECEIVER_NOT_FOUND: Rejection =
-    Rejection { code: "split_receiver_not_found", status: 404, message: "the account is not one of the payment's receivers" };
+pub const SPLIT_RECEIVER_NOT_FOUND: Rejection = Rejection {
+    code: "split_receiver_not_found",
+    status: 404,
+    message: "the account is not one of the payment's receivers",
+};
 pub const FREEZE_NOT_FOUND: Rejection =
     Rejection { code: "freeze_not_found", status: 404, message: "no freeze has this number" };
 pub const PLATFORM_ACCOUNT_NOT_FOUND: Rejection =

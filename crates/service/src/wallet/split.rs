@@ -36,7 +36,9 @@ use serde_json::json;
 use super::chain::{self, id_text, ids_for, restore_chain, store_chain, StoredRequest};
 use super::error::*;
 use super::escrow::{ESCROW_HOLD_CODE, ESCROW_RELEASE_CODE, ESCROW_RETURN_CODE};
-use super::payment::{deductions, load, parts, HeldPart, Part, Payment, PaymentStatus, Receiver, Refund, RefundStatus, Refunder};
+use super::payment::{
+    deductions, load, parts, HeldPart, Part, Payment, PaymentStatus, Receiver, Refund, RefundStatus, Refunder,
+};
 use super::records::{order_record_id, OrderNumber};
 use super::restriction::Side;
 use super::{wallet_key, Wallets};
@@ -114,12 +116,28 @@ pub struct SplitPaymentRequest {
 impl SplitShare {
     /// Taken back from this receiver so far by `payment`'s refunds, counting those still processing.
     pub fn refunded(&self, payment: &Payment) -> i64 {
-        counting_refunds(payment).flat_map(|r| &r.shares).filter(|s| s.account_id == self.account_id).map(|s| s.amount).sum()
+        counting_refunds(payment)
+            .flat_map(|r| &r.shares)
+            .filter(|s| s.account_id == self.account_id)
+            .map(|s| s.amount)
+            .sum()
     }
 }
 
 fn counting_refunds(payment: &Payment) -> impl Iterator<Item = &Refund> {
     payment.refunds.iter().filter(|r| r.status != RefundStatus::Failed)
+}
+
+/// A held share's holds as the refunds decided so far leave them: those of the last refund not
+/// failed that took part of it back from escrow (its chain applied, or to be applied before any later
+/// one: `finish_split_refund`), else the payment's.
+fn current_holds<'a>(payment: &'a Payment, share: &'a SplitShare) -> &'a [HeldPart] {
+    counting_refunds(payment)
+        .flat_map(|r| &r.shares)
+        .filter(|s| s.account_id == share.account_id)
+        .filter_map(|s| s.holds.as_deref())
+        .last()
+        .unwrap_or(&share.holds)
 }
 
 /// A failed split payment's receivers received nothing: their merchants' counts are given back.
@@ -282,8 +300,11 @@ impl Wallets {
                 splits,
             };
             work.put(&payment);
-            let shares: Vec<_> =
-                payment.splits.iter().map(|s| json!({ "account_id": s.account_id.to_string(), "amount": s.amount, "escrow": s.escrow })).collect();
+            let shares: Vec<_> = payment
+                .splits
+                .iter()
+                .map(|s| json!({ "account_id": s.account_id.to_string(), "amount": s.amount, "escrow": s.escrow }))
+                .collect();
             work.history(
                 id,
                 &payment.customer_id,
@@ -333,13 +354,16 @@ impl Wallets {
         transact!(&self.parties, |work| {
             let mut payment = load(work, &id).await?;
             let reference = payment.order_number.clone();
-            let Some(share) = payment.splits.iter_mut().find(|s| s.account_id == receiver) else {
+            let Some(index) = payment.splits.iter().position(|s| s.account_id == receiver) else {
                 return Err(WalletFailure::NotFound(SPLIT_RECEIVER_NOT_FOUND));
             };
-            if share.status != ShareStatus::Escrowed {
+            if payment.splits[index].status != ShareStatus::Escrowed {
                 return Ok(());
             }
             let mut next = ids_for(&id, &step);
+            let holds = current_holds(&payment, &payment.splits[index]).to_vec();
+            let share = &mut payment.splits[index];
+            share.holds = holds;
             let chain: Vec<TransferRequest> = share
                 .holds
                 .iter()
@@ -363,6 +387,20 @@ impl Wallets {
             );
             Ok(())
         })?;
+        // Refunds another instance decided meanwhile go first: the release posts the holds they leave.
+        let processing: Vec<String> = load(&mut self.parties.reader(), &id)
+            .await?
+            .refunds
+            .iter()
+            .filter(|r| r.status == RefundStatus::Processing)
+            .map(|r| r.refund_number.clone())
+            .collect();
+        for number in processing {
+            match self.finish_split_refund(&id, &number, actor).await {
+                Ok(_) | Err(WalletFailure::Rejected(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
         self.resume_share(&id, receiver, actor).await
     }
 
@@ -532,7 +570,7 @@ impl Wallets {
                     }
                     ShareStatus::Escrowed => {
                         // Taken back from escrow: every hold voided, what is left of the share held again.
-                        for h in &share.holds {
+                        for h in current_holds(&payment, share) {
                             let action = TransferAction::VoidPending { pending_id: h.pending_id };
                             chain.push(transfer_request(&mut next, action, ESCROW_RETURN_CODE, &reference));
                         }
@@ -564,7 +602,12 @@ impl Wallets {
                     }
                     ShareStatus::Releasing => return Err(WalletFailure::Rejected(ORDER_STATE_INVALID)),
                 };
-                shares.push(ShareRefund { account_id: share.account_id, amount: take, returns: parts(&plan.returns), holds });
+                shares.push(ShareRefund {
+                    account_id: share.account_id,
+                    amount: take,
+                    returns: parts(&plan.returns),
+                    holds,
+                });
             }
             // What goes back to each of the payer's accounts, all receivers together.
             let mut returns: Vec<Part> = Vec::new();
@@ -609,6 +652,31 @@ impl Wallets {
     /// Submits a split refund's decided chain and records its outcome: a held share's new holds on
     /// success; nothing moved on a refusal (the refund is `failed` and stops counting).
     async fn finish_split_refund(&self, id: &str, refund_number: &str, actor: &Actor) -> Result<Refund, WalletFailure> {
+        // Refunds decided before it (by another instance) go first: its chain may void the holds
+        // theirs make. Each is applied once however often it is submitted.
+        let seen = load(&mut self.parties.reader(), id).await?;
+        let earlier: Vec<String> = seen
+            .refunds
+            .iter()
+            .take_while(|r| r.refund_number != refund_number)
+            .filter(|r| r.status == RefundStatus::Processing)
+            .map(|r| r.refund_number.clone())
+            .collect();
+        for number in earlier {
+            match self.finish_one_split_refund(id, &number, actor).await {
+                Ok(_) | Err(WalletFailure::Rejected(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        self.finish_one_split_refund(id, refund_number, actor).await
+    }
+
+    async fn finish_one_split_refund(
+        &self,
+        id: &str,
+        refund_number: &str,
+        actor: &Actor,
+    ) -> Result<Refund, WalletFailure> {
         let seen = load(&mut self.parties.reader(), id).await?;
         let Some(refund) = seen.refunds.iter().find(|r| r.refund_number == refund_number) else {
             return Err(WalletFailure::NotFound(ORDER_NOT_FOUND));
@@ -633,13 +701,18 @@ impl Wallets {
             refund.status = if refusal.is_none() { RefundStatus::Succeeded } else { RefundStatus::Failed };
             refund.reason = refusal.as_ref().map(|r| r.code().to_owned());
             let refund = refund.clone();
-            if refusal.is_none() {
-                for taken in &refund.shares {
-                    if let Some(holds) = &taken.holds {
-                        if let Some(share) = payment.splits.iter_mut().find(|s| s.account_id == taken.account_id) {
-                            share.holds = holds.clone();
-                        }
-                    }
+            // A held share's holds: those the last succeeded refund that took part of it left.
+            for share in &mut payment.splits {
+                let last = payment
+                    .refunds
+                    .iter()
+                    .filter(|r| r.status == RefundStatus::Succeeded)
+                    .flat_map(|r| &r.shares)
+                    .filter(|s| s.account_id == share.account_id)
+                    .filter_map(|s| s.holds.as_ref())
+                    .last();
+                if let Some(holds) = last {
+                    share.holds = holds.clone();
                 }
             }
             let action = if refusal.is_none() { "payment.refunded" } else { "payment.refund_failed" };

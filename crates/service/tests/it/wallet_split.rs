@@ -182,11 +182,7 @@ on_both_backends!(concurrent_refunds_of_a_split_payment_never_exceed_the_payment
     });
     let results = futures_util::future::join_all(attempts).await;
     for error in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert!(
-            ["refund_exceeds_payment", "split_refund_exceeds_share"].contains(&error.code()),
-            "{}",
-            error.code()
-        );
+        assert!(["refund_exceeds_payment", "split_refund_exceeds_share"].contains(&error.code()), "{}", error.code());
     }
     let refunded: i64 = results.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.amount).sum();
     let payment = w.wallets.get_payment(client(), &no("CC-1")).await.unwrap();
@@ -200,7 +196,10 @@ on_both_backends!(concurrent_refunds_of_a_split_payment_never_exceed_the_payment
             assert_eq!(held, share.amount - taken, "the held share is what is left of it");
         }
     }
-    assert_eq!(w.balance(a).await + w.balance(c).await, 7000 - (payment.splits[0].refunded(&payment) + payment.splits[2].refunded(&payment)));
+    assert_eq!(
+        w.balance(a).await + w.balance(c).await,
+        7000 - (payment.splits[0].refunded(&payment) + payment.splits[2].refunded(&payment))
+    );
     assert_eq!(w.wallets.wallet(payer).await.unwrap().available, refunded);
     // What is left can still be refunded whole, and not a fen more.
     let left = 10_000 - refunded;
