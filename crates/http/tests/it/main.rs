@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod cards;
 mod client_cache;
+mod console;
 mod enterprises_and_security;
 mod failover;
 mod idempotency_after_crash;
