@@ -169,6 +169,11 @@ impl PlatformCalendar {
         at.to_jiff().to_zoned(self.zone.clone()).date()
     }
 
+    /// `at` as people there read it: the platform's local date and time, `2026-12-07 11:56:17`.
+    pub fn local_text(&self, at: Timestamp) -> String {
+        at.to_jiff().to_zoned(self.zone.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
     /// The day `at` falls in.
     pub fn day(&self, at: Timestamp) -> PlatformDay {
         let days = (self.date(at) - EPOCH).get_days();
@@ -231,6 +236,13 @@ mod tests {
             let text = Timestamp(nanos).to_string();
             assert_eq!(Timestamp::parse_rfc3339(&text), Some(Timestamp(nanos)), "{text}");
         }
+    }
+
+    #[test]
+    fn local_text_is_the_platform_time_zones_wall_clock() {
+        let t = Timestamp::parse_rfc3339("2026-12-06T16:30:05.9Z").unwrap();
+        assert_eq!(PlatformCalendar::china().local_text(t), "2026-12-07 00:30:05");
+        assert_eq!(PlatformCalendar::new("UTC").unwrap().local_text(t), "2026-12-06 16:30:05");
     }
 
     #[test]

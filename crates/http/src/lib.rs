@@ -30,6 +30,7 @@ pub mod card;
 mod catch_panic;
 pub mod channel_status;
 pub mod client_cache;
+pub mod console;
 pub mod docs_page;
 pub mod error;
 #[doc(hidden)]
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn(request_id::note_route))
         .route_layer(from_fn(endpoint_facts));
     public
+        .merge(routes::console_pages())
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(from_fn(request_id::note_route))
         .merge(signed)

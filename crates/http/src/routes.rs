@@ -28,7 +28,7 @@ use crate::error::Capability;
 use crate::scopes::Scope::*;
 use crate::scopes::*;
 use crate::state::AppState;
-use crate::{audit, card, docs_page, health, ledger, openapi, party, staff, wallet};
+use crate::{audit, card, console, docs_page, health, ledger, openapi, party, staff, wallet};
 
 /// One endpoint of the API.
 pub struct Route {
@@ -155,6 +155,12 @@ static TABLE: LazyLock<Vec<Route>> = LazyLock::new(|| {
         .flat_map(|(capability, endpoints)| endpoints.into_iter().map(move |e| e.of(capability)))
         .collect()
 });
+
+/// The operations console's pages (`crate::console`), under `/console`: served beside the API, through
+/// which they read and act; not endpoints of the API, so not in the OpenAPI document.
+pub fn console_pages() -> axum::Router<AppState> {
+    console::router()
+}
 
 /// Every endpoint, in the table's order.
 pub fn all() -> &'static [Route] {
@@ -323,6 +329,7 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(payments::refund, own_orders(WalletWrite)),
         endpoint!(withdrawals::withdraw, member(WalletWrite, WITHDRAWING)),
         endpoint!(withdrawals::get_withdrawal, own_orders(WalletRead)),
+        endpoint!(withdrawals::withdrawals_in_review, platform(AdminRead)),
         endpoint!(withdrawals::review_withdrawal, platform(AdminWrite)),
         endpoint!(withdrawals::payout_result, platform(WalletWrite)),
         endpoint!(freezes::freeze, platform(AdminWrite)).held(),

@@ -3,7 +3,7 @@
 //! and signing out.
 //!
 //! The session token travels only in a cookie the browser keeps from scripts (`HttpOnly`), sends only
-//! to sanhu's own pages (`SameSite=Strict`) and only under `/v1`, and, where sanhu is served over
+//! to sanhu's own pages (`SameSite=Strict`), to the API and the console, and, where sanhu is served over
 //! HTTPS (`staff_cookie_secure`), only over HTTPS (`Secure`). The CSRF token is answered in the
 //! sign-in's body, for the console to keep in memory and send in `X-CSRF-Token` with every POST: a
 //! page on another site can make the browser send the cookie, but cannot read the token.
@@ -41,8 +41,9 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "sanhu_staff_session";
 /// The header that carries the session's CSRF token on every POST.
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// The cookie's path: the API's, so that the browser sends it nowhere else.
-const COOKIE_PATH: &str = "/v1";
+/// The cookie's path: the whole site, so that the browser sends it to the API (`/v1`) and to the
+/// operations console (`/console`), whose pages call the API with it.
+const COOKIE_PATH: &str = "/";
 /// The sign-in's route, which needs no credential.
 pub const SIGN_IN_ROUTE: &str = "/v1/staff/sessions";
 /// The routes of a staff member's own session, which need no scope: signing in, and every signed-in

@@ -354,8 +354,8 @@ pub struct FlowPageJson {
 /// The flow's page size when `limit` is not given.
 const FLOW_PAGE_DEFAULT: u32 = 20;
 
-/// GET /v1/members/{id}/wallet/flow?after=&limit=: every movement of the wallet's accounts, newest
-/// first.
+/// GET /v1/members/{id}/wallet/flow?account_id=&after=&limit=: every movement of the wallet's accounts
+/// (or of one of them), newest first.
 #[utoipa::path(
     get,
     path = "/v1/members/{id}/wallet/flow",
@@ -365,6 +365,7 @@ const FLOW_PAGE_DEFAULT: u32 = 20;
     description = "Every movement of the wallet's accounts, newest first, with business type, counterparty, direction, amount, fee and balances after.",
     params(
         ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("account_id" = Option<String>, Query, nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "Only this account's lines: one of the member's wallet accounts (`flow_account_not_members` otherwise)."),
         ("after" = Option<String>, Query, nullable = false, pattern = "^[0-9]{1,19}\\.acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "The `next_cursor` of the previous page."),
         ("limit" = Option<i64>, Query, nullable = false, description = "Lines per page, 1 to 100; 20 when absent.", minimum = 1, maximum = 100),
     ),
@@ -375,7 +376,8 @@ pub async fn wallet_flow(
     MemberIdPath(id): MemberIdPath,
     query: QueryParams,
 ) -> Result<Json<FlowPageJson>, ApiError> {
-    let query = query.only(&["after", "limit"])?;
+    let query = query.only(&["account_id", "after", "limit"])?;
+    let account = query.get("account_id").map(|text| crate::ids::account_id("account_id", text)).transpose()?;
     let limit = match query.get("limit") {
         None => FLOW_PAGE_DEFAULT,
         Some(_) => query.limit(FLOW_PAGE_LINES_MAX)?,
@@ -388,7 +390,7 @@ pub async fn wallet_flow(
             })
         })
         .transpose()?;
-    let page = state.wallets().wallet_flow(id, &FlowQuery { after, limit }).await?;
+    let page = state.wallets().wallet_flow(id, &FlowQuery { account, after, limit }).await?;
     Ok(Json(FlowPageJson {
         data: page
             .lines

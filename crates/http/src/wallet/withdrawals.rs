@@ -27,6 +27,10 @@ use crate::AppState;
 pub struct WithdrawalJson {
     #[schema(pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
+    /// The API client whose numbering the order is in (staff's orders: the back office's): give it as
+    /// `client_id` to read or review the order as staff.
+    #[schema(pattern = "^cli_[0-9A-HJKMNP-TV-Z]{26}$")]
+    pub client_id: String,
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub member_id: String,
     #[schema(pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
@@ -70,6 +74,7 @@ impl From<&Withdrawal> for WithdrawalJson {
     fn from(w: &Withdrawal) -> WithdrawalJson {
         WithdrawalJson {
             order_number: w.order_number.clone(),
+            client_id: w.client.to_string(),
             member_id: w.member_id.to_string(),
             customer_id: w.customer_id.clone(),
             bank_card_id: w.card_id.to_string(),
@@ -162,6 +167,64 @@ pub async fn get_withdrawal(
 ) -> Result<Json<WithdrawalJson>, ApiError> {
     let withdrawal = state.wallets().get_withdrawal(client, &number).await?;
     Ok(Json(WithdrawalJson::from(&withdrawal)))
+}
+
+/// A page of withdrawals.
+#[derive(Serialize, ToSchema)]
+#[schema(as = WithdrawalPage)]
+pub struct WithdrawalPageJson {
+    data: Vec<WithdrawalJson>,
+    /// Pass as `after` for the next page; null when this page is the last.
+    #[schema(max_length = 200)]
+    next_cursor: Option<String>,
+}
+
+/// The longest cursor of the withdrawals in review: a record id (`withdrawal:cli_…:<number>`).
+const WITHDRAWAL_CURSOR_CHARS_MAX: usize = 200;
+
+/// GET /v1/withdrawals?status=reviewing&after=&limit=: the withdrawals waiting for review.
+#[utoipa::path(
+    get,
+    path = "/v1/withdrawals",
+    tag = "wallet",
+    operation_id = "listWithdrawalsInReview",
+    summary = "List the withdrawals waiting for review",
+    description = "The back office's review queue: every withdrawal whose status is `reviewing`, of every API client, in the order of client and order number, cursor-paginated. `status` is required and only `reviewing` is listed (`invalid_status` otherwise).",
+    params(
+        ("status" = String, Query, description = "`reviewing`."),
+        ("after" = Option<String>, Query, nullable = false, max_length = 200, description = "The `next_cursor` of the previous page."),
+        ("limit" = Option<i64>, Query, nullable = false, description = "Withdrawals per page, 1 to the page size maximum; 100 when absent.", minimum = 1),
+    ),
+    responses((status = 200, description = "A page of withdrawals waiting for review.", body = WithdrawalPageJson)),
+)]
+pub async fn withdrawals_in_review(
+    State(state): State<AppState>,
+    query: crate::query::QueryParams,
+) -> Result<Json<WithdrawalPageJson>, ApiError> {
+    let query = query.only(&["status", "after", "limit"])?;
+    match query.get("status") {
+        Some("reviewing") => {}
+        Some(_) => return Err(ApiError::new(code::INVALID_STATUS, "status is reviewing: the queue lists withdrawals waiting for review")),
+        None => return Err(ApiError::new(code::MISSING_PARAMETER, "give the query parameter status=reviewing")),
+    }
+    let limit = match query.get("limit") {
+        None => 100.min(state.config.page_size_max),
+        Some(_) => query.limit(state.config.page_size_max)?,
+    };
+    let after = query.get("after");
+    if let Some(after) = after {
+        let well_formed = after.starts_with("withdrawal:")
+            && after.len() <= WITHDRAWAL_CURSOR_CHARS_MAX
+            && after.bytes().all(|b| b.is_ascii_graphic());
+        if !well_formed {
+            return Err(ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned"));
+        }
+    }
+    let page = state.wallets().withdrawals_in_review(after, limit).await?;
+    Ok(Json(WithdrawalPageJson {
+        data: page.withdrawals.iter().map(WithdrawalJson::from).collect(),
+        next_cursor: page.next,
+    }))
 }
 
 /// A withdrawal's review.

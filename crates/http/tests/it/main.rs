@@ -7,6 +7,7 @@ mod audit;
 mod card_merchants;
 mod cards;
 mod client_cache;
+mod console;
 mod enterprises_and_security;
 mod failover;
 mod idempotency_after_crash;

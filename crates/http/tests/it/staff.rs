@@ -150,7 +150,7 @@ on_both_backends!(a_staff_member_signs_in_works_with_the_csrf_token_and_signs_ou
     assert!(body["scopes"].as_array().unwrap().contains(&json!("admin:write")));
     assert_eq!((body["idle_timeout_s"].as_u64(), body["absolute_timeout_s"].as_u64()), (Some(600), Some(3600)));
     let cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
-    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/v1", "Max-Age=3600"] {
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/;", "Max-Age=3600"] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
     assert!(!cookie.contains("Secure"), "not configured: {cookie}");

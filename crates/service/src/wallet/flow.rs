@@ -78,6 +78,9 @@ impl std::fmt::Display for FlowCursor {
 /// Which page of the flow to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowQuery {
+    /// Only this account's lines (one of the member's accounts: `flow_account_not_members`
+    /// otherwise); every account's when `None`.
+    pub account: Option<AccountId>,
     /// The lines after this one; from the newest when `None`.
     pub after: Option<FlowCursor>,
     /// 1 to [`FLOW_PAGE_LINES_MAX`].
@@ -208,6 +211,16 @@ impl Wallets {
             .filter(|a| a.ledger.currency == self.config.currency)
             .map(|a| a.ledger)
             .collect();
+        let accounts: Vec<Account> = match query.account {
+            None => accounts,
+            Some(one) => {
+                let only: Vec<Account> = accounts.into_iter().filter(|a| a.id == one).collect();
+                if only.is_empty() {
+                    return Err(WalletFailure::Rejected(FLOW_ACCOUNT_NOT_MEMBERS));
+                }
+                only
+            }
+        };
         let wanted = query.limit as usize + 1;
         let store = self.parties.store();
         let mut entries: Vec<(Transfer, AccountId)> = Vec::new();

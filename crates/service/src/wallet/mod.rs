@@ -86,7 +86,9 @@ pub use subsidy::{
     SubsidyGrant, SubsidyStatus, SUBSIDY_ACCOUNT_TYPE, SUBSIDY_CREDITS_MAX,
 };
 pub use transfer::{MemberTransfer, MemberTransferRequest, MemberTransferStatus, TransferPart};
-pub use withdrawal::{PayoutResult, Review, Withdrawal, WithdrawalOrder, WithdrawalRequest, WithdrawalStatus};
+pub use withdrawal::{
+    PayoutResult, Review, Withdrawal, WithdrawalOrder, WithdrawalRequest, WithdrawalStatus, WithdrawalsInReview,
+};
 
 /// Whether a channel's recharges wait for an administrator (a bank transfer is checked against the
 /// bank statement before it is credited).

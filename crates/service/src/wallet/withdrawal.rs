@@ -21,6 +21,7 @@ use sanhu_core::wallet::{
 };
 use sanhu_core::{AccountId, Timestamp, TransferId};
 use serde::{Deserialize, Serialize};
+use sanhu_store::party::PartyStore;
 use serde_json::json;
 
 use super::chain::{self, id_text, ids_for, restore_chain, store_chain, StoredRequest};
@@ -257,6 +258,26 @@ impl Wallets {
         self.resume_withdrawal(withdrawal, actor).await
     }
 
+    /// The withdrawals waiting for review, a page of at most `limit` after the record id `after` (in
+    /// record id order: by API client, then order number).
+    pub async fn withdrawals_in_review(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<WithdrawalsInReview, WalletFailure> {
+        let store = self.parties.store();
+        let ids = match after {
+            Some(after) => store.party_index_after(WITHDRAWALS_IN_REVIEW, REVIEWING, after, limit).await?,
+            None => store.party_index(WITHDRAWALS_IN_REVIEW, REVIEWING, limit).await?,
+        };
+        let next = (ids.len() == limit as usize).then(|| ids.last().cloned()).flatten();
+        let found: Vec<Withdrawal> = self.parties.reader().get_many(&ids).await?;
+        // The index is kept in the writes that change the status; a record read between them is
+        // shown only while it still waits.
+        let withdrawals = found.into_iter().filter(|w| w.status == WithdrawalStatus::Reviewing).collect();
+        Ok(WithdrawalsInReview { withdrawals, next })
+    }
+
     pub async fn get_withdrawal(&self, client: ClientId, number: &OrderNumber) -> Result<Withdrawal, WalletFailure> {
         load(&mut self.parties.reader(), &order_record_id("withdrawal", client, number)).await
     }
@@ -289,6 +310,7 @@ impl Wallets {
                     w.on_refusal = Some(WithdrawalStatus::Reviewing);
                 }
             }
+            index_review(work, &w);
             work.put(&w);
             let action = if review == Review::Approve { "withdrawal.approved" } else { "withdrawal.rejected" };
             work.history(&id, &w.customer_id, action, actor, None, json!({}));
@@ -356,6 +378,7 @@ impl Wallets {
                 }
             };
             (w.on_success, w.on_refusal) = (None, None);
+            index_review(work, &w);
             work.put(&w);
             work.history(
                 &id,
@@ -372,6 +395,27 @@ impl Wallets {
             None => Ok(withdrawal),
         }
     }
+}
+
+/// The index of the withdrawals waiting for review: a withdrawal is in it while its status is
+/// `reviewing`, put there and taken out by the writes that change its status.
+const WITHDRAWALS_IN_REVIEW: &str = "withdrawals_in_review";
+const REVIEWING: &str = "reviewing";
+
+fn index_review(work: &mut Work, w: &Withdrawal) {
+    if w.status == WithdrawalStatus::Reviewing {
+        work.index(WITHDRAWALS_IN_REVIEW, REVIEWING, &w.id);
+    } else {
+        work.unindex(WITHDRAWALS_IN_REVIEW, REVIEWING, &w.id);
+    }
+}
+
+/// A page of the withdrawals waiting for review.
+#[derive(Debug)]
+pub struct WithdrawalsInReview {
+    pub withdrawals: Vec<Withdrawal>,
+    /// The cursor of the next page (a record id), if this page was full.
+    pub next: Option<String>,
 }
 
 fn same_withdrawal(existing: Withdrawal, request: &WithdrawalRequest) -> Result<Withdrawal, WalletFailure> {

@@ -499,7 +499,7 @@ on_both_backends!(the_flow_lists_every_accounts_lines_newest_first_with_balances
     w.wallets.withdraw(&request, &actor()).await.unwrap(); // frozen, the 2.00 fee out of it
     w.wallets.payout_result(client(), &no("W-1"), PayoutResult::Succeeded, &actor()).await.unwrap();
 
-    let all = w.wallets.wallet_flow(m, &FlowQuery { after: None, limit: 100 }).await.unwrap();
+    let all = w.wallets.wallet_flow(m, &FlowQuery { account: None, after: None, limit: 100 }).await.unwrap();
     assert_eq!(all.next, None);
     let lines: Vec<_> = all.lines.iter().map(summary).collect();
     use FlowDirection::{In, Out};
@@ -541,7 +541,7 @@ on_both_backends!(the_flow_lists_every_accounts_lines_newest_first_with_balances
     let mut paged = Vec::new();
     let mut after = None;
     loop {
-        let page = w.wallets.wallet_flow(m, &FlowQuery { after, limit: 3 }).await.unwrap();
+        let page = w.wallets.wallet_flow(m, &FlowQuery { account: None, after, limit: 3 }).await.unwrap();
         assert!(page.lines.len() <= 3);
         paged.extend(page.lines);
         match page.next {
@@ -552,7 +552,7 @@ on_both_backends!(the_flow_lists_every_accounts_lines_newest_first_with_balances
     assert_eq!(paged, all.lines);
 
     // The friend's flow: one line in, from m.
-    let theirs = w.wallets.wallet_flow(friend, &FlowQuery { after: None, limit: 10 }).await.unwrap();
+    let theirs = w.wallets.wallet_flow(friend, &FlowQuery { account: None, after: None, limit: 10 }).await.unwrap();
     assert_eq!(
         theirs.lines.iter().map(summary).collect::<Vec<_>>(),
         [("basic", "member_transfer", Posted, In, 2_000, 0, 2_000)]
@@ -561,14 +561,14 @@ on_both_backends!(the_flow_lists_every_accounts_lines_newest_first_with_balances
 
     // Refusals: page sizes, cursors, members.
     for limit in [0, 101] {
-        let refused = w.wallets.wallet_flow(m, &FlowQuery { after: None, limit }).await.unwrap_err();
+        let refused = w.wallets.wallet_flow(m, &FlowQuery { account: None, after: None, limit }).await.unwrap_err();
         assert_eq!(refused.code(), "flow_limit_invalid");
     }
     for text in ["", "12", "x.acc_1", "12.mem_1"] {
         assert_eq!(FlowCursor::parse(text).unwrap_err().code(), "flow_cursor_invalid");
     }
     let stranger = MemberId::from_u128(404).unwrap();
-    let unknown = w.wallets.wallet_flow(stranger, &FlowQuery { after: None, limit: 10 }).await.unwrap_err();
+    let unknown = w.wallets.wallet_flow(stranger, &FlowQuery { account: None, after: None, limit: 10 }).await.unwrap_err();
     assert_eq!(unknown.code(), "member_not_found");
     w.verify_clean().await;
 });
@@ -584,7 +584,7 @@ on_both_backends!(a_long_flow_of_many_lines_in_a_moment_pages_back_in_order, |db
     let mut paged = Vec::new();
     let mut after = None;
     loop {
-        let page = w.wallets.wallet_flow(m, &FlowQuery { after, limit: 7 }).await.unwrap();
+        let page = w.wallets.wallet_flow(m, &FlowQuery { account: None, after, limit: 7 }).await.unwrap();
         paged.extend(page.lines);
         match page.next {
             Some(cursor) => after = Some(cursor),

@@ -1,0 +1,477 @@
+//! The operations console over HTTP, every test on both backends: a browser's cookie jar against the
+//! router, signing in and out, CSRF refused, sessions absent or expired sent to sign in, each role's
+//! menus and pages, search then wallet then flow, a freeze held for a second staff member and
+//! approved by one, the withdrawal review queue; and the API endpoints the console added.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
+use sanhu_http::{router, HttpConfig};
+use sanhu_service::party::PartyConfig;
+use sanhu_service::staff::{PasswordHashing, StaffConfig};
+use sanhu_service::wallet::WalletConfig;
+use sanhu_store::audit::{AuditQuery, AuditStore};
+use sanhu_testkit::app::{bound_client, TestApp};
+use sanhu_testkit::money::cny;
+use sanhu_testkit::{on_both_backends, Backend, TestDatabase};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery staple";
+const PHONE: &str = "13800138001";
+
+struct App {
+    api: TestApp,
+    router: axum::Router,
+}
+
+async fn app(db: TestDatabase) -> App {
+    let mut api = TestApp::new(db, PartyConfig::default(), WalletConfig::default_for(cny())).await;
+    let staff = StaffConfig {
+        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
+        login: LoginPolicy::new(5, 600).unwrap(),
+        session: SessionPolicy::new(600, 3600).unwrap(),
+    };
+    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
+    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
+        .with_wallet(api.state.wallets().config().clone())
+        .with_staff(staff);
+    api.state = state.clone();
+    api.router = router(state.clone());
+    App { router: api.router.clone(), api }
+}
+
+impl App {
+    async fn hire(&self, username: &str, role: StaffRole) {
+        let username = Username::parse(username).unwrap();
+        let password = StaffPassword::parse(PASSWORD).unwrap();
+        self.api.state.staff().create(&username, role, &password).await.unwrap();
+    }
+
+    fn browser(&self) -> Browser<'_> {
+        Browser { app: self, cookies: BTreeMap::new() }
+    }
+
+    /// A browser signed in as `username`.
+    async fn signed_in(&self, username: &str) -> Browser<'_> {
+        let mut browser = self.browser();
+        browser.sign_in(username, PASSWORD).await.expect_redirect("/console");
+        browser
+    }
+
+    /// A member with ¥2,000.00 in its basic account: (member, its basic account).
+    async fn funded_member(&self, phone: &str) -> (String, String) {
+        let (member, account) = self.api.active_member(phone).await;
+        self.api.recharge(&member, &account, 200_000, "alipay", &format!("R-{phone}")).await;
+        (member, account)
+    }
+}
+
+/// A page's answer.
+struct Page {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    text: String,
+}
+
+impl Page {
+    #[track_caller]
+    fn expect(&self, status: StatusCode) -> &str {
+        assert_eq!(self.status, status, "{}", self.text);
+        &self.text
+    }
+
+    #[track_caller]
+    fn expect_redirect(&self, to: &str) {
+        assert_eq!(self.status, StatusCode::SEE_OTHER, "{}", self.text);
+        assert_eq!(self.headers[header::LOCATION], to);
+    }
+}
+
+/// A browser: a cookie jar, and forms sent as a browser sends them.
+struct Browser<'a> {
+    app: &'a App,
+    cookies: BTreeMap<String, String>,
+}
+
+impl Browser<'_> {
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    async fn send(&mut self, method: &str, path: &str, form: &[(&str, &str)], extra: &[(&str, &str)]) -> Page {
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut builder = Request::builder().method(method).uri(path);
+        if method == "POST" {
+            builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            builder = builder.header(header::COOKIE, jar.join("; "));
+        }
+        for (name, value) in extra {
+            builder = builder.header(*name, *value);
+        }
+        let response = self.app.router.clone().oneshot(builder.body(Body::from(body)).unwrap()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        for value in headers.get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Strict"), "{text}");
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        // As the browser reads it: the templates escape `/`, quotes and `&` in what they write.
+        let text = String::from_utf8_lossy(&bytes)
+            .replace("&#x2f;", "/")
+            .replace("&#x27;", "'")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&");
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{text}");
+        Page { status, headers, text }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send("GET", path, &[], &[]).await
+    }
+
+    async fn htmx(&mut self, path: &str) -> Page {
+        self.send("GET", path, &[], &[("hx-request", "true")]).await
+    }
+
+    /// Posts a form with the CSRF token the console keeps for the session.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let csrf = self.cookie("sanhu_console_csrf").unwrap_or_default().to_owned();
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.send("POST", path, &fields, &[]).await
+    }
+
+    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+        self.get("/console/sign-in").await.expect(StatusCode::OK);
+        let pre = self.cookie("sanhu_console_signin").unwrap().to_owned();
+        self.send("POST", "/console/sign-in", &[("pre", &pre), ("username", username), ("password", password)], &[])
+            .await
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs SQL on the test database behind the store's back (to move a session back in time).
+async fn sql(db: &TestDatabase, statement: &str) {
+    match db.backend {
+        Backend::Sqlite => {
+            let path = db.url.strip_prefix("sqlite://").unwrap().to_owned();
+            let statement = statement.to_owned();
+            tokio::task::spawn_blocking(move || rusqlite::Connection::open(path).unwrap().execute_batch(&statement))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        Backend::Postgres => {
+            let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client.batch_execute(statement).await.unwrap();
+        }
+    }
+}
+
+on_both_backends!(console_signs_in_searches_a_member_and_opens_a_balances_flow, |db| {
+    let app = app(db).await;
+    app.hire("li.wei", StaffRole::Finance).await;
+    let (member, account) = app.funded_member(PHONE).await;
+    let mut browser = app.browser();
+
+    // Without a session, the console sends the browser to sign in; the page is in Chinese.
+    browser.get("/console").await.expect_redirect("/console/sign-in");
+    let page = browser.get("/console/sign-in").await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("lang=\"zh-CN\"") && text.contains("用户名") && text.contains("密码"), "{text}");
+    assert!(text.contains("<label for=\"username\">"), "every field has its label");
+
+    // The sign-in form's own token must match its cookie.
+    let forged = browser
+        .send("POST", "/console/sign-in", &[("pre", "0123"), ("username", "li.wei"), ("password", PASSWORD)], &[])
+        .await;
+    forged.expect(StatusCode::FORBIDDEN);
+    assert!(browser.cookie("sanhu_staff_session").is_none());
+    browser.sign_in("li.wei", "a wrong password").await.expect(StatusCode::UNAUTHORIZED);
+    assert!(browser.cookie("sanhu_staff_session").is_none());
+
+    let signed_in = browser.sign_in("li.wei", PASSWORD).await;
+    signed_in.expect_redirect("/console");
+    let cookies: Vec<&str> = signed_in.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(cookies.iter().any(|c| c.starts_with("sanhu_staff_session=") && c.contains("Path=/;")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("sanhu_console_csrf=") && c.contains("Path=/console")), "{cookies:?}");
+
+    let dashboard = browser.get("/console").await;
+    let text = dashboard.expect(StatusCode::OK);
+    assert!(text.contains("概览") && text.contains("li.wei") && text.contains("财务"), "{text}");
+    assert!(text.contains("href=\"/console/withdrawals\""), "finance reviews withdrawals");
+    assert!(!text.contains("href=\"/console/audit\""), "finance has no audit:read");
+
+    // Search first: nothing listed before a criterion.
+    let empty = browser.get("/console/members").await;
+    let text = empty.expect(StatusCode::OK);
+    assert!(!text.contains(&member) && !text.contains("查询结果"), "{text}");
+    let found = browser.get(&format!("/console/members?by=phone&q={PHONE}")).await;
+    let text = found.expect(StatusCode::OK);
+    assert!(text.contains(&member) && text.contains("查询结果"), "{text}");
+    // The same search as htmx asks it: the results alone.
+    let part = browser.htmx(&format!("/console/members?by=member&q={member}")).await;
+    let text = part.expect(StatusCode::OK);
+    assert!(text.contains(&member) && !text.contains("<html"), "{text}");
+    let nothing = browser.get("/console/members?by=phone&q=13900000000").await;
+    assert!(nothing.expect(StatusCode::OK).contains("没有符合条件的记录"));
+
+    // The wallet: each balance in yuan, and the flow (whole, then of the account clicked).
+    let wallet = browser.get(&format!("/console/members/{member}")).await;
+    let text = wallet.expect(StatusCode::OK);
+    assert!(text.contains("¥2,000.00") && text.contains(&account), "{text}");
+    assert!(text.contains(&format!("/console/members/{member}/flow?account={account}")), "{text}");
+    let flow = browser.htmx(&format!("/console/members/{member}/flow?account={account}")).await;
+    let text = flow.expect(StatusCode::OK);
+    assert!(text.contains("账户流水") && text.contains("¥2,000.00") && text.contains("R-13800138001"), "{text}");
+    assert!(!text.contains("<html"), "a part of the page: {text}");
+    // Without htmx the flow is shown on the wallet's page.
+    browser
+        .get(&format!("/console/members/{member}/flow?account={account}"))
+        .await
+        .expect_redirect(&format!("/console/members/{member}?account={account}"));
+
+    // Another member's account is not this member's flow.
+    let (_, other_account) = app.funded_member("13800138002").await;
+    browser.htmx(&format!("/console/members/{member}/flow?account={other_account}")).await.expect(StatusCode::NOT_FOUND);
+
+    // English on asking, kept in a cookie.
+    let english = browser.get("/console?lang=en").await;
+    let text = english.expect(StatusCode::OK);
+    assert!(text.contains("lang=\"en\"") && text.contains("Dashboard") && text.contains("Finance"), "{text}");
+    assert_eq!(browser.cookie("sanhu_console_lang"), Some("en"));
+    let text = browser.get(&format!("/console/members/{member}")).await.expect(StatusCode::OK).to_owned();
+    assert!(text.contains("Member's wallet"), "{text}");
+
+    // Signing out ends the session: the old cookie reaches nothing.
+    let session = browser.cookie("sanhu_staff_session").unwrap().to_owned();
+    browser.post("/console/sign-out", &[]).await.expect_redirect("/console/sign-in?out=1");
+    assert!(browser.cookie("sanhu_staff_session").is_none() && browser.cookie("sanhu_console_csrf").is_none());
+    browser.cookies.insert("sanhu_staff_session".into(), session);
+    browser.get("/console").await.expect_redirect("/console/sign-in?ended=1");
+});
+
+on_both_backends!(console_forms_are_refused_without_the_sessions_csrf_token, |db| {
+    let app = app(db).await;
+    app.hire("li.wei", StaffRole::Operations).await;
+    app.hire("zhao.min", StaffRole::SuperAdmin).await;
+    let (member, account) = app.funded_member(PHONE).await;
+    let mut maker = app.signed_in("li.wei").await;
+
+    let form = [("member", member.as_str()), ("status", "frozen"), ("reason", "法院冻结")];
+    let path = format!("/console/accounts/{account}/status");
+    // A form whose token is not the session's is refused, and nothing is held or done.
+    let real = maker.cookie("sanhu_console_csrf").unwrap().to_owned();
+    maker.cookies.insert("sanhu_console_csrf".into(), "f".repeat(64));
+    let refused = maker.post(&path, &form).await;
+    assert!(refused.expect(StatusCode::FORBIDDEN).contains("表单已失效"), "{}", refused.text);
+    maker.cookies.remove("sanhu_console_csrf");
+    maker.post(&path, &form).await.expect(StatusCode::FORBIDDEN);
+    maker.cookies.insert("sanhu_console_csrf".into(), real);
+
+    // With it: a freeze waits for a second staff member.
+    maker.post(&path, &form).await.expect_redirect(&format!("/console/members/{member}?done=held_for_approval"));
+    let queue = maker.get("/console/approvals").await;
+    let text = queue.expect(StatusCode::OK).to_owned();
+    assert!(text.contains(&format!("/v1/accounts/{account}/status")) && text.contains("li.wei"), "{text}");
+
+    // The maker cannot approve it; another staff member can, through the console.
+    let id_start = text.find("/console/approvals/apr_").expect("an approval's form") + "/console/approvals/".len();
+    let approval: String = text[id_start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let own = maker.post(&format!("/console/approvals/{approval}/approve"), &[]).await;
+    assert!(own.expect(StatusCode::FORBIDDEN).contains("approval_same_staff_member"), "{}", own.text);
+    let mut checker = app.signed_in("zhao.min").await;
+    checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await.expect_redirect("/console/approvals?done=done");
+    let wallet = checker.get(&format!("/console/members/{member}")).await;
+    assert!(wallet.expect(StatusCode::OK).contains("frozen"), "{}", wallet.text);
+
+    // Both are in the audit log as the staff members, and the auditor sees them in the console.
+    let store = &app.api.db.store;
+    let events = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
+    let actors: Vec<(&str, &str, u16)> =
+        events.iter().map(|e| (e.event.actor.as_str(), e.event.route.as_str(), e.event.status)).collect();
+    assert!(actors.contains(&("staff:li.wei", "/v1/accounts/{id}/status", 202)), "{actors:?}");
+    // The forms refused for their token reached no handler: one request to change the status was made.
+    let made = actors.iter().filter(|(a, r, s)| *a == "staff:li.wei" && *r == "/v1/accounts/{id}/status" && *s == 202);
+    assert_eq!(made.count(), 1, "{actors:?}");
+    assert!(actors.contains(&("staff:li.wei", "/v1/approvals/{id}/approve", 403)), "{actors:?}");
+    assert!(actors.contains(&("staff:zhao.min", "/v1/approvals/{id}/approve", 200)), "{actors:?}");
+    let log = checker.get("/console/audit?actor=staff%3Ali.wei").await;
+    let text = log.expect(StatusCode::OK);
+    assert!(text.contains("/v1/accounts/{id}/status") && !text.contains("staff:zhao.min"), "{text}");
+});
+
+on_both_backends!(console_without_a_live_session_goes_to_sign_in, |db| {
+    let app = app(db).await;
+    app.hire("li.wei", StaffRole::CustomerService).await;
+    let (member, _) = app.funded_member(PHONE).await;
+
+    let mut nobody = app.browser();
+    for page in ["/console", "/console/members?by=phone&q=13800138001", &format!("/console/members/{member}")] {
+        nobody.get(page).await.expect_redirect("/console/sign-in");
+    }
+    // htmx is told to load the sign-in page whole.
+    let part = nobody.htmx("/console/members?by=phone&q=13800138001").await;
+    part.expect(StatusCode::OK);
+    assert_eq!(part.headers["hx-redirect"], "/console/sign-in");
+    nobody.send("POST", "/console/sign-out", &[], &[]).await.expect_redirect("/console/sign-in?out=1");
+
+    // An expired session: idle past its limit.
+    let mut idle = app.signed_in("li.wei").await;
+    idle.get("/console").await.expect(StatusCode::OK);
+    let hash = sha256_hex(idle.cookie("sanhu_staff_session").unwrap());
+    let back = 601_i64 * 1_000_000_000;
+    sql(
+        &app.api.db,
+        &format!(
+            "UPDATE staff_sessions SET last_seen_at = last_seen_at - {back}, created_at = created_at - {back} \
+             WHERE token_hash = '{hash}'; UPDATE staff_accounts SET password_set_at = password_set_at - {back}, \
+             created_at = created_at - {back};"
+        ),
+    )
+    .await;
+    idle.get(&format!("/console/members/{member}")).await.expect_redirect("/console/sign-in?ended=1");
+    let notice = idle.get("/console/sign-in?ended=1").await;
+    assert!(notice.expect(StatusCode::OK).contains("会话已失效"));
+});
+
+on_both_backends!(console_roles_see_only_their_menus_and_the_server_refuses_the_rest, |db| {
+    let app = app(db).await;
+    app.hire("kefu", StaffRole::CustomerService).await;
+    app.hire("shenji", StaffRole::Auditor).await;
+    let (member, account) = app.funded_member(PHONE).await;
+
+    let mut service = app.signed_in("kefu").await;
+    let text = service.get("/console").await.expect(StatusCode::OK).to_owned();
+    assert!(text.contains("href=\"/console/members\""), "{text}");
+    for hidden in ["/console/withdrawals", "/console/audit"] {
+        assert!(!text.contains(&format!("href=\"{hidden}\"")), "customer service sees no {hidden}: {text}");
+    }
+    // No finance or audit page, whatever the address typed.
+    for page in ["/console/withdrawals", "/console/withdrawals?number=W-1", "/console/audit"] {
+        let refused = service.get(page).await;
+        assert!(refused.expect(StatusCode::FORBIDDEN).contains("无权访问"), "{page}: {}", refused.text);
+    }
+    let form = [("member", member.as_str()), ("status", "frozen"), ("reason", "x")];
+    service.post(&format!("/console/accounts/{account}/status"), &form).await.expect(StatusCode::FORBIDDEN);
+    service.post("/console/withdrawals/W-1/review", &[("decision", "approve")]).await.expect(StatusCode::FORBIDDEN);
+    // What the role may do, it does: the wallet, without the freeze buttons.
+    let wallet = service.get(&format!("/console/members/{member}")).await;
+    let text = wallet.expect(StatusCode::OK);
+    assert!(text.contains("¥2,000.00") && !text.contains("/status\""), "{text}");
+
+    let mut auditor = app.signed_in("shenji").await;
+    let log = auditor.get("/console/audit").await;
+    let text = log.expect(StatusCode::OK);
+    assert!(text.contains("审计日志") && text.contains("/v1/staff/sessions"), "{text}");
+    let filtered = auditor.htmx("/console/audit?actor=staff%3Akefu&from_date=2000-01-01").await;
+    let text = filtered.expect(StatusCode::OK);
+    assert!(text.contains("staff:kefu") && !text.contains("staff:shenji") && !text.contains("<html"), "{text}");
+    assert!(auditor.get("/console/withdrawals").await.expect(StatusCode::FORBIDDEN).contains("无权访问"));
+});
+
+on_both_backends!(console_reviews_the_withdrawals_waiting_in_the_queue, |db| {
+    let app = app(db).await;
+    app.hire("li.wei", StaffRole::Finance).await;
+    let (member, _) = app.funded_member(PHONE).await;
+    app.api.real_name(&member, "张三", 1).await;
+    let card = app.api.bind_card(&member, "张三", 1).await;
+    let withdraw = |number: &'static str, amount: i64| {
+        let body = json!({"order_number": number, "member_id": member, "amount": amount, "bank_card_id": card});
+        let api = &app.api;
+        async move { api.post("/v1/withdrawals", body).await }
+    };
+    // Under the threshold: approved at once, not in the queue; above it: waits.
+    assert_eq!(withdraw("W-SMALL", 1_000).await.assert_status(StatusCode::CREATED)["status"], "approved");
+    for number in ["W-1", "W-2"] {
+        assert_eq!(withdraw(number, 60_000).await.assert_status(StatusCode::CREATED)["status"], "reviewing");
+    }
+
+    // The API's queue, to an unbound client; a client bound to a member is refused it.
+    let queue = app.api.get("/v1/withdrawals?status=reviewing&limit=1").await;
+    let body = queue.assert_status(StatusCode::OK).clone();
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(body["data"][0]["order_number"], "W-1");
+    assert_eq!(body["data"][0]["client_id"], app.api.client.id.as_str());
+    let next = body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = app.api.get(&format!("/v1/withdrawals?status=reviewing&after={next}")).await;
+    let rest = rest.assert_status(StatusCode::OK).clone();
+    assert_eq!(rest["data"].as_array().unwrap().iter().map(|w| w["order_number"].clone()).collect::<Vec<_>>(), ["W-2"]);
+    assert!(rest["next_cursor"].is_null());
+    app.api.get("/v1/withdrawals?status=paid").await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_status");
+    app.api.get("/v1/withdrawals").await.assert_error(StatusCode::BAD_REQUEST, "missing_parameter");
+    app.api.get("/v1/withdrawals?status=reviewing&after=x").await.assert_error(StatusCode::BAD_REQUEST, "invalid_cursor");
+    let bound = bound_client(&app.api.db.store, &member, "merchant").await;
+    let refused = app.api.send_as(&bound, "GET", "/v1/withdrawals?status=reviewing", json!(null)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(["client_bound", "scope_missing"].contains(&refused.error_code()), "{}", refused.body);
+
+    // The console shows both, in yuan; approving one and rejecting the other empties the queue.
+    let mut finance = app.signed_in("li.wei").await;
+    let dashboard = finance.get("/console").await;
+    assert!(dashboard.expect(StatusCode::OK).contains("待审核提现"));
+    let page = finance.get("/console/withdrawals").await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("W-1") && text.contains("W-2") && text.contains("¥600.00") && !text.contains("W-SMALL"), "{text}");
+    let client = app.api.client.id.clone();
+    let review = |number: &str| format!("/console/withdrawals/{number}/review?client_id={client}");
+    finance.post(&review("W-1"), &[("decision", "approve")]).await.expect(StatusCode::SEE_OTHER);
+    finance.post(&review("W-2"), &[("decision", "reject")]).await.expect(StatusCode::SEE_OTHER);
+    let w1 = app.api.get("/v1/withdrawals/W-1").await;
+    assert_eq!(w1.assert_status(StatusCode::OK)["status"], "approved");
+    let w2 = app.api.get("/v1/withdrawals/W-2").await;
+    assert_eq!(w2.assert_status(StatusCode::OK)["status"], "rejected");
+    let page = finance.get("/console/withdrawals").await;
+    assert!(page.expect(StatusCode::OK).contains("没有待审核的提现"), "{}", page.text);
+    let empty = app.api.get("/v1/withdrawals?status=reviewing").await;
+    assert!(empty.assert_status(StatusCode::OK)["data"].as_array().unwrap().is_empty());
+    // The reviews are the staff member's in the audit log.
+    let store = &app.api.db.store;
+    let events = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
+    let reviews = events.iter().filter(|e| e.event.route == "/v1/withdrawals/{number}/review" && e.event.actor == "staff:li.wei");
+    assert_eq!(reviews.count(), 2);
+});
+
+on_both_backends!(a_wallets_flow_is_read_for_one_account_of_the_member_only, |db| {
+    let app = app(db).await;
+    let (member, account) = app.funded_member(PHONE).await;
+    let (other, other_account) = app.funded_member("13800138002").await;
+    let flow = app.api.get(&format!("/v1/members/{member}/wallet/flow?account_id={account}")).await;
+    let lines = flow.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
+    assert!(!lines.is_empty() && lines.iter().all(|l| l["account_id"] == account.as_str()), "{lines:?}");
+    let theirs = app.api.get(&format!("/v1/members/{member}/wallet/flow?account_id={other_account}")).await;
+    theirs.assert_error(StatusCode::NOT_FOUND, "flow_account_not_members");
+    app.api
+        .get(&format!("/v1/members/{member}/wallet/flow?account_id=nope"))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_id");
+    // A client bound to the other member reaches this member's flow no more than before.
+    let bound = bound_client(&app.api.db.store, &other, "merchant").await;
+    let path = format!("/v1/members/{member}/wallet/flow?account_id={account}");
+    let refused = app.api.send_as(&bound, "GET", &path, json!(null)).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+});
