@@ -302,8 +302,7 @@ fn party_endpoints() -> Vec<Endpoint> {
 /// The wallet's money flows (`crate::wallet`).
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
-        adjustments, deposits, freezes, limits, member_transfers, payments, recharges, subsidies, wallets,
-        withdrawals,
+        adjustments, deposits, freezes, limits, member_transfers, payments, recharges, subsidies, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),

@@ -215,10 +215,8 @@ pub async fn reset_member_pay_password(
     let new = PayPassword::parse(&body.new_pay_password).map_err(|e| refused("new_pay_password", e))?;
     let parties = state.parties.clone();
     let (code, certificate) = (body.code, body.certificate_number);
-    run(move || async move {
-        parties.reset_pay_password(id, &code, &certificate, &new, &actor, clock::now()).await
-    })
-    .await?;
+    run(move || async move { parties.reset_pay_password(id, &code, &certificate, &new, &actor, clock::now()).await })
+        .await?;
     tracing::info!(owner.id = %id, "pay password reset");
     Ok(Json(outcome(PayPasswordOwner::Member(id), "reset")))
 }

@@ -129,13 +129,13 @@ pub async fn set_payment_limits(
     let body: SetBody = parse_body(&body)?;
     let account_type = AccountTypeCode::parse(&body.account_type)
         .map_err(|_| ApiError::new(code::INVALID_FIELD, "account_type is not an account type's code"))?;
-    let limits = body.limits.map(|l| PaymentLimits { per_payment: l.per_payment, per_day: l.per_day, per_month: l.per_month });
+    let limits =
+        body.limits.map(|l| PaymentLimits { per_payment: l.per_payment, per_day: l.per_day, per_month: l.per_month });
     let reason = fields::reason(&body.reason)?;
     let wallets = state.wallets().clone();
-    let all = run(move || async move {
-        wallets.set_member_payment_limits(id, &account_type, limits, &actor, &reason).await
-    })
-    .await?;
+    let all =
+        run(move || async move { wallets.set_member_payment_limits(id, &account_type, limits, &actor, &reason).await })
+            .await?;
     tracing::info!(member.id = %id, "member payment limits set");
     Ok(Json(view(id.to_string(), all)))
 }

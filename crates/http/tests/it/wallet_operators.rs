@@ -51,8 +51,9 @@ async fn enterprise(app: &TestApp, credit_code: &str, legal_person_id: &str, n: 
 
 /// Adds an operator with `role`, granted `operations` on `account`; returns its id.
 async fn operator(app: &TestApp, member: &str, role: &str, phone: &str, account: &str, operations: &[&str]) -> String {
-    let added =
-        app.post(&format!("/v1/members/{member}/operators"), json!({"role": role, "phone": phone, "reason": "hired"})).await;
+    let added = app
+        .post(&format!("/v1/members/{member}/operators"), json!({"role": role, "phone": phone, "reason": "hired"}))
+        .await;
     let id = id_of(added.assert_status(StatusCode::CREATED));
     let grant = json!({"account_id": account, "operations": operations, "reason": "till"});
     app.post(&format!("/v1/operators/{id}/grants"), grant).await.assert_status(StatusCode::OK);
@@ -66,7 +67,8 @@ async fn limit(app: &TestApp, operator: &str, per_transaction: i64, per_day: i64
 }
 
 fn pay(number: &str, member: &str, amount: i64, receiver: &str, operator: Option<&str>) -> Value {
-    let mut body = json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": receiver});
+    let mut body =
+        json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": receiver});
     if let Some(operator) = operator {
         body["operator_id"] = json!(operator);
     }
@@ -111,7 +113,9 @@ on_both_backends!(an_enterprise_cashier_pays_within_its_grants_and_its_limits, |
     // Released, the authorisation paid nothing: its 5,000 no longer counts, and a refused request
     // counted nothing either.
     app.post("/v1/payments/A-1/release", json!({})).await.assert_status(StatusCode::OK);
-    app.post("/v1/payments", pay("P-4", &member, 5_000, &shop, Some(&cashier))).await.assert_status(StatusCode::CREATED);
+    app.post("/v1/payments", pay("P-4", &member, 5_000, &shop, Some(&cashier)))
+        .await
+        .assert_status(StatusCode::CREATED);
     app.post("/v1/payments", pay("P-5", &member, 1, &shop, Some(&cashier)))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "operator_limit_exceeded");
@@ -256,7 +260,8 @@ on_both_backends!(payment_limits_hold_at_their_boundaries_and_a_refund_gives_no_
     app.post(&format!("/v1/members/{member}/payment-limits"), bad)
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "account_type_not_configured");
-    let bad = json!({"account_type": "basic", "limits": {"per_payment": 2, "per_day": 1, "per_month": null}, "reason": "x"});
+    let bad =
+        json!({"account_type": "basic", "limits": {"per_payment": 2, "per_day": 1, "per_month": null}, "reason": "x"});
     app.post(&format!("/v1/members/{member}/payment-limits"), bad)
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "payment_limits_invalid");
@@ -307,9 +312,8 @@ on_both_backends!(a_forgotten_pay_password_is_reset_with_an_sms_code_and_the_rea
         .assert_error(StatusCode::CONFLICT, "code_used");
     // Right code, right certificate: reset; the old password is wrong now, the new one right.
     let code = reset_code(&app, phone).await;
-    let done = app
-        .post(&reset, json!({"code": code, "certificate_number": id_card(1), "new_pay_password": "246801"}))
-        .await;
+    let done =
+        app.post(&reset, json!({"code": code, "certificate_number": id_card(1), "new_pay_password": "246801"})).await;
     assert_eq!(done.assert_status(StatusCode::OK)["outcome"], "reset");
     assert!(!done.text.contains("246801"));
     let verify = format!("/v1/members/{member}/pay-password/verify");

@@ -193,7 +193,12 @@ impl Parties {
                 };
                 return Ok(Err(answer));
             }
-            work.put(&StoredPayPassword { phc: phc.clone(), guard: PayPasswordGuard::default(), set_at: now, ..current });
+            work.put(&StoredPayPassword {
+                phc: phc.clone(),
+                guard: PayPasswordGuard::default(),
+                set_at: now,
+                ..current
+            });
             work.history(&owner_key, &customer_key, "pay_password.reset", actor, None, json!({}));
             Ok(Ok(()))
         })?

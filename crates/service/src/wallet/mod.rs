@@ -76,7 +76,10 @@ pub use flow::{
     Counterparty, FlowCursor, FlowDirection, FlowLine, FlowMovement, FlowPage, FlowQuery, FLOW_PAGE_LINES_MAX,
 };
 pub use freeze::{Freeze, FreezeStatus};
-pub use limits::{EffectiveLimits, PaymentLimits, PAYMENT_LIMITS_INVALID, PAYMENT_LIMIT_PER_DAY, PAYMENT_LIMIT_PER_MONTH, PAYMENT_LIMIT_PER_PAYMENT};
+pub use limits::{
+    EffectiveLimits, PaymentLimits, PAYMENT_LIMITS_INVALID, PAYMENT_LIMIT_PER_DAY, PAYMENT_LIMIT_PER_MONTH,
+    PAYMENT_LIMIT_PER_PAYMENT,
+};
 pub use operator::{operator_of, OPERATOR_LIMIT_PER_DAY, OPERATOR_LIMIT_PER_TRANSACTION, OPERATOR_REQUIRED};
 pub use payment::{
     HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus, Refunder,

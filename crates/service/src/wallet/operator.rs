@@ -119,9 +119,10 @@ pub(super) fn give_back(work: &mut Work, used: &mut Option<OperatorUse>) {
 /// that the member's flow shows it on the order's transfers.
 pub(super) fn meta(meta: TransferMeta, used: &Option<OperatorUse>) -> TransferMeta {
     match used {
-        Some(used) => {
-            TransferMeta { metadata: serde_json::json!({ "operator_id": used.operator_id.to_string() }).to_string(), ..meta }
-        }
+        Some(used) => TransferMeta {
+            metadata: serde_json::json!({ "operator_id": used.operator_id.to_string() }).to_string(),
+            ..meta
+        },
         None => meta,
     }
 }

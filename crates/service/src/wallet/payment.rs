@@ -275,7 +275,8 @@ impl Wallets {
                 .operator_acts(work, &member.member, request.operator, Operation::Pay, plan.paid(), &accounts)
                 .await?;
             let limits = self.payment_within_limits(work, request.member, &wallet, &taken).await?;
-            let meta = super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
+            let meta =
+                super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
             let (status, chain, holds) = match request.mode {
                 PaymentMode::Immediate => {
                     let chain = plan.transfers(receiver, &meta, &mut ids_for(&id, "pay"));

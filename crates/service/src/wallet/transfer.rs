@@ -203,7 +203,8 @@ impl Wallets {
             let operator = self
                 .operator_acts(work, &sender.member, request.operator, Operation::Transfer, request.amount, &accounts)
                 .await?;
-            let meta = super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
+            let meta =
+                super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
             let chain = plan.transfers(&meta, &mut ids_for(&id, "transfer"));
             let customer_id = sender.member.customer().to_string();
             let sent = sent_today.checked_add(request.amount).ok_or(WalletError::AmountOverflow)?;

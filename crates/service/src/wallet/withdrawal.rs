@@ -222,7 +222,8 @@ impl Wallets {
             let operator = self
                 .operator_acts(work, &member.member, request.operator, Operation::Withdraw, request.amount, &taken)
                 .await?;
-            let meta = super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
+            let meta =
+                super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
             let chain = preview.transfers(&accounts, settlement, &meta, &mut ids_for(&id, "freeze"));
             let orders = preview
                 .allocations
@@ -376,7 +377,10 @@ impl Wallets {
             };
             (w.on_success, w.on_refusal) = (None, None);
             // A withdrawal whose money did not leave stops counting for its operator.
-            if matches!(w.status, WithdrawalStatus::Refused | WithdrawalStatus::Rejected | WithdrawalStatus::PayoutFailed) {
+            if matches!(
+                w.status,
+                WithdrawalStatus::Refused | WithdrawalStatus::Rejected | WithdrawalStatus::PayoutFailed
+            ) {
                 super::operator::give_back(work, &mut w.operator);
             }
             work.put(&w);
