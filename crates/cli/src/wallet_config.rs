@@ -15,6 +15,13 @@
 //! pay_password_required = false
 //! adjustment_approval_from = 100000     # an adjustment of this much waits for a second person
 //! payment_receivers = ["fee_income"]    # the platform accounts payments may be made to
+//! operators_required = false            # an enterprise member's money requests name their operator
+//! withdrawal_pay_password_required = false
+//!
+//! [wallet.payment_limits.b2b]           # per account type: what a member's payments take from it
+//! per_payment = 50000000                # each may be left out (no limit)
+//! per_day = 100000000
+//! per_month = 1000000000
 //!
 //! [wallet.withdrawal]
 //! minimum = 100
@@ -46,7 +53,7 @@ use sanhu_core::ledger::PENDING_TIMEOUT_S_MAX;
 use sanhu_core::party::{AccountTypeCode, AccountTypes};
 use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, TransferLimits, WithdrawalPolicy};
 use sanhu_core::{Currency, Timestamp};
-use sanhu_service::wallet::{Channel, ChannelReview, PayPasswordRule, PlatformAccount, WalletConfig};
+use sanhu_service::wallet::{Channel, ChannelReview, PayPasswordRule, PaymentLimits, PlatformAccount, WalletConfig};
 use serde::Deserialize;
 
 /// How often the compensation job runs when the file does not say, in seconds.
@@ -75,6 +82,18 @@ pub struct WalletFile {
     transfer_limits: Option<TransferLimitsFile>,
     adjustment_approval_from: Option<i64>,
     payment_receivers: Option<Vec<String>>,
+    operators_required: Option<bool>,
+    withdrawal_pay_password_required: Option<bool>,
+    payment_limits: Option<std::collections::BTreeMap<String, PaymentLimitsFile>>,
+}
+
+/// `[wallet.payment_limits.TYPE]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct PaymentLimitsFile {
+    per_payment: Option<i64>,
+    per_day: Option<i64>,
+    per_month: Option<i64>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -197,6 +216,22 @@ pub fn wallet_config(file: Option<WalletFile>, account_types: &AccountTypes) -> 
     }
     if let Some(names) = file.payment_receivers {
         config.payment_receivers = payment_receivers(&names)?;
+    }
+    if let Some(required) = file.operators_required {
+        config.operators_required = required;
+    }
+    if let Some(required) = file.withdrawal_pay_password_required {
+        config.withdrawal_pay_password =
+            if required { PayPasswordRule::Required } else { PayPasswordRule::NotRequired };
+    }
+    for (code, limits) in file.payment_limits.unwrap_or_default() {
+        let key = format!("wallet.payment_limits.{code}");
+        let code = account_type(&code, currency, account_types, &key)?;
+        let limits =
+            PaymentLimits { per_payment: limits.per_payment, per_day: limits.per_day, per_month: limits.per_month }
+                .check()
+                .map_err(|e| anyhow!("{key}: {}", e.message))?;
+        config.payment_limits.push((code, limits));
     }
     Ok((config, interval))
 }

@@ -290,6 +290,7 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(pay_passwords::set_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
         endpoint!(pay_passwords::change_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
         endpoint!(pay_passwords::verify_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
+        endpoint!(pay_passwords::reset_member_pay_password, member(PartiesWrite, MEMBER_PATH)).secret(),
         endpoint!(merchants::merchant_types, filtered(PartiesRead)),
         endpoint!(merchants::open_merchant, member(PartiesWrite, MERCHANT_OPENING)),
         endpoint!(merchants::list_merchants, member(PartiesRead, MERCHANTS_OF_MEMBER)),
@@ -307,7 +308,7 @@ fn party_endpoints() -> Vec<Endpoint> {
 /// The wallet's money flows (`crate::wallet`).
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
-        adjustments, deposits, freezes, member_transfers, payments, recharges, subsidies, wallets, withdrawals,
+        adjustments, deposits, freezes, limits, member_transfers, payments, recharges, subsidies, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),
@@ -355,6 +356,8 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(subsidies::distribute, member(WalletWrite, DISTRIBUTING)),
         endpoint!(subsidies::get_distribution, own_orders(WalletRead)),
         endpoint!(subsidies::get_fund, member(WalletRead, MEMBER_PATH)),
+        endpoint!(limits::get_payment_limits, member(WalletRead, MEMBER_PATH)),
+        endpoint!(limits::set_payment_limits, platform(AdminWrite)),
     ]
 }
 

@@ -251,6 +251,7 @@ impl World {
             shortfall: Shortfall::Refuse,
             mode: PaymentMode::Immediate,
             pay_password: None,
+            operator: None,
         }
     }
 
@@ -263,6 +264,7 @@ impl World {
             receiver,
             amount,
             pay_password: None,
+            operator: None,
         }
     }
 

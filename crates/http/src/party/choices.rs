@@ -237,6 +237,7 @@ pub enum PayPasswordOutcomeKind {
     Set,
     Changed,
     Verified,
+    Reset,
 }
 
 /// The status's code: inactive 0, normal 1, dormant 2, cancelled 3.

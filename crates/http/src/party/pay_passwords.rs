@@ -49,7 +49,7 @@ struct ChangeBody {
 pub struct PayPasswordOutcome {
     #[schema(pattern = "^(mem|opr)_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     owner_id: String,
-    // set, changed or verified.
+    // set, changed, verified or reset.
     #[schema(value_type = crate::party::choices::PayPasswordOutcomeKind, inline)]
     outcome: &'static str,
 }
@@ -170,6 +170,55 @@ pub async fn verify_member_pay_password(
     body: Bytes,
 ) -> Result<Json<PayPasswordOutcome>, ApiError> {
     verify(state, PayPasswordOwner::Member(id), &body).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ResetPayPasswordRequest)]
+struct ResetBody {
+    /// The one-time code sent to the member's bound phone for `pay_password_reset`
+    /// (`POST /v1/one-time-codes`). Never logged, never answered.
+    #[schema(pattern = "^[0-9]{4,10}$", examples("123456"))]
+    code: String,
+    /// The number of the member's customer's verified certificate: the real-name check.
+    #[schema(min_length = 1, max_length = 64)]
+    certificate_number: String,
+    /// 6 digits, not one digit repeated, not a run.
+    #[schema(pattern = "^[0-9]{6}$", examples("135790"))]
+    new_pay_password: String,
+}
+
+/// POST /v1/members/{id}/pay-password/reset: a forgotten pay password replaced with an SMS code and
+/// the real-name check.
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/pay-password/reset",
+    tag = "security",
+    operation_id = "resetMemberPayPassword",
+    summary = "Reset a member's forgotten pay password",
+    description = "With the one-time code sent to the member's bound phone for the purpose `pay_password_reset`         (`code_incorrect`, `code_expired`, `code_used`, `code_attempts_exhausted`) and the number of its customer's         verified certificate (`pay_password_reset_real_name_required` without one). A locked pay password is not         reset until its lock ends (`pay_password_locked`). A wrong certificate number spends the code and counts         towards the lock like a wrong pay password (`pay_password_reset_certificate_mismatch`, 403;         `pay_password_locked` on the try that locks). Success replaces the password and clears the failures.",
+    params(
+        ("id" = String, Path, description = "The member's id.", pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+    ),
+    request_body = ResetBody,
+    responses(
+        (status = 200, description = "Reset.", body = PayPasswordOutcome),
+    )
+)]
+pub async fn reset_member_pay_password(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MemberIdPath(id): MemberIdPath,
+    body: Bytes,
+) -> Result<Json<PayPasswordOutcome>, ApiError> {
+    let body: ResetBody = parse_body(&body)?;
+    let new = PayPassword::parse(&body.new_pay_password).map_err(|e| refused("new_pay_password", e))?;
+    let parties = state.parties.clone();
+    let (code, certificate) = (body.code, body.certificate_number);
+    run(move || async move { parties.reset_pay_password(id, &code, &certificate, &new, &actor, clock::now()).await })
+        .await?;
+    tracing::info!(owner.id = %id, "pay password reset");
+    Ok(Json(outcome(PayPasswordOwner::Member(id), "reset")))
 }
 
 /// POST /v1/operators/{id}/pay-password

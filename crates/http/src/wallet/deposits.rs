@@ -46,6 +46,9 @@ pub struct DepositJson {
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// The enterprise member's operator who made it; null when none was named.
+    #[schema(required, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub operator_id: Option<String>,
 }
 
 impl From<&Deposit> for DepositJson {
@@ -74,6 +77,7 @@ impl From<&Deposit> for DepositJson {
                 .collect(),
             reason: d.reason.clone(),
             created_at: d.created_at.to_string(),
+            operator_id: d.operator_id().map(|o| o.to_string()),
         }
     }
 }
@@ -102,6 +106,12 @@ struct DepositBody {
     /// When the platform requires it. Left out of an Idempotency-Key's fingerprint; never stored.
     #[schema(nullable = false, pattern = "^[0-9]{6}$")]
     pay_password: Option<String>,
+    /// The enterprise member's operator who makes the request: granted this operation on the
+    /// accounts the money comes from, within its limits (`operator_not_authorised`,
+    /// `operator_limit_exceeded`); required for enterprise members where the platform says so
+    /// (`operator_required`).
+    #[schema(nullable = false, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    operator_id: Option<String>,
 }
 
 /// POST /v1/deposits: holds the deposit on the member's wallet. The same order number again answers
@@ -133,6 +143,7 @@ pub async fn hold(
         amount: amount("amount", &body.amount)?,
         beneficiary,
         pay_password: body.pay_password,
+        operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
     };
     let wallets = state.wallets().clone();
     let deposit = run(move || async move { wallets.hold_deposit(&request, &actor).await }).await?;

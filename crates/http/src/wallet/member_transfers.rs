@@ -38,6 +38,9 @@ pub struct MemberTransferJson {
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// The enterprise member's operator who made it; null when none was named.
+    #[schema(required, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub operator_id: Option<String>,
 }
 
 /// From one of the sender's accounts to the receiver's account of the same type.
@@ -74,6 +77,7 @@ impl From<&MemberTransfer> for MemberTransferJson {
             status: t.status,
             reason: t.reason.clone(),
             created_at: t.created_at.to_string(),
+            operator_id: t.operator_id().map(|o| o.to_string()),
         }
     }
 }
@@ -95,6 +99,12 @@ struct TransferBody {
     /// The sender's pay password, when the platform requires it.
     #[schema(nullable = false, pattern = "^[0-9]{6}$")]
     pay_password: Option<String>,
+    /// The enterprise member's operator who makes the request: granted this operation on the
+    /// accounts the money comes from, within its limits (`operator_not_authorised`,
+    /// `operator_limit_exceeded`); required for enterprise members where the platform says so
+    /// (`operator_required`).
+    #[schema(nullable = false, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    operator_id: Option<String>,
 }
 
 /// POST /v1/member-transfers: one linked chain from the sender's accounts to the receiver's of the
@@ -122,6 +132,7 @@ pub async fn transfer(
         receiver: ids::member_id("receiver_member_id", &body.receiver_member_id)?,
         amount: amount("amount", &body.amount)?,
         pay_password: body.pay_password,
+        operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
     };
     let wallets = state.wallets().clone();
     let transfer = run(move || async move { wallets.transfer_to_member(&request, &actor).await }).await?;

@@ -24,6 +24,7 @@
 pub mod adjustments;
 pub mod deposits;
 pub mod freezes;
+pub mod limits;
 pub mod member_transfers;
 pub mod payments;
 pub mod platform;

@@ -71,6 +71,9 @@ pub struct PaymentJson {
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// The enterprise member's operator who made it; null when none was named.
+    #[schema(required, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub operator_id: Option<String>,
 }
 
 /// One hold of an authorised payment or a deposit.
@@ -200,6 +203,7 @@ impl From<&Payment> for PaymentJson {
                 .collect(),
             reason: p.reason.clone(),
             created_at: p.created_at.to_string(),
+            operator_id: p.operator_id().map(|o| o.to_string()),
         }
     }
 }
@@ -269,6 +273,12 @@ struct PayBody {
     /// When the platform requires it. Left out of an Idempotency-Key's fingerprint; never stored.
     #[schema(nullable = false, pattern = "^[0-9]{6}$")]
     pay_password: Option<String>,
+    /// The enterprise member's operator who makes the request: granted this operation on the
+    /// accounts the money comes from, within its limits (`operator_not_authorised`,
+    /// `operator_limit_exceeded`); required for enterprise members where the platform says so
+    /// (`operator_required`).
+    #[schema(nullable = false, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    operator_id: Option<String>,
     /// Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or
     /// `receiver_platform_account`; not with `allow_split`, `authorise_timeout_s` or `escrow` (each
     /// receiver's share is escrowed or not).
@@ -317,6 +327,7 @@ fn split_request(body: PayBody, client: ClientId) -> Result<SplitPaymentRequest,
         member: ids::member_id("member_id", &body.member_id)?,
         amount: amount("amount", &body.amount)?,
         splits: receivers,
+        operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
         pay_password: body.pay_password,
     })
 }
@@ -378,6 +389,7 @@ pub async fn pay(
             }
         },
         pay_password: body.pay_password,
+        operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
     };
     let wallets = state.wallets().clone();
     let payment = run(move || async move { wallets.pay(&request, &actor).await }).await?;

@@ -313,6 +313,9 @@ pub struct FlowLineJson {
     /// The caller's order number (a withdrawal's with its `-1`, `-2`... per account).
     #[schema(required, pattern = "^[!-~]{1,68}$")]
     pub reference: Option<String>,
+    /// The enterprise member's operator who made the order; null when none was named.
+    #[schema(required, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub operator_id: Option<String>,
     pub balance_after: i64,
     pub available_after: i64,
 }
@@ -426,6 +429,7 @@ pub async fn wallet_flow(
                     },
                 },
                 reference: l.reference.clone(),
+                operator_id: l.operator_id.clone(),
                 balance_after: l.balance_after,
                 available_after: l.available_after,
             })

@@ -53,6 +53,9 @@ pub struct WithdrawalJson {
     pub reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// The enterprise member's operator who made it; null when none was named.
+    #[schema(required, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub operator_id: Option<String>,
 }
 
 /// The part of a withdrawal taken from one account, and the hold that freezes it.
@@ -95,6 +98,7 @@ impl From<&Withdrawal> for WithdrawalJson {
                 .collect(),
             reason: w.reason.clone(),
             created_at: w.created_at.to_string(),
+            operator_id: w.operator_id().map(|o| o.to_string()),
         }
     }
 }
@@ -114,6 +118,17 @@ struct WithdrawBody {
     /// A bank card of the member's whose holder matches the member's real name.
     #[schema(pattern = "^bcd_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     bank_card_id: String,
+    /// The member's pay password: checked when given (with the lockout rules), required where the
+    /// platform requires one for withdrawals (`pay_password_required`). Left out of an
+    /// Idempotency-Key's fingerprint; never stored.
+    #[schema(nullable = false, pattern = "^[0-9]{6}$")]
+    pay_password: Option<String>,
+    /// The enterprise member's operator who makes the request: granted this operation on the
+    /// accounts the money comes from, within its limits (`operator_not_authorised`,
+    /// `operator_limit_exceeded`); required for enterprise members where the platform says so
+    /// (`operator_required`).
+    #[schema(nullable = false, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    operator_id: Option<String>,
 }
 
 /// POST /v1/withdrawals: the application, frozen at once. The same order number again answers the
@@ -140,6 +155,8 @@ pub async fn withdraw(
         member: ids::member_id("member_id", &body.member_id)?,
         amount: amount("amount", &body.amount)?,
         card: ids::bank_card_id("bank_card_id", &body.bank_card_id)?,
+        pay_password: body.pay_password,
+        operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
     };
     let wallets = state.wallets().clone();
     let withdrawal = run(move || async move { wallets.withdraw(&request, &actor).await }).await?;

@@ -21,4 +21,5 @@ mod staff;
 mod wallet;
 mod wallet_held_money;
 mod wallet_model;
+mod wallet_operators;
 mod wallet_turns;

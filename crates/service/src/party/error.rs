@@ -107,6 +107,21 @@ pub const PAY_PASSWORD_ALREADY_SET: Rejection = Rejection {
     status: 409,
     message: "a pay password is already set; change it with the current one",
 };
+pub const PAY_PASSWORD_RESET_CERTIFICATE_MISMATCH: Rejection = Rejection {
+    code: "pay_password_reset_certificate_mismatch",
+    status: 403,
+    message: "the certificate number is not the member's verified one; it counts towards the pay password's lock",
+};
+pub const PAY_PASSWORD_RESET_REAL_NAME_REQUIRED: Rejection = Rejection {
+    code: "pay_password_reset_real_name_required",
+    status: 409,
+    message: "the member's customer has no verified certificate to check; the pay password cannot be reset this way",
+};
+pub const PAY_PASSWORD_RESET_PHONE_REQUIRED: Rejection = Rejection {
+    code: "pay_password_reset_phone_required",
+    status: 409,
+    message: "the member has no phone to send the reset code to",
+};
 
 /// Codes the service itself answers with, besides the rules'.
 const SERVICE_CODES: &[Rejection] = &[
@@ -117,6 +132,9 @@ const SERVICE_CODES: &[Rejection] = &[
     OPERATOR_NOT_FOUND,
     PAY_PASSWORD_NOT_SET,
     PAY_PASSWORD_ALREADY_SET,
+    PAY_PASSWORD_RESET_CERTIFICATE_MISMATCH,
+    PAY_PASSWORD_RESET_REAL_NAME_REQUIRED,
+    PAY_PASSWORD_RESET_PHONE_REQUIRED,
     CUSTOMER_NOT_FOUND,
     MEMBER_NOT_FOUND,
     MERCHANT_NOT_FOUND,

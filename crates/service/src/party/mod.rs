@@ -21,10 +21,10 @@ pub(crate) mod error;
 mod identities;
 pub(crate) mod members;
 pub(crate) mod merchants;
-mod one_time_codes;
-mod operators;
+pub(crate) mod one_time_codes;
+pub(crate) mod operators;
 mod owners;
-mod pay_passwords;
+pub(crate) mod pay_passwords;
 mod sealing;
 mod secret;
 

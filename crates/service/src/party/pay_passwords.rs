@@ -15,15 +15,20 @@
 use argon2::password_hash::{Error as HashError, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use sanhu_core::id::{CustomerId, MemberId};
-use sanhu_core::party::pay_password::PasswordVerdict;
-use sanhu_core::party::{Actor, MemberAction, PayPassword, PayPasswordGuard};
+use sanhu_core::party::certificate::Certificate;
+use sanhu_core::party::one_time_code::{CodePurpose, CodeTarget};
+use sanhu_core::party::pay_password::{PasswordVerdict, PayPasswordError};
+use sanhu_core::party::{Actor, LoginIdentity, MemberAction, PayPassword, PayPasswordGuard};
 use sanhu_core::Timestamp;
 use sanhu_store::party::PartyStore;
 use serde_json::json;
 
 use super::customers::load_customer;
 use super::documents::{pay_password_id, PayPasswordOwner, StoredPayPassword};
-use super::error::{PartyError, Rejection, OPERATOR_NOT_FOUND, PAY_PASSWORD_ALREADY_SET, PAY_PASSWORD_NOT_SET};
+use super::error::{
+    PartyError, Rejection, OPERATOR_NOT_FOUND, PAY_PASSWORD_ALREADY_SET, PAY_PASSWORD_NOT_SET,
+    PAY_PASSWORD_RESET_CERTIFICATE_MISMATCH, PAY_PASSWORD_RESET_PHONE_REQUIRED, PAY_PASSWORD_RESET_REAL_NAME_REQUIRED,
+};
 use super::members::load_member;
 use super::work::Work;
 use super::Parties;
@@ -110,6 +115,93 @@ impl Parties {
         now: Timestamp,
     ) -> Result<(), PartyError> {
         self.attempt(owner, current, Some(new), actor, now).await
+    }
+
+    /// Resets a member's forgotten pay password (忘记支付密码): the member proves it with the one-time
+    /// code sent to its bound phone (purpose `pay_password_reset`, issued over the codes' endpoint and
+    /// delivered by the platform) and the number of its customer's verified certificate (the real-name
+    /// check). The lockout rules hold: a locked password is not reset until its lock ends
+    /// (`pay_password_locked`); a wrong code uses one of the code's attempts; a wrong certificate
+    /// number counts as a wrong pay password towards the lock (`pay_password_reset_certificate_mismatch`,
+    /// or `pay_password_locked` on the try that locks), and spends the code, so each guess costs a new
+    /// code. Success replaces the hash and clears the failures, written to the history.
+    pub async fn reset_pay_password(
+        &self,
+        member_id: MemberId,
+        code: &str,
+        certificate_number: &str,
+        new: &PayPassword,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<(), PartyError> {
+        let owner = PayPasswordOwner::Member(member_id);
+        let id = pay_password_id(owner);
+        // Refuse what would be refused anyway before paying for a hash.
+        {
+            let stored =
+                self.reader().get::<StoredPayPassword>(&id).await?.ok_or(PartyError::NotFound(PAY_PASSWORD_NOT_SET))?;
+            stored.guard.check_may_try(now)?;
+        }
+        let phc = hash(&self.pay_password_permits, self.config.pay_password_hashing, new.clone()).await?;
+        let policy = self.config.pay_password;
+        transact!(self, PartyError, |work| {
+            work.now = now;
+            member_customer(work, member_id).await?;
+            let member = load_member(work, member_id).await?;
+            let customer = load_customer(work, member.member.customer()).await?;
+            let current =
+                work.get::<StoredPayPassword>(&id).await?.ok_or(PartyError::NotFound(PAY_PASSWORD_NOT_SET))?;
+            current.guard.check_may_try(now)?;
+            let phone = member.identities.iter().find_map(|i| match i {
+                LoginIdentity::Phone(phone) => Some(phone.clone()),
+                _ => None,
+            });
+            let Some(phone) = phone else { return Ok(Err(PartyError::Rejected(PAY_PASSWORD_RESET_PHONE_REQUIRED))) };
+            let Some(certificate) = customer.customer.certificate().cloned() else {
+                return Ok(Err(PartyError::Rejected(PAY_PASSWORD_RESET_REAL_NAME_REQUIRED)));
+            };
+            let target = CodeTarget::Phone(phone);
+            if let Err(wrong) =
+                super::one_time_codes::check_in(work, self, CodePurpose::PayPasswordReset, &target, code).await?
+            {
+                return Ok(Err(wrong));
+            }
+            let owner_key = owner.to_string();
+            let customer_key = current.customer_id.to_string();
+            let matches = Certificate::parse(certificate.certificate_type(), certificate_number)
+                .is_ok_and(|given| given == certificate);
+            if !matches {
+                let (guard, answer) = current.guard.after_attempt(PasswordVerdict::Incorrect, policy, now);
+                if guard.locked_until().is_some() {
+                    work.history(
+                        &owner_key,
+                        &customer_key,
+                        "pay_password.locked",
+                        &Actor::System,
+                        None,
+                        json!({ "failures": guard.failures(),
+                                "locked_until": guard.locked_until().map(|t| t.to_string()) }),
+                    );
+                }
+                work.put(&StoredPayPassword { guard, ..current });
+                let answer = match answer {
+                    Err(PayPasswordError::PayPasswordIncorrect) => {
+                        PartyError::Rejected(PAY_PASSWORD_RESET_CERTIFICATE_MISMATCH)
+                    }
+                    Err(other) => other.into(),
+                    Ok(()) => PartyError::Rejected(PAY_PASSWORD_RESET_CERTIFICATE_MISMATCH),
+                };
+                return Ok(Err(answer));
+            }
+            work.put(&StoredPayPassword {
+                phc: phc.clone(),
+                guard: PayPasswordGuard::default(),
+                set_at: now,
+                ..current
+            });
+            work.history(&owner_key, &customer_key, "pay_password.reset", actor, None, json!({}));
+            Ok(Ok(()))
+        })?
     }
 
     /// One attempt with `submitted`, and on success the replacement by `new`, if given.

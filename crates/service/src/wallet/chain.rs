@@ -268,6 +268,9 @@ pub(crate) trait InFlight: crate::party::documents::Document + Clone + Send + Sy
     /// Records the ledger's answer (`None`: applied) and clears the chain.
     fn settle(&mut self, refusal: Option<&WalletFailure>);
     fn customer(&self) -> String;
+    /// Adds to the settling write what the record's new status changes elsewhere (counters given
+    /// back by an order that did not happen).
+    fn after_settle(&mut self, _work: &mut crate::party::work::Work) {}
 }
 
 /// Submits a record's chain, if it has one, and records the answer in the record; a refusal is then
@@ -294,6 +297,7 @@ pub(crate) async fn resume<R: InFlight>(
             return Ok(record);
         }
         record.settle(refusal.as_ref());
+        record.after_settle(work);
         work.put(&record);
         let detail = serde_json::json!({ "refused": refusal.as_ref().map(|r| r.code()) });
         work.history(&id, &record.customer(), action, actor, None, detail);

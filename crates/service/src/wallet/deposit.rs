@@ -22,9 +22,9 @@
 //! the money once. A deposit is released or captured once: the other step is then refused with its
 //! own code.
 
-use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::id::{ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
-use sanhu_core::party::{Actor, MemberAction, Reason};
+use sanhu_core::party::{Actor, MemberAction, Operation, Reason};
 use sanhu_core::wallet::{plan_capture, plan_payment, release_holds, Shortfall, TransferMeta, Wallet, WalletError};
 use sanhu_core::{AccountId, Amount, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,8 @@ pub struct DepositRequest {
     /// Who receives what a capture takes (the merchant whose car the deposit guarantees).
     pub beneficiary: Receiver,
     pub pay_password: Option<String>,
+    /// The enterprise payer's operator who holds the deposit (`operator.rs`).
+    pub operator: Option<OperatorId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,10 +110,18 @@ pub struct Deposit {
     next: Option<(DepositStatus, DepositStatus)>,
     /// What the capture in flight takes from each account.
     capturing: Vec<Part>,
+    /// The operator who held it and what counts towards its day (`operator.rs`).
+    #[serde(default)]
+    operator: Option<super::operator::OperatorUse>,
 }
 json_document!(Deposit, "deposit");
 
 impl Deposit {
+    /// The enterprise payer's operator who held the deposit, if one did.
+    pub fn operator_id(&self) -> Option<OperatorId> {
+        super::operator::operator_of(&self.operator)
+    }
+
     /// What the capture in flight, or the capture made, takes.
     fn capture_amount(&self) -> i64 {
         if self.status == DepositStatus::Capturing {
@@ -150,6 +160,13 @@ impl InFlight for Deposit {
             }
         }
         self.in_flight = Vec::new();
+    }
+
+    fn after_settle(&mut self, work: &mut Work) {
+        // Nothing was held, or all of it went back: it stops counting for the operator.
+        if matches!(self.status, DepositStatus::Refused | DepositStatus::Released) {
+            super::operator::give_back(work, &mut self.operator);
+        }
     }
 
     fn customer(&self) -> String {
@@ -217,6 +234,11 @@ impl Wallets {
                     return Err(self.blocked_cause(&wallet, Side::Pays, refusal, passes).await);
                 }
             };
+            let accounts: Vec<AccountId> = plan.deductions.iter().map(|d| d.account_id).collect();
+            let operator = self
+                .operator_acts(work, &member.member, request.operator, Operation::Pay, amount.get(), &accounts)
+                .await?;
+            let metadata = super::operator::meta(TransferMeta::new(None), &operator).metadata;
             let mut next = ids_for(&id, "hold");
             let last = plan.deductions.len().saturating_sub(1);
             let chain: Vec<TransferRequest> = plan
@@ -235,7 +257,7 @@ impl Wallets {
                     linked: i < last,
                     code: DEPOSIT_HOLD_CODE.to_owned(),
                     reference: Some(request.order_number.as_str().to_owned()),
-                    metadata: "{}".to_owned(),
+                    metadata: metadata.clone(),
                 })
                 .collect();
             let holds = chain
@@ -260,6 +282,7 @@ impl Wallets {
                 in_flight: store_chain(&chain),
                 next: Some((DepositStatus::Held, DepositStatus::Refused)),
                 capturing: Vec::new(),
+                operator,
             };
             work.put(&deposit);
             work.history(

@@ -280,6 +280,10 @@ const SERVICE_CODES: &[Rejection] = &[
     FLOW_LIMIT_INVALID,
     FLOW_CURSOR_INVALID,
     FLOW_ACCOUNT_NOT_MEMBERS,
+    super::operator::OPERATOR_REQUIRED,
+    super::operator::OPERATOR_LIMIT_PER_TRANSACTION,
+    super::limits::PAYMENT_LIMIT_PER_PAYMENT,
+    super::limits::PAYMENT_LIMITS_INVALID,
 ];
 
 /// Every code a wallet use case can refuse with: core's wallet rules, the ledger's transfer results

@@ -176,6 +176,8 @@ pub struct FlowLine {
     pub counterparty: Counterparty,
     /// The caller's order (or refund) number the transfer carries.
     pub reference: Option<String>,
+    /// The enterprise member's operator who made the order (`operator.rs`), if one did.
+    pub operator_id: Option<String>,
     /// The account's posted balance just after the entry.
     pub balance_after: i64,
     /// The account's available balance (balance less what is frozen) just after the entry.
@@ -269,6 +271,7 @@ impl Wallets {
                 fee,
                 counterparty: counterparty(other, known.iter().find(|a| a.id == other)),
                 reference: transfer.reference.clone(),
+                operator_id: super::operator::in_metadata(&transfer.metadata),
                 balance_after: Counters::balance(&after, account.normal_side),
                 available_after: Counters::available(&after, account.normal_side),
             });

@@ -24,6 +24,8 @@
 //! | `compensation.rs` | asking a channel about recharge orders pending too long (the compensation job's questions) |
 //! | `transfer.rs` | transfers between members keeping the money's kind, limits per transfer and per day |
 //! | `subsidy.rs` | an enterprise funds its subsidies and pays them into its employees' subsidy accounts |
+//! | `operator.rs` | operators enforced on an enterprise member's money requests: grants, limits per transaction and per day |
+//! | `limits.rs` | limits on wallet payments per account type and per member, per payment, day and month |
 //! | `restriction.rs` | a restricted payer or receiver refused with its status's own code, before the ledger and after |
 //! | `flow.rs` | a member's flow over all its accounts, newest first, paged, with balances after |
 //! | `chain.rs` | derived transfer ids and chains kept in records, for crash-safe retries |
@@ -38,6 +40,8 @@ mod error;
 mod escrow;
 mod flow;
 mod freeze;
+mod limits;
+mod operator;
 mod payment;
 mod platform;
 mod recharge;
@@ -73,6 +77,11 @@ pub use flow::{
     Counterparty, FlowCursor, FlowDirection, FlowLine, FlowMovement, FlowPage, FlowQuery, FLOW_PAGE_LINES_MAX,
 };
 pub use freeze::{Freeze, FreezeStatus};
+pub use limits::{
+    EffectiveLimits, PaymentLimits, PAYMENT_LIMITS_INVALID, PAYMENT_LIMIT_PER_DAY, PAYMENT_LIMIT_PER_MONTH,
+    PAYMENT_LIMIT_PER_PAYMENT,
+};
+pub use operator::{operator_of, OPERATOR_LIMIT_PER_DAY, OPERATOR_LIMIT_PER_TRANSACTION, OPERATOR_REQUIRED};
 pub use payment::{
     HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus, Refunder,
 };
@@ -151,6 +160,14 @@ pub struct WalletConfig {
     /// (`receiver_not_allowed` for the others): what a channel owes, what is in transit to banks,
     /// seized or adjusted must stay what it is.
     pub payment_receivers: Vec<PlatformAccount>,
+    /// Whether an enterprise member's money requests (payments, deposits, withdrawals, member
+    /// transfers) must name the operator who makes them (`operator.rs`).
+    pub operators_required: bool,
+    /// Limits on wallet payments per account type (`limits.rs`); a member's own override replaces
+    /// its type's.
+    pub payment_limits: Vec<(AccountTypeCode, PaymentLimits)>,
+    /// Whether a withdrawal needs the member's pay password (a password given is always checked).
+    pub withdrawal_pay_password: PayPasswordRule,
 }
 
 impl WalletConfig {
@@ -158,7 +175,8 @@ impl WalletConfig {
     /// tiers; orders asked about at their channel after 5 minutes (once a channel has a status
     /// endpoint) and expired after 30; withdrawals of at least 1.00, free, reviewed from 500.00, held
     /// up to 30 days; no pay password; no transfer limits; adjustments from 1,000.00 approved;
-    /// payments to the platform only into its revenue account, `fee_income`.
+    /// payments to the platform only into its revenue account, `fee_income`; operators not required;
+    /// no payment limits; withdrawals without a pay password.
     pub fn default_for(currency: Currency) -> WalletConfig {
         let code = |c: &str| AccountTypeCode::parse(c).expect("a valid code");
         let rate = FeeRule::rate(60, 0, None).expect("0.6% is a valid rate");
@@ -188,6 +206,9 @@ impl WalletConfig {
             transfer_limits: TransferLimits::unlimited(currency),
             adjustment_approval_from: 100_000,
             payment_receivers: vec![PlatformAccount::FeeIncome],
+            operators_required: false,
+            payment_limits: Vec::new(),
+            withdrawal_pay_password: PayPasswordRule::NotRequired,
         }
     }
 

@@ -15,8 +15,8 @@
 //! - a chain the ledger refuses (the merchant's account no longer holds the money) marks the refund
 //!   `failed`, and it stops counting.
 
-use sanhu_core::id::{ClientId, MemberId};
-use sanhu_core::party::{Actor, MemberAction};
+use sanhu_core::id::{ClientId, MemberId, OperatorId};
+use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     plan_capture, plan_payment, plan_refund, release_holds, Deduction, Hold, Shortfall, TransferMeta, Wallet,
 };
@@ -83,6 +83,8 @@ pub struct PaymentRequest {
     pub shortfall: Shortfall,
     pub mode: PaymentMode,
     pub pay_password: Option<String>,
+    /// The enterprise member's operator who pays (`operator.rs`).
+    pub operator: Option<OperatorId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +194,12 @@ pub struct Payment {
     /// A split payment's receivers and their shares (`split.rs`); empty for a payment to one receiver.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub splits: Vec<super::split::SplitShare>,
+    /// The operator who paid and what counts towards its day (`operator.rs`).
+    #[serde(default)]
+    pub(super) operator: Option<super::operator::OperatorUse>,
+    /// What counts against the payer's payment limits (`limits.rs`).
+    #[serde(default)]
+    pub(super) limits: super::limits::LimitsUse,
 }
 json_document!(Payment, "payment");
 
@@ -199,6 +207,11 @@ impl Payment {
     /// Refunded so far, counting refunds still processing.
     pub fn refunded(&self) -> i64 {
         self.refunds.iter().filter(|r| r.status != RefundStatus::Failed).map(|r| r.amount).sum()
+    }
+
+    /// The enterprise member's operator who made the payment, if one did.
+    pub fn operator_id(&self) -> Option<OperatorId> {
+        super::operator::operator_of(&self.operator)
     }
 }
 
@@ -262,7 +275,14 @@ impl Wallets {
             let counted =
                 crate::party::merchants::merchant_receives(&self.parties, work, receiver, request.amount, count)
                     .await?;
-            let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
+            let taken = parts(&plan.deductions);
+            let accounts: Vec<AccountId> = taken.iter().map(|p| p.account_id).collect();
+            let operator = self
+                .operator_acts(work, &member.member, request.operator, Operation::Pay, plan.paid(), &accounts)
+                .await?;
+            let limits = self.payment_within_limits(work, request.member, &wallet, &taken).await?;
+            let meta =
+                super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
             let (status, chain, holds) = match request.mode {
                 PaymentMode::Immediate => {
                     let chain = plan.transfers(receiver, &meta, &mut ids_for(&id, "pay"));
@@ -313,6 +333,8 @@ impl Wallets {
                 capturing: Vec::new(),
                 counted,
                 splits: Vec::new(),
+                operator,
+                limits,
             };
             work.put(&payment);
             work.history(
@@ -590,6 +612,11 @@ impl Wallets {
             };
             crate::party::merchants::give_back(work, &mut payment.counted, received);
             super::split::give_back_shares(work, &mut payment);
+            // A payment that did not happen stops counting for its operator and its payer's limits.
+            if matches!(payment.status, PaymentStatus::Failed | PaymentStatus::Released) {
+                super::operator::give_back(work, &mut payment.operator);
+                super::limits::give_back(work, &mut payment.limits);
+            }
             work.put(&payment);
             work.history(
                 &id,
@@ -651,7 +678,10 @@ pub(super) fn held(payment: &Payment) -> Vec<Hold> {
 }
 
 fn same_payment(existing: Payment, request: &PaymentRequest) -> Result<Payment, WalletFailure> {
-    if existing.member_id == request.member && existing.amount == request.amount {
+    if existing.member_id == request.member
+        && existing.amount == request.amount
+        && (request.operator.is_none() || existing.operator_id() == request.operator)
+    {
         Ok(existing)
     } else {
         Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))

@@ -22,9 +22,9 @@
 //!   never take more than the payment or any share. A split payment is refunded by the platform only:
 //!   a receiver's bound client would take money from the other receivers too.
 
-use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::id::{ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
-use sanhu_core::party::{Actor, MemberAction};
+use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     allocate_shares, plan_payment, plan_refund, plan_share_refund, plan_shares, BusinessType, Deduction, ShareRule,
     ShareSpec, Shortfall, Wallet, WalletError, SPLIT_RECEIVERS_MAX,
@@ -111,6 +111,8 @@ pub struct SplitPaymentRequest {
     pub amount: i64,
     pub splits: Vec<SplitReceiver>,
     pub pay_password: Option<String>,
+    /// The enterprise member's operator who pays (`operator.rs`), as for a payment to one receiver.
+    pub operator: Option<OperatorId>,
 }
 
 impl SplitShare {
@@ -153,6 +155,7 @@ fn same_split(existing: Payment, request: &SplitPaymentRequest) -> Result<Paymen
     if existing.member_id == request.member
         && existing.amount == request.amount
         && existing.splits.len() == request.splits.len()
+        && (request.operator.is_none() || existing.operator_id() == request.operator)
     {
         Ok(existing)
     } else {
@@ -235,6 +238,14 @@ impl Wallets {
                 }
             };
             let legs = allocate_shares(&plan.deductions, &shares)?;
+            // The operator's grants and limits and the payer's payment limits, as for a payment to one
+            // receiver, counted in this same write.
+            let taken = parts(&plan.deductions);
+            let accounts: Vec<AccountId> = taken.iter().map(|p| p.account_id).collect();
+            let operator = self
+                .operator_acts(work, &member.member, request.operator, Operation::Pay, plan.paid(), &accounts)
+                .await?;
+            let limits = self.payment_within_limits(work, request.member, &wallet, &taken).await?;
             let mut splits = Vec::with_capacity(shares.len());
             for share in &shares {
                 // Each merchant receiver within its limits, counted in this same write.
@@ -298,6 +309,8 @@ impl Wallets {
                 capturing: Vec::new(),
                 counted: None,
                 splits,
+                operator,
+                limits,
             };
             work.put(&payment);
             let shares: Vec<_> = payment

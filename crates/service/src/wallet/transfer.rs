@@ -14,8 +14,8 @@
 //! first, so together they never pass `WalletConfig::transfer_limits`' daily limit. A transfer the
 //! ledger then refuses (the money was spent meanwhile) gives its amount back to its day.
 
-use sanhu_core::id::{ClientId, MemberId};
-use sanhu_core::party::{Actor, MemberAction};
+use sanhu_core::id::{ClientId, MemberId, OperatorId};
+use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{plan_member_transfer, TransferMeta, Wallet, WalletError};
 use sanhu_core::{AccountId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,8 @@ pub struct MemberTransferRequest {
     pub amount: i64,
     /// The sender's pay password, when the platform requires one (`WalletConfig::pay_password`).
     pub pay_password: Option<String>,
+    /// The enterprise sender's operator who transfers (`operator.rs`).
+    pub operator: Option<OperatorId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,8 +94,18 @@ pub struct MemberTransfer {
     #[serde(with = "time_ns")]
     pub created_at: Timestamp,
     in_flight: Vec<StoredRequest>,
+    /// The operator who transferred and what counts towards its day (`operator.rs`).
+    #[serde(default)]
+    operator: Option<super::operator::OperatorUse>,
 }
 json_document!(MemberTransfer, "member_transfer");
+
+impl MemberTransfer {
+    /// The enterprise sender's operator who made the transfer, if one did.
+    pub fn operator_id(&self) -> Option<OperatorId> {
+        super::operator::operator_of(&self.operator)
+    }
+}
 
 /// What a member sent to others on one platform day: one record per member, rewritten by every
 /// transfer it makes, which is what decides concurrent transfers one after the other.
@@ -187,7 +199,12 @@ impl Wallets {
                 }
                 Err(refusal) => return Err(refusal.into()),
             };
-            let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
+            let accounts: Vec<AccountId> = plan.legs.iter().map(|l| l.from).collect();
+            let operator = self
+                .operator_acts(work, &sender.member, request.operator, Operation::Transfer, request.amount, &accounts)
+                .await?;
+            let meta =
+                super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
             let chain = plan.transfers(&meta, &mut ids_for(&id, "transfer"));
             let customer_id = sender.member.customer().to_string();
             let sent = sent_today.checked_add(request.amount).ok_or(WalletError::AmountOverflow)?;
@@ -221,6 +238,7 @@ impl Wallets {
                 reason: None,
                 created_at: work.now,
                 in_flight: store_chain(&chain),
+                operator,
             };
             work.put(&transfer);
             work.history(
@@ -287,6 +305,7 @@ impl Wallets {
                 Some(refusal) => {
                     transfer.status = MemberTransferStatus::Refused;
                     transfer.reason = Some(refusal.code().to_owned());
+                    super::operator::give_back(work, &mut transfer.operator);
                     let day_id = transfer_day_id(transfer.sender_id);
                     if let Some(mut day) = work.get::<TransferDay>(&day_id).await? {
                         if day.day == transfer.day {
@@ -311,7 +330,8 @@ impl Wallets {
 fn same_transfer(existing: MemberTransfer, request: &MemberTransferRequest) -> Result<MemberTransfer, WalletFailure> {
     let same = existing.sender_id == request.sender
         && existing.receiver_id == request.receiver
-        && existing.amount == request.amount;
+        && existing.amount == request.amount
+        && (request.operator.is_none() || existing.operator_id() == request.operator);
     if same {
         Ok(existing)
     } else {

@@ -13,9 +13,9 @@
 //! moves money once. The holds expire after `withdrawal_hold_timeout_s` if nothing resolves them.
 
 use anyhow::anyhow;
-use sanhu_core::id::{BankCardId, ClientId, MemberId};
+use sanhu_core::id::{BankCardId, ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
-use sanhu_core::party::{Actor, MemberAction};
+use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     preview_withdrawal, FeePayer, Settlement, TransferMeta, Wallet, WalletError, WithdrawalAccounts, WithdrawalPreview,
 };
@@ -40,6 +40,11 @@ pub struct WithdrawalRequest {
     pub member: MemberId,
     pub amount: i64,
     pub card: BankCardId,
+    /// The member's pay password: checked when given, required where the platform says
+    /// (`WalletConfig::withdrawal_pay_password`).
+    pub pay_password: Option<String>,
+    /// The enterprise member's operator who withdraws (`operator.rs`).
+    pub operator: Option<OperatorId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +121,9 @@ pub struct Withdrawal {
     in_flight: Vec<StoredRequest>,
     on_success: Option<WithdrawalStatus>,
     on_refusal: Option<WithdrawalStatus>,
+    /// The operator who applied and what counts towards its day (`operator.rs`).
+    #[serde(default)]
+    operator: Option<super::operator::OperatorUse>,
 }
 json_document!(Withdrawal, "withdrawal");
 
@@ -124,6 +132,11 @@ async fn load(work: &mut Work, id: &str) -> Result<Withdrawal, WalletFailure> {
 }
 
 impl Withdrawal {
+    /// The enterprise member's operator who applied, if one did.
+    pub fn operator_id(&self) -> Option<OperatorId> {
+        super::operator::operator_of(&self.operator)
+    }
+
     fn hold_ids(&self) -> anyhow::Result<Vec<TransferId>> {
         self.holds.iter().map(|h| TransferId::parse(h).ok_or_else(|| anyhow!("stored hold id {h:?}"))).collect()
     }
@@ -180,6 +193,7 @@ impl Wallets {
         }
         let member = self.parties.member_acts(request.member, MemberAction::Withdraw).await?;
         self.customer_may(member.member.customer(), Side::Pays).await?;
+        self.check_withdrawal_pay_password(request.member, request.pay_password.as_deref()).await?;
         self.parties.card_usable_for_withdrawal(request.member, request.card).await?;
         let currency = self.config.currency;
         let policy = self.config.withdrawal;
@@ -205,7 +219,12 @@ impl Wallets {
                 }
                 Err(refusal) => return Err(refusal.into()),
             };
-            let meta = TransferMeta::new(Some(request.order_number.as_str().to_owned()));
+            let taken: Vec<AccountId> = preview.allocations.iter().map(|a| a.account_id).collect();
+            let operator = self
+                .operator_acts(work, &member.member, request.operator, Operation::Withdraw, request.amount, &taken)
+                .await?;
+            let meta =
+                super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
             let chain = preview.transfers(&accounts, settlement, &meta, &mut ids_for(&id, "freeze"));
             let orders = preview
                 .allocations
@@ -243,6 +262,7 @@ impl Wallets {
                 in_flight: store_chain(&chain),
                 on_success: Some(review),
                 on_refusal: Some(WithdrawalStatus::Refused),
+                operator,
             };
             work.put(&withdrawal);
             work.history(
@@ -379,6 +399,13 @@ impl Wallets {
             };
             (w.on_success, w.on_refusal) = (None, None);
             index_review(work, &w);
+            // A withdrawal whose money did not leave stops counting for its operator.
+            if matches!(
+                w.status,
+                WithdrawalStatus::Refused | WithdrawalStatus::Rejected | WithdrawalStatus::PayoutFailed
+            ) {
+                super::operator::give_back(work, &mut w.operator);
+            }
             work.put(&w);
             work.history(
                 &id,
@@ -418,8 +445,29 @@ pub struct WithdrawalsInReview {
     pub next: Option<String>,
 }
 
+impl Wallets {
+    /// The member's pay password before a withdrawal: a password given is always verified (with the
+    /// lockout rules), and none given is refused where the platform requires one for withdrawals.
+    async fn check_withdrawal_pay_password(&self, member: MemberId, given: Option<&str>) -> Result<(), WalletFailure> {
+        match given {
+            Some(password) => {
+                let owner = crate::party::PayPasswordOwner::Member(member);
+                Ok(self.parties.verify_pay_password(owner, password, crate::clock::now()).await?)
+            }
+            None if self.config.withdrawal_pay_password == super::PayPasswordRule::Required => {
+                Err(WalletFailure::Rejected(PAY_PASSWORD_REQUIRED))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 fn same_withdrawal(existing: Withdrawal, request: &WithdrawalRequest) -> Result<Withdrawal, WalletFailure> {
-    if existing.member_id == request.member && existing.amount == request.amount && existing.card_id == request.card {
+    if existing.member_id == request.member
+        && existing.amount == request.amount
+        && existing.card_id == request.card
+        && (request.operator.is_none() || existing.operator_id() == request.operator)
+    {
         Ok(existing)
     } else {
         Err(WalletFailure::Rejected(ORDER_NUMBER_REUSED))

@@ -517,7 +517,15 @@ on_both_backends!(the_articles_withdrawal_of_8_takes_1_50_and_6_50_and_is_paid_o
     assert_eq!(w.wallets.preview_withdrawal(m, 1151).await.unwrap_err().code(), "exceeds_withdrawable");
 
     let card = w.card(m).await;
-    let request = WithdrawalRequest { client: client(), order_number: no("W-1"), member: m, amount: 800, card };
+    let request = WithdrawalRequest {
+        client: client(),
+        order_number: no("W-1"),
+        member: m,
+        amount: 800,
+        card,
+        pay_password: None,
+        operator: None,
+    };
     let withdrawal = w.wallets.withdraw(&request, &actor()).await.unwrap();
     // Under the review threshold: approved at once, one order per account, all frozen.
     assert_eq!(withdrawal.status, WithdrawalStatus::Approved);
@@ -539,8 +547,15 @@ on_both_backends!(a_withdrawal_is_frozen_at_application_then_reviewed_and_releas
     let w = world(&db.store).await;
     let (m, basic) = w.member(1).await;
     w.fund(m, basic, 50_000, "F-1").await;
-    let withdraw =
-        |n: &str, card| WithdrawalRequest { client: client(), order_number: no(n), member: m, amount: 20_000, card };
+    let withdraw = |n: &str, card| WithdrawalRequest {
+        client: client(),
+        order_number: no(n),
+        member: m,
+        amount: 20_000,
+        card,
+        pay_password: None,
+        operator: None,
+    };
     // Only to a card in the member's verified name.
     let (other, _) = w.member(2).await;
     let others_card = w.card(other).await;

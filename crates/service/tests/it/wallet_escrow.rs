@@ -60,6 +60,7 @@ impl Escrow for World {
             amount,
             beneficiary: Receiver::Account(merchant),
             pay_password: None,
+            operator: None,
         }
     }
 }

@@ -495,7 +495,15 @@ on_both_backends!(the_flow_lists_every_accounts_lines_newest_first_with_balances
     w.wallets.pay(&w.payment("P-1", m, 1_500, shop), &actor()).await.unwrap(); // bonus 10.00, basic 5.00
     w.wallets.transfer_to_member(&w.transfer("T-1", m, friend, 2_000), &actor()).await.unwrap();
     let card = w.card(m).await;
-    let request = WithdrawalRequest { client: client(), order_number: no("W-1"), member: m, amount: 3_000, card };
+    let request = WithdrawalRequest {
+        client: client(),
+        order_number: no("W-1"),
+        member: m,
+        amount: 3_000,
+        card,
+        pay_password: None,
+        operator: None,
+    };
     w.wallets.withdraw(&request, &actor()).await.unwrap(); // frozen, the 2.00 fee out of it
     w.wallets.payout_result(client(), &no("W-1"), PayoutResult::Succeeded, &actor()).await.unwrap();
 
