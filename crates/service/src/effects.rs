@@ -69,6 +69,18 @@ pub fn wrote() {
         WRITTEN.try_with(|written| written.compare_exchange(NOTHING, UNRECOGNISED, Ordering::SeqCst, Ordering::SeqCst));
 }
 
+/// Runs `work`, whose writes running the request again would find made and not repeat (a member's
+/// activity of the day, a platform account found by its name): they do not count as written.
+pub async fn idempotent<F: Future>(work: F) -> F::Output {
+    let before = WRITTEN.try_with(|written| written.load(Ordering::SeqCst)).ok();
+    let output = work.await;
+    if let Some(before) = before {
+        let _ = WRITTEN
+            .try_with(|written| written.compare_exchange(UNRECOGNISED, before, Ordering::SeqCst, Ordering::SeqCst));
+    }
+    output
+}
+
 /// The running request's own record, with the ledger chain it decided, is committed: running the
 /// request again finds it and finishes it (see the module).
 pub fn recorded() {
@@ -97,5 +109,14 @@ mod tests {
         use Written::*;
         assert_eq!(seen, [Some(Nothing), Some(Unrecognised), Some(Resumable), Some(Resumable)]);
         assert_eq!(scope(async { current() }).await, Some(Nothing), "each request starts afresh");
+        let after_idempotent = scope(async {
+            idempotent(async { wrote() }).await;
+            let first = current();
+            wrote();
+            idempotent(async { wrote() }).await;
+            (first, current())
+        })
+        .await;
+        assert_eq!(after_idempotent, (Some(Nothing), Some(Unrecognised)), "it undoes only its own");
     }
 }

@@ -167,6 +167,11 @@ impl Parties {
     /// written only when it wakes the member or the last one written is a day old
     /// (`Member::activity_worth_recording`): payments from one wallet do not all write its member.
     pub async fn member_acts(&self, member_id: MemberId, action: MemberAction) -> Result<StoredMember, PartyError> {
+        // The day's activity, once recorded, is found by a rerun and not recorded again.
+        crate::effects::idempotent(self.record_act(member_id, action)).await
+    }
+
+    async fn record_act(&self, member_id: MemberId, action: MemberAction) -> Result<StoredMember, PartyError> {
         transact!(self, |work| {
             let stored = load_member(work, member_id).await?;
             let customer = load_customer(work, stored.member.customer()).await?;
