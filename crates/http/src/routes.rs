@@ -340,7 +340,7 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(adjustments::adjust, platform(AdminWrite)),
         endpoint!(adjustments::get_adjustment, platform(AdminRead)),
         endpoint!(adjustments::approve_adjustment, platform(AdminWrite)),
-        endpoint!(wallets::wallet_flow, member(WalletRead, MEMBER_PATH)),
+        endpoint!(wallets::wallet_flow, member(WalletRead, MEMBER_FLOW)),
         endpoint!(recharges::refund_recharge, own_orders(WalletWrite)),
         endpoint!(payments::release_escrow, own_orders(WalletWrite)),
         endpoint!(payments::return_escrow, own_orders(WalletWrite)),

@@ -132,6 +132,7 @@ pub const MEMBER_AND_ACTING_OPERATOR: &[Named] = &[Path(Member), Body("acting_op
 pub const AUTHORISED_OPERATOR: &[Named] = &[Path(Operator), Body("account_id", Account)];
 pub const UNBOUND_CARD: &[Named] = &[Path(BankCard), Body("member_id", Member)];
 pub const CHECKED_CARD: &[Named] = &[Path(BankCard), Query("member_id", Member)];
+pub const MEMBER_FLOW: &[Named] = &[Path(Member), Query("account_id", Account)];
 pub const DEDUCTION_ORDER: &[Named] = &[Path(Member), BodyList("account_ids", Account)];
 pub const RECHARGING: &[Named] = &[Body("member_id", Member), Body("account_id", Account)];
 pub const PAYING: &[Named] = &[Body("member_id", Member)];

@@ -368,7 +368,7 @@ const FLOW_PAGE_DEFAULT: u32 = 20;
     description = "Every movement of the wallet's accounts, newest first, with business type, counterparty, direction, amount, fee and balances after.",
     params(
         ("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("account_id" = Option<String>, Query, nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "Only this account's lines: one of the member's wallet accounts (`flow_account_not_members` otherwise)."),
+        ("account_id" = Option<String>, Query, nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "Only this account's lines: one of the member's wallet accounts (`flow_account_not_found` otherwise)."),
         ("after" = Option<String>, Query, nullable = false, pattern = "^[0-9]{1,19}\\.acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "The `next_cursor` of the previous page."),
         ("limit" = Option<i64>, Query, nullable = false, description = "Lines per page, 1 to 100; 20 when absent.", minimum = 1, maximum = 100),
     ),

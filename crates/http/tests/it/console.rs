@@ -464,7 +464,7 @@ on_both_backends!(a_wallets_flow_is_read_for_one_account_of_the_member_only, |db
     let lines = flow.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
     assert!(!lines.is_empty() && lines.iter().all(|l| l["account_id"] == account.as_str()), "{lines:?}");
     let theirs = app.api.get(&format!("/v1/members/{member}/wallet/flow?account_id={other_account}")).await;
-    theirs.assert_error(StatusCode::NOT_FOUND, "flow_account_not_members");
+    theirs.assert_error(StatusCode::NOT_FOUND, "flow_account_not_found");
     app.api
         .get(&format!("/v1/members/{member}/wallet/flow?account_id=nope"))
         .await

@@ -224,8 +224,8 @@ pub const SUBSIDY_ACCOUNT_WITHDRAWABLE: Rejection = Rejection {
 };
 pub const FLOW_LIMIT_INVALID: Rejection =
     Rejection { code: "flow_limit_invalid", status: 422, message: "a page of the flow holds 1 to 100 lines" };
-pub const FLOW_ACCOUNT_NOT_MEMBERS: Rejection = Rejection {
-    code: "flow_account_not_members",
+pub const FLOW_ACCOUNT_NOT_FOUND: Rejection = Rejection {
+    code: "flow_account_not_found",
     status: 404,
     message: "the account is not one of the member's wallet accounts",
 };
@@ -279,7 +279,7 @@ const SERVICE_CODES: &[Rejection] = &[
     SUBSIDY_ACCOUNT_WITHDRAWABLE,
     FLOW_LIMIT_INVALID,
     FLOW_CURSOR_INVALID,
-    FLOW_ACCOUNT_NOT_MEMBERS,
+    FLOW_ACCOUNT_NOT_FOUND,
     super::operator::OPERATOR_REQUIRED,
     super::operator::OPERATOR_LIMIT_PER_TRANSACTION,
     super::limits::PAYMENT_LIMIT_PER_PAYMENT,

@@ -78,7 +78,7 @@ impl std::fmt::Display for FlowCursor {
 /// Which page of the flow to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowQuery {
-    /// Only this account's lines (one of the member's accounts: `flow_account_not_members`
+    /// Only this account's lines (one of the member's accounts: `flow_account_not_found`
     /// otherwise); every account's when `None`.
     pub account: Option<AccountId>,
     /// The lines after this one; from the newest when `None`.
@@ -218,7 +218,7 @@ impl Wallets {
             Some(one) => {
                 let only: Vec<Account> = accounts.into_iter().filter(|a| a.id == one).collect();
                 if only.is_empty() {
-                    return Err(WalletFailure::Rejected(FLOW_ACCOUNT_NOT_MEMBERS));
+                    return Err(WalletFailure::Rejected(FLOW_ACCOUNT_NOT_FOUND));
                 }
                 only
             }
