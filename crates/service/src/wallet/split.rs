@@ -723,7 +723,7 @@ impl Wallets {
                     .flat_map(|r| &r.shares)
                     .filter(|s| s.account_id == share.account_id)
                     .filter_map(|s| s.holds.as_ref())
-                    .last();
+                    .next_back();
                 if let Some(holds) = last {
                     share.holds = holds.clone();
                 }
