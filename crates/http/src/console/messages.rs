@@ -89,7 +89,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("more_than", "以上", "or more"),
     // Members
     ("members_title", "会员查询", "Find a member"),
-    ("search_hint", "输入条件后查询；未输入条件时不显示任何会员。", "Enter a criterion to search; nothing is listed without one."),
+    (
+        "search_hint",
+        "输入条件后查询；未输入条件时不显示任何会员。",
+        "Enter a criterion to search; nothing is listed without one.",
+    ),
     ("search_by", "查询方式", "Search by"),
     ("by_member", "会员编号", "Member number"),
     ("by_phone", "手机号", "Phone"),
@@ -157,7 +161,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("queue_empty", "没有待审核的提现。", "No withdrawal is waiting for review."),
     // Approvals
     ("approvals_title", "复核审批", "Approvals"),
-    ("approvals_hint", "他人提交、需要第二人复核的操作。不能复核自己提交的操作。", "Requests made by one staff member that wait for a second one. Nobody approves their own."),
+    (
+        "approvals_hint",
+        "他人提交、需要第二人复核的操作。不能复核自己提交的操作。",
+        "Requests made by one staff member that wait for a second one. Nobody approves their own.",
+    ),
     ("maker", "提交人", "Made by"),
     ("request", "请求", "Request"),
     ("no_approvals", "没有待复核的审批。", "Nothing waits for approval."),

@@ -639,9 +639,7 @@ async fn member(visit: Visit, Path(id): Path<String>) -> Response {
     let accounts = visit.get(&format!("/v1/members/{}/accounts", encode(&id))).await;
     let statuses: HashMap<String, Value> = accounts.body["data"]
         .as_array()
-        .map(|all| {
-            all.iter().filter_map(|a| Some((a["id"].as_str()?.to_owned(), a["status"].clone()))).collect()
-        })
+        .map(|all| all.iter().filter_map(|a| Some((a["id"].as_str()?.to_owned(), a["status"].clone()))).collect())
         .unwrap_or_default();
     let mut wallet_body = wallet.body;
     if let Some(list) = wallet_body["accounts"].as_array_mut() {
@@ -725,7 +723,8 @@ async fn account_status(visit: Visit, Path(id): Path<String>, request: Request) 
         "status": form.get("status").unwrap_or_default(),
         "reason": form.get("reason").unwrap_or_default(),
     });
-    let answer = visit.api(Method::POST, &format!("/v1/accounts/{}/status", encode(&id)), Some(body), Some(&form)).await;
+    let answer =
+        visit.api(Method::POST, &format!("/v1/accounts/{}/status", encode(&id)), Some(body), Some(&form)).await;
     if !answer.ok() {
         return visit.refusal(Some(&me), &answer);
     }
@@ -758,7 +757,8 @@ async fn withdrawals(visit: Visit) -> Response {
     let mut found = Value::Null;
     let mut error = None;
     if let Some(number) = visit.param("number") {
-        let answer = visit.get(&format!("/v1/withdrawals/{}{}", encode(number), client_query(visit.param("client_id")))).await;
+        let answer =
+            visit.get(&format!("/v1/withdrawals/{}{}", encode(number), client_query(visit.param("client_id")))).await;
         if answer.ok() {
             found = answer.body;
         } else if answer.status == StatusCode::UNAUTHORIZED {

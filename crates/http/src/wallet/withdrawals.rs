@@ -221,7 +221,12 @@ pub async fn withdrawals_in_review(
     let query = query.only(&["status", "after", "limit"])?;
     match query.get("status") {
         Some("reviewing") => {}
-        Some(_) => return Err(ApiError::new(code::INVALID_STATUS, "status is reviewing: the queue lists withdrawals waiting for review")),
+        Some(_) => {
+            return Err(ApiError::new(
+                code::INVALID_STATUS,
+                "status is reviewing: the queue lists withdrawals waiting for review",
+            ))
+        }
         None => return Err(ApiError::new(code::MISSING_PARAMETER, "give the query parameter status=reviewing")),
     }
     let limit = match query.get("limit") {

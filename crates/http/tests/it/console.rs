@@ -106,7 +106,9 @@ impl Browser<'_> {
     async fn send(&mut self, method: &str, path: &str, form: &[(&str, &str)], extra: &[(&str, &str)]) -> Page {
         let body: String = form
             .iter()
-            .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+            .map(|(k, v)| {
+                format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC))
+            })
             .collect::<Vec<_>>()
             .join("&");
         let mut builder = Request::builder().method(method).uri(path);
@@ -216,7 +218,8 @@ on_both_backends!(console_signs_in_searches_a_member_and_opens_a_balances_flow, 
 
     let signed_in = browser.sign_in("li.wei", PASSWORD).await;
     signed_in.expect_redirect("/console");
-    let cookies: Vec<&str> = signed_in.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    let cookies: Vec<&str> =
+        signed_in.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
     assert!(cookies.iter().any(|c| c.starts_with("sanhu_staff_session=") && c.contains("Path=/;")), "{cookies:?}");
     assert!(cookies.iter().any(|c| c.starts_with("sanhu_console_csrf=") && c.contains("Path=/console")), "{cookies:?}");
 
@@ -257,7 +260,10 @@ on_both_backends!(console_signs_in_searches_a_member_and_opens_a_balances_flow, 
 
     // Another member's account is not this member's flow.
     let (_, other_account) = app.funded_member("13800138002").await;
-    browser.htmx(&format!("/console/members/{member}/flow?account={other_account}")).await.expect(StatusCode::NOT_FOUND);
+    browser
+        .htmx(&format!("/console/members/{member}/flow?account={other_account}"))
+        .await
+        .expect(StatusCode::NOT_FOUND);
 
     // English on asking, kept in a cookie.
     let english = browser.get("/console?lang=en").await;
@@ -305,7 +311,10 @@ on_both_backends!(console_forms_are_refused_without_the_sessions_csrf_token, |db
     let own = maker.post(&format!("/console/approvals/{approval}/approve"), &[]).await;
     assert!(own.expect(StatusCode::FORBIDDEN).contains("approval_same_staff_member"), "{}", own.text);
     let mut checker = app.signed_in("zhao.min").await;
-    checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await.expect_redirect("/console/approvals?done=done");
+    checker
+        .post(&format!("/console/approvals/{approval}/approve"), &[])
+        .await
+        .expect_redirect("/console/approvals?done=done");
     let wallet = checker.get(&format!("/console/members/{member}")).await;
     assert!(wallet.expect(StatusCode::OK).contains("frozen"), "{}", wallet.text);
 
@@ -424,7 +433,10 @@ on_both_backends!(console_reviews_the_withdrawals_waiting_in_the_queue, |db| {
     assert!(rest["next_cursor"].is_null());
     app.api.get("/v1/withdrawals?status=paid").await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_status");
     app.api.get("/v1/withdrawals").await.assert_error(StatusCode::BAD_REQUEST, "missing_parameter");
-    app.api.get("/v1/withdrawals?status=reviewing&after=x").await.assert_error(StatusCode::BAD_REQUEST, "invalid_cursor");
+    app.api
+        .get("/v1/withdrawals?status=reviewing&after=x")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_cursor");
     let bound = bound_client(&app.api.db.store, &member, "merchant").await;
     let refused = app.api.send_as(&bound, "GET", "/v1/withdrawals?status=reviewing", json!(null)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
@@ -436,7 +448,10 @@ on_both_backends!(console_reviews_the_withdrawals_waiting_in_the_queue, |db| {
     assert!(dashboard.expect(StatusCode::OK).contains("待审核提现"));
     let page = finance.get("/console/withdrawals").await;
     let text = page.expect(StatusCode::OK);
-    assert!(text.contains("W-1") && text.contains("W-2") && text.contains("¥600.00") && !text.contains("W-SMALL"), "{text}");
+    assert!(
+        text.contains("W-1") && text.contains("W-2") && text.contains("¥600.00") && !text.contains("W-SMALL"),
+        "{text}"
+    );
     let client = app.api.client.id.clone();
     let review = |number: &str| format!("/console/withdrawals/{number}/review?client_id={client}");
     finance.post(&review("W-1"), &[("decision", "approve")]).await.expect(StatusCode::SEE_OTHER);
@@ -452,7 +467,8 @@ on_both_backends!(console_reviews_the_withdrawals_waiting_in_the_queue, |db| {
     // The reviews are the staff member's in the audit log.
     let store = &app.api.db.store;
     let events = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
-    let reviews = events.iter().filter(|e| e.event.route == "/v1/withdrawals/{number}/review" && e.event.actor == "staff:li.wei");
+    let reviews =
+        events.iter().filter(|e| e.event.route == "/v1/withdrawals/{number}/review" && e.event.actor == "staff:li.wei");
     assert_eq!(reviews.count(), 2);
 });
 

@@ -20,8 +20,8 @@ use sanhu_core::wallet::{
     preview_withdrawal, FeePayer, Settlement, TransferMeta, Wallet, WalletError, WithdrawalAccounts, WithdrawalPreview,
 };
 use sanhu_core::{AccountId, Timestamp, TransferId};
-use serde::{Deserialize, Serialize};
 use sanhu_store::party::PartyStore;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::chain::{self, id_text, ids_for, restore_chain, store_chain, StoredRequest};

@@ -576,7 +576,8 @@ on_both_backends!(the_flow_lists_every_accounts_lines_newest_first_with_balances
         assert_eq!(FlowCursor::parse(text).unwrap_err().code(), "flow_cursor_invalid");
     }
     let stranger = MemberId::from_u128(404).unwrap();
-    let unknown = w.wallets.wallet_flow(stranger, &FlowQuery { account: None, after: None, limit: 10 }).await.unwrap_err();
+    let unknown =
+        w.wallets.wallet_flow(stranger, &FlowQuery { account: None, after: None, limit: 10 }).await.unwrap_err();
     assert_eq!(unknown.code(), "member_not_found");
     w.verify_clean().await;
 });

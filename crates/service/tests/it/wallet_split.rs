@@ -24,7 +24,15 @@ fn to(account: AccountId, rule: ShareRule, escrow: bool) -> SplitReceiver {
 }
 
 fn split(number: &str, member: MemberId, amount: i64, splits: Vec<SplitReceiver>) -> SplitPaymentRequest {
-    SplitPaymentRequest { client: client(), order_number: no(number), member, amount, splits, pay_password: None, operator: None }
+    SplitPaymentRequest {
+        client: client(),
+        order_number: no(number),
+        member,
+        amount,
+        splits,
+        pay_password: None,
+        operator: None,
+    }
 }
 
 fn act() -> Actor {
