@@ -135,9 +135,10 @@ pub const CHECKED_CARD: &[Named] = &[Path(BankCard), Query("member_id", Member)]
 pub const MEMBER_FLOW: &[Named] = &[Path(Member), Query("account_id", Account)];
 pub const DEDUCTION_ORDER: &[Named] = &[Path(Member), BodyList("account_ids", Account)];
 pub const RECHARGING: &[Named] = &[Body("member_id", Member), Body("account_id", Account)];
-pub const PAYING: &[Named] = &[Body("member_id", Member)];
-pub const WITHDRAWING: &[Named] = &[Body("member_id", Member), Body("bank_card_id", BankCard)];
-pub const SENDING: &[Named] = &[Body("sender_member_id", Member)];
+pub const PAYING: &[Named] = &[Body("member_id", Member), Body("operator_id", Operator)];
+pub const WITHDRAWING: &[Named] =
+    &[Body("member_id", Member), Body("bank_card_id", BankCard), Body("operator_id", Operator)];
+pub const SENDING: &[Named] = &[Body("sender_member_id", Member), Body("operator_id", Operator)];
 pub const FUNDING: &[Named] = &[Body("enterprise_member_id", Member), Body("account_id", Account)];
 pub const DISTRIBUTING: &[Named] = &[Body("enterprise_member_id", Member)];
 /// The merchant a card type is made for.
@@ -148,6 +149,11 @@ pub const CARD_TYPE_OWNER: &[Named] = &[Body("merchant_id", Merchant)];
 /// on a route a bound client reaches is in its entry of the route table.
 pub const CREDITED_FIELDS: &[(&str, &str)] = &[
     ("/v1/payments", "receiver_account_id"),
+    // A split payment's receivers are paid, as `receiver_account_id` is.
+    ("/v1/payments", "splits[].receiver_account_id"),
+    // One of the payment's own receivers, which the service finds among its splits (else 404
+    // `split_receiver_not_found`): released to, never another's.
+    ("/v1/payments/{number}/split-release", "account_id"),
     ("/v1/deposits", "beneficiary_account_id"),
     ("/v1/member-transfers", "receiver_member_id"),
     ("/v1/subsidy-distributions", "credits[].member_id"),

@@ -240,6 +240,11 @@ on_both_backends!(console_signs_in_searches_a_member_and_opens_a_balances_flow, 
     let part = browser.htmx(&format!("/console/members?by=member&q={member}")).await;
     let text = part.expect(StatusCode::OK);
     assert!(text.contains(&member) && !text.contains("<html"), "{text}");
+    // A real-named member's customer shows its certificate, masked.
+    app.api.real_name(&member, "张三", 1).await;
+    let part = browser.htmx(&format!("/console/members?by=phone&q={PHONE}")).await;
+    let text = part.expect(StatusCode::OK);
+    assert!(text.contains(&member) && text.contains("id_card") && text.contains("***"), "{text}");
     let nothing = browser.get("/console/members?by=phone&q=13900000000").await;
     assert!(nothing.expect(StatusCode::OK).contains("没有符合条件的记录"));
 
