@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::staff::{sha256_hex, sql};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -16,9 +17,8 @@ use sanhu_service::wallet::WalletConfig;
 use sanhu_store::audit::{AuditQuery, AuditStore};
 use sanhu_testkit::app::{bound_client, TestApp};
 use sanhu_testkit::money::cny;
-use sanhu_testkit::{on_both_backends, Backend, TestDatabase};
+use sanhu_testkit::{on_both_backends, TestDatabase};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -168,29 +168,6 @@ impl Browser<'_> {
         let pre = self.cookie("sanhu_console_signin").unwrap().to_owned();
         self.send("POST", "/console/sign-in", &[("pre", &pre), ("username", username), ("password", password)], &[])
             .await
-    }
-}
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Runs SQL on the test database behind the store's back (to move a session back in time).
-async fn sql(db: &TestDatabase, statement: &str) {
-    match db.backend {
-        Backend::Sqlite => {
-            let path = db.url.strip_prefix("sqlite://").unwrap().to_owned();
-            let statement = statement.to_owned();
-            tokio::task::spawn_blocking(move || rusqlite::Connection::open(path).unwrap().execute_batch(&statement))
-                .await
-                .unwrap()
-                .unwrap();
-        }
-        Backend::Postgres => {
-            let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
-            tokio::spawn(connection);
-            client.batch_execute(statement).await.unwrap();
-        }
     }
 }
 

@@ -117,12 +117,13 @@ async fn funded_member(app: &App, phone: &str) -> (String, String, String) {
     (member, customer, account)
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs SQL on the test database behind the store's back (to move a session back in time).
-async fn sql(db: &TestDatabase, statement: &str) {
+/// Runs SQL on the test database behind the store's back (to move a session back in time); the
+/// console's tests use it too.
+pub(crate) async fn sql(db: &TestDatabase, statement: &str) {
     match db.backend {
         Backend::Sqlite => {
             let path = db.url.strip_prefix("sqlite://").unwrap().to_owned();
