@@ -54,7 +54,8 @@ pub(super) async fn dashboard_figures(visit: &Visit, me: &Me) -> Option<Value> {
         let x0 = 40 + i as i64 * DAY_WIDTH;
         for (j, flow) in FLOWS.iter().enumerate() {
             let amount = day[*flow]["amount"].as_i64().unwrap_or(0);
-            let height = if amount > 0 { (amount as i128 * CHART_HEIGHT as i128 / max as i128).max(1) as i64 } else { 0 };
+            let height =
+                if amount > 0 { (amount as i128 * CHART_HEIGHT as i128 / max as i128).max(1) as i64 } else { 0 };
             bars.push(json!({
                 "x": x0 + j as i64 * BAR_WIDTH, "y": 10 + CHART_HEIGHT - height, "height": height,
                 "flow": flow, "date": day["date"], "amount": amount, "count": day[*flow]["count"],
@@ -210,8 +211,7 @@ pub(super) async fn orders(visit: Visit) -> Response {
     };
     let kind = visit.param("kind").filter(|k| ORDER_KINDS.contains(k)).unwrap_or("payment").to_owned();
     let fields = ["number", "member_id", "status", "from_date", "to_date"];
-    let given: Vec<(&str, String)> =
-        fields.iter().filter_map(|f| visit.param(f).map(|v| (*f, v.to_owned()))).collect();
+    let given: Vec<(&str, String)> = fields.iter().filter_map(|f| visit.param(f).map(|v| (*f, v.to_owned()))).collect();
     let mut results = Value::Null;
     let mut error = None;
     if !given.is_empty() {
@@ -290,10 +290,16 @@ pub(super) async fn order(visit: Visit, Path((kind, number)): Path<(String, Stri
             o.iter()
                 .filter(|(_, v)| !v.is_array() && !v.is_object())
                 .map(|(k, v)| {
-                    let money = ["amount", "fee", "payout", "paid", "remainder", "credited", "bonus", "repaid"]
-                        .contains(&k.as_str());
+                    let money =
+                        ["amount", "fee", "payout", "paid", "remainder", "credited", "bonus", "repaid", "refunded"]
+                            .contains(&k.as_str());
                     let time = k.ends_with("_at");
-                    json!({"key": k, "value": v, "money": money && v.is_i64(), "time": time && v.is_string()})
+                    // The field's name from the catalogue (`field_<name>`); one it lacks as the API names it.
+                    let name = format!("field_{k}");
+                    let shown = label(visit.lang, &name);
+                    let shown = if shown == name { k.as_str() } else { shown };
+                    json!({"key": k, "label": shown, "value": v, "money": money && v.is_i64(),
+                           "time": time && v.is_string()})
                 })
                 .collect()
         })
@@ -335,12 +341,7 @@ pub(super) async fn cards(visit: Visit) -> Response {
         return visit.refusal(Some(&me), &batches);
     }
     let types = if me.may(LIST_CARD_TYPES) { visit.get("/v1/card-types?limit=100").await.body } else { Value::Null };
-    visit.render(
-        Some(&me),
-        StatusCode::OK,
-        "cards.html",
-        json!({"types": types["data"], "batches": batches.body}),
-    )
+    visit.render(Some(&me), StatusCode::OK, "cards.html", json!({"types": types["data"], "batches": batches.body}))
 }
 
 /// A batch: its numbers, terms and approvals, and the approval the signed-in role gives.

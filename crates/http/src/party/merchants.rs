@@ -458,8 +458,16 @@ pub async fn list_merchants(
     Binding(bound_to): Binding,
     query: QueryParams,
 ) -> Result<Json<MerchantList>, ApiError> {
-    let query =
-        query.only(&["status", "merchant_type", "customer_id", "member_id", "name", "certificate_number", "after", "limit"])?;
+    let query = query.only(&[
+        "status",
+        "merchant_type",
+        "customer_id",
+        "member_id",
+        "name",
+        "certificate_number",
+        "after",
+        "limit",
+    ])?;
     let text = |name: &str, max: usize| -> Result<Option<String>, ApiError> {
         match query.get(name).map(str::trim) {
             None => Ok(None),

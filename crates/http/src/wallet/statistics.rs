@@ -180,9 +180,8 @@ const ORDER_CURSOR_CHARS_MAX: usize = 200;
 )]
 pub async fn search_orders(State(state): State<AppState>, query: QueryParams) -> Result<Json<OrderPageJson>, ApiError> {
     let query = query.only(&["kind", "member_id", "number", "status", "from", "to", "after", "limit"])?;
-    let kind = OrderKind::parse(query.required("kind")?).ok_or_else(|| {
-        ApiError::new(code::INVALID_QUERY, "kind is payment, recharge, withdrawal or refund")
-    })?;
+    let kind = OrderKind::parse(query.required("kind")?)
+        .ok_or_else(|| ApiError::new(code::INVALID_QUERY, "kind is payment, recharge, withdrawal or refund"))?;
     let member = query.get("member_id").map(|m| crate::ids::member_id("member_id", m)).transpose()?;
     let short_text = |name: &str, max: usize| -> Result<Option<String>, ApiError> {
         match query.get(name) {
@@ -190,10 +189,9 @@ pub async fn search_orders(State(state): State<AppState>, query: QueryParams) ->
             Some(text) if (1..=max).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic()) => {
                 Ok(Some(text.to_owned()))
             }
-            Some(_) => Err(ApiError::new(
-                code::INVALID_QUERY,
-                format!("{name} is 1 to {max} printable ASCII characters"),
-            )),
+            Some(_) => {
+                Err(ApiError::new(code::INVALID_QUERY, format!("{name} is 1 to {max} printable ASCII characters")))
+            }
         }
     };
     let number = short_text("number", 64)?;

@@ -582,7 +582,8 @@ on_both_backends!(console_finds_orders_of_each_kind_only_on_criteria_and_shows_t
     let next = mine["next_cursor"].as_str().unwrap().to_owned();
     let rest = app.api.get(&format!("/v1/orders?kind=payment&member_id={member}&after={}", enc(&next))).await;
     let rest = rest.assert_status(StatusCode::OK).clone();
-    let numbers: Vec<&str> = rest["data"].as_array().unwrap().iter().map(|o| o["order_number"].as_str().unwrap()).collect();
+    let numbers: Vec<&str> =
+        rest["data"].as_array().unwrap().iter().map(|o| o["order_number"].as_str().unwrap()).collect();
     assert_eq!(numbers, ["P-2"]);
     let by_number = app.api.get("/v1/orders?kind=payment&number=P-3").await;
     assert_eq!(by_number.assert_status(StatusCode::OK)["data"][0]["member_id"], other.as_str());
@@ -596,7 +597,8 @@ on_both_backends!(console_finds_orders_of_each_kind_only_on_criteria_and_shows_t
     let none = app.api.get("/v1/orders?kind=recharge&to=2000-01-01T00:00:00Z").await;
     assert!(none.assert_status(StatusCode::OK)["data"].as_array().unwrap().is_empty());
     let bound = bound_client(&app.api.db.store, &member, "merchant").await;
-    let refused = app.api.send_as(&bound, "GET", &format!("/v1/orders?kind=payment&member_id={member}"), json!(null)).await;
+    let refused =
+        app.api.send_as(&bound, "GET", &format!("/v1/orders?kind=payment&member_id={member}"), json!(null)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
 
     // The console: nothing before a criterion; the member's payments; a refund; an order's transfers.
@@ -645,8 +647,11 @@ async fn merchant_under_review(app: &App, n: u32) -> (String, String) {
         "address": "北京市海淀区某某路1号"
     });
     let registered = api
-        .post("/v1/enterprises", json!({"email": format!("m{n}@example.com"), "company": company,
-                                        "admin": {"phone": format!("1391234{n:04}")}}))
+        .post(
+            "/v1/enterprises",
+            json!({"email": format!("m{n}@example.com"), "company": company,
+                                        "admin": {"phone": format!("1391234{n:04}")}}),
+        )
         .await;
     let member = registered.assert_status(StatusCode::CREATED)["member"]["id"].as_str().unwrap().to_owned();
     api.activate(&member).await;
@@ -712,7 +717,10 @@ on_both_backends!(console_reviews_a_merchant_held_for_a_second_staff_member_then
     // The merchant's page: the settlement account masked, the documents, the review's form.
     let page = maker.get(&format!("/console/merchants/{merchant}")).await;
     let text = page.expect(StatusCode::OK);
-    assert!(text.contains("某某咖啡1") && text.contains("入网审核") && !text.contains("1100000000000000000001"), "{text}");
+    assert!(
+        text.contains("某某咖啡1") && text.contains("入网审核") && !text.contains("1100000000000000000001"),
+        "{text}"
+    );
     assert!(text.contains("营业执照") && text.contains("merchant.submitted"), "{text}");
     // Rejecting needs a reason (the API says so when the request is applied); asking for more too.
     maker
@@ -727,7 +735,10 @@ on_both_backends!(console_reviews_a_merchant_held_for_a_second_staff_member_then
     let own = maker.post(&format!("/console/approvals/{approval}/approve"), &[]).await;
     assert!(own.expect(StatusCode::FORBIDDEN).contains("approval_same_staff_member"), "{}", own.text);
     let mut checker = app.signed_in("zhao.min").await;
-    checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await.expect_redirect("/console/approvals?done=done");
+    checker
+        .post(&format!("/console/approvals/{approval}/approve"), &[])
+        .await
+        .expect_redirect("/console/approvals?done=done");
     let page = maker.get(&format!("/console/merchants/{merchant}")).await;
     let text = page.expect(StatusCode::OK);
     assert!(text.contains("正常") && text.contains("staff:yun.ying") && text.contains("staff:zhao.min"), "{text}");
@@ -752,14 +763,21 @@ on_both_backends!(console_reviews_a_merchant_held_for_a_second_staff_member_then
     maker.post(&format!("/console/merchants/{other}/review"), &form).await.expect(StatusCode::SEE_OTHER);
     let approval = first_approval(checker.get("/console/approvals").await.expect(StatusCode::OK));
     checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await.expect(StatusCode::SEE_OTHER);
-    assert_eq!(app.api.get(&format!("/v1/merchants/{other}")).await.assert_status(StatusCode::OK)["status"], "applying");
+    assert_eq!(
+        app.api.get(&format!("/v1/merchants/{other}")).await.assert_status(StatusCode::OK)["status"],
+        "applying"
+    );
     // A request refused when applied says so: rejecting without a reason.
     app.api.post(&format!("/v1/merchants/{other}/submit"), json!({})).await.assert_status(StatusCode::OK);
     let form = [("decision", "reject"), ("key", "k-reject")];
     maker.post(&format!("/console/merchants/{other}/review"), &form).await.expect(StatusCode::SEE_OTHER);
     let approval = first_approval(checker.get("/console/approvals").await.expect(StatusCode::OK));
     let refused = checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await;
-    assert!(refused.status.is_client_error() && refused.text.contains("merchant_review_reason_required"), "{}", refused.text);
+    assert!(
+        refused.status.is_client_error() && refused.text.contains("merchant_review_reason_required"),
+        "{}",
+        refused.text
+    );
 
     // Customer service reads merchants but neither reviews nor changes their status.
     let mut service = app.signed_in("kefu").await;
@@ -786,7 +804,8 @@ on_both_backends!(console_shows_card_types_and_batches_and_takes_marketings_then
                        "validity": {"days_from_activation": 365}, "rechargeable": true, "default_rate_bp": 9000});
     let card_type = app.api.post("/v1/card-types", json!({"name": "金卡", "grade": 1, "terms": terms})).await;
     let card_type = card_type.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    let segment = json!({"prefix": "8601", "serial_digits": 8, "first_serial": 0, "last_serial": 999, "region": "北京分公司"});
+    let segment =
+        json!({"prefix": "8601", "serial_digits": 8, "first_serial": 0, "last_serial": 999, "region": "北京分公司"});
     let segment = app.api.post("/v1/card-segments", segment).await;
     let segment = segment.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
     let batch = json!({"type_id": card_type, "segment_id": segment, "channel": "app", "quantity": 10});

@@ -503,7 +503,11 @@ impl Parties {
                 None => self.store.party_index(index, &key, 10_000).await?,
             };
             let merchants: Vec<StoredMerchant> = work.get_many(&ids).await?;
-            return Ok(merchants.into_iter().filter(|m| filter.matches(m, &business_keys)).take(limit as usize).collect());
+            return Ok(merchants
+                .into_iter()
+                .filter(|m| filter.matches(m, &business_keys))
+                .take(limit as usize)
+                .collect());
         }
         loop {
             let page = self.store.party_list("merchant", cursor.as_deref(), limit.max(50)).await?;

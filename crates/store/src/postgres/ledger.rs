@@ -385,7 +385,12 @@ impl LedgerStore for PostgresStore {
     /// Recomputes every account's counters from the transfers and checks them, all in one snapshot so
     /// that concurrent batches cannot show up as discrepancies. The sums run in the database: the
     /// ledger may hold far more transfers than are worth streaming out.
-    async fn transfer_totals(&self, from: Timestamp, to: Timestamp, bucket_s: u32) -> anyhow::Result<Vec<TransferTotal>> {
+    async fn transfer_totals(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        bucket_s: u32,
+    ) -> anyhow::Result<Vec<TransferTotal>> {
         let bucket = i64::from(bucket_s.max(1)) * 1_000_000_000;
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
@@ -399,10 +404,7 @@ impl LedgerStore for PostgresStore {
                  GROUP BY code, bucket ORDER BY bucket, code",
             )
             .await?;
-        let rows = conn
-            .client
-            .query(&statement, &[&from.nanos(), &to.nanos(), &bucket])
-            .await?;
+        let rows = conn.client.query(&statement, &[&from.nanos(), &to.nanos(), &bucket]).await?;
         rows.iter()
             .map(|r| {
                 Ok(TransferTotal {

@@ -196,7 +196,12 @@ impl LedgerStore for SqliteStore {
         .await
     }
 
-    async fn transfer_totals(&self, from: Timestamp, to: Timestamp, bucket_s: u32) -> anyhow::Result<Vec<TransferTotal>> {
+    async fn transfer_totals(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        bucket_s: u32,
+    ) -> anyhow::Result<Vec<TransferTotal>> {
         let bucket = i64::from(bucket_s.max(1)) * 1_000_000_000;
         self.read(move |c| {
             in_read_transaction(c, |c| {
@@ -256,7 +261,8 @@ fn first_seq_at(c: &Connection, at: i64) -> anyhow::Result<i64> {
         c.query_row("SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    let mut probe = c.prepare_cached("SELECT seq, timestamp FROM ledger_transfers WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
+    let mut probe =
+        c.prepare_cached("SELECT seq, timestamp FROM ledger_transfers WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
     // Invariant: every seq below `low` is before `at`; `high` is at or after it (or past the end).
     while low < high {
         let middle = low + (high - low) / 2;
