@@ -1,9 +1,13 @@
 // The operations console as a person uses it, in Debian's Chromium driven by playwright-core, against
 // the real `sanhu serve` that run.sh starts: sign in, find a member, open a balance's flow, switch to
-// English; screenshots at 1280x800 and at a phone's width into docs/console/.
+// English; review a withdrawal, freeze and unfreeze an account with a second staff member's approval
+// (nobody approves their own), a form with a wrong CSRF token refused, an expired session sent to sign
+// in, a role without finance's scope kept out of finance's pages, a merchant's onboarding review, the
+// orders and the card batches; screenshots at 1280x800 and at a phone's width into docs/console/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
 const url = process.env.SANHU_CONSOLE_URL;
@@ -11,6 +15,10 @@ const username = process.env.SANHU_CONSOLE_USER;
 const password = process.env.SANHU_CONSOLE_PASSWORD;
 const phone = process.env.SANHU_CONSOLE_PHONE;
 const member = process.env.SANHU_CONSOLE_MEMBER;
+const account = process.env.SANHU_CONSOLE_ACCOUNT;
+const merchant = process.env.SANHU_CONSOLE_MERCHANT;
+const batch = process.env.SANHU_CONSOLE_BATCH;
+const database = process.env.SANHU_CONSOLE_DB;
 const shots = process.env.SANHU_CONSOLE_SCREENSHOTS;
 const executablePath = process.env.SANHU_CHROMIUM || "/usr/bin/chromium";
 assert.ok(url && username && password && phone && member, "run.sh sets the server, the staff member and the member");
@@ -103,4 +111,171 @@ test("signing out ends the session", async () => {
   await page.goto(`${url}/console/members`);
   assert.match(page.url(), /\/console\/sign-in/);
   await context.close();
+});
+
+/** A new browser context signed in as `who` (every staff member of run.sh has the same password). */
+async function signIn(who) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "zh-CN" });
+  const page = await context.newPage();
+  await page.goto(`${url}/console/sign-in`);
+  await page.getByLabel("用户名").fill(who);
+  await page.getByLabel("密码").fill(password);
+  await page.getByRole("button", { name: "登录" }).click();
+  await page.waitForURL(`${url}/console`);
+  return { context, page };
+}
+
+/** Approves, on the approvals page, the request waiting whose path contains `path`. */
+async function approveOn(page, path) {
+  await page.goto(`${url}/console/approvals`);
+  const row = page.locator("tr", { hasText: path }).first();
+  await row.waitFor();
+  await row.getByRole("button", { name: /通过/ }).click();
+}
+
+test("the dashboard shows the day's and month's money and a chart by day", async () => {
+  const { context, page } = await signIn(username);
+  await page.getByRole("heading", { name: /交易概况/ }).waitFor();
+  const figures = page.locator("table.figures");
+  await figures.getByRole("row", { name: /充值/ }).getByText("¥2,469.12").first().waitFor();
+  await figures.getByRole("row", { name: /支付/ }).getByText("¥88.00").first().waitFor();
+  await figures.getByRole("row", { name: /退款/ }).getByText("¥18.00").first().waitFor();
+  assert.ok((await page.locator("svg.chart rect.bar").count()) >= 3, "a bar for each flow that moved money today");
+  await shot(page, "dashboard");
+  await context.close();
+});
+
+test("a withdrawal is reviewed; a freeze and an unfreeze wait for a second staff member, never the maker", async () => {
+  const finance = await signIn(username);
+  let page = finance.page;
+  await page.getByRole("navigation").getByRole("link", { name: "提现审核" }).click();
+  const row = page.locator("tr", { hasText: "TX-2026-0001" });
+  await row.getByText("¥800.00").waitFor();
+  await row.getByRole("button", { name: /通过/ }).click();
+  await page.getByRole("status").getByText("已完成").waitFor();
+  await page.getByText("approved").first().waitFor();
+
+  for (const [action, shown] of [["冻结", "frozen"], ["解冻", "normal"]]) {
+    await page.goto(`${url}/console/members/${member}`);
+    const accountRow = page.locator("tr", { hasText: account });
+    await accountRow.getByLabel("原因").fill("风控核查");
+    await accountRow.getByRole("button", { name: action }).click();
+    await page.getByText("已提交，等待另一位人员复核").waitFor();
+    // The maker cannot approve their own request.
+    await approveOn(page, `/v1/accounts/${account}/status`);
+    await page.getByRole("heading", { name: "无权访问" }).waitFor();
+    await page.getByText("approval_same_staff_member").waitFor();
+    // Another staff member approves it.
+    const checker = await signIn("zhao.min");
+    await approveOn(checker.page, `/v1/accounts/${account}/status`);
+    await checker.page.getByText("已完成").waitFor();
+    await checker.context.close();
+    await page.goto(`${url}/console/members/${member}`);
+    await page.locator("tr", { hasText: account }).getByRole("cell", { name: shown, exact: true }).waitFor();
+  }
+  await finance.context.close();
+});
+
+test("a form with a wrong CSRF token is refused and changes nothing", async () => {
+  const { context, page } = await signIn(username);
+  await page.goto(`${url}/console/members/${member}`);
+  const accountRow = page.locator("tr", { hasText: account });
+  await accountRow.locator("input[name=csrf]").evaluate((input) => { input.value = "f".repeat(64); });
+  await accountRow.getByLabel("原因").fill("伪造的表单");
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes(`/console/accounts/${account}/status`)),
+    accountRow.getByRole("button", { name: "冻结" }).click(),
+  ]);
+  assert.equal(response.status(), 403);
+  await page.getByText("表单已失效，请刷新页面后重试。").waitFor();
+  await page.goto(`${url}/console/approvals`);
+  await page.getByText("没有待复核的审批。").waitFor();
+  await context.close();
+});
+
+test("an expired session is sent to sign in", async () => {
+  const { context, page } = await signIn("kefu");
+  // The session's last request and start moved back a day: past both limits.
+  execFileSync("python3", ["-c", `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+day = 86400 * 10**9
+db.execute("UPDATE staff_sessions SET last_seen_at = last_seen_at - ?, created_at = created_at - ? WHERE username = 'kefu'", (day, day))
+db.commit()`, database]);
+  await page.goto(`${url}/console/members`);
+  await page.waitForURL(/\/console\/sign-in\?ended=1$/);
+  await page.getByText("会话已失效").waitFor();
+  await context.close();
+});
+
+test("a role without finance's scope neither sees nor reaches finance's pages", async () => {
+  const { context, page } = await signIn("kefu");
+  const menu = page.getByRole("navigation");
+  await menu.getByRole("link", { name: "会员查询" }).waitFor();
+  assert.equal(await menu.getByRole("link", { name: "提现审核" }).count(), 0);
+  const answer = await page.goto(`${url}/console/withdrawals`);
+  assert.equal(answer.status(), 403);
+  await page.getByRole("heading", { name: "无权访问" }).waitFor();
+  await context.close();
+});
+
+test("a merchant's onboarding review is made by one staff member and approved by another", async () => {
+  const maker = await signIn("yun.ying");
+  let page = maker.page;
+  await page.getByRole("navigation").getByRole("link", { name: "商户管理" }).click();
+  assert.equal(await page.locator("table").count(), 0, "nothing is listed before a criterion");
+  await page.getByRole("link", { name: /审核队列/ }).click();
+  await page.getByRole("link", { name: merchant }).click();
+  await page.getByRole("heading", { name: /某某咖啡中关村店/ }).waitFor();
+  assert.equal(await page.getByText("1100000000000000000001").count(), 0, "the settlement account is masked");
+  await shot(page, "merchant");
+  await page.getByRole("button", { name: /通过/ }).click();
+  await page.getByText("已提交，等待另一位人员复核").waitFor();
+  await approveOn(page, `/v1/merchants/${merchant}/review`);
+  await page.getByText("approval_same_staff_member").waitFor();
+  const checker = await signIn("zhao.min");
+  await approveOn(checker.page, `/v1/merchants/${merchant}/review`);
+  await checker.page.getByText("已完成").waitFor();
+  await checker.context.close();
+  await page.goto(`${url}/console/merchants?by=name&q=${encodeURIComponent("某某咖啡")}`);
+  await page.locator("tr", { hasText: merchant }).getByText("正常").waitFor();
+  await shot(page, "merchants");
+  await maker.context.close();
+});
+
+test("orders are found by criteria only, and an order shows its ledger transfers", async () => {
+  const { context, page } = await signIn(username);
+  await page.getByRole("navigation").getByRole("link", { name: "订单查询" }).click();
+  assert.equal(await page.locator("table").count(), 0, "nothing is listed before a criterion");
+  await page.getByLabel("订单类型").selectOption("payment");
+  await page.getByLabel("会员").fill(member);
+  await page.getByRole("button", { name: "查询" }).click();
+  await page.getByRole("link", { name: "ZF-2026-0001" }).waitFor();
+  assert.match(page.url(), /member_id=/, "htmx keeps the search in the address");
+  await shot(page, "orders");
+  await page.getByRole("link", { name: "ZF-2026-0001" }).click();
+  await page.getByRole("heading", { name: /支付订单/ }).waitFor();
+  await page.getByText("TK-2026-0001").waitFor();
+  await page.getByRole("cell", { name: "pay", exact: true }).first().waitFor();
+  await shot(page, "order");
+  await context.close();
+});
+
+test("a card batch is approved by marketing, then by finance", async () => {
+  const marketing = await signIn("mei.lin");
+  let page = marketing.page;
+  await page.getByRole("navigation").getByRole("link", { name: "会员卡" }).click();
+  await page.getByText("金卡").first().waitFor();
+  await shot(page, "cards");
+  await page.getByRole("link", { name: batch }).click();
+  await page.getByRole("button", { name: /审批通过：\s*市场部/ }).click();
+  await page.getByRole("status").getByText("已完成").waitFor();
+  await marketing.context.close();
+  const finance = await signIn(username);
+  page = finance.page;
+  await page.goto(`${url}/console/cards/batches/${batch}`);
+  await page.getByRole("button", { name: /审批通过：\s*财务部/ }).click();
+  await page.getByText("已审批").first().waitFor();
+  await shot(page, "batch");
+  await finance.context.close();
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The operations console in a real browser: starts `sanhu serve` on SQLite in a temporary directory,
-# makes a staff member (`sanhu staff create`) and a member with money in its wallet (`sanhu call`),
-# then runs console.test.mjs (node's test runner) in Debian's Chromium through playwright-core (no
+# makes staff members of several roles (`sanhu staff create`), a member with money in its wallet, a
+# withdrawal waiting for review, a payment and its refund, an enterprise merchant under review and a
+# card batch (`sanhu call`), then runs console.test.mjs (node's test runner) in Debian's Chromium through playwright-core (no
 # browser download). Screenshots go to docs/console/ (SANHU_CONSOLE_SCREENSHOTS to change it; empty:
 # none). For CI (.ci/run) and by hand:
 #
@@ -61,9 +62,11 @@ for _ in $(seq 1 150); do
 done
 [[ -s sanhu-credentials.json ]] || { cat serve.stderr >&2; die "sanhu serve did not start"; }
 
-say "a staff member and a member with money"
+say "staff members, a member with money, a withdrawal, a payment, a merchant, a card batch"
 PASSWORD="a console test password"
-"$SANHU_BIN" staff create --username li.wei --role finance --password-stdin <<< "$PASSWORD" > /dev/null
+for who in li.wei:finance zhao.min:super_admin kefu:customer_service yun.ying:operations mei.lin:marketing; do
+  "$SANHU_BIN" staff create --username "${who%%:*}" --role "${who#*:}" --password-stdin <<< "$PASSWORD" > /dev/null
+done
 PHONE=13800138001
 call() { "$SANHU_BIN" call "$@"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
@@ -74,9 +77,42 @@ for n in 1 2; do
   call POST /v1/recharges --data "{\"order_number\":\"CZ-2026-000$n\",\"member_id\":\"$MEMBER\",\"account_id\":\"$ACCOUNT\",\"amount\":123456,\"channel\":\"alipay\"}" > /dev/null
   call POST "/v1/recharges/CZ-2026-000$n/confirm" --data '{}' > /dev/null
 done
+# A bank card (a Luhn-valid number) and a withdrawal above the amount approved without review.
+CARD_NUMBER="$(python3 -c '
+b = "622202000000000001"
+for c in range(10):
+    n = b + str(c); s = 0
+    for i, d in enumerate(reversed(n)):
+        d = int(d) * (2 if i % 2 else 1); s += d - 9 if d > 9 else d
+    if s % 10 == 0: print(n); break')"
+CARD="$(call POST "/v1/members/$MEMBER/bank-cards" --data "{\"card_number\":\"$CARD_NUMBER\",\"holder\":\"张三\"}" | json '["id"]')"
+call POST /v1/withdrawals --data "{\"order_number\":\"TX-2026-0001\",\"member_id\":\"$MEMBER\",\"amount\":80000,\"bank_card_id\":\"$CARD\"}" > /dev/null
+# A payment to another member, and a part of it refunded.
+SHOP="$(call POST /v1/members --data '{"phone":"13800138002"}' | json '["member"]["id"]')"
+SHOP_ACCOUNT="$(call POST "/v1/members/$SHOP/activate" --data '{}' | json '["accounts"][0]["id"]')"
+call POST /v1/payments --data "{\"order_number\":\"ZF-2026-0001\",\"member_id\":\"$MEMBER\",\"amount\":8800,\"receiver_account_id\":\"$SHOP_ACCOUNT\"}" > /dev/null
+call POST /v1/payments/ZF-2026-0001/refunds --data '{"refund_number":"TK-2026-0001","amount":1800}' > /dev/null
+# An enterprise merchant, its documents, its verified corporate account, submitted for review.
+CREDIT_CODE="$(python3 -c '
+chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"; w = [1,3,9,27,19,26,16,17,20,29,25,13,8,24,10,30,28]
+stem = "91110108MA0100001"; c = (31 - sum(chars.index(x) * k for x, k in zip(stem, w)) % 31) % 31
+print(stem + chars[c])')"
+ID_CARD=110101199003071233
+ENTERPRISE="$(call POST /v1/enterprises --data "{\"email\":\"cafe@example.com\",\"admin\":{\"phone\":\"13912340001\"},\"company\":{\"name\":\"北京某某咖啡有限公司\",\"credit_code\":\"$CREDIT_CODE\",\"legal_person\":\"张三\",\"legal_person_certificate_number\":\"$ID_CARD\",\"contact\":\"李四\",\"contact_phone\":\"13912345678\",\"industry\":\"I642\",\"licence_expiry\":\"2035-06-30\",\"address\":\"北京市海淀区某某路1号\"}}" | json '["member"]["id"]')"
+call POST "/v1/members/$ENTERPRISE/activate" --data '{}' > /dev/null
+MERCHANT="$(call POST /v1/merchants --data "{\"member_id\":\"$ENTERPRISE\",\"merchant_type\":\"enterprise\",\"name\":\"某某咖啡中关村店\",\"scenario\":{\"kind\":\"offline_store\",\"address\":\"北京市海淀区某某路1号\"},\"contact\":{\"name\":\"李四\",\"phone\":\"13912345678\"},\"business\":{\"registered_name\":\"北京某某咖啡有限公司\",\"credit_code\":\"$CREDIT_CODE\"}}" | json '["id"]')"
+call POST "/v1/merchants/$MERCHANT/documents" --data "{\"licence_number\":\"$CREDIT_CODE\",\"legal_person\":{\"name\":\"张三\",\"certificate_number\":\"$ID_CARD\"},\"premises_photos\":[\"file:premises-1\"]}" > /dev/null
+call POST "/v1/merchants/$MERCHANT/settlement-account" --data '{"kind":"corporate","account_name":"北京某某咖啡有限公司","account_number":"1100000000000000000001","bank_code":"102","branch_code":"102100000012"}' > /dev/null
+call POST "/v1/merchants/$MERCHANT/settlement-account/verification" --data '{"verified":true,"account_number":"1100000000000000000001"}' > /dev/null
+call POST "/v1/merchants/$MERCHANT/submit" --data '{}' > /dev/null
+# A card type, a number segment and a batch waiting for marketing's and finance's approval.
+CARD_TYPE="$(call POST /v1/card-types --data '{"name":"金卡","grade":1,"terms":{"kind":"stored_value","face_value":500000,"sale_price":450000,"validity":{"days_from_activation":365},"rechargeable":true,"default_rate_bp":9000}}' | json '["id"]')"
+SEGMENT="$(call POST /v1/card-segments --data '{"prefix":"8601","serial_digits":8,"first_serial":0,"last_serial":9999,"region":"北京分公司"}' | json '["id"]')"
+BATCH="$(call POST /v1/card-batches --data "{\"type_id\":\"$CARD_TYPE\",\"segment_id\":\"$SEGMENT\",\"channel\":\"app\",\"quantity\":100}" | json '["id"]')"
 
 say "the browser tests"
 cd "$HERE"
 SANHU_CONSOLE_URL="http://127.0.0.1:$PORT" SANHU_CONSOLE_USER=li.wei SANHU_CONSOLE_PASSWORD="$PASSWORD" \
-  SANHU_CONSOLE_PHONE="$PHONE" SANHU_CONSOLE_MEMBER="$MEMBER" SANHU_CHROMIUM="$CHROMIUM" \
-  timeout 120 node --test console.test.mjs
+  SANHU_CONSOLE_PHONE="$PHONE" SANHU_CONSOLE_MEMBER="$MEMBER" SANHU_CONSOLE_ACCOUNT="$ACCOUNT" \
+  SANHU_CONSOLE_MERCHANT="$MERCHANT" SANHU_CONSOLE_BATCH="$BATCH" SANHU_CONSOLE_DB="$WORK/sanhu.db" \
+  SANHU_CHROMIUM="$CHROMIUM" timeout 300 node --test --test-concurrency=1 console.test.mjs

@@ -51,6 +51,12 @@ store_trait! {
         /// Recomputes every account's counters from its transfers and checks each currency
         /// balances.
         fn verify(&self) -> anyhow::Result<VerifyReport>;
+        /// What the posted transfers (and posted holds) with a timestamp in `[from, to)` moved, by
+        /// code and by `bucket_s`-second span of time: statistics. SQLite finds the span's first
+        /// and last transfer by their sequence (appended in timestamp order) and reads those only;
+        /// PostgreSQL has no index by time on the journal, so it reads the journal filtered by
+        /// timestamp.
+        fn transfer_totals(&self, from: Timestamp, to: Timestamp, bucket_s: u32) -> anyhow::Result<Vec<TransferTotal>>;
     }
 }
 
@@ -66,6 +72,18 @@ pub struct EntryQuery {
     pub to: Option<Timestamp>,
     pub after: Option<Timestamp>,
     pub limit: u32,
+}
+
+/// What moved under one transfer code in one span of time ([`LedgerStore::transfer_totals`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferTotal {
+    pub code: String,
+    /// The span's start: a multiple of its length since the Unix epoch.
+    pub bucket_start: Timestamp,
+    /// How many distinct references (an order moved in several transfers is one; a transfer
+    /// without a reference is one of its own).
+    pub count: i64,
+    pub amount: i64,
 }
 
 /// What `verify` found. Empty `problems` means the ledger is consistent.

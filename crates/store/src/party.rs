@@ -172,6 +172,15 @@ store_trait! {
         fn party_records(&self, ids: &[String]) -> anyhow::Result<Vec<PartyRecord>>;
         /// A customer's records (of one kind, or all), in id order.
         fn party_records_of_customer(&self, customer_id: &str, kind: Option<&str>) -> anyhow::Result<Vec<PartyRecord>>;
+        /// A page of a customer's records of one kind, in id order after `after` (through the
+        /// index by customer and kind).
+        fn party_records_of_customer_after(
+            &self,
+            customer_id: &str,
+            kind: &str,
+            after: Option<&str>,
+            limit: u32,
+        ) -> anyhow::Result<Vec<PartyRecord>>;
         /// Records of one kind in id order after `after`.
         fn party_list(&self, kind: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<PartyRecord>>;
         /// Who holds a unique key.

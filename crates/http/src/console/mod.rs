@@ -21,6 +21,7 @@
 //! | `render.rs` | the templates (`templates/`) and their filters: ¥ amounts, local times |
 //! | `static/` | htmx (from the npm package htmx.org, 0BSD) and the style sheet, embedded |
 
+mod business;
 pub mod messages;
 pub mod render;
 
@@ -75,6 +76,15 @@ pub fn router() -> Router<AppState> {
         .route("/console/approvals", get(approvals))
         .route("/console/approvals/{id}/{decision}", post(decide_approval))
         .route("/console/audit", get(audit))
+        .route("/console/merchants", get(business::merchants))
+        .route("/console/merchants/{id}", get(business::merchant))
+        .route("/console/merchants/{id}/review", post(business::review_merchant))
+        .route("/console/merchants/{id}/status", post(business::merchant_status))
+        .route("/console/orders", get(business::orders))
+        .route("/console/orders/{kind}/{number}", get(business::order))
+        .route("/console/cards", get(business::cards))
+        .route("/console/cards/batches/{id}", get(business::batch))
+        .route("/console/cards/batches/{id}/approve", post(business::approve_batch))
         .route("/console/static/htmx.min.js", get(|| async { asset("text/javascript; charset=utf-8", HTMX) }))
         .route("/console/static/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
 }
@@ -93,7 +103,10 @@ struct Menu {
 const MENUS: &[Menu] = &[
     Menu { href: "/console", key: "nav_dashboard", needs: None },
     Menu { href: "/console/members", key: "nav_members", needs: Some(SEARCH_CUSTOMERS) },
+    Menu { href: "/console/merchants", key: "nav_merchants", needs: Some(business::LIST_MERCHANTS) },
+    Menu { href: "/console/orders", key: "nav_orders", needs: Some(business::SEARCH_ORDERS) },
     Menu { href: "/console/withdrawals", key: "nav_withdrawals", needs: Some(REVIEW_WITHDRAWAL) },
+    Menu { href: "/console/cards", key: "nav_cards", needs: Some(business::LIST_BATCHES) },
     Menu { href: "/console/approvals", key: "nav_approvals", needs: Some(LIST_APPROVALS) },
     Menu { href: "/console/audit", key: "nav_audit", needs: Some(AUDIT_EVENTS) },
 ];
@@ -556,7 +569,17 @@ async fn dashboard(visit: Visit) -> Response {
                 "href": "/console/withdrawals"}));
         }
     }
-    visit.render(Some(&me), StatusCode::OK, "dashboard.html", json!({"waiting": waiting}))
+    if me.may(business::LIST_MERCHANTS) && me.may(business::REVIEW_MERCHANT) {
+        let answer = visit.get("/v1/merchants?status=under_review&limit=100").await;
+        if answer.ok() {
+            let count = answer.body["data"].as_array().map_or(0, Vec::len);
+            let more = !answer.body["next_cursor"].is_null();
+            waiting.push(json!({"label": label(visit.lang, "merchants_in_review"), "count": count, "more": more,
+                "href": "/console/merchants?status=under_review"}));
+        }
+    }
+    let figures = business::dashboard_figures(&visit, &me).await;
+    visit.render(Some(&me), StatusCode::OK, "dashboard.html", json!({"waiting": waiting, "figures": figures}))
 }
 
 /// Search-first: nothing is listed until a criterion is given.
@@ -837,6 +860,14 @@ async fn decide_approval(visit: Visit, Path((id, decision)): Path<(String, Strin
     let answer = visit.api(Method::POST, &uri, Some(body), Some(&form)).await;
     if !answer.ok() {
         return visit.refusal(Some(&me), &answer);
+    }
+    // Approved, the request was applied: its own answer may be a refusal (the rule decides then).
+    let applied = &answer.body["response"];
+    if let Some(status) = applied["status"].as_u64().filter(|s| *s >= 400) {
+        let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let error = &applied["body"]["error"];
+        let text = format!("{} {}", label(visit.lang, "applied_refused"), error["message"].as_str().unwrap_or(""));
+        return visit.message(Some(&me), status, "refused_title", &text, error["code"].as_str());
     }
     Redirect::to("/console/approvals?done=done").into_response()
 }

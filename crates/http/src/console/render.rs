@@ -21,6 +21,13 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("templates/audit.html")),
     ("audit_rows.html", include_str!("templates/audit_rows.html")),
     ("message.html", include_str!("templates/message.html")),
+    ("merchants.html", include_str!("templates/merchants.html")),
+    ("merchant.html", include_str!("templates/merchant.html")),
+    ("orders.html", include_str!("templates/orders.html")),
+    ("orders_results.html", include_str!("templates/orders_results.html")),
+    ("order.html", include_str!("templates/order.html")),
+    ("cards.html", include_str!("templates/cards.html")),
+    ("batch.html", include_str!("templates/batch.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

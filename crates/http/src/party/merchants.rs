@@ -447,6 +447,8 @@ pub struct MerchantList {
         ("merchant_type" = inline(Option<sanhu_core::party::merchant::MerchantTypeCode>), Query, description = "A merchant type's code."),
         ("customer_id" = inline(Option<sanhu_core::id::CustomerId>), Query, description = "The customer's merchants."),
         ("member_id" = inline(Option<sanhu_core::id::MemberId>), Query, description = "The member's merchants."),
+        ("name" = Option<String>, Query, nullable = false, min_length = 1, max_length = 100, description = "Text the merchant's name or its business's registered name contains."),
+        ("certificate_number" = Option<String>, Query, nullable = false, min_length = 1, max_length = 64, description = "The business's certificate number (a unified social credit code, or a personal merchant's certificate), exactly."),
         crate::query::Paging<sanhu_core::id::MerchantId>,
     ),
     responses((status = 200, description = "A page of merchants.", body = MerchantList))
@@ -456,7 +458,25 @@ pub async fn list_merchants(
     Binding(bound_to): Binding,
     query: QueryParams,
 ) -> Result<Json<MerchantList>, ApiError> {
-    let query = query.only(&["status", "merchant_type", "customer_id", "member_id", "after", "limit"])?;
+    let query = query.only(&[
+        "status",
+        "merchant_type",
+        "customer_id",
+        "member_id",
+        "name",
+        "certificate_number",
+        "after",
+        "limit",
+    ])?;
+    let text = |name: &str, max: usize| -> Result<Option<String>, ApiError> {
+        match query.get(name).map(str::trim) {
+            None => Ok(None),
+            Some(text) if !text.is_empty() && text.chars().count() <= max && !text.chars().any(char::is_control) => {
+                Ok(Some(text.to_owned()))
+            }
+            Some(_) => Err(ApiError::new(code::INVALID_QUERY, format!("{name} is 1 to {max} characters of text"))),
+        }
+    };
     let limit = query.limit(state.config.page_size_max)?;
     let status = match query.get("status") {
         None => None,
@@ -469,6 +489,8 @@ pub async fn list_merchants(
         merchant_type: query.get("merchant_type").map(str::to_owned),
         customer_id: query.get("customer_id").map(|c| ids::customer_id("customer_id", c)).transpose()?,
         member_id: query.get("member_id").map(|m| ids::member_id("member_id", m)).transpose()?,
+        name: text("name", 100)?,
+        certificate_number: text("certificate_number", 64)?,
     };
     // A bound client's list is its member's merchants (another `member_id` is refused before this).
     if let Some(member) = bound_to {

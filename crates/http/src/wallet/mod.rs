@@ -29,6 +29,7 @@ pub mod member_transfers;
 pub mod payments;
 pub mod platform;
 pub mod recharges;
+pub mod statistics;
 pub mod subsidies;
 pub mod wallets;
 pub mod withdrawals;

@@ -473,3 +473,373 @@ on_both_backends!(a_wallets_flow_is_read_for_one_account_of_the_member_only, |db
     let refused = app.api.send_as(&bound, "GET", &path, json!(null)).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
 });
+
+// ---------------------------------------------------------------------------------------------------
+// The business pages: the dashboard's figures, orders, merchants and cards
+
+/// The console over the world's configuration (merchant types, channels), with staff of each role
+/// these pages need.
+async fn world_app(db: TestDatabase) -> App {
+    let mut api = TestApp::new(db, sanhu_testkit::world::party_config(), sanhu_testkit::world::wallet_config()).await;
+    let staff = StaffConfig {
+        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
+        login: LoginPolicy::new(5, 600).unwrap(),
+        session: SessionPolicy::new(600, 3600).unwrap(),
+    };
+    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
+    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
+        .with_wallet(api.state.wallets().config().clone())
+        .with_staff(staff);
+    api.state = state.clone();
+    api.router = router(state.clone());
+    let app = App { router: api.router.clone(), api };
+    for (name, role) in [
+        ("li.wei", StaffRole::Finance),
+        ("zhao.min", StaffRole::SuperAdmin),
+        ("mei.lin", StaffRole::Marketing),
+        ("yun.ying", StaffRole::Operations),
+        ("kefu", StaffRole::CustomerService),
+    ] {
+        app.hire(name, role).await;
+    }
+    app
+}
+
+fn pay(number: &str, member: &str, amount: i64, receiver: &str) -> serde_json::Value {
+    json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": receiver})
+}
+
+on_both_backends!(console_dashboard_shows_todays_and_this_months_money_and_a_chart_by_day, |db| {
+    let app = world_app(db).await;
+    let (member, _) = app.funded_member(PHONE).await;
+    let (_, shop) = app.api.active_member("13800138009").await;
+    app.api.post("/v1/payments", pay("P-1", &member, 12_345, &shop)).await.assert_status(StatusCode::CREATED);
+    app.api.post("/v1/payments", pay("P-2", &member, 100, &shop)).await.assert_status(StatusCode::CREATED);
+    app.api
+        .post("/v1/payments/P-1/refunds", json!({"refund_number": "RF-1", "amount": 45}))
+        .await
+        .assert_status(StatusCode::CREATED);
+
+    // The API's figures: today's day of the month holds what moved, counted by order.
+    let month = app.api.get("/v1/statistics/daily").await;
+    let body = month.assert_status(StatusCode::OK).clone();
+    let total = &body["total"];
+    assert_eq!((total["recharges"]["count"].as_i64(), total["recharges"]["amount"].as_i64()), (Some(1), Some(200_000)));
+    assert_eq!((total["payments"]["count"].as_i64(), total["payments"]["amount"].as_i64()), (Some(2), Some(12_445)));
+    assert_eq!((total["refunds"]["count"].as_i64(), total["refunds"]["amount"].as_i64()), (Some(1), Some(45)));
+    assert_eq!(total["withdrawals"]["count"].as_i64(), Some(0));
+    let days = body["days"].as_array().unwrap();
+    assert!((28..=31).contains(&days.len()), "{body}");
+    let busy: Vec<&serde_json::Value> = days.iter().filter(|d| d["payments"]["count"].as_i64() > Some(0)).collect();
+    assert_eq!(busy.len(), 1, "{body}");
+    let calendar = app.api.state.parties().config().calendar.clone();
+    let today = calendar.local_text(sanhu_service::clock::now())[..10].to_owned();
+    assert_eq!(busy[0]["date"], today.as_str());
+    // Another month: nothing moved then; a month that is not one is refused.
+    let past = app.api.get("/v1/statistics/daily?month=2020-02").await;
+    let past = past.assert_status(StatusCode::OK).clone();
+    assert_eq!((past["days"].as_array().unwrap().len(), past["total"]["payments"]["count"].as_i64()), (29, Some(0)));
+    app.api.get("/v1/statistics/daily?month=2020-13").await.assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+    let bound = bound_client(&app.api.db.store, &member, "merchant").await;
+    let refused = app.api.send_as(&bound, "GET", "/v1/statistics/daily", json!(null)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    // The dashboard: the figures in yuan, the chart and its table, in Chinese and English.
+    let mut finance = app.signed_in("li.wei").await;
+    let page = finance.get("/console").await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("交易概况") && text.contains("¥2,000.00") && text.contains("¥124.45"), "{text}");
+    assert!(text.contains("¥0.45") && text.contains("<svg class=\"chart\"") && text.contains("bar-payments"), "{text}");
+    assert!(text.contains(&format!("{today} 支付: 2 · ¥124.45")), "{text}");
+    let english = finance.get("/console?lang=en").await;
+    assert!(english.expect(StatusCode::OK).contains("Money moved"), "{}", english.text);
+});
+
+on_both_backends!(console_finds_orders_of_each_kind_only_on_criteria_and_shows_their_transfers, |db| {
+    let app = world_app(db).await;
+    let (member, _) = app.funded_member(PHONE).await;
+    let (other, _) = app.funded_member("13800138002").await;
+    let (_, shop) = app.api.active_member("13800138009").await;
+    for (number, payer) in [("P-1", &member), ("P-2", &member), ("P-3", &other)] {
+        app.api.post("/v1/payments", pay(number, payer, 1_000, &shop)).await.assert_status(StatusCode::CREATED);
+    }
+    app.api
+        .post("/v1/payments/P-1/refunds", json!({"refund_number": "RF-1", "amount": 300}))
+        .await
+        .assert_status(StatusCode::CREATED);
+
+    // The API: a criterion is required; by member, number, status and dates; paged by cursor.
+    app.api.get("/v1/orders?kind=payment").await.assert_error(StatusCode::BAD_REQUEST, "missing_parameter");
+    app.api.get("/v1/orders?kind=coupon&status=paid").await.assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+    app.api
+        .get("/v1/orders?kind=payment&status=paid&after=recharge_order:x")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_cursor");
+    let mine = app.api.get(&format!("/v1/orders?kind=payment&member_id={member}&limit=1")).await;
+    let mine = mine.assert_status(StatusCode::OK).clone();
+    assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["data"][0]["order_number"], "P-1");
+    let next = mine["next_cursor"].as_str().unwrap().to_owned();
+    let rest = app.api.get(&format!("/v1/orders?kind=payment&member_id={member}&after={}", enc(&next))).await;
+    let rest = rest.assert_status(StatusCode::OK).clone();
+    let numbers: Vec<&str> =
+        rest["data"].as_array().unwrap().iter().map(|o| o["order_number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, ["P-2"]);
+    let by_number = app.api.get("/v1/orders?kind=payment&number=P-3").await;
+    assert_eq!(by_number.assert_status(StatusCode::OK)["data"][0]["member_id"], other.as_str());
+    let refunds = app.api.get("/v1/orders?kind=refund&status=succeeded").await;
+    let refunds = refunds.assert_status(StatusCode::OK).clone();
+    assert_eq!(refunds["data"][0]["order_number"], "RF-1");
+    assert_eq!(refunds["data"][0]["payment_number"], "P-1");
+    assert_eq!(refunds["data"][0]["amount"], 300);
+    let recharges = app.api.get("/v1/orders?kind=recharge&from=2000-01-01T00:00:00Z").await;
+    assert_eq!(recharges.assert_status(StatusCode::OK)["data"].as_array().unwrap().len(), 2);
+    let none = app.api.get("/v1/orders?kind=recharge&to=2000-01-01T00:00:00Z").await;
+    assert!(none.assert_status(StatusCode::OK)["data"].as_array().unwrap().is_empty());
+    let bound = bound_client(&app.api.db.store, &member, "merchant").await;
+    let refused =
+        app.api.send_as(&bound, "GET", &format!("/v1/orders?kind=payment&member_id={member}"), json!(null)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    // The console: nothing before a criterion; the member's payments; a refund; an order's transfers.
+    let mut finance = app.signed_in("li.wei").await;
+    let empty = finance.get("/console/orders?kind=payment").await;
+    let text = empty.expect(StatusCode::OK);
+    assert!(!text.contains("P-1") && !text.contains("查询结果"), "{text}");
+    let found = finance.get(&format!("/console/orders?kind=payment&member_id={member}")).await;
+    let text = found.expect(StatusCode::OK);
+    assert!(text.contains("P-1") && text.contains("P-2") && !text.contains("P-3") && text.contains("¥10.00"), "{text}");
+    let today = app.api.state.parties().config().calendar.local_text(sanhu_service::clock::now())[..10].to_owned();
+    let part = finance.htmx(&format!("/console/orders?kind=refund&from_date={today}")).await;
+    let text = part.expect(StatusCode::OK);
+    assert!(text.contains("RF-1") && text.contains("¥3.00") && !text.contains("<html"), "{text}");
+    let client = app.api.client.id.clone();
+    let order = finance.get(&format!("/console/orders/payment/P-1?client_id={client}")).await;
+    let text = order.expect(StatusCode::OK);
+    assert!(text.contains("支付订单") && text.contains("¥10.00") && text.contains("账务流水"), "{text}");
+    assert!(text.contains("RF-1") && text.contains(">pay<") && text.contains("¥3.00"), "{text}");
+    let bad = finance.get("/console/orders?kind=payment&from_date=2026-02-30").await;
+    assert!(bad.expect(StatusCode::OK).contains("2026-02-30"), "{}", bad.text);
+    // Operations lacks the ledger's scope: the order, without its transfers.
+    let mut operations = app.signed_in("yun.ying").await;
+    let order = operations.get(&format!("/console/orders/payment/P-1?client_id={client}")).await;
+    assert!(order.expect(StatusCode::OK).contains("无权查看账务分录"), "{}", order.text);
+});
+
+fn enc(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A unified social credit code whose first 17 characters end in `n`, with its check character.
+fn credit_code(n: u32) -> String {
+    let first17 = format!("91110108MA01{n:05}");
+    format!("{first17}{}", sanhu_core::party::check_digit::uscc_check_char(&first17).expect("a valid stem"))
+}
+
+/// An enterprise merchant submitted for review: (merchant, its member).
+async fn merchant_under_review(app: &App, n: u32) -> (String, String) {
+    let api = &app.api;
+    let code = credit_code(n);
+    let company = json!({
+        "name": format!("某某科技有限公司{n}"), "credit_code": code, "legal_person": "张三",
+        "legal_person_certificate_number": sanhu_testkit::ids::ID_CARD, "contact": "李四",
+        "contact_phone": "13912345678", "industry": "I642", "licence_expiry": "2035-06-30",
+        "address": "北京市海淀区某某路1号"
+    });
+    let registered = api
+        .post(
+            "/v1/enterprises",
+            json!({"email": format!("m{n}@example.com"), "company": company,
+                                        "admin": {"phone": format!("1391234{n:04}")}}),
+        )
+        .await;
+    let member = registered.assert_status(StatusCode::CREATED)["member"]["id"].as_str().unwrap().to_owned();
+    api.activate(&member).await;
+    let opening = json!({
+        "member_id": member, "merchant_type": "enterprise", "name": format!("某某咖啡{n}"),
+        "scenario": {"kind": "offline_store", "address": "北京市海淀区某某路1号"},
+        "contact": {"name": "李四", "phone": "13912345678"},
+        "business": {"registered_name": format!("某某科技有限公司{n}"), "credit_code": code}
+    });
+    let opened = api.post("/v1/merchants", opening).await;
+    let merchant = opened.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/merchants/{merchant}");
+    let documents = json!({"licence_number": code,
+                           "legal_person": {"name": "张三", "certificate_number": sanhu_testkit::ids::ID_CARD},
+                           "premises_photos": ["file:premises-1"]});
+    api.post(&format!("{path}/documents"), documents).await.assert_status(StatusCode::OK);
+    let number = "1100000000000000000001";
+    let account = json!({"kind": "corporate", "account_name": format!("某某科技有限公司{n}"), "account_number": number,
+                         "bank_code": "102", "branch_code": "102100000012"});
+    api.post(&format!("{path}/settlement-account"), account).await.assert_status(StatusCode::OK);
+    let verified = json!({"verified": true, "account_number": number});
+    api.post(&format!("{path}/settlement-account/verification"), verified).await.assert_status(StatusCode::OK);
+    api.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
+    (merchant, member)
+}
+
+/// The id of the first approval form on an approvals page.
+fn first_approval(text: &str) -> String {
+    let start = text.find("/console/approvals/apr_").expect("an approval's form") + "/console/approvals/".len();
+    text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+}
+
+on_both_backends!(console_reviews_a_merchant_held_for_a_second_staff_member_then_freezes_and_unfreezes_it, |db| {
+    let app = world_app(db).await;
+    let (merchant, _) = merchant_under_review(&app, 1).await;
+    let (other, _) = merchant_under_review(&app, 2).await;
+    let mut maker = app.signed_in("yun.ying").await;
+
+    // The API's list: by the business's credit code, by a name the merchant's or business's contains.
+    let listed = app.api.get(&format!("/v1/merchants?certificate_number={}", credit_code(2))).await;
+    let listed = listed.assert_status(StatusCode::OK).clone();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["id"], other.as_str());
+    let listed = app.api.get(&format!("/v1/merchants?name={}", enc("咖啡1"))).await;
+    assert_eq!(listed.assert_status(StatusCode::OK)["data"][0]["id"], merchant.as_str());
+    app.api.get("/v1/merchants?name=%20").await.assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+
+    // Search first; the review queue; by name and by credit code.
+    let empty = maker.get("/console/merchants").await;
+    assert!(!empty.expect(StatusCode::OK).contains(&merchant), "{}", empty.text);
+    let queue = maker.get("/console/merchants?status=under_review").await;
+    let text = queue.expect(StatusCode::OK);
+    assert!(text.contains(&merchant) && text.contains(&other) && text.contains("审核中"), "{text}");
+    let dashboard = maker.get("/console").await;
+    assert!(dashboard.expect(StatusCode::OK).contains("待审核商户"), "{}", dashboard.text);
+    let by_code = maker.get(&format!("/console/merchants?by=credit_code&q={}", credit_code(2))).await;
+    let text = by_code.expect(StatusCode::OK);
+    assert!(text.contains(&other) && !text.contains(&merchant), "{text}");
+    let by_name = maker.get(&format!("/console/merchants?by=name&q={}", enc("某某科技有限公司1"))).await;
+    let text = by_name.expect(StatusCode::OK);
+    assert!(text.contains(&merchant) && !text.contains(&other), "{text}");
+
+    // The merchant's page: the settlement account masked, the documents, the review's form.
+    let page = maker.get(&format!("/console/merchants/{merchant}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(
+        text.contains("某某咖啡1") && text.contains("入网审核") && !text.contains("1100000000000000000001"),
+        "{text}"
+    );
+    assert!(text.contains("营业执照") && text.contains("merchant.submitted"), "{text}");
+    // Rejecting needs a reason (the API says so when the request is applied); asking for more too.
+    maker
+        .post(&format!("/console/merchants/{merchant}/review"), &[("decision", "approve"), ("key", "k-approve")])
+        .await
+        .expect_redirect(&format!("/console/merchants/{merchant}?done=held_for_approval"));
+    let queue = maker.get("/console/approvals").await;
+    let text = queue.expect(StatusCode::OK).to_owned();
+    assert!(text.contains(&format!("/v1/merchants/{merchant}/review")), "{text}");
+    let approval = first_approval(&text);
+    // The maker cannot approve their own; another staff member does.
+    let own = maker.post(&format!("/console/approvals/{approval}/approve"), &[]).await;
+    assert!(own.expect(StatusCode::FORBIDDEN).contains("approval_same_staff_member"), "{}", own.text);
+    let mut checker = app.signed_in("zhao.min").await;
+    checker
+        .post(&format!("/console/approvals/{approval}/approve"), &[])
+        .await
+        .expect_redirect("/console/approvals?done=done");
+    let page = maker.get(&format!("/console/merchants/{merchant}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("正常") && text.contains("staff:yun.ying") && text.contains("staff:zhao.min"), "{text}");
+
+    // Freeze, then unfreeze: each held, each approved by the other staff member.
+    for (status, shown) in [("frozen", "已冻结"), ("active", "正常")] {
+        let form = [("status", status), ("reason", "风控核查"), ("key", status)];
+        maker
+            .post(&format!("/console/merchants/{merchant}/status"), &form)
+            .await
+            .expect_redirect(&format!("/console/merchants/{merchant}?done=held_for_approval"));
+        let approval = first_approval(checker.get("/console/approvals").await.expect(StatusCode::OK));
+        checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await.expect(StatusCode::SEE_OTHER);
+        let page = maker.get(&format!("/console/merchants/{merchant}")).await;
+        assert!(page.expect(StatusCode::OK).contains(shown), "{status}: {}", page.text);
+    }
+    let merchant_now = app.api.get(&format!("/v1/merchants/{merchant}")).await;
+    assert_eq!(merchant_now.assert_status(StatusCode::OK)["status"], "active");
+
+    // Asked for more, the other goes back to applying; rejected without a reason: refused when applied.
+    let form = [("decision", "request_more"), ("reason", "营业执照不清晰"), ("key", "k-more")];
+    maker.post(&format!("/console/merchants/{other}/review"), &form).await.expect(StatusCode::SEE_OTHER);
+    let approval = first_approval(checker.get("/console/approvals").await.expect(StatusCode::OK));
+    checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await.expect(StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.api.get(&format!("/v1/merchants/{other}")).await.assert_status(StatusCode::OK)["status"],
+        "applying"
+    );
+    // A request refused when applied says so: rejecting without a reason.
+    app.api.post(&format!("/v1/merchants/{other}/submit"), json!({})).await.assert_status(StatusCode::OK);
+    let form = [("decision", "reject"), ("key", "k-reject")];
+    maker.post(&format!("/console/merchants/{other}/review"), &form).await.expect(StatusCode::SEE_OTHER);
+    let approval = first_approval(checker.get("/console/approvals").await.expect(StatusCode::OK));
+    let refused = checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await;
+    assert!(
+        refused.status.is_client_error() && refused.text.contains("merchant_review_reason_required"),
+        "{}",
+        refused.text
+    );
+
+    // Customer service reads merchants but neither reviews nor changes their status.
+    let mut service = app.signed_in("kefu").await;
+    let page = service.get(&format!("/console/merchants/{merchant}")).await;
+    assert!(!page.expect(StatusCode::OK).contains("/status\""), "{}", page.text);
+    service
+        .post(&format!("/console/merchants/{merchant}/status"), &[("status", "frozen"), ("reason", "x")])
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    // Every action is the staff member's in the audit log.
+    let store = &app.api.db.store;
+    let events = store.audit_events(&AuditQuery { limit: 200, ..AuditQuery::default() }).await.unwrap();
+    let made = events
+        .iter()
+        .filter(|e| e.event.actor == "staff:yun.ying" && e.event.route.starts_with("/v1/merchants/{id}/"))
+        .count();
+    // Five requests, each audited when held (202) and when applied on approval.
+    assert_eq!(made, 10);
+});
+
+on_both_backends!(console_shows_card_types_and_batches_and_takes_marketings_then_finances_approval, |db| {
+    let app = world_app(db).await;
+    let terms = json!({"kind": "stored_value", "face_value": 500000, "sale_price": 450000,
+                       "validity": {"days_from_activation": 365}, "rechargeable": true, "default_rate_bp": 9000});
+    let card_type = app.api.post("/v1/card-types", json!({"name": "金卡", "grade": 1, "terms": terms})).await;
+    let card_type = card_type.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let segment =
+        json!({"prefix": "8601", "serial_digits": 8, "first_serial": 0, "last_serial": 999, "region": "北京分公司"});
+    let segment = app.api.post("/v1/card-segments", segment).await;
+    let segment = segment.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let batch = json!({"type_id": card_type, "segment_id": segment, "channel": "app", "quantity": 10});
+    let batch = app.api.post("/v1/card-batches", batch).await;
+    let batch = batch.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+
+    let mut marketing = app.signed_in("mei.lin").await;
+    let cards = marketing.get("/console/cards").await;
+    let text = cards.expect(StatusCode::OK);
+    assert!(text.contains("金卡") && text.contains(&batch) && text.contains("待审批"), "{text}");
+    // Marketing sees no finance page: no withdrawal review in its menu, and refused it.
+    assert!(!text.contains("href=\"/console/withdrawals\""), "{text}");
+    assert!(marketing.get("/console/withdrawals").await.expect(StatusCode::FORBIDDEN).contains("无权访问"));
+    let page = marketing.get(&format!("/console/cards/batches/{batch}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("审批通过：") && text.contains("市场部") && text.contains("等待审批"), "{text}");
+    marketing
+        .post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "m")])
+        .await
+        .expect_redirect(&format!("/console/cards/batches/{batch}?done=done"));
+    // Operations may not approve (its role holds no cards scope: no menu, refused).
+    let mut operations = app.signed_in("yun.ying").await;
+    operations.get(&format!("/console/cards/batches/{batch}")).await.expect(StatusCode::FORBIDDEN);
+    // Finance approves second: the batch is approved.
+    let mut finance = app.signed_in("li.wei").await;
+    finance
+        .post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "f")])
+        .await
+        .expect_redirect(&format!("/console/cards/batches/{batch}?done=done"));
+    let page = finance.get(&format!("/console/cards/batches/{batch}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("已审批") && text.contains("staff:mei.lin") && text.contains("staff:li.wei"), "{text}");
+    assert!(!text.contains("审批通过："), "nothing left to approve: {text}");
+    // A second marketing approval of an approved batch is refused by the API, shown as such.
+    let again = marketing.post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "m2")]).await;
+    assert!(again.status.is_client_error(), "{}", again.text);
+});

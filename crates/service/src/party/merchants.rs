@@ -341,14 +341,22 @@ pub struct MerchantFilter {
     pub merchant_type: Option<String>,
     pub customer_id: Option<CustomerId>,
     pub member_id: Option<MemberId>,
+    /// Text the merchant's name or its business's registered name contains.
+    pub name: Option<String>,
+    /// The business's certificate number (a credit code, or a personal merchant's certificate).
+    pub certificate_number: Option<String>,
 }
 
 impl MerchantFilter {
-    fn matches(&self, m: &StoredMerchant) -> bool {
+    /// Whether `m` is listed; `business_keys` are the keys the certificate number may be (one per
+    /// certificate type it parses as), when it is given.
+    fn matches(&self, m: &StoredMerchant, business_keys: &[String]) -> bool {
         self.status.is_none_or(|s| s.as_str() == m.status)
             && self.merchant_type.as_ref().is_none_or(|t| *t == m.merchant_type)
             && self.customer_id.is_none_or(|c| c.to_string() == m.customer_id)
             && self.member_id.is_none_or(|c| c.to_string() == m.member_id)
+            && self.name.as_ref().is_none_or(|n| m.name.contains(n.as_str()) || m.business_name.contains(n.as_str()))
+            && (self.certificate_number.is_none() || business_keys.contains(&m.business_key))
     }
 }
 
@@ -475,6 +483,14 @@ impl Parties {
         let mut work = self.reader();
         let mut found = Vec::new();
         let mut cursor = after.map(|a| a.to_string());
+        let business_keys: Vec<String> = match &filter.certificate_number {
+            None => Vec::new(),
+            Some(number) => sanhu_core::party::CertificateType::ALL
+                .into_iter()
+                .filter_map(|kind| sanhu_core::party::Certificate::parse(kind, number).ok())
+                .map(|certificate| certificate_key(work.secret(), &certificate))
+                .collect(),
+        };
         // A member's or a customer's merchants are few: read them from their lookup.
         let indexed = match (filter.member_id, filter.customer_id) {
             (Some(member), _) => Some((MERCHANTS_OF_MEMBER, member.to_string())),
@@ -487,7 +503,11 @@ impl Parties {
                 None => self.store.party_index(index, &key, 10_000).await?,
             };
             let merchants: Vec<StoredMerchant> = work.get_many(&ids).await?;
-            return Ok(merchants.into_iter().filter(|m| filter.matches(m)).take(limit as usize).collect());
+            return Ok(merchants
+                .into_iter()
+                .filter(|m| filter.matches(m, &business_keys))
+                .take(limit as usize)
+                .collect());
         }
         loop {
             let page = self.store.party_list("merchant", cursor.as_deref(), limit.max(50)).await?;
@@ -496,7 +516,7 @@ impl Parties {
             let full = page.len() as u32 >= limit.max(50);
             for record in page {
                 let merchant: StoredMerchant = <StoredMerchant as super::documents::Document>::decode(&record.data)?;
-                if filter.matches(&merchant) {
+                if filter.matches(&merchant, &business_keys) {
                     found.push(merchant);
                     if found.len() >= limit as usize {
                         return Ok(found);

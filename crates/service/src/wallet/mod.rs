@@ -49,6 +49,7 @@ mod recharge_refund;
 pub(crate) mod records;
 mod restriction;
 mod split;
+mod statistics;
 mod subsidy;
 mod transfer;
 mod view;
@@ -90,6 +91,10 @@ pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
 pub use recharge_refund::{RechargeRefundOrder, RechargeRefundStatus};
 pub use records::OrderNumber;
 pub use split::{ShareRefund, ShareStatus, SplitPaymentRequest, SplitReceiver, SplitShare};
+pub use statistics::{
+    DayFigures, Figure, FlowFigures, MonthFigures, OrderKind, OrderPage, OrderSearch, OrderSummary,
+    ORDER_SEARCH_RECORDS_MAX, STATISTICS_FLOWS,
+};
 pub use subsidy::{
     SubsidyCredit, SubsidyDistribution, SubsidyDistributionRequest, SubsidyFund, SubsidyFunding, SubsidyFundingRequest,
     SubsidyGrant, SubsidyStatus, SUBSIDY_ACCOUNT_TYPE, SUBSIDY_CREDITS_MAX,

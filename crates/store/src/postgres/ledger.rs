@@ -27,7 +27,7 @@ use super::rows::{
     AccountChange, AccountRow, Chain, LinkedTransfer, ACCOUNT_COLUMN_COUNT,
 };
 use super::PostgresStore;
-use crate::{pending_account_ids, EntryQuery, FlagChange, LedgerStore, VerifyReport};
+use crate::{pending_account_ids, EntryQuery, FlagChange, LedgerStore, TransferTotal, VerifyReport};
 
 /// How many times a batch that lost a race with another writer is tried in all.
 const COMMIT_TRIES: u32 = 10;
@@ -385,6 +385,38 @@ impl LedgerStore for PostgresStore {
     /// Recomputes every account's counters from the transfers and checks them, all in one snapshot so
     /// that concurrent batches cannot show up as discrepancies. The sums run in the database: the
     /// ledger may hold far more transfers than are worth streaming out.
+    async fn transfer_totals(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        bucket_s: u32,
+    ) -> anyhow::Result<Vec<TransferTotal>> {
+        let bucket = i64::from(bucket_s.max(1)) * 1_000_000_000;
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        let statement = conn
+            .statements
+            .get(
+                &conn.client,
+                "SELECT code, timestamp / $3 AS bucket, COUNT(DISTINCT COALESCE(reference, id::text)), \
+                 SUM(amount)::BIGINT FROM ledger_transfers \
+                 WHERE timestamp >= $1 AND timestamp < $2 AND kind IN (0, 2) \
+                 GROUP BY code, bucket ORDER BY bucket, code",
+            )
+            .await?;
+        let rows = conn.client.query(&statement, &[&from.nanos(), &to.nanos(), &bucket]).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TransferTotal {
+                    code: r.try_get(0)?,
+                    bucket_start: Timestamp::from_nanos(r.try_get::<_, i64>(1)? * bucket),
+                    count: r.try_get(2)?,
+                    amount: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
     async fn verify(&self) -> anyhow::Result<VerifyReport> {
         let mut conn = self.inner.general.get().await?;
         let tx = conn

@@ -49,6 +49,11 @@ const RECORDS_OF_CUSTOMER_AND_KIND: &str =
     concat!("SELECT ", record_columns!(), " FROM party_records WHERE customer_id = $1 AND kind = $2 ORDER BY id");
 const RECORDS_OF_KIND: &str =
     concat!("SELECT ", record_columns!(), " FROM party_records WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3");
+const RECORDS_OF_CUSTOMER_AND_KIND_AFTER: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM party_records WHERE customer_id = $1 AND kind = $2 AND id > $3 ORDER BY id LIMIT $4"
+);
 const KEY_OWNER: &str = "SELECT owner FROM party_keys WHERE namespace = $1 AND key = $2";
 const INDEX_LOOKUP: &str = "SELECT record_id FROM party_index WHERE name = $1 AND key = $2 ORDER BY record_id LIMIT $3";
 const INDEX_LOOKUP_AFTER: &str = "SELECT record_id FROM party_index WHERE name = $1 AND key = $2 AND record_id > $3 \
@@ -129,6 +134,22 @@ impl PartyStore for PostgresStore {
                 conn.client.query(&statement, &[&customer_id]).await?
             }
         };
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn party_records_of_customer_after(
+        &self,
+        customer_id: &str,
+        kind: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<PartyRecord>> {
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        let statement = conn.statements.get(&conn.client, RECORDS_OF_CUSTOMER_AND_KIND_AFTER).await?;
+        // "" sorts before every id.
+        let rows =
+            conn.client.query(&statement, &[&customer_id, &kind, &after.unwrap_or(""), &i64::from(limit)]).await?;
         rows.iter().map(record_from_row).collect()
     }
 

@@ -23,7 +23,7 @@ use sanhu_core::{AccountId, Timestamp, TransferId};
 
 use super::rows::*;
 use super::{in_read_transaction, SqliteStore};
-use crate::{pending_account_ids, EntryQuery, FlagChange, LedgerStore, VerifyReport};
+use crate::{pending_account_ids, EntryQuery, FlagChange, LedgerStore, TransferTotal, VerifyReport};
 
 /// SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 const SQLITE_PARAMETERS_MAX: usize = 32_766;
@@ -196,6 +196,41 @@ impl LedgerStore for SqliteStore {
         .await
     }
 
+    async fn transfer_totals(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        bucket_s: u32,
+    ) -> anyhow::Result<Vec<TransferTotal>> {
+        let bucket = i64::from(bucket_s.max(1)) * 1_000_000_000;
+        self.read(move |c| {
+            in_read_transaction(c, |c| {
+                // Transfers are appended in about their timestamps' order (a batch's clock is read
+                // before it waits for the writer): the span, widened by a minute each side, is a
+                // range of seq, read and filtered by timestamp exactly.
+                const SLACK_NS: i64 = 60_000_000_000;
+                let low = first_seq_at(c, from.nanos().saturating_sub(SLACK_NS))?;
+                let high = first_seq_at(c, to.nanos().saturating_add(SLACK_NS))?;
+                let mut statement = c.prepare_cached(
+                    "SELECT code, timestamp / ?5 AS bucket, COUNT(DISTINCT COALESCE(reference, hex(id))), SUM(amount)
+                     FROM ledger_transfers
+                     WHERE seq >= ?1 AND seq < ?2 AND timestamp >= ?3 AND timestamp < ?4 AND kind IN (0, 2)
+                     GROUP BY code, bucket ORDER BY bucket, code",
+                )?;
+                let rows = statement.query_map(params![low, high, from.nanos(), to.nanos(), bucket], |r| {
+                    Ok(TransferTotal {
+                        code: r.get(0)?,
+                        bucket_start: Timestamp::from_nanos(r.get::<_, i64>(1)? * bucket),
+                        count: r.get(2)?,
+                        amount: r.get(3)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+        })
+        .await
+    }
+
     async fn verify(&self) -> anyhow::Result<VerifyReport> {
         self.read(|c| {
             // One read transaction, so that the accounts and the transfers are the same snapshot.
@@ -217,6 +252,27 @@ impl LedgerStore for SqliteStore {
         })
         .await
     }
+}
+
+/// The seq of the first transfer with a timestamp at or after `at` (one more than the last seq if
+/// none): a binary search on seq, which orders the transfers as their timestamps do.
+fn first_seq_at(c: &Connection, at: i64) -> anyhow::Result<i64> {
+    let (mut low, mut high): (i64, i64) =
+        c.query_row("SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let mut probe =
+        c.prepare_cached("SELECT seq, timestamp FROM ledger_transfers WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
+    // Invariant: every seq below `low` is before `at`; `high` is at or after it (or past the end).
+    while low < high {
+        let middle = low + (high - low) / 2;
+        let found: Option<(i64, i64)> = probe.query_row(params![middle], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        match found {
+            Some((seq, timestamp)) if timestamp < at => low = seq + 1,
+            Some(_) | None => high = middle,
+        }
+    }
+    Ok(low)
 }
 
 fn blob_array<K: sanhu_core::id::IdKind>(ids: &[sanhu_core::Id128<K>]) -> Rc<Vec<Value>> {

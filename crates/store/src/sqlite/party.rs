@@ -65,6 +65,27 @@ impl PartyStore for SqliteStore {
         .await
     }
 
+    async fn party_records_of_customer_after(
+        &self,
+        customer_id: &str,
+        kind: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<PartyRecord>> {
+        let (customer_id, kind, after) = (customer_id.to_owned(), kind.to_owned(), after.unwrap_or("").to_owned());
+        self.read(move |c| {
+            // "" sorts before every id.
+            c.prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM party_records WHERE customer_id = ?1 AND kind = ?2 AND id > ?3 \
+                 ORDER BY id LIMIT ?4"
+            ))?
+            .query_map(params![customer_id, kind, after, limit], record_from_row)?
+            .collect::<Result<_, _>>()
+            .context("failed to page a customer's party records")
+        })
+        .await
+    }
+
     async fn party_list(&self, kind: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<PartyRecord>> {
         let (kind, after) = (kind.to_owned(), after.unwrap_or("").to_owned());
         self.read(move |c| {
