@@ -196,6 +196,13 @@ impl IdKind for CardBatchTag {
 /// An issuing batch (发行批次): cards of one type, sold through one channel, approved before sale.
 pub type CardBatchId = Id128<CardBatchTag>;
 
+pub enum CardCodeTag {}
+impl IdKind for CardCodeTag {
+    const PREFIX: &'static str = "ccd";
+}
+/// A redemption code (兑换码) of a batch, kept as a keyed hash: its id names it after it is printed.
+pub type CardCodeId = Id128<CardCodeTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -403,5 +403,9 @@ fn card_endpoints() -> Vec<Endpoint> {
         endpoint!(card::pay_with_card, filtered(CardsWrite)),
         endpoint!(card::refund_to_card, filtered(CardsWrite)),
         endpoint!(card::card_transactions, filtered(CardsRead)),
+        endpoint!(card::generate_codes, filtered(CardsWrite)).secret(),
+        endpoint!(card::list_codes, filtered(CardsRead)),
+        endpoint!(card::redeem_code, filtered(CardsWrite)).secret(),
+        endpoint!(card::bind_codes, filtered(CardsWrite)).secret(),
     ]
 }

@@ -9,6 +9,9 @@
 //!   segment that could give a number another gives is refused in the transaction that inserts it;
 //! - a batch's cards are taken by moving `sold` on in the statement that checks it is approved and
 //!   not sold out;
+//! - a batch's redemption codes each hold one of its cards (`codes_unused`), which a sale does not
+//!   take; a code is redeemed, and takes its card, in the statement that checks it is unused and not
+//!   expired, so a code gives one card however many redeem it at once;
 //! - a card payment's refunds are added to its `refunded` in the statement that checks they fit;
 //! - every other change is a compare-and-set on the record's `version`.
 //!
@@ -100,6 +103,36 @@ pub struct StoredCardTransaction {
     pub created_at: Timestamp,
 }
 
+/// A redemption code of a batch: its keyed hash, never the code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCardCode {
+    pub id: String,
+    pub batch_id: String,
+    /// The batch's owner.
+    pub owner: String,
+    /// The code's keyed hash, unique.
+    pub digest: String,
+    /// `unused` or `redeemed`.
+    pub status: String,
+    pub expires_at: Timestamp,
+    pub member_id: Option<String>,
+    /// The card of the batch it gave (its index, 0 for the first).
+    pub card_index: Option<i64>,
+    pub redeemed_at: Option<Timestamp>,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// What storing a batch's new codes did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodesInsert {
+    Stored,
+    /// The batch is not approved (or not stored).
+    NotApproved,
+    /// Its cards sold and held by codes, these added, would pass its quantity.
+    OverQuantity,
+}
+
 /// What storing a new transaction did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CardInsert {
@@ -176,6 +209,23 @@ store_trait! {
         fn settle_card_transaction(&self, transaction: &StoredCardTransaction, released_from: Option<String>, counters: Vec<CounterAdd>) -> anyhow::Result<bool>;
         /// A card's transactions, newest first, before `before` (a page's cursor: created_at, id).
         fn card_transactions(&self, number: &str, before: Option<(i64, String)>, limit: u32) -> anyhow::Result<Vec<StoredCardTransaction>>;
+
+        /// Stores a batch's new codes, each holding one of its cards (`codes_unused`), if the batch is
+        /// approved and its cards sold and held, these added, stay within its quantity; in one
+        /// transaction, nothing stored otherwise.
+        fn create_card_codes(&self, batch_id: &str, codes: Vec<StoredCardCode>) -> anyhow::Result<CodesInsert>;
+        fn card_code_by_digest(&self, digest: &str) -> anyhow::Result<Option<StoredCardCode>>;
+        /// A batch's codes after `after`, in id order.
+        fn card_codes(&self, batch_id: &str, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardCode>>;
+        /// Redeems the code `id` for `member_id` if it is unused and not expired at `at`: marks it
+        /// redeemed and gives it the batch's next card (the one it held), in one transaction. The
+        /// card's index in the batch, or None (used or expired: nothing written). Of two redemptions
+        /// of one code at once, exactly one is answered an index.
+        fn redeem_card_code(&self, id: &str, member_id: &str, at: Timestamp) -> anyhow::Result<Option<i64>>;
+        /// Records a failed redemption of each subject at `at`, forgetting theirs before `forget_before`.
+        fn record_card_code_failure(&self, subjects: Vec<String>, at: Timestamp, forget_before: Timestamp) -> anyhow::Result<()>;
+        /// How many failed redemptions `subject` made at or after `since`.
+        fn card_code_failures(&self, subject: &str, since: Timestamp) -> anyhow::Result<i64>;
     }
 }
 
@@ -186,4 +236,6 @@ pub(crate) const BATCH_COLUMNS: &str =
     "id, type_id, owner, segment_id, first_serial, quantity, sold, status, version, data, created_at";
 pub(crate) const CARD_COLUMNS: &str =
     "number, batch_id, type_id, owner, member_id, account_id, status, version, data, created_at, blocks_pending_since";
+pub(crate) const CODE_COLUMNS: &str =
+    "id, batch_id, owner, digest, status, expires_at, member_id, card_index, redeemed_at, data, created_at";
 pub(crate) const TRANSACTION_COLUMNS: &str = "id, card_number, kind, amount, refunded, status, data, created_at";

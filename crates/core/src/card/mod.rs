@@ -42,7 +42,7 @@ rejection_codes! {
             "a batch's two approvals are by two different staff members, neither of them the batch's maker",
         BatchNotApproved => "card_batch_not_approved", 409,
             "no card of the batch is sold or activated before marketing and finance have both approved it",
-        BatchSoldOut => "card_batch_sold_out", 409, "every card of the batch is sold",
+        BatchSoldOut => "card_batch_sold_out", 409, "every card of the batch is sold or held by a redemption code",
         NotSold => "card_not_sold", 409, "only a card sold and not yet activated is activated",
         NotActive => "card_not_active", 409, "the card is not active (not activated yet, or frozen)",
         NotFrozen => "card_not_frozen", 409, "the card is not frozen",
@@ -53,6 +53,15 @@ rejection_codes! {
         AmountInvalid => "card_amount_invalid", 422, "an amount is a positive number of minor units",
         RefundExceedsPayment => "card_refund_exceeds_payment", 409,
             "the refunds of a card payment add up to at most what it took from the card",
+        CodeInvalid => "card_code_invalid", 422,
+            "a redemption code is 16 symbols of 0-9 and A-Z without I, L, O and U (hyphens and spaces ignored), the last two a check: this one is mistyped",
+        CodeUsed => "card_code_used", 409, "the redemption code has been redeemed already",
+        CodeExpired => "card_code_expired", 409, "the redemption code's expiry has passed",
+        CodeQuantityInvalid => "card_code_quantity_invalid", 422, "redemption codes are generated 1 to 1,000 at a time",
+        CodeExpiryInvalid => "card_code_expiry_invalid", 422,
+            "a redemption code's expiry is later than now and at most 3,650 days away",
+        CodeRowsInvalid => "card_code_rows_invalid", 422,
+            "a bulk binding is CSV text of 1 to 500 rows of a phone number and a code (phone,code), a header row allowed",
     }
 }
 
@@ -426,6 +435,16 @@ pub fn check_usable(
     match window {
         Some((from, until)) if from <= now && now < until => Ok(()),
         _ => Err(CardError::Expired),
+    }
+}
+
+/// Whether a card in `status` may receive money back (a refund of one of its payments): an active or a
+/// frozen card (a frozen card's account blocks only what leaves it); a card not yet activated paid
+/// nothing.
+pub fn check_receives(status: CardStatus) -> Result<(), CardError> {
+    match status {
+        CardStatus::Active | CardStatus::Frozen => Ok(()),
+        CardStatus::Sold => Err(CardError::NotActive),
     }
 }
 

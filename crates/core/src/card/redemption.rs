@@ -134,10 +134,114 @@ pub fn check_redeemable(
     Ok(())
 }
 
+/// Codes generated in one request, at most.
+pub const CODES_PER_REQUEST_MAX: i64 = 1000;
+/// How far away a code's expiry may be, in days.
+pub const CODE_DAYS_MAX: i64 = 3650;
+/// Failed redemptions a subject (the client or staff member redeeming, the member named) may make in
+/// [`FAILED_REDEMPTIONS_WINDOW_SECONDS`] before its redemptions are refused until older ones leave
+/// the window: with 70 random bits a code, five guesses a quarter of an hour find nothing.
+pub const FAILED_REDEMPTIONS_MAX: i64 = 5;
+pub const FAILED_REDEMPTIONS_WINDOW_SECONDS: i64 = 900;
+/// Rows of a bulk binding, at most.
+pub const BULK_ROWS_MAX: usize = 500;
+
+use super::CardError;
+
+/// How many codes to generate, checked.
+pub fn check_code_quantity(quantity: i64) -> Result<i64, CardError> {
+    (1..=CODES_PER_REQUEST_MAX).contains(&quantity).then_some(quantity).ok_or(CardError::CodeQuantityInvalid)
+}
+
+/// A code's expiry, checked at `now`: later, and at most [`CODE_DAYS_MAX`] days away.
+pub fn check_expiry(expires_at: crate::Timestamp, now: crate::Timestamp) -> Result<crate::Timestamp, CardError> {
+    let latest = now.nanos().saturating_add(CODE_DAYS_MAX * 86_400 * 1_000_000_000);
+    (now < expires_at && expires_at.nanos() <= latest).then_some(expires_at).ok_or(CardError::CodeExpiryInvalid)
+}
+
+/// Whether a subject with `failures` failed redemptions in the window may try again.
+pub fn may_try(failures: i64) -> bool {
+    failures < FAILED_REDEMPTIONS_MAX
+}
+
+/// A row of a bulk binding: its line in the text (1 for the first), a phone number and a code, as
+/// given (each checked when its row is bound).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkRow {
+    pub line: usize,
+    pub phone: String,
+    pub code: String,
+}
+
+/// The rows of a bulk binding's CSV text: lines of `phone,code` (fields trimmed, a field in double
+/// quotes unquoted), blank lines skipped, a first line `phone,code` taken as a header. 1 to
+/// [`BULK_ROWS_MAX`] rows, each of two fields; otherwise the whole text is refused.
+pub fn parse_bulk(text: &str) -> Result<Vec<BulkRow>, CardError> {
+    let field = |f: &str| {
+        let f = f.trim();
+        f.strip_prefix('"').and_then(|f| f.strip_suffix('"')).unwrap_or(f).to_owned()
+    };
+    let mut rows = Vec::new();
+    for (at, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<String> = line.split(',').map(field).collect();
+        if fields.len() != 2 {
+            return Err(CardError::CodeRowsInvalid);
+        }
+        if rows.is_empty() && fields[0].eq_ignore_ascii_case("phone") && fields[1].eq_ignore_ascii_case("code") {
+            continue;
+        }
+        if rows.len() == BULK_ROWS_MAX {
+            return Err(CardError::CodeRowsInvalid);
+        }
+        let mut fields = fields.into_iter();
+        let (phone, code) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+        rows.push(BulkRow { line: at + 1, phone, code });
+    }
+    if rows.is_empty() {
+        return Err(CardError::CodeRowsInvalid);
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Timestamp;
+
+    #[test]
+    fn a_bulk_text_is_rows_of_a_phone_and_a_code() {
+        let rows = parse_bulk("phone,code\n13800000001, 7K3M-Q9ZD-4RTW-8B2C\n\n\"13800000002\",\"ABCD\"\n").unwrap();
+        assert_eq!(
+            rows,
+            [
+                BulkRow { line: 2, phone: "13800000001".into(), code: "7K3M-Q9ZD-4RTW-8B2C".into() },
+                BulkRow { line: 4, phone: "13800000002".into(), code: "ABCD".into() },
+            ]
+        );
+        assert_eq!(parse_bulk("13800000001,X").unwrap()[0].line, 1);
+        for bad in ["", "phone,code\n", "13800000001", "1,2,3"] {
+            assert_eq!(parse_bulk(bad), Err(CardError::CodeRowsInvalid), "{bad:?}");
+        }
+        let many: String = (0..=BULK_ROWS_MAX).map(|n| format!("1380000{n:04},C\n")).collect();
+        assert_eq!(parse_bulk(&many), Err(CardError::CodeRowsInvalid));
+        assert_eq!(parse_bulk(&many[many.find('\n').unwrap() + 1..]).unwrap().len(), BULK_ROWS_MAX);
+    }
+
+    #[test]
+    fn quantities_expiries_and_tries_are_bounded() {
+        assert_eq!(check_code_quantity(0), Err(CardError::CodeQuantityInvalid));
+        assert_eq!(check_code_quantity(1000), Ok(1000));
+        assert_eq!(check_code_quantity(1001), Err(CardError::CodeQuantityInvalid));
+        let now = Timestamp::from_nanos(1_000);
+        assert_eq!(check_expiry(now, now), Err(CardError::CodeExpiryInvalid));
+        assert_eq!(check_expiry(Timestamp::from_nanos(1_001), now), Ok(Timestamp::from_nanos(1_001)));
+        let far = Timestamp::from_nanos(1_000 + CODE_DAYS_MAX * 86_400 * 1_000_000_000 + 1);
+        assert_eq!(check_expiry(far, now), Err(CardError::CodeExpiryInvalid));
+        assert!(may_try(FAILED_REDEMPTIONS_MAX - 1) && !may_try(FAILED_REDEMPTIONS_MAX));
+    }
 
     fn entropy(seed: u8) -> [u8; CODE_ENTROPY_BYTES] {
         std::array::from_fn(|i| seed.wrapping_mul(37).wrapping_add((i as u8).wrapping_mul(101)))

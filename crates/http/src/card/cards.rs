@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 use sanhu_core::id::CardBatchId;
 use sanhu_service::card::{
     Card, CardFailure, CardTransaction, PaymentRequest, RechargeRequest, RefundRequest, SaleRequest,
@@ -13,14 +13,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::ToSchema;
 
-use super::{card_limit, money_order_number, owner_text, ChannelJson, TermsJson};
+use super::{owner_text, CardCaller, ChannelJson, TermsJson};
 use crate::error::{code, ApiError};
-use crate::idempotency::IdempotencyScope;
 use crate::json::parse_body;
-use crate::party::{ActorText, ClientActor};
+use crate::party::ActorText;
 use crate::principal::Binding;
 use crate::query::QueryParams;
-use crate::wallet::{amount, client_of, order_number};
+use crate::wallet::amount;
 use crate::AppState;
 
 /// A card number in the path: digits ending in its Luhn check digit.
@@ -192,6 +191,11 @@ pub struct CardTransactionList {
     next_cursor: Option<String>,
 }
 
+/// A money request's answer: the transaction, created.
+fn created(done: CardTransaction) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(CardTransactionView::from(&done))))
+}
+
 const NUMBER_PARAM: &str = "The card's number.";
 
 /// A sale.
@@ -224,20 +228,19 @@ struct SellBody {
 )]
 pub async fn sell_card(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    Binding(binding): Binding,
-    scope: Option<Extension<IdempotencyScope>>,
+    caller: CardCaller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardView>), ApiError> {
     let body: SellBody = parse_body(&body)?;
+    let (client, order_number) = caller.order(body.order_number.as_deref())?;
     let request = SaleRequest {
-        client: client_of(&actor)?,
-        order_number: money_order_number(body.order_number.as_deref(), scope.as_ref())?,
+        client,
+        order_number,
         batch_id: CardBatchId::parse(&body.batch_id)
             .ok_or_else(|| ApiError::new(code::INVALID_ID, "batch_id is not a batch id (cbt_ and 26 characters)"))?,
         payment_channel: body.payment_channel,
     };
-    let card = state.cards().sell_card(request, binding, &actor).await?;
+    let card = state.cards().sell_card(request, caller.binding, &caller.actor).await?;
     tracing::info!(card.number = %card.number, batch.id = %card.batch_id, "card sold");
     Ok((StatusCode::CREATED, Json(CardView::from(&card))))
 }
@@ -428,22 +431,20 @@ struct RechargeBody {
 )]
 pub async fn recharge_card(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    Binding(binding): Binding,
-    scope: Option<Extension<IdempotencyScope>>,
+    caller: CardCaller,
     Path(number): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
     let body: RechargeBody = parse_body(&body)?;
     let number = card_number(&number)?;
+    let (client, order_number) = caller.order(body.order_number.as_deref())?;
     let request = RechargeRequest {
-        client: client_of(&actor)?,
-        order_number: money_order_number(body.order_number.as_deref(), scope.as_ref())?,
+        client,
+        order_number,
         amount: amount("amount", &body.amount)?,
         channel: body.channel,
     };
-    let done = state.cards().recharge_card(&number, request, binding, &actor).await?;
-    Ok((StatusCode::CREATED, Json(CardTransactionView::from(&done))))
+    created(state.cards().recharge_card(&number, request, caller.binding, &caller.actor).await?)
 }
 
 /// A payment.
@@ -481,23 +482,21 @@ struct PayBody {
 )]
 pub async fn pay_with_card(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    Binding(binding): Binding,
-    scope: Option<Extension<IdempotencyScope>>,
+    caller: CardCaller,
     Path(number): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
     let body: PayBody = parse_body(&body)?;
     let number = card_number(&number)?;
+    let (client, order_number) = caller.order(body.order_number.as_deref())?;
     let request = PaymentRequest {
-        client: client_of(&actor)?,
-        order_number: money_order_number(body.order_number.as_deref(), scope.as_ref())?,
+        client,
+        order_number,
         amount: amount("amount", &body.amount)?,
         business_line: body.business_line,
         receiver: crate::ids::account_id("receiver_account_id", &body.receiver_account_id)?,
     };
-    let done = state.cards().pay_with_card(&number, request, binding, &actor).await?;
-    Ok((StatusCode::CREATED, Json(CardTransactionView::from(&done))))
+    created(state.cards().pay_with_card(&number, request, caller.binding, &caller.actor).await?)
 }
 
 /// A refund.
@@ -529,22 +528,20 @@ struct RefundBody {
 )]
 pub async fn refund_to_card(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    Binding(binding): Binding,
-    scope: Option<Extension<IdempotencyScope>>,
+    caller: CardCaller,
     Path(number): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
     let body: RefundBody = parse_body(&body)?;
     let number = card_number(&number)?;
+    let (client, order_number) = caller.order(body.order_number.as_deref())?;
     let request = RefundRequest {
-        client: client_of(&actor)?,
-        order_number: money_order_number(body.order_number.as_deref(), scope.as_ref())?,
-        payment_number: order_number("payment_number", &body.payment_number)?,
+        client,
+        order_number,
+        payment_number: crate::wallet::order_number("payment_number", &body.payment_number)?,
         amount: amount("amount", &body.amount)?,
     };
-    let done = state.cards().refund_to_card(&number, request, binding, &actor).await?;
-    Ok((StatusCode::CREATED, Json(CardTransactionView::from(&done))))
+    created(state.cards().refund_to_card(&number, request, caller.binding, &caller.actor).await?)
 }
 
 /// GET /v1/cards/{number}/transactions
@@ -569,7 +566,7 @@ pub async fn card_transactions(
     query: QueryParams,
 ) -> Result<Json<CardTransactionList>, ApiError> {
     let query = query.only(&["cursor", "limit"])?;
-    let limit = card_limit(&query)?;
+    let limit = super::card_limit(&query)?;
     let page = state.cards().card_transactions(&card_number(&number)?, binding, query.get("cursor"), limit).await?;
     Ok(Json(CardTransactionList {
         data: page.transactions.iter().map(CardTransactionView::from).collect(),

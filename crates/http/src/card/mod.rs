@@ -8,21 +8,29 @@
 //! number derived from the key ([`IdempotencyScope::order_number`]): a retry moves the money once.
 
 mod cards;
+mod codes;
 mod setup;
 
 pub use cards::*;
+pub use codes::*;
 pub use setup::*;
 
-use axum::Extension;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use sanhu_core::card::{CardKind, CardOwner, CardTerms, LineRate, SalesChannel, Validity};
+use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::party::Actor;
 use sanhu_core::Timestamp;
 use sanhu_service::card::{CardFailure, CARD_ORDER_NUMBER_REQUIRED};
 use sanhu_service::wallet::OrderNumber;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{code, ApiError};
 use crate::idempotency::IdempotencyScope;
+use crate::party::ClientActor;
+use crate::principal::Binding;
+use crate::query::QueryParams;
 
 /// What a card carries.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -222,20 +230,63 @@ pub(crate) fn owner_text(owner: CardOwner) -> String {
     owner.as_text()
 }
 
-/// The order number of a card's money request: the body's, else one derived from its Idempotency-Key.
-pub(crate) fn money_order_number(
-    given: Option<&str>,
-    scope: Option<&Extension<IdempotencyScope>>,
-) -> Result<OrderNumber, ApiError> {
-    match (given, scope) {
-        (Some(number), _) => crate::wallet::order_number("order_number", number),
-        (None, Some(Extension(scope))) => crate::wallet::order_number("order_number", &scope.order_number()),
-        (None, None) => Err(ApiError::use_case(CardFailure::Rejected(CARD_ORDER_NUMBER_REQUIRED))),
+/// Who a card request is from, as every card handler takes it: the actor (recorded with what it
+/// changes), its binding (what it reaches: the service answers what it does not reach as absent),
+/// and the Idempotency-Key's scope (which numbers a money request sent without an order number).
+pub struct CardCaller {
+    pub actor: Actor,
+    pub binding: Option<MemberId>,
+    scope: Option<IdempotencyScope>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CardCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<CardCaller, ApiError> {
+        let ClientActor(actor) = ClientActor::from_request_parts(parts, state).await?;
+        let Binding(binding) = Binding::from_request_parts(parts, state).await?;
+        let scope = parts.extensions.get::<IdempotencyScope>().cloned();
+        Ok(CardCaller { actor, binding, scope })
     }
 }
 
+impl CardCaller {
+    /// The client a money request is numbered under, and its order number: the body's, else one
+    /// derived from its Idempotency-Key.
+    pub(crate) fn order(&self, given: Option<&str>) -> Result<(ClientId, OrderNumber), ApiError> {
+        let number = match (given, &self.scope) {
+            (Some(number), _) => crate::wallet::order_number("order_number", number)?,
+            (None, Some(scope)) => crate::wallet::order_number("order_number", &scope.order_number())?,
+            (None, None) => return Err(ApiError::use_case(CardFailure::Rejected(CARD_ORDER_NUMBER_REQUIRED))),
+        };
+        Ok((crate::wallet::client_of(&self.actor)?, number))
+    }
+}
+
+/// An id in a path or a body, of the kind `parse` reads (`what` names it in the refusal).
+pub(crate) fn parse_id<T>(text: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<T, ApiError> {
+    parse(text).ok_or_else(|| ApiError::new(code::INVALID_ID, format!("{text:?} is not {what}")))
+}
+
+/// A card list's `after` and `limit` (1 to 100, 50 by default), its only parameters.
+pub(crate) fn list_query<T>(
+    query: QueryParams,
+    parse: impl Fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<(Option<T>, Option<u32>), ApiError> {
+    let query = query.only(&["after", "limit"])?;
+    let after = query.get("after").map(|text| parse_id(text, &parse, what)).transpose()?;
+    Ok((after, card_limit(&query)?))
+}
+
+/// The cursor after a page read with `limit`: its last item's, when the page is full.
+pub(crate) fn next_cursor<T>(page: &[T], limit: Option<u32>, id: impl Fn(&T) -> String) -> Option<String> {
+    let full = page.len() == limit.unwrap_or(sanhu_service::card::CARD_PAGE_DEFAULT) as usize;
+    full.then(|| page.last().map(id)).flatten()
+}
+
 /// The `limit` of a card list (1 to 100, 50 by default).
-pub(crate) fn card_limit(query: &crate::query::QueryParams) -> Result<Option<u32>, ApiError> {
+pub(crate) fn card_limit(query: &QueryParams) -> Result<Option<u32>, ApiError> {
     match query.get("limit") {
         None => Ok(None),
         Some(text) => text

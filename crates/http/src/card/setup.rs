@@ -12,21 +12,13 @@ use sanhu_service::card::{CardBatch, CardSegment, CardType, NewBatch, NewCardTyp
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{card_limit, owner_text, ChannelJson, TermsJson, ValidityJson};
-use crate::error::{code, ApiError};
+use super::{list_query, CardCaller, next_cursor, owner_text, parse_id, ChannelJson, TermsJson, ValidityJson};
+use crate::error::ApiError;
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::{ActorText, ClientActor};
 use crate::principal::{AuthenticatedStaff, Binding};
 use crate::query::QueryParams;
 use crate::AppState;
-
-fn parse_id<T>(text: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<T, ApiError> {
-    parse(text).ok_or_else(|| ApiError::new(code::INVALID_ID, format!("{text:?} is not {what}")))
-}
-
-fn after<T>(query: &QueryParams, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Option<T>, ApiError> {
-    query.get("after").map(|text| parse_id(text, &parse, what)).transpose()
-}
 
 // -------------------------------------------------------------------------------------------------
 // Card types
@@ -115,8 +107,7 @@ struct CreateCardTypeBody {
 )]
 pub async fn create_card_type(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    Binding(binding): Binding,
+    caller: CardCaller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardTypeView>), ApiError> {
     let body: CreateCardTypeBody = parse_body(&body)?;
@@ -125,7 +116,7 @@ pub async fn create_card_type(
         Some(text) => CardOwner::Merchant(parse_id(text, MerchantId::parse, "a merchant id")?),
     };
     let new = NewCardType { owner, name: body.name, grade: body.grade, terms: body.terms.terms()? };
-    let created = state.cards().create_card_type(new, binding, &actor).await?;
+    let created = state.cards().create_card_type(new, caller.binding, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(CardTypeView::from(&created))))
 }
 
@@ -148,12 +139,9 @@ pub async fn list_card_types(
     Binding(binding): Binding,
     query: QueryParams,
 ) -> Result<Json<CardTypeList>, ApiError> {
-    let query = query.only(&["after", "limit"])?;
-    let limit = card_limit(&query)?;
-    let after = after(&query, CardTypeId::parse, "a card type id")?;
+    let (after, limit) = list_query(query, CardTypeId::parse, "a card type id")?;
     let page = state.cards().card_types(binding, after, limit).await?;
-    let full = page.len() == limit.unwrap_or(sanhu_service::card::CARD_PAGE_DEFAULT) as usize;
-    let next_cursor = full.then(|| page.last().map(|t| t.id.to_string())).flatten();
+    let next_cursor = next_cursor(&page, limit, |t| t.id.to_string());
     Ok(Json(CardTypeList { data: page.iter().map(CardTypeView::from).collect(), next_cursor }))
 }
 
@@ -324,12 +312,9 @@ pub async fn list_segments(
     State(state): State<AppState>,
     query: QueryParams,
 ) -> Result<Json<CardSegmentList>, ApiError> {
-    let query = query.only(&["after", "limit"])?;
-    let limit = card_limit(&query)?;
-    let after = after(&query, CardSegmentId::parse, "a segment id")?;
+    let (after, limit) = list_query(query, CardSegmentId::parse, "a segment id")?;
     let page = state.cards().segments(after, limit).await?;
-    let full = page.len() == limit.unwrap_or(sanhu_service::card::CARD_PAGE_DEFAULT) as usize;
-    let next_cursor = full.then(|| page.last().map(|s| s.id.to_string())).flatten();
+    let next_cursor = next_cursor(&page, limit, |s| s.id.to_string());
     Ok(Json(CardSegmentList { data: page.iter().map(CardSegmentView::from).collect(), next_cursor }))
 }
 
@@ -463,8 +448,7 @@ struct CreateBatchBody {
 )]
 pub async fn create_batch(
     State(state): State<AppState>,
-    ClientActor(actor): ClientActor,
-    Binding(binding): Binding,
+    caller: CardCaller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardBatchView>), ApiError> {
     let body: CreateBatchBody = parse_body(&body)?;
@@ -476,7 +460,7 @@ pub async fn create_batch(
         validity: body.validity.as_ref().map(ValidityJson::validity).transpose()?,
         quantity: body.quantity,
     };
-    let batch = state.cards().create_batch(new, binding, &actor).await?;
+    let batch = state.cards().create_batch(new, caller.binding, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(CardBatchView::of(&batch, &state).await?)))
 }
 
@@ -499,12 +483,9 @@ pub async fn list_batches(
     Binding(binding): Binding,
     query: QueryParams,
 ) -> Result<Json<CardBatchList>, ApiError> {
-    let query = query.only(&["after", "limit"])?;
-    let limit = card_limit(&query)?;
-    let after = after(&query, CardBatchId::parse, "a batch id")?;
+    let (after, limit) = list_query(query, CardBatchId::parse, "a batch id")?;
     let page = state.cards().batches(binding, after, limit).await?;
-    let full = page.len() == limit.unwrap_or(sanhu_service::card::CARD_PAGE_DEFAULT) as usize;
-    let next_cursor = full.then(|| page.last().map(|b| b.id.to_string())).flatten();
+    let next_cursor = next_cursor(&page, limit, |b| b.id.to_string());
     let mut data = Vec::with_capacity(page.len());
     for batch in &page {
         data.push(CardBatchView::of(batch, &state).await?);

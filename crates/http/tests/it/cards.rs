@@ -20,11 +20,11 @@ use serde_json::{json, Value};
 const PASSWORD: &str = "correct horse battery staple";
 
 /// The API with an API client, and staff who sign in.
-struct App {
-    api: TestApp,
+pub(crate) struct App {
+    pub(crate) api: TestApp,
 }
 
-async fn app(db: TestDatabase) -> App {
+pub(crate) async fn app(db: TestDatabase) -> App {
     let mut api = TestApp::new(db, PartyConfig { ..world::party_config() }, world::wallet_config()).await;
     let staff = StaffConfig {
         hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
@@ -52,13 +52,13 @@ async fn app(db: TestDatabase) -> App {
 }
 
 /// A staff member's session: its cookie and CSRF token.
-struct Console {
+pub(crate) struct Console {
     cookie: String,
     csrf: String,
 }
 
 impl App {
-    async fn sign_in(&self, username: &str) -> Console {
+    pub(crate) async fn sign_in(&self, username: &str) -> Console {
         let request = Request::builder()
             .method("POST")
             .uri("/v1/staff/sessions")
@@ -71,7 +71,7 @@ impl App {
         Console { cookie, csrf: body["csrf_token"].as_str().unwrap().to_owned() }
     }
 
-    async fn staff_post(&self, console: &Console, path: &str, body: Value) -> TestResponse {
+    pub(crate) async fn staff_post(&self, console: &Console, path: &str, body: Value) -> TestResponse {
         let request = Request::builder()
             .method("POST")
             .uri(path)
@@ -85,23 +85,23 @@ impl App {
 
     /// A platform card type: 金卡, stored value 5,000.00 sold at 4,500.00, a year from activation,
     /// rechargeable, 90% by default and 70% for coffee.
-    async fn gold_type(&self) -> String {
+    pub(crate) async fn gold_type(&self) -> String {
         let body = json!({"name": "金卡", "grade": 1, "terms": gold_terms()});
         id(self.api.post("/v1/card-types", body).await.assert_status(StatusCode::CREATED))
     }
 
-    async fn segment(&self, prefix: &str, first: i64, last: i64) -> String {
+    pub(crate) async fn segment(&self, prefix: &str, first: i64, last: i64) -> String {
         let body = json!({"prefix": prefix, "serial_digits": 8, "first_serial": first, "last_serial": last, "region": "北京分公司"});
         id(self.api.post("/v1/card-segments", body).await.assert_status(StatusCode::CREATED))
     }
 
-    async fn batch(&self, type_id: &str, segment: &str, quantity: i64) -> String {
+    pub(crate) async fn batch(&self, type_id: &str, segment: &str, quantity: i64) -> String {
         let body = json!({"type_id": type_id, "segment_id": segment, "channel": "app", "quantity": quantity});
         id(self.api.post("/v1/card-batches", body).await.assert_status(StatusCode::CREATED))
     }
 
     /// The batch approved by marketing (mei.lin) and finance (qian.yu).
-    async fn approve(&self, batch: &str) {
+    pub(crate) async fn approve(&self, batch: &str) {
         let path = format!("/v1/card-batches/{batch}/approve");
         for name in ["mei.lin", "qian.yu"] {
             let console = self.sign_in(name).await;
@@ -109,13 +109,13 @@ impl App {
         }
     }
 
-    async fn sell(&self, batch: &str, order: &str) -> Value {
+    pub(crate) async fn sell(&self, batch: &str, order: &str) -> Value {
         let body = json!({"order_number": order, "batch_id": batch, "payment_channel": "alipay"});
         self.api.post("/v1/cards", body).await.assert_status(StatusCode::CREATED).clone()
     }
 
     /// An active card of a new approved batch of the gold type.
-    async fn active_card(&self) -> String {
+    pub(crate) async fn active_card(&self) -> String {
         let gold = self.gold_type().await;
         let segment = self.segment("8601", 0, 999).await;
         let batch = self.batch(&gold, &segment, 10).await;
@@ -126,17 +126,17 @@ impl App {
     }
 }
 
-fn gold_terms() -> Value {
+pub(crate) fn gold_terms() -> Value {
     json!({"kind": "stored_value", "face_value": 500000, "sale_price": 450000,
            "validity": {"days_from_activation": 365}, "rechargeable": true,
            "default_rate_bp": 9000, "line_rates": [{"line": "coffee", "rate_bp": 7000}]})
 }
 
-fn id(body: &Value) -> String {
+pub(crate) fn id(body: &Value) -> String {
     body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_owned()
 }
 
-fn pay_body(order: &str, amount: i64, line: &str, receiver: &str) -> Value {
+pub(crate) fn pay_body(order: &str, amount: i64, line: &str, receiver: &str) -> Value {
     json!({"order_number": order, "amount": amount, "business_line": line, "receiver_account_id": receiver})
 }
 
@@ -350,13 +350,13 @@ on_both_backends!(a_cards_money_requests_move_money_once_by_order_number_or_key,
 });
 
 /// A unified social credit code whose first 17 characters end in `n`, with its check character.
-fn credit_code(n: u32) -> String {
+pub(crate) fn credit_code(n: u32) -> String {
     let first17 = format!("91110108MA01{n:05}");
     format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
 }
 
 /// A merchant (individual business) opened from a new active member; (merchant, member, its basic account).
-async fn merchant(api: &TestApp, phone: &str, n: u32) -> (String, String, String) {
+pub(crate) async fn merchant(api: &TestApp, phone: &str, n: u32) -> (String, String, String) {
     let (member, basic) = api.active_member(phone).await;
     let body = json!({
         "member_id": member, "merchant_type": "individual_business", "name": format!("咖啡店{n}"),

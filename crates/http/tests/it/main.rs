@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod audit;
+mod card_codes;
 mod card_merchants;
 mod cards;
 mod client_cache;

@@ -44,6 +44,7 @@ pub const SECRET_FIELDS: &[&str] = &[
     "verification_code",
     "sms_code",
     "redemption_code",
+    "codes_csv",
     "activation_code",
     // Certificate numbers: a person's ID card or passport, a company's unified social credit code.
     "certificate_number",

@@ -19,7 +19,7 @@ use sanhu_store::LedgerStore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::batches::BatchStatus;
+use super::batches::{BatchStatus, CardBatch};
 use super::documents::{decode, encode, TermsDoc};
 use super::money::{transaction_id, CardTransaction, CardTransactionKind};
 use super::{card_account_id, CardFailure, Cards, CARD_NOT_FOUND};
@@ -40,6 +40,16 @@ pub struct SaleRequest {
     pub batch_id: CardBatchId,
     /// The payment channel the buyer paid through (a stored-value card sold at a price needs one).
     pub payment_channel: Option<String>,
+}
+
+/// A sale's record before its card is made: its id and order number, what makes a retry the same
+/// sale, its moves and who made it.
+pub(crate) struct SaleRecord {
+    pub id: String,
+    pub order_number: String,
+    pub fingerprint: String,
+    pub moves: Vec<(AccountId, i64, &'static str)>,
+    pub actor: String,
 }
 
 /// A card as kept, with its balance.
@@ -156,6 +166,11 @@ impl Card {
         self.valid_from.zip(self.valid_until)
     }
 
+    /// Whether it may receive a refund now.
+    pub(crate) fn check_receives(&self) -> Result<(), CardError> {
+        sanhu_core::card::check_receives(self.status)
+    }
+
     /// Whether it may move money now.
     pub(crate) fn check_usable(&self, now: Timestamp) -> Result<(), CardError> {
         check_usable(self.status, self.window(), now)
@@ -218,6 +233,9 @@ impl Cards {
     ) -> Result<Card, CardFailure> {
         let id = transaction_id(CardTransactionKind::Sale, request.client, &request.order_number);
         let fingerprint = format!("sale|{}|{}", request.batch_id, request.payment_channel.as_deref().unwrap_or(""));
+        // The batch's turn: concurrent sales of one batch are decided one after another, each on the
+        // count the last left.
+        let _turn = self.turn(format!("card_batch:{}", request.batch_id)).await;
         if let Some(done) = self.replay(&id, &fingerprint).await? {
             return self.card(&done.card_number, binding).await;
         }
@@ -225,13 +243,35 @@ impl Cards {
         if batch.status != BatchStatus::Approved {
             return Err(CardError::BatchNotApproved.into());
         }
-        let terms = batch.terms.clone();
+        let moves = self.sale_moves(&batch.terms, request.payment_channel.as_deref()).await?;
+        let Some(index) = self.store().take_card_of_batch(&batch.id.to_string()).await? else {
+            // Approved (a batch stays so): every card is sold or held by a redemption code.
+            return Err(CardError::BatchSoldOut.into());
+        };
+        // A serial taken: until the sale's record is written, running the sale again would take another.
+        crate::effects::wrote();
+        let sale = SaleRecord {
+            id,
+            order_number: request.order_number.as_str().to_owned(),
+            fingerprint,
+            moves,
+            actor: actor_text(actor),
+        };
+        self.issue_card(&batch, index, sale, None, binding).await
+    }
+
+    /// What the sale of a card with `terms` moves, paid through `payment_channel`: a stored-value
+    /// card's sale price from the channel's clearing account, the rest of its face value from
+    /// marketing expense; nothing for the other kinds.
+    pub(crate) async fn sale_moves(
+        &self,
+        terms: &CardTerms,
+        payment_channel: Option<&str>,
+    ) -> Result<Vec<(AccountId, i64, &'static str)>, CardFailure> {
         let mut moves = Vec::new();
         if terms.kind == CardKind::StoredValue {
             if terms.sale_price > 0 {
-                let channel = request
-                    .payment_channel
-                    .as_deref()
+                let channel = payment_channel
                     .and_then(|c| self.wallets.config().channel(c))
                     .ok_or(CardFailure::Rejected(CHANNEL_NOT_CONFIGURED))?;
                 let clearing =
@@ -244,42 +284,53 @@ impl Cards {
                 moves.push((marketing, given, CARD_SALE_DISCOUNT_CODE));
             }
         }
-        let Some(index) = self.store().take_card_of_batch(&batch.id.to_string()).await? else {
-            let now = self.batch(request.batch_id, binding).await?;
-            return Err(
-                if now.sold >= now.quantity { CardError::BatchSoldOut } else { CardError::BatchNotApproved }.into()
-            );
-        };
-        // A serial taken: until the sale's record is written, running the sale again would take another.
-        crate::effects::wrote();
+        Ok(moves)
+    }
+
+    /// Makes card `index` of `batch` with its sale (`sale`), then submits and settles the sale's
+    /// money: the card, as the caller reaches it. With `holder` (a redeemed code's member), the card
+    /// is activated and bound to it at once. A sale stored already (a retry, or the same sale made
+    /// meanwhile) answers its card: the serial taken here, if another, is left unused (a gap in the
+    /// batch's numbers, never a number given twice).
+    pub(crate) async fn issue_card(
+        &self,
+        batch: &CardBatch,
+        index: i64,
+        sale: SaleRecord,
+        holder: Option<MemberId>,
+        binding: Option<MemberId>,
+    ) -> Result<Card, CardFailure> {
+        let terms = batch.terms.clone();
         let segment = self.segment(batch.segment_id).await?;
         let number = segment.segment.number(batch.first_serial + index);
         let account_id = self.ensure_card_account(&number).await?;
         let now = clock::now();
+        let window = holder.map(|_| terms.validity.window(now));
         let card = Card {
             number: number.clone(),
             batch_id: batch.id,
             type_id: batch.type_id,
             type_version: batch.type_version,
             owner: batch.owner,
-            member_id: None,
+            member_id: holder,
             account_id,
-            status: CardStatus::Sold,
+            status: if holder.is_some() { CardStatus::Active } else { CardStatus::Sold },
             lost: false,
             status_reason: None,
             channel: batch.channel,
             terms: terms.clone(),
-            sold_by: actor_text(actor),
+            sold_by: sale.actor.clone(),
             sold_at: now,
-            activated_at: None,
-            valid_from: None,
-            valid_until: None,
-            bound_at: None,
+            activated_at: holder.map(|_| now),
+            valid_from: window.map(|w| w.0),
+            valid_until: window.map(|w| w.1),
+            bound_at: holder.map(|_| now),
             version: 1,
             balance: 0,
             blocks_pending_since: None,
         };
-        let moves: Vec<Move> = moves
+        let moves: Vec<Move> = sale
+            .moves
             .into_iter()
             .map(|(debit, amount, code)| Move {
                 debit,
@@ -288,28 +339,29 @@ impl Cards {
                 code,
             })
             .collect();
-        let chain = posted_chain(&moves, &id, "sale", &number);
-        let sale = CardTransaction {
+        let chain = posted_chain(&moves, &sale.id, "sale", &number);
+        let record = CardTransaction {
             order_amount: Some(terms.sale_price),
             ..CardTransaction::in_flight(
-                &id,
+                &sale.id,
                 CardTransactionKind::Sale,
-                request.order_number.as_str(),
+                &sale.order_number,
                 &number,
                 if terms.kind == CardKind::StoredValue { terms.face_value } else { 0 },
-                fingerprint,
-                actor_text(actor),
+                sale.fingerprint,
+                sale.actor,
                 now,
                 store_chain(&chain),
             )
         };
-        if !self.store().create_card(&card.stored(), &sale.stored()).await? {
-            // The same sale, made meanwhile: its card is the answer (the serial taken here is left
-            // unused, a gap in the batch's numbers, never a number given twice).
-            let done = self.replay(&id, &sale.fingerprint).await?.ok_or_else(|| anyhow!("card sale {id} vanished"))?;
+        if !self.store().create_card(&card.stored(), &record.stored()).await? {
+            let done = self
+                .replay(&record.id, &record.fingerprint)
+                .await?
+                .ok_or_else(|| anyhow!("card sale {} vanished", record.id))?;
             return self.card(&done.card_number, binding).await;
         }
-        self.settle(sale, None).await?;
+        self.settle(record, None).await?;
         self.card(&number, binding).await
     }
 

@@ -110,6 +110,22 @@ pub const CARD_CURSOR_INVALID: Rejection = Rejection {
     message: "the cursor is not one a page of this list returned",
 };
 
+pub const CARD_CODE_NOT_FOUND: Rejection = Rejection {
+    code: "card_code_not_found",
+    status: 404,
+    message: "no redemption code you reach is this one (a failed redemption, counted against guessing)",
+};
+pub const CARD_CODE_ATTEMPTS_EXCEEDED: Rejection = Rejection {
+    code: "card_code_attempts_exceeded",
+    status: 429,
+    message: "too many failed redemptions by this caller or for this member in the last 15 minutes; try again later",
+};
+pub const CARD_CODES_EXCEED_BATCH: Rejection = Rejection {
+    code: "card_codes_exceed_batch",
+    status: 409,
+    message: "a batch's cards sold and held by unredeemed codes, the new codes added, are at most its quantity",
+};
+
 /// Codes the card service answers with, besides core's card rules.
 const SERVICE_CODES: &[Rejection] = &[
     CARD_TYPE_NOT_FOUND,
@@ -124,6 +140,9 @@ const SERVICE_CODES: &[Rejection] = &[
     CARD_RECEIVER_OUTSIDE_SCOPE,
     CARD_LIST_LIMIT_INVALID,
     CARD_CURSOR_INVALID,
+    CARD_CODE_NOT_FOUND,
+    CARD_CODE_ATTEMPTS_EXCEEDED,
+    CARD_CODES_EXCEED_BATCH,
 ];
 
 /// Every code a card use case can refuse with: core's card rules, the service's own, and what a card's

@@ -13,6 +13,7 @@
 //! | `types.rs` | card types: created, listed, read, their terms changed (a new version) |
 //! | `batches.rs` | number segments, batches allocated from them, the two roles' approvals |
 //! | `cards.rs` | a card's life: sold, activated, bound, frozen, unfrozen, read |
+//! | `codes.rs` | redemption codes: generated (shown once, kept as keyed hashes), redeemed once, bound in bulk |
 //! | `money.rs` | recharges, payments with the discount, refunds; a card's transactions |
 //! | `documents.rs` | how each record's JSON document is kept |
 //! | `error.rs` | the card's rejection codes |
@@ -40,6 +41,7 @@
 
 mod batches;
 mod cards;
+mod codes;
 mod documents;
 mod error;
 mod money;
@@ -56,6 +58,7 @@ use crate::wallet::Wallets;
 
 pub use batches::{BatchStatus, CardBatch, CardSegment, NewBatch, NewSegment};
 pub use cards::{Card, SaleRequest};
+pub use codes::{status_text as code_status_text, BulkOutcome, CardCode, GeneratedCodes, NewCodes};
 pub use error::*;
 pub use money::{CardPage, CardTransaction, CardTransactionKind, PaymentRequest, RechargeRequest, RefundRequest};
 pub use types::{CardType, NewCardType};

@@ -18,8 +18,9 @@
 //!   member that may not receive), and what it receives is counted against its merchant's limits in
 //!   the write that records the payment (`party::merchants::merchant_receives`), given back in the
 //!   write that records the ledger's refusal. A refund leaves the counts as a wallet refund does.
-//! - **Refund**: part or all of a payment, back from its receiver to the card; the refunds of a payment
-//!   add up to at most what it took, checked in the statement that stores each (concurrent refunds
+//! - **Refund**: part or all of a payment, back from its receiver to the card, if the receiver may pay
+//!   (checked as a wallet refund's receiver is) and the card may receive (active or frozen, not
+//!   replaced); the refunds of a payment add up to at most what it took, checked in the statement that stores each (concurrent refunds
 //!   included), and a refund the ledger refuses gives its share back.
 
 use anyhow::anyhow;
@@ -550,6 +551,10 @@ impl Cards {
             return Err(CardFailure::NotFound(CARD_TRANSACTION_NOT_FOUND));
         }
         let receiver = payment.counter_account.ok_or_else(|| anyhow!("card payment {payment_id} has no receiver"))?;
+        // The receiver pays the refund back, as a wallet refund's receiver does (its customer or
+        // account frozen, stopped from paying or closed: theirs), and the card may receive it.
+        self.wallets.account_may_pay(receiver).await?;
+        card.check_receives()?;
         let moves = [Move { debit: receiver, credit: card.account_id, amount, code: CARD_REFUND_CODE }];
         let chain = posted_chain(&moves, &id, "refund", number);
         let refund = CardTransaction {

@@ -84,6 +84,13 @@ impl Parties {
         load_member(&mut self.reader(), member_id).await
     }
 
+    /// The member whose login phone is `phone` (`member_not_found` when none is).
+    pub async fn member_by_phone(&self, phone: &sanhu_core::party::PhoneNumber) -> Result<MemberId, PartyError> {
+        let key = sanhu_core::party::LoginIdentity::Phone(phone.clone()).uniqueness_key();
+        let owner = self.reader().key_owner(IDENTITY_KEY, &key).await?;
+        owner.as_deref().and_then(MemberId::parse).ok_or(PartyError::NotFound(MEMBER_NOT_FOUND))
+    }
+
     /// Activates an inactive member: it becomes normal, and every account type that opens on
     /// activation (the basic account) is opened for it. Returns the member and the accounts opened.
     pub async fn activate_member(

@@ -70,6 +70,12 @@ impl PartySecret {
         format!("ctk_{hex}")
     }
 
+    /// The digest under which a redemption code (兑换码) is kept: 64 hex digits of its keyed hash, so a
+    /// code is looked up by what is typed and the store holds nothing that gives it back.
+    pub(crate) fn redemption_code_digest(&self, code: &str) -> String {
+        hex::encode(self.keyed("sanhu-redemption-code-v1", code.as_bytes()))
+    }
+
     /// The certificate's index: 64 hex digits of the keyed hash of its type and number, which stands
     /// for the certificate wherever it is looked up by number (the unique key that makes one
     /// certificate one customer, the customer search). The number itself is kept only sealed

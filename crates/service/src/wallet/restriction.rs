@@ -62,6 +62,16 @@ impl Wallets {
         }
     }
 
+    /// Refuses a member's account that may not pay (its customer frozen or stopped from paying, the
+    /// account frozen, stopped from paying or closed), as a wallet refund's receiver is checked before
+    /// it pays the refund back. Not a member account: nothing to refuse here.
+    pub(crate) async fn account_may_pay(&self, account: AccountId) -> Result<(), WalletFailure> {
+        match self.account_restriction(account, Side::Pays).await? {
+            Some(restriction) => Err(restriction),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) async fn account_restriction(
         &self,
         account: AccountId,

@@ -35,6 +35,22 @@ fn segment_row(r: &Row) -> anyhow::Result<StoredCardSegment> {
     })
 }
 
+fn code_row(r: &Row) -> anyhow::Result<StoredCardCode> {
+    Ok(StoredCardCode {
+        id: r.try_get(0)?,
+        batch_id: r.try_get(1)?,
+        owner: r.try_get(2)?,
+        digest: r.try_get(3)?,
+        status: r.try_get(4)?,
+        expires_at: Timestamp::from_nanos(r.try_get(5)?),
+        member_id: r.try_get(6)?,
+        card_index: r.try_get(7)?,
+        redeemed_at: r.try_get::<_, Option<i64>>(8)?.map(Timestamp::from_nanos),
+        data: r.try_get(9)?,
+        created_at: Timestamp::from_nanos(r.try_get(10)?),
+    })
+}
+
 fn batch_row(r: &Row) -> anyhow::Result<StoredCardBatch> {
     Ok(StoredCardBatch {
         id: r.try_get(0)?,
@@ -144,6 +160,150 @@ impl PostgresStore {
 }
 
 impl CardStore for PostgresStore {
+    async fn create_card_codes(&self, batch_id: &str, codes: Vec<StoredCardCode>) -> anyhow::Result<CodesInsert> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        let row = tx
+            .query_opt(
+                "SELECT status, quantity, sold, codes_unused FROM card_batches WHERE id = $1 FOR UPDATE",
+                &[&batch_id],
+            )
+            .await
+            .context("lock a card batch")?;
+        let Some(row) = row else { return Ok(CodesInsert::NotApproved) };
+        let (status, quantity, sold, held): (String, i64, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        if status != "approved" {
+            return Ok(CodesInsert::NotApproved);
+        }
+        let adding = i64::try_from(codes.len())?;
+        if sold + held + adding > quantity {
+            return Ok(CodesInsert::OverQuantity);
+        }
+        tx.execute("UPDATE card_batches SET codes_unused = codes_unused + $2 WHERE id = $1", &[&batch_id, &adding])
+            .await?;
+        let insert = tx
+            .prepare(&format!(
+                "INSERT INTO card_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .await?;
+        for k in &codes {
+            tx.execute(
+                &insert,
+                &[
+                    &k.id,
+                    &k.batch_id,
+                    &k.owner,
+                    &k.digest,
+                    &k.status,
+                    &k.expires_at.nanos(),
+                    &k.member_id,
+                    &k.card_index,
+                    &k.redeemed_at.map(Timestamp::nanos),
+                    &k.data,
+                    &k.created_at.nanos(),
+                ],
+            )
+            .await
+            .with_context(|| format!("store card code {}", k.id))?;
+        }
+        tx.commit().await?;
+        Ok(CodesInsert::Stored)
+    }
+
+    async fn card_code_by_digest(&self, digest: &str) -> anyhow::Result<Option<StoredCardCode>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {CODE_COLUMNS} FROM card_codes WHERE digest = $1"), &[&digest])
+            .await
+            .context("read a card code")?;
+        row.as_ref().map(code_row).transpose()
+    }
+
+    async fn card_codes(
+        &self,
+        batch_id: &str,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCardCode>> {
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query(
+                &format!(
+                    "SELECT {CODE_COLUMNS} FROM card_codes WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ),
+                &[&batch_id, &after.unwrap_or_default(), &i64::from(limit)],
+            )
+            .await
+            .context("read card codes")?;
+        rows.iter().map(code_row).collect()
+    }
+
+    async fn redeem_card_code(&self, id: &str, member_id: &str, at: Timestamp) -> anyhow::Result<Option<i64>> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        // Two redemptions of one code at once: the second waits on the first's row lock, then finds
+        // the code redeemed and updates nothing.
+        let row = tx
+            .query_opt(
+                "UPDATE card_codes SET status = 'redeemed', member_id = $2, redeemed_at = $3 \
+                 WHERE id = $1 AND status = 'unused' AND expires_at > $3 RETURNING batch_id",
+                &[&id, &member_id, &at.nanos()],
+            )
+            .await
+            .context("redeem a card code")?;
+        let Some(row) = row else { return Ok(None) };
+        let batch: String = row.try_get(0)?;
+        let index: i64 = tx
+            .query_opt(
+                "UPDATE card_batches SET sold = sold + 1, codes_unused = codes_unused - 1 \
+                 WHERE id = $1 AND codes_unused > 0 AND sold < quantity RETURNING sold - 1",
+                &[&batch],
+            )
+            .await?
+            .with_context(|| format!("card code {id}'s batch {batch} holds no card for it"))?
+            .try_get(0)?;
+        tx.execute("UPDATE card_codes SET card_index = $2 WHERE id = $1", &[&id, &index]).await?;
+        tx.commit().await?;
+        Ok(Some(index))
+    }
+
+    async fn record_card_code_failure(
+        &self,
+        subjects: Vec<String>,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        for subject in &subjects {
+            tx.execute(
+                "DELETE FROM card_code_failures WHERE subject = $1 AND at < $2",
+                &[subject, &forget_before.nanos()],
+            )
+            .await?;
+            tx.execute("INSERT INTO card_code_failures (subject, at) VALUES ($1, $2)", &[subject, &at.nanos()])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn card_code_failures(&self, subject: &str, since: Timestamp) -> anyhow::Result<i64> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_one(
+                "SELECT count(*) FROM card_code_failures WHERE subject = $1 AND at >= $2",
+                &[&subject, &since.nanos()],
+            )
+            .await
+            .context("count failed redemptions")?;
+        Ok(row.try_get(0)?)
+    }
+
     async fn create_card_type(&self, card_type: &StoredCardType) -> anyhow::Result<()> {
         let t = card_type;
         let conn = self.inner.general.get().await?;
@@ -317,7 +477,8 @@ impl CardStore for PostgresStore {
         let row = conn
             .client
             .query_opt(
-                "UPDATE card_batches SET sold = sold + 1 WHERE id = $1 AND status = 'approved' AND sold < quantity \
+                "UPDATE card_batches SET sold = sold + 1 WHERE id = $1 AND status = 'approved' \
+                 AND sold + codes_unused < quantity \
                  RETURNING sold - 1",
                 &[&batch_id],
             )

@@ -23,6 +23,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (10, include_str!("schema_v10.sql")),
     // A card's ledger blocks pending (a freeze or an unfreeze between its writes), for the repair.
     (11, include_str!("schema_v11.sql")),
+    // Redemption codes of card batches (keyed hashes) and failed redemptions (see `crate::card`).
+    (14, include_str!("schema_v14.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

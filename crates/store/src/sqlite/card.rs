@@ -49,6 +49,22 @@ fn batch_row(r: &Row) -> rusqlite::Result<StoredCardBatch> {
     })
 }
 
+fn code_row(r: &Row) -> rusqlite::Result<StoredCardCode> {
+    Ok(StoredCardCode {
+        id: r.get(0)?,
+        batch_id: r.get(1)?,
+        owner: r.get(2)?,
+        digest: r.get(3)?,
+        status: r.get(4)?,
+        expires_at: Timestamp::from_nanos(r.get(5)?),
+        member_id: r.get(6)?,
+        card_index: r.get(7)?,
+        redeemed_at: r.get::<_, Option<i64>>(8)?.map(Timestamp::from_nanos),
+        data: r.get(9)?,
+        created_at: Timestamp::from_nanos(r.get(10)?),
+    })
+}
+
 fn card_row(r: &Row) -> rusqlite::Result<StoredCard> {
     Ok(StoredCard {
         number: r.get(0)?,
@@ -136,6 +152,137 @@ fn page_sql(
 }
 
 impl CardStore for SqliteStore {
+    async fn create_card_codes(&self, batch_id: &str, codes: Vec<StoredCardCode>) -> anyhow::Result<CodesInsert> {
+        let batch_id = batch_id.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let batch: Option<(String, i64, i64, i64)> = tx
+                .prepare_cached("SELECT status, quantity, sold, codes_unused FROM card_batches WHERE id = ?1")?
+                .query_row([&batch_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            let Some((status, quantity, sold, held)) = batch else { return Ok(CodesInsert::NotApproved) };
+            if status != "approved" {
+                return Ok(CodesInsert::NotApproved);
+            }
+            let adding = i64::try_from(codes.len())?;
+            if sold + held + adding > quantity {
+                return Ok(CodesInsert::OverQuantity);
+            }
+            tx.prepare_cached("UPDATE card_batches SET codes_unused = codes_unused + ?2 WHERE id = ?1")?
+                .execute(params![batch_id, adding])?;
+            {
+                let mut insert = tx.prepare_cached(&format!(
+                    "INSERT INTO card_codes ({CODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ))?;
+                for k in &codes {
+                    insert
+                        .execute(params![
+                            k.id,
+                            k.batch_id,
+                            k.owner,
+                            k.digest,
+                            k.status,
+                            k.expires_at.nanos(),
+                            k.member_id,
+                            k.card_index,
+                            k.redeemed_at.map(Timestamp::nanos),
+                            k.data,
+                            k.created_at.nanos()
+                        ])
+                        .with_context(|| format!("failed to store card code {}", k.id))?;
+                }
+            }
+            tx.commit()?;
+            Ok(CodesInsert::Stored)
+        })
+        .await
+    }
+
+    async fn card_code_by_digest(&self, digest: &str) -> anyhow::Result<Option<StoredCardCode>> {
+        let digest = digest.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {CODE_COLUMNS} FROM card_codes WHERE digest = ?1"))?
+                .query_row([digest], code_row)
+                .optional()
+                .context("failed to read a card code")
+        })
+        .await
+    }
+
+    async fn card_codes(
+        &self,
+        batch_id: &str,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCardCode>> {
+        let batch_id = batch_id.to_owned();
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {CODE_COLUMNS} FROM card_codes WHERE batch_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            ))?;
+            let rows = statement.query_map(params![batch_id, after.unwrap_or_default(), limit], code_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read card codes")
+        })
+        .await
+    }
+
+    async fn redeem_card_code(&self, id: &str, member_id: &str, at: Timestamp) -> anyhow::Result<Option<i64>> {
+        let (id, member_id) = (id.to_owned(), member_id.to_owned());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let batch: Option<String> = tx
+                .prepare_cached(
+                    "UPDATE card_codes SET status = 'redeemed', member_id = ?2, redeemed_at = ?3 \
+                     WHERE id = ?1 AND status = 'unused' AND expires_at > ?3 RETURNING batch_id",
+                )?
+                .query_row(params![id, member_id, at.nanos()], |r| r.get(0))
+                .optional()?;
+            let Some(batch) = batch else { return Ok(None) };
+            let index: i64 = tx
+                .prepare_cached(
+                    "UPDATE card_batches SET sold = sold + 1, codes_unused = codes_unused - 1 \
+                     WHERE id = ?1 AND codes_unused > 0 AND sold < quantity RETURNING sold - 1",
+                )?
+                .query_row([&batch], |r| r.get(0))
+                .optional()?
+                .with_context(|| format!("card code {id}'s batch {batch} holds no card for it"))?;
+            tx.prepare_cached("UPDATE card_codes SET card_index = ?2 WHERE id = ?1")?.execute(params![id, index])?;
+            tx.commit()?;
+            Ok(Some(index))
+        })
+        .await
+    }
+
+    async fn record_card_code_failure(
+        &self,
+        subjects: Vec<String>,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> anyhow::Result<()> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for subject in &subjects {
+                tx.prepare_cached("DELETE FROM card_code_failures WHERE subject = ?1 AND at < ?2")?
+                    .execute(params![subject, forget_before.nanos()])?;
+                tx.prepare_cached("INSERT INTO card_code_failures (subject, at) VALUES (?1, ?2)")?
+                    .execute(params![subject, at.nanos()])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn card_code_failures(&self, subject: &str, since: Timestamp) -> anyhow::Result<i64> {
+        let subject = subject.to_owned();
+        self.read(move |c| {
+            c.prepare_cached("SELECT count(*) FROM card_code_failures WHERE subject = ?1 AND at >= ?2")?
+                .query_row(params![subject, since.nanos()], |r| r.get(0))
+                .context("failed to count failed redemptions")
+        })
+        .await
+    }
+
     async fn create_card_type(&self, card_type: &StoredCardType) -> anyhow::Result<()> {
         let t = card_type.clone();
         self.write(move |c| {
@@ -323,7 +470,8 @@ impl CardStore for SqliteStore {
         let id = batch_id.to_owned();
         self.write(move |c| {
             c.prepare_cached(
-                "UPDATE card_batches SET sold = sold + 1 WHERE id = ?1 AND status = 'approved' AND sold < quantity \
+                "UPDATE card_batches SET sold = sold + 1 WHERE id = ?1 AND status = 'approved' \
+                 AND sold + codes_unused < quantity \
                  RETURNING sold - 1",
             )?
             .query_row([id], |r| r.get(0))
