@@ -196,6 +196,13 @@ impl IdKind for CardBatchTag {
 /// An issuing batch (发行批次): cards of one type, sold through one channel, approved before sale.
 pub type CardBatchId = Id128<CardBatchTag>;
 
+pub enum BillTag {}
+impl IdKind for BillTag {
+    const PREFIX: &'static str = "bil";
+}
+/// A member's bill (用户账单) of one period.
+pub type BillId = Id128<BillTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

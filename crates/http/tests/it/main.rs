@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod audit;
+mod bills;
 mod card_merchants;
 mod cards;
 mod client_cache;

@@ -23,6 +23,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (10, include_str!("schema_v10.sql")),
     // A card's ledger blocks pending (a freeze or an unfreeze between its writes), for the repair.
     (11, include_str!("schema_v11.sql")),
+    // Members' bills, their items and the monthly run's progress (see `crate::bill`).
+    (15, include_str!("schema_v15.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

@@ -29,6 +29,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("schema_v9.sql")),
     // A card's ledger blocks pending (a freeze or an unfreeze between its writes), for the repair.
     (10, include_str!("schema_v10.sql")),
+    // Members' bills, their items and the monthly run's progress (see `crate::bill`).
+    (14, include_str!("schema_v14.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {
