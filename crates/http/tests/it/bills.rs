@@ -86,7 +86,7 @@ on_both_backends!(a_members_bill_is_issued_once_closes_at_the_ledgers_balance_an
             ("recharge".into(), "R-1".into(), 10_000),
             ("payment".into(), "P-1".into(), 3_000),
             ("payment".into(), "Q-1".into(), 1_500),
-            ("refund".into(), "P-1".into(), 1_000)
+            ("refund".into(), "P-1-R1".into(), 1_000)
         ]
     );
     let transfer = text(&items[1]["transfer_id"]);
