@@ -77,6 +77,9 @@ struct FileConfig {
     merchant_types: Option<Vec<MerchantTypeFile>>,
     /// How many merchants (not rejected or closed) one customer may have.
     merchants_per_customer_max: Option<u32>,
+    /// How long after a period ends its bills may be issued, in seconds (the margin for several
+    /// instances' clocks); absent: 300.
+    bill_period_closed_after_s: Option<u32>,
     /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
     wallet: Option<crate::wallet_config::WalletFile>,
     /// The header in which a trusted reverse proxy in front of sanhu passes the caller's address
@@ -347,6 +350,9 @@ impl Config {
                 Some(name) => PlatformCalendar::new(name).map_err(|e| anyhow::anyhow!("time_zone: {e}"))?,
                 None => PlatformCalendar::default(),
             },
+            bill_period_closed_after_s: file
+                .bill_period_closed_after_s
+                .unwrap_or(sanhu_core::bill::BILL_PERIOD_CLOSED_AFTER_S_DEFAULT),
             ..party_defaults
         };
         let sign_in_limits = crate::staff::sign_in_limits(file.staff.as_ref())?;

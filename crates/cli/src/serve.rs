@@ -16,6 +16,9 @@ use crate::config::{redact, Config};
 
 /// How often unpaid recharge orders past their expiry are closed.
 const RECHARGE_EXPIRY_INTERVAL_S: u64 = 30;
+/// How often the monthly bill run looks whether last month's bills are to be issued: a pass does
+/// nothing until the month has closed, and nothing once its run is done.
+const MONTHLY_BILLS_INTERVAL_S: u64 = 600;
 
 pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
     let store = config.open_store().await?;
@@ -55,6 +58,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     ));
     // Cards whose ledger blocks a crash left pending are finished at startup, then every minute.
     tokio::spawn(jobs::repair_card_blocks(state.cards(), jobs::CARD_BLOCKS_PENDING_REPAIRED_AFTER));
+    tokio::spawn(jobs::issue_monthly_bills(state.bills(), Duration::from_secs(MONTHLY_BILLS_INTERVAL_S)));
     let channels = Arc::new(HttpChannelQuery::new(ChannelQueryTimeouts::default()));
     tokio::spawn(jobs::compensate_recharges(
         state.wallets().clone(),

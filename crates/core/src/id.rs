@@ -203,6 +203,13 @@ impl IdKind for CardCodeTag {
 /// A redemption code (兑换码) of a batch, kept as a keyed hash: its id names it after it is printed.
 pub type CardCodeId = Id128<CardCodeTag>;
 
+pub enum BillTag {}
+impl IdKind for BillTag {
+    const PREFIX: &'static str = "bil";
+}
+/// A member's bill (用户账单) of one period.
+pub type BillId = Id128<BillTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

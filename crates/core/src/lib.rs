@@ -8,6 +8,7 @@
 #[macro_use]
 mod codes;
 
+pub mod bill;
 pub mod card;
 pub mod id;
 pub mod id_hash;

@@ -217,6 +217,29 @@ impl Default for PlatformCalendar {
     }
 }
 
+impl PlatformMonth {
+    /// Reads `YYYY-MM` (a month of the years 1970 to 9999), the form [`PlatformMonth`]'s `Display`
+    /// writes, and nothing looser.
+    pub fn parse(text: &str) -> Option<PlatformMonth> {
+        let b = text.as_bytes();
+        if b.len() != 7 || b[4] != b'-' || !b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit) {
+            return None;
+        }
+        let year: i16 = text[..4].parse().ok()?;
+        let month: i8 = text[5..].parse().ok()?;
+        ((1970..=9999).contains(&year) && (1..=12).contains(&month)).then_some(PlatformMonth { year, month })
+    }
+
+    /// The month before this one.
+    pub fn previous(self) -> PlatformMonth {
+        if self.month == 1 {
+            PlatformMonth { year: self.year - 1, month: 12 }
+        } else {
+            PlatformMonth { year: self.year, month: self.month - 1 }
+        }
+    }
+}
+
 impl fmt::Display for PlatformMonth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}", self.year, self.month)
@@ -306,6 +329,17 @@ mod tests {
         assert_eq!(end, Timestamp::parse_rfc3339("2026-03-01T00:00:00+08:00").unwrap());
         let december = china.month_bounds(PlatformMonth { year: 2026, month: 12 }).unwrap();
         assert_eq!(december.1, Timestamp::parse_rfc3339("2027-01-01T00:00:00+08:00").unwrap());
+    }
+
+    #[test]
+    fn a_month_reads_as_it_is_written_and_knows_the_one_before() {
+        let november = PlatformMonth::parse("2026-11").unwrap();
+        assert_eq!(november, PlatformMonth { year: 2026, month: 11 });
+        assert_eq!(november.to_string(), "2026-11");
+        assert_eq!(PlatformMonth::parse("2026-01").unwrap().previous(), PlatformMonth { year: 2025, month: 12 });
+        for bad in ["2026-13", "2026-00", "2026-1", "26-11", "2026/11", "1969-12", "2026-11-01", "２026-11", ""] {
+            assert!(PlatformMonth::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sanhu_core::ledger::{AccountCloseError, TransferError};
+use sanhu_service::bill::{bill_codes, BillFailure};
 use sanhu_service::card::{card_codes, CardFailure};
 use sanhu_service::failure::{Failure, UseCaseFailure};
 use sanhu_service::party::{rule_codes, MerchantFailure, PartyError, Rejection, CONCURRENT_CHANGE};
@@ -190,13 +191,14 @@ const CONCURRENT_CHANGE_RETRY_AFTER_S: u32 = 1;
 /// the ledger's), then the three-party model's codes that are not among them, in code order, each
 /// with the status and message its rule declares (`sanhu_service::party::rule_codes()`), then the
 /// wallet's likewise (`sanhu_service::wallet::wallet_codes()`), then the member cards' likewise
-/// (`sanhu_service::card::card_codes()`). A code declared in two places has one
+/// (`sanhu_service::card::card_codes()`), then the bills' likewise (`sanhu_service::bill::bill_codes()`).
+/// A code declared in two places has one
 /// status (a test checks). The OpenAPI document's `ErrorCode` enum is this list.
 pub fn registry() -> &'static [ErrorCodeInfo] {
     static REGISTRY: OnceLock<Vec<ErrorCodeInfo>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = ERROR_CODES.to_vec();
-        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()) {
+        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes()) {
             if !registry.iter().any(|info| info.code == rejection.code) {
                 registry.push(ErrorCodeInfo::from(rejection));
             }
@@ -248,6 +250,8 @@ pub enum Capability {
     Staff,
     /// Member cards (`crate::card`).
     Card,
+    /// Members' bills and customer bills (`crate::bill`).
+    Bill,
 }
 
 impl Capability {
@@ -261,6 +265,7 @@ impl Capability {
             Capability::Wallet => "Wallet",
             Capability::Staff => "Staff",
             Capability::Card => "Card",
+            Capability::Bill => "Bill",
         }
     }
 }
@@ -294,6 +299,12 @@ pub fn capability_codes(capability: Capability, signed: bool) -> Vec<&'static Er
             service.extend(card_codes().iter().map(|rejection| rejection.code));
             // A card type names its merchant; a card is bound to a member.
             service.extend(["merchant_not_found", "member_not_found"]);
+        }
+        Capability::Bill => {
+            groups.push(VALUES);
+            service.extend(bill_codes().iter().map(|rejection| rejection.code));
+            // A bill is of a member; a customer bill of a customer.
+            service.extend(["member_not_found", "customer_not_found"]);
         }
         Capability::Staff => {
             groups.extend([BODY, STAFF, VALUES]);
@@ -432,7 +443,7 @@ macro_rules! from_use_case_failures {
     };
 }
 
-from_use_case_failures!(PartyError, MerchantFailure, WalletFailure, StaffFailure, CardFailure);
+from_use_case_failures!(PartyError, MerchantFailure, WalletFailure, StaffFailure, CardFailure, BillFailure);
 
 /// An error and every cause under it, for the log: `a: b: c`.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -579,7 +590,7 @@ mod tests {
     #[test]
     fn every_service_code_is_registered_with_its_declared_status() {
         let mut seen = std::collections::HashMap::new();
-        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()) {
+        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes()) {
             if let Some(status) = seen.insert(rejection.code, rejection.status) {
                 assert_eq!(status, rejection.status, "{} is declared with two statuses", rejection.code);
             }
@@ -626,8 +637,8 @@ mod tests {
         // The ledger's results keep the ledger's rule (`TransferError::status`): a hold already posted
         // is a refusal of the transfer (422), not a conflict.
         let ledger = |code: &str| TransferError::ALL.iter().any(|e| e.code() == code);
-        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).filter(|r| !ledger(r.code))
-        {
+        let every = rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes());
+        for rejection in every.filter(|r| !ledger(r.code)) {
             let (code, status) = (rejection.code, rejection.status);
             let expected = if code.ends_with("_not_found") {
                 Some(404)

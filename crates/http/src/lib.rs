@@ -25,6 +25,7 @@
 pub mod access;
 pub mod audit;
 pub mod authentication;
+pub mod bill;
 mod body;
 pub mod card;
 mod catch_panic;

@@ -537,6 +537,10 @@ fn head() -> Value {
                 "description": "The wallet (钱包): the platform's accounts, a member's wallet, recharge, pay, refund, withdraw, freeze and adjust. Orders are named by the caller's order number: the same number again answers the order as it is."
             },
             {
+                "name": "bills",
+                "description": "Bills (账单): a member's bill of a month of the platform's time zone (or of a range), issued once the period has ended and never changed, with each account's opening and closing balance and the period's items by business type; a customer's bill, the sum of its members' bills."
+            },
+            {
                 "name": "staff",
                 "description": "Staff (后台人员): signing in to a session, and maker-checker (一人发起、另一人复核): requests that wait for a second staff member's approval."
             }

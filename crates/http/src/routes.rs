@@ -28,7 +28,7 @@ use crate::error::Capability;
 use crate::scopes::Scope::*;
 use crate::scopes::*;
 use crate::state::AppState;
-use crate::{audit, card, console, docs_page, health, ledger, openapi, party, staff, wallet};
+use crate::{audit, bill, card, console, docs_page, health, ledger, openapi, party, staff, wallet};
 
 /// One endpoint of the API.
 pub struct Route {
@@ -149,6 +149,7 @@ static TABLE: LazyLock<Vec<Route>> = LazyLock::new(|| {
         (Capability::Wallet, wallet_endpoints()),
         (Capability::Staff, staff_endpoints()),
         (Capability::Card, card_endpoints()),
+        (Capability::Bill, bill_endpoints()),
     ];
     sections
         .into_iter()
@@ -407,5 +408,18 @@ fn card_endpoints() -> Vec<Endpoint> {
         endpoint!(card::list_codes, filtered(CardsRead)),
         endpoint!(card::redeem_code, filtered(CardsWrite)).secret(),
         endpoint!(card::bind_codes, filtered(CardsWrite)).secret(),
+    ]
+}
+
+/// Members' bills and customer bills (`crate::bill`). A client bound to a member issues and lists its
+/// member's bills; a bill named by its id is read through the binding (`Bills::bill`), so those
+/// routes are `filtered`; a customer's bill is the back office's.
+fn bill_endpoints() -> Vec<Endpoint> {
+    vec![
+        endpoint!(bill::issue_bill, member(WalletWrite, MEMBER_PATH)),
+        endpoint!(bill::member_bills, member(WalletRead, MEMBER_PATH)),
+        endpoint!(bill::get_bill, filtered(WalletRead)),
+        endpoint!(bill::bill_items, filtered(WalletRead)),
+        endpoint!(bill::customer_bill, platform(AdminRead)),
     ]
 }

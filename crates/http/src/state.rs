@@ -215,6 +215,11 @@ impl AppState {
         sanhu_service::card::Cards::new(self.wallets.clone())
     }
 
+    /// Members' bills and customer bills, over the three-party model.
+    pub fn bills(&self) -> sanhu_service::bill::Bills {
+        sanhu_service::bill::Bills::new(self.parties.clone())
+    }
+
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }

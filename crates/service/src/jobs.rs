@@ -1,5 +1,5 @@
-//! Background jobs: hold expiry, member dormancy, recharge order expiry, recharge compensation and the
-//! repair of cards' ledger blocks a crash left pending.
+//! Background jobs: hold expiry, member dormancy, recharge order expiry, recharge compensation, the
+//! repair of cards' ledger blocks a crash left pending, and the monthly bills.
 //! Each runs until its task is dropped and survives store errors by logging them and trying again on
 //! the next tick.
 
@@ -302,4 +302,23 @@ pub async fn repair_card_blocks_pass(
     let grace = CARD_BLOCKS_PENDING_REPAIRED_AFTER.as_nanos() as i64;
     let before = sanhu_core::Timestamp::from_nanos(now.nanos().saturating_sub(grace));
     cards.repair_card_blocks(before, CARD_BLOCKS_REPAIR_PAGE).await
+}
+
+/// Issues last month's bills after each month closes ([`crate::bill::Bills::issue_last_month`]),
+/// checking every `interval` (hourly is plenty: a pass does nothing until the month has closed, and
+/// nothing once its run is done). An interrupted run goes on where it stopped.
+pub async fn issue_monthly_bills(bills: crate::bill::Bills, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let started = std::time::Instant::now();
+        let pass = bills.issue_last_month(clock::now(), crate::bill::BILL_RUN_PAGE_MEMBERS).await;
+        crate::metrics::job_ran("issue_monthly_bills", pass.is_ok(), started.elapsed());
+        match pass {
+            Ok(pass) if pass == crate::bill::BillRunPass::default() => {}
+            Ok(pass) => tracing::info!(bills.issued = pass.issued, members.skipped = pass.skipped, "issued monthly bills"),
+            Err(error) => tracing::warn!(error = %error, "monthly bill run failed; retrying next tick"),
+        }
+    }
 }

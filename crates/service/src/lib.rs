@@ -9,6 +9,7 @@
 pub mod failure;
 pub mod audit;
 pub mod batch_failure;
+pub mod bill;
 pub mod card;
 pub mod clock;
 pub mod effects;

@@ -11,6 +11,7 @@
 //! - [`audit::AuditStore`] (`audit.rs`): the hash-chained audit log;
 //! - [`staff::StaffStore`] (`staff.rs`): staff accounts and their sessions;
 //! - [`approvals::ApprovalStore`] (`approvals.rs`): maker-checker's approvals;
+//! - [`bill::BillStore`] (`bill.rs`): members' bills and the monthly run's progress;
 //! - [`card::CardStore`] (`card.rs`): member cards: types, number segments, batches, cards and their
 //!   transactions.
 //!
@@ -76,6 +77,7 @@ macro_rules! store_trait {
 mod access;
 pub mod approvals;
 pub mod audit;
+pub mod bill;
 pub mod card;
 mod database;
 mod ledger;

@@ -3,6 +3,7 @@
 
 mod audit;
 mod bank;
+mod bills_guide;
 mod cards_guide;
 mod cli;
 mod clients;

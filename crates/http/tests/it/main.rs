@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod audit;
 mod card_codes;
+mod bills;
 mod card_merchants;
 mod cards;
 mod client_cache;

@@ -82,6 +82,9 @@ pub struct PartyConfig {
     pub merchant_types: sanhu_core::party::merchant::MerchantTypes,
     /// How many merchants (not rejected or closed) one customer may have: a cap of risk control.
     pub merchants_per_customer_max: u32,
+    /// How long after a period ends its bills may be issued: the margin for the clocks of several
+    /// instances (`sanhu_core::bill`); 0 suits one instance alone.
+    pub bill_period_closed_after_s: u32,
 }
 
 impl Default for PartyConfig {
@@ -97,6 +100,7 @@ impl Default for PartyConfig {
             calendar: sanhu_core::PlatformCalendar::default(),
             merchant_types: sanhu_core::party::merchant::MerchantTypes::default_set(),
             merchants_per_customer_max: MERCHANTS_PER_CUSTOMER_MAX_DEFAULT,
+            bill_period_closed_after_s: sanhu_core::bill::BILL_PERIOD_CLOSED_AFTER_S_DEFAULT,
         }
     }
 }

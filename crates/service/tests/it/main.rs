@@ -2,6 +2,7 @@
 //! rather than once per file.
 
 mod audit;
+mod bills;
 mod enterprises;
 mod ledger;
 mod parties;

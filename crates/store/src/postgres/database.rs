@@ -25,6 +25,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (11, include_str!("schema_v11.sql")),
     // Redemption codes of card batches (keyed hashes) and failed redemptions (see `crate::card`).
     (14, include_str!("schema_v14.sql")),
+    // Members' bills, their items and the monthly run's progress (see `crate::bill`).
+    (15, include_str!("schema_v15.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

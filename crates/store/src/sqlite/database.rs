@@ -31,6 +31,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("schema_v10.sql")),
     // Redemption codes of card batches (keyed hashes) and failed redemptions (see `crate::card`).
     (13, include_str!("schema_v13.sql")),
+    // Members' bills, their items and the monthly run's progress (see `crate::bill`).
+    (14, include_str!("schema_v14.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

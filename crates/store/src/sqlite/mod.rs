@@ -5,6 +5,7 @@
 mod access;
 mod approvals;
 mod audit;
+mod bill;
 mod card;
 mod database;
 mod instance;
