@@ -27,6 +27,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (14, include_str!("schema_v14.sql")),
     // Members' bills, their items and the monthly run's progress (see `crate::bill`).
     (15, include_str!("schema_v15.sql")),
+    // The journal by time (BRIN), for questions of a period (the console's daily figures).
+    (16, include_str!("schema_v16.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {
