@@ -504,8 +504,8 @@ pub async fn list_merchants(
             })
         })
         .transpose()?;
-    let merchants = state.parties.list_merchants(&filter, after, limit).await?;
-    let next_cursor = (merchants.len() == limit as usize).then(|| merchants.last().map(|m| m.id.clone())).flatten();
+    let page = state.parties.list_merchants(&filter, after, limit).await?;
+    let (merchants, next_cursor) = (page.merchants, page.next);
     let mut data = Vec::with_capacity(merchants.len());
     for merchant in &merchants {
         data.push(MerchantView::read(merchant, &state).await?);

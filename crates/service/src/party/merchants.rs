@@ -334,6 +334,16 @@ pub fn settlement_number_text(given: &SettlementAccountGiven) -> String {
     }
 }
 
+/// The most merchant records one search reads (a search that is not a member's or a customer's walks
+/// the merchants' records): a page may end before its limit, with a cursor to go on.
+pub const MERCHANT_SEARCH_RECORDS_MAX: u32 = 1000;
+
+/// A page of merchants found, and the cursor to the next (none at the end).
+pub struct MerchantPage {
+    pub merchants: Vec<StoredMerchant>,
+    pub next: Option<String>,
+}
+
 /// Which merchants to list.
 #[derive(Clone, Debug, Default)]
 pub struct MerchantFilter {
@@ -472,16 +482,19 @@ impl Parties {
         load_merchant(&mut self.reader(), id).await
     }
 
-    /// Merchants in id order after `after`, those matching `filter`, at most `limit`.
+    /// Merchants in id order after `after`, those matching `filter`, at most `limit`, and where to go
+    /// on from. A member's or a customer's merchants are read from their lookup; any other search is a
+    /// walk through the merchants' records that reads at most [`MERCHANT_SEARCH_RECORDS_MAX`] of them
+    /// a call, so a page may end before `limit` are found, with a cursor to go on.
     pub async fn list_merchants(
         &self,
         filter: &MerchantFilter,
         after: Option<MerchantId>,
         limit: u32,
-    ) -> Result<Vec<StoredMerchant>, MerchantFailure> {
+    ) -> Result<MerchantPage, MerchantFailure> {
         use sanhu_store::party::PartyStore;
         let mut work = self.reader();
-        let mut found = Vec::new();
+        let mut found: Vec<StoredMerchant> = Vec::new();
         let mut cursor = after.map(|a| a.to_string());
         let business_keys: Vec<String> = match &filter.certificate_number {
             None => Vec::new(),
@@ -503,28 +516,33 @@ impl Parties {
                 None => self.store.party_index(index, &key, 10_000).await?,
             };
             let merchants: Vec<StoredMerchant> = work.get_many(&ids).await?;
-            return Ok(merchants
-                .into_iter()
-                .filter(|m| filter.matches(m, &business_keys))
-                .take(limit as usize)
-                .collect());
+            let merchants: Vec<StoredMerchant> =
+                merchants.into_iter().filter(|m| filter.matches(m, &business_keys)).take(limit as usize).collect();
+            let next = (merchants.len() == limit as usize).then(|| merchants.last().map(|m| m.id.clone())).flatten();
+            return Ok(MerchantPage { merchants, next });
         }
+        let mut read = 0u32;
         loop {
-            let page = self.store.party_list("merchant", cursor.as_deref(), limit.max(50)).await?;
-            let Some(last) = page.last() else { return Ok(found) };
-            cursor = Some(last.id.clone());
-            let full = page.len() as u32 >= limit.max(50);
+            let want = limit.max(50).min(MERCHANT_SEARCH_RECORDS_MAX - read);
+            let page = self.store.party_list("merchant", cursor.as_deref(), want).await?;
+            let full = page.len() as u32 >= want;
             for record in page {
+                read += 1;
                 let merchant: StoredMerchant = <StoredMerchant as super::documents::Document>::decode(&record.data)?;
+                let id = merchant.id.clone();
                 if filter.matches(&merchant, &business_keys) {
                     found.push(merchant);
                     if found.len() >= limit as usize {
-                        return Ok(found);
+                        return Ok(MerchantPage { merchants: found, next: Some(id) });
                     }
                 }
+                cursor = Some(record.id);
             }
             if !full {
-                return Ok(found);
+                return Ok(MerchantPage { merchants: found, next: None });
+            }
+            if read >= MERCHANT_SEARCH_RECORDS_MAX {
+                return Ok(MerchantPage { merchants: found, next: cursor });
             }
         }
     }
