@@ -161,6 +161,8 @@ pub const CREDITED_FIELDS: &[(&str, &str)] = &[
     // any member, its customer.
     ("/v1/cards/{number}/payments", "receiver_account_id"),
     ("/v1/cards/{number}/bind", "member_id"),
+    // A redeemed code's card is given to the member named, as a bound card is.
+    ("/v1/card-codes/redeem", "member_id"),
 ];
 
 /// What the layers need to know of the endpoint a request reached, from its entry of the route

@@ -438,12 +438,8 @@ pub async fn recharge_card(
     let body: RechargeBody = parse_body(&body)?;
     let number = card_number(&number)?;
     let (client, order_number) = caller.order(body.order_number.as_deref())?;
-    let request = RechargeRequest {
-        client,
-        order_number,
-        amount: amount("amount", &body.amount)?,
-        channel: body.channel,
-    };
+    let request =
+        RechargeRequest { client, order_number, amount: amount("amount", &body.amount)?, channel: body.channel };
     created(state.cards().recharge_card(&number, request, caller.binding, &caller.actor).await?)
 }
 

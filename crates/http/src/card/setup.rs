@@ -12,7 +12,7 @@ use sanhu_service::card::{CardBatch, CardSegment, CardType, NewBatch, NewCardTyp
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{list_query, CardCaller, next_cursor, owner_text, parse_id, ChannelJson, TermsJson, ValidityJson};
+use super::{list_query, next_cursor, owner_text, parse_id, CardCaller, ChannelJson, TermsJson, ValidityJson};
 use crate::error::ApiError;
 use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::{ActorText, ClientActor};

@@ -57,9 +57,18 @@ on_both_backends!(a_code_is_shown_once_redeemed_once_for_its_card_and_refused_af
     app.approve(&batch).await;
     // Bad requests change nothing.
     for (bad, code) in [
-        (json!({"quantity": 0, "expires_at": in_seconds(60), "payment_channel": "alipay"}), "card_code_quantity_invalid"),
-        (json!({"quantity": 1001, "expires_at": in_seconds(60), "payment_channel": "alipay"}), "card_code_quantity_invalid"),
-        (json!({"quantity": 1, "expires_at": in_seconds(-60), "payment_channel": "alipay"}), "card_code_expiry_invalid"),
+        (
+            json!({"quantity": 0, "expires_at": in_seconds(60), "payment_channel": "alipay"}),
+            "card_code_quantity_invalid",
+        ),
+        (
+            json!({"quantity": 1001, "expires_at": in_seconds(60), "payment_channel": "alipay"}),
+            "card_code_quantity_invalid",
+        ),
+        (
+            json!({"quantity": 1, "expires_at": in_seconds(-60), "payment_channel": "alipay"}),
+            "card_code_expiry_invalid",
+        ),
         (json!({"quantity": 1, "expires_at": in_seconds(60)}), "channel_not_configured"),
     ] {
         let answer = api.post(&generate_path, bad).await;
@@ -98,14 +107,16 @@ on_both_backends!(a_code_is_shown_once_redeemed_once_for_its_card_and_refused_af
     let (other, _) = api.active_member("13800000003").await;
     let alipay_before = api.platform_balance("channel:alipay").await;
     let typed = codes[0].replace('-', "").to_lowercase();
-    let card = api.post("/v1/card-codes/redeem", redeem_body(&typed, &buyer)).await.assert_status(StatusCode::OK).clone();
+    let card =
+        api.post("/v1/card-codes/redeem", redeem_body(&typed, &buyer)).await.assert_status(StatusCode::OK).clone();
     assert_eq!((card["status"].as_str(), card["member_id"].as_str()), (Some("active"), Some(buyer.as_str())));
     assert_eq!(card["balance"], 500_000);
     assert!(card["valid_until"].is_string());
     assert_eq!(api.platform_balance("channel:alipay").await - alipay_before, 450_000);
     let number = card["number"].as_str().unwrap().to_owned();
     // The same member again: its card (a retry), nothing moved twice.
-    let again = api.post("/v1/card-codes/redeem", redeem_body(&codes[0], &buyer)).await.assert_status(StatusCode::OK).clone();
+    let again =
+        api.post("/v1/card-codes/redeem", redeem_body(&codes[0], &buyer)).await.assert_status(StatusCode::OK).clone();
     assert_eq!(again["number"], number);
     assert_eq!(api.platform_balance("channel:alipay").await - alipay_before, 450_000);
     // Anyone else: used. A typing mistake: invalid.
@@ -120,9 +131,13 @@ on_both_backends!(a_code_is_shown_once_redeemed_once_for_its_card_and_refused_af
 
     // The list says who redeemed which code for which card; the card's sale is named by the code.
     let listed = api.get(&generate_path).await.assert_status(StatusCode::OK).clone();
-    let redeemed: Vec<&Value> = listed["data"].as_array().unwrap().iter().filter(|c| c["status"] == "redeemed").collect();
+    let redeemed: Vec<&Value> =
+        listed["data"].as_array().unwrap().iter().filter(|c| c["status"] == "redeemed").collect();
     assert_eq!(redeemed.len(), 1);
-    assert_eq!((redeemed[0]["member_id"].as_str(), redeemed[0]["card_number"].as_str()), (Some(buyer.as_str()), Some(number.as_str())));
+    assert_eq!(
+        (redeemed[0]["member_id"].as_str(), redeemed[0]["card_number"].as_str()),
+        (Some(buyer.as_str()), Some(number.as_str()))
+    );
     let history = api.get(&format!("/v1/cards/{number}/transactions")).await.assert_status(StatusCode::OK).clone();
     assert_eq!(history["data"][0]["kind"], "sale");
     assert_eq!(history["data"][0]["order_number"], redeemed[0]["id"]);
@@ -132,7 +147,8 @@ on_both_backends!(a_code_is_shown_once_redeemed_once_for_its_card_and_refused_af
     // A code past its expiry does not redeem.
     let short = approved_batch(&app, "8602", 2).await;
     let body = json!({"quantity": 1, "expires_at": in_seconds(2), "payment_channel": "alipay"});
-    let late = api.post(&format!("/v1/card-batches/{short}/codes"), body).await.assert_status(StatusCode::CREATED)["codes"][0]["code"]
+    let late = api.post(&format!("/v1/card-batches/{short}/codes"), body).await.assert_status(StatusCode::CREATED)
+        ["codes"][0]["code"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -225,7 +241,9 @@ on_both_backends!(staff_bind_codes_in_bulk_with_a_result_per_row, |db| {
     let result = answer.assert_status(StatusCode::OK).clone();
     assert_eq!((result["bound"].as_u64(), result["refused"].as_u64()), (Some(2), Some(3)), "{result}");
     let rows = result["rows"].as_array().unwrap();
-    let row = |n: usize| (rows[n]["line"].as_u64().unwrap(), rows[n]["status"].as_str().unwrap(), rows[n]["error"]["code"].as_str());
+    let row = |n: usize| {
+        (rows[n]["line"].as_u64().unwrap(), rows[n]["status"].as_str().unwrap(), rows[n]["error"]["code"].as_str())
+    };
     assert_eq!(row(0), (2, "bound", None));
     assert_eq!(row(1), (3, "refused", Some("member_not_found")));
     assert_eq!(row(2), (4, "refused", Some("card_code_invalid")));
@@ -317,7 +335,8 @@ on_both_backends!(concurrent_sales_of_one_batch_are_decided_in_turn_around_its_c
     // The codes still redeem the other two.
     let (buyer, _) = api.active_member("13800000002").await;
     for code in &codes {
-        let card = api.post("/v1/card-codes/redeem", redeem_body(code, &buyer)).await.assert_status(StatusCode::OK).clone();
+        let card =
+            api.post("/v1/card-codes/redeem", redeem_body(code, &buyer)).await.assert_status(StatusCode::OK).clone();
         assert!(numbers.insert(card["number"].as_str().unwrap().to_owned()));
     }
     let batch_now = api.get(&format!("/v1/card-batches/{batch}")).await.assert_status(StatusCode::OK).clone();

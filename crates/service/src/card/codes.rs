@@ -35,7 +35,9 @@ use serde::{Deserialize, Serialize};
 use super::batches::{BatchStatus, CardBatch};
 use super::cards::{Card, SaleRecord};
 use super::documents::{decode, encode};
-use super::{page_limit, CardFailure, Cards, CARD_CODES_EXCEED_BATCH, CARD_CODE_ATTEMPTS_EXCEEDED, CARD_CODE_NOT_FOUND};
+use super::{
+    page_limit, CardFailure, Cards, CARD_CODES_EXCEED_BATCH, CARD_CODE_ATTEMPTS_EXCEEDED, CARD_CODE_NOT_FOUND,
+};
 use crate::clock;
 use crate::party::work::actor_text;
 use crate::party::PartyError;
@@ -99,7 +101,10 @@ impl CardCode {
             member_id: self.member_id.map(|m| m.to_string()),
             card_index: self.card_index,
             redeemed_at: self.redeemed_at,
-            data: encode(&CodeDoc { payment_channel: self.payment_channel.clone(), created_by: self.created_by.clone() }),
+            data: encode(&CodeDoc {
+                payment_channel: self.payment_channel.clone(),
+                created_by: self.created_by.clone(),
+            }),
             created_at: self.created_at,
         }
     }

@@ -231,9 +231,7 @@ impl CardStore for PostgresStore {
         let rows = conn
             .client
             .query(
-                &format!(
-                    "SELECT {CODE_COLUMNS} FROM card_codes WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-                ),
+                &format!("SELECT {CODE_COLUMNS} FROM card_codes WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
                 &[&batch_id, &after.unwrap_or_default(), &i64::from(limit)],
             )
             .await
@@ -284,8 +282,7 @@ impl CardStore for PostgresStore {
                 &[subject, &forget_before.nanos()],
             )
             .await?;
-            tx.execute("INSERT INTO card_code_failures (subject, at) VALUES ($1, $2)", &[subject, &at.nanos()])
-                .await?;
+            tx.execute("INSERT INTO card_code_failures (subject, at) VALUES ($1, $2)", &[subject, &at.nanos()]).await?;
         }
         tx.commit().await?;
         Ok(())
