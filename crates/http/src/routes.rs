@@ -308,7 +308,8 @@ fn party_endpoints() -> Vec<Endpoint> {
 /// The wallet's money flows (`crate::wallet`).
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
-        adjustments, deposits, freezes, limits, member_transfers, payments, recharges, subsidies, wallets, withdrawals,
+        adjustments, deposits, freezes, limits, member_transfers, pay_codes, payments, recharges, subsidies, wallets,
+        withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),
@@ -358,6 +359,7 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(subsidies::get_fund, member(WalletRead, MEMBER_PATH)),
         endpoint!(limits::get_payment_limits, member(WalletRead, MEMBER_PATH)),
         endpoint!(limits::set_payment_limits, platform(AdminWrite)),
+        endpoint!(pay_codes::issue_pay_code, member(WalletWrite, PAY_CODE_ISSUING)).secret(),
     ]
 }
 
