@@ -44,7 +44,8 @@ impl PayCodeText {
 
     /// A submitted code: exactly 18 ASCII digits.
     pub fn parse(text: &str) -> Option<PayCodeText> {
-        (text.len() == PAY_CODE_DIGITS && text.bytes().all(|b| b.is_ascii_digit())).then(|| PayCodeText(text.to_owned()))
+        (text.len() == PAY_CODE_DIGITS && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| PayCodeText(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -74,7 +75,12 @@ pub fn check_ttl(ttl_s: u32) -> Result<u32, PayCodeError> {
 /// Whether a code that expires at `expires_at` and was used by `used_by` (an order's record id) may
 /// pay the order `order` at `now`. The order that used it may be asked again (a retry answers the
 /// payment as it is); any other is refused, as is every order once the code has expired.
-pub fn check_use(expires_at: Timestamp, used_by: Option<&str>, order: &str, now: Timestamp) -> Result<(), PayCodeError> {
+pub fn check_use(
+    expires_at: Timestamp,
+    used_by: Option<&str>,
+    order: &str,
+    now: Timestamp,
+) -> Result<(), PayCodeError> {
     match used_by {
         Some(used) if used == order => Ok(()),
         Some(_) => Err(PayCodeError::Used),
@@ -96,7 +102,13 @@ mod tests {
             assert!(!format!("{code:?}").contains(code.as_str()));
         }
         assert_eq!(PayCodeText::from_random([0u8; 16]).as_str(), "000000000000000000");
-        for bad in ["", "12345678901234567", "1234567890123456789", "12345678901234567a", "１２３４５６７８９０１２３４５６７８"] {
+        for bad in [
+            "",
+            "12345678901234567",
+            "1234567890123456789",
+            "12345678901234567a",
+            "１２３４５６７８９０１２３４５６７８",
+        ] {
             assert_eq!(PayCodeText::parse(bad), None, "{bad}");
         }
     }

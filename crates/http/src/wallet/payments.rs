@@ -14,11 +14,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::wallet::{ShareRule, Shortfall};
+use sanhu_service::party::MemberObject;
 use sanhu_service::wallet::{
     OrderNumber, Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
     Refunder, ShareStatus, SplitPaymentRequest, SplitReceiver, PLATFORM_ACCOUNT_NOT_FOUND, RECEIVER_NOT_FOUND,
 };
-use sanhu_service::party::MemberObject;
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::ToSchema;
@@ -356,7 +356,10 @@ fn split_request(body: PayBody, client: ClientId) -> Result<SplitPaymentRequest,
 fn payer_id(member: Option<&str>) -> Result<MemberId, ApiError> {
     match member {
         Some(id) => ids::member_id("member_id", id),
-        None => Err(ApiError::new(code::MISSING_FIELD, "member_id is required (or pay_code, for a payment to one receiver)")),
+        None => Err(ApiError::new(
+            code::MISSING_FIELD,
+            "member_id is required (or pay_code, for a payment to one receiver)",
+        )),
     }
 }
 

@@ -209,7 +209,8 @@ on_both_backends!(an_operator_pays_only_from_the_accounts_it_was_granted, |db| {
     let (_, shop) = app.active_member("13700000001").await;
     app.recharge(&member, &basic, 10_000, "test", "R-1").await;
     let wallet = app.get(&format!("/v1/members/{member}/wallet")).await.assert_status(StatusCode::OK).clone();
-    let bonus = wallet["accounts"].as_array().unwrap().iter().find(|a| a["account_type"] == "bonus").unwrap()["id"]
+    let bonus = wallet["accounts"].as_array().unwrap().iter().find(|a| a["account_type"] == "bonus").unwrap()
+        ["account_id"]
         .as_str()
         .unwrap()
         .to_owned();

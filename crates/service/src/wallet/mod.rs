@@ -84,8 +84,8 @@ pub use limits::{
 };
 pub use operator::{operator_of, OPERATOR_LIMIT_PER_DAY, OPERATOR_LIMIT_PER_TRANSACTION, OPERATOR_REQUIRED};
 pub use pay_code::{
-    IssuedPayCode, PayCodeHolder, StoredPayCode, PAY_BY_PHONE_NOT_ALLOWED, PAY_CODE_LOOKUPS_LIMITED, PAY_CODE_MISSES_MAX, PAY_CODE_MISS_WINDOW_S,
-    PAY_CODE_NOT_FOUND,
+    IssuedPayCode, PayCodeHolder, StoredPayCode, PAY_BY_PHONE_NOT_ALLOWED, PAY_CODE_LOOKUPS_LIMITED,
+    PAY_CODE_MISSES_MAX, PAY_CODE_MISS_WINDOW_S, PAY_CODE_NOT_FOUND,
 };
 pub use payment::{
     HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus, Refunder,

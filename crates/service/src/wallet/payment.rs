@@ -26,10 +26,10 @@ use serde_json::json;
 
 use super::chain::{self, id_text, ids_for, posted_chain, restore_chain, store_chain, Move, StoredRequest};
 use super::error::*;
+use super::pay_code::PayCodeHolder;
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::restriction::Side;
-use super::pay_code::PayCodeHolder;
 use super::{wallet_key, PayPasswordRule, Wallets};
 use crate::clock;
 
@@ -297,8 +297,7 @@ impl Wallets {
             if let Some(account) = code.and_then(|c| c.account) {
                 wallet = wallet.only(|a| a == account);
             }
-            let wallet =
-                self.operator_wallet(work, &member.member, request.operator, Operation::Pay, wallet).await?;
+            let wallet = self.operator_wallet(work, &member.member, request.operator, Operation::Pay, wallet).await?;
             let plan = match plan_payment(&wallet, &order, request.amount, request.shortfall) {
                 Ok(plan) => plan,
                 Err(refusal) => {
