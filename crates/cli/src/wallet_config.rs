@@ -17,6 +17,8 @@
 //! payment_receivers = ["fee_income"]    # the platform accounts payments may be made to
 //! operators_required = false            # an enterprise member's money requests name their operator
 //! withdrawal_pay_password_required = false
+//! pay_code_ttl_s = 60                   # how long a member's pay code lives (15 to 600)
+//! pay_by_phone = false                  # payments may name the payer by phone and an SMS code
 //!
 //! [wallet.payment_limits.b2b]           # per account type: what a member's payments take from it
 //! per_payment = 50000000                # each may be left out (no limit)
@@ -84,6 +86,8 @@ pub struct WalletFile {
     payment_receivers: Option<Vec<String>>,
     operators_required: Option<bool>,
     withdrawal_pay_password_required: Option<bool>,
+    pay_code_ttl_s: Option<u32>,
+    pay_by_phone: Option<bool>,
     payment_limits: Option<std::collections::BTreeMap<String, PaymentLimitsFile>>,
 }
 
@@ -223,6 +227,13 @@ pub fn wallet_config(file: Option<WalletFile>, account_types: &AccountTypes) -> 
     if let Some(required) = file.withdrawal_pay_password_required {
         config.withdrawal_pay_password =
             if required { PayPasswordRule::Required } else { PayPasswordRule::NotRequired };
+    }
+    if let Some(allowed) = file.pay_by_phone {
+        config.pay_by_phone = allowed;
+    }
+    if let Some(ttl_s) = file.pay_code_ttl_s {
+        config.pay_code_ttl_s = sanhu_core::wallet::pay_code::check_ttl(ttl_s)
+            .map_err(|e| anyhow!("wallet.pay_code_ttl_s: {}", e.message()))?;
     }
     for (code, limits) in file.payment_limits.unwrap_or_default() {
         let key = format!("wallet.payment_limits.{code}");

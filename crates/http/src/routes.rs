@@ -309,7 +309,8 @@ fn party_endpoints() -> Vec<Endpoint> {
 /// The wallet's money flows (`crate::wallet`).
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
-        adjustments, deposits, freezes, limits, member_transfers, payments, recharges, statistics, subsidies, wallets,
+        adjustments, deposits, freezes, limits, member_transfers, pay_codes, payments, recharges, statistics,
+        subsidies, wallets,
         withdrawals,
     };
     vec![
@@ -362,6 +363,7 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(limits::set_payment_limits, platform(AdminWrite)),
         endpoint!(statistics::daily_figures, platform(AdminRead)),
         endpoint!(statistics::search_orders, platform(AdminRead)),
+        endpoint!(pay_codes::issue_pay_code, member(WalletWrite, PAY_CODE_ISSUING)).secret(),
     ]
 }
 

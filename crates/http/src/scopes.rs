@@ -135,7 +135,11 @@ pub const CHECKED_CARD: &[Named] = &[Path(BankCard), Query("member_id", Member)]
 pub const MEMBER_FLOW: &[Named] = &[Path(Member), Query("account_id", Account)];
 pub const DEDUCTION_ORDER: &[Named] = &[Path(Member), BodyList("account_ids", Account)];
 pub const RECHARGING: &[Named] = &[Body("member_id", Member), Body("account_id", Account)];
+/// A payment by the payer's ids. A payment by pay code names no payer: the code does, and the
+/// handler decides what a bound client reaches (`wallet::payments`).
 pub const PAYING: &[Named] = &[Body("member_id", Member), Body("operator_id", Operator)];
+/// The member issuing a pay code, and the account it binds the code to.
+pub const PAY_CODE_ISSUING: &[Named] = &[Path(Member), Body("account_id", Account)];
 pub const WITHDRAWING: &[Named] =
     &[Body("member_id", Member), Body("bank_card_id", BankCard), Body("operator_id", Operator)];
 pub const SENDING: &[Named] = &[Body("sender_member_id", Member), Body("operator_id", Operator)];

@@ -36,6 +36,8 @@ pub enum CodePurpose {
     PayPasswordReset,
     /// Proving a phone or email for a real-name authentication of that type.
     Authentication,
+    /// Paying at a counter by phone: the payer is the member whose phone received the code.
+    Payment,
 }
 
 impl CodePurpose {
@@ -47,6 +49,7 @@ impl CodePurpose {
             CodePurpose::PhoneChangeNew => "phone_change_new",
             CodePurpose::PayPasswordReset => "pay_password_reset",
             CodePurpose::Authentication => "authentication",
+            CodePurpose::Payment => "payment",
         }
     }
 }

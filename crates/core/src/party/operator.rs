@@ -419,6 +419,18 @@ impl Operator {
         Operator { limits, ..self }
     }
 
+    /// Whether the operator may perform `operation` on `account` by its grants and its role (its
+    /// status and limits apart): the accounts an operator's money request may take from.
+    pub fn may(&self, account: AccountId, operation: Operation) -> bool {
+        self.role.grantable().contains(operation)
+            && self.grants.iter().any(|g| g.account == account && g.operations.contains(operation))
+    }
+
+    /// The operator's status as a refusal: `operator_disabled`, `operator_removed`, or none when active.
+    pub fn check_acts(&self) -> Result<(), OperatorError> {
+        self.check_active()
+    }
+
     /// Whether the operator may do `request` on `account` (of `currency`), having already moved
     /// `spent_today` minor units today. In order: the operator is active; it is granted this operation
     /// on this account; the amount is within its limits. The enterprise member's own status, lock and

@@ -34,6 +34,7 @@ pub mod error;
 pub mod fee;
 pub mod member_transfer;
 pub mod order;
+pub mod pay_code;
 pub mod payment;
 pub mod recharge;
 pub mod refund;
@@ -47,6 +48,7 @@ pub use error::WalletError;
 pub use fee::{FeePayer, FeeRule};
 pub use member_transfer::{plan_member_transfer, MemberTransferPlan, TransferLeg, TransferLimits};
 pub use order::AccountOrder;
+pub use pay_code::{PayCodeError, PayCodeText};
 pub use payment::{
     plan_capture, plan_payment, release_holds, Authorisation, Capture, Deduction, Hold, PaymentPlan, Shortfall,
 };

@@ -174,6 +174,13 @@ impl Wallet {
         Wallet { currency: self.currency, accounts }
     }
 
+    /// The same wallet with only the accounts `keep` keeps: what an operator may take from, or the
+    /// one account a pay code is bound to.
+    pub fn only(&self, keep: impl Fn(AccountId) -> bool) -> Wallet {
+        let accounts = self.accounts.iter().filter(|a| keep(a.id())).cloned().collect();
+        Wallet { currency: self.currency, accounts }
+    }
+
     pub fn get(&self, id: AccountId) -> Option<&WalletAccount> {
         self.accounts.iter().find(|a| a.id() == id)
     }

@@ -218,6 +218,7 @@ pub enum CodePurpose {
     PhoneChangeNew,
     PayPasswordReset,
     Authentication,
+    Payment,
 }
 
 /// What the code proves; part of what is hashed, so a code never passes for another purpose. A phone change's codes
@@ -229,6 +230,7 @@ pub enum RequestedCodePurpose {
     SignIn,
     PayPasswordReset,
     Authentication,
+    Payment,
 }
 
 #[derive(utoipa::ToSchema)]

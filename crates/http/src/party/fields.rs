@@ -165,13 +165,14 @@ pub fn code_purpose(text: &str) -> Result<CodePurpose, ApiError> {
         "sign_in" => Ok(CodePurpose::SignIn),
         "pay_password_reset" => Ok(CodePurpose::PayPasswordReset),
         "authentication" => Ok(CodePurpose::Authentication),
+        "payment" => Ok(CodePurpose::Payment),
         "phone_change_old" | "phone_change_new" => Err(ApiError::new(
             code::INVALID_PURPOSE,
             "a phone change's codes are issued and checked by POST /v1/members/{id}/phone-change and its /verify",
         )),
         _ => Err(ApiError::new(
             code::INVALID_PURPOSE,
-            "purpose must be one of \"register\", \"sign_in\", \"pay_password_reset\", \"authentication\"",
+            "purpose must be one of \"register\", \"sign_in\", \"pay_password_reset\", \"authentication\", \"payment\"",
         )),
     }
 }

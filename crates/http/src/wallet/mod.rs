@@ -13,7 +13,8 @@
 //! | `platform.rs` | `GET /v1/platform-accounts` |
 //! | `wallets.rs` | a member's wallet, its flow, deduction order, withdrawal preview |
 //! | `recharges.rs` | `/v1/recharges`: create, read, confirm, approve, reject, fail, close, refunds |
-//! | `payments.rs` | `/v1/payments`: pay, read, capture, release, refunds; escrow released or returned |
+//! | `payments.rs` | `/v1/payments`: pay (by the payer's ids or a pay code), read, capture, release, refunds; escrow released or returned |
+//! | `pay_codes.rs` | `/v1/members/{id}/pay-codes`: a member's one-time pay code for the counter |
 //! | `deposits.rs` | `/v1/deposits`: hold, read, release, capture |
 //! | `member_transfers.rs` | `/v1/member-transfers`: between members, keeping the money's kind |
 //! | `subsidies.rs` | `/v1/subsidy-fundings`, `/v1/subsidy-distributions`, an enterprise's subsidy fund |
@@ -26,6 +27,7 @@ pub mod deposits;
 pub mod freezes;
 pub mod limits;
 pub mod member_transfers;
+pub mod pay_codes;
 pub mod payments;
 pub mod platform;
 pub mod recharges;

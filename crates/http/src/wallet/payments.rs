@@ -12,11 +12,12 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
-use sanhu_core::id::ClientId;
+use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::wallet::{ShareRule, Shortfall};
+use sanhu_service::party::MemberObject;
 use sanhu_service::wallet::{
     OrderNumber, Payment, PaymentMode, PaymentRequest, PaymentStatus, PlatformAccount, Receiver, Refund, RefundStatus,
-    Refunder, ShareStatus, SplitPaymentRequest, SplitReceiver, PLATFORM_ACCOUNT_NOT_FOUND,
+    Refunder, ShareStatus, SplitPaymentRequest, SplitReceiver, PLATFORM_ACCOUNT_NOT_FOUND, RECEIVER_NOT_FOUND,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
@@ -28,7 +29,7 @@ use super::{amount, client_of, order_number, OrderNumberPath, OrderOf};
 use crate::error::{code, ApiError};
 use crate::ids;
 use crate::json::{parse_body, parse_body_or_empty};
-use crate::party::{run, ClientActor};
+use crate::party::{fields, run, ClientActor};
 use crate::principal::Binding;
 use crate::query::QueryParams;
 use crate::AppState;
@@ -246,8 +247,27 @@ struct PayBody {
     /// 1 to 64 printable ASCII characters, unique per API client and kind of order.
     #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: String,
-    #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
-    member_id: String,
+    /// The payer; or `pay_code`, one of the two.
+    #[schema(nullable = false, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    member_id: Option<String>,
+    /// The payer's pay code as the store's terminal read it (`POST /v1/members/{id}/pay-codes`),
+    /// instead of `member_id`: the payer is the code's member, paying from the account the code
+    /// names if it names one. Spent by the payment (`pay_code_used` for another order after;
+    /// `pay_code_expired`, `pay_code_not_found`); a payment refused before it is recorded leaves it
+    /// unspent. Not with `splits`. A client bound to a member presents codes only to be paid itself:
+    /// the receiver must be its member's account.
+    #[schema(nullable = false, pattern = "^[0-9]{18}$")]
+    pay_code: Option<String>,
+    /// Where the platform allows it (`pay_by_phone`, else `pay_by_phone_not_allowed`): the payer's
+    /// login phone instead of `member_id`, with `sms_code`, the code sent to it for the purpose
+    /// `payment` (`POST /v1/one-time-codes`). A wrong code costs one of its attempts; a right one is
+    /// spent by the payment, and a payment refused before it is recorded leaves it unspent. Not with
+    /// `splits`; a bound client is paid itself, as with `pay_code`.
+    #[schema(nullable = false, examples("13800000001"))]
+    phone: Option<String>,
+    /// With `phone`.
+    #[schema(nullable = false, pattern = "^[0-9]{4,8}$")]
+    sms_code: Option<String>,
     #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     amount: Number,
     /// A merchant's member account; or `receiver_platform_account`, one of the two.
@@ -324,12 +344,23 @@ fn split_request(body: PayBody, client: ClientId) -> Result<SplitPaymentRequest,
     Ok(SplitPaymentRequest {
         client,
         order_number: order_number("order_number", &body.order_number)?,
-        member: ids::member_id("member_id", &body.member_id)?,
+        member: payer_id(body.member_id.as_deref())?,
         amount: amount("amount", &body.amount)?,
         splits: receivers,
         operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
         pay_password: body.pay_password,
     })
+}
+
+/// The payer a request by the payer's ids names.
+fn payer_id(member: Option<&str>) -> Result<MemberId, ApiError> {
+    match member {
+        Some(id) => ids::member_id("member_id", id),
+        None => Err(ApiError::new(
+            code::MISSING_FIELD,
+            "member_id is required (or pay_code, for a payment to one receiver)",
+        )),
+    }
 }
 
 /// The receiver a request names: exactly one of a member account (first field) and a platform
@@ -353,16 +384,31 @@ pub fn receiver_of(account: (&str, Option<&str>), platform: (&str, Option<&str>)
     tag = "wallet",
     operation_id = "pay",
     summary = "Pay from the wallet",
-    description = "In the member's deduction order as one linked chain, or authorised (held) with `authorise_timeout_s`; `allow_split` pays what the wallet can and answers the remainder. The same order number again answers the payment as it is. The receiver is another customer's member account (`same_wallet` for the payer's own customer's) or a platform account configured to receive payments (`payment_receivers`, by default `fee_income`; others `receiver_not_allowed`). Takes an Idempotency-Key: `pay_password` is left out of its fingerprint.",
+    description = "In the member's deduction order as one linked chain, or authorised (held) with `authorise_timeout_s`; `allow_split` pays what the wallet can and answers the remainder. The same order number again answers the payment as it is. The receiver is another customer's member account (`same_wallet` for the payer's own customer's) or a platform account configured to receive payments (`payment_receivers`, by default `fee_income`; others `receiver_not_allowed`). At a counter the payer is named by a pay code (`pay_code`, from `POST /v1/members/{id}/pay-codes`) or, where the platform allows it, by phone and SMS code (`phone`, `sms_code`) instead of `member_id`; the code is spent by the write that records the payment, and a payment refused before it is recorded leaves it unspent. Takes an Idempotency-Key: `pay_password` is left out of its fingerprint.",
     request_body = PayBody,
     responses((status = 201, description = "The payment.", body = PaymentJson)),
 )]
 pub async fn pay(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
+    Binding(bound): Binding,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PaymentJson>), ApiError> {
     let body: PayBody = parse_body(&body)?;
+    let payers = [body.member_id.is_some(), body.pay_code.is_some(), body.phone.is_some()];
+    let at_counter = body.pay_code.is_some() || body.phone.is_some();
+    if payers.iter().filter(|given| **given).count() > 1 || (at_counter && body.splits.is_some()) {
+        return Err(ApiError::new(
+            code::INVALID_FIELD,
+            "a payment names its payer by one of member_id, pay_code and phone; a counter's payment pays one receiver (no splits)",
+        ));
+    }
+    if body.phone.is_some() != body.sms_code.is_some() {
+        return Err(match body.phone {
+            Some(_) => ApiError::new(code::MISSING_FIELD, "sms_code is required with phone"),
+            None => ApiError::new(code::INVALID_FIELD, "sms_code goes with phone"),
+        });
+    }
     if body.splits.is_some() {
         let request = split_request(body, client_of(&actor)?)?;
         let wallets = state.wallets().clone();
@@ -370,10 +416,31 @@ pub async fn pay(
         tracing::info!(order.number = %payment.order_number, member.id = %payment.member_id, amount = payment.amount, receivers = payment.splits.len(), status = ?payment.status, "split payment");
         return Ok((StatusCode::CREATED, Json(PaymentJson::from(&payment))));
     }
+    let client = client_of(&actor)?;
+    let number = order_number("order_number", &body.order_number)?;
+    let wallets = state.wallets().clone();
+    let code = match (body.pay_code.as_deref(), body.phone.as_deref(), body.sms_code.as_deref()) {
+        (Some(presented), _, _) => {
+            let (presented, number) = (presented.to_owned(), number.clone());
+            Some(run(move || async move { wallets.pay_code_holder(client, &presented, &number).await }).await?)
+        }
+        (None, Some(phone), Some(sms_code)) => {
+            let phone = fields::phone("phone", phone)?;
+            let (sms_code, number) = (sms_code.to_owned(), number.clone());
+            Some(
+                run(move || async move { wallets.pay_by_phone_holder(client, phone, &sms_code, &number).await })
+                    .await?,
+            )
+        }
+        _ => None,
+    };
     let request = PaymentRequest {
-        client: client_of(&actor)?,
-        order_number: order_number("order_number", &body.order_number)?,
-        member: ids::member_id("member_id", &body.member_id)?,
+        client,
+        order_number: number,
+        member: match &code {
+            Some(holder) => holder.member,
+            None => payer_id(body.member_id.as_deref())?,
+        },
         amount: amount("amount", &body.amount)?,
         receiver: receiver_of(
             ("receiver_account_id", body.receiver_account_id.as_deref()),
@@ -391,8 +458,22 @@ pub async fn pay(
         pay_password: body.pay_password,
         operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
     };
+    // A client bound to a member identifies a payer at its counter (pay code, phone) only to be paid
+    // itself: into its member's account. Any other receiver is as if absent to it.
+    if let (Some(bound), Some(_)) = (bound, &code) {
+        let own = match request.receiver {
+            Receiver::Account(account) => state.parties.owning_member(MemberObject::Account(account)).await.ok(),
+            Receiver::Platform(_) => None,
+        };
+        if own != Some(bound) {
+            return Err(ApiError::refused(RECEIVER_NOT_FOUND).within("receiver_account_id"));
+        }
+    }
     let wallets = state.wallets().clone();
-    let payment = run(move || async move { wallets.pay(&request, &actor).await }).await?;
+    let payment = match code {
+        Some(holder) => run(move || async move { wallets.pay_by_code(&request, &holder, &actor).await }).await?,
+        None => run(move || async move { wallets.pay(&request, &actor).await }).await?,
+    };
     tracing::info!(order.number = %payment.order_number, member.id = %payment.member_id, amount = payment.amount, paid = payment.paid, status = ?payment.status, "payment");
     Ok((StatusCode::CREATED, Json(PaymentJson::from(&payment))))
 }

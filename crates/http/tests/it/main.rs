@@ -17,6 +17,7 @@ mod idempotency_outcomes;
 mod merchants;
 mod operations;
 mod parties;
+mod pay_codes;
 mod recharge_compensation;
 mod split_payments;
 mod staff;

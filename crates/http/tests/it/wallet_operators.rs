@@ -202,6 +202,66 @@ on_both_backends!(where_the_platform_requires_it_an_enterprise_names_its_operato
     app.verify_clean().await;
 });
 
+on_both_backends!(an_operator_pays_only_from_the_accounts_it_was_granted, |db| {
+    // A recharge of 100.00 earns a bonus of 10.00, which the deduction order spends first.
+    let app = app_with(db, world::with_bonus_tier(world::wallet_config())).await;
+    let (member, _, basic) = enterprise(&app, CREDIT_CODE, ID_CARD, 1).await;
+    let (_, shop) = app.active_member("13700000001").await;
+    app.recharge(&member, &basic, 10_000, "test", "R-1").await;
+    let wallet = app.get(&format!("/v1/members/{member}/wallet")).await.assert_status(StatusCode::OK).clone();
+    let bonus = wallet["accounts"].as_array().unwrap().iter().find(|a| a["account_type"] == "bonus").unwrap()
+        ["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cashier = operator(&app, &member, "cashier", "13900000002", &basic, &["pay"]).await;
+
+    // The cashier granted the basic account pays from it alone: the bonus stays.
+    let paid = app.post("/v1/payments", pay("P-1", &member, 3_000, &shop, Some(&cashier))).await;
+    let paid = paid.assert_status(StatusCode::CREATED);
+    assert_eq!(paid["deductions"], json!([{"account_id": basic, "amount": 3_000}]), "{paid}");
+    // Its granted account short of the amount: insufficient, though the wallet holds it with the bonus.
+    app.post("/v1/payments", pay("P-2", &member, 7_500, &shop, Some(&cashier)))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+    // With allow_split, the remainder is what the granted account does not cover.
+    let mut split = pay("P-3", &member, 7_500, &shop, Some(&cashier));
+    split["allow_split"] = json!(true);
+    let partly = app.post("/v1/payments", split).await;
+    let partly = partly.assert_status(StatusCode::CREATED);
+    assert_eq!((partly["paid"].as_i64(), partly["remainder"].as_i64()), (Some(7_000), Some(500)), "{partly}");
+    // Granted the bonus account too, the cashier spends it first, as the deduction order says.
+    let grant = json!({"account_id": bonus, "operations": ["pay"], "reason": "the bonus too"});
+    app.post(&format!("/v1/operators/{cashier}/grants"), grant).await.assert_status(StatusCode::OK);
+    let from_bonus = app.post("/v1/payments", pay("P-4", &member, 500, &shop, Some(&cashier))).await;
+    let from_bonus = from_bonus.assert_status(StatusCode::CREATED);
+    assert_eq!(from_bonus["deductions"], json!([{"account_id": bonus, "amount": 500}]), "{from_bonus}");
+    // Without an operator (none required here), the whole wallet pays, in its deduction order.
+    let plain = app.post("/v1/payments", pay("P-5", &member, 500, &shop, None)).await;
+    assert_eq!(plain.assert_status(StatusCode::CREATED)["deductions"][0]["account_id"], bonus.as_str());
+    // An operator granted nothing on the wallet to pay: not authorised, before anything else.
+    let transferrer = operator(&app, &member, "cashier", "13900000003", &basic, &["transfer"]).await;
+    app.post("/v1/payments", pay("P-6", &member, 100, &shop, Some(&transferrer)))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "operator_not_authorised");
+    // A deposit and a member transfer take from the granted accounts the same way.
+    let deposit = json!({"order_number": "D-1", "member_id": member, "amount": 100,
+                         "beneficiary_account_id": shop, "operator_id": transferrer});
+    app.post("/v1/deposits", deposit).await.assert_error(StatusCode::FORBIDDEN, "operator_not_authorised");
+    app.recharge(&member, &basic, 5_000, "test", "R-2").await;
+    let (friend, _) = app.active_member("13700000002").await;
+    let sent = app
+        .post(
+            "/v1/member-transfers",
+            json!({"order_number": "T-1", "sender_member_id": member, "receiver_member_id": friend,
+                   "amount": 100, "operator_id": transferrer}),
+        )
+        .await;
+    let sent = sent.assert_status(StatusCode::CREATED);
+    assert_eq!(sent["parts"][0]["from_account_id"], basic.as_str(), "{sent}");
+    app.verify_clean().await;
+});
+
 /// Basic accounts limited to 500.00 a payment, 1,000.00 a day and 1,500.00 a month.
 fn limited_config() -> WalletConfig {
     let limits = PaymentLimits { per_payment: Some(50_000), per_day: Some(100_000), per_month: Some(150_000) };

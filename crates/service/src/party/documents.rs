@@ -464,13 +464,14 @@ pub(crate) fn one_time_code_id(purpose: CodePurpose, target: &CodeTarget) -> Str
     format!("otp:{}:{}", purpose.as_str(), target.key())
 }
 
-const CODE_PURPOSES: [CodePurpose; 6] = [
+const CODE_PURPOSES: [CodePurpose; 7] = [
     CodePurpose::Register,
     CodePurpose::SignIn,
     CodePurpose::PhoneChangeOld,
     CodePurpose::PhoneChangeNew,
     CodePurpose::PayPasswordReset,
     CodePurpose::Authentication,
+    CodePurpose::Payment,
 ];
 
 pub(crate) fn code_purpose(text: &str) -> Option<CodePurpose> {

@@ -98,3 +98,30 @@ pub(crate) async fn check_in(
     }
     Ok(verdict.map_err(PartyError::from))
 }
+
+/// Checks `submitted` against the code for `purpose` to `target` without spending a right one: a wrong
+/// one's attempt (or an expired code's state) is added to `work`, a right one is left as it is, to be
+/// spent by [`check_in`] in the write that acts on it (a payment by phone, which a refusal before it
+/// is recorded must leave unspent). The outer result is the use case's; the inner, the verdict.
+pub(crate) async fn try_in(
+    work: &mut Work,
+    parties: &Parties,
+    purpose: CodePurpose,
+    target: &CodeTarget,
+    submitted: &str,
+) -> Result<Result<(), PartyError>, PartyError> {
+    let Some(stored) = work.get::<StoredOneTimeCode>(&one_time_code_id(purpose, target)).await? else {
+        return Ok(Err(OneTimeCodeError::CodeIncorrect.into()));
+    };
+    let secret = &parties.config.secret;
+    let (code, verdict) = stored.code.clone().check(submitted, work.now, |input| secret.code_digest(input));
+    match verdict {
+        Ok(_) => Ok(Ok(())),
+        Err(wrong) => {
+            if code != stored.code {
+                work.put(&StoredOneTimeCode { code });
+            }
+            Ok(Err(wrong.into()))
+        }
+    }
+}

@@ -227,6 +227,7 @@ impl Wallets {
                 return same_deposit(existing, request, beneficiary);
             }
             let wallet = self.load_wallet(request.member).await?;
+            let wallet = self.operator_wallet(work, &member.member, request.operator, Operation::Pay, wallet).await?;
             let plan = match plan_payment(&wallet, &order, amount.get(), Shortfall::Refuse) {
                 Ok(plan) => plan,
                 Err(refusal) => {

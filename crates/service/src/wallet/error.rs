@@ -284,6 +284,9 @@ const SERVICE_CODES: &[Rejection] = &[
     super::operator::OPERATOR_LIMIT_PER_TRANSACTION,
     super::limits::PAYMENT_LIMIT_PER_PAYMENT,
     super::limits::PAYMENT_LIMITS_INVALID,
+    super::pay_code::PAY_CODE_NOT_FOUND,
+    super::pay_code::PAY_CODE_LOOKUPS_LIMITED,
+    super::pay_code::PAY_BY_PHONE_NOT_ALLOWED,
 ];
 
 /// Every code a wallet use case can refuse with: core's wallet rules, the ledger's transfer results
@@ -295,6 +298,7 @@ pub fn wallet_codes() -> Vec<Rejection> {
     let mut codes: Vec<Rejection> = WalletError::ALL.iter().map(|e| Rejection::of(*e)).collect();
     codes.extend(TransferError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.extend(SERVICE_CODES.iter().copied());
+    codes.extend(sanhu_core::wallet::PayCodeError::ALL.iter().map(|e| Rejection::of(*e)));
     // What a merchant receiving a payment may refuse.
     codes.extend(MerchantLimitError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.push(Rejection::of(MerchantError::NotReceiving));

@@ -42,6 +42,7 @@ mod flow;
 mod freeze;
 mod limits;
 mod operator;
+mod pay_code;
 mod payment;
 mod platform;
 mod recharge;
@@ -83,6 +84,10 @@ pub use limits::{
     PAYMENT_LIMIT_PER_PAYMENT,
 };
 pub use operator::{operator_of, OPERATOR_LIMIT_PER_DAY, OPERATOR_LIMIT_PER_TRANSACTION, OPERATOR_REQUIRED};
+pub use pay_code::{
+    IssuedPayCode, PayCodeHolder, StoredPayCode, PAY_BY_PHONE_NOT_ALLOWED, PAY_CODE_LOOKUPS_LIMITED,
+    PAY_CODE_MISSES_MAX, PAY_CODE_MISS_WINDOW_S, PAY_CODE_NOT_FOUND,
+};
 pub use payment::{
     HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus, Refunder,
 };
@@ -173,6 +178,10 @@ pub struct WalletConfig {
     pub payment_limits: Vec<(AccountTypeCode, PaymentLimits)>,
     /// Whether a withdrawal needs the member's pay password (a password given is always checked).
     pub withdrawal_pay_password: PayPasswordRule,
+    /// How long a member's pay code lives, in seconds (`pay_code.rs`; core's bounds).
+    pub pay_code_ttl_s: u32,
+    /// Whether a payment may name its payer by phone and an SMS code sent to it (`pay_code.rs`).
+    pub pay_by_phone: bool,
 }
 
 impl WalletConfig {
@@ -181,7 +190,7 @@ impl WalletConfig {
     /// endpoint) and expired after 30; withdrawals of at least 1.00, free, reviewed from 500.00, held
     /// up to 30 days; no pay password; no transfer limits; adjustments from 1,000.00 approved;
     /// payments to the platform only into its revenue account, `fee_income`; operators not required;
-    /// no payment limits; withdrawals without a pay password.
+    /// no payment limits; withdrawals without a pay password; pay codes that live a minute; no payments by phone.
     pub fn default_for(currency: Currency) -> WalletConfig {
         let code = |c: &str| AccountTypeCode::parse(c).expect("a valid code");
         let rate = FeeRule::rate(60, 0, None).expect("0.6% is a valid rate");
@@ -214,6 +223,8 @@ impl WalletConfig {
             operators_required: false,
             payment_limits: Vec::new(),
             withdrawal_pay_password: PayPasswordRule::NotRequired,
+            pay_code_ttl_s: sanhu_core::wallet::pay_code::PAY_CODE_TTL_S_DEFAULT,
+            pay_by_phone: false,
         }
     }
 

@@ -21,7 +21,7 @@
 use sanhu_core::id::OperatorId;
 use sanhu_core::party::operator::OperatorError;
 use sanhu_core::party::{Member, Operation, OperatorRequest, PartyKind};
-use sanhu_core::wallet::TransferMeta;
+use sanhu_core::wallet::{TransferMeta, Wallet};
 use sanhu_core::{AccountId, Amount};
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +103,37 @@ impl Wallets {
         let per_day = stored.operator.limits().and_then(|l| l.per_day()).map(Amount::get);
         work.add_to_counter(&key, amount, per_day);
         Ok(Some(OperatorUse { operator_id, key, amount }))
+    }
+}
+
+impl Wallets {
+    /// What of `wallet` a money request may take from: all of it when no operator is named; with an
+    /// operator, only the accounts it is granted `operation` on by a role that allows it, in the
+    /// wallet's deduction order. An enterprise's other accounts (a bonus received, a subsidy) are
+    /// not drawn by an operator who was not granted them; an operator granted none of the wallet's
+    /// accounts is refused `operator_not_authorised` (a disabled or removed one by its status), and
+    /// granted ones that do not hold enough are `insufficient_funds`.
+    pub(super) async fn operator_wallet(
+        &self,
+        work: &mut Work,
+        member: &Member,
+        operator: Option<OperatorId>,
+        operation: Operation,
+        wallet: Wallet,
+    ) -> Result<Wallet, WalletFailure> {
+        let Some(operator_id) = operator else { return Ok(wallet) };
+        let stored = match crate::party::operators::load_operator(work, operator_id).await {
+            Ok(stored) if stored.operator.member() == member.id() => stored,
+            Ok(_) | Err(PartyError::NotFound(_)) => return Err(WalletFailure::NotFound(OPERATOR_NOT_FOUND)),
+            Err(other) => return Err(other.into()),
+        };
+        stored.operator.check_acts().map_err(refusal)?;
+        let operation = if operation == Operation::View { Operation::Pay } else { operation };
+        let granted = wallet.only(|account| stored.operator.may(account, operation));
+        if granted.accounts().is_empty() {
+            return Err(refusal(OperatorError::OperatorNotAuthorised));
+        }
+        Ok(granted)
     }
 }
 

@@ -26,6 +26,7 @@ use serde_json::json;
 
 use super::chain::{self, id_text, ids_for, posted_chain, restore_chain, store_chain, Move, StoredRequest};
 use super::error::*;
+use super::pay_code::PayCodeHolder;
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
 use super::restriction::Side;
@@ -234,9 +235,34 @@ impl Wallets {
     /// Pays an order from the member's wallet, in their deduction order, as one linked chain (or holds,
     /// when authorising). The same order number again answers the payment as it is.
     pub async fn pay(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, WalletFailure> {
+        self.pay_with(request, None, actor).await
+    }
+
+    /// Pays an order with a member's pay code (`pay_code.rs`): the payer is the code's holder
+    /// (`request.member` must be it, as [`Wallets::pay_code_holder`] answered), the money is taken from
+    /// the account the code names if it names one, and the code is spent in the write that records
+    /// the payment. A payment refused before it is recorded leaves the code unspent.
+    pub async fn pay_by_code(
+        &self,
+        request: &PaymentRequest,
+        code: &PayCodeHolder,
+        actor: &Actor,
+    ) -> Result<Payment, WalletFailure> {
+        if request.member != code.member {
+            return Err(WalletFailure::NotFound(super::pay_code::PAY_CODE_NOT_FOUND));
+        }
+        self.pay_with(request, Some(code), actor).await
+    }
+
+    async fn pay_with(
+        &self,
+        request: &PaymentRequest,
+        code: Option<&PayCodeHolder>,
+        actor: &Actor,
+    ) -> Result<Payment, WalletFailure> {
         let record = order_record_id("payment", request.client, &request.order_number);
         let _turn = self.turn([wallet_key(request.member), record]).await;
-        let payment = self.pay_recorded(request, actor).await?;
+        let payment = self.pay_recorded(request, code, actor).await?;
         // The ledger refused its chain when it was first asked (the answer then was the refusal):
         // asked again, it is refused again.
         if payment.status == PaymentStatus::Failed {
@@ -245,7 +271,12 @@ impl Wallets {
         Ok(payment)
     }
 
-    async fn pay_recorded(&self, request: &PaymentRequest, actor: &Actor) -> Result<Payment, WalletFailure> {
+    async fn pay_recorded(
+        &self,
+        request: &PaymentRequest,
+        code: Option<&PayCodeHolder>,
+        actor: &Actor,
+    ) -> Result<Payment, WalletFailure> {
         let id = order_record_id("payment", request.client, &request.order_number);
         if let Some(existing) = self.parties.reader().get::<Payment>(&id).await? {
             return self.resume_payment(same_payment(existing, request)?, actor).await;
@@ -261,7 +292,12 @@ impl Wallets {
             if let Some(existing) = work.get::<Payment>(&id).await? {
                 return same_payment(existing, request);
             }
-            let wallet = self.load_wallet(request.member).await?;
+            let mut wallet = self.load_wallet(request.member).await?;
+            // A pay code that names an account pays from it alone.
+            if let Some(account) = code.and_then(|c| c.account) {
+                wallet = wallet.only(|a| a == account);
+            }
+            let wallet = self.operator_wallet(work, &member.member, request.operator, Operation::Pay, wallet).await?;
             let plan = match plan_payment(&wallet, &order, request.amount, request.shortfall) {
                 Ok(plan) => plan,
                 Err(refusal) => {
@@ -281,6 +317,9 @@ impl Wallets {
                 .operator_acts(work, &member.member, request.operator, Operation::Pay, plan.paid(), &accounts)
                 .await?;
             let limits = self.payment_within_limits(work, request.member, &wallet, &taken).await?;
+            if let Some(code) = code {
+                super::pay_code::spend(work, &self.parties, code, &id).await?;
+            }
             let meta =
                 super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
             let (status, chain, holds) = match request.mode {
@@ -343,7 +382,7 @@ impl Wallets {
                 "payment.created",
                 actor,
                 None,
-                json!({ "amount": payment.amount, "paid": payment.paid, "status": status }),
+                json!({ "amount": payment.amount, "paid": payment.paid, "status": status, "pay_code": code.is_some() }),
             );
             Ok(payment)
         })?;

@@ -230,6 +230,7 @@ impl Wallets {
                 return same_split(existing, request);
             }
             let wallet = self.load_wallet(request.member).await?;
+            let wallet = self.operator_wallet(work, &member.member, request.operator, Operation::Pay, wallet).await?;
             let plan = match plan_payment(&wallet, &order, request.amount, Shortfall::Refuse) {
                 Ok(plan) => plan,
                 Err(refusal) => {

@@ -182,6 +182,7 @@ impl Wallets {
                 _ => 0,
             };
             let from = self.load_wallet(request.sender).await?;
+            let from = self.operator_wallet(work, &sender.member, request.operator, Operation::Transfer, from).await?;
             let to = self.load_wallet(request.receiver).await?;
             let limits = &self.config.transfer_limits;
             let plan = match plan_member_transfer(&from, &to, &order, request.amount, limits, sent_today) {

@@ -211,6 +211,8 @@ impl Wallets {
                 return same_withdrawal(existing, request);
             }
             let wallet = self.load_wallet(request.member).await?;
+            let wallet =
+                self.operator_wallet(work, &member.member, request.operator, Operation::Withdraw, wallet).await?;
             let preview = match preview_withdrawal(&wallet, &policy, &order, request.amount) {
                 Ok(preview) => preview,
                 Err(refusal @ (WalletError::ExceedsWithdrawable | WalletError::NotWithdrawable)) => {
