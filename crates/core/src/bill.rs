@@ -442,9 +442,18 @@ mod tests {
         assert_eq!(period.check_closed(ts("2026-11-02T00:04:59Z"), margin), Err(PeriodError::NotClosed));
         assert_eq!(period.check_closed(ts("2026-11-02T00:05:00Z"), margin), Ok(()));
         assert_eq!(period.check_closed(ts("2026-11-02T00:00:00Z"), 0), Ok(()));
-        assert_eq!(BillPeriod::range(ts("2026-11-02T00:00:00Z"), ts("2026-11-02T00:00:00Z")), Err(PeriodError::Invalid));
-        assert_eq!(BillPeriod::range(ts("2026-11-02T00:00:00Z"), ts("2026-11-01T00:00:00Z")), Err(PeriodError::Invalid));
-        assert_eq!(BillPeriod::range(ts("2025-01-01T00:00:00Z"), ts("2026-11-01T00:00:00Z")), Err(PeriodError::Invalid));
+        assert_eq!(
+            BillPeriod::range(ts("2026-11-02T00:00:00Z"), ts("2026-11-02T00:00:00Z")),
+            Err(PeriodError::Invalid)
+        );
+        assert_eq!(
+            BillPeriod::range(ts("2026-11-02T00:00:00Z"), ts("2026-11-01T00:00:00Z")),
+            Err(PeriodError::Invalid)
+        );
+        assert_eq!(
+            BillPeriod::range(ts("2025-01-01T00:00:00Z"), ts("2026-11-01T00:00:00Z")),
+            Err(PeriodError::Invalid)
+        );
     }
 
     #[test]
@@ -475,7 +484,15 @@ mod tests {
         }
     }
 
-    fn entry(n: u128, kind: TransferKind, debit: u128, credit: u128, amount: i64, code: &str, after: Counters) -> Transfer {
+    fn entry(
+        n: u128,
+        kind: TransferKind,
+        debit: u128,
+        credit: u128,
+        amount: i64,
+        code: &str,
+        after: Counters,
+    ) -> Transfer {
         Transfer {
             id: TransferId::from_u128(n).unwrap(),
             kind,

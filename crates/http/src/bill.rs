@@ -309,9 +309,7 @@ pub async fn issue_bill(
             BillPeriod::range(time("from", from)?, time("to", to)?).map_err(BillFailure::from)?
         }
         (None, Some(from), None) => bills.until_now(time("from", from)?, now)?,
-        _ => {
-            return Err(ApiError::new(code::INVALID_FIELD, "give either period (YYYY-MM) or from (and to), not both"))
-        }
+        _ => return Err(ApiError::new(code::INVALID_FIELD, "give either period (YYYY-MM) or from (and to), not both")),
     };
     let bill = bills.issue(member, period, now).await?;
     tracing::info!(bill.id = %bill.id, member.id = %member, period = %bill.period, "bill issued");
@@ -507,7 +505,10 @@ pub async fn customer_bill(
         (Some(text), None, None) => bills.month(month(text)?)?,
         (None, Some(from), Some(to)) => BillPeriod::range(from, to).map_err(BillFailure::from)?,
         (None, None, None) => {
-            return Err(ApiError::new(code::MISSING_PARAMETER, "the query parameter `period` (or `from` and `to`) is required"))
+            return Err(ApiError::new(
+                code::MISSING_PARAMETER,
+                "the query parameter `period` (or `from` and `to`) is required",
+            ))
         }
         _ => return Err(ApiError::new(code::INVALID_QUERY, "give either period or both from and to")),
     };
@@ -516,7 +517,8 @@ pub async fn customer_bill(
 }
 
 fn bill_id(text: &str) -> Result<BillId, ApiError> {
-    BillId::parse(text).ok_or_else(|| ApiError::new(code::INVALID_ID, "the bill id in the path is not bil_ and 26 characters"))
+    BillId::parse(text)
+        .ok_or_else(|| ApiError::new(code::INVALID_ID, "the bill id in the path is not bil_ and 26 characters"))
 }
 
 fn page_limit(query: &QueryParams) -> Result<u32, ApiError> {

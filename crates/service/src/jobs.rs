@@ -317,7 +317,9 @@ pub async fn issue_monthly_bills(bills: crate::bill::Bills, interval: Duration) 
         crate::metrics::job_ran("issue_monthly_bills", pass.is_ok(), started.elapsed());
         match pass {
             Ok(pass) if pass == crate::bill::BillRunPass::default() => {}
-            Ok(pass) => tracing::info!(bills.issued = pass.issued, members.skipped = pass.skipped, "issued monthly bills"),
+            Ok(pass) => {
+                tracing::info!(bills.issued = pass.issued, members.skipped = pass.skipped, "issued monthly bills")
+            }
             Err(error) => tracing::warn!(error = %error, "monthly bill run failed; retrying next tick"),
         }
     }

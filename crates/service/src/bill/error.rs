@@ -44,8 +44,11 @@ pub const BILL_PERIOD_NOT_CLOSED: Rejection = Rejection {
 };
 pub const BILL_LIMIT_INVALID: Rejection =
     Rejection { code: "bill_limit_invalid", status: 422, message: "a page of bills or bill items holds 1 to 100" };
-pub const BILL_CURSOR_INVALID: Rejection =
-    Rejection { code: "bill_cursor_invalid", status: 422, message: "the cursor is not one a page of this list returned" };
+pub const BILL_CURSOR_INVALID: Rejection = Rejection {
+    code: "bill_cursor_invalid",
+    status: 422,
+    message: "the cursor is not one a page of this list returned",
+};
 pub const BILL_TOO_LARGE: Rejection = Rejection {
     code: "bill_too_large",
     status: 422,

@@ -21,8 +21,7 @@
 mod error;
 
 use sanhu_core::bill::{
-    add_to_totals, add_total, statement, AccountStatement, BillItem, BillPeriod, BusinessGroup, Direction,
-    GroupTotal,
+    add_to_totals, add_total, statement, AccountStatement, BillItem, BillPeriod, BusinessGroup, Direction, GroupTotal,
 };
 use sanhu_core::id::{BillId, CustomerId, MemberId};
 use sanhu_core::ledger::Counters;
@@ -184,7 +183,8 @@ impl Bills {
                     account.id
                 )));
             }
-            let untouched = made.items.is_empty() && made.statement.opening_balance == 0 && closing == Counters::default();
+            let untouched =
+                made.items.is_empty() && made.statement.opening_balance == 0 && closing == Counters::default();
             if untouched && account.created_at >= period.end() {
                 // Opened after the period: not part of it.
                 continue;
@@ -277,7 +277,9 @@ impl Bills {
         let bill = self.bill(id, binding).await?;
         let after = match after {
             None => None,
-            Some(text) => Some(text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(BillFailure::Rejected(BILL_CURSOR_INVALID))?),
+            Some(text) => {
+                Some(text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(BillFailure::Rejected(BILL_CURSOR_INVALID))?)
+            }
         };
         let rows = self.store().bill_items(&bill.id.to_string(), after, limit + 1).await?;
         let more = rows.len() > limit as usize;
@@ -288,7 +290,12 @@ impl Bills {
     }
 
     /// A page of the member's bills, latest period first.
-    pub async fn member_bills(&self, member: MemberId, after: Option<&str>, limit: u32) -> Result<BillPage, BillFailure> {
+    pub async fn member_bills(
+        &self,
+        member: MemberId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<BillPage, BillFailure> {
         check_limit(limit)?;
         self.parties.get_member(member).await?;
         let before = match after {

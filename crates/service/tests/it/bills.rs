@@ -36,7 +36,15 @@ fn later() -> Timestamp {
 
 /// Posts `amount` from `debit` to `credit` at the instant `when`, with a business code and an order
 /// number, as the wallet's transfers carry them.
-async fn post_at(w: &World, when: &str, debit: AccountId, credit: AccountId, amount: i64, code: &str, order: &str) -> Transfer {
+async fn post_at(
+    w: &World,
+    when: &str,
+    debit: AccountId,
+    credit: AccountId,
+    amount: i64,
+    code: &str,
+    order: &str,
+) -> Transfer {
     let mut request = post(new_transfer_id(), debit, credit, amount);
     request.code = code.to_owned();
     request.reference = Some(order.to_owned());
@@ -63,8 +71,13 @@ async fn balance_at_end(w: &World, account: AccountId, period: &BillPeriod) -> i
 
 /// What the ledger moved on `account` in the period: Σ credits − Σ debits of its posted entries.
 async fn movement(w: &World, account: AccountId, period: &BillPeriod) -> i64 {
-    let query =
-        EntryQuery { account_id: account, from: Some(period.start()), to: Some(period.end()), after: None, limit: 10_000 };
+    let query = EntryQuery {
+        account_id: account,
+        from: Some(period.start()),
+        to: Some(period.end()),
+        after: None,
+        limit: 10_000,
+    };
     let entries = w.store.account_entries(&query).await.unwrap();
     entries.iter().map(|t| if t.credit_account_id == account { t.amount } else { -t.amount }).sum()
 }
@@ -96,7 +109,8 @@ async fn assert_bills_agree_with_the_ledger(w: &World, bills: &Bills, issued: &[
         assert_eq!(items.len() as u64, bill.item_count);
         for account in &bill.accounts {
             assert_eq!(account.closing_balance, balance_at_end(w, account.account_id, &bill.period).await);
-            let moved: i64 = items.iter().filter(|i| i.account_id == account.account_id).map(|i| i.signed_amount()).sum();
+            let moved: i64 =
+                items.iter().filter(|i| i.account_id == account.account_id).map(|i| i.signed_amount()).sum();
             assert_eq!(moved, movement(w, account.account_id, &bill.period).await, "{}", account.account_id);
             assert_eq!(account.opening_balance + moved, account.closing_balance);
             assert_eq!(account.credits - account.debits, moved);
@@ -104,66 +118,68 @@ async fn assert_bills_agree_with_the_ledger(w: &World, bills: &Bills, issued: &[
     }
 }
 
-on_both_backends!(a_months_bill_opens_at_the_last_closing_and_closes_at_the_ledgers_balance_in_the_platforms_time_zone, |db| {
-    let w = world(&db.store).await;
-    let bills = Bills::new(w.parties.clone());
-    let (alice, a) = w.member(1).await;
-    let (bob, b) = w.member(2).await;
-    let clearing = channel(&w).await;
+on_both_backends!(
+    a_months_bill_opens_at_the_last_closing_and_closes_at_the_ledgers_balance_in_the_platforms_time_zone,
+    |db| {
+        let w = world(&db.store).await;
+        let bills = Bills::new(w.parties.clone());
+        let (alice, a) = w.member(1).await;
+        let (bob, b) = w.member(2).await;
+        let clearing = channel(&w).await;
 
-    post_at(&w, "2026-10-20T02:00:00Z", clearing, a, 10_000, "recharge", "r-1").await;
-    post_at(&w, "2026-11-05T03:00:00Z", a, b, 2_500, "pay", "p-1").await;
-    post_at(&w, "2026-11-20T04:00:00Z", b, a, 500, "refund", "rf-1").await;
-    // 23:59:59 on 30 November in Shanghai: still November.
-    let last_of_november = post_at(&w, "2026-11-30T15:59:59Z", a, clearing, 100, "pay", "p-2").await;
-    // 01:00 on 1 December in Shanghai, though still 30 November in UTC: December.
-    let first_of_december = post_at(&w, "2026-11-30T17:00:00Z", a, b, 1_000, "member_transfer", "t-1").await;
-    post_at(&w, "2026-12-03T00:00:00Z", clearing, a, 300, "adjustment_credit", "adj-1").await;
+        post_at(&w, "2026-10-20T02:00:00Z", clearing, a, 10_000, "recharge", "r-1").await;
+        post_at(&w, "2026-11-05T03:00:00Z", a, b, 2_500, "pay", "p-1").await;
+        post_at(&w, "2026-11-20T04:00:00Z", b, a, 500, "refund", "rf-1").await;
+        // 23:59:59 on 30 November in Shanghai: still November.
+        let last_of_november = post_at(&w, "2026-11-30T15:59:59Z", a, clearing, 100, "pay", "p-2").await;
+        // 01:00 on 1 December in Shanghai, though still 30 November in UTC: December.
+        let first_of_december = post_at(&w, "2026-11-30T17:00:00Z", a, b, 1_000, "member_transfer", "t-1").await;
+        post_at(&w, "2026-12-03T00:00:00Z", clearing, a, 300, "adjustment_credit", "adj-1").await;
 
-    let china = PlatformCalendar::china();
-    assert_eq!(china.month(first_of_december.timestamp), month("2026-12"));
-    let october = bills.issue(alice, bills.month(month("2026-10")).unwrap(), later()).await.unwrap();
-    let november = bills.issue(alice, bills.month(month("2026-11")).unwrap(), later()).await.unwrap();
-    let december = bills.issue(alice, bills.month(month("2026-12")).unwrap(), later()).await.unwrap();
-    assert_eq!(november.time_zone, "Asia/Shanghai");
-    assert_eq!(november.period.start(), ts("2026-10-31T16:00:00Z"));
+        let china = PlatformCalendar::china();
+        assert_eq!(china.month(first_of_december.timestamp), month("2026-12"));
+        let october = bills.issue(alice, bills.month(month("2026-10")).unwrap(), later()).await.unwrap();
+        let november = bills.issue(alice, bills.month(month("2026-11")).unwrap(), later()).await.unwrap();
+        let december = bills.issue(alice, bills.month(month("2026-12")).unwrap(), later()).await.unwrap();
+        assert_eq!(november.time_zone, "Asia/Shanghai");
+        assert_eq!(november.period.start(), ts("2026-10-31T16:00:00Z"));
 
-    // October: the recharge. November opens where October closed.
-    assert_eq!((part(&october, a).opening_balance, part(&october, a).closing_balance), (0, 10_000));
-    let nov = part(&november, a);
-    assert_eq!(nov.opening_balance, part(&october, a).closing_balance);
-    assert_eq!((nov.closing_balance, nov.credits, nov.debits, nov.item_count), (7_900, 500, 2_600, 3));
-    let items = all_items(&bills, &november).await;
-    assert_eq!(items.last().unwrap().transfer_id, last_of_november.id);
-    assert!(items.iter().all(|i| i.transfer_id != first_of_december.id), "17:00Z on 30 November is December's");
-    let payments = november.totals.iter().find(|t| t.group == BusinessGroup::Payment && t.direction == Direction::Out);
-    assert_eq!(payments.map(|t| (t.count, t.amount)), Some((2, 2_600)));
-    let refunds = november.totals.iter().find(|t| t.group == BusinessGroup::Refund).unwrap();
-    assert_eq!((refunds.direction, refunds.count, refunds.amount), (Direction::In, 1, 500));
-    assert_eq!(items[0].reference.as_deref(), Some("p-1"));
-    assert_eq!(items[0].counterparty_account_id, b);
+        // October: the recharge. November opens where October closed.
+        assert_eq!((part(&october, a).opening_balance, part(&october, a).closing_balance), (0, 10_000));
+        let nov = part(&november, a);
+        assert_eq!(nov.opening_balance, part(&october, a).closing_balance);
+        assert_eq!((nov.closing_balance, nov.credits, nov.debits, nov.item_count), (7_900, 500, 2_600, 3));
+        let items = all_items(&bills, &november).await;
+        assert_eq!(items.last().unwrap().transfer_id, last_of_november.id);
+        assert!(items.iter().all(|i| i.transfer_id != first_of_december.id), "17:00Z on 30 November is December's");
+        let payments =
+            november.totals.iter().find(|t| t.group == BusinessGroup::Payment && t.direction == Direction::Out);
+        assert_eq!(payments.map(|t| (t.count, t.amount)), Some((2, 2_600)));
+        let refunds = november.totals.iter().find(|t| t.group == BusinessGroup::Refund).unwrap();
+        assert_eq!((refunds.direction, refunds.count, refunds.amount), (Direction::In, 1, 500));
+        assert_eq!(items[0].reference.as_deref(), Some("p-1"));
+        assert_eq!(items[0].counterparty_account_id, b);
 
-    // December: the transfer of 30 November 17:00Z, and the adjustment.
-    let dec = part(&december, a);
-    assert_eq!(dec.opening_balance, nov.closing_balance);
-    assert_eq!(dec.closing_balance, 7_200);
-    let groups: Vec<(BusinessGroup, Direction)> =
-        all_items(&bills, &december).await.iter().map(|i| (i.group, i.direction)).collect();
-    assert_eq!(groups, [(BusinessGroup::TransferOut, Direction::Out), (BusinessGroup::Adjustment, Direction::In)]);
+        // December: the transfer of 30 November 17:00Z, and the adjustment.
+        let dec = part(&december, a);
+        assert_eq!(dec.opening_balance, nov.closing_balance);
+        assert_eq!(dec.closing_balance, 7_200);
+        let groups: Vec<(BusinessGroup, Direction)> =
+            all_items(&bills, &december).await.iter().map(|i| (i.group, i.direction)).collect();
+        assert_eq!(groups, [(BusinessGroup::TransferOut, Direction::Out), (BusinessGroup::Adjustment, Direction::In)]);
 
-    // Every member's bill of November: the closing balances are the ledger's, and the items are the
-    // ledger's movements of the month.
-    let bobs = bills.issue(bob, bills.month(month("2026-11")).unwrap(), later()).await.unwrap();
-    assert_eq!(part(&bobs, b).closing_balance, 2_000);
-    assert_bills_agree_with_the_ledger(&w, &bills, &[&october, &november, &december, &bobs]).await;
-    let items_of_month: i64 = [&november, &bobs]
-        .iter()
-        .flat_map(|bill| bill.accounts.iter().map(|a| a.credits - a.debits))
-        .sum();
-    let ledger_of_month = movement(&w, a, &november.period).await + movement(&w, b, &november.period).await;
-    assert_eq!(items_of_month, ledger_of_month);
-    w.verify_clean().await;
-});
+        // Every member's bill of November: the closing balances are the ledger's, and the items are the
+        // ledger's movements of the month.
+        let bobs = bills.issue(bob, bills.month(month("2026-11")).unwrap(), later()).await.unwrap();
+        assert_eq!(part(&bobs, b).closing_balance, 2_000);
+        assert_bills_agree_with_the_ledger(&w, &bills, &[&october, &november, &december, &bobs]).await;
+        let items_of_month: i64 =
+            [&november, &bobs].iter().flat_map(|bill| bill.accounts.iter().map(|a| a.credits - a.debits)).sum();
+        let ledger_of_month = movement(&w, a, &november.period).await + movement(&w, b, &november.period).await;
+        assert_eq!(items_of_month, ledger_of_month);
+        w.verify_clean().await;
+    }
+);
 
 on_both_backends!(a_bill_is_issued_once_and_a_correction_made_later_is_an_item_of_the_next_months, |db| {
     let w = world(&db.store).await;

@@ -93,7 +93,12 @@ impl BillStore for PostgresStore {
         row.as_ref().map(bill_row).transpose()
     }
 
-    async fn bill_of_period(&self, member_id: &str, start: Timestamp, end: Timestamp) -> anyhow::Result<Option<StoredBill>> {
+    async fn bill_of_period(
+        &self,
+        member_id: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> anyhow::Result<Option<StoredBill>> {
         let conn = self.inner.general.get().await?;
         of_period(&conn.client, member_id, start.nanos(), end.nanos()).await
     }

@@ -81,7 +81,12 @@ impl BillStore for SqliteStore {
         .await
     }
 
-    async fn bill_of_period(&self, member_id: &str, start: Timestamp, end: Timestamp) -> anyhow::Result<Option<StoredBill>> {
+    async fn bill_of_period(
+        &self,
+        member_id: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> anyhow::Result<Option<StoredBill>> {
         let member_id = member_id.to_owned();
         self.read(move |c| of_period(c, &member_id, start.nanos(), end.nanos())).await
     }
