@@ -17,6 +17,7 @@ pub(crate) mod customers;
 mod data_key;
 pub(crate) mod documents;
 mod enterprises;
+pub(crate) mod hierarchy;
 pub(crate) mod error;
 mod identities;
 pub(crate) mod members;
@@ -48,6 +49,7 @@ pub use merchants::{
     Contact, DocumentsGiven, LegalPersonDoc, MerchantAccountRef, MerchantApplication, MerchantDocuments,
     MerchantFailure, MerchantFilter, ReviewEntry, Scenario, SettlementAccount, SettlementAccountGiven, StoredMerchant,
 };
+pub use hierarchy::SubMerchantApplication;
 pub use one_time_codes::IssuedCode;
 pub use operators::OperatorAuthorisation;
 pub use owners::MemberObject;
@@ -82,6 +84,8 @@ pub struct PartyConfig {
     pub merchant_types: sanhu_core::party::merchant::MerchantTypes,
     /// How many merchants (not rejected or closed) one customer may have: a cap of risk control.
     pub merchants_per_customer_max: u32,
+    /// The merchant hierarchy's levels and depth (`[[merchant_levels]]`, `merchant_depth_max`).
+    pub merchant_levels: sanhu_core::party::merchant_level::MerchantLevels,
 }
 
 impl Default for PartyConfig {
@@ -97,6 +101,7 @@ impl Default for PartyConfig {
             calendar: sanhu_core::PlatformCalendar::default(),
             merchant_types: sanhu_core::party::merchant::MerchantTypes::default_set(),
             merchants_per_customer_max: MERCHANTS_PER_CUSTOMER_MAX_DEFAULT,
+            merchant_levels: sanhu_core::party::merchant_level::MerchantLevels::default_set(),
         }
     }
 }
