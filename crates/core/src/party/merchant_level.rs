@@ -220,22 +220,29 @@ mod tests {
         assert_eq!(under("merchant", "service_provider", 3), Ok(4));
         // A store is a sub-merchant: opened as one only, under a special merchant only.
         assert_eq!(under("store", "merchant", 4), Err(MerchantError::LevelNotAllowedHere));
-        let sub = |parent, depth| {
-            levels.place(Some("store"), &any(), Some(Parent { level: Some(parent), depth }), true, 0)
-        };
+        let sub =
+            |parent, depth| levels.place(Some("store"), &any(), Some(Parent { level: Some(parent), depth }), true, 0);
         assert_eq!(sub("merchant", 4), Ok(5));
         assert_eq!(sub("agent", 2), Err(MerchantError::NotSpecial));
-        assert_eq!(levels.place(Some("store"), &any(), Some(Parent { level: Some("merchant"), depth: 5 }), true, 0),
-            Err(MerchantError::DepthExceeded));
+        assert_eq!(
+            levels.place(Some("store"), &any(), Some(Parent { level: Some("merchant"), depth: 5 }), true, 0),
+            Err(MerchantError::DepthExceeded)
+        );
         // A merchant moved with two levels below it.
-        assert_eq!(levels.place(Some("agent"), &any(), Some(Parent { level: Some("channel_partner"), depth: 1 }), false, 3),
-            Ok(2));
-        assert_eq!(levels.place(Some("agent"), &any(), Some(Parent { level: Some("channel_partner"), depth: 1 }), false, 4),
-            Err(MerchantError::DepthExceeded));
+        assert_eq!(
+            levels.place(Some("agent"), &any(), Some(Parent { level: Some("channel_partner"), depth: 1 }), false, 3),
+            Ok(2)
+        );
+        assert_eq!(
+            levels.place(Some("agent"), &any(), Some(Parent { level: Some("channel_partner"), depth: 1 }), false, 4),
+            Err(MerchantError::DepthExceeded)
+        );
         // Outside the hierarchy: alone at the top.
         assert_eq!(levels.place(None, &any(), None, false, 0), Ok(1));
-        assert_eq!(levels.place(None, &any(), Some(Parent { level: Some("agent"), depth: 2 }), false, 0),
-            Err(MerchantError::LevelRequired));
+        assert_eq!(
+            levels.place(None, &any(), Some(Parent { level: Some("agent"), depth: 2 }), false, 0),
+            Err(MerchantError::LevelRequired)
+        );
     }
 
     #[test]

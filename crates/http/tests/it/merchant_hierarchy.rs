@@ -278,12 +278,8 @@ on_both_backends!(bound_clients_at_each_level_reach_below_and_nothing_beside_or_
         .assert_error(StatusCode::NOT_FOUND, "member_not_found");
     let m_accounts = app.send_as(&at_a, "GET", &format!("{}/accounts", member_path(&m_member)), Value::Null).await;
     let m_account = m_accounts.assert_status(StatusCode::OK)["data"][0]["id"].as_str().unwrap().to_owned();
-    app.send_as(&at_m, "GET", &format!("/v1/accounts/{m_account}"), Value::Null)
-        .await
-        .assert_status(StatusCode::OK);
-    app.send_as(&at_a, "GET", &format!("/v1/accounts/{m_account}"), Value::Null)
-        .await
-        .assert_status(StatusCode::OK);
+    app.send_as(&at_m, "GET", &format!("/v1/accounts/{m_account}"), Value::Null).await.assert_status(StatusCode::OK);
+    app.send_as(&at_a, "GET", &format!("/v1/accounts/{m_account}"), Value::Null).await.assert_status(StatusCode::OK);
 
     // Children and subtrees, paged; of a merchant beside or above, 404.
     let children = app.send_as(&at_c, "GET", &format!("/v1/merchants/{c}/children?limit=1"), Value::Null).await;
@@ -301,10 +297,10 @@ on_both_backends!(bound_clients_at_each_level_reach_below_and_nothing_beside_or_
         app.send_as(&at_a, "GET", &path, Value::Null).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
     }
     // Opening under a parent beside answers as if it did not exist; under its own, it may.
-    let new_member = enterprise(&app, 7).await;
-    let beside = opening(&new_member, 7, "merchant", Some(&a2));
+    let beside = opening(&m_member, 4, "merchant", Some(&a2));
     app.send_as(&at_a, "POST", "/v1/merchants", beside).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
-    // The new member is nobody's yet: the agent does not reach it either.
+    // A new member is nobody's yet: the agent does not reach it either.
+    let new_member = enterprise(&app, 7).await;
     let below = opening(&new_member, 7, "merchant", Some(&a));
     app.send_as(&at_a, "POST", "/v1/merchants", below).await.assert_error(StatusCode::NOT_FOUND, "member_not_found");
 });
@@ -351,8 +347,11 @@ on_both_backends!(a_merchant_is_placed_as_the_levels_allow, |db| {
     // The levels, as configured.
     let levels = app.get("/v1/merchant-levels").await.assert_status(StatusCode::OK).clone();
     assert_eq!(levels["depth_max"], 4);
-    assert_eq!(levels["data"][3], json!({"code": "store", "name": "store", "top": false, "under": ["merchant"],
-        "merchant_types": [], "special": false, "sub_merchant": true}));
+    assert_eq!(
+        levels["data"][3],
+        json!({"code": "store", "name": "store", "top": false, "under": ["merchant"],
+        "merchant_types": [], "special": false, "sub_merchant": true})
+    );
 });
 
 on_both_backends!(a_move_changes_who_reaches_the_merchant_and_its_subtree, |db| {
@@ -376,7 +375,7 @@ on_both_backends!(a_move_changes_who_reaches_the_merchant_and_its_subtree, |db| 
     // Not a bound client's to do; not under itself or below it; not to a level it cannot sit under.
     app.send_as(&at_a, "POST", &path, json!({"parent_id": a2, "reason": "换代理"}))
         .await
-        .assert_error(StatusCode::FORBIDDEN, "client_bound");
+        .assert_error(StatusCode::FORBIDDEN, "scope_missing");
     for (parent, code) in [(&m, "merchant_move_into_own_subtree"), (&s, "merchant_move_into_own_subtree")] {
         app.post(&path, json!({"parent_id": parent, "reason": "换代理"}))
             .await
@@ -398,7 +397,10 @@ on_both_backends!(a_move_changes_who_reaches_the_merchant_and_its_subtree, |db| 
     assert_eq!(ids(subtree.assert_status(StatusCode::OK)), sorted(&[&a, &a2, &m, &s]));
     let history = app.get(&format!("/v1/merchants/{m}/history")).await.assert_status(StatusCode::OK).clone();
     let moved = history["data"].as_array().unwrap().iter().find(|e| e["action"] == "merchant.moved").unwrap().clone();
-    assert_eq!((moved["detail"]["from"].as_str(), moved["detail"]["to"].as_str()), (Some(a.as_str()), Some(a2.as_str())));
+    assert_eq!(
+        (moved["detail"]["from"].as_str(), moved["detail"]["to"].as_str()),
+        (Some(a.as_str()), Some(a2.as_str()))
+    );
     assert_eq!(moved["reason"], "换代理");
     // To the top: a merchant may stand there; no agent reaches it then.
     app.post(&path, json!({"parent_id": null, "reason": "直营"})).await.assert_status(StatusCode::OK);
@@ -425,7 +427,8 @@ on_both_backends!(concurrent_moves_never_make_a_cycle_and_requests_meanwhile_are
             refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_move_into_own_subtree");
         }
         assert_eq!(reads.len(), 4);
-        let (x_read, y_read) = (app.get(&format!("/v1/merchants/{x}")).await, app.get(&format!("/v1/merchants/{y}")).await);
+        let (x_read, y_read) =
+            (app.get(&format!("/v1/merchants/{x}")).await, app.get(&format!("/v1/merchants/{y}")).await);
         let (x_read, y_read) = (x_read.assert_status(StatusCode::OK), y_read.assert_status(StatusCode::OK));
         let one_under_other = x_read["parent_id"] == json!(y) || y_read["parent_id"] == json!(x);
         assert!(one_under_other && !(x_read["parent_id"] == json!(y) && y_read["parent_id"] == json!(x)));

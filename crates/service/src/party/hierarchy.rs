@@ -177,7 +177,8 @@ impl Parties {
             let customer = Customer::register(clock::new_id(), kind, CustomerScope::External, work.now);
             let member = Member::register(clock::new_id(), &customer, kind, work.now).map_err(PartyError::from)?;
             let reason = Reason::parse("sub-merchant").expect("a short reason");
-            let (member, _) = member.activate(customer.status(), work.change(actor, &reason)).map_err(PartyError::from)?;
+            let (member, _) =
+                member.activate(customer.status(), work.change(actor, &reason)).map_err(PartyError::from)?;
             let name = application.merchant.business.as_ref().map(|(name, _)| name.clone());
             let customer = StoredCustomer { customer, name };
             let member = StoredMember { member, identities: Vec::new() };
@@ -210,9 +211,9 @@ impl Parties {
         let mut work = self.reader();
         let merchants: Vec<StoredMerchant> = work.indexed(MERCHANTS_OF_MEMBER, &member.to_string()).await?;
         let levels = &self.config.merchant_levels;
-        let sub = merchants.iter().any(|m| {
-            m.level.as_deref().and_then(|l| levels.find(l).ok()).is_some_and(|l| l.sub_merchant)
-        });
+        let sub = merchants
+            .iter()
+            .any(|m| m.level.as_deref().and_then(|l| levels.find(l).ok()).is_some_and(|l| l.sub_merchant));
         if sub {
             return Err(PartyError::from(MerchantFailure::from(MerchantError::SubMerchantClientRefused)));
         }

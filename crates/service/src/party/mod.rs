@@ -17,8 +17,8 @@ pub(crate) mod customers;
 mod data_key;
 pub(crate) mod documents;
 mod enterprises;
-pub(crate) mod hierarchy;
 pub(crate) mod error;
+pub(crate) mod hierarchy;
 mod identities;
 pub(crate) mod members;
 pub(crate) mod merchants;
@@ -43,13 +43,13 @@ pub use documents::{
 };
 pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
 pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
+pub use hierarchy::SubMerchantApplication;
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
 pub use merchants::{
     Contact, DocumentsGiven, LegalPersonDoc, MerchantAccountRef, MerchantApplication, MerchantDocuments,
     MerchantFailure, MerchantFilter, ReviewEntry, Scenario, SettlementAccount, SettlementAccountGiven, StoredMerchant,
 };
-pub use hierarchy::SubMerchantApplication;
 pub use one_time_codes::IssuedCode;
 pub use operators::OperatorAuthorisation;
 pub use owners::MemberObject;
