@@ -126,6 +126,10 @@ async fn enterprise_member(config: &Config, store: &Store, text: &str) -> anyhow
         "--bound-to: {id} is a {} member; a client is bound to an enterprise member (a merchant)",
         member.member.kind().as_str()
     );
+    // A sub-merchant is operated through its parent's client only.
+    if let Err(error) = parties.check_client_binding(id).await {
+        anyhow::bail!("--bound-to: {id}: {error}");
+    }
     Ok(id)
 }
 

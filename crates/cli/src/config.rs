@@ -80,6 +80,10 @@ struct FileConfig {
     /// How long after a period ends its bills may be issued, in seconds (the margin for several
     /// instances' clocks); absent: 300.
     bill_period_closed_after_s: Option<u32>,
+    /// The merchant hierarchy's levels; when given, they replace the default five.
+    merchant_levels: Option<Vec<MerchantLevelFile>>,
+    /// How many levels of merchants deep the hierarchy may be (5 unless given).
+    merchant_depth_max: Option<usize>,
     /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
     wallet: Option<crate::wallet_config::WalletFile>,
     /// The header in which a trusted reverse proxy in front of sanhu passes the caller's address
@@ -168,6 +172,65 @@ impl AccountTypeFile {
         };
         AccountType::configure(spec).map_err(|e| anyhow::anyhow!("account type {code}: {}", e.message()))
     }
+}
+
+/// One level of the merchant hierarchy in the file (`[[merchant_levels]]`).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct MerchantLevelFile {
+    code: String,
+    name: String,
+    /// A merchant of it may stand at the top; by default when `under` is empty.
+    top: Option<bool>,
+    /// The levels a merchant of it may sit under.
+    #[serde(default)]
+    under: Vec<String>,
+    /// The merchant types it mounts; empty: every type.
+    #[serde(default)]
+    merchant_types: Vec<String>,
+    /// Its merchants open sub-merchants (特约商户).
+    #[serde(default)]
+    special: bool,
+    /// Its merchants are sub-merchants (子商户): no login or client of their own.
+    #[serde(default)]
+    sub_merchant: bool,
+}
+
+/// The merchant levels of the file (their types configured), or the default five; and the depth.
+fn merchant_levels(
+    file: Option<Vec<MerchantLevelFile>>,
+    depth_max: Option<usize>,
+    types: &sanhu_core::party::merchant::MerchantTypes,
+) -> anyhow::Result<sanhu_core::party::merchant_level::MerchantLevels> {
+    use sanhu_core::party::merchant_level::{MerchantLevelSpec, MerchantLevels, DEPTH_MAX_DEFAULT};
+    let depth_max = depth_max.unwrap_or(DEPTH_MAX_DEFAULT);
+    let levels = match file {
+        None => MerchantLevels::default_set().iter().cloned().collect(),
+        Some(levels) => levels
+            .into_iter()
+            .map(|l| {
+                let merchant_types = l
+                    .merchant_types
+                    .iter()
+                    .map(|t| {
+                        types.find(t).map(|t| t.code().clone()).map_err(|_| {
+                            anyhow::anyhow!("merchant level {}: merchant type {t:?} is not configured", l.code)
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok(MerchantLevelSpec {
+                    top: l.top.unwrap_or(l.under.is_empty()),
+                    code: l.code,
+                    name: l.name,
+                    under: l.under,
+                    merchant_types,
+                    special: l.special,
+                    sub_merchant: l.sub_merchant,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
+    MerchantLevels::new(levels, depth_max).map_err(|e| anyhow::anyhow!("merchant_levels: {e}"))
 }
 
 /// One configured merchant type in the file (`[[merchant_types]]`).
@@ -339,8 +402,10 @@ impl Config {
         let writer_defaults = sanhu_service::writer::WriterConfig::default();
         let http_defaults = sanhu_http::HttpConfig::default();
         let party_defaults = party_config(file.dormancy_days, file.account_types)?;
+        let types = merchant_types(file.merchant_types, &party_defaults.account_types)?;
         let parties = PartyConfig {
-            merchant_types: merchant_types(file.merchant_types, &party_defaults.account_types)?,
+            merchant_levels: merchant_levels(file.merchant_levels, file.merchant_depth_max, &types)?,
+            merchant_types: types,
             merchants_per_customer_max: file
                 .merchants_per_customer_max
                 .unwrap_or(sanhu_service::party::MERCHANTS_PER_CUSTOMER_MAX_DEFAULT),

@@ -1,14 +1,19 @@
 //! The access layer: after the signature is verified, every signed request is checked against its
 //! entry of the route table ([`crate::routes`], with the kinds of access of [`crate::scopes`]): the client must hold the route's scope (403 `scope_missing`), and a
-//! client bound to one member must stay within that member's objects: a route that acts for the
-//! whole platform is refused (403 `client_bound`), and an id in the path, the body or the query that
-//! is not the member's (or its account's, operator's, bank card's) is answered with that id's
-//! not-found code (404), exactly as if the object did not exist. Lists that search every member's
-//! objects are filtered by their handlers, which take [`crate::principal::Binding`].
+//! client bound to one member must stay within what that member reaches: a route that acts for the
+//! whole platform is refused (403 `client_bound`), and an id in the path, the body or the query whose
+//! owner (a member, or its account's, operator's, bank card's, merchant's) the bound member does not
+//! reach is answered with that id's not-found code (404), exactly as if the object did not exist.
+//! What a member reaches is decided by one rule, `Parties::reaches`: its own objects, and those of
+//! every member running a merchant below one of its merchants in the merchant hierarchy (never
+//! beside or above). Lists that search every member's objects are filtered by their handlers, which
+//! take [`crate::principal::Binding`] and ask the same rule.
 //!
 //! The layer sits innermost, just before the handler, so that a refused POST is recorded by the audit
 //! log like any other, and replayed under its Idempotency-Key like any other answer: a client's scopes
-//! and binding never change, and neither does whose an object is.
+//! and binding never change, and neither does whose an object is. Where an object sits in the
+//! hierarchy may change (staff move a merchant): a request is checked against the hierarchy as it
+//! stands when it is checked, and a replay answers what the first run was answered.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequestParts, MatchedPath, Query, RawPathParams, Request, State};
@@ -71,7 +76,7 @@ pub async fn check(State(state): State<AppState>, request: Request, next: Next) 
             }
             for object in named_objects(named, &mut parts, &state, json.as_ref()).await {
                 let owner = state.parties.owning_member(object).await?;
-                if owner != member {
+                if !state.parties.reaches(member, owner).await? {
                     return Err(ApiError::from(object.not_found()));
                 }
             }

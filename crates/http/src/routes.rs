@@ -303,6 +303,11 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(merchants::review_merchant, platform(AdminWrite)).held(),
         endpoint!(merchants::verify_settlement_account, platform(AdminWrite)).secret(),
         endpoint!(merchants::set_merchant_status, platform(AdminWrite)).held(),
+        endpoint!(merchants::merchant_levels, filtered(PartiesRead)),
+        endpoint!(merchants::merchant_children, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(merchants::merchant_subtree, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(merchants::move_merchant, platform(AdminWrite)).held(),
+        endpoint!(merchants::open_sub_merchant, member(PartiesWrite, MERCHANT_PATH)),
     ]
 }
 

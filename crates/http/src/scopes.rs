@@ -119,7 +119,7 @@ pub const MERCHANT_PATH: &[Named] = &[Path(Merchant)];
 /// The member whose merchants a list asks for.
 pub const MERCHANTS_OF_MEMBER: &[Named] = &[Query("member_id", Member)];
 /// The member a merchant is opened from.
-pub const MERCHANT_OPENING: &[Named] = &[Body("member_id", Member)];
+pub const MERCHANT_OPENING: &[Named] = &[Body("member_id", Member), Body("parent_id", Merchant)];
 /// The path's operator.
 pub const OPERATOR_PATH: &[Named] = &[Path(Operator)];
 /// An operator managed by the client, or by an admin operator it names.

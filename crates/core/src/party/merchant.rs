@@ -66,6 +66,22 @@ rejection_codes! {
             "a personal card settles a merchant only for a member with a verified real name, the card's name",
         ReviewByStaffOnly => "merchant_review_staff_only", 403,
             "a merchant's application is decided by staff: one staff member's decision, approved by another",
+        LevelUnknown => "merchant_level_unknown", 422, "no merchant level with this code is configured",
+        LevelRequired => "merchant_level_required", 422,
+            "a merchant opened under a parent, or as a sub-merchant, names its level in the hierarchy",
+        LevelNotAllowedHere => "merchant_level_not_allowed", 422,
+            "a merchant of this level does not sit under a merchant of the parent's level (or at the top, without one)",
+        LevelTypeNotAllowed => "merchant_level_type_not_allowed", 422, "this level does not mount merchants of this type",
+        ParentUnknown => "merchant_parent_unknown", 422, "no merchant has the parent id given",
+        ParentNotActive => "merchant_parent_not_active", 422, "a merchant is opened or moved only under an active parent",
+        DepthExceeded => "merchant_depth_exceeded", 422,
+            "the hierarchy would be deeper than the platform allows (merchant_depth_max), or a sub-merchant's deeper than two levels",
+        MoveIntoOwnSubtree => "merchant_move_into_own_subtree", 422,
+            "a merchant is not moved under itself or under a merchant below it",
+        NotSpecial => "merchant_not_special", 422,
+            "only a special merchant (特约商户: a merchant of a level that opens sub-merchants) opens sub-merchants",
+        SubMerchantClientRefused => "sub_merchant_client_refused", 422,
+            "a sub-merchant has no login or client of its own: it is operated through its parent's client",
     }
 }
 

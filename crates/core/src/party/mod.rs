@@ -25,6 +25,7 @@ pub mod identity;
 pub mod mask;
 pub mod member;
 pub mod merchant;
+pub mod merchant_level;
 pub mod merge;
 pub mod one_time_code;
 pub mod operator;

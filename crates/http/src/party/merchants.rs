@@ -15,6 +15,7 @@ use sanhu_core::party::merchant::{
 use sanhu_core::party::{CardNumber, Certificate, CertificateType, PhoneNumber, RealName};
 use sanhu_service::party::{
     DocumentsGiven, MerchantApplication, MerchantFilter, Scenario, SettlementAccountGiven, StoredMerchant,
+    SubMerchantApplication,
 };
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +110,15 @@ struct OpenMerchantBody {
     /// The business licence, for a type that requires one; a personal merchant is its customer's own
     /// certificate.
     business: Option<BusinessBody>,
+    /// The merchant it sits under in the hierarchy: it must exist (`merchant_parent_unknown`), be
+    /// active (`merchant_parent_not_active`) and be of a level this one may sit under. A bound client
+    /// names a merchant it reaches (another answers `merchant_not_found`).
+    #[schema(nullable = false, pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    parent_id: Option<String>,
+    /// Its level in the hierarchy (`GET /v1/merchant-levels`); required with a parent. Without one,
+    /// the merchant stands outside the hierarchy, at the top with nothing under it.
+    #[schema(nullable = false, pattern = "^[a-z0-9_]{1,32}$", examples("agent"))]
+    level: Option<String>,
 }
 
 /// A premises photo's reference in the platform's file store: 1 to 200 printable ASCII characters.
@@ -269,6 +279,15 @@ pub struct MerchantView {
     /// The accounts opened when it became active.
     accounts: Vec<MerchantAccountView>,
     receipts: ReceiptsView,
+    /// The merchant it sits under in the hierarchy.
+    #[schema(required = true, value_type = Option<sanhu_core::id::MerchantId>, inline)]
+    parent_id: Option<String>,
+    /// Its level in the hierarchy; null: outside it.
+    #[schema(required = true, pattern = "^[a-z0-9_]{1,32}$")]
+    level: Option<String>,
+    /// How deep it sits: 1 at the top.
+    #[schema(minimum = 1)]
+    depth: usize,
     #[schema(value_type = sanhu_core::Timestamp, inline)]
     created_at: String,
     #[schema(value_type = sanhu_core::Timestamp, inline)]
@@ -336,6 +355,9 @@ impl MerchantView {
                 .map(|a| MerchantAccountView { account_id: a.account_id.clone(), account_type: a.account_type.clone() })
                 .collect(),
             receipts,
+            parent_id: m.parent_id.clone(),
+            level: m.level.clone(),
+            depth: m.ancestors.len() + 1,
             created_at: m.created_at.to_string(),
             updated_at: m.updated_at.to_string(),
         })
@@ -344,6 +366,60 @@ impl MerchantView {
 
 fn merchant_refused(field: &str, error: MerchantError) -> ApiError {
     refused(field, error)
+}
+
+/// What opening a merchant or a sub-merchant is given, before it is checked.
+struct Opening<'a> {
+    merchant_type: &'a str,
+    name: &'a str,
+    scenario: &'a ScenarioBody,
+    contact: &'a ContactBody,
+    settlement_cycle: Option<&'a str>,
+    business: Option<&'a BusinessBody>,
+    level: Option<&'a str>,
+}
+
+impl Opening<'_> {
+    /// The application, from `member_id`, checked field by field (no id, no parent yet).
+    fn application(&self, member_id: sanhu_core::id::MemberId) -> Result<MerchantApplication, ApiError> {
+        let kind = ScenarioKind::parse(&self.scenario.kind)
+            .ok_or_else(|| merchant_refused("scenario.kind", MerchantError::ScenarioInvalid))?;
+        let place = check_scenario(kind, self.scenario.url.as_deref(), self.scenario.address.as_deref())
+            .map_err(|e| merchant_refused("scenario", e))?;
+        let scenario = match kind {
+            ScenarioKind::OfflineStore => Scenario { kind: kind.as_str().to_owned(), url: None, address: Some(place) },
+            _ => Scenario { kind: kind.as_str().to_owned(), url: Some(place), address: None },
+        };
+        let business = match self.business {
+            None => None,
+            Some(b) => Some((
+                RealName::organisation(&b.registered_name).map_err(|e| refused("business.registered_name", e))?,
+                Certificate::parse(CertificateType::UnifiedSocialCreditCode, &b.credit_code)
+                    .map_err(|e| refused("business.credit_code", e))?,
+            )),
+        };
+        let level = match self.level {
+            Some(level) if level.is_empty() || level.len() > 32 => {
+                return Err(merchant_refused("level", MerchantError::LevelUnknown))
+            }
+            level => level.map(str::to_owned),
+        };
+        Ok(MerchantApplication {
+            id: None,
+            member_id,
+            merchant_type: self.merchant_type.to_owned(),
+            name: check_name(self.name).map_err(|e| merchant_refused("name", e))?,
+            scenario,
+            contact_name: RealName::person(&self.contact.name).map_err(|e| refused("contact.name", e))?,
+            contact_phone: fields::phone("contact.phone", &self.contact.phone)?,
+            settlement_cycle: check_settlement_cycle(self.settlement_cycle.unwrap_or("t1"))
+                .map_err(|e| merchant_refused("settlement_cycle", e))?
+                .to_owned(),
+            business,
+            parent_id: None,
+            level,
+        })
+    }
 }
 
 /// POST /v1/merchants
@@ -368,36 +444,19 @@ pub async fn open_merchant(
     body: Bytes,
 ) -> Result<(StatusCode, Json<MerchantView>), ApiError> {
     let body: OpenMerchantBody = parse_body(&body)?;
-    let kind = ScenarioKind::parse(&body.scenario.kind)
-        .ok_or_else(|| merchant_refused("scenario.kind", MerchantError::ScenarioInvalid))?;
-    let place = check_scenario(kind, body.scenario.url.as_deref(), body.scenario.address.as_deref())
-        .map_err(|e| merchant_refused("scenario", e))?;
-    let scenario = match kind {
-        ScenarioKind::OfflineStore => Scenario { kind: kind.as_str().to_owned(), url: None, address: Some(place) },
-        _ => Scenario { kind: kind.as_str().to_owned(), url: Some(place), address: None },
+    let opening = Opening {
+        merchant_type: &body.merchant_type,
+        name: &body.name,
+        scenario: &body.scenario,
+        contact: &body.contact,
+        settlement_cycle: body.settlement_cycle.as_deref(),
+        business: body.business.as_ref(),
+        level: body.level.as_deref(),
     };
-    let business = match &body.business {
-        None => None,
-        Some(b) => Some((
-            RealName::organisation(&b.registered_name).map_err(|e| refused("business.registered_name", e))?,
-            Certificate::parse(CertificateType::UnifiedSocialCreditCode, &b.credit_code)
-                .map_err(|e| refused("business.credit_code", e))?,
-        )),
-    };
-    let application = MerchantApplication {
-        // Under an Idempotency-Key, every run of the request opens (or finds) one merchant.
-        id: scope.map(|axum::Extension(scope)| scope.merchant_id()),
-        member_id: ids::member_id("member_id", &body.member_id)?,
-        merchant_type: body.merchant_type.clone(),
-        name: check_name(&body.name).map_err(|e| merchant_refused("name", e))?,
-        scenario,
-        contact_name: RealName::person(&body.contact.name).map_err(|e| refused("contact.name", e))?,
-        contact_phone: fields::phone("contact.phone", &body.contact.phone)?,
-        settlement_cycle: check_settlement_cycle(body.settlement_cycle.as_deref().unwrap_or("t1"))
-            .map_err(|e| merchant_refused("settlement_cycle", e))?
-            .to_owned(),
-        business,
-    };
+    let mut application = opening.application(ids::member_id("member_id", &body.member_id)?)?;
+    // Under an Idempotency-Key, every run of the request opens (or finds) one merchant.
+    application.id = scope.map(|axum::Extension(scope)| scope.merchant_id());
+    application.parent_id = body.parent_id.as_deref().map(|p| merchant_id("parent_id", p)).transpose()?;
     let parties = state.parties.clone();
     let merchant = run(move || async move { parties.open_merchant(&application, &actor).await }).await?;
     tracing::info!(merchant.id = %merchant.id, customer.id = %merchant.customer_id, "merchant opened");
@@ -441,7 +500,8 @@ pub struct MerchantList {
     operation_id = "listMerchants",
     summary = "List merchants",
     description = "Merchants in the order they were opened, filtered by status, type, customer or member, with a \
-        cursor. A client bound to a member lists that member's merchants only.",
+        cursor. A client bound to a member lists the merchants it reaches only: its member's and every merchant \
+        below them in the hierarchy.",
     params(
         ("status" = inline(Option<sanhu_core::party::merchant::MerchantStatus>), Query, description = "The merchants in this status."),
         ("merchant_type" = inline(Option<sanhu_core::party::merchant::MerchantTypeCode>), Query, description = "A merchant type's code."),
@@ -491,11 +551,11 @@ pub async fn list_merchants(
         member_id: query.get("member_id").map(|m| ids::member_id("member_id", m)).transpose()?,
         name: text("name", 100)?,
         certificate_number: text("certificate_number", 64)?,
+        reached_by: None,
     };
-    // A bound client's list is its member's merchants (another `member_id` is refused before this).
-    if let Some(member) = bound_to {
-        filter.member_id = Some(member);
-    }
+    // A bound client's list is what it reaches: its member's merchants and those below them (a
+    // `member_id` it does not reach is refused before this).
+    filter.reached_by = bound_to;
     let after = query
         .get("after")
         .map(|a| {
@@ -907,4 +967,237 @@ pub async fn merchant_types(State(state): State<AppState>) -> Json<MerchantTypeL
         })
         .collect();
     Json(MerchantTypeList { data })
+}
+
+/// A level of the merchant hierarchy, as configured.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MerchantLevel)]
+pub struct MerchantLevelView {
+    #[schema(pattern = "^[a-z0-9_]{1,32}$", examples("agent"))]
+    code: String,
+    /// As configured (渠道商, 代理商 ...).
+    name: String,
+    /// A merchant of it may stand at the top, without a parent.
+    top: bool,
+    /// The levels a merchant of it may sit under.
+    under: Vec<String>,
+    /// The merchant types it mounts; empty: every type.
+    #[schema(value_type = Vec<sanhu_core::party::merchant::MerchantTypeCode>, inline)]
+    merchant_types: Vec<String>,
+    /// A special merchant's level (特约商户): its merchants open sub-merchants through their client.
+    special: bool,
+    /// A sub-merchant's level (子商户): no login or client of its own, operated through its parent's client.
+    sub_merchant: bool,
+}
+
+/// The configured levels and the deepest the hierarchy may be.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MerchantLevelList {
+    data: Vec<MerchantLevelView>,
+    /// How many levels of merchants deep the hierarchy may be (`merchant_depth_max`).
+    #[schema(minimum = 1)]
+    depth_max: usize,
+}
+
+/// GET /v1/merchant-levels
+#[utoipa::path(
+    get,
+    path = "/v1/merchant-levels",
+    tag = "merchants",
+    operation_id = "listMerchantLevels",
+    summary = "The merchant hierarchy's levels",
+    description = "As configured (`[[merchant_levels]]`, `merchant_depth_max`): which levels exist, which may sit \
+        under which and which at the top, the merchant types each mounts, which are special (特约商户: they open \
+        sub-merchants) and which are sub-merchants (子商户).",
+    responses((status = 200, description = "The levels.", body = MerchantLevelList))
+)]
+pub async fn merchant_levels(State(state): State<AppState>) -> Json<MerchantLevelList> {
+    let levels = &state.parties.config().merchant_levels;
+    let data = levels
+        .iter()
+        .map(|l| MerchantLevelView {
+            code: l.code.clone(),
+            name: l.name.clone(),
+            top: l.top,
+            under: l.under.clone(),
+            merchant_types: l.merchant_types.iter().map(|t| t.as_str().to_owned()).collect(),
+            special: l.special,
+            sub_merchant: l.sub_merchant,
+        })
+        .collect();
+    Json(MerchantLevelList { data, depth_max: levels.depth_max() })
+}
+
+async fn below(state: &AppState, id: MerchantId, subtree: bool, query: QueryParams) -> Result<MerchantList, ApiError> {
+    let query = query.only(&["after", "limit"])?;
+    let limit = query.limit(state.config.page_size_max)?;
+    let after = query
+        .get("after")
+        .map(|a| {
+            MerchantId::parse(a).ok_or_else(|| {
+                ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned")
+            })
+        })
+        .transpose()?;
+    let merchants = state.parties.merchants_below(id, subtree, after, limit).await?;
+    let next_cursor = (merchants.len() == limit as usize).then(|| merchants.last().map(|m| m.id.clone())).flatten();
+    let mut data = Vec::with_capacity(merchants.len());
+    for merchant in &merchants {
+        data.push(MerchantView::read(merchant, state).await?);
+    }
+    Ok(MerchantList { data, next_cursor })
+}
+
+/// GET /v1/merchants/{id}/children
+#[utoipa::path(
+    get,
+    path = "/v1/merchants/{id}/children",
+    tag = "merchants",
+    operation_id = "listMerchantChildren",
+    summary = "The merchants directly under a merchant",
+    description = "In the order they were opened, with a cursor. A bound client reaches a merchant's children when \
+        it reaches the merchant.",
+    params(
+        ("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        crate::query::Paging<sanhu_core::id::MerchantId>,
+    ),
+    responses((status = 200, description = "A page of merchants.", body = MerchantList))
+)]
+pub async fn merchant_children(
+    State(state): State<AppState>,
+    MerchantIdPath(id): MerchantIdPath,
+    query: QueryParams,
+) -> Result<Json<MerchantList>, ApiError> {
+    Ok(Json(below(&state, id, false, query).await?))
+}
+
+/// GET /v1/merchants/{id}/subtree
+#[utoipa::path(
+    get,
+    path = "/v1/merchants/{id}/subtree",
+    tag = "merchants",
+    operation_id = "listMerchantSubtree",
+    summary = "Every merchant below a merchant",
+    description = "At every depth, in the order they were opened, with a cursor: what a client bound to the \
+        merchant's member reaches besides its own.",
+    params(
+        ("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        crate::query::Paging<sanhu_core::id::MerchantId>,
+    ),
+    responses((status = 200, description = "A page of merchants.", body = MerchantList))
+)]
+pub async fn merchant_subtree(
+    State(state): State<AppState>,
+    MerchantIdPath(id): MerchantIdPath,
+    query: QueryParams,
+) -> Result<Json<MerchantList>, ApiError> {
+    Ok(Json(below(&state, id, true, query).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MerchantMoveRequest)]
+struct MoveBody {
+    /// The new parent; null: to the top (for a level that may stand there).
+    #[schema(required = true, value_type = Option<sanhu_core::id::MerchantId>, inline)]
+    parent_id: Option<String>,
+    #[schema(value_type = sanhu_core::party::change::Reason, inline)]
+    reason: String,
+}
+
+/// POST /v1/merchants/{id}/move
+#[utoipa::path(
+    post,
+    path = "/v1/merchants/{id}/move",
+    tag = "merchants",
+    operation_id = "moveMerchant",
+    summary = "Move a merchant to another parent",
+    description = "Staff's or the platform's, with a reason; a staff member's waits for a second one \
+        (maker-checker). The merchant moves with everything below it: the new parent must exist \
+        (`merchant_parent_unknown`), be active (`merchant_parent_not_active`), not be the merchant or below it \
+        (`merchant_move_into_own_subtree`), be of a level the merchant's may sit under \
+        (`merchant_level_not_allowed`), and leave the subtree no deeper than allowed (`merchant_depth_exceeded`). \
+        From then on, clients bound above the new place reach it, and those above the old one only do no longer. \
+        Kept in the history (`merchant.moved`).",
+    params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = MoveBody,
+    responses((status = 200, description = "The merchant in its new place.", body = MerchantView))
+)]
+pub async fn move_merchant(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    MerchantIdPath(id): MerchantIdPath,
+    body: Bytes,
+) -> Result<Json<MerchantView>, ApiError> {
+    let body: MoveBody = parse_body(&body)?;
+    let to = body.parent_id.as_deref().map(|p| merchant_id("parent_id", p)).transpose()?;
+    let reason = fields::reason(&body.reason)?;
+    let parties = state.parties.clone();
+    let merchant = run(move || async move { parties.move_merchant(id, to, &reason, &actor).await }).await?;
+    Ok(Json(MerchantView::read(&merchant, &state).await?))
+}
+
+/// A sub-merchant to open under a special merchant: as any merchant, without a member (its own is
+/// registered with it, with no login) or a parent (the path's).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = OpenSubMerchantRequest)]
+struct SubMerchantBody {
+    #[schema(value_type = sanhu_core::party::merchant::MerchantTypeCode, inline, examples("enterprise"))]
+    merchant_type: String,
+    #[schema(value_type = sanhu_core::openapi::MerchantName, inline, examples("某某咖啡 二店"))]
+    name: String,
+    scenario: ScenarioBody,
+    contact: ContactBody,
+    #[schema(nullable = false, value_type = Option<sanhu_core::openapi::SettlementCycle>, inline, examples("t1"))]
+    settlement_cycle: Option<String>,
+    /// The business licence, for a type that requires one.
+    business: Option<BusinessBody>,
+    /// A sub-merchant level under the parent's; by default the only one there is.
+    #[schema(nullable = false, pattern = "^[a-z0-9_]{1,32}$", examples("store"))]
+    level: Option<String>,
+}
+
+/// POST /v1/merchants/{id}/sub-merchants
+#[utoipa::path(
+    post,
+    path = "/v1/merchants/{id}/sub-merchants",
+    tag = "merchants",
+    operation_id = "openSubMerchant",
+    summary = "Open a sub-merchant under a special merchant",
+    description = "Sub-merchant mode (子商户): a special merchant (特约商户, of a level that opens sub-merchants; \
+        otherwise `merchant_not_special`) opens, through its own client, a sub-merchant under itself (applying, as \
+        any merchant). The sub-merchant's customer and member are registered with it, active and with no login: \
+        no client is ever bound to it (`sub_merchant_client_refused`), and it is operated only through its \
+        parent's client, which reaches it. Nothing is opened under a sub-merchant: two levels, as the member \
+        school has them. The parent must be active (`merchant_parent_not_active`).",
+    params(("id" = String, Path, description = "The special merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = SubMerchantBody,
+    responses((status = 201, description = "The sub-merchant, applying.", body = MerchantView))
+)]
+pub async fn open_sub_merchant(
+    State(state): State<AppState>,
+    ClientActor(actor): ClientActor,
+    scope: Option<axum::Extension<IdempotencyScope>>,
+    MerchantIdPath(parent_id): MerchantIdPath,
+    body: Bytes,
+) -> Result<(StatusCode, Json<MerchantView>), ApiError> {
+    let body: SubMerchantBody = parse_body(&body)?;
+    let opening = Opening {
+        merchant_type: &body.merchant_type,
+        name: &body.name,
+        scenario: &body.scenario,
+        contact: &body.contact,
+        settlement_cycle: body.settlement_cycle.as_deref(),
+        business: body.business.as_ref(),
+        level: body.level.as_deref(),
+    };
+    // The member is the one registered with it; this one is never read.
+    let mut merchant = opening.application(sanhu_service::clock::new_id())?;
+    merchant.id = scope.map(|axum::Extension(scope)| scope.merchant_id());
+    let application = SubMerchantApplication { parent_id, merchant };
+    let parties = state.parties.clone();
+    let merchant = run(move || async move { parties.open_sub_merchant(&application, &actor).await }).await?;
+    tracing::info!(merchant.id = %merchant.id, parent.id = %parent_id, "sub-merchant opened");
+    Ok((StatusCode::CREATED, Json(MerchantView::read(&merchant, &state).await?)))
 }

@@ -187,8 +187,17 @@ pub async fn find_operators(
         _ => fields::login_identity(None, None, Some(text), None),
     }?;
     let found = match state.parties.operator_by_identity(&identity).await {
-        Ok(operator) if bound_to.is_some_and(|member| operator.operator.member() != member) => Vec::new(),
-        Ok(operator) => vec![OperatorView::from(&operator)],
+        Ok(operator) => {
+            let reached = match bound_to {
+                None => true,
+                Some(member) => state.parties.reaches(member, operator.operator.member()).await?,
+            };
+            if reached {
+                vec![OperatorView::from(&operator)]
+            } else {
+                Vec::new()
+            }
+        }
         Err(error) if error.code() == "operator_not_found" => Vec::new(),
         Err(error) => return Err(ApiError::from(error)),
     };

@@ -14,6 +14,7 @@ mod enterprises_and_security;
 mod failover;
 mod idempotency_after_crash;
 mod idempotency_outcomes;
+mod merchant_hierarchy;
 mod merchants;
 mod operations;
 mod parties;

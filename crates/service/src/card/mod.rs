@@ -103,13 +103,14 @@ impl Cards {
     }
 
     /// Whether a caller bound to `binding` (None: acting for the whole platform) reaches what `owner`
-    /// owns: an unbound caller everything, a bound one only its member's merchants' cards.
+    /// owns: an unbound caller everything, a bound one the cards of the merchants its member reaches
+    /// (`Parties::reaches`: its own merchants and those below them in the hierarchy).
     pub async fn reaches(&self, binding: Option<MemberId>, owner: CardOwner) -> Result<bool, CardFailure> {
         let Some(member) = binding else { return Ok(true) };
         match owner {
             CardOwner::Platform => Ok(false),
             CardOwner::Merchant(merchant) => match self.parties().merchant_member(merchant).await {
-                Ok(runner) => Ok(runner == member),
+                Ok(runner) => Ok(self.parties().reaches(member, runner).await?),
                 Err(PartyError::NotFound(_)) => Ok(false),
                 Err(other) => Err(other.into()),
             },

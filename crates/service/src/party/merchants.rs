@@ -273,6 +273,16 @@ pub struct StoredMerchant {
     /// The application under review: who submitted it, when.
     #[serde(default)]
     pub submission: Option<Submission>,
+    /// The merchant it sits under in the hierarchy (`merchant_levels`), if any.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// Its level in the hierarchy; None: outside it (at the top, with nothing under it).
+    #[serde(default)]
+    pub level: Option<String>,
+    /// The merchants above it, the top first: its materialised path, which decides who reaches it
+    /// ([`Parties::reaches`]).
+    #[serde(default)]
+    pub ancestors: Vec<String>,
     /// Receipts as records written before they were counters kept them; read and ignored.
     #[serde(default, rename = "receipts", skip_serializing)]
     pub legacy_receipts: Option<serde_json::Value>,
@@ -308,6 +318,10 @@ pub struct MerchantApplication {
     pub settlement_cycle: String,
     /// The business licence's registered name and credit code, for a type that requires a licence.
     pub business: Option<(RealName, Certificate)>,
+    /// The merchant it is opened under in the hierarchy, if any.
+    pub parent_id: Option<MerchantId>,
+    /// Its level in the hierarchy (required with a parent); None: outside it.
+    pub level: Option<String>,
 }
 
 /// The documents given in one request; what is left out stays as it was.
@@ -355,6 +369,9 @@ pub struct MerchantFilter {
     pub name: Option<String>,
     /// The business's certificate number (a credit code, or a personal merchant's certificate).
     pub certificate_number: Option<String>,
+    /// Only the merchants a client bound to this member reaches ([`Parties::reaches`]): its own and
+    /// every merchant below them.
+    pub reached_by: Option<MemberId>,
 }
 
 impl MerchantFilter {
@@ -387,7 +404,7 @@ impl Parties {
         actor: &Actor,
     ) -> Result<StoredMerchant, MerchantFailure> {
         let types = &self.config.merchant_types;
-        let merchant_type = types.find(&application.merchant_type)?;
+        types.find(&application.merchant_type)?;
         // One id for every run of this request: a rerun finds the merchant its first run opened.
         let id: MerchantId = application.id.unwrap_or_else(clock::new_id);
         transact!(self, |work| {
@@ -399,6 +416,25 @@ impl Parties {
             }
             let member = load_member(work, application.member_id).await?;
             let customer = load_customer(work, member.member.customer()).await?;
+            self.open_merchant_in(work, id, application, &member, &customer, false, actor).await
+        })
+    }
+
+    /// Opens merchant `id` from `member` of `customer` in `work`: the type's rules, the business, the
+    /// customer's cap and the merchant's place in the hierarchy (as a sub-merchant or not).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn open_merchant_in(
+        &self,
+        work: &mut Work,
+        id: MerchantId,
+        application: &MerchantApplication,
+        member: &StoredMember,
+        customer: &super::documents::StoredCustomer,
+        as_sub_merchant: bool,
+        actor: &Actor,
+    ) -> Result<StoredMerchant, MerchantFailure> {
+        let merchant_type = self.config.merchant_types.find(&application.merchant_type)?;
+        {
             member
                 .member
                 .check_action(MemberAction::OpenAccount, customer.customer.status())
@@ -428,8 +464,17 @@ impl Parties {
                 return Err(rejected(MerchantError::CapReached));
             }
             let same_business = merchants.iter().filter(|m| m.business_key == business_key).count();
+            let ancestors = self
+                .place_merchant(
+                    work,
+                    application.level.as_deref(),
+                    merchant_type.code(),
+                    application.parent_id,
+                    as_sub_merchant,
+                )
+                .await?;
             // Written again so that two openings at once cannot both count under the cap.
-            work.put(&customer);
+            work.put(customer);
             let merchant = StoredMerchant {
                 id: id.to_string(),
                 customer_id: customer_key.clone(),
@@ -452,6 +497,9 @@ impl Parties {
                 reviews: Vec::new(),
                 accounts: Vec::new(),
                 submission: None,
+                parent_id: application.parent_id.map(|p| p.to_string()),
+                level: application.level.clone(),
+                ancestors,
                 legacy_receipts: None,
                 created_at: work.now,
                 updated_at: work.now,
@@ -459,6 +507,7 @@ impl Parties {
             work.put(&merchant);
             work.index(MERCHANTS_OF_CUSTOMER, &customer_key, &merchant.id);
             work.index(MERCHANTS_OF_MEMBER, &merchant.member_id, &merchant.id);
+            super::hierarchy::index_place(work, &merchant);
             work.history(
                 &merchant.id,
                 &customer_key,
@@ -472,10 +521,12 @@ impl Parties {
                     // The same business onboarded before under this customer (another channel).
                     "same_business_merchants": same_business,
                     "status": "applying",
+                    "parent": merchant.parent_id,
+                    "level": merchant.level,
                 }),
             );
             Ok(merchant)
-        })
+        }
     }
 
     pub async fn get_merchant(&self, id: MerchantId) -> Result<StoredMerchant, MerchantFailure> {
@@ -504,6 +555,23 @@ impl Parties {
                 .map(|certificate| certificate_key(work.secret(), &certificate))
                 .collect(),
         };
+        // A bound client's: the merchants it reaches, from their lookups.
+        if let Some(bound) = filter.reached_by {
+            let reached = self.merchants_reached(bound).await?;
+            let ids: Vec<String> =
+                reached.into_iter().filter(|id| cursor.as_ref().is_none_or(|after| id > after)).collect();
+            let mut found = Vec::new();
+            for chunk in ids.chunks(500) {
+                let merchants: Vec<StoredMerchant> = work.get_many(chunk).await?;
+                found.extend(merchants.into_iter().filter(|m| filter.matches(m, &business_keys)));
+                if found.len() >= limit as usize {
+                    break;
+                }
+            }
+            found.truncate(limit as usize);
+            let next = (found.len() == limit as usize).then(|| found.last().map(|m| m.id.clone())).flatten();
+            return Ok(MerchantPage { merchants: found, next });
+        }
         // A member's or a customer's merchants are few: read them from their lookup.
         let indexed = match (filter.member_id, filter.customer_id) {
             (Some(member), _) => Some((MERCHANTS_OF_MEMBER, member.to_string())),
@@ -843,10 +911,10 @@ impl Parties {
         self.turns.take([format!("merchant:{id}")]).await
     }
 
-    /// The ids of the merchants `member` runs (what its bound client reaches), from their lookup.
+    /// The ids of the merchants a client bound to `member` reaches: those it runs and every merchant
+    /// below them in the hierarchy ([`Parties::merchants_reached`]).
     pub(crate) async fn merchants_of_member(&self, member: MemberId) -> Result<Vec<String>, PartyError> {
-        use sanhu_store::party::PartyStore;
-        Ok(self.store.party_index(MERCHANTS_OF_MEMBER, &member.to_string(), 10_000).await?)
+        self.merchants_reached(member).await
     }
 
     /// The member a merchant is run by (whose bound client reaches it).

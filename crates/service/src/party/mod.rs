@@ -18,6 +18,7 @@ mod data_key;
 pub(crate) mod documents;
 mod enterprises;
 pub(crate) mod error;
+pub(crate) mod hierarchy;
 mod identities;
 pub(crate) mod members;
 pub(crate) mod merchants;
@@ -42,6 +43,7 @@ pub use documents::{
 };
 pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
 pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
+pub use hierarchy::SubMerchantApplication;
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
 pub use merchants::{
@@ -85,6 +87,8 @@ pub struct PartyConfig {
     /// How long after a period ends its bills may be issued: the margin for the clocks of several
     /// instances (`sanhu_core::bill`); 0 suits one instance alone.
     pub bill_period_closed_after_s: u32,
+    /// The merchant hierarchy's levels and depth (`[[merchant_levels]]`, `merchant_depth_max`).
+    pub merchant_levels: sanhu_core::party::merchant_level::MerchantLevels,
 }
 
 impl Default for PartyConfig {
@@ -101,6 +105,7 @@ impl Default for PartyConfig {
             merchant_types: sanhu_core::party::merchant::MerchantTypes::default_set(),
             merchants_per_customer_max: MERCHANTS_PER_CUSTOMER_MAX_DEFAULT,
             bill_period_closed_after_s: sanhu_core::bill::BILL_PERIOD_CLOSED_AFTER_S_DEFAULT,
+            merchant_levels: sanhu_core::party::merchant_level::MerchantLevels::default_set(),
         }
     }
 }
