@@ -30,9 +30,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // A card's ledger blocks pending (a freeze or an unfreeze between its writes), for the repair.
     (10, include_str!("schema_v10.sql")),
     // Redemption codes of card batches (keyed hashes) and failed redemptions (see `crate::card`).
-    (13, include_str!("schema_v13.sql")),
+    (11, include_str!("schema_v11.sql")),
     // Members' bills, their items and the monthly run's progress (see `crate::bill`).
-    (14, include_str!("schema_v14.sql")),
+    (12, include_str!("schema_v12.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

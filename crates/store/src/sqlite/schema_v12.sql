@@ -1,4 +1,4 @@
--- sanhu schema for SQLite, version 14: members' bills (see `crate::bill`). A bill is issued once per
+-- sanhu schema for SQLite, version 12: members' bills (see `crate::bill`). A bill is issued once per
 -- member and period, and never changed: its items are the ledger's entries of the period, copied when
 -- it is issued. Ids are prefixed text (`bil_…`, `mem_…`); times are nanoseconds since the Unix epoch.
 

@@ -1,4 +1,4 @@
--- sanhu schema for SQLite, version 13: redemption codes (兑换码) of card batches, kept as keyed hashes
+-- sanhu schema for SQLite, version 11: redemption codes (兑换码) of card batches, kept as keyed hashes
 -- (see `crate::card`), and the failed redemptions that limit guessing. A batch counts its codes not
 -- yet redeemed: each holds one of its cards, which a sale does not take.
 

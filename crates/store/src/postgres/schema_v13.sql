@@ -1,4 +1,4 @@
--- sanhu schema for PostgreSQL, version 15: members' bills, as on SQLite (see `crate::bill`). A bill is
+-- sanhu schema for PostgreSQL, version 13: members' bills, as on SQLite (see `crate::bill`). A bill is
 -- issued once per member and period, and never changed: its items are the ledger's entries of the
 -- period, copied when it is issued.
 
