@@ -70,7 +70,8 @@ pub struct CardCodeView {
     pub id: String,
     #[schema(value_type = sanhu_core::id::CardBatchId, inline)]
     pub batch_id: String,
-    /// `unused` or `redeemed`.
+    /// `unused`, `redeemed`, or `expired` (its expiry passed unredeemed and its card went back to
+    /// the batch's sales; a code past its expiry may show `unused` until the batch next sells).
     #[schema(value_type = CodeStatusJson, inline)]
     pub status: &'static str,
     #[schema(format = DateTime)]
@@ -337,6 +338,7 @@ pub async fn bind_codes(
 pub(crate) enum CodeStatusJson {
     Unused,
     Redeemed,
+    Expired,
 }
 
 /// A bulk row's status (the schema of `CardCodeBindingRow.status`).

@@ -457,3 +457,36 @@ on_both_backends!(a_card_refund_is_refused_while_its_receiver_may_not_pay, |db| 
     assert_eq!(done["status"], "succeeded");
     api.verify_clean().await;
 });
+
+on_both_backends!(expired_codes_give_their_cards_back_to_the_batch, |db| {
+    let app = app(db).await;
+    let api = &app.api;
+    let batch = approved_batch(&app, "8601", 3).await;
+    let path = format!("/v1/card-batches/{batch}/codes");
+    let body = json!({"quantity": 2, "expires_at": in_seconds(2), "payment_channel": "alipay"});
+    let short = api.post(&path, body).await.assert_status(StatusCode::CREATED)["codes"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.sell(&batch, "S-1").await;
+    let sale = |n: &str| json!({"order_number": n, "batch_id": batch, "payment_channel": "alipay"});
+    api.post("/v1/cards", sale("S-2")).await.assert_error(StatusCode::CONFLICT, "card_batch_sold_out");
+    let one = json!({"quantity": 1, "expires_at": in_seconds(3600), "payment_channel": "alipay"});
+    api.post(&path, one.clone()).await.assert_error(StatusCode::CONFLICT, "card_codes_exceed_batch");
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // Expired, the two codes hold nothing: one card goes to a new code, the other to a sale.
+    api.post(&path, one).await.assert_status(StatusCode::CREATED);
+    api.post("/v1/cards", sale("S-2")).await.assert_status(StatusCode::CREATED);
+    api.post("/v1/cards", sale("S-3")).await.assert_error(StatusCode::CONFLICT, "card_batch_sold_out");
+    let listed = api.get(&path).await.assert_status(StatusCode::OK).clone();
+    let statuses: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "expired").count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == "unused").count(), 1, "{statuses:?}");
+    let (alice, _) = api.active_member("13800000002").await;
+    api.post("/v1/card-codes/redeem", redeem_body(&short, &alice))
+        .await
+        .assert_error(StatusCode::CONFLICT, "card_code_expired");
+    let batch_now = api.get(&format!("/v1/card-batches/{batch}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(batch_now["sold"], 2);
+    api.verify_clean().await;
+});

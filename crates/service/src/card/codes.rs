@@ -261,7 +261,7 @@ impl Cards {
             codes.push((code.id, text));
         }
         let _turn = self.turn(format!("card_batch:{}", batch.id)).await;
-        match self.store().create_card_codes(&batch.id.to_string(), stored).await? {
+        match self.store().create_card_codes(&batch.id.to_string(), stored, clock::now()).await? {
             CodesInsert::Stored => Ok(GeneratedCodes { batch_id: batch.id, expires_at, codes }),
             CodesInsert::NotApproved => Err(CardError::BatchNotApproved.into()),
             CodesInsert::OverQuantity => Err(CardFailure::Rejected(CARD_CODES_EXCEED_BATCH)),
