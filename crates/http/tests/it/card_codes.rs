@@ -52,9 +52,12 @@ fn redeem_body(code: &str, member: &str) -> Value {
 fn server_with(app: &App, shape: impl FnOnce(&mut WalletConfig)) -> Router {
     let mut config = app.api.state.wallets().config().clone();
     shape(&mut config);
-    let state =
-        sanhu_http::AppState::new(app.api.state.ledger().clone(), app.api.state.parties().clone(), HttpConfig::default())
-            .with_wallet(config);
+    let state = sanhu_http::AppState::new(
+        app.api.state.ledger().clone(),
+        app.api.state.parties().clone(),
+        HttpConfig::default(),
+    )
+    .with_wallet(config);
     sanhu_http::router(state)
 }
 
@@ -464,10 +467,8 @@ on_both_backends!(expired_codes_give_their_cards_back_to_the_batch, |db| {
     let batch = approved_batch(&app, "8601", 3).await;
     let path = format!("/v1/card-batches/{batch}/codes");
     let body = json!({"quantity": 2, "expires_at": in_seconds(2), "payment_channel": "alipay"});
-    let short = api.post(&path, body).await.assert_status(StatusCode::CREATED)["codes"][0]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let short =
+        api.post(&path, body).await.assert_status(StatusCode::CREATED)["codes"][0]["code"].as_str().unwrap().to_owned();
     app.sell(&batch, "S-1").await;
     let sale = |n: &str| json!({"order_number": n, "batch_id": batch, "payment_channel": "alipay"});
     api.post("/v1/cards", sale("S-2")).await.assert_error(StatusCode::CONFLICT, "card_batch_sold_out");
@@ -479,7 +480,8 @@ on_both_backends!(expired_codes_give_their_cards_back_to_the_batch, |db| {
     api.post("/v1/cards", sale("S-2")).await.assert_status(StatusCode::CREATED);
     api.post("/v1/cards", sale("S-3")).await.assert_error(StatusCode::CONFLICT, "card_batch_sold_out");
     let listed = api.get(&path).await.assert_status(StatusCode::OK).clone();
-    let statuses: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> =
+        listed["data"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == "expired").count(), 2, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == "unused").count(), 1, "{statuses:?}");
     let (alice, _) = api.active_member("13800000002").await;

@@ -162,7 +162,11 @@ impl PostgresStore {
 /// Marks up to [`EXPIRED_CODES_RELEASED_MAX`] of the batch's unused codes expired at `at` as
 /// `expired`, giving their cards back to the batch's sales. A code redeemed meanwhile is left alone:
 /// the update checks its status again on the row it waited for.
-async fn release_expired_codes(tx: &tokio_postgres::Transaction<'_>, batch_id: &str, at: Timestamp) -> anyhow::Result<()> {
+async fn release_expired_codes(
+    tx: &tokio_postgres::Transaction<'_>,
+    batch_id: &str,
+    at: Timestamp,
+) -> anyhow::Result<()> {
     let released = tx
         .execute(
             "UPDATE card_codes SET status = 'expired' WHERE id IN (SELECT id FROM card_codes \
