@@ -260,6 +260,8 @@ impl Cards {
             stored.push(code.stored(secret.redemption_code_digest(text.as_str())));
             codes.push((code.id, text));
         }
+        // In id order, as the batch's list shows them (ids made in one millisecond are not in order).
+        codes.sort_by_key(|(id, _)| id.to_string());
         let _turn = self.turn(format!("card_batch:{}", batch.id)).await;
         match self.store().create_card_codes(&batch.id.to_string(), stored, clock::now()).await? {
             CodesInsert::Stored => Ok(GeneratedCodes { batch_id: batch.id, expires_at, codes }),
