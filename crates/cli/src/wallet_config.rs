@@ -19,6 +19,7 @@
 //! withdrawal_pay_password_required = false
 //! pay_code_ttl_s = 60                   # how long a member's pay code lives (15 to 600)
 //! pay_by_phone = false                  # payments may name the payer by phone and an SMS code
+//! card_code_caller_attempts = 1000      # failed card code redemptions a caller may make for others' members in 15 minutes (5 to 100000)
 //!
 //! [wallet.payment_limits.b2b]           # per account type: what a member's payments take from it
 //! per_payment = 50000000                # each may be left out (no limit)
@@ -87,6 +88,7 @@ pub struct WalletFile {
     operators_required: Option<bool>,
     withdrawal_pay_password_required: Option<bool>,
     pay_code_ttl_s: Option<u32>,
+    card_code_caller_attempts: Option<i64>,
     pay_by_phone: Option<bool>,
     payment_limits: Option<std::collections::BTreeMap<String, PaymentLimitsFile>>,
 }
@@ -230,6 +232,10 @@ pub fn wallet_config(file: Option<WalletFile>, account_types: &AccountTypes) -> 
     }
     if let Some(allowed) = file.pay_by_phone {
         config.pay_by_phone = allowed;
+    }
+    if let Some(ceiling) = file.card_code_caller_attempts {
+        config.card_code_caller_attempts = sanhu_core::card::redemption::check_caller_attempts(ceiling)
+            .ok_or_else(|| anyhow!("wallet.card_code_caller_attempts: 5 to 100000"))?;
     }
     if let Some(ttl_s) = file.pay_code_ttl_s {
         config.pay_code_ttl_s = sanhu_core::wallet::pay_code::check_ttl(ttl_s)

@@ -414,7 +414,7 @@ fn card_endpoints() -> Vec<Endpoint> {
         endpoint!(card::generate_codes, filtered(CardsWrite)).secret(),
         endpoint!(card::list_codes, filtered(CardsRead)),
         endpoint!(card::redeem_code, filtered(CardsWrite)).secret(),
-        endpoint!(card::bind_codes, filtered(CardsWrite)).secret(),
+        endpoint!(card::bind_codes, platform(CardsWrite)).secret(),
     ]
 }
 

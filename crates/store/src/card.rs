@@ -180,8 +180,9 @@ store_trait! {
         /// Writes the batch's status and data if the stored version is still `expected`.
         fn update_card_batch(&self, batch: &StoredCardBatch, expected: i64) -> anyhow::Result<bool>;
         /// Takes the next card of an approved batch that is not sold out: its index in the batch
-        /// (0 for the first card), or None.
-        fn take_card_of_batch(&self, batch_id: &str) -> anyhow::Result<Option<i64>>;
+        /// (0 for the first card), or None. First, in the same transaction, the batch's codes expired
+        /// at `at` give their cards back (see `create_card_codes`).
+        fn take_card_of_batch(&self, batch_id: &str, at: Timestamp) -> anyhow::Result<Option<i64>>;
 
         /// Stores a card and its first transaction (its sale) together; false if the transaction's
         /// id is stored already (the same sale, made meanwhile) and nothing was stored.
@@ -212,8 +213,10 @@ store_trait! {
 
         /// Stores a batch's new codes, each holding one of its cards (`codes_unused`), if the batch is
         /// approved and its cards sold and held, these added, stay within its quantity; in one
-        /// transaction, nothing stored otherwise.
-        fn create_card_codes(&self, batch_id: &str, codes: Vec<StoredCardCode>) -> anyhow::Result<CodesInsert>;
+        /// transaction, nothing stored otherwise. First, in the same transaction, up to
+        /// [`EXPIRED_CODES_RELEASED_MAX`] of the batch's unused codes expired at `at` are marked
+        /// `expired` and give their cards back (`codes_unused` down by as many).
+        fn create_card_codes(&self, batch_id: &str, codes: Vec<StoredCardCode>, at: Timestamp) -> anyhow::Result<CodesInsert>;
         fn card_code_by_digest(&self, digest: &str) -> anyhow::Result<Option<StoredCardCode>>;
         /// A batch's codes after `after`, in id order.
         fn card_codes(&self, batch_id: &str, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCardCode>>;
@@ -228,6 +231,9 @@ store_trait! {
         fn card_code_failures(&self, subject: &str, since: Timestamp) -> anyhow::Result<i64>;
     }
 }
+
+/// Expired codes one sale or generation gives back at most (the next gives back more).
+pub const EXPIRED_CODES_RELEASED_MAX: i64 = 1000;
 
 pub(crate) const TYPE_COLUMNS: &str = "id, owner, version, data, created_at";
 pub(crate) const SEGMENT_COLUMNS: &str =

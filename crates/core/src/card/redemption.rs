@@ -107,6 +107,8 @@ impl RedemptionCode {
 pub enum CodeStatus {
     Unused,
     Redeemed,
+    /// Its expiry passed unredeemed, and the card it held was given back to its batch's sales.
+    Expired,
 }
 
 /// Why a code does not redeem now.
@@ -128,7 +130,7 @@ pub fn check_redeemable(
     if status == CodeStatus::Redeemed {
         return Err(RedeemRefusal::Used);
     }
-    if now >= expires_at {
+    if status == CodeStatus::Expired || now >= expires_at {
         return Err(RedeemRefusal::Expired);
     }
     Ok(())
@@ -138,11 +140,17 @@ pub fn check_redeemable(
 pub const CODES_PER_REQUEST_MAX: i64 = 1000;
 /// How far away a code's expiry may be, in days.
 pub const CODE_DAYS_MAX: i64 = 3650;
-/// Failed redemptions a subject (the client or staff member redeeming, the member named) may make in
+/// Failed redemptions a subject (a member for itself, or a caller for one member) may make in
 /// [`FAILED_REDEMPTIONS_WINDOW_SECONDS`] before its redemptions are refused until older ones leave
 /// the window: with 70 random bits a code, five guesses a quarter of an hour find nothing.
 pub const FAILED_REDEMPTIONS_MAX: i64 = 5;
 pub const FAILED_REDEMPTIONS_WINDOW_SECONDS: i64 = 900;
+/// Failed redemptions a caller redeeming for members other than its own (an app's back end, staff)
+/// may make in the window across all members, by default; the platform may set another
+/// ([`check_caller_attempts`]). With 70 random bits a code, a thousand guesses find nothing either.
+pub const CALLER_FAILED_REDEMPTIONS_DEFAULT: i64 = 1000;
+/// The bounds of that ceiling.
+pub const CALLER_FAILED_REDEMPTIONS_MAX: i64 = 100_000;
 /// Rows of a bulk binding, at most.
 pub const BULK_ROWS_MAX: usize = 500;
 
@@ -162,6 +170,11 @@ pub fn check_expiry(expires_at: crate::Timestamp, now: crate::Timestamp) -> Resu
 /// Whether a subject with `failures` failed redemptions in the window may try again.
 pub fn may_try(failures: i64) -> bool {
     failures < FAILED_REDEMPTIONS_MAX
+}
+
+/// A caller-wide ceiling of failed redemptions, checked: 5 to [`CALLER_FAILED_REDEMPTIONS_MAX`].
+pub fn check_caller_attempts(ceiling: i64) -> Option<i64> {
+    (FAILED_REDEMPTIONS_MAX..=CALLER_FAILED_REDEMPTIONS_MAX).contains(&ceiling).then_some(ceiling)
 }
 
 /// A row of a bulk binding: its line in the text (1 for the first), a phone number and a code, as
@@ -305,5 +318,6 @@ mod tests {
         assert_eq!(check_redeemable(CodeStatus::Unused, now, now), Err(RedeemRefusal::Expired));
         assert_eq!(check_redeemable(CodeStatus::Redeemed, later, now), Err(RedeemRefusal::Used));
         assert_eq!(check_redeemable(CodeStatus::Redeemed, now, later), Err(RedeemRefusal::Used));
+        assert_eq!(check_redeemable(CodeStatus::Expired, later, now), Err(RedeemRefusal::Expired));
     }
 }

@@ -70,7 +70,8 @@ pub struct CardCodeView {
     pub id: String,
     #[schema(value_type = sanhu_core::id::CardBatchId, inline)]
     pub batch_id: String,
-    /// `unused` or `redeemed`.
+    /// `unused`, `redeemed`, or `expired` (its expiry passed unredeemed and its card went back to
+    /// the batch's sales; a code past its expiry may show `unused` until the batch next sells).
     #[schema(value_type = CodeStatusJson, inline)]
     pub status: &'static str,
     #[schema(format = DateTime)]
@@ -210,7 +211,7 @@ const CODE_TEXT_MAX: usize = 40;
     tag = "cards",
     operation_id = "redeemCardCode",
     summary = "Redeem a code for a member",
-    description = "The card the code holds, sold (its sale price from the codes' payment channel), activated and bound to the member. Once: another redemption of the code is 409 `card_code_used` (the same member's again answers its card); after its expiry `card_code_expired`. A mistyped code is 422 `card_code_invalid`; a code that is none the caller reaches is 404 `card_code_not_found` and a failed redemption: five within 15 minutes, by the caller or for the member, and redemptions are refused (429 `card_code_attempts_exceeded`). Staff bind a code to a member from the back office the same way. Takes no Idempotency-Key (the request carries the code).",
+    description = "The card the code holds, sold (its sale price from the codes' payment channel), activated and bound to the member. Once: another redemption of the code is 409 `card_code_used` (the same member's again answers its card); after its expiry `card_code_expired`. A mistyped code is 422 `card_code_invalid`; a code that is none the caller reaches is 404 `card_code_not_found` and a failed redemption. Failures count for the member when the caller is the member's own (a client bound to it), otherwise for this caller and member (five within 15 minutes stop this caller for this member only) and for the caller across members (a higher ceiling the platform sets, 1,000 by default); past a ceiling redemptions are refused (429 `card_code_attempts_exceeded`), except the member's own code redeemed before, which answers its card. A redemption the configuration refuses (422 `channel_not_configured`) leaves the code unused. Staff bind a code to a member from the back office the same way. Takes no Idempotency-Key (the request carries the code).",
     request_body = RedeemBody,
     responses((status = 200, description = "The card, active and bound to the member.", body = CardView)),
 )]
@@ -290,7 +291,7 @@ pub struct BindView {
     tag = "cards",
     operation_id = "bindCardCodes",
     summary = "Bind codes to members in bulk",
-    description = "From the back office: each row of a CSV of phone numbers and codes is redeemed for the member whose login phone it is, as `redeemCardCode` would, one after another; each row answered on its own (`bound` with its card, or `refused` with the error). 1 to 500 rows (422 `card_code_rows_invalid`). Failed rows count against guessing like any redemption. Takes no Idempotency-Key (the request carries codes); a row sent again answers its card again.",
+    description = "From the back office (a bound client gets 403 `client_bound`): each row of a CSV of phone numbers and codes is redeemed for the member whose login phone it is, as `redeemCardCode` would, one after another; each row answered on its own (`bound` with its card, or `refused` with the error). 1 to 500 rows (422 `card_code_rows_invalid`). A row's code is checked before its phone is looked up; a row whose code or phone is no one's counts as a failed redemption against the caller's ceiling, and other failed rows count as redemptions do. Takes no Idempotency-Key (the request carries codes); a row sent again answers its card again.",
     request_body = BindBody,
     responses((status = 200, description = "Each row's result.", body = BindView)),
 )]
@@ -337,6 +338,7 @@ pub async fn bind_codes(
 pub(crate) enum CodeStatusJson {
     Unused,
     Redeemed,
+    Expired,
 }
 
 /// A bulk row's status (the schema of `CardCodeBindingRow.status`).

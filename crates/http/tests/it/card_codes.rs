@@ -7,7 +7,10 @@
 //! one batch decided in turn, and a card refund refused while its receiver may not pay.
 
 use axum::http::StatusCode;
+use axum::Router;
 use sanhu_core::card::redemption::{RedemptionCode, CODE_ENTROPY_BYTES};
+use sanhu_http::HttpConfig;
+use sanhu_service::wallet::WalletConfig;
 use sanhu_testkit::app::{bound_client, create_client, send_to, signed, TestApp};
 use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
@@ -43,6 +46,23 @@ async fn generate(api: &TestApp, batch: &str, quantity: i64) -> Vec<String> {
 
 fn redeem_body(code: &str, member: &str) -> Value {
     json!({"code": code, "member_id": member})
+}
+
+/// A second server over the same ledger and parties, its wallet configured otherwise.
+fn server_with(app: &App, shape: impl FnOnce(&mut WalletConfig)) -> Router {
+    let mut config = app.api.state.wallets().config().clone();
+    shape(&mut config);
+    let state = sanhu_http::AppState::new(
+        app.api.state.ledger().clone(),
+        app.api.state.parties().clone(),
+        HttpConfig::default(),
+    )
+    .with_wallet(config);
+    sanhu_http::router(state)
+}
+
+async fn post_to(router: &Router, app: &App, path: &str, body: Value) -> sanhu_testkit::app::TestResponse {
+    send_to(router, signed(&app.api.client, "POST", path, body.to_string().as_bytes(), &[])).await
 }
 
 on_both_backends!(a_code_is_shown_once_redeemed_once_for_its_card_and_refused_after, |db| {
@@ -159,33 +179,75 @@ on_both_backends!(a_code_is_shown_once_redeemed_once_for_its_card_and_refused_af
     api.verify_clean().await;
 });
 
-on_both_backends!(failed_redemptions_are_limited_per_caller_and_per_member, |db| {
+on_both_backends!(failed_redemptions_are_limited_without_locking_anyone_out, |db| {
     let app = app(db).await;
     let api = &app.api;
     let batch = approved_batch(&app, "8601", 10).await;
-    let codes = generate(api, &batch, 3).await;
+    let codes = generate(api, &batch, 4).await;
     let (alice, _) = api.active_member("13800000002").await;
     let (bob, _) = api.active_member("13800000003").await;
     let (carol, _) = api.active_member("13800000004").await;
+    // An app's back end (an unbound client) guessing for alice is stopped for alice only.
     for seed in 0..5 {
         api.post("/v1/card-codes/redeem", redeem_body(&made_up_code(seed), &alice))
             .await
             .assert_error(StatusCode::NOT_FOUND, "card_code_not_found");
     }
-    // The caller is stopped, even with a real code, for any member; and the member for any caller.
     api.post("/v1/card-codes/redeem", redeem_body(&codes[0], &alice))
         .await
         .assert_error(StatusCode::TOO_MANY_REQUESTS, "card_code_attempts_exceeded");
-    api.post("/v1/card-codes/redeem", redeem_body(&codes[0], &bob))
-        .await
-        .assert_error(StatusCode::TOO_MANY_REQUESTS, "card_code_attempts_exceeded");
+    // The same caller for another member, and another caller for alice, redeem.
+    let card = api.post("/v1/card-codes/redeem", redeem_body(&codes[0], &bob)).await;
+    assert_eq!(card.assert_status(StatusCode::OK)["member_id"], bob.as_str());
     let other = create_client(&api.db.store, "partner", |client| client).await;
-    api.send_as(&other, "POST", "/v1/card-codes/redeem", redeem_body(&codes[0], &alice))
+    let card = api.send_as(&other, "POST", "/v1/card-codes/redeem", redeem_body(&codes[1], &alice)).await;
+    let number = card.assert_status(StatusCode::OK)["number"].clone();
+    // Alice's own code again (a retry) answers its card, whatever the caller's failures.
+    let again = api.post("/v1/card-codes/redeem", redeem_body(&codes[1], &alice)).await;
+    assert_eq!(again.assert_status(StatusCode::OK)["number"], number);
+    // A client bound to a member: its failures count for the member, and stop only its own.
+    let alices_app = bound_client(&api.db.store, &alice, "alice-app").await;
+    for seed in 10..15 {
+        api.send_as(&alices_app, "POST", "/v1/card-codes/redeem", redeem_body(&made_up_code(seed), &alice))
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "card_code_not_found");
+    }
+    api.send_as(&alices_app, "POST", "/v1/card-codes/redeem", redeem_body(&codes[2], &alice))
         .await
         .assert_error(StatusCode::TOO_MANY_REQUESTS, "card_code_attempts_exceeded");
-    // Another caller for another member redeems.
-    let card = api.send_as(&other, "POST", "/v1/card-codes/redeem", redeem_body(&codes[0], &carol)).await;
-    assert_eq!(card.assert_status(StatusCode::OK)["member_id"], carol.as_str());
+    let card = api.send_as(&other, "POST", "/v1/card-codes/redeem", redeem_body(&codes[2], &alice)).await;
+    assert_eq!(card.assert_status(StatusCode::OK)["member_id"], alice.as_str());
+    // Across members a caller has the platform's higher ceiling (here 7): 5 failures for alice, 2
+    // for carol, and the caller is stopped for everyone.
+    let server = server_with(&app, |config| config.card_code_caller_attempts = 7);
+    for seed in 20..22 {
+        post_to(&server, &app, "/v1/card-codes/redeem", redeem_body(&made_up_code(seed), &carol))
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "card_code_not_found");
+    }
+    post_to(&server, &app, "/v1/card-codes/redeem", redeem_body(&codes[3], &bob))
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "card_code_attempts_exceeded");
+    api.post("/v1/card-codes/redeem", redeem_body(&codes[3], &bob)).await.assert_status(StatusCode::OK);
+    api.verify_clean().await;
+});
+
+on_both_backends!(a_redemption_refused_by_configuration_leaves_the_code_unused, |db| {
+    let app = app(db).await;
+    let api = &app.api;
+    let batch = approved_batch(&app, "8601", 2).await;
+    let codes = generate(api, &batch, 1).await;
+    let (alice, _) = api.active_member("13800000002").await;
+    // The codes' channel is no longer configured: refused, nothing spent.
+    let server = server_with(&app, |config| config.channels.retain(|c| c.name != "alipay"));
+    post_to(&server, &app, "/v1/card-codes/redeem", redeem_body(&codes[0], &alice))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "channel_not_configured");
+    let listed = api.get(&format!("/v1/card-batches/{batch}/codes")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(listed["data"][0]["status"], "unused");
+    // Configured again, the code redeems.
+    let card = api.post("/v1/card-codes/redeem", redeem_body(&codes[0], &alice)).await;
+    assert_eq!(card.assert_status(StatusCode::OK)["member_id"], alice.as_str());
     api.verify_clean().await;
 });
 
@@ -233,6 +295,11 @@ on_both_backends!(staff_bind_codes_in_bulk_with_a_result_per_row, |db| {
     let (alice, _) = api.active_member("13800000002").await;
     let (bob, _) = api.active_member("13800000003").await;
     let staff = app.sign_in("mei.lin").await;
+    // A client bound to a member (or a merchant) may not bind in bulk.
+    let bound = bound_client(&api.db.store, &alice, "alice-app").await;
+    api.send_as(&bound, "POST", "/v1/card-codes/bind", json!({"codes_csv": format!("13800000002,{}", codes[0])}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "client_bound");
     let csv = format!(
         "phone,code\n13800000002,{}\n13900000009,{}\n13800000003,NOT-A-CODE\n\n13800000003,\"{}\"\n13800000003,{}\n",
         codes[0], codes[1], codes[1], codes[0]
@@ -258,6 +325,35 @@ on_both_backends!(staff_bind_codes_in_bulk_with_a_result_per_row, |db| {
     let (carol, _) = api.active_member("13800000004").await;
     let one = app.staff_post(&staff, "/v1/card-codes/redeem", redeem_body(&codes[2], &carol)).await;
     assert_eq!(one.assert_status(StatusCode::OK)["member_id"], carol.as_str());
+    // A row's code is checked before its phone: a made-up code answers the same for a member's phone
+    // and anyone's; and a row whose code or phone is no one's counts against the caller (here with a
+    // ceiling of 5), so the rows cannot be used to learn which phones are members'.
+    let server = server_with(&app, |config| config.card_code_caller_attempts = 5);
+    let more = generate(api, &batch, 1).await;
+    let csv = format!(
+        "{}\n13800000002,{}\n13900000010,{}\n13900000011,{}\n13900000012,{}\n13800000004,{}\n",
+        format_args!("13800000002,{}", made_up_code(1)),
+        made_up_code(2),
+        made_up_code(3),
+        more[0],
+        more[0],
+        more[0]
+    );
+    let result = post_to(&server, &app, "/v1/card-codes/bind", json!({"codes_csv": csv})).await;
+    let result = result.assert_status(StatusCode::OK).clone();
+    let errors: Vec<&str> =
+        result["rows"].as_array().unwrap().iter().map(|r| r["error"]["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        errors,
+        [
+            "card_code_not_found",
+            "card_code_not_found",
+            "card_code_not_found",
+            "member_not_found",
+            "member_not_found",
+            "card_code_attempts_exceeded"
+        ]
+    );
     // Limits on rows; the codes are kept out of the audit log.
     let many: String = (0..501).map(|n| format!("1380000{n:04},{}\n", codes[0])).collect();
     app.staff_post(&staff, "/v1/card-codes/bind", json!({"codes_csv": many}))
@@ -362,5 +458,37 @@ on_both_backends!(a_card_refund_is_refused_while_its_receiver_may_not_pay, |db| 
     api.post(&format!("{path}/freeze"), json!({"reason": "挂失", "lost": true})).await.assert_status(StatusCode::OK);
     let done = api.post(&format!("{path}/refunds"), refund).await.assert_status(StatusCode::CREATED).clone();
     assert_eq!(done["status"], "succeeded");
+    api.verify_clean().await;
+});
+
+on_both_backends!(expired_codes_give_their_cards_back_to_the_batch, |db| {
+    let app = app(db).await;
+    let api = &app.api;
+    let batch = approved_batch(&app, "8601", 3).await;
+    let path = format!("/v1/card-batches/{batch}/codes");
+    let body = json!({"quantity": 2, "expires_at": in_seconds(2), "payment_channel": "alipay"});
+    let short =
+        api.post(&path, body).await.assert_status(StatusCode::CREATED)["codes"][0]["code"].as_str().unwrap().to_owned();
+    app.sell(&batch, "S-1").await;
+    let sale = |n: &str| json!({"order_number": n, "batch_id": batch, "payment_channel": "alipay"});
+    api.post("/v1/cards", sale("S-2")).await.assert_error(StatusCode::CONFLICT, "card_batch_sold_out");
+    let one = json!({"quantity": 1, "expires_at": in_seconds(3600), "payment_channel": "alipay"});
+    api.post(&path, one.clone()).await.assert_error(StatusCode::CONFLICT, "card_codes_exceed_batch");
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // Expired, the two codes hold nothing: one card goes to a new code, the other to a sale.
+    api.post(&path, one).await.assert_status(StatusCode::CREATED);
+    api.post("/v1/cards", sale("S-2")).await.assert_status(StatusCode::CREATED);
+    api.post("/v1/cards", sale("S-3")).await.assert_error(StatusCode::CONFLICT, "card_batch_sold_out");
+    let listed = api.get(&path).await.assert_status(StatusCode::OK).clone();
+    let statuses: Vec<&str> =
+        listed["data"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "expired").count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == "unused").count(), 1, "{statuses:?}");
+    let (alice, _) = api.active_member("13800000002").await;
+    api.post("/v1/card-codes/redeem", redeem_body(&short, &alice))
+        .await
+        .assert_error(StatusCode::CONFLICT, "card_code_expired");
+    let batch_now = api.get(&format!("/v1/card-batches/{batch}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(batch_now["sold"], 2);
     api.verify_clean().await;
 });

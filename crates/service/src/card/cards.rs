@@ -244,7 +244,7 @@ impl Cards {
             return Err(CardError::BatchNotApproved.into());
         }
         let moves = self.sale_moves(&batch.terms, request.payment_channel.as_deref()).await?;
-        let Some(index) = self.store().take_card_of_batch(&batch.id.to_string()).await? else {
+        let Some(index) = self.store().take_card_of_batch(&batch.id.to_string(), clock::now()).await? else {
             // Approved (a batch stays so): every card is sold or held by a redemption code.
             return Err(CardError::BatchSoldOut.into());
         };

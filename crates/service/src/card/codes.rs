@@ -22,8 +22,8 @@
 
 use anyhow::anyhow;
 use sanhu_core::card::redemption::{
-    check_code_quantity, check_expiry, check_redeemable, may_try, parse_bulk, CodeStatus, RedeemRefusal,
-    RedemptionCode, CODE_ENTROPY_BYTES, FAILED_REDEMPTIONS_WINDOW_SECONDS,
+    check_code_quantity, check_expiry, check_redeemable, parse_bulk, CodeStatus, RedeemRefusal, RedemptionCode,
+    CODE_ENTROPY_BYTES, FAILED_REDEMPTIONS_MAX, FAILED_REDEMPTIONS_WINDOW_SECONDS,
 };
 use sanhu_core::card::{CardError, CardKind, CardOwner};
 use sanhu_core::id::{CardBatchId, CardCodeId, MemberId};
@@ -118,6 +118,7 @@ impl CardCode {
             status: match k.status.as_str() {
                 "unused" => CodeStatus::Unused,
                 "redeemed" => CodeStatus::Redeemed,
+                "expired" => CodeStatus::Expired,
                 other => anyhow::bail!("stored card code status {other:?}"),
             },
             expires_at: k.expires_at,
@@ -136,11 +137,12 @@ impl CardCode {
     }
 }
 
-/// `unused` or `redeemed`, as stored and shown.
+/// `unused`, `redeemed` or `expired`, as stored and shown.
 pub fn status_text(status: CodeStatus) -> &'static str {
     match status {
         CodeStatus::Unused => "unused",
         CodeStatus::Redeemed => "redeemed",
+        CodeStatus::Expired => "expired",
     }
 }
 
@@ -155,22 +157,61 @@ pub struct BulkOutcome {
 }
 
 impl Cards {
-    /// The subjects a failed redemption counts against: who redeems (the client or staff member)
-    /// and the member named.
-    fn subjects(actor: &Actor, member: MemberId) -> Vec<String> {
-        vec![actor_text(actor), format!("member:{member}")]
+    /// The subjects a failed redemption for `member` counts against, each with its ceiling within
+    /// the window: the member and the caller when the caller is the member's own (a client bound to
+    /// it, or the member itself); otherwise the caller for that member, and the caller across all
+    /// members with the platform's higher ceiling, so no caller can lock a member out for another.
+    fn subjects(&self, actor: &Actor, member: MemberId, binding: Option<MemberId>) -> Vec<(String, i64)> {
+        let caller = actor_text(actor);
+        let own = binding == Some(member) || matches!(actor, Actor::Member(m) if *m == member);
+        if own {
+            let mut subjects = vec![(format!("member:{member}"), FAILED_REDEMPTIONS_MAX)];
+            if caller != subjects[0].0 {
+                subjects.push((caller, FAILED_REDEMPTIONS_MAX));
+            }
+            subjects
+        } else {
+            vec![
+                (format!("{caller}|member:{member}"), FAILED_REDEMPTIONS_MAX),
+                (caller, self.wallets.config().card_code_caller_attempts),
+            ]
+        }
     }
 
     fn window_start(now: Timestamp) -> Timestamp {
         Timestamp::from_nanos(now.nanos() - FAILED_REDEMPTIONS_WINDOW_SECONDS * 1_000_000_000)
     }
 
-    async fn failed(&self, subjects: Vec<String>, refusal: CardFailure) -> CardFailure {
+    /// Refused (429) when any subject reached its ceiling within the window.
+    async fn may_try(&self, subjects: &[(String, i64)]) -> Result<(), CardFailure> {
+        let since = Self::window_start(clock::now());
+        for (subject, ceiling) in subjects {
+            if self.store().card_code_failures(subject, since).await? >= *ceiling {
+                return Err(CardFailure::Rejected(CARD_CODE_ATTEMPTS_EXCEEDED));
+            }
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, subjects: &[(String, i64)], refusal: CardFailure) -> CardFailure {
         let now = clock::now();
-        match self.store().record_card_code_failure(subjects, now, Self::window_start(now)).await {
+        let names = subjects.iter().map(|(subject, _)| subject.clone()).collect();
+        match self.store().record_card_code_failure(names, now, Self::window_start(now)).await {
             Ok(()) => refusal,
             Err(error) => error.into(),
         }
+    }
+
+    /// The code whose text is `text`, if the caller reaches it.
+    async fn reached_code(
+        &self,
+        text: &RedemptionCode,
+        binding: Option<MemberId>,
+    ) -> Result<Option<(CardCode, String)>, CardFailure> {
+        let digest = self.parties().config().secret.redemption_code_digest(text.as_str());
+        let Some(stored) = self.store().card_code_by_digest(&digest).await? else { return Ok(None) };
+        let code = CardCode::restore(stored)?;
+        Ok(self.reaches(binding, code.owner).await?.then_some((code, digest)))
     }
 
     /// Generates codes for an approved batch the caller reaches, each holding one of its cards:
@@ -219,8 +260,10 @@ impl Cards {
             stored.push(code.stored(secret.redemption_code_digest(text.as_str())));
             codes.push((code.id, text));
         }
+        // In id order, as the batch's list shows them (ids made in one millisecond are not in order).
+        codes.sort_by_key(|(id, _)| id.to_string());
         let _turn = self.turn(format!("card_batch:{}", batch.id)).await;
-        match self.store().create_card_codes(&batch.id.to_string(), stored).await? {
+        match self.store().create_card_codes(&batch.id.to_string(), stored, clock::now()).await? {
             CodesInsert::Stored => Ok(GeneratedCodes { batch_id: batch.id, expires_at, codes }),
             CodesInsert::NotApproved => Err(CardError::BatchNotApproved.into()),
             CodesInsert::OverQuantity => Err(CardFailure::Rejected(CARD_CODES_EXCEED_BATCH)),
@@ -256,34 +299,34 @@ impl Cards {
         actor: &Actor,
     ) -> Result<Card, CardFailure> {
         let text = RedemptionCode::parse(typed).map_err(|_| CardError::CodeInvalid)?;
-        let subjects = Self::subjects(actor, member);
-        let since = Self::window_start(clock::now());
-        for subject in &subjects {
-            if !may_try(self.store().card_code_failures(subject, since).await?) {
-                return Err(CardFailure::Rejected(CARD_CODE_ATTEMPTS_EXCEEDED));
-            }
-        }
         self.parties().get_member(member).await?;
-        let digest = self.parties().config().secret.redemption_code_digest(text.as_str());
-        let Some(stored) = self.store().card_code_by_digest(&digest).await? else {
-            return Err(self.failed(subjects, CardFailure::NotFound(CARD_CODE_NOT_FOUND)).await);
-        };
-        let code = CardCode::restore(stored)?;
-        if !self.reaches(binding, code.owner).await? {
-            return Err(self.failed(subjects, CardFailure::NotFound(CARD_CODE_NOT_FOUND)).await);
+        let found = self.reached_code(&text, binding).await?;
+        // The member's own code again (a retry): its card, whatever the guessing limit says.
+        let retry = found.as_ref().is_some_and(|(code, _)| {
+            code.status == CodeStatus::Redeemed && code.member_id == Some(member) && code.card_index.is_some()
+        });
+        let subjects = self.subjects(actor, member, binding);
+        if !retry {
+            self.may_try(&subjects).await?;
         }
+        let Some((code, digest)) = found else {
+            return Err(self.failed(&subjects, CardFailure::NotFound(CARD_CODE_NOT_FOUND)).await);
+        };
         let _turn = self.turn(format!("card_code:{}", code.id)).await;
         let batch = self.batch(code.batch_id, None).await?;
+        // Whatever may refuse the sale is decided before the code is spent.
+        let moves = self.sale_moves(&batch.terms, code.payment_channel.as_deref()).await?;
+        self.segment(batch.segment_id).await?;
         let index = match self.claim(&code, &digest, member, &batch).await? {
             Ok(index) => index,
             Err(RedeemRefusal::Expired) => return Err(CardError::CodeExpired.into()),
-            Err(RedeemRefusal::Used) => return Err(self.failed(subjects, CardError::CodeUsed.into()).await),
+            Err(RedeemRefusal::Used) => return Err(self.failed(&subjects, CardError::CodeUsed.into()).await),
         };
         let sale = SaleRecord {
             id: format!("card_sale:code:{}", code.id),
             order_number: code.id.to_string(),
             fingerprint: format!("redeem|{}|{member}", code.id),
-            moves: self.sale_moves(&batch.terms, code.payment_channel.as_deref()).await?,
+            moves,
             actor: actor_text(actor),
         };
         self.issue_card(&batch, index, sale, Some(member), binding).await
@@ -325,7 +368,9 @@ impl Cards {
     }
 
     /// Binds codes to members from the back office: each row of `csv` (`phone,code`) redeemed for the
-    /// member whose login phone it names, one after another, each answered on its own.
+    /// member whose login phone it names, one after another, each answered on its own. A row's code
+    /// is checked before its phone is looked up, and a row whose code or phone is no one's counts as
+    /// a failed redemption of the caller: the rows do not tell which phones are members'.
     pub async fn bind_codes(
         &self,
         csv: &str,
@@ -335,18 +380,36 @@ impl Cards {
         let rows = parse_bulk(csv)?;
         let mut outcomes = Vec::with_capacity(rows.len());
         for row in rows {
-            let result = match PhoneNumber::parse(&row.phone) {
-                Err(error) => Err(CardFailure::from(PartyError::from(error))),
-                Ok(phone) => match self.parties().member_by_phone(&phone).await {
-                    Ok(member) => self.redeem_code(&row.code, member, binding, actor).await,
-                    Err(error) => Err(error.into()),
-                },
-            };
+            let result = self.bind_row(&row.phone, &row.code, binding, actor).await;
             if let Err(CardFailure::Internal(error)) = result {
                 return Err(CardFailure::Internal(error));
             }
             outcomes.push(BulkOutcome { line: row.line, phone: row.phone, result });
         }
         Ok(outcomes)
+    }
+
+    async fn bind_row(
+        &self,
+        phone: &str,
+        typed: &str,
+        binding: Option<MemberId>,
+        actor: &Actor,
+    ) -> Result<Card, CardFailure> {
+        let text = RedemptionCode::parse(typed).map_err(|_| CardError::CodeInvalid)?;
+        let caller = [(actor_text(actor), self.wallets.config().card_code_caller_attempts)];
+        self.may_try(&caller).await?;
+        if self.reached_code(&text, binding).await?.is_none() {
+            return Err(self.failed(&caller, CardFailure::NotFound(CARD_CODE_NOT_FOUND)).await);
+        }
+        let phone = PhoneNumber::parse(phone).map_err(|error| CardFailure::from(PartyError::from(error)))?;
+        let member = match self.parties().member_by_phone(&phone).await {
+            Ok(member) => member,
+            Err(PartyError::NotFound(what)) => {
+                return Err(self.failed(&caller, PartyError::NotFound(what).into()).await);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        self.redeem_code(typed, member, binding, actor).await
     }
 }

@@ -182,6 +182,9 @@ pub struct WalletConfig {
     pub pay_code_ttl_s: u32,
     /// Whether a payment may name its payer by phone and an SMS code sent to it (`pay_code.rs`).
     pub pay_by_phone: bool,
+    /// Failed redemptions of card codes a caller may make for members other than its own within the
+    /// guessing window, across them all (`card/codes.rs`; core's bounds).
+    pub card_code_caller_attempts: i64,
 }
 
 impl WalletConfig {
@@ -225,6 +228,7 @@ impl WalletConfig {
             withdrawal_pay_password: PayPasswordRule::NotRequired,
             pay_code_ttl_s: sanhu_core::wallet::pay_code::PAY_CODE_TTL_S_DEFAULT,
             pay_by_phone: false,
+            card_code_caller_attempts: sanhu_core::card::redemption::CALLER_FAILED_REDEMPTIONS_DEFAULT,
         }
     }
 

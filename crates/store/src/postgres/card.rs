@@ -159,10 +159,44 @@ impl PostgresStore {
     }
 }
 
+/// Marks up to [`EXPIRED_CODES_RELEASED_MAX`] of the batch's unused codes expired at `at` as
+/// `expired`, giving their cards back to the batch's sales. A code redeemed meanwhile is left alone:
+/// the update checks its status again on the row it waited for.
+async fn release_expired_codes(
+    tx: &tokio_postgres::Transaction<'_>,
+    batch_id: &str,
+    at: Timestamp,
+) -> anyhow::Result<()> {
+    let released = tx
+        .execute(
+            "UPDATE card_codes SET status = 'expired' WHERE id IN (SELECT id FROM card_codes \
+             WHERE batch_id = $1 AND status = 'unused' AND expires_at <= $2 ORDER BY id LIMIT $3) \
+             AND status = 'unused' AND expires_at <= $2",
+            &[&batch_id, &at.nanos(), &EXPIRED_CODES_RELEASED_MAX],
+        )
+        .await
+        .context("release expired card codes")?;
+    if released > 0 {
+        tx.execute(
+            "UPDATE card_batches SET codes_unused = codes_unused - $2 WHERE id = $1",
+            &[&batch_id, &i64::try_from(released)?],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 impl CardStore for PostgresStore {
-    async fn create_card_codes(&self, batch_id: &str, codes: Vec<StoredCardCode>) -> anyhow::Result<CodesInsert> {
+    async fn create_card_codes(
+        &self,
+        batch_id: &str,
+        codes: Vec<StoredCardCode>,
+        at: Timestamp,
+    ) -> anyhow::Result<CodesInsert> {
         let mut conn = self.inner.general.get().await?;
         let tx = conn.client.transaction().await?;
+        // The codes' rows before the batch's, as a redemption takes them.
+        release_expired_codes(&tx, batch_id, at).await?;
         let row = tx
             .query_opt(
                 "SELECT status, quantity, sold, codes_unused FROM card_batches WHERE id = $1 FOR UPDATE",
@@ -469,10 +503,11 @@ impl CardStore for PostgresStore {
         Ok(updated == 1)
     }
 
-    async fn take_card_of_batch(&self, batch_id: &str) -> anyhow::Result<Option<i64>> {
-        let conn = self.inner.general.get().await?;
-        let row = conn
-            .client
+    async fn take_card_of_batch(&self, batch_id: &str, at: Timestamp) -> anyhow::Result<Option<i64>> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        release_expired_codes(&tx, batch_id, at).await?;
+        let row = tx
             .query_opt(
                 "UPDATE card_batches SET sold = sold + 1 WHERE id = $1 AND status = 'approved' \
                  AND sold + codes_unused < quantity \
@@ -481,7 +516,9 @@ impl CardStore for PostgresStore {
             )
             .await
             .context("take a card of a batch")?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        let index = row.map(|r| r.try_get(0)).transpose()?;
+        tx.commit().await?;
+        Ok(index)
     }
 
     async fn create_card(&self, card: &StoredCard, sale: &StoredCardTransaction) -> anyhow::Result<bool> {

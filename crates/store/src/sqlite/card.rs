@@ -151,11 +151,34 @@ fn page_sql(
     (sql, values)
 }
 
+/// Marks up to [`EXPIRED_CODES_RELEASED_MAX`] of the batch's unused codes expired at `at` as
+/// `expired`, giving their cards back to the batch's sales.
+fn release_expired_codes(tx: &rusqlite::Transaction<'_>, batch_id: &str, at: Timestamp) -> anyhow::Result<()> {
+    let released = tx
+        .prepare_cached(
+            "UPDATE card_codes SET status = 'expired' WHERE id IN (SELECT id FROM card_codes \
+             WHERE batch_id = ?1 AND status = 'unused' AND expires_at <= ?2 ORDER BY id LIMIT ?3)",
+        )?
+        .execute(params![batch_id, at.nanos(), EXPIRED_CODES_RELEASED_MAX])
+        .context("failed to release expired card codes")?;
+    if released > 0 {
+        tx.prepare_cached("UPDATE card_batches SET codes_unused = codes_unused - ?2 WHERE id = ?1")?
+            .execute(params![batch_id, i64::try_from(released)?])?;
+    }
+    Ok(())
+}
+
 impl CardStore for SqliteStore {
-    async fn create_card_codes(&self, batch_id: &str, codes: Vec<StoredCardCode>) -> anyhow::Result<CodesInsert> {
+    async fn create_card_codes(
+        &self,
+        batch_id: &str,
+        codes: Vec<StoredCardCode>,
+        at: Timestamp,
+    ) -> anyhow::Result<CodesInsert> {
         let batch_id = batch_id.to_owned();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            release_expired_codes(&tx, &batch_id, at)?;
             let batch: Option<(String, i64, i64, i64)> = tx
                 .prepare_cached("SELECT status, quantity, sold, codes_unused FROM card_batches WHERE id = ?1")?
                 .query_row([&batch_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -466,17 +489,22 @@ impl CardStore for SqliteStore {
         .await
     }
 
-    async fn take_card_of_batch(&self, batch_id: &str) -> anyhow::Result<Option<i64>> {
+    async fn take_card_of_batch(&self, batch_id: &str, at: Timestamp) -> anyhow::Result<Option<i64>> {
         let id = batch_id.to_owned();
         self.write(move |c| {
-            c.prepare_cached(
-                "UPDATE card_batches SET sold = sold + 1 WHERE id = ?1 AND status = 'approved' \
-                 AND sold + codes_unused < quantity \
-                 RETURNING sold - 1",
-            )?
-            .query_row([id], |r| r.get(0))
-            .optional()
-            .context("failed to take a card of a batch")
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            release_expired_codes(&tx, &id, at)?;
+            let index = tx
+                .prepare_cached(
+                    "UPDATE card_batches SET sold = sold + 1 WHERE id = ?1 AND status = 'approved' \
+                     AND sold + codes_unused < quantity \
+                     RETURNING sold - 1",
+                )?
+                .query_row([&id], |r| r.get(0))
+                .optional()
+                .context("failed to take a card of a batch")?;
+            tx.commit()?;
+            Ok(index)
         })
         .await
     }

@@ -129,7 +129,11 @@ on_both_backends!(an_approved_batchs_cards_are_each_taken_once, |db| {
     let other = db.open_another().await;
     db.store.create_card_segment(&segment("csg_a", "8601", 0, 999), same_prefix_overlap).await.unwrap();
     db.store.create_card_batch(&batch("cbt_a", "csg_a", 5)).await.unwrap();
-    assert_eq!(db.store.take_card_of_batch("cbt_a").await.unwrap(), None, "not approved");
+    assert_eq!(
+        db.store.take_card_of_batch("cbt_a", sanhu_core::Timestamp::from_nanos(0)).await.unwrap(),
+        None,
+        "not approved"
+    );
     let pending = db.store.card_batch("cbt_a").await.unwrap().unwrap();
     let approved = StoredCardBatch { status: "approved".to_owned(), version: 2, ..pending };
     assert!(db.store.update_card_batch(&approved, 1).await.unwrap());
@@ -137,7 +141,9 @@ on_both_backends!(an_approved_batchs_cards_are_each_taken_once, |db| {
     let mut tasks = Vec::new();
     for n in 0..12 {
         let store = if n % 2 == 0 { db.store.clone() } else { other.clone() };
-        tasks.push(tokio::spawn(async move { store.take_card_of_batch("cbt_a").await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            store.take_card_of_batch("cbt_a", sanhu_core::Timestamp::from_nanos(0)).await.unwrap()
+        }));
     }
     let mut taken = BTreeSet::new();
     let mut refused = 0;
