@@ -315,8 +315,7 @@ fn party_endpoints() -> Vec<Endpoint> {
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
         adjustments, deposits, freezes, limits, member_transfers, pay_codes, payments, recharges, statistics,
-        subsidies, wallets,
-        withdrawals,
+        subsidies, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),

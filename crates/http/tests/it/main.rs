@@ -4,8 +4,8 @@
 mod access;
 mod api;
 mod audit;
-mod card_codes;
 mod bills;
+mod card_codes;
 mod card_merchants;
 mod cards;
 mod client_cache;

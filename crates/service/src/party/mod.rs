@@ -48,7 +48,8 @@ pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};
 pub use merchants::{
     Contact, DocumentsGiven, LegalPersonDoc, MerchantAccountRef, MerchantApplication, MerchantDocuments,
-    MerchantFailure, MerchantFilter, MerchantPage, ReviewEntry, Scenario, SettlementAccount, SettlementAccountGiven, StoredMerchant,
+    MerchantFailure, MerchantFilter, MerchantPage, ReviewEntry, Scenario, SettlementAccount, SettlementAccountGiven,
+    StoredMerchant,
 };
 pub use one_time_codes::IssuedCode;
 pub use operators::OperatorAuthorisation;
