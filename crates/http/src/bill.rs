@@ -307,9 +307,7 @@ pub async fn issue_bill(
     let now = clock::now();
     let period = match (&body.period, &body.from, &body.to) {
         (Some(text), None, None) => bills.month(month(text)?)?,
-        (None, Some(from), Some(to)) => {
-            bills.range(time("from", from)?, time("to", to)?)?
-        }
+        (None, Some(from), Some(to)) => bills.range(time("from", from)?, time("to", to)?)?,
         (None, Some(from), None) => bills.until_now(time("from", from)?, now)?,
         _ => return Err(ApiError::new(code::INVALID_FIELD, "give either period (YYYY-MM) or from (and to), not both")),
     };

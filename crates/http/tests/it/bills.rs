@@ -9,10 +9,10 @@
 use axum::http::StatusCode;
 use sanhu_core::{AccountId, PlatformCalendar, PlatformDay, Timestamp};
 use sanhu_service::clock;
-use sanhu_store::LedgerStore;
-use sanhu_testkit::ledger::{new_platform, new_transfer_id, post};
 use sanhu_service::party::PartyConfig;
+use sanhu_store::LedgerStore;
 use sanhu_testkit::app::{bound_client, TestApp};
+use sanhu_testkit::ledger::{new_platform, new_transfer_id, post};
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 

@@ -25,8 +25,8 @@ use sanhu_core::bill::{
 };
 use sanhu_core::id::{BillId, CustomerId, MemberId};
 use sanhu_core::ledger::Counters;
-use sanhu_core::{AccountId, PlatformMonth, Timestamp, TransferId};
 use sanhu_core::party::change::REASON_CHARS_MAX;
+use sanhu_core::{AccountId, PlatformMonth, Timestamp, TransferId};
 use sanhu_store::audit::{AuditStore, NewAuditEvent};
 use sanhu_store::bill::{BillRun, BillStore, StoredBill, StoredBillItem};
 use sanhu_store::party::PartyStore;
@@ -191,7 +191,8 @@ impl Bills {
         if !calendar.is_day_start(from) {
             return Err(BillFailure::Rejected(BILL_PERIOD_INVALID));
         }
-        let closed = Timestamp::from_nanos(now.nanos().saturating_sub(i64::from(self.closed_after_s()) * 1_000_000_000));
+        let closed =
+            Timestamp::from_nanos(now.nanos().saturating_sub(i64::from(self.closed_after_s()) * 1_000_000_000));
         let to = calendar.day_start(calendar.day(closed)).ok_or(BillFailure::Rejected(BILL_PERIOD_INVALID))?;
         if to <= from {
             return Err(BillFailure::Rejected(BILL_PERIOD_NOT_CLOSED));

@@ -337,8 +337,16 @@ on_both_backends!(the_monthly_run_passes_over_a_refused_member_and_completes_ear
     members.sort();
     let (busy, busy_account) = members[0];
     for i in 0..3 {
-        post_at(&w, &format!("2026-11-0{}T02:00:00Z", i + 2), clearing, busy_account, 100, "recharge", &format!("b-{i}"))
-            .await;
+        post_at(
+            &w,
+            &format!("2026-11-0{}T02:00:00Z", i + 2),
+            clearing,
+            busy_account,
+            100,
+            "recharge",
+            &format!("b-{i}"),
+        )
+        .await;
     }
     post_at(&w, "2026-11-12T02:00:00Z", clearing, members[1].1, 1_000, "recharge", "r-1").await;
     post_at(&w, "2026-11-13T02:00:00Z", clearing, members[2].1, 1_000, "recharge", "r-2").await;
