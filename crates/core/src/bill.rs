@@ -53,13 +53,28 @@ impl BillPeriod {
         Ok(BillPeriod { start, end, month: Some(month) })
     }
 
-    /// The instants in `[from, to)`.
+    /// The instants in `[from, to)` (a caller's range is [`BillPeriod::days`]).
     pub fn range(from: Timestamp, to: Timestamp) -> Result<BillPeriod, PeriodError> {
         let length = to.nanos().checked_sub(from.nanos()).ok_or(PeriodError::Invalid)?;
         if length <= 0 || length > BILL_RANGE_NS_MAX {
             return Err(PeriodError::Invalid);
         }
         Ok(BillPeriod { start: from, end: to, month: None })
+    }
+
+    /// The whole days of `calendar` from `from`'s to the one before `to`'s: each of `from` and `to` must
+    /// be the first instant of a day there (a bill of a range covers days, so that asking again for
+    /// the same range is the same bill).
+    pub fn days(calendar: &PlatformCalendar, from: Timestamp, to: Timestamp) -> Result<BillPeriod, PeriodError> {
+        if !calendar.is_day_start(from) || !calendar.is_day_start(to) {
+            return Err(PeriodError::Invalid);
+        }
+        BillPeriod::range(from, to)
+    }
+
+    /// Whether the period is a month, or whole days, of `calendar`.
+    pub fn is_whole_days(&self, calendar: &PlatformCalendar) -> bool {
+        calendar.is_day_start(self.start) && calendar.is_day_start(self.end)
     }
 
     /// The period as kept: `[start, end)` and its month, if it is one.
@@ -432,6 +447,25 @@ mod tests {
         assert!(late >= november.end(), "17:00Z on 30 November is 1 December in Shanghai");
         assert_eq!(china.month(late), PlatformMonth { year: 2026, month: 12 });
         assert_eq!(november.to_string(), "2026-11");
+    }
+
+    #[test]
+    fn a_range_is_whole_days_of_the_platforms_calendar() {
+        let china = PlatformCalendar::china();
+        let day = BillPeriod::days(&china, ts("2026-11-10T00:00:00+08:00"), ts("2026-11-11T00:00:00+08:00")).unwrap();
+        assert_eq!(day.start(), ts("2026-11-09T16:00:00Z"));
+        assert!(day.is_whole_days(&china));
+        // Midnight in UTC is 08:00 in Shanghai: not a day's start there.
+        let utc = BillPeriod::days(&china, ts("2026-11-10T00:00:00Z"), ts("2026-11-11T00:00:00Z"));
+        assert_eq!(utc, Err(PeriodError::Invalid));
+        let nanosecond = BillPeriod::days(
+            &china,
+            ts("2026-11-10T00:00:00+08:00"),
+            Timestamp::from_nanos(ts("2026-11-11T00:00:00+08:00").nanos() + 1),
+        );
+        assert_eq!(nanosecond, Err(PeriodError::Invalid));
+        let utc_calendar = PlatformCalendar::new("UTC").unwrap();
+        assert!(BillPeriod::days(&utc_calendar, ts("2026-11-10T00:00:00Z"), ts("2026-11-11T00:00:00Z")).is_ok());
     }
 
     #[test]

@@ -198,6 +198,12 @@ impl PlatformCalendar {
         self.start_of(date)
     }
 
+    /// Whether `at` is the first instant of a day (its midnight, or the first instant of a day that
+    /// has none).
+    pub fn is_day_start(&self, at: Timestamp) -> bool {
+        self.day_start(self.day(at)) == Some(at)
+    }
+
     /// The month's first instant and the next month's first instant.
     pub fn month_bounds(&self, month: PlatformMonth) -> Option<(Timestamp, Timestamp)> {
         let first = jiff::civil::Date::new(month.year, month.month, 1).ok()?;

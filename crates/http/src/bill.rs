@@ -262,12 +262,14 @@ struct IssueBody {
     #[serde(default)]
     #[schema(nullable = false, pattern = "^[0-9]{4}-[0-9]{2}$", examples("2026-11"))]
     period: Option<String>,
-    /// The range's first instant (RFC 3339).
+    /// The range's first day: its first instant (RFC 3339), a midnight of the platform's time zone.
     #[serde(default)]
     #[schema(nullable = false, examples("2026-11-01T00:00:00+08:00"))]
     from: Option<String>,
-    /// The instant after the range's last (RFC 3339); at most 367 days after `from`. Absent: as late
-    /// as a bill may be issued now (now, less the server's margin for clocks, `bill_period_closed_after_s`).
+    /// The day after the range's last: its first instant (RFC 3339), a midnight of the platform's time
+    /// zone; at most 367 days after `from`. Absent: the end of the last day that has closed (ended at
+    /// least the server's margin for clocks, `bill_period_closed_after_s`, ago), so the same request
+    /// is the same bill all day.
     #[serde(default)]
     #[schema(nullable = false, examples("2026-11-16T00:00:00+08:00"))]
     to: Option<String>,
@@ -290,7 +292,7 @@ fn time(field: &str, text: &str) -> Result<sanhu_core::Timestamp, ApiError> {
     tag = "bills",
     operation_id = "issueBill",
     summary = "Issue a member's bill",
-    description = "The member's bill of a calendar month of the platform's time zone (`period`), or of a range (`from`, and `to` or until now), once the period has ended (409 `bill_period_not_closed` before, and for five minutes after). Issuing the same member and period again answers the bill issued: a bill never changes, and a correction made after the period is an item of a later bill.",
+    description = "The member's bill of a calendar month of the platform's time zone (`period`), or of a range of whole days (`from`, and `to` or until the last day closed; each a midnight of the platform's time zone, 422 `bill_period_invalid` otherwise), once the period has ended (409 `bill_period_not_closed` before, and for five minutes after). Issuing the same member and period again answers the bill issued: a bill never changes, and a correction made after the period is an item of a later bill.",
     params(("id" = String, Path, description = MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = IssueBody,
     responses((status = 200, description = "The bill (issued now, or before).", body = BillJson)),
@@ -305,9 +307,7 @@ pub async fn issue_bill(
     let now = clock::now();
     let period = match (&body.period, &body.from, &body.to) {
         (Some(text), None, None) => bills.month(month(text)?)?,
-        (None, Some(from), Some(to)) => {
-            BillPeriod::range(time("from", from)?, time("to", to)?).map_err(BillFailure::from)?
-        }
+        (None, Some(from), Some(to)) => bills.range(time("from", from)?, time("to", to)?)?,
         (None, Some(from), None) => bills.until_now(time("from", from)?, now)?,
         _ => return Err(ApiError::new(code::INVALID_FIELD, "give either period (YYYY-MM) or from (and to), not both")),
     };
@@ -489,8 +489,8 @@ impl From<&CustomerBill> for CustomerBillJson {
     params(
         ("id" = String, Path, description = "The customer's id.", pattern = "^cus_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("period" = Option<String>, Query, nullable = false, description = "A calendar month of the platform's time zone, `YYYY-MM`. Give it, or `from` and `to`.", pattern = "^[0-9]{4}-[0-9]{2}$"),
-        ("from" = Option<String>, Query, nullable = false, description = "A range's first instant (RFC 3339): the members' bills of exactly this range are summed."),
-        ("to" = Option<String>, Query, nullable = false, description = "The instant after the range's last (RFC 3339)."),
+        ("from" = Option<String>, Query, nullable = false, description = "A range's first instant (RFC 3339, a midnight of the platform's time zone): the members' bills of exactly this range are summed."),
+        ("to" = Option<String>, Query, nullable = false, description = "The instant after the range's last (RFC 3339, a midnight of the platform's time zone)."),
     ),
     responses((status = 200, description = "The customer bill.", body = CustomerBillJson)),
 )]
@@ -503,7 +503,7 @@ pub async fn customer_bill(
     let bills = state.bills();
     let period = match (query.get("period"), query.time("from")?, query.time("to")?) {
         (Some(text), None, None) => bills.month(month(text)?)?,
-        (None, Some(from), Some(to)) => BillPeriod::range(from, to).map_err(BillFailure::from)?,
+        (None, Some(from), Some(to)) => bills.range(from, to)?,
         (None, None, None) => {
             return Err(ApiError::new(
                 code::MISSING_PARAMETER,

@@ -318,7 +318,12 @@ pub async fn issue_monthly_bills(bills: crate::bill::Bills, interval: Duration) 
         match pass {
             Ok(pass) if pass == crate::bill::BillRunPass::default() => {}
             Ok(pass) => {
-                tracing::info!(bills.issued = pass.issued, members.skipped = pass.skipped, "issued monthly bills")
+                tracing::info!(
+                    bills.issued = pass.issued,
+                    members.skipped = pass.skipped,
+                    bills.refused = pass.refused,
+                    "issued monthly bills"
+                )
             }
             Err(error) => tracing::warn!(error = %error, "monthly bill run failed; retrying next tick"),
         }

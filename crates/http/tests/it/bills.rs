@@ -4,12 +4,15 @@
 //! customer bill summing its members'; periods refused when malformed or not closed; and a client
 //! bound to a member reading its own member's bills only (another's answer as if absent).
 //!
-//! The server's margin for clocks is 0 here (one instance), so a bill may end now.
+//! The server's margin for clocks is 0 here (one instance), so a bill may end at today's midnight.
 
 use axum::http::StatusCode;
+use sanhu_core::{AccountId, PlatformCalendar, PlatformDay, Timestamp};
 use sanhu_service::clock;
 use sanhu_service::party::PartyConfig;
+use sanhu_store::LedgerStore;
 use sanhu_testkit::app::{bound_client, TestApp};
+use sanhu_testkit::ledger::{new_platform, new_transfer_id, post};
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 
@@ -18,19 +21,36 @@ async fn app(db: TestDatabase) -> TestApp {
     TestApp::new(db, parties, world::wallet_config()).await
 }
 
-/// A member's month: a recharge of 100.00, payments of 30.00 and 15.00 to a shop, 10.00 of the first
-/// refunded. Returns (member, its basic account, its customer, the shop's basic account).
+/// The first instant of the platform's day `days` days before today's.
+fn day_start(days_ago: i64) -> Timestamp {
+    let calendar = PlatformCalendar::china();
+    let today = calendar.day(clock::now());
+    calendar.day_start(PlatformDay(today.0 - days_ago)).unwrap()
+}
+
+/// A member's month, the day before yesterday (committed through the store at chosen instants, as a
+/// bill covers days that have ended): a recharge of 100.00, payments of 30.00 and 15.00 to a shop,
+/// 10.00 of the first refunded. Returns (member, its basic account, its customer).
 async fn a_members_month(api: &TestApp, phone: &str, shop_basic: &str, n: u32) -> (String, String, String) {
     let (member, customer) = api.register(phone).await;
     let basic = api.activate(&member).await;
-    api.recharge(&member, &basic, 10_000, "test", &format!("R-{n}")).await;
-    for (number, amount) in [(format!("P-{n}"), 3_000), (format!("Q-{n}"), 1_500)] {
-        let body =
-            json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": shop_basic});
-        api.post("/v1/payments", body).await.assert_status(StatusCode::CREATED);
+    let clearing = new_platform("channel_clearing");
+    api.db.store.create_account(&clearing).await.unwrap();
+    let (account, shop) = (AccountId::parse(&basic).unwrap(), AccountId::parse(shop_basic).unwrap());
+    let moves = [
+        (clearing.id, account, 10_000, "recharge", format!("R-{n}")),
+        (account, shop, 3_000, "pay", format!("P-{n}")),
+        (account, shop, 1_500, "pay", format!("Q-{n}")),
+        (shop, account, 1_000, "refund", format!("P-{n}-R1")),
+    ];
+    let start = day_start(2).nanos();
+    for (i, (debit, credit, amount, code, reference)) in moves.into_iter().enumerate() {
+        let mut request = post(new_transfer_id(), debit, credit, amount);
+        request.code = code.to_owned();
+        request.reference = Some(reference);
+        let at = Timestamp::from_nanos(start + (i as i64 + 1) * 3_600_000_000_000 + i64::from(n) * 1_000_000_000);
+        api.db.store.commit_batch(vec![request], at).await.unwrap().remove(0).unwrap();
     }
-    let refund = json!({"refund_number": format!("P-{n}-R1"), "amount": 1_000});
-    api.post(&format!("/v1/payments/P-{n}/refunds"), refund).await.assert_status(StatusCode::CREATED);
     (member, basic, customer)
 }
 
@@ -41,7 +61,8 @@ fn text(value: &Value) -> String {
 on_both_backends!(a_members_bill_is_issued_once_closes_at_the_ledgers_balance_and_lists_its_orders, |db| {
     let api = app(db).await;
     let (_, shop_basic) = api.active_member("13800000009").await;
-    let from = clock::now().to_string();
+    // From three days ago until now: to the end of yesterday, the last day that has ended.
+    let from = day_start(3).to_string();
     let (alice, basic, customer) = a_members_month(&api, "13800000001", &shop_basic, 1).await;
 
     let issued = api.post(&format!("/v1/members/{alice}/bills"), json!({"from": from})).await;
@@ -130,6 +151,17 @@ on_both_backends!(a_members_bill_is_issued_once_closes_at_the_ledgers_balance_an
     api.post(&bills, json!({"period": "2026-11", "from": from}))
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+    // A range is whole days of the platform's time zone: an instant that is no midnight there is
+    // refused, and so is a range from today (no day of it has ended).
+    api.post(&bills, json!({"from": clock::now().to_string()}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "bill_period_invalid");
+    api.post(&bills, json!({"from": from, "to": "2026-11-02T00:00:00Z"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "bill_period_invalid");
+    api.post(&bills, json!({"from": day_start(0).to_string()}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "bill_period_not_closed");
     api.post(&bills, json!({"from": "yesterday"})).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_time");
     api.get(&format!("/v1/customers/{customer}/bills"))
         .await
@@ -143,7 +175,8 @@ on_both_backends!(a_members_bill_is_issued_once_closes_at_the_ledgers_balance_an
 on_both_backends!(a_client_bound_to_a_member_reads_its_own_members_bills_only, |db| {
     let api = app(db).await;
     let (_, shop_basic) = api.active_member("13800000009").await;
-    let from = clock::now().to_string();
+    // From three days ago until now: to the end of yesterday, the last day that has ended.
+    let from = day_start(3).to_string();
     let (alice, _, alice_customer) = a_members_month(&api, "13800000001", &shop_basic, 1).await;
     let (bob, _, _) = a_members_month(&api, "13800000002", &shop_basic, 2).await;
     let issue = |member: String| {

@@ -35,7 +35,8 @@ pub const BILL_NOT_FOUND: Rejection = Rejection { code: "bill_not_found", status
 pub const BILL_PERIOD_INVALID: Rejection = Rejection {
     code: "bill_period_invalid",
     status: 422,
-    message: "the period is neither a month YYYY-MM nor a range from < to of at most 367 days",
+    message: "the period is neither a month YYYY-MM nor a range of whole days of the platform's time zone \
+              (from and to each a midnight there, from before to, at most 367 days apart)",
 };
 pub const BILL_PERIOD_NOT_CLOSED: Rejection = Rejection {
     code: "bill_period_not_closed",

@@ -25,7 +25,9 @@ use sanhu_core::bill::{
 };
 use sanhu_core::id::{BillId, CustomerId, MemberId};
 use sanhu_core::ledger::Counters;
+use sanhu_core::party::change::REASON_CHARS_MAX;
 use sanhu_core::{AccountId, PlatformMonth, Timestamp, TransferId};
+use sanhu_store::audit::{AuditStore, NewAuditEvent};
 use sanhu_store::bill::{BillRun, BillStore, StoredBill, StoredBillItem};
 use sanhu_store::party::PartyStore;
 use sanhu_store::{EntryQuery, LedgerStore};
@@ -53,6 +55,7 @@ pub const BILL_RUN_PAGE_MEMBERS: u32 = 200;
 #[derive(Clone)]
 pub struct Bills {
     parties: Parties,
+    items_max: usize,
 }
 
 /// A member's bill, as issued.
@@ -115,11 +118,55 @@ pub struct BillRunPass {
     pub issued: usize,
     /// Members without an account, a movement or a balance in the month: no bill.
     pub skipped: usize,
+    /// Members whose bill was refused (too many items, entries that do not add up): each kept in
+    /// the audit log, and passed over.
+    pub refused: usize,
+}
+
+/// How many months the monthly run looks at: last month and the two before it, whose runs it
+/// completes if they are not done.
+pub const BILL_RUN_MONTHS: usize = 3;
+
+/// The route the monthly run's refusals are kept under in the audit log.
+pub const BILL_RUN_ROUTE: &str = "job:issue_monthly_bills";
+
+/// A bill made from entries that do not add up to the ledger's balances: the member's bill is
+/// refused, the monthly run goes on with the next member.
+#[derive(Debug)]
+struct EntriesDoNotAddUp(String);
+
+impl std::fmt::Display for EntriesDoNotAddUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EntriesDoNotAddUp {}
+
+fn mismatch(text: String) -> BillFailure {
+    BillFailure::Internal(anyhow::Error::new(EntriesDoNotAddUp(text)))
+}
+
+/// The code and the reason of a failure that refuses one member's bill, not the run (None: a failure
+/// of the store, or one the run cannot pass over).
+fn member_refusal(failure: &BillFailure) -> Option<(&'static str, String)> {
+    match failure {
+        BillFailure::Rejected(r) | BillFailure::NotFound(r) => Some((r.code, r.message.to_owned())),
+        BillFailure::Internal(e) if e.is::<EntriesDoNotAddUp>() => Some(("bill_entries_mismatch", e.to_string())),
+        _ => None,
+    }
 }
 
 impl Bills {
     pub fn new(parties: Parties) -> Bills {
-        Bills { parties }
+        Bills { parties, items_max: BILL_ITEMS_MAX }
+    }
+
+    /// The same service, holding at most `max` items a bill (fewer than [`BILL_ITEMS_MAX`]: for tests
+    /// of what a bill too large does).
+    pub fn with_items_max(mut self, max: usize) -> Bills {
+        self.items_max = max.min(BILL_ITEMS_MAX);
+        self
     }
 
     fn store(&self) -> &sanhu_store::Store {
@@ -130,11 +177,27 @@ impl Bills {
         self.parties.config().bill_period_closed_after_s
     }
 
-    /// The period from `from` until as late as a bill may be issued at `now` (the period's end is
-    /// `now` less the margin for clocks).
+    /// The whole days of the platform's calendar from `from` to `to` (each the first instant of a day
+    /// there; refused `bill_period_invalid` otherwise).
+    pub fn range(&self, from: Timestamp, to: Timestamp) -> Result<BillPeriod, BillFailure> {
+        Ok(BillPeriod::days(&self.parties.config().calendar, from, to)?)
+    }
+
+    /// The whole days from `from` (a day's first instant) to the end of the last day that had closed
+    /// at `now` (ended the margin for clocks ago), so that the same request all day is the same bill.
+    /// Refused `bill_period_not_closed` when no day from `from` on has closed.
     pub fn until_now(&self, from: Timestamp, now: Timestamp) -> Result<BillPeriod, BillFailure> {
-        let to = now.nanos().saturating_sub(i64::from(self.closed_after_s()) * 1_000_000_000);
-        Ok(BillPeriod::range(from, Timestamp::from_nanos(to))?)
+        let calendar = &self.parties.config().calendar;
+        if !calendar.is_day_start(from) {
+            return Err(BillFailure::Rejected(BILL_PERIOD_INVALID));
+        }
+        let closed =
+            Timestamp::from_nanos(now.nanos().saturating_sub(i64::from(self.closed_after_s()) * 1_000_000_000));
+        let to = calendar.day_start(calendar.day(closed)).ok_or(BillFailure::Rejected(BILL_PERIOD_INVALID))?;
+        if to <= from {
+            return Err(BillFailure::Rejected(BILL_PERIOD_NOT_CLOSED));
+        }
+        self.range(from, to)
     }
 
     /// The period of the calendar month `month` of the platform's calendar.
@@ -145,6 +208,9 @@ impl Bills {
     /// Issues the member's bill of `period` (refused unless the period had ended by `now`), or answers
     /// the one issued already.
     pub async fn issue(&self, member: MemberId, period: BillPeriod, now: Timestamp) -> Result<Bill, BillFailure> {
+        if !period.is_whole_days(&self.parties.config().calendar) {
+            return Err(BillFailure::Rejected(BILL_PERIOD_INVALID));
+        }
         period.check_closed(now, self.closed_after_s())?;
         let stored = self.parties.get_member(member).await?;
         if let Some(kept) = self.store().bill_of_period(&member.to_string(), period.start(), period.end()).await? {
@@ -174,11 +240,12 @@ impl Bills {
             let account = &view.ledger;
             let opening = store.counters_at(account.id, period.before_start()).await?;
             let entries = self.entries_of(account.id, period, items.len()).await?;
-            let made = statement(account, &account.code, opening, &entries).map_err(anyhow::Error::from)?;
+            let made = statement(account, &account.code, opening, &entries)
+                .map_err(|e| mismatch(format!("account {}'s entries of {period}: {e}", account.id)))?;
             // What the items add up to must be what the ledger says the account held at the end.
             let closing = store.counters_at(account.id, period.last_instant()).await?;
             if closing != made.closing {
-                return Err(BillFailure::Internal(anyhow::anyhow!(
+                return Err(mismatch(format!(
                     "account {}'s entries of {period} do not end at its balance at the period's end",
                     account.id
                 )));
@@ -190,7 +257,8 @@ impl Bills {
                 continue;
             }
             for item in &made.items {
-                add_to_totals(&mut totals, &made.statement.currency, item).map_err(anyhow::Error::from)?;
+                add_to_totals(&mut totals, &made.statement.currency, item)
+                    .map_err(|e| mismatch(format!("the totals of {period}: {e}")))?;
             }
             items.extend(made.items);
             accounts.push(made.statement);
@@ -246,7 +314,7 @@ impl Bills {
             let full = page.len() == ENTRY_READ_PAGE as usize;
             after = page.last().map(|t| t.timestamp);
             entries.extend(page);
-            if already + entries.len() > BILL_ITEMS_MAX {
+            if already + entries.len() > self.items_max {
                 return Err(BillFailure::Rejected(BILL_TOO_LARGE));
             }
             if !full {
@@ -354,11 +422,36 @@ impl Bills {
     /// One pass of the monthly run at `now`: issues last month's bill (of the platform's calendar) of
     /// every member with an entry or a balance in it, `page` members at a time in id order, recording
     /// after each page how far it has got, so that a pass interrupted (a restart, a failure) goes on
-    /// where it stopped; members already billed are answered their bill. Does nothing until the month
-    /// has closed (five minutes after its end), and once the month's run is done.
+    /// where it stopped; members already billed are answered their bill. Does nothing for a month
+    /// until it has closed (five minutes after its end), and once its run is done. Before last month,
+    /// it completes the runs of the [`BILL_RUN_MONTHS`] − 1 months before it that are not done (a run
+    /// a failure or a restart left behind when the next month began).
+    ///
+    /// A member whose bill is refused (`bill_too_large`, or entries that do not add up to the ledger's
+    /// balances) is not billed: the refusal is logged and kept in the audit log (actor `system`, route
+    /// `job:issue_monthly_bills`, the member and the month as targets, the code and why), and the run
+    /// goes on with the next member. Only a failure of the store stops the pass (the next tick goes
+    /// on where it stopped).
     pub async fn issue_last_month(&self, now: Timestamp, page: u32) -> Result<BillRunPass, BillFailure> {
         let calendar = &self.parties.config().calendar;
-        let month = calendar.month(now).previous();
+        let last = calendar.month(now).previous();
+        let mut months = vec![last];
+        for _ in 1..BILL_RUN_MONTHS {
+            let earlier = months.last().expect("a month").previous();
+            months.push(earlier);
+        }
+        let mut pass = BillRunPass::default();
+        for month in months.into_iter().rev() {
+            let one = self.run_month(month, now, page).await?;
+            pass.issued += one.issued;
+            pass.skipped += one.skipped;
+            pass.refused += one.refused;
+        }
+        Ok(pass)
+    }
+
+    /// The run of `month` (see [`Bills::issue_last_month`]).
+    async fn run_month(&self, month: PlatformMonth, now: Timestamp, page: u32) -> Result<BillRunPass, BillFailure> {
         let period = self.month(month)?;
         if period.check_closed(now, self.closed_after_s()).is_err() {
             return Ok(BillRunPass::default());
@@ -371,10 +464,15 @@ impl Bills {
             let records = store.party_list("member", run.last_member.as_deref(), page).await?;
             for record in &records {
                 let Some(member) = MemberId::parse(&record.id) else { continue };
-                if self.issue_if_moved(member, &record.customer_id, period, now).await? {
-                    pass.issued += 1;
-                } else {
-                    pass.skipped += 1;
+                match self.issue_if_moved(member, &record.customer_id, period, now).await {
+                    Ok(true) => pass.issued += 1,
+                    Ok(false) => pass.skipped += 1,
+                    Err(failure) => {
+                        let Some((code, why)) = member_refusal(&failure) else { return Err(failure) };
+                        tracing::warn!(member.id = %member, month = %key, code, reason = %why, "monthly bill refused");
+                        self.keep_refusal(member, &key, code, &why, now).await?;
+                        pass.refused += 1;
+                    }
                 }
             }
             match records.last() {
@@ -384,6 +482,32 @@ impl Bills {
             store.set_bill_run(&key, &run, now).await?;
         }
         Ok(pass)
+    }
+
+    /// Keeps in the audit log that the monthly run of `month` refused `member`'s bill.
+    async fn keep_refusal(
+        &self,
+        member: MemberId,
+        month: &str,
+        code: &str,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<(), BillFailure> {
+        let event = NewAuditEvent {
+            at: now,
+            actor: "system".to_owned(),
+            request_id: format!("job_issue_monthly_bills_{month}_{member}"),
+            source: None,
+            method: "JOB".to_owned(),
+            route: BILL_RUN_ROUTE.to_owned(),
+            target_ids: vec![member.to_string(), month.to_owned()],
+            status: 422,
+            error_code: Some(code.to_owned()),
+            reason: Some(why.chars().take(REASON_CHARS_MAX).collect()),
+            changes: None,
+        };
+        self.store().append_audit(vec![event]).await?;
+        Ok(())
     }
 
     /// Issues the member's bill of `period` if it had an entry or a balance in it; whether it has one.

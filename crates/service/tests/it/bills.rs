@@ -14,7 +14,8 @@ use sanhu_core::bill::{BillPeriod, BusinessGroup, Direction};
 use sanhu_core::id::MemberId;
 use sanhu_core::ledger::Transfer;
 use sanhu_core::{AccountId, PlatformCalendar, PlatformMonth, Timestamp};
-use sanhu_service::bill::{Bill, Bills, BILL_PAGE_MAX};
+use sanhu_service::bill::{Bill, Bills, BILL_PAGE_MAX, BILL_RUN_ROUTE};
+use sanhu_store::audit::{AuditQuery, AuditStore};
 use sanhu_store::bill::{BillRun, BillStore};
 use sanhu_store::{EntryQuery, LedgerStore};
 use sanhu_testkit::ledger::{new_platform, new_transfer_id, post};
@@ -207,7 +208,7 @@ on_both_backends!(a_bill_is_issued_once_and_a_correction_made_later_is_an_item_o
     assert_eq!((items[0].group, items[0].reference.as_deref()), (BusinessGroup::Refund, Some("rf-1")));
 
     // A range is billed as well, once; a page of the member's bills lists the latest period first.
-    let range = BillPeriod::range(ts("2026-11-10T00:00:00Z"), ts("2026-11-11T00:00:00Z")).unwrap();
+    let range = bills.range(ts("2026-11-10T00:00:00+08:00"), ts("2026-11-11T00:00:00+08:00")).unwrap();
     let day = bills.issue(alice, range, later()).await.unwrap();
     assert_eq!((part(&day, a).opening_balance, part(&day, a).closing_balance, day.item_count), (0, 5_000, 1));
     let page = bills.member_bills(alice, None, BILL_PAGE_MAX).await.unwrap();
@@ -235,6 +236,11 @@ on_both_backends!(the_monthly_run_bills_last_months_members_with_movements_and_g
     // The first three recharge in November; the fourth does nothing.
     for (i, (_, account)) in members.iter().take(3).enumerate() {
         post_at(&w, &format!("2026-11-1{i}T02:00:00Z"), clearing, *account, 1_000, "recharge", &format!("r-{i}")).await;
+    }
+    // The runs of the months before are done, in this story.
+    for earlier in ["2026-09", "2026-10"] {
+        let done = BillRun { last_member: None, done: true };
+        w.store.set_bill_run(earlier, &done, ts("2026-11-01T00:00:00Z")).await.unwrap();
     }
     // Early on 1 December in Shanghai: November is over, but not yet five minutes ago.
     assert_eq!(bills.issue_last_month(ts("2026-11-30T16:01:00Z"), 2).await.unwrap(), Default::default());
@@ -277,4 +283,109 @@ on_both_backends!(a_customer_bill_is_the_sum_of_its_members_bills, |db| {
     assert_eq!((cny.opening_balance, cny.closing_balance, cny.credits, cny.debits), (0, 2_500, 4_000, 1_500));
     let unknown = sanhu_core::id::CustomerId::generate(1, 1);
     assert_eq!(bills.customer_bill(unknown, november).await.unwrap_err().code(), "customer_not_found");
+});
+
+on_both_backends!(a_range_is_whole_days_and_until_now_ends_at_the_last_closed_day, |db| {
+    let w = world(&db.store).await;
+    let bills = Bills::new(w.parties.clone());
+    let (alice, a) = w.member(1).await;
+    let clearing = channel(&w).await;
+    post_at(&w, "2026-11-10T02:00:00Z", clearing, a, 5_000, "recharge", "r-1").await;
+    let refused = |from: &str, to: &str| {
+        let (from, to) = (ts(from), ts(to));
+        let bills = bills.clone();
+        async move { bills.range(from, to).unwrap_err().code() }
+    };
+    // Midnight in UTC is 08:00 in Shanghai; a nanosecond past midnight is no day's start.
+    assert_eq!(refused("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z").await, "bill_period_invalid");
+    assert_eq!(refused("2026-11-10T00:00:00+08:00", "2026-11-10T12:00:00+08:00").await, "bill_period_invalid");
+    let day = ts("2026-11-10T00:00:00+08:00");
+    let a_nanosecond_more = Timestamp::from_nanos(ts("2026-11-11T00:00:00+08:00").nanos() + 1);
+    assert_eq!(bills.range(day, a_nanosecond_more).unwrap_err().code(), "bill_period_invalid");
+    // The service refuses such a period however it is made.
+    let utc = BillPeriod::range(ts("2026-11-10T00:00:00Z"), ts("2026-11-11T00:00:00Z")).unwrap();
+    assert_eq!(bills.issue(alice, utc, later()).await.unwrap_err().code(), "bill_period_invalid");
+
+    // Until now: to the end of the last day that closed (the margin for clocks, 300 s, after its end),
+    // so the same request all day is the same bill.
+    let since = ts("2026-11-01T00:00:00+08:00");
+    assert_eq!(bills.until_now(ts("2026-11-01T09:30:00+08:00"), later()).unwrap_err().code(), "bill_period_invalid");
+    let early = bills.until_now(since, ts("2026-11-12T00:04:59+08:00")).unwrap();
+    assert_eq!(early.end(), ts("2026-11-11T00:00:00+08:00"), "12 November has not closed five minutes ago");
+    let morning = bills.until_now(since, ts("2026-11-12T00:05:00+08:00")).unwrap();
+    let evening = bills.until_now(since, ts("2026-11-12T23:59:59+08:00")).unwrap();
+    assert_eq!((morning, morning.end()), (evening, ts("2026-11-12T00:00:00+08:00")));
+    let first = bills.issue(alice, morning, ts("2026-11-12T00:05:00+08:00")).await.unwrap();
+    let again = bills.issue(alice, evening, ts("2026-11-12T23:59:59+08:00")).await.unwrap();
+    assert_eq!(again, first, "the same request later in the day answers the same bill");
+    assert_eq!((first.item_count, first.period.start(), first.period.end()), (1, since, morning.end()));
+    assert_eq!(bills.member_bills(alice, None, BILL_PAGE_MAX).await.unwrap().bills.len(), 1);
+    // From a day that has not closed: nothing to bill yet.
+    let today = ts("2026-11-12T00:00:00+08:00");
+    assert_eq!(bills.until_now(today, ts("2026-11-12T18:00:00+08:00")).unwrap_err().code(), "bill_period_not_closed");
+});
+
+on_both_backends!(the_monthly_run_passes_over_a_refused_member_and_completes_earlier_months, |db| {
+    let w = world(&db.store).await;
+    // At most two items a bill, so that a member with three is refused `bill_too_large`.
+    let bills = Bills::new(w.parties.clone()).with_items_max(2);
+    let clearing = channel(&w).await;
+    let mut members: Vec<(MemberId, AccountId)> = Vec::new();
+    for n in 1..=3 {
+        members.push(w.member(n).await);
+    }
+    members.sort();
+    let (busy, busy_account) = members[0];
+    for i in 0..3 {
+        post_at(
+            &w,
+            &format!("2026-11-0{}T02:00:00Z", i + 2),
+            clearing,
+            busy_account,
+            100,
+            "recharge",
+            &format!("b-{i}"),
+        )
+        .await;
+    }
+    post_at(&w, "2026-11-12T02:00:00Z", clearing, members[1].1, 1_000, "recharge", "r-1").await;
+    post_at(&w, "2026-11-13T02:00:00Z", clearing, members[2].1, 1_000, "recharge", "r-2").await;
+    // October's run stopped after the first member when November began, and no pass finished it;
+    // September's is done.
+    w.store.set_bill_run("2026-09", &BillRun { last_member: None, done: true }, later()).await.unwrap();
+    let stopped = BillRun { last_member: Some(busy.to_string()), done: false };
+    w.store.set_bill_run("2026-10", &stopped, ts("2026-11-01T00:00:00Z")).await.unwrap();
+
+    let pass = bills.issue_last_month(ts("2026-12-01T00:10:00+08:00"), 2).await.unwrap();
+    // October: the two others, nothing in it (their accounts opened later). November: two bills, one refused.
+    assert_eq!((pass.issued, pass.skipped, pass.refused), (2, 2, 1));
+    assert_eq!(w.store.bill_run("2026-10").await.unwrap().map(|r| r.done), Some(true));
+    assert_eq!(w.store.bill_run("2026-11").await.unwrap().map(|r| r.done), Some(true));
+    let november = bills.month(month("2026-11")).unwrap();
+    for (member, _) in &members[1..] {
+        let bill = w.store.bill_of_period(&member.to_string(), november.start(), november.end()).await.unwrap();
+        assert!(bill.is_some(), "the members after the refused one are billed");
+    }
+    let none = w.store.bill_of_period(&busy.to_string(), november.start(), november.end()).await.unwrap();
+    assert!(none.is_none());
+    // The refusal is kept: which member, which month, and why.
+    let query = AuditQuery {
+        actor: None,
+        route: Some(BILL_RUN_ROUTE.to_owned()),
+        target_id: Some(busy.to_string()),
+        request_id: None,
+        from: None,
+        to: None,
+        after_seq: 0,
+        limit: 10,
+    };
+    let kept = w.store.audit_events(&query).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    let event = &kept[0].event;
+    assert_eq!(event.error_code.as_deref(), Some("bill_too_large"));
+    assert!(event.target_ids.contains(&"2026-11".to_owned()));
+    assert!(event.reason.as_deref().is_some_and(|r| r.contains("shorter ranges")));
+    // Done: the next passes do nothing, and do not refuse it again.
+    assert_eq!(bills.issue_last_month(ts("2026-12-01T01:00:00+08:00"), 2).await.unwrap(), Default::default());
+    assert_eq!(w.store.audit_events(&query).await.unwrap().len(), 1);
 });
