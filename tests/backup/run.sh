@@ -2,7 +2,7 @@
 # Backups and point-in-time recovery of sanhu's PostgreSQL database, on this machine, as
 # docs/OPERATIONS.md ("Backups and point-in-time recovery") tells an operator to do them.
 #
-# Makes a PostgreSQL cluster of its own under a temporary directory (port SANHU_BACKUP_PORT, 55440)
+# Makes a PostgreSQL cluster of its own under a temporary directory (port SANHU_BACKUP_PORT, 25440)
 # with WAL archiving on, and a `sanhu serve` on it. Then:
 #   1. signed load (`sanhu bench http transfer`), and a base backup taken with pg_basebackup while
 #      sanhu serves;
@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 LIMIT_S="${SANHU_BACKUP_SECONDS:-240}"
-PORT="${SANHU_BACKUP_PORT:-55440}"
+PORT="${SANHU_BACKUP_PORT:-25440}"
 RESTORED_PORT=$((PORT + 1))
 HTTP_PORT=$((PORT + 2))
 

@@ -16,8 +16,10 @@
 #   bash tests/failover/patroni.sh          # SANHU_FAILOVER_ROUNDS rounds (2)
 #
 # Installs Debian's patroni and etcd-server when missing (as root); where it cannot, it skips with a
-# message, except under CI=true, where that fails. Ports from SANHU_PATRONI_PORT (55450): etcd's client
-# and peer ports, then the nodes' PostgreSQL ports, then their REST APIs. Bounded by
+# message, except under CI=true, where that fails. Ports from SANHU_PATRONI_PORT (25450): etcd's client
+# and peer ports, then the nodes' PostgreSQL ports, then their REST APIs; below Linux's ephemeral range
+# (32768 and up), where any outgoing connection may hold a port (a first run at 55450 found its REST
+# API's port taken). Bounded by
 # SANHU_FAILOVER_SECONDS (300) after the build. Runs everything as the `postgres` user when started as
 # root. Everything made is removed at the end, whatever happens.
 set -euo pipefail
@@ -56,7 +58,7 @@ for option in $(printf '%s\n' "$blocks" | tr ' ' '\n' | grep -- '^--' | sed 's/=
 done
 
 ROUNDS="${SANHU_FAILOVER_ROUNDS:-2}"
-BASE_PORT="${SANHU_PATRONI_PORT:-55450}"
+BASE_PORT="${SANHU_PATRONI_PORT:-25450}"
 LIMIT_S="${SANHU_FAILOVER_SECONDS:-300}"
 
 skip_or_fail() {
