@@ -26,28 +26,19 @@ PORT="${SANHU_BACKUP_PORT:-25440}"
 RESTORED_PORT=$((PORT + 1))
 HTTP_PORT=$((PORT + 2))
 
-fail() { echo "backup test: $*" >&2; exit 1; }
-skip_or_fail() {
-  [ "${CI:-}" = true ] && fail "$1 (CI=true: failing rather than skipping)"
-  echo "skipping the backup test: $1" >&2
-  exit 0
-}
+TEST_NAME="backup test"
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
 
 # The commands docs/OPERATIONS.md shows for backups and recovery: every option in its blocks is one
 # this script uses, and so is every recovery setting it names.
-section=$(awk '/^## Backups and point-in-time recovery/{on=1; next} /^## /{on=0} on' docs/OPERATIONS.md)
-[ -n "$section" ] || fail "docs/OPERATIONS.md has no section 'Backups and point-in-time recovery'"
-blocks=$(printf '%s\n' "$section" | awk '/^```/ {inside = !inside; next} inside')
-for option in $(printf '%s\n' "$blocks" | tr ' ' '\n' | grep -- '^--' | sed 's/=.*//' | sort -u); do
-  grep -q -- "$option" "$0" || fail "docs/OPERATIONS.md uses $option, this test does not"
-done
+blocks=$(docs_blocks "Backups and point-in-time recovery")
+require_options_used "$blocks"
 for setting in $(printf '%s\n' "$blocks" | grep -oE '^[a-z_]+ *=' | tr -d ' =' | sort -u); do
   grep -q -- "^$setting = " "$0" || fail "docs/OPERATIONS.md sets $setting, this test does not"
 done
 
-PGCTL="$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1 || true)"
-[ -n "$PGCTL" ] || skip_or_fail "PostgreSQL's server binaries (pg_ctl, initdb) are not installed"
-PGBIN="$(dirname "$(readlink -f "$PGCTL")")"
+find_postgres_binaries
 export PATH="$PGBIN:$PATH"
 
 if [ -z "${SANHU_BIN:-}" ]; then
@@ -56,20 +47,10 @@ if [ -z "${SANHU_BIN:-}" ]; then
   SANHU_BIN="${CARGO_TARGET_DIR:-target}/debug/sanhu"
 fi
 SANHU_BIN="$(readlink -f "$SANHU_BIN")"
-STARTED=$(date +%s)
-elapsed() { echo $(( $(date +%s) - STARTED )); }
+start_the_clock
+require_free_ports SANHU_BACKUP_PORT "$PORT" "$RESTORED_PORT" "$HTTP_PORT"
 
-for port in "$PORT" "$RESTORED_PORT" "$HTTP_PORT"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "port $port is taken; set SANHU_BACKUP_PORT"; fi
-done
-
-DIR="$(mktemp -d /tmp/sanhu-backup.XXXXXX)"
-chmod 755 "$DIR"
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres: "$DIR"
-  AS_PG=(runuser -u postgres --)
-fi
+make_cluster_dir sanhu-backup
 pg() { "${AS_PG[@]}" env PATH="$PATH" "$@"; }
 pg mkdir "$DIR/wal" "$DIR/work"
 
@@ -87,14 +68,6 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-
-wait_for() {
-  local what="$1"; shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(elapsed)" -lt "$LIMIT_S" ] || fail "gave up waiting for $what after $(elapsed) s"
-    sleep 0.3
-  done
-}
 
 echo "--- a cluster with WAL archiving in $DIR, port $PORT"
 pg initdb -D "$DIR/primary" --auth trust -U postgres >"$DIR/initdb.log"

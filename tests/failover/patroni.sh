@@ -45,54 +45,28 @@ if [ "${1:-}" = kill-primary ]; then
   exit 0
 fi
 
+TEST_NAME="patroni test"
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+
 # docs/OPERATIONS.md gives the Patroni configuration: every key of its YAML blocks and every option of
 # its command blocks is one this script uses.
-section=$(awk '/^## PostgreSQL failover with Patroni/{on=1; next} /^## /{on=0} on' docs/OPERATIONS.md)
-[ -n "$section" ] || { echo "patroni test: docs/OPERATIONS.md has no section 'PostgreSQL failover with Patroni'" >&2; exit 1; }
-blocks=$(printf '%s\n' "$section" | awk '/^```/ {inside = !inside; next} inside')
+blocks=$(docs_blocks "PostgreSQL failover with Patroni")
 for key in $(printf '%s\n' "$blocks" | grep -oE '^ *[a-z_0-9]+:' | tr -d ' :' | sort -u); do
-  grep -qE -- "^ *$key:" "$0" || { echo "patroni test: docs/OPERATIONS.md sets $key, this test does not" >&2; exit 1; }
+  grep -qE -- "^ *$key:" "$0" || fail "docs/OPERATIONS.md sets $key, this test does not"
 done
-for option in $(printf '%s\n' "$blocks" | tr ' ' '\n' | grep -- '^--' | sed 's/=.*//' | sort -u); do
-  grep -q -- "$option" "$0" || { echo "patroni test: docs/OPERATIONS.md uses $option, this test does not" >&2; exit 1; }
-done
+require_options_used "$blocks"
 
 ROUNDS="${SANHU_FAILOVER_ROUNDS:-2}"
 BASE_PORT="${SANHU_PATRONI_PORT:-25450}"
 LIMIT_S="${SANHU_FAILOVER_SECONDS:-300}"
 
-skip_or_fail() {
-  if [ "${CI:-}" = true ]; then
-    echo "patroni test: $1 (CI=true: failing rather than skipping)" >&2
-    exit 1
-  fi
-  echo "skipping the Patroni failover test: $1" >&2
-  exit 0
-}
-
-if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "--- installing patroni and etcd-server"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q patroni etcd-server >/dev/null \
-      || { apt-get update -q >/dev/null && apt-get install -y -q patroni etcd-server >/dev/null; } \
-      || skip_or_fail "patroni and etcd-server cannot be installed"
-  else
-    skip_or_fail "patroni or etcd is missing and cannot be installed here (needs root and apt-get)"
-  fi
-fi
+need_commands "patroni etcd" patroni etcd-server
 echo "--- building the test"
 ${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo test --locked -q -p sanhu --test it --no-run
-STARTED=$(date +%s)
-PGBIN="$(dirname "$(readlink -f "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")")"
-
-DIR="$(mktemp -d /tmp/sanhu-patroni.XXXXXX)"
-chmod 755 "$DIR"
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres: "$DIR"
-  AS_PG=(runuser -u postgres --)
-fi
+start_the_clock
+find_postgres_binaries
+make_cluster_dir sanhu-patroni
 
 PIDS=()
 cleanup() {
@@ -111,18 +85,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-elapsed() { echo $(( $(date +%s) - STARTED )); }
-wait_for() {
-  local what="$1"; shift
-  until "$@" >/dev/null 2>&1; do
-    if [ "$(elapsed)" -ge "$LIMIT_S" ]; then
-      echo "patroni test: gave up waiting for $what after $(elapsed) s" >&2
-      patronictl -c "$DIR/node-a.yml" list >&2 || true
-      exit 1
-    fi
-    sleep 0.5
-  done
-}
+on_give_up() { patronictl -c "$DIR/node-a.yml" list; }
 # Starts a command in its own process group as the postgres user, logging to $1.log; its pid in $1.pid.
 start() {
   local name="$1"; shift
@@ -137,12 +100,7 @@ PG_A=$((BASE_PORT + 2))
 PG_B=$((BASE_PORT + 3))
 API_A=$((BASE_PORT + 4))
 API_B=$((BASE_PORT + 5))
-for port in $ETCD $ETCD_PEER $PG_A $PG_B $API_A $API_B; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "patroni test: port $port is taken; set SANHU_PATRONI_PORT" >&2
-    exit 1
-  fi
-done
+require_free_ports SANHU_PATRONI_PORT "$ETCD" "$ETCD_PEER" "$PG_A" "$PG_B" "$API_A" "$API_B"
 
 echo "--- etcd :$ETCD and two Patroni nodes (:$PG_A, :$PG_B) in $DIR"
 start etcd etcd --name sanhu-etcd --data-dir "$DIR/etcd" \
@@ -213,7 +171,7 @@ run_node() { # name pg_port api_port
     [ -n "$pid" ] && break
     sleep 0.2
   done
-  [ -n "$pid" ] || { echo "patroni test: Patroni for $1 did not start" >&2; exit 1; }
+  [ -n "$pid" ] || fail "Patroni for $1 did not start"
   echo "$pid" >"$DIR/$1.pid"
 }
 members() { patronictl -c "$DIR/node-a.yml" list -f json 2>/dev/null; }
@@ -242,20 +200,20 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "--- round $round: leader $primary (synchronous_standby_names '$sync'), $(elapsed) s in"
   psql "postgres://postgres@$primary/postgres" -qc "CREATE DATABASE sanhu_r$round"
   left=$((LIMIT_S - $(elapsed)))
-  [ "$left" -gt 30 ] || { echo "patroni test: no time left for round $round" >&2; exit 1; }
+  [ "$left" -gt 30 ] || fail "no time left for round $round"
   SANHU_FAILOVER_URL="postgres://postgres@127.0.0.1:$PG_A,127.0.0.1:$PG_B/sanhu_r$round?target_session_attrs=read-write" \
   SANHU_FAILOVER_KILL="bash $PWD/tests/failover/patroni.sh kill-primary $DIR" \
     timeout "$left" cargo test --locked -q -p sanhu --test it \
       -- --exact database_loss::postgres_failover_loses_nothing_acknowledged_and_service_follows_the_new_primary --nocapture
   now=$(leader_address)
-  [ "$now" != "$primary" ] || { echo "patroni test: $primary still leads" >&2; exit 1; }
+  [ "$now" != "$primary" ] || fail "$primary still leads"
   patronictl -c "$DIR/node-a.yml" list
   # The dead machine comes back: its Patroni finds the other node leading, rewinds its data and follows.
   killed=$(cat "$DIR/killed")
   case "$killed" in
     node-a) run_node node-a "$PG_A" "$API_A" ;;
     node-b) run_node node-b "$PG_B" "$API_B" ;;
-    *) echo "patroni test: no node was killed in round $round" >&2; exit 1 ;;
+    *) fail "no node was killed in round $round" ;;
   esac
   rm -f "$DIR/killed"
 done

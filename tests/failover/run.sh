@@ -2,8 +2,8 @@
 # PostgreSQL failover under signed load, on this machine.
 #
 # Makes a pg_auto_failover formation of local clusters under a temporary directory: a monitor and two
-# nodes (a primary and its synchronous standby), each on its own port (SANHU_FAILOVER_PORT, 55432, and
-# the two after it). Then, each round, runs the failover test of crates/cli/tests/it/database_loss.rs
+# nodes (a primary and its synchronous standby), each on its own port (SANHU_FAILOVER_PORT, 25430, and
+# the two after it; below Linux's ephemeral range, as tests/lib.sh says). Then, each round, runs the failover test of crates/cli/tests/it/database_loss.rs
 # against a fresh database of the formation: a `sanhu serve` under transfers, payments and reads from
 # several signed clients with Idempotency-Keys; the primary's postmaster killed with SIGKILL; the
 # monitor promoting the standby; sanhu following it by itself; then exactly-once, balances,
@@ -47,54 +47,27 @@ if [ "${1:-}" = kill-primary ]; then
   exit 0
 fi
 
+TEST_NAME="failover test"
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+
 # docs/OPERATIONS.md gives the commands that make the formation: every option its pg_autoctl blocks
 # show is one this script uses.
-doc_options=$(awk '/^## PostgreSQL failover with pg_auto_failover/,0' docs/OPERATIONS.md \
-  | awk '/^```bash/ {block=""; inside=1; next} /^```/ {if (inside && block ~ /pg_autoctl/) print block; inside=0; next}
-         inside {block = block " " $0}' | tr ' ' '\n' | grep -- '^--' | sort -u)
-[ -n "$doc_options" ] || { echo "failover test: docs/OPERATIONS.md shows no pg_autoctl command" >&2; exit 1; }
-for option in $doc_options; do
-  grep -q -- "$option" "$0" || { echo "failover test: docs/OPERATIONS.md uses $option, this test does not" >&2; exit 1; }
-done
+require_options_used "$(docs_blocks "PostgreSQL failover with pg_auto_failover" pg_autoctl)"
 
 ROUNDS="${SANHU_FAILOVER_ROUNDS:-2}"
-BASE_PORT="${SANHU_FAILOVER_PORT:-55432}"
+BASE_PORT="${SANHU_FAILOVER_PORT:-25430}"
 LIMIT_S="${SANHU_FAILOVER_SECONDS:-300}"
 
-skip_or_fail() {
-  if [ "${CI:-}" = true ]; then
-    echo "failover test: $1 (CI=true: failing rather than skipping)" >&2
-    exit 1
-  fi
-  echo "skipping the failover test: $1" >&2
-  exit 0
-}
-
-if ! command -v pg_autoctl >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "--- installing postgresql-15-auto-failover"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q postgresql-15-auto-failover >/dev/null \
-      || { apt-get update -q >/dev/null && apt-get install -y -q postgresql-15-auto-failover >/dev/null; } \
-      || skip_or_fail "postgresql-15-auto-failover cannot be installed"
-  else
-    skip_or_fail "pg_autoctl is missing and cannot be installed here (needs root and apt-get)"
-  fi
-fi
+need_commands pg_autoctl postgresql-15-auto-failover
 echo "--- building the test"
 ${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo test --locked -q -p sanhu --test it --no-run
 # The time limit counts from here: the build is not the test's.
-STARTED=$(date +%s)
-PGBIN="$(dirname "$(readlink -f "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")")"
+start_the_clock
+find_postgres_binaries
 export PATH="$PGBIN:$PATH"
 
-DIR="$(mktemp -d /tmp/sanhu-failover.XXXXXX)"
-chmod 755 "$DIR"
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres: "$DIR"
-  AS_PG=(runuser -u postgres --)
-fi
+make_cluster_dir sanhu-failover
 pg() { "${AS_PG[@]}" env PATH="$PATH" XDG_CONFIG_HOME="$DIR/config" XDG_DATA_HOME="$DIR/data" "$@"; }
 
 PIDS=()
@@ -112,19 +85,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-elapsed() { echo $(( $(date +%s) - STARTED )); }
-# Waits (bounded by the time limit) until `$@` succeeds.
-wait_for() {
-  local what="$1"; shift
-  until "$@" >/dev/null 2>&1; do
-    if [ "$(elapsed)" -ge "$LIMIT_S" ]; then
-      echo "failover test: gave up waiting for $what after $(elapsed) s" >&2
-      pg pg_autoctl show state --pgdata "$DIR/monitor" >&2 || true
-      tail -n 30 "$DIR"/*.log >&2 || true
-      exit 1
-    fi
-    sleep 0.5
-  done
+on_give_up() {
+  pg pg_autoctl show state --pgdata "$DIR/monitor"
+  tail -n 30 "$DIR"/*.log
 }
 # Small clusters: the machine is shared.
 small() {
@@ -148,12 +111,7 @@ N1=$((BASE_PORT + 1))
 N2=$((BASE_PORT + 2))
 MONITOR="postgres://autoctl_node@127.0.0.1:$MONITOR_PORT/pg_auto_failover"
 echo "$MONITOR" >"$DIR/monitor.url"
-for port in $MONITOR_PORT $N1 $N2; do
-  if pg_isready -q -h 127.0.0.1 -p "$port"; then
-    echo "failover test: port $port is taken; set SANHU_FAILOVER_PORT" >&2
-    exit 1
-  fi
-done
+require_free_ports SANHU_FAILOVER_PORT "$MONITOR_PORT" "$N1" "$N2"
 
 echo "--- pg_auto_failover formation in $DIR: monitor :$MONITOR_PORT, nodes :$N1 and :$N2"
 pg pg_autoctl create monitor --pgdata "$DIR/monitor" --pgport "$MONITOR_PORT" --hostname 127.0.0.1 \
@@ -207,13 +165,13 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "--- round $round: primary :$primary (synchronous_standby_names '$sync'), $(elapsed) s in"
   psql "postgres://postgres@127.0.0.1:$primary/sanhu" -qc "CREATE DATABASE sanhu_r$round"
   left=$((LIMIT_S - $(elapsed)))
-  [ "$left" -gt 30 ] || { echo "failover test: no time left for round $round" >&2; exit 1; }
+  [ "$left" -gt 30 ] || fail "no time left for round $round"
   SANHU_FAILOVER_URL="postgres://postgres@127.0.0.1:$N1,127.0.0.1:$N2/sanhu_r$round?target_session_attrs=read-write" \
   SANHU_FAILOVER_KILL="bash $PWD/tests/failover/run.sh kill-primary $DIR" \
     timeout "$left" cargo test --locked -q -p sanhu --test it \
       -- --exact database_loss::postgres_failover_loses_nothing_acknowledged_and_service_follows_the_new_primary --nocapture
   now=$(psql "$MONITOR" -Atc "SELECT nodeport FROM pgautofailover.node WHERE goalstate IN ('primary', 'wait_primary')")
-  [ "$now" != "$primary" ] || { echo "failover test: :$primary is still the primary" >&2; exit 1; }
+  [ "$now" != "$primary" ] || fail ":$primary is still the primary"
   # The old primary's keeper goes on: it finds its node demoted and rejoins as the standby.
   # shellcheck disable=SC2046
   [ -s "$DIR/frozen" ] && kill -CONT $(cat "$DIR/frozen") && rm -f "$DIR/frozen"

@@ -14,7 +14,14 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 
 pub async fn catch_panic(request: Request, next: Next) -> Response {
-    let mut handling = pin!(next.run(request));
+    answered_even_if_it_panics(next.run(request)).await
+}
+
+/// `handling`'s response, or 500 `internal_error` if it panics. Also used inside the task that runs a
+/// request under an Idempotency-Key (`idempotency::run_claimed`), so that such a panic is an answer
+/// the key keeps rather than a task that ends with its claim unanswered.
+pub(crate) async fn answered_even_if_it_panics(handling: impl Future<Output = Response>) -> Response {
+    let mut handling = pin!(handling);
     // A panicking future is never polled again: its state is dropped with the request.
     let outcome = poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| handling.as_mut().poll(cx))) {
         Ok(Poll::Pending) => Poll::Pending,

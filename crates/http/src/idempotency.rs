@@ -286,7 +286,11 @@ async fn run_claimed(
     next: Next,
 ) -> Response {
     request.extensions_mut().insert(ClaimedKey { key: key.clone(), token: token.clone() });
-    let mut response = next.run(request).await;
+    // A panic below (always a bug) is answered 500 here, inside the claim's task, and that answer is
+    // what the key keeps: the handler may have moved money before it panicked, so a retry must not
+    // run it again. Left to unwind, the task would end with the claim unanswered, and every retry
+    // would be told idempotency_key_in_use for as long as this instance lives.
+    let mut response = crate::catch_panic::answered_even_if_it_panics(next.run(request)).await;
     // The audit layer kept the answer (or released the key) in its event's transaction, or keeps it
     // in the background: done.
     if response.extensions_mut().remove::<AnswerKept>().is_some() {
@@ -405,6 +409,54 @@ pub fn fingerprint(secret: &PartySecret, method: &str, path_and_query: &str, bod
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn panics_after_the_money_moved() -> &'static str {
+        panic!("a bug after the money moved")
+    }
+
+    #[tokio::test]
+    async fn a_request_that_panics_under_a_key_is_answered_and_its_answer_kept_for_every_retry() {
+        use sanhu_store::testing::{Backend, TestDatabase};
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            // None: PostgreSQL is out of reach outside CI (said by `TestDatabase`).
+            if let Some(db) = TestDatabase::new(backend).await {
+                a_panic_under_a_key_is_the_answer_the_key_keeps(&db.store).await;
+            }
+        }
+    }
+
+    async fn a_panic_under_a_key_is_the_answer_the_key_keeps(store: &Store) {
+        use axum::middleware::from_fn;
+        use axum::routing::post;
+        use tower::ServiceExt;
+
+        let key = IdempotencyKey { client_id: "cli_panics".to_owned(), key: "order-1".to_owned() };
+        let claim = IdempotencyClaim::new(key.clone(), "fingerprint");
+        let token = claim.token.clone();
+        assert_eq!(store.begin_idempotent(&claim, clock::now()).await.unwrap(), IdempotencyBegin::Claimed);
+
+        let keeps = Keeps::default();
+        let (run_store, run_key) = (store.clone(), key.clone());
+        let app = axum::Router::new().route("/pays", post(panics_after_the_money_moved)).layer(from_fn(
+            move |request: Request, next: Next| {
+                let (store, keeps, key, token) = (run_store.clone(), keeps.clone(), run_key.clone(), token.clone());
+                async move { run_claimed(&store, &keeps, &key, &token, request, next).await }
+            },
+        ));
+        let response = app.oneshot(Request::post("/pays").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+        // A retry (on this instance or another) is answered what the first attempt was, at once.
+        let retry = IdempotencyClaim::new(key, "fingerprint");
+        match store.begin_idempotent(&retry, clock::now()).await.unwrap() {
+            IdempotencyBegin::Replay(stored) => {
+                assert_eq!(stored.status, 500);
+                let body: serde_json::Value = serde_json::from_slice(&stored.body).unwrap();
+                assert_eq!(body["error"]["code"], "internal_error", "{body}");
+            }
+            other => panic!("the retry found {other:?}, not the kept answer"),
+        }
+    }
 
     #[test]
     fn a_pay_password_is_left_out_of_the_fingerprint() {
