@@ -107,6 +107,35 @@ struct FileConfig {
     read_connections: Option<u32>,
     /// Ledger accounts the SQLite writer keeps in memory.
     sqlite_account_cache_entries: Option<usize>,
+    /// `[log]`: the log's format and filter (`crate::logging`), read before the rest of the file so
+    /// that what loading the configuration logs is logged as asked.
+    #[allow(dead_code)]
+    log: Option<crate::logging::LogFile>,
+}
+
+/// The `[log]` table of the configuration file `args` name (or `sanhu.toml` in the working directory),
+/// if there is a file and it has one. Read on its own, before logging starts and the rest of the file
+/// is read: a file this cannot read is left for [`Config::load`] to report.
+pub fn log_settings(args: &ConfigArgs) -> anyhow::Result<Option<crate::logging::LogFile>> {
+    #[derive(Deserialize)]
+    struct OnlyLog {
+        log: Option<crate::logging::LogFile>,
+    }
+    let path = match &args.config {
+        Some(path) => path.clone(),
+        None => PathBuf::from(DEFAULT_CONFIG_FILE),
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    // A file that is not TOML at all is Config::load's to report, with its own context.
+    if toml::from_str::<toml::Table>(&text).is_err() {
+        return Ok(None);
+    }
+    // Every other key is passed over here, so a fault found now is in `[log]`.
+    let file: OnlyLog =
+        toml::from_str(&text).with_context(|| format!("{} is not a valid sanhu configuration", path.display()))?;
+    Ok(file.log)
 }
 
 /// One configured account type in the file (`[[account_types]]`), as the articles' account

@@ -1,7 +1,8 @@
 //! Logs on standard error: `SANHU_LOG_FORMAT` chooses `text` (the default: one readable line per
 //! event) or `json` (one JSON object per line, for a collector); `SANHU_LOG` chooses what is logged, as
-//! a default level and per-module levels (`info,sanhu_http=debug,sanhu_store=warn`). A value either
-//! does not understand is an error at start, never ignored (docs/OPERATIONS.md).
+//! a default level and per-module levels (`info,sanhu_http=debug,sanhu_store=warn`). The
+//! configuration file's `[log]` table (`format`, `filter`) says the same; the environment wins over
+//! it. A value not understood is an error at start, never ignored (docs/OPERATIONS.md).
 
 use std::fmt;
 
@@ -27,13 +28,32 @@ pub enum LogFormat {
 
 impl LogFormat {
     pub fn parse(value: &str) -> anyhow::Result<LogFormat> {
+        LogFormat::parse_setting(value, FORMAT_VARIABLE)
+    }
+
+    /// `value` of the setting `name` (`SANHU_LOG_FORMAT`, or `[log] format` in the file).
+    fn parse_setting(value: &str, name: &str) -> anyhow::Result<LogFormat> {
         match value.trim().to_ascii_lowercase().as_str() {
             "" | "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            other => anyhow::bail!("{FORMAT_VARIABLE}={other:?} is not a log format: use `text` or `json`"),
+            other => anyhow::bail!("{name}={other:?} is not a log format: use `text` or `json`"),
         }
     }
 }
+
+/// The configuration file's `[log]` table: the same settings as `SANHU_LOG_FORMAT` and `SANHU_LOG`,
+/// which win over it when set.
+#[derive(serde::Deserialize, Default, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    /// `text` or `json`.
+    pub format: Option<String>,
+    /// A default level and per-module levels, as `SANHU_LOG` takes them.
+    pub filter: Option<String>,
+}
+
+const FILE_FORMAT: &str = "[log] format";
+const FILE_FILTER: &str = "[log] filter";
 
 const LEVELS: &str = "off, error, warn, info, debug or trace";
 
@@ -53,6 +73,11 @@ fn level(text: &str) -> Option<LevelFilter> {
 /// `module=level`, where a module is a path such as `sanhu_http` or `sanhu_service::jobs`. Absent or
 /// empty: `info`.
 pub fn parse_filter(value: &str) -> anyhow::Result<Targets> {
+    parse_filter_setting(value, FILTER_VARIABLE)
+}
+
+/// `value` of the filter setting `name` (`SANHU_LOG`, or `[log] filter` in the file).
+fn parse_filter_setting(value: &str, name: &str) -> anyhow::Result<Targets> {
     let mut default = LevelFilter::INFO;
     let mut targets = Targets::new();
     for directive in value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
@@ -65,7 +90,7 @@ pub fn parse_filter(value: &str) -> anyhow::Result<Targets> {
                         String::new()
                     };
                     anyhow::anyhow!(
-                        "{FILTER_VARIABLE}: {directive:?} is neither a level ({LEVELS}) nor module=level{hint}"
+                        "{name}: {directive:?} is neither a level ({LEVELS}) nor module=level{hint}"
                     )
                 })?;
             }
@@ -76,10 +101,10 @@ pub fn parse_filter(value: &str) -> anyhow::Result<Targets> {
                     });
                 anyhow::ensure!(
                     module_ok,
-                    "{FILTER_VARIABLE}: {module:?} is not a module path (such as sanhu_http or sanhu_service::jobs)"
+                    "{name}: {module:?} is not a module path (such as sanhu_http or sanhu_service::jobs)"
                 );
                 let level = level(level_text).ok_or_else(|| {
-                    anyhow::anyhow!("{FILTER_VARIABLE}: {directive:?}: the level must be one of {LEVELS}")
+                    anyhow::anyhow!("{name}: {directive:?}: the level must be one of {LEVELS}")
                 })?;
                 targets = targets.with_target(module.replace('-', "_"), level);
             }
@@ -88,10 +113,35 @@ pub fn parse_filter(value: &str) -> anyhow::Result<Targets> {
     Ok(targets.with_default(default))
 }
 
-/// Sets up logging from the environment, or says what is wrong with it.
-pub fn init_from_env() -> anyhow::Result<()> {
-    let format = LogFormat::parse(&std::env::var(FORMAT_VARIABLE).unwrap_or_default())?;
-    let filter = parse_filter(&std::env::var(FILTER_VARIABLE).unwrap_or_default())?;
+/// The format and filter from the environment's values where set (and not empty), else the file's,
+/// else text at `info`.
+pub fn settings(
+    env_format: Option<&str>,
+    env_filter: Option<&str>,
+    file: Option<&LogFile>,
+) -> anyhow::Result<(LogFormat, Targets)> {
+    let set = |value: Option<&str>| value.filter(|v| !v.trim().is_empty()).map(str::to_owned);
+    let format = match (set(env_format), file.and_then(|f| f.format.clone())) {
+        (Some(value), _) => LogFormat::parse(&value)?,
+        (None, Some(value)) => LogFormat::parse_setting(&value, FILE_FORMAT)?,
+        (None, None) => LogFormat::Text,
+    };
+    let filter = match (set(env_filter), file.and_then(|f| f.filter.clone())) {
+        (Some(value), _) => parse_filter(&value)?,
+        (None, Some(value)) => parse_filter_setting(&value, FILE_FILTER)?,
+        (None, None) => parse_filter("")?,
+    };
+    Ok((format, filter))
+}
+
+/// Sets up logging from the environment and the configuration file's `[log]`, or says what is wrong
+/// with them.
+pub fn init(file: Option<&LogFile>) -> anyhow::Result<()> {
+    let (format, filter) = settings(
+        std::env::var(FORMAT_VARIABLE).ok().as_deref(),
+        std::env::var(FILTER_VARIABLE).ok().as_deref(),
+        file,
+    )?;
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Text => {
@@ -235,5 +285,30 @@ mod tests {
             assert!(error.starts_with("SANHU_LOG"), "{bad}: {error}");
         }
         assert!(parse_filter("json").unwrap_err().to_string().contains("SANHU_LOG_FORMAT=json"));
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_files_log_table_and_a_bad_file_value_names_its_key() {
+        let file = LogFile { format: Some("json".into()), filter: Some("warn,sanhu_http=debug".into()) };
+        let (format, filter) = settings(None, None, Some(&file)).unwrap();
+        assert_eq!(format, LogFormat::Json);
+        assert!(filter.would_enable("sanhu_http", &Level::DEBUG));
+        assert!(!filter.would_enable("sanhu_store", &Level::INFO));
+
+        let (format, filter) = settings(Some("text"), Some("info"), Some(&file)).unwrap();
+        assert_eq!(format, LogFormat::Text);
+        assert!(!filter.would_enable("sanhu_http", &Level::DEBUG));
+        // An empty variable is as good as unset.
+        assert_eq!(settings(Some(""), None, Some(&file)).unwrap().0, LogFormat::Json);
+        assert_eq!(settings(None, None, None).unwrap().0, LogFormat::Text);
+
+        let bad = LogFile { format: Some("yaml".into()), filter: None };
+        let error = settings(None, None, Some(&bad)).unwrap_err().to_string();
+        assert!(error.contains("[log] format") && error.contains("yaml"), "{error}");
+        let bad = LogFile { format: None, filter: Some("loud".into()) };
+        let error = settings(None, None, Some(&bad)).unwrap_err().to_string();
+        assert!(error.starts_with("[log] filter"), "{error}");
+        // The environment's good value does not excuse the file's bad one being read: it is not.
+        assert!(settings(Some("json"), Some("info"), Some(&bad)).is_ok());
     }
 }

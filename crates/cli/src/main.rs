@@ -51,10 +51,28 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+impl Command {
+    /// The configuration a command reads, if it reads one (its `[log]` is read before logging starts).
+    fn config_args(&self) -> Option<&config::ConfigArgs> {
+        match self {
+            Command::Serve(args) | Command::Migrate(args) | Command::Verify(args) => Some(args),
+            Command::Client { config, .. } | Command::Staff { config, .. } => Some(config),
+            Command::Call(_) | Command::Bench(_) => None,
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // A log setting that is not understood stops the start: logs quietly not as asked are worse.
-    if let Err(error) = sanhu::logging::init_from_env() {
+    let log_file = match cli.command.config_args().map(config::log_settings).transpose() {
+        Ok(file) => file.flatten(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = sanhu::logging::init(log_file.as_ref()) {
         eprintln!("error: {error:#}");
         return std::process::ExitCode::FAILURE;
     }

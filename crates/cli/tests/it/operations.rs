@@ -155,6 +155,43 @@ fn a_log_setting_sanhu_does_not_understand_stops_it_before_anything_is_done() {
 }
 
 #[test]
+fn the_configuration_files_log_table_sets_the_format_and_filter_and_the_environment_wins_over_it() {
+    let dir = WorkDir::new("operations-log-table");
+    std::fs::write(dir.file("sanhu.toml"), "[log]\nformat = \"json\"\nfilter = \"info\"\n").unwrap();
+    let (status, _, stderr) = run_bounded(sanhu(dir.path(), &["migrate"]), COMMAND_TIMEOUT);
+    assert!(status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.is_empty()).collect();
+    assert!(!lines.is_empty(), "migrate logged nothing");
+    for line in &lines {
+        let line: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(line["message"].is_string(), "{line}");
+    }
+
+    // SANHU_LOG_FORMAT wins over the file.
+    let dir = WorkDir::new("operations-log-table-env");
+    std::fs::write(dir.file("sanhu.toml"), "[log]\nformat = \"json\"\n").unwrap();
+    let mut command = sanhu(dir.path(), &["migrate"]);
+    command.env("SANHU_LOG_FORMAT", "text");
+    let (status, _, stderr) = run_bounded(command, COMMAND_TIMEOUT);
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.lines().any(|line| line.contains("INFO") && !line.starts_with('{')), "{stderr}");
+
+    // A value it does not understand, or a key it does not know, stops it before anything is done.
+    for (table, named) in [
+        ("[log]\nformat = \"yaml\"\n", "[log] format"),
+        ("[log]\nfilter = \"loud\"\n", "[log] filter"),
+        ("[log]\ncolour = true\n", "colour"),
+    ] {
+        let other = WorkDir::new("operations-log-table-refused");
+        std::fs::write(other.file("sanhu.toml"), table).unwrap();
+        let (status, _, stderr) = run_bounded(sanhu(other.path(), &["migrate"]), COMMAND_TIMEOUT);
+        assert!(!status.success(), "{table:?} was accepted");
+        assert!(stderr.starts_with("error: ") && stderr.contains(named), "{table:?}: {stderr}");
+        assert!(!other.file("sanhu.db").exists(), "{table:?}: a database was made");
+    }
+}
+
+#[test]
 fn client_create_saves_its_credential_to_the_file_named_and_call_signs_with_it() {
     let dir = WorkDir::new("operations-save");
     let (status, stdout, stderr) = run_bounded(
