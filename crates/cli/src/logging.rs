@@ -89,9 +89,7 @@ fn parse_filter_setting(value: &str, name: &str) -> anyhow::Result<Targets> {
                     } else {
                         String::new()
                     };
-                    anyhow::anyhow!(
-                        "{name}: {directive:?} is neither a level ({LEVELS}) nor module=level{hint}"
-                    )
+                    anyhow::anyhow!("{name}: {directive:?} is neither a level ({LEVELS}) nor module=level{hint}")
                 })?;
             }
             Some((module, level_text)) => {
@@ -103,9 +101,8 @@ fn parse_filter_setting(value: &str, name: &str) -> anyhow::Result<Targets> {
                     module_ok,
                     "{name}: {module:?} is not a module path (such as sanhu_http or sanhu_service::jobs)"
                 );
-                let level = level(level_text).ok_or_else(|| {
-                    anyhow::anyhow!("{name}: {directive:?}: the level must be one of {LEVELS}")
-                })?;
+                let level = level(level_text)
+                    .ok_or_else(|| anyhow::anyhow!("{name}: {directive:?}: the level must be one of {LEVELS}"))?;
                 targets = targets.with_target(module.replace('-', "_"), level);
             }
         }
@@ -137,11 +134,8 @@ pub fn settings(
 /// Sets up logging from the environment and the configuration file's `[log]`, or says what is wrong
 /// with them.
 pub fn init(file: Option<&LogFile>) -> anyhow::Result<()> {
-    let (format, filter) = settings(
-        std::env::var(FORMAT_VARIABLE).ok().as_deref(),
-        std::env::var(FILTER_VARIABLE).ok().as_deref(),
-        file,
-    )?;
+    let (format, filter) =
+        settings(std::env::var(FORMAT_VARIABLE).ok().as_deref(), std::env::var(FILTER_VARIABLE).ok().as_deref(), file)?;
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Text => {
