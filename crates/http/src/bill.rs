@@ -292,7 +292,7 @@ fn time(field: &str, text: &str) -> Result<sanhu_core::Timestamp, ApiError> {
     tag = "bills",
     operation_id = "issueBill",
     summary = "Issue a member's bill",
-    description = "The member's bill of a calendar month of the platform's time zone (`period`), or of a range of whole days (`from`, and `to` or until the last day closed; each a midnight of the platform's time zone, 422 `bill_period_invalid` otherwise), once the period has ended (409 `bill_period_not_closed` before, and for five minutes after). Issuing the same member and period again answers the bill issued: a bill never changes, and a correction made after the period is an item of a later bill.",
+    description = "The member's bill of a calendar month of the platform's time zone (`period`), or of a range of whole days (`from`, and `to` or until the last day closed; each a midnight of the platform's time zone, 422 `bill_period_invalid` otherwise), once the period has ended (409 `bill_period_not_closed` before, and for `bill_period_closed_after_s` after: 300 s unless configured). Issuing the same member and period again answers the bill issued: a bill never changes, and a correction made after the period is an item of a later bill.",
     params(("id" = String, Path, description = MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = IssueBody,
     responses((status = 200, description = "The bill (issued now, or before).", body = BillJson)),

@@ -41,7 +41,8 @@ pub const BILL_PERIOD_INVALID: Rejection = Rejection {
 pub const BILL_PERIOD_NOT_CLOSED: Rejection = Rejection {
     code: "bill_period_not_closed",
     status: 409,
-    message: "the period has not ended yet (a bill is issued from five minutes after its period's end)",
+    message: "the period has not closed yet: a bill is issued once its period has ended and the margin for \
+              instances' clocks after it (`bill_period_closed_after_s`, 300 s unless configured) has passed",
 };
 pub const BILL_LIMIT_INVALID: Rejection =
     Rejection { code: "bill_limit_invalid", status: 422, message: "a page of bills or bill items holds 1 to 100" };

@@ -423,7 +423,7 @@ impl Bills {
     /// every member with an entry or a balance in it, `page` members at a time in id order, recording
     /// after each page how far it has got, so that a pass interrupted (a restart, a failure) goes on
     /// where it stopped; members already billed are answered their bill. Does nothing for a month
-    /// until it has closed (five minutes after its end), and once its run is done. Before last month,
+    /// until it has closed (`bill_period_closed_after_s` after its end), and once its run is done. Before last month,
     /// it completes the runs of the [`BILL_RUN_MONTHS`] − 1 months before it that are not done (a run
     /// a failure or a restart left behind when the next month began).
     ///
