@@ -222,10 +222,16 @@ TARGETS = {
     HERE / "java" / "src" / "main" / "java" / "sanhu" / "client" / "Api.java": java,
 }
 
+def models_java(document):
+    models, variants = codegen_models.read_models(document)
+    return codegen_models.java_models(models, variants, HEADER)
+
+
 MODEL_TARGETS = {
     HERE / "python" / "sanhu" / "models.py": models_python,
     HERE / "typescript" / "src" / "models.ts": models_typescript,
     GO_MODELS: models_go,
+    HERE / "java" / "src" / "main" / "java" / "sanhu" / "client" / "Models.java": models_java,
 }
 
 

@@ -681,3 +681,312 @@ def reaches_by_value(models, start, target, seen=None):
         if required and ftype[0] == "ref" and reaches_by_value(models, ftype[1], target, seen):
             return True
     return False
+
+
+# -- Java --------------------------------------------------------------------------------------------
+
+JAVA_KEYWORDS = {
+    "abstract", "assert", "boolean", "break", "byte", "case", "catch", "char", "class", "const", "continue",
+    "default", "do", "double", "else", "enum", "extends", "final", "finally", "float", "for", "goto", "if",
+    "implements", "import", "instanceof", "int", "interface", "long", "native", "new", "package", "private",
+    "protected", "public", "return", "short", "static", "strictfp", "super", "switch", "synchronized", "this",
+    "throw", "throws", "transient", "try", "void", "volatile", "while", "true", "false", "null", "var",
+    "record", "yield", "sealed", "permits", "_",
+    # A record's own methods, and the models' own.
+    "hashCode", "toString", "equals", "getClass", "notify", "notifyAll", "wait", "clone", "finalize",
+    "toJson", "fromJson", "builder",
+}
+# Names a nested model must not take: the helpers of Models.java and the java.lang types it uses.
+JAVA_TAKEN = {"Models", "JsonModel", "Codec", "Builder", "Object", "String", "Long", "Boolean", "Integer",
+              "Number", "Override", "SuppressWarnings", "List", "Map", "BigDecimal", "LinkedHashMap",
+              "ArrayList", "Function", "SanhuException", "Math", "System", "Iterable", "Class", "Record",
+              "Deprecated", "Enum"}
+
+
+def java_field(name):
+    parts = [p for p in re.split(r"[^0-9A-Za-z]+", name) if p]
+    out = (parts[0][:1].lower() + parts[0][1:] + "".join(p[:1].upper() + p[1:] for p in parts[1:])) if parts else "value"
+    if out[0].isdigit():
+        out = "v" + out
+    return out + "_" if out in JAVA_KEYWORDS else out
+
+
+def java_type(t, jm, primitive):
+    """The Java type; a required, non-null integer or boolean is a primitive."""
+    kind = t[0]
+    if kind == "nullable":
+        return java_type(t[1], jm, False)
+    if kind in ("string", "enum"):
+        return "String"
+    if kind == "integer":
+        return "long" if primitive else "Long"
+    if kind == "number":
+        return "BigDecimal"
+    if kind == "boolean":
+        return "boolean" if primitive else "Boolean"
+    if kind == "ref":
+        return jm[t[1]]
+    if kind == "array":
+        return f"List<{java_type(t[1], jm, False)}>"
+    if kind == "map":
+        return f"Map<String, {java_type(t[1], jm, False)}>"
+    return "Object"
+
+
+def java_decode(t, jm, expr, depth=0):
+    kind = t[0]
+    if kind == "nullable":
+        return java_decode(t[1], jm, expr, depth)
+    if kind in ("string", "enum"):
+        return f"Codec.string({expr})"
+    if kind == "integer":
+        return f"Codec.integer({expr})"
+    if kind == "number":
+        return f"Codec.decimal({expr})"
+    if kind == "boolean":
+        return f"Codec.bool({expr})"
+    if kind == "ref":
+        return f"Codec.model({expr}, {jm[t[1]]}::fromJson)"
+    if kind in ("array", "map"):
+        var = "x" + str(depth)
+        inner = java_decode(t[1], jm, var, depth + 1)
+        return f"Codec.{'list' if kind == 'array' else 'map'}({expr}, {var} -> {inner})"
+    return expr
+
+
+def java_models(models, variants, header):
+    jm, taken = {}, set(JAVA_TAKEN)
+    for name in models:
+        jname = pascal(name)
+        while jname in taken:
+            jname += "Model"
+        taken.add(jname)
+        jm[name] = jname
+    out = [
+        "package sanhu.client;",
+        "",
+        "import java.math.BigDecimal;",
+        "import java.util.ArrayList;",
+        "import java.util.LinkedHashMap;",
+        "import java.util.List;",
+        "import java.util.Map;",
+        "import java.util.function.Function;",
+        "",
+        "/**",
+        f" * {header}",
+        " *",
+        " * <p>The API's models, one record per object schema of the OpenAPI document, read from and written",
+        " * to the {@link Json} values: {@code Payment.fromJson(json)}, {@code payment.toJson()}, and a",
+        " * builder for requests ({@code PayRequest.builder().orderNumber(\"P1\").amount(2500).build()}).",
+        " * Fields are the API's names in camelCase; a required integer or boolean is a primitive, an",
+        " * optional or nullable one boxed (null: absent or null, and not sent when optional); amounts are",
+        " * {@code long} minor units; enums are Strings (their values in the Javadoc). A oneOf of several",
+        " * objects is one record with every field. Unknown fields of a newer server are ignored.",
+        " */",
+        "public final class Models {",
+        "    private Models() {}",
+        "",
+        "    /** A model that writes itself as a {@link Json} object. */",
+        "    public interface JsonModel {",
+        "        Map<String, Object> toJson();",
+        "    }",
+        "",
+        CODEC,
+    ]
+    for name, model in models.items():
+        kind, description, body = model
+        jname = jm[name]
+        if kind == "enum":
+            out.append(f"    /** {doc(description, 160) or name}: one of {', '.join(body)}. */".replace("{@", "{ @"))
+            out.append(f"    public static final List<String> {const_name(jname)} = List.of({', '.join(json_str(v) for v in body)});")
+            out.append("")
+            continue
+        if kind == "alias":
+            continue
+        out += java_record(name, jname, model, jm, models, variants)
+    out += ["}", ""]
+    return "\n".join(out)
+
+
+def enums_inline(t, models):
+    """The type with references to enum schemas replaced by their values (Java's enums are Strings)."""
+    kind = t[0]
+    if kind == "ref" and models.get(t[1], ("",))[0] == "enum":
+        return ("enum", models[t[1]][2])
+    if kind in ("array", "map", "nullable"):
+        return (kind, enums_inline(t[1], models))
+    return t
+
+
+def const_name(name):
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper() + "_VALUES"
+
+
+def java_record(name, jname, model, jm, models, variants):
+    _, description, fields = model
+    comps, used = [], set()
+    for fname, ftype, required, fdesc in fields:
+        ftype = enums_inline(unalias(ftype, models), models)
+        field = java_field(fname)
+        while field in used:
+            field += "_"
+        used.add(field)
+        primitive = required and ftype[0] in ("integer", "boolean")
+        jtype = java_type(ftype, jm, primitive)
+        values = ftype[1][1] if ftype[0] == "nullable" and ftype[1][0] == "enum" else (ftype[1] if ftype[0] == "enum" else None)
+        comps.append((fname, field, jtype, ftype, required, primitive, fdesc, values))
+    text = doc(description, 200) or f"{name}."
+    if name in variants:
+        text += " One of " + ", ".join(jm[v] for v in variants[name]) + ", in one record."
+    lines = ["    /**", f"     * {html(text)}"]
+    if comps:
+        lines.append("     *")
+    for fname, field, jtype, ftype, required, primitive, fdesc, values in comps:
+        note = doc(fdesc, 160)
+        if values:
+            note = (note + " " if note else "") + "One of " + ", ".join(values) + "."
+        extra = "" if required else " (optional)"
+        lines.append(f"     * @param {field} {html(note) or html(fname)}{extra}")
+    lines.append("     */")
+    params = ", ".join(f"{c[2]} {c[1]}" for c in comps)
+    lines.append(f"    public record {jname}({params}) implements JsonModel {{")
+    lines.append(f"        /** Reads the model from a {{@link Json}} object. */")
+    lines.append(f"        public static {jname} fromJson(Object json) {{")
+    if comps:
+        lines.append(f"            Map<String, Object> o = Codec.object(json, \"{jname}\");")
+        args = []
+        for fname, field, jtype, ftype, required, primitive, fdesc, values in comps:
+            if primitive:
+                args.append(f"Codec.{'requiredInteger' if ftype[0] == 'integer' else 'requiredBool'}(o, {json_str(fname)}, \"{jname}\")")
+            else:
+                args.append(java_decode(ftype, jm, f"o.get({json_str(fname)})"))
+        lines.append(f"            return new {jname}(")
+        for i, arg in enumerate(args):
+            lines.append(f"                    {arg}{',' if i < len(args) - 1 else ');'}")
+    else:
+        lines.append(f"            Codec.object(json, \"{jname}\");")
+        lines.append(f"            return new {jname}();")
+    lines.append("        }")
+    lines.append("")
+    lines.append("        @Override")
+    lines.append("        public Map<String, Object> toJson() {")
+    lines.append("            Map<String, Object> o = new LinkedHashMap<>();")
+    for fname, field, jtype, ftype, required, primitive, fdesc, values in comps:
+        put = f"o.put({json_str(fname)}, Codec.toJson({field}));" if not primitive else f"o.put({json_str(fname)}, {field});"
+        lines.append(f"            {put}" if required else f"            if ({field} != null) {put}")
+    lines.append("            return o;")
+    lines.append("        }")
+    lines.append("")
+    lines.append(f"        /** A builder: every field starts absent (null, or 0 and false). */")
+    lines.append(f"        public static Builder builder() {{")
+    lines.append(f"            return new Builder();")
+    lines.append(f"        }}")
+    lines.append("")
+    lines.append(f"        /** Builds a {{@link {jname}}} field by field. */")
+    lines.append(f"        public static final class Builder {{")
+    for c in comps:
+        lines.append(f"            private {c[2]} {c[1]};")
+    if comps:
+        lines.append("")
+    lines.append("            private Builder() {}")
+    for c in comps:
+        lines.append("")
+        lines.append(f"            public Builder {c[1]}({c[2]} {c[1]}) {{")
+        lines.append(f"                this.{c[1]} = {c[1]};")
+        lines.append(f"                return this;")
+        lines.append(f"            }}")
+    lines.append("")
+    lines.append(f"            public {jname} build() {{")
+    lines.append(f"                return new {jname}({', '.join(c[1] for c in comps)});")
+    lines.append("            }")
+    lines.append("        }")
+    lines.append("    }")
+    lines.append("")
+    return lines
+
+
+def html(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("@", "&#64;").replace("{", "&#123;")
+
+
+CODEC = '''    /** Reading and writing the {@link Json} values of the models. */
+    static final class Codec {
+        private Codec() {}
+
+        @SuppressWarnings("unchecked")
+        static Map<String, Object> object(Object json, String model) {
+            if (!(json instanceof Map<?, ?>)) throw new SanhuException(model + " is read from a JSON object, not " + json);
+            return (Map<String, Object>) json;
+        }
+
+        static String string(Object value) {
+            if (value == null || value instanceof String) return (String) value;
+            throw new SanhuException("a JSON string was expected, not " + value);
+        }
+
+        static Long integer(Object value) {
+            if (value == null) return null;
+            if (value instanceof Long l) return l;
+            if (value instanceof Number n) return new BigDecimal(n.toString()).longValueExact();
+            throw new SanhuException("a JSON integer was expected, not " + value);
+        }
+
+        static BigDecimal decimal(Object value) {
+            if (value == null || value instanceof BigDecimal) return (BigDecimal) value;
+            if (value instanceof Number n) return new BigDecimal(n.toString());
+            throw new SanhuException("a JSON number was expected, not " + value);
+        }
+
+        static Boolean bool(Object value) {
+            if (value == null || value instanceof Boolean) return (Boolean) value;
+            throw new SanhuException("a JSON boolean was expected, not " + value);
+        }
+
+        static long requiredInteger(Map<String, Object> o, String name, String model) {
+            Long value = integer(o.get(name));
+            if (value == null) throw new SanhuException(model + " has no " + name);
+            return value;
+        }
+
+        static boolean requiredBool(Map<String, Object> o, String name, String model) {
+            Boolean value = bool(o.get(name));
+            if (value == null) throw new SanhuException(model + " has no " + name);
+            return value;
+        }
+
+        static <T> T model(Object value, Function<Object, T> read) {
+            return value == null ? null : read.apply(value);
+        }
+
+        static <T> List<T> list(Object value, Function<Object, T> read) {
+            if (value == null) return null;
+            if (!(value instanceof List<?> items)) throw new SanhuException("a JSON array was expected, not " + value);
+            List<T> out = new ArrayList<>(items.size());
+            for (Object item : items) out.add(read.apply(item));
+            return out;
+        }
+
+        static <T> Map<String, T> map(Object value, Function<Object, T> read) {
+            if (value == null) return null;
+            Map<String, T> out = new LinkedHashMap<>();
+            for (Map.Entry<String, Object> entry : object(value, "a map").entrySet()) out.put(entry.getKey(), read.apply(entry.getValue()));
+            return out;
+        }
+
+        /** A model's field as a Json value: models as their objects, lists and maps item by item. */
+        static Object toJson(Object value) {
+            if (value instanceof JsonModel model) return model.toJson();
+            if (value instanceof List<?> items) {
+                List<Object> out = new ArrayList<>(items.size());
+                for (Object item : items) out.add(toJson(item));
+                return out;
+            }
+            if (value instanceof Map<?, ?> map) {
+                Map<Object, Object> out = new LinkedHashMap<>();
+                for (Map.Entry<?, ?> entry : map.entrySet()) out.put(entry.getKey(), toJson(entry.getValue()));
+                return out;
+            }
+            return value;
+        }
+    }
+'''
