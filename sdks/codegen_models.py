@@ -302,6 +302,34 @@ def unalias(t, models, depth=0):
     return t
 
 
+def rename_models(models, variants, taken):
+    """The models under names a language can use: PascalCase identifiers, none of `taken` (the
+    names its generated module already uses), "Model" appended where one would be."""
+    mapping, used = {}, set(taken)
+    for name in models:
+        new = pascal(name)
+        while new in used:
+            new += "Model"
+        used.add(new)
+        mapping[name] = new
+
+    def retype(t):
+        if t[0] == "ref":
+            return ("ref", mapping.get(t[1], t[1]))
+        if t[0] in ("array", "map", "nullable"):
+            return (t[0], retype(t[1]))
+        return t
+
+    renamed = {}
+    for name, (kind, description, body) in models.items():
+        if kind == "object":
+            body = [(f, retype(t), r, d) for f, t, r, d in body]
+        elif kind == "alias":
+            body = retype(body)
+        renamed[mapping[name]] = (kind, description, body)
+    return renamed, {mapping[k]: [mapping[v] for v in vs] for k, vs in variants.items()}
+
+
 def doc(text, width=100):
     """A description in one line, cut to a sane length for a comment."""
     text = one_line(text).replace("*/", "* /").replace('"' * 3, "'" * 3)
@@ -313,6 +341,12 @@ def doc(text, width=100):
 # -- Python ------------------------------------------------------------------------------------------
 
 PY_RESERVED = set(keyword.kwlist) | {"from_dict", "to_dict", "self", "cls"}
+# The names the generated module imports or defines besides the models.
+PY_TAKEN = {"Any", "Callable", "ClassVar", "Dict", "List", "Literal", "Mapping", "Optional", "Tuple", "annotations",
+            "dataclass"} | set(keyword.kwlist)
+TS_TAKEN = {"Array", "Record", "Partial", "Required", "Readonly", "Pick", "Omit", "Promise", "String", "Number",
+            "Boolean", "Object", "Date", "Map", "Set", "Error", "Function", "Symbol", "BigInt", "JSON", "Math",
+            "Exclude", "Extract", "NonNullable", "ReturnType"}
 
 
 def py_attr(name):
@@ -359,6 +393,7 @@ def py_codec(t, models):
 
 
 def python_models(models, variants, header):
+    models, variants = rename_models(models, variants, PY_TAKEN)
     lines = [
         f'"""The API\'s models, one per component schema of the OpenAPI document. {header}',
         "",
@@ -509,6 +544,7 @@ def ts_key(name):
 
 
 def typescript_models(models, variants, header):
+    models, variants = rename_models(models, variants, TS_TAKEN | {v + "Variants" for v in variants})
     lines = [
         f"// {header}",
         "//",

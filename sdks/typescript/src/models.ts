@@ -1074,7 +1074,7 @@ export interface EntryPage {
   next_cursor?: string | null;
 }
 
-export interface Error {
+export interface ErrorModel {
   error: ErrorError;
 }
 
