@@ -340,7 +340,7 @@ def doc(text, width=100):
 
 # -- Python ------------------------------------------------------------------------------------------
 
-PY_RESERVED = set(keyword.kwlist) | {"from_dict", "to_dict", "self", "cls"}
+PY_RESERVED = set(keyword.kwlist) | {"from_dict", "to_dict", "get", "self", "cls"}
 # The names the generated module imports or defines besides the models.
 PY_TAKEN = {"Any", "Callable", "ClassVar", "Dict", "List", "Literal", "Mapping", "Optional", "Tuple", "annotations",
             "dataclass"} | set(keyword.kwlist)
@@ -448,6 +448,21 @@ def python_models(models, variants, header):
         "            values[attr] = codec.decode(value) if codec is not None else value",
         "        return cls(**values)",
         "",
+        "    def __getitem__(self, name: str) -> Any:",
+        "        \"\"\"The field of that JSON name: code written for 0.1.0, whose named methods answered",
+        "        dicts, keeps reading (`payment[\"status\"]`); new code reads the attributes.\"\"\"",
+        "        for attr, json_name, _, _ in self._fields:",
+        "            if json_name == name:",
+        "                return getattr(self, attr)",
+        "        raise KeyError(name)",
+        "",
+        "    def get(self, name: str, default: Any = None) -> Any:",
+        "        try:",
+        "            value = self[name]",
+        "        except KeyError:",
+        "            return default",
+        "        return default if value is None else value",
+        "",
         "    def to_dict(self) -> Dict[str, Any]:",
         "        out: Dict[str, Any] = {}",
         "        for attr, name, required, codec in self._fields:",
@@ -550,6 +565,8 @@ def typescript_models(models, variants, header):
         "//",
         "// The API's models, one per component schema of the OpenAPI document, as the JSON is on the wire:",
         "// fields keep the API's names, amounts are integers in minor units, enums are unions of strings.",
+        "// Integers are `number`s, as JSON.parse gives them: exact up to 2^53 - 1 (90 071 992 547 409.91",
+        "// yuan in fen), the bound of every amount these SDKs send or read exactly.",
         "// A oneOf of objects is the union of its variants (`<Name>Variants`) and one interface with",
         "// every field (`<Name>`).",
         "",
@@ -602,7 +619,9 @@ def go_type(t, models, optional):
         if kind == "any":
             return "any"
         inner = go_type(t[1], models, t[1][0] == "nullable")
-        return f"[]{inner}" if kind == "array" else f"map[string]{inner}"
+        # A pointer when optional, so that an empty list (`[]`, which may mean "none") is not
+        # taken for an absent one.
+        return ("*" if optional else "") + (f"[]{inner}" if kind == "array" else f"map[string]{inner}")
     base = {"string": "string", "integer": "int64", "number": "float64", "boolean": "bool", "enum": "string"}.get(kind)
     if kind == "integer" and t[1] == "int32":
         base = "int32"
@@ -627,9 +646,10 @@ def go_models(models, variants, reserved, header):
         "package sanhu",
         "",
         "// The API's models, one per component schema of the OpenAPI document, for encoding/json. An",
-        "// optional or nullable field is a pointer (nil: absent or null); optional fields are omitted",
-        "// when nil. Amounts are int64 in minor units; enums are strings (a schema of its own is a named",
-        "// string type with a constant per value).",
+        "// optional or nullable field is a pointer (nil: absent or null; a pointer to an empty slice is",
+        "// sent as []), optional fields are omitted when nil; a required nullable list or map is nil",
+        "// for null. Amounts are int64 in minor units; enums are strings (a schema of its own is a",
+        "// named string type with a constant per value).",
         "",
     ]
     consts = []

@@ -168,6 +168,11 @@ class TheGenerator(unittest.TestCase):
         self.assertEqual(everything.inline.deeper.y, "y")
         self.assertIsInstance(everything.nodes_by_name["n"], m.Node)
         self.assertEqual(everything.to_dict(), data)
+        # Read as 0.1.0's dicts were: by JSON name.
+        self.assertEqual((everything["self"], everything["inline"]["deeper"]["y"]), ("s", "y"))
+        self.assertEqual((everything.get("rate"), everything.get("rate", 0), everything.get("nothing", 1)), (None, 0, 1))
+        with self.assertRaises(KeyError):
+            everything["nothing"]
         tree = m.Node.from_dict({"id": "a", "children": [{"id": "b", "children": [], "parent": None}], "parent": None})
         self.assertEqual(tree.children[0].id, "b")
         self.assertEqual(tree.to_dict()["parent"], None)  # required and nullable: sent as null
@@ -274,6 +279,15 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("%+v", s)
 	}
 	_ = ErrorCodeModelXY
+	// An optional list: absent when nil, sent as [] when empty.
+	out, _ = json.Marshal(Everything{Tags: []string{}})
+	if string(out) != `{"amount":0,"flag":false,"self":"","status":"","tags":[]}` {
+		t.Fatal(string(out))
+	}
+	out, _ = json.Marshal(Everything{Tags: []string{}, Matrix: &[][]*int64{}})
+	if string(out) != `{"amount":0,"flag":false,"matrix":[],"self":"","status":"","tags":[]}` {
+		t.Fatal(string(out))
+	}
 }
 """
 

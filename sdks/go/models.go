@@ -3,9 +3,10 @@
 package sanhu
 
 // The API's models, one per component schema of the OpenAPI document, for encoding/json. An
-// optional or nullable field is a pointer (nil: absent or null); optional fields are omitted
-// when nil. Amounts are int64 in minor units; enums are strings (a schema of its own is a named
-// string type with a constant per value).
+// optional or nullable field is a pointer (nil: absent or null; a pointer to an empty slice is
+// sent as []), optional fields are omitted when nil; a required nullable list or map is nil
+// for null. Amounts are int64 in minor units; enums are strings (a schema of its own is a
+// named string type with a constant per value).
 
 // Account: An account as the API shows it.
 type Account struct {
@@ -711,7 +712,7 @@ type CardTerms struct {
 	FaceValue *int64   `json:"face_value,omitempty"`
 	Kind      CardKind `json:"kind"`
 	// A rate per business line (at most 20).
-	LineRates []CardLineRate `json:"line_rates,omitempty"`
+	LineRates *[]CardLineRate `json:"line_rates,omitempty"`
 	// Whether a card may be recharged (stored-value cards only).
 	Rechargeable *bool `json:"rechargeable,omitempty"`
 	// What the buyer pays for it (at most the face value of a stored-value card).
@@ -1997,7 +1998,7 @@ type MerchantDocumentsRequest struct {
 	// The licence's number: the business's credit code given when the merchant was opened.
 	LicenceNumber *string `json:"licence_number,omitempty"`
 	// References to photos of the premises in the platform's file store (at most 10).
-	PremisesPhotos []string `json:"premises_photos,omitempty"`
+	PremisesPhotos *[]string `json:"premises_photos,omitempty"`
 }
 
 // MerchantLegalPerson: a model of the API.
@@ -2419,7 +2420,7 @@ type PayRequest struct {
 	// With `phone`.
 	SMSCode *string `json:"sms_code,omitempty"`
 	// Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or `receiver_platform_account`; not with `allow_split`, `authorise_timeout_s` or `escrow` (each receiver's s…
-	Splits []SplitRequest `json:"splits,omitempty"`
+	Splits *[]SplitRequest `json:"splits,omitempty"`
 }
 
 // PayWithCardRequest: A payment.

@@ -51,6 +51,21 @@ class _Model:
             values[attr] = codec.decode(value) if codec is not None else value
         return cls(**values)
 
+    def __getitem__(self, name: str) -> Any:
+        """The field of that JSON name: code written for 0.1.0, whose named methods answered
+        dicts, keeps reading (`payment["status"]`); new code reads the attributes."""
+        for attr, json_name, _, _ in self._fields:
+            if json_name == name:
+                return getattr(self, attr)
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            value = self[name]
+        except KeyError:
+            return default
+        return default if value is None else value
+
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
         for attr, name, required, codec in self._fields:

@@ -2,6 +2,8 @@
 //
 // The API's models, one per component schema of the OpenAPI document, as the JSON is on the wire:
 // fields keep the API's names, amounts are integers in minor units, enums are unions of strings.
+// Integers are `number`s, as JSON.parse gives them: exact up to 2^53 - 1 (90 071 992 547 409.91
+// yuan in fen), the bound of every amount these SDKs send or read exactly.
 // A oneOf of objects is the union of its variants (`<Name>Variants`) and one interface with
 // every field (`<Name>`).
 
