@@ -491,7 +491,8 @@ def python_models(models, variants, header):
         description = model[1]
         if name in variants:
             description = (description + " " if description else "") + "One of: " + ", ".join(variants[name]) + " (merged)."
-        lines.append(f'    """{doc(description, 200) or name}"""'.replace('\\', '\\\\'))
+        text = (doc(description, 200) or name).replace("\\", "\\\\")
+        lines.append(f'    """{text} """' if text.endswith('"') else f'    """{text}"""')
         lines.append("")
         fields = model[2]
         # Required fields first (a dataclass wants defaults last); every field may be None when read.
@@ -853,8 +854,8 @@ def java_models(models, variants, header):
         kind, description, body = model
         jname = jm[name]
         if kind == "enum":
-            out.append(f"    /** {doc(description, 160) or name}: one of {', '.join(body)}. */".replace("{@", "{ @"))
-            out.append(f"    public static final List<String> {const_name(jname)} = List.of({', '.join(json_str(v) for v in body)});")
+            out.append(f"    /** {html(doc(description, 160) or name)}: one of {html(', '.join(body))}. */")
+            out.append(f"    public static final List<String> {const_name(jname)} = List.of({', '.join(java_str(v) for v in body)});")
             out.append("")
             continue
         if kind == "alias":
@@ -913,9 +914,9 @@ def java_record(name, jname, model, jm, models, variants):
         args = []
         for fname, field, jtype, ftype, required, primitive, fdesc, values in comps:
             if primitive:
-                args.append(f"Codec.{'requiredInteger' if ftype[0] == 'integer' else 'requiredBool'}(o, {json_str(fname)}, \"{jname}\")")
+                args.append(f"Codec.{'requiredInteger' if ftype[0] == 'integer' else 'requiredBool'}(o, {java_str(fname)}, \"{jname}\")")
             else:
-                args.append(java_decode(ftype, jm, f"o.get({json_str(fname)})"))
+                args.append(java_decode(ftype, jm, f"o.get({java_str(fname)})"))
         lines.append(f"            return new {jname}(")
         for i, arg in enumerate(args):
             lines.append(f"                    {arg}{',' if i < len(args) - 1 else ');'}")
@@ -928,7 +929,7 @@ def java_record(name, jname, model, jm, models, variants):
     lines.append("        public Map<String, Object> toJson() {")
     lines.append("            Map<String, Object> o = new LinkedHashMap<>();")
     for fname, field, jtype, ftype, required, primitive, fdesc, values in comps:
-        put = f"o.put({json_str(fname)}, Codec.toJson({field}));" if not primitive else f"o.put({json_str(fname)}, {field});"
+        put = f"o.put({java_str(fname)}, Codec.toJson({field}));" if not primitive else f"o.put({java_str(fname)}, {field});"
         lines.append(f"            {put}" if required else f"            if ({field} != null) {put}")
     lines.append("            return o;")
     lines.append("        }")
@@ -951,6 +952,13 @@ def java_record(name, jname, model, jm, models, variants):
         lines.append(f"                this.{c[1]} = {c[1]};")
         lines.append(f"                return this;")
         lines.append(f"            }}")
+        if c[2] == "Long":
+            # So that .amount(100) compiles: an int literal widens to long but does not box to Long.
+            lines.append("")
+            lines.append(f"            public Builder {c[1]}(long {c[1]}) {{")
+            lines.append(f"                this.{c[1]} = {c[1]};")
+            lines.append(f"                return this;")
+            lines.append(f"            }}")
     lines.append("")
     lines.append(f"            public {jname} build() {{")
     lines.append(f"                return new {jname}({', '.join(c[1] for c in comps)});")
@@ -961,8 +969,18 @@ def java_record(name, jname, model, jm, models, variants):
     return lines
 
 
+def java_str(value):
+    """A Java string literal: JSON's escapes, except \\u, which javac reads before it reads strings."""
+    return re.sub(
+        r"(?<!\\)((?:\\\\)*)\\u00([0-7][0-9a-fA-F])",
+        lambda m: m.group(1) + "\\" + format(int(m.group(2), 16), "03o"),
+        json_str(value),
+    )
+
+
 def html(text):
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("@", "&#64;").replace("{", "&#123;")
+    # javac reads a backslash-u anywhere, comments included.
+    return text.replace("&", "&amp;").replace("\\", "&#92;").replace("*/", "*&#47;").replace("<", "&lt;").replace(">", "&gt;").replace("@", "&#64;").replace("{", "&#123;")
 
 
 CODEC = '''    /** Reading and writing the {@link Json} values of the models. */

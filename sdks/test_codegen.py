@@ -33,9 +33,10 @@ DOCUMENT = {
     "components": {
         "schemas": {
             "Status": {"type": "string", "enum": ["open", "closed"], "description": "A status."},
+            "Odd": {"type": "string", "enum": ["back\\u0041slash", "ctl\u0001", "*/"], "description": "C:\\users\\u0041 */"},
             "Node": {
                 "type": "object",
-                "description": "A tree: refers to itself.",
+                "description": "A tree: refers to itself, a \\ and a \"quote\"",
                 "required": ["id", "children", "parent"],
                 "properties": {
                     "id": {"type": "string"},
@@ -320,6 +321,7 @@ public final class Use {
         if (back.containsKey("unknown") || back.containsKey("maybe") || !back.containsKey("self")) {
             throw new AssertionError(back.toString());
         }
+        if (Models.Everything.builder().maybe(7).build().maybe() != 7L) throw new AssertionError("an int for a Long");
         Models.Node node = Models.Node.builder().id("a").children(List.of()).build();
         if (!Json.write(node).equals("{\\"children\\":[],\\"id\\":\\"a\\",\\"parent\\":null}")) throw new AssertionError(Json.write(node));
         Models.Shape shape = Models.Shape.fromJson(Json.parse("{\\"kind\\":\\"square\\",\\"side\\":2}"));

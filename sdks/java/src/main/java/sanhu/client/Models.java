@@ -278,6 +278,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder overdraftLimit(long overdraftLimit) {
+                this.overdraftLimit = overdraftLimit;
+                return this;
+            }
+
             public Account build() {
                 return new Account(available, balance, closed, code, createdAt, creditsBlocked, creditsPending, creditsPosted, currency, debitsBlocked, debitsPending, debitsPosted, id, metadata, normalSide, overdraftLimit);
             }
@@ -1822,6 +1827,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
             public Builder currency(String currency) {
                 this.currency = currency;
                 return this;
@@ -2230,6 +2240,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
             public Builder balancing(Boolean balancing) {
                 this.balancing = balancing;
                 return this;
@@ -2281,6 +2296,11 @@ public final class Models {
             }
 
             public Builder timeoutS(Long timeoutS) {
+                this.timeoutS = timeoutS;
+                return this;
+            }
+
+            public Builder timeoutS(long timeoutS) {
                 this.timeoutS = timeoutS;
                 return this;
             }
@@ -4629,7 +4649,17 @@ public final class Models {
                 return this;
             }
 
+            public Builder defaultRateBp(long defaultRateBp) {
+                this.defaultRateBp = defaultRateBp;
+                return this;
+            }
+
             public Builder faceValue(Long faceValue) {
+                this.faceValue = faceValue;
+                return this;
+            }
+
+            public Builder faceValue(long faceValue) {
                 this.faceValue = faceValue;
                 return this;
             }
@@ -4655,6 +4685,11 @@ public final class Models {
             }
 
             public Builder uses(Long uses) {
+                this.uses = uses;
+                return this;
+            }
+
+            public Builder uses(long uses) {
                 this.uses = uses;
                 return this;
             }
@@ -4806,6 +4841,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder orderAmount(long orderAmount) {
+                this.orderAmount = orderAmount;
+                return this;
+            }
+
             public Builder orderNumber(String orderNumber) {
                 this.orderNumber = orderNumber;
                 return this;
@@ -4817,6 +4857,11 @@ public final class Models {
             }
 
             public Builder rateBp(Long rateBp) {
+                this.rateBp = rateBp;
+                return this;
+            }
+
+            public Builder rateBp(long rateBp) {
                 this.rateBp = rateBp;
                 return this;
             }
@@ -5103,6 +5148,11 @@ public final class Models {
             private Builder() {}
 
             public Builder daysFromActivation(Long daysFromActivation) {
+                this.daysFromActivation = daysFromActivation;
+                return this;
+            }
+
+            public Builder daysFromActivation(long daysFromActivation) {
                 this.daysFromActivation = daysFromActivation;
                 return this;
             }
@@ -5893,6 +5943,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder salePrice(long salePrice) {
+                this.salePrice = salePrice;
+                return this;
+            }
+
             public Builder segmentId(String segmentId) {
                 this.segmentId = segmentId;
                 return this;
@@ -6252,6 +6307,11 @@ public final class Models {
             }
 
             public Builder timeoutS(Long timeoutS) {
+                this.timeoutS = timeoutS;
+                return this;
+            }
+
+            public Builder timeoutS(long timeoutS) {
                 this.timeoutS = timeoutS;
                 return this;
             }
@@ -11774,6 +11834,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder overdraftLimit(long overdraftLimit) {
+                this.overdraftLimit = overdraftLimit;
+                return this;
+            }
+
             public OpenAccountRequest build() {
                 return new OpenAccountRequest(code, currency, metadata, normalSide, overdraftLimit);
             }
@@ -12216,6 +12281,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
             public Builder currency(String currency) {
                 this.currency = currency;
                 return this;
@@ -12393,7 +12463,17 @@ public final class Models {
                 return this;
             }
 
+            public Builder perDay(long perDay) {
+                this.perDay = perDay;
+                return this;
+            }
+
             public Builder perTransaction(Long perTransaction) {
+                this.perTransaction = perTransaction;
+                return this;
+            }
+
+            public Builder perTransaction(long perTransaction) {
                 this.perTransaction = perTransaction;
                 return this;
             }
@@ -12513,7 +12593,17 @@ public final class Models {
                 return this;
             }
 
+            public Builder perDay(long perDay) {
+                this.perDay = perDay;
+                return this;
+            }
+
             public Builder perTransaction(Long perTransaction) {
+                this.perTransaction = perTransaction;
+                return this;
+            }
+
+            public Builder perTransaction(long perTransaction) {
                 this.perTransaction = perTransaction;
                 return this;
             }
@@ -13162,6 +13252,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder authoriseTimeoutS(long authoriseTimeoutS) {
+                this.authoriseTimeoutS = authoriseTimeoutS;
+                return this;
+            }
+
             public Builder escrow(Boolean escrow) {
                 this.escrow = escrow;
                 return this;
@@ -13513,12 +13608,27 @@ public final class Models {
                 return this;
             }
 
+            public Builder perDay(long perDay) {
+                this.perDay = perDay;
+                return this;
+            }
+
             public Builder perMonth(Long perMonth) {
                 this.perMonth = perMonth;
                 return this;
             }
 
+            public Builder perMonth(long perMonth) {
+                this.perMonth = perMonth;
+                return this;
+            }
+
             public Builder perPayment(Long perPayment) {
+                this.perPayment = perPayment;
+                return this;
+            }
+
+            public Builder perPayment(long perPayment) {
                 this.perPayment = perPayment;
                 return this;
             }
@@ -13835,6 +13945,11 @@ public final class Models {
             private Builder() {}
 
             public Builder amount(Long amount) {
+                this.amount = amount;
+                return this;
+            }
+
+            public Builder amount(long amount) {
                 this.amount = amount;
                 return this;
             }
@@ -15604,12 +15719,22 @@ public final class Models {
                 return this;
             }
 
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
             public Builder escrow(Boolean escrow) {
                 this.escrow = escrow;
                 return this;
             }
 
             public Builder rateBp(Long rateBp) {
+                this.rateBp = rateBp;
+                return this;
+            }
+
+            public Builder rateBp(long rateBp) {
                 this.rateBp = rateBp;
                 return this;
             }
