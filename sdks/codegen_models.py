@@ -124,7 +124,7 @@ class Reader:
             label = self.variant_label(variant, i)
             vname = variant["$ref"].rsplit("/", 1)[-1] if "$ref" in variant else self.fresh(name + label)
             if "$ref" not in variant:
-                self.object_model(vname, variant, one_line(variant.get("description", "")))
+                self.object_model(vname, variant, one_line(variant.get("description", "")) or f"One shape of {name}.")
             names.append(vname)
             for fname, (ftype, freq, fdesc) in self.fields_of(variant, vname).items():
                 if fname in merged:

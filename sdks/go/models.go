@@ -351,14 +351,14 @@ type BatchResult struct {
 	Transfer *Transfer  `json:"transfer,omitempty"`
 }
 
-// BatchResultError: a model of the API.
+// BatchResultError: One shape of BatchResult.
 type BatchResultError struct {
 	Error  Rejection `json:"error"`
 	Index  int64     `json:"index"`
 	Status string    `json:"status"`
 }
 
-// BatchResultOk: a model of the API.
+// BatchResultOk: One shape of BatchResult.
 type BatchResultOk struct {
 	Index    int64    `json:"index"`
 	Status   string   `json:"status"`

@@ -471,7 +471,7 @@ class BatchResult(_Model):
 
 @dataclass
 class BatchResultError(_Model):
-    """BatchResultError"""
+    """One shape of BatchResult."""
 
     error: Rejection
     index: int
@@ -480,7 +480,7 @@ class BatchResultError(_Model):
 
 @dataclass
 class BatchResultOk(_Model):
-    """BatchResultOk"""
+    """One shape of BatchResult."""
 
     index: int
     status: Literal['ok']

@@ -324,12 +324,14 @@ export interface BatchResult {
 }
 export type BatchResultVariants = BatchResultOk | BatchResultError;
 
+/** One shape of BatchResult. */
 export interface BatchResultError {
   error: Rejection;
   index: number;
   status: "error";
 }
 
+/** One shape of BatchResult. */
 export interface BatchResultOk {
   index: number;
   status: "ok";

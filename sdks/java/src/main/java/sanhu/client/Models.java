@@ -2423,7 +2423,7 @@ public final class Models {
     }
 
     /**
-     * BatchResultError.
+     * One shape of BatchResult.
      *
      * @param error error
      * @param index index
@@ -2483,7 +2483,7 @@ public final class Models {
     }
 
     /**
-     * BatchResultOk.
+     * One shape of BatchResult.
      *
      * @param index index
      * @param status One of ok.
