@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes each SDK's table of the API from docs/openapi.json: every operation (its id, method, path
-template, whether it takes an Idempotency-Key) and every error code with its HTTP status.
+template, whether it takes an Idempotency-Key) and every error code with its HTTP status; and each
+SDK's typed models, one per component schema (codegen_models.py).
 
-    python3 sdks/codegen.py           # writes the four generated files
+    python3 sdks/codegen.py           # writes the generated files
     python3 sdks/codegen.py --check   # exits 1, naming the file, when one is not what the document gives
 
 Standard library only. sdks/test.sh runs the check, so an SDK cannot drift from the document.
@@ -12,6 +13,8 @@ import json
 import re
 import sys
 from pathlib import Path
+
+import codegen_models
 
 HERE = Path(__file__).resolve().parent
 OPENAPI = HERE.parent / "docs" / "openapi.json"
@@ -171,6 +174,47 @@ def java(operations, codes):
     return "\n".join(lines)
 
 
+GO_MODELS = HERE / "go" / "models.go"
+
+
+def go_identifiers():
+    """The Go package's own top-level identifiers, which the generated models must not take."""
+    names = set()
+    for path in sorted((HERE / "go").glob("*.go")):
+        if path == GO_MODELS:
+            continue
+        block = False
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if block:
+                if line.startswith(")"):
+                    block = False
+                elif re.match(r"^\t[A-Za-z_]\w*", line):
+                    names.add(re.match(r"^\t([A-Za-z_]\w*)", line).group(1))
+                continue
+            if re.match(r"^(var|const|type) \($", line):
+                block = True
+                continue
+            match = re.match(r"^(?:type|func|var|const) ([A-Za-z_]\w*)", line)
+            if match:
+                names.add(match.group(1))
+    return names
+
+
+def models_python(document):
+    models, variants = codegen_models.read_models(document)
+    return codegen_models.python_models(models, variants, HEADER)
+
+
+def models_typescript(document):
+    models, variants = codegen_models.read_models(document)
+    return codegen_models.typescript_models(models, variants, HEADER)
+
+
+def models_go(document):
+    models, variants = codegen_models.read_models(document)
+    return codegen_models.go_models(models, variants, go_identifiers(), HEADER)
+
+
 TARGETS = {
     HERE / "python" / "sanhu" / "_api.py": python,
     HERE / "typescript" / "src" / "api.ts": typescript,
@@ -178,13 +222,27 @@ TARGETS = {
     HERE / "java" / "src" / "main" / "java" / "sanhu" / "client" / "Api.java": java,
 }
 
+def models_java(document):
+    models, variants = codegen_models.read_models(document)
+    return codegen_models.java_models(models, variants, HEADER)
+
+
+MODEL_TARGETS = {
+    HERE / "python" / "sanhu" / "models.py": models_python,
+    HERE / "typescript" / "src" / "models.ts": models_typescript,
+    GO_MODELS: models_go,
+    HERE / "java" / "src" / "main" / "java" / "sanhu" / "client" / "Models.java": models_java,
+}
+
 
 def main():
     check = "--check" in sys.argv[1:]
     operations, codes = read_document()
+    document = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    outputs = [(path, render(operations, codes)) for path, render in TARGETS.items()]
+    outputs += [(path, render(document)) for path, render in MODEL_TARGETS.items()]
     stale = []
-    for path, render in TARGETS.items():
-        text = render(operations, codes)
+    for path, text in outputs:
         if check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(path.relative_to(HERE.parent))
@@ -194,7 +252,8 @@ def main():
     if stale:
         names = ", ".join(str(p) for p in stale)
         sys.exit(f"codegen: {names} not generated from docs/openapi.json as it is; run python3 sdks/codegen.py")
-    print(f"codegen: {len(operations)} operations, {len(codes)} error codes" + (" (up to date)" if check else ""))
+    count = len(document.get("components", {}).get("schemas", {}))
+    print(f"codegen: {len(operations)} operations, {len(codes)} error codes, models of {count} schemas" + (" (up to date)" if check else ""))
 
 
 if __name__ == "__main__":

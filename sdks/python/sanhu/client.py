@@ -11,6 +11,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
+from . import models
 from ._api import OPERATIONS
 from .errors import ApiError, SanhuError, error_for
 from .signing import Signer, encode_component
@@ -213,55 +214,77 @@ class Client:
         response = self.request(method, path, body, query=query, idempotency_key=idempotency_key)
         return response if full_response else response.data
 
-    # -- the main flows, by name ------------------------------------------------------------------
+    # -- the main flows, by name, with the typed models of sanhu.models ------------------------------
 
-    def register_member(self, *, idempotency_key: Optional[str] = None, **fields) -> dict:
-        """POST /v1/members: e.g. phone="13800000001"; answers {"member": {...}, ...}."""
-        return self.call("registerMember", body=fields, idempotency_key=idempotency_key)
+    def _typed(self, model, operation_id, path_params=None, request=None, fields=None, **options):
+        """Sends a request model (or the keyword fields) and reads the answer as `model`."""
+        if request is not None and fields:
+            raise ValueError(f"{operation_id} takes a request model or keyword fields, not both")
+        body = request.to_dict() if isinstance(request, models._Model) else (request if request is not None else fields)
+        return model.from_dict(self.call(operation_id, path_params, body, **options))
 
-    def activate_member(self, member_id: str, *, idempotency_key: Optional[str] = None, **fields) -> dict:
+    def register_member(
+        self, request: Optional[models.RegisterMemberRequest] = None, *, idempotency_key: Optional[str] = None, **fields
+    ) -> models.RegisteredMember:
+        """POST /v1/members: RegisterMemberRequest(phone="13800000001") or phone="13800000001"."""
+        return self._typed(models.RegisteredMember, "registerMember", None, request, fields, idempotency_key=idempotency_key)
+
+    def activate_member(self, member_id: str, *, idempotency_key: Optional[str] = None) -> models.ActivatedMember:
         """POST /v1/members/{id}/activate: the member becomes normal and its basic account opens."""
-        return self.call("activateMember", {"id": member_id}, fields, idempotency_key=idempotency_key)
+        return self._typed(models.ActivatedMember, "activateMember", {"id": member_id}, {}, idempotency_key=idempotency_key)
 
-    def get_member(self, member_id: str) -> dict:
-        return self.call("getMember", {"id": member_id})
+    def get_member(self, member_id: str) -> models.Member:
+        return self._typed(models.Member, "getMember", {"id": member_id})
 
-    def create_recharge(self, *, idempotency_key: Optional[str] = None, **fields) -> dict:
+    def create_recharge(
+        self, request: Optional[models.CreateRechargeRequest] = None, *, idempotency_key: Optional[str] = None, **fields
+    ) -> models.Recharge:
         """POST /v1/recharges: order_number, member_id, amount (minor units), channel."""
-        return self.call("createRecharge", body=fields, idempotency_key=idempotency_key)
+        return self._typed(models.Recharge, "createRecharge", None, request, fields, idempotency_key=idempotency_key)
 
-    def confirm_recharge(self, order_number: str, *, idempotency_key: Optional[str] = None) -> dict:
+    def confirm_recharge(self, order_number: str, *, idempotency_key: Optional[str] = None) -> models.Recharge:
         """POST /v1/recharges/{number}/confirm: the channel says it was paid; credits the member once."""
-        return self.call("confirmRecharge", {"number": order_number}, idempotency_key=idempotency_key)
+        return self._typed(models.Recharge, "confirmRecharge", {"number": order_number}, idempotency_key=idempotency_key)
 
-    def get_recharge(self, order_number: str) -> dict:
-        return self.call("getRecharge", {"number": order_number})
+    def get_recharge(self, order_number: str) -> models.Recharge:
+        return self._typed(models.Recharge, "getRecharge", {"number": order_number})
 
-    def pay(self, *, idempotency_key: Optional[str] = None, **fields) -> dict:
+    def pay(
+        self, request: Optional[models.PayRequest] = None, *, idempotency_key: Optional[str] = None, **fields
+    ) -> models.Payment:
         """POST /v1/payments: order_number, member_id, amount, receiver_account_id (or
         receiver_platform_account), ..."""
-        return self.call("pay", body=fields, idempotency_key=idempotency_key)
+        return self._typed(models.Payment, "pay", None, request, fields, idempotency_key=idempotency_key)
 
-    def get_payment(self, order_number: str) -> dict:
-        return self.call("getPayment", {"number": order_number})
+    def get_payment(self, order_number: str) -> models.Payment:
+        return self._typed(models.Payment, "getPayment", {"number": order_number})
 
-    def refund_payment(self, order_number: str, *, idempotency_key: Optional[str] = None, **fields) -> dict:
+    def refund_payment(
+        self,
+        order_number: str,
+        request: Optional[models.RefundRequest] = None,
+        *,
+        idempotency_key: Optional[str] = None,
+        **fields,
+    ) -> models.Refund:
         """POST /v1/payments/{number}/refunds: refund_number, amount."""
-        return self.call("refundPayment", {"number": order_number}, fields, idempotency_key=idempotency_key)
+        return self._typed(
+            models.Refund, "refundPayment", {"number": order_number}, request, fields, idempotency_key=idempotency_key
+        )
 
-    def get_wallet(self, member_id: str) -> dict:
-        return self.call("getWallet", {"id": member_id})
+    def get_wallet(self, member_id: str) -> models.Wallet:
+        return self._typed(models.Wallet, "getWallet", {"id": member_id})
 
-    def wallet_flow(self, member_id: str, *, limit: Optional[int] = None, after: Optional[str] = None) -> dict:
-        """One page of the wallet's flow, newest first: {"data": [...], "next_cursor": ...}."""
-        return self.call("getWalletFlow", {"id": member_id}, query={"limit": limit, "after": after})
+    def wallet_flow(self, member_id: str, *, limit: Optional[int] = None, after: Optional[str] = None) -> models.FlowPage:
+        """One page of the wallet's flow, newest first: data and next_cursor."""
+        return self._typed(models.FlowPage, "getWalletFlow", {"id": member_id}, query={"limit": limit, "after": after})
 
-    def iter_wallet_flow(self, member_id: str, *, page_size: int = 100) -> Iterator[dict]:
+    def iter_wallet_flow(self, member_id: str, *, page_size: int = 100) -> Iterator[models.FlowLine]:
         """Every line of the wallet's flow, newest first, page after page."""
         after = None
         while True:
             page = self.wallet_flow(member_id, limit=page_size, after=after)
-            yield from page["data"]
-            after = page.get("next_cursor")
-            if not after or not page["data"]:
+            yield from page.data
+            after = page.next_cursor
+            if not after or not page.data:
                 return

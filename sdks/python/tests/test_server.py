@@ -7,15 +7,17 @@ import time
 import pytest
 
 import sanhu
+from sanhu import models
 
 
 def active_member(client, phone):
-    member = client.register_member(phone=phone)["member"]
-    assert member["status"] == "inactive"
-    activated = client.activate_member(member["id"])
-    assert activated["member"]["status"] == "normal"
-    (basic,) = [a for a in activated["accounts"] if a["account_type"] == "basic"]
-    return member["id"], basic["id"]
+    registered = client.register_member(phone=phone)
+    assert isinstance(registered, models.RegisteredMember)
+    assert registered.member.status == "inactive"
+    activated = client.activate_member(registered.member.id)
+    assert activated.member.status == "normal"
+    (basic,) = [a for a in activated.accounts if a.account_type == "basic"]
+    return registered.member.id, basic.id
 
 
 def test_register_recharge_pay_refund_and_read_the_flow(client, run_id, new_phone):
@@ -24,34 +26,58 @@ def test_register_recharge_pay_refund_and_read_the_flow(client, run_id, new_phon
 
     # An order number with characters a path must percent-encode: the path is signed as sent.
     number = f"{run_id}/R+1:%"
-    recharge = client.create_recharge(order_number=number, member_id=alice, amount=10000, channel="wechat")
-    assert (recharge["status"], recharge["account_id"], recharge["credited"]) == ("pending", alice_basic, 0)
+    recharge = client.create_recharge(
+        models.CreateRechargeRequest(order_number=number, member_id=alice, amount=10000, channel="wechat")
+    )
+    assert isinstance(recharge, models.Recharge)
+    assert (recharge.status, recharge.account_id, recharge.credited) == ("pending", alice_basic, 0)
     confirmed = client.confirm_recharge(number)
-    assert (confirmed["status"], confirmed["credited"]) == ("succeeded", 10000)
+    assert (confirmed.status, confirmed.credited) == ("succeeded", 10000)
     # Confirming again is idempotent: the member is credited once.
-    assert client.confirm_recharge(number)["credited"] == 10000
+    assert client.confirm_recharge(number).credited == 10000
     read = client.get_recharge(number)
-    assert (read["order_number"], read["status"]) == (number, "succeeded")
-    assert client.get_member(alice)["status"] == "normal"
+    assert (read.order_number, read.status) == (number, "succeeded")
+    assert client.get_member(alice).status == "normal"
 
     paid = client.pay(order_number=f"{run_id}-P1", member_id=alice, amount=2500, receiver_account_id=shop_basic)
-    assert (paid["status"], paid["paid"], paid["remainder"]) == ("paid", 2500, 0)
-    assert paid["deductions"] == [{"account_id": alice_basic, "amount": 2500}]
+    assert isinstance(paid, models.Payment)
+    assert (paid.status, paid.paid, paid.remainder) == ("paid", 2500, 0)
+    assert paid.deductions == [models.Part(account_id=alice_basic, amount=2500)]
 
-    refund = client.refund_payment(f"{run_id}-P1", refund_number=f"{run_id}-P1-R1", amount=1000)
-    assert (refund["status"], refund["amount"]) == ("succeeded", 1000)
-    assert refund["returns"] == [{"account_id": alice_basic, "amount": 1000}]
-    assert client.get_payment(f"{run_id}-P1")["refunded"] == 1000
+    refund = client.refund_payment(f"{run_id}-P1", models.RefundRequest(refund_number=f"{run_id}-P1-R1", amount=1000))
+    assert isinstance(refund, models.Refund)
+    assert (refund.status, refund.amount) == ("succeeded", 1000)
+    assert [(r.account_id, r.amount) for r in refund.returns] == [(alice_basic, 1000)]
+    assert client.get_payment(f"{run_id}-P1").refunded == 1000
 
     flow = list(client.iter_wallet_flow(alice, page_size=2))  # two pages
-    assert [(f["business_type"], f["direction"], f["amount"], f["reference"], f["balance_after"]) for f in flow] == [
+    assert all(isinstance(f, models.FlowLine) for f in flow)
+    assert [(f.business_type, f.direction, f.amount, f.reference, f.balance_after) for f in flow] == [
         ("refund", "in", 1000, f"{run_id}-P1-R1", 8500),
         ("pay", "out", 2500, f"{run_id}-P1", 7500),
         ("recharge", "in", 10000, number, 10000),
     ]
-    assert (flow[2]["counterparty"]["kind"], flow[2]["counterparty"]["name"]) == ("platform", "channel:wechat")
+    assert (flow[2].counterparty.kind, flow[2].counterparty.name) == ("platform", "channel:wechat")
     wallet = client.get_wallet(alice)
-    assert (wallet["balance"], wallet["available"], wallet["frozen"]) == (8500, 8500, 0)
+    assert isinstance(wallet, models.Wallet)
+    assert (wallet.balance, wallet.available, wallet.frozen) == (8500, 8500, 0)
+
+
+def test_the_models_read_and_write_the_json_of_the_api(client, run_id, new_phone):
+    """A model read from an answer writes the same JSON back; a request model writes only what is set."""
+    alice, _ = active_member(client, new_phone())
+    raw = client.call("getWallet", {"id": alice})
+    assert models.Wallet.from_dict(raw).to_dict() == raw
+    raw = client.call("getMember", {"id": alice})
+    assert models.Member.from_dict(raw).to_dict() == raw
+    assert models.RegisterMemberRequest(phone="13800000001").to_dict() == {"phone": "13800000001"}
+    request = models.PayRequest(order_number="o", member_id=alice, amount=1, receiver_account_id="acc")
+    assert request.to_dict()["amount"] == 1 and "splits" not in request.to_dict()
+    # Unknown fields of a newer server are ignored.
+    assert models.Part.from_dict({"account_id": "a", "amount": 1, "new": True}) == models.Part("a", 1)
+    # A request model or keyword fields, not both.
+    with pytest.raises(ValueError):
+        client.register_member(models.RegisterMemberRequest(phone=new_phone()), phone=new_phone())
 
 
 def test_an_idempotency_key_applies_a_payment_once(client, run_id, new_phone):
@@ -66,7 +92,7 @@ def test_an_idempotency_key_applies_a_payment_once(client, run_id, new_phone):
     again = client.call("pay", body=body, idempotency_key=key, full_response=True)
     assert (first.replayed, again.replayed) == (False, True)
     assert again.data == first.data
-    assert client.get_wallet(alice)["balance"] == 3800
+    assert client.get_wallet(alice).balance == 3800
 
     with pytest.raises(sanhu.UnprocessableError) as refused:
         client.call("pay", body={**body, "amount": 1300}, idempotency_key=key)

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 import { OPERATIONS, OperationId } from "./api.js";
+import type * as models from "./models.js";
 import { ApiError, SanhuError, errorFor } from "./errors.js";
 import { Signer, encodeComponent } from "./signing.js";
 
@@ -216,65 +217,65 @@ export class Client {
     return (await this.callFull<T>(operationId, pathParams, body, options)).data;
   }
 
-  // The main flows, by name.
+  // The main flows, by name, with the typed models of models.ts.
 
   /** POST /v1/members: e.g. {phone: "13800000001"}; resolves to {member, customer}. */
-  registerMember(body: JsonObject, options: WriteOptions = {}) {
-    return this.call("registerMember", {}, body, options);
+  registerMember(body: models.RegisterMemberRequest, options: WriteOptions = {}) {
+    return this.call<models.RegisteredMember>("registerMember", {}, body, options);
   }
 
   /** POST /v1/members/{id}/activate: the member becomes normal and its basic account opens. */
-  activateMember(memberId: string, body: JsonObject = {}, options: WriteOptions = {}) {
-    return this.call("activateMember", { id: memberId }, body, options);
+  activateMember(memberId: string, body: models.ActivateMemberRequest = {}, options: WriteOptions = {}) {
+    return this.call<models.ActivatedMember>("activateMember", { id: memberId }, body, options);
   }
 
   getMember(memberId: string) {
-    return this.call("getMember", { id: memberId });
+    return this.call<models.Member>("getMember", { id: memberId });
   }
 
   /** POST /v1/recharges: {order_number, member_id, amount (minor units), channel}. */
-  createRecharge(body: JsonObject, options: WriteOptions = {}) {
-    return this.call("createRecharge", {}, body, options);
+  createRecharge(body: models.CreateRechargeRequest, options: WriteOptions = {}) {
+    return this.call<models.Recharge>("createRecharge", {}, body, options);
   }
 
   /** POST /v1/recharges/{number}/confirm: the channel says it was paid; credits the member once. */
   confirmRecharge(orderNumber: string, options: WriteOptions = {}) {
-    return this.call("confirmRecharge", { number: orderNumber }, undefined, options);
+    return this.call<models.Recharge>("confirmRecharge", { number: orderNumber }, undefined, options);
   }
 
   getRecharge(orderNumber: string) {
-    return this.call("getRecharge", { number: orderNumber });
+    return this.call<models.Recharge>("getRecharge", { number: orderNumber });
   }
 
   /** POST /v1/payments: {order_number, member_id, amount, receiver_account_id | receiver_platform_account, ...}. */
-  pay(body: JsonObject, options: WriteOptions = {}) {
-    return this.call("pay", {}, body, options);
+  pay(body: models.PayRequest, options: WriteOptions = {}) {
+    return this.call<models.Payment>("pay", {}, body, options);
   }
 
   getPayment(orderNumber: string) {
-    return this.call("getPayment", { number: orderNumber });
+    return this.call<models.Payment>("getPayment", { number: orderNumber });
   }
 
   /** POST /v1/payments/{number}/refunds: {refund_number, amount}. */
-  refundPayment(orderNumber: string, body: JsonObject, options: WriteOptions = {}) {
-    return this.call("refundPayment", { number: orderNumber }, body, options);
+  refundPayment(orderNumber: string, body: models.RefundRequest, options: WriteOptions = {}) {
+    return this.call<models.Refund>("refundPayment", { number: orderNumber }, body, options);
   }
 
   getWallet(memberId: string) {
-    return this.call("getWallet", { id: memberId });
+    return this.call<models.Wallet>("getWallet", { id: memberId });
   }
 
   /** One page of the wallet's flow, newest first: {data, next_cursor}. */
   walletFlow(memberId: string, page: { limit?: number; after?: string } = {}) {
-    return this.call("getWalletFlow", { id: memberId }, undefined, { query: { limit: page.limit, after: page.after } });
+    return this.call<models.FlowPage>("getWalletFlow", { id: memberId }, undefined, { query: { limit: page.limit, after: page.after } });
   }
 
   /** Every line of the wallet's flow, newest first, page after page. */
-  async *iterWalletFlow(memberId: string, pageSize = 100): AsyncGenerator<JsonObject> {
+  async *iterWalletFlow(memberId: string, pageSize = 100): AsyncGenerator<models.FlowLine> {
     let after: string | undefined;
     for (;;) {
       const page = await this.walletFlow(memberId, { limit: pageSize, after });
-      yield* page.data as JsonObject[];
+      yield* page.data;
       after = page.next_cursor ?? undefined;
       if (!after || page.data.length === 0) return;
     }

@@ -2,6 +2,7 @@
 
 export { ERROR_CODES, OPERATIONS } from "./api.js";
 export type { ErrorCode, Operation, OperationId } from "./api.js";
+export type * as models from "./models.js";
 export { Client, DEFAULT_CREDENTIALS_FILE, buildQuery, newIdempotencyKey } from "./client.js";
 export type { ClientOptions, Credential, JsonObject, Query, RequestOptions, Response, WriteOptions } from "./client.js";
 export {

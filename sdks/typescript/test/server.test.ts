@@ -9,7 +9,7 @@ import {
   AuthenticationError,
   Client,
   InvalidRequestError,
-  JsonObject,
+  models,
   NotFoundError,
   RateLimitedError,
   UnprocessableError,
@@ -25,7 +25,7 @@ async function activeMember(client: Client): Promise<[string, string]> {
   assert.equal(member.status, "inactive");
   const activated = await client.activateMember(member.id);
   assert.equal(activated.member.status, "normal");
-  const basic = activated.accounts.filter((a: JsonObject) => a.account_type === "basic");
+  const basic = activated.accounts.filter((a) => a.account_type === "basic");
   assert.equal(basic.length, 1);
   return [member.id, basic[0].id];
 }
@@ -49,7 +49,8 @@ test("register, recharge, pay, refund and read the flow", { skip: main.skip }, a
 
   // An order number with characters a path must percent-encode: the path is signed as sent.
   const number = `${run}/R+1:%`;
-  const recharge = await client.createRecharge({ order_number: number, member_id: alice, amount: 10000, channel: "wechat" });
+  const request: models.CreateRechargeRequest = { order_number: number, member_id: alice, amount: 10000, channel: "wechat" };
+  const recharge: models.Recharge = await client.createRecharge(request);
   assert.deepEqual([recharge.status, recharge.account_id, recharge.credited], ["pending", aliceBasic, 0]);
   const confirmed = await client.confirmRecharge(number);
   assert.deepEqual([confirmed.status, confirmed.credited], ["succeeded", 10000]);
@@ -68,7 +69,7 @@ test("register, recharge, pay, refund and read the flow", { skip: main.skip }, a
   assert.deepEqual(refund.returns, [{ account_id: aliceBasic, amount: 1000 }]);
   assert.equal((await client.getPayment(`${run}-P1`)).refunded, 1000);
 
-  const flow: JsonObject[] = [];
+  const flow: models.FlowLine[] = [];
   for await (const line of client.iterWalletFlow(alice, 2)) flow.push(line); // two pages
   assert.deepEqual(
     flow.map((f) => [f.business_type, f.direction, f.amount, f.reference, f.balance_after]),
@@ -79,7 +80,7 @@ test("register, recharge, pay, refund and read the flow", { skip: main.skip }, a
     ],
   );
   assert.deepEqual([flow[2].counterparty.kind, flow[2].counterparty.name], ["platform", "channel:wechat"]);
-  const wallet = await client.getWallet(alice);
+  const wallet: models.Wallet = await client.getWallet(alice);
   assert.deepEqual([wallet.balance, wallet.available, wallet.frozen], [8500, 8500, 0]);
 });
 

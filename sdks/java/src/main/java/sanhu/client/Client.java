@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -239,73 +240,73 @@ public final class Client {
         return request(operation.method(), path.toString(), body, opts);
     }
 
-    private Map<String, Object> object(String operationId, Map<String, String> pathParams, Object body, RequestOptions options) {
-        return call(operationId, pathParams, body, options).object();
+    /** Sends a request and reads its answer as a model. */
+    private <T> T typed(Function<Object, T> read, String operationId, Map<String, String> pathParams, Object body, RequestOptions options) {
+        return read.apply(call(operationId, pathParams, body, options).data());
     }
 
-    // -- the main flows, by name --------------------------------------------------------------
+    // -- the main flows, by name, with the typed models of {@link Models} ---------------------------
 
-    /** POST /v1/members: e.g. Map.of("phone", "13800000001"); answers {member, customer}. */
-    public Map<String, Object> registerMember(Map<String, ?> body) {
-        return object("registerMember", null, body, null);
+    /** POST /v1/members: e.g. RegisterMemberRequest.builder().phone("13800000001").build(). */
+    public Models.RegisteredMember registerMember(Models.RegisterMemberRequest body) {
+        return typed(Models.RegisteredMember::fromJson, "registerMember", null, body, null);
     }
 
     /** POST /v1/members/{id}/activate: the member becomes normal and its basic account opens. */
-    public Map<String, Object> activateMember(String memberId) {
-        return object("activateMember", Map.of("id", memberId), Map.of(), null);
+    public Models.ActivatedMember activateMember(String memberId) {
+        return typed(Models.ActivatedMember::fromJson, "activateMember", Map.of("id", memberId), Map.of(), null);
     }
 
-    public Map<String, Object> getMember(String memberId) {
-        return object("getMember", Map.of("id", memberId), null, null);
+    public Models.Member getMember(String memberId) {
+        return typed(Models.Member::fromJson, "getMember", Map.of("id", memberId), null, null);
     }
 
-    /** POST /v1/recharges: {order_number, member_id, amount (minor units), channel}. */
-    public Map<String, Object> createRecharge(Map<String, ?> body) {
-        return object("createRecharge", null, body, null);
+    /** POST /v1/recharges: order number, member, amount (minor units), channel. */
+    public Models.Recharge createRecharge(Models.CreateRechargeRequest body) {
+        return typed(Models.Recharge::fromJson, "createRecharge", null, body, null);
     }
 
     /** POST /v1/recharges/{number}/confirm: the channel says it was paid; credits the member once. */
-    public Map<String, Object> confirmRecharge(String orderNumber) {
-        return object("confirmRecharge", Map.of("number", orderNumber), null, null);
+    public Models.Recharge confirmRecharge(String orderNumber) {
+        return typed(Models.Recharge::fromJson, "confirmRecharge", Map.of("number", orderNumber), null, null);
     }
 
-    public Map<String, Object> getRecharge(String orderNumber) {
-        return object("getRecharge", Map.of("number", orderNumber), null, null);
+    public Models.Recharge getRecharge(String orderNumber) {
+        return typed(Models.Recharge::fromJson, "getRecharge", Map.of("number", orderNumber), null, null);
     }
 
-    /** POST /v1/payments: {order_number, member_id, amount, receiver_account_id | receiver_platform_account, ...}. */
-    public Map<String, Object> pay(Map<String, ?> body) {
-        return object("pay", null, body, null);
+    /** POST /v1/payments: order number, amount, member, receiver account (or platform account), ... */
+    public Models.Payment pay(Models.PayRequest body) {
+        return typed(Models.Payment::fromJson, "pay", null, body, null);
     }
 
-    public Map<String, Object> getPayment(String orderNumber) {
-        return object("getPayment", Map.of("number", orderNumber), null, null);
+    public Models.Payment getPayment(String orderNumber) {
+        return typed(Models.Payment::fromJson, "getPayment", Map.of("number", orderNumber), null, null);
     }
 
-    /** POST /v1/payments/{number}/refunds: {refund_number, amount}. */
-    public Map<String, Object> refundPayment(String orderNumber, Map<String, ?> body) {
-        return object("refundPayment", Map.of("number", orderNumber), body, null);
+    /** POST /v1/payments/{number}/refunds: refund number and amount. */
+    public Models.Refund refundPayment(String orderNumber, Models.RefundRequest body) {
+        return typed(Models.Refund::fromJson, "refundPayment", Map.of("number", orderNumber), body, null);
     }
 
-    public Map<String, Object> getWallet(String memberId) {
-        return object("getWallet", Map.of("id", memberId), null, null);
+    public Models.Wallet getWallet(String memberId) {
+        return typed(Models.Wallet::fromJson, "getWallet", Map.of("id", memberId), null, null);
     }
 
-    /** One page of the wallet's flow, newest first: {data, next_cursor}; null limit or after leave them to the server. */
-    public Map<String, Object> walletFlow(String memberId, Integer limit, String after) {
-        return object("getWalletFlow", Map.of("id", memberId), null, RequestOptions.create().query("limit", limit).query("after", after));
+    /** One page of the wallet's flow, newest first; null limit or after leave them to the server. */
+    public Models.FlowPage walletFlow(String memberId, Integer limit, String after) {
+        return typed(Models.FlowPage::fromJson, "getWalletFlow", Map.of("id", memberId), null,
+                RequestOptions.create().query("limit", limit).query("after", after));
     }
 
     /** Every line of the wallet's flow, newest first, page after page. */
-    @SuppressWarnings("unchecked")
-    public void forEachWalletFlow(String memberId, int pageSize, Consumer<Map<String, Object>> action) {
+    public void forEachWalletFlow(String memberId, int pageSize, Consumer<Models.FlowLine> action) {
         String after = null;
         while (true) {
-            Map<String, Object> page = walletFlow(memberId, pageSize, after);
-            List<Object> lines = page.get("data") instanceof List<?> list ? (List<Object>) list : new ArrayList<>();
-            for (Object line : lines) action.accept((Map<String, Object>) line);
-            after = page.get("next_cursor") instanceof String next ? next : null;
-            if (after == null || lines.isEmpty()) return;
+            Models.FlowPage page = walletFlow(memberId, pageSize, after);
+            page.data().forEach(action);
+            after = page.nextCursor();
+            if (after == null || page.data().isEmpty()) return;
         }
     }
 }

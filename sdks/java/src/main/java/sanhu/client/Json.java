@@ -24,7 +24,7 @@ public final class Json {
         return value;
     }
 
-    /** Writes a value of the types above (any Number, any Map with String keys, any Iterable). */
+    /** Writes a value of the types above (any Number, any Map with String keys, any Iterable, a {@link Models} record). */
     public static String write(Object value) {
         StringBuilder out = new StringBuilder();
         write(value, out);
@@ -45,6 +45,8 @@ public final class Json {
             double d = n.doubleValue();
             if (Double.isNaN(d) || Double.isInfinite(d)) throw new IllegalArgumentException("JSON has no " + d);
             out.append(BigDecimal.valueOf(d).stripTrailingZeros().toPlainString());
+        } else if (value instanceof Models.JsonModel model) {
+            write(model.toJson(), out);
         } else if (value instanceof Map<?, ?> map) {
             out.append('{');
             boolean first = true;

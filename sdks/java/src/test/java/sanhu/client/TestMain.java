@@ -244,13 +244,14 @@ public final class TestMain {
 
     /** Registers and activates a member: its id and its basic account's. */
     static String[] activeMember(Client client) {
-        Map<String, Object> registered = client.registerMember(Map.of("phone", newPhone()));
-        expect(get(registered, "member", "status"), "inactive", "registered");
-        String member = (String) get(registered, "member", "id");
-        Map<String, Object> activated = client.activateMember(member);
-        expect(get(activated, "member", "status"), "normal", "activated");
-        expect(get(activated, "accounts", 0, "account_type"), "basic", "its account");
-        return new String[] {member, (String) get(activated, "accounts", 0, "id")};
+        Models.RegisteredMember registered = client.registerMember(Models.RegisterMemberRequest.builder().phone(newPhone()).build());
+        expect(registered.member().status(), "inactive", "registered");
+        String member = registered.member().id();
+        Models.ActivatedMember activated = client.activateMember(member);
+        expect(activated.member().status(), "normal", "activated");
+        expect(activated.accounts().size(), 1, "its accounts");
+        expect(activated.accounts().get(0).accountType(), "basic", "its account");
+        return new String[] {member, activated.accounts().get(0).id()};
     }
 
     static void registerRechargePayRefundAndReadTheFlow() {
@@ -261,38 +262,47 @@ public final class TestMain {
 
         // An order number with characters a path must percent-encode: the path is signed as sent.
         String number = run + "/R+1:%";
-        Map<String, Object> recharge = client.createRecharge(Map.of("order_number", number, "member_id", alice[0], "amount", 10000, "channel", "wechat"));
-        expect(List.of(get(recharge, "status"), get(recharge, "account_id"), get(recharge, "credited")), List.of("pending", alice[1], 0L), "recharge");
-        Map<String, Object> confirmed = client.confirmRecharge(number);
-        expect(List.of(get(confirmed, "status"), get(confirmed, "credited")), List.of("succeeded", 10000L), "confirmed");
+        Models.Recharge recharge = client.createRecharge(Models.CreateRechargeRequest.builder()
+                .orderNumber(number).memberId(alice[0]).amount(10000).channel("wechat").build());
+        expect(List.of(recharge.status(), recharge.accountId(), recharge.credited()), List.of("pending", alice[1], 0L), "recharge");
+        Models.Recharge confirmed = client.confirmRecharge(number);
+        expect(List.of(confirmed.status(), confirmed.credited()), List.of("succeeded", 10000L), "confirmed");
         // Confirming again is idempotent: the member is credited once.
-        expect(get(client.confirmRecharge(number), "credited"), 10000L, "confirmed again");
-        Map<String, Object> read = client.getRecharge(number);
-        expect(List.of(get(read, "order_number"), get(read, "status")), List.of(number, "succeeded"), "read");
-        expect(get(client.getMember(alice[0]), "status"), "normal", "member status");
+        expect(client.confirmRecharge(number).credited(), 10000L, "confirmed again");
+        Models.Recharge read = client.getRecharge(number);
+        expect(List.of(read.orderNumber(), read.status()), List.of(number, "succeeded"), "read");
+        expect(client.getMember(alice[0]).status(), "normal", "member status");
 
-        Map<String, Object> paid = client.pay(Map.of("order_number", run + "-P1", "member_id", alice[0], "amount", 2500, "receiver_account_id", shop[1]));
-        expect(List.of(get(paid, "status"), get(paid, "paid"), get(paid, "remainder")), List.of("paid", 2500L, 0L), "paid");
-        expect(get(paid, "deductions"), List.of(Map.of("account_id", alice[1], "amount", 2500L)), "deductions");
+        Models.Payment paid = client.pay(Models.PayRequest.builder()
+                .orderNumber(run + "-P1").memberId(alice[0]).amount(2500).receiverAccountId(shop[1]).build());
+        expect(List.of(paid.status(), paid.paid(), paid.remainder()), List.of("paid", 2500L, 0L), "paid");
+        expect(paid.deductions(), List.of(new Models.Part(alice[1], 2500)), "deductions");
 
-        Map<String, Object> refund = client.refundPayment(run + "-P1", Map.of("refund_number", run + "-P1-R1", "amount", 1000));
-        expect(List.of(get(refund, "status"), get(refund, "amount")), List.of("succeeded", 1000L), "refund");
-        expect(get(refund, "returns"), List.of(Map.of("account_id", alice[1], "amount", 1000L)), "returns");
-        expect(get(client.getPayment(run + "-P1"), "refunded"), 1000L, "refunded");
+        Models.Refund refund = client.refundPayment(run + "-P1", new Models.RefundRequest(1000, run + "-P1-R1"));
+        expect(List.of(refund.status(), refund.amount()), List.of("succeeded", 1000L), "refund");
+        expect(refund.returns().size(), 1, "returns");
+        expect(List.of(refund.returns().get(0).accountId(), refund.returns().get(0).amount()), List.of(alice[1], 1000L), "returns");
+        expect(client.getPayment(run + "-P1").refunded(), 1000L, "refunded");
 
         List<List<Object>> flow = new ArrayList<>();
         List<Object> counterparties = new ArrayList<>();
         client.forEachWalletFlow(alice[0], 2, line -> { // two pages
-            flow.add(List.of(get(line, "business_type"), get(line, "direction"), get(line, "amount"), get(line, "reference"), get(line, "balance_after")));
-            counterparties.add(java.util.Arrays.asList(get(line, "counterparty", "kind"), get(line, "counterparty", "name")));
+            flow.add(List.of(line.businessType(), line.direction(), line.amount(), line.reference(), line.balanceAfter()));
+            counterparties.add(java.util.Arrays.asList(line.counterparty().kind(), line.counterparty().name()));
         });
         expect(flow, List.of(
                 List.of("refund", "in", 1000L, run + "-P1-R1", 8500L),
                 List.of("pay", "out", 2500L, run + "-P1", 7500L),
                 List.of("recharge", "in", 10000L, number, 10000L)), "flow");
         expect(counterparties.get(2), List.of("platform", "channel:wechat"), "the recharge's counterparty");
-        Map<String, Object> wallet = client.getWallet(alice[0]);
-        expect(List.of(get(wallet, "balance"), get(wallet, "available"), get(wallet, "frozen")), List.of(8500L, 8500L, 0L), "wallet");
+        Models.Wallet wallet = client.getWallet(alice[0]);
+        expect(List.of(wallet.balance(), wallet.available(), wallet.frozen()), List.of(8500L, 8500L, 0L), "wallet");
+
+        // A model writes back the JSON it was read from; a request sends only what is set.
+        Object raw = client.call("getWallet", Map.of("id", alice[0]), null, null).data();
+        expect(Json.parse(Json.write(Models.Wallet.fromJson(raw))), raw, "the wallet written back");
+        expect(Json.write(Models.RegisterMemberRequest.builder().phone("13800000001").build()), "{\"phone\":\"13800000001\"}", "a request");
+        expectThrows(SanhuException.class, () -> Models.Part.fromJson(Map.of("account_id", "a")), "a model without a required amount");
     }
 
     static void anIdempotencyKeyAppliesAPaymentOnce() {
@@ -300,7 +310,7 @@ public final class TestMain {
         String run = runId();
         String[] alice = activeMember(client);
         String[] shop = activeMember(client);
-        client.createRecharge(Map.of("order_number", run + "-R", "member_id", alice[0], "amount", 5000, "channel", "wechat"));
+        client.createRecharge(Models.CreateRechargeRequest.builder().orderNumber(run + "-R").memberId(alice[0]).amount(5000).channel("wechat").build());
         client.confirmRecharge(run + "-R");
 
         String key = Client.newIdempotencyKey();
@@ -309,7 +319,7 @@ public final class TestMain {
         Response again = client.call("pay", null, body, RequestOptions.create().idempotencyKey(key));
         expect(List.of(first.replayed(), again.replayed()), List.of(false, true), "replayed");
         expect(again.data(), first.data(), "the same answer");
-        expect(get(client.getWallet(alice[0]), "balance"), 3800L, "balance");
+        expect(client.getWallet(alice[0]).balance(), 3800L, "balance");
 
         Map<String, Object> altered = new LinkedHashMap<>(body);
         altered.put("amount", 1300);
@@ -328,7 +338,7 @@ public final class TestMain {
         String[] alice = activeMember(client);
         String[] shop = activeMember(client);
         ApiException.Unprocessable poor = expectThrows(ApiException.Unprocessable.class,
-                () -> client.pay(Map.of("order_number", run + "-P", "member_id", alice[0], "amount", 1, "receiver_account_id", shop[1])), "paying with nothing");
+                () -> client.pay(Models.PayRequest.builder().orderNumber(run + "-P").memberId(alice[0]).amount(1).receiverAccountId(shop[1]).build()), "paying with nothing");
         expect(List.of(poor.status(), poor.code(), poor.known()), List.of(422, "insufficient_funds", true), "insufficient funds");
         check(poor.requestId() != null && poor.requestId().startsWith("req_"), "request id " + poor.requestId());
 
