@@ -84,6 +84,8 @@ struct FileConfig {
     merchant_levels: Option<Vec<MerchantLevelFile>>,
     /// How many levels of merchants deep the hierarchy may be (5 unless given).
     merchant_depth_max: Option<usize>,
+    /// The products merchants sign; when given, they replace the default seven.
+    products: Option<Vec<ProductFile>>,
     /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
     wallet: Option<crate::wallet_config::WalletFile>,
     /// The header in which a trusted reverse proxy in front of sanhu passes the caller's address
@@ -231,6 +233,54 @@ fn merchant_levels(
             .collect::<anyhow::Result<Vec<_>>>()?,
     };
     MerchantLevels::new(levels, depth_max).map_err(|e| anyhow::anyhow!("merchant_levels: {e}"))
+}
+
+/// One product in the file (`[[products]]`).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ProductFile {
+    code: String,
+    name: String,
+    /// Basis points (万分之), 0 to 10000.
+    #[serde(default)]
+    fee_rate_bp: u32,
+    /// The merchant types that may sign it (configured ones).
+    merchant_types: Vec<String>,
+    /// Only merchants of internal customers may sign it.
+    #[serde(default)]
+    internal_only: bool,
+}
+
+/// The products of the file (their merchant types configured), or the default seven.
+fn products(
+    file: Option<Vec<ProductFile>>,
+    types: &sanhu_core::party::merchant::MerchantTypes,
+) -> anyhow::Result<sanhu_core::party::product::Products> {
+    use sanhu_core::party::product::{ProductSpec, Products};
+    let Some(file) = file else { return Ok(Products::default_set()) };
+    let specs = file
+        .into_iter()
+        .map(|p| {
+            let merchant_types = p
+                .merchant_types
+                .iter()
+                .map(|t| {
+                    types
+                        .find(t)
+                        .map(|t| t.code().clone())
+                        .map_err(|_| anyhow::anyhow!("product {}: merchant type {t:?} is not configured", p.code))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(ProductSpec {
+                code: p.code,
+                name: p.name,
+                fee_rate_bp: p.fee_rate_bp,
+                merchant_types,
+                internal_only: p.internal_only,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Products::new(specs).map_err(|e| anyhow::anyhow!("products: {}", e.message()))
 }
 
 /// One configured merchant type in the file (`[[merchant_types]]`).
@@ -405,6 +455,7 @@ impl Config {
         let types = merchant_types(file.merchant_types, &party_defaults.account_types)?;
         let parties = PartyConfig {
             merchant_levels: merchant_levels(file.merchant_levels, file.merchant_depth_max, &types)?,
+            products: products(file.products, &types)?,
             merchant_types: types,
             merchants_per_customer_max: file
                 .merchants_per_customer_max

@@ -25,6 +25,7 @@
 //! what it promised, a receiver's client cannot take what the payer has not let go. A member's client
 //! that is neither payer nor receiver finds no such order.
 
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
 use sanhu_core::party::Actor;
@@ -198,7 +199,7 @@ impl Wallets {
         if outcome == Outcome::ToReceiver {
             let seen = load(&mut self.parties.reader(), &id).await?;
             if seen.status == PaymentStatus::Escrowed {
-                self.account_may_receive(seen.receiver).await?;
+                self.account_may_receive(seen.receiver, PlatformProduct::EscrowCollection).await?;
             }
         }
         let (during, done, refused) = match outcome {
