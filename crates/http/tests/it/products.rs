@@ -292,7 +292,7 @@ on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_h
 
     // Escrow is a product of its own.
     let escrow = json!({"order_number": "P-5", "member_id": buyer, "amount": 1000, "receiver_account_id": receipts,
-                        "mode": "escrow"});
+                        "escrow": true});
     app.post("/v1/payments", escrow).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
 
     // Suspended, nothing is received; resumed, again; terminated, for good (a new application may follow).
@@ -425,11 +425,11 @@ on_both_backends!(products_go_down_the_hierarchy_only_as_authorised_and_never_to
     ] {
         not_found(&app, client, "POST", &path, body).await;
     }
-    // The back office's endpoints are no bound client's.
+    // The back office's endpoints are no bound client's (a bound client holds no admin scope).
     for step in ["review", "suspend", "resume", "terminate"] {
         let path = format!("/v1/merchants/{m}/products/balance_payment/{step}");
         let answer = app.send_as(&m_client, "POST", &path, json!({"reason": "x", "decision": "approve"})).await;
-        answer.assert_error(StatusCode::FORBIDDEN, "client_bound");
+        answer.assert_error(StatusCode::FORBIDDEN, "scope_missing");
     }
     // From above, the channel partner's client reads them all.
     for merchant in [&a, &a2, &m] {
