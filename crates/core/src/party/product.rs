@@ -45,7 +45,7 @@ rejection_codes! {
             "the parent has not this product signed (approved, not suspended, and so on up the hierarchy)",
         NotChild => "product_authorisation_not_child", 422,
             "a merchant authorises products only to the merchants directly under it",
-        NotAuthorised => "product_not_authorised", 409,
+        NotAuthorised => "product_revoked_by_authoriser_only", 409,
             "this signing was not authorised by this merchant: only its authoriser revokes it",
     }
 }

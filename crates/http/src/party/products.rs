@@ -480,7 +480,7 @@ struct RevocationBody {
     summary = "Revoke a product authorised to a merchant below",
     description = "The parent that authorised the product to `merchant_id` takes it back, with a reason: the child's \
         signing is terminated, and what stood on it below loses it. Only the authoriser revokes \
-        (`product_not_authorised`).",
+        (`product_revoked_by_authoriser_only`).",
     params(
         ("id" = String, Path, description = "The parent's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("product" = String, Path, description = "The product's code.", pattern = "^[a-z0-9_]{1,32}$"),

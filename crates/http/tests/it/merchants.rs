@@ -347,10 +347,12 @@ on_both_backends!(an_enterprise_merchant_is_reviewed_opens_its_accounts_and_rece
             "merchant.documents_given",
             "merchant.submitted",
             "merchant.reviewed",
+            "merchant.product_applied",
+            "merchant.product_reviewed",
             "merchant.status_changed",
         ]
     );
-    assert_eq!(history["data"][9]["reason"], "风险排查");
+    assert_eq!(history["data"][11]["reason"], "风险排查");
     app.verify_clean().await;
 });
 

@@ -353,8 +353,26 @@ impl Parties {
             check_open(&child)?;
             let scope = customer_scope(work, &child).await?;
             spec.check_signer(&child.merchant_type, scope)?;
-            if child.signing(product).is_some_and(|s| s.status().is_open()) {
-                return Err(rejected(ProductError::AlreadySigned));
+            // A signing open below that stands on a signing of the parent's that has ended (revoked,
+            // terminated and signed again, or another parent's before a move) is dead: the new
+            // authorisation ends it. One standing on the parent's current signing is the child's still.
+            match child.signing(product).filter(|s| s.status().is_open()) {
+                None => {}
+                Some(open) if open.authorised_by.as_ref() == Some(&authoriser) || open.authorised_by.is_none() => {
+                    return Err(rejected(ProductError::AlreadySigned));
+                }
+                Some(_) => {
+                    let reason = Reason::parse("the signing above it ended").expect("a valid reason");
+                    set_signing_status(
+                        work,
+                        &mut child,
+                        product,
+                        SigningStatus::Terminated,
+                        &reason,
+                        actor,
+                        "merchant.product_status_changed",
+                    )?;
+                }
             }
             let signing = Signing {
                 product: spec.code.clone(),
