@@ -258,28 +258,27 @@ fn products(
 ) -> anyhow::Result<sanhu_core::party::product::Products> {
     use sanhu_core::party::product::{ProductSpec, Products};
     let Some(file) = file else { return Ok(Products::default_set()) };
-    let specs = file
-        .into_iter()
-        .map(|p| {
-            let merchant_types = p
-                .merchant_types
-                .iter()
-                .map(|t| {
-                    types
-                        .find(t)
-                        .map(|t| t.code().clone())
-                        .map_err(|_| anyhow::anyhow!("product {}: merchant type {t:?} is not configured", p.code))
+    let specs =
+        file.into_iter()
+            .map(|p| {
+                let merchant_types =
+                    p.merchant_types
+                        .iter()
+                        .map(|t| {
+                            types.find(t).map(|t| t.code().clone()).map_err(|_| {
+                                anyhow::anyhow!("product {}: merchant type {t:?} is not configured", p.code)
+                            })
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok(ProductSpec {
+                    code: p.code,
+                    name: p.name,
+                    fee_rate_bp: p.fee_rate_bp,
+                    merchant_types,
+                    internal_only: p.internal_only,
                 })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            Ok(ProductSpec {
-                code: p.code,
-                name: p.name,
-                fee_rate_bp: p.fee_rate_bp,
-                merchant_types,
-                internal_only: p.internal_only,
             })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<anyhow::Result<Vec<_>>>()?;
     Products::new(specs).map_err(|e| anyhow::anyhow!("products: {}", e.message()))
 }
 

@@ -271,11 +271,15 @@ on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_h
     app.post(&path, json!({"product": "balance_payment"}))
         .await
         .assert_error(StatusCode::CONFLICT, "product_already_signed");
-    pay(&app, "P-3", &buyer, 1000, &receipts).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    pay(&app, "P-3", &buyer, 1000, &receipts)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
 
     // The review is staff's, two of them; the platform's client does not decide.
     let review = format!("{path}/balance_payment/review");
-    app.post(&review, json!({"decision": "approve"})).await.assert_error(StatusCode::FORBIDDEN, "product_review_staff_only");
+    app.post(&review, json!({"decision": "approve"}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "product_review_staff_only");
     let (status, body) = held_and_approved(&app, &review, json!({"decision": "reject"})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("product_review_reason_required")), "{body}");
     let (status, body) = held_and_approved(&app, &review, json!({"decision": "approve"})).await;
@@ -302,12 +306,16 @@ on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_h
     app.post(&format!("{path}/balance_payment/suspend"), reason.clone())
         .await
         .assert_error(StatusCode::CONFLICT, "product_signing_status_change_not_allowed");
-    pay(&app, "P-6", &buyer, 1000, &receipts).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    pay(&app, "P-6", &buyer, 1000, &receipts)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
     let resumed = app.post(&format!("{path}/balance_payment/resume"), reason.clone()).await;
     assert_eq!(resumed.assert_status(StatusCode::OK)["in_effect"], true);
     pay(&app, "P-7", &buyer, 1000, &receipts).await.assert_status(StatusCode::CREATED);
     app.post(&format!("{path}/balance_payment/terminate"), reason.clone()).await.assert_status(StatusCode::OK);
-    pay(&app, "P-8", &buyer, 1000, &receipts).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    pay(&app, "P-8", &buyer, 1000, &receipts)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
     app.post(&format!("{path}/balance_payment/resume"), reason.clone())
         .await
         .assert_error(StatusCode::CONFLICT, "product_signing_status_change_not_allowed");
@@ -324,7 +332,8 @@ on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_h
     assert_eq!((status, body["status"].as_str()), (200, Some("suspended")));
 
     // The history keeps every step.
-    let history = app.get(&format!("/v1/merchants/{cafe}/history?limit=100")).await.assert_status(StatusCode::OK).clone();
+    let history =
+        app.get(&format!("/v1/merchants/{cafe}/history?limit=100")).await.assert_status(StatusCode::OK).clone();
     let actions: Vec<&str> =
         history["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     for action in ["merchant.product_applied", "merchant.product_reviewed", "merchant.product_status_changed"] {
@@ -420,8 +429,16 @@ on_both_backends!(products_go_down_the_hierarchy_only_as_authorised_and_never_to
         (&m_client, a_auth.clone(), authorise(&m)),
         (&a_client, c_auth.clone(), authorise(&a)),
         (&a_client, a2_auth.clone(), authorise(&a2)),
-        (&a2_client, format!("/v1/merchants/{a}/products/balance_payment/revoke"), json!({"merchant_id": m, "reason": "x"})),
-        (&m_client, format!("/v1/merchants/{c}/products/balance_payment/revoke"), json!({"merchant_id": a, "reason": "x"})),
+        (
+            &a2_client,
+            format!("/v1/merchants/{a}/products/balance_payment/revoke"),
+            json!({"merchant_id": m, "reason": "x"}),
+        ),
+        (
+            &m_client,
+            format!("/v1/merchants/{c}/products/balance_payment/revoke"),
+            json!({"merchant_id": a, "reason": "x"}),
+        ),
     ] {
         not_found(&app, client, "POST", &path, body).await;
     }
@@ -443,7 +460,9 @@ on_both_backends!(products_go_down_the_hierarchy_only_as_authorised_and_never_to
         .await
         .assert_status(StatusCode::OK);
     for (order, receipts) in [("H-4", &a_receipts), ("H-5", &m_receipts)] {
-        pay(&app, order, &buyer, 100, receipts).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+        pay(&app, order, &buyer, 100, receipts)
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
     }
     let below = signing(&app, &m, "balance_payment").await;
     assert_eq!((below["status"].as_str(), below["in_effect"].as_bool()), (Some("signed"), Some(false)));
@@ -459,8 +478,14 @@ on_both_backends!(products_go_down_the_hierarchy_only_as_authorised_and_never_to
     // Revoked from A by its authoriser (not by A's own child's side), M loses it too, for good: A
     // authorised again, M stands on nothing until authorised again itself.
     let revoke = format!("/v1/merchants/{c}/products/balance_payment/revoke");
-    let answer = app.send_as(&a_client, "POST", &format!("/v1/merchants/{a}/products/balance_payment/revoke"),
-                             json!({"merchant_id": m, "reason": "合作终止"})).await;
+    let answer = app
+        .send_as(
+            &a_client,
+            "POST",
+            &format!("/v1/merchants/{a}/products/balance_payment/revoke"),
+            json!({"merchant_id": m, "reason": "合作终止"}),
+        )
+        .await;
     assert_eq!(answer.assert_status(StatusCode::OK)["status"], "terminated");
     app.send_as(&a_client, "POST", &a_auth, authorise(&m)).await.assert_status(StatusCode::OK);
     let revoked = app.send_as(&c_client, "POST", &revoke, json!({"merchant_id": a, "reason": "合作终止"})).await;
@@ -468,10 +493,14 @@ on_both_backends!(products_go_down_the_hierarchy_only_as_authorised_and_never_to
     app.send_as(&c_client, "POST", &revoke, json!({"merchant_id": a2, "reason": "合作终止"}))
         .await
         .assert_error(StatusCode::NOT_FOUND, "product_signing_not_found");
-    pay(&app, "H-7", &buyer, 100, &m_receipts).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    pay(&app, "H-7", &buyer, 100, &m_receipts)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
     app.send_as(&c_client, "POST", &c_auth, authorise(&a)).await.assert_status(StatusCode::OK);
     pay(&app, "H-8", &buyer, 100, &a_receipts).await.assert_status(StatusCode::CREATED);
-    pay(&app, "H-9", &buyer, 100, &m_receipts).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    pay(&app, "H-9", &buyer, 100, &m_receipts)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
     app.send_as(&a_client, "POST", &a_auth, authorise(&m)).await.assert_status(StatusCode::OK);
     pay(&app, "H-10", &buyer, 100, &m_receipts).await.assert_status(StatusCode::CREATED);
     app.verify_clean().await;

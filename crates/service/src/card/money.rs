@@ -24,9 +24,9 @@
 //!   included), and a refund the ledger refuses gives its share back.
 
 use anyhow::anyhow;
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
 use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::Actor;
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
 use sanhu_store::card::{CardInsert, CardStore, CounterAdd, StoredCardTransaction};
@@ -398,15 +398,9 @@ impl Cards {
             let mut counters = Vec::new();
             if let Some((receiver, amount)) = receives {
                 let mut work = self.parties().reader();
-                transaction.counted = merchant_receives(
-                    self.parties(),
-                    &mut work,
-                    receiver,
-                    amount,
-                    true,
-                    PlatformProduct::MemberCards,
-                )
-                .await?;
+                transaction.counted =
+                    merchant_receives(self.parties(), &mut work, receiver, amount, true, PlatformProduct::MemberCards)
+                        .await?;
                 counters = work.take_counters();
             }
             match self.store().create_card_transaction(&transaction.stored(), counters).await? {

@@ -35,11 +35,11 @@ use sanhu_core::party::merchant::{
     check_corporate_account, check_photos, mask_account_number, missing_documents, DocumentKind, MerchantError,
     MerchantStatus, Receipts, ReviewDecision, SettlementKind,
 };
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{
     check_open_account, Actor, CardNumber, Certificate, CertificateType, MemberAccountStatus, MemberAction,
     PhoneNumber, RealName, Reason,
 };
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::{AccountId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -53,10 +53,10 @@ pub use merchants::{
     StoredMerchant,
 };
 pub use one_time_codes::IssuedCode;
-pub use products::{Authoriser, Signing, SigningReview, SigningView};
 pub use operators::OperatorAuthorisation;
 pub use owners::MemberObject;
 pub use pay_passwords::PayPasswordHashing;
+pub use products::{Authoriser, Signing, SigningReview, SigningView};
 pub use sealing::SealingReport;
 pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
 

@@ -320,7 +320,8 @@ impl Parties {
         let _turn = self.turns.take([format!("merchant:{id}")]).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
-            let signing = set_signing_status(work, &mut merchant, product, to, reason, actor, "merchant.product_status_changed")?;
+            let signing =
+                set_signing_status(work, &mut merchant, product, to, reason, actor, "merchant.product_status_changed")?;
             let above = ancestors_of(work, &merchant).await?;
             let in_effect = in_effect(&merchant, &above, product);
             Ok(SigningView { signing, in_effect })
@@ -435,7 +436,8 @@ async fn customer_scope(
     work: &mut Work,
     merchant: &StoredMerchant,
 ) -> Result<sanhu_core::party::CustomerScope, MerchantFailure> {
-    let id = sanhu_core::id::CustomerId::parse(&merchant.customer_id).ok_or(MerchantFailure::NotFound(MERCHANT_NOT_FOUND))?;
+    let id = sanhu_core::id::CustomerId::parse(&merchant.customer_id)
+        .ok_or(MerchantFailure::NotFound(MERCHANT_NOT_FOUND))?;
     Ok(load_customer(work, id).await?.customer.scope())
 }
 

@@ -22,9 +22,9 @@
 //! the money once. A deposit is released or captured once: the other step is then refused with its
 //! own code.
 
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::id::{ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction, Operation, Reason};
 use sanhu_core::wallet::{plan_capture, plan_payment, release_holds, Shortfall, TransferMeta, Wallet, WalletError};
 use sanhu_core::{AccountId, Amount, Timestamp};

@@ -25,9 +25,9 @@
 //! what it promised, a receiver's client cannot take what the payer has not let go. A member's client
 //! that is neither payer nor receiver finds no such order.
 
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::Actor;
 use sanhu_core::wallet::{plan_capture, release_holds, PaymentPlan, TransferMeta};
 use sanhu_core::AccountId;

@@ -15,8 +15,8 @@
 //! - a chain the ledger refuses (the merchant's account no longer holds the money) marks the refund
 //!   `failed`, and it stops counting.
 
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::id::{ClientId, MemberId, OperatorId};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     plan_capture, plan_payment, plan_refund, release_holds, Deduction, Hold, Shortfall, TransferMeta, Wallet,
@@ -314,9 +314,15 @@ impl Wallets {
             // A merchant's account receives within its type's limits, counted in this same write: a
             // payment or an escrow now, an authorisation (checked now) when it is captured.
             let count = !matches!(request.mode, PaymentMode::Authorise { .. });
-            let counted =
-                crate::party::merchants::merchant_receives(&self.parties, work, receiver, request.amount, count, product)
-                    .await?;
+            let counted = crate::party::merchants::merchant_receives(
+                &self.parties,
+                work,
+                receiver,
+                request.amount,
+                count,
+                product,
+            )
+            .await?;
             let taken = parts(&plan.deductions);
             let accounts: Vec<AccountId> = taken.iter().map(|p| p.account_id).collect();
             let operator = self
@@ -426,16 +432,15 @@ impl Wallets {
             let capture = plan_capture(&holds, amount, &meta, &mut ids_for(&id, "capture"))?;
             // What is captured is what the merchant receives: counted now, within its limits.
             let captured: i64 = capture.captured.iter().map(|c| c.amount.get()).sum();
-            payment.counted =
-                crate::party::merchants::merchant_receives(
-                    &self.parties,
-                    work,
-                    payment.receiver,
-                    captured,
-                    true,
-                    PlatformProduct::BalancePayment,
-                )
-                .await?;
+            payment.counted = crate::party::merchants::merchant_receives(
+                &self.parties,
+                work,
+                payment.receiver,
+                captured,
+                true,
+                PlatformProduct::BalancePayment,
+            )
+            .await?;
             payment.status = PaymentStatus::Capturing;
             payment.in_flight = store_chain(&capture.requests);
             payment.on_success = Some(PaymentStatus::Captured);

@@ -21,8 +21,8 @@
 //! A credited order can then be refunded, in parts or whole (`recharge_refund.rs`): the unspent part
 //! of its bonus is taken back and the spent part deducted from the refund.
 
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction};
 use sanhu_core::wallet::{plan_recharge, plan_repayment, FeePayer};
 use sanhu_core::{AccountId, Amount, Timestamp};

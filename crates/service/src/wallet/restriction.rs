@@ -8,8 +8,8 @@
 //! block the ledger still meets (a status set between the check and the chain) is named here after.
 
 use sanhu_core::id::{CustomerId, MemberId};
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::ledger::{TransferAction, TransferError, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::wallet::{Wallet, WalletError};
 use sanhu_core::AccountId;
 use sanhu_store::LedgerStore;

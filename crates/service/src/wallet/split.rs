@@ -22,9 +22,9 @@
 //!   never take more than the payment or any share. A split payment is refunded by the platform only:
 //!   a receiver's bound client would take money from the other receivers too.
 
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::id::{ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     allocate_shares, plan_payment, plan_refund, plan_share_refund, plan_shares, BusinessType, Deduction, ShareRule,

@@ -13,9 +13,9 @@
 //! moves money once. The holds expire after `withdrawal_hold_timeout_s` if nothing resolves them.
 
 use anyhow::anyhow;
-use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::id::{BankCardId, ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     preview_withdrawal, FeePayer, Settlement, TransferMeta, Wallet, WalletError, WithdrawalAccounts, WithdrawalPreview,
