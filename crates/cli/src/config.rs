@@ -279,7 +279,16 @@ fn products(
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-    Products::new(specs).map_err(|e| anyhow::anyhow!("products: {}", e.message()))
+    let products = Products::new(specs).map_err(|e| anyhow::anyhow!("products: {}", e.message()))?;
+    // A money flow whose product is left out could never be used by any merchant.
+    for used in sanhu_core::party::product::PlatformProduct::ALL {
+        anyhow::ensure!(
+            products.find(used.code()).is_ok(),
+            "products: {} is used by the platform's money flows and must be configured",
+            used.code()
+        );
+    }
+    Ok(products)
 }
 
 /// One configured merchant type in the file (`[[merchant_types]]`).
@@ -740,6 +749,30 @@ mod tests {
         assert_eq!(load("time_zone = \"Asia/Hong_Kong\"").unwrap().parties.calendar.time_zone(), "Asia/Hong_Kong");
         let refused = load("time_zone = \"Mars/Olympus\"").unwrap_err();
         assert!(format!("{refused:#}").contains("time_zone"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn products_are_the_default_seven_unless_configured_and_each_money_flow_keeps_its_own() {
+        let dir = config_dir("products");
+        let load = |toml: &str| load_file(&dir, toml);
+        assert_eq!(load("").unwrap().parties.products.iter().count(), 7);
+        let used = ["balance_payment", "recharge", "withdrawal", "escrow_collection", "split_payment", "member_cards"];
+        let mut toml = String::new();
+        for code in used {
+            toml.push_str(&format!(
+                "[[products]]\ncode = \"{code}\"\nname = \"{code}\"\nmerchant_types = [\"enterprise\"]\n"
+            ));
+        }
+        let config = load(&format!("{toml}[[products]]\ncode = \"withholding\"\nname = \"代扣\"\nfee_rate_bp = 5\nmerchant_types = [\"enterprise\"]\ninternal_only = true\n")).unwrap();
+        let withholding = config.parties.products.find("withholding").unwrap();
+        assert!(withholding.internal_only);
+        assert_eq!(withholding.fee_rate_bp, 5);
+        let without_recharge = toml.replace("code = \"recharge\"", "code = \"top_up\"");
+        let refused = load(&without_recharge).unwrap_err();
+        assert!(format!("{refused:#}").contains("recharge"), "{refused:#}");
+        let unknown_type = toml.replacen("[\"enterprise\"]", "[\"shop\"]", 1);
+        assert!(format!("{:#}", load(&unknown_type).unwrap_err()).contains("not configured"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

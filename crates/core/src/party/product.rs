@@ -47,6 +47,8 @@ rejection_codes! {
             "a merchant authorises products only to the merchants directly under it",
         NotAuthorised => "product_revoked_by_authoriser_only", 409,
             "this signing was not authorised by this merchant: only its authoriser revokes it",
+        TooMany => "product_signings_too_many", 409,
+            "the merchant has as many signings as its record keeps (100, ended ones included)",
     }
 }
 

@@ -244,7 +244,7 @@ on_both_backends!(the_platform_lists_its_products_with_fee_rates_types_and_inter
 
 on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_has_signed, |db| {
     let app = app(db).await;
-    let (_, cafe, receipts) = placed(&app, 1, "merchant", None, false).await;
+    let (cafe_member, cafe, receipts) = placed(&app, 1, "merchant", None, false).await;
     let buyer = buyer(&app, "13800000001").await;
     let path = format!("/v1/merchants/{cafe}/products");
 
@@ -298,6 +298,14 @@ on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_h
     let escrow = json!({"order_number": "P-5", "member_id": buyer, "amount": 1000, "receiver_account_id": receipts,
                         "escrow": true});
     app.post("/v1/payments", escrow).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    // So is a recharge into the merchant's account.
+    let recharge = json!({"order_number": "R-M1", "member_id": cafe_member, "account_id": receipts, "amount": 1000,
+                          "channel": "wechat"});
+    let refused = app.post("/v1/recharges", recharge.clone()).await;
+    refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("recharge"), "{}", refused.body);
+    app.sign_products(&cafe, &["recharge"]).await;
+    app.post("/v1/recharges", recharge).await.assert_status(StatusCode::CREATED);
 
     // Suspended, nothing is received; resumed, again; terminated, for good (a new application may follow).
     let reason = json!({"reason": "风险排查"});
@@ -503,5 +511,61 @@ on_both_backends!(products_go_down_the_hierarchy_only_as_authorised_and_never_to
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
     app.send_as(&a_client, "POST", &a_auth, authorise(&m)).await.assert_status(StatusCode::OK);
     pay(&app, "H-10", &buyer, 100, &m_receipts).await.assert_status(StatusCode::CREATED);
+
+    // Moved to the top, M keeps nothing A authorised; it applies as any merchant at the top.
+    let moved = app.post(&format!("/v1/merchants/{m}/move"), json!({"parent_id": null, "reason": "转为直营"})).await;
+    moved.assert_status(StatusCode::OK);
+    pay(&app, "H-11", &buyer, 100, &m_receipts)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    app.post(&format!("/v1/merchants/{m}/products"), apply.clone()).await.assert_status(StatusCode::CREATED);
+    let review = format!("/v1/merchants/{m}/products/balance_payment/review");
+    assert_eq!(held_and_approved(&app, &review, json!({"decision": "approve"})).await.0, 200);
+    pay(&app, "H-12", &buyer, 100, &m_receipts).await.assert_status(StatusCode::CREATED);
+    // Moved under A2, which has not the product, it does not keep staff's approval: what it has comes
+    // from its parent, once the parent has it.
+    let moved = app.post(&format!("/v1/merchants/{m}/move"), json!({"parent_id": a2, "reason": "并入"})).await;
+    moved.assert_status(StatusCode::OK);
+    pay(&app, "H-13", &buyer, 100, &m_receipts)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    app.send_as(&a2_client, "POST", &a2_auth, authorise(&m))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_parent_not_signed");
+    app.send_as(&c_client, "POST", &c_auth, authorise(&a2)).await.assert_status(StatusCode::OK);
+    app.send_as(&a2_client, "POST", &a2_auth, authorise(&m)).await.assert_status(StatusCode::OK);
+    pay(&app, "H-14", &buyer, 100, &m_receipts).await.assert_status(StatusCode::CREATED);
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_merchant_opened_before_products_keeps_receiving_until_its_signings_change, |db| {
+    use sanhu_store::party::{PartyStore, PartyWrite, RecordWrite};
+    let app = app(db).await;
+    let (_, old, receipts) = placed(&app, 3, "merchant", None, false).await;
+    // Its record as written before products were signed: neither its signings nor the flag.
+    let store = app.state.parties().store().clone();
+    let mut record = store.party_records(std::slice::from_ref(&old)).await.unwrap().pop().unwrap();
+    let mut data: Value = serde_json::from_str(&record.data).unwrap();
+    data.as_object_mut().unwrap().remove("products");
+    data.as_object_mut().unwrap().remove("signs_products");
+    let expected_version = record.version;
+    record.version += 1;
+    record.data = data.to_string();
+    let write = PartyWrite { records: vec![RecordWrite { record, expected_version }], ..PartyWrite::default() };
+    store.party_write(&write).await.unwrap().unwrap();
+
+    // The upgrade takes nothing from it.
+    let buyer = buyer(&app, "13800000005").await;
+    pay(&app, "G-1", &buyer, 100, &receipts).await.assert_status(StatusCode::CREATED);
+    // Its first change writes out what it held, every product its type signs; then its signings rule.
+    let suspended =
+        app.post(&format!("/v1/merchants/{old}/products/balance_payment/suspend"), json!({"reason": "检查"})).await;
+    assert_eq!(suspended.assert_status(StatusCode::OK)["status"], "suspended");
+    pay(&app, "G-2", &buyer, 100, &receipts).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    let escrow = json!({"order_number": "G-3", "member_id": buyer, "amount": 100, "receiver_account_id": receipts,
+                        "escrow": true});
+    app.post("/v1/payments", escrow).await.assert_status(StatusCode::CREATED);
+    assert_eq!(signing(&app, &old, "split_payment").await["status"], "signed");
+    assert_eq!(signing(&app, &old, "collection_code").await, Value::Null);
     app.verify_clean().await;
 });

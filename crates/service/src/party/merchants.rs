@@ -288,6 +288,11 @@ pub struct StoredMerchant {
     /// product's current signing is its last (`party::products`).
     #[serde(default)]
     pub products: Vec<super::products::Signing>,
+    /// Its products are signed one by one. False for a merchant opened before products were: it
+    /// keeps every product until its signings first change, when they are written out
+    /// (`party::products`), so that an upgrade takes nothing from a live merchant.
+    #[serde(default)]
+    pub signs_products: bool,
     /// Receipts as records written before they were counters kept them; read and ignored.
     #[serde(default, rename = "receipts", skip_serializing)]
     pub legacy_receipts: Option<serde_json::Value>,
@@ -506,6 +511,7 @@ impl Parties {
                 level: application.level.clone(),
                 ancestors,
                 products: Vec::new(),
+                signs_products: true,
                 legacy_receipts: None,
                 created_at: work.now,
                 updated_at: work.now,

@@ -128,11 +128,16 @@ fn in_effect(merchant: &StoredMerchant, above: &[StoredMerchant], product: &str)
     let mut current = merchant;
     // The chain is no longer than the merchant's ancestors; one more step is a record out of shape.
     for _ in 0..=above.len() {
+        if !current.signs_products {
+            return true;
+        }
         let Some(signing) = current.signing(product) else { return false };
         if signing.status() != SigningStatus::Signed {
             return false;
         }
-        let Some(authoriser) = &signing.authorised_by else { return true };
+        // Staff's approval holds at the top only: a merchant moved under a parent gets its products
+        // from the parent from then on.
+        let Some(authoriser) = &signing.authorised_by else { return current.parent_id.is_none() };
         if current.parent_id.as_deref() != Some(authoriser.merchant_id.as_str()) {
             return false;
         }
@@ -160,11 +165,14 @@ pub(crate) async fn check_signed(
     merchant: &StoredMerchant,
     product: PlatformProduct,
 ) -> Result<(), MerchantFailure> {
+    if !merchant.signs_products {
+        return Ok(());
+    }
     // The common case, a merchant outside the hierarchy or with its own signing, reads nothing more.
     let Some(signing) = merchant.signing(product.code()) else {
         return Err(MerchantFailure::Rejected(super::Rejection::of(product.not_signed())));
     };
-    let used = if signing.authorised_by.is_none() {
+    let used = if signing.authorised_by.is_none() && merchant.parent_id.is_none() {
         signing.status() == SigningStatus::Signed
     } else {
         let above = ancestors_of(work, merchant).await?;
@@ -189,6 +197,46 @@ pub(crate) async fn account_uses(
         Some(merchant) => check_signed(work, &merchant, product).await,
         None => Ok(()),
     }
+}
+
+/// The most signings one merchant's record keeps (every product's, ended ones too): the record is
+/// read with every payment to the merchant.
+pub const SIGNINGS_PER_MERCHANT_MAX: usize = 100;
+
+/// Writes out the products a merchant opened before products were signed has held (every product its
+/// type may sign, as signed, if it stands at the top), before its signings first change; from then
+/// on its products are its signings.
+fn sign_held_products(merchant: &mut StoredMerchant, products: &sanhu_core::party::product::Products, now: Timestamp) {
+    if merchant.signs_products {
+        return;
+    }
+    merchant.signs_products = true;
+    if merchant.parent_id.is_some() {
+        return;
+    }
+    for spec in products.iter().filter(|p| p.merchant_types.iter().any(|t| t.as_str() == merchant.merchant_type)) {
+        let serial = merchant.products.len() as u32 + 1;
+        merchant.products.push(Signing {
+            product: spec.code.clone(),
+            serial,
+            status: SigningStatus::Signed.as_str().to_owned(),
+            status_reason: Some("held before products were signed".to_owned()),
+            fee_rate_bp: spec.fee_rate_bp,
+            authorised_by: None,
+            reviews: Vec::new(),
+            applied_by: "system".to_owned(),
+            applied_at: now,
+            updated_at: now,
+        });
+    }
+}
+
+/// Refuses a new signing beyond [`SIGNINGS_PER_MERCHANT_MAX`].
+fn check_room(merchant: &StoredMerchant) -> Result<(), MerchantFailure> {
+    if merchant.products.len() >= SIGNINGS_PER_MERCHANT_MAX {
+        return Err(rejected(ProductError::TooMany));
+    }
+    Ok(())
 }
 
 fn rejected(error: ProductError) -> MerchantFailure {
@@ -239,9 +287,25 @@ impl Parties {
             }
             let customer = customer_scope(work, &merchant).await?;
             spec.check_signer(&merchant.merchant_type, customer)?;
-            if merchant.signing(product).is_some_and(|s| s.status().is_open()) {
-                return Err(rejected(ProductError::AlreadySigned));
+            sign_held_products(&mut merchant, &self.config.products, work.now);
+            match merchant.signing(product).filter(|s| s.status().is_open()) {
+                None => {}
+                Some(open) if open.authorised_by.is_none() => return Err(rejected(ProductError::AlreadySigned)),
+                // Authorised by a parent it no longer has (moved to the top): dead, ended by this one.
+                Some(_) => {
+                    let reason = Reason::parse("the signing above it ended").expect("a valid reason");
+                    set_signing_status(
+                        work,
+                        &mut merchant,
+                        product,
+                        SigningStatus::Terminated,
+                        &reason,
+                        actor,
+                        "merchant.product_status_changed",
+                    )?;
+                }
             }
+            check_room(&merchant)?;
             let signing = Signing {
                 product: spec.code.clone(),
                 serial: merchant.products.len() as u32 + 1,
@@ -282,6 +346,7 @@ impl Parties {
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
             let now = work.now;
+            sign_held_products(&mut merchant, &self.config.products, now);
             let signing = merchant.signing_mut(product).ok_or_else(|| rejected(ProductError::SigningNotFound))?;
             let to = signing.status().review(approve)?;
             signing.reviews.push(SigningReview {
@@ -320,6 +385,7 @@ impl Parties {
         let _turn = self.turns.take([format!("merchant:{id}")]).await;
         transact!(self, |work| {
             let mut merchant = load_merchant(work, id).await?;
+            sign_held_products(&mut merchant, &self.config.products, work.now);
             let signing =
                 set_signing_status(work, &mut merchant, product, to, reason, actor, "merchant.product_status_changed")?;
             let above = ancestors_of(work, &merchant).await?;
@@ -342,7 +408,9 @@ impl Parties {
         let _turn = self.turns.take([format!("merchant:{child_id}")]).await;
         transact!(self, |work| {
             let mut child = load_merchant(work, child_id).await?;
-            let parent = load_merchant(work, parent_id).await?;
+            let mut parent = load_merchant(work, parent_id).await?;
+            sign_held_products(&mut parent, &self.config.products, work.now);
+            sign_held_products(&mut child, &self.config.products, work.now);
             if child.parent_id.as_deref() != Some(parent.id.as_str()) {
                 return Err(rejected(ProductError::NotChild));
             }
@@ -359,7 +427,7 @@ impl Parties {
             // authorisation ends it. One standing on the parent's current signing is the child's still.
             match child.signing(product).filter(|s| s.status().is_open()) {
                 None => {}
-                Some(open) if open.authorised_by.as_ref() == Some(&authoriser) || open.authorised_by.is_none() => {
+                Some(open) if open.authorised_by.as_ref() == Some(&authoriser) => {
                     return Err(rejected(ProductError::AlreadySigned));
                 }
                 Some(_) => {
@@ -375,6 +443,7 @@ impl Parties {
                     )?;
                 }
             }
+            check_room(&child)?;
             let signing = Signing {
                 product: spec.code.clone(),
                 serial: child.products.len() as u32 + 1,
@@ -412,6 +481,7 @@ impl Parties {
         let _turn = self.turns.take([format!("merchant:{child_id}")]).await;
         transact!(self, |work| {
             let mut child = load_merchant(work, child_id).await?;
+            sign_held_products(&mut child, &self.config.products, work.now);
             let parent = parent_id.to_string();
             let signing = child.signing(product).ok_or_else(|| rejected(ProductError::SigningNotFound))?;
             if signing.authorised_by.as_ref().is_none_or(|a| a.merchant_id != parent) {
