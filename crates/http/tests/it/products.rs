@@ -327,7 +327,7 @@ on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_h
     app.post(&format!("{path}/balance_payment/resume"), reason.clone())
         .await
         .assert_error(StatusCode::CONFLICT, "product_signing_status_change_not_allowed");
-    app.post(&format!("{path}/recharge/suspend"), reason.clone())
+    app.post(&format!("{path}/member_cards/suspend"), reason.clone())
         .await
         .assert_error(StatusCode::NOT_FOUND, "product_signing_not_found");
     let again = app.post(&path, json!({"product": "balance_payment"})).await;
