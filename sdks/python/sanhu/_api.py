@@ -440,6 +440,7 @@ ERROR_CODES = {
     "product_signing_not_found": 404,
     "product_signing_not_under_review": 409,
     "product_signing_status_change_not_allowed": 409,
+    "product_signings_too_many": 409,
     "product_type_not_allowed": 422,
     "real_name_invalid": 422,
     "reason_invalid": 422,

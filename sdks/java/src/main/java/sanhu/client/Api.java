@@ -448,6 +448,7 @@ public final class Api {
             Map.entry("product_signing_not_found", 404),
             Map.entry("product_signing_not_under_review", 409),
             Map.entry("product_signing_status_change_not_allowed", 409),
+            Map.entry("product_signings_too_many", 409),
             Map.entry("product_type_not_allowed", 422),
             Map.entry("real_name_invalid", 422),
             Map.entry("reason_invalid", 422),
