@@ -20,7 +20,7 @@
 
 use sanhu_core::id::MerchantId;
 use sanhu_core::party::merchant::MerchantStatus;
-use sanhu_core::party::product::{PlatformProduct, ProductError, SigningStatus};
+use sanhu_core::party::product::{PlatformProduct, ProductError, Products, SigningStatus};
 use sanhu_core::party::{Actor, Reason};
 use sanhu_core::{AccountId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -124,12 +124,20 @@ impl StoredMerchant {
 /// it, that parent is still its parent, the parent's current signing is the one that authorised it, and
 /// the parent may use the product in turn, up to a signing staff approved. `above` holds the merchant's
 /// ancestors (any order; missing ones are not in effect).
-fn in_effect(merchant: &StoredMerchant, above: &[StoredMerchant], product: &str) -> bool {
+fn in_effect(merchant: &StoredMerchant, above: &[StoredMerchant], product: &str, products: &Products) -> bool {
     let mut current = merchant;
     // The chain is no longer than the merchant's ancestors; one more step is a record out of shape.
     for _ in 0..=above.len() {
+        // A merchant opened before products were signed holds the products its type signs, and
+        // under a parent stands on the parent's, as if the parent had authorised them.
         if !current.signs_products {
-            return true;
+            let type_signs = products
+                .find(product)
+                .is_ok_and(|p| p.merchant_types.iter().any(|t| t.as_str() == current.merchant_type));
+            let Some(parent_id) = current.parent_id.as_deref().filter(|_| type_signs) else { return type_signs };
+            let Some(parent) = above.iter().find(|m| m.id == parent_id) else { return false };
+            current = parent;
+            continue;
         }
         let Some(signing) = current.signing(product) else { return false };
         if signing.status() != SigningStatus::Signed {
@@ -166,7 +174,11 @@ pub(crate) async fn check_signed(
     product: PlatformProduct,
 ) -> Result<(), MerchantFailure> {
     if !merchant.signs_products {
-        return Ok(());
+        let above = ancestors_of(work, merchant).await?;
+        if in_effect(merchant, &above, product.code(), work.products()) {
+            return Ok(());
+        }
+        return Err(MerchantFailure::Rejected(super::Rejection::of(product.not_signed())));
     }
     // The common case, a merchant outside the hierarchy or with its own signing, reads nothing more.
     let Some(signing) = merchant.signing(product.code()) else {
@@ -176,7 +188,7 @@ pub(crate) async fn check_signed(
         signing.status() == SigningStatus::Signed
     } else {
         let above = ancestors_of(work, merchant).await?;
-        in_effect(merchant, &above, product.code())
+        in_effect(merchant, &above, product.code(), work.products())
     };
     if !used {
         return Err(MerchantFailure::Rejected(super::Rejection::of(product.not_signed())));
@@ -206,7 +218,7 @@ pub const SIGNINGS_PER_MERCHANT_MAX: usize = 100;
 /// Writes out the products a merchant opened before products were signed has held (every product its
 /// type may sign, as signed, if it stands at the top), before its signings first change; from then
 /// on its products are its signings.
-fn sign_held_products(merchant: &mut StoredMerchant, products: &sanhu_core::party::product::Products, now: Timestamp) {
+fn sign_held_products(merchant: &mut StoredMerchant, products: &Products, now: Timestamp) {
     if merchant.signs_products {
         return;
     }
@@ -263,7 +275,10 @@ impl Parties {
         let views = merchant
             .current_signings()
             .into_iter()
-            .map(|s| SigningView { signing: s.clone(), in_effect: in_effect(&merchant, &above, &s.product) })
+            .map(|s| SigningView {
+                signing: s.clone(),
+                in_effect: in_effect(&merchant, &above, &s.product, &self.config.products),
+            })
             .collect();
         Ok((merchant, views))
     }
@@ -389,7 +404,7 @@ impl Parties {
             let signing =
                 set_signing_status(work, &mut merchant, product, to, reason, actor, "merchant.product_status_changed")?;
             let above = ancestors_of(work, &merchant).await?;
-            let in_effect = in_effect(&merchant, &above, product);
+            let in_effect = in_effect(&merchant, &above, product, &self.config.products);
             Ok(SigningView { signing, in_effect })
         })
     }
@@ -415,7 +430,9 @@ impl Parties {
                 return Err(rejected(ProductError::NotChild));
             }
             let above = ancestors_of(work, &parent).await?;
-            let Some(parent_signing) = parent.signing(product).filter(|_| in_effect(&parent, &above, product)) else {
+            let Some(parent_signing) =
+                parent.signing(product).filter(|_| in_effect(&parent, &above, product, &self.config.products))
+            else {
                 return Err(rejected(ProductError::ParentNotSigned));
             };
             let authoriser = Authoriser { merchant_id: parent.id.clone(), serial: parent_signing.serial };
