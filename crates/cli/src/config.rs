@@ -84,6 +84,8 @@ struct FileConfig {
     merchant_levels: Option<Vec<MerchantLevelFile>>,
     /// How many levels of merchants deep the hierarchy may be (5 unless given).
     merchant_depth_max: Option<usize>,
+    /// The products merchants sign; when given, they replace the default seven.
+    products: Option<Vec<ProductFile>>,
     /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
     wallet: Option<crate::wallet_config::WalletFile>,
     /// The header in which a trusted reverse proxy in front of sanhu passes the caller's address
@@ -262,6 +264,62 @@ fn merchant_levels(
     MerchantLevels::new(levels, depth_max).map_err(|e| anyhow::anyhow!("merchant_levels: {e}"))
 }
 
+/// One product in the file (`[[products]]`).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ProductFile {
+    code: String,
+    name: String,
+    /// Basis points (万分之), 0 to 10000.
+    #[serde(default)]
+    fee_rate_bp: u32,
+    /// The merchant types that may sign it (configured ones).
+    merchant_types: Vec<String>,
+    /// Only merchants of internal customers may sign it.
+    #[serde(default)]
+    internal_only: bool,
+}
+
+/// The products of the file (their merchant types configured), or the default seven.
+fn products(
+    file: Option<Vec<ProductFile>>,
+    types: &sanhu_core::party::merchant::MerchantTypes,
+) -> anyhow::Result<sanhu_core::party::product::Products> {
+    use sanhu_core::party::product::{ProductSpec, Products};
+    let Some(file) = file else { return Ok(Products::default_set()) };
+    let specs =
+        file.into_iter()
+            .map(|p| {
+                let merchant_types =
+                    p.merchant_types
+                        .iter()
+                        .map(|t| {
+                            types.find(t).map(|t| t.code().clone()).map_err(|_| {
+                                anyhow::anyhow!("product {}: merchant type {t:?} is not configured", p.code)
+                            })
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok(ProductSpec {
+                    code: p.code,
+                    name: p.name,
+                    fee_rate_bp: p.fee_rate_bp,
+                    merchant_types,
+                    internal_only: p.internal_only,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+    let products = Products::new(specs).map_err(|e| anyhow::anyhow!("products: {}", e.message()))?;
+    // A money flow whose product is left out could never be used by any merchant.
+    for used in sanhu_core::party::product::PlatformProduct::ALL {
+        anyhow::ensure!(
+            products.find(used.code()).is_ok(),
+            "products: {} is used by the platform's money flows and must be configured",
+            used.code()
+        );
+    }
+    Ok(products)
+}
+
 /// One configured merchant type in the file (`[[merchant_types]]`).
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -434,6 +492,7 @@ impl Config {
         let types = merchant_types(file.merchant_types, &party_defaults.account_types)?;
         let parties = PartyConfig {
             merchant_levels: merchant_levels(file.merchant_levels, file.merchant_depth_max, &types)?,
+            products: products(file.products, &types)?,
             merchant_types: types,
             merchants_per_customer_max: file
                 .merchants_per_customer_max
@@ -719,6 +778,30 @@ mod tests {
         assert_eq!(load("time_zone = \"Asia/Hong_Kong\"").unwrap().parties.calendar.time_zone(), "Asia/Hong_Kong");
         let refused = load("time_zone = \"Mars/Olympus\"").unwrap_err();
         assert!(format!("{refused:#}").contains("time_zone"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn products_are_the_default_seven_unless_configured_and_each_money_flow_keeps_its_own() {
+        let dir = config_dir("products");
+        let load = |toml: &str| load_file(&dir, toml);
+        assert_eq!(load("").unwrap().parties.products.iter().count(), 7);
+        let used = ["balance_payment", "recharge", "withdrawal", "escrow_collection", "split_payment", "member_cards"];
+        let mut toml = String::new();
+        for code in used {
+            toml.push_str(&format!(
+                "[[products]]\ncode = \"{code}\"\nname = \"{code}\"\nmerchant_types = [\"enterprise\"]\n"
+            ));
+        }
+        let config = load(&format!("{toml}[[products]]\ncode = \"withholding\"\nname = \"代扣\"\nfee_rate_bp = 5\nmerchant_types = [\"enterprise\"]\ninternal_only = true\n")).unwrap();
+        let withholding = config.parties.products.find("withholding").unwrap();
+        assert!(withholding.internal_only);
+        assert_eq!(withholding.fee_rate_bp, 5);
+        let without_recharge = toml.replace("code = \"recharge\"", "code = \"top_up\"");
+        let refused = load(&without_recharge).unwrap_err();
+        assert!(format!("{refused:#}").contains("recharge"), "{refused:#}");
+        let unknown_type = toml.replacen("[\"enterprise\"]", "[\"shop\"]", 1);
+        assert!(format!("{:#}", load(&unknown_type).unwrap_err()).contains("not configured"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

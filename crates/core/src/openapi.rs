@@ -21,6 +21,7 @@ use crate::party::merchant::{
     DocumentKind, MerchantStatus, MerchantTypeCode, ReviewDecision, ScenarioKind, SettlementKind, NAME_CHARS_MAX,
     SETTLEMENT_CYCLES, VERIFICATIONS,
 };
+use crate::party::product::SigningStatus;
 use crate::scope::Scope;
 use crate::staff::{ApprovalStatus, StaffRole, Username, USERNAME_CHARS_MAX, USERNAME_CHARS_MIN};
 use crate::time::Timestamp;
@@ -162,6 +163,7 @@ one_of_all!(
     SettlementKind,
     DocumentKind,
     ReviewDecision,
+    SigningStatus,
     PartyKind,
     CertificateType,
     CardStatus,
@@ -176,6 +178,18 @@ impl PartialSchema for MerchantTypeCode {
 }
 
 impl ToSchema for MerchantTypeCode {}
+
+/// A product's code, as configured (`[[products]]`).
+pub struct ProductCode;
+
+impl PartialSchema for ProductCode {
+    /// 1 to 32 lower-case letters, digits or `_`.
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z0-9_]{1,32}$")).into()
+    }
+}
+
+impl ToSchema for ProductCode {}
 
 impl PartialSchema for AccountTypeCode {
     /// A lower-case letter, then lower-case letters, digits or `_`: 1 to [`CODE_LEN_MAX`] in all.

@@ -297,8 +297,9 @@ pub fn capability_codes(capability: Capability, signed: bool) -> Vec<&'static Er
         Capability::Card => {
             groups.push(VALUES);
             service.extend(card_codes().iter().map(|rejection| rejection.code));
-            // A card type names its merchant; a card is bound to a member.
-            service.extend(["merchant_not_found", "member_not_found"]);
+            // A card type names its merchant; a card is bound to a member; a card's payment to a
+            // merchant needs member cards signed.
+            service.extend(["merchant_not_found", "member_not_found", "product_not_signed"]);
         }
         Capability::Bill => {
             groups.push(VALUES);

@@ -237,7 +237,7 @@ fn audit_endpoints() -> Vec<Endpoint> {
 /// operators, and members' security (`crate::party`).
 fn party_endpoints() -> Vec<Endpoint> {
     use party::{accounts as member_accounts, authentications, customers, members};
-    use party::{bank_cards, enterprises, identities, merchants, one_time_codes, operators, pay_passwords};
+    use party::{bank_cards, enterprises, identities, merchants, one_time_codes, operators, pay_passwords, products};
     vec![
         endpoint!(members::register_member, platform(PartiesWrite)),
         endpoint!(members::get_member, member(PartiesRead, MEMBER_PATH)),
@@ -308,6 +308,15 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(merchants::merchant_subtree, member(PartiesRead, MERCHANT_PATH)),
         endpoint!(merchants::move_merchant, platform(AdminWrite)).held(),
         endpoint!(merchants::open_sub_merchant, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(products::list_products, filtered(PartiesRead)),
+        endpoint!(products::merchant_products, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(products::apply_for_product, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(products::review_product, platform(AdminWrite)).held(),
+        endpoint!(products::suspend_product, platform(AdminWrite)).held(),
+        endpoint!(products::resume_product, platform(AdminWrite)).held(),
+        endpoint!(products::terminate_product, platform(AdminWrite)).held(),
+        endpoint!(products::authorise_product, member(PartiesWrite, PRODUCT_AUTHORISATION)),
+        endpoint!(products::revoke_product, member(PartiesWrite, PRODUCT_AUTHORISATION)),
     ]
 }
 

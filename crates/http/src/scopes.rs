@@ -116,6 +116,9 @@ pub const MEMBER_PATH: &[Named] = &[Path(Member)];
 pub const ACCOUNT_PATH: &[Named] = &[Path(Account)];
 /// The path's merchant.
 pub const MERCHANT_PATH: &[Named] = &[Path(Merchant)];
+/// A parent and the merchant below it that it authorises a product to (or revokes it from): a client
+/// reaches both only from above the parent.
+pub const PRODUCT_AUTHORISATION: &[Named] = &[Path(Merchant), Body("merchant_id", Merchant)];
 /// The member whose merchants a list asks for.
 pub const MERCHANTS_OF_MEMBER: &[Named] = &[Query("member_id", Member)];
 /// The member a merchant is opened from.

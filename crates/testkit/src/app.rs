@@ -379,6 +379,33 @@ impl TestApp {
         account["account"]["balance"].as_i64().unwrap()
     }
 
+    /// Signs `products` for `merchant`, as a payment to it or a flow of its accounts needs: a merchant
+    /// at the top applies (the platform's client) and the platform approves (staff's review, maker and
+    /// checker, is what the products tests take through); a merchant under a parent is authorised by
+    /// its parent, which must have them signed. Answers nothing; panics if a step is refused.
+    pub async fn sign_products(&self, merchant: &str, products: &[&str]) {
+        let read = self.get(&format!("/v1/merchants/{merchant}")).await;
+        let parent = read.assert_status(StatusCode::OK)["parent_id"].as_str().map(str::to_owned);
+        let id = sanhu_core::id::MerchantId::parse(merchant).expect("a merchant id");
+        for product in products {
+            match &parent {
+                None => {
+                    let applied =
+                        self.post(&format!("/v1/merchants/{merchant}/products"), json!({"product": product})).await;
+                    applied.assert_status(StatusCode::CREATED);
+                    let system = sanhu_core::party::Actor::System;
+                    let signed = self.state.parties().review_product(id, product, true, None, &system, Some(&system));
+                    let signed = signed.await.unwrap_or_else(|e| panic!("signing {product} for {merchant}: {e:?}"));
+                    assert!(signed.in_effect, "{product} is signed for {merchant}");
+                }
+                Some(parent) => {
+                    let path = format!("/v1/merchants/{parent}/products/{product}/authorise");
+                    self.post(&path, json!({"merchant_id": merchant})).await.assert_status(StatusCode::OK);
+                }
+            }
+        }
+    }
+
     /// The ledger's verify checks: double entry, balances from entries, conservation per currency.
     pub async fn verify_clean(&self) {
         let report = self.db.store.verify().await.unwrap();

@@ -31,6 +31,7 @@ pub mod one_time_code;
 pub mod operator;
 pub mod pay_password;
 pub mod phone_change;
+pub mod product;
 pub mod real_name;
 
 pub use account::{check_open_account, effective_blocks, effective_flags, LedgerBlocks, MemberAccountStatus};

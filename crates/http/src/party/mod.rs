@@ -47,6 +47,7 @@ pub mod merchants;
 pub mod one_time_codes;
 pub mod operators;
 pub mod pay_passwords;
+pub mod products;
 
 use std::future::Future;
 

@@ -136,6 +136,8 @@ async fn active_merchant(app: &TestApp) -> (String, String) {
     let applied = staff_post(app, "chen.check", &format!("/v1/approvals/{approval}/approve"), json!({})).await;
     let approved = applied.assert_status(StatusCode::OK)["response"]["body"].clone();
     assert_eq!(approved["status"], "active", "{approved}");
+    // Paid by card and from a wallet: the products it receives with.
+    app.sign_products(&merchant, &["member_cards", "balance_payment"]).await;
     (merchant, approved["accounts"][0]["account_id"].as_str().unwrap().to_owned())
 }
 

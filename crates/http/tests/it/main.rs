@@ -19,6 +19,7 @@ mod merchants;
 mod operations;
 mod parties;
 mod pay_codes;
+mod products;
 mod recharge_compensation;
 mod split_payments;
 mod staff;

@@ -209,6 +209,8 @@ async fn active_merchant(app: &TestApp, member: &str, credit_code: &str) -> (Str
     app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
     let approved = reviewed(app, &merchant, json!({"decision": "approve"})).await;
     let settlement = approved["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    // Paid, authorised and captured, held in escrow: the products it receives with.
+    app.sign_products(&merchant, &["balance_payment", "escrow_collection"]).await;
     (merchant, settlement)
 }
 
@@ -301,7 +303,9 @@ on_both_backends!(an_enterprise_merchant_is_reviewed_opens_its_accounts_and_rece
         "the member's own account"
     );
 
-    // Payments received: 30.00 a payment, 50.00 a day; each refusal names its limit and moves nothing.
+    // Payments received, once balance payment is signed (`tests/it/products.rs`): 30.00 a payment,
+    // 50.00 a day; each refusal names its limit and moves nothing.
+    app.sign_products(&merchant, &["balance_payment"]).await;
     let (payer, basic) = app.active_member("13800000009").await;
     app.recharge(&payer, &basic, 100_000, "test", "R-1").await;
     let over = app.post("/v1/payments", pay("P-0", &payer, 3001, &settlement)).await;
@@ -343,10 +347,12 @@ on_both_backends!(an_enterprise_merchant_is_reviewed_opens_its_accounts_and_rece
             "merchant.documents_given",
             "merchant.submitted",
             "merchant.reviewed",
+            "merchant.product_applied",
+            "merchant.product_reviewed",
             "merchant.status_changed",
         ]
     );
-    assert_eq!(history["data"][9]["reason"], "风险排查");
+    assert_eq!(history["data"][11]["reason"], "风险排查");
     app.verify_clean().await;
 });
 

@@ -26,6 +26,7 @@
 use anyhow::anyhow;
 use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
 use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::Actor;
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
 use sanhu_store::card::{CardInsert, CardStore, CounterAdd, StoredCardTransaction};
@@ -397,7 +398,9 @@ impl Cards {
             let mut counters = Vec::new();
             if let Some((receiver, amount)) = receives {
                 let mut work = self.parties().reader();
-                transaction.counted = merchant_receives(self.parties(), &mut work, receiver, amount, true).await?;
+                transaction.counted =
+                    merchant_receives(self.parties(), &mut work, receiver, amount, true, PlatformProduct::MemberCards)
+                        .await?;
                 counters = work.take_counters();
             }
             match self.store().create_card_transaction(&transaction.stored(), counters).await? {
@@ -492,7 +495,7 @@ impl Cards {
         }
         // The receiver may receive, as a wallet payment's must (a merchant not active, an account or
         // a member restricted: the same codes).
-        self.wallets.account_may_receive(request.receiver).await?;
+        self.wallets.account_may_receive(request.receiver, PlatformProduct::MemberCards).await?;
         let rate = card.terms.rate_for(line.as_deref());
         let (paid, discount) = discounted(request.amount, rate).ok_or(CardError::AmountInvalid)?;
         let moves = [Move {

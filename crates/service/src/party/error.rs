@@ -5,7 +5,8 @@ use sanhu_core::party::{
     bank_card::BankCardError, certificate::CertificateError, change::ChangeError, customer::CustomerError,
     enterprise::EnterpriseError, identity::IdentityError, member::MemberError, merchant::MerchantError,
     merchant::MerchantLimitError, merge::MergeError, one_time_code::OneTimeCodeError, operator::OperatorError,
-    pay_password::PayPasswordError, phone_change::PhoneChangeError, real_name::RealNameError,
+    pay_password::PayPasswordError, phone_change::PhoneChangeError, product::ProductError, product::ProductNotSigned,
+    real_name::RealNameError,
 };
 
 pub use crate::failure::{Rejection, CONCURRENT_CHANGE};
@@ -60,6 +61,8 @@ rejections_from!(
     OperatorError,
     PayPasswordError,
     PhoneChangeError,
+    ProductError,
+    ProductNotSigned,
     RealNameError,
 );
 

@@ -35,6 +35,7 @@ use sanhu_core::party::merchant::{
     check_corporate_account, check_photos, mask_account_number, missing_documents, DocumentKind, MerchantError,
     MerchantStatus, Receipts, ReviewDecision, SettlementKind,
 };
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{
     check_open_account, Actor, CardNumber, Certificate, CertificateType, MemberAccountStatus, MemberAction,
     PhoneNumber, RealName, Reason,
@@ -283,6 +284,15 @@ pub struct StoredMerchant {
     /// ([`Parties::reaches`]).
     #[serde(default)]
     pub ancestors: Vec<String>,
+    /// The products it has applied for, signed or been authorised, in the order they came: a
+    /// product's current signing is its last (`party::products`).
+    #[serde(default)]
+    pub products: Vec<super::products::Signing>,
+    /// Its products are signed one by one. False for a merchant opened before products were: it
+    /// keeps every product until its signings first change, when they are written out
+    /// (`party::products`), so that an upgrade takes nothing from a live merchant.
+    #[serde(default)]
+    pub signs_products: bool,
     /// Receipts as records written before they were counters kept them; read and ignored.
     #[serde(default, rename = "receipts", skip_serializing)]
     pub legacy_receipts: Option<serde_json::Value>,
@@ -500,6 +510,8 @@ impl Parties {
                 parent_id: application.parent_id.map(|p| p.to_string()),
                 level: application.level.clone(),
                 ancestors,
+                products: Vec::new(),
+                signs_products: true,
                 legacy_receipts: None,
                 created_at: work.now,
                 updated_at: work.now,
@@ -941,10 +953,16 @@ async fn merchant_of_account(work: &mut Work, account: AccountId) -> Result<Opti
 
 /// Refuses a merchant's account whose merchant is not active (`merchant_not_receiving`): the one
 /// check every way money reaches a merchant makes (payments, captures, escrow releases, deposit
-/// captures), through `Wallets::account_may_receive`. An account of no merchant receives freely.
-pub(crate) async fn merchant_may_receive(work: &mut Work, account: AccountId) -> Result<(), MerchantFailure> {
+/// captures), through `Wallets::account_may_receive`, with the product the way uses signed
+/// (`product_not_signed`). An account of no merchant receives freely.
+pub(crate) async fn merchant_may_receive(
+    work: &mut Work,
+    account: AccountId,
+    product: PlatformProduct,
+) -> Result<(), MerchantFailure> {
     if let Some(merchant) = merchant_of_account(work, account).await? {
         merchant.status().check_receives()?;
+        super::products::check_signed(work, &merchant, product).await?;
     }
     Ok(())
 }
@@ -961,9 +979,11 @@ pub(crate) async fn merchant_receives(
     account: AccountId,
     amount: i64,
     count: bool,
+    product: PlatformProduct,
 ) -> Result<Option<MerchantCount>, MerchantFailure> {
     let Some(merchant) = merchant_of_account(work, account).await? else { return Ok(None) };
     merchant.status().check_receives()?;
+    super::products::check_signed(work, &merchant, product).await?;
     let merchant_type = parties.config.merchant_types.find(&merchant.merchant_type)?;
     let limits = merchant_type.limits();
     let keys = receipts_keys(&parties.config, &merchant.id, work.now);

@@ -26,6 +26,7 @@ pub(crate) mod one_time_codes;
 pub(crate) mod operators;
 mod owners;
 pub(crate) mod pay_passwords;
+pub(crate) mod products;
 mod sealing;
 mod secret;
 
@@ -55,6 +56,7 @@ pub use one_time_codes::IssuedCode;
 pub use operators::OperatorAuthorisation;
 pub use owners::MemberObject;
 pub use pay_passwords::PayPasswordHashing;
+pub use products::{Authoriser, Signing, SigningReview, SigningView};
 pub use sealing::SealingReport;
 pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
 
@@ -90,6 +92,8 @@ pub struct PartyConfig {
     pub bill_period_closed_after_s: u32,
     /// The merchant hierarchy's levels and depth (`[[merchant_levels]]`, `merchant_depth_max`).
     pub merchant_levels: sanhu_core::party::merchant_level::MerchantLevels,
+    /// The products merchants sign (`[[products]]`).
+    pub products: sanhu_core::party::product::Products,
 }
 
 impl Default for PartyConfig {
@@ -107,6 +111,7 @@ impl Default for PartyConfig {
             merchants_per_customer_max: MERCHANTS_PER_CUSTOMER_MAX_DEFAULT,
             bill_period_closed_after_s: sanhu_core::bill::BILL_PERIOD_CLOSED_AFTER_S_DEFAULT,
             merchant_levels: sanhu_core::party::merchant_level::MerchantLevels::default_set(),
+            products: sanhu_core::party::product::Products::default_set(),
         }
     }
 }

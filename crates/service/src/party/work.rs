@@ -91,6 +91,11 @@ impl Work {
         &self.store
     }
 
+    /// The products merchants sign, as configured.
+    pub fn products(&self) -> &sanhu_core::party::product::Products {
+        &self.config.products
+    }
+
     /// The server secret, for keys made of keyed hashes (a certificate's, a card's).
     pub fn secret(&self) -> &super::PartySecret {
         &self.config.secret

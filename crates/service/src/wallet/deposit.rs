@@ -24,6 +24,7 @@
 
 use sanhu_core::id::{ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction, Operation, Reason};
 use sanhu_core::wallet::{plan_capture, plan_payment, release_holds, Shortfall, TransferMeta, Wallet, WalletError};
 use sanhu_core::{AccountId, Amount, Timestamp};
@@ -218,7 +219,7 @@ impl Wallets {
         let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
         self.customer_may(member.member.customer(), Side::Pays).await?;
         self.not_own_account(request.member, member.member.customer(), beneficiary).await?;
-        self.account_may_receive(beneficiary).await?;
+        self.account_may_receive(beneficiary, PlatformProduct::BalancePayment).await?;
         self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         self.ensure_platform_account(&PlatformAccount::Deposits).await?;
         let order = self.deduction_order(request.member).await?;
@@ -390,7 +391,7 @@ impl Wallets {
         self.finish_holding(&id, actor).await?;
         let seen = load(&mut self.parties.reader(), &id).await?;
         if seen.status == DepositStatus::Held {
-            self.account_may_receive(seen.beneficiary).await?;
+            self.account_may_receive(seen.beneficiary, PlatformProduct::BalancePayment).await?;
         }
         let deposits = PlatformAccount::Deposits.id(self.config.currency);
         let deposit = transact!(&self.parties, |work| {

@@ -5,6 +5,7 @@
 
 use sanhu_core::ledger::TransferError;
 use sanhu_core::party::merchant::{MerchantError, MerchantLimitError};
+use sanhu_core::party::product::ProductNotSigned;
 use sanhu_core::wallet::WalletError;
 
 use crate::party::{PartyError, Rejection};
@@ -302,6 +303,7 @@ pub fn wallet_codes() -> Vec<Rejection> {
     // What a merchant receiving a payment may refuse.
     codes.extend(MerchantLimitError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.push(Rejection::of(MerchantError::NotReceiving));
+    codes.extend(ProductNotSigned::ALL.iter().map(|e| Rejection::of(*e)));
     codes.sort_by_key(|r| r.code);
     codes.dedup_by_key(|r| r.code);
     codes

@@ -27,6 +27,7 @@
 
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::Actor;
 use sanhu_core::wallet::{plan_capture, release_holds, PaymentPlan, TransferMeta};
 use sanhu_core::AccountId;
@@ -198,7 +199,7 @@ impl Wallets {
         if outcome == Outcome::ToReceiver {
             let seen = load(&mut self.parties.reader(), &id).await?;
             if seen.status == PaymentStatus::Escrowed {
-                self.account_may_receive(seen.receiver).await?;
+                self.account_may_receive(seen.receiver, PlatformProduct::EscrowCollection).await?;
             }
         }
         let (during, done, refused) = match outcome {

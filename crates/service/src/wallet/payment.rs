@@ -16,6 +16,7 @@
 //!   `failed`, and it stops counting.
 
 use sanhu_core::id::{ClientId, MemberId, OperatorId};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     plan_capture, plan_payment, plan_refund, release_holds, Deduction, Hold, Shortfall, TransferMeta, Wallet,
@@ -286,7 +287,12 @@ impl Wallets {
         self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         let receiver = self.receiver_account(&request.receiver).await?;
         self.not_own_account(request.member, member.member.customer(), receiver).await?;
-        self.account_may_receive(receiver).await?;
+        // Escrow is its own product (担保收款); paid or authorised, the balance payment's.
+        let product = match request.mode {
+            PaymentMode::Escrow => PlatformProduct::EscrowCollection,
+            _ => PlatformProduct::BalancePayment,
+        };
+        self.account_may_receive(receiver, product).await?;
         let order = self.deduction_order(request.member).await?;
         let payment = transact!(&self.parties, WalletFailure, |work| {
             if let Some(existing) = work.get::<Payment>(&id).await? {
@@ -308,9 +314,15 @@ impl Wallets {
             // A merchant's account receives within its type's limits, counted in this same write: a
             // payment or an escrow now, an authorisation (checked now) when it is captured.
             let count = !matches!(request.mode, PaymentMode::Authorise { .. });
-            let counted =
-                crate::party::merchants::merchant_receives(&self.parties, work, receiver, request.amount, count)
-                    .await?;
+            let counted = crate::party::merchants::merchant_receives(
+                &self.parties,
+                work,
+                receiver,
+                request.amount,
+                count,
+                product,
+            )
+            .await?;
             let taken = parts(&plan.deductions);
             let accounts: Vec<AccountId> = taken.iter().map(|p| p.account_id).collect();
             let operator = self
@@ -406,7 +418,7 @@ impl Wallets {
         // Captured, the money becomes the receiver's: a receiver that may not receive is refused now.
         let seen = load(&mut self.parties.reader(), &id).await?;
         if seen.status == PaymentStatus::Authorised {
-            self.account_may_receive(seen.receiver).await?;
+            self.account_may_receive(seen.receiver, PlatformProduct::BalancePayment).await?;
         }
         let payment = transact!(&self.parties, WalletFailure, |work| {
             let mut payment = load(work, &id).await?;
@@ -420,9 +432,15 @@ impl Wallets {
             let capture = plan_capture(&holds, amount, &meta, &mut ids_for(&id, "capture"))?;
             // What is captured is what the merchant receives: counted now, within its limits.
             let captured: i64 = capture.captured.iter().map(|c| c.amount.get()).sum();
-            payment.counted =
-                crate::party::merchants::merchant_receives(&self.parties, work, payment.receiver, captured, true)
-                    .await?;
+            payment.counted = crate::party::merchants::merchant_receives(
+                &self.parties,
+                work,
+                payment.receiver,
+                captured,
+                true,
+                PlatformProduct::BalancePayment,
+            )
+            .await?;
             payment.status = PaymentStatus::Capturing;
             payment.in_flight = store_chain(&capture.requests);
             payment.on_success = Some(PaymentStatus::Captured);

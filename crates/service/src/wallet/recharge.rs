@@ -22,6 +22,7 @@
 //! of its bonus is taken back and the spent part deducted from the refund.
 
 use sanhu_core::id::{ClientId, MemberId};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction};
 use sanhu_core::wallet::{plan_recharge, plan_repayment, FeePayer};
 use sanhu_core::{AccountId, Amount, Timestamp};
@@ -149,6 +150,9 @@ impl Wallets {
         if let Some(restriction) = self.account_restriction(account_id, Side::Receives).await? {
             return Err(restriction);
         }
+        // A merchant's account is recharged only with the product signed.
+        let mut reader = self.parties.reader();
+        crate::party::products::account_uses(&mut reader, account_id, PlatformProduct::Recharge).await?;
         let review_required = channel.review == ChannelReview::Required;
         transact!(&self.parties, |work| {
             if let Some(existing) = work.get::<RechargeOrder>(&id).await? {

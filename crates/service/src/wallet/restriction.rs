@@ -9,6 +9,7 @@
 
 use sanhu_core::id::{CustomerId, MemberId};
 use sanhu_core::ledger::{TransferAction, TransferError, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::wallet::{Wallet, WalletError};
 use sanhu_core::AccountId;
 use sanhu_store::LedgerStore;
@@ -44,17 +45,22 @@ impl Wallets {
 
     /// Refuses a member's account that may not receive: its member's (locked, cancelled, its customer
     /// banned), its customer's (frozen), its own status (frozen, closed) and, for a merchant's account,
-    /// its merchant's (not active). Not a member account: nothing to refuse here. Every way money
+    /// its merchant's (not active, or without `product` signed: the product the way money comes uses).
+    /// Not a member account: nothing to refuse here. Every way money
     /// reaches a member's account (a payment, a capture, an escrow released, a deposit captured) asks
     /// this one place.
-    pub(crate) async fn account_may_receive(&self, account: AccountId) -> Result<(), WalletFailure> {
+    pub(crate) async fn account_may_receive(
+        &self,
+        account: AccountId,
+        product: PlatformProduct,
+    ) -> Result<(), WalletFailure> {
         let mut reader = self.parties.reader();
         let record = match load_account(&mut reader, account).await {
             Ok(record) => record,
             Err(PartyError::NotFound(_)) => return Ok(()),
             Err(other) => return Err(other.into()),
         };
-        crate::party::merchants::merchant_may_receive(&mut reader, account).await?;
+        crate::party::merchants::merchant_may_receive(&mut reader, account, product).await?;
         self.member_may_receive(record.member_id).await?;
         match self.account_restriction(account, Side::Receives).await? {
             Some(restriction) => Err(restriction),

@@ -24,6 +24,7 @@
 
 use sanhu_core::id::{ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     allocate_shares, plan_payment, plan_refund, plan_share_refund, plan_shares, BusinessType, Deduction, ShareRule,
@@ -219,7 +220,7 @@ impl Wallets {
         for split in &request.splits {
             let account = self.receiver_account(&split.receiver).await?;
             self.not_own_account(request.member, member.member.customer(), account).await?;
-            self.account_may_receive(account).await?;
+            self.account_may_receive(account, PlatformProduct::SplitPayment).await?;
             specs.push(ShareSpec { receiver: account, rule: split.rule, escrow: split.escrow });
         }
         let shares = plan_shares(request.amount, &specs)?;
@@ -250,7 +251,15 @@ impl Wallets {
             let mut splits = Vec::with_capacity(shares.len());
             for share in &shares {
                 // Each merchant receiver within its limits, counted in this same write.
-                let counted = merchant_receives(&self.parties, work, share.receiver, share.amount.get(), true).await?;
+                let counted = merchant_receives(
+                    &self.parties,
+                    work,
+                    share.receiver,
+                    share.amount.get(),
+                    true,
+                    PlatformProduct::SplitPayment,
+                )
+                .await?;
                 splits.push(SplitShare {
                     account_id: share.receiver,
                     amount: share.amount.get(),
@@ -362,7 +371,7 @@ impl Wallets {
             return Err(WalletFailure::Rejected(ORDER_STATE_INVALID));
         }
         if seen.splits.iter().any(|s| s.account_id == receiver && s.status == ShareStatus::Escrowed) {
-            self.account_may_receive(receiver).await?;
+            self.account_may_receive(receiver, PlatformProduct::SplitPayment).await?;
         }
         let step = format!("split_release:{receiver}:{}", seen.refunds.len());
         transact!(&self.parties, |work| {

@@ -15,6 +15,7 @@
 use anyhow::anyhow;
 use sanhu_core::id::{BankCardId, ClientId, MemberId, OperatorId};
 use sanhu_core::ledger::{TransferAction, TransferRequest};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     preview_withdrawal, FeePayer, Settlement, TransferMeta, Wallet, WalletError, WithdrawalAccounts, WithdrawalPreview,
@@ -222,6 +223,10 @@ impl Wallets {
                 Err(refusal) => return Err(refusal.into()),
             };
             let taken: Vec<AccountId> = preview.allocations.iter().map(|a| a.account_id).collect();
+            // Money leaving a merchant's account (its settlement account) needs the product signed.
+            for account in &taken {
+                crate::party::products::account_uses(work, *account, PlatformProduct::Withdrawal).await?;
+            }
             let operator = self
                 .operator_acts(work, &member.member, request.operator, Operation::Withdraw, request.amount, &taken)
                 .await?;
