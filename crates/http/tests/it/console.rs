@@ -221,7 +221,7 @@ on_both_backends!(console_signs_in_searches_a_member_and_opens_a_balances_flow, 
     app.api.real_name(&member, "张三", 1).await;
     let part = browser.htmx(&format!("/console/members?by=phone&q={PHONE}")).await;
     let text = part.expect(StatusCode::OK);
-    assert!(text.contains(&member) && text.contains("id_card") && text.contains("***"), "{text}");
+    assert!(text.contains(&member) && text.contains("居民身份证") && text.contains("***"), "{text}");
     let nothing = browser.get("/console/members?by=phone&q=13900000000").await;
     assert!(nothing.expect(StatusCode::OK).contains("没有符合条件的记录"));
 
@@ -298,7 +298,7 @@ on_both_backends!(console_forms_are_refused_without_the_sessions_csrf_token, |db
         .await
         .expect_redirect("/console/approvals?done=done");
     let wallet = checker.get(&format!("/console/members/{member}")).await;
-    assert!(wallet.expect(StatusCode::OK).contains("frozen"), "{}", wallet.text);
+    assert!(wallet.expect(StatusCode::OK).contains("<td>冻结</td>"), "{}", wallet.text);
 
     // Both are in the audit log as the staff members, and the auditor sees them in the console.
     let store = &app.api.db.store;
@@ -555,6 +555,52 @@ on_both_backends!(console_dashboard_shows_todays_and_this_months_money_and_a_cha
     assert!(english.expect(StatusCode::OK).contains("Money moved"), "{}", english.text);
 });
 
+on_both_backends!(daily_figures_count_each_order_once_by_its_client_and_number, |db| {
+    let app = world_app(db).await;
+    let (member, account) = app.funded_member(PHONE).await;
+    let (other, _) = app.funded_member("13800138002").await;
+    let (_, shop) = app.api.active_member("13800138009").await;
+    let (_, other_shop) = app.api.active_member("13800138008").await;
+    let figures = |body: &serde_json::Value, flow: &str| {
+        let days: i64 = body["days"].as_array().unwrap().iter().map(|d| d[flow]["count"].as_i64().unwrap()).sum();
+        assert_eq!(Some(days), body["total"][flow]["count"].as_i64(), "the days add up to the month: {body}");
+        (body["total"][flow]["count"].as_i64().unwrap(), body["total"][flow]["amount"].as_i64().unwrap())
+    };
+
+    // An order number is unique per API client only: the platform's P-1 and a bound client's P-1
+    // are two orders.
+    app.api.post("/v1/payments", pay("P-1", &member, 1_000, &shop)).await.assert_status(StatusCode::CREATED);
+    let bound = bound_client(&app.api.db.store, &other, "shop app").await;
+    let paid = app.api.send_as(&bound, "POST", "/v1/payments", pay("P-1", &other, 2_000, &other_shop)).await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+    let month = app.api.get("/v1/statistics/daily").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(figures(&month, "payments"), (2, 3_000));
+
+    // One order's two transfers a second either side of a quarter hour: one order, not two.
+    for amount in [100, 200] {
+        let body = json!({"debit_account_id": account, "credit_account_id": shop, "amount": amount,
+                          "code": "withdraw", "reference": "W-9"});
+        app.api.post("/v1/ledger/transfers", body).await.assert_status(StatusCode::CREATED);
+    }
+    let quarter: i64 = 900 * 1_000_000_000;
+    let boundary = sanhu_service::clock::now().nanos() / quarter * quarter;
+    let (before, after) = (boundary - 1_000_000_000, boundary + 1_000_000_000);
+    sql(
+        &app.api.db,
+        &format!(
+            "UPDATE ledger_transfers SET timestamp = {before} WHERE reference = 'W-9' AND amount = 100; \
+             UPDATE ledger_transfers SET timestamp = {after} WHERE reference = 'W-9' AND amount = 200;"
+        ),
+    )
+    .await;
+    let month = app.api.get("/v1/statistics/daily").await.assert_status(StatusCode::OK).clone();
+    let (count, amount) = figures(&month, "withdrawals");
+    assert_eq!(count, 1, "{month}");
+    // (Within a month's first quarter hour, the first transfer is last month's.)
+    assert!(amount == 300 || amount == 200, "{month}");
+    assert_eq!(figures(&month, "payments"), (2, 3_000));
+});
+
 on_both_backends!(console_finds_orders_of_each_kind_only_on_criteria_and_shows_their_transfers, |db| {
     let app = world_app(db).await;
     let (member, _) = app.funded_member(PHONE).await;
@@ -617,7 +663,7 @@ on_both_backends!(console_finds_orders_of_each_kind_only_on_criteria_and_shows_t
     let order = finance.get(&format!("/console/orders/payment/P-1?client_id={client}")).await;
     let text = order.expect(StatusCode::OK);
     assert!(text.contains("支付订单") && text.contains("¥10.00") && text.contains("账务流水"), "{text}");
-    assert!(text.contains("RF-1") && text.contains(">pay<") && text.contains("¥3.00"), "{text}");
+    assert!(text.contains("RF-1") && text.contains(">支付<") && text.contains("¥3.00"), "{text}");
     let bad = finance.get("/console/orders?kind=payment&from_date=2026-02-30").await;
     assert!(bad.expect(StatusCode::OK).contains("2026-02-30"), "{}", bad.text);
     // Operations lacks the ledger's scope: the order, without its transfers.
@@ -721,7 +767,7 @@ on_both_backends!(console_reviews_a_merchant_held_for_a_second_staff_member_then
         text.contains("某某咖啡1") && text.contains("入网审核") && !text.contains("1100000000000000000001"),
         "{text}"
     );
-    assert!(text.contains("营业执照") && text.contains("merchant.submitted"), "{text}");
+    assert!(text.contains("营业执照") && text.contains("提交审核") && text.contains("企业商户"), "{text}");
     // Rejecting needs a reason (the API says so when the request is applied); asking for more too.
     maker
         .post(&format!("/console/merchants/{merchant}/review"), &[("decision", "approve"), ("key", "k-approve")])
