@@ -285,7 +285,7 @@ test("a card batch is approved by marketing, then by finance", async () => {
   // Redemption codes: their text shown once, with a CSV to download; the list never shows it.
   await page.getByLabel("数量").fill("5");
   const expiry = new Date(Date.now() + 30 * 86400 * 1000).toISOString().slice(0, 10);
-  const expires = page.getByLabel(/失效日期/);
+  const expires = page.getByLabel(/有效期至/);
   assert.equal(await expires.getAttribute("type"), null, "a text field, not the browser's mm/dd/yyyy date field");
   await expires.fill(expiry);
   // The batch's cards are sold at a price: a redeemed code's sale is paid through a channel.

@@ -4,12 +4,12 @@
 //! through the API ([`Visit::api`]).
 
 use axum::extract::{Path, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Value};
 
 use super::messages::label;
-use super::{client_query, date_parts, encode, Form, Me, Visit, PAGE_LINES};
+use super::{client_query, cookie, date_parts, encode, random_hex, Form, Me, Visit, PAGE_LINES};
 
 pub(super) const DAILY_FIGURES: (&str, &str) = ("GET", "/v1/statistics/daily");
 pub(super) const SEARCH_ORDERS: (&str, &str) = ("GET", "/v1/orders");
@@ -25,6 +25,9 @@ pub(super) const LIST_CODES: (&str, &str) = ("GET", "/v1/card-batches/{id}/codes
 pub(super) const MERCHANT_LEVELS: (&str, &str) = ("GET", "/v1/merchant-levels");
 pub(super) const MERCHANT_CHILDREN: (&str, &str) = ("GET", "/v1/merchants/{id}/children");
 pub(super) const MOVE_MERCHANT: (&str, &str) = ("POST", "/v1/merchants/{id}/move");
+
+/// The code generation form's one-time token.
+const CODES_FORM_COOKIE: &str = "sanhu_console_codes_form";
 
 /// The four flows, in the order the dashboard shows them.
 const FLOWS: [&str; 4] = ["recharges", "payments", "refunds", "withdrawals"];
@@ -406,13 +409,20 @@ pub(super) async fn batch(visit: Visit, Path(id): Path<String>) -> Response {
     let done = visit.param("done").map(|d| label(visit.lang, d).to_owned());
     // Marketing and finance approve, each in their role (the API refuses any other).
     let approver = matches!(me.role.as_str(), "marketing" | "finance");
-    visit.render(
+    // The code generation's form is taken once: its token, in the page and in a cookie, is spent by
+    // the first submission (the route takes no Idempotency-Key).
+    let once = random_hex();
+    let mut response = visit.render(
         Some(&me),
         StatusCode::OK,
         "batch.html",
         json!({"b": answer.body, "may_approve": approver && me.may(APPROVE_BATCH), "done": done,
-               "may_generate": me.may(GENERATE_CODES), "may_list_codes": me.may(LIST_CODES)}),
-    )
+               "may_generate": me.may(GENERATE_CODES), "may_list_codes": me.may(LIST_CODES), "once": once}),
+    );
+    if let Ok(value) = visit.cookie_header(CODES_FORM_COOKIE, &once, 3600) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 pub(super) async fn approve_batch(visit: Visit, Path(id): Path<String>, request: Request) -> Response {
@@ -434,9 +444,18 @@ pub(super) async fn generate_codes(visit: Visit, Path(id): Path<String>, request
         Err(response) => return response,
     };
     let form = Form::read(request).await;
+    let once = cookie(&visit.headers, CODES_FORM_COOKIE).unwrap_or_default();
+    if once.len() != 32 || form.get("once") != Some(once.as_str()) {
+        let text = label(visit.lang, "codes_form_spent");
+        return visit.message(Some(&me), StatusCode::CONFLICT, "refused_title", text, None);
+    }
     let calendar = &visit.state.parties.config().calendar;
     let expires = form.get("expires_on").unwrap_or_default().trim();
-    let Some(expires_at) = date_parts(expires).and_then(|(y, m, d)| calendar.date_start(y, m, d)) else {
+    // Valid through the day given: they stop at the next day's start.
+    let expires_at = date_parts(expires)
+        .and_then(|(y, m, d)| calendar.date_start(y, m, d))
+        .and_then(|start| calendar.day_start(sanhu_core::PlatformDay(calendar.day(start).0 + 1)));
+    let Some(expires_at) = expires_at else {
         let text = format!("{}: {expires}", label(visit.lang, "codes_expire_on"));
         return visit.message(Some(&me), StatusCode::UNPROCESSABLE_ENTITY, "refused_title", &text, None);
     };
@@ -466,12 +485,16 @@ pub(super) async fn generate_codes(visit: Visit, Path(id): Path<String>, request
     }
     let href = format!("data:text/csv;charset=utf-8,{}", encode(&csv));
     let file = format!("codes-{id}-{}.csv", random_suffix(&codes));
-    visit.render(
+    let mut response = visit.render(
         Some(&me),
         StatusCode::OK,
         "codes_generated.html",
         json!({"batch_id": id, "generated": answer.body, "csv_href": href, "csv_file": file}),
-    )
+    );
+    if let Ok(value) = visit.cookie_header(CODES_FORM_COOKIE, "", 0) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// The first code's id's tail: tells two downloads of one batch apart.

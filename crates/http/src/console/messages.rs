@@ -359,7 +359,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("codes_title", "兑换码", "Redemption codes"),
     ("codes_generate", "生成兑换码", "Generate redemption codes"),
     ("codes_hint", "兑换码的文本只在生成后显示这一次（可下载一次 CSV），系统只保存其摘要，之后无法再查看。", "A code's text is shown once, right after it is generated (and downloadable once as CSV): sanhu keeps only a hash of it, and it cannot be shown again."),
-    ("codes_expire_on", "失效日期（YYYY-MM-DD，该日零时起不可兑换）", "Expires on (YYYY-MM-DD, from that day's midnight)"),
+    ("codes_expire_on", "有效期至（YYYY-MM-DD，含当日）", "Valid through (YYYY-MM-DD, that day included)"),
+    ("codes_form_spent", "此生成表单已提交过（兑换码只生成一次）：请回到批次页重新打开表单。未看到文本的兑换码到期后自动作废、归还批次。", "This generation form was sent already (codes are generated once): open the batch's page again. Codes whose text was not seen lapse at their expiry and go back to the batch."),
     ("payment_channel", "支付渠道", "Payment channel"),
     ("optional", "可选", "optional"),
     ("codes_generated_title", "已生成的兑换码", "Codes generated"),
@@ -570,6 +571,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("event_withdrawal_approved", "提现审核通过", "withdrawal approved"),
     ("event_withdrawal_rejected", "提现审核驳回", "withdrawal rejected"),
     ("event_withdrawal_status_changed", "提现状态变更", "withdrawal status changed"),
+    ("verify_not_recorded", "账本与审计链的校验（sanhu verify）结果不记录在数据库中，此处无法显示：请在服务器上运行 sanhu verify 查看，其退出码表示是否一致。", "The result of the ledger's and the audit chain's check (sanhu verify) is not recorded in the database, so it cannot be shown here: run sanhu verify on the server; its exit code says whether all holds."),
     // Messages and errors
     ("back", "返回", "Back"),
     ("forbidden_title", "无权访问", "Not allowed"),

@@ -50,7 +50,12 @@ pub(super) async fn customers(visit: Visit) -> Response {
             return visit.refusal(Some(&me), &answer);
         }
     }
-    visit.render(Some(&me), StatusCode::OK, "customers.html", json!({"by": by, "q": q, "results": results, "error": error}))
+    visit.render(
+        Some(&me),
+        StatusCode::OK,
+        "customers.html",
+        json!({"by": by, "q": q, "results": results, "error": error}),
+    )
 }
 
 /// A customer: its members (each with its wallet and bills), its merchants, every account with its
@@ -141,7 +146,8 @@ pub(super) async fn bill(visit: Visit, Path(id): Path<String>) -> Response {
     let mut bill = answer.body;
     let paged = visit.param("after").is_some();
     if let Some(after) = visit.param("after") {
-        let page = visit.get(&format!("/v1/bills/{}/items?limit={BILL_ITEMS}&after={}", encode(&id), encode(after))).await;
+        let page =
+            visit.get(&format!("/v1/bills/{}/items?limit={BILL_ITEMS}&after={}", encode(&id), encode(after))).await;
         if !page.ok() {
             return visit.refusal(Some(&me), &page);
         }
