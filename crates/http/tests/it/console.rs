@@ -889,3 +889,99 @@ on_both_backends!(console_shows_card_types_and_batches_and_takes_marketings_then
     let again = marketing.post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "m2")]).await;
     assert!(again.status.is_client_error(), "{}", again.text);
 });
+
+on_both_backends!(console_generates_a_batchs_codes_once_and_lists_them_without_their_text, |db| {
+    let app = world_app(db).await;
+    let terms = json!({"kind": "stored_value", "face_value": 500000, "sale_price": 450000,
+                       "validity": {"days_from_activation": 365}, "rechargeable": true, "default_rate_bp": 9000});
+    let card_type = app.api.post("/v1/card-types", json!({"name": "金卡", "grade": 1, "terms": terms})).await;
+    let card_type = card_type.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let segment =
+        json!({"prefix": "8601", "serial_digits": 8, "first_serial": 0, "last_serial": 999, "region": "北京分公司"});
+    let segment = app.api.post("/v1/card-segments", segment).await;
+    let segment = segment.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let batch = json!({"type_id": card_type, "segment_id": segment, "channel": "app", "quantity": 10});
+    let batch = app.api.post("/v1/card-batches", batch).await;
+    let batch = batch.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let mut marketing = app.signed_in("mei.lin").await;
+    marketing.post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "m")]).await;
+    let mut finance = app.signed_in("li.wei").await;
+    finance.post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "f")]).await;
+
+    let page = finance.get(&format!("/console/cards/batches/{batch}")).await;
+    assert!(page.expect(StatusCode::OK).contains("生成兑换码"), "{}", page.text);
+    let once = finance.cookie("sanhu_console_codes_form").unwrap().to_owned();
+    let calendar = app.api.state.parties().config().calendar.clone();
+    let now = sanhu_service::clock::now();
+    let day = calendar.day(now).0 + 30;
+    let expires_on = calendar.local_text(calendar.day_start(sanhu_core::PlatformDay(day)).unwrap())[..10].to_owned();
+    let next_day = calendar.local_text(calendar.day_start(sanhu_core::PlatformDay(day + 1)).unwrap());
+    let form = [("once", once.as_str()), ("quantity", "3"), ("expires_on", &expires_on), ("payment_channel", "alipay")];
+    let generated = finance.post(&format!("/console/cards/batches/{batch}/codes"), &form).await;
+    let text = generated.expect(StatusCode::OK);
+    let codes: Vec<&str> =
+        text.split("<strong class=\"code-text\">").skip(1).map(|rest| rest.split('<').next().unwrap()).collect();
+    assert_eq!(codes.len(), 3, "{text}");
+    assert!(text.contains("data:text/csv;charset=utf-8,") && text.contains("下载 CSV"), "{text}");
+    assert!(generated.headers.get(header::CACHE_CONTROL).unwrap() == "no-store");
+    // Valid through the day given: they stop at the next day's start, in the platform's time zone.
+    assert!(text.contains(&next_day), "{next_day}: {text}");
+    // The same form sent again makes nothing: its token is spent.
+    let csrf = finance.cookie("sanhu_console_csrf").unwrap().to_owned();
+    let mut with_csrf = vec![("csrf", csrf.as_str())];
+    with_csrf.extend_from_slice(&form);
+    let again = finance.send("POST", &format!("/console/cards/batches/{batch}/codes"), &with_csrf, &[]).await;
+    assert!(again.expect(StatusCode::CONFLICT).contains("此生成表单已提交过"), "{}", again.text);
+    // The list: three codes, unused, never their text.
+    let list = finance.get(&format!("/console/cards/batches/{batch}/codes")).await;
+    let text = list.expect(StatusCode::OK);
+    assert_eq!(text.matches("未兑换").count(), 3, "{text}");
+    for code in codes {
+        assert!(!text.contains(code), "{text}");
+    }
+    // Customer service holds no cards scope: refused.
+    let mut kefu = app.signed_in("kefu").await;
+    kefu.get(&format!("/console/cards/batches/{batch}/codes")).await.expect(StatusCode::FORBIDDEN);
+});
+
+on_both_backends!(console_shows_a_customer_and_issues_a_members_bill, |db| {
+    let app = world_app(db).await;
+    let (member, account) = app.funded_member(PHONE).await;
+    let mut finance = app.signed_in("li.wei").await;
+    // Search first: nothing listed without a criterion; a customer by a member's phone.
+    let empty = finance.get("/console/customers").await;
+    assert!(!empty.expect(StatusCode::OK).contains("<table"), "{}", empty.text);
+    let found = finance.get(&format!("/console/customers?by=phone&q={PHONE}")).await;
+    let text = found.expect(StatusCode::OK);
+    let customer = text.split("/console/customers/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert!(customer.starts_with("cus_"), "{text}");
+    let page = finance.get(&format!("/console/customers/{customer}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains(&member) && text.contains(&account) && text.contains("基本户"), "{text}");
+    assert!(text.contains("¥2,000.00") && text.contains("会员注册") && text.contains("客户账单"), "{text}");
+    assert!(text.contains(&format!("/console/members/{member}?account={account}#flow")), "{text}");
+
+    // A member's bill of last month, issued through the API's rule, then read.
+    let bills = finance.get(&format!("/console/members/{member}/bills")).await;
+    let text = bills.expect(StatusCode::OK);
+    assert!(text.contains("尚未出具账单") && text.contains("出具账单"), "{text}");
+    let month = text.split("name=\"period\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let issued = finance.post(&format!("/console/members/{member}/bills"), &[("key", "b1"), ("period", &month)]).await;
+    assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.text);
+    let location = issued.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
+    assert!(location.starts_with("/console/bills/bil_"), "{location}");
+    let bill = finance.get(&location).await;
+    assert!(bill.expect(StatusCode::OK).contains(&format!("账单 {month}")), "{}", bill.text);
+    // A month not ended is refused by the API, and said so.
+    let now = sanhu_service::clock::now();
+    let this_month = app.api.state.parties().config().calendar.local_text(now)[..7].to_owned();
+    let refused =
+        finance.post(&format!("/console/members/{member}/bills"), &[("key", "b2"), ("period", &this_month)]).await;
+    assert!(refused.expect(StatusCode::CONFLICT).contains("bill_period_not_closed"), "{}", refused.text);
+    let summed = finance.get(&format!("/console/customers/{customer}/bill?period={month}")).await;
+    let text = summed.expect(StatusCode::OK);
+    assert!(text.contains("客户账单") && text.contains(&location["/console/bills/".len()..]), "{text}");
+    // Customer service holds admin:read: it reads the customer too.
+    let mut kefu = app.signed_in("kefu").await;
+    kefu.get(&format!("/console/customers/{customer}")).await.expect(StatusCode::OK);
+});
