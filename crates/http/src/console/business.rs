@@ -3,6 +3,9 @@
 //! transfers) and cards (types, batches, a batch's approvals). Like every page, each reads and acts
 //! through the API ([`Visit::api`]).
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use axum::extract::{Path, Request};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -445,7 +448,7 @@ pub(super) async fn generate_codes(visit: Visit, Path(id): Path<String>, request
     };
     let form = Form::read(request).await;
     let once = cookie(&visit.headers, CODES_FORM_COOKIE).unwrap_or_default();
-    if once.len() != 32 || form.get("once") != Some(once.as_str()) {
+    if once.len() != 32 || form.get("once") != Some(once.as_str()) || !spend(&once) {
         let text = label(visit.lang, "codes_form_spent");
         return visit.message(Some(&me), StatusCode::CONFLICT, "refused_title", text, None);
     }
@@ -495,6 +498,22 @@ pub(super) async fn generate_codes(visit: Visit, Path(id): Path<String>, request
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// Forms of code generation already sent, by their token, for the token's life: a second request
+/// with a token (a double click, sent before the first's answer cleared the cookie) is refused. Kept
+/// by this process: behind several servers, the cookie cleared by the first answer still stops a
+/// resubmission.
+static SPENT_FORMS: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Instant>>> =
+    std::sync::LazyLock::new(Default::default);
+const SPENT_FORM_KEPT: Duration = Duration::from_secs(3600);
+
+/// Spends a code generation form's token: false if it was spent already.
+fn spend(token: &str) -> bool {
+    let mut spent = SPENT_FORMS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let now = Instant::now();
+    spent.retain(|_, at| now.duration_since(*at) < SPENT_FORM_KEPT);
+    spent.insert(token.to_owned(), now).is_none()
 }
 
 /// The first code's id's tail: tells two downloads of one batch apart.

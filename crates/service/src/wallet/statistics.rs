@@ -6,9 +6,10 @@
 //! transfers and posted holds: money that moved), counted by order, in one query for the month
 //! ([`sanhu_store::LedgerStore::transfer_totals`]) whose quarter-hour totals are added up per platform
 //! day here (every time zone's day starts on a quarter hour). An order is counted once, on the day of
-//! its first transfer of the month, however many quarter hours its transfers span; and it is told from
-//! another API client's order of the same number by the account its money goes into or comes out of
-//! (an order number is unique per client only).
+//! its first transfer of the month, however many quarter hours its transfers span (a split payment,
+//! a withdrawal from several accounts: one order each). Orders are told apart by their number (the
+//! transfers' reference): the journal keeps no API client, so two clients' orders of one number in a
+//! month count as one.
 
 use sanhu_core::id::MemberId;
 use sanhu_core::{PlatformDay, PlatformMonth, Timestamp};

@@ -398,14 +398,10 @@ impl LedgerStore for PostgresStore {
             .statements
             .get(
                 &conn.client,
-                // The span's money by bucket, and each order once, in the bucket of its first transfer:
-                // an order is its reference with the account its code's money goes into (recharge,
-                // pay) or comes out of (the others), as on SQLite.
+                // The span's money by bucket, and each order (its reference) once, in the bucket of
+                // its first transfer, as on SQLite.
                 "WITH moved AS ( \
-                   SELECT code, timestamp / $3 AS bucket, amount, \
-                     COALESCE(reference, id::text) || ':' || \
-                     (CASE WHEN code IN ('recharge', 'pay') THEN credit_account_id ELSE debit_account_id END)::text \
-                     AS ord \
+                   SELECT code, timestamp / $3 AS bucket, amount, COALESCE(reference, id::text) AS ord \
                    FROM ledger_transfers \
                    WHERE timestamp >= $1 AND timestamp < $2 AND kind IN (0, 2)), \
                  firsts AS (SELECT code, MIN(bucket) AS bucket FROM moved GROUP BY code, ord) \

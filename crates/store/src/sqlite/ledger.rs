@@ -263,12 +263,10 @@ impl LedgerStore for SqliteStore {
 }
 
 /// What tells an order's transfers from another's in the statistics: its reference (the order's
-/// number; a transfer without one is an order of its own) with the account the money of its code goes
-/// into (a recharge's, a payment's: the payer's accounts may be several) or comes out of (a refund's,
-/// a withdrawal's, any other's). An order number is unique per API client only: two clients' orders
-/// of one number are two, unless they move money into (or out of) the same account.
-const ORDER_KEY_SQL: &str = "COALESCE(reference, hex(id)) || ':' || \
-     hex(CASE WHEN code IN ('recharge', 'pay') THEN credit_account_id ELSE debit_account_id END)";
+/// number; a transfer without one is an order of its own). An order number is unique per API client
+/// only, and the journal keeps no client: two clients' orders of one number moved in one month are
+/// counted as one.
+const ORDER_KEY_SQL: &str = "COALESCE(reference, hex(id))";
 
 /// The seq of the first transfer with a timestamp at or after `at` (one more than the last seq if
 /// none): a binary search on seq, which orders the transfers as their timestamps do.
