@@ -19,6 +19,10 @@ const account = process.env.SANHU_CONSOLE_ACCOUNT;
 const merchant = process.env.SANHU_CONSOLE_MERCHANT;
 const batch = process.env.SANHU_CONSOLE_BATCH;
 const database = process.env.SANHU_CONSOLE_DB;
+const partner1 = process.env.SANHU_CONSOLE_PARTNER1;
+const partner2 = process.env.SANHU_CONSOLE_PARTNER2;
+const agent = process.env.SANHU_CONSOLE_AGENT;
+const certificate = process.env.SANHU_CONSOLE_CERTIFICATE;
 const shots = process.env.SANHU_CONSOLE_SCREENSHOTS;
 const executablePath = process.env.SANHU_CHROMIUM || "/usr/bin/chromium";
 assert.ok(url && username && password && phone && member, "run.sh sets the server, the staff member and the member");
@@ -153,9 +157,9 @@ test("a withdrawal is reviewed; a freeze and an unfreeze wait for a second staff
   await row.getByText("¥800.00").waitFor();
   await row.getByRole("button", { name: /通过/ }).click();
   await page.getByRole("status").getByText("已完成").waitFor();
-  await page.getByText("approved").first().waitFor();
+  await page.getByText("已审核").first().waitFor();
 
-  for (const [action, shown] of [["冻结", "frozen"], ["解冻", "normal"]]) {
+  for (const [action, shown] of [["冻结", "冻结"], ["解冻", "正常"]]) {
     await page.goto(`${url}/console/members/${member}`);
     const accountRow = page.locator("tr", { hasText: account });
     await accountRow.getByLabel("原因").fill("风控核查");
@@ -256,7 +260,7 @@ test("orders are found by criteria only, and an order shows its ledger transfers
   await page.getByRole("link", { name: "ZF-2026-0001" }).click();
   await page.getByRole("heading", { name: /支付订单/ }).waitFor();
   await page.getByText("TK-2026-0001").waitFor();
-  await page.getByRole("cell", { name: "pay", exact: true }).first().waitFor();
+  await page.getByRole("cell", { name: "支付", exact: true }).first().waitFor();
   await shot(page, "order");
   await context.close();
 });
@@ -277,5 +281,127 @@ test("a card batch is approved by marketing, then by finance", async () => {
   await page.getByRole("button", { name: /审批通过：\s*财务部/ }).click();
   await page.getByText("已审批").first().waitFor();
   await shot(page, "batch");
+
+  // Redemption codes: their text shown once, with a CSV to download; the list never shows it.
+  await page.getByLabel("数量").fill("5");
+  const expiry = new Date(Date.now() + 30 * 86400 * 1000).toISOString().slice(0, 10);
+  const expires = page.getByLabel(/有效期至/);
+  assert.equal(await expires.getAttribute("type"), null, "a text field, not the browser's mm/dd/yyyy date field");
+  await expires.fill(expiry);
+  // The batch's cards are sold at a price: a redeemed code's sale is paid through a channel.
+  await page.getByLabel(/支付渠道/).fill("alipay");
+  await page.getByRole("button", { name: "生成兑换码" }).click();
+  await page.getByRole("heading", { name: /已生成的兑换码/ }).waitFor();
+  const texts = await page.locator(".code-text").allInnerTexts();
+  assert.equal(texts.length, 5);
+  for (const text of texts) assert.match(text, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+  await shot(page, "codes-generated");
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: /下载 CSV/ }).click(),
+  ]);
+  const chunks = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+  const csv = Buffer.concat(chunks).toString("utf8");
+  for (const text of texts) assert.ok(csv.includes(text), "the CSV holds every code");
+  await page.getByRole("link", { name: /查看兑换码/ }).click();
+  await page.getByRole("heading", { name: /兑换码/ }).waitFor();
+  assert.equal(await page.getByRole("cell", { name: "未兑换" }).count(), 5);
+  const listed = await page.locator("main").innerText();
+  for (const text of texts) assert.ok(!listed.includes(text), "the list never shows a code's text");
+  await shot(page, "codes");
   await finance.context.close();
+});
+
+test("a customer is found by certificate; its page links its members, accounts and history", async () => {
+  const { context, page } = await signIn(username);
+  await page.getByRole("navigation").getByRole("link", { name: "客户查询" }).click();
+  await page.getByRole("heading", { name: "客户查询" }).waitFor();
+  assert.equal(await page.locator("table").count(), 0, "nothing is listed before a criterion");
+  await page.getByLabel("查询方式").selectOption("certificate");
+  await page.getByLabel("查询内容").fill(certificate);
+  await page.getByRole("button", { name: "查询" }).click();
+  await page.getByRole("cell", { name: "张三" }).first().waitFor();
+  await shot(page, "customers");
+  await page.locator("tbody a").first().click();
+  await page.getByRole("heading", { name: /^客户/ }).first().waitFor();
+  await page.getByRole("cell", { name: member }).first().waitFor();
+  await page.getByText("会员注册").first().waitFor();
+  await page.getByText("基本户").first().waitFor();
+  await shot(page, "customer");
+  // A balance opens its account's flow.
+  await page.locator("td.money a").first().click();
+  await page.getByRole("heading", { name: /会员钱包/ }).waitFor();
+  await page.getByRole("heading", { name: /账户流水/ }).waitFor();
+  await context.close();
+});
+
+test("a member's bill is issued for a month and read with its items; the customer's bill sums it", async () => {
+  const { context, page } = await signIn(username);
+  await page.goto(`${url}/console/members/${member}`);
+  await page.getByRole("link", { name: /会员账单/ }).click();
+  await page.getByRole("heading", { name: /会员账单/ }).first().waitFor();
+  const period = await page.getByLabel(/月份/).inputValue();
+  assert.match(period, /^[0-9]{4}-[0-9]{2}$/, "last month is offered");
+  await page.getByRole("button", { name: "出具账单" }).click();
+  await page.getByRole("heading", { name: new RegExp(`账单 ${period}`) }).waitFor();
+  await page.getByRole("heading", { name: "账单明细" }).waitFor();
+  await shot(page, "bill");
+  await page.goto(`${url}/console/members/${member}/bills`);
+  await page.getByRole("cell", { name: period }).waitFor();
+  await page.locator("tbody a").first().click();
+  await page.getByRole("link", { name: /^cus_/ }).click();
+  await page.getByLabel(/月份/).fill(period);
+  await page.getByRole("button", { name: "查看客户账单" }).click();
+  await page.getByRole("heading", { name: new RegExp(`客户账单 ${period}`) }).waitFor();
+  await page.getByRole("link", { name: /^bil_/ }).first().waitFor();
+  await shot(page, "customer-bill");
+  await context.close();
+});
+
+test("a merchant's place in the hierarchy is shown, and a move waits for a second staff member", async () => {
+  const maker = await signIn("yun.ying");
+  const page = maker.page;
+  await page.goto(`${url}/console/merchants/${partner1}`);
+  await page.getByRole("heading", { name: "下级商户" }).waitFor();
+  await page.getByRole("link", { name: agent }).click();
+  await page.getByRole("heading", { name: /某某代理/ }).waitFor();
+  const facts = page.locator("#hierarchy + dl");
+  await facts.getByText("代理商").waitFor();
+  await facts.getByRole("link", { name: new RegExp(partner1) }).waitFor();
+  // The merchant's values are in words, not the API's codes.
+  const text = await page.locator("main").innerText();
+  for (const raw of ["enterprise", "offline_store", "t1", "merchant.opened"]) {
+    assert.ok(!new RegExp(`\\b${raw.replace(".", "\\.")}\\b`).test(text), `${raw} is shown untranslated`);
+  }
+  await page.getByText("企业商户").first().waitFor();
+  await page.getByText("线下门店").first().waitFor();
+  await page.getByLabel(/新上级商户/).fill(partner2);
+  await page.locator("#move-reason").fill("代理商划转");
+  await page.getByRole("button", { name: "迁移" }).click();
+  await page.getByText("已提交，等待另一位人员复核").waitFor();
+  await approveOn(page, `/v1/merchants/${agent}/move`);
+  await page.getByText("approval_same_staff_member").waitFor();
+  const checker = await signIn("zhao.min");
+  await approveOn(checker.page, `/v1/merchants/${agent}/move`);
+  await checker.page.getByText("已完成").waitFor();
+  await checker.context.close();
+  await page.goto(`${url}/console/merchants/${agent}`);
+  await page.locator("#hierarchy + dl").getByRole("link", { name: new RegExp(partner2) }).waitFor();
+  await page.getByText("调整上级商户").first().waitFor();
+  await shot(page, "merchant-hierarchy");
+  await maker.context.close();
+});
+
+test("date fields are text in YYYY-MM-DD, never the browser's mm/dd/yyyy", async () => {
+  const { context, page } = await signIn(username);
+  for (const path of ["/console/orders", "/console/audit"]) {
+    const answer = await page.goto(`${url}${path}`);
+    if (answer.status() === 403) continue;
+    for (const input of await page.locator("input[name$=_date]").all()) {
+      assert.equal(await input.getAttribute("type"), null);
+      assert.equal(await input.getAttribute("placeholder"), "YYYY-MM-DD");
+    }
+  }
+  await context.close();
 });

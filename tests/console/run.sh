@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The operations console in a real browser: starts `sanhu serve` on SQLite in a temporary directory,
 # makes staff members of several roles (`sanhu staff create`), a member with money in its wallet, a
-# withdrawal waiting for review, a payment and its refund, an enterprise merchant under review and a
-# card batch (`sanhu call`), then runs console.test.mjs (node's test runner) in Debian's Chromium through playwright-core (no
+# withdrawal waiting for review, a payment and its refund, an enterprise merchant under review, two
+# channel partners and an agent under one of them, and a card batch (`sanhu call`), then runs console.test.mjs (node's test runner) in Debian's Chromium through playwright-core (no
 # browser download). Screenshots go to docs/console/ (SANHU_CONSOLE_SCREENSHOTS to change it; empty:
 # none). For CI (.ci/run) and by hand:
 #
@@ -105,6 +105,41 @@ call POST "/v1/merchants/$MERCHANT/documents" --data "{\"licence_number\":\"$CRE
 call POST "/v1/merchants/$MERCHANT/settlement-account" --data '{"kind":"corporate","account_name":"北京某某咖啡有限公司","account_number":"1100000000000000000001","bank_code":"102","branch_code":"102100000012"}' > /dev/null
 call POST "/v1/merchants/$MERCHANT/settlement-account/verification" --data '{"verified":true,"account_number":"1100000000000000000001"}' > /dev/null
 call POST "/v1/merchants/$MERCHANT/submit" --data '{}' > /dev/null
+# The hierarchy: two channel partners, active (reviewed by two staff members), each another
+# enterprise's (an active merchant opens accounts a member has one of), and an agent applying under the
+# first.
+enterprise() { # number: an active enterprise member, its credit code ending in that number
+  local code
+  code="$(python3 -c '
+import sys
+chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"; w = [1,3,9,27,19,26,16,17,20,29,25,13,8,24,10,30,28]
+stem = "91110108MA010000" + sys.argv[1]; c = (31 - sum(chars.index(x) * k for x, k in zip(stem, w)) % 31) % 31
+print(stem + chars[c])' "$1")"
+  member="$(call POST /v1/enterprises --data "{\"email\":\"partner$1@example.com\",\"admin\":{\"phone\":\"1391234000$1\"},\"company\":{\"name\":\"北京某某渠道有限公司$1\",\"credit_code\":\"$code\",\"legal_person\":\"张三\",\"legal_person_certificate_number\":\"$ID_CARD\",\"contact\":\"李四\",\"contact_phone\":\"13912345678\",\"industry\":\"I642\",\"licence_expiry\":\"2035-06-30\",\"address\":\"北京市朝阳区某某路2号\"}}" | json '["member"]["id"]')"
+  call POST "/v1/members/$member/activate" --data '{}' > /dev/null
+  echo "$member $code"
+}
+merchant() { # member credit-code name level [parent]: a merchant applying
+  local parent=""
+  [[ -n "${5:-}" ]] && parent=",\"parent_id\":\"$5\""
+  call POST /v1/merchants --data "{\"member_id\":\"$1\",\"merchant_type\":\"enterprise\",\"name\":\"$3\",\"level\":\"$4\"$parent,\"scenario\":{\"kind\":\"offline_store\",\"address\":\"北京市朝阳区某某路2号\"},\"contact\":{\"name\":\"李四\",\"phone\":\"13912345678\"},\"business\":{\"registered_name\":\"北京某某渠道有限公司\",\"credit_code\":\"$2\"}}" | json '["id"]'
+}
+activate() { # merchant credit-code: documents, account, review by two staff members
+  call POST "/v1/merchants/$1/documents" --data "{\"licence_number\":\"$2\",\"legal_person\":{\"name\":\"张三\",\"certificate_number\":\"$ID_CARD\"},\"premises_photos\":[\"file:premises-1\"]}" > /dev/null
+  call POST "/v1/merchants/$1/settlement-account" --data '{"kind":"corporate","account_name":"北京某某渠道有限公司","account_number":"1100000000000000000002","bank_code":"102","branch_code":"102100000012"}' > /dev/null
+  call POST "/v1/merchants/$1/settlement-account/verification" --data '{"verified":true,"account_number":"1100000000000000000002"}' > /dev/null
+  call POST "/v1/merchants/$1/submit" --data '{}' > /dev/null
+  approval="$(SANHU_STAFF_PASSWORD="$PASSWORD" call --staff yun.ying POST "/v1/merchants/$1/review" --data '{"decision":"approve"}' | json '["id"]')"
+  SANHU_STAFF_PASSWORD="$PASSWORD" call --staff zhao.min POST "/v1/approvals/$approval/approve" --data '{}' | json '["response"]["body"]["status"]' | grep -qx active \
+    || die "the merchant $1 did not become active"
+}
+read -r PARTNER_A CODE_A <<< "$(enterprise 2)"
+read -r PARTNER_B CODE_B <<< "$(enterprise 3)"
+PARTNER1="$(merchant "$PARTNER_A" "$CODE_A" "某某渠道一" channel_partner)"
+activate "$PARTNER1" "$CODE_A"
+PARTNER2="$(merchant "$PARTNER_B" "$CODE_B" "某某渠道二" channel_partner)"
+activate "$PARTNER2" "$CODE_B"
+AGENT="$(merchant "$PARTNER_A" "$CODE_A" "某某代理" agent "$PARTNER1")"
 # A card type, a number segment and a batch waiting for marketing's and finance's approval.
 CARD_TYPE="$(call POST /v1/card-types --data '{"name":"金卡","grade":1,"terms":{"kind":"stored_value","face_value":500000,"sale_price":450000,"validity":{"days_from_activation":365},"rechargeable":true,"default_rate_bp":9000}}' | json '["id"]')"
 SEGMENT="$(call POST /v1/card-segments --data '{"prefix":"8601","serial_digits":8,"first_serial":0,"last_serial":9999,"region":"北京分公司"}' | json '["id"]')"
@@ -115,4 +150,6 @@ cd "$HERE"
 SANHU_CONSOLE_URL="http://127.0.0.1:$PORT" SANHU_CONSOLE_USER=li.wei SANHU_CONSOLE_PASSWORD="$PASSWORD" \
   SANHU_CONSOLE_PHONE="$PHONE" SANHU_CONSOLE_MEMBER="$MEMBER" SANHU_CONSOLE_ACCOUNT="$ACCOUNT" \
   SANHU_CONSOLE_MERCHANT="$MERCHANT" SANHU_CONSOLE_BATCH="$BATCH" SANHU_CONSOLE_DB="$WORK/sanhu.db" \
+  SANHU_CONSOLE_PARTNER1="$PARTNER1" SANHU_CONSOLE_PARTNER2="$PARTNER2" SANHU_CONSOLE_AGENT="$AGENT" \
+  SANHU_CONSOLE_CERTIFICATE="$ID_CARD" \
   SANHU_CHROMIUM="$CHROMIUM" timeout 300 node --test --test-concurrency=1 console.test.mjs

@@ -80,9 +80,12 @@ pub struct TransferTotal {
     pub code: String,
     /// The span's start: a multiple of its length since the Unix epoch.
     pub bucket_start: Timestamp,
-    /// How many distinct references (an order moved in several transfers is one; a transfer
-    /// without a reference is one of its own).
+    /// How many orders moved money of the code for the first time in the span `[from, to)` in this
+    /// bucket: an order moved in several transfers is one, counted in the bucket of its first (a
+    /// transfer without a reference is one of its own). An order is its reference (its number): the
+    /// journal keeps no API client, so two clients' orders of one number are one here.
     pub count: i64,
+    /// The money the bucket's transfers moved.
     pub amount: i64,
 }
 

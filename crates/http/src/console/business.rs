@@ -3,13 +3,16 @@
 //! transfers) and cards (types, batches, a batch's approvals). Like every page, each reads and acts
 //! through the API ([`Visit::api`]).
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use axum::extract::{Path, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Value};
 
 use super::messages::label;
-use super::{client_query, date_parts, encode, Form, Me, Visit, PAGE_LINES};
+use super::{client_query, cookie, date_parts, encode, random_hex, Form, Me, Visit, PAGE_LINES};
 
 pub(super) const DAILY_FIGURES: (&str, &str) = ("GET", "/v1/statistics/daily");
 pub(super) const SEARCH_ORDERS: (&str, &str) = ("GET", "/v1/orders");
@@ -20,6 +23,14 @@ pub(super) const LEDGER_TRANSFERS: (&str, &str) = ("GET", "/v1/ledger/transfers"
 pub(super) const LIST_BATCHES: (&str, &str) = ("GET", "/v1/card-batches");
 pub(super) const LIST_CARD_TYPES: (&str, &str) = ("GET", "/v1/card-types");
 pub(super) const APPROVE_BATCH: (&str, &str) = ("POST", "/v1/card-batches/{id}/approve");
+pub(super) const GENERATE_CODES: (&str, &str) = ("POST", "/v1/card-batches/{id}/codes");
+pub(super) const LIST_CODES: (&str, &str) = ("GET", "/v1/card-batches/{id}/codes");
+pub(super) const MERCHANT_LEVELS: (&str, &str) = ("GET", "/v1/merchant-levels");
+pub(super) const MERCHANT_CHILDREN: (&str, &str) = ("GET", "/v1/merchants/{id}/children");
+pub(super) const MOVE_MERCHANT: (&str, &str) = ("POST", "/v1/merchants/{id}/move");
+
+/// The code generation form's one-time token.
+const CODES_FORM_COOKIE: &str = "sanhu_console_codes_form";
 
 /// The four flows, in the order the dashboard shows them.
 const FLOWS: [&str; 4] = ["recharges", "payments", "refunds", "withdrawals"];
@@ -143,6 +154,31 @@ pub(super) async fn merchant(visit: Visit, Path(id): Path<String>) -> Response {
     let history = visit.get(&format!("/v1/merchants/{}/history?limit=50", encode(&id))).await;
     let history = if history.ok() { history.body["data"].clone() } else { json!([]) };
     let done = visit.param("done").map(|d| label(visit.lang, d).to_owned());
+    // The hierarchy: its level by the configured name, its parent, its children paged.
+    let level = merchant.body["level"].as_str().map(str::to_owned);
+    let mut level_name = Value::Null;
+    if let Some(level) = level.as_ref().filter(|_| me.may(MERCHANT_LEVELS)) {
+        let levels = visit.get("/v1/merchant-levels").await;
+        level_name = levels.body["data"]
+            .as_array()
+            .and_then(|all| all.iter().find(|l| l["code"] == level.as_str()))
+            .map(|l| l["name"].clone())
+            .unwrap_or(Value::Null);
+    }
+    let mut parent = Value::Null;
+    if let Some(parent_id) = merchant.body["parent_id"].as_str() {
+        let answer = visit.get(&format!("/v1/merchants/{}", encode(parent_id))).await;
+        parent = if answer.ok() { answer.body } else { json!({"id": parent_id}) };
+    }
+    let mut children_uri = format!("/v1/merchants/{}/children?limit={PAGE_LINES}", encode(&id));
+    if let Some(after) = visit.param("children_after") {
+        children_uri.push_str(&format!("&after={}", encode(after)));
+    }
+    let children = if me.may(MERCHANT_CHILDREN) { Some(visit.get(&children_uri).await) } else { None };
+    let children = match children {
+        Some(answer) if answer.ok() => answer.body,
+        _ => json!({"data": [], "next_cursor": null}),
+    };
     visit.render(
         Some(&me),
         StatusCode::OK,
@@ -152,6 +188,11 @@ pub(super) async fn merchant(visit: Visit, Path(id): Path<String>) -> Response {
             "history": history,
             "may_review": me.may(REVIEW_MERCHANT),
             "may_set_status": me.may(MERCHANT_STATUS),
+            "may_move": me.may(MOVE_MERCHANT),
+            "level_name": level_name,
+            "parent": parent,
+            "children": children,
+            "children_paged": visit.param("children_after").is_some(),
             "done": done,
         }),
     )
@@ -185,6 +226,20 @@ pub(super) async fn merchant_status(visit: Visit, Path(id): Path<String>, reques
         "reason": form.get("reason").unwrap_or_default(),
     });
     let uri = format!("/v1/merchants/{}/status", encode(&id));
+    let answer = visit.api(Method::POST, &uri, Some(body), Some(&form)).await;
+    held_or_done(&visit, &me, &answer, &format!("/console/merchants/{}", encode(&id)))
+}
+
+/// Moves a merchant under another parent (or to the top): held for a second staff member's approval.
+pub(super) async fn move_merchant(visit: Visit, Path(id): Path<String>, request: Request) -> Response {
+    let me = match visit.page(Some(MOVE_MERCHANT)).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let form = Form::read(request).await;
+    let parent = form.get("parent_id").map(str::trim).filter(|p| !p.is_empty());
+    let body = json!({"parent_id": parent, "reason": form.get("reason").unwrap_or_default()});
+    let uri = format!("/v1/merchants/{}/move", encode(&id));
     let answer = visit.api(Method::POST, &uri, Some(body), Some(&form)).await;
     held_or_done(&visit, &me, &answer, &format!("/console/merchants/{}", encode(&id)))
 }
@@ -357,12 +412,20 @@ pub(super) async fn batch(visit: Visit, Path(id): Path<String>) -> Response {
     let done = visit.param("done").map(|d| label(visit.lang, d).to_owned());
     // Marketing and finance approve, each in their role (the API refuses any other).
     let approver = matches!(me.role.as_str(), "marketing" | "finance");
-    visit.render(
+    // The code generation's form is taken once: its token, in the page and in a cookie, is spent by
+    // the first submission (the route takes no Idempotency-Key).
+    let once = random_hex();
+    let mut response = visit.render(
         Some(&me),
         StatusCode::OK,
         "batch.html",
-        json!({"b": answer.body, "may_approve": approver && me.may(APPROVE_BATCH), "done": done}),
-    )
+        json!({"b": answer.body, "may_approve": approver && me.may(APPROVE_BATCH), "done": done,
+               "may_generate": me.may(GENERATE_CODES), "may_list_codes": me.may(LIST_CODES), "once": once}),
+    );
+    if let Ok(value) = visit.cookie_header(CODES_FORM_COOKIE, &once, 3600) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 pub(super) async fn approve_batch(visit: Visit, Path(id): Path<String>, request: Request) -> Response {
@@ -374,6 +437,111 @@ pub(super) async fn approve_batch(visit: Visit, Path(id): Path<String>, request:
     let uri = format!("/v1/card-batches/{}/approve", encode(&id));
     let answer = visit.api(Method::POST, &uri, Some(json!({})), Some(&form)).await;
     held_or_done(&visit, &me, &answer, &format!("/console/cards/batches/{}", encode(&id)))
+}
+
+/// Generates a batch's redemption codes and shows their text, this once: the page (never cached)
+/// holds them and a CSV of them to download; sanhu keeps only their hashes.
+pub(super) async fn generate_codes(visit: Visit, Path(id): Path<String>, request: Request) -> Response {
+    let me = match visit.page(Some(GENERATE_CODES)).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let form = Form::read(request).await;
+    let once = cookie(&visit.headers, CODES_FORM_COOKIE).unwrap_or_default();
+    if once.len() != 32 || form.get("once") != Some(once.as_str()) || !spend(&once) {
+        let text = label(visit.lang, "codes_form_spent");
+        return visit.message(Some(&me), StatusCode::CONFLICT, "refused_title", text, None);
+    }
+    let calendar = &visit.state.parties.config().calendar;
+    let expires = form.get("expires_on").unwrap_or_default().trim();
+    // Valid through the day given: they stop at the next day's start.
+    let expires_at = date_parts(expires)
+        .and_then(|(y, m, d)| calendar.date_start(y, m, d))
+        .and_then(|start| calendar.day_start(sanhu_core::PlatformDay(calendar.day(start).0 + 1)));
+    let Some(expires_at) = expires_at else {
+        let text = format!("{}: {expires}", label(visit.lang, "codes_expire_on"));
+        return visit.message(Some(&me), StatusCode::UNPROCESSABLE_ENTITY, "refused_title", &text, None);
+    };
+    let quantity: i64 = form.get("quantity").and_then(|q| q.trim().parse().ok()).unwrap_or(0);
+    let mut body = json!({"quantity": quantity, "expires_at": expires_at.to_string()});
+    if let Some(channel) = form.get("payment_channel").map(str::trim).filter(|c| !c.is_empty()) {
+        body["payment_channel"] = json!(channel);
+    }
+    // The route takes no Idempotency-Key (its answer carries the codes): the form has none.
+    let form = Form([("csrf".to_owned(), form.get("csrf").unwrap_or_default().to_owned())].into_iter().collect());
+    let uri = format!("/v1/card-batches/{}/codes", encode(&id));
+    let answer = visit.api(Method::POST, &uri, Some(body), Some(&form)).await;
+    if !answer.ok() {
+        return visit.refusal(Some(&me), &answer);
+    }
+    let codes = answer.body["codes"].as_array().cloned().unwrap_or_default();
+    // A BOM first, so that spreadsheet programs read the file as UTF-8.
+    let mut csv = String::from("\u{feff}id,code,expires_at\r\n");
+    let expires_text = answer.body["expires_at"].as_str().unwrap_or_default();
+    for code in &codes {
+        csv.push_str(&format!(
+            "{},{},{}\r\n",
+            code["id"].as_str().unwrap_or_default(),
+            code["code"].as_str().unwrap_or_default(),
+            expires_text
+        ));
+    }
+    let href = format!("data:text/csv;charset=utf-8,{}", encode(&csv));
+    let file = format!("codes-{id}-{}.csv", random_suffix(&codes));
+    let mut response = visit.render(
+        Some(&me),
+        StatusCode::OK,
+        "codes_generated.html",
+        json!({"batch_id": id, "generated": answer.body, "csv_href": href, "csv_file": file}),
+    );
+    if let Ok(value) = visit.cookie_header(CODES_FORM_COOKIE, "", 0) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Forms of code generation already sent, by their token, for the token's life: a second request
+/// with a token (a double click, sent before the first's answer cleared the cookie) is refused. Kept
+/// by this process: behind several servers, the cookie cleared by the first answer still stops a
+/// resubmission.
+static SPENT_FORMS: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Instant>>> =
+    std::sync::LazyLock::new(Default::default);
+const SPENT_FORM_KEPT: Duration = Duration::from_secs(3600);
+
+/// Spends a code generation form's token: false if it was spent already.
+fn spend(token: &str) -> bool {
+    let mut spent = SPENT_FORMS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let now = Instant::now();
+    spent.retain(|_, at| now.duration_since(*at) < SPENT_FORM_KEPT);
+    spent.insert(token.to_owned(), now).is_none()
+}
+
+/// The first code's id's tail: tells two downloads of one batch apart.
+fn random_suffix(codes: &[Value]) -> String {
+    let first = codes.first().and_then(|c| c["id"].as_str()).unwrap_or("none");
+    first.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect()
+}
+
+/// A batch's codes as kept: status, expiry, who redeemed which card; never their text.
+pub(super) async fn codes(visit: Visit, Path(id): Path<String>) -> Response {
+    let me = match visit.page(Some(LIST_CODES)).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let mut uri = format!("/v1/card-batches/{}/codes?limit={PAGE_LINES}", encode(&id));
+    if let Some(after) = visit.param("after") {
+        uri.push_str(&format!("&after={}", encode(after)));
+    }
+    let answer = visit.get(&uri).await;
+    if !answer.ok() {
+        return visit.refusal(Some(&me), &answer);
+    }
+    visit.render(
+        Some(&me),
+        StatusCode::OK,
+        "codes.html",
+        json!({"batch_id": id, "codes": answer.body, "paged": visit.param("after").is_some()}),
+    )
 }
 
 #[cfg(test)]
@@ -392,6 +560,11 @@ mod tests {
             LIST_BATCHES,
             LIST_CARD_TYPES,
             APPROVE_BATCH,
+            GENERATE_CODES,
+            LIST_CODES,
+            MERCHANT_LEVELS,
+            MERCHANT_CHILDREN,
+            MOVE_MERCHANT,
         ] {
             assert!(crate::routes::find(route.0, route.1).is_some(), "{route:?}");
         }

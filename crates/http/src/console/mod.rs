@@ -23,6 +23,7 @@
 
 mod business;
 pub mod messages;
+mod parties;
 pub mod render;
 
 use std::collections::HashMap;
@@ -85,6 +86,13 @@ pub fn router() -> Router<AppState> {
         .route("/console/cards", get(business::cards))
         .route("/console/cards/batches/{id}", get(business::batch))
         .route("/console/cards/batches/{id}/approve", post(business::approve_batch))
+        .route("/console/cards/batches/{id}/codes", get(business::codes).post(business::generate_codes))
+        .route("/console/merchants/{id}/move", post(business::move_merchant))
+        .route("/console/customers", get(parties::customers))
+        .route("/console/customers/{id}", get(parties::customer))
+        .route("/console/customers/{id}/bill", get(parties::customer_bill))
+        .route("/console/members/{id}/bills", get(parties::bills).post(parties::issue_bill))
+        .route("/console/bills/{id}", get(parties::bill))
         .route("/console/static/htmx.min.js", get(|| async { asset("text/javascript; charset=utf-8", HTMX) }))
         .route("/console/static/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
 }
@@ -102,6 +110,7 @@ struct Menu {
 
 const MENUS: &[Menu] = &[
     Menu { href: "/console", key: "nav_dashboard", needs: None },
+    Menu { href: "/console/customers", key: "nav_customers", needs: Some(parties::SEARCH_CUSTOMERS) },
     Menu { href: "/console/members", key: "nav_members", needs: Some(SEARCH_CUSTOMERS) },
     Menu { href: "/console/merchants", key: "nav_merchants", needs: Some(business::LIST_MERCHANTS) },
     Menu { href: "/console/orders", key: "nav_orders", needs: Some(business::SEARCH_ORDERS) },
@@ -685,6 +694,8 @@ async fn member(visit: Visit, Path(id): Path<String>) -> Response {
             "member": member.body,
             "wallet": wallet_body,
             "may_set_status": me.may(ACCOUNT_STATUS),
+            "may_read_bills": me.may(parties::MEMBER_BILLS),
+            "may_read_customer": me.may(parties::GET_CUSTOMER),
             "flow": flow,
             "done": done,
         }),

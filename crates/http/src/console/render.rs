@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 use minijinja::{Environment, UndefinedBehavior};
 use sanhu_core::{PlatformCalendar, Timestamp};
 
+use super::messages::{label, Lang};
+
 /// Every template, by name, as embedded in the binary.
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
@@ -28,6 +30,13 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("order.html", include_str!("templates/order.html")),
     ("cards.html", include_str!("templates/cards.html")),
     ("batch.html", include_str!("templates/batch.html")),
+    ("codes.html", include_str!("templates/codes.html")),
+    ("codes_generated.html", include_str!("templates/codes_generated.html")),
+    ("bills.html", include_str!("templates/bills.html")),
+    ("bill.html", include_str!("templates/bill.html")),
+    ("customer_bill.html", include_str!("templates/customer_bill.html")),
+    ("customers.html", include_str!("templates/customers.html")),
+    ("customer.html", include_str!("templates/customer.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -39,6 +48,7 @@ static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     }
     env.add_filter("yuan", yuan_filter);
     env.add_filter("localtime", localtime_filter);
+    env.add_filter("tr", tr_filter);
     env
 });
 
@@ -77,6 +87,21 @@ fn localtime_filter(state: &minijinja::State, value: String) -> String {
     }
 }
 
+/// A value of the API (a status, a type, a history event's name...) in the page's language: the
+/// catalogue's `<group>_<value>`; a value the catalogue lacks (one configured, say) as the API names it.
+fn tr_filter(state: &minijinja::State, value: minijinja::Value, group: String) -> String {
+    let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+    if value.is_none() || value.is_undefined() {
+        return "—".to_owned();
+    }
+    let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::parse)).unwrap_or(Lang::Zh);
+    let key = format!("{group}_{}", text.replace('.', "_"));
+    match label(lang, &key) {
+        shown if shown == key => text,
+        shown => shown.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +122,16 @@ mod tests {
         let env = &*ENVIRONMENT;
         let out = env.render_str("{{ at | localtime }}", &context).unwrap();
         assert_eq!(out, "2026-12-07 00:30:05");
+    }
+
+    #[test]
+    fn values_of_the_api_are_shown_in_the_pages_language() {
+        let env = &*ENVIRONMENT;
+        let zh = serde_json::json!({"lang": "zh-CN", "v": "enterprise", "h": "merchant.opened", "x": "made_up"});
+        assert_eq!(env.render_str("{{ v | tr('mtype') }}", &zh).unwrap(), "企业商户");
+        assert_eq!(env.render_str("{{ h | tr('event') }}", &zh).unwrap(), "商户开通");
+        assert_eq!(env.render_str("{{ x | tr('mtype') }}", &zh).unwrap(), "made_up");
+        let en = serde_json::json!({"lang": "en", "v": "enterprise"});
+        assert_eq!(env.render_str("{{ v | tr('mtype') }}", &en).unwrap(), "Enterprise");
     }
 }

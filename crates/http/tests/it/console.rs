@@ -221,7 +221,7 @@ on_both_backends!(console_signs_in_searches_a_member_and_opens_a_balances_flow, 
     app.api.real_name(&member, "张三", 1).await;
     let part = browser.htmx(&format!("/console/members?by=phone&q={PHONE}")).await;
     let text = part.expect(StatusCode::OK);
-    assert!(text.contains(&member) && text.contains("id_card") && text.contains("***"), "{text}");
+    assert!(text.contains(&member) && text.contains("居民身份证") && text.contains("***"), "{text}");
     let nothing = browser.get("/console/members?by=phone&q=13900000000").await;
     assert!(nothing.expect(StatusCode::OK).contains("没有符合条件的记录"));
 
@@ -298,7 +298,7 @@ on_both_backends!(console_forms_are_refused_without_the_sessions_csrf_token, |db
         .await
         .expect_redirect("/console/approvals?done=done");
     let wallet = checker.get(&format!("/console/members/{member}")).await;
-    assert!(wallet.expect(StatusCode::OK).contains("frozen"), "{}", wallet.text);
+    assert!(wallet.expect(StatusCode::OK).contains("<td>冻结</td>"), "{}", wallet.text);
 
     // Both are in the audit log as the staff members, and the auditor sees them in the console.
     let store = &app.api.db.store;
@@ -555,6 +555,54 @@ on_both_backends!(console_dashboard_shows_todays_and_this_months_money_and_a_cha
     assert!(english.expect(StatusCode::OK).contains("Money moved"), "{}", english.text);
 });
 
+on_both_backends!(daily_figures_count_each_order_once_however_its_transfers_spread, |db| {
+    let app = world_app(db).await;
+    let (member, account) = app.funded_member(PHONE).await;
+    let (other, _) = app.funded_member("13800138002").await;
+    let (_, shop) = app.api.active_member("13800138009").await;
+    let (_, other_shop) = app.api.active_member("13800138008").await;
+    let figures = |body: &serde_json::Value, flow: &str| {
+        let days: i64 = body["days"].as_array().unwrap().iter().map(|d| d[flow]["count"].as_i64().unwrap()).sum();
+        assert_eq!(Some(days), body["total"][flow]["count"].as_i64(), "the days add up to the month: {body}");
+        (body["total"][flow]["count"].as_i64().unwrap(), body["total"][flow]["amount"].as_i64().unwrap())
+    };
+
+    // Two payments, one each, to two receivers.
+    app.api.post("/v1/payments", pay("P-1", &member, 1_000, &shop)).await.assert_status(StatusCode::CREATED);
+    app.api.post("/v1/payments", pay("P-2", &other, 2_000, &other_shop)).await.assert_status(StatusCode::CREATED);
+    let month = app.api.get("/v1/statistics/daily").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(figures(&month, "payments"), (2, 3_000));
+
+    // One order's two transfers, from two accounts (a withdrawal taking from each), a second either
+    // side of a quarter hour: one order, not two.
+    let (_, second_account) = app.api.active_member("13800138007").await;
+    let body = json!({"debit_account_id": account, "credit_account_id": second_account, "amount": 5_000,
+                      "code": "member_transfer", "reference": "T-1"});
+    app.api.post("/v1/ledger/transfers", body).await.assert_status(StatusCode::CREATED);
+    for (amount, from) in [(100, &account), (200, &second_account)] {
+        let body = json!({"debit_account_id": from, "credit_account_id": shop, "amount": amount,
+                          "code": "withdraw", "reference": "W-9"});
+        app.api.post("/v1/ledger/transfers", body).await.assert_status(StatusCode::CREATED);
+    }
+    let quarter: i64 = 900 * 1_000_000_000;
+    let boundary = sanhu_service::clock::now().nanos() / quarter * quarter;
+    let (before, after) = (boundary - 1_000_000_000, boundary + 1_000_000_000);
+    sql(
+        &app.api.db,
+        &format!(
+            "UPDATE ledger_transfers SET timestamp = {before} WHERE reference = 'W-9' AND amount = 100; \
+             UPDATE ledger_transfers SET timestamp = {after} WHERE reference = 'W-9' AND amount = 200;"
+        ),
+    )
+    .await;
+    let month = app.api.get("/v1/statistics/daily").await.assert_status(StatusCode::OK).clone();
+    let (count, amount) = figures(&month, "withdrawals");
+    assert_eq!(count, 1, "{month}");
+    // (Within a month's first quarter hour, the first transfer is last month's.)
+    assert!(amount == 300 || amount == 200, "{month}");
+    assert_eq!(figures(&month, "payments"), (2, 3_000));
+});
+
 on_both_backends!(console_finds_orders_of_each_kind_only_on_criteria_and_shows_their_transfers, |db| {
     let app = world_app(db).await;
     let (member, _) = app.funded_member(PHONE).await;
@@ -617,7 +665,7 @@ on_both_backends!(console_finds_orders_of_each_kind_only_on_criteria_and_shows_t
     let order = finance.get(&format!("/console/orders/payment/P-1?client_id={client}")).await;
     let text = order.expect(StatusCode::OK);
     assert!(text.contains("支付订单") && text.contains("¥10.00") && text.contains("账务流水"), "{text}");
-    assert!(text.contains("RF-1") && text.contains(">pay<") && text.contains("¥3.00"), "{text}");
+    assert!(text.contains("RF-1") && text.contains(">支付<") && text.contains("¥3.00"), "{text}");
     let bad = finance.get("/console/orders?kind=payment&from_date=2026-02-30").await;
     assert!(bad.expect(StatusCode::OK).contains("2026-02-30"), "{}", bad.text);
     // Operations lacks the ledger's scope: the order, without its transfers.
@@ -721,7 +769,7 @@ on_both_backends!(console_reviews_a_merchant_held_for_a_second_staff_member_then
         text.contains("某某咖啡1") && text.contains("入网审核") && !text.contains("1100000000000000000001"),
         "{text}"
     );
-    assert!(text.contains("营业执照") && text.contains("merchant.submitted"), "{text}");
+    assert!(text.contains("营业执照") && text.contains("提交审核") && text.contains("企业商户"), "{text}");
     // Rejecting needs a reason (the API says so when the request is applied); asking for more too.
     maker
         .post(&format!("/console/merchants/{merchant}/review"), &[("decision", "approve"), ("key", "k-approve")])
@@ -842,4 +890,100 @@ on_both_backends!(console_shows_card_types_and_batches_and_takes_marketings_then
     // A second marketing approval of an approved batch is refused by the API, shown as such.
     let again = marketing.post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "m2")]).await;
     assert!(again.status.is_client_error(), "{}", again.text);
+});
+
+on_both_backends!(console_generates_a_batchs_codes_once_and_lists_them_without_their_text, |db| {
+    let app = world_app(db).await;
+    let terms = json!({"kind": "stored_value", "face_value": 500000, "sale_price": 450000,
+                       "validity": {"days_from_activation": 365}, "rechargeable": true, "default_rate_bp": 9000});
+    let card_type = app.api.post("/v1/card-types", json!({"name": "金卡", "grade": 1, "terms": terms})).await;
+    let card_type = card_type.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let segment =
+        json!({"prefix": "8601", "serial_digits": 8, "first_serial": 0, "last_serial": 999, "region": "北京分公司"});
+    let segment = app.api.post("/v1/card-segments", segment).await;
+    let segment = segment.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let batch = json!({"type_id": card_type, "segment_id": segment, "channel": "app", "quantity": 10});
+    let batch = app.api.post("/v1/card-batches", batch).await;
+    let batch = batch.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let mut marketing = app.signed_in("mei.lin").await;
+    marketing.post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "m")]).await;
+    let mut finance = app.signed_in("li.wei").await;
+    finance.post(&format!("/console/cards/batches/{batch}/approve"), &[("key", "f")]).await;
+
+    let page = finance.get(&format!("/console/cards/batches/{batch}")).await;
+    assert!(page.expect(StatusCode::OK).contains("生成兑换码"), "{}", page.text);
+    let once = finance.cookie("sanhu_console_codes_form").unwrap().to_owned();
+    let calendar = app.api.state.parties().config().calendar.clone();
+    let now = sanhu_service::clock::now();
+    let day = calendar.day(now).0 + 30;
+    let expires_on = calendar.local_text(calendar.day_start(sanhu_core::PlatformDay(day)).unwrap())[..10].to_owned();
+    let next_day = calendar.local_text(calendar.day_start(sanhu_core::PlatformDay(day + 1)).unwrap());
+    let form = [("once", once.as_str()), ("quantity", "3"), ("expires_on", &expires_on), ("payment_channel", "alipay")];
+    let generated = finance.post(&format!("/console/cards/batches/{batch}/codes"), &form).await;
+    let text = generated.expect(StatusCode::OK);
+    let codes: Vec<&str> =
+        text.split("<strong class=\"code-text\">").skip(1).map(|rest| rest.split('<').next().unwrap()).collect();
+    assert_eq!(codes.len(), 3, "{text}");
+    assert!(text.contains("data:text/csv;charset=utf-8,") && text.contains("下载 CSV"), "{text}");
+    assert!(generated.headers.get(header::CACHE_CONTROL).unwrap() == "no-store");
+    // Valid through the day given: they stop at the next day's start, in the platform's time zone.
+    assert!(text.contains(&next_day), "{next_day}: {text}");
+    // The same form sent again makes nothing: its token is spent.
+    let csrf = finance.cookie("sanhu_console_csrf").unwrap().to_owned();
+    let mut with_csrf = vec![("csrf", csrf.as_str())];
+    with_csrf.extend_from_slice(&form);
+    let again = finance.send("POST", &format!("/console/cards/batches/{batch}/codes"), &with_csrf, &[]).await;
+    assert!(again.expect(StatusCode::CONFLICT).contains("此生成表单已提交过"), "{}", again.text);
+    // The list: three codes, unused, never their text.
+    let list = finance.get(&format!("/console/cards/batches/{batch}/codes")).await;
+    let text = list.expect(StatusCode::OK);
+    assert_eq!(text.matches("未兑换").count(), 3, "{text}");
+    for code in codes {
+        assert!(!text.contains(code), "{text}");
+    }
+    // Customer service holds no cards scope: refused.
+    let mut kefu = app.signed_in("kefu").await;
+    kefu.get(&format!("/console/cards/batches/{batch}/codes")).await.expect(StatusCode::FORBIDDEN);
+});
+
+on_both_backends!(console_shows_a_customer_and_issues_a_members_bill, |db| {
+    let app = world_app(db).await;
+    let (member, account) = app.funded_member(PHONE).await;
+    let mut finance = app.signed_in("li.wei").await;
+    // Search first: nothing listed without a criterion; a customer by a member's phone.
+    let empty = finance.get("/console/customers").await;
+    assert!(!empty.expect(StatusCode::OK).contains("<table"), "{}", empty.text);
+    let found = finance.get(&format!("/console/customers?by=phone&q={PHONE}")).await;
+    let text = found.expect(StatusCode::OK);
+    let customer = text.split("/console/customers/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert!(customer.starts_with("cus_"), "{text}");
+    let page = finance.get(&format!("/console/customers/{customer}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains(&member) && text.contains(&account) && text.contains("基本户"), "{text}");
+    assert!(text.contains("¥2,000.00") && text.contains("会员注册") && text.contains("客户账单"), "{text}");
+    assert!(text.contains(&format!("/console/members/{member}?account={account}#flow")), "{text}");
+
+    // A member's bill of last month, issued through the API's rule, then read.
+    let bills = finance.get(&format!("/console/members/{member}/bills")).await;
+    let text = bills.expect(StatusCode::OK);
+    assert!(text.contains("尚未出具账单") && text.contains("出具账单"), "{text}");
+    let month = text.split("name=\"period\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let issued = finance.post(&format!("/console/members/{member}/bills"), &[("key", "b1"), ("period", &month)]).await;
+    assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.text);
+    let location = issued.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
+    assert!(location.starts_with("/console/bills/bil_"), "{location}");
+    let bill = finance.get(&location).await;
+    assert!(bill.expect(StatusCode::OK).contains(&format!("账单 {month}")), "{}", bill.text);
+    // A month not ended is refused by the API, and said so.
+    let now = sanhu_service::clock::now();
+    let this_month = app.api.state.parties().config().calendar.local_text(now)[..7].to_owned();
+    let refused =
+        finance.post(&format!("/console/members/{member}/bills"), &[("key", "b2"), ("period", &this_month)]).await;
+    assert!(refused.expect(StatusCode::CONFLICT).contains("bill_period_not_closed"), "{}", refused.text);
+    let summed = finance.get(&format!("/console/customers/{customer}/bill?period={month}")).await;
+    let text = summed.expect(StatusCode::OK);
+    assert!(text.contains("客户账单") && text.contains(&location["/console/bills/".len()..]), "{text}");
+    // Customer service holds admin:read: it reads the customer too.
+    let mut kefu = app.signed_in("kefu").await;
+    kefu.get(&format!("/console/customers/{customer}")).await.expect(StatusCode::OK);
 });

@@ -3,10 +3,13 @@
 //! status and date. Read-only: nothing here changes a record.
 //!
 //! The day's and month's figures come from the ledger's transfers by their business code (posted
-//! transfers and posted holds: money that moved), counted by order (the transfers of one order share
-//! its reference), in one query for the month ([`sanhu_store::LedgerStore::transfer_totals`]) whose
-//! quarter-hour totals are added up per platform day here (every time zone's day starts on a quarter
-//! hour).
+//! transfers and posted holds: money that moved), counted by order, in one query for the month
+//! ([`sanhu_store::LedgerStore::transfer_totals`]) whose quarter-hour totals are added up per platform
+//! day here (every time zone's day starts on a quarter hour). An order is counted once, on the day of
+//! its first transfer of the month, however many quarter hours its transfers span (a split payment,
+//! a withdrawal from several accounts: one order each). Orders are told apart by their number (the
+//! transfers' reference): the journal keeps no API client, so two clients' orders of one number in a
+//! month count as one.
 
 use sanhu_core::id::MemberId;
 use sanhu_core::{PlatformDay, PlatformMonth, Timestamp};

@@ -398,9 +398,16 @@ impl LedgerStore for PostgresStore {
             .statements
             .get(
                 &conn.client,
-                "SELECT code, timestamp / $3 AS bucket, COUNT(DISTINCT COALESCE(reference, id::text)), \
-                 SUM(amount)::BIGINT FROM ledger_transfers \
-                 WHERE timestamp >= $1 AND timestamp < $2 AND kind IN (0, 2) \
+                // The span's money by bucket, and each order (its reference) once, in the bucket of
+                // its first transfer, as on SQLite.
+                "WITH moved AS ( \
+                   SELECT code, timestamp / $3 AS bucket, amount, COALESCE(reference, id::text) AS ord \
+                   FROM ledger_transfers \
+                   WHERE timestamp >= $1 AND timestamp < $2 AND kind IN (0, 2)), \
+                 firsts AS (SELECT code, MIN(bucket) AS bucket FROM moved GROUP BY code, ord) \
+                 SELECT code, bucket, SUM(orders)::BIGINT, SUM(amount)::BIGINT FROM ( \
+                   SELECT code, bucket, 0 AS orders, amount FROM moved \
+                   UNION ALL SELECT code, bucket, 1, 0 FROM firsts) AS counted \
                  GROUP BY code, bucket ORDER BY bucket, code",
             )
             .await?;

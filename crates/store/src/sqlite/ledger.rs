@@ -211,12 +211,20 @@ impl LedgerStore for SqliteStore {
                 const SLACK_NS: i64 = 60_000_000_000;
                 let low = first_seq_at(c, from.nanos().saturating_sub(SLACK_NS))?;
                 let high = first_seq_at(c, to.nanos().saturating_add(SLACK_NS))?;
-                let mut statement = c.prepare_cached(
-                    "SELECT code, timestamp / ?5 AS bucket, COUNT(DISTINCT COALESCE(reference, hex(id))), SUM(amount)
-                     FROM ledger_transfers
-                     WHERE seq >= ?1 AND seq < ?2 AND timestamp >= ?3 AND timestamp < ?4 AND kind IN (0, 2)
-                     GROUP BY code, bucket ORDER BY bucket, code",
-                )?;
+                // The span's money by bucket, and each order once, in the bucket of its first
+                // transfer ([`ORDER_KEY_SQL`]).
+                let mut statement = c.prepare_cached(&format!(
+                    "WITH moved AS (
+                       SELECT code, timestamp / ?5 AS bucket, amount, {ORDER_KEY_SQL} AS ord
+                       FROM ledger_transfers
+                       WHERE seq >= ?1 AND seq < ?2 AND timestamp >= ?3 AND timestamp < ?4 AND kind IN (0, 2)
+                     ),
+                     firsts AS (SELECT code, MIN(bucket) AS bucket FROM moved GROUP BY code, ord)
+                     SELECT code, bucket, SUM(orders), SUM(amount) FROM (
+                       SELECT code, bucket, 0 AS orders, amount FROM moved
+                       UNION ALL SELECT code, bucket, 1, 0 FROM firsts
+                     ) GROUP BY code, bucket ORDER BY bucket, code"
+                ))?;
                 let rows = statement.query_map(params![low, high, from.nanos(), to.nanos(), bucket], |r| {
                     Ok(TransferTotal {
                         code: r.get(0)?,
@@ -253,6 +261,12 @@ impl LedgerStore for SqliteStore {
         .await
     }
 }
+
+/// What tells an order's transfers from another's in the statistics: its reference (the order's
+/// number; a transfer without one is an order of its own). An order number is unique per API client
+/// only, and the journal keeps no client: two clients' orders of one number moved in one month are
+/// counted as one.
+const ORDER_KEY_SQL: &str = "COALESCE(reference, hex(id))";
 
 /// The seq of the first transfer with a timestamp at or after `at` (one more than the last seq if
 /// none): a binary search on seq, which orders the transfers as their timestamps do.
