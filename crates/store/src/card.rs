@@ -303,6 +303,14 @@ store_trait! {
         fn redeem_card_code(&self, id: &str, member_id: &str, at: Timestamp) -> anyhow::Result<Option<i64>>;
         /// Records a failed redemption of each subject at `at`, forgetting theirs before `forget_before`.
         fn record_card_code_failure(&self, subjects: Vec<String>, at: Timestamp, forget_before: Timestamp) -> anyhow::Result<()>;
+        /// Records a redemption attempt at `at` as a failure of each subject, unless a subject has
+        /// already as many failures as its ceiling at or after `forget_before` (the window's start,
+        /// before which its failures are forgotten): decided and recorded in one transaction, under a
+        /// lock per subject, so a burst of attempts at once never passes a ceiling. False (nothing
+        /// recorded) when refused.
+        fn record_card_code_attempt(&self, subjects: Vec<(String, i64)>, at: Timestamp, forget_before: Timestamp) -> anyhow::Result<bool>;
+        /// Forgets one attempt of each subject recorded at `at` (it did not fail).
+        fn forget_card_code_attempt(&self, subjects: Vec<String>, at: Timestamp) -> anyhow::Result<()>;
         /// How many failed redemptions `subject` made at or after `since`.
         fn card_code_failures(&self, subject: &str, since: Timestamp) -> anyhow::Result<i64>;
 

@@ -195,7 +195,11 @@ impl CouponTerms {
             && self.categories.iter().all(|c| category_valid(c))
             && distinct(&self.categories)
             && distinct(&merchants)
-            && self.excluded_card_channels.iter().enumerate().all(|(i, c)| !self.excluded_card_channels[..i].contains(c));
+            && self
+                .excluded_card_channels
+                .iter()
+                .enumerate()
+                .all(|(i, c)| !self.excluded_card_channels[..i].contains(c));
         if !scope_ok {
             return Err(CouponError::ScopeInvalid);
         }
@@ -327,9 +331,11 @@ fn coupon_takes(coupon: &QuotedCoupon, lines: &[OrderLine], left: &[i64]) -> Res
         }
         CouponKind::FreeItem { category, max_value } => {
             // The dearest line of its category (the first of equals) is free, up to its value.
-            let item = covered.iter().copied().filter(|&i| &lines[i].category == category).max_by(|&a, &b| {
-                left[a].cmp(&left[b]).then(b.cmp(&a))
-            });
+            let item = covered
+                .iter()
+                .copied()
+                .filter(|&i| &lines[i].category == category)
+                .max_by(|&a, &b| left[a].cmp(&left[b]).then(b.cmp(&a)));
             let Some(item) = item else { return Err(CouponError::OutOfScope) };
             shares[item] = left[item].min(*max_value);
             return Ok(shares);
@@ -538,7 +544,8 @@ mod tests {
     #[test]
     fn a_free_item_and_scope() {
         let lines = [line(1500, "coffee"), line(2800, "coffee"), line(900, "cake")];
-        let free = coupon(CouponKind::FreeItem { category: "coffee".into(), max_value: 2500 }, Stacking::CouponThenDiscount);
+        let free =
+            coupon(CouponKind::FreeItem { category: "coffee".into(), max_value: 2500 }, Stacking::CouponThenDiscount);
         let q = quote(&lines, None, &[free]).unwrap();
         assert_eq!(q.lines[1].coupon_deduction, 2500);
         assert_eq!(q.to_pay, 1500 + 300 + 900);

@@ -716,7 +716,9 @@ pub async fn quote_checkout(
     let card_number = body
         .card_number
         .as_deref()
-        .map(|n| sanhu_core::card::check_number(n).map(str::to_owned).map_err(|e| ApiError::use_case(CardFailure::from(e))))
+        .map(|n| {
+            sanhu_core::card::check_number(n).map(str::to_owned).map_err(|e| ApiError::use_case(CardFailure::from(e)))
+        })
         .transpose()?;
     let lines = body
         .lines
@@ -730,11 +732,8 @@ pub async fn quote_checkout(
             Ok(OrderLine { amount: l.amount, category: l.category.clone(), merchant })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let coupon_ids = body
-        .coupon_ids
-        .iter()
-        .map(|c| parse_id(c, CouponId::parse, "a coupon id"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let coupon_ids =
+        body.coupon_ids.iter().map(|c| parse_id(c, CouponId::parse, "a coupon id")).collect::<Result<Vec<_>, _>>()?;
     let request = QuoteRequest { member_id, card_number, lines, coupon_ids };
     let quote = state.cards().quote(request, caller.binding, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(QuoteView::from(&quote))))

@@ -104,7 +104,13 @@ on_both_backends!(a_quoted_payment_with_a_discount_and_a_coupon_in_both_stacking
     let quote_a = quoted.assert_status(StatusCode::CREATED).clone();
     assert_eq!(quote_a["stacking"], "coupon_then_discount");
     assert_eq!(
-        (&quote_a["order_amount"], &quote_a["member_price"], &quote_a["coupon_deduction"], &quote_a["discount"], &quote_a["to_pay"]),
+        (
+            &quote_a["order_amount"],
+            &quote_a["member_price"],
+            &quote_a["coupon_deduction"],
+            &quote_a["discount"],
+            &quote_a["to_pay"]
+        ),
         (&json!(13500), &json!(10150), &json!(1000), &json!(3102), &json!(9398))
     );
     assert_eq!(quote_a["lines"][0]["coupon_deduction"], 741);
@@ -132,7 +138,10 @@ on_both_backends!(a_quoted_payment_with_a_discount_and_a_coupon_in_both_stacking
     let path = format!("/v1/cards/{card}/payments");
     let paid = api.post(&path, quoted_pay("P-A", quote_a["id"].as_str().unwrap(), &shop_account)).await;
     let paid = paid.assert_status(StatusCode::CREATED).clone();
-    assert_eq!((&paid["amount"], &paid["order_amount"], &paid["discount"]), (&json!(9398), &json!(13500), &json!(3102)));
+    assert_eq!(
+        (&paid["amount"], &paid["order_amount"], &paid["discount"]),
+        (&json!(9398), &json!(13500), &json!(3102))
+    );
     assert_eq!((&paid["coupon_deduction"], &paid["coupon_ids"]), (&json!(1000), &json!([coupon_a])));
     assert_eq!(coupon_status(api, &buyer, &coupon_a).await, "redeemed");
     // The same request again answers the same payment; the quote pays nothing else.
@@ -150,7 +159,10 @@ on_both_backends!(a_quoted_payment_with_a_discount_and_a_coupon_in_both_stacking
     api.post(&path, mismatched).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "checkout_quote_mismatch");
     let paid = api.post(&path, quoted_pay("P-B", quote_b["id"].as_str().unwrap(), &shop_account)).await;
     assert_eq!(paid.assert_status(StatusCode::CREATED)["amount"], 9150);
-    assert_eq!(api.get(&format!("/v1/cards/{card}")).await.assert_status(StatusCode::OK)["balance"], 500000 - 9398 - 9150);
+    assert_eq!(
+        api.get(&format!("/v1/cards/{card}")).await.assert_status(StatusCode::OK)["balance"],
+        500000 - 9398 - 9150
+    );
 
     // Refunded in full, the first payment gives its coupon back (its template says so); the second's
     // template does not.
@@ -222,7 +234,8 @@ on_both_backends!(a_refused_payment_leaves_its_coupon_unused_and_of_two_payments
     let balances: i64 = {
         let mut sum = 0;
         for card in &cards {
-            sum += api.get(&format!("/v1/cards/{card}")).await.assert_status(StatusCode::OK)["balance"].as_i64().unwrap();
+            sum +=
+                api.get(&format!("/v1/cards/{card}")).await.assert_status(StatusCode::OK)["balance"].as_i64().unwrap();
         }
         sum
     };
@@ -237,7 +250,8 @@ on_both_backends!(concurrent_issues_never_pass_a_templates_quantity_or_its_per_m
     for n in 0..4 {
         members.push(api.active_member(&format!("1380000001{n}")).await.0);
     }
-    let scarce = create_template(api, template("coupon_then_discount", false, json!({"quantity": 5, "per_member": 2}))).await;
+    let scarce =
+        create_template(api, template("coupon_then_discount", false, json!({"quantity": 5, "per_member": 2}))).await;
     let single = create_template(api, template("coupon_then_discount", false, json!({"per_member": 1}))).await;
     let mut tasks = Vec::new();
     for n in 0..16 {
@@ -270,7 +284,8 @@ on_both_backends!(concurrent_issues_never_pass_a_templates_quantity_or_its_per_m
         let held = wallet["data"].as_array().unwrap().iter().filter(|c| c["template_id"] == scarce.as_str()).count();
         assert!(held <= 2, "{wallet}");
     }
-    let sold_out = api.post(&format!("/v1/coupon-templates/{scarce}/coupons"), json!({"member_ids": [members[3]]})).await;
+    let sold_out =
+        api.post(&format!("/v1/coupon-templates/{scarce}/coupons"), json!({"member_ids": [members[3]]})).await;
     assert_eq!(sold_out.assert_status(StatusCode::OK)["rows"][0]["error"]["code"], "coupon_template_sold_out");
 });
 
@@ -289,7 +304,12 @@ on_both_backends!(another_merchants_bound_client_reaches_none_of_a_merchants_cou
     let created = api.send_as(&ours, "POST", "/v1/coupon-templates", body).await;
     let ours_template = id(created.assert_status(StatusCode::CREATED));
     let issued = api
-        .send_as(&ours, "POST", &format!("/v1/coupon-templates/{ours_template}/coupons"), json!({"member_ids": [cafe_member]}))
+        .send_as(
+            &ours,
+            "POST",
+            &format!("/v1/coupon-templates/{ours_template}/coupons"),
+            json!({"member_ids": [cafe_member]}),
+        )
         .await;
     let coupon = issued.assert_status(StatusCode::OK)["rows"][0]["coupon"]["id"].as_str().unwrap().to_owned();
     let cards = cards_of(&app, &cafe_member, 1).await;
@@ -312,9 +332,14 @@ on_both_backends!(another_merchants_bound_client_reaches_none_of_a_merchants_cou
         .await
         .assert_error(StatusCode::NOT_FOUND, "member_not_found");
     let lines = json!([{"amount": 1000, "category": "coffee"}]);
-    api.send_as(&theirs, "POST", "/v1/checkout/quote", json!({"member_id": cafe_member, "lines": lines, "coupon_ids": [coupon]}))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "coupon_not_found");
+    api.send_as(
+        &theirs,
+        "POST",
+        "/v1/checkout/quote",
+        json!({"member_id": cafe_member, "lines": lines, "coupon_ids": [coupon]}),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "coupon_not_found");
     api.send_as(&theirs, "POST", "/v1/checkout/quote", quote_body(&cafe_member, &cards[0], lines.clone(), &[]))
         .await
         .assert_error(StatusCode::NOT_FOUND, "card_not_found");
@@ -324,7 +349,12 @@ on_both_backends!(another_merchants_bound_client_reaches_none_of_a_merchants_cou
     assert_eq!(listed.assert_status(StatusCode::OK)["data"].as_array().unwrap().len(), 1);
     let quote = api.post("/v1/checkout/quote", quote_body(&cafe_member, &cards[0], lines, &[])).await;
     let quote = quote.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    api.send_as(&theirs, "POST", &format!("/v1/cards/{}/payments", cards[0]), quoted_pay("X-1", &quote, &bakery_account))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "card_not_found");
+    api.send_as(
+        &theirs,
+        "POST",
+        &format!("/v1/cards/{}/payments", cards[0]),
+        quoted_pay("X-1", &quote, &bakery_account),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "card_not_found");
 });

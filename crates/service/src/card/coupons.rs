@@ -378,12 +378,18 @@ impl CheckoutQuote {
             .steps
             .into_iter()
             .map(|s| {
-                Ok(QuoteStep { kind: step_kind(&s.kind)?, coupon_id: s.coupon_id, amount: s.amount, remaining: s.remaining })
+                Ok(QuoteStep {
+                    kind: step_kind(&s.kind)?,
+                    coupon_id: s.coupon_id,
+                    amount: s.amount,
+                    remaining: s.remaining,
+                })
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(CheckoutQuote {
             id: QuoteId::parse(&stored.id).ok_or_else(|| anyhow!("stored quote id {:?}", stored.id))?,
-            member_id: MemberId::parse(&stored.member_id).ok_or_else(|| anyhow!("stored member {:?}", stored.member_id))?,
+            member_id: MemberId::parse(&stored.member_id)
+                .ok_or_else(|| anyhow!("stored member {:?}", stored.member_id))?,
             card_number: stored.card_number,
             coupon_ids: d
                 .coupon_ids
@@ -509,8 +515,7 @@ impl Cards {
     }
 
     async fn issue_one(&self, template: &CouponTemplate, member: &str, actor: &Actor) -> Result<Coupon, CardFailure> {
-        let member_id =
-            MemberId::parse(member).ok_or(CardFailure::NotFound(crate::party::error::MEMBER_NOT_FOUND))?;
+        let member_id = MemberId::parse(member).ok_or(CardFailure::NotFound(crate::party::error::MEMBER_NOT_FOUND))?;
         self.parties().get_member(member_id).await?;
         let now = clock::now();
         let (valid_from, expires_at) = template.terms.validity.window(now);
@@ -572,7 +577,11 @@ impl Cards {
     }
 
     /// A coupon the caller reaches; `coupon_not_found` otherwise.
-    async fn load_coupon(&self, id: CouponId, binding: Option<MemberId>) -> Result<(Coupon, CouponTemplate), CardFailure> {
+    async fn load_coupon(
+        &self,
+        id: CouponId,
+        binding: Option<MemberId>,
+    ) -> Result<(Coupon, CouponTemplate), CardFailure> {
         let Some(stored) = self.store().coupon(&id.to_string()).await? else {
             return Err(CardFailure::NotFound(COUPON_NOT_FOUND));
         };

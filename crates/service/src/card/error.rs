@@ -136,11 +136,8 @@ pub const COUPON_TEMPLATE_NOT_FOUND: Rejection =
     Rejection { code: "coupon_template_not_found", status: 404, message: "no coupon template you reach has this id" };
 pub const COUPON_NOT_FOUND: Rejection =
     Rejection { code: "coupon_not_found", status: 404, message: "no coupon you reach has this id" };
-pub const CHECKOUT_QUOTE_NOT_FOUND: Rejection = Rejection {
-    code: "checkout_quote_not_found",
-    status: 404,
-    message: "no checkout quote for this card has this id",
-};
+pub const CHECKOUT_QUOTE_NOT_FOUND: Rejection =
+    Rejection { code: "checkout_quote_not_found", status: 404, message: "no checkout quote for this card has this id" };
 pub const CHECKOUT_QUOTE_EXPIRED: Rejection = Rejection {
     code: "checkout_quote_expired",
     status: 409,

@@ -60,11 +60,11 @@ use crate::wallet::Wallets;
 
 pub use batches::{BatchStatus, CardBatch, CardSegment, NewBatch, NewSegment};
 pub use cards::{Card, SaleRequest};
+pub use codes::{status_text as code_status_text, BulkOutcome, CardCode, GeneratedCodes, NewCodes};
 pub use coupons::{
     CheckoutQuote, Coupon, CouponStatus, CouponTemplate, IssueRow, NewCouponTemplate, QuoteRequest, ISSUE_MEMBERS_MAX,
     QUOTE_VALID_SECONDS,
 };
-pub use codes::{status_text as code_status_text, BulkOutcome, CardCode, GeneratedCodes, NewCodes};
 pub use error::*;
 pub use money::{CardPage, CardTransaction, CardTransactionKind, PaymentRequest, RechargeRequest, RefundRequest};
 pub use types::{CardType, NewCardType};

@@ -24,18 +24,18 @@
 //!   included), and a refund the ledger refuses gives its share back.
 
 use anyhow::anyhow;
+use sanhu_core::card::coupon::CouponError;
 use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
+use sanhu_core::id::QuoteId;
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::Actor;
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
-use sanhu_core::card::coupon::CouponError;
-use sanhu_core::id::QuoteId;
 use sanhu_store::card::{CardInsert, CardStore, CounterAdd, QuoteRedemption, StoredCardTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::documents::{decode, encode};
-use super::{CARD_TRANSACTION_NOT_FOUND, CHECKOUT_QUOTE_EXPIRED, CHECKOUT_QUOTE_MISMATCH, CHECKOUT_QUOTE_USED};
 use super::{page_limit, CardFailure, Cards, CARD_CURSOR_INVALID, CARD_RECEIVER_OUTSIDE_SCOPE};
+use super::{CARD_TRANSACTION_NOT_FOUND, CHECKOUT_QUOTE_EXPIRED, CHECKOUT_QUOTE_MISMATCH, CHECKOUT_QUOTE_USED};
 use crate::clock;
 use crate::party::merchants::{merchant_receives, MerchantCount};
 use crate::party::work::actor_text;
@@ -578,7 +578,10 @@ impl Cards {
                 business_line: line,
                 counter_account: Some(request.receiver),
                 quote_id: quote.as_ref().map(|q| q.id.to_string()),
-                coupons: quote.as_ref().map(|q| q.coupon_ids.iter().map(|c| c.to_string()).collect()).unwrap_or_default(),
+                coupons: quote
+                    .as_ref()
+                    .map(|q| q.coupon_ids.iter().map(|c| c.to_string()).collect())
+                    .unwrap_or_default(),
                 coupon_deduction: quote.as_ref().map_or(0, |q| q.quote.coupon_deduction),
                 ..CardTransaction::in_flight(
                     &id,

@@ -267,7 +267,9 @@ impl CardStore for PostgresStore {
         let conn = self.inner.general.get().await?;
         conn.client
             .execute(
-                &format!("INSERT INTO coupon_templates ({COUPON_TEMPLATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+                &format!(
+                    "INSERT INTO coupon_templates ({COUPON_TEMPLATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                ),
                 &[&t.id, &t.owner, &t.quantity, &t.issued, &t.per_member, &t.data, &t.created_at.nanos()],
             )
             .await
@@ -315,10 +317,10 @@ impl CardStore for PostgresStore {
         let Some(row) = row else { return Ok(CouponIssue::SoldOut) };
         let per_member: i64 = row.try_get(0)?;
         let held: i64 = tx
-            .query_one("SELECT count(*) FROM coupons WHERE template_id = $1 AND member_id = $2", &[
-                &k.template_id,
-                &k.member_id,
-            ])
+            .query_one(
+                "SELECT count(*) FROM coupons WHERE template_id = $1 AND member_id = $2",
+                &[&k.template_id, &k.member_id],
+            )
             .await?
             .try_get(0)?;
         if held >= per_member {
@@ -383,7 +385,15 @@ impl CardStore for PostgresStore {
         conn.client
             .execute(
                 &format!("INSERT INTO checkout_quotes ({QUOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
-                &[&q.id, &q.member_id, &q.card_number, &q.payment_id, &q.expires_at.nanos(), &q.data, &q.created_at.nanos()],
+                &[
+                    &q.id,
+                    &q.member_id,
+                    &q.card_number,
+                    &q.payment_id,
+                    &q.expires_at.nanos(),
+                    &q.data,
+                    &q.created_at.nanos(),
+                ],
             )
             .await
             .with_context(|| format!("store quote {}", q.id))?;
@@ -529,6 +539,61 @@ impl CardStore for PostgresStore {
             )
             .await?;
             tx.execute("INSERT INTO card_code_failures (subject, at) VALUES ($1, $2)", &[subject, &at.nanos()]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_card_code_attempt(
+        &self,
+        subjects: Vec<(String, i64)>,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> anyhow::Result<bool> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        // Each subject's lock, in one order (no two attempts wait on each other in a circle), held to
+        // the commit: attempts at once are counted one after another, each seeing the last's row.
+        let mut locks: Vec<&String> = subjects.iter().map(|(subject, _)| subject).collect();
+        locks.sort();
+        locks.dedup();
+        for subject in locks {
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext('card_code_failures ' || $1))", &[subject])
+                .await
+                .context("lock a subject's failed redemptions")?;
+        }
+        for (subject, ceiling) in &subjects {
+            tx.execute(
+                "DELETE FROM card_code_failures WHERE subject = $1 AND at < $2",
+                &[subject, &forget_before.nanos()],
+            )
+            .await?;
+            let failures: i64 = tx
+                .query_one("SELECT count(*) FROM card_code_failures WHERE subject = $1", &[subject])
+                .await?
+                .try_get(0)?;
+            if failures >= *ceiling {
+                return Ok(false);
+            }
+        }
+        for (subject, _) in &subjects {
+            tx.execute("INSERT INTO card_code_failures (subject, at) VALUES ($1, $2)", &[subject, &at.nanos()]).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn forget_card_code_attempt(&self, subjects: Vec<String>, at: Timestamp) -> anyhow::Result<()> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        for subject in &subjects {
+            tx.execute(
+                "DELETE FROM card_code_failures WHERE ctid IN \
+                 (SELECT ctid FROM card_code_failures WHERE subject = $1 AND at = $2 LIMIT 1)",
+                &[subject, &at.nanos()],
+            )
+            .await
+            .context("forget a redemption attempt")?;
         }
         tx.commit().await?;
         Ok(())

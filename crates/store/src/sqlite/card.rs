@@ -360,7 +360,8 @@ impl CardStore for SqliteStore {
             let mut statement = c.prepare_cached(&format!(
                 "SELECT {COUPON_COLUMNS} FROM coupons WHERE member_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
             ))?;
-            let rows = statement.query_map(params![member_id, after.unwrap_or_default(), i64::from(limit)], coupon_row)?;
+            let rows =
+                statement.query_map(params![member_id, after.unwrap_or_default(), i64::from(limit)], coupon_row)?;
             rows.collect::<Result<Vec<_>, _>>().context("failed to read a member's coupons")
         })
         .await
@@ -369,9 +370,19 @@ impl CardStore for SqliteStore {
     async fn create_quote(&self, quote: &StoredQuote) -> anyhow::Result<()> {
         let q = quote.clone();
         self.write(move |c| {
-            c.prepare_cached(&format!("INSERT INTO checkout_quotes ({QUOTE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"))?
-                .execute(params![q.id, q.member_id, q.card_number, q.payment_id, q.expires_at.nanos(), q.data, q.created_at.nanos()])
-                .with_context(|| format!("failed to store quote {}", q.id))?;
+            c.prepare_cached(&format!(
+                "INSERT INTO checkout_quotes ({QUOTE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                q.id,
+                q.member_id,
+                q.card_number,
+                q.payment_id,
+                q.expires_at.nanos(),
+                q.data,
+                q.created_at.nanos()
+            ])
+            .with_context(|| format!("failed to store quote {}", q.id))?;
             Ok(())
         })
         .await
@@ -507,6 +518,51 @@ impl CardStore for SqliteStore {
                     .execute(params![subject, forget_before.nanos()])?;
                 tx.prepare_cached("INSERT INTO card_code_failures (subject, at) VALUES (?1, ?2)")?
                     .execute(params![subject, at.nanos()])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_card_code_attempt(
+        &self,
+        subjects: Vec<(String, i64)>,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> anyhow::Result<bool> {
+        self.write(move |c| {
+            // The writer's immediate transaction: no other attempt counts or records meanwhile.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (subject, ceiling) in &subjects {
+                tx.prepare_cached("DELETE FROM card_code_failures WHERE subject = ?1 AND at < ?2")?
+                    .execute(params![subject, forget_before.nanos()])?;
+                let failures: i64 = tx
+                    .prepare_cached("SELECT count(*) FROM card_code_failures WHERE subject = ?1")?
+                    .query_row([subject], |r| r.get(0))?;
+                if failures >= *ceiling {
+                    return Ok(false);
+                }
+            }
+            for (subject, _) in &subjects {
+                tx.prepare_cached("INSERT INTO card_code_failures (subject, at) VALUES (?1, ?2)")?
+                    .execute(params![subject, at.nanos()])?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn forget_card_code_attempt(&self, subjects: Vec<String>, at: Timestamp) -> anyhow::Result<()> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for subject in &subjects {
+                tx.prepare_cached(
+                    "DELETE FROM card_code_failures WHERE rowid IN \
+                     (SELECT rowid FROM card_code_failures WHERE subject = ?1 AND at = ?2 LIMIT 1)",
+                )?
+                .execute(params![subject, at.nanos()])?;
             }
             tx.commit()?;
             Ok(())
