@@ -57,6 +57,8 @@ rejection_codes! {
         LinesInvalid => "checkout_lines_invalid", 422,
             "an order has 1 to 100 lines, each a positive amount (the total at most 10,000,000,000) with a category (1 to 32 characters a-z 0-9 _)",
         TooManyCoupons => "checkout_coupons_too_many", 422, "an order uses at most 5 coupons",
+        NothingToPay => "checkout_nothing_to_pay", 422,
+            "the coupons cover the whole order: a quote leaves at least 0.01 for the card to pay",
     }
 }
 
@@ -447,6 +449,10 @@ pub fn quote(lines: &[OrderLine], card: Option<&QuotedCard>, coupons: &[QuotedCo
             to_pay: left[i],
         })
         .collect();
+    // A card payment moves at least a minor unit: an order the coupons cover whole is not quoted.
+    if left.iter().sum::<i64>() == 0 {
+        return Err(CouponError::NothingToPay);
+    }
     Ok(Quote {
         order_amount,
         member_price,
@@ -552,5 +558,7 @@ mod tests {
         let mut only_tea = coupon(CouponKind::FixedAmount { amount: 100 }, Stacking::CouponThenDiscount);
         only_tea.terms.categories = vec!["tea".into()];
         assert_eq!(quote(&lines, None, &[only_tea]), Err(CouponError::OutOfScope));
+        let everything = coupon(CouponKind::FixedAmount { amount: 100_000 }, Stacking::CouponThenDiscount);
+        assert_eq!(quote(&lines, None, &[everything]), Err(CouponError::NothingToPay));
     }
 }

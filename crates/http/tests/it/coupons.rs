@@ -209,13 +209,17 @@ on_both_backends!(a_refused_payment_leaves_its_coupon_unused_and_of_two_payments
 
     // Two quotes with the one coupon, one per card, paid at once: exactly one succeeds.
     let lines = json!([{"amount": 10000, "category": "coffee"}]);
-    let mut tasks = Vec::new();
+    let mut payments = Vec::new();
     for (n, card) in cards.iter().enumerate() {
         let quoted = api.post("/v1/checkout/quote", quote_body(&buyer, card, lines.clone(), &[&coupon])).await;
         let quote = quoted.assert_status(StatusCode::CREATED).clone();
         assert_eq!(quote["to_pay"], 5600, "(100.00 - 20.00) x 70%");
         let body = quoted_pay(&format!("P-{n}"), quote["id"].as_str().unwrap(), &shop_account);
-        let (router, client, path) = (api.router.clone(), api.client.clone(), format!("/v1/cards/{card}/payments"));
+        payments.push((format!("/v1/cards/{card}/payments"), body));
+    }
+    let mut tasks = Vec::new();
+    for (path, body) in payments {
+        let (router, client) = (api.router.clone(), api.client.clone());
         tasks.push(tokio::spawn(async move {
             send_to(&router, signed(&client, "POST", &path, body.to_string().as_bytes(), &[])).await
         }));
@@ -343,6 +347,9 @@ on_both_backends!(another_merchants_bound_client_reaches_none_of_a_merchants_cou
     api.send_as(&theirs, "POST", "/v1/checkout/quote", quote_body(&cafe_member, &cards[0], lines.clone(), &[]))
         .await
         .assert_error(StatusCode::NOT_FOUND, "card_not_found");
+    api.send_as(&theirs, "POST", "/v1/checkout/quote", json!({"member_id": cafe_member, "lines": lines}))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "member_not_found");
     // Ours sees its own; a quote made by the platform for the card is paid only through the card,
     // which the other client does not reach either.
     let listed = api.send_as(&ours, "GET", "/v1/coupon-templates", Value::Null).await;
@@ -357,4 +364,11 @@ on_both_backends!(another_merchants_bound_client_reaches_none_of_a_merchants_cou
     )
     .await
     .assert_error(StatusCode::NOT_FOUND, "card_not_found");
+    // A quote whose lines are the cafe's is paid to the cafe only: not into the bakery's account.
+    let cafe_lines = json!([{"amount": 1000, "category": "coffee", "merchant_id": cafe}]);
+    let quote = api.post("/v1/checkout/quote", quote_body(&cafe_member, &cards[0], cafe_lines, &[])).await;
+    let quote = quote.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    api.post(&format!("/v1/cards/{}/payments", cards[0]), quoted_pay("X-2", &quote, &bakery_account))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "checkout_quote_mismatch");
 });

@@ -604,6 +604,14 @@ impl Cards {
         actor: &Actor,
     ) -> Result<CheckoutQuote, CardFailure> {
         self.parties().get_member(request.member_id).await?;
+        // A bound caller names a member it reaches (`Parties::reaches`), or one whose card or
+        // coupons it reaches (checked below); any other answers as if absent.
+        if let Some(bound) = binding {
+            let named_through_card_or_coupon = request.card_number.is_some() || !request.coupon_ids.is_empty();
+            if !named_through_card_or_coupon && !self.parties().reaches(bound, request.member_id).await? {
+                return Err(CardFailure::NotFound(crate::party::error::MEMBER_NOT_FOUND));
+            }
+        }
         let now = clock::now();
         let card = match &request.card_number {
             None => None,

@@ -151,7 +151,7 @@ pub const CHECKOUT_QUOTE_USED: Rejection = Rejection {
 pub const CHECKOUT_QUOTE_MISMATCH: Rejection = Rejection {
     code: "checkout_quote_mismatch",
     status: 422,
-    message: "a payment with a quote pays the quote's order: its amount, if given, is the quote's, and it names no business_line",
+    message: "a payment with a quote pays the quote's order: its amount, if given, is the quote's, it names no business_line, and it is paid to the merchant its lines name",
 };
 pub const COUPON_ISSUE_MEMBERS_INVALID: Rejection = Rejection {
     code: "coupon_issue_members_invalid",

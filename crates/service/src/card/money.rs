@@ -545,6 +545,22 @@ impl Cards {
             }
             Some(quote_id) => {
                 let quote = self.quote_for_card(quote_id, number).await?;
+                // The coupons are the card's holder's (the card may have changed hands since).
+                if card.member_id != Some(quote.member_id) {
+                    return Err(CouponError::NotMembers.into());
+                }
+                // A line of a merchant is paid to that merchant: a coupon scoped to it is not spent
+                // on a payment to another.
+                for merchant in quote.quote.lines.iter().filter_map(|l| l.merchant) {
+                    let runner = match self.parties().merchant_member(merchant).await {
+                        Ok(runner) => Some(runner),
+                        Err(PartyError::NotFound(_)) => None,
+                        Err(other) => return Err(other.into()),
+                    };
+                    if runner != Some(receiver_member) {
+                        return Err(CardFailure::Rejected(CHECKOUT_QUOTE_MISMATCH));
+                    }
+                }
                 if line.is_some() || request.amount.is_some_and(|a| a != quote.quote.order_amount) {
                     return Err(CardFailure::Rejected(CHECKOUT_QUOTE_MISMATCH));
                 }
