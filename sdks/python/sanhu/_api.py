@@ -564,6 +564,7 @@ ERROR_CODES = {
     "card_validity_invalid": 422,
     "checkout_coupons_too_many": 422,
     "checkout_lines_invalid": 422,
+    "checkout_nothing_to_pay": 422,
     "checkout_quote_expired": 409,
     "checkout_quote_mismatch": 422,
     "checkout_quote_not_found": 404,

@@ -572,6 +572,7 @@ public final class Api {
             Map.entry("card_validity_invalid", 422),
             Map.entry("checkout_coupons_too_many", 422),
             Map.entry("checkout_lines_invalid", 422),
+            Map.entry("checkout_nothing_to_pay", 422),
             Map.entry("checkout_quote_expired", 409),
             Map.entry("checkout_quote_mismatch", 422),
             Map.entry("checkout_quote_not_found", 404),
