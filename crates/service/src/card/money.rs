@@ -561,6 +561,16 @@ impl Cards {
                         return Err(CardFailure::Rejected(CHECKOUT_QUOTE_MISMATCH));
                     }
                 }
+                // A merchant's coupon is spent only on a payment to that merchant or one below it.
+                for coupon in &quote.coupon_ids {
+                    let Some(stored) = self.store().coupon(&coupon.to_string()).await? else { continue };
+                    if let Some(CardOwner::Merchant(owner)) = CardOwner::parse(&stored.owner) {
+                        let runner = self.parties().merchant_member(owner).await?;
+                        if !self.parties().reaches(runner, receiver_member).await? {
+                            return Err(CardFailure::Rejected(CHECKOUT_QUOTE_MISMATCH));
+                        }
+                    }
+                }
                 if line.is_some() || request.amount.is_some_and(|a| a != quote.quote.order_amount) {
                     return Err(CardFailure::Rejected(CHECKOUT_QUOTE_MISMATCH));
                 }
