@@ -203,6 +203,27 @@ impl IdKind for CardCodeTag {
 /// A redemption code (兑换码) of a batch, kept as a keyed hash: its id names it after it is printed.
 pub type CardCodeId = Id128<CardCodeTag>;
 
+pub enum CouponTemplateTag {}
+impl IdKind for CouponTemplateTag {
+    const PREFIX: &'static str = "cpt";
+}
+/// A coupon template (券模板): what its coupons take off, where, for how long, how many.
+pub type CouponTemplateId = Id128<CouponTemplateTag>;
+
+pub enum CouponTag {}
+impl IdKind for CouponTag {
+    const PREFIX: &'static str = "cpn";
+}
+/// A coupon (券) issued to a member, held in its coupon wallet (券包) until redeemed or expired.
+pub type CouponId = Id128<CouponTag>;
+
+pub enum QuoteTag {}
+impl IdKind for QuoteTag {
+    const PREFIX: &'static str = "quo";
+}
+/// A checkout quote: what an order costs a member with a card and coupons, valid for a short time.
+pub type QuoteId = Id128<QuoteTag>;
+
 pub enum BillTag {}
 impl IdKind for BillTag {
     const PREFIX: &'static str = "bil";

@@ -423,6 +423,12 @@ fn card_endpoints() -> Vec<Endpoint> {
         endpoint!(card::list_codes, filtered(CardsRead)),
         endpoint!(card::redeem_code, filtered(CardsWrite)).secret(),
         endpoint!(card::bind_codes, platform(CardsWrite)).secret(),
+        endpoint!(card::create_coupon_template, member(CardsWrite, CARD_TYPE_OWNER)),
+        endpoint!(card::list_coupon_templates, filtered(CardsRead)),
+        endpoint!(card::get_coupon_template, filtered(CardsRead)),
+        endpoint!(card::issue_coupons, filtered(CardsWrite)),
+        endpoint!(card::member_coupons, member(CardsRead, MEMBER_PATH)),
+        endpoint!(card::quote_checkout, filtered(CardsWrite)),
     ]
 }
 

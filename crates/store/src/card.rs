@@ -140,8 +140,79 @@ pub enum CardInsert {
     Stored,
     /// Its id is stored already; nothing was written.
     Exists,
+    /// The quote it pays with is used or expired; nothing was written.
+    QuoteUnavailable,
+    /// A coupon of its quote is redeemed already or expired; nothing was written.
+    CouponUnavailable { id: String },
     /// A counter would pass its limit (another write added to it meanwhile); nothing was written.
     CounterOverLimit { key: String },
+}
+
+/// A coupon template (券模板): its quantity and what it issued, counted in the statement that checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCouponTemplate {
+    pub id: String,
+    /// `platform` or the merchant's id.
+    pub owner: String,
+    pub quantity: i64,
+    /// Coupons issued so far.
+    pub issued: i64,
+    /// Coupons one member holds at most.
+    pub per_member: i64,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// A coupon issued to a member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCoupon {
+    pub id: String,
+    pub template_id: String,
+    /// The template's owner.
+    pub owner: String,
+    pub member_id: String,
+    /// `unused` or `redeemed`.
+    pub status: String,
+    pub valid_from: Timestamp,
+    pub expires_at: Timestamp,
+    /// Whether a payment refunded in full gives it back.
+    pub returnable: bool,
+    /// The card payment (its record id) that redeemed it.
+    pub payment_id: Option<String>,
+    pub redeemed_at: Option<Timestamp>,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// A checkout quote: what an order costs a member, valid until `expires_at`, used by one payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredQuote {
+    pub id: String,
+    pub member_id: String,
+    pub card_number: Option<String>,
+    /// The card payment (its record id) that used it.
+    pub payment_id: Option<String>,
+    pub expires_at: Timestamp,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// What issuing a coupon did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CouponIssue {
+    Issued,
+    /// The template issued its quantity already (or is not stored).
+    SoldOut,
+    /// The member holds the template's per-member limit already.
+    MemberLimit,
+}
+
+/// What a payment redeems in its own write: the quote it uses and the coupons the quote names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteRedemption {
+    pub quote_id: String,
+    pub coupon_ids: Vec<String>,
+    pub at: Timestamp,
 }
 
 /// What allocating a batch's numbers found.
@@ -196,8 +267,11 @@ store_trait! {
 
         /// Stores a transaction and moves `counters` (a merchant's receipts, `crate::party::CounterAdd`:
         /// added in key order, each within its limit) in the same transaction; nothing is written if its
-        /// id is stored already or a counter would pass its limit.
-        fn create_card_transaction(&self, transaction: &StoredCardTransaction, counters: Vec<CounterAdd>) -> anyhow::Result<CardInsert>;
+        /// id is stored already or a counter would pass its limit. With `redeems` (a payment with a
+        /// quote), in the same transaction, the quote is marked used by it if unused and not expired,
+        /// and each of its coupons redeemed by it if unused and valid at `at`: of two payments with
+        /// one coupon at once, exactly one stores.
+        fn create_card_transaction(&self, transaction: &StoredCardTransaction, counters: Vec<CounterAdd>, redeems: Option<QuoteRedemption>) -> anyhow::Result<CardInsert>;
         /// Stores a refund of `payment_id` if the payment's refunds, this one added, stay within what
         /// it took (and adds it to them); false and nothing stored otherwise, or if the refund's id is
         /// stored already.
@@ -205,8 +279,10 @@ store_trait! {
         fn card_transaction(&self, id: &str) -> anyhow::Result<Option<StoredCardTransaction>>;
         /// Writes a transaction's status and data (its outcome) if it is still in flight; and then, for
         /// a refund the ledger refused, gives its amount back to the refunds of `released_from` (the
-        /// payment), and moves `counters` (what a refused payment counted, given back). False if it was
-        /// settled already (nothing written).
+        /// payment); for a refund that succeeded and leaves `released_from` refunded in full, gives the
+        /// payment's returnable coupons back (unused); for a payment the ledger refused, gives back
+        /// its quote and coupons (unused); and moves `counters` (what a refused payment counted, given
+        /// back). False if it was settled already (nothing written).
         fn settle_card_transaction(&self, transaction: &StoredCardTransaction, released_from: Option<String>, counters: Vec<CounterAdd>) -> anyhow::Result<bool>;
         /// A card's transactions, newest first, before `before` (a page's cursor: created_at, id).
         fn card_transactions(&self, number: &str, before: Option<(i64, String)>, limit: u32) -> anyhow::Result<Vec<StoredCardTransaction>>;
@@ -227,8 +303,30 @@ store_trait! {
         fn redeem_card_code(&self, id: &str, member_id: &str, at: Timestamp) -> anyhow::Result<Option<i64>>;
         /// Records a failed redemption of each subject at `at`, forgetting theirs before `forget_before`.
         fn record_card_code_failure(&self, subjects: Vec<String>, at: Timestamp, forget_before: Timestamp) -> anyhow::Result<()>;
+        /// Records a redemption attempt at `at` as a failure of each subject, unless a subject has
+        /// already as many failures as its ceiling at or after `forget_before` (the window's start,
+        /// before which its failures are forgotten): decided and recorded in one transaction, under a
+        /// lock per subject, so a burst of attempts at once never passes a ceiling. False (nothing
+        /// recorded) when refused.
+        fn record_card_code_attempt(&self, subjects: Vec<(String, i64)>, at: Timestamp, forget_before: Timestamp) -> anyhow::Result<bool>;
+        /// Forgets one attempt of each subject recorded at `at` (it did not fail).
+        fn forget_card_code_attempt(&self, subjects: Vec<String>, at: Timestamp) -> anyhow::Result<()>;
         /// How many failed redemptions `subject` made at or after `since`.
         fn card_code_failures(&self, subject: &str, since: Timestamp) -> anyhow::Result<i64>;
+
+        fn create_coupon_template(&self, template: &StoredCouponTemplate) -> anyhow::Result<()>;
+        fn coupon_template(&self, id: &str) -> anyhow::Result<Option<StoredCouponTemplate>>;
+        /// Templates after `after` in id order; only those of `owners` when given (by the owner index).
+        fn coupon_templates(&self, owners: Option<Vec<String>>, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCouponTemplate>>;
+        /// Issues `coupon` of its template, in one transaction: the template's `issued` moved on in the
+        /// statement that checks its quantity (so concurrent issues never pass it), then the member's
+        /// coupons of the template counted against its per-member limit (the template's row lock held).
+        fn issue_coupon(&self, coupon: &StoredCoupon) -> anyhow::Result<CouponIssue>;
+        fn coupon(&self, id: &str) -> anyhow::Result<Option<StoredCoupon>>;
+        /// A member's coupons after `after` in id order.
+        fn member_coupons(&self, member_id: &str, after: Option<String>, limit: u32) -> anyhow::Result<Vec<StoredCoupon>>;
+        fn create_quote(&self, quote: &StoredQuote) -> anyhow::Result<()>;
+        fn quote(&self, id: &str) -> anyhow::Result<Option<StoredQuote>>;
     }
 }
 
@@ -244,4 +342,7 @@ pub(crate) const CARD_COLUMNS: &str =
     "number, batch_id, type_id, owner, member_id, account_id, status, version, data, created_at, blocks_pending_since";
 pub(crate) const CODE_COLUMNS: &str =
     "id, batch_id, owner, digest, status, expires_at, member_id, card_index, redeemed_at, data, created_at";
+pub(crate) const COUPON_TEMPLATE_COLUMNS: &str = "id, owner, quantity, issued, per_member, data, created_at";
+pub(crate) const COUPON_COLUMNS: &str = "id, template_id, owner, member_id, status, valid_from, expires_at, returnable, payment_id, redeemed_at, data, created_at";
+pub(crate) const QUOTE_COLUMNS: &str = "id, member_id, card_number, payment_id, expires_at, data, created_at";
 pub(crate) const TRANSACTION_COLUMNS: &str = "id, card_number, kind, amount, refunded, status, data, created_at";

@@ -448,6 +448,7 @@ pub fn check_receives(status: CardStatus) -> Result<(), CardError> {
     }
 }
 
+pub mod coupon;
 pub mod redemption;
 
 #[cfg(test)]

@@ -144,6 +144,16 @@ pub struct CardTransactionView {
     /// A payment: what its refunds gave back.
     #[schema(minimum = 0)]
     pub refunded: i64,
+    /// A payment with a checkout quote: the quote.
+    #[schema(required = true, pattern = "^quo_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub quote_id: Option<String>,
+    /// A payment with a checkout quote: the coupons it redeemed.
+    #[schema(value_type = Vec<sanhu_core::id::CouponId>, inline)]
+    pub coupon_ids: Vec<String>,
+    /// A payment with a checkout quote: what its coupons took off (`order_amount` = `amount` +
+    /// `discount` + `coupon_deduction`).
+    #[schema(minimum = 0)]
+    pub coupon_deduction: i64,
     /// `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it).
     #[schema(value_type = TransactionStatusJson, inline)]
     pub status: &'static str,
@@ -173,6 +183,9 @@ impl From<&CardTransaction> for CardTransactionView {
             counter_account_id: t.counter_account.map(|a| a.to_string()),
             payment_number: t.payment_number.clone(),
             refunded: t.refunded,
+            quote_id: t.quote_id.clone(),
+            coupon_ids: t.coupons.clone(),
+            coupon_deduction: t.coupon_deduction,
             status: t.status.as_str(),
             refusal: t.refusal.clone(),
             transfer_ids: t.transfers.iter().map(|id| id.to_string()).collect(),
@@ -451,9 +464,10 @@ struct PayBody {
     #[serde(default)]
     #[schema(nullable = false, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     order_number: Option<String>,
-    /// The order's amount, before the discount.
-    #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
-    amount: Number,
+    /// The order's amount, before the discount. With `quote_id`: the quote's order amount, or absent.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, nullable = false, minimum = 1, maximum = 9223372036854775807i64)]
+    amount: Option<Number>,
     /// The order's business line, which names its rate; the type's default rate when absent or not
     /// named.
     #[serde(default)]
@@ -462,6 +476,11 @@ struct PayBody {
     /// The member account paid (a merchant's card: an account of that merchant's member).
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     receiver_account_id: String,
+    /// A checkout quote of this card (`POST /v1/checkout/quote`): the card pays what it left to pay,
+    /// and its coupons are redeemed with the payment. No `business_line` with it.
+    #[serde(default)]
+    #[schema(nullable = false, pattern = "^quo_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    quote_id: Option<String>,
 }
 
 /// POST /v1/cards/{number}/payments
@@ -471,7 +490,7 @@ struct PayBody {
     tag = "cards",
     operation_id = "payWithCard",
     summary = "Pay with a card",
-    description = "The order's amount times the card's rate for the order's business line, rounded half up to the minor unit, is taken from the card into the receiver's account; the rest is the discount. 422 `insufficient_funds` when the card holds less. The same order number answers the same payment.",
+    description = "The order's amount times the card's rate for the order's business line, rounded half up to the minor unit, is taken from the card into the receiver's account; the rest is the discount. With `quote_id` (a checkout quote of this card, unused and not expired: 409 `checkout_quote_used`, `checkout_quote_expired`), the card pays what the quote left to pay and the quote's coupons are redeemed in the write that records the payment (409 `coupon_used` if another payment took one first); a payment the ledger refuses leaves them unused. 422 `insufficient_funds` when the card holds less. The same order number answers the same payment.",
     params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
     request_body = PayBody,
     responses((status = 201, description = "The payment.", body = CardTransactionView)),
@@ -488,9 +507,14 @@ pub async fn pay_with_card(
     let request = PaymentRequest {
         client,
         order_number,
-        amount: amount("amount", &body.amount)?,
+        amount: body.amount.as_ref().map(|a| amount("amount", a)).transpose()?,
         business_line: body.business_line,
         receiver: crate::ids::account_id("receiver_account_id", &body.receiver_account_id)?,
+        quote: body
+            .quote_id
+            .as_deref()
+            .map(|q| super::parse_id(q, sanhu_core::id::QuoteId::parse, "a quote id"))
+            .transpose()?,
     };
     created(state.cards().pay_with_card(&number, request, caller.binding, &caller.actor).await?)
 }

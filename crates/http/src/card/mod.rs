@@ -9,10 +9,12 @@
 
 mod cards;
 mod codes;
+mod coupons;
 mod setup;
 
 pub use cards::*;
 pub use codes::*;
+pub use coupons::*;
 pub use setup::*;
 
 use axum::extract::FromRequestParts;

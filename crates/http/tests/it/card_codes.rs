@@ -492,3 +492,46 @@ on_both_backends!(expired_codes_give_their_cards_back_to_the_batch, |db| {
     assert_eq!(batch_now["sold"], 2);
     api.verify_clean().await;
 });
+
+on_both_backends!(a_burst_of_wrong_guesses_at_once_never_passes_the_ceiling, |db| {
+    let app = app(db).await;
+    let api = &app.api;
+    let batch = approved_batch(&app, "8601", 10).await;
+    let codes = generate(api, &batch, 1).await;
+    let (alice, _) = api.active_member("13800000002").await;
+    // Twelve wrong guesses for alice at once: each is counted before it is decided, in the
+    // transaction that checks the ceiling, so five are looked up and the rest refused.
+    let mut tasks = Vec::new();
+    for seed in 0..12 {
+        let (router, client) = (api.router.clone(), api.client.clone());
+        let body = redeem_body(&made_up_code(seed), &alice).to_string();
+        tasks.push(tokio::spawn(async move {
+            send_to(&router, signed(&client, "POST", "/v1/card-codes/redeem", body.as_bytes(), &[])).await
+        }));
+    }
+    let mut looked_up = 0;
+    for task in tasks {
+        let answer = task.await.unwrap();
+        if answer.status == StatusCode::NOT_FOUND {
+            answer.assert_error(StatusCode::NOT_FOUND, "card_code_not_found");
+            looked_up += 1;
+        } else {
+            answer.assert_error(StatusCode::TOO_MANY_REQUESTS, "card_code_attempts_exceeded");
+        }
+    }
+    assert_eq!(looked_up, 5);
+    api.post("/v1/card-codes/redeem", redeem_body(&codes[0], &alice))
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "card_code_attempts_exceeded");
+    // A redemption that succeeds gives its attempt back: bob's count stays clean.
+    let (bob, _) = api.active_member("13800000003").await;
+    api.post("/v1/card-codes/redeem", redeem_body(&codes[0], &bob)).await.assert_status(StatusCode::OK);
+    for seed in 20..25 {
+        api.post("/v1/card-codes/redeem", redeem_body(&made_up_code(seed), &bob))
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "card_code_not_found");
+    }
+    api.post("/v1/card-codes/redeem", redeem_body(&made_up_code(30), &bob))
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "card_code_attempts_exceeded");
+});

@@ -10,6 +10,7 @@ mod card_merchants;
 mod cards;
 mod client_cache;
 mod console;
+mod coupons;
 mod enterprises_and_security;
 mod failover;
 mod idempotency_after_crash;

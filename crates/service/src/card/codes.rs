@@ -18,7 +18,9 @@
 //! another member redeemed, is a failed redemption for the caller (the client, or the staff member)
 //! and for the member named; either with [`FAILED_REDEMPTIONS_MAX`] failures within
 //! [`FAILED_REDEMPTIONS_WINDOW_SECONDS`] is refused every redemption, before any code is looked up
-//! (429 `card_code_attempts_exceeded`), until its older failures leave the window.
+//! (429 `card_code_attempts_exceeded`), until its older failures leave the window. An attempt is
+//! counted as a failure before it is decided, in the transaction that checks the ceiling (so a
+//! burst at once cannot pass it), and given back when it turns out not to be one.
 
 use anyhow::anyhow;
 use sanhu_core::card::redemption::{
@@ -182,23 +184,32 @@ impl Cards {
         Timestamp::from_nanos(now.nanos() - FAILED_REDEMPTIONS_WINDOW_SECONDS * 1_000_000_000)
     }
 
-    /// Refused (429) when any subject reached its ceiling within the window.
-    async fn may_try(&self, subjects: &[(String, i64)]) -> Result<(), CardFailure> {
-        let since = Self::window_start(clock::now());
-        for (subject, ceiling) in subjects {
-            if self.store().card_code_failures(subject, since).await? >= *ceiling {
-                return Err(CardFailure::Rejected(CARD_CODE_ATTEMPTS_EXCEEDED));
-            }
+    /// Records an attempt as a failure of each subject before it is decided, refused (429) when a
+    /// subject reached its ceiling within the window: the check and the record are one transaction,
+    /// so a burst of attempts at once cannot pass a ceiling. Its time, for [`Cards::forgive`].
+    async fn attempt(&self, subjects: &[(String, i64)]) -> Result<Timestamp, CardFailure> {
+        let now = clock::now();
+        if self.store().record_card_code_attempt(subjects.to_vec(), now, Self::window_start(now)).await? {
+            Ok(now)
+        } else {
+            Err(CardFailure::Rejected(CARD_CODE_ATTEMPTS_EXCEEDED))
         }
-        Ok(())
     }
 
-    async fn failed(&self, subjects: &[(String, i64)], refusal: CardFailure) -> CardFailure {
-        let now = clock::now();
+    /// Gives back an attempt that did not fail (a redemption, an expired code, a refusal of the
+    /// sale): only failed guesses count.
+    async fn forgive(&self, subjects: &[(String, i64)], at: Timestamp) -> Result<(), CardFailure> {
         let names = subjects.iter().map(|(subject, _)| subject.clone()).collect();
-        match self.store().record_card_code_failure(names, now, Self::window_start(now)).await {
-            Ok(()) => refusal,
-            Err(error) => error.into(),
+        Ok(self.store().forget_card_code_attempt(names, at).await?)
+    }
+
+    /// Whether a redemption's refusal is a failed guess: no code the caller reaches, or another
+    /// member's.
+    fn is_failed_guess(result: &Result<Card, CardFailure>) -> bool {
+        match result {
+            Err(CardFailure::NotFound(r)) => r.code == CARD_CODE_NOT_FOUND.code,
+            Err(CardFailure::Rejected(r)) => r.code == CardError::CodeUsed.code(),
+            _ => false,
         }
     }
 
@@ -306,11 +317,27 @@ impl Cards {
             code.status == CodeStatus::Redeemed && code.member_id == Some(member) && code.card_index.is_some()
         });
         let subjects = self.subjects(actor, member, binding);
-        if !retry {
-            self.may_try(&subjects).await?;
+        // Counted as a failure before it is decided, and given back unless it is one.
+        let attempt = if retry { None } else { Some(self.attempt(&subjects).await?) };
+        let result = self.redeem_found(found, member, binding, actor).await;
+        if let Some(at) = attempt {
+            if !Self::is_failed_guess(&result) {
+                self.forgive(&subjects, at).await?;
+            }
         }
+        result
+    }
+
+    /// A redemption, its attempt counted: the code found (None: no code the caller reaches).
+    async fn redeem_found(
+        &self,
+        found: Option<(CardCode, String)>,
+        member: MemberId,
+        binding: Option<MemberId>,
+        actor: &Actor,
+    ) -> Result<Card, CardFailure> {
         let Some((code, digest)) = found else {
-            return Err(self.failed(&subjects, CardFailure::NotFound(CARD_CODE_NOT_FOUND)).await);
+            return Err(CardFailure::NotFound(CARD_CODE_NOT_FOUND));
         };
         let _turn = self.turn(format!("card_code:{}", code.id)).await;
         let batch = self.batch(code.batch_id, None).await?;
@@ -320,7 +347,7 @@ impl Cards {
         let index = match self.claim(&code, &digest, member, &batch).await? {
             Ok(index) => index,
             Err(RedeemRefusal::Expired) => return Err(CardError::CodeExpired.into()),
-            Err(RedeemRefusal::Used) => return Err(self.failed(&subjects, CardError::CodeUsed.into()).await),
+            Err(RedeemRefusal::Used) => return Err(CardError::CodeUsed.into()),
         };
         let sale = SaleRecord {
             id: format!("card_sale:code:{}", code.id),
@@ -398,18 +425,25 @@ impl Cards {
     ) -> Result<Card, CardFailure> {
         let text = RedemptionCode::parse(typed).map_err(|_| CardError::CodeInvalid)?;
         let caller = [(actor_text(actor), self.wallets.config().card_code_caller_attempts)];
-        self.may_try(&caller).await?;
+        // Counted before the code and the phone are looked up; given back when both are someone's
+        // (the redemption then counts for itself).
+        let at = self.attempt(&caller).await?;
         if self.reached_code(&text, binding).await?.is_none() {
-            return Err(self.failed(&caller, CardFailure::NotFound(CARD_CODE_NOT_FOUND)).await);
+            return Err(CardFailure::NotFound(CARD_CODE_NOT_FOUND));
         }
-        let phone = PhoneNumber::parse(phone).map_err(|error| CardFailure::from(PartyError::from(error)))?;
+        let phone = match PhoneNumber::parse(phone) {
+            Ok(phone) => phone,
+            Err(error) => {
+                self.forgive(&caller, at).await?;
+                return Err(PartyError::from(error).into());
+            }
+        };
         let member = match self.parties().member_by_phone(&phone).await {
             Ok(member) => member,
-            Err(PartyError::NotFound(what)) => {
-                return Err(self.failed(&caller, PartyError::NotFound(what).into()).await);
-            }
+            Err(PartyError::NotFound(what)) => return Err(PartyError::NotFound(what).into()),
             Err(error) => return Err(error.into()),
         };
+        self.forgive(&caller, at).await?;
         self.redeem_code(typed, member, binding, actor).await
     }
 }

@@ -20,6 +20,12 @@ impl From<CardError> for CardFailure {
     }
 }
 
+impl From<sanhu_core::card::coupon::CouponError> for CardFailure {
+    fn from(error: sanhu_core::card::coupon::CouponError) -> Self {
+        CardFailure::Rejected(Rejection::of(error))
+    }
+}
+
 impl From<PartyError> for CardFailure {
     fn from(error: PartyError) -> Self {
         match error {
@@ -126,6 +132,33 @@ pub const CARD_CODES_EXCEED_BATCH: Rejection = Rejection {
     message: "a batch's cards sold and held by unredeemed codes, the new codes added, are at most its quantity",
 };
 
+pub const COUPON_TEMPLATE_NOT_FOUND: Rejection =
+    Rejection { code: "coupon_template_not_found", status: 404, message: "no coupon template you reach has this id" };
+pub const COUPON_NOT_FOUND: Rejection =
+    Rejection { code: "coupon_not_found", status: 404, message: "no coupon you reach has this id" };
+pub const CHECKOUT_QUOTE_NOT_FOUND: Rejection =
+    Rejection { code: "checkout_quote_not_found", status: 404, message: "no checkout quote for this card has this id" };
+pub const CHECKOUT_QUOTE_EXPIRED: Rejection = Rejection {
+    code: "checkout_quote_expired",
+    status: 409,
+    message: "the checkout quote's time is over: quote the order again",
+};
+pub const CHECKOUT_QUOTE_USED: Rejection = Rejection {
+    code: "checkout_quote_used",
+    status: 409,
+    message: "the checkout quote has paid another payment already",
+};
+pub const CHECKOUT_QUOTE_MISMATCH: Rejection = Rejection {
+    code: "checkout_quote_mismatch",
+    status: 422,
+    message: "a payment with a quote pays the quote's order: its amount, if given, is the quote's, it names no business_line, and it is paid to the merchant its lines name",
+};
+pub const COUPON_ISSUE_MEMBERS_INVALID: Rejection = Rejection {
+    code: "coupon_issue_members_invalid",
+    status: 422,
+    message: "coupons are issued to 1 to 500 members at a time",
+};
+
 /// Codes the card service answers with, besides core's card rules.
 const SERVICE_CODES: &[Rejection] = &[
     CARD_TYPE_NOT_FOUND,
@@ -143,6 +176,13 @@ const SERVICE_CODES: &[Rejection] = &[
     CARD_CODE_NOT_FOUND,
     CARD_CODE_ATTEMPTS_EXCEEDED,
     CARD_CODES_EXCEED_BATCH,
+    COUPON_TEMPLATE_NOT_FOUND,
+    COUPON_NOT_FOUND,
+    CHECKOUT_QUOTE_NOT_FOUND,
+    CHECKOUT_QUOTE_EXPIRED,
+    CHECKOUT_QUOTE_USED,
+    CHECKOUT_QUOTE_MISMATCH,
+    COUPON_ISSUE_MEMBERS_INVALID,
 ];
 
 /// Every code a card use case can refuse with: core's card rules, the service's own, and what a card's
@@ -152,6 +192,7 @@ const SERVICE_CODES: &[Rejection] = &[
 pub fn card_codes() -> Vec<Rejection> {
     use crate::wallet::{CHANNEL_NOT_CONFIGURED, ORDER_NUMBER_INVALID, ORDER_NUMBER_REUSED, RECEIVER_NOT_FOUND};
     let mut codes: Vec<Rejection> = CardError::ALL.iter().map(|e| Rejection::of(*e)).collect();
+    codes.extend(sanhu_core::card::coupon::CouponError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.extend(SERVICE_CODES.iter().copied());
     codes.extend(TransferError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.extend([CHANNEL_NOT_CONFIGURED, ORDER_NUMBER_INVALID, ORDER_NUMBER_REUSED, RECEIVER_NOT_FOUND]);

@@ -14,7 +14,8 @@
 //! | `batches.rs` | number segments, batches allocated from them, the two roles' approvals |
 //! | `cards.rs` | a card's life: sold, activated, bound, frozen, unfrozen, read |
 //! | `codes.rs` | redemption codes: generated (shown once, kept as keyed hashes), redeemed once, bound in bulk |
-//! | `money.rs` | recharges, payments with the discount, refunds; a card's transactions |
+//! | `money.rs` | recharges, payments with the discount (or with a checkout quote), refunds; a card's transactions |
+//! | `coupons.rs` | coupon templates, coupons issued to members' wallets, the checkout quote |
 //! | `documents.rs` | how each record's JSON document is kept |
 //! | `error.rs` | the card's rejection codes |
 //!
@@ -42,6 +43,7 @@
 mod batches;
 mod cards;
 mod codes;
+mod coupons;
 mod documents;
 mod error;
 mod money;
@@ -59,6 +61,10 @@ use crate::wallet::Wallets;
 pub use batches::{BatchStatus, CardBatch, CardSegment, NewBatch, NewSegment};
 pub use cards::{Card, SaleRequest};
 pub use codes::{status_text as code_status_text, BulkOutcome, CardCode, GeneratedCodes, NewCodes};
+pub use coupons::{
+    CheckoutQuote, Coupon, CouponStatus, CouponTemplate, IssueRow, NewCouponTemplate, QuoteRequest, ISSUE_MEMBERS_MAX,
+    QUOTE_VALID_SECONDS,
+};
 pub use error::*;
 pub use money::{CardPage, CardTransaction, CardTransactionKind, PaymentRequest, RechargeRequest, RefundRequest};
 pub use types::{CardType, NewCardType};

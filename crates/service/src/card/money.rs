@@ -24,17 +24,19 @@
 //!   included), and a refund the ledger refuses gives its share back.
 
 use anyhow::anyhow;
+use sanhu_core::card::coupon::CouponError;
 use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
+use sanhu_core::id::QuoteId;
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::Actor;
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
-use sanhu_store::card::{CardInsert, CardStore, CounterAdd, StoredCardTransaction};
+use sanhu_store::card::{CardInsert, CardStore, CounterAdd, QuoteRedemption, StoredCardTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::documents::{decode, encode};
-use super::CARD_TRANSACTION_NOT_FOUND;
 use super::{page_limit, CardFailure, Cards, CARD_CURSOR_INVALID, CARD_RECEIVER_OUTSIDE_SCOPE};
+use super::{CARD_TRANSACTION_NOT_FOUND, CHECKOUT_QUOTE_EXPIRED, CHECKOUT_QUOTE_MISMATCH, CHECKOUT_QUOTE_USED};
 use crate::clock;
 use crate::party::merchants::{merchant_receives, MerchantCount};
 use crate::party::work::actor_text;
@@ -130,6 +132,10 @@ pub struct CardTransaction {
     pub(crate) chain: Vec<StoredRequest>,
     /// A payment to a merchant: what is counted against its limits.
     pub(crate) counted: Option<MerchantCount>,
+    /// A payment with a checkout quote: the quote, the coupons it redeemed and what they took off.
+    pub quote_id: Option<String>,
+    pub coupons: Vec<String>,
+    pub coupon_deduction: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -149,6 +155,16 @@ struct TransactionDoc {
     chain: Vec<StoredRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     counted: Option<MerchantCount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quote_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    coupons: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    coupon_deduction: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl CardTransaction {
@@ -187,6 +203,9 @@ impl CardTransaction {
             created_at,
             chain,
             counted: None,
+            quote_id: None,
+            coupons: Vec::new(),
+            coupon_deduction: 0,
         }
     }
 
@@ -212,6 +231,9 @@ impl CardTransaction {
                 actor: self.actor.clone(),
                 chain: self.chain.clone(),
                 counted: self.counted.clone(),
+                quote_id: self.quote_id.clone(),
+                coupons: self.coupons.clone(),
+                coupon_deduction: self.coupon_deduction,
             }),
             created_at: self.created_at,
         }
@@ -249,6 +271,9 @@ impl CardTransaction {
             created_at: t.created_at,
             chain: doc.chain,
             counted: doc.counted,
+            quote_id: doc.quote_id,
+            coupons: doc.coupons,
+            coupon_deduction: doc.coupon_deduction,
         })
     }
 }
@@ -273,12 +298,15 @@ pub struct RechargeRequest {
 pub struct PaymentRequest {
     pub client: ClientId,
     pub order_number: OrderNumber,
-    /// The order's amount, before the discount.
-    pub amount: i64,
+    /// The order's amount, before the discount (with a quote: the quote's, when not given).
+    pub amount: Option<i64>,
     /// The order's business line, which names its rate; the default rate when absent or not named.
     pub business_line: Option<String>,
     /// The member account the money goes to.
     pub receiver: AccountId,
+    /// The checkout quote it pays: the card pays what the quote left to pay, and the quote's coupons
+    /// are redeemed in the write that records the payment.
+    pub quote: Option<QuoteId>,
 }
 
 /// A refund to a card of (part of) one of its payments, made by the same client.
@@ -354,7 +382,9 @@ impl Cards {
                 Some(refusal)
             }
         };
-        let release = refusal.as_ref().and(refunded_payment);
+        // A refund names its payment either way: refused, its share is given back; succeeded, a
+        // payment refunded in full gives its returnable coupons back.
+        let release = refunded_payment;
         // What a refused payment counted against its merchant's limits is given back in this write.
         let mut give_back = Vec::new();
         if refusal.is_some() {
@@ -392,6 +422,7 @@ impl Cards {
         &self,
         mut transaction: CardTransaction,
         receives: Option<(AccountId, i64)>,
+        redeems: Option<QuoteRedemption>,
     ) -> Result<CardTransaction, CardFailure> {
         let mut retry = crate::party::work::Retry::new();
         loop {
@@ -403,7 +434,7 @@ impl Cards {
                         .await?;
                 counters = work.take_counters();
             }
-            match self.store().create_card_transaction(&transaction.stored(), counters).await? {
+            match self.store().create_card_transaction(&transaction.stored(), counters, redeems.clone()).await? {
                 CardInsert::Stored => return self.settle(transaction, None).await,
                 CardInsert::Exists => {
                     return self
@@ -411,6 +442,8 @@ impl Cards {
                         .await?
                         .ok_or_else(|| anyhow!("card transaction {} vanished", transaction.id).into());
                 }
+                CardInsert::QuoteUnavailable => return Err(CardFailure::Rejected(CHECKOUT_QUOTE_USED)),
+                CardInsert::CouponUnavailable { .. } => return Err(CouponError::Used.into()),
                 CardInsert::CounterOverLimit { .. } => {
                     if !retry.again().await {
                         return Err(CardFailure::Contended);
@@ -460,6 +493,7 @@ impl Cards {
                 )
             },
             None,
+            None,
         )
         .await
     }
@@ -473,11 +507,19 @@ impl Cards {
         binding: Option<MemberId>,
         actor: &Actor,
     ) -> Result<CardTransaction, CardFailure> {
-        positive(request.amount)?;
+        if request.quote.is_none() {
+            positive(request.amount.unwrap_or(0))?;
+        }
         let id = transaction_id(CardTransactionKind::Payment, request.client, &request.order_number);
         let line = request.business_line.clone();
-        let fingerprint =
-            format!("payment|{number}|{}|{}|{}", request.amount, line.as_deref().unwrap_or(""), request.receiver);
+        let quoted = request.quote.map(|q| q.to_string()).unwrap_or_default();
+        let fingerprint = format!(
+            "payment|{number}|{}|{}|{}{}",
+            request.amount.map(|a| a.to_string()).unwrap_or_default(),
+            line.as_deref().unwrap_or(""),
+            request.receiver,
+            if quoted.is_empty() { String::new() } else { format!("|{quoted}") }
+        );
         let _turn = self.turn(format!("card:{number}")).await;
         if let Some(done) = self.replay(&id, &fingerprint).await? {
             return Ok(done);
@@ -496,8 +538,55 @@ impl Cards {
         // The receiver may receive, as a wallet payment's must (a merchant not active, an account or
         // a member restricted: the same codes).
         self.wallets.account_may_receive(request.receiver, PlatformProduct::MemberCards).await?;
-        let rate = card.terms.rate_for(line.as_deref());
-        let (paid, discount) = discounted(request.amount, rate).ok_or(CardError::AmountInvalid)?;
+        let now = clock::now();
+        let (order_amount, paid, discount, rate, quote) = match request.quote {
+            None => {
+                let order_amount = request.amount.unwrap_or(0);
+                let rate = card.terms.rate_for(line.as_deref());
+                let (paid, discount) = discounted(order_amount, rate).ok_or(CardError::AmountInvalid)?;
+                (order_amount, paid, discount, Some(rate), None)
+            }
+            Some(quote_id) => {
+                let quote = self.quote_for_card(quote_id, number).await?;
+                // The coupons are the card's holder's (the card may have changed hands since).
+                if card.member_id != Some(quote.member_id) {
+                    return Err(CouponError::NotMembers.into());
+                }
+                // A line of a merchant is paid to that merchant: a coupon scoped to it is not spent
+                // on a payment to another.
+                for merchant in quote.quote.lines.iter().filter_map(|l| l.merchant) {
+                    let runner = match self.parties().merchant_member(merchant).await {
+                        Ok(runner) => Some(runner),
+                        Err(PartyError::NotFound(_)) => None,
+                        Err(other) => return Err(other.into()),
+                    };
+                    if runner != Some(receiver_member) {
+                        return Err(CardFailure::Rejected(CHECKOUT_QUOTE_MISMATCH));
+                    }
+                }
+                // A merchant's coupon is spent only on a payment to that merchant or one below it.
+                for coupon in &quote.coupon_ids {
+                    let Some(stored) = self.store().coupon(&coupon.to_string()).await? else { continue };
+                    if let Some(CardOwner::Merchant(owner)) = CardOwner::parse(&stored.owner) {
+                        let runner = self.parties().merchant_member(owner).await?;
+                        if !self.parties().reaches(runner, receiver_member).await? {
+                            return Err(CardFailure::Rejected(CHECKOUT_QUOTE_MISMATCH));
+                        }
+                    }
+                }
+                if line.is_some() || request.amount.is_some_and(|a| a != quote.quote.order_amount) {
+                    return Err(CardFailure::Rejected(CHECKOUT_QUOTE_MISMATCH));
+                }
+                if quote.payment_id.is_some() {
+                    return Err(CardFailure::Rejected(CHECKOUT_QUOTE_USED));
+                }
+                if quote.expires_at <= now {
+                    return Err(CardFailure::Rejected(CHECKOUT_QUOTE_EXPIRED));
+                }
+                let q = &quote.quote;
+                (q.order_amount, q.to_pay, q.discount, None, Some(quote))
+            }
+        };
         let moves = [Move {
             debit: card.account_id,
             credit: request.receiver,
@@ -505,13 +594,24 @@ impl Cards {
             code: CARD_PAYMENT_CODE,
         }];
         let chain = posted_chain(&moves, &id, "payment", number);
+        let redeems = quote.as_ref().map(|q| QuoteRedemption {
+            quote_id: q.id.to_string(),
+            coupon_ids: q.coupon_ids.iter().map(|c| c.to_string()).collect(),
+            at: now,
+        });
         self.record_and_settle(
             CardTransaction {
-                order_amount: Some(request.amount),
+                order_amount: Some(order_amount),
                 discount,
-                rate_bp: Some(rate),
+                rate_bp: rate,
                 business_line: line,
                 counter_account: Some(request.receiver),
+                quote_id: quote.as_ref().map(|q| q.id.to_string()),
+                coupons: quote
+                    .as_ref()
+                    .map(|q| q.coupon_ids.iter().map(|c| c.to_string()).collect())
+                    .unwrap_or_default(),
+                coupon_deduction: quote.as_ref().map_or(0, |q| q.quote.coupon_deduction),
                 ..CardTransaction::in_flight(
                     &id,
                     CardTransactionKind::Payment,
@@ -520,11 +620,12 @@ impl Cards {
                     paid,
                     fingerprint,
                     actor_text(actor),
-                    clock::now(),
+                    now,
                     store_chain(&chain),
                 )
             },
             Some((request.receiver, paid)),
+            redeems,
         )
         .await
     }

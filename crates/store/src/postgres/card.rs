@@ -186,7 +186,229 @@ async fn release_expired_codes(
     Ok(())
 }
 
+fn coupon_template_row(r: &Row) -> anyhow::Result<StoredCouponTemplate> {
+    Ok(StoredCouponTemplate {
+        id: r.try_get(0)?,
+        owner: r.try_get(1)?,
+        quantity: r.try_get(2)?,
+        issued: r.try_get(3)?,
+        per_member: r.try_get(4)?,
+        data: r.try_get(5)?,
+        created_at: Timestamp::from_nanos(r.try_get(6)?),
+    })
+}
+
+fn coupon_row(r: &Row) -> anyhow::Result<StoredCoupon> {
+    Ok(StoredCoupon {
+        id: r.try_get(0)?,
+        template_id: r.try_get(1)?,
+        owner: r.try_get(2)?,
+        member_id: r.try_get(3)?,
+        status: r.try_get(4)?,
+        valid_from: Timestamp::from_nanos(r.try_get(5)?),
+        expires_at: Timestamp::from_nanos(r.try_get(6)?),
+        returnable: r.try_get(7)?,
+        payment_id: r.try_get(8)?,
+        redeemed_at: r.try_get::<_, Option<i64>>(9)?.map(Timestamp::from_nanos),
+        data: r.try_get(10)?,
+        created_at: Timestamp::from_nanos(r.try_get(11)?),
+    })
+}
+
+fn quote_row(r: &Row) -> anyhow::Result<StoredQuote> {
+    Ok(StoredQuote {
+        id: r.try_get(0)?,
+        member_id: r.try_get(1)?,
+        card_number: r.try_get(2)?,
+        payment_id: r.try_get(3)?,
+        expires_at: Timestamp::from_nanos(r.try_get(4)?),
+        data: r.try_get(5)?,
+        created_at: Timestamp::from_nanos(r.try_get(6)?),
+    })
+}
+
+/// Marks the quote used by `payment` and redeems its coupons, each if still unused and valid: what
+/// was not, and the caller rolls back. Two payments with one coupon at once: the second waits on the
+/// first's row lock, then finds the coupon redeemed (or given back) and decides on that.
+async fn redeem_quote(
+    c: &(impl GenericClient + Sync),
+    payment: &str,
+    r: &QuoteRedemption,
+) -> anyhow::Result<Option<CardInsert>> {
+    let used = c
+        .execute(
+            "UPDATE checkout_quotes SET payment_id = $2 WHERE id = $1 AND payment_id IS NULL AND expires_at > $3",
+            &[&r.quote_id, &payment, &r.at.nanos()],
+        )
+        .await
+        .context("use a checkout quote")?;
+    if used != 1 {
+        return Ok(Some(CardInsert::QuoteUnavailable));
+    }
+    for id in &r.coupon_ids {
+        let redeemed = c
+            .execute(
+                "UPDATE coupons SET status = 'redeemed', payment_id = $2, redeemed_at = $3 \
+                 WHERE id = $1 AND status = 'unused' AND valid_from <= $3 AND expires_at > $3",
+                &[id, &payment, &r.at.nanos()],
+            )
+            .await
+            .context("redeem a coupon")?;
+        if redeemed != 1 {
+            return Ok(Some(CardInsert::CouponUnavailable { id: id.clone() }));
+        }
+    }
+    Ok(None)
+}
+
 impl CardStore for PostgresStore {
+    async fn create_coupon_template(&self, template: &StoredCouponTemplate) -> anyhow::Result<()> {
+        let t = template;
+        let conn = self.inner.general.get().await?;
+        conn.client
+            .execute(
+                &format!(
+                    "INSERT INTO coupon_templates ({COUPON_TEMPLATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                ),
+                &[&t.id, &t.owner, &t.quantity, &t.issued, &t.per_member, &t.data, &t.created_at.nanos()],
+            )
+            .await
+            .with_context(|| format!("store coupon template {}", t.id))?;
+        Ok(())
+    }
+
+    async fn coupon_template(&self, id: &str) -> anyhow::Result<Option<StoredCouponTemplate>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {COUPON_TEMPLATE_COLUMNS} FROM coupon_templates WHERE id = $1"), &[&id])
+            .await
+            .context("read a coupon template")?;
+        row.as_ref().map(coupon_template_row).transpose()
+    }
+
+    async fn coupon_templates(
+        &self,
+        owners: Option<Vec<String>>,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCouponTemplate>> {
+        self.page(COUPON_TEMPLATE_COLUMNS, "coupon_templates", owners, after, limit)
+            .await?
+            .iter()
+            .map(coupon_template_row)
+            .collect()
+    }
+
+    async fn issue_coupon(&self, coupon: &StoredCoupon) -> anyhow::Result<CouponIssue> {
+        let k = coupon;
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        // The template's row lock, taken here, is held to the commit: concurrent issues of one
+        // template are decided one after another, each counting the member's coupons the last left.
+        let row = tx
+            .query_opt(
+                "UPDATE coupon_templates SET issued = issued + 1 WHERE id = $1 AND issued < quantity \
+                 RETURNING per_member",
+                &[&k.template_id],
+            )
+            .await
+            .context("count a coupon issued")?;
+        let Some(row) = row else { return Ok(CouponIssue::SoldOut) };
+        let per_member: i64 = row.try_get(0)?;
+        let held: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM coupons WHERE template_id = $1 AND member_id = $2",
+                &[&k.template_id, &k.member_id],
+            )
+            .await?
+            .try_get(0)?;
+        if held >= per_member {
+            return Ok(CouponIssue::MemberLimit);
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO coupons ({COUPON_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ),
+            &[
+                &k.id,
+                &k.template_id,
+                &k.owner,
+                &k.member_id,
+                &k.status,
+                &k.valid_from.nanos(),
+                &k.expires_at.nanos(),
+                &k.returnable,
+                &k.payment_id,
+                &k.redeemed_at.map(Timestamp::nanos),
+                &k.data,
+                &k.created_at.nanos(),
+            ],
+        )
+        .await
+        .with_context(|| format!("store coupon {}", k.id))?;
+        tx.commit().await?;
+        Ok(CouponIssue::Issued)
+    }
+
+    async fn coupon(&self, id: &str) -> anyhow::Result<Option<StoredCoupon>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {COUPON_COLUMNS} FROM coupons WHERE id = $1"), &[&id])
+            .await
+            .context("read a coupon")?;
+        row.as_ref().map(coupon_row).transpose()
+    }
+
+    async fn member_coupons(
+        &self,
+        member_id: &str,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCoupon>> {
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query(
+                &format!("SELECT {COUPON_COLUMNS} FROM coupons WHERE member_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
+                &[&member_id, &after.unwrap_or_default(), &i64::from(limit)],
+            )
+            .await
+            .context("read a member's coupons")?;
+        rows.iter().map(coupon_row).collect()
+    }
+
+    async fn create_quote(&self, quote: &StoredQuote) -> anyhow::Result<()> {
+        let q = quote;
+        let conn = self.inner.general.get().await?;
+        conn.client
+            .execute(
+                &format!("INSERT INTO checkout_quotes ({QUOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+                &[
+                    &q.id,
+                    &q.member_id,
+                    &q.card_number,
+                    &q.payment_id,
+                    &q.expires_at.nanos(),
+                    &q.data,
+                    &q.created_at.nanos(),
+                ],
+            )
+            .await
+            .with_context(|| format!("store quote {}", q.id))?;
+        Ok(())
+    }
+
+    async fn quote(&self, id: &str) -> anyhow::Result<Option<StoredQuote>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {QUOTE_COLUMNS} FROM checkout_quotes WHERE id = $1"), &[&id])
+            .await
+            .context("read a quote")?;
+        row.as_ref().map(quote_row).transpose()
+    }
     async fn create_card_codes(
         &self,
         batch_id: &str,
@@ -317,6 +539,61 @@ impl CardStore for PostgresStore {
             )
             .await?;
             tx.execute("INSERT INTO card_code_failures (subject, at) VALUES ($1, $2)", &[subject, &at.nanos()]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_card_code_attempt(
+        &self,
+        subjects: Vec<(String, i64)>,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> anyhow::Result<bool> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        // Each subject's lock, in one order (no two attempts wait on each other in a circle), held to
+        // the commit: attempts at once are counted one after another, each seeing the last's row.
+        let mut locks: Vec<&String> = subjects.iter().map(|(subject, _)| subject).collect();
+        locks.sort();
+        locks.dedup();
+        for subject in locks {
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext('card_code_failures ' || $1))", &[subject])
+                .await
+                .context("lock a subject's failed redemptions")?;
+        }
+        for (subject, ceiling) in &subjects {
+            tx.execute(
+                "DELETE FROM card_code_failures WHERE subject = $1 AND at < $2",
+                &[subject, &forget_before.nanos()],
+            )
+            .await?;
+            let failures: i64 = tx
+                .query_one("SELECT count(*) FROM card_code_failures WHERE subject = $1", &[subject])
+                .await?
+                .try_get(0)?;
+            if failures >= *ceiling {
+                return Ok(false);
+            }
+        }
+        for (subject, _) in &subjects {
+            tx.execute("INSERT INTO card_code_failures (subject, at) VALUES ($1, $2)", &[subject, &at.nanos()]).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn forget_card_code_attempt(&self, subjects: Vec<String>, at: Timestamp) -> anyhow::Result<()> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        for subject in &subjects {
+            tx.execute(
+                "DELETE FROM card_code_failures WHERE ctid IN \
+                 (SELECT ctid FROM card_code_failures WHERE subject = $1 AND at = $2 LIMIT 1)",
+                &[subject, &at.nanos()],
+            )
+            .await
+            .context("forget a redemption attempt")?;
         }
         tx.commit().await?;
         Ok(())
@@ -603,12 +880,18 @@ impl CardStore for PostgresStore {
         &self,
         transaction: &StoredCardTransaction,
         counters: Vec<CounterAdd>,
+        redeems: Option<QuoteRedemption>,
     ) -> anyhow::Result<CardInsert> {
         let mut counters = counters;
         let mut conn = self.inner.general.get().await?;
         let tx = conn.client.transaction().await?;
         if !insert_transaction(&tx, transaction).await? {
             return Ok(CardInsert::Exists);
+        }
+        if let Some(redeems) = &redeems {
+            if let Some(refused) = redeem_quote(&tx, &transaction.id, redeems).await? {
+                return Ok(refused);
+            }
         }
         if let Some(key) = add_counters(&tx, &mut counters).await? {
             return Ok(CardInsert::CounterOverLimit { key });
@@ -665,13 +948,40 @@ impl CardStore for PostgresStore {
             .await
             .with_context(|| format!("settle card transaction {}", t.id))?;
         if settled == 1 {
-            if let Some(payment) = &released_from {
-                tx.execute(
-                    "UPDATE card_transactions SET refunded = refunded - $2 WHERE id = $1 AND refunded >= $2",
-                    &[payment, &t.amount],
-                )
-                .await
-                .context("give a refused refund's share back")?;
+            match (&released_from, t.status.as_str()) {
+                (Some(payment), "failed") => {
+                    tx.execute(
+                        "UPDATE card_transactions SET refunded = refunded - $2 WHERE id = $1 AND refunded >= $2",
+                        &[payment, &t.amount],
+                    )
+                    .await
+                    .context("give a refused refund's share back")?;
+                }
+                (Some(payment), "succeeded") => {
+                    // A payment refunded in full gives its returnable coupons back.
+                    tx.execute(
+                        "UPDATE coupons SET status = 'unused', payment_id = NULL, redeemed_at = NULL \
+                         WHERE payment_id = $1 AND status = 'redeemed' AND returnable \
+                           AND EXISTS (SELECT 1 FROM card_transactions t WHERE t.id = $1 AND t.refunded >= t.amount)",
+                        &[payment],
+                    )
+                    .await
+                    .context("give a refunded payment's coupons back")?;
+                }
+                (None, "failed") if t.kind == "payment" => {
+                    // A refused payment leaves its quote and coupons unused.
+                    tx.execute(
+                        "UPDATE coupons SET status = 'unused', payment_id = NULL, redeemed_at = NULL \
+                         WHERE payment_id = $1 AND status = 'redeemed'",
+                        &[&t.id],
+                    )
+                    .await
+                    .context("give a refused payment's coupons back")?;
+                    tx.execute("UPDATE checkout_quotes SET payment_id = NULL WHERE payment_id = $1", &[&t.id])
+                        .await
+                        .context("give a refused payment's quote back")?;
+                }
+                _ => {}
             }
             if let Some(key) = add_counters(&tx, &mut counters).await? {
                 anyhow::bail!("counter {key} passed its limit giving back");

@@ -29,6 +29,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (13, include_str!("schema_v13.sql")),
     // The journal by time (BRIN), for questions of a period (the console's daily figures).
     (14, include_str!("schema_v14.sql")),
+    // Coupon templates, coupons and checkout quotes (see `crate::card`).
+    (15, include_str!("schema_v15.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

@@ -168,7 +168,236 @@ fn release_expired_codes(tx: &rusqlite::Transaction<'_>, batch_id: &str, at: Tim
     Ok(())
 }
 
+fn coupon_template_row(r: &Row) -> rusqlite::Result<StoredCouponTemplate> {
+    Ok(StoredCouponTemplate {
+        id: r.get(0)?,
+        owner: r.get(1)?,
+        quantity: r.get(2)?,
+        issued: r.get(3)?,
+        per_member: r.get(4)?,
+        data: r.get(5)?,
+        created_at: Timestamp::from_nanos(r.get(6)?),
+    })
+}
+
+fn coupon_row(r: &Row) -> rusqlite::Result<StoredCoupon> {
+    Ok(StoredCoupon {
+        id: r.get(0)?,
+        template_id: r.get(1)?,
+        owner: r.get(2)?,
+        member_id: r.get(3)?,
+        status: r.get(4)?,
+        valid_from: Timestamp::from_nanos(r.get(5)?),
+        expires_at: Timestamp::from_nanos(r.get(6)?),
+        returnable: r.get::<_, i64>(7)? != 0,
+        payment_id: r.get(8)?,
+        redeemed_at: r.get::<_, Option<i64>>(9)?.map(Timestamp::from_nanos),
+        data: r.get(10)?,
+        created_at: Timestamp::from_nanos(r.get(11)?),
+    })
+}
+
+fn quote_row(r: &Row) -> rusqlite::Result<StoredQuote> {
+    Ok(StoredQuote {
+        id: r.get(0)?,
+        member_id: r.get(1)?,
+        card_number: r.get(2)?,
+        payment_id: r.get(3)?,
+        expires_at: Timestamp::from_nanos(r.get(4)?),
+        data: r.get(5)?,
+        created_at: Timestamp::from_nanos(r.get(6)?),
+    })
+}
+
+/// Marks the quote used by `payment` and redeems its coupons, each if still unused and valid: what
+/// was not, and the caller rolls back.
+fn redeem_quote(c: &rusqlite::Connection, payment: &str, r: &QuoteRedemption) -> anyhow::Result<Option<CardInsert>> {
+    let used = c
+        .prepare_cached(
+            "UPDATE checkout_quotes SET payment_id = ?2 WHERE id = ?1 AND payment_id IS NULL AND expires_at > ?3",
+        )?
+        .execute(params![r.quote_id, payment, r.at.nanos()])?;
+    if used != 1 {
+        return Ok(Some(CardInsert::QuoteUnavailable));
+    }
+    for id in &r.coupon_ids {
+        let redeemed = c
+            .prepare_cached(
+                "UPDATE coupons SET status = 'redeemed', payment_id = ?2, redeemed_at = ?3 \
+                 WHERE id = ?1 AND status = 'unused' AND valid_from <= ?3 AND expires_at > ?3",
+            )?
+            .execute(params![id, payment, r.at.nanos()])?;
+        if redeemed != 1 {
+            return Ok(Some(CardInsert::CouponUnavailable { id: id.clone() }));
+        }
+    }
+    Ok(None)
+}
+
+/// Gives a refused payment's quote and coupons back, unused.
+fn release_quote(c: &rusqlite::Connection, payment: &str) -> anyhow::Result<()> {
+    c.prepare_cached(
+        "UPDATE coupons SET status = 'unused', payment_id = NULL, redeemed_at = NULL \
+         WHERE payment_id = ?1 AND status = 'redeemed'",
+    )?
+    .execute([payment])?;
+    c.prepare_cached("UPDATE checkout_quotes SET payment_id = NULL WHERE payment_id = ?1")?.execute([payment])?;
+    Ok(())
+}
+
+/// Gives a payment refunded in full its returnable coupons back, unused.
+fn return_coupons(c: &rusqlite::Connection, payment: &str) -> anyhow::Result<()> {
+    c.prepare_cached(
+        "UPDATE coupons SET status = 'unused', payment_id = NULL, redeemed_at = NULL \
+         WHERE payment_id = ?1 AND status = 'redeemed' AND returnable = 1 \
+           AND EXISTS (SELECT 1 FROM card_transactions t WHERE t.id = ?1 AND t.refunded >= t.amount)",
+    )?
+    .execute([payment])?;
+    Ok(())
+}
+
 impl CardStore for SqliteStore {
+    async fn create_coupon_template(&self, template: &StoredCouponTemplate) -> anyhow::Result<()> {
+        let t = template.clone();
+        self.write(move |c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO coupon_templates ({COUPON_TEMPLATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![t.id, t.owner, t.quantity, t.issued, t.per_member, t.data, t.created_at.nanos()])
+            .with_context(|| format!("failed to store coupon template {}", t.id))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn coupon_template(&self, id: &str) -> anyhow::Result<Option<StoredCouponTemplate>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {COUPON_TEMPLATE_COLUMNS} FROM coupon_templates WHERE id = ?1"))?
+                .query_row([id], coupon_template_row)
+                .optional()
+                .context("failed to read a coupon template")
+        })
+        .await
+    }
+
+    async fn coupon_templates(
+        &self,
+        owners: Option<Vec<String>>,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCouponTemplate>> {
+        self.read(move |c| {
+            let (sql, values) = page_sql(COUPON_TEMPLATE_COLUMNS, "coupon_templates", &owners, &after, limit);
+            let mut statement = c.prepare_cached(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), coupon_template_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read coupon templates")
+        })
+        .await
+    }
+
+    async fn issue_coupon(&self, coupon: &StoredCoupon) -> anyhow::Result<CouponIssue> {
+        let k = coupon.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let per_member: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE coupon_templates SET issued = issued + 1 WHERE id = ?1 AND issued < quantity \
+                     RETURNING per_member",
+                )?
+                .query_row([&k.template_id], |r| r.get(0))
+                .optional()?;
+            let Some(per_member) = per_member else { return Ok(CouponIssue::SoldOut) };
+            let held: i64 = tx
+                .prepare_cached("SELECT count(*) FROM coupons WHERE template_id = ?1 AND member_id = ?2")?
+                .query_row(params![k.template_id, k.member_id], |r| r.get(0))?;
+            if held >= per_member {
+                return Ok(CouponIssue::MemberLimit);
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO coupons ({COUPON_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))?
+            .execute(params![
+                k.id,
+                k.template_id,
+                k.owner,
+                k.member_id,
+                k.status,
+                k.valid_from.nanos(),
+                k.expires_at.nanos(),
+                i64::from(k.returnable),
+                k.payment_id,
+                k.redeemed_at.map(Timestamp::nanos),
+                k.data,
+                k.created_at.nanos()
+            ])
+            .with_context(|| format!("failed to store coupon {}", k.id))?;
+            tx.commit()?;
+            Ok(CouponIssue::Issued)
+        })
+        .await
+    }
+
+    async fn coupon(&self, id: &str) -> anyhow::Result<Option<StoredCoupon>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {COUPON_COLUMNS} FROM coupons WHERE id = ?1"))?
+                .query_row([id], coupon_row)
+                .optional()
+                .context("failed to read a coupon")
+        })
+        .await
+    }
+
+    async fn member_coupons(
+        &self,
+        member_id: &str,
+        after: Option<String>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredCoupon>> {
+        let member_id = member_id.to_owned();
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {COUPON_COLUMNS} FROM coupons WHERE member_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            ))?;
+            let rows =
+                statement.query_map(params![member_id, after.unwrap_or_default(), i64::from(limit)], coupon_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read a member's coupons")
+        })
+        .await
+    }
+
+    async fn create_quote(&self, quote: &StoredQuote) -> anyhow::Result<()> {
+        let q = quote.clone();
+        self.write(move |c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO checkout_quotes ({QUOTE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                q.id,
+                q.member_id,
+                q.card_number,
+                q.payment_id,
+                q.expires_at.nanos(),
+                q.data,
+                q.created_at.nanos()
+            ])
+            .with_context(|| format!("failed to store quote {}", q.id))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn quote(&self, id: &str) -> anyhow::Result<Option<StoredQuote>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {QUOTE_COLUMNS} FROM checkout_quotes WHERE id = ?1"))?
+                .query_row([id], quote_row)
+                .optional()
+                .context("failed to read a quote")
+        })
+        .await
+    }
     async fn create_card_codes(
         &self,
         batch_id: &str,
@@ -289,6 +518,51 @@ impl CardStore for SqliteStore {
                     .execute(params![subject, forget_before.nanos()])?;
                 tx.prepare_cached("INSERT INTO card_code_failures (subject, at) VALUES (?1, ?2)")?
                     .execute(params![subject, at.nanos()])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_card_code_attempt(
+        &self,
+        subjects: Vec<(String, i64)>,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> anyhow::Result<bool> {
+        self.write(move |c| {
+            // The writer's immediate transaction: no other attempt counts or records meanwhile.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (subject, ceiling) in &subjects {
+                tx.prepare_cached("DELETE FROM card_code_failures WHERE subject = ?1 AND at < ?2")?
+                    .execute(params![subject, forget_before.nanos()])?;
+                let failures: i64 = tx
+                    .prepare_cached("SELECT count(*) FROM card_code_failures WHERE subject = ?1")?
+                    .query_row([subject], |r| r.get(0))?;
+                if failures >= *ceiling {
+                    return Ok(false);
+                }
+            }
+            for (subject, _) in &subjects {
+                tx.prepare_cached("INSERT INTO card_code_failures (subject, at) VALUES (?1, ?2)")?
+                    .execute(params![subject, at.nanos()])?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn forget_card_code_attempt(&self, subjects: Vec<String>, at: Timestamp) -> anyhow::Result<()> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for subject in &subjects {
+                tx.prepare_cached(
+                    "DELETE FROM card_code_failures WHERE rowid IN \
+                     (SELECT rowid FROM card_code_failures WHERE subject = ?1 AND at = ?2 LIMIT 1)",
+                )?
+                .execute(params![subject, at.nanos()])?;
             }
             tx.commit()?;
             Ok(())
@@ -589,12 +863,18 @@ impl CardStore for SqliteStore {
         &self,
         transaction: &StoredCardTransaction,
         counters: Vec<CounterAdd>,
+        redeems: Option<QuoteRedemption>,
     ) -> anyhow::Result<CardInsert> {
         let (t, mut counters) = (transaction.clone(), counters);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if !insert_transaction(&tx, &t)? {
                 return Ok(CardInsert::Exists);
+            }
+            if let Some(redeems) = &redeems {
+                if let Some(refused) = redeem_quote(&tx, &t.id, redeems)? {
+                    return Ok(refused);
+                }
             }
             if let Some(key) = add_counters(&tx, &mut counters)? {
                 return Ok(CardInsert::CounterOverLimit { key });
@@ -654,11 +934,16 @@ impl CardStore for SqliteStore {
                 .execute(params![t.id, t.status, t.data])
                 .with_context(|| format!("failed to settle card transaction {}", t.id))?;
             if settled == 1 {
-                if let Some(payment) = released_from {
-                    tx.prepare_cached(
-                        "UPDATE card_transactions SET refunded = refunded - ?2 WHERE id = ?1 AND refunded >= ?2",
-                    )?
-                    .execute(params![payment, t.amount])?;
+                match (&released_from, t.status.as_str()) {
+                    (Some(payment), "failed") => {
+                        tx.prepare_cached(
+                            "UPDATE card_transactions SET refunded = refunded - ?2 WHERE id = ?1 AND refunded >= ?2",
+                        )?
+                        .execute(params![payment, t.amount])?;
+                    }
+                    (Some(payment), "succeeded") => return_coupons(&tx, payment)?,
+                    (None, "failed") if t.kind == "payment" => release_quote(&tx, &t.id)?,
+                    _ => {}
                 }
                 if let Some(key) = add_counters(&tx, &mut counters)? {
                     anyhow::bail!("counter {key} passed its limit giving back");

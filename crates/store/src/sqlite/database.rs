@@ -33,6 +33,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("schema_v11.sql")),
     // Members' bills, their items and the monthly run's progress (see `crate::bill`).
     (12, include_str!("schema_v12.sql")),
+    // Coupon templates, coupons and checkout quotes (see `crate::card`).
+    (13, include_str!("schema_v13.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

@@ -176,11 +176,11 @@ on_both_backends!(a_payments_refunds_never_add_up_to_more_than_it_took, |db| {
     assert!(db.store.create_card(&card, &transaction("sale", "sale", 1000)).await.unwrap());
     assert!(!db.store.create_card(&card, &transaction("sale", "sale", 1000)).await.unwrap(), "the same sale");
     assert_eq!(
-        db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![]).await.unwrap(),
+        db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![], None).await.unwrap(),
         CardInsert::Stored
     );
     assert_eq!(
-        db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![]).await.unwrap(),
+        db.store.create_card_transaction(&transaction("pay", "payment", 100), vec![], None).await.unwrap(),
         CardInsert::Exists
     );
     let mut tasks = Vec::new();
@@ -236,7 +236,7 @@ on_both_backends!(a_card_payment_moves_its_merchants_counters_in_its_own_write_w
         let store = if n % 2 == 0 { db.store.clone() } else { other.clone() };
         tasks.push(tokio::spawn(async move {
             let pay = transaction(&format!("pay_{n}"), "payment", 30);
-            store.create_card_transaction(&pay, vec![count(day, 30, Some(100))]).await.unwrap()
+            store.create_card_transaction(&pay, vec![count(day, 30, Some(100))], None).await.unwrap()
         }));
     }
     let mut stored = 0;
@@ -247,7 +247,7 @@ on_both_backends!(a_card_payment_moves_its_merchants_counters_in_its_own_write_w
                 assert_eq!(key, day);
                 assert!(db.store.card_transaction(&format!("pay_{n}")).await.unwrap().is_none(), "nothing stored");
             }
-            CardInsert::Exists => panic!("each payment is new"),
+            other => panic!("each payment is new, with no quote: {other:?}"),
         }
     }
     assert_eq!(stored, 3);
