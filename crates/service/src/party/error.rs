@@ -143,4 +143,9 @@ const SERVICE_CODES: &[Rejection] = &[
     CONCURRENT_CHANGE,
     CERTIFICATE_TAKEN,
     AUTHENTICATION_SUBJECT_REQUIRED,
+    super::franchise::MERCHANT_SETTING_INVALID,
+    super::franchise::MERCHANT_SETTING_LOCKED,
+    super::franchise::ACCOUNT_TYPE_NOT_OFFERED,
+    super::franchise::MEMBER_MERCHANT_REQUIRED,
+    super::franchise::MERCHANT_SETTINGS_FROM_ABOVE,
 ];

@@ -286,6 +286,7 @@ impl Wallets {
         self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         let receiver = self.receiver_account(&request.receiver).await?;
         self.not_own_account(request.member, member.member.customer(), receiver).await?;
+        self.spent_within_scope(&member, receiver).await?;
         self.account_may_receive(receiver).await?;
         let order = self.deduction_order(request.member).await?;
         let payment = transact!(&self.parties, WalletFailure, |work| {
