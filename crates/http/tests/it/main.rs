@@ -12,6 +12,7 @@ mod client_cache;
 mod console;
 mod enterprises_and_security;
 mod failover;
+mod franchises;
 mod idempotency_after_crash;
 mod idempotency_outcomes;
 mod merchant_hierarchy;

@@ -96,7 +96,17 @@ impl Wallets {
             self.parties.register_member_for(opening.merchant, &registration, opening.name.clone(), actor).await?;
         let mut member = registered.member;
         if member.member.status() == MemberStatus::Inactive {
-            member = self.parties.activate_member(member.member.id(), actor).await?.0;
+            member = match self.parties.activate_member(member.member.id(), actor).await {
+                Ok((activated, _)) => activated,
+                // An opening of the same member at once activated it first.
+                Err(refusal) => {
+                    let now = self.parties.get_member(member.member.id()).await?;
+                    if now.member.status() == MemberStatus::Inactive {
+                        return Err(refusal.into());
+                    }
+                    now
+                }
+            };
         }
         let request = RechargeRequest {
             client: opening.client,
