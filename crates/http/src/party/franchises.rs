@@ -289,7 +289,7 @@ pub async fn set_merchant_settings(
         locked: body.locked,
     };
     let parties = state.parties.clone();
-    let settings = run(move || async move { parties.set_merchant_settings(id, &change, &actor).await }).await?;
+    let settings = run(move || async move { parties.set_merchant_settings(id, &change, bound.is_none(), &actor).await }).await?;
     tracing::info!(merchant.id = %id, "merchant settings set");
     Ok(Json(SettingsJson::of(&state, &settings)))
 }

@@ -101,13 +101,16 @@ pub async fn register_member(
     let parties = state.parties.clone();
     if let Some(merchant) = merchant {
         let (registered, new) =
-            run(move || async move { parties.register_member_for(merchant, &registration, name, &actor).await })
+            run(move || async move { parties.register_member_for(merchant, &registration, name, false, &actor).await })
                 .await?;
         tracing::info!(member.id = %registered.member.member.id(), merchant.id = %merchant, new, "member registered for a merchant");
-        let view = Registered {
-            member: MemberView::from(&registered.member),
-            customer: CustomerView::from(&registered.customer),
-        };
+        let mut customer = CustomerView::from(&registered.customer);
+        // The customer may be known from elsewhere (another franchisee, the platform): a merchant's
+        // client is told its id, never what others verified of it.
+        if bound.is_some() {
+            (customer.certificate, customer.name) = (None, None);
+        }
+        let view = Registered { member: MemberView::from(&registered.member), customer };
         let status = if new { StatusCode::CREATED } else { StatusCode::OK };
         return Ok((status, Json(view)));
     }

@@ -111,6 +111,16 @@ on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spen
     // B's client cannot name A's member at all.
     let foreign = app.send_as(&f.at_b, "POST", "/v1/payments", payment("P-B-3", &at_a_member, 100, &b_receipts)).await;
     foreign.assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    // Nor does it leave A by a member transfer, to B's member or the platform's.
+    let (platform_member, _) = app.active_member("13800000066").await;
+    for receiver in [&at_b_member, &platform_member] {
+        let transfer = json!({"order_number": format!("T-{receiver}"), "sender_member_id": at_a_member,
+                              "receiver_member_id": receiver, "amount": 100});
+        app.post("/v1/member-transfers", transfer).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
+    }
+    // Its identities are its merchant's: not changed into platform-wide ones.
+    let added = app.post(&format!("/v1/members/{at_a_member}/identities"), json!({"email": "wang@example.com"})).await;
+    added.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_member_identities_fixed");
     // A store below A receives from A's members.
     let store = app.send_as(&f.at_a, "POST", &format!("/v1/merchants/{}/sub-merchants", f.a), sub_merchant(6)).await;
     let store_member = store.assert_status(StatusCode::CREATED)["member_id"].as_str().unwrap().to_owned();
@@ -194,7 +204,11 @@ on_both_backends!(settings_are_inherited_set_from_above_and_used_at_the_counter,
     app.send_as(&f.at_a, "POST", &settings(&f.a), no_withdrawals.clone())
         .await
         .assert_error(StatusCode::FORBIDDEN, "merchant_settings_from_above");
-    let tiers = json!({"recharge_tiers": [tier("silver", 5_000, 100)]});
+    let bonus = json!({"recharge_tiers": [tier("silver", 5_000, 100)]});
+    app.send_as(&f.at_brand, "POST", &settings(&f.b), bonus)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "merchant_tier_bonus_platform_only");
+    let tiers = json!({"recharge_tiers": [tier("silver", 5_000, 0)]});
     app.send_as(&f.at_brand, "POST", &settings(&f.a), tiers.clone())
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_setting_locked");
@@ -210,10 +224,21 @@ on_both_backends!(settings_are_inherited_set_from_above_and_used_at_the_counter,
         json!({"recharge_tiers": [tier("a", 100, 1), tier("a", 200, 2)]}),
         json!({"unset": ["colour"]}),
         json!({"wallet_group": ""}),
+        json!({"recharge_tiers": [tier("b", 100, 101)]}),
     ] {
         app.post(&settings(&f.b), bad).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_setting_invalid");
     }
 
+    // Registered around the counter, the code is not skipped.
+    let around = json!({"phone": "13800000055", "merchant_id": f.a});
+    app.send_as(&f.at_a, "POST", "/v1/members", around)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_requires_counter_opening");
+    // A refused opening opens nothing: an unknown channel leaves the phone unknown at A.
+    let unknown_channel = json!({"phone": "13800000044", "tier": "gold", "channel": "nope", "order_number": "C-9"});
+    app.send_as(&f.at_a, "POST", &format!("/v1/merchants/{}/counter-openings", f.a), unknown_channel)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "channel_not_configured");
     // The counter at A: the SMS code the brand requires, then one step opens and recharges at the
     // brand's tier; run again under its Idempotency-Key, it answers the same.
     let counter = format!("/v1/merchants/{}/counter-openings", f.a);

@@ -148,4 +148,7 @@ const SERVICE_CODES: &[Rejection] = &[
     super::franchise::ACCOUNT_TYPE_NOT_OFFERED,
     super::franchise::MEMBER_MERCHANT_REQUIRED,
     super::franchise::MERCHANT_SETTINGS_FROM_ABOVE,
+    super::franchise::MERCHANT_MEMBER_IDENTITIES_FIXED,
+    super::franchise::MERCHANT_TIER_BONUS_PLATFORM_ONLY,
+    super::franchise::SMS_VERIFICATION_REQUIRED_TO_REGISTER,
 ];

@@ -42,6 +42,8 @@ pub(crate) const MEMBERS_OF_MERCHANT: &str = "merchant_members";
 /// The settings a merchant may set, by name.
 pub const SETTING_NAMES: [&str; 5] =
     ["account_types", "recharge_tiers", "sms_verification_to_open", "withdrawal_allowed", "wallet_group"];
+/// At most this many of a customer's members are read for its wallets.
+pub const CUSTOMER_MEMBERS_MAX: u32 = 100;
 /// At most this many recharge tiers per merchant.
 pub const TIERS_MAX: usize = 20;
 
@@ -64,6 +66,21 @@ pub const MERCHANT_SETTINGS_FROM_ABOVE: Rejection = Rejection {
     code: "merchant_settings_from_above",
     status: 403,
     message: "a merchant's settings are set by the platform or by a client bound to a merchant above it",
+};
+pub const MERCHANT_MEMBER_IDENTITIES_FIXED: Rejection = Rejection {
+    code: "merchant_member_identities_fixed",
+    status: 422,
+    message: "a merchant's member keeps the identity it was registered with at its merchant; register another member for a new one",
+};
+pub const MERCHANT_TIER_BONUS_PLATFORM_ONLY: Rejection = Rejection {
+    code: "merchant_tier_bonus_platform_only",
+    status: 403,
+    message: "a recharge tier's bonus is paid from the platform's marketing expense: tiers with a bonus are set by the platform only",
+};
+pub const SMS_VERIFICATION_REQUIRED_TO_REGISTER: Rejection = Rejection {
+    code: "merchant_requires_counter_opening",
+    status: 422,
+    message: "the merchant's settings require the phone's SMS code to open a member: open it at the counter (counter-openings) with sms_code",
 };
 pub const MEMBER_MERCHANT_REQUIRED: Rejection = Rejection {
     code: "member_merchant_required",
@@ -259,9 +276,15 @@ impl Parties {
         &self,
         merchant: MerchantId,
         change: &SettingsChange,
+        by_platform: bool,
         actor: &Actor,
     ) -> Result<EffectiveSettings, PartyError> {
         self.check_settings(change)?;
+        // A tier's bonus is paid from the platform's marketing expense: the platform alone grants one.
+        let grants_bonus = change.set.recharge_tiers.as_ref().is_some_and(|tiers| tiers.iter().any(|t| t.bonus > 0));
+        if grants_bonus && !by_platform {
+            return Err(PartyError::Rejected(MERCHANT_TIER_BONUS_PLATFORM_ONLY));
+        }
         transact!(self, |work| {
             let stored_merchant = load_merchant(work, merchant).await?;
             let effective = self.settings_of(work, &stored_merchant).await?;
@@ -335,7 +358,8 @@ impl Parties {
                     && tier.code.len() <= 32
                     && tier.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                 let (starts, ends) = tier.window().ok_or_else(invalid)?;
-                let well_formed = sanhu_core::wallet::RechargeTier::new(tier.pay, tier.bonus, starts, ends).is_ok();
+                let well_formed = sanhu_core::wallet::RechargeTier::new(tier.pay, tier.bonus, starts, ends).is_ok()
+                    && tier.bonus <= tier.pay;
                 if !code_ok || !well_formed || tiers[..i].iter().any(|t| t.code == tier.code) {
                     return Err(invalid());
                 }
@@ -357,6 +381,7 @@ impl Parties {
         merchant: MerchantId,
         registration: &Registration,
         name: Option<String>,
+        phone_verified: bool,
         actor: &Actor,
     ) -> Result<(RegisteredMember, bool), PartyError> {
         transact!(self, |work| {
@@ -368,6 +393,11 @@ impl Parties {
                 let member = load_member(work, member_id).await?;
                 let customer = load_customer(work, member.member.customer()).await?;
                 return Ok((RegisteredMember { customer, member }, false));
+            }
+            // Where the merchant requires the phone's code to open a member, it is opened at the
+            // counter with the code, never around it.
+            if !phone_verified && self.settings_of(work, &stored_merchant).await?.sms_verification_to_open.value {
+                return Err(PartyError::Rejected(SMS_VERIFICATION_REQUIRED_TO_REGISTER));
             }
             let phone = matches!(registration.identity, LoginIdentity::Phone(_));
             let mut customer: Option<StoredCustomer> = None;
@@ -449,11 +479,15 @@ impl Parties {
         Ok(Some(self.settings_of(&mut work, &merchant).await?))
     }
 
-    /// The members of one customer, in id order.
+    /// The members of one customer, in id order, at most [`CUSTOMER_MEMBERS_MAX`].
     pub async fn members_of_customer(&self, customer: CustomerId) -> Result<Vec<StoredMember>, PartyError> {
+        use sanhu_store::party::PartyStore;
         let mut work = self.reader();
         load_customer(&mut work, customer).await?;
-        Ok(work.indexed(MEMBERS_OF_CUSTOMER, &customer.to_string()).await?)
+        let ids = self.store.party_index(MEMBERS_OF_CUSTOMER, &customer.to_string(), CUSTOMER_MEMBERS_MAX).await?;
+        let mut members: Vec<StoredMember> = work.get_many(&ids).await?;
+        members.sort_by_key(|m| m.member.id());
+        Ok(members)
     }
 }
 

@@ -84,6 +84,13 @@ impl Wallets {
         };
         let identity = LoginIdentity::Phone(opening.phone.clone());
         let registration = Registration { kind: PartyKind::Personal, scope: CustomerScope::External, identity };
+        // What the recharge would refuse is refused before anything is opened.
+        let channel =
+            self.config.channel(&opening.channel).ok_or(WalletFailure::Rejected(CHANNEL_NOT_CONFIGURED))?;
+        let amount = sanhu_core::Amount::new(pay).ok_or(sanhu_core::wallet::WalletError::InvalidAmount)?;
+        if channel.fee_payer == sanhu_core::wallet::FeePayer::Member && channel.fee.fee_for(amount) >= pay {
+            return Err(WalletFailure::Rejected(RECHARGE_BELOW_FEE));
+        }
         let found = self.parties.member_at_merchant(opening.merchant, &registration.identity).await?;
         if found.is_none() && settings.sms_verification_to_open.value {
             let Some(code) = &opening.sms_code else {
@@ -93,7 +100,7 @@ impl Wallets {
             self.parties.verify_code(CodePurpose::Register, &target, code, now).await?;
         }
         let (registered, is_new) =
-            self.parties.register_member_for(opening.merchant, &registration, opening.name.clone(), actor).await?;
+            self.parties.register_member_for(opening.merchant, &registration, opening.name.clone(), true, actor).await?;
         let mut member = registered.member;
         if member.member.status() == MemberStatus::Inactive {
             member = match self.parties.activate_member(member.member.id(), actor).await {
