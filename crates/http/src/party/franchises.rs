@@ -183,11 +183,12 @@ impl SettingsJson {
                 value: s.withdrawal_allowed.value,
                 source: source(&s.withdrawal_allowed),
             },
-            wallet_group: EffectiveWalletGroup {
-                value: s.wallet_group.value.clone(),
-                source: source(&s.wallet_group),
-            },
-            locked: s.locked.iter().map(|(setting, by)| LockedSetting { setting: setting.clone(), by: by.clone() }).collect(),
+            wallet_group: EffectiveWalletGroup { value: s.wallet_group.value.clone(), source: source(&s.wallet_group) },
+            locked: s
+                .locked
+                .iter()
+                .map(|(setting, by)| LockedSetting { setting: setting.clone(), by: by.clone() })
+                .collect(),
             own: OwnSettingsJson::from(&s.own),
         }
     }
@@ -273,7 +274,13 @@ pub async fn set_merchant_settings(
     let tiers = body.recharge_tiers.map(|tiers| {
         tiers
             .into_iter()
-            .map(|t| TierSetting { code: t.code, pay: t.pay, bonus: t.bonus, starts_at: t.starts_at, ends_at: t.ends_at })
+            .map(|t| TierSetting {
+                code: t.code,
+                pay: t.pay,
+                bonus: t.bonus,
+                starts_at: t.starts_at,
+                ends_at: t.ends_at,
+            })
             .collect()
     });
     let change = SettingsChange {
@@ -289,7 +296,8 @@ pub async fn set_merchant_settings(
         locked: body.locked,
     };
     let parties = state.parties.clone();
-    let settings = run(move || async move { parties.set_merchant_settings(id, &change, bound.is_none(), &actor).await }).await?;
+    let settings =
+        run(move || async move { parties.set_merchant_settings(id, &change, bound.is_none(), &actor).await }).await?;
     tracing::info!(merchant.id = %id, "merchant settings set");
     Ok(Json(SettingsJson::of(&state, &settings)))
 }
@@ -378,7 +386,10 @@ pub async fn open_at_counter(
 pub fn member_name(field: &str, name: String) -> Result<String, ApiError> {
     let trimmed = name.trim();
     if trimmed.is_empty() || trimmed.chars().count() > 40 || trimmed.chars().any(char::is_control) {
-        return Err(ApiError::new(code::INVALID_FIELD, format!("{field}: 1 to 40 characters, none a control character")));
+        return Err(ApiError::new(
+            code::INVALID_FIELD,
+            format!("{field}: 1 to 40 characters, none a control character"),
+        ));
     }
     Ok(trimmed.to_owned())
 }

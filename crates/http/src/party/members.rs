@@ -9,12 +9,12 @@ use sanhu_service::party::{PartyError, Registration, MEMBER_MERCHANT_REQUIRED};
 use serde::{Deserialize, Serialize};
 
 use super::fields::{self, ThirdPartyField};
+use super::merchants;
 use super::{history_window, run, ClientActor, CustomerView, HistoryPage, MemberAccountView, MemberView};
 use crate::error::ApiError;
 use crate::ids::MemberIdPath;
 use crate::json::parse_body;
 use crate::principal::Binding;
-use super::merchants;
 use crate::query::QueryParams;
 use crate::AppState;
 

@@ -88,7 +88,9 @@ on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spen
     app.send_as(&f.at_a, "GET", &get(&at_a_member), Value::Null).await.assert_status(StatusCode::OK);
     for (client, other) in [(&f.at_a, &at_b_member), (&f.at_b, &at_a_member)] {
         for path in [get(other), format!("{}/wallet", get(other)), format!("{}/accounts", get(other))] {
-            app.send_as(client, "GET", &path, Value::Null).await.assert_error(StatusCode::NOT_FOUND, "member_not_found");
+            app.send_as(client, "GET", &path, Value::Null)
+                .await
+                .assert_error(StatusCode::NOT_FOUND, "member_not_found");
         }
         let activate = app.send_as(client, "POST", &format!("{}/lock", get(other)), json!({"reason": "x"})).await;
         activate.assert_error(StatusCode::NOT_FOUND, "member_not_found");
@@ -104,7 +106,8 @@ on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spen
     let b_receipts = account_of(&app, &f.b_member, "settlement").await;
     let paid = app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-A-1", &at_a_member, 10_000, &a_receipts)).await;
     paid.assert_status(StatusCode::CREATED);
-    let refused = app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-B-1", &at_a_member, 10_000, &b_receipts)).await;
+    let refused =
+        app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-B-1", &at_a_member, 10_000, &b_receipts)).await;
     refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
     let refused = app.post("/v1/payments", payment("P-B-2", &at_a_member, 10_000, &b_receipts)).await;
     refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
@@ -116,7 +119,9 @@ on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spen
     for receiver in [&at_b_member, &platform_member] {
         let transfer = json!({"order_number": format!("T-{receiver}"), "sender_member_id": at_a_member,
                               "receiver_member_id": receiver, "amount": 100});
-        app.post("/v1/member-transfers", transfer).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
+        app.post("/v1/member-transfers", transfer)
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
     }
     // Its identities are its merchant's: not changed into platform-wide ones.
     let added = app.post(&format!("/v1/members/{at_a_member}/identities"), json!({"email": "wang@example.com"})).await;
@@ -133,7 +138,12 @@ on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spen
     // The brand puts both franchisees in one wallet group: A's members spend at B too.
     for merchant in [&f.a, &f.b] {
         let set = app
-            .send_as(&f.at_brand, "POST", &format!("/v1/merchants/{merchant}/settings"), json!({"wallet_group": "east"}))
+            .send_as(
+                &f.at_brand,
+                "POST",
+                &format!("/v1/merchants/{merchant}/settings"),
+                json!({"wallet_group": "east"}),
+            )
             .await;
         assert_eq!(set.assert_status(StatusCode::OK)["wallet_group"]["source"], merchant.as_str());
     }
@@ -261,7 +271,10 @@ on_both_backends!(settings_are_inherited_set_from_above_and_used_at_the_counter,
     let member = id_of(&first["member"]);
     assert_eq!(first["registered"], true);
     assert_eq!((first["member"]["status"].as_str(), first["member"]["name"].as_str()), (Some("normal"), Some("老李")));
-    assert_eq!((first["recharge"]["amount"].as_i64(), first["recharge"]["status"].as_str()), (Some(10_000), Some("pending")));
+    assert_eq!(
+        (first["recharge"]["amount"].as_i64(), first["recharge"]["status"].as_str()),
+        (Some(10_000), Some("pending"))
+    );
     let replay = app.send_signed(&f.at_a, "POST", &counter, &body, &[("idempotency-key", "counter-1")]).await;
     assert!(replay.replayed());
     assert_eq!(replay.assert_status(StatusCode::CREATED)["member"]["id"], member.as_str());
@@ -278,9 +291,13 @@ on_both_backends!(settings_are_inherited_set_from_above_and_used_at_the_counter,
     // Withdrawals are not A's members' to make.
     let card = "bcd_01M983V8F0B4NM9NX4D4E4YB3Z";
     let withdrawal = json!({"order_number": "W-1", "member_id": member, "amount": 100, "bank_card_id": card});
-    app.post("/v1/withdrawals", withdrawal).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "withdrawal_not_offered");
+    app.post("/v1/withdrawals", withdrawal)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "withdrawal_not_offered");
     // A's members are offered the types A offers.
-    let margin = app.send_as(&f.at_a, "POST", &format!("/v1/members/{member}/accounts"), json!({"account_type": "margin"})).await;
+    let margin = app
+        .send_as(&f.at_a, "POST", &format!("/v1/members/{member}/accounts"), json!({"account_type": "margin"}))
+        .await;
     margin.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "account_type_not_offered");
     let _ = (&f.b_member, &f.a_member);
 });

@@ -50,7 +50,8 @@ pub const TIERS_MAX: usize = 20;
 pub const MERCHANT_SETTING_INVALID: Rejection = Rejection {
     code: "merchant_setting_invalid",
     status: 422,
-    message: "a setting's value is not valid (an unknown account type or setting, a malformed tier, a repeated tier code)",
+    message:
+        "a setting's value is not valid (an unknown account type or setting, a malformed tier, a repeated tier code)",
 };
 pub const MERCHANT_SETTING_LOCKED: Rejection = Rejection {
     code: "merchant_setting_locked",

@@ -248,7 +248,8 @@ impl Parties {
                 }
             }
             let released: Vec<&str> = stored.identities.iter().map(LoginIdentity::kind).collect();
-            let cancelled = StoredMember { member: cancellation.member, identities: Vec::new(), scope: stored.scope.clone() };
+            let cancelled =
+                StoredMember { member: cancellation.member, identities: Vec::new(), scope: stored.scope.clone() };
             work.put(&cancelled);
             work.history(
                 &member_key,

@@ -40,13 +40,15 @@ pub use authentications::{AuthenticationOutcome, AuthenticationResult};
 pub use customers::{CustomerSearch, CustomerView, StoredCustomer};
 pub use data_key::{DataKeyId, DataKeys, DATA_KEY_BYTES};
 pub use documents::{
-    DailySpend, HistoryEntry, MemberScope, PayPasswordOwner, StoredBankCard, StoredCompany, StoredMember, StoredOperator,
+    DailySpend, HistoryEntry, MemberScope, PayPasswordOwner, StoredBankCard, StoredCompany, StoredMember,
+    StoredOperator,
 };
 pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
 pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE, CUSTOMER_NOT_FOUND};
 pub use franchise::{
     Effective, EffectiveSettings, MerchantSettings, SettingsChange, TierSetting, ACCOUNT_TYPE_NOT_OFFERED,
-    MEMBER_MERCHANT_REQUIRED, MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_TIER_BONUS_PLATFORM_ONLY, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED, SETTING_NAMES,
+    MEMBER_MERCHANT_REQUIRED, MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED,
+    MERCHANT_TIER_BONUS_PLATFORM_ONLY, SETTING_NAMES,
 };
 pub use hierarchy::SubMerchantApplication;
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};

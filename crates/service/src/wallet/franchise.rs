@@ -73,7 +73,11 @@ impl Wallets {
     /// registers one (with the phone's SMS code, where the merchant's settings require it), activates
     /// it, and creates the recharge order of the chosen tier. Each step finds what a first run did,
     /// so a run again after a crash (or under the same Idempotency-Key) ends as the first.
-    pub async fn open_at_counter(&self, opening: &CounterOpening, actor: &Actor) -> Result<CounterOpened, WalletFailure> {
+    pub async fn open_at_counter(
+        &self,
+        opening: &CounterOpening,
+        actor: &Actor,
+    ) -> Result<CounterOpened, WalletFailure> {
         let settings = self.parties.effective_settings(opening.merchant).await?;
         let now = clock::now();
         let offered = tiers_offered(self, settings.recharge_tiers.value.as_deref());
@@ -85,8 +89,7 @@ impl Wallets {
         let identity = LoginIdentity::Phone(opening.phone.clone());
         let registration = Registration { kind: PartyKind::Personal, scope: CustomerScope::External, identity };
         // What the recharge would refuse is refused before anything is opened.
-        let channel =
-            self.config.channel(&opening.channel).ok_or(WalletFailure::Rejected(CHANNEL_NOT_CONFIGURED))?;
+        let channel = self.config.channel(&opening.channel).ok_or(WalletFailure::Rejected(CHANNEL_NOT_CONFIGURED))?;
         let amount = sanhu_core::Amount::new(pay).ok_or(sanhu_core::wallet::WalletError::InvalidAmount)?;
         if channel.fee_payer == sanhu_core::wallet::FeePayer::Member && channel.fee.fee_for(amount) >= pay {
             return Err(WalletFailure::Rejected(RECHARGE_BELOW_FEE));
@@ -99,8 +102,10 @@ impl Wallets {
             let target = CodeTarget::Phone(opening.phone.clone());
             self.parties.verify_code(CodePurpose::Register, &target, code, now).await?;
         }
-        let (registered, is_new) =
-            self.parties.register_member_for(opening.merchant, &registration, opening.name.clone(), true, actor).await?;
+        let (registered, is_new) = self
+            .parties
+            .register_member_for(opening.merchant, &registration, opening.name.clone(), true, actor)
+            .await?;
         let mut member = registered.member;
         if member.member.status() == MemberStatus::Inactive {
             member = match self.parties.activate_member(member.member.id(), actor).await {
