@@ -352,7 +352,6 @@ export const ERROR_CODES = {
   member_has_open_orders: 409,
   member_kind_mismatch: 409,
   member_locked: 403,
-  member_merchant_required: 422,
   member_not_active: 409,
   member_not_enterprise: 409,
   member_not_found: 404,

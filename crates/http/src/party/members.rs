@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use sanhu_service::party::{PartyError, Registration, MEMBER_MERCHANT_REQUIRED};
+use sanhu_service::party::Registration;
 use serde::{Deserialize, Serialize};
 
 use super::fields::{self, ThirdPartyField};
@@ -66,7 +66,7 @@ pub struct Registered {
         `identity_taken`). A verified authentication later gives the customer its certificate. With `merchant_id`, a \
         member of that merchant: its identity unique at the merchant (the member it already names there is answered, \
         200), under the customer its phone names if any; a client bound to a member registers members for the \
-        merchants it reaches only (`member_merchant_required`).",
+        merchants it reaches only (without `merchant_id`, 403 `client_bound`).",
     request_body = RegisterMemberRequest,
     responses(
         (status = 201, description = "The member and its new customer.", body = Registered),
@@ -82,8 +82,11 @@ pub async fn register_member(
     let body: RegisterBody = parse_body(&body)?;
     let merchant = body.merchant_id.as_deref().map(|m| merchants::merchant_id("merchant_id", m)).transpose()?;
     let name = body.name.map(|n| super::franchises::member_name("name", n)).transpose()?;
-    if bound.is_some() && merchant.is_none() {
-        return Err(PartyError::Rejected(MEMBER_MERCHANT_REQUIRED).into());
+    if let (Some(bound), None) = (bound, merchant) {
+        return Err(ApiError::new(
+            crate::error::code::CLIENT_BOUND,
+            format!("this client is bound to the member {bound}: it registers members for a merchant it reaches (merchant_id)"),
+        ));
     }
     if merchant.is_none() && name.is_some() {
         return Err(ApiError::new(crate::error::code::INVALID_FIELD, "name is given with merchant_id only"));

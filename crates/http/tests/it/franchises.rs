@@ -70,7 +70,7 @@ on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spen
     let (at_a_member, customer) = member_of(&app, &f.at_a, &f.a, PHONE).await;
     app.send_as(&f.at_a, "POST", "/v1/members", json!({"phone": "13800000089"}))
         .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_merchant_required");
+        .assert_error(StatusCode::FORBIDDEN, "client_bound");
     app.send_as(&f.at_a, "POST", "/v1/members", json!({"phone": "13800000089", "merchant_id": f.b}))
         .await
         .assert_error(StatusCode::NOT_FOUND, "merchant_not_found");

@@ -146,7 +146,6 @@ const SERVICE_CODES: &[Rejection] = &[
     super::franchise::MERCHANT_SETTING_INVALID,
     super::franchise::MERCHANT_SETTING_LOCKED,
     super::franchise::ACCOUNT_TYPE_NOT_OFFERED,
-    super::franchise::MEMBER_MERCHANT_REQUIRED,
     super::franchise::MERCHANT_SETTINGS_FROM_ABOVE,
     super::franchise::MERCHANT_MEMBER_IDENTITIES_FIXED,
     super::franchise::MERCHANT_TIER_BONUS_PLATFORM_ONLY,

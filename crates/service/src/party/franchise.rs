@@ -83,11 +83,6 @@ pub const SMS_VERIFICATION_REQUIRED_TO_REGISTER: Rejection = Rejection {
     status: 422,
     message: "the merchant's settings require the phone's SMS code to open a member: open it at the counter (counter-openings) with sms_code",
 };
-pub const MEMBER_MERCHANT_REQUIRED: Rejection = Rejection {
-    code: "member_merchant_required",
-    status: 422,
-    message: "a client bound to a merchant's member registers members for one of its merchants: name merchant_id",
-};
 
 /// A recharge tier as a merchant sets it: recharging `pay` (minor units) from `starts_at` until
 /// `ends_at` (RFC 3339) earns `bonus`; `code` names it at the counter.

@@ -47,8 +47,8 @@ pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
 pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE, CUSTOMER_NOT_FOUND};
 pub use franchise::{
     Effective, EffectiveSettings, MerchantSettings, SettingsChange, TierSetting, ACCOUNT_TYPE_NOT_OFFERED,
-    MEMBER_MERCHANT_REQUIRED, MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED,
-    MERCHANT_TIER_BONUS_PLATFORM_ONLY, SETTING_NAMES,
+    MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED, MERCHANT_TIER_BONUS_PLATFORM_ONLY,
+    SETTING_NAMES,
 };
 pub use hierarchy::SubMerchantApplication;
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};

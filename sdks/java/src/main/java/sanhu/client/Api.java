@@ -352,7 +352,6 @@ public final class Api {
             Map.entry("member_has_open_orders", 409),
             Map.entry("member_kind_mismatch", 409),
             Map.entry("member_locked", 403),
-            Map.entry("member_merchant_required", 422),
             Map.entry("member_not_active", 409),
             Map.entry("member_not_enterprise", 409),
             Map.entry("member_not_found", 404),
