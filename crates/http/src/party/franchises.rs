@@ -357,6 +357,7 @@ pub struct CounterOpenedJson {
 pub async fn open_at_counter(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
+    Binding(bound): Binding,
     MerchantIdPath(id): MerchantIdPath,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CounterOpenedJson>), ApiError> {
@@ -370,6 +371,7 @@ pub async fn open_at_counter(
         channel: body.channel,
         order_number: order_number("order_number", &body.order_number)?,
         sms_code: body.sms_code,
+        trusted: bound.is_none(),
     };
     let wallets = state.wallets().clone();
     let opened = run(move || async move { wallets.open_at_counter(&opening, &actor).await }).await?;

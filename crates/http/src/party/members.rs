@@ -102,10 +102,12 @@ pub async fn register_member(
         )?,
     };
     let parties = state.parties.clone();
+    let trusted = bound.is_none();
     if let Some(merchant) = merchant {
-        let (registered, new) =
-            run(move || async move { parties.register_member_for(merchant, &registration, name, false, &actor).await })
-                .await?;
+        let (registered, new) = run(move || async move {
+            parties.register_member_for(merchant, &registration, name, false, trusted, &actor).await
+        })
+        .await?;
         tracing::info!(member.id = %registered.member.member.id(), merchant.id = %merchant, new, "member registered for a merchant");
         let mut customer = CustomerView::from(&registered.customer);
         // The customer may be known from elsewhere (another franchisee, the platform): a merchant's

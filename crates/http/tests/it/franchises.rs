@@ -78,10 +78,19 @@ on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spen
     let again =
         app.send_as(&f.at_a, "POST", "/v1/members", json!({"phone": PHONE, "merchant_id": f.a, "name": "小王"})).await;
     assert_eq!(id_of(&again.assert_status(StatusCode::OK)["member"]), at_a_member);
-    // The same person at the other franchisee: a member of its own, under the same customer.
-    let (at_b_member, b_customer) = member_of(&app, &f.at_b, &f.b, PHONE).await;
+    // The same person at the other franchisee, registered by the platform: a member of its own,
+    // under the same customer. B's client, proving nothing, does not join a customer known elsewhere.
+    let registered = app.post("/v1/members", json!({"phone": PHONE, "merchant_id": f.b})).await;
+    let registered = registered.assert_status(StatusCode::CREATED).clone();
+    let at_b_member = id_of(&registered["member"]);
+    app.send_as(&f.at_b, "POST", &format!("/v1/members/{at_b_member}/activate"), json!({}))
+        .await
+        .assert_status(StatusCode::OK);
     assert_ne!(at_a_member, at_b_member);
-    assert_eq!(customer, b_customer);
+    assert_eq!(registered["customer"]["id"], customer.as_str());
+    let (platform_person, platform_customer) = app.register("13800000033").await;
+    let (_, apart) = member_of(&app, &f.at_b, &f.b, "13800000033").await;
+    assert_ne!(apart, platform_customer, "{platform_person}");
 
     // Each franchisee's client reaches its members, never the other's; the brand reaches both.
     let get = |m: &str| format!("/v1/members/{m}");

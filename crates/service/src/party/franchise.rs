@@ -371,13 +371,16 @@ impl Parties {
 
     /// Registers a member for a merchant, or finds the one its identity already names there
     /// (answered with `false`). A new member is inactive, under the customer its phone names (a
-    /// platform member's, or one an earlier registration at any merchant created), or a new one.
+    /// platform member's, or one an earlier registration at any merchant created) when the phone is
+    /// proven or the platform registers it (`trusted`), else under a new one. `phone_verified`: the
+    /// caller (the counter) checked the merchant's SMS requirement itself.
     pub async fn register_member_for(
         &self,
         merchant: MerchantId,
         registration: &Registration,
         name: Option<String>,
         phone_verified: bool,
+        trusted: bool,
         actor: &Actor,
     ) -> Result<(RegisteredMember, bool), PartyError> {
         transact!(self, |work| {
@@ -397,7 +400,9 @@ impl Parties {
             }
             let phone = matches!(registration.identity, LoginIdentity::Phone(_));
             let mut customer: Option<StoredCustomer> = None;
-            if phone {
+            // A merchant's client joins the member to a customer known elsewhere only with the
+            // phone proven; otherwise it is a customer of its own, for staff to merge once known.
+            if phone && trusted {
                 if let Some(owner) = work.key_owner(IDENTITY_KEY, &identity).await? {
                     if let Some(platform_member) = MemberId::parse(&owner) {
                         let platform_member = load_member(work, platform_member).await?;
@@ -416,7 +421,7 @@ impl Parties {
                     let customer = StoredCustomer { customer, name: None };
                     let customer_id = customer.customer.id().to_string();
                     work.put(&customer);
-                    if phone {
+                    if phone && work.key_owner(CUSTOMER_PHONE_KEY, &identity).await?.is_none() {
                         work.claim(CUSTOMER_PHONE_KEY, &identity, &customer_id);
                     }
                     let detail = json!({ "kind": registration.kind.as_str(), "scope": registration.scope.as_str(),

@@ -27,8 +27,12 @@ pub struct CounterOpening {
     pub tier: String,
     pub channel: String,
     pub order_number: OrderNumber,
-    /// The code sent to the phone (purpose `register`), where the merchant requires it.
+    /// The code sent to the phone (purpose `register`), where the merchant requires it; given, it
+    /// proves the phone, and the member joins the customer the phone names elsewhere.
     pub sms_code: Option<String>,
+    /// Asked by the platform (not a merchant's client): the member joins the customer its phone
+    /// names without a code.
+    pub trusted: bool,
 }
 
 /// What an opening did.
@@ -95,16 +99,30 @@ impl Wallets {
             return Err(WalletFailure::Rejected(RECHARGE_BELOW_FEE));
         }
         let found = self.parties.member_at_merchant(opening.merchant, &registration.identity).await?;
-        if found.is_none() && settings.sms_verification_to_open.value {
-            let Some(code) = &opening.sms_code else {
-                return Err(WalletFailure::Rejected(SMS_VERIFICATION_REQUIRED));
-            };
-            let target = CodeTarget::Phone(opening.phone.clone());
-            self.parties.verify_code(CodePurpose::Register, &target, code, now).await?;
+        let mut proven = false;
+        if found.is_none() {
+            match &opening.sms_code {
+                Some(code) => {
+                    let target = CodeTarget::Phone(opening.phone.clone());
+                    self.parties.verify_code(CodePurpose::Register, &target, code, now).await?;
+                    proven = true;
+                }
+                None if settings.sms_verification_to_open.value => {
+                    return Err(WalletFailure::Rejected(SMS_VERIFICATION_REQUIRED));
+                }
+                None => {}
+            }
         }
         let (registered, is_new) = self
             .parties
-            .register_member_for(opening.merchant, &registration, opening.name.clone(), true, actor)
+            .register_member_for(
+                opening.merchant,
+                &registration,
+                opening.name.clone(),
+                true,
+                proven || opening.trusted,
+                actor,
+            )
             .await?;
         let mut member = registered.member;
         if member.member.status() == MemberStatus::Inactive {
