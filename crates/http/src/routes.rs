@@ -237,9 +237,11 @@ fn audit_endpoints() -> Vec<Endpoint> {
 /// operators, and members' security (`crate::party`).
 fn party_endpoints() -> Vec<Endpoint> {
     use party::{accounts as member_accounts, authentications, customers, members};
-    use party::{bank_cards, enterprises, identities, merchants, one_time_codes, operators, pay_passwords, products};
+    use party::{
+        bank_cards, enterprises, franchises, identities, merchants, one_time_codes, operators, pay_passwords, products,
+    };
     vec![
-        endpoint!(members::register_member, platform(PartiesWrite)),
+        endpoint!(members::register_member, member(PartiesWrite, MEMBER_REGISTERING)),
         endpoint!(members::get_member, member(PartiesRead, MEMBER_PATH)),
         endpoint!(members::activate_member, member(PartiesWrite, MEMBER_PATH)),
         endpoint!(members::lock_member, member(PartiesWrite, MEMBER_PATH)),
@@ -317,6 +319,8 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(products::terminate_product, platform(AdminWrite)).held(),
         endpoint!(products::authorise_product, member(PartiesWrite, PRODUCT_AUTHORISATION)),
         endpoint!(products::revoke_product, member(PartiesWrite, PRODUCT_AUTHORISATION)),
+        endpoint!(franchises::get_merchant_settings, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(franchises::set_merchant_settings, member(PartiesWrite, MERCHANT_PATH)).held(),
     ]
 }
 
@@ -333,6 +337,8 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(wallets::set_deduction_order, member(WalletWrite, DEDUCTION_ORDER)),
         endpoint!(wallets::withdrawal_preview, member(WalletRead, MEMBER_PATH)),
         endpoint!(recharges::create_recharge, member(WalletWrite, RECHARGING)),
+        endpoint!(party::franchises::open_at_counter, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(party::franchises::customer_wallets, filtered(WalletRead)),
         endpoint!(recharges::get_recharge, own_orders(WalletRead)),
         endpoint!(recharges::confirm_recharge, platform(WalletWrite)),
         endpoint!(recharges::approve_recharge, platform(AdminWrite)),

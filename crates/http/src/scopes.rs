@@ -121,6 +121,8 @@ pub const MERCHANT_PATH: &[Named] = &[Path(Merchant)];
 pub const PRODUCT_AUTHORISATION: &[Named] = &[Path(Merchant), Body("merchant_id", Merchant)];
 /// The member whose merchants a list asks for.
 pub const MERCHANTS_OF_MEMBER: &[Named] = &[Query("member_id", Member)];
+/// A member registered for a merchant (`merchant_id`): a bound client's, for a merchant it reaches.
+pub const MEMBER_REGISTERING: &[Named] = &[Body("merchant_id", Merchant)];
 /// The member a merchant is opened from.
 pub const MERCHANT_OPENING: &[Named] = &[Body("member_id", Member), Body("parent_id", Merchant)];
 /// The path's operator.

@@ -11,6 +11,7 @@ mod common;
 mod crash;
 mod database_loss;
 mod double_spend;
+mod franchises_guide;
 mod merchants_guide;
 mod operations;
 mod secrets;

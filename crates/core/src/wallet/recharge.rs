@@ -46,6 +46,14 @@ impl RechargeTier {
         self.bonus
     }
 
+    pub fn starts_at(&self) -> Timestamp {
+        self.starts_at
+    }
+
+    pub fn ends_at(&self) -> Timestamp {
+        self.ends_at
+    }
+
     pub fn is_valid_at(&self, at: Timestamp) -> bool {
         self.starts_at <= at && at < self.ends_at
     }
@@ -65,6 +73,11 @@ impl RechargeTiers {
 
     pub fn currency(&self) -> Currency {
         self.currency
+    }
+
+    /// The tiers, in the order configured.
+    pub fn tiers(&self) -> &[RechargeTier] {
+        &self.tiers
     }
 
     /// The tier a recharge of `amount` at `at` earns: among those valid then and reached by the

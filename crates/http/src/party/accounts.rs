@@ -78,7 +78,12 @@ pub async fn open_account(
     let body: OpenAccountBody = parse_body(&body)?;
     let code = fields::account_type(&body.account_type)?;
     let parties = state.parties.clone();
-    let opened = run(move || async move { parties.open_account(id, &code, &actor).await }).await?;
+    let opened = run(move || async move {
+        // A merchant's member is opened the types its merchant offers only.
+        parties.check_account_type_offered(id, code.as_str()).await?;
+        parties.open_account(id, &code, &actor).await
+    })
+    .await?;
     tracing::info!(member.id = %id, account.id = %opened.account.account_id, account_type = %opened.account.account_type, "member account opened");
     Ok((StatusCode::CREATED, Json(MemberAccountView::of(&opened.account, &opened.ledger))))
 }

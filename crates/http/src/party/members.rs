@@ -9,10 +9,12 @@ use sanhu_service::party::Registration;
 use serde::{Deserialize, Serialize};
 
 use super::fields::{self, ThirdPartyField};
+use super::merchants;
 use super::{history_window, run, ClientActor, CustomerView, HistoryPage, MemberAccountView, MemberView};
 use crate::error::ApiError;
 use crate::ids::MemberIdPath;
 use crate::json::parse_body;
+use crate::principal::Binding;
 use crate::query::QueryParams;
 use crate::AppState;
 
@@ -35,6 +37,13 @@ struct RegisterBody {
     nickname: Option<String>,
     #[schema(inline)]
     third_party: Option<ThirdPartyField>,
+    /// The merchant (a brand or a franchisee) the member is registered for: its identity is then
+    /// unique at that merchant, its wallet spent there. Required of a client bound to a member.
+    #[schema(nullable = false, pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    merchant_id: Option<String>,
+    /// The name or nickname the merchant knows the member by (with `merchant_id` only).
+    #[schema(nullable = false, min_length = 1, max_length = 40)]
+    name: Option<String>,
 }
 
 exactly_one_of!(RegisterMemberRequest = RegisterBody, ["phone", "email", "nickname", "third_party"]);
@@ -54,18 +63,34 @@ pub struct Registered {
     operation_id = "registerMember",
     summary = "Register a member",
     description = "An inactive member under a new customer, known by one login identity (unique in the platform: \
-        `identity_taken`). A verified authentication later gives the customer its certificate.",
+        `identity_taken`). A verified authentication later gives the customer its certificate. With `merchant_id`, a \
+        member of that merchant: its identity unique at the merchant (the member it already names there is answered, \
+        200), under the customer its phone names if any; a client bound to a member registers members for the \
+        merchants it reaches only (without `merchant_id`, 403 `client_bound`).",
     request_body = RegisterMemberRequest,
     responses(
         (status = 201, description = "The member and its new customer.", body = Registered),
+        (status = 200, description = "The member the identity already names at the merchant.", body = Registered),
     )
 )]
 pub async fn register_member(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
+    Binding(bound): Binding,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
     let body: RegisterBody = parse_body(&body)?;
+    let merchant = body.merchant_id.as_deref().map(|m| merchants::merchant_id("merchant_id", m)).transpose()?;
+    let name = body.name.map(|n| super::franchises::member_name("name", n)).transpose()?;
+    if let (Some(bound), None) = (bound, merchant) {
+        return Err(ApiError::new(
+            crate::error::code::CLIENT_BOUND,
+            format!("this client is bound to the member {bound}: it registers members for a merchant it reaches (merchant_id)"),
+        ));
+    }
+    if merchant.is_none() && name.is_some() {
+        return Err(ApiError::new(crate::error::code::INVALID_FIELD, "name is given with merchant_id only"));
+    }
     let registration = Registration {
         kind: fields::kind(body.kind.as_deref())?,
         scope: fields::scope(body.scope.as_deref())?,
@@ -77,6 +102,23 @@ pub async fn register_member(
         )?,
     };
     let parties = state.parties.clone();
+    let trusted = bound.is_none();
+    if let Some(merchant) = merchant {
+        let (registered, new) = run(move || async move {
+            parties.register_member_for(merchant, &registration, name, false, trusted, &actor).await
+        })
+        .await?;
+        tracing::info!(member.id = %registered.member.member.id(), merchant.id = %merchant, new, "member registered for a merchant");
+        let mut customer = CustomerView::from(&registered.customer);
+        // The customer may be known from elsewhere (another franchisee, the platform): a merchant's
+        // client is told its id, never what others verified of it.
+        if bound.is_some() {
+            (customer.certificate, customer.name) = (None, None);
+        }
+        let view = Registered { member: MemberView::from(&registered.member), customer };
+        let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+        return Ok((status, Json(view)));
+    }
     let registered = run(move || async move { parties.register_member(&registration, &actor).await }).await?;
     tracing::info!(member.id = %registered.member.member.id(), customer.id = %registered.customer.customer.id(), "member registered");
     let view =

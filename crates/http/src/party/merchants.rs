@@ -44,7 +44,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MerchantIdPath {
     }
 }
 
-fn merchant_id(field: &str, text: &str) -> Result<MerchantId, ApiError> {
+pub(crate) fn merchant_id(field: &str, text: &str) -> Result<MerchantId, ApiError> {
     MerchantId::parse(text).ok_or_else(|| {
         ApiError::new(code::INVALID_ID, format!("{field} is not a merchant id (mch_ and 26 characters)"))
     })

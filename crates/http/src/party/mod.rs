@@ -41,6 +41,7 @@ pub mod choices;
 pub mod customers;
 pub mod enterprises;
 pub mod fields;
+pub mod franchises;
 pub mod identities;
 pub mod members;
 pub mod merchants;
@@ -144,6 +145,15 @@ pub struct MemberView {
     /// RFC 3339, UTC, to the nanosecond.
     #[schema(format = DateTime)]
     pub last_active_at: String,
+    /// The merchant (a brand or a franchisee) the member was registered for; absent for a member of
+    /// the platform as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub merchant_id: Option<String>,
+    /// The name or nickname its merchant knows it by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 40)]
+    pub name: Option<String>,
 }
 
 /// A login identity, masked where it is personal data (phone, email).
@@ -183,6 +193,8 @@ impl From<&StoredMember> for MemberView {
             identities: stored.identities.iter().map(IdentityView::from).collect(),
             created_at: m.created_at().to_string(),
             last_active_at: m.last_active_at().to_string(),
+            merchant_id: stored.scope.as_ref().map(|s| s.merchant_id.clone()),
+            name: stored.scope.as_ref().and_then(|s| s.name.clone()),
         }
     }
 }

@@ -66,7 +66,7 @@ pub struct WalletAccountJson {
 }
 
 impl WalletJson {
-    fn of(member_id: String, view: &WalletView) -> WalletJson {
+    pub(crate) fn of(member_id: String, view: &WalletView) -> WalletJson {
         WalletJson {
             member_id,
             currency: view.currency.code().to_owned(),

@@ -24,7 +24,7 @@ use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 
 /// A unified social credit code whose first 17 characters end in `n`, with its check character.
-fn credit_code(n: u32) -> String {
+pub(crate) fn credit_code(n: u32) -> String {
     let first17 = format!("91110108MA02{n:05}");
     format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
 }
@@ -70,7 +70,7 @@ const PASSWORD: &str = "correct horse battery staple";
 const MAKER: &str = "mei.review";
 const CHECKER: &str = "chen.check";
 
-async fn app(db: TestDatabase) -> TestApp {
+pub(crate) async fn app(db: TestDatabase) -> TestApp {
     let mut api = TestApp::new(db, parties(), world::wallet_config()).await;
     let staff = StaffConfig {
         hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
@@ -90,7 +90,7 @@ async fn app(db: TestDatabase) -> TestApp {
     api
 }
 
-async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body: Value) -> TestResponse {
+pub(crate) async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body: Value) -> TestResponse {
     let request = Request::builder()
         .method("POST")
         .uri(path)
@@ -102,7 +102,7 @@ async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body:
     send_to(&app.router, request).await
 }
 
-async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
+pub(crate) async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
     let body = json!({"username": username, "password": PASSWORD});
     let request = Request::builder()
         .method("POST")
@@ -118,7 +118,7 @@ async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
 }
 
 /// A staff member's held request, approved by another: the applied answer (status, body).
-async fn held_and_approved(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn held_and_approved(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
     let (maker, checker) = (sign_in(app, MAKER).await, sign_in(app, CHECKER).await);
     let held = staff_post(app, &maker, path, body).await;
     let approval = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
@@ -127,17 +127,17 @@ async fn held_and_approved(app: &TestApp, path: &str, body: Value) -> (u16, Valu
     (response["status"].as_u64().unwrap() as u16, response["body"].clone())
 }
 
-fn id_of(body: &Value) -> String {
+pub(crate) fn id_of(body: &Value) -> String {
     body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_owned()
 }
 
 /// The name of the business numbered `n`.
-fn business(n: u32) -> String {
+pub(crate) fn business(n: u32) -> String {
     format!("某某科技{n}有限公司")
 }
 
 /// An active enterprise member, business `n`; its id.
-async fn enterprise(app: &TestApp, n: u32) -> String {
+pub(crate) async fn enterprise(app: &TestApp, n: u32) -> String {
     let company = json!({
         "name": business(n), "credit_code": credit_code(n), "legal_person": "张三",
         "legal_person_certificate_number": ID_CARD, "contact": "李四", "contact_phone": "13912345678",
@@ -151,7 +151,7 @@ async fn enterprise(app: &TestApp, n: u32) -> String {
     member
 }
 
-fn opening(member: &str, n: u32, level: &str, parent: Option<&str>) -> Value {
+pub(crate) fn opening(member: &str, n: u32, level: &str, parent: Option<&str>) -> Value {
     let mut body = json!({
         "member_id": member, "merchant_type": "enterprise", "name": format!("商户{n}"),
         "scenario": {"kind": "offline_store", "address": "北京市海淀区某某路1号"},
@@ -167,7 +167,7 @@ fn opening(member: &str, n: u32, level: &str, parent: Option<&str>) -> Value {
 
 /// Takes an applying merchant of business `n` through the review to active, as `client` (None: the
 /// platform) for what the merchant's side does.
-async fn activate_merchant(app: &TestApp, merchant: &str, n: u32, client: Option<&Client>) {
+pub(crate) async fn activate_merchant(app: &TestApp, merchant: &str, n: u32, client: Option<&Client>) {
     let path = format!("/v1/merchants/{merchant}");
     let documents = json!({"licence_number": credit_code(n),
                            "legal_person": {"name": "张三", "certificate_number": ID_CARD},
@@ -190,7 +190,7 @@ async fn activate_merchant(app: &TestApp, merchant: &str, n: u32, client: Option
 
 /// An active merchant of a new enterprise member, business `n`, at `level` under `parent`:
 /// (member, merchant).
-async fn placed(app: &TestApp, n: u32, level: &str, parent: Option<&str>) -> (String, String) {
+pub(crate) async fn placed(app: &TestApp, n: u32, level: &str, parent: Option<&str>) -> (String, String) {
     let member = enterprise(app, n).await;
     let opened = app.post("/v1/merchants", opening(&member, n, level, parent)).await;
     let merchant = id_of(opened.assert_status(StatusCode::CREATED));
@@ -199,7 +199,7 @@ async fn placed(app: &TestApp, n: u32, level: &str, parent: Option<&str>) -> (St
 }
 
 /// A sub-merchant (a store) of business `n` opened by `client` under `parent`.
-fn sub_merchant(n: u32) -> Value {
+pub(crate) fn sub_merchant(n: u32) -> Value {
     json!({
         "merchant_type": "enterprise", "name": format!("门店{n}"),
         "scenario": {"kind": "offline_store", "address": "北京市朝阳区某某街2号"},

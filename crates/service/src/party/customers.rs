@@ -282,7 +282,11 @@ pub(crate) async fn merge(
             Some(proof) if proof.member() == moved.id() => moved.clone().take_real_name(proof)?,
             _ => moved.clone(),
         };
-        work.put(&StoredMember { member: moved.clone(), identities: before.identities.clone() });
+        work.put(&StoredMember {
+            member: moved.clone(),
+            identities: before.identities.clone(),
+            scope: before.scope.clone(),
+        });
         let member_key = moved.id().to_string();
         // An enterprise member's company details and operators are kept under its customer too.
         if let Some(company) = work.get::<StoredCompany>(&company_id(moved.id())).await? {

@@ -255,6 +255,20 @@ impl Record for StoredCustomer {
 pub struct StoredMember {
     pub member: Member,
     pub identities: Vec<LoginIdentity>,
+    /// The merchant (a brand or a franchisee) the member was registered for, and the name it is
+    /// known by there; `None` for a member of the platform as a whole.
+    pub scope: Option<MemberScope>,
+}
+
+/// Whose member a merchant-scoped member is: registered for one merchant, served by the clients that
+/// reach that merchant, its wallet spent within that merchant's subtree (or its wallet group).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberScope {
+    pub merchant_id: String,
+    /// The name or nickname given at the counter, as the merchant knows the member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -269,6 +283,8 @@ struct MemberDoc {
     identities: Vec<String>,
     created_at: i64,
     last_active_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<MemberScope>,
 }
 
 impl Document for StoredMember {
@@ -294,6 +310,7 @@ impl Document for StoredMember {
             identities: self.identities.iter().map(LoginIdentity::uniqueness_key).collect(),
             created_at: m.created_at().nanos(),
             last_active_at: m.last_active_at().nanos(),
+            scope: self.scope.clone(),
         })
         .expect("a member encodes")
     }
@@ -312,7 +329,7 @@ impl Document for StoredMember {
             Timestamp::from_nanos(d.last_active_at),
         );
         let identities = d.identities.iter().map(|k| identity_from_key(k)).collect::<anyhow::Result<_>>()?;
-        Ok(StoredMember { member, identities })
+        Ok(StoredMember { member, identities, scope: d.scope })
     }
 }
 

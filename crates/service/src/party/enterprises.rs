@@ -66,7 +66,7 @@ impl Parties {
             let company_name = registration.company.name().clone();
             let customer = StoredCustomer { customer, name: Some(company_name.clone()) };
             let customer_id = customer.customer.id();
-            let member = StoredMember { member, identities: vec![registration.identity.clone()] };
+            let member = StoredMember { member, identities: vec![registration.identity.clone()], scope: None };
             let member_id = member.member.id();
             let company = StoredCompany { member_id, customer_id, details: registration.company.clone() };
             let admin = StoredOperator {

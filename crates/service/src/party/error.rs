@@ -146,4 +146,11 @@ const SERVICE_CODES: &[Rejection] = &[
     CONCURRENT_CHANGE,
     CERTIFICATE_TAKEN,
     AUTHENTICATION_SUBJECT_REQUIRED,
+    super::franchise::MERCHANT_SETTING_INVALID,
+    super::franchise::MERCHANT_SETTING_LOCKED,
+    super::franchise::ACCOUNT_TYPE_NOT_OFFERED,
+    super::franchise::MERCHANT_SETTINGS_FROM_ABOVE,
+    super::franchise::MERCHANT_MEMBER_IDENTITIES_FIXED,
+    super::franchise::MERCHANT_TIER_BONUS_PLATFORM_ONLY,
+    super::franchise::SMS_VERIFICATION_REQUIRED_TO_REGISTER,
 ];

@@ -71,24 +71,74 @@ pub struct SubMerchantApplication {
 
 impl Parties {
     /// The one rule of reach: whether a client bound to `bound` reaches what `owner` owns. Its own
-    /// member, and every member running a merchant below one of `bound`'s merchants; nothing beside
-    /// or above.
+    /// member, every member running a merchant below one of `bound`'s merchants, and every member
+    /// registered for one of `bound`'s merchants or a merchant below them (a franchisee's members
+    /// are reached by the franchisee and its brand); nothing beside or above.
     pub async fn reaches(&self, bound: MemberId, owner: MemberId) -> Result<bool, PartyError> {
         use sanhu_store::party::PartyStore;
         if bound == owner {
             return Ok(true);
         }
-        let owned = self.store.party_index(MERCHANTS_OF_MEMBER, &owner.to_string(), SUBTREE_MAX).await?;
-        if owned.is_empty() {
-            return Ok(false);
-        }
-        let merchants: Vec<StoredMerchant> = self.reader().get_many(&owned).await?;
-        let above: BTreeSet<&str> = merchants.iter().flat_map(|m| m.ancestors.iter().map(String::as_str)).collect();
+        let above = self.places_above(owner).await?;
         if above.is_empty() {
             return Ok(false);
         }
         let runs = self.store.party_index(MERCHANTS_OF_MEMBER, &bound.to_string(), SUBTREE_MAX).await?;
         Ok(runs.iter().any(|m| above.contains(m.as_str())))
+    }
+
+    /// The merchants whose members' clients reach `owner`: those above the merchants it runs, and
+    /// the merchant it is registered for with those above it.
+    async fn places_above(&self, owner: MemberId) -> Result<BTreeSet<String>, PartyError> {
+        use sanhu_store::party::PartyStore;
+        let mut work = self.reader();
+        let mut above: BTreeSet<String> = BTreeSet::new();
+        if let Some(member) = work.get::<StoredMember>(&owner.to_string()).await? {
+            if let Some(scope) = &member.scope {
+                if let Some(merchant) = work.get::<StoredMerchant>(&scope.merchant_id).await? {
+                    above.extend(merchant.ancestors.iter().cloned());
+                    above.insert(merchant.id);
+                }
+            }
+        }
+        let owned = self.store.party_index(MERCHANTS_OF_MEMBER, &owner.to_string(), SUBTREE_MAX).await?;
+        if !owned.is_empty() {
+            let merchants: Vec<StoredMerchant> = work.get_many(&owned).await?;
+            above.extend(merchants.into_iter().flat_map(|m| m.ancestors));
+        }
+        Ok(above)
+    }
+
+    /// Whether a client bound to `bound` runs a merchant above `merchant` (its brand, say): who,
+    /// besides the platform, sets a merchant's settings.
+    pub async fn runs_above(&self, bound: MemberId, merchant: MerchantId) -> Result<bool, PartyError> {
+        use sanhu_store::party::PartyStore;
+        let merchant = load_merchant(&mut self.reader(), merchant).await?;
+        let runs = self.store.party_index(MERCHANTS_OF_MEMBER, &bound.to_string(), SUBTREE_MAX).await?;
+        Ok(runs.iter().any(|m| merchant.ancestors.contains(m)))
+    }
+
+    /// Whether a payer's wallet may be spent at what `receiver` (the member owning the receiving
+    /// account) runs. A member of the platform spends anywhere; a member registered for a merchant
+    /// spends at that merchant and the merchants below it, and, when its merchant's settings name a
+    /// wallet group, at the merchants under the same top whose settings name the same group.
+    pub async fn spends_at(&self, payer: &StoredMember, receiver: MemberId) -> Result<bool, PartyError> {
+        let Some(scope) = &payer.scope else { return Ok(true) };
+        let mut work = self.reader();
+        let home = super::franchise::load_scope_merchant(&mut work, scope).await?;
+        let runs = super::franchise::merchants_run_by(&mut work, receiver).await?;
+        if runs.iter().any(|m| m.id == home.id || m.ancestors.contains(&home.id)) {
+            return Ok(true);
+        }
+        let settings = self.settings_of(&mut work, &home).await?;
+        let Some(group) = settings.wallet_group.value else { return Ok(false) };
+        for merchant in &runs {
+            let theirs = self.settings_of(&mut work, merchant).await?;
+            if theirs.top == settings.top && theirs.wallet_group.value.as_deref() == Some(group.as_str()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The ids of the merchants a client bound to `bound` reaches, in id order: its member's and
@@ -181,7 +231,7 @@ impl Parties {
                 member.activate(customer.status(), work.change(actor, &reason)).map_err(PartyError::from)?;
             let name = application.merchant.business.as_ref().map(|(name, _)| name.clone());
             let customer = StoredCustomer { customer, name };
-            let member = StoredMember { member, identities: Vec::new() };
+            let member = StoredMember { member, identities: Vec::new(), scope: None };
             let customer_id = customer.customer.id().to_string();
             let member_id = member.member.id().to_string();
             work.put(&member);

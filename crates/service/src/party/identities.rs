@@ -232,6 +232,11 @@ async fn may_manage(work: &mut Work, member_id: MemberId) -> Result<StoredMember
     let stored = load_member(work, member_id).await?;
     let customer = load_customer(work, stored.member.customer()).await?;
     stored.member.check_action(MemberAction::ManageSecurity, customer.customer.status())?;
+    // A merchant's member holds its identities at its merchant only (`franchise.rs`): changed here, they
+    // would be claimed platform-wide.
+    if stored.scope.is_some() {
+        return Err(PartyError::Rejected(super::franchise::MERCHANT_MEMBER_IDENTITIES_FIXED));
+    }
     Ok(stored)
 }
 

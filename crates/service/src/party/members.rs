@@ -53,7 +53,7 @@ impl Parties {
             let customer = Customer::register(clock::new_id(), registration.kind, registration.scope, work.now);
             let member = Member::register(clock::new_id(), &customer, registration.kind, work.now)?;
             let customer = StoredCustomer { customer, name: None };
-            let member = StoredMember { member, identities: vec![registration.identity.clone()] };
+            let member = StoredMember { member, identities: vec![registration.identity.clone()], scope: None };
             let customer_id = customer.customer.id().to_string();
             let member_id = member.member.id().to_string();
             work.put(&customer);
@@ -116,7 +116,13 @@ impl Parties {
                 json!({ "from": record.from().as_str(), "to": record.to().as_str() }),
             );
             let mut opened = Vec::new();
-            let types: Vec<_> = self.config.account_types.opened_on_activation().cloned().collect();
+            let mut types: Vec<_> = self.config.account_types.opened_on_activation().cloned().collect();
+            // A member of a merchant is given only the types its merchant offers.
+            if let Some(scope) = &stored.scope {
+                let merchant = super::franchise::load_scope_merchant(work, scope).await?;
+                let offered = self.settings_of(work, &merchant).await?.account_types.value;
+                types.retain(|t| offered.iter().any(|code| code == t.code().as_str()));
+            }
             for account_type in &types {
                 opened.push(open_account_in(work, &stored.member, &customer, account_type, actor));
             }
@@ -236,9 +242,14 @@ impl Parties {
             }
             for identity in &stored.identities {
                 work.release(IDENTITY_KEY, &identity.uniqueness_key(), &member_key);
+                if let Some(scope) = &stored.scope {
+                    let key = format!("{}|{}", scope.merchant_id, identity.uniqueness_key());
+                    work.release(super::franchise::MERCHANT_IDENTITY_KEY, &key, &member_key);
+                }
             }
             let released: Vec<&str> = stored.identities.iter().map(LoginIdentity::kind).collect();
-            let cancelled = StoredMember { member: cancellation.member, identities: Vec::new() };
+            let cancelled =
+                StoredMember { member: cancellation.member, identities: Vec::new(), scope: stored.scope.clone() };
             work.put(&cancelled);
             work.history(
                 &member_key,

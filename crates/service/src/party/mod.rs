@@ -18,6 +18,7 @@ mod data_key;
 pub(crate) mod documents;
 mod enterprises;
 pub(crate) mod error;
+pub(crate) mod franchise;
 pub(crate) mod hierarchy;
 mod identities;
 pub(crate) mod members;
@@ -40,10 +41,16 @@ pub use authentications::{AuthenticationOutcome, AuthenticationResult};
 pub use customers::{CustomerSearch, CustomerView, StoredCustomer};
 pub use data_key::{DataKeyId, DataKeys, DATA_KEY_BYTES};
 pub use documents::{
-    DailySpend, HistoryEntry, PayPasswordOwner, StoredBankCard, StoredCompany, StoredMember, StoredOperator,
+    DailySpend, HistoryEntry, MemberScope, PayPasswordOwner, StoredBankCard, StoredCompany, StoredMember,
+    StoredOperator,
 };
 pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
-pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE};
+pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE, CUSTOMER_NOT_FOUND};
+pub use franchise::{
+    Effective, EffectiveSettings, MerchantSettings, SettingsChange, TierSetting, ACCOUNT_TYPE_NOT_OFFERED,
+    MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED, MERCHANT_TIER_BONUS_PLATFORM_ONLY,
+    SETTING_NAMES,
+};
 pub use hierarchy::SubMerchantApplication;
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
 pub use members::{RegisteredMember, Registration};

@@ -219,6 +219,7 @@ impl Wallets {
         let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
         self.customer_may(member.member.customer(), Side::Pays).await?;
         self.not_own_account(request.member, member.member.customer(), beneficiary).await?;
+        self.spent_within_scope(&member, beneficiary).await?;
         self.account_may_receive(beneficiary, PlatformProduct::BalancePayment).await?;
         self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         self.ensure_platform_account(&PlatformAccount::Deposits).await?;

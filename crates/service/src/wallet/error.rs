@@ -236,6 +236,27 @@ pub const FLOW_CURSOR_INVALID: Rejection = Rejection {
     message: "the cursor is not one a page of the flow returned",
 };
 
+pub const MEMBER_SCOPE_MISMATCH: Rejection = Rejection {
+    code: "member_scope_mismatch",
+    status: 422,
+    message: "the member's wallet is its merchant's: it is spent at that merchant, the merchants below it and its wallet group only",
+};
+pub const WITHDRAWAL_NOT_OFFERED: Rejection = Rejection {
+    code: "withdrawal_not_offered",
+    status: 422,
+    message: "the member's merchant does not allow withdrawals",
+};
+pub const RECHARGE_TIER_UNAVAILABLE: Rejection = Rejection {
+    code: "recharge_tier_unavailable",
+    status: 422,
+    message: "the merchant offers no recharge tier of this code now",
+};
+pub const SMS_VERIFICATION_REQUIRED: Rejection = Rejection {
+    code: "sms_verification_required",
+    status: 422,
+    message: "the merchant requires the phone's SMS code to open a member at the counter: give sms_code",
+};
+
 /// Codes the wallet's service answers with, besides core's rules.
 const SERVICE_CODES: &[Rejection] = &[
     ORDER_NOT_FOUND,
@@ -288,6 +309,10 @@ const SERVICE_CODES: &[Rejection] = &[
     super::pay_code::PAY_CODE_NOT_FOUND,
     super::pay_code::PAY_CODE_LOOKUPS_LIMITED,
     super::pay_code::PAY_BY_PHONE_NOT_ALLOWED,
+    MEMBER_SCOPE_MISMATCH,
+    WITHDRAWAL_NOT_OFFERED,
+    RECHARGE_TIER_UNAVAILABLE,
+    SMS_VERIFICATION_REQUIRED,
 ];
 
 /// Every code a wallet use case can refuse with: core's wallet rules, the ledger's transfer results

@@ -39,6 +39,7 @@ mod deposit;
 mod error;
 mod escrow;
 mod flow;
+mod franchise;
 mod freeze;
 mod limits;
 mod operator;
@@ -78,6 +79,7 @@ pub use escrow::{ESCROW_HOLD_CODE, ESCROW_RELEASE_CODE, ESCROW_RETURN_CODE};
 pub use flow::{
     Counterparty, FlowCursor, FlowDirection, FlowLine, FlowMovement, FlowPage, FlowQuery, FLOW_PAGE_LINES_MAX,
 };
+pub use franchise::{tiers_offered, CounterOpened, CounterOpening, CustomerWallet};
 pub use freeze::{Freeze, FreezeStatus};
 pub use limits::{
     EffectiveLimits, PaymentLimits, PAYMENT_LIMITS_INVALID, PAYMENT_LIMIT_PER_DAY, PAYMENT_LIMIT_PER_MONTH,
@@ -92,7 +94,7 @@ pub use payment::{
     HeldPart, Part, Payment, PaymentMode, PaymentRequest, PaymentStatus, Receiver, Refund, RefundStatus, Refunder,
 };
 pub use platform::{PlatformAccount, PlatformAccountView};
-pub use recharge::{RechargeOrder, RechargeRequest, RechargeStatus};
+pub use recharge::{OrderTier, RechargeOrder, RechargeRequest, RechargeStatus};
 pub use recharge_refund::{RechargeRefundOrder, RechargeRefundStatus};
 pub use records::OrderNumber;
 pub use split::{ShareRefund, ShareStatus, SplitPaymentRequest, SplitReceiver, SplitShare};

@@ -287,6 +287,7 @@ impl Wallets {
         self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
         let receiver = self.receiver_account(&request.receiver).await?;
         self.not_own_account(request.member, member.member.customer(), receiver).await?;
+        self.spent_within_scope(&member, receiver).await?;
         // Escrow is its own product (担保收款); paid or authorised, the balance payment's.
         let product = match request.mode {
             PaymentMode::Escrow => PlatformProduct::EscrowCollection,

@@ -105,6 +105,33 @@ pub struct RechargeOrder {
     /// Its refunds, in the order they were asked for (`recharge_refund.rs`).
     #[serde(default)]
     pub refunds: Vec<RechargeRefundOrder>,
+    /// The tiers of the member's merchant when the order was made (`None`: the platform's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Vec<OrderTier>>,
+}
+
+/// A merchant's recharge tier as an order keeps it.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderTier {
+    pub pay: i64,
+    pub bonus: i64,
+    #[serde(with = "time_ns")]
+    pub starts_at: Timestamp,
+    #[serde(with = "time_ns")]
+    pub ends_at: Timestamp,
+}
+
+/// A merchant's tiers as an order keeps them; a tier that does not hold is left out (settings are
+/// checked when set, so none is).
+pub(crate) fn order_tiers(tiers: &[crate::party::TierSetting]) -> Vec<OrderTier> {
+    tiers
+        .iter()
+        .filter_map(|t| {
+            let (starts_at, ends_at) = t.window()?;
+            Some(OrderTier { pay: t.pay, bonus: t.bonus, starts_at, ends_at })
+        })
+        .collect()
 }
 json_document!(RechargeOrder, "recharge_order");
 
@@ -132,6 +159,11 @@ impl Wallets {
             return same_recharge(existing, request);
         }
         let member = self.parties.member_acts(request.member, MemberAction::Recharge).await?;
+        // A merchant's member recharges at its merchant's tiers, as they are now.
+        let tiers = match self.parties.member_settings(&member).await? {
+            Some(settings) => settings.recharge_tiers.value.as_deref().map(order_tiers),
+            None => None,
+        };
         let wallet = self.load_wallet(request.member).await?;
         let account = match request.account {
             Some(account) => wallet.get(account).ok_or(WalletFailure::Rejected(ACCOUNT_NOT_MEMBERS))?,
@@ -179,6 +211,7 @@ impl Wallets {
                 expires_at: work.now.add_seconds(self.config.recharge_expiry_s).unwrap_or(work.now),
                 in_flight: Vec::new(),
                 refunds: Vec::new(),
+                tiers: tiers.clone(),
             };
             work.put(&order);
             work.index(OPEN_RECHARGES, OPEN, &id);
@@ -362,7 +395,7 @@ impl Wallets {
                 &wallet,
                 order.account_id,
                 order.amount,
-                &self.config.recharge_tiers,
+                &self.tiers_of(&order),
                 order.created_at,
                 bonus_account,
             )?;
@@ -430,10 +463,24 @@ impl Wallets {
         }
     }
 
+    /// The tiers an order is credited at: its merchant's, kept with it, or the platform's.
+    fn tiers_of(&self, order: &RechargeOrder) -> sanhu_core::wallet::RechargeTiers {
+        match &order.tiers {
+            None => self.config.recharge_tiers.clone(),
+            Some(tiers) => sanhu_core::wallet::RechargeTiers::new(
+                self.config.currency,
+                tiers
+                    .iter()
+                    .filter_map(|t| sanhu_core::wallet::RechargeTier::new(t.pay, t.bonus, t.starts_at, t.ends_at).ok())
+                    .collect(),
+            ),
+        }
+    }
+
     /// Opens the member's bonus account before a recharge whose tier grants a bonus, if they have none.
     async fn ensure_bonus_account(&self, order: &RechargeOrder, actor: &Actor) -> Result<(), WalletFailure> {
         let amount = Amount::new(order.amount).expect("a stored order's amount is positive");
-        let earns = self.config.recharge_tiers.applicable(amount, order.created_at).is_some_and(|t| t.bonus() > 0);
+        let earns = self.tiers_of(order).applicable(amount, order.created_at).is_some_and(|t| t.bonus() > 0);
         if !earns {
             return Ok(());
         }

@@ -144,6 +144,28 @@ impl Wallets {
         }
         Ok(())
     }
+
+    /// Refuses money from a merchant's member to an account outside what its wallet is spent at
+    /// (`member_scope_mismatch`: [`Parties::spends_at`]). A platform account receives from anyone.
+    pub(crate) async fn spent_within_scope(
+        &self,
+        payer: &crate::party::StoredMember,
+        receiver: AccountId,
+    ) -> Result<(), WalletFailure> {
+        if payer.scope.is_none() {
+            return Ok(());
+        }
+        let record = match load_account(&mut self.parties.reader(), receiver).await {
+            Ok(record) => record,
+            Err(PartyError::NotFound(_)) => return Ok(()),
+            Err(other) => return Err(other.into()),
+        };
+        if self.parties.spends_at(payer, record.member_id).await? {
+            Ok(())
+        } else {
+            Err(WalletFailure::Rejected(super::MEMBER_SCOPE_MISMATCH))
+        }
+    }
 }
 
 /// What stops money going `side` through one member account, as its code: the customer's status

@@ -220,6 +220,7 @@ impl Wallets {
         for split in &request.splits {
             let account = self.receiver_account(&split.receiver).await?;
             self.not_own_account(request.member, member.member.customer(), account).await?;
+            self.spent_within_scope(&member, account).await?;
             self.account_may_receive(account, PlatformProduct::SplitPayment).await?;
             specs.push(ShareSpec { receiver: account, rule: split.rule, escrow: split.escrow });
         }

@@ -168,6 +168,10 @@ impl Wallets {
         self.customer_may(sender.member.customer(), Side::Pays).await?;
         self.check_pay_password(request.sender, request.pay_password.as_deref()).await?;
         self.member_may_receive(request.receiver).await?;
+        // A merchant's member's money stays within its merchant (and wallet group).
+        if !self.parties.spends_at(&sender, request.receiver).await? {
+            return Err(WalletFailure::Rejected(super::MEMBER_SCOPE_MISMATCH));
+        }
         let receiver_customer = load_member(&mut self.parties.reader(), request.receiver).await?.member.customer();
         self.customer_may(receiver_customer, Side::Receives).await?;
         let order = self.deduction_order(request.sender).await?;

@@ -194,6 +194,12 @@ impl Wallets {
         }
         let member = self.parties.member_acts(request.member, MemberAction::Withdraw).await?;
         self.customer_may(member.member.customer(), Side::Pays).await?;
+        // A merchant's member withdraws where its merchant's settings allow it.
+        if let Some(settings) = self.parties.member_settings(&member).await? {
+            if !settings.withdrawal_allowed.value {
+                return Err(WalletFailure::Rejected(WITHDRAWAL_NOT_OFFERED));
+            }
+        }
         self.check_withdrawal_pay_password(request.member, request.pay_password.as_deref()).await?;
         self.parties.card_usable_for_withdrawal(request.member, request.card).await?;
         let currency = self.config.currency;

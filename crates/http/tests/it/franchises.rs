@@ -1,0 +1,312 @@
+//! Franchises over HTTP (002 case 08), on SQLite and on PostgreSQL: a brand with two franchisees,
+//! members registered for each (one person a member of both, under one customer), bound clients of
+//! one franchisee tried against the other's ids (404, as if absent), a member's wallet spent at its
+//! franchisee and refused at the other (`member_scope_mismatch`) unless the brand put both in one
+//! wallet group, settings inherited down the path (set from above, locked, with their sources), the
+//! counter's one-step opening with the franchisee's tiers and SMS verification, and the customer's
+//! unified view of its wallets.
+
+use axum::http::StatusCode;
+use sanhu_testkit::app::{bound_client, Client, TestApp};
+use sanhu_testkit::on_both_backends;
+use serde_json::{json, Value};
+
+use crate::merchant_hierarchy::{app, id_of, placed, sub_merchant};
+
+const PHONE: &str = "13800000088";
+
+/// A brand (a channel partner) with two franchisees (merchants under it): the members, the merchants
+/// and a bound client of each.
+struct Brand {
+    brand: String,
+    a: String,
+    b: String,
+    a_member: String,
+    b_member: String,
+    at_brand: Client,
+    at_a: Client,
+    at_b: Client,
+}
+
+async fn brand(app: &TestApp) -> Brand {
+    let (brand_member, brand) = placed(app, 1, "channel_partner", None).await;
+    let (a_member, a) = placed(app, 2, "merchant", Some(&brand)).await;
+    let (b_member, b) = placed(app, 3, "merchant", Some(&brand)).await;
+    let at_brand = bound_client(&app.db.store, &brand_member, "brand").await;
+    let at_a = bound_client(&app.db.store, &a_member, "franchisee-a").await;
+    let at_b = bound_client(&app.db.store, &b_member, "franchisee-b").await;
+    Brand { brand, a, b, a_member, b_member, at_brand, at_a, at_b }
+}
+
+/// The first account of `member` of `account_type`.
+async fn account_of(app: &TestApp, member: &str, account_type: &str) -> String {
+    let accounts = app.get(&format!("/v1/members/{member}/accounts")).await;
+    let list = accounts.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
+    let found = list.iter().find(|a| a["account_type"] == account_type);
+    found.unwrap_or_else(|| panic!("no {account_type} account in {list:?}"))["id"].as_str().unwrap().to_owned()
+}
+
+/// Registers and activates a member of `merchant` through `client`: (member, customer).
+async fn member_of(app: &TestApp, client: &Client, merchant: &str, phone: &str) -> (String, String) {
+    let body = json!({"phone": phone, "merchant_id": merchant, "name": "小王"});
+    let registered = app.send_as(client, "POST", "/v1/members", body).await;
+    let registered = registered.assert_status(StatusCode::CREATED).clone();
+    let member = id_of(&registered["member"]);
+    assert_eq!(registered["member"]["merchant_id"], merchant);
+    let activated = app.send_as(client, "POST", &format!("/v1/members/{member}/activate"), json!({})).await;
+    activated.assert_status(StatusCode::OK);
+    (member, registered["customer"]["id"].as_str().unwrap().to_owned())
+}
+
+fn payment(number: &str, member: &str, amount: i64, receiver: &str) -> Value {
+    json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": receiver})
+}
+
+on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spent_at_home, |db| {
+    let app = app(db).await;
+    let f = brand(&app).await;
+
+    // A franchisee's client registers members for its own merchant only.
+    let (at_a_member, customer) = member_of(&app, &f.at_a, &f.a, PHONE).await;
+    app.send_as(&f.at_a, "POST", "/v1/members", json!({"phone": "13800000089"}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "client_bound");
+    app.send_as(&f.at_a, "POST", "/v1/members", json!({"phone": "13800000089", "merchant_id": f.b}))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+    // Registered again at the same franchisee, the phone finds its member.
+    let again =
+        app.send_as(&f.at_a, "POST", "/v1/members", json!({"phone": PHONE, "merchant_id": f.a, "name": "小王"})).await;
+    assert_eq!(id_of(&again.assert_status(StatusCode::OK)["member"]), at_a_member);
+    // The same person at the other franchisee, registered by the platform: a member of its own,
+    // under the same customer. B's client, proving nothing, does not join a customer known elsewhere.
+    let registered = app.post("/v1/members", json!({"phone": PHONE, "merchant_id": f.b})).await;
+    let registered = registered.assert_status(StatusCode::CREATED).clone();
+    let at_b_member = id_of(&registered["member"]);
+    app.send_as(&f.at_b, "POST", &format!("/v1/members/{at_b_member}/activate"), json!({}))
+        .await
+        .assert_status(StatusCode::OK);
+    assert_ne!(at_a_member, at_b_member);
+    assert_eq!(registered["customer"]["id"], customer.as_str());
+    let (platform_person, platform_customer) = app.register("13800000033").await;
+    let (_, apart) = member_of(&app, &f.at_b, &f.b, "13800000033").await;
+    assert_ne!(apart, platform_customer, "{platform_person}");
+
+    // Each franchisee's client reaches its members, never the other's; the brand reaches both.
+    let get = |m: &str| format!("/v1/members/{m}");
+    app.send_as(&f.at_a, "GET", &get(&at_a_member), Value::Null).await.assert_status(StatusCode::OK);
+    for (client, other) in [(&f.at_a, &at_b_member), (&f.at_b, &at_a_member)] {
+        for path in [get(other), format!("{}/wallet", get(other)), format!("{}/accounts", get(other))] {
+            app.send_as(client, "GET", &path, Value::Null)
+                .await
+                .assert_error(StatusCode::NOT_FOUND, "member_not_found");
+        }
+        let activate = app.send_as(client, "POST", &format!("{}/lock", get(other)), json!({"reason": "x"})).await;
+        activate.assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    }
+    for member in [&at_a_member, &at_b_member] {
+        app.send_as(&f.at_brand, "GET", &get(member), Value::Null).await.assert_status(StatusCode::OK);
+    }
+
+    // Money recharged at A is spent at A (and at A's store), refused at B.
+    let basic = account_of(&app, &at_a_member, "basic").await;
+    app.recharge(&at_a_member, &basic, 50_000, "test", "R-A-1").await;
+    let a_receipts = account_of(&app, &f.a_member, "settlement").await;
+    let b_receipts = account_of(&app, &f.b_member, "settlement").await;
+    let paid = app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-A-1", &at_a_member, 10_000, &a_receipts)).await;
+    paid.assert_status(StatusCode::CREATED);
+    let refused =
+        app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-B-1", &at_a_member, 10_000, &b_receipts)).await;
+    refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
+    let refused = app.post("/v1/payments", payment("P-B-2", &at_a_member, 10_000, &b_receipts)).await;
+    refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
+    // B's client cannot name A's member at all.
+    let foreign = app.send_as(&f.at_b, "POST", "/v1/payments", payment("P-B-3", &at_a_member, 100, &b_receipts)).await;
+    foreign.assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    // Nor does it leave A by a member transfer, to B's member or the platform's.
+    let (platform_member, _) = app.active_member("13800000066").await;
+    for receiver in [&at_b_member, &platform_member] {
+        let transfer = json!({"order_number": format!("T-{receiver}"), "sender_member_id": at_a_member,
+                              "receiver_member_id": receiver, "amount": 100});
+        app.post("/v1/member-transfers", transfer)
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
+    }
+    // Its identities are its merchant's: not changed into platform-wide ones.
+    let added = app.post(&format!("/v1/members/{at_a_member}/identities"), json!({"email": "wang@example.com"})).await;
+    added.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_member_identities_fixed");
+    // A store below A receives from A's members.
+    let store = app.send_as(&f.at_a, "POST", &format!("/v1/merchants/{}/sub-merchants", f.a), sub_merchant(6)).await;
+    let store_member = store.assert_status(StatusCode::CREATED)["member_id"].as_str().unwrap().to_owned();
+    let store_basic = account_of(&app, &store_member, "basic").await;
+    app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-S-1", &at_a_member, 5_000, &store_basic))
+        .await
+        .assert_status(StatusCode::CREATED);
+    assert_eq!(app.wallet(&at_a_member).await["balance"], 35_000);
+
+    // The brand puts both franchisees in one wallet group: A's members spend at B too.
+    for merchant in [&f.a, &f.b] {
+        let set = app
+            .send_as(
+                &f.at_brand,
+                "POST",
+                &format!("/v1/merchants/{merchant}/settings"),
+                json!({"wallet_group": "east"}),
+            )
+            .await;
+        assert_eq!(set.assert_status(StatusCode::OK)["wallet_group"]["source"], merchant.as_str());
+    }
+    app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-B-4", &at_a_member, 5_000, &b_receipts))
+        .await
+        .assert_status(StatusCode::CREATED);
+
+    // The unified view: the platform and the brand see both wallets, each franchisee its own.
+    let path = format!("/v1/customers/{customer}/wallets");
+    for client in [None, Some(&f.at_brand)] {
+        let view = match client {
+            None => app.get(&path).await,
+            Some(client) => app.send_as(client, "GET", &path, Value::Null).await,
+        };
+        let view = view.assert_status(StatusCode::OK).clone();
+        assert_eq!(view["data"].as_array().unwrap().len(), 2, "{view}");
+        assert_eq!(view["balance"], 30_000);
+    }
+    let own = app.send_as(&f.at_b, "GET", &path, Value::Null).await;
+    let own = own.assert_status(StatusCode::OK).clone();
+    assert_eq!(own["data"].as_array().unwrap().len(), 1);
+    assert_eq!((own["data"][0]["merchant_id"].as_str(), own["balance"].as_i64()), (Some(f.b.as_str()), Some(0)));
+    // A customer with no member a client reaches is not there for it.
+    let (_, stranger_customer) = app.register("13800000077").await;
+    app.send_as(&f.at_a, "GET", &format!("/v1/customers/{stranger_customer}/wallets"), Value::Null)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "customer_not_found");
+    let _ = (&f.brand, &f.at_b);
+    app.verify_clean().await;
+});
+
+/// A tier from an hour ago until a day from now.
+fn tier(code: &str, pay: i64, bonus: i64) -> Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let at = |s: i64| sanhu_core::Timestamp::from_nanos(s * 1_000_000_000).to_string();
+    json!({"code": code, "pay": pay, "bonus": bonus, "starts_at": at(now - 3600), "ends_at": at(now + 86_400)})
+}
+
+on_both_backends!(settings_are_inherited_set_from_above_and_used_at_the_counter, |db| {
+    let app = app(db).await;
+    let f = brand(&app).await;
+    let settings = |m: &str| format!("/v1/merchants/{m}/settings");
+
+    // The platform's, until the brand sets its own, locking the tiers for its franchisees.
+    let platform = app.get(&settings(&f.a)).await;
+    let platform = platform.assert_status(StatusCode::OK).clone();
+    assert_eq!(platform["recharge_tiers"]["source"], "platform");
+    assert_eq!(platform["sms_verification_to_open"], json!({"value": false, "source": "platform"}));
+    let body = json!({"recharge_tiers": [tier("gold", 10_000, 1_000)], "sms_verification_to_open": true,
+                      "locked": ["recharge_tiers"]});
+    app.send_as(&f.at_brand, "POST", &settings(&f.brand), body.clone())
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "merchant_settings_from_above");
+    app.post(&settings(&f.brand), body).await.assert_status(StatusCode::OK);
+    let inherited = app.send_as(&f.at_a, "GET", &settings(&f.a), Value::Null).await;
+    let inherited = inherited.assert_status(StatusCode::OK).clone();
+    assert_eq!(inherited["recharge_tiers"]["source"], f.brand.as_str());
+    assert_eq!(inherited["recharge_tiers"]["value"][0]["code"], "gold");
+    assert_eq!(inherited["sms_verification_to_open"]["value"], true);
+    assert_eq!(inherited["locked"], json!([{"setting": "recharge_tiers", "by": f.brand}]));
+
+    // The brand's client sets a franchisee's; the franchisee's own client does not; a locked one
+    // nobody overrides below; the other franchisee's client reaches neither.
+    let no_withdrawals = json!({"withdrawal_allowed": false, "account_types": ["basic", "bonus"]});
+    let set = app.send_as(&f.at_brand, "POST", &settings(&f.a), no_withdrawals.clone()).await;
+    let set = set.assert_status(StatusCode::OK).clone();
+    assert_eq!(set["withdrawal_allowed"], json!({"value": false, "source": f.a}));
+    app.send_as(&f.at_a, "POST", &settings(&f.a), no_withdrawals.clone())
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "merchant_settings_from_above");
+    let bonus = json!({"recharge_tiers": [tier("silver", 5_000, 100)]});
+    app.send_as(&f.at_brand, "POST", &settings(&f.b), bonus)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "merchant_tier_bonus_platform_only");
+    let tiers = json!({"recharge_tiers": [tier("silver", 5_000, 0)]});
+    app.send_as(&f.at_brand, "POST", &settings(&f.a), tiers.clone())
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_setting_locked");
+    app.post(&settings(&f.a), tiers).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_setting_locked");
+    for path in [settings(&f.a)] {
+        app.send_as(&f.at_b, "GET", &path, Value::Null).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+        app.send_as(&f.at_b, "POST", &path, no_withdrawals.clone())
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+    }
+    for bad in [
+        json!({"account_types": ["nonexistent"]}),
+        json!({"recharge_tiers": [tier("a", 100, 1), tier("a", 200, 2)]}),
+        json!({"unset": ["colour"]}),
+        json!({"wallet_group": ""}),
+        json!({"recharge_tiers": [tier("b", 100, 101)]}),
+    ] {
+        app.post(&settings(&f.b), bad).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_setting_invalid");
+    }
+
+    // Registered around the counter, the code is not skipped.
+    let around = json!({"phone": "13800000055", "merchant_id": f.a});
+    app.send_as(&f.at_a, "POST", "/v1/members", around)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_requires_counter_opening");
+    // A refused opening opens nothing: an unknown channel leaves the phone unknown at A.
+    let unknown_channel = json!({"phone": "13800000044", "tier": "gold", "channel": "nope", "order_number": "C-9"});
+    app.send_as(&f.at_a, "POST", &format!("/v1/merchants/{}/counter-openings", f.a), unknown_channel)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "channel_not_configured");
+    // The counter at A: the SMS code the brand requires, then one step opens and recharges at the
+    // brand's tier; run again under its Idempotency-Key, it answers the same.
+    let counter = format!("/v1/merchants/{}/counter-openings", f.a);
+    let mut opening = json!({"phone": PHONE, "name": "老李", "tier": "gold", "channel": "test", "order_number": "C-1"});
+    app.send_as(&f.at_a, "POST", &counter, opening.clone())
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "sms_verification_required");
+    let unknown = json!({"phone": PHONE, "tier": "platinum", "channel": "test", "order_number": "C-0"});
+    app.send_as(&f.at_a, "POST", &counter, unknown)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "recharge_tier_unavailable");
+    let issued = app.post("/v1/one-time-codes", json!({"purpose": "register", "phone": PHONE})).await;
+    opening["sms_code"] = issued.assert_status(StatusCode::CREATED)["code"].clone();
+    app.send_as(&f.at_b, "POST", &counter, opening.clone())
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+    let body = serde_json::to_vec(&opening).unwrap();
+    let first = app.send_signed(&f.at_a, "POST", &counter, &body, &[("idempotency-key", "counter-1")]).await;
+    let first = first.assert_status(StatusCode::CREATED).clone();
+    let member = id_of(&first["member"]);
+    assert_eq!(first["registered"], true);
+    assert_eq!((first["member"]["status"].as_str(), first["member"]["name"].as_str()), (Some("normal"), Some("老李")));
+    assert_eq!(
+        (first["recharge"]["amount"].as_i64(), first["recharge"]["status"].as_str()),
+        (Some(10_000), Some("pending"))
+    );
+    let replay = app.send_signed(&f.at_a, "POST", &counter, &body, &[("idempotency-key", "counter-1")]).await;
+    assert!(replay.replayed());
+    assert_eq!(replay.assert_status(StatusCode::CREATED)["member"]["id"], member.as_str());
+    // Without the key, the same opening finds the member and the order: nothing twice.
+    let again = app.send_as(&f.at_a, "POST", &counter, opening).await;
+    let again = again.assert_status(StatusCode::CREATED).clone();
+    assert_eq!((again["registered"].as_bool(), again["member"]["id"].as_str()), (Some(false), Some(member.as_str())));
+
+    // The channel confirms: the brand's tier's bonus is credited.
+    let confirmed = app.post(&format!("/v1/recharges/C-1/confirm?client_id={}", f.at_a.id), json!({})).await;
+    assert_eq!(confirmed.assert_status(StatusCode::OK)["bonus"], 1_000);
+    let wallet = app.send_as(&f.at_a, "GET", &format!("/v1/members/{member}/wallet"), Value::Null).await;
+    assert_eq!(wallet.assert_status(StatusCode::OK)["balance"], 11_000);
+    // Withdrawals are not A's members' to make.
+    let card = "bcd_01M983V8F0B4NM9NX4D4E4YB3Z";
+    let withdrawal = json!({"order_number": "W-1", "member_id": member, "amount": 100, "bank_card_id": card});
+    app.post("/v1/withdrawals", withdrawal)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "withdrawal_not_offered");
+    // A's members are offered the types A offers.
+    let margin = app
+        .send_as(&f.at_a, "POST", &format!("/v1/members/{member}/accounts"), json!({"account_type": "margin"}))
+        .await;
+    margin.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "account_type_not_offered");
+    let _ = (&f.b_member, &f.a_member);
+});
