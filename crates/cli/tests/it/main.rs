@@ -4,6 +4,7 @@
 mod audit;
 mod bank;
 mod bills_guide;
+mod webhooks_guide;
 mod cards_guide;
 mod cli;
 mod clients;

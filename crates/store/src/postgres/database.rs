@@ -29,6 +29,9 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (13, include_str!("schema_v13.sql")),
     // The journal by time (BRIN), for questions of a period (the console's daily figures).
     (14, include_str!("schema_v14.sql")),
+    // Webhooks: the journal's transactions, subscriptions, events, deliveries, attempts, the
+    // deriver's cursor (see `crate::webhook`).
+    (17, include_str!("schema_v17.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

@@ -33,6 +33,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("schema_v11.sql")),
     // Members' bills, their items and the monthly run's progress (see `crate::bill`).
     (12, include_str!("schema_v12.sql")),
+    // Webhooks: subscriptions, events, deliveries, attempts, the deriver's cursor (see `crate::webhook`).
+    (15, include_str!("schema_v15.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {
