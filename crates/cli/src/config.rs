@@ -140,10 +140,7 @@ fn webhook_config(file: Option<WebhooksFile>) -> anyhow::Result<sanhu_service::w
     };
     anyhow::ensure!(config.retry_schedule_s.len() <= 64, "webhooks.retry_schedule_s lists at most 64 waits");
     anyhow::ensure!((1..=256).contains(&config.deliveries_at_once), "webhooks.deliveries_at_once is 1 to 256");
-    anyhow::ensure!(
-        (100..=60_000).contains(&config.attempt_timeout_ms),
-        "webhooks.attempt_timeout_ms is 100 to 60000"
-    );
+    anyhow::ensure!((100..=60_000).contains(&config.attempt_timeout_ms), "webhooks.attempt_timeout_ms is 100 to 60000");
     Ok(config)
 }
 

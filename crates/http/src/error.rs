@@ -199,7 +199,13 @@ pub fn registry() -> &'static [ErrorCodeInfo] {
     static REGISTRY: OnceLock<Vec<ErrorCodeInfo>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = ERROR_CODES.to_vec();
-        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes()).chain(webhook_codes()) {
+        for rejection in rule_codes()
+            .into_iter()
+            .chain(wallet_codes())
+            .chain(card_codes())
+            .chain(bill_codes())
+            .chain(webhook_codes())
+        {
             if !registry.iter().any(|info| info.code == rejection.code) {
                 registry.push(ErrorCodeInfo::from(rejection));
             }
@@ -451,7 +457,15 @@ macro_rules! from_use_case_failures {
     };
 }
 
-from_use_case_failures!(PartyError, MerchantFailure, WalletFailure, StaffFailure, CardFailure, BillFailure, WebhookFailure);
+from_use_case_failures!(
+    PartyError,
+    MerchantFailure,
+    WalletFailure,
+    StaffFailure,
+    CardFailure,
+    BillFailure,
+    WebhookFailure
+);
 
 /// An error and every cause under it, for the log: `a: b: c`.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

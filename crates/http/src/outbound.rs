@@ -81,7 +81,12 @@ impl OutboundClient {
     }
 
     /// POSTs `body` to `url` with `headers`; an `Err` says why no answer came.
-    pub async fn post(&self, url: &str, headers: &[(&'static str, String)], body: &[u8]) -> Result<OutboundAnswer, String> {
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &[u8],
+    ) -> Result<OutboundAnswer, String> {
         let limit = Duration::from_millis(self.config.exchange_timeout_ms);
         match tokio::time::timeout(limit, self.exchange(url, headers, Bytes::copy_from_slice(body))).await {
             Ok(answer) => answer,
@@ -108,13 +113,16 @@ impl OutboundClient {
         let tcp = match tokio::time::timeout(connect, TcpStream::connect(address)).await {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(e)) => return Err(format!("could not connect to {address}: {e}")),
-            Err(_) => return Err(format!("could not connect to {address} within {} ms", self.config.connect_timeout_ms)),
+            Err(_) => {
+                return Err(format!("could not connect to {address} within {} ms", self.config.connect_timeout_ms))
+            }
         };
         let _ = tcp.set_nodelay(true);
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let authority = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_else(|| host.clone());
         if https {
-            let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|_| "the host is not a TLS name")?;
+            let name =
+                rustls::pki_types::ServerName::try_from(host.clone()).map_err(|_| "the host is not a TLS name")?;
             let tls = self.tls.connect(name, tcp).await.map_err(|e| format!("TLS with {host} failed: {e}"))?;
             self.send(TokioIo::new(tls), &authority, &path, headers, body).await
         } else {

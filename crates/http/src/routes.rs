@@ -431,21 +431,21 @@ fn bill_endpoints() -> Vec<Endpoint> {
     ]
 }
 
-/// Webhook subscriptions (`crate::webhook`). A subscription is its client's own, as its orders are
-/// (`own_orders`): another client's id answers as absent; which events a bound client's subscription
-/// receives is decided by the reach rule when they are derived.
+/// Webhook subscriptions (`crate::webhook`). A subscription is its client's own: the service answers
+/// another client's id as absent (`filtered`); which events a bound client's subscription receives
+/// is decided by the reach rule when they are derived.
 fn webhook_endpoints() -> Vec<Endpoint> {
     vec![
-        endpoint!(webhook::create_webhook, own_orders(WalletWrite)),
-        endpoint!(webhook::list_webhooks, own_orders(WalletRead)),
-        endpoint!(webhook::get_webhook, own_orders(WalletRead)),
-        endpoint!(webhook::update_webhook, own_orders(WalletWrite)),
-        endpoint!(webhook::disable_webhook, own_orders(WalletWrite)),
-        endpoint!(webhook::enable_webhook, own_orders(WalletWrite)),
-        endpoint!(webhook::delete_webhook, own_orders(WalletWrite)),
-        endpoint!(webhook::test_webhook, own_orders(WalletWrite)),
-        endpoint!(webhook::list_webhook_deliveries, own_orders(WalletRead)),
-        endpoint!(webhook::list_webhook_attempts, own_orders(WalletRead)),
-        endpoint!(webhook::resend_webhook_delivery, own_orders(WalletWrite)),
+        endpoint!(webhook::create_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::list_webhooks, filtered(WalletRead)),
+        endpoint!(webhook::get_webhook, filtered(WalletRead)),
+        endpoint!(webhook::update_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::disable_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::enable_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::delete_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::test_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::list_webhook_deliveries, filtered(WalletRead)),
+        endpoint!(webhook::list_webhook_attempts, filtered(WalletRead)),
+        endpoint!(webhook::resend_webhook_delivery, filtered(WalletWrite)),
     ]
 }

@@ -4,7 +4,6 @@
 mod audit;
 mod bank;
 mod bills_guide;
-mod webhooks_guide;
 mod cards_guide;
 mod cli;
 mod clients;
@@ -20,3 +19,4 @@ mod split_payments_guide;
 mod staff;
 mod wallet_crash;
 mod wallet_guide;
+mod webhooks_guide;

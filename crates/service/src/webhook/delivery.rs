@@ -194,8 +194,7 @@ fn wants(subscription: &StoredSubscription, event: &StoredEvent) -> bool {
     }
     let names: Vec<String> = serde_json::from_str(&subscription.events).unwrap_or_default();
     // An event of a change made before the subscription is not its.
-    event.created_at >= subscription.created_at
-        && names.iter().any(|n| n == "*" || n == &event.event_type)
+    event.created_at >= subscription.created_at && names.iter().any(|n| n == "*" || n == &event.event_type)
 }
 
 /// The reach rule's answers within one pass, asked once per bound member and owner.
@@ -340,7 +339,9 @@ async fn attempt<T: WebhookTransport>(
 }
 
 fn add_seconds(t: Timestamp, seconds: u64) -> Timestamp {
-    Timestamp::from_nanos(t.nanos().saturating_add((seconds.min(i64::MAX as u64 / 1_000_000_000) as i64) * 1_000_000_000))
+    Timestamp::from_nanos(
+        t.nanos().saturating_add((seconds.min(i64::MAX as u64 / 1_000_000_000) as i64) * 1_000_000_000),
+    )
 }
 
 #[cfg(test)]

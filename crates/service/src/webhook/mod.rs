@@ -56,7 +56,8 @@ pub const WEBHOOK_DELIVERY_NOT_FOUND: Rejection = Rejection {
 pub const WEBHOOK_URL_INVALID: Rejection = Rejection {
     code: "webhook_url_invalid",
     status: 422,
-    message: "the URL is not an absolute https:// URL with a host, of at most 2048 bytes, without credentials or a fragment",
+    message:
+        "the URL is not an absolute https:// URL with a host, of at most 2048 bytes, without credentials or a fragment",
 };
 pub const WEBHOOK_URL_NOT_ALLOWED: Rejection = Rejection {
     code: "webhook_url_not_allowed",
@@ -76,13 +77,13 @@ pub const WEBHOOK_LIMIT_REACHED: Rejection = Rejection {
     status: 409,
     message: "the client has 20 webhook subscriptions, the most one client may have; delete one first",
 };
-pub const WEBHOOK_DISABLED: Rejection = Rejection {
-    code: "webhook_disabled",
-    status: 409,
-    message: "the subscription is disabled; enable it first",
+pub const WEBHOOK_DISABLED: Rejection =
+    Rejection { code: "webhook_disabled", status: 409, message: "the subscription is disabled; enable it first" };
+pub const WEBHOOK_CURSOR_INVALID: Rejection = Rejection {
+    code: "webhook_cursor_invalid",
+    status: 422,
+    message: "the cursor is not one a page of this list returned",
 };
-pub const WEBHOOK_CURSOR_INVALID: Rejection =
-    Rejection { code: "webhook_cursor_invalid", status: 422, message: "the cursor is not one a page of this list returned" };
 pub const WEBHOOK_LIMIT_INVALID: Rejection =
     Rejection { code: "webhook_limit_invalid", status: 422, message: "a page holds 1 to 100" };
 

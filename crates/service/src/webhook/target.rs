@@ -124,7 +124,18 @@ mod tests {
 
     #[test]
     fn internal_addresses_are_refused_unless_allowed() {
-        for text in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fd00::1", "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"] {
+        for text in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+            "100.64.0.1",
+        ] {
             let ip: IpAddr = text.parse().unwrap();
             assert!(check_target_address(ip, false).is_err(), "{text} passed");
             assert!(check_target_address(ip, true).is_ok());

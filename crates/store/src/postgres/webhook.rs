@@ -12,7 +12,8 @@ use crate::webhook::*;
 
 const SUBSCRIPTION_COLUMNS: &str =
     "id, client_id, bound_member, url, events, description, status, disabled_reason, created_at, updated_at";
-const DELIVERY_COLUMNS: &str = "d.seq, d.subscription_id, d.event_id, e.event_type, d.object_id, d.status, d.attempts, \
+const DELIVERY_COLUMNS: &str =
+    "d.seq, d.subscription_id, d.event_id, e.event_type, d.object_id, d.status, d.attempts, \
      d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.created_at";
 const ATTEMPT_COLUMNS: &str =
     "seq, subscription_id, event_id, attempt, at, status_code, latency_ms, outcome, error, response_snippet";
@@ -97,8 +98,10 @@ impl WebhookStore for PostgresStore {
         let tx = conn.client.transaction().await?;
         // One client's creations are taken in turn, so that two at once cannot both pass the limit.
         tx.execute("SELECT pg_advisory_xact_lock(hashtext('sanhu webhook ' || $1::text))", &[&s.client_id]).await?;
-        let count: i64 =
-            tx.query_one("SELECT count(*) FROM webhook_subscriptions WHERE client_id = $1", &[&s.client_id]).await?.get(0);
+        let count: i64 = tx
+            .query_one("SELECT count(*) FROM webhook_subscriptions WHERE client_id = $1", &[&s.client_id])
+            .await?
+            .get(0);
         if count >= i64::from(per_client_max) {
             return Ok(false);
         }
@@ -159,7 +162,9 @@ impl WebhookStore for PostgresStore {
         let rows = conn
             .client
             .query(
-                &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE status = 'active' ORDER BY id"),
+                &format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE status = 'active' ORDER BY id"
+                ),
                 &[],
             )
             .await

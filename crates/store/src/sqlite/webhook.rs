@@ -12,7 +12,8 @@ use crate::webhook::*;
 
 const SUBSCRIPTION_COLUMNS: &str =
     "id, client_id, bound_member, url, events, description, status, disabled_reason, created_at, updated_at";
-const DELIVERY_COLUMNS: &str = "d.seq, d.subscription_id, d.event_id, e.event_type, d.object_id, d.status, d.attempts, \
+const DELIVERY_COLUMNS: &str =
+    "d.seq, d.subscription_id, d.event_id, e.event_type, d.object_id, d.status, d.attempts, \
      d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.created_at";
 const ATTEMPT_COLUMNS: &str =
     "seq, subscription_id, event_id, attempt, at, status_code, latency_ms, outcome, error, response_snippet";
@@ -175,7 +176,15 @@ impl WebhookStore for SqliteStore {
                     "UPDATE webhook_subscriptions SET url = ?2, events = ?3, description = ?4, status = ?5,
                      disabled_reason = ?6, updated_at = ?7 WHERE id = ?1",
                 )?
-                .execute(params![s.id, s.url, s.events, s.description, s.status, s.disabled_reason, s.updated_at.nanos()])?;
+                .execute(params![
+                    s.id,
+                    s.url,
+                    s.events,
+                    s.description,
+                    s.status,
+                    s.disabled_reason,
+                    s.updated_at.nanos()
+                ])?;
             tx.commit()?;
             Ok(changed == 1)
         })
@@ -334,7 +343,14 @@ impl WebhookStore for SqliteStore {
                     "UPDATE webhook_deliveries SET status = ?3, attempts = attempts + 1, next_attempt_at = ?4,
                      last_attempt_at = ?5, last_status_code = ?6 WHERE subscription_id = ?1 AND event_id = ?2",
                 )?
-                .execute(params![a.subscription_id, a.event_id, status, next.nanos(), a.at.nanos(), a.status_code])?;
+                .execute(params![
+                    a.subscription_id,
+                    a.event_id,
+                    status,
+                    next.nanos(),
+                    a.at.nanos(),
+                    a.status_code
+                ])?;
                 if result.settles == AttemptSettles::GaveUp {
                     tx.prepare_cached(
                         "UPDATE webhook_subscriptions SET status = 'disabled', disabled_reason = 'failing',
