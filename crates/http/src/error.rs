@@ -612,7 +612,13 @@ mod tests {
     #[test]
     fn every_service_code_is_registered_with_its_declared_status() {
         let mut seen = std::collections::HashMap::new();
-        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes()) {
+        for rejection in rule_codes()
+            .into_iter()
+            .chain(wallet_codes())
+            .chain(card_codes())
+            .chain(bill_codes())
+            .chain(webhook_codes())
+        {
             if let Some(status) = seen.insert(rejection.code, rejection.status) {
                 assert_eq!(status, rejection.status, "{} is declared with two statuses", rejection.code);
             }
@@ -659,7 +665,12 @@ mod tests {
         // The ledger's results keep the ledger's rule (`TransferError::status`): a hold already posted
         // is a refusal of the transfer (422), not a conflict.
         let ledger = |code: &str| TransferError::ALL.iter().any(|e| e.code() == code);
-        let every = rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes());
+        let every = rule_codes()
+            .into_iter()
+            .chain(wallet_codes())
+            .chain(card_codes())
+            .chain(bill_codes())
+            .chain(webhook_codes());
         for rejection in every.filter(|r| !ledger(r.code)) {
             let (code, status) = (rejection.code, rejection.status);
             let expected = if code.ends_with("_not_found") {

@@ -112,10 +112,11 @@ impl OutboundClient {
         let connect = Duration::from_millis(self.config.connect_timeout_ms);
         let tcp = match tokio::time::timeout(connect, TcpStream::connect(address)).await {
             Ok(Ok(tcp)) => tcp,
-            Ok(Err(e)) => return Err(format!("could not connect to {address}: {e}")),
-            Err(_) => {
-                return Err(format!("could not connect to {address} within {} ms", self.config.connect_timeout_ms))
+            Ok(Err(e)) => {
+                tracing::info!(target.address = %address, error = %e, "an outbound connection failed");
+                return Err("the connection failed".to_owned());
             }
+            Err(_) => return Err(format!("the connection was not made within {} ms", self.config.connect_timeout_ms)),
         };
         let _ = tcp.set_nodelay(true);
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
@@ -132,19 +133,26 @@ impl OutboundClient {
 
     /// The first address of `host` that may be called.
     async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("could not resolve {host}: {e}"))?
-            .collect();
+        // What the receiver's owner reads in the attempt log is a fixed text: the addresses a
+        // name resolves to inside the platform's network, and the system's errors, stay in the
+        // server's log, so that a subscription cannot map the network it is sent from.
+        let addresses: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+            Ok(found) => found.collect(),
+            Err(e) => {
+                tracing::info!(target.host = %host, error = %e, "an outbound name did not resolve");
+                return Err("the host name did not resolve".to_owned());
+            }
+        };
         if addresses.is_empty() {
-            return Err(format!("{host} resolves to no address"));
+            return Err("the host name did not resolve".to_owned());
         }
         // Refused when any address is internal: a name that also resolves inside could be made to
         // reach it on another attempt.
         if let Some(inside) =
             addresses.iter().find(|a| check_target_address(a.ip(), self.config.allow_private_targets).is_err())
         {
-            return Err(format!("the target address {} is internal, which webhooks are not sent to", inside.ip()));
+            tracing::info!(target.host = %host, target.address = %inside.ip(), "an outbound call to an internal address refused");
+            return Err("the target address is internal, which webhooks are not sent to".to_owned());
         }
         Ok(addresses[0])
     }

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::json::parse_body;
+use crate::json::{parse_body, parse_body_or_empty};
 use crate::principal::{AuthenticatedClient, ClientAccess};
 use crate::query::QueryParams;
+use crate::wallet::recharges::EmptyBody;
 use crate::AppState;
 
 const ID_PARAM: &str = "The subscription's id.";
@@ -183,6 +184,14 @@ pub struct AttemptPageJson {
     pub next_cursor: Option<String>,
 }
 
+/// A subscription deleted.
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = WebhookDeleted)]
+pub struct DeletedJson {
+    pub id: String,
+    pub deleted: bool,
+}
+
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = WebhookTestEvent)]
 pub struct TestEventJson {
@@ -329,13 +338,16 @@ pub async fn update_webhook(
     summary = "Disable a webhook subscription",
     description = "Nothing is sent while disabled; events go on being kept for it and are sent, in order, once enabled.",
     params(("id" = String, Path, description = ID_PARAM, pattern = "^whk_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = Option<EmptyBody>,
     responses((status = 200, description = "The subscription.", body = SubscriptionJson)),
 )]
 pub async fn disable_webhook(
     State(state): State<AppState>,
     Subscribing(subscriber): Subscribing,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Json<SubscriptionJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
     let subscription = state.webhooks().set_enabled(&subscriber, &id, false).await?;
     Ok(Json(view(&subscription, &public_key(&state).await?)))
 }
@@ -349,13 +361,16 @@ pub async fn disable_webhook(
     summary = "Enable a webhook subscription",
     description = "Also after it was disabled for failing: the deliveries waiting are sent, in order.",
     params(("id" = String, Path, description = ID_PARAM, pattern = "^whk_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = Option<EmptyBody>,
     responses((status = 200, description = "The subscription.", body = SubscriptionJson)),
 )]
 pub async fn enable_webhook(
     State(state): State<AppState>,
     Subscribing(subscriber): Subscribing,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Json<SubscriptionJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
     let subscription = state.webhooks().set_enabled(&subscriber, &id, true).await?;
     Ok(Json(view(&subscription, &public_key(&state).await?)))
 }
@@ -369,16 +384,19 @@ pub async fn enable_webhook(
     summary = "Delete a webhook subscription",
     description = "With its deliveries and their log; nothing more is sent to it.",
     params(("id" = String, Path, description = ID_PARAM, pattern = "^whk_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
-    responses((status = 204, description = "Deleted.")),
+    request_body = Option<EmptyBody>,
+    responses((status = 200, description = "Deleted.", body = DeletedJson)),
 )]
 pub async fn delete_webhook(
     State(state): State<AppState>,
     Subscribing(subscriber): Subscribing,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+    body: Bytes,
+) -> Result<Json<DeletedJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
     state.webhooks().delete(&subscriber, &id).await?;
     tracing::info!(webhook.id = %id, "webhook deleted");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(DeletedJson { id, deleted: true }))
 }
 
 /// POST /v1/webhooks/{id}/test
@@ -390,13 +408,16 @@ pub async fn delete_webhook(
     summary = "Send a test event",
     description = "A `webhook.test` event to this subscription only, signed and retried like any other.",
     params(("id" = String, Path, description = ID_PARAM, pattern = "^whk_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = Option<EmptyBody>,
     responses((status = 202, description = "Queued.", body = TestEventJson)),
 )]
 pub async fn test_webhook(
     State(state): State<AppState>,
     Subscribing(subscriber): Subscribing,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<TestEventJson>), ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
     let event_id = state.webhooks().send_test(&subscriber, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(TestEventJson { event_id })))
 }
@@ -469,13 +490,16 @@ pub async fn list_webhook_attempts(
         ("id" = String, Path, description = ID_PARAM, pattern = "^whk_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("event_id" = String, Path, description = "The event's id."),
     ),
+    request_body = Option<EmptyBody>,
     responses((status = 202, description = "Queued.")),
 )]
 pub async fn resend_webhook_delivery(
     State(state): State<AppState>,
     Subscribing(subscriber): Subscribing,
     Path((id, event_id)): Path<(String, String)>,
+    body: Bytes,
 ) -> Result<StatusCode, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
     state.webhooks().resend(&subscriber, &id, &event_id).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -128,6 +128,9 @@ pub enum AttemptSettles {
 pub struct AttemptResult {
     pub attempt: StoredAttempt,
     pub settles: AttemptSettles,
+    /// The lease the delivery was claimed with: a delivery whose lease ran out (and was claimed
+    /// again) is not settled by this attempt, which is still logged.
+    pub lease_until: Timestamp,
 }
 
 store_trait! {
@@ -138,7 +141,8 @@ store_trait! {
         fn webhook_subscription(&self, id: &str) -> anyhow::Result<Option<StoredSubscription>>;
         /// A client's subscriptions in id order after `after`.
         fn webhook_subscriptions_of_client(&self, client_id: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<StoredSubscription>>;
-        /// Every active subscription (the deriver's; bounded by the per-client limit and the clients).
+        /// Every active subscription of a client not revoked (the deriver's; bounded by the
+        /// per-client limit and the clients).
         fn webhook_active_subscriptions(&self) -> anyhow::Result<Vec<StoredSubscription>>;
         /// Replaces the subscription's url, events, description, status and reason; whether it exists.
         fn webhook_update(&self, subscription: &StoredSubscription) -> anyhow::Result<bool>;
@@ -161,10 +165,17 @@ store_trait! {
         ) -> anyhow::Result<bool>;
         /// Keeps an event outside the journal (a test event) with its deliveries.
         fn webhook_add_event(&self, event: &StoredEvent, deliveries: &[(String, String)]) -> anyhow::Result<()>;
-        /// Claims up to `limit` deliveries due at `now` of active subscriptions, each the earliest
-        /// pending of its subscription and object, by moving their next attempt to `lease_until` (so
+        /// Claims up to `limit` deliveries due at `now` of active subscriptions of clients not
+        /// revoked, each the earliest pending of its subscription and object, at most
+        /// `per_subscription_max` of one subscription (so that one slow receiver cannot fill a round), by moving their next attempt to `lease_until` (so
         /// that no other instance takes them meanwhile), and answers them.
-        fn webhook_claim_due(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> anyhow::Result<Vec<DueDelivery>>;
+        fn webhook_claim_due(
+            &self,
+            now: Timestamp,
+            lease_until: Timestamp,
+            limit: u32,
+            per_subscription_max: u32,
+        ) -> anyhow::Result<Vec<DueDelivery>>;
         /// Logs the attempts and settles their deliveries, in one transaction.
         fn webhook_settle(&self, results: &[AttemptResult]) -> anyhow::Result<()>;
         /// A subscription's deliveries, latest first, before the seq `before`.
@@ -182,4 +193,22 @@ store_trait! {
         /// sanhu's webhook signing key: the one kept, or `candidate` kept now when there is none.
         fn webhook_signing_key(&self, candidate: &[u8]) -> anyhow::Result<Vec<u8>>;
     }
+}
+
+/// Keeps at most `per_subscription_max` of each subscription's due deliveries, and `limit` in all, in
+/// the order given.
+pub(crate) fn cap_per_subscription(due: Vec<DueDelivery>, limit: u32, per_subscription_max: u32) -> Vec<DueDelivery> {
+    let mut taken: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let mut kept = Vec::new();
+    for d in due {
+        if kept.len() >= limit as usize {
+            break;
+        }
+        let count = taken.entry(d.delivery.subscription_id.clone()).or_default();
+        if *count < per_subscription_max {
+            *count += 1;
+            kept.push(d);
+        }
+    }
+    kept
 }

@@ -18,6 +18,7 @@ use sanhu_http::AppState;
 use sanhu_service::party::Parties;
 use sanhu_service::webhook::WebhookConfig;
 use sanhu_service::{Ledger, LedgerConfig};
+use sanhu_store::AccessStore;
 use sanhu_testkit::app::{bound_client, new_client, TestApp};
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
@@ -368,7 +369,8 @@ on_both_backends!(subscriptions_are_checked_limited_and_internal_targets_refused
     assert_eq!(changed.assert_status(StatusCode::OK)["events"], json!(["payment.refunded"]));
     let inside = strict.post(&format!("/v1/webhooks/{id}"), json!({"url": "https://192.168.0.1/h"})).await;
     inside.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "webhook_url_not_allowed");
-    strict.post(&format!("/v1/webhooks/{id}/delete"), json!({})).await.assert_status(StatusCode::NO_CONTENT);
+    let deleted = strict.post(&format!("/v1/webhooks/{id}/delete"), json!({})).await;
+    assert_eq!(deleted.assert_status(StatusCode::OK)["deleted"], true);
     strict.get(&format!("/v1/webhooks/{id}")).await.assert_error(StatusCode::NOT_FOUND, "webhook_not_found");
 });
 
@@ -447,5 +449,10 @@ on_both_backends!(another_clients_subscriptions_answer_as_absent_and_a_bound_cli
     let events = receiver.events();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["object"]["order_number"], "B-2");
+    // Its client revoked (a merchant off-boarded, a key leaked): nothing more is sent to it.
+    assert!(app.db.store.revoke_client(&bound.id, sanhu_service::clock::now()).await.unwrap());
+    app.post("/v1/payments", pay("B-3", &payer, 100, &shop)).await.assert_status(StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(receiver.events().len(), 1, "{:?}", receiver.events());
     dispatcher.abort();
 });

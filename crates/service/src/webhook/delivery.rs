@@ -48,8 +48,11 @@ pub const ATTEMPT_LEASE_S: u64 = 120;
 pub const SIGNATURE_SCHEME: &str = "SANHU-ED25519-V1";
 /// Journal rows one derive pass reads.
 const JOURNAL_ROWS_PER_PASS: u32 = 500;
-/// Deliveries one round claims.
+/// Deliveries one round claims at most.
 const DELIVERIES_PER_ROUND: u32 = 200;
+/// Deliveries of one subscription one round claims at most, so that a slow or failing receiver
+/// with many objects pending does not fill the round and delay every other subscriber.
+const DELIVERIES_PER_SUBSCRIPTION_MAX: u32 = 4;
 /// The most of an answer's body the attempt log keeps, in bytes.
 pub const RESPONSE_SNIPPET_BYTES_MAX: usize = 512;
 
@@ -247,7 +250,14 @@ impl ReachCache {
 async fn deliver_round<T: WebhookTransport>(webhooks: &Webhooks, transport: &Arc<T>) -> anyhow::Result<usize> {
     let now = clock::now();
     let lease_until = add_seconds(now, ATTEMPT_LEASE_S);
-    let due = webhooks.store().webhook_claim_due(now, lease_until, DELIVERIES_PER_ROUND).await?;
+    // A round settles once all its attempts have ended, so it claims no more than its sending
+    // slots can attempt within half the lease, each taking at most the attempt timeout: the lease
+    // then never runs out before the settle (and another instance never sends them meanwhile).
+    let at_once_max = webhooks.config.deliveries_at_once.max(1) as u64;
+    let timeout_s = webhooks.config.attempt_timeout_ms.max(1).div_ceil(1_000);
+    let waves = (ATTEMPT_LEASE_S / 2 / timeout_s).max(1);
+    let round = (at_once_max * waves).min(u64::from(DELIVERIES_PER_ROUND)) as u32;
+    let due = webhooks.store().webhook_claim_due(now, lease_until, round, DELIVERIES_PER_SUBSCRIPTION_MAX).await?;
     if due.is_empty() {
         return Ok(0);
     }
@@ -282,7 +292,7 @@ async fn deliver_round<T: WebhookTransport>(webhooks: &Webhooks, transport: &Arc
                 "a webhook delivery gave up after its retries; its subscription is disabled"
             );
         }
-        results.push(AttemptResult { attempt, settles });
+        results.push(AttemptResult { attempt, settles, lease_until });
     }
     webhooks.store().webhook_settle(&results).await?;
     Ok(count)

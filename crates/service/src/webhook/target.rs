@@ -97,20 +97,33 @@ fn internal_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         // Shared address space (carrier-grade NAT), 100.64.0.0/10.
         || (a == 100 && (64..128).contains(&b))
-        // Benchmarking, 198.18.0.0/15; reserved, 240.0.0.0/4.
+        // Benchmarking, 198.18.0.0/15; IETF protocol assignments, 192.0.0.0/24; the old 6to4
+        // relays, 192.88.99.0/24; reserved, 240.0.0.0/4.
         || (a == 198 && (b == 18 || b == 19))
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 192 && b == 88 && ip.octets()[2] == 99)
         || a >= 240
 }
 
 fn internal_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
-        // Unique local fc00::/7 and link-local fe80::/10.
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        // IPv4-compatible and NAT64 forms carry an IPv4 address that may be internal.
+        // Unique local fc00::/7, link-local fe80::/10, the old site-local fec0::/10.
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfe80
+        || (s[0] & 0xffc0) == 0xfec0
+        // Discard-only 100::/64; Teredo 2001::/32 (tunnels to IPv4); documentation 2001:db8::/32.
+        || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0)
+        || (s[0] == 0x2001 && (s[1] == 0 || s[1] == 0x0db8))
+        // NAT64 64:ff9b::/96 and 64:ff9b:1::/48, and 6to4 2002::/16, carry an IPv4 address a
+        // gateway may reach: refused when it is internal (the local-use NAT64 prefix always).
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] && internal_v4(embedded(s[6], s[7])))
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 1)
+        || (s[0] == 0x2002 && internal_v4(embedded(s[1], s[2])))
+        // IPv4-compatible ::a.b.c.d carries an IPv4 address that may be internal.
         || ip.to_ipv4().is_some_and(internal_v4)
 }
 
@@ -135,12 +148,22 @@ mod tests {
             "::ffff:127.0.0.1",
             "0.0.0.0",
             "100.64.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::",
+            "64:ff9b:1::1",
+            "2001::1",
+            "fec0::1",
+            "100::1",
+            "192.0.0.8",
+            "192.88.99.1",
         ] {
             let ip: IpAddr = text.parse().unwrap();
             assert!(check_target_address(ip, false).is_err(), "{text} passed");
             assert!(check_target_address(ip, true).is_ok());
         }
-        for text in ["8.8.8.8", "2001:4860:4860::8888", "1.1.1.1"] {
+        for text in ["8.8.8.8", "2001:4860:4860::8888", "1.1.1.1", "64:ff9b::808:808", "2002:808:808::"] {
             assert!(check_target_address(text.parse().unwrap(), false).is_ok(), "{text} refused");
         }
     }

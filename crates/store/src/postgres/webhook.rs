@@ -163,7 +163,8 @@ impl WebhookStore for PostgresStore {
             .client
             .query(
                 &format!(
-                    "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE status = 'active' ORDER BY id"
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions s WHERE status = 'active'
+                 AND NOT EXISTS (SELECT 1 FROM api_clients c WHERE c.id = s.client_id AND c.revoked_at IS NOT NULL) ORDER BY id"
                 ),
                 &[],
             )
@@ -266,6 +267,7 @@ impl WebhookStore for PostgresStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
+        per_subscription_max: u32,
     ) -> anyhow::Result<Vec<DueDelivery>> {
         let mut conn = self.inner.general.get().await?;
         let tx = conn.client.transaction().await?;
@@ -276,13 +278,14 @@ impl WebhookStore for PostgresStore {
                      JOIN webhook_subscriptions s ON s.id = d.subscription_id
                      JOIN webhook_events e ON e.id = d.event_id
                      WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.status = 'active'
+                       AND NOT EXISTS (SELECT 1 FROM api_clients c WHERE c.id = s.client_id AND c.revoked_at IS NOT NULL)
                        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
                                        WHERE p.subscription_id = d.subscription_id AND p.object_id = d.object_id
                                          AND p.status = 'pending' AND p.seq < d.seq)
                      ORDER BY d.next_attempt_at, d.seq LIMIT $2
                      FOR UPDATE OF d SKIP LOCKED"
                 ),
-                &[&now.nanos(), &i64::from(limit)],
+                &[&now.nanos(), &i64::from(limit.saturating_mul(8))],
             )
             .await
             .context("read the due webhook deliveries")?;
@@ -290,6 +293,7 @@ impl WebhookStore for PostgresStore {
         for r in &rows {
             due.push(DueDelivery { delivery: delivery_row(r)?, url: r.try_get(11)?, payload: r.try_get(12)? });
         }
+        let due = crate::webhook::cap_per_subscription(due, limit, per_subscription_max);
         let seqs: Vec<i64> = due.iter().map(|d| d.delivery.seq).collect();
         tx.execute(
             "UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE seq = ANY($1)",
@@ -329,12 +333,26 @@ impl WebhookStore for PostgresStore {
                 AttemptSettles::Retry(at) => ("pending", *at),
                 AttemptSettles::GaveUp => ("failed", a.at),
             };
-            tx.execute(
-                "UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1, next_attempt_at = $4,
-                 last_attempt_at = $5, last_status_code = $6 WHERE subscription_id = $1 AND event_id = $2",
-                &[&a.subscription_id, &a.event_id, &status, &next.nanos(), &a.at.nanos(), &a.status_code],
-            )
-            .await?;
+            let settled = tx
+                .execute(
+                    "UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1, next_attempt_at = $4,
+                     last_attempt_at = $5, last_status_code = $6 WHERE subscription_id = $1 AND event_id = $2
+                     AND status = 'pending' AND next_attempt_at = $7",
+                    &[
+                        &a.subscription_id,
+                        &a.event_id,
+                        &status,
+                        &next.nanos(),
+                        &a.at.nanos(),
+                        &a.status_code,
+                        &result.lease_until.nanos(),
+                    ],
+                )
+                .await?;
+            if settled == 0 {
+                // The lease ran out and another round took the delivery over: its settle counts.
+                continue;
+            }
             if result.settles == AttemptSettles::GaveUp {
                 tx.execute(
                     "UPDATE webhook_subscriptions SET status = 'disabled', disabled_reason = 'failing',

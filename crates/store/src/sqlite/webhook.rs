@@ -158,7 +158,8 @@ impl WebhookStore for SqliteStore {
     async fn webhook_active_subscriptions(&self) -> anyhow::Result<Vec<StoredSubscription>> {
         self.read(move |c| {
             c.prepare_cached(&format!(
-                "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE status = 'active' ORDER BY id"
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions s WHERE status = 'active'
+                 AND NOT EXISTS (SELECT 1 FROM api_clients c WHERE c.id = s.client_id AND c.revoked_at IS NOT NULL) ORDER BY id"
             ))?
             .query_map([], subscription_row)?
             .collect::<Result<_, _>>()
@@ -281,6 +282,7 @@ impl WebhookStore for SqliteStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
+        per_subscription_max: u32,
     ) -> anyhow::Result<Vec<DueDelivery>> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -290,16 +292,18 @@ impl WebhookStore for SqliteStore {
                      JOIN webhook_subscriptions s ON s.id = d.subscription_id
                      JOIN webhook_events e ON e.id = d.event_id
                      WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND s.status = 'active'
+                       AND NOT EXISTS (SELECT 1 FROM api_clients c WHERE c.id = s.client_id AND c.revoked_at IS NOT NULL)
                        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
                                        WHERE p.subscription_id = d.subscription_id AND p.object_id = d.object_id
                                          AND p.status = 'pending' AND p.seq < d.seq)
                      ORDER BY d.next_attempt_at, d.seq LIMIT ?2"
                 ))?
-                .query_map(params![now.nanos(), limit], |r| {
+                .query_map(params![now.nanos(), limit.saturating_mul(8)], |r| {
                     Ok(DueDelivery { delivery: delivery_row(r)?, url: r.get(11)?, payload: r.get(12)? })
                 })?
                 .collect::<Result<_, _>>()
                 .context("failed to read the due webhook deliveries")?;
+            let due = crate::webhook::cap_per_subscription(due, limit, per_subscription_max);
             {
                 let mut lease =
                     tx.prepare_cached("UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE seq = ?1")?;
@@ -339,18 +343,25 @@ impl WebhookStore for SqliteStore {
                     AttemptSettles::Retry(at) => ("pending", *at),
                     AttemptSettles::GaveUp => ("failed", a.at),
                 };
-                tx.prepare_cached(
-                    "UPDATE webhook_deliveries SET status = ?3, attempts = attempts + 1, next_attempt_at = ?4,
-                     last_attempt_at = ?5, last_status_code = ?6 WHERE subscription_id = ?1 AND event_id = ?2",
-                )?
-                .execute(params![
-                    a.subscription_id,
-                    a.event_id,
-                    status,
-                    next.nanos(),
-                    a.at.nanos(),
-                    a.status_code
-                ])?;
+                let settled = tx
+                    .prepare_cached(
+                        "UPDATE webhook_deliveries SET status = ?3, attempts = attempts + 1, next_attempt_at = ?4,
+                         last_attempt_at = ?5, last_status_code = ?6 WHERE subscription_id = ?1 AND event_id = ?2
+                         AND status = 'pending' AND next_attempt_at = ?7",
+                    )?
+                    .execute(params![
+                        a.subscription_id,
+                        a.event_id,
+                        status,
+                        next.nanos(),
+                        a.at.nanos(),
+                        a.status_code,
+                        result.lease_until.nanos()
+                    ])?;
+                if settled == 0 {
+                    // The lease ran out and another round took the delivery over: its settle counts.
+                    continue;
+                }
                 if result.settles == AttemptSettles::GaveUp {
                     tx.prepare_cached(
                         "UPDATE webhook_subscriptions SET status = 'disabled', disabled_reason = 'failing',
