@@ -26,6 +26,23 @@ const ID_PARAM: &str = "The subscription's id.";
 /// Who a request subscribes for: its client (bound to a member, or the platform's), or staff.
 pub struct Subscribing(pub Subscriber);
 
+impl Subscribing {
+    /// Where a subscription is pointed: an API client's only. A staff member's subscription would be
+    /// the platform's, every tenant's events sent where one person says, with no second person to
+    /// approve it; staff read and stop subscriptions, and point them through a platform client.
+    fn pointing(&self) -> Result<&Subscriber, ApiError> {
+        if self.0.owner == STAFF_OWNER {
+            return Err(ApiError::new(
+                crate::error::code::SCOPE_MISSING,
+                "a webhook subscription is created, changed and enabled by an API client, not a staff session",
+            ));
+        }
+        Ok(&self.0)
+    }
+}
+
+const STAFF_OWNER: &str = "staff";
+
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Subscribing {
     type Rejection = ApiError;
 
@@ -34,7 +51,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Subscribing {
         let owner = match parts.extensions.get::<AuthenticatedClient>() {
             Some(AuthenticatedClient(client)) => client.clone(),
             // Staff act for the platform; their subscriptions are the back office's, shared.
-            None => "staff".to_owned(),
+            None => STAFF_OWNER.to_owned(),
         };
         Ok(Subscribing(Subscriber { owner, bound }))
     }
@@ -246,16 +263,17 @@ async fn public_key(state: &AppState) -> Result<String, ApiError> {
 )]
 pub async fn create_webhook(
     State(state): State<AppState>,
-    Subscribing(subscriber): Subscribing,
+    subscribing: Subscribing,
     body: Bytes,
 ) -> Result<(StatusCode, Json<SubscriptionJson>), ApiError> {
     let body: CreateBody = parse_body(&body)?;
+    let subscriber = subscribing.pointing()?;
     if body.url.len() > URL_BYTES_MAX * 2 || body.events.len() > EVENTS_PER_SUBSCRIPTION_MAX * 2 {
         return Err(ApiError::use_case(sanhu_service::webhook::WebhookFailure::Rejected(
             sanhu_service::webhook::WEBHOOK_URL_INVALID,
         )));
     }
-    let created = state.webhooks().create(&subscriber, &body.url, &body.events, body.description).await?;
+    let created = state.webhooks().create(subscriber, &body.url, &body.events, body.description).await?;
     tracing::info!(webhook.id = %created.id, "webhook subscribed");
     Ok((StatusCode::CREATED, Json(view(&created, &public_key(&state).await?))))
 }
@@ -319,13 +337,14 @@ pub async fn get_webhook(
 )]
 pub async fn update_webhook(
     State(state): State<AppState>,
-    Subscribing(subscriber): Subscribing,
+    subscribing: Subscribing,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<SubscriptionJson>, ApiError> {
     let body: UpdateBody = parse_body(&body)?;
     let change = SubscriptionChange { url: body.url, events: body.events, description: body.description.map(Some) };
-    let subscription = state.webhooks().update(&subscriber, &id, change).await?;
+    let subscriber = subscribing.pointing()?;
+    let subscription = state.webhooks().update(subscriber, &id, change).await?;
     Ok(Json(view(&subscription, &public_key(&state).await?)))
 }
 
@@ -366,12 +385,13 @@ pub async fn disable_webhook(
 )]
 pub async fn enable_webhook(
     State(state): State<AppState>,
-    Subscribing(subscriber): Subscribing,
+    subscribing: Subscribing,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<SubscriptionJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let subscription = state.webhooks().set_enabled(&subscriber, &id, true).await?;
+    let subscriber = subscribing.pointing()?;
+    let subscription = state.webhooks().set_enabled(subscriber, &id, true).await?;
     Ok(Json(view(&subscription, &public_key(&state).await?)))
 }
 
