@@ -113,6 +113,8 @@ struct FileConfig {
     /// that what loading the configuration logs is logged as asked.
     #[allow(dead_code)]
     log: Option<crate::logging::LogFile>,
+    /// Webhook deliveries (`[webhooks]`, docs/WEBHOOKS.md).
+    webhooks: Option<WebhooksFile>,
 }
 
 /// The `[log]` table of the configuration file `args` name (or `sanhu.toml` in the working directory),
@@ -138,6 +140,39 @@ pub fn log_settings(args: &ConfigArgs) -> anyhow::Result<Option<crate::logging::
     let file: OnlyLog =
         toml::from_str(&text).with_context(|| format!("{} is not a valid sanhu configuration", path.display()))?;
     Ok(file.log)
+}
+
+/// `[webhooks]`: where deliveries may go and how they are retried.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct WebhooksFile {
+    /// Deliver to loopback, private and link-local addresses too (development and tests only).
+    allow_private_targets: Option<bool>,
+    /// Accept `http://` URLs (development and tests only: deliveries are then unencrypted).
+    allow_plain_http: Option<bool>,
+    /// The waits before each retry, in seconds; absent: the schedule of docs/WEBHOOKS.md.
+    retry_schedule_s: Option<Vec<u64>>,
+    /// Deliveries sent at once.
+    deliveries_at_once: Option<usize>,
+    /// How long one attempt may take, in milliseconds.
+    attempt_timeout_ms: Option<u64>,
+}
+
+fn webhook_config(file: Option<WebhooksFile>) -> anyhow::Result<sanhu_service::webhook::WebhookConfig> {
+    let defaults = sanhu_service::webhook::WebhookConfig::default();
+    let file = file.unwrap_or_default();
+    let config = sanhu_service::webhook::WebhookConfig {
+        allow_private_targets: file.allow_private_targets.unwrap_or(defaults.allow_private_targets),
+        allow_plain_http: file.allow_plain_http.unwrap_or(defaults.allow_plain_http),
+        retry_schedule_s: file.retry_schedule_s.unwrap_or(defaults.retry_schedule_s),
+        deliveries_at_once: file.deliveries_at_once.unwrap_or(defaults.deliveries_at_once),
+        attempt_timeout_ms: file.attempt_timeout_ms.unwrap_or(defaults.attempt_timeout_ms),
+        ..defaults
+    };
+    anyhow::ensure!(config.retry_schedule_s.len() <= 64, "webhooks.retry_schedule_s lists at most 64 waits");
+    anyhow::ensure!((1..=256).contains(&config.deliveries_at_once), "webhooks.deliveries_at_once is 1 to 256");
+    anyhow::ensure!((100..=60_000).contains(&config.attempt_timeout_ms), "webhooks.attempt_timeout_ms is 100 to 60000");
+    Ok(config)
 }
 
 /// One configured account type in the file (`[[account_types]]`), as the articles' account
@@ -463,6 +498,8 @@ pub struct Config {
     pub store: sanhu_store::StoreOptions,
     /// Staff password hashes at once, and sign-ins per address (`[staff]`).
     pub sign_in_limits: crate::staff::SignInLimits,
+    /// Webhook deliveries (`[webhooks]`).
+    pub webhooks: sanhu_service::webhook::WebhookConfig,
 }
 
 impl Config {
@@ -538,6 +575,7 @@ impl Config {
             staff_cookie_secure,
             store,
             sign_in_limits,
+            webhooks: webhook_config(file.webhooks)?,
         };
         sanhu_store::DatabaseUrl::parse(&config.database_url)
             .map_err(|e| anyhow::anyhow!("database_url (--database-url, SANHU_DATABASE_URL or sanhu.toml): {e:#}"))?;

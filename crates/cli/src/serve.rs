@@ -50,7 +50,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let hashing = sanhu_service::hashing::HashingPermits::new(config.sign_in_limits.hashes_at_once);
     let state = sanhu_http::AppState::new(ledger, parties, http)
         .with_wallet(config.wallet.clone())
-        .with_staff_hashing(config.staff, hashing);
+        .with_staff_hashing(config.staff, hashing)
+        .with_webhooks(config.webhooks.clone());
     state.wallets().ensure_platform_accounts().await?;
     tokio::spawn(jobs::expire_recharge_orders(
         state.wallets().clone(),
@@ -58,6 +59,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     ));
     // Cards whose ledger blocks a crash left pending are finished at startup, then every minute.
     tokio::spawn(jobs::repair_card_blocks(state.cards(), jobs::CARD_BLOCKS_PENDING_REPAIRED_AFTER));
+    // Webhook events are derived from the journal and delivered in the background.
+    state.start_webhooks();
     tokio::spawn(jobs::issue_monthly_bills(state.bills(), Duration::from_secs(MONTHLY_BILLS_INTERVAL_S)));
     let channels = Arc::new(HttpChannelQuery::new(ChannelQueryTimeouts::default()));
     tokio::spawn(jobs::compensate_recharges(

@@ -231,6 +231,13 @@ impl IdKind for BillTag {
 /// A member's bill (用户账单) of one period.
 pub type BillId = Id128<BillTag>;
 
+pub enum WebhookTag {}
+impl IdKind for WebhookTag {
+    const PREFIX: &'static str = "whk";
+}
+/// A webhook subscription: where sanhu posts which events, for one API client.
+pub type WebhookId = Id128<WebhookTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

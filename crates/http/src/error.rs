@@ -17,6 +17,7 @@ use sanhu_service::failure::{Failure, UseCaseFailure};
 use sanhu_service::party::{rule_codes, MerchantFailure, PartyError, Rejection, CONCURRENT_CHANGE};
 use sanhu_service::staff::StaffFailure;
 use sanhu_service::wallet::{wallet_codes, WalletFailure};
+use sanhu_service::webhook::{webhook_codes, WebhookFailure};
 use sanhu_service::SubmitError;
 use serde::Serialize;
 
@@ -198,7 +199,13 @@ pub fn registry() -> &'static [ErrorCodeInfo] {
     static REGISTRY: OnceLock<Vec<ErrorCodeInfo>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = ERROR_CODES.to_vec();
-        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes()) {
+        for rejection in rule_codes()
+            .into_iter()
+            .chain(wallet_codes())
+            .chain(card_codes())
+            .chain(bill_codes())
+            .chain(webhook_codes())
+        {
             if !registry.iter().any(|info| info.code == rejection.code) {
                 registry.push(ErrorCodeInfo::from(rejection));
             }
@@ -252,6 +259,8 @@ pub enum Capability {
     Card,
     /// Members' bills and customer bills (`crate::bill`).
     Bill,
+    /// Webhook subscriptions and deliveries (`crate::webhook`).
+    Webhook,
 }
 
 impl Capability {
@@ -266,6 +275,7 @@ impl Capability {
             Capability::Staff => "Staff",
             Capability::Card => "Card",
             Capability::Bill => "Bill",
+            Capability::Webhook => "Webhook",
         }
     }
 }
@@ -306,6 +316,10 @@ pub fn capability_codes(capability: Capability, signed: bool) -> Vec<&'static Er
             service.extend(bill_codes().iter().map(|rejection| rejection.code));
             // A bill is of a member; a customer bill of a customer.
             service.extend(["member_not_found", "customer_not_found"]);
+        }
+        Capability::Webhook => {
+            groups.push(VALUES);
+            service.extend(webhook_codes().iter().map(|rejection| rejection.code));
         }
         Capability::Staff => {
             groups.extend([BODY, STAFF, VALUES]);
@@ -444,7 +458,15 @@ macro_rules! from_use_case_failures {
     };
 }
 
-from_use_case_failures!(PartyError, MerchantFailure, WalletFailure, StaffFailure, CardFailure, BillFailure);
+from_use_case_failures!(
+    PartyError,
+    MerchantFailure,
+    WalletFailure,
+    StaffFailure,
+    CardFailure,
+    BillFailure,
+    WebhookFailure
+);
 
 /// An error and every cause under it, for the log: `a: b: c`.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -591,7 +613,13 @@ mod tests {
     #[test]
     fn every_service_code_is_registered_with_its_declared_status() {
         let mut seen = std::collections::HashMap::new();
-        for rejection in rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes()) {
+        for rejection in rule_codes()
+            .into_iter()
+            .chain(wallet_codes())
+            .chain(card_codes())
+            .chain(bill_codes())
+            .chain(webhook_codes())
+        {
             if let Some(status) = seen.insert(rejection.code, rejection.status) {
                 assert_eq!(status, rejection.status, "{} is declared with two statuses", rejection.code);
             }
@@ -638,7 +666,12 @@ mod tests {
         // The ledger's results keep the ledger's rule (`TransferError::status`): a hold already posted
         // is a refusal of the transfer (422), not a conflict.
         let ledger = |code: &str| TransferError::ALL.iter().any(|e| e.code() == code);
-        let every = rule_codes().into_iter().chain(wallet_codes()).chain(card_codes()).chain(bill_codes());
+        let every = rule_codes()
+            .into_iter()
+            .chain(wallet_codes())
+            .chain(card_codes())
+            .chain(bill_codes())
+            .chain(webhook_codes());
         for rejection in every.filter(|r| !ledger(r.code)) {
             let (code, status) = (rejection.code, rejection.status);
             let expected = if code.ends_with("_not_found") {

@@ -43,6 +43,7 @@ mod json;
 pub mod ledger;
 pub mod metrics;
 pub mod openapi;
+pub mod outbound;
 pub mod party;
 pub mod principal;
 mod query;
@@ -55,6 +56,7 @@ pub mod staff;
 pub mod state;
 mod timeout;
 pub mod wallet;
+pub mod webhook;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};

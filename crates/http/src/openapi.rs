@@ -541,6 +541,10 @@ fn head() -> Value {
                 "description": "Bills (账单): a member's bill of a month of the platform's time zone (or of a range), issued once the period has ended and never changed, with each account's opening and closing balance and the period's items by business type; a customer's bill, the sum of its members' bills."
             },
             {
+                "name": "webhooks",
+                "description": "Webhooks (通知): subscriptions that have sanhu POST events (recharges credited, payments paid and refunded, withdrawals paid out, status changes, ...) to a URL, signed with sanhu's webhook key, at least once, in order per object, retried for a day; each delivery's attempts are logged."
+            },
+            {
                 "name": "staff",
                 "description": "Staff (后台人员): signing in to a session, and maker-checker (一人发起、另一人复核): requests that wait for a second staff member's approval."
             }

@@ -28,7 +28,7 @@ use crate::error::Capability;
 use crate::scopes::Scope::*;
 use crate::scopes::*;
 use crate::state::AppState;
-use crate::{audit, bill, card, console, docs_page, health, ledger, openapi, party, staff, wallet};
+use crate::{audit, bill, card, console, docs_page, health, ledger, openapi, party, staff, wallet, webhook};
 
 /// One endpoint of the API.
 pub struct Route {
@@ -150,6 +150,7 @@ static TABLE: LazyLock<Vec<Route>> = LazyLock::new(|| {
         (Capability::Staff, staff_endpoints()),
         (Capability::Card, card_endpoints()),
         (Capability::Bill, bill_endpoints()),
+        (Capability::Webhook, webhook_endpoints()),
     ];
     sections
         .into_iter()
@@ -448,5 +449,24 @@ fn bill_endpoints() -> Vec<Endpoint> {
         endpoint!(bill::get_bill, filtered(WalletRead)),
         endpoint!(bill::bill_items, filtered(WalletRead)),
         endpoint!(bill::customer_bill, platform(AdminRead)),
+    ]
+}
+
+/// Webhook subscriptions (`crate::webhook`). A subscription is its client's own: the service answers
+/// another client's id as absent (`filtered`); which events a bound client's subscription receives
+/// is decided by the reach rule when they are derived.
+fn webhook_endpoints() -> Vec<Endpoint> {
+    vec![
+        endpoint!(webhook::create_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::list_webhooks, filtered(WalletRead)),
+        endpoint!(webhook::get_webhook, filtered(WalletRead)),
+        endpoint!(webhook::update_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::disable_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::enable_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::delete_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::test_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::list_webhook_deliveries, filtered(WalletRead)),
+        endpoint!(webhook::list_webhook_attempts, filtered(WalletRead)),
+        endpoint!(webhook::resend_webhook_delivery, filtered(WalletWrite)),
     ]
 }

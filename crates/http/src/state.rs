@@ -85,6 +85,8 @@ pub struct AppState {
     pub(crate) clients: client_cache::ClientCache,
     /// Answers and releases of idempotency keys still being kept in the background.
     pub(crate) keeps: Keeps,
+    /// Webhook subscriptions and their deliveries' log.
+    pub(crate) webhooks: sanhu_service::webhook::Webhooks,
 }
 
 /// The answers (and releases) of idempotency keys that could not be kept when their requests were
@@ -149,7 +151,9 @@ impl AppState {
         let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
         let claims = sanhu_service::idempotency_claims::ClaimBook::start(ledger.store().clone(), Default::default());
         let clients = client_cache::ClientCache::new(config.clients_cached_max);
+        let webhooks = sanhu_service::webhook::Webhooks::new(parties.clone(), Default::default());
         AppState {
+            webhooks,
             audit,
             ledger,
             parties,
@@ -204,6 +208,28 @@ impl AppState {
     pub fn with_wallet(self, wallet: WalletConfig) -> AppState {
         let wallets = Wallets::new(self.parties.clone(), self.ledger.clone(), wallet);
         AppState { wallets, ..self }
+    }
+
+    /// The same state with webhooks sent as `config` says (where to, how often retried).
+    pub fn with_webhooks(self, config: sanhu_service::webhook::WebhookConfig) -> AppState {
+        let webhooks = sanhu_service::webhook::Webhooks::new(self.parties.clone(), config);
+        AppState { webhooks, ..self }
+    }
+
+    pub fn webhooks(&self) -> &sanhu_service::webhook::Webhooks {
+        &self.webhooks
+    }
+
+    /// Starts deriving and delivering webhooks in the background, over the outbound HTTPS client
+    /// ([`crate::outbound`]); the task runs until aborted or the process ends.
+    pub fn start_webhooks(&self) -> tokio::task::JoinHandle<()> {
+        let config = self.webhooks.config();
+        let client = crate::outbound::OutboundClient::new(crate::outbound::OutboundConfig {
+            allow_private_targets: config.allow_private_targets,
+            allow_plain_http: config.allow_plain_http,
+            ..crate::outbound::OutboundConfig::default()
+        });
+        tokio::spawn(sanhu_service::webhook::run_webhooks(self.webhooks.clone(), std::sync::Arc::new(client)))
     }
 
     pub fn wallets(&self) -> &Wallets {

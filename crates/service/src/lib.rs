@@ -25,6 +25,7 @@ pub mod party;
 pub mod staff;
 pub mod turns;
 pub mod wallet;
+pub mod webhook;
 pub mod writer;
 
 pub use ledger::{Ledger, LedgerConfig, NewAccount, SubmitError};

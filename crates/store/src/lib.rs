@@ -86,6 +86,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod staff;
 pub mod testing;
+pub mod webhook;
 
 pub use access::*;
 pub use database::*;

@@ -222,6 +222,13 @@ impl TestApp {
         TestApp { db, router, state, client }
     }
 
+    /// The same server with webhooks sent as `config` says (tests allow plain http to loopback).
+    pub fn with_webhooks(mut self, config: sanhu_service::webhook::WebhookConfig) -> TestApp {
+        self.state = self.state.clone().with_webhooks(config);
+        self.router = router(self.state.clone());
+        self
+    }
+
     /// A second instance over the same ledger and parties with other limits (its own rate limits and
     /// nonce book, as a second server has).
     pub fn router_with(&self, config: HttpConfig) -> Router {

@@ -20,3 +20,4 @@ mod split_payments_guide;
 mod staff;
 mod wallet_crash;
 mod wallet_guide;
+mod webhooks_guide;

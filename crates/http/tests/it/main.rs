@@ -30,3 +30,4 @@ mod wallet_held_money;
 mod wallet_model;
 mod wallet_operators;
 mod wallet_turns;
+mod webhooks;

@@ -31,6 +31,9 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (14, include_str!("schema_v14.sql")),
     // Coupon templates, coupons and checkout quotes (see `crate::card`).
     (15, include_str!("schema_v15.sql")),
+    // Webhooks: the journal's transactions, subscriptions, events, deliveries, attempts, the
+    // deriver's cursor (see `crate::webhook`).
+    (16, include_str!("schema_v16.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

@@ -22,6 +22,7 @@ mod party;
 mod pool;
 mod rows;
 mod staff;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;

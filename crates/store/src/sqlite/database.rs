@@ -35,6 +35,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("schema_v12.sql")),
     // Coupon templates, coupons and checkout quotes (see `crate::card`).
     (13, include_str!("schema_v13.sql")),
+    // Webhooks: subscriptions, events, deliveries, attempts, the deriver's cursor (see `crate::webhook`).
+    (14, include_str!("schema_v14.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

@@ -13,6 +13,7 @@ mod ledger;
 mod party;
 mod rows;
 mod staff;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,454 @@
+//! Webhooks (notify): an API client subscribes a URL to event types, and sanhu posts each event to it,
+//! signed, at least once, in order per object, retrying over a day.
+//!
+//! Events are not written beside the changes they report: every order, member and account change
+//! already writes a journal row (the three-party history) in its own transaction, and the deriver
+//! (`delivery.rs`) reads the journal after a persisted cursor and writes the events and one delivery
+//! per matching subscription. So no event is lost (the journal commits with the change, the cursor
+//! moves with the deliveries) and the ledger's batches write nothing more (see `sanhu_store::webhook`).
+//!
+//! A subscription belongs to the client that made it; another client's subscription answers as
+//! absent. A client bound to a member receives the events of what it reaches ([`Parties::reaches`],
+//! the one rule) and of the orders it made; the platform's clients receive every event.
+
+mod delivery;
+mod events;
+mod target;
+
+use sanhu_core::id::{MemberId, WebhookId};
+use sanhu_core::Timestamp;
+use sanhu_store::webhook::{StoredAttempt, StoredDelivery, StoredEvent, StoredSubscription, WebhookStore};
+use sanhu_store::Store;
+
+pub use delivery::{
+    run_webhooks, sign_delivery, PostAnswer, WebhookTransport, ATTEMPT_LEASE_S, RETRY_SCHEDULE_S, SIGNATURE_SCHEME,
+};
+pub use events::{EVENT_TYPES, TEST_EVENT};
+pub use target::{check_target_address, TargetRefusal};
+
+use crate::clock;
+use crate::failure::Rejection;
+use crate::party::Parties;
+
+use_case_failure! {
+    /// Why a webhook use case did not succeed.
+    pub enum WebhookFailure;
+}
+
+/// How many subscriptions one client may have.
+pub const SUBSCRIPTIONS_PER_CLIENT_MAX: u32 = 20;
+/// The longest subscription URL, in bytes.
+pub const URL_BYTES_MAX: usize = 2048;
+/// The most event types one subscription names.
+pub const EVENTS_PER_SUBSCRIPTION_MAX: usize = 32;
+/// The longest description, in characters.
+pub const DESCRIPTION_CHARS_MAX: usize = 200;
+/// A page of subscriptions, deliveries or attempts holds at most this many.
+pub const PAGE_MAX: u32 = 100;
+
+pub const WEBHOOK_NOT_FOUND: Rejection =
+    Rejection { code: "webhook_not_found", status: 404, message: "no webhook subscription has this id" };
+pub const WEBHOOK_DELIVERY_NOT_FOUND: Rejection = Rejection {
+    code: "webhook_delivery_not_found",
+    status: 404,
+    message: "the subscription has no delivery of this event",
+};
+pub const WEBHOOK_URL_INVALID: Rejection = Rejection {
+    code: "webhook_url_invalid",
+    status: 422,
+    message:
+        "the URL is not an absolute https:// URL with a host, of at most 2048 bytes, without credentials or a fragment",
+};
+pub const WEBHOOK_URL_NOT_ALLOWED: Rejection = Rejection {
+    code: "webhook_url_not_allowed",
+    status: 422,
+    message: "the URL's host is a loopback, private, link-local or otherwise internal address, which webhooks \
+              are not sent to unless the server's configuration allows it",
+};
+pub const WEBHOOK_EVENTS_INVALID: Rejection = Rejection {
+    code: "webhook_events_invalid",
+    status: 422,
+    message: "events must list 1 to 32 known event types (or \"*\" for all), each once",
+};
+pub const WEBHOOK_DESCRIPTION_INVALID: Rejection =
+    Rejection { code: "webhook_description_invalid", status: 422, message: "a description has at most 200 characters" };
+pub const WEBHOOK_LIMIT_REACHED: Rejection = Rejection {
+    code: "webhook_limit_reached",
+    status: 409,
+    message: "the client has 20 webhook subscriptions, the most one client may have; delete one first",
+};
+pub const WEBHOOK_DISABLED: Rejection =
+    Rejection { code: "webhook_disabled", status: 409, message: "the subscription is disabled; enable it first" };
+pub const WEBHOOK_CURSOR_INVALID: Rejection = Rejection {
+    code: "webhook_cursor_invalid",
+    status: 422,
+    message: "the cursor is not one a page of this list returned",
+};
+pub const WEBHOOK_LIMIT_INVALID: Rejection =
+    Rejection { code: "webhook_limit_invalid", status: 422, message: "a page holds 1 to 100" };
+
+/// Every code a webhook use case can refuse with.
+pub fn webhook_codes() -> Vec<Rejection> {
+    vec![
+        WEBHOOK_NOT_FOUND,
+        WEBHOOK_DELIVERY_NOT_FOUND,
+        WEBHOOK_URL_INVALID,
+        WEBHOOK_URL_NOT_ALLOWED,
+        WEBHOOK_EVENTS_INVALID,
+        WEBHOOK_DESCRIPTION_INVALID,
+        WEBHOOK_LIMIT_REACHED,
+        WEBHOOK_DISABLED,
+        WEBHOOK_CURSOR_INVALID,
+        WEBHOOK_LIMIT_INVALID,
+    ]
+}
+
+/// Where webhooks may go and how they are retried: `[webhooks]` in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Send to loopback, private and link-local addresses too (development and tests; never in
+    /// production, where it lets a client make sanhu call its internal network).
+    pub allow_private_targets: bool,
+    /// Accept `http://` URLs (development and tests): deliveries are then unencrypted.
+    pub allow_plain_http: bool,
+    /// The waits before each retry, in seconds; the delivery gives up after the last.
+    pub retry_schedule_s: Vec<u64>,
+    /// How often the deriver and the deliverer look for work when idle, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Deliveries sent at once, over all subscriptions.
+    pub deliveries_at_once: usize,
+    /// How long one attempt may take, connecting included, in milliseconds.
+    pub attempt_timeout_ms: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> WebhookConfig {
+        WebhookConfig {
+            allow_private_targets: false,
+            allow_plain_http: false,
+            retry_schedule_s: RETRY_SCHEDULE_S.to_vec(),
+            poll_interval_ms: 500,
+            deliveries_at_once: 16,
+            attempt_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Who owns a subscription: an API client (bound to a member, or the platform's), or staff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscriber {
+    /// `cli_…`, or `staff` for the back office's subscriptions.
+    pub owner: String,
+    pub bound: Option<MemberId>,
+}
+
+/// A subscription as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: String,
+    pub owner: String,
+    pub bound_member: Option<String>,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Subscription {
+    fn from_stored(s: StoredSubscription) -> Subscription {
+        Subscription {
+            events: serde_json::from_str(&s.events).unwrap_or_default(),
+            id: s.id,
+            owner: s.client_id,
+            bound_member: s.bound_member,
+            url: s.url,
+            description: s.description,
+            status: s.status,
+            disabled_reason: s.disabled_reason,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// What a subscription is made or changed with.
+#[derive(Clone, Debug, Default)]
+pub struct SubscriptionChange {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+}
+
+/// A page of a list, and the cursor of the next.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// The webhooks' use cases, over the store and the parties (for the reach rule).
+#[derive(Clone)]
+pub struct Webhooks {
+    parties: Parties,
+    config: std::sync::Arc<WebhookConfig>,
+    key: std::sync::Arc<tokio::sync::OnceCell<ed25519_dalek::SigningKey>>,
+}
+
+impl Webhooks {
+    pub fn new(parties: Parties, config: WebhookConfig) -> Webhooks {
+        Webhooks {
+            parties,
+            config: std::sync::Arc::new(config),
+            key: std::sync::Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    pub fn config(&self) -> &WebhookConfig {
+        &self.config
+    }
+
+    fn store(&self) -> &Store {
+        self.parties.store()
+    }
+
+    pub(crate) fn parties(&self) -> &Parties {
+        &self.parties
+    }
+
+    /// sanhu's webhook signing key: made once per database (the first instance to ask keeps one),
+    /// so that every instance signs with the same key and a restart keeps it.
+    pub async fn signing_key(&self) -> anyhow::Result<ed25519_dalek::SigningKey> {
+        let key = self
+            .key
+            .get_or_try_init(|| async {
+                let seed = self.store().webhook_signing_key(&clock::random_bytes::<32>()).await?;
+                let seed: [u8; 32] =
+                    seed.try_into().map_err(|_| anyhow::anyhow!("the stored webhook signing key is not 32 bytes"))?;
+                Ok::<_, anyhow::Error>(ed25519_dalek::SigningKey::from_bytes(&seed))
+            })
+            .await?;
+        Ok(key.clone())
+    }
+
+    /// The public key receivers verify deliveries with: standard base64 of its 32 bytes.
+    pub async fn public_key(&self) -> Result<String, WebhookFailure> {
+        use base64::Engine as _;
+        let key = self.signing_key().await?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes()))
+    }
+
+    /// Subscribes `url` to `events` for `subscriber`.
+    pub async fn create(
+        &self,
+        subscriber: &Subscriber,
+        url: &str,
+        events: &[String],
+        description: Option<String>,
+    ) -> Result<Subscription, WebhookFailure> {
+        let url = target::check_url(url, &self.config)?;
+        let events = events::check_events(events)?;
+        let description = check_description(description)?;
+        let now = clock::now();
+        let stored = StoredSubscription {
+            id: clock::new_id::<sanhu_core::id::WebhookTag>().to_string(),
+            client_id: subscriber.owner.clone(),
+            bound_member: subscriber.bound.map(|m| m.to_string()),
+            url,
+            events: serde_json::to_string(&events).expect("strings encode"),
+            description,
+            status: "active".to_owned(),
+            disabled_reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if !self.store().webhook_create(&stored, SUBSCRIPTIONS_PER_CLIENT_MAX).await? {
+            return Err(WebhookFailure::Rejected(WEBHOOK_LIMIT_REACHED));
+        }
+        Ok(Subscription::from_stored(stored))
+    }
+
+    /// The subscriber's subscription `id`; another's answers as absent.
+    pub async fn get(&self, subscriber: &Subscriber, id: &str) -> Result<Subscription, WebhookFailure> {
+        self.owned(subscriber, id).await.map(Subscription::from_stored)
+    }
+
+    async fn owned(&self, subscriber: &Subscriber, id: &str) -> Result<StoredSubscription, WebhookFailure> {
+        if WebhookId::parse(id).is_none() {
+            return Err(WebhookFailure::NotFound(WEBHOOK_NOT_FOUND));
+        }
+        match self.store().webhook_subscription(id).await? {
+            Some(s) if s.client_id == subscriber.owner => Ok(s),
+            _ => Err(WebhookFailure::NotFound(WEBHOOK_NOT_FOUND)),
+        }
+    }
+
+    pub async fn list(
+        &self,
+        subscriber: &Subscriber,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Subscription>, WebhookFailure> {
+        let limit = check_limit(limit)?;
+        if after.is_some_and(|a| WebhookId::parse(a).is_none()) {
+            return Err(WebhookFailure::Rejected(WEBHOOK_CURSOR_INVALID));
+        }
+        let rows = self.store().webhook_subscriptions_of_client(&subscriber.owner, after, limit + 1).await?;
+        let more = rows.len() > limit as usize;
+        let items: Vec<Subscription> = rows.into_iter().take(limit as usize).map(Subscription::from_stored).collect();
+        let next = if more { items.last().map(|s| s.id.clone()) } else { None };
+        Ok(Page { items, next })
+    }
+
+    /// Changes a subscription's URL, events or description.
+    pub async fn update(
+        &self,
+        subscriber: &Subscriber,
+        id: &str,
+        change: SubscriptionChange,
+    ) -> Result<Subscription, WebhookFailure> {
+        let mut stored = self.owned(subscriber, id).await?;
+        if let Some(url) = &change.url {
+            stored.url = target::check_url(url, &self.config)?;
+        }
+        if let Some(events) = &change.events {
+            stored.events = serde_json::to_string(&events::check_events(events)?).expect("strings encode");
+        }
+        if let Some(description) = change.description {
+            stored.description = check_description(description)?;
+        }
+        self.save(stored).await
+    }
+
+    /// Stops deliveries (they wait, and resume when enabled) or resumes them.
+    pub async fn set_enabled(
+        &self,
+        subscriber: &Subscriber,
+        id: &str,
+        enabled: bool,
+    ) -> Result<Subscription, WebhookFailure> {
+        let mut stored = self.owned(subscriber, id).await?;
+        (stored.status, stored.disabled_reason) = match enabled {
+            true => ("active".to_owned(), None),
+            false => ("disabled".to_owned(), Some("by_client".to_owned())),
+        };
+        self.save(stored).await
+    }
+
+    async fn save(&self, mut stored: StoredSubscription) -> Result<Subscription, WebhookFailure> {
+        stored.updated_at = clock::now();
+        if !self.store().webhook_update(&stored).await? {
+            return Err(WebhookFailure::NotFound(WEBHOOK_NOT_FOUND));
+        }
+        Ok(Subscription::from_stored(stored))
+    }
+
+    /// Deletes a subscription with its deliveries and their log.
+    pub async fn delete(&self, subscriber: &Subscriber, id: &str) -> Result<(), WebhookFailure> {
+        self.owned(subscriber, id).await?;
+        if !self.store().webhook_delete(id).await? {
+            return Err(WebhookFailure::NotFound(WEBHOOK_NOT_FOUND));
+        }
+        Ok(())
+    }
+
+    /// A subscription's deliveries, latest first.
+    pub async fn deliveries(
+        &self,
+        subscriber: &Subscriber,
+        id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<StoredDelivery>, WebhookFailure> {
+        self.owned(subscriber, id).await?;
+        let limit = check_limit(limit)?;
+        let before = seq_cursor(before)?;
+        let mut rows = self.store().webhook_deliveries(id, before, limit + 1).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = if more { rows.last().map(|d| d.seq.to_string()) } else { None };
+        Ok(Page { items: rows, next })
+    }
+
+    /// A subscription's attempts (of one event, or all), latest first.
+    pub async fn attempts(
+        &self,
+        subscriber: &Subscriber,
+        id: &str,
+        event_id: Option<&str>,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<StoredAttempt>, WebhookFailure> {
+        self.owned(subscriber, id).await?;
+        let limit = check_limit(limit)?;
+        let before = seq_cursor(before)?;
+        let mut rows = self.store().webhook_attempts(id, event_id, before, limit + 1).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = if more { rows.last().map(|a| a.seq.to_string()) } else { None };
+        Ok(Page { items: rows, next })
+    }
+
+    /// Sends an event's delivery again, now (however it went before).
+    pub async fn resend(&self, subscriber: &Subscriber, id: &str, event_id: &str) -> Result<(), WebhookFailure> {
+        let stored = self.owned(subscriber, id).await?;
+        if stored.status != "active" {
+            return Err(WebhookFailure::Rejected(WEBHOOK_DISABLED));
+        }
+        if event_id.len() > 64 || !self.store().webhook_resend(id, event_id, clock::now()).await? {
+            return Err(WebhookFailure::NotFound(WEBHOOK_DELIVERY_NOT_FOUND));
+        }
+        Ok(())
+    }
+
+    /// Queues a `webhook.test` event to this subscription only, answered with its id.
+    pub async fn send_test(&self, subscriber: &Subscriber, id: &str) -> Result<String, WebhookFailure> {
+        let stored = self.owned(subscriber, id).await?;
+        if stored.status != "active" {
+            return Err(WebhookFailure::Rejected(WEBHOOK_DISABLED));
+        }
+        let event = events::test_event(&stored.id, clock::now());
+        self.store().webhook_add_event(&event, &[(stored.id.clone(), event.id.clone())]).await?;
+        Ok(event.id)
+    }
+
+    /// Derives the events of the journal rows written since the last pass (see `delivery.rs`);
+    /// how many rows were read.
+    pub async fn derive_once(&self) -> anyhow::Result<usize> {
+        delivery::derive(self).await
+    }
+}
+
+fn check_description(description: Option<String>) -> Result<Option<String>, WebhookFailure> {
+    match description {
+        Some(d) if d.chars().count() > DESCRIPTION_CHARS_MAX || d.chars().any(char::is_control) => {
+            Err(WebhookFailure::Rejected(WEBHOOK_DESCRIPTION_INVALID))
+        }
+        other => Ok(other),
+    }
+}
+
+fn check_limit(limit: u32) -> Result<u32, WebhookFailure> {
+    if (1..=PAGE_MAX).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(WebhookFailure::Rejected(WEBHOOK_LIMIT_INVALID))
+    }
+}
+
+fn seq_cursor(text: Option<&str>) -> Result<Option<i64>, WebhookFailure> {
+    match text {
+        None => Ok(None),
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0 && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()))
+            .map(Some)
+            .ok_or(WebhookFailure::Rejected(WEBHOOK_CURSOR_INVALID)),
+    }
+}
+
+/// An event as the store keeps it, for the deliverer and the tests.
+pub type Event = StoredEvent;
