@@ -732,7 +732,11 @@ type CardTransaction struct {
 	CardNumber   string  `json:"card_number"`
 	// The account on the other side: a recharge's channel clearing account, a payment's or refund's receiver.
 	CounterAccountID *string `json:"counter_account_id"`
-	CreatedAt        string  `json:"created_at"`
+	// A payment with a checkout quote: what its coupons took off (`order_amount` = `amount` + `discount` + `coupon_deduction`).
+	CouponDeduction int64 `json:"coupon_deduction"`
+	// A payment with a checkout quote: the coupons it redeemed.
+	CouponIds []string `json:"coupon_ids"`
+	CreatedAt string   `json:"created_at"`
 	// A payment: the order's amount less what it took.
 	Discount int64 `json:"discount"`
 	// `sale`, `recharge`, `payment` or `refund`.
@@ -743,6 +747,8 @@ type CardTransaction struct {
 	OrderNumber string `json:"order_number"`
 	// A refund: the payment's order number.
 	PaymentNumber *string `json:"payment_number"`
+	// A payment with a checkout quote: the quote.
+	QuoteID *string `json:"quote_id"`
 	// A payment: the rate applied, in basis points of the price.
 	RateBp *int32 `json:"rate_bp"`
 	// A payment: what its refunds gave back.
@@ -802,6 +808,69 @@ type ChangePayPasswordRequest struct {
 	CurrentPayPassword string `json:"current_pay_password"`
 	// 6 digits, not one digit repeated (`pay_password_repeated`), not a run (`pay_password_sequence`).
 	NewPayPassword string `json:"new_pay_password"`
+}
+
+// CheckoutLine: One line of an order.
+type CheckoutLine struct {
+	// The line's price, in minor units.
+	Amount int64 `json:"amount"`
+	// Its product category, which names the card's rate (as a business line does).
+	Category string `json:"category"`
+	// The merchant selling it.
+	MerchantID *string `json:"merchant_id,omitempty"`
+}
+
+// CheckoutQuote: A checkout quote: what the order costs, every step itemised. Amounts in minor units; `order_amount` = `discount` + `coupon_deduction` + `to_pay`.
+type CheckoutQuote struct {
+	CardNumber      *string  `json:"card_number"`
+	CouponDeduction int64    `json:"coupon_deduction"`
+	CouponIds       []string `json:"coupon_ids"`
+	Discount        int64    `json:"discount"`
+	// Paid with until then (15 minutes).
+	ExpiresAt string              `json:"expires_at"`
+	ID        string              `json:"id"`
+	Lines     []CheckoutQuoteLine `json:"lines"`
+	MemberID  string              `json:"member_id"`
+	// The lines at the card's rates alone.
+	MemberPrice int64               `json:"member_price"`
+	OrderAmount int64               `json:"order_amount"`
+	Stacking    CouponStacking      `json:"stacking"`
+	Steps       []CheckoutQuoteStep `json:"steps"`
+	ToPay       int64               `json:"to_pay"`
+}
+
+// CheckoutQuoteLine: One line of a quote.
+type CheckoutQuoteLine struct {
+	Amount          int64   `json:"amount"`
+	Category        string  `json:"category"`
+	CouponDeduction int64   `json:"coupon_deduction"`
+	Discount        int64   `json:"discount"`
+	MerchantID      *string `json:"merchant_id"`
+	// The card's rate applied to it, in basis points (10000: none).
+	RateBp int32 `json:"rate_bp"`
+	ToPay  int64 `json:"to_pay"`
+}
+
+// CheckoutQuoteRequest: What to quote.
+type CheckoutQuoteRequest struct {
+	// The member's card that will pay: its rates give the discount. None: no discount.
+	CardNumber *string `json:"card_number,omitempty"`
+	// The member's coupons to use (at most 5, one per template).
+	CouponIds *[]string `json:"coupon_ids,omitempty"`
+	// 1 to 100 lines.
+	Lines    []CheckoutLine `json:"lines"`
+	MemberID string         `json:"member_id"`
+}
+
+// CheckoutQuoteStep: One step of a quote, in the order applied.
+type CheckoutQuoteStep struct {
+	// What it took off.
+	Amount   int64   `json:"amount"`
+	CouponID *string `json:"coupon_id"`
+	// `card_discount` or `coupon`.
+	Kind string `json:"kind"`
+	// What the order cost after it.
+	Remaining int64 `json:"remaining"`
 }
 
 // CloseAccountRequest: a model of the API.
@@ -883,6 +952,30 @@ type CompanyOfMember struct {
 type CompletePhoneChangeRequest struct {
 }
 
+// CounterOpened: What an opening did.
+type CounterOpened struct {
+	Member   Member   `json:"member"`
+	Recharge Recharge `json:"recharge"`
+	// Whether the member was registered now (false: found at the merchant by its phone).
+	Registered bool `json:"registered"`
+}
+
+// CounterOpeningRequest: Opening a member at a franchisee's counter.
+type CounterOpeningRequest struct {
+	// The payment channel the member pays the tier through.
+	Channel string `json:"channel"`
+	// The member's name or nickname, as the franchisee knows it.
+	Name *string `json:"name,omitempty"`
+	// The recharge order's number: 1 to 64 printable ASCII characters.
+	OrderNumber string `json:"order_number"`
+	// A mainland mobile (11 digits, read as +86) or +country and number.
+	Phone string `json:"phone"`
+	// The code sent to the phone for `register`, where the merchant requires it to open a member.
+	SMSCode *string `json:"sms_code,omitempty"`
+	// The code of the recharge tier chosen, among the merchant's in effect.
+	Tier string `json:"tier"`
+}
+
 // Counterparty: Who the money came from or went to.
 type Counterparty struct {
 	AccountID string           `json:"account_id"`
@@ -907,6 +1000,106 @@ type Counters struct {
 	CreditsPosted  int64 `json:"credits_posted"`
 	DebitsPending  int64 `json:"debits_pending"`
 	DebitsPosted   int64 `json:"debits_posted"`
+}
+
+// Coupon: A coupon as the API shows it.
+type Coupon struct {
+	CreatedAt  string  `json:"created_at"`
+	ExpiresAt  string  `json:"expires_at"`
+	ID         string  `json:"id"`
+	IssuedBy   string  `json:"issued_by"`
+	MemberID   string  `json:"member_id"`
+	Owner      string  `json:"owner"`
+	RedeemedAt *string `json:"redeemed_at"`
+	// `unused`, `redeemed`, or `expired` (unused past its validity).
+	Status     string `json:"status"`
+	TemplateID string `json:"template_id"`
+	ValidFrom  string `json:"valid_from"`
+}
+
+// CouponIssueRow: One member's result.
+type CouponIssueRow struct {
+	Coupon *Coupon               `json:"coupon"`
+	Error  *CardCodeBindingError `json:"error"`
+	// The member as given.
+	MemberID string `json:"member_id"`
+	// `issued`, or `refused` with the error.
+	Status string `json:"status"`
+}
+
+// CouponIssues: Every member's result, in the request's order.
+type CouponIssues struct {
+	Issued  int64            `json:"issued"`
+	Refused int64            `json:"refused"`
+	Rows    []CouponIssueRow `json:"rows"`
+}
+
+// CouponKind: What a coupon takes off.
+type CouponKind string
+
+const (
+	CouponKindFixedAmount CouponKind = "fixed_amount"
+	CouponKindPercentage  CouponKind = "percentage"
+	CouponKindThreshold   CouponKind = "threshold"
+	CouponKindFreeItem    CouponKind = "free_item"
+)
+
+// CouponList: A page of a member's coupons, in id order.
+type CouponList struct {
+	Data []Coupon `json:"data"`
+	// Pass as `after` for the next page; null on the last page.
+	NextCursor *string `json:"next_cursor"`
+}
+
+// CouponStacking: How a template's coupons stack with a card's discount.
+type CouponStacking string
+
+const (
+	CouponStackingCouponThenDiscount CouponStacking = "coupon_then_discount"
+	CouponStackingDiscountThenCoupon CouponStacking = "discount_then_coupon"
+	CouponStackingExclusive          CouponStacking = "exclusive"
+)
+
+// CouponTemplate: A coupon template as the API shows it; amounts in minor units.
+type CouponTemplate struct {
+	Amount               int64              `json:"amount"`
+	Categories           []string           `json:"categories"`
+	Category             *string            `json:"category"`
+	CreatedAt            string             `json:"created_at"`
+	CreatedBy            string             `json:"created_by"`
+	ExcludedCardChannels []CardSalesChannel `json:"excluded_card_channels"`
+	ID                   string             `json:"id"`
+	// Coupons issued so far.
+	Issued    int64      `json:"issued"`
+	Kind      CouponKind `json:"kind"`
+	Merchants []string   `json:"merchants"`
+	Name      string     `json:"name"`
+	OffBp     *int32     `json:"off_bp"`
+	// `platform`, or the merchant's id (`mch_…`).
+	Owner            string         `json:"owner"`
+	PerMember        int32          `json:"per_member"`
+	Quantity         int64          `json:"quantity"`
+	ReturnedOnRefund bool           `json:"returned_on_refund"`
+	Stacking         CouponStacking `json:"stacking"`
+	Threshold        *int64         `json:"threshold"`
+	Validity         CouponValidity `json:"validity"`
+}
+
+// CouponTemplateList: A page of coupon templates, in id order.
+type CouponTemplateList struct {
+	Data []CouponTemplate `json:"data"`
+	// Pass as `after` for the next page; null on the last page.
+	NextCursor *string `json:"next_cursor"`
+}
+
+// CouponValidity: How long a coupon is valid: `days_from_issue`, or fixed dates `from` and `until` (RFC 3339).
+type CouponValidity struct {
+	// Valid for this many days (1 to 3,650) from its issue.
+	DaysFromIssue *int32 `json:"days_from_issue,omitempty"`
+	// Valid from this time (inclusive) ...
+	From *string `json:"from,omitempty"`
+	// ... to this one (exclusive), whenever issued.
+	Until *string `json:"until,omitempty"`
 }
 
 // CreateCardBatchRequest: A new batch.
@@ -945,6 +1138,37 @@ type CreateCardTypeRequest struct {
 	Terms CardTerms `json:"terms"`
 }
 
+// CreateCouponTemplateRequest: A new coupon template.
+type CreateCouponTemplateRequest struct {
+	// `fixed_amount` and `threshold`: what it takes off; `percentage`: the cap; `free_item`: the item's value at most. Minor units.
+	Amount int64 `json:"amount"`
+	// The categories whose lines it applies to (at most 50); all when empty.
+	Categories *[]string `json:"categories,omitempty"`
+	// `free_item`: the category whose dearest line is free.
+	Category *string `json:"category,omitempty"`
+	// Cards sold through these channels do not combine with it: with such a card, the card's discount is not applied.
+	ExcludedCardChannels *[]CardSalesChannel `json:"excluded_card_channels,omitempty"`
+	Kind                 CouponKind          `json:"kind"`
+	// The merchant whose template it is; the platform's when absent (a client bound to a member names one of its member's merchants).
+	MerchantID *string `json:"merchant_id,omitempty"`
+	// The merchants whose lines it applies to (at most 50); all when empty.
+	Merchants *[]string `json:"merchants,omitempty"`
+	// 1 to 50 characters.
+	Name string `json:"name"`
+	// `percentage`: the share of the price taken off, in basis points (1 to 10,000).
+	OffBp *int32 `json:"off_bp,omitempty"`
+	// Coupons one member holds at most (1 to 1,000; 1 when absent).
+	PerMember *int32 `json:"per_member,omitempty"`
+	// Coupons it issues at most (1 to 10,000,000).
+	Quantity int64 `json:"quantity"`
+	// Whether a payment refunded in full gives the coupon back.
+	ReturnedOnRefund *bool          `json:"returned_on_refund,omitempty"`
+	Stacking         CouponStacking `json:"stacking"`
+	// `threshold`: what the lines it applies to reach (more than `amount`).
+	Threshold *int64         `json:"threshold,omitempty"`
+	Validity  CouponValidity `json:"validity"`
+}
+
 // CreateRechargeRequest: A recharge order's request.
 type CreateRechargeRequest struct {
 	// The account to credit; the member's account of the configured recharge type when absent.
@@ -969,6 +1193,15 @@ type CreateTransferRequest struct {
 	Pending         *bool   `json:"pending,omitempty"`
 	Reference       *string `json:"reference,omitempty"`
 	TimeoutS        *int64  `json:"timeout_s,omitempty"`
+}
+
+// CreateWebhookRequest: a model of the API.
+type CreateWebhookRequest struct {
+	Description *string `json:"description,omitempty"`
+	// Event types (docs/WEBHOOKS.md), 1 to 32, or `["*"]` for all.
+	Events []string `json:"events"`
+	// An absolute `https://` URL, at most 2048 bytes; deliveries are POSTed to it.
+	URL string `json:"url"`
 }
 
 // Customer: A customer (客户) as the API shows it.
@@ -1046,6 +1279,24 @@ type CustomerStatusRequest struct {
 	// Why, for the history: 1 to 200 characters without control characters (`reason_invalid` otherwise).
 	Reason string `json:"reason"`
 	Status string `json:"status"`
+}
+
+// CustomerWalletJson: One member's wallet, with the merchant it is spent at.
+type CustomerWalletJson struct {
+	// The merchant the member was registered for; null for a member of the platform.
+	MerchantID *string `json:"merchant_id"`
+	Wallet     Wallet  `json:"wallet"`
+}
+
+// CustomerWallets: A customer's wallets at every merchant, and their total.
+type CustomerWallets struct {
+	// The wallets' available amounts summed.
+	Available int64 `json:"available"`
+	// The wallets' balances summed.
+	Balance    int64  `json:"balance"`
+	CustomerID string `json:"customer_id"`
+	// One per member, in member id order.
+	Data []CustomerWalletJson `json:"data"`
 }
 
 // DayFigures: One platform day's figures.
@@ -1134,6 +1385,34 @@ const (
 	DepositStatusCapturing DepositStatus = "capturing"
 	DepositStatusCaptured  DepositStatus = "captured"
 )
+
+// EffectiveAccountTypes: The account types a merchant's members are offered, and where that came from.
+type EffectiveAccountTypes struct {
+	// `platform`, or the id of the merchant that set it.
+	Source string   `json:"source"`
+	Value  []string `json:"value"`
+}
+
+// EffectiveFlag: A yes-or-no setting in effect, and where it came from.
+type EffectiveFlag struct {
+	// `platform`, or the id of the merchant that set it.
+	Source string `json:"source"`
+	Value  bool   `json:"value"`
+}
+
+// EffectiveRechargeTiers: The recharge tiers a merchant's members recharge at, and where they came from.
+type EffectiveRechargeTiers struct {
+	// `platform`, or the id of the merchant that set them.
+	Source string                `json:"source"`
+	Value  []RechargeTierSetting `json:"value"`
+}
+
+// EffectiveWalletGroup: The wallet group in effect (null: none), and where it came from.
+type EffectiveWalletGroup struct {
+	// `platform`, or the id of the merchant that set it.
+	Source string  `json:"source"`
+	Value  *string `json:"value"`
+}
 
 // EmptyRequest: The body of an action that takes no fields: empty or `{}`.
 type EmptyRequest struct {
@@ -1272,6 +1551,7 @@ const (
 	ErrorCodeModelAccountTypeLimitReached                   ErrorCodeModel = "account_type_limit_reached"
 	ErrorCodeModelAccountTypeNameInvalid                    ErrorCodeModel = "account_type_name_invalid"
 	ErrorCodeModelAccountTypeNotConfigured                  ErrorCodeModel = "account_type_not_configured"
+	ErrorCodeModelAccountTypeNotOffered                     ErrorCodeModel = "account_type_not_offered"
 	ErrorCodeModelAccountTypeOverdraftInvalid               ErrorCodeModel = "account_type_overdraft_invalid"
 	ErrorCodeModelAccountTypePerMemberInvalid               ErrorCodeModel = "account_type_per_member_invalid"
 	ErrorCodeModelAddressInvalid                            ErrorCodeModel = "address_invalid"
@@ -1352,6 +1632,7 @@ const (
 	ErrorCodeModelMerchantLevelUnknown                      ErrorCodeModel = "merchant_level_unknown"
 	ErrorCodeModelMerchantLimitExceeded                     ErrorCodeModel = "merchant_limit_exceeded"
 	ErrorCodeModelMerchantLimitsInvalid                     ErrorCodeModel = "merchant_limits_invalid"
+	ErrorCodeModelMerchantMemberIdentitiesFixed             ErrorCodeModel = "merchant_member_identities_fixed"
 	ErrorCodeModelMerchantMemberKindNotAllowed              ErrorCodeModel = "merchant_member_kind_not_allowed"
 	ErrorCodeModelMerchantMoveIntoOwnSubtree                ErrorCodeModel = "merchant_move_into_own_subtree"
 	ErrorCodeModelMerchantNameInvalid                       ErrorCodeModel = "merchant_name_invalid"
@@ -1363,11 +1644,16 @@ const (
 	ErrorCodeModelMerchantParentNotActive                   ErrorCodeModel = "merchant_parent_not_active"
 	ErrorCodeModelMerchantParentUnknown                     ErrorCodeModel = "merchant_parent_unknown"
 	ErrorCodeModelMerchantRealNameRequired                  ErrorCodeModel = "merchant_real_name_required"
+	ErrorCodeModelMerchantRequiresCounterOpening            ErrorCodeModel = "merchant_requires_counter_opening"
 	ErrorCodeModelMerchantReviewReasonRequired              ErrorCodeModel = "merchant_review_reason_required"
 	ErrorCodeModelMerchantReviewStaffOnly                   ErrorCodeModel = "merchant_review_staff_only"
 	ErrorCodeModelMerchantScenarioInvalid                   ErrorCodeModel = "merchant_scenario_invalid"
+	ErrorCodeModelMerchantSettingInvalid                    ErrorCodeModel = "merchant_setting_invalid"
+	ErrorCodeModelMerchantSettingLocked                     ErrorCodeModel = "merchant_setting_locked"
+	ErrorCodeModelMerchantSettingsFromAbove                 ErrorCodeModel = "merchant_settings_from_above"
 	ErrorCodeModelMerchantStatusChangeNotAllowed            ErrorCodeModel = "merchant_status_change_not_allowed"
 	ErrorCodeModelMerchantStatusInvalid                     ErrorCodeModel = "merchant_status_invalid"
+	ErrorCodeModelMerchantTierBonusPlatformOnly             ErrorCodeModel = "merchant_tier_bonus_platform_only"
 	ErrorCodeModelMerchantTypeCodeInvalid                   ErrorCodeModel = "merchant_type_code_invalid"
 	ErrorCodeModelMerchantTypeUnknown                       ErrorCodeModel = "merchant_type_unknown"
 	ErrorCodeModelMergeAuthenticationOtherCustomer          ErrorCodeModel = "merge_authentication_other_customer"
@@ -1409,6 +1695,24 @@ const (
 	ErrorCodeModelPhoneChangeUnverified                     ErrorCodeModel = "phone_change_unverified"
 	ErrorCodeModelPhoneInvalid                              ErrorCodeModel = "phone_invalid"
 	ErrorCodeModelPhoneUnchanged                            ErrorCodeModel = "phone_unchanged"
+	ErrorCodeModelProductAlreadySigned                      ErrorCodeModel = "product_already_signed"
+	ErrorCodeModelProductAuthorisationNotChild              ErrorCodeModel = "product_authorisation_not_child"
+	ErrorCodeModelProductCodeInvalid                        ErrorCodeModel = "product_code_invalid"
+	ErrorCodeModelProductFeeRateInvalid                     ErrorCodeModel = "product_fee_rate_invalid"
+	ErrorCodeModelProductFromParent                         ErrorCodeModel = "product_from_parent"
+	ErrorCodeModelProductInternalOnly                       ErrorCodeModel = "product_internal_only"
+	ErrorCodeModelProductMerchantNotOpen                    ErrorCodeModel = "product_merchant_not_open"
+	ErrorCodeModelProductNotFound                           ErrorCodeModel = "product_not_found"
+	ErrorCodeModelProductNotSigned                          ErrorCodeModel = "product_not_signed"
+	ErrorCodeModelProductParentNotSigned                    ErrorCodeModel = "product_parent_not_signed"
+	ErrorCodeModelProductReviewReasonRequired               ErrorCodeModel = "product_review_reason_required"
+	ErrorCodeModelProductReviewStaffOnly                    ErrorCodeModel = "product_review_staff_only"
+	ErrorCodeModelProductRevokedByAuthoriserOnly            ErrorCodeModel = "product_revoked_by_authoriser_only"
+	ErrorCodeModelProductSigningNotFound                    ErrorCodeModel = "product_signing_not_found"
+	ErrorCodeModelProductSigningNotUnderReview              ErrorCodeModel = "product_signing_not_under_review"
+	ErrorCodeModelProductSigningStatusChangeNotAllowed      ErrorCodeModel = "product_signing_status_change_not_allowed"
+	ErrorCodeModelProductSigningsTooMany                    ErrorCodeModel = "product_signings_too_many"
+	ErrorCodeModelProductTypeNotAllowed                     ErrorCodeModel = "product_type_not_allowed"
 	ErrorCodeModelRealNameInvalid                           ErrorCodeModel = "real_name_invalid"
 	ErrorCodeModelReasonInvalid                             ErrorCodeModel = "reason_invalid"
 	ErrorCodeModelSettlementAccountChanged                  ErrorCodeModel = "settlement_account_changed"
@@ -1455,6 +1759,7 @@ const (
 	ErrorCodeModelFlowLimitInvalid                          ErrorCodeModel = "flow_limit_invalid"
 	ErrorCodeModelFreezeNotFound                            ErrorCodeModel = "freeze_not_found"
 	ErrorCodeModelHoldTimeoutInvalid                        ErrorCodeModel = "hold_timeout_invalid"
+	ErrorCodeModelMemberScopeMismatch                       ErrorCodeModel = "member_scope_mismatch"
 	ErrorCodeModelMinimumWithdrawalInvalid                  ErrorCodeModel = "minimum_withdrawal_invalid"
 	ErrorCodeModelNoBonusAccount                            ErrorCodeModel = "no_bonus_account"
 	ErrorCodeModelNoHolds                                   ErrorCodeModel = "no_holds"
@@ -1487,11 +1792,13 @@ const (
 	ErrorCodeModelRechargeBelowFee                          ErrorCodeModel = "recharge_below_fee"
 	ErrorCodeModelRechargeNotRefundable                     ErrorCodeModel = "recharge_not_refundable"
 	ErrorCodeModelRechargeTierInvalid                       ErrorCodeModel = "recharge_tier_invalid"
+	ErrorCodeModelRechargeTierUnavailable                   ErrorCodeModel = "recharge_tier_unavailable"
 	ErrorCodeModelRefundExceedsPayment                      ErrorCodeModel = "refund_exceeds_payment"
 	ErrorCodeModelRefundExceedsRecharge                     ErrorCodeModel = "refund_exceeds_recharge"
 	ErrorCodeModelRefundNotAllowed                          ErrorCodeModel = "refund_not_allowed"
 	ErrorCodeModelRefundNumberReused                        ErrorCodeModel = "refund_number_reused"
 	ErrorCodeModelSameWallet                                ErrorCodeModel = "same_wallet"
+	ErrorCodeModelSMSVerificationRequired                   ErrorCodeModel = "sms_verification_required"
 	ErrorCodeModelSplitReceiverNotFound                     ErrorCodeModel = "split_receiver_not_found"
 	ErrorCodeModelSplitReceiversInvalid                     ErrorCodeModel = "split_receivers_invalid"
 	ErrorCodeModelSplitRefundExceedsShare                   ErrorCodeModel = "split_refund_exceeds_share"
@@ -1506,6 +1813,7 @@ const (
 	ErrorCodeModelTransferLimitInvalid                      ErrorCodeModel = "transfer_limit_invalid"
 	ErrorCodeModelTransferNotAllowed                        ErrorCodeModel = "transfer_not_allowed"
 	ErrorCodeModelWithdrawalBelowFee                        ErrorCodeModel = "withdrawal_below_fee"
+	ErrorCodeModelWithdrawalNotOffered                      ErrorCodeModel = "withdrawal_not_offered"
 	ErrorCodeModelCardAmountInvalid                         ErrorCodeModel = "card_amount_invalid"
 	ErrorCodeModelCardBatchAlreadyApprovedByRole            ErrorCodeModel = "card_batch_already_approved_by_role"
 	ErrorCodeModelCardBatchApproverNotAuthorised            ErrorCodeModel = "card_batch_approver_not_authorised"
@@ -1550,6 +1858,31 @@ const (
 	ErrorCodeModelCardTypeNameInvalid                       ErrorCodeModel = "card_type_name_invalid"
 	ErrorCodeModelCardTypeNotFound                          ErrorCodeModel = "card_type_not_found"
 	ErrorCodeModelCardValidityInvalid                       ErrorCodeModel = "card_validity_invalid"
+	ErrorCodeModelCheckoutCouponsTooMany                    ErrorCodeModel = "checkout_coupons_too_many"
+	ErrorCodeModelCheckoutLinesInvalid                      ErrorCodeModel = "checkout_lines_invalid"
+	ErrorCodeModelCheckoutNothingToPay                      ErrorCodeModel = "checkout_nothing_to_pay"
+	ErrorCodeModelCheckoutQuoteExpired                      ErrorCodeModel = "checkout_quote_expired"
+	ErrorCodeModelCheckoutQuoteMismatch                     ErrorCodeModel = "checkout_quote_mismatch"
+	ErrorCodeModelCheckoutQuoteNotFound                     ErrorCodeModel = "checkout_quote_not_found"
+	ErrorCodeModelCheckoutQuoteUsed                         ErrorCodeModel = "checkout_quote_used"
+	ErrorCodeModelCouponExpired                             ErrorCodeModel = "coupon_expired"
+	ErrorCodeModelCouponIssueMembersInvalid                 ErrorCodeModel = "coupon_issue_members_invalid"
+	ErrorCodeModelCouponKindInvalid                         ErrorCodeModel = "coupon_kind_invalid"
+	ErrorCodeModelCouponMemberLimitReached                  ErrorCodeModel = "coupon_member_limit_reached"
+	ErrorCodeModelCouponNotFound                            ErrorCodeModel = "coupon_not_found"
+	ErrorCodeModelCouponNotMembers                          ErrorCodeModel = "coupon_not_members"
+	ErrorCodeModelCouponOutOfScope                          ErrorCodeModel = "coupon_out_of_scope"
+	ErrorCodeModelCouponQuantityInvalid                     ErrorCodeModel = "coupon_quantity_invalid"
+	ErrorCodeModelCouponScopeInvalid                        ErrorCodeModel = "coupon_scope_invalid"
+	ErrorCodeModelCouponStackingConflict                    ErrorCodeModel = "coupon_stacking_conflict"
+	ErrorCodeModelCouponTemplateExpired                     ErrorCodeModel = "coupon_template_expired"
+	ErrorCodeModelCouponTemplateNameInvalid                 ErrorCodeModel = "coupon_template_name_invalid"
+	ErrorCodeModelCouponTemplateNotFound                    ErrorCodeModel = "coupon_template_not_found"
+	ErrorCodeModelCouponTemplateRepeated                    ErrorCodeModel = "coupon_template_repeated"
+	ErrorCodeModelCouponTemplateSoldOut                     ErrorCodeModel = "coupon_template_sold_out"
+	ErrorCodeModelCouponThresholdNotMet                     ErrorCodeModel = "coupon_threshold_not_met"
+	ErrorCodeModelCouponUsed                                ErrorCodeModel = "coupon_used"
+	ErrorCodeModelCouponValidityInvalid                     ErrorCodeModel = "coupon_validity_invalid"
 	ErrorCodeModelMemberCardNumberInvalid                   ErrorCodeModel = "member_card_number_invalid"
 	ErrorCodeModelBillNotFound                              ErrorCodeModel = "bill_not_found"
 	ErrorCodeModelBillPeriodInvalid                         ErrorCodeModel = "bill_period_invalid"
@@ -1557,6 +1890,16 @@ const (
 	ErrorCodeModelBillLimitInvalid                          ErrorCodeModel = "bill_limit_invalid"
 	ErrorCodeModelBillCursorInvalid                         ErrorCodeModel = "bill_cursor_invalid"
 	ErrorCodeModelBillTooLarge                              ErrorCodeModel = "bill_too_large"
+	ErrorCodeModelWebhookNotFound                           ErrorCodeModel = "webhook_not_found"
+	ErrorCodeModelWebhookDeliveryNotFound                   ErrorCodeModel = "webhook_delivery_not_found"
+	ErrorCodeModelWebhookURLInvalid                         ErrorCodeModel = "webhook_url_invalid"
+	ErrorCodeModelWebhookURLNotAllowed                      ErrorCodeModel = "webhook_url_not_allowed"
+	ErrorCodeModelWebhookEventsInvalid                      ErrorCodeModel = "webhook_events_invalid"
+	ErrorCodeModelWebhookDescriptionInvalid                 ErrorCodeModel = "webhook_description_invalid"
+	ErrorCodeModelWebhookLimitReached                       ErrorCodeModel = "webhook_limit_reached"
+	ErrorCodeModelWebhookDisabled                           ErrorCodeModel = "webhook_disabled"
+	ErrorCodeModelWebhookCursorInvalid                      ErrorCodeModel = "webhook_cursor_invalid"
+	ErrorCodeModelWebhookLimitInvalid                       ErrorCodeModel = "webhook_limit_invalid"
 )
 
 // ErrorError: a model of the API.
@@ -1787,6 +2130,12 @@ type IssueCodeRequest struct {
 	Purpose string `json:"purpose"`
 }
 
+// IssueCouponsRequest: Members to issue a coupon to.
+type IssueCouponsRequest struct {
+	// 1 to 500 members, each issued one coupon.
+	MemberIds []string `json:"member_ids"`
+}
+
 // IssuePayCodeRequest: A pay code's request; the body may be left out.
 type IssuePayCodeRequest struct {
 	// Bind the code to this one of the member's accounts (`account_not_members` otherwise).
@@ -1801,6 +2150,12 @@ type IssuedCode struct {
 	ExpiresAt string     `json:"expires_at"`
 	Purpose   string     `json:"purpose"`
 	Target    CodeTarget `json:"target"`
+}
+
+// LockedSetting: A setting a merchant above locked.
+type LockedSetting struct {
+	By      string `json:"by"`
+	Setting string `json:"setting"`
 }
 
 // LoginIdentityRequest: a model of the API.
@@ -1834,6 +2189,10 @@ type Member struct {
 	LockStatus   string `json:"lock_status"`
 	// unlocked 0, locked 1.
 	LockStatusCode int64 `json:"lock_status_code"`
+	// The merchant (a brand or a franchisee) the member was registered for; absent for a member of the platform as a whole.
+	MerchantID *string `json:"merchant_id,omitempty"`
+	// The name or nickname its merchant knows it by.
+	Name *string `json:"name,omitempty"`
 	// The name a verified authentication gave the member; null before.
 	RealName *string `json:"real_name"`
 	Status   string  `json:"status"`
@@ -2055,6 +2414,16 @@ type MerchantMoveRequest struct {
 	Reason   string  `json:"reason"`
 }
 
+// MerchantOwnSettings: What a merchant sets itself (each absent: as above it), and what it locks below.
+type MerchantOwnSettings struct {
+	AccountTypes          *[]string              `json:"account_types,omitempty"`
+	Locked                *[]string              `json:"locked,omitempty"`
+	RechargeTiers         *[]RechargeTierSetting `json:"recharge_tiers,omitempty"`
+	SMSVerificationToOpen *bool                  `json:"sms_verification_to_open,omitempty"`
+	WalletGroup           *string                `json:"wallet_group,omitempty"`
+	WithdrawalAllowed     *bool                  `json:"withdrawal_allowed,omitempty"`
+}
+
 // MerchantReceipts: What a merchant received in the platform's current day and month (Asia/Shanghai unless configured).
 type MerchantReceipts struct {
 	// Minor units.
@@ -2098,6 +2467,19 @@ type MerchantScenarioRequest struct {
 	Kind    string  `json:"kind"`
 	// An `https://` URL: for every kind but `offline_store`.
 	URL *string `json:"url,omitempty"`
+}
+
+// MerchantSettings: A merchant's settings in effect, each with where it came from.
+type MerchantSettings struct {
+	AccountTypes EffectiveAccountTypes `json:"account_types"`
+	// The settings merchants above locked: not set here.
+	Locked                []LockedSetting        `json:"locked"`
+	MerchantID            string                 `json:"merchant_id"`
+	Own                   MerchantOwnSettings    `json:"own"`
+	RechargeTiers         EffectiveRechargeTiers `json:"recharge_tiers"`
+	SMSVerificationToOpen EffectiveFlag          `json:"sms_verification_to_open"`
+	WalletGroup           EffectiveWalletGroup   `json:"wallet_group"`
+	WithdrawalAllowed     EffectiveFlag          `json:"withdrawal_allowed"`
 }
 
 // MerchantSettlementAccount: The settlement bank account.
@@ -2425,11 +2807,13 @@ type PayRequest struct {
 
 // PayWithCardRequest: A payment.
 type PayWithCardRequest struct {
-	// The order's amount, before the discount.
-	Amount int64 `json:"amount"`
+	// The order's amount, before the discount. With `quote_id`: the quote's order amount, or absent.
+	Amount *int64 `json:"amount,omitempty"`
 	// The order's business line, which names its rate; the type's default rate when absent or not named.
 	BusinessLine *string `json:"business_line,omitempty"`
 	OrderNumber  *string `json:"order_number,omitempty"`
+	// A checkout quote of this card (`POST /v1/checkout/quote`): the card pays what it left to pay, and its coupons are redeemed with the payment. No `business_line` with it.
+	QuoteID *string `json:"quote_id,omitempty"`
 	// The member account paid (a merchant's card: an account of that merchant's member).
 	ReceiverAccountID string `json:"receiver_account_id"`
 }
@@ -2536,6 +2920,97 @@ type PostPendingRequest struct {
 	Reference *string `json:"reference,omitempty"`
 }
 
+// Product: A configured product.
+type Product struct {
+	Code string `json:"code"`
+	// The fee the platform charges on what the product moves, in basis points (万分之).
+	FeeRateBp int32 `json:"fee_rate_bp"`
+	// Only merchants of internal customers (the group's own) may sign it.
+	InternalOnly bool `json:"internal_only"`
+	// The merchant types that may sign it.
+	MerchantTypes []string `json:"merchant_types"`
+	Name          string   `json:"name"`
+}
+
+// ProductApplicationRequest: a model of the API.
+type ProductApplicationRequest struct {
+	Product string `json:"product"`
+}
+
+// ProductAuthorisationRequest: a model of the API.
+type ProductAuthorisationRequest struct {
+	// The merchant directly under the path's.
+	MerchantID string `json:"merchant_id"`
+}
+
+// ProductAuthoriser: The signing above that authorised one.
+type ProductAuthoriser struct {
+	// The parent that authorised it.
+	MerchantID string `json:"merchant_id"`
+	// The parent's signing it stands on.
+	Serial int32 `json:"serial"`
+}
+
+// ProductList: The configured products.
+type ProductList struct {
+	Data []Product `json:"data"`
+}
+
+// ProductReviewRequest: a model of the API.
+type ProductReviewRequest struct {
+	// `approve` or `reject`.
+	Decision string `json:"decision"`
+	// Required to reject.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// ProductRevocationRequest: a model of the API.
+type ProductRevocationRequest struct {
+	// The merchant the path's authorised the product to.
+	MerchantID string `json:"merchant_id"`
+	Reason     string `json:"reason"`
+}
+
+// ProductSigning: A merchant's signing of a product.
+type ProductSigning struct {
+	AppliedAt    string             `json:"applied_at"`
+	AppliedBy    string             `json:"applied_by"`
+	AuthorisedBy *ProductAuthoriser `json:"authorised_by"`
+	// The product's fee rate when applied for or authorised, in basis points.
+	FeeRateBp int32 `json:"fee_rate_bp"`
+	// Whether the merchant may use the product now: signed, and every signing above it that it stands on too (a parent's suspension takes it from everything below).
+	InEffect bool                   `json:"in_effect"`
+	Product  string                 `json:"product"`
+	Reviews  []ProductSigningReview `json:"reviews"`
+	// Names the signing among the merchant's; an authorisation below names it.
+	Serial       int32   `json:"serial"`
+	Status       string  `json:"status"`
+	StatusReason *string `json:"status_reason"`
+	UpdatedAt    string  `json:"updated_at"`
+}
+
+// ProductSigningChangeRequest: a model of the API.
+type ProductSigningChangeRequest struct {
+	Reason string `json:"reason"`
+}
+
+// ProductSigningList: A merchant's signings, each product's current one.
+type ProductSigningList struct {
+	Data []ProductSigning `json:"data"`
+}
+
+// ProductSigningReview: One decision of staff's review of an application.
+type ProductSigningReview struct {
+	At string `json:"at"`
+	// The maker.
+	By string `json:"by"`
+	// The checker: the staff member who approved the maker's decision.
+	Checker *string `json:"checker"`
+	// `approve` or `reject`.
+	Decision string  `json:"decision"`
+	Reason   *string `json:"reason"`
+}
+
 // Readiness: a model of the API.
 type Readiness struct {
 	Backend string `json:"backend"`
@@ -2627,6 +3102,18 @@ const (
 	RechargeStatusExpired   RechargeStatus = "expired"
 )
 
+// RechargeTierSetting: A recharge tier: recharging `pay` (minor units) from `starts_at` until `ends_at` earns `bonus`.
+type RechargeTierSetting struct {
+	Bonus int64 `json:"bonus"`
+	// Names the tier at the counter: 1 to 32 letters, digits, `_` or `-` (the platform's tiers are `platform-1`, `platform-2`, ... in their configured order).
+	Code string `json:"code"`
+	// RFC 3339, after `starts_at`.
+	EndsAt string `json:"ends_at"`
+	Pay    int64  `json:"pay"`
+	// RFC 3339.
+	StartsAt string `json:"starts_at"`
+}
+
 // RedeemCardCodeRequest: A redemption.
 type RedeemCardCodeRequest struct {
 	// The code as printed or typed: case, spaces and hyphens do not matter.
@@ -2703,6 +3190,10 @@ type RegisterEnterpriseRequestThirdParty struct {
 type RegisterMemberRequest struct {
 	Email *string `json:"email,omitempty"`
 	Kind  *string `json:"kind,omitempty"`
+	// The merchant (a brand or a franchisee) the member is registered for: its identity is then unique at that merchant, its wallet spent there. Required of a client bound to a member.
+	MerchantID *string `json:"merchant_id,omitempty"`
+	// The name or nickname the merchant knows the member by (with `merchant_id` only).
+	Name *string `json:"name,omitempty"`
 	// 2 to 20 letters, digits, '_' or '-', not all digits.
 	Nickname *string `json:"nickname,omitempty"`
 	// A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
@@ -2775,6 +3266,21 @@ type SellCardRequest struct {
 	OrderNumber *string `json:"order_number,omitempty"`
 	// The payment channel the buyer paid through (a stored-value card sold at a price needs one).
 	PaymentChannel *string `json:"payment_channel,omitempty"`
+}
+
+// SetMerchantSettingsRequest: A change of a merchant's own settings.
+type SetMerchantSettingsRequest struct {
+	// Account type codes, each configured.
+	AccountTypes *[]string `json:"account_types,omitempty"`
+	// The settings this merchant locks for every merchant below it (replacing what it locked).
+	Locked                *[]string              `json:"locked,omitempty"`
+	RechargeTiers         *[]RechargeTierSetting `json:"recharge_tiers,omitempty"`
+	SMSVerificationToOpen *bool                  `json:"sms_verification_to_open,omitempty"`
+	// Settings given back to what is above.
+	Unset *[]string `json:"unset,omitempty"`
+	// Merchants under one top whose settings name one group share their members' wallets.
+	WalletGroup       *string `json:"wallet_group,omitempty"`
+	WithdrawalAllowed *bool   `json:"withdrawal_allowed,omitempty"`
 }
 
 // SetPaymentLimitsRequest: A member's own limits for one account type.
@@ -2994,6 +3500,13 @@ type UnfreezeCardRequest struct {
 	Reason string `json:"reason"`
 }
 
+// UpdateWebhookRequest: a model of the API.
+type UpdateWebhookRequest struct {
+	Description *string   `json:"description,omitempty"`
+	Events      *[]string `json:"events,omitempty"`
+	URL         *string   `json:"url,omitempty"`
+}
+
 // VerifiedCode: a model of the API.
 type VerifiedCode struct {
 	// What the code proves; part of what is hashed, so a code never passes for another purpose. A phone change's codes come from its own endpoints (`invalid_purpose`).
@@ -3058,6 +3571,90 @@ type WalletAccount struct {
 	Frozen       int64  `json:"frozen"`
 	Incoming     int64  `json:"incoming"`
 	Withdrawable int64  `json:"withdrawable"`
+}
+
+// WebhookAttempt: One attempt of a delivery, as logged.
+type WebhookAttempt struct {
+	At string `json:"at"`
+	// 1 for the first attempt.
+	Attempt int64 `json:"attempt"`
+	// Why no answer came (`no answer within 10000 ms`, a refused connection, an internal address).
+	Error     *string `json:"error"`
+	EventID   string  `json:"event_id"`
+	LatencyMs int64   `json:"latency_ms"`
+	// `delivered` (a 2xx answer) or `failed`.
+	Outcome string `json:"outcome"`
+	// The start of the answer's body (at most 512 bytes).
+	ResponseSnippet *string `json:"response_snippet"`
+	// The receiver's HTTP status; null when it did not answer.
+	StatusCode *int64 `json:"status_code"`
+}
+
+// WebhookAttemptPage: a model of the API.
+type WebhookAttemptPage struct {
+	Data       []WebhookAttempt `json:"data"`
+	NextCursor *string          `json:"next_cursor"`
+}
+
+// WebhookDeleted: A subscription deleted.
+type WebhookDeleted struct {
+	Deleted bool   `json:"deleted"`
+	ID      string `json:"id"`
+}
+
+// WebhookDelivery: One event to one subscription.
+type WebhookDelivery struct {
+	Attempts  int64  `json:"attempts"`
+	CreatedAt string `json:"created_at"`
+	// The event's id (`evt_…`): the same in every attempt, for the receiver to de-duplicate by.
+	EventID       string  `json:"event_id"`
+	EventType     string  `json:"event_type"`
+	LastAttemptAt *string `json:"last_attempt_at"`
+	// The receiver's status at the last attempt (null: no answer).
+	LastStatusCode *int64 `json:"last_status_code"`
+	// When it is tried next (pending), or was settled.
+	NextAttemptAt string `json:"next_attempt_at"`
+	// The object the event is about.
+	ObjectID string `json:"object_id"`
+	// `pending`, `delivered` or `failed` (gave up after the retries).
+	Status string `json:"status"`
+}
+
+// WebhookDeliveryPage: a model of the API.
+type WebhookDeliveryPage struct {
+	Data       []WebhookDelivery `json:"data"`
+	NextCursor *string           `json:"next_cursor"`
+}
+
+// WebhookSubscription: A webhook subscription.
+type WebhookSubscription struct {
+	// The member the client was bound to when it subscribed: only events of what it reaches are sent. Null for the platform's.
+	BoundMemberID *string `json:"bound_member_id"`
+	CreatedAt     string  `json:"created_at"`
+	Description   *string `json:"description"`
+	// Why it is disabled: `by_client`, or `failing` (a delivery gave up after its retries).
+	DisabledReason *string `json:"disabled_reason"`
+	// The event types sent (`*`: all).
+	Events []string `json:"events"`
+	ID     string   `json:"id"`
+	// sanhu's webhook public key (standard base64 of 32 bytes): deliveries are signed with it (Ed25519, the same canonical form as requests; docs/WEBHOOKS.md).
+	PublicKey string `json:"public_key"`
+	// `active`, or `disabled` (nothing is sent; deliveries wait).
+	Status    string `json:"status"`
+	UpdatedAt string `json:"updated_at"`
+	URL       string `json:"url"`
+}
+
+// WebhookSubscriptionPage: a model of the API.
+type WebhookSubscriptionPage struct {
+	Data       []WebhookSubscription `json:"data"`
+	NextCursor *string               `json:"next_cursor"`
+}
+
+// WebhookTestEvent: a model of the API.
+type WebhookTestEvent struct {
+	// The test event's id; its delivery is listed with the subscription's.
+	EventID string `json:"event_id"`
 }
 
 // WithdrawRequest: A withdrawal's application.

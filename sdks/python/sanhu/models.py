@@ -874,6 +874,10 @@ class CardTransaction(_Model):
     card_number: str
     # The account on the other side: a recharge's channel clearing account, a payment's or refund's recei…
     counter_account_id: Optional[str]
+    # A payment with a checkout quote: what its coupons took off (`order_amount` = `amount` + `discount`…
+    coupon_deduction: int
+    # A payment with a checkout quote: the coupons it redeemed.
+    coupon_ids: List[str]
     created_at: str
     # A payment: the order's amount less what it took.
     discount: int
@@ -885,6 +889,8 @@ class CardTransaction(_Model):
     order_number: str
     # A refund: the payment's order number.
     payment_number: Optional[str]
+    # A payment with a checkout quote: the quote.
+    quote_id: Optional[str]
     # A payment: the rate applied, in basis points of the price.
     rate_bp: Optional[int]
     # A payment: what its refunds gave back.
@@ -954,6 +960,79 @@ class ChangePayPasswordRequest(_Model):
     current_pay_password: str
     # 6 digits, not one digit repeated (`pay_password_repeated`), not a run (`pay_password_sequence`).
     new_pay_password: str
+
+
+@dataclass
+class CheckoutLine(_Model):
+    """One line of an order."""
+
+    # The line's price, in minor units.
+    amount: int
+    # Its product category, which names the card's rate (as a business line does).
+    category: str
+    # The merchant selling it.
+    merchant_id: Optional[str] = None
+
+
+@dataclass
+class CheckoutQuote(_Model):
+    """A checkout quote: what the order costs, every step itemised. Amounts in minor units; `order_amount` = `discount` + `coupon_deduction` + `to_pay`."""
+
+    card_number: Optional[str]
+    coupon_deduction: int
+    coupon_ids: List[str]
+    discount: int
+    # Paid with until then (15 minutes).
+    expires_at: str
+    id: str
+    lines: List[CheckoutQuoteLine]
+    member_id: str
+    # The lines at the card's rates alone.
+    member_price: int
+    order_amount: int
+    stacking: CouponStacking
+    steps: List[CheckoutQuoteStep]
+    to_pay: int
+
+
+@dataclass
+class CheckoutQuoteLine(_Model):
+    """One line of a quote."""
+
+    amount: int
+    category: str
+    coupon_deduction: int
+    discount: int
+    merchant_id: Optional[str]
+    # The card's rate applied to it, in basis points (10000: none).
+    rate_bp: int
+    to_pay: int
+
+
+@dataclass
+class CheckoutQuoteRequest(_Model):
+    """What to quote."""
+
+    # 1 to 100 lines.
+    lines: List[CheckoutLine]
+    member_id: str
+    # The member's card that will pay: its rates give the discount. None: no discount.
+    card_number: Optional[str] = None
+    # The member's coupons to use (at most 5, one per template).
+    coupon_ids: Optional[List[str]] = None
+
+
+@dataclass
+class CheckoutQuoteStep(_Model):
+    """One step of a quote, in the order applied."""
+
+    # What it took off.
+    amount: int
+    coupon_id: Optional[str]
+    # `card_discount` or `coupon`.
+    kind: Literal['card_discount', 'coupon']
+    # What the order cost after it.
+    remaining: int
 
 
 @dataclass
@@ -1054,6 +1133,34 @@ class CompletePhoneChangeRequest(_Model):
 
 
 @dataclass
+class CounterOpened(_Model):
+    """What an opening did."""
+
+    member: Member
+    recharge: Recharge
+    # Whether the member was registered now (false: found at the merchant by its phone).
+    registered: bool
+
+
+@dataclass
+class CounterOpeningRequest(_Model):
+    """Opening a member at a franchisee's counter."""
+
+    # The payment channel the member pays the tier through.
+    channel: str
+    # The recharge order's number: 1 to 64 printable ASCII characters.
+    order_number: str
+    # A mainland mobile (11 digits, read as +86) or +country and number.
+    phone: str
+    # The code of the recharge tier chosen, among the merchant's in effect.
+    tier: str
+    # The member's name or nickname, as the franchisee knows it.
+    name: Optional[str] = None
+    # The code sent to the phone for `register`, where the merchant requires it to open a member.
+    sms_code: Optional[str] = None
+
+
+@dataclass
 class Counterparty(_Model):
     """Who the money came from or went to."""
 
@@ -1075,6 +1182,107 @@ class Counters(_Model):
     credits_posted: int
     debits_pending: int
     debits_posted: int
+
+
+@dataclass
+class Coupon(_Model):
+    """A coupon as the API shows it."""
+
+    created_at: str
+    expires_at: str
+    id: str
+    issued_by: str
+    member_id: str
+    owner: str
+    redeemed_at: Optional[str]
+    # `unused`, `redeemed`, or `expired` (unused past its validity).
+    status: Literal['unused', 'redeemed', 'expired']
+    template_id: str
+    valid_from: str
+
+
+@dataclass
+class CouponIssueRow(_Model):
+    """One member's result."""
+
+    coupon: Optional[Coupon]
+    error: Optional[CardCodeBindingError]
+    # The member as given.
+    member_id: str
+    # `issued`, or `refused` with the error.
+    status: Literal['issued', 'refused']
+
+
+@dataclass
+class CouponIssues(_Model):
+    """Every member's result, in the request's order."""
+
+    issued: int
+    refused: int
+    rows: List[CouponIssueRow]
+
+# What a coupon takes off.
+CouponKind = Literal['fixed_amount', 'percentage', 'threshold', 'free_item']
+
+
+@dataclass
+class CouponList(_Model):
+    """A page of a member's coupons, in id order."""
+
+    data: List[Coupon]
+    # Pass as `after` for the next page; null on the last page.
+    next_cursor: Optional[str]
+
+# How a template's coupons stack with a card's discount.
+CouponStacking = Literal['coupon_then_discount', 'discount_then_coupon', 'exclusive']
+
+
+@dataclass
+class CouponTemplate(_Model):
+    """A coupon template as the API shows it; amounts in minor units."""
+
+    amount: int
+    categories: List[str]
+    category: Optional[str]
+    created_at: str
+    created_by: str
+    excluded_card_channels: List[CardSalesChannel]
+    id: str
+    # Coupons issued so far.
+    issued: int
+    kind: CouponKind
+    merchants: List[str]
+    name: str
+    off_bp: Optional[int]
+    # `platform`, or the merchant's id (`mch_…`).
+    owner: str
+    per_member: int
+    quantity: int
+    returned_on_refund: bool
+    stacking: CouponStacking
+    threshold: Optional[int]
+    validity: CouponValidity
+
+
+@dataclass
+class CouponTemplateList(_Model):
+    """A page of coupon templates, in id order."""
+
+    data: List[CouponTemplate]
+    # Pass as `after` for the next page; null on the last page.
+    next_cursor: Optional[str]
+
+
+@dataclass
+class CouponValidity(_Model):
+    """How long a coupon is valid: `days_from_issue`, or fixed dates `from` and `until` (RFC 3339)."""
+
+    # Valid for this many days (1 to 3,650) from its issue.
+    days_from_issue: Optional[int] = None
+    # Valid from this time (inclusive) ...
+    from_: Optional[str] = None
+    # ... to this one (exclusive), whenever issued.
+    until: Optional[str] = None
 
 
 @dataclass
@@ -1120,6 +1328,39 @@ class CreateCardTypeRequest(_Model):
 
 
 @dataclass
+class CreateCouponTemplateRequest(_Model):
+    """A new coupon template."""
+
+    # `fixed_amount` and `threshold`: what it takes off; `percentage`: the cap; `free_item`: the item's v…
+    amount: int
+    kind: CouponKind
+    # 1 to 50 characters.
+    name: str
+    # Coupons it issues at most (1 to 10,000,000).
+    quantity: int
+    stacking: CouponStacking
+    validity: CouponValidity
+    # The categories whose lines it applies to (at most 50); all when empty.
+    categories: Optional[List[str]] = None
+    # `free_item`: the category whose dearest line is free.
+    category: Optional[str] = None
+    # Cards sold through these channels do not combine with it: with such a card, the card's discount is…
+    excluded_card_channels: Optional[List[CardSalesChannel]] = None
+    # The merchant whose template it is; the platform's when absent (a client bound to a member names one…
+    merchant_id: Optional[str] = None
+    # The merchants whose lines it applies to (at most 50); all when empty.
+    merchants: Optional[List[str]] = None
+    # `percentage`: the share of the price taken off, in basis points (1 to 10,000).
+    off_bp: Optional[int] = None
+    # Coupons one member holds at most (1 to 1,000; 1 when absent).
+    per_member: Optional[int] = None
+    # Whether a payment refunded in full gives the coupon back.
+    returned_on_refund: Optional[bool] = None
+    # `threshold`: what the lines it applies to reach (more than `amount`).
+    threshold: Optional[int] = None
+
+
+@dataclass
 class CreateRechargeRequest(_Model):
     """A recharge order's request."""
 
@@ -1147,6 +1388,17 @@ class CreateTransferRequest(_Model):
     pending: Optional[bool] = None
     reference: Optional[str] = None
     timeout_s: Optional[int] = None
+
+
+@dataclass
+class CreateWebhookRequest(_Model):
+    """CreateWebhookRequest"""
+
+    # Event types (docs/WEBHOOKS.md), 1 to 32, or `["*"]` for all.
+    events: List[str]
+    # An absolute `https://` URL, at most 2048 bytes; deliveries are POSTed to it.
+    url: str
+    description: Optional[str] = None
 
 
 @dataclass
@@ -1243,6 +1495,28 @@ class CustomerStatusRequest(_Model):
 
 
 @dataclass
+class CustomerWalletJson(_Model):
+    """One member's wallet, with the merchant it is spent at."""
+
+    # The merchant the member was registered for; null for a member of the platform.
+    merchant_id: Optional[str]
+    wallet: Wallet
+
+
+@dataclass
+class CustomerWallets(_Model):
+    """A customer's wallets at every merchant, and their total."""
+
+    # The wallets' available amounts summed.
+    available: int
+    # The wallets' balances summed.
+    balance: int
+    customer_id: str
+    # One per member, in member id order.
+    data: List[CustomerWalletJson]
+
+
+@dataclass
 class DayFigures(_Model):
     """One platform day's figures."""
 
@@ -1331,6 +1605,42 @@ DepositStatus = Literal['holding', 'held', 'refused', 'releasing', 'released', '
 
 
 @dataclass
+class EffectiveAccountTypes(_Model):
+    """The account types a merchant's members are offered, and where that came from."""
+
+    # `platform`, or the id of the merchant that set it.
+    source: str
+    value: List[str]
+
+
+@dataclass
+class EffectiveFlag(_Model):
+    """A yes-or-no setting in effect, and where it came from."""
+
+    # `platform`, or the id of the merchant that set it.
+    source: str
+    value: bool
+
+
+@dataclass
+class EffectiveRechargeTiers(_Model):
+    """The recharge tiers a merchant's members recharge at, and where they came from."""
+
+    # `platform`, or the id of the merchant that set them.
+    source: str
+    value: List[RechargeTierSetting]
+
+
+@dataclass
+class EffectiveWalletGroup(_Model):
+    """The wallet group in effect (null: none), and where it came from."""
+
+    # `platform`, or the id of the merchant that set it.
+    source: str
+    value: Optional[str]
+
+
+@dataclass
 class EmptyRequest(_Model):
     """The body of an action that takes no fields: empty or `{}`."""
 
@@ -1374,7 +1684,7 @@ class Error(_Model):
     error: ErrorError
 
 # Every error code the API answers with. A code is stable: never renamed, always with the same status.
-ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'withdrawal_below_fee', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large']
+ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_cursor_invalid', 'webhook_limit_invalid']
 
 
 @dataclass
@@ -1617,6 +1927,14 @@ class IssueCodeRequest(_Model):
 
 
 @dataclass
+class IssueCouponsRequest(_Model):
+    """Members to issue a coupon to."""
+
+    # 1 to 500 members, each issued one coupon.
+    member_ids: List[str]
+
+
+@dataclass
 class IssuePayCodeRequest(_Model):
     """A pay code's request; the body may be left out."""
 
@@ -1634,6 +1952,14 @@ class IssuedCode(_Model):
     expires_at: str
     purpose: Literal['register', 'sign_in', 'phone_change_old', 'phone_change_new', 'pay_password_reset', 'authentication', 'payment']
     target: CodeTarget
+
+
+@dataclass
+class LockedSetting(_Model):
+    """A setting a merchant above locked."""
+
+    by: str
+    setting: str
 
 
 @dataclass
@@ -1678,6 +2004,10 @@ class Member(_Model):
     status: Literal['inactive', 'normal', 'dormant', 'cancelled']
     # The status's code: inactive 0, normal 1, dormant 2, cancelled 3.
     status_code: int
+    # The merchant (a brand or a franchisee) the member was registered for; absent for a member of the pl…
+    merchant_id: Optional[str] = None
+    # The name or nickname its merchant knows it by.
+    name: Optional[str] = None
 
 
 @dataclass
@@ -1928,6 +2258,18 @@ class MerchantMoveRequest(_Model):
 
 
 @dataclass
+class MerchantOwnSettings(_Model):
+    """What a merchant sets itself (each absent: as above it), and what it locks below."""
+
+    account_types: Optional[List[str]] = None
+    locked: Optional[List[str]] = None
+    recharge_tiers: Optional[List[RechargeTierSetting]] = None
+    sms_verification_to_open: Optional[bool] = None
+    wallet_group: Optional[str] = None
+    withdrawal_allowed: Optional[bool] = None
+
+
+@dataclass
 class MerchantReceipts(_Model):
     """What a merchant received in the platform's current day and month (Asia/Shanghai unless configured)."""
 
@@ -1980,6 +2322,21 @@ class MerchantScenarioRequest(_Model):
     address: Optional[str] = None
     # An `https://` URL: for every kind but `offline_store`.
     url: Optional[str] = None
+
+
+@dataclass
+class MerchantSettings(_Model):
+    """A merchant's settings in effect, each with where it came from."""
+
+    account_types: EffectiveAccountTypes
+    # The settings merchants above locked: not set here.
+    locked: List[LockedSetting]
+    merchant_id: str
+    own: MerchantOwnSettings
+    recharge_tiers: EffectiveRechargeTiers
+    sms_verification_to_open: EffectiveFlag
+    wallet_group: EffectiveWalletGroup
+    withdrawal_allowed: EffectiveFlag
 
 
 @dataclass
@@ -2369,13 +2726,15 @@ class PayRequest(_Model):
 class PayWithCardRequest(_Model):
     """A payment."""
 
-    # The order's amount, before the discount.
-    amount: int
     # The member account paid (a merchant's card: an account of that merchant's member).
     receiver_account_id: str
+    # The order's amount, before the discount. With `quote_id`: the quote's order amount, or absent.
+    amount: Optional[int] = None
     # The order's business line, which names its rate; the type's default rate when absent or not named.
     business_line: Optional[str] = None
     order_number: Optional[str] = None
+    # A checkout quote of this card (`POST /v1/checkout/quote`): the card pays what it left to pay, and i…
+    quote_id: Optional[str] = None
 
 
 @dataclass
@@ -2478,6 +2837,119 @@ class PostPendingRequest(_Model):
 
 
 @dataclass
+class Product(_Model):
+    """A configured product."""
+
+    code: str
+    # The fee the platform charges on what the product moves, in basis points (万分之).
+    fee_rate_bp: int
+    # Only merchants of internal customers (the group's own) may sign it.
+    internal_only: bool
+    # The merchant types that may sign it.
+    merchant_types: List[str]
+    name: str
+
+
+@dataclass
+class ProductApplicationRequest(_Model):
+    """ProductApplicationRequest"""
+
+    product: str
+
+
+@dataclass
+class ProductAuthorisationRequest(_Model):
+    """ProductAuthorisationRequest"""
+
+    # The merchant directly under the path's.
+    merchant_id: str
+
+
+@dataclass
+class ProductAuthoriser(_Model):
+    """The signing above that authorised one."""
+
+    # The parent that authorised it.
+    merchant_id: str
+    # The parent's signing it stands on.
+    serial: int
+
+
+@dataclass
+class ProductList(_Model):
+    """The configured products."""
+
+    data: List[Product]
+
+
+@dataclass
+class ProductReviewRequest(_Model):
+    """ProductReviewRequest"""
+
+    # `approve` or `reject`.
+    decision: str
+    # Required to reject.
+    reason: Optional[str] = None
+
+
+@dataclass
+class ProductRevocationRequest(_Model):
+    """ProductRevocationRequest"""
+
+    # The merchant the path's authorised the product to.
+    merchant_id: str
+    reason: str
+
+
+@dataclass
+class ProductSigning(_Model):
+    """A merchant's signing of a product."""
+
+    applied_at: str
+    applied_by: str
+    authorised_by: Optional[ProductAuthoriser]
+    # The product's fee rate when applied for or authorised, in basis points.
+    fee_rate_bp: int
+    # Whether the merchant may use the product now: signed, and every signing above it that it stands on…
+    in_effect: bool
+    product: str
+    reviews: List[ProductSigningReview]
+    # Names the signing among the merchant's; an authorisation below names it.
+    serial: int
+    status: Literal['under_review', 'signed', 'rejected', 'suspended', 'terminated']
+    status_reason: Optional[str]
+    updated_at: str
+
+
+@dataclass
+class ProductSigningChangeRequest(_Model):
+    """ProductSigningChangeRequest"""
+
+    reason: str
+
+
+@dataclass
+class ProductSigningList(_Model):
+    """A merchant's signings, each product's current one."""
+
+    data: List[ProductSigning]
+
+
+@dataclass
+class ProductSigningReview(_Model):
+    """One decision of staff's review of an application."""
+
+    at: str
+    # The maker.
+    by: str
+    # The checker: the staff member who approved the maker's decision.
+    checker: Optional[str]
+    # `approve` or `reject`.
+    decision: str
+    reason: Optional[str]
+
+
+@dataclass
 class Readiness(_Model):
     """Readiness"""
 
@@ -2558,6 +3030,20 @@ class RechargeRefund(_Model):
 RechargeRefundStatus = Literal['processing', 'succeeded', 'failed']
 
 RechargeStatus = Literal['pending', 'reviewing', 'crediting', 'succeeded', 'failed', 'closed', 'expired']
+
+
+@dataclass
+class RechargeTierSetting(_Model):
+    """A recharge tier: recharging `pay` (minor units) from `starts_at` until `ends_at` earns `bonus`."""
+
+    bonus: int
+    # Names the tier at the counter: 1 to 32 letters, digits, `_` or `-` (the platform's tiers are `platf…
+    code: str
+    # RFC 3339, after `starts_at`.
+    ends_at: str
+    pay: int
+    # RFC 3339.
+    starts_at: str
 
 
 @dataclass
@@ -2645,6 +3131,10 @@ class RegisterMemberRequest(_Model):
 
     email: Optional[str] = None
     kind: Optional[Literal['personal', 'enterprise']] = None
+    # The merchant (a brand or a franchisee) the member is registered for: its identity is then unique at…
+    merchant_id: Optional[str] = None
+    # The name or nickname the merchant knows the member by (with `merchant_id` only).
+    name: Optional[str] = None
     # 2 to 20 letters, digits, '_' or '-', not all digits.
     nickname: Optional[str] = None
     # A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise).
@@ -2735,6 +3225,23 @@ class SellCardRequest(_Model):
     order_number: Optional[str] = None
     # The payment channel the buyer paid through (a stored-value card sold at a price needs one).
     payment_channel: Optional[str] = None
+
+
+@dataclass
+class SetMerchantSettingsRequest(_Model):
+    """A change of a merchant's own settings."""
+
+    # Account type codes, each configured.
+    account_types: Optional[List[str]] = None
+    # The settings this merchant locks for every merchant below it (replacing what it locked).
+    locked: Optional[List[str]] = None
+    recharge_tiers: Optional[List[RechargeTierSetting]] = None
+    sms_verification_to_open: Optional[bool] = None
+    # Settings given back to what is above.
+    unset: Optional[List[str]] = None
+    # Merchants under one top whose settings name one group share their members' wallets.
+    wallet_group: Optional[str] = None
+    withdrawal_allowed: Optional[bool] = None
 
 
 @dataclass
@@ -2979,6 +3486,15 @@ class UnfreezeCardRequest(_Model):
 
 
 @dataclass
+class UpdateWebhookRequest(_Model):
+    """UpdateWebhookRequest"""
+
+    description: Optional[str] = None
+    events: Optional[List[str]] = None
+    url: Optional[str] = None
+
+
+@dataclass
 class VerifiedCode(_Model):
     """VerifiedCode"""
 
@@ -3054,6 +3570,106 @@ class WalletAccount(_Model):
     frozen: int
     incoming: int
     withdrawable: int
+
+
+@dataclass
+class WebhookAttempt(_Model):
+    """One attempt of a delivery, as logged."""
+
+    at: str
+    # 1 for the first attempt.
+    attempt: int
+    # Why no answer came (`no answer within 10000 ms`, a refused connection, an internal address).
+    error: Optional[str]
+    event_id: str
+    latency_ms: int
+    # `delivered` (a 2xx answer) or `failed`.
+    outcome: str
+    # The start of the answer's body (at most 512 bytes).
+    response_snippet: Optional[str]
+    # The receiver's HTTP status; null when it did not answer.
+    status_code: Optional[int]
+
+
+@dataclass
+class WebhookAttemptPage(_Model):
+    """WebhookAttemptPage"""
+
+    data: List[WebhookAttempt]
+    next_cursor: Optional[str]
+
+
+@dataclass
+class WebhookDeleted(_Model):
+    """A subscription deleted."""
+
+    deleted: bool
+    id: str
+
+
+@dataclass
+class WebhookDelivery(_Model):
+    """One event to one subscription."""
+
+    attempts: int
+    created_at: str
+    # The event's id (`evt_…`): the same in every attempt, for the receiver to de-duplicate by.
+    event_id: str
+    event_type: str
+    last_attempt_at: Optional[str]
+    # The receiver's status at the last attempt (null: no answer).
+    last_status_code: Optional[int]
+    # When it is tried next (pending), or was settled.
+    next_attempt_at: str
+    # The object the event is about.
+    object_id: str
+    # `pending`, `delivered` or `failed` (gave up after the retries).
+    status: str
+
+
+@dataclass
+class WebhookDeliveryPage(_Model):
+    """WebhookDeliveryPage"""
+
+    data: List[WebhookDelivery]
+    next_cursor: Optional[str]
+
+
+@dataclass
+class WebhookSubscription(_Model):
+    """A webhook subscription."""
+
+    # The member the client was bound to when it subscribed: only events of what it reaches are sent. Nul…
+    bound_member_id: Optional[str]
+    created_at: str
+    description: Optional[str]
+    # Why it is disabled: `by_client`, or `failing` (a delivery gave up after its retries).
+    disabled_reason: Optional[str]
+    # The event types sent (`*`: all).
+    events: List[str]
+    id: str
+    # sanhu's webhook public key (standard base64 of 32 bytes): deliveries are signed with it (Ed25519, t…
+    public_key: str
+    # `active`, or `disabled` (nothing is sent; deliveries wait).
+    status: str
+    updated_at: str
+    url: str
+
+
+@dataclass
+class WebhookSubscriptionPage(_Model):
+    """WebhookSubscriptionPage"""
+
+    data: List[WebhookSubscription]
+    next_cursor: Optional[str]
+
+
+@dataclass
+class WebhookTestEvent(_Model):
+    """WebhookTestEvent"""
+
+    # The test event's id; its delivery is listed with the subscription's.
+    event_id: str
 
 
 @dataclass
@@ -3549,12 +4165,15 @@ CardTransaction._fields = (
     ('business_line', 'business_line', True, None),
     ('card_number', 'card_number', True, None),
     ('counter_account_id', 'counter_account_id', True, None),
+    ('coupon_deduction', 'coupon_deduction', True, None),
+    ('coupon_ids', 'coupon_ids', True, None),
     ('created_at', 'created_at', True, None),
     ('discount', 'discount', True, None),
     ('kind', 'kind', True, None),
     ('order_amount', 'order_amount', True, None),
     ('order_number', 'order_number', True, None),
     ('payment_number', 'payment_number', True, None),
+    ('quote_id', 'quote_id', True, None),
     ('rate_bp', 'rate_bp', True, None),
     ('refunded', 'refunded', True, None),
     ('refusal', 'refusal', True, None),
@@ -3588,6 +4207,47 @@ CardValidity._fields = (
 ChangePayPasswordRequest._fields = (
     ('current_pay_password', 'current_pay_password', True, None),
     ('new_pay_password', 'new_pay_password', True, None),
+)
+CheckoutLine._fields = (
+    ('amount', 'amount', True, None),
+    ('category', 'category', True, None),
+    ('merchant_id', 'merchant_id', False, None),
+)
+CheckoutQuote._fields = (
+    ('card_number', 'card_number', True, None),
+    ('coupon_deduction', 'coupon_deduction', True, None),
+    ('coupon_ids', 'coupon_ids', True, None),
+    ('discount', 'discount', True, None),
+    ('expires_at', 'expires_at', True, None),
+    ('id', 'id', True, None),
+    ('lines', 'lines', True, _list(_model(CheckoutQuoteLine))),
+    ('member_id', 'member_id', True, None),
+    ('member_price', 'member_price', True, None),
+    ('order_amount', 'order_amount', True, None),
+    ('stacking', 'stacking', True, None),
+    ('steps', 'steps', True, _list(_model(CheckoutQuoteStep))),
+    ('to_pay', 'to_pay', True, None),
+)
+CheckoutQuoteLine._fields = (
+    ('amount', 'amount', True, None),
+    ('category', 'category', True, None),
+    ('coupon_deduction', 'coupon_deduction', True, None),
+    ('discount', 'discount', True, None),
+    ('merchant_id', 'merchant_id', True, None),
+    ('rate_bp', 'rate_bp', True, None),
+    ('to_pay', 'to_pay', True, None),
+)
+CheckoutQuoteRequest._fields = (
+    ('lines', 'lines', True, _list(_model(CheckoutLine))),
+    ('member_id', 'member_id', True, None),
+    ('card_number', 'card_number', False, None),
+    ('coupon_ids', 'coupon_ids', False, None),
+)
+CheckoutQuoteStep._fields = (
+    ('amount', 'amount', True, None),
+    ('coupon_id', 'coupon_id', True, None),
+    ('kind', 'kind', True, None),
+    ('remaining', 'remaining', True, None),
 )
 CodeTarget._fields = (
     ('kind', 'kind', True, None),
@@ -3629,6 +4289,19 @@ CompanyOfMember._fields = (
     ('company', 'company', True, _model(Company)),
     ('member_id', 'member_id', True, None),
 )
+CounterOpened._fields = (
+    ('member', 'member', True, _model(Member)),
+    ('recharge', 'recharge', True, _model(Recharge)),
+    ('registered', 'registered', True, None),
+)
+CounterOpeningRequest._fields = (
+    ('channel', 'channel', True, None),
+    ('order_number', 'order_number', True, None),
+    ('phone', 'phone', True, None),
+    ('tier', 'tier', True, None),
+    ('name', 'name', False, None),
+    ('sms_code', 'sms_code', False, None),
+)
 Counterparty._fields = (
     ('account_id', 'account_id', True, None),
     ('kind', 'kind', True, None),
@@ -3640,6 +4313,63 @@ Counters._fields = (
     ('credits_posted', 'credits_posted', True, None),
     ('debits_pending', 'debits_pending', True, None),
     ('debits_posted', 'debits_posted', True, None),
+)
+Coupon._fields = (
+    ('created_at', 'created_at', True, None),
+    ('expires_at', 'expires_at', True, None),
+    ('id', 'id', True, None),
+    ('issued_by', 'issued_by', True, None),
+    ('member_id', 'member_id', True, None),
+    ('owner', 'owner', True, None),
+    ('redeemed_at', 'redeemed_at', True, None),
+    ('status', 'status', True, None),
+    ('template_id', 'template_id', True, None),
+    ('valid_from', 'valid_from', True, None),
+)
+CouponIssueRow._fields = (
+    ('coupon', 'coupon', True, _model(Coupon)),
+    ('error', 'error', True, _model(CardCodeBindingError)),
+    ('member_id', 'member_id', True, None),
+    ('status', 'status', True, None),
+)
+CouponIssues._fields = (
+    ('issued', 'issued', True, None),
+    ('refused', 'refused', True, None),
+    ('rows', 'rows', True, _list(_model(CouponIssueRow))),
+)
+CouponList._fields = (
+    ('data', 'data', True, _list(_model(Coupon))),
+    ('next_cursor', 'next_cursor', True, None),
+)
+CouponTemplate._fields = (
+    ('amount', 'amount', True, None),
+    ('categories', 'categories', True, None),
+    ('category', 'category', True, None),
+    ('created_at', 'created_at', True, None),
+    ('created_by', 'created_by', True, None),
+    ('excluded_card_channels', 'excluded_card_channels', True, None),
+    ('id', 'id', True, None),
+    ('issued', 'issued', True, None),
+    ('kind', 'kind', True, None),
+    ('merchants', 'merchants', True, None),
+    ('name', 'name', True, None),
+    ('off_bp', 'off_bp', True, None),
+    ('owner', 'owner', True, None),
+    ('per_member', 'per_member', True, None),
+    ('quantity', 'quantity', True, None),
+    ('returned_on_refund', 'returned_on_refund', True, None),
+    ('stacking', 'stacking', True, None),
+    ('threshold', 'threshold', True, None),
+    ('validity', 'validity', True, _model(CouponValidity)),
+)
+CouponTemplateList._fields = (
+    ('data', 'data', True, _list(_model(CouponTemplate))),
+    ('next_cursor', 'next_cursor', True, None),
+)
+CouponValidity._fields = (
+    ('days_from_issue', 'days_from_issue', False, None),
+    ('from_', 'from', False, None),
+    ('until', 'until', False, None),
 )
 CreateCardBatchRequest._fields = (
     ('channel', 'channel', True, None),
@@ -3662,6 +4392,23 @@ CreateCardTypeRequest._fields = (
     ('terms', 'terms', True, _model(CardTerms)),
     ('merchant_id', 'merchant_id', False, None),
 )
+CreateCouponTemplateRequest._fields = (
+    ('amount', 'amount', True, None),
+    ('kind', 'kind', True, None),
+    ('name', 'name', True, None),
+    ('quantity', 'quantity', True, None),
+    ('stacking', 'stacking', True, None),
+    ('validity', 'validity', True, _model(CouponValidity)),
+    ('categories', 'categories', False, None),
+    ('category', 'category', False, None),
+    ('excluded_card_channels', 'excluded_card_channels', False, None),
+    ('merchant_id', 'merchant_id', False, None),
+    ('merchants', 'merchants', False, None),
+    ('off_bp', 'off_bp', False, None),
+    ('per_member', 'per_member', False, None),
+    ('returned_on_refund', 'returned_on_refund', False, None),
+    ('threshold', 'threshold', False, None),
+)
 CreateRechargeRequest._fields = (
     ('amount', 'amount', True, None),
     ('channel', 'channel', True, None),
@@ -3680,6 +4427,11 @@ CreateTransferRequest._fields = (
     ('pending', 'pending', False, None),
     ('reference', 'reference', False, None),
     ('timeout_s', 'timeout_s', False, None),
+)
+CreateWebhookRequest._fields = (
+    ('events', 'events', True, None),
+    ('url', 'url', True, None),
+    ('description', 'description', False, None),
 )
 Customer._fields = (
     ('certificate', 'certificate', True, _model(CustomerCertificate)),
@@ -3728,6 +4480,16 @@ CustomerStatusRequest._fields = (
     ('reason', 'reason', True, None),
     ('status', 'status', True, None),
 )
+CustomerWalletJson._fields = (
+    ('merchant_id', 'merchant_id', True, None),
+    ('wallet', 'wallet', True, _model(Wallet)),
+)
+CustomerWallets._fields = (
+    ('available', 'available', True, None),
+    ('balance', 'balance', True, None),
+    ('customer_id', 'customer_id', True, None),
+    ('data', 'data', True, _list(_model(CustomerWalletJson))),
+)
 DayFigures._fields = (
     ('date', 'date', True, None),
     ('payments', 'payments', True, _model(FlowFigure)),
@@ -3773,6 +4535,22 @@ DepositRequest._fields = (
     ('beneficiary_platform_account', 'beneficiary_platform_account', False, None),
     ('operator_id', 'operator_id', False, None),
     ('pay_password', 'pay_password', False, None),
+)
+EffectiveAccountTypes._fields = (
+    ('source', 'source', True, None),
+    ('value', 'value', True, None),
+)
+EffectiveFlag._fields = (
+    ('source', 'source', True, None),
+    ('value', 'value', True, None),
+)
+EffectiveRechargeTiers._fields = (
+    ('source', 'source', True, None),
+    ('value', 'value', True, _list(_model(RechargeTierSetting))),
+)
+EffectiveWalletGroup._fields = (
+    ('source', 'source', True, None),
+    ('value', 'value', True, None),
 )
 Entry._fields = (
     ('amount', 'amount', True, None),
@@ -3908,6 +4686,9 @@ IssueCodeRequest._fields = (
     ('email', 'email', False, None),
     ('phone', 'phone', False, None),
 )
+IssueCouponsRequest._fields = (
+    ('member_ids', 'member_ids', True, None),
+)
 IssuePayCodeRequest._fields = (
     ('account_id', 'account_id', False, None),
 )
@@ -3916,6 +4697,10 @@ IssuedCode._fields = (
     ('expires_at', 'expires_at', True, None),
     ('purpose', 'purpose', True, None),
     ('target', 'target', True, _model(CodeTarget)),
+)
+LockedSetting._fields = (
+    ('by', 'by', True, None),
+    ('setting', 'setting', True, None),
 )
 LoginIdentityRequest._fields = (
     ('email', 'email', False, None),
@@ -3939,6 +4724,8 @@ Member._fields = (
     ('real_name', 'real_name', True, None),
     ('status', 'status', True, None),
     ('status_code', 'status_code', True, None),
+    ('merchant_id', 'merchant_id', False, None),
+    ('name', 'name', False, None),
 )
 MemberAccount._fields = (
     ('account_type', 'account_type', True, None),
@@ -4068,6 +4855,14 @@ MerchantMoveRequest._fields = (
     ('parent_id', 'parent_id', True, None),
     ('reason', 'reason', True, None),
 )
+MerchantOwnSettings._fields = (
+    ('account_types', 'account_types', False, None),
+    ('locked', 'locked', False, None),
+    ('recharge_tiers', 'recharge_tiers', False, _list(_model(RechargeTierSetting))),
+    ('sms_verification_to_open', 'sms_verification_to_open', False, None),
+    ('wallet_group', 'wallet_group', False, None),
+    ('withdrawal_allowed', 'withdrawal_allowed', False, None),
+)
 MerchantReceipts._fields = (
     ('this_month', 'this_month', True, None),
     ('today', 'today', True, None),
@@ -4094,6 +4889,16 @@ MerchantScenarioRequest._fields = (
     ('kind', 'kind', True, None),
     ('address', 'address', False, None),
     ('url', 'url', False, None),
+)
+MerchantSettings._fields = (
+    ('account_types', 'account_types', True, _model(EffectiveAccountTypes)),
+    ('locked', 'locked', True, _list(_model(LockedSetting))),
+    ('merchant_id', 'merchant_id', True, None),
+    ('own', 'own', True, _model(MerchantOwnSettings)),
+    ('recharge_tiers', 'recharge_tiers', True, _model(EffectiveRechargeTiers)),
+    ('sms_verification_to_open', 'sms_verification_to_open', True, _model(EffectiveFlag)),
+    ('wallet_group', 'wallet_group', True, _model(EffectiveWalletGroup)),
+    ('withdrawal_allowed', 'withdrawal_allowed', True, _model(EffectiveFlag)),
 )
 MerchantSettlementAccount._fields = (
     ('account_name', 'account_name', True, None),
@@ -4288,10 +5093,11 @@ PayRequest._fields = (
     ('splits', 'splits', False, _list(_model(SplitRequest))),
 )
 PayWithCardRequest._fields = (
-    ('amount', 'amount', True, None),
     ('receiver_account_id', 'receiver_account_id', True, None),
+    ('amount', 'amount', False, None),
     ('business_line', 'business_line', False, None),
     ('order_number', 'order_number', False, None),
+    ('quote_id', 'quote_id', False, None),
 )
 Payment._fields = (
     ('amount', 'amount', True, None),
@@ -4343,6 +5149,60 @@ PostPendingRequest._fields = (
     ('metadata', 'metadata', False, None),
     ('reference', 'reference', False, None),
 )
+Product._fields = (
+    ('code', 'code', True, None),
+    ('fee_rate_bp', 'fee_rate_bp', True, None),
+    ('internal_only', 'internal_only', True, None),
+    ('merchant_types', 'merchant_types', True, None),
+    ('name', 'name', True, None),
+)
+ProductApplicationRequest._fields = (
+    ('product', 'product', True, None),
+)
+ProductAuthorisationRequest._fields = (
+    ('merchant_id', 'merchant_id', True, None),
+)
+ProductAuthoriser._fields = (
+    ('merchant_id', 'merchant_id', True, None),
+    ('serial', 'serial', True, None),
+)
+ProductList._fields = (
+    ('data', 'data', True, _list(_model(Product))),
+)
+ProductReviewRequest._fields = (
+    ('decision', 'decision', True, None),
+    ('reason', 'reason', False, None),
+)
+ProductRevocationRequest._fields = (
+    ('merchant_id', 'merchant_id', True, None),
+    ('reason', 'reason', True, None),
+)
+ProductSigning._fields = (
+    ('applied_at', 'applied_at', True, None),
+    ('applied_by', 'applied_by', True, None),
+    ('authorised_by', 'authorised_by', True, _model(ProductAuthoriser)),
+    ('fee_rate_bp', 'fee_rate_bp', True, None),
+    ('in_effect', 'in_effect', True, None),
+    ('product', 'product', True, None),
+    ('reviews', 'reviews', True, _list(_model(ProductSigningReview))),
+    ('serial', 'serial', True, None),
+    ('status', 'status', True, None),
+    ('status_reason', 'status_reason', True, None),
+    ('updated_at', 'updated_at', True, None),
+)
+ProductSigningChangeRequest._fields = (
+    ('reason', 'reason', True, None),
+)
+ProductSigningList._fields = (
+    ('data', 'data', True, _list(_model(ProductSigning))),
+)
+ProductSigningReview._fields = (
+    ('at', 'at', True, None),
+    ('by', 'by', True, None),
+    ('checker', 'checker', True, None),
+    ('decision', 'decision', True, None),
+    ('reason', 'reason', True, None),
+)
 Readiness._fields = (
     ('backend', 'backend', True, None),
     ('durability', 'durability', True, None),
@@ -4385,6 +5245,13 @@ RechargeRefund._fields = (
     ('refund_number', 'refund_number', True, None),
     ('status', 'status', True, None),
 )
+RechargeTierSetting._fields = (
+    ('bonus', 'bonus', True, None),
+    ('code', 'code', True, None),
+    ('ends_at', 'ends_at', True, None),
+    ('pay', 'pay', True, None),
+    ('starts_at', 'starts_at', True, None),
+)
 RedeemCardCodeRequest._fields = (
     ('code', 'code', True, None),
     ('member_id', 'member_id', True, None),
@@ -4426,6 +5293,8 @@ RegisterEnterpriseRequestThirdParty._fields = (
 RegisterMemberRequest._fields = (
     ('email', 'email', False, None),
     ('kind', 'kind', False, None),
+    ('merchant_id', 'merchant_id', False, None),
+    ('name', 'name', False, None),
     ('nickname', 'nickname', False, None),
     ('phone', 'phone', False, None),
     ('scope', 'scope', False, None),
@@ -4469,6 +5338,15 @@ SellCardRequest._fields = (
     ('batch_id', 'batch_id', True, None),
     ('order_number', 'order_number', False, None),
     ('payment_channel', 'payment_channel', False, None),
+)
+SetMerchantSettingsRequest._fields = (
+    ('account_types', 'account_types', False, None),
+    ('locked', 'locked', False, None),
+    ('recharge_tiers', 'recharge_tiers', False, _list(_model(RechargeTierSetting))),
+    ('sms_verification_to_open', 'sms_verification_to_open', False, None),
+    ('unset', 'unset', False, None),
+    ('wallet_group', 'wallet_group', False, None),
+    ('withdrawal_allowed', 'withdrawal_allowed', False, None),
 )
 SetPaymentLimitsRequest._fields = (
     ('account_type', 'account_type', True, None),
@@ -4594,6 +5472,11 @@ UnbindBankCardRequest._fields = (
 UnfreezeCardRequest._fields = (
     ('reason', 'reason', True, None),
 )
+UpdateWebhookRequest._fields = (
+    ('description', 'description', False, None),
+    ('events', 'events', False, None),
+    ('url', 'url', False, None),
+)
 VerifiedCode._fields = (
     ('purpose', 'purpose', True, None),
     ('target', 'target', True, _model(CodeTarget)),
@@ -4635,6 +5518,58 @@ WalletAccount._fields = (
     ('frozen', 'frozen', True, None),
     ('incoming', 'incoming', True, None),
     ('withdrawable', 'withdrawable', True, None),
+)
+WebhookAttempt._fields = (
+    ('at', 'at', True, None),
+    ('attempt', 'attempt', True, None),
+    ('error', 'error', True, None),
+    ('event_id', 'event_id', True, None),
+    ('latency_ms', 'latency_ms', True, None),
+    ('outcome', 'outcome', True, None),
+    ('response_snippet', 'response_snippet', True, None),
+    ('status_code', 'status_code', True, None),
+)
+WebhookAttemptPage._fields = (
+    ('data', 'data', True, _list(_model(WebhookAttempt))),
+    ('next_cursor', 'next_cursor', True, None),
+)
+WebhookDeleted._fields = (
+    ('deleted', 'deleted', True, None),
+    ('id', 'id', True, None),
+)
+WebhookDelivery._fields = (
+    ('attempts', 'attempts', True, None),
+    ('created_at', 'created_at', True, None),
+    ('event_id', 'event_id', True, None),
+    ('event_type', 'event_type', True, None),
+    ('last_attempt_at', 'last_attempt_at', True, None),
+    ('last_status_code', 'last_status_code', True, None),
+    ('next_attempt_at', 'next_attempt_at', True, None),
+    ('object_id', 'object_id', True, None),
+    ('status', 'status', True, None),
+)
+WebhookDeliveryPage._fields = (
+    ('data', 'data', True, _list(_model(WebhookDelivery))),
+    ('next_cursor', 'next_cursor', True, None),
+)
+WebhookSubscription._fields = (
+    ('bound_member_id', 'bound_member_id', True, None),
+    ('created_at', 'created_at', True, None),
+    ('description', 'description', True, None),
+    ('disabled_reason', 'disabled_reason', True, None),
+    ('events', 'events', True, None),
+    ('id', 'id', True, None),
+    ('public_key', 'public_key', True, None),
+    ('status', 'status', True, None),
+    ('updated_at', 'updated_at', True, None),
+    ('url', 'url', True, None),
+)
+WebhookSubscriptionPage._fields = (
+    ('data', 'data', True, _list(_model(WebhookSubscription))),
+    ('next_cursor', 'next_cursor', True, None),
+)
+WebhookTestEvent._fields = (
+    ('event_id', 'event_id', True, None),
 )
 WithdrawRequest._fields = (
     ('amount', 'amount', True, None),
@@ -4754,6 +5689,11 @@ __all__ = [
     'CardTypeList',
     'CardValidity',
     'ChangePayPasswordRequest',
+    'CheckoutLine',
+    'CheckoutQuote',
+    'CheckoutQuoteLine',
+    'CheckoutQuoteRequest',
+    'CheckoutQuoteStep',
     'CloseAccountRequest',
     'CodeTarget',
     'Company',
@@ -4762,14 +5702,27 @@ __all__ = [
     'CompanyLegalPersonCertificate',
     'CompanyOfMember',
     'CompletePhoneChangeRequest',
+    'CounterOpened',
+    'CounterOpeningRequest',
     'Counterparty',
     'CounterpartyKind',
     'Counters',
+    'Coupon',
+    'CouponIssueRow',
+    'CouponIssues',
+    'CouponKind',
+    'CouponList',
+    'CouponStacking',
+    'CouponTemplate',
+    'CouponTemplateList',
+    'CouponValidity',
     'CreateCardBatchRequest',
     'CreateCardSegmentRequest',
     'CreateCardTypeRequest',
+    'CreateCouponTemplateRequest',
     'CreateRechargeRequest',
     'CreateTransferRequest',
+    'CreateWebhookRequest',
     'Customer',
     'CustomerBill',
     'CustomerBillMember',
@@ -4778,6 +5731,8 @@ __all__ = [
     'CustomerList',
     'CustomerOverview',
     'CustomerStatusRequest',
+    'CustomerWalletJson',
+    'CustomerWallets',
     'DayFigures',
     'DecideAuthenticationRequest',
     'DeductionOrder',
@@ -4785,6 +5740,10 @@ __all__ = [
     'DepositCaptureRequest',
     'DepositRequest',
     'DepositStatus',
+    'EffectiveAccountTypes',
+    'EffectiveFlag',
+    'EffectiveRechargeTiers',
+    'EffectiveWalletGroup',
     'EmptyRequest',
     'Entry',
     'EntryPage',
@@ -4814,8 +5773,10 @@ __all__ = [
     'IdentityListDataItem',
     'IssueBillRequest',
     'IssueCodeRequest',
+    'IssueCouponsRequest',
     'IssuePayCodeRequest',
     'IssuedCode',
+    'LockedSetting',
     'LoginIdentityRequest',
     'LoginIdentityRequestThirdParty',
     'Member',
@@ -4840,11 +5801,13 @@ __all__ = [
     'MerchantLevelList',
     'MerchantList',
     'MerchantMoveRequest',
+    'MerchantOwnSettings',
     'MerchantReceipts',
     'MerchantReview',
     'MerchantReviewRequest',
     'MerchantScenario',
     'MerchantScenarioRequest',
+    'MerchantSettings',
     'MerchantSettlementAccount',
     'MerchantSettlementAccountRequest',
     'MerchantStatusRequest',
@@ -4885,6 +5848,17 @@ __all__ = [
     'PlatformAccount',
     'PlatformAccountList',
     'PostPendingRequest',
+    'Product',
+    'ProductApplicationRequest',
+    'ProductAuthorisationRequest',
+    'ProductAuthoriser',
+    'ProductList',
+    'ProductReviewRequest',
+    'ProductRevocationRequest',
+    'ProductSigning',
+    'ProductSigningChangeRequest',
+    'ProductSigningList',
+    'ProductSigningReview',
     'Readiness',
     'ReasonRequest',
     'Recharge',
@@ -4892,6 +5866,7 @@ __all__ = [
     'RechargeRefund',
     'RechargeRefundStatus',
     'RechargeStatus',
+    'RechargeTierSetting',
     'RedeemCardCodeRequest',
     'Refund',
     'RefundRequest',
@@ -4910,6 +5885,7 @@ __all__ = [
     'ReviewRequest',
     'RevokeOperatorRequest',
     'SellCardRequest',
+    'SetMerchantSettingsRequest',
     'SetPaymentLimitsRequest',
     'ShareStatus',
     'Split',
@@ -4931,12 +5907,21 @@ __all__ = [
     'TransferPart',
     'UnbindBankCardRequest',
     'UnfreezeCardRequest',
+    'UpdateWebhookRequest',
     'VerifiedCode',
     'VerifyCodeRequest',
     'VerifyPhoneChangeRequest',
     'VoidPendingRequest',
     'Wallet',
     'WalletAccount',
+    'WebhookAttempt',
+    'WebhookAttemptPage',
+    'WebhookDeleted',
+    'WebhookDelivery',
+    'WebhookDeliveryPage',
+    'WebhookSubscription',
+    'WebhookSubscriptionPage',
+    'WebhookTestEvent',
     'WithdrawRequest',
     'Withdrawal',
     'WithdrawalCheck',

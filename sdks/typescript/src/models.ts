@@ -670,6 +670,10 @@ export interface CardTransaction {
   card_number: string;
   /** The account on the other side: a recharge's channel clearing account, a payment's or refund's receiver. */
   counter_account_id: string | null;
+  /** A payment with a checkout quote: what its coupons took off (`order_amount` = `amount` + `discount` + `coupon_deduction`). */
+  coupon_deduction: number;
+  /** A payment with a checkout quote: the coupons it redeemed. */
+  coupon_ids: string[];
   created_at: string;
   /** A payment: the order's amount less what it took. */
   discount: number;
@@ -681,6 +685,8 @@ export interface CardTransaction {
   order_number: string;
   /** A refund: the payment's order number. */
   payment_number: string | null;
+  /** A payment with a checkout quote: the quote. */
+  quote_id: string | null;
   /** A payment: the rate applied, in basis points of the price. */
   rate_bp: number | null;
   /** A payment: what its refunds gave back. */
@@ -739,6 +745,69 @@ export interface ChangePayPasswordRequest {
   current_pay_password: string;
   /** 6 digits, not one digit repeated (`pay_password_repeated`), not a run (`pay_password_sequence`). */
   new_pay_password: string;
+}
+
+/** One line of an order. */
+export interface CheckoutLine {
+  /** The line's price, in minor units. */
+  amount: number;
+  /** Its product category, which names the card's rate (as a business line does). */
+  category: string;
+  /** The merchant selling it. */
+  merchant_id?: string;
+}
+
+/** A checkout quote: what the order costs, every step itemised. Amounts in minor units; `order_amount` = `discount` + `coupon_deduction` + `to_pay`. */
+export interface CheckoutQuote {
+  card_number: string | null;
+  coupon_deduction: number;
+  coupon_ids: string[];
+  discount: number;
+  /** Paid with until then (15 minutes). */
+  expires_at: string;
+  id: string;
+  lines: CheckoutQuoteLine[];
+  member_id: string;
+  /** The lines at the card's rates alone. */
+  member_price: number;
+  order_amount: number;
+  stacking: CouponStacking;
+  steps: CheckoutQuoteStep[];
+  to_pay: number;
+}
+
+/** One line of a quote. */
+export interface CheckoutQuoteLine {
+  amount: number;
+  category: string;
+  coupon_deduction: number;
+  discount: number;
+  merchant_id: string | null;
+  /** The card's rate applied to it, in basis points (10000: none). */
+  rate_bp: number;
+  to_pay: number;
+}
+
+/** What to quote. */
+export interface CheckoutQuoteRequest {
+  /** The member's card that will pay: its rates give the discount. None: no discount. */
+  card_number?: string;
+  /** The member's coupons to use (at most 5, one per template). */
+  coupon_ids?: string[];
+  /** 1 to 100 lines. */
+  lines: CheckoutLine[];
+  member_id: string;
+}
+
+/** One step of a quote, in the order applied. */
+export interface CheckoutQuoteStep {
+  /** What it took off. */
+  amount: number;
+  coupon_id: string | null;
+  /** `card_discount` or `coupon`. */
+  kind: "card_discount" | "coupon";
+  /** What the order cost after it. */
+  remaining: number;
 }
 
 export interface CloseAccountRequest {
@@ -817,6 +886,30 @@ export interface CompanyOfMember {
 export interface CompletePhoneChangeRequest {
 }
 
+/** What an opening did. */
+export interface CounterOpened {
+  member: Member;
+  recharge: Recharge;
+  /** Whether the member was registered now (false: found at the merchant by its phone). */
+  registered: boolean;
+}
+
+/** Opening a member at a franchisee's counter. */
+export interface CounterOpeningRequest {
+  /** The payment channel the member pays the tier through. */
+  channel: string;
+  /** The member's name or nickname, as the franchisee knows it. */
+  name?: string;
+  /** The recharge order's number: 1 to 64 printable ASCII characters. */
+  order_number: string;
+  /** A mainland mobile (11 digits, read as +86) or +country and number. */
+  phone: string;
+  /** The code sent to the phone for `register`, where the merchant requires it to open a member. */
+  sms_code?: string;
+  /** The code of the recharge tier chosen, among the merchant's in effect. */
+  tier: string;
+}
+
 /** Who the money came from or went to. */
 export interface Counterparty {
   account_id: string;
@@ -835,6 +928,93 @@ export interface Counters {
   credits_posted: number;
   debits_pending: number;
   debits_posted: number;
+}
+
+/** A coupon as the API shows it. */
+export interface Coupon {
+  created_at: string;
+  expires_at: string;
+  id: string;
+  issued_by: string;
+  member_id: string;
+  owner: string;
+  redeemed_at: string | null;
+  /** `unused`, `redeemed`, or `expired` (unused past its validity). */
+  status: "unused" | "redeemed" | "expired";
+  template_id: string;
+  valid_from: string;
+}
+
+/** One member's result. */
+export interface CouponIssueRow {
+  coupon: Coupon | null;
+  error: CardCodeBindingError | null;
+  /** The member as given. */
+  member_id: string;
+  /** `issued`, or `refused` with the error. */
+  status: "issued" | "refused";
+}
+
+/** Every member's result, in the request's order. */
+export interface CouponIssues {
+  issued: number;
+  refused: number;
+  rows: CouponIssueRow[];
+}
+
+/** What a coupon takes off. */
+export type CouponKind = "fixed_amount" | "percentage" | "threshold" | "free_item";
+
+/** A page of a member's coupons, in id order. */
+export interface CouponList {
+  data: Coupon[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
+/** How a template's coupons stack with a card's discount. */
+export type CouponStacking = "coupon_then_discount" | "discount_then_coupon" | "exclusive";
+
+/** A coupon template as the API shows it; amounts in minor units. */
+export interface CouponTemplate {
+  amount: number;
+  categories: string[];
+  category: string | null;
+  created_at: string;
+  created_by: string;
+  excluded_card_channels: CardSalesChannel[];
+  id: string;
+  /** Coupons issued so far. */
+  issued: number;
+  kind: CouponKind;
+  merchants: string[];
+  name: string;
+  off_bp: number | null;
+  /** `platform`, or the merchant's id (`mch_…`). */
+  owner: string;
+  per_member: number;
+  quantity: number;
+  returned_on_refund: boolean;
+  stacking: CouponStacking;
+  threshold: number | null;
+  validity: CouponValidity;
+}
+
+/** A page of coupon templates, in id order. */
+export interface CouponTemplateList {
+  data: CouponTemplate[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
+/** How long a coupon is valid: `days_from_issue`, or fixed dates `from` and `until` (RFC 3339). */
+export interface CouponValidity {
+  /** Valid for this many days (1 to 3,650) from its issue. */
+  days_from_issue?: number;
+  /** Valid from this time (inclusive) ... */
+  from?: string;
+  /** ... to this one (exclusive), whenever issued. */
+  until?: string;
 }
 
 /** A new batch. */
@@ -873,6 +1053,37 @@ export interface CreateCardTypeRequest {
   terms: CardTerms;
 }
 
+/** A new coupon template. */
+export interface CreateCouponTemplateRequest {
+  /** `fixed_amount` and `threshold`: what it takes off; `percentage`: the cap; `free_item`: the item's value at most. Minor units. */
+  amount: number;
+  /** The categories whose lines it applies to (at most 50); all when empty. */
+  categories?: string[];
+  /** `free_item`: the category whose dearest line is free. */
+  category?: string;
+  /** Cards sold through these channels do not combine with it: with such a card, the card's discount is not applied. */
+  excluded_card_channels?: CardSalesChannel[];
+  kind: CouponKind;
+  /** The merchant whose template it is; the platform's when absent (a client bound to a member names one of its member's merchants). */
+  merchant_id?: string;
+  /** The merchants whose lines it applies to (at most 50); all when empty. */
+  merchants?: string[];
+  /** 1 to 50 characters. */
+  name: string;
+  /** `percentage`: the share of the price taken off, in basis points (1 to 10,000). */
+  off_bp?: number;
+  /** Coupons one member holds at most (1 to 1,000; 1 when absent). */
+  per_member?: number;
+  /** Coupons it issues at most (1 to 10,000,000). */
+  quantity: number;
+  /** Whether a payment refunded in full gives the coupon back. */
+  returned_on_refund?: boolean;
+  stacking: CouponStacking;
+  /** `threshold`: what the lines it applies to reach (more than `amount`). */
+  threshold?: number;
+  validity: CouponValidity;
+}
+
 /** A recharge order's request. */
 export interface CreateRechargeRequest {
   /** The account to credit; the member's account of the configured recharge type when absent. */
@@ -896,6 +1107,14 @@ export interface CreateTransferRequest {
   pending?: boolean | null;
   reference?: string | null;
   timeout_s?: number | null;
+}
+
+export interface CreateWebhookRequest {
+  description?: string;
+  /** Event types (docs/WEBHOOKS.md), 1 to 32, or `["*"]` for all. */
+  events: string[];
+  /** An absolute `https://` URL, at most 2048 bytes; deliveries are POSTed to it. */
+  url: string;
 }
 
 /** A customer (客户) as the API shows it. */
@@ -974,6 +1193,24 @@ export interface CustomerStatusRequest {
   status: "normal" | "banned" | "frozen" | "stop_payment";
 }
 
+/** One member's wallet, with the merchant it is spent at. */
+export interface CustomerWalletJson {
+  /** The merchant the member was registered for; null for a member of the platform. */
+  merchant_id: string | null;
+  wallet: Wallet;
+}
+
+/** A customer's wallets at every merchant, and their total. */
+export interface CustomerWallets {
+  /** The wallets' available amounts summed. */
+  available: number;
+  /** The wallets' balances summed. */
+  balance: number;
+  customer_id: string;
+  /** One per member, in member id order. */
+  data: CustomerWalletJson[];
+}
+
 /** One platform day's figures. */
 export interface DayFigures {
   /** The platform's date. */
@@ -1050,6 +1287,34 @@ export interface DepositRequest {
 
 export type DepositStatus = "holding" | "held" | "refused" | "releasing" | "released" | "capturing" | "captured";
 
+/** The account types a merchant's members are offered, and where that came from. */
+export interface EffectiveAccountTypes {
+  /** `platform`, or the id of the merchant that set it. */
+  source: string;
+  value: string[];
+}
+
+/** A yes-or-no setting in effect, and where it came from. */
+export interface EffectiveFlag {
+  /** `platform`, or the id of the merchant that set it. */
+  source: string;
+  value: boolean;
+}
+
+/** The recharge tiers a merchant's members recharge at, and where they came from. */
+export interface EffectiveRechargeTiers {
+  /** `platform`, or the id of the merchant that set them. */
+  source: string;
+  value: RechargeTierSetting[];
+}
+
+/** The wallet group in effect (null: none), and where it came from. */
+export interface EffectiveWalletGroup {
+  /** `platform`, or the id of the merchant that set it. */
+  source: string;
+  value: string | null;
+}
+
 /** The body of an action that takes no fields: empty or `{}`. */
 export interface EmptyRequest {
 }
@@ -1083,7 +1348,7 @@ export interface ErrorModel {
 }
 
 /** Every error code the API answers with. A code is stable: never renamed, always with the same status. */
-export type ErrorCode = "missing_signature" | "malformed_signature" | "unknown_client" | "client_revoked" | "stale_timestamp" | "invalid_signature" | "replayed_nonce" | "scope_missing" | "client_bound" | "rate_limited" | "staff_session_invalid" | "staff_session_expired" | "csrf_token_missing" | "csrf_token_invalid" | "invalid_credentials" | "staff_locked" | "staff_disabled" | "staff_session_required" | "approval_not_found" | "approval_same_staff_member" | "approval_decided" | "approval_in_progress" | "route_not_found" | "method_not_allowed" | "body_too_large" | "invalid_json" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotency_key_not_accepted" | "invalid_id" | "invalid_query" | "unknown_parameter" | "missing_parameter" | "invalid_cursor" | "invalid_amount" | "amount_out_of_range" | "unknown_currency" | "invalid_normal_side" | "invalid_overdraft_limit" | "invalid_code" | "invalid_reference" | "invalid_metadata" | "invalid_timeout" | "invalid_batch_size" | "invalid_action" | "invalid_limit" | "invalid_time" | "invalid_account_ids" | "invalid_kind" | "invalid_scope" | "invalid_status" | "invalid_result" | "invalid_role" | "invalid_operation" | "invalid_decision" | "invalid_payout_result" | "invalid_direction" | "invalid_purpose" | "transfer_not_found" | "exists_with_different_fields" | "duplicate_id_in_batch" | "account_not_found" | "same_account" | "currency_mismatch" | "account_closed" | "debits_blocked" | "credits_blocked" | "insufficient_funds" | "overflow" | "pending_not_found" | "pending_already_posted" | "pending_already_voided" | "pending_expired" | "amount_exceeds_pending" | "linked_event_failed" | "linked_event_chain_open" | "account_has_pending" | "account_not_empty" | "internal_error" | "ledger_unavailable" | "not_ready" | "request_timeout" | "audit_unavailable" | "account_close_required" | "account_frozen" | "account_other_member" | "account_status_unchanged" | "account_stop_payment" | "account_type_code_invalid" | "account_type_duplicate" | "account_type_exactly_one_must_open_on_activation" | "account_type_limit_reached" | "account_type_name_invalid" | "account_type_not_configured" | "account_type_overdraft_invalid" | "account_type_per_member_invalid" | "address_invalid" | "authentication_certificate_not_accepted" | "authentication_channel_invalid" | "authentication_inconsistent" | "authentication_not_found" | "authentication_not_pending" | "authentication_other_member" | "authentication_subject_mismatch" | "authentication_subject_required" | "authentication_type_unknown" | "bank_card_not_found" | "basic_account_exists" | "card_already_bound" | "card_holder_invalid" | "card_holder_mismatch" | "card_not_members" | "card_number_check_failed" | "card_number_invalid" | "card_security_data_refused" | "card_token_invalid" | "certificate_check_failed" | "certificate_conflict" | "certificate_format_invalid" | "certificate_kind_mismatch" | "certificate_taken" | "certificate_type_unknown" | "code_attempts_exhausted" | "code_expired" | "code_incorrect" | "code_policy_invalid" | "code_sent_too_recently" | "code_used" | "company_credit_code_required" | "concurrent_change" | "customer_banned" | "customer_frozen" | "customer_inconsistent" | "customer_kind_mismatch" | "customer_merge_required" | "customer_merged" | "customer_not_found" | "customer_status_unchanged" | "customer_stop_payment" | "dormancy_days_invalid" | "email_invalid" | "identity_not_found" | "identity_taken" | "industry_invalid" | "last_admin" | "last_identity" | "legal_person_certificate_not_personal" | "licence_expiry_invalid" | "masked_card_number_invalid" | "member_account_not_found" | "member_already_active" | "member_cancelled" | "member_has_open_orders" | "member_kind_mismatch" | "member_locked" | "member_not_active" | "member_not_enterprise" | "member_not_found" | "member_not_locked" | "member_not_real_named" | "member_recently_active" | "merchant_business_of_another_customer" | "merchant_cap_reached" | "merchant_certificate_required" | "merchant_contact_invalid" | "merchant_depth_exceeded" | "merchant_document_invalid" | "merchant_documents_missing" | "merchant_level_not_allowed" | "merchant_level_required" | "merchant_level_type_not_allowed" | "merchant_level_unknown" | "merchant_limit_exceeded" | "merchant_limits_invalid" | "merchant_member_kind_not_allowed" | "merchant_move_into_own_subtree" | "merchant_name_invalid" | "merchant_not_applying" | "merchant_not_found" | "merchant_not_receiving" | "merchant_not_special" | "merchant_not_under_review" | "merchant_parent_not_active" | "merchant_parent_unknown" | "merchant_real_name_required" | "merchant_review_reason_required" | "merchant_review_staff_only" | "merchant_scenario_invalid" | "merchant_status_change_not_allowed" | "merchant_status_invalid" | "merchant_type_code_invalid" | "merchant_type_unknown" | "merge_authentication_other_customer" | "merge_certificate_mismatch" | "merge_member_not_of_customer" | "merge_requires_administrator" | "merge_same_customer" | "merge_would_lift_restriction" | "nickname_all_digits" | "nickname_character_invalid" | "nickname_length_invalid" | "operation_not_allowed_for_role" | "operator_disabled" | "operator_limit_currency_mismatch" | "operator_limit_per_day" | "operator_limit_per_transaction" | "operator_limits_inconsistent" | "operator_not_admin" | "operator_not_authorised" | "operator_not_found" | "operator_other_member" | "operator_removed" | "operator_status_unchanged" | "organisation_name_invalid" | "pay_password_already_set" | "pay_password_incorrect" | "pay_password_locked" | "pay_password_not_set" | "pay_password_not_six_digits" | "pay_password_policy_invalid" | "pay_password_repeated" | "pay_password_reset_certificate_mismatch" | "pay_password_reset_phone_required" | "pay_password_reset_real_name_required" | "pay_password_sequence" | "phone_change_code_mismatch" | "phone_change_expired" | "phone_change_not_found" | "phone_change_unverified" | "phone_invalid" | "phone_unchanged" | "real_name_invalid" | "reason_invalid" | "settlement_account_changed" | "settlement_account_fixed" | "settlement_account_invalid" | "settlement_account_kind_not_accepted" | "settlement_account_missing" | "settlement_account_name_mismatch" | "settlement_account_real_name_required" | "settlement_account_unverified" | "settlement_cycle_invalid" | "staff_name_invalid" | "sub_merchant_client_refused" | "third_party_provider_invalid" | "third_party_subject_invalid" | "account_not_in_wallet" | "account_not_members" | "account_not_rechargeable" | "account_type_mismatch" | "adjustment_same_actor" | "amount_overflow" | "below_minimum_withdrawal" | "bonus_spent_exceeds_refund" | "capture_exceeds_holds" | "channel_not_configured" | "daily_transfer_limit_exceeded" | "deduction_order_invalid" | "deposit_beneficiary_invalid" | "deposit_capture_not_allowed" | "deposit_captured" | "deposit_not_found" | "deposit_not_held" | "deposit_release_not_allowed" | "deposit_released" | "duplicate_account" | "escrow_release_not_allowed" | "escrow_released" | "escrow_return_not_allowed" | "escrow_returned" | "exceeds_withdrawable" | "fee_rule_invalid" | "flow_account_not_found" | "flow_cursor_invalid" | "flow_limit_invalid" | "freeze_not_found" | "hold_timeout_invalid" | "minimum_withdrawal_invalid" | "no_bonus_account" | "no_holds" | "not_wallet_account" | "not_withdrawable" | "operator_limit_exceeded" | "operator_required" | "order_closed" | "order_not_found" | "order_not_under_review" | "order_number_invalid" | "order_number_reused" | "order_state_invalid" | "order_under_review" | "pay_by_phone_not_allowed" | "pay_code_expired" | "pay_code_lookups_limited" | "pay_code_not_found" | "pay_code_ttl_invalid" | "pay_code_used" | "pay_password_required" | "payment_limit_exceeded" | "payment_limits_invalid" | "payment_not_escrowed" | "payment_not_refundable" | "payment_not_split" | "platform_account_not_found" | "receiver_not_allowed" | "receiver_not_found" | "recharge_below_fee" | "recharge_not_refundable" | "recharge_tier_invalid" | "refund_exceeds_payment" | "refund_exceeds_recharge" | "refund_not_allowed" | "refund_number_reused" | "same_wallet" | "split_receiver_not_found" | "split_receivers_invalid" | "split_refund_exceeds_share" | "split_share_invalid" | "split_shares_mismatch" | "subsidy_account_withdrawable" | "subsidy_credits_invalid" | "subsidy_enterprise_only" | "subsidy_fund_insufficient" | "subsidy_funding_source_invalid" | "transfer_limit_exceeded" | "transfer_limit_invalid" | "transfer_not_allowed" | "withdrawal_below_fee" | "card_amount_invalid" | "card_batch_already_approved_by_role" | "card_batch_approver_not_authorised" | "card_batch_not_approved" | "card_batch_not_found" | "card_batch_same_approver" | "card_batch_sold_out" | "card_channel_invalid" | "card_code_attempts_exceeded" | "card_code_expired" | "card_code_expiry_invalid" | "card_code_invalid" | "card_code_not_found" | "card_code_quantity_invalid" | "card_code_rows_invalid" | "card_code_used" | "card_codes_exceed_batch" | "card_count_invalid" | "card_cursor_invalid" | "card_discount_invalid" | "card_expired" | "card_grade_invalid" | "card_list_limit_invalid" | "card_member_already_bound" | "card_not_active" | "card_not_found" | "card_not_frozen" | "card_not_rechargeable" | "card_not_sold" | "card_not_stored_value" | "card_order_number_required" | "card_owner_required" | "card_price_invalid" | "card_quantity_invalid" | "card_receiver_outside_scope" | "card_refund_exceeds_payment" | "card_segment_full" | "card_segment_invalid" | "card_segment_not_found" | "card_segment_overlaps" | "card_transaction_not_found" | "card_type_name_invalid" | "card_type_not_found" | "card_validity_invalid" | "member_card_number_invalid" | "bill_not_found" | "bill_period_invalid" | "bill_period_not_closed" | "bill_limit_invalid" | "bill_cursor_invalid" | "bill_too_large";
+export type ErrorCode = "missing_signature" | "malformed_signature" | "unknown_client" | "client_revoked" | "stale_timestamp" | "invalid_signature" | "replayed_nonce" | "scope_missing" | "client_bound" | "rate_limited" | "staff_session_invalid" | "staff_session_expired" | "csrf_token_missing" | "csrf_token_invalid" | "invalid_credentials" | "staff_locked" | "staff_disabled" | "staff_session_required" | "approval_not_found" | "approval_same_staff_member" | "approval_decided" | "approval_in_progress" | "route_not_found" | "method_not_allowed" | "body_too_large" | "invalid_json" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotency_key_not_accepted" | "invalid_id" | "invalid_query" | "unknown_parameter" | "missing_parameter" | "invalid_cursor" | "invalid_amount" | "amount_out_of_range" | "unknown_currency" | "invalid_normal_side" | "invalid_overdraft_limit" | "invalid_code" | "invalid_reference" | "invalid_metadata" | "invalid_timeout" | "invalid_batch_size" | "invalid_action" | "invalid_limit" | "invalid_time" | "invalid_account_ids" | "invalid_kind" | "invalid_scope" | "invalid_status" | "invalid_result" | "invalid_role" | "invalid_operation" | "invalid_decision" | "invalid_payout_result" | "invalid_direction" | "invalid_purpose" | "transfer_not_found" | "exists_with_different_fields" | "duplicate_id_in_batch" | "account_not_found" | "same_account" | "currency_mismatch" | "account_closed" | "debits_blocked" | "credits_blocked" | "insufficient_funds" | "overflow" | "pending_not_found" | "pending_already_posted" | "pending_already_voided" | "pending_expired" | "amount_exceeds_pending" | "linked_event_failed" | "linked_event_chain_open" | "account_has_pending" | "account_not_empty" | "internal_error" | "ledger_unavailable" | "not_ready" | "request_timeout" | "audit_unavailable" | "account_close_required" | "account_frozen" | "account_other_member" | "account_status_unchanged" | "account_stop_payment" | "account_type_code_invalid" | "account_type_duplicate" | "account_type_exactly_one_must_open_on_activation" | "account_type_limit_reached" | "account_type_name_invalid" | "account_type_not_configured" | "account_type_not_offered" | "account_type_overdraft_invalid" | "account_type_per_member_invalid" | "address_invalid" | "authentication_certificate_not_accepted" | "authentication_channel_invalid" | "authentication_inconsistent" | "authentication_not_found" | "authentication_not_pending" | "authentication_other_member" | "authentication_subject_mismatch" | "authentication_subject_required" | "authentication_type_unknown" | "bank_card_not_found" | "basic_account_exists" | "card_already_bound" | "card_holder_invalid" | "card_holder_mismatch" | "card_not_members" | "card_number_check_failed" | "card_number_invalid" | "card_security_data_refused" | "card_token_invalid" | "certificate_check_failed" | "certificate_conflict" | "certificate_format_invalid" | "certificate_kind_mismatch" | "certificate_taken" | "certificate_type_unknown" | "code_attempts_exhausted" | "code_expired" | "code_incorrect" | "code_policy_invalid" | "code_sent_too_recently" | "code_used" | "company_credit_code_required" | "concurrent_change" | "customer_banned" | "customer_frozen" | "customer_inconsistent" | "customer_kind_mismatch" | "customer_merge_required" | "customer_merged" | "customer_not_found" | "customer_status_unchanged" | "customer_stop_payment" | "dormancy_days_invalid" | "email_invalid" | "identity_not_found" | "identity_taken" | "industry_invalid" | "last_admin" | "last_identity" | "legal_person_certificate_not_personal" | "licence_expiry_invalid" | "masked_card_number_invalid" | "member_account_not_found" | "member_already_active" | "member_cancelled" | "member_has_open_orders" | "member_kind_mismatch" | "member_locked" | "member_not_active" | "member_not_enterprise" | "member_not_found" | "member_not_locked" | "member_not_real_named" | "member_recently_active" | "merchant_business_of_another_customer" | "merchant_cap_reached" | "merchant_certificate_required" | "merchant_contact_invalid" | "merchant_depth_exceeded" | "merchant_document_invalid" | "merchant_documents_missing" | "merchant_level_not_allowed" | "merchant_level_required" | "merchant_level_type_not_allowed" | "merchant_level_unknown" | "merchant_limit_exceeded" | "merchant_limits_invalid" | "merchant_member_identities_fixed" | "merchant_member_kind_not_allowed" | "merchant_move_into_own_subtree" | "merchant_name_invalid" | "merchant_not_applying" | "merchant_not_found" | "merchant_not_receiving" | "merchant_not_special" | "merchant_not_under_review" | "merchant_parent_not_active" | "merchant_parent_unknown" | "merchant_real_name_required" | "merchant_requires_counter_opening" | "merchant_review_reason_required" | "merchant_review_staff_only" | "merchant_scenario_invalid" | "merchant_setting_invalid" | "merchant_setting_locked" | "merchant_settings_from_above" | "merchant_status_change_not_allowed" | "merchant_status_invalid" | "merchant_tier_bonus_platform_only" | "merchant_type_code_invalid" | "merchant_type_unknown" | "merge_authentication_other_customer" | "merge_certificate_mismatch" | "merge_member_not_of_customer" | "merge_requires_administrator" | "merge_same_customer" | "merge_would_lift_restriction" | "nickname_all_digits" | "nickname_character_invalid" | "nickname_length_invalid" | "operation_not_allowed_for_role" | "operator_disabled" | "operator_limit_currency_mismatch" | "operator_limit_per_day" | "operator_limit_per_transaction" | "operator_limits_inconsistent" | "operator_not_admin" | "operator_not_authorised" | "operator_not_found" | "operator_other_member" | "operator_removed" | "operator_status_unchanged" | "organisation_name_invalid" | "pay_password_already_set" | "pay_password_incorrect" | "pay_password_locked" | "pay_password_not_set" | "pay_password_not_six_digits" | "pay_password_policy_invalid" | "pay_password_repeated" | "pay_password_reset_certificate_mismatch" | "pay_password_reset_phone_required" | "pay_password_reset_real_name_required" | "pay_password_sequence" | "phone_change_code_mismatch" | "phone_change_expired" | "phone_change_not_found" | "phone_change_unverified" | "phone_invalid" | "phone_unchanged" | "product_already_signed" | "product_authorisation_not_child" | "product_code_invalid" | "product_fee_rate_invalid" | "product_from_parent" | "product_internal_only" | "product_merchant_not_open" | "product_not_found" | "product_not_signed" | "product_parent_not_signed" | "product_review_reason_required" | "product_review_staff_only" | "product_revoked_by_authoriser_only" | "product_signing_not_found" | "product_signing_not_under_review" | "product_signing_status_change_not_allowed" | "product_signings_too_many" | "product_type_not_allowed" | "real_name_invalid" | "reason_invalid" | "settlement_account_changed" | "settlement_account_fixed" | "settlement_account_invalid" | "settlement_account_kind_not_accepted" | "settlement_account_missing" | "settlement_account_name_mismatch" | "settlement_account_real_name_required" | "settlement_account_unverified" | "settlement_cycle_invalid" | "staff_name_invalid" | "sub_merchant_client_refused" | "third_party_provider_invalid" | "third_party_subject_invalid" | "account_not_in_wallet" | "account_not_members" | "account_not_rechargeable" | "account_type_mismatch" | "adjustment_same_actor" | "amount_overflow" | "below_minimum_withdrawal" | "bonus_spent_exceeds_refund" | "capture_exceeds_holds" | "channel_not_configured" | "daily_transfer_limit_exceeded" | "deduction_order_invalid" | "deposit_beneficiary_invalid" | "deposit_capture_not_allowed" | "deposit_captured" | "deposit_not_found" | "deposit_not_held" | "deposit_release_not_allowed" | "deposit_released" | "duplicate_account" | "escrow_release_not_allowed" | "escrow_released" | "escrow_return_not_allowed" | "escrow_returned" | "exceeds_withdrawable" | "fee_rule_invalid" | "flow_account_not_found" | "flow_cursor_invalid" | "flow_limit_invalid" | "freeze_not_found" | "hold_timeout_invalid" | "member_scope_mismatch" | "minimum_withdrawal_invalid" | "no_bonus_account" | "no_holds" | "not_wallet_account" | "not_withdrawable" | "operator_limit_exceeded" | "operator_required" | "order_closed" | "order_not_found" | "order_not_under_review" | "order_number_invalid" | "order_number_reused" | "order_state_invalid" | "order_under_review" | "pay_by_phone_not_allowed" | "pay_code_expired" | "pay_code_lookups_limited" | "pay_code_not_found" | "pay_code_ttl_invalid" | "pay_code_used" | "pay_password_required" | "payment_limit_exceeded" | "payment_limits_invalid" | "payment_not_escrowed" | "payment_not_refundable" | "payment_not_split" | "platform_account_not_found" | "receiver_not_allowed" | "receiver_not_found" | "recharge_below_fee" | "recharge_not_refundable" | "recharge_tier_invalid" | "recharge_tier_unavailable" | "refund_exceeds_payment" | "refund_exceeds_recharge" | "refund_not_allowed" | "refund_number_reused" | "same_wallet" | "sms_verification_required" | "split_receiver_not_found" | "split_receivers_invalid" | "split_refund_exceeds_share" | "split_share_invalid" | "split_shares_mismatch" | "subsidy_account_withdrawable" | "subsidy_credits_invalid" | "subsidy_enterprise_only" | "subsidy_fund_insufficient" | "subsidy_funding_source_invalid" | "transfer_limit_exceeded" | "transfer_limit_invalid" | "transfer_not_allowed" | "withdrawal_below_fee" | "withdrawal_not_offered" | "card_amount_invalid" | "card_batch_already_approved_by_role" | "card_batch_approver_not_authorised" | "card_batch_not_approved" | "card_batch_not_found" | "card_batch_same_approver" | "card_batch_sold_out" | "card_channel_invalid" | "card_code_attempts_exceeded" | "card_code_expired" | "card_code_expiry_invalid" | "card_code_invalid" | "card_code_not_found" | "card_code_quantity_invalid" | "card_code_rows_invalid" | "card_code_used" | "card_codes_exceed_batch" | "card_count_invalid" | "card_cursor_invalid" | "card_discount_invalid" | "card_expired" | "card_grade_invalid" | "card_list_limit_invalid" | "card_member_already_bound" | "card_not_active" | "card_not_found" | "card_not_frozen" | "card_not_rechargeable" | "card_not_sold" | "card_not_stored_value" | "card_order_number_required" | "card_owner_required" | "card_price_invalid" | "card_quantity_invalid" | "card_receiver_outside_scope" | "card_refund_exceeds_payment" | "card_segment_full" | "card_segment_invalid" | "card_segment_not_found" | "card_segment_overlaps" | "card_transaction_not_found" | "card_type_name_invalid" | "card_type_not_found" | "card_validity_invalid" | "checkout_coupons_too_many" | "checkout_lines_invalid" | "checkout_nothing_to_pay" | "checkout_quote_expired" | "checkout_quote_mismatch" | "checkout_quote_not_found" | "checkout_quote_used" | "coupon_expired" | "coupon_issue_members_invalid" | "coupon_kind_invalid" | "coupon_member_limit_reached" | "coupon_not_found" | "coupon_not_members" | "coupon_out_of_scope" | "coupon_quantity_invalid" | "coupon_scope_invalid" | "coupon_stacking_conflict" | "coupon_template_expired" | "coupon_template_name_invalid" | "coupon_template_not_found" | "coupon_template_repeated" | "coupon_template_sold_out" | "coupon_threshold_not_met" | "coupon_used" | "coupon_validity_invalid" | "member_card_number_invalid" | "bill_not_found" | "bill_period_invalid" | "bill_period_not_closed" | "bill_limit_invalid" | "bill_cursor_invalid" | "bill_too_large" | "webhook_not_found" | "webhook_delivery_not_found" | "webhook_url_invalid" | "webhook_url_not_allowed" | "webhook_events_invalid" | "webhook_description_invalid" | "webhook_limit_reached" | "webhook_disabled" | "webhook_cursor_invalid" | "webhook_limit_invalid";
 
 export interface ErrorError {
   code: ErrorCode;
@@ -1280,6 +1545,12 @@ export interface IssueCodeRequest {
   purpose: "register" | "sign_in" | "pay_password_reset" | "authentication" | "payment";
 }
 
+/** Members to issue a coupon to. */
+export interface IssueCouponsRequest {
+  /** 1 to 500 members, each issued one coupon. */
+  member_ids: string[];
+}
+
 /** A pay code's request; the body may be left out. */
 export interface IssuePayCodeRequest {
   /** Bind the code to this one of the member's accounts (`account_not_members` otherwise). */
@@ -1294,6 +1565,12 @@ export interface IssuedCode {
   expires_at: string;
   purpose: "register" | "sign_in" | "phone_change_old" | "phone_change_new" | "pay_password_reset" | "authentication" | "payment";
   target: CodeTarget;
+}
+
+/** A setting a merchant above locked. */
+export interface LockedSetting {
+  by: string;
+  setting: string;
 }
 
 export interface LoginIdentityRequest {
@@ -1326,6 +1603,10 @@ export interface Member {
   lock_status: "unlocked" | "locked";
   /** unlocked 0, locked 1. */
   lock_status_code: number;
+  /** The merchant (a brand or a franchisee) the member was registered for; absent for a member of the platform as a whole. */
+  merchant_id?: string | null;
+  /** The name or nickname its merchant knows it by. */
+  name?: string | null;
   /** The name a verified authentication gave the member; null before. */
   real_name: string | null;
   status: "inactive" | "normal" | "dormant" | "cancelled";
@@ -1533,6 +1814,16 @@ export interface MerchantMoveRequest {
   reason: string;
 }
 
+/** What a merchant sets itself (each absent: as above it), and what it locks below. */
+export interface MerchantOwnSettings {
+  account_types?: string[];
+  locked?: string[];
+  recharge_tiers?: RechargeTierSetting[];
+  sms_verification_to_open?: boolean;
+  wallet_group?: string;
+  withdrawal_allowed?: boolean;
+}
+
 /** What a merchant received in the platform's current day and month (Asia/Shanghai unless configured). */
 export interface MerchantReceipts {
   /** Minor units. */
@@ -1573,6 +1864,19 @@ export interface MerchantScenarioRequest {
   kind: "online_shop" | "offline_store" | "app" | "mini_program";
   /** An `https://` URL: for every kind but `offline_store`. */
   url?: string;
+}
+
+/** A merchant's settings in effect, each with where it came from. */
+export interface MerchantSettings {
+  account_types: EffectiveAccountTypes;
+  /** The settings merchants above locked: not set here. */
+  locked: LockedSetting[];
+  merchant_id: string;
+  own: MerchantOwnSettings;
+  recharge_tiers: EffectiveRechargeTiers;
+  sms_verification_to_open: EffectiveFlag;
+  wallet_group: EffectiveWalletGroup;
+  withdrawal_allowed: EffectiveFlag;
 }
 
 /** The settlement bank account. */
@@ -1892,11 +2196,13 @@ export interface PayRequest {
 
 /** A payment. */
 export interface PayWithCardRequest {
-  /** The order's amount, before the discount. */
-  amount: number;
+  /** The order's amount, before the discount. With `quote_id`: the quote's order amount, or absent. */
+  amount?: number;
   /** The order's business line, which names its rate; the type's default rate when absent or not named. */
   business_line?: string;
   order_number?: string;
+  /** A checkout quote of this card (`POST /v1/checkout/quote`): the card pays what it left to pay, and its coupons are redeemed with the payment. No `business_line` with it. */
+  quote_id?: string;
   /** The member account paid (a merchant's card: an account of that merchant's member). */
   receiver_account_id: string;
 }
@@ -1981,6 +2287,92 @@ export interface PostPendingRequest {
   reference?: string | null;
 }
 
+/** A configured product. */
+export interface Product {
+  code: string;
+  /** The fee the platform charges on what the product moves, in basis points (万分之). */
+  fee_rate_bp: number;
+  /** Only merchants of internal customers (the group's own) may sign it. */
+  internal_only: boolean;
+  /** The merchant types that may sign it. */
+  merchant_types: string[];
+  name: string;
+}
+
+export interface ProductApplicationRequest {
+  product: string;
+}
+
+export interface ProductAuthorisationRequest {
+  /** The merchant directly under the path's. */
+  merchant_id: string;
+}
+
+/** The signing above that authorised one. */
+export interface ProductAuthoriser {
+  /** The parent that authorised it. */
+  merchant_id: string;
+  /** The parent's signing it stands on. */
+  serial: number;
+}
+
+/** The configured products. */
+export interface ProductList {
+  data: Product[];
+}
+
+export interface ProductReviewRequest {
+  /** `approve` or `reject`. */
+  decision: string;
+  /** Required to reject. */
+  reason?: string;
+}
+
+export interface ProductRevocationRequest {
+  /** The merchant the path's authorised the product to. */
+  merchant_id: string;
+  reason: string;
+}
+
+/** A merchant's signing of a product. */
+export interface ProductSigning {
+  applied_at: string;
+  applied_by: string;
+  authorised_by: ProductAuthoriser | null;
+  /** The product's fee rate when applied for or authorised, in basis points. */
+  fee_rate_bp: number;
+  /** Whether the merchant may use the product now: signed, and every signing above it that it stands on too (a parent's suspension takes it from everything below). */
+  in_effect: boolean;
+  product: string;
+  reviews: ProductSigningReview[];
+  /** Names the signing among the merchant's; an authorisation below names it. */
+  serial: number;
+  status: "under_review" | "signed" | "rejected" | "suspended" | "terminated";
+  status_reason: string | null;
+  updated_at: string;
+}
+
+export interface ProductSigningChangeRequest {
+  reason: string;
+}
+
+/** A merchant's signings, each product's current one. */
+export interface ProductSigningList {
+  data: ProductSigning[];
+}
+
+/** One decision of staff's review of an application. */
+export interface ProductSigningReview {
+  at: string;
+  /** The maker. */
+  by: string;
+  /** The checker: the staff member who approved the maker's decision. */
+  checker: string | null;
+  /** `approve` or `reject`. */
+  decision: string;
+  reason: string | null;
+}
+
 export interface Readiness {
   backend: string;
   /** The durability setting in force, e.g. `journal_mode=wal synchronous=FULL`. */
@@ -2053,6 +2445,18 @@ export type RechargeRefundStatus = "processing" | "succeeded" | "failed";
 
 export type RechargeStatus = "pending" | "reviewing" | "crediting" | "succeeded" | "failed" | "closed" | "expired";
 
+/** A recharge tier: recharging `pay` (minor units) from `starts_at` until `ends_at` earns `bonus`. */
+export interface RechargeTierSetting {
+  bonus: number;
+  /** Names the tier at the counter: 1 to 32 letters, digits, `_` or `-` (the platform's tiers are `platform-1`, `platform-2`, ... in their configured order). */
+  code: string;
+  /** RFC 3339, after `starts_at`. */
+  ends_at: string;
+  pay: number;
+  /** RFC 3339. */
+  starts_at: string;
+}
+
 /** A redemption. */
 export interface RedeemCardCodeRequest {
   /** The code as printed or typed: case, spaces and hyphens do not matter. */
@@ -2120,6 +2524,10 @@ export interface RegisterEnterpriseRequestThirdParty {
 export interface RegisterMemberRequest {
   email?: string | null;
   kind?: "personal" | "enterprise" | null;
+  /** The merchant (a brand or a franchisee) the member is registered for: its identity is then unique at that merchant, its wallet spent there. Required of a client bound to a member. */
+  merchant_id?: string;
+  /** The name or nickname the merchant knows the member by (with `merchant_id` only). */
+  name?: string;
   /** 2 to 20 letters, digits, '_' or '-', not all digits. */
   nickname?: string | null;
   /** A mainland mobile (11 digits, read as +86) or +country and number (`phone_invalid` otherwise). */
@@ -2186,6 +2594,21 @@ export interface SellCardRequest {
   order_number?: string;
   /** The payment channel the buyer paid through (a stored-value card sold at a price needs one). */
   payment_channel?: string;
+}
+
+/** A change of a merchant's own settings. */
+export interface SetMerchantSettingsRequest {
+  /** Account type codes, each configured. */
+  account_types?: string[];
+  /** The settings this merchant locks for every merchant below it (replacing what it locked). */
+  locked?: string[];
+  recharge_tiers?: RechargeTierSetting[];
+  sms_verification_to_open?: boolean;
+  /** Settings given back to what is above. */
+  unset?: string[];
+  /** Merchants under one top whose settings name one group share their members' wallets. */
+  wallet_group?: string;
+  withdrawal_allowed?: boolean;
 }
 
 /** A member's own limits for one account type. */
@@ -2387,6 +2810,12 @@ export interface UnfreezeCardRequest {
   reason: string;
 }
 
+export interface UpdateWebhookRequest {
+  description?: string;
+  events?: string[];
+  url?: string;
+}
+
 export interface VerifiedCode {
   /** What the code proves; part of what is hashed, so a code never passes for another purpose. A phone change's codes come from its own endpoints (`invalid_purpose`). */
   purpose: "register" | "sign_in" | "pay_password_reset" | "authentication" | "payment";
@@ -2447,6 +2876,86 @@ export interface WalletAccount {
   frozen: number;
   incoming: number;
   withdrawable: number;
+}
+
+/** One attempt of a delivery, as logged. */
+export interface WebhookAttempt {
+  at: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Why no answer came (`no answer within 10000 ms`, a refused connection, an internal address). */
+  error: string | null;
+  event_id: string;
+  latency_ms: number;
+  /** `delivered` (a 2xx answer) or `failed`. */
+  outcome: string;
+  /** The start of the answer's body (at most 512 bytes). */
+  response_snippet: string | null;
+  /** The receiver's HTTP status; null when it did not answer. */
+  status_code: number | null;
+}
+
+export interface WebhookAttemptPage {
+  data: WebhookAttempt[];
+  next_cursor: string | null;
+}
+
+/** A subscription deleted. */
+export interface WebhookDeleted {
+  deleted: boolean;
+  id: string;
+}
+
+/** One event to one subscription. */
+export interface WebhookDelivery {
+  attempts: number;
+  created_at: string;
+  /** The event's id (`evt_…`): the same in every attempt, for the receiver to de-duplicate by. */
+  event_id: string;
+  event_type: string;
+  last_attempt_at: string | null;
+  /** The receiver's status at the last attempt (null: no answer). */
+  last_status_code: number | null;
+  /** When it is tried next (pending), or was settled. */
+  next_attempt_at: string;
+  /** The object the event is about. */
+  object_id: string;
+  /** `pending`, `delivered` or `failed` (gave up after the retries). */
+  status: string;
+}
+
+export interface WebhookDeliveryPage {
+  data: WebhookDelivery[];
+  next_cursor: string | null;
+}
+
+/** A webhook subscription. */
+export interface WebhookSubscription {
+  /** The member the client was bound to when it subscribed: only events of what it reaches are sent. Null for the platform's. */
+  bound_member_id: string | null;
+  created_at: string;
+  description: string | null;
+  /** Why it is disabled: `by_client`, or `failing` (a delivery gave up after its retries). */
+  disabled_reason: string | null;
+  /** The event types sent (`*`: all). */
+  events: string[];
+  id: string;
+  /** sanhu's webhook public key (standard base64 of 32 bytes): deliveries are signed with it (Ed25519, the same canonical form as requests; docs/WEBHOOKS.md). */
+  public_key: string;
+  /** `active`, or `disabled` (nothing is sent; deliveries wait). */
+  status: string;
+  updated_at: string;
+  url: string;
+}
+
+export interface WebhookSubscriptionPage {
+  data: WebhookSubscription[];
+  next_cursor: string | null;
+}
+
+export interface WebhookTestEvent {
+  /** The test event's id; its delivery is listed with the subscription's. */
+  event_id: string;
 }
 
 /** A withdrawal's application. */
