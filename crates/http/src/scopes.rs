@@ -172,6 +172,14 @@ pub const CREDITED_FIELDS: &[(&str, &str)] = &[
     ("/v1/cards/{number}/bind", "member_id"),
     // A redeemed code's card is given to the member named, as a bound card is.
     ("/v1/card-codes/redeem", "member_id"),
+    // The merchant a line is bought from: the quote only prices the line, and paying the quote goes
+    // to that merchant's account or is refused (`checkout_quote_mismatch`), a receiver as a card
+    // payment's is.
+    ("/v1/checkout/quote", "lines[].merchant_id"),
+    // Not credited, but decided by the cards' reach (`Cards::reaches`, in the quote's use case): a
+    // bound client quotes for a member it reaches, or one holding a card or coupon it reaches (a
+    // merchant's card or coupon held by the platform's member), else 404 `member_not_found`.
+    ("/v1/checkout/quote", "member_id"),
 ];
 
 /// What the layers need to know of the endpoint a request reached, from its entry of the route

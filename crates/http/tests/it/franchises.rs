@@ -35,6 +35,10 @@ async fn brand(app: &TestApp) -> Brand {
     let at_brand = bound_client(&app.db.store, &brand_member, "brand").await;
     let at_a = bound_client(&app.db.store, &a_member, "franchisee-a").await;
     let at_b = bound_client(&app.db.store, &b_member, "franchisee-b").await;
+    // The brand signs the balance payment and authorises it to its franchisees, which receive payments.
+    for merchant in [&brand, &a, &b] {
+        app.sign_products(merchant, &["balance_payment"]).await;
+    }
     Brand { brand, a, b, a_member, b_member, at_brand, at_a, at_b }
 }
 
@@ -137,7 +141,9 @@ on_both_backends!(franchisees_serve_their_own_members_and_their_wallets_are_spen
     added.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_member_identities_fixed");
     // A store below A receives from A's members.
     let store = app.send_as(&f.at_a, "POST", &format!("/v1/merchants/{}/sub-merchants", f.a), sub_merchant(6)).await;
-    let store_member = store.assert_status(StatusCode::CREATED)["member_id"].as_str().unwrap().to_owned();
+    let store = store.assert_status(StatusCode::CREATED);
+    let store_member = store["member_id"].as_str().unwrap().to_owned();
+    app.sign_products(store["id"].as_str().unwrap(), &["balance_payment"]).await;
     let store_basic = account_of(&app, &store_member, "basic").await;
     app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-S-1", &at_a_member, 5_000, &store_basic))
         .await
