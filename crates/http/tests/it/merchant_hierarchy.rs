@@ -67,11 +67,18 @@ fn parties() -> PartyConfig {
 }
 
 const PASSWORD: &str = "correct horse battery staple";
-const MAKER: &str = "mei.review";
-const CHECKER: &str = "chen.check";
+/// The staff members who make a held request and approve it (maker-checker).
+pub(crate) const MAKER: &str = "mei.review";
+pub(crate) const CHECKER: &str = "chen.check";
 
 pub(crate) async fn app(db: TestDatabase) -> TestApp {
-    let mut api = TestApp::new(db, parties(), world::wallet_config()).await;
+    app_with(db, parties()).await
+}
+
+/// The API with an API client and two staff members, `MAKER` and `CHECKER` (cheap password hashing),
+/// under `parties`.
+pub(crate) async fn app_with(db: TestDatabase, parties: PartyConfig) -> TestApp {
+    let mut api = TestApp::new(db, parties, world::wallet_config()).await;
     let staff = StaffConfig {
         hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
         login: LoginPolicy::new(3, 600).unwrap(),

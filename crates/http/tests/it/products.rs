@@ -7,8 +7,7 @@
 //! a suspension above taking the product from everything below), with bound clients at each level
 //! trying every new endpoint with the ids of the others (404, as if absent).
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use sanhu_core::id::MemberId;
 use sanhu_core::party::check_digit::uscc_check_char;
 use sanhu_core::party::merchant::{
@@ -17,13 +16,12 @@ use sanhu_core::party::merchant::{
 use sanhu_core::party::merchant_level::{MerchantLevelSpec, MerchantLevels};
 use sanhu_core::party::product::{ProductSpec, Products};
 use sanhu_core::party::{AccountTypeCode, PartyKind};
-use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
-use sanhu_http::{router, HttpConfig};
 use sanhu_service::party::PartyConfig;
-use sanhu_service::staff::{PasswordHashing, StaffConfig};
-use sanhu_testkit::app::{bound_client, send_to, Client, TestApp, TestResponse};
+use sanhu_testkit::app::{bound_client, Client, TestApp, TestResponse};
 use sanhu_testkit::ids::ID_CARD;
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
+
+use crate::merchant_hierarchy::{app_with, held_and_approved, CHECKER, MAKER};
 use serde_json::{json, Value};
 
 /// A unified social credit code whose first 17 characters end in `n`, with its check character.
@@ -78,66 +76,10 @@ fn parties() -> PartyConfig {
     }
 }
 
-const PASSWORD: &str = "correct horse battery staple";
-const MAKER: &str = "mei.review";
-const CHECKER: &str = "chen.check";
-
-/// The API with an API client and two staff members (cheap password hashing).
+/// The API with an API client and the hierarchy tests' two staff members, under this module's
+/// products.
 async fn app(db: TestDatabase) -> TestApp {
-    let mut api = TestApp::new(db, parties(), world::wallet_config()).await;
-    let staff = StaffConfig {
-        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        login: LoginPolicy::new(3, 600).unwrap(),
-        session: SessionPolicy::new(600, 3600).unwrap(),
-    };
-    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
-    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
-        .with_wallet(api.state.wallets().config().clone())
-        .with_staff(staff);
-    api.state = state.clone();
-    api.router = router(state);
-    for name in [MAKER, CHECKER] {
-        let password = StaffPassword::parse(PASSWORD).unwrap();
-        api.state.staff().create(&Username::parse(name).unwrap(), StaffRole::SuperAdmin, &password).await.unwrap();
-    }
-    api
-}
-
-async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body: Value) -> TestResponse {
-    let request = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("cookie", format!("sanhu_staff_session={}", session.0))
-        .header("x-csrf-token", session.1.as_str())
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    send_to(&app.router, request).await
-}
-
-async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
-    let body = json!({"username": username, "password": PASSWORD});
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/staff/sessions")
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let answer = send_to(&app.router, request).await;
-    let csrf = answer.assert_status(StatusCode::CREATED)["csrf_token"].as_str().unwrap().to_owned();
-    let cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
-    let token = cookie.split(';').next().unwrap().strip_prefix("sanhu_staff_session=").unwrap().to_owned();
-    (token, csrf)
-}
-
-/// A staff member's held request, approved by another: the applied answer (status, body).
-async fn held_and_approved(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let (maker, checker) = (sign_in(app, MAKER).await, sign_in(app, CHECKER).await);
-    let held = staff_post(app, &maker, path, body).await;
-    let approval = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
-    let applied = staff_post(app, &checker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
-    let response = applied.assert_status(StatusCode::OK)["response"].clone();
-    (response["status"].as_u64().unwrap() as u16, response["body"].clone())
+    app_with(db, parties()).await
 }
 
 fn id_of(body: &Value) -> String {
