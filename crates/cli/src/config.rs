@@ -115,6 +115,77 @@ struct FileConfig {
     log: Option<crate::logging::LogFile>,
     /// Webhook deliveries (`[webhooks]`, docs/WEBHOOKS.md).
     webhooks: Option<WebhooksFile>,
+    /// `[database]`: read replicas (docs/OPERATIONS.md, "Read replicas").
+    database: Option<DatabaseFile>,
+}
+
+/// `[database]` in the file: the standbys that statements, flows, bills and reports may read.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct DatabaseFile {
+    /// PostgreSQL standbys of the primary (`postgres://…`); none: every read goes to the primary.
+    read_replica_urls: Option<Vec<String>>,
+    /// How old a standby's data may be for a read to go to it, in milliseconds; 1000 unless given.
+    read_max_staleness_ms: Option<u64>,
+    /// How often the primary's and the standbys' log positions are asked, in milliseconds; 100
+    /// unless given; less than `read_max_staleness_ms`.
+    read_replica_sample_ms: Option<u64>,
+}
+
+/// The largest staleness bound accepted: an hour.
+const READ_MAX_STALENESS_MS_MAX: u64 = 3_600_000;
+/// The sampling interval's bounds.
+const READ_REPLICA_SAMPLE_MS_MIN: u64 = 10;
+const READ_REPLICA_SAMPLE_MS_MAX: u64 = 60_000;
+
+/// The read replicas of `[database]` for a primary at `primary_url`, each refused naming its key:
+/// a URL that is not PostgreSQL's, any replica under a SQLite primary (SQLite has no standbys), a
+/// bound or an interval out of range.
+fn read_replicas(
+    file: Option<DatabaseFile>,
+    primary_url: &str,
+) -> anyhow::Result<(Vec<String>, sanhu_service::reads::ReplicaConfig)> {
+    let file = file.unwrap_or_default();
+    let defaults = sanhu_service::reads::ReplicaConfig::default();
+    let urls = file.read_replica_urls.unwrap_or_default();
+    for (index, url) in urls.iter().enumerate() {
+        match sanhu_store::DatabaseUrl::parse(url) {
+            Ok(sanhu_store::DatabaseUrl::Postgres(_)) => {}
+            Ok(sanhu_store::DatabaseUrl::Sqlite(_)) => anyhow::bail!(
+                "database.read_replica_urls[{index}]: a read replica is a PostgreSQL standby (postgres://…), not a SQLite file"
+            ),
+            Err(error) => anyhow::bail!("database.read_replica_urls[{index}]: {error:#}"),
+        }
+    }
+    if !urls.is_empty() && matches!(sanhu_store::DatabaseUrl::parse(primary_url), Ok(sanhu_store::DatabaseUrl::Sqlite(_)))
+    {
+        anyhow::bail!(
+            "database.read_replica_urls: SQLite has no read replicas (it is one file on one machine); remove them, or \
+             serve from PostgreSQL"
+        );
+    }
+    let sample_ms = file.read_replica_sample_ms.unwrap_or(defaults.sample_every.as_millis() as u64);
+    anyhow::ensure!(
+        (READ_REPLICA_SAMPLE_MS_MIN..=READ_REPLICA_SAMPLE_MS_MAX).contains(&sample_ms),
+        "database.read_replica_sample_ms must be from {READ_REPLICA_SAMPLE_MS_MIN} to {READ_REPLICA_SAMPLE_MS_MAX}"
+    );
+    let staleness_ms = file.read_max_staleness_ms.unwrap_or(defaults.max_staleness.as_millis() as u64);
+    anyhow::ensure!(
+        (1..=READ_MAX_STALENESS_MS_MAX).contains(&staleness_ms),
+        "database.read_max_staleness_ms must be from 1 to {READ_MAX_STALENESS_MS_MAX}"
+    );
+    anyhow::ensure!(
+        staleness_ms > sample_ms,
+        "database.read_max_staleness_ms ({staleness_ms}) must be more than database.read_replica_sample_ms \
+         ({sample_ms}): a standby is known fresh only as of its last sample"
+    );
+    Ok((
+        urls,
+        sanhu_service::reads::ReplicaConfig {
+            max_staleness: std::time::Duration::from_millis(staleness_ms),
+            sample_every: std::time::Duration::from_millis(sample_ms),
+        },
+    ))
 }
 
 /// The `[log]` table of the configuration file `args` name (or `sanhu.toml` in the working directory),
@@ -500,6 +571,9 @@ pub struct Config {
     pub sign_in_limits: crate::staff::SignInLimits,
     /// Webhook deliveries (`[webhooks]`).
     pub webhooks: sanhu_service::webhook::WebhookConfig,
+    /// The standbys reads may go to (`[database] read_replica_urls`) and their staleness bound.
+    pub read_replica_urls: Vec<String>,
+    pub read_replicas: sanhu_service::reads::ReplicaConfig,
 }
 
 impl Config {
@@ -549,12 +623,13 @@ impl Config {
         let (staff, staff_cookie_secure) = crate::staff::staff_config(file.staff)?;
         let (wallet, recharge_compensation_interval_s) =
             crate::wallet_config::wallet_config(file.wallet, &parties.account_types)?;
+        let database_url =
+            args.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let (read_replica_urls, read_replicas) = read_replicas(file.database, &database_url)?;
         let config = Config {
-            database_url: args
-                .database_url
-                .clone()
-                .or(file.database_url)
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url,
+            read_replica_urls,
+            read_replicas,
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
             metrics_listen: args.metrics_listen.clone().or(file.metrics_listen),
             batch_transfers_max: args
@@ -610,6 +685,17 @@ impl Config {
             Ok(sanhu_store::DatabaseUrl::Sqlite(path)) => Some(std::path::Path::new(path)),
             _ => None,
         }
+    }
+
+    /// The read replicas, connected on first use (a standby down at start-up stops nothing).
+    pub fn open_replicas(&self) -> anyhow::Result<sanhu_service::reads::Replicas> {
+        let mut replicas = Vec::with_capacity(self.read_replica_urls.len());
+        for (index, url) in self.read_replica_urls.iter().enumerate() {
+            let store = sanhu_store::Store::open_replica(url, &self.store)
+                .with_context(|| format!("database.read_replica_urls[{index}] {}", redact(url)))?;
+            replicas.push((redact(url), store));
+        }
+        Ok(sanhu_service::reads::Replicas::new(self.read_replicas, replicas))
     }
 
     pub async fn open_store(&self) -> anyhow::Result<sanhu_store::Store> {
@@ -852,6 +938,44 @@ mod tests {
         assert_eq!(config.trusted_proxy_header.as_deref(), Some("x-forwarded-for"));
         let refused = load("trusted_proxy_header = \"not a header\"").unwrap_err();
         assert!(format!("{refused:#}").contains("is not a header name"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn read_replicas_are_postgresql_standbys_with_a_bound_and_anything_else_stops_start_up_naming_its_key() {
+        let dir = config_dir("replicas");
+        let load = |toml: &str| load_file(&dir, toml);
+        let refused = |toml: &str| format!("{:#}", load(toml).unwrap_err());
+        let none = load("").unwrap();
+        assert!(none.read_replica_urls.is_empty());
+        assert_eq!(none.read_replicas, sanhu_service::reads::ReplicaConfig::default());
+        let pg = "database_url = \"postgres://sanhu@db1/sanhu\"\n";
+        let set = load(&format!(
+            "{pg}[database]\nread_replica_urls = [\"postgres://sanhu@db2/sanhu\", \"postgresql://sanhu@db3/sanhu\"]\n\
+             read_max_staleness_ms = 2500\nread_replica_sample_ms = 50\n"
+        ))
+        .unwrap();
+        assert_eq!(set.read_replica_urls, ["postgres://sanhu@db2/sanhu", "postgresql://sanhu@db3/sanhu"]);
+        assert_eq!(set.read_replicas.max_staleness, std::time::Duration::from_millis(2500));
+        assert_eq!(set.read_replicas.sample_every, std::time::Duration::from_millis(50));
+        assert_eq!(set.open_replicas().unwrap().is_empty(), false);
+
+        let message = refused("[database]\nread_replica_urls = [\"postgres://sanhu@db2/sanhu\"]\n");
+        assert!(message.contains("database.read_replica_urls: SQLite has no read replicas"), "{message}");
+        let message = refused(&format!("{pg}[database]\nread_replica_urls = [\"sqlite://standby.db\"]\n"));
+        assert!(message.contains("database.read_replica_urls[0]"), "{message}");
+        let message = refused(&format!("{pg}[database]\nread_replica_urls = [\"mysql://db2/sanhu\"]\n"));
+        assert!(message.contains("database.read_replica_urls[0]"), "{message}");
+        let message = refused(&format!("{pg}[database]\nread_max_staleness_ms = 0\n"));
+        assert!(message.contains("database.read_max_staleness_ms must be"), "{message}");
+        let message = refused(&format!("{pg}[database]\nread_max_staleness_ms = 100\nread_replica_sample_ms = 100\n"));
+        assert!(message.contains("must be more than database.read_replica_sample_ms"), "{message}");
+        let message = refused(&format!("{pg}[database]\nread_replica_sample_ms = 1\n"));
+        assert!(message.contains("database.read_replica_sample_ms must be"), "{message}");
+        let message = refused(&format!("{pg}[database]\nread_replicas = []\n"));
+        assert!(message.contains("read_replicas"), "{message}");
+        let message = refused(&format!("{pg}[database]\nread_max_staleness_ms = -5\n"));
+        assert!(message.contains("read_max_staleness_ms"), "{message}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

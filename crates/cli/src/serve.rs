@@ -48,10 +48,20 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         ..sanhu_http::HttpConfig::default()
     };
     let hashing = sanhu_service::hashing::HashingPermits::new(config.sign_in_limits.hashes_at_once);
+    let replicas = config.open_replicas()?;
+    if !replicas.is_empty() {
+        tracing::info!(
+            replicas = %config.read_replica_urls.iter().map(|url| redact(url)).collect::<Vec<_>>().join(", "),
+            max_staleness_ms = config.read_replicas.max_staleness.as_millis() as u64,
+            "statements, flows, bills and reports may read the read replicas within the staleness bound"
+        );
+        tokio::spawn(replicas.clone().run(store.clone()));
+    }
     let state = sanhu_http::AppState::new(ledger, parties, http)
         .with_wallet(config.wallet.clone())
         .with_staff_hashing(config.staff, hashing)
-        .with_webhooks(config.webhooks.clone());
+        .with_webhooks(config.webhooks.clone())
+        .with_replicas(replicas);
     state.wallets().ensure_platform_accounts().await?;
     tokio::spawn(jobs::expire_recharge_orders(
         state.wallets().clone(),

@@ -396,12 +396,17 @@ pub struct AuditEventPage {
         ("from" = Option<String>, Query, format = DateTime, description = "Events at or after this RFC 3339 time."),
         ("to" = Option<String>, Query, format = DateTime, description = "Events before this RFC 3339 time; after `from` (`invalid_time` otherwise)."),
         crate::query::Paging<crate::query::SequenceCursor>,
+        ("Sanhu-Consistency" = Option<String>, Header, description = "`strong`: read the primary, never a read replica; `eventual` (the default): a read replica within the configured staleness may answer (its answer's `Sanhu-Read-From` says `replica`)."),
     ),
     responses(
         (status = 200, description = "A page of events.", body = AuditEventPage)
     )
 )]
-pub async fn audit_events(State(state): State<AppState>, query: QueryParams) -> Result<Json<AuditEventPage>, ApiError> {
+pub async fn audit_events(
+    State(state): State<AppState>,
+    crate::reads::ReadsFrom(reads): crate::reads::ReadsFrom,
+    query: QueryParams,
+) -> Result<(crate::reads::ReadFromHeader, Json<AuditEventPage>), ApiError> {
     let query = query.only(&["actor", "route", "target_id", "request_id", "from", "to", "after", "limit"])?;
     let limit = query.limit(state.config.page_size_max)?;
     let from = query.time("from")?;
@@ -436,9 +441,12 @@ pub async fn audit_events(State(state): State<AppState>, query: QueryParams) -> 
         after_seq,
         limit,
     };
-    let events = state.audit.events(&audit_query).await?;
+    let events = reads.audit_events(&audit_query).await?;
     let next_cursor = (events.len() == limit as usize).then(|| events.last().map(|e| e.seq.to_string())).flatten();
-    Ok(Json(AuditEventPage { data: events.iter().map(AuditEventView::from).collect(), next_cursor }))
+    Ok((
+        crate::reads::ReadFromHeader::of(&reads),
+        Json(AuditEventPage { data: events.iter().map(AuditEventView::from).collect(), next_cursor }),
+    ))
 }
 
 #[cfg(test)]

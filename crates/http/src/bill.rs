@@ -328,18 +328,22 @@ pub async fn issue_bill(
         ("id" = String, Path, description = MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("after" = Option<String>, Query, nullable = false, pattern = "^[0-9]{1,19}\\.bil_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "The `next_cursor` of the previous page."),
         ("limit" = Option<i64>, Query, nullable = false, description = "Bills per page, 1 to 100; 50 when absent.", minimum = 1, maximum = 100),
+        ("Sanhu-Consistency" = Option<String>, Header, description = "`strong`: read the primary, never a read replica; `eventual` (the default): a read replica within the configured staleness may answer (its answer's `Sanhu-Read-From` says `replica`)."),
     ),
     responses((status = 200, description = "A page of the member's bills.", body = BillPageJson)),
 )]
 pub async fn member_bills(
-    State(state): State<AppState>,
+    crate::reads::ReadsFrom(reads): crate::reads::ReadsFrom,
     MemberIdPath(member): MemberIdPath,
     query: QueryParams,
-) -> Result<Json<BillPageJson>, ApiError> {
+) -> Result<(crate::reads::ReadFromHeader, Json<BillPageJson>), ApiError> {
     let query = query.only(&["after", "limit"])?;
     let limit = page_limit(&query)?;
-    let page = state.bills().member_bills(member, query.get("after"), limit).await?;
-    Ok(Json(BillPageJson { data: page.bills.iter().map(BillJson::from).collect(), next_cursor: page.next }))
+    let page = reads.member_bills(member, query.get("after"), limit).await?;
+    Ok((
+        crate::reads::ReadFromHeader::of(&reads),
+        Json(BillPageJson { data: page.bills.iter().map(BillJson::from).collect(), next_cursor: page.next }),
+    ))
 }
 
 /// GET /v1/bills/{id}
@@ -353,26 +357,29 @@ pub async fn member_bills(
     params(
         ("id" = String, Path, description = "The bill's id.", pattern = "^bil_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("limit" = Option<i64>, Query, nullable = false, description = "Items shown, 1 to 100; 50 when absent.", minimum = 1, maximum = 100),
+        ("Sanhu-Consistency" = Option<String>, Header, description = "`strong`: read the primary, never a read replica; `eventual` (the default): a read replica within the configured staleness may answer (its answer's `Sanhu-Read-From` says `replica`)."),
     ),
     responses((status = 200, description = "The bill and its first items.", body = BillWithItemsJson)),
 )]
 pub async fn get_bill(
-    State(state): State<AppState>,
+    crate::reads::ReadsFrom(reads): crate::reads::ReadsFrom,
     Binding(binding): Binding,
     Path(id): Path<String>,
     query: QueryParams,
-) -> Result<Json<BillWithItemsJson>, ApiError> {
+) -> Result<(crate::reads::ReadFromHeader, Json<BillWithItemsJson>), ApiError> {
     let query = query.only(&["limit"])?;
     let limit = page_limit(&query)?;
     let id = bill_id(&id)?;
-    let bills = state.bills();
-    let bill = bills.bill(id, binding).await?;
-    let page = bills.items(id, binding, None, limit).await?;
-    Ok(Json(BillWithItemsJson {
-        bill: BillJson::from(&bill),
-        items: page.items.iter().map(ItemJson::from).collect(),
-        items_next_cursor: page.next,
-    }))
+    let bill = reads.bill(id, binding).await?;
+    let page = reads.bill_items(id, binding, None, limit).await?;
+    Ok((
+        crate::reads::ReadFromHeader::of(&reads),
+        Json(BillWithItemsJson {
+            bill: BillJson::from(&bill),
+            items: page.items.iter().map(ItemJson::from).collect(),
+            items_next_cursor: page.next,
+        }),
+    ))
 }
 
 /// GET /v1/bills/{id}/items
@@ -387,20 +394,24 @@ pub async fn get_bill(
         ("id" = String, Path, description = "The bill's id.", pattern = "^bil_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("after" = Option<String>, Query, nullable = false, pattern = "^[0-9]{1,19}$", description = "The `next_cursor` (or `items_next_cursor`) of the previous page."),
         ("limit" = Option<i64>, Query, nullable = false, description = "Items per page, 1 to 100; 50 when absent.", minimum = 1, maximum = 100),
+        ("Sanhu-Consistency" = Option<String>, Header, description = "`strong`: read the primary, never a read replica; `eventual` (the default): a read replica within the configured staleness may answer (its answer's `Sanhu-Read-From` says `replica`)."),
     ),
     responses((status = 200, description = "A page of the bill's items.", body = ItemPageJson)),
 )]
 pub async fn bill_items(
-    State(state): State<AppState>,
+    crate::reads::ReadsFrom(reads): crate::reads::ReadsFrom,
     Binding(binding): Binding,
     Path(id): Path<String>,
     query: QueryParams,
-) -> Result<Json<ItemPageJson>, ApiError> {
+) -> Result<(crate::reads::ReadFromHeader, Json<ItemPageJson>), ApiError> {
     let query = query.only(&["after", "limit"])?;
     let limit = page_limit(&query)?;
     let id = bill_id(&id)?;
-    let page = state.bills().items(id, binding, query.get("after"), limit).await?;
-    Ok(Json(ItemPageJson { data: page.items.iter().map(ItemJson::from).collect(), next_cursor: page.next }))
+    let page = reads.bill_items(id, binding, query.get("after"), limit).await?;
+    Ok((
+        crate::reads::ReadFromHeader::of(&reads),
+        Json(ItemPageJson { data: page.items.iter().map(ItemJson::from).collect(), next_cursor: page.next }),
+    ))
 }
 
 /// One currency's sums in a customer bill.

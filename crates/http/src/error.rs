@@ -102,6 +102,7 @@ error_codes! {
         UNKNOWN_FIELD = ("unknown_field", 400, "The body has a field the endpoint does not know; the message names it.");
         MISSING_FIELD = ("missing_field", 400, "A required field is missing; the message names it.");
         INVALID_FIELD = ("invalid_field", 400, "A field has the wrong JSON type, or does not apply to the request.");
+        INVALID_CONSISTENCY = ("invalid_consistency", 400, "The Sanhu-Consistency header is neither \"strong\" (read the primary) nor \"eventual\".");
         INVALID_IDEMPOTENCY_KEY = ("invalid_idempotency_key", 400, "The Idempotency-Key header is not 1 to 255 printable ASCII characters.");
         IDEMPOTENCY_KEY_REUSED = ("idempotency_key_reused", 422, "The Idempotency-Key was already used for a different request.");
         IDEMPOTENCY_KEY_IN_USE = ("idempotency_key_in_use", 409, "The first request with this Idempotency-Key is still running; retry later.");

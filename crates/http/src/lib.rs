@@ -47,6 +47,7 @@ pub mod outbound;
 pub mod party;
 pub mod principal;
 mod query;
+pub mod reads;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;

@@ -87,6 +87,9 @@ pub struct AppState {
     pub(crate) keeps: Keeps,
     /// Webhook subscriptions and their deliveries' log.
     pub(crate) webhooks: sanhu_service::webhook::Webhooks,
+    /// The read replicas that statements, flows, bills and reports may read (`crate::reads`);
+    /// none unless [`AppState::with_replicas`].
+    pub(crate) replicas: sanhu_service::reads::Replicas,
 }
 
 /// The answers (and releases) of idempotency keys that could not be kept when their requests were
@@ -166,6 +169,7 @@ impl AppState {
             claims,
             clients,
             keeps: Keeps::default(),
+            replicas: sanhu_service::reads::Replicas::none(),
         }
     }
 
@@ -230,6 +234,21 @@ impl AppState {
             ..crate::outbound::OutboundConfig::default()
         });
         tokio::spawn(sanhu_service::webhook::run_webhooks(self.webhooks.clone(), std::sync::Arc::new(client)))
+    }
+
+    /// The same state with read replicas: statements, flows, bills and reports may read them.
+    pub fn with_replicas(self, replicas: sanhu_service::reads::Replicas) -> AppState {
+        AppState { replicas, ..self }
+    }
+
+    pub fn replicas(&self) -> &sanhu_service::reads::Replicas {
+        &self.replicas
+    }
+
+    /// The read handle for one read a standby may serve (`crate::reads`): `strong` goes to the
+    /// primary.
+    pub fn reads(&self, strong: bool) -> sanhu_service::reads::Reads {
+        self.replicas.reads(&self.wallets, strong)
     }
 
     pub fn wallets(&self) -> &Wallets {

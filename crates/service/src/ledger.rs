@@ -50,6 +50,12 @@ impl Ledger {
         &self.store
     }
 
+    /// The same ledger reading from `store` (a standby): for [`crate::reads::Reads`] only, which
+    /// reads through it and never submits.
+    pub(crate) fn reading_from(&self, store: Store) -> Ledger {
+        Ledger { store, writer: self.writer.clone() }
+    }
+
     pub async fn open_account(&self, new: NewAccount) -> anyhow::Result<Account> {
         let now = clock::now();
         let account = Account {

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod nonces;
 #[macro_use]
 pub mod party;
+pub mod reads;
 pub mod staff;
 pub mod turns;
 pub mod wallet;

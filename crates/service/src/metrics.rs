@@ -164,6 +164,10 @@ pub struct Metrics {
     pub job_runs: Family<2, Counter>,
     /// How long each pass took, by job.
     pub job_duration: Family<1, Histogram>,
+    /// Reads that may be served by a standby, by where they were served (`replica`, `primary`) and
+    /// why (`fresh`, `strong`, `stale`; see `crate::reads::ReadFrom`); counted only with standbys
+    /// configured.
+    pub reads: Family<2, Counter>,
 }
 
 impl Metrics {
@@ -181,6 +185,7 @@ impl Metrics {
             idempotency: Family::new(["outcome"], Counter::new),
             job_runs: Family::new(["job", "outcome"], Counter::new),
             job_duration: Family::new(["job"], seconds),
+            reads: Family::new(["source", "reason"], Counter::new),
         }
     }
 }
@@ -255,6 +260,13 @@ pub fn render(gauges: &[Gauge]) -> String {
     counters(&mut out, "sanhu_job_runs_total", &m.job_runs);
     head(&mut out, "sanhu_job_duration_seconds", "histogram", "How long a background job's pass took.");
     m.job_duration.each(|l, h| h.render(&mut out, "sanhu_job_duration_seconds", &l));
+    head(
+        &mut out,
+        "sanhu_reads_total",
+        "counter",
+        "Reads a standby may serve, by source (replica, primary) and reason (fresh, strong, stale).",
+    );
+    counters(&mut out, "sanhu_reads_total", &m.reads);
 
     let mut named: Vec<&str> = Vec::new();
     for gauge in gauges {

@@ -141,6 +141,42 @@ impl Store {
         }
     }
 
+    /// A standby of the PostgreSQL database at `replica_url`, for the reads that may be served from
+    /// one (docs/OPERATIONS.md, "Read replicas"); connected on first use. SQLite has no standbys:
+    /// refused.
+    pub fn open_replica(replica_url: &str, options: &StoreOptions) -> anyhow::Result<Store> {
+        match DatabaseUrl::parse(replica_url)? {
+            DatabaseUrl::Postgres(url) => Ok(Store::Postgres(postgres::PostgresStore::replica(url, options)?)),
+            DatabaseUrl::Sqlite(_) => anyhow::bail!("a read replica is a PostgreSQL standby: write postgres://…"),
+        }
+    }
+
+    /// The primary's write-ahead log position now (PostgreSQL); None on SQLite, which has no standbys.
+    pub async fn wal_position(&self) -> anyhow::Result<Option<u64>> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(store) => Self::discarding_if_unavailable(store, store.wal_position().await).map(Some),
+        }
+    }
+
+    /// How far this standby has replayed the primary's write-ahead log; None when it is not a standby
+    /// (not in recovery, or SQLite).
+    pub async fn replay_position(&self) -> anyhow::Result<Option<u64>> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(store) => Self::discarding_if_unavailable(store, store.replay_position().await),
+        }
+    }
+
+    fn discarding_if_unavailable<T>(store: &postgres::PostgresStore, result: anyhow::Result<T>) -> anyhow::Result<T> {
+        if let Err(error) = &result {
+            if is_unavailable(error) {
+                store.discard_connections();
+            }
+        }
+        result
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",

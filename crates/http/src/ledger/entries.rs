@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use sanhu_core::ledger::{Account, Transfer};
 use sanhu_core::Timestamp;
-use sanhu_store::{EntryQuery, LedgerStore};
+use sanhu_store::EntryQuery;
 use serde::Serialize;
 
 use super::accounts::account_not_found;
@@ -91,6 +91,7 @@ pub struct EntryPage {
         ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; entries at or after it (`invalid_time` otherwise)."),
         ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339; entries before it. Must be after `from`."),
         crate::query::Paging<crate::query::NanosecondsCursor>,
+        ("Sanhu-Consistency" = Option<String>, Header, description = "`strong`: read the primary, never a read replica; `eventual` (the default): a read replica within the configured staleness may answer (its answer's `Sanhu-Read-From` says `replica`)."),
     ),
     responses(
         (status = 200, description = "A page of entries.", body = EntryPage)
@@ -98,9 +99,10 @@ pub struct EntryPage {
 )]
 pub async fn account_entries(
     State(state): State<AppState>,
+    crate::reads::ReadsFrom(reads): crate::reads::ReadsFrom,
     AccountIdPath(id): AccountIdPath,
     query: QueryParams,
-) -> Result<Json<EntryPage>, ApiError> {
+) -> Result<(crate::reads::ReadFromHeader, Json<EntryPage>), ApiError> {
     let query = query.only(&["from", "to", "after", "limit"])?;
     let limit = query.limit(state.config.page_size_max)?;
     let from = query.time("from")?;
@@ -119,10 +121,12 @@ pub async fn account_entries(
         })
         .transpose()?;
 
-    let store = state.ledger.store();
-    let account = store.get_account(id).await?.ok_or_else(|| account_not_found(&id.to_string()))?;
-    let entries = store.account_entries(&EntryQuery { account_id: id, from, to, after, limit }).await?;
+    let account = reads.account(id).await?.ok_or_else(|| account_not_found(&id.to_string()))?;
+    let entries = reads.account_entries(&EntryQuery { account_id: id, from, to, after, limit }).await?;
     let next_cursor =
         (entries.len() == limit as usize).then(|| entries.last().map(|t| t.timestamp.nanos().to_string())).flatten();
-    Ok(Json(EntryPage { data: entries.iter().map(|t| EntryView::of(&account, t)).collect(), next_cursor }))
+    Ok((
+        crate::reads::ReadFromHeader::of(&reads),
+        Json(EntryPage { data: entries.iter().map(|t| EntryView::of(&account, t)).collect(), next_cursor }),
+    ))
 }

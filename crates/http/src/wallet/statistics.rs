@@ -74,10 +74,17 @@ pub struct MonthJson {
     operation_id = "dailyFigures",
     summary = "Recharges, payments, refunds and withdrawals per day",
     description = "For each day of a month of the platform's calendar (its time zone), how many recharges, payments, refunds and withdrawals moved money and how much (the ledger's posted transfers by business code, counted by order), and the month's totals. The current month when `month` is absent.",
-    params(("month" = Option<String>, Query, nullable = false, pattern = "^[0-9]{4}-[0-9]{2}$", description = "The month, `2026-12`; the platform's current month when absent.")),
+    params(
+        ("month" = Option<String>, Query, nullable = false, pattern = "^[0-9]{4}-[0-9]{2}$", description = "The month, `2026-12`; the platform's current month when absent."),
+        ("Sanhu-Consistency" = Option<String>, Header, description = "`strong`: read the primary, never a read replica; `eventual` (the default): a read replica within the configured staleness may answer (its answer's `Sanhu-Read-From` says `replica`)."),
+    ),
     responses((status = 200, description = "The month's figures.", body = MonthJson)),
 )]
-pub async fn daily_figures(State(state): State<AppState>, query: QueryParams) -> Result<Json<MonthJson>, ApiError> {
+pub async fn daily_figures(
+    State(state): State<AppState>,
+    crate::reads::ReadsFrom(reads): crate::reads::ReadsFrom,
+    query: QueryParams,
+) -> Result<(crate::reads::ReadFromHeader, Json<MonthJson>), ApiError> {
     let query = query.only(&["month"])?;
     let calendar = &state.parties.config().calendar;
     let month = match query.get("month") {
@@ -86,12 +93,15 @@ pub async fn daily_figures(State(state): State<AppState>, query: QueryParams) ->
             ApiError::new(code::INVALID_QUERY, "month is a month of the calendar, 2026-12 (2000-01 to 2999-12)")
         })?,
     };
-    let figures = state.wallets().month_figures(month).await?;
-    Ok(Json(MonthJson {
-        month: month.to_string(),
-        days: figures.days.iter().map(|d| DayJson { date: d.date.clone(), figures: (&d.figures).into() }).collect(),
-        total: (&figures.total).into(),
-    }))
+    let figures = reads.month_figures(month).await?;
+    Ok((
+        crate::reads::ReadFromHeader::of(&reads),
+        Json(MonthJson {
+            month: month.to_string(),
+            days: figures.days.iter().map(|d| DayJson { date: d.date.clone(), figures: (&d.figures).into() }).collect(),
+            total: (&figures.total).into(),
+        }),
+    ))
 }
 
 fn parse_month(text: &str) -> Option<PlatformMonth> {
@@ -175,10 +185,15 @@ const ORDER_CURSOR_CHARS_MAX: usize = 200;
         ("to" = inline(Option<sanhu_core::Timestamp>), Query, nullable = false, description = "Created before."),
         ("after" = Option<String>, Query, nullable = false, max_length = 200, description = "The `next_cursor` of the previous page."),
         ("limit" = Option<i64>, Query, nullable = false, description = "Orders per page, 1 to the page size maximum.", minimum = 1),
+        ("Sanhu-Consistency" = Option<String>, Header, description = "`strong`: read the primary, never a read replica; `eventual` (the default): a read replica within the configured staleness may answer (its answer's `Sanhu-Read-From` says `replica`)."),
     ),
     responses((status = 200, description = "A page of the orders found.", body = OrderPageJson)),
 )]
-pub async fn search_orders(State(state): State<AppState>, query: QueryParams) -> Result<Json<OrderPageJson>, ApiError> {
+pub async fn search_orders(
+    State(state): State<AppState>,
+    crate::reads::ReadsFrom(reads): crate::reads::ReadsFrom,
+    query: QueryParams,
+) -> Result<(crate::reads::ReadFromHeader, Json<OrderPageJson>), ApiError> {
     let query = query.only(&["kind", "member_id", "number", "status", "from", "to", "after", "limit"])?;
     let kind = OrderKind::parse(query.required("kind")?)
         .ok_or_else(|| ApiError::new(code::INVALID_QUERY, "kind is payment, recharge, withdrawal or refund"))?;
@@ -219,8 +234,11 @@ pub async fn search_orders(State(state): State<AppState>, query: QueryParams) ->
     }
     let limit = query.limit(state.config.page_size_max)?;
     let search = OrderSearch { kind, member, number, status, from, to, after: after.map(str::to_owned), limit };
-    let page = state.wallets().search_orders(&search).await?;
-    Ok(Json(OrderPageJson { data: page.orders.iter().map(OrderJson::from).collect(), next_cursor: page.next }))
+    let page = reads.search_orders(&search).await?;
+    Ok((
+        crate::reads::ReadFromHeader::of(&reads),
+        Json(OrderPageJson { data: page.orders.iter().map(OrderJson::from).collect(), next_cursor: page.next }),
+    ))
 }
 
 /// The prefix of the record ids of a kind's orders (a cursor names one).

@@ -371,14 +371,15 @@ const FLOW_PAGE_DEFAULT: u32 = 20;
         ("account_id" = Option<String>, Query, nullable = false, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "Only this account's lines: one of the member's wallet accounts (`flow_account_not_found` otherwise)."),
         ("after" = Option<String>, Query, nullable = false, pattern = "^[0-9]{1,19}\\.acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "The `next_cursor` of the previous page."),
         ("limit" = Option<i64>, Query, nullable = false, description = "Lines per page, 1 to 100; 20 when absent.", minimum = 1, maximum = 100),
+        ("Sanhu-Consistency" = Option<String>, Header, description = "`strong`: read the primary, never a read replica; `eventual` (the default): a read replica within the configured staleness may answer (its answer's `Sanhu-Read-From` says `replica`)."),
     ),
     responses((status = 200, description = "A page of the flow.", body = FlowPageJson)),
 )]
 pub async fn wallet_flow(
-    State(state): State<AppState>,
+    crate::reads::ReadsFrom(reads): crate::reads::ReadsFrom,
     MemberIdPath(id): MemberIdPath,
     query: QueryParams,
-) -> Result<Json<FlowPageJson>, ApiError> {
+) -> Result<(crate::reads::ReadFromHeader, Json<FlowPageJson>), ApiError> {
     let query = query.only(&["account_id", "after", "limit"])?;
     let account = query.get("account_id").map(|text| crate::ids::account_id("account_id", text)).transpose()?;
     let limit = match query.get("limit") {
@@ -393,8 +394,8 @@ pub async fn wallet_flow(
             })
         })
         .transpose()?;
-    let page = state.wallets().wallet_flow(id, &FlowQuery { account, after, limit }).await?;
-    Ok(Json(FlowPageJson {
+    let page = reads.wallet_flow(id, &FlowQuery { account, after, limit }).await?;
+    Ok((crate::reads::ReadFromHeader::of(&reads), Json(FlowPageJson {
         data: page
             .lines
             .iter()
@@ -435,5 +436,5 @@ pub async fn wallet_flow(
             })
             .collect(),
         next_cursor: page.next.map(|c| c.to_string()),
-    }))
+    })))
 }

@@ -23,6 +23,7 @@ mod parties;
 mod pay_codes;
 mod products;
 mod recharge_compensation;
+mod replicas;
 mod split_payments;
 mod staff;
 mod wallet;

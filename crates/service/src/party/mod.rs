@@ -171,6 +171,12 @@ impl Parties {
         &self.store
     }
 
+    /// The same service reading from `store` (a standby): for [`crate::reads::Reads`] only, which
+    /// reads through it and decides nothing.
+    pub(crate) fn reading_from(&self, store: Store) -> Parties {
+        Parties { store, ..self.clone() }
+    }
+
     /// This instance's queues of requests on one object (`turns.rs`).
     pub fn turns(&self) -> &crate::turns::Turns {
         &self.turns

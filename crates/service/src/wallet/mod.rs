@@ -258,6 +258,16 @@ impl Wallets {
         &self.config
     }
 
+    /// The same service reading from `store` (a standby): for [`crate::reads::Reads`] only, which
+    /// reads through it and decides nothing.
+    pub(crate) fn reading_from(&self, store: sanhu_store::Store) -> Wallets {
+        Wallets {
+            parties: self.parties.reading_from(store.clone()),
+            ledger: self.ledger.reading_from(store),
+            config: self.config.clone(),
+        }
+    }
+
     pub fn parties(&self) -> &Parties {
         &self.parties
     }

@@ -67,6 +67,45 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// A standby's store, for reads only (docs/OPERATIONS.md, "Read replicas"): a pool of
+    /// `read_connections` connections to `url`, opened on first use, so that a standby down at
+    /// start-up stops nothing (reads go to the primary until it answers). Nothing checks here that it
+    /// is a standby: [`PostgresStore::replay_position`] says, and the read router asks it.
+    pub fn replica(url: &str, options: &StoreOptions) -> anyhow::Result<PostgresStore> {
+        let config = connect_config(url).with_context(|| format!("read the PostgreSQL URL {}", redact(url)))?;
+        Ok(PostgresStore {
+            inner: Arc::new(Inner {
+                // Never used on a standby (it takes no writes); a pool of one opens nothing until asked.
+                writer: Pool::new(config.clone(), 1),
+                general: Pool::new(config.clone(), options.read_connections.max(1) as usize),
+                instance: instance::InstanceLock::new(config),
+            }),
+        })
+    }
+
+    /// Where the primary's write-ahead log is now (`pg_current_wal_lsn()`, as a byte position): a
+    /// standby that has replayed up to it has everything committed before this was asked.
+    pub async fn wal_position(&self) -> anyhow::Result<u64> {
+        let conn = self.inner.general.get().await?;
+        let row = conn.client.query_one("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint", &[]).await?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    /// How far a standby has replayed the primary's write-ahead log (`pg_last_wal_replay_lsn()`, as a
+    /// byte position); None when the server is not in recovery (a primary, or a standby promoted),
+    /// whose data may be of another history than the primary's.
+    pub async fn replay_position(&self) -> anyhow::Result<Option<u64>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_one(
+                "SELECT pg_is_in_recovery(), coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint, 0)",
+                &[],
+            )
+            .await?;
+        Ok(row.get::<_, bool>(0).then(|| row.get::<_, i64>(1) as u64))
+    }
+
     /// Gives up every connection after the database was found unavailable (`crate::is_unavailable`):
     /// the next use connects again, to whichever host takes writes now.
     pub(crate) fn discard_connections(&self) {
