@@ -1482,6 +1482,7 @@ const (
 	ErrorCodeModelUnknownField                              ErrorCodeModel = "unknown_field"
 	ErrorCodeModelMissingField                              ErrorCodeModel = "missing_field"
 	ErrorCodeModelInvalidField                              ErrorCodeModel = "invalid_field"
+	ErrorCodeModelInvalidConsistency                        ErrorCodeModel = "invalid_consistency"
 	ErrorCodeModelInvalidIdempotencyKey                     ErrorCodeModel = "invalid_idempotency_key"
 	ErrorCodeModelIdempotencyKeyReused                      ErrorCodeModel = "idempotency_key_reused"
 	ErrorCodeModelIdempotencyKeyInUse                       ErrorCodeModel = "idempotency_key_in_use"

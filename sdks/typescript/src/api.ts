@@ -247,6 +247,7 @@ export const ERROR_CODES = {
   unknown_field: 400,
   missing_field: 400,
   invalid_field: 400,
+  invalid_consistency: 400,
   invalid_idempotency_key: 400,
   idempotency_key_reused: 422,
   idempotency_key_in_use: 409,

@@ -247,6 +247,7 @@ public final class Api {
             Map.entry("unknown_field", 400),
             Map.entry("missing_field", 400),
             Map.entry("invalid_field", 400),
+            Map.entry("invalid_consistency", 400),
             Map.entry("invalid_idempotency_key", 400),
             Map.entry("idempotency_key_reused", 422),
             Map.entry("idempotency_key_in_use", 409),
