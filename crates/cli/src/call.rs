@@ -39,6 +39,10 @@ pub struct CallArgs {
     /// Server base URL; default: the credential's.
     #[arg(long, env = "SANHU_URL")]
     url: Option<String>,
+    /// Sent as the Sanhu-Consistency header: `strong` reads the primary, never a read replica
+    /// (docs/OPERATIONS.md, "Read replicas").
+    #[arg(long)]
+    consistency: Option<String>,
     /// Also print the status line and response headers (to standard error).
     #[arg(long, short = 'i')]
     include: bool,
@@ -150,6 +154,9 @@ pub async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(key) = &args.idempotency_key {
         request = request.header("idempotency-key", key);
+    }
+    if let Some(consistency) = &args.consistency {
+        request = request.header("sanhu-consistency", consistency);
     }
     let request = request.body(Full::new(Bytes::from(body)))?;
 
