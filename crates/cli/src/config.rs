@@ -157,7 +157,8 @@ fn read_replicas(
             Err(error) => anyhow::bail!("database.read_replica_urls[{index}]: {error:#}"),
         }
     }
-    if !urls.is_empty() && matches!(sanhu_store::DatabaseUrl::parse(primary_url), Ok(sanhu_store::DatabaseUrl::Sqlite(_)))
+    if !urls.is_empty()
+        && matches!(sanhu_store::DatabaseUrl::parse(primary_url), Ok(sanhu_store::DatabaseUrl::Sqlite(_)))
     {
         anyhow::bail!(
             "database.read_replica_urls: SQLite has no read replicas (it is one file on one machine); remove them, or \
@@ -958,7 +959,7 @@ mod tests {
         assert_eq!(set.read_replica_urls, ["postgres://sanhu@db2/sanhu", "postgresql://sanhu@db3/sanhu"]);
         assert_eq!(set.read_replicas.max_staleness, std::time::Duration::from_millis(2500));
         assert_eq!(set.read_replicas.sample_every, std::time::Duration::from_millis(50));
-        assert_eq!(set.open_replicas().unwrap().is_empty(), false);
+        assert!(!set.open_replicas().unwrap().is_empty());
 
         let message = refused("[database]\nread_replica_urls = [\"postgres://sanhu@db2/sanhu\"]\n");
         assert!(message.contains("database.read_replica_urls: SQLite has no read replicas"), "{message}");

@@ -85,7 +85,13 @@ impl ReadFrom {
 /// The routing rule, on its own: a read asked `strong` goes to the primary; otherwise to a standby
 /// whose data is fresh as of an instant at most `max_staleness` before `now` (taking turns among
 /// several by `turn`), else to the primary.
-pub fn route(now: Instant, strong: bool, fresh_as_of: &[Option<Instant>], max_staleness: Duration, turn: usize) -> ReadFrom {
+pub fn route(
+    now: Instant,
+    strong: bool,
+    fresh_as_of: &[Option<Instant>],
+    max_staleness: Duration,
+    turn: usize,
+) -> ReadFrom {
     if fresh_as_of.is_empty() {
         return ReadFrom::PrimaryOnly;
     }
@@ -332,7 +338,12 @@ impl Reads {
     }
 
     /// A member's bills (`Bills::member_bills`).
-    pub async fn member_bills(&self, member: MemberId, after: Option<&str>, limit: u32) -> Result<BillPage, BillFailure> {
+    pub async fn member_bills(
+        &self,
+        member: MemberId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<BillPage, BillFailure> {
         self.bills.member_bills(member, after, limit).await
     }
 

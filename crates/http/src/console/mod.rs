@@ -213,7 +213,13 @@ impl Visit {
 
     /// A request to the API, as the browser's staff session (its cookies), from the browser's address.
     async fn api(&self, method: Method, uri: &str, body: Option<Value>, form: Option<&Form>) -> Answer {
-        let mut builder = Request::builder().method(method).uri(uri).header(header::CONTENT_TYPE, "application/json");
+        // Staff act on what a page shows, often right after their own change: the console reads the
+        // primary, never a read replica (docs/OPERATIONS.md, "Read replicas").
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(crate::reads::CONSISTENCY_HEADER, "strong");
         for value in self.headers.get_all(header::COOKIE) {
             builder = builder.header(header::COOKIE, value);
         }

@@ -395,46 +395,49 @@ pub async fn wallet_flow(
         })
         .transpose()?;
     let page = reads.wallet_flow(id, &FlowQuery { account, after, limit }).await?;
-    Ok((crate::reads::ReadFromHeader::of(&reads), Json(FlowPageJson {
-        data: page
-            .lines
-            .iter()
-            .map(|l| FlowLineJson {
-                transfer_id: l.transfer_id.to_string(),
-                at: l.timestamp.to_string(),
-                account_id: l.account_id.to_string(),
-                account_type: l.account_type.clone(),
-                business_type: l.business_type.clone(),
-                movement: l.movement,
-                direction: l.direction,
-                amount: l.amount,
-                fee: l.fee,
-                counterparty: match &l.counterparty {
-                    Counterparty::Member { member_id, account_id } => CounterpartyJson {
-                        kind: CounterpartyKind::Member,
-                        account_id: account_id.to_string(),
-                        member_id: Some(member_id.to_string()),
-                        name: None,
+    Ok((
+        crate::reads::ReadFromHeader::of(&reads),
+        Json(FlowPageJson {
+            data: page
+                .lines
+                .iter()
+                .map(|l| FlowLineJson {
+                    transfer_id: l.transfer_id.to_string(),
+                    at: l.timestamp.to_string(),
+                    account_id: l.account_id.to_string(),
+                    account_type: l.account_type.clone(),
+                    business_type: l.business_type.clone(),
+                    movement: l.movement,
+                    direction: l.direction,
+                    amount: l.amount,
+                    fee: l.fee,
+                    counterparty: match &l.counterparty {
+                        Counterparty::Member { member_id, account_id } => CounterpartyJson {
+                            kind: CounterpartyKind::Member,
+                            account_id: account_id.to_string(),
+                            member_id: Some(member_id.to_string()),
+                            name: None,
+                        },
+                        Counterparty::Platform { name, account_id } => CounterpartyJson {
+                            kind: CounterpartyKind::Platform,
+                            account_id: account_id.to_string(),
+                            member_id: None,
+                            name: Some(name.clone()),
+                        },
+                        Counterparty::Account { account_id } => CounterpartyJson {
+                            kind: CounterpartyKind::Account,
+                            account_id: account_id.to_string(),
+                            member_id: None,
+                            name: None,
+                        },
                     },
-                    Counterparty::Platform { name, account_id } => CounterpartyJson {
-                        kind: CounterpartyKind::Platform,
-                        account_id: account_id.to_string(),
-                        member_id: None,
-                        name: Some(name.clone()),
-                    },
-                    Counterparty::Account { account_id } => CounterpartyJson {
-                        kind: CounterpartyKind::Account,
-                        account_id: account_id.to_string(),
-                        member_id: None,
-                        name: None,
-                    },
-                },
-                reference: l.reference.clone(),
-                operator_id: l.operator_id.clone(),
-                balance_after: l.balance_after,
-                available_after: l.available_after,
-            })
-            .collect(),
-        next_cursor: page.next.map(|c| c.to_string()),
-    })))
+                    reference: l.reference.clone(),
+                    operator_id: l.operator_id.clone(),
+                    balance_after: l.balance_after,
+                    available_after: l.available_after,
+                })
+                .collect(),
+            next_cursor: page.next.map(|c| c.to_string()),
+        }),
+    ))
 }

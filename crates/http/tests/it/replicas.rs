@@ -103,6 +103,10 @@ async fn reads_within_the_bound_go_to_the_standby_and_money_decisions_and_strong
     assert_eq!(paid.assert_status(StatusCode::CREATED)["status"], "paid", "{}", paid.body);
     let too_much = app.post("/v1/payments", pay("P-2", &member, 7_001, &shop)).await;
     assert_eq!(too_much.status.as_u16() / 100, 4, "{}", too_much.body);
+    // The balances a caller decides on are the primary's, never a standby's.
+    let wallet = app.get(&format!("/v1/members/{member}/wallet")).await;
+    assert_eq!(read_from(&wallet), "", "not a read a standby may serve");
+    assert_eq!(wallet.assert_status(StatusCode::OK)["available"], 7_000, "{}", wallet.body);
 
     // Asked strong: the primary, with both movements.
     let strong = app.send_with("GET", &flow, b"", &[("sanhu-consistency", "strong")]).await;
@@ -123,8 +127,9 @@ async fn reads_within_the_bound_go_to_the_standby_and_money_decisions_and_strong
 async fn the_sampler_passes_over_a_database_that_is_no_standby_and_one_that_does_not_answer() {
     let Some(db) = TestDatabase::postgres().await else { return };
     let primary_itself = db.open_another().await;
-    let unreachable = Store::open_replica("postgres://postgres@127.0.0.1:1/test?connect_timeout=1", &Default::default())
-        .expect("a replica store connects on first use");
+    let unreachable =
+        Store::open_replica("postgres://postgres@127.0.0.1:1/test?connect_timeout=1", &Default::default())
+            .expect("a replica store connects on first use");
     let replicas = Replicas::new(
         CONFIG,
         vec![("the primary itself".to_owned(), primary_itself), ("nothing there".to_owned(), unreachable)],
