@@ -149,7 +149,8 @@ impl AppState {
             rate_limit::RateLimits::per_minute(config.sign_ins_per_address_per_min, config.sign_ins_per_address_burst);
         let staff = Staff::new(ledger.store().clone(), StaffConfig::default());
         let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
-        let claims = sanhu_service::idempotency_claims::ClaimBook::start(ledger.store().clone(), Default::default());
+        // The claims are made by the nonce book's writer: a signed request's nonce and claim in one commit.
+        let claims = sanhu_service::idempotency_claims::ClaimBook::over(nonces.clone());
         let clients = client_cache::ClientCache::new(config.clients_cached_max);
         let webhooks = sanhu_service::webhook::Webhooks::new(parties.clone(), Default::default());
         AppState {
@@ -182,6 +183,13 @@ impl AppState {
             "stopping with idempotent answers not yet kept: their keys' requests may run again once retried"
         );
         false
+    }
+
+    /// The book the nonces (and, with them, the idempotency claims) are written through (for tests:
+    /// its commits).
+    #[doc(hidden)]
+    pub fn nonce_book(&self) -> &sanhu_service::nonces::NonceBook {
+        &self.nonces
     }
 
     /// The book the idempotency claims are made through (for tests: its faults).
