@@ -97,9 +97,15 @@ pub async fn idempotent(State(state): State<AppState>, mut request: Request, nex
     };
     let (mut parts, body) = request.into_parts();
     // Authentication has buffered the body already; this only takes it back out.
-    let body = to_bytes(body, state.config.body_bytes_max)
-        .await
-        .map_err(|_| ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"))?;
+    let body = match to_bytes(body, state.config.body_bytes_max).await {
+        Ok(body) => body,
+        Err(_) => {
+            // Not reached (authentication read the body under the same limit), but a refusal spends
+            // the nonce like every other.
+            spend_alone(&state, nonce).await?;
+            return Err(ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"));
+        }
+    };
     let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
     let secret = &state.parties.config().secret;
     let fingerprint = fingerprint(secret, parts.method.as_str(), path_and_query, &without_pay_password(&body));

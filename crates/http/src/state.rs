@@ -63,9 +63,23 @@ impl Default for HttpConfig {
     }
 }
 
-/// What every handler shares. Cheap to clone.
+/// What every handler shares. Cheap to clone: one `Arc`, since every layer of every request clones
+/// the state it is given (axum's `State`), and a clone of each part (a dozen `Arc`s and the
+/// configuration's strings) per layer was a measurable share of a request's CPU.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds, reached through it.
+#[derive(Clone)]
+pub struct Shared {
     pub(crate) ledger: Ledger,
     pub(crate) parties: Parties,
     pub(crate) wallets: Wallets,
@@ -153,7 +167,7 @@ impl AppState {
         let claims = sanhu_service::idempotency_claims::ClaimBook::over(nonces.clone());
         let clients = client_cache::ClientCache::new(config.clients_cached_max);
         let webhooks = sanhu_service::webhook::Webhooks::new(parties.clone(), Default::default());
-        AppState {
+        AppState::of(Shared {
             webhooks,
             audit,
             ledger,
@@ -167,7 +181,18 @@ impl AppState {
             claims,
             clients,
             keeps: Keeps::default(),
-        }
+        })
+    }
+
+    fn of(shared: Shared) -> AppState {
+        AppState(std::sync::Arc::new(shared))
+    }
+
+    /// The same state with `change` made to a copy of what it holds.
+    fn changed(self, change: impl FnOnce(&mut Shared)) -> AppState {
+        let mut shared = std::sync::Arc::unwrap_or_clone(self.0);
+        change(&mut shared);
+        AppState::of(shared)
     }
 
     /// Waits, at most `within`, until every answer of an idempotency key that is being kept in the
@@ -200,12 +225,14 @@ impl AppState {
 
     /// The same state with staff passwords, lockout and sessions as `staff` says.
     pub fn with_staff(self, staff: StaffConfig) -> AppState {
-        AppState { staff: Staff::new(self.ledger.store().clone(), staff), ..self }
+        let staff = Staff::new(self.ledger.store().clone(), staff);
+        self.changed(|shared| shared.staff = staff)
     }
 
     /// The same, hashing at most `permits` allow at once.
     pub fn with_staff_hashing(self, staff: StaffConfig, permits: sanhu_service::hashing::HashingPermits) -> AppState {
-        AppState { staff: Staff::with_permits(self.ledger.store().clone(), staff, permits), ..self }
+        let staff = Staff::with_permits(self.ledger.store().clone(), staff, permits);
+        self.changed(|shared| shared.staff = staff)
     }
 
     pub fn staff(&self) -> &Staff {
@@ -215,13 +242,13 @@ impl AppState {
     /// The same state with the wallet set up as `wallet` says.
     pub fn with_wallet(self, wallet: WalletConfig) -> AppState {
         let wallets = Wallets::new(self.parties.clone(), self.ledger.clone(), wallet);
-        AppState { wallets, ..self }
+        self.changed(|shared| shared.wallets = wallets)
     }
 
     /// The same state with webhooks sent as `config` says (where to, how often retried).
     pub fn with_webhooks(self, config: sanhu_service::webhook::WebhookConfig) -> AppState {
         let webhooks = sanhu_service::webhook::Webhooks::new(self.parties.clone(), config);
-        AppState { webhooks, ..self }
+        self.changed(|shared| shared.webhooks = webhooks)
     }
 
     pub fn webhooks(&self) -> &sanhu_service::webhook::Webhooks {

@@ -229,6 +229,8 @@ on_both_backends!(a_keyed_posts_nonce_and_claim_are_one_commit_and_a_replayed_no
     let keyed = |headers: &sanhu_http::signature::SignedHeaders, key: &str| {
         sanhu_testkit::app::request(&app.client.id, "POST", path, &bytes, headers, &[("idempotency-key", key)])
     };
+    // Nothing but this test's requests writes through this app's nonce book (no background task of
+    // the server signs a request), so its counts between two points are this request's.
     let book = app.state.nonce_book();
     let before = book.counts();
     let headers = app.sign("POST", path, &bytes);
