@@ -987,7 +987,8 @@ mod tests {
     #[test]
     fn an_answer_in_the_window_counts_though_its_request_was_sent_before_it() {
         let start = Instant::now();
-        let window = Window { measure_from: start + Duration::from_millis(200), deadline: start + Duration::from_secs(1) };
+        let window =
+            Window { measure_from: start + Duration::from_millis(200), deadline: start + Duration::from_secs(1) };
         // Sent during the warm-up and answered after the deadline (a loaded machine): counted, and the
         // driver sends no more.
         let answered = start + Duration::from_secs(3);
