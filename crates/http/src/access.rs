@@ -26,12 +26,19 @@ use sanhu_service::party::MemberObject;
 use serde_json::Value;
 
 use crate::error::{code, ApiError};
-use crate::principal::ClientAccess;
+use crate::principal::{ClientAccess, UnspentNonce};
 use crate::scopes::{Named, Owned, Reach, RouteFacts};
 use crate::state::AppState;
 
 /// The middleware.
 pub async fn check(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    // The idempotency layer spends a nonce the authentication layer left unspent; one still here is a
+    // bug in the layers' order, and no handler runs for a request whose nonce is not spent.
+    if request.extensions().get::<UnspentNonce>().is_some() {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "a signed request reached the access layer with its nonce unspent"
+        )));
+    }
     let method = request.method().as_str().to_owned();
     let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return Err(ApiError::internal(anyhow::anyhow!("the access layer ran outside a route")));

@@ -1,7 +1,9 @@
 //! The authentication middleware: every request under /v1 is signed by an API client (see
 //! [`crate::signature`]). It buffers the body (the signature covers its hash), verifies against the
 //! client's active keys (the client as read at most a second ago, [`crate::client_cache`]), takes a
-//! token from the client's rate limit ([`crate::rate_limit`]), records the nonce, and hands the
+//! token from the client's rate limit ([`crate::rate_limit`]), records the nonce (or, on a POST under
+//! an `Idempotency-Key`, leaves it to the idempotency layer to record with the key's claim, one
+//! commit: [`crate::principal::UnspentNonce`]), and hands the
 //! layers after it the client's id and what it may do ([`crate::principal::ClientAccess`]).
 //!
 //! A request that carries no signature header and a staff session cookie is a staff member's
@@ -11,15 +13,18 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use sanhu_core::Timestamp;
 use sanhu_service::clock;
+use sanhu_service::nonces::RequestNonce;
 use sanhu_store::{AccessStore, ApiClient};
 
 use crate::body::read_limited;
 use crate::error::{code, ApiError};
-use crate::principal::{AuthenticatedClient, ClientAccess};
+use crate::idempotency::IDEMPOTENCY_KEY_HEADER;
+use crate::principal::{replayed_nonce, AuthenticatedClient, ClientAccess, UnspentNonce};
 use crate::rate_limit;
 use crate::request_id::RequestContext;
 use crate::signature::{self, HeaderFault};
@@ -96,12 +101,14 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     // Only a verified request spends its nonce, so that nobody can burn another client's nonces.
     // Nonces older than two windows are forgotten: a request that old is refused as stale anyway.
     let forget_before = Timestamp::from_nanos(now.nanos() - 2 * window_s * NANOS_PER_SECOND);
-    // Spent with the concurrent requests' nonces in one commit (`sanhu_service::nonces`).
-    if !state.nonces.record(&client.id, &claim.nonce, now, forget_before).await? {
-        return Err(ApiError::new(
-            code::REPLAYED_NONCE,
-            "this nonce was already used; sign each request with a new one",
-        ));
+    let nonce = RequestNonce::new(&client.id, &claim.nonce, now, forget_before);
+    if parts.method == Method::POST && parts.headers.contains_key(IDEMPOTENCY_KEY_HEADER) {
+        // Spent by the idempotency layer, in the same commit as the key's claim (or alone, if it
+        // makes none), before anything else runs.
+        parts.extensions.insert(UnspentNonce(nonce));
+    } else if !state.nonces.record(&client.id, &claim.nonce, now, forget_before).await? {
+        // Spent with the concurrent requests' nonces in one commit (`sanhu_service::nonces`).
+        return Err(replayed_nonce());
     }
 
     if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {

@@ -14,8 +14,10 @@
 //! transfer left to the server gets an id derived from the key ([`IdempotencyScope`]), the same in
 //! every run, so the ledger answers the second run with the transfer the first one applied.
 //!
-//! Nothing here is one commit per request: the claim is made with the concurrent requests' claims in
-//! one transaction (`sanhu_service::idempotency_claims`), and the answer is kept by the audit layer
+//! Nothing here is one commit per request: the claim is made with the concurrent requests' nonces
+//! and claims in one transaction (`sanhu_service::idempotency_claims`), a signed request's nonce in
+//! the same commit as its claim (the authentication layer leaves it unspent for this layer:
+//! [`UnspentNonce`]; a replayed nonce makes no claim), and the answer is kept by the audit layer
 //! in the transaction of the request's audit event ([`ClaimedKey`], [`AnswerKept`]); only when no
 //! audit layer settled it does this layer keep the answer (or release the key) itself.
 //!
@@ -51,6 +53,7 @@ use axum::response::{IntoResponse, Response};
 use sanhu_core::id::MerchantId;
 use sanhu_core::TransferId;
 use sanhu_service::clock;
+use sanhu_service::nonces::RequestNonce;
 use sanhu_service::party::PartySecret;
 use sanhu_store::{
     AccessStore, ClaimToken, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, Store, StoredResponse,
@@ -60,7 +63,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use crate::error::{code, ApiError, NothingApplied, Unfinished};
-use crate::principal::AuthenticatedClient;
+use crate::principal::{replayed_nonce, AuthenticatedClient, UnspentNonce};
 use crate::request_id;
 use crate::scopes::RouteFacts;
 use crate::state::{AppState, Keeps};
@@ -70,36 +73,39 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 pub const IDEMPOTENT_REPLAYED_HEADER: &str = "idempotent-replayed";
 pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
 
-pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
-    if request.method() != Method::POST {
-        return Ok(next.run(request).await);
-    }
-    let mut copies = request.headers().get_all(IDEMPOTENCY_KEY_HEADER).iter();
-    let Some(value) = copies.next() else {
-        return Ok(next.run(request).await);
+pub async fn idempotent(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    // A signed POST under a key comes with its nonce unspent, to be spent with the claim in one commit;
+    // when no claim is made, it is spent alone first, so that a replay is refused as before.
+    let nonce = request.extensions_mut().remove::<UnspentNonce>().map(|UnspentNonce(nonce)| nonce);
+    let key = match key_to_claim(&request) {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            spend_alone(&state, nonce).await?;
+            return Ok(next.run(request).await);
+        }
+        Err(refused) => {
+            spend_alone(&state, nonce).await?;
+            return Err(refused);
+        }
     };
-    if copies.next().is_some() {
-        return Err(ApiError::new(code::INVALID_IDEMPOTENCY_KEY, "the Idempotency-Key header is given more than once"));
-    }
-    let key = parse_key(value.as_bytes())?;
-    if request.extensions().get::<RouteFacts>().is_some_and(|facts| facts.secret) {
-        return Err(ApiError::new(
-            code::IDEMPOTENCY_KEY_NOT_ACCEPTED,
-            "this endpoint takes no Idempotency-Key: its request or response carries a secret that sanhu keeps \
-             nowhere, not even as a fingerprint; send it without the header",
-        ));
-    }
     // A staff member's keys are their own (`staff:<username>`), apart from every API client's.
     let principal = crate::principal::idempotency_principal(request.extensions())
         .or_else(|| request.extensions().get::<AuthenticatedClient>().map(|AuthenticatedClient(id)| id.clone()));
     let Some(client_id) = principal else {
+        spend_alone(&state, nonce).await?;
         return Err(ApiError::internal(anyhow::anyhow!("the idempotency layer ran before authentication")));
     };
     let (mut parts, body) = request.into_parts();
     // Authentication has buffered the body already; this only takes it back out.
-    let body = to_bytes(body, state.config.body_bytes_max)
-        .await
-        .map_err(|_| ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"))?;
+    let body = match to_bytes(body, state.config.body_bytes_max).await {
+        Ok(body) => body,
+        Err(_) => {
+            // Not reached (authentication read the body under the same limit), but a refusal spends
+            // the nonce like every other.
+            spend_alone(&state, nonce).await?;
+            return Err(ApiError::new(code::BODY_TOO_LARGE, "the request body is too large"));
+        }
+    };
     let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
     let secret = &state.parties.config().secret;
     let fingerprint = fingerprint(secret, parts.method.as_str(), path_and_query, &without_pay_password(&body));
@@ -119,7 +125,14 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         // This attempt's own token: only it can settle the claim it makes.
         let claim = IdempotencyClaim::new(key.clone(), fingerprint);
         let token = claim.token.clone();
-        let begun = claims.begin(claim, clock::now()).await;
+        // A signed request's nonce is spent in the claim's commit, and a replayed one makes no claim.
+        let begun = match nonce {
+            Some(nonce) => match claims.begin_signed(claim, clock::now(), nonce).await {
+                Ok(None) => return replayed_nonce().into_response(),
+                begun => begun.map(|begun| begun.expect("a claim with a fresh nonce is made")),
+            },
+            None => claims.begin(claim, clock::now()).await,
+        };
         let outcome = match &begun {
             Ok(IdempotencyBegin::Claimed) => "claimed",
             Ok(IdempotencyBegin::Replay(_)) => "replayed",
@@ -161,6 +174,42 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     };
     let task = tokio::spawn(request_id::scope(request_id::current(), work).instrument(tracing::Span::current()));
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the idempotent request's task failed: {error}")))
+}
+
+/// The key a POST claims, if it claims one: None for another method or a POST without the header;
+/// a refusal for a malformed or repeated key, or one sent to a route whose request or response
+/// carries a secret.
+fn key_to_claim(request: &Request) -> Result<Option<String>, ApiError> {
+    if request.method() != Method::POST {
+        return Ok(None);
+    }
+    let mut copies = request.headers().get_all(IDEMPOTENCY_KEY_HEADER).iter();
+    let Some(value) = copies.next() else {
+        return Ok(None);
+    };
+    if copies.next().is_some() {
+        return Err(ApiError::new(code::INVALID_IDEMPOTENCY_KEY, "the Idempotency-Key header is given more than once"));
+    }
+    let key = parse_key(value.as_bytes())?;
+    if request.extensions().get::<RouteFacts>().is_some_and(|facts| facts.secret) {
+        return Err(ApiError::new(
+            code::IDEMPOTENCY_KEY_NOT_ACCEPTED,
+            "this endpoint takes no Idempotency-Key: its request or response carries a secret that sanhu keeps \
+             nowhere, not even as a fingerprint; send it without the header",
+        ));
+    }
+    Ok(Some(key))
+}
+
+/// Spends a signed request's nonce (if the authentication layer left one) in a batch of nonces, for a
+/// request that claims no key; a replayed nonce is refused.
+async fn spend_alone(state: &AppState, nonce: Option<RequestNonce>) -> Result<(), ApiError> {
+    let Some(nonce) = nonce else { return Ok(()) };
+    let RequestNonce { record, forget_before } = nonce;
+    if !state.nonces.record(&record.client_id, &record.nonce, record.at, forget_before).await? {
+        return Err(replayed_nonce());
+    }
+    Ok(())
 }
 
 /// The key a running request claimed and its claim's token, for the audit layer: it settles the

@@ -15,6 +15,19 @@ use sanhu_store::ApiClient;
 
 use crate::error::ApiError;
 
+/// A signed request's nonce, verified and not yet spent: the authentication layer leaves it on a POST
+/// that carries an `Idempotency-Key`, so that the idempotency layer spends it in the same commit as
+/// the key's claim (`sanhu_service::idempotency_claims::ClaimBook::begin_signed`), or alone when it
+/// makes no claim. No handler runs while it is on the request: the access layer refuses one that
+/// still carries it.
+#[derive(Clone, Debug)]
+pub(crate) struct UnspentNonce(pub(crate) sanhu_service::nonces::RequestNonce);
+
+/// The answer to a request whose nonce its client used before.
+pub(crate) fn replayed_nonce() -> ApiError {
+    ApiError::new(crate::error::code::REPLAYED_NONCE, "this nonce was already used; sign each request with a new one")
+}
+
 /// The API client that signed the request, for the handlers and the idempotency layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthenticatedClient(pub String);

@@ -63,9 +63,23 @@ impl Default for HttpConfig {
     }
 }
 
-/// What every handler shares. Cheap to clone.
+/// What every handler shares. Cheap to clone: one `Arc`, since every layer of every request clones
+/// the state it is given (axum's `State`), and a clone of each part (a dozen `Arc`s and the
+/// configuration's strings) per layer was a measurable share of a request's CPU.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds, reached through it.
+#[derive(Clone)]
+pub struct Shared {
     pub(crate) ledger: Ledger,
     pub(crate) parties: Parties,
     pub(crate) wallets: Wallets,
@@ -152,10 +166,11 @@ impl AppState {
             rate_limit::RateLimits::per_minute(config.sign_ins_per_address_per_min, config.sign_ins_per_address_burst);
         let staff = Staff::new(ledger.store().clone(), StaffConfig::default());
         let nonces = sanhu_service::nonces::NonceBook::start(ledger.store().clone(), Default::default());
-        let claims = sanhu_service::idempotency_claims::ClaimBook::start(ledger.store().clone(), Default::default());
+        // The claims are made by the nonce book's writer: a signed request's nonce and claim in one commit.
+        let claims = sanhu_service::idempotency_claims::ClaimBook::over(nonces.clone());
         let clients = client_cache::ClientCache::new(config.clients_cached_max);
         let webhooks = sanhu_service::webhook::Webhooks::new(parties.clone(), Default::default());
-        AppState {
+        AppState::of(Shared {
             webhooks,
             audit,
             ledger,
@@ -170,7 +185,18 @@ impl AppState {
             clients,
             keeps: Keeps::default(),
             replicas: sanhu_service::reads::Replicas::none(),
-        }
+        })
+    }
+
+    fn of(shared: Shared) -> AppState {
+        AppState(std::sync::Arc::new(shared))
+    }
+
+    /// The same state with `change` made to a copy of what it holds.
+    fn changed(self, change: impl FnOnce(&mut Shared)) -> AppState {
+        let mut shared = std::sync::Arc::unwrap_or_clone(self.0);
+        change(&mut shared);
+        AppState::of(shared)
     }
 
     /// Waits, at most `within`, until every answer of an idempotency key that is being kept in the
@@ -188,6 +214,13 @@ impl AppState {
         false
     }
 
+    /// The book the nonces (and, with them, the idempotency claims) are written through (for tests:
+    /// its commits).
+    #[doc(hidden)]
+    pub fn nonce_book(&self) -> &sanhu_service::nonces::NonceBook {
+        &self.nonces
+    }
+
     /// The book the idempotency claims are made through (for tests: its faults).
     #[doc(hidden)]
     pub fn claim_book(&self) -> &sanhu_service::idempotency_claims::ClaimBook {
@@ -196,12 +229,14 @@ impl AppState {
 
     /// The same state with staff passwords, lockout and sessions as `staff` says.
     pub fn with_staff(self, staff: StaffConfig) -> AppState {
-        AppState { staff: Staff::new(self.ledger.store().clone(), staff), ..self }
+        let staff = Staff::new(self.ledger.store().clone(), staff);
+        self.changed(|shared| shared.staff = staff)
     }
 
     /// The same, hashing at most `permits` allow at once.
     pub fn with_staff_hashing(self, staff: StaffConfig, permits: sanhu_service::hashing::HashingPermits) -> AppState {
-        AppState { staff: Staff::with_permits(self.ledger.store().clone(), staff, permits), ..self }
+        let staff = Staff::with_permits(self.ledger.store().clone(), staff, permits);
+        self.changed(|shared| shared.staff = staff)
     }
 
     pub fn staff(&self) -> &Staff {
@@ -211,13 +246,13 @@ impl AppState {
     /// The same state with the wallet set up as `wallet` says.
     pub fn with_wallet(self, wallet: WalletConfig) -> AppState {
         let wallets = Wallets::new(self.parties.clone(), self.ledger.clone(), wallet);
-        AppState { wallets, ..self }
+        self.changed(|shared| shared.wallets = wallets)
     }
 
     /// The same state with webhooks sent as `config` says (where to, how often retried).
     pub fn with_webhooks(self, config: sanhu_service::webhook::WebhookConfig) -> AppState {
         let webhooks = sanhu_service::webhook::Webhooks::new(self.parties.clone(), config);
-        AppState { webhooks, ..self }
+        self.changed(|shared| shared.webhooks = webhooks)
     }
 
     pub fn webhooks(&self) -> &sanhu_service::webhook::Webhooks {
@@ -238,7 +273,7 @@ impl AppState {
 
     /// The same state with read replicas: statements, flows, bills and reports may read them.
     pub fn with_replicas(self, replicas: sanhu_service::reads::Replicas) -> AppState {
-        AppState { replicas, ..self }
+        self.changed(|shared| shared.replicas = replicas)
     }
 
     pub fn replicas(&self) -> &sanhu_service::reads::Replicas {

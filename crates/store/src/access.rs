@@ -48,6 +48,19 @@ store_trait! {
             claims: &[IdempotencyClaim],
             now: Timestamp,
         ) -> anyhow::Result<Vec<IdempotencyBegin>>;
+        /// What signed requests write before they run, in one transaction (one commit): `nonces` are
+        /// recorded as [`AccessStore::record_nonces`] records them, then `claims` are made as
+        /// [`AccessStore::begin_idempotent_batch`] makes them, in order, except that a claim whose
+        /// request's nonce (`NoncedClaim::nonce`, an index into `nonces`) is not fresh is not made at
+        /// all (its answer is None): a replayed request leaves no claim behind. A failure commits
+        /// none of it.
+        fn admit_batch(
+            &self,
+            nonces: &[NonceRecord],
+            forget_before: Timestamp,
+            claims: &[NoncedClaim],
+            now: Timestamp,
+        ) -> anyhow::Result<Admitted>;
         /// Stores the response of the claim `token` made on `key`: only while that claim holds the
         /// key unanswered (another attempt's claim, or an answer, is left as it is).
         fn complete_idempotent(
@@ -170,6 +183,37 @@ impl IdempotencyClaim {
     /// A claim on `key` for a request with `fingerprint`, under a fresh token.
     pub fn new(key: IdempotencyKey, fingerprint: impl Into<String>) -> IdempotencyClaim {
         IdempotencyClaim { key, fingerprint: fingerprint.into(), token: ClaimToken::new(), supersedes: Vec::new() }
+    }
+}
+
+/// A claim in [`AccessStore::admit_batch`], with the request's nonce if it is a signed request's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoncedClaim {
+    pub claim: IdempotencyClaim,
+    /// The index of the request's nonce in the batch's nonces: the claim is made only if that nonce
+    /// is fresh. None for a request without a nonce (a staff member's).
+    pub nonce: Option<usize>,
+}
+
+/// What [`AccessStore::admit_batch`] did: for each nonce, whether it was fresh; for each claim, what
+/// the key held (None: not made, its request's nonce being a replay).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    pub nonces: Vec<bool>,
+    pub claims: Vec<Option<IdempotencyBegin>>,
+}
+
+impl Admitted {
+    /// The claims to make, in order: those whose request's nonce is fresh (or that have none).
+    pub fn made<'a>(
+        nonces: &'a [bool],
+        claims: &'a [NoncedClaim],
+    ) -> impl Iterator<Item = (usize, &'a IdempotencyClaim)> {
+        claims
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.nonce.is_none_or(|n| nonces.get(n).copied().unwrap_or(false)))
+            .map(|(i, c)| (i, &c.claim))
     }
 }
 

@@ -775,6 +775,30 @@ struct Driver {
     failed: Arc<AtomicU64>,
 }
 
+/// When a driver sends and which answers it counts. Requests are sent until the deadline; an answer
+/// counts when it arrives at or after the end of the warm-up, so each connection's last answer (which
+/// arrives at or after the deadline) always counts, and the window's requests/s is the answers counted
+/// over the time from its start to its last answer. Counting by the time a request was *sent* instead
+/// counted nothing when every connection's request was in flight across the whole window (a short
+/// window on a loaded machine), though answers arrived in it.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    measure_from: Instant,
+    deadline: Instant,
+}
+
+impl Window {
+    /// Whether a driver sends another request at `now`.
+    fn sends_at(&self, now: Instant) -> bool {
+        now < self.deadline
+    }
+
+    /// Whether an answer that arrived at `answered` is measured.
+    fn counts(&self, answered: Instant) -> bool {
+        answered >= self.measure_from
+    }
+}
+
 /// What one connection saw (measured requests only, except `paid` and `unknown_outcomes`, which
 /// count every payment, for the wallet's check).
 #[derive(Default)]
@@ -801,16 +825,23 @@ impl Tally {
 }
 
 impl Driver {
+    /// Sends one request after another until the deadline. An answer counts when it arrives in the
+    /// measured window, whenever its request was sent ([`Window::counts`]): on a loaded machine one
+    /// request may take longer than the whole window, and counting by the time a request was sent
+    /// would then count nothing at all, however many were answered.
     async fn run(mut self) -> Tally {
         let mut tally = Tally::default();
+        let window = Window { measure_from: self.measure_from, deadline: self.deadline };
         let mut sequence = 0u64;
-        while Instant::now() < self.deadline {
+        let mut now = Instant::now();
+        while window.sends_at(now) {
             let call = self.plan.call(&mut self.random, &self.tag, self.index, sequence);
             sequence += 1;
             let request = self.signer.request(&call);
             let sent = Instant::now();
             let answer = tokio::time::timeout(self.timeout, self.connection.exchange(request)).await;
-            let took = sent.elapsed();
+            let answered = Instant::now();
+            let took = answered.saturating_duration_since(sent);
             let outcome = match answer {
                 Err(_) => {
                     self.connection.reset();
@@ -832,11 +863,12 @@ impl Driver {
             if outcome.is_err() {
                 self.failed.fetch_add(1, Ordering::Relaxed);
             }
-            if sent < self.measure_from {
+            now = answered;
+            if !window.counts(answered) {
                 continue;
             }
             tally.latency_us.record(took.as_micros() as u64);
-            tally.last_answer = Some(sent + took);
+            tally.last_answer = Some(answered);
             match outcome {
                 Ok(_) => tally.ok += 1,
                 Err(key) => *tally.errors.entry(key).or_default() += 1,
@@ -872,7 +904,7 @@ struct WorkloadReport {
     workload: &'static str,
     /// The measured time: from the end of the warm-up to the last measured answer.
     seconds: f64,
-    /// Requests answered (or failed) that were sent after the warm-up.
+    /// Requests answered (or failed) after the warm-up, whenever they were sent.
     requests: u64,
     ok: u64,
     requests_per_second: f64,
@@ -950,6 +982,29 @@ mod tests {
             judge(&payment, 201, br#"{"status":"paying","paid":0}"#),
             Err((Some(201), "payment_paying".to_owned()))
         );
+    }
+
+    #[test]
+    fn an_answer_in_the_window_counts_though_its_request_was_sent_before_it() {
+        let start = Instant::now();
+        let window =
+            Window { measure_from: start + Duration::from_millis(200), deadline: start + Duration::from_secs(1) };
+        // Sent during the warm-up and answered after the deadline (a loaded machine): counted, and the
+        // driver sends no more.
+        let answered = start + Duration::from_secs(3);
+        assert!(window.counts(answered));
+        assert!(!window.sends_at(answered));
+        // Answered within the warm-up: not counted; the driver sends again.
+        let early = start + Duration::from_millis(100);
+        assert!(!window.counts(early) && window.sends_at(early));
+        // Answered in the window: counted; the driver sends again.
+        let inside = start + Duration::from_millis(500);
+        assert!(window.counts(inside) && window.sends_at(inside));
+        // A connection stops sending only at an answer at or after the deadline, which counts: every
+        // connection contributes at least its last answer.
+        for at in [window.deadline, window.deadline + Duration::from_millis(1)] {
+            assert!(!window.sends_at(at) && window.counts(at));
+        }
     }
 
     #[test]

@@ -216,3 +216,43 @@ on_both_backends!(an_event_kept_in_the_background_is_timed_where_it_stands_in_th
     let report = sanhu_store::audit::verify_chain(&app.db.store).await.unwrap();
     assert_eq!(report.broken, None);
 });
+
+// A keyed POST's nonce and its claim are written in one commit of the nonce book (the book counts its
+// commits: one for both, where the nonce and the claim were two before). A replay of the signed
+// request under another key is refused replayed_nonce and claims nothing: that key stays free for a
+// request of its own, and the first key still answers its first request.
+on_both_backends!(a_keyed_posts_nonce_and_claim_are_one_commit_and_a_replayed_nonce_claims_nothing, |db| {
+    let app = TestApp::start(db, Setup { parties: world::party_config(), ..Setup::default() }).await;
+    let path = "/v1/ledger/accounts";
+    let body = json!({"currency": "CNY"});
+    let bytes = body.to_string().into_bytes();
+    let keyed = |headers: &sanhu_http::signature::SignedHeaders, key: &str| {
+        sanhu_testkit::app::request(&app.client.id, "POST", path, &bytes, headers, &[("idempotency-key", key)])
+    };
+    // Nothing but this test's requests writes through this app's nonce book (no background task of
+    // the server signs a request), so its counts between two points are this request's.
+    let book = app.state.nonce_book();
+    let before = book.counts();
+    let headers = app.sign("POST", path, &bytes);
+    let first = app.send(keyed(&headers, "one-commit-1")).await;
+    let id = first.assert_status(StatusCode::CREATED)["id"].clone();
+    let after = book.counts();
+    assert_eq!(
+        (after.commits - before.commits, after.nonces - before.nonces, after.claims - before.claims),
+        (1, 1, 1),
+        "the nonce and the claim in one commit"
+    );
+
+    let replay = app.send(keyed(&headers, "one-commit-2")).await;
+    replay.assert_error(StatusCode::UNAUTHORIZED, "replayed_nonce");
+    let own = app.post_keyed(path, "one-commit-2", body.clone()).await;
+    let other = own.assert_status(StatusCode::CREATED)["id"].clone();
+    assert!(!own.replayed(), "the replay left no claim on the key: its own request ran");
+    assert_ne!(other, id);
+
+    let replay = app.send(keyed(&headers, "one-commit-1")).await;
+    replay.assert_error(StatusCode::UNAUTHORIZED, "replayed_nonce");
+    let again = app.post_keyed(path, "one-commit-1", body).await;
+    assert_eq!((again.status, &again.body["id"], again.replayed()), (StatusCode::CREATED, &id, true));
+    app.verify_clean().await;
+});

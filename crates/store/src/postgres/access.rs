@@ -7,8 +7,9 @@ use tokio_postgres::Row;
 use super::PostgresStore;
 use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    check_answer, AccessStore, ApiClient, ClaimToken, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim,
-    IdempotencyKey, KeyAdded, NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
+    check_answer, AccessStore, Admitted, ApiClient, ClaimToken, ClientKey, IdempotencyAnswer, IdempotencyBegin,
+    IdempotencyClaim, IdempotencyKey, KeyAdded, NonceRecord, NoncedClaim, StoredResponse, CLIENT_ACTIVE_KEYS_MAX,
+    IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 /// Most expired nonces one `record_nonce` deletes: enough to keep up with any request rate, small
@@ -176,6 +177,113 @@ async fn claim_one(
     }
     // The key keeps changing under us: another request is busy with it.
     Ok(IdempotencyBegin::InUse)
+}
+
+/// Records nonces inside the caller's transaction, in one statement, with the forgetting of old ones
+/// pipelined beside it: for each, whether it is fresh (see `AccessStore::record_nonces`). A (client,
+/// nonce) given twice is sent once (a statement cannot upsert one row twice); the later ones are
+/// replays. Sent in the nonces' order, so that two instances' batches lock the rows they share in the
+/// same order and wait for each other rather than deadlock.
+async fn record_nonces_in(
+    tx: &tokio_postgres::Transaction<'_>,
+    statements: &mut super::pool::Statements,
+    nonces: &[NonceRecord],
+    forget_before: Timestamp,
+) -> anyhow::Result<Vec<bool>> {
+    if nonces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first = crate::first_in_batch(nonces);
+    let mut sent: Vec<&NonceRecord> = nonces.iter().zip(&first).filter(|(_, f)| **f).map(|(n, _)| n).collect();
+    sent.sort_by(|a, b| (&a.client_id, &a.nonce).cmp(&(&b.client_id, &b.nonce)));
+    let clients: Vec<&str> = sent.iter().map(|n| n.client_id.as_str()).collect();
+    let values: Vec<&str> = sent.iter().map(|n| n.nonce.as_str()).collect();
+    let times: Vec<i64> = sent.iter().map(|n| n.at.nanos()).collect();
+    // A nonce seen before `forget_before` counts as forgotten even while its row waits for the
+    // delete below: it is older than the signature window, so reusing it is no replay.
+    let record = statements
+        .get(
+            tx,
+            "INSERT INTO api_nonces (client_id, nonce, seen_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[]) \
+             ON CONFLICT (client_id, nonce) DO UPDATE SET seen_at = excluded.seen_at \
+             WHERE api_nonces.seen_at < $4 \
+             RETURNING client_id, nonce",
+        )
+        .await?;
+    // Rows another transaction holds are left for a later batch (SKIP LOCKED), so that forgetting
+    // never waits for, or deadlocks with, another instance's batch.
+    let forget = statements
+        .get(
+            tx,
+            "DELETE FROM api_nonces WHERE (client_id, nonce) IN \
+             (SELECT client_id, nonce FROM api_nonces WHERE seen_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .await?;
+    let (rows, _) = futures_util::future::try_join(
+        tx.query(&record, &[&clients, &values, &times, &forget_before.nanos()]),
+        tx.execute(&forget, &[&forget_before.nanos(), &NONCES_FORGOTTEN_PER_BATCH]),
+    )
+    .await?;
+    let recorded: std::collections::HashSet<(String, String)> =
+        rows.iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1))).collect();
+    Ok(nonces
+        .iter()
+        .zip(first)
+        .map(|(n, first)| first && recorded.contains(&(n.client_id.clone(), n.nonce.clone())))
+        .collect())
+}
+
+/// Claims keys inside the caller's transaction, as `begin_idempotent_batch` describes: the keys no one
+/// holds by one statement, each of the others then as `begin_idempotent` looks at one.
+async fn claim_keys_in(
+    tx: &tokio_postgres::Transaction<'_>,
+    statements: &mut super::pool::Statements,
+    claims: &[&IdempotencyClaim],
+    now: Timestamp,
+    token: Option<i64>,
+) -> anyhow::Result<Vec<IdempotencyBegin>> {
+    if claims.is_empty() {
+        return Ok(Vec::new());
+    }
+    // In the keys' order, so that two instances claiming overlapping batches wait for each other
+    // rather than deadlock.
+    let mut order: Vec<usize> = (0..claims.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&claims[a].key, &claims[b].key);
+        (&a.client_id, &a.key).cmp(&(&b.client_id, &b.key))
+    });
+    let clients: Vec<&str> = order.iter().map(|&i| claims[i].key.client_id.as_str()).collect();
+    let keys: Vec<&str> = order.iter().map(|&i| claims[i].key.key.as_str()).collect();
+    let fingerprints: Vec<&str> = order.iter().map(|&i| claims[i].fingerprint.as_str()).collect();
+    let attempts: Vec<&str> = order.iter().map(|&i| claims[i].token.as_str()).collect();
+    let claim_all = statements
+        .get(
+            tx,
+            "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, claim_token) \
+             SELECT c, k, f, $4::int8, $5::int8, t FROM UNNEST($1::text[], $2::text[], $3::text[], $6::text[]) \
+             AS u(c, k, f, t) ON CONFLICT (client_id, key) DO NOTHING RETURNING client_id, key, claim_token",
+        )
+        .await?;
+    let rows = tx.query(&claim_all, &[&clients, &keys, &fingerprints, &now.nanos(), &token, &attempts]).await?;
+    // Each inserted row with the token of the claim that inserted it: a key given twice in the
+    // batch is inserted once, for whichever of its claims UNNEST gave first.
+    let mut claimed: std::collections::HashSet<(String, String, String)> =
+        rows.iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2))).collect();
+    let mut statements = ClaimStatements::prepare(statements, tx).await?;
+    let mut begun = Vec::with_capacity(claims.len());
+    for claim in claims {
+        // The first of a key in the batch that the statement inserted has it; a later one finds it
+        // claimed, by this very store.
+        let inserted = (claim.key.client_id.clone(), claim.key.key.clone(), claim.token.as_str().to_owned());
+        let begin = if claimed.remove(&inserted) {
+            IdempotencyBegin::Claimed
+        } else {
+            claim_one(tx, &mut statements, claim, now, token).await?
+        };
+        begun.push(begin);
+    }
+    Ok(begun)
 }
 
 /// Settles a claimed key inside the caller's transaction: stores its response, or (None) releases
@@ -455,51 +563,41 @@ impl AccessStore for PostgresStore {
         }
         // Held before the claims are written, so that no claim of this store is ever seen unlocked.
         let token = self.inner.instance.token().await;
-        // In the keys' order, so that two instances claiming overlapping batches wait for each other
-        // rather than deadlock.
-        let mut order: Vec<usize> = (0..claims.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&claims[a].key, &claims[b].key);
-            (&a.client_id, &a.key).cmp(&(&b.client_id, &b.key))
-        });
-        let clients: Vec<&str> = order.iter().map(|&i| claims[i].key.client_id.as_str()).collect();
-        let keys: Vec<&str> = order.iter().map(|&i| claims[i].key.key.as_str()).collect();
-        let fingerprints: Vec<&str> = order.iter().map(|&i| claims[i].fingerprint.as_str()).collect();
-        let attempts: Vec<&str> = order.iter().map(|&i| claims[i].token.as_str()).collect();
         let mut conn = self.inner.general.get().await?;
         let conn = &mut *conn;
         let tx = conn.client.transaction().await?;
-        let claim_all = conn
-            .statements
-            .get(
-                &tx,
-                "INSERT INTO idempotency_keys (client_id, key, fingerprint, claimed_at, claimed_by, claim_token) \
-                 SELECT c, k, f, $4::int8, $5::int8, t FROM UNNEST($1::text[], $2::text[], $3::text[], $6::text[]) \
-                 AS u(c, k, f, t) ON CONFLICT (client_id, key) DO NOTHING RETURNING client_id, key, claim_token",
-            )
-            .await?;
-        let rows = tx.query(&claim_all, &[&clients, &keys, &fingerprints, &now.nanos(), &token, &attempts]).await?;
-        // Each inserted row with the token of the claim that inserted it: a key given twice in the
-        // batch is inserted once, for whichever of its claims UNNEST gave first.
-        let mut claimed: std::collections::HashSet<(String, String, String)> = rows
-            .iter()
-            .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2)))
-            .collect();
-        let mut statements = ClaimStatements::prepare(&mut conn.statements, &tx).await?;
-        let mut begun = Vec::with_capacity(claims.len());
-        for claim in claims {
-            // The first of a key in the batch that the statement inserted has it; a later one finds it
-            // claimed, by this very store.
-            let inserted = (claim.key.client_id.clone(), claim.key.key.clone(), claim.token.as_str().to_owned());
-            let begin = if claimed.remove(&inserted) {
-                IdempotencyBegin::Claimed
-            } else {
-                claim_one(&tx, &mut statements, claim, now, token).await?
-            };
-            begun.push(begin);
-        }
+        let claims: Vec<&IdempotencyClaim> = claims.iter().collect();
+        let begun = claim_keys_in(&tx, &mut conn.statements, &claims, now, token).await?;
         tx.commit().await.context("commit idempotency claims")?;
         Ok(begun)
+    }
+
+    /// One transaction: the nonces by one statement (with the forgetting of old ones, pipelined), then
+    /// the claims of the requests whose nonce is fresh as `begin_idempotent_batch` makes them.
+    async fn admit_batch(
+        &self,
+        nonces: &[NonceRecord],
+        forget_before: Timestamp,
+        claims: &[NoncedClaim],
+        now: Timestamp,
+    ) -> anyhow::Result<Admitted> {
+        // Held before the claims are written, so that no claim of this store is ever seen unlocked.
+        let token = if claims.is_empty() { None } else { self.inner.instance.token().await };
+        let mut conn = self.inner.general.get().await?;
+        let conn = &mut *conn;
+        let tx = conn.client.transaction().await?;
+        let fresh = record_nonces_in(&tx, &mut conn.statements, nonces, forget_before).await?;
+        let made: Vec<(usize, &IdempotencyClaim)> = Admitted::made(&fresh, claims).collect();
+        let mut begun = vec![None; claims.len()];
+        if !made.is_empty() {
+            let to_make: Vec<&IdempotencyClaim> = made.iter().map(|(_, claim)| *claim).collect();
+            let outcomes = claim_keys_in(&tx, &mut conn.statements, &to_make, now, token).await?;
+            for ((index, _), begin) in made.iter().zip(outcomes) {
+                begun[*index] = Some(begin);
+            }
+        }
+        tx.commit().await.context("commit nonces and idempotency claims")?;
+        Ok(Admitted { nonces: fresh, claims: begun })
     }
 
     async fn complete_idempotent(

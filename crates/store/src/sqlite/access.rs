@@ -9,8 +9,9 @@ use sanhu_core::Timestamp;
 use super::SqliteStore;
 use crate::access::{clients_from_rows, clients_with_keys, ClientKeyRow};
 use crate::{
-    check_answer, AccessStore, ApiClient, ClaimToken, ClientKey, IdempotencyAnswer, IdempotencyBegin, IdempotencyClaim,
-    IdempotencyKey, KeyAdded, NonceRecord, StoredResponse, CLIENT_ACTIVE_KEYS_MAX, IDEMPOTENCY_CLAIM_LEASE_S,
+    check_answer, AccessStore, Admitted, ApiClient, ClaimToken, ClientKey, IdempotencyAnswer, IdempotencyBegin,
+    IdempotencyClaim, IdempotencyKey, KeyAdded, NonceRecord, NoncedClaim, StoredResponse, CLIENT_ACTIVE_KEYS_MAX,
+    IDEMPOTENCY_CLAIM_LEASE_S,
 };
 
 impl AccessStore for SqliteStore {
@@ -135,27 +136,36 @@ impl AccessStore for SqliteStore {
         let nonces = nonces.to_vec();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Forgetting is bounded per batch so that one batch never pays for a large backlog; a nonce
-            // older than `forget_before` still in the table is taken as new (its row is renewed).
-            tx.prepare_cached(
-                "DELETE FROM api_nonces WHERE (client_id, nonce) IN
-                 (SELECT client_id, nonce FROM api_nonces WHERE seen_at < ?1 LIMIT 1000)",
-            )?
-            .execute([forget_before.nanos()])?;
-            let mut recorded = Vec::with_capacity(nonces.len());
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO api_nonces (client_id, nonce, seen_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (client_id, nonce) DO UPDATE SET seen_at = excluded.seen_at
-                     WHERE api_nonces.seen_at < ?4",
-                )?;
-                for n in &nonces {
-                    let changed = insert.execute(params![n.client_id, n.nonce, n.at.nanos(), forget_before.nanos()])?;
-                    recorded.push(changed == 1);
+            let recorded = record_nonces_in(&tx, &nonces, forget_before)?;
+            tx.commit()?;
+            Ok(recorded)
+        })
+        .await
+    }
+
+    async fn admit_batch(
+        &self,
+        nonces: &[NonceRecord],
+        forget_before: Timestamp,
+        claims: &[NoncedClaim],
+        now: Timestamp,
+    ) -> anyhow::Result<Admitted> {
+        let (nonces, claims) = (nonces.to_vec(), claims.to_vec());
+        let inner = self.inner.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let fresh = record_nonces_in(&tx, &nonces, forget_before)?;
+            let mut begun = vec![None; claims.len()];
+            let made: Vec<(usize, &IdempotencyClaim)> = Admitted::made(&fresh, &claims).collect();
+            if !made.is_empty() {
+                let mut instance = inner.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let token = instance.token();
+                for (index, claim) in made {
+                    begun[index] = Some(claim_key(&tx, &mut instance, token.as_deref(), claim, now)?);
                 }
             }
             tx.commit()?;
-            Ok(recorded)
+            Ok(Admitted { nonces: fresh, claims: begun })
         })
         .await
     }
@@ -204,6 +214,32 @@ impl AccessStore for SqliteStore {
         let answer = IdempotencyAnswer { key: key.clone(), token: token.clone(), response: None };
         self.write(move |c| settle_key(c, &answer)).await
     }
+}
+
+/// Records nonces inside the caller's transaction: for each, whether it is fresh (see
+/// `AccessStore::record_nonces`).
+fn record_nonces_in(tx: &Connection, nonces: &[NonceRecord], forget_before: Timestamp) -> anyhow::Result<Vec<bool>> {
+    if nonces.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Forgetting is bounded per batch so that one batch never pays for a large backlog; a nonce
+    // older than `forget_before` still in the table is taken as new (its row is renewed).
+    tx.prepare_cached(
+        "DELETE FROM api_nonces WHERE (client_id, nonce) IN
+         (SELECT client_id, nonce FROM api_nonces WHERE seen_at < ?1 LIMIT 1000)",
+    )?
+    .execute([forget_before.nanos()])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO api_nonces (client_id, nonce, seen_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (client_id, nonce) DO UPDATE SET seen_at = excluded.seen_at
+         WHERE api_nonces.seen_at < ?4",
+    )?;
+    let mut recorded = Vec::with_capacity(nonces.len());
+    for n in nonces {
+        let changed = insert.execute(params![n.client_id, n.nonce, n.at.nanos(), forget_before.nanos()])?;
+        recorded.push(changed == 1);
+    }
+    Ok(recorded)
 }
 
 /// Claims one key inside the caller's transaction, or reports what it holds (see
