@@ -87,6 +87,9 @@ pub struct AppState {
     pub(crate) keeps: Keeps,
     /// Webhook subscriptions and their deliveries' log.
     pub(crate) webhooks: sanhu_service::webhook::Webhooks,
+    /// The process's own settings (where it listens, its database, redacted) for
+    /// `GET /v1/configuration`, given by whoever starts the server ([`AppState::with_settings`]).
+    pub(crate) settings: std::sync::Arc<Vec<crate::staff::admin::Setting>>,
 }
 
 /// The answers (and releases) of idempotency keys that could not be kept when their requests were
@@ -166,6 +169,7 @@ impl AppState {
             claims,
             clients,
             keeps: Keeps::default(),
+            settings: Default::default(),
         }
     }
 
@@ -202,6 +206,13 @@ impl AppState {
 
     pub fn staff(&self) -> &Staff {
         &self.staff
+    }
+
+    /// The same state showing `settings` (section, name, value, whether a secret) among the effective
+    /// configuration (`GET /v1/configuration`): the process's own, which the state does not hold. A
+    /// secret's value is never shown.
+    pub fn with_settings(self, settings: &[(&str, &str, String, bool)]) -> AppState {
+        AppState { settings: crate::staff::admin::process_settings(settings), ..self }
     }
 
     /// The same state with the wallet set up as `wallet` says.
