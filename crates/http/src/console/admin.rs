@@ -29,10 +29,7 @@ fn list_uri(visit: &Visit, path: &str, criteria: &[&str]) -> String {
 
 /// The criteria of a list again, for its next page's link.
 fn criteria_query(visit: &Visit, criteria: &[&str]) -> String {
-    criteria
-        .iter()
-        .filter_map(|name| visit.param(name).map(|v| format!("{name}={}&", encode(v))))
-        .collect()
+    criteria.iter().filter_map(|name| visit.param(name).map(|v| format!("{name}={}&", encode(v)))).collect()
 }
 
 async fn list_page(visit: Visit, needs: (&str, &str), path: &str, criteria: &[&str], template: &str) -> Response {
@@ -43,7 +40,10 @@ async fn list_page(visit: Visit, needs: (&str, &str), path: &str, criteria: &[&s
     let answer = visit.get(&list_uri(&visit, path, criteria)).await;
     let (results, next_cursor, error) = if answer.ok() {
         (answer.body["data"].clone(), answer.body["next_cursor"].clone(), None)
-    } else if answer.status.is_client_error() && answer.status != StatusCode::FORBIDDEN && answer.status != StatusCode::UNAUTHORIZED {
+    } else if answer.status.is_client_error()
+        && answer.status != StatusCode::FORBIDDEN
+        && answer.status != StatusCode::UNAUTHORIZED
+    {
         (json!([]), Value::Null, Some(format!("{} ({})", answer.message(), answer.code())))
     } else {
         return visit.refusal(Some(&me), &answer);
@@ -116,6 +116,7 @@ pub(super) async fn configuration(visit: Visit) -> Response {
             None => sections.push((section, vec![setting])),
         }
     }
-    let sections: Vec<Value> = sections.into_iter().map(|(name, settings)| json!({"name": name, "settings": settings})).collect();
+    let sections: Vec<Value> =
+        sections.into_iter().map(|(name, settings)| json!({"name": name, "settings": settings})).collect();
     visit.render(Some(&me), StatusCode::OK, "configuration.html", json!({"sections": sections}))
 }

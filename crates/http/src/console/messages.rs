@@ -615,6 +615,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("fs_wallet_group", "钱包分组", "Wallet group"),
     ("fs_locked_above", "上级锁定的设置", "Settings locked above"),
     ("fs_locks_below", "对下级锁定", "Locked for merchants below"),
+    // Exports
+    ("export_csv", "导出 CSV", "Export CSV"),
+    ("export_hint", "按当前查询条件导出，最多 10,000 行。", "Exports what the criteria find, at most 10,000 rows."),
+    ("export_cut", "已达导出上限，其余未导出；请缩小查询条件。", "The export's limit was reached and the rest left out; narrow the criteria."),
+    ("export_needs_criteria", "请先输入查询条件再导出。", "Give criteria before exporting."),
     // Administration: API clients, staff, configuration
     ("nav_api_clients", "接入方与密钥", "API clients"),
     ("nav_staff", "员工与角色", "Staff"),
@@ -622,7 +627,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("api_clients_title", "接入方（API 客户端）", "API clients"),
     ("api_clients_hint", "调用 API 的后台系统：绑定、权限范围与公钥指纹（私钥从不保存）。接入方由服务器上的 sanhu client 命令创建与吊销。", "The systems that call the API: binding, scopes and public keys' fingerprints (private keys are never kept). Clients are made and revoked with sanhu client on the server."),
     ("api_client_q", "编号或名称包含", "Id or name contains"),
-    ("api_client", "接入方", "API client"),
+    ("api_client_one", "接入方", "API client"),
     ("bound_to", "绑定会员", "Bound to member"),
     ("platform_client", "平台（未绑定）", "Platform (unbound)"),
     ("client_active", "有效", "active"),

@@ -23,6 +23,7 @@
 
 mod admin;
 mod business;
+mod export;
 pub mod messages;
 mod parties;
 mod products;
@@ -95,6 +96,9 @@ pub fn router() -> Router<AppState> {
         .route("/console/customers/{id}/bill", get(parties::customer_bill))
         .route("/console/members/{id}/bills", get(parties::bills).post(parties::issue_bill))
         .route("/console/bills/{id}", get(parties::bill))
+        .route("/console/orders/export.csv", get(business::orders_export))
+        .route("/console/merchants/export.csv", get(business::merchants_export))
+        .route("/console/customers/export.csv", get(parties::customers_export))
         .route("/console/products", get(products::products))
         .route("/console/merchants/{id}/products", get(products::merchant_products))
         .route("/console/merchants/{id}/products/{product}/{action}", post(products::act_on_signing))

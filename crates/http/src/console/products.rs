@@ -110,10 +110,5 @@ pub(super) async fn merchant_settings(visit: Visit, Path(id): Path<String>) -> R
     if !settings.ok() {
         return visit.refusal(Some(&me), &settings);
     }
-    visit.render(
-        Some(&me),
-        StatusCode::OK,
-        "merchant_settings.html",
-        json!({"m": merchant.body, "s": settings.body}),
-    )
+    visit.render(Some(&me), StatusCode::OK, "merchant_settings.html", json!({"m": merchant.body, "s": settings.body}))
 }

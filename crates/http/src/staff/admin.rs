@@ -104,9 +104,9 @@ pub struct ApiClientPage {
 fn text_filter(query: &QueryParams, name: &str) -> Result<Option<String>, ApiError> {
     match query.get(name).map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
-        Some(text) if text.chars().count() > FILTER_CHARS_MAX || text.chars().any(char::is_control) => {
-            Err(ApiError::new(code::INVALID_QUERY, format!("{name} is at most {FILTER_CHARS_MAX} printable characters")))
-        }
+        Some(text) if text.chars().count() > FILTER_CHARS_MAX || text.chars().any(char::is_control) => Err(
+            ApiError::new(code::INVALID_QUERY, format!("{name} is at most {FILTER_CHARS_MAX} printable characters")),
+        ),
         Some(text) => Ok(Some(text.to_owned())),
     }
 }
@@ -116,7 +116,9 @@ fn status_filter(query: &QueryParams) -> Result<Option<bool>, ApiError> {
         None => Ok(None),
         Some("active") => Ok(Some(true)),
         Some("revoked" | "disabled") => Ok(Some(false)),
-        Some(_) => Err(ApiError::new(code::INVALID_STATUS, "status is active, or revoked (clients) / disabled (staff)")),
+        Some(_) => {
+            Err(ApiError::new(code::INVALID_STATUS, "status is active, or revoked (clients) / disabled (staff)"))
+        }
     }
 }
 
@@ -184,7 +186,10 @@ pub async fn list_api_clients(
         (status = 200, description = "The API client.", body = ApiClientView)
     )
 )]
-pub async fn get_api_client(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ApiClientView>, ApiError> {
+pub async fn get_api_client(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ApiClientView>, ApiError> {
     if !id.starts_with("cli_") || id.len() != 30 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(ApiError::new(code::INVALID_ID, "the client id in the path is not cli_ and 26 characters"));
     }
@@ -262,7 +267,10 @@ pub async fn list_staff(State(state): State<AppState>, query: QueryParams) -> Re
     let role = match query.get("role") {
         None => None,
         Some(text) => Some(StaffRole::parse(text).map_err(|_| {
-            ApiError::new(code::INVALID_ROLE, "role is super_admin, finance, operations, customer_service, auditor or marketing")
+            ApiError::new(
+                code::INVALID_ROLE,
+                "role is super_admin, finance, operations, customer_service, auditor or marketing",
+            )
         })?),
     };
     let active = status_filter(&query)?;
@@ -303,7 +311,10 @@ pub async fn list_staff(State(state): State<AppState>, query: QueryParams) -> Re
         (status = 200, description = "The staff member.", body = StaffView)
     )
 )]
-pub async fn get_staff(State(state): State<AppState>, Path(username): Path<String>) -> Result<Json<StaffView>, ApiError> {
+pub async fn get_staff(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> Result<Json<StaffView>, ApiError> {
     let username = Username::parse(&username)
         .map_err(|_| ApiError::new(code::INVALID_ID, "the username in the path is not a well-formed username"))?;
     let account = state.staff.account(&username).await.map_err(ApiError::from)?;
@@ -455,7 +466,10 @@ mod tests {
     #[test]
     fn database_passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:[redacted]@h:5432/db");
-        assert_eq!(redact_url("postgres://u@h/db?password=x&sslmode=require"), "postgres://u@h/db?password=[redacted]&sslmode=require");
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=x&sslmode=require"),
+            "postgres://u@h/db?password=[redacted]&sslmode=require"
+        );
         assert_eq!(redact_url("sqlite://sanhu.db"), "sqlite://sanhu.db");
     }
 }

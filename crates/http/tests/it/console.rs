@@ -1018,10 +1018,12 @@ on_both_backends!(api_clients_staff_and_configuration_are_read_by_staff_without_
     );
     let paged = app.api.get("/v1/api-clients?limit=1").await.assert_status(StatusCode::OK).clone();
     let cursor = paged["next_cursor"].as_str().unwrap().to_owned();
-    let rest = app.api.get(&format!("/v1/api-clients?limit=1&after={cursor}")).await.assert_status(StatusCode::OK).clone();
+    let rest =
+        app.api.get(&format!("/v1/api-clients?limit=1&after={cursor}")).await.assert_status(StatusCode::OK).clone();
     assert_eq!(rest["data"].as_array().unwrap().len(), 1);
     assert_ne!(rest["data"][0]["id"], paged["data"][0]["id"]);
-    let by_name = app.api.get(&format!("/v1/api-clients?q={}", enc("收银"))).await.assert_status(StatusCode::OK).clone();
+    let by_name =
+        app.api.get(&format!("/v1/api-clients?q={}", enc("收银"))).await.assert_status(StatusCode::OK).clone();
     assert_eq!(by_name["data"].as_array().unwrap().len(), 1);
     let by_member = app.api.get(&format!("/v1/api-clients?bound_to={member}&status=active")).await;
     assert_eq!(by_member.assert_status(StatusCode::OK)["data"][0]["id"], bound.id.as_str());
@@ -1088,18 +1090,25 @@ on_both_backends!(api_clients_staff_and_configuration_are_read_by_staff_without_
 on_both_backends!(console_signs_a_product_held_for_a_second_staff_member_and_shows_a_merchants_settings, |db| {
     let app = world_app(db).await;
     let (merchant, _) = merchant_under_review(&app, 1).await;
-    let applied = app.api.post(&format!("/v1/merchants/{merchant}/products"), json!({"product": "balance_payment"})).await;
+    let applied =
+        app.api.post(&format!("/v1/merchants/{merchant}/products"), json!({"product": "balance_payment"})).await;
     applied.assert_status(StatusCode::CREATED);
     let mut maker = app.signed_in("yun.ying").await;
 
     // The catalogue, and the way from the merchant's page to its signings and settings.
     let catalogue = maker.get("/console/products").await.expect(StatusCode::OK).to_owned();
-    assert!(catalogue.contains("余额支付") && catalogue.contains("balance_payment") && catalogue.contains("60 ‱"), "{catalogue}");
+    assert!(
+        catalogue.contains("余额支付") && catalogue.contains("balance_payment") && catalogue.contains("60 ‱"),
+        "{catalogue}"
+    );
     let page = maker.get(&format!("/console/merchants/{merchant}")).await.expect(StatusCode::OK).to_owned();
     assert!(page.contains(&format!("/console/merchants/{merchant}/products")), "{page}");
     let signings_path = format!("/console/merchants/{merchant}/products");
     let page = maker.get(&signings_path).await.expect(StatusCode::OK).to_owned();
-    assert!(page.contains("审核中") && page.contains("审核签约申请") && page.contains("<label for=\"decision-1\">"), "{page}");
+    assert!(
+        page.contains("审核中") && page.contains("审核签约申请") && page.contains("<label for=\"decision-1\">"),
+        "{page}"
+    );
 
     // Approved by the maker: held; refused to the maker; approved by another staff member.
     let review = format!("/console/merchants/{merchant}/products/balance_payment/review");
@@ -1115,19 +1124,28 @@ on_both_backends!(console_signs_a_product_held_for_a_second_staff_member_and_sho
     let own = maker.post(&format!("/console/approvals/{approval}/approve"), &[]).await;
     assert!(own.expect(StatusCode::FORBIDDEN).contains("approval_same_staff_member"), "{}", own.text);
     let mut checker = app.signed_in("zhao.min").await;
-    checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await.expect_redirect("/console/approvals?done=done");
+    checker
+        .post(&format!("/console/approvals/{approval}/approve"), &[])
+        .await
+        .expect_redirect("/console/approvals?done=done");
     let page = maker.get(&signings_path).await.expect(StatusCode::OK).to_owned();
     assert!(page.contains("已签约") && page.contains("staff:yun.ying") && page.contains("staff:zhao.min"), "{page}");
     assert!(page.contains("暂停签约") && page.contains("终止签约"), "{page}");
 
     // Suspended the same way; a role without admin:write has no form and is refused.
     maker
-        .post(&format!("/console/merchants/{merchant}/products/balance_payment/suspend"), &[("reason", "风控核查"), ("key", "s-1")])
+        .post(
+            &format!("/console/merchants/{merchant}/products/balance_payment/suspend"),
+            &[("reason", "风控核查"), ("key", "s-1")],
+        )
         .await
         .expect_redirect(&format!("{signings_path}?done=held_for_approval"));
     let queue = checker.get("/console/approvals").await.expect(StatusCode::OK).to_owned();
     let approval = first_approval(&queue);
-    checker.post(&format!("/console/approvals/{approval}/approve"), &[]).await.expect_redirect("/console/approvals?done=done");
+    checker
+        .post(&format!("/console/approvals/{approval}/approve"), &[])
+        .await
+        .expect_redirect("/console/approvals?done=done");
     let page = maker.get(&signings_path).await.expect(StatusCode::OK).to_owned();
     assert!(page.contains("已暂停") && page.contains("风控核查") && page.contains("恢复签约"), "{page}");
     let mut service = app.signed_in("kefu").await;
@@ -1146,7 +1164,51 @@ on_both_backends!(console_signs_a_product_held_for_a_second_staff_member_and_sho
     let page = maker.get(&format!("/console/merchants/{merchant}/settings")).await.expect(StatusCode::OK).to_owned();
     assert!(page.contains("生效的设置") && page.contains("允许提现") && page.contains("平台"), "{page}");
     assert!(page.contains("商户没有自己的设置"), "{page}");
-    let page = maker.get(&format!("/console/merchants/{merchant}/settings?lang=en")).await.expect(StatusCode::OK).to_owned();
+    let page =
+        maker.get(&format!("/console/merchants/{merchant}/settings?lang=en")).await.expect(StatusCode::OK).to_owned();
     assert!(page.contains("Settings in effect") && page.contains("platform"), "{page}");
     maker.get("/console/merchants/mch_00000000000000000000000001/settings").await.expect(StatusCode::NOT_FOUND);
+});
+
+on_both_backends!(console_exports_the_search_lists_as_csv_within_their_criteria, |db| {
+    let app = app(db).await;
+    app.hire("li.wei", StaffRole::Finance).await;
+    let (member, _) = app.funded_member(PHONE).await;
+    let mut finance = app.signed_in("li.wei").await;
+
+    // The orders the search finds, with its link to the export.
+    let found = finance.get(&format!("/console/orders?kind=recharge&member_id={member}")).await;
+    let text = found.expect(StatusCode::OK).to_owned();
+    let link = format!("/console/orders/export.csv?kind=recharge&member_id={member}&");
+    assert!(text.contains(&link), "{text}");
+    let csv = finance.get(&link).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(csv.headers[header::CONTENT_DISPOSITION], "attachment; filename=\"orders-recharge.csv\"");
+    let lines: Vec<&str> = csv.text.trim_end().split("\r\n").collect();
+    assert!(
+        lines[0].starts_with('\u{feff}') && lines[0].contains("\"订单号\"") && lines[0].contains("\"金额\""),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].contains(&format!("\"R-{PHONE}\"")) && lines[1].contains("\"¥2,000.00\""), "{lines:?}");
+    assert!(lines[1].contains(&format!("\"{member}\"")), "{lines:?}");
+    let english = finance.get(&format!("{link}lang=en")).await;
+    assert!(english.text.contains("\"Order number\""), "{}", english.text);
+    // Within the criteria only: none given, nothing exported.
+    let refused = finance.get("/console/orders/export.csv?kind=recharge").await;
+    assert!(refused.expect(StatusCode::BAD_REQUEST).contains("请先输入查询条件"), "{}", refused.text);
+
+    // Customers by phone; merchants by status.
+    let csv = finance.get(&format!("/console/customers/export.csv?by=phone&q={PHONE}")).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert!(csv.text.contains("\"客户\"") && csv.text.contains("\"cus_"), "{}", csv.text);
+    finance.get("/console/customers/export.csv").await.expect(StatusCode::BAD_REQUEST);
+    let csv = finance.get("/console/merchants/export.csv?status=under_review").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    finance.get("/console/merchants/export.csv").await.expect(StatusCode::BAD_REQUEST);
+
+    // Without a session: to sign in, as every page.
+    let mut stranger = app.browser();
+    stranger.get("/console/orders/export.csv?kind=recharge&member_id=x").await.expect_redirect("/console/sign-in");
 });
