@@ -34,9 +34,12 @@ pub(super) struct Export {
     pub paged: bool,
 }
 
-/// A field quoted as CSV needs, and kept from being read as a formula by a spreadsheet.
+/// A field quoted as CSV needs, and kept from being read as a formula by a spreadsheet (a leading
+/// `= + - @`, tab or carriage return); the platform's own negative amounts (`-¥12.00`) are left as
+/// they are.
 fn field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']) && !text.starts_with("-¥");
+    let text = if formula { format!("'{text}") } else { text.to_owned() };
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
