@@ -142,6 +142,28 @@ const (
 	AdjustmentStatusRefused          AdjustmentStatus = "refused"
 )
 
+// ApiClientPage: a model of the API.
+type ApiClientPage struct {
+	Data []ApiClientView `json:"data"`
+	// Pass as `after` for the next page; null when this page is the last.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ApiClientView: An API client as the back office sees it.
+type ApiClientView struct {
+	// The enterprise member it is bound to (it reaches only that member's objects); null for a platform client.
+	BoundTo   *string         `json:"bound_to,omitempty"`
+	CreatedAt string          `json:"created_at"`
+	ID        string          `json:"id"`
+	Keys      []ClientKeyView `json:"keys"`
+	Name      string          `json:"name"`
+	RevokedAt *string         `json:"revoked_at,omitempty"`
+	// The scopes it holds.
+	Scopes []string `json:"scopes"`
+	// active or revoked.
+	Status string `json:"status"`
+}
+
 // AppliedResponse: a model of the API.
 type AppliedResponse struct {
 	Body any `json:"body"`
@@ -873,6 +895,18 @@ type CheckoutQuoteStep struct {
 	Remaining int64 `json:"remaining"`
 }
 
+// ClientKeyView: One of a client's public keys, as its fingerprint.
+type ClientKeyView struct {
+	AddedAt string `json:"added_at"`
+	// `SHA256:` and the hex SHA-256 of the Ed25519 public key's 32 bytes: enough to tell keys apart, never the key itself (and never a private key, which sanhu does not keep).
+	Fingerprint string `json:"fingerprint"`
+	// 1 for the key the client was created with, one more for each key added.
+	Number    int32   `json:"number"`
+	RevokedAt *string `json:"revoked_at,omitempty"`
+	// active or revoked.
+	Status string `json:"status"`
+}
+
 // CloseAccountRequest: a model of the API.
 type CloseAccountRequest struct {
 }
@@ -950,6 +984,11 @@ type CompanyOfMember struct {
 
 // CompletePhoneChangeRequest: No fields; the body may be empty.
 type CompletePhoneChangeRequest struct {
+}
+
+// Configuration: a model of the API.
+type Configuration struct {
+	Settings []Setting `json:"settings"`
 }
 
 // CounterOpened: What an opening did.
@@ -1475,6 +1514,8 @@ const (
 	ErrorCodeModelApprovalSameStaffMember                   ErrorCodeModel = "approval_same_staff_member"
 	ErrorCodeModelApprovalDecided                           ErrorCodeModel = "approval_decided"
 	ErrorCodeModelApprovalInProgress                        ErrorCodeModel = "approval_in_progress"
+	ErrorCodeModelStaffNotFound                             ErrorCodeModel = "staff_not_found"
+	ErrorCodeModelAPIClientNotFound                         ErrorCodeModel = "api_client_not_found"
 	ErrorCodeModelRouteNotFound                             ErrorCodeModel = "route_not_found"
 	ErrorCodeModelMethodNotAllowed                          ErrorCodeModel = "method_not_allowed"
 	ErrorCodeModelBodyTooLarge                              ErrorCodeModel = "body_too_large"
@@ -3293,6 +3334,17 @@ type SetPaymentLimitsRequest struct {
 	Reason string `json:"reason"`
 }
 
+// Setting: One setting in effect.
+type Setting struct {
+	Name string `json:"name"`
+	// Whether the value is a secret (never shown).
+	Secret bool `json:"secret"`
+	// The section of sanhu.toml it is set in (`server` for the top level).
+	Section string `json:"section"`
+	// Its value in effect, as text; a secret's is `[redacted]` (or says it is made up at start).
+	Value string `json:"value"`
+}
+
 // ShareStatus: Where one receiver's share of a split payment is.
 type ShareStatus string
 
@@ -3338,6 +3390,28 @@ type SplitRequest struct {
 	ReceiverPlatformAccount *string `json:"receiver_platform_account,omitempty"`
 	// The amount less every other share: what rates' rounding drops goes here. At most one.
 	Rest *bool `json:"rest,omitempty"`
+}
+
+// StaffMemberView: A staff account as the back office sees it: never its password hash.
+type StaffMemberView struct {
+	CreatedAt string `json:"created_at"`
+	// Whether too many failed sign-ins lock it now.
+	Locked        bool   `json:"locked"`
+	PasswordSetAt string `json:"password_set_at"`
+	// super_admin, finance, operations, customer_service, auditor or marketing.
+	Role string `json:"role"`
+	// The scopes the role grants.
+	Scopes []string `json:"scopes"`
+	// active or disabled.
+	Status   string `json:"status"`
+	Username string `json:"username"`
+}
+
+// StaffPage: a model of the API.
+type StaffPage struct {
+	Data []StaffMemberView `json:"data"`
+	// Pass as `after` for the next page; null when this page is the last.
+	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
 // StaffSession: A staff session as the API shows it.

@@ -23,6 +23,7 @@ const partner1 = process.env.SANHU_CONSOLE_PARTNER1;
 const partner2 = process.env.SANHU_CONSOLE_PARTNER2;
 const agent = process.env.SANHU_CONSOLE_AGENT;
 const certificate = process.env.SANHU_CONSOLE_CERTIFICATE;
+const signing = process.env.SANHU_CONSOLE_SIGNING;
 const shots = process.env.SANHU_CONSOLE_SCREENSHOTS;
 const executablePath = process.env.SANHU_CHROMIUM || "/usr/bin/chromium";
 assert.ok(url && username && password && phone && member, "run.sh sets the server, the staff member and the member");
@@ -257,6 +258,21 @@ test("orders are found by criteria only, and an order shows its ledger transfers
   await page.getByRole("link", { name: "ZF-2026-0001" }).waitFor();
   assert.match(page.url(), /member_id=/, "htmx keeps the search in the address");
   await shot(page, "orders");
+  // The list's export: the same criteria, as CSV, amounts in yuan and times in the platform's zone.
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: /导出 CSV/ }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), "orders-payment.csv");
+  const chunks = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+  const csv = Buffer.concat(chunks).toString("utf8");
+  assert.ok(csv.startsWith("\uFEFF"), "a byte order mark first, for spreadsheets");
+  const lines = csv.trim().split("\r\n");
+  assert.match(lines[0], /^"订单号",/);
+  assert.equal(lines.length, 2, "the member's one payment, nothing else");
+  assert.ok(lines[1].includes('"ZF-2026-0001"') && lines[1].includes('"¥88.00"'), lines[1]);
+  assert.match(lines[1], /"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"$/);
   await page.getByRole("link", { name: "ZF-2026-0001" }).click();
   await page.getByRole("heading", { name: /支付订单/ }).waitFor();
   await page.getByText("TK-2026-0001").waitFor();
@@ -404,4 +420,69 @@ test("date fields are text in YYYY-MM-DD, never the browser's mm/dd/yyyy", async
     }
   }
   await context.close();
+});
+
+test("API clients with their keys' fingerprints, staff with their roles, and the configuration with its secrets hidden", async () => {
+  const { context, page } = await signIn("li.wei");
+  await page.getByRole("navigation").getByRole("link", { name: "接入方与密钥" }).click();
+  await page.getByRole("heading", { name: "接入方（API 客户端）" }).waitFor();
+  const fingerprint = page.locator("td code", { hasText: "SHA256:" }).first();
+  await fingerprint.waitFor();
+  await page.getByText("平台（未绑定）").first().waitFor();
+  await shot(page, "api-clients");
+  await page.locator("td a code").first().click();
+  await page.getByRole("heading", { name: /^接入方 / }).waitFor();
+  await page.getByText("钱包查询").first().waitFor();
+  assert.match(await page.locator("td code.wrap").first().innerText(), /^SHA256:[0-9a-f]{64}$/);
+  await shot(page, "api-client");
+
+  await page.getByRole("navigation").getByRole("link", { name: "员工与角色" }).click();
+  await page.getByLabel("角色").selectOption("operations");
+  await page.getByRole("button", { name: "查询" }).click();
+  await page.getByRole("link", { name: "yun.ying" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "kefu" }).count(), 0, "only the role asked for");
+  await page.getByRole("cell", { name: "运营" }).first().waitFor();
+  await shot(page, "staff");
+
+  await page.getByRole("navigation").getByRole("link", { name: "系统配置" }).click();
+  await page.getByRole("heading", { name: "系统配置" }).waitFor();
+  await page.getByText("Asia/Shanghai").waitFor();
+  await page.getByText("平台时区").waitFor();
+  await page.getByText("已隐藏（密钥）").first().waitFor();
+  await page.getByText(/^sqlite:\/\//).waitFor();
+  await shot(page, "configuration");
+  await context.close();
+});
+
+test("a product's signing is approved by one staff member, held, and approved by another", async () => {
+  const maker = await signIn("yun.ying");
+  const page = maker.page;
+  await page.getByRole("navigation").getByRole("link", { name: "产品签约" }).click();
+  await page.getByRole("heading", { name: "产品目录" }).waitFor();
+  await page.getByRole("cell", { name: "余额支付" }).waitFor();
+  await shot(page, "products");
+  await page.goto(`${url}/console/merchants/${signing}`);
+  await page.locator("main").getByRole("link", { name: /^产品签约/ }).click();
+  await page.getByRole("heading", { name: /产品签约: 某某渠道二/ }).waitFor();
+  await page.getByText("审核中").first().waitFor();
+  await page.getByLabel("审核结果").selectOption("approve");
+  await page.getByRole("button", { name: "提交复核" }).click();
+  await page.getByText("已提交，等待另一位人员复核").waitFor();
+  await page.getByText("审核中").first().waitFor();
+  await approveOn(page, `/v1/merchants/${signing}/products/balance_payment/review`);
+  await page.getByText("approval_same_staff_member").waitFor();
+  const checker = await signIn("zhao.min");
+  await approveOn(checker.page, `/v1/merchants/${signing}/products/balance_payment/review`);
+  await checker.page.getByText("已完成").waitFor();
+  await checker.context.close();
+  await page.goto(`${url}/console/merchants/${signing}/products`);
+  await page.getByText("已签约").first().waitFor();
+  await page.getByRole("cell", { name: "staff:zhao.min" }).waitFor();
+  await page.getByRole("button", { name: /暂停签约/ }).waitFor();
+  await shot(page, "signings");
+  await page.locator("main").getByRole("link", { name: "加盟设置" }).click();
+  await page.getByRole("heading", { name: /加盟设置: 某某渠道二/ }).waitFor();
+  await page.getByRole("cell", { name: "平台" }).first().waitFor();
+  await shot(page, "merchant-settings");
+  await maker.context.close();
 });

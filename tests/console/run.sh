@@ -141,6 +141,8 @@ PARTNER2="$(merchant "$PARTNER_B" "$CODE_B" "某某渠道二" channel_partner)"
 activate "$PARTNER2" "$CODE_B"
 AGENT="$(merchant "$PARTNER_A" "$CODE_A" "某某代理" agent "$PARTNER1")"
 # A card type, a number segment and a batch waiting for marketing's and finance's approval.
+# The second channel partner applies to sign a product: staff review it in the console.
+call POST "/v1/merchants/$PARTNER2/products" --data '{"product":"balance_payment"}' > /dev/null
 CARD_TYPE="$(call POST /v1/card-types --data '{"name":"金卡","grade":1,"terms":{"kind":"stored_value","face_value":500000,"sale_price":450000,"validity":{"days_from_activation":365},"rechargeable":true,"default_rate_bp":9000}}' | json '["id"]')"
 SEGMENT="$(call POST /v1/card-segments --data '{"prefix":"8601","serial_digits":8,"first_serial":0,"last_serial":9999,"region":"北京分公司"}' | json '["id"]')"
 BATCH="$(call POST /v1/card-batches --data "{\"type_id\":\"$CARD_TYPE\",\"segment_id\":\"$SEGMENT\",\"channel\":\"app\",\"quantity\":100}" | json '["id"]')"
@@ -151,5 +153,5 @@ SANHU_CONSOLE_URL="http://127.0.0.1:$PORT" SANHU_CONSOLE_USER=li.wei SANHU_CONSO
   SANHU_CONSOLE_PHONE="$PHONE" SANHU_CONSOLE_MEMBER="$MEMBER" SANHU_CONSOLE_ACCOUNT="$ACCOUNT" \
   SANHU_CONSOLE_MERCHANT="$MERCHANT" SANHU_CONSOLE_BATCH="$BATCH" SANHU_CONSOLE_DB="$WORK/sanhu.db" \
   SANHU_CONSOLE_PARTNER1="$PARTNER1" SANHU_CONSOLE_PARTNER2="$PARTNER2" SANHU_CONSOLE_AGENT="$AGENT" \
-  SANHU_CONSOLE_CERTIFICATE="$ID_CARD" \
+  SANHU_CONSOLE_CERTIFICATE="$ID_CARD" SANHU_CONSOLE_SIGNING="$PARTNER2" \
   SANHU_CHROMIUM="$CHROMIUM" timeout 300 node --test --test-concurrency=1 console.test.mjs

@@ -61,7 +61,17 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         .with_wallet(config.wallet.clone())
         .with_staff_hashing(config.staff, hashing)
         .with_webhooks(config.webhooks.clone())
-        .with_replicas(replicas);
+        .with_replicas(replicas)
+        .with_settings(&[
+            ("server", "database_url", sanhu_http::staff::admin::redact_url(&config.database_url), false),
+            ("server", "listen", config.listen.clone(), false),
+            ("server", "metrics_listen", config.metrics_listen.clone().unwrap_or_default(), false),
+            ("server", "batch_transfers_max", config.batch_transfers_max.to_string(), false),
+            ("server", "batch_wait_us", config.batch_wait_us.to_string(), false),
+            ("server", "hold_expiry_interval_ms", config.hold_expiry_interval_ms.to_string(), false),
+            ("server", "dormancy_interval_s", config.dormancy_interval_s.to_string(), false),
+            ("server", "recharge_compensation_interval_s", config.recharge_compensation_interval_s.to_string(), false),
+        ]);
     state.wallets().ensure_platform_accounts().await?;
     tokio::spawn(jobs::expire_recharge_orders(
         state.wallets().clone(),

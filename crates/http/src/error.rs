@@ -89,6 +89,8 @@ error_codes! {
         APPROVAL_SAME_STAFF_MEMBER = ("approval_same_staff_member", 403, "A request waiting for approval is approved or rejected by another staff member than the one who made it.");
         APPROVAL_DECIDED = ("approval_decided", 409, "The approval was decided already: applied, failed or rejected (or, rejecting, being applied).");
         APPROVAL_IN_PROGRESS = ("approval_in_progress", 409, "The approved request is being applied right now; ask for the approval again shortly.");
+        STAFF_NOT_FOUND = ("staff_not_found", 404, "No staff member has this username.");
+        API_CLIENT_NOT_FOUND = ("api_client_not_found", 404, "No API client has this id.");
     }
     /// A request that reaches no endpoint.
     ROUTING {

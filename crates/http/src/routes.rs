@@ -397,6 +397,11 @@ fn staff_endpoints() -> Vec<Endpoint> {
         endpoint!(staff::approvals::get_approval, platform(AdminRead)),
         endpoint!(staff::approvals::approve, platform(AdminWrite)),
         endpoint!(staff::approvals::reject, platform(AdminWrite)),
+        endpoint!(staff::admin::list_api_clients, platform(AdminRead)),
+        endpoint!(staff::admin::get_api_client, platform(AdminRead)),
+        endpoint!(staff::admin::list_staff, platform(AdminRead)),
+        endpoint!(staff::admin::get_staff, platform(AdminRead)),
+        endpoint!(staff::admin::get_configuration, platform(AdminRead)),
     ]
 }
 

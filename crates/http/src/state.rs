@@ -104,6 +104,9 @@ pub struct Shared {
     /// The read replicas that statements, flows, bills and reports may read (`crate::reads`);
     /// none unless [`AppState::with_replicas`].
     pub(crate) replicas: sanhu_service::reads::Replicas,
+    /// The process's own settings (where it listens, its database, redacted) for
+    /// `GET /v1/configuration`, given by whoever starts the server ([`AppState::with_settings`]).
+    pub(crate) settings: std::sync::Arc<Vec<crate::staff::admin::Setting>>,
 }
 
 /// The answers (and releases) of idempotency keys that could not be kept when their requests were
@@ -185,6 +188,7 @@ impl AppState {
             clients,
             keeps: Keeps::default(),
             replicas: sanhu_service::reads::Replicas::none(),
+            settings: Default::default(),
         })
     }
 
@@ -241,6 +245,14 @@ impl AppState {
 
     pub fn staff(&self) -> &Staff {
         &self.staff
+    }
+
+    /// The same state showing `settings` (section, name, value, whether a secret) among the effective
+    /// configuration (`GET /v1/configuration`): the process's own, which the state does not hold. A
+    /// secret's value is never shown.
+    pub fn with_settings(self, settings: &[(&str, &str, String, bool)]) -> AppState {
+        let settings = crate::staff::admin::process_settings(settings);
+        self.changed(|shared| shared.settings = settings)
     }
 
     /// The same state with the wallet set up as `wallet` says.

@@ -270,21 +270,8 @@ pub(super) async fn orders(visit: Visit) -> Response {
     let mut results = Value::Null;
     let mut error = None;
     if !given.is_empty() {
-        let mut uri = format!("/v1/orders?kind={kind}&limit={PAGE_LINES}");
-        let calendar = &visit.state.parties.config().calendar;
-        for (name, value) in &given {
-            match *name {
-                "from_date" | "to_date" => {
-                    let at = date_parts(value).and_then(|(y, m, d)| calendar.date_start(y, m, d));
-                    let param = if *name == "from_date" { "from" } else { "to" };
-                    match at {
-                        Some(at) => uri.push_str(&format!("&{param}={}", encode(&at.to_string()))),
-                        None => error = Some(format!("{}: {value}", label(visit.lang, name))),
-                    }
-                }
-                _ => uri.push_str(&format!("&{name}={}", encode(value))),
-            }
-        }
+        let (mut uri, bad) = orders_uri(&visit, &kind, &given, PAGE_LINES);
+        error = bad;
         if let Some(after) = visit.param("after") {
             uri.push_str(&format!("&after={}", encode(after)));
         }
@@ -317,6 +304,120 @@ pub(super) async fn orders(visit: Visit) -> Response {
         json!({"kind": kind, "kinds": kinds, "filters": filters, "results": results, "error": error,
                "next_query": next_query}),
     )
+}
+
+/// The merchants the search finds (by name or credit code, by status), as CSV: within its criteria,
+/// streamed and bounded ([`super::export`]).
+pub(super) async fn merchants_export(visit: Visit) -> Response {
+    use super::export::{local, text, word, Export};
+    let me = match visit.page(Some(LIST_MERCHANTS)).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let by = visit.param("by").unwrap_or("name");
+    let q = visit.param("q");
+    let status = visit.param("status");
+    if q.is_none() && status.is_none() {
+        return visit.message(
+            Some(&me),
+            StatusCode::BAD_REQUEST,
+            "refused_title",
+            label(visit.lang, "export_needs_criteria"),
+            None,
+        );
+    }
+    let mut uri = "/v1/merchants?limit=100".to_owned();
+    if let Some(q) = q {
+        let name = if by == "credit_code" { "certificate_number" } else { "name" };
+        uri.push_str(&format!("&{name}={}", encode(q)));
+    }
+    if let Some(status) = status {
+        uri.push_str(&format!("&status={}", encode(status)));
+    }
+    let export = Export {
+        uri,
+        name: "merchants".into(),
+        headings: &["merchant", "name", "business_name", "credit_code", "merchant_type", "status", "created_at"],
+        row: |m, lang, calendar| {
+            vec![
+                text(&m["id"]),
+                text(&m["name"]),
+                text(&m["business_name"]),
+                text(&m["business_certificate"]),
+                word(lang, "mtype", &m["merchant_type"]),
+                word(lang, "merchant", &m["status"]),
+                local(&m["created_at"], calendar),
+            ]
+        },
+        paged: true,
+    };
+    super::export::stream(visit, export).await
+}
+
+/// The order search's API query for the criteria given (dates as the platform's days), and the
+/// criterion that could not be read, if one.
+fn orders_uri(visit: &Visit, kind: &str, given: &[(&str, String)], limit: u32) -> (String, Option<String>) {
+    let mut uri = format!("/v1/orders?kind={kind}&limit={limit}");
+    let mut error = None;
+    let calendar = &visit.state.parties.config().calendar;
+    for (name, value) in given {
+        match *name {
+            "from_date" | "to_date" => {
+                let at = date_parts(value).and_then(|(y, m, d)| calendar.date_start(y, m, d));
+                let param = if *name == "from_date" { "from" } else { "to" };
+                match at {
+                    Some(at) => uri.push_str(&format!("&{param}={}", encode(&at.to_string()))),
+                    None => error = Some(format!("{}: {value}", label(visit.lang, name))),
+                }
+            }
+            _ => uri.push_str(&format!("&{name}={}", encode(value))),
+        }
+    }
+    (uri, error)
+}
+
+/// The orders the search finds, as CSV: within its criteria (none given, nothing exported), streamed
+/// and bounded ([`super::export`]).
+pub(super) async fn orders_export(visit: Visit) -> Response {
+    use super::export::{amount, local, text, word, Export};
+    let me = match visit.page(Some(SEARCH_ORDERS)).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let kind = visit.param("kind").filter(|k| ORDER_KINDS.contains(k)).unwrap_or("payment").to_owned();
+    let fields = ["number", "member_id", "status", "from_date", "to_date"];
+    let given: Vec<(&str, String)> = fields.iter().filter_map(|f| visit.param(f).map(|v| (*f, v.to_owned()))).collect();
+    if given.is_empty() {
+        return visit.message(
+            Some(&me),
+            StatusCode::BAD_REQUEST,
+            "refused_title",
+            label(visit.lang, "export_needs_criteria"),
+            None,
+        );
+    }
+    let (uri, error) = orders_uri(&visit, &kind, &given, 100);
+    if let Some(error) = error {
+        return visit.message(Some(&me), StatusCode::BAD_REQUEST, "refused_title", &error, None);
+    }
+    let export = Export {
+        uri,
+        name: format!("orders-{kind}"),
+        headings: &["order_number", "payment_number", "api_client", "member", "amount", "status", "created_at"],
+        row: |o, lang, calendar| {
+            vec![
+                text(&o["order_number"]),
+                text(&o["payment_number"]),
+                text(&o["client_id"]),
+                text(&o["member_id"]),
+                amount(&o["amount"]),
+                word(lang, "ostatus", &o["status"]),
+                local(&o["created_at"], calendar),
+            ]
+        },
+        paged: true,
+    };
+    super::export::stream(visit, export).await
 }
 
 /// An order, as its own endpoint answers it, with the ledger transfers of its number.

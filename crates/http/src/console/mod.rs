@@ -21,9 +21,12 @@
 //! | `render.rs` | the templates (`templates/`) and their filters: ¥ amounts, local times |
 //! | `static/` | htmx (from the npm package htmx.org, 0BSD) and the style sheet, embedded |
 
+mod admin;
 mod business;
+mod export;
 pub mod messages;
 mod parties;
+mod products;
 pub mod render;
 
 use std::collections::HashMap;
@@ -93,6 +96,18 @@ pub fn router() -> Router<AppState> {
         .route("/console/customers/{id}/bill", get(parties::customer_bill))
         .route("/console/members/{id}/bills", get(parties::bills).post(parties::issue_bill))
         .route("/console/bills/{id}", get(parties::bill))
+        .route("/console/orders/export.csv", get(business::orders_export))
+        .route("/console/merchants/export.csv", get(business::merchants_export))
+        .route("/console/customers/export.csv", get(parties::customers_export))
+        .route("/console/products", get(products::products))
+        .route("/console/merchants/{id}/products", get(products::merchant_products))
+        .route("/console/merchants/{id}/products/{product}/{action}", post(products::act_on_signing))
+        .route("/console/merchants/{id}/settings", get(products::merchant_settings))
+        .route("/console/api-clients", get(admin::api_clients))
+        .route("/console/api-clients/{id}", get(admin::api_client))
+        .route("/console/staff", get(admin::staff))
+        .route("/console/staff/{username}", get(admin::staff_member))
+        .route("/console/configuration", get(admin::configuration))
         .route("/console/static/htmx.min.js", get(|| async { asset("text/javascript; charset=utf-8", HTMX) }))
         .route("/console/static/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
 }
@@ -116,8 +131,12 @@ const MENUS: &[Menu] = &[
     Menu { href: "/console/orders", key: "nav_orders", needs: Some(business::SEARCH_ORDERS) },
     Menu { href: "/console/withdrawals", key: "nav_withdrawals", needs: Some(REVIEW_WITHDRAWAL) },
     Menu { href: "/console/cards", key: "nav_cards", needs: Some(business::LIST_BATCHES) },
+    Menu { href: "/console/products", key: "nav_products", needs: Some(products::LIST_PRODUCTS) },
     Menu { href: "/console/approvals", key: "nav_approvals", needs: Some(LIST_APPROVALS) },
     Menu { href: "/console/audit", key: "nav_audit", needs: Some(AUDIT_EVENTS) },
+    Menu { href: "/console/api-clients", key: "nav_api_clients", needs: Some(admin::LIST_API_CLIENTS) },
+    Menu { href: "/console/staff", key: "nav_staff", needs: Some(admin::LIST_STAFF) },
+    Menu { href: "/console/configuration", key: "nav_configuration", needs: Some(admin::CONFIGURATION) },
 ];
 
 const SEARCH_CUSTOMERS: (&str, &str) = ("GET", "/v1/customers");

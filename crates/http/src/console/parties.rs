@@ -58,6 +58,42 @@ pub(super) async fn customers(visit: Visit) -> Response {
     )
 }
 
+/// The customers the search finds, as CSV (certificates masked, as the API shows them): within its
+/// criterion, bounded ([`super::export`]).
+pub(super) async fn customers_export(visit: Visit) -> Response {
+    use super::export::{local, text, word, Export};
+    let me = match visit.page(Some(SEARCH_CUSTOMERS)).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let Some(q) = visit.param("q") else {
+        let text = super::messages::label(visit.lang, "export_needs_criteria");
+        return visit.message(Some(&me), StatusCode::BAD_REQUEST, "refused_title", text, None);
+    };
+    let name = match visit.param("by").unwrap_or("certificate") {
+        "name" => "name",
+        "phone" => "phone",
+        _ => "certificate_number",
+    };
+    let export = Export {
+        uri: format!("/v1/customers?{name}={}", encode(q)),
+        name: "customers".into(),
+        headings: &["customer", "name", "kind", "certificate", "status", "created_at"],
+        row: |c, lang, calendar| {
+            vec![
+                text(&c["id"]),
+                text(&c["name"]),
+                word(lang, "pkind", &c["kind"]),
+                text(&c["certificate"]["masked_number"]),
+                word(lang, "cstatus", &c["status"]),
+                local(&c["created_at"], calendar),
+            ]
+        },
+        paged: false,
+    };
+    super::export::stream(visit, export).await
+}
+
 /// A customer: its members (each with its wallet and bills), its merchants, every account with its
 /// balance (opening the account's flow), its history; and its bill of a month.
 pub(super) async fn customer(visit: Visit, Path(id): Path<String>) -> Response {

@@ -37,6 +37,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("customer_bill.html", include_str!("templates/customer_bill.html")),
     ("customers.html", include_str!("templates/customers.html")),
     ("customer.html", include_str!("templates/customer.html")),
+    ("api_clients.html", include_str!("templates/api_clients.html")),
+    ("api_client.html", include_str!("templates/api_client.html")),
+    ("staff.html", include_str!("templates/staff.html")),
+    ("staff_member.html", include_str!("templates/staff_member.html")),
+    ("configuration.html", include_str!("templates/configuration.html")),
+    ("products.html", include_str!("templates/products.html")),
+    ("merchant_products.html", include_str!("templates/merchant_products.html")),
+    ("merchant_settings.html", include_str!("templates/merchant_settings.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

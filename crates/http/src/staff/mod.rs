@@ -21,8 +21,10 @@
 //! |---|---|
 //! | `sessions.rs` | the session cookie and CSRF check; sign in, the current session, sign out |
 //! | `approvals.rs` | maker-checker: the layer that holds requests, and the approvals' endpoints |
+//! | `admin.rs` | the back office's reads: API clients, staff accounts, the effective configuration |
 //! | `roles.rs` | the roles' permission table, as docs/SECURITY.md shows it |
 
+pub mod admin;
 pub mod approvals;
 pub mod roles;
 pub mod sessions;

@@ -987,3 +987,228 @@ on_both_backends!(console_shows_a_customer_and_issues_a_members_bill, |db| {
     let mut kefu = app.signed_in("kefu").await;
     kefu.get(&format!("/console/customers/{customer}")).await.expect(StatusCode::OK);
 });
+
+on_both_backends!(api_clients_staff_and_configuration_are_read_by_staff_without_a_secret, |db| {
+    let mut app = app(db).await;
+    // The process's own settings, as `sanhu serve` gives them: the database's password redacted.
+    let url = sanhu_http::staff::admin::redact_url("postgres://sanhu:s3cret-pw@db.internal:5432/sanhu");
+    let state = app.api.state.clone().with_settings(&[("server", "database_url", url, false)]);
+    app.api.state = state.clone();
+    app.api.router = router(state);
+    app.router = app.api.router.clone();
+    app.hire("li.wei", StaffRole::Finance).await;
+    app.hire("zhao.kefu", StaffRole::CustomerService).await;
+    let (member, _) = app.api.active_member(PHONE).await;
+    let bound = bound_client(&app.api.db.store, &member, "商户收银系统").await;
+
+    // The clients: binding, scopes, keys' fingerprints; never a key.
+    let list = app.api.get("/v1/api-clients").await;
+    let body = list.assert_status(StatusCode::OK).clone();
+    let clients = body["data"].as_array().unwrap();
+    assert_eq!(clients.len(), 2, "{body}");
+    let found = clients.iter().find(|c| c["id"] == bound.id.as_str()).unwrap();
+    assert_eq!((found["status"].as_str(), found["bound_to"].as_str()), (Some("active"), Some(member.as_str())));
+    assert!(found["keys"][0]["fingerprint"].as_str().unwrap().starts_with("SHA256:"), "{found}");
+    assert!(!list.text.contains("public_key") && !list.text.contains("private"), "{}", list.text);
+    let public_key = hex::encode(bound.key.verifying_key().to_bytes());
+    assert!(!list.text.contains(&public_key), "the key itself is not shown");
+    assert_eq!(
+        found["keys"][0]["fingerprint"].as_str().unwrap(),
+        sanhu_http::staff::admin::key_fingerprint(&bound.key.verifying_key().to_bytes())
+    );
+    let paged = app.api.get("/v1/api-clients?limit=1").await.assert_status(StatusCode::OK).clone();
+    let cursor = paged["next_cursor"].as_str().unwrap().to_owned();
+    let rest =
+        app.api.get(&format!("/v1/api-clients?limit=1&after={cursor}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert_ne!(rest["data"][0]["id"], paged["data"][0]["id"]);
+    let by_name =
+        app.api.get(&format!("/v1/api-clients?q={}", enc("收银"))).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(by_name["data"].as_array().unwrap().len(), 1);
+    let by_member = app.api.get(&format!("/v1/api-clients?bound_to={member}&status=active")).await;
+    assert_eq!(by_member.assert_status(StatusCode::OK)["data"][0]["id"], bound.id.as_str());
+    app.api.get("/v1/api-clients?status=gone").await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_status");
+    app.api.get("/v1/api-clients?colour=red").await.assert_error(StatusCode::BAD_REQUEST, "unknown_parameter");
+    let one = app.api.get(&format!("/v1/api-clients/{}", bound.id)).await;
+    assert_eq!(one.assert_status(StatusCode::OK)["name"], "商户收银系统");
+    app.api
+        .get("/v1/api-clients/cli_00000000000000000000000009")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "api_client_not_found");
+    app.api.get("/v1/api-clients/nope").await.assert_error(StatusCode::BAD_REQUEST, "invalid_id");
+    // A bound client reaches none of it, not even its own record.
+    for path in ["/v1/api-clients", &format!("/v1/api-clients/{}", bound.id), "/v1/staff", "/v1/configuration"] {
+        let refused = app.api.send_as(&bound, "GET", path, json!(null)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}: {}", refused.body);
+    }
+
+    // Staff with their roles' scopes; never a password or its hash.
+    let staff = app.api.get("/v1/staff").await;
+    let body = staff.assert_status(StatusCode::OK).clone();
+    assert_eq!(body["data"].as_array().unwrap().len(), 2, "{body}");
+    assert!(!staff.text.contains("argon2") && !staff.text.contains("password_hash"), "{}", staff.text);
+    let finance = app.api.get("/v1/staff?role=finance").await.assert_status(StatusCode::OK).clone();
+    assert_eq!(finance["data"][0]["username"], "li.wei");
+    assert!(finance["data"][0]["scopes"].as_array().unwrap().contains(&json!("wallet:write")));
+    app.api.get("/v1/staff?role=boss").await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_role");
+    let one = app.api.get("/v1/staff/zhao.kefu").await;
+    assert_eq!(one.assert_status(StatusCode::OK)["role"], "customer_service");
+    app.api.get("/v1/staff/nobody").await.assert_error(StatusCode::NOT_FOUND, "staff_not_found");
+
+    // The configuration in effect, secrets redacted.
+    let config = app.api.get("/v1/configuration").await;
+    config.assert_status(StatusCode::OK);
+    assert!(config.text.contains("Asia/Shanghai") && config.text.contains("db.internal"), "{}", config.text);
+    assert!(!config.text.contains("s3cret-pw"), "{}", config.text);
+    let settings = config.body["settings"].as_array().unwrap();
+    let secret = settings.iter().find(|s| s["name"] == "secret").unwrap();
+    assert_eq!((secret["value"].as_str(), secret["secret"].as_bool()), (Some("[redacted]"), Some(true)));
+
+    // The console's pages, for a role with admin:read.
+    let mut browser = app.signed_in("zhao.kefu").await;
+    let home = browser.get("/console").await.expect(StatusCode::OK).to_owned();
+    for menu in ["/console/api-clients", "/console/staff", "/console/configuration"] {
+        assert!(home.contains(&format!("href=\"{menu}\"")), "{menu}: {home}");
+    }
+    let page = browser.get("/console/api-clients?q=%E6%94%B6%E9%93%B6").await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("商户收银系统") && page.contains(&member) && page.contains("SHA256:"), "{page}");
+    assert!(page.contains("<label for=\"q\">"), "{page}");
+    let page = browser.get(&format!("/console/api-clients/{}", bound.id)).await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("钱包查询") && page.contains("parties:read") && page.contains("有效"), "{page}");
+    let page = browser.get("/console/staff?role=finance").await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("li.wei") && page.contains("财务") && !page.contains("zhao.kefu</a>"), "{page}");
+    let page = browser.get("/console/staff/li.wei").await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("wallet:write") && page.contains("密码设置时间"), "{page}");
+    browser.get("/console/staff/nobody").await.expect(StatusCode::NOT_FOUND);
+    let page = browser.get("/console/configuration").await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("Asia/Shanghai") && page.contains("平台时区") && page.contains("已隐藏"), "{page}");
+    assert!(!page.contains("s3cret-pw"), "{page}");
+    let page = browser.get("/console/configuration?lang=en").await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("platform time zone") && page.contains("hidden (a secret)"), "{page}");
+});
+
+on_both_backends!(console_signs_a_product_held_for_a_second_staff_member_and_shows_a_merchants_settings, |db| {
+    let app = world_app(db).await;
+    let (merchant, _) = merchant_under_review(&app, 1).await;
+    let applied =
+        app.api.post(&format!("/v1/merchants/{merchant}/products"), json!({"product": "balance_payment"})).await;
+    applied.assert_status(StatusCode::CREATED);
+    let mut maker = app.signed_in("yun.ying").await;
+
+    // The catalogue, and the way from the merchant's page to its signings and settings.
+    let catalogue = maker.get("/console/products").await.expect(StatusCode::OK).to_owned();
+    assert!(
+        catalogue.contains("余额支付") && catalogue.contains("balance_payment") && catalogue.contains("60 ‱"),
+        "{catalogue}"
+    );
+    let page = maker.get(&format!("/console/merchants/{merchant}")).await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains(&format!("/console/merchants/{merchant}/products")), "{page}");
+    let signings_path = format!("/console/merchants/{merchant}/products");
+    let page = maker.get(&signings_path).await.expect(StatusCode::OK).to_owned();
+    assert!(
+        page.contains("审核中") && page.contains("审核签约申请") && page.contains("<label for=\"decision-1\">"),
+        "{page}"
+    );
+
+    // Approved by the maker: held; refused to the maker; approved by another staff member.
+    let review = format!("/console/merchants/{merchant}/products/balance_payment/review");
+    maker
+        .post(&review, &[("decision", "approve"), ("key", "sign-1")])
+        .await
+        .expect_redirect(&format!("{signings_path}?done=held_for_approval"));
+    let still = maker.get(&signings_path).await.expect(StatusCode::OK).to_owned();
+    assert!(still.contains("审核中"), "{still}");
+    let queue = maker.get("/console/approvals").await.expect(StatusCode::OK).to_owned();
+    assert!(queue.contains(&format!("/v1/merchants/{merchant}/products/balance_payment/review")), "{queue}");
+    let approval = first_approval(&queue);
+    let own = maker.post(&format!("/console/approvals/{approval}/approve"), &[]).await;
+    assert!(own.expect(StatusCode::FORBIDDEN).contains("approval_same_staff_member"), "{}", own.text);
+    let mut checker = app.signed_in("zhao.min").await;
+    checker
+        .post(&format!("/console/approvals/{approval}/approve"), &[])
+        .await
+        .expect_redirect("/console/approvals?done=done");
+    let page = maker.get(&signings_path).await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("已签约") && page.contains("staff:yun.ying") && page.contains("staff:zhao.min"), "{page}");
+    assert!(page.contains("暂停签约") && page.contains("终止签约"), "{page}");
+
+    // Suspended the same way; a role without admin:write has no form and is refused.
+    maker
+        .post(
+            &format!("/console/merchants/{merchant}/products/balance_payment/suspend"),
+            &[("reason", "风控核查"), ("key", "s-1")],
+        )
+        .await
+        .expect_redirect(&format!("{signings_path}?done=held_for_approval"));
+    let queue = checker.get("/console/approvals").await.expect(StatusCode::OK).to_owned();
+    let approval = first_approval(&queue);
+    checker
+        .post(&format!("/console/approvals/{approval}/approve"), &[])
+        .await
+        .expect_redirect("/console/approvals?done=done");
+    let page = maker.get(&signings_path).await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("已暂停") && page.contains("风控核查") && page.contains("恢复签约"), "{page}");
+    let mut service = app.signed_in("kefu").await;
+    let page = service.get(&signings_path).await.expect(StatusCode::OK).to_owned();
+    assert!(!page.contains("恢复签约"), "{page}");
+    service
+        .post(&format!("/console/merchants/{merchant}/products/balance_payment/resume"), &[("reason", "x")])
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    maker
+        .post(&format!("/console/merchants/{merchant}/products/balance_payment/explode"), &[("reason", "x")])
+        .await
+        .expect(StatusCode::NOT_FOUND);
+
+    // The merchant's settings in effect, each with its source, in both languages.
+    let page = maker.get(&format!("/console/merchants/{merchant}/settings")).await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("生效的设置") && page.contains("允许提现") && page.contains("平台"), "{page}");
+    assert!(page.contains("商户没有自己的设置"), "{page}");
+    let page =
+        maker.get(&format!("/console/merchants/{merchant}/settings?lang=en")).await.expect(StatusCode::OK).to_owned();
+    assert!(page.contains("Settings in effect") && page.contains("platform"), "{page}");
+    maker.get("/console/merchants/mch_00000000000000000000000001/settings").await.expect(StatusCode::NOT_FOUND);
+});
+
+on_both_backends!(console_exports_the_search_lists_as_csv_within_their_criteria, |db| {
+    let app = app(db).await;
+    app.hire("li.wei", StaffRole::Finance).await;
+    let (member, _) = app.funded_member(PHONE).await;
+    let mut finance = app.signed_in("li.wei").await;
+
+    // The orders the search finds, with its link to the export.
+    let found = finance.get(&format!("/console/orders?kind=recharge&member_id={member}")).await;
+    let text = found.expect(StatusCode::OK).to_owned();
+    let link = format!("/console/orders/export.csv?kind=recharge&member_id={member}&");
+    assert!(text.contains(&link), "{text}");
+    let csv = finance.get(&link).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(csv.headers[header::CONTENT_DISPOSITION], "attachment; filename=\"orders-recharge.csv\"");
+    let lines: Vec<&str> = csv.text.trim_end().split("\r\n").collect();
+    assert!(
+        lines[0].starts_with('\u{feff}') && lines[0].contains("\"订单号\"") && lines[0].contains("\"金额\""),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].contains(&format!("\"R-{PHONE}\"")) && lines[1].contains("\"¥2,000.00\""), "{lines:?}");
+    assert!(lines[1].contains(&format!("\"{member}\"")), "{lines:?}");
+    let english = finance.get(&format!("{link}lang=en")).await;
+    assert!(english.text.contains("\"Order number\""), "{}", english.text);
+    // Within the criteria only: none given, nothing exported.
+    let refused = finance.get("/console/orders/export.csv?kind=recharge").await;
+    assert!(refused.expect(StatusCode::BAD_REQUEST).contains("请先输入查询条件"), "{}", refused.text);
+
+    // Customers by phone; merchants by status.
+    let csv = finance.get(&format!("/console/customers/export.csv?by=phone&q={PHONE}")).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert!(csv.text.contains("\"客户\"") && csv.text.contains("\"cus_"), "{}", csv.text);
+    finance.get("/console/customers/export.csv").await.expect(StatusCode::BAD_REQUEST);
+    let csv = finance.get("/console/merchants/export.csv?status=under_review").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    finance.get("/console/merchants/export.csv").await.expect(StatusCode::BAD_REQUEST);
+
+    // Without a session: to sign in, as every page.
+    let mut stranger = app.browser();
+    stranger.get("/console/orders/export.csv?kind=recharge&member_id=x").await.expect_redirect("/console/sign-in");
+});
