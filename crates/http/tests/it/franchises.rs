@@ -408,7 +408,7 @@ on_both_backends!(a_franchisee_clears_its_members_wallet_offline_after_a_staff_r
     assert_eq!((status, twice["error"]["code"].as_str()), (409, Some("clearance_not_under_review")), "{twice}");
     app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-2", &member))
         .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "wallet_already_clear");
+        .assert_error(StatusCode::CONFLICT, "wallet_already_clear");
 
     // A rejected clearance gives the member its money back.
     app.recharge(&member, &basic, 2_000, "test", "R-C-2").await;
@@ -417,6 +417,30 @@ on_both_backends!(a_franchisee_clears_its_members_wallet_offline_after_a_staff_r
     let (status, rejected) = held_and_approved(&app, &path, json!({"decision": "reject", "reason": "未退现金"})).await;
     assert_eq!((status, rejected["status"].as_str()), (200, Some("rejected")), "{rejected}");
     assert_eq!(balance(&app, &member).await, (2_000, 2_000));
+
+    // A bonus goes back to the platform's marketing expense, which paid it; the franchisee gets what
+    // the member paid in only.
+    let tier = json!({"recharge_tiers": [{"code": "t20", "pay": 2_000, "bonus": 500,
+        "starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2036-01-01T00:00:00+08:00"}]});
+    app.post(&format!("/v1/merchants/{}/settings", f.brand), tier).await.assert_status(StatusCode::OK);
+    app.recharge(&member, &basic, 2_000, "test", "R-C-3").await;
+    assert_eq!(balance(&app, &member).await, (4_500, 4_500));
+    let before = balance(&app, &f.a_member).await.0;
+    let asked = app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-4", &member)).await;
+    let asked = asked.assert_status(StatusCode::CREATED).clone();
+    let to_merchant: i64 = asked["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["receiver_account_id"] == a_receipts.as_str())
+        .map(|p| p["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!((asked["amount"].as_i64(), to_merchant), (Some(4_500), 4_000), "{asked}");
+    let path = format!("{}/C-4/review", clear(&f.a));
+    let (status, cleared) = held_and_approved(&app, &path, json!({"decision": "approve"})).await;
+    assert_eq!((status, cleared["status"].as_str()), (200, Some("cleared")), "{cleared}");
+    assert_eq!(balance(&app, &member).await, (0, 0));
+    assert_eq!(balance(&app, &f.a_member).await.0 - before, 4_000);
 });
 
 on_both_backends!(cross_wallet_top_ups_move_a_persons_money_between_franchisees_where_the_brand_allows, |db| {
@@ -473,6 +497,13 @@ on_both_backends!(cross_wallet_top_ups_move_a_persons_money_between_franchisees_
     assert!(history.contains("merchant.settlement_recorded"), "{history}");
     let read = app.send_as(&f.at_brand, "GET", "/v1/wallet-top-ups/T-1", Value::Null).await;
     assert_eq!(read.assert_status(StatusCode::OK)["amount"], 3_000);
+
+    // A locked wallet at B receives nothing.
+    app.post(&format!("/v1/members/{at_b}/lock"), json!({"reason": "挂失"})).await.assert_status(StatusCode::OK);
+    let refused = app.send_as(&f.at_brand, "POST", "/v1/wallet-top-ups", top_up("T-L", &at_a, &at_b, 100)).await;
+    assert!(refused.status.is_client_error(), "{}", refused.text);
+    assert_eq!(balance(&app, &at_a).await.0, 7_000);
+    app.post(&format!("/v1/members/{at_b}/unlock"), json!({"reason": "找回"})).await.assert_status(StatusCode::OK);
 
     // Opposite top-ups at once: each taken in turn on both wallets, none deadlocked, money conserved.
     let answers = futures_util::future::join_all((0..8).map(|n| {

@@ -52,7 +52,7 @@ pub const WALLET_MONEY_NOT_CLEARABLE: Rejection = Rejection {
     message: "the wallet holds money of another kind than recharged money and bonus (a subsidy, say): it is not cleared offline",
 };
 pub const WALLET_ALREADY_CLEAR: Rejection =
-    Rejection { code: "wallet_already_clear", status: 422, message: "the wallet holds no money to clear" };
+    Rejection { code: "wallet_already_clear", status: 409, message: "the wallet holds no money to clear" };
 pub const CLEARANCE_ACCOUNT_UNAVAILABLE: Rejection = Rejection {
     code: "clearance_account_unavailable",
     status: 422,
