@@ -225,7 +225,9 @@ impl Wallets {
         let _turn = self.turn([wallet_key(request.member), id.clone()]).await;
         if let Some(existing) = self.parties.reader().get::<WalletClearance>(&id).await? {
             let existing = same_clearance(existing, request)?;
-            return answered(chain::resume(&self.parties, &self.ledger, existing, "wallet_clearance.held", actor).await?);
+            return answered(
+                chain::resume(&self.parties, &self.ledger, existing, "wallet_clearance.held", actor).await?,
+            );
         }
         let merchant = self.parties.get_merchant(request.merchant).await?;
         let member = self.parties.get_member(request.member).await?;

@@ -74,7 +74,8 @@ pub use adjustment::{Adjustment, AdjustmentDirection, AdjustmentStatus};
 pub use clearance::{
     ClearanceDecision, ClearanceRequest, ClearanceStatus, ClearedPart, WalletClearance, CLEARANCE_ACCOUNT_UNAVAILABLE,
     CLEARANCE_CODE, CLEARANCE_HOLD_CODE, CLEARANCE_NOT_FOUND, CLEARANCE_NOT_UNDER_REVIEW, CLEARANCE_REVIEW_STAFF_ONLY,
-    CLEARANCE_SAME_ACTOR, WALLET_ALREADY_CLEAR, WALLET_HAS_HELD_MONEY, WALLET_MONEY_NOT_CLEARABLE, WALLET_NOT_MERCHANTS,
+    CLEARANCE_SAME_ACTOR, WALLET_ALREADY_CLEAR, WALLET_HAS_HELD_MONEY, WALLET_MONEY_NOT_CLEARABLE,
+    WALLET_NOT_MERCHANTS,
 };
 pub use compensation::{ChannelAnswer, ChannelOrderQuery, ChannelQuery, Compensation, COMPENSATION_PASS_ORDERS_MAX};
 pub use deposit::{
