@@ -328,8 +328,8 @@ fn party_endpoints() -> Vec<Endpoint> {
 /// The wallet's money flows (`crate::wallet`).
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
-        adjustments, deposits, freezes, limits, member_transfers, pay_codes, payments, recharges, statistics,
-        subsidies, wallets, withdrawals,
+        adjustments, clearances, deposits, freezes, limits, member_transfers, pay_codes, payments, recharges,
+        statistics, subsidies, top_ups, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),
@@ -340,6 +340,11 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(recharges::create_recharge, member(WalletWrite, RECHARGING)),
         endpoint!(party::franchises::open_at_counter, member(WalletWrite, MERCHANT_PATH)),
         endpoint!(party::franchises::customer_wallets, filtered(WalletRead)),
+        endpoint!(clearances::request_clearance, member(WalletWrite, MERCHANT_MEMBER)),
+        endpoint!(clearances::get_clearance, member(WalletRead, MERCHANT_PATH)),
+        endpoint!(clearances::review_clearance, platform(AdminWrite)).held(),
+        endpoint!(top_ups::top_up, member(WalletWrite, TOPPING_UP)),
+        endpoint!(top_ups::get_top_up, own_orders(WalletRead)),
         endpoint!(recharges::get_recharge, own_orders(WalletRead)),
         endpoint!(recharges::confirm_recharge, platform(WalletWrite)),
         endpoint!(recharges::approve_recharge, platform(AdminWrite)),

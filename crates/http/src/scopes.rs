@@ -116,6 +116,10 @@ pub const MEMBER_PATH: &[Named] = &[Path(Member)];
 pub const ACCOUNT_PATH: &[Named] = &[Path(Account)];
 /// The path's merchant.
 pub const MERCHANT_PATH: &[Named] = &[Path(Merchant)];
+/// The path's merchant and the member the body names (a member's wallet cleared at its merchant).
+pub const MERCHANT_MEMBER: &[Named] = &[Path(Merchant), Body("member_id", Member)];
+/// Both wallets of a cross-wallet top-up: a bound client reaches both members.
+pub const TOPPING_UP: &[Named] = &[Body("from_member_id", Member), Body("to_member_id", Member)];
 /// A parent and the merchant below it that it authorises a product to (or revokes it from): a client
 /// reaches both only from above the parent.
 pub const PRODUCT_AUTHORISATION: &[Named] = &[Path(Merchant), Body("merchant_id", Merchant)];

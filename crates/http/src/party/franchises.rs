@@ -95,6 +95,15 @@ pub struct EffectiveWalletGroup {
     pub source: String,
 }
 
+/// An account type in effect (null: the merchant type's first account), and where it came from.
+#[derive(Serialize, Debug, ToSchema)]
+pub struct EffectiveAccountType {
+    #[schema(required)]
+    pub value: Option<String>,
+    /// `platform`, or the id of the merchant that set it.
+    pub source: String,
+}
+
 /// A setting a merchant above locked.
 #[derive(Serialize, Debug, ToSchema)]
 pub struct LockedSetting {
@@ -123,6 +132,12 @@ pub struct OwnSettingsJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, min_length = 1, max_length = 32)]
     pub wallet_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub cross_wallet_top_up: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub clearance_account_type: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locked: Vec<String>,
 }
@@ -135,6 +150,8 @@ impl From<&MerchantSettings> for OwnSettingsJson {
             sms_verification_to_open: s.sms_verification_to_open,
             withdrawal_allowed: s.withdrawal_allowed,
             wallet_group: s.wallet_group.clone(),
+            cross_wallet_top_up: s.cross_wallet_top_up,
+            clearance_account_type: s.clearance_account_type.clone(),
             locked: s.locked.clone(),
         }
     }
@@ -151,6 +168,11 @@ pub struct SettingsJson {
     pub sms_verification_to_open: EffectiveFlag,
     pub withdrawal_allowed: EffectiveFlag,
     pub wallet_group: EffectiveWalletGroup,
+    /// Whether the merchant's members move money between their wallet here and at another merchant
+    /// of the same top that allows it too.
+    pub cross_wallet_top_up: EffectiveFlag,
+    /// The account type of the merchant's member an offline clear of a member's wallet pays into.
+    pub clearance_account_type: EffectiveAccountType,
     /// The settings merchants above locked: not set here.
     pub locked: Vec<LockedSetting>,
     pub own: OwnSettingsJson,
@@ -184,6 +206,14 @@ impl SettingsJson {
                 source: source(&s.withdrawal_allowed),
             },
             wallet_group: EffectiveWalletGroup { value: s.wallet_group.value.clone(), source: source(&s.wallet_group) },
+            cross_wallet_top_up: EffectiveFlag {
+                value: s.cross_wallet_top_up.value,
+                source: source(&s.cross_wallet_top_up),
+            },
+            clearance_account_type: EffectiveAccountType {
+                value: s.clearance_account_type.value.clone(),
+                source: source(&s.clearance_account_type),
+            },
             locked: s
                 .locked
                 .iter()
@@ -234,11 +264,19 @@ struct SetSettingsBody {
     /// Merchants under one top whose settings name one group share their members' wallets.
     #[schema(nullable = false, min_length = 1, max_length = 32)]
     wallet_group: Option<String>,
+    /// Whether members move money between their wallet here and at another merchant of the same top
+    /// that allows it too (`POST /v1/wallet-top-ups`).
+    #[schema(nullable = false)]
+    cross_wallet_top_up: Option<bool>,
+    /// A configured account type: the merchant's member's account of this type receives what an
+    /// offline clear of a member's wallet takes (unset: the merchant type's first account).
+    #[schema(nullable = false, pattern = "^[a-z0-9_]{1,32}$")]
+    clearance_account_type: Option<String>,
     /// Settings given back to what is above.
-    #[schema(nullable = false, max_items = 5)]
+    #[schema(nullable = false, max_items = 7)]
     unset: Option<Vec<String>>,
     /// The settings this merchant locks for every merchant below it (replacing what it locked).
-    #[schema(nullable = false, max_items = 5)]
+    #[schema(nullable = false, max_items = 7)]
     locked: Option<Vec<String>>,
 }
 
@@ -290,6 +328,8 @@ pub async fn set_merchant_settings(
             sms_verification_to_open: body.sms_verification_to_open,
             withdrawal_allowed: body.withdrawal_allowed,
             wallet_group: body.wallet_group,
+            cross_wallet_top_up: body.cross_wallet_top_up,
+            clearance_account_type: body.clearance_account_type,
             locked: Vec::new(),
         },
         unset: body.unset.unwrap_or_default(),

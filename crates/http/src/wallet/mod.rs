@@ -23,6 +23,7 @@
 //! | `adjustments.rs` | `/v1/adjustments`: make, read, approve |
 
 pub mod adjustments;
+pub mod clearances;
 pub mod deposits;
 pub mod freezes;
 pub mod limits;
@@ -33,6 +34,7 @@ pub mod platform;
 pub mod recharges;
 pub mod statistics;
 pub mod subsidies;
+pub mod top_ups;
 pub mod wallets;
 pub mod withdrawals;
 

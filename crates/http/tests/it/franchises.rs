@@ -11,7 +11,7 @@ use sanhu_testkit::app::{bound_client, Client, TestApp};
 use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
 
-use crate::merchant_hierarchy::{app, id_of, placed, sub_merchant};
+use crate::merchant_hierarchy::{app, held_and_approved, id_of, placed, sub_merchant};
 
 const PHONE: &str = "13800000088";
 
@@ -315,4 +315,207 @@ on_both_backends!(settings_are_inherited_set_from_above_and_used_at_the_counter,
         .await;
     margin.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "account_type_not_offered");
     let _ = (&f.b_member, &f.a_member);
+});
+
+/// The lines of `member`'s flow (as `client`) with the business code `code`: (direction, amount).
+async fn flow_lines(app: &TestApp, client: Option<&Client>, member: &str, code: &str) -> Vec<(String, i64)> {
+    let path = format!("/v1/members/{member}/wallet/flow?limit=100");
+    let flow = match client {
+        Some(client) => app.send_as(client, "GET", &path, Value::Null).await,
+        None => app.get(&path).await,
+    };
+    let flow = flow.assert_status(StatusCode::OK).clone();
+    let lines = flow["data"].as_array().unwrap().iter().filter(|l| l["business_type"] == code);
+    lines.map(|l| (l["direction"].as_str().unwrap().to_owned(), l["amount"].as_i64().unwrap())).collect()
+}
+
+async fn balance(app: &TestApp, member: &str) -> (i64, i64) {
+    let wallet = app.get(&format!("/v1/members/{member}/wallet")).await;
+    let wallet = wallet.assert_status(StatusCode::OK).clone();
+    (wallet["balance"].as_i64().unwrap(), wallet["available"].as_i64().unwrap())
+}
+
+on_both_backends!(a_franchisee_clears_its_members_wallet_offline_after_a_staff_review, |db| {
+    let app = app(db).await;
+    let f = brand(&app).await;
+    let brand_settings = json!({"clearance_account_type": "settlement"});
+    app.post(&format!("/v1/merchants/{}/settings", f.brand), brand_settings).await.assert_status(StatusCode::OK);
+    let (member, _) = member_of(&app, &f.at_a, &f.a, PHONE).await;
+    let (at_b_member, _) = member_of(&app, &f.at_b, &f.b, "13800000077").await;
+    let basic = account_of(&app, &member, "basic").await;
+    app.recharge(&member, &basic, 50_000, "test", "R-C-1").await;
+    let a_receipts = account_of(&app, &f.a_member, "settlement").await;
+    let clear = |m: &str| format!("/v1/merchants/{m}/wallet-clearances");
+    let body = |number: &str, m: &str| json!({"clearance_number": number, "member_id": m, "reason": "现金退卡"});
+
+    // B's client reaches neither A nor A's member; a member not the merchant's is not cleared there.
+    app.send_as(&f.at_b, "POST", &clear(&f.a), body("C-1", &member))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+    app.send_as(&f.at_b, "POST", &clear(&f.b), body("C-1", &member))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    app.post(&clear(&f.b), body("C-1", &member))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "wallet_not_merchants");
+    app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-1", &at_b_member))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    // Money held (an authorised payment) is not given up.
+    let mut authorise = payment("P-H-1", &member, 1_000, &a_receipts);
+    authorise["authorise_timeout_s"] = json!(600);
+    app.post("/v1/payments", authorise).await.assert_status(StatusCode::CREATED);
+    app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-1", &member))
+        .await
+        .assert_error(StatusCode::CONFLICT, "wallet_has_held_money");
+    app.post("/v1/payments/P-H-1/release", json!({})).await.assert_status(StatusCode::OK);
+
+    // A asks; the money is set aside at once, under review.
+    let asked = app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-1", &member)).await;
+    let asked = asked.assert_status(StatusCode::CREATED).clone();
+    assert_eq!((asked["status"].as_str(), asked["amount"].as_i64()), (Some("under_review"), Some(50_000)), "{asked}");
+    assert_eq!(asked["receiver_account_id"], a_receipts.as_str());
+    assert_eq!(balance(&app, &member).await, (50_000, 0));
+    let again = app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-1", &member)).await;
+    assert_eq!(again.assert_status(StatusCode::CREATED)["status"], "under_review");
+    app.send_as(&f.at_a, "POST", "/v1/payments", payment("P-C-1", &member, 100, &a_receipts))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+    let one = format!("{}/C-1", clear(&f.a));
+    app.send_as(&f.at_a, "GET", &one, Value::Null).await.assert_status(StatusCode::OK);
+    app.send_as(&f.at_b, "GET", &one, Value::Null).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+    app.send_as(&f.at_a, "GET", &format!("{}/C-9", clear(&f.a)), Value::Null)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "clearance_not_found");
+
+    // Reviewed by staff, two of them; never by a client.
+    let review = format!("{one}/review");
+    app.send_as(&f.at_a, "POST", &review, json!({"decision": "approve"}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "scope_missing");
+    app.post(&review, json!({"decision": "approve"}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "clearance_review_staff_only");
+    let (status, cleared) = held_and_approved(&app, &review, json!({"decision": "approve", "reason": "已核实"})).await;
+    assert_eq!((status, cleared["status"].as_str()), (200, Some("cleared")), "{cleared}");
+    assert!(cleared["checker"].is_string(), "{cleared}");
+    assert_eq!(balance(&app, &member).await, (0, 0));
+    // In both flows: the member's money out, A's account's in.
+    assert_eq!(flow_lines(&app, Some(&f.at_a), &member, "clearance").await, [("out".to_owned(), 50_000)]);
+    assert_eq!(flow_lines(&app, Some(&f.at_a), &f.a_member, "clearance").await, [("in".to_owned(), 50_000)]);
+    // Decided once; a clear wallet is not cleared again.
+    let (status, twice) = held_and_approved(&app, &review, json!({"decision": "reject"})).await;
+    assert_eq!((status, twice["error"]["code"].as_str()), (409, Some("clearance_not_under_review")), "{twice}");
+    app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-2", &member))
+        .await
+        .assert_error(StatusCode::CONFLICT, "wallet_already_clear");
+
+    // A rejected clearance gives the member its money back.
+    app.recharge(&member, &basic, 2_000, "test", "R-C-2").await;
+    app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-3", &member)).await.assert_status(StatusCode::CREATED);
+    let path = format!("{}/C-3/review", clear(&f.a));
+    let (status, rejected) = held_and_approved(&app, &path, json!({"decision": "reject", "reason": "未退现金"})).await;
+    assert_eq!((status, rejected["status"].as_str()), (200, Some("rejected")), "{rejected}");
+    assert_eq!(balance(&app, &member).await, (2_000, 2_000));
+
+    // A bonus goes back to the platform's marketing expense, which paid it; the franchisee gets what
+    // the member paid in only.
+    let tier = json!({"recharge_tiers": [{"code": "t20", "pay": 2_000, "bonus": 500,
+        "starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2036-01-01T00:00:00+08:00"}]});
+    app.post(&format!("/v1/merchants/{}/settings", f.brand), tier).await.assert_status(StatusCode::OK);
+    app.recharge(&member, &basic, 2_000, "test", "R-C-3").await;
+    assert_eq!(balance(&app, &member).await, (4_500, 4_500));
+    let before = balance(&app, &f.a_member).await.0;
+    let asked = app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-4", &member)).await;
+    let asked = asked.assert_status(StatusCode::CREATED).clone();
+    let to_merchant: i64 = asked["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["receiver_account_id"] == a_receipts.as_str())
+        .map(|p| p["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!((asked["amount"].as_i64(), to_merchant), (Some(4_500), 4_000), "{asked}");
+    let path = format!("{}/C-4/review", clear(&f.a));
+    let (status, cleared) = held_and_approved(&app, &path, json!({"decision": "approve"})).await;
+    assert_eq!((status, cleared["status"].as_str()), (200, Some("cleared")), "{cleared}");
+    assert_eq!(balance(&app, &member).await, (0, 0));
+    assert_eq!(balance(&app, &f.a_member).await.0 - before, 4_000);
+});
+
+on_both_backends!(cross_wallet_top_ups_move_a_persons_money_between_franchisees_where_the_brand_allows, |db| {
+    let app = app(db).await;
+    let f = brand(&app).await;
+    let (at_a, customer) = member_of(&app, &f.at_a, &f.a, PHONE).await;
+    let registered = app.post("/v1/members", json!({"phone": PHONE, "merchant_id": f.b})).await;
+    let at_b = id_of(&registered.assert_status(StatusCode::CREATED)["member"]);
+    app.activate(&at_b).await;
+    let (stranger, _) = member_of(&app, &f.at_b, &f.b, "13800000066").await;
+    for (member, number) in [(&at_a, "R-T-1"), (&at_b, "R-T-2")] {
+        let basic = account_of(&app, member, "basic").await;
+        app.recharge(member, &basic, 10_000, "test", number).await;
+    }
+    let top_up = |number: &str, from: &str, to: &str, amount: i64| json!({"order_number": number, "from_member_id": from, "to_member_id": to, "amount": amount});
+
+    // Not until the brand allows it.
+    app.send_as(&f.at_brand, "POST", "/v1/wallet-top-ups", top_up("T-1", &at_a, &at_b, 3_000))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "cross_wallet_top_up_not_allowed");
+    let allow = json!({"cross_wallet_top_up": true});
+    app.post(&format!("/v1/merchants/{}/settings", f.brand), allow).await.assert_status(StatusCode::OK);
+    // A franchisee's client reaches one of the two wallets only; another person's wallet is refused.
+    app.send_as(&f.at_a, "POST", "/v1/wallet-top-ups", top_up("T-1", &at_a, &at_b, 3_000))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    app.send_as(&f.at_b, "POST", "/v1/wallet-top-ups", top_up("T-1", &at_a, &at_b, 3_000))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "member_not_found");
+    app.send_as(&f.at_brand, "POST", "/v1/wallet-top-ups", top_up("T-1", &at_a, &stranger, 3_000))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "top_up_members_differ");
+    app.send_as(&f.at_brand, "POST", "/v1/wallet-top-ups", top_up("T-1", &at_a, &at_b, 30_000))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+
+    // The brand's client moves 30.00 from A to B: one chain, the settlement between them recorded.
+    let moved = app.send_as(&f.at_brand, "POST", "/v1/wallet-top-ups", top_up("T-1", &at_a, &at_b, 3_000)).await;
+    let moved = moved.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(moved["status"], "moved", "{moved}");
+    assert_eq!(moved["customer_id"], customer.as_str());
+    assert_eq!(moved["settlement"], json!({"debtor_merchant_id": f.a, "creditor_merchant_id": f.b, "amount": 3_000}));
+    let again = app.send_as(&f.at_brand, "POST", "/v1/wallet-top-ups", top_up("T-1", &at_a, &at_b, 3_000)).await;
+    assert_eq!(again.assert_status(StatusCode::CREATED)["status"], "moved");
+    app.send_as(&f.at_brand, "POST", "/v1/wallet-top-ups", top_up("T-1", &at_a, &at_b, 3_001))
+        .await
+        .assert_error(StatusCode::CONFLICT, "order_number_reused");
+    assert_eq!(balance(&app, &at_a).await.0, 7_000);
+    assert_eq!(balance(&app, &at_b).await.0, 13_000);
+    assert_eq!(flow_lines(&app, None, &at_a, "wallet_top_up").await, [("out".to_owned(), 3_000)]);
+    assert_eq!(flow_lines(&app, None, &at_b, "wallet_top_up").await, [("in".to_owned(), 3_000)]);
+    let history = app.send_as(&f.at_b, "GET", &format!("/v1/merchants/{}/history", f.b), Value::Null).await;
+    let history = history.assert_status(StatusCode::OK).to_string();
+    assert!(history.contains("merchant.settlement_recorded"), "{history}");
+    let read = app.send_as(&f.at_brand, "GET", "/v1/wallet-top-ups/T-1", Value::Null).await;
+    assert_eq!(read.assert_status(StatusCode::OK)["amount"], 3_000);
+
+    // A locked wallet at B receives nothing.
+    app.post(&format!("/v1/members/{at_b}/lock"), json!({"reason": "挂失"})).await.assert_status(StatusCode::OK);
+    let refused = app.send_as(&f.at_brand, "POST", "/v1/wallet-top-ups", top_up("T-L", &at_a, &at_b, 100)).await;
+    assert!(refused.status.is_client_error(), "{}", refused.text);
+    assert_eq!(balance(&app, &at_a).await.0, 7_000);
+    app.post(&format!("/v1/members/{at_b}/unlock"), json!({"reason": "找回"})).await.assert_status(StatusCode::OK);
+
+    // Opposite top-ups at once: each taken in turn on both wallets, none deadlocked, money conserved.
+    let answers = futures_util::future::join_all((0..8).map(|n| {
+        let (from, to) = if n % 2 == 0 { (&at_a, &at_b) } else { (&at_b, &at_a) };
+        let body = top_up(&format!("X-{n}"), from, to, 500);
+        let (app, client) = (&app, &f.at_brand);
+        async move { app.send_as(client, "POST", "/v1/wallet-top-ups", body).await }
+    }))
+    .await;
+    for answer in answers {
+        assert_eq!(answer.assert_status(StatusCode::CREATED)["status"], "moved");
+    }
+    assert_eq!(balance(&app, &at_a).await.0 + balance(&app, &at_b).await.0, 20_000);
+    assert_eq!(balance(&app, &at_a).await.0, 7_000);
 });

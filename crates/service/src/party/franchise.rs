@@ -40,8 +40,15 @@ pub(crate) const CUSTOMER_PHONE_KEY: &str = "customer_phone";
 pub(crate) const MEMBERS_OF_MERCHANT: &str = "merchant_members";
 
 /// The settings a merchant may set, by name.
-pub const SETTING_NAMES: [&str; 5] =
-    ["account_types", "recharge_tiers", "sms_verification_to_open", "withdrawal_allowed", "wallet_group"];
+pub const SETTING_NAMES: [&str; 7] = [
+    "account_types",
+    "recharge_tiers",
+    "sms_verification_to_open",
+    "withdrawal_allowed",
+    "wallet_group",
+    "cross_wallet_top_up",
+    "clearance_account_type",
+];
 /// At most this many of a customer's members are read for its wallets.
 pub const CUSTOMER_MEMBERS_MAX: u32 = 100;
 /// At most this many recharge tiers per merchant.
@@ -118,6 +125,14 @@ pub struct MerchantSettings {
     pub withdrawal_allowed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallet_group: Option<String>,
+    /// Whether a member of this merchant moves money between its wallet here and its wallet at another
+    /// merchant under the same top that allows it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_wallet_top_up: Option<bool>,
+    /// The account type of the merchant's member that an offline clear of a member's wallet pays
+    /// into (unset: the merchant type's first account, its receipts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clearance_account_type: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locked: Vec<String>,
 }
@@ -130,6 +145,8 @@ impl MerchantSettings {
             "sms_verification_to_open" => self.sms_verification_to_open.is_some(),
             "withdrawal_allowed" => self.withdrawal_allowed.is_some(),
             "wallet_group" => self.wallet_group.is_some(),
+            "cross_wallet_top_up" => self.cross_wallet_top_up.is_some(),
+            "clearance_account_type" => self.clearance_account_type.is_some(),
             _ => false,
         }
     }
@@ -141,6 +158,8 @@ impl MerchantSettings {
             "sms_verification_to_open" => self.sms_verification_to_open = None,
             "withdrawal_allowed" => self.withdrawal_allowed = None,
             "wallet_group" => self.wallet_group = None,
+            "cross_wallet_top_up" => self.cross_wallet_top_up = None,
+            "clearance_account_type" => self.clearance_account_type = None,
             _ => {}
         }
     }
@@ -197,6 +216,9 @@ pub struct EffectiveSettings {
     pub sms_verification_to_open: Effective<bool>,
     pub withdrawal_allowed: Effective<bool>,
     pub wallet_group: Effective<Option<String>>,
+    pub cross_wallet_top_up: Effective<bool>,
+    /// `None`: the merchant type's first account.
+    pub clearance_account_type: Effective<Option<String>>,
     /// The settings locked for the merchants below a merchant of the path, and by which.
     pub locked: BTreeMap<String, String>,
     /// What the merchant itself sets.
@@ -230,6 +252,8 @@ impl Parties {
             sms_verification_to_open: Effective::platform(false),
             withdrawal_allowed: Effective::platform(true),
             wallet_group: Effective::platform(None),
+            cross_wallet_top_up: Effective::platform(false),
+            clearance_account_type: Effective::platform(None),
             locked: BTreeMap::new(),
             own: MerchantSettings::default(),
         };
@@ -254,6 +278,16 @@ impl Parties {
             if let (Some(value), true) = (&settings.wallet_group, open("wallet_group", &effective.locked)) {
                 effective.wallet_group = Effective { value: Some(value.clone()), source: source.clone() };
             }
+            if let (Some(value), true) = (settings.cross_wallet_top_up, open("cross_wallet_top_up", &effective.locked))
+            {
+                effective.cross_wallet_top_up = Effective { value, source: source.clone() };
+            }
+            if let (Some(value), true) =
+                (&settings.clearance_account_type, open("clearance_account_type", &effective.locked))
+            {
+                effective.clearance_account_type = Effective { value: Some(value.clone()), source: source.clone() };
+            }
+
             if at == &merchant.id {
                 effective.own = settings.clone();
             } else {
@@ -303,6 +337,8 @@ impl Parties {
             settings.sms_verification_to_open = set.sms_verification_to_open.or(settings.sms_verification_to_open);
             settings.withdrawal_allowed = set.withdrawal_allowed.or(settings.withdrawal_allowed);
             settings.wallet_group = set.wallet_group.clone().or(settings.wallet_group);
+            settings.cross_wallet_top_up = set.cross_wallet_top_up.or(settings.cross_wallet_top_up);
+            settings.clearance_account_type = set.clearance_account_type.clone().or(settings.clearance_account_type);
             if let Some(locked) = &change.locked {
                 settings.locked = locked.clone();
                 settings.locked.sort();
@@ -359,6 +395,11 @@ impl Parties {
                 if !code_ok || !well_formed || tiers[..i].iter().any(|t| t.code == tier.code) {
                     return Err(invalid());
                 }
+            }
+        }
+        if let Some(code) = &change.set.clearance_account_type {
+            if !self.config.account_types.iter().any(|t| t.code().as_str() == code) {
+                return Err(invalid());
             }
         }
         if let Some(group) = &change.set.wallet_group {

@@ -313,6 +313,18 @@ const SERVICE_CODES: &[Rejection] = &[
     WITHDRAWAL_NOT_OFFERED,
     RECHARGE_TIER_UNAVAILABLE,
     SMS_VERIFICATION_REQUIRED,
+    super::clearance::WALLET_NOT_MERCHANTS,
+    super::clearance::WALLET_HAS_HELD_MONEY,
+    super::clearance::WALLET_ALREADY_CLEAR,
+    super::clearance::WALLET_MONEY_NOT_CLEARABLE,
+    super::clearance::CLEARANCE_ACCOUNT_UNAVAILABLE,
+    super::clearance::CLEARANCE_NOT_UNDER_REVIEW,
+    super::clearance::CLEARANCE_SAME_ACTOR,
+    super::clearance::CLEARANCE_NOT_FOUND,
+    super::clearance::CLEARANCE_REVIEW_STAFF_ONLY,
+    super::top_up::CROSS_WALLET_TOP_UP_NOT_ALLOWED,
+    super::top_up::TOP_UP_MEMBERS_DIFFER,
+    super::top_up::TOP_UP_SAME_WALLET,
 ];
 
 /// Every code a wallet use case can refuse with: core's wallet rules, the ledger's transfer results

@@ -34,6 +34,7 @@
 
 mod adjustment;
 pub(crate) mod chain;
+mod clearance;
 mod compensation;
 mod deposit;
 mod error;
@@ -53,6 +54,7 @@ mod restriction;
 mod split;
 mod statistics;
 mod subsidy;
+mod top_up;
 mod transfer;
 mod view;
 mod withdrawal;
@@ -69,6 +71,12 @@ use crate::party::PartyError;
 use crate::turns::Turn;
 
 pub use adjustment::{Adjustment, AdjustmentDirection, AdjustmentStatus};
+pub use clearance::{
+    ClearanceDecision, ClearanceRequest, ClearanceStatus, ClearedPart, WalletClearance, CLEARANCE_ACCOUNT_UNAVAILABLE,
+    CLEARANCE_CODE, CLEARANCE_HOLD_CODE, CLEARANCE_NOT_FOUND, CLEARANCE_NOT_UNDER_REVIEW, CLEARANCE_REVIEW_STAFF_ONLY,
+    CLEARANCE_SAME_ACTOR, WALLET_ALREADY_CLEAR, WALLET_HAS_HELD_MONEY, WALLET_MONEY_NOT_CLEARABLE,
+    WALLET_NOT_MERCHANTS,
+};
 pub use compensation::{ChannelAnswer, ChannelOrderQuery, ChannelQuery, Compensation, COMPENSATION_PASS_ORDERS_MAX};
 pub use deposit::{
     Deposit, DepositRequest, DepositStatus, DEPOSIT_CAPTURE_CODE, DEPOSIT_COMPENSATION_CODE, DEPOSIT_HOLD_CODE,
@@ -105,6 +113,10 @@ pub use statistics::{
 pub use subsidy::{
     SubsidyCredit, SubsidyDistribution, SubsidyDistributionRequest, SubsidyFund, SubsidyFunding, SubsidyFundingRequest,
     SubsidyGrant, SubsidyStatus, SUBSIDY_ACCOUNT_TYPE, SUBSIDY_CREDITS_MAX,
+};
+pub use top_up::{
+    SettlementItem, TopUpRequest, TopUpStatus, WalletTopUp, CROSS_WALLET_TOP_UP_NOT_ALLOWED, TOP_UP_CODE,
+    TOP_UP_MEMBERS_DIFFER, TOP_UP_SAME_WALLET,
 };
 pub use transfer::{MemberTransfer, MemberTransferRequest, MemberTransferStatus, TransferPart};
 pub use withdrawal::{
