@@ -1501,6 +1501,7 @@ const (
 	ErrorCodeModelReplayedNonce                             ErrorCodeModel = "replayed_nonce"
 	ErrorCodeModelScopeMissing                              ErrorCodeModel = "scope_missing"
 	ErrorCodeModelClientBound                               ErrorCodeModel = "client_bound"
+	ErrorCodeModelProviderProductNotAuthorised              ErrorCodeModel = "provider_product_not_authorised"
 	ErrorCodeModelRateLimited                               ErrorCodeModel = "rate_limited"
 	ErrorCodeModelStaffSessionInvalid                       ErrorCodeModel = "staff_session_invalid"
 	ErrorCodeModelStaffSessionExpired                       ErrorCodeModel = "staff_session_expired"
@@ -1755,6 +1756,13 @@ const (
 	ErrorCodeModelProductSigningStatusChangeNotAllowed      ErrorCodeModel = "product_signing_status_change_not_allowed"
 	ErrorCodeModelProductSigningsTooMany                    ErrorCodeModel = "product_signings_too_many"
 	ErrorCodeModelProductTypeNotAllowed                     ErrorCodeModel = "product_type_not_allowed"
+	ErrorCodeModelProviderAuthorisationNotFound             ErrorCodeModel = "provider_authorisation_not_found"
+	ErrorCodeModelProviderAuthorisationsTooMany             ErrorCodeModel = "provider_authorisations_too_many"
+	ErrorCodeModelProviderNotActive                         ErrorCodeModel = "provider_not_active"
+	ErrorCodeModelProviderNotServiceProvider                ErrorCodeModel = "provider_not_service_provider"
+	ErrorCodeModelProviderProductsInvalid                   ErrorCodeModel = "provider_products_invalid"
+	ErrorCodeModelProviderSelf                              ErrorCodeModel = "provider_self"
+	ErrorCodeModelProviderUnknown                           ErrorCodeModel = "provider_unknown"
 	ErrorCodeModelRealNameInvalid                           ErrorCodeModel = "real_name_invalid"
 	ErrorCodeModelReasonInvalid                             ErrorCodeModel = "reason_invalid"
 	ErrorCodeModelSettlementAccountChanged                  ErrorCodeModel = "settlement_account_changed"
@@ -2425,6 +2433,8 @@ type MerchantLevel struct {
 	MerchantTypes []string `json:"merchant_types"`
 	// As configured (渠道商, 代理商 ...).
 	Name string `json:"name"`
+	// A service provider's level (服务商): merchants authorise a merchant of it for named products (`POST /v1/merchants/{id}/providers`).
+	ServiceProvider bool `json:"service_provider"`
 	// A special merchant's level (特约商户): its merchants open sub-merchants through their client.
 	Special bool `json:"special"`
 	// A sub-merchant's level (子商户): no login or client of its own, operated through its parent's client.
@@ -3051,6 +3061,44 @@ type ProductSigningReview struct {
 	// `approve` or `reject`.
 	Decision string  `json:"decision"`
 	Reason   *string `json:"reason"`
+}
+
+// ProviderAuthorisation: A merchant's authorisation of a service provider.
+type ProviderAuthorisation struct {
+	AuthorisedAt string `json:"authorised_at"`
+	AuthorisedBy string `json:"authorised_by"`
+	// The products the provider's client uses for the merchant.
+	Products []string `json:"products"`
+	// The service provider.
+	ProviderID string `json:"provider_id"`
+	// Who revoked it (or authorised the provider again, replacing it).
+	RevokedBy     *string `json:"revoked_by"`
+	RevokedReason *string `json:"revoked_reason"`
+	// Names it among the merchant's authorisations.
+	Serial int32 `json:"serial"`
+	// `authorised` (in force) or `revoked`.
+	Status    string `json:"status"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// ProviderAuthorisationList: A merchant's authorisations of service providers.
+type ProviderAuthorisationList struct {
+	Data []ProviderAuthorisation `json:"data"`
+}
+
+// ProviderAuthorisationRequest: a model of the API.
+type ProviderAuthorisationRequest struct {
+	// 1 to 20 distinct configured products.
+	Products []string `json:"products"`
+	// The service provider: a merchant at a service-provider level.
+	ProviderID string `json:"provider_id"`
+}
+
+// ProviderRevocationRequest: a model of the API.
+type ProviderRevocationRequest struct {
+	// The service provider whose authorisation in force is revoked.
+	ProviderID string `json:"provider_id"`
+	Reason     string `json:"reason"`
 }
 
 // Readiness: a model of the API.

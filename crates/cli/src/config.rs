@@ -332,6 +332,9 @@ struct MerchantLevelFile {
     /// Its merchants are sub-merchants (子商户): no login or client of their own.
     #[serde(default)]
     sub_merchant: bool,
+    /// Its merchants are service providers (服务商), which other merchants authorise for named
+    /// products; absent: the level `service_provider` is one, no other.
+    service_provider: Option<bool>,
 }
 
 /// The merchant levels of the file (their types configured), or the default five; and the depth.
@@ -358,6 +361,7 @@ fn merchant_levels(
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 Ok(MerchantLevelSpec {
                     top: l.top.unwrap_or(l.under.is_empty()),
+                    service_provider: l.service_provider.unwrap_or(l.code == "service_provider"),
                     code: l.code,
                     name: l.name,
                     under: l.under,

@@ -21,13 +21,14 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use sanhu_core::id::{BankCardId, MemberId, MerchantId, OperatorId};
+use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::AccountId;
-use sanhu_service::party::MemberObject;
+use sanhu_service::party::{MemberObject, Purpose, Reached};
 use serde_json::Value;
 
 use crate::error::{code, ApiError};
 use crate::principal::{ClientAccess, UnspentNonce};
-use crate::scopes::{Named, Owned, Reach, RouteFacts};
+use crate::scopes::{Named, Owned, ProviderUse, Reach, RouteFacts};
 use crate::state::AppState;
 
 /// The middleware.
@@ -83,11 +84,57 @@ pub async fn check(State(state): State<AppState>, request: Request, next: Next) 
             }
             for object in named_objects(named, &mut parts, &state, json.as_ref()).await {
                 let owner = state.parties.owning_member(object).await?;
-                if !state.parties.reaches(member, owner).await? {
-                    return Err(ApiError::from(object.not_found()));
+                let purpose = purpose(&state, entry.provider, object, json.as_ref()).await;
+                match state.parties.reaches_for(member, owner, purpose).await? {
+                    Reached::Yes => {}
+                    Reached::No => return Err(ApiError::from(object.not_found())),
+                    Reached::ProductNotAuthorised(product) => {
+                        return Err(ApiError::new(
+                            code::PROVIDER_PRODUCT_NOT_AUTHORISED,
+                            format!(
+                                "the merchant has not authorised this client's service provider for the product {}",
+                                product.code()
+                            ),
+                        ))
+                    }
                 }
             }
             Ok(next.run(Request::from_parts(parts, body)).await)
+        }
+    }
+}
+
+/// What a request uses, for a service provider's reach: the route's product (a payment's from its
+/// body, with the member owning the account it pays), or the reading of the merchant its path names.
+async fn purpose(state: &AppState, provider: ProviderUse, object: MemberObject, json: Option<&Value>) -> Purpose {
+    let body = json.and_then(Value::as_object);
+    let receiver = |field: &str| body.and_then(|b| b.get(field)).and_then(Value::as_str).and_then(AccountId::parse);
+    let owner_of = |account: Option<AccountId>| async move {
+        match account {
+            // An account of nobody's, or none: no member receives.
+            Some(account) => state.parties.owning_member(MemberObject::Account(account)).await.ok(),
+            None => None,
+        }
+    };
+    match provider {
+        ProviderUse::Nothing => Purpose::Other,
+        ProviderUse::ReadMerchant => match object {
+            MemberObject::Merchant(id) => Purpose::ReadMerchant(id),
+            _ => Purpose::Other,
+        },
+        ProviderUse::Product(product) => Purpose::Product(product),
+        ProviderUse::Deposit => {
+            Purpose::Paying(PlatformProduct::BalancePayment, owner_of(receiver("beneficiary_account_id")).await)
+        }
+        ProviderUse::Payment => {
+            let product = if body.and_then(|b| b.get("splits")).is_some_and(|s| !s.is_null()) {
+                PlatformProduct::SplitPayment
+            } else if body.and_then(|b| b.get("escrow")).and_then(Value::as_bool) == Some(true) {
+                PlatformProduct::EscrowCollection
+            } else {
+                PlatformProduct::BalancePayment
+            };
+            Purpose::Paying(product, owner_of(receiver("receiver_account_id")).await)
         }
     }
 }

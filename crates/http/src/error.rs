@@ -69,6 +69,7 @@ error_codes! {
     ACCESS {
         SCOPE_MISSING = ("scope_missing", 403, "The API client lacks the scope this endpoint needs; the message names it, and each operation's description says which.");
         CLIENT_BOUND = ("client_bound", 403, "The API client is bound to one member, and this endpoint acts for the whole platform (registering members and enterprises, a channel's word on a recharge or payout, recording a real-name authentication, one-time codes).");
+        PROVIDER_PRODUCT_NOT_AUTHORISED = ("provider_product_not_authorised", 403, "The API client's member runs a service provider (服务商) the merchant it acts for has authorised, but not for the product this request uses; the message names it. Nothing was done.");
         RATE_LIMITED = ("rate_limited", 429, "The API client sent more requests than its rate limit allows; nothing was done. Retry after the Retry-After seconds.");
     }
     /// A staff member's session, which any signed endpoint takes instead of a signature (see `crate::staff`).

@@ -117,6 +117,11 @@ impl Endpoint {
         Endpoint { secret: true, ..self }
     }
 
+    /// Made by a service provider's client for a merchant that authorised it: see [`ProviderUse`].
+    pub fn provider(self, provider: ProviderUse) -> Endpoint {
+        Endpoint { access: Access { provider, ..self.access }, ..self }
+    }
+
     /// Made by a staff member, it waits for a second one: see [`Route::held`].
     pub fn held(self) -> Endpoint {
         Endpoint { held: true, ..self }
@@ -240,6 +245,7 @@ fn party_endpoints() -> Vec<Endpoint> {
     use party::{accounts as member_accounts, authentications, customers, members};
     use party::{
         bank_cards, enterprises, franchises, identities, merchants, one_time_codes, operators, pay_passwords, products,
+        providers,
     };
     vec![
         endpoint!(members::register_member, member(PartiesWrite, MEMBER_REGISTERING)),
@@ -298,7 +304,7 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(merchants::merchant_types, filtered(PartiesRead)),
         endpoint!(merchants::open_merchant, member(PartiesWrite, MERCHANT_OPENING)),
         endpoint!(merchants::list_merchants, member(PartiesRead, MERCHANTS_OF_MEMBER)),
-        endpoint!(merchants::get_merchant, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(merchants::get_merchant, member(PartiesRead, MERCHANT_PATH)).provider(ProviderUse::ReadMerchant),
         endpoint!(merchants::merchant_history, member(PartiesRead, MERCHANT_PATH)),
         endpoint!(merchants::give_documents, member(PartiesWrite, MERCHANT_PATH)),
         endpoint!(merchants::set_settlement_account, member(PartiesWrite, MERCHANT_PATH)).secret(),
@@ -320,6 +326,9 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(products::terminate_product, platform(AdminWrite)).held(),
         endpoint!(products::authorise_product, member(PartiesWrite, PRODUCT_AUTHORISATION)),
         endpoint!(products::revoke_product, member(PartiesWrite, PRODUCT_AUTHORISATION)),
+        endpoint!(providers::authorise_provider, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(providers::merchant_providers, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(providers::revoke_provider, member(PartiesWrite, MERCHANT_PATH)),
         endpoint!(franchises::get_merchant_settings, member(PartiesRead, MERCHANT_PATH)),
         endpoint!(franchises::set_merchant_settings, member(PartiesWrite, MERCHANT_PATH)).held(),
     ]
@@ -337,7 +346,8 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(wallets::get_deduction_order, member(WalletRead, MEMBER_PATH)),
         endpoint!(wallets::set_deduction_order, member(WalletWrite, DEDUCTION_ORDER)),
         endpoint!(wallets::withdrawal_preview, member(WalletRead, MEMBER_PATH)),
-        endpoint!(recharges::create_recharge, member(WalletWrite, RECHARGING)),
+        endpoint!(recharges::create_recharge, member(WalletWrite, RECHARGING))
+            .provider(ProviderUse::Product(PlatformProduct::Recharge)),
         endpoint!(party::franchises::open_at_counter, member(WalletWrite, MERCHANT_PATH)),
         endpoint!(party::franchises::customer_wallets, filtered(WalletRead)),
         endpoint!(clearances::request_clearance, member(WalletWrite, MERCHANT_MEMBER)),
@@ -351,12 +361,13 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(recharges::reject_recharge, platform(AdminWrite)),
         endpoint!(recharges::fail_recharge, platform(WalletWrite)),
         endpoint!(recharges::close_recharge, own_orders(WalletWrite)),
-        endpoint!(payments::pay, member(WalletWrite, PAYING)),
+        endpoint!(payments::pay, member(WalletWrite, PAYING)).provider(ProviderUse::Payment),
         endpoint!(payments::get_payment, own_orders(WalletRead)),
         endpoint!(payments::capture, own_orders(WalletWrite)),
         endpoint!(payments::release, own_orders(WalletWrite)),
         endpoint!(payments::refund, own_orders(WalletWrite)),
-        endpoint!(withdrawals::withdraw, member(WalletWrite, WITHDRAWING)),
+        endpoint!(withdrawals::withdraw, member(WalletWrite, WITHDRAWING))
+            .provider(ProviderUse::Product(PlatformProduct::Withdrawal)),
         endpoint!(withdrawals::get_withdrawal, own_orders(WalletRead)),
         endpoint!(withdrawals::withdrawals_in_review, platform(AdminRead)),
         endpoint!(withdrawals::review_withdrawal, platform(AdminWrite)),
@@ -373,7 +384,7 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(payments::release_escrow, own_orders(WalletWrite)),
         endpoint!(payments::return_escrow, own_orders(WalletWrite)),
         endpoint!(payments::release_split, own_orders(WalletWrite)),
-        endpoint!(deposits::hold, member(WalletWrite, PAYING)),
+        endpoint!(deposits::hold, member(WalletWrite, PAYING)).provider(ProviderUse::Deposit),
         endpoint!(deposits::get_deposit, own_orders(WalletRead)),
         endpoint!(deposits::release, own_orders(WalletWrite)),
         endpoint!(deposits::capture, own_orders(WalletWrite)),

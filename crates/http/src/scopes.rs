@@ -20,6 +20,7 @@
 //! decisions on an escrow payment or a deposit, which the receiver's bound client makes by naming the
 //! payer's client (`wallet::payments::RefundOf`; the service decides which side may).
 
+pub use sanhu_core::party::product::PlatformProduct;
 pub use sanhu_core::scope::{Scope, Scopes};
 
 /// An object that belongs to one member, as a request names it.
@@ -68,43 +69,64 @@ pub enum Reach {
     Filtered,
 }
 
+/// What a service provider's client (服务商) may do on a route for a merchant that authorised it
+/// (`Parties::reaches_for`): on [`ProviderUse::Nothing`] the merchant's objects are beyond its reach,
+/// as if absent; on the others, it reaches them when the merchant authorised it the product the
+/// request uses (else 403 `provider_product_not_authorised`), or, reading the merchant, at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderUse {
+    Nothing,
+    /// Reading the path's merchant.
+    ReadMerchant,
+    /// A money flow that uses this product.
+    Product(PlatformProduct),
+    /// A payment: `escrow_collection` when its body asks for escrow (`"escrow": true`), `split_payment`
+    /// when it names `splits`, else `balance_payment`; paying the merchant's own account only
+    /// (`receiver_account_id`).
+    Payment,
+    /// A deposit (`balance_payment`), held for the merchant's own account (`beneficiary_account_id`).
+    Deposit,
+}
+
 /// Who may call an endpoint: one entry of the route table says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Access {
     /// None for a public route, and for a staff member's own session.
     pub scope: Option<Scope>,
     pub reach: Reach,
+    /// What a service provider's client does on it for the merchants that authorised it.
+    pub provider: ProviderUse,
 }
 
 /// Not signed.
 pub const fn public() -> Access {
-    Access { scope: None, reach: Reach::Public }
+    Access { scope: None, reach: Reach::Public, provider: ProviderUse::Nothing }
 }
 
 /// Acts for the whole platform ([`Reach::Platform`]).
 pub const fn platform(scope: Scope) -> Access {
-    Access { scope: Some(scope), reach: Reach::Platform }
+    Access { scope: Some(scope), reach: Reach::Platform, provider: ProviderUse::Nothing }
 }
 
 /// Every object named where `named` says must be the bound member's ([`Reach::Member`]).
 pub const fn member(scope: Scope, named: &'static [Named]) -> Access {
-    Access { scope: Some(scope), reach: Reach::Member(named) }
+    Access { scope: Some(scope), reach: Reach::Member(named), provider: ProviderUse::Nothing }
 }
 
 /// The client's own orders ([`Reach::OwnOrders`]).
 pub const fn own_orders(scope: Scope) -> Access {
-    Access { scope: Some(scope), reach: Reach::OwnOrders }
+    Access { scope: Some(scope), reach: Reach::OwnOrders, provider: ProviderUse::Nothing }
 }
 
 /// A search that leaves out what is not the bound member's ([`Reach::Filtered`]).
 pub const fn filtered(scope: Scope) -> Access {
-    Access { scope: Some(scope), reach: Reach::Filtered }
+    Access { scope: Some(scope), reach: Reach::Filtered, provider: ProviderUse::Nothing }
 }
 
 /// A staff member's own session: every staff member, whatever the role, may see and end theirs; no
 /// scope, and no API client ([`Reach::Platform`]).
 pub const fn own_session() -> Access {
-    Access { scope: None, reach: Reach::Platform }
+    Access { scope: None, reach: Reach::Platform, provider: ProviderUse::Nothing }
 }
 
 use Named::{Body, BodyList, Path, Query};

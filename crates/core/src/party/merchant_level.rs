@@ -34,6 +34,9 @@ pub struct MerchantLevelSpec {
     pub special: bool,
     /// A sub-merchant's level (子商户): no login or client of its own, under a special merchant only.
     pub sub_merchant: bool,
+    /// A service provider's level (服务商): merchants may authorise a merchant of it for named products,
+    /// which its client then uses for them.
+    pub service_provider: bool,
 }
 
 impl MerchantLevelSpec {
@@ -109,6 +112,7 @@ impl MerchantLevels {
             merchant_types: Vec::new(),
             special: false,
             sub_merchant: false,
+            service_provider: code == "service_provider",
         };
         let levels = vec![
             level("channel_partner", "渠道商", true, &[]),
@@ -255,6 +259,7 @@ mod tests {
             merchant_types: Vec::new(),
             special: false,
             sub_merchant,
+            service_provider: false,
         };
         assert!(MerchantLevels::new(vec![level("a", &["b"], false)], 3).is_err());
         assert!(MerchantLevels::new(vec![level("a", &[], false), level("s", &["a"], true)], 3).is_err());

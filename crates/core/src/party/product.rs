@@ -71,6 +71,23 @@ rejection_codes! {
     }
 }
 
+rejection_codes! {
+    /// Why a merchant's authorisation of a service provider (服务商) was refused.
+    pub enum ProviderError {
+        Unknown => "provider_unknown", 422, "no merchant has the id named as the service provider",
+        NotServiceProvider => "provider_not_service_provider", 422,
+            "the merchant named is not at a service-provider level (a level configured with `service_provider`)",
+        NotActive => "provider_not_active", 422, "the service provider is not active",
+        SelfNamed => "provider_self", 422, "a merchant does not authorise itself as its own service provider",
+        ProductsInvalid => "provider_products_invalid", 422,
+            "an authorisation names 1 to 20 distinct products, each configured",
+        AuthorisationNotFound => "provider_authorisation_not_found", 404,
+            "the merchant has authorised this service provider nothing that is not revoked",
+        TooMany => "provider_authorisations_too_many", 409,
+            "the merchant's record keeps at most 50 authorisations of service providers, revoked ones included",
+    }
+}
+
 /// The products the platform's money flows use, each named by its code in `[[products]]`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum PlatformProduct {

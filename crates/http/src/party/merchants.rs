@@ -988,6 +988,9 @@ pub struct MerchantLevelView {
     special: bool,
     /// A sub-merchant's level (子商户): no login or client of its own, operated through its parent's client.
     sub_merchant: bool,
+    /// A service provider's level (服务商): merchants authorise a merchant of it for named products
+    /// (`POST /v1/merchants/{id}/providers`).
+    service_provider: bool,
 }
 
 /// The configured levels and the deepest the hierarchy may be.
@@ -1023,6 +1026,7 @@ pub async fn merchant_levels(State(state): State<AppState>) -> Json<MerchantLeve
             merchant_types: l.merchant_types.iter().map(|t| t.as_str().to_owned()).collect(),
             special: l.special,
             sub_merchant: l.sub_merchant,
+            service_provider: l.service_provider,
         })
         .collect();
     Json(MerchantLevelList { data, depth_max: levels.depth_max() })

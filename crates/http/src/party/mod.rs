@@ -49,6 +49,7 @@ pub mod one_time_codes;
 pub mod operators;
 pub mod pay_passwords;
 pub mod products;
+pub mod providers;
 
 use std::future::Future;
 

@@ -22,6 +22,7 @@ mod operations;
 mod parties;
 mod pay_codes;
 mod products;
+mod providers;
 mod recharge_compensation;
 mod replicas;
 mod split_payments;

@@ -51,6 +51,7 @@ fn parties() -> PartyConfig {
         merchant_types: Vec::new(),
         special: false,
         sub_merchant: false,
+        service_provider: c == "service_provider",
     };
     let levels = vec![
         level("channel_partner", true, &[]),
@@ -357,7 +358,7 @@ on_both_backends!(a_merchant_is_placed_as_the_levels_allow, |db| {
     assert_eq!(
         levels["data"][3],
         json!({"code": "store", "name": "store", "top": false, "under": ["merchant"],
-        "merchant_types": [], "special": false, "sub_merchant": true})
+        "merchant_types": [], "special": false, "sub_merchant": true, "service_provider": false})
     );
 });
 

@@ -33,7 +33,7 @@ fn credit_code(n: u32) -> String {
 /// One enterprise type (receipts into its settlement account) at three levels (channel partner, agent,
 /// merchant); the default products and an internal-only one (`withholding`, 代扣) and one only
 /// personal merchants sign (`collection_code`).
-fn parties() -> PartyConfig {
+pub(crate) fn parties() -> PartyConfig {
     let code = |c: &str| AccountTypeCode::parse(c).unwrap();
     let enterprise = MerchantTypeSpec {
         code: MerchantTypeCode::parse("enterprise").unwrap(),
@@ -53,6 +53,7 @@ fn parties() -> PartyConfig {
         merchant_types: Vec::new(),
         special: false,
         sub_merchant: false,
+        service_provider: c == "service_provider",
     };
     let levels = vec![
         level("channel_partner", true, &[]),
@@ -110,7 +111,13 @@ async fn enterprise(app: &TestApp, n: u32, internal: bool) -> String {
 
 /// An active merchant of business `n` at `level` under `parent`: (member, merchant, its settlement
 /// account, which receives payments).
-async fn placed(app: &TestApp, n: u32, level: &str, parent: Option<&str>, internal: bool) -> (String, String, String) {
+pub(crate) async fn placed(
+    app: &TestApp,
+    n: u32,
+    level: &str,
+    parent: Option<&str>,
+    internal: bool,
+) -> (String, String, String) {
     let member = enterprise(app, n, internal).await;
     let mut opening = json!({
         "member_id": member, "merchant_type": "enterprise", "name": format!("商户{n}"),
@@ -141,7 +148,7 @@ async fn placed(app: &TestApp, n: u32, level: &str, parent: Option<&str>, intern
 }
 
 /// A funded buyer: (member id, its basic account).
-async fn buyer(app: &TestApp, phone: &str) -> String {
+pub(crate) async fn buyer(app: &TestApp, phone: &str) -> String {
     let (member, basic) = app.active_member(phone).await;
     app.recharge(&member, &basic, 1_000_000, "wechat", &format!("R-{phone}")).await;
     member

@@ -6,7 +6,7 @@ use sanhu_core::party::{
     enterprise::EnterpriseError, identity::IdentityError, member::MemberError, merchant::MerchantError,
     merchant::MerchantLimitError, merge::MergeError, one_time_code::OneTimeCodeError, operator::OperatorError,
     pay_password::PayPasswordError, phone_change::PhoneChangeError, product::ProductError, product::ProductNotSigned,
-    real_name::RealNameError,
+    product::ProviderError, real_name::RealNameError,
 };
 
 pub use crate::failure::{Rejection, CONCURRENT_CHANGE};
@@ -63,6 +63,7 @@ rejections_from!(
     PhoneChangeError,
     ProductError,
     ProductNotSigned,
+    ProviderError,
     RealNameError,
 );
 

@@ -293,6 +293,9 @@ pub struct StoredMerchant {
     /// (`party::products`), so that an upgrade takes nothing from a live merchant.
     #[serde(default)]
     pub signs_products: bool,
+    /// Its authorisations of service providers (服务商), in the order given (`party::providers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<super::providers::ProviderAuthorisation>,
     /// Receipts as records written before they were counters kept them; read and ignored.
     #[serde(default, rename = "receipts", skip_serializing)]
     pub legacy_receipts: Option<serde_json::Value>,
@@ -512,6 +515,7 @@ impl Parties {
                 ancestors,
                 products: Vec::new(),
                 signs_products: true,
+                providers: Vec::new(),
                 legacy_receipts: None,
                 created_at: work.now,
                 updated_at: work.now,

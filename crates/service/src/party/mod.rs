@@ -28,6 +28,7 @@ pub(crate) mod operators;
 mod owners;
 pub(crate) mod pay_passwords;
 pub(crate) mod products;
+pub(crate) mod providers;
 mod sealing;
 mod secret;
 
@@ -64,6 +65,7 @@ pub use operators::OperatorAuthorisation;
 pub use owners::MemberObject;
 pub use pay_passwords::PayPasswordHashing;
 pub use products::{Authoriser, Signing, SigningReview, SigningView};
+pub use providers::{ProviderAuthorisation, Purpose, Reached, PROVIDER_PRODUCTS_MAX};
 pub use sealing::SealingReport;
 pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
 
