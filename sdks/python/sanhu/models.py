@@ -410,6 +410,53 @@ class BalanceList(_Model):
 
 
 @dataclass
+class BalanceMonitor(_Model):
+    """A balance monitor."""
+
+    # The account watched (null for a type's).
+    account_id: Optional[str]
+    # The type whose accounts are watched (null for one account's).
+    account_type: Optional[str]
+    # The member the client was bound to: only accounts it reaches are watched. Null for the platform's.
+    bound_member_id: Optional[str]
+    condition: BalanceMonitorCondition
+    created_at: str
+    description: Optional[str]
+    id: str
+    # `active` or `disabled`.
+    status: str
+    updated_at: str
+
+
+@dataclass
+class BalanceMonitorCondition(_Model):
+    """When an account is beyond a monitor."""
+
+    # In minor units, at most 10^15 either way (a debt's at least 0).
+    amount: int
+    # `balance`, `available` (the balance less what holds keep), or `debt` (what a balance below zero owe…
+    field: str
+    # `below`, `above` or `equal`; for a debt, `deeper`.
+    op: str
+
+
+@dataclass
+class BalanceMonitorDeleted(_Model):
+    """A monitor deleted."""
+
+    deleted: bool
+    id: str
+
+
+@dataclass
+class BalanceMonitorPage(_Model):
+    """BalanceMonitorPage"""
+
+    data: List[BalanceMonitor]
+    next_cursor: Optional[str]
+
+
+@dataclass
 class BankCard(_Model):
     """A bank card bound to a member (绑卡): never its full number."""
 
@@ -1286,6 +1333,18 @@ class CouponValidity(_Model):
 
 
 @dataclass
+class CreateBalanceMonitorRequest(_Model):
+    """CreateBalanceMonitorRequest"""
+
+    condition: BalanceMonitorCondition
+    # One member account to watch; or
+    account_id: Optional[str] = None
+    # every account of this configured type (those the client reaches).
+    account_type: Optional[str] = None
+    description: Optional[str] = None
+
+
+@dataclass
 class CreateCardBatchRequest(_Model):
     """A new batch."""
 
@@ -1684,7 +1743,7 @@ class Error(_Model):
     error: ErrorError
 
 # Every error code the API answers with. A code is stable: never renamed, always with the same status.
-ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_cursor_invalid', 'webhook_limit_invalid']
+ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
 
 
 @dataclass
@@ -3919,6 +3978,30 @@ BalanceList._fields = (
     ('data', 'data', True, _list(_model(Balance))),
     ('read_at', 'read_at', True, None),
 )
+BalanceMonitor._fields = (
+    ('account_id', 'account_id', True, None),
+    ('account_type', 'account_type', True, None),
+    ('bound_member_id', 'bound_member_id', True, None),
+    ('condition', 'condition', True, _model(BalanceMonitorCondition)),
+    ('created_at', 'created_at', True, None),
+    ('description', 'description', True, None),
+    ('id', 'id', True, None),
+    ('status', 'status', True, None),
+    ('updated_at', 'updated_at', True, None),
+)
+BalanceMonitorCondition._fields = (
+    ('amount', 'amount', True, None),
+    ('field', 'field', True, None),
+    ('op', 'op', True, None),
+)
+BalanceMonitorDeleted._fields = (
+    ('deleted', 'deleted', True, None),
+    ('id', 'id', True, None),
+)
+BalanceMonitorPage._fields = (
+    ('data', 'data', True, _list(_model(BalanceMonitor))),
+    ('next_cursor', 'next_cursor', True, None),
+)
 BankCard._fields = (
     ('bound_at', 'bound_at', True, None),
     ('customer_id', 'customer_id', True, None),
@@ -4370,6 +4453,12 @@ CouponValidity._fields = (
     ('days_from_issue', 'days_from_issue', False, None),
     ('from_', 'from', False, None),
     ('until', 'until', False, None),
+)
+CreateBalanceMonitorRequest._fields = (
+    ('condition', 'condition', True, _model(BalanceMonitorCondition)),
+    ('account_id', 'account_id', False, None),
+    ('account_type', 'account_type', False, None),
+    ('description', 'description', False, None),
 )
 CreateCardBatchRequest._fields = (
     ('channel', 'channel', True, None),
@@ -5646,6 +5735,10 @@ __all__ = [
     'AuthoriseOperatorRequest',
     'Balance',
     'BalanceList',
+    'BalanceMonitor',
+    'BalanceMonitorCondition',
+    'BalanceMonitorDeleted',
+    'BalanceMonitorPage',
     'BankCard',
     'BankCardList',
     'BatchItem',
@@ -5716,6 +5809,7 @@ __all__ = [
     'CouponTemplate',
     'CouponTemplateList',
     'CouponValidity',
+    'CreateBalanceMonitorRequest',
     'CreateCardBatchRequest',
     'CreateCardSegmentRequest',
     'CreateCardTypeRequest',

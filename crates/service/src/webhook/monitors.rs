@@ -215,12 +215,15 @@ struct Sweep {
     wanted: bool,
     /// A sweep in progress: the ledger's account list is read after this account.
     after: Option<Option<AccountId>>,
+    /// The active monitors of the last pass: a monitor this instance has not seen (made through
+    /// another instance, whose tap alone saw the batches since) starts a sweep.
+    known: BTreeSet<String>,
 }
 
 impl Monitors {
     pub fn new(parties: Parties, ledger: Ledger) -> Monitors {
         // A new server sweeps first: what a server before it left unevaluated is evaluated.
-        let sweep = Sweep { wanted: true, after: None };
+        let sweep = Sweep { wanted: true, after: None, known: BTreeSet::new() };
         Monitors { parties, ledger, sweep: Arc::new(std::sync::Mutex::new(sweep)) }
     }
 
@@ -355,15 +358,36 @@ impl Monitors {
         if monitors.is_empty() {
             return Ok(0);
         }
-        let mut accounts: BTreeSet<AccountId> = touched.into_iter().collect();
         let sweeping = {
             let mut sweep = self.sweep.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let ids: BTreeSet<String> = monitors.iter().map(|(m, _)| m.id.clone()).collect();
+            if !ids.is_subset(&sweep.known) {
+                sweep.wanted = true;
+            }
+            sweep.known = ids;
             if (sweep.wanted || overflowed) && sweep.after.is_none() {
                 sweep.after = Some(None);
                 sweep.wanted = false;
             }
             sweep.after
         };
+        // Only the touched accounts a monitor watches are read further: those an account monitor
+        // names, and those of a watched type (their codes read in one query).
+        let named: BTreeSet<String> =
+            monitors.iter().filter(|(m, _)| m.target_kind == "account").map(|(m, _)| m.target.clone()).collect();
+        let types: BTreeSet<String> =
+            monitors.iter().filter(|(m, _)| m.target_kind == "account_type").map(|(m, _)| m.target.clone()).collect();
+        let mut accounts: BTreeSet<AccountId> = BTreeSet::new();
+        if types.is_empty() {
+            accounts.extend(touched.into_iter().filter(|a| named.contains(&a.to_string())));
+        } else {
+            for chunk in touched.chunks(SWEEP_ACCOUNTS_PER_STEP as usize) {
+                let read = self.store().get_accounts(chunk).await?;
+                accounts.extend(
+                    read.iter().filter(|a| types.contains(&a.code) || named.contains(&a.id.to_string())).map(|a| a.id),
+                );
+            }
+        }
         if let Some(after) = sweeping {
             // Every account named by a monitor, and a page of the ledger's accounts for the types.
             for (m, _) in &monitors {
@@ -374,12 +398,7 @@ impl Monitors {
             let next = if monitors.iter().any(|(m, _)| m.target_kind == "account_type") {
                 let page = self.store().list_accounts(after, SWEEP_ACCOUNTS_PER_STEP).await?;
                 let last = page.last().map(|a| a.id);
-                let types: BTreeSet<&str> = monitors
-                    .iter()
-                    .filter(|(m, _)| m.target_kind == "account_type")
-                    .map(|(m, _)| m.target.as_str())
-                    .collect();
-                accounts.extend(page.iter().filter(|a| types.contains(a.code.as_str())).map(|a| a.id));
+                accounts.extend(page.iter().filter(|a| types.contains(&a.code)).map(|a| a.id));
                 if page.len() < SWEEP_ACCOUNTS_PER_STEP as usize {
                     None
                 } else {
