@@ -323,6 +323,45 @@ type BalanceList struct {
 	ReadAt string `json:"read_at"`
 }
 
+// BalanceMonitor: A balance monitor.
+type BalanceMonitor struct {
+	// The account watched (null for a type's).
+	AccountID *string `json:"account_id"`
+	// The type whose accounts are watched (null for one account's).
+	AccountType *string `json:"account_type"`
+	// The member the client was bound to: only accounts it reaches are watched. Null for the platform's.
+	BoundMemberID *string                 `json:"bound_member_id"`
+	Condition     BalanceMonitorCondition `json:"condition"`
+	CreatedAt     string                  `json:"created_at"`
+	Description   *string                 `json:"description"`
+	ID            string                  `json:"id"`
+	// `active` or `disabled`.
+	Status    string `json:"status"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// BalanceMonitorCondition: When an account is beyond a monitor.
+type BalanceMonitorCondition struct {
+	// In minor units, at most 10^15 either way (a debt's at least 0).
+	Amount int64 `json:"amount"`
+	// `balance`, `available` (the balance less what holds keep), or `debt` (what a balance below zero owes).
+	Field string `json:"field"`
+	// `below`, `above` or `equal`; for a debt, `deeper`.
+	Op string `json:"op"`
+}
+
+// BalanceMonitorDeleted: A monitor deleted.
+type BalanceMonitorDeleted struct {
+	Deleted bool   `json:"deleted"`
+	ID      string `json:"id"`
+}
+
+// BalanceMonitorPage: a model of the API.
+type BalanceMonitorPage struct {
+	Data       []BalanceMonitor `json:"data"`
+	NextCursor *string          `json:"next_cursor"`
+}
+
 // BankCard: A bank card bound to a member (绑卡): never its full number.
 type BankCard struct {
 	// RFC 3339, UTC, to the nanosecond.
@@ -1141,6 +1180,16 @@ type CouponValidity struct {
 	Until *string `json:"until,omitempty"`
 }
 
+// CreateBalanceMonitorRequest: a model of the API.
+type CreateBalanceMonitorRequest struct {
+	// One member account to watch; or
+	AccountID *string `json:"account_id,omitempty"`
+	// every account of this configured type (those the client reaches).
+	AccountType *string                 `json:"account_type,omitempty"`
+	Condition   BalanceMonitorCondition `json:"condition"`
+	Description *string                 `json:"description,omitempty"`
+}
+
 // CreateCardBatchRequest: A new batch.
 type CreateCardBatchRequest struct {
 	Channel CardSalesChannel `json:"channel"`
@@ -1950,6 +1999,11 @@ const (
 	ErrorCodeModelWebhookDisabled                           ErrorCodeModel = "webhook_disabled"
 	ErrorCodeModelWebhookCursorInvalid                      ErrorCodeModel = "webhook_cursor_invalid"
 	ErrorCodeModelWebhookLimitInvalid                       ErrorCodeModel = "webhook_limit_invalid"
+	ErrorCodeModelBalanceMonitorNotFound                    ErrorCodeModel = "balance_monitor_not_found"
+	ErrorCodeModelBalanceMonitorTargetInvalid               ErrorCodeModel = "balance_monitor_target_invalid"
+	ErrorCodeModelBalanceMonitorConditionInvalid            ErrorCodeModel = "balance_monitor_condition_invalid"
+	ErrorCodeModelBalanceMonitorLimitReached                ErrorCodeModel = "balance_monitor_limit_reached"
+	ErrorCodeModelBalanceMonitorDescriptionInvalid          ErrorCodeModel = "balance_monitor_description_invalid"
 )
 
 // ErrorError: a model of the API.

@@ -238,6 +238,13 @@ impl IdKind for WebhookTag {
 /// A webhook subscription: where sanhu posts which events, for one API client.
 pub type WebhookId = Id128<WebhookTag>;
 
+pub enum MonitorTag {}
+impl IdKind for MonitorTag {
+    const PREFIX: &'static str = "bmn";
+}
+/// A balance monitor: a condition on accounts' balances that fires a webhook event once per crossing.
+pub type MonitorId = Id128<MonitorTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

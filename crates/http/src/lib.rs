@@ -42,6 +42,7 @@ mod ids;
 mod json;
 pub mod ledger;
 pub mod metrics;
+pub mod monitor;
 pub mod openapi;
 pub mod outbound;
 pub mod party;

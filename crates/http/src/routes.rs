@@ -28,7 +28,7 @@ use crate::error::Capability;
 use crate::scopes::Scope::*;
 use crate::scopes::*;
 use crate::state::AppState;
-use crate::{audit, bill, card, console, docs_page, health, ledger, openapi, party, staff, wallet, webhook};
+use crate::{audit, bill, card, console, docs_page, health, ledger, monitor, openapi, party, staff, wallet, webhook};
 
 /// One endpoint of the API.
 pub struct Route {
@@ -489,5 +489,13 @@ fn webhook_endpoints() -> Vec<Endpoint> {
         endpoint!(webhook::list_webhook_deliveries, filtered(WalletRead)),
         endpoint!(webhook::list_webhook_attempts, filtered(WalletRead)),
         endpoint!(webhook::resend_webhook_delivery, filtered(WalletWrite)),
+        // Balance monitors: the account a bound client names is checked by the reach rule here
+        // (and again by the service); the rest are the client's own.
+        endpoint!(monitor::create_balance_monitor, member(WalletWrite, MONITORED_ACCOUNT)),
+        endpoint!(monitor::list_balance_monitors, filtered(WalletRead)),
+        endpoint!(monitor::get_balance_monitor, filtered(WalletRead)),
+        endpoint!(monitor::disable_balance_monitor, filtered(WalletWrite)),
+        endpoint!(monitor::enable_balance_monitor, filtered(WalletWrite)),
+        endpoint!(monitor::delete_balance_monitor, filtered(WalletWrite)),
     ]
 }

@@ -164,6 +164,8 @@ pub const AUTHORISED_OPERATOR: &[Named] = &[Path(Operator), Body("account_id", A
 pub const UNBOUND_CARD: &[Named] = &[Path(BankCard), Body("member_id", Member)];
 pub const CHECKED_CARD: &[Named] = &[Path(BankCard), Query("member_id", Member)];
 pub const MEMBER_FLOW: &[Named] = &[Path(Member), Query("account_id", Account)];
+/// A balance monitor's account, when it names one.
+pub const MONITORED_ACCOUNT: &[Named] = &[Body("account_id", Account)];
 pub const DEDUCTION_ORDER: &[Named] = &[Path(Member), BodyList("account_ids", Account)];
 pub const RECHARGING: &[Named] = &[Body("member_id", Member), Body("account_id", Account)];
 /// A payment by the payer's ids. A payment by pay code names no payer: the code does, and the

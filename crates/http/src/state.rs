@@ -107,6 +107,8 @@ pub struct Shared {
     /// The process's own settings (where it listens, its database, redacted) for
     /// `GET /v1/configuration`, given by whoever starts the server ([`AppState::with_settings`]).
     pub(crate) settings: std::sync::Arc<Vec<crate::staff::admin::Setting>>,
+    /// Balance monitors, evaluated beside the webhooks' task.
+    pub(crate) monitors: sanhu_service::webhook::Monitors,
 }
 
 /// The answers (and releases) of idempotency keys that could not be kept when their requests were
@@ -173,8 +175,10 @@ impl AppState {
         let claims = sanhu_service::idempotency_claims::ClaimBook::over(nonces.clone());
         let clients = client_cache::ClientCache::new(config.clients_cached_max);
         let webhooks = sanhu_service::webhook::Webhooks::new(parties.clone(), Default::default());
+        let monitors = sanhu_service::webhook::Monitors::new(parties.clone(), ledger.clone());
         AppState::of(Shared {
             webhooks,
+            monitors,
             audit,
             ledger,
             parties,
@@ -271,8 +275,13 @@ impl AppState {
         &self.webhooks
     }
 
+    pub fn monitors(&self) -> &sanhu_service::webhook::Monitors {
+        &self.monitors
+    }
+
     /// Starts deriving and delivering webhooks in the background, over the outbound HTTPS client
-    /// ([`crate::outbound`]); the task runs until aborted or the process ends.
+    /// ([`crate::outbound`]), and evaluating the balance monitors; the task runs until aborted or the
+    /// process ends.
     pub fn start_webhooks(&self) -> tokio::task::JoinHandle<()> {
         let config = self.webhooks.config();
         let client = crate::outbound::OutboundClient::new(crate::outbound::OutboundConfig {
@@ -280,7 +289,13 @@ impl AppState {
             allow_plain_http: config.allow_plain_http,
             ..crate::outbound::OutboundConfig::default()
         });
-        tokio::spawn(sanhu_service::webhook::run_webhooks(self.webhooks.clone(), std::sync::Arc::new(client)))
+        let webhooks = sanhu_service::webhook::run_webhooks(self.webhooks.clone(), std::sync::Arc::new(client));
+        // The balance monitors are evaluated beside them, after each batch (or every poll interval).
+        let idle = std::time::Duration::from_millis(config.poll_interval_ms.max(10));
+        let monitors = sanhu_service::webhook::run_monitors(self.monitors.clone(), idle);
+        tokio::spawn(async move {
+            tokio::join!(webhooks, monitors);
+        })
     }
 
     /// The same state with read replicas: statements, flows, bills and reports may read them.

@@ -30,7 +30,7 @@ impl Subscribing {
     /// Where a subscription is pointed: an API client's only. A staff member's subscription would be
     /// the platform's, every tenant's events sent where one person says, with no second person to
     /// approve it; staff read and stop subscriptions, and point them through a platform client.
-    fn pointing(&self) -> Result<&Subscriber, ApiError> {
+    pub(crate) fn pointing(&self) -> Result<&Subscriber, ApiError> {
         if self.0.owner == STAFF_OWNER {
             return Err(ApiError::new(
                 crate::error::code::SCOPE_MISSING,

@@ -41,6 +41,11 @@ impl Ledger {
         Ledger { store, writer }
     }
 
+    /// The accounts the committed batches touched (for the balance monitors).
+    pub fn tap(&self) -> &std::sync::Arc<crate::writer::LedgerTap> {
+        self.writer.tap()
+    }
+
     /// Submissions waiting for the batched writer.
     pub fn writer_queued(&self) -> usize {
         self.writer.queued()

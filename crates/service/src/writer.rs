@@ -63,10 +63,73 @@ struct Submission {
     reply: oneshot::Sender<Result<TransferResults, WriterError>>,
 }
 
+/// The accounts the committed batches touched, for the balance monitors (`crate::webhook`), which
+/// evaluate them off the commit path. The writer offers a batch's accounts only while someone watches
+/// (a monitor is active), after the batch is committed; the set is bounded: past its size it is
+/// dropped and marked overflowed, and the watcher then sweeps every watched account (which it can, as
+/// what it evaluates is read from the ledger's entries, not from here).
+#[derive(Default)]
+pub struct LedgerTap {
+    watching: std::sync::atomic::AtomicBool,
+    touched: std::sync::Mutex<Touched>,
+    notify: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Touched {
+    accounts: sanhu_core::id_hash::IdSet<sanhu_core::AccountId>,
+    overflowed: bool,
+}
+
+/// The most accounts the tap holds before it overflows.
+const TAP_ACCOUNTS_MAX: usize = 100_000;
+
+impl LedgerTap {
+    /// Starts or stops offering the batches' accounts.
+    pub fn watch(&self, on: bool) {
+        self.watching.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn watching(&self) -> bool {
+        self.watching.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn offer(&self, accounts: Vec<sanhu_core::AccountId>) {
+        if accounts.is_empty() {
+            return;
+        }
+        {
+            let mut touched = self.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if touched.accounts.len() + accounts.len() > TAP_ACCOUNTS_MAX {
+                touched.accounts.clear();
+                touched.overflowed = true;
+            } else if !touched.overflowed {
+                touched.accounts.extend(accounts);
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    /// The accounts touched since the last take, and whether some were dropped (overflow).
+    pub fn take(&self) -> (Vec<sanhu_core::AccountId>, bool) {
+        let mut touched = self.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let taken = std::mem::take(&mut *touched);
+        let mut accounts: Vec<_> = taken.accounts.into_iter().collect();
+        accounts.sort();
+        (accounts, taken.overflowed)
+    }
+
+    /// Waits until a batch is offered, at most `within`.
+    pub async fn offered(&self, within: Duration) {
+        let _ = tokio::time::timeout(within, self.notify.notified()).await;
+    }
+}
+
 /// A handle to the writer task; clones share it.
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Submission>,
+    tap: std::sync::Arc<LedgerTap>,
 }
 
 impl Writer {
@@ -78,8 +141,14 @@ impl Writer {
     /// Starts the writer task on the current runtime.
     pub fn start(store: Store, config: WriterConfig) -> Writer {
         let (queue, receiver) = mpsc::channel(config.queue_submissions_max.max(1));
-        tokio::spawn(run(store, config, receiver));
-        Writer { queue }
+        let tap = std::sync::Arc::new(LedgerTap::default());
+        tokio::spawn(run(store, config, receiver, tap.clone()));
+        Writer { queue, tap }
+    }
+
+    /// The accounts the committed batches touched (for the balance monitors).
+    pub fn tap(&self) -> &std::sync::Arc<LedgerTap> {
+        &self.tap
     }
 
     /// Applies `requests` (at most `BATCH_TRANSFERS_MAX`) and returns a result for each, in order.
@@ -97,7 +166,12 @@ impl Writer {
     }
 }
 
-async fn run(store: Store, config: WriterConfig, mut receiver: mpsc::Receiver<Submission>) {
+async fn run(
+    store: Store,
+    config: WriterConfig,
+    mut receiver: mpsc::Receiver<Submission>,
+    tap: std::sync::Arc<LedgerTap>,
+) {
     let batch_max = config.batch_transfers_max.clamp(1, BATCH_TRANSFERS_MAX);
     let wait = Duration::from_micros(config.batch_wait_us);
     let mut carried: Option<Submission> = None;
@@ -133,11 +207,11 @@ async fn run(store: Store, config: WriterConfig, mut receiver: mpsc::Receiver<Su
             count += next.requests.len();
             batch.push(next);
         }
-        commit(&store, batch, count).await;
+        commit(&store, batch, count, &tap).await;
     }
 }
 
-async fn commit(store: &Store, batch: Vec<Submission>, count: usize) {
+async fn commit(store: &Store, batch: Vec<Submission>, count: usize, tap: &LedgerTap) {
     let mut requests = Vec::with_capacity(count);
     let mut replies = Vec::with_capacity(batch.len());
     for submission in batch {
@@ -156,10 +230,17 @@ async fn commit(store: &Store, batch: Vec<Submission>, count: usize) {
                 duration_us = started.elapsed().as_micros() as u64,
                 "batch committed"
             );
+            // The accounts the batch moved, for the balance monitors: nothing while none watches.
+            let touched: Vec<sanhu_core::AccountId> = if tap.watching() {
+                results.iter().flatten().flat_map(|t| [t.debit_account_id, t.credit_account_id]).collect()
+            } else {
+                Vec::new()
+            };
             let mut results = results.into_iter();
             for (reply, n) in replies {
                 let _ = reply.send(Ok(results.by_ref().take(n).collect()));
             }
+            tap.offer(touched);
         }
         Err(error) => {
             crate::metrics::global().ledger_batches.with(["failed"]).inc();

@@ -133,6 +133,43 @@ pub struct AttemptResult {
     pub lease_until: Timestamp,
 }
 
+/// A balance monitor: a condition on the balance of one account, or of every account of a type
+/// (those its client reaches), firing `balance_monitor.triggered` once per crossing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMonitor {
+    /// `bmn_…`.
+    pub id: String,
+    /// The API client that made it and owns it (its subscriptions receive the events).
+    pub client_id: String,
+    /// The member the client was bound to (None: the platform's).
+    pub bound_member: Option<String>,
+    /// `account` (target: an `acc_…` id) or `account_type` (target: the type's code).
+    pub target_kind: String,
+    pub target: String,
+    /// `balance`, `available` or `debt`.
+    pub field: String,
+    /// `below`, `above` or `equal` (`deeper` for a debt).
+    pub op: String,
+    /// In minor units.
+    pub amount: i64,
+    pub description: Option<String>,
+    /// `active` or `disabled`.
+    pub status: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Where a monitor stands on one account: beyond its condition or not, as of the ledger entry at
+/// `last_at` (the entries after it are evaluated next).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonitorState {
+    pub monitor_id: String,
+    /// The account's id (`acc_…`).
+    pub account_id: String,
+    pub beyond: bool,
+    pub last_at: Timestamp,
+}
+
 store_trait! {
     /// What every backend provides for webhooks.
     pub trait WebhookStore {
@@ -192,6 +229,30 @@ store_trait! {
         fn webhook_resend(&self, subscription_id: &str, event_id: &str, now: Timestamp) -> anyhow::Result<bool>;
         /// sanhu's webhook signing key: the one kept, or `candidate` kept now when there is none.
         fn webhook_signing_key(&self, candidate: &[u8]) -> anyhow::Result<Vec<u8>>;
+        /// Creates `monitor` unless its client has `per_client_max` already; whether it did.
+        fn monitor_create(&self, monitor: &StoredMonitor, per_client_max: u32) -> anyhow::Result<bool>;
+        fn monitor_get(&self, id: &str) -> anyhow::Result<Option<StoredMonitor>>;
+        /// A client's monitors in id order after `after`.
+        fn monitors_of_client(&self, client_id: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<StoredMonitor>>;
+        /// Every active monitor (bounded by the per-client limit and the clients).
+        fn monitors_active(&self) -> anyhow::Result<Vec<StoredMonitor>>;
+        /// Sets a monitor's status; whether it exists.
+        fn monitor_set_status(&self, id: &str, status: &str, at: Timestamp) -> anyhow::Result<bool>;
+        /// Deletes a monitor and its states; whether it existed.
+        fn monitor_delete(&self, id: &str) -> anyhow::Result<bool>;
+        /// The states of every monitor on one account.
+        fn monitor_states(&self, account_id: &str) -> anyhow::Result<Vec<MonitorState>>;
+        /// Moves a monitor's state on an account from `before` (None: it has none yet) to `after`,
+        /// keeping the events of the crossings between them and their deliveries, in one
+        /// transaction; false (nothing written) when the state is no longer `before` (another
+        /// instance evaluated these entries first).
+        fn monitor_advance(
+            &self,
+            before: Option<&MonitorState>,
+            after: &MonitorState,
+            events: &[StoredEvent],
+            deliveries: &[(String, String)],
+        ) -> anyhow::Result<bool>;
     }
 }
 

@@ -18,6 +18,7 @@ mod idempotency_after_crash;
 mod idempotency_outcomes;
 mod merchant_hierarchy;
 mod merchants;
+mod monitors;
 mod operations;
 mod parties;
 mod pay_codes;

@@ -24,7 +24,7 @@ use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 
 /// What tests allow: plain http to loopback, and retries a second apart.
-fn config(retry_schedule_s: Vec<u64>) -> WebhookConfig {
+pub(crate) fn config(retry_schedule_s: Vec<u64>) -> WebhookConfig {
     WebhookConfig {
         allow_private_targets: true,
         allow_plain_http: true,
@@ -35,12 +35,12 @@ fn config(retry_schedule_s: Vec<u64>) -> WebhookConfig {
     }
 }
 
-async fn app(db: TestDatabase, retry_schedule_s: Vec<u64>) -> TestApp {
+pub(crate) async fn app(db: TestDatabase, retry_schedule_s: Vec<u64>) -> TestApp {
     TestApp::new(db, world::party_config(), world::wallet_config()).await.with_webhooks(config(retry_schedule_s))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Up,
     Down,
     Slow(Duration),
@@ -62,14 +62,14 @@ impl Received {
 
 /// A receiver on loopback that records what it is sent while up.
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     mode: Arc<Mutex<Mode>>,
     received: Arc<Mutex<Vec<Received>>>,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks/sanhu?tenant=t1", listener.local_addr().unwrap());
         let receiver = Receiver { mode: Arc::new(Mutex::new(Mode::Up)), received: Arc::default(), url };
@@ -79,15 +79,15 @@ impl Receiver {
         receiver
     }
 
-    fn set(&self, mode: Mode) {
+    pub(crate) fn set(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
     }
 
-    fn events(&self) -> Vec<Value> {
+    pub(crate) fn events(&self) -> Vec<Value> {
         self.received.lock().unwrap().iter().map(Received::json).collect()
     }
 
-    fn of_type(&self, event_type: &str) -> Vec<Value> {
+    pub(crate) fn of_type(&self, event_type: &str) -> Vec<Value> {
         self.events().into_iter().filter(|e| e["type"] == event_type).collect()
     }
 }
@@ -110,7 +110,7 @@ async fn receive(
 }
 
 /// Waits until `done` holds, at most 20 s.
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn until(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(started.elapsed() < Duration::from_secs(20), "waited 20 s for {what}");
@@ -118,20 +118,20 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-async fn subscribe(app: &TestApp, url: &str, events: Value) -> Value {
+pub(crate) async fn subscribe(app: &TestApp, url: &str, events: Value) -> Value {
     let created = app.post("/v1/webhooks", json!({"url": url, "events": events})).await;
     created.assert_status(StatusCode::CREATED).clone()
 }
 
 /// A payer with 100.00 and a shop: (payer, payer's basic account, shop's basic account).
-async fn payer_and_shop(app: &TestApp, n: u32) -> (String, String, String) {
+pub(crate) async fn payer_and_shop(app: &TestApp, n: u32) -> (String, String, String) {
     let (payer, basic) = app.active_member(&format!("1370000{n:04}")).await;
     let (_, shop) = app.active_member(&format!("1370001{n:04}")).await;
     app.recharge(&payer, &basic, 10_000, "test", &format!("R-{n}")).await;
     (payer, basic, shop)
 }
 
-fn pay(number: &str, member: &str, amount: i64, receiver: &str) -> Value {
+pub(crate) fn pay(number: &str, member: &str, amount: i64, receiver: &str) -> Value {
     json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": receiver})
 }
 

@@ -31,6 +31,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "account.status_changed",
     "customer.status_changed",
     "merchant.reviewed",
+    "balance_monitor.triggered",
     TEST_EVENT,
 ];
 

@@ -13,6 +13,7 @@
 
 mod delivery;
 mod events;
+mod monitors;
 mod target;
 
 use sanhu_core::id::{MemberId, WebhookId};
@@ -24,6 +25,11 @@ pub use delivery::{
     run_webhooks, sign_delivery, PostAnswer, WebhookTransport, ATTEMPT_LEASE_S, RETRY_SCHEDULE_S, SIGNATURE_SCHEME,
 };
 pub use events::{EVENT_TYPES, TEST_EVENT};
+pub use monitors::{
+    monitor_codes, run_monitors, Condition, Monitor, MonitorTarget, Monitors, NewMonitor, MONITORS_PER_CLIENT_MAX,
+    MONITOR_AMOUNT_MAX, MONITOR_CONDITION_INVALID, MONITOR_EVENT, MONITOR_LIMIT_REACHED, MONITOR_NOT_FOUND,
+    MONITOR_TARGET_INVALID,
+};
 pub use target::{check_target_address, TargetRefusal};
 
 use crate::clock;
@@ -101,6 +107,9 @@ pub fn webhook_codes() -> Vec<Rejection> {
         WEBHOOK_CURSOR_INVALID,
         WEBHOOK_LIMIT_INVALID,
     ]
+    .into_iter()
+    .chain(monitor_codes())
+    .collect()
 }
 
 /// Where webhooks may go and how they are retried: `[webhooks]` in the configuration.

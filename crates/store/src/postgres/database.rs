@@ -34,6 +34,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     // Webhooks: the journal's transactions, subscriptions, events, deliveries, attempts, the
     // deriver's cursor (see `crate::webhook`).
     (16, include_str!("schema_v16.sql")),
+    // Balance monitors and each watched account's state (see `crate::webhook`).
+    (17, include_str!("schema_v17.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

@@ -18,6 +18,26 @@ const DELIVERY_COLUMNS: &str =
 const ATTEMPT_COLUMNS: &str =
     "seq, subscription_id, event_id, attempt, at, status_code, latency_ms, outcome, error, response_snippet";
 
+const MONITOR_COLUMNS: &str =
+    "id, client_id, bound_member, target_kind, target, field, op, amount, description, status, created_at, updated_at";
+
+fn monitor_row(r: &Row) -> anyhow::Result<StoredMonitor> {
+    Ok(StoredMonitor {
+        id: r.try_get(0)?,
+        client_id: r.try_get(1)?,
+        bound_member: r.try_get(2)?,
+        target_kind: r.try_get(3)?,
+        target: r.try_get(4)?,
+        field: r.try_get(5)?,
+        op: r.try_get(6)?,
+        amount: r.try_get(7)?,
+        description: r.try_get(8)?,
+        status: r.try_get(9)?,
+        created_at: Timestamp::from_nanos(r.try_get(10)?),
+        updated_at: Timestamp::from_nanos(r.try_get(11)?),
+    })
+}
+
 fn subscription_row(r: &Row) -> anyhow::Result<StoredSubscription> {
     Ok(StoredSubscription {
         id: r.try_get(0)?,
@@ -433,5 +453,165 @@ impl WebhookStore for PostgresStore {
             .await?;
         let row = conn.client.query_one("SELECT seed FROM webhook_signing_key WHERE id = 1", &[]).await?;
         Ok(row.try_get(0)?)
+    }
+
+    async fn monitor_create(&self, monitor: &StoredMonitor, per_client_max: u32) -> anyhow::Result<bool> {
+        let m = monitor;
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        // One client's creations are taken in turn, so that two at once cannot both pass the count.
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext('sanhu balance monitor ' || $1::text))", &[&m.client_id])
+            .await?;
+        let count: i64 = tx
+            .query_one("SELECT count(*) FROM balance_monitors WHERE client_id = $1", &[&m.client_id])
+            .await?
+            .try_get(0)?;
+        if count >= i64::from(per_client_max) {
+            return Ok(false);
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO balance_monitors ({MONITOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ),
+            &[
+                &m.id,
+                &m.client_id,
+                &m.bound_member,
+                &m.target_kind,
+                &m.target,
+                &m.field,
+                &m.op,
+                &m.amount,
+                &m.description,
+                &m.status,
+                &m.created_at.nanos(),
+                &m.updated_at.nanos(),
+            ],
+        )
+        .await
+        .context("keep a balance monitor")?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn monitor_get(&self, id: &str) -> anyhow::Result<Option<StoredMonitor>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(&format!("SELECT {MONITOR_COLUMNS} FROM balance_monitors WHERE id = $1"), &[&id])
+            .await?;
+        row.as_ref().map(monitor_row).transpose()
+    }
+
+    async fn monitors_of_client(
+        &self,
+        client_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredMonitor>> {
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query(
+                &format!(
+                    "SELECT {MONITOR_COLUMNS} FROM balance_monitors WHERE client_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ),
+                &[&client_id, &after.unwrap_or(""), &i64::from(limit)],
+            )
+            .await?;
+        rows.iter().map(monitor_row).collect()
+    }
+
+    async fn monitors_active(&self) -> anyhow::Result<Vec<StoredMonitor>> {
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query(
+                &format!(
+                    "SELECT {MONITOR_COLUMNS} FROM balance_monitors m WHERE status = 'active'
+                     AND NOT EXISTS (SELECT 1 FROM api_clients a WHERE a.id = m.client_id AND a.revoked_at IS NOT NULL)
+                     ORDER BY id"
+                ),
+                &[],
+            )
+            .await?;
+        rows.iter().map(monitor_row).collect()
+    }
+
+    async fn monitor_set_status(&self, id: &str, status: &str, at: Timestamp) -> anyhow::Result<bool> {
+        let conn = self.inner.general.get().await?;
+        let n = conn
+            .client
+            .execute(
+                "UPDATE balance_monitors SET status = $2, updated_at = $3 WHERE id = $1",
+                &[&id, &status, &at.nanos()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn monitor_delete(&self, id: &str) -> anyhow::Result<bool> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        tx.execute("DELETE FROM balance_monitor_states WHERE monitor_id = $1", &[&id]).await?;
+        let n = tx.execute("DELETE FROM balance_monitors WHERE id = $1", &[&id]).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn monitor_states(&self, account_id: &str) -> anyhow::Result<Vec<MonitorState>> {
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query(
+                "SELECT monitor_id, account_id, beyond, last_at FROM balance_monitor_states WHERE account_id = $1",
+                &[&account_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MonitorState {
+                    monitor_id: r.try_get(0)?,
+                    account_id: r.try_get(1)?,
+                    beyond: r.try_get(2)?,
+                    last_at: Timestamp::from_nanos(r.try_get(3)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn monitor_advance(
+        &self,
+        before: Option<&MonitorState>,
+        after: &MonitorState,
+        events: &[StoredEvent],
+        deliveries: &[(String, String)],
+    ) -> anyhow::Result<bool> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        let moved = match before {
+            Some(b) => {
+                tx.execute(
+                    "UPDATE balance_monitor_states SET beyond = $3, last_at = $4
+                     WHERE monitor_id = $1 AND account_id = $2 AND last_at = $5",
+                    &[&after.monitor_id, &after.account_id, &after.beyond, &after.last_at.nanos(), &b.last_at.nanos()],
+                )
+                .await?
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO balance_monitor_states (monitor_id, account_id, beyond, last_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (monitor_id, account_id) DO NOTHING",
+                    &[&after.monitor_id, &after.account_id, &after.beyond, &after.last_at.nanos()],
+                )
+                .await?
+            }
+        };
+        if moved != 1 {
+            return Ok(false);
+        }
+        insert_events(&tx, events, deliveries).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -37,6 +37,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("schema_v13.sql")),
     // Webhooks: subscriptions, events, deliveries, attempts, the deriver's cursor (see `crate::webhook`).
     (14, include_str!("schema_v14.sql")),
+    // Balance monitors and each watched account's state (see `crate::webhook`).
+    (15, include_str!("schema_v15.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

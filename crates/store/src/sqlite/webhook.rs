@@ -18,6 +18,26 @@ const DELIVERY_COLUMNS: &str =
 const ATTEMPT_COLUMNS: &str =
     "seq, subscription_id, event_id, attempt, at, status_code, latency_ms, outcome, error, response_snippet";
 
+const MONITOR_COLUMNS: &str =
+    "id, client_id, bound_member, target_kind, target, field, op, amount, description, status, created_at, updated_at";
+
+fn monitor_row(r: &Row) -> rusqlite::Result<StoredMonitor> {
+    Ok(StoredMonitor {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        bound_member: r.get(2)?,
+        target_kind: r.get(3)?,
+        target: r.get(4)?,
+        field: r.get(5)?,
+        op: r.get(6)?,
+        amount: r.get(7)?,
+        description: r.get(8)?,
+        status: r.get(9)?,
+        created_at: Timestamp::from_nanos(r.get(10)?),
+        updated_at: Timestamp::from_nanos(r.get(11)?),
+    })
+}
+
 fn subscription_row(r: &Row) -> rusqlite::Result<StoredSubscription> {
     Ok(StoredSubscription {
         id: r.get(0)?,
@@ -442,6 +462,166 @@ impl WebhookStore for SqliteStore {
             let seed: Vec<u8> = tx.query_row("SELECT seed FROM webhook_signing_key WHERE id = 1", [], |r| r.get(0))?;
             tx.commit()?;
             Ok(seed)
+        })
+        .await
+    }
+
+    async fn monitor_create(&self, monitor: &StoredMonitor, per_client_max: u32) -> anyhow::Result<bool> {
+        let m = monitor.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let count: i64 = tx
+                .prepare_cached("SELECT count(*) FROM balance_monitors WHERE client_id = ?1")?
+                .query_row([&m.client_id], |r| r.get(0))?;
+            if count >= i64::from(per_client_max) {
+                return Ok(false);
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO balance_monitors ({MONITOR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))?
+            .execute(params![
+                m.id,
+                m.client_id,
+                m.bound_member,
+                m.target_kind,
+                m.target,
+                m.field,
+                m.op,
+                m.amount,
+                m.description,
+                m.status,
+                m.created_at.nanos(),
+                m.updated_at.nanos()
+            ])
+            .context("failed to keep a balance monitor")?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn monitor_get(&self, id: &str) -> anyhow::Result<Option<StoredMonitor>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached(&format!("SELECT {MONITOR_COLUMNS} FROM balance_monitors WHERE id = ?1"))?
+                .query_row([&id], monitor_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn monitors_of_client(
+        &self,
+        client_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredMonitor>> {
+        let (client_id, after) = (client_id.to_owned(), after.unwrap_or("").to_owned());
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(&format!(
+                    "SELECT {MONITOR_COLUMNS} FROM balance_monitors WHERE client_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                ))?
+                .query_map(params![client_id, after, limit], monitor_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn monitors_active(&self) -> anyhow::Result<Vec<StoredMonitor>> {
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(&format!(
+                    "SELECT {MONITOR_COLUMNS} FROM balance_monitors m WHERE status = 'active'
+                     AND NOT EXISTS (SELECT 1 FROM api_clients a WHERE a.id = m.client_id AND a.revoked_at IS NOT NULL)
+                     ORDER BY id"
+                ))?
+                .query_map([], monitor_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn monitor_set_status(&self, id: &str, status: &str, at: Timestamp) -> anyhow::Result<bool> {
+        let (id, status) = (id.to_owned(), status.to_owned());
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("UPDATE balance_monitors SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![id, status, at.nanos()])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn monitor_delete(&self, id: &str) -> anyhow::Result<bool> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM balance_monitor_states WHERE monitor_id = ?1", [&id])?;
+            let n = tx.execute("DELETE FROM balance_monitors WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn monitor_states(&self, account_id: &str) -> anyhow::Result<Vec<MonitorState>> {
+        let account_id = account_id.to_owned();
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT monitor_id, account_id, beyond, last_at FROM balance_monitor_states WHERE account_id = ?1",
+                )?
+                .query_map([&account_id], |r| {
+                    Ok(MonitorState {
+                        monitor_id: r.get(0)?,
+                        account_id: r.get(1)?,
+                        beyond: r.get::<_, i64>(2)? != 0,
+                        last_at: Timestamp::from_nanos(r.get(3)?),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn monitor_advance(
+        &self,
+        before: Option<&MonitorState>,
+        after: &MonitorState,
+        events: &[StoredEvent],
+        deliveries: &[(String, String)],
+    ) -> anyhow::Result<bool> {
+        let (before, after, events, deliveries) =
+            (before.cloned(), after.clone(), events.to_vec(), deliveries.to_vec());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let moved = match &before {
+                Some(b) => tx
+                    .prepare_cached(
+                        "UPDATE balance_monitor_states SET beyond = ?3, last_at = ?4
+                         WHERE monitor_id = ?1 AND account_id = ?2 AND last_at = ?5",
+                    )?
+                    .execute(params![after.monitor_id, after.account_id, after.beyond, after.last_at.nanos(), b.last_at.nanos()])?,
+                None => tx
+                    .prepare_cached(
+                        "INSERT INTO balance_monitor_states (monitor_id, account_id, beyond, last_at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (monitor_id, account_id) DO NOTHING",
+                    )?
+                    .execute(params![after.monitor_id, after.account_id, after.beyond, after.last_at.nanos()])?,
+            };
+            if moved != 1 {
+                return Ok(false);
+            }
+            for event in &events {
+                insert_event(&tx, event)?;
+            }
+            insert_deliveries(&tx, &events, &deliveries)?;
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }
