@@ -934,6 +934,27 @@ type CheckoutQuoteStep struct {
 	Remaining int64 `json:"remaining"`
 }
 
+// ClearanceStatus: Where a clearance stands.
+type ClearanceStatus string
+
+const (
+	ClearanceStatusHolding     ClearanceStatus = "holding"
+	ClearanceStatusUnderReview ClearanceStatus = "under_review"
+	ClearanceStatusClearing    ClearanceStatus = "clearing"
+	ClearanceStatusCleared     ClearanceStatus = "cleared"
+	ClearanceStatusRejecting   ClearanceStatus = "rejecting"
+	ClearanceStatusRejected    ClearanceStatus = "rejected"
+	ClearanceStatusRefused     ClearanceStatus = "refused"
+)
+
+// ClearedAccount: One account's money a clearance set aside.
+type ClearedAccount struct {
+	AccountID string `json:"account_id"`
+	Amount    int64  `json:"amount"`
+	// Where it goes: the merchant's account (the recharged money), or the platform's marketing expense (a bonus, which the platform paid).
+	ReceiverAccountID string `json:"receiver_account_id"`
+}
+
 // ClientKeyView: One of a client's public keys, as its fingerprint.
 type ClientKeyView struct {
 	AddedAt string `json:"added_at"`
@@ -1474,6 +1495,13 @@ const (
 	DepositStatusCaptured  DepositStatus = "captured"
 )
 
+// EffectiveAccountType: An account type in effect (null: the merchant type's first account), and where it came from.
+type EffectiveAccountType struct {
+	// `platform`, or the id of the merchant that set it.
+	Source string  `json:"source"`
+	Value  *string `json:"value"`
+}
+
 // EffectiveAccountTypes: The account types a merchant's members are offered, and where that came from.
 type EffectiveAccountTypes struct {
 	// `platform`, or the id of the merchant that set it.
@@ -1837,6 +1865,12 @@ const (
 	ErrorCodeModelBonusSpentExceedsRefund                   ErrorCodeModel = "bonus_spent_exceeds_refund"
 	ErrorCodeModelCaptureExceedsHolds                       ErrorCodeModel = "capture_exceeds_holds"
 	ErrorCodeModelChannelNotConfigured                      ErrorCodeModel = "channel_not_configured"
+	ErrorCodeModelClearanceAccountUnavailable               ErrorCodeModel = "clearance_account_unavailable"
+	ErrorCodeModelClearanceNotFound                         ErrorCodeModel = "clearance_not_found"
+	ErrorCodeModelClearanceNotUnderReview                   ErrorCodeModel = "clearance_not_under_review"
+	ErrorCodeModelClearanceReviewStaffOnly                  ErrorCodeModel = "clearance_review_staff_only"
+	ErrorCodeModelClearanceSameActor                        ErrorCodeModel = "clearance_same_actor"
+	ErrorCodeModelCrossWalletTopUpNotAllowed                ErrorCodeModel = "cross_wallet_top_up_not_allowed"
 	ErrorCodeModelDailyTransferLimitExceeded                ErrorCodeModel = "daily_transfer_limit_exceeded"
 	ErrorCodeModelDeductionOrderInvalid                     ErrorCodeModel = "deduction_order_invalid"
 	ErrorCodeModelDepositBeneficiaryInvalid                 ErrorCodeModel = "deposit_beneficiary_invalid"
@@ -1908,9 +1942,15 @@ const (
 	ErrorCodeModelSubsidyEnterpriseOnly                     ErrorCodeModel = "subsidy_enterprise_only"
 	ErrorCodeModelSubsidyFundInsufficient                   ErrorCodeModel = "subsidy_fund_insufficient"
 	ErrorCodeModelSubsidyFundingSourceInvalid               ErrorCodeModel = "subsidy_funding_source_invalid"
+	ErrorCodeModelTopUpMembersDiffer                        ErrorCodeModel = "top_up_members_differ"
+	ErrorCodeModelTopUpSameWallet                           ErrorCodeModel = "top_up_same_wallet"
 	ErrorCodeModelTransferLimitExceeded                     ErrorCodeModel = "transfer_limit_exceeded"
 	ErrorCodeModelTransferLimitInvalid                      ErrorCodeModel = "transfer_limit_invalid"
 	ErrorCodeModelTransferNotAllowed                        ErrorCodeModel = "transfer_not_allowed"
+	ErrorCodeModelWalletAlreadyClear                        ErrorCodeModel = "wallet_already_clear"
+	ErrorCodeModelWalletHasHeldMoney                        ErrorCodeModel = "wallet_has_held_money"
+	ErrorCodeModelWalletMoneyNotClearable                   ErrorCodeModel = "wallet_money_not_clearable"
+	ErrorCodeModelWalletNotMerchants                        ErrorCodeModel = "wallet_not_merchants"
 	ErrorCodeModelWithdrawalBelowFee                        ErrorCodeModel = "withdrawal_below_fee"
 	ErrorCodeModelWithdrawalNotOffered                      ErrorCodeModel = "withdrawal_not_offered"
 	ErrorCodeModelCardAmountInvalid                         ErrorCodeModel = "card_amount_invalid"
@@ -2523,6 +2563,8 @@ type MerchantMoveRequest struct {
 // MerchantOwnSettings: What a merchant sets itself (each absent: as above it), and what it locks below.
 type MerchantOwnSettings struct {
 	AccountTypes          *[]string              `json:"account_types,omitempty"`
+	ClearanceAccountType  *string                `json:"clearance_account_type,omitempty"`
+	CrossWalletTopUp      *bool                  `json:"cross_wallet_top_up,omitempty"`
 	Locked                *[]string              `json:"locked,omitempty"`
 	RechargeTiers         *[]RechargeTierSetting `json:"recharge_tiers,omitempty"`
 	SMSVerificationToOpen *bool                  `json:"sms_verification_to_open,omitempty"`
@@ -2578,6 +2620,10 @@ type MerchantScenarioRequest struct {
 // MerchantSettings: A merchant's settings in effect, each with where it came from.
 type MerchantSettings struct {
 	AccountTypes EffectiveAccountTypes `json:"account_types"`
+	// The account type of the merchant's member an offline clear of a member's wallet pays into.
+	ClearanceAccountType EffectiveAccountType `json:"clearance_account_type"`
+	// Whether the merchant's members move money between their wallet here and at another merchant of the same top that allows it too.
+	CrossWalletTopUp EffectiveFlag `json:"cross_wallet_top_up"`
 	// The settings merchants above locked: not set here.
 	Locked                []LockedSetting        `json:"locked"`
 	MerchantID            string                 `json:"merchant_id"`
@@ -3416,6 +3462,10 @@ type SellCardRequest struct {
 type SetMerchantSettingsRequest struct {
 	// Account type codes, each configured.
 	AccountTypes *[]string `json:"account_types,omitempty"`
+	// A configured account type: the merchant's member's account of this type receives what an offline clear of a member's wallet takes (unset: the merchant type's first account).
+	ClearanceAccountType *string `json:"clearance_account_type,omitempty"`
+	// Whether members move money between their wallet here and at another merchant of the same top that allows it too (`POST /v1/wallet-top-ups`).
+	CrossWalletTopUp *bool `json:"cross_wallet_top_up,omitempty"`
 	// The settings this merchant locks for every merchant below it (replacing what it locked).
 	Locked                *[]string              `json:"locked,omitempty"`
 	RechargeTiers         *[]RechargeTierSetting `json:"recharge_tiers,omitempty"`
@@ -3624,6 +3674,24 @@ const (
 	SubsidyStatusRefused  SubsidyStatus = "refused"
 )
 
+// TopUpSettlement: What the franchisee the money left owes the one it reached, for the two to settle.
+type TopUpSettlement struct {
+	Amount int64 `json:"amount"`
+	// The merchant it reached (B).
+	CreditorMerchantID string `json:"creditor_merchant_id"`
+	// The merchant the money left (A).
+	DebtorMerchantID string `json:"debtor_merchant_id"`
+}
+
+// TopUpStatus: Where a top-up stands.
+type TopUpStatus string
+
+const (
+	TopUpStatusMoving TopUpStatus = "moving"
+	TopUpStatusMoved  TopUpStatus = "moved"
+	TopUpStatusFailed TopUpStatus = "failed"
+)
+
 // Transfer: A transfer as the API shows it. The counters after it are each account's own, so that a client that knows an account's normal side can read its balance after this transfer.
 type Transfer struct {
 	// In minor units; a void's or an expiry's is the hold's.
@@ -3748,6 +3816,73 @@ type WalletAccount struct {
 	Frozen       int64  `json:"frozen"`
 	Incoming     int64  `json:"incoming"`
 	Withdrawable int64  `json:"withdrawable"`
+}
+
+// WalletClearance: A clearance of a member's wallet at a merchant.
+type WalletClearance struct {
+	Accounts []ClearedAccount `json:"accounts"`
+	// What was set aside, all the wallet held.
+	Amount          int64   `json:"amount"`
+	Checker         *string `json:"checker"`
+	ClearanceNumber string  `json:"clearance_number"`
+	CreatedAt       string  `json:"created_at"`
+	// Who asked for it.
+	Maker      string `json:"maker"`
+	MemberID   string `json:"member_id"`
+	MerchantID string `json:"merchant_id"`
+	Reason     string `json:"reason"`
+	// The merchant's member's account that receives the money.
+	ReceiverAccountID string  `json:"receiver_account_id"`
+	ReviewReason      *string `json:"review_reason"`
+	// The staff member who reviewed it, and (`checker`) the one who approved the review.
+	Reviewer *string `json:"reviewer"`
+	// holding, under_review, clearing, cleared, rejecting, rejected or refused.
+	Status ClearanceStatus `json:"status"`
+}
+
+// WalletClearanceRequest: Asking for a member's wallet to be cleared.
+type WalletClearanceRequest struct {
+	// 1 to 64 printable ASCII characters, unique per merchant.
+	ClearanceNumber string `json:"clearance_number"`
+	// The merchant's member whose wallet is cleared.
+	MemberID string `json:"member_id"`
+	// Why (the cash refunded, say): 1 to 200 characters without control characters.
+	Reason string `json:"reason"`
+}
+
+// WalletClearanceReviewRequest: A review of a clearance.
+type WalletClearanceReviewRequest struct {
+	// `approve` or `reject`.
+	Decision string  `json:"decision"`
+	Reason   *string `json:"reason,omitempty"`
+}
+
+// WalletTopUp: A cross-wallet top-up.
+type WalletTopUp struct {
+	Amount        int64           `json:"amount"`
+	CreatedAt     string          `json:"created_at"`
+	CustomerID    string          `json:"customer_id"`
+	FromAccountID string          `json:"from_account_id"`
+	FromMemberID  string          `json:"from_member_id"`
+	OrderNumber   string          `json:"order_number"`
+	Settlement    TopUpSettlement `json:"settlement"`
+	// moving, moved or failed.
+	Status      TopUpStatus `json:"status"`
+	ToAccountID string      `json:"to_account_id"`
+	ToMemberID  string      `json:"to_member_id"`
+}
+
+// WalletTopUpRequest: A top-up's request.
+type WalletTopUpRequest struct {
+	Amount int64 `json:"amount"`
+	// The member (at franchisee A) whose wallet the money leaves.
+	FromMemberID string `json:"from_member_id"`
+	// 1 to 64 printable ASCII characters, unique per API client and kind of order.
+	OrderNumber string `json:"order_number"`
+	// The member's pay password at the first franchisee, where the platform requires one. Left out of an Idempotency-Key's fingerprint; never stored.
+	PayPassword *string `json:"pay_password,omitempty"`
+	// The member (at franchisee B, the same person) whose wallet it reaches.
+	ToMemberID string `json:"to_member_id"`
 }
 
 // WebhookAttempt: One attempt of a delivery, as logged.

@@ -222,6 +222,32 @@ AdjustmentStatus = Literal['awaiting_approval', 'applying', 'applied', 'refused'
 
 
 @dataclass
+class ApiClientPage(_Model):
+    """ApiClientPage"""
+
+    data: List[ApiClientView]
+    # Pass as `after` for the next page; null when this page is the last.
+    next_cursor: Optional[str] = None
+
+
+@dataclass
+class ApiClientView(_Model):
+    """An API client as the back office sees it."""
+
+    created_at: str
+    id: str
+    keys: List[ClientKeyView]
+    name: str
+    # The scopes it holds.
+    scopes: List[str]
+    # active or revoked.
+    status: str
+    # The enterprise member it is bound to (it reaches only that member's objects); null for a platform c…
+    bound_to: Optional[str] = None
+    revoked_at: Optional[str] = None
+
+
+@dataclass
 class AppliedResponse(_Model):
     """AppliedResponse"""
 
@@ -407,6 +433,53 @@ class BalanceList(_Model):
     data: List[Balance]
     # When the snapshot was read; every balance is as of that one instant.
     read_at: str
+
+
+@dataclass
+class BalanceMonitor(_Model):
+    """A balance monitor."""
+
+    # The account watched (null for a type's).
+    account_id: Optional[str]
+    # The type whose accounts are watched (null for one account's).
+    account_type: Optional[str]
+    # The member the client was bound to: only accounts it reaches are watched. Null for the platform's.
+    bound_member_id: Optional[str]
+    condition: BalanceMonitorCondition
+    created_at: str
+    description: Optional[str]
+    id: str
+    # `active` or `disabled`.
+    status: str
+    updated_at: str
+
+
+@dataclass
+class BalanceMonitorCondition(_Model):
+    """When an account is beyond a monitor."""
+
+    # In minor units, at most 10^15 either way (a debt's at least 0).
+    amount: int
+    # `balance`, `available` (the balance less what holds keep), or `debt` (what a balance below zero owe…
+    field: str
+    # `below`, `above` or `equal`; for a debt, `deeper`.
+    op: str
+
+
+@dataclass
+class BalanceMonitorDeleted(_Model):
+    """A monitor deleted."""
+
+    deleted: bool
+    id: str
+
+
+@dataclass
+class BalanceMonitorPage(_Model):
+    """BalanceMonitorPage"""
+
+    data: List[BalanceMonitor]
+    next_cursor: Optional[str]
 
 
 @dataclass
@@ -1034,6 +1107,33 @@ class CheckoutQuoteStep(_Model):
     # What the order cost after it.
     remaining: int
 
+# Where a clearance stands.
+ClearanceStatus = Literal['holding', 'under_review', 'clearing', 'cleared', 'rejecting', 'rejected', 'refused']
+
+
+@dataclass
+class ClearedAccount(_Model):
+    """One account's money a clearance set aside."""
+
+    account_id: str
+    amount: int
+    # Where it goes: the merchant's account (the recharged money), or the platform's marketing expense (a…
+    receiver_account_id: str
+
+
+@dataclass
+class ClientKeyView(_Model):
+    """One of a client's public keys, as its fingerprint."""
+
+    added_at: str
+    # `SHA256:` and the hex SHA-256 of the Ed25519 public key's 32 bytes: enough to tell keys apart, neve…
+    fingerprint: str
+    # 1 for the key the client was created with, one more for each key added.
+    number: int
+    # active or revoked.
+    status: str
+    revoked_at: Optional[str] = None
+
 
 @dataclass
 class CloseAccountRequest(_Model):
@@ -1130,6 +1230,13 @@ class CompletePhoneChangeRequest(_Model):
     """No fields; the body may be empty."""
 
     pass
+
+
+@dataclass
+class Configuration(_Model):
+    """Configuration"""
+
+    settings: List[Setting]
 
 
 @dataclass
@@ -1283,6 +1390,18 @@ class CouponValidity(_Model):
     from_: Optional[str] = None
     # ... to this one (exclusive), whenever issued.
     until: Optional[str] = None
+
+
+@dataclass
+class CreateBalanceMonitorRequest(_Model):
+    """CreateBalanceMonitorRequest"""
+
+    condition: BalanceMonitorCondition
+    # One member account to watch; or
+    account_id: Optional[str] = None
+    # every account of this configured type (those the client reaches).
+    account_type: Optional[str] = None
+    description: Optional[str] = None
 
 
 @dataclass
@@ -1605,6 +1724,15 @@ DepositStatus = Literal['holding', 'held', 'refused', 'releasing', 'released', '
 
 
 @dataclass
+class EffectiveAccountType(_Model):
+    """An account type in effect (null: the merchant type's first account), and where it came from."""
+
+    # `platform`, or the id of the merchant that set it.
+    source: str
+    value: Optional[str]
+
+
+@dataclass
 class EffectiveAccountTypes(_Model):
     """The account types a merchant's members are offered, and where that came from."""
 
@@ -1684,7 +1812,7 @@ class Error(_Model):
     error: ErrorError
 
 # Every error code the API answers with. A code is stable: never renamed, always with the same status.
-ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_cursor_invalid', 'webhook_limit_invalid']
+ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
 
 
 @dataclass
@@ -2220,6 +2348,8 @@ class MerchantLevel(_Model):
     merchant_types: List[str]
     # As configured (渠道商, 代理商 ...).
     name: str
+    # A service provider's level (服务商): merchants authorise a merchant of it for named products (`POST /v…
+    service_provider: bool
     # A special merchant's level (特约商户): its merchants open sub-merchants through their client.
     special: bool
     # A sub-merchant's level (子商户): no login or client of its own, operated through its parent's client.
@@ -2262,6 +2392,8 @@ class MerchantOwnSettings(_Model):
     """What a merchant sets itself (each absent: as above it), and what it locks below."""
 
     account_types: Optional[List[str]] = None
+    clearance_account_type: Optional[str] = None
+    cross_wallet_top_up: Optional[bool] = None
     locked: Optional[List[str]] = None
     recharge_tiers: Optional[List[RechargeTierSetting]] = None
     sms_verification_to_open: Optional[bool] = None
@@ -2329,6 +2461,10 @@ class MerchantSettings(_Model):
     """A merchant's settings in effect, each with where it came from."""
 
     account_types: EffectiveAccountTypes
+    # The account type of the merchant's member an offline clear of a member's wallet pays into.
+    clearance_account_type: EffectiveAccountType
+    # Whether the merchant's members move money between their wallet here and at another merchant of the…
+    cross_wallet_top_up: EffectiveFlag
     # The settings merchants above locked: not set here.
     locked: List[LockedSetting]
     merchant_id: str
@@ -2950,6 +3086,52 @@ class ProductSigningReview(_Model):
 
 
 @dataclass
+class ProviderAuthorisation(_Model):
+    """A merchant's authorisation of a service provider."""
+
+    authorised_at: str
+    authorised_by: str
+    # The products the provider's client uses for the merchant.
+    products: List[str]
+    # The service provider.
+    provider_id: str
+    # Who revoked it (or authorised the provider again, replacing it).
+    revoked_by: Optional[str]
+    revoked_reason: Optional[str]
+    # Names it among the merchant's authorisations.
+    serial: int
+    # `authorised` (in force) or `revoked`.
+    status: str
+    updated_at: str
+
+
+@dataclass
+class ProviderAuthorisationList(_Model):
+    """A merchant's authorisations of service providers."""
+
+    data: List[ProviderAuthorisation]
+
+
+@dataclass
+class ProviderAuthorisationRequest(_Model):
+    """ProviderAuthorisationRequest"""
+
+    # 1 to 20 distinct configured products.
+    products: List[str]
+    # The service provider: a merchant at a service-provider level.
+    provider_id: str
+
+
+@dataclass
+class ProviderRevocationRequest(_Model):
+    """ProviderRevocationRequest"""
+
+    # The service provider whose authorisation in force is revoked.
+    provider_id: str
+    reason: str
+
+
+@dataclass
 class Readiness(_Model):
     """Readiness"""
 
@@ -3233,6 +3415,10 @@ class SetMerchantSettingsRequest(_Model):
 
     # Account type codes, each configured.
     account_types: Optional[List[str]] = None
+    # A configured account type: the merchant's member's account of this type receives what an offline cl…
+    clearance_account_type: Optional[str] = None
+    # Whether members move money between their wallet here and at another merchant of the same top that a…
+    cross_wallet_top_up: Optional[bool] = None
     # The settings this merchant locks for every merchant below it (replacing what it locked).
     locked: Optional[List[str]] = None
     recharge_tiers: Optional[List[RechargeTierSetting]] = None
@@ -3253,6 +3439,19 @@ class SetPaymentLimitsRequest(_Model):
     limits: Optional[PaymentLimits]
     # Why, for the member's history: 1 to 200 characters without control characters.
     reason: str
+
+
+@dataclass
+class Setting(_Model):
+    """One setting in effect."""
+
+    name: str
+    # Whether the value is a secret (never shown).
+    secret: bool
+    # The section of sanhu.toml it is set in (`server` for the top level).
+    section: str
+    # Its value in effect, as text; a secret's is `[redacted]` (or says it is made up at start).
+    value: str
 
 # Where one receiver's share of a split payment is.
 ShareStatus = Literal['paid', 'escrowed', 'releasing', 'released']
@@ -3299,6 +3498,32 @@ class SplitRequest(_Model):
     receiver_platform_account: Optional[str] = None
     # The amount less every other share: what rates' rounding drops goes here. At most one.
     rest: Optional[bool] = None
+
+
+@dataclass
+class StaffMemberView(_Model):
+    """A staff account as the back office sees it: never its password hash."""
+
+    created_at: str
+    # Whether too many failed sign-ins lock it now.
+    locked: bool
+    password_set_at: str
+    # super_admin, finance, operations, customer_service, auditor or marketing.
+    role: str
+    # The scopes the role grants.
+    scopes: List[str]
+    # active or disabled.
+    status: str
+    username: str
+
+
+@dataclass
+class StaffPage(_Model):
+    """StaffPage"""
+
+    data: List[StaffMemberView]
+    # Pass as `after` for the next page; null when this page is the last.
+    next_cursor: Optional[str] = None
 
 
 @dataclass
@@ -3420,6 +3645,20 @@ class SubsidyGrant(_Model):
     member_id: str
 
 SubsidyStatus = Literal['applying', 'applied', 'refused']
+
+
+@dataclass
+class TopUpSettlement(_Model):
+    """What the franchisee the money left owes the one it reached, for the two to settle."""
+
+    amount: int
+    # The merchant it reached (B).
+    creditor_merchant_id: str
+    # The merchant the money left (A).
+    debtor_merchant_id: str
+
+# Where a top-up stands.
+TopUpStatus = Literal['moving', 'moved', 'failed']
 
 
 @dataclass
@@ -3570,6 +3809,83 @@ class WalletAccount(_Model):
     frozen: int
     incoming: int
     withdrawable: int
+
+
+@dataclass
+class WalletClearance(_Model):
+    """A clearance of a member's wallet at a merchant."""
+
+    accounts: List[ClearedAccount]
+    # What was set aside, all the wallet held.
+    amount: int
+    checker: Optional[str]
+    clearance_number: str
+    created_at: str
+    # Who asked for it.
+    maker: str
+    member_id: str
+    merchant_id: str
+    reason: str
+    # The merchant's member's account that receives the money.
+    receiver_account_id: str
+    review_reason: Optional[str]
+    # The staff member who reviewed it, and (`checker`) the one who approved the review.
+    reviewer: Optional[str]
+    # holding, under_review, clearing, cleared, rejecting, rejected or refused.
+    status: ClearanceStatus
+
+
+@dataclass
+class WalletClearanceRequest(_Model):
+    """Asking for a member's wallet to be cleared."""
+
+    # 1 to 64 printable ASCII characters, unique per merchant.
+    clearance_number: str
+    # The merchant's member whose wallet is cleared.
+    member_id: str
+    # Why (the cash refunded, say): 1 to 200 characters without control characters.
+    reason: str
+
+
+@dataclass
+class WalletClearanceReviewRequest(_Model):
+    """A review of a clearance."""
+
+    # `approve` or `reject`.
+    decision: str
+    reason: Optional[str] = None
+
+
+@dataclass
+class WalletTopUp(_Model):
+    """A cross-wallet top-up."""
+
+    amount: int
+    created_at: str
+    customer_id: str
+    from_account_id: str
+    from_member_id: str
+    order_number: str
+    settlement: TopUpSettlement
+    # moving, moved or failed.
+    status: TopUpStatus
+    to_account_id: str
+    to_member_id: str
+
+
+@dataclass
+class WalletTopUpRequest(_Model):
+    """A top-up's request."""
+
+    amount: int
+    # The member (at franchisee A) whose wallet the money leaves.
+    from_member_id: str
+    # 1 to 64 printable ASCII characters, unique per API client and kind of order.
+    order_number: str
+    # The member (at franchisee B, the same person) whose wallet it reaches.
+    to_member_id: str
+    # The member's pay password at the first franchisee, where the platform requires one. Left out of an…
+    pay_password: Optional[str] = None
 
 
 @dataclass
@@ -3823,6 +4139,20 @@ Adjustment._fields = (
     ('reason', 'reason', True, None),
     ('status', 'status', True, None),
 )
+ApiClientPage._fields = (
+    ('data', 'data', True, _list(_model(ApiClientView))),
+    ('next_cursor', 'next_cursor', False, None),
+)
+ApiClientView._fields = (
+    ('created_at', 'created_at', True, None),
+    ('id', 'id', True, None),
+    ('keys', 'keys', True, _list(_model(ClientKeyView))),
+    ('name', 'name', True, None),
+    ('scopes', 'scopes', True, None),
+    ('status', 'status', True, None),
+    ('bound_to', 'bound_to', False, None),
+    ('revoked_at', 'revoked_at', False, None),
+)
 AppliedResponse._fields = (
     ('body', 'body', True, None),
     ('status', 'status', True, None),
@@ -3918,6 +4248,30 @@ Balance._fields = (
 BalanceList._fields = (
     ('data', 'data', True, _list(_model(Balance))),
     ('read_at', 'read_at', True, None),
+)
+BalanceMonitor._fields = (
+    ('account_id', 'account_id', True, None),
+    ('account_type', 'account_type', True, None),
+    ('bound_member_id', 'bound_member_id', True, None),
+    ('condition', 'condition', True, _model(BalanceMonitorCondition)),
+    ('created_at', 'created_at', True, None),
+    ('description', 'description', True, None),
+    ('id', 'id', True, None),
+    ('status', 'status', True, None),
+    ('updated_at', 'updated_at', True, None),
+)
+BalanceMonitorCondition._fields = (
+    ('amount', 'amount', True, None),
+    ('field', 'field', True, None),
+    ('op', 'op', True, None),
+)
+BalanceMonitorDeleted._fields = (
+    ('deleted', 'deleted', True, None),
+    ('id', 'id', True, None),
+)
+BalanceMonitorPage._fields = (
+    ('data', 'data', True, _list(_model(BalanceMonitor))),
+    ('next_cursor', 'next_cursor', True, None),
 )
 BankCard._fields = (
     ('bound_at', 'bound_at', True, None),
@@ -4249,6 +4603,18 @@ CheckoutQuoteStep._fields = (
     ('kind', 'kind', True, None),
     ('remaining', 'remaining', True, None),
 )
+ClearedAccount._fields = (
+    ('account_id', 'account_id', True, None),
+    ('amount', 'amount', True, None),
+    ('receiver_account_id', 'receiver_account_id', True, None),
+)
+ClientKeyView._fields = (
+    ('added_at', 'added_at', True, None),
+    ('fingerprint', 'fingerprint', True, None),
+    ('number', 'number', True, None),
+    ('status', 'status', True, None),
+    ('revoked_at', 'revoked_at', False, None),
+)
 CodeTarget._fields = (
     ('kind', 'kind', True, None),
     ('masked', 'masked', True, None),
@@ -4288,6 +4654,9 @@ CompanyLegalPersonCertificate._fields = (
 CompanyOfMember._fields = (
     ('company', 'company', True, _model(Company)),
     ('member_id', 'member_id', True, None),
+)
+Configuration._fields = (
+    ('settings', 'settings', True, _list(_model(Setting))),
 )
 CounterOpened._fields = (
     ('member', 'member', True, _model(Member)),
@@ -4370,6 +4739,12 @@ CouponValidity._fields = (
     ('days_from_issue', 'days_from_issue', False, None),
     ('from_', 'from', False, None),
     ('until', 'until', False, None),
+)
+CreateBalanceMonitorRequest._fields = (
+    ('condition', 'condition', True, _model(BalanceMonitorCondition)),
+    ('account_id', 'account_id', False, None),
+    ('account_type', 'account_type', False, None),
+    ('description', 'description', False, None),
 )
 CreateCardBatchRequest._fields = (
     ('channel', 'channel', True, None),
@@ -4535,6 +4910,10 @@ DepositRequest._fields = (
     ('beneficiary_platform_account', 'beneficiary_platform_account', False, None),
     ('operator_id', 'operator_id', False, None),
     ('pay_password', 'pay_password', False, None),
+)
+EffectiveAccountType._fields = (
+    ('source', 'source', True, None),
+    ('value', 'value', True, None),
 )
 EffectiveAccountTypes._fields = (
     ('source', 'source', True, None),
@@ -4838,6 +5217,7 @@ MerchantLevel._fields = (
     ('code', 'code', True, None),
     ('merchant_types', 'merchant_types', True, None),
     ('name', 'name', True, None),
+    ('service_provider', 'service_provider', True, None),
     ('special', 'special', True, None),
     ('sub_merchant', 'sub_merchant', True, None),
     ('top', 'top', True, None),
@@ -4857,6 +5237,8 @@ MerchantMoveRequest._fields = (
 )
 MerchantOwnSettings._fields = (
     ('account_types', 'account_types', False, None),
+    ('clearance_account_type', 'clearance_account_type', False, None),
+    ('cross_wallet_top_up', 'cross_wallet_top_up', False, None),
     ('locked', 'locked', False, None),
     ('recharge_tiers', 'recharge_tiers', False, _list(_model(RechargeTierSetting))),
     ('sms_verification_to_open', 'sms_verification_to_open', False, None),
@@ -4892,6 +5274,8 @@ MerchantScenarioRequest._fields = (
 )
 MerchantSettings._fields = (
     ('account_types', 'account_types', True, _model(EffectiveAccountTypes)),
+    ('clearance_account_type', 'clearance_account_type', True, _model(EffectiveAccountType)),
+    ('cross_wallet_top_up', 'cross_wallet_top_up', True, _model(EffectiveFlag)),
     ('locked', 'locked', True, _list(_model(LockedSetting))),
     ('merchant_id', 'merchant_id', True, None),
     ('own', 'own', True, _model(MerchantOwnSettings)),
@@ -5203,6 +5587,28 @@ ProductSigningReview._fields = (
     ('decision', 'decision', True, None),
     ('reason', 'reason', True, None),
 )
+ProviderAuthorisation._fields = (
+    ('authorised_at', 'authorised_at', True, None),
+    ('authorised_by', 'authorised_by', True, None),
+    ('products', 'products', True, None),
+    ('provider_id', 'provider_id', True, None),
+    ('revoked_by', 'revoked_by', True, None),
+    ('revoked_reason', 'revoked_reason', True, None),
+    ('serial', 'serial', True, None),
+    ('status', 'status', True, None),
+    ('updated_at', 'updated_at', True, None),
+)
+ProviderAuthorisationList._fields = (
+    ('data', 'data', True, _list(_model(ProviderAuthorisation))),
+)
+ProviderAuthorisationRequest._fields = (
+    ('products', 'products', True, None),
+    ('provider_id', 'provider_id', True, None),
+)
+ProviderRevocationRequest._fields = (
+    ('provider_id', 'provider_id', True, None),
+    ('reason', 'reason', True, None),
+)
 Readiness._fields = (
     ('backend', 'backend', True, None),
     ('durability', 'durability', True, None),
@@ -5341,6 +5747,8 @@ SellCardRequest._fields = (
 )
 SetMerchantSettingsRequest._fields = (
     ('account_types', 'account_types', False, None),
+    ('clearance_account_type', 'clearance_account_type', False, None),
+    ('cross_wallet_top_up', 'cross_wallet_top_up', False, None),
     ('locked', 'locked', False, None),
     ('recharge_tiers', 'recharge_tiers', False, _list(_model(RechargeTierSetting))),
     ('sms_verification_to_open', 'sms_verification_to_open', False, None),
@@ -5352,6 +5760,12 @@ SetPaymentLimitsRequest._fields = (
     ('account_type', 'account_type', True, None),
     ('limits', 'limits', True, _model(PaymentLimits)),
     ('reason', 'reason', True, None),
+)
+Setting._fields = (
+    ('name', 'name', True, None),
+    ('secret', 'secret', True, None),
+    ('section', 'section', True, None),
+    ('value', 'value', True, None),
 )
 Split._fields = (
     ('account_id', 'account_id', True, None),
@@ -5372,6 +5786,19 @@ SplitRequest._fields = (
     ('receiver_account_id', 'receiver_account_id', False, None),
     ('receiver_platform_account', 'receiver_platform_account', False, None),
     ('rest', 'rest', False, None),
+)
+StaffMemberView._fields = (
+    ('created_at', 'created_at', True, None),
+    ('locked', 'locked', True, None),
+    ('password_set_at', 'password_set_at', True, None),
+    ('role', 'role', True, None),
+    ('scopes', 'scopes', True, None),
+    ('status', 'status', True, None),
+    ('username', 'username', True, None),
+)
+StaffPage._fields = (
+    ('data', 'data', True, _list(_model(StaffMemberView))),
+    ('next_cursor', 'next_cursor', False, None),
 )
 StaffSession._fields = (
     ('absolute_timeout_s', 'absolute_timeout_s', True, None),
@@ -5436,6 +5863,11 @@ SubsidyGrant._fields = (
     ('account_id', 'account_id', True, None),
     ('amount', 'amount', True, None),
     ('member_id', 'member_id', True, None),
+)
+TopUpSettlement._fields = (
+    ('amount', 'amount', True, None),
+    ('creditor_merchant_id', 'creditor_merchant_id', True, None),
+    ('debtor_merchant_id', 'debtor_merchant_id', True, None),
 )
 Transfer._fields = (
     ('amount', 'amount', True, None),
@@ -5518,6 +5950,49 @@ WalletAccount._fields = (
     ('frozen', 'frozen', True, None),
     ('incoming', 'incoming', True, None),
     ('withdrawable', 'withdrawable', True, None),
+)
+WalletClearance._fields = (
+    ('accounts', 'accounts', True, _list(_model(ClearedAccount))),
+    ('amount', 'amount', True, None),
+    ('checker', 'checker', True, None),
+    ('clearance_number', 'clearance_number', True, None),
+    ('created_at', 'created_at', True, None),
+    ('maker', 'maker', True, None),
+    ('member_id', 'member_id', True, None),
+    ('merchant_id', 'merchant_id', True, None),
+    ('reason', 'reason', True, None),
+    ('receiver_account_id', 'receiver_account_id', True, None),
+    ('review_reason', 'review_reason', True, None),
+    ('reviewer', 'reviewer', True, None),
+    ('status', 'status', True, None),
+)
+WalletClearanceRequest._fields = (
+    ('clearance_number', 'clearance_number', True, None),
+    ('member_id', 'member_id', True, None),
+    ('reason', 'reason', True, None),
+)
+WalletClearanceReviewRequest._fields = (
+    ('decision', 'decision', True, None),
+    ('reason', 'reason', False, None),
+)
+WalletTopUp._fields = (
+    ('amount', 'amount', True, None),
+    ('created_at', 'created_at', True, None),
+    ('customer_id', 'customer_id', True, None),
+    ('from_account_id', 'from_account_id', True, None),
+    ('from_member_id', 'from_member_id', True, None),
+    ('order_number', 'order_number', True, None),
+    ('settlement', 'settlement', True, _model(TopUpSettlement)),
+    ('status', 'status', True, None),
+    ('to_account_id', 'to_account_id', True, None),
+    ('to_member_id', 'to_member_id', True, None),
+)
+WalletTopUpRequest._fields = (
+    ('amount', 'amount', True, None),
+    ('from_member_id', 'from_member_id', True, None),
+    ('order_number', 'order_number', True, None),
+    ('to_member_id', 'to_member_id', True, None),
+    ('pay_password', 'pay_password', False, None),
 )
 WebhookAttempt._fields = (
     ('at', 'at', True, None),
@@ -5632,6 +6107,8 @@ __all__ = [
     'Adjustment',
     'AdjustmentDirection',
     'AdjustmentStatus',
+    'ApiClientPage',
+    'ApiClientView',
     'AppliedResponse',
     'Approval',
     'ApprovalPage',
@@ -5646,6 +6123,10 @@ __all__ = [
     'AuthoriseOperatorRequest',
     'Balance',
     'BalanceList',
+    'BalanceMonitor',
+    'BalanceMonitorCondition',
+    'BalanceMonitorDeleted',
+    'BalanceMonitorPage',
     'BankCard',
     'BankCardList',
     'BatchItem',
@@ -5694,6 +6175,9 @@ __all__ = [
     'CheckoutQuoteLine',
     'CheckoutQuoteRequest',
     'CheckoutQuoteStep',
+    'ClearanceStatus',
+    'ClearedAccount',
+    'ClientKeyView',
     'CloseAccountRequest',
     'CodeTarget',
     'Company',
@@ -5702,6 +6186,7 @@ __all__ = [
     'CompanyLegalPersonCertificate',
     'CompanyOfMember',
     'CompletePhoneChangeRequest',
+    'Configuration',
     'CounterOpened',
     'CounterOpeningRequest',
     'Counterparty',
@@ -5716,6 +6201,7 @@ __all__ = [
     'CouponTemplate',
     'CouponTemplateList',
     'CouponValidity',
+    'CreateBalanceMonitorRequest',
     'CreateCardBatchRequest',
     'CreateCardSegmentRequest',
     'CreateCardTypeRequest',
@@ -5740,6 +6226,7 @@ __all__ = [
     'DepositCaptureRequest',
     'DepositRequest',
     'DepositStatus',
+    'EffectiveAccountType',
     'EffectiveAccountTypes',
     'EffectiveFlag',
     'EffectiveRechargeTiers',
@@ -5859,6 +6346,10 @@ __all__ = [
     'ProductSigningChangeRequest',
     'ProductSigningList',
     'ProductSigningReview',
+    'ProviderAuthorisation',
+    'ProviderAuthorisationList',
+    'ProviderAuthorisationRequest',
+    'ProviderRevocationRequest',
     'Readiness',
     'ReasonRequest',
     'Recharge',
@@ -5887,10 +6378,13 @@ __all__ = [
     'SellCardRequest',
     'SetMerchantSettingsRequest',
     'SetPaymentLimitsRequest',
+    'Setting',
     'ShareStatus',
     'Split',
     'SplitReleaseRequest',
     'SplitRequest',
+    'StaffMemberView',
+    'StaffPage',
     'StaffSession',
     'StaffSignInRequest',
     'StartPhoneChangeRequest',
@@ -5902,6 +6396,8 @@ __all__ = [
     'SubsidyFundingRequest',
     'SubsidyGrant',
     'SubsidyStatus',
+    'TopUpSettlement',
+    'TopUpStatus',
     'Transfer',
     'TransferList',
     'TransferPart',
@@ -5914,6 +6410,11 @@ __all__ = [
     'VoidPendingRequest',
     'Wallet',
     'WalletAccount',
+    'WalletClearance',
+    'WalletClearanceRequest',
+    'WalletClearanceReviewRequest',
+    'WalletTopUp',
+    'WalletTopUpRequest',
     'WebhookAttempt',
     'WebhookAttemptPage',
     'WebhookDeleted',

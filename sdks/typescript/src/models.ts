@@ -123,6 +123,27 @@ export type AdjustmentDirection = "credit" | "debit";
 
 export type AdjustmentStatus = "awaiting_approval" | "applying" | "applied" | "refused";
 
+export interface ApiClientPage {
+  data: ApiClientView[];
+  /** Pass as `after` for the next page; null when this page is the last. */
+  next_cursor?: string | null;
+}
+
+/** An API client as the back office sees it. */
+export interface ApiClientView {
+  /** The enterprise member it is bound to (it reaches only that member's objects); null for a platform client. */
+  bound_to?: string | null;
+  created_at: string;
+  id: string;
+  keys: ClientKeyView[];
+  name: string;
+  revoked_at?: string | null;
+  /** The scopes it holds. */
+  scopes: string[];
+  /** active or revoked. */
+  status: string;
+}
+
 export interface AppliedResponse {
   body: unknown;
   /** The HTTP status: 2xx when applied, 4xx when refused (nothing changed). */
@@ -274,6 +295,44 @@ export interface BalanceList {
   data: Balance[];
   /** When the snapshot was read; every balance is as of that one instant. */
   read_at: string;
+}
+
+/** A balance monitor. */
+export interface BalanceMonitor {
+  /** The account watched (null for a type's). */
+  account_id: string | null;
+  /** The type whose accounts are watched (null for one account's). */
+  account_type: string | null;
+  /** The member the client was bound to: only accounts it reaches are watched. Null for the platform's. */
+  bound_member_id: string | null;
+  condition: BalanceMonitorCondition;
+  created_at: string;
+  description: string | null;
+  id: string;
+  /** `active` or `disabled`. */
+  status: string;
+  updated_at: string;
+}
+
+/** When an account is beyond a monitor. */
+export interface BalanceMonitorCondition {
+  /** In minor units, at most 10^15 either way (a debt's at least 0). */
+  amount: number;
+  /** `balance`, `available` (the balance less what holds keep), or `debt` (what a balance below zero owes). */
+  field: string;
+  /** `below`, `above` or `equal`; for a debt, `deeper`. */
+  op: string;
+}
+
+/** A monitor deleted. */
+export interface BalanceMonitorDeleted {
+  deleted: boolean;
+  id: string;
+}
+
+export interface BalanceMonitorPage {
+  data: BalanceMonitor[];
+  next_cursor: string | null;
 }
 
 /** A bank card bound to a member (绑卡): never its full number. */
@@ -810,6 +869,29 @@ export interface CheckoutQuoteStep {
   remaining: number;
 }
 
+/** Where a clearance stands. */
+export type ClearanceStatus = "holding" | "under_review" | "clearing" | "cleared" | "rejecting" | "rejected" | "refused";
+
+/** One account's money a clearance set aside. */
+export interface ClearedAccount {
+  account_id: string;
+  amount: number;
+  /** Where it goes: the merchant's account (the recharged money), or the platform's marketing expense (a bonus, which the platform paid). */
+  receiver_account_id: string;
+}
+
+/** One of a client's public keys, as its fingerprint. */
+export interface ClientKeyView {
+  added_at: string;
+  /** `SHA256:` and the hex SHA-256 of the Ed25519 public key's 32 bytes: enough to tell keys apart, never the key itself (and never a private key, which sanhu does not keep). */
+  fingerprint: string;
+  /** 1 for the key the client was created with, one more for each key added. */
+  number: number;
+  revoked_at?: string | null;
+  /** active or revoked. */
+  status: string;
+}
+
 export interface CloseAccountRequest {
 }
 
@@ -884,6 +966,10 @@ export interface CompanyOfMember {
 
 /** No fields; the body may be empty. */
 export interface CompletePhoneChangeRequest {
+}
+
+export interface Configuration {
+  settings: Setting[];
 }
 
 /** What an opening did. */
@@ -1015,6 +1101,15 @@ export interface CouponValidity {
   from?: string;
   /** ... to this one (exclusive), whenever issued. */
   until?: string;
+}
+
+export interface CreateBalanceMonitorRequest {
+  /** One member account to watch; or */
+  account_id?: string;
+  /** every account of this configured type (those the client reaches). */
+  account_type?: string;
+  condition: BalanceMonitorCondition;
+  description?: string;
 }
 
 /** A new batch. */
@@ -1287,6 +1382,13 @@ export interface DepositRequest {
 
 export type DepositStatus = "holding" | "held" | "refused" | "releasing" | "released" | "capturing" | "captured";
 
+/** An account type in effect (null: the merchant type's first account), and where it came from. */
+export interface EffectiveAccountType {
+  /** `platform`, or the id of the merchant that set it. */
+  source: string;
+  value: string | null;
+}
+
 /** The account types a merchant's members are offered, and where that came from. */
 export interface EffectiveAccountTypes {
   /** `platform`, or the id of the merchant that set it. */
@@ -1348,7 +1450,7 @@ export interface ErrorModel {
 }
 
 /** Every error code the API answers with. A code is stable: never renamed, always with the same status. */
-export type ErrorCode = "missing_signature" | "malformed_signature" | "unknown_client" | "client_revoked" | "stale_timestamp" | "invalid_signature" | "replayed_nonce" | "scope_missing" | "client_bound" | "rate_limited" | "staff_session_invalid" | "staff_session_expired" | "csrf_token_missing" | "csrf_token_invalid" | "invalid_credentials" | "staff_locked" | "staff_disabled" | "staff_session_required" | "approval_not_found" | "approval_same_staff_member" | "approval_decided" | "approval_in_progress" | "route_not_found" | "method_not_allowed" | "body_too_large" | "invalid_json" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_consistency" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotency_key_not_accepted" | "invalid_id" | "invalid_query" | "unknown_parameter" | "missing_parameter" | "invalid_cursor" | "invalid_amount" | "amount_out_of_range" | "unknown_currency" | "invalid_normal_side" | "invalid_overdraft_limit" | "invalid_code" | "invalid_reference" | "invalid_metadata" | "invalid_timeout" | "invalid_batch_size" | "invalid_action" | "invalid_limit" | "invalid_time" | "invalid_account_ids" | "invalid_kind" | "invalid_scope" | "invalid_status" | "invalid_result" | "invalid_role" | "invalid_operation" | "invalid_decision" | "invalid_payout_result" | "invalid_direction" | "invalid_purpose" | "transfer_not_found" | "exists_with_different_fields" | "duplicate_id_in_batch" | "account_not_found" | "same_account" | "currency_mismatch" | "account_closed" | "debits_blocked" | "credits_blocked" | "insufficient_funds" | "overflow" | "pending_not_found" | "pending_already_posted" | "pending_already_voided" | "pending_expired" | "amount_exceeds_pending" | "linked_event_failed" | "linked_event_chain_open" | "account_has_pending" | "account_not_empty" | "internal_error" | "ledger_unavailable" | "not_ready" | "request_timeout" | "audit_unavailable" | "account_close_required" | "account_frozen" | "account_other_member" | "account_status_unchanged" | "account_stop_payment" | "account_type_code_invalid" | "account_type_duplicate" | "account_type_exactly_one_must_open_on_activation" | "account_type_limit_reached" | "account_type_name_invalid" | "account_type_not_configured" | "account_type_not_offered" | "account_type_overdraft_invalid" | "account_type_per_member_invalid" | "address_invalid" | "authentication_certificate_not_accepted" | "authentication_channel_invalid" | "authentication_inconsistent" | "authentication_not_found" | "authentication_not_pending" | "authentication_other_member" | "authentication_subject_mismatch" | "authentication_subject_required" | "authentication_type_unknown" | "bank_card_not_found" | "basic_account_exists" | "card_already_bound" | "card_holder_invalid" | "card_holder_mismatch" | "card_not_members" | "card_number_check_failed" | "card_number_invalid" | "card_security_data_refused" | "card_token_invalid" | "certificate_check_failed" | "certificate_conflict" | "certificate_format_invalid" | "certificate_kind_mismatch" | "certificate_taken" | "certificate_type_unknown" | "code_attempts_exhausted" | "code_expired" | "code_incorrect" | "code_policy_invalid" | "code_sent_too_recently" | "code_used" | "company_credit_code_required" | "concurrent_change" | "customer_banned" | "customer_frozen" | "customer_inconsistent" | "customer_kind_mismatch" | "customer_merge_required" | "customer_merged" | "customer_not_found" | "customer_status_unchanged" | "customer_stop_payment" | "dormancy_days_invalid" | "email_invalid" | "identity_not_found" | "identity_taken" | "industry_invalid" | "last_admin" | "last_identity" | "legal_person_certificate_not_personal" | "licence_expiry_invalid" | "masked_card_number_invalid" | "member_account_not_found" | "member_already_active" | "member_cancelled" | "member_has_open_orders" | "member_kind_mismatch" | "member_locked" | "member_not_active" | "member_not_enterprise" | "member_not_found" | "member_not_locked" | "member_not_real_named" | "member_recently_active" | "merchant_business_of_another_customer" | "merchant_cap_reached" | "merchant_certificate_required" | "merchant_contact_invalid" | "merchant_depth_exceeded" | "merchant_document_invalid" | "merchant_documents_missing" | "merchant_level_not_allowed" | "merchant_level_required" | "merchant_level_type_not_allowed" | "merchant_level_unknown" | "merchant_limit_exceeded" | "merchant_limits_invalid" | "merchant_member_identities_fixed" | "merchant_member_kind_not_allowed" | "merchant_move_into_own_subtree" | "merchant_name_invalid" | "merchant_not_applying" | "merchant_not_found" | "merchant_not_receiving" | "merchant_not_special" | "merchant_not_under_review" | "merchant_parent_not_active" | "merchant_parent_unknown" | "merchant_real_name_required" | "merchant_requires_counter_opening" | "merchant_review_reason_required" | "merchant_review_staff_only" | "merchant_scenario_invalid" | "merchant_setting_invalid" | "merchant_setting_locked" | "merchant_settings_from_above" | "merchant_status_change_not_allowed" | "merchant_status_invalid" | "merchant_tier_bonus_platform_only" | "merchant_type_code_invalid" | "merchant_type_unknown" | "merge_authentication_other_customer" | "merge_certificate_mismatch" | "merge_member_not_of_customer" | "merge_requires_administrator" | "merge_same_customer" | "merge_would_lift_restriction" | "nickname_all_digits" | "nickname_character_invalid" | "nickname_length_invalid" | "operation_not_allowed_for_role" | "operator_disabled" | "operator_limit_currency_mismatch" | "operator_limit_per_day" | "operator_limit_per_transaction" | "operator_limits_inconsistent" | "operator_not_admin" | "operator_not_authorised" | "operator_not_found" | "operator_other_member" | "operator_removed" | "operator_status_unchanged" | "organisation_name_invalid" | "pay_password_already_set" | "pay_password_incorrect" | "pay_password_locked" | "pay_password_not_set" | "pay_password_not_six_digits" | "pay_password_policy_invalid" | "pay_password_repeated" | "pay_password_reset_certificate_mismatch" | "pay_password_reset_phone_required" | "pay_password_reset_real_name_required" | "pay_password_sequence" | "phone_change_code_mismatch" | "phone_change_expired" | "phone_change_not_found" | "phone_change_unverified" | "phone_invalid" | "phone_unchanged" | "product_already_signed" | "product_authorisation_not_child" | "product_code_invalid" | "product_fee_rate_invalid" | "product_from_parent" | "product_internal_only" | "product_merchant_not_open" | "product_not_found" | "product_not_signed" | "product_parent_not_signed" | "product_review_reason_required" | "product_review_staff_only" | "product_revoked_by_authoriser_only" | "product_signing_not_found" | "product_signing_not_under_review" | "product_signing_status_change_not_allowed" | "product_signings_too_many" | "product_type_not_allowed" | "real_name_invalid" | "reason_invalid" | "settlement_account_changed" | "settlement_account_fixed" | "settlement_account_invalid" | "settlement_account_kind_not_accepted" | "settlement_account_missing" | "settlement_account_name_mismatch" | "settlement_account_real_name_required" | "settlement_account_unverified" | "settlement_cycle_invalid" | "staff_name_invalid" | "sub_merchant_client_refused" | "third_party_provider_invalid" | "third_party_subject_invalid" | "account_not_in_wallet" | "account_not_members" | "account_not_rechargeable" | "account_type_mismatch" | "adjustment_same_actor" | "amount_overflow" | "below_minimum_withdrawal" | "bonus_spent_exceeds_refund" | "capture_exceeds_holds" | "channel_not_configured" | "daily_transfer_limit_exceeded" | "deduction_order_invalid" | "deposit_beneficiary_invalid" | "deposit_capture_not_allowed" | "deposit_captured" | "deposit_not_found" | "deposit_not_held" | "deposit_release_not_allowed" | "deposit_released" | "duplicate_account" | "escrow_release_not_allowed" | "escrow_released" | "escrow_return_not_allowed" | "escrow_returned" | "exceeds_withdrawable" | "fee_rule_invalid" | "flow_account_not_found" | "flow_cursor_invalid" | "flow_limit_invalid" | "freeze_not_found" | "hold_timeout_invalid" | "member_scope_mismatch" | "minimum_withdrawal_invalid" | "no_bonus_account" | "no_holds" | "not_wallet_account" | "not_withdrawable" | "operator_limit_exceeded" | "operator_required" | "order_closed" | "order_not_found" | "order_not_under_review" | "order_number_invalid" | "order_number_reused" | "order_state_invalid" | "order_under_review" | "pay_by_phone_not_allowed" | "pay_code_expired" | "pay_code_lookups_limited" | "pay_code_not_found" | "pay_code_ttl_invalid" | "pay_code_used" | "pay_password_required" | "payment_limit_exceeded" | "payment_limits_invalid" | "payment_not_escrowed" | "payment_not_refundable" | "payment_not_split" | "platform_account_not_found" | "receiver_not_allowed" | "receiver_not_found" | "recharge_below_fee" | "recharge_not_refundable" | "recharge_tier_invalid" | "recharge_tier_unavailable" | "refund_exceeds_payment" | "refund_exceeds_recharge" | "refund_not_allowed" | "refund_number_reused" | "same_wallet" | "sms_verification_required" | "split_receiver_not_found" | "split_receivers_invalid" | "split_refund_exceeds_share" | "split_share_invalid" | "split_shares_mismatch" | "subsidy_account_withdrawable" | "subsidy_credits_invalid" | "subsidy_enterprise_only" | "subsidy_fund_insufficient" | "subsidy_funding_source_invalid" | "transfer_limit_exceeded" | "transfer_limit_invalid" | "transfer_not_allowed" | "withdrawal_below_fee" | "withdrawal_not_offered" | "card_amount_invalid" | "card_batch_already_approved_by_role" | "card_batch_approver_not_authorised" | "card_batch_not_approved" | "card_batch_not_found" | "card_batch_same_approver" | "card_batch_sold_out" | "card_channel_invalid" | "card_code_attempts_exceeded" | "card_code_expired" | "card_code_expiry_invalid" | "card_code_invalid" | "card_code_not_found" | "card_code_quantity_invalid" | "card_code_rows_invalid" | "card_code_used" | "card_codes_exceed_batch" | "card_count_invalid" | "card_cursor_invalid" | "card_discount_invalid" | "card_expired" | "card_grade_invalid" | "card_list_limit_invalid" | "card_member_already_bound" | "card_not_active" | "card_not_found" | "card_not_frozen" | "card_not_rechargeable" | "card_not_sold" | "card_not_stored_value" | "card_order_number_required" | "card_owner_required" | "card_price_invalid" | "card_quantity_invalid" | "card_receiver_outside_scope" | "card_refund_exceeds_payment" | "card_segment_full" | "card_segment_invalid" | "card_segment_not_found" | "card_segment_overlaps" | "card_transaction_not_found" | "card_type_name_invalid" | "card_type_not_found" | "card_validity_invalid" | "checkout_coupons_too_many" | "checkout_lines_invalid" | "checkout_nothing_to_pay" | "checkout_quote_expired" | "checkout_quote_mismatch" | "checkout_quote_not_found" | "checkout_quote_used" | "coupon_expired" | "coupon_issue_members_invalid" | "coupon_kind_invalid" | "coupon_member_limit_reached" | "coupon_not_found" | "coupon_not_members" | "coupon_out_of_scope" | "coupon_quantity_invalid" | "coupon_scope_invalid" | "coupon_stacking_conflict" | "coupon_template_expired" | "coupon_template_name_invalid" | "coupon_template_not_found" | "coupon_template_repeated" | "coupon_template_sold_out" | "coupon_threshold_not_met" | "coupon_used" | "coupon_validity_invalid" | "member_card_number_invalid" | "bill_not_found" | "bill_period_invalid" | "bill_period_not_closed" | "bill_limit_invalid" | "bill_cursor_invalid" | "bill_too_large" | "webhook_not_found" | "webhook_delivery_not_found" | "webhook_url_invalid" | "webhook_url_not_allowed" | "webhook_events_invalid" | "webhook_description_invalid" | "webhook_limit_reached" | "webhook_disabled" | "webhook_cursor_invalid" | "webhook_limit_invalid";
+export type ErrorCode = "missing_signature" | "malformed_signature" | "unknown_client" | "client_revoked" | "stale_timestamp" | "invalid_signature" | "replayed_nonce" | "scope_missing" | "client_bound" | "provider_product_not_authorised" | "rate_limited" | "staff_session_invalid" | "staff_session_expired" | "csrf_token_missing" | "csrf_token_invalid" | "invalid_credentials" | "staff_locked" | "staff_disabled" | "staff_session_required" | "approval_not_found" | "approval_same_staff_member" | "approval_decided" | "approval_in_progress" | "staff_not_found" | "api_client_not_found" | "route_not_found" | "method_not_allowed" | "body_too_large" | "invalid_json" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_consistency" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotency_key_not_accepted" | "invalid_id" | "invalid_query" | "unknown_parameter" | "missing_parameter" | "invalid_cursor" | "invalid_amount" | "amount_out_of_range" | "unknown_currency" | "invalid_normal_side" | "invalid_overdraft_limit" | "invalid_code" | "invalid_reference" | "invalid_metadata" | "invalid_timeout" | "invalid_batch_size" | "invalid_action" | "invalid_limit" | "invalid_time" | "invalid_account_ids" | "invalid_kind" | "invalid_scope" | "invalid_status" | "invalid_result" | "invalid_role" | "invalid_operation" | "invalid_decision" | "invalid_payout_result" | "invalid_direction" | "invalid_purpose" | "transfer_not_found" | "exists_with_different_fields" | "duplicate_id_in_batch" | "account_not_found" | "same_account" | "currency_mismatch" | "account_closed" | "debits_blocked" | "credits_blocked" | "insufficient_funds" | "overflow" | "pending_not_found" | "pending_already_posted" | "pending_already_voided" | "pending_expired" | "amount_exceeds_pending" | "linked_event_failed" | "linked_event_chain_open" | "account_has_pending" | "account_not_empty" | "internal_error" | "ledger_unavailable" | "not_ready" | "request_timeout" | "audit_unavailable" | "account_close_required" | "account_frozen" | "account_other_member" | "account_status_unchanged" | "account_stop_payment" | "account_type_code_invalid" | "account_type_duplicate" | "account_type_exactly_one_must_open_on_activation" | "account_type_limit_reached" | "account_type_name_invalid" | "account_type_not_configured" | "account_type_not_offered" | "account_type_overdraft_invalid" | "account_type_per_member_invalid" | "address_invalid" | "authentication_certificate_not_accepted" | "authentication_channel_invalid" | "authentication_inconsistent" | "authentication_not_found" | "authentication_not_pending" | "authentication_other_member" | "authentication_subject_mismatch" | "authentication_subject_required" | "authentication_type_unknown" | "bank_card_not_found" | "basic_account_exists" | "card_already_bound" | "card_holder_invalid" | "card_holder_mismatch" | "card_not_members" | "card_number_check_failed" | "card_number_invalid" | "card_security_data_refused" | "card_token_invalid" | "certificate_check_failed" | "certificate_conflict" | "certificate_format_invalid" | "certificate_kind_mismatch" | "certificate_taken" | "certificate_type_unknown" | "code_attempts_exhausted" | "code_expired" | "code_incorrect" | "code_policy_invalid" | "code_sent_too_recently" | "code_used" | "company_credit_code_required" | "concurrent_change" | "customer_banned" | "customer_frozen" | "customer_inconsistent" | "customer_kind_mismatch" | "customer_merge_required" | "customer_merged" | "customer_not_found" | "customer_status_unchanged" | "customer_stop_payment" | "dormancy_days_invalid" | "email_invalid" | "identity_not_found" | "identity_taken" | "industry_invalid" | "last_admin" | "last_identity" | "legal_person_certificate_not_personal" | "licence_expiry_invalid" | "masked_card_number_invalid" | "member_account_not_found" | "member_already_active" | "member_cancelled" | "member_has_open_orders" | "member_kind_mismatch" | "member_locked" | "member_not_active" | "member_not_enterprise" | "member_not_found" | "member_not_locked" | "member_not_real_named" | "member_recently_active" | "merchant_business_of_another_customer" | "merchant_cap_reached" | "merchant_certificate_required" | "merchant_contact_invalid" | "merchant_depth_exceeded" | "merchant_document_invalid" | "merchant_documents_missing" | "merchant_level_not_allowed" | "merchant_level_required" | "merchant_level_type_not_allowed" | "merchant_level_unknown" | "merchant_limit_exceeded" | "merchant_limits_invalid" | "merchant_member_identities_fixed" | "merchant_member_kind_not_allowed" | "merchant_move_into_own_subtree" | "merchant_name_invalid" | "merchant_not_applying" | "merchant_not_found" | "merchant_not_receiving" | "merchant_not_special" | "merchant_not_under_review" | "merchant_parent_not_active" | "merchant_parent_unknown" | "merchant_real_name_required" | "merchant_requires_counter_opening" | "merchant_review_reason_required" | "merchant_review_staff_only" | "merchant_scenario_invalid" | "merchant_setting_invalid" | "merchant_setting_locked" | "merchant_settings_from_above" | "merchant_status_change_not_allowed" | "merchant_status_invalid" | "merchant_tier_bonus_platform_only" | "merchant_type_code_invalid" | "merchant_type_unknown" | "merge_authentication_other_customer" | "merge_certificate_mismatch" | "merge_member_not_of_customer" | "merge_requires_administrator" | "merge_same_customer" | "merge_would_lift_restriction" | "nickname_all_digits" | "nickname_character_invalid" | "nickname_length_invalid" | "operation_not_allowed_for_role" | "operator_disabled" | "operator_limit_currency_mismatch" | "operator_limit_per_day" | "operator_limit_per_transaction" | "operator_limits_inconsistent" | "operator_not_admin" | "operator_not_authorised" | "operator_not_found" | "operator_other_member" | "operator_removed" | "operator_status_unchanged" | "organisation_name_invalid" | "pay_password_already_set" | "pay_password_incorrect" | "pay_password_locked" | "pay_password_not_set" | "pay_password_not_six_digits" | "pay_password_policy_invalid" | "pay_password_repeated" | "pay_password_reset_certificate_mismatch" | "pay_password_reset_phone_required" | "pay_password_reset_real_name_required" | "pay_password_sequence" | "phone_change_code_mismatch" | "phone_change_expired" | "phone_change_not_found" | "phone_change_unverified" | "phone_invalid" | "phone_unchanged" | "product_already_signed" | "product_authorisation_not_child" | "product_code_invalid" | "product_fee_rate_invalid" | "product_from_parent" | "product_internal_only" | "product_merchant_not_open" | "product_not_found" | "product_not_signed" | "product_parent_not_signed" | "product_review_reason_required" | "product_review_staff_only" | "product_revoked_by_authoriser_only" | "product_signing_not_found" | "product_signing_not_under_review" | "product_signing_status_change_not_allowed" | "product_signings_too_many" | "product_type_not_allowed" | "provider_authorisation_not_found" | "provider_authorisations_too_many" | "provider_not_active" | "provider_not_service_provider" | "provider_products_invalid" | "provider_self" | "provider_unknown" | "real_name_invalid" | "reason_invalid" | "settlement_account_changed" | "settlement_account_fixed" | "settlement_account_invalid" | "settlement_account_kind_not_accepted" | "settlement_account_missing" | "settlement_account_name_mismatch" | "settlement_account_real_name_required" | "settlement_account_unverified" | "settlement_cycle_invalid" | "staff_name_invalid" | "sub_merchant_client_refused" | "third_party_provider_invalid" | "third_party_subject_invalid" | "account_not_in_wallet" | "account_not_members" | "account_not_rechargeable" | "account_type_mismatch" | "adjustment_same_actor" | "amount_overflow" | "below_minimum_withdrawal" | "bonus_spent_exceeds_refund" | "capture_exceeds_holds" | "channel_not_configured" | "clearance_account_unavailable" | "clearance_not_found" | "clearance_not_under_review" | "clearance_review_staff_only" | "clearance_same_actor" | "cross_wallet_top_up_not_allowed" | "daily_transfer_limit_exceeded" | "deduction_order_invalid" | "deposit_beneficiary_invalid" | "deposit_capture_not_allowed" | "deposit_captured" | "deposit_not_found" | "deposit_not_held" | "deposit_release_not_allowed" | "deposit_released" | "duplicate_account" | "escrow_release_not_allowed" | "escrow_released" | "escrow_return_not_allowed" | "escrow_returned" | "exceeds_withdrawable" | "fee_rule_invalid" | "flow_account_not_found" | "flow_cursor_invalid" | "flow_limit_invalid" | "freeze_not_found" | "hold_timeout_invalid" | "member_scope_mismatch" | "minimum_withdrawal_invalid" | "no_bonus_account" | "no_holds" | "not_wallet_account" | "not_withdrawable" | "operator_limit_exceeded" | "operator_required" | "order_closed" | "order_not_found" | "order_not_under_review" | "order_number_invalid" | "order_number_reused" | "order_state_invalid" | "order_under_review" | "pay_by_phone_not_allowed" | "pay_code_expired" | "pay_code_lookups_limited" | "pay_code_not_found" | "pay_code_ttl_invalid" | "pay_code_used" | "pay_password_required" | "payment_limit_exceeded" | "payment_limits_invalid" | "payment_not_escrowed" | "payment_not_refundable" | "payment_not_split" | "platform_account_not_found" | "receiver_not_allowed" | "receiver_not_found" | "recharge_below_fee" | "recharge_not_refundable" | "recharge_tier_invalid" | "recharge_tier_unavailable" | "refund_exceeds_payment" | "refund_exceeds_recharge" | "refund_not_allowed" | "refund_number_reused" | "same_wallet" | "sms_verification_required" | "split_receiver_not_found" | "split_receivers_invalid" | "split_refund_exceeds_share" | "split_share_invalid" | "split_shares_mismatch" | "subsidy_account_withdrawable" | "subsidy_credits_invalid" | "subsidy_enterprise_only" | "subsidy_fund_insufficient" | "subsidy_funding_source_invalid" | "top_up_members_differ" | "top_up_same_wallet" | "transfer_limit_exceeded" | "transfer_limit_invalid" | "transfer_not_allowed" | "wallet_already_clear" | "wallet_has_held_money" | "wallet_money_not_clearable" | "wallet_not_merchants" | "withdrawal_below_fee" | "withdrawal_not_offered" | "card_amount_invalid" | "card_batch_already_approved_by_role" | "card_batch_approver_not_authorised" | "card_batch_not_approved" | "card_batch_not_found" | "card_batch_same_approver" | "card_batch_sold_out" | "card_channel_invalid" | "card_code_attempts_exceeded" | "card_code_expired" | "card_code_expiry_invalid" | "card_code_invalid" | "card_code_not_found" | "card_code_quantity_invalid" | "card_code_rows_invalid" | "card_code_used" | "card_codes_exceed_batch" | "card_count_invalid" | "card_cursor_invalid" | "card_discount_invalid" | "card_expired" | "card_grade_invalid" | "card_list_limit_invalid" | "card_member_already_bound" | "card_not_active" | "card_not_found" | "card_not_frozen" | "card_not_rechargeable" | "card_not_sold" | "card_not_stored_value" | "card_order_number_required" | "card_owner_required" | "card_price_invalid" | "card_quantity_invalid" | "card_receiver_outside_scope" | "card_refund_exceeds_payment" | "card_segment_full" | "card_segment_invalid" | "card_segment_not_found" | "card_segment_overlaps" | "card_transaction_not_found" | "card_type_name_invalid" | "card_type_not_found" | "card_validity_invalid" | "checkout_coupons_too_many" | "checkout_lines_invalid" | "checkout_nothing_to_pay" | "checkout_quote_expired" | "checkout_quote_mismatch" | "checkout_quote_not_found" | "checkout_quote_used" | "coupon_expired" | "coupon_issue_members_invalid" | "coupon_kind_invalid" | "coupon_member_limit_reached" | "coupon_not_found" | "coupon_not_members" | "coupon_out_of_scope" | "coupon_quantity_invalid" | "coupon_scope_invalid" | "coupon_stacking_conflict" | "coupon_template_expired" | "coupon_template_name_invalid" | "coupon_template_not_found" | "coupon_template_repeated" | "coupon_template_sold_out" | "coupon_threshold_not_met" | "coupon_used" | "coupon_validity_invalid" | "member_card_number_invalid" | "bill_not_found" | "bill_period_invalid" | "bill_period_not_closed" | "bill_limit_invalid" | "bill_cursor_invalid" | "bill_too_large" | "webhook_not_found" | "webhook_delivery_not_found" | "webhook_url_invalid" | "webhook_url_not_allowed" | "webhook_events_invalid" | "webhook_description_invalid" | "webhook_limit_reached" | "webhook_disabled" | "webhook_cursor_invalid" | "webhook_limit_invalid" | "balance_monitor_not_found" | "balance_monitor_target_invalid" | "balance_monitor_condition_invalid" | "balance_monitor_limit_reached" | "balance_monitor_description_invalid";
 
 export interface ErrorError {
   code: ErrorCode;
@@ -1784,6 +1886,8 @@ export interface MerchantLevel {
   merchant_types: string[];
   /** As configured (渠道商, 代理商 ...). */
   name: string;
+  /** A service provider's level (服务商): merchants authorise a merchant of it for named products (`POST /v1/merchants/{id}/providers`). */
+  service_provider: boolean;
   /** A special merchant's level (特约商户): its merchants open sub-merchants through their client. */
   special: boolean;
   /** A sub-merchant's level (子商户): no login or client of its own, operated through its parent's client. */
@@ -1817,6 +1921,8 @@ export interface MerchantMoveRequest {
 /** What a merchant sets itself (each absent: as above it), and what it locks below. */
 export interface MerchantOwnSettings {
   account_types?: string[];
+  clearance_account_type?: string;
+  cross_wallet_top_up?: boolean;
   locked?: string[];
   recharge_tiers?: RechargeTierSetting[];
   sms_verification_to_open?: boolean;
@@ -1869,6 +1975,10 @@ export interface MerchantScenarioRequest {
 /** A merchant's settings in effect, each with where it came from. */
 export interface MerchantSettings {
   account_types: EffectiveAccountTypes;
+  /** The account type of the merchant's member an offline clear of a member's wallet pays into. */
+  clearance_account_type: EffectiveAccountType;
+  /** Whether the merchant's members move money between their wallet here and at another merchant of the same top that allows it too. */
+  cross_wallet_top_up: EffectiveFlag;
   /** The settings merchants above locked: not set here. */
   locked: LockedSetting[];
   merchant_id: string;
@@ -2373,6 +2483,42 @@ export interface ProductSigningReview {
   reason: string | null;
 }
 
+/** A merchant's authorisation of a service provider. */
+export interface ProviderAuthorisation {
+  authorised_at: string;
+  authorised_by: string;
+  /** The products the provider's client uses for the merchant. */
+  products: string[];
+  /** The service provider. */
+  provider_id: string;
+  /** Who revoked it (or authorised the provider again, replacing it). */
+  revoked_by: string | null;
+  revoked_reason: string | null;
+  /** Names it among the merchant's authorisations. */
+  serial: number;
+  /** `authorised` (in force) or `revoked`. */
+  status: string;
+  updated_at: string;
+}
+
+/** A merchant's authorisations of service providers. */
+export interface ProviderAuthorisationList {
+  data: ProviderAuthorisation[];
+}
+
+export interface ProviderAuthorisationRequest {
+  /** 1 to 20 distinct configured products. */
+  products: string[];
+  /** The service provider: a merchant at a service-provider level. */
+  provider_id: string;
+}
+
+export interface ProviderRevocationRequest {
+  /** The service provider whose authorisation in force is revoked. */
+  provider_id: string;
+  reason: string;
+}
+
 export interface Readiness {
   backend: string;
   /** The durability setting in force, e.g. `journal_mode=wal synchronous=FULL`. */
@@ -2600,6 +2746,10 @@ export interface SellCardRequest {
 export interface SetMerchantSettingsRequest {
   /** Account type codes, each configured. */
   account_types?: string[];
+  /** A configured account type: the merchant's member's account of this type receives what an offline clear of a member's wallet takes (unset: the merchant type's first account). */
+  clearance_account_type?: string;
+  /** Whether members move money between their wallet here and at another merchant of the same top that allows it too (`POST /v1/wallet-top-ups`). */
+  cross_wallet_top_up?: boolean;
   /** The settings this merchant locks for every merchant below it (replacing what it locked). */
   locked?: string[];
   recharge_tiers?: RechargeTierSetting[];
@@ -2618,6 +2768,17 @@ export interface SetPaymentLimitsRequest {
   limits: PaymentLimits | null;
   /** Why, for the member's history: 1 to 200 characters without control characters. */
   reason: string;
+}
+
+/** One setting in effect. */
+export interface Setting {
+  name: string;
+  /** Whether the value is a secret (never shown). */
+  secret: boolean;
+  /** The section of sanhu.toml it is set in (`server` for the top level). */
+  section: string;
+  /** Its value in effect, as text; a secret's is `[redacted]` (or says it is made up at start). */
+  value: string;
 }
 
 /** Where one receiver's share of a split payment is. */
@@ -2658,6 +2819,27 @@ export interface SplitRequest {
   receiver_platform_account?: string;
   /** The amount less every other share: what rates' rounding drops goes here. At most one. */
   rest?: boolean;
+}
+
+/** A staff account as the back office sees it: never its password hash. */
+export interface StaffMemberView {
+  created_at: string;
+  /** Whether too many failed sign-ins lock it now. */
+  locked: boolean;
+  password_set_at: string;
+  /** super_admin, finance, operations, customer_service, auditor or marketing. */
+  role: string;
+  /** The scopes the role grants. */
+  scopes: string[];
+  /** active or disabled. */
+  status: string;
+  username: string;
+}
+
+export interface StaffPage {
+  data: StaffMemberView[];
+  /** Pass as `after` for the next page; null when this page is the last. */
+  next_cursor?: string | null;
 }
 
 /** A staff session as the API shows it. */
@@ -2758,6 +2940,18 @@ export interface SubsidyGrant {
 }
 
 export type SubsidyStatus = "applying" | "applied" | "refused";
+
+/** What the franchisee the money left owes the one it reached, for the two to settle. */
+export interface TopUpSettlement {
+  amount: number;
+  /** The merchant it reached (B). */
+  creditor_merchant_id: string;
+  /** The merchant the money left (A). */
+  debtor_merchant_id: string;
+}
+
+/** Where a top-up stands. */
+export type TopUpStatus = "moving" | "moved" | "failed";
 
 /** A transfer as the API shows it. The counters after it are each account's own, so that a client that knows an account's normal side can read its balance after this transfer. */
 export interface Transfer {
@@ -2876,6 +3070,73 @@ export interface WalletAccount {
   frozen: number;
   incoming: number;
   withdrawable: number;
+}
+
+/** A clearance of a member's wallet at a merchant. */
+export interface WalletClearance {
+  accounts: ClearedAccount[];
+  /** What was set aside, all the wallet held. */
+  amount: number;
+  checker: string | null;
+  clearance_number: string;
+  created_at: string;
+  /** Who asked for it. */
+  maker: string;
+  member_id: string;
+  merchant_id: string;
+  reason: string;
+  /** The merchant's member's account that receives the money. */
+  receiver_account_id: string;
+  review_reason: string | null;
+  /** The staff member who reviewed it, and (`checker`) the one who approved the review. */
+  reviewer: string | null;
+  /** holding, under_review, clearing, cleared, rejecting, rejected or refused. */
+  status: ClearanceStatus;
+}
+
+/** Asking for a member's wallet to be cleared. */
+export interface WalletClearanceRequest {
+  /** 1 to 64 printable ASCII characters, unique per merchant. */
+  clearance_number: string;
+  /** The merchant's member whose wallet is cleared. */
+  member_id: string;
+  /** Why (the cash refunded, say): 1 to 200 characters without control characters. */
+  reason: string;
+}
+
+/** A review of a clearance. */
+export interface WalletClearanceReviewRequest {
+  /** `approve` or `reject`. */
+  decision: string;
+  reason?: string;
+}
+
+/** A cross-wallet top-up. */
+export interface WalletTopUp {
+  amount: number;
+  created_at: string;
+  customer_id: string;
+  from_account_id: string;
+  from_member_id: string;
+  order_number: string;
+  settlement: TopUpSettlement;
+  /** moving, moved or failed. */
+  status: TopUpStatus;
+  to_account_id: string;
+  to_member_id: string;
+}
+
+/** A top-up's request. */
+export interface WalletTopUpRequest {
+  amount: number;
+  /** The member (at franchisee A) whose wallet the money leaves. */
+  from_member_id: string;
+  /** 1 to 64 printable ASCII characters, unique per API client and kind of order. */
+  order_number: string;
+  /** The member's pay password at the first franchisee, where the platform requires one. Left out of an Idempotency-Key's fingerprint; never stored. */
+  pay_password?: string;
+  /** The member (at franchisee B, the same person) whose wallet it reaches. */
+  to_member_id: string;
 }
 
 /** One attempt of a delivery, as logged. */

@@ -919,6 +919,162 @@ public final class Models {
     public static final List<String> ADJUSTMENT_STATUS_VALUES = List.of("awaiting_approval", "applying", "applied", "refused");
 
     /**
+     * ApiClientPage.
+     *
+     * @param data data
+     * @param nextCursor Pass as `after` for the next page; null when this page is the last. (optional)
+     */
+    public record ApiClientPage(List<ApiClientView> data, String nextCursor) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ApiClientPage fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ApiClientPage");
+            return new ApiClientPage(
+                    Codec.list(o.get("data"), x0 -> Codec.model(x0, ApiClientView::fromJson)),
+                    Codec.string(o.get("next_cursor")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("data", Codec.toJson(data));
+            if (nextCursor != null) o.put("next_cursor", Codec.toJson(nextCursor));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ApiClientPage} field by field. */
+        public static final class Builder {
+            private List<ApiClientView> data;
+            private String nextCursor;
+
+            private Builder() {}
+
+            public Builder data(List<ApiClientView> data) {
+                this.data = data;
+                return this;
+            }
+
+            public Builder nextCursor(String nextCursor) {
+                this.nextCursor = nextCursor;
+                return this;
+            }
+
+            public ApiClientPage build() {
+                return new ApiClientPage(data, nextCursor);
+            }
+        }
+    }
+
+    /**
+     * An API client as the back office sees it.
+     *
+     * @param boundTo The enterprise member it is bound to (it reaches only that member's objects); null for a platform client. (optional)
+     * @param createdAt created_at
+     * @param id id
+     * @param keys keys
+     * @param name name
+     * @param revokedAt revoked_at (optional)
+     * @param scopes The scopes it holds.
+     * @param status active or revoked.
+     */
+    public record ApiClientView(String boundTo, String createdAt, String id, List<ClientKeyView> keys, String name, String revokedAt, List<String> scopes, String status) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ApiClientView fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ApiClientView");
+            return new ApiClientView(
+                    Codec.string(o.get("bound_to")),
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("id")),
+                    Codec.list(o.get("keys"), x0 -> Codec.model(x0, ClientKeyView::fromJson)),
+                    Codec.string(o.get("name")),
+                    Codec.string(o.get("revoked_at")),
+                    Codec.list(o.get("scopes"), x0 -> Codec.string(x0)),
+                    Codec.string(o.get("status")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            if (boundTo != null) o.put("bound_to", Codec.toJson(boundTo));
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("id", Codec.toJson(id));
+            o.put("keys", Codec.toJson(keys));
+            o.put("name", Codec.toJson(name));
+            if (revokedAt != null) o.put("revoked_at", Codec.toJson(revokedAt));
+            o.put("scopes", Codec.toJson(scopes));
+            o.put("status", Codec.toJson(status));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ApiClientView} field by field. */
+        public static final class Builder {
+            private String boundTo;
+            private String createdAt;
+            private String id;
+            private List<ClientKeyView> keys;
+            private String name;
+            private String revokedAt;
+            private List<String> scopes;
+            private String status;
+
+            private Builder() {}
+
+            public Builder boundTo(String boundTo) {
+                this.boundTo = boundTo;
+                return this;
+            }
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder id(String id) {
+                this.id = id;
+                return this;
+            }
+
+            public Builder keys(List<ClientKeyView> keys) {
+                this.keys = keys;
+                return this;
+            }
+
+            public Builder name(String name) {
+                this.name = name;
+                return this;
+            }
+
+            public Builder revokedAt(String revokedAt) {
+                this.revokedAt = revokedAt;
+                return this;
+            }
+
+            public Builder scopes(List<String> scopes) {
+                this.scopes = scopes;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public ApiClientView build() {
+                return new ApiClientView(boundTo, createdAt, id, keys, name, revokedAt, scopes, status);
+            }
+        }
+    }
+
+    /**
      * AppliedResponse.
      *
      * @param body body
@@ -1240,7 +1396,7 @@ public final class Models {
      * @param actor `client:cli_…` or `staff:&lt;username&gt;`.
      * @param at at
      * @param changes The request's JSON with its secrets redacted; null for a request without a body.
-     * @param errorCode One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid. (optional)
+     * @param errorCode One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. (optional)
      * @param hash hash
      * @param method Only POSTs are recorded. One of POST.
      * @param prevHash Hex SHA-256 of the event before (64 zeros before the first).
@@ -2009,6 +2165,282 @@ public final class Models {
 
             public BalanceList build() {
                 return new BalanceList(data, readAt);
+            }
+        }
+    }
+
+    /**
+     * A balance monitor.
+     *
+     * @param accountId The account watched (null for a type's).
+     * @param accountType The type whose accounts are watched (null for one account's).
+     * @param boundMemberId The member the client was bound to: only accounts it reaches are watched. Null for the platform's.
+     * @param condition condition
+     * @param createdAt created_at
+     * @param description description
+     * @param id id
+     * @param status `active` or `disabled`.
+     * @param updatedAt updated_at
+     */
+    public record BalanceMonitor(String accountId, String accountType, String boundMemberId, BalanceMonitorCondition condition, String createdAt, String description, String id, String status, String updatedAt) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static BalanceMonitor fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "BalanceMonitor");
+            return new BalanceMonitor(
+                    Codec.string(o.get("account_id")),
+                    Codec.string(o.get("account_type")),
+                    Codec.string(o.get("bound_member_id")),
+                    Codec.model(o.get("condition"), BalanceMonitorCondition::fromJson),
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("description")),
+                    Codec.string(o.get("id")),
+                    Codec.string(o.get("status")),
+                    Codec.string(o.get("updated_at")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("account_id", Codec.toJson(accountId));
+            o.put("account_type", Codec.toJson(accountType));
+            o.put("bound_member_id", Codec.toJson(boundMemberId));
+            o.put("condition", Codec.toJson(condition));
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("description", Codec.toJson(description));
+            o.put("id", Codec.toJson(id));
+            o.put("status", Codec.toJson(status));
+            o.put("updated_at", Codec.toJson(updatedAt));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link BalanceMonitor} field by field. */
+        public static final class Builder {
+            private String accountId;
+            private String accountType;
+            private String boundMemberId;
+            private BalanceMonitorCondition condition;
+            private String createdAt;
+            private String description;
+            private String id;
+            private String status;
+            private String updatedAt;
+
+            private Builder() {}
+
+            public Builder accountId(String accountId) {
+                this.accountId = accountId;
+                return this;
+            }
+
+            public Builder accountType(String accountType) {
+                this.accountType = accountType;
+                return this;
+            }
+
+            public Builder boundMemberId(String boundMemberId) {
+                this.boundMemberId = boundMemberId;
+                return this;
+            }
+
+            public Builder condition(BalanceMonitorCondition condition) {
+                this.condition = condition;
+                return this;
+            }
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder description(String description) {
+                this.description = description;
+                return this;
+            }
+
+            public Builder id(String id) {
+                this.id = id;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder updatedAt(String updatedAt) {
+                this.updatedAt = updatedAt;
+                return this;
+            }
+
+            public BalanceMonitor build() {
+                return new BalanceMonitor(accountId, accountType, boundMemberId, condition, createdAt, description, id, status, updatedAt);
+            }
+        }
+    }
+
+    /**
+     * When an account is beyond a monitor.
+     *
+     * @param amount In minor units, at most 10^15 either way (a debt's at least 0).
+     * @param field `balance`, `available` (the balance less what holds keep), or `debt` (what a balance below zero owes).
+     * @param op `below`, `above` or `equal`; for a debt, `deeper`.
+     */
+    public record BalanceMonitorCondition(long amount, String field, String op) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static BalanceMonitorCondition fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "BalanceMonitorCondition");
+            return new BalanceMonitorCondition(
+                    Codec.requiredInteger(o, "amount", "BalanceMonitorCondition"),
+                    Codec.string(o.get("field")),
+                    Codec.string(o.get("op")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("amount", amount);
+            o.put("field", Codec.toJson(field));
+            o.put("op", Codec.toJson(op));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link BalanceMonitorCondition} field by field. */
+        public static final class Builder {
+            private long amount;
+            private String field;
+            private String op;
+
+            private Builder() {}
+
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
+            public Builder field(String field) {
+                this.field = field;
+                return this;
+            }
+
+            public Builder op(String op) {
+                this.op = op;
+                return this;
+            }
+
+            public BalanceMonitorCondition build() {
+                return new BalanceMonitorCondition(amount, field, op);
+            }
+        }
+    }
+
+    /**
+     * A monitor deleted.
+     *
+     * @param deleted deleted
+     * @param id id
+     */
+    public record BalanceMonitorDeleted(boolean deleted, String id) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static BalanceMonitorDeleted fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "BalanceMonitorDeleted");
+            return new BalanceMonitorDeleted(
+                    Codec.requiredBool(o, "deleted", "BalanceMonitorDeleted"),
+                    Codec.string(o.get("id")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("deleted", deleted);
+            o.put("id", Codec.toJson(id));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link BalanceMonitorDeleted} field by field. */
+        public static final class Builder {
+            private boolean deleted;
+            private String id;
+
+            private Builder() {}
+
+            public Builder deleted(boolean deleted) {
+                this.deleted = deleted;
+                return this;
+            }
+
+            public Builder id(String id) {
+                this.id = id;
+                return this;
+            }
+
+            public BalanceMonitorDeleted build() {
+                return new BalanceMonitorDeleted(deleted, id);
+            }
+        }
+    }
+
+    /**
+     * BalanceMonitorPage.
+     *
+     * @param data data
+     * @param nextCursor next_cursor
+     */
+    public record BalanceMonitorPage(List<BalanceMonitor> data, String nextCursor) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static BalanceMonitorPage fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "BalanceMonitorPage");
+            return new BalanceMonitorPage(
+                    Codec.list(o.get("data"), x0 -> Codec.model(x0, BalanceMonitor::fromJson)),
+                    Codec.string(o.get("next_cursor")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("data", Codec.toJson(data));
+            o.put("next_cursor", Codec.toJson(nextCursor));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link BalanceMonitorPage} field by field. */
+        public static final class Builder {
+            private List<BalanceMonitor> data;
+            private String nextCursor;
+
+            private Builder() {}
+
+            public Builder data(List<BalanceMonitor> data) {
+                this.data = data;
+                return this;
+            }
+
+            public Builder nextCursor(String nextCursor) {
+                this.nextCursor = nextCursor;
+                return this;
+            }
+
+            public BalanceMonitorPage build() {
+                return new BalanceMonitorPage(data, nextCursor);
             }
         }
     }
@@ -4117,7 +4549,7 @@ public final class Models {
     /**
      * Why a row was refused.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message message
      */
     public record CardCodeBindingError(String code, String message) implements JsonModel {
@@ -5695,6 +6127,147 @@ public final class Models {
         }
     }
 
+    /** Where a clearance stands.: one of holding, under_review, clearing, cleared, rejecting, rejected, refused. */
+    public static final List<String> CLEARANCE_STATUS_VALUES = List.of("holding", "under_review", "clearing", "cleared", "rejecting", "rejected", "refused");
+
+    /**
+     * One account's money a clearance set aside.
+     *
+     * @param accountId account_id
+     * @param amount amount
+     * @param receiverAccountId Where it goes: the merchant's account (the recharged money), or the platform's marketing expense (a bonus, which the platform paid).
+     */
+    public record ClearedAccount(String accountId, long amount, String receiverAccountId) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ClearedAccount fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ClearedAccount");
+            return new ClearedAccount(
+                    Codec.string(o.get("account_id")),
+                    Codec.requiredInteger(o, "amount", "ClearedAccount"),
+                    Codec.string(o.get("receiver_account_id")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("account_id", Codec.toJson(accountId));
+            o.put("amount", amount);
+            o.put("receiver_account_id", Codec.toJson(receiverAccountId));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ClearedAccount} field by field. */
+        public static final class Builder {
+            private String accountId;
+            private long amount;
+            private String receiverAccountId;
+
+            private Builder() {}
+
+            public Builder accountId(String accountId) {
+                this.accountId = accountId;
+                return this;
+            }
+
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
+            public Builder receiverAccountId(String receiverAccountId) {
+                this.receiverAccountId = receiverAccountId;
+                return this;
+            }
+
+            public ClearedAccount build() {
+                return new ClearedAccount(accountId, amount, receiverAccountId);
+            }
+        }
+    }
+
+    /**
+     * One of a client's public keys, as its fingerprint.
+     *
+     * @param addedAt added_at
+     * @param fingerprint `SHA256:` and the hex SHA-256 of the Ed25519 public key's 32 bytes: enough to tell keys apart, never the key itself (and never a private key, which sanhu does…
+     * @param number 1 for the key the client was created with, one more for each key added.
+     * @param revokedAt revoked_at (optional)
+     * @param status active or revoked.
+     */
+    public record ClientKeyView(String addedAt, String fingerprint, long number, String revokedAt, String status) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ClientKeyView fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ClientKeyView");
+            return new ClientKeyView(
+                    Codec.string(o.get("added_at")),
+                    Codec.string(o.get("fingerprint")),
+                    Codec.requiredInteger(o, "number", "ClientKeyView"),
+                    Codec.string(o.get("revoked_at")),
+                    Codec.string(o.get("status")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("added_at", Codec.toJson(addedAt));
+            o.put("fingerprint", Codec.toJson(fingerprint));
+            o.put("number", number);
+            if (revokedAt != null) o.put("revoked_at", Codec.toJson(revokedAt));
+            o.put("status", Codec.toJson(status));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ClientKeyView} field by field. */
+        public static final class Builder {
+            private String addedAt;
+            private String fingerprint;
+            private long number;
+            private String revokedAt;
+            private String status;
+
+            private Builder() {}
+
+            public Builder addedAt(String addedAt) {
+                this.addedAt = addedAt;
+                return this;
+            }
+
+            public Builder fingerprint(String fingerprint) {
+                this.fingerprint = fingerprint;
+                return this;
+            }
+
+            public Builder number(long number) {
+                this.number = number;
+                return this;
+            }
+
+            public Builder revokedAt(String revokedAt) {
+                this.revokedAt = revokedAt;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public ClientKeyView build() {
+                return new ClientKeyView(addedAt, fingerprint, number, revokedAt, status);
+            }
+        }
+    }
+
     /**
      * CloseAccountRequest.
      */
@@ -6203,6 +6776,48 @@ public final class Models {
 
             public CompletePhoneChangeRequest build() {
                 return new CompletePhoneChangeRequest();
+            }
+        }
+    }
+
+    /**
+     * Configuration.
+     *
+     * @param settings settings
+     */
+    public record Configuration(List<Setting> settings) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static Configuration fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "Configuration");
+            return new Configuration(
+                    Codec.list(o.get("settings"), x0 -> Codec.model(x0, Setting::fromJson)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("settings", Codec.toJson(settings));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link Configuration} field by field. */
+        public static final class Builder {
+            private List<Setting> settings;
+
+            private Builder() {}
+
+            public Builder settings(List<Setting> settings) {
+                this.settings = settings;
+                return this;
+            }
+
+            public Configuration build() {
+                return new Configuration(settings);
             }
         }
     }
@@ -7130,6 +7745,75 @@ public final class Models {
 
             public CouponValidity build() {
                 return new CouponValidity(daysFromIssue, from, until);
+            }
+        }
+    }
+
+    /**
+     * CreateBalanceMonitorRequest.
+     *
+     * @param accountId One member account to watch; or (optional)
+     * @param accountType every account of this configured type (those the client reaches). (optional)
+     * @param condition condition
+     * @param description description (optional)
+     */
+    public record CreateBalanceMonitorRequest(String accountId, String accountType, BalanceMonitorCondition condition, String description) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static CreateBalanceMonitorRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "CreateBalanceMonitorRequest");
+            return new CreateBalanceMonitorRequest(
+                    Codec.string(o.get("account_id")),
+                    Codec.string(o.get("account_type")),
+                    Codec.model(o.get("condition"), BalanceMonitorCondition::fromJson),
+                    Codec.string(o.get("description")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            if (accountId != null) o.put("account_id", Codec.toJson(accountId));
+            if (accountType != null) o.put("account_type", Codec.toJson(accountType));
+            o.put("condition", Codec.toJson(condition));
+            if (description != null) o.put("description", Codec.toJson(description));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link CreateBalanceMonitorRequest} field by field. */
+        public static final class Builder {
+            private String accountId;
+            private String accountType;
+            private BalanceMonitorCondition condition;
+            private String description;
+
+            private Builder() {}
+
+            public Builder accountId(String accountId) {
+                this.accountId = accountId;
+                return this;
+            }
+
+            public Builder accountType(String accountType) {
+                this.accountType = accountType;
+                return this;
+            }
+
+            public Builder condition(BalanceMonitorCondition condition) {
+                this.condition = condition;
+                return this;
+            }
+
+            public Builder description(String description) {
+                this.description = description;
+                return this;
+            }
+
+            public CreateBalanceMonitorRequest build() {
+                return new CreateBalanceMonitorRequest(accountId, accountType, condition, description);
             }
         }
     }
@@ -8993,6 +9677,57 @@ public final class Models {
     public static final List<String> DEPOSIT_STATUS_VALUES = List.of("holding", "held", "refused", "releasing", "released", "capturing", "captured");
 
     /**
+     * An account type in effect (null: the merchant type's first account), and where it came from.
+     *
+     * @param source `platform`, or the id of the merchant that set it.
+     * @param value value
+     */
+    public record EffectiveAccountType(String source, String value) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static EffectiveAccountType fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "EffectiveAccountType");
+            return new EffectiveAccountType(
+                    Codec.string(o.get("source")),
+                    Codec.string(o.get("value")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("source", Codec.toJson(source));
+            o.put("value", Codec.toJson(value));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link EffectiveAccountType} field by field. */
+        public static final class Builder {
+            private String source;
+            private String value;
+
+            private Builder() {}
+
+            public Builder source(String source) {
+                this.source = source;
+                return this;
+            }
+
+            public Builder value(String value) {
+                this.value = value;
+                return this;
+            }
+
+            public EffectiveAccountType build() {
+                return new EffectiveAccountType(source, value);
+            }
+        }
+    }
+
+    /**
      * The account types a merchant's members are offered, and where that came from.
      *
      * @param source `platform`, or the id of the merchant that set it.
@@ -9452,13 +10187,13 @@ public final class Models {
         }
     }
 
-    /** Every error code the API answers with. A code is stable: never renamed, always with the same status.: one of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid. */
-    public static final List<String> ERROR_CODE_VALUES = List.of("missing_signature", "malformed_signature", "unknown_client", "client_revoked", "stale_timestamp", "invalid_signature", "replayed_nonce", "scope_missing", "client_bound", "rate_limited", "staff_session_invalid", "staff_session_expired", "csrf_token_missing", "csrf_token_invalid", "invalid_credentials", "staff_locked", "staff_disabled", "staff_session_required", "approval_not_found", "approval_same_staff_member", "approval_decided", "approval_in_progress", "route_not_found", "method_not_allowed", "body_too_large", "invalid_json", "unknown_field", "missing_field", "invalid_field", "invalid_consistency", "invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_use", "idempotency_key_not_accepted", "invalid_id", "invalid_query", "unknown_parameter", "missing_parameter", "invalid_cursor", "invalid_amount", "amount_out_of_range", "unknown_currency", "invalid_normal_side", "invalid_overdraft_limit", "invalid_code", "invalid_reference", "invalid_metadata", "invalid_timeout", "invalid_batch_size", "invalid_action", "invalid_limit", "invalid_time", "invalid_account_ids", "invalid_kind", "invalid_scope", "invalid_status", "invalid_result", "invalid_role", "invalid_operation", "invalid_decision", "invalid_payout_result", "invalid_direction", "invalid_purpose", "transfer_not_found", "exists_with_different_fields", "duplicate_id_in_batch", "account_not_found", "same_account", "currency_mismatch", "account_closed", "debits_blocked", "credits_blocked", "insufficient_funds", "overflow", "pending_not_found", "pending_already_posted", "pending_already_voided", "pending_expired", "amount_exceeds_pending", "linked_event_failed", "linked_event_chain_open", "account_has_pending", "account_not_empty", "internal_error", "ledger_unavailable", "not_ready", "request_timeout", "audit_unavailable", "account_close_required", "account_frozen", "account_other_member", "account_status_unchanged", "account_stop_payment", "account_type_code_invalid", "account_type_duplicate", "account_type_exactly_one_must_open_on_activation", "account_type_limit_reached", "account_type_name_invalid", "account_type_not_configured", "account_type_not_offered", "account_type_overdraft_invalid", "account_type_per_member_invalid", "address_invalid", "authentication_certificate_not_accepted", "authentication_channel_invalid", "authentication_inconsistent", "authentication_not_found", "authentication_not_pending", "authentication_other_member", "authentication_subject_mismatch", "authentication_subject_required", "authentication_type_unknown", "bank_card_not_found", "basic_account_exists", "card_already_bound", "card_holder_invalid", "card_holder_mismatch", "card_not_members", "card_number_check_failed", "card_number_invalid", "card_security_data_refused", "card_token_invalid", "certificate_check_failed", "certificate_conflict", "certificate_format_invalid", "certificate_kind_mismatch", "certificate_taken", "certificate_type_unknown", "code_attempts_exhausted", "code_expired", "code_incorrect", "code_policy_invalid", "code_sent_too_recently", "code_used", "company_credit_code_required", "concurrent_change", "customer_banned", "customer_frozen", "customer_inconsistent", "customer_kind_mismatch", "customer_merge_required", "customer_merged", "customer_not_found", "customer_status_unchanged", "customer_stop_payment", "dormancy_days_invalid", "email_invalid", "identity_not_found", "identity_taken", "industry_invalid", "last_admin", "last_identity", "legal_person_certificate_not_personal", "licence_expiry_invalid", "masked_card_number_invalid", "member_account_not_found", "member_already_active", "member_cancelled", "member_has_open_orders", "member_kind_mismatch", "member_locked", "member_not_active", "member_not_enterprise", "member_not_found", "member_not_locked", "member_not_real_named", "member_recently_active", "merchant_business_of_another_customer", "merchant_cap_reached", "merchant_certificate_required", "merchant_contact_invalid", "merchant_depth_exceeded", "merchant_document_invalid", "merchant_documents_missing", "merchant_level_not_allowed", "merchant_level_required", "merchant_level_type_not_allowed", "merchant_level_unknown", "merchant_limit_exceeded", "merchant_limits_invalid", "merchant_member_identities_fixed", "merchant_member_kind_not_allowed", "merchant_move_into_own_subtree", "merchant_name_invalid", "merchant_not_applying", "merchant_not_found", "merchant_not_receiving", "merchant_not_special", "merchant_not_under_review", "merchant_parent_not_active", "merchant_parent_unknown", "merchant_real_name_required", "merchant_requires_counter_opening", "merchant_review_reason_required", "merchant_review_staff_only", "merchant_scenario_invalid", "merchant_setting_invalid", "merchant_setting_locked", "merchant_settings_from_above", "merchant_status_change_not_allowed", "merchant_status_invalid", "merchant_tier_bonus_platform_only", "merchant_type_code_invalid", "merchant_type_unknown", "merge_authentication_other_customer", "merge_certificate_mismatch", "merge_member_not_of_customer", "merge_requires_administrator", "merge_same_customer", "merge_would_lift_restriction", "nickname_all_digits", "nickname_character_invalid", "nickname_length_invalid", "operation_not_allowed_for_role", "operator_disabled", "operator_limit_currency_mismatch", "operator_limit_per_day", "operator_limit_per_transaction", "operator_limits_inconsistent", "operator_not_admin", "operator_not_authorised", "operator_not_found", "operator_other_member", "operator_removed", "operator_status_unchanged", "organisation_name_invalid", "pay_password_already_set", "pay_password_incorrect", "pay_password_locked", "pay_password_not_set", "pay_password_not_six_digits", "pay_password_policy_invalid", "pay_password_repeated", "pay_password_reset_certificate_mismatch", "pay_password_reset_phone_required", "pay_password_reset_real_name_required", "pay_password_sequence", "phone_change_code_mismatch", "phone_change_expired", "phone_change_not_found", "phone_change_unverified", "phone_invalid", "phone_unchanged", "product_already_signed", "product_authorisation_not_child", "product_code_invalid", "product_fee_rate_invalid", "product_from_parent", "product_internal_only", "product_merchant_not_open", "product_not_found", "product_not_signed", "product_parent_not_signed", "product_review_reason_required", "product_review_staff_only", "product_revoked_by_authoriser_only", "product_signing_not_found", "product_signing_not_under_review", "product_signing_status_change_not_allowed", "product_signings_too_many", "product_type_not_allowed", "real_name_invalid", "reason_invalid", "settlement_account_changed", "settlement_account_fixed", "settlement_account_invalid", "settlement_account_kind_not_accepted", "settlement_account_missing", "settlement_account_name_mismatch", "settlement_account_real_name_required", "settlement_account_unverified", "settlement_cycle_invalid", "staff_name_invalid", "sub_merchant_client_refused", "third_party_provider_invalid", "third_party_subject_invalid", "account_not_in_wallet", "account_not_members", "account_not_rechargeable", "account_type_mismatch", "adjustment_same_actor", "amount_overflow", "below_minimum_withdrawal", "bonus_spent_exceeds_refund", "capture_exceeds_holds", "channel_not_configured", "daily_transfer_limit_exceeded", "deduction_order_invalid", "deposit_beneficiary_invalid", "deposit_capture_not_allowed", "deposit_captured", "deposit_not_found", "deposit_not_held", "deposit_release_not_allowed", "deposit_released", "duplicate_account", "escrow_release_not_allowed", "escrow_released", "escrow_return_not_allowed", "escrow_returned", "exceeds_withdrawable", "fee_rule_invalid", "flow_account_not_found", "flow_cursor_invalid", "flow_limit_invalid", "freeze_not_found", "hold_timeout_invalid", "member_scope_mismatch", "minimum_withdrawal_invalid", "no_bonus_account", "no_holds", "not_wallet_account", "not_withdrawable", "operator_limit_exceeded", "operator_required", "order_closed", "order_not_found", "order_not_under_review", "order_number_invalid", "order_number_reused", "order_state_invalid", "order_under_review", "pay_by_phone_not_allowed", "pay_code_expired", "pay_code_lookups_limited", "pay_code_not_found", "pay_code_ttl_invalid", "pay_code_used", "pay_password_required", "payment_limit_exceeded", "payment_limits_invalid", "payment_not_escrowed", "payment_not_refundable", "payment_not_split", "platform_account_not_found", "receiver_not_allowed", "receiver_not_found", "recharge_below_fee", "recharge_not_refundable", "recharge_tier_invalid", "recharge_tier_unavailable", "refund_exceeds_payment", "refund_exceeds_recharge", "refund_not_allowed", "refund_number_reused", "same_wallet", "sms_verification_required", "split_receiver_not_found", "split_receivers_invalid", "split_refund_exceeds_share", "split_share_invalid", "split_shares_mismatch", "subsidy_account_withdrawable", "subsidy_credits_invalid", "subsidy_enterprise_only", "subsidy_fund_insufficient", "subsidy_funding_source_invalid", "transfer_limit_exceeded", "transfer_limit_invalid", "transfer_not_allowed", "withdrawal_below_fee", "withdrawal_not_offered", "card_amount_invalid", "card_batch_already_approved_by_role", "card_batch_approver_not_authorised", "card_batch_not_approved", "card_batch_not_found", "card_batch_same_approver", "card_batch_sold_out", "card_channel_invalid", "card_code_attempts_exceeded", "card_code_expired", "card_code_expiry_invalid", "card_code_invalid", "card_code_not_found", "card_code_quantity_invalid", "card_code_rows_invalid", "card_code_used", "card_codes_exceed_batch", "card_count_invalid", "card_cursor_invalid", "card_discount_invalid", "card_expired", "card_grade_invalid", "card_list_limit_invalid", "card_member_already_bound", "card_not_active", "card_not_found", "card_not_frozen", "card_not_rechargeable", "card_not_sold", "card_not_stored_value", "card_order_number_required", "card_owner_required", "card_price_invalid", "card_quantity_invalid", "card_receiver_outside_scope", "card_refund_exceeds_payment", "card_segment_full", "card_segment_invalid", "card_segment_not_found", "card_segment_overlaps", "card_transaction_not_found", "card_type_name_invalid", "card_type_not_found", "card_validity_invalid", "checkout_coupons_too_many", "checkout_lines_invalid", "checkout_nothing_to_pay", "checkout_quote_expired", "checkout_quote_mismatch", "checkout_quote_not_found", "checkout_quote_used", "coupon_expired", "coupon_issue_members_invalid", "coupon_kind_invalid", "coupon_member_limit_reached", "coupon_not_found", "coupon_not_members", "coupon_out_of_scope", "coupon_quantity_invalid", "coupon_scope_invalid", "coupon_stacking_conflict", "coupon_template_expired", "coupon_template_name_invalid", "coupon_template_not_found", "coupon_template_repeated", "coupon_template_sold_out", "coupon_threshold_not_met", "coupon_used", "coupon_validity_invalid", "member_card_number_invalid", "bill_not_found", "bill_period_invalid", "bill_period_not_closed", "bill_limit_invalid", "bill_cursor_invalid", "bill_too_large", "webhook_not_found", "webhook_delivery_not_found", "webhook_url_invalid", "webhook_url_not_allowed", "webhook_events_invalid", "webhook_description_invalid", "webhook_limit_reached", "webhook_disabled", "webhook_cursor_invalid", "webhook_limit_invalid");
+    /** Every error code the API answers with. A code is stable: never renamed, always with the same status.: one of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. */
+    public static final List<String> ERROR_CODE_VALUES = List.of("missing_signature", "malformed_signature", "unknown_client", "client_revoked", "stale_timestamp", "invalid_signature", "replayed_nonce", "scope_missing", "client_bound", "provider_product_not_authorised", "rate_limited", "staff_session_invalid", "staff_session_expired", "csrf_token_missing", "csrf_token_invalid", "invalid_credentials", "staff_locked", "staff_disabled", "staff_session_required", "approval_not_found", "approval_same_staff_member", "approval_decided", "approval_in_progress", "staff_not_found", "api_client_not_found", "route_not_found", "method_not_allowed", "body_too_large", "invalid_json", "unknown_field", "missing_field", "invalid_field", "invalid_consistency", "invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_use", "idempotency_key_not_accepted", "invalid_id", "invalid_query", "unknown_parameter", "missing_parameter", "invalid_cursor", "invalid_amount", "amount_out_of_range", "unknown_currency", "invalid_normal_side", "invalid_overdraft_limit", "invalid_code", "invalid_reference", "invalid_metadata", "invalid_timeout", "invalid_batch_size", "invalid_action", "invalid_limit", "invalid_time", "invalid_account_ids", "invalid_kind", "invalid_scope", "invalid_status", "invalid_result", "invalid_role", "invalid_operation", "invalid_decision", "invalid_payout_result", "invalid_direction", "invalid_purpose", "transfer_not_found", "exists_with_different_fields", "duplicate_id_in_batch", "account_not_found", "same_account", "currency_mismatch", "account_closed", "debits_blocked", "credits_blocked", "insufficient_funds", "overflow", "pending_not_found", "pending_already_posted", "pending_already_voided", "pending_expired", "amount_exceeds_pending", "linked_event_failed", "linked_event_chain_open", "account_has_pending", "account_not_empty", "internal_error", "ledger_unavailable", "not_ready", "request_timeout", "audit_unavailable", "account_close_required", "account_frozen", "account_other_member", "account_status_unchanged", "account_stop_payment", "account_type_code_invalid", "account_type_duplicate", "account_type_exactly_one_must_open_on_activation", "account_type_limit_reached", "account_type_name_invalid", "account_type_not_configured", "account_type_not_offered", "account_type_overdraft_invalid", "account_type_per_member_invalid", "address_invalid", "authentication_certificate_not_accepted", "authentication_channel_invalid", "authentication_inconsistent", "authentication_not_found", "authentication_not_pending", "authentication_other_member", "authentication_subject_mismatch", "authentication_subject_required", "authentication_type_unknown", "bank_card_not_found", "basic_account_exists", "card_already_bound", "card_holder_invalid", "card_holder_mismatch", "card_not_members", "card_number_check_failed", "card_number_invalid", "card_security_data_refused", "card_token_invalid", "certificate_check_failed", "certificate_conflict", "certificate_format_invalid", "certificate_kind_mismatch", "certificate_taken", "certificate_type_unknown", "code_attempts_exhausted", "code_expired", "code_incorrect", "code_policy_invalid", "code_sent_too_recently", "code_used", "company_credit_code_required", "concurrent_change", "customer_banned", "customer_frozen", "customer_inconsistent", "customer_kind_mismatch", "customer_merge_required", "customer_merged", "customer_not_found", "customer_status_unchanged", "customer_stop_payment", "dormancy_days_invalid", "email_invalid", "identity_not_found", "identity_taken", "industry_invalid", "last_admin", "last_identity", "legal_person_certificate_not_personal", "licence_expiry_invalid", "masked_card_number_invalid", "member_account_not_found", "member_already_active", "member_cancelled", "member_has_open_orders", "member_kind_mismatch", "member_locked", "member_not_active", "member_not_enterprise", "member_not_found", "member_not_locked", "member_not_real_named", "member_recently_active", "merchant_business_of_another_customer", "merchant_cap_reached", "merchant_certificate_required", "merchant_contact_invalid", "merchant_depth_exceeded", "merchant_document_invalid", "merchant_documents_missing", "merchant_level_not_allowed", "merchant_level_required", "merchant_level_type_not_allowed", "merchant_level_unknown", "merchant_limit_exceeded", "merchant_limits_invalid", "merchant_member_identities_fixed", "merchant_member_kind_not_allowed", "merchant_move_into_own_subtree", "merchant_name_invalid", "merchant_not_applying", "merchant_not_found", "merchant_not_receiving", "merchant_not_special", "merchant_not_under_review", "merchant_parent_not_active", "merchant_parent_unknown", "merchant_real_name_required", "merchant_requires_counter_opening", "merchant_review_reason_required", "merchant_review_staff_only", "merchant_scenario_invalid", "merchant_setting_invalid", "merchant_setting_locked", "merchant_settings_from_above", "merchant_status_change_not_allowed", "merchant_status_invalid", "merchant_tier_bonus_platform_only", "merchant_type_code_invalid", "merchant_type_unknown", "merge_authentication_other_customer", "merge_certificate_mismatch", "merge_member_not_of_customer", "merge_requires_administrator", "merge_same_customer", "merge_would_lift_restriction", "nickname_all_digits", "nickname_character_invalid", "nickname_length_invalid", "operation_not_allowed_for_role", "operator_disabled", "operator_limit_currency_mismatch", "operator_limit_per_day", "operator_limit_per_transaction", "operator_limits_inconsistent", "operator_not_admin", "operator_not_authorised", "operator_not_found", "operator_other_member", "operator_removed", "operator_status_unchanged", "organisation_name_invalid", "pay_password_already_set", "pay_password_incorrect", "pay_password_locked", "pay_password_not_set", "pay_password_not_six_digits", "pay_password_policy_invalid", "pay_password_repeated", "pay_password_reset_certificate_mismatch", "pay_password_reset_phone_required", "pay_password_reset_real_name_required", "pay_password_sequence", "phone_change_code_mismatch", "phone_change_expired", "phone_change_not_found", "phone_change_unverified", "phone_invalid", "phone_unchanged", "product_already_signed", "product_authorisation_not_child", "product_code_invalid", "product_fee_rate_invalid", "product_from_parent", "product_internal_only", "product_merchant_not_open", "product_not_found", "product_not_signed", "product_parent_not_signed", "product_review_reason_required", "product_review_staff_only", "product_revoked_by_authoriser_only", "product_signing_not_found", "product_signing_not_under_review", "product_signing_status_change_not_allowed", "product_signings_too_many", "product_type_not_allowed", "provider_authorisation_not_found", "provider_authorisations_too_many", "provider_not_active", "provider_not_service_provider", "provider_products_invalid", "provider_self", "provider_unknown", "real_name_invalid", "reason_invalid", "settlement_account_changed", "settlement_account_fixed", "settlement_account_invalid", "settlement_account_kind_not_accepted", "settlement_account_missing", "settlement_account_name_mismatch", "settlement_account_real_name_required", "settlement_account_unverified", "settlement_cycle_invalid", "staff_name_invalid", "sub_merchant_client_refused", "third_party_provider_invalid", "third_party_subject_invalid", "account_not_in_wallet", "account_not_members", "account_not_rechargeable", "account_type_mismatch", "adjustment_same_actor", "amount_overflow", "below_minimum_withdrawal", "bonus_spent_exceeds_refund", "capture_exceeds_holds", "channel_not_configured", "clearance_account_unavailable", "clearance_not_found", "clearance_not_under_review", "clearance_review_staff_only", "clearance_same_actor", "cross_wallet_top_up_not_allowed", "daily_transfer_limit_exceeded", "deduction_order_invalid", "deposit_beneficiary_invalid", "deposit_capture_not_allowed", "deposit_captured", "deposit_not_found", "deposit_not_held", "deposit_release_not_allowed", "deposit_released", "duplicate_account", "escrow_release_not_allowed", "escrow_released", "escrow_return_not_allowed", "escrow_returned", "exceeds_withdrawable", "fee_rule_invalid", "flow_account_not_found", "flow_cursor_invalid", "flow_limit_invalid", "freeze_not_found", "hold_timeout_invalid", "member_scope_mismatch", "minimum_withdrawal_invalid", "no_bonus_account", "no_holds", "not_wallet_account", "not_withdrawable", "operator_limit_exceeded", "operator_required", "order_closed", "order_not_found", "order_not_under_review", "order_number_invalid", "order_number_reused", "order_state_invalid", "order_under_review", "pay_by_phone_not_allowed", "pay_code_expired", "pay_code_lookups_limited", "pay_code_not_found", "pay_code_ttl_invalid", "pay_code_used", "pay_password_required", "payment_limit_exceeded", "payment_limits_invalid", "payment_not_escrowed", "payment_not_refundable", "payment_not_split", "platform_account_not_found", "receiver_not_allowed", "receiver_not_found", "recharge_below_fee", "recharge_not_refundable", "recharge_tier_invalid", "recharge_tier_unavailable", "refund_exceeds_payment", "refund_exceeds_recharge", "refund_not_allowed", "refund_number_reused", "same_wallet", "sms_verification_required", "split_receiver_not_found", "split_receivers_invalid", "split_refund_exceeds_share", "split_share_invalid", "split_shares_mismatch", "subsidy_account_withdrawable", "subsidy_credits_invalid", "subsidy_enterprise_only", "subsidy_fund_insufficient", "subsidy_funding_source_invalid", "top_up_members_differ", "top_up_same_wallet", "transfer_limit_exceeded", "transfer_limit_invalid", "transfer_not_allowed", "wallet_already_clear", "wallet_has_held_money", "wallet_money_not_clearable", "wallet_not_merchants", "withdrawal_below_fee", "withdrawal_not_offered", "card_amount_invalid", "card_batch_already_approved_by_role", "card_batch_approver_not_authorised", "card_batch_not_approved", "card_batch_not_found", "card_batch_same_approver", "card_batch_sold_out", "card_channel_invalid", "card_code_attempts_exceeded", "card_code_expired", "card_code_expiry_invalid", "card_code_invalid", "card_code_not_found", "card_code_quantity_invalid", "card_code_rows_invalid", "card_code_used", "card_codes_exceed_batch", "card_count_invalid", "card_cursor_invalid", "card_discount_invalid", "card_expired", "card_grade_invalid", "card_list_limit_invalid", "card_member_already_bound", "card_not_active", "card_not_found", "card_not_frozen", "card_not_rechargeable", "card_not_sold", "card_not_stored_value", "card_order_number_required", "card_owner_required", "card_price_invalid", "card_quantity_invalid", "card_receiver_outside_scope", "card_refund_exceeds_payment", "card_segment_full", "card_segment_invalid", "card_segment_not_found", "card_segment_overlaps", "card_transaction_not_found", "card_type_name_invalid", "card_type_not_found", "card_validity_invalid", "checkout_coupons_too_many", "checkout_lines_invalid", "checkout_nothing_to_pay", "checkout_quote_expired", "checkout_quote_mismatch", "checkout_quote_not_found", "checkout_quote_used", "coupon_expired", "coupon_issue_members_invalid", "coupon_kind_invalid", "coupon_member_limit_reached", "coupon_not_found", "coupon_not_members", "coupon_out_of_scope", "coupon_quantity_invalid", "coupon_scope_invalid", "coupon_stacking_conflict", "coupon_template_expired", "coupon_template_name_invalid", "coupon_template_not_found", "coupon_template_repeated", "coupon_template_sold_out", "coupon_threshold_not_met", "coupon_used", "coupon_validity_invalid", "member_card_number_invalid", "bill_not_found", "bill_period_invalid", "bill_period_not_closed", "bill_limit_invalid", "bill_cursor_invalid", "bill_too_large", "webhook_not_found", "webhook_delivery_not_found", "webhook_url_invalid", "webhook_url_not_allowed", "webhook_events_invalid", "webhook_description_invalid", "webhook_limit_reached", "webhook_disabled", "webhook_cursor_invalid", "webhook_limit_invalid", "balance_monitor_not_found", "balance_monitor_target_invalid", "balance_monitor_condition_invalid", "balance_monitor_limit_reached", "balance_monitor_description_invalid");
 
     /**
      * ErrorError.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message For people; may change. Branch on `code`.
      * @param requestId The request's id, also in the `X-Request-Id` header; quote it to the operator.
      */
@@ -12479,12 +13214,13 @@ public final class Models {
      * @param code code
      * @param merchantTypes The merchant types it mounts; empty: every type.
      * @param name As configured (渠道商, 代理商 ...).
+     * @param serviceProvider A service provider's level (服务商): merchants authorise a merchant of it for named products (`POST /v1/merchants/&#123;id}/providers`).
      * @param special A special merchant's level (特约商户): its merchants open sub-merchants through their client.
      * @param subMerchant A sub-merchant's level (子商户): no login or client of its own, operated through its parent's client.
      * @param top A merchant of it may stand at the top, without a parent.
      * @param under The levels a merchant of it may sit under.
      */
-    public record MerchantLevel(String code, List<String> merchantTypes, String name, boolean special, boolean subMerchant, boolean top, List<String> under) implements JsonModel {
+    public record MerchantLevel(String code, List<String> merchantTypes, String name, boolean serviceProvider, boolean special, boolean subMerchant, boolean top, List<String> under) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static MerchantLevel fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "MerchantLevel");
@@ -12492,6 +13228,7 @@ public final class Models {
                     Codec.string(o.get("code")),
                     Codec.list(o.get("merchant_types"), x0 -> Codec.string(x0)),
                     Codec.string(o.get("name")),
+                    Codec.requiredBool(o, "service_provider", "MerchantLevel"),
                     Codec.requiredBool(o, "special", "MerchantLevel"),
                     Codec.requiredBool(o, "sub_merchant", "MerchantLevel"),
                     Codec.requiredBool(o, "top", "MerchantLevel"),
@@ -12504,6 +13241,7 @@ public final class Models {
             o.put("code", Codec.toJson(code));
             o.put("merchant_types", Codec.toJson(merchantTypes));
             o.put("name", Codec.toJson(name));
+            o.put("service_provider", serviceProvider);
             o.put("special", special);
             o.put("sub_merchant", subMerchant);
             o.put("top", top);
@@ -12521,6 +13259,7 @@ public final class Models {
             private String code;
             private List<String> merchantTypes;
             private String name;
+            private boolean serviceProvider;
             private boolean special;
             private boolean subMerchant;
             private boolean top;
@@ -12540,6 +13279,11 @@ public final class Models {
 
             public Builder name(String name) {
                 this.name = name;
+                return this;
+            }
+
+            public Builder serviceProvider(boolean serviceProvider) {
+                this.serviceProvider = serviceProvider;
                 return this;
             }
 
@@ -12564,7 +13308,7 @@ public final class Models {
             }
 
             public MerchantLevel build() {
-                return new MerchantLevel(code, merchantTypes, name, special, subMerchant, top, under);
+                return new MerchantLevel(code, merchantTypes, name, serviceProvider, special, subMerchant, top, under);
             }
         }
     }
@@ -12726,18 +13470,22 @@ public final class Models {
      * What a merchant sets itself (each absent: as above it), and what it locks below.
      *
      * @param accountTypes account_types (optional)
+     * @param clearanceAccountType clearance_account_type (optional)
+     * @param crossWalletTopUp cross_wallet_top_up (optional)
      * @param locked locked (optional)
      * @param rechargeTiers recharge_tiers (optional)
      * @param smsVerificationToOpen sms_verification_to_open (optional)
      * @param walletGroup wallet_group (optional)
      * @param withdrawalAllowed withdrawal_allowed (optional)
      */
-    public record MerchantOwnSettings(List<String> accountTypes, List<String> locked, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
+    public record MerchantOwnSettings(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static MerchantOwnSettings fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "MerchantOwnSettings");
             return new MerchantOwnSettings(
                     Codec.list(o.get("account_types"), x0 -> Codec.string(x0)),
+                    Codec.string(o.get("clearance_account_type")),
+                    Codec.bool(o.get("cross_wallet_top_up")),
                     Codec.list(o.get("locked"), x0 -> Codec.string(x0)),
                     Codec.list(o.get("recharge_tiers"), x0 -> Codec.model(x0, RechargeTierSetting::fromJson)),
                     Codec.bool(o.get("sms_verification_to_open")),
@@ -12749,6 +13497,8 @@ public final class Models {
         public Map<String, Object> toJson() {
             Map<String, Object> o = new LinkedHashMap<>();
             if (accountTypes != null) o.put("account_types", Codec.toJson(accountTypes));
+            if (clearanceAccountType != null) o.put("clearance_account_type", Codec.toJson(clearanceAccountType));
+            if (crossWalletTopUp != null) o.put("cross_wallet_top_up", Codec.toJson(crossWalletTopUp));
             if (locked != null) o.put("locked", Codec.toJson(locked));
             if (rechargeTiers != null) o.put("recharge_tiers", Codec.toJson(rechargeTiers));
             if (smsVerificationToOpen != null) o.put("sms_verification_to_open", Codec.toJson(smsVerificationToOpen));
@@ -12765,6 +13515,8 @@ public final class Models {
         /** Builds a {@link MerchantOwnSettings} field by field. */
         public static final class Builder {
             private List<String> accountTypes;
+            private String clearanceAccountType;
+            private Boolean crossWalletTopUp;
             private List<String> locked;
             private List<RechargeTierSetting> rechargeTiers;
             private Boolean smsVerificationToOpen;
@@ -12775,6 +13527,16 @@ public final class Models {
 
             public Builder accountTypes(List<String> accountTypes) {
                 this.accountTypes = accountTypes;
+                return this;
+            }
+
+            public Builder clearanceAccountType(String clearanceAccountType) {
+                this.clearanceAccountType = clearanceAccountType;
+                return this;
+            }
+
+            public Builder crossWalletTopUp(Boolean crossWalletTopUp) {
+                this.crossWalletTopUp = crossWalletTopUp;
                 return this;
             }
 
@@ -12804,7 +13566,7 @@ public final class Models {
             }
 
             public MerchantOwnSettings build() {
-                return new MerchantOwnSettings(accountTypes, locked, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
+                return new MerchantOwnSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -13131,6 +13893,8 @@ public final class Models {
      * A merchant's settings in effect, each with where it came from.
      *
      * @param accountTypes account_types
+     * @param clearanceAccountType The account type of the merchant's member an offline clear of a member's wallet pays into.
+     * @param crossWalletTopUp Whether the merchant's members move money between their wallet here and at another merchant of the same top that allows it too.
      * @param locked The settings merchants above locked: not set here.
      * @param merchantId merchant_id
      * @param own own
@@ -13139,12 +13903,14 @@ public final class Models {
      * @param walletGroup wallet_group
      * @param withdrawalAllowed withdrawal_allowed
      */
-    public record MerchantSettings(EffectiveAccountTypes accountTypes, List<LockedSetting> locked, String merchantId, MerchantOwnSettings own, EffectiveRechargeTiers rechargeTiers, EffectiveFlag smsVerificationToOpen, EffectiveWalletGroup walletGroup, EffectiveFlag withdrawalAllowed) implements JsonModel {
+    public record MerchantSettings(EffectiveAccountTypes accountTypes, EffectiveAccountType clearanceAccountType, EffectiveFlag crossWalletTopUp, List<LockedSetting> locked, String merchantId, MerchantOwnSettings own, EffectiveRechargeTiers rechargeTiers, EffectiveFlag smsVerificationToOpen, EffectiveWalletGroup walletGroup, EffectiveFlag withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static MerchantSettings fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "MerchantSettings");
             return new MerchantSettings(
                     Codec.model(o.get("account_types"), EffectiveAccountTypes::fromJson),
+                    Codec.model(o.get("clearance_account_type"), EffectiveAccountType::fromJson),
+                    Codec.model(o.get("cross_wallet_top_up"), EffectiveFlag::fromJson),
                     Codec.list(o.get("locked"), x0 -> Codec.model(x0, LockedSetting::fromJson)),
                     Codec.string(o.get("merchant_id")),
                     Codec.model(o.get("own"), MerchantOwnSettings::fromJson),
@@ -13158,6 +13924,8 @@ public final class Models {
         public Map<String, Object> toJson() {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("account_types", Codec.toJson(accountTypes));
+            o.put("clearance_account_type", Codec.toJson(clearanceAccountType));
+            o.put("cross_wallet_top_up", Codec.toJson(crossWalletTopUp));
             o.put("locked", Codec.toJson(locked));
             o.put("merchant_id", Codec.toJson(merchantId));
             o.put("own", Codec.toJson(own));
@@ -13176,6 +13944,8 @@ public final class Models {
         /** Builds a {@link MerchantSettings} field by field. */
         public static final class Builder {
             private EffectiveAccountTypes accountTypes;
+            private EffectiveAccountType clearanceAccountType;
+            private EffectiveFlag crossWalletTopUp;
             private List<LockedSetting> locked;
             private String merchantId;
             private MerchantOwnSettings own;
@@ -13188,6 +13958,16 @@ public final class Models {
 
             public Builder accountTypes(EffectiveAccountTypes accountTypes) {
                 this.accountTypes = accountTypes;
+                return this;
+            }
+
+            public Builder clearanceAccountType(EffectiveAccountType clearanceAccountType) {
+                this.clearanceAccountType = clearanceAccountType;
+                return this;
+            }
+
+            public Builder crossWalletTopUp(EffectiveFlag crossWalletTopUp) {
+                this.crossWalletTopUp = crossWalletTopUp;
                 return this;
             }
 
@@ -13227,7 +14007,7 @@ public final class Models {
             }
 
             public MerchantSettings build() {
-                return new MerchantSettings(accountTypes, locked, merchantId, own, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
+                return new MerchantSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, merchantId, own, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -16773,6 +17553,264 @@ public final class Models {
     }
 
     /**
+     * A merchant's authorisation of a service provider.
+     *
+     * @param authorisedAt authorised_at
+     * @param authorisedBy authorised_by
+     * @param products The products the provider's client uses for the merchant.
+     * @param providerId The service provider.
+     * @param revokedBy Who revoked it (or authorised the provider again, replacing it).
+     * @param revokedReason revoked_reason
+     * @param serial Names it among the merchant's authorisations.
+     * @param status `authorised` (in force) or `revoked`.
+     * @param updatedAt updated_at
+     */
+    public record ProviderAuthorisation(String authorisedAt, String authorisedBy, List<String> products, String providerId, String revokedBy, String revokedReason, long serial, String status, String updatedAt) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ProviderAuthorisation fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ProviderAuthorisation");
+            return new ProviderAuthorisation(
+                    Codec.string(o.get("authorised_at")),
+                    Codec.string(o.get("authorised_by")),
+                    Codec.list(o.get("products"), x0 -> Codec.string(x0)),
+                    Codec.string(o.get("provider_id")),
+                    Codec.string(o.get("revoked_by")),
+                    Codec.string(o.get("revoked_reason")),
+                    Codec.requiredInteger(o, "serial", "ProviderAuthorisation"),
+                    Codec.string(o.get("status")),
+                    Codec.string(o.get("updated_at")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("authorised_at", Codec.toJson(authorisedAt));
+            o.put("authorised_by", Codec.toJson(authorisedBy));
+            o.put("products", Codec.toJson(products));
+            o.put("provider_id", Codec.toJson(providerId));
+            o.put("revoked_by", Codec.toJson(revokedBy));
+            o.put("revoked_reason", Codec.toJson(revokedReason));
+            o.put("serial", serial);
+            o.put("status", Codec.toJson(status));
+            o.put("updated_at", Codec.toJson(updatedAt));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ProviderAuthorisation} field by field. */
+        public static final class Builder {
+            private String authorisedAt;
+            private String authorisedBy;
+            private List<String> products;
+            private String providerId;
+            private String revokedBy;
+            private String revokedReason;
+            private long serial;
+            private String status;
+            private String updatedAt;
+
+            private Builder() {}
+
+            public Builder authorisedAt(String authorisedAt) {
+                this.authorisedAt = authorisedAt;
+                return this;
+            }
+
+            public Builder authorisedBy(String authorisedBy) {
+                this.authorisedBy = authorisedBy;
+                return this;
+            }
+
+            public Builder products(List<String> products) {
+                this.products = products;
+                return this;
+            }
+
+            public Builder providerId(String providerId) {
+                this.providerId = providerId;
+                return this;
+            }
+
+            public Builder revokedBy(String revokedBy) {
+                this.revokedBy = revokedBy;
+                return this;
+            }
+
+            public Builder revokedReason(String revokedReason) {
+                this.revokedReason = revokedReason;
+                return this;
+            }
+
+            public Builder serial(long serial) {
+                this.serial = serial;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder updatedAt(String updatedAt) {
+                this.updatedAt = updatedAt;
+                return this;
+            }
+
+            public ProviderAuthorisation build() {
+                return new ProviderAuthorisation(authorisedAt, authorisedBy, products, providerId, revokedBy, revokedReason, serial, status, updatedAt);
+            }
+        }
+    }
+
+    /**
+     * A merchant's authorisations of service providers.
+     *
+     * @param data data
+     */
+    public record ProviderAuthorisationList(List<ProviderAuthorisation> data) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ProviderAuthorisationList fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ProviderAuthorisationList");
+            return new ProviderAuthorisationList(
+                    Codec.list(o.get("data"), x0 -> Codec.model(x0, ProviderAuthorisation::fromJson)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("data", Codec.toJson(data));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ProviderAuthorisationList} field by field. */
+        public static final class Builder {
+            private List<ProviderAuthorisation> data;
+
+            private Builder() {}
+
+            public Builder data(List<ProviderAuthorisation> data) {
+                this.data = data;
+                return this;
+            }
+
+            public ProviderAuthorisationList build() {
+                return new ProviderAuthorisationList(data);
+            }
+        }
+    }
+
+    /**
+     * ProviderAuthorisationRequest.
+     *
+     * @param products 1 to 20 distinct configured products.
+     * @param providerId The service provider: a merchant at a service-provider level.
+     */
+    public record ProviderAuthorisationRequest(List<String> products, String providerId) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ProviderAuthorisationRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ProviderAuthorisationRequest");
+            return new ProviderAuthorisationRequest(
+                    Codec.list(o.get("products"), x0 -> Codec.string(x0)),
+                    Codec.string(o.get("provider_id")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("products", Codec.toJson(products));
+            o.put("provider_id", Codec.toJson(providerId));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ProviderAuthorisationRequest} field by field. */
+        public static final class Builder {
+            private List<String> products;
+            private String providerId;
+
+            private Builder() {}
+
+            public Builder products(List<String> products) {
+                this.products = products;
+                return this;
+            }
+
+            public Builder providerId(String providerId) {
+                this.providerId = providerId;
+                return this;
+            }
+
+            public ProviderAuthorisationRequest build() {
+                return new ProviderAuthorisationRequest(products, providerId);
+            }
+        }
+    }
+
+    /**
+     * ProviderRevocationRequest.
+     *
+     * @param providerId The service provider whose authorisation in force is revoked.
+     * @param reason reason
+     */
+    public record ProviderRevocationRequest(String providerId, String reason) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ProviderRevocationRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ProviderRevocationRequest");
+            return new ProviderRevocationRequest(
+                    Codec.string(o.get("provider_id")),
+                    Codec.string(o.get("reason")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("provider_id", Codec.toJson(providerId));
+            o.put("reason", Codec.toJson(reason));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ProviderRevocationRequest} field by field. */
+        public static final class Builder {
+            private String providerId;
+            private String reason;
+
+            private Builder() {}
+
+            public Builder providerId(String providerId) {
+                this.providerId = providerId;
+                return this;
+            }
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public ProviderRevocationRequest build() {
+                return new ProviderRevocationRequest(providerId, reason);
+            }
+        }
+    }
+
+    /**
      * Readiness.
      *
      * @param backend backend
@@ -18080,7 +19118,7 @@ public final class Models {
     /**
      * Rejection.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message message
      */
     public record Rejection(String code, String message) implements JsonModel {
@@ -18354,6 +19392,8 @@ public final class Models {
      * A change of a merchant's own settings.
      *
      * @param accountTypes Account type codes, each configured. (optional)
+     * @param clearanceAccountType A configured account type: the merchant's member's account of this type receives what an offline clear of a member's wallet takes (unset: the merchant type's f… (optional)
+     * @param crossWalletTopUp Whether members move money between their wallet here and at another merchant of the same top that allows it too (`POST /v1/wallet-top-ups`). (optional)
      * @param locked The settings this merchant locks for every merchant below it (replacing what it locked). (optional)
      * @param rechargeTiers recharge_tiers (optional)
      * @param smsVerificationToOpen sms_verification_to_open (optional)
@@ -18361,12 +19401,14 @@ public final class Models {
      * @param walletGroup Merchants under one top whose settings name one group share their members' wallets. (optional)
      * @param withdrawalAllowed withdrawal_allowed (optional)
      */
-    public record SetMerchantSettingsRequest(List<String> accountTypes, List<String> locked, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, List<String> unset, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
+    public record SetMerchantSettingsRequest(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, List<String> unset, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static SetMerchantSettingsRequest fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "SetMerchantSettingsRequest");
             return new SetMerchantSettingsRequest(
                     Codec.list(o.get("account_types"), x0 -> Codec.string(x0)),
+                    Codec.string(o.get("clearance_account_type")),
+                    Codec.bool(o.get("cross_wallet_top_up")),
                     Codec.list(o.get("locked"), x0 -> Codec.string(x0)),
                     Codec.list(o.get("recharge_tiers"), x0 -> Codec.model(x0, RechargeTierSetting::fromJson)),
                     Codec.bool(o.get("sms_verification_to_open")),
@@ -18379,6 +19421,8 @@ public final class Models {
         public Map<String, Object> toJson() {
             Map<String, Object> o = new LinkedHashMap<>();
             if (accountTypes != null) o.put("account_types", Codec.toJson(accountTypes));
+            if (clearanceAccountType != null) o.put("clearance_account_type", Codec.toJson(clearanceAccountType));
+            if (crossWalletTopUp != null) o.put("cross_wallet_top_up", Codec.toJson(crossWalletTopUp));
             if (locked != null) o.put("locked", Codec.toJson(locked));
             if (rechargeTiers != null) o.put("recharge_tiers", Codec.toJson(rechargeTiers));
             if (smsVerificationToOpen != null) o.put("sms_verification_to_open", Codec.toJson(smsVerificationToOpen));
@@ -18396,6 +19440,8 @@ public final class Models {
         /** Builds a {@link SetMerchantSettingsRequest} field by field. */
         public static final class Builder {
             private List<String> accountTypes;
+            private String clearanceAccountType;
+            private Boolean crossWalletTopUp;
             private List<String> locked;
             private List<RechargeTierSetting> rechargeTiers;
             private Boolean smsVerificationToOpen;
@@ -18407,6 +19453,16 @@ public final class Models {
 
             public Builder accountTypes(List<String> accountTypes) {
                 this.accountTypes = accountTypes;
+                return this;
+            }
+
+            public Builder clearanceAccountType(String clearanceAccountType) {
+                this.clearanceAccountType = clearanceAccountType;
+                return this;
+            }
+
+            public Builder crossWalletTopUp(Boolean crossWalletTopUp) {
+                this.crossWalletTopUp = crossWalletTopUp;
                 return this;
             }
 
@@ -18441,7 +19497,7 @@ public final class Models {
             }
 
             public SetMerchantSettingsRequest build() {
-                return new SetMerchantSettingsRequest(accountTypes, locked, rechargeTiers, smsVerificationToOpen, unset, walletGroup, withdrawalAllowed);
+                return new SetMerchantSettingsRequest(accountTypes, clearanceAccountType, crossWalletTopUp, locked, rechargeTiers, smsVerificationToOpen, unset, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -18502,6 +19558,75 @@ public final class Models {
 
             public SetPaymentLimitsRequest build() {
                 return new SetPaymentLimitsRequest(accountType, limits, reason);
+            }
+        }
+    }
+
+    /**
+     * One setting in effect.
+     *
+     * @param name name
+     * @param secret Whether the value is a secret (never shown).
+     * @param section The section of sanhu.toml it is set in (`server` for the top level).
+     * @param value Its value in effect, as text; a secret's is `[redacted]` (or says it is made up at start).
+     */
+    public record Setting(String name, boolean secret, String section, String value) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static Setting fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "Setting");
+            return new Setting(
+                    Codec.string(o.get("name")),
+                    Codec.requiredBool(o, "secret", "Setting"),
+                    Codec.string(o.get("section")),
+                    Codec.string(o.get("value")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("name", Codec.toJson(name));
+            o.put("secret", secret);
+            o.put("section", Codec.toJson(section));
+            o.put("value", Codec.toJson(value));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link Setting} field by field. */
+        public static final class Builder {
+            private String name;
+            private boolean secret;
+            private String section;
+            private String value;
+
+            private Builder() {}
+
+            public Builder name(String name) {
+                this.name = name;
+                return this;
+            }
+
+            public Builder secret(boolean secret) {
+                this.secret = secret;
+                return this;
+            }
+
+            public Builder section(String section) {
+                this.section = section;
+                return this;
+            }
+
+            public Builder value(String value) {
+                this.value = value;
+                return this;
+            }
+
+            public Setting build() {
+                return new Setting(name, secret, section, value);
             }
         }
     }
@@ -18740,6 +19865,153 @@ public final class Models {
 
             public SplitRequest build() {
                 return new SplitRequest(amount, escrow, rateBp, receiverAccountId, receiverPlatformAccount, rest);
+            }
+        }
+    }
+
+    /**
+     * A staff account as the back office sees it: never its password hash.
+     *
+     * @param createdAt created_at
+     * @param locked Whether too many failed sign-ins lock it now.
+     * @param passwordSetAt password_set_at
+     * @param role super_admin, finance, operations, customer_service, auditor or marketing.
+     * @param scopes The scopes the role grants.
+     * @param status active or disabled.
+     * @param username username
+     */
+    public record StaffMemberView(String createdAt, boolean locked, String passwordSetAt, String role, List<String> scopes, String status, String username) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StaffMemberView fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StaffMemberView");
+            return new StaffMemberView(
+                    Codec.string(o.get("created_at")),
+                    Codec.requiredBool(o, "locked", "StaffMemberView"),
+                    Codec.string(o.get("password_set_at")),
+                    Codec.string(o.get("role")),
+                    Codec.list(o.get("scopes"), x0 -> Codec.string(x0)),
+                    Codec.string(o.get("status")),
+                    Codec.string(o.get("username")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("locked", locked);
+            o.put("password_set_at", Codec.toJson(passwordSetAt));
+            o.put("role", Codec.toJson(role));
+            o.put("scopes", Codec.toJson(scopes));
+            o.put("status", Codec.toJson(status));
+            o.put("username", Codec.toJson(username));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StaffMemberView} field by field. */
+        public static final class Builder {
+            private String createdAt;
+            private boolean locked;
+            private String passwordSetAt;
+            private String role;
+            private List<String> scopes;
+            private String status;
+            private String username;
+
+            private Builder() {}
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder locked(boolean locked) {
+                this.locked = locked;
+                return this;
+            }
+
+            public Builder passwordSetAt(String passwordSetAt) {
+                this.passwordSetAt = passwordSetAt;
+                return this;
+            }
+
+            public Builder role(String role) {
+                this.role = role;
+                return this;
+            }
+
+            public Builder scopes(List<String> scopes) {
+                this.scopes = scopes;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder username(String username) {
+                this.username = username;
+                return this;
+            }
+
+            public StaffMemberView build() {
+                return new StaffMemberView(createdAt, locked, passwordSetAt, role, scopes, status, username);
+            }
+        }
+    }
+
+    /**
+     * StaffPage.
+     *
+     * @param data data
+     * @param nextCursor Pass as `after` for the next page; null when this page is the last. (optional)
+     */
+    public record StaffPage(List<StaffMemberView> data, String nextCursor) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StaffPage fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StaffPage");
+            return new StaffPage(
+                    Codec.list(o.get("data"), x0 -> Codec.model(x0, StaffMemberView::fromJson)),
+                    Codec.string(o.get("next_cursor")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("data", Codec.toJson(data));
+            if (nextCursor != null) o.put("next_cursor", Codec.toJson(nextCursor));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StaffPage} field by field. */
+        public static final class Builder {
+            private List<StaffMemberView> data;
+            private String nextCursor;
+
+            private Builder() {}
+
+            public Builder data(List<StaffMemberView> data) {
+                this.data = data;
+                return this;
+            }
+
+            public Builder nextCursor(String nextCursor) {
+                this.nextCursor = nextCursor;
+                return this;
+            }
+
+            public StaffPage build() {
+                return new StaffPage(data, nextCursor);
             }
         }
     }
@@ -19472,6 +20744,69 @@ public final class Models {
 
     /** SubsidyStatus: one of applying, applied, refused. */
     public static final List<String> SUBSIDY_STATUS_VALUES = List.of("applying", "applied", "refused");
+
+    /**
+     * What the franchisee the money left owes the one it reached, for the two to settle.
+     *
+     * @param amount amount
+     * @param creditorMerchantId The merchant it reached (B).
+     * @param debtorMerchantId The merchant the money left (A).
+     */
+    public record TopUpSettlement(long amount, String creditorMerchantId, String debtorMerchantId) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static TopUpSettlement fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "TopUpSettlement");
+            return new TopUpSettlement(
+                    Codec.requiredInteger(o, "amount", "TopUpSettlement"),
+                    Codec.string(o.get("creditor_merchant_id")),
+                    Codec.string(o.get("debtor_merchant_id")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("amount", amount);
+            o.put("creditor_merchant_id", Codec.toJson(creditorMerchantId));
+            o.put("debtor_merchant_id", Codec.toJson(debtorMerchantId));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link TopUpSettlement} field by field. */
+        public static final class Builder {
+            private long amount;
+            private String creditorMerchantId;
+            private String debtorMerchantId;
+
+            private Builder() {}
+
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
+            public Builder creditorMerchantId(String creditorMerchantId) {
+                this.creditorMerchantId = creditorMerchantId;
+                return this;
+            }
+
+            public Builder debtorMerchantId(String debtorMerchantId) {
+                this.debtorMerchantId = debtorMerchantId;
+                return this;
+            }
+
+            public TopUpSettlement build() {
+                return new TopUpSettlement(amount, creditorMerchantId, debtorMerchantId);
+            }
+        }
+    }
+
+    /** Where a top-up stands.: one of moving, moved, failed. */
+    public static final List<String> TOP_UP_STATUS_VALUES = List.of("moving", "moved", "failed");
 
     /**
      * A transfer as the API shows it. The counters after it are each account's own, so that a client that knows an account's normal side can read its balance after this transfer.
@@ -20387,6 +21722,468 @@ public final class Models {
 
             public WalletAccount build() {
                 return new WalletAccount(accountId, accountType, available, balance, debt, frozen, incoming, withdrawable);
+            }
+        }
+    }
+
+    /**
+     * A clearance of a member's wallet at a merchant.
+     *
+     * @param accounts accounts
+     * @param amount What was set aside, all the wallet held.
+     * @param checker checker
+     * @param clearanceNumber clearance_number
+     * @param createdAt created_at
+     * @param maker Who asked for it.
+     * @param memberId member_id
+     * @param merchantId merchant_id
+     * @param reason reason
+     * @param receiverAccountId The merchant's member's account that receives the money.
+     * @param reviewReason review_reason
+     * @param reviewer The staff member who reviewed it, and (`checker`) the one who approved the review.
+     * @param status holding, under_review, clearing, cleared, rejecting, rejected or refused. One of holding, under_review, clearing, cleared, rejecting, rejected, refused.
+     */
+    public record WalletClearance(List<ClearedAccount> accounts, long amount, String checker, String clearanceNumber, String createdAt, String maker, String memberId, String merchantId, String reason, String receiverAccountId, String reviewReason, String reviewer, String status) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static WalletClearance fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "WalletClearance");
+            return new WalletClearance(
+                    Codec.list(o.get("accounts"), x0 -> Codec.model(x0, ClearedAccount::fromJson)),
+                    Codec.requiredInteger(o, "amount", "WalletClearance"),
+                    Codec.string(o.get("checker")),
+                    Codec.string(o.get("clearance_number")),
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("maker")),
+                    Codec.string(o.get("member_id")),
+                    Codec.string(o.get("merchant_id")),
+                    Codec.string(o.get("reason")),
+                    Codec.string(o.get("receiver_account_id")),
+                    Codec.string(o.get("review_reason")),
+                    Codec.string(o.get("reviewer")),
+                    Codec.string(o.get("status")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("accounts", Codec.toJson(accounts));
+            o.put("amount", amount);
+            o.put("checker", Codec.toJson(checker));
+            o.put("clearance_number", Codec.toJson(clearanceNumber));
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("maker", Codec.toJson(maker));
+            o.put("member_id", Codec.toJson(memberId));
+            o.put("merchant_id", Codec.toJson(merchantId));
+            o.put("reason", Codec.toJson(reason));
+            o.put("receiver_account_id", Codec.toJson(receiverAccountId));
+            o.put("review_reason", Codec.toJson(reviewReason));
+            o.put("reviewer", Codec.toJson(reviewer));
+            o.put("status", Codec.toJson(status));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link WalletClearance} field by field. */
+        public static final class Builder {
+            private List<ClearedAccount> accounts;
+            private long amount;
+            private String checker;
+            private String clearanceNumber;
+            private String createdAt;
+            private String maker;
+            private String memberId;
+            private String merchantId;
+            private String reason;
+            private String receiverAccountId;
+            private String reviewReason;
+            private String reviewer;
+            private String status;
+
+            private Builder() {}
+
+            public Builder accounts(List<ClearedAccount> accounts) {
+                this.accounts = accounts;
+                return this;
+            }
+
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
+            public Builder checker(String checker) {
+                this.checker = checker;
+                return this;
+            }
+
+            public Builder clearanceNumber(String clearanceNumber) {
+                this.clearanceNumber = clearanceNumber;
+                return this;
+            }
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder maker(String maker) {
+                this.maker = maker;
+                return this;
+            }
+
+            public Builder memberId(String memberId) {
+                this.memberId = memberId;
+                return this;
+            }
+
+            public Builder merchantId(String merchantId) {
+                this.merchantId = merchantId;
+                return this;
+            }
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public Builder receiverAccountId(String receiverAccountId) {
+                this.receiverAccountId = receiverAccountId;
+                return this;
+            }
+
+            public Builder reviewReason(String reviewReason) {
+                this.reviewReason = reviewReason;
+                return this;
+            }
+
+            public Builder reviewer(String reviewer) {
+                this.reviewer = reviewer;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public WalletClearance build() {
+                return new WalletClearance(accounts, amount, checker, clearanceNumber, createdAt, maker, memberId, merchantId, reason, receiverAccountId, reviewReason, reviewer, status);
+            }
+        }
+    }
+
+    /**
+     * Asking for a member's wallet to be cleared.
+     *
+     * @param clearanceNumber 1 to 64 printable ASCII characters, unique per merchant.
+     * @param memberId The merchant's member whose wallet is cleared.
+     * @param reason Why (the cash refunded, say): 1 to 200 characters without control characters.
+     */
+    public record WalletClearanceRequest(String clearanceNumber, String memberId, String reason) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static WalletClearanceRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "WalletClearanceRequest");
+            return new WalletClearanceRequest(
+                    Codec.string(o.get("clearance_number")),
+                    Codec.string(o.get("member_id")),
+                    Codec.string(o.get("reason")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("clearance_number", Codec.toJson(clearanceNumber));
+            o.put("member_id", Codec.toJson(memberId));
+            o.put("reason", Codec.toJson(reason));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link WalletClearanceRequest} field by field. */
+        public static final class Builder {
+            private String clearanceNumber;
+            private String memberId;
+            private String reason;
+
+            private Builder() {}
+
+            public Builder clearanceNumber(String clearanceNumber) {
+                this.clearanceNumber = clearanceNumber;
+                return this;
+            }
+
+            public Builder memberId(String memberId) {
+                this.memberId = memberId;
+                return this;
+            }
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public WalletClearanceRequest build() {
+                return new WalletClearanceRequest(clearanceNumber, memberId, reason);
+            }
+        }
+    }
+
+    /**
+     * A review of a clearance.
+     *
+     * @param decision `approve` or `reject`.
+     * @param reason reason (optional)
+     */
+    public record WalletClearanceReviewRequest(String decision, String reason) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static WalletClearanceReviewRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "WalletClearanceReviewRequest");
+            return new WalletClearanceReviewRequest(
+                    Codec.string(o.get("decision")),
+                    Codec.string(o.get("reason")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("decision", Codec.toJson(decision));
+            if (reason != null) o.put("reason", Codec.toJson(reason));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link WalletClearanceReviewRequest} field by field. */
+        public static final class Builder {
+            private String decision;
+            private String reason;
+
+            private Builder() {}
+
+            public Builder decision(String decision) {
+                this.decision = decision;
+                return this;
+            }
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public WalletClearanceReviewRequest build() {
+                return new WalletClearanceReviewRequest(decision, reason);
+            }
+        }
+    }
+
+    /**
+     * A cross-wallet top-up.
+     *
+     * @param amount amount
+     * @param createdAt created_at
+     * @param customerId customer_id
+     * @param fromAccountId from_account_id
+     * @param fromMemberId from_member_id
+     * @param orderNumber order_number
+     * @param settlement settlement
+     * @param status moving, moved or failed. One of moving, moved, failed.
+     * @param toAccountId to_account_id
+     * @param toMemberId to_member_id
+     */
+    public record WalletTopUp(long amount, String createdAt, String customerId, String fromAccountId, String fromMemberId, String orderNumber, TopUpSettlement settlement, String status, String toAccountId, String toMemberId) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static WalletTopUp fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "WalletTopUp");
+            return new WalletTopUp(
+                    Codec.requiredInteger(o, "amount", "WalletTopUp"),
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("customer_id")),
+                    Codec.string(o.get("from_account_id")),
+                    Codec.string(o.get("from_member_id")),
+                    Codec.string(o.get("order_number")),
+                    Codec.model(o.get("settlement"), TopUpSettlement::fromJson),
+                    Codec.string(o.get("status")),
+                    Codec.string(o.get("to_account_id")),
+                    Codec.string(o.get("to_member_id")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("amount", amount);
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("customer_id", Codec.toJson(customerId));
+            o.put("from_account_id", Codec.toJson(fromAccountId));
+            o.put("from_member_id", Codec.toJson(fromMemberId));
+            o.put("order_number", Codec.toJson(orderNumber));
+            o.put("settlement", Codec.toJson(settlement));
+            o.put("status", Codec.toJson(status));
+            o.put("to_account_id", Codec.toJson(toAccountId));
+            o.put("to_member_id", Codec.toJson(toMemberId));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link WalletTopUp} field by field. */
+        public static final class Builder {
+            private long amount;
+            private String createdAt;
+            private String customerId;
+            private String fromAccountId;
+            private String fromMemberId;
+            private String orderNumber;
+            private TopUpSettlement settlement;
+            private String status;
+            private String toAccountId;
+            private String toMemberId;
+
+            private Builder() {}
+
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder customerId(String customerId) {
+                this.customerId = customerId;
+                return this;
+            }
+
+            public Builder fromAccountId(String fromAccountId) {
+                this.fromAccountId = fromAccountId;
+                return this;
+            }
+
+            public Builder fromMemberId(String fromMemberId) {
+                this.fromMemberId = fromMemberId;
+                return this;
+            }
+
+            public Builder orderNumber(String orderNumber) {
+                this.orderNumber = orderNumber;
+                return this;
+            }
+
+            public Builder settlement(TopUpSettlement settlement) {
+                this.settlement = settlement;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder toAccountId(String toAccountId) {
+                this.toAccountId = toAccountId;
+                return this;
+            }
+
+            public Builder toMemberId(String toMemberId) {
+                this.toMemberId = toMemberId;
+                return this;
+            }
+
+            public WalletTopUp build() {
+                return new WalletTopUp(amount, createdAt, customerId, fromAccountId, fromMemberId, orderNumber, settlement, status, toAccountId, toMemberId);
+            }
+        }
+    }
+
+    /**
+     * A top-up's request.
+     *
+     * @param amount amount
+     * @param fromMemberId The member (at franchisee A) whose wallet the money leaves.
+     * @param orderNumber 1 to 64 printable ASCII characters, unique per API client and kind of order.
+     * @param payPassword The member's pay password at the first franchisee, where the platform requires one. Left out of an Idempotency-Key's fingerprint; never stored. (optional)
+     * @param toMemberId The member (at franchisee B, the same person) whose wallet it reaches.
+     */
+    public record WalletTopUpRequest(long amount, String fromMemberId, String orderNumber, String payPassword, String toMemberId) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static WalletTopUpRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "WalletTopUpRequest");
+            return new WalletTopUpRequest(
+                    Codec.requiredInteger(o, "amount", "WalletTopUpRequest"),
+                    Codec.string(o.get("from_member_id")),
+                    Codec.string(o.get("order_number")),
+                    Codec.string(o.get("pay_password")),
+                    Codec.string(o.get("to_member_id")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("amount", amount);
+            o.put("from_member_id", Codec.toJson(fromMemberId));
+            o.put("order_number", Codec.toJson(orderNumber));
+            if (payPassword != null) o.put("pay_password", Codec.toJson(payPassword));
+            o.put("to_member_id", Codec.toJson(toMemberId));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link WalletTopUpRequest} field by field. */
+        public static final class Builder {
+            private long amount;
+            private String fromMemberId;
+            private String orderNumber;
+            private String payPassword;
+            private String toMemberId;
+
+            private Builder() {}
+
+            public Builder amount(long amount) {
+                this.amount = amount;
+                return this;
+            }
+
+            public Builder fromMemberId(String fromMemberId) {
+                this.fromMemberId = fromMemberId;
+                return this;
+            }
+
+            public Builder orderNumber(String orderNumber) {
+                this.orderNumber = orderNumber;
+                return this;
+            }
+
+            public Builder payPassword(String payPassword) {
+                this.payPassword = payPassword;
+                return this;
+            }
+
+            public Builder toMemberId(String toMemberId) {
+                this.toMemberId = toMemberId;
+                return this;
+            }
+
+            public WalletTopUpRequest build() {
+                return new WalletTopUpRequest(amount, fromMemberId, orderNumber, payPassword, toMemberId);
             }
         }
     }
