@@ -82,9 +82,20 @@ fn a_server_started_as_the_operations_guide_says_serves_its_metrics_json_logs_an
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| line.split(['{', ' ']).next())
         .collect();
+    // A metric the guide says is counted only with read replicas configured (this server, on SQLite,
+    // has none) is declared with no samples yet.
+    let declared_only: BTreeSet<String> = GUIDE
+        .lines()
+        .filter(|line| line.contains("counted only with replicas configured"))
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(str::to_owned)
+        .collect();
     for name in guide_metrics() {
         let served =
-            ["", "_bucket", "_count"].iter().any(|suffix| samples.contains(format!("{name}{suffix}").as_str()));
+            ["", "_bucket", "_count"].iter().any(|suffix| samples.contains(format!("{name}{suffix}").as_str()))
+                || (declared_only.contains(&name)
+                    && scraped.body.lines().any(|line| line == format!("# TYPE {name} counter")));
         assert!(served, "docs/OPERATIONS.md names {name}, which /metrics does not serve:\n{}", scraped.body);
     }
     // The dashboard charts only what is served.
