@@ -126,7 +126,13 @@ async function signIn(who) {
   await page.getByLabel("用户名").fill(who);
   await page.getByLabel("密码").fill(password);
   await page.getByRole("button", { name: "登录" }).click();
-  await page.waitForURL(`${url}/console`);
+  try {
+    await page.waitForURL(`${url}/console`);
+  } catch (error) {
+    // Say what the sign-in page answered instead (a limit, a lockout, a message).
+    const shown = await page.locator("main, body").first().innerText().catch(() => "");
+    throw new Error(`${who} was not signed in; the page at ${page.url()} shows: ${shown.slice(0, 500)}`, { cause: error });
+  }
   return { context, page };
 }
 

@@ -154,4 +154,10 @@ SANHU_CONSOLE_URL="http://127.0.0.1:$PORT" SANHU_CONSOLE_USER=li.wei SANHU_CONSO
   SANHU_CONSOLE_MERCHANT="$MERCHANT" SANHU_CONSOLE_BATCH="$BATCH" SANHU_CONSOLE_DB="$WORK/sanhu.db" \
   SANHU_CONSOLE_PARTNER1="$PARTNER1" SANHU_CONSOLE_PARTNER2="$PARTNER2" SANHU_CONSOLE_AGENT="$AGENT" \
   SANHU_CONSOLE_CERTIFICATE="$ID_CARD" SANHU_CONSOLE_SIGNING="$PARTNER2" \
-  SANHU_CHROMIUM="$CHROMIUM" timeout 300 node --test --test-concurrency=1 console.test.mjs
+  SANHU_CHROMIUM="$CHROMIUM" timeout 300 node --test --test-concurrency=1 console.test.mjs || {
+    status=$?
+    # What the server said is what a failed page usually needs to be understood.
+    echo "== the server's last log lines" >&2
+    tail -n 60 "$WORK/serve.stderr" >&2 || true
+    exit "$status"
+  }
