@@ -6,7 +6,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use futures_util::future::{try_join, try_join3};
+use futures_util::future::{join, join3};
 use futures_util::{SinkExt, StreamExt};
 use sanhu_core::id_hash::IdMap;
 use sanhu_core::ledger::verify::PROBLEMS_LISTED_MAX;
@@ -154,6 +154,20 @@ fn lost_a_race(error: &anyhow::Error) -> bool {
 /// and answers the request as a resubmission.
 fn is_unique_violation(error: &anyhow::Error) -> bool {
     error_code(error) == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// Of the errors of statements pipelined in one transaction, the one that failed it. A statement sent
+/// after a failed one is answered 25P02 (`in_failed_sql_transaction`), and which answer is read first
+/// depends on timing: a batch that met a stored transfer id (23505) or lost a deadlock must be seen
+/// as such, to be tried again, and not as the aborted transaction that followed.
+fn cause_of_failed_transaction<const N: usize>(errors: [Option<anyhow::Error>; N]) -> anyhow::Error {
+    let mut errors: Vec<anyhow::Error> = errors.into_iter().flatten().collect();
+    let cause =
+        errors.iter().position(|error| error_code(error) != Some(&SqlState::IN_FAILED_SQL_TRANSACTION)).unwrap_or(0);
+    if errors.is_empty() {
+        return anyhow!("a pipelined statement failed without an error");
+    }
+    errors.swap_remove(cause)
 }
 
 fn error_code(error: &anyhow::Error) -> Option<&SqlState> {
@@ -809,10 +823,14 @@ async fn commit_once(
     let transfer_ids = uuids(&needs.transfer_ids);
     let locks_sent = Instant::now();
     let (mut loaded, mut stored_rows) = if look_up_stored {
-        try_join(lock_and_load_accounts(&tx, &lock_accounts, &account_ids), async {
-            Ok(tx.query(&load_transfers, &[&transfer_ids]).await?)
+        match join(lock_and_load_accounts(&tx, &lock_accounts, &account_ids), async {
+            anyhow::Ok(tx.query(&load_transfers, &[&transfer_ids]).await?)
         })
-        .await?
+        .await
+        {
+            (Ok(loaded), Ok(stored_rows)) => (loaded, stored_rows),
+            (loaded, stored_rows) => return Err(cause_of_failed_transaction([loaded.err(), stored_rows.err()])),
+        }
     } else {
         (lock_and_load_accounts(&tx, &lock_accounts, &account_ids).await?, Vec::new())
     };
@@ -883,7 +901,7 @@ async fn commit_once(
         return Err(anyhow!("updated {accounts_updated} of the batch's {} accounts", accounts.len()));
     }
     let timed = |f| timed_since(writes_sent, f);
-    let ((transfers_written, copy_at), (_, pendings_at), (_, checkpoints_at)) = try_join3(
+    let written = join3(
         timed(Box::pin(async {
             let Some(data) = copy_data else { return Ok(0) };
             let sink = tx.copy_in(&copy_transfers).await?;
@@ -914,7 +932,13 @@ async fn commit_once(
             }
         })),
     )
-    .await?;
+    .await;
+    let ((transfers_written, copy_at), (_, pendings_at), (_, checkpoints_at)) = match written {
+        (Ok(transfers), Ok(pendings), Ok(checkpoints)) => (transfers, pendings, checkpoints),
+        (transfers, pendings, checkpoints) => {
+            return Err(cause_of_failed_transaction([transfers.err(), pendings.err(), checkpoints.err()]))
+        }
+    };
     if transfers_written != linked.len() as u64 {
         return Err(anyhow!("wrote {transfers_written} of the batch's {} transfers", linked.len()));
     }
