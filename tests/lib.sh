@@ -1,5 +1,6 @@
 # What the shell tests of PostgreSQL operations share: tests/failover/run.sh (pg_auto_failover),
-# tests/failover/patroni.sh (Patroni) and tests/backup/run.sh (backups and point-in-time recovery).
+# tests/failover/patroni.sh (Patroni), tests/backup/run.sh (backups and point-in-time recovery),
+# tests/replicas/run.sh (read replicas) and tests/package/run.sh (the Debian package).
 #
 # Sourced, not run. The sourcing script sets TEST_NAME (how its messages begin, "backup test") and
 # LIMIT_S (its time limit in seconds, counted from `start_the_clock`), and may define `on_give_up`,
@@ -104,3 +105,25 @@ require_options_used() { # blocks
     grep -q -- "$option" "$0" || fail "docs/OPERATIONS.md uses $option, this test does not"
   done
 }
+
+# Every setting (`name = value`) the docs' blocks show is one the sourcing script sets.
+require_settings_used() { # blocks
+  local setting
+  for setting in $(printf '%s\n' "$1" | grep -oE '^[a-z_]+ *=' | tr -d ' =' | sort -u); do
+    grep -qE -- "^$setting = " "$0" || fail "docs/OPERATIONS.md sets $setting, this test does not"
+  done
+}
+
+# SANHU_BIN: the sanhu binary given, or built (under SANHU_CARGO_LOCK's lock when set), as an
+# absolute path.
+use_sanhu_binary() {
+  if [ -z "${SANHU_BIN:-}" ]; then
+    echo "--- building sanhu"
+    ${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo build --locked -q -p sanhu --bin sanhu
+    SANHU_BIN="${CARGO_TARGET_DIR:-target}/debug/sanhu"
+  fi
+  SANHU_BIN="$(readlink -f "$SANHU_BIN")"
+}
+
+# Runs a PostgreSQL program as the cluster's user (see make_cluster_dir), with PGBIN on its PATH.
+pg() { "${AS_PG[@]}" env PATH="$PATH" "$@"; }

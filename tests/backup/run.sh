@@ -34,24 +34,16 @@ TEST_NAME="backup test"
 # this script uses, and so is every recovery setting it names.
 blocks=$(docs_blocks "Backups and point-in-time recovery")
 require_options_used "$blocks"
-for setting in $(printf '%s\n' "$blocks" | grep -oE '^[a-z_]+ *=' | tr -d ' =' | sort -u); do
-  grep -q -- "^$setting = " "$0" || fail "docs/OPERATIONS.md sets $setting, this test does not"
-done
+require_settings_used "$blocks"
 
 find_postgres_binaries
 export PATH="$PGBIN:$PATH"
 
-if [ -z "${SANHU_BIN:-}" ]; then
-  echo "--- building sanhu"
-  ${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo build --locked -q -p sanhu --bin sanhu
-  SANHU_BIN="${CARGO_TARGET_DIR:-target}/debug/sanhu"
-fi
-SANHU_BIN="$(readlink -f "$SANHU_BIN")"
+use_sanhu_binary
 start_the_clock
 require_free_ports SANHU_BACKUP_PORT "$PORT" "$RESTORED_PORT" "$HTTP_PORT"
 
 make_cluster_dir sanhu-backup
-pg() { "${AS_PG[@]}" env PATH="$PATH" "$@"; }
 pg mkdir "$DIR/wal" "$DIR/work"
 
 SERVE_PID=""

@@ -34,11 +34,7 @@ if dpkg-query -W -f '${Status}' sanhu 2>/dev/null | grep -q installed; then
 fi
 [ ! -e /var/lib/sanhu ] || fail "/var/lib/sanhu exists; this test needs a machine without sanhu's data"
 
-if [ -z "${SANHU_BIN:-}" ]; then
-  echo "--- building sanhu"
-  ${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo build --locked -q -p sanhu --bin sanhu
-  SANHU_BIN="${CARGO_TARGET_DIR:-target}/debug/sanhu"
-fi
+use_sanhu_binary
 start_the_clock
 require_free_ports SANHU_PACKAGE_PORT "$PORT"
 WORK="$(mktemp -d /tmp/sanhu-package.XXXXXX)"

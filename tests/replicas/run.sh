@@ -35,24 +35,16 @@ TEST_NAME="replicas test"
 # script uses, and so is every setting it names.
 blocks=$(docs_blocks "Read replicas")
 require_options_used "$blocks"
-for setting in $(printf '%s\n' "$blocks" | grep -oE '^[a-z_]+ *=' | tr -d ' =' | sort -u); do
-  grep -qE -- "^$setting = " "$0" || fail "docs/OPERATIONS.md sets $setting, this test does not"
-done
+require_settings_used "$blocks"
 
 find_postgres_binaries
 export PATH="$PGBIN:$PATH"
 
-if [ -z "${SANHU_BIN:-}" ]; then
-  echo "--- building sanhu"
-  ${SANHU_CARGO_LOCK:+flock "$SANHU_CARGO_LOCK"} cargo build --locked -q -p sanhu --bin sanhu
-  SANHU_BIN="${CARGO_TARGET_DIR:-target}/debug/sanhu"
-fi
-SANHU_BIN="$(readlink -f "$SANHU_BIN")"
+use_sanhu_binary
 start_the_clock
 require_free_ports SANHU_REPLICAS_PORT "$PORT" "$STANDBY_PORT" "$HTTP_PORT" "$METRICS_PORT"
 
 make_cluster_dir sanhu-replicas
-pg() { "${AS_PG[@]}" env PATH="$PATH" "$@"; }
 pg mkdir "$DIR/work"
 
 SERVE_PID=""

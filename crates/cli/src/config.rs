@@ -9,6 +9,7 @@ use sanhu_core::party::{AccountType, AccountTypes};
 use sanhu_core::PlatformCalendar;
 use sanhu_service::party::{DataKeys, PartyConfig, PartySecret};
 use sanhu_service::wallet::WalletConfig;
+use sanhu_store::redact_url;
 use serde::Deserialize;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://sanhu.db";
@@ -697,8 +698,8 @@ impl Config {
         let mut replicas = Vec::with_capacity(self.read_replica_urls.len());
         for (index, url) in self.read_replica_urls.iter().enumerate() {
             let store = sanhu_store::Store::open_replica(url, &self.store)
-                .with_context(|| format!("database.read_replica_urls[{index}] {}", redact(url)))?;
-            replicas.push((redact(url), store));
+                .with_context(|| format!("database.read_replica_urls[{index}] {}", redact_url(url)))?;
+            replicas.push((redact_url(url), store));
         }
         Ok(sanhu_service::reads::Replicas::new(self.read_replicas, replicas))
     }
@@ -706,7 +707,7 @@ impl Config {
     pub async fn open_store(&self) -> anyhow::Result<sanhu_store::Store> {
         sanhu_store::Store::open(&self.database_url, &self.store)
             .await
-            .with_context(|| format!("failed to open the database {}", redact(&self.database_url)))
+            .with_context(|| format!("failed to open the database {}", redact_url(&self.database_url)))
     }
 }
 
@@ -849,20 +850,6 @@ fn read_file(path: &std::path::Path) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("{} is not a valid sanhu configuration", path.display()))
 }
 
-/// A database URL without its password, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -890,13 +877,6 @@ mod tests {
             batch_wait_us: None,
         };
         Config::load(&args)
-    }
-
-    #[test]
-    fn passwords_are_redacted_from_database_urls() {
-        assert_eq!(redact("postgres://app:secret@db/sanhu"), "postgres://app:***@db/sanhu");
-        assert_eq!(redact("postgres://app@db/sanhu"), "postgres://app@db/sanhu");
-        assert_eq!(redact("sqlite://sanhu.db"), "sqlite://sanhu.db");
     }
 
     #[test]

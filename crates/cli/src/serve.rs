@@ -12,7 +12,8 @@ use sanhu_service::party::Parties;
 use sanhu_service::{jobs, Ledger, LedgerConfig};
 use sanhu_store::{AccessStore, DatabaseStore, Store};
 
-use crate::config::{redact, Config};
+use crate::config::Config;
+use sanhu_store::redact_url;
 
 /// How often unpaid recharge orders past their expiry are closed.
 const RECHARGE_EXPIRY_INTERVAL_S: u64 = 30;
@@ -23,7 +24,7 @@ const MONTHLY_BILLS_INTERVAL_S: u64 = 600;
 pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
     let store = config.open_store().await?;
     store.migrate().await?;
-    println!("migrated {} ({})", redact(&config.database_url), store.backend());
+    println!("migrated {} ({})", redact_url(&config.database_url), store.backend());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -51,7 +52,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let replicas = config.open_replicas()?;
     if !replicas.is_empty() {
         tracing::info!(
-            replicas = %config.read_replica_urls.iter().map(|url| redact(url)).collect::<Vec<_>>().join(", "),
+            replicas = %config.read_replica_urls.iter().map(|url| redact_url(url)).collect::<Vec<_>>().join(", "),
             max_staleness_ms = config.read_replicas.max_staleness.as_millis() as u64,
             "statements, flows, bills and reports may read the read replicas within the staleness bound"
         );
@@ -63,7 +64,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         .with_webhooks(config.webhooks.clone())
         .with_replicas(replicas)
         .with_settings(&[
-            ("server", "database_url", sanhu_http::staff::admin::redact_url(&config.database_url), false),
+            ("server", "database_url", redact_url(&config.database_url), false),
             ("server", "listen", config.listen.clone(), false),
             ("server", "metrics_listen", config.metrics_listen.clone().unwrap_or_default(), false),
             ("server", "batch_transfers_max", config.batch_transfers_max.to_string(), false),
@@ -106,7 +107,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("failed to listen on {}: {e}", config.listen))?;
     tracing::info!(
         listen = %config.listen,
-        database = %redact(&config.database_url),
+        database = %redact_url(&config.database_url),
         backend = store.backend(),
         "sanhu is serving; the API is under /v1, its OpenAPI document at /openapi.json"
     );

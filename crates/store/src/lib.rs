@@ -83,6 +83,7 @@ mod database;
 mod ledger;
 pub mod party;
 pub mod postgres;
+mod redact;
 pub mod sqlite;
 pub mod staff;
 pub mod testing;
@@ -91,6 +92,7 @@ pub mod webhook;
 pub use access::*;
 pub use database::*;
 pub use ledger::*;
+pub use redact::{redact_url, REDACTED};
 
 /// The configured database, one of the two backends. Enum dispatch keeps calls static.
 #[derive(Clone)]

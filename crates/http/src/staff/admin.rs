@@ -339,7 +339,7 @@ pub struct Configuration {
 }
 
 /// The text shown instead of a secret.
-pub const REDACTED: &str = "[redacted]";
+pub use sanhu_store::REDACTED;
 
 /// The settings the server runs with, from its state; the process's own (where it listens, its
 /// database) are added by whoever starts it ([`AppState::with_settings`]).
@@ -413,37 +413,6 @@ pub async fn get_configuration(State(state): State<AppState>) -> Json<Configurat
     Json(Configuration { settings: effective_settings(&state) })
 }
 
-/// A database URL with its password redacted.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{name}:{REDACTED}@{host}"),
-            None => format!("{user}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let path = path.map(|p| {
-        // A password may be in the query string too (`?password=`).
-        let (p, q) = p.split_once('?').map_or((p, None), |(p, q)| (p, Some(q)));
-        let q = q.map(|q| {
-            q.split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}={REDACTED}"),
-                    _ => pair.to_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join("&")
-        });
-        match q {
-            Some(q) => format!("/{p}?{q}"),
-            None => format!("/{p}"),
-        }
-    });
-    format!("{scheme}://{authority}{}", path.unwrap_or_default())
-}
-
 /// Settings of the process, for [`AppState::with_settings`].
 pub fn process_settings(pairs: &[(&str, &str, String, bool)]) -> Arc<Vec<Setting>> {
     Arc::new(
@@ -457,19 +426,4 @@ pub fn process_settings(pairs: &[(&str, &str, String, bool)]) -> Arc<Vec<Setting
             })
             .collect(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:[redacted]@h:5432/db");
-        assert_eq!(
-            redact_url("postgres://u@h/db?password=x&sslmode=require"),
-            "postgres://u@h/db?password=[redacted]&sslmode=require"
-        );
-        assert_eq!(redact_url("sqlite://sanhu.db"), "sqlite://sanhu.db");
-    }
 }

@@ -991,7 +991,7 @@ on_both_backends!(console_shows_a_customer_and_issues_a_members_bill, |db| {
 on_both_backends!(api_clients_staff_and_configuration_are_read_by_staff_without_a_secret, |db| {
     let mut app = app(db).await;
     // The process's own settings, as `sanhu serve` gives them: the database's password redacted.
-    let url = sanhu_http::staff::admin::redact_url("postgres://sanhu:s3cret-pw@db.internal:5432/sanhu");
+    let url = sanhu_store::redact_url("postgres://sanhu:s3cret-pw@db.internal:5432/sanhu");
     let state = app.api.state.clone().with_settings(&[("server", "database_url", url, false)]);
     app.api.state = state.clone();
     app.api.router = router(state);
