@@ -886,6 +886,8 @@ fn the_wallet_and_its_recharge_compensation_come_from_the_configuration() {
 currency = "CNY"
 recharge_query_after_s = 1
 recharge_compensation_interval_s = 1
+channel_status_allow_private_targets = true
+channel_status_allow_plain_http = true
 
 [[wallet.channels]]
 name = "gateway"
