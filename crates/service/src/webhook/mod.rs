@@ -313,15 +313,16 @@ impl Webhooks {
     /// The seed of the signing key as kept, sealed again under the current data key when it was not.
     async fn open_signing_key(&self, kept: &[u8]) -> anyhow::Result<[u8; 32]> {
         let data_keys = &self.parties.config().data_keys;
-        let sealed = std::str::from_utf8(kept).ok().filter(|text| text.starts_with("s1."));
-        let (seed, current) = match sealed {
-            Some(sealed) => {
+        // Kept in the clear by a version before sealing: the 32-byte seed itself (a sealed one is
+        // text of about 130 bytes).
+        let (seed, current) = match <[u8; 32]>::try_from(kept) {
+            Ok(clear) => (clear, false),
+            Err(_) => {
+                let sealed = std::str::from_utf8(kept).context("the stored webhook signing key is not sealed text")?;
                 let text = data_keys.open(sealed, SIGNING_KEY_SEALED_AT).context("the webhook signing key")?;
                 let seed = hex::decode(text).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
                 (seed.context("the sealed webhook signing key is not 32 bytes")?, data_keys.is_current(sealed))
             }
-            // Kept in the clear by a version before sealing: its 32 bytes.
-            None => (<[u8; 32]>::try_from(kept).map_err(|_| anyhow::anyhow!("the stored webhook signing key is not 32 bytes"))?, false),
         };
         if !current {
             let resealed = data_keys.seal(&hex::encode(seed), SIGNING_KEY_SEALED_AT);
