@@ -100,7 +100,14 @@ impl HttpChannelQuery {
             .client
             .get(&uri.to_string(), &[("accept", "application/json".to_owned())])
             .await
-            .map_err(|why| anyhow!("the status endpoint could not be asked: {why}"))?;
+            .map_err(|why| {
+                let hint = if why.contains("internal") {
+                    " ([wallet] channel_status_allow_private_targets = true allows a gateway on the platform's network)"
+                } else {
+                    ""
+                };
+                anyhow!("the status endpoint could not be asked: {why}{hint}")
+            })?;
         if answer.status != 200 {
             bail!("the status endpoint answered {}", answer.status);
         }

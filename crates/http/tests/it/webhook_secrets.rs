@@ -7,6 +7,7 @@ use sanhu_service::party::Parties;
 use sanhu_service::webhook::Webhooks;
 use sanhu_testkit::app::TestApp;
 use sanhu_testkit::{on_both_backends, world, Backend};
+use serde_json::json;
 
 use crate::webhooks::app;
 
@@ -98,7 +99,23 @@ on_both_backends!(a_signing_key_kept_in_the_clear_is_sealed_on_first_read_and_si
     let raw = &raw_column(&app, "SELECT seed FROM webhook_signing_key").await[0];
     assert!(raw.starts_with(b"s1.") && !contains(raw, &seed), "{}", String::from_utf8_lossy(raw));
     // A second server (a restart) opens the sealed key: the same public key.
+    let parties = Parties::new(app.db.open_another().await, crate::webhooks::party_config());
+    let again = Webhooks::new(parties, crate::webhooks::config(vec![1]));
+    assert_eq!(again.public_key().await.unwrap(), public);
+});
+
+on_both_backends!(without_a_data_key_the_signing_key_is_kept_as_it_was_and_hmac_is_refused, |db| {
+    // The defaults: a data key made up at start, which a restart would not have.
+    let app = TestApp::new(db, world::party_config(), world::wallet_config())
+        .await
+        .with_webhooks(crate::webhooks::config(vec![1]));
+    let public = app.state.webhooks().public_key().await.unwrap();
+    // A second server (another made-up key) signs with the same key: it was not sealed.
     let parties = Parties::new(app.db.open_another().await, world::party_config());
     let again = Webhooks::new(parties, crate::webhooks::config(vec![1]));
     assert_eq!(again.public_key().await.unwrap(), public);
+    assert_eq!(raw_column(&app, "SELECT seed FROM webhook_signing_key").await[0].len(), 32);
+    // An HMAC secret could not be read after a restart: refused, with its code.
+    let body = json!({"url": "http://127.0.0.1:9/h", "events": ["payment.paid"], "signature": "hmac-sha256"});
+    app.post("/v1/webhooks", body).await.assert_error(axum::http::StatusCode::CONFLICT, "webhook_secret_unavailable");
 });

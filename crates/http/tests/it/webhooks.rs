@@ -36,8 +36,15 @@ pub(crate) fn config(retry_schedule_s: Vec<u64>) -> WebhookConfig {
     }
 }
 
+/// The parties' configuration with a data key configured, as a production server has it (secrets
+/// sealed under it open after a restart).
+pub(crate) fn party_config() -> sanhu_service::party::PartyConfig {
+    let data_keys = sanhu_service::party::DataKeys::new(&[5; 32], &[]).expect("a 32-byte data key");
+    sanhu_service::party::PartyConfig { data_keys, ..world::party_config() }
+}
+
 pub(crate) async fn app(db: TestDatabase, retry_schedule_s: Vec<u64>) -> TestApp {
-    TestApp::new(db, world::party_config(), world::wallet_config()).await.with_webhooks(config(retry_schedule_s))
+    TestApp::new(db, party_config(), world::wallet_config()).await.with_webhooks(config(retry_schedule_s))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -481,6 +488,10 @@ on_both_backends!(an_hmac_subscription_shows_its_secret_once_keeps_it_sealed_and
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "webhook_signature_invalid");
     let body = json!({"url": receiver.url, "events": ["payment.paid"], "signature": "hmac-sha256"});
+    // The answer carries the secret: it is never kept for a replay, so no Idempotency-Key is taken.
+    app.post_keyed("/v1/webhooks", "hook-1", body.clone())
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "idempotency_key_not_accepted");
     let created = app.post("/v1/webhooks", body).await.assert_status(StatusCode::CREATED).clone();
     assert_eq!(created["signature"], "hmac-sha256");
     let secret = created["secret"].as_str().unwrap().to_owned();
@@ -496,6 +507,11 @@ on_both_backends!(an_hmac_subscription_shows_its_secret_once_keeps_it_sealed_and
     let raw = crate::webhook_secrets::raw_column(&app, "SELECT secret FROM webhook_subscriptions").await;
     let raw = String::from_utf8(raw[0].clone()).unwrap();
     assert!(raw.starts_with("s1.") && !raw.contains(&secret) && !raw.contains(&secret["whsec_".len()..]), "{raw}");
+    // Nor does any other table: the idempotency answers, the audit log.
+    for (table, column) in [("idempotency_keys", "body"), ("audit_events", "changes")] {
+        let rows = crate::webhook_secrets::raw_column(&app, &format!("SELECT {column} FROM {table}")).await;
+        assert!(rows.iter().all(|r| !String::from_utf8_lossy(r).contains(&secret["whsec_".len()..])), "{table}");
+    }
     // A delivery is signed with HMAC-SHA256 under the secret's text over the canonical lines.
     let dispatcher = app.state.start_webhooks();
     let (payer, _, shop) = payer_and_shop(&app, 9).await;

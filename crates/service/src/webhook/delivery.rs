@@ -124,9 +124,6 @@ pub fn sign_delivery_hmac(
 enum Signing {
     Ed25519(ed25519_dalek::SigningKey),
     Hmac(String),
-    /// The subscription's secret did not open (a data key not configured): the attempt fails,
-    /// saying so, rather than going out unsigned.
-    Unavailable,
 }
 
 /// The path and query of a URL (`/` when it has none), as the request line carries it.
@@ -300,21 +297,26 @@ async fn deliver_round<T: WebhookTransport>(webhooks: &Webhooks, transport: &Arc
     let at_once = Arc::new(tokio::sync::Semaphore::new(webhooks.config.deliveries_at_once.max(1)));
     let timeout = Duration::from_millis(webhooks.config.attempt_timeout_ms.max(1));
     let mut sending = tokio::task::JoinSet::new();
-    let count = due.len();
+    let mut count = 0;
     for delivery in due {
         let signing = match (delivery.signature.as_str(), &delivery.secret) {
             ("hmac-sha256", Some(sealed)) => {
                 match data_keys.open(sealed, &super::secret_sealed_at(&delivery.delivery.subscription_id)) {
-                    Ok(secret) => Signing::Hmac(secret),
+                    Ok(secret) => Some(Signing::Hmac(secret)),
                     Err(error) => {
-                        tracing::warn!(webhook.id = %delivery.delivery.subscription_id, error = format!("{error:#}"), "a webhook subscription's secret does not open");
-                        Signing::Unavailable
+                        tracing::warn!(webhook.id = %delivery.delivery.subscription_id, error = format!("{error:#}"), "a webhook subscription's secret does not open; its delivery waits");
+                        None
                     }
                 }
             }
-            ("hmac-sha256", None) => Signing::Unavailable,
-            _ => Signing::Ed25519(key.clone()),
+            ("hmac-sha256", None) => None,
+            _ => Some(Signing::Ed25519(key.clone())),
         };
+        // A secret that does not open is this server's configuration (a data key missing here), not
+        // the receiver's doing: nothing goes out unsigned and no attempt is spent; the delivery is
+        // due again when its lease ends, for an instance that has the key.
+        let Some(signing) = signing else { continue };
+        count += 1;
         let (transport, at_once) = (transport.clone(), at_once.clone());
         sending.spawn(async move {
             let _slot = at_once.acquire_owned().await.expect("the semaphore is never closed");
@@ -360,21 +362,6 @@ async fn attempt<T: WebhookTransport>(
     let [timestamp, nonce, signature] = match signing {
         Signing::Ed25519(key) => sign_delivery(key, &path, body, seconds, &nonce),
         Signing::Hmac(secret) => sign_delivery_hmac(secret, &path, body, seconds, &nonce),
-        Signing::Unavailable => {
-            let failed = StoredAttempt {
-                seq: 0,
-                subscription_id: due.delivery.subscription_id.clone(),
-                event_id: due.delivery.event_id.clone(),
-                attempt: due.delivery.attempts + 1,
-                at,
-                status_code: None,
-                latency_ms: 0,
-                outcome: "failed".to_owned(),
-                error: Some("the subscription's HMAC secret could not be opened on this server".to_owned()),
-                response_snippet: None,
-            };
-            return (due, failed);
-        }
     };
     let headers = [
         ("content-type", "application/json".to_owned()),

@@ -102,6 +102,12 @@ pub const WEBHOOK_CURSOR_INVALID: Rejection = Rejection {
 };
 pub const WEBHOOK_LIMIT_INVALID: Rejection =
     Rejection { code: "webhook_limit_invalid", status: 422, message: "a page holds 1 to 100" };
+pub const WEBHOOK_SECRET_UNAVAILABLE: Rejection = Rejection {
+    code: "webhook_secret_unavailable",
+    status: 409,
+    message: "hmac-sha256 needs the server's data key configured (data_key or data_key_file): a secret sealed \
+              under a key made up at start could not be read after a restart",
+};
 pub const WEBHOOK_SIGNATURE_INVALID: Rejection = Rejection {
     code: "webhook_signature_invalid",
     status: 422,
@@ -122,6 +128,7 @@ pub fn webhook_codes() -> Vec<Rejection> {
         WEBHOOK_CURSOR_INVALID,
         WEBHOOK_LIMIT_INVALID,
         WEBHOOK_SIGNATURE_INVALID,
+        WEBHOOK_SECRET_UNAVAILABLE,
     ]
     .into_iter()
     .chain(monitor_codes())
@@ -301,8 +308,15 @@ impl Webhooks {
             .key
             .get_or_try_init(|| async {
                 let data_keys = &self.parties.config().data_keys;
-                let candidate = data_keys.seal(&hex::encode(clock::random_bytes::<32>()), SIGNING_KEY_SEALED_AT);
-                let kept = self.store().webhook_signing_key(candidate.as_bytes()).await?;
+                let seed = clock::random_bytes::<32>();
+                // Under a data key made up at start the key is kept as it was: sealed under that one,
+                // the next start (or another instance) could never open it again.
+                let candidate = if data_keys.is_ephemeral() {
+                    seed.to_vec()
+                } else {
+                    data_keys.seal(&hex::encode(seed), SIGNING_KEY_SEALED_AT).into_bytes()
+                };
+                let kept = self.store().webhook_signing_key(&candidate).await?;
                 let seed = self.open_signing_key(&kept).await?;
                 Ok::<_, anyhow::Error>(ed25519_dalek::SigningKey::from_bytes(&seed))
             })
@@ -316,6 +330,13 @@ impl Webhooks {
         // Kept in the clear by a version before sealing: the 32-byte seed itself (a sealed one is
         // text of about 130 bytes).
         let (seed, current) = match <[u8; 32]>::try_from(kept) {
+            Ok(clear) if data_keys.is_ephemeral() => {
+                tracing::warn!(
+                    "no data key configured: the webhook signing key stays in the clear in the database; configure \
+                     data_key (or data_key_file) and it is sealed at the next start"
+                );
+                (clear, true)
+            }
             Ok(clear) => (clear, false),
             Err(_) => {
                 let sealed = std::str::from_utf8(kept).context("the stored webhook signing key is not sealed text")?;
@@ -353,6 +374,9 @@ impl Webhooks {
         let url = target::check_url(url, &self.config)?;
         let events = events::check_events(events)?;
         let description = check_description(description)?;
+        if signature == SignatureScheme::HmacSha256 && self.parties.config().data_keys.is_ephemeral() {
+            return Err(WebhookFailure::Rejected(WEBHOOK_SECRET_UNAVAILABLE));
+        }
         let now = clock::now();
         let id = clock::new_id::<sanhu_core::id::WebhookTag>().to_string();
         let secret = match signature {

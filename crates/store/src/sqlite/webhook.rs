@@ -479,27 +479,28 @@ impl WebhookStore for SqliteStore {
 
     async fn webhook_signing_key_replace(&self, old: &[u8], new: &[u8]) -> anyhow::Result<bool> {
         let (old, new) = (old.to_vec(), new.to_vec());
-        let replaced = self
-            .write(move |c| {
+        self.write(move |c| {
+            // With secure_delete the bytes the old form held are overwritten with zeros as the row is
+            // rewritten (rather than left in the page's free space); the checkpoint then writes the
+            // page back and empties the WAL, which held it as it was. One row: no VACUUM, which
+            // would rewrite the whole database under the ledger's writer.
+            c.pragma_update(None, "secure_delete", true)?;
+            let replaced = (|| -> anyhow::Result<bool> {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let n = tx.execute("UPDATE webhook_signing_key SET seed = ?2 WHERE id = 1 AND seed = ?1", params![old, new])?;
+                let n = tx
+                    .execute("UPDATE webhook_signing_key SET seed = ?2 WHERE id = 1 AND seed = ?1", params![old, new])?;
                 tx.commit()?;
                 Ok(n == 1)
-            })
-            .await?;
-        if replaced {
-            // The old form's bytes may stay in the page's free space and in the WAL: VACUUM copies
-            // the live rows into a new file and the checkpoint empties the WAL (once per upgrade or
-            // data key rotation).
-            self.write_ledger(|c, _| {
-                c.execute_batch("VACUUM").context("failed to VACUUM the database")?;
+            })();
+            c.pragma_update(None, "secure_delete", false)?;
+            let replaced = replaced?;
+            if replaced {
                 c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                    .context("failed to checkpoint the WAL after VACUUM")?;
-                Ok(())
-            })
-            .await?;
-        }
-        Ok(replaced)
+                    .context("failed to checkpoint the WAL after sealing the webhook signing key")?;
+            }
+            Ok(replaced)
+        })
+        .await
     }
 
     async fn webhook_prune(&self, before: Timestamp, limit: u32) -> anyhow::Result<u64> {
