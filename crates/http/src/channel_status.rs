@@ -96,11 +96,8 @@ impl HttpChannelQuery {
 
     async fn ask(&self, query: &ChannelOrderQuery) -> anyhow::Result<ChannelAnswer> {
         let uri = question_uri(&query.status_url, query, self.config.allow_plain_http)?;
-        let answer = self
-            .client
-            .get(&uri.to_string(), &[("accept", "application/json".to_owned())])
-            .await
-            .map_err(|why| {
+        let answer =
+            self.client.get(&uri.to_string(), &[("accept", "application/json".to_owned())]).await.map_err(|why| {
                 let hint = if why.contains("internal") {
                     " ([wallet] channel_status_allow_private_targets = true allows a gateway on the platform's network)"
                 } else {
@@ -238,7 +235,9 @@ mod tests {
         assert!(parse_status_url("https://openapi.alipay.com/gateway.do", false).is_ok());
         assert!(parse_status_url("http://127.0.0.1:9000/status", true).is_ok());
         assert!(parse_status_url("http://gateway/alipay?x=1", true).is_ok());
-        assert!(parse_status_url("http://gateway/alipay?x=1", false).unwrap_err().contains("channel_status_allow_plain_http"));
+        assert!(parse_status_url("http://gateway/alipay?x=1", false)
+            .unwrap_err()
+            .contains("channel_status_allow_plain_http"));
         assert!(parse_status_url("ftp://host/x", true).is_err());
         assert!(parse_status_url("/status", true).is_err());
         assert!(parse_status_url("https://host/status#top", true).is_err());

@@ -8,7 +8,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use sanhu_service::webhook::{
-    Page, SignatureScheme, Subscriber, Subscription, SubscriptionChange, EVENTS_PER_SUBSCRIPTION_MAX, PAGE_MAX, URL_BYTES_MAX,
+    Page, SignatureScheme, Subscriber, Subscription, SubscriptionChange, EVENTS_PER_SUBSCRIPTION_MAX, PAGE_MAX,
+    URL_BYTES_MAX,
 };
 use sanhu_store::webhook::{StoredAttempt, StoredDelivery};
 use serde::{Deserialize, Serialize};

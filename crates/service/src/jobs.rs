@@ -263,7 +263,9 @@ pub async fn prune_webhook_events(webhooks: crate::webhook::Webhooks, interval: 
         crate::metrics::job_ran("prune_webhook_events", pass.is_ok(), started.elapsed());
         match pass {
             Ok(0) => {}
-            Ok(pruned) => tracing::info!(events.pruned = pruned, "pruned delivered webhook events past their retention"),
+            Ok(pruned) => {
+                tracing::info!(events.pruned = pruned, "pruned delivered webhook events past their retention")
+            }
             Err(error) => tracing::warn!(error = format!("{error:#}"), "webhook pruning failed; retrying next tick"),
         }
     }

@@ -95,7 +95,7 @@ on_both_backends!(a_crossing_committed_before_a_restart_is_fired_by_the_next_ser
     let store = app.db.store.clone();
     let second = AppState::new(
         Ledger::start(store.clone(), LedgerConfig::default()),
-        Parties::new(store, world::party_config()),
+        Parties::new(store, super::webhooks::party_config()),
         Default::default(),
     )
     .with_webhooks(config(vec![1; 3]));
@@ -238,7 +238,11 @@ on_both_backends!(a_disabled_monitor_stays_silent_across_a_crossing_and_fires_af
     let seen: Vec<(String, String, u64)> = audit
         .iter()
         .map(|e| {
-            (e["method"].as_str().unwrap().to_owned(), e["route"].as_str().unwrap().to_owned(), e["status"].as_u64().unwrap())
+            (
+                e["method"].as_str().unwrap().to_owned(),
+                e["route"].as_str().unwrap().to_owned(),
+                e["status"].as_u64().unwrap(),
+            )
         })
         .collect();
     let expected = |route: &str, status: u64| ("POST".to_owned(), route.to_owned(), status);

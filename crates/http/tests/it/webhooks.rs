@@ -271,7 +271,7 @@ on_both_backends!(an_event_committed_before_a_restart_is_delivered_by_the_next_s
     let store = app.db.store.clone();
     let second = AppState::new(
         Ledger::start(store.clone(), LedgerConfig::default()),
-        Parties::new(store, world::party_config()),
+        Parties::new(store, party_config()),
         Default::default(),
     )
     .with_webhooks(config(vec![1; 3]));

@@ -23,7 +23,8 @@ use sanhu_store::webhook::{StoredAttempt, StoredDelivery, StoredEvent, StoredSub
 use sanhu_store::Store;
 
 pub use delivery::{
-    run_webhooks, sign_delivery, sign_delivery_hmac, PostAnswer, HMAC_SIGNATURE_SCHEME, WebhookTransport, ATTEMPT_LEASE_S, RETRY_SCHEDULE_S, SIGNATURE_SCHEME,
+    run_webhooks, sign_delivery, sign_delivery_hmac, PostAnswer, WebhookTransport, ATTEMPT_LEASE_S,
+    HMAC_SIGNATURE_SCHEME, RETRY_SCHEDULE_S, SIGNATURE_SCHEME,
 };
 pub use events::{EVENT_TYPES, TEST_EVENT};
 pub use monitors::{

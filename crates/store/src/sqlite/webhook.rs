@@ -487,8 +487,10 @@ impl WebhookStore for SqliteStore {
             c.pragma_update(None, "secure_delete", true)?;
             let replaced = (|| -> anyhow::Result<bool> {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let n = tx
-                    .execute("UPDATE webhook_signing_key SET seed = ?2 WHERE id = 1 AND seed = ?1", params![old, new])?;
+                let n = tx.execute(
+                    "UPDATE webhook_signing_key SET seed = ?2 WHERE id = 1 AND seed = ?1",
+                    params![old, new],
+                )?;
                 tx.commit()?;
                 Ok(n == 1)
             })();
