@@ -13,7 +13,7 @@ use sanhu_http::AppState;
 use sanhu_service::party::Parties;
 use sanhu_service::{Ledger, LedgerConfig};
 use sanhu_testkit::app::{bound_client, new_client, TestApp};
-use sanhu_testkit::{on_both_backends, world};
+use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
 
 use super::webhooks::{app, config, pay, payer_and_shop, subscribe, until, Receiver};
@@ -95,7 +95,7 @@ on_both_backends!(a_crossing_committed_before_a_restart_is_fired_by_the_next_ser
     let store = app.db.store.clone();
     let second = AppState::new(
         Ledger::start(store.clone(), LedgerConfig::default()),
-        Parties::new(store, super::webhooks::party_config()),
+        Parties::new(store, crate::webhooks::party_config()),
         Default::default(),
     )
     .with_webhooks(config(vec![1; 3]));
