@@ -39,11 +39,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(_) | Err(_) => {}
     }
 
-    let accepted: Option<Uri> = parse_status_url(&status_url).ok();
-    match question_uri(&status_url, &query) {
+    let accepted: Option<Uri> = parse_status_url(&status_url, true).ok();
+    match question_uri(&status_url, &query, true) {
         Ok(uri) => {
             let configured = accepted.expect("a question is only asked of an accepted status URL");
-            assert_eq!(uri.scheme_str(), Some("http"));
+            assert!(matches!(uri.scheme_str(), Some("http" | "https")), "{uri}");
+            assert_eq!(uri.scheme_str(), configured.scheme_str());
             assert_eq!(uri.host(), configured.host());
             let params = QueryParams::parse(&uri).expect("the question's query parses");
             let pairs = params.pairs();

@@ -29,7 +29,8 @@ fuzz_target!(|data: &[u8]| {
     assert!(config.rate_limit_per_s >= 1 && config.rate_limit_burst >= 1);
     for channel in &config.wallet.channels {
         if let Some(url) = &channel.status_url {
-            assert!(sanhu_http::channel_status::parse_status_url(url).is_ok(), "{url:?}");
+            let plain = config.channel_status.allow_plain_http;
+            assert!(sanhu_http::channel_status::parse_status_url(url, plain).is_ok(), "{url:?}");
         }
     }
     let again = Config::parse(text, &args()).expect("the same text is read the same");

@@ -1309,6 +1309,8 @@ type CreateWebhookRequest struct {
 	Description *string `json:"description,omitempty"`
 	// Event types (docs/WEBHOOKS.md), 1 to 32, or `["*"]` for all.
 	Events []string `json:"events"`
+	// `ed25519` (the default: sanhu's key) or `hmac-sha256` (a secret of the subscription's own, answered once, in this response).
+	Signature *string `json:"signature,omitempty"`
 	// An absolute `https://` URL, at most 2048 bytes; deliveries are POSTed to it.
 	URL string `json:"url"`
 }
@@ -2039,6 +2041,8 @@ const (
 	ErrorCodeModelWebhookDisabled                           ErrorCodeModel = "webhook_disabled"
 	ErrorCodeModelWebhookCursorInvalid                      ErrorCodeModel = "webhook_cursor_invalid"
 	ErrorCodeModelWebhookLimitInvalid                       ErrorCodeModel = "webhook_limit_invalid"
+	ErrorCodeModelWebhookSignatureInvalid                   ErrorCodeModel = "webhook_signature_invalid"
+	ErrorCodeModelWebhookSecretUnavailable                  ErrorCodeModel = "webhook_secret_unavailable"
 	ErrorCodeModelBalanceMonitorNotFound                    ErrorCodeModel = "balance_monitor_not_found"
 	ErrorCodeModelBalanceMonitorTargetInvalid               ErrorCodeModel = "balance_monitor_target_invalid"
 	ErrorCodeModelBalanceMonitorConditionInvalid            ErrorCodeModel = "balance_monitor_condition_invalid"
@@ -3949,8 +3953,12 @@ type WebhookSubscription struct {
 	// The event types sent (`*`: all).
 	Events []string `json:"events"`
 	ID     string   `json:"id"`
-	// sanhu's webhook public key (standard base64 of 32 bytes): deliveries are signed with it (Ed25519, the same canonical form as requests; docs/WEBHOOKS.md).
+	// sanhu's webhook public key (standard base64 of 32 bytes): deliveries of an `ed25519` subscription are signed with it (the same canonical form as requests; docs/WEBHOOKS.md).
 	PublicKey string `json:"public_key"`
+	// The HMAC secret (`whsec_…`; its text is the key), in the answer that made an `hmac-sha256` subscription only: it is kept sealed and never shown again.
+	Secret *string `json:"secret,omitempty"`
+	// How deliveries are signed: `ed25519` (sanhu's key, `public_key`) or `hmac-sha256` (the subscription's secret, shown once when it was made).
+	Signature string `json:"signature"`
 	// `active`, or `disabled` (nothing is sent; deliveries wait).
 	Status    string `json:"status"`
 	UpdatedAt string `json:"updated_at"`

@@ -195,3 +195,61 @@ func TestTheTablesAreTheDocuments(t *testing.T) {
 		t.Errorf("an idempotency key for a secret-bearing endpoint: %v", err)
 	}
 }
+
+type hmacExample struct {
+	Secret          string            `json:"secret"`
+	PathAndQuery    string            `json:"path_and_query"`
+	Timestamp       int64             `json:"timestamp"`
+	Nonce           string            `json:"nonce"`
+	Body            string            `json:"body"`
+	SignedString    string            `json:"signed_string"`
+	SignatureBase64 string            `json:"signature_base64"`
+	Headers         map[string]string `json:"headers"`
+}
+
+func TestTheHMACExampleVerifiesAndAlteredOnesDoNot(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join("..", "..", "docs", "webhook-hmac-example.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e hmacExample
+	if err := json.Unmarshal(text, &e); err != nil {
+		t.Fatal(err)
+	}
+	if got := HMACSignedString(e.PathAndQuery, []byte(e.Body), e.Timestamp, e.Nonce); got != e.SignedString {
+		t.Fatalf("signed string %q, want %q", got, e.SignedString)
+	}
+	at := time.Unix(e.Timestamp, 0)
+	if err := VerifyWebhookHMAC(e.Secret, e.PathAndQuery, headerOf(e.Headers), []byte(e.Body), &WebhookOptions{Now: at.Add(10 * time.Second)}); err != nil {
+		t.Fatalf("the example does not verify: %v", err)
+	}
+	withHeader := func(name, value string) http.Header {
+		header := headerOf(e.Headers)
+		header.Set(name, value)
+		return header
+	}
+	withoutTimestamp := headerOf(e.Headers)
+	withoutTimestamp.Del(TimestampHeader)
+	cases := []struct {
+		secret, path string
+		header       http.Header
+		body         string
+		now          time.Time
+		why          string
+	}{
+		{e.Secret, e.PathAndQuery, headerOf(e.Headers), e.Body + " ", at, "does not verify"},
+		{e.Secret, e.PathAndQuery + "&x=1", headerOf(e.Headers), e.Body, at, "does not verify"},
+		{e.Secret + "x", e.PathAndQuery, headerOf(e.Headers), e.Body, at, "does not verify"},
+		{e.Secret, e.PathAndQuery, headerOf(e.Headers), e.Body, at.Add(-301 * time.Second), "outside the tolerance"},
+		{e.Secret, e.PathAndQuery, withHeader(NonceHeader, "another"), e.Body, at, "does not verify"},
+		{e.Secret, e.PathAndQuery, withHeader(SignatureHeader, "AAAA"), e.Body, at, "not 32 bytes"},
+		{e.Secret, e.PathAndQuery, withoutTimestamp, e.Body, at, "missing"},
+		{"", e.PathAndQuery, headerOf(e.Headers), e.Body, at, "empty"},
+	}
+	for i, c := range cases {
+		err := VerifyWebhookHMAC(c.secret, c.path, c.header, []byte(c.body), &WebhookOptions{Now: c.now})
+		if !errors.Is(err, ErrWebhookSignature) || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("case %d: %v, want %q", i, err, c.why)
+		}
+	}
+}

@@ -229,6 +229,8 @@ struct WebhooksFile {
     deliveries_at_once: Option<usize>,
     /// How long one attempt may take, in milliseconds.
     attempt_timeout_ms: Option<u64>,
+    /// How long delivered events are kept, in days (then pruned with their deliveries and attempts).
+    retention_days: Option<u32>,
 }
 
 fn webhook_config(file: Option<WebhooksFile>) -> anyhow::Result<sanhu_service::webhook::WebhookConfig> {
@@ -240,11 +242,15 @@ fn webhook_config(file: Option<WebhooksFile>) -> anyhow::Result<sanhu_service::w
         retry_schedule_s: file.retry_schedule_s.unwrap_or(defaults.retry_schedule_s),
         deliveries_at_once: file.deliveries_at_once.unwrap_or(defaults.deliveries_at_once),
         attempt_timeout_ms: file.attempt_timeout_ms.unwrap_or(defaults.attempt_timeout_ms),
+        retention_days: file.retention_days.unwrap_or(defaults.retention_days),
         ..defaults
     };
     anyhow::ensure!(config.retry_schedule_s.len() <= 64, "webhooks.retry_schedule_s lists at most 64 waits");
     anyhow::ensure!((1..=256).contains(&config.deliveries_at_once), "webhooks.deliveries_at_once is 1 to 256");
     anyhow::ensure!((100..=60_000).contains(&config.attempt_timeout_ms), "webhooks.attempt_timeout_ms is 100 to 60000");
+    // At least a day past the retry schedule (about 25 hours), so that an event is never pruned while
+    // its deliveries could still be retried or resent from the log the same week.
+    anyhow::ensure!((2..=3_650).contains(&config.retention_days), "webhooks.retention_days is 2 to 3650");
     Ok(config)
 }
 
@@ -562,6 +568,9 @@ pub struct Config {
     pub wallet: WalletConfig,
     /// How often the recharge compensation job asks channels about pending orders, in seconds.
     pub recharge_compensation_interval_s: u64,
+    /// Where the compensation job's channel status questions may go (`[wallet]
+    /// channel_status_allow_*`).
+    pub channel_status: sanhu_http::channel_status::ChannelQueryConfig,
     /// See `trusted_proxy_header` in the file.
     pub trusted_proxy_header: Option<String>,
     /// Each API client's rate limit on this instance: requests per second and burst.
@@ -627,7 +636,7 @@ impl Config {
         };
         let sign_in_limits = crate::staff::sign_in_limits(file.staff.as_ref())?;
         let (staff, staff_cookie_secure) = crate::staff::staff_config(file.staff)?;
-        let (wallet, recharge_compensation_interval_s) =
+        let (wallet, recharge_compensation_interval_s, channel_status) =
             crate::wallet_config::wallet_config(file.wallet, &parties.account_types)?;
         let database_url =
             args.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
@@ -649,6 +658,7 @@ impl Config {
             dormancy_interval_s: file.dormancy_interval_s.unwrap_or(3_600),
             wallet,
             recharge_compensation_interval_s,
+            channel_status,
             trusted_proxy_header: file.trusted_proxy_header.map(|name| name.to_ascii_lowercase()),
             rate_limit_per_s: file.rate_limit_per_s.unwrap_or(http_defaults.rate_limit_per_s),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(http_defaults.rate_limit_burst),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use sanhu_core::scope::Scopes;
-use sanhu_http::channel_status::{ChannelQueryTimeouts, HttpChannelQuery};
+use sanhu_http::channel_status::HttpChannelQuery;
 use sanhu_service::party::Parties;
 use sanhu_service::{jobs, Ledger, LedgerConfig};
 use sanhu_store::{AccessStore, DatabaseStore, Store};
@@ -74,6 +74,9 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             ("server", "recharge_compensation_interval_s", config.recharge_compensation_interval_s.to_string(), false),
         ]);
     state.wallets().ensure_platform_accounts().await?;
+    // Made, or sealed under the current data key when an older version kept it in the clear, before
+    // anything is answered (docs/WEBHOOKS.md).
+    state.webhooks().signing_key().await.context("failed to read the webhook signing key")?;
     tokio::spawn(jobs::expire_recharge_orders(
         state.wallets().clone(),
         Duration::from_secs(RECHARGE_EXPIRY_INTERVAL_S),
@@ -82,8 +85,9 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     tokio::spawn(jobs::repair_card_blocks(state.cards(), jobs::CARD_BLOCKS_PENDING_REPAIRED_AFTER));
     // Webhook events are derived from the journal and delivered in the background.
     state.start_webhooks();
+    tokio::spawn(jobs::prune_webhook_events(state.webhooks().clone(), jobs::WEBHOOK_PRUNE_INTERVAL));
     tokio::spawn(jobs::issue_monthly_bills(state.bills(), Duration::from_secs(MONTHLY_BILLS_INTERVAL_S)));
-    let channels = Arc::new(HttpChannelQuery::new(ChannelQueryTimeouts::default()));
+    let channels = Arc::new(HttpChannelQuery::new(config.channel_status));
     tokio::spawn(jobs::compensate_recharges(
         state.wallets().clone(),
         channels,

@@ -20,6 +20,8 @@
 //! pay_code_ttl_s = 60                   # how long a member's pay code lives (15 to 600)
 //! pay_by_phone = false                  # payments may name the payer by phone and an SMS code
 //! card_code_caller_attempts = 1000      # failed card code redemptions a caller may make for others' members in 15 minutes (5 to 100000)
+//! channel_status_allow_private_targets = true  # status_url may be on the platform's own network
+//! channel_status_allow_plain_http = true       # and on plain http (both refused by default)
 //!
 //! [wallet.payment_limits.b2b]           # per account type: what a member's payments take from it
 //! per_payment = 50000000                # each may be left out (no limit)
@@ -56,6 +58,7 @@ use sanhu_core::ledger::PENDING_TIMEOUT_S_MAX;
 use sanhu_core::party::{AccountTypeCode, AccountTypes};
 use sanhu_core::wallet::{FeePayer, FeeRule, RechargeTier, RechargeTiers, TransferLimits, WithdrawalPolicy};
 use sanhu_core::{Currency, Timestamp};
+use sanhu_http::channel_status::ChannelQueryConfig;
 use sanhu_service::wallet::{Channel, ChannelReview, PayPasswordRule, PaymentLimits, PlatformAccount, WalletConfig};
 use serde::Deserialize;
 
@@ -91,6 +94,11 @@ pub struct WalletFile {
     card_code_caller_attempts: Option<i64>,
     pay_by_phone: Option<bool>,
     payment_limits: Option<std::collections::BTreeMap<String, PaymentLimitsFile>>,
+    /// Ask channel status endpoints on loopback, private and link-local addresses (a gateway on the
+    /// platform's own network); refused otherwise.
+    channel_status_allow_private_targets: Option<bool>,
+    /// Ask channel status endpoints on plain `http://` (unencrypted); refused otherwise.
+    channel_status_allow_plain_http: Option<bool>,
 }
 
 /// `[wallet.payment_limits.TYPE]`.
@@ -151,10 +159,19 @@ struct TransferLimitsFile {
     per_day: Option<i64>,
 }
 
-/// The wallet's configuration and the compensation job's interval (seconds), from the file's
-/// `[wallet]` section (or its absence), checked against the configured account types.
-pub fn wallet_config(file: Option<WalletFile>, account_types: &AccountTypes) -> anyhow::Result<(WalletConfig, u64)> {
+/// The wallet's configuration, the compensation job's interval (seconds) and where its channel status
+/// questions may go, from the file's `[wallet]` section (or its absence), checked against the
+/// configured account types.
+pub fn wallet_config(
+    file: Option<WalletFile>,
+    account_types: &AccountTypes,
+) -> anyhow::Result<(WalletConfig, u64, ChannelQueryConfig)> {
     let file = file.unwrap_or_default();
+    let channel_status = ChannelQueryConfig {
+        allow_private_targets: file.channel_status_allow_private_targets.unwrap_or(false),
+        allow_plain_http: file.channel_status_allow_plain_http.unwrap_or(false),
+        ..ChannelQueryConfig::default()
+    };
     let currency = match &file.currency {
         Some(code) => Currency::parse(code).ok_or_else(|| anyhow!("wallet.currency: unknown currency {code:?}"))?,
         None => Currency::parse("CNY").expect("CNY is a currency"),
@@ -164,7 +181,9 @@ pub fn wallet_config(file: Option<WalletFile>, account_types: &AccountTypes) -> 
         config.channels = channels
             .into_iter()
             .enumerate()
-            .map(|(i, c)| c.into_channel().with_context(|| format!("wallet.channels[{i}]")))
+            .map(|(i, c)| {
+                c.into_channel(channel_status.allow_plain_http).with_context(|| format!("wallet.channels[{i}]"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         for (i, channel) in config.channels.iter().enumerate() {
             if config.channels[..i].iter().any(|c| c.name == channel.name) {
@@ -250,11 +269,11 @@ pub fn wallet_config(file: Option<WalletFile>, account_types: &AccountTypes) -> 
                 .map_err(|e| anyhow!("{key}: {}", e.message))?;
         config.payment_limits.push((code, limits));
     }
-    Ok((config, interval))
+    Ok((config, interval, channel_status))
 }
 
 impl ChannelFile {
-    fn into_channel(self) -> anyhow::Result<Channel> {
+    fn into_channel(self, allow_plain_http: bool) -> anyhow::Result<Channel> {
         let name_ok = (1..=CHANNEL_NAME_CHARS_MAX).contains(&self.name.len())
             && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         ensure!(name_ok, "name: {:?} is not 1 to {CHANNEL_NAME_CHARS_MAX} of a-z, 0-9, _ and -", self.name);
@@ -262,7 +281,8 @@ impl ChannelFile {
         let fee_payer = fee_payer(self.fee_payer.as_deref(), FeePayer::Platform).context("fee_payer")?;
         let status_url = match self.status_url {
             Some(url) => {
-                sanhu_http::channel_status::parse_status_url(&url).map_err(|e| anyhow!("status_url: {e}"))?;
+                sanhu_http::channel_status::parse_status_url(&url, allow_plain_http)
+                    .map_err(|e| anyhow!("status_url: {e}"))?;
                 Some(url)
             }
             None => None,
@@ -394,6 +414,7 @@ mod tests {
         }
         let file: File = toml::from_str(text).map_err(|e| anyhow!("{e}"))?;
         wallet_config(file.wallet, &AccountTypes::default_set(Currency::parse("CNY").unwrap()))
+            .map(|(config, interval, _)| (config, interval))
     }
 
     fn refusal(text: &str) -> String {
@@ -428,6 +449,8 @@ bonus_account_type = "subsidy"
 pay_password_required = true
 adjustment_approval_from = 0
 payment_receivers = ["fee_income", "channel:alipay"]
+channel_status_allow_private_targets = true
+channel_status_allow_plain_http = true
 
 [wallet.withdrawal]
 minimum = 200
@@ -522,7 +545,7 @@ ends_at = "2025-02-01T00:00:00+08:00"
             ("[[wallet.channels]]\nname = \"a\"\nfee = { rate_basis_points = 0 }", "wallet.channels[0]: fee"),
             ("[[wallet.channels]]\nname = \"a\"\nfee = { fixed = 5, rate_basis_points = 5 }", "wallet.channels[0]: fee"),
             ("[[wallet.channels]]\nname = \"a\"\nfee = {}", "wallet.channels[0]: fee"),
-            ("[[wallet.channels]]\nname = \"a\"\nstatus_url = \"https://x/status\"", "wallet.channels[0]: status_url"),
+            ("[[wallet.channels]]\nname = \"a\"\nstatus_url = \"http://x/status\"", "wallet.channels[0]: status_url"),
             ("[[wallet.channels]]\nname = \"a\"\nstatus_url = \"gateway/status\"", "wallet.channels[0]: status_url"),
             (
                 "[[wallet.recharge_tiers]]\npay = 100\nbonus = 1\nstarts_at = \"soon\"\nends_at = \"2025-01-01T00:00:00Z\"",

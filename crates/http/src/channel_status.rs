@@ -29,21 +29,20 @@
 //! misconfigured URL must not fail orders), a body over [`ANSWER_BYTES_MAX`], JSON of another shape,
 //! another order's number, no answer within the timeouts.
 //!
-//! Plain HTTP only: sanhu carries no TLS stack. A channel reached over HTTPS is asked through the
-//! platform's gateway or an egress proxy on its own network; `https://` URLs are refused when the
-//! configuration is read, so that a typo does not silently send nothing.
-
-use std::time::Duration;
+//! The question goes out through sanhu's one outbound client ([`crate::outbound`]): HTTPS (rustls,
+//! Mozilla's roots), redirects not followed, timeouts on connecting and on the whole exchange, at
+//! most [`ANSWER_BYTES_MAX`] of the answer read. A `status_url` on plain `http://`, or whose host is
+//! (or resolves to) a loopback, private or link-local address, is refused unless the configuration
+//! allows it (`[wallet] channel_status_allow_plain_http`, `channel_status_allow_private_targets`):
+//! a platform's own gateway on its network is allowed so, explicitly. A plain URL not allowed is
+//! refused when the configuration is read, so that a typo does not silently ask nothing.
 
 use anyhow::{anyhow, bail, Context};
-use axum::body::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
 use hyper::Uri;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use sanhu_service::wallet::{ChannelAnswer, ChannelOrderQuery, ChannelQuery};
 use serde::Deserialize;
+
+use crate::outbound::{OutboundClient, OutboundConfig};
 
 /// Largest answer body read, in bytes.
 pub const ANSWER_BYTES_MAX: usize = 16 * 1024;
@@ -63,80 +62,86 @@ impl Default for ChannelQueryTimeouts {
     }
 }
 
-/// Asks channels over HTTP/1.1, one connection per question (the job asks a few orders a minute; a
-/// pool's idle connections closed by the far side would only turn into failed questions).
+/// Where channel status questions may go (the configuration's `[wallet]` keys), and how long they
+/// may take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChannelQueryConfig {
+    pub timeouts: ChannelQueryTimeouts,
+    /// Ask endpoints on loopback, private and link-local addresses (the platform's own gateway).
+    pub allow_private_targets: bool,
+    /// Ask `http://` endpoints (unencrypted: a gateway on the platform's own network).
+    pub allow_plain_http: bool,
+}
+
+/// Asks channels through the outbound client, one connection per question (the job asks a few
+/// orders a minute; a pool's idle connections closed by the far side would only turn into failed
+/// questions).
 #[derive(Clone)]
 pub struct HttpChannelQuery {
-    client: Client<HttpConnector, Empty<Bytes>>,
-    timeouts: ChannelQueryTimeouts,
+    client: OutboundClient,
+    config: ChannelQueryConfig,
 }
 
 impl HttpChannelQuery {
-    pub fn new(timeouts: ChannelQueryTimeouts) -> HttpChannelQuery {
-        let mut connector = HttpConnector::new();
-        connector.enforce_http(true);
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_millis(timeouts.connect_ms)));
-        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
-        HttpChannelQuery { client, timeouts }
+    pub fn new(config: ChannelQueryConfig) -> HttpChannelQuery {
+        let client = OutboundClient::new(OutboundConfig {
+            allow_private_targets: config.allow_private_targets,
+            allow_plain_http: config.allow_plain_http,
+            connect_timeout_ms: config.timeouts.connect_ms,
+            exchange_timeout_ms: config.timeouts.answer_ms,
+            response_bytes_max: ANSWER_BYTES_MAX,
+        });
+        HttpChannelQuery { client, config }
     }
 
     async fn ask(&self, query: &ChannelOrderQuery) -> anyhow::Result<ChannelAnswer> {
-        let uri = question_uri(&query.status_url, query)?;
-        let request = hyper::Request::get(uri)
-            .header(hyper::header::ACCEPT, "application/json")
-            .header(hyper::header::USER_AGENT, concat!("sanhu/", env!("CARGO_PKG_VERSION")))
-            .body(Empty::<Bytes>::new())
-            .context("failed to build the status request")?;
-        let response = self.client.request(request).await.context("the status endpoint could not be reached")?;
-        let status = response.status();
-        let body = Limited::new(response.into_body(), ANSWER_BYTES_MAX)
-            .collect()
-            .await
-            .map_err(|e| anyhow!("failed to read the status answer: {e}"))?
-            .to_bytes();
-        if status != hyper::StatusCode::OK {
-            bail!("the status endpoint answered {status}");
+        let uri = question_uri(&query.status_url, query, self.config.allow_plain_http)?;
+        let answer =
+            self.client.get(&uri.to_string(), &[("accept", "application/json".to_owned())]).await.map_err(|why| {
+                let hint = if why.contains("internal") {
+                    " ([wallet] channel_status_allow_private_targets = true allows a gateway on the platform's network)"
+                } else {
+                    ""
+                };
+                anyhow!("the status endpoint could not be asked: {why}{hint}")
+            })?;
+        if answer.status != 200 {
+            bail!("the status endpoint answered {}", answer.status);
         }
-        parse_answer(&body, query)
+        if answer.truncated {
+            bail!("the status answer is longer than {ANSWER_BYTES_MAX} bytes");
+        }
+        parse_answer(&answer.body, query)
     }
 }
 
 impl Default for HttpChannelQuery {
     fn default() -> HttpChannelQuery {
-        HttpChannelQuery::new(ChannelQueryTimeouts::default())
+        HttpChannelQuery::new(ChannelQueryConfig::default())
     }
 }
 
 impl ChannelQuery for HttpChannelQuery {
     async fn order_status(&self, query: &ChannelOrderQuery) -> anyhow::Result<ChannelAnswer> {
-        let limit = Duration::from_millis(self.timeouts.answer_ms);
-        match tokio::time::timeout(limit, self.ask(query)).await {
-            Ok(answer) => {
-                answer.with_context(|| format!("asking {} about order {}", query.channel, query.order_number))
-            }
-            Err(_) => bail!(
-                "{} did not answer about order {} within {} ms",
-                query.channel,
-                query.order_number,
-                self.timeouts.answer_ms
-            ),
-        }
+        // The outbound client bounds the whole exchange by `answer_ms`, connecting included.
+        self.ask(query).await.with_context(|| format!("asking {} about order {}", query.channel, query.order_number))
     }
 }
 
-/// Checks a configured status endpoint: an absolute `http://` URL with a host and no fragment.
-pub fn parse_status_url(text: &str) -> Result<Uri, String> {
+/// Checks a configured status endpoint: an absolute `https://` URL (or `http://` when
+/// `allow_plain_http`) with a host and no fragment.
+pub fn parse_status_url(text: &str, allow_plain_http: bool) -> Result<Uri, String> {
     if text.contains('#') {
         return Err("a status URL has no fragment (#...)".to_owned());
     }
     let uri: Uri = text.parse().map_err(|e| format!("not a URL: {e}"))?;
     match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("https is not supported: ask an HTTPS channel through a gateway on plain http".to_owned())
+        Some("https") => {}
+        Some("http") if allow_plain_http => {}
+        Some("http") => {
+            return Err("plain http is refused unless [wallet] channel_status_allow_plain_http = true".to_owned())
         }
-        _ => return Err("a status URL starts with http://".to_owned()),
+        _ => return Err("a status URL starts with https://".to_owned()),
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err("a status URL names a host".to_owned());
@@ -145,8 +150,8 @@ pub fn parse_status_url(text: &str) -> Result<Uri, String> {
 }
 
 /// The question's URL: the status endpoint with the order's fields added to its query.
-pub fn question_uri(status_url: &str, query: &ChannelOrderQuery) -> anyhow::Result<Uri> {
-    parse_status_url(status_url).map_err(|e| anyhow!("status URL {status_url:?}: {e}"))?;
+pub fn question_uri(status_url: &str, query: &ChannelOrderQuery, allow_plain_http: bool) -> anyhow::Result<Uri> {
+    parse_status_url(status_url, allow_plain_http).map_err(|e| anyhow!("status URL {status_url:?}: {e}"))?;
     let separator = if status_url.contains('?') { '&' } else { '?' };
     let text = format!(
         "{status_url}{separator}order_number={}&client={}&amount={}&currency={}",
@@ -211,7 +216,7 @@ mod tests {
     #[test]
     fn a_question_adds_the_orders_fields_percent_encoded_to_the_endpoints_query() {
         let q = query("R 1&x=2/é");
-        let uri = question_uri(&q.status_url, &q).unwrap();
+        let uri = question_uri(&q.status_url, &q, true).unwrap();
         assert_eq!(uri.path(), "/alipay/status");
         let client = ClientId::from_u128(7).unwrap();
         assert_eq!(
@@ -219,21 +224,24 @@ mod tests {
             format!("merchant=42&order_number=R%201%26x%3D2%2F%C3%A9&client={client}&amount=10000&currency=CNY")
         );
         let plain = ChannelOrderQuery { status_url: "http://127.0.0.1:9000/status".into(), ..query("R-1") };
-        assert!(question_uri(&plain.status_url, &plain)
+        assert!(question_uri(&plain.status_url, &plain, true)
             .unwrap()
             .to_string()
             .starts_with("http://127.0.0.1:9000/status?order_number=R-1&"));
     }
 
     #[test]
-    fn only_plain_http_urls_with_a_host_are_status_endpoints() {
-        assert!(parse_status_url("http://127.0.0.1:9000/status").is_ok());
-        assert!(parse_status_url("http://gateway/alipay?x=1").is_ok());
-        assert!(parse_status_url("https://openapi.alipay.com/gateway.do").unwrap_err().contains("https"));
-        assert!(parse_status_url("ftp://host/x").is_err());
-        assert!(parse_status_url("/status").is_err());
-        assert!(parse_status_url("http://host/status#top").is_err());
-        assert!(parse_status_url("not a url").is_err());
+    fn status_endpoints_are_https_urls_with_a_host_and_plain_http_only_where_allowed() {
+        assert!(parse_status_url("https://openapi.alipay.com/gateway.do", false).is_ok());
+        assert!(parse_status_url("http://127.0.0.1:9000/status", true).is_ok());
+        assert!(parse_status_url("http://gateway/alipay?x=1", true).is_ok());
+        assert!(parse_status_url("http://gateway/alipay?x=1", false)
+            .unwrap_err()
+            .contains("channel_status_allow_plain_http"));
+        assert!(parse_status_url("ftp://host/x", true).is_err());
+        assert!(parse_status_url("/status", true).is_err());
+        assert!(parse_status_url("https://host/status#top", true).is_err());
+        assert!(parse_status_url("not a url", true).is_err());
     }
 
     #[test]

@@ -204,7 +204,7 @@ pub async fn get_balance_monitor(
     tag = "webhooks",
     operation_id = "disableBalanceMonitor",
     summary = "Disable a balance monitor",
-    description = "Nothing fires while disabled. Enabled again, it goes on from where it stopped: a crossing made meanwhile fires then.",
+    description = "Nothing fires while disabled. Enabled again, it starts from the balances it finds then: a crossing made while it was disabled does not fire, and an account beyond the condition fires once it has come back and crossed again.",
     params(("id" = String, Path, description = ID_PARAM, pattern = "^bmn_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = Option<EmptyBody>,
     responses((status = 200, description = "The monitor.", body = MonitorJson)),

@@ -1,4 +1,5 @@
-//! Outbound HTTP: the one client sanhu calls other systems with (webhook deliveries). HTTPS through
+//! Outbound HTTP: the one client sanhu calls other systems with (webhook deliveries, and the channel
+//! status questions of the recharge compensation job, `crate::channel_status`). HTTPS through
 //! rustls (the `ring` provider, Mozilla's roots from `webpki-roots`, so no system store is needed and
 //! every machine trusts alike); plain `http://` only where the configuration allows it.
 //!
@@ -61,6 +62,8 @@ pub struct OutboundClient {
 pub struct OutboundAnswer {
     pub status: u16,
     pub body: Bytes,
+    /// The body went on past `response_bytes_max` (the rest was not read).
+    pub truncated: bool,
 }
 
 impl OutboundClient {
@@ -87,8 +90,23 @@ impl OutboundClient {
         headers: &[(&'static str, String)],
         body: &[u8],
     ) -> Result<OutboundAnswer, String> {
+        self.call(hyper::Method::POST, url, headers, Some(Bytes::copy_from_slice(body))).await
+    }
+
+    /// GETs `url` with `headers`; an `Err` says why no answer came.
+    pub async fn get(&self, url: &str, headers: &[(&'static str, String)]) -> Result<OutboundAnswer, String> {
+        self.call(hyper::Method::GET, url, headers, None).await
+    }
+
+    async fn call(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Option<Bytes>,
+    ) -> Result<OutboundAnswer, String> {
         let limit = Duration::from_millis(self.config.exchange_timeout_ms);
-        match tokio::time::timeout(limit, self.exchange(url, headers, Bytes::copy_from_slice(body))).await {
+        match tokio::time::timeout(limit, self.exchange(method, url, headers, body)).await {
             Ok(answer) => answer,
             Err(_) => Err(format!("no answer within {} ms", self.config.exchange_timeout_ms)),
         }
@@ -96,9 +114,10 @@ impl OutboundClient {
 
     async fn exchange(
         &self,
+        method: hyper::Method,
         url: &str,
         headers: &[(&'static str, String)],
-        body: Bytes,
+        body: Option<Bytes>,
     ) -> Result<OutboundAnswer, String> {
         let uri: Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
         let https = match uri.scheme_str() {
@@ -125,9 +144,9 @@ impl OutboundClient {
             let name =
                 rustls::pki_types::ServerName::try_from(host.clone()).map_err(|_| "the host is not a TLS name")?;
             let tls = self.tls.connect(name, tcp).await.map_err(|e| format!("TLS with {host} failed: {e}"))?;
-            self.send(TokioIo::new(tls), &authority, &path, headers, body).await
+            self.send(TokioIo::new(tls), method, &authority, &path, headers, body).await
         } else {
-            self.send(TokioIo::new(tcp), &authority, &path, headers, body).await
+            self.send(TokioIo::new(tcp), method, &authority, &path, headers, body).await
         }
     }
 
@@ -152,7 +171,7 @@ impl OutboundClient {
             addresses.iter().find(|a| check_target_address(a.ip(), self.config.allow_private_targets).is_err())
         {
             tracing::info!(target.host = %host, target.address = %inside.ip(), "an outbound call to an internal address refused");
-            return Err("the target address is internal, which webhooks are not sent to".to_owned());
+            return Err("the target address is internal, which outbound calls are not made to".to_owned());
         }
         Ok(addresses[0])
     }
@@ -160,10 +179,11 @@ impl OutboundClient {
     async fn send<I>(
         &self,
         io: I,
+        method: hyper::Method,
         authority: &str,
         path: &str,
         headers: &[(&'static str, String)],
-        body: Bytes,
+        body: Option<Bytes>,
     ) -> Result<OutboundAnswer, String>
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -171,23 +191,29 @@ impl OutboundClient {
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io).await.map_err(|e| format!("HTTP: {e}"))?;
         let driving = tokio::spawn(connection);
-        let mut request = hyper::Request::post(path)
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
             .header(hyper::header::HOST, authority)
             .header(hyper::header::USER_AGENT, concat!("sanhu/", env!("CARGO_PKG_VERSION")))
             .header(hyper::header::CONNECTION, "close");
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let request = request.body(Full::new(body)).map_err(|e| format!("the request could not be built: {e}"))?;
+        let request = request
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| format!("the request could not be built: {e}"))?;
         let response = sender.send_request(request).await.map_err(|e| format!("HTTP: {e}"))?;
         let status = response.status().as_u16();
         let mut body = response.into_body();
         let mut read = Vec::new();
-        while read.len() < self.config.response_bytes_max {
+        let mut truncated = false;
+        while !truncated {
             match body.frame().await {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
                         let room = self.config.response_bytes_max - read.len();
+                        truncated = data.len() > room;
                         read.extend_from_slice(&data[..data.len().min(room)]);
                     }
                 }
@@ -195,7 +221,7 @@ impl OutboundClient {
             }
         }
         driving.abort();
-        Ok(OutboundAnswer { status, body: Bytes::from(read) })
+        Ok(OutboundAnswer { status, body: Bytes::from(read), truncated })
     }
 }
 

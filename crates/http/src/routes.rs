@@ -478,7 +478,7 @@ fn bill_endpoints() -> Vec<Endpoint> {
 /// is decided by the reach rule when they are derived.
 fn webhook_endpoints() -> Vec<Endpoint> {
     vec![
-        endpoint!(webhook::create_webhook, filtered(WalletWrite)),
+        endpoint!(webhook::create_webhook, filtered(WalletWrite)).secret(),
         endpoint!(webhook::list_webhooks, filtered(WalletRead)),
         endpoint!(webhook::get_webhook, filtered(WalletRead)),
         endpoint!(webhook::update_webhook, filtered(WalletWrite)),

@@ -8,7 +8,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use sanhu_service::webhook::{
-    Page, Subscriber, Subscription, SubscriptionChange, EVENTS_PER_SUBSCRIPTION_MAX, PAGE_MAX, URL_BYTES_MAX,
+    Page, SignatureScheme, Subscriber, Subscription, SubscriptionChange, EVENTS_PER_SUBSCRIPTION_MAX, PAGE_MAX,
+    URL_BYTES_MAX,
 };
 use sanhu_store::webhook::{StoredAttempt, StoredDelivery};
 use serde::{Deserialize, Serialize};
@@ -77,9 +78,18 @@ pub struct SubscriptionJson {
     /// sent. Null for the platform's.
     #[schema(required, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub bound_member_id: Option<String>,
-    /// sanhu's webhook public key (standard base64 of 32 bytes): deliveries are signed with it
-    /// (Ed25519, the same canonical form as requests; docs/WEBHOOKS.md).
+    /// sanhu's webhook public key (standard base64 of 32 bytes): deliveries of an `ed25519`
+    /// subscription are signed with it (the same canonical form as requests; docs/WEBHOOKS.md).
     pub public_key: String,
+    /// How deliveries are signed: `ed25519` (sanhu's key, `public_key`) or `hmac-sha256` (the
+    /// subscription's secret, shown once when it was made).
+    #[schema(pattern = "^(ed25519|hmac-sha256)$")]
+    pub signature: String,
+    /// The HMAC secret (`whsec_…`; its text is the key), in the answer that made an `hmac-sha256`
+    /// subscription only: it is kept sealed and never shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, pattern = "^whsec_[A-Za-z0-9_-]{43}$")]
+    pub secret: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -94,6 +104,8 @@ fn view(s: &Subscription, public_key: &str) -> SubscriptionJson {
         disabled_reason: s.disabled_reason.clone(),
         bound_member_id: s.bound_member.clone(),
         public_key: public_key.to_owned(),
+        signature: s.signature.as_str().to_owned(),
+        secret: None,
         created_at: s.created_at.to_string(),
         updated_at: s.updated_at.to_string(),
     }
@@ -229,6 +241,11 @@ struct CreateBody {
     #[serde(default)]
     #[schema(nullable = false)]
     description: Option<String>,
+    /// `ed25519` (the default: sanhu's key) or `hmac-sha256` (a secret of the subscription's own,
+    /// answered once, in this response).
+    #[serde(default)]
+    #[schema(nullable = false, examples("hmac-sha256"))]
+    signature: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -257,7 +274,7 @@ async fn public_key(state: &AppState) -> Result<String, ApiError> {
     tag = "webhooks",
     operation_id = "createWebhook",
     summary = "Subscribe a URL to events",
-    description = "Events of what the client reaches (a bound client: its member's and those of the merchants below; the platform's: all) are POSTed to the URL, signed with sanhu's webhook key (`public_key`). A client has at most 20 subscriptions (409 `webhook_limit_reached`). The URL must be `https://` and its host not an internal address (422 `webhook_url_not_allowed`) unless the server's configuration allows it.",
+    description = "Events of what the client reaches (a bound client: its member's and those of the merchants below; the platform's: all) are POSTed to the URL, signed with sanhu's webhook key (`public_key`), or with `signature: hmac-sha256` by HMAC-SHA256 under a secret of the subscription's own, answered once (`secret`) and kept sealed. A client has at most 20 subscriptions (409 `webhook_limit_reached`). The URL must be `https://` and its host not an internal address (422 `webhook_url_not_allowed`) unless the server's configuration allows it.",
     request_body = CreateBody,
     responses((status = 201, description = "The subscription.", body = SubscriptionJson)),
 )]
@@ -273,9 +290,12 @@ pub async fn create_webhook(
             sanhu_service::webhook::WEBHOOK_URL_INVALID,
         )));
     }
-    let created = state.webhooks().create(subscriber, &body.url, &body.events, body.description).await?;
-    tracing::info!(webhook.id = %created.id, "webhook subscribed");
-    Ok((StatusCode::CREATED, Json(view(&created, &public_key(&state).await?))))
+    let signature = SignatureScheme::parse(body.signature.as_deref().unwrap_or("ed25519"))?;
+    let created = state.webhooks().create(subscriber, &body.url, &body.events, body.description, signature).await?;
+    tracing::info!(webhook.id = %created.subscription.id, webhook.signature = signature.as_str(), "webhook subscribed");
+    let mut answer = view(&created.subscription, &public_key(&state).await?);
+    answer.secret = created.secret;
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// GET /v1/webhooks

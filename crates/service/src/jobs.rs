@@ -1,5 +1,6 @@
 //! Background jobs: hold expiry, member dormancy, recharge order expiry, recharge compensation, the
-//! repair of cards' ledger blocks a crash left pending, and the monthly bills.
+//! repair of cards' ledger blocks a crash left pending, the monthly bills, and the pruning of
+//! delivered webhook events.
 //! Each runs until its task is dropped and survives store errors by logging them and trying again on
 //! the next tick.
 
@@ -243,6 +244,29 @@ pub async fn mark_dormant_members(parties: crate::party::Parties, interval: Dura
             Ok(0) => {}
             Ok(marked) => tracing::info!(members.marked = marked, "marked members dormant"),
             Err(error) => tracing::warn!(error = %error, "dormancy pass failed; retrying next tick"),
+        }
+    }
+}
+
+/// How often delivered webhook events past their retention are pruned: the retention is days.
+pub const WEBHOOK_PRUNE_INTERVAL: Duration = Duration::from_secs(3_600);
+
+/// Prunes delivered webhook events older than the retention (`[webhooks] retention_days`) with
+/// their deliveries and attempts, in batches, every `interval`; never an undelivered one.
+pub async fn prune_webhook_events(webhooks: crate::webhook::Webhooks, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let started = std::time::Instant::now();
+        let pass = webhooks.prune_once().await;
+        crate::metrics::job_ran("prune_webhook_events", pass.is_ok(), started.elapsed());
+        match pass {
+            Ok(0) => {}
+            Ok(pruned) => {
+                tracing::info!(events.pruned = pruned, "pruned delivered webhook events past their retention")
+            }
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "webhook pruning failed; retrying next tick"),
         }
     }
 }

@@ -54,6 +54,10 @@ pub struct StoredSubscription {
     pub disabled_reason: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// How deliveries are signed: `ed25519` (sanhu's key) or `hmac-sha256` (the secret below).
+    pub signature: String,
+    /// The HMAC secret, sealed under the data key by the service; None for `ed25519`.
+    pub secret: Option<String>,
 }
 
 /// An event, as delivered: its id (`evt_…`), type, the object it is about and the JSON body posted.
@@ -90,6 +94,9 @@ pub struct DueDelivery {
     pub delivery: StoredDelivery,
     pub url: String,
     pub payload: String,
+    /// The subscription's signature scheme and sealed secret (see [`StoredSubscription`]).
+    pub signature: String,
+    pub secret: Option<String>,
 }
 
 /// One attempt of a delivery, as logged.
@@ -227,8 +234,17 @@ store_trait! {
         ) -> anyhow::Result<Vec<StoredAttempt>>;
         /// Makes a delivery pending again, due at `now`; whether it exists.
         fn webhook_resend(&self, subscription_id: &str, event_id: &str, now: Timestamp) -> anyhow::Result<bool>;
-        /// sanhu's webhook signing key: the one kept, or `candidate` kept now when there is none.
+        /// sanhu's webhook signing key as kept (sealed by the service), or `candidate` kept now when
+        /// there is none.
         fn webhook_signing_key(&self, candidate: &[u8]) -> anyhow::Result<Vec<u8>>;
+        /// Replaces the kept signing key `old` by `new` (the same key sealed again: a key kept in the
+        /// clear by an older version, or sealed under a retired data key) and erases the space the old
+        /// form held; false (nothing written) when the key kept is no longer `old`.
+        fn webhook_signing_key_replace(&self, old: &[u8], new: &[u8]) -> anyhow::Result<bool>;
+        /// Deletes up to `limit` events created before `before` none of whose deliveries is still
+        /// undelivered (every one delivered, or none left), with their deliveries and attempts, in one
+        /// transaction; how many events it deleted.
+        fn webhook_prune(&self, before: Timestamp, limit: u32) -> anyhow::Result<u64>;
         /// Creates `monitor` unless its client has `per_client_max` already; whether it did.
         fn monitor_create(&self, monitor: &StoredMonitor, per_client_max: u32) -> anyhow::Result<bool>;
         fn monitor_get(&self, id: &str) -> anyhow::Result<Option<StoredMonitor>>;
@@ -238,6 +254,10 @@ store_trait! {
         fn monitors_active(&self) -> anyhow::Result<Vec<StoredMonitor>>;
         /// Sets a monitor's status; whether it exists.
         fn monitor_set_status(&self, id: &str, status: &str, at: Timestamp) -> anyhow::Result<bool>;
+        /// Enables a disabled monitor as of `at`, forgetting its states (it evaluates the entries
+        /// after `at` only, from the counters then, so a crossing made while it was disabled does not
+        /// fire), in one transaction; whether it was disabled.
+        fn monitor_resume(&self, id: &str, at: Timestamp) -> anyhow::Result<bool>;
         /// Deletes a monitor and its states; whether it existed.
         fn monitor_delete(&self, id: &str) -> anyhow::Result<bool>;
         /// The states of every monitor on one account.

@@ -17,7 +17,7 @@ from .errors import (
     WebhookSignatureError,
 )
 from .signing import Signer, body_sha256_hex, encode_component, new_nonce, public_key_base64, signed_string
-from .webhooks import verify_webhook
+from .webhooks import hmac_signed_string, verify_webhook, verify_webhook_hmac
 
 __all__ = [
     "ApiError",
@@ -39,10 +39,12 @@ __all__ = [
     "body_sha256_hex",
     "build_query",
     "encode_component",
+    "hmac_signed_string",
     "models",
     "new_idempotency_key",
     "new_nonce",
     "public_key_base64",
     "signed_string",
     "verify_webhook",
+    "verify_webhook_hmac",
 ]

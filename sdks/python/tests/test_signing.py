@@ -76,3 +76,37 @@ def test_the_tables_are_the_documents():
     client = sanhu.Client("http://127.0.0.1:9", "cli_x", base64.b64encode(bytes(32)).decode())
     with pytest.raises(ValueError, match="takes no Idempotency-Key"):
         client.call("setMemberPayPassword", {"id": "mem_x"}, {"pay_password": "135790"}, idempotency_key="k")
+
+
+@pytest.fixture(scope="session")
+def hmac_example():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "docs" / "webhook-hmac-example.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_hmac_example_verifies_and_altered_ones_do_not(hmac_example):
+    e = hmac_example
+    secret, path, body, at = e["secret"], e["path_and_query"], e["body"], e["timestamp"]
+    assert sanhu.hmac_signed_string(path, body, at, e["nonce"]) == e["signed_string"]
+    sanhu.verify_webhook_hmac(secret, path, e["headers"], body.encode(), now=at + 10)
+    lower = {k.lower(): v for k, v in e["headers"].items()}
+    sanhu.verify_webhook_hmac(secret, path, lower, body, now=at)
+    altered = [
+        (secret, path, e["headers"], body + " ", at, "does not verify"),
+        (secret, path + "&x=1", e["headers"], body, at, "does not verify"),
+        (secret + "x", path, e["headers"], body, at, "does not verify"),
+        (secret, path, e["headers"], body, at - 301, "outside the tolerance"),
+        (secret, path, {**e["headers"], "X-Sanhu-Nonce": "another"}, body, at, "does not verify"),
+        (secret, path, {**e["headers"], "X-Sanhu-Signature": "AAAA"}, body, at, "not 32 bytes"),
+        (secret, path, {"X-Sanhu-Nonce": "n", "X-Sanhu-Signature": "AAAA"}, body, at, "missing"),
+        ("", path, e["headers"], body, at, "empty"),
+    ]
+    for s, p, headers, b, now, why in altered:
+        with pytest.raises(sanhu.WebhookSignatureError, match=why):
+            sanhu.verify_webhook_hmac(s, p, headers, b, now=now)
+    # An Ed25519 verifier does not take an HMAC delivery for its own, nor the other way round.
+    with pytest.raises(sanhu.WebhookSignatureError):
+        verify_webhook(sanhu.public_key_base64(b"\x07" * 32), path, e["headers"], body, now=at)

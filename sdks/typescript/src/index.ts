@@ -31,5 +31,5 @@ export {
   publicKeyBase64,
   signedString,
 } from "./signing.js";
-export { DEFAULT_TOLERANCE_S, verifyWebhook } from "./webhooks.js";
+export { DEFAULT_TOLERANCE_S, HMAC_SCHEME, hmacSignedString, verifyWebhook, verifyWebhookHmac } from "./webhooks.js";
 export type { VerifyOptions } from "./webhooks.js";

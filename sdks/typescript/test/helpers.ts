@@ -32,6 +32,22 @@ export function example(): Example {
   return JSON.parse(readFileSync(path, "utf8")) as Example;
 }
 
+export interface HmacExample {
+  secret: string;
+  path_and_query: string;
+  timestamp: number;
+  nonce: string;
+  body: string;
+  signed_string: string;
+  signature_base64: string;
+  headers: Record<string, string>;
+}
+
+/** docs/webhook-hmac-example.json: a delivery signed with HMAC-SHA256. */
+export function hmacExample(): HmacExample {
+  return JSON.parse(readFileSync(resolve(REPO, "docs", "webhook-hmac-example.json"), "utf8")) as HmacExample;
+}
+
 /** The credential file named by `variable`, or a reason to skip (a failure when the server is required). */
 export function credentials(variable: string): { path?: string; skip?: string } {
   const path = process.env[variable];

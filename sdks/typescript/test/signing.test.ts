@@ -15,9 +15,11 @@ import {
   newNonce,
   publicKeyBase64,
   signedString,
+  hmacSignedString,
   verifyWebhook,
+  verifyWebhookHmac,
 } from "../src/index.js";
-import { example } from "./helpers.js";
+import { example, hmacExample } from "./helpers.js";
 
 test("the example is signed as documented", () => {
   const e = example();
@@ -94,5 +96,37 @@ test("the tables are the document's", async () => {
   await assert.rejects(
     client.call("setMemberPayPassword", { id: "mem_x" }, { pay_password: "135790" }, { idempotencyKey: "k" }),
     /takes no Idempotency-Key/,
+  );
+});
+
+test("the HMAC example verifies and altered ones do not", () => {
+  const e = hmacExample();
+  const { secret, path_and_query: path, body, timestamp: at } = e;
+  assert.equal(hmacSignedString(path, body, at, e.nonce), e.signed_string);
+  verifyWebhookHmac(secret, path, e.headers, Buffer.from(body), { now: at + 10 });
+  const lower = Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  verifyWebhookHmac(secret, path, lower, body, { now: at });
+  verifyWebhookHmac(secret, path, new Headers(e.headers), body, { now: at });
+  const altered: [string, string, Record<string, string>, string, number, RegExp][] = [
+    [secret, path, e.headers, body + " ", at, /does not verify/],
+    [secret, path + "&x=1", e.headers, body, at, /does not verify/],
+    [secret + "x", path, e.headers, body, at, /does not verify/],
+    [secret, path, e.headers, body, at - 301, /outside the tolerance/],
+    [secret, path, { ...e.headers, "X-Sanhu-Nonce": "another" }, body, at, /does not verify/],
+    [secret, path, { ...e.headers, "X-Sanhu-Signature": "AAAA" }, body, at, /not 32 bytes/],
+    [secret, path, { "X-Sanhu-Nonce": "n", "X-Sanhu-Signature": "AAAA" }, body, at, /missing/],
+    ["", path, e.headers, body, at, /empty/],
+  ];
+  for (const [s, p, headers, b, now, why] of altered) {
+    assert.throws(() => verifyWebhookHmac(s, p, headers, b, { now }), (error: unknown) => {
+      assert.ok(error instanceof WebhookSignatureError);
+      assert.match((error as Error).message, why);
+      return true;
+    });
+  }
+  // An Ed25519 verifier does not take an HMAC delivery for its own.
+  assert.throws(
+    () => verifyWebhook(publicKeyBase64(Buffer.alloc(32, 7)), path, e.headers, body, { now: at }),
+    WebhookSignatureError,
   );
 });

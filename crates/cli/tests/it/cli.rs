@@ -886,6 +886,8 @@ fn the_wallet_and_its_recharge_compensation_come_from_the_configuration() {
 currency = "CNY"
 recharge_query_after_s = 1
 recharge_compensation_interval_s = 1
+channel_status_allow_private_targets = true
+channel_status_allow_plain_http = true
 
 [[wallet.channels]]
 name = "gateway"
@@ -929,13 +931,16 @@ status_url = "http://127.0.0.1:{channel_port}/gateway/status"
         "the message names the key:\n{}",
         refused.describe()
     );
-    let https = wallet.replace("http://127.0.0.1", "https://127.0.0.1");
-    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\n{https}")).expect("write");
+    // A plain http status URL not allowed by the configuration is refused at start, naming the key
+    // that would allow it.
+    let plain = wallet.replace("channel_status_allow_plain_http = true\n", "");
+    std::fs::write(dir.join("sanhu.toml"), format!("listen = \"127.0.0.1:{port}\"\n{plain}")).expect("write");
     let refused = run_bounded(sanhu(dir, &["serve"]), SERVER_READY_TIMEOUT);
-    assert!(!refused.status.success(), "serve starts with an https status URL:\n{}", refused.describe());
+    assert!(!refused.status.success(), "serve starts with a plain http status URL:\n{}", refused.describe());
     assert!(
-        refused.stderr.contains("wallet.channels[0]: status_url"),
-        "the message names the key:\n{}",
+        refused.stderr.contains("wallet.channels[0]: status_url")
+            && refused.stderr.contains("channel_status_allow_plain_http"),
+        "the message names the keys:\n{}",
         refused.describe()
     );
 }

@@ -33,4 +33,5 @@ mod wallet_held_money;
 mod wallet_model;
 mod wallet_operators;
 mod wallet_turns;
+mod webhook_secrets;
 mod webhooks;

@@ -13,7 +13,7 @@ use sanhu_http::AppState;
 use sanhu_service::party::Parties;
 use sanhu_service::{Ledger, LedgerConfig};
 use sanhu_testkit::app::{bound_client, new_client, TestApp};
-use sanhu_testkit::{on_both_backends, world};
+use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
 
 use super::webhooks::{app, config, pay, payer_and_shop, subscribe, until, Receiver};
@@ -95,7 +95,7 @@ on_both_backends!(a_crossing_committed_before_a_restart_is_fired_by_the_next_ser
     let store = app.db.store.clone();
     let second = AppState::new(
         Ledger::start(store.clone(), LedgerConfig::default()),
-        Parties::new(store, world::party_config()),
+        Parties::new(store, crate::webhooks::party_config()),
         Default::default(),
     )
     .with_webhooks(config(vec![1; 3]));
@@ -195,4 +195,68 @@ on_both_backends!(monitors_refuse_bad_conditions_and_targets_and_a_client_has_at
     let rest = app.get(&format!("/v1/balance-monitors?limit=100&after={next}")).await;
     assert_eq!(rest.assert_status(StatusCode::OK)["data"].as_array().unwrap().len(), 30);
     app.get("/v1/balance-monitors?limit=101").await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit");
+});
+
+on_both_backends!(a_disabled_monitor_stays_silent_across_a_crossing_and_fires_after_enable_only_on_a_new_one, |db| {
+    let app = app(db, vec![1; 3]).await;
+    let receiver = Receiver::start().await;
+    subscribe(&app, &receiver.url, json!(["balance_monitor.triggered"])).await;
+    let (payer, basic, shop) = payer_and_shop(&app, 26).await;
+    let id = monitor(&app, below(&basic, 5_000)).await;
+    let dispatcher = app.state.start_webhooks();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let disabled = app.post(&format!("/v1/balance-monitors/{id}/disable"), json!({})).await;
+    assert_eq!(disabled.assert_status(StatusCode::OK)["status"], "disabled");
+    // 100.00 to 40.00 while disabled: silent.
+    app.post("/v1/payments", pay("MD-1", &payer, 6_000, &shop)).await.assert_status(StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(receiver.events().is_empty(), "{:?}", receiver.events());
+    // Enabled: the crossing made while disabled does not fire, nor does staying below (35.00).
+    let enabled = app.post(&format!("/v1/balance-monitors/{id}/enable"), json!({})).await;
+    assert_eq!(enabled.assert_status(StatusCode::OK)["status"], "active");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.post("/v1/payments", pay("MD-2", &payer, 500, &shop)).await.assert_status(StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(receiver.events().is_empty(), "{:?}", receiver.events());
+    // Enabling it again while active changes nothing.
+    let again = app.post(&format!("/v1/balance-monitors/{id}/enable"), json!({})).await;
+    assert_eq!(again.assert_status(StatusCode::OK)["status"], "active");
+    // Back above (85.00), then a new crossing (45.00): fired, once.
+    app.recharge(&payer, &basic, 5_000, "test", "R-MD-2").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.events().is_empty(), "{:?}", receiver.events());
+    app.post("/v1/payments", pay("MD-3", &payer, 4_000, &shop)).await.assert_status(StatusCode::CREATED);
+    until("the new crossing", || receiver.events().len() == 1).await;
+    assert_eq!(receiver.events()[0]["object"]["balance"], 4_500);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.events().len(), 1, "{:?}", receiver.events());
+    dispatcher.abort();
+    // Each change of the monitor is an audit event of its own, by its route, about the monitor.
+    app.post(&format!("/v1/balance-monitors/{id}/delete"), json!({})).await.assert_status(StatusCode::OK);
+    let audit = app.get(&format!("/v1/audit-events?limit=100&target_id={id}")).await;
+    let audit = audit.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
+    let seen: Vec<(String, String, u64)> = audit
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_owned(),
+                e["route"].as_str().unwrap().to_owned(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = |route: &str, status: u64| ("POST".to_owned(), route.to_owned(), status);
+    assert_eq!(
+        seen,
+        vec![
+            expected("/v1/balance-monitors", 201),
+            expected("/v1/balance-monitors/{id}/disable", 200),
+            expected("/v1/balance-monitors/{id}/enable", 200),
+            expected("/v1/balance-monitors/{id}/enable", 200),
+            expected("/v1/balance-monitors/{id}/delete", 200),
+        ],
+        "{audit:?}"
+    );
+    let actor = format!("client:{}", app.client.id);
+    assert!(audit.iter().all(|e| e["actor"] == actor.as_str()), "{audit:?}");
 });

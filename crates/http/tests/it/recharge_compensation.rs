@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use sanhu_core::id::MemberId;
 use sanhu_core::Timestamp;
-use sanhu_http::channel_status::{ChannelQueryTimeouts, HttpChannelQuery};
+use sanhu_http::channel_status::{ChannelQueryConfig, ChannelQueryTimeouts, HttpChannelQuery};
 use sanhu_service::clock;
 use sanhu_service::jobs::{compensate_recharge_orders, CompensationPass};
 use sanhu_service::wallet::{Channel, RechargeRequest, RechargeStatus, WalletConfig};
@@ -51,6 +51,11 @@ async fn status(State(channel): State<StatusEndpoint>, Query(query): Query<HashM
         "UNKNOWN" => Json(json!({ "order_number": order, "status": "unknown" })).into_response(),
         "WRONG" => Json(json!({ "order_number": order, "status": "paid", "amount": amount + 1 })).into_response(),
         "OTHER" => Json(json!({ "order_number": "PAID-9", "status": "paid", "amount": amount })).into_response(),
+        // An answer past the size limit: 20 KiB of padding around a valid answer.
+        "BIG" => Json(json!({ "order_number": order, "status": "paid", "amount": amount, "pad": "x".repeat(20_480) }))
+            .into_response(),
+        // A redirect, which is not followed.
+        "MOVED" => (StatusCode::FOUND, [("location", "/gateway/status?order_number=PAID-1")]).into_response(),
         "SLOW" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             Json(json!({ "order_number": order, "status": "paid", "amount": amount })).into_response()
@@ -104,9 +109,15 @@ impl std::ops::Deref for World {
     }
 }
 
+/// The world, its channels asked through the outbound client on loopback and plain http (the test's
+/// channel: production allows neither unless configured).
 async fn world(store: &Store, status_url: &str) -> World {
     let world = world::World::new(store, world::party_config(), wallet_config(status_url)).await;
-    let channels = Arc::new(HttpChannelQuery::new(ChannelQueryTimeouts { connect_ms: 300, answer_ms: 500 }));
+    let channels = Arc::new(HttpChannelQuery::new(ChannelQueryConfig {
+        timeouts: ChannelQueryTimeouts { connect_ms: 300, answer_ms: 500 },
+        allow_private_targets: true,
+        allow_plain_http: true,
+    }));
     World { world, channels }
 }
 
@@ -200,5 +211,43 @@ on_both_backends!(a_stuck_order_is_credited_once_when_the_job_and_a_late_confirm
     }
     // Nothing is left to ask about.
     assert_eq!(w.pass(later()).await, CompensationPass::default());
+    w.verify_clean().await;
+});
+
+on_both_backends!(the_channel_is_asked_through_the_outbound_client_with_its_size_limit_redirects_and_ssrf_rule, |db| {
+    let channel = StatusEndpoint::default();
+    let url = start_channel(channel.clone()).await;
+    let w = world(&db.store, &url).await;
+    let (member, basic) = w.member(1).await;
+    for number in ["BIG-1", "MOVED-1"] {
+        w.order(member, number, 10_000, "gateway").await;
+    }
+    // Asked, and neither answer is taken: one is over the size limit, the other a redirect.
+    let pass = w.pass(later()).await;
+    assert_eq!(pass, CompensationPass { confirmed: 0, failed: 0, resumed: 0, unanswered: 2, refused: 0 });
+    assert_eq!((channel.asked("BIG-1"), channel.asked("MOVED-1"), channel.asked("PAID-1")), (1, 1, 0));
+    assert_eq!(w.status("BIG-1").await, RechargeStatus::Pending);
+    assert_eq!(w.balance(basic).await, 0);
+
+    // As in production: a plain http endpoint on loopback is not asked at all.
+    let strict = Arc::new(HttpChannelQuery::new(ChannelQueryConfig::default()));
+    w.order(member, "PAID-7", 10_000, "gateway").await;
+    let pass = compensate_recharge_orders(&w.wallets, &strict, later()).await.unwrap();
+    assert_eq!(pass.confirmed, 0);
+    assert_eq!(channel.asked("PAID-7"), 0, "refused before connecting");
+    assert_eq!(w.status("PAID-7").await, RechargeStatus::Pending);
+    // An https endpoint whose host is loopback is refused before connecting too.
+    let https = HttpChannelQuery::new(ChannelQueryConfig { allow_plain_http: false, ..ChannelQueryConfig::default() });
+    let query = sanhu_service::wallet::ChannelOrderQuery {
+        channel: "gateway".into(),
+        status_url: url.replace("http://", "https://"),
+        client: client(),
+        order_number: "PAID-8".into(),
+        amount: 10_000,
+        currency: cny(),
+    };
+    let error = sanhu_service::wallet::ChannelQuery::order_status(&https, &query).await.unwrap_err();
+    assert!(format!("{error:#}").contains("internal"), "{error:#}");
+    assert_eq!(channel.asked("PAID-8"), 0);
     w.verify_clean().await;
 });

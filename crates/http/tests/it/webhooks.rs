@@ -32,11 +32,19 @@ pub(crate) fn config(retry_schedule_s: Vec<u64>) -> WebhookConfig {
         poll_interval_ms: 50,
         deliveries_at_once: 8,
         attempt_timeout_ms: 5_000,
+        retention_days: 30,
     }
 }
 
+/// The parties' configuration with a data key configured, as a production server has it (secrets
+/// sealed under it open after a restart).
+pub(crate) fn party_config() -> sanhu_service::party::PartyConfig {
+    let data_keys = sanhu_service::party::DataKeys::new(&[5; 32], &[]).expect("a 32-byte data key");
+    sanhu_service::party::PartyConfig { data_keys, ..world::party_config() }
+}
+
 pub(crate) async fn app(db: TestDatabase, retry_schedule_s: Vec<u64>) -> TestApp {
-    TestApp::new(db, world::party_config(), world::wallet_config()).await.with_webhooks(config(retry_schedule_s))
+    TestApp::new(db, party_config(), world::wallet_config()).await.with_webhooks(config(retry_schedule_s))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -263,7 +271,7 @@ on_both_backends!(an_event_committed_before_a_restart_is_delivered_by_the_next_s
     let store = app.db.store.clone();
     let second = AppState::new(
         Ledger::start(store.clone(), LedgerConfig::default()),
-        Parties::new(store, world::party_config()),
+        Parties::new(store, party_config()),
         Default::default(),
     )
     .with_webhooks(config(vec![1; 3]));
@@ -455,4 +463,154 @@ on_both_backends!(another_clients_subscriptions_answer_as_absent_and_a_bound_cli
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert_eq!(receiver.events().len(), 1, "{:?}", receiver.events());
     dispatcher.abort();
+});
+
+/// HMAC-SHA256 as RFC 2104 defines it, written here from SHA-256 alone so that the test does not
+/// check sanhu's signer against itself.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).chain(message.iter().copied()).collect();
+    let inner = Sha256::digest(inner);
+    let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).chain(inner.iter().copied()).collect();
+    Sha256::digest(outer).into()
+}
+
+on_both_backends!(an_hmac_subscription_shows_its_secret_once_keeps_it_sealed_and_signs_with_it, |db| {
+    let app = app(db, vec![1; 3]).await;
+    let receiver = Receiver::start().await;
+    app.post("/v1/webhooks", json!({"url": receiver.url, "events": ["payment.paid"], "signature": "rsa"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "webhook_signature_invalid");
+    let body = json!({"url": receiver.url, "events": ["payment.paid"], "signature": "hmac-sha256"});
+    // The answer carries the secret: it is never kept for a replay, so no Idempotency-Key is taken.
+    app.post_keyed("/v1/webhooks", "hook-1", body.clone())
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "idempotency_key_not_accepted");
+    let created = app.post("/v1/webhooks", body).await.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(created["signature"], "hmac-sha256");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_") && secret.len() == "whsec_".len() + 43, "{secret}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Shown once: a read and the list show the scheme, never the secret.
+    let read = app.get(&format!("/v1/webhooks/{id}")).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(read["signature"], "hmac-sha256");
+    assert!(read.get("secret").is_none(), "{read}");
+    let listed = app.get("/v1/webhooks").await.assert_status(StatusCode::OK).clone();
+    assert!(listed["data"][0].get("secret").is_none());
+    // Kept sealed under the data key: the raw row holds no secret.
+    let raw = crate::webhook_secrets::raw_column(&app, "SELECT secret FROM webhook_subscriptions").await;
+    let raw = String::from_utf8(raw[0].clone()).unwrap();
+    assert!(raw.starts_with("s1.") && !raw.contains(&secret) && !raw.contains(&secret["whsec_".len()..]), "{raw}");
+    // Nor does any other table: the idempotency answers, the audit log.
+    for (table, column) in [("idempotency_keys", "body"), ("audit_events", "changes")] {
+        let rows = crate::webhook_secrets::raw_column(&app, &format!("SELECT {column} FROM {table}")).await;
+        assert!(rows.iter().all(|r| !String::from_utf8_lossy(r).contains(&secret["whsec_".len()..])), "{table}");
+    }
+    // A delivery is signed with HMAC-SHA256 under the secret's text over the canonical lines.
+    let dispatcher = app.state.start_webhooks();
+    let (payer, _, shop) = payer_and_shop(&app, 9).await;
+    app.post("/v1/payments", pay("P-9", &payer, 1_000, &shop)).await.assert_status(StatusCode::CREATED);
+    until("the payment", || receiver.events().len() == 1).await;
+    let delivery = receiver.received.lock().unwrap()[0].clone();
+    let header = |name: &str| delivery.headers.get(name).unwrap().to_str().unwrap().to_owned();
+    let text = format!(
+        "SANHU-HMAC-SHA256-V1\nPOST\n{}\n{}\n{}\n{}",
+        delivery.path_and_query,
+        header("x-sanhu-timestamp"),
+        header("x-sanhu-nonce"),
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&delivery.body))
+    );
+    let expected = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret.as_bytes(), text.as_bytes()));
+    assert_eq!(header("x-sanhu-signature"), expected);
+    let other = hmac_sha256(b"whsec_another", text.as_bytes());
+    assert_ne!(header("x-sanhu-signature"), base64::engine::general_purpose::STANDARD.encode(other));
+    // A 32-byte tag, not an Ed25519 signature (64 bytes).
+    let signature = base64::engine::general_purpose::STANDARD.decode(header("x-sanhu-signature")).unwrap();
+    assert_eq!(signature.len(), 32);
+    dispatcher.abort();
+});
+
+/// How many rows `table` has (matching `filter`).
+async fn count(app: &TestApp, table: &str, filter: &str) -> usize {
+    let sql = format!("SELECT CAST(count(*) AS TEXT) FROM {table} WHERE {filter}");
+    let rows = crate::webhook_secrets::raw_column(app, &sql).await;
+    String::from_utf8(rows[0].clone()).unwrap().parse().unwrap()
+}
+
+/// Waits until all deliveries but `pending` are delivered (settled, not only received).
+async fn settled(app: &TestApp, pending: usize) {
+    let started = Instant::now();
+    while count(app, "webhook_deliveries", "status <> 'delivered'").await != pending {
+        assert!(started.elapsed() < Duration::from_secs(20), "waited 20 s for the deliveries to settle");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+on_both_backends!(delivered_events_past_the_retention_are_pruned_in_batches_and_undelivered_ones_never, |db| {
+    use sanhu_store::webhook::WebhookStore as _;
+    let app = app(db, vec![1; 50]).await;
+    let up = Receiver::start().await;
+    let down = Receiver::start().await;
+    down.set(Mode::Down);
+    subscribe(&app, &up.url, json!(["*"])).await;
+    let down_id = subscribe(&app, &down.url, json!(["payment.paid"])).await["id"].as_str().unwrap().to_owned();
+    let dispatcher = app.state.start_webhooks();
+    let (payer, _, shop) = payer_and_shop(&app, 10).await;
+    app.post("/v1/payments", pay("P-10", &payer, 1_000, &shop)).await.assert_status(StatusCode::CREATED);
+    until("every event at the receiver that is up", || {
+        !up.of_type("payment.paid").is_empty()
+            && !up.of_type("recharge.credited").is_empty()
+            && up.of_type("member.status_changed").len() >= 2
+    })
+    .await;
+    // The receiver that is down has been tried: its delivery of the payment is pending.
+    for _ in 0..200 {
+        let attempts = app.get(&format!("/v1/webhooks/{down_id}/attempts")).await;
+        if attempts.assert_status(StatusCode::OK)["data"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    settled(&app, 1).await;
+    dispatcher.abort();
+    let events = count(&app, "webhook_events", "1 = 1").await;
+    assert!(events >= 4, "{events}");
+    assert!(count(&app, "webhook_attempts", "1 = 1").await >= events);
+    // A month and more ago: every event is past the retention of 30 days.
+    crate::webhook_secrets::raw_execute(
+        &app,
+        "UPDATE webhook_events SET created_at = 1",
+        "UPDATE webhook_events SET created_at = 1",
+    )
+    .await;
+    // A recent event, delivered, is kept.
+    let recent = app.db.store.webhook_subscriptions_of_client(&app.client.id, None, 10).await.unwrap();
+    let recent_id = recent.iter().find(|s| s.url == up.url).unwrap().id.clone();
+    let test = app.post(&format!("/v1/webhooks/{recent_id}/test"), json!({})).await;
+    let test_id = test.assert_status(StatusCode::ACCEPTED)["event_id"].as_str().unwrap().to_owned();
+    let dispatcher = app.state.start_webhooks();
+    until("the test event", || up.events().iter().any(|e| e["id"] == test_id.as_str())).await;
+    settled(&app, 1).await;
+    dispatcher.abort();
+    // One batch deletes at most its limit.
+    assert_eq!(app.db.store.webhook_prune(sanhu_core::Timestamp::from_nanos(1_000), 1).await.unwrap(), 1);
+    let pruned = app.state.webhooks().prune_once().await.unwrap();
+    assert_eq!(pruned as usize, events - 1 - 1, "all but the payment's (undelivered to one) and the one pruned first");
+    // Left: the payment's event, undelivered to the receiver that is down, with both its deliveries
+    // and their attempts; and the recent test event.
+    let paid = up.of_type("payment.paid")[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(count(&app, "webhook_events", &format!("id NOT IN ('{paid}', '{test_id}')")).await, 0);
+    assert_eq!(count(&app, "webhook_events", "1 = 1").await, 2);
+    assert_eq!(count(&app, "webhook_deliveries", &format!("event_id NOT IN ('{paid}', '{test_id}')")).await, 0);
+    assert_eq!(count(&app, "webhook_deliveries", &format!("event_id = '{paid}'")).await, 2);
+    assert_eq!(count(&app, "webhook_attempts", &format!("event_id NOT IN ('{paid}', '{test_id}')")).await, 0);
+    assert!(count(&app, "webhook_attempts", &format!("event_id = '{paid}'")).await >= 2);
+    // Nothing more to prune.
+    assert_eq!(app.state.webhooks().prune_once().await.unwrap(), 0);
 });

@@ -17,7 +17,9 @@
 //! **Signing.** Each delivery is signed with sanhu's webhook key over the same canonical form as a
 //! request (`SANHU-ED25519-V1`, the method, the URL's path and query, the timestamp, a nonce and the
 //! body's SHA-256), in `X-Sanhu-Timestamp`, `X-Sanhu-Nonce` and `X-Sanhu-Signature`; the event's id
-//! is in `X-Sanhu-Event-Id` too.
+//! is in `X-Sanhu-Event-Id` too. A subscription made with `hmac-sha256` is signed instead with
+//! HMAC-SHA256 under its own secret, over the same lines but the first (`SANHU-HMAC-SHA256-V1`, so
+//! that a signature of one scheme is never taken for the other's).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -46,6 +48,8 @@ pub const RETRY_SCHEDULE_S: [u64; 15] =
 pub const ATTEMPT_LEASE_S: u64 = 120;
 /// The first line of the signed string, the same as a request's.
 pub const SIGNATURE_SCHEME: &str = "SANHU-ED25519-V1";
+/// The first line of the string an HMAC-signed delivery signs.
+pub const HMAC_SIGNATURE_SCHEME: &str = "SANHU-HMAC-SHA256-V1";
 /// Journal rows one derive pass reads.
 const JOURNAL_ROWS_PER_PASS: u32 = 500;
 /// Deliveries one round claims at most.
@@ -75,6 +79,11 @@ pub trait WebhookTransport: Send + Sync + 'static {
     ) -> impl Future<Output = Result<PostAnswer, String>> + Send;
 }
 
+/// The string a delivery's signature covers, after its first line `scheme`.
+fn signed_text(scheme: &str, path_and_query: &str, body: &[u8], timestamp: i64, nonce: &str) -> String {
+    format!("{scheme}\nPOST\n{path_and_query}\n{timestamp}\n{nonce}\n{}", hex::encode(Sha256::digest(body)))
+}
+
 /// The signature headers of a delivery of `body` to the path and query `path_and_query`.
 pub fn sign_delivery(
     key: &ed25519_dalek::SigningKey,
@@ -83,16 +92,38 @@ pub fn sign_delivery(
     timestamp: i64,
     nonce: &str,
 ) -> [(&'static str, String); 3] {
-    let text = format!(
-        "{SIGNATURE_SCHEME}\nPOST\n{path_and_query}\n{timestamp}\n{nonce}\n{}",
-        hex::encode(Sha256::digest(body))
-    );
-    let signature = key.sign(text.as_bytes());
+    let signature = key.sign(signed_text(SIGNATURE_SCHEME, path_and_query, body, timestamp, nonce).as_bytes());
     [
         ("x-sanhu-timestamp", timestamp.to_string()),
         ("x-sanhu-nonce", nonce.to_owned()),
         ("x-sanhu-signature", base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())),
     ]
+}
+
+/// The signature headers of a delivery signed with HMAC-SHA256 under `secret` (the `whsec_…` text
+/// as shown, its bytes the key): standard base64 of the 32-byte tag.
+pub fn sign_delivery_hmac(
+    secret: &str,
+    path_and_query: &str,
+    body: &[u8],
+    timestamp: i64,
+    nonce: &str,
+) -> [(&'static str, String); 3] {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(signed_text(HMAC_SIGNATURE_SCHEME, path_and_query, body, timestamp, nonce).as_bytes());
+    [
+        ("x-sanhu-timestamp", timestamp.to_string()),
+        ("x-sanhu-nonce", nonce.to_owned()),
+        ("x-sanhu-signature", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())),
+    ]
+}
+
+/// What a delivery is signed with.
+#[derive(Clone)]
+enum Signing {
+    Ed25519(ed25519_dalek::SigningKey),
+    Hmac(String),
 }
 
 /// The path and query of a URL (`/` when it has none), as the request line carries it.
@@ -262,15 +293,34 @@ async fn deliver_round<T: WebhookTransport>(webhooks: &Webhooks, transport: &Arc
         return Ok(0);
     }
     let key = webhooks.signing_key().await?;
+    let data_keys = &webhooks.parties().config().data_keys;
     let at_once = Arc::new(tokio::sync::Semaphore::new(webhooks.config.deliveries_at_once.max(1)));
     let timeout = Duration::from_millis(webhooks.config.attempt_timeout_ms.max(1));
     let mut sending = tokio::task::JoinSet::new();
-    let count = due.len();
+    let mut count = 0;
     for delivery in due {
-        let (transport, key, at_once) = (transport.clone(), key.clone(), at_once.clone());
+        let signing = match (delivery.signature.as_str(), &delivery.secret) {
+            ("hmac-sha256", Some(sealed)) => {
+                match data_keys.open(sealed, &super::secret_sealed_at(&delivery.delivery.subscription_id)) {
+                    Ok(secret) => Some(Signing::Hmac(secret)),
+                    Err(error) => {
+                        tracing::warn!(webhook.id = %delivery.delivery.subscription_id, error = format!("{error:#}"), "a webhook subscription's secret does not open; its delivery waits");
+                        None
+                    }
+                }
+            }
+            ("hmac-sha256", None) => None,
+            _ => Some(Signing::Ed25519(key.clone())),
+        };
+        // A secret that does not open is this server's configuration (a data key missing here), not
+        // the receiver's doing: nothing goes out unsigned and no attempt is spent; the delivery is
+        // due again when its lease ends, for an instance that has the key.
+        let Some(signing) = signing else { continue };
+        count += 1;
+        let (transport, at_once) = (transport.clone(), at_once.clone());
         sending.spawn(async move {
             let _slot = at_once.acquire_owned().await.expect("the semaphore is never closed");
-            attempt(&*transport, &key, delivery, timeout).await
+            attempt(&*transport, &signing, delivery, timeout).await
         });
     }
     let mut results = Vec::with_capacity(count);
@@ -301,15 +351,18 @@ async fn deliver_round<T: WebhookTransport>(webhooks: &Webhooks, transport: &Arc
 /// Posts one delivery and says how it went.
 async fn attempt<T: WebhookTransport>(
     transport: &T,
-    key: &ed25519_dalek::SigningKey,
+    signing: &Signing,
     due: DueDelivery,
     timeout: Duration,
 ) -> (DueDelivery, StoredAttempt) {
     let at = clock::now();
     let nonce = hex::encode(clock::random_bytes::<16>());
     let body = due.payload.as_bytes();
-    let [timestamp, nonce, signature] =
-        sign_delivery(key, &path_and_query(&due.url), body, at.nanos() / 1_000_000_000, &nonce);
+    let (path, seconds) = (path_and_query(&due.url), at.nanos() / 1_000_000_000);
+    let [timestamp, nonce, signature] = match signing {
+        Signing::Ed25519(key) => sign_delivery(key, &path, body, seconds, &nonce),
+        Signing::Hmac(secret) => sign_delivery_hmac(secret, &path, body, seconds, &nonce),
+    };
     let headers = [
         ("content-type", "application/json".to_owned()),
         ("x-sanhu-event-id", due.delivery.event_id.clone()),
@@ -364,6 +417,31 @@ mod tests {
         assert_eq!(path_and_query("https://example.com"), "/");
         assert_eq!(path_and_query("https://example.com?x=1"), "/?x=1");
         assert_eq!(path_and_query("http://127.0.0.1:8080/h"), "/h");
+    }
+
+    #[test]
+    fn an_hmac_delivery_signs_the_documented_example() {
+        let example: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../docs/webhook-hmac-example.json")).unwrap();
+        let text = |k: &str| example[k].as_str().unwrap().to_owned();
+        let signed = signed_text(
+            HMAC_SIGNATURE_SCHEME,
+            &text("path_and_query"),
+            text("body").as_bytes(),
+            example["timestamp"].as_i64().unwrap(),
+            &text("nonce"),
+        );
+        assert_eq!(signed, text("signed_string"));
+        let [timestamp, nonce, signature] = sign_delivery_hmac(
+            &text("secret"),
+            &text("path_and_query"),
+            text("body").as_bytes(),
+            example["timestamp"].as_i64().unwrap(),
+            &text("nonce"),
+        );
+        assert_eq!(timestamp.1, example["headers"]["X-Sanhu-Timestamp"]);
+        assert_eq!(nonce.1, example["headers"]["X-Sanhu-Nonce"]);
+        assert_eq!(signature, ("x-sanhu-signature", text("signature_base64")));
     }
 
     #[test]

@@ -16,13 +16,15 @@ mod events;
 mod monitors;
 mod target;
 
+use anyhow::Context as _;
 use sanhu_core::id::{MemberId, WebhookId};
 use sanhu_core::Timestamp;
 use sanhu_store::webhook::{StoredAttempt, StoredDelivery, StoredEvent, StoredSubscription, WebhookStore};
 use sanhu_store::Store;
 
 pub use delivery::{
-    run_webhooks, sign_delivery, PostAnswer, WebhookTransport, ATTEMPT_LEASE_S, RETRY_SCHEDULE_S, SIGNATURE_SCHEME,
+    run_webhooks, sign_delivery, sign_delivery_hmac, PostAnswer, WebhookTransport, ATTEMPT_LEASE_S,
+    HMAC_SIGNATURE_SCHEME, RETRY_SCHEDULE_S, SIGNATURE_SCHEME,
 };
 pub use events::{EVENT_TYPES, TEST_EVENT};
 pub use monitors::{
@@ -51,6 +53,15 @@ pub const EVENTS_PER_SUBSCRIPTION_MAX: usize = 32;
 pub const DESCRIPTION_CHARS_MAX: usize = 200;
 /// A page of subscriptions, deliveries or attempts holds at most this many.
 pub const PAGE_MAX: u32 = 100;
+/// How long delivered events are kept by default, in days.
+pub const RETENTION_DAYS_DEFAULT: u32 = 30;
+/// Events one prune transaction deletes at most (with their deliveries and attempts), so that
+/// pruning a large backlog never holds the writer long.
+pub const PRUNE_BATCH_EVENTS_MAX: u32 = 500;
+/// The random bytes of an HMAC secret.
+const HMAC_SECRET_BYTES: usize = 32;
+/// Where the signing key is sealed (the associated data binding it there).
+const SIGNING_KEY_SEALED_AT: &str = "webhook_signing_key\nseed";
 
 pub const WEBHOOK_NOT_FOUND: Rejection =
     Rejection { code: "webhook_not_found", status: 404, message: "no webhook subscription has this id" };
@@ -92,6 +103,17 @@ pub const WEBHOOK_CURSOR_INVALID: Rejection = Rejection {
 };
 pub const WEBHOOK_LIMIT_INVALID: Rejection =
     Rejection { code: "webhook_limit_invalid", status: 422, message: "a page holds 1 to 100" };
+pub const WEBHOOK_SECRET_UNAVAILABLE: Rejection = Rejection {
+    code: "webhook_secret_unavailable",
+    status: 409,
+    message: "hmac-sha256 needs the server's data key configured (data_key or data_key_file): a secret sealed \
+              under a key made up at start could not be read after a restart",
+};
+pub const WEBHOOK_SIGNATURE_INVALID: Rejection = Rejection {
+    code: "webhook_signature_invalid",
+    status: 422,
+    message: "signature is ed25519 (sanhu's key, the default) or hmac-sha256 (a secret of the subscription's own)",
+};
 
 /// Every code a webhook use case can refuse with.
 pub fn webhook_codes() -> Vec<Rejection> {
@@ -106,6 +128,8 @@ pub fn webhook_codes() -> Vec<Rejection> {
         WEBHOOK_DISABLED,
         WEBHOOK_CURSOR_INVALID,
         WEBHOOK_LIMIT_INVALID,
+        WEBHOOK_SIGNATURE_INVALID,
+        WEBHOOK_SECRET_UNAVAILABLE,
     ]
     .into_iter()
     .chain(monitor_codes())
@@ -128,6 +152,9 @@ pub struct WebhookConfig {
     pub deliveries_at_once: usize,
     /// How long one attempt may take, connecting included, in milliseconds.
     pub attempt_timeout_ms: u64,
+    /// How long events whose every delivery was delivered are kept, in days; older ones are pruned
+    /// with their deliveries and attempts (`prune_once`). An undelivered event is never pruned.
+    pub retention_days: u32,
 }
 
 impl Default for WebhookConfig {
@@ -139,6 +166,7 @@ impl Default for WebhookConfig {
             poll_interval_ms: 500,
             deliveries_at_once: 16,
             attempt_timeout_ms: 10_000,
+            retention_days: RETENTION_DAYS_DEFAULT,
         }
     }
 }
@@ -162,8 +190,50 @@ pub struct Subscription {
     pub description: Option<String>,
     pub status: String,
     pub disabled_reason: Option<String>,
+    /// How its deliveries are signed.
+    pub signature: SignatureScheme,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// How a subscription's deliveries are signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureScheme {
+    /// With sanhu's Ed25519 webhook key (its public key is shown with every subscription).
+    Ed25519,
+    /// With HMAC-SHA256 under a secret of the subscription's own, shown once when it is made.
+    HmacSha256,
+}
+
+impl SignatureScheme {
+    pub fn parse(text: &str) -> Result<SignatureScheme, WebhookFailure> {
+        match text {
+            "ed25519" => Ok(SignatureScheme::Ed25519),
+            "hmac-sha256" => Ok(SignatureScheme::HmacSha256),
+            _ => Err(WebhookFailure::Rejected(WEBHOOK_SIGNATURE_INVALID)),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureScheme::Ed25519 => "ed25519",
+            SignatureScheme::HmacSha256 => "hmac-sha256",
+        }
+    }
+}
+
+/// A subscription just made, with its HMAC secret: the one time it is shown.
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub subscription: Subscription,
+    /// `whsec_…` for `hmac-sha256`; None for `ed25519`.
+    pub secret: Option<String>,
+}
+
+/// Where a subscription's HMAC secret is sealed: bound to the subscription, so that a sealed secret
+/// copied to another row does not open there.
+pub(crate) fn secret_sealed_at(subscription_id: &str) -> String {
+    format!("webhook_subscriptions\n{subscription_id}\nsecret")
 }
 
 impl Subscription {
@@ -177,6 +247,8 @@ impl Subscription {
             description: s.description,
             status: s.status,
             disabled_reason: s.disabled_reason,
+            // A scheme this version does not know is not written by it; shown as the default.
+            signature: SignatureScheme::parse(&s.signature).unwrap_or(SignatureScheme::Ed25519),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -228,18 +300,59 @@ impl Webhooks {
     }
 
     /// sanhu's webhook signing key: made once per database (the first instance to ask keeps one),
-    /// so that every instance signs with the same key and a restart keeps it.
+    /// so that every instance signs with the same key and a restart keeps it. It is kept sealed under
+    /// the data key, as certificate numbers are (`party::data_key`); a key an older version kept in
+    /// the clear, or one sealed under a retired data key, is sealed under the current key when first
+    /// read (`serve` reads it at start), and the space the old form held is erased.
     pub async fn signing_key(&self) -> anyhow::Result<ed25519_dalek::SigningKey> {
         let key = self
             .key
             .get_or_try_init(|| async {
-                let seed = self.store().webhook_signing_key(&clock::random_bytes::<32>()).await?;
-                let seed: [u8; 32] =
-                    seed.try_into().map_err(|_| anyhow::anyhow!("the stored webhook signing key is not 32 bytes"))?;
+                let data_keys = &self.parties.config().data_keys;
+                let seed = clock::random_bytes::<32>();
+                // Under a data key made up at start the key is kept as it was: sealed under that one,
+                // the next start (or another instance) could never open it again.
+                let candidate = if data_keys.is_ephemeral() {
+                    seed.to_vec()
+                } else {
+                    data_keys.seal(&hex::encode(seed), SIGNING_KEY_SEALED_AT).into_bytes()
+                };
+                let kept = self.store().webhook_signing_key(&candidate).await?;
+                let seed = self.open_signing_key(&kept).await?;
                 Ok::<_, anyhow::Error>(ed25519_dalek::SigningKey::from_bytes(&seed))
             })
             .await?;
         Ok(key.clone())
+    }
+
+    /// The seed of the signing key as kept, sealed again under the current data key when it was not.
+    async fn open_signing_key(&self, kept: &[u8]) -> anyhow::Result<[u8; 32]> {
+        let data_keys = &self.parties.config().data_keys;
+        // Kept in the clear by a version before sealing: the 32-byte seed itself (a sealed one is
+        // text of about 130 bytes).
+        let (seed, current) = match <[u8; 32]>::try_from(kept) {
+            Ok(clear) if data_keys.is_ephemeral() => {
+                tracing::warn!(
+                    "no data key configured: the webhook signing key stays in the clear in the database; configure \
+                     data_key (or data_key_file) and it is sealed at the next start"
+                );
+                (clear, true)
+            }
+            Ok(clear) => (clear, false),
+            Err(_) => {
+                let sealed = std::str::from_utf8(kept).context("the stored webhook signing key is not sealed text")?;
+                let text = data_keys.open(sealed, SIGNING_KEY_SEALED_AT).context("the webhook signing key")?;
+                let seed = hex::decode(text).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
+                (seed.context("the sealed webhook signing key is not 32 bytes")?, data_keys.is_current(sealed))
+            }
+        };
+        if !current {
+            let resealed = data_keys.seal(&hex::encode(seed), SIGNING_KEY_SEALED_AT);
+            if self.store().webhook_signing_key_replace(kept, resealed.as_bytes()).await? {
+                tracing::info!(data_key = %data_keys.current_id(), "the webhook signing key is sealed under the current data key");
+            }
+        }
+        Ok(seed)
     }
 
     /// The public key receivers verify deliveries with: standard base64 of its 32 bytes.
@@ -249,20 +362,37 @@ impl Webhooks {
         Ok(base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes()))
     }
 
-    /// Subscribes `url` to `events` for `subscriber`.
+    /// Subscribes `url` to `events` for `subscriber`, signed as `signature` says; an HMAC secret is
+    /// made for it, kept sealed under the data key, and answered this once.
     pub async fn create(
         &self,
         subscriber: &Subscriber,
         url: &str,
         events: &[String],
         description: Option<String>,
-    ) -> Result<Subscription, WebhookFailure> {
+        signature: SignatureScheme,
+    ) -> Result<Created, WebhookFailure> {
         let url = target::check_url(url, &self.config)?;
         let events = events::check_events(events)?;
         let description = check_description(description)?;
+        if signature == SignatureScheme::HmacSha256 && self.parties.config().data_keys.is_ephemeral() {
+            return Err(WebhookFailure::Rejected(WEBHOOK_SECRET_UNAVAILABLE));
+        }
         let now = clock::now();
+        let id = clock::new_id::<sanhu_core::id::WebhookTag>().to_string();
+        let secret = match signature {
+            SignatureScheme::Ed25519 => None,
+            SignatureScheme::HmacSha256 => {
+                use base64::Engine as _;
+                let bytes = clock::random_bytes::<HMAC_SECRET_BYTES>();
+                Some(format!("whsec_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+            }
+        };
+        let sealed = secret.as_deref().map(|s| self.parties.config().data_keys.seal(s, &secret_sealed_at(&id)));
         let stored = StoredSubscription {
-            id: clock::new_id::<sanhu_core::id::WebhookTag>().to_string(),
+            signature: signature.as_str().to_owned(),
+            secret: sealed,
+            id,
             client_id: subscriber.owner.clone(),
             bound_member: subscriber.bound.map(|m| m.to_string()),
             url,
@@ -276,7 +406,7 @@ impl Webhooks {
         if !self.store().webhook_create(&stored, SUBSCRIPTIONS_PER_CLIENT_MAX).await? {
             return Err(WebhookFailure::Rejected(WEBHOOK_LIMIT_REACHED));
         }
-        Ok(Subscription::from_stored(stored))
+        Ok(Created { subscription: Subscription::from_stored(stored), secret })
     }
 
     /// The subscriber's subscription `id`; another's answers as absent.
@@ -427,6 +557,24 @@ impl Webhooks {
     /// how many rows were read.
     pub async fn derive_once(&self) -> anyhow::Result<usize> {
         delivery::derive(self).await
+    }
+
+    /// Deletes the events older than the retention whose every delivery was delivered, with their
+    /// deliveries and attempts, in transactions of at most [`PRUNE_BATCH_EVENTS_MAX`] events; how
+    /// many events it deleted. An event with a delivery pending or failed is kept, however old.
+    pub async fn prune_once(&self) -> anyhow::Result<u64> {
+        let retention_ns = i64::from(self.config.retention_days) * 86_400 * 1_000_000_000;
+        let before = Timestamp::from_nanos(clock::now().nanos().saturating_sub(retention_ns));
+        let mut pruned = 0;
+        loop {
+            let batch = self.store().webhook_prune(before, PRUNE_BATCH_EVENTS_MAX).await?;
+            pruned += batch;
+            if batch < u64::from(PRUNE_BATCH_EVENTS_MAX) {
+                return Ok(pruned);
+            }
+            // Other writers take the writer between batches.
+            tokio::task::yield_now().await;
+        }
     }
 }
 

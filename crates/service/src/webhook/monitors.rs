@@ -18,7 +18,9 @@
 //! a crossing's batch and its event leaves the state before the entry, and the next server's sweep
 //! finds the entry and fires. An account a monitor had not evaluated yet starts from its counters at
 //! the monitor's creation (`counters_at`), so an account already beyond when the monitor is made does
-//! not fire until it has come back and crossed again.
+//! not fire until it has come back and crossed again. Enabling a disabled monitor forgets its states
+//! and starts it the same way from the moment it is enabled: what crossed while it was disabled
+//! does not fire.
 //!
 //! **Who receives.** The monitor's client's subscriptions that name `balance_monitor.triggered` (or
 //! `*`). A bound client monitors only accounts it reaches (the one rule, [`Parties::reaches`]); a type
@@ -312,8 +314,10 @@ impl Monitors {
         Ok(Page { items, next })
     }
 
-    /// Stops (or resumes) a monitor. A resumed monitor goes on from where it stopped: the entries
-    /// made meanwhile are evaluated, and a crossing among them fires.
+    /// Stops (or resumes) a monitor. A resumed monitor starts again from the balances it finds: a
+    /// crossing made while it was disabled does not fire (it was not watching), and an account
+    /// beyond the condition then fires only once it has come back and crossed again. Enabling an
+    /// active monitor, or disabling a disabled one, changes nothing.
     pub async fn set_enabled(
         &self,
         subscriber: &Subscriber,
@@ -321,10 +325,20 @@ impl Monitors {
         enabled: bool,
     ) -> Result<Monitor, WebhookFailure> {
         let mut monitor = self.get(subscriber, id).await?;
-        monitor.status = if enabled { "active" } else { "disabled" }.to_owned();
+        let status = if enabled { "active" } else { "disabled" };
+        if monitor.status == status {
+            return Ok(monitor);
+        }
+        monitor.status = status.to_owned();
         monitor.updated_at = clock::now();
-        if !self.store().monitor_set_status(id, &monitor.status, monitor.updated_at).await? {
-            return Err(WebhookFailure::NotFound(MONITOR_NOT_FOUND));
+        let changed = if enabled {
+            self.store().monitor_resume(id, monitor.updated_at).await?
+        } else {
+            self.store().monitor_set_status(id, status, monitor.updated_at).await?
+        };
+        if !changed {
+            // Deleted, or changed by another request meanwhile: answered as it now is.
+            return self.get(subscriber, id).await;
         }
         if enabled {
             self.ledger.tap().watch(true);
@@ -461,12 +475,14 @@ impl Monitors {
             let mut state = match &before {
                 Some(s) => s.clone(),
                 None => {
-                    let counters = self.store().counters_at(account_id, monitor.created_at).await?;
+                    // From when it was made, or last enabled (an active monitor's `updated_at`).
+                    let since = monitor.updated_at.max(monitor.created_at);
+                    let counters = self.store().counters_at(account_id, since).await?;
                     MonitorState {
                         monitor_id: monitor.id.clone(),
                         account_id: text.clone(),
                         beyond: condition.beyond(&account, &counters),
-                        last_at: monitor.created_at,
+                        last_at: since,
                     }
                 }
             };

@@ -36,6 +36,9 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (16, include_str!("schema_v16.sql")),
     // Balance monitors and each watched account's state (see `crate::webhook`).
     (17, include_str!("schema_v17.sql")),
+    // Webhooks signed with an HMAC secret of the subscription's own (sealed), and the indexes pruning
+    // reads delivered events by (see `crate::webhook`).
+    (21, include_str!("schema_v21.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

@@ -10,8 +10,8 @@ use tokio_postgres::{GenericClient, Row};
 use super::PostgresStore;
 use crate::webhook::*;
 
-const SUBSCRIPTION_COLUMNS: &str =
-    "id, client_id, bound_member, url, events, description, status, disabled_reason, created_at, updated_at";
+const SUBSCRIPTION_COLUMNS: &str = "id, client_id, bound_member, url, events, description, status, disabled_reason, \
+     created_at, updated_at, signature, secret";
 const DELIVERY_COLUMNS: &str =
     "d.seq, d.subscription_id, d.event_id, e.event_type, d.object_id, d.status, d.attempts, \
      d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.created_at";
@@ -50,6 +50,8 @@ fn subscription_row(r: &Row) -> anyhow::Result<StoredSubscription> {
         disabled_reason: r.try_get(7)?,
         created_at: Timestamp::from_nanos(r.try_get(8)?),
         updated_at: Timestamp::from_nanos(r.try_get(9)?),
+        signature: r.try_get(10)?,
+        secret: r.try_get(11)?,
     })
 }
 
@@ -126,7 +128,7 @@ impl WebhookStore for PostgresStore {
             return Ok(false);
         }
         tx.execute(
-            &format!("INSERT INTO webhook_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            &format!("INSERT INTO webhook_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
             &[
                 &s.id,
                 &s.client_id,
@@ -138,6 +140,8 @@ impl WebhookStore for PostgresStore {
                 &s.disabled_reason,
                 &s.created_at.nanos(),
                 &s.updated_at.nanos(),
+                &s.signature,
+                &s.secret,
             ],
         )
         .await
@@ -294,7 +298,7 @@ impl WebhookStore for PostgresStore {
         let rows = tx
             .query(
                 &format!(
-                    "SELECT {DELIVERY_COLUMNS}, s.url, e.payload FROM webhook_deliveries d
+                    "SELECT {DELIVERY_COLUMNS}, s.url, e.payload, s.signature, s.secret FROM webhook_deliveries d
                      JOIN webhook_subscriptions s ON s.id = d.subscription_id
                      JOIN webhook_events e ON e.id = d.event_id
                      WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.status = 'active'
@@ -311,7 +315,13 @@ impl WebhookStore for PostgresStore {
             .context("read the due webhook deliveries")?;
         let mut due = Vec::with_capacity(rows.len());
         for r in &rows {
-            due.push(DueDelivery { delivery: delivery_row(r)?, url: r.try_get(11)?, payload: r.try_get(12)? });
+            due.push(DueDelivery {
+                delivery: delivery_row(r)?,
+                url: r.try_get(11)?,
+                payload: r.try_get(12)?,
+                signature: r.try_get(13)?,
+                secret: r.try_get(14)?,
+            });
         }
         let due = crate::webhook::cap_per_subscription(due, limit, per_subscription_max);
         let seqs: Vec<i64> = due.iter().map(|d| d.delivery.seq).collect();
@@ -455,6 +465,60 @@ impl WebhookStore for PostgresStore {
         Ok(row.try_get(0)?)
     }
 
+    async fn webhook_signing_key_replace(&self, old: &[u8], new: &[u8]) -> anyhow::Result<bool> {
+        let conn = self.inner.general.get().await?;
+        let n = conn
+            .client
+            .execute("UPDATE webhook_signing_key SET seed = $2 WHERE id = 1 AND seed = $1", &[&old, &new])
+            .await?;
+        if n == 1 {
+            // The old row version stays in the table's file until vacuumed: VACUUM FULL writes the
+            // one-row table anew (once per upgrade or data key rotation).
+            conn.client
+                .batch_execute("VACUUM FULL webhook_signing_key")
+                .await
+                .context("failed to VACUUM FULL the webhook signing key")?;
+        }
+        Ok(n == 1)
+    }
+
+    async fn webhook_prune(&self, before: Timestamp, limit: u32) -> anyhow::Result<u64> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        let candidates: Vec<String> = tx
+            .query(
+                "SELECT e.id FROM webhook_events e WHERE e.created_at < $1
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status <> 'delivered')
+                 ORDER BY e.created_at LIMIT $2",
+                &[&before.nanos(), &i64::from(limit)],
+            )
+            .await
+            .context("find the webhook events to prune")?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        // Each delete checks again under the rows' locks: a delivery sent again (made pending) since
+        // the candidates were read is kept, and so is its event.
+        tx.execute("DELETE FROM webhook_deliveries WHERE event_id = ANY($1) AND status = 'delivered'", &[&candidates])
+            .await?;
+        let deleted: Vec<String> = tx
+            .query(
+                "DELETE FROM webhook_events e WHERE e.id = ANY($1)
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) RETURNING e.id",
+                &[&candidates],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        tx.execute("DELETE FROM webhook_attempts WHERE event_id = ANY($1)", &[&deleted]).await?;
+        tx.commit().await?;
+        Ok(deleted.len() as u64)
+    }
+
     async fn monitor_create(&self, monitor: &StoredMonitor, per_client_max: u32) -> anyhow::Result<bool> {
         let m = monitor;
         let mut conn = self.inner.general.get().await?;
@@ -547,6 +611,22 @@ impl WebhookStore for PostgresStore {
                 &[&id, &status, &at.nanos()],
             )
             .await?;
+        Ok(n == 1)
+    }
+
+    async fn monitor_resume(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE balance_monitors SET status = 'active', updated_at = $2 WHERE id = $1 AND status = 'disabled'",
+                &[&id, &at.nanos()],
+            )
+            .await?;
+        if n == 1 {
+            tx.execute("DELETE FROM balance_monitor_states WHERE monitor_id = $1", &[&id]).await?;
+        }
+        tx.commit().await?;
         Ok(n == 1)
     }
 

@@ -39,6 +39,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("schema_v14.sql")),
     // Balance monitors and each watched account's state (see `crate::webhook`).
     (15, include_str!("schema_v15.sql")),
+    // Webhooks signed with an HMAC secret of the subscription's own (sealed), and the indexes pruning
+    // reads delivered events by (see `crate::webhook`).
+    (19, include_str!("schema_v19.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

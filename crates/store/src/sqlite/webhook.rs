@@ -10,8 +10,8 @@ use sanhu_core::Timestamp;
 use super::SqliteStore;
 use crate::webhook::*;
 
-const SUBSCRIPTION_COLUMNS: &str =
-    "id, client_id, bound_member, url, events, description, status, disabled_reason, created_at, updated_at";
+const SUBSCRIPTION_COLUMNS: &str = "id, client_id, bound_member, url, events, description, status, disabled_reason, \
+     created_at, updated_at, signature, secret";
 const DELIVERY_COLUMNS: &str =
     "d.seq, d.subscription_id, d.event_id, e.event_type, d.object_id, d.status, d.attempts, \
      d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.created_at";
@@ -50,6 +50,8 @@ fn subscription_row(r: &Row) -> rusqlite::Result<StoredSubscription> {
         disabled_reason: r.get(7)?,
         created_at: Timestamp::from_nanos(r.get(8)?),
         updated_at: Timestamp::from_nanos(r.get(9)?),
+        signature: r.get(10)?,
+        secret: r.get(11)?,
     })
 }
 
@@ -124,7 +126,8 @@ impl WebhookStore for SqliteStore {
                 return Ok(false);
             }
             tx.prepare_cached(&format!(
-                "INSERT INTO webhook_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT INTO webhook_subscriptions ({SUBSCRIPTION_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))?
             .execute(params![
                 s.id,
@@ -136,7 +139,9 @@ impl WebhookStore for SqliteStore {
                 s.status,
                 s.disabled_reason,
                 s.created_at.nanos(),
-                s.updated_at.nanos()
+                s.updated_at.nanos(),
+                s.signature,
+                s.secret
             ])
             .context("failed to keep a webhook subscription")?;
             tx.commit()?;
@@ -308,7 +313,7 @@ impl WebhookStore for SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let due: Vec<DueDelivery> = tx
                 .prepare_cached(&format!(
-                    "SELECT {DELIVERY_COLUMNS}, s.url, e.payload FROM webhook_deliveries d
+                    "SELECT {DELIVERY_COLUMNS}, s.url, e.payload, s.signature, s.secret FROM webhook_deliveries d
                      JOIN webhook_subscriptions s ON s.id = d.subscription_id
                      JOIN webhook_events e ON e.id = d.event_id
                      WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND s.status = 'active'
@@ -319,7 +324,13 @@ impl WebhookStore for SqliteStore {
                      ORDER BY d.next_attempt_at, d.seq LIMIT ?2"
                 ))?
                 .query_map(params![now.nanos(), limit.saturating_mul(8)], |r| {
-                    Ok(DueDelivery { delivery: delivery_row(r)?, url: r.get(11)?, payload: r.get(12)? })
+                    Ok(DueDelivery {
+                        delivery: delivery_row(r)?,
+                        url: r.get(11)?,
+                        payload: r.get(12)?,
+                        signature: r.get(13)?,
+                        secret: r.get(14)?,
+                    })
                 })?
                 .collect::<Result<_, _>>()
                 .context("failed to read the due webhook deliveries")?;
@@ -466,6 +477,57 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
+    async fn webhook_signing_key_replace(&self, old: &[u8], new: &[u8]) -> anyhow::Result<bool> {
+        let (old, new) = (old.to_vec(), new.to_vec());
+        self.write(move |c| {
+            // With secure_delete the bytes the old form held are overwritten with zeros as the row is
+            // rewritten (rather than left in the page's free space); the checkpoint then writes the
+            // page back and empties the WAL, which held it as it was. One row: no VACUUM, which
+            // would rewrite the whole database under the ledger's writer.
+            c.pragma_update(None, "secure_delete", true)?;
+            let replaced = (|| -> anyhow::Result<bool> {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let n = tx.execute(
+                    "UPDATE webhook_signing_key SET seed = ?2 WHERE id = 1 AND seed = ?1",
+                    params![old, new],
+                )?;
+                tx.commit()?;
+                Ok(n == 1)
+            })();
+            c.pragma_update(None, "secure_delete", false)?;
+            let replaced = replaced?;
+            if replaced {
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .context("failed to checkpoint the WAL after sealing the webhook signing key")?;
+            }
+            Ok(replaced)
+        })
+        .await
+    }
+
+    async fn webhook_prune(&self, before: Timestamp, limit: u32) -> anyhow::Result<u64> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let ids: Vec<String> = tx
+                .prepare_cached(
+                    "SELECT e.id FROM webhook_events e WHERE e.created_at < ?1
+                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status <> 'delivered')
+                     ORDER BY e.created_at LIMIT ?2",
+                )?
+                .query_map(params![before.nanos(), limit], |r| r.get(0))?
+                .collect::<Result<_, _>>()
+                .context("failed to find the webhook events to prune")?;
+            for id in &ids {
+                tx.prepare_cached("DELETE FROM webhook_attempts WHERE event_id = ?1")?.execute([id])?;
+                tx.prepare_cached("DELETE FROM webhook_deliveries WHERE event_id = ?1")?.execute([id])?;
+                tx.prepare_cached("DELETE FROM webhook_events WHERE id = ?1")?.execute([id])?;
+            }
+            tx.commit()?;
+            Ok(ids.len() as u64)
+        })
+        .await
+    }
+
     async fn monitor_create(&self, monitor: &StoredMonitor, per_client_max: u32) -> anyhow::Result<bool> {
         let m = monitor.clone();
         self.write(move |c| {
@@ -550,6 +612,23 @@ impl WebhookStore for SqliteStore {
             let n = c
                 .prepare_cached("UPDATE balance_monitors SET status = ?2, updated_at = ?3 WHERE id = ?1")?
                 .execute(params![id, status, at.nanos()])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn monitor_resume(&self, id: &str, at: Timestamp) -> anyhow::Result<bool> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE balance_monitors SET status = 'active', updated_at = ?2 WHERE id = ?1 AND status = 'disabled'",
+                params![id, at.nanos()],
+            )?;
+            if n == 1 {
+                tx.execute("DELETE FROM balance_monitor_states WHERE monitor_id = ?1", [&id])?;
+            }
+            tx.commit()?;
             Ok(n == 1)
         })
         .await

@@ -1,5 +1,6 @@
 package sanhu.client;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -42,6 +43,7 @@ public final class TestMain {
         tests.put("a nonce is fresh and well-formed", TestMain::aNonceIsFreshAndWellFormed);
         tests.put("the example verifies as a webhook and altered ones do not", TestMain::theExampleVerifiesAsAWebhook);
         tests.put("a fresh delivery verifies", TestMain::aFreshDeliveryVerifies);
+        tests.put("the HMAC example verifies and altered ones do not", TestMain::theHmacExampleVerifies);
         tests.put("JSON is read and written", TestMain::jsonIsReadAndWritten);
         tests.put("the tables are the document's", TestMain::theTablesAreTheDocuments);
         tests.put("register, recharge, pay, refund and read the flow", TestMain::registerRechargePayRefundAndReadTheFlow);
@@ -193,6 +195,42 @@ public final class TestMain {
         for (Case c : cases) {
             WebhookSignatureException error = expectThrows(WebhookSignatureException.class,
                     () -> Webhooks.verify(c.key, "POST", c.path, headers(c.headers), c.body.getBytes(), Webhooks.DEFAULT_TOLERANCE, c.now), c.why);
+            check(error.getMessage().contains(c.why), error.getMessage() + ", want " + c.why);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    static void theHmacExampleVerifies() throws Exception {
+        Map<String, Object> e = (Map<String, Object>) Json.parse(
+                Files.readString(Path.of("..", "..", "docs", "webhook-hmac-example.json")));
+        String secret = (String) e.get("secret"), path = (String) e.get("path_and_query"), body = (String) e.get("body");
+        long timestamp = (Long) e.get("timestamp");
+        Instant at = Instant.ofEpochSecond(timestamp);
+        Map<String, Object> signed = (Map<String, Object>) e.get("headers");
+        expect(Webhooks.hmacSignedString(path, body.getBytes(StandardCharsets.UTF_8), timestamp, (String) e.get("nonce")),
+                e.get("signed_string"), "the signed string");
+        Webhooks.verifyHmac(secret, path, headers(signed), body.getBytes(StandardCharsets.UTF_8), Webhooks.DEFAULT_TOLERANCE,
+                at.plusSeconds(10));
+        Map<String, Object> otherNonce = new LinkedHashMap<>(signed);
+        otherNonce.put(Signing.NONCE_HEADER, "another");
+        Map<String, Object> noTimestamp = new LinkedHashMap<>(signed);
+        noTimestamp.remove(Signing.TIMESTAMP_HEADER);
+        Map<String, Object> shortSignature = new LinkedHashMap<>(signed);
+        shortSignature.put(Signing.SIGNATURE_HEADER, "AAAA");
+        record Case(String secret, String path, Map<String, Object> headers, String body, Instant now, String why) {}
+        List<Case> cases = List.of(
+                new Case(secret, path, signed, body + " ", at, "does not verify"),
+                new Case(secret, path + "&x=1", signed, body, at, "does not verify"),
+                new Case(secret + "x", path, signed, body, at, "does not verify"),
+                new Case(secret, path, signed, body, at.minusSeconds(301), "outside the tolerance"),
+                new Case(secret, path, otherNonce, body, at, "does not verify"),
+                new Case(secret, path, shortSignature, body, at, "not 32 bytes"),
+                new Case(secret, path, noTimestamp, body, at, "missing"),
+                new Case("", path, signed, body, at, "empty"));
+        for (Case c : cases) {
+            WebhookSignatureException error = expectThrows(WebhookSignatureException.class,
+                    () -> Webhooks.verifyHmac(c.secret, c.path, headers(c.headers), c.body.getBytes(StandardCharsets.UTF_8),
+                            Webhooks.DEFAULT_TOLERANCE, c.now), c.why);
             check(error.getMessage().contains(c.why), error.getMessage() + ", want " + c.why);
         }
     }
