@@ -9,9 +9,10 @@
 //!
 //! An answer leaves only once its event is committed: a success means that its audit event is on
 //! disk. If the event cannot be written, the answer is withheld and replaced by 503
-//! `audit_unavailable` (the request may have taken effect). The handler and the recording run on
-//! their own task, which the caller's going away does not cancel, so a change that was made is
-//! recorded even when nobody waits for its answer.
+//! `audit_unavailable` (the request may have taken effect). The handler and the recording run on a
+//! task the caller's going away does not cancel (the idempotency layer's claim task under a key,
+//! [`Detached`], else one this layer spawns), so a change that was made is recorded even when nobody
+//! waits for its answer.
 //!
 //! Under an Idempotency-Key the answer is kept for replay in the event's transaction. When that
 //! transaction cannot be committed, the key is not released (the handler ran and may have had
@@ -43,7 +44,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::error::{code, error_chain, ApiError};
-use crate::idempotency::{AnswerKept, ClaimedKey};
+use crate::idempotency::{AnswerKept, ClaimedKey, Detached};
 use crate::principal::AuthenticatedClient;
 use crate::query::QueryParams;
 use crate::request_id;
@@ -83,6 +84,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
     // Under an idempotency key: its answer is kept in the same transaction as the event.
     let claimed = request.extensions().get::<ClaimedKey>().cloned();
+    let detached = request.extensions().get::<Detached>().is_some();
 
     let (mut parts, body) = request.into_parts();
     let mut target_ids: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &state).await {
@@ -110,20 +112,15 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let work = {
         let request_id = request_id.clone();
         async move {
-            // The handler on a task of its own, so that a panic in it is answered (and recorded) as a
-            // 500 rather than losing the record with the task.
+            // A panic in the handler is answered (and recorded) as a 500 rather than losing the record
+            // with the task; it is caught where the handler is polled, on this task (a task of its
+            // own per request cost a spawn and a hop between threads for nothing else).
             // What the handler writes is tracked (`sanhu_service::effects`), for its answer to tell
             // whether a failure left anything applied.
-            let handling = tokio::spawn(
-                request_id::scope(request_id.clone(), sanhu_service::effects::scope(next.run(request)))
-                    .instrument(tracing::Span::current()),
-            );
-            let response = match handling.await {
-                Ok(response) => response,
-                Err(error) => {
-                    ApiError::internal(anyhow::anyhow!("the request's handling failed: {error}")).into_response()
-                }
-            };
+            let response = crate::catch_panic::answered_even_if_it_panics(sanhu_service::effects::scope(
+                next.run(request),
+            ))
+            .await;
             let (parts, body) = response.into_parts();
             let body = match to_bytes(body, RESPONSE_BYTES_MAX).await {
                 Ok(body) => body,
@@ -238,6 +235,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
             }
         }
     };
+    // The request runs to its end and is recorded whatever the caller does: on the idempotency
+    // layer's claim task, which the caller's going away does not cancel, when it came through one;
+    // else on a task of its own. One spawn per POST, not one per layer.
+    if detached {
+        return Ok(work.await);
+    }
     let task = tokio::spawn(request_id::scope(request_id, work).instrument(tracing::Span::current()));
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the audited request's task failed: {error}")))
 }
