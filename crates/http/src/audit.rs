@@ -43,7 +43,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::error::{code, error_chain, ApiError};
+use crate::error::{code, error_chain, AnsweredCode, ApiError};
 use crate::idempotency::{AnswerKept, ClaimedKey, Detached};
 use crate::principal::AuthenticatedClient;
 use crate::query::QueryParams;
@@ -130,13 +130,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                 }
             };
             let status = parts.status.as_u16();
-            let answer = serde_json::from_slice::<Value>(&body).ok();
-            let error_code =
-                answer.as_ref().filter(|_| status >= 400).and_then(|a| a["error"]["code"].as_str()).map(str::to_owned);
+            // Only what the event needs is read from the answer: a refusal's code (which the refusal
+            // put on its answer, `AnsweredCode`), and the ids a success names, read from its bytes
+            // without building the JSON.
+            let error_code = (status >= 400).then(|| answered_code(&parts, &body)).flatten();
             if parts.status.is_success() {
-                if let Some(answer) = &answer {
-                    collect_ids(answer, &mut target_ids, 0);
-                }
+                collect_answer_ids(&body, &mut target_ids);
             }
             let mut record = RequestRecord {
                 at: clock::now(),
@@ -245,6 +244,23 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the audited request's task failed: {error}")))
 }
 
+/// A refusal's code: as the refusal put it on its answer, or else read from the answer's
+/// `error.code` (an answer not made by [`ApiError`]).
+fn answered_code(parts: &axum::http::response::Parts, body: &[u8]) -> Option<String> {
+    if let Some(AnsweredCode(code)) = parts.extensions.get::<AnsweredCode>() {
+        return Some((*code).to_owned());
+    }
+    #[derive(serde::Deserialize)]
+    struct Refusal {
+        error: RefusalError,
+    }
+    #[derive(serde::Deserialize)]
+    struct RefusalError {
+        code: Option<String>,
+    }
+    serde_json::from_slice::<Refusal>(body).ok().and_then(|refusal| refusal.error.code)
+}
+
 /// 503 `audit_unavailable` with `Retry-After`: the answer withheld because its event could not be
 /// written.
 pub(crate) fn audit_unavailable() -> Response {
@@ -298,6 +314,220 @@ fn collect_ids(value: &Value, ids: &mut Vec<String>, depth: usize) {
         }
         Value::Array(items) => items.iter().for_each(|item| collect_ids(item, ids, depth + 1)),
         _ => {}
+    }
+}
+
+/// Adds the ids a success's answer names, as [`collect_ids`] would find them in the answer parsed, in
+/// the same order (an object's fields by name, as a parsed object holds them), but read straight from
+/// its bytes: no JSON value is built, and only the ids and the names of fields are kept. An answer
+/// that is not JSON names none.
+fn collect_answer_ids(body: &[u8], ids: &mut Vec<String>) {
+    if body.is_empty() {
+        return;
+    }
+    let mut found = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let read = serde::de::DeserializeSeed::deserialize(IdsIn { ids: &mut found, depth: 0 }, &mut deserializer)
+        .and_then(|()| deserializer.end());
+    if read.is_ok() {
+        ids.extend(found);
+    }
+}
+
+/// A JSON value read for the ids in it ([`collect_answer_ids`]), `depth` levels down.
+struct IdsIn<'a> {
+    ids: &'a mut Vec<String>,
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for IdsIn<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if self.depth > ID_DEPTH_MAX {
+            return <serde::de::IgnoredAny as serde::Deserialize>::deserialize(deserializer).map(|_| ());
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for IdsIn<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let depth = self.depth + 1;
+        while items.next_element_seed(IdsIn { ids: &mut *self.ids, depth })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<(), A::Error> {
+        // A parsed object holds its fields by name (the last of a repeated name wins): the ids are
+        // added in that order.
+        let mut by_name: std::collections::BTreeMap<FieldName<'de>, Vec<String>> = Default::default();
+        while let Some(FieldName(name)) = fields.next_key::<FieldName<'de>>()? {
+            let names_an_id = name == "id" || name.ends_with("_id") || name.ends_with("_ids");
+            let mut found = Vec::new();
+            if names_an_id {
+                fields.next_value_seed(NamedIds { ids: &mut found, depth: self.depth })?;
+            } else {
+                fields.next_value_seed(IdsIn { ids: &mut found, depth: self.depth + 1 })?;
+            }
+            by_name.insert(FieldName(name), found);
+        }
+        by_name.into_values().for_each(|found| self.ids.extend(found));
+        Ok(())
+    }
+}
+
+/// A field's name, borrowed from the answer when it holds no escapes.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct FieldName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for FieldName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = FieldName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName(name.into()))
+            }
+            fn visit_str<E>(self, name: &str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName(name.to_owned().into()))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
+
+/// The value of a field whose name says it holds ids: a string shaped like an id is one; an array's
+/// strings shaped like ids are (and nothing deeper in it); any other value is read on for ids, one
+/// level down (as [`collect_ids`] does).
+struct NamedIds<'a> {
+    ids: &'a mut Vec<String>,
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for NamedIds<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NamedIds<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<(), E> {
+        if looks_like_id(text) {
+            self.ids.push(text.to_owned());
+        }
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        while let Some(item) = items.next_element::<ItemId>()? {
+            if let ItemId(Some(text)) = item {
+                self.ids.push(text);
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<(), A::Error> {
+        if self.depth + 1 > ID_DEPTH_MAX {
+            while fields.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        IdsIn { ids: self.ids, depth: self.depth + 1 }.visit_map(fields)
+    }
+}
+
+/// An item of an array of ids: its text if it is a string shaped like an id; any other value is
+/// skipped.
+struct ItemId(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for ItemId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Item;
+        impl<'de> serde::de::Visitor<'de> for Item {
+            type Value = ItemId;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_str<E>(self, text: &str) -> Result<ItemId, E> {
+                Ok(ItemId(looks_like_id(text).then(|| text.to_owned())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_unit<E>(self) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<ItemId, A::Error> {
+                while items.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ItemId(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<ItemId, A::Error> {
+                while fields.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ItemId(None))
+            }
+        }
+        deserializer.deserialize_any(Item)
     }
 }
 
@@ -475,6 +705,36 @@ mod tests {
         collect_ids(&body, &mut ids, 0);
         ids.sort();
         assert_eq!(ids, [ACCOUNT, ACCOUNT, MEMBER, TRANSFER]);
+    }
+
+    #[test]
+    fn an_answers_ids_are_read_from_its_bytes_as_from_its_parsed_json() {
+        let answers = [
+            json!({"data": [{"id": TRANSFER, "debit_account_id": ACCOUNT, "credit_account_id": MEMBER, "amount": 5}]}),
+            json!({"zeta_id": MEMBER, "alpha": {"id": ACCOUNT, "b_ids": [TRANSFER, 7, {"id": MEMBER}, "no"]}}),
+            json!({"member_id": {"id": TRANSFER, "x": [{"owner_id": ACCOUNT}]}, "id": "not an id"}),
+            json!([[[[[{"id": MEMBER}]]]], {"a": {"b": {"c": {"d": {"id": ACCOUNT}}}}}, {"a": {"b": {"id": TRANSFER}}}]),
+            json!({"a_id": {"b_id": {"c_id": {"d_id": {"e_id": {"id": MEMBER}}, "id": ACCOUNT}}}}),
+            json!({"escaped\\u0041_id": TRANSFER, "ok_id": "mem_01JD000000000000000000000\\u0030"}),
+            json!("just text"),
+            json!(null),
+        ];
+        for answer in answers {
+            let mut parsed = Vec::new();
+            collect_ids(&answer, &mut parsed, 0);
+            let mut read = Vec::new();
+            collect_answer_ids(answer.to_string().as_bytes(), &mut read);
+            assert_eq!(read, parsed, "{answer}");
+        }
+        // A repeated name: the last value counts, as in a parsed object.
+        let mut read = Vec::new();
+        collect_answer_ids(format!(r#"{{"id":"{MEMBER}","id":"{ACCOUNT}"}}"#).as_bytes(), &mut read);
+        assert_eq!(read, [ACCOUNT]);
+        // Not JSON, or empty (a 204): no ids.
+        let mut read = Vec::new();
+        collect_answer_ids(format!(r#"{{"id":"{MEMBER}""#).as_bytes(), &mut read);
+        collect_answer_ids(b"", &mut read);
+        assert!(read.is_empty());
     }
 
     #[test]
