@@ -9,9 +9,10 @@
 //!
 //! An answer leaves only once its event is committed: a success means that its audit event is on
 //! disk. If the event cannot be written, the answer is withheld and replaced by 503
-//! `audit_unavailable` (the request may have taken effect). The handler and the recording run on
-//! their own task, which the caller's going away does not cancel, so a change that was made is
-//! recorded even when nobody waits for its answer.
+//! `audit_unavailable` (the request may have taken effect). The handler and the recording run on a
+//! task the caller's going away does not cancel (the idempotency layer's claim task under a key,
+//! [`Detached`], else one this layer spawns), so a change that was made is recorded even when nobody
+//! waits for its answer.
 //!
 //! Under an Idempotency-Key the answer is kept for replay in the event's transaction. When that
 //! transaction cannot be committed, the key is not released (the handler ran and may have had
@@ -42,8 +43,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::error::{code, error_chain, ApiError};
-use crate::idempotency::{AnswerKept, ClaimedKey};
+use crate::error::{code, error_chain, AnsweredCode, ApiError};
+use crate::idempotency::{AnswerKept, ClaimedKey, Detached};
 use crate::principal::AuthenticatedClient;
 use crate::query::QueryParams;
 use crate::request_id;
@@ -83,6 +84,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let source = source_address(&request, state.config.trusted_proxy_header.as_deref());
     // Under an idempotency key: its answer is kept in the same transaction as the event.
     let claimed = request.extensions().get::<ClaimedKey>().cloned();
+    let detached = request.extensions().get::<Detached>().is_some();
 
     let (mut parts, body) = request.into_parts();
     let mut target_ids: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &state).await {
@@ -110,20 +112,13 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let work = {
         let request_id = request_id.clone();
         async move {
-            // The handler on a task of its own, so that a panic in it is answered (and recorded) as a
-            // 500 rather than losing the record with the task.
+            // A panic in the handler is answered (and recorded) as a 500 rather than losing the record
+            // with the task; it is caught where the handler is polled, on this task (a task of its
+            // own per request cost a spawn and a hop between threads for nothing else).
             // What the handler writes is tracked (`sanhu_service::effects`), for its answer to tell
             // whether a failure left anything applied.
-            let handling = tokio::spawn(
-                request_id::scope(request_id.clone(), sanhu_service::effects::scope(next.run(request)))
-                    .instrument(tracing::Span::current()),
-            );
-            let response = match handling.await {
-                Ok(response) => response,
-                Err(error) => {
-                    ApiError::internal(anyhow::anyhow!("the request's handling failed: {error}")).into_response()
-                }
-            };
+            let response =
+                crate::catch_panic::answered_even_if_it_panics(sanhu_service::effects::scope(next.run(request))).await;
             let (parts, body) = response.into_parts();
             let body = match to_bytes(body, RESPONSE_BYTES_MAX).await {
                 Ok(body) => body,
@@ -133,13 +128,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
                 }
             };
             let status = parts.status.as_u16();
-            let answer = serde_json::from_slice::<Value>(&body).ok();
-            let error_code =
-                answer.as_ref().filter(|_| status >= 400).and_then(|a| a["error"]["code"].as_str()).map(str::to_owned);
+            // Only what the event needs is read from the answer: a refusal's code (which the refusal
+            // put on its answer, `AnsweredCode`), and the ids a success names, read from its bytes
+            // without building the JSON.
+            let error_code = (status >= 400).then(|| answered_code(&parts, &body)).flatten();
             if parts.status.is_success() {
-                if let Some(answer) = &answer {
-                    collect_ids(answer, &mut target_ids, 0);
-                }
+                collect_answer_ids(&body, &mut target_ids);
             }
             let mut record = RequestRecord {
                 at: clock::now(),
@@ -238,8 +232,39 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
             }
         }
     };
+    // The request runs to its end and is recorded whatever the caller does: on the idempotency
+    // layer's claim task, which the caller's going away does not cancel, when it came through one;
+    // else on a task of its own. One spawn per POST, not one per layer.
+    if detached {
+        return Ok(work.await);
+    }
     let task = tokio::spawn(request_id::scope(request_id, work).instrument(tracing::Span::current()));
     task.await.map_err(|error| ApiError::internal(anyhow::anyhow!("the audited request's task failed: {error}")))
+}
+
+/// A refusal's code: as the refusal put it on its answer, or else read from the answer's
+/// `error.code` (an answer not made by [`ApiError`]).
+fn answered_code(parts: &axum::http::response::Parts, body: &[u8]) -> Option<String> {
+    if let Some(AnsweredCode(code)) = parts.extensions.get::<AnsweredCode>() {
+        // A layer that rewrote a refusal's body but kept its extensions would make the event name
+        // another code than the answer: every test that meets a refusal checks it does not.
+        debug_assert_eq!(code_in_body(body).as_deref(), Some(*code), "the answer's body and its AnsweredCode differ");
+        return Some((*code).to_owned());
+    }
+    code_in_body(body)
+}
+
+/// The `error.code` of an answer's body.
+fn code_in_body(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Refusal {
+        error: RefusalError,
+    }
+    #[derive(serde::Deserialize)]
+    struct RefusalError {
+        code: Option<String>,
+    }
+    serde_json::from_slice::<Refusal>(body).ok().and_then(|refusal| refusal.error.code)
 }
 
 /// 503 `audit_unavailable` with `Retry-After`: the answer withheld because its event could not be
@@ -295,6 +320,225 @@ fn collect_ids(value: &Value, ids: &mut Vec<String>, depth: usize) {
         }
         Value::Array(items) => items.iter().for_each(|item| collect_ids(item, ids, depth + 1)),
         _ => {}
+    }
+}
+
+/// Adds the ids a success's answer names, as [`collect_ids`] would find them in the answer parsed, in
+/// the same order (an object's fields by name, as a parsed object holds them), but read straight from
+/// its bytes: no JSON value is built, and only the ids and the names of fields are kept. An answer
+/// that is not JSON names none.
+fn collect_answer_ids(body: &[u8], ids: &mut Vec<String>) {
+    if body.is_empty() {
+        return;
+    }
+    let mut found = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let read = serde::de::DeserializeSeed::deserialize(IdsIn { ids: &mut found, depth: 0 }, &mut deserializer)
+        .and_then(|()| deserializer.end());
+    if read.is_ok() {
+        ids.extend(found);
+    }
+}
+
+/// A JSON value read for the ids in it ([`collect_answer_ids`]), `depth` levels down.
+struct IdsIn<'a> {
+    ids: &'a mut Vec<String>,
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for IdsIn<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if self.depth > ID_DEPTH_MAX {
+            return <serde::de::IgnoredAny as serde::Deserialize>::deserialize(deserializer).map(|_| ());
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for IdsIn<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let depth = self.depth + 1;
+        while items.next_element_seed(IdsIn { ids: &mut *self.ids, depth })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<(), A::Error> {
+        // A parsed object holds its fields by name (the last of a repeated name wins): the ids are
+        // added in that order. Only the fields that held ids are kept (most hold none), unsorted
+        // until the end.
+        let mut by_name: Vec<(FieldName<'de>, Vec<String>)> = Vec::new();
+        while let Some(name) = fields.next_key::<FieldName<'de>>()? {
+            let names_an_id = name.0 == "id" || name.0.ends_with("_id") || name.0.ends_with("_ids");
+            let mut found = Vec::new();
+            if names_an_id {
+                fields.next_value_seed(NamedIds { ids: &mut found, depth: self.depth })?;
+            } else {
+                fields.next_value_seed(IdsIn { ids: &mut found, depth: self.depth + 1 })?;
+            }
+            by_name.retain(|(held, _)| *held != name);
+            if !found.is_empty() {
+                by_name.push((name, found));
+            }
+        }
+        by_name.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        by_name.into_iter().for_each(|(_, found)| self.ids.extend(found));
+        Ok(())
+    }
+}
+
+/// A field's name, borrowed from the answer when it holds no escapes.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct FieldName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for FieldName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = FieldName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName(name.into()))
+            }
+            fn visit_str<E>(self, name: &str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName(name.to_owned().into()))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
+
+/// The value of a field whose name says it holds ids: a string shaped like an id is one; an array's
+/// strings shaped like ids are (and nothing deeper in it); any other value is read on for ids, one
+/// level down (as [`collect_ids`] does).
+struct NamedIds<'a> {
+    ids: &'a mut Vec<String>,
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for NamedIds<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NamedIds<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<(), E> {
+        if looks_like_id(text) {
+            self.ids.push(text.to_owned());
+        }
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        while let Some(item) = items.next_element::<ItemId>()? {
+            if let ItemId(Some(text)) = item {
+                self.ids.push(text);
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<(), A::Error> {
+        if self.depth + 1 > ID_DEPTH_MAX {
+            while fields.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        IdsIn { ids: self.ids, depth: self.depth + 1 }.visit_map(fields)
+    }
+}
+
+/// An item of an array of ids: its text if it is a string shaped like an id; any other value is
+/// skipped.
+struct ItemId(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for ItemId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Item;
+        impl<'de> serde::de::Visitor<'de> for Item {
+            type Value = ItemId;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_str<E>(self, text: &str) -> Result<ItemId, E> {
+                Ok(ItemId(looks_like_id(text).then(|| text.to_owned())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_unit<E>(self) -> Result<ItemId, E> {
+                Ok(ItemId(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<ItemId, A::Error> {
+                while items.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ItemId(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<ItemId, A::Error> {
+                while fields.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ItemId(None))
+            }
+        }
+        deserializer.deserialize_any(Item)
     }
 }
 
@@ -472,6 +716,94 @@ mod tests {
         collect_ids(&body, &mut ids, 0);
         ids.sort();
         assert_eq!(ids, [ACCOUNT, ACCOUNT, MEMBER, TRANSFER]);
+    }
+
+    #[test]
+    fn an_answers_ids_are_read_from_its_bytes_as_from_its_parsed_json() {
+        let answers = [
+            json!({"data": [{"id": TRANSFER, "debit_account_id": ACCOUNT, "credit_account_id": MEMBER, "amount": 5}]}),
+            json!({"zeta_id": MEMBER, "alpha": {"id": ACCOUNT, "b_ids": [TRANSFER, 7, {"id": MEMBER}, "no"]}}),
+            json!({"member_id": {"id": TRANSFER, "x": [{"owner_id": ACCOUNT}]}, "id": "not an id"}),
+            json!([[[[[{"id": MEMBER}]]]], {"a": {"b": {"c": {"d": {"id": ACCOUNT}}}}}, {"a": {"b": {"id": TRANSFER}}}]),
+            json!({"a_id": {"b_id": {"c_id": {"d_id": {"e_id": {"id": MEMBER}}, "id": ACCOUNT}}}}),
+            json!({"escaped\\u0041_id": TRANSFER, "ok_id": "mem_01JD000000000000000000000\\u0030"}),
+            json!("just text"),
+            json!(null),
+        ];
+        for answer in answers {
+            let mut parsed = Vec::new();
+            collect_ids(&answer, &mut parsed, 0);
+            let mut read = Vec::new();
+            collect_answer_ids(answer.to_string().as_bytes(), &mut read);
+            assert_eq!(read, parsed, "{answer}");
+        }
+        // A repeated name: the last value counts, as in a parsed object.
+        let mut read = Vec::new();
+        collect_answer_ids(format!(r#"{{"id":"{MEMBER}","id":"{ACCOUNT}"}}"#).as_bytes(), &mut read);
+        assert_eq!(read, [ACCOUNT]);
+        // Not JSON, or empty (a 204): no ids.
+        let mut read = Vec::new();
+        collect_answer_ids(format!(r#"{{"id":"{MEMBER}""#).as_bytes(), &mut read);
+        collect_answer_ids(b"", &mut read);
+        assert!(read.is_empty());
+    }
+
+    /// What the audit layer's per-request work that this file cut cost, before and after, on this
+    /// machine and build: a figure for docs/BENCHMARKS.md, not a check (`--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn what_reading_an_answer_and_a_task_per_layer_cost() {
+        use std::hint::black_box;
+        use std::time::Instant;
+        let counters =
+            json!({"debits_pending": 0, "debits_posted": 1500, "credits_pending": 0, "credits_posted": 90000});
+        let answer = json!({
+            "id": TRANSFER, "kind": "posted", "debit_account_id": ACCOUNT, "credit_account_id": MEMBER,
+            "amount": 42, "pending_id": null, "timeout_s": 0, "linked": false, "balancing": false,
+            "code": "bench", "reference": "order-1", "metadata": {}, "timestamp": "2026-12-07T18:00:00.123456789Z",
+            "debit_account_after": counters, "credit_account_after": counters,
+        })
+        .to_string();
+        let rounds: u32 = 200_000;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            let parsed: Value = serde_json::from_slice(answer.as_bytes()).unwrap();
+            let mut ids = Vec::new();
+            collect_ids(&parsed, &mut ids, 0);
+            black_box(ids);
+        }
+        let parsed = started.elapsed() / rounds;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            let mut ids = Vec::new();
+            collect_answer_ids(black_box(answer.as_bytes()), &mut ids);
+            black_box(ids);
+        }
+        let read = started.elapsed() / rounds;
+        println!(
+            "a transfer's answer ({} bytes) for its event: parsed {parsed:?}, read for its ids {read:?}",
+            answer.len()
+        );
+
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let (spawned, inline) = runtime.block_on(async {
+            let rounds: u32 = 100_000;
+            tokio::spawn(async move {
+                let started = Instant::now();
+                for n in 0..rounds {
+                    black_box(tokio::spawn(async move { black_box(n) }).await.unwrap());
+                }
+                let spawned = started.elapsed() / rounds;
+                let started = Instant::now();
+                for n in 0..rounds {
+                    black_box(async move { black_box(n) }.await);
+                }
+                (spawned, started.elapsed() / rounds)
+            })
+            .await
+            .unwrap()
+        });
+        println!("a layer's task: spawned and joined {spawned:?}, run inline {inline:?}");
     }
 
     #[test]

@@ -531,6 +531,11 @@ pub(crate) struct NothingApplied;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Unfinished;
 
+/// Set on every refusal's answer: its code, as written in the body. The audit layer takes the code from
+/// here rather than parsing the body back (a body without it, not made by [`ApiError`], is parsed).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AnsweredCode(pub(crate) &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(mut self) -> Response {
         use sanhu_service::effects::{current, Written};
@@ -559,6 +564,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail { code: self.info.code, message: &self.message, request_id: request_id::current() },
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
+        response.extensions_mut().insert(AnsweredCode(self.info.code));
         if let Some(seconds) = self.retry_after_s {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

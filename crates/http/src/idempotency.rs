@@ -221,6 +221,11 @@ pub(crate) struct ClaimedKey {
     pub(crate) token: ClaimToken,
 }
 
+/// Set on a request that runs on the claim's own task, which the caller's going away does not cancel:
+/// the audit layer then runs it there rather than on a task of its own (one spawn per request).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Detached;
+
 /// Set on a response by the audit layer once its answer is kept under the request's claimed key
 /// (with its audit event, one commit), or is being kept in the background; without it, the
 /// idempotency layer keeps the answer itself.
@@ -335,6 +340,7 @@ async fn run_claimed(
     next: Next,
 ) -> Response {
     request.extensions_mut().insert(ClaimedKey { key: key.clone(), token: token.clone() });
+    request.extensions_mut().insert(Detached);
     // A panic below (always a bug) is answered 500 here, inside the claim's task, and that answer is
     // what the key keeps: the handler may have moved money before it panicked, so a retry must not
     // run it again. Left to unwind, the task would end with the claim unanswered, and every retry
