@@ -36,6 +36,7 @@ mod adjustment;
 pub(crate) mod chain;
 mod clearance;
 mod compensation;
+mod counter;
 mod deposit;
 mod error;
 mod escrow;
