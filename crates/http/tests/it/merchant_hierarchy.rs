@@ -31,7 +31,7 @@ pub(crate) fn credit_code(n: u32) -> String {
 
 /// Levels: channel partners at the top; agents under them or under agents; merchants at the top or
 /// under either, special; stores, the merchants' sub-merchants. At most 4 deep. One enterprise type.
-fn parties() -> PartyConfig {
+pub(crate) fn parties() -> PartyConfig {
     let code = |c: &str| AccountTypeCode::parse(c).unwrap();
     let enterprise = MerchantTypeSpec {
         code: MerchantTypeCode::parse("enterprise").unwrap(),
