@@ -331,7 +331,7 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(providers::revoke_provider, member(PartiesWrite, MERCHANT_PATH)),
         endpoint!(franchises::get_merchant_settings, member(PartiesRead, MERCHANT_PATH)),
         endpoint!(franchises::set_merchant_settings, member(PartiesWrite, MERCHANT_PATH)).held(),
-        endpoint!(stores::open_store, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(stores::open_store, member(PartiesWrite, STORE_OPENING)),
         endpoint!(stores::list_stores, member(PartiesRead, MERCHANT_PATH)),
         endpoint!(stores::get_store, member(PartiesRead, MERCHANT_PATH)),
         endpoint!(stores::close_store, member(PartiesWrite, MERCHANT_PATH)),

@@ -270,7 +270,13 @@ impl Parties {
         };
         let stores: Vec<StoredStore> = work.get_many(&ids).await?;
         let effective = self.settings_of(&mut work, &stored_merchant).await?;
-        Ok(stores.into_iter().map(|s| (Self::settings_at_store(&effective, &s), s)).map(|(e, s)| (s, e)).collect())
+        Ok(stores
+            .into_iter()
+            .map(|s| {
+                let settings = Self::settings_at_store(&effective, &s);
+                (s, settings)
+            })
+            .collect())
     }
 
     /// One store of a merchant, with the settings in effect there.
