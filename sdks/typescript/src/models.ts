@@ -89,6 +89,11 @@ export interface AddOperatorRequestThirdParty {
   subject: string;
 }
 
+export interface AddTerminalRequest {
+  /** The device's serial: 1 to 64 printable ASCII characters, unique within the merchant. */
+  serial: string;
+}
+
 /** An adjustment's request. */
 export interface AdjustRequest {
   account_id: string;
@@ -754,6 +759,10 @@ export interface CardTransaction {
   refusal: string | null;
   /** `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it). */
   status: "in_flight" | "succeeded" | "failed";
+  /** A payment at a store's counter: the receiving merchant's store; null when none was named. */
+  store_id: string | null;
+  /** The store's terminal that sent it; null when none was named. */
+  terminal_id: string | null;
   /** Its ledger transfers, each with the card's number as reference. */
   transfer_ids: string[];
 }
@@ -1403,11 +1412,25 @@ export interface EffectiveFlag {
   value: boolean;
 }
 
+/** The payment methods a store takes, and where that came from. */
+export interface EffectivePaymentMethods {
+  /** `platform`, the id of the merchant that set it, or the store's own id. */
+  source: string;
+  value: string[];
+}
+
 /** The recharge tiers a merchant's members recharge at, and where they came from. */
 export interface EffectiveRechargeTiers {
   /** `platform`, or the id of the merchant that set them. */
   source: string;
   value: RechargeTierSetting[];
+}
+
+/** The pay-password-free threshold in effect (null: as the platform requires), and where it came from. */
+export interface EffectiveThreshold {
+  /** `platform`, the id of the merchant that set it, or the store's own id. */
+  source: string;
+  value: number | null;
 }
 
 /** The wallet group in effect (null: none), and where it came from. */
@@ -1450,7 +1473,7 @@ export interface ErrorModel {
 }
 
 /** Every error code the API answers with. A code is stable: never renamed, always with the same status. */
-export type ErrorCode = "missing_signature" | "malformed_signature" | "unknown_client" | "client_revoked" | "stale_timestamp" | "invalid_signature" | "replayed_nonce" | "scope_missing" | "client_bound" | "provider_product_not_authorised" | "rate_limited" | "staff_session_invalid" | "staff_session_expired" | "csrf_token_missing" | "csrf_token_invalid" | "invalid_credentials" | "staff_locked" | "staff_disabled" | "staff_session_required" | "approval_not_found" | "approval_same_staff_member" | "approval_decided" | "approval_in_progress" | "staff_not_found" | "api_client_not_found" | "route_not_found" | "method_not_allowed" | "body_too_large" | "invalid_json" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_consistency" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotency_key_not_accepted" | "invalid_id" | "invalid_query" | "unknown_parameter" | "missing_parameter" | "invalid_cursor" | "invalid_amount" | "amount_out_of_range" | "unknown_currency" | "invalid_normal_side" | "invalid_overdraft_limit" | "invalid_code" | "invalid_reference" | "invalid_metadata" | "invalid_timeout" | "invalid_batch_size" | "invalid_action" | "invalid_limit" | "invalid_time" | "invalid_account_ids" | "invalid_kind" | "invalid_scope" | "invalid_status" | "invalid_result" | "invalid_role" | "invalid_operation" | "invalid_decision" | "invalid_payout_result" | "invalid_direction" | "invalid_purpose" | "transfer_not_found" | "exists_with_different_fields" | "duplicate_id_in_batch" | "account_not_found" | "same_account" | "currency_mismatch" | "account_closed" | "debits_blocked" | "credits_blocked" | "insufficient_funds" | "overflow" | "pending_not_found" | "pending_already_posted" | "pending_already_voided" | "pending_expired" | "amount_exceeds_pending" | "linked_event_failed" | "linked_event_chain_open" | "account_has_pending" | "account_not_empty" | "internal_error" | "ledger_unavailable" | "not_ready" | "request_timeout" | "audit_unavailable" | "account_close_required" | "account_frozen" | "account_other_member" | "account_status_unchanged" | "account_stop_payment" | "account_type_code_invalid" | "account_type_duplicate" | "account_type_exactly_one_must_open_on_activation" | "account_type_limit_reached" | "account_type_name_invalid" | "account_type_not_configured" | "account_type_not_offered" | "account_type_overdraft_invalid" | "account_type_per_member_invalid" | "address_invalid" | "authentication_certificate_not_accepted" | "authentication_channel_invalid" | "authentication_inconsistent" | "authentication_not_found" | "authentication_not_pending" | "authentication_other_member" | "authentication_subject_mismatch" | "authentication_subject_required" | "authentication_type_unknown" | "bank_card_not_found" | "basic_account_exists" | "card_already_bound" | "card_holder_invalid" | "card_holder_mismatch" | "card_not_members" | "card_number_check_failed" | "card_number_invalid" | "card_security_data_refused" | "card_token_invalid" | "certificate_check_failed" | "certificate_conflict" | "certificate_format_invalid" | "certificate_kind_mismatch" | "certificate_taken" | "certificate_type_unknown" | "code_attempts_exhausted" | "code_expired" | "code_incorrect" | "code_policy_invalid" | "code_sent_too_recently" | "code_used" | "company_credit_code_required" | "concurrent_change" | "customer_banned" | "customer_frozen" | "customer_inconsistent" | "customer_kind_mismatch" | "customer_merge_required" | "customer_merged" | "customer_not_found" | "customer_status_unchanged" | "customer_stop_payment" | "dormancy_days_invalid" | "email_invalid" | "identity_not_found" | "identity_taken" | "industry_invalid" | "last_admin" | "last_identity" | "legal_person_certificate_not_personal" | "licence_expiry_invalid" | "masked_card_number_invalid" | "member_account_not_found" | "member_already_active" | "member_cancelled" | "member_has_open_orders" | "member_kind_mismatch" | "member_locked" | "member_not_active" | "member_not_enterprise" | "member_not_found" | "member_not_locked" | "member_not_real_named" | "member_recently_active" | "merchant_business_of_another_customer" | "merchant_cap_reached" | "merchant_certificate_required" | "merchant_contact_invalid" | "merchant_depth_exceeded" | "merchant_document_invalid" | "merchant_documents_missing" | "merchant_level_not_allowed" | "merchant_level_required" | "merchant_level_type_not_allowed" | "merchant_level_unknown" | "merchant_limit_exceeded" | "merchant_limits_invalid" | "merchant_member_identities_fixed" | "merchant_member_kind_not_allowed" | "merchant_move_into_own_subtree" | "merchant_name_invalid" | "merchant_not_applying" | "merchant_not_found" | "merchant_not_receiving" | "merchant_not_special" | "merchant_not_under_review" | "merchant_parent_not_active" | "merchant_parent_unknown" | "merchant_real_name_required" | "merchant_requires_counter_opening" | "merchant_review_reason_required" | "merchant_review_staff_only" | "merchant_scenario_invalid" | "merchant_setting_invalid" | "merchant_setting_locked" | "merchant_settings_from_above" | "merchant_status_change_not_allowed" | "merchant_status_invalid" | "merchant_tier_bonus_platform_only" | "merchant_type_code_invalid" | "merchant_type_unknown" | "merge_authentication_other_customer" | "merge_certificate_mismatch" | "merge_member_not_of_customer" | "merge_requires_administrator" | "merge_same_customer" | "merge_would_lift_restriction" | "nickname_all_digits" | "nickname_character_invalid" | "nickname_length_invalid" | "operation_not_allowed_for_role" | "operator_disabled" | "operator_limit_currency_mismatch" | "operator_limit_per_day" | "operator_limit_per_transaction" | "operator_limits_inconsistent" | "operator_not_admin" | "operator_not_authorised" | "operator_not_found" | "operator_other_member" | "operator_removed" | "operator_status_unchanged" | "organisation_name_invalid" | "pay_password_already_set" | "pay_password_incorrect" | "pay_password_locked" | "pay_password_not_set" | "pay_password_not_six_digits" | "pay_password_policy_invalid" | "pay_password_repeated" | "pay_password_reset_certificate_mismatch" | "pay_password_reset_phone_required" | "pay_password_reset_real_name_required" | "pay_password_sequence" | "phone_change_code_mismatch" | "phone_change_expired" | "phone_change_not_found" | "phone_change_unverified" | "phone_invalid" | "phone_unchanged" | "product_already_signed" | "product_authorisation_not_child" | "product_code_invalid" | "product_fee_rate_invalid" | "product_from_parent" | "product_internal_only" | "product_merchant_not_open" | "product_not_found" | "product_not_signed" | "product_parent_not_signed" | "product_review_reason_required" | "product_review_staff_only" | "product_revoked_by_authoriser_only" | "product_signing_not_found" | "product_signing_not_under_review" | "product_signing_status_change_not_allowed" | "product_signings_too_many" | "product_type_not_allowed" | "provider_authorisation_not_found" | "provider_authorisations_too_many" | "provider_not_active" | "provider_not_service_provider" | "provider_products_invalid" | "provider_self" | "provider_unknown" | "real_name_invalid" | "reason_invalid" | "settlement_account_changed" | "settlement_account_fixed" | "settlement_account_invalid" | "settlement_account_kind_not_accepted" | "settlement_account_missing" | "settlement_account_name_mismatch" | "settlement_account_real_name_required" | "settlement_account_unverified" | "settlement_cycle_invalid" | "staff_name_invalid" | "sub_merchant_client_refused" | "third_party_provider_invalid" | "third_party_subject_invalid" | "account_not_in_wallet" | "account_not_members" | "account_not_rechargeable" | "account_type_mismatch" | "adjustment_same_actor" | "amount_overflow" | "below_minimum_withdrawal" | "bonus_spent_exceeds_refund" | "capture_exceeds_holds" | "channel_not_configured" | "clearance_account_unavailable" | "clearance_not_found" | "clearance_not_under_review" | "clearance_review_staff_only" | "clearance_same_actor" | "cross_wallet_top_up_not_allowed" | "daily_transfer_limit_exceeded" | "deduction_order_invalid" | "deposit_beneficiary_invalid" | "deposit_capture_not_allowed" | "deposit_captured" | "deposit_not_found" | "deposit_not_held" | "deposit_release_not_allowed" | "deposit_released" | "duplicate_account" | "escrow_release_not_allowed" | "escrow_released" | "escrow_return_not_allowed" | "escrow_returned" | "exceeds_withdrawable" | "fee_rule_invalid" | "flow_account_not_found" | "flow_cursor_invalid" | "flow_limit_invalid" | "freeze_not_found" | "hold_timeout_invalid" | "member_scope_mismatch" | "minimum_withdrawal_invalid" | "no_bonus_account" | "no_holds" | "not_wallet_account" | "not_withdrawable" | "operator_limit_exceeded" | "operator_required" | "order_closed" | "order_not_found" | "order_not_under_review" | "order_number_invalid" | "order_number_reused" | "order_state_invalid" | "order_under_review" | "pay_by_phone_not_allowed" | "pay_code_expired" | "pay_code_lookups_limited" | "pay_code_not_found" | "pay_code_ttl_invalid" | "pay_code_used" | "pay_password_required" | "payment_limit_exceeded" | "payment_limits_invalid" | "payment_not_escrowed" | "payment_not_refundable" | "payment_not_split" | "platform_account_not_found" | "receiver_not_allowed" | "receiver_not_found" | "recharge_below_fee" | "recharge_not_refundable" | "recharge_tier_invalid" | "recharge_tier_unavailable" | "refund_exceeds_payment" | "refund_exceeds_recharge" | "refund_not_allowed" | "refund_number_reused" | "same_wallet" | "sms_verification_required" | "split_receiver_not_found" | "split_receivers_invalid" | "split_refund_exceeds_share" | "split_share_invalid" | "split_shares_mismatch" | "subsidy_account_withdrawable" | "subsidy_credits_invalid" | "subsidy_enterprise_only" | "subsidy_fund_insufficient" | "subsidy_funding_source_invalid" | "top_up_members_differ" | "top_up_same_wallet" | "transfer_limit_exceeded" | "transfer_limit_invalid" | "transfer_not_allowed" | "wallet_already_clear" | "wallet_has_held_money" | "wallet_money_not_clearable" | "wallet_not_merchants" | "withdrawal_below_fee" | "withdrawal_not_offered" | "card_amount_invalid" | "card_batch_already_approved_by_role" | "card_batch_approver_not_authorised" | "card_batch_not_approved" | "card_batch_not_found" | "card_batch_same_approver" | "card_batch_sold_out" | "card_channel_invalid" | "card_code_attempts_exceeded" | "card_code_expired" | "card_code_expiry_invalid" | "card_code_invalid" | "card_code_not_found" | "card_code_quantity_invalid" | "card_code_rows_invalid" | "card_code_used" | "card_codes_exceed_batch" | "card_count_invalid" | "card_cursor_invalid" | "card_discount_invalid" | "card_expired" | "card_grade_invalid" | "card_list_limit_invalid" | "card_member_already_bound" | "card_not_active" | "card_not_found" | "card_not_frozen" | "card_not_rechargeable" | "card_not_sold" | "card_not_stored_value" | "card_order_number_required" | "card_owner_required" | "card_price_invalid" | "card_quantity_invalid" | "card_receiver_outside_scope" | "card_refund_exceeds_payment" | "card_segment_full" | "card_segment_invalid" | "card_segment_not_found" | "card_segment_overlaps" | "card_transaction_not_found" | "card_type_name_invalid" | "card_type_not_found" | "card_validity_invalid" | "checkout_coupons_too_many" | "checkout_lines_invalid" | "checkout_nothing_to_pay" | "checkout_quote_expired" | "checkout_quote_mismatch" | "checkout_quote_not_found" | "checkout_quote_used" | "coupon_expired" | "coupon_issue_members_invalid" | "coupon_kind_invalid" | "coupon_member_limit_reached" | "coupon_not_found" | "coupon_not_members" | "coupon_out_of_scope" | "coupon_quantity_invalid" | "coupon_scope_invalid" | "coupon_stacking_conflict" | "coupon_template_expired" | "coupon_template_name_invalid" | "coupon_template_not_found" | "coupon_template_repeated" | "coupon_template_sold_out" | "coupon_threshold_not_met" | "coupon_used" | "coupon_validity_invalid" | "member_card_number_invalid" | "bill_not_found" | "bill_period_invalid" | "bill_period_not_closed" | "bill_limit_invalid" | "bill_cursor_invalid" | "bill_too_large" | "webhook_not_found" | "webhook_delivery_not_found" | "webhook_url_invalid" | "webhook_url_not_allowed" | "webhook_events_invalid" | "webhook_description_invalid" | "webhook_limit_reached" | "webhook_disabled" | "webhook_cursor_invalid" | "webhook_limit_invalid" | "balance_monitor_not_found" | "balance_monitor_target_invalid" | "balance_monitor_condition_invalid" | "balance_monitor_limit_reached" | "balance_monitor_description_invalid";
+export type ErrorCode = "missing_signature" | "malformed_signature" | "unknown_client" | "client_revoked" | "stale_timestamp" | "invalid_signature" | "replayed_nonce" | "scope_missing" | "client_bound" | "provider_product_not_authorised" | "rate_limited" | "staff_session_invalid" | "staff_session_expired" | "csrf_token_missing" | "csrf_token_invalid" | "invalid_credentials" | "staff_locked" | "staff_disabled" | "staff_session_required" | "approval_not_found" | "approval_same_staff_member" | "approval_decided" | "approval_in_progress" | "staff_not_found" | "api_client_not_found" | "route_not_found" | "method_not_allowed" | "body_too_large" | "invalid_json" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_consistency" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotency_key_not_accepted" | "invalid_id" | "invalid_query" | "unknown_parameter" | "missing_parameter" | "invalid_cursor" | "invalid_amount" | "amount_out_of_range" | "unknown_currency" | "invalid_normal_side" | "invalid_overdraft_limit" | "invalid_code" | "invalid_reference" | "invalid_metadata" | "invalid_timeout" | "invalid_batch_size" | "invalid_action" | "invalid_limit" | "invalid_time" | "invalid_account_ids" | "invalid_kind" | "invalid_scope" | "invalid_status" | "invalid_result" | "invalid_role" | "invalid_operation" | "invalid_decision" | "invalid_payout_result" | "invalid_direction" | "invalid_purpose" | "transfer_not_found" | "exists_with_different_fields" | "duplicate_id_in_batch" | "account_not_found" | "same_account" | "currency_mismatch" | "account_closed" | "debits_blocked" | "credits_blocked" | "insufficient_funds" | "overflow" | "pending_not_found" | "pending_already_posted" | "pending_already_voided" | "pending_expired" | "amount_exceeds_pending" | "linked_event_failed" | "linked_event_chain_open" | "account_has_pending" | "account_not_empty" | "internal_error" | "ledger_unavailable" | "not_ready" | "request_timeout" | "audit_unavailable" | "account_close_required" | "account_frozen" | "account_other_member" | "account_status_unchanged" | "account_stop_payment" | "account_type_code_invalid" | "account_type_duplicate" | "account_type_exactly_one_must_open_on_activation" | "account_type_limit_reached" | "account_type_name_invalid" | "account_type_not_configured" | "account_type_not_offered" | "account_type_overdraft_invalid" | "account_type_per_member_invalid" | "address_invalid" | "authentication_certificate_not_accepted" | "authentication_channel_invalid" | "authentication_inconsistent" | "authentication_not_found" | "authentication_not_pending" | "authentication_other_member" | "authentication_subject_mismatch" | "authentication_subject_required" | "authentication_type_unknown" | "bank_card_not_found" | "basic_account_exists" | "card_already_bound" | "card_holder_invalid" | "card_holder_mismatch" | "card_not_members" | "card_number_check_failed" | "card_number_invalid" | "card_security_data_refused" | "card_token_invalid" | "certificate_check_failed" | "certificate_conflict" | "certificate_format_invalid" | "certificate_kind_mismatch" | "certificate_taken" | "certificate_type_unknown" | "code_attempts_exhausted" | "code_expired" | "code_incorrect" | "code_policy_invalid" | "code_sent_too_recently" | "code_used" | "company_credit_code_required" | "concurrent_change" | "customer_banned" | "customer_frozen" | "customer_inconsistent" | "customer_kind_mismatch" | "customer_merge_required" | "customer_merged" | "customer_not_found" | "customer_status_unchanged" | "customer_stop_payment" | "dormancy_days_invalid" | "email_invalid" | "identity_not_found" | "identity_taken" | "industry_invalid" | "last_admin" | "last_identity" | "legal_person_certificate_not_personal" | "licence_expiry_invalid" | "masked_card_number_invalid" | "member_account_not_found" | "member_already_active" | "member_cancelled" | "member_has_open_orders" | "member_kind_mismatch" | "member_locked" | "member_not_active" | "member_not_enterprise" | "member_not_found" | "member_not_locked" | "member_not_real_named" | "member_recently_active" | "merchant_business_of_another_customer" | "merchant_cap_reached" | "merchant_certificate_required" | "merchant_contact_invalid" | "merchant_depth_exceeded" | "merchant_document_invalid" | "merchant_documents_missing" | "merchant_level_not_allowed" | "merchant_level_required" | "merchant_level_type_not_allowed" | "merchant_level_unknown" | "merchant_limit_exceeded" | "merchant_limits_invalid" | "merchant_member_identities_fixed" | "merchant_member_kind_not_allowed" | "merchant_move_into_own_subtree" | "merchant_name_invalid" | "merchant_not_applying" | "merchant_not_found" | "merchant_not_receiving" | "merchant_not_special" | "merchant_not_under_review" | "merchant_parent_not_active" | "merchant_parent_unknown" | "merchant_real_name_required" | "merchant_requires_counter_opening" | "merchant_review_reason_required" | "merchant_review_staff_only" | "merchant_scenario_invalid" | "merchant_setting_invalid" | "merchant_setting_locked" | "merchant_settings_from_above" | "merchant_status_change_not_allowed" | "merchant_status_invalid" | "merchant_tier_bonus_platform_only" | "merchant_type_code_invalid" | "merchant_type_unknown" | "merge_authentication_other_customer" | "merge_certificate_mismatch" | "merge_member_not_of_customer" | "merge_requires_administrator" | "merge_same_customer" | "merge_would_lift_restriction" | "nickname_all_digits" | "nickname_character_invalid" | "nickname_length_invalid" | "operation_not_allowed_for_role" | "operator_disabled" | "operator_limit_currency_mismatch" | "operator_limit_per_day" | "operator_limit_per_transaction" | "operator_limits_inconsistent" | "operator_not_admin" | "operator_not_authorised" | "operator_not_found" | "operator_other_member" | "operator_removed" | "operator_status_unchanged" | "organisation_name_invalid" | "pay_password_already_set" | "pay_password_incorrect" | "pay_password_locked" | "pay_password_not_set" | "pay_password_not_six_digits" | "pay_password_policy_invalid" | "pay_password_repeated" | "pay_password_reset_certificate_mismatch" | "pay_password_reset_phone_required" | "pay_password_reset_real_name_required" | "pay_password_sequence" | "payment_method_not_accepted" | "phone_change_code_mismatch" | "phone_change_expired" | "phone_change_not_found" | "phone_change_unverified" | "phone_invalid" | "phone_unchanged" | "product_already_signed" | "product_authorisation_not_child" | "product_code_invalid" | "product_fee_rate_invalid" | "product_from_parent" | "product_internal_only" | "product_merchant_not_open" | "product_not_found" | "product_not_signed" | "product_parent_not_signed" | "product_review_reason_required" | "product_review_staff_only" | "product_revoked_by_authoriser_only" | "product_signing_not_found" | "product_signing_not_under_review" | "product_signing_status_change_not_allowed" | "product_signings_too_many" | "product_type_not_allowed" | "provider_authorisation_not_found" | "provider_authorisations_too_many" | "provider_not_active" | "provider_not_service_provider" | "provider_products_invalid" | "provider_self" | "provider_unknown" | "real_name_invalid" | "reason_invalid" | "settlement_account_changed" | "settlement_account_fixed" | "settlement_account_invalid" | "settlement_account_kind_not_accepted" | "settlement_account_missing" | "settlement_account_name_mismatch" | "settlement_account_real_name_required" | "settlement_account_unverified" | "settlement_cycle_invalid" | "staff_name_invalid" | "store_address_invalid" | "store_cashier_not_merchants" | "store_closed" | "store_limit_reached" | "store_name_invalid" | "store_not_found" | "store_not_receivers" | "store_settings_invalid" | "sub_merchant_client_refused" | "terminal_disabled" | "terminal_limit_reached" | "terminal_not_found" | "terminal_not_stores" | "terminal_serial_invalid" | "terminal_serial_taken" | "third_party_provider_invalid" | "third_party_subject_invalid" | "account_not_in_wallet" | "account_not_members" | "account_not_rechargeable" | "account_type_mismatch" | "adjustment_same_actor" | "amount_overflow" | "below_minimum_withdrawal" | "bonus_spent_exceeds_refund" | "capture_exceeds_holds" | "channel_not_configured" | "clearance_account_unavailable" | "clearance_not_found" | "clearance_not_under_review" | "clearance_review_staff_only" | "clearance_same_actor" | "cross_wallet_top_up_not_allowed" | "daily_transfer_limit_exceeded" | "deduction_order_invalid" | "deposit_beneficiary_invalid" | "deposit_capture_not_allowed" | "deposit_captured" | "deposit_not_found" | "deposit_not_held" | "deposit_release_not_allowed" | "deposit_released" | "duplicate_account" | "escrow_release_not_allowed" | "escrow_released" | "escrow_return_not_allowed" | "escrow_returned" | "exceeds_withdrawable" | "fee_rule_invalid" | "flow_account_not_found" | "flow_cursor_invalid" | "flow_limit_invalid" | "freeze_not_found" | "hold_timeout_invalid" | "member_scope_mismatch" | "minimum_withdrawal_invalid" | "no_bonus_account" | "no_holds" | "not_wallet_account" | "not_withdrawable" | "operator_limit_exceeded" | "operator_required" | "order_closed" | "order_not_found" | "order_not_under_review" | "order_number_invalid" | "order_number_reused" | "order_state_invalid" | "order_under_review" | "pay_by_phone_not_allowed" | "pay_code_expired" | "pay_code_lookups_limited" | "pay_code_not_found" | "pay_code_ttl_invalid" | "pay_code_used" | "pay_password_required" | "payment_limit_exceeded" | "payment_limits_invalid" | "payment_not_escrowed" | "payment_not_refundable" | "payment_not_split" | "platform_account_not_found" | "receiver_not_allowed" | "receiver_not_found" | "recharge_below_fee" | "recharge_not_refundable" | "recharge_tier_invalid" | "recharge_tier_unavailable" | "refund_exceeds_payment" | "refund_exceeds_recharge" | "refund_not_allowed" | "refund_number_reused" | "same_wallet" | "sms_verification_required" | "split_receiver_not_found" | "split_receivers_invalid" | "split_refund_exceeds_share" | "split_share_invalid" | "split_shares_mismatch" | "subsidy_account_withdrawable" | "subsidy_credits_invalid" | "subsidy_enterprise_only" | "subsidy_fund_insufficient" | "subsidy_funding_source_invalid" | "top_up_members_differ" | "top_up_same_wallet" | "transfer_limit_exceeded" | "transfer_limit_invalid" | "transfer_not_allowed" | "wallet_already_clear" | "wallet_has_held_money" | "wallet_money_not_clearable" | "wallet_not_merchants" | "withdrawal_below_fee" | "withdrawal_not_offered" | "card_amount_invalid" | "card_batch_already_approved_by_role" | "card_batch_approver_not_authorised" | "card_batch_not_approved" | "card_batch_not_found" | "card_batch_same_approver" | "card_batch_sold_out" | "card_channel_invalid" | "card_code_attempts_exceeded" | "card_code_expired" | "card_code_expiry_invalid" | "card_code_invalid" | "card_code_not_found" | "card_code_quantity_invalid" | "card_code_rows_invalid" | "card_code_used" | "card_codes_exceed_batch" | "card_count_invalid" | "card_cursor_invalid" | "card_discount_invalid" | "card_expired" | "card_grade_invalid" | "card_list_limit_invalid" | "card_member_already_bound" | "card_not_active" | "card_not_found" | "card_not_frozen" | "card_not_rechargeable" | "card_not_sold" | "card_not_stored_value" | "card_order_number_required" | "card_owner_required" | "card_price_invalid" | "card_quantity_invalid" | "card_receiver_outside_scope" | "card_refund_exceeds_payment" | "card_segment_full" | "card_segment_invalid" | "card_segment_not_found" | "card_segment_overlaps" | "card_transaction_not_found" | "card_type_name_invalid" | "card_type_not_found" | "card_validity_invalid" | "checkout_coupons_too_many" | "checkout_lines_invalid" | "checkout_nothing_to_pay" | "checkout_quote_expired" | "checkout_quote_mismatch" | "checkout_quote_not_found" | "checkout_quote_used" | "coupon_expired" | "coupon_issue_members_invalid" | "coupon_kind_invalid" | "coupon_member_limit_reached" | "coupon_not_found" | "coupon_not_members" | "coupon_out_of_scope" | "coupon_quantity_invalid" | "coupon_scope_invalid" | "coupon_stacking_conflict" | "coupon_template_expired" | "coupon_template_name_invalid" | "coupon_template_not_found" | "coupon_template_repeated" | "coupon_template_sold_out" | "coupon_threshold_not_met" | "coupon_used" | "coupon_validity_invalid" | "member_card_number_invalid" | "bill_not_found" | "bill_period_invalid" | "bill_period_not_closed" | "bill_limit_invalid" | "bill_cursor_invalid" | "bill_too_large" | "webhook_not_found" | "webhook_delivery_not_found" | "webhook_url_invalid" | "webhook_url_not_allowed" | "webhook_events_invalid" | "webhook_description_invalid" | "webhook_limit_reached" | "webhook_disabled" | "webhook_cursor_invalid" | "webhook_limit_invalid" | "balance_monitor_not_found" | "balance_monitor_target_invalid" | "balance_monitor_condition_invalid" | "balance_monitor_limit_reached" | "balance_monitor_description_invalid";
 
 export interface ErrorError {
   code: ErrorCode;
@@ -1502,6 +1525,10 @@ export interface FlowLine {
   operator_id: string | null;
   /** The caller's order number (a withdrawal's with its `-1`, `-2`... per account). */
   reference: string | null;
+  /** The receiving merchant's store where the order was paid; null when it named none. */
+  store_id: string | null;
+  /** The store's terminal that sent the order; null when it named none. */
+  terminal_id: string | null;
   transfer_id: string;
 }
 
@@ -1924,6 +1951,8 @@ export interface MerchantOwnSettings {
   clearance_account_type?: string;
   cross_wallet_top_up?: boolean;
   locked?: string[];
+  pay_password_free_below?: number;
+  payment_methods?: string[];
   recharge_tiers?: RechargeTierSetting[];
   sms_verification_to_open?: boolean;
   wallet_group?: string;
@@ -1983,6 +2012,10 @@ export interface MerchantSettings {
   locked: LockedSetting[];
   merchant_id: string;
   own: MerchantOwnSettings;
+  /** Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is (null: as the platform requires). */
+  pay_password_free_below: EffectiveThreshold;
+  /** The payment methods the merchant's stores take. */
+  payment_methods: EffectivePaymentMethods;
   recharge_tiers: EffectiveRechargeTiers;
   sms_verification_to_open: EffectiveFlag;
   wallet_group: EffectiveWalletGroup;
@@ -2112,6 +2145,19 @@ export interface OpenMerchantRequest {
   scenario: MerchantScenarioRequest;
   /** When receipts are settled: `t1` (the default), `d1` or `d0`. */
   settlement_cycle?: "t1" | "d1" | "d0";
+}
+
+export interface OpenStoreRequest {
+  /** 1 to 200 characters. */
+  address: string;
+  /** An active operator of the merchant's member who keeps the store's till. */
+  cashier_operator_id?: string;
+  /** 1 to 100 characters. */
+  name: string;
+  /** Below this amount (minor units) no pay password is asked at the store; at or above it, one is. */
+  pay_password_free_below?: number;
+  /** The payment methods the store takes, over its merchant's: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. */
+  payment_methods?: string[];
 }
 
 /** A sub-merchant to open under a special merchant: as any merchant, without a member (its own is registered with it, with no login) or a parent (the path's). */
@@ -2302,6 +2348,10 @@ export interface PayRequest {
   sms_code?: string;
   /** Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or `receiver_platform_account`; not with `allow_split`, `authorise_timeout_s` or `escrow` (each receiver's s… */
   splits?: SplitRequest[];
+  /** The receiving merchant's store where the payer pays (`POST /v1/merchants/{id}/stores`): a store of the merchant whose account receives (`store_not_receivers`), active (`store_closed`). Its settings a… */
+  store_id?: string;
+  /** The store's terminal that sends the payment: the store's (`terminal_not_stores`), active (`terminal_disabled`); alone, it names its store. Recorded with the store. */
+  terminal_id?: string;
 }
 
 /** A payment. */
@@ -2315,6 +2365,10 @@ export interface PayWithCardRequest {
   quote_id?: string;
   /** The member account paid (a merchant's card: an account of that merchant's member). */
   receiver_account_id: string;
+  /** The receiving merchant's store where the card pays (`POST /v1/merchants/{id}/stores`): the receiver's (`store_not_receivers`), active (`store_closed`), taking cards (`payment_method_not_accepted`). R… */
+  store_id?: string;
+  /** The store's terminal (`terminal_not_stores`, `terminal_disabled`); alone, it names its store. */
+  terminal_id?: string;
 }
 
 /** A payment from the wallet (余额支付) as the API shows it; amounts in minor units. */
@@ -2344,6 +2398,10 @@ export interface Payment {
   splits: Split[];
   /** paying, paid, failed, authorising, authorised, capturing, captured, releasing, released, escrowing, escrowed, escrow_releasing, escrow_released, escrow_returning or escrow_returned. */
   status: PaymentStatus;
+  /** The receiving merchant's store where it was paid; null when none was named. */
+  store_id: string | null;
+  /** The store's terminal that sent it; null when none was named. */
+  terminal_id: string | null;
 }
 
 /** Limits in minor units; null: no limit. */
@@ -2750,8 +2808,12 @@ export interface SetMerchantSettingsRequest {
   clearance_account_type?: string;
   /** Whether members move money between their wallet here and at another merchant of the same top that allows it too (`POST /v1/wallet-top-ups`). */
   cross_wallet_top_up?: boolean;
-  /** The settings this merchant locks for every merchant below it (replacing what it locked). */
+  /** The settings this merchant locks for every merchant below it and its stores (replacing what it locked). */
   locked?: string[];
+  /** Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is. */
+  pay_password_free_below?: number;
+  /** The payment methods taken at the merchant's stores: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance` (a store may set its own, unless locked). */
+  payment_methods?: string[];
   recharge_tiers?: RechargeTierSetting[];
   sms_verification_to_open?: boolean;
   /** Settings given back to what is above. */
@@ -2768,6 +2830,15 @@ export interface SetPaymentLimitsRequest {
   limits: PaymentLimits | null;
   /** Why, for the member's history: 1 to 200 characters without control characters. */
   reason: string;
+}
+
+export interface SetStoreSettingsRequest {
+  /** Minor units, 0 or more. */
+  pay_password_free_below?: number;
+  /** 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. */
+  payment_methods?: string[];
+  /** Settings given back to the merchant's (`payment_methods`, `pay_password_free_below`). */
+  unset?: string[];
 }
 
 /** One setting in effect. */
@@ -2871,6 +2942,51 @@ export interface StartPhoneChangeRequest {
   old_phone: string;
 }
 
+/** A merchant's store. */
+export interface Store {
+  address: string;
+  /** The operator of the merchant's member who keeps the store's till; null when none was named. */
+  cashier_operator_id: string | null;
+  closed_reason: string | null;
+  created_at: string;
+  created_by: string;
+  id: string;
+  merchant_id: string;
+  name: string;
+  own_settings: StoreOwnSettings;
+  settings: StoreSettingsInEffect;
+  /** `active` or `closed`. */
+  status: string;
+  /** Its terminals, disabled ones included. */
+  terminals: number;
+  updated_at: string;
+}
+
+/** A page of a merchant's stores. */
+export interface StoreList {
+  data: Store[];
+  next_cursor: string | null;
+}
+
+/** What a store sets itself over its merchant's settings (each absent: as its merchant's). */
+export interface StoreOwnSettings {
+  /** Minor units, 0 or more. */
+  pay_password_free_below?: number;
+  /** 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. */
+  payment_methods?: string[];
+}
+
+export interface StoreReasonRequest {
+  reason: string;
+}
+
+/** The settings in effect at a store: its merchant's, with the store's own over them. */
+export interface StoreSettingsInEffect {
+  /** Below this amount (minor units) no pay password is asked at the store; at or above it, one is. */
+  pay_password_free_below: EffectiveThreshold;
+  payment_methods: EffectivePaymentMethods;
+}
+
 /** One employee's subsidy in a round's request. */
 export interface SubsidyCredit {
   amount: number;
@@ -2940,6 +3056,26 @@ export interface SubsidyGrant {
 }
 
 export type SubsidyStatus = "applying" | "applied" | "refused";
+
+/** A terminal at a store's counter. */
+export interface Terminal {
+  created_at: string;
+  created_by: string;
+  disabled_reason: string | null;
+  id: string;
+  merchant_id: string;
+  /** The device's serial, unique within the merchant. */
+  serial: string;
+  /** `active` or `disabled`. */
+  status: string;
+  store_id: string;
+  updated_at: string;
+}
+
+/** A store's terminals. */
+export interface TerminalList {
+  data: Terminal[];
+}
 
 /** What the franchisee the money left owes the one it reached, for the two to settle. */
 export interface TopUpSettlement {

@@ -112,11 +112,16 @@ pub fn check_threshold(amount: i64) -> Result<i64, StoreError> {
     (amount >= 0).then_some(amount).ok_or(StoreError::SettingsInvalid)
 }
 
-/// Whether a payment of `amount` needs the payer's pay password: with a threshold in effect, at or
-/// above it (below it, none is needed); without one, as the platform requires.
-pub fn pay_password_needed(threshold: Option<i64>, amount: i64, platform_requires: bool) -> bool {
+/// Whether a payment of `amount` needs the payer's pay password. At or above a store's threshold it
+/// does. Below it, the platform decides: where it does not require the password, none is needed;
+/// where it requires one, the threshold waives it only below the platform's ceiling `free_max`
+/// (小额免密 up to what the platform allows): a receiving merchant never waives its payers' consent
+/// past it. Without a threshold, as the platform requires.
+pub fn pay_password_needed(threshold: Option<i64>, amount: i64, platform_requires: bool, free_max: i64) -> bool {
     match threshold {
-        Some(threshold) => amount >= threshold,
+        Some(threshold) if amount >= threshold => true,
+        Some(_) if platform_requires => amount >= free_max,
+        Some(_) => false,
         None => platform_requires,
     }
 }
@@ -179,11 +184,15 @@ mod tests {
 
     #[test]
     fn a_threshold_decides_the_pay_password_and_none_leaves_it_to_the_platform() {
-        assert!(!pay_password_needed(Some(10_000), 9_999, true));
-        assert!(pay_password_needed(Some(10_000), 10_000, false));
-        assert!(!pay_password_needed(Some(0), -1, true));
-        assert!(pay_password_needed(None, 1, true));
-        assert!(!pay_password_needed(None, 1_000_000, false));
+        // The platform does not require it: the threshold asks it at or above, never below.
+        assert!(pay_password_needed(Some(10_000), 10_000, false, 0));
+        assert!(!pay_password_needed(Some(10_000), 9_999, false, 0));
+        assert!(!pay_password_needed(None, 1_000_000, false, 0));
+        // The platform requires it: waived below the threshold only under the platform's ceiling.
+        assert!(!pay_password_needed(Some(10_000), 4_999, true, 5_000));
+        assert!(pay_password_needed(Some(10_000), 5_000, true, 5_000));
+        assert!(pay_password_needed(Some(1_000_000_000), 9_999, true, 0));
+        assert!(pay_password_needed(None, 1, true, 1_000_000));
     }
 
     #[test]

@@ -315,8 +315,9 @@ struct PayBody {
     /// The receiving merchant's store where the payer pays (`POST /v1/merchants/{id}/stores`): a store
     /// of the merchant whose account receives (`store_not_receivers`), active (`store_closed`). Its
     /// settings apply: a payment method it does not take is refused (`payment_method_not_accepted`;
-    /// `member_id` pays by `balance`, `pay_code` by `pay_code`, `phone` by `phone_sms`), and below its
-    /// pay-password-free threshold no pay password is asked, at or above it one is. Recorded on the
+    /// `member_id` pays by `balance`, `pay_code` by `pay_code`, `phone` by `phone_sms`), and at or above its
+    /// pay-password-free threshold the pay password is asked; below it none is, except where the
+    /// platform requires one: then only below the platform's ceiling (`pay_password_free_max`). Recorded on the
     /// payment and in the flow. Not with `splits`.
     #[schema(nullable = false, pattern = "^sto_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     store_id: Option<String>,

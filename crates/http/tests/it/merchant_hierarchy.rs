@@ -79,7 +79,16 @@ pub(crate) async fn app(db: TestDatabase) -> TestApp {
 /// The API with an API client and two staff members, `MAKER` and `CHECKER` (cheap password hashing),
 /// under `parties`.
 pub(crate) async fn app_with(db: TestDatabase, parties: PartyConfig) -> TestApp {
-    let mut api = TestApp::new(db, parties, world::wallet_config()).await;
+    app_with_wallet(db, parties, world::wallet_config()).await
+}
+
+/// [`app_with`] under the wallet configuration `wallet`.
+pub(crate) async fn app_with_wallet(
+    db: TestDatabase,
+    parties: PartyConfig,
+    wallet: sanhu_service::wallet::WalletConfig,
+) -> TestApp {
+    let mut api = TestApp::new(db, parties, wallet).await;
     let staff = StaffConfig {
         hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
         login: LoginPolicy::new(3, 600).unwrap(),

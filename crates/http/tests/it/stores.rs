@@ -14,7 +14,7 @@ use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
 
 use crate::franchises::{account_of, brand, member_of, Brand};
-use crate::merchant_hierarchy::{app_with, parties};
+use crate::merchant_hierarchy::{app_with, app_with_wallet, parties};
 
 async fn app(db: sanhu_testkit::TestDatabase) -> TestApp {
     app_with(db, PartyConfig { stores_per_merchant_max: 3, terminals_per_store_max: 2, ..parties() }).await
@@ -224,6 +224,11 @@ fn by_code(number: &str, code: &str, amount: i64, receiver: &str, store: &str) -
     json!({"order_number": number, "pay_code": code, "amount": amount, "receiver_account_id": receiver, "store_id": store})
 }
 
+fn paid_s4_body(code: &str, receiver: &str, terminal: &str) -> Value {
+    json!({"order_number": "S-4", "pay_code": code, "amount": 1_000, "receiver_account_id": receiver,
+           "terminal_id": terminal})
+}
+
 async fn pay_code(app: &TestApp, member: &str) -> String {
     let issued = app.post(&format!("/v1/members/{member}/pay-codes"), json!({})).await;
     issued.assert_status(StatusCode::CREATED)["code"].as_str().unwrap().to_owned()
@@ -282,9 +287,8 @@ on_both_backends!(a_payment_at_a_store_takes_its_methods_and_threshold_and_is_re
     app.send_as(&f.at_a, "POST", "/v1/payments", plain).await.assert_status(StatusCode::CREATED);
 
     // The terminal alone names its store.
-    let code = pay_code(&app, &member).await;
-    let body = json!({"order_number": "S-4", "pay_code": code, "amount": 1_000, "receiver_account_id": a_receipts,
-                      "terminal_id": terminal});
+    let paid_code_s4 = pay_code(&app, &member).await;
+    let body = paid_s4_body(&paid_code_s4, &a_receipts, &terminal);
     let paid = app.send_as(&f.at_a, "POST", "/v1/payments", body).await.assert_status(StatusCode::CREATED).clone();
     assert_eq!(paid["store_id"], store.as_str());
 
@@ -319,11 +323,47 @@ on_both_backends!(a_payment_at_a_store_takes_its_methods_and_threshold_and_is_re
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "store_closed");
 
+    // A payment made at the store, asked again after it closed, is answered as it was.
+    let again = app.send_as(&f.at_a, "POST", "/v1/payments", paid_s4_body(&paid_code_s4, &a_receipts, &terminal)).await;
+    assert_eq!(again.assert_status(StatusCode::CREATED)["store_id"], store.as_str());
+
     // What was paid: 50.00 + 100.00 + 100.00 + 10.00; the code refused throughout is still live.
     assert_eq!(app.balance(&basic).await, 100_000 - 26_000);
     assert_eq!(app.balance(&a_receipts).await, 26_000);
     app.post("/v1/payments", json!({"order_number": "S-9", "pay_code": code, "amount": 100, "receiver_account_id": a_receipts}))
         .await
         .assert_status(StatusCode::CREATED);
+    app.verify_clean().await;
+});
+
+on_both_backends!(where_the_platform_requires_the_pay_password_a_store_waives_it_only_under_the_platforms_ceiling, |db| {
+    let wallet = sanhu_service::wallet::WalletConfig {
+        pay_password: sanhu_service::wallet::PayPasswordRule::Required,
+        pay_password_free_max: 5_000,
+        ..sanhu_testkit::world::wallet_config()
+    };
+    let parties = PartyConfig { stores_per_merchant_max: 3, terminals_per_store_max: 2, ..parties() };
+    let app = app_with_wallet(db, parties, wallet).await;
+    let f = brand(&app).await;
+    let (member, _) = member_of(&app, &f.at_a, &f.a, "13800000078").await;
+    let basic = account_of(&app, &member, "basic").await;
+    app.recharge(&member, &basic, 100_000, "test", "R-1").await;
+    let a_receipts = account_of(&app, &f.a_member, "settlement").await;
+    // The merchant's own client sets a threshold far above the platform's ceiling.
+    let body = json!({"name": "朝阳店", "address": "北京市朝阳区某某路1号", "pay_password_free_below": 1_000_000});
+    let store = id(&open_store(&app, &f.at_a, &f.a, body).await);
+    let pay = |number: &str, amount: i64| {
+        json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": a_receipts,
+               "store_id": store})
+    };
+    // Below the ceiling: waived. At or above it: asked, whatever the store says; nothing moved.
+    app.send_as(&f.at_a, "POST", "/v1/payments", pay("W-1", 4_999)).await.assert_status(StatusCode::CREATED);
+    app.send_as(&f.at_a, "POST", "/v1/payments", pay("W-2", 5_000))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "pay_password_required");
+    // Away from the store the platform's rule stands.
+    let plain = json!({"order_number": "W-3", "member_id": member, "amount": 100, "receiver_account_id": a_receipts});
+    app.send_as(&f.at_a, "POST", "/v1/payments", plain).await.assert_error(StatusCode::FORBIDDEN, "pay_password_required");
+    assert_eq!(app.balance(&a_receipts).await, 4_999);
     app.verify_clean().await;
 });

@@ -23,7 +23,7 @@
 //!   replaced); the refunds of a payment add up to at most what it took, checked in the statement that stores each (concurrent refunds
 //!   included), and a refund the ledger refuses gives its share back.
 
-use sanhu_core::party::store::{PaymentMethod, StoreError};
+use sanhu_core::party::store::PaymentMethod;
 use anyhow::anyhow;
 use sanhu_core::card::coupon::CouponError;
 use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
@@ -562,12 +562,10 @@ impl Cards {
             }
         }
         // At a store's counter: the receiver's store, open, taking cards.
-        let counter = self.parties().counter_of(Some(receiver_member), request.store, request.terminal).await?;
-        if let Some(counter) = &counter {
-            if !counter.settings.payment_methods.value.iter().any(|m| m == PaymentMethod::Card.as_str()) {
-                return Err(CardFailure::Rejected(crate::party::Rejection::of(StoreError::MethodNotAccepted)));
-            }
-        }
+        let counter = self
+            .parties()
+            .counter_of(Some(receiver_member), request.store, request.terminal, PaymentMethod::Card)
+            .await?;
         // The receiver may receive, as a wallet payment's must (a merchant not active, an account or
         // a member restricted: the same codes).
         self.wallets.account_may_receive(request.receiver, PlatformProduct::MemberCards).await?;

@@ -19,7 +19,7 @@
 
 use sanhu_core::id::{MemberId, MerchantId, OperatorId, StoreId, TerminalId};
 use sanhu_core::party::operator::OperatorStatus;
-use sanhu_core::party::store::{self, StoreError, StoreStatus, TerminalStatus};
+use sanhu_core::party::store::{self, PaymentMethod, StoreError, StoreStatus, TerminalStatus};
 use sanhu_core::party::{Actor, Reason};
 use sanhu_core::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -200,6 +200,8 @@ impl Parties {
                 STORE_SETTING_NAMES.iter().copied().filter(|n| new.settings.sets(n)).collect();
             let effective = self.settings_of(work, &stored_merchant).await?;
             Self::check_unlocked(&effective, &touched)?;
+            // Read beside the work: the cap holds because the merchant's record is written again below,
+            // so a store opened meanwhile makes this write meet its version and be decided again.
             let count = sanhu_store::party::PartyStore::party_index(
                 &self.store,
                 STORES_OF_MERCHANT, &stored_merchant.id, self.config.stores_per_merchant_max + 1)
@@ -452,12 +454,15 @@ impl Parties {
 
     /// The counter a payment names: its store (given, or the terminal's) must be a store of a merchant
     /// `receiver` (the member owning the receiving account) runs, and active; its terminal, when given,
-    /// the store's and active. Answers the settings in effect at the store.
+    /// the store's and active; and the store must take `method` (`payment_method_not_accepted`). The
+    /// one check of a counter, for wallet and card payments alike. Answers the settings in effect at
+    /// the store.
     pub async fn counter_of(
         &self,
         receiver: Option<MemberId>,
         store: Option<StoreId>,
         terminal: Option<TerminalId>,
+        method: PaymentMethod,
     ) -> Result<Option<Counter>, PartyError> {
         if store.is_none() && terminal.is_none() {
             return Ok(None);
@@ -496,10 +501,10 @@ impl Parties {
         }
         let merchant = merchant.expect("the receiving merchant was read");
         let effective = self.settings_of(&mut work, &merchant).await?;
-        Ok(Some(Counter {
-            store_id,
-            terminal_id: terminal,
-            settings: Self::settings_at_store(&effective, &found),
-        }))
+        let settings = Self::settings_at_store(&effective, &found);
+        if !settings.payment_methods.value.iter().any(|m| m == method.as_str()) {
+            return Err(rejected(StoreError::MethodNotAccepted));
+        }
+        Ok(Some(Counter { store_id, terminal_id: terminal, settings }))
     }
 }

@@ -1,18 +1,19 @@
 //! A payment at a store's counter: the store and terminal it names (`store_id`, `terminal_id`), checked
 //! against the receiving merchant (`Parties::counter_of`: the store must be one the receiver runs,
-//! active, the terminal the store's and active), the store's settings applied (the payment method
-//! must be one it takes; its pay-password-free threshold decides whether the pay password is asked),
+//! active, the terminal the store's and active, the payment method one it takes), the store's
+//! pay-password-free threshold deciding whether the pay password is asked (within the platform's
+//! ceiling, `pay_password_free_max`, where the platform requires one),
 //! and both recorded on the order and in every transfer's metadata, so that the flow shows them.
 
 use sanhu_core::id::{MemberId, StoreId, TerminalId};
-use sanhu_core::party::store::{pay_password_needed, PaymentMethod, StoreError};
+use sanhu_core::party::store::{pay_password_needed, PaymentMethod};
 use sanhu_core::wallet::TransferMeta;
 use serde_json::{json, Map, Value};
 
 use super::payment::Receiver;
 use super::{PayPasswordRule, Wallets, PAY_PASSWORD_REQUIRED};
 use crate::clock;
-use crate::party::{Counter, MemberObject, PartyError, PayPasswordOwner, Rejection};
+use crate::party::{Counter, MemberObject, PartyError, PayPasswordOwner};
 use crate::wallet::WalletFailure;
 
 impl Wallets {
@@ -37,13 +38,7 @@ impl Wallets {
             },
             Receiver::Platform(_) => None,
         };
-        let counter = self.parties.counter_of(owner, store, terminal).await?;
-        if let Some(counter) = &counter {
-            if !counter.settings.payment_methods.value.iter().any(|m| m == method.as_str()) {
-                return Err(WalletFailure::Rejected(Rejection::of(StoreError::MethodNotAccepted)));
-            }
-        }
-        Ok(counter)
+        Ok(self.parties.counter_of(owner, store, terminal, method).await?)
     }
 
     /// The member's pay password for a payment of `amount`, at a counter or not: a password given is
@@ -63,7 +58,7 @@ impl Wallets {
                 self.parties.verify_pay_password(PayPasswordOwner::Member(member), password, clock::now()).await?;
                 Ok(())
             }
-            None if pay_password_needed(threshold, amount, platform_requires) => {
+            None if pay_password_needed(threshold, amount, platform_requires, self.config.pay_password_free_max) => {
                 Err(WalletFailure::Rejected(PAY_PASSWORD_REQUIRED))
             }
             None => Ok(()),

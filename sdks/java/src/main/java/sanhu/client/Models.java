@@ -703,6 +703,48 @@ public final class Models {
     }
 
     /**
+     * AddTerminalRequest.
+     *
+     * @param serial The device's serial: 1 to 64 printable ASCII characters, unique within the merchant.
+     */
+    public record AddTerminalRequest(String serial) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static AddTerminalRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "AddTerminalRequest");
+            return new AddTerminalRequest(
+                    Codec.string(o.get("serial")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("serial", Codec.toJson(serial));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link AddTerminalRequest} field by field. */
+        public static final class Builder {
+            private String serial;
+
+            private Builder() {}
+
+            public Builder serial(String serial) {
+                this.serial = serial;
+                return this;
+            }
+
+            public AddTerminalRequest build() {
+                return new AddTerminalRequest(serial);
+            }
+        }
+    }
+
+    /**
      * An adjustment's request.
      *
      * @param accountId account_id
@@ -1396,7 +1438,7 @@ public final class Models {
      * @param actor `client:cli_…` or `staff:&lt;username&gt;`.
      * @param at at
      * @param changes The request's JSON with its secrets redacted; null for a request without a body.
-     * @param errorCode One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. (optional)
+     * @param errorCode One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. (optional)
      * @param hash hash
      * @param method Only POSTs are recorded. One of POST.
      * @param prevHash Hex SHA-256 of the event before (64 zeros before the first).
@@ -4549,7 +4591,7 @@ public final class Models {
     /**
      * Why a row was refused.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message message
      */
     public record CardCodeBindingError(String code, String message) implements JsonModel {
@@ -5158,9 +5200,11 @@ public final class Models {
      * @param refunded A payment: what its refunds gave back.
      * @param refusal Why it failed (`insufficient_funds`, ...): an error code.
      * @param status `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it). One of in_flight, succeeded, failed.
+     * @param storeId A payment at a store's counter: the receiving merchant's store; null when none was named.
+     * @param terminalId The store's terminal that sent it; null when none was named.
      * @param transferIds Its ledger transfers, each with the card's number as reference.
      */
-    public record CardTransaction(String actor, long amount, String businessLine, String cardNumber, String counterAccountId, long couponDeduction, List<String> couponIds, String createdAt, long discount, String kind, Long orderAmount, String orderNumber, String paymentNumber, String quoteId, Long rateBp, long refunded, String refusal, String status, List<String> transferIds) implements JsonModel {
+    public record CardTransaction(String actor, long amount, String businessLine, String cardNumber, String counterAccountId, long couponDeduction, List<String> couponIds, String createdAt, long discount, String kind, Long orderAmount, String orderNumber, String paymentNumber, String quoteId, Long rateBp, long refunded, String refusal, String status, String storeId, String terminalId, List<String> transferIds) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static CardTransaction fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "CardTransaction");
@@ -5183,6 +5227,8 @@ public final class Models {
                     Codec.requiredInteger(o, "refunded", "CardTransaction"),
                     Codec.string(o.get("refusal")),
                     Codec.string(o.get("status")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")),
                     Codec.list(o.get("transfer_ids"), x0 -> Codec.string(x0)));
         }
 
@@ -5207,6 +5253,8 @@ public final class Models {
             o.put("refunded", refunded);
             o.put("refusal", Codec.toJson(refusal));
             o.put("status", Codec.toJson(status));
+            o.put("store_id", Codec.toJson(storeId));
+            o.put("terminal_id", Codec.toJson(terminalId));
             o.put("transfer_ids", Codec.toJson(transferIds));
             return o;
         }
@@ -5236,6 +5284,8 @@ public final class Models {
             private long refunded;
             private String refusal;
             private String status;
+            private String storeId;
+            private String terminalId;
             private List<String> transferIds;
 
             private Builder() {}
@@ -5340,13 +5390,23 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public Builder transferIds(List<String> transferIds) {
                 this.transferIds = transferIds;
                 return this;
             }
 
             public CardTransaction build() {
-                return new CardTransaction(actor, amount, businessLine, cardNumber, counterAccountId, couponDeduction, couponIds, createdAt, discount, kind, orderAmount, orderNumber, paymentNumber, quoteId, rateBp, refunded, refusal, status, transferIds);
+                return new CardTransaction(actor, amount, businessLine, cardNumber, counterAccountId, couponDeduction, couponIds, createdAt, discount, kind, orderAmount, orderNumber, paymentNumber, quoteId, rateBp, refunded, refusal, status, storeId, terminalId, transferIds);
             }
         }
     }
@@ -9830,6 +9890,57 @@ public final class Models {
     }
 
     /**
+     * The payment methods a store takes, and where that came from.
+     *
+     * @param source `platform`, the id of the merchant that set it, or the store's own id.
+     * @param value value
+     */
+    public record EffectivePaymentMethods(String source, List<String> value) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static EffectivePaymentMethods fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "EffectivePaymentMethods");
+            return new EffectivePaymentMethods(
+                    Codec.string(o.get("source")),
+                    Codec.list(o.get("value"), x0 -> Codec.string(x0)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("source", Codec.toJson(source));
+            o.put("value", Codec.toJson(value));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link EffectivePaymentMethods} field by field. */
+        public static final class Builder {
+            private String source;
+            private List<String> value;
+
+            private Builder() {}
+
+            public Builder source(String source) {
+                this.source = source;
+                return this;
+            }
+
+            public Builder value(List<String> value) {
+                this.value = value;
+                return this;
+            }
+
+            public EffectivePaymentMethods build() {
+                return new EffectivePaymentMethods(source, value);
+            }
+        }
+    }
+
+    /**
      * The recharge tiers a merchant's members recharge at, and where they came from.
      *
      * @param source `platform`, or the id of the merchant that set them.
@@ -9876,6 +9987,62 @@ public final class Models {
 
             public EffectiveRechargeTiers build() {
                 return new EffectiveRechargeTiers(source, value);
+            }
+        }
+    }
+
+    /**
+     * The pay-password-free threshold in effect (null: as the platform requires), and where it came from.
+     *
+     * @param source `platform`, the id of the merchant that set it, or the store's own id.
+     * @param value value
+     */
+    public record EffectiveThreshold(String source, Long value) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static EffectiveThreshold fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "EffectiveThreshold");
+            return new EffectiveThreshold(
+                    Codec.string(o.get("source")),
+                    Codec.integer(o.get("value")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("source", Codec.toJson(source));
+            o.put("value", Codec.toJson(value));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link EffectiveThreshold} field by field. */
+        public static final class Builder {
+            private String source;
+            private Long value;
+
+            private Builder() {}
+
+            public Builder source(String source) {
+                this.source = source;
+                return this;
+            }
+
+            public Builder value(Long value) {
+                this.value = value;
+                return this;
+            }
+
+            public Builder value(long value) {
+                this.value = value;
+                return this;
+            }
+
+            public EffectiveThreshold build() {
+                return new EffectiveThreshold(source, value);
             }
         }
     }
@@ -10187,13 +10354,13 @@ public final class Models {
         }
     }
 
-    /** Every error code the API answers with. A code is stable: never renamed, always with the same status.: one of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. */
-    public static final List<String> ERROR_CODE_VALUES = List.of("missing_signature", "malformed_signature", "unknown_client", "client_revoked", "stale_timestamp", "invalid_signature", "replayed_nonce", "scope_missing", "client_bound", "provider_product_not_authorised", "rate_limited", "staff_session_invalid", "staff_session_expired", "csrf_token_missing", "csrf_token_invalid", "invalid_credentials", "staff_locked", "staff_disabled", "staff_session_required", "approval_not_found", "approval_same_staff_member", "approval_decided", "approval_in_progress", "staff_not_found", "api_client_not_found", "route_not_found", "method_not_allowed", "body_too_large", "invalid_json", "unknown_field", "missing_field", "invalid_field", "invalid_consistency", "invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_use", "idempotency_key_not_accepted", "invalid_id", "invalid_query", "unknown_parameter", "missing_parameter", "invalid_cursor", "invalid_amount", "amount_out_of_range", "unknown_currency", "invalid_normal_side", "invalid_overdraft_limit", "invalid_code", "invalid_reference", "invalid_metadata", "invalid_timeout", "invalid_batch_size", "invalid_action", "invalid_limit", "invalid_time", "invalid_account_ids", "invalid_kind", "invalid_scope", "invalid_status", "invalid_result", "invalid_role", "invalid_operation", "invalid_decision", "invalid_payout_result", "invalid_direction", "invalid_purpose", "transfer_not_found", "exists_with_different_fields", "duplicate_id_in_batch", "account_not_found", "same_account", "currency_mismatch", "account_closed", "debits_blocked", "credits_blocked", "insufficient_funds", "overflow", "pending_not_found", "pending_already_posted", "pending_already_voided", "pending_expired", "amount_exceeds_pending", "linked_event_failed", "linked_event_chain_open", "account_has_pending", "account_not_empty", "internal_error", "ledger_unavailable", "not_ready", "request_timeout", "audit_unavailable", "account_close_required", "account_frozen", "account_other_member", "account_status_unchanged", "account_stop_payment", "account_type_code_invalid", "account_type_duplicate", "account_type_exactly_one_must_open_on_activation", "account_type_limit_reached", "account_type_name_invalid", "account_type_not_configured", "account_type_not_offered", "account_type_overdraft_invalid", "account_type_per_member_invalid", "address_invalid", "authentication_certificate_not_accepted", "authentication_channel_invalid", "authentication_inconsistent", "authentication_not_found", "authentication_not_pending", "authentication_other_member", "authentication_subject_mismatch", "authentication_subject_required", "authentication_type_unknown", "bank_card_not_found", "basic_account_exists", "card_already_bound", "card_holder_invalid", "card_holder_mismatch", "card_not_members", "card_number_check_failed", "card_number_invalid", "card_security_data_refused", "card_token_invalid", "certificate_check_failed", "certificate_conflict", "certificate_format_invalid", "certificate_kind_mismatch", "certificate_taken", "certificate_type_unknown", "code_attempts_exhausted", "code_expired", "code_incorrect", "code_policy_invalid", "code_sent_too_recently", "code_used", "company_credit_code_required", "concurrent_change", "customer_banned", "customer_frozen", "customer_inconsistent", "customer_kind_mismatch", "customer_merge_required", "customer_merged", "customer_not_found", "customer_status_unchanged", "customer_stop_payment", "dormancy_days_invalid", "email_invalid", "identity_not_found", "identity_taken", "industry_invalid", "last_admin", "last_identity", "legal_person_certificate_not_personal", "licence_expiry_invalid", "masked_card_number_invalid", "member_account_not_found", "member_already_active", "member_cancelled", "member_has_open_orders", "member_kind_mismatch", "member_locked", "member_not_active", "member_not_enterprise", "member_not_found", "member_not_locked", "member_not_real_named", "member_recently_active", "merchant_business_of_another_customer", "merchant_cap_reached", "merchant_certificate_required", "merchant_contact_invalid", "merchant_depth_exceeded", "merchant_document_invalid", "merchant_documents_missing", "merchant_level_not_allowed", "merchant_level_required", "merchant_level_type_not_allowed", "merchant_level_unknown", "merchant_limit_exceeded", "merchant_limits_invalid", "merchant_member_identities_fixed", "merchant_member_kind_not_allowed", "merchant_move_into_own_subtree", "merchant_name_invalid", "merchant_not_applying", "merchant_not_found", "merchant_not_receiving", "merchant_not_special", "merchant_not_under_review", "merchant_parent_not_active", "merchant_parent_unknown", "merchant_real_name_required", "merchant_requires_counter_opening", "merchant_review_reason_required", "merchant_review_staff_only", "merchant_scenario_invalid", "merchant_setting_invalid", "merchant_setting_locked", "merchant_settings_from_above", "merchant_status_change_not_allowed", "merchant_status_invalid", "merchant_tier_bonus_platform_only", "merchant_type_code_invalid", "merchant_type_unknown", "merge_authentication_other_customer", "merge_certificate_mismatch", "merge_member_not_of_customer", "merge_requires_administrator", "merge_same_customer", "merge_would_lift_restriction", "nickname_all_digits", "nickname_character_invalid", "nickname_length_invalid", "operation_not_allowed_for_role", "operator_disabled", "operator_limit_currency_mismatch", "operator_limit_per_day", "operator_limit_per_transaction", "operator_limits_inconsistent", "operator_not_admin", "operator_not_authorised", "operator_not_found", "operator_other_member", "operator_removed", "operator_status_unchanged", "organisation_name_invalid", "pay_password_already_set", "pay_password_incorrect", "pay_password_locked", "pay_password_not_set", "pay_password_not_six_digits", "pay_password_policy_invalid", "pay_password_repeated", "pay_password_reset_certificate_mismatch", "pay_password_reset_phone_required", "pay_password_reset_real_name_required", "pay_password_sequence", "phone_change_code_mismatch", "phone_change_expired", "phone_change_not_found", "phone_change_unverified", "phone_invalid", "phone_unchanged", "product_already_signed", "product_authorisation_not_child", "product_code_invalid", "product_fee_rate_invalid", "product_from_parent", "product_internal_only", "product_merchant_not_open", "product_not_found", "product_not_signed", "product_parent_not_signed", "product_review_reason_required", "product_review_staff_only", "product_revoked_by_authoriser_only", "product_signing_not_found", "product_signing_not_under_review", "product_signing_status_change_not_allowed", "product_signings_too_many", "product_type_not_allowed", "provider_authorisation_not_found", "provider_authorisations_too_many", "provider_not_active", "provider_not_service_provider", "provider_products_invalid", "provider_self", "provider_unknown", "real_name_invalid", "reason_invalid", "settlement_account_changed", "settlement_account_fixed", "settlement_account_invalid", "settlement_account_kind_not_accepted", "settlement_account_missing", "settlement_account_name_mismatch", "settlement_account_real_name_required", "settlement_account_unverified", "settlement_cycle_invalid", "staff_name_invalid", "sub_merchant_client_refused", "third_party_provider_invalid", "third_party_subject_invalid", "account_not_in_wallet", "account_not_members", "account_not_rechargeable", "account_type_mismatch", "adjustment_same_actor", "amount_overflow", "below_minimum_withdrawal", "bonus_spent_exceeds_refund", "capture_exceeds_holds", "channel_not_configured", "clearance_account_unavailable", "clearance_not_found", "clearance_not_under_review", "clearance_review_staff_only", "clearance_same_actor", "cross_wallet_top_up_not_allowed", "daily_transfer_limit_exceeded", "deduction_order_invalid", "deposit_beneficiary_invalid", "deposit_capture_not_allowed", "deposit_captured", "deposit_not_found", "deposit_not_held", "deposit_release_not_allowed", "deposit_released", "duplicate_account", "escrow_release_not_allowed", "escrow_released", "escrow_return_not_allowed", "escrow_returned", "exceeds_withdrawable", "fee_rule_invalid", "flow_account_not_found", "flow_cursor_invalid", "flow_limit_invalid", "freeze_not_found", "hold_timeout_invalid", "member_scope_mismatch", "minimum_withdrawal_invalid", "no_bonus_account", "no_holds", "not_wallet_account", "not_withdrawable", "operator_limit_exceeded", "operator_required", "order_closed", "order_not_found", "order_not_under_review", "order_number_invalid", "order_number_reused", "order_state_invalid", "order_under_review", "pay_by_phone_not_allowed", "pay_code_expired", "pay_code_lookups_limited", "pay_code_not_found", "pay_code_ttl_invalid", "pay_code_used", "pay_password_required", "payment_limit_exceeded", "payment_limits_invalid", "payment_not_escrowed", "payment_not_refundable", "payment_not_split", "platform_account_not_found", "receiver_not_allowed", "receiver_not_found", "recharge_below_fee", "recharge_not_refundable", "recharge_tier_invalid", "recharge_tier_unavailable", "refund_exceeds_payment", "refund_exceeds_recharge", "refund_not_allowed", "refund_number_reused", "same_wallet", "sms_verification_required", "split_receiver_not_found", "split_receivers_invalid", "split_refund_exceeds_share", "split_share_invalid", "split_shares_mismatch", "subsidy_account_withdrawable", "subsidy_credits_invalid", "subsidy_enterprise_only", "subsidy_fund_insufficient", "subsidy_funding_source_invalid", "top_up_members_differ", "top_up_same_wallet", "transfer_limit_exceeded", "transfer_limit_invalid", "transfer_not_allowed", "wallet_already_clear", "wallet_has_held_money", "wallet_money_not_clearable", "wallet_not_merchants", "withdrawal_below_fee", "withdrawal_not_offered", "card_amount_invalid", "card_batch_already_approved_by_role", "card_batch_approver_not_authorised", "card_batch_not_approved", "card_batch_not_found", "card_batch_same_approver", "card_batch_sold_out", "card_channel_invalid", "card_code_attempts_exceeded", "card_code_expired", "card_code_expiry_invalid", "card_code_invalid", "card_code_not_found", "card_code_quantity_invalid", "card_code_rows_invalid", "card_code_used", "card_codes_exceed_batch", "card_count_invalid", "card_cursor_invalid", "card_discount_invalid", "card_expired", "card_grade_invalid", "card_list_limit_invalid", "card_member_already_bound", "card_not_active", "card_not_found", "card_not_frozen", "card_not_rechargeable", "card_not_sold", "card_not_stored_value", "card_order_number_required", "card_owner_required", "card_price_invalid", "card_quantity_invalid", "card_receiver_outside_scope", "card_refund_exceeds_payment", "card_segment_full", "card_segment_invalid", "card_segment_not_found", "card_segment_overlaps", "card_transaction_not_found", "card_type_name_invalid", "card_type_not_found", "card_validity_invalid", "checkout_coupons_too_many", "checkout_lines_invalid", "checkout_nothing_to_pay", "checkout_quote_expired", "checkout_quote_mismatch", "checkout_quote_not_found", "checkout_quote_used", "coupon_expired", "coupon_issue_members_invalid", "coupon_kind_invalid", "coupon_member_limit_reached", "coupon_not_found", "coupon_not_members", "coupon_out_of_scope", "coupon_quantity_invalid", "coupon_scope_invalid", "coupon_stacking_conflict", "coupon_template_expired", "coupon_template_name_invalid", "coupon_template_not_found", "coupon_template_repeated", "coupon_template_sold_out", "coupon_threshold_not_met", "coupon_used", "coupon_validity_invalid", "member_card_number_invalid", "bill_not_found", "bill_period_invalid", "bill_period_not_closed", "bill_limit_invalid", "bill_cursor_invalid", "bill_too_large", "webhook_not_found", "webhook_delivery_not_found", "webhook_url_invalid", "webhook_url_not_allowed", "webhook_events_invalid", "webhook_description_invalid", "webhook_limit_reached", "webhook_disabled", "webhook_cursor_invalid", "webhook_limit_invalid", "balance_monitor_not_found", "balance_monitor_target_invalid", "balance_monitor_condition_invalid", "balance_monitor_limit_reached", "balance_monitor_description_invalid");
+    /** Every error code the API answers with. A code is stable: never renamed, always with the same status.: one of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. */
+    public static final List<String> ERROR_CODE_VALUES = List.of("missing_signature", "malformed_signature", "unknown_client", "client_revoked", "stale_timestamp", "invalid_signature", "replayed_nonce", "scope_missing", "client_bound", "provider_product_not_authorised", "rate_limited", "staff_session_invalid", "staff_session_expired", "csrf_token_missing", "csrf_token_invalid", "invalid_credentials", "staff_locked", "staff_disabled", "staff_session_required", "approval_not_found", "approval_same_staff_member", "approval_decided", "approval_in_progress", "staff_not_found", "api_client_not_found", "route_not_found", "method_not_allowed", "body_too_large", "invalid_json", "unknown_field", "missing_field", "invalid_field", "invalid_consistency", "invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_use", "idempotency_key_not_accepted", "invalid_id", "invalid_query", "unknown_parameter", "missing_parameter", "invalid_cursor", "invalid_amount", "amount_out_of_range", "unknown_currency", "invalid_normal_side", "invalid_overdraft_limit", "invalid_code", "invalid_reference", "invalid_metadata", "invalid_timeout", "invalid_batch_size", "invalid_action", "invalid_limit", "invalid_time", "invalid_account_ids", "invalid_kind", "invalid_scope", "invalid_status", "invalid_result", "invalid_role", "invalid_operation", "invalid_decision", "invalid_payout_result", "invalid_direction", "invalid_purpose", "transfer_not_found", "exists_with_different_fields", "duplicate_id_in_batch", "account_not_found", "same_account", "currency_mismatch", "account_closed", "debits_blocked", "credits_blocked", "insufficient_funds", "overflow", "pending_not_found", "pending_already_posted", "pending_already_voided", "pending_expired", "amount_exceeds_pending", "linked_event_failed", "linked_event_chain_open", "account_has_pending", "account_not_empty", "internal_error", "ledger_unavailable", "not_ready", "request_timeout", "audit_unavailable", "account_close_required", "account_frozen", "account_other_member", "account_status_unchanged", "account_stop_payment", "account_type_code_invalid", "account_type_duplicate", "account_type_exactly_one_must_open_on_activation", "account_type_limit_reached", "account_type_name_invalid", "account_type_not_configured", "account_type_not_offered", "account_type_overdraft_invalid", "account_type_per_member_invalid", "address_invalid", "authentication_certificate_not_accepted", "authentication_channel_invalid", "authentication_inconsistent", "authentication_not_found", "authentication_not_pending", "authentication_other_member", "authentication_subject_mismatch", "authentication_subject_required", "authentication_type_unknown", "bank_card_not_found", "basic_account_exists", "card_already_bound", "card_holder_invalid", "card_holder_mismatch", "card_not_members", "card_number_check_failed", "card_number_invalid", "card_security_data_refused", "card_token_invalid", "certificate_check_failed", "certificate_conflict", "certificate_format_invalid", "certificate_kind_mismatch", "certificate_taken", "certificate_type_unknown", "code_attempts_exhausted", "code_expired", "code_incorrect", "code_policy_invalid", "code_sent_too_recently", "code_used", "company_credit_code_required", "concurrent_change", "customer_banned", "customer_frozen", "customer_inconsistent", "customer_kind_mismatch", "customer_merge_required", "customer_merged", "customer_not_found", "customer_status_unchanged", "customer_stop_payment", "dormancy_days_invalid", "email_invalid", "identity_not_found", "identity_taken", "industry_invalid", "last_admin", "last_identity", "legal_person_certificate_not_personal", "licence_expiry_invalid", "masked_card_number_invalid", "member_account_not_found", "member_already_active", "member_cancelled", "member_has_open_orders", "member_kind_mismatch", "member_locked", "member_not_active", "member_not_enterprise", "member_not_found", "member_not_locked", "member_not_real_named", "member_recently_active", "merchant_business_of_another_customer", "merchant_cap_reached", "merchant_certificate_required", "merchant_contact_invalid", "merchant_depth_exceeded", "merchant_document_invalid", "merchant_documents_missing", "merchant_level_not_allowed", "merchant_level_required", "merchant_level_type_not_allowed", "merchant_level_unknown", "merchant_limit_exceeded", "merchant_limits_invalid", "merchant_member_identities_fixed", "merchant_member_kind_not_allowed", "merchant_move_into_own_subtree", "merchant_name_invalid", "merchant_not_applying", "merchant_not_found", "merchant_not_receiving", "merchant_not_special", "merchant_not_under_review", "merchant_parent_not_active", "merchant_parent_unknown", "merchant_real_name_required", "merchant_requires_counter_opening", "merchant_review_reason_required", "merchant_review_staff_only", "merchant_scenario_invalid", "merchant_setting_invalid", "merchant_setting_locked", "merchant_settings_from_above", "merchant_status_change_not_allowed", "merchant_status_invalid", "merchant_tier_bonus_platform_only", "merchant_type_code_invalid", "merchant_type_unknown", "merge_authentication_other_customer", "merge_certificate_mismatch", "merge_member_not_of_customer", "merge_requires_administrator", "merge_same_customer", "merge_would_lift_restriction", "nickname_all_digits", "nickname_character_invalid", "nickname_length_invalid", "operation_not_allowed_for_role", "operator_disabled", "operator_limit_currency_mismatch", "operator_limit_per_day", "operator_limit_per_transaction", "operator_limits_inconsistent", "operator_not_admin", "operator_not_authorised", "operator_not_found", "operator_other_member", "operator_removed", "operator_status_unchanged", "organisation_name_invalid", "pay_password_already_set", "pay_password_incorrect", "pay_password_locked", "pay_password_not_set", "pay_password_not_six_digits", "pay_password_policy_invalid", "pay_password_repeated", "pay_password_reset_certificate_mismatch", "pay_password_reset_phone_required", "pay_password_reset_real_name_required", "pay_password_sequence", "payment_method_not_accepted", "phone_change_code_mismatch", "phone_change_expired", "phone_change_not_found", "phone_change_unverified", "phone_invalid", "phone_unchanged", "product_already_signed", "product_authorisation_not_child", "product_code_invalid", "product_fee_rate_invalid", "product_from_parent", "product_internal_only", "product_merchant_not_open", "product_not_found", "product_not_signed", "product_parent_not_signed", "product_review_reason_required", "product_review_staff_only", "product_revoked_by_authoriser_only", "product_signing_not_found", "product_signing_not_under_review", "product_signing_status_change_not_allowed", "product_signings_too_many", "product_type_not_allowed", "provider_authorisation_not_found", "provider_authorisations_too_many", "provider_not_active", "provider_not_service_provider", "provider_products_invalid", "provider_self", "provider_unknown", "real_name_invalid", "reason_invalid", "settlement_account_changed", "settlement_account_fixed", "settlement_account_invalid", "settlement_account_kind_not_accepted", "settlement_account_missing", "settlement_account_name_mismatch", "settlement_account_real_name_required", "settlement_account_unverified", "settlement_cycle_invalid", "staff_name_invalid", "store_address_invalid", "store_cashier_not_merchants", "store_closed", "store_limit_reached", "store_name_invalid", "store_not_found", "store_not_receivers", "store_settings_invalid", "sub_merchant_client_refused", "terminal_disabled", "terminal_limit_reached", "terminal_not_found", "terminal_not_stores", "terminal_serial_invalid", "terminal_serial_taken", "third_party_provider_invalid", "third_party_subject_invalid", "account_not_in_wallet", "account_not_members", "account_not_rechargeable", "account_type_mismatch", "adjustment_same_actor", "amount_overflow", "below_minimum_withdrawal", "bonus_spent_exceeds_refund", "capture_exceeds_holds", "channel_not_configured", "clearance_account_unavailable", "clearance_not_found", "clearance_not_under_review", "clearance_review_staff_only", "clearance_same_actor", "cross_wallet_top_up_not_allowed", "daily_transfer_limit_exceeded", "deduction_order_invalid", "deposit_beneficiary_invalid", "deposit_capture_not_allowed", "deposit_captured", "deposit_not_found", "deposit_not_held", "deposit_release_not_allowed", "deposit_released", "duplicate_account", "escrow_release_not_allowed", "escrow_released", "escrow_return_not_allowed", "escrow_returned", "exceeds_withdrawable", "fee_rule_invalid", "flow_account_not_found", "flow_cursor_invalid", "flow_limit_invalid", "freeze_not_found", "hold_timeout_invalid", "member_scope_mismatch", "minimum_withdrawal_invalid", "no_bonus_account", "no_holds", "not_wallet_account", "not_withdrawable", "operator_limit_exceeded", "operator_required", "order_closed", "order_not_found", "order_not_under_review", "order_number_invalid", "order_number_reused", "order_state_invalid", "order_under_review", "pay_by_phone_not_allowed", "pay_code_expired", "pay_code_lookups_limited", "pay_code_not_found", "pay_code_ttl_invalid", "pay_code_used", "pay_password_required", "payment_limit_exceeded", "payment_limits_invalid", "payment_not_escrowed", "payment_not_refundable", "payment_not_split", "platform_account_not_found", "receiver_not_allowed", "receiver_not_found", "recharge_below_fee", "recharge_not_refundable", "recharge_tier_invalid", "recharge_tier_unavailable", "refund_exceeds_payment", "refund_exceeds_recharge", "refund_not_allowed", "refund_number_reused", "same_wallet", "sms_verification_required", "split_receiver_not_found", "split_receivers_invalid", "split_refund_exceeds_share", "split_share_invalid", "split_shares_mismatch", "subsidy_account_withdrawable", "subsidy_credits_invalid", "subsidy_enterprise_only", "subsidy_fund_insufficient", "subsidy_funding_source_invalid", "top_up_members_differ", "top_up_same_wallet", "transfer_limit_exceeded", "transfer_limit_invalid", "transfer_not_allowed", "wallet_already_clear", "wallet_has_held_money", "wallet_money_not_clearable", "wallet_not_merchants", "withdrawal_below_fee", "withdrawal_not_offered", "card_amount_invalid", "card_batch_already_approved_by_role", "card_batch_approver_not_authorised", "card_batch_not_approved", "card_batch_not_found", "card_batch_same_approver", "card_batch_sold_out", "card_channel_invalid", "card_code_attempts_exceeded", "card_code_expired", "card_code_expiry_invalid", "card_code_invalid", "card_code_not_found", "card_code_quantity_invalid", "card_code_rows_invalid", "card_code_used", "card_codes_exceed_batch", "card_count_invalid", "card_cursor_invalid", "card_discount_invalid", "card_expired", "card_grade_invalid", "card_list_limit_invalid", "card_member_already_bound", "card_not_active", "card_not_found", "card_not_frozen", "card_not_rechargeable", "card_not_sold", "card_not_stored_value", "card_order_number_required", "card_owner_required", "card_price_invalid", "card_quantity_invalid", "card_receiver_outside_scope", "card_refund_exceeds_payment", "card_segment_full", "card_segment_invalid", "card_segment_not_found", "card_segment_overlaps", "card_transaction_not_found", "card_type_name_invalid", "card_type_not_found", "card_validity_invalid", "checkout_coupons_too_many", "checkout_lines_invalid", "checkout_nothing_to_pay", "checkout_quote_expired", "checkout_quote_mismatch", "checkout_quote_not_found", "checkout_quote_used", "coupon_expired", "coupon_issue_members_invalid", "coupon_kind_invalid", "coupon_member_limit_reached", "coupon_not_found", "coupon_not_members", "coupon_out_of_scope", "coupon_quantity_invalid", "coupon_scope_invalid", "coupon_stacking_conflict", "coupon_template_expired", "coupon_template_name_invalid", "coupon_template_not_found", "coupon_template_repeated", "coupon_template_sold_out", "coupon_threshold_not_met", "coupon_used", "coupon_validity_invalid", "member_card_number_invalid", "bill_not_found", "bill_period_invalid", "bill_period_not_closed", "bill_limit_invalid", "bill_cursor_invalid", "bill_too_large", "webhook_not_found", "webhook_delivery_not_found", "webhook_url_invalid", "webhook_url_not_allowed", "webhook_events_invalid", "webhook_description_invalid", "webhook_limit_reached", "webhook_disabled", "webhook_cursor_invalid", "webhook_limit_invalid", "balance_monitor_not_found", "balance_monitor_target_invalid", "balance_monitor_condition_invalid", "balance_monitor_limit_reached", "balance_monitor_description_invalid");
 
     /**
      * ErrorError.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message For people; may change. Branch on `code`.
      * @param requestId The request's id, also in the `X-Request-Id` header; quote it to the operator.
      */
@@ -10392,9 +10559,11 @@ public final class Models {
      * @param movement posted, frozen, frozen_posted, released or expired. One of posted, frozen, frozen_posted, released, expired.
      * @param operatorId The enterprise member's operator who made the order; null when none was named.
      * @param reference The caller's order number (a withdrawal's with its `-1`, `-2`... per account).
+     * @param storeId The receiving merchant's store where the order was paid; null when it named none.
+     * @param terminalId The store's terminal that sent the order; null when it named none.
      * @param transferId transfer_id
      */
-    public record FlowLine(String accountId, String accountType, long amount, String at, long availableAfter, long balanceAfter, String businessType, Counterparty counterparty, String direction, long fee, String movement, String operatorId, String reference, String transferId) implements JsonModel {
+    public record FlowLine(String accountId, String accountType, long amount, String at, long availableAfter, long balanceAfter, String businessType, Counterparty counterparty, String direction, long fee, String movement, String operatorId, String reference, String storeId, String terminalId, String transferId) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static FlowLine fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "FlowLine");
@@ -10412,6 +10581,8 @@ public final class Models {
                     Codec.string(o.get("movement")),
                     Codec.string(o.get("operator_id")),
                     Codec.string(o.get("reference")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")),
                     Codec.string(o.get("transfer_id")));
         }
 
@@ -10431,6 +10602,8 @@ public final class Models {
             o.put("movement", Codec.toJson(movement));
             o.put("operator_id", Codec.toJson(operatorId));
             o.put("reference", Codec.toJson(reference));
+            o.put("store_id", Codec.toJson(storeId));
+            o.put("terminal_id", Codec.toJson(terminalId));
             o.put("transfer_id", Codec.toJson(transferId));
             return o;
         }
@@ -10455,6 +10628,8 @@ public final class Models {
             private String movement;
             private String operatorId;
             private String reference;
+            private String storeId;
+            private String terminalId;
             private String transferId;
 
             private Builder() {}
@@ -10524,13 +10699,23 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public Builder transferId(String transferId) {
                 this.transferId = transferId;
                 return this;
             }
 
             public FlowLine build() {
-                return new FlowLine(accountId, accountType, amount, at, availableAfter, balanceAfter, businessType, counterparty, direction, fee, movement, operatorId, reference, transferId);
+                return new FlowLine(accountId, accountType, amount, at, availableAfter, balanceAfter, businessType, counterparty, direction, fee, movement, operatorId, reference, storeId, terminalId, transferId);
             }
         }
     }
@@ -13473,12 +13658,14 @@ public final class Models {
      * @param clearanceAccountType clearance_account_type (optional)
      * @param crossWalletTopUp cross_wallet_top_up (optional)
      * @param locked locked (optional)
+     * @param payPasswordFreeBelow pay_password_free_below (optional)
+     * @param paymentMethods payment_methods (optional)
      * @param rechargeTiers recharge_tiers (optional)
      * @param smsVerificationToOpen sms_verification_to_open (optional)
      * @param walletGroup wallet_group (optional)
      * @param withdrawalAllowed withdrawal_allowed (optional)
      */
-    public record MerchantOwnSettings(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
+    public record MerchantOwnSettings(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, Long payPasswordFreeBelow, List<String> paymentMethods, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static MerchantOwnSettings fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "MerchantOwnSettings");
@@ -13487,6 +13674,8 @@ public final class Models {
                     Codec.string(o.get("clearance_account_type")),
                     Codec.bool(o.get("cross_wallet_top_up")),
                     Codec.list(o.get("locked"), x0 -> Codec.string(x0)),
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)),
                     Codec.list(o.get("recharge_tiers"), x0 -> Codec.model(x0, RechargeTierSetting::fromJson)),
                     Codec.bool(o.get("sms_verification_to_open")),
                     Codec.string(o.get("wallet_group")),
@@ -13500,6 +13689,8 @@ public final class Models {
             if (clearanceAccountType != null) o.put("clearance_account_type", Codec.toJson(clearanceAccountType));
             if (crossWalletTopUp != null) o.put("cross_wallet_top_up", Codec.toJson(crossWalletTopUp));
             if (locked != null) o.put("locked", Codec.toJson(locked));
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
             if (rechargeTiers != null) o.put("recharge_tiers", Codec.toJson(rechargeTiers));
             if (smsVerificationToOpen != null) o.put("sms_verification_to_open", Codec.toJson(smsVerificationToOpen));
             if (walletGroup != null) o.put("wallet_group", Codec.toJson(walletGroup));
@@ -13518,6 +13709,8 @@ public final class Models {
             private String clearanceAccountType;
             private Boolean crossWalletTopUp;
             private List<String> locked;
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
             private List<RechargeTierSetting> rechargeTiers;
             private Boolean smsVerificationToOpen;
             private String walletGroup;
@@ -13545,6 +13738,21 @@ public final class Models {
                 return this;
             }
 
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
             public Builder rechargeTiers(List<RechargeTierSetting> rechargeTiers) {
                 this.rechargeTiers = rechargeTiers;
                 return this;
@@ -13566,7 +13774,7 @@ public final class Models {
             }
 
             public MerchantOwnSettings build() {
-                return new MerchantOwnSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
+                return new MerchantOwnSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, payPasswordFreeBelow, paymentMethods, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -13898,12 +14106,14 @@ public final class Models {
      * @param locked The settings merchants above locked: not set here.
      * @param merchantId merchant_id
      * @param own own
+     * @param payPasswordFreeBelow Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is (null: as the platform requires).
+     * @param paymentMethods The payment methods the merchant's stores take.
      * @param rechargeTiers recharge_tiers
      * @param smsVerificationToOpen sms_verification_to_open
      * @param walletGroup wallet_group
      * @param withdrawalAllowed withdrawal_allowed
      */
-    public record MerchantSettings(EffectiveAccountTypes accountTypes, EffectiveAccountType clearanceAccountType, EffectiveFlag crossWalletTopUp, List<LockedSetting> locked, String merchantId, MerchantOwnSettings own, EffectiveRechargeTiers rechargeTiers, EffectiveFlag smsVerificationToOpen, EffectiveWalletGroup walletGroup, EffectiveFlag withdrawalAllowed) implements JsonModel {
+    public record MerchantSettings(EffectiveAccountTypes accountTypes, EffectiveAccountType clearanceAccountType, EffectiveFlag crossWalletTopUp, List<LockedSetting> locked, String merchantId, MerchantOwnSettings own, EffectiveThreshold payPasswordFreeBelow, EffectivePaymentMethods paymentMethods, EffectiveRechargeTiers rechargeTiers, EffectiveFlag smsVerificationToOpen, EffectiveWalletGroup walletGroup, EffectiveFlag withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static MerchantSettings fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "MerchantSettings");
@@ -13914,6 +14124,8 @@ public final class Models {
                     Codec.list(o.get("locked"), x0 -> Codec.model(x0, LockedSetting::fromJson)),
                     Codec.string(o.get("merchant_id")),
                     Codec.model(o.get("own"), MerchantOwnSettings::fromJson),
+                    Codec.model(o.get("pay_password_free_below"), EffectiveThreshold::fromJson),
+                    Codec.model(o.get("payment_methods"), EffectivePaymentMethods::fromJson),
                     Codec.model(o.get("recharge_tiers"), EffectiveRechargeTiers::fromJson),
                     Codec.model(o.get("sms_verification_to_open"), EffectiveFlag::fromJson),
                     Codec.model(o.get("wallet_group"), EffectiveWalletGroup::fromJson),
@@ -13929,6 +14141,8 @@ public final class Models {
             o.put("locked", Codec.toJson(locked));
             o.put("merchant_id", Codec.toJson(merchantId));
             o.put("own", Codec.toJson(own));
+            o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            o.put("payment_methods", Codec.toJson(paymentMethods));
             o.put("recharge_tiers", Codec.toJson(rechargeTiers));
             o.put("sms_verification_to_open", Codec.toJson(smsVerificationToOpen));
             o.put("wallet_group", Codec.toJson(walletGroup));
@@ -13949,6 +14163,8 @@ public final class Models {
             private List<LockedSetting> locked;
             private String merchantId;
             private MerchantOwnSettings own;
+            private EffectiveThreshold payPasswordFreeBelow;
+            private EffectivePaymentMethods paymentMethods;
             private EffectiveRechargeTiers rechargeTiers;
             private EffectiveFlag smsVerificationToOpen;
             private EffectiveWalletGroup walletGroup;
@@ -13986,6 +14202,16 @@ public final class Models {
                 return this;
             }
 
+            public Builder payPasswordFreeBelow(EffectiveThreshold payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(EffectivePaymentMethods paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
             public Builder rechargeTiers(EffectiveRechargeTiers rechargeTiers) {
                 this.rechargeTiers = rechargeTiers;
                 return this;
@@ -14007,7 +14233,7 @@ public final class Models {
             }
 
             public MerchantSettings build() {
-                return new MerchantSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, merchantId, own, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
+                return new MerchantSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, merchantId, own, payPasswordFreeBelow, paymentMethods, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -14904,6 +15130,89 @@ public final class Models {
 
             public OpenMerchantRequest build() {
                 return new OpenMerchantRequest(business, contact, level, memberId, merchantType, name, parentId, scenario, settlementCycle);
+            }
+        }
+    }
+
+    /**
+     * OpenStoreRequest.
+     *
+     * @param address 1 to 200 characters.
+     * @param cashierOperatorId An active operator of the merchant's member who keeps the store's till. (optional)
+     * @param name 1 to 100 characters.
+     * @param payPasswordFreeBelow Below this amount (minor units) no pay password is asked at the store; at or above it, one is. (optional)
+     * @param paymentMethods The payment methods the store takes, over its merchant's: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. (optional)
+     */
+    public record OpenStoreRequest(String address, String cashierOperatorId, String name, Long payPasswordFreeBelow, List<String> paymentMethods) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static OpenStoreRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "OpenStoreRequest");
+            return new OpenStoreRequest(
+                    Codec.string(o.get("address")),
+                    Codec.string(o.get("cashier_operator_id")),
+                    Codec.string(o.get("name")),
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("address", Codec.toJson(address));
+            if (cashierOperatorId != null) o.put("cashier_operator_id", Codec.toJson(cashierOperatorId));
+            o.put("name", Codec.toJson(name));
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link OpenStoreRequest} field by field. */
+        public static final class Builder {
+            private String address;
+            private String cashierOperatorId;
+            private String name;
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
+
+            private Builder() {}
+
+            public Builder address(String address) {
+                this.address = address;
+                return this;
+            }
+
+            public Builder cashierOperatorId(String cashierOperatorId) {
+                this.cashierOperatorId = cashierOperatorId;
+                return this;
+            }
+
+            public Builder name(String name) {
+                this.name = name;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
+            public OpenStoreRequest build() {
+                return new OpenStoreRequest(address, cashierOperatorId, name, payPasswordFreeBelow, paymentMethods);
             }
         }
     }
@@ -16078,8 +16387,10 @@ public final class Models {
      * @param receiverPlatformAccount A platform account's name (`fee_income`, `channel:alipay`, ...). (optional)
      * @param smsCode With `phone`. (optional)
      * @param splits Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or `receiver_platform_account`; not with `allow_split`, `authorise_t… (optional)
+     * @param storeId The receiving merchant's store where the payer pays (`POST /v1/merchants/&#123;id}/stores`): a store of the merchant whose account receives (`store_not_receivers`),… (optional)
+     * @param terminalId The store's terminal that sends the payment: the store's (`terminal_not_stores`), active (`terminal_disabled`); alone, it names its store. Recorded with the st… (optional)
      */
-    public record PayRequest(Boolean allowSplit, long amount, Long authoriseTimeoutS, Boolean escrow, String memberId, String operatorId, String orderNumber, String payCode, String payPassword, String phone, String receiverAccountId, String receiverPlatformAccount, String smsCode, List<SplitRequest> splits) implements JsonModel {
+    public record PayRequest(Boolean allowSplit, long amount, Long authoriseTimeoutS, Boolean escrow, String memberId, String operatorId, String orderNumber, String payCode, String payPassword, String phone, String receiverAccountId, String receiverPlatformAccount, String smsCode, List<SplitRequest> splits, String storeId, String terminalId) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static PayRequest fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "PayRequest");
@@ -16097,7 +16408,9 @@ public final class Models {
                     Codec.string(o.get("receiver_account_id")),
                     Codec.string(o.get("receiver_platform_account")),
                     Codec.string(o.get("sms_code")),
-                    Codec.list(o.get("splits"), x0 -> Codec.model(x0, SplitRequest::fromJson)));
+                    Codec.list(o.get("splits"), x0 -> Codec.model(x0, SplitRequest::fromJson)),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")));
         }
 
         @Override
@@ -16117,6 +16430,8 @@ public final class Models {
             if (receiverPlatformAccount != null) o.put("receiver_platform_account", Codec.toJson(receiverPlatformAccount));
             if (smsCode != null) o.put("sms_code", Codec.toJson(smsCode));
             if (splits != null) o.put("splits", Codec.toJson(splits));
+            if (storeId != null) o.put("store_id", Codec.toJson(storeId));
+            if (terminalId != null) o.put("terminal_id", Codec.toJson(terminalId));
             return o;
         }
 
@@ -16141,6 +16456,8 @@ public final class Models {
             private String receiverPlatformAccount;
             private String smsCode;
             private List<SplitRequest> splits;
+            private String storeId;
+            private String terminalId;
 
             private Builder() {}
 
@@ -16219,8 +16536,18 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public PayRequest build() {
-                return new PayRequest(allowSplit, amount, authoriseTimeoutS, escrow, memberId, operatorId, orderNumber, payCode, payPassword, phone, receiverAccountId, receiverPlatformAccount, smsCode, splits);
+                return new PayRequest(allowSplit, amount, authoriseTimeoutS, escrow, memberId, operatorId, orderNumber, payCode, payPassword, phone, receiverAccountId, receiverPlatformAccount, smsCode, splits, storeId, terminalId);
             }
         }
     }
@@ -16233,8 +16560,10 @@ public final class Models {
      * @param orderNumber order_number (optional)
      * @param quoteId A checkout quote of this card (`POST /v1/checkout/quote`): the card pays what it left to pay, and its coupons are redeemed with the payment. No `business_line`… (optional)
      * @param receiverAccountId The member account paid (a merchant's card: an account of that merchant's member).
+     * @param storeId The receiving merchant's store where the card pays (`POST /v1/merchants/&#123;id}/stores`): the receiver's (`store_not_receivers`), active (`store_closed`), taking… (optional)
+     * @param terminalId The store's terminal (`terminal_not_stores`, `terminal_disabled`); alone, it names its store. (optional)
      */
-    public record PayWithCardRequest(Long amount, String businessLine, String orderNumber, String quoteId, String receiverAccountId) implements JsonModel {
+    public record PayWithCardRequest(Long amount, String businessLine, String orderNumber, String quoteId, String receiverAccountId, String storeId, String terminalId) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static PayWithCardRequest fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "PayWithCardRequest");
@@ -16243,7 +16572,9 @@ public final class Models {
                     Codec.string(o.get("business_line")),
                     Codec.string(o.get("order_number")),
                     Codec.string(o.get("quote_id")),
-                    Codec.string(o.get("receiver_account_id")));
+                    Codec.string(o.get("receiver_account_id")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")));
         }
 
         @Override
@@ -16254,6 +16585,8 @@ public final class Models {
             if (orderNumber != null) o.put("order_number", Codec.toJson(orderNumber));
             if (quoteId != null) o.put("quote_id", Codec.toJson(quoteId));
             o.put("receiver_account_id", Codec.toJson(receiverAccountId));
+            if (storeId != null) o.put("store_id", Codec.toJson(storeId));
+            if (terminalId != null) o.put("terminal_id", Codec.toJson(terminalId));
             return o;
         }
 
@@ -16269,6 +16602,8 @@ public final class Models {
             private String orderNumber;
             private String quoteId;
             private String receiverAccountId;
+            private String storeId;
+            private String terminalId;
 
             private Builder() {}
 
@@ -16302,8 +16637,18 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public PayWithCardRequest build() {
-                return new PayWithCardRequest(amount, businessLine, orderNumber, quoteId, receiverAccountId);
+                return new PayWithCardRequest(amount, businessLine, orderNumber, quoteId, receiverAccountId, storeId, terminalId);
             }
         }
     }
@@ -16327,8 +16672,10 @@ public final class Models {
      * @param remainder What the wallet did not cover, for another payment method (split payment).
      * @param splits A split payment's receivers, in the order given; empty for a payment to one receiver.
      * @param status paying, paid, failed, authorising, authorised, capturing, captured, releasing, released, escrowing, escrowed, escrow_releasing, escrow_released, escrow_returni… One of paying, paid, failed, authorising, authorised, capturing, captured, releasing, released, escrowing, escrowed, escrow_releasing, escrow_released, escrow_returning, escrow_returned.
+     * @param storeId The receiving merchant's store where it was paid; null when none was named.
+     * @param terminalId The store's terminal that sent it; null when none was named.
      */
-    public record Payment(long amount, String createdAt, String customerId, List<Part> deductions, List<Hold> holds, String memberId, String operatorId, String orderNumber, long paid, String reason, String receiverAccountId, long refunded, List<Refund> refunds, long remainder, List<Split> splits, String status) implements JsonModel {
+    public record Payment(long amount, String createdAt, String customerId, List<Part> deductions, List<Hold> holds, String memberId, String operatorId, String orderNumber, long paid, String reason, String receiverAccountId, long refunded, List<Refund> refunds, long remainder, List<Split> splits, String status, String storeId, String terminalId) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static Payment fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "Payment");
@@ -16348,7 +16695,9 @@ public final class Models {
                     Codec.list(o.get("refunds"), x0 -> Codec.model(x0, Refund::fromJson)),
                     Codec.requiredInteger(o, "remainder", "Payment"),
                     Codec.list(o.get("splits"), x0 -> Codec.model(x0, Split::fromJson)),
-                    Codec.string(o.get("status")));
+                    Codec.string(o.get("status")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")));
         }
 
         @Override
@@ -16370,6 +16719,8 @@ public final class Models {
             o.put("remainder", remainder);
             o.put("splits", Codec.toJson(splits));
             o.put("status", Codec.toJson(status));
+            o.put("store_id", Codec.toJson(storeId));
+            o.put("terminal_id", Codec.toJson(terminalId));
             return o;
         }
 
@@ -16396,6 +16747,8 @@ public final class Models {
             private long remainder;
             private List<Split> splits;
             private String status;
+            private String storeId;
+            private String terminalId;
 
             private Builder() {}
 
@@ -16479,8 +16832,18 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public Payment build() {
-                return new Payment(amount, createdAt, customerId, deductions, holds, memberId, operatorId, orderNumber, paid, reason, receiverAccountId, refunded, refunds, remainder, splits, status);
+                return new Payment(amount, createdAt, customerId, deductions, holds, memberId, operatorId, orderNumber, paid, reason, receiverAccountId, refunded, refunds, remainder, splits, status, storeId, terminalId);
             }
         }
     }
@@ -19118,7 +19481,7 @@ public final class Models {
     /**
      * Rejection.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message message
      */
     public record Rejection(String code, String message) implements JsonModel {
@@ -19394,14 +19757,16 @@ public final class Models {
      * @param accountTypes Account type codes, each configured. (optional)
      * @param clearanceAccountType A configured account type: the merchant's member's account of this type receives what an offline clear of a member's wallet takes (unset: the merchant type's f… (optional)
      * @param crossWalletTopUp Whether members move money between their wallet here and at another merchant of the same top that allows it too (`POST /v1/wallet-top-ups`). (optional)
-     * @param locked The settings this merchant locks for every merchant below it (replacing what it locked). (optional)
+     * @param locked The settings this merchant locks for every merchant below it and its stores (replacing what it locked). (optional)
+     * @param payPasswordFreeBelow Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is. (optional)
+     * @param paymentMethods The payment methods taken at the merchant's stores: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance` (a store may set its own, unless locked). (optional)
      * @param rechargeTiers recharge_tiers (optional)
      * @param smsVerificationToOpen sms_verification_to_open (optional)
      * @param unset Settings given back to what is above. (optional)
      * @param walletGroup Merchants under one top whose settings name one group share their members' wallets. (optional)
      * @param withdrawalAllowed withdrawal_allowed (optional)
      */
-    public record SetMerchantSettingsRequest(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, List<String> unset, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
+    public record SetMerchantSettingsRequest(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, Long payPasswordFreeBelow, List<String> paymentMethods, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, List<String> unset, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static SetMerchantSettingsRequest fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "SetMerchantSettingsRequest");
@@ -19410,6 +19775,8 @@ public final class Models {
                     Codec.string(o.get("clearance_account_type")),
                     Codec.bool(o.get("cross_wallet_top_up")),
                     Codec.list(o.get("locked"), x0 -> Codec.string(x0)),
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)),
                     Codec.list(o.get("recharge_tiers"), x0 -> Codec.model(x0, RechargeTierSetting::fromJson)),
                     Codec.bool(o.get("sms_verification_to_open")),
                     Codec.list(o.get("unset"), x0 -> Codec.string(x0)),
@@ -19424,6 +19791,8 @@ public final class Models {
             if (clearanceAccountType != null) o.put("clearance_account_type", Codec.toJson(clearanceAccountType));
             if (crossWalletTopUp != null) o.put("cross_wallet_top_up", Codec.toJson(crossWalletTopUp));
             if (locked != null) o.put("locked", Codec.toJson(locked));
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
             if (rechargeTiers != null) o.put("recharge_tiers", Codec.toJson(rechargeTiers));
             if (smsVerificationToOpen != null) o.put("sms_verification_to_open", Codec.toJson(smsVerificationToOpen));
             if (unset != null) o.put("unset", Codec.toJson(unset));
@@ -19443,6 +19812,8 @@ public final class Models {
             private String clearanceAccountType;
             private Boolean crossWalletTopUp;
             private List<String> locked;
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
             private List<RechargeTierSetting> rechargeTiers;
             private Boolean smsVerificationToOpen;
             private List<String> unset;
@@ -19468,6 +19839,21 @@ public final class Models {
 
             public Builder locked(List<String> locked) {
                 this.locked = locked;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
                 return this;
             }
 
@@ -19497,7 +19883,7 @@ public final class Models {
             }
 
             public SetMerchantSettingsRequest build() {
-                return new SetMerchantSettingsRequest(accountTypes, clearanceAccountType, crossWalletTopUp, locked, rechargeTiers, smsVerificationToOpen, unset, walletGroup, withdrawalAllowed);
+                return new SetMerchantSettingsRequest(accountTypes, clearanceAccountType, crossWalletTopUp, locked, payPasswordFreeBelow, paymentMethods, rechargeTiers, smsVerificationToOpen, unset, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -19558,6 +19944,71 @@ public final class Models {
 
             public SetPaymentLimitsRequest build() {
                 return new SetPaymentLimitsRequest(accountType, limits, reason);
+            }
+        }
+    }
+
+    /**
+     * SetStoreSettingsRequest.
+     *
+     * @param payPasswordFreeBelow Minor units, 0 or more. (optional)
+     * @param paymentMethods 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. (optional)
+     * @param unset Settings given back to the merchant's (`payment_methods`, `pay_password_free_below`). (optional)
+     */
+    public record SetStoreSettingsRequest(Long payPasswordFreeBelow, List<String> paymentMethods, List<String> unset) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static SetStoreSettingsRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "SetStoreSettingsRequest");
+            return new SetStoreSettingsRequest(
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)),
+                    Codec.list(o.get("unset"), x0 -> Codec.string(x0)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
+            if (unset != null) o.put("unset", Codec.toJson(unset));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link SetStoreSettingsRequest} field by field. */
+        public static final class Builder {
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
+            private List<String> unset;
+
+            private Builder() {}
+
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
+            public Builder unset(List<String> unset) {
+                this.unset = unset;
+                return this;
+            }
+
+            public SetStoreSettingsRequest build() {
+                return new SetStoreSettingsRequest(payPasswordFreeBelow, paymentMethods, unset);
             }
         }
     }
@@ -20224,6 +20675,356 @@ public final class Models {
     }
 
     /**
+     * A merchant's store.
+     *
+     * @param address address
+     * @param cashierOperatorId The operator of the merchant's member who keeps the store's till; null when none was named.
+     * @param closedReason closed_reason
+     * @param createdAt created_at
+     * @param createdBy created_by
+     * @param id id
+     * @param merchantId merchant_id
+     * @param name name
+     * @param ownSettings own_settings
+     * @param settings settings
+     * @param status `active` or `closed`.
+     * @param terminals Its terminals, disabled ones included.
+     * @param updatedAt updated_at
+     */
+    public record Store(String address, String cashierOperatorId, String closedReason, String createdAt, String createdBy, String id, String merchantId, String name, StoreOwnSettings ownSettings, StoreSettingsInEffect settings, String status, long terminals, String updatedAt) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static Store fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "Store");
+            return new Store(
+                    Codec.string(o.get("address")),
+                    Codec.string(o.get("cashier_operator_id")),
+                    Codec.string(o.get("closed_reason")),
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("created_by")),
+                    Codec.string(o.get("id")),
+                    Codec.string(o.get("merchant_id")),
+                    Codec.string(o.get("name")),
+                    Codec.model(o.get("own_settings"), StoreOwnSettings::fromJson),
+                    Codec.model(o.get("settings"), StoreSettingsInEffect::fromJson),
+                    Codec.string(o.get("status")),
+                    Codec.requiredInteger(o, "terminals", "Store"),
+                    Codec.string(o.get("updated_at")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("address", Codec.toJson(address));
+            o.put("cashier_operator_id", Codec.toJson(cashierOperatorId));
+            o.put("closed_reason", Codec.toJson(closedReason));
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("created_by", Codec.toJson(createdBy));
+            o.put("id", Codec.toJson(id));
+            o.put("merchant_id", Codec.toJson(merchantId));
+            o.put("name", Codec.toJson(name));
+            o.put("own_settings", Codec.toJson(ownSettings));
+            o.put("settings", Codec.toJson(settings));
+            o.put("status", Codec.toJson(status));
+            o.put("terminals", terminals);
+            o.put("updated_at", Codec.toJson(updatedAt));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link Store} field by field. */
+        public static final class Builder {
+            private String address;
+            private String cashierOperatorId;
+            private String closedReason;
+            private String createdAt;
+            private String createdBy;
+            private String id;
+            private String merchantId;
+            private String name;
+            private StoreOwnSettings ownSettings;
+            private StoreSettingsInEffect settings;
+            private String status;
+            private long terminals;
+            private String updatedAt;
+
+            private Builder() {}
+
+            public Builder address(String address) {
+                this.address = address;
+                return this;
+            }
+
+            public Builder cashierOperatorId(String cashierOperatorId) {
+                this.cashierOperatorId = cashierOperatorId;
+                return this;
+            }
+
+            public Builder closedReason(String closedReason) {
+                this.closedReason = closedReason;
+                return this;
+            }
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder createdBy(String createdBy) {
+                this.createdBy = createdBy;
+                return this;
+            }
+
+            public Builder id(String id) {
+                this.id = id;
+                return this;
+            }
+
+            public Builder merchantId(String merchantId) {
+                this.merchantId = merchantId;
+                return this;
+            }
+
+            public Builder name(String name) {
+                this.name = name;
+                return this;
+            }
+
+            public Builder ownSettings(StoreOwnSettings ownSettings) {
+                this.ownSettings = ownSettings;
+                return this;
+            }
+
+            public Builder settings(StoreSettingsInEffect settings) {
+                this.settings = settings;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder terminals(long terminals) {
+                this.terminals = terminals;
+                return this;
+            }
+
+            public Builder updatedAt(String updatedAt) {
+                this.updatedAt = updatedAt;
+                return this;
+            }
+
+            public Store build() {
+                return new Store(address, cashierOperatorId, closedReason, createdAt, createdBy, id, merchantId, name, ownSettings, settings, status, terminals, updatedAt);
+            }
+        }
+    }
+
+    /**
+     * A page of a merchant's stores.
+     *
+     * @param data data
+     * @param nextCursor next_cursor
+     */
+    public record StoreList(List<Store> data, String nextCursor) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StoreList fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StoreList");
+            return new StoreList(
+                    Codec.list(o.get("data"), x0 -> Codec.model(x0, Store::fromJson)),
+                    Codec.string(o.get("next_cursor")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("data", Codec.toJson(data));
+            o.put("next_cursor", Codec.toJson(nextCursor));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StoreList} field by field. */
+        public static final class Builder {
+            private List<Store> data;
+            private String nextCursor;
+
+            private Builder() {}
+
+            public Builder data(List<Store> data) {
+                this.data = data;
+                return this;
+            }
+
+            public Builder nextCursor(String nextCursor) {
+                this.nextCursor = nextCursor;
+                return this;
+            }
+
+            public StoreList build() {
+                return new StoreList(data, nextCursor);
+            }
+        }
+    }
+
+    /**
+     * What a store sets itself over its merchant's settings (each absent: as its merchant's).
+     *
+     * @param payPasswordFreeBelow Minor units, 0 or more. (optional)
+     * @param paymentMethods 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. (optional)
+     */
+    public record StoreOwnSettings(Long payPasswordFreeBelow, List<String> paymentMethods) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StoreOwnSettings fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StoreOwnSettings");
+            return new StoreOwnSettings(
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StoreOwnSettings} field by field. */
+        public static final class Builder {
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
+
+            private Builder() {}
+
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
+            public StoreOwnSettings build() {
+                return new StoreOwnSettings(payPasswordFreeBelow, paymentMethods);
+            }
+        }
+    }
+
+    /**
+     * StoreReasonRequest.
+     *
+     * @param reason reason
+     */
+    public record StoreReasonRequest(String reason) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StoreReasonRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StoreReasonRequest");
+            return new StoreReasonRequest(
+                    Codec.string(o.get("reason")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("reason", Codec.toJson(reason));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StoreReasonRequest} field by field. */
+        public static final class Builder {
+            private String reason;
+
+            private Builder() {}
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public StoreReasonRequest build() {
+                return new StoreReasonRequest(reason);
+            }
+        }
+    }
+
+    /**
+     * The settings in effect at a store: its merchant's, with the store's own over them.
+     *
+     * @param payPasswordFreeBelow Below this amount (minor units) no pay password is asked at the store; at or above it, one is.
+     * @param paymentMethods payment_methods
+     */
+    public record StoreSettingsInEffect(EffectiveThreshold payPasswordFreeBelow, EffectivePaymentMethods paymentMethods) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StoreSettingsInEffect fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StoreSettingsInEffect");
+            return new StoreSettingsInEffect(
+                    Codec.model(o.get("pay_password_free_below"), EffectiveThreshold::fromJson),
+                    Codec.model(o.get("payment_methods"), EffectivePaymentMethods::fromJson));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            o.put("payment_methods", Codec.toJson(paymentMethods));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StoreSettingsInEffect} field by field. */
+        public static final class Builder {
+            private EffectiveThreshold payPasswordFreeBelow;
+            private EffectivePaymentMethods paymentMethods;
+
+            private Builder() {}
+
+            public Builder payPasswordFreeBelow(EffectiveThreshold payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(EffectivePaymentMethods paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
+            public StoreSettingsInEffect build() {
+                return new StoreSettingsInEffect(payPasswordFreeBelow, paymentMethods);
+            }
+        }
+    }
+
+    /**
      * One employee's subsidy in a round's request.
      *
      * @param amount amount
@@ -20744,6 +21545,162 @@ public final class Models {
 
     /** SubsidyStatus: one of applying, applied, refused. */
     public static final List<String> SUBSIDY_STATUS_VALUES = List.of("applying", "applied", "refused");
+
+    /**
+     * A terminal at a store's counter.
+     *
+     * @param createdAt created_at
+     * @param createdBy created_by
+     * @param disabledReason disabled_reason
+     * @param id id
+     * @param merchantId merchant_id
+     * @param serial The device's serial, unique within the merchant.
+     * @param status `active` or `disabled`.
+     * @param storeId store_id
+     * @param updatedAt updated_at
+     */
+    public record Terminal(String createdAt, String createdBy, String disabledReason, String id, String merchantId, String serial, String status, String storeId, String updatedAt) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static Terminal fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "Terminal");
+            return new Terminal(
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("created_by")),
+                    Codec.string(o.get("disabled_reason")),
+                    Codec.string(o.get("id")),
+                    Codec.string(o.get("merchant_id")),
+                    Codec.string(o.get("serial")),
+                    Codec.string(o.get("status")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("updated_at")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("created_by", Codec.toJson(createdBy));
+            o.put("disabled_reason", Codec.toJson(disabledReason));
+            o.put("id", Codec.toJson(id));
+            o.put("merchant_id", Codec.toJson(merchantId));
+            o.put("serial", Codec.toJson(serial));
+            o.put("status", Codec.toJson(status));
+            o.put("store_id", Codec.toJson(storeId));
+            o.put("updated_at", Codec.toJson(updatedAt));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link Terminal} field by field. */
+        public static final class Builder {
+            private String createdAt;
+            private String createdBy;
+            private String disabledReason;
+            private String id;
+            private String merchantId;
+            private String serial;
+            private String status;
+            private String storeId;
+            private String updatedAt;
+
+            private Builder() {}
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder createdBy(String createdBy) {
+                this.createdBy = createdBy;
+                return this;
+            }
+
+            public Builder disabledReason(String disabledReason) {
+                this.disabledReason = disabledReason;
+                return this;
+            }
+
+            public Builder id(String id) {
+                this.id = id;
+                return this;
+            }
+
+            public Builder merchantId(String merchantId) {
+                this.merchantId = merchantId;
+                return this;
+            }
+
+            public Builder serial(String serial) {
+                this.serial = serial;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder updatedAt(String updatedAt) {
+                this.updatedAt = updatedAt;
+                return this;
+            }
+
+            public Terminal build() {
+                return new Terminal(createdAt, createdBy, disabledReason, id, merchantId, serial, status, storeId, updatedAt);
+            }
+        }
+    }
+
+    /**
+     * A store's terminals.
+     *
+     * @param data data
+     */
+    public record TerminalList(List<Terminal> data) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static TerminalList fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "TerminalList");
+            return new TerminalList(
+                    Codec.list(o.get("data"), x0 -> Codec.model(x0, Terminal::fromJson)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("data", Codec.toJson(data));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link TerminalList} field by field. */
+        public static final class Builder {
+            private List<Terminal> data;
+
+            private Builder() {}
+
+            public Builder data(List<Terminal> data) {
+                this.data = data;
+                return this;
+            }
+
+            public TerminalList build() {
+                return new TerminalList(data);
+            }
+        }
+    }
 
     /**
      * What the franchisee the money left owes the one it reached, for the two to settle.
