@@ -51,7 +51,8 @@ pub fn check_name(text: &str) -> Result<String, StoreError> {
 /// A store's address: 1 to 200 characters, no control characters; numbers that look like a phone or
 /// certificate are masked as a merchant's are.
 pub fn check_address(text: &str) -> Result<String, StoreError> {
-    check_text(text, STORE_ADDRESS_CHARS_MAX, StoreError::AddressInvalid).map(|a| super::mask::mask_sensitive_numbers(&a))
+    check_text(text, STORE_ADDRESS_CHARS_MAX, StoreError::AddressInvalid)
+        .map(|a| super::mask::mask_sensitive_numbers(&a))
 }
 
 /// A terminal's serial as the device reports it: 1 to 64 printable ASCII characters.

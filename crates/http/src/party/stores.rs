@@ -540,7 +540,6 @@ pub async fn disable_terminal(
     let parties = state.parties.clone();
     let (merchant, store) = (path.merchant, path.store);
     let terminal =
-        run(move || async move { parties.disable_terminal(merchant, store, terminal, &reason, &actor).await })
-            .await?;
+        run(move || async move { parties.disable_terminal(merchant, store, terminal, &reason, &actor).await }).await?;
     Ok(Json(TerminalView::of(&terminal)))
 }

@@ -110,7 +110,10 @@ on_both_backends!(stores_and_terminals_are_kept_by_those_who_reach_their_merchan
     let listed = app.send_as(&at_a, "GET", &format!("/v1/merchants/{a}/stores/{s1}/terminals"), Value::Null).await;
     let listed = listed.assert_status(StatusCode::OK).clone();
     assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
-    assert_eq!((listed["data"][0]["id"].as_str(), listed["data"][0]["status"].as_str()), (Some(t1.as_str()), Some("active")));
+    assert_eq!(
+        (listed["data"][0]["id"].as_str(), listed["data"][0]["status"].as_str()),
+        (Some(t1.as_str()), Some("active"))
+    );
     let disable = format!("/v1/merchants/{a}/stores/{s1}/terminals/{t1}/disable");
     let disabled = app.send_as(&at_a, "POST", &disable, json!({"reason": "lost"})).await;
     assert_eq!(disabled.assert_status(StatusCode::OK)["status"], "disabled");
@@ -145,16 +148,23 @@ on_both_backends!(stores_and_terminals_are_kept_by_those_who_reach_their_merchan
     ] {
         app.send_as(&at_b, method, &route, body).await.assert_error(StatusCode::NOT_FOUND, "store_not_found");
     }
-    app.send_as(&at_b, "POST", &format!("/v1/merchants/{b}/stores/{b_store}/terminals/{t1}/disable"), json!({"reason": "x"}))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "terminal_not_found");
+    app.send_as(
+        &at_b,
+        "POST",
+        &format!("/v1/merchants/{b}/stores/{b_store}/terminals/{t1}/disable"),
+        json!({"reason": "x"}),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "terminal_not_found");
     // B's serials are its own.
     add_terminal(&app, &at_b, &b, &b_store, "SN-0001").await;
     let terminal = app.send_as(&at_a, "GET", &format!("/v1/merchants/{a}/stores/{s1}/terminals"), Value::Null).await;
     assert_eq!(terminal.assert_status(StatusCode::OK)["data"][0]["status"], "disabled");
 
     // Closed for good: no new terminals; asked again, answered as it is. The merchant's cap counts it.
-    let closed = app.send_as(&at_a, "POST", &format!("/v1/merchants/{a}/stores/{s2}/close"), json!({"reason": "租约到期"})).await;
+    let closed = app
+        .send_as(&at_a, "POST", &format!("/v1/merchants/{a}/stores/{s2}/close"), json!({"reason": "租约到期"}))
+        .await;
     let closed = closed.assert_status(StatusCode::OK).clone();
     assert_eq!((closed["status"].as_str(), closed["closed_reason"].as_str()), (Some("closed"), Some("租约到期")));
     app.send_as(&at_a, "POST", &terminals, json!({"serial": "SN-0009"}))
@@ -179,7 +189,15 @@ on_both_backends!(stores_and_terminals_are_kept_by_those_who_reach_their_merchan
         .collect();
     assert_eq!(
         actions,
-        ["store.opened", "store.opened", "terminal.added", "terminal.added", "terminal.disabled", "store.closed", "store.opened"],
+        [
+            "store.opened",
+            "store.opened",
+            "terminal.added",
+            "terminal.added",
+            "terminal.disabled",
+            "store.closed",
+            "store.opened"
+        ],
         "{history}"
     );
     app.verify_clean().await;
@@ -188,7 +206,8 @@ on_both_backends!(stores_and_terminals_are_kept_by_those_who_reach_their_merchan
 on_both_backends!(a_store_sets_its_settings_over_its_merchants_unless_locked_from_above, |db| {
     let app = app(db).await;
     let f = brand(&app).await;
-    let store = id(&open_store(&app, &f.at_a, &f.a, json!({"name": "朝阳店", "address": "北京市朝阳区某某路1号"})).await);
+    let store =
+        id(&open_store(&app, &f.at_a, &f.a, json!({"name": "朝阳店", "address": "北京市朝阳区某某路1号"})).await);
     let settings = format!("/v1/merchants/{}/stores/{store}/settings", f.a);
 
     // The brand's settings (the platform sets them) reach its franchisees' stores.
@@ -271,7 +290,10 @@ on_both_backends!(a_payment_at_a_store_takes_its_methods_and_threshold_and_is_re
     for who in [&member, &f.a_member] {
         let flow = app.get(&format!("/v1/members/{who}/wallet/flow")).await.assert_status(StatusCode::OK).clone();
         let line = flow["data"].as_array().unwrap().iter().find(|l| l["reference"] == "S-1").cloned().unwrap();
-        assert_eq!((line["store_id"].as_str(), line["terminal_id"].as_str()), (Some(store.as_str()), Some(terminal.as_str())));
+        assert_eq!(
+            (line["store_id"].as_str(), line["terminal_id"].as_str()),
+            (Some(store.as_str()), Some(terminal.as_str()))
+        );
     }
 
     // At or above the threshold the pay password is asked; the code is left unspent by the refusal.
@@ -283,7 +305,8 @@ on_both_backends!(a_payment_at_a_store_takes_its_methods_and_threshold_and_is_re
     body["pay_password"] = json!("135790");
     app.send_as(&f.at_a, "POST", "/v1/payments", body).await.assert_status(StatusCode::CREATED);
     // The same amount with no store: the platform asks none.
-    let plain = json!({"order_number": "S-3", "member_id": member, "amount": 10_000, "receiver_account_id": a_receipts});
+    let plain =
+        json!({"order_number": "S-3", "member_id": member, "amount": 10_000, "receiver_account_id": a_receipts});
     app.send_as(&f.at_a, "POST", "/v1/payments", plain).await.assert_status(StatusCode::CREATED);
 
     // The terminal alone names its store.
@@ -293,7 +316,8 @@ on_both_backends!(a_payment_at_a_store_takes_its_methods_and_threshold_and_is_re
     assert_eq!(paid["store_id"], store.as_str());
 
     // Another merchant's store, or a terminal of another store: refused, nothing paid.
-    let b_store = id(&open_store(&app, &f.at_b, &f.b, json!({"name": "东城店", "address": "北京市东城区某某路3号"})).await);
+    let b_store =
+        id(&open_store(&app, &f.at_b, &f.b, json!({"name": "东城店", "address": "北京市东城区某某路3号"})).await);
     let b_terminal = add_terminal(&app, &f.at_b, &f.b, &b_store, "SN-B1").await;
     let code = pay_code(&app, &member).await;
     app.post("/v1/payments", by_code("S-5", &code, 1_000, &a_receipts, &b_store))
@@ -302,10 +326,13 @@ on_both_backends!(a_payment_at_a_store_takes_its_methods_and_threshold_and_is_re
     let mut body = by_code("S-5", &code, 1_000, &a_receipts, &store);
     body["terminal_id"] = json!(b_terminal);
     app.post("/v1/payments", body).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "terminal_not_stores");
-    app.post("/v1/payments", json!({"order_number": "S-5", "pay_code": code, "amount": 1_000,
-                                    "receiver_platform_account": "fee_income", "store_id": store}))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "store_not_receivers");
+    app.post(
+        "/v1/payments",
+        json!({"order_number": "S-5", "pay_code": code, "amount": 1_000,
+                                    "receiver_platform_account": "fee_income", "store_id": store}),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "store_not_receivers");
     // A's member at B's store, by pay code: its wallet is A's, refused at B.
     app.send_as(&f.at_b, "POST", "/v1/payments", by_code("S-6", &code, 1_000, &b_receipts, &b_store))
         .await
@@ -330,40 +357,49 @@ on_both_backends!(a_payment_at_a_store_takes_its_methods_and_threshold_and_is_re
     // What was paid: 50.00 + 100.00 + 100.00 + 10.00; the code refused throughout is still live.
     assert_eq!(app.balance(&basic).await, 100_000 - 26_000);
     assert_eq!(app.balance(&a_receipts).await, 26_000);
-    app.post("/v1/payments", json!({"order_number": "S-9", "pay_code": code, "amount": 100, "receiver_account_id": a_receipts}))
-        .await
-        .assert_status(StatusCode::CREATED);
+    app.post(
+        "/v1/payments",
+        json!({"order_number": "S-9", "pay_code": code, "amount": 100, "receiver_account_id": a_receipts}),
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
     app.verify_clean().await;
 });
 
-on_both_backends!(where_the_platform_requires_the_pay_password_a_store_waives_it_only_under_the_platforms_ceiling, |db| {
-    let wallet = sanhu_service::wallet::WalletConfig {
-        pay_password: sanhu_service::wallet::PayPasswordRule::Required,
-        pay_password_free_max: 5_000,
-        ..sanhu_testkit::world::wallet_config()
-    };
-    let parties = PartyConfig { stores_per_merchant_max: 3, terminals_per_store_max: 2, ..parties() };
-    let app = app_with_wallet(db, parties, wallet).await;
-    let f = brand(&app).await;
-    let (member, _) = member_of(&app, &f.at_a, &f.a, "13800000078").await;
-    let basic = account_of(&app, &member, "basic").await;
-    app.recharge(&member, &basic, 100_000, "test", "R-1").await;
-    let a_receipts = account_of(&app, &f.a_member, "settlement").await;
-    // The merchant's own client sets a threshold far above the platform's ceiling.
-    let body = json!({"name": "朝阳店", "address": "北京市朝阳区某某路1号", "pay_password_free_below": 1_000_000});
-    let store = id(&open_store(&app, &f.at_a, &f.a, body).await);
-    let pay = |number: &str, amount: i64| {
-        json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": a_receipts,
+on_both_backends!(
+    where_the_platform_requires_the_pay_password_a_store_waives_it_only_under_the_platforms_ceiling,
+    |db| {
+        let wallet = sanhu_service::wallet::WalletConfig {
+            pay_password: sanhu_service::wallet::PayPasswordRule::Required,
+            pay_password_free_max: 5_000,
+            ..sanhu_testkit::world::wallet_config()
+        };
+        let parties = PartyConfig { stores_per_merchant_max: 3, terminals_per_store_max: 2, ..parties() };
+        let app = app_with_wallet(db, parties, wallet).await;
+        let f = brand(&app).await;
+        let (member, _) = member_of(&app, &f.at_a, &f.a, "13800000078").await;
+        let basic = account_of(&app, &member, "basic").await;
+        app.recharge(&member, &basic, 100_000, "test", "R-1").await;
+        let a_receipts = account_of(&app, &f.a_member, "settlement").await;
+        // The merchant's own client sets a threshold far above the platform's ceiling.
+        let body = json!({"name": "朝阳店", "address": "北京市朝阳区某某路1号", "pay_password_free_below": 1_000_000});
+        let store = id(&open_store(&app, &f.at_a, &f.a, body).await);
+        let pay = |number: &str, amount: i64| {
+            json!({"order_number": number, "member_id": member, "amount": amount, "receiver_account_id": a_receipts,
                "store_id": store})
-    };
-    // Below the ceiling: waived. At or above it: asked, whatever the store says; nothing moved.
-    app.send_as(&f.at_a, "POST", "/v1/payments", pay("W-1", 4_999)).await.assert_status(StatusCode::CREATED);
-    app.send_as(&f.at_a, "POST", "/v1/payments", pay("W-2", 5_000))
-        .await
-        .assert_error(StatusCode::FORBIDDEN, "pay_password_required");
-    // Away from the store the platform's rule stands.
-    let plain = json!({"order_number": "W-3", "member_id": member, "amount": 100, "receiver_account_id": a_receipts});
-    app.send_as(&f.at_a, "POST", "/v1/payments", plain).await.assert_error(StatusCode::FORBIDDEN, "pay_password_required");
-    assert_eq!(app.balance(&a_receipts).await, 4_999);
-    app.verify_clean().await;
-});
+        };
+        // Below the ceiling: waived. At or above it: asked, whatever the store says; nothing moved.
+        app.send_as(&f.at_a, "POST", "/v1/payments", pay("W-1", 4_999)).await.assert_status(StatusCode::CREATED);
+        app.send_as(&f.at_a, "POST", "/v1/payments", pay("W-2", 5_000))
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "pay_password_required");
+        // Away from the store the platform's rule stands.
+        let plain =
+            json!({"order_number": "W-3", "member_id": member, "amount": 100, "receiver_account_id": a_receipts});
+        app.send_as(&f.at_a, "POST", "/v1/payments", plain)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "pay_password_required");
+        assert_eq!(app.balance(&a_receipts).await, 4_999);
+        app.verify_clean().await;
+    }
+);

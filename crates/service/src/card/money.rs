@@ -23,13 +23,13 @@
 //!   replaced); the refunds of a payment add up to at most what it took, checked in the statement that stores each (concurrent refunds
 //!   included), and a refund the ledger refuses gives its share back.
 
-use sanhu_core::party::store::PaymentMethod;
 use anyhow::anyhow;
 use sanhu_core::card::coupon::CouponError;
 use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
 use sanhu_core::id::QuoteId;
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::product::PlatformProduct;
+use sanhu_core::party::store::PaymentMethod;
 use sanhu_core::party::Actor;
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
 use sanhu_store::card::{CardInsert, CardStore, CounterAdd, QuoteRedemption, StoredCardTransaction};

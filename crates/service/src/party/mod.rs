@@ -49,9 +49,9 @@ pub use documents::{
 pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
 pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE, CUSTOMER_NOT_FOUND};
 pub use franchise::{
-    Effective, EffectiveSettings, MerchantSettings, SettingsChange, TierSetting, ACCOUNT_TYPE_NOT_OFFERED,
-    MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED, MERCHANT_TIER_BONUS_PLATFORM_ONLY,
-    SETTING_NAMES, STORE_SETTING_NAMES, StoreSettings,
+    Effective, EffectiveSettings, MerchantSettings, SettingsChange, StoreSettings, TierSetting,
+    ACCOUNT_TYPE_NOT_OFFERED, MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED,
+    MERCHANT_TIER_BONUS_PLATFORM_ONLY, SETTING_NAMES, STORE_SETTING_NAMES,
 };
 pub use hierarchy::SubMerchantApplication;
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
@@ -70,8 +70,8 @@ pub use providers::{ProviderAuthorisation, Purpose, Reached, PROVIDER_PRODUCTS_M
 pub use sealing::SealingReport;
 pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
 pub use stores::{
-    Counter, NewStore, StoreSettingsChange, StoredStore, StoredTerminal, STORES_PER_MERCHANT_MAX_DEFAULT, STORE_NOT_FOUND,
-    TERMINALS_PER_STORE_MAX_DEFAULT, TERMINAL_NOT_FOUND,
+    Counter, NewStore, StoreSettingsChange, StoredStore, StoredTerminal, STORES_PER_MERCHANT_MAX_DEFAULT,
+    STORE_NOT_FOUND, TERMINALS_PER_STORE_MAX_DEFAULT, TERMINAL_NOT_FOUND,
 };
 
 /// How the three-party model is set up on this platform.

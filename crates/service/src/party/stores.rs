@@ -146,7 +146,11 @@ async fn load_store(work: &mut Work, merchant: MerchantId, store: StoreId) -> Re
     }
 }
 
-async fn load_terminal(work: &mut Work, store: &StoredStore, terminal: TerminalId) -> Result<StoredTerminal, PartyError> {
+async fn load_terminal(
+    work: &mut Work,
+    store: &StoredStore,
+    terminal: TerminalId,
+) -> Result<StoredTerminal, PartyError> {
     match work.get::<StoredTerminal>(&terminal.to_string()).await? {
         Some(found) if found.store_id == store.id => Ok(found),
         _ => Err(PartyError::NotFound(TERMINAL_NOT_FOUND)),
@@ -196,17 +200,19 @@ impl Parties {
             let stored_merchant = load_merchant(work, merchant).await?;
             // Only an active merchant opens stores (`merchant_not_receiving`).
             stored_merchant.status().check_receives()?;
-            let touched: Vec<&str> =
-                STORE_SETTING_NAMES.iter().copied().filter(|n| new.settings.sets(n)).collect();
+            let touched: Vec<&str> = STORE_SETTING_NAMES.iter().copied().filter(|n| new.settings.sets(n)).collect();
             let effective = self.settings_of(work, &stored_merchant).await?;
             Self::check_unlocked(&effective, &touched)?;
             // Read beside the work: the cap holds because the merchant's record is written again below,
             // so a store opened meanwhile makes this write meet its version and be decided again.
             let count = sanhu_store::party::PartyStore::party_index(
                 &self.store,
-                STORES_OF_MERCHANT, &stored_merchant.id, self.config.stores_per_merchant_max + 1)
-                .await?
-                .len();
+                STORES_OF_MERCHANT,
+                &stored_merchant.id,
+                self.config.stores_per_merchant_max + 1,
+            )
+            .await?
+            .len();
             if count >= self.config.stores_per_merchant_max as usize {
                 return Err(rejected(StoreError::CapReached));
             }
