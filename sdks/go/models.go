@@ -94,6 +94,12 @@ type AddOperatorRequestThirdParty struct {
 	Subject string `json:"subject"`
 }
 
+// AddTerminalRequest: a model of the API.
+type AddTerminalRequest struct {
+	// The device's serial: 1 to 64 printable ASCII characters, unique within the merchant.
+	Serial string `json:"serial"`
+}
+
 // AdjustRequest: An adjustment's request.
 type AdjustRequest struct {
 	AccountID string `json:"account_id"`
@@ -818,6 +824,10 @@ type CardTransaction struct {
 	Refusal *string `json:"refusal"`
 	// `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it).
 	Status string `json:"status"`
+	// A payment at a store's counter: the receiving merchant's store; null when none was named.
+	StoreID *string `json:"store_id"`
+	// The store's terminal that sent it; null when none was named.
+	TerminalID *string `json:"terminal_id"`
 	// Its ledger transfers, each with the card's number as reference.
 	TransferIds []string `json:"transfer_ids"`
 }
@@ -1518,11 +1528,25 @@ type EffectiveFlag struct {
 	Value  bool   `json:"value"`
 }
 
+// EffectivePaymentMethods: The payment methods a store takes, and where that came from.
+type EffectivePaymentMethods struct {
+	// `platform`, the id of the merchant that set it, or the store's own id.
+	Source string   `json:"source"`
+	Value  []string `json:"value"`
+}
+
 // EffectiveRechargeTiers: The recharge tiers a merchant's members recharge at, and where they came from.
 type EffectiveRechargeTiers struct {
 	// `platform`, or the id of the merchant that set them.
 	Source string                `json:"source"`
 	Value  []RechargeTierSetting `json:"value"`
+}
+
+// EffectiveThreshold: The pay-password-free threshold in effect (null: as the platform requires), and where it came from.
+type EffectiveThreshold struct {
+	// `platform`, the id of the merchant that set it, or the store's own id.
+	Source string `json:"source"`
+	Value  *int64 `json:"value"`
 }
 
 // EffectiveWalletGroup: The wallet group in effect (null: none), and where it came from.
@@ -1811,6 +1835,7 @@ const (
 	ErrorCodeModelPayPasswordResetPhoneRequired             ErrorCodeModel = "pay_password_reset_phone_required"
 	ErrorCodeModelPayPasswordResetRealNameRequired          ErrorCodeModel = "pay_password_reset_real_name_required"
 	ErrorCodeModelPayPasswordSequence                       ErrorCodeModel = "pay_password_sequence"
+	ErrorCodeModelPaymentMethodNotAccepted                  ErrorCodeModel = "payment_method_not_accepted"
 	ErrorCodeModelPhoneChangeCodeMismatch                   ErrorCodeModel = "phone_change_code_mismatch"
 	ErrorCodeModelPhoneChangeExpired                        ErrorCodeModel = "phone_change_expired"
 	ErrorCodeModelPhoneChangeNotFound                       ErrorCodeModel = "phone_change_not_found"
@@ -1854,7 +1879,21 @@ const (
 	ErrorCodeModelSettlementAccountUnverified               ErrorCodeModel = "settlement_account_unverified"
 	ErrorCodeModelSettlementCycleInvalid                    ErrorCodeModel = "settlement_cycle_invalid"
 	ErrorCodeModelStaffNameInvalid                          ErrorCodeModel = "staff_name_invalid"
+	ErrorCodeModelStoreAddressInvalid                       ErrorCodeModel = "store_address_invalid"
+	ErrorCodeModelStoreCashierNotMerchants                  ErrorCodeModel = "store_cashier_not_merchants"
+	ErrorCodeModelStoreClosed                               ErrorCodeModel = "store_closed"
+	ErrorCodeModelStoreLimitReached                         ErrorCodeModel = "store_limit_reached"
+	ErrorCodeModelStoreNameInvalid                          ErrorCodeModel = "store_name_invalid"
+	ErrorCodeModelStoreNotFound                             ErrorCodeModel = "store_not_found"
+	ErrorCodeModelStoreNotReceivers                         ErrorCodeModel = "store_not_receivers"
+	ErrorCodeModelStoreSettingsInvalid                      ErrorCodeModel = "store_settings_invalid"
 	ErrorCodeModelSubMerchantClientRefused                  ErrorCodeModel = "sub_merchant_client_refused"
+	ErrorCodeModelTerminalDisabled                          ErrorCodeModel = "terminal_disabled"
+	ErrorCodeModelTerminalLimitReached                      ErrorCodeModel = "terminal_limit_reached"
+	ErrorCodeModelTerminalNotFound                          ErrorCodeModel = "terminal_not_found"
+	ErrorCodeModelTerminalNotStores                         ErrorCodeModel = "terminal_not_stores"
+	ErrorCodeModelTerminalSerialInvalid                     ErrorCodeModel = "terminal_serial_invalid"
+	ErrorCodeModelTerminalSerialTaken                       ErrorCodeModel = "terminal_serial_taken"
 	ErrorCodeModelThirdPartyProviderInvalid                 ErrorCodeModel = "third_party_provider_invalid"
 	ErrorCodeModelThirdPartySubjectInvalid                  ErrorCodeModel = "third_party_subject_invalid"
 	ErrorCodeModelAccountNotInWallet                        ErrorCodeModel = "account_not_in_wallet"
@@ -2110,7 +2149,11 @@ type FlowLine struct {
 	// The enterprise member's operator who made the order; null when none was named.
 	OperatorID *string `json:"operator_id"`
 	// The caller's order number (a withdrawal's with its `-1`, `-2`... per account).
-	Reference  *string `json:"reference"`
+	Reference *string `json:"reference"`
+	// The receiving merchant's store where the order was paid; null when it named none.
+	StoreID *string `json:"store_id"`
+	// The store's terminal that sent the order; null when it named none.
+	TerminalID *string `json:"terminal_id"`
 	TransferID string  `json:"transfer_id"`
 }
 
@@ -2570,6 +2613,8 @@ type MerchantOwnSettings struct {
 	ClearanceAccountType  *string                `json:"clearance_account_type,omitempty"`
 	CrossWalletTopUp      *bool                  `json:"cross_wallet_top_up,omitempty"`
 	Locked                *[]string              `json:"locked,omitempty"`
+	PayPasswordFreeBelow  *int64                 `json:"pay_password_free_below,omitempty"`
+	PaymentMethods        *[]string              `json:"payment_methods,omitempty"`
 	RechargeTiers         *[]RechargeTierSetting `json:"recharge_tiers,omitempty"`
 	SMSVerificationToOpen *bool                  `json:"sms_verification_to_open,omitempty"`
 	WalletGroup           *string                `json:"wallet_group,omitempty"`
@@ -2629,13 +2674,17 @@ type MerchantSettings struct {
 	// Whether the merchant's members move money between their wallet here and at another merchant of the same top that allows it too.
 	CrossWalletTopUp EffectiveFlag `json:"cross_wallet_top_up"`
 	// The settings merchants above locked: not set here.
-	Locked                []LockedSetting        `json:"locked"`
-	MerchantID            string                 `json:"merchant_id"`
-	Own                   MerchantOwnSettings    `json:"own"`
-	RechargeTiers         EffectiveRechargeTiers `json:"recharge_tiers"`
-	SMSVerificationToOpen EffectiveFlag          `json:"sms_verification_to_open"`
-	WalletGroup           EffectiveWalletGroup   `json:"wallet_group"`
-	WithdrawalAllowed     EffectiveFlag          `json:"withdrawal_allowed"`
+	Locked     []LockedSetting     `json:"locked"`
+	MerchantID string              `json:"merchant_id"`
+	Own        MerchantOwnSettings `json:"own"`
+	// Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is (null: as the platform requires).
+	PayPasswordFreeBelow EffectiveThreshold `json:"pay_password_free_below"`
+	// The payment methods the merchant's stores take.
+	PaymentMethods        EffectivePaymentMethods `json:"payment_methods"`
+	RechargeTiers         EffectiveRechargeTiers  `json:"recharge_tiers"`
+	SMSVerificationToOpen EffectiveFlag           `json:"sms_verification_to_open"`
+	WalletGroup           EffectiveWalletGroup    `json:"wallet_group"`
+	WithdrawalAllowed     EffectiveFlag           `json:"withdrawal_allowed"`
 }
 
 // MerchantSettlementAccount: The settlement bank account.
@@ -2766,6 +2815,20 @@ type OpenMerchantRequest struct {
 	Scenario MerchantScenarioRequest `json:"scenario"`
 	// When receipts are settled: `t1` (the default), `d1` or `d0`.
 	SettlementCycle *string `json:"settlement_cycle,omitempty"`
+}
+
+// OpenStoreRequest: a model of the API.
+type OpenStoreRequest struct {
+	// 1 to 200 characters.
+	Address string `json:"address"`
+	// An active operator of the merchant's member who keeps the store's till.
+	CashierOperatorID *string `json:"cashier_operator_id,omitempty"`
+	// 1 to 100 characters.
+	Name string `json:"name"`
+	// Below this amount (minor units) no pay password is asked at the store; at or above it, one is.
+	PayPasswordFreeBelow *int64 `json:"pay_password_free_below,omitempty"`
+	// The payment methods the store takes, over its merchant's: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`.
+	PaymentMethods *[]string `json:"payment_methods,omitempty"`
 }
 
 // OpenSubMerchantRequest: A sub-merchant to open under a special merchant: as any merchant, without a member (its own is registered with it, with no login) or a parent (the path's).
@@ -2959,6 +3022,10 @@ type PayRequest struct {
 	SMSCode *string `json:"sms_code,omitempty"`
 	// Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or `receiver_platform_account`; not with `allow_split`, `authorise_timeout_s` or `escrow` (each receiver's s…
 	Splits *[]SplitRequest `json:"splits,omitempty"`
+	// The receiving merchant's store where the payer pays (`POST /v1/merchants/{id}/stores`): a store of the merchant whose account receives (`store_not_receivers`), active (`store_closed`). Its settings a…
+	StoreID *string `json:"store_id,omitempty"`
+	// The store's terminal that sends the payment: the store's (`terminal_not_stores`), active (`terminal_disabled`); alone, it names its store. Recorded with the store.
+	TerminalID *string `json:"terminal_id,omitempty"`
 }
 
 // PayWithCardRequest: A payment.
@@ -2972,6 +3039,10 @@ type PayWithCardRequest struct {
 	QuoteID *string `json:"quote_id,omitempty"`
 	// The member account paid (a merchant's card: an account of that merchant's member).
 	ReceiverAccountID string `json:"receiver_account_id"`
+	// The receiving merchant's store where the card pays (`POST /v1/merchants/{id}/stores`): the receiver's (`store_not_receivers`), active (`store_closed`), taking cards (`payment_method_not_accepted`). R…
+	StoreID *string `json:"store_id,omitempty"`
+	// The store's terminal (`terminal_not_stores`, `terminal_disabled`); alone, it names its store.
+	TerminalID *string `json:"terminal_id,omitempty"`
 }
 
 // Payment: A payment from the wallet (余额支付) as the API shows it; amounts in minor units.
@@ -3001,6 +3072,10 @@ type Payment struct {
 	Splits []Split `json:"splits"`
 	// paying, paid, failed, authorising, authorised, capturing, captured, releasing, released, escrowing, escrowed, escrow_releasing, escrow_released, escrow_returning or escrow_returned.
 	Status PaymentStatus `json:"status"`
+	// The receiving merchant's store where it was paid; null when none was named.
+	StoreID *string `json:"store_id"`
+	// The store's terminal that sent it; null when none was named.
+	TerminalID *string `json:"terminal_id"`
 }
 
 // PaymentLimits: Limits in minor units; null: no limit.
@@ -3470,8 +3545,12 @@ type SetMerchantSettingsRequest struct {
 	ClearanceAccountType *string `json:"clearance_account_type,omitempty"`
 	// Whether members move money between their wallet here and at another merchant of the same top that allows it too (`POST /v1/wallet-top-ups`).
 	CrossWalletTopUp *bool `json:"cross_wallet_top_up,omitempty"`
-	// The settings this merchant locks for every merchant below it (replacing what it locked).
-	Locked                *[]string              `json:"locked,omitempty"`
+	// The settings this merchant locks for every merchant below it and its stores (replacing what it locked).
+	Locked *[]string `json:"locked,omitempty"`
+	// Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is.
+	PayPasswordFreeBelow *int64 `json:"pay_password_free_below,omitempty"`
+	// The payment methods taken at the merchant's stores: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance` (a store may set its own, unless locked).
+	PaymentMethods        *[]string              `json:"payment_methods,omitempty"`
 	RechargeTiers         *[]RechargeTierSetting `json:"recharge_tiers,omitempty"`
 	SMSVerificationToOpen *bool                  `json:"sms_verification_to_open,omitempty"`
 	// Settings given back to what is above.
@@ -3488,6 +3567,16 @@ type SetPaymentLimitsRequest struct {
 	Limits      *PaymentLimits `json:"limits"`
 	// Why, for the member's history: 1 to 200 characters without control characters.
 	Reason string `json:"reason"`
+}
+
+// SetStoreSettingsRequest: a model of the API.
+type SetStoreSettingsRequest struct {
+	// Minor units, 0 or more.
+	PayPasswordFreeBelow *int64 `json:"pay_password_free_below,omitempty"`
+	// 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`.
+	PaymentMethods *[]string `json:"payment_methods,omitempty"`
+	// Settings given back to the merchant's (`payment_methods`, `pay_password_free_below`).
+	Unset *[]string `json:"unset,omitempty"`
 }
 
 // Setting: One setting in effect.
@@ -3601,6 +3690,52 @@ type StartPhoneChangeRequest struct {
 	OldPhone string `json:"old_phone"`
 }
 
+// Store: A merchant's store.
+type Store struct {
+	Address string `json:"address"`
+	// The operator of the merchant's member who keeps the store's till; null when none was named.
+	CashierOperatorID *string               `json:"cashier_operator_id"`
+	ClosedReason      *string               `json:"closed_reason"`
+	CreatedAt         string                `json:"created_at"`
+	CreatedBy         string                `json:"created_by"`
+	ID                string                `json:"id"`
+	MerchantID        string                `json:"merchant_id"`
+	Name              string                `json:"name"`
+	OwnSettings       StoreOwnSettings      `json:"own_settings"`
+	Settings          StoreSettingsInEffect `json:"settings"`
+	// `active` or `closed`.
+	Status string `json:"status"`
+	// Its terminals, disabled ones included.
+	Terminals int32  `json:"terminals"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// StoreList: A page of a merchant's stores.
+type StoreList struct {
+	Data       []Store `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// StoreOwnSettings: What a store sets itself over its merchant's settings (each absent: as its merchant's).
+type StoreOwnSettings struct {
+	// Minor units, 0 or more.
+	PayPasswordFreeBelow *int64 `json:"pay_password_free_below,omitempty"`
+	// 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`.
+	PaymentMethods *[]string `json:"payment_methods,omitempty"`
+}
+
+// StoreReasonRequest: a model of the API.
+type StoreReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// StoreSettingsInEffect: The settings in effect at a store: its merchant's, with the store's own over them.
+type StoreSettingsInEffect struct {
+	// Below this amount (minor units) no pay password is asked at the store; at or above it, one is.
+	PayPasswordFreeBelow EffectiveThreshold      `json:"pay_password_free_below"`
+	PaymentMethods       EffectivePaymentMethods `json:"payment_methods"`
+}
+
 // SubsidyCredit: One employee's subsidy in a round's request.
 type SubsidyCredit struct {
 	Amount   int64  `json:"amount"`
@@ -3677,6 +3812,26 @@ const (
 	SubsidyStatusApplied  SubsidyStatus = "applied"
 	SubsidyStatusRefused  SubsidyStatus = "refused"
 )
+
+// Terminal: A terminal at a store's counter.
+type Terminal struct {
+	CreatedAt      string  `json:"created_at"`
+	CreatedBy      string  `json:"created_by"`
+	DisabledReason *string `json:"disabled_reason"`
+	ID             string  `json:"id"`
+	MerchantID     string  `json:"merchant_id"`
+	// The device's serial, unique within the merchant.
+	Serial string `json:"serial"`
+	// `active` or `disabled`.
+	Status    string `json:"status"`
+	StoreID   string `json:"store_id"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// TerminalList: A store's terminals.
+type TerminalList struct {
+	Data []Terminal `json:"data"`
+}
 
 // TopUpSettlement: What the franchisee the money left owes the one it reached, for the two to settle.
 type TopUpSettlement struct {

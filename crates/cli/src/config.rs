@@ -78,6 +78,10 @@ struct FileConfig {
     merchant_types: Option<Vec<MerchantTypeFile>>,
     /// How many merchants (not rejected or closed) one customer may have.
     merchants_per_customer_max: Option<u32>,
+    /// How many stores one merchant may have, closed ones counted; absent: 200.
+    stores_per_merchant_max: Option<u32>,
+    /// How many terminals one store may have, disabled ones counted; absent: 50.
+    terminals_per_store_max: Option<u32>,
     /// How long after a period ends its bills may be issued, in seconds (the margin for several
     /// instances' clocks); absent: 300.
     bill_period_closed_after_s: Option<u32>,
@@ -623,6 +627,12 @@ impl Config {
             merchants_per_customer_max: file
                 .merchants_per_customer_max
                 .unwrap_or(sanhu_service::party::MERCHANTS_PER_CUSTOMER_MAX_DEFAULT),
+            stores_per_merchant_max: file
+                .stores_per_merchant_max
+                .unwrap_or(sanhu_service::party::STORES_PER_MERCHANT_MAX_DEFAULT),
+            terminals_per_store_max: file
+                .terminals_per_store_max
+                .unwrap_or(sanhu_service::party::TERMINALS_PER_STORE_MAX_DEFAULT),
             secret: party_secret(args.secret.as_deref(), file.secret_file.as_deref())?,
             data_keys: data_keys(args.data_key.as_deref(), file.data_key_file.as_deref())?,
             calendar: match file.time_zone.as_deref() {

@@ -19,6 +19,7 @@
 //! withdrawal_pay_password_required = false
 //! pay_code_ttl_s = 60                   # how long a member's pay code lives (15 to 600)
 //! pay_by_phone = false                  # payments may name the payer by phone and an SMS code
+//! pay_password_free_max = 0            # where the pay password is required, the most a store's threshold waives it below
 //! card_code_caller_attempts = 1000      # failed card code redemptions a caller may make for others' members in 15 minutes (5 to 100000)
 //! channel_status_allow_private_targets = true  # status_url may be on the platform's own network
 //! channel_status_allow_plain_http = true       # and on plain http (both refused by default)
@@ -93,6 +94,9 @@ pub struct WalletFile {
     pay_code_ttl_s: Option<u32>,
     card_code_caller_attempts: Option<i64>,
     pay_by_phone: Option<bool>,
+    /// Where the pay password is required, the most a store's pay-password-free threshold waives it
+    /// below, in minor units; absent: 0 (never).
+    pay_password_free_max: Option<i64>,
     payment_limits: Option<std::collections::BTreeMap<String, PaymentLimitsFile>>,
     /// Ask channel status endpoints on loopback, private and link-local addresses (a gateway on the
     /// platform's own network); refused otherwise.
@@ -248,6 +252,10 @@ pub fn wallet_config(
     if let Some(required) = file.withdrawal_pay_password_required {
         config.withdrawal_pay_password =
             if required { PayPasswordRule::Required } else { PayPasswordRule::NotRequired };
+    }
+    if let Some(max) = file.pay_password_free_max {
+        anyhow::ensure!(max >= 0, "wallet.pay_password_free_max: 0 or more minor units");
+        config.pay_password_free_max = max;
     }
     if let Some(allowed) = file.pay_by_phone {
         config.pay_by_phone = allowed;

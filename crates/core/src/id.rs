@@ -175,6 +175,20 @@ impl IdKind for MerchantTag {
 /// A merchant (商户): a member's business, with its type, documents, settlement account and limits.
 pub type MerchantId = Id128<MerchantTag>;
 
+pub enum StoreTag {}
+impl IdKind for StoreTag {
+    const PREFIX: &'static str = "sto";
+}
+/// A merchant's store (门店): a place of business with its counter's terminals and settings.
+pub type StoreId = Id128<StoreTag>;
+
+pub enum TerminalTag {}
+impl IdKind for TerminalTag {
+    const PREFIX: &'static str = "trm";
+}
+/// A terminal (终端) at a store's counter: reads pay codes and sends payments.
+pub type TerminalId = Id128<TerminalTag>;
+
 pub enum CardTypeTag {}
 impl IdKind for CardTypeTag {
     const PREFIX: &'static str = "ctp";

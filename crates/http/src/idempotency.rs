@@ -283,6 +283,18 @@ impl IdempotencyScope {
         TransferId::from_u128(u128::from_be_bytes(bytes).max(1)).expect("a non-zero value is an id")
     }
 
+    /// The id of the object of kind `K` (a store, a terminal) the request makes, the same in every
+    /// run, so that a rerun after a crash finds what its first run made.
+    pub fn object_id<K: sanhu_core::id::IdKind>(&self) -> sanhu_core::id::Id128<K> {
+        let mut hasher = Sha256::new();
+        hasher.update(format!("sanhu {} id\n", K::PREFIX).as_bytes());
+        hasher.update(self.digest);
+        let digest = hasher.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        sanhu_core::id::Id128::from_u128(u128::from_be_bytes(bytes).max(1)).expect("a non-zero value is an id")
+    }
+
     /// The id of the merchant the request opens, the same in every run, so that a rerun after a crash
     /// finds the merchant its first run opened rather than opening another.
     pub fn merchant_id(&self) -> MerchantId {

@@ -31,6 +31,14 @@ pub fn operator_id(field: &str, text: &str) -> Result<OperatorId, ApiError> {
     OperatorId::parse(text).ok_or_else(|| invalid(field, "an operator id (opr_ and 26 characters)"))
 }
 
+pub fn store_id(field: &str, text: &str) -> Result<sanhu_core::id::StoreId, ApiError> {
+    sanhu_core::id::StoreId::parse(text).ok_or_else(|| invalid(field, "a store id (sto_ and 26 characters)"))
+}
+
+pub fn terminal_id(field: &str, text: &str) -> Result<sanhu_core::id::TerminalId, ApiError> {
+    sanhu_core::id::TerminalId::parse(text).ok_or_else(|| invalid(field, "a terminal id (trm_ and 26 characters)"))
+}
+
 pub fn bank_card_id(field: &str, text: &str) -> Result<BankCardId, ApiError> {
     BankCardId::parse(text).ok_or_else(|| invalid(field, "a bank card id (bcd_ and 26 characters)"))
 }

@@ -245,7 +245,7 @@ fn party_endpoints() -> Vec<Endpoint> {
     use party::{accounts as member_accounts, authentications, customers, members};
     use party::{
         bank_cards, enterprises, franchises, identities, merchants, one_time_codes, operators, pay_passwords, products,
-        providers,
+        providers, stores,
     };
     vec![
         endpoint!(members::register_member, member(PartiesWrite, MEMBER_REGISTERING)),
@@ -331,6 +331,14 @@ fn party_endpoints() -> Vec<Endpoint> {
         endpoint!(providers::revoke_provider, member(PartiesWrite, MERCHANT_PATH)),
         endpoint!(franchises::get_merchant_settings, member(PartiesRead, MERCHANT_PATH)),
         endpoint!(franchises::set_merchant_settings, member(PartiesWrite, MERCHANT_PATH)).held(),
+        endpoint!(stores::open_store, member(PartiesWrite, STORE_OPENING)),
+        endpoint!(stores::list_stores, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(stores::get_store, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(stores::close_store, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(stores::set_store_settings, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(stores::add_terminal, member(PartiesWrite, MERCHANT_PATH)),
+        endpoint!(stores::list_terminals, member(PartiesRead, MERCHANT_PATH)),
+        endpoint!(stores::disable_terminal, member(PartiesWrite, MERCHANT_PATH)),
     ]
 }
 

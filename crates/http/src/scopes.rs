@@ -138,6 +138,9 @@ pub const MEMBER_PATH: &[Named] = &[Path(Member)];
 pub const ACCOUNT_PATH: &[Named] = &[Path(Account)];
 /// The path's merchant.
 pub const MERCHANT_PATH: &[Named] = &[Path(Merchant)];
+/// A store opened under the merchant in the path, with its cashier: an operator the client reaches
+/// (the service then checks it is the merchant's member's).
+pub const STORE_OPENING: &[Named] = &[Path(Merchant), Body("cashier_operator_id", Operator)];
 /// The path's merchant and the member the body names (a member's wallet cleared at its merchant).
 pub const MERCHANT_MEMBER: &[Named] = &[Path(Merchant), Body("member_id", Member)];
 /// Both wallets of a cross-wallet top-up: a bound client reaches both members.

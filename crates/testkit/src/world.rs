@@ -252,6 +252,8 @@ impl World {
             mode: PaymentMode::Immediate,
             pay_password: None,
             operator: None,
+            store: None,
+            terminal: None,
         }
     }
 

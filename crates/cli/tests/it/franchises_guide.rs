@@ -9,7 +9,7 @@ const FRANCHISES_GUIDE: Guide = Guide {
     text: include_str!("../../../../docs/FRANCHISES.md"),
     path: "docs/FRANCHISES.md",
     asks_a_channel: false,
-    calls_min: 39,
+    calls_min: 45,
 };
 
 #[test]

@@ -33,6 +33,7 @@ pub mod pay_password;
 pub mod phone_change;
 pub mod product;
 pub mod real_name;
+pub mod store;
 
 pub use account::{check_open_account, effective_blocks, effective_flags, LedgerBlocks, MemberAccountStatus};
 pub use account_type::{AccountType, AccountTypeCode, AccountTypes};

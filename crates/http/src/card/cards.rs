@@ -154,6 +154,12 @@ pub struct CardTransactionView {
     /// `discount` + `coupon_deduction`).
     #[schema(minimum = 0)]
     pub coupon_deduction: i64,
+    /// A payment at a store's counter: the receiving merchant's store; null when none was named.
+    #[schema(required = true, pattern = "^sto_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub store_id: Option<String>,
+    /// The store's terminal that sent it; null when none was named.
+    #[schema(required = true, pattern = "^trm_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub terminal_id: Option<String>,
     /// `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it).
     #[schema(value_type = TransactionStatusJson, inline)]
     pub status: &'static str,
@@ -186,6 +192,8 @@ impl From<&CardTransaction> for CardTransactionView {
             quote_id: t.quote_id.clone(),
             coupon_ids: t.coupons.clone(),
             coupon_deduction: t.coupon_deduction,
+            store_id: t.store_id.clone(),
+            terminal_id: t.terminal_id.clone(),
             status: t.status.as_str(),
             refusal: t.refusal.clone(),
             transfer_ids: t.transfers.iter().map(|id| id.to_string()).collect(),
@@ -481,6 +489,16 @@ struct PayBody {
     #[serde(default)]
     #[schema(nullable = false, pattern = "^quo_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     quote_id: Option<String>,
+    /// The receiving merchant's store where the card pays (`POST /v1/merchants/{id}/stores`): the
+    /// receiver's (`store_not_receivers`), active (`store_closed`), taking cards
+    /// (`payment_method_not_accepted`). Recorded on the transaction.
+    #[serde(default)]
+    #[schema(nullable = false, pattern = "^sto_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    store_id: Option<String>,
+    /// The store's terminal (`terminal_not_stores`, `terminal_disabled`); alone, it names its store.
+    #[serde(default)]
+    #[schema(nullable = false, pattern = "^trm_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    terminal_id: Option<String>,
 }
 
 /// POST /v1/cards/{number}/payments
@@ -515,6 +533,8 @@ pub async fn pay_with_card(
             .as_deref()
             .map(|q| super::parse_id(q, sanhu_core::id::QuoteId::parse, "a quote id"))
             .transpose()?,
+        store: body.store_id.as_deref().map(|s| crate::ids::store_id("store_id", s)).transpose()?,
+        terminal: body.terminal_id.as_deref().map(|t| crate::ids::terminal_id("terminal_id", t)).transpose()?,
     };
     created(state.cards().pay_with_card(&number, request, caller.binding, &caller.actor).await?)
 }

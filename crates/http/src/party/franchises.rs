@@ -138,6 +138,12 @@ pub struct OwnSettingsJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub clearance_account_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_items = 1, max_items = 4)]
+    pub payment_methods: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0)]
+    pub pay_password_free_below: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locked: Vec<String>,
 }
@@ -152,6 +158,8 @@ impl From<&MerchantSettings> for OwnSettingsJson {
             wallet_group: s.wallet_group.clone(),
             cross_wallet_top_up: s.cross_wallet_top_up,
             clearance_account_type: s.clearance_account_type.clone(),
+            payment_methods: s.payment_methods.clone(),
+            pay_password_free_below: s.pay_password_free_below,
             locked: s.locked.clone(),
         }
     }
@@ -173,6 +181,11 @@ pub struct SettingsJson {
     pub cross_wallet_top_up: EffectiveFlag,
     /// The account type of the merchant's member an offline clear of a member's wallet pays into.
     pub clearance_account_type: EffectiveAccountType,
+    /// The payment methods the merchant's stores take.
+    pub payment_methods: super::stores::EffectivePaymentMethods,
+    /// Below this amount (minor units) no pay password is asked at the merchant's stores; at or above
+    /// it, one is (null: as the platform requires).
+    pub pay_password_free_below: super::stores::EffectiveThreshold,
     /// The settings merchants above locked: not set here.
     pub locked: Vec<LockedSetting>,
     pub own: OwnSettingsJson,
@@ -214,6 +227,8 @@ impl SettingsJson {
                 value: s.clearance_account_type.value.clone(),
                 source: source(&s.clearance_account_type),
             },
+            payment_methods: super::stores::StoreSettingsInEffect::of(s).payment_methods,
+            pay_password_free_below: super::stores::StoreSettingsInEffect::of(s).pay_password_free_below,
             locked: s
                 .locked
                 .iter()
@@ -272,11 +287,20 @@ struct SetSettingsBody {
     /// offline clear of a member's wallet takes (unset: the merchant type's first account).
     #[schema(nullable = false, pattern = "^[a-z0-9_]{1,32}$")]
     clearance_account_type: Option<String>,
+    /// The payment methods taken at the merchant's stores: 1 to 4 distinct of `pay_code`, `phone_sms`,
+    /// `card` and `balance` (a store may set its own, unless locked).
+    #[schema(nullable = false, min_items = 1, max_items = 4)]
+    payment_methods: Option<Vec<String>>,
+    /// Below this amount (minor units) no pay password is asked at the merchant's stores; at or above
+    /// it, one is.
+    #[schema(nullable = false, minimum = 0)]
+    pay_password_free_below: Option<i64>,
     /// Settings given back to what is above.
-    #[schema(nullable = false, max_items = 7)]
+    #[schema(nullable = false, max_items = 9)]
     unset: Option<Vec<String>>,
-    /// The settings this merchant locks for every merchant below it (replacing what it locked).
-    #[schema(nullable = false, max_items = 7)]
+    /// The settings this merchant locks for every merchant below it and its stores (replacing what it
+    /// locked).
+    #[schema(nullable = false, max_items = 9)]
     locked: Option<Vec<String>>,
 }
 
@@ -330,6 +354,8 @@ pub async fn set_merchant_settings(
             wallet_group: body.wallet_group,
             cross_wallet_top_up: body.cross_wallet_top_up,
             clearance_account_type: body.clearance_account_type,
+            payment_methods: body.payment_methods,
+            pay_password_free_below: body.pay_password_free_below,
             locked: Vec::new(),
         },
         unset: body.unset.unwrap_or_default(),

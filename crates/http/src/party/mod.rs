@@ -50,6 +50,7 @@ pub mod operators;
 pub mod pay_passwords;
 pub mod products;
 pub mod providers;
+pub mod stores;
 
 use std::future::Future;
 

@@ -75,6 +75,12 @@ pub struct PaymentJson {
     /// The enterprise member's operator who made it; null when none was named.
     #[schema(required, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub operator_id: Option<String>,
+    /// The receiving merchant's store where it was paid; null when none was named.
+    #[schema(required, pattern = "^sto_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub store_id: Option<String>,
+    /// The store's terminal that sent it; null when none was named.
+    #[schema(required, pattern = "^trm_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub terminal_id: Option<String>,
 }
 
 /// One hold of an authorised payment or a deposit.
@@ -205,6 +211,8 @@ impl From<&Payment> for PaymentJson {
             reason: p.reason.clone(),
             created_at: p.created_at.to_string(),
             operator_id: p.operator_id().map(|o| o.to_string()),
+            store_id: p.store_id.clone(),
+            terminal_id: p.terminal_id.clone(),
         }
     }
 }
@@ -304,6 +312,19 @@ struct PayBody {
     /// receiver's share is escrowed or not).
     #[schema(nullable = false, max_items = 10)]
     splits: Option<Vec<SplitBody>>,
+    /// The receiving merchant's store where the payer pays (`POST /v1/merchants/{id}/stores`): a store
+    /// of the merchant whose account receives (`store_not_receivers`), active (`store_closed`). Its
+    /// settings apply: a payment method it does not take is refused (`payment_method_not_accepted`;
+    /// `member_id` pays by `balance`, `pay_code` by `pay_code`, `phone` by `phone_sms`), and at or above its
+    /// pay-password-free threshold the pay password is asked; below it none is, except where the
+    /// platform requires one: then only below the platform's ceiling (`pay_password_free_max`). Recorded on the
+    /// payment and in the flow. Not with `splits`.
+    #[schema(nullable = false, pattern = "^sto_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    store_id: Option<String>,
+    /// The store's terminal that sends the payment: the store's (`terminal_not_stores`), active
+    /// (`terminal_disabled`); alone, it names its store. Recorded with the store.
+    #[schema(nullable = false, pattern = "^trm_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    terminal_id: Option<String>,
 }
 
 /// A split payment's request from its body.
@@ -409,6 +430,9 @@ pub async fn pay(
             None => ApiError::new(code::INVALID_FIELD, "sms_code goes with phone"),
         });
     }
+    if body.splits.is_some() && (body.store_id.is_some() || body.terminal_id.is_some()) {
+        return Err(ApiError::new(code::INVALID_FIELD, "a split payment names no store_id or terminal_id"));
+    }
     if body.splits.is_some() {
         let request = split_request(body, client_of(&actor)?)?;
         let wallets = state.wallets().clone();
@@ -457,6 +481,8 @@ pub async fn pay(
         },
         pay_password: body.pay_password,
         operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
+        store: body.store_id.as_deref().map(|s| ids::store_id("store_id", s)).transpose()?,
+        terminal: body.terminal_id.as_deref().map(|t| ids::terminal_id("terminal_id", t)).transpose()?,
     };
     // A client bound to a member identifies a payer at its counter (pay code, phone) only to be paid
     // itself: into its member's account. Any other receiver is as if absent to it.

@@ -316,6 +316,12 @@ pub struct FlowLineJson {
     /// The enterprise member's operator who made the order; null when none was named.
     #[schema(required, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub operator_id: Option<String>,
+    /// The receiving merchant's store where the order was paid; null when it named none.
+    #[schema(required, pattern = "^sto_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub store_id: Option<String>,
+    /// The store's terminal that sent the order; null when it named none.
+    #[schema(required, pattern = "^trm_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub terminal_id: Option<String>,
     pub balance_after: i64,
     pub available_after: i64,
 }
@@ -433,6 +439,8 @@ pub async fn wallet_flow(
                     },
                     reference: l.reference.clone(),
                     operator_id: l.operator_id.clone(),
+                    store_id: l.store_id.clone(),
+                    terminal_id: l.terminal_id.clone(),
                     balance_after: l.balance_after,
                     available_after: l.available_after,
                 })

@@ -53,6 +53,8 @@ fn concrete(route: &str) -> String {
         .replace("/transfers/{id}", "/transfers/tr_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
         .replace("/approvals/{id}", "/approvals/apr_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
         .replace("{pending_id}", "tr_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
+        .replace("{store_id}", "sto_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
+        .replace("{terminal_id}", "trm_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
         .replace("{number}", "order-1")
         .replace("{id}", "x_01JBQ8Z5S3M4V7X9Y2A6C8E0G1")
 }

@@ -231,3 +231,34 @@ on_both_backends!(a_card_payment_to_a_merchant_is_checked_and_counted_as_a_walle
     assert_eq!(app.balance(&settlement).await, 4000, "nothing reached the frozen merchant");
     app.verify_clean().await;
 });
+
+on_both_backends!(a_card_pays_at_a_store_that_takes_cards_and_the_store_is_kept_on_its_payment, |db| {
+    let app = app(db).await;
+    let (merchant, receipts) = active_merchant(&app).await;
+    let number = active_card(&app).await;
+    let stores = format!("/v1/merchants/{merchant}/stores");
+    let store = |name: &str, methods: Value| json!({"name": name, "address": "北京市海淀区某某路1号", "payment_methods": methods});
+    let takes_cards = id_of(app.post(&stores, store("卡店", json!(["card"]))).await.assert_status(StatusCode::CREATED));
+    let no_cards =
+        id_of(app.post(&stores, store("码店", json!(["pay_code"]))).await.assert_status(StatusCode::CREATED));
+    let pay = format!("/v1/cards/{number}/payments");
+
+    let mut at = card_pay("CARD-S-1", 1_000, &receipts);
+    at["store_id"] = json!(no_cards);
+    app.post(&pay, at).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "payment_method_not_accepted");
+    let mut at = card_pay("CARD-S-1", 1_000, &receipts);
+    at["store_id"] = json!(takes_cards);
+    let paid = app.post(&pay, at).await.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(
+        (paid["store_id"].as_str(), paid["amount"].as_i64()),
+        (Some(takes_cards.as_str()), Some(1_000)),
+        "{paid}"
+    );
+
+    app.post(&format!("{stores}/{takes_cards}/close"), json!({"reason": "closed"})).await.assert_status(StatusCode::OK);
+    let mut at = card_pay("CARD-S-2", 1_000, &receipts);
+    at["store_id"] = json!(takes_cards);
+    app.post(&pay, at).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "store_closed");
+    assert_eq!(app.balance(&receipts).await, 1_000);
+    app.verify_clean().await;
+});

@@ -17,18 +17,18 @@ const PHONE: &str = "13800000088";
 
 /// A brand (a channel partner) with two franchisees (merchants under it): the members, the merchants
 /// and a bound client of each.
-struct Brand {
-    brand: String,
-    a: String,
-    b: String,
-    a_member: String,
-    b_member: String,
-    at_brand: Client,
-    at_a: Client,
-    at_b: Client,
+pub(crate) struct Brand {
+    pub(crate) brand: String,
+    pub(crate) a: String,
+    pub(crate) b: String,
+    pub(crate) a_member: String,
+    pub(crate) b_member: String,
+    pub(crate) at_brand: Client,
+    pub(crate) at_a: Client,
+    pub(crate) at_b: Client,
 }
 
-async fn brand(app: &TestApp) -> Brand {
+pub(crate) async fn brand(app: &TestApp) -> Brand {
     let (brand_member, brand) = placed(app, 1, "channel_partner", None).await;
     let (a_member, a) = placed(app, 2, "merchant", Some(&brand)).await;
     let (b_member, b) = placed(app, 3, "merchant", Some(&brand)).await;
@@ -43,7 +43,7 @@ async fn brand(app: &TestApp) -> Brand {
 }
 
 /// The first account of `member` of `account_type`.
-async fn account_of(app: &TestApp, member: &str, account_type: &str) -> String {
+pub(crate) async fn account_of(app: &TestApp, member: &str, account_type: &str) -> String {
     let accounts = app.get(&format!("/v1/members/{member}/accounts")).await;
     let list = accounts.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
     let found = list.iter().find(|a| a["account_type"] == account_type);
@@ -51,7 +51,7 @@ async fn account_of(app: &TestApp, member: &str, account_type: &str) -> String {
 }
 
 /// Registers and activates a member of `merchant` through `client`: (member, customer).
-async fn member_of(app: &TestApp, client: &Client, merchant: &str, phone: &str) -> (String, String) {
+pub(crate) async fn member_of(app: &TestApp, client: &Client, merchant: &str, phone: &str) -> (String, String) {
     let body = json!({"phone": phone, "merchant_id": merchant, "name": "小王"});
     let registered = app.send_as(client, "POST", "/v1/members", body).await;
     let registered = registered.assert_status(StatusCode::CREATED).clone();

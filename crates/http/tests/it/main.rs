@@ -28,6 +28,7 @@ mod recharge_compensation;
 mod replicas;
 mod split_payments;
 mod staff;
+mod stores;
 mod wallet;
 mod wallet_held_money;
 mod wallet_model;

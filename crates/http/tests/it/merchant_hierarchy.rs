@@ -31,7 +31,7 @@ pub(crate) fn credit_code(n: u32) -> String {
 
 /// Levels: channel partners at the top; agents under them or under agents; merchants at the top or
 /// under either, special; stores, the merchants' sub-merchants. At most 4 deep. One enterprise type.
-fn parties() -> PartyConfig {
+pub(crate) fn parties() -> PartyConfig {
     let code = |c: &str| AccountTypeCode::parse(c).unwrap();
     let enterprise = MerchantTypeSpec {
         code: MerchantTypeCode::parse("enterprise").unwrap(),
@@ -79,7 +79,16 @@ pub(crate) async fn app(db: TestDatabase) -> TestApp {
 /// The API with an API client and two staff members, `MAKER` and `CHECKER` (cheap password hashing),
 /// under `parties`.
 pub(crate) async fn app_with(db: TestDatabase, parties: PartyConfig) -> TestApp {
-    let mut api = TestApp::new(db, parties, world::wallet_config()).await;
+    app_with_wallet(db, parties, world::wallet_config()).await
+}
+
+/// [`app_with`] under the wallet configuration `wallet`.
+pub(crate) async fn app_with_wallet(
+    db: TestDatabase,
+    parties: PartyConfig,
+    wallet: sanhu_service::wallet::WalletConfig,
+) -> TestApp {
+    let mut api = TestApp::new(db, parties, wallet).await;
     let staff = StaffConfig {
         hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
         login: LoginPolicy::new(3, 600).unwrap(),

@@ -196,6 +196,8 @@ pub fn card_codes() -> Vec<Rejection> {
     codes.extend(SERVICE_CODES.iter().copied());
     codes.extend(TransferError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.extend([CHANNEL_NOT_CONFIGURED, ORDER_NUMBER_INVALID, ORDER_NUMBER_REUSED, RECEIVER_NOT_FOUND]);
+    // A card's payment at a store's counter.
+    codes.extend(sanhu_core::party::store::StoreError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.sort_by_key(|r| r.code);
     codes.dedup_by_key(|r| r.code);
     codes

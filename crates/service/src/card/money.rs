@@ -29,6 +29,7 @@ use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
 use sanhu_core::id::QuoteId;
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::product::PlatformProduct;
+use sanhu_core::party::store::PaymentMethod;
 use sanhu_core::party::Actor;
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
 use sanhu_store::card::{CardInsert, CardStore, CounterAdd, QuoteRedemption, StoredCardTransaction};
@@ -136,6 +137,9 @@ pub struct CardTransaction {
     pub quote_id: Option<String>,
     pub coupons: Vec<String>,
     pub coupon_deduction: i64,
+    /// A payment at a store's counter: the receiving merchant's store and terminal.
+    pub store_id: Option<String>,
+    pub terminal_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -161,6 +165,10 @@ struct TransactionDoc {
     coupons: Vec<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     coupon_deduction: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    store_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    terminal_id: Option<String>,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -206,6 +214,8 @@ impl CardTransaction {
             quote_id: None,
             coupons: Vec::new(),
             coupon_deduction: 0,
+            store_id: None,
+            terminal_id: None,
         }
     }
 
@@ -234,6 +244,8 @@ impl CardTransaction {
                 quote_id: self.quote_id.clone(),
                 coupons: self.coupons.clone(),
                 coupon_deduction: self.coupon_deduction,
+                store_id: self.store_id.clone(),
+                terminal_id: self.terminal_id.clone(),
             }),
             created_at: self.created_at,
         }
@@ -274,6 +286,8 @@ impl CardTransaction {
             quote_id: doc.quote_id,
             coupons: doc.coupons,
             coupon_deduction: doc.coupon_deduction,
+            store_id: doc.store_id,
+            terminal_id: doc.terminal_id,
         })
     }
 }
@@ -307,6 +321,10 @@ pub struct PaymentRequest {
     /// The checkout quote it pays: the card pays what the quote left to pay, and the quote's coupons
     /// are redeemed in the write that records the payment.
     pub quote: Option<QuoteId>,
+    /// The receiving merchant's store and terminal where the card pays (`party::stores`): the store
+    /// must take cards.
+    pub store: Option<sanhu_core::id::StoreId>,
+    pub terminal: Option<sanhu_core::id::TerminalId>,
 }
 
 /// A refund to a card of (part of) one of its payments, made by the same client.
@@ -513,8 +531,16 @@ impl Cards {
         let id = transaction_id(CardTransactionKind::Payment, request.client, &request.order_number);
         let line = request.business_line.clone();
         let quoted = request.quote.map(|q| q.to_string()).unwrap_or_default();
+        let counter_named = match (request.store, request.terminal) {
+            (None, None) => String::new(),
+            (store, terminal) => format!(
+                "|at:{}:{}",
+                store.map(|s| s.to_string()).unwrap_or_default(),
+                terminal.map(|t| t.to_string()).unwrap_or_default()
+            ),
+        };
         let fingerprint = format!(
-            "payment|{number}|{}|{}|{}{}",
+            "payment|{number}|{}|{}|{}{}{counter_named}",
             request.amount.map(|a| a.to_string()).unwrap_or_default(),
             line.as_deref().unwrap_or(""),
             request.receiver,
@@ -535,6 +561,11 @@ impl Cards {
                 return Err(CardFailure::Rejected(CARD_RECEIVER_OUTSIDE_SCOPE));
             }
         }
+        // At a store's counter: the receiver's store, open, taking cards.
+        let counter = self
+            .parties()
+            .counter_of(Some(receiver_member), request.store, request.terminal, PaymentMethod::Card)
+            .await?;
         // The receiver may receive, as a wallet payment's must (a merchant not active, an account or
         // a member restricted: the same codes).
         self.wallets.account_may_receive(request.receiver, PlatformProduct::MemberCards).await?;
@@ -612,6 +643,8 @@ impl Cards {
                     .map(|q| q.coupon_ids.iter().map(|c| c.to_string()).collect())
                     .unwrap_or_default(),
                 coupon_deduction: quote.as_ref().map_or(0, |q| q.quote.coupon_deduction),
+                store_id: counter.as_ref().map(|c| c.store_id.to_string()),
+                terminal_id: counter.as_ref().and_then(|c| c.terminal_id).map(|t| t.to_string()),
                 ..CardTransaction::in_flight(
                     &id,
                     CardTransactionKind::Payment,

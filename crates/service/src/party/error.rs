@@ -6,7 +6,7 @@ use sanhu_core::party::{
     enterprise::EnterpriseError, identity::IdentityError, member::MemberError, merchant::MerchantError,
     merchant::MerchantLimitError, merge::MergeError, one_time_code::OneTimeCodeError, operator::OperatorError,
     pay_password::PayPasswordError, phone_change::PhoneChangeError, product::ProductError, product::ProductNotSigned,
-    product::ProviderError, real_name::RealNameError,
+    product::ProviderError, real_name::RealNameError, store::StoreError,
 };
 
 pub use crate::failure::{Rejection, CONCURRENT_CHANGE};
@@ -65,6 +65,7 @@ rejections_from!(
     ProductNotSigned,
     ProviderError,
     RealNameError,
+    StoreError,
 );
 
 pub const CUSTOMER_NOT_FOUND: Rejection =
@@ -154,4 +155,6 @@ const SERVICE_CODES: &[Rejection] = &[
     super::franchise::MERCHANT_MEMBER_IDENTITIES_FIXED,
     super::franchise::MERCHANT_TIER_BONUS_PLATFORM_ONLY,
     super::franchise::SMS_VERIFICATION_REQUIRED_TO_REGISTER,
+    super::stores::STORE_NOT_FOUND,
+    super::stores::TERMINAL_NOT_FOUND,
 ];

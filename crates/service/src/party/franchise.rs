@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use sanhu_core::id::{CustomerId, MemberId, MerchantId};
+use sanhu_core::party::store::{self, PaymentMethod};
 use sanhu_core::party::{Actor, Customer, LoginIdentity, Member};
 use sanhu_core::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -40,7 +41,7 @@ pub(crate) const CUSTOMER_PHONE_KEY: &str = "customer_phone";
 pub(crate) const MEMBERS_OF_MERCHANT: &str = "merchant_members";
 
 /// The settings a merchant may set, by name.
-pub const SETTING_NAMES: [&str; 7] = [
+pub const SETTING_NAMES: [&str; 9] = [
     "account_types",
     "recharge_tiers",
     "sms_verification_to_open",
@@ -48,7 +49,11 @@ pub const SETTING_NAMES: [&str; 7] = [
     "wallet_group",
     "cross_wallet_top_up",
     "clearance_account_type",
+    "payment_methods",
+    "pay_password_free_below",
 ];
+/// The settings a store sets over its merchant's.
+pub const STORE_SETTING_NAMES: [&str; 2] = ["payment_methods", "pay_password_free_below"];
 /// At most this many of a customer's members are read for its wallets.
 pub const CUSTOMER_MEMBERS_MAX: u32 = 100;
 /// At most this many recharge tiers per merchant.
@@ -133,6 +138,13 @@ pub struct MerchantSettings {
     /// into (unset: the merchant type's first account, its receipts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clearance_account_type: Option<String>,
+    /// The payment methods taken at the merchant's stores (`pay_code`, `phone_sms`, `card`, `balance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_methods: Option<Vec<String>>,
+    /// Below this amount (minor units) no pay password is asked at the merchant's stores; at or above
+    /// it, one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_password_free_below: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locked: Vec<String>,
 }
@@ -147,6 +159,8 @@ impl MerchantSettings {
             "wallet_group" => self.wallet_group.is_some(),
             "cross_wallet_top_up" => self.cross_wallet_top_up.is_some(),
             "clearance_account_type" => self.clearance_account_type.is_some(),
+            "payment_methods" => self.payment_methods.is_some(),
+            "pay_password_free_below" => self.pay_password_free_below.is_some(),
             _ => false,
         }
     }
@@ -160,6 +174,36 @@ impl MerchantSettings {
             "wallet_group" => self.wallet_group = None,
             "cross_wallet_top_up" => self.cross_wallet_top_up = None,
             "clearance_account_type" => self.clearance_account_type = None,
+            "payment_methods" => self.payment_methods = None,
+            "pay_password_free_below" => self.pay_password_free_below = None,
+            _ => {}
+        }
+    }
+}
+
+/// What a store sets over its merchant's settings (each `None`: as its merchant's).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_methods: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_password_free_below: Option<i64>,
+}
+
+impl StoreSettings {
+    pub(crate) fn sets(&self, name: &str) -> bool {
+        match name {
+            "payment_methods" => self.payment_methods.is_some(),
+            "pay_password_free_below" => self.pay_password_free_below.is_some(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn unset(&mut self, name: &str) {
+        match name {
+            "payment_methods" => self.payment_methods = None,
+            "pay_password_free_below" => self.pay_password_free_below = None,
             _ => {}
         }
     }
@@ -219,6 +263,10 @@ pub struct EffectiveSettings {
     pub cross_wallet_top_up: Effective<bool>,
     /// `None`: the merchant type's first account.
     pub clearance_account_type: Effective<Option<String>>,
+    /// The payment methods taken (the platform: every one).
+    pub payment_methods: Effective<Vec<String>>,
+    /// Below this amount no pay password is asked (`None`: as the platform requires).
+    pub pay_password_free_below: Effective<Option<i64>>,
     /// The settings locked for the merchants below a merchant of the path, and by which.
     pub locked: BTreeMap<String, String>,
     /// What the merchant itself sets.
@@ -254,6 +302,8 @@ impl Parties {
             wallet_group: Effective::platform(None),
             cross_wallet_top_up: Effective::platform(false),
             clearance_account_type: Effective::platform(None),
+            payment_methods: Effective::platform(PaymentMethod::ALL.iter().map(|m| m.as_str().to_owned()).collect()),
+            pay_password_free_below: Effective::platform(None),
             locked: BTreeMap::new(),
             own: MerchantSettings::default(),
         };
@@ -287,6 +337,14 @@ impl Parties {
             {
                 effective.clearance_account_type = Effective { value: Some(value.clone()), source: source.clone() };
             }
+            if let (Some(value), true) = (&settings.payment_methods, open("payment_methods", &effective.locked)) {
+                effective.payment_methods = Effective { value: value.clone(), source: source.clone() };
+            }
+            if let (Some(value), true) =
+                (settings.pay_password_free_below, open("pay_password_free_below", &effective.locked))
+            {
+                effective.pay_password_free_below = Effective { value: Some(value), source: source.clone() };
+            }
 
             if at == &merchant.id {
                 effective.own = settings.clone();
@@ -297,6 +355,26 @@ impl Parties {
             }
         }
         Ok(effective)
+    }
+
+    /// The settings in effect at a store: its merchant's (`merchant`, as [`Parties::settings_of`]
+    /// resolved them), with what the store sets over them, unless the merchant or one above it locked
+    /// the setting (the store's value then stands for nothing). The source of a store's value is the
+    /// store's id.
+    pub(crate) fn settings_at_store(
+        merchant: &EffectiveSettings,
+        store: &super::stores::StoredStore,
+    ) -> EffectiveSettings {
+        let mut effective = merchant.clone();
+        let open = |name: &str| !merchant.locked.contains_key(name) && !merchant.own.locked.iter().any(|l| l == name);
+        let source = Some(store.id.clone());
+        if let (Some(value), true) = (&store.settings.payment_methods, open("payment_methods")) {
+            effective.payment_methods = Effective { value: value.clone(), source: source.clone() };
+        }
+        if let (Some(value), true) = (store.settings.pay_password_free_below, open("pay_password_free_below")) {
+            effective.pay_password_free_below = Effective { value: Some(value), source };
+        }
+        effective
     }
 
     /// Changes a merchant's own settings. A setting a merchant above it locked is not set or unset
@@ -339,6 +417,8 @@ impl Parties {
             settings.wallet_group = set.wallet_group.clone().or(settings.wallet_group);
             settings.cross_wallet_top_up = set.cross_wallet_top_up.or(settings.cross_wallet_top_up);
             settings.clearance_account_type = set.clearance_account_type.clone().or(settings.clearance_account_type);
+            settings.payment_methods = set.payment_methods.clone().or(settings.payment_methods);
+            settings.pay_password_free_below = set.pay_password_free_below.or(settings.pay_password_free_below);
             if let Some(locked) = &change.locked {
                 settings.locked = locked.clone();
                 settings.locked.sort();
@@ -401,6 +481,12 @@ impl Parties {
             if !self.config.account_types.iter().any(|t| t.code().as_str() == code) {
                 return Err(invalid());
             }
+        }
+        if let Some(methods) = &change.set.payment_methods {
+            store::check_methods(methods).map_err(|_| invalid())?;
+        }
+        if let Some(threshold) = change.set.pay_password_free_below {
+            store::check_threshold(threshold).map_err(|_| invalid())?;
         }
         if let Some(group) = &change.set.wallet_group {
             if group.is_empty() || group.chars().count() > 32 || group.chars().any(char::is_control) {

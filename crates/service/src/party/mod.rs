@@ -31,6 +31,7 @@ pub(crate) mod products;
 pub(crate) mod providers;
 mod sealing;
 mod secret;
+pub(crate) mod stores;
 
 use sanhu_core::party::member::DormancyPolicy;
 use sanhu_core::party::{AccountTypes, OneTimeCodePolicy, PayPasswordPolicy};
@@ -48,9 +49,9 @@ pub use documents::{
 pub use enterprises::{EnterpriseRegistration, RegisteredEnterprise};
 pub use error::{rule_codes, PartyError, Rejection, CONCURRENT_CHANGE, CUSTOMER_NOT_FOUND};
 pub use franchise::{
-    Effective, EffectiveSettings, MerchantSettings, SettingsChange, TierSetting, ACCOUNT_TYPE_NOT_OFFERED,
-    MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED, MERCHANT_TIER_BONUS_PLATFORM_ONLY,
-    SETTING_NAMES,
+    Effective, EffectiveSettings, MerchantSettings, SettingsChange, StoreSettings, TierSetting,
+    ACCOUNT_TYPE_NOT_OFFERED, MERCHANT_SETTINGS_FROM_ABOVE, MERCHANT_SETTING_INVALID, MERCHANT_SETTING_LOCKED,
+    MERCHANT_TIER_BONUS_PLATFORM_ONLY, SETTING_NAMES, STORE_SETTING_NAMES,
 };
 pub use hierarchy::SubMerchantApplication;
 pub use identities::{PhoneChangeProgress, PhoneChangeStarted};
@@ -68,6 +69,10 @@ pub use products::{Authoriser, Signing, SigningReview, SigningView};
 pub use providers::{ProviderAuthorisation, Purpose, Reached, PROVIDER_PRODUCTS_MAX};
 pub use sealing::SealingReport;
 pub use secret::{PartySecret, PARTY_SECRET_BYTES_MIN};
+pub use stores::{
+    Counter, NewStore, StoreSettingsChange, StoredStore, StoredTerminal, STORES_PER_MERCHANT_MAX_DEFAULT,
+    STORE_NOT_FOUND, TERMINALS_PER_STORE_MAX_DEFAULT, TERMINAL_NOT_FOUND,
+};
 
 /// How the three-party model is set up on this platform.
 #[derive(Clone, Debug)]
@@ -103,6 +108,10 @@ pub struct PartyConfig {
     pub merchant_levels: sanhu_core::party::merchant_level::MerchantLevels,
     /// The products merchants sign (`[[products]]`).
     pub products: sanhu_core::party::product::Products,
+    /// How many stores one merchant may have, closed ones counted (`store_limit_reached`).
+    pub stores_per_merchant_max: u32,
+    /// How many terminals one store may have, disabled ones counted (`terminal_limit_reached`).
+    pub terminals_per_store_max: u32,
 }
 
 impl Default for PartyConfig {
@@ -121,6 +130,8 @@ impl Default for PartyConfig {
             bill_period_closed_after_s: sanhu_core::bill::BILL_PERIOD_CLOSED_AFTER_S_DEFAULT,
             merchant_levels: sanhu_core::party::merchant_level::MerchantLevels::default_set(),
             products: sanhu_core::party::product::Products::default_set(),
+            stores_per_merchant_max: stores::STORES_PER_MERCHANT_MAX_DEFAULT,
+            terminals_per_store_max: stores::TERMINALS_PER_STORE_MAX_DEFAULT,
         }
     }
 }

@@ -341,6 +341,8 @@ pub fn wallet_codes() -> Vec<Rejection> {
     codes.extend(MerchantLimitError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.push(Rejection::of(MerchantError::NotReceiving));
     codes.extend(ProductNotSigned::ALL.iter().map(|e| Rejection::of(*e)));
+    // What a payment at a store's counter may refuse.
+    codes.extend(sanhu_core::party::store::StoreError::ALL.iter().map(|e| Rejection::of(*e)));
     codes.sort_by_key(|r| r.code);
     codes.dedup_by_key(|r| r.code);
     codes

@@ -178,6 +178,9 @@ pub struct FlowLine {
     pub reference: Option<String>,
     /// The enterprise member's operator who made the order (`operator.rs`), if one did.
     pub operator_id: Option<String>,
+    /// The store and terminal where the order was paid (`counter.rs`), if it names them.
+    pub store_id: Option<String>,
+    pub terminal_id: Option<String>,
     /// The account's posted balance just after the entry.
     pub balance_after: i64,
     /// The account's available balance (balance less what is frozen) just after the entry.
@@ -272,6 +275,8 @@ impl Wallets {
                 counterparty: counterparty(other, known.iter().find(|a| a.id == other)),
                 reference: transfer.reference.clone(),
                 operator_id: super::operator::in_metadata(&transfer.metadata),
+                store_id: super::counter::in_metadata(&transfer.metadata).0,
+                terminal_id: super::counter::in_metadata(&transfer.metadata).1,
                 balance_after: Counters::balance(&after, account.normal_side),
                 available_after: Counters::available(&after, account.normal_side),
             });

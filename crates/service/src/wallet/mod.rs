@@ -36,6 +36,7 @@ mod adjustment;
 pub(crate) mod chain;
 mod clearance;
 mod compensation;
+mod counter;
 mod deposit;
 mod error;
 mod escrow;
@@ -196,6 +197,11 @@ pub struct WalletConfig {
     pub pay_code_ttl_s: u32,
     /// Whether a payment may name its payer by phone and an SMS code sent to it (`pay_code.rs`).
     pub pay_by_phone: bool,
+    /// Where the platform requires the pay password, the most a store's pay-password-free threshold
+    /// waives it below (`counter.rs`): the platform's ceiling on 小额免密, so that a receiving merchant
+    /// never waives its payers' consent past it. 0: a store's threshold waives nothing (it may still
+    /// ask the password at or above it).
+    pub pay_password_free_max: i64,
     /// Failed redemptions of card codes a caller may make for members other than its own within the
     /// guessing window, across them all (`card/codes.rs`; core's bounds).
     pub card_code_caller_attempts: i64,
@@ -242,6 +248,7 @@ impl WalletConfig {
             withdrawal_pay_password: PayPasswordRule::NotRequired,
             pay_code_ttl_s: sanhu_core::wallet::pay_code::PAY_CODE_TTL_S_DEFAULT,
             pay_by_phone: false,
+            pay_password_free_max: 0,
             card_code_caller_attempts: sanhu_core::card::redemption::CALLER_FAILED_REDEMPTIONS_DEFAULT,
         }
     }

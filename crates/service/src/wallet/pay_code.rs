@@ -125,6 +125,17 @@ pub const PAY_BY_PHONE_NOT_ALLOWED: Rejection = Rejection {
     message: "this platform does not take payments by phone and SMS code (wallet.pay_by_phone)",
 };
 
+impl PayCodeHolder {
+    /// How the payer was identified at the counter: by pay code, or by phone and SMS code.
+    pub fn method(&self) -> sanhu_core::party::store::PaymentMethod {
+        use sanhu_core::party::store::PaymentMethod;
+        match self.proof {
+            Proof::Sms(..) => PaymentMethod::PhoneSms,
+            Proof::PayCode(_) | Proof::Recorded => PaymentMethod::PayCode,
+        }
+    }
+}
+
 impl Wallets {
     fn pay_code_record(&self, code: &PayCodeText) -> String {
         let digest = self.parties.config().secret.code_digest(&code.hash_input());

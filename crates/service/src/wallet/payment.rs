@@ -15,8 +15,9 @@
 //! - a chain the ledger refuses (the merchant's account no longer holds the money) marks the refund
 //!   `failed`, and it stops counting.
 
-use sanhu_core::id::{ClientId, MemberId, OperatorId};
+use sanhu_core::id::{ClientId, MemberId, OperatorId, StoreId, TerminalId};
 use sanhu_core::party::product::PlatformProduct;
+use sanhu_core::party::store::PaymentMethod;
 use sanhu_core::party::{Actor, MemberAction, Operation};
 use sanhu_core::wallet::{
     plan_capture, plan_payment, plan_refund, release_holds, Deduction, Hold, Shortfall, TransferMeta, Wallet,
@@ -87,6 +88,9 @@ pub struct PaymentRequest {
     pub pay_password: Option<String>,
     /// The enterprise member's operator who pays (`operator.rs`).
     pub operator: Option<OperatorId>,
+    /// The receiving merchant's store and terminal where it is paid (`counter.rs`).
+    pub store: Option<StoreId>,
+    pub terminal: Option<TerminalId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +206,11 @@ pub struct Payment {
     /// What counts against the payer's payment limits (`limits.rs`).
     #[serde(default)]
     pub(super) limits: super::limits::LimitsUse,
+    /// The receiving merchant's store and terminal where it was paid (`counter.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_id: Option<String>,
 }
 json_document!(Payment, "payment");
 
@@ -284,7 +293,11 @@ impl Wallets {
         }
         let member = self.parties.member_acts(request.member, MemberAction::Pay).await?;
         self.customer_may(member.member.customer(), Side::Pays).await?;
-        self.check_pay_password(request.member, request.pay_password.as_deref()).await?;
+        // At a store's counter, the store's settings decide the method and the pay password.
+        let method = code.map_or(PaymentMethod::Balance, PayCodeHolder::method);
+        let counter = self.counter_at(request.store, request.terminal, &request.receiver, method).await?;
+        self.check_pay_password_at(request.member, request.pay_password.as_deref(), request.amount, counter.as_ref())
+            .await?;
         let receiver = self.receiver_account(&request.receiver).await?;
         self.not_own_account(request.member, member.member.customer(), receiver).await?;
         self.spent_within_scope(&member, receiver).await?;
@@ -335,6 +348,7 @@ impl Wallets {
             }
             let meta =
                 super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
+            let meta = super::counter::meta(meta, counter.as_ref());
             let (status, chain, holds) = match request.mode {
                 PaymentMode::Immediate => {
                     let chain = plan.transfers(receiver, &meta, &mut ids_for(&id, "pay"));
@@ -387,6 +401,8 @@ impl Wallets {
                 splits: Vec::new(),
                 operator,
                 limits,
+                store_id: counter.as_ref().map(|c| c.store_id.to_string()),
+                terminal_id: counter.as_ref().and_then(|c| c.terminal_id).map(|t| t.to_string()),
             };
             work.put(&payment);
             work.history(
@@ -395,7 +411,8 @@ impl Wallets {
                 "payment.created",
                 actor,
                 None,
-                json!({ "amount": payment.amount, "paid": payment.paid, "status": status, "pay_code": code.is_some() }),
+                json!({ "amount": payment.amount, "paid": payment.paid, "status": status, "pay_code": code.is_some(),
+                        "store_id": payment.store_id, "terminal_id": payment.terminal_id }),
             );
             Ok(payment)
         })?;
@@ -739,6 +756,8 @@ fn same_payment(existing: Payment, request: &PaymentRequest) -> Result<Payment, 
     if existing.member_id == request.member
         && existing.amount == request.amount
         && (request.operator.is_none() || existing.operator_id() == request.operator)
+        && (request.store.is_none() || existing.store_id == request.store.map(|s| s.to_string()))
+        && (request.terminal.is_none() || existing.terminal_id == request.terminal.map(|t| t.to_string()))
     {
         Ok(existing)
     } else {

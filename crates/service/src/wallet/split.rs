@@ -322,6 +322,8 @@ impl Wallets {
                 splits,
                 operator,
                 limits,
+                store_id: None,
+                terminal_id: None,
             };
             work.put(&payment);
             let shares: Vec<_> = payment
