@@ -57,6 +57,12 @@ pub enum CardTransactionKind {
     Recharge,
     Payment,
     Refund,
+    /// What a re-issued card held, moved to its successor.
+    Reissue,
+    /// What an expired card held, forfeited to the platform's income as its type says.
+    Forfeit,
+    /// What a cancelled card held, refunded.
+    Cancel,
 }
 
 impl CardTransactionKind {
@@ -66,12 +72,21 @@ impl CardTransactionKind {
             CardTransactionKind::Recharge => "recharge",
             CardTransactionKind::Payment => "payment",
             CardTransactionKind::Refund => "refund",
+            CardTransactionKind::Reissue => "reissue",
+            CardTransactionKind::Forfeit => "forfeit",
+            CardTransactionKind::Cancel => "cancel",
         }
     }
 
     fn parse(text: &str) -> Option<CardTransactionKind> {
         use CardTransactionKind::*;
-        [Sale, Recharge, Payment, Refund].into_iter().find(|k| k.as_str() == text)
+        [Sale, Recharge, Payment, Refund, Reissue, Forfeit, Cancel].into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether it closes a card: all it holds moved out by a balancing transfer, its amount what the
+    /// ledger moved.
+    pub fn closes(self) -> bool {
+        matches!(self, CardTransactionKind::Reissue | CardTransactionKind::Forfeit | CardTransactionKind::Cancel)
     }
 }
 
@@ -136,6 +151,10 @@ pub struct CardTransaction {
     pub quote_id: Option<String>,
     pub coupons: Vec<String>,
     pub coupon_deduction: i64,
+    /// A re-issue: the successor's number.
+    pub successor: Option<String>,
+    /// A cancellation: how its balance was refunded (`wallet`, `cash`, `none`).
+    pub refund_method: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -161,6 +180,10 @@ struct TransactionDoc {
     coupons: Vec<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     coupon_deduction: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    successor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refund_method: Option<String>,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -206,6 +229,8 @@ impl CardTransaction {
             quote_id: None,
             coupons: Vec::new(),
             coupon_deduction: 0,
+            successor: None,
+            refund_method: None,
         }
     }
 
@@ -234,12 +259,14 @@ impl CardTransaction {
                 quote_id: self.quote_id.clone(),
                 coupons: self.coupons.clone(),
                 coupon_deduction: self.coupon_deduction,
+                successor: self.successor.clone(),
+                refund_method: self.refund_method.clone(),
             }),
             created_at: self.created_at,
         }
     }
 
-    fn restore(t: StoredCardTransaction) -> anyhow::Result<CardTransaction> {
+    pub(crate) fn restore(t: StoredCardTransaction) -> anyhow::Result<CardTransaction> {
         let doc: TransactionDoc = decode(&t.data, "card transaction")?;
         Ok(CardTransaction {
             kind: CardTransactionKind::parse(&t.kind).ok_or_else(|| anyhow!("stored transaction kind {:?}", t.kind))?,
@@ -274,6 +301,8 @@ impl CardTransaction {
             quote_id: doc.quote_id,
             coupons: doc.coupons,
             coupon_deduction: doc.coupon_deduction,
+            successor: doc.successor,
+            refund_method: doc.refund_method,
         })
     }
 }
@@ -374,6 +403,10 @@ impl Cards {
             Ok(transfers) => {
                 transaction.status = TransactionStatus::Succeeded;
                 transaction.transfers = transfers.iter().map(|t| t.id).collect();
+                if transaction.kind.closes() {
+                    // A balancing transfer: what it moved, which is at most what was read.
+                    transaction.amount = transfers.iter().map(|t| t.amount).sum();
+                }
                 None
             }
             Err(refusal) => {

@@ -36,6 +36,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (16, include_str!("schema_v16.sql")),
     // Balance monitors and each watched account's state (see `crate::webhook`).
     (17, include_str!("schema_v17.sql")),
+    // A card's validity end as a column, for the expiry job's index (see `crate::card`).
+    (20, include_str!("schema_v20.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

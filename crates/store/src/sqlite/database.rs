@@ -39,6 +39,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("schema_v14.sql")),
     // Balance monitors and each watched account's state (see `crate::webhook`).
     (15, include_str!("schema_v15.sql")),
+    // A card's validity end as a column, for the expiry job's index (see `crate::card`).
+    (18, include_str!("schema_v18.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {
