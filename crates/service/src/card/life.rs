@@ -129,7 +129,7 @@ impl Cards {
         self.freeze_card(number, true, reason, binding).await
     }
 
-    /// Re-issues a card (补卡): a new number carrying its balance, terms, validity and member; the
+    /// Re-issues an active or lost card (补卡): a new number carrying its balance, terms, validity and member; the
     /// old card dead (`reissued`), naming its successor. The same request number answers the same
     /// successor.
     pub async fn reissue_card(
@@ -203,6 +203,13 @@ impl Cards {
         member: MemberId,
         binding: Option<MemberId>,
     ) -> Result<Card, CardFailure> {
+        // The member is one the caller reaches (a bound client: its own member and those below it),
+        // else absent to it, as the access layer answers any other member id.
+        if let Some(bound) = binding {
+            if !self.parties().reaches(bound, member).await? {
+                return Err(CardFailure::NotFound(crate::party::error::MEMBER_NOT_FOUND));
+            }
+        }
         let stored = self.parties().get_member(member).await?;
         let active = matches!(stored.member.status(), MemberStatus::Normal | MemberStatus::Dormant);
         self.change_card(number, binding, move |card, now| {
@@ -310,7 +317,7 @@ impl Cards {
         .await
     }
 
-    /// Cancels a card (退卡): its remaining balance refunded (to its member's wallet account, or in
+    /// Cancels an active, lost or expired card (退卡): its remaining balance refunded (to its member's wallet account, or in
     /// cash through the issuing merchant's member's account), the card dead (`cancelled`).
     pub async fn cancel_card(
         &self,
@@ -509,23 +516,28 @@ impl Cards {
                 Ok(()) => expired += 1,
                 // Changed meanwhile (extended, frozen, re-issued): not this pass's to expire.
                 Err(CardFailure::Rejected(_)) => {}
-                Err(other) => return Err(other),
+                // One card that fails does not stop the others; the next pass tries it again.
+                Err(error) => tracing::warn!(card.number = %number, error = %error, "a card's expiry failed"),
             }
         }
         Ok(expired)
     }
 }
 
+/// An active or lost card is re-issued; a frozen one is not (a freeze is lifted by an unfreeze, not
+/// escaped by a new card).
 fn reissuable(status: CardStatus) -> Result<(), CardError> {
     match status {
-        CardStatus::Active | CardStatus::Frozen | CardStatus::Lost => Ok(()),
+        CardStatus::Active | CardStatus::Lost => Ok(()),
         other => Err(other.refusal().unwrap_or(CardError::NotActive)),
     }
 }
 
+/// An active, lost or expired card is cancelled; a frozen one is not (its balance stays where the
+/// freeze holds it).
 fn cancellable(status: CardStatus) -> Result<(), CardError> {
     match status {
-        CardStatus::Active | CardStatus::Frozen | CardStatus::Lost | CardStatus::Expired => Ok(()),
+        CardStatus::Active | CardStatus::Lost | CardStatus::Expired => Ok(()),
         other => Err(other.refusal().unwrap_or(CardError::NotActive)),
     }
 }
