@@ -158,7 +158,10 @@ impl ExpiryPolicy {
     }
 
     pub fn parse(text: &str) -> Result<ExpiryPolicy, CardError> {
-        [ExpiryPolicy::Keep, ExpiryPolicy::Forfeit].into_iter().find(|p| p.as_str() == text).ok_or(CardError::ExpiryInvalid)
+        [ExpiryPolicy::Keep, ExpiryPolicy::Forfeit]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or(CardError::ExpiryInvalid)
     }
 }
 

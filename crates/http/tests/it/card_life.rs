@@ -52,21 +52,30 @@ on_both_backends!(a_lost_card_is_reissued_with_its_balance_terms_and_member_and_
     api.post(&format!("{path}/bind"), json!({"member_id": holder})).await.assert_status(StatusCode::OK);
     let recharge = json!({"order_number": "R-1", "amount": 10000, "channel": "alipay"});
     api.post(&format!("{path}/recharges"), recharge).await.assert_status(StatusCode::CREATED);
-    api.post(&format!("{path}/payments"), pay_body("P-1", 1235, "coffee", &shop)).await.assert_status(StatusCode::CREATED);
+    api.post(&format!("{path}/payments"), pay_body("P-1", 1235, "coffee", &shop))
+        .await
+        .assert_status(StatusCode::CREATED);
     let before = card(api, &number).await;
     assert_eq!(balance(&before), 500_000 + 10_000 - 865);
 
     // Reported lost: it pays, is recharged and is unfrozen no more.
     let lost = api.post(&format!("{path}/report-lost"), json!({"reason": "钱包丢了"})).await;
-    assert_eq!((lost.assert_status(StatusCode::OK)["status"].as_str(), lost.body["lost"].as_bool()), (Some("lost"), Some(true)));
+    assert_eq!(
+        (lost.assert_status(StatusCode::OK)["status"].as_str(), lost.body["lost"].as_bool()),
+        (Some("lost"), Some(true))
+    );
     api.post(&format!("{path}/payments"), pay_body("P-2", 100, "coffee", &shop))
         .await
         .assert_error(StatusCode::CONFLICT, "card_lost");
     api.post(&format!("{path}/recharges"), json!({"order_number": "R-2", "amount": 100, "channel": "alipay"}))
         .await
         .assert_error(StatusCode::CONFLICT, "card_lost");
-    api.post(&format!("{path}/unfreeze"), json!({"reason": "找到了"})).await.assert_error(StatusCode::CONFLICT, "card_lost");
-    api.post(&format!("{path}/report-lost"), json!({"reason": "again"})).await.assert_error(StatusCode::CONFLICT, "card_lost");
+    api.post(&format!("{path}/unfreeze"), json!({"reason": "找到了"}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "card_lost");
+    api.post(&format!("{path}/report-lost"), json!({"reason": "again"}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "card_lost");
 
     // Re-issued: a new number of the same segment, the balance to the cent, the terms, the validity
     // and the member carried over.
@@ -75,13 +84,18 @@ on_both_backends!(a_lost_card_is_reissued_with_its_balance_terms_and_member_and_
     let successor = new["number"].as_str().unwrap().to_owned();
     assert!(successor != number && successor.starts_with("8601") && luhn_valid(&successor), "{successor}");
     assert_eq!((new["status"].as_str(), balance(&new)), (Some("active"), 509_135));
-    for field in ["member_id", "type_id", "type_version", "batch_id", "terms", "valid_from", "valid_until", "channel", "owner"] {
+    for field in
+        ["member_id", "type_id", "type_version", "batch_id", "terms", "valid_from", "valid_until", "channel", "owner"]
+    {
         assert_eq!(new[field], before[field], "{field}");
     }
     assert_eq!(new["replaces"], number.as_str());
     assert_ne!(new["account_id"], before["account_id"]);
     let old = card(api, &number).await;
-    assert_eq!((old["status"].as_str(), balance(&old), old["replaced_by"].as_str()), (Some("reissued"), 0, Some(successor.as_str())));
+    assert_eq!(
+        (old["status"].as_str(), balance(&old), old["replaced_by"].as_str()),
+        (Some("reissued"), 0, Some(successor.as_str()))
+    );
     let old_account = api.account(old["account_id"].as_str().unwrap()).await;
     assert!(old_account["debits_blocked"].as_bool().unwrap() && old_account["credits_blocked"].as_bool().unwrap());
     // The same request answers the same card; another re-issue of the dead card is refused.
@@ -172,7 +186,9 @@ on_both_backends!(an_expired_card_keeps_its_balance_and_is_extended_or_forfeits_
     let (_, shop) = api.active_member("13800000001").await;
     // A card still valid is not expired.
     let gold = app.active_card().await;
-    api.post(&format!("/v1/cards/{gold}/expire"), json!({})).await.assert_error(StatusCode::CONFLICT, "card_still_valid");
+    api.post(&format!("/v1/cards/{gold}/expire"), json!({}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "card_still_valid");
 
     // Two cards valid for a moment: one keeps its balance, one forfeits it.
     let now = sanhu_service::clock::now().nanos();
@@ -203,7 +219,8 @@ on_both_backends!(an_expired_card_keeps_its_balance_and_is_extended_or_forfeits_
     let gone = card(api, &forfeited).await;
     assert_eq!((gone["status"].as_str(), balance(&gone)), (Some("expired"), 0));
     assert_eq!(api.platform_balance("card_forfeits").await, 500_000, "the platform's income from forfeits");
-    let record = api.get(&format!("/v1/cards/{forfeited}/transactions")).await.assert_status(StatusCode::OK)["data"][0].clone();
+    let record =
+        api.get(&format!("/v1/cards/{forfeited}/transactions")).await.assert_status(StatusCode::OK)["data"][0].clone();
     assert_eq!((record["kind"].as_str(), record["amount"].as_i64()), (Some("forfeit"), Some(500_000)));
     assert!(record["order_number"].as_str().unwrap().starts_with("expiry-"));
     assert_eq!(cards.expire_due_cards(sanhu_service::clock::now(), 100).await.unwrap(), 0, "nothing left");
@@ -241,7 +258,9 @@ on_both_backends!(a_cancelled_card_refunds_its_balance_to_the_members_wallet_and
     let number = app.active_card().await;
     let path = format!("/v1/cards/{number}");
     api.post(&format!("{path}/bind"), json!({"member_id": holder})).await.assert_status(StatusCode::OK);
-    api.post(&format!("{path}/payments"), pay_body("P-1", 1235, "coffee", &shop)).await.assert_status(StatusCode::CREATED);
+    api.post(&format!("{path}/payments"), pay_body("P-1", 1235, "coffee", &shop))
+        .await
+        .assert_status(StatusCode::CREATED);
 
     // A frozen card is neither re-issued nor cancelled: its freeze is lifted by an unfreeze only.
     api.post(&format!("{path}/freeze"), json!({"reason": "冻结"})).await.assert_status(StatusCode::OK);
@@ -252,9 +271,7 @@ on_both_backends!(a_cancelled_card_refunds_its_balance_to_the_members_wallet_and
     api.post(&format!("{path}/cancel"), frozen_cancel).await.assert_error(StatusCode::CONFLICT, "card_not_active");
     api.post(&format!("{path}/unfreeze"), json!({"reason": "解冻"})).await.assert_status(StatusCode::OK);
 
-    let cancel = |order: &str, to: &str, account: &str| {
-        json!({"order_number": order, "reason": "退卡", "refund_to": to, "account_id": account})
-    };
+    let cancel = |order: &str, to: &str, account: &str| json!({"order_number": order, "reason": "退卡", "refund_to": to, "account_id": account});
     api.post(&format!("{path}/cancel"), json!({"order_number": "C-0", "reason": "退卡"}))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "card_cancel_refund_invalid");
@@ -267,7 +284,11 @@ on_both_backends!(a_cancelled_card_refunds_its_balance_to_the_members_wallet_and
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "card_cancel_refund_invalid");
     assert_eq!(card(api, &number).await["status"], "active", "a refused cancellation changed nothing");
 
-    let done = api.post(&format!("{path}/cancel"), cancel("C-1", "wallet", &wallet)).await.assert_status(StatusCode::OK).clone();
+    let done = api
+        .post(&format!("{path}/cancel"), cancel("C-1", "wallet", &wallet))
+        .await
+        .assert_status(StatusCode::OK)
+        .clone();
     assert_eq!((done["card"]["status"].as_str(), balance(&done["card"])), (Some("cancelled"), 0));
     assert_eq!(
         (done["refund"]["kind"].as_str(), done["refund"]["amount"].as_i64(), done["refund"]["refund_method"].as_str()),
@@ -293,50 +314,54 @@ on_both_backends!(a_cancelled_card_refunds_its_balance_to_the_members_wallet_and
     api.verify_clean().await;
 });
 
-on_both_backends!(another_merchants_client_reaches_none_of_a_cards_life_and_a_merchants_card_is_refunded_in_cash, |db| {
-    let app = app(db).await;
-    let api = &app.api;
-    let (cafe, cafe_member, cafe_account) = merchant(api, "13800000001", 1).await;
-    let (_, bakery_member, _) = merchant(api, "13800000002", 2).await;
-    let ours = bound_client(&api.db.store, &cafe_member, "cafe").await;
-    let theirs = bound_client(&api.db.store, &bakery_member, "bakery").await;
-    let mut terms = gold_terms();
-    terms["transferable"] = json!(true);
-    let body = json!({"name": "咖啡卡", "grade": 2, "terms": terms, "merchant_id": cafe});
-    let cafe_type = id(api.send_as(&ours, "POST", "/v1/card-types", body).await.assert_status(StatusCode::CREATED));
-    let segment = app.segment("8605", 0, 999).await;
-    let batch_body = json!({"type_id": cafe_type, "segment_id": segment, "channel": "store", "quantity": 5});
-    let batch = id(api.send_as(&ours, "POST", "/v1/card-batches", batch_body).await.assert_status(StatusCode::CREATED));
-    app.approve(&batch).await;
-    let sale = json!({"order_number": "S-1", "batch_id": batch, "payment_channel": "alipay"});
-    let sold = api.send_as(&ours, "POST", "/v1/cards", sale).await;
-    let number = sold.assert_status(StatusCode::CREATED)["number"].as_str().unwrap().to_owned();
-    let path = format!("/v1/cards/{number}");
-    api.send_as(&ours, "POST", &format!("{path}/activate"), json!({})).await.assert_status(StatusCode::OK);
-    let (holder, _) = api.active_member("13800000003").await;
+on_both_backends!(
+    another_merchants_client_reaches_none_of_a_cards_life_and_a_merchants_card_is_refunded_in_cash,
+    |db| {
+        let app = app(db).await;
+        let api = &app.api;
+        let (cafe, cafe_member, cafe_account) = merchant(api, "13800000001", 1).await;
+        let (_, bakery_member, _) = merchant(api, "13800000002", 2).await;
+        let ours = bound_client(&api.db.store, &cafe_member, "cafe").await;
+        let theirs = bound_client(&api.db.store, &bakery_member, "bakery").await;
+        let mut terms = gold_terms();
+        terms["transferable"] = json!(true);
+        let body = json!({"name": "咖啡卡", "grade": 2, "terms": terms, "merchant_id": cafe});
+        let cafe_type = id(api.send_as(&ours, "POST", "/v1/card-types", body).await.assert_status(StatusCode::CREATED));
+        let segment = app.segment("8605", 0, 999).await;
+        let batch_body = json!({"type_id": cafe_type, "segment_id": segment, "channel": "store", "quantity": 5});
+        let batch =
+            id(api.send_as(&ours, "POST", "/v1/card-batches", batch_body).await.assert_status(StatusCode::CREATED));
+        app.approve(&batch).await;
+        let sale = json!({"order_number": "S-1", "batch_id": batch, "payment_channel": "alipay"});
+        let sold = api.send_as(&ours, "POST", "/v1/cards", sale).await;
+        let number = sold.assert_status(StatusCode::CREATED)["number"].as_str().unwrap().to_owned();
+        let path = format!("/v1/cards/{number}");
+        api.send_as(&ours, "POST", &format!("{path}/activate"), json!({})).await.assert_status(StatusCode::OK);
+        let (holder, _) = api.active_member("13800000003").await;
 
-    for (route, body) in [
-        ("report-lost", json!({"reason": "x"})),
-        ("reissue", json!({"order_number": "X-1", "reason": "x"})),
-        ("transfer", json!({"member_id": holder})),
-        ("expire", json!({})),
-        ("extend", json!({"valid_through": platform_date(30)})),
-        ("cancel", json!({"order_number": "X-2", "reason": "x", "refund_to": "cash", "account_id": cafe_account})),
-    ] {
-        api.send_as(&theirs, "POST", &format!("{path}/{route}"), body)
+        for (route, body) in [
+            ("report-lost", json!({"reason": "x"})),
+            ("reissue", json!({"order_number": "X-1", "reason": "x"})),
+            ("transfer", json!({"member_id": holder})),
+            ("expire", json!({})),
+            ("extend", json!({"valid_through": platform_date(30)})),
+            ("cancel", json!({"order_number": "X-2", "reason": "x", "refund_to": "cash", "account_id": cafe_account})),
+        ] {
+            api.send_as(&theirs, "POST", &format!("{path}/{route}"), body)
+                .await
+                .assert_error(StatusCode::NOT_FOUND, "card_not_found");
+        }
+        // Nor does its own client pass the card to a member it does not reach.
+        api.send_as(&ours, "POST", &format!("{path}/transfer"), json!({"member_id": bakery_member}))
             .await
-            .assert_error(StatusCode::NOT_FOUND, "card_not_found");
-    }
-    // Nor does its own client pass the card to a member it does not reach.
-    api.send_as(&ours, "POST", &format!("{path}/transfer"), json!({"member_id": bakery_member}))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "member_not_found");
-    assert_eq!(card(api, &number).await["status"], "active", "nothing changed");
+            .assert_error(StatusCode::NOT_FOUND, "member_not_found");
+        assert_eq!(card(api, &number).await["status"], "active", "nothing changed");
 
-    // Its own client cancels it, refunded in cash through the merchant's own account.
-    let cash = json!({"order_number": "C-1", "reason": "退卡", "refund_to": "cash", "account_id": cafe_account});
-    let done = api.send_as(&ours, "POST", &format!("{path}/cancel"), cash).await;
-    assert_eq!(done.assert_status(StatusCode::OK)["refund"]["refund_method"], "cash");
-    assert_eq!(api.balance(&cafe_account).await, 500_000);
-    api.verify_clean().await;
-});
+        // Its own client cancels it, refunded in cash through the merchant's own account.
+        let cash = json!({"order_number": "C-1", "reason": "退卡", "refund_to": "cash", "account_id": cafe_account});
+        let done = api.send_as(&ours, "POST", &format!("{path}/cancel"), cash).await;
+        assert_eq!(done.assert_status(StatusCode::OK)["refund"]["refund_method"], "cash");
+        assert_eq!(api.balance(&cafe_account).await, 500_000);
+        api.verify_clean().await;
+    }
+);

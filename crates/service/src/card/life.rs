@@ -125,7 +125,12 @@ fn closing_kind(status: CardStatus) -> anyhow::Result<(CardTransactionKind, &'st
 impl Cards {
     /// Reports an active or frozen card lost (挂失): its status is `lost`, its account's debits
     /// blocked; it pays nothing and is not unfrozen, but re-issued (or cancelled).
-    pub async fn report_lost(&self, number: &str, reason: String, binding: Option<MemberId>) -> Result<Card, CardFailure> {
+    pub async fn report_lost(
+        &self,
+        number: &str,
+        reason: String,
+        binding: Option<MemberId>,
+    ) -> Result<Card, CardFailure> {
         self.freeze_card(number, true, reason, binding).await
     }
 
@@ -232,7 +237,12 @@ impl Cards {
     /// Expires an active card whose validity ended (the job's work, done now for the back office):
     /// `expired`; a stored-value card whose type forfeits its balance has it moved to the platform's
     /// card-forfeit income, with a record. An expired card answers as it is.
-    pub async fn expire_card(&self, number: &str, binding: Option<MemberId>, actor: &Actor) -> Result<Card, CardFailure> {
+    pub async fn expire_card(
+        &self,
+        number: &str,
+        binding: Option<MemberId>,
+        actor: &Actor,
+    ) -> Result<Card, CardFailure> {
         let _turn = self.turn(format!("card:{number}")).await;
         self.expire_in_turn(number, binding, &actor_text(actor)).await?;
         drop(_turn);
@@ -548,7 +558,8 @@ fn extension_end(calendar: &sanhu_core::PlatformCalendar, date: &str, now: Times
     let invalid = CardError::ExtensionInvalid;
     let parts: Vec<&str> = date.split('-').collect();
     let [y, m, d] = parts[..] else { return Err(invalid) };
-    let well_formed = y.len() == 4 && m.len() == 2 && d.len() == 2 && date.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    let well_formed =
+        y.len() == 4 && m.len() == 2 && d.len() == 2 && date.bytes().all(|b| b.is_ascii_digit() || b == b'-');
     if !well_formed {
         return Err(invalid);
     }
