@@ -208,6 +208,8 @@ impl Cards {
         member: MemberId,
         binding: Option<MemberId>,
     ) -> Result<Card, CardFailure> {
+        // The card first: another's answers as if absent, whatever the member.
+        self.load_card(number, binding).await?;
         // The member is one the caller reaches (a bound client: its own member and those below it),
         // else absent to it, as the access layer answers any other member id.
         if let Some(bound) = binding {
