@@ -83,6 +83,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     ));
     // Cards whose ledger blocks a crash left pending are finished at startup, then every minute.
     tokio::spawn(jobs::repair_card_blocks(state.cards(), jobs::CARD_BLOCKS_PENDING_REPAIRED_AFTER));
+    // Cards whose validity ended are expired (their balances kept or forfeited as their types say).
+    tokio::spawn(jobs::expire_cards(state.cards(), jobs::CARD_EXPIRY_INTERVAL));
     // Webhook events are derived from the journal and delivered in the background.
     state.start_webhooks();
     tokio::spawn(jobs::prune_webhook_events(state.webhooks().clone(), jobs::WEBHOOK_PRUNE_INTERVAL));

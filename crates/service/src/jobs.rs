@@ -328,6 +328,30 @@ pub async fn repair_card_blocks_pass(
     cards.repair_card_blocks(before, CARD_BLOCKS_REPAIR_PAGE).await
 }
 
+/// How often the card expiry job looks for cards whose validity ended.
+pub const CARD_EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Expires the active cards whose validity ended ([`crate::card::Cards::expire_due_cards`]: each
+/// `expired`, a stored-value card whose type forfeits its balance with it moved to the platform's
+/// card-forfeit income), at startup and every `interval`. An extended card's validity ends when the
+/// platform day after its date starts (in the platform's time zone), so the pass after midnight
+/// there expires it.
+pub async fn expire_cards(cards: crate::card::Cards, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let started = std::time::Instant::now();
+        let pass = cards.expire_due_cards(clock::now(), crate::card::EXPIRY_PAGE_CARDS).await;
+        crate::metrics::job_ran("expire_cards", pass.is_ok(), started.elapsed());
+        match pass {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(cards.expired = expired, "expired cards whose validity ended"),
+            Err(error) => tracing::warn!(error = %error, "card expiry pass failed; retrying next tick"),
+        }
+    }
+}
+
 /// Issues last month's bills after each month closes ([`crate::bill::Bills::issue_last_month`]),
 /// checking every `interval` (hourly is plenty: a pass does nothing until the month has closed, and
 /// nothing once its run is done). An interrupted run goes on where it stopped.

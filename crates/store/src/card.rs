@@ -84,6 +84,8 @@ pub struct StoredCard {
     /// Set while its ledger account's blocks may not yet agree with its status (a freeze or an
     /// unfreeze between its writes): since when. The repair (`cards_blocks_pending`) finishes it.
     pub blocks_pending_since: Option<Timestamp>,
+    /// When its validity ends (once activated): the expiry job finds active cards past it by an index.
+    pub valid_until: Option<Timestamp>,
 }
 
 /// One of a card's transactions: its sale, an activation's credit, a recharge, a payment, a refund.
@@ -264,6 +266,13 @@ store_trait! {
         fn update_card(&self, card: &StoredCard, expected: i64) -> anyhow::Result<bool>;
         /// Cards whose blocks were left pending before `before`, oldest first (by their partial index).
         fn cards_blocks_pending(&self, before: Timestamp, limit: u32) -> anyhow::Result<Vec<StoredCard>>;
+        /// Active cards whose validity ended at or before `before`, soonest first (by their partial
+        /// index), for the expiry job.
+        fn cards_expiring(&self, before: Timestamp, limit: u32) -> anyhow::Result<Vec<StoredCard>>;
+        /// Takes one serial of a segment (a re-issued card's number) by moving its `next_serial` on in
+        /// the statement that checks there is room: the serial, or None when the segment is full (or
+        /// not stored). A serial is never given twice, to a batch or to a re-issue.
+        fn take_segment_serial(&self, segment_id: &str) -> anyhow::Result<Option<i64>>;
 
         /// Stores a transaction and moves `counters` (a merchant's receipts, `crate::party::CounterAdd`:
         /// added in key order, each within its limit) in the same transaction; nothing is written if its
@@ -339,7 +348,7 @@ pub(crate) const SEGMENT_COLUMNS: &str =
 pub(crate) const BATCH_COLUMNS: &str =
     "id, type_id, owner, segment_id, first_serial, quantity, sold, status, version, data, created_at";
 pub(crate) const CARD_COLUMNS: &str =
-    "number, batch_id, type_id, owner, member_id, account_id, status, version, data, created_at, blocks_pending_since";
+    "number, batch_id, type_id, owner, member_id, account_id, status, version, data, created_at, blocks_pending_since, valid_until";
 pub(crate) const CODE_COLUMNS: &str =
     "id, batch_id, owner, digest, status, expires_at, member_id, card_index, redeemed_at, data, created_at";
 pub(crate) const COUPON_TEMPLATE_COLUMNS: &str = "id, owner, quantity, issued, per_member, data, created_at";

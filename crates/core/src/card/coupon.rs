@@ -468,7 +468,7 @@ pub fn quote(lines: &[OrderLine], card: Option<&QuotedCard>, coupons: &[QuotedCo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::card::{CardKind, LineRate, Validity};
+    use crate::card::{CardKind, ExpiryPolicy, LineRate, Validity};
 
     fn card(default_bp: u32, coffee_bp: u32) -> QuotedCard {
         QuotedCard {
@@ -481,6 +481,8 @@ mod tests {
                 default_rate_bp: default_bp,
                 line_rates: vec![LineRate { line: "coffee".into(), rate_bp: coffee_bp }],
                 uses: 0,
+                transferable: false,
+                on_expiry: ExpiryPolicy::Keep,
             },
             channel: SalesChannel::App,
         }

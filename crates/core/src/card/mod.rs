@@ -62,6 +62,22 @@ rejection_codes! {
             "a redemption code's expiry is later than now and at most 3,650 days away",
         CodeRowsInvalid => "card_code_rows_invalid", 422,
             "a bulk binding is CSV text of 1 to 500 rows of a phone number and a code (phone,code), a header row allowed",
+        Lost => "card_lost", 409,
+            "the card is reported lost: nothing moves on it, and it is not unfrozen but re-issued (POST /v1/cards/{number}/reissue)",
+        Reissued => "card_reissued", 409, "the card was re-issued: it is dead, and its successor (replaced_by) is the card",
+        Cancelled => "card_cancelled", 409, "the card was cancelled and its balance refunded: it is dead",
+        NotTransferable => "card_not_transferable", 422, "the card's type does not allow a card to pass to another member",
+        TransferMemberNotActive => "card_transfer_member_not_active", 422,
+            "a card passes only to another active member (not the member who holds it)",
+        ExpiryInvalid => "card_expiry_invalid", 422, "what an expired card's balance does is keep or forfeit",
+        StillValid => "card_still_valid", 409, "the card's validity has not ended: it is not expired",
+        Forfeited => "card_expiry_forfeited", 409,
+            "the card expired and its type forfeits an expired card's balance: it is not extended",
+        ExtensionInvalid => "card_extension_invalid", 422,
+            "an extension names the last valid day (YYYY-MM-DD in the platform's time zone), after today and at most 3,650 days away",
+        NotExpiredOrActive => "card_not_extendable", 409, "only an active card or an expired one whose type keeps its balance is extended",
+        CancelMethodInvalid => "card_cancel_refund_invalid", 422,
+            "a cancelled card's balance is refunded to the wallet (an account of the member it is bound to) or in cash (an account of the issuing merchant's member)",
     }
 }
 
@@ -123,6 +139,32 @@ impl Validity {
     }
 }
 
+/// What an expired stored-value card's unspent balance does (过期余额).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExpiryPolicy {
+    /// Kept on the card, which may be extended (延期) and pay again.
+    #[default]
+    Keep,
+    /// Moved to the platform's income (card forfeits) with a record; the card is not extended.
+    Forfeit,
+}
+
+impl ExpiryPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpiryPolicy::Keep => "keep",
+            ExpiryPolicy::Forfeit => "forfeit",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<ExpiryPolicy, CardError> {
+        [ExpiryPolicy::Keep, ExpiryPolicy::Forfeit]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or(CardError::ExpiryInvalid)
+    }
+}
+
 /// A discount rate for one business line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineRate {
@@ -159,6 +201,10 @@ pub struct CardTerms {
     pub line_rates: Vec<LineRate>,
     /// A count card's uses; 0 for the other kinds.
     pub uses: u32,
+    /// Whether a card may pass to another member (转让); not unless the type says so.
+    pub transferable: bool,
+    /// What an expired stored-value card's balance does.
+    pub on_expiry: ExpiryPolicy,
 }
 
 impl CardTerms {
@@ -403,23 +449,66 @@ pub enum CardStatus {
     /// Sold, not activated: no money moves on it yet.
     Sold,
     Active,
-    /// Frozen (冻结), or reported lost (挂失): nothing is paid with it until it is unfrozen.
+    /// Frozen (冻结): nothing is paid with it until it is unfrozen.
     Frozen,
+    /// Reported lost (挂失): frozen, and never unfrozen: it is re-issued.
+    Lost,
+    /// Its validity ended (过期): its balance kept (it may be extended) or forfeited, as its type says.
+    Expired,
+    /// Re-issued (补卡): dead, its balance, benefits and member carried over to its successor.
+    Reissued,
+    /// Cancelled (退卡): dead, its balance refunded.
+    Cancelled,
 }
 
 impl CardStatus {
-    pub const ALL: [CardStatus; 3] = [CardStatus::Sold, CardStatus::Active, CardStatus::Frozen];
+    pub const ALL: [CardStatus; 7] = [
+        CardStatus::Sold,
+        CardStatus::Active,
+        CardStatus::Frozen,
+        CardStatus::Lost,
+        CardStatus::Expired,
+        CardStatus::Reissued,
+        CardStatus::Cancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CardStatus::Sold => "sold",
             CardStatus::Active => "active",
             CardStatus::Frozen => "frozen",
+            CardStatus::Lost => "lost",
+            CardStatus::Expired => "expired",
+            CardStatus::Reissued => "reissued",
+            CardStatus::Cancelled => "cancelled",
         }
     }
 
     pub fn parse(text: &str) -> Option<CardStatus> {
         CardStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Why a card in this status moves no money: None when active.
+    pub fn refusal(self) -> Option<CardError> {
+        match self {
+            CardStatus::Active => None,
+            CardStatus::Lost => Some(CardError::Lost),
+            CardStatus::Expired => Some(CardError::Expired),
+            CardStatus::Reissued => Some(CardError::Reissued),
+            CardStatus::Cancelled => Some(CardError::Cancelled),
+            CardStatus::Sold | CardStatus::Frozen => Some(CardError::NotActive),
+        }
+    }
+
+    /// Whether its ledger account's debits are blocked: frozen, lost, or dead (re-issued, cancelled;
+    /// an expired card's when its balance was forfeited, which the card's record says).
+    pub fn debits_blocked(self) -> bool {
+        matches!(self, CardStatus::Frozen | CardStatus::Lost | CardStatus::Reissued | CardStatus::Cancelled)
+    }
+
+    /// Whether it is dead: re-issued or cancelled. Nothing moves on it ever again.
+    pub fn dead(self) -> bool {
+        matches!(self, CardStatus::Reissued | CardStatus::Cancelled)
     }
 }
 
@@ -429,8 +518,8 @@ pub fn check_usable(
     window: Option<(Timestamp, Timestamp)>,
     now: Timestamp,
 ) -> Result<(), CardError> {
-    if status != CardStatus::Active {
-        return Err(CardError::NotActive);
+    if let Some(refusal) = status.refusal() {
+        return Err(refusal);
     }
     match window {
         Some((from, until)) if from <= now && now < until => Ok(()),
@@ -438,14 +527,23 @@ pub fn check_usable(
     }
 }
 
-/// Whether a card in `status` may receive money back (a refund of one of its payments): an active or a
-/// frozen card (a frozen card's account blocks only what leaves it); a card not yet activated paid
-/// nothing.
+/// Whether a card in `status` may receive money back (a refund of one of its payments): an active, a
+/// frozen, a lost or an expired card (their accounts block only what leaves them; a lost card's
+/// balance passes to its successor, an expired card's is kept or forfeited with the rest); a card not
+/// yet activated paid nothing, and a dead one receives nothing.
 pub fn check_receives(status: CardStatus) -> Result<(), CardError> {
     match status {
-        CardStatus::Active | CardStatus::Frozen => Ok(()),
-        CardStatus::Sold => Err(CardError::NotActive),
+        CardStatus::Active | CardStatus::Frozen | CardStatus::Lost | CardStatus::Expired => Ok(()),
+        other => Err(other.refusal().unwrap_or(CardError::NotActive)),
     }
+}
+
+/// The longest extension of an expired card, in days.
+pub const EXTENSION_DAYS_MAX: u32 = 3650;
+
+/// An extension's days, checked.
+pub fn check_extension(days: u32) -> Result<u32, CardError> {
+    (1..=EXTENSION_DAYS_MAX).contains(&days).then_some(days).ok_or(CardError::ExtensionInvalid)
 }
 
 pub mod coupon;

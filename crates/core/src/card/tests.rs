@@ -10,6 +10,8 @@ fn terms() -> CardTerms {
         default_rate_bp: 9_000,
         line_rates: vec![LineRate { line: "coffee".into(), rate_bp: 7_000 }],
         uses: 0,
+        transferable: false,
+        on_expiry: ExpiryPolicy::Keep,
     }
 }
 
@@ -113,6 +115,18 @@ fn a_card_moves_money_only_when_active_and_within_its_validity() {
     assert_eq!(check_usable(CardStatus::Frozen, Some((from, until)), now), Err(CardError::NotActive));
     assert_eq!(check_usable(CardStatus::Sold, None, now), Err(CardError::NotActive));
     assert_eq!(check_usable(CardStatus::Active, Some((from, until)), until), Err(CardError::Expired));
+    // A lost, expired or dead card says why.
+    assert_eq!(check_usable(CardStatus::Lost, Some((from, until)), now), Err(CardError::Lost));
+    assert_eq!(check_usable(CardStatus::Expired, Some((from, until)), now), Err(CardError::Expired));
+    assert_eq!(check_usable(CardStatus::Reissued, Some((from, until)), now), Err(CardError::Reissued));
+    assert_eq!(check_usable(CardStatus::Cancelled, Some((from, until)), now), Err(CardError::Cancelled));
+    // A lost or expired card still receives its refunds; a dead one nothing.
+    assert_eq!(check_receives(CardStatus::Lost), Ok(()));
+    assert_eq!(check_receives(CardStatus::Expired), Ok(()));
+    assert_eq!(check_receives(CardStatus::Reissued), Err(CardError::Reissued));
+    assert_eq!(check_extension(0), Err(CardError::ExtensionInvalid));
+    assert_eq!(ExpiryPolicy::parse("forfeit"), Ok(ExpiryPolicy::Forfeit));
+    assert_eq!(ExpiryPolicy::parse("burn"), Err(CardError::ExpiryInvalid));
 }
 
 #[test]
@@ -123,7 +137,7 @@ fn codes_round_trip() {
     for channel in SalesChannel::ALL {
         assert_eq!(SalesChannel::parse(channel.as_str()), Ok(channel));
     }
-    for status in [CardStatus::Sold, CardStatus::Active, CardStatus::Frozen] {
+    for status in CardStatus::ALL {
         assert_eq!(CardStatus::parse(status.as_str()), Some(status));
     }
     assert_eq!(CardOwner::parse("platform"), Some(CardOwner::Platform));

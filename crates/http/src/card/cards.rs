@@ -23,7 +23,7 @@ use crate::wallet::amount;
 use crate::AppState;
 
 /// A card number in the path: digits ending in its Luhn check digit.
-fn card_number(text: &str) -> Result<String, ApiError> {
+pub(crate) fn card_number(text: &str) -> Result<String, ApiError> {
     sanhu_core::card::check_number(text).map(str::to_owned).map_err(|e| ApiError::use_case(CardFailure::from(e)))
 }
 
@@ -50,7 +50,8 @@ pub struct CardView {
     /// Its ledger account, which holds its balance.
     #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub account_id: String,
-    /// `sold` (not activated yet), `active` or `frozen`.
+    /// `sold` (not activated yet), `active`, `frozen`, `lost` (reported lost: re-issued, never
+    /// unfrozen), `expired`, `reissued` (dead: `replaced_by` is the card) or `cancelled` (dead).
     #[schema(value_type = sanhu_core::card::CardStatus, inline)]
     pub status: &'static str,
     /// Frozen because reported lost (挂失).
@@ -77,6 +78,15 @@ pub struct CardView {
     pub valid_until: Option<String>,
     #[schema(required = true, format = DateTime)]
     pub bound_at: Option<String>,
+    /// A re-issued card: its successor (补卡), which carries its balance, terms, validity and member.
+    #[schema(required = true, pattern = "^[0-9]{7,21}$")]
+    pub replaced_by: Option<String>,
+    /// A re-issued card's successor: the card it replaced.
+    #[schema(required = true, pattern = "^[0-9]{7,21}$")]
+    pub replaces: Option<String>,
+    /// When it expired.
+    #[schema(required = true, format = DateTime)]
+    pub expired_at: Option<String>,
 }
 
 impl From<&Card> for CardView {
@@ -102,6 +112,9 @@ impl From<&Card> for CardView {
             valid_from: text(c.valid_from),
             valid_until: text(c.valid_until),
             bound_at: text(c.bound_at),
+            replaced_by: c.replaced_by.clone(),
+            replaces: c.replaces.clone(),
+            expired_at: text(c.expired_at),
         }
     }
 }
@@ -113,7 +126,9 @@ pub struct CardTransactionView {
     /// The caller's order number (or the one derived from its Idempotency-Key).
     #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     pub order_number: String,
-    /// `sale`, `recharge`, `payment` or `refund`.
+    /// `sale`, `recharge`, `payment`, `refund`, or a closing that moved all the card held:
+    /// `reissue` (to its successor), `forfeit` (expired, to the platform's card-forfeit income),
+    /// `cancel` (refunded).
     #[schema(value_type = TransactionKindJson, inline)]
     pub kind: &'static str,
     #[schema(pattern = "^[0-9]{7,21}$")]
@@ -169,6 +184,13 @@ pub struct CardTransactionView {
     /// Its ledger transfers, each with the card's number as reference.
     #[schema(value_type = Vec<sanhu_core::TransferId>, inline)]
     pub transfer_ids: Vec<String>,
+    /// A re-issue: the successor's number.
+    #[schema(required = true, pattern = "^[0-9]{7,21}$")]
+    pub successor: Option<String>,
+    /// A cancellation: how the balance was refunded (`wallet`, `cash`, or `none` for a card that holds
+    /// no money).
+    #[schema(required = true, pattern = "^(wallet|cash|none)$")]
+    pub refund_method: Option<String>,
     #[schema(value_type = ActorText, inline)]
     pub actor: String,
     #[schema(format = DateTime)]
@@ -197,6 +219,8 @@ impl From<&CardTransaction> for CardTransactionView {
             status: t.status.as_str(),
             refusal: t.refusal.clone(),
             transfer_ids: t.transfers.iter().map(|id| id.to_string()).collect(),
+            successor: t.successor.clone(),
+            refund_method: t.refund_method.clone(),
             actor: t.actor.clone(),
             created_at: t.created_at.to_string(),
         }
@@ -213,11 +237,11 @@ pub struct CardTransactionList {
 }
 
 /// A money request's answer: the transaction, created.
-fn created(done: CardTransaction) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
+pub(crate) fn created(done: CardTransaction) -> Result<(StatusCode, Json<CardTransactionView>), ApiError> {
     Ok((StatusCode::CREATED, Json(CardTransactionView::from(&done))))
 }
 
-const NUMBER_PARAM: &str = "The card's number.";
+pub(crate) const NUMBER_PARAM: &str = "The card's number.";
 
 /// A sale.
 #[derive(Deserialize, ToSchema)]
@@ -372,7 +396,7 @@ struct UnfreezeBody {
     reason: String,
 }
 
-fn reason(text: String) -> Result<String, ApiError> {
+pub(crate) fn reason(text: String) -> Result<String, ApiError> {
     let ok = (1..=200).contains(&text.chars().count()) && !text.chars().any(char::is_control);
     ok.then_some(text).ok_or_else(|| ApiError::new(code::INVALID_FIELD, "reason is 1 to 200 characters"))
 }
@@ -384,7 +408,7 @@ fn reason(text: String) -> Result<String, ApiError> {
     tag = "cards",
     operation_id = "freezeCard",
     summary = "Freeze a card or report it lost",
-    description = "An active card is frozen (`lost`: reported lost, 挂失): nothing is paid with it until it is unfrozen; its ledger account's debits are blocked.",
+    description = "An active card is frozen: nothing is paid with it until it is unfrozen; its ledger account's debits are blocked. With `lost` it is reported lost (挂失), as `POST /v1/cards/{number}/report-lost` does: status `lost`, never unfrozen (409 `card_lost`) but re-issued.",
     params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
     request_body = FreezeBody,
     responses((status = 200, description = "The card.", body = CardView)),
@@ -407,7 +431,7 @@ pub async fn freeze_card(
     tag = "cards",
     operation_id = "unfreezeCard",
     summary = "Unfreeze a card",
-    description = "A frozen card is active again.",
+    description = "A frozen card is active again. A card reported lost is not (409 `card_lost`): it is re-issued (`POST /v1/cards/{number}/reissue`).",
     params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
     request_body = UnfreezeBody,
     responses((status = 200, description = "The card.", body = CardView)),
@@ -623,6 +647,9 @@ pub(crate) enum TransactionKindJson {
     Recharge,
     Payment,
     Refund,
+    Reissue,
+    Forfeit,
+    Cancel,
 }
 
 /// Where a card transaction's money is (the schema of `CardTransaction.status`).

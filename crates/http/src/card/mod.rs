@@ -10,16 +10,18 @@
 mod cards;
 mod codes;
 mod coupons;
+mod life;
 mod setup;
 
 pub use cards::*;
 pub use codes::*;
 pub use coupons::*;
+pub use life::*;
 pub use setup::*;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sanhu_core::card::{CardKind, CardOwner, CardTerms, LineRate, SalesChannel, Validity};
+use sanhu_core::card::{CardKind, CardOwner, CardTerms, ExpiryPolicy, LineRate, SalesChannel, Validity};
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::Actor;
 use sanhu_core::Timestamp;
@@ -189,6 +191,41 @@ pub struct TermsJson {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 1000)]
     pub uses: u32,
+    /// Whether a card may pass to another member (转让, `POST /v1/cards/{number}/transfer`); false
+    /// when absent.
+    #[serde(default)]
+    pub transferable: bool,
+    /// What an expired stored-value card's unspent balance does: `keep` (kept; the card may be
+    /// extended) or `forfeit` (moved to the platform's card-forfeit income with a record); `keep`
+    /// when absent.
+    #[serde(default)]
+    pub on_expiry: ExpiryJson,
+}
+
+/// What an expired stored-value card's balance does.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = CardExpiryPolicy)]
+pub enum ExpiryJson {
+    #[default]
+    Keep,
+    Forfeit,
+}
+
+impl ExpiryJson {
+    fn policy(self) -> ExpiryPolicy {
+        match self {
+            ExpiryJson::Keep => ExpiryPolicy::Keep,
+            ExpiryJson::Forfeit => ExpiryPolicy::Forfeit,
+        }
+    }
+
+    fn of(policy: ExpiryPolicy) -> ExpiryJson {
+        match policy {
+            ExpiryPolicy::Keep => ExpiryJson::Keep,
+            ExpiryPolicy::Forfeit => ExpiryJson::Forfeit,
+        }
+    }
 }
 
 fn full_rate() -> u32 {
@@ -206,6 +243,8 @@ impl TermsJson {
             default_rate_bp: self.default_rate_bp,
             line_rates: self.line_rates.iter().map(|r| LineRate { line: r.line.clone(), rate_bp: r.rate_bp }).collect(),
             uses: self.uses,
+            transferable: self.transferable,
+            on_expiry: self.on_expiry.policy(),
         })
     }
 
@@ -223,6 +262,8 @@ impl TermsJson {
                 .map(|r| LineRateJson { line: r.line.clone(), rate_bp: r.rate_bp })
                 .collect(),
             uses: terms.uses,
+            transferable: terms.transferable,
+            on_expiry: ExpiryJson::of(terms.on_expiry),
         }
     }
 }

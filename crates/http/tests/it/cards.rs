@@ -243,11 +243,12 @@ on_both_backends!(a_stored_value_card_lives_from_sale_to_freeze_with_its_discoun
         .assert_error(StatusCode::NOT_FOUND, "card_transaction_not_found");
     assert_eq!(api.balance(&shop_account).await, 9000);
 
-    // Reported lost: nothing is paid or recharged with it; unfrozen, it pays again.
-    let lost = api.post(&format!("{card_path}/freeze"), json!({"reason": "挂失", "lost": true})).await;
+    // Frozen: nothing is paid or recharged with it; unfrozen, it pays again. (Reported lost, it is
+    // never unfrozen but re-issued: `card_life`.)
+    let lost = api.post(&format!("{card_path}/freeze"), json!({"reason": "冻结"})).await;
     assert_eq!(
         (lost.assert_status(StatusCode::OK)["status"].as_str(), lost.body["lost"].as_bool()),
-        (Some("frozen"), Some(true))
+        (Some("frozen"), Some(false))
     );
     api.post(&format!("{card_path}/payments"), pay_body("P-4", 100, "coffee", &shop_account))
         .await
@@ -592,9 +593,7 @@ on_both_backends!(a_card_left_active_with_its_account_blocked_by_a_crash_is_repa
     assert_eq!(repair().await.unwrap(), 0, "nothing pending");
 
     // A freeze and an unfreeze that finish leave nothing pending.
-    api.post(&format!("{card_path}/freeze"), json!({"reason": "挂失", "lost": true}))
-        .await
-        .assert_status(StatusCode::OK);
+    api.post(&format!("{card_path}/freeze"), json!({"reason": "冻结"})).await.assert_status(StatusCode::OK);
     assert!(api.account(&account).await["debits_blocked"].as_bool().unwrap());
     api.post(&format!("{card_path}/unfreeze"), json!({"reason": "找到了"})).await.assert_status(StatusCode::OK);
     assert!(!api.account(&account).await["debits_blocked"].as_bool().unwrap());

@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod bills;
 mod card_codes;
+mod card_life;
 mod card_merchants;
 mod cards;
 mod client_cache;

@@ -21,6 +21,7 @@ use serde_json::json;
 
 use super::batches::{BatchStatus, CardBatch};
 use super::documents::{decode, encode, TermsDoc};
+use super::life::Closing;
 use super::money::{transaction_id, CardTransaction, CardTransactionKind};
 use super::{card_account_id, CardFailure, Cards, CARD_NOT_FOUND};
 use crate::clock;
@@ -82,6 +83,14 @@ pub struct Card {
     /// Set while its account's blocks may not agree with its status (a freeze or an unfreeze between
     /// its card's write and the ledger's): since when. [`Cards::repair_card_blocks`] finishes it.
     pub(crate) blocks_pending_since: Option<Timestamp>,
+    /// A re-issued card's successor: the card that replaced it (补卡).
+    pub replaced_by: Option<String>,
+    /// A successor: the card it replaced.
+    pub replaces: Option<String>,
+    /// When it expired.
+    pub expired_at: Option<Timestamp>,
+    /// Its closing (a re-issue, a forfeit on expiry, a cancellation), decided: see `life`.
+    pub(crate) closing: Option<Closing>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -98,6 +107,14 @@ struct CardDoc {
     valid_from: Option<i64>,
     valid_until: Option<i64>,
     bound_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaced_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaces: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expired_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    closing: Option<Closing>,
 }
 
 impl Card {
@@ -123,9 +140,14 @@ impl Card {
                 valid_from: self.valid_from.map(Timestamp::nanos),
                 valid_until: self.valid_until.map(Timestamp::nanos),
                 bound_at: self.bound_at.map(Timestamp::nanos),
+                replaced_by: self.replaced_by.clone(),
+                replaces: self.replaces.clone(),
+                expired_at: self.expired_at.map(Timestamp::nanos),
+                closing: self.closing.clone(),
             }),
             created_at: self.sold_at,
             blocks_pending_since: self.blocks_pending_since,
+            valid_until: self.valid_until,
         }
     }
 
@@ -158,6 +180,10 @@ impl Card {
             number: k.number,
             balance: 0,
             blocks_pending_since: k.blocks_pending_since,
+            replaced_by: doc.replaced_by,
+            replaces: doc.replaces,
+            expired_at: ts(doc.expired_at),
+            closing: doc.closing,
         })
     }
 
@@ -198,7 +224,7 @@ impl Cards {
 
     /// The card's ledger account, opened if it is not yet (its id derived from the number, so a
     /// retry or another instance opens the same one).
-    async fn ensure_card_account(&self, number: &str) -> Result<AccountId, CardFailure> {
+    pub(crate) async fn ensure_card_account(&self, number: &str) -> Result<AccountId, CardFailure> {
         let id = card_account_id(number);
         if self.store().get_account(id).await?.is_some() {
             return Ok(id);
@@ -328,6 +354,10 @@ impl Cards {
             version: 1,
             balance: 0,
             blocks_pending_since: None,
+            replaced_by: None,
+            replaces: None,
+            expired_at: None,
+            closing: None,
         };
         let moves: Vec<Move> = sale
             .moves
@@ -417,20 +447,16 @@ impl Cards {
     ) -> Result<Card, CardFailure> {
         let _turn = self.turn(format!("card:{number}")).await;
         let card = self
-            .change_card_in_turn(number, binding, |card, now| {
-                if card.status != CardStatus::Active {
-                    return Err(CardError::NotActive);
-                }
+            .change_card_in_turn(number, binding, move |card, now| {
+                freezable(card.status, lost)?;
                 card.blocks_pending_since = Some(now);
                 Ok(())
             })
             .await?;
         self.wallets.ledger().set_account_blocks(card.account_id, Some(true), None).await?;
         self.change_card_in_turn(number, binding, move |card, _| {
-            if card.status != CardStatus::Active {
-                return Err(CardError::NotActive);
-            }
-            card.status = CardStatus::Frozen;
+            freezable(card.status, lost)?;
+            card.status = if lost { CardStatus::Lost } else { CardStatus::Frozen };
             card.lost = lost;
             card.status_reason = Some(reason.clone());
             card.blocks_pending_since = None;
@@ -452,8 +478,10 @@ impl Cards {
         let _turn = self.turn(format!("card:{number}")).await;
         let card = self
             .change_card_in_turn(number, binding, move |card, now| {
-                if card.status != CardStatus::Frozen {
-                    return Err(CardError::NotFrozen);
+                match card.status {
+                    CardStatus::Frozen => {}
+                    CardStatus::Lost => return Err(CardError::Lost),
+                    _ => return Err(CardError::NotFrozen),
                 }
                 card.status = CardStatus::Active;
                 card.lost = false;
@@ -487,7 +515,14 @@ impl Cards {
             if card.blocks_pending_since.is_none_or(|since| since >= before) {
                 continue;
             }
-            let blocked = card.status == CardStatus::Frozen;
+            if card.closing.is_some() && card.status != CardStatus::Active {
+                // A closing a crash left unfinished: its rest, as the same request again would.
+                self.close(&number).await?;
+                tracing::info!(card.number = %number, "finished a card's closing");
+                repaired += 1;
+                continue;
+            }
+            let blocked = card.status.debits_blocked();
             self.wallets.ledger().set_account_blocks(card.account_id, Some(blocked), None).await?;
             self.change_card_in_turn(&number, None, |card, _| {
                 card.blocks_pending_since = None;
@@ -501,7 +536,7 @@ impl Cards {
     }
 
     /// Applies `change` to the card under its turn, by compare-and-set on its version.
-    async fn change_card(
+    pub(crate) async fn change_card(
         &self,
         number: &str,
         binding: Option<MemberId>,
@@ -516,7 +551,7 @@ impl Cards {
     /// Applies `change` to the card, its turn held by the caller, by compare-and-set on its version:
     /// a write that meets another instance's is decided again on what it left, within the contention
     /// budget, then answered `concurrent_change`. Returns the card as written.
-    async fn change_card_in_turn(
+    pub(crate) async fn change_card_in_turn(
         &self,
         number: &str,
         binding: Option<MemberId>,
@@ -535,5 +570,15 @@ impl Cards {
                 return Err(CardFailure::Contended);
             }
         }
+    }
+}
+
+/// Whether a card in `status` may be frozen (an active card) or reported lost (an active or frozen
+/// one).
+fn freezable(status: CardStatus, lost: bool) -> Result<(), CardError> {
+    match status {
+        CardStatus::Active => Ok(()),
+        CardStatus::Frozen if lost => Ok(()),
+        other => Err(other.refusal().unwrap_or(CardError::NotActive)),
     }
 }

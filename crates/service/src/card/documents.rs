@@ -3,7 +3,7 @@
 //! read, not a value.
 
 use anyhow::anyhow;
-use sanhu_core::card::{ApproverRole, BatchApproval, CardKind, CardTerms, LineRate, Validity};
+use sanhu_core::card::{ApproverRole, BatchApproval, CardKind, CardTerms, ExpiryPolicy, LineRate, Validity};
 use sanhu_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,14 @@ pub(crate) struct TermsDoc {
     default_rate_bp: u32,
     line_rates: Vec<LineRateDoc>,
     uses: u32,
+    #[serde(default, skip_serializing_if = "is_false")]
+    transferable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    on_expiry: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -49,6 +57,8 @@ impl From<&CardTerms> for TermsDoc {
             default_rate_bp: t.default_rate_bp,
             line_rates: t.line_rates.iter().map(|r| LineRateDoc { line: r.line.clone(), rate_bp: r.rate_bp }).collect(),
             uses: t.uses,
+            transferable: t.transferable,
+            on_expiry: (t.on_expiry != ExpiryPolicy::Keep).then(|| t.on_expiry.as_str().to_owned()),
         }
     }
 }
@@ -71,6 +81,11 @@ impl TermsDoc {
             default_rate_bp: self.default_rate_bp,
             line_rates: self.line_rates.iter().map(|r| LineRate { line: r.line.clone(), rate_bp: r.rate_bp }).collect(),
             uses: self.uses,
+            transferable: self.transferable,
+            on_expiry: match self.on_expiry.as_deref() {
+                None => ExpiryPolicy::Keep,
+                Some(text) => ExpiryPolicy::parse(text).map_err(|_| anyhow!("stored expiry policy {text:?}"))?,
+            },
         }
         .check()
         .map_err(|e| anyhow!("stored card terms break a rule: {e}"))

@@ -158,6 +158,11 @@ pub const COUPON_ISSUE_MEMBERS_INVALID: Rejection = Rejection {
     status: 422,
     message: "coupons are issued to 1 to 500 members at a time",
 };
+pub const CARD_CANCEL_ACCOUNT_OUTSIDE: Rejection = Rejection {
+    code: "card_cancel_account_outside",
+    status: 422,
+    message: "a cancelled card's balance is refunded to an account of the member it is bound to (wallet) or of its issuing merchant's member (cash)",
+};
 
 /// Codes the card service answers with, besides core's card rules.
 const SERVICE_CODES: &[Rejection] = &[
@@ -183,6 +188,7 @@ const SERVICE_CODES: &[Rejection] = &[
     CHECKOUT_QUOTE_USED,
     CHECKOUT_QUOTE_MISMATCH,
     COUPON_ISSUE_MEMBERS_INVALID,
+    CARD_CANCEL_ACCOUNT_OUTSIDE,
 ];
 
 /// Every code a card use case can refuse with: core's card rules, the service's own, and what a card's

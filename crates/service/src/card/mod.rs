@@ -12,7 +12,8 @@
 //! |---|---|
 //! | `types.rs` | card types: created, listed, read, their terms changed (a new version) |
 //! | `batches.rs` | number segments, batches allocated from them, the two roles' approvals |
-//! | `cards.rs` | a card's life: sold, activated, bound, frozen, unfrozen, read |
+//! | `cards.rs` | a card's life: sold, activated, bound, frozen or reported lost, unfrozen, read |
+//! | `life.rs` | its end: re-issued, passed to another member, expired (kept and extended, or forfeited), cancelled and refunded |
 //! | `codes.rs` | redemption codes: generated (shown once, kept as keyed hashes), redeemed once, bound in bulk |
 //! | `money.rs` | recharges, payments with the discount (or with a checkout quote), refunds; a card's transactions |
 //! | `coupons.rs` | coupon templates, coupons issued to members' wallets, the checkout quote |
@@ -46,6 +47,7 @@ mod codes;
 mod coupons;
 mod documents;
 mod error;
+mod life;
 mod money;
 mod types;
 
@@ -66,6 +68,7 @@ pub use coupons::{
     QUOTE_VALID_SECONDS,
 };
 pub use error::*;
+pub use life::{CancelRefund, CancelRequest, ReissueRequest, EXPIRY_PAGE_CARDS};
 pub use money::{CardPage, CardTransaction, CardTransactionKind, PaymentRequest, RechargeRequest, RefundRequest};
 pub use types::{CardType, NewCardType};
 

@@ -58,6 +58,12 @@ pub enum CardTransactionKind {
     Recharge,
     Payment,
     Refund,
+    /// What a re-issued card held, moved to its successor.
+    Reissue,
+    /// What an expired card held, forfeited to the platform's income as its type says.
+    Forfeit,
+    /// What a cancelled card held, refunded.
+    Cancel,
 }
 
 impl CardTransactionKind {
@@ -67,12 +73,21 @@ impl CardTransactionKind {
             CardTransactionKind::Recharge => "recharge",
             CardTransactionKind::Payment => "payment",
             CardTransactionKind::Refund => "refund",
+            CardTransactionKind::Reissue => "reissue",
+            CardTransactionKind::Forfeit => "forfeit",
+            CardTransactionKind::Cancel => "cancel",
         }
     }
 
     fn parse(text: &str) -> Option<CardTransactionKind> {
         use CardTransactionKind::*;
-        [Sale, Recharge, Payment, Refund].into_iter().find(|k| k.as_str() == text)
+        [Sale, Recharge, Payment, Refund, Reissue, Forfeit, Cancel].into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether it closes a card: all it holds moved out by a balancing transfer, its amount what the
+    /// ledger moved.
+    pub fn closes(self) -> bool {
+        matches!(self, CardTransactionKind::Reissue | CardTransactionKind::Forfeit | CardTransactionKind::Cancel)
     }
 }
 
@@ -140,6 +155,10 @@ pub struct CardTransaction {
     /// A payment at a store's counter: the receiving merchant's store and terminal.
     pub store_id: Option<String>,
     pub terminal_id: Option<String>,
+    /// A re-issue: the successor's number.
+    pub successor: Option<String>,
+    /// A cancellation: how its balance was refunded (`wallet`, `cash`, `none`).
+    pub refund_method: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -169,6 +188,10 @@ struct TransactionDoc {
     store_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     terminal_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    successor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refund_method: Option<String>,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -216,6 +239,8 @@ impl CardTransaction {
             coupon_deduction: 0,
             store_id: None,
             terminal_id: None,
+            successor: None,
+            refund_method: None,
         }
     }
 
@@ -246,12 +271,14 @@ impl CardTransaction {
                 coupon_deduction: self.coupon_deduction,
                 store_id: self.store_id.clone(),
                 terminal_id: self.terminal_id.clone(),
+                successor: self.successor.clone(),
+                refund_method: self.refund_method.clone(),
             }),
             created_at: self.created_at,
         }
     }
 
-    fn restore(t: StoredCardTransaction) -> anyhow::Result<CardTransaction> {
+    pub(crate) fn restore(t: StoredCardTransaction) -> anyhow::Result<CardTransaction> {
         let doc: TransactionDoc = decode(&t.data, "card transaction")?;
         Ok(CardTransaction {
             kind: CardTransactionKind::parse(&t.kind).ok_or_else(|| anyhow!("stored transaction kind {:?}", t.kind))?,
@@ -288,6 +315,8 @@ impl CardTransaction {
             coupon_deduction: doc.coupon_deduction,
             store_id: doc.store_id,
             terminal_id: doc.terminal_id,
+            successor: doc.successor,
+            refund_method: doc.refund_method,
         })
     }
 }
@@ -392,6 +421,10 @@ impl Cards {
             Ok(transfers) => {
                 transaction.status = TransactionStatus::Succeeded;
                 transaction.transfers = transfers.iter().map(|t| t.id).collect();
+                if transaction.kind.closes() {
+                    // A balancing transfer: what it moved, which is at most what was read.
+                    transaction.amount = transfers.iter().map(|t| t.amount).sum();
+                }
                 None
             }
             Err(refusal) => {

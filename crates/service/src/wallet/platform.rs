@@ -52,6 +52,8 @@ pub enum PlatformAccount {
     Deposits,
     /// An enterprise's subsidy funding.
     SubsidyFunding(MemberId),
+    /// Income from expired member cards' balances forfeited as their types say (过期余额).
+    CardForfeits,
 }
 
 impl PlatformAccount {
@@ -66,6 +68,7 @@ impl PlatformAccount {
             PlatformAccount::Adjustments => "adjustments".to_owned(),
             PlatformAccount::Deposits => "deposits".to_owned(),
             PlatformAccount::SubsidyFunding(member) => format!("subsidy:{member}"),
+            PlatformAccount::CardForfeits => "card_forfeits".to_owned(),
         }
     }
 
@@ -84,6 +87,7 @@ impl PlatformAccount {
             "withdrawals_in_transit" => PlatformAccount::WithdrawalsInTransit,
             "seized" => PlatformAccount::Seized,
             "adjustments" => PlatformAccount::Adjustments,
+            "card_forfeits" => PlatformAccount::CardForfeits,
             _ => return None,
         })
     }
@@ -93,7 +97,8 @@ impl PlatformAccount {
             PlatformAccount::FeeIncome
             | PlatformAccount::WithdrawalsInTransit
             | PlatformAccount::Seized
-            | PlatformAccount::Deposits => NormalSide::Credit,
+            | PlatformAccount::Deposits
+            | PlatformAccount::CardForfeits => NormalSide::Credit,
             _ => NormalSide::Debit,
         }
     }

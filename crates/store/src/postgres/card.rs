@@ -80,6 +80,7 @@ fn card_row(r: &Row) -> anyhow::Result<StoredCard> {
         data: r.try_get(8)?,
         created_at: Timestamp::from_nanos(r.try_get(9)?),
         blocks_pending_since: r.try_get::<_, Option<i64>>(10)?.map(Timestamp::from_nanos),
+        valid_until: r.try_get::<_, Option<i64>>(11)?.map(Timestamp::from_nanos),
     })
 }
 
@@ -806,7 +807,7 @@ impl CardStore for PostgresStore {
             return Ok(false);
         }
         tx.execute(
-            &format!("INSERT INTO cards ({CARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
+            &format!("INSERT INTO cards ({CARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
             &[
                 &k.number,
                 &k.batch_id,
@@ -819,6 +820,7 @@ impl CardStore for PostgresStore {
                 &k.data,
                 &k.created_at.nanos(),
                 &k.blocks_pending_since.map(Timestamp::nanos),
+                &k.valid_until.map(Timestamp::nanos),
             ],
         )
         .await
@@ -843,8 +845,8 @@ impl CardStore for PostgresStore {
         let updated = conn
             .client
             .execute(
-                "UPDATE cards SET member_id = $2, status = $3, version = $4, data = $5, blocks_pending_since = $7 \
-                 WHERE number = $1 AND version = $6",
+                "UPDATE cards SET member_id = $2, status = $3, version = $4, data = $5, blocks_pending_since = $7, \
+                 valid_until = $8 WHERE number = $1 AND version = $6",
                 &[
                     &k.number,
                     &k.member_id,
@@ -853,6 +855,7 @@ impl CardStore for PostgresStore {
                     &k.data,
                     &expected,
                     &k.blocks_pending_since.map(Timestamp::nanos),
+                    &k.valid_until.map(Timestamp::nanos),
                 ],
             )
             .await
@@ -874,6 +877,36 @@ impl CardStore for PostgresStore {
             .await
             .context("read cards with blocks pending")?;
         rows.iter().map(card_row).collect()
+    }
+
+    async fn cards_expiring(&self, before: Timestamp, limit: u32) -> anyhow::Result<Vec<StoredCard>> {
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query(
+                &format!(
+                    "SELECT {CARD_COLUMNS} FROM cards WHERE status = 'active' AND valid_until IS NOT NULL \
+                     AND valid_until <= $1 ORDER BY valid_until LIMIT $2"
+                ),
+                &[&before.nanos(), &i64::from(limit)],
+            )
+            .await
+            .context("read expiring cards")?;
+        rows.iter().map(card_row).collect()
+    }
+
+    async fn take_segment_serial(&self, segment_id: &str) -> anyhow::Result<Option<i64>> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_opt(
+                "UPDATE card_segments SET next_serial = next_serial + 1 \
+                 WHERE id = $1 AND next_serial <= last_serial RETURNING next_serial - 1",
+                &[&segment_id],
+            )
+            .await
+            .context("take a segment's serial")?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     async fn create_card_transaction(

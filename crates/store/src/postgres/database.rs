@@ -36,9 +36,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (16, include_str!("schema_v16.sql")),
     // Balance monitors and each watched account's state (see `crate::webhook`).
     (17, include_str!("schema_v17.sql")),
+    // A card's validity end as a column, for the expiry job's index (see `crate::card`).
+    (18, include_str!("schema_v18.sql")),
     // Webhooks signed with an HMAC secret of the subscription's own (sealed), and the indexes pruning
     // reads delivered events by (see `crate::webhook`).
-    (21, include_str!("schema_v21.sql")),
+    (19, include_str!("schema_v19.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

@@ -78,6 +78,7 @@ fn card_row(r: &Row) -> rusqlite::Result<StoredCard> {
         data: r.get(8)?,
         created_at: Timestamp::from_nanos(r.get(9)?),
         blocks_pending_since: r.get::<_, Option<i64>>(10)?.map(Timestamp::from_nanos),
+        valid_until: r.get::<_, Option<i64>>(11)?.map(Timestamp::from_nanos),
     })
 }
 
@@ -791,7 +792,7 @@ impl CardStore for SqliteStore {
                 return Ok(false);
             }
             tx.prepare_cached(&format!(
-                "INSERT INTO cards ({CARD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                "INSERT INTO cards ({CARD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))?
             .execute(params![
                 k.number,
@@ -804,7 +805,8 @@ impl CardStore for SqliteStore {
                 k.version,
                 k.data,
                 k.created_at.nanos(),
-                k.blocks_pending_since.map(Timestamp::nanos)
+                k.blocks_pending_since.map(Timestamp::nanos),
+                k.valid_until.map(Timestamp::nanos)
             ])
             .with_context(|| format!("failed to store card {}", k.number))?;
             tx.commit()?;
@@ -830,7 +832,7 @@ impl CardStore for SqliteStore {
             let updated = c
                 .prepare_cached(
                     "UPDATE cards SET member_id = ?2, status = ?3, version = ?4, data = ?5, \
-                     blocks_pending_since = ?7 WHERE number = ?1 AND version = ?6",
+                     blocks_pending_since = ?7, valid_until = ?8 WHERE number = ?1 AND version = ?6",
                 )?
                 .execute(params![
                     k.number,
@@ -839,7 +841,8 @@ impl CardStore for SqliteStore {
                     k.version,
                     k.data,
                     expected,
-                    k.blocks_pending_since.map(Timestamp::nanos)
+                    k.blocks_pending_since.map(Timestamp::nanos),
+                    k.valid_until.map(Timestamp::nanos)
                 ])
                 .with_context(|| format!("failed to update card {}", k.number))?;
             Ok(updated == 1)
@@ -855,6 +858,32 @@ impl CardStore for SqliteStore {
             ))?;
             let rows = statement.query_map(params![before.nanos(), i64::from(limit)], card_row)?;
             rows.collect::<Result<Vec<_>, _>>().context("failed to read cards with blocks pending")
+        })
+        .await
+    }
+
+    async fn cards_expiring(&self, before: Timestamp, limit: u32) -> anyhow::Result<Vec<StoredCard>> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {CARD_COLUMNS} FROM cards WHERE status = 'active' AND valid_until IS NOT NULL \
+                 AND valid_until <= ?1 ORDER BY valid_until LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![before.nanos(), i64::from(limit)], card_row)?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to read expiring cards")
+        })
+        .await
+    }
+
+    async fn take_segment_serial(&self, segment_id: &str) -> anyhow::Result<Option<i64>> {
+        let id = segment_id.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE card_segments SET next_serial = next_serial + 1 \
+                 WHERE id = ?1 AND next_serial <= last_serial RETURNING next_serial - 1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()
+            .context("failed to take a segment's serial")
         })
         .await
     }

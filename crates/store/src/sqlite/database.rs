@@ -39,9 +39,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("schema_v14.sql")),
     // Balance monitors and each watched account's state (see `crate::webhook`).
     (15, include_str!("schema_v15.sql")),
+    // A card's validity end as a column, for the expiry job's index (see `crate::card`).
+    (16, include_str!("schema_v16.sql")),
     // Webhooks signed with an HMAC secret of the subscription's own (sealed), and the indexes pruning
     // reads delivered events by (see `crate::webhook`).
-    (19, include_str!("schema_v19.sql")),
+    (17, include_str!("schema_v17.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

@@ -172,6 +172,7 @@ on_both_backends!(a_payments_refunds_never_add_up_to_more_than_it_took, |db| {
         data: "{}".to_owned(),
         created_at: at(0),
         blocks_pending_since: None,
+        valid_until: None,
     };
     assert!(db.store.create_card(&card, &transaction("sale", "sale", 1000)).await.unwrap());
     assert!(!db.store.create_card(&card, &transaction("sale", "sale", 1000)).await.unwrap(), "the same sale");
@@ -310,6 +311,7 @@ on_both_backends!(cards_with_blocks_pending_are_found_until_cleared, |db| {
         data: "{}".to_owned(),
         created_at: at(0),
         blocks_pending_since: pending,
+        valid_until: None,
     };
     db.store.create_card(&card("1", None), &transaction("sale_1", "sale", 0)).await.unwrap();
     db.store.create_card(&card("2", None), &transaction("sale_2", "sale", 0)).await.unwrap();
