@@ -236,7 +236,10 @@ fn ledger_endpoints() -> Vec<Endpoint> {
 
 /// The audit log (`crate::audit`).
 fn audit_endpoints() -> Vec<Endpoint> {
-    vec![endpoint!(audit::audit_events, platform(AuditRead))]
+    vec![
+        endpoint!(audit::audit_events, platform(AuditRead)),
+        endpoint!(audit::get_verification, platform(AdminRead)),
+    ]
 }
 
 /// The three-party model: members, customers, member accounts, authentications, enterprises and
