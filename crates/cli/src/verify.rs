@@ -50,7 +50,10 @@ pub fn record_of(
     ledger: &VerifyReport,
     chain: &AuditChainReport,
 ) -> VerificationRecord {
-    let mut details = ledger.problems.clone();
+    // Every finding is counted; the first few are kept in words (the store bounds them too).
+    let findings = ledger.problems.len() + usize::from(chain.broken.is_some());
+    let mut details: Vec<String> =
+        ledger.problems.iter().take(sanhu_store::audit::VERIFICATION_DETAILS_MAX).cloned().collect();
     if let Some(broken) = &chain.broken {
         details.push(format!("the audit chain is broken at event {}: {broken}", broken.seq()));
     }
@@ -62,7 +65,7 @@ pub fn record_of(
         accounts_checked: i64::try_from(ledger.accounts_checked).unwrap_or(i64::MAX),
         transfers_checked: i64::try_from(ledger.transfers_checked).unwrap_or(i64::MAX),
         audit_events_checked: chain.events_checked,
-        findings: i64::try_from(details.len()).unwrap_or(i64::MAX),
+        findings: i64::try_from(findings).unwrap_or(i64::MAX),
         details,
         ran_by: match host {
             Some(host) => format!("sanhu verify ({host})"),

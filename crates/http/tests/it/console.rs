@@ -1399,7 +1399,11 @@ on_both_backends!(console_shows_webhook_endpoints_resends_a_delivery_and_disable
         )
         .await;
     let theirs = theirs.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    // Clients still reach only their own.
+    // Clients still reach only their own: another's is absent to them, to read or to enable.
+    app.api
+        .send_as(&other, "POST", &format!("/v1/webhooks/{id}/enable"), json!({}))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "webhook_not_found");
     app.api
         .send_as(&other, "GET", &format!("/v1/webhooks/{id}"), json!(null))
         .await

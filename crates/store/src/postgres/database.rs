@@ -35,7 +35,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     // deriver's cursor (see `crate::webhook`).
     (16, include_str!("schema_v16.sql")),
     // Balance monitors and each watched account's state (see `crate::webhook`).
-    (17, include_str!("schema_v17.sql")), // Runs of `sanhu verify`: when, the outcome, what was checked (see `crate::audit::VerificationRecord`).
+    (17, include_str!("schema_v17.sql")),
+    // Runs of `sanhu verify`: when, the outcome, what was checked (see `crate::audit::VerificationRecord`).
     (22, include_str!("schema_v22.sql")),
 ];
 

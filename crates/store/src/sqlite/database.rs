@@ -38,7 +38,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Webhooks: subscriptions, events, deliveries, attempts, the deriver's cursor (see `crate::webhook`).
     (14, include_str!("schema_v14.sql")),
     // Balance monitors and each watched account's state (see `crate::webhook`).
-    (15, include_str!("schema_v15.sql")), // Runs of `sanhu verify`: when, the outcome, what was checked (see `crate::audit::VerificationRecord`).
+    (15, include_str!("schema_v15.sql")),
+    // Runs of `sanhu verify`: when, the outcome, what was checked (see `crate::audit::VerificationRecord`).
     (20, include_str!("schema_v20.sql")),
 ];
 
