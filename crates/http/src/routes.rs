@@ -236,10 +236,7 @@ fn ledger_endpoints() -> Vec<Endpoint> {
 
 /// The audit log (`crate::audit`).
 fn audit_endpoints() -> Vec<Endpoint> {
-    vec![
-        endpoint!(audit::audit_events, platform(AuditRead)),
-        endpoint!(audit::get_verification, platform(AdminRead)),
-    ]
+    vec![endpoint!(audit::audit_events, platform(AuditRead))]
 }
 
 /// The three-party model: members, customers, member accounts, authentications, enterprises and
@@ -421,6 +418,8 @@ fn staff_endpoints() -> Vec<Endpoint> {
         endpoint!(staff::admin::list_staff, platform(AdminRead)),
         endpoint!(staff::admin::get_staff, platform(AdminRead)),
         endpoint!(staff::admin::get_configuration, platform(AdminRead)),
+        // `sanhu verify`'s recorded runs (`crate::audit`): an administrator's read, as the configuration.
+        endpoint!(audit::get_verification, platform(AdminRead)),
     ]
 }
 
