@@ -219,11 +219,11 @@ type AuditEvent struct {
 	// `client:cli_…` or `staff:<username>`.
 	Actor string `json:"actor"`
 	At    string `json:"at"`
-	// The request's JSON with its secrets redacted; null for a request without a body.
+	// The request's JSON with its secrets redacted; null for a request without a body. For an export: `export` (`csv`), `criteria` (the list's, by the API's names, redacted), `rows` written and `cut` (stop…
 	Changes   any             `json:"changes"`
 	ErrorCode *ErrorCodeModel `json:"error_code,omitempty"`
 	Hash      string          `json:"hash"`
-	// Only POSTs are recorded.
+	// `POST` for a request; `GET` for an export of a list (the console's CSV), whose `changes` are `{export, criteria, rows, cut}`. Other reads are not recorded.
 	Method string `json:"method"`
 	// Hex SHA-256 of the event before (64 zeros before the first).
 	PrevHash  string  `json:"prev_hash"`
@@ -1620,6 +1620,7 @@ const (
 	ErrorCodeModelApprovalInProgress                        ErrorCodeModel = "approval_in_progress"
 	ErrorCodeModelStaffNotFound                             ErrorCodeModel = "staff_not_found"
 	ErrorCodeModelAPIClientNotFound                         ErrorCodeModel = "api_client_not_found"
+	ErrorCodeModelVerificationNotFound                      ErrorCodeModel = "verification_not_found"
 	ErrorCodeModelRouteNotFound                             ErrorCodeModel = "route_not_found"
 	ErrorCodeModelMethodNotAllowed                          ErrorCodeModel = "method_not_allowed"
 	ErrorCodeModelBodyTooLarge                              ErrorCodeModel = "body_too_large"
@@ -2078,6 +2079,7 @@ const (
 	ErrorCodeModelWebhookDescriptionInvalid                 ErrorCodeModel = "webhook_description_invalid"
 	ErrorCodeModelWebhookLimitReached                       ErrorCodeModel = "webhook_limit_reached"
 	ErrorCodeModelWebhookDisabled                           ErrorCodeModel = "webhook_disabled"
+	ErrorCodeModelWebhookDisabledByClient                   ErrorCodeModel = "webhook_disabled_by_client"
 	ErrorCodeModelWebhookCursorInvalid                      ErrorCodeModel = "webhook_cursor_invalid"
 	ErrorCodeModelWebhookLimitInvalid                       ErrorCodeModel = "webhook_limit_invalid"
 	ErrorCodeModelWebhookSignatureInvalid                   ErrorCodeModel = "webhook_signature_invalid"
@@ -3911,6 +3913,26 @@ type UpdateWebhookRequest struct {
 	URL         *string   `json:"url,omitempty"`
 }
 
+// Verification: The last run of `sanhu verify` as recorded.
+type Verification struct {
+	AccountsChecked int64 `json:"accounts_checked"`
+	// The audit events whose chain was walked and holds.
+	AuditEventsChecked int64 `json:"audit_events_checked"`
+	// The first findings in words (at most 20).
+	Details []string `json:"details"`
+	// The ledger's problems and the audit chain's broken link, counted.
+	Findings   int64  `json:"findings"`
+	FinishedAt string `json:"finished_at"`
+	// Numbered from 1 in the order runs were recorded.
+	ID int64 `json:"id"`
+	// `clean` (no findings) or `problems`.
+	Outcome string `json:"outcome"`
+	// What ran it: `sanhu verify`, with its host when known.
+	RanBy            string `json:"ran_by"`
+	StartedAt        string `json:"started_at"`
+	TransfersChecked int64  `json:"transfers_checked"`
+}
+
 // VerifiedCode: a model of the API.
 type VerifiedCode struct {
 	// What the code proves; part of what is hashed, so a code never passes for another purpose. A phone change's codes come from its own endpoints (`invalid_purpose`).
@@ -4101,9 +4123,11 @@ type WebhookDeliveryPage struct {
 type WebhookSubscription struct {
 	// The member the client was bound to when it subscribed: only events of what it reaches are sent. Null for the platform's.
 	BoundMemberID *string `json:"bound_member_id"`
-	CreatedAt     string  `json:"created_at"`
-	Description   *string `json:"description"`
-	// Why it is disabled: `by_client`, or `failing` (a delivery gave up after its retries).
+	// The API client whose subscription it is.
+	ClientID    string  `json:"client_id"`
+	CreatedAt   string  `json:"created_at"`
+	Description *string `json:"description"`
+	// Why it is disabled: `by_client`, `by_staff` (the back office), or `failing` (a delivery gave up after its retries).
 	DisabledReason *string `json:"disabled_reason"`
 	// The event types sent (`*`: all).
 	Events []string `json:"events"`

@@ -3,7 +3,8 @@
 // English; review a withdrawal, freeze and unfreeze an account with a second staff member's approval
 // (nobody approves their own), a form with a wrong CSRF token refused, an expired session sent to sign
 // in, a role without finance's scope kept out of finance's pages, a merchant's onboarding review, the
-// orders and the card batches; screenshots at 1280x800 and at a phone's width into docs/console/.
+// orders and the card batches, coupons issued to a member, a webhook delivery resent and its endpoint
+// disabled and enabled; screenshots at 1280x800 and at a phone's width into docs/console/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -24,6 +25,8 @@ const partner2 = process.env.SANHU_CONSOLE_PARTNER2;
 const agent = process.env.SANHU_CONSOLE_AGENT;
 const certificate = process.env.SANHU_CONSOLE_CERTIFICATE;
 const signing = process.env.SANHU_CONSOLE_SIGNING;
+const coupon = process.env.SANHU_CONSOLE_COUPON;
+const hook = process.env.SANHU_CONSOLE_HOOK;
 const shots = process.env.SANHU_CONSOLE_SCREENSHOTS;
 const executablePath = process.env.SANHU_CHROMIUM || "/usr/bin/chromium";
 assert.ok(url && username && password && phone && member, "run.sh sets the server, the staff member and the member");
@@ -491,4 +494,61 @@ test("a product's signing is approved by one staff member, held, and approved by
   await page.getByRole("cell", { name: "平台" }).first().waitFor();
   await shot(page, "merchant-settings");
   await maker.context.close();
+});
+
+test("marketing issues a coupon to the member, shown in its coupon wallet; customer service has no coupons", async () => {
+  const { context, page } = await signIn("mei.lin");
+  await page.getByRole("navigation").getByRole("link", { name: "优惠券" }).click();
+  await page.getByRole("heading", { name: "优惠券模板" }).waitFor();
+  await page.getByRole("cell", { name: "满80减20" }).waitFor();
+  await page.getByText("满 ¥80.00 减 ¥20.00").first().waitFor();
+  await shot(page, "coupons");
+  await page.getByRole("link", { name: coupon }).click();
+  await page.getByRole("heading", { name: /券模板 满80减20/ }).waitFor();
+  await page.getByLabel(/会员编号/).fill(member);
+  await page.getByRole("button", { name: "向会员发券" }).click();
+  await page.getByText("✓ 已发放 1 · ✗ 未发放 0").waitFor();
+  await page.getByText("1 / 100").waitFor();
+  await shot(page, "coupon-template");
+  await context.close();
+
+  const finance = await signIn(username);
+  await finance.page.goto(`${url}/console/members/${member}#coupons`);
+  await finance.page.getByRole("heading", { name: "券包" }).waitFor();
+  await finance.page.getByText("○ 未使用").waitFor();
+  await finance.page.getByRole("cell", { name: "staff:mei.lin" }).waitFor();
+  await shot(finance.page, "member-coupons");
+  await finance.context.close();
+
+  const service = await signIn("kefu");
+  assert.equal(await service.page.getByRole("navigation").getByRole("link", { name: "优惠券" }).count(), 0);
+  await service.page.goto(`${url}/console/coupons`);
+  await service.page.getByText("无权访问").first().waitFor();
+  await service.context.close();
+});
+
+test("finance resends a webhook delivery and disables then enables the endpoint; customer service only reads", async () => {
+  const { context, page } = await signIn(username);
+  await page.getByRole("navigation").getByRole("link", { name: "Webhook 通知" }).click();
+  await page.getByRole("heading", { name: "Webhook 通知地址" }).waitFor();
+  await page.getByText("https://hooks.example.invalid/sanhu").waitFor();
+  await shot(page, "webhooks");
+  await page.getByRole("link", { name: hook }).click();
+  await page.getByRole("heading", { name: /通知地址/ }).waitFor();
+  await page.getByRole("cell", { name: "webhook.test" }).waitFor();
+  await page.getByRole("button", { name: /重新投递/ }).first().click();
+  await page.getByText("✓ 已重新投递").waitFor();
+  await page.getByRole("button", { name: /停用/ }).click();
+  await page.getByText("(后台停用)").first().waitFor();
+  assert.equal(await page.getByRole("button", { name: /重新投递/ }).count(), 0, "nothing is resent while disabled");
+  await page.getByRole("button", { name: /启用/ }).click();
+  await page.getByText("✓ 启用").first().waitFor();
+  await shot(page, "webhook");
+  await context.close();
+
+  const service = await signIn("kefu");
+  await service.page.goto(`${url}/console/webhooks/${hook}`);
+  await service.page.getByRole("cell", { name: "webhook.test" }).waitFor();
+  assert.equal(await service.page.getByRole("button", { name: /重新投递|停用|启用/ }).count(), 0, "customer service acts on none");
+  await service.context.close();
 });

@@ -2,7 +2,8 @@
 # The operations console in a real browser: starts `sanhu serve` on SQLite in a temporary directory,
 # makes staff members of several roles (`sanhu staff create`), a member with money in its wallet, a
 # withdrawal waiting for review, a payment and its refund, an enterprise merchant under review, two
-# channel partners and an agent under one of them, and a card batch (`sanhu call`), then runs console.test.mjs (node's test runner) in Debian's Chromium through playwright-core (no
+# channel partners and an agent under one of them, a card batch, a coupon template and a webhook
+# endpoint with a test event (`sanhu call`), then runs console.test.mjs (node's test runner) in Debian's Chromium through playwright-core (no
 # browser download). Screenshots go to docs/console/ (SANHU_CONSOLE_SCREENSHOTS to change it; empty:
 # none). For CI (.ci/run) and by hand:
 #
@@ -154,6 +155,11 @@ call POST "/v1/merchants/$PARTNER2/products" --data '{"product":"balance_payment
 CARD_TYPE="$(call POST /v1/card-types --data '{"name":"金卡","grade":1,"terms":{"kind":"stored_value","face_value":500000,"sale_price":450000,"validity":{"days_from_activation":365},"rechargeable":true,"default_rate_bp":9000}}' | json '["id"]')"
 SEGMENT="$(call POST /v1/card-segments --data '{"prefix":"8601","serial_digits":8,"first_serial":0,"last_serial":9999,"region":"北京分公司"}' | json '["id"]')"
 BATCH="$(call POST /v1/card-batches --data "{\"type_id\":\"$CARD_TYPE\",\"segment_id\":\"$SEGMENT\",\"channel\":\"app\",\"quantity\":100}" | json '["id"]')"
+# A coupon template to issue, and a webhook endpoint with a test event (its host does not resolve
+# here, so its attempts fail and are logged).
+COUPON="$(call POST /v1/coupon-templates --data '{"name":"满80减20","kind":"threshold","amount":2000,"threshold":8000,"validity":{"days_from_issue":30},"quantity":100,"stacking":"coupon_then_discount"}' | json '["id"]')"
+HOOK="$(call POST /v1/webhooks --data '{"url":"https://hooks.example.invalid/sanhu","events":["payment.paid","payment.refunded"],"description":"门店通知"}' | json '["id"]')"
+call POST "/v1/webhooks/$HOOK/test" --data '{}' > /dev/null
 
 say "the browser tests"
 cd "$HERE"
@@ -162,6 +168,7 @@ SANHU_CONSOLE_URL="http://127.0.0.1:$PORT" SANHU_CONSOLE_USER=li.wei SANHU_CONSO
   SANHU_CONSOLE_MERCHANT="$MERCHANT" SANHU_CONSOLE_BATCH="$BATCH" SANHU_CONSOLE_DB="$WORK/sanhu.db" \
   SANHU_CONSOLE_PARTNER1="$PARTNER1" SANHU_CONSOLE_PARTNER2="$PARTNER2" SANHU_CONSOLE_AGENT="$AGENT" \
   SANHU_CONSOLE_CERTIFICATE="$ID_CARD" SANHU_CONSOLE_SIGNING="$PARTNER2" \
+  SANHU_CONSOLE_COUPON="$COUPON" SANHU_CONSOLE_HOOK="$HOOK" \
   SANHU_CHROMIUM="$CHROMIUM" timeout 300 node --test --test-concurrency=1 console.test.mjs || {
     status=$?
     # What the server said is what a failed page usually needs to be understood.

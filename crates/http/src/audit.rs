@@ -5,7 +5,8 @@
 //! The layer sits between the idempotency layer and the handler, so it sees each request that was
 //! run, once: an idempotent replay (answered from the stored response) ran nothing and adds nothing,
 //! and a request refused before any handler (a bad signature, a reused key) changed nothing. Reads
-//! (GETs) are not recorded.
+//! (GETs) are not recorded here; an export of a list is, by the console that makes it
+//! (`crate::console::export`, `sanhu_service::audit::ExportRecord`).
 //!
 //! An answer leaves only once its event is committed: a success means that its audit event is on
 //! disk. If the event cannot be written, the answer is withheld and replaced by 503
@@ -284,13 +285,22 @@ pub(crate) fn audit_unavailable() -> Response {
 /// and holds an address (the entries before it are whatever the client sent, and prove nothing),
 /// else the peer's address. None when neither is known (a router driven without a listener).
 pub(crate) fn source_address(request: &Request, trusted_proxy_header: Option<&str>) -> Option<String> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| *address);
+    source_of(request.headers(), peer, trusted_proxy_header)
+}
+
+/// [`source_address`] from a request's headers and its peer's address.
+pub(crate) fn source_of(
+    headers: &axum::http::HeaderMap,
+    peer: Option<SocketAddr>,
+    trusted_proxy_header: Option<&str>,
+) -> Option<String> {
     let forwarded = trusted_proxy_header
-        .and_then(|name| request.headers().get(name))
+        .and_then(|name| headers.get(name))
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.rsplit(',').next())
         .and_then(parse_address);
-    let peer = || request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
-    forwarded.or_else(peer).map(|ip| ip.to_string())
+    forwarded.or_else(|| peer.map(|address| address.ip())).map(|ip| ip.to_string())
 }
 
 /// An address as proxies write it: `192.0.2.7`, `2001:db8::1`, with or without a port.
@@ -559,8 +569,9 @@ pub struct AuditEventView {
     /// The address the request came from (IPv4 or IPv6); null when unknown.
     #[schema(pattern = "^[0-9A-Fa-f:.]{2,45}$")]
     pub source: Option<String>,
-    /// Only POSTs are recorded.
-    #[schema(value_type = PostMethod, inline)]
+    /// `POST` for a request; `GET` for an export of a list (the console's CSV), whose `changes` are
+    /// `{export, criteria, rows, cut}`. Other reads are not recorded.
+    #[schema(value_type = RecordedMethod, inline)]
     pub method: String,
     /// The route's template, e.g. `/v1/members/{id}/lock`.
     #[schema(pattern = "^/v1/[a-z0-9/{}_-]+$")]
@@ -573,7 +584,9 @@ pub struct AuditEventView {
     pub error_code: Option<String>,
     #[schema(value_type = Option<sanhu_core::party::change::Reason>, inline)]
     pub reason: Option<String>,
-    /// The request's JSON with its secrets redacted; null for a request without a body.
+    /// The request's JSON with its secrets redacted; null for a request without a body. For an
+    /// export: `export` (`csv`), `criteria` (the list's, by the API's names, redacted), `rows`
+    /// written and `cut` (stopped at the export's bound).
     pub changes: Value,
     /// Hex SHA-256 of the event before (64 zeros before the first).
     #[schema(pattern = "^[0-9a-f]{64}$")]
@@ -582,12 +595,15 @@ pub struct AuditEventView {
     pub hash: String,
 }
 
-/// The method of a recorded request: reads are not recorded.
+/// The method of a recorded request: a POST, or the GET of a list exported (other reads are not
+/// recorded).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
-enum PostMethod {
+enum RecordedMethod {
     #[schema(rename = "POST")]
     Post,
+    #[schema(rename = "GET")]
+    Get,
 }
 
 impl From<&AuditEvent> for AuditEventView {
@@ -631,7 +647,7 @@ pub struct AuditEventPage {
     tag = "audit",
     operation_id = "listAuditEvents",
     summary = "List audit events",
-    description = "Every signed POST that reached a handler, succeeded or refused, is an event: the client that sent it (`actor`), its request id, the address it came from, its route, the ids it was about, the status and error code answered, its reason and its JSON with every secret redacted (pay passwords, card numbers, CVV, codes, certificate numbers, keys: `[redacted]`; card numbers anywhere else masked to their first 6 and last 4 digits). Events are numbered without gaps and each carries the hash of the one before (`prev_hash`) and its own (`hash`): `sanhu verify` walks the chain and names the first event edited, deleted or moved. Every filter given must hold; oldest first, cursor-paginated. Reads are not recorded, nor idempotent replays (their first run was).",
+    description = "Every signed POST that reached a handler, succeeded or refused, is an event: the client that sent it (`actor`), its request id, the address it came from, its route, the ids it was about, the status and error code answered, its reason and its JSON with every secret redacted (pay passwords, card numbers, CVV, codes, certificate numbers, keys: `[redacted]`; card numbers anywhere else masked to their first 6 and last 4 digits). Events are numbered without gaps and each carries the hash of the one before (`prev_hash`) and its own (`hash`): `sanhu verify` walks the chain and names the first event edited, deleted or moved. Every filter given must hold; oldest first, cursor-paginated. Reads are not recorded, nor idempotent replays (their first run was), except exports: a list the console exported (CSV) is a `GET` event of the list's route, as the staff member, with the criteria and the rows written in `changes`.",
     params(
         ("actor" = Option<String>, Query, min_length = 1, max_length = 256, description = "Events of this actor, e.g. `client:cli_01JD7S0M8R4Y3V6QF2K9N5X1TB`."),
         ("route" = Option<String>, Query, min_length = 1, max_length = 256, description = "Events of this route's template, e.g. `/v1/members/{id}/lock`."),
@@ -691,6 +707,91 @@ pub async fn audit_events(
         crate::reads::ReadFromHeader::of(&reads),
         Json(AuditEventPage { data: events.iter().map(AuditEventView::from).collect(), next_cursor }),
     ))
+}
+
+/// The last run of `sanhu verify` as recorded.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = Verification)]
+pub struct VerificationView {
+    /// Numbered from 1 in the order runs were recorded.
+    #[schema(minimum = 1)]
+    pub id: i64,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
+    pub started_at: String,
+    #[schema(value_type = sanhu_core::Timestamp, inline)]
+    pub finished_at: String,
+    /// `clean` (no findings) or `problems`.
+    #[schema(value_type = VerificationOutcome, inline)]
+    pub outcome: &'static str,
+    /// The ledger's problems and the audit chain's broken link, counted.
+    #[schema(minimum = 0)]
+    pub findings: i64,
+    /// The first findings in words (at most 20).
+    pub details: Vec<String>,
+    #[schema(minimum = 0)]
+    pub accounts_checked: i64,
+    #[schema(minimum = 0)]
+    pub transfers_checked: i64,
+    /// The audit events whose chain was walked and holds.
+    #[schema(minimum = 0)]
+    pub audit_events_checked: i64,
+    /// What ran it: `sanhu verify`, with its host when known.
+    pub ran_by: String,
+}
+
+/// A run's outcome.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+enum VerificationOutcome {
+    Clean,
+    Problems,
+}
+
+impl From<&sanhu_store::audit::VerificationRecord> for VerificationView {
+    fn from(r: &sanhu_store::audit::VerificationRecord) -> VerificationView {
+        VerificationView {
+            id: r.id,
+            started_at: r.started_at.to_string(),
+            finished_at: r.finished_at.to_string(),
+            outcome: if r.clean() { "clean" } else { "problems" },
+            findings: r.findings,
+            details: r.details.clone(),
+            accounts_checked: r.accounts_checked,
+            transfers_checked: r.transfers_checked,
+            audit_events_checked: r.audit_events_checked,
+            ran_by: r.ran_by.clone(),
+        }
+    }
+}
+
+/// GET /v1/verifications/{id}: a run of `sanhu verify`; `latest` the last one.
+#[utoipa::path(
+    get,
+    path = "/v1/verifications/{id}",
+    tag = "audit",
+    operation_id = "getVerification",
+    summary = "A result of sanhu verify (latest: the last)",
+    description = "`sanhu verify` recounts every account from its entries, checks every currency balances and walks the audit log's hash chain; each run against this database is recorded. `GET /v1/verifications/latest` answers the last one: when it ran, its outcome (`clean` or `problems`), how many findings it had and the first in words, and what it checked; a number answers that run. 404 `verification_not_found` before any run is recorded, or for a number no run has. `sanhu serve` does not run it; the operator schedules it (docs/OPERATIONS.md).",
+    params(
+        ("id" = String, Path, pattern = "^(latest|[1-9][0-9]{0,18})$", description = "`latest`, or a run's number.")
+    ),
+    responses(
+        (status = 200, description = "The run.", body = VerificationView)
+    )
+)]
+pub async fn get_verification(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<VerificationView>, ApiError> {
+    let not_found =
+        || ApiError::new(code::VERIFICATION_NOT_FOUND, "no run of sanhu verify is recorded with this number");
+    let id = match id.as_str() {
+        "latest" => None,
+        number => Some(number.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(not_found)?),
+    };
+    let found = state.audit.verification(id).await.map_err(ApiError::internal)?;
+    Ok(Json(VerificationView::from(&found.ok_or_else(not_found)?)))
 }
 
 #[cfg(test)]

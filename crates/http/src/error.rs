@@ -92,6 +92,7 @@ error_codes! {
         APPROVAL_IN_PROGRESS = ("approval_in_progress", 409, "The approved request is being applied right now; ask for the approval again shortly.");
         STAFF_NOT_FOUND = ("staff_not_found", 404, "No staff member has this username.");
         API_CLIENT_NOT_FOUND = ("api_client_not_found", 404, "No API client has this id.");
+        VERIFICATION_NOT_FOUND = ("verification_not_found", 404, "No run of `sanhu verify` is recorded (yet, or with this number).");
     }
     /// A request that reaches no endpoint.
     ROUTING {

@@ -426,6 +426,8 @@ fn staff_endpoints() -> Vec<Endpoint> {
         endpoint!(staff::admin::list_staff, platform(AdminRead)),
         endpoint!(staff::admin::get_staff, platform(AdminRead)),
         endpoint!(staff::admin::get_configuration, platform(AdminRead)),
+        // `sanhu verify`'s recorded runs (`crate::audit`): an administrator's read, as the configuration.
+        endpoint!(audit::get_verification, platform(AdminRead)),
     ]
 }
 

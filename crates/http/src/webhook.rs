@@ -1,6 +1,8 @@
 //! Webhook subscriptions over the API (see `sanhu_service::webhook` and docs/WEBHOOKS.md): a client
 //! subscribes URLs to event types, reads each delivery and attempt, sends one again, sends a test
 //! event. A subscription is the client's own: another client's id answers 404 `webhook_not_found`.
+//! Staff (the back office, the console's webhook pages) read every client's subscriptions, their
+//! deliveries and attempts, resend a delivery, disable and enable one; they create and change none.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -30,9 +32,10 @@ pub struct Subscribing(pub Subscriber);
 impl Subscribing {
     /// Where a subscription is pointed: an API client's only. A staff member's subscription would be
     /// the platform's, every tenant's events sent where one person says, with no second person to
-    /// approve it; staff read and stop subscriptions, and point them through a platform client.
+    /// approve it; staff read, stop and resume clients' subscriptions (sent where their client
+    /// said), and point them through a platform client.
     pub(crate) fn pointing(&self) -> Result<&Subscriber, ApiError> {
-        if self.0.owner == STAFF_OWNER {
+        if self.0.is_back_office() {
             return Err(ApiError::new(
                 crate::error::code::SCOPE_MISSING,
                 "a webhook subscription is created, changed and enabled by an API client, not a staff session",
@@ -42,19 +45,16 @@ impl Subscribing {
     }
 }
 
-const STAFF_OWNER: &str = "staff";
-
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Subscribing {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Subscribing, ApiError> {
         let bound = parts.extensions.get::<ClientAccess>().and_then(|a| a.bound_to);
-        let owner = match parts.extensions.get::<AuthenticatedClient>() {
-            Some(AuthenticatedClient(client)) => client.clone(),
-            // Staff act for the platform; their subscriptions are the back office's, shared.
-            None => STAFF_OWNER.to_owned(),
-        };
-        Ok(Subscribing(Subscriber { owner, bound }))
+        match parts.extensions.get::<AuthenticatedClient>() {
+            Some(AuthenticatedClient(client)) => Ok(Subscribing(Subscriber { owner: client.clone(), bound })),
+            // Staff act for the platform: the back office reaches every client's subscriptions.
+            None => Ok(Subscribing(Subscriber::back_office())),
+        }
     }
 }
 
@@ -64,6 +64,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Subscribing {
 pub struct SubscriptionJson {
     #[schema(pattern = "^whk_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub id: String,
+    /// The API client whose subscription it is.
+    pub client_id: String,
     pub url: String,
     /// The event types sent (`*`: all).
     pub events: Vec<String>,
@@ -71,7 +73,8 @@ pub struct SubscriptionJson {
     pub description: Option<String>,
     /// `active`, or `disabled` (nothing is sent; deliveries wait).
     pub status: String,
-    /// Why it is disabled: `by_client`, or `failing` (a delivery gave up after its retries).
+    /// Why it is disabled: `by_client`, `by_staff` (the back office), or `failing` (a delivery gave
+    /// up after its retries).
     #[schema(required)]
     pub disabled_reason: Option<String>,
     /// The member the client was bound to when it subscribed: only events of what it reaches are
@@ -97,6 +100,7 @@ pub struct SubscriptionJson {
 fn view(s: &Subscription, public_key: &str) -> SubscriptionJson {
     SubscriptionJson {
         id: s.id.clone(),
+        client_id: s.owner.clone(),
         url: s.url.clone(),
         events: s.events.clone(),
         description: s.description.clone(),
@@ -305,7 +309,7 @@ pub async fn create_webhook(
     tag = "webhooks",
     operation_id = "listWebhooks",
     summary = "List the client's webhook subscriptions",
-    description = "In id order.",
+    description = "In id order. Staff list every client's.",
     params(
         ("after" = Option<String>, Query, nullable = false, pattern = "^whk_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "The `next_cursor` of the previous page."),
         ("limit" = Option<i64>, Query, nullable = false, description = "Subscriptions per page, 1 to 100; 50 when absent.", minimum = 1, maximum = 100),
@@ -398,7 +402,7 @@ pub async fn disable_webhook(
     tag = "webhooks",
     operation_id = "enableWebhook",
     summary = "Enable a webhook subscription",
-    description = "Also after it was disabled for failing: the deliveries waiting are sent, in order.",
+    description = "Also after it was disabled for failing: the deliveries waiting are sent, in order. Staff enable one disabled for failing or by staff, never one its client disabled itself (409 `webhook_disabled_by_client`).",
     params(("id" = String, Path, description = ID_PARAM, pattern = "^whk_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = Option<EmptyBody>,
     responses((status = 200, description = "The subscription.", body = SubscriptionJson)),
@@ -410,8 +414,7 @@ pub async fn enable_webhook(
     body: Bytes,
 ) -> Result<Json<SubscriptionJson>, ApiError> {
     let _: EmptyBody = parse_body_or_empty(&body)?;
-    let subscriber = subscribing.pointing()?;
-    let subscription = state.webhooks().set_enabled(subscriber, &id, true).await?;
+    let subscription = state.webhooks().set_enabled(&subscribing.0, &id, true).await?;
     Ok(Json(view(&subscription, &public_key(&state).await?)))
 }
 

@@ -39,7 +39,7 @@ pub struct NewAuditEvent {
     pub request_id: String,
     /// The address the request came from, when known.
     pub source: Option<String>,
-    /// `POST`.
+    /// `POST`, or `GET` for an export of a list (`sanhu_service::audit::ExportRecord`).
     pub method: String,
     /// The route's template, e.g. `/v1/members/{id}/lock`.
     pub route: String,
@@ -72,6 +72,55 @@ pub struct AuditEvent {
 pub struct AuditHead {
     pub seq: i64,
     pub hash: String,
+}
+
+/// One run of `sanhu verify` as recorded (schema SQLite v20, PostgreSQL v22): when, the outcome, what
+/// it checked and its findings, so that the console's audit page and `GET /v1/verifications/latest`
+/// show the last one. A record is what the run reported; it is not part of the audit chain (the run
+/// checks the chain, and a record written into it would change what the next run checks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerificationRecord {
+    /// Numbered from 1 by the store (0 before it is recorded).
+    pub id: i64,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    /// The ledger's accounts and transfers recounted, and the audit events whose chain holds.
+    pub accounts_checked: i64,
+    pub transfers_checked: i64,
+    pub audit_events_checked: i64,
+    /// The ledger's problems plus the audit chain's broken link (0 or 1): zero for a clean run.
+    pub findings: i64,
+    /// The first findings in words, at most [`VERIFICATION_DETAILS_MAX`].
+    pub details: Vec<String>,
+    /// What ran it: `sanhu verify`, with its host when known.
+    pub ran_by: String,
+}
+
+/// Most findings a verification record keeps in words (all are counted).
+pub const VERIFICATION_DETAILS_MAX: usize = 20;
+/// Longest finding kept, in characters.
+pub const VERIFICATION_DETAIL_CHARS_MAX: usize = 500;
+
+impl VerificationRecord {
+    /// Whether the run found nothing wrong.
+    pub fn clean(&self) -> bool {
+        self.findings == 0
+    }
+
+    /// The details as one column: a JSON array of the first findings, each bounded.
+    pub(crate) fn details_json(&self) -> String {
+        let kept: Vec<String> = self
+            .details
+            .iter()
+            .take(VERIFICATION_DETAILS_MAX)
+            .map(|d| d.chars().take(VERIFICATION_DETAIL_CHARS_MAX).collect())
+            .collect();
+        serde_json::to_string(&kept).expect("strings encode")
+    }
+
+    pub(crate) fn details_of(text: &str) -> Vec<String> {
+        serde_json::from_str(text).unwrap_or_else(|_| vec![text.to_owned()])
+    }
 }
 
 /// Which events to list, oldest first: every given filter must hold.
@@ -111,6 +160,10 @@ store_trait! {
         fn audit_events(&self, query: &AuditQuery) -> anyhow::Result<Vec<AuditEvent>>;
         /// The chain's head as last committed.
         fn audit_head(&self) -> anyhow::Result<AuditHead>;
+        /// Records a run of `sanhu verify`; returns its id.
+        fn record_verification(&self, record: VerificationRecord) -> anyhow::Result<i64>;
+        /// The run of `sanhu verify` recorded as `id`, or the last one recorded (`None`), if any.
+        fn verification(&self, id: Option<i64>) -> anyhow::Result<Option<VerificationRecord>>;
     }
 }
 

@@ -185,6 +185,8 @@ store_trait! {
         fn webhook_subscription(&self, id: &str) -> anyhow::Result<Option<StoredSubscription>>;
         /// A client's subscriptions in id order after `after`.
         fn webhook_subscriptions_of_client(&self, client_id: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<StoredSubscription>>;
+        /// Every client's subscriptions after `after`, in id order (the back office's list).
+        fn webhook_subscriptions_all(&self, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<StoredSubscription>>;
         /// Every active subscription of a client not revoked (the deriver's; bounded by the
         /// per-client limit and the clients).
         fn webhook_active_subscriptions(&self) -> anyhow::Result<Vec<StoredSubscription>>;

@@ -1,7 +1,7 @@
 //! The audit log end to end, with the real binary on both backends: requests to `sanhu serve` leave a
 //! chain that `sanhu verify` accepts; an audit event edited with SQL behind sanhu's back makes
 //! `sanhu verify` fail naming it (and pass again once the edit is undone); an event deleted makes it
-//! fail naming the missing event.
+//! fail naming the missing event; each run is recorded and the last one is read back over the API.
 
 use crate::common;
 
@@ -104,11 +104,15 @@ fn verify_names_the_first_edited_or_deleted_audit_event(database: Database) {
     assert_eq!(events[3]["error_code"], "insufficient_funds");
     assert_eq!(events[5]["reason"], "fraud review");
     assert_eq!(events[0]["source"], "127.0.0.1", "the peer's address");
+    // No run of `sanhu verify` is recorded yet.
+    let none = send(port, "GET", "/v1/verifications/latest", None, None, Some(&credential)).expect("a read");
+    assert_eq!((none.status, none.code().as_str()), (404, "verification_not_found"), "{none:?}");
     server.stop();
 
     let (ok, output) = verify(dir, &database);
     assert!(ok, "verify fails on an untouched chain:\n{output}");
     assert!(output.contains("audit chain: 6 events checked; head: event 6"), "{output}");
+    assert!(output.contains("recorded as verification 1"), "{output}");
 
     // Someone with access to the database lifts the append-only guard and edits event 3 (the
     // transfer's status).
@@ -148,6 +152,20 @@ fn verify_names_the_first_edited_or_deleted_audit_event(database: Database) {
     server.stop();
     let (ok, output) = verify(dir, &database);
     assert!(!ok && output.contains("audit event 2 is missing"), "{output}");
+
+    // Every run was recorded; the last one is read back with its outcome and its finding.
+    assert!(output.contains("recorded as verification 5"), "{output}");
+    server.start();
+    let latest = get_ok(port, &credential, "/v1/verifications/latest");
+    assert_eq!(latest["id"], 5, "{latest}");
+    assert_eq!(latest["outcome"], "problems", "{latest}");
+    assert_eq!(latest["findings"], 1, "{latest}");
+    assert!(latest["details"][0].as_str().unwrap().contains("audit event 2 is missing"), "{latest}");
+    assert!(latest["accounts_checked"].as_i64().unwrap() >= 2, "{latest}");
+    assert_eq!(latest["audit_events_checked"], 1, "{latest}");
+    assert!(latest["ran_by"].as_str().unwrap().starts_with("sanhu verify"), "{latest}");
+    assert!(latest["started_at"].as_str().unwrap() <= latest["finished_at"].as_str().unwrap(), "{latest}");
+    server.stop();
 }
 
 #[test]

@@ -1,11 +1,16 @@
 //! CSV exports of the search lists (orders, customers, merchants): within the list's criteria (a list
 //! that shows nothing without criteria exports nothing without them), read page by page through the
-//! API as the staff member ([`Visit::api`], so the same scopes and reach), written to the browser as
-//! they are read (streamed), and bounded: at most [`EXPORT_ROWS_MAX`] rows, after which the file's
-//! last line says it was cut. Amounts as ¥1,234.56, times in the platform's time zone, headings and
-//! values in the page's language; a UTF-8 byte order mark first, for spreadsheets.
+//! API as the staff member ([`Visit::api`], so the same scopes and reach), and bounded: at most
+//! [`EXPORT_ROWS_MAX`] rows, after which the file's last line says it was cut. Amounts as ¥1,234.56,
+//! times in the platform's time zone, headings and values in the page's language; a UTF-8 byte order
+//! mark first, for spreadsheets.
+//!
+//! Every export is in the audit log (`sanhu_service::audit::ExportRecord`): the staff member, the
+//! list's route, its criteria, the rows written. The file is read whole (it is bounded) before it
+//! is answered, so that the event, with its row count, is committed before any row leaves, as a
+//! change's event is committed before its answer.
 
-use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sanhu_core::{PlatformCalendar, Timestamp};
@@ -13,7 +18,8 @@ use serde_json::Value;
 
 use super::messages::{label, Lang};
 use super::render::yuan;
-use super::{encode, Visit};
+use super::{encode, Me, Visit};
+use sanhu_service::audit::ExportRecord;
 
 /// The most rows one export writes.
 pub(super) const EXPORT_ROWS_MAX: usize = 10_000;
@@ -75,7 +81,9 @@ pub(super) fn word(lang: Lang, group: &str, v: &Value) -> String {
     }
 }
 
-/// The export, streamed: its first page read before answering, so that a refusal is a page.
+/// The export: its pages read, then its audit event recorded (the staff member, the list, its
+/// criteria, the rows written), then the file answered. An export whose event cannot be written is
+/// not answered (503), as a change whose event cannot be written is withheld.
 pub(super) async fn stream(visit: Visit, export: Export) -> Response {
     let me = match visit.me().await {
         Ok(me) => me,
@@ -89,57 +97,44 @@ pub(super) async fn stream(visit: Visit, export: Export) -> Response {
     let name: String = export.name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
     let lang = visit.lang;
     let headings: Vec<String> = export.headings.iter().map(|k| label(lang, k).to_owned()).collect();
-    let head = format!("\u{feff}{}", line(&headings));
-    struct Progress {
-        visit: Visit,
-        export: Export,
-        page: Option<Value>,
-        rows: usize,
-        pages: usize,
-        done: bool,
-    }
-    let progress = Progress { visit, export, page: Some(first.body), rows: 0, pages: 1, done: false };
-    let body = futures_util::stream::unfold(progress, move |mut p| {
-        let calendar = calendar.clone();
-        async move {
-            if p.done {
-                return None;
+    let mut file = format!("\u{feff}{}", line(&headings));
+    let (mut rows, mut pages, mut cut) = (0usize, 1usize, false);
+    let mut page = first.body;
+    'pages: loop {
+        for item in page["data"].as_array().into_iter().flatten() {
+            if rows == EXPORT_ROWS_MAX {
+                file.push_str(&line(&[format!("… {}", label(lang, "export_cut"))]));
+                cut = true;
+                break 'pages;
             }
-            let page = p.page.take().unwrap_or(Value::Null);
-            let mut chunk = String::new();
-            for item in page["data"].as_array().into_iter().flatten() {
-                if p.rows == EXPORT_ROWS_MAX {
-                    chunk.push_str(&line(&[format!("… {}", label(lang, "export_cut"))]));
-                    p.done = true;
-                    return Some((Ok::<_, std::io::Error>(chunk), p));
-                }
-                chunk.push_str(&line(&(p.export.row)(item, lang, &calendar)));
-                p.rows += 1;
-            }
-            let cursor = page["next_cursor"].as_str().filter(|_| p.export.paged).map(str::to_owned);
-            match cursor {
-                Some(cursor) if p.pages < PAGES_MAX => {
-                    let answer = p.visit.get(&format!("{}&after={}", p.export.uri, encode(&cursor))).await;
-                    if answer.ok() {
-                        p.page = Some(answer.body);
-                        p.pages += 1;
-                    } else {
-                        chunk.push_str(&line(&[format!("… {} ({})", label(lang, "export_cut"), answer.code())]));
-                        p.done = true;
-                    }
-                }
-                Some(_) => {
-                    chunk.push_str(&line(&[format!("… {}", label(lang, "export_cut"))]));
-                    p.done = true;
-                }
-                None => p.done = true,
-            }
-            Some((Ok(chunk), p))
+            file.push_str(&line(&(export.row)(item, lang, &calendar)));
+            rows += 1;
         }
-    });
-    let head = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) });
-    let body = Body::from_stream(futures_util::StreamExt::chain(head, body));
-    let mut response = (StatusCode::OK, body).into_response();
+        let cursor = page["next_cursor"].as_str().filter(|_| export.paged).map(str::to_owned);
+        match cursor {
+            Some(cursor) if pages < PAGES_MAX => {
+                let answer = visit.get(&format!("{}&after={}", export.uri, encode(&cursor))).await;
+                if !answer.ok() {
+                    file.push_str(&line(&[format!("… {} ({})", label(lang, "export_cut"), answer.code())]));
+                    cut = true;
+                    break;
+                }
+                page = answer.body;
+                pages += 1;
+            }
+            Some(_) => {
+                file.push_str(&line(&[format!("… {}", label(lang, "export_cut"))]));
+                cut = true;
+                break;
+            }
+            None => break,
+        }
+    }
+    if let Err(error) = record(&visit, &me, &export.uri, rows, cut).await {
+        tracing::error!(error = %error, "an export's audit event could not be written; the export is withheld");
+        return crate::audit::audit_unavailable();
+    }
+    let mut response = (StatusCode::OK, file).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -148,4 +143,36 @@ pub(super) async fn stream(visit: Visit, export: Export) -> Response {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     response
+}
+
+/// The export's audit event: the list's route and criteria read back from the API query it made
+/// (all but `limit`), as the staff member signed in.
+async fn record(visit: &Visit, me: &Me, uri: &str, rows: usize, cut: bool) -> anyhow::Result<()> {
+    let (route, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let criteria: serde_json::Map<String, Value> = super::url_pairs(query.as_bytes())
+        .into_iter()
+        .filter(|(name, _)| name != "limit")
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect();
+    let source = crate::audit::source_of(
+        &visit.headers,
+        visit.connect.map(|ConnectInfo(address)| address),
+        visit.state.config.trusted_proxy_header.as_deref(),
+    );
+    visit
+        .state
+        .audit
+        .record_export(ExportRecord {
+            at: sanhu_service::clock::now(),
+            actor: format!("staff:{}", me.username),
+            request_id: crate::request_id::current(),
+            source,
+            route: route.to_owned(),
+            format: "csv",
+            criteria,
+            rows,
+            cut,
+        })
+        .await?;
+    Ok(())
 }

@@ -23,11 +23,13 @@
 
 mod admin;
 mod business;
+mod coupons;
 mod export;
 pub mod messages;
 mod parties;
 mod products;
 pub mod render;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -108,6 +110,13 @@ pub fn router() -> Router<AppState> {
         .route("/console/staff", get(admin::staff))
         .route("/console/staff/{username}", get(admin::staff_member))
         .route("/console/configuration", get(admin::configuration))
+        .route("/console/coupons", get(coupons::templates))
+        .route("/console/coupons/{id}", get(coupons::template))
+        .route("/console/coupons/{id}/issue", post(coupons::issue))
+        .route("/console/webhooks", get(webhooks::endpoints))
+        .route("/console/webhooks/{id}", get(webhooks::endpoint))
+        .route("/console/webhooks/{id}/{action}", post(webhooks::set_enabled))
+        .route("/console/webhooks/{id}/deliveries/{event_id}/resend", post(webhooks::resend))
         .route("/console/static/htmx.min.js", get(|| async { asset("text/javascript; charset=utf-8", HTMX) }))
         .route("/console/static/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
 }
@@ -131,9 +140,11 @@ const MENUS: &[Menu] = &[
     Menu { href: "/console/orders", key: "nav_orders", needs: Some(business::SEARCH_ORDERS) },
     Menu { href: "/console/withdrawals", key: "nav_withdrawals", needs: Some(REVIEW_WITHDRAWAL) },
     Menu { href: "/console/cards", key: "nav_cards", needs: Some(business::LIST_BATCHES) },
+    Menu { href: "/console/coupons", key: "nav_coupons", needs: Some(coupons::LIST_TEMPLATES) },
     Menu { href: "/console/products", key: "nav_products", needs: Some(products::LIST_PRODUCTS) },
     Menu { href: "/console/approvals", key: "nav_approvals", needs: Some(LIST_APPROVALS) },
     Menu { href: "/console/audit", key: "nav_audit", needs: Some(AUDIT_EVENTS) },
+    Menu { href: "/console/webhooks", key: "nav_webhooks", needs: Some(webhooks::LIST_ENDPOINTS) },
     Menu { href: "/console/api-clients", key: "nav_api_clients", needs: Some(admin::LIST_API_CLIENTS) },
     Menu { href: "/console/staff", key: "nav_staff", needs: Some(admin::LIST_STAFF) },
     Menu { href: "/console/configuration", key: "nav_configuration", needs: Some(admin::CONFIGURATION) },
@@ -147,6 +158,9 @@ const WITHDRAWALS_IN_REVIEW: (&str, &str) = ("GET", "/v1/withdrawals");
 const LIST_APPROVALS: (&str, &str) = ("GET", "/v1/approvals");
 const DECIDE_APPROVAL: (&str, &str) = ("POST", "/v1/approvals/{id}/approve");
 const AUDIT_EVENTS: (&str, &str) = ("GET", "/v1/audit-events");
+const LATEST_VERIFICATION: (&str, &str) = ("GET", "/v1/verifications/{id}");
+/// A last verification older than this is flagged on the audit page: it is advised daily.
+const VERIFY_STALE_S: i64 = 2 * 24 * 3600;
 
 /// The staff member signed in, as the API answers `GET /v1/staff/sessions/current`.
 struct Me {
@@ -711,6 +725,7 @@ async fn member(visit: Visit, Path(id): Path<String>) -> Response {
         Err(answer) => return visit.refusal(Some(&me), &answer),
     };
     let done = visit.param("done").map(|d| label(visit.lang, d).to_owned());
+    let coupons = coupons::of_member(&visit, &me, &id).await;
     visit.render(
         Some(&me),
         StatusCode::OK,
@@ -721,8 +736,10 @@ async fn member(visit: Visit, Path(id): Path<String>) -> Response {
             "may_set_status": me.may(ACCOUNT_STATUS),
             "may_read_bills": me.may(parties::MEMBER_BILLS),
             "may_read_customer": me.may(parties::GET_CUSTOMER),
+            "may_read_coupon_templates": me.may(coupons::GET_TEMPLATE),
             "flow": flow,
             "done": done,
+            "coupons": coupons,
         }),
     )
 }
@@ -954,11 +971,26 @@ async fn audit(visit: Visit) -> Response {
         }
     }
     let template = if visit.htmx { "audit_rows.html" } else { "audit.html" };
+    // The last run of `sanhu verify` (an empty object before any; null if the role may not read it).
+    let mut verification = Value::Null;
+    let mut stale = false;
+    if !visit.htmx && me.may(LATEST_VERIFICATION) {
+        let answer = visit.get("/v1/verifications/latest").await;
+        if answer.ok() {
+            let finished = answer.body["finished_at"].as_str().and_then(sanhu_core::Timestamp::parse_rfc3339);
+            let now = sanhu_service::clock::now();
+            stale = finished.is_some_and(|at| now.nanos().saturating_sub(at.nanos()) > VERIFY_STALE_S * 1_000_000_000);
+            verification = answer.body;
+        } else if answer.code() == "verification_not_found" {
+            verification = json!({});
+        }
+    }
     visit.render(
         Some(&me),
         StatusCode::OK,
         template,
-        json!({"events": events, "filters": filters, "error": error, "next_query": next_query}),
+        json!({"events": events, "filters": filters, "error": error, "next_query": next_query,
+               "verification": verification, "stale": stale}),
     )
 }
 
@@ -992,7 +1024,7 @@ mod tests {
     fn every_menu_and_page_names_a_route_of_the_api() {
         for route in [SEARCH_CUSTOMERS, WALLET, ACCOUNT_STATUS, REVIEW_WITHDRAWAL, LIST_APPROVALS, DECIDE_APPROVAL]
             .into_iter()
-            .chain([AUDIT_EVENTS, WITHDRAWALS_IN_REVIEW])
+            .chain([AUDIT_EVENTS, WITHDRAWALS_IN_REVIEW, LATEST_VERIFICATION])
         {
             assert!(crate::routes::find(route.0, route.1).is_some(), "{route:?}");
         }

@@ -45,6 +45,12 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("products.html", include_str!("templates/products.html")),
     ("merchant_products.html", include_str!("templates/merchant_products.html")),
     ("merchant_settings.html", include_str!("templates/merchant_settings.html")),
+    ("coupons.html", include_str!("templates/coupons.html")),
+    ("coupon_template.html", include_str!("templates/coupon_template.html")),
+    ("coupon_value.html", include_str!("templates/coupon_value.html")),
+    ("webhooks.html", include_str!("templates/webhooks.html")),
+    ("webhook.html", include_str!("templates/webhook.html")),
+    ("webhook_status.html", include_str!("templates/webhook_status.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -14,7 +14,7 @@ use sanhu_http::{router, HttpConfig};
 use sanhu_service::party::PartyConfig;
 use sanhu_service::staff::{PasswordHashing, StaffConfig};
 use sanhu_service::wallet::WalletConfig;
-use sanhu_store::audit::{AuditQuery, AuditStore};
+use sanhu_store::audit::{AuditQuery, AuditStore, VerificationRecord};
 use sanhu_testkit::app::{bound_client, TestApp};
 use sanhu_testkit::money::cny;
 use sanhu_testkit::{on_both_backends, TestDatabase};
@@ -1208,7 +1208,330 @@ on_both_backends!(console_exports_the_search_lists_as_csv_within_their_criteria,
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
     finance.get("/console/merchants/export.csv").await.expect(StatusCode::BAD_REQUEST);
 
+    // Each export is in the audit log as the staff member: a GET of the list's route, its criteria
+    // (a member's id among the targets) and the rows written; a refused one is not an export.
+    let store = app.api.state.ledger().store().clone();
+    let exports =
+        store.audit_events(&AuditQuery { actor: Some("staff:li.wei".into()), limit: 100, ..Default::default() }).await;
+    let exports: Vec<_> = exports.unwrap().into_iter().filter(|e| e.event.method == "GET").collect();
+    let routes: Vec<&str> = exports.iter().map(|e| e.event.route.as_str()).collect();
+    assert_eq!(routes, ["/v1/orders", "/v1/orders", "/v1/customers", "/v1/merchants"], "{exports:?}");
+    let orders = &exports[0].event;
+    assert_eq!(orders.target_ids, [member.clone()]);
+    assert_eq!(orders.status, 200);
+    let changes: serde_json::Value = serde_json::from_str(orders.changes.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        changes,
+        json!({"export": "csv", "rows": 1, "cut": false,
+                                "criteria": {"kind": "recharge", "member_id": member}})
+    );
+    let customers: serde_json::Value = serde_json::from_str(exports[2].event.changes.as_deref().unwrap()).unwrap();
+    assert_eq!(customers["criteria"], json!({"phone": PHONE}));
+    assert_eq!(customers["rows"], 1);
+    // The audit API shows them, found by the list's route; the audit page too.
+    let shown = app.api.get("/v1/audit-events?route=/v1/orders").await;
+    let shown = shown.assert_status(StatusCode::OK);
+    assert_eq!(shown["data"][0]["method"], "GET");
+    assert_eq!(shown["data"][0]["actor"], "staff:li.wei");
+    assert_eq!(shown["data"][0]["changes"]["rows"], 1);
+
     // Without a session: to sign in, as every page.
     let mut stranger = app.browser();
     stranger.get("/console/orders/export.csv?kind=recharge&member_id=x").await.expect_redirect("/console/sign-in");
+});
+
+on_both_backends!(console_audit_page_shows_sanhu_verifys_last_result, |db| {
+    let app = app(db).await;
+    app.hire("shenji", StaffRole::Auditor).await;
+    let (member, _) = app.funded_member(PHONE).await;
+    let store = app.api.db.store.clone();
+
+    // Before any run: the API answers 404, the page says so.
+    app.api.get("/v1/verifications/latest").await.assert_error(StatusCode::NOT_FOUND, "verification_not_found");
+    let mut auditor = app.signed_in("shenji").await;
+    let page = auditor.get("/console/audit").await;
+    assert!(page.expect(StatusCode::OK).contains("尚无 sanhu verify 的运行记录"), "{}", page.text);
+
+    // A clean run, then one with problems: the last is shown, with its time, counts and findings.
+    let now = sanhu_service::clock::now();
+    let run = |findings: Vec<String>, finished_at: sanhu_core::Timestamp| VerificationRecord {
+        id: 0,
+        started_at: sanhu_core::Timestamp::from_nanos(finished_at.nanos() - 2_000_000_000),
+        finished_at,
+        accounts_checked: 7,
+        transfers_checked: 3,
+        audit_events_checked: 12,
+        findings: findings.len() as i64,
+        details: findings,
+        ran_by: "sanhu verify".to_owned(),
+    };
+    let first = store.record_verification(run(Vec::new(), now)).await.unwrap();
+    app.api.get("/v1/verifications/99").await.assert_error(StatusCode::NOT_FOUND, "verification_not_found");
+    let latest = app.api.get("/v1/verifications/latest").await;
+    let latest = latest.assert_status(StatusCode::OK).clone();
+    assert_eq!(latest["id"], first);
+    assert_eq!((latest["outcome"].as_str(), latest["findings"].as_i64()), (Some("clean"), Some(0)));
+    assert_eq!(latest["finished_at"], now.to_string());
+    let page = auditor.get("/console/audit").await;
+    let text = page.expect(StatusCode::OK);
+    assert!(
+        text.contains("✓ 最近一次校验一致") && text.contains("7 个账户") && text.contains("12 条审计事件"),
+        "{text}"
+    );
+    assert!(!text.contains("已超过两天未校验"), "{text}");
+
+    let problem = "account acc_01 counters differ from its entries".to_owned();
+    let second = store.record_verification(run(vec![problem.clone()], now)).await.unwrap();
+    assert!(second > first);
+    let latest = app.api.get("/v1/verifications/latest").await;
+    let latest = latest.assert_status(StatusCode::OK).clone();
+    assert_eq!((latest["id"].as_i64(), latest["outcome"].as_str()), (Some(second), Some("problems")));
+    assert_eq!(latest["details"], json!([problem]));
+    let earlier = app.api.get(&format!("/v1/verifications/{first}")).await;
+    assert_eq!(earlier.assert_status(StatusCode::OK)["outcome"], "clean");
+    let text = auditor.get("/console/audit?lang=en").await.expect(StatusCode::OK).to_owned();
+    assert!(text.contains("✗ The last check found problems: 1") && text.contains(&problem), "{text}");
+
+    // A run three days old is flagged: it is advised daily.
+    let old = sanhu_core::Timestamp::from_nanos(now.nanos() - 3 * 24 * 3600 * 1_000_000_000);
+    store.record_verification(run(Vec::new(), old)).await.unwrap();
+    let text = auditor.get("/console/audit?lang=zh").await.expect(StatusCode::OK).to_owned();
+    assert!(text.contains("⚠ 已超过两天未校验"), "{text}");
+
+    // A platform read: a client bound to a member is refused it.
+    let bound = bound_client(&app.api.db.store, &member, "merchant").await;
+    let refused = app.api.send_as(&bound, "GET", "/v1/verifications/latest", json!(null)).await;
+    assert_eq!((refused.status, refused.error_code()), (StatusCode::FORBIDDEN, "client_bound"), "{}", refused.body);
+});
+
+on_both_backends!(console_lists_coupon_templates_and_issues_coupons_shown_on_the_members_page, |db| {
+    let app = world_app(db).await;
+    let template = json!({"name": "满80减20", "kind": "threshold", "amount": 2000, "threshold": 8000,
+                          "validity": {"days_from_issue": 30}, "quantity": 100, "stacking": "coupon_then_discount"});
+    let template = app.api.post("/v1/coupon-templates", template).await;
+    let template = template.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let (first, _) = app.api.active_member("13800138011").await;
+    let (second, _) = app.api.active_member("13800138012").await;
+
+    // Marketing: the menu, the templates, one template with its terms in words.
+    let mut marketing = app.signed_in("mei.lin").await;
+    let list = marketing.get("/console/coupons").await;
+    let text = list.expect(StatusCode::OK);
+    assert!(text.contains("href=\"/console/coupons\"") && text.contains(&template), "{text}");
+    assert!(text.contains("满80减20") && text.contains("满减券") && text.contains("满 ¥80.00 减 ¥20.00"), "{text}");
+    assert!(text.contains("0 / 100"), "{text}");
+    let page = marketing.get(&format!("/console/coupons/{template}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(
+        text.contains("30 天（自发放起）") && text.contains("先用券，再打折") && text.contains("向会员发券"),
+        "{text}"
+    );
+    assert!(text.contains("<label for=\"issue-members\">"), "{text}");
+
+    // Issued to two members and one that does not exist: each member's result its own.
+    let absent = "mem_01JD0000000000000000000000";
+    let members = format!("{first}\n{second}, {absent}");
+    let issued =
+        marketing.post(&format!("/console/coupons/{template}/issue"), &[("key", "i1"), ("members", &members)]).await;
+    let text = issued.expect(StatusCode::OK);
+    assert!(text.contains("✓ 已发放 2 · ✗ 未发放 1") && text.contains("member_not_found"), "{text}");
+    assert!(text.contains("2 / 100"), "{text}");
+    // The same form sent twice acts once (its idempotency key); a new one meets the per-member limit.
+    let again =
+        marketing.post(&format!("/console/coupons/{template}/issue"), &[("key", "i1"), ("members", &members)]).await;
+    assert!(again.expect(StatusCode::OK).contains("2 / 100"), "{}", again.text);
+    let limit =
+        marketing.post(&format!("/console/coupons/{template}/issue"), &[("key", "i2"), ("members", &first)]).await;
+    assert!(limit.expect(StatusCode::OK).contains("coupon_member_limit_reached"), "{}", limit.text);
+
+    // The member's page shows its coupons (finance reads wallets and cards).
+    let mut finance = app.signed_in("li.wei").await;
+    let wallet = finance.get(&format!("/console/members/{first}")).await;
+    let text = wallet.expect(StatusCode::OK);
+    assert!(
+        text.contains("券包") && text.contains("cpn_") && text.contains("○ 未使用") && text.contains("staff:mei.lin"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("href=\"/console/coupons/{template}\"")), "{text}");
+    let english = finance.get(&format!("/console/coupons/{template}?lang=en")).await;
+    let text = english.expect(StatusCode::OK);
+    assert!(
+        text.contains("Coupon template") && text.contains("threshold") && text.contains("from ¥80.00 less ¥20.00"),
+        "{text}"
+    );
+
+    // Operations holds no cards scope: no menu, no page, no coupons on the member's page, no issue.
+    let mut operations = app.signed_in("yun.ying").await;
+    let text = operations.get("/console").await.expect(StatusCode::OK).to_owned();
+    assert!(!text.contains("href=\"/console/coupons\""), "{text}");
+    operations.get("/console/coupons").await.expect(StatusCode::FORBIDDEN);
+    operations.get(&format!("/console/coupons/{template}")).await.expect(StatusCode::FORBIDDEN);
+    let wallet = operations.get(&format!("/console/members/{first}")).await;
+    assert!(!wallet.expect(StatusCode::OK).contains("券包"), "{}", wallet.text);
+    let refused =
+        operations.post(&format!("/console/coupons/{template}/issue"), &[("key", "o"), ("members", &second)]).await;
+    refused.expect(StatusCode::FORBIDDEN);
+
+    // The issue is in the audit log as the staff member.
+    let events = app.api.db.store.audit_events(&AuditQuery { limit: 200, ..AuditQuery::default() }).await.unwrap();
+    let issues: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.route == "/v1/coupon-templates/{id}/coupons" && e.event.status == 200)
+        .map(|e| e.event.actor.as_str())
+        .collect();
+    assert_eq!(issues, ["staff:mei.lin", "staff:mei.lin"], "one per form that acted");
+});
+
+on_both_backends!(console_shows_webhook_endpoints_resends_a_delivery_and_disables_and_enables_one, |db| {
+    use sanhu_store::webhook::{AttemptResult, AttemptSettles, StoredAttempt, WebhookStore};
+    let app = world_app(db).await;
+    let created =
+        app.api.post("/v1/webhooks", json!({"url": "https://hooks.example.com/sanhu", "events": ["*"]})).await;
+    let id = created.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let other = sanhu_testkit::app::new_client(&app.api.db.store).await;
+    let theirs = app
+        .api
+        .send_as(
+            &other,
+            "POST",
+            "/v1/webhooks",
+            json!({"url": "https://other.example.com/hook", "events": ["payment.paid"]}),
+        )
+        .await;
+    let theirs = theirs.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    // Clients still reach only their own: another's is absent to them, to read or to enable.
+    app.api
+        .send_as(&other, "POST", &format!("/v1/webhooks/{id}/enable"), json!({}))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "webhook_not_found");
+    app.api
+        .send_as(&other, "GET", &format!("/v1/webhooks/{id}"), json!(null))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "webhook_not_found");
+    let test = app.api.post(&format!("/v1/webhooks/{id}/test"), json!({})).await;
+    let event = test.assert_status(StatusCode::ACCEPTED)["event_id"].as_str().unwrap().to_owned();
+    // One attempt, answered 500, and the retries give up: the endpoint is disabled for failing.
+    let store = app.api.db.store.clone();
+    let now = sanhu_service::clock::now();
+    let lease = sanhu_core::Timestamp::from_nanos(now.nanos() + 60_000_000_000);
+    let due = store.webhook_claim_due(now, lease, 10, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let attempt = StoredAttempt {
+        seq: 0,
+        subscription_id: id.clone(),
+        event_id: event.clone(),
+        attempt: 1,
+        at: now,
+        status_code: Some(500),
+        latency_ms: 12,
+        outcome: "failed".to_owned(),
+        error: None,
+        response_snippet: Some("oops".to_owned()),
+    };
+    store
+        .webhook_settle(&[AttemptResult { attempt, settles: AttemptSettles::GaveUp, lease_until: lease }])
+        .await
+        .unwrap();
+
+    // Finance: every client's endpoints, one endpoint's delivery and its attempt.
+    let mut finance = app.signed_in("li.wei").await;
+    let list = finance.get("/console/webhooks").await;
+    let text = list.expect(StatusCode::OK);
+    assert!(text.contains("href=\"/console/webhooks\"") && text.contains(&id) && text.contains(&theirs), "{text}");
+    assert!(text.contains(app.api.client.id.as_str()) && text.contains("https://other.example.com/hook"), "{text}");
+    assert!(text.contains("✗ 已停用 (投递持续失败)"), "{text}");
+    let page = finance.get(&format!("/console/webhooks/{id}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains(&event) && text.contains("webhook.test") && text.contains("✗ 已放弃"), "{text}");
+    assert!(text.contains("HTTP 500") && text.contains("oops") && text.contains("12 ms"), "{text}");
+    assert!(text.contains(&format!("/console/webhooks/{id}/enable")) && !text.contains("/resend\""), "{text}");
+
+    // Enabled again by staff, then the delivery resent: pending again.
+    finance
+        .post(&format!("/console/webhooks/{id}/enable"), &[("key", "e1")])
+        .await
+        .expect_redirect(&format!("/console/webhooks/{id}?done=done"));
+    let resent = finance.post(&format!("/console/webhooks/{id}/deliveries/{event}/resend"), &[("key", "r1")]).await;
+    resent.expect_redirect(&format!("/console/webhooks/{id}?event={event}&done=resent"));
+    let page = finance.get(&format!("/console/webhooks/{id}?event={event}&done=resent")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("✓ 已重新投递") && text.contains("✓ 启用") && text.contains("… 等待中"), "{text}");
+    let delivery = app.api.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    assert_eq!(delivery.assert_status(StatusCode::OK)["data"][0]["status"], "pending");
+
+    // Disabled by staff: told from the client's own.
+    finance
+        .post(&format!("/console/webhooks/{id}/disable"), &[("key", "d1")])
+        .await
+        .expect_redirect(&format!("/console/webhooks/{id}?done=done"));
+    let read = app.api.get(&format!("/v1/webhooks/{id}")).await;
+    let read = read.assert_status(StatusCode::OK).clone();
+    assert_eq!((read["status"].as_str(), read["disabled_reason"].as_str()), (Some("disabled"), Some("by_staff")));
+    assert_eq!(read["client_id"], app.api.client.id.as_str());
+    assert!(finance.get(&format!("/console/webhooks/{id}")).await.text.contains("(后台停用)"));
+    finance
+        .post(&format!("/console/webhooks/{id}/enable"), &[("key", "e2")])
+        .await
+        .expect_redirect(&format!("/console/webhooks/{id}?done=done"));
+
+    // One the client disabled itself is the client's to enable.
+    app.api.post(&format!("/v1/webhooks/{id}/disable"), json!({})).await.assert_status(StatusCode::OK);
+    let page = finance.get(&format!("/console/webhooks/{id}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(
+        text.contains("接入方自己停用了此地址") && !text.contains(&format!("/console/webhooks/{id}/enable")),
+        "{text}"
+    );
+    let refused = finance.post(&format!("/console/webhooks/{id}/enable"), &[("key", "e3")]).await;
+    assert!(refused.expect(StatusCode::CONFLICT).contains("webhook_disabled_by_client"), "{}", refused.text);
+    app.api.post(&format!("/v1/webhooks/{id}/enable"), json!({})).await.assert_status(StatusCode::OK);
+
+    // Customer service reads them but acts on none: no buttons, and refused.
+    let mut service = app.signed_in("kefu").await;
+    let page = service.get(&format!("/console/webhooks/{id}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(!text.contains("/resend\"") && !text.contains("/disable\""), "{text}");
+    service.post(&format!("/console/webhooks/{id}/disable"), &[("key", "k1")]).await.expect(StatusCode::FORBIDDEN);
+    service
+        .post(&format!("/console/webhooks/{id}/deliveries/{event}/resend"), &[("key", "k2")])
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    // Staff create and change none.
+    let staff_cookie = format!("sanhu_staff_session={}", finance.cookie("sanhu_staff_session").unwrap());
+    let csrf = finance.cookie("sanhu_console_csrf").unwrap().to_owned();
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/webhooks")
+        .header(header::COOKIE, staff_cookie)
+        .header("x-csrf-token", csrf)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"url": "https://evil.example.com/", "events": ["*"]}).to_string()))
+        .unwrap();
+    let made = app.router.clone().oneshot(request).await.unwrap();
+    assert!(made.status().is_client_error(), "{}", made.status());
+    assert_eq!(app.api.get("/v1/webhooks").await.assert_status(StatusCode::OK)["data"].as_array().unwrap().len(), 1);
+
+    // Each action is the staff member's in the audit log.
+    let events = app
+        .api
+        .db
+        .store
+        .audit_events(&AuditQuery { actor: Some("staff:li.wei".into()), limit: 100, ..AuditQuery::default() })
+        .await
+        .unwrap();
+    let routes: Vec<(&str, u16)> = events
+        .iter()
+        .filter(|e| e.event.route.starts_with("/v1/webhooks/{id}"))
+        .map(|e| (e.event.route.as_str(), e.event.status))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("/v1/webhooks/{id}/enable", 200),
+            ("/v1/webhooks/{id}/deliveries/{event_id}/resend", 202),
+            ("/v1/webhooks/{id}/disable", 200),
+            ("/v1/webhooks/{id}/enable", 200),
+            ("/v1/webhooks/{id}/enable", 409),
+        ]
+    );
 });

@@ -5,13 +5,18 @@
 //! appended by a batching writer ([`writer`]), as transfers are: many events, one transaction, one
 //! fsync; each caller waits for its own event's commit. The hash chain itself is the store's
 //! (`sanhu_store::audit`).
+//!
+//! Besides requests that change something (POSTs), an export of a list (the console's CSV) is an
+//! event too ([`AuditLog::record_export`]): reading one record leaves no trace, but taking a whole
+//! list out of the system is what an auditor asks about. It is a GET of the list's API route, its
+//! `changes` naming the criteria, the rows written and whether the export was cut at its bound.
 
 pub mod redact;
 mod writer;
 
 use sanhu_core::party::change::REASON_CHARS_MAX;
 use sanhu_core::Timestamp;
-use sanhu_store::audit::{AuditEvent, AuditQuery, AuditStore, NewAuditEvent, AUDIT_TARGET_IDS_MAX};
+use sanhu_store::audit::{AuditEvent, AuditQuery, AuditStore, NewAuditEvent, VerificationRecord, AUDIT_TARGET_IDS_MAX};
 use sanhu_store::{IdempotencyAnswer, Store};
 use serde_json::{json, Value};
 
@@ -48,6 +53,31 @@ pub struct RequestRecord {
     pub unreadable_body_bytes: Option<usize>,
 }
 
+/// An export of a list, as the console made it: the staff member, the API list it read and with
+/// which criteria, and how many rows it wrote.
+#[derive(Clone, Debug)]
+pub struct ExportRecord {
+    pub at: Timestamp,
+    /// `staff:<username>` (as the history writes actors).
+    pub actor: String,
+    pub request_id: String,
+    pub source: Option<String>,
+    /// The API list's route, e.g. `/v1/orders`.
+    pub route: String,
+    /// The file's format: `csv`.
+    pub format: &'static str,
+    /// The list's criteria, by the API's names (`kind`, `member_id`, `status`...): redacted as a
+    /// request's JSON is (a certificate number searched by is not kept).
+    pub criteria: serde_json::Map<String, Value>,
+    /// Rows written.
+    pub rows: usize,
+    /// Whether the export stopped at its bound with more rows left.
+    pub cut: bool,
+}
+
+/// The method an export's event records: it read a list.
+pub const EXPORT_METHOD: &str = "GET";
+
 /// The audit log. Cheap to clone; clones share the writer.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -75,6 +105,16 @@ impl AuditLog {
         answer: IdempotencyAnswer,
     ) -> Result<AuditEvent, AuditError> {
         self.writer.append(event_of(record), Some(answer)).await
+    }
+
+    /// Records an export of a list and returns once its event is committed.
+    pub async fn record_export(&self, export: ExportRecord) -> Result<AuditEvent, AuditError> {
+        self.writer.append(event_of_export(export), None).await
+    }
+
+    /// The run of `sanhu verify` recorded as `id`, or the last one (`None`), if any.
+    pub async fn verification(&self, id: Option<i64>) -> anyhow::Result<Option<VerificationRecord>> {
+        self.store.verification(id).await
     }
 
     /// Events matching `query`, oldest first.
@@ -128,6 +168,37 @@ pub fn event_of(record: RequestRecord) -> NewAuditEvent {
         reason,
         changes,
     }
+}
+
+/// The event that records an export: a GET of the list's route, the ids its criteria name as its
+/// targets (so that an export of a member's orders is found by the member's id), and as its changes
+/// the format, the criteria (redacted), the rows written and whether it was cut.
+pub fn event_of_export(export: ExportRecord) -> NewAuditEvent {
+    let target_ids = export
+        .criteria
+        .values()
+        .filter_map(Value::as_str)
+        .filter(|text| looks_like_id(text))
+        .map(str::to_owned)
+        .collect();
+    event_of(RequestRecord {
+        at: export.at,
+        actor: export.actor,
+        request_id: export.request_id,
+        source: export.source,
+        method: EXPORT_METHOD.to_owned(),
+        route: export.route,
+        target_ids,
+        status: 200,
+        error_code: None,
+        request: Some(json!({
+            "export": export.format,
+            "criteria": export.criteria,
+            "rows": export.rows,
+            "cut": export.cut,
+        })),
+        unreadable_body_bytes: None,
+    })
 }
 
 fn bounded(changes: String) -> String {
@@ -217,6 +288,34 @@ mod tests {
         assert_eq!(event.target_ids.len(), AUDIT_TARGET_IDS_MAX);
         assert_eq!(event.target_ids[..3], [MEMBER, "R2026-0131/7", "411111******1111"]);
         assert!(event.target_ids[3..].iter().all(|id| id.starts_with("acc_")));
+    }
+
+    #[test]
+    fn an_export_is_a_get_of_its_list_with_its_criteria_and_rows() {
+        let mut criteria = serde_json::Map::new();
+        criteria.insert("kind".into(), json!("payment"));
+        criteria.insert("member_id".into(), json!(MEMBER));
+        criteria.insert("certificate_number".into(), json!("110101199003071233"));
+        let event = event_of_export(ExportRecord {
+            at: Timestamp::from_nanos(1),
+            actor: "staff:li.wei".to_owned(),
+            request_id: "req_01JD0000000000000000000000".to_owned(),
+            source: None,
+            route: "/v1/orders".to_owned(),
+            format: "csv",
+            criteria,
+            rows: 12,
+            cut: false,
+        });
+        assert_eq!((event.method.as_str(), event.route.as_str(), event.status), ("GET", "/v1/orders", 200));
+        assert_eq!(event.actor, "staff:li.wei");
+        assert_eq!(event.target_ids, [MEMBER]);
+        let changes: Value = serde_json::from_str(event.changes.as_deref().unwrap()).unwrap();
+        assert_eq!(changes["export"], "csv");
+        assert_eq!(changes["rows"], 12);
+        assert_eq!(changes["cut"], false);
+        assert_eq!(changes["criteria"]["kind"], "payment");
+        assert_eq!(changes["criteria"]["certificate_number"], redact::REDACTED);
     }
 
     #[test]

@@ -96,6 +96,11 @@ pub const WEBHOOK_LIMIT_REACHED: Rejection = Rejection {
 };
 pub const WEBHOOK_DISABLED: Rejection =
     Rejection { code: "webhook_disabled", status: 409, message: "the subscription is disabled; enable it first" };
+pub const WEBHOOK_DISABLED_BY_CLIENT: Rejection = Rejection {
+    code: "webhook_disabled_by_client",
+    status: 409,
+    message: "the client disabled this subscription itself; only the client enables it again",
+};
 pub const WEBHOOK_CURSOR_INVALID: Rejection = Rejection {
     code: "webhook_cursor_invalid",
     status: 422,
@@ -126,6 +131,7 @@ pub fn webhook_codes() -> Vec<Rejection> {
         WEBHOOK_DESCRIPTION_INVALID,
         WEBHOOK_LIMIT_REACHED,
         WEBHOOK_DISABLED,
+        WEBHOOK_DISABLED_BY_CLIENT,
         WEBHOOK_CURSOR_INVALID,
         WEBHOOK_LIMIT_INVALID,
         WEBHOOK_SIGNATURE_INVALID,
@@ -171,12 +177,28 @@ impl Default for WebhookConfig {
     }
 }
 
-/// Who owns a subscription: an API client (bound to a member, or the platform's), or staff.
+/// Who asks: an API client (bound to a member, or the platform's), whose own subscriptions it
+/// reaches, or the back office (staff), which reads and acts on every client's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscriber {
-    /// `cli_…`, or `staff` for the back office's subscriptions.
+    /// `cli_…`, or [`BACK_OFFICE`].
     pub owner: String,
     pub bound: Option<MemberId>,
+}
+
+/// The back office's name as a [`Subscriber`]: staff reach every client's subscriptions (to read
+/// them, see their deliveries, resend one, disable and enable them), and own none (a subscription is
+/// pointed somewhere by an API client only).
+pub const BACK_OFFICE: &str = "staff";
+
+impl Subscriber {
+    pub fn back_office() -> Subscriber {
+        Subscriber { owner: BACK_OFFICE.to_owned(), bound: None }
+    }
+
+    pub fn is_back_office(&self) -> bool {
+        self.owner == BACK_OFFICE
+    }
 }
 
 /// A subscription as the API shows it.
@@ -419,7 +441,7 @@ impl Webhooks {
             return Err(WebhookFailure::NotFound(WEBHOOK_NOT_FOUND));
         }
         match self.store().webhook_subscription(id).await? {
-            Some(s) if s.client_id == subscriber.owner => Ok(s),
+            Some(s) if s.client_id == subscriber.owner || subscriber.is_back_office() => Ok(s),
             _ => Err(WebhookFailure::NotFound(WEBHOOK_NOT_FOUND)),
         }
     }
@@ -434,7 +456,11 @@ impl Webhooks {
         if after.is_some_and(|a| WebhookId::parse(a).is_none()) {
             return Err(WebhookFailure::Rejected(WEBHOOK_CURSOR_INVALID));
         }
-        let rows = self.store().webhook_subscriptions_of_client(&subscriber.owner, after, limit + 1).await?;
+        let rows = if subscriber.is_back_office() {
+            self.store().webhook_subscriptions_all(after, limit + 1).await?
+        } else {
+            self.store().webhook_subscriptions_of_client(&subscriber.owner, after, limit + 1).await?
+        };
         let more = rows.len() > limit as usize;
         let items: Vec<Subscription> = rows.into_iter().take(limit as usize).map(Subscription::from_stored).collect();
         let next = if more { items.last().map(|s| s.id.clone()) } else { None };
@@ -461,7 +487,10 @@ impl Webhooks {
         self.save(stored).await
     }
 
-    /// Stops deliveries (they wait, and resume when enabled) or resumes them.
+    /// Stops deliveries (they wait, and resume when enabled) or resumes them. The back office's
+    /// disabling is told from the client's (`by_staff`, `by_client`); the back office enables one
+    /// disabled by staff or for failing, never one its client disabled itself
+    /// ([`WEBHOOK_DISABLED_BY_CLIENT`]): that is the client's decision.
     pub async fn set_enabled(
         &self,
         subscriber: &Subscriber,
@@ -469,9 +498,14 @@ impl Webhooks {
         enabled: bool,
     ) -> Result<Subscription, WebhookFailure> {
         let mut stored = self.owned(subscriber, id).await?;
-        (stored.status, stored.disabled_reason) = match enabled {
-            true => ("active".to_owned(), None),
-            false => ("disabled".to_owned(), Some("by_client".to_owned())),
+        let back_office = subscriber.is_back_office() && stored.client_id != subscriber.owner;
+        if enabled && back_office && stored.disabled_reason.as_deref() == Some("by_client") {
+            return Err(WebhookFailure::Rejected(WEBHOOK_DISABLED_BY_CLIENT));
+        }
+        (stored.status, stored.disabled_reason) = match (enabled, back_office) {
+            (true, _) => ("active".to_owned(), None),
+            (false, false) => ("disabled".to_owned(), Some("by_client".to_owned())),
+            (false, true) => ("disabled".to_owned(), Some("by_staff".to_owned())),
         };
         self.save(stored).await
     }

@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 use super::PostgresStore;
 use crate::audit::{
     chain_after, check_event, target_ids_of, target_ids_text, AuditEvent, AuditHead, AuditQuery, AuditStore,
-    NewAuditEvent,
+    NewAuditEvent, VerificationRecord,
 };
 use crate::IdempotencyAnswer;
 
@@ -153,6 +153,61 @@ impl AuditStore for PostgresStore {
         let conn = &mut *conn;
         let statement = conn.statements.get(&conn.client, READ_HEAD).await?;
         head_from_row(&conn.client.query_one(&statement, &[]).await.context("read the audit chain's head")?)
+    }
+
+    async fn record_verification(&self, record: VerificationRecord) -> anyhow::Result<i64> {
+        let conn = self.inner.general.get().await?;
+        let row = conn
+            .client
+            .query_one(
+                "INSERT INTO verifications (started_at, finished_at, accounts_checked, transfers_checked, \
+                 audit_events_checked, findings, details, ran_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 RETURNING id",
+                &[
+                    &record.started_at.nanos(),
+                    &record.finished_at.nanos(),
+                    &record.accounts_checked,
+                    &record.transfers_checked,
+                    &record.audit_events_checked,
+                    &record.findings,
+                    &record.details_json(),
+                    &record.ran_by,
+                ],
+            )
+            .await
+            .context("record a verification")?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn verification(&self, id: Option<i64>) -> anyhow::Result<Option<VerificationRecord>> {
+        let conn = self.inner.general.get().await?;
+        // The last: the greatest id, at most `id` when one is asked for (then checked below).
+        let row = conn
+            .client
+            .query_opt(
+                "SELECT id, started_at, finished_at, accounts_checked, transfers_checked, audit_events_checked, \
+                 findings, details, ran_by FROM verifications WHERE id <= $1 ORDER BY id DESC LIMIT 1",
+                &[&id.unwrap_or(i64::MAX)],
+            )
+            .await
+            .context("read the latest verification")?;
+        let Some(r) = row else { return Ok(None) };
+        let details: String = r.try_get(7)?;
+        let found: i64 = r.try_get(0)?;
+        if id.is_some_and(|id| id != found) {
+            return Ok(None);
+        }
+        Ok(Some(VerificationRecord {
+            id: found,
+            started_at: Timestamp(r.try_get(1)?),
+            finished_at: Timestamp(r.try_get(2)?),
+            accounts_checked: r.try_get(3)?,
+            transfers_checked: r.try_get(4)?,
+            audit_events_checked: r.try_get(5)?,
+            findings: r.try_get(6)?,
+            details: VerificationRecord::details_of(&details),
+            ran_by: r.try_get(8)?,
+        }))
     }
 }
 

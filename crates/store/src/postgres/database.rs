@@ -41,6 +41,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     // Webhooks signed with an HMAC secret of the subscription's own (sealed), and the indexes pruning
     // reads delivered events by (see `crate::webhook`).
     (19, include_str!("schema_v19.sql")),
+    // Runs of `sanhu verify`: when, the outcome, what was checked (see `crate::audit::VerificationRecord`).
+    (20, include_str!("schema_v20.sql")),
 ];
 
 impl DatabaseStore for PostgresStore {

@@ -181,6 +181,23 @@ impl WebhookStore for PostgresStore {
         rows.iter().map(subscription_row).collect()
     }
 
+    async fn webhook_subscriptions_all(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredSubscription>> {
+        let conn = self.inner.general.get().await?;
+        let rows = conn
+            .client
+            .query(
+                &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id > $1 ORDER BY id LIMIT $2"),
+                &[&after.unwrap_or(""), &i64::from(limit)],
+            )
+            .await
+            .context("list webhook subscriptions")?;
+        rows.iter().map(subscription_row).collect()
+    }
+
     async fn webhook_active_subscriptions(&self) -> anyhow::Result<Vec<StoredSubscription>> {
         let conn = self.inner.general.get().await?;
         let rows = conn

@@ -12,7 +12,7 @@ use sanhu_core::Timestamp;
 use super::{in_read_transaction, SqliteStore};
 use crate::audit::{
     chain_after, check_event, target_ids_of, target_ids_text, AuditEvent, AuditHead, AuditQuery, AuditStore,
-    NewAuditEvent,
+    NewAuditEvent, VerificationRecord,
 };
 use crate::IdempotencyAnswer;
 
@@ -88,6 +88,57 @@ impl AuditStore for SqliteStore {
 
     async fn audit_head(&self) -> anyhow::Result<AuditHead> {
         self.read(|c| in_read_transaction(c, read_head)).await
+    }
+
+    async fn record_verification(&self, record: VerificationRecord) -> anyhow::Result<i64> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO verifications (started_at, finished_at, accounts_checked, transfers_checked, \
+                 audit_events_checked, findings, details, ran_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                record.started_at.nanos(),
+                record.finished_at.nanos(),
+                record.accounts_checked,
+                record.transfers_checked,
+                record.audit_events_checked,
+                record.findings,
+                record.details_json(),
+                record.ran_by,
+            ])
+            .context("failed to record a verification")?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn verification(&self, id: Option<i64>) -> anyhow::Result<Option<VerificationRecord>> {
+        self.read(move |c| {
+            // The last: the greatest id, at most `id` when one is asked for (then checked below).
+            let mut statement = c.prepare_cached(
+                "SELECT id, started_at, finished_at, accounts_checked, transfers_checked, audit_events_checked, \
+                 findings, details, ran_by FROM verifications WHERE id <= ?1 ORDER BY id DESC LIMIT 1",
+            )?;
+            let mut rows = statement.query([id.unwrap_or(i64::MAX)])?;
+            let Some(r) = rows.next()? else { return Ok(None) };
+            let details: String = r.get(7)?;
+            let found: i64 = r.get(0)?;
+            if id.is_some_and(|id| id != found) {
+                return Ok(None);
+            }
+            Ok(Some(VerificationRecord {
+                id: found,
+                started_at: Timestamp::from_nanos(r.get(1)?),
+                finished_at: Timestamp::from_nanos(r.get(2)?),
+                accounts_checked: r.get(3)?,
+                transfers_checked: r.get(4)?,
+                audit_events_checked: r.get(5)?,
+                findings: r.get(6)?,
+                details: VerificationRecord::details_of(&details),
+                ran_by: r.get(8)?,
+            }))
+        })
+        .await
     }
 }
 

@@ -44,6 +44,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Webhooks signed with an HMAC secret of the subscription's own (sealed), and the indexes pruning
     // reads delivered events by (see `crate::webhook`).
     (17, include_str!("schema_v17.sql")),
+    // Runs of `sanhu verify`: when, the outcome, what was checked (see `crate::audit::VerificationRecord`).
+    (18, include_str!("schema_v18.sql")),
 ];
 
 impl DatabaseStore for SqliteStore {

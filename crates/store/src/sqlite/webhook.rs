@@ -180,6 +180,23 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
+    async fn webhook_subscriptions_all(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredSubscription>> {
+        let after = after.unwrap_or("").to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?
+            .query_map(params![after, limit], subscription_row)?
+            .collect::<Result<_, _>>()
+            .context("failed to list webhook subscriptions")
+        })
+        .await
+    }
+
     async fn webhook_active_subscriptions(&self) -> anyhow::Result<Vec<StoredSubscription>> {
         self.read(move |c| {
             c.prepare_cached(&format!(
