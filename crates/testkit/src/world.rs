@@ -252,6 +252,7 @@ impl World {
             mode: PaymentMode::Immediate,
             pay_password: None,
             operator: None,
+            family_card: None,
         }
     }
 

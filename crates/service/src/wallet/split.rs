@@ -322,6 +322,7 @@ impl Wallets {
                 splits,
                 operator,
                 limits,
+                family_card: None,
             };
             work.put(&payment);
             let shares: Vec<_> = payment
