@@ -337,8 +337,8 @@ fn party_endpoints() -> Vec<Endpoint> {
 /// The wallet's money flows (`crate::wallet`).
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
-        adjustments, clearances, deposits, family_cards, freezes, limits, member_transfers, pay_codes, payments, recharges,
-        statistics, subsidies, top_ups, wallets, withdrawals,
+        adjustments, clearances, deposits, family_cards, freezes, limits, member_transfers, pay_codes, payments,
+        recharges, statistics, subsidies, top_ups, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),

@@ -116,6 +116,10 @@ struct GrantBody {
     /// The most the card may pay in a platform month, in minor units; at least per_payment_limit.
     #[schema(value_type = i64, minimum = 1, maximum = 9223372036854775807i64)]
     monthly_limit: Number,
+    /// The owner's pay password, checked as a payment's is (required where the platform requires
+    /// one for payments). Left out of an Idempotency-Key's fingerprint; never stored.
+    #[schema(nullable = false, pattern = "^[0-9]{6}$")]
+    pay_password: Option<String>,
 }
 
 fn card_id(text: &str) -> Result<FamilyCardId, ApiError> {
@@ -130,7 +134,7 @@ fn card_id(text: &str) -> Result<FamilyCardId, ApiError> {
     tag = "wallet",
     operation_id = "grantFamilyCard",
     summary = "Grant a family card",
-    description = "The member (the owner) authorises another member (`family_member_id`, not itself: `family_card_same_member`) to pay from one of its open accounts of a type that pays (`family_card_account_invalid`), at most `per_payment_limit` a payment and `monthly_limit` a platform month (`family_card_limits_invalid`). Both members must be able to pay. An owner has at most 10 cards in force (409 `family_card_limit_reached`). The family member pays with `family_card_id` on `POST /v1/payments`. Written to the card's history.",
+    description = "The member (the owner) authorises another member (`family_member_id`, not itself: `family_card_same_member`) to pay from one of its open accounts of a type that pays (`family_card_account_invalid`), at most `per_payment_limit` a payment and `monthly_limit` a platform month (`family_card_limits_invalid`). Both members must be able to pay, and the owner gives its pay password as for a payment (`pay_password_required` where the platform requires one). An owner has at most 10 cards in force (409 `family_card_limit_reached`). The family member pays with `family_card_id` on `POST /v1/payments`. Written to the card's history.",
     params(("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = GrantBody,
     responses((status = 201, description = "The card.", body = FamilyCardJson)),
@@ -148,6 +152,7 @@ pub async fn grant_family_card(
         family_member: ids::member_id("family_member_id", &body.family_member_id)?,
         per_payment_limit: amount("per_payment_limit", &body.per_payment_limit)?,
         monthly_limit: amount("monthly_limit", &body.monthly_limit)?,
+        pay_password: body.pay_password,
     };
     let wallets = state.wallets().clone();
     let card = run(move || async move { wallets.grant_family_card(&grant, &actor).await }).await?;

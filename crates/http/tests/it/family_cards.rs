@@ -46,9 +46,7 @@ on_both_backends!(a_family_member_pays_from_the_owners_account_within_the_cards_
 
     // What a grant must be.
     let grants = format!("/v1/members/{alice}/family-cards");
-    let body = |account: &str, family: &str, per: i64, month: i64| {
-        json!({"account_id": account, "family_member_id": family, "per_payment_limit": per, "monthly_limit": month})
-    };
+    let body = |account: &str, family: &str, per: i64, month: i64| json!({"account_id": account, "family_member_id": family, "per_payment_limit": per, "monthly_limit": month});
     app.post(&grants, body(&alice_basic, &alice, 100, 1_000))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "family_card_same_member");
@@ -63,7 +61,10 @@ on_both_backends!(a_family_member_pays_from_the_owners_account_within_the_cards_
     let id = granted["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("fcd_"), "{granted}");
     assert_eq!(granted["status"], "active");
-    assert_eq!((granted["used_this_month"].as_i64(), granted["remaining_this_month"].as_i64()), (Some(0), Some(12_000)));
+    assert_eq!(
+        (granted["used_this_month"].as_i64(), granted["remaining_this_month"].as_i64()),
+        (Some(0), Some(12_000))
+    );
 
     // Bob pays with his own pay password; the money is Alice's.
     let mut first = pay("FAM-1", &bob, &id, 4_000, &shop);
@@ -75,7 +76,10 @@ on_both_backends!(a_family_member_pays_from_the_owners_account_within_the_cards_
     assert_eq!((paid["status"].as_str(), paid["member_id"].as_str()), (Some("paid"), Some(bob.as_str())), "{paid}");
     assert_eq!(paid["family_card_id"], id.as_str());
     assert_eq!(paid["deductions"], json!([{"account_id": alice_basic, "amount": 4_000}]));
-    assert_eq!((app.balance(&alice_basic).await, app.balance(&bob_basic).await, app.balance(&shop).await), (96_000, 0, 4_000));
+    assert_eq!(
+        (app.balance(&alice_basic).await, app.balance(&bob_basic).await, app.balance(&shop).await),
+        (96_000, 0, 4_000)
+    );
 
     // Over the limit per payment, then over what remains of the month: refused, nothing moves.
     app.post("/v1/payments", pay("FAM-2", &bob, &id, 5_001, &shop))
@@ -95,7 +99,9 @@ on_both_backends!(a_family_member_pays_from_the_owners_account_within_the_cards_
         .assert_error(StatusCode::NOT_FOUND, "family_card_not_found");
     let mut escrow = pay("FAM-6", &bob, &id, 100, &shop);
     escrow["escrow"] = json!(true);
-    app.post("/v1/payments", escrow).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "family_card_payment_invalid");
+    app.post("/v1/payments", escrow)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "family_card_payment_invalid");
 
     // A refund goes back to Alice's account and gives the month its use back.
     let refund = json!({"refund_number": "FAM-1-R1", "amount": 3_000});
@@ -119,9 +125,15 @@ on_both_backends!(a_family_member_pays_from_the_owners_account_within_the_cards_
 
     // Both members list it.
     let owned = app.get(&format!("/v1/members/{alice}/family-cards")).await.assert_status(StatusCode::OK).clone();
-    assert_eq!((owned["owned"][0]["id"].as_str(), owned["granted"].as_array().map(Vec::len)), (Some(id.as_str()), Some(0)));
+    assert_eq!(
+        (owned["owned"][0]["id"].as_str(), owned["granted"].as_array().map(Vec::len)),
+        (Some(id.as_str()), Some(0))
+    );
     let held = app.get(&format!("/v1/members/{bob}/family-cards")).await.assert_status(StatusCode::OK).clone();
-    assert_eq!((held["granted"][0]["id"].as_str(), held["owned"].as_array().map(Vec::len)), (Some(id.as_str()), Some(0)));
+    assert_eq!(
+        (held["granted"][0]["id"].as_str(), held["owned"].as_array().map(Vec::len)),
+        (Some(id.as_str()), Some(0))
+    );
 
     // Revoked, at once.
     let revoked = app.post(&format!("/v1/family-cards/{id}/revoke"), json!({})).await;
@@ -165,7 +177,8 @@ on_both_backends!(an_owner_has_at_most_ten_cards_in_force, |db| {
     for _ in 0..10 {
         ids.push(grant(&app, &alice, &alice_basic, &bob, 100, 1_000).await["id"].as_str().unwrap().to_owned());
     }
-    let body = json!({"account_id": alice_basic, "family_member_id": bob, "per_payment_limit": 100, "monthly_limit": 1_000});
+    let body =
+        json!({"account_id": alice_basic, "family_member_id": bob, "per_payment_limit": 100, "monthly_limit": 1_000});
     let path = format!("/v1/members/{alice}/family-cards");
     app.post(&path, body.clone()).await.assert_error(StatusCode::CONFLICT, "family_card_limit_reached");
     app.post(&format!("/v1/family-cards/{}/revoke", ids[0]), json!({})).await.assert_status(StatusCode::OK);
@@ -188,7 +201,8 @@ on_both_backends!(the_family_members_client_pays_and_another_tenants_finds_the_c
     let carol_app = bound_client(&app.db.store, &carol, "carol's app").await;
 
     // Alice's own client grants on her account, to a member it reaches; Bob is not one.
-    let body = json!({"account_id": alice_basic, "family_member_id": bob, "per_payment_limit": 1_000, "monthly_limit": 5_000});
+    let body =
+        json!({"account_id": alice_basic, "family_member_id": bob, "per_payment_limit": 1_000, "monthly_limit": 5_000});
     let path = format!("/v1/members/{alice}/family-cards");
     app.send_as(&alice_app, "POST", &path, body.clone()).await.assert_error(StatusCode::NOT_FOUND, "member_not_found");
     let id = grant(&app, &alice, &alice_basic, &bob, 1_000, 5_000).await["id"].as_str().unwrap().to_owned();
@@ -225,4 +239,27 @@ on_both_backends!(the_family_members_client_pays_and_another_tenants_finds_the_c
         .await
         .assert_error(StatusCode::CONFLICT, "family_card_revoked");
     app.verify_clean().await;
+});
+
+on_both_backends!(the_owner_grants_with_its_pay_password_where_payments_require_one, |db| {
+    let wallet = sanhu_service::wallet::WalletConfig {
+        pay_password: sanhu_service::wallet::PayPasswordRule::Required,
+        ..world::wallet_config()
+    };
+    let app = TestApp::new(db, world::party_config(), wallet).await;
+    let (alice, alice_basic) = app.active_member("13800000001").await;
+    let (bob, _) = app.active_member("13800000002").await;
+    app.post(&format!("/v1/members/{alice}/pay-password"), json!({"pay_password": "135790"}))
+        .await
+        .assert_status(StatusCode::CREATED);
+    let path = format!("/v1/members/{alice}/family-cards");
+    let mut body =
+        json!({"account_id": alice_basic, "family_member_id": bob, "per_payment_limit": 100, "monthly_limit": 1_000});
+    app.post(&path, body.clone()).await.assert_error(StatusCode::FORBIDDEN, "pay_password_required");
+    body["pay_password"] = json!("000000");
+    app.post(&path, body.clone()).await.assert_error(StatusCode::FORBIDDEN, "pay_password_incorrect");
+    let listed = app.get(&path).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(listed["owned"], json!([]), "nothing granted");
+    body["pay_password"] = json!("135790");
+    app.post(&path, body).await.assert_status(StatusCode::CREATED);
 });

@@ -21,6 +21,12 @@
 //!   revocation and a payment at once are ordered: the payment decided after it is refused.
 //!   A payment the ledger refuses gives its use back, and so does a refund, what it gives back (to the
 //!   month the payment was counted in), in the write that records the refund succeeded.
+//! - **The owner consents as it pays.** A grant carries the owner's pay password where a payment
+//!   would (checked when given, required where the platform requires it): after it, payments from
+//!   the account need only the family member's password.
+//! - **Scope and limits.** The owner's money spends where the owner's would (a franchise member's
+//!   wallet at its franchise only, `member_scope_mismatch`); the owner's payment limits count the
+//!   payment on its account, and the payer's own count it on the account it passes through.
 //! - **Reach.** A card is reached by a client that reaches its owner or its family member (the one
 //!   rule, `Parties::reaches`); to any other it is absent (`family_card_not_found`). Either side may
 //!   revoke it. Every change is written to the card's history with who made it.
@@ -174,6 +180,9 @@ pub struct FamilyCardGrant {
     pub family_member: MemberId,
     pub per_payment_limit: i64,
     pub monthly_limit: i64,
+    /// The owner's pay password: it hands its money to another's password, so it consents as it
+    /// would pay (checked when given; required where the platform requires it for payments).
+    pub pay_password: Option<String>,
 }
 
 /// What a payment counted against its card's month, to give back on a refusal or a refund.
@@ -208,7 +217,11 @@ fn use_key(card: &str, month: &str) -> String {
 
 impl Wallets {
     /// Grants a family card, audited in its history.
-    pub async fn grant_family_card(&self, grant: &FamilyCardGrant, actor: &Actor) -> Result<FamilyCardView, WalletFailure> {
+    pub async fn grant_family_card(
+        &self,
+        grant: &FamilyCardGrant,
+        actor: &Actor,
+    ) -> Result<FamilyCardView, WalletFailure> {
         if grant.owner == grant.family_member {
             return Err(WalletFailure::Rejected(FAMILY_CARD_SAME_MEMBER));
         }
@@ -220,6 +233,7 @@ impl Wallets {
         let family = self.parties.member_acts(grant.family_member, MemberAction::Pay).await?;
         self.customer_may(family.member.customer(), Side::Pays).await?;
         self.pays_from(grant.owner, grant.account).await?;
+        self.check_pay_password(grant.owner, grant.pay_password.as_deref()).await?;
         let customer_id = owner.member.customer().to_string();
         let id = clock::new_id::<sanhu_core::id::FamilyCardTag>().to_string();
         let card = transact!(&self.parties, WalletFailure, |work| {
@@ -283,7 +297,11 @@ impl Wallets {
 
     /// A card as `bound` reaches it (every card when `None`, the platform): its owner or its family
     /// member must be reached, else it is absent.
-    pub async fn family_card(&self, id: FamilyCardId, bound: Option<MemberId>) -> Result<FamilyCardView, WalletFailure> {
+    pub async fn family_card(
+        &self,
+        id: FamilyCardId,
+        bound: Option<MemberId>,
+    ) -> Result<FamilyCardView, WalletFailure> {
         let card = self.reached_card(id, bound).await?;
         self.family_card_view(card).await
     }

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::chain::{self, id_text, ids_for, posted_chain, restore_chain, store_chain, Move, StoredRequest};
-use super::family_card::FAMILY_CARD_PAYMENT_INVALID;
 use super::error::*;
+use super::family_card::FAMILY_CARD_PAYMENT_INVALID;
 use super::pay_code::PayCodeHolder;
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
@@ -289,7 +289,9 @@ impl Wallets {
             }
             _ => None,
         };
-        let keys = [wallet_key(request.member), record].into_iter().chain(owner.as_ref().map(|c| wallet_key(c.owner_member_id)));
+        let keys = [wallet_key(request.member), record]
+            .into_iter()
+            .chain(owner.as_ref().map(|c| wallet_key(c.owner_member_id)));
         let _turn = self.turn(keys).await;
         let payment = self.pay_recorded(request, code, owner.as_ref(), actor).await?;
         // The ledger refused its chain when it was first asked (the answer then was the refusal):
@@ -323,6 +325,8 @@ impl Wallets {
                 let owner = self.parties.member_acts(card.owner_member_id, MemberAction::Pay).await?;
                 self.customer_may(owner.member.customer(), Side::Pays).await?;
                 self.not_own_account(card.owner_member_id, owner.member.customer(), receiver).await?;
+                // The owner's money spends where the owner's would (a franchise's members' wallets).
+                self.spent_within_scope(&owner, receiver).await?;
                 Some((card, self.family_through_account(request.member).await?))
             }
             None => None,
@@ -376,11 +380,15 @@ impl Wallets {
             let accounts: Vec<AccountId> = taken.iter().map(|p| p.account_id).collect();
             let (operator, limits, family_use) = match family {
                 // The card's limits, and the owner's own payment limits on its account.
+                // The payer's own payment limits count it too, as paid from its account it passes through.
                 Some((card, through)) => {
                     let used =
                         super::family_card::family_card_pays(work, self, &card.id, request.amount, through).await?;
-                    let limits = self.payment_within_limits(work, card.owner_member_id, &wallet, &taken).await?;
-                    (None, limits, Some(used))
+                    let owners = self.payment_within_limits(work, card.owner_member_id, &wallet, &taken).await?;
+                    let payer_wallet = self.load_wallet(request.member).await?;
+                    let passing = [Part { account_id: through, amount: plan.paid() }];
+                    let payers = self.payment_within_limits(work, request.member, &payer_wallet, &passing).await?;
+                    (None, owners.and(payers), Some(used))
                 }
                 None => {
                     let operator = self
@@ -408,7 +416,10 @@ impl Wallets {
                             ]
                         })
                         .collect();
-                    let chain = posted_chain(&moves, &id, "pay", request.order_number.as_str());
+                    let mut chain = posted_chain(&moves, &id, "pay", request.order_number.as_str());
+                    for transfer in &mut chain {
+                        transfer.metadata = meta.metadata.clone();
+                    }
                     (PaymentStatus::Paying, chain, Vec::new())
                 }
                 PaymentMode::Immediate => {
