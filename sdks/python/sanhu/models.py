@@ -1812,7 +1812,7 @@ class Error(_Model):
     error: ErrorError
 
 # Every error code the API answers with. A code is stable: never renamed, always with the same status.
-ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
+ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'family_card_account_invalid', 'family_card_holder_no_account', 'family_card_limit_reached', 'family_card_limits_invalid', 'family_card_monthly_limit_exceeded', 'family_card_not_found', 'family_card_payment_invalid', 'family_card_per_payment_limit_exceeded', 'family_card_revoked', 'family_card_same_member', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
 
 
 @dataclass
@@ -1824,6 +1824,46 @@ class ErrorError(_Model):
     message: str
     # The request's id, also in the `X-Request-Id` header; quote it to the operator.
     request_id: str
+
+
+@dataclass
+class FamilyCard(_Model):
+    """A family card as the API shows it; amounts in minor units."""
+
+    # The owner's account its payments take from.
+    account_id: str
+    created_at: str
+    # The member who pays with it.
+    family_member_id: str
+    id: str
+    # The platform month (YYYY-MM, the platform's time zone) the next two figures are of.
+    month: str
+    monthly_limit: int
+    # The member who granted it and pays.
+    owner_member_id: str
+    # Payments made with it.
+    payments: int
+    per_payment_limit: int
+    # What it may still pay this month.
+    remaining_this_month: int
+    revoked_at: Optional[str]
+    # active or revoked.
+    status: FamilyCardStatus
+    # What it paid this month, less what was refunded.
+    used_this_month: int
+
+
+@dataclass
+class FamilyCardList(_Model):
+    """A member's family cards."""
+
+    # The cards granted to it, oldest first.
+    granted: List[FamilyCard]
+    # The cards it granted, oldest first.
+    owned: List[FamilyCard]
+
+# Whether a card is in force.
+FamilyCardStatus = Literal['active', 'revoked']
 
 # Who bears a fee: `member` (taken from the amount, or credited the amount less the fee) or `platform…
 FeePaidBy = Literal['member', 'platform']
@@ -1957,6 +1997,22 @@ class GeneratedCardCodes(_Model):
     batch_id: str
     codes: List[GeneratedCardCode]
     expires_at: str
+
+
+@dataclass
+class GrantFamilyCardRequest(_Model):
+    """A family card's grant."""
+
+    # One of the owner's open accounts of a type that pays.
+    account_id: str
+    # Another member, who will pay with the card.
+    family_member_id: str
+    # The most the card may pay in a platform month, in minor units; at least per_payment_limit.
+    monthly_limit: int
+    # The most one payment may take, in minor units.
+    per_payment_limit: int
+    # The owner's pay password, checked as a payment's is (required where the platform requires one for p…
+    pay_password: Optional[str] = None
 
 
 @dataclass
@@ -2838,6 +2894,8 @@ class PayRequest(_Model):
     authorise_timeout_s: Optional[int] = None
     # Escrow (担保支付): the receiver is credited as frozen until the payment is released to it or returned t…
     escrow: Optional[bool] = None
+    # A family card (亲情卡) granted to the payer (`member_id`): the money comes from the card's owner's acc…
+    family_card_id: Optional[str] = None
     # The payer; or `pay_code`, one of the two.
     member_id: Optional[str] = None
     # The enterprise member's operator who makes the request: granted this operation on the accounts the…
@@ -2882,6 +2940,8 @@ class Payment(_Model):
     customer_id: str
     # What was taken from each account, in deduction order.
     deductions: List[Part]
+    # The family card (亲情卡) the payer paid with, from its owner's account; null when none.
+    family_card_id: Optional[str]
     # An authorisation's holds, one per account.
     holds: List[Hold]
     member_id: str
@@ -4956,6 +5016,25 @@ ErrorError._fields = (
     ('message', 'message', True, None),
     ('request_id', 'request_id', True, None),
 )
+FamilyCard._fields = (
+    ('account_id', 'account_id', True, None),
+    ('created_at', 'created_at', True, None),
+    ('family_member_id', 'family_member_id', True, None),
+    ('id', 'id', True, None),
+    ('month', 'month', True, None),
+    ('monthly_limit', 'monthly_limit', True, None),
+    ('owner_member_id', 'owner_member_id', True, None),
+    ('payments', 'payments', True, None),
+    ('per_payment_limit', 'per_payment_limit', True, None),
+    ('remaining_this_month', 'remaining_this_month', True, None),
+    ('revoked_at', 'revoked_at', True, None),
+    ('status', 'status', True, None),
+    ('used_this_month', 'used_this_month', True, None),
+)
+FamilyCardList._fields = (
+    ('granted', 'granted', True, _list(_model(FamilyCard))),
+    ('owned', 'owned', True, _list(_model(FamilyCard))),
+)
 FlowFigure._fields = (
     ('amount', 'amount', True, None),
     ('count', 'count', True, None),
@@ -5019,6 +5098,13 @@ GeneratedCardCodes._fields = (
     ('batch_id', 'batch_id', True, None),
     ('codes', 'codes', True, _list(_model(GeneratedCardCode))),
     ('expires_at', 'expires_at', True, None),
+)
+GrantFamilyCardRequest._fields = (
+    ('account_id', 'account_id', True, None),
+    ('family_member_id', 'family_member_id', True, None),
+    ('monthly_limit', 'monthly_limit', True, None),
+    ('per_payment_limit', 'per_payment_limit', True, None),
+    ('pay_password', 'pay_password', False, None),
 )
 GrantOperatorRequest._fields = (
     ('account_id', 'account_id', True, None),
@@ -5466,6 +5552,7 @@ PayRequest._fields = (
     ('allow_split', 'allow_split', False, None),
     ('authorise_timeout_s', 'authorise_timeout_s', False, None),
     ('escrow', 'escrow', False, None),
+    ('family_card_id', 'family_card_id', False, None),
     ('member_id', 'member_id', False, None),
     ('operator_id', 'operator_id', False, None),
     ('pay_code', 'pay_code', False, None),
@@ -5488,6 +5575,7 @@ Payment._fields = (
     ('created_at', 'created_at', True, None),
     ('customer_id', 'customer_id', True, None),
     ('deductions', 'deductions', True, _list(_model(Part))),
+    ('family_card_id', 'family_card_id', True, None),
     ('holds', 'holds', True, _list(_model(Hold))),
     ('member_id', 'member_id', True, None),
     ('operator_id', 'operator_id', True, None),
@@ -6237,6 +6325,9 @@ __all__ = [
     'Error',
     'ErrorCode',
     'ErrorError',
+    'FamilyCard',
+    'FamilyCardList',
+    'FamilyCardStatus',
     'FeePaidBy',
     'FlowDirection',
     'FlowFigure',
@@ -6251,6 +6342,7 @@ __all__ = [
     'GenerateCardCodesRequest',
     'GeneratedCardCode',
     'GeneratedCardCodes',
+    'GrantFamilyCardRequest',
     'GrantOperatorRequest',
     'Health',
     'HistoryEntry',
