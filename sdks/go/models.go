@@ -1928,6 +1928,16 @@ const (
 	ErrorCodeModelEscrowReturnNotAllowed                    ErrorCodeModel = "escrow_return_not_allowed"
 	ErrorCodeModelEscrowReturned                            ErrorCodeModel = "escrow_returned"
 	ErrorCodeModelExceedsWithdrawable                       ErrorCodeModel = "exceeds_withdrawable"
+	ErrorCodeModelFamilyCardAccountInvalid                  ErrorCodeModel = "family_card_account_invalid"
+	ErrorCodeModelFamilyCardHolderNoAccount                 ErrorCodeModel = "family_card_holder_no_account"
+	ErrorCodeModelFamilyCardLimitReached                    ErrorCodeModel = "family_card_limit_reached"
+	ErrorCodeModelFamilyCardLimitsInvalid                   ErrorCodeModel = "family_card_limits_invalid"
+	ErrorCodeModelFamilyCardMonthlyLimitExceeded            ErrorCodeModel = "family_card_monthly_limit_exceeded"
+	ErrorCodeModelFamilyCardNotFound                        ErrorCodeModel = "family_card_not_found"
+	ErrorCodeModelFamilyCardPaymentInvalid                  ErrorCodeModel = "family_card_payment_invalid"
+	ErrorCodeModelFamilyCardPerPaymentLimitExceeded         ErrorCodeModel = "family_card_per_payment_limit_exceeded"
+	ErrorCodeModelFamilyCardRevoked                         ErrorCodeModel = "family_card_revoked"
+	ErrorCodeModelFamilyCardSameMember                      ErrorCodeModel = "family_card_same_member"
 	ErrorCodeModelFeeRuleInvalid                            ErrorCodeModel = "fee_rule_invalid"
 	ErrorCodeModelFlowAccountNotFound                       ErrorCodeModel = "flow_account_not_found"
 	ErrorCodeModelFlowCursorInvalid                         ErrorCodeModel = "flow_cursor_invalid"
@@ -2100,6 +2110,47 @@ type ErrorError struct {
 	RequestID string `json:"request_id"`
 }
 
+// FamilyCard: A family card as the API shows it; amounts in minor units.
+type FamilyCard struct {
+	// The owner's account its payments take from.
+	AccountID string `json:"account_id"`
+	CreatedAt string `json:"created_at"`
+	// The member who pays with it.
+	FamilyMemberID string `json:"family_member_id"`
+	ID             string `json:"id"`
+	// The platform month (YYYY-MM, the platform's time zone) the next two figures are of.
+	Month        string `json:"month"`
+	MonthlyLimit int64  `json:"monthly_limit"`
+	// The member who granted it and pays.
+	OwnerMemberID string `json:"owner_member_id"`
+	// Payments made with it.
+	Payments        int64 `json:"payments"`
+	PerPaymentLimit int64 `json:"per_payment_limit"`
+	// What it may still pay this month.
+	RemainingThisMonth int64   `json:"remaining_this_month"`
+	RevokedAt          *string `json:"revoked_at"`
+	// active or revoked.
+	Status FamilyCardStatus `json:"status"`
+	// What it paid this month, less what was refunded.
+	UsedThisMonth int64 `json:"used_this_month"`
+}
+
+// FamilyCardList: A member's family cards.
+type FamilyCardList struct {
+	// The cards granted to it, oldest first.
+	Granted []FamilyCard `json:"granted"`
+	// The cards it granted, oldest first.
+	Owned []FamilyCard `json:"owned"`
+}
+
+// FamilyCardStatus: Whether a card is in force.
+type FamilyCardStatus string
+
+const (
+	FamilyCardStatusActive  FamilyCardStatus = "active"
+	FamilyCardStatusRevoked FamilyCardStatus = "revoked"
+)
+
 // FeePaidBy: Who bears a fee: `member` (taken from the amount, or credited the amount less the fee) or `platform`.
 type FeePaidBy string
 
@@ -2244,6 +2295,20 @@ type GeneratedCardCodes struct {
 	BatchID   string              `json:"batch_id"`
 	Codes     []GeneratedCardCode `json:"codes"`
 	ExpiresAt string              `json:"expires_at"`
+}
+
+// GrantFamilyCardRequest: A family card's grant.
+type GrantFamilyCardRequest struct {
+	// One of the owner's open accounts of a type that pays.
+	AccountID string `json:"account_id"`
+	// Another member, who will pay with the card.
+	FamilyMemberID string `json:"family_member_id"`
+	// The most the card may pay in a platform month, in minor units; at least per_payment_limit.
+	MonthlyLimit int64 `json:"monthly_limit"`
+	// The owner's pay password, checked as a payment's is (required where the platform requires one for payments). Left out of an Idempotency-Key's fingerprint; never stored.
+	PayPassword *string `json:"pay_password,omitempty"`
+	// The most one payment may take, in minor units.
+	PerPaymentLimit int64 `json:"per_payment_limit"`
 }
 
 // GrantOperatorRequest: a model of the API.
@@ -3004,6 +3069,8 @@ type PayRequest struct {
 	AuthoriseTimeoutS *int64 `json:"authorise_timeout_s,omitempty"`
 	// Escrow (担保支付): the receiver is credited as frozen until the payment is released to it or returned to the payer.
 	Escrow *bool `json:"escrow,omitempty"`
+	// A family card (亲情卡) granted to the payer (`member_id`): the money comes from the card's owner's account, within the card's limit per payment and per platform month (`family_card_per_payment_limit_exc…
+	FamilyCardID *string `json:"family_card_id,omitempty"`
 	// The payer; or `pay_code`, one of the two.
 	MemberID *string `json:"member_id,omitempty"`
 	// The enterprise member's operator who makes the request: granted this operation on the accounts the money comes from, within its limits (`operator_not_authorised`, `operator_limit_exceeded`); required…
@@ -3054,6 +3121,8 @@ type Payment struct {
 	CustomerID string `json:"customer_id"`
 	// What was taken from each account, in deduction order.
 	Deductions []Part `json:"deductions"`
+	// The family card (亲情卡) the payer paid with, from its owner's account; null when none.
+	FamilyCardID *string `json:"family_card_id"`
 	// An authorisation's holds, one per account.
 	Holds    []Hold `json:"holds"`
 	MemberID string `json:"member_id"`

@@ -198,7 +198,9 @@ impl BusinessGroup {
             "recharge" | "recharge_bonus" | "card_recharge" | "card_sale" | "card_sale_discount" => {
                 BusinessGroup::Recharge
             }
-            "pay" | "card_payment" | "deposit" | "deposit_capture" | "deposit_compensation" => BusinessGroup::Payment,
+            "pay" | "family_card" | "card_payment" | "deposit" | "deposit_capture" | "deposit_compensation" => {
+                BusinessGroup::Payment
+            }
             "refund" | "card_refund" | "escrow_return" | "deposit_release" => BusinessGroup::Refund,
             "member_transfer" => match direction {
                 Direction::In => BusinessGroup::TransferIn,

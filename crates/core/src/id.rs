@@ -259,6 +259,13 @@ impl IdKind for MonitorTag {
 /// A balance monitor: a condition on accounts' balances that fires a webhook event once per crossing.
 pub type MonitorId = Id128<MonitorTag>;
 
+pub enum FamilyCardTag {}
+impl IdKind for FamilyCardTag {
+    const PREFIX: &'static str = "fcd";
+}
+/// A family card (亲情卡): a member's authorisation for another member to pay from one of its accounts.
+pub type FamilyCardId = Id128<FamilyCardTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

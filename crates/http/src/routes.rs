@@ -345,8 +345,8 @@ fn party_endpoints() -> Vec<Endpoint> {
 /// The wallet's money flows (`crate::wallet`).
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
-        adjustments, clearances, deposits, freezes, limits, member_transfers, pay_codes, payments, recharges,
-        statistics, subsidies, top_ups, wallets, withdrawals,
+        adjustments, clearances, deposits, family_cards, freezes, limits, member_transfers, pay_codes, payments,
+        recharges, statistics, subsidies, top_ups, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),
@@ -408,6 +408,12 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(statistics::daily_figures, platform(AdminRead)),
         endpoint!(statistics::search_orders, platform(AdminRead)),
         endpoint!(pay_codes::issue_pay_code, member(WalletWrite, PAY_CODE_ISSUING)).secret(),
+        // Family cards: a card named by its id is reached through its owner or its family member
+        // (the service asks the reach rule).
+        endpoint!(family_cards::grant_family_card, member(WalletWrite, FAMILY_CARD_GRANTING)),
+        endpoint!(family_cards::list_family_cards, member(WalletRead, MEMBER_PATH)),
+        endpoint!(family_cards::get_family_card, filtered(WalletRead)),
+        endpoint!(family_cards::revoke_family_card, filtered(WalletWrite)),
     ]
 }
 

@@ -174,6 +174,9 @@ pub const RECHARGING: &[Named] = &[Body("member_id", Member), Body("account_id",
 /// A payment by the payer's ids. A payment by pay code names no payer: the code does, and the
 /// handler decides what a bound client reaches (`wallet::payments`).
 pub const PAYING: &[Named] = &[Body("member_id", Member), Body("operator_id", Operator)];
+/// The owner granting a family card, its account and the family member: a bound client reaches all.
+pub const FAMILY_CARD_GRANTING: &[Named] =
+    &[Path(Member), Body("account_id", Account), Body("family_member_id", Member)];
 /// The member issuing a pay code, and the account it binds the code to.
 pub const PAY_CODE_ISSUING: &[Named] = &[Path(Member), Body("account_id", Account)];
 pub const WITHDRAWING: &[Named] =

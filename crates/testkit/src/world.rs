@@ -254,6 +254,7 @@ impl World {
             operator: None,
             store: None,
             terminal: None,
+            family_card: None,
         }
     }
 

@@ -20,10 +20,12 @@ pub enum BusinessType {
     DebtRepayment,
     RechargeRefund,
     BonusClawback,
+    /// A family card's payment: the owner's account to the family member's, on its way to the receiver.
+    FamilyCard,
 }
 
 impl BusinessType {
-    pub const ALL: [BusinessType; 10] = [
+    pub const ALL: [BusinessType; 11] = [
         BusinessType::Withdraw,
         BusinessType::WithdrawFee,
         BusinessType::Pay,
@@ -34,6 +36,7 @@ impl BusinessType {
         BusinessType::DebtRepayment,
         BusinessType::RechargeRefund,
         BusinessType::BonusClawback,
+        BusinessType::FamilyCard,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl BusinessType {
             BusinessType::DebtRepayment => "debt_repayment",
             BusinessType::RechargeRefund => "recharge_refund",
             BusinessType::BonusClawback => "bonus_clawback",
+            BusinessType::FamilyCard => "family_card",
         }
     }
 }

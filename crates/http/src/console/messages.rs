@@ -450,6 +450,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("btype_member_transfer", "会员转账", "member transfer"),
     ("btype_debt_repayment", "还款", "debt repayment"),
     ("btype_bonus_clawback", "赠送回收", "bonus clawback"),
+    ("btype_family_card", "亲情卡", "family card"),
     ("btype_subsidy", "补贴", "subsidy"),
     ("tkind_posted", "入账", "posted"),
     ("tkind_pending", "预授权（冻结）", "held"),

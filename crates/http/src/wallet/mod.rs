@@ -25,6 +25,7 @@
 pub mod adjustments;
 pub mod clearances;
 pub mod deposits;
+pub mod family_cards;
 pub mod freezes;
 pub mod limits;
 pub mod member_transfers;

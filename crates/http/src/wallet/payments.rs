@@ -81,6 +81,9 @@ pub struct PaymentJson {
     /// The store's terminal that sent it; null when none was named.
     #[schema(required, pattern = "^trm_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub terminal_id: Option<String>,
+    /// The family card (亲情卡) the payer paid with, from its owner's account; null when none.
+    #[schema(required, pattern = "^fcd_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub family_card_id: Option<String>,
 }
 
 /// One hold of an authorised payment or a deposit.
@@ -213,6 +216,7 @@ impl From<&Payment> for PaymentJson {
             operator_id: p.operator_id().map(|o| o.to_string()),
             store_id: p.store_id.clone(),
             terminal_id: p.terminal_id.clone(),
+            family_card_id: p.family_card_id().map(str::to_owned),
         }
     }
 }
@@ -307,6 +311,15 @@ struct PayBody {
     /// (`operator_required`).
     #[schema(nullable = false, pattern = "^opr_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     operator_id: Option<String>,
+    /// A family card (亲情卡) granted to the payer (`member_id`): the money comes from the card's
+    /// owner's account, within the card's limit per payment and per platform month
+    /// (`family_card_per_payment_limit_exceeded`, `family_card_monthly_limit_exceeded`), passing
+    /// through the payer's account so that both members' flows show it. The payer's pay password,
+    /// as for any payment. At once to one receiver only: not with `pay_code`, `phone`, `splits`,
+    /// `allow_split`, `authorise_timeout_s`, `escrow` or `operator_id` (`family_card_payment_invalid`).
+    /// A card that is not the payer's is `family_card_not_found`; a revoked one `family_card_revoked`.
+    #[schema(nullable = false, pattern = "^fcd_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    family_card_id: Option<String>,
     /// Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or
     /// `receiver_platform_account`; not with `allow_split`, `authorise_timeout_s` or `escrow` (each
     /// receiver's share is escrowed or not).
@@ -433,6 +446,18 @@ pub async fn pay(
     if body.splits.is_some() && (body.store_id.is_some() || body.terminal_id.is_some()) {
         return Err(ApiError::new(code::INVALID_FIELD, "a split payment names no store_id or terminal_id"));
     }
+    let family_card = body
+        .family_card_id
+        .as_deref()
+        .map(|c| {
+            sanhu_core::id::FamilyCardId::parse(c).ok_or_else(|| {
+                ApiError::new(code::INVALID_ID, "family_card_id is not a family card id (fcd_ and 26 characters)")
+            })
+        })
+        .transpose()?;
+    if family_card.is_some() && (body.splits.is_some() || at_counter) {
+        return Err(ApiError::refused(sanhu_service::wallet::FAMILY_CARD_PAYMENT_INVALID));
+    }
     if body.splits.is_some() {
         let request = split_request(body, client_of(&actor)?)?;
         let wallets = state.wallets().clone();
@@ -483,6 +508,7 @@ pub async fn pay(
         operator: body.operator_id.as_deref().map(|o| ids::operator_id("operator_id", o)).transpose()?,
         store: body.store_id.as_deref().map(|s| ids::store_id("store_id", s)).transpose()?,
         terminal: body.terminal_id.as_deref().map(|t| ids::terminal_id("terminal_id", t)).transpose()?,
+        family_card,
     };
     // A client bound to a member identifies a payer at its counter (pay code, phone) only to be paid
     // itself: into its member's account. Any other receiver is as if absent to it.

@@ -262,3 +262,21 @@ on_both_backends!(a_card_pays_at_a_store_that_takes_cards_and_the_store_is_kept_
     assert_eq!(app.balance(&receipts).await, 1_000);
     app.verify_clean().await;
 });
+
+on_both_backends!(a_card_payment_to_a_merchant_without_member_cards_in_effect_is_refused_product_not_signed, |db| {
+    let app = app(db).await;
+    let (merchant, settlement) = active_merchant(&app).await;
+    let number = active_card(&app).await;
+    let pay_path = format!("/v1/cards/{number}/payments");
+    let suspend = format!("/v1/merchants/{merchant}/products/member_cards/suspend");
+    app.post(&suspend, json!({"reason": "风险排查"})).await.assert_status(StatusCode::OK);
+    let refused = app.post(&pay_path, card_pay("NS-1", 1000, &settlement)).await;
+    refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    assert!(refused.text.contains("member_cards"), "{}", refused.text);
+    assert_eq!(app.balance(&settlement).await, 0, "nothing received");
+    let resume = format!("/v1/merchants/{merchant}/products/member_cards/resume");
+    app.post(&resume, json!({"reason": "排查完毕"})).await.assert_status(StatusCode::OK);
+    app.post(&pay_path, card_pay("NS-2", 1000, &settlement)).await.assert_status(StatusCode::CREATED);
+    assert_eq!(app.balance(&settlement).await, 1000);
+    app.verify_clean().await;
+});

@@ -14,6 +14,7 @@ mod console;
 mod coupons;
 mod enterprises_and_security;
 mod failover;
+mod family_cards;
 mod franchises;
 mod idempotency_after_crash;
 mod idempotency_outcomes;

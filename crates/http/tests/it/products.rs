@@ -518,3 +518,39 @@ on_both_backends!(a_merchant_opened_before_products_keeps_receiving_until_its_si
     assert_eq!(signing(&app, &old, "collection_code").await, Value::Null);
     app.verify_clean().await;
 });
+
+on_both_backends!(every_money_way_refuses_a_merchant_that_has_not_signed_the_product_it_uses, |db| {
+    let app = app(db).await;
+    let (_, merchant, receipts) = placed(&app, 3, "merchant", None, false).await;
+    let buyer = buyer(&app, "13800000001").await;
+    let (_, friend_basic) = app.active_member("13800000002").await;
+    app.sign_products(&merchant, &["balance_payment"]).await;
+    pay(&app, "M-1", &buyer, 10_000, &receipts).await.assert_status(StatusCode::CREATED);
+    let refused = |answer: TestResponse, product: &str| {
+        answer.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+        let message = answer.body["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(product), "{product} named in {message}");
+    };
+
+    // A receiver of a split payment receives its share only with split payment signed.
+    let split = json!({"order_number": "S-1", "member_id": buyer, "amount": 1_000, "splits": [
+        {"receiver_account_id": receipts, "amount": 600}, {"receiver_account_id": friend_basic, "rest": true}]});
+    refused(app.post("/v1/payments", split.clone()).await, "split_payment");
+    assert_eq!(app.balance(&friend_basic).await, 0, "no share paid to anyone");
+    app.sign_products(&merchant, &["split_payment"]).await;
+    app.post("/v1/payments", split).await.assert_status(StatusCode::CREATED);
+
+    // A deposit held for the merchant is captured only while balance payment is in effect.
+    let deposit =
+        json!({"order_number": "D-1", "member_id": buyer, "amount": 2_000, "beneficiary_account_id": receipts});
+    app.post("/v1/deposits", deposit).await.assert_status(StatusCode::CREATED);
+    let suspend = format!("/v1/merchants/{merchant}/products/balance_payment/suspend");
+    app.post(&suspend, json!({"reason": "风险排查"})).await.assert_status(StatusCode::OK);
+    let capture = json!({"amount": 500, "reason": "损坏赔偿"});
+    refused(app.post("/v1/deposits/D-1/capture", capture.clone()).await, "balance_payment");
+    let resume = format!("/v1/merchants/{merchant}/products/balance_payment/resume");
+    app.post(&resume, json!({"reason": "排查完毕"})).await.assert_status(StatusCode::OK);
+    let captured = app.post("/v1/deposits/D-1/capture", capture).await;
+    assert_eq!(captured.assert_status(StatusCode::OK)["status"], "captured");
+    app.verify_clean().await;
+});

@@ -325,6 +325,16 @@ const SERVICE_CODES: &[Rejection] = &[
     super::top_up::CROSS_WALLET_TOP_UP_NOT_ALLOWED,
     super::top_up::TOP_UP_MEMBERS_DIFFER,
     super::top_up::TOP_UP_SAME_WALLET,
+    super::family_card::FAMILY_CARD_NOT_FOUND,
+    super::family_card::FAMILY_CARD_SAME_MEMBER,
+    super::family_card::FAMILY_CARD_ACCOUNT_INVALID,
+    super::family_card::FAMILY_CARD_LIMITS_INVALID,
+    super::family_card::FAMILY_CARD_LIMIT_REACHED,
+    super::family_card::FAMILY_CARD_REVOKED,
+    super::family_card::FAMILY_CARD_PER_PAYMENT_EXCEEDED,
+    super::family_card::FAMILY_CARD_MONTHLY_EXCEEDED,
+    super::family_card::FAMILY_CARD_PAYMENT_INVALID,
+    super::family_card::FAMILY_CARD_HOLDER_NO_ACCOUNT,
 ];
 
 /// Every code a wallet use case can refuse with: core's wallet rules, the ledger's transfer results

@@ -124,6 +124,14 @@ pub struct LimitsUse {
     counted: Vec<(String, i64)>,
 }
 
+impl LimitsUse {
+    /// What two members' limits counted for one payment (a family card's: the owner's and the payer's).
+    pub(super) fn and(mut self, other: LimitsUse) -> LimitsUse {
+        self.counted.extend(other.counted);
+        self
+    }
+}
+
 fn limits_id(member: MemberId) -> String {
     format!("payment_limits:{member}")
 }

@@ -40,6 +40,7 @@ mod counter;
 mod deposit;
 mod error;
 mod escrow;
+mod family_card;
 mod flow;
 mod franchise;
 mod freeze;
@@ -85,6 +86,10 @@ pub use deposit::{
 };
 pub use error::*;
 pub use escrow::{ESCROW_HOLD_CODE, ESCROW_RELEASE_CODE, ESCROW_RETURN_CODE};
+pub use family_card::{
+    FamilyCard, FamilyCardGrant, FamilyCardStatus, FamilyCardView, FamilyCards, FAMILY_CARDS_PER_OWNER_MAX,
+    FAMILY_CARD_NOT_FOUND, FAMILY_CARD_PAYMENT_INVALID,
+};
 pub use flow::{
     Counterparty, FlowCursor, FlowDirection, FlowLine, FlowMovement, FlowPage, FlowQuery, FLOW_PAGE_LINES_MAX,
 };

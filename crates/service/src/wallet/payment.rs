@@ -15,7 +15,7 @@
 //! - a chain the ledger refuses (the merchant's account no longer holds the money) marks the refund
 //!   `failed`, and it stops counting.
 
-use sanhu_core::id::{ClientId, MemberId, OperatorId, StoreId, TerminalId};
+use sanhu_core::id::{ClientId, FamilyCardId, MemberId, OperatorId, StoreId, TerminalId};
 use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::store::PaymentMethod;
 use sanhu_core::party::{Actor, MemberAction, Operation};
@@ -28,6 +28,7 @@ use serde_json::json;
 
 use super::chain::{self, id_text, ids_for, posted_chain, restore_chain, store_chain, Move, StoredRequest};
 use super::error::*;
+use super::family_card::FAMILY_CARD_PAYMENT_INVALID;
 use super::pay_code::PayCodeHolder;
 use super::platform::PlatformAccount;
 use super::records::{json_document, order_record_id, time_ns, OrderNumber};
@@ -91,6 +92,9 @@ pub struct PaymentRequest {
     /// The receiving merchant's store and terminal where it is paid (`counter.rs`).
     pub store: Option<StoreId>,
     pub terminal: Option<TerminalId>,
+    /// A family card granted to the payer (`family_card.rs`): the money comes from the card's account,
+    /// within its limits. Only for a payment at once, by the payer's ids, with no operator.
+    pub family_card: Option<FamilyCardId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +215,10 @@ pub struct Payment {
     pub store_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal_id: Option<String>,
+    /// The family card the payment was made with, and what still counts against its month
+    /// (`family_card.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) family_card: Option<super::family_card::FamilyCardUse>,
 }
 json_document!(Payment, "payment");
 
@@ -223,6 +231,11 @@ impl Payment {
     /// The enterprise member's operator who made the payment, if one did.
     pub fn operator_id(&self) -> Option<OperatorId> {
         super::operator::operator_of(&self.operator)
+    }
+
+    /// The family card the payment was made with, if one was.
+    pub fn family_card_id(&self) -> Option<&str> {
+        self.family_card.as_ref().map(|f| f.card_id.as_str())
     }
 }
 
@@ -271,8 +284,25 @@ impl Wallets {
         actor: &Actor,
     ) -> Result<Payment, WalletFailure> {
         let record = order_record_id("payment", request.client, &request.order_number);
-        let _turn = self.turn([wallet_key(request.member), record]).await;
-        let payment = self.pay_recorded(request, code, actor).await?;
+        // A family card's payment takes from its owner's wallet: that wallet waits too.
+        let owner = match request.family_card {
+            Some(card) if self.parties.reader().get::<Payment>(&record).await?.is_none() => {
+                if code.is_some()
+                    || request.operator.is_some()
+                    || request.mode != PaymentMode::Immediate
+                    || request.shortfall != Shortfall::Refuse
+                {
+                    return Err(WalletFailure::Rejected(FAMILY_CARD_PAYMENT_INVALID));
+                }
+                Some(self.family_card_for_payment(card, request.member).await?)
+            }
+            _ => None,
+        };
+        let keys = [wallet_key(request.member), record]
+            .into_iter()
+            .chain(owner.as_ref().map(|c| wallet_key(c.owner_member_id)));
+        let _turn = self.turn(keys).await;
+        let payment = self.pay_recorded(request, code, owner.as_ref(), actor).await?;
         // The ledger refused its chain when it was first asked (the answer then was the refusal):
         // asked again, it is refused again.
         if payment.status == PaymentStatus::Failed {
@@ -285,6 +315,7 @@ impl Wallets {
         &self,
         request: &PaymentRequest,
         code: Option<&PayCodeHolder>,
+        card: Option<&super::family_card::FamilyCard>,
         actor: &Actor,
     ) -> Result<Payment, WalletFailure> {
         let id = order_record_id("payment", request.client, &request.order_number);
@@ -301,23 +332,44 @@ impl Wallets {
         let receiver = self.receiver_account(&request.receiver).await?;
         self.not_own_account(request.member, member.member.customer(), receiver).await?;
         self.spent_within_scope(&member, receiver).await?;
+        // A family card's owner pays: it must be able to, and is not paid back its own money.
+        let family = match card {
+            Some(card) => {
+                let owner = self.parties.member_acts(card.owner_member_id, MemberAction::Pay).await?;
+                self.customer_may(owner.member.customer(), Side::Pays).await?;
+                self.not_own_account(card.owner_member_id, owner.member.customer(), receiver).await?;
+                // The owner's money spends where the owner's would (a franchise's members' wallets).
+                self.spent_within_scope(&owner, receiver).await?;
+                Some((card, self.family_through_account(request.member).await?))
+            }
+            None => None,
+        };
         // Escrow is its own product (担保收款); paid or authorised, the balance payment's.
         let product = match request.mode {
             PaymentMode::Escrow => PlatformProduct::EscrowCollection,
             _ => PlatformProduct::BalancePayment,
         };
         self.account_may_receive(receiver, product).await?;
-        let order = self.deduction_order(request.member).await?;
+        let order = match family {
+            Some((card, _)) => self.deduction_order(card.owner_member_id).await?,
+            None => self.deduction_order(request.member).await?,
+        };
         let payment = transact!(&self.parties, WalletFailure, |work| {
             if let Some(existing) = work.get::<Payment>(&id).await? {
                 return same_payment(existing, request);
             }
-            let mut wallet = self.load_wallet(request.member).await?;
-            // A pay code that names an account pays from it alone.
-            if let Some(account) = code.and_then(|c| c.account) {
-                wallet = wallet.only(|a| a == account);
-            }
-            let wallet = self.operator_wallet(work, &member.member, request.operator, Operation::Pay, wallet).await?;
+            let wallet = match family {
+                // A family card pays from its account alone.
+                Some((card, _)) => self.load_wallet(card.owner_member_id).await?.only(|a| a == card.account_id),
+                None => {
+                    let mut wallet = self.load_wallet(request.member).await?;
+                    // A pay code that names an account pays from it alone.
+                    if let Some(account) = code.and_then(|c| c.account) {
+                        wallet = wallet.only(|a| a == account);
+                    }
+                    self.operator_wallet(work, &member.member, request.operator, Operation::Pay, wallet).await?
+                }
+            };
             let plan = match plan_payment(&wallet, &order, request.amount, request.shortfall) {
                 Ok(plan) => plan,
                 Err(refusal) => {
@@ -339,10 +391,25 @@ impl Wallets {
             .await?;
             let taken = parts(&plan.deductions);
             let accounts: Vec<AccountId> = taken.iter().map(|p| p.account_id).collect();
-            let operator = self
-                .operator_acts(work, &member.member, request.operator, Operation::Pay, plan.paid(), &accounts)
-                .await?;
-            let limits = self.payment_within_limits(work, request.member, &wallet, &taken).await?;
+            let (operator, limits, family_use) = match family {
+                // The card's limits, and the owner's own payment limits on its account.
+                // The payer's own payment limits count it too, as paid from its account it passes through.
+                Some((card, through)) => {
+                    let used =
+                        super::family_card::family_card_pays(work, self, &card.id, request.amount, through).await?;
+                    let owners = self.payment_within_limits(work, card.owner_member_id, &wallet, &taken).await?;
+                    let payer_wallet = self.load_wallet(request.member).await?;
+                    let passing = [Part { account_id: through, amount: plan.paid() }];
+                    let payers = self.payment_within_limits(work, request.member, &payer_wallet, &passing).await?;
+                    (None, owners.and(payers), Some(used))
+                }
+                None => {
+                    let operator = self
+                        .operator_acts(work, &member.member, request.operator, Operation::Pay, plan.paid(), &accounts)
+                        .await?;
+                    (operator, self.payment_within_limits(work, request.member, &wallet, &taken).await?, None)
+                }
+            };
             if let Some(code) = code {
                 super::pay_code::spend(work, &self.parties, code, &id).await?;
             }
@@ -350,6 +417,25 @@ impl Wallets {
                 super::operator::meta(TransferMeta::new(Some(request.order_number.as_str().to_owned())), &operator);
             let meta = super::counter::meta(meta, counter.as_ref());
             let (status, chain, holds) = match request.mode {
+                // The owner's account to the family member's, then on to the receiver: one chain.
+                PaymentMode::Immediate if family_use.is_some() => {
+                    let through = family_use.as_ref().map(|f| f.through_account_id).expect("a family card's use");
+                    let moves: Vec<Move> = plan
+                        .deductions
+                        .iter()
+                        .flat_map(|d| {
+                            [
+                                Move { debit: d.account_id, credit: through, amount: d.amount, code: "family_card" },
+                                Move { debit: through, credit: receiver, amount: d.amount, code: "pay" },
+                            ]
+                        })
+                        .collect();
+                    let mut chain = posted_chain(&moves, &id, "pay", request.order_number.as_str());
+                    for transfer in &mut chain {
+                        transfer.metadata = meta.metadata.clone();
+                    }
+                    (PaymentStatus::Paying, chain, Vec::new())
+                }
                 PaymentMode::Immediate => {
                     let chain = plan.transfers(receiver, &meta, &mut ids_for(&id, "pay"));
                     (PaymentStatus::Paying, chain, Vec::new())
@@ -403,6 +489,7 @@ impl Wallets {
                 limits,
                 store_id: counter.as_ref().map(|c| c.store_id.to_string()),
                 terminal_id: counter.as_ref().and_then(|c| c.terminal_id).map(|t| t.to_string()),
+                family_card: family_use,
             };
             work.put(&payment);
             work.history(
@@ -412,7 +499,8 @@ impl Wallets {
                 actor,
                 None,
                 json!({ "amount": payment.amount, "paid": payment.paid, "status": status, "pay_code": code.is_some(),
-                        "store_id": payment.store_id, "terminal_id": payment.terminal_id }),
+                        "store_id": payment.store_id, "terminal_id": payment.terminal_id,
+                        "family_card_id": payment.family_card_id() }),
             );
             Ok(payment)
         })?;
@@ -622,6 +710,10 @@ impl Wallets {
                 let action = if refusal.is_none() { "payment.refunded" } else { "payment.refund_failed" };
                 let detail = json!({ "refund": refund.refund_number, "amount": refund.amount });
                 let refund = refund.clone();
+                // A family card's month gets back what was refunded.
+                if refund.status == RefundStatus::Succeeded {
+                    super::family_card::give_back(work, &mut payment.family_card, Some(refund.amount));
+                }
                 work.put(&payment);
                 work.history(&id, &customer_id, action, actor, None, detail);
                 return Ok(refund);
@@ -691,6 +783,7 @@ impl Wallets {
             if matches!(payment.status, PaymentStatus::Failed | PaymentStatus::Released) {
                 super::operator::give_back(work, &mut payment.operator);
                 super::limits::give_back(work, &mut payment.limits);
+                super::family_card::give_back(work, &mut payment.family_card, None);
             }
             work.put(&payment);
             work.history(
@@ -753,8 +846,10 @@ pub(super) fn held(payment: &Payment) -> Vec<Hold> {
 }
 
 fn same_payment(existing: Payment, request: &PaymentRequest) -> Result<Payment, WalletFailure> {
+    let card = request.family_card.map(|c| c.to_string());
     if existing.member_id == request.member
         && existing.amount == request.amount
+        && existing.family_card_id() == card.as_deref()
         && (request.operator.is_none() || existing.operator_id() == request.operator)
         && (request.store.is_none() || existing.store_id == request.store.map(|s| s.to_string()))
         && (request.terminal.is_none() || existing.terminal_id == request.terminal.map(|t| t.to_string()))

@@ -324,6 +324,7 @@ impl Wallets {
                 limits,
                 store_id: None,
                 terminal_id: None,
+                family_card: None,
             };
             work.put(&payment);
             let shares: Vec<_> = payment
