@@ -588,6 +588,18 @@ const (
 	BusinessTypeOther       BusinessType = "other"
 )
 
+// CancelCardRequest: A cancellation.
+type CancelCardRequest struct {
+	// The account the balance goes to.
+	AccountID *string `json:"account_id,omitempty"`
+	// 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when absent.
+	OrderNumber *string `json:"order_number,omitempty"`
+	// Why (1 to 200 characters).
+	Reason string `json:"reason"`
+	// How a stored-value card's balance is refunded (required for one; ignored for the other kinds).
+	RefundTo *CardRefundMethod `json:"refund_to,omitempty"`
+}
+
 // CaptureRequest: What to capture of an authorised payment.
 type CaptureRequest struct {
 	Amount int64 `json:"amount"`
@@ -603,6 +615,8 @@ type Card struct {
 	BatchID string           `json:"batch_id"`
 	BoundAt *string          `json:"bound_at"`
 	Channel CardSalesChannel `json:"channel"`
+	// When it expired.
+	ExpiredAt *string `json:"expired_at"`
 	// Frozen because reported lost (挂失).
 	Lost bool `json:"lost"`
 	// The member it is bound to.
@@ -610,11 +624,15 @@ type Card struct {
 	// Its number: the segment's prefix, a serial, a Luhn check digit.
 	Number string `json:"number"`
 	// `platform`, or the merchant's id.
-	Owner  string `json:"owner"`
-	SoldAt string `json:"sold_at"`
+	Owner string `json:"owner"`
+	// A re-issued card: its successor (补卡), which carries its balance, terms, validity and member.
+	ReplacedBy *string `json:"replaced_by"`
+	// A re-issued card's successor: the card it replaced.
+	Replaces *string `json:"replaces"`
+	SoldAt   string  `json:"sold_at"`
 	// Who sold it.
 	SoldBy string `json:"sold_by"`
-	// `sold` (not activated yet), `active` or `frozen`.
+	// `sold` (not activated yet), `active`, `frozen`, `lost` (reported lost: re-issued, never unfrozen), `expired`, `reissued` (dead: `replaced_by` is the card) or `cancelled` (dead).
 	Status       string  `json:"status"`
 	StatusReason *string `json:"status_reason"`
 	// What it gives, as copied when it was sold.
@@ -668,6 +686,12 @@ type CardBatchList struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// CardCancellation: A cancellation's answer: the card, and the transaction that refunded its balance.
+type CardCancellation struct {
+	Card   Card            `json:"card"`
+	Refund CardTransaction `json:"refund"`
+}
+
 // CardCode: A code as kept: never its text.
 type CardCode struct {
 	BatchID string `json:"batch_id"`
@@ -719,6 +743,14 @@ type CardCodeList struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// CardExpiryPolicy: What an expired stored-value card's balance does.
+type CardExpiryPolicy string
+
+const (
+	CardExpiryPolicyKeep    CardExpiryPolicy = "keep"
+	CardExpiryPolicyForfeit CardExpiryPolicy = "forfeit"
+)
+
 // CardKind: What a card carries.
 type CardKind string
 
@@ -735,6 +767,14 @@ type CardLineRate struct {
 	// The share of the price the member pays, in basis points: 8000 is 80% (八折).
 	RateBp int32 `json:"rate_bp"`
 }
+
+// CardRefundMethod: How a cancelled card's balance is refunded.
+type CardRefundMethod string
+
+const (
+	CardRefundMethodWallet CardRefundMethod = "wallet"
+	CardRefundMethodCash   CardRefundMethod = "cash"
+)
 
 // CardSalesChannel: Where a batch's cards are sold (渠道).
 type CardSalesChannel string
@@ -780,10 +820,14 @@ type CardTerms struct {
 	Kind      CardKind `json:"kind"`
 	// A rate per business line (at most 20).
 	LineRates *[]CardLineRate `json:"line_rates,omitempty"`
+	// What an expired stored-value card's unspent balance does: `keep` (kept; the card may be extended) or `forfeit` (moved to the platform's card-forfeit income with a record); `keep` when absent.
+	OnExpiry *CardExpiryPolicy `json:"on_expiry,omitempty"`
 	// Whether a card may be recharged (stored-value cards only).
 	Rechargeable *bool `json:"rechargeable,omitempty"`
 	// What the buyer pays for it (at most the face value of a stored-value card).
 	SalePrice int64 `json:"sale_price"`
+	// Whether a card may pass to another member (转让, `POST /v1/cards/{number}/transfer`); false when absent.
+	Transferable *bool `json:"transferable,omitempty"`
 	// A count card's uses (1 to 1,000); 0 for the other kinds.
 	Uses     *int32       `json:"uses,omitempty"`
 	Validity CardValidity `json:"validity"`
@@ -806,7 +850,7 @@ type CardTransaction struct {
 	CreatedAt string   `json:"created_at"`
 	// A payment: the order's amount less what it took.
 	Discount int64 `json:"discount"`
-	// `sale`, `recharge`, `payment` or `refund`.
+	// `sale`, `recharge`, `payment`, `refund`, or a closing that moved all the card held: `reissue` (to its successor), `forfeit` (expired, to the platform's card-forfeit income), `cancel` (refunded).
 	Kind string `json:"kind"`
 	// A payment: the order's amount before the discount; a sale: the price paid for the card.
 	OrderAmount *int64 `json:"order_amount"`
@@ -818,6 +862,8 @@ type CardTransaction struct {
 	QuoteID *string `json:"quote_id"`
 	// A payment: the rate applied, in basis points of the price.
 	RateBp *int32 `json:"rate_bp"`
+	// A cancellation: how the balance was refunded (`wallet`, `cash`, or `none` for a card that holds no money).
+	RefundMethod *string `json:"refund_method"`
 	// A payment: what its refunds gave back.
 	Refunded int64 `json:"refunded"`
 	// Why it failed (`insufficient_funds`, ...): an error code.
@@ -826,6 +872,8 @@ type CardTransaction struct {
 	Status string `json:"status"`
 	// A payment at a store's counter: the receiving merchant's store; null when none was named.
 	StoreID *string `json:"store_id"`
+	// A re-issue: the successor's number.
+	Successor *string `json:"successor"`
 	// The store's terminal that sent it; null when none was named.
 	TerminalID *string `json:"terminal_id"`
 	// Its ledger transfers, each with the card's number as reference.
@@ -2012,6 +2060,9 @@ const (
 	ErrorCodeModelCardBatchNotFound                         ErrorCodeModel = "card_batch_not_found"
 	ErrorCodeModelCardBatchSameApprover                     ErrorCodeModel = "card_batch_same_approver"
 	ErrorCodeModelCardBatchSoldOut                          ErrorCodeModel = "card_batch_sold_out"
+	ErrorCodeModelCardCancelAccountOutside                  ErrorCodeModel = "card_cancel_account_outside"
+	ErrorCodeModelCardCancelRefundInvalid                   ErrorCodeModel = "card_cancel_refund_invalid"
+	ErrorCodeModelCardCancelled                             ErrorCodeModel = "card_cancelled"
 	ErrorCodeModelCardChannelInvalid                        ErrorCodeModel = "card_channel_invalid"
 	ErrorCodeModelCardCodeAttemptsExceeded                  ErrorCodeModel = "card_code_attempts_exceeded"
 	ErrorCodeModelCardCodeExpired                           ErrorCodeModel = "card_code_expired"
@@ -2026,26 +2077,35 @@ const (
 	ErrorCodeModelCardCursorInvalid                         ErrorCodeModel = "card_cursor_invalid"
 	ErrorCodeModelCardDiscountInvalid                       ErrorCodeModel = "card_discount_invalid"
 	ErrorCodeModelCardExpired                               ErrorCodeModel = "card_expired"
+	ErrorCodeModelCardExpiryForfeited                       ErrorCodeModel = "card_expiry_forfeited"
+	ErrorCodeModelCardExpiryInvalid                         ErrorCodeModel = "card_expiry_invalid"
+	ErrorCodeModelCardExtensionInvalid                      ErrorCodeModel = "card_extension_invalid"
 	ErrorCodeModelCardGradeInvalid                          ErrorCodeModel = "card_grade_invalid"
 	ErrorCodeModelCardListLimitInvalid                      ErrorCodeModel = "card_list_limit_invalid"
+	ErrorCodeModelCardLost                                  ErrorCodeModel = "card_lost"
 	ErrorCodeModelCardMemberAlreadyBound                    ErrorCodeModel = "card_member_already_bound"
 	ErrorCodeModelCardNotActive                             ErrorCodeModel = "card_not_active"
+	ErrorCodeModelCardNotExtendable                         ErrorCodeModel = "card_not_extendable"
 	ErrorCodeModelCardNotFound                              ErrorCodeModel = "card_not_found"
 	ErrorCodeModelCardNotFrozen                             ErrorCodeModel = "card_not_frozen"
 	ErrorCodeModelCardNotRechargeable                       ErrorCodeModel = "card_not_rechargeable"
 	ErrorCodeModelCardNotSold                               ErrorCodeModel = "card_not_sold"
 	ErrorCodeModelCardNotStoredValue                        ErrorCodeModel = "card_not_stored_value"
+	ErrorCodeModelCardNotTransferable                       ErrorCodeModel = "card_not_transferable"
 	ErrorCodeModelCardOrderNumberRequired                   ErrorCodeModel = "card_order_number_required"
 	ErrorCodeModelCardOwnerRequired                         ErrorCodeModel = "card_owner_required"
 	ErrorCodeModelCardPriceInvalid                          ErrorCodeModel = "card_price_invalid"
 	ErrorCodeModelCardQuantityInvalid                       ErrorCodeModel = "card_quantity_invalid"
 	ErrorCodeModelCardReceiverOutsideScope                  ErrorCodeModel = "card_receiver_outside_scope"
 	ErrorCodeModelCardRefundExceedsPayment                  ErrorCodeModel = "card_refund_exceeds_payment"
+	ErrorCodeModelCardReissued                              ErrorCodeModel = "card_reissued"
 	ErrorCodeModelCardSegmentFull                           ErrorCodeModel = "card_segment_full"
 	ErrorCodeModelCardSegmentInvalid                        ErrorCodeModel = "card_segment_invalid"
 	ErrorCodeModelCardSegmentNotFound                       ErrorCodeModel = "card_segment_not_found"
 	ErrorCodeModelCardSegmentOverlaps                       ErrorCodeModel = "card_segment_overlaps"
+	ErrorCodeModelCardStillValid                            ErrorCodeModel = "card_still_valid"
 	ErrorCodeModelCardTransactionNotFound                   ErrorCodeModel = "card_transaction_not_found"
+	ErrorCodeModelCardTransferMemberNotActive               ErrorCodeModel = "card_transfer_member_not_active"
 	ErrorCodeModelCardTypeNameInvalid                       ErrorCodeModel = "card_type_name_invalid"
 	ErrorCodeModelCardTypeNotFound                          ErrorCodeModel = "card_type_not_found"
 	ErrorCodeModelCardValidityInvalid                       ErrorCodeModel = "card_validity_invalid"
@@ -2108,6 +2168,16 @@ type ErrorError struct {
 	Message string `json:"message"`
 	// The request's id, also in the `X-Request-Id` header; quote it to the operator.
 	RequestID string `json:"request_id"`
+}
+
+// ExpireCardRequest: An expiry's (empty) body.
+type ExpireCardRequest struct {
+}
+
+// ExtendCardRequest: An extension.
+type ExtendCardRequest struct {
+	// The last day the card is valid, in the platform's time zone (Asia/Shanghai unless configured): after today and at most 3,650 days away.
+	ValidThrough string `json:"valid_through"`
 }
 
 // FamilyCard: A family card as the API shows it; amounts in minor units.
@@ -3563,6 +3633,14 @@ type RegisteredMember struct {
 	Member   Member   `json:"member"`
 }
 
+// ReissueCardRequest: A re-issue.
+type ReissueCardRequest struct {
+	// 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when absent.
+	OrderNumber *string `json:"order_number,omitempty"`
+	// Why (1 to 200 characters).
+	Reason string `json:"reason"`
+}
+
 // RejectApprovalRequest: a model of the API.
 type RejectApprovalRequest struct {
 	Reason string `json:"reason"`
@@ -3572,6 +3650,12 @@ type RejectApprovalRequest struct {
 type Rejection struct {
 	Code    ErrorCodeModel `json:"code"`
 	Message string         `json:"message"`
+}
+
+// ReportCardLostRequest: A report of a card lost.
+type ReportCardLostRequest struct {
+	// Why (1 to 200 characters).
+	Reason string `json:"reason"`
 }
 
 // ResetPayPasswordRequest: a model of the API.
@@ -3946,6 +4030,12 @@ type Transfer struct {
 	Reference     *string `json:"reference,omitempty"`
 	TimeoutS      int32   `json:"timeout_s"`
 	Timestamp     string  `json:"timestamp"`
+}
+
+// TransferCardRequest: A transfer to another member.
+type TransferCardRequest struct {
+	// The member the card passes to.
+	MemberID string `json:"member_id"`
 }
 
 // TransferList: a model of the API.

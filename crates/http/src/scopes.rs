@@ -214,6 +214,13 @@ pub const CREDITED_FIELDS: &[(&str, &str)] = &[
     // bound client quotes for a member it reaches, or one holding a card or coupon it reaches (a
     // merchant's card or coupon held by the platform's member), else 404 `member_not_found`.
     ("/v1/checkout/quote", "member_id"),
+    // Not credited, but decided by the parties' reach in the transfer's use case (`card/life.rs`): a
+    // bound client transfers a card only to a member it reaches, else 404 `member_not_found`.
+    ("/v1/cards/{number}/transfer", "member_id"),
+    // Checked in the cancellation's use case (`card/life.rs`): the card's own member's account (a
+    // refund to the wallet) or the issuing merchant's member's (cash at its counter), else 422
+    // `card_cancel_account_outside`.
+    ("/v1/cards/{number}/cancel", "account_id"),
 ];
 
 /// What the layers need to know of the endpoint a request reached, from its entry of the route

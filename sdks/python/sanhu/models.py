@@ -184,6 +184,14 @@ class AddOperatorRequestThirdParty(_Model):
 
 
 @dataclass
+class AddTerminalRequest(_Model):
+    """AddTerminalRequest"""
+
+    # The device's serial: 1 to 64 printable ASCII characters, unique within the merchant.
+    serial: str
+
+
+@dataclass
 class AdjustRequest(_Model):
     """An adjustment's request."""
 
@@ -309,11 +317,11 @@ class AuditEvent(_Model):
     # `client:cli_…` or `staff:<username>`.
     actor: str
     at: str
-    # The request's JSON with its secrets redacted; null for a request without a body.
+    # The request's JSON with its secrets redacted; null for a request without a body. For an export: `ex…
     changes: Any
     hash: str
-    # Only POSTs are recorded.
-    method: Literal['POST']
+    # `POST` for a request; `GET` for an export of a list (the console's CSV), whose `changes` are `{expo…
+    method: Literal['POST', 'GET']
     # Hex SHA-256 of the event before (64 zeros before the first).
     prev_hash: str
     request_id: str
@@ -721,6 +729,20 @@ BusinessType = Literal['recharge', 'payment', 'refund', 'transfer_in', 'transfer
 
 
 @dataclass
+class CancelCardRequest(_Model):
+    """A cancellation."""
+
+    # Why (1 to 200 characters).
+    reason: str
+    # The account the balance goes to.
+    account_id: Optional[str] = None
+    # 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when ab…
+    order_number: Optional[str] = None
+    # How a stored-value card's balance is refunded (required for one; ignored for the other kinds).
+    refund_to: Optional[CardRefundMethod] = None
+
+
+@dataclass
 class CaptureRequest(_Model):
     """What to capture of an authorised payment."""
 
@@ -739,6 +761,8 @@ class Card(_Model):
     batch_id: str
     bound_at: Optional[str]
     channel: CardSalesChannel
+    # When it expired.
+    expired_at: Optional[str]
     # Frozen because reported lost (挂失).
     lost: bool
     # The member it is bound to.
@@ -747,11 +771,15 @@ class Card(_Model):
     number: str
     # `platform`, or the merchant's id.
     owner: str
+    # A re-issued card: its successor (补卡), which carries its balance, terms, validity and member.
+    replaced_by: Optional[str]
+    # A re-issued card's successor: the card it replaced.
+    replaces: Optional[str]
     sold_at: str
     # Who sold it.
     sold_by: str
-    # `sold` (not activated yet), `active` or `frozen`.
-    status: Literal['sold', 'active', 'frozen']
+    # `sold` (not activated yet), `active`, `frozen`, `lost` (reported lost: re-issued, never unfrozen),…
+    status: Literal['sold', 'active', 'frozen', 'lost', 'expired', 'reissued', 'cancelled']
     status_reason: Optional[str]
     # What it gives, as copied when it was sold.
     terms: CardTerms
@@ -808,6 +836,14 @@ class CardBatchList(_Model):
     data: List[CardBatch]
     # Pass as `after` for the next page; null on the last page.
     next_cursor: Optional[str]
+
+
+@dataclass
+class CardCancellation(_Model):
+    """A cancellation's answer: the card, and the transaction that refunded its balance."""
+
+    card: Card
+    refund: CardTransaction
 
 
 @dataclass
@@ -870,6 +906,9 @@ class CardCodeList(_Model):
     # Pass as `after` for the next page; null on the last page.
     next_cursor: Optional[str]
 
+# What an expired stored-value card's balance does.
+CardExpiryPolicy = Literal['keep', 'forfeit']
+
 # What a card carries.
 CardKind = Literal['stored_value', 'discount', 'count']
 
@@ -882,6 +921,9 @@ class CardLineRate(_Model):
     line: str
     # The share of the price the member pays, in basis points: 8000 is 80% (八折).
     rate_bp: int
+
+# How a cancelled card's balance is refunded.
+CardRefundMethod = Literal['wallet', 'cash']
 
 # Where a batch's cards are sold (渠道).
 CardSalesChannel = Literal['online_partner', 'app', 'store', 'offline_promotion', 'convenience_store']
@@ -929,8 +971,12 @@ class CardTerms(_Model):
     face_value: Optional[int] = None
     # A rate per business line (at most 20).
     line_rates: Optional[List[CardLineRate]] = None
+    # What an expired stored-value card's unspent balance does: `keep` (kept; the card may be extended) o…
+    on_expiry: Optional[CardExpiryPolicy] = None
     # Whether a card may be recharged (stored-value cards only).
     rechargeable: Optional[bool] = None
+    # Whether a card may pass to another member (转让, `POST /v1/cards/{number}/transfer`); false when abse…
+    transferable: Optional[bool] = None
     # A count card's uses (1 to 1,000); 0 for the other kinds.
     uses: Optional[int] = None
 
@@ -954,8 +1000,8 @@ class CardTransaction(_Model):
     created_at: str
     # A payment: the order's amount less what it took.
     discount: int
-    # `sale`, `recharge`, `payment` or `refund`.
-    kind: Literal['sale', 'recharge', 'payment', 'refund']
+    # `sale`, `recharge`, `payment`, `refund`, or a closing that moved all the card held: `reissue` (to i…
+    kind: Literal['sale', 'recharge', 'payment', 'refund', 'reissue', 'forfeit', 'cancel']
     # A payment: the order's amount before the discount; a sale: the price paid for the card.
     order_amount: Optional[int]
     # The caller's order number (or the one derived from its Idempotency-Key).
@@ -966,12 +1012,20 @@ class CardTransaction(_Model):
     quote_id: Optional[str]
     # A payment: the rate applied, in basis points of the price.
     rate_bp: Optional[int]
+    # A cancellation: how the balance was refunded (`wallet`, `cash`, or `none` for a card that holds no…
+    refund_method: Optional[str]
     # A payment: what its refunds gave back.
     refunded: int
     # Why it failed (`insufficient_funds`, ...): an error code.
     refusal: Optional[str]
     # `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it).
     status: Literal['in_flight', 'succeeded', 'failed']
+    # A payment at a store's counter: the receiving merchant's store; null when none was named.
+    store_id: Optional[str]
+    # A re-issue: the successor's number.
+    successor: Optional[str]
+    # The store's terminal that sent it; null when none was named.
+    terminal_id: Optional[str]
     # Its ledger transfers, each with the card's number as reference.
     transfer_ids: List[str]
 
@@ -1753,12 +1807,30 @@ class EffectiveFlag(_Model):
 
 
 @dataclass
+class EffectivePaymentMethods(_Model):
+    """The payment methods a store takes, and where that came from."""
+
+    # `platform`, the id of the merchant that set it, or the store's own id.
+    source: str
+    value: List[str]
+
+
+@dataclass
 class EffectiveRechargeTiers(_Model):
     """The recharge tiers a merchant's members recharge at, and where they came from."""
 
     # `platform`, or the id of the merchant that set them.
     source: str
     value: List[RechargeTierSetting]
+
+
+@dataclass
+class EffectiveThreshold(_Model):
+    """The pay-password-free threshold in effect (null: as the platform requires), and where it came from."""
+
+    # `platform`, the id of the merchant that set it, or the store's own id.
+    source: str
+    value: Optional[int]
 
 
 @dataclass
@@ -1814,7 +1886,7 @@ class Error(_Model):
     error: ErrorError
 
 # Every error code the API answers with. A code is stable: never renamed, always with the same status.
-ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'sub_merchant_client_refused', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_grade_invalid', 'card_list_limit_invalid', 'card_member_already_bound', 'card_not_active', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_transaction_not_found', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'webhook_signature_invalid', 'webhook_secret_unavailable', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
+ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'verification_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'payment_method_not_accepted', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'store_address_invalid', 'store_cashier_not_merchants', 'store_closed', 'store_limit_reached', 'store_name_invalid', 'store_not_found', 'store_not_receivers', 'store_settings_invalid', 'sub_merchant_client_refused', 'terminal_disabled', 'terminal_limit_reached', 'terminal_not_found', 'terminal_not_stores', 'terminal_serial_invalid', 'terminal_serial_taken', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'family_card_account_invalid', 'family_card_holder_no_account', 'family_card_limit_reached', 'family_card_limits_invalid', 'family_card_monthly_limit_exceeded', 'family_card_not_found', 'family_card_payment_invalid', 'family_card_per_payment_limit_exceeded', 'family_card_revoked', 'family_card_same_member', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_cancel_account_outside', 'card_cancel_refund_invalid', 'card_cancelled', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_expiry_forfeited', 'card_expiry_invalid', 'card_extension_invalid', 'card_grade_invalid', 'card_list_limit_invalid', 'card_lost', 'card_member_already_bound', 'card_not_active', 'card_not_extendable', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_not_transferable', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_reissued', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_still_valid', 'card_transaction_not_found', 'card_transfer_member_not_active', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_disabled_by_client', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'webhook_signature_invalid', 'webhook_secret_unavailable', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
 
 
 @dataclass
@@ -1826,6 +1898,61 @@ class ErrorError(_Model):
     message: str
     # The request's id, also in the `X-Request-Id` header; quote it to the operator.
     request_id: str
+
+
+@dataclass
+class ExpireCardRequest(_Model):
+    """An expiry's (empty) body."""
+
+    pass
+
+
+@dataclass
+class ExtendCardRequest(_Model):
+    """An extension."""
+
+    # The last day the card is valid, in the platform's time zone (Asia/Shanghai unless configured): afte…
+    valid_through: str
+
+
+@dataclass
+class FamilyCard(_Model):
+    """A family card as the API shows it; amounts in minor units."""
+
+    # The owner's account its payments take from.
+    account_id: str
+    created_at: str
+    # The member who pays with it.
+    family_member_id: str
+    id: str
+    # The platform month (YYYY-MM, the platform's time zone) the next two figures are of.
+    month: str
+    monthly_limit: int
+    # The member who granted it and pays.
+    owner_member_id: str
+    # Payments made with it.
+    payments: int
+    per_payment_limit: int
+    # What it may still pay this month.
+    remaining_this_month: int
+    revoked_at: Optional[str]
+    # active or revoked.
+    status: FamilyCardStatus
+    # What it paid this month, less what was refunded.
+    used_this_month: int
+
+
+@dataclass
+class FamilyCardList(_Model):
+    """A member's family cards."""
+
+    # The cards granted to it, oldest first.
+    granted: List[FamilyCard]
+    # The cards it granted, oldest first.
+    owned: List[FamilyCard]
+
+# Whether a card is in force.
+FamilyCardStatus = Literal['active', 'revoked']
 
 # Who bears a fee: `member` (taken from the amount, or credited the amount less the fee) or `platform…
 FeePaidBy = Literal['member', 'platform']
@@ -1876,6 +2003,10 @@ class FlowLine(_Model):
     operator_id: Optional[str]
     # The caller's order number (a withdrawal's with its `-1`, `-2`... per account).
     reference: Optional[str]
+    # The receiving merchant's store where the order was paid; null when it named none.
+    store_id: Optional[str]
+    # The store's terminal that sent the order; null when it named none.
+    terminal_id: Optional[str]
     transfer_id: str
 
 # What the entry did to the account's money.
@@ -1959,6 +2090,22 @@ class GeneratedCardCodes(_Model):
     batch_id: str
     codes: List[GeneratedCardCode]
     expires_at: str
+
+
+@dataclass
+class GrantFamilyCardRequest(_Model):
+    """A family card's grant."""
+
+    # One of the owner's open accounts of a type that pays.
+    account_id: str
+    # Another member, who will pay with the card.
+    family_member_id: str
+    # The most the card may pay in a platform month, in minor units; at least per_payment_limit.
+    monthly_limit: int
+    # The most one payment may take, in minor units.
+    per_payment_limit: int
+    # The owner's pay password, checked as a payment's is (required where the platform requires one for p…
+    pay_password: Optional[str] = None
 
 
 @dataclass
@@ -2397,6 +2544,8 @@ class MerchantOwnSettings(_Model):
     clearance_account_type: Optional[str] = None
     cross_wallet_top_up: Optional[bool] = None
     locked: Optional[List[str]] = None
+    pay_password_free_below: Optional[int] = None
+    payment_methods: Optional[List[str]] = None
     recharge_tiers: Optional[List[RechargeTierSetting]] = None
     sms_verification_to_open: Optional[bool] = None
     wallet_group: Optional[str] = None
@@ -2471,6 +2620,10 @@ class MerchantSettings(_Model):
     locked: List[LockedSetting]
     merchant_id: str
     own: MerchantOwnSettings
+    # Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it,…
+    pay_password_free_below: EffectiveThreshold
+    # The payment methods the merchant's stores take.
+    payment_methods: EffectivePaymentMethods
     recharge_tiers: EffectiveRechargeTiers
     sms_verification_to_open: EffectiveFlag
     wallet_group: EffectiveWalletGroup
@@ -2629,6 +2782,22 @@ class OpenMerchantRequest(_Model):
     parent_id: Optional[str] = None
     # When receipts are settled: `t1` (the default), `d1` or `d0`.
     settlement_cycle: Optional[Literal['t1', 'd1', 'd0']] = None
+
+
+@dataclass
+class OpenStoreRequest(_Model):
+    """OpenStoreRequest"""
+
+    # 1 to 200 characters.
+    address: str
+    # 1 to 100 characters.
+    name: str
+    # An active operator of the merchant's member who keeps the store's till.
+    cashier_operator_id: Optional[str] = None
+    # Below this amount (minor units) no pay password is asked at the store; at or above it, one is.
+    pay_password_free_below: Optional[int] = None
+    # The payment methods the store takes, over its merchant's: 1 to 4 distinct of `pay_code`, `phone_sms…
+    payment_methods: Optional[List[str]] = None
 
 
 @dataclass
@@ -2840,6 +3009,8 @@ class PayRequest(_Model):
     authorise_timeout_s: Optional[int] = None
     # Escrow (担保支付): the receiver is credited as frozen until the payment is released to it or returned t…
     escrow: Optional[bool] = None
+    # A family card (亲情卡) granted to the payer (`member_id`): the money comes from the card's owner's acc…
+    family_card_id: Optional[str] = None
     # The payer; or `pay_code`, one of the two.
     member_id: Optional[str] = None
     # The enterprise member's operator who makes the request: granted this operation on the accounts the…
@@ -2858,6 +3029,10 @@ class PayRequest(_Model):
     sms_code: Optional[str] = None
     # Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or `rece…
     splits: Optional[List[SplitRequest]] = None
+    # The receiving merchant's store where the payer pays (`POST /v1/merchants/{id}/stores`): a store of…
+    store_id: Optional[str] = None
+    # The store's terminal that sends the payment: the store's (`terminal_not_stores`), active (`terminal…
+    terminal_id: Optional[str] = None
 
 
 @dataclass
@@ -2873,6 +3048,10 @@ class PayWithCardRequest(_Model):
     order_number: Optional[str] = None
     # A checkout quote of this card (`POST /v1/checkout/quote`): the card pays what it left to pay, and i…
     quote_id: Optional[str] = None
+    # The receiving merchant's store where the card pays (`POST /v1/merchants/{id}/stores`): the receiver…
+    store_id: Optional[str] = None
+    # The store's terminal (`terminal_not_stores`, `terminal_disabled`); alone, it names its store.
+    terminal_id: Optional[str] = None
 
 
 @dataclass
@@ -2884,6 +3063,8 @@ class Payment(_Model):
     customer_id: str
     # What was taken from each account, in deduction order.
     deductions: List[Part]
+    # The family card (亲情卡) the payer paid with, from its owner's account; null when none.
+    family_card_id: Optional[str]
     # An authorisation's holds, one per account.
     holds: List[Hold]
     member_id: str
@@ -2904,6 +3085,10 @@ class Payment(_Model):
     splits: List[Split]
     # paying, paid, failed, authorising, authorised, capturing, captured, releasing, released, escrowing,…
     status: PaymentStatus
+    # The receiving merchant's store where it was paid; null when none was named.
+    store_id: Optional[str]
+    # The store's terminal that sent it; null when none was named.
+    terminal_id: Optional[str]
 
 
 @dataclass
@@ -3355,6 +3540,16 @@ class RegisteredMember(_Model):
 
 
 @dataclass
+class ReissueCardRequest(_Model):
+    """A re-issue."""
+
+    # Why (1 to 200 characters).
+    reason: str
+    # 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when ab…
+    order_number: Optional[str] = None
+
+
+@dataclass
 class RejectApprovalRequest(_Model):
     """RejectApprovalRequest"""
 
@@ -3367,6 +3562,14 @@ class Rejection(_Model):
 
     code: ErrorCode
     message: str
+
+
+@dataclass
+class ReportCardLostRequest(_Model):
+    """A report of a card lost."""
+
+    # Why (1 to 200 characters).
+    reason: str
 
 
 @dataclass
@@ -3421,8 +3624,12 @@ class SetMerchantSettingsRequest(_Model):
     clearance_account_type: Optional[str] = None
     # Whether members move money between their wallet here and at another merchant of the same top that a…
     cross_wallet_top_up: Optional[bool] = None
-    # The settings this merchant locks for every merchant below it (replacing what it locked).
+    # The settings this merchant locks for every merchant below it and its stores (replacing what it lock…
     locked: Optional[List[str]] = None
+    # Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it,…
+    pay_password_free_below: Optional[int] = None
+    # The payment methods taken at the merchant's stores: 1 to 4 distinct of `pay_code`, `phone_sms`, `ca…
+    payment_methods: Optional[List[str]] = None
     recharge_tiers: Optional[List[RechargeTierSetting]] = None
     sms_verification_to_open: Optional[bool] = None
     # Settings given back to what is above.
@@ -3441,6 +3648,18 @@ class SetPaymentLimitsRequest(_Model):
     limits: Optional[PaymentLimits]
     # Why, for the member's history: 1 to 200 characters without control characters.
     reason: str
+
+
+@dataclass
+class SetStoreSettingsRequest(_Model):
+    """SetStoreSettingsRequest"""
+
+    # Minor units, 0 or more.
+    pay_password_free_below: Optional[int] = None
+    # 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`.
+    payment_methods: Optional[List[str]] = None
+    # Settings given back to the merchant's (`payment_methods`, `pay_password_free_below`).
+    unset: Optional[List[str]] = None
 
 
 @dataclass
@@ -3566,6 +3785,62 @@ class StartPhoneChangeRequest(_Model):
 
 
 @dataclass
+class Store(_Model):
+    """A merchant's store."""
+
+    address: str
+    # The operator of the merchant's member who keeps the store's till; null when none was named.
+    cashier_operator_id: Optional[str]
+    closed_reason: Optional[str]
+    created_at: str
+    created_by: str
+    id: str
+    merchant_id: str
+    name: str
+    own_settings: StoreOwnSettings
+    settings: StoreSettingsInEffect
+    # `active` or `closed`.
+    status: str
+    # Its terminals, disabled ones included.
+    terminals: int
+    updated_at: str
+
+
+@dataclass
+class StoreList(_Model):
+    """A page of a merchant's stores."""
+
+    data: List[Store]
+    next_cursor: Optional[str]
+
+
+@dataclass
+class StoreOwnSettings(_Model):
+    """What a store sets itself over its merchant's settings (each absent: as its merchant's)."""
+
+    # Minor units, 0 or more.
+    pay_password_free_below: Optional[int] = None
+    # 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`.
+    payment_methods: Optional[List[str]] = None
+
+
+@dataclass
+class StoreReasonRequest(_Model):
+    """StoreReasonRequest"""
+
+    reason: str
+
+
+@dataclass
+class StoreSettingsInEffect(_Model):
+    """The settings in effect at a store: its merchant's, with the store's own over them."""
+
+    # Below this amount (minor units) no pay password is asked at the store; at or above it, one is.
+    pay_password_free_below: EffectiveThreshold
+    payment_methods: EffectivePaymentMethods
+
+
+@dataclass
 class SubsidyCredit(_Model):
     """One employee's subsidy in a round's request."""
 
@@ -3650,6 +3925,30 @@ SubsidyStatus = Literal['applying', 'applied', 'refused']
 
 
 @dataclass
+class Terminal(_Model):
+    """A terminal at a store's counter."""
+
+    created_at: str
+    created_by: str
+    disabled_reason: Optional[str]
+    id: str
+    merchant_id: str
+    # The device's serial, unique within the merchant.
+    serial: str
+    # `active` or `disabled`.
+    status: str
+    store_id: str
+    updated_at: str
+
+
+@dataclass
+class TerminalList(_Model):
+    """A store's terminals."""
+
+    data: List[Terminal]
+
+
+@dataclass
 class TopUpSettlement(_Model):
     """What the franchisee the money left owes the one it reached, for the two to settle."""
 
@@ -3689,6 +3988,14 @@ class Transfer(_Model):
     # For a hold read by id: pending, posted, voided or expired.
     pending_status: Optional[Literal['pending', 'posted', 'voided', 'expired']] = None
     reference: Optional[str] = None
+
+
+@dataclass
+class TransferCardRequest(_Model):
+    """A transfer to another member."""
+
+    # The member the card passes to.
+    member_id: str
 
 
 @dataclass
@@ -3733,6 +4040,28 @@ class UpdateWebhookRequest(_Model):
     description: Optional[str] = None
     events: Optional[List[str]] = None
     url: Optional[str] = None
+
+
+@dataclass
+class Verification(_Model):
+    """The last run of `sanhu verify` as recorded."""
+
+    accounts_checked: int
+    # The audit events whose chain was walked and holds.
+    audit_events_checked: int
+    # The first findings in words (at most 20).
+    details: List[str]
+    # The ledger's problems and the audit chain's broken link, counted.
+    findings: int
+    finished_at: str
+    # Numbered from 1 in the order runs were recorded.
+    id: int
+    # `clean` (no findings) or `problems`.
+    outcome: Literal['clean', 'problems']
+    # What ran it: `sanhu verify`, with its host when known.
+    ran_by: str
+    started_at: str
+    transfers_checked: int
 
 
 @dataclass
@@ -3959,9 +4288,11 @@ class WebhookSubscription(_Model):
 
     # The member the client was bound to when it subscribed: only events of what it reaches are sent. Nul…
     bound_member_id: Optional[str]
+    # The API client whose subscription it is.
+    client_id: str
     created_at: str
     description: Optional[str]
-    # Why it is disabled: `by_client`, or `failing` (a delivery gave up after its retries).
+    # Why it is disabled: `by_client`, `by_staff` (the back office), or `failing` (a delivery gave up aft…
     disabled_reason: Optional[str]
     # The event types sent (`*`: all).
     events: List[str]
@@ -4124,6 +4455,9 @@ AddOperatorRequest._fields = (
 AddOperatorRequestThirdParty._fields = (
     ('provider', 'provider', True, None),
     ('subject', 'subject', True, None),
+)
+AddTerminalRequest._fields = (
+    ('serial', 'serial', True, None),
 )
 AdjustRequest._fields = (
     ('account_id', 'account_id', True, None),
@@ -4407,6 +4741,12 @@ BindCardCodesRequest._fields = (
 BindCardRequest._fields = (
     ('member_id', 'member_id', True, None),
 )
+CancelCardRequest._fields = (
+    ('reason', 'reason', True, None),
+    ('account_id', 'account_id', False, None),
+    ('order_number', 'order_number', False, None),
+    ('refund_to', 'refund_to', False, None),
+)
 CaptureRequest._fields = (
     ('amount', 'amount', True, None),
 )
@@ -4417,10 +4757,13 @@ Card._fields = (
     ('batch_id', 'batch_id', True, None),
     ('bound_at', 'bound_at', True, None),
     ('channel', 'channel', True, None),
+    ('expired_at', 'expired_at', True, None),
     ('lost', 'lost', True, None),
     ('member_id', 'member_id', True, None),
     ('number', 'number', True, None),
     ('owner', 'owner', True, None),
+    ('replaced_by', 'replaced_by', True, None),
+    ('replaces', 'replaces', True, None),
     ('sold_at', 'sold_at', True, None),
     ('sold_by', 'sold_by', True, None),
     ('status', 'status', True, None),
@@ -4456,6 +4799,10 @@ CardBatchApproval._fields = (
 CardBatchList._fields = (
     ('data', 'data', True, _list(_model(CardBatch))),
     ('next_cursor', 'next_cursor', True, None),
+)
+CardCancellation._fields = (
+    ('card', 'card', True, _model(Card)),
+    ('refund', 'refund', True, _model(CardTransaction)),
 )
 CardCode._fields = (
     ('batch_id', 'batch_id', True, None),
@@ -4516,7 +4863,9 @@ CardTerms._fields = (
     ('default_rate_bp', 'default_rate_bp', False, None),
     ('face_value', 'face_value', False, None),
     ('line_rates', 'line_rates', False, _list(_model(CardLineRate))),
+    ('on_expiry', 'on_expiry', False, None),
     ('rechargeable', 'rechargeable', False, None),
+    ('transferable', 'transferable', False, None),
     ('uses', 'uses', False, None),
 )
 CardTransaction._fields = (
@@ -4535,9 +4884,13 @@ CardTransaction._fields = (
     ('payment_number', 'payment_number', True, None),
     ('quote_id', 'quote_id', True, None),
     ('rate_bp', 'rate_bp', True, None),
+    ('refund_method', 'refund_method', True, None),
     ('refunded', 'refunded', True, None),
     ('refusal', 'refusal', True, None),
     ('status', 'status', True, None),
+    ('store_id', 'store_id', True, None),
+    ('successor', 'successor', True, None),
+    ('terminal_id', 'terminal_id', True, None),
     ('transfer_ids', 'transfer_ids', True, None),
 )
 CardTransactionList._fields = (
@@ -4930,9 +5283,17 @@ EffectiveFlag._fields = (
     ('source', 'source', True, None),
     ('value', 'value', True, None),
 )
+EffectivePaymentMethods._fields = (
+    ('source', 'source', True, None),
+    ('value', 'value', True, None),
+)
 EffectiveRechargeTiers._fields = (
     ('source', 'source', True, None),
     ('value', 'value', True, _list(_model(RechargeTierSetting))),
+)
+EffectiveThreshold._fields = (
+    ('source', 'source', True, None),
+    ('value', 'value', True, None),
 )
 EffectiveWalletGroup._fields = (
     ('source', 'source', True, None),
@@ -4963,6 +5324,28 @@ ErrorError._fields = (
     ('message', 'message', True, None),
     ('request_id', 'request_id', True, None),
 )
+ExtendCardRequest._fields = (
+    ('valid_through', 'valid_through', True, None),
+)
+FamilyCard._fields = (
+    ('account_id', 'account_id', True, None),
+    ('created_at', 'created_at', True, None),
+    ('family_member_id', 'family_member_id', True, None),
+    ('id', 'id', True, None),
+    ('month', 'month', True, None),
+    ('monthly_limit', 'monthly_limit', True, None),
+    ('owner_member_id', 'owner_member_id', True, None),
+    ('payments', 'payments', True, None),
+    ('per_payment_limit', 'per_payment_limit', True, None),
+    ('remaining_this_month', 'remaining_this_month', True, None),
+    ('revoked_at', 'revoked_at', True, None),
+    ('status', 'status', True, None),
+    ('used_this_month', 'used_this_month', True, None),
+)
+FamilyCardList._fields = (
+    ('granted', 'granted', True, _list(_model(FamilyCard))),
+    ('owned', 'owned', True, _list(_model(FamilyCard))),
+)
 FlowFigure._fields = (
     ('amount', 'amount', True, None),
     ('count', 'count', True, None),
@@ -4987,6 +5370,8 @@ FlowLine._fields = (
     ('movement', 'movement', True, None),
     ('operator_id', 'operator_id', True, None),
     ('reference', 'reference', True, None),
+    ('store_id', 'store_id', True, None),
+    ('terminal_id', 'terminal_id', True, None),
     ('transfer_id', 'transfer_id', True, None),
 )
 FlowPage._fields = (
@@ -5026,6 +5411,13 @@ GeneratedCardCodes._fields = (
     ('batch_id', 'batch_id', True, None),
     ('codes', 'codes', True, _list(_model(GeneratedCardCode))),
     ('expires_at', 'expires_at', True, None),
+)
+GrantFamilyCardRequest._fields = (
+    ('account_id', 'account_id', True, None),
+    ('family_member_id', 'family_member_id', True, None),
+    ('monthly_limit', 'monthly_limit', True, None),
+    ('per_payment_limit', 'per_payment_limit', True, None),
+    ('pay_password', 'pay_password', False, None),
 )
 GrantOperatorRequest._fields = (
     ('account_id', 'account_id', True, None),
@@ -5247,6 +5639,8 @@ MerchantOwnSettings._fields = (
     ('clearance_account_type', 'clearance_account_type', False, None),
     ('cross_wallet_top_up', 'cross_wallet_top_up', False, None),
     ('locked', 'locked', False, None),
+    ('pay_password_free_below', 'pay_password_free_below', False, None),
+    ('payment_methods', 'payment_methods', False, None),
     ('recharge_tiers', 'recharge_tiers', False, _list(_model(RechargeTierSetting))),
     ('sms_verification_to_open', 'sms_verification_to_open', False, None),
     ('wallet_group', 'wallet_group', False, None),
@@ -5286,6 +5680,8 @@ MerchantSettings._fields = (
     ('locked', 'locked', True, _list(_model(LockedSetting))),
     ('merchant_id', 'merchant_id', True, None),
     ('own', 'own', True, _model(MerchantOwnSettings)),
+    ('pay_password_free_below', 'pay_password_free_below', True, _model(EffectiveThreshold)),
+    ('payment_methods', 'payment_methods', True, _model(EffectivePaymentMethods)),
     ('recharge_tiers', 'recharge_tiers', True, _model(EffectiveRechargeTiers)),
     ('sms_verification_to_open', 'sms_verification_to_open', True, _model(EffectiveFlag)),
     ('wallet_group', 'wallet_group', True, _model(EffectiveWalletGroup)),
@@ -5369,6 +5765,13 @@ OpenMerchantRequest._fields = (
     ('level', 'level', False, None),
     ('parent_id', 'parent_id', False, None),
     ('settlement_cycle', 'settlement_cycle', False, None),
+)
+OpenStoreRequest._fields = (
+    ('address', 'address', True, None),
+    ('name', 'name', True, None),
+    ('cashier_operator_id', 'cashier_operator_id', False, None),
+    ('pay_password_free_below', 'pay_password_free_below', False, None),
+    ('payment_methods', 'payment_methods', False, None),
 )
 OpenSubMerchantRequest._fields = (
     ('contact', 'contact', True, _model(MerchantContactRequest)),
@@ -5473,6 +5876,7 @@ PayRequest._fields = (
     ('allow_split', 'allow_split', False, None),
     ('authorise_timeout_s', 'authorise_timeout_s', False, None),
     ('escrow', 'escrow', False, None),
+    ('family_card_id', 'family_card_id', False, None),
     ('member_id', 'member_id', False, None),
     ('operator_id', 'operator_id', False, None),
     ('pay_code', 'pay_code', False, None),
@@ -5482,6 +5886,8 @@ PayRequest._fields = (
     ('receiver_platform_account', 'receiver_platform_account', False, None),
     ('sms_code', 'sms_code', False, None),
     ('splits', 'splits', False, _list(_model(SplitRequest))),
+    ('store_id', 'store_id', False, None),
+    ('terminal_id', 'terminal_id', False, None),
 )
 PayWithCardRequest._fields = (
     ('receiver_account_id', 'receiver_account_id', True, None),
@@ -5489,12 +5895,15 @@ PayWithCardRequest._fields = (
     ('business_line', 'business_line', False, None),
     ('order_number', 'order_number', False, None),
     ('quote_id', 'quote_id', False, None),
+    ('store_id', 'store_id', False, None),
+    ('terminal_id', 'terminal_id', False, None),
 )
 Payment._fields = (
     ('amount', 'amount', True, None),
     ('created_at', 'created_at', True, None),
     ('customer_id', 'customer_id', True, None),
     ('deductions', 'deductions', True, _list(_model(Part))),
+    ('family_card_id', 'family_card_id', True, None),
     ('holds', 'holds', True, _list(_model(Hold))),
     ('member_id', 'member_id', True, None),
     ('operator_id', 'operator_id', True, None),
@@ -5507,6 +5916,8 @@ Payment._fields = (
     ('remainder', 'remainder', True, None),
     ('splits', 'splits', True, _list(_model(Split))),
     ('status', 'status', True, None),
+    ('store_id', 'store_id', True, None),
+    ('terminal_id', 'terminal_id', True, None),
 )
 PaymentLimits._fields = (
     ('per_day', 'per_day', True, None),
@@ -5727,12 +6138,19 @@ RegisteredMember._fields = (
     ('customer', 'customer', True, _model(Customer)),
     ('member', 'member', True, _model(Member)),
 )
+ReissueCardRequest._fields = (
+    ('reason', 'reason', True, None),
+    ('order_number', 'order_number', False, None),
+)
 RejectApprovalRequest._fields = (
     ('reason', 'reason', True, None),
 )
 Rejection._fields = (
     ('code', 'code', True, None),
     ('message', 'message', True, None),
+)
+ReportCardLostRequest._fields = (
+    ('reason', 'reason', True, None),
 )
 ResetPayPasswordRequest._fields = (
     ('certificate_number', 'certificate_number', True, None),
@@ -5757,6 +6175,8 @@ SetMerchantSettingsRequest._fields = (
     ('clearance_account_type', 'clearance_account_type', False, None),
     ('cross_wallet_top_up', 'cross_wallet_top_up', False, None),
     ('locked', 'locked', False, None),
+    ('pay_password_free_below', 'pay_password_free_below', False, None),
+    ('payment_methods', 'payment_methods', False, None),
     ('recharge_tiers', 'recharge_tiers', False, _list(_model(RechargeTierSetting))),
     ('sms_verification_to_open', 'sms_verification_to_open', False, None),
     ('unset', 'unset', False, None),
@@ -5767,6 +6187,11 @@ SetPaymentLimitsRequest._fields = (
     ('account_type', 'account_type', True, None),
     ('limits', 'limits', True, _model(PaymentLimits)),
     ('reason', 'reason', True, None),
+)
+SetStoreSettingsRequest._fields = (
+    ('pay_password_free_below', 'pay_password_free_below', False, None),
+    ('payment_methods', 'payment_methods', False, None),
+    ('unset', 'unset', False, None),
 )
 Setting._fields = (
     ('name', 'name', True, None),
@@ -5825,6 +6250,36 @@ StartPhoneChangeRequest._fields = (
     ('new_phone', 'new_phone', True, None),
     ('old_phone', 'old_phone', True, None),
 )
+Store._fields = (
+    ('address', 'address', True, None),
+    ('cashier_operator_id', 'cashier_operator_id', True, None),
+    ('closed_reason', 'closed_reason', True, None),
+    ('created_at', 'created_at', True, None),
+    ('created_by', 'created_by', True, None),
+    ('id', 'id', True, None),
+    ('merchant_id', 'merchant_id', True, None),
+    ('name', 'name', True, None),
+    ('own_settings', 'own_settings', True, _model(StoreOwnSettings)),
+    ('settings', 'settings', True, _model(StoreSettingsInEffect)),
+    ('status', 'status', True, None),
+    ('terminals', 'terminals', True, None),
+    ('updated_at', 'updated_at', True, None),
+)
+StoreList._fields = (
+    ('data', 'data', True, _list(_model(Store))),
+    ('next_cursor', 'next_cursor', True, None),
+)
+StoreOwnSettings._fields = (
+    ('pay_password_free_below', 'pay_password_free_below', False, None),
+    ('payment_methods', 'payment_methods', False, None),
+)
+StoreReasonRequest._fields = (
+    ('reason', 'reason', True, None),
+)
+StoreSettingsInEffect._fields = (
+    ('pay_password_free_below', 'pay_password_free_below', True, _model(EffectiveThreshold)),
+    ('payment_methods', 'payment_methods', True, _model(EffectivePaymentMethods)),
+)
 SubsidyCredit._fields = (
     ('amount', 'amount', True, None),
     ('member_id', 'member_id', True, None),
@@ -5871,6 +6326,20 @@ SubsidyGrant._fields = (
     ('amount', 'amount', True, None),
     ('member_id', 'member_id', True, None),
 )
+Terminal._fields = (
+    ('created_at', 'created_at', True, None),
+    ('created_by', 'created_by', True, None),
+    ('disabled_reason', 'disabled_reason', True, None),
+    ('id', 'id', True, None),
+    ('merchant_id', 'merchant_id', True, None),
+    ('serial', 'serial', True, None),
+    ('status', 'status', True, None),
+    ('store_id', 'store_id', True, None),
+    ('updated_at', 'updated_at', True, None),
+)
+TerminalList._fields = (
+    ('data', 'data', True, _list(_model(Terminal))),
+)
 TopUpSettlement._fields = (
     ('amount', 'amount', True, None),
     ('creditor_merchant_id', 'creditor_merchant_id', True, None),
@@ -5895,6 +6364,9 @@ Transfer._fields = (
     ('pending_status', 'pending_status', False, None),
     ('reference', 'reference', False, None),
 )
+TransferCardRequest._fields = (
+    ('member_id', 'member_id', True, None),
+)
 TransferList._fields = (
     ('data', 'data', True, _list(_model(Transfer))),
 )
@@ -5915,6 +6387,18 @@ UpdateWebhookRequest._fields = (
     ('description', 'description', False, None),
     ('events', 'events', False, None),
     ('url', 'url', False, None),
+)
+Verification._fields = (
+    ('accounts_checked', 'accounts_checked', True, None),
+    ('audit_events_checked', 'audit_events_checked', True, None),
+    ('details', 'details', True, None),
+    ('findings', 'findings', True, None),
+    ('finished_at', 'finished_at', True, None),
+    ('id', 'id', True, None),
+    ('outcome', 'outcome', True, None),
+    ('ran_by', 'ran_by', True, None),
+    ('started_at', 'started_at', True, None),
+    ('transfers_checked', 'transfers_checked', True, None),
 )
 VerifiedCode._fields = (
     ('purpose', 'purpose', True, None),
@@ -6036,6 +6520,7 @@ WebhookDeliveryPage._fields = (
 )
 WebhookSubscription._fields = (
     ('bound_member_id', 'bound_member_id', True, None),
+    ('client_id', 'client_id', True, None),
     ('created_at', 'created_at', True, None),
     ('description', 'description', True, None),
     ('disabled_reason', 'disabled_reason', True, None),
@@ -6112,6 +6597,7 @@ __all__ = [
     'ActivatedMember',
     'AddOperatorRequest',
     'AddOperatorRequestThirdParty',
+    'AddTerminalRequest',
     'AdjustRequest',
     'Adjustment',
     'AdjustmentDirection',
@@ -6157,18 +6643,22 @@ __all__ = [
     'BindCardCodesRequest',
     'BindCardRequest',
     'BusinessType',
+    'CancelCardRequest',
     'CaptureRequest',
     'Card',
     'CardBatch',
     'CardBatchApproval',
     'CardBatchList',
+    'CardCancellation',
     'CardCode',
     'CardCodeBindingError',
     'CardCodeBindingRow',
     'CardCodeBindings',
     'CardCodeList',
+    'CardExpiryPolicy',
     'CardKind',
     'CardLineRate',
+    'CardRefundMethod',
     'CardSalesChannel',
     'CardSegment',
     'CardSegmentList',
@@ -6238,7 +6728,9 @@ __all__ = [
     'EffectiveAccountType',
     'EffectiveAccountTypes',
     'EffectiveFlag',
+    'EffectivePaymentMethods',
     'EffectiveRechargeTiers',
+    'EffectiveThreshold',
     'EffectiveWalletGroup',
     'EmptyRequest',
     'Entry',
@@ -6246,6 +6738,11 @@ __all__ = [
     'Error',
     'ErrorCode',
     'ErrorError',
+    'ExpireCardRequest',
+    'ExtendCardRequest',
+    'FamilyCard',
+    'FamilyCardList',
+    'FamilyCardStatus',
     'FeePaidBy',
     'FlowDirection',
     'FlowFigure',
@@ -6260,6 +6757,7 @@ __all__ = [
     'GenerateCardCodesRequest',
     'GeneratedCardCode',
     'GeneratedCardCodes',
+    'GrantFamilyCardRequest',
     'GrantOperatorRequest',
     'Health',
     'HistoryEntry',
@@ -6316,6 +6814,7 @@ __all__ = [
     'OpenAccountRequest',
     'OpenMemberAccountRequest',
     'OpenMerchantRequest',
+    'OpenStoreRequest',
     'OpenSubMerchantRequest',
     'Operator',
     'OperatorAuthorisation',
@@ -6379,14 +6878,17 @@ __all__ = [
     'RegisterMemberRequestThirdParty',
     'RegisteredEnterprise',
     'RegisteredMember',
+    'ReissueCardRequest',
     'RejectApprovalRequest',
     'Rejection',
+    'ReportCardLostRequest',
     'ResetPayPasswordRequest',
     'ReviewRequest',
     'RevokeOperatorRequest',
     'SellCardRequest',
     'SetMerchantSettingsRequest',
     'SetPaymentLimitsRequest',
+    'SetStoreSettingsRequest',
     'Setting',
     'ShareStatus',
     'Split',
@@ -6397,6 +6899,11 @@ __all__ = [
     'StaffSession',
     'StaffSignInRequest',
     'StartPhoneChangeRequest',
+    'Store',
+    'StoreList',
+    'StoreOwnSettings',
+    'StoreReasonRequest',
+    'StoreSettingsInEffect',
     'SubsidyCredit',
     'SubsidyDistribution',
     'SubsidyDistributionRequest',
@@ -6405,14 +6912,18 @@ __all__ = [
     'SubsidyFundingRequest',
     'SubsidyGrant',
     'SubsidyStatus',
+    'Terminal',
+    'TerminalList',
     'TopUpSettlement',
     'TopUpStatus',
     'Transfer',
+    'TransferCardRequest',
     'TransferList',
     'TransferPart',
     'UnbindBankCardRequest',
     'UnfreezeCardRequest',
     'UpdateWebhookRequest',
+    'Verification',
     'VerifiedCode',
     'VerifyCodeRequest',
     'VerifyPhoneChangeRequest',

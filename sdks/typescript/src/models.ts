@@ -89,6 +89,11 @@ export interface AddOperatorRequestThirdParty {
   subject: string;
 }
 
+export interface AddTerminalRequest {
+  /** The device's serial: 1 to 64 printable ASCII characters, unique within the merchant. */
+  serial: string;
+}
+
 /** An adjustment's request. */
 export interface AdjustRequest {
   account_id: string;
@@ -191,12 +196,12 @@ export interface AuditEvent {
   /** `client:cli_…` or `staff:<username>`. */
   actor: string;
   at: string;
-  /** The request's JSON with its secrets redacted; null for a request without a body. */
+  /** The request's JSON with its secrets redacted; null for a request without a body. For an export: `export` (`csv`), `criteria` (the list's, by the API's names, redacted), `rows` written and `cut` (stop… */
   changes: unknown;
   error_code?: ErrorCode | null;
   hash: string;
-  /** Only POSTs are recorded. */
-  method: "POST";
+  /** `POST` for a request; `GET` for an export of a list (the console's CSV), whose `changes` are `{export, criteria, rows, cut}`. Other reads are not recorded. */
+  method: "POST" | "GET";
   /** Hex SHA-256 of the event before (64 zeros before the first). */
   prev_hash: string;
   reason?: string | null;
@@ -532,6 +537,18 @@ export interface BindCardRequest {
 /** A business type (业务类型) of bill items. */
 export type BusinessType = "recharge" | "payment" | "refund" | "transfer_in" | "transfer_out" | "withdrawal" | "fee" | "subsidy" | "adjustment" | "escrow" | "seizure" | "other";
 
+/** A cancellation. */
+export interface CancelCardRequest {
+  /** The account the balance goes to. */
+  account_id?: string;
+  /** 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when absent. */
+  order_number?: string;
+  /** Why (1 to 200 characters). */
+  reason: string;
+  /** How a stored-value card's balance is refunded (required for one; ignored for the other kinds). */
+  refund_to?: CardRefundMethod;
+}
+
 /** What to capture of an authorised payment. */
 export interface CaptureRequest {
   amount: number;
@@ -547,6 +564,8 @@ export interface Card {
   batch_id: string;
   bound_at: string | null;
   channel: CardSalesChannel;
+  /** When it expired. */
+  expired_at: string | null;
   /** Frozen because reported lost (挂失). */
   lost: boolean;
   /** The member it is bound to. */
@@ -555,11 +574,15 @@ export interface Card {
   number: string;
   /** `platform`, or the merchant's id. */
   owner: string;
+  /** A re-issued card: its successor (补卡), which carries its balance, terms, validity and member. */
+  replaced_by: string | null;
+  /** A re-issued card's successor: the card it replaced. */
+  replaces: string | null;
   sold_at: string;
   /** Who sold it. */
   sold_by: string;
-  /** `sold` (not activated yet), `active` or `frozen`. */
-  status: "sold" | "active" | "frozen";
+  /** `sold` (not activated yet), `active`, `frozen`, `lost` (reported lost: re-issued, never unfrozen), `expired`, `reissued` (dead: `replaced_by` is the card) or `cancelled` (dead). */
+  status: "sold" | "active" | "frozen" | "lost" | "expired" | "reissued" | "cancelled";
   status_reason: string | null;
   /** What it gives, as copied when it was sold. */
   terms: CardTerms;
@@ -610,6 +633,12 @@ export interface CardBatchList {
   data: CardBatch[];
   /** Pass as `after` for the next page; null on the last page. */
   next_cursor: string | null;
+}
+
+/** A cancellation's answer: the card, and the transaction that refunded its balance. */
+export interface CardCancellation {
+  card: Card;
+  refund: CardTransaction;
 }
 
 /** A code as kept: never its text. */
@@ -663,6 +692,9 @@ export interface CardCodeList {
   next_cursor: string | null;
 }
 
+/** What an expired stored-value card's balance does. */
+export type CardExpiryPolicy = "keep" | "forfeit";
+
 /** What a card carries. */
 export type CardKind = "stored_value" | "discount" | "count";
 
@@ -673,6 +705,9 @@ export interface CardLineRate {
   /** The share of the price the member pays, in basis points: 8000 is 80% (八折). */
   rate_bp: number;
 }
+
+/** How a cancelled card's balance is refunded. */
+export type CardRefundMethod = "wallet" | "cash";
 
 /** Where a batch's cards are sold (渠道). */
 export type CardSalesChannel = "online_partner" | "app" | "store" | "offline_promotion" | "convenience_store";
@@ -710,10 +745,14 @@ export interface CardTerms {
   kind: CardKind;
   /** A rate per business line (at most 20). */
   line_rates?: CardLineRate[];
+  /** What an expired stored-value card's unspent balance does: `keep` (kept; the card may be extended) or `forfeit` (moved to the platform's card-forfeit income with a record); `keep` when absent. */
+  on_expiry?: CardExpiryPolicy;
   /** Whether a card may be recharged (stored-value cards only). */
   rechargeable?: boolean;
   /** What the buyer pays for it (at most the face value of a stored-value card). */
   sale_price: number;
+  /** Whether a card may pass to another member (转让, `POST /v1/cards/{number}/transfer`); false when absent. */
+  transferable?: boolean;
   /** A count card's uses (1 to 1,000); 0 for the other kinds. */
   uses?: number;
   validity: CardValidity;
@@ -736,8 +775,8 @@ export interface CardTransaction {
   created_at: string;
   /** A payment: the order's amount less what it took. */
   discount: number;
-  /** `sale`, `recharge`, `payment` or `refund`. */
-  kind: "sale" | "recharge" | "payment" | "refund";
+  /** `sale`, `recharge`, `payment`, `refund`, or a closing that moved all the card held: `reissue` (to its successor), `forfeit` (expired, to the platform's card-forfeit income), `cancel` (refunded). */
+  kind: "sale" | "recharge" | "payment" | "refund" | "reissue" | "forfeit" | "cancel";
   /** A payment: the order's amount before the discount; a sale: the price paid for the card. */
   order_amount: number | null;
   /** The caller's order number (or the one derived from its Idempotency-Key). */
@@ -748,12 +787,20 @@ export interface CardTransaction {
   quote_id: string | null;
   /** A payment: the rate applied, in basis points of the price. */
   rate_bp: number | null;
+  /** A cancellation: how the balance was refunded (`wallet`, `cash`, or `none` for a card that holds no money). */
+  refund_method: string | null;
   /** A payment: what its refunds gave back. */
   refunded: number;
   /** Why it failed (`insufficient_funds`, ...): an error code. */
   refusal: string | null;
   /** `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it). */
   status: "in_flight" | "succeeded" | "failed";
+  /** A payment at a store's counter: the receiving merchant's store; null when none was named. */
+  store_id: string | null;
+  /** A re-issue: the successor's number. */
+  successor: string | null;
+  /** The store's terminal that sent it; null when none was named. */
+  terminal_id: string | null;
   /** Its ledger transfers, each with the card's number as reference. */
   transfer_ids: string[];
 }
@@ -1405,11 +1452,25 @@ export interface EffectiveFlag {
   value: boolean;
 }
 
+/** The payment methods a store takes, and where that came from. */
+export interface EffectivePaymentMethods {
+  /** `platform`, the id of the merchant that set it, or the store's own id. */
+  source: string;
+  value: string[];
+}
+
 /** The recharge tiers a merchant's members recharge at, and where they came from. */
 export interface EffectiveRechargeTiers {
   /** `platform`, or the id of the merchant that set them. */
   source: string;
   value: RechargeTierSetting[];
+}
+
+/** The pay-password-free threshold in effect (null: as the platform requires), and where it came from. */
+export interface EffectiveThreshold {
+  /** `platform`, the id of the merchant that set it, or the store's own id. */
+  source: string;
+  value: number | null;
 }
 
 /** The wallet group in effect (null: none), and where it came from. */
@@ -1452,7 +1513,7 @@ export interface ErrorModel {
 }
 
 /** Every error code the API answers with. A code is stable: never renamed, always with the same status. */
-export type ErrorCode = "missing_signature" | "malformed_signature" | "unknown_client" | "client_revoked" | "stale_timestamp" | "invalid_signature" | "replayed_nonce" | "scope_missing" | "client_bound" | "provider_product_not_authorised" | "rate_limited" | "staff_session_invalid" | "staff_session_expired" | "csrf_token_missing" | "csrf_token_invalid" | "invalid_credentials" | "staff_locked" | "staff_disabled" | "staff_session_required" | "approval_not_found" | "approval_same_staff_member" | "approval_decided" | "approval_in_progress" | "staff_not_found" | "api_client_not_found" | "route_not_found" | "method_not_allowed" | "body_too_large" | "invalid_json" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_consistency" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotency_key_not_accepted" | "invalid_id" | "invalid_query" | "unknown_parameter" | "missing_parameter" | "invalid_cursor" | "invalid_amount" | "amount_out_of_range" | "unknown_currency" | "invalid_normal_side" | "invalid_overdraft_limit" | "invalid_code" | "invalid_reference" | "invalid_metadata" | "invalid_timeout" | "invalid_batch_size" | "invalid_action" | "invalid_limit" | "invalid_time" | "invalid_account_ids" | "invalid_kind" | "invalid_scope" | "invalid_status" | "invalid_result" | "invalid_role" | "invalid_operation" | "invalid_decision" | "invalid_payout_result" | "invalid_direction" | "invalid_purpose" | "transfer_not_found" | "exists_with_different_fields" | "duplicate_id_in_batch" | "account_not_found" | "same_account" | "currency_mismatch" | "account_closed" | "debits_blocked" | "credits_blocked" | "insufficient_funds" | "overflow" | "pending_not_found" | "pending_already_posted" | "pending_already_voided" | "pending_expired" | "amount_exceeds_pending" | "linked_event_failed" | "linked_event_chain_open" | "account_has_pending" | "account_not_empty" | "internal_error" | "ledger_unavailable" | "not_ready" | "request_timeout" | "audit_unavailable" | "account_close_required" | "account_frozen" | "account_other_member" | "account_status_unchanged" | "account_stop_payment" | "account_type_code_invalid" | "account_type_duplicate" | "account_type_exactly_one_must_open_on_activation" | "account_type_limit_reached" | "account_type_name_invalid" | "account_type_not_configured" | "account_type_not_offered" | "account_type_overdraft_invalid" | "account_type_per_member_invalid" | "address_invalid" | "authentication_certificate_not_accepted" | "authentication_channel_invalid" | "authentication_inconsistent" | "authentication_not_found" | "authentication_not_pending" | "authentication_other_member" | "authentication_subject_mismatch" | "authentication_subject_required" | "authentication_type_unknown" | "bank_card_not_found" | "basic_account_exists" | "card_already_bound" | "card_holder_invalid" | "card_holder_mismatch" | "card_not_members" | "card_number_check_failed" | "card_number_invalid" | "card_security_data_refused" | "card_token_invalid" | "certificate_check_failed" | "certificate_conflict" | "certificate_format_invalid" | "certificate_kind_mismatch" | "certificate_taken" | "certificate_type_unknown" | "code_attempts_exhausted" | "code_expired" | "code_incorrect" | "code_policy_invalid" | "code_sent_too_recently" | "code_used" | "company_credit_code_required" | "concurrent_change" | "customer_banned" | "customer_frozen" | "customer_inconsistent" | "customer_kind_mismatch" | "customer_merge_required" | "customer_merged" | "customer_not_found" | "customer_status_unchanged" | "customer_stop_payment" | "dormancy_days_invalid" | "email_invalid" | "identity_not_found" | "identity_taken" | "industry_invalid" | "last_admin" | "last_identity" | "legal_person_certificate_not_personal" | "licence_expiry_invalid" | "masked_card_number_invalid" | "member_account_not_found" | "member_already_active" | "member_cancelled" | "member_has_open_orders" | "member_kind_mismatch" | "member_locked" | "member_not_active" | "member_not_enterprise" | "member_not_found" | "member_not_locked" | "member_not_real_named" | "member_recently_active" | "merchant_business_of_another_customer" | "merchant_cap_reached" | "merchant_certificate_required" | "merchant_contact_invalid" | "merchant_depth_exceeded" | "merchant_document_invalid" | "merchant_documents_missing" | "merchant_level_not_allowed" | "merchant_level_required" | "merchant_level_type_not_allowed" | "merchant_level_unknown" | "merchant_limit_exceeded" | "merchant_limits_invalid" | "merchant_member_identities_fixed" | "merchant_member_kind_not_allowed" | "merchant_move_into_own_subtree" | "merchant_name_invalid" | "merchant_not_applying" | "merchant_not_found" | "merchant_not_receiving" | "merchant_not_special" | "merchant_not_under_review" | "merchant_parent_not_active" | "merchant_parent_unknown" | "merchant_real_name_required" | "merchant_requires_counter_opening" | "merchant_review_reason_required" | "merchant_review_staff_only" | "merchant_scenario_invalid" | "merchant_setting_invalid" | "merchant_setting_locked" | "merchant_settings_from_above" | "merchant_status_change_not_allowed" | "merchant_status_invalid" | "merchant_tier_bonus_platform_only" | "merchant_type_code_invalid" | "merchant_type_unknown" | "merge_authentication_other_customer" | "merge_certificate_mismatch" | "merge_member_not_of_customer" | "merge_requires_administrator" | "merge_same_customer" | "merge_would_lift_restriction" | "nickname_all_digits" | "nickname_character_invalid" | "nickname_length_invalid" | "operation_not_allowed_for_role" | "operator_disabled" | "operator_limit_currency_mismatch" | "operator_limit_per_day" | "operator_limit_per_transaction" | "operator_limits_inconsistent" | "operator_not_admin" | "operator_not_authorised" | "operator_not_found" | "operator_other_member" | "operator_removed" | "operator_status_unchanged" | "organisation_name_invalid" | "pay_password_already_set" | "pay_password_incorrect" | "pay_password_locked" | "pay_password_not_set" | "pay_password_not_six_digits" | "pay_password_policy_invalid" | "pay_password_repeated" | "pay_password_reset_certificate_mismatch" | "pay_password_reset_phone_required" | "pay_password_reset_real_name_required" | "pay_password_sequence" | "phone_change_code_mismatch" | "phone_change_expired" | "phone_change_not_found" | "phone_change_unverified" | "phone_invalid" | "phone_unchanged" | "product_already_signed" | "product_authorisation_not_child" | "product_code_invalid" | "product_fee_rate_invalid" | "product_from_parent" | "product_internal_only" | "product_merchant_not_open" | "product_not_found" | "product_not_signed" | "product_parent_not_signed" | "product_review_reason_required" | "product_review_staff_only" | "product_revoked_by_authoriser_only" | "product_signing_not_found" | "product_signing_not_under_review" | "product_signing_status_change_not_allowed" | "product_signings_too_many" | "product_type_not_allowed" | "provider_authorisation_not_found" | "provider_authorisations_too_many" | "provider_not_active" | "provider_not_service_provider" | "provider_products_invalid" | "provider_self" | "provider_unknown" | "real_name_invalid" | "reason_invalid" | "settlement_account_changed" | "settlement_account_fixed" | "settlement_account_invalid" | "settlement_account_kind_not_accepted" | "settlement_account_missing" | "settlement_account_name_mismatch" | "settlement_account_real_name_required" | "settlement_account_unverified" | "settlement_cycle_invalid" | "staff_name_invalid" | "sub_merchant_client_refused" | "third_party_provider_invalid" | "third_party_subject_invalid" | "account_not_in_wallet" | "account_not_members" | "account_not_rechargeable" | "account_type_mismatch" | "adjustment_same_actor" | "amount_overflow" | "below_minimum_withdrawal" | "bonus_spent_exceeds_refund" | "capture_exceeds_holds" | "channel_not_configured" | "clearance_account_unavailable" | "clearance_not_found" | "clearance_not_under_review" | "clearance_review_staff_only" | "clearance_same_actor" | "cross_wallet_top_up_not_allowed" | "daily_transfer_limit_exceeded" | "deduction_order_invalid" | "deposit_beneficiary_invalid" | "deposit_capture_not_allowed" | "deposit_captured" | "deposit_not_found" | "deposit_not_held" | "deposit_release_not_allowed" | "deposit_released" | "duplicate_account" | "escrow_release_not_allowed" | "escrow_released" | "escrow_return_not_allowed" | "escrow_returned" | "exceeds_withdrawable" | "fee_rule_invalid" | "flow_account_not_found" | "flow_cursor_invalid" | "flow_limit_invalid" | "freeze_not_found" | "hold_timeout_invalid" | "member_scope_mismatch" | "minimum_withdrawal_invalid" | "no_bonus_account" | "no_holds" | "not_wallet_account" | "not_withdrawable" | "operator_limit_exceeded" | "operator_required" | "order_closed" | "order_not_found" | "order_not_under_review" | "order_number_invalid" | "order_number_reused" | "order_state_invalid" | "order_under_review" | "pay_by_phone_not_allowed" | "pay_code_expired" | "pay_code_lookups_limited" | "pay_code_not_found" | "pay_code_ttl_invalid" | "pay_code_used" | "pay_password_required" | "payment_limit_exceeded" | "payment_limits_invalid" | "payment_not_escrowed" | "payment_not_refundable" | "payment_not_split" | "platform_account_not_found" | "receiver_not_allowed" | "receiver_not_found" | "recharge_below_fee" | "recharge_not_refundable" | "recharge_tier_invalid" | "recharge_tier_unavailable" | "refund_exceeds_payment" | "refund_exceeds_recharge" | "refund_not_allowed" | "refund_number_reused" | "same_wallet" | "sms_verification_required" | "split_receiver_not_found" | "split_receivers_invalid" | "split_refund_exceeds_share" | "split_share_invalid" | "split_shares_mismatch" | "subsidy_account_withdrawable" | "subsidy_credits_invalid" | "subsidy_enterprise_only" | "subsidy_fund_insufficient" | "subsidy_funding_source_invalid" | "top_up_members_differ" | "top_up_same_wallet" | "transfer_limit_exceeded" | "transfer_limit_invalid" | "transfer_not_allowed" | "wallet_already_clear" | "wallet_has_held_money" | "wallet_money_not_clearable" | "wallet_not_merchants" | "withdrawal_below_fee" | "withdrawal_not_offered" | "card_amount_invalid" | "card_batch_already_approved_by_role" | "card_batch_approver_not_authorised" | "card_batch_not_approved" | "card_batch_not_found" | "card_batch_same_approver" | "card_batch_sold_out" | "card_channel_invalid" | "card_code_attempts_exceeded" | "card_code_expired" | "card_code_expiry_invalid" | "card_code_invalid" | "card_code_not_found" | "card_code_quantity_invalid" | "card_code_rows_invalid" | "card_code_used" | "card_codes_exceed_batch" | "card_count_invalid" | "card_cursor_invalid" | "card_discount_invalid" | "card_expired" | "card_grade_invalid" | "card_list_limit_invalid" | "card_member_already_bound" | "card_not_active" | "card_not_found" | "card_not_frozen" | "card_not_rechargeable" | "card_not_sold" | "card_not_stored_value" | "card_order_number_required" | "card_owner_required" | "card_price_invalid" | "card_quantity_invalid" | "card_receiver_outside_scope" | "card_refund_exceeds_payment" | "card_segment_full" | "card_segment_invalid" | "card_segment_not_found" | "card_segment_overlaps" | "card_transaction_not_found" | "card_type_name_invalid" | "card_type_not_found" | "card_validity_invalid" | "checkout_coupons_too_many" | "checkout_lines_invalid" | "checkout_nothing_to_pay" | "checkout_quote_expired" | "checkout_quote_mismatch" | "checkout_quote_not_found" | "checkout_quote_used" | "coupon_expired" | "coupon_issue_members_invalid" | "coupon_kind_invalid" | "coupon_member_limit_reached" | "coupon_not_found" | "coupon_not_members" | "coupon_out_of_scope" | "coupon_quantity_invalid" | "coupon_scope_invalid" | "coupon_stacking_conflict" | "coupon_template_expired" | "coupon_template_name_invalid" | "coupon_template_not_found" | "coupon_template_repeated" | "coupon_template_sold_out" | "coupon_threshold_not_met" | "coupon_used" | "coupon_validity_invalid" | "member_card_number_invalid" | "bill_not_found" | "bill_period_invalid" | "bill_period_not_closed" | "bill_limit_invalid" | "bill_cursor_invalid" | "bill_too_large" | "webhook_not_found" | "webhook_delivery_not_found" | "webhook_url_invalid" | "webhook_url_not_allowed" | "webhook_events_invalid" | "webhook_description_invalid" | "webhook_limit_reached" | "webhook_disabled" | "webhook_cursor_invalid" | "webhook_limit_invalid" | "webhook_signature_invalid" | "webhook_secret_unavailable" | "balance_monitor_not_found" | "balance_monitor_target_invalid" | "balance_monitor_condition_invalid" | "balance_monitor_limit_reached" | "balance_monitor_description_invalid";
+export type ErrorCode = "missing_signature" | "malformed_signature" | "unknown_client" | "client_revoked" | "stale_timestamp" | "invalid_signature" | "replayed_nonce" | "scope_missing" | "client_bound" | "provider_product_not_authorised" | "rate_limited" | "staff_session_invalid" | "staff_session_expired" | "csrf_token_missing" | "csrf_token_invalid" | "invalid_credentials" | "staff_locked" | "staff_disabled" | "staff_session_required" | "approval_not_found" | "approval_same_staff_member" | "approval_decided" | "approval_in_progress" | "staff_not_found" | "api_client_not_found" | "verification_not_found" | "route_not_found" | "method_not_allowed" | "body_too_large" | "invalid_json" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_consistency" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotency_key_not_accepted" | "invalid_id" | "invalid_query" | "unknown_parameter" | "missing_parameter" | "invalid_cursor" | "invalid_amount" | "amount_out_of_range" | "unknown_currency" | "invalid_normal_side" | "invalid_overdraft_limit" | "invalid_code" | "invalid_reference" | "invalid_metadata" | "invalid_timeout" | "invalid_batch_size" | "invalid_action" | "invalid_limit" | "invalid_time" | "invalid_account_ids" | "invalid_kind" | "invalid_scope" | "invalid_status" | "invalid_result" | "invalid_role" | "invalid_operation" | "invalid_decision" | "invalid_payout_result" | "invalid_direction" | "invalid_purpose" | "transfer_not_found" | "exists_with_different_fields" | "duplicate_id_in_batch" | "account_not_found" | "same_account" | "currency_mismatch" | "account_closed" | "debits_blocked" | "credits_blocked" | "insufficient_funds" | "overflow" | "pending_not_found" | "pending_already_posted" | "pending_already_voided" | "pending_expired" | "amount_exceeds_pending" | "linked_event_failed" | "linked_event_chain_open" | "account_has_pending" | "account_not_empty" | "internal_error" | "ledger_unavailable" | "not_ready" | "request_timeout" | "audit_unavailable" | "account_close_required" | "account_frozen" | "account_other_member" | "account_status_unchanged" | "account_stop_payment" | "account_type_code_invalid" | "account_type_duplicate" | "account_type_exactly_one_must_open_on_activation" | "account_type_limit_reached" | "account_type_name_invalid" | "account_type_not_configured" | "account_type_not_offered" | "account_type_overdraft_invalid" | "account_type_per_member_invalid" | "address_invalid" | "authentication_certificate_not_accepted" | "authentication_channel_invalid" | "authentication_inconsistent" | "authentication_not_found" | "authentication_not_pending" | "authentication_other_member" | "authentication_subject_mismatch" | "authentication_subject_required" | "authentication_type_unknown" | "bank_card_not_found" | "basic_account_exists" | "card_already_bound" | "card_holder_invalid" | "card_holder_mismatch" | "card_not_members" | "card_number_check_failed" | "card_number_invalid" | "card_security_data_refused" | "card_token_invalid" | "certificate_check_failed" | "certificate_conflict" | "certificate_format_invalid" | "certificate_kind_mismatch" | "certificate_taken" | "certificate_type_unknown" | "code_attempts_exhausted" | "code_expired" | "code_incorrect" | "code_policy_invalid" | "code_sent_too_recently" | "code_used" | "company_credit_code_required" | "concurrent_change" | "customer_banned" | "customer_frozen" | "customer_inconsistent" | "customer_kind_mismatch" | "customer_merge_required" | "customer_merged" | "customer_not_found" | "customer_status_unchanged" | "customer_stop_payment" | "dormancy_days_invalid" | "email_invalid" | "identity_not_found" | "identity_taken" | "industry_invalid" | "last_admin" | "last_identity" | "legal_person_certificate_not_personal" | "licence_expiry_invalid" | "masked_card_number_invalid" | "member_account_not_found" | "member_already_active" | "member_cancelled" | "member_has_open_orders" | "member_kind_mismatch" | "member_locked" | "member_not_active" | "member_not_enterprise" | "member_not_found" | "member_not_locked" | "member_not_real_named" | "member_recently_active" | "merchant_business_of_another_customer" | "merchant_cap_reached" | "merchant_certificate_required" | "merchant_contact_invalid" | "merchant_depth_exceeded" | "merchant_document_invalid" | "merchant_documents_missing" | "merchant_level_not_allowed" | "merchant_level_required" | "merchant_level_type_not_allowed" | "merchant_level_unknown" | "merchant_limit_exceeded" | "merchant_limits_invalid" | "merchant_member_identities_fixed" | "merchant_member_kind_not_allowed" | "merchant_move_into_own_subtree" | "merchant_name_invalid" | "merchant_not_applying" | "merchant_not_found" | "merchant_not_receiving" | "merchant_not_special" | "merchant_not_under_review" | "merchant_parent_not_active" | "merchant_parent_unknown" | "merchant_real_name_required" | "merchant_requires_counter_opening" | "merchant_review_reason_required" | "merchant_review_staff_only" | "merchant_scenario_invalid" | "merchant_setting_invalid" | "merchant_setting_locked" | "merchant_settings_from_above" | "merchant_status_change_not_allowed" | "merchant_status_invalid" | "merchant_tier_bonus_platform_only" | "merchant_type_code_invalid" | "merchant_type_unknown" | "merge_authentication_other_customer" | "merge_certificate_mismatch" | "merge_member_not_of_customer" | "merge_requires_administrator" | "merge_same_customer" | "merge_would_lift_restriction" | "nickname_all_digits" | "nickname_character_invalid" | "nickname_length_invalid" | "operation_not_allowed_for_role" | "operator_disabled" | "operator_limit_currency_mismatch" | "operator_limit_per_day" | "operator_limit_per_transaction" | "operator_limits_inconsistent" | "operator_not_admin" | "operator_not_authorised" | "operator_not_found" | "operator_other_member" | "operator_removed" | "operator_status_unchanged" | "organisation_name_invalid" | "pay_password_already_set" | "pay_password_incorrect" | "pay_password_locked" | "pay_password_not_set" | "pay_password_not_six_digits" | "pay_password_policy_invalid" | "pay_password_repeated" | "pay_password_reset_certificate_mismatch" | "pay_password_reset_phone_required" | "pay_password_reset_real_name_required" | "pay_password_sequence" | "payment_method_not_accepted" | "phone_change_code_mismatch" | "phone_change_expired" | "phone_change_not_found" | "phone_change_unverified" | "phone_invalid" | "phone_unchanged" | "product_already_signed" | "product_authorisation_not_child" | "product_code_invalid" | "product_fee_rate_invalid" | "product_from_parent" | "product_internal_only" | "product_merchant_not_open" | "product_not_found" | "product_not_signed" | "product_parent_not_signed" | "product_review_reason_required" | "product_review_staff_only" | "product_revoked_by_authoriser_only" | "product_signing_not_found" | "product_signing_not_under_review" | "product_signing_status_change_not_allowed" | "product_signings_too_many" | "product_type_not_allowed" | "provider_authorisation_not_found" | "provider_authorisations_too_many" | "provider_not_active" | "provider_not_service_provider" | "provider_products_invalid" | "provider_self" | "provider_unknown" | "real_name_invalid" | "reason_invalid" | "settlement_account_changed" | "settlement_account_fixed" | "settlement_account_invalid" | "settlement_account_kind_not_accepted" | "settlement_account_missing" | "settlement_account_name_mismatch" | "settlement_account_real_name_required" | "settlement_account_unverified" | "settlement_cycle_invalid" | "staff_name_invalid" | "store_address_invalid" | "store_cashier_not_merchants" | "store_closed" | "store_limit_reached" | "store_name_invalid" | "store_not_found" | "store_not_receivers" | "store_settings_invalid" | "sub_merchant_client_refused" | "terminal_disabled" | "terminal_limit_reached" | "terminal_not_found" | "terminal_not_stores" | "terminal_serial_invalid" | "terminal_serial_taken" | "third_party_provider_invalid" | "third_party_subject_invalid" | "account_not_in_wallet" | "account_not_members" | "account_not_rechargeable" | "account_type_mismatch" | "adjustment_same_actor" | "amount_overflow" | "below_minimum_withdrawal" | "bonus_spent_exceeds_refund" | "capture_exceeds_holds" | "channel_not_configured" | "clearance_account_unavailable" | "clearance_not_found" | "clearance_not_under_review" | "clearance_review_staff_only" | "clearance_same_actor" | "cross_wallet_top_up_not_allowed" | "daily_transfer_limit_exceeded" | "deduction_order_invalid" | "deposit_beneficiary_invalid" | "deposit_capture_not_allowed" | "deposit_captured" | "deposit_not_found" | "deposit_not_held" | "deposit_release_not_allowed" | "deposit_released" | "duplicate_account" | "escrow_release_not_allowed" | "escrow_released" | "escrow_return_not_allowed" | "escrow_returned" | "exceeds_withdrawable" | "family_card_account_invalid" | "family_card_holder_no_account" | "family_card_limit_reached" | "family_card_limits_invalid" | "family_card_monthly_limit_exceeded" | "family_card_not_found" | "family_card_payment_invalid" | "family_card_per_payment_limit_exceeded" | "family_card_revoked" | "family_card_same_member" | "fee_rule_invalid" | "flow_account_not_found" | "flow_cursor_invalid" | "flow_limit_invalid" | "freeze_not_found" | "hold_timeout_invalid" | "member_scope_mismatch" | "minimum_withdrawal_invalid" | "no_bonus_account" | "no_holds" | "not_wallet_account" | "not_withdrawable" | "operator_limit_exceeded" | "operator_required" | "order_closed" | "order_not_found" | "order_not_under_review" | "order_number_invalid" | "order_number_reused" | "order_state_invalid" | "order_under_review" | "pay_by_phone_not_allowed" | "pay_code_expired" | "pay_code_lookups_limited" | "pay_code_not_found" | "pay_code_ttl_invalid" | "pay_code_used" | "pay_password_required" | "payment_limit_exceeded" | "payment_limits_invalid" | "payment_not_escrowed" | "payment_not_refundable" | "payment_not_split" | "platform_account_not_found" | "receiver_not_allowed" | "receiver_not_found" | "recharge_below_fee" | "recharge_not_refundable" | "recharge_tier_invalid" | "recharge_tier_unavailable" | "refund_exceeds_payment" | "refund_exceeds_recharge" | "refund_not_allowed" | "refund_number_reused" | "same_wallet" | "sms_verification_required" | "split_receiver_not_found" | "split_receivers_invalid" | "split_refund_exceeds_share" | "split_share_invalid" | "split_shares_mismatch" | "subsidy_account_withdrawable" | "subsidy_credits_invalid" | "subsidy_enterprise_only" | "subsidy_fund_insufficient" | "subsidy_funding_source_invalid" | "top_up_members_differ" | "top_up_same_wallet" | "transfer_limit_exceeded" | "transfer_limit_invalid" | "transfer_not_allowed" | "wallet_already_clear" | "wallet_has_held_money" | "wallet_money_not_clearable" | "wallet_not_merchants" | "withdrawal_below_fee" | "withdrawal_not_offered" | "card_amount_invalid" | "card_batch_already_approved_by_role" | "card_batch_approver_not_authorised" | "card_batch_not_approved" | "card_batch_not_found" | "card_batch_same_approver" | "card_batch_sold_out" | "card_cancel_account_outside" | "card_cancel_refund_invalid" | "card_cancelled" | "card_channel_invalid" | "card_code_attempts_exceeded" | "card_code_expired" | "card_code_expiry_invalid" | "card_code_invalid" | "card_code_not_found" | "card_code_quantity_invalid" | "card_code_rows_invalid" | "card_code_used" | "card_codes_exceed_batch" | "card_count_invalid" | "card_cursor_invalid" | "card_discount_invalid" | "card_expired" | "card_expiry_forfeited" | "card_expiry_invalid" | "card_extension_invalid" | "card_grade_invalid" | "card_list_limit_invalid" | "card_lost" | "card_member_already_bound" | "card_not_active" | "card_not_extendable" | "card_not_found" | "card_not_frozen" | "card_not_rechargeable" | "card_not_sold" | "card_not_stored_value" | "card_not_transferable" | "card_order_number_required" | "card_owner_required" | "card_price_invalid" | "card_quantity_invalid" | "card_receiver_outside_scope" | "card_refund_exceeds_payment" | "card_reissued" | "card_segment_full" | "card_segment_invalid" | "card_segment_not_found" | "card_segment_overlaps" | "card_still_valid" | "card_transaction_not_found" | "card_transfer_member_not_active" | "card_type_name_invalid" | "card_type_not_found" | "card_validity_invalid" | "checkout_coupons_too_many" | "checkout_lines_invalid" | "checkout_nothing_to_pay" | "checkout_quote_expired" | "checkout_quote_mismatch" | "checkout_quote_not_found" | "checkout_quote_used" | "coupon_expired" | "coupon_issue_members_invalid" | "coupon_kind_invalid" | "coupon_member_limit_reached" | "coupon_not_found" | "coupon_not_members" | "coupon_out_of_scope" | "coupon_quantity_invalid" | "coupon_scope_invalid" | "coupon_stacking_conflict" | "coupon_template_expired" | "coupon_template_name_invalid" | "coupon_template_not_found" | "coupon_template_repeated" | "coupon_template_sold_out" | "coupon_threshold_not_met" | "coupon_used" | "coupon_validity_invalid" | "member_card_number_invalid" | "bill_not_found" | "bill_period_invalid" | "bill_period_not_closed" | "bill_limit_invalid" | "bill_cursor_invalid" | "bill_too_large" | "webhook_not_found" | "webhook_delivery_not_found" | "webhook_url_invalid" | "webhook_url_not_allowed" | "webhook_events_invalid" | "webhook_description_invalid" | "webhook_limit_reached" | "webhook_disabled" | "webhook_disabled_by_client" | "webhook_cursor_invalid" | "webhook_limit_invalid" | "webhook_signature_invalid" | "webhook_secret_unavailable" | "balance_monitor_not_found" | "balance_monitor_target_invalid" | "balance_monitor_condition_invalid" | "balance_monitor_limit_reached" | "balance_monitor_description_invalid";
 
 export interface ErrorError {
   code: ErrorCode;
@@ -1461,6 +1522,52 @@ export interface ErrorError {
   /** The request's id, also in the `X-Request-Id` header; quote it to the operator. */
   request_id: string;
 }
+
+/** An expiry's (empty) body. */
+export interface ExpireCardRequest {
+}
+
+/** An extension. */
+export interface ExtendCardRequest {
+  /** The last day the card is valid, in the platform's time zone (Asia/Shanghai unless configured): after today and at most 3,650 days away. */
+  valid_through: string;
+}
+
+/** A family card as the API shows it; amounts in minor units. */
+export interface FamilyCard {
+  /** The owner's account its payments take from. */
+  account_id: string;
+  created_at: string;
+  /** The member who pays with it. */
+  family_member_id: string;
+  id: string;
+  /** The platform month (YYYY-MM, the platform's time zone) the next two figures are of. */
+  month: string;
+  monthly_limit: number;
+  /** The member who granted it and pays. */
+  owner_member_id: string;
+  /** Payments made with it. */
+  payments: number;
+  per_payment_limit: number;
+  /** What it may still pay this month. */
+  remaining_this_month: number;
+  revoked_at: string | null;
+  /** active or revoked. */
+  status: FamilyCardStatus;
+  /** What it paid this month, less what was refunded. */
+  used_this_month: number;
+}
+
+/** A member's family cards. */
+export interface FamilyCardList {
+  /** The cards granted to it, oldest first. */
+  granted: FamilyCard[];
+  /** The cards it granted, oldest first. */
+  owned: FamilyCard[];
+}
+
+/** Whether a card is in force. */
+export type FamilyCardStatus = "active" | "revoked";
 
 /** Who bears a fee: `member` (taken from the amount, or credited the amount less the fee) or `platform`. */
 export type FeePaidBy = "member" | "platform";
@@ -1504,6 +1611,10 @@ export interface FlowLine {
   operator_id: string | null;
   /** The caller's order number (a withdrawal's with its `-1`, `-2`... per account). */
   reference: string | null;
+  /** The receiving merchant's store where the order was paid; null when it named none. */
+  store_id: string | null;
+  /** The store's terminal that sent the order; null when it named none. */
+  terminal_id: string | null;
   transfer_id: string;
 }
 
@@ -1573,6 +1684,20 @@ export interface GeneratedCardCodes {
   batch_id: string;
   codes: GeneratedCardCode[];
   expires_at: string;
+}
+
+/** A family card's grant. */
+export interface GrantFamilyCardRequest {
+  /** One of the owner's open accounts of a type that pays. */
+  account_id: string;
+  /** Another member, who will pay with the card. */
+  family_member_id: string;
+  /** The most the card may pay in a platform month, in minor units; at least per_payment_limit. */
+  monthly_limit: number;
+  /** The owner's pay password, checked as a payment's is (required where the platform requires one for payments). Left out of an Idempotency-Key's fingerprint; never stored. */
+  pay_password?: string;
+  /** The most one payment may take, in minor units. */
+  per_payment_limit: number;
 }
 
 export interface GrantOperatorRequest {
@@ -1926,6 +2051,8 @@ export interface MerchantOwnSettings {
   clearance_account_type?: string;
   cross_wallet_top_up?: boolean;
   locked?: string[];
+  pay_password_free_below?: number;
+  payment_methods?: string[];
   recharge_tiers?: RechargeTierSetting[];
   sms_verification_to_open?: boolean;
   wallet_group?: string;
@@ -1985,6 +2112,10 @@ export interface MerchantSettings {
   locked: LockedSetting[];
   merchant_id: string;
   own: MerchantOwnSettings;
+  /** Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is (null: as the platform requires). */
+  pay_password_free_below: EffectiveThreshold;
+  /** The payment methods the merchant's stores take. */
+  payment_methods: EffectivePaymentMethods;
   recharge_tiers: EffectiveRechargeTiers;
   sms_verification_to_open: EffectiveFlag;
   wallet_group: EffectiveWalletGroup;
@@ -2114,6 +2245,19 @@ export interface OpenMerchantRequest {
   scenario: MerchantScenarioRequest;
   /** When receipts are settled: `t1` (the default), `d1` or `d0`. */
   settlement_cycle?: "t1" | "d1" | "d0";
+}
+
+export interface OpenStoreRequest {
+  /** 1 to 200 characters. */
+  address: string;
+  /** An active operator of the merchant's member who keeps the store's till. */
+  cashier_operator_id?: string;
+  /** 1 to 100 characters. */
+  name: string;
+  /** Below this amount (minor units) no pay password is asked at the store; at or above it, one is. */
+  pay_password_free_below?: number;
+  /** The payment methods the store takes, over its merchant's: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. */
+  payment_methods?: string[];
 }
 
 /** A sub-merchant to open under a special merchant: as any merchant, without a member (its own is registered with it, with no login) or a parent (the path's). */
@@ -2284,6 +2428,8 @@ export interface PayRequest {
   authorise_timeout_s?: number;
   /** Escrow (担保支付): the receiver is credited as frozen until the payment is released to it or returned to the payer. */
   escrow?: boolean;
+  /** A family card (亲情卡) granted to the payer (`member_id`): the money comes from the card's owner's account, within the card's limit per payment and per platform month (`family_card_per_payment_limit_exc… */
+  family_card_id?: string;
   /** The payer; or `pay_code`, one of the two. */
   member_id?: string;
   /** The enterprise member's operator who makes the request: granted this operation on the accounts the money comes from, within its limits (`operator_not_authorised`, `operator_limit_exceeded`); required… */
@@ -2304,6 +2450,10 @@ export interface PayRequest {
   sms_code?: string;
   /** Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or `receiver_platform_account`; not with `allow_split`, `authorise_timeout_s` or `escrow` (each receiver's s… */
   splits?: SplitRequest[];
+  /** The receiving merchant's store where the payer pays (`POST /v1/merchants/{id}/stores`): a store of the merchant whose account receives (`store_not_receivers`), active (`store_closed`). Its settings a… */
+  store_id?: string;
+  /** The store's terminal that sends the payment: the store's (`terminal_not_stores`), active (`terminal_disabled`); alone, it names its store. Recorded with the store. */
+  terminal_id?: string;
 }
 
 /** A payment. */
@@ -2317,6 +2467,10 @@ export interface PayWithCardRequest {
   quote_id?: string;
   /** The member account paid (a merchant's card: an account of that merchant's member). */
   receiver_account_id: string;
+  /** The receiving merchant's store where the card pays (`POST /v1/merchants/{id}/stores`): the receiver's (`store_not_receivers`), active (`store_closed`), taking cards (`payment_method_not_accepted`). R… */
+  store_id?: string;
+  /** The store's terminal (`terminal_not_stores`, `terminal_disabled`); alone, it names its store. */
+  terminal_id?: string;
 }
 
 /** A payment from the wallet (余额支付) as the API shows it; amounts in minor units. */
@@ -2326,6 +2480,8 @@ export interface Payment {
   customer_id: string;
   /** What was taken from each account, in deduction order. */
   deductions: Part[];
+  /** The family card (亲情卡) the payer paid with, from its owner's account; null when none. */
+  family_card_id: string | null;
   /** An authorisation's holds, one per account. */
   holds: Hold[];
   member_id: string;
@@ -2346,6 +2502,10 @@ export interface Payment {
   splits: Split[];
   /** paying, paid, failed, authorising, authorised, capturing, captured, releasing, released, escrowing, escrowed, escrow_releasing, escrow_released, escrow_returning or escrow_returned. */
   status: PaymentStatus;
+  /** The receiving merchant's store where it was paid; null when none was named. */
+  store_id: string | null;
+  /** The store's terminal that sent it; null when none was named. */
+  terminal_id: string | null;
 }
 
 /** Limits in minor units; null: no limit. */
@@ -2703,6 +2863,14 @@ export interface RegisteredMember {
   member: Member;
 }
 
+/** A re-issue. */
+export interface ReissueCardRequest {
+  /** 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when absent. */
+  order_number?: string;
+  /** Why (1 to 200 characters). */
+  reason: string;
+}
+
 export interface RejectApprovalRequest {
   reason: string;
 }
@@ -2710,6 +2878,12 @@ export interface RejectApprovalRequest {
 export interface Rejection {
   code: ErrorCode;
   message: string;
+}
+
+/** A report of a card lost. */
+export interface ReportCardLostRequest {
+  /** Why (1 to 200 characters). */
+  reason: string;
 }
 
 export interface ResetPayPasswordRequest {
@@ -2752,8 +2926,12 @@ export interface SetMerchantSettingsRequest {
   clearance_account_type?: string;
   /** Whether members move money between their wallet here and at another merchant of the same top that allows it too (`POST /v1/wallet-top-ups`). */
   cross_wallet_top_up?: boolean;
-  /** The settings this merchant locks for every merchant below it (replacing what it locked). */
+  /** The settings this merchant locks for every merchant below it and its stores (replacing what it locked). */
   locked?: string[];
+  /** Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is. */
+  pay_password_free_below?: number;
+  /** The payment methods taken at the merchant's stores: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance` (a store may set its own, unless locked). */
+  payment_methods?: string[];
   recharge_tiers?: RechargeTierSetting[];
   sms_verification_to_open?: boolean;
   /** Settings given back to what is above. */
@@ -2770,6 +2948,15 @@ export interface SetPaymentLimitsRequest {
   limits: PaymentLimits | null;
   /** Why, for the member's history: 1 to 200 characters without control characters. */
   reason: string;
+}
+
+export interface SetStoreSettingsRequest {
+  /** Minor units, 0 or more. */
+  pay_password_free_below?: number;
+  /** 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. */
+  payment_methods?: string[];
+  /** Settings given back to the merchant's (`payment_methods`, `pay_password_free_below`). */
+  unset?: string[];
 }
 
 /** One setting in effect. */
@@ -2873,6 +3060,51 @@ export interface StartPhoneChangeRequest {
   old_phone: string;
 }
 
+/** A merchant's store. */
+export interface Store {
+  address: string;
+  /** The operator of the merchant's member who keeps the store's till; null when none was named. */
+  cashier_operator_id: string | null;
+  closed_reason: string | null;
+  created_at: string;
+  created_by: string;
+  id: string;
+  merchant_id: string;
+  name: string;
+  own_settings: StoreOwnSettings;
+  settings: StoreSettingsInEffect;
+  /** `active` or `closed`. */
+  status: string;
+  /** Its terminals, disabled ones included. */
+  terminals: number;
+  updated_at: string;
+}
+
+/** A page of a merchant's stores. */
+export interface StoreList {
+  data: Store[];
+  next_cursor: string | null;
+}
+
+/** What a store sets itself over its merchant's settings (each absent: as its merchant's). */
+export interface StoreOwnSettings {
+  /** Minor units, 0 or more. */
+  pay_password_free_below?: number;
+  /** 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. */
+  payment_methods?: string[];
+}
+
+export interface StoreReasonRequest {
+  reason: string;
+}
+
+/** The settings in effect at a store: its merchant's, with the store's own over them. */
+export interface StoreSettingsInEffect {
+  /** Below this amount (minor units) no pay password is asked at the store; at or above it, one is. */
+  pay_password_free_below: EffectiveThreshold;
+  payment_methods: EffectivePaymentMethods;
+}
+
 /** One employee's subsidy in a round's request. */
 export interface SubsidyCredit {
   amount: number;
@@ -2943,6 +3175,26 @@ export interface SubsidyGrant {
 
 export type SubsidyStatus = "applying" | "applied" | "refused";
 
+/** A terminal at a store's counter. */
+export interface Terminal {
+  created_at: string;
+  created_by: string;
+  disabled_reason: string | null;
+  id: string;
+  merchant_id: string;
+  /** The device's serial, unique within the merchant. */
+  serial: string;
+  /** `active` or `disabled`. */
+  status: string;
+  store_id: string;
+  updated_at: string;
+}
+
+/** A store's terminals. */
+export interface TerminalList {
+  data: Terminal[];
+}
+
 /** What the franchisee the money left owes the one it reached, for the two to settle. */
 export interface TopUpSettlement {
   amount: number;
@@ -2981,6 +3233,12 @@ export interface Transfer {
   timestamp: string;
 }
 
+/** A transfer to another member. */
+export interface TransferCardRequest {
+  /** The member the card passes to. */
+  member_id: string;
+}
+
 export interface TransferList {
   data: Transfer[];
 }
@@ -3010,6 +3268,26 @@ export interface UpdateWebhookRequest {
   description?: string;
   events?: string[];
   url?: string;
+}
+
+/** The last run of `sanhu verify` as recorded. */
+export interface Verification {
+  accounts_checked: number;
+  /** The audit events whose chain was walked and holds. */
+  audit_events_checked: number;
+  /** The first findings in words (at most 20). */
+  details: string[];
+  /** The ledger's problems and the audit chain's broken link, counted. */
+  findings: number;
+  finished_at: string;
+  /** Numbered from 1 in the order runs were recorded. */
+  id: number;
+  /** `clean` (no findings) or `problems`. */
+  outcome: "clean" | "problems";
+  /** What ran it: `sanhu verify`, with its host when known. */
+  ran_by: string;
+  started_at: string;
+  transfers_checked: number;
 }
 
 export interface VerifiedCode {
@@ -3196,9 +3474,11 @@ export interface WebhookDeliveryPage {
 export interface WebhookSubscription {
   /** The member the client was bound to when it subscribed: only events of what it reaches are sent. Null for the platform's. */
   bound_member_id: string | null;
+  /** The API client whose subscription it is. */
+  client_id: string;
   created_at: string;
   description: string | null;
-  /** Why it is disabled: `by_client`, or `failing` (a delivery gave up after its retries). */
+  /** Why it is disabled: `by_client`, `by_staff` (the back office), or `failing` (a delivery gave up after its retries). */
   disabled_reason: string | null;
   /** The event types sent (`*`: all). */
   events: string[];

@@ -703,6 +703,48 @@ public final class Models {
     }
 
     /**
+     * AddTerminalRequest.
+     *
+     * @param serial The device's serial: 1 to 64 printable ASCII characters, unique within the merchant.
+     */
+    public record AddTerminalRequest(String serial) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static AddTerminalRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "AddTerminalRequest");
+            return new AddTerminalRequest(
+                    Codec.string(o.get("serial")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("serial", Codec.toJson(serial));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link AddTerminalRequest} field by field. */
+        public static final class Builder {
+            private String serial;
+
+            private Builder() {}
+
+            public Builder serial(String serial) {
+                this.serial = serial;
+                return this;
+            }
+
+            public AddTerminalRequest build() {
+                return new AddTerminalRequest(serial);
+            }
+        }
+    }
+
+    /**
      * An adjustment's request.
      *
      * @param accountId account_id
@@ -1395,10 +1437,10 @@ public final class Models {
      *
      * @param actor `client:cli_…` or `staff:&lt;username&gt;`.
      * @param at at
-     * @param changes The request's JSON with its secrets redacted; null for a request without a body.
-     * @param errorCode One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. (optional)
+     * @param changes The request's JSON with its secrets redacted; null for a request without a body. For an export: `export` (`csv`), `criteria` (the list's, by the API's names, r…
+     * @param errorCode One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, verification_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, family_card_account_invalid, family_card_holder_no_account, family_card_limit_reached, family_card_limits_invalid, family_card_monthly_limit_exceeded, family_card_not_found, family_card_payment_invalid, family_card_per_payment_limit_exceeded, family_card_revoked, family_card_same_member, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_cancel_account_outside, card_cancel_refund_invalid, card_cancelled, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_expiry_forfeited, card_expiry_invalid, card_extension_invalid, card_grade_invalid, card_list_limit_invalid, card_lost, card_member_already_bound, card_not_active, card_not_extendable, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_not_transferable, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_reissued, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_still_valid, card_transaction_not_found, card_transfer_member_not_active, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_disabled_by_client, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. (optional)
      * @param hash hash
-     * @param method Only POSTs are recorded. One of POST.
+     * @param method `POST` for a request; `GET` for an export of a list (the console's CSV), whose `changes` are `&#123;export, criteria, rows, cut}`. Other reads are not recorded. One of POST, GET.
      * @param prevHash Hex SHA-256 of the event before (64 zeros before the first).
      * @param reason reason (optional)
      * @param requestId request_id
@@ -3899,6 +3941,75 @@ public final class Models {
     public static final List<String> BUSINESS_TYPE_VALUES = List.of("recharge", "payment", "refund", "transfer_in", "transfer_out", "withdrawal", "fee", "subsidy", "adjustment", "escrow", "seizure", "other");
 
     /**
+     * A cancellation.
+     *
+     * @param accountId The account the balance goes to. (optional)
+     * @param orderNumber 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when absent. (optional)
+     * @param reason Why (1 to 200 characters).
+     * @param refundTo How a stored-value card's balance is refunded (required for one; ignored for the other kinds). One of wallet, cash. (optional)
+     */
+    public record CancelCardRequest(String accountId, String orderNumber, String reason, String refundTo) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static CancelCardRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "CancelCardRequest");
+            return new CancelCardRequest(
+                    Codec.string(o.get("account_id")),
+                    Codec.string(o.get("order_number")),
+                    Codec.string(o.get("reason")),
+                    Codec.string(o.get("refund_to")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            if (accountId != null) o.put("account_id", Codec.toJson(accountId));
+            if (orderNumber != null) o.put("order_number", Codec.toJson(orderNumber));
+            o.put("reason", Codec.toJson(reason));
+            if (refundTo != null) o.put("refund_to", Codec.toJson(refundTo));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link CancelCardRequest} field by field. */
+        public static final class Builder {
+            private String accountId;
+            private String orderNumber;
+            private String reason;
+            private String refundTo;
+
+            private Builder() {}
+
+            public Builder accountId(String accountId) {
+                this.accountId = accountId;
+                return this;
+            }
+
+            public Builder orderNumber(String orderNumber) {
+                this.orderNumber = orderNumber;
+                return this;
+            }
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public Builder refundTo(String refundTo) {
+                this.refundTo = refundTo;
+                return this;
+            }
+
+            public CancelCardRequest build() {
+                return new CancelCardRequest(accountId, orderNumber, reason, refundTo);
+            }
+        }
+    }
+
+    /**
      * What to capture of an authorised payment.
      *
      * @param amount amount
@@ -3949,13 +4060,16 @@ public final class Models {
      * @param batchId batch_id
      * @param boundAt bound_at
      * @param channel One of online_partner, app, store, offline_promotion, convenience_store.
+     * @param expiredAt When it expired.
      * @param lost Frozen because reported lost (挂失).
      * @param memberId The member it is bound to.
      * @param number Its number: the segment's prefix, a serial, a Luhn check digit.
      * @param owner `platform`, or the merchant's id.
+     * @param replacedBy A re-issued card: its successor (补卡), which carries its balance, terms, validity and member.
+     * @param replaces A re-issued card's successor: the card it replaced.
      * @param soldAt sold_at
      * @param soldBy Who sold it.
-     * @param status `sold` (not activated yet), `active` or `frozen`. One of sold, active, frozen.
+     * @param status `sold` (not activated yet), `active`, `frozen`, `lost` (reported lost: re-issued, never unfrozen), `expired`, `reissued` (dead: `replaced_by` is the card) or `… One of sold, active, frozen, lost, expired, reissued, cancelled.
      * @param statusReason status_reason
      * @param terms What it gives, as copied when it was sold.
      * @param typeId type_id
@@ -3963,7 +4077,7 @@ public final class Models {
      * @param validFrom Its validity, once activated.
      * @param validUntil valid_until
      */
-    public record Card(String accountId, String activatedAt, long balance, String batchId, String boundAt, String channel, boolean lost, String memberId, String number, String owner, String soldAt, String soldBy, String status, String statusReason, CardTerms terms, String typeId, long typeVersion, String validFrom, String validUntil) implements JsonModel {
+    public record Card(String accountId, String activatedAt, long balance, String batchId, String boundAt, String channel, String expiredAt, boolean lost, String memberId, String number, String owner, String replacedBy, String replaces, String soldAt, String soldBy, String status, String statusReason, CardTerms terms, String typeId, long typeVersion, String validFrom, String validUntil) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static Card fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "Card");
@@ -3974,10 +4088,13 @@ public final class Models {
                     Codec.string(o.get("batch_id")),
                     Codec.string(o.get("bound_at")),
                     Codec.string(o.get("channel")),
+                    Codec.string(o.get("expired_at")),
                     Codec.requiredBool(o, "lost", "Card"),
                     Codec.string(o.get("member_id")),
                     Codec.string(o.get("number")),
                     Codec.string(o.get("owner")),
+                    Codec.string(o.get("replaced_by")),
+                    Codec.string(o.get("replaces")),
                     Codec.string(o.get("sold_at")),
                     Codec.string(o.get("sold_by")),
                     Codec.string(o.get("status")),
@@ -3998,10 +4115,13 @@ public final class Models {
             o.put("batch_id", Codec.toJson(batchId));
             o.put("bound_at", Codec.toJson(boundAt));
             o.put("channel", Codec.toJson(channel));
+            o.put("expired_at", Codec.toJson(expiredAt));
             o.put("lost", lost);
             o.put("member_id", Codec.toJson(memberId));
             o.put("number", Codec.toJson(number));
             o.put("owner", Codec.toJson(owner));
+            o.put("replaced_by", Codec.toJson(replacedBy));
+            o.put("replaces", Codec.toJson(replaces));
             o.put("sold_at", Codec.toJson(soldAt));
             o.put("sold_by", Codec.toJson(soldBy));
             o.put("status", Codec.toJson(status));
@@ -4027,10 +4147,13 @@ public final class Models {
             private String batchId;
             private String boundAt;
             private String channel;
+            private String expiredAt;
             private boolean lost;
             private String memberId;
             private String number;
             private String owner;
+            private String replacedBy;
+            private String replaces;
             private String soldAt;
             private String soldBy;
             private String status;
@@ -4073,6 +4196,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder expiredAt(String expiredAt) {
+                this.expiredAt = expiredAt;
+                return this;
+            }
+
             public Builder lost(boolean lost) {
                 this.lost = lost;
                 return this;
@@ -4090,6 +4218,16 @@ public final class Models {
 
             public Builder owner(String owner) {
                 this.owner = owner;
+                return this;
+            }
+
+            public Builder replacedBy(String replacedBy) {
+                this.replacedBy = replacedBy;
+                return this;
+            }
+
+            public Builder replaces(String replaces) {
+                this.replaces = replaces;
                 return this;
             }
 
@@ -4139,7 +4277,7 @@ public final class Models {
             }
 
             public Card build() {
-                return new Card(accountId, activatedAt, balance, batchId, boundAt, channel, lost, memberId, number, owner, soldAt, soldBy, status, statusReason, terms, typeId, typeVersion, validFrom, validUntil);
+                return new Card(accountId, activatedAt, balance, batchId, boundAt, channel, expiredAt, lost, memberId, number, owner, replacedBy, replaces, soldAt, soldBy, status, statusReason, terms, typeId, typeVersion, validFrom, validUntil);
             }
         }
     }
@@ -4424,6 +4562,57 @@ public final class Models {
     }
 
     /**
+     * A cancellation's answer: the card, and the transaction that refunded its balance.
+     *
+     * @param card card
+     * @param refund refund
+     */
+    public record CardCancellation(Card card, CardTransaction refund) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static CardCancellation fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "CardCancellation");
+            return new CardCancellation(
+                    Codec.model(o.get("card"), Card::fromJson),
+                    Codec.model(o.get("refund"), CardTransaction::fromJson));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("card", Codec.toJson(card));
+            o.put("refund", Codec.toJson(refund));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link CardCancellation} field by field. */
+        public static final class Builder {
+            private Card card;
+            private CardTransaction refund;
+
+            private Builder() {}
+
+            public Builder card(Card card) {
+                this.card = card;
+                return this;
+            }
+
+            public Builder refund(CardTransaction refund) {
+                this.refund = refund;
+                return this;
+            }
+
+            public CardCancellation build() {
+                return new CardCancellation(card, refund);
+            }
+        }
+    }
+
+    /**
      * A code as kept: never its text.
      *
      * @param batchId batch_id
@@ -4549,7 +4738,7 @@ public final class Models {
     /**
      * Why a row was refused.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, verification_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, family_card_account_invalid, family_card_holder_no_account, family_card_limit_reached, family_card_limits_invalid, family_card_monthly_limit_exceeded, family_card_not_found, family_card_payment_invalid, family_card_per_payment_limit_exceeded, family_card_revoked, family_card_same_member, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_cancel_account_outside, card_cancel_refund_invalid, card_cancelled, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_expiry_forfeited, card_expiry_invalid, card_extension_invalid, card_grade_invalid, card_list_limit_invalid, card_lost, card_member_already_bound, card_not_active, card_not_extendable, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_not_transferable, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_reissued, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_still_valid, card_transaction_not_found, card_transfer_member_not_active, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_disabled_by_client, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message message
      */
     public record CardCodeBindingError(String code, String message) implements JsonModel {
@@ -4786,6 +4975,9 @@ public final class Models {
         }
     }
 
+    /** What an expired stored-value card's balance does.: one of keep, forfeit. */
+    public static final List<String> CARD_EXPIRY_POLICY_VALUES = List.of("keep", "forfeit");
+
     /** What a card carries.: one of stored_value, discount, count. */
     public static final List<String> CARD_KIND_VALUES = List.of("stored_value", "discount", "count");
 
@@ -4839,6 +5031,9 @@ public final class Models {
             }
         }
     }
+
+    /** How a cancelled card's balance is refunded.: one of wallet, cash. */
+    public static final List<String> CARD_REFUND_METHOD_VALUES = List.of("wallet", "cash");
 
     /** Where a batch's cards are sold (渠道).: one of online_partner, app, store, offline_promotion, convenience_store. */
     public static final List<String> CARD_SALES_CHANNEL_VALUES = List.of("online_partner", "app", "store", "offline_promotion", "convenience_store");
@@ -5024,12 +5219,14 @@ public final class Models {
      * @param faceValue What a stored-value card holds when sold; 0 for the other kinds. (optional)
      * @param kind One of stored_value, discount, count.
      * @param lineRates A rate per business line (at most 20). (optional)
+     * @param onExpiry What an expired stored-value card's unspent balance does: `keep` (kept; the card may be extended) or `forfeit` (moved to the platform's card-forfeit income wit… One of keep, forfeit. (optional)
      * @param rechargeable Whether a card may be recharged (stored-value cards only). (optional)
      * @param salePrice What the buyer pays for it (at most the face value of a stored-value card).
+     * @param transferable Whether a card may pass to another member (转让, `POST /v1/cards/&#123;number}/transfer`); false when absent. (optional)
      * @param uses A count card's uses (1 to 1,000); 0 for the other kinds. (optional)
      * @param validity validity
      */
-    public record CardTerms(Long defaultRateBp, Long faceValue, String kind, List<CardLineRate> lineRates, Boolean rechargeable, long salePrice, Long uses, CardValidity validity) implements JsonModel {
+    public record CardTerms(Long defaultRateBp, Long faceValue, String kind, List<CardLineRate> lineRates, String onExpiry, Boolean rechargeable, long salePrice, Boolean transferable, Long uses, CardValidity validity) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static CardTerms fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "CardTerms");
@@ -5038,8 +5235,10 @@ public final class Models {
                     Codec.integer(o.get("face_value")),
                     Codec.string(o.get("kind")),
                     Codec.list(o.get("line_rates"), x0 -> Codec.model(x0, CardLineRate::fromJson)),
+                    Codec.string(o.get("on_expiry")),
                     Codec.bool(o.get("rechargeable")),
                     Codec.requiredInteger(o, "sale_price", "CardTerms"),
+                    Codec.bool(o.get("transferable")),
                     Codec.integer(o.get("uses")),
                     Codec.model(o.get("validity"), CardValidity::fromJson));
         }
@@ -5051,8 +5250,10 @@ public final class Models {
             if (faceValue != null) o.put("face_value", Codec.toJson(faceValue));
             o.put("kind", Codec.toJson(kind));
             if (lineRates != null) o.put("line_rates", Codec.toJson(lineRates));
+            if (onExpiry != null) o.put("on_expiry", Codec.toJson(onExpiry));
             if (rechargeable != null) o.put("rechargeable", Codec.toJson(rechargeable));
             o.put("sale_price", salePrice);
+            if (transferable != null) o.put("transferable", Codec.toJson(transferable));
             if (uses != null) o.put("uses", Codec.toJson(uses));
             o.put("validity", Codec.toJson(validity));
             return o;
@@ -5069,8 +5270,10 @@ public final class Models {
             private Long faceValue;
             private String kind;
             private List<CardLineRate> lineRates;
+            private String onExpiry;
             private Boolean rechargeable;
             private long salePrice;
+            private Boolean transferable;
             private Long uses;
             private CardValidity validity;
 
@@ -5106,6 +5309,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder onExpiry(String onExpiry) {
+                this.onExpiry = onExpiry;
+                return this;
+            }
+
             public Builder rechargeable(Boolean rechargeable) {
                 this.rechargeable = rechargeable;
                 return this;
@@ -5113,6 +5321,11 @@ public final class Models {
 
             public Builder salePrice(long salePrice) {
                 this.salePrice = salePrice;
+                return this;
+            }
+
+            public Builder transferable(Boolean transferable) {
+                this.transferable = transferable;
                 return this;
             }
 
@@ -5132,7 +5345,7 @@ public final class Models {
             }
 
             public CardTerms build() {
-                return new CardTerms(defaultRateBp, faceValue, kind, lineRates, rechargeable, salePrice, uses, validity);
+                return new CardTerms(defaultRateBp, faceValue, kind, lineRates, onExpiry, rechargeable, salePrice, transferable, uses, validity);
             }
         }
     }
@@ -5149,18 +5362,22 @@ public final class Models {
      * @param couponIds A payment with a checkout quote: the coupons it redeemed.
      * @param createdAt created_at
      * @param discount A payment: the order's amount less what it took.
-     * @param kind `sale`, `recharge`, `payment` or `refund`. One of sale, recharge, payment, refund.
+     * @param kind `sale`, `recharge`, `payment`, `refund`, or a closing that moved all the card held: `reissue` (to its successor), `forfeit` (expired, to the platform's card-fo… One of sale, recharge, payment, refund, reissue, forfeit, cancel.
      * @param orderAmount A payment: the order's amount before the discount; a sale: the price paid for the card.
      * @param orderNumber The caller's order number (or the one derived from its Idempotency-Key).
      * @param paymentNumber A refund: the payment's order number.
      * @param quoteId A payment with a checkout quote: the quote.
      * @param rateBp A payment: the rate applied, in basis points of the price.
+     * @param refundMethod A cancellation: how the balance was refunded (`wallet`, `cash`, or `none` for a card that holds no money).
      * @param refunded A payment: what its refunds gave back.
      * @param refusal Why it failed (`insufficient_funds`, ...): an error code.
      * @param status `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it). One of in_flight, succeeded, failed.
+     * @param storeId A payment at a store's counter: the receiving merchant's store; null when none was named.
+     * @param successor A re-issue: the successor's number.
+     * @param terminalId The store's terminal that sent it; null when none was named.
      * @param transferIds Its ledger transfers, each with the card's number as reference.
      */
-    public record CardTransaction(String actor, long amount, String businessLine, String cardNumber, String counterAccountId, long couponDeduction, List<String> couponIds, String createdAt, long discount, String kind, Long orderAmount, String orderNumber, String paymentNumber, String quoteId, Long rateBp, long refunded, String refusal, String status, List<String> transferIds) implements JsonModel {
+    public record CardTransaction(String actor, long amount, String businessLine, String cardNumber, String counterAccountId, long couponDeduction, List<String> couponIds, String createdAt, long discount, String kind, Long orderAmount, String orderNumber, String paymentNumber, String quoteId, Long rateBp, String refundMethod, long refunded, String refusal, String status, String storeId, String successor, String terminalId, List<String> transferIds) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static CardTransaction fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "CardTransaction");
@@ -5180,9 +5397,13 @@ public final class Models {
                     Codec.string(o.get("payment_number")),
                     Codec.string(o.get("quote_id")),
                     Codec.integer(o.get("rate_bp")),
+                    Codec.string(o.get("refund_method")),
                     Codec.requiredInteger(o, "refunded", "CardTransaction"),
                     Codec.string(o.get("refusal")),
                     Codec.string(o.get("status")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("successor")),
+                    Codec.string(o.get("terminal_id")),
                     Codec.list(o.get("transfer_ids"), x0 -> Codec.string(x0)));
         }
 
@@ -5204,9 +5425,13 @@ public final class Models {
             o.put("payment_number", Codec.toJson(paymentNumber));
             o.put("quote_id", Codec.toJson(quoteId));
             o.put("rate_bp", Codec.toJson(rateBp));
+            o.put("refund_method", Codec.toJson(refundMethod));
             o.put("refunded", refunded);
             o.put("refusal", Codec.toJson(refusal));
             o.put("status", Codec.toJson(status));
+            o.put("store_id", Codec.toJson(storeId));
+            o.put("successor", Codec.toJson(successor));
+            o.put("terminal_id", Codec.toJson(terminalId));
             o.put("transfer_ids", Codec.toJson(transferIds));
             return o;
         }
@@ -5233,9 +5458,13 @@ public final class Models {
             private String paymentNumber;
             private String quoteId;
             private Long rateBp;
+            private String refundMethod;
             private long refunded;
             private String refusal;
             private String status;
+            private String storeId;
+            private String successor;
+            private String terminalId;
             private List<String> transferIds;
 
             private Builder() {}
@@ -5325,6 +5554,11 @@ public final class Models {
                 return this;
             }
 
+            public Builder refundMethod(String refundMethod) {
+                this.refundMethod = refundMethod;
+                return this;
+            }
+
             public Builder refunded(long refunded) {
                 this.refunded = refunded;
                 return this;
@@ -5340,13 +5574,28 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder successor(String successor) {
+                this.successor = successor;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public Builder transferIds(List<String> transferIds) {
                 this.transferIds = transferIds;
                 return this;
             }
 
             public CardTransaction build() {
-                return new CardTransaction(actor, amount, businessLine, cardNumber, counterAccountId, couponDeduction, couponIds, createdAt, discount, kind, orderAmount, orderNumber, paymentNumber, quoteId, rateBp, refunded, refusal, status, transferIds);
+                return new CardTransaction(actor, amount, businessLine, cardNumber, counterAccountId, couponDeduction, couponIds, createdAt, discount, kind, orderAmount, orderNumber, paymentNumber, quoteId, rateBp, refundMethod, refunded, refusal, status, storeId, successor, terminalId, transferIds);
             }
         }
     }
@@ -9839,6 +10088,57 @@ public final class Models {
     }
 
     /**
+     * The payment methods a store takes, and where that came from.
+     *
+     * @param source `platform`, the id of the merchant that set it, or the store's own id.
+     * @param value value
+     */
+    public record EffectivePaymentMethods(String source, List<String> value) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static EffectivePaymentMethods fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "EffectivePaymentMethods");
+            return new EffectivePaymentMethods(
+                    Codec.string(o.get("source")),
+                    Codec.list(o.get("value"), x0 -> Codec.string(x0)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("source", Codec.toJson(source));
+            o.put("value", Codec.toJson(value));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link EffectivePaymentMethods} field by field. */
+        public static final class Builder {
+            private String source;
+            private List<String> value;
+
+            private Builder() {}
+
+            public Builder source(String source) {
+                this.source = source;
+                return this;
+            }
+
+            public Builder value(List<String> value) {
+                this.value = value;
+                return this;
+            }
+
+            public EffectivePaymentMethods build() {
+                return new EffectivePaymentMethods(source, value);
+            }
+        }
+    }
+
+    /**
      * The recharge tiers a merchant's members recharge at, and where they came from.
      *
      * @param source `platform`, or the id of the merchant that set them.
@@ -9885,6 +10185,62 @@ public final class Models {
 
             public EffectiveRechargeTiers build() {
                 return new EffectiveRechargeTiers(source, value);
+            }
+        }
+    }
+
+    /**
+     * The pay-password-free threshold in effect (null: as the platform requires), and where it came from.
+     *
+     * @param source `platform`, the id of the merchant that set it, or the store's own id.
+     * @param value value
+     */
+    public record EffectiveThreshold(String source, Long value) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static EffectiveThreshold fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "EffectiveThreshold");
+            return new EffectiveThreshold(
+                    Codec.string(o.get("source")),
+                    Codec.integer(o.get("value")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("source", Codec.toJson(source));
+            o.put("value", Codec.toJson(value));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link EffectiveThreshold} field by field. */
+        public static final class Builder {
+            private String source;
+            private Long value;
+
+            private Builder() {}
+
+            public Builder source(String source) {
+                this.source = source;
+                return this;
+            }
+
+            public Builder value(Long value) {
+                this.value = value;
+                return this;
+            }
+
+            public Builder value(long value) {
+                this.value = value;
+                return this;
+            }
+
+            public EffectiveThreshold build() {
+                return new EffectiveThreshold(source, value);
             }
         }
     }
@@ -10196,13 +10552,13 @@ public final class Models {
         }
     }
 
-    /** Every error code the API answers with. A code is stable: never renamed, always with the same status.: one of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. */
-    public static final List<String> ERROR_CODE_VALUES = List.of("missing_signature", "malformed_signature", "unknown_client", "client_revoked", "stale_timestamp", "invalid_signature", "replayed_nonce", "scope_missing", "client_bound", "provider_product_not_authorised", "rate_limited", "staff_session_invalid", "staff_session_expired", "csrf_token_missing", "csrf_token_invalid", "invalid_credentials", "staff_locked", "staff_disabled", "staff_session_required", "approval_not_found", "approval_same_staff_member", "approval_decided", "approval_in_progress", "staff_not_found", "api_client_not_found", "route_not_found", "method_not_allowed", "body_too_large", "invalid_json", "unknown_field", "missing_field", "invalid_field", "invalid_consistency", "invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_use", "idempotency_key_not_accepted", "invalid_id", "invalid_query", "unknown_parameter", "missing_parameter", "invalid_cursor", "invalid_amount", "amount_out_of_range", "unknown_currency", "invalid_normal_side", "invalid_overdraft_limit", "invalid_code", "invalid_reference", "invalid_metadata", "invalid_timeout", "invalid_batch_size", "invalid_action", "invalid_limit", "invalid_time", "invalid_account_ids", "invalid_kind", "invalid_scope", "invalid_status", "invalid_result", "invalid_role", "invalid_operation", "invalid_decision", "invalid_payout_result", "invalid_direction", "invalid_purpose", "transfer_not_found", "exists_with_different_fields", "duplicate_id_in_batch", "account_not_found", "same_account", "currency_mismatch", "account_closed", "debits_blocked", "credits_blocked", "insufficient_funds", "overflow", "pending_not_found", "pending_already_posted", "pending_already_voided", "pending_expired", "amount_exceeds_pending", "linked_event_failed", "linked_event_chain_open", "account_has_pending", "account_not_empty", "internal_error", "ledger_unavailable", "not_ready", "request_timeout", "audit_unavailable", "account_close_required", "account_frozen", "account_other_member", "account_status_unchanged", "account_stop_payment", "account_type_code_invalid", "account_type_duplicate", "account_type_exactly_one_must_open_on_activation", "account_type_limit_reached", "account_type_name_invalid", "account_type_not_configured", "account_type_not_offered", "account_type_overdraft_invalid", "account_type_per_member_invalid", "address_invalid", "authentication_certificate_not_accepted", "authentication_channel_invalid", "authentication_inconsistent", "authentication_not_found", "authentication_not_pending", "authentication_other_member", "authentication_subject_mismatch", "authentication_subject_required", "authentication_type_unknown", "bank_card_not_found", "basic_account_exists", "card_already_bound", "card_holder_invalid", "card_holder_mismatch", "card_not_members", "card_number_check_failed", "card_number_invalid", "card_security_data_refused", "card_token_invalid", "certificate_check_failed", "certificate_conflict", "certificate_format_invalid", "certificate_kind_mismatch", "certificate_taken", "certificate_type_unknown", "code_attempts_exhausted", "code_expired", "code_incorrect", "code_policy_invalid", "code_sent_too_recently", "code_used", "company_credit_code_required", "concurrent_change", "customer_banned", "customer_frozen", "customer_inconsistent", "customer_kind_mismatch", "customer_merge_required", "customer_merged", "customer_not_found", "customer_status_unchanged", "customer_stop_payment", "dormancy_days_invalid", "email_invalid", "identity_not_found", "identity_taken", "industry_invalid", "last_admin", "last_identity", "legal_person_certificate_not_personal", "licence_expiry_invalid", "masked_card_number_invalid", "member_account_not_found", "member_already_active", "member_cancelled", "member_has_open_orders", "member_kind_mismatch", "member_locked", "member_not_active", "member_not_enterprise", "member_not_found", "member_not_locked", "member_not_real_named", "member_recently_active", "merchant_business_of_another_customer", "merchant_cap_reached", "merchant_certificate_required", "merchant_contact_invalid", "merchant_depth_exceeded", "merchant_document_invalid", "merchant_documents_missing", "merchant_level_not_allowed", "merchant_level_required", "merchant_level_type_not_allowed", "merchant_level_unknown", "merchant_limit_exceeded", "merchant_limits_invalid", "merchant_member_identities_fixed", "merchant_member_kind_not_allowed", "merchant_move_into_own_subtree", "merchant_name_invalid", "merchant_not_applying", "merchant_not_found", "merchant_not_receiving", "merchant_not_special", "merchant_not_under_review", "merchant_parent_not_active", "merchant_parent_unknown", "merchant_real_name_required", "merchant_requires_counter_opening", "merchant_review_reason_required", "merchant_review_staff_only", "merchant_scenario_invalid", "merchant_setting_invalid", "merchant_setting_locked", "merchant_settings_from_above", "merchant_status_change_not_allowed", "merchant_status_invalid", "merchant_tier_bonus_platform_only", "merchant_type_code_invalid", "merchant_type_unknown", "merge_authentication_other_customer", "merge_certificate_mismatch", "merge_member_not_of_customer", "merge_requires_administrator", "merge_same_customer", "merge_would_lift_restriction", "nickname_all_digits", "nickname_character_invalid", "nickname_length_invalid", "operation_not_allowed_for_role", "operator_disabled", "operator_limit_currency_mismatch", "operator_limit_per_day", "operator_limit_per_transaction", "operator_limits_inconsistent", "operator_not_admin", "operator_not_authorised", "operator_not_found", "operator_other_member", "operator_removed", "operator_status_unchanged", "organisation_name_invalid", "pay_password_already_set", "pay_password_incorrect", "pay_password_locked", "pay_password_not_set", "pay_password_not_six_digits", "pay_password_policy_invalid", "pay_password_repeated", "pay_password_reset_certificate_mismatch", "pay_password_reset_phone_required", "pay_password_reset_real_name_required", "pay_password_sequence", "phone_change_code_mismatch", "phone_change_expired", "phone_change_not_found", "phone_change_unverified", "phone_invalid", "phone_unchanged", "product_already_signed", "product_authorisation_not_child", "product_code_invalid", "product_fee_rate_invalid", "product_from_parent", "product_internal_only", "product_merchant_not_open", "product_not_found", "product_not_signed", "product_parent_not_signed", "product_review_reason_required", "product_review_staff_only", "product_revoked_by_authoriser_only", "product_signing_not_found", "product_signing_not_under_review", "product_signing_status_change_not_allowed", "product_signings_too_many", "product_type_not_allowed", "provider_authorisation_not_found", "provider_authorisations_too_many", "provider_not_active", "provider_not_service_provider", "provider_products_invalid", "provider_self", "provider_unknown", "real_name_invalid", "reason_invalid", "settlement_account_changed", "settlement_account_fixed", "settlement_account_invalid", "settlement_account_kind_not_accepted", "settlement_account_missing", "settlement_account_name_mismatch", "settlement_account_real_name_required", "settlement_account_unverified", "settlement_cycle_invalid", "staff_name_invalid", "sub_merchant_client_refused", "third_party_provider_invalid", "third_party_subject_invalid", "account_not_in_wallet", "account_not_members", "account_not_rechargeable", "account_type_mismatch", "adjustment_same_actor", "amount_overflow", "below_minimum_withdrawal", "bonus_spent_exceeds_refund", "capture_exceeds_holds", "channel_not_configured", "clearance_account_unavailable", "clearance_not_found", "clearance_not_under_review", "clearance_review_staff_only", "clearance_same_actor", "cross_wallet_top_up_not_allowed", "daily_transfer_limit_exceeded", "deduction_order_invalid", "deposit_beneficiary_invalid", "deposit_capture_not_allowed", "deposit_captured", "deposit_not_found", "deposit_not_held", "deposit_release_not_allowed", "deposit_released", "duplicate_account", "escrow_release_not_allowed", "escrow_released", "escrow_return_not_allowed", "escrow_returned", "exceeds_withdrawable", "fee_rule_invalid", "flow_account_not_found", "flow_cursor_invalid", "flow_limit_invalid", "freeze_not_found", "hold_timeout_invalid", "member_scope_mismatch", "minimum_withdrawal_invalid", "no_bonus_account", "no_holds", "not_wallet_account", "not_withdrawable", "operator_limit_exceeded", "operator_required", "order_closed", "order_not_found", "order_not_under_review", "order_number_invalid", "order_number_reused", "order_state_invalid", "order_under_review", "pay_by_phone_not_allowed", "pay_code_expired", "pay_code_lookups_limited", "pay_code_not_found", "pay_code_ttl_invalid", "pay_code_used", "pay_password_required", "payment_limit_exceeded", "payment_limits_invalid", "payment_not_escrowed", "payment_not_refundable", "payment_not_split", "platform_account_not_found", "receiver_not_allowed", "receiver_not_found", "recharge_below_fee", "recharge_not_refundable", "recharge_tier_invalid", "recharge_tier_unavailable", "refund_exceeds_payment", "refund_exceeds_recharge", "refund_not_allowed", "refund_number_reused", "same_wallet", "sms_verification_required", "split_receiver_not_found", "split_receivers_invalid", "split_refund_exceeds_share", "split_share_invalid", "split_shares_mismatch", "subsidy_account_withdrawable", "subsidy_credits_invalid", "subsidy_enterprise_only", "subsidy_fund_insufficient", "subsidy_funding_source_invalid", "top_up_members_differ", "top_up_same_wallet", "transfer_limit_exceeded", "transfer_limit_invalid", "transfer_not_allowed", "wallet_already_clear", "wallet_has_held_money", "wallet_money_not_clearable", "wallet_not_merchants", "withdrawal_below_fee", "withdrawal_not_offered", "card_amount_invalid", "card_batch_already_approved_by_role", "card_batch_approver_not_authorised", "card_batch_not_approved", "card_batch_not_found", "card_batch_same_approver", "card_batch_sold_out", "card_channel_invalid", "card_code_attempts_exceeded", "card_code_expired", "card_code_expiry_invalid", "card_code_invalid", "card_code_not_found", "card_code_quantity_invalid", "card_code_rows_invalid", "card_code_used", "card_codes_exceed_batch", "card_count_invalid", "card_cursor_invalid", "card_discount_invalid", "card_expired", "card_grade_invalid", "card_list_limit_invalid", "card_member_already_bound", "card_not_active", "card_not_found", "card_not_frozen", "card_not_rechargeable", "card_not_sold", "card_not_stored_value", "card_order_number_required", "card_owner_required", "card_price_invalid", "card_quantity_invalid", "card_receiver_outside_scope", "card_refund_exceeds_payment", "card_segment_full", "card_segment_invalid", "card_segment_not_found", "card_segment_overlaps", "card_transaction_not_found", "card_type_name_invalid", "card_type_not_found", "card_validity_invalid", "checkout_coupons_too_many", "checkout_lines_invalid", "checkout_nothing_to_pay", "checkout_quote_expired", "checkout_quote_mismatch", "checkout_quote_not_found", "checkout_quote_used", "coupon_expired", "coupon_issue_members_invalid", "coupon_kind_invalid", "coupon_member_limit_reached", "coupon_not_found", "coupon_not_members", "coupon_out_of_scope", "coupon_quantity_invalid", "coupon_scope_invalid", "coupon_stacking_conflict", "coupon_template_expired", "coupon_template_name_invalid", "coupon_template_not_found", "coupon_template_repeated", "coupon_template_sold_out", "coupon_threshold_not_met", "coupon_used", "coupon_validity_invalid", "member_card_number_invalid", "bill_not_found", "bill_period_invalid", "bill_period_not_closed", "bill_limit_invalid", "bill_cursor_invalid", "bill_too_large", "webhook_not_found", "webhook_delivery_not_found", "webhook_url_invalid", "webhook_url_not_allowed", "webhook_events_invalid", "webhook_description_invalid", "webhook_limit_reached", "webhook_disabled", "webhook_cursor_invalid", "webhook_limit_invalid", "webhook_signature_invalid", "webhook_secret_unavailable", "balance_monitor_not_found", "balance_monitor_target_invalid", "balance_monitor_condition_invalid", "balance_monitor_limit_reached", "balance_monitor_description_invalid");
+    /** Every error code the API answers with. A code is stable: never renamed, always with the same status.: one of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, verification_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, family_card_account_invalid, family_card_holder_no_account, family_card_limit_reached, family_card_limits_invalid, family_card_monthly_limit_exceeded, family_card_not_found, family_card_payment_invalid, family_card_per_payment_limit_exceeded, family_card_revoked, family_card_same_member, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_cancel_account_outside, card_cancel_refund_invalid, card_cancelled, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_expiry_forfeited, card_expiry_invalid, card_extension_invalid, card_grade_invalid, card_list_limit_invalid, card_lost, card_member_already_bound, card_not_active, card_not_extendable, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_not_transferable, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_reissued, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_still_valid, card_transaction_not_found, card_transfer_member_not_active, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_disabled_by_client, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid. */
+    public static final List<String> ERROR_CODE_VALUES = List.of("missing_signature", "malformed_signature", "unknown_client", "client_revoked", "stale_timestamp", "invalid_signature", "replayed_nonce", "scope_missing", "client_bound", "provider_product_not_authorised", "rate_limited", "staff_session_invalid", "staff_session_expired", "csrf_token_missing", "csrf_token_invalid", "invalid_credentials", "staff_locked", "staff_disabled", "staff_session_required", "approval_not_found", "approval_same_staff_member", "approval_decided", "approval_in_progress", "staff_not_found", "api_client_not_found", "verification_not_found", "route_not_found", "method_not_allowed", "body_too_large", "invalid_json", "unknown_field", "missing_field", "invalid_field", "invalid_consistency", "invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_use", "idempotency_key_not_accepted", "invalid_id", "invalid_query", "unknown_parameter", "missing_parameter", "invalid_cursor", "invalid_amount", "amount_out_of_range", "unknown_currency", "invalid_normal_side", "invalid_overdraft_limit", "invalid_code", "invalid_reference", "invalid_metadata", "invalid_timeout", "invalid_batch_size", "invalid_action", "invalid_limit", "invalid_time", "invalid_account_ids", "invalid_kind", "invalid_scope", "invalid_status", "invalid_result", "invalid_role", "invalid_operation", "invalid_decision", "invalid_payout_result", "invalid_direction", "invalid_purpose", "transfer_not_found", "exists_with_different_fields", "duplicate_id_in_batch", "account_not_found", "same_account", "currency_mismatch", "account_closed", "debits_blocked", "credits_blocked", "insufficient_funds", "overflow", "pending_not_found", "pending_already_posted", "pending_already_voided", "pending_expired", "amount_exceeds_pending", "linked_event_failed", "linked_event_chain_open", "account_has_pending", "account_not_empty", "internal_error", "ledger_unavailable", "not_ready", "request_timeout", "audit_unavailable", "account_close_required", "account_frozen", "account_other_member", "account_status_unchanged", "account_stop_payment", "account_type_code_invalid", "account_type_duplicate", "account_type_exactly_one_must_open_on_activation", "account_type_limit_reached", "account_type_name_invalid", "account_type_not_configured", "account_type_not_offered", "account_type_overdraft_invalid", "account_type_per_member_invalid", "address_invalid", "authentication_certificate_not_accepted", "authentication_channel_invalid", "authentication_inconsistent", "authentication_not_found", "authentication_not_pending", "authentication_other_member", "authentication_subject_mismatch", "authentication_subject_required", "authentication_type_unknown", "bank_card_not_found", "basic_account_exists", "card_already_bound", "card_holder_invalid", "card_holder_mismatch", "card_not_members", "card_number_check_failed", "card_number_invalid", "card_security_data_refused", "card_token_invalid", "certificate_check_failed", "certificate_conflict", "certificate_format_invalid", "certificate_kind_mismatch", "certificate_taken", "certificate_type_unknown", "code_attempts_exhausted", "code_expired", "code_incorrect", "code_policy_invalid", "code_sent_too_recently", "code_used", "company_credit_code_required", "concurrent_change", "customer_banned", "customer_frozen", "customer_inconsistent", "customer_kind_mismatch", "customer_merge_required", "customer_merged", "customer_not_found", "customer_status_unchanged", "customer_stop_payment", "dormancy_days_invalid", "email_invalid", "identity_not_found", "identity_taken", "industry_invalid", "last_admin", "last_identity", "legal_person_certificate_not_personal", "licence_expiry_invalid", "masked_card_number_invalid", "member_account_not_found", "member_already_active", "member_cancelled", "member_has_open_orders", "member_kind_mismatch", "member_locked", "member_not_active", "member_not_enterprise", "member_not_found", "member_not_locked", "member_not_real_named", "member_recently_active", "merchant_business_of_another_customer", "merchant_cap_reached", "merchant_certificate_required", "merchant_contact_invalid", "merchant_depth_exceeded", "merchant_document_invalid", "merchant_documents_missing", "merchant_level_not_allowed", "merchant_level_required", "merchant_level_type_not_allowed", "merchant_level_unknown", "merchant_limit_exceeded", "merchant_limits_invalid", "merchant_member_identities_fixed", "merchant_member_kind_not_allowed", "merchant_move_into_own_subtree", "merchant_name_invalid", "merchant_not_applying", "merchant_not_found", "merchant_not_receiving", "merchant_not_special", "merchant_not_under_review", "merchant_parent_not_active", "merchant_parent_unknown", "merchant_real_name_required", "merchant_requires_counter_opening", "merchant_review_reason_required", "merchant_review_staff_only", "merchant_scenario_invalid", "merchant_setting_invalid", "merchant_setting_locked", "merchant_settings_from_above", "merchant_status_change_not_allowed", "merchant_status_invalid", "merchant_tier_bonus_platform_only", "merchant_type_code_invalid", "merchant_type_unknown", "merge_authentication_other_customer", "merge_certificate_mismatch", "merge_member_not_of_customer", "merge_requires_administrator", "merge_same_customer", "merge_would_lift_restriction", "nickname_all_digits", "nickname_character_invalid", "nickname_length_invalid", "operation_not_allowed_for_role", "operator_disabled", "operator_limit_currency_mismatch", "operator_limit_per_day", "operator_limit_per_transaction", "operator_limits_inconsistent", "operator_not_admin", "operator_not_authorised", "operator_not_found", "operator_other_member", "operator_removed", "operator_status_unchanged", "organisation_name_invalid", "pay_password_already_set", "pay_password_incorrect", "pay_password_locked", "pay_password_not_set", "pay_password_not_six_digits", "pay_password_policy_invalid", "pay_password_repeated", "pay_password_reset_certificate_mismatch", "pay_password_reset_phone_required", "pay_password_reset_real_name_required", "pay_password_sequence", "payment_method_not_accepted", "phone_change_code_mismatch", "phone_change_expired", "phone_change_not_found", "phone_change_unverified", "phone_invalid", "phone_unchanged", "product_already_signed", "product_authorisation_not_child", "product_code_invalid", "product_fee_rate_invalid", "product_from_parent", "product_internal_only", "product_merchant_not_open", "product_not_found", "product_not_signed", "product_parent_not_signed", "product_review_reason_required", "product_review_staff_only", "product_revoked_by_authoriser_only", "product_signing_not_found", "product_signing_not_under_review", "product_signing_status_change_not_allowed", "product_signings_too_many", "product_type_not_allowed", "provider_authorisation_not_found", "provider_authorisations_too_many", "provider_not_active", "provider_not_service_provider", "provider_products_invalid", "provider_self", "provider_unknown", "real_name_invalid", "reason_invalid", "settlement_account_changed", "settlement_account_fixed", "settlement_account_invalid", "settlement_account_kind_not_accepted", "settlement_account_missing", "settlement_account_name_mismatch", "settlement_account_real_name_required", "settlement_account_unverified", "settlement_cycle_invalid", "staff_name_invalid", "store_address_invalid", "store_cashier_not_merchants", "store_closed", "store_limit_reached", "store_name_invalid", "store_not_found", "store_not_receivers", "store_settings_invalid", "sub_merchant_client_refused", "terminal_disabled", "terminal_limit_reached", "terminal_not_found", "terminal_not_stores", "terminal_serial_invalid", "terminal_serial_taken", "third_party_provider_invalid", "third_party_subject_invalid", "account_not_in_wallet", "account_not_members", "account_not_rechargeable", "account_type_mismatch", "adjustment_same_actor", "amount_overflow", "below_minimum_withdrawal", "bonus_spent_exceeds_refund", "capture_exceeds_holds", "channel_not_configured", "clearance_account_unavailable", "clearance_not_found", "clearance_not_under_review", "clearance_review_staff_only", "clearance_same_actor", "cross_wallet_top_up_not_allowed", "daily_transfer_limit_exceeded", "deduction_order_invalid", "deposit_beneficiary_invalid", "deposit_capture_not_allowed", "deposit_captured", "deposit_not_found", "deposit_not_held", "deposit_release_not_allowed", "deposit_released", "duplicate_account", "escrow_release_not_allowed", "escrow_released", "escrow_return_not_allowed", "escrow_returned", "exceeds_withdrawable", "family_card_account_invalid", "family_card_holder_no_account", "family_card_limit_reached", "family_card_limits_invalid", "family_card_monthly_limit_exceeded", "family_card_not_found", "family_card_payment_invalid", "family_card_per_payment_limit_exceeded", "family_card_revoked", "family_card_same_member", "fee_rule_invalid", "flow_account_not_found", "flow_cursor_invalid", "flow_limit_invalid", "freeze_not_found", "hold_timeout_invalid", "member_scope_mismatch", "minimum_withdrawal_invalid", "no_bonus_account", "no_holds", "not_wallet_account", "not_withdrawable", "operator_limit_exceeded", "operator_required", "order_closed", "order_not_found", "order_not_under_review", "order_number_invalid", "order_number_reused", "order_state_invalid", "order_under_review", "pay_by_phone_not_allowed", "pay_code_expired", "pay_code_lookups_limited", "pay_code_not_found", "pay_code_ttl_invalid", "pay_code_used", "pay_password_required", "payment_limit_exceeded", "payment_limits_invalid", "payment_not_escrowed", "payment_not_refundable", "payment_not_split", "platform_account_not_found", "receiver_not_allowed", "receiver_not_found", "recharge_below_fee", "recharge_not_refundable", "recharge_tier_invalid", "recharge_tier_unavailable", "refund_exceeds_payment", "refund_exceeds_recharge", "refund_not_allowed", "refund_number_reused", "same_wallet", "sms_verification_required", "split_receiver_not_found", "split_receivers_invalid", "split_refund_exceeds_share", "split_share_invalid", "split_shares_mismatch", "subsidy_account_withdrawable", "subsidy_credits_invalid", "subsidy_enterprise_only", "subsidy_fund_insufficient", "subsidy_funding_source_invalid", "top_up_members_differ", "top_up_same_wallet", "transfer_limit_exceeded", "transfer_limit_invalid", "transfer_not_allowed", "wallet_already_clear", "wallet_has_held_money", "wallet_money_not_clearable", "wallet_not_merchants", "withdrawal_below_fee", "withdrawal_not_offered", "card_amount_invalid", "card_batch_already_approved_by_role", "card_batch_approver_not_authorised", "card_batch_not_approved", "card_batch_not_found", "card_batch_same_approver", "card_batch_sold_out", "card_cancel_account_outside", "card_cancel_refund_invalid", "card_cancelled", "card_channel_invalid", "card_code_attempts_exceeded", "card_code_expired", "card_code_expiry_invalid", "card_code_invalid", "card_code_not_found", "card_code_quantity_invalid", "card_code_rows_invalid", "card_code_used", "card_codes_exceed_batch", "card_count_invalid", "card_cursor_invalid", "card_discount_invalid", "card_expired", "card_expiry_forfeited", "card_expiry_invalid", "card_extension_invalid", "card_grade_invalid", "card_list_limit_invalid", "card_lost", "card_member_already_bound", "card_not_active", "card_not_extendable", "card_not_found", "card_not_frozen", "card_not_rechargeable", "card_not_sold", "card_not_stored_value", "card_not_transferable", "card_order_number_required", "card_owner_required", "card_price_invalid", "card_quantity_invalid", "card_receiver_outside_scope", "card_refund_exceeds_payment", "card_reissued", "card_segment_full", "card_segment_invalid", "card_segment_not_found", "card_segment_overlaps", "card_still_valid", "card_transaction_not_found", "card_transfer_member_not_active", "card_type_name_invalid", "card_type_not_found", "card_validity_invalid", "checkout_coupons_too_many", "checkout_lines_invalid", "checkout_nothing_to_pay", "checkout_quote_expired", "checkout_quote_mismatch", "checkout_quote_not_found", "checkout_quote_used", "coupon_expired", "coupon_issue_members_invalid", "coupon_kind_invalid", "coupon_member_limit_reached", "coupon_not_found", "coupon_not_members", "coupon_out_of_scope", "coupon_quantity_invalid", "coupon_scope_invalid", "coupon_stacking_conflict", "coupon_template_expired", "coupon_template_name_invalid", "coupon_template_not_found", "coupon_template_repeated", "coupon_template_sold_out", "coupon_threshold_not_met", "coupon_used", "coupon_validity_invalid", "member_card_number_invalid", "bill_not_found", "bill_period_invalid", "bill_period_not_closed", "bill_limit_invalid", "bill_cursor_invalid", "bill_too_large", "webhook_not_found", "webhook_delivery_not_found", "webhook_url_invalid", "webhook_url_not_allowed", "webhook_events_invalid", "webhook_description_invalid", "webhook_limit_reached", "webhook_disabled", "webhook_disabled_by_client", "webhook_cursor_invalid", "webhook_limit_invalid", "webhook_signature_invalid", "webhook_secret_unavailable", "balance_monitor_not_found", "balance_monitor_target_invalid", "balance_monitor_condition_invalid", "balance_monitor_limit_reached", "balance_monitor_description_invalid");
 
     /**
      * ErrorError.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, verification_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, family_card_account_invalid, family_card_holder_no_account, family_card_limit_reached, family_card_limits_invalid, family_card_monthly_limit_exceeded, family_card_not_found, family_card_payment_invalid, family_card_per_payment_limit_exceeded, family_card_revoked, family_card_same_member, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_cancel_account_outside, card_cancel_refund_invalid, card_cancelled, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_expiry_forfeited, card_expiry_invalid, card_extension_invalid, card_grade_invalid, card_list_limit_invalid, card_lost, card_member_already_bound, card_not_active, card_not_extendable, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_not_transferable, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_reissued, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_still_valid, card_transaction_not_found, card_transfer_member_not_active, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_disabled_by_client, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message For people; may change. Branch on `code`.
      * @param requestId The request's id, also in the `X-Request-Id` header; quote it to the operator.
      */
@@ -10258,6 +10614,283 @@ public final class Models {
             }
         }
     }
+
+    /**
+     * An expiry's (empty) body.
+     */
+    public record ExpireCardRequest() implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ExpireCardRequest fromJson(Object json) {
+            Codec.object(json, "ExpireCardRequest");
+            return new ExpireCardRequest();
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ExpireCardRequest} field by field. */
+        public static final class Builder {
+            private Builder() {}
+
+            public ExpireCardRequest build() {
+                return new ExpireCardRequest();
+            }
+        }
+    }
+
+    /**
+     * An extension.
+     *
+     * @param validThrough The last day the card is valid, in the platform's time zone (Asia/Shanghai unless configured): after today and at most 3,650 days away.
+     */
+    public record ExtendCardRequest(String validThrough) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ExtendCardRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ExtendCardRequest");
+            return new ExtendCardRequest(
+                    Codec.string(o.get("valid_through")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("valid_through", Codec.toJson(validThrough));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ExtendCardRequest} field by field. */
+        public static final class Builder {
+            private String validThrough;
+
+            private Builder() {}
+
+            public Builder validThrough(String validThrough) {
+                this.validThrough = validThrough;
+                return this;
+            }
+
+            public ExtendCardRequest build() {
+                return new ExtendCardRequest(validThrough);
+            }
+        }
+    }
+
+    /**
+     * A family card as the API shows it; amounts in minor units.
+     *
+     * @param accountId The owner's account its payments take from.
+     * @param createdAt created_at
+     * @param familyMemberId The member who pays with it.
+     * @param id id
+     * @param month The platform month (YYYY-MM, the platform's time zone) the next two figures are of.
+     * @param monthlyLimit monthly_limit
+     * @param ownerMemberId The member who granted it and pays.
+     * @param payments Payments made with it.
+     * @param perPaymentLimit per_payment_limit
+     * @param remainingThisMonth What it may still pay this month.
+     * @param revokedAt revoked_at
+     * @param status active or revoked. One of active, revoked.
+     * @param usedThisMonth What it paid this month, less what was refunded.
+     */
+    public record FamilyCard(String accountId, String createdAt, String familyMemberId, String id, String month, long monthlyLimit, String ownerMemberId, long payments, long perPaymentLimit, long remainingThisMonth, String revokedAt, String status, long usedThisMonth) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static FamilyCard fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "FamilyCard");
+            return new FamilyCard(
+                    Codec.string(o.get("account_id")),
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("family_member_id")),
+                    Codec.string(o.get("id")),
+                    Codec.string(o.get("month")),
+                    Codec.requiredInteger(o, "monthly_limit", "FamilyCard"),
+                    Codec.string(o.get("owner_member_id")),
+                    Codec.requiredInteger(o, "payments", "FamilyCard"),
+                    Codec.requiredInteger(o, "per_payment_limit", "FamilyCard"),
+                    Codec.requiredInteger(o, "remaining_this_month", "FamilyCard"),
+                    Codec.string(o.get("revoked_at")),
+                    Codec.string(o.get("status")),
+                    Codec.requiredInteger(o, "used_this_month", "FamilyCard"));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("account_id", Codec.toJson(accountId));
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("family_member_id", Codec.toJson(familyMemberId));
+            o.put("id", Codec.toJson(id));
+            o.put("month", Codec.toJson(month));
+            o.put("monthly_limit", monthlyLimit);
+            o.put("owner_member_id", Codec.toJson(ownerMemberId));
+            o.put("payments", payments);
+            o.put("per_payment_limit", perPaymentLimit);
+            o.put("remaining_this_month", remainingThisMonth);
+            o.put("revoked_at", Codec.toJson(revokedAt));
+            o.put("status", Codec.toJson(status));
+            o.put("used_this_month", usedThisMonth);
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link FamilyCard} field by field. */
+        public static final class Builder {
+            private String accountId;
+            private String createdAt;
+            private String familyMemberId;
+            private String id;
+            private String month;
+            private long monthlyLimit;
+            private String ownerMemberId;
+            private long payments;
+            private long perPaymentLimit;
+            private long remainingThisMonth;
+            private String revokedAt;
+            private String status;
+            private long usedThisMonth;
+
+            private Builder() {}
+
+            public Builder accountId(String accountId) {
+                this.accountId = accountId;
+                return this;
+            }
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder familyMemberId(String familyMemberId) {
+                this.familyMemberId = familyMemberId;
+                return this;
+            }
+
+            public Builder id(String id) {
+                this.id = id;
+                return this;
+            }
+
+            public Builder month(String month) {
+                this.month = month;
+                return this;
+            }
+
+            public Builder monthlyLimit(long monthlyLimit) {
+                this.monthlyLimit = monthlyLimit;
+                return this;
+            }
+
+            public Builder ownerMemberId(String ownerMemberId) {
+                this.ownerMemberId = ownerMemberId;
+                return this;
+            }
+
+            public Builder payments(long payments) {
+                this.payments = payments;
+                return this;
+            }
+
+            public Builder perPaymentLimit(long perPaymentLimit) {
+                this.perPaymentLimit = perPaymentLimit;
+                return this;
+            }
+
+            public Builder remainingThisMonth(long remainingThisMonth) {
+                this.remainingThisMonth = remainingThisMonth;
+                return this;
+            }
+
+            public Builder revokedAt(String revokedAt) {
+                this.revokedAt = revokedAt;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder usedThisMonth(long usedThisMonth) {
+                this.usedThisMonth = usedThisMonth;
+                return this;
+            }
+
+            public FamilyCard build() {
+                return new FamilyCard(accountId, createdAt, familyMemberId, id, month, monthlyLimit, ownerMemberId, payments, perPaymentLimit, remainingThisMonth, revokedAt, status, usedThisMonth);
+            }
+        }
+    }
+
+    /**
+     * A member's family cards.
+     *
+     * @param granted The cards granted to it, oldest first.
+     * @param owned The cards it granted, oldest first.
+     */
+    public record FamilyCardList(List<FamilyCard> granted, List<FamilyCard> owned) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static FamilyCardList fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "FamilyCardList");
+            return new FamilyCardList(
+                    Codec.list(o.get("granted"), x0 -> Codec.model(x0, FamilyCard::fromJson)),
+                    Codec.list(o.get("owned"), x0 -> Codec.model(x0, FamilyCard::fromJson)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("granted", Codec.toJson(granted));
+            o.put("owned", Codec.toJson(owned));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link FamilyCardList} field by field. */
+        public static final class Builder {
+            private List<FamilyCard> granted;
+            private List<FamilyCard> owned;
+
+            private Builder() {}
+
+            public Builder granted(List<FamilyCard> granted) {
+                this.granted = granted;
+                return this;
+            }
+
+            public Builder owned(List<FamilyCard> owned) {
+                this.owned = owned;
+                return this;
+            }
+
+            public FamilyCardList build() {
+                return new FamilyCardList(granted, owned);
+            }
+        }
+    }
+
+    /** Whether a card is in force.: one of active, revoked. */
+    public static final List<String> FAMILY_CARD_STATUS_VALUES = List.of("active", "revoked");
 
     /** Who bears a fee: `member` (taken from the amount, or credited the amount less the fee) or `platform`.: one of member, platform. */
     public static final List<String> FEE_PAID_BY_VALUES = List.of("member", "platform");
@@ -10401,9 +11034,11 @@ public final class Models {
      * @param movement posted, frozen, frozen_posted, released or expired. One of posted, frozen, frozen_posted, released, expired.
      * @param operatorId The enterprise member's operator who made the order; null when none was named.
      * @param reference The caller's order number (a withdrawal's with its `-1`, `-2`... per account).
+     * @param storeId The receiving merchant's store where the order was paid; null when it named none.
+     * @param terminalId The store's terminal that sent the order; null when it named none.
      * @param transferId transfer_id
      */
-    public record FlowLine(String accountId, String accountType, long amount, String at, long availableAfter, long balanceAfter, String businessType, Counterparty counterparty, String direction, long fee, String movement, String operatorId, String reference, String transferId) implements JsonModel {
+    public record FlowLine(String accountId, String accountType, long amount, String at, long availableAfter, long balanceAfter, String businessType, Counterparty counterparty, String direction, long fee, String movement, String operatorId, String reference, String storeId, String terminalId, String transferId) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static FlowLine fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "FlowLine");
@@ -10421,6 +11056,8 @@ public final class Models {
                     Codec.string(o.get("movement")),
                     Codec.string(o.get("operator_id")),
                     Codec.string(o.get("reference")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")),
                     Codec.string(o.get("transfer_id")));
         }
 
@@ -10440,6 +11077,8 @@ public final class Models {
             o.put("movement", Codec.toJson(movement));
             o.put("operator_id", Codec.toJson(operatorId));
             o.put("reference", Codec.toJson(reference));
+            o.put("store_id", Codec.toJson(storeId));
+            o.put("terminal_id", Codec.toJson(terminalId));
             o.put("transfer_id", Codec.toJson(transferId));
             return o;
         }
@@ -10464,6 +11103,8 @@ public final class Models {
             private String movement;
             private String operatorId;
             private String reference;
+            private String storeId;
+            private String terminalId;
             private String transferId;
 
             private Builder() {}
@@ -10533,13 +11174,23 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public Builder transferId(String transferId) {
                 this.transferId = transferId;
                 return this;
             }
 
             public FlowLine build() {
-                return new FlowLine(accountId, accountType, amount, at, availableAfter, balanceAfter, businessType, counterparty, direction, fee, movement, operatorId, reference, transferId);
+                return new FlowLine(accountId, accountType, amount, at, availableAfter, balanceAfter, businessType, counterparty, direction, fee, movement, operatorId, reference, storeId, terminalId, transferId);
             }
         }
     }
@@ -10993,6 +11644,84 @@ public final class Models {
 
             public GeneratedCardCodes build() {
                 return new GeneratedCardCodes(batchId, codes, expiresAt);
+            }
+        }
+    }
+
+    /**
+     * A family card's grant.
+     *
+     * @param accountId One of the owner's open accounts of a type that pays.
+     * @param familyMemberId Another member, who will pay with the card.
+     * @param monthlyLimit The most the card may pay in a platform month, in minor units; at least per_payment_limit.
+     * @param payPassword The owner's pay password, checked as a payment's is (required where the platform requires one for payments). Left out of an Idempotency-Key's fingerprint; neve… (optional)
+     * @param perPaymentLimit The most one payment may take, in minor units.
+     */
+    public record GrantFamilyCardRequest(String accountId, String familyMemberId, long monthlyLimit, String payPassword, long perPaymentLimit) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static GrantFamilyCardRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "GrantFamilyCardRequest");
+            return new GrantFamilyCardRequest(
+                    Codec.string(o.get("account_id")),
+                    Codec.string(o.get("family_member_id")),
+                    Codec.requiredInteger(o, "monthly_limit", "GrantFamilyCardRequest"),
+                    Codec.string(o.get("pay_password")),
+                    Codec.requiredInteger(o, "per_payment_limit", "GrantFamilyCardRequest"));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("account_id", Codec.toJson(accountId));
+            o.put("family_member_id", Codec.toJson(familyMemberId));
+            o.put("monthly_limit", monthlyLimit);
+            if (payPassword != null) o.put("pay_password", Codec.toJson(payPassword));
+            o.put("per_payment_limit", perPaymentLimit);
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link GrantFamilyCardRequest} field by field. */
+        public static final class Builder {
+            private String accountId;
+            private String familyMemberId;
+            private long monthlyLimit;
+            private String payPassword;
+            private long perPaymentLimit;
+
+            private Builder() {}
+
+            public Builder accountId(String accountId) {
+                this.accountId = accountId;
+                return this;
+            }
+
+            public Builder familyMemberId(String familyMemberId) {
+                this.familyMemberId = familyMemberId;
+                return this;
+            }
+
+            public Builder monthlyLimit(long monthlyLimit) {
+                this.monthlyLimit = monthlyLimit;
+                return this;
+            }
+
+            public Builder payPassword(String payPassword) {
+                this.payPassword = payPassword;
+                return this;
+            }
+
+            public Builder perPaymentLimit(long perPaymentLimit) {
+                this.perPaymentLimit = perPaymentLimit;
+                return this;
+            }
+
+            public GrantFamilyCardRequest build() {
+                return new GrantFamilyCardRequest(accountId, familyMemberId, monthlyLimit, payPassword, perPaymentLimit);
             }
         }
     }
@@ -13482,12 +14211,14 @@ public final class Models {
      * @param clearanceAccountType clearance_account_type (optional)
      * @param crossWalletTopUp cross_wallet_top_up (optional)
      * @param locked locked (optional)
+     * @param payPasswordFreeBelow pay_password_free_below (optional)
+     * @param paymentMethods payment_methods (optional)
      * @param rechargeTiers recharge_tiers (optional)
      * @param smsVerificationToOpen sms_verification_to_open (optional)
      * @param walletGroup wallet_group (optional)
      * @param withdrawalAllowed withdrawal_allowed (optional)
      */
-    public record MerchantOwnSettings(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
+    public record MerchantOwnSettings(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, Long payPasswordFreeBelow, List<String> paymentMethods, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static MerchantOwnSettings fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "MerchantOwnSettings");
@@ -13496,6 +14227,8 @@ public final class Models {
                     Codec.string(o.get("clearance_account_type")),
                     Codec.bool(o.get("cross_wallet_top_up")),
                     Codec.list(o.get("locked"), x0 -> Codec.string(x0)),
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)),
                     Codec.list(o.get("recharge_tiers"), x0 -> Codec.model(x0, RechargeTierSetting::fromJson)),
                     Codec.bool(o.get("sms_verification_to_open")),
                     Codec.string(o.get("wallet_group")),
@@ -13509,6 +14242,8 @@ public final class Models {
             if (clearanceAccountType != null) o.put("clearance_account_type", Codec.toJson(clearanceAccountType));
             if (crossWalletTopUp != null) o.put("cross_wallet_top_up", Codec.toJson(crossWalletTopUp));
             if (locked != null) o.put("locked", Codec.toJson(locked));
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
             if (rechargeTiers != null) o.put("recharge_tiers", Codec.toJson(rechargeTiers));
             if (smsVerificationToOpen != null) o.put("sms_verification_to_open", Codec.toJson(smsVerificationToOpen));
             if (walletGroup != null) o.put("wallet_group", Codec.toJson(walletGroup));
@@ -13527,6 +14262,8 @@ public final class Models {
             private String clearanceAccountType;
             private Boolean crossWalletTopUp;
             private List<String> locked;
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
             private List<RechargeTierSetting> rechargeTiers;
             private Boolean smsVerificationToOpen;
             private String walletGroup;
@@ -13554,6 +14291,21 @@ public final class Models {
                 return this;
             }
 
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
             public Builder rechargeTiers(List<RechargeTierSetting> rechargeTiers) {
                 this.rechargeTiers = rechargeTiers;
                 return this;
@@ -13575,7 +14327,7 @@ public final class Models {
             }
 
             public MerchantOwnSettings build() {
-                return new MerchantOwnSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
+                return new MerchantOwnSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, payPasswordFreeBelow, paymentMethods, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -13907,12 +14659,14 @@ public final class Models {
      * @param locked The settings merchants above locked: not set here.
      * @param merchantId merchant_id
      * @param own own
+     * @param payPasswordFreeBelow Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is (null: as the platform requires).
+     * @param paymentMethods The payment methods the merchant's stores take.
      * @param rechargeTiers recharge_tiers
      * @param smsVerificationToOpen sms_verification_to_open
      * @param walletGroup wallet_group
      * @param withdrawalAllowed withdrawal_allowed
      */
-    public record MerchantSettings(EffectiveAccountTypes accountTypes, EffectiveAccountType clearanceAccountType, EffectiveFlag crossWalletTopUp, List<LockedSetting> locked, String merchantId, MerchantOwnSettings own, EffectiveRechargeTiers rechargeTiers, EffectiveFlag smsVerificationToOpen, EffectiveWalletGroup walletGroup, EffectiveFlag withdrawalAllowed) implements JsonModel {
+    public record MerchantSettings(EffectiveAccountTypes accountTypes, EffectiveAccountType clearanceAccountType, EffectiveFlag crossWalletTopUp, List<LockedSetting> locked, String merchantId, MerchantOwnSettings own, EffectiveThreshold payPasswordFreeBelow, EffectivePaymentMethods paymentMethods, EffectiveRechargeTiers rechargeTiers, EffectiveFlag smsVerificationToOpen, EffectiveWalletGroup walletGroup, EffectiveFlag withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static MerchantSettings fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "MerchantSettings");
@@ -13923,6 +14677,8 @@ public final class Models {
                     Codec.list(o.get("locked"), x0 -> Codec.model(x0, LockedSetting::fromJson)),
                     Codec.string(o.get("merchant_id")),
                     Codec.model(o.get("own"), MerchantOwnSettings::fromJson),
+                    Codec.model(o.get("pay_password_free_below"), EffectiveThreshold::fromJson),
+                    Codec.model(o.get("payment_methods"), EffectivePaymentMethods::fromJson),
                     Codec.model(o.get("recharge_tiers"), EffectiveRechargeTiers::fromJson),
                     Codec.model(o.get("sms_verification_to_open"), EffectiveFlag::fromJson),
                     Codec.model(o.get("wallet_group"), EffectiveWalletGroup::fromJson),
@@ -13938,6 +14694,8 @@ public final class Models {
             o.put("locked", Codec.toJson(locked));
             o.put("merchant_id", Codec.toJson(merchantId));
             o.put("own", Codec.toJson(own));
+            o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            o.put("payment_methods", Codec.toJson(paymentMethods));
             o.put("recharge_tiers", Codec.toJson(rechargeTiers));
             o.put("sms_verification_to_open", Codec.toJson(smsVerificationToOpen));
             o.put("wallet_group", Codec.toJson(walletGroup));
@@ -13958,6 +14716,8 @@ public final class Models {
             private List<LockedSetting> locked;
             private String merchantId;
             private MerchantOwnSettings own;
+            private EffectiveThreshold payPasswordFreeBelow;
+            private EffectivePaymentMethods paymentMethods;
             private EffectiveRechargeTiers rechargeTiers;
             private EffectiveFlag smsVerificationToOpen;
             private EffectiveWalletGroup walletGroup;
@@ -13995,6 +14755,16 @@ public final class Models {
                 return this;
             }
 
+            public Builder payPasswordFreeBelow(EffectiveThreshold payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(EffectivePaymentMethods paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
             public Builder rechargeTiers(EffectiveRechargeTiers rechargeTiers) {
                 this.rechargeTiers = rechargeTiers;
                 return this;
@@ -14016,7 +14786,7 @@ public final class Models {
             }
 
             public MerchantSettings build() {
-                return new MerchantSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, merchantId, own, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
+                return new MerchantSettings(accountTypes, clearanceAccountType, crossWalletTopUp, locked, merchantId, own, payPasswordFreeBelow, paymentMethods, rechargeTiers, smsVerificationToOpen, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -14913,6 +15683,89 @@ public final class Models {
 
             public OpenMerchantRequest build() {
                 return new OpenMerchantRequest(business, contact, level, memberId, merchantType, name, parentId, scenario, settlementCycle);
+            }
+        }
+    }
+
+    /**
+     * OpenStoreRequest.
+     *
+     * @param address 1 to 200 characters.
+     * @param cashierOperatorId An active operator of the merchant's member who keeps the store's till. (optional)
+     * @param name 1 to 100 characters.
+     * @param payPasswordFreeBelow Below this amount (minor units) no pay password is asked at the store; at or above it, one is. (optional)
+     * @param paymentMethods The payment methods the store takes, over its merchant's: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. (optional)
+     */
+    public record OpenStoreRequest(String address, String cashierOperatorId, String name, Long payPasswordFreeBelow, List<String> paymentMethods) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static OpenStoreRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "OpenStoreRequest");
+            return new OpenStoreRequest(
+                    Codec.string(o.get("address")),
+                    Codec.string(o.get("cashier_operator_id")),
+                    Codec.string(o.get("name")),
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("address", Codec.toJson(address));
+            if (cashierOperatorId != null) o.put("cashier_operator_id", Codec.toJson(cashierOperatorId));
+            o.put("name", Codec.toJson(name));
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link OpenStoreRequest} field by field. */
+        public static final class Builder {
+            private String address;
+            private String cashierOperatorId;
+            private String name;
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
+
+            private Builder() {}
+
+            public Builder address(String address) {
+                this.address = address;
+                return this;
+            }
+
+            public Builder cashierOperatorId(String cashierOperatorId) {
+                this.cashierOperatorId = cashierOperatorId;
+                return this;
+            }
+
+            public Builder name(String name) {
+                this.name = name;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
+            public OpenStoreRequest build() {
+                return new OpenStoreRequest(address, cashierOperatorId, name, payPasswordFreeBelow, paymentMethods);
             }
         }
     }
@@ -16077,6 +16930,7 @@ public final class Models {
      * @param amount amount
      * @param authoriseTimeoutS Authorise only: hold the money for up to this many seconds, to be captured or released. (optional)
      * @param escrow Escrow (担保支付): the receiver is credited as frozen until the payment is released to it or returned to the payer. (optional)
+     * @param familyCardId A family card (亲情卡) granted to the payer (`member_id`): the money comes from the card's owner's account, within the card's limit per payment and per platform m… (optional)
      * @param memberId The payer; or `pay_code`, one of the two. (optional)
      * @param operatorId The enterprise member's operator who makes the request: granted this operation on the accounts the money comes from, within its limits (`operator_not_authorise… (optional)
      * @param orderNumber 1 to 64 printable ASCII characters, unique per API client and kind of order.
@@ -16087,8 +16941,10 @@ public final class Models {
      * @param receiverPlatformAccount A platform account's name (`fee_income`, `channel:alipay`, ...). (optional)
      * @param smsCode With `phone`. (optional)
      * @param splits Split payment (分账): 1 to 10 receivers sharing the amount, instead of `receiver_account_id` or `receiver_platform_account`; not with `allow_split`, `authorise_t… (optional)
+     * @param storeId The receiving merchant's store where the payer pays (`POST /v1/merchants/&#123;id}/stores`): a store of the merchant whose account receives (`store_not_receivers`),… (optional)
+     * @param terminalId The store's terminal that sends the payment: the store's (`terminal_not_stores`), active (`terminal_disabled`); alone, it names its store. Recorded with the st… (optional)
      */
-    public record PayRequest(Boolean allowSplit, long amount, Long authoriseTimeoutS, Boolean escrow, String memberId, String operatorId, String orderNumber, String payCode, String payPassword, String phone, String receiverAccountId, String receiverPlatformAccount, String smsCode, List<SplitRequest> splits) implements JsonModel {
+    public record PayRequest(Boolean allowSplit, long amount, Long authoriseTimeoutS, Boolean escrow, String familyCardId, String memberId, String operatorId, String orderNumber, String payCode, String payPassword, String phone, String receiverAccountId, String receiverPlatformAccount, String smsCode, List<SplitRequest> splits, String storeId, String terminalId) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static PayRequest fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "PayRequest");
@@ -16097,6 +16953,7 @@ public final class Models {
                     Codec.requiredInteger(o, "amount", "PayRequest"),
                     Codec.integer(o.get("authorise_timeout_s")),
                     Codec.bool(o.get("escrow")),
+                    Codec.string(o.get("family_card_id")),
                     Codec.string(o.get("member_id")),
                     Codec.string(o.get("operator_id")),
                     Codec.string(o.get("order_number")),
@@ -16106,7 +16963,9 @@ public final class Models {
                     Codec.string(o.get("receiver_account_id")),
                     Codec.string(o.get("receiver_platform_account")),
                     Codec.string(o.get("sms_code")),
-                    Codec.list(o.get("splits"), x0 -> Codec.model(x0, SplitRequest::fromJson)));
+                    Codec.list(o.get("splits"), x0 -> Codec.model(x0, SplitRequest::fromJson)),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")));
         }
 
         @Override
@@ -16116,6 +16975,7 @@ public final class Models {
             o.put("amount", amount);
             if (authoriseTimeoutS != null) o.put("authorise_timeout_s", Codec.toJson(authoriseTimeoutS));
             if (escrow != null) o.put("escrow", Codec.toJson(escrow));
+            if (familyCardId != null) o.put("family_card_id", Codec.toJson(familyCardId));
             if (memberId != null) o.put("member_id", Codec.toJson(memberId));
             if (operatorId != null) o.put("operator_id", Codec.toJson(operatorId));
             o.put("order_number", Codec.toJson(orderNumber));
@@ -16126,6 +16986,8 @@ public final class Models {
             if (receiverPlatformAccount != null) o.put("receiver_platform_account", Codec.toJson(receiverPlatformAccount));
             if (smsCode != null) o.put("sms_code", Codec.toJson(smsCode));
             if (splits != null) o.put("splits", Codec.toJson(splits));
+            if (storeId != null) o.put("store_id", Codec.toJson(storeId));
+            if (terminalId != null) o.put("terminal_id", Codec.toJson(terminalId));
             return o;
         }
 
@@ -16140,6 +17002,7 @@ public final class Models {
             private long amount;
             private Long authoriseTimeoutS;
             private Boolean escrow;
+            private String familyCardId;
             private String memberId;
             private String operatorId;
             private String orderNumber;
@@ -16150,6 +17013,8 @@ public final class Models {
             private String receiverPlatformAccount;
             private String smsCode;
             private List<SplitRequest> splits;
+            private String storeId;
+            private String terminalId;
 
             private Builder() {}
 
@@ -16175,6 +17040,11 @@ public final class Models {
 
             public Builder escrow(Boolean escrow) {
                 this.escrow = escrow;
+                return this;
+            }
+
+            public Builder familyCardId(String familyCardId) {
+                this.familyCardId = familyCardId;
                 return this;
             }
 
@@ -16228,8 +17098,18 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public PayRequest build() {
-                return new PayRequest(allowSplit, amount, authoriseTimeoutS, escrow, memberId, operatorId, orderNumber, payCode, payPassword, phone, receiverAccountId, receiverPlatformAccount, smsCode, splits);
+                return new PayRequest(allowSplit, amount, authoriseTimeoutS, escrow, familyCardId, memberId, operatorId, orderNumber, payCode, payPassword, phone, receiverAccountId, receiverPlatformAccount, smsCode, splits, storeId, terminalId);
             }
         }
     }
@@ -16242,8 +17122,10 @@ public final class Models {
      * @param orderNumber order_number (optional)
      * @param quoteId A checkout quote of this card (`POST /v1/checkout/quote`): the card pays what it left to pay, and its coupons are redeemed with the payment. No `business_line`… (optional)
      * @param receiverAccountId The member account paid (a merchant's card: an account of that merchant's member).
+     * @param storeId The receiving merchant's store where the card pays (`POST /v1/merchants/&#123;id}/stores`): the receiver's (`store_not_receivers`), active (`store_closed`), taking… (optional)
+     * @param terminalId The store's terminal (`terminal_not_stores`, `terminal_disabled`); alone, it names its store. (optional)
      */
-    public record PayWithCardRequest(Long amount, String businessLine, String orderNumber, String quoteId, String receiverAccountId) implements JsonModel {
+    public record PayWithCardRequest(Long amount, String businessLine, String orderNumber, String quoteId, String receiverAccountId, String storeId, String terminalId) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static PayWithCardRequest fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "PayWithCardRequest");
@@ -16252,7 +17134,9 @@ public final class Models {
                     Codec.string(o.get("business_line")),
                     Codec.string(o.get("order_number")),
                     Codec.string(o.get("quote_id")),
-                    Codec.string(o.get("receiver_account_id")));
+                    Codec.string(o.get("receiver_account_id")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")));
         }
 
         @Override
@@ -16263,6 +17147,8 @@ public final class Models {
             if (orderNumber != null) o.put("order_number", Codec.toJson(orderNumber));
             if (quoteId != null) o.put("quote_id", Codec.toJson(quoteId));
             o.put("receiver_account_id", Codec.toJson(receiverAccountId));
+            if (storeId != null) o.put("store_id", Codec.toJson(storeId));
+            if (terminalId != null) o.put("terminal_id", Codec.toJson(terminalId));
             return o;
         }
 
@@ -16278,6 +17164,8 @@ public final class Models {
             private String orderNumber;
             private String quoteId;
             private String receiverAccountId;
+            private String storeId;
+            private String terminalId;
 
             private Builder() {}
 
@@ -16311,8 +17199,18 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public PayWithCardRequest build() {
-                return new PayWithCardRequest(amount, businessLine, orderNumber, quoteId, receiverAccountId);
+                return new PayWithCardRequest(amount, businessLine, orderNumber, quoteId, receiverAccountId, storeId, terminalId);
             }
         }
     }
@@ -16324,6 +17222,7 @@ public final class Models {
      * @param createdAt created_at
      * @param customerId customer_id
      * @param deductions What was taken from each account, in deduction order.
+     * @param familyCardId The family card (亲情卡) the payer paid with, from its owner's account; null when none.
      * @param holds An authorisation's holds, one per account.
      * @param memberId member_id
      * @param operatorId The enterprise member's operator who made it; null when none was named.
@@ -16336,8 +17235,10 @@ public final class Models {
      * @param remainder What the wallet did not cover, for another payment method (split payment).
      * @param splits A split payment's receivers, in the order given; empty for a payment to one receiver.
      * @param status paying, paid, failed, authorising, authorised, capturing, captured, releasing, released, escrowing, escrowed, escrow_releasing, escrow_released, escrow_returni… One of paying, paid, failed, authorising, authorised, capturing, captured, releasing, released, escrowing, escrowed, escrow_releasing, escrow_released, escrow_returning, escrow_returned.
+     * @param storeId The receiving merchant's store where it was paid; null when none was named.
+     * @param terminalId The store's terminal that sent it; null when none was named.
      */
-    public record Payment(long amount, String createdAt, String customerId, List<Part> deductions, List<Hold> holds, String memberId, String operatorId, String orderNumber, long paid, String reason, String receiverAccountId, long refunded, List<Refund> refunds, long remainder, List<Split> splits, String status) implements JsonModel {
+    public record Payment(long amount, String createdAt, String customerId, List<Part> deductions, String familyCardId, List<Hold> holds, String memberId, String operatorId, String orderNumber, long paid, String reason, String receiverAccountId, long refunded, List<Refund> refunds, long remainder, List<Split> splits, String status, String storeId, String terminalId) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static Payment fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "Payment");
@@ -16346,6 +17247,7 @@ public final class Models {
                     Codec.string(o.get("created_at")),
                     Codec.string(o.get("customer_id")),
                     Codec.list(o.get("deductions"), x0 -> Codec.model(x0, Part::fromJson)),
+                    Codec.string(o.get("family_card_id")),
                     Codec.list(o.get("holds"), x0 -> Codec.model(x0, Hold::fromJson)),
                     Codec.string(o.get("member_id")),
                     Codec.string(o.get("operator_id")),
@@ -16357,7 +17259,9 @@ public final class Models {
                     Codec.list(o.get("refunds"), x0 -> Codec.model(x0, Refund::fromJson)),
                     Codec.requiredInteger(o, "remainder", "Payment"),
                     Codec.list(o.get("splits"), x0 -> Codec.model(x0, Split::fromJson)),
-                    Codec.string(o.get("status")));
+                    Codec.string(o.get("status")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("terminal_id")));
         }
 
         @Override
@@ -16367,6 +17271,7 @@ public final class Models {
             o.put("created_at", Codec.toJson(createdAt));
             o.put("customer_id", Codec.toJson(customerId));
             o.put("deductions", Codec.toJson(deductions));
+            o.put("family_card_id", Codec.toJson(familyCardId));
             o.put("holds", Codec.toJson(holds));
             o.put("member_id", Codec.toJson(memberId));
             o.put("operator_id", Codec.toJson(operatorId));
@@ -16379,6 +17284,8 @@ public final class Models {
             o.put("remainder", remainder);
             o.put("splits", Codec.toJson(splits));
             o.put("status", Codec.toJson(status));
+            o.put("store_id", Codec.toJson(storeId));
+            o.put("terminal_id", Codec.toJson(terminalId));
             return o;
         }
 
@@ -16393,6 +17300,7 @@ public final class Models {
             private String createdAt;
             private String customerId;
             private List<Part> deductions;
+            private String familyCardId;
             private List<Hold> holds;
             private String memberId;
             private String operatorId;
@@ -16405,6 +17313,8 @@ public final class Models {
             private long remainder;
             private List<Split> splits;
             private String status;
+            private String storeId;
+            private String terminalId;
 
             private Builder() {}
 
@@ -16425,6 +17335,11 @@ public final class Models {
 
             public Builder deductions(List<Part> deductions) {
                 this.deductions = deductions;
+                return this;
+            }
+
+            public Builder familyCardId(String familyCardId) {
+                this.familyCardId = familyCardId;
                 return this;
             }
 
@@ -16488,8 +17403,18 @@ public final class Models {
                 return this;
             }
 
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder terminalId(String terminalId) {
+                this.terminalId = terminalId;
+                return this;
+            }
+
             public Payment build() {
-                return new Payment(amount, createdAt, customerId, deductions, holds, memberId, operatorId, orderNumber, paid, reason, receiverAccountId, refunded, refunds, remainder, splits, status);
+                return new Payment(amount, createdAt, customerId, deductions, familyCardId, holds, memberId, operatorId, orderNumber, paid, reason, receiverAccountId, refunded, refunds, remainder, splits, status, storeId, terminalId);
             }
         }
     }
@@ -19083,6 +20008,57 @@ public final class Models {
     }
 
     /**
+     * A re-issue.
+     *
+     * @param orderNumber 1 to 64 printable ASCII characters, unique per API client; derived from the Idempotency-Key when absent. (optional)
+     * @param reason Why (1 to 200 characters).
+     */
+    public record ReissueCardRequest(String orderNumber, String reason) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ReissueCardRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ReissueCardRequest");
+            return new ReissueCardRequest(
+                    Codec.string(o.get("order_number")),
+                    Codec.string(o.get("reason")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            if (orderNumber != null) o.put("order_number", Codec.toJson(orderNumber));
+            o.put("reason", Codec.toJson(reason));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ReissueCardRequest} field by field. */
+        public static final class Builder {
+            private String orderNumber;
+            private String reason;
+
+            private Builder() {}
+
+            public Builder orderNumber(String orderNumber) {
+                this.orderNumber = orderNumber;
+                return this;
+            }
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public ReissueCardRequest build() {
+                return new ReissueCardRequest(orderNumber, reason);
+            }
+        }
+    }
+
+    /**
      * RejectApprovalRequest.
      *
      * @param reason reason
@@ -19127,7 +20103,7 @@ public final class Models {
     /**
      * Rejection.
      *
-     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, sub_merchant_client_refused, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_grade_invalid, card_list_limit_invalid, card_member_already_bound, card_not_active, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_transaction_not_found, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
+     * @param code One of missing_signature, malformed_signature, unknown_client, client_revoked, stale_timestamp, invalid_signature, replayed_nonce, scope_missing, client_bound, provider_product_not_authorised, rate_limited, staff_session_invalid, staff_session_expired, csrf_token_missing, csrf_token_invalid, invalid_credentials, staff_locked, staff_disabled, staff_session_required, approval_not_found, approval_same_staff_member, approval_decided, approval_in_progress, staff_not_found, api_client_not_found, verification_not_found, route_not_found, method_not_allowed, body_too_large, invalid_json, unknown_field, missing_field, invalid_field, invalid_consistency, invalid_idempotency_key, idempotency_key_reused, idempotency_key_in_use, idempotency_key_not_accepted, invalid_id, invalid_query, unknown_parameter, missing_parameter, invalid_cursor, invalid_amount, amount_out_of_range, unknown_currency, invalid_normal_side, invalid_overdraft_limit, invalid_code, invalid_reference, invalid_metadata, invalid_timeout, invalid_batch_size, invalid_action, invalid_limit, invalid_time, invalid_account_ids, invalid_kind, invalid_scope, invalid_status, invalid_result, invalid_role, invalid_operation, invalid_decision, invalid_payout_result, invalid_direction, invalid_purpose, transfer_not_found, exists_with_different_fields, duplicate_id_in_batch, account_not_found, same_account, currency_mismatch, account_closed, debits_blocked, credits_blocked, insufficient_funds, overflow, pending_not_found, pending_already_posted, pending_already_voided, pending_expired, amount_exceeds_pending, linked_event_failed, linked_event_chain_open, account_has_pending, account_not_empty, internal_error, ledger_unavailable, not_ready, request_timeout, audit_unavailable, account_close_required, account_frozen, account_other_member, account_status_unchanged, account_stop_payment, account_type_code_invalid, account_type_duplicate, account_type_exactly_one_must_open_on_activation, account_type_limit_reached, account_type_name_invalid, account_type_not_configured, account_type_not_offered, account_type_overdraft_invalid, account_type_per_member_invalid, address_invalid, authentication_certificate_not_accepted, authentication_channel_invalid, authentication_inconsistent, authentication_not_found, authentication_not_pending, authentication_other_member, authentication_subject_mismatch, authentication_subject_required, authentication_type_unknown, bank_card_not_found, basic_account_exists, card_already_bound, card_holder_invalid, card_holder_mismatch, card_not_members, card_number_check_failed, card_number_invalid, card_security_data_refused, card_token_invalid, certificate_check_failed, certificate_conflict, certificate_format_invalid, certificate_kind_mismatch, certificate_taken, certificate_type_unknown, code_attempts_exhausted, code_expired, code_incorrect, code_policy_invalid, code_sent_too_recently, code_used, company_credit_code_required, concurrent_change, customer_banned, customer_frozen, customer_inconsistent, customer_kind_mismatch, customer_merge_required, customer_merged, customer_not_found, customer_status_unchanged, customer_stop_payment, dormancy_days_invalid, email_invalid, identity_not_found, identity_taken, industry_invalid, last_admin, last_identity, legal_person_certificate_not_personal, licence_expiry_invalid, masked_card_number_invalid, member_account_not_found, member_already_active, member_cancelled, member_has_open_orders, member_kind_mismatch, member_locked, member_not_active, member_not_enterprise, member_not_found, member_not_locked, member_not_real_named, member_recently_active, merchant_business_of_another_customer, merchant_cap_reached, merchant_certificate_required, merchant_contact_invalid, merchant_depth_exceeded, merchant_document_invalid, merchant_documents_missing, merchant_level_not_allowed, merchant_level_required, merchant_level_type_not_allowed, merchant_level_unknown, merchant_limit_exceeded, merchant_limits_invalid, merchant_member_identities_fixed, merchant_member_kind_not_allowed, merchant_move_into_own_subtree, merchant_name_invalid, merchant_not_applying, merchant_not_found, merchant_not_receiving, merchant_not_special, merchant_not_under_review, merchant_parent_not_active, merchant_parent_unknown, merchant_real_name_required, merchant_requires_counter_opening, merchant_review_reason_required, merchant_review_staff_only, merchant_scenario_invalid, merchant_setting_invalid, merchant_setting_locked, merchant_settings_from_above, merchant_status_change_not_allowed, merchant_status_invalid, merchant_tier_bonus_platform_only, merchant_type_code_invalid, merchant_type_unknown, merge_authentication_other_customer, merge_certificate_mismatch, merge_member_not_of_customer, merge_requires_administrator, merge_same_customer, merge_would_lift_restriction, nickname_all_digits, nickname_character_invalid, nickname_length_invalid, operation_not_allowed_for_role, operator_disabled, operator_limit_currency_mismatch, operator_limit_per_day, operator_limit_per_transaction, operator_limits_inconsistent, operator_not_admin, operator_not_authorised, operator_not_found, operator_other_member, operator_removed, operator_status_unchanged, organisation_name_invalid, pay_password_already_set, pay_password_incorrect, pay_password_locked, pay_password_not_set, pay_password_not_six_digits, pay_password_policy_invalid, pay_password_repeated, pay_password_reset_certificate_mismatch, pay_password_reset_phone_required, pay_password_reset_real_name_required, pay_password_sequence, payment_method_not_accepted, phone_change_code_mismatch, phone_change_expired, phone_change_not_found, phone_change_unverified, phone_invalid, phone_unchanged, product_already_signed, product_authorisation_not_child, product_code_invalid, product_fee_rate_invalid, product_from_parent, product_internal_only, product_merchant_not_open, product_not_found, product_not_signed, product_parent_not_signed, product_review_reason_required, product_review_staff_only, product_revoked_by_authoriser_only, product_signing_not_found, product_signing_not_under_review, product_signing_status_change_not_allowed, product_signings_too_many, product_type_not_allowed, provider_authorisation_not_found, provider_authorisations_too_many, provider_not_active, provider_not_service_provider, provider_products_invalid, provider_self, provider_unknown, real_name_invalid, reason_invalid, settlement_account_changed, settlement_account_fixed, settlement_account_invalid, settlement_account_kind_not_accepted, settlement_account_missing, settlement_account_name_mismatch, settlement_account_real_name_required, settlement_account_unverified, settlement_cycle_invalid, staff_name_invalid, store_address_invalid, store_cashier_not_merchants, store_closed, store_limit_reached, store_name_invalid, store_not_found, store_not_receivers, store_settings_invalid, sub_merchant_client_refused, terminal_disabled, terminal_limit_reached, terminal_not_found, terminal_not_stores, terminal_serial_invalid, terminal_serial_taken, third_party_provider_invalid, third_party_subject_invalid, account_not_in_wallet, account_not_members, account_not_rechargeable, account_type_mismatch, adjustment_same_actor, amount_overflow, below_minimum_withdrawal, bonus_spent_exceeds_refund, capture_exceeds_holds, channel_not_configured, clearance_account_unavailable, clearance_not_found, clearance_not_under_review, clearance_review_staff_only, clearance_same_actor, cross_wallet_top_up_not_allowed, daily_transfer_limit_exceeded, deduction_order_invalid, deposit_beneficiary_invalid, deposit_capture_not_allowed, deposit_captured, deposit_not_found, deposit_not_held, deposit_release_not_allowed, deposit_released, duplicate_account, escrow_release_not_allowed, escrow_released, escrow_return_not_allowed, escrow_returned, exceeds_withdrawable, family_card_account_invalid, family_card_holder_no_account, family_card_limit_reached, family_card_limits_invalid, family_card_monthly_limit_exceeded, family_card_not_found, family_card_payment_invalid, family_card_per_payment_limit_exceeded, family_card_revoked, family_card_same_member, fee_rule_invalid, flow_account_not_found, flow_cursor_invalid, flow_limit_invalid, freeze_not_found, hold_timeout_invalid, member_scope_mismatch, minimum_withdrawal_invalid, no_bonus_account, no_holds, not_wallet_account, not_withdrawable, operator_limit_exceeded, operator_required, order_closed, order_not_found, order_not_under_review, order_number_invalid, order_number_reused, order_state_invalid, order_under_review, pay_by_phone_not_allowed, pay_code_expired, pay_code_lookups_limited, pay_code_not_found, pay_code_ttl_invalid, pay_code_used, pay_password_required, payment_limit_exceeded, payment_limits_invalid, payment_not_escrowed, payment_not_refundable, payment_not_split, platform_account_not_found, receiver_not_allowed, receiver_not_found, recharge_below_fee, recharge_not_refundable, recharge_tier_invalid, recharge_tier_unavailable, refund_exceeds_payment, refund_exceeds_recharge, refund_not_allowed, refund_number_reused, same_wallet, sms_verification_required, split_receiver_not_found, split_receivers_invalid, split_refund_exceeds_share, split_share_invalid, split_shares_mismatch, subsidy_account_withdrawable, subsidy_credits_invalid, subsidy_enterprise_only, subsidy_fund_insufficient, subsidy_funding_source_invalid, top_up_members_differ, top_up_same_wallet, transfer_limit_exceeded, transfer_limit_invalid, transfer_not_allowed, wallet_already_clear, wallet_has_held_money, wallet_money_not_clearable, wallet_not_merchants, withdrawal_below_fee, withdrawal_not_offered, card_amount_invalid, card_batch_already_approved_by_role, card_batch_approver_not_authorised, card_batch_not_approved, card_batch_not_found, card_batch_same_approver, card_batch_sold_out, card_cancel_account_outside, card_cancel_refund_invalid, card_cancelled, card_channel_invalid, card_code_attempts_exceeded, card_code_expired, card_code_expiry_invalid, card_code_invalid, card_code_not_found, card_code_quantity_invalid, card_code_rows_invalid, card_code_used, card_codes_exceed_batch, card_count_invalid, card_cursor_invalid, card_discount_invalid, card_expired, card_expiry_forfeited, card_expiry_invalid, card_extension_invalid, card_grade_invalid, card_list_limit_invalid, card_lost, card_member_already_bound, card_not_active, card_not_extendable, card_not_found, card_not_frozen, card_not_rechargeable, card_not_sold, card_not_stored_value, card_not_transferable, card_order_number_required, card_owner_required, card_price_invalid, card_quantity_invalid, card_receiver_outside_scope, card_refund_exceeds_payment, card_reissued, card_segment_full, card_segment_invalid, card_segment_not_found, card_segment_overlaps, card_still_valid, card_transaction_not_found, card_transfer_member_not_active, card_type_name_invalid, card_type_not_found, card_validity_invalid, checkout_coupons_too_many, checkout_lines_invalid, checkout_nothing_to_pay, checkout_quote_expired, checkout_quote_mismatch, checkout_quote_not_found, checkout_quote_used, coupon_expired, coupon_issue_members_invalid, coupon_kind_invalid, coupon_member_limit_reached, coupon_not_found, coupon_not_members, coupon_out_of_scope, coupon_quantity_invalid, coupon_scope_invalid, coupon_stacking_conflict, coupon_template_expired, coupon_template_name_invalid, coupon_template_not_found, coupon_template_repeated, coupon_template_sold_out, coupon_threshold_not_met, coupon_used, coupon_validity_invalid, member_card_number_invalid, bill_not_found, bill_period_invalid, bill_period_not_closed, bill_limit_invalid, bill_cursor_invalid, bill_too_large, webhook_not_found, webhook_delivery_not_found, webhook_url_invalid, webhook_url_not_allowed, webhook_events_invalid, webhook_description_invalid, webhook_limit_reached, webhook_disabled, webhook_disabled_by_client, webhook_cursor_invalid, webhook_limit_invalid, webhook_signature_invalid, webhook_secret_unavailable, balance_monitor_not_found, balance_monitor_target_invalid, balance_monitor_condition_invalid, balance_monitor_limit_reached, balance_monitor_description_invalid.
      * @param message message
      */
     public record Rejection(String code, String message) implements JsonModel {
@@ -19171,6 +20147,48 @@ public final class Models {
 
             public Rejection build() {
                 return new Rejection(code, message);
+            }
+        }
+    }
+
+    /**
+     * A report of a card lost.
+     *
+     * @param reason Why (1 to 200 characters).
+     */
+    public record ReportCardLostRequest(String reason) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static ReportCardLostRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "ReportCardLostRequest");
+            return new ReportCardLostRequest(
+                    Codec.string(o.get("reason")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("reason", Codec.toJson(reason));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link ReportCardLostRequest} field by field. */
+        public static final class Builder {
+            private String reason;
+
+            private Builder() {}
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public ReportCardLostRequest build() {
+                return new ReportCardLostRequest(reason);
             }
         }
     }
@@ -19403,14 +20421,16 @@ public final class Models {
      * @param accountTypes Account type codes, each configured. (optional)
      * @param clearanceAccountType A configured account type: the merchant's member's account of this type receives what an offline clear of a member's wallet takes (unset: the merchant type's f… (optional)
      * @param crossWalletTopUp Whether members move money between their wallet here and at another merchant of the same top that allows it too (`POST /v1/wallet-top-ups`). (optional)
-     * @param locked The settings this merchant locks for every merchant below it (replacing what it locked). (optional)
+     * @param locked The settings this merchant locks for every merchant below it and its stores (replacing what it locked). (optional)
+     * @param payPasswordFreeBelow Below this amount (minor units) no pay password is asked at the merchant's stores; at or above it, one is. (optional)
+     * @param paymentMethods The payment methods taken at the merchant's stores: 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance` (a store may set its own, unless locked). (optional)
      * @param rechargeTiers recharge_tiers (optional)
      * @param smsVerificationToOpen sms_verification_to_open (optional)
      * @param unset Settings given back to what is above. (optional)
      * @param walletGroup Merchants under one top whose settings name one group share their members' wallets. (optional)
      * @param withdrawalAllowed withdrawal_allowed (optional)
      */
-    public record SetMerchantSettingsRequest(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, List<String> unset, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
+    public record SetMerchantSettingsRequest(List<String> accountTypes, String clearanceAccountType, Boolean crossWalletTopUp, List<String> locked, Long payPasswordFreeBelow, List<String> paymentMethods, List<RechargeTierSetting> rechargeTiers, Boolean smsVerificationToOpen, List<String> unset, String walletGroup, Boolean withdrawalAllowed) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static SetMerchantSettingsRequest fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "SetMerchantSettingsRequest");
@@ -19419,6 +20439,8 @@ public final class Models {
                     Codec.string(o.get("clearance_account_type")),
                     Codec.bool(o.get("cross_wallet_top_up")),
                     Codec.list(o.get("locked"), x0 -> Codec.string(x0)),
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)),
                     Codec.list(o.get("recharge_tiers"), x0 -> Codec.model(x0, RechargeTierSetting::fromJson)),
                     Codec.bool(o.get("sms_verification_to_open")),
                     Codec.list(o.get("unset"), x0 -> Codec.string(x0)),
@@ -19433,6 +20455,8 @@ public final class Models {
             if (clearanceAccountType != null) o.put("clearance_account_type", Codec.toJson(clearanceAccountType));
             if (crossWalletTopUp != null) o.put("cross_wallet_top_up", Codec.toJson(crossWalletTopUp));
             if (locked != null) o.put("locked", Codec.toJson(locked));
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
             if (rechargeTiers != null) o.put("recharge_tiers", Codec.toJson(rechargeTiers));
             if (smsVerificationToOpen != null) o.put("sms_verification_to_open", Codec.toJson(smsVerificationToOpen));
             if (unset != null) o.put("unset", Codec.toJson(unset));
@@ -19452,6 +20476,8 @@ public final class Models {
             private String clearanceAccountType;
             private Boolean crossWalletTopUp;
             private List<String> locked;
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
             private List<RechargeTierSetting> rechargeTiers;
             private Boolean smsVerificationToOpen;
             private List<String> unset;
@@ -19477,6 +20503,21 @@ public final class Models {
 
             public Builder locked(List<String> locked) {
                 this.locked = locked;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
                 return this;
             }
 
@@ -19506,7 +20547,7 @@ public final class Models {
             }
 
             public SetMerchantSettingsRequest build() {
-                return new SetMerchantSettingsRequest(accountTypes, clearanceAccountType, crossWalletTopUp, locked, rechargeTiers, smsVerificationToOpen, unset, walletGroup, withdrawalAllowed);
+                return new SetMerchantSettingsRequest(accountTypes, clearanceAccountType, crossWalletTopUp, locked, payPasswordFreeBelow, paymentMethods, rechargeTiers, smsVerificationToOpen, unset, walletGroup, withdrawalAllowed);
             }
         }
     }
@@ -19567,6 +20608,71 @@ public final class Models {
 
             public SetPaymentLimitsRequest build() {
                 return new SetPaymentLimitsRequest(accountType, limits, reason);
+            }
+        }
+    }
+
+    /**
+     * SetStoreSettingsRequest.
+     *
+     * @param payPasswordFreeBelow Minor units, 0 or more. (optional)
+     * @param paymentMethods 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. (optional)
+     * @param unset Settings given back to the merchant's (`payment_methods`, `pay_password_free_below`). (optional)
+     */
+    public record SetStoreSettingsRequest(Long payPasswordFreeBelow, List<String> paymentMethods, List<String> unset) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static SetStoreSettingsRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "SetStoreSettingsRequest");
+            return new SetStoreSettingsRequest(
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)),
+                    Codec.list(o.get("unset"), x0 -> Codec.string(x0)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
+            if (unset != null) o.put("unset", Codec.toJson(unset));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link SetStoreSettingsRequest} field by field. */
+        public static final class Builder {
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
+            private List<String> unset;
+
+            private Builder() {}
+
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
+            public Builder unset(List<String> unset) {
+                this.unset = unset;
+                return this;
+            }
+
+            public SetStoreSettingsRequest build() {
+                return new SetStoreSettingsRequest(payPasswordFreeBelow, paymentMethods, unset);
             }
         }
     }
@@ -20233,6 +21339,356 @@ public final class Models {
     }
 
     /**
+     * A merchant's store.
+     *
+     * @param address address
+     * @param cashierOperatorId The operator of the merchant's member who keeps the store's till; null when none was named.
+     * @param closedReason closed_reason
+     * @param createdAt created_at
+     * @param createdBy created_by
+     * @param id id
+     * @param merchantId merchant_id
+     * @param name name
+     * @param ownSettings own_settings
+     * @param settings settings
+     * @param status `active` or `closed`.
+     * @param terminals Its terminals, disabled ones included.
+     * @param updatedAt updated_at
+     */
+    public record Store(String address, String cashierOperatorId, String closedReason, String createdAt, String createdBy, String id, String merchantId, String name, StoreOwnSettings ownSettings, StoreSettingsInEffect settings, String status, long terminals, String updatedAt) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static Store fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "Store");
+            return new Store(
+                    Codec.string(o.get("address")),
+                    Codec.string(o.get("cashier_operator_id")),
+                    Codec.string(o.get("closed_reason")),
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("created_by")),
+                    Codec.string(o.get("id")),
+                    Codec.string(o.get("merchant_id")),
+                    Codec.string(o.get("name")),
+                    Codec.model(o.get("own_settings"), StoreOwnSettings::fromJson),
+                    Codec.model(o.get("settings"), StoreSettingsInEffect::fromJson),
+                    Codec.string(o.get("status")),
+                    Codec.requiredInteger(o, "terminals", "Store"),
+                    Codec.string(o.get("updated_at")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("address", Codec.toJson(address));
+            o.put("cashier_operator_id", Codec.toJson(cashierOperatorId));
+            o.put("closed_reason", Codec.toJson(closedReason));
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("created_by", Codec.toJson(createdBy));
+            o.put("id", Codec.toJson(id));
+            o.put("merchant_id", Codec.toJson(merchantId));
+            o.put("name", Codec.toJson(name));
+            o.put("own_settings", Codec.toJson(ownSettings));
+            o.put("settings", Codec.toJson(settings));
+            o.put("status", Codec.toJson(status));
+            o.put("terminals", terminals);
+            o.put("updated_at", Codec.toJson(updatedAt));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link Store} field by field. */
+        public static final class Builder {
+            private String address;
+            private String cashierOperatorId;
+            private String closedReason;
+            private String createdAt;
+            private String createdBy;
+            private String id;
+            private String merchantId;
+            private String name;
+            private StoreOwnSettings ownSettings;
+            private StoreSettingsInEffect settings;
+            private String status;
+            private long terminals;
+            private String updatedAt;
+
+            private Builder() {}
+
+            public Builder address(String address) {
+                this.address = address;
+                return this;
+            }
+
+            public Builder cashierOperatorId(String cashierOperatorId) {
+                this.cashierOperatorId = cashierOperatorId;
+                return this;
+            }
+
+            public Builder closedReason(String closedReason) {
+                this.closedReason = closedReason;
+                return this;
+            }
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder createdBy(String createdBy) {
+                this.createdBy = createdBy;
+                return this;
+            }
+
+            public Builder id(String id) {
+                this.id = id;
+                return this;
+            }
+
+            public Builder merchantId(String merchantId) {
+                this.merchantId = merchantId;
+                return this;
+            }
+
+            public Builder name(String name) {
+                this.name = name;
+                return this;
+            }
+
+            public Builder ownSettings(StoreOwnSettings ownSettings) {
+                this.ownSettings = ownSettings;
+                return this;
+            }
+
+            public Builder settings(StoreSettingsInEffect settings) {
+                this.settings = settings;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder terminals(long terminals) {
+                this.terminals = terminals;
+                return this;
+            }
+
+            public Builder updatedAt(String updatedAt) {
+                this.updatedAt = updatedAt;
+                return this;
+            }
+
+            public Store build() {
+                return new Store(address, cashierOperatorId, closedReason, createdAt, createdBy, id, merchantId, name, ownSettings, settings, status, terminals, updatedAt);
+            }
+        }
+    }
+
+    /**
+     * A page of a merchant's stores.
+     *
+     * @param data data
+     * @param nextCursor next_cursor
+     */
+    public record StoreList(List<Store> data, String nextCursor) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StoreList fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StoreList");
+            return new StoreList(
+                    Codec.list(o.get("data"), x0 -> Codec.model(x0, Store::fromJson)),
+                    Codec.string(o.get("next_cursor")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("data", Codec.toJson(data));
+            o.put("next_cursor", Codec.toJson(nextCursor));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StoreList} field by field. */
+        public static final class Builder {
+            private List<Store> data;
+            private String nextCursor;
+
+            private Builder() {}
+
+            public Builder data(List<Store> data) {
+                this.data = data;
+                return this;
+            }
+
+            public Builder nextCursor(String nextCursor) {
+                this.nextCursor = nextCursor;
+                return this;
+            }
+
+            public StoreList build() {
+                return new StoreList(data, nextCursor);
+            }
+        }
+    }
+
+    /**
+     * What a store sets itself over its merchant's settings (each absent: as its merchant's).
+     *
+     * @param payPasswordFreeBelow Minor units, 0 or more. (optional)
+     * @param paymentMethods 1 to 4 distinct of `pay_code`, `phone_sms`, `card` and `balance`. (optional)
+     */
+    public record StoreOwnSettings(Long payPasswordFreeBelow, List<String> paymentMethods) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StoreOwnSettings fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StoreOwnSettings");
+            return new StoreOwnSettings(
+                    Codec.integer(o.get("pay_password_free_below")),
+                    Codec.list(o.get("payment_methods"), x0 -> Codec.string(x0)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            if (payPasswordFreeBelow != null) o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            if (paymentMethods != null) o.put("payment_methods", Codec.toJson(paymentMethods));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StoreOwnSettings} field by field. */
+        public static final class Builder {
+            private Long payPasswordFreeBelow;
+            private List<String> paymentMethods;
+
+            private Builder() {}
+
+            public Builder payPasswordFreeBelow(Long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder payPasswordFreeBelow(long payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(List<String> paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
+            public StoreOwnSettings build() {
+                return new StoreOwnSettings(payPasswordFreeBelow, paymentMethods);
+            }
+        }
+    }
+
+    /**
+     * StoreReasonRequest.
+     *
+     * @param reason reason
+     */
+    public record StoreReasonRequest(String reason) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StoreReasonRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StoreReasonRequest");
+            return new StoreReasonRequest(
+                    Codec.string(o.get("reason")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("reason", Codec.toJson(reason));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StoreReasonRequest} field by field. */
+        public static final class Builder {
+            private String reason;
+
+            private Builder() {}
+
+            public Builder reason(String reason) {
+                this.reason = reason;
+                return this;
+            }
+
+            public StoreReasonRequest build() {
+                return new StoreReasonRequest(reason);
+            }
+        }
+    }
+
+    /**
+     * The settings in effect at a store: its merchant's, with the store's own over them.
+     *
+     * @param payPasswordFreeBelow Below this amount (minor units) no pay password is asked at the store; at or above it, one is.
+     * @param paymentMethods payment_methods
+     */
+    public record StoreSettingsInEffect(EffectiveThreshold payPasswordFreeBelow, EffectivePaymentMethods paymentMethods) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static StoreSettingsInEffect fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "StoreSettingsInEffect");
+            return new StoreSettingsInEffect(
+                    Codec.model(o.get("pay_password_free_below"), EffectiveThreshold::fromJson),
+                    Codec.model(o.get("payment_methods"), EffectivePaymentMethods::fromJson));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("pay_password_free_below", Codec.toJson(payPasswordFreeBelow));
+            o.put("payment_methods", Codec.toJson(paymentMethods));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link StoreSettingsInEffect} field by field. */
+        public static final class Builder {
+            private EffectiveThreshold payPasswordFreeBelow;
+            private EffectivePaymentMethods paymentMethods;
+
+            private Builder() {}
+
+            public Builder payPasswordFreeBelow(EffectiveThreshold payPasswordFreeBelow) {
+                this.payPasswordFreeBelow = payPasswordFreeBelow;
+                return this;
+            }
+
+            public Builder paymentMethods(EffectivePaymentMethods paymentMethods) {
+                this.paymentMethods = paymentMethods;
+                return this;
+            }
+
+            public StoreSettingsInEffect build() {
+                return new StoreSettingsInEffect(payPasswordFreeBelow, paymentMethods);
+            }
+        }
+    }
+
+    /**
      * One employee's subsidy in a round's request.
      *
      * @param amount amount
@@ -20755,6 +22211,162 @@ public final class Models {
     public static final List<String> SUBSIDY_STATUS_VALUES = List.of("applying", "applied", "refused");
 
     /**
+     * A terminal at a store's counter.
+     *
+     * @param createdAt created_at
+     * @param createdBy created_by
+     * @param disabledReason disabled_reason
+     * @param id id
+     * @param merchantId merchant_id
+     * @param serial The device's serial, unique within the merchant.
+     * @param status `active` or `disabled`.
+     * @param storeId store_id
+     * @param updatedAt updated_at
+     */
+    public record Terminal(String createdAt, String createdBy, String disabledReason, String id, String merchantId, String serial, String status, String storeId, String updatedAt) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static Terminal fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "Terminal");
+            return new Terminal(
+                    Codec.string(o.get("created_at")),
+                    Codec.string(o.get("created_by")),
+                    Codec.string(o.get("disabled_reason")),
+                    Codec.string(o.get("id")),
+                    Codec.string(o.get("merchant_id")),
+                    Codec.string(o.get("serial")),
+                    Codec.string(o.get("status")),
+                    Codec.string(o.get("store_id")),
+                    Codec.string(o.get("updated_at")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("created_at", Codec.toJson(createdAt));
+            o.put("created_by", Codec.toJson(createdBy));
+            o.put("disabled_reason", Codec.toJson(disabledReason));
+            o.put("id", Codec.toJson(id));
+            o.put("merchant_id", Codec.toJson(merchantId));
+            o.put("serial", Codec.toJson(serial));
+            o.put("status", Codec.toJson(status));
+            o.put("store_id", Codec.toJson(storeId));
+            o.put("updated_at", Codec.toJson(updatedAt));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link Terminal} field by field. */
+        public static final class Builder {
+            private String createdAt;
+            private String createdBy;
+            private String disabledReason;
+            private String id;
+            private String merchantId;
+            private String serial;
+            private String status;
+            private String storeId;
+            private String updatedAt;
+
+            private Builder() {}
+
+            public Builder createdAt(String createdAt) {
+                this.createdAt = createdAt;
+                return this;
+            }
+
+            public Builder createdBy(String createdBy) {
+                this.createdBy = createdBy;
+                return this;
+            }
+
+            public Builder disabledReason(String disabledReason) {
+                this.disabledReason = disabledReason;
+                return this;
+            }
+
+            public Builder id(String id) {
+                this.id = id;
+                return this;
+            }
+
+            public Builder merchantId(String merchantId) {
+                this.merchantId = merchantId;
+                return this;
+            }
+
+            public Builder serial(String serial) {
+                this.serial = serial;
+                return this;
+            }
+
+            public Builder status(String status) {
+                this.status = status;
+                return this;
+            }
+
+            public Builder storeId(String storeId) {
+                this.storeId = storeId;
+                return this;
+            }
+
+            public Builder updatedAt(String updatedAt) {
+                this.updatedAt = updatedAt;
+                return this;
+            }
+
+            public Terminal build() {
+                return new Terminal(createdAt, createdBy, disabledReason, id, merchantId, serial, status, storeId, updatedAt);
+            }
+        }
+    }
+
+    /**
+     * A store's terminals.
+     *
+     * @param data data
+     */
+    public record TerminalList(List<Terminal> data) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static TerminalList fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "TerminalList");
+            return new TerminalList(
+                    Codec.list(o.get("data"), x0 -> Codec.model(x0, Terminal::fromJson)));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("data", Codec.toJson(data));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link TerminalList} field by field. */
+        public static final class Builder {
+            private List<Terminal> data;
+
+            private Builder() {}
+
+            public Builder data(List<Terminal> data) {
+                this.data = data;
+                return this;
+            }
+
+            public TerminalList build() {
+                return new TerminalList(data);
+            }
+        }
+    }
+
+    /**
      * What the franchisee the money left owes the one it reached, for the two to settle.
      *
      * @param amount amount
@@ -20999,6 +22611,48 @@ public final class Models {
 
             public Transfer build() {
                 return new Transfer(amount, balancing, code, creditAccountAfter, creditAccountId, debitAccountAfter, debitAccountId, expiresAt, id, kind, linked, metadata, pendingId, pendingStatus, reference, timeoutS, timestamp);
+            }
+        }
+    }
+
+    /**
+     * A transfer to another member.
+     *
+     * @param memberId The member the card passes to.
+     */
+    public record TransferCardRequest(String memberId) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static TransferCardRequest fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "TransferCardRequest");
+            return new TransferCardRequest(
+                    Codec.string(o.get("member_id")));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("member_id", Codec.toJson(memberId));
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link TransferCardRequest} field by field. */
+        public static final class Builder {
+            private String memberId;
+
+            private Builder() {}
+
+            public Builder memberId(String memberId) {
+                this.memberId = memberId;
+                return this;
+            }
+
+            public TransferCardRequest build() {
+                return new TransferCardRequest(memberId);
             }
         }
     }
@@ -21263,6 +22917,129 @@ public final class Models {
 
             public UpdateWebhookRequest build() {
                 return new UpdateWebhookRequest(description, events, url);
+            }
+        }
+    }
+
+    /**
+     * The last run of `sanhu verify` as recorded.
+     *
+     * @param accountsChecked accounts_checked
+     * @param auditEventsChecked The audit events whose chain was walked and holds.
+     * @param details The first findings in words (at most 20).
+     * @param findings The ledger's problems and the audit chain's broken link, counted.
+     * @param finishedAt finished_at
+     * @param id Numbered from 1 in the order runs were recorded.
+     * @param outcome `clean` (no findings) or `problems`. One of clean, problems.
+     * @param ranBy What ran it: `sanhu verify`, with its host when known.
+     * @param startedAt started_at
+     * @param transfersChecked transfers_checked
+     */
+    public record Verification(long accountsChecked, long auditEventsChecked, List<String> details, long findings, String finishedAt, long id, String outcome, String ranBy, String startedAt, long transfersChecked) implements JsonModel {
+        /** Reads the model from a {@link Json} object. */
+        public static Verification fromJson(Object json) {
+            Map<String, Object> o = Codec.object(json, "Verification");
+            return new Verification(
+                    Codec.requiredInteger(o, "accounts_checked", "Verification"),
+                    Codec.requiredInteger(o, "audit_events_checked", "Verification"),
+                    Codec.list(o.get("details"), x0 -> Codec.string(x0)),
+                    Codec.requiredInteger(o, "findings", "Verification"),
+                    Codec.string(o.get("finished_at")),
+                    Codec.requiredInteger(o, "id", "Verification"),
+                    Codec.string(o.get("outcome")),
+                    Codec.string(o.get("ran_by")),
+                    Codec.string(o.get("started_at")),
+                    Codec.requiredInteger(o, "transfers_checked", "Verification"));
+        }
+
+        @Override
+        public Map<String, Object> toJson() {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("accounts_checked", accountsChecked);
+            o.put("audit_events_checked", auditEventsChecked);
+            o.put("details", Codec.toJson(details));
+            o.put("findings", findings);
+            o.put("finished_at", Codec.toJson(finishedAt));
+            o.put("id", id);
+            o.put("outcome", Codec.toJson(outcome));
+            o.put("ran_by", Codec.toJson(ranBy));
+            o.put("started_at", Codec.toJson(startedAt));
+            o.put("transfers_checked", transfersChecked);
+            return o;
+        }
+
+        /** A builder: every field starts absent (null, or 0 and false). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Builds a {@link Verification} field by field. */
+        public static final class Builder {
+            private long accountsChecked;
+            private long auditEventsChecked;
+            private List<String> details;
+            private long findings;
+            private String finishedAt;
+            private long id;
+            private String outcome;
+            private String ranBy;
+            private String startedAt;
+            private long transfersChecked;
+
+            private Builder() {}
+
+            public Builder accountsChecked(long accountsChecked) {
+                this.accountsChecked = accountsChecked;
+                return this;
+            }
+
+            public Builder auditEventsChecked(long auditEventsChecked) {
+                this.auditEventsChecked = auditEventsChecked;
+                return this;
+            }
+
+            public Builder details(List<String> details) {
+                this.details = details;
+                return this;
+            }
+
+            public Builder findings(long findings) {
+                this.findings = findings;
+                return this;
+            }
+
+            public Builder finishedAt(String finishedAt) {
+                this.finishedAt = finishedAt;
+                return this;
+            }
+
+            public Builder id(long id) {
+                this.id = id;
+                return this;
+            }
+
+            public Builder outcome(String outcome) {
+                this.outcome = outcome;
+                return this;
+            }
+
+            public Builder ranBy(String ranBy) {
+                this.ranBy = ranBy;
+                return this;
+            }
+
+            public Builder startedAt(String startedAt) {
+                this.startedAt = startedAt;
+                return this;
+            }
+
+            public Builder transfersChecked(long transfersChecked) {
+                this.transfersChecked = transfersChecked;
+                return this;
+            }
+
+            public Verification build() {
+                return new Verification(accountsChecked, auditEventsChecked, details, findings, finishedAt, id, outcome, ranBy, startedAt, transfersChecked);
             }
         }
     }
@@ -22583,9 +24360,10 @@ public final class Models {
      * A webhook subscription.
      *
      * @param boundMemberId The member the client was bound to when it subscribed: only events of what it reaches are sent. Null for the platform's.
+     * @param clientId The API client whose subscription it is.
      * @param createdAt created_at
      * @param description description
-     * @param disabledReason Why it is disabled: `by_client`, or `failing` (a delivery gave up after its retries).
+     * @param disabledReason Why it is disabled: `by_client`, `by_staff` (the back office), or `failing` (a delivery gave up after its retries).
      * @param events The event types sent (`*`: all).
      * @param id id
      * @param publicKey sanhu's webhook public key (standard base64 of 32 bytes): deliveries of an `ed25519` subscription are signed with it (the same canonical form as requests; docs…
@@ -22595,12 +24373,13 @@ public final class Models {
      * @param updatedAt updated_at
      * @param url url
      */
-    public record WebhookSubscription(String boundMemberId, String createdAt, String description, String disabledReason, List<String> events, String id, String publicKey, String secret, String signature, String status, String updatedAt, String url) implements JsonModel {
+    public record WebhookSubscription(String boundMemberId, String clientId, String createdAt, String description, String disabledReason, List<String> events, String id, String publicKey, String secret, String signature, String status, String updatedAt, String url) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
         public static WebhookSubscription fromJson(Object json) {
             Map<String, Object> o = Codec.object(json, "WebhookSubscription");
             return new WebhookSubscription(
                     Codec.string(o.get("bound_member_id")),
+                    Codec.string(o.get("client_id")),
                     Codec.string(o.get("created_at")),
                     Codec.string(o.get("description")),
                     Codec.string(o.get("disabled_reason")),
@@ -22618,6 +24397,7 @@ public final class Models {
         public Map<String, Object> toJson() {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("bound_member_id", Codec.toJson(boundMemberId));
+            o.put("client_id", Codec.toJson(clientId));
             o.put("created_at", Codec.toJson(createdAt));
             o.put("description", Codec.toJson(description));
             o.put("disabled_reason", Codec.toJson(disabledReason));
@@ -22640,6 +24420,7 @@ public final class Models {
         /** Builds a {@link WebhookSubscription} field by field. */
         public static final class Builder {
             private String boundMemberId;
+            private String clientId;
             private String createdAt;
             private String description;
             private String disabledReason;
@@ -22656,6 +24437,11 @@ public final class Models {
 
             public Builder boundMemberId(String boundMemberId) {
                 this.boundMemberId = boundMemberId;
+                return this;
+            }
+
+            public Builder clientId(String clientId) {
+                this.clientId = clientId;
                 return this;
             }
 
@@ -22715,7 +24501,7 @@ public final class Models {
             }
 
             public WebhookSubscription build() {
-                return new WebhookSubscription(boundMemberId, createdAt, description, disabledReason, events, id, publicKey, secret, signature, status, updatedAt, url);
+                return new WebhookSubscription(boundMemberId, clientId, createdAt, description, disabledReason, events, id, publicKey, secret, signature, status, updatedAt, url);
             }
         }
     }
