@@ -1217,7 +1217,7 @@ on_both_backends!(console_exports_the_search_lists_as_csv_within_their_criteria,
     let routes: Vec<&str> = exports.iter().map(|e| e.event.route.as_str()).collect();
     assert_eq!(routes, ["/v1/orders", "/v1/orders", "/v1/customers", "/v1/merchants"], "{exports:?}");
     let orders = &exports[0].event;
-    assert_eq!(orders.target_ids, [member.clone()]);
+    assert_eq!(orders.target_ids, std::slice::from_ref(&member));
     assert_eq!(orders.status, 200);
     let changes: serde_json::Value = serde_json::from_str(orders.changes.as_deref().unwrap()).unwrap();
     assert_eq!(
