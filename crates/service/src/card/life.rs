@@ -524,7 +524,7 @@ impl Cards {
         for stored in self.store().cards_expiring(now, limit).await? {
             let number = stored.number;
             let _turn = self.turn(format!("card:{number}")).await;
-            match self.expire_in_turn(&number, None, "system:card_expiry").await {
+            match self.expire_in_turn(&number, None, "system").await {
                 Ok(()) => expired += 1,
                 // Changed meanwhile (extended, frozen, re-issued): not this pass's to expire.
                 Err(CardFailure::Rejected(_)) => {}
