@@ -338,7 +338,7 @@ fn party_endpoints() -> Vec<Endpoint> {
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
         adjustments, clearances, deposits, freezes, limits, member_transfers, pay_codes, payments, recharges,
-        statistics, subsidies, top_ups, wallets, withdrawals,
+        settlements, statistics, subsidies, top_ups, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),
@@ -400,6 +400,16 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(statistics::daily_figures, platform(AdminRead)),
         endpoint!(statistics::search_orders, platform(AdminRead)),
         endpoint!(pay_codes::issue_pay_code, member(WalletWrite, PAY_CODE_ISSUING)).secret(),
+        endpoint!(settlements::issue_settlement, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(settlements::list_settlements, member(WalletRead, MERCHANT_PATH)),
+        endpoint!(settlements::get_settlement, member(WalletRead, MERCHANT_PATH)),
+        endpoint!(settlements::settlement_items, member(WalletRead, MERCHANT_PATH)),
+        endpoint!(settlements::confirm_settlement, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(settlements::dispute_settlement, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(settlements::pay_out_settlement, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(settlements::review_settlement_payout, platform(AdminWrite)),
+        endpoint!(settlements::settlement_payout_result, platform(WalletWrite)),
+        endpoint!(settlements::adjust_settlement, platform(AdminWrite)).held(),
     ]
 }
 
