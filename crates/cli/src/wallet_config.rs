@@ -20,6 +20,7 @@
 //! pay_code_ttl_s = 60                   # how long a member's pay code lives (15 to 600)
 //! pay_by_phone = false                  # payments may name the payer by phone and an SMS code
 //! card_code_caller_attempts = 1000      # failed card code redemptions a caller may make for others' members in 15 minutes (5 to 100000)
+//! settlement_monthly_types = []         # merchant types settled monthly; every other type daily
 //!
 //! [wallet.payment_limits.b2b]           # per account type: what a member's payments take from it
 //! per_payment = 50000000                # each may be left out (no limit)
@@ -90,6 +91,7 @@ pub struct WalletFile {
     pay_code_ttl_s: Option<u32>,
     card_code_caller_attempts: Option<i64>,
     pay_by_phone: Option<bool>,
+    settlement_monthly_types: Option<Vec<String>>,
     payment_limits: Option<std::collections::BTreeMap<String, PaymentLimitsFile>>,
 }
 
@@ -229,6 +231,13 @@ pub fn wallet_config(file: Option<WalletFile>, account_types: &AccountTypes) -> 
     if let Some(required) = file.withdrawal_pay_password_required {
         config.withdrawal_pay_password =
             if required { PayPasswordRule::Required } else { PayPasswordRule::NotRequired };
+    }
+    if let Some(types) = file.settlement_monthly_types {
+        for code in &types {
+            sanhu_core::party::merchant::MerchantTypeCode::parse(code)
+                .map_err(|_| anyhow!("wallet.settlement_monthly_types: {code:?} is not a merchant type code"))?;
+        }
+        config.settlement_monthly_types = types;
     }
     if let Some(allowed) = file.pay_by_phone {
         config.pay_by_phone = allowed;
