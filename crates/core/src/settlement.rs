@@ -182,13 +182,21 @@ pub fn commission(amount: i64, rate_bp: u32) -> i64 {
 }
 
 /// What a refund of `refund` gives back of its payment's commission `payment_commission` on a
-/// payment of `payment`: the same part, rounded half up.
-pub fn refund_commission(payment: i64, payment_commission: i64, refund: i64) -> i64 {
-    if payment <= 0 {
+/// payment of `payment`, after earlier refunds of `refunded_before` of the same payment: counted
+/// cumulatively (what all refunds so far give back, rounded half up, less what the earlier ones
+/// gave), so that the refunds of a payment never give back more than its commission.
+pub fn refund_commission(payment: i64, payment_commission: i64, refunded_before: i64, refund: i64) -> i64 {
+    if payment <= 0 || payment_commission <= 0 {
         return 0;
     }
-    let scaled = i128::from(payment_commission) * i128::from(refund);
-    ((2 * scaled + i128::from(payment)) / (2 * i128::from(payment))) as i64
+    let part = |refunded: i64| -> i128 {
+        let refunded = i128::from(refunded.clamp(0, payment));
+        let scaled = i128::from(payment_commission) * refunded;
+        (2 * scaled + i128::from(payment)) / (2 * i128::from(payment))
+    };
+    let before = part(refunded_before);
+    let after = part(refunded_before.saturating_add(refund)).min(i128::from(payment_commission));
+    (after - before).max(0) as i64
 }
 
 /// What a statement item is.
@@ -344,10 +352,15 @@ pub enum Status {
     Corrected,
     /// Its net was negative: carried into the next statement, nothing to confirm or pay.
     CarriedForward,
+    /// Recorded with its chain (commission, adjustments, hold) before the ledger moved it; a rerun
+    /// of the issue completes it (the chain's ids are the statement's).
+    Issuing,
+    /// The ledger refused its chain (nothing moved): the period is issued again under its number.
+    Refused,
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 10] = [
         Status::Issued,
         Status::Confirmed,
         Status::Disputed,
@@ -356,6 +369,8 @@ impl Status {
         Status::PayoutFailed,
         Status::Corrected,
         Status::CarriedForward,
+        Status::Issuing,
+        Status::Refused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -368,6 +383,8 @@ impl Status {
             Status::PayoutFailed => "payout_failed",
             Status::Corrected => "corrected",
             Status::CarriedForward => "carried_forward",
+            Status::Issuing => "issuing",
+            Status::Refused => "refused",
         }
     }
 
@@ -416,11 +433,31 @@ mod tests {
         assert_eq!(commission(1_249, 60), 7);
         assert_eq!(commission(0, 60), 0);
         // Half of a payment of 12.50 (commission 8) gives back 4; a third of 30.00 (18) gives 6.
-        assert_eq!(refund_commission(1_250, 8, 625), 4);
-        assert_eq!(refund_commission(3_000, 18, 1_000), 6);
+        assert_eq!(refund_commission(1_250, 8, 0, 625), 4);
+        assert_eq!(refund_commission(3_000, 18, 0, 1_000), 6);
         // A 1-fen refund of a 12.50 payment gives back 8 × 1 / 1250 = 0.0064: 0.
-        assert_eq!(refund_commission(1_250, 8, 1), 0);
-        assert_eq!(refund_commission(1_250, 8, 1_250), 8);
+        assert_eq!(refund_commission(1_250, 8, 0, 1), 0);
+        assert_eq!(refund_commission(1_250, 8, 0, 1_250), 8);
+    }
+
+    #[test]
+    fn partial_refunds_give_back_the_commission_cumulatively_never_more_than_was_taken() {
+        // 1.00 at 60 bp: commission 0.6 fen, rounded to 1.
+        assert_eq!(commission(100, 60), 1);
+        // Three partial refunds (40 + 30 + 30): cumulatively 0.4→0, 0.7→1, 1→1: 0 + 1 + 0.
+        let steps = [(0, 40), (40, 30), (70, 30)];
+        let back: Vec<i64> = steps.iter().map(|&(before, r)| refund_commission(100, 1, before, r)).collect();
+        assert_eq!(back, vec![0, 1, 0]);
+        // Two halves: 0.5 → 1 then 1 → 1: 1 + 0, not 1 + 1.
+        assert_eq!(refund_commission(100, 1, 0, 50) + refund_commission(100, 1, 50, 50), 1);
+        // 12.50 (commission 8) refunded in three parts 4.17 + 4.17 + 4.16: each rounded on its own
+        // 2.67→3, 2.67→3, 2.66→3 would give back 9; cumulatively 3 + 2 + 3 = 8.
+        let three = [(0, 417), (417, 417), (834, 416)];
+        let back: Vec<i64> = three.iter().map(|&(before, r)| refund_commission(1_250, 8, before, r)).collect();
+        assert_eq!(back, vec![3, 2, 3]);
+        assert_eq!(back.iter().sum::<i64>(), 8);
+        // Refunds beyond the payment (never expected) give back nothing more.
+        assert_eq!(refund_commission(1_250, 8, 1_250, 100), 0);
     }
 
     #[test]

@@ -63,7 +63,9 @@ pub struct StatementJson {
     /// What it carries into the next statement (a negative net with the commission and adjustments
     /// that did not move).
     carried_out: CarriedJson,
-    /// issued, confirmed, disputed, paying, paid, payout_failed, corrected or carried_forward.
+    /// issued, confirmed, disputed, paying, paid, payout_failed, corrected or carried_forward; `issuing`
+    /// while its ledger chain is being applied (an issue of the period finishes it) and `refused` when the
+    /// ledger refused that chain (nothing moved; the period is issued again under its number).
     status: String,
     #[schema(required)]
     dispute_reason: Option<String>,

@@ -305,3 +305,103 @@ on_both_backends!(the_run_issues_every_closed_period_since_the_last_statement, |
     let again = api.state.wallets().settle_merchants(clock::now()).await.unwrap();
     assert_eq!(again.issued, 0);
 });
+
+on_both_backends!(an_issue_cut_off_after_the_ledger_moved_is_finished_by_the_rerun_to_the_cent, |db| {
+    let api = app(db).await;
+    let (last, start1) = month(1);
+    let (_, a, receipts) = canteen(&api, 1).await;
+    let dave = employee(&api, "13800000004", start1).await;
+    commit(&api, start1, &[(dave, receipts, 3_000, "pay", "C-1", "{}"), (dave, receipts, 1_250, "pay", "C-2", "{}")]).await;
+    let path = format!("/v1/merchants/{a}/settlements");
+    let fee_income = api.platform_balance("fee_income").await;
+    // The book cannot be written: the run records the statement and the ledger moves its chain, the
+    // end is not written (as a crash between them).
+    sanhu_testkit::faults::refuse_rows(&api.db, "refuse_books", "party_records", "NEW.kind = 'settlement_book'").await;
+    let pass = api.state.wallets().settle_merchants(clock::now()).await.unwrap();
+    assert_eq!((pass.issued, pass.failed), (0, 1));
+    let recorded = ok(api.get(&format!("{path}/S000001")).await).await;
+    assert_eq!(recorded["status"], "issuing");
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 18 + 8, "the ledger moved");
+    sanhu_testkit::faults::allow_rows(&api.db, "refuse_books", "party_records").await;
+    // The rerun finishes it with the same transfers: nothing moves twice, the figures to the cent.
+    let issued = ok(api.post(&path, json!({"month": last})).await).await;
+    assert_eq!((issued["number"].as_str(), issued["status"].as_str()), (Some("S000001"), Some("issued")));
+    assert_eq!(figures(&issued), [4_250, 0, 26, 0, 4_224]);
+    assert_eq!(issued["held"], json!(4_224));
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 26);
+    assert_eq!(api.balance(&receipts.to_string()).await, 4_224);
+    api.post(&path, json!({"month": last})).await.assert_error(StatusCode::CONFLICT, "settlement_period_overlaps");
+    let again = api.state.wallets().settle_merchants(clock::now()).await.unwrap();
+    assert_eq!((again.issued, again.failed), (0, 0));
+    let listed = ok(api.get(&path).await).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    api.verify_clean().await;
+});
+
+on_both_backends!(a_correction_of_an_older_period_adds_to_the_carried_net_it_does_not_replace_it, |db| {
+    let api = app(db).await;
+    let ((third, start3), (second, start2), (last, start1)) = (month(3), month(2), month(1));
+    let (_, b, receipts) = canteen(&api, 2).await;
+    let erin = employee(&api, "13800000005", start3).await;
+    commit(&api, start3, &[(erin, receipts, 1_000, "pay", "D-1", "{}")]).await;
+    commit(&api, start2, &[(erin, receipts, 2_000, "pay", "D-2", "{}")]).await;
+    commit(&api, start1, &[(erin, receipts, 4_000, "pay", "D-3", "{}")]).await;
+    let path = format!("/v1/merchants/{b}/settlements");
+    let fee_income = api.platform_balance("fee_income").await;
+    ok(api.post(&path, json!({"month": third})).await).await;
+    ok(api.post(&format!("{path}/S000001/dispute"), json!({"reason": "场地费未扣"})).await).await;
+    // The next period is issued meanwhile, with a negative net carried: −30.12.
+    adjust(&api, &b, -5_000, "设备租金").await;
+    let negative = ok(api.post(&path, json!({"month": second})).await).await;
+    assert_eq!(figures(&negative), [2_000, 0, 12, -5_000, -3_012]);
+    assert_eq!(negative["carried_out"]["net"], json!(-3_012));
+    // The correction of the first period has a negative net too (10.00 − 0.06 − 15.00 = −5.06).
+    adjust(&api, &b, -1_500, "场地费 15.00").await;
+    let corrected = ok(api.post(&path, json!({"month": third})).await).await;
+    assert_eq!((corrected["number"].as_str(), corrected["corrects"].as_str()), (Some("S000003"), Some("S000001")));
+    assert_eq!(figures(&corrected), [1_000, 0, 6, -1_500, -506]);
+    assert_eq!(corrected["status"], "carried_forward");
+    // Both carried: −30.12 − 5.06 = −35.18 into the next.
+    let next = ok(api.post(&path, json!({"month": last})).await).await;
+    assert_eq!(figures(&next), [4_000, 0, 24, -3_518, 458]);
+    assert_eq!(next["held"], json!(458));
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 6 + 12 + 24);
+    assert_eq!(api.balance(&receipts.to_string()).await, 7_000 - 42 - 6_500);
+    api.verify_clean().await;
+});
+
+on_both_backends!(a_payout_whose_ledger_call_got_no_answer_is_finished_by_its_retry_or_by_the_run, |db| {
+    let api = app(db).await;
+    let ((second, start2), (last, start1)) = (month(2), month(1));
+    let (_, a, receipts) = canteen(&api, 1).await;
+    let frank = employee(&api, "13800000006", start2).await;
+    commit(&api, start2, &[(frank, receipts, 1_000, "pay", "P-1", "{}")]).await;
+    commit(&api, start1, &[(frank, receipts, 2_000, "pay", "P-2", "{}")]).await;
+    let path = format!("/v1/merchants/{a}/settlements");
+    for month in [&second, &last] {
+        ok(api.post(&path, json!({"month": month})).await).await;
+    }
+    for n in ["S000001", "S000002"] {
+        ok(api.post(&format!("{path}/{n}/confirm"), json!({})).await).await;
+    }
+    // The ledger writes nothing: the payouts' chains get no answer; they stay `paying`.
+    sanhu_testkit::faults::refuse_rows(&api.db, "refuse_transfers", "ledger_transfers", "TRUE").await;
+    for n in ["S000001", "S000002"] {
+        let lost = api.post(&format!("{path}/{n}/payout"), json!({"to": "balance"})).await;
+        assert!(lost.status.is_server_error(), "{} {}", lost.status, lost.text);
+        assert_eq!(ok(api.get(&format!("{path}/{n}")).await).await["status"], "paying");
+    }
+    sanhu_testkit::faults::allow_rows(&api.db, "refuse_transfers", "ledger_transfers").await;
+    // The retry of the payout finishes it.
+    let paid = ok(api.post(&format!("{path}/S000001/payout"), json!({"to": "balance"})).await).await;
+    assert_eq!(paid["status"], "paid");
+    // The run finishes the other once it has been in flight for over a minute (not before).
+    let now = clock::now();
+    api.state.wallets().settle_merchants(now).await.unwrap();
+    assert_eq!(ok(api.get(&format!("{path}/S000002")).await).await["status"], "paying");
+    api.state.wallets().settle_merchants(Timestamp::from_nanos(now.nanos() + 120_000_000_000)).await.unwrap();
+    assert_eq!(ok(api.get(&format!("{path}/S000002")).await).await["status"], "paid");
+    // Both nets are the merchant's balance, once: 9.94 + 19.88.
+    assert_eq!(api.balance(&receipts.to_string()).await, 994 + 1_988);
+    api.verify_clean().await;
+});

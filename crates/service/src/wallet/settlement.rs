@@ -138,6 +138,29 @@ fn statement_id(merchant: MerchantId, number: &str) -> String {
     format!("settlement:{merchant}:{number}")
 }
 
+/// A statement's id from its stored merchant id.
+fn statement_id_of(merchant: &str, number: &str) -> String {
+    format!("settlement:{merchant}:{number}")
+}
+
+/// `book + carried − replaced`, field by field.
+fn add_carried(
+    book: CarriedFigures,
+    carried: CarriedFigures,
+    replaced: CarriedFigures,
+) -> Result<CarriedFigures, WalletFailure> {
+    let field = |b: i64, c: i64, r: i64| {
+        b.checked_add(c)
+            .and_then(|v| v.checked_sub(r))
+            .ok_or_else(|| WalletFailure::Internal(anyhow::anyhow!("a settlement book's carried figures overflow")))
+    };
+    Ok(CarriedFigures {
+        net: field(book.net, carried.net, replaced.net)?,
+        commission: field(book.commission, carried.commission, replaced.commission)?,
+        adjustments: field(book.adjustments, carried.adjustments, replaced.adjustments)?,
+    })
+}
+
 /// One item of a statement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -348,7 +371,19 @@ impl Wallets {
         rules::check_cycle(self.settlement_cycle(&merchant), period.cycle)?;
         period.check_closed(now, self.parties.config().bill_period_closed_after_s)?;
         let mut reader = self.parties.reader();
-        let book = reader.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
+        let mut book = reader.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
+        // A statement recorded but not finished (a crash, the ledger out of reach): finished first,
+        // with the chain it recorded; the answer when it is of this very period.
+        let pending = reader.get::<Statement>(&statement_id(merchant_id, &format!("S{:06}", book.issued + 1))).await?;
+        if let Some(pending) = pending.filter(|s| s.status() == Status::Issuing) {
+            let same = pending.period_start == period.start && pending.period_end == period.end;
+            let done = self.finish_issue(pending, &merchant, actor).await?;
+            if same {
+                return Ok(done);
+            }
+            book = self.parties.reader().get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
+        }
+        let issued_before = book.issued;
         // The statement it corrects: a disputed one of this very period, once an adjustment waits.
         let corrects = match rules::check_overlap(book.last_end.map(Timestamp::from_nanos), &period) {
             Ok(()) => None,
@@ -458,12 +493,6 @@ impl Wallets {
         if let Some(last) = chain.last_mut() {
             last.linked = false;
         }
-        // The money first: a chain the ledger refuses (the receipts were withdrawn meanwhile) leaves
-        // nothing issued. Its ids are the statement's, so a rerun after a crash moves nothing twice.
-        if let Err(refusal) = chain::apply(&self.ledger, chain).await? {
-            tracing::info!(merchant = %merchant_id, code = refusal.code(), "a settlement statement's chain was refused");
-            return Err(refused(SettlementError::ReceiptsShort));
-        }
         let status = if figures.net < 0 { Status::CarriedForward } else { Status::Issued };
         let statement = Statement {
             id: id.clone(),
@@ -487,7 +516,7 @@ impl Wallets {
             hold_id,
             carried_in,
             carried_out: moves.carried.into(),
-            status: status.as_str().to_owned(),
+            status: Status::Issuing.as_str().to_owned(),
             dispute_reason: None,
             corrects: corrects.as_ref().map(|o| o.number.clone()),
             corrected_by: None,
@@ -495,42 +524,109 @@ impl Wallets {
             items,
             issued_at: now,
             updated_at: now,
-            in_flight: Vec::new(),
-            on_success: None,
-            on_refusal: None,
+            in_flight: store_chain(&chain),
+            on_success: Some(status.as_str().to_owned()),
+            on_refusal: Some(Status::Refused.as_str().to_owned()),
         };
+        // The record first, with its chain (`chain::apply`'s rule): a crash after the ledger moved it
+        // leaves an `issuing` statement that the next issue (the run's rerun) finishes with the same
+        // transfers, their ids derived from the statement.
         transact!(&self.parties, WalletFailure, |work| {
-            let mut book = work.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
-            if book.issued + 1 != u32::try_from(number[1..].parse::<u64>().unwrap_or(0)).unwrap_or(0) {
+            let book = work.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
+            let taken = work.get::<Statement>(&id).await?.is_some_and(|s| s.status() != Status::Refused);
+            if book.issued != issued_before || taken {
                 // Another instance issued meanwhile: its statement stands.
                 return Err(refused(SettlementError::PeriodOverlaps));
             }
+            work.put(&statement);
+            Ok(())
+        })?;
+        self.finish_issue(statement, &merchant, actor).await
+    }
+
+    /// Applies an `issuing` statement's chain and, once the ledger took it (now or before), marks it
+    /// issued and writes the merchant's book (and the statement it corrects) in one transaction. A
+    /// chain the ledger refuses (the receipts were withdrawn meanwhile) moved nothing: the statement
+    /// is `refused` and the period issued again under its number.
+    async fn finish_issue(
+        &self,
+        statement: Statement,
+        merchant: &StoredMerchant,
+        actor: &Actor,
+    ) -> Result<Statement, WalletFailure> {
+        let requests = restore_chain(&statement.in_flight)?;
+        let outcome = chain::apply(&self.ledger, requests).await?;
+        let id = statement.id.clone();
+        let books = format!("settlement_book:{}", merchant.id);
+        if let Err(refusal) = outcome {
+            tracing::info!(merchant = %merchant.id, code = refusal.code(), "a settlement statement's chain was refused");
+            transact!(&self.parties, WalletFailure, |work| {
+                let mut s = load(work, &id).await?;
+                if s.status() == Status::Issuing {
+                    s.status = Status::Refused.as_str().to_owned();
+                    s.in_flight = Vec::new();
+                    (s.on_success, s.on_refusal) = (None, None);
+                    s.updated_at = work.now;
+                    work.put(&s);
+                }
+                Ok(())
+            })?;
+            return Err(refused(SettlementError::ReceiptsShort));
+        }
+        transact!(&self.parties, WalletFailure, |work| {
+            let mut s = load(work, &id).await?;
+            if s.status() != Status::Issuing {
+                return Ok(s);
+            }
+            let mut book = work.get::<SettlementBook>(&books).await?.unwrap_or_else(|| new_book(merchant));
+            if s.number != format!("S{:06}", book.issued + 1) {
+                return Err(WalletFailure::Internal(anyhow::anyhow!(
+                    "statement {} is not the next of book {} ({} issued)",
+                    s.number,
+                    book.id,
+                    book.issued
+                )));
+            }
             book.issued += 1;
-            book.last_end = Some(book.last_end.unwrap_or(i64::MIN).max(period.end.nanos()));
-            book.carried = statement.carried_out;
-            book.adjustments.clear();
-            if let Some(old) = &corrects {
-                let mut old = load(work, &old.id).await?;
+            book.last_end = Some(book.last_end.unwrap_or(i64::MIN).max(s.period_end.nanos()));
+            // What the book carries grows by what this statement carries more than the one it
+            // replaces (nothing replaced: all of it). A correction of an older period adds to what
+            // the later statements carry; it never overwrites it.
+            let mut replaced = CarriedFigures::default();
+            if let Some(number) = s.corrects.clone() {
+                let mut old = load(work, &statement_id_of(&s.merchant_id, &number)).await?;
+                replaced = old.carried_out;
                 old.status = Status::Disputed.correct()?.as_str().to_owned();
-                old.corrected_by = Some(number.clone());
+                old.corrected_by = Some(s.number.clone());
                 old.updated_at = work.now;
                 work.put(&old);
-                work.history(&old.id, &old.customer_id, "settlement.corrected", actor, None, json!({ "by": number }));
+                work.history(&old.id, &old.customer_id, "settlement.corrected", actor, None, json!({ "by": s.number }));
             }
+            book.carried = add_carried(book.carried, s.carried_out, replaced)?;
+            // The adjustments it took (an adjustment approved after its record waits for the next).
+            book.adjustments.retain(|a| {
+                let prefix = format!("{}: ", a.id);
+                !s.items.iter().any(|i| {
+                    i.kind == ItemKind::Adjustment.as_str() && i.note.as_deref().is_some_and(|n| n.starts_with(&prefix))
+                })
+            });
+            s.status = s.on_success.take().unwrap_or_else(|| Status::Issued.as_str().to_owned());
+            s.in_flight = Vec::new();
+            s.on_refusal = None;
+            s.updated_at = work.now;
             work.put(&book);
-            work.put(&statement);
-            work.index(SETTLEMENTS_OF_MERCHANT, &merchant.id, &id);
+            work.put(&s);
+            work.index(SETTLEMENTS_OF_MERCHANT, &s.merchant_id, &id);
             work.history(
                 &id,
-                &statement.customer_id,
+                &s.customer_id,
                 "settlement.issued",
                 actor,
                 None,
-                json!({ "period": statement.period, "net": statement.net, "status": statement.status }),
+                json!({ "period": s.period, "net": s.net, "status": s.status }),
             );
-            Ok(())
-        })?;
-        Ok(statement)
+            Ok(s)
+        })
     }
 
     /// The disputed statement of exactly `period`, if the merchant has one.
@@ -601,8 +697,9 @@ impl Wallets {
                     note: None,
                 });
             } else if t.debit_account_id == receipts && t.code == "refund" {
-                let (paid, commission, split) = self.payment_of(receipts, t.reference.as_deref(), rate).await?;
-                let back = if split { 0 } else { rules::refund_commission(paid, commission, t.amount) };
+                let (paid, commission, split, before) =
+                    self.payment_of(receipts, t.reference.as_deref(), rate, t).await?;
+                let back = if split { 0 } else { rules::refund_commission(paid, commission, before, t.amount) };
                 items.push(StatementItem {
                     kind: ItemKind::Refund.as_str().to_owned(),
                     order_number: t.reference.clone(),
@@ -619,15 +716,26 @@ impl Wallets {
     }
 
     /// What the payment of order `reference` paid into the receipts account, the commission on it,
-    /// and whether it was a split payment's share.
+    /// whether it was a split payment's share, and what the refunds of it before `refund` gave back.
     async fn payment_of(
         &self,
         receipts: AccountId,
         reference: Option<&str>,
         rate: u32,
-    ) -> Result<(i64, i64, bool), WalletFailure> {
-        let Some(reference) = reference else { return Ok((0, 0, false)) };
+        refund: &Transfer,
+    ) -> Result<(i64, i64, bool, i64), WalletFailure> {
+        let Some(reference) = reference else { return Ok((0, 0, false, 0)) };
         let transfers = self.parties.store().transfers_by_reference(reference, 200).await?;
+        let before: i64 = transfers
+            .iter()
+            .filter(|t| {
+                t.debit_account_id == receipts
+                    && t.code == "refund"
+                    && matches!(t.kind, TransferKind::Posted | TransferKind::PostPending)
+                    && (t.timestamp, t.id.to_string()) < (refund.timestamp, refund.id.to_string())
+            })
+            .map(|t| t.amount)
+            .sum();
         let (mut paid, mut commission, mut split) = (0i64, 0i64, false);
         for t in transfers.iter().filter(|t| {
             t.credit_account_id == receipts
@@ -641,7 +749,7 @@ impl Wallets {
                 commission += rules::commission(t.amount, rate);
             }
         }
-        Ok((paid, commission, split))
+        Ok((paid, commission, split, before))
     }
 
     /// A statement of the merchant.
@@ -734,6 +842,10 @@ impl Wallets {
     ) -> Result<Statement, WalletFailure> {
         let id = statement_id(merchant_id, number);
         let _turn = self.turn([format!("settlement:{merchant_id}")]).await;
+        if let Some(stuck) = self.in_flight(&id).await? {
+            // A payout whose chain got no answer: the retry finishes it with the same transfers.
+            return self.resume_statement(stuck, actor).await;
+        }
         let statement = transact!(&self.parties, WalletFailure, |work| {
             let mut s = load(work, &id).await?;
             s.status().pay_out()?;
@@ -814,6 +926,10 @@ impl Wallets {
     ) -> Result<Statement, WalletFailure> {
         let id = statement_id(merchant, number);
         let _turn = self.turn([format!("settlement:{merchant}")]).await;
+        if let Some(stuck) = self.in_flight(&id).await? {
+            // The result's chain got no answer: a retry of the result finishes it (the same chain).
+            return self.resume_statement(stuck, actor).await;
+        }
         let statement = transact!(&self.parties, WalletFailure, |work| {
             let mut s = load(work, &id).await?;
             match (succeeded, s.status()) {
@@ -835,6 +951,30 @@ impl Wallets {
             Ok(s)
         })?;
         self.resume_statement(statement, actor).await
+    }
+
+    /// The statement `id` if a payout's chain of it is in flight (recorded, its answer not).
+    async fn in_flight(&self, id: &str) -> Result<Option<Statement>, WalletFailure> {
+        let s = self.parties.reader().get::<Statement>(id).await?.ok_or_else(not_found)?;
+        Ok((s.status() == Status::Paying && !s.in_flight.is_empty()).then_some(s))
+    }
+
+    /// Finishes the merchant's recent payouts whose chain got no answer (in flight for over a
+    /// minute: not one a request is applying now). Returns how many.
+    async fn resume_payouts(&self, merchant: MerchantId, book: &SettlementBook, now: Timestamp) -> Result<usize, WalletFailure> {
+        let before = now.nanos().saturating_sub(60_000_000_000);
+        let mut resumed = 0;
+        for n in (1..=book.issued).rev().take(62) {
+            let id = statement_id(merchant, &format!("S{n:06}"));
+            let _turn = self.turn([format!("settlement:{merchant}")]).await;
+            let Some(stuck) = self.in_flight(&id).await.ok().flatten() else { continue };
+            if stuck.updated_at.nanos() >= before {
+                continue;
+            }
+            self.resume_statement(stuck, &Actor::System).await?;
+            resumed += 1;
+        }
+        Ok(resumed)
     }
 
     /// Applies a statement's chain in flight and records the answer.
@@ -952,6 +1092,7 @@ impl Wallets {
                 let cycle = self.settlement_cycle(&merchant);
                 let result: Result<usize, WalletFailure> = async {
                     let book = self.settlement_book(id).await?;
+                    self.resume_payouts(id, &book, now).await?;
                     let mut period = match book.last_end {
                         Some(end) => Period::containing(&calendar, cycle, Timestamp::from_nanos(end))?,
                         None => {
