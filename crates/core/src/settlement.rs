@@ -213,7 +213,8 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 4] = [ItemKind::Payment, ItemKind::Refund, ItemKind::Adjustment, ItemKind::CarriedForward];
+    pub const ALL: [ItemKind; 4] =
+        [ItemKind::Payment, ItemKind::Refund, ItemKind::Adjustment, ItemKind::CarriedForward];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -126,7 +126,11 @@ impl From<&Statement> for StatementJson {
             dispute_reason: s.dispute_reason.clone(),
             corrects: s.corrects.clone(),
             corrected_by: s.corrected_by.clone(),
-            payout: s.payout.as_ref().map(|p| PayoutJson { to: p.to.clone(), amount: p.amount, status: p.status.clone() }),
+            payout: s.payout.as_ref().map(|p| PayoutJson {
+                to: p.to.clone(),
+                amount: p.amount,
+                status: p.status.clone(),
+            }),
             item_count: s.items.len(),
             issued_at: s.issued_at.to_string(),
         }
@@ -291,7 +295,10 @@ pub async fn list_settlements(
         })
         .transpose()?;
     let page = state.wallets().statements(merchant, after.as_deref(), limit).await?;
-    Ok(Json(StatementPageJson { data: page.statements.iter().map(StatementJson::from).collect(), next_cursor: page.next }))
+    Ok(Json(StatementPageJson {
+        data: page.statements.iter().map(StatementJson::from).collect(),
+        next_cursor: page.next,
+    }))
 }
 
 /// GET /v1/merchants/{id}/settlements/{number}
@@ -344,14 +351,13 @@ pub async fn settlement_items(
         None => 100.min(state.config.page_size_max),
         Some(_) => query.limit(state.config.page_size_max)?,
     } as usize;
-    let after = match query.get("after") {
-        None => 0,
-        Some(a) => a
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n <= 1_000_000)
-            .ok_or_else(|| ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned"))?,
-    };
+    let after =
+        match query.get("after") {
+            None => 0,
+            Some(a) => a.parse::<usize>().ok().filter(|n| *n <= 1_000_000).ok_or_else(|| {
+                ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned")
+            })?,
+        };
     let statement = state.wallets().statement(merchant, &number).await?;
     let items: Vec<ItemJson> = statement.items.iter().skip(after).take(limit).map(ItemJson::from).collect();
     let end = after + items.len();
@@ -552,8 +558,7 @@ pub async fn settlement_payout_result(
     };
     let wallets = state.wallets().clone();
     let statement =
-        run(move || async move { wallets.statement_payout_result(merchant, &number, succeeded, &actor).await })
-            .await?;
+        run(move || async move { wallets.statement_payout_result(merchant, &number, succeeded, &actor).await }).await?;
     Ok(Json(StatementJson::from(&statement)))
 }
 

@@ -371,7 +371,8 @@ impl Wallets {
         rules::check_cycle(self.settlement_cycle(&merchant), period.cycle)?;
         period.check_closed(now, self.parties.config().bill_period_closed_after_s)?;
         let mut reader = self.parties.reader();
-        let mut book = reader.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
+        let mut book =
+            reader.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
         // A statement recorded but not finished (a crash, the ledger out of reach): finished first,
         // with the chain it recorded; the answer when it is of this very period.
         let pending = reader.get::<Statement>(&statement_id(merchant_id, &format!("S{:06}", book.issued + 1))).await?;
@@ -381,7 +382,12 @@ impl Wallets {
             if same {
                 return Ok(done);
             }
-            book = self.parties.reader().get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
+            book = self
+                .parties
+                .reader()
+                .get::<SettlementBook>(&book_id(merchant_id))
+                .await?
+                .unwrap_or_else(|| new_book(&merchant));
         }
         let issued_before = book.issued;
         // The statement it corrects: a disputed one of this very period, once an adjustment waits.
@@ -431,7 +437,8 @@ impl Wallets {
         }));
         let figures = rules::figures(&items.iter().map(StatementItem::figures).collect::<Vec<_>>())
             .map_err(|e| WalletFailure::Internal(e.into()))?;
-        let own_adjustments: i64 = items.iter().filter(|i| i.kind == ItemKind::Adjustment.as_str()).map(|i| i.amount).sum();
+        let own_adjustments: i64 =
+            items.iter().filter(|i| i.kind == ItemKind::Adjustment.as_str()).map(|i| i.amount).sum();
         let already = match &corrects {
             Some(old) => Carried { net: 0, commission: old.moved_commission, adjustments: old.moved_adjustments },
             None => Carried::default(),
@@ -867,7 +874,12 @@ impl Wallets {
             match to {
                 PayoutTarget::Bank => {
                     let review = self
-                        .check_bank_payout(work, super::withdrawal::PayoutTo::Settlement(&merchant), &[receipts], s.held)
+                        .check_bank_payout(
+                            work,
+                            super::withdrawal::PayoutTo::Settlement(&merchant),
+                            &[receipts],
+                            s.held,
+                        )
                         .await?;
                     let p = payout("bank", if review { "reviewing" } else { "approved" });
                     s.payout = Some(p);
@@ -947,7 +959,14 @@ impl Wallets {
             s.on_refusal = Some(Status::Paying.as_str().to_owned());
             s.updated_at = work.now;
             work.put(&s);
-            work.history(&id, &s.customer_id, "settlement.payout_result", actor, None, json!({ "succeeded": succeeded }));
+            work.history(
+                &id,
+                &s.customer_id,
+                "settlement.payout_result",
+                actor,
+                None,
+                json!({ "succeeded": succeeded }),
+            );
             Ok(s)
         })?;
         self.resume_statement(statement, actor).await
@@ -961,7 +980,12 @@ impl Wallets {
 
     /// Finishes the merchant's recent payouts whose chain got no answer (in flight for over a
     /// minute: not one a request is applying now). Returns how many.
-    async fn resume_payouts(&self, merchant: MerchantId, book: &SettlementBook, now: Timestamp) -> Result<usize, WalletFailure> {
+    async fn resume_payouts(
+        &self,
+        merchant: MerchantId,
+        book: &SettlementBook,
+        now: Timestamp,
+    ) -> Result<usize, WalletFailure> {
         let before = now.nanos().saturating_sub(60_000_000_000);
         let mut resumed = 0;
         for n in (1..=book.issued).rev().take(62) {
@@ -1044,7 +1068,8 @@ impl Wallets {
         let _turn = self.turn([format!("settlement:{merchant_id}")]).await;
         let merchant = self.parties.get_merchant(merchant_id).await?;
         transact!(&self.parties, WalletFailure, |work| {
-            let mut book = work.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
+            let mut book =
+                work.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
             let id = format!("adj_{}_{}", merchant_id, book.adjustments.len() + 1 + book.issued as usize * 1000);
             let adjustment = SettlementAdjustment {
                 id,
