@@ -72,8 +72,8 @@ async fn employee(api: &TestApp, phone: &str, at: Timestamp) -> AccountId {
 /// An active canteen (an enterprise merchant) `n`: (its member, merchant id, receipts account).
 async fn canteen(api: &TestApp, n: u32) -> (String, String, AccountId) {
     let code = credit_code(100 + n);
-    let member = enterprise(api, &format!("canteen{n}@example.com"), &format!("1390000010{n}"), "某某科技有限公司", &code)
-        .await;
+    let member =
+        enterprise(api, &format!("canteen{n}@example.com"), &format!("1390000010{n}"), "某某科技有限公司", &code).await;
     let (merchant, receipts) = active_merchant(api, &member, &code).await;
     (member, merchant, AccountId::parse(&receipts).unwrap())
 }
@@ -125,7 +125,9 @@ on_both_backends!(a_canteens_month_is_settled_to_the_cent_confirmed_and_paid_out
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "settlement_cycle_mismatch");
     let (this_month, _) = month(0);
-    api.post(&path, json!({"month": this_month})).await.assert_error(StatusCode::CONFLICT, "settlement_period_not_closed");
+    api.post(&path, json!({"month": this_month}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "settlement_period_not_closed");
 
     let fee_income = api.platform_balance("fee_income").await;
     let statement = ok(api.post(&path, json!({"month": last})).await).await;
@@ -143,7 +145,8 @@ on_both_backends!(a_canteens_month_is_settled_to_the_cent_confirmed_and_paid_out
     // Item by item, each with its order and its ledger transfer.
     let first = ok(api.get(&format!("{path}/S000001/items?limit=3")).await).await;
     let mut items = first["data"].as_array().unwrap().clone();
-    let rest = ok(api.get(&format!("{path}/S000001/items?after={}", first["next_cursor"].as_str().unwrap())).await).await;
+    let rest =
+        ok(api.get(&format!("{path}/S000001/items?after={}", first["next_cursor"].as_str().unwrap())).await).await;
     items.extend(rest["data"].as_array().unwrap().iter().cloned());
     let seen: Vec<(String, String, i64, i64)> = items
         .iter()
@@ -196,7 +199,9 @@ on_both_backends!(a_canteens_month_is_settled_to_the_cent_confirmed_and_paid_out
     let paying = ok(api.post(&payout, json!({"to": "bank"})).await).await;
     assert_eq!((paying["status"].as_str(), paying["payout"]["status"].as_str()), (Some("paying"), Some("reviewing")));
     let result = format!("{path}/S000001/payout/result");
-    api.post(&result, json!({"result": "succeeded"})).await.assert_error(StatusCode::CONFLICT, "settlement_not_paying_out");
+    api.post(&result, json!({"result": "succeeded"}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "settlement_not_paying_out");
     let reviewed = ok(api.post(&format!("{path}/S000001/payout/review"), json!({"decision": "approve"})).await).await;
     assert_eq!(reviewed["payout"]["status"], "approved");
     let in_transit = api.platform_balance("withdrawals_in_transit").await;
@@ -210,7 +215,8 @@ on_both_backends!(a_canteens_month_is_settled_to_the_cent_confirmed_and_paid_out
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 
     // Every change is in the audit log.
-    let audit = ok(api.get("/v1/audit-events?route=/v1/merchants/%7Bid%7D/settlements/%7Bnumber%7D/payout").await).await;
+    let audit =
+        ok(api.get("/v1/audit-events?route=/v1/merchants/%7Bid%7D/settlements/%7Bnumber%7D/payout").await).await;
     // The other canteen's client's refused attempt, the refusal without the product, the payout.
     let codes: Vec<Value> = audit["data"].as_array().unwrap().iter().map(|e| e["error_code"].clone()).collect();
     assert_eq!(codes, [json!("merchant_not_found"), json!("product_not_signed"), Value::Null], "{audit}");
@@ -234,7 +240,8 @@ on_both_backends!(a_disputed_statement_is_corrected_and_a_negative_net_is_carrie
     api.post(&format!("{path}/S000001/dispute"), json!({"reason": ""}))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "settlement_dispute_reason_invalid");
-    let disputed = ok(api.post(&format!("{path}/S000001/dispute"), json!({"reason": "三天停业未扣场地费"})).await).await;
+    let disputed =
+        ok(api.post(&format!("{path}/S000001/dispute"), json!({"reason": "三天停业未扣场地费"})).await).await;
     assert_eq!(disputed["status"], "disputed");
     api.post(&path, json!({"month": third})).await.assert_error(StatusCode::CONFLICT, "settlement_no_correction");
     // An API client alone does not adjust.
@@ -253,7 +260,8 @@ on_both_backends!(a_disputed_statement_is_corrected_and_a_negative_net_is_carrie
     // Two payouts at once: one pays, the other meets a statement no longer confirmed.
     ok(api.post(&format!("{path}/S000002/confirm"), json!({})).await).await;
     let payout = format!("{path}/S000002/payout");
-    let answers = join_all([api.post(&payout, json!({"to": "balance"})), api.post(&payout, json!({"to": "balance"}))]).await;
+    let answers =
+        join_all([api.post(&payout, json!({"to": "balance"})), api.post(&payout, json!({"to": "balance"}))]).await;
     let mut statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
     statuses.sort();
     assert_eq!(statuses, [200, 409], "{:?}", answers.iter().map(|a| a.text.clone()).collect::<Vec<_>>());
@@ -265,7 +273,9 @@ on_both_backends!(a_disputed_statement_is_corrected_and_a_negative_net_is_carrie
     assert_eq!(figures(&negative), [2_000, 0, 12, -5_000, -3_012]);
     assert_eq!(negative["status"], "carried_forward");
     assert_eq!(negative["carried_out"], json!({"net": -3_012, "commission": 12, "adjustments": -5_000}));
-    api.post(&format!("{path}/S000003/confirm"), json!({})).await.assert_error(StatusCode::CONFLICT, "settlement_status_invalid");
+    api.post(&format!("{path}/S000003/confirm"), json!({}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "settlement_status_invalid");
     assert_eq!(api.balance(&receipts.to_string()).await, 7_000 - 6 - 300);
 
     // The month after: 40.00 received less 0.24, and the carried −30.12.
@@ -311,7 +321,8 @@ on_both_backends!(an_issue_cut_off_after_the_ledger_moved_is_finished_by_the_rer
     let (last, start1) = month(1);
     let (_, a, receipts) = canteen(&api, 1).await;
     let dave = employee(&api, "13800000004", start1).await;
-    commit(&api, start1, &[(dave, receipts, 3_000, "pay", "C-1", "{}"), (dave, receipts, 1_250, "pay", "C-2", "{}")]).await;
+    commit(&api, start1, &[(dave, receipts, 3_000, "pay", "C-1", "{}"), (dave, receipts, 1_250, "pay", "C-2", "{}")])
+        .await;
     let path = format!("/v1/merchants/{a}/settlements");
     let fee_income = api.platform_balance("fee_income").await;
     // The book cannot be written: the run records the statement and the ledger moves its chain, the
@@ -403,5 +414,40 @@ on_both_backends!(a_payout_whose_ledger_call_got_no_answer_is_finished_by_its_re
     assert_eq!(ok(api.get(&format!("{path}/S000002")).await).await["status"], "paid");
     // Both nets are the merchant's balance, once: 9.94 + 19.88.
     assert_eq!(api.balance(&receipts.to_string()).await, 994 + 1_988);
+    api.verify_clean().await;
+});
+
+on_both_backends!(three_partial_refunds_give_back_no_more_commission_than_the_payment_paid, |db| {
+    let api = app(db).await;
+    let (last, start1) = month(1);
+    let (_, a, receipts) = canteen(&api, 1).await;
+    let gina = employee(&api, "13800000007", start1).await;
+    // 12.50 (commission 0.075 → 0.08) refunded in three parts 4.17 + 4.17 + 4.16: each on its own would
+    // give back 0.03 three times (0.09); counted cumulatively 0.03 + 0.02 + 0.03 = 0.08.
+    commit(
+        &api,
+        start1,
+        &[
+            (gina, receipts, 1_250, "pay", "R-9", "{}"),
+            (receipts, gina, 417, "refund", "R-9", "{}"),
+            (receipts, gina, 417, "refund", "R-9", "{}"),
+            (receipts, gina, 416, "refund", "R-9", "{}"),
+        ],
+    )
+    .await;
+    let path = format!("/v1/merchants/{a}/settlements");
+    let fee_income = api.platform_balance("fee_income").await;
+    let issued = ok(api.post(&path, json!({"month": last})).await).await;
+    assert_eq!(figures(&issued), [1_250, 1_250, 0, 0, 0]);
+    let items = ok(api.get(&format!("{path}/S000001/items")).await).await;
+    let back: Vec<i64> = items["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "refund")
+        .map(|i| i["commission"].as_i64().unwrap())
+        .collect();
+    assert_eq!(back, [-3, -2, -3]);
+    assert_eq!(api.platform_balance("fee_income").await, fee_income);
     api.verify_clean().await;
 });
