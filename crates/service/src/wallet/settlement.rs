@@ -323,7 +323,7 @@ async fn load(work: &mut Work, id: &str) -> Result<Statement, WalletFailure> {
 impl Wallets {
     /// The cycle a merchant is settled on: monthly for the types configured so, daily otherwise.
     pub fn settlement_cycle(&self, merchant: &StoredMerchant) -> Cycle {
-        if self.config.settlement_monthly_types.iter().any(|t| *t == merchant.merchant_type) {
+        if self.config.settlement_monthly_types.contains(&merchant.merchant_type) {
             Cycle::Monthly
         } else {
             Cycle::Daily
