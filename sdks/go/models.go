@@ -1926,7 +1926,22 @@ const (
 	ErrorCodeModelSettlementAccountNameMismatch             ErrorCodeModel = "settlement_account_name_mismatch"
 	ErrorCodeModelSettlementAccountRealNameRequired         ErrorCodeModel = "settlement_account_real_name_required"
 	ErrorCodeModelSettlementAccountUnverified               ErrorCodeModel = "settlement_account_unverified"
+	ErrorCodeModelSettlementAdjustmentInvalid               ErrorCodeModel = "settlement_adjustment_invalid"
+	ErrorCodeModelSettlementAdjustmentStaffOnly             ErrorCodeModel = "settlement_adjustment_staff_only"
 	ErrorCodeModelSettlementCycleInvalid                    ErrorCodeModel = "settlement_cycle_invalid"
+	ErrorCodeModelSettlementCycleMismatch                   ErrorCodeModel = "settlement_cycle_mismatch"
+	ErrorCodeModelSettlementDisputeReasonInvalid            ErrorCodeModel = "settlement_dispute_reason_invalid"
+	ErrorCodeModelSettlementMerchantInactive                ErrorCodeModel = "settlement_merchant_inactive"
+	ErrorCodeModelSettlementNoCorrection                    ErrorCodeModel = "settlement_no_correction"
+	ErrorCodeModelSettlementNotFound                        ErrorCodeModel = "settlement_not_found"
+	ErrorCodeModelSettlementNotPayingOut                    ErrorCodeModel = "settlement_not_paying_out"
+	ErrorCodeModelSettlementPayoutTargetInvalid             ErrorCodeModel = "settlement_payout_target_invalid"
+	ErrorCodeModelSettlementPeriodInvalid                   ErrorCodeModel = "settlement_period_invalid"
+	ErrorCodeModelSettlementPeriodNotClosed                 ErrorCodeModel = "settlement_period_not_closed"
+	ErrorCodeModelSettlementPeriodOverlaps                  ErrorCodeModel = "settlement_period_overlaps"
+	ErrorCodeModelSettlementReceiptsShort                   ErrorCodeModel = "settlement_receipts_short"
+	ErrorCodeModelSettlementStatusInvalid                   ErrorCodeModel = "settlement_status_invalid"
+	ErrorCodeModelSettlementTooLarge                        ErrorCodeModel = "settlement_too_large"
 	ErrorCodeModelStaffNameInvalid                          ErrorCodeModel = "staff_name_invalid"
 	ErrorCodeModelStoreAddressInvalid                       ErrorCodeModel = "store_address_invalid"
 	ErrorCodeModelStoreCashierNotMerchants                  ErrorCodeModel = "store_cashier_not_merchants"
@@ -3743,6 +3758,142 @@ type Setting struct {
 	Section string `json:"section"`
 	// Its value in effect, as text; a secret's is `[redacted]` (or says it is made up at start).
 	Value string `json:"value"`
+}
+
+// SettlementAdjustment: A settlement adjustment made.
+type SettlementAdjustment struct {
+	Amount     int64   `json:"amount"`
+	Checker    *string `json:"checker"`
+	ID         string  `json:"id"`
+	Maker      string  `json:"maker"`
+	MerchantID string  `json:"merchant_id"`
+	Reason     string  `json:"reason"`
+}
+
+// SettlementAdjustmentRequest: a model of the API.
+type SettlementAdjustmentRequest struct {
+	// Signed, in minor units: positive the platform owes the merchant, negative the merchant owes it.
+	Amount int64  `json:"amount"`
+	Reason string `json:"reason"`
+}
+
+// SettlementCarried: a model of the API.
+type SettlementCarried struct {
+	Adjustments int64 `json:"adjustments"`
+	Commission  int64 `json:"commission"`
+	Net         int64 `json:"net"`
+}
+
+// SettlementDisputeRequest: a model of the API.
+type SettlementDisputeRequest struct {
+	Reason string `json:"reason"`
+}
+
+// SettlementIssueRequest: The period a statement is asked for: a day or a month.
+type SettlementIssueRequest struct {
+	// A day of a daily merchant, `YYYY-MM-DD`.
+	Date *string `json:"date,omitempty"`
+	// A month of a monthly merchant, `YYYY-MM`.
+	Month *string `json:"month,omitempty"`
+}
+
+// SettlementItem: One item of a statement.
+type SettlementItem struct {
+	// Signed: a refund's is negative.
+	Amount int64  `json:"amount"`
+	At     string `json:"at"`
+	// Signed: a refund gives its payment's back.
+	Commission int64 `json:"commission"`
+	// payment, refund, adjustment or carried_forward.
+	Kind string  `json:"kind"`
+	Note *string `json:"note"`
+	// The order number its ledger transfer carries.
+	OrderNumber *string `json:"order_number"`
+	// A split payment's share: no commission.
+	Split bool `json:"split"`
+	// The ledger transfers it is.
+	TransferIds []string `json:"transfer_ids"`
+}
+
+// SettlementItemPage: a model of the API.
+type SettlementItemPage struct {
+	Data       []SettlementItem `json:"data"`
+	NextCursor *string          `json:"next_cursor"`
+}
+
+// SettlementPayout: a model of the API.
+type SettlementPayout struct {
+	Amount int64 `json:"amount"`
+	// reviewing, approved, rejected, succeeded, failed, or kept (to the balance).
+	Status string `json:"status"`
+	// `bank` or `balance`.
+	To string `json:"to"`
+}
+
+// SettlementPayoutRequest: a model of the API.
+type SettlementPayoutRequest struct {
+	// `bank` (the verified settlement account) or `balance` (kept in the receipts account).
+	To string `json:"to"`
+}
+
+// SettlementPayoutResultRequest: a model of the API.
+type SettlementPayoutResultRequest struct {
+	// `succeeded` (the held net is posted) or `failed` (it is released to the merchant's balance).
+	Result string `json:"result"`
+}
+
+// SettlementPayoutReviewRequest: a model of the API.
+type SettlementPayoutReviewRequest struct {
+	// `approve` or `reject` (the net stays held and the statement confirmed).
+	Decision string `json:"decision"`
+}
+
+// SettlementStatement: A settlement statement as the API shows it; amounts in minor units.
+type SettlementStatement struct {
+	// Σ adjustments and a carried-forward net, signed.
+	Adjustments int64 `json:"adjustments"`
+	// What it carries into the next statement (a negative net with the commission and adjustments that did not move).
+	CarriedOut SettlementCarried `json:"carried_out"`
+	// Σ commission, per item rounded half up (refunds give theirs back).
+	Commission  int64   `json:"commission"`
+	CorrectedBy *string `json:"corrected_by"`
+	// The statement it corrects, and the one that corrected it.
+	Corrects   *string `json:"corrects"`
+	CustomerID string  `json:"customer_id"`
+	// `daily` or `monthly`.
+	Cycle         string  `json:"cycle"`
+	DisputeReason *string `json:"dispute_reason"`
+	// The merchant's fee rate of `balance_payment`, in basis points.
+	FeeRateBp int32 `json:"fee_rate_bp"`
+	// Σ payments received.
+	Gross int64 `json:"gross"`
+	// The net set aside in the receipts account for the payout (0: none).
+	Held       int64  `json:"held"`
+	IssuedAt   string `json:"issued_at"`
+	ItemCount  int64  `json:"item_count"`
+	MerchantID string `json:"merchant_id"`
+	// gross − refunds − commission + adjustments.
+	Net int64 `json:"net"`
+	// `S000001`, `S000002`, ... per merchant.
+	Number string            `json:"number"`
+	Payout *SettlementPayout `json:"payout"`
+	// `2026-11-05` or `2026-11`, in the platform's time zone.
+	Period      string `json:"period"`
+	PeriodEnd   string `json:"period_end"`
+	PeriodStart string `json:"period_start"`
+	// The merchant's account the receipts are in and the net is held in.
+	ReceiptsAccountID string `json:"receipts_account_id"`
+	// Σ refunds given.
+	Refunds int64 `json:"refunds"`
+	// issued, confirmed, disputed, paying, paid, payout_failed, corrected or carried_forward; `issuing` while its ledger chain is being applied (an issue of the period finishes it) and `refused` when the l…
+	Status string `json:"status"`
+}
+
+// SettlementStatementPage: a model of the API.
+type SettlementStatementPage struct {
+	Data []SettlementStatement `json:"data"`
+	// Pass as `after` for the next page; null when this page is the last.
+	NextCursor *string `json:"next_cursor"`
 }
 
 // ShareStatus: Where one receiver's share of a split payment is.

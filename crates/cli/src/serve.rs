@@ -90,6 +90,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     tokio::spawn(jobs::prune_webhook_events(state.webhooks().clone(), jobs::WEBHOOK_PRUNE_INTERVAL));
     tokio::spawn(jobs::issue_monthly_bills(state.bills(), Duration::from_secs(MONTHLY_BILLS_INTERVAL_S)));
     let channels = Arc::new(HttpChannelQuery::new(config.channel_status));
+    // Merchants' settlement statements of the periods that have closed, every 600 s.
+    tokio::spawn(jobs::settle_merchants(state.wallets().clone(), Duration::from_secs(jobs::SETTLEMENT_RUN_INTERVAL_S)));
     tokio::spawn(jobs::compensate_recharges(
         state.wallets().clone(),
         channels,

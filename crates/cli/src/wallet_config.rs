@@ -23,6 +23,7 @@
 //! card_code_caller_attempts = 1000      # failed card code redemptions a caller may make for others' members in 15 minutes (5 to 100000)
 //! channel_status_allow_private_targets = true  # status_url may be on the platform's own network
 //! channel_status_allow_plain_http = true       # and on plain http (both refused by default)
+//! settlement_monthly_types = []         # merchant types settled monthly; every other type daily
 //!
 //! [wallet.payment_limits.b2b]           # per account type: what a member's payments take from it
 //! per_payment = 50000000                # each may be left out (no limit)
@@ -97,6 +98,7 @@ pub struct WalletFile {
     /// Where the pay password is required, the most a store's pay-password-free threshold waives it
     /// below, in minor units; absent: 0 (never).
     pay_password_free_max: Option<i64>,
+    settlement_monthly_types: Option<Vec<String>>,
     payment_limits: Option<std::collections::BTreeMap<String, PaymentLimitsFile>>,
     /// Ask channel status endpoints on loopback, private and link-local addresses (a gateway on the
     /// platform's own network); refused otherwise.
@@ -256,6 +258,13 @@ pub fn wallet_config(
     if let Some(max) = file.pay_password_free_max {
         anyhow::ensure!(max >= 0, "wallet.pay_password_free_max: 0 or more minor units");
         config.pay_password_free_max = max;
+    }
+    if let Some(types) = file.settlement_monthly_types {
+        for code in &types {
+            sanhu_core::party::merchant::MerchantTypeCode::parse(code)
+                .map_err(|_| anyhow!("wallet.settlement_monthly_types: {code:?} is not a merchant type code"))?;
+        }
+        config.settlement_monthly_types = types;
     }
     if let Some(allowed) = file.pay_by_phone {
         config.pay_by_phone = allowed;

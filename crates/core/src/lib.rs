@@ -18,6 +18,7 @@ pub mod money;
 pub mod openapi;
 pub mod party;
 pub mod scope;
+pub mod settlement;
 pub mod staff;
 pub mod time;
 pub mod wallet;

@@ -541,6 +541,10 @@ fn head() -> Value {
                 "description": "Bills (账单): a member's bill of a month of the platform's time zone (or of a range), issued once the period has ended and never changed, with each account's opening and closing balance and the period's items by business type; a customer's bill, the sum of its members' bills."
             },
             {
+                "name": "settlements",
+                "description": "Merchant settlement (商户结算): a merchant's statement per day or month of what it received, refunded, the platform's commission and adjustments, its net held until it is confirmed and paid out to the verified settlement account (or kept as balance); disputes corrected by staff's adjustments."
+            },
+            {
                 "name": "webhooks",
                 "description": "Webhooks (通知): subscriptions that have sanhu POST events (recharges credited, payments paid and refunded, withdrawals paid out, status changes, ...) to a URL, signed with sanhu's webhook key, at least once, in order per object, retried for a day; each delivery's attempts are logged."
             },

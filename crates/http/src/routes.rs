@@ -346,7 +346,7 @@ fn party_endpoints() -> Vec<Endpoint> {
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
         adjustments, clearances, deposits, family_cards, freezes, limits, member_transfers, pay_codes, payments,
-        recharges, statistics, subsidies, top_ups, wallets, withdrawals,
+        recharges, settlements, statistics, subsidies, top_ups, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),
@@ -414,6 +414,16 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(family_cards::list_family_cards, member(WalletRead, MEMBER_PATH)),
         endpoint!(family_cards::get_family_card, filtered(WalletRead)),
         endpoint!(family_cards::revoke_family_card, filtered(WalletWrite)),
+        endpoint!(settlements::issue_settlement, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(settlements::list_settlements, member(WalletRead, MERCHANT_PATH)),
+        endpoint!(settlements::get_settlement, member(WalletRead, MERCHANT_PATH)),
+        endpoint!(settlements::settlement_items, member(WalletRead, MERCHANT_PATH)),
+        endpoint!(settlements::confirm_settlement, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(settlements::dispute_settlement, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(settlements::pay_out_settlement, member(WalletWrite, MERCHANT_PATH)),
+        endpoint!(settlements::review_settlement_payout, platform(AdminWrite)),
+        endpoint!(settlements::settlement_payout_result, platform(WalletWrite)),
+        endpoint!(settlements::adjust_settlement, platform(AdminWrite)).held(),
     ]
 }
 

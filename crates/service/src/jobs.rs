@@ -377,3 +377,30 @@ pub async fn issue_monthly_bills(bills: crate::bill::Bills, interval: Duration) 
         }
     }
 }
+
+/// How often the settlement run looks for merchants' closed periods.
+pub const SETTLEMENT_RUN_INTERVAL_S: u64 = 600;
+
+/// Issues every active merchant's settlement statements of the periods closed since its last
+/// ([`crate::wallet::Wallets::settle_merchants`]), every `interval`. One merchant's refusal is logged
+/// and the run goes on with the next.
+pub async fn settle_merchants(wallets: crate::wallet::Wallets, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let started = std::time::Instant::now();
+        let pass = wallets.settle_merchants(clock::now()).await;
+        crate::metrics::job_ran("settle_merchants", pass.is_ok(), started.elapsed());
+        match pass {
+            Ok(pass) if pass.issued == 0 && pass.failed == 0 => {}
+            Ok(pass) => tracing::info!(
+                merchants = pass.merchants,
+                statements.issued = pass.issued,
+                merchants.failed = pass.failed,
+                "issued settlement statements"
+            ),
+            Err(error) => tracing::warn!(error = %error, "settlement run failed; retrying next tick"),
+        }
+    }
+}

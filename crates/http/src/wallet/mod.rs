@@ -33,6 +33,7 @@ pub mod pay_codes;
 pub mod payments;
 pub mod platform;
 pub mod recharges;
+pub mod settlements;
 pub mod statistics;
 pub mod subsidies;
 pub mod top_ups;

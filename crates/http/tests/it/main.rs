@@ -28,6 +28,7 @@ mod products;
 mod providers;
 mod recharge_compensation;
 mod replicas;
+mod settlements;
 mod split_payments;
 mod staff;
 mod stores;

@@ -17,20 +17,21 @@ use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Us
 use sanhu_http::{router, HttpConfig};
 use sanhu_service::party::PartyConfig;
 use sanhu_service::staff::{PasswordHashing, StaffConfig};
+use sanhu_service::wallet::WalletConfig;
 use sanhu_testkit::app::{bound_client, send_to, TestApp, TestResponse};
 use sanhu_testkit::ids::{card_number, CREDIT_CODE, ID_CARD};
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 
 /// A unified social credit code whose first 17 characters end in `n`, with its check character.
-fn credit_code(n: u32) -> String {
+pub(crate) fn credit_code(n: u32) -> String {
     let first17 = format!("91110108MA01{n:05}");
     format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
 }
 
 /// An enterprise type with small limits (30.00 a payment, 50.00 a day, 80.00 a month) and a personal
 /// type, and a cap of 2 merchants per customer.
-fn parties() -> PartyConfig {
+pub(crate) fn parties() -> PartyConfig {
     let code = |c: &str| AccountTypeCode::parse(c).unwrap();
     let enterprise = MerchantTypeSpec {
         code: MerchantTypeCode::parse("enterprise").unwrap(),
@@ -71,15 +72,20 @@ fn parties() -> PartyConfig {
     }
 }
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 /// The staff members who make a merchant's review and approve it (maker-checker).
-const MAKER: &str = "mei.review";
-const CHECKER: &str = "chen.check";
+pub(crate) const MAKER: &str = "mei.review";
+pub(crate) const CHECKER: &str = "chen.check";
 
 /// The API with an API client, and two staff members (cheap password hashing: these tests are about
 /// merchants).
 async fn app(db: TestDatabase) -> TestApp {
-    let mut api = TestApp::new(db, parties(), world::wallet_config()).await;
+    app_with(db, parties(), world::wallet_config()).await
+}
+
+/// [`app`] with these configurations.
+pub(crate) async fn app_with(db: TestDatabase, parties: PartyConfig, wallet: WalletConfig) -> TestApp {
+    let mut api = TestApp::new(db, parties, wallet).await;
     let staff = StaffConfig {
         hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
         login: LoginPolicy::new(3, 600).unwrap(),
@@ -99,7 +105,7 @@ async fn app(db: TestDatabase) -> TestApp {
 }
 
 /// A staff member's POST with their session: (cookie, CSRF token) from signing in.
-async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body: Value) -> TestResponse {
+pub(crate) async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body: Value) -> TestResponse {
     let request = Request::builder()
         .method("POST")
         .uri(path)
@@ -111,7 +117,7 @@ async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body:
     send_to(&app.router, request).await
 }
 
-async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
+pub(crate) async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
     let body = json!({"username": username, "password": PASSWORD});
     let request = Request::builder()
         .method("POST")
@@ -153,7 +159,7 @@ async fn review_refused(app: &TestApp, merchant: &str, decision: Value, status: 
 const CORPORATE_NUMBER: &str = "1100000000000000000001";
 
 /// The platform's word that the merchant's account `number` is verified.
-async fn verify(app: &TestApp, merchant: &str, number: &str) -> TestResponse {
+pub(crate) async fn verify(app: &TestApp, merchant: &str, number: &str) -> TestResponse {
     let body = json!({"verified": true, "account_number": number});
     app.post(&format!("/v1/merchants/{merchant}/settlement-account/verification"), body).await
 }
@@ -163,7 +169,7 @@ fn id_of(body: &Value) -> String {
 }
 
 /// An active enterprise member named `name` with `credit_code`; returns its member id.
-async fn enterprise(app: &TestApp, email: &str, admin_phone: &str, name: &str, credit_code: &str) -> String {
+pub(crate) async fn enterprise(app: &TestApp, email: &str, admin_phone: &str, name: &str, credit_code: &str) -> String {
     let company = json!({
         "name": name, "credit_code": credit_code, "legal_person": "张三",
         "legal_person_certificate_number": ID_CARD, "contact": "李四", "contact_phone": "13912345678",
@@ -196,7 +202,7 @@ fn pay(number: &str, member: &str, amount: i64, receiver: &str) -> Value {
 
 /// A merchant of `member` taken through the review to active; returns (merchant id, its settlement
 /// account id).
-async fn active_merchant(app: &TestApp, member: &str, credit_code: &str) -> (String, String) {
+pub(crate) async fn active_merchant(app: &TestApp, member: &str, credit_code: &str) -> (String, String) {
     let merchant = id_of(
         app.post("/v1/merchants", opening(member, "某某咖啡", credit_code)).await.assert_status(StatusCode::CREATED),
     );

@@ -8,6 +8,7 @@ use sanhu_core::party::{
     pay_password::PayPasswordError, phone_change::PhoneChangeError, product::ProductError, product::ProductNotSigned,
     product::ProviderError, real_name::RealNameError, store::StoreError,
 };
+use sanhu_core::settlement::SettlementError;
 
 pub use crate::failure::{Rejection, CONCURRENT_CHANGE};
 
@@ -66,6 +67,7 @@ rejections_from!(
     ProviderError,
     RealNameError,
     StoreError,
+    SettlementError,
 );
 
 pub const CUSTOMER_NOT_FOUND: Rejection =

@@ -53,6 +53,7 @@ mod recharge;
 mod recharge_refund;
 pub(crate) mod records;
 mod restriction;
+mod settlement;
 mod split;
 mod statistics;
 mod subsidy;
@@ -111,6 +112,10 @@ pub use platform::{PlatformAccount, PlatformAccountView};
 pub use recharge::{OrderTier, RechargeOrder, RechargeRequest, RechargeStatus};
 pub use recharge_refund::{RechargeRefundOrder, RechargeRefundStatus};
 pub use records::OrderNumber;
+pub use settlement::{
+    CarriedFigures, Payout, PayoutTarget, SettlementAdjustment, SettlementBook, SettlementRunPass, Statement,
+    StatementItem, StatementPage, SETTLEMENT_PAGE_MAX,
+};
 pub use split::{ShareRefund, ShareStatus, SplitPaymentRequest, SplitReceiver, SplitShare};
 pub use statistics::{
     DayFigures, Figure, FlowFigures, MonthFigures, OrderKind, OrderPage, OrderSearch, OrderSummary,
@@ -210,6 +215,8 @@ pub struct WalletConfig {
     /// Failed redemptions of card codes a caller may make for members other than its own within the
     /// guessing window, across them all (`card/codes.rs`; core's bounds).
     pub card_code_caller_attempts: i64,
+    /// The merchant types settled monthly (`settlement.rs`); every other type is settled daily.
+    pub settlement_monthly_types: Vec<String>,
 }
 
 impl WalletConfig {
@@ -255,6 +262,7 @@ impl WalletConfig {
             pay_by_phone: false,
             pay_password_free_max: 0,
             card_code_caller_attempts: sanhu_core::card::redemption::CALLER_FAILED_REDEMPTIONS_DEFAULT,
+            settlement_monthly_types: Vec::new(),
         }
     }
 

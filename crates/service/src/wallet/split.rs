@@ -164,6 +164,9 @@ fn same_split(existing: Payment, request: &SplitPaymentRequest) -> Result<Paymen
     }
 }
 
+/// The metadata of a split payment's share paid at once (`settlement.rs` reads it).
+pub(crate) const SPLIT_METADATA: &str = r#"{"split":true}"#;
+
 fn transfer_request(
     next: &mut dyn FnMut() -> sanhu_core::TransferId,
     action: TransferAction,
@@ -290,7 +293,12 @@ impl Wallets {
                     let action = TransferAction::Post { debit_account_id, credit_account_id, amount, balancing: false };
                     (action, BusinessType::Pay.as_str())
                 };
-                let transfer = transfer_request(&mut next, action, code, reference);
+                let mut transfer = transfer_request(&mut next, action, code, reference);
+                if !share.escrow {
+                    // A share paid at once says so: a merchant's settlement takes no commission on it
+                    // (the platform's share was taken at payment).
+                    transfer.metadata = SPLIT_METADATA.to_owned();
+                }
                 share.sources.push(Part { account_id: leg.from, amount: amount.get() });
                 if share.escrow {
                     share.holds.push(HeldPart { pending_id: transfer.id, account_id: leg.from, amount: amount.get() });
@@ -396,7 +404,9 @@ impl Wallets {
                 .iter()
                 .map(|h| {
                     let action = TransferAction::PostPending { pending_id: h.pending_id, amount: None };
-                    transfer_request(&mut next, action, ESCROW_RELEASE_CODE, &reference)
+                    let mut transfer = transfer_request(&mut next, action, ESCROW_RELEASE_CODE, &reference);
+                    transfer.metadata = SPLIT_METADATA.to_owned();
+                    transfer
                 })
                 .collect();
             // A share refunded whole holds nothing: released with nothing to move.

@@ -201,7 +201,6 @@ impl Wallets {
             }
         }
         self.check_withdrawal_pay_password(request.member, request.pay_password.as_deref()).await?;
-        self.parties.card_usable_for_withdrawal(request.member, request.card).await?;
         let currency = self.config.currency;
         let policy = self.config.withdrawal;
         let accounts = WithdrawalAccounts {
@@ -229,10 +228,8 @@ impl Wallets {
                 Err(refusal) => return Err(refusal.into()),
             };
             let taken: Vec<AccountId> = preview.allocations.iter().map(|a| a.account_id).collect();
-            // Money leaving a merchant's account (its settlement account) needs the product signed.
-            for account in &taken {
-                crate::party::products::account_uses(work, *account, PlatformProduct::Withdrawal).await?;
-            }
+            let to = PayoutTo::Card { member: request.member, card: request.card };
+            let needs_review = self.check_bank_payout(work, to, &taken, request.amount).await?;
             let operator = self
                 .operator_acts(work, &member.member, request.operator, Operation::Withdraw, request.amount, &taken)
                 .await?;
@@ -251,11 +248,7 @@ impl Wallets {
                     hold_id: r.id,
                 })
                 .collect();
-            let review = if request.amount < self.config.withdrawal_auto_approve_below {
-                WithdrawalStatus::Approved
-            } else {
-                WithdrawalStatus::Reviewing
-            };
+            let review = if needs_review { WithdrawalStatus::Reviewing } else { WithdrawalStatus::Approved };
             let withdrawal = Withdrawal {
                 id: id.clone(),
                 customer_id: member.member.customer().to_string(),
@@ -434,6 +427,42 @@ impl Wallets {
             Some(refusal) => Err(refusal),
             None => Ok(withdrawal),
         }
+    }
+}
+
+/// Where a payout to a bank goes: a member's withdrawal to its card, or a merchant's settlement
+/// statement to its settlement account.
+pub(crate) enum PayoutTo<'a> {
+    /// A bank card bound to the member in its verified real name.
+    Card { member: MemberId, card: BankCardId },
+    /// The merchant's settlement account, verified as this very account.
+    Settlement(&'a crate::party::merchants::StoredMerchant),
+}
+
+impl Wallets {
+    /// The checks every payout to a bank makes, a member's withdrawal as a merchant's settlement: the
+    /// destination is one the money may go to, money leaving a merchant's account needs the
+    /// `withdrawal` product signed (`accounts`: the accounts the money leaves), and a payout of at least
+    /// `withdrawal_auto_approve_below` waits for review. Answers whether it waits for review.
+    pub(crate) async fn check_bank_payout(
+        &self,
+        work: &mut Work,
+        to: PayoutTo<'_>,
+        accounts: &[AccountId],
+        amount: i64,
+    ) -> Result<bool, WalletFailure> {
+        match to {
+            PayoutTo::Card { member, card } => self.parties.card_usable_for_withdrawal(member, card).await?,
+            PayoutTo::Settlement(merchant) => {
+                if !merchant.settlement_account.as_ref().is_some_and(|a| a.is_verified()) {
+                    return Err(sanhu_core::party::merchant::MerchantError::SettlementAccountUnverified.into());
+                }
+            }
+        }
+        for account in accounts {
+            crate::party::products::account_uses(work, *account, PlatformProduct::Withdrawal).await?;
+        }
+        Ok(amount >= self.config.withdrawal_auto_approve_below)
     }
 }
 
