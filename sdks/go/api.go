@@ -577,7 +577,7 @@ func init() {
 		{"settlement_period_not_closed", 409},
 		{"settlement_period_overlaps", 409},
 		{"settlement_receipts_short", 409},
-		{"settlement_status_invalid", 409},
+		{"settlement_status_conflict", 409},
 		{"settlement_too_large", 422},
 		{"staff_name_invalid", 422},
 		{"store_address_invalid", 422},

@@ -1940,7 +1940,7 @@ const (
 	ErrorCodeModelSettlementPeriodNotClosed                 ErrorCodeModel = "settlement_period_not_closed"
 	ErrorCodeModelSettlementPeriodOverlaps                  ErrorCodeModel = "settlement_period_overlaps"
 	ErrorCodeModelSettlementReceiptsShort                   ErrorCodeModel = "settlement_receipts_short"
-	ErrorCodeModelSettlementStatusInvalid                   ErrorCodeModel = "settlement_status_invalid"
+	ErrorCodeModelSettlementStatusConflict                  ErrorCodeModel = "settlement_status_conflict"
 	ErrorCodeModelSettlementTooLarge                        ErrorCodeModel = "settlement_too_large"
 	ErrorCodeModelStaffNameInvalid                          ErrorCodeModel = "staff_name_invalid"
 	ErrorCodeModelStoreAddressInvalid                       ErrorCodeModel = "store_address_invalid"

@@ -31,7 +31,7 @@ rejection_codes! {
             "the merchant is settled daily or monthly: a statement is issued for its own cycle's periods only",
         PeriodOverlaps => "settlement_period_overlaps", 409,
             "the period overlaps one already issued: the merchant's receipts are settled once",
-        StatusInvalid => "settlement_status_invalid", 409,
+        StatusInvalid => "settlement_status_conflict", 409,
             "the statement's status does not allow this (confirm an issued or disputed one, dispute an issued one, \
              pay out a confirmed one)",
         DisputeReasonInvalid => "settlement_dispute_reason_invalid", 422,

@@ -1886,7 +1886,7 @@ class Error(_Model):
     error: ErrorError
 
 # Every error code the API answers with. A code is stable: never renamed, always with the same status.
-ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'verification_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'payment_method_not_accepted', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_cycle_invalid', 'staff_name_invalid', 'store_address_invalid', 'store_cashier_not_merchants', 'store_closed', 'store_limit_reached', 'store_name_invalid', 'store_not_found', 'store_not_receivers', 'store_settings_invalid', 'sub_merchant_client_refused', 'terminal_disabled', 'terminal_limit_reached', 'terminal_not_found', 'terminal_not_stores', 'terminal_serial_invalid', 'terminal_serial_taken', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'family_card_account_invalid', 'family_card_holder_no_account', 'family_card_limit_reached', 'family_card_limits_invalid', 'family_card_monthly_limit_exceeded', 'family_card_not_found', 'family_card_payment_invalid', 'family_card_per_payment_limit_exceeded', 'family_card_revoked', 'family_card_same_member', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_cancel_account_outside', 'card_cancel_refund_invalid', 'card_cancelled', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_expiry_forfeited', 'card_expiry_invalid', 'card_extension_invalid', 'card_grade_invalid', 'card_list_limit_invalid', 'card_lost', 'card_member_already_bound', 'card_not_active', 'card_not_extendable', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_not_transferable', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_reissued', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_still_valid', 'card_transaction_not_found', 'card_transfer_member_not_active', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_disabled_by_client', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'webhook_signature_invalid', 'webhook_secret_unavailable', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
+ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'verification_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'payment_method_not_accepted', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_adjustment_invalid', 'settlement_adjustment_staff_only', 'settlement_cycle_invalid', 'settlement_cycle_mismatch', 'settlement_dispute_reason_invalid', 'settlement_merchant_inactive', 'settlement_no_correction', 'settlement_not_found', 'settlement_not_paying_out', 'settlement_payout_target_invalid', 'settlement_period_invalid', 'settlement_period_not_closed', 'settlement_period_overlaps', 'settlement_receipts_short', 'settlement_status_conflict', 'settlement_too_large', 'staff_name_invalid', 'store_address_invalid', 'store_cashier_not_merchants', 'store_closed', 'store_limit_reached', 'store_name_invalid', 'store_not_found', 'store_not_receivers', 'store_settings_invalid', 'sub_merchant_client_refused', 'terminal_disabled', 'terminal_limit_reached', 'terminal_not_found', 'terminal_not_stores', 'terminal_serial_invalid', 'terminal_serial_taken', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'family_card_account_invalid', 'family_card_holder_no_account', 'family_card_limit_reached', 'family_card_limits_invalid', 'family_card_monthly_limit_exceeded', 'family_card_not_found', 'family_card_payment_invalid', 'family_card_per_payment_limit_exceeded', 'family_card_revoked', 'family_card_same_member', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_cancel_account_outside', 'card_cancel_refund_invalid', 'card_cancelled', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_expiry_forfeited', 'card_expiry_invalid', 'card_extension_invalid', 'card_grade_invalid', 'card_list_limit_invalid', 'card_lost', 'card_member_already_bound', 'card_not_active', 'card_not_extendable', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_not_transferable', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_reissued', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_still_valid', 'card_transaction_not_found', 'card_transfer_member_not_active', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_disabled_by_client', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'webhook_signature_invalid', 'webhook_secret_unavailable', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
 
 
 @dataclass
@@ -3673,6 +3673,168 @@ class Setting(_Model):
     section: str
     # Its value in effect, as text; a secret's is `[redacted]` (or says it is made up at start).
     value: str
+
+
+@dataclass
+class SettlementAdjustment(_Model):
+    """A settlement adjustment made."""
+
+    amount: int
+    checker: Optional[str]
+    id: str
+    maker: str
+    merchant_id: str
+    reason: str
+
+
+@dataclass
+class SettlementAdjustmentRequest(_Model):
+    """SettlementAdjustmentRequest"""
+
+    # Signed, in minor units: positive the platform owes the merchant, negative the merchant owes it.
+    amount: int
+    reason: str
+
+
+@dataclass
+class SettlementCarried(_Model):
+    """SettlementCarried"""
+
+    adjustments: int
+    commission: int
+    net: int
+
+
+@dataclass
+class SettlementDisputeRequest(_Model):
+    """SettlementDisputeRequest"""
+
+    reason: str
+
+
+@dataclass
+class SettlementIssueRequest(_Model):
+    """The period a statement is asked for: a day or a month."""
+
+    # A day of a daily merchant, `YYYY-MM-DD`.
+    date: Optional[str] = None
+    # A month of a monthly merchant, `YYYY-MM`.
+    month: Optional[str] = None
+
+
+@dataclass
+class SettlementItem(_Model):
+    """One item of a statement."""
+
+    # Signed: a refund's is negative.
+    amount: int
+    at: str
+    # Signed: a refund gives its payment's back.
+    commission: int
+    # payment, refund, adjustment or carried_forward.
+    kind: str
+    note: Optional[str]
+    # The order number its ledger transfer carries.
+    order_number: Optional[str]
+    # A split payment's share: no commission.
+    split: bool
+    # The ledger transfers it is.
+    transfer_ids: List[str]
+
+
+@dataclass
+class SettlementItemPage(_Model):
+    """SettlementItemPage"""
+
+    data: List[SettlementItem]
+    next_cursor: Optional[str]
+
+
+@dataclass
+class SettlementPayout(_Model):
+    """SettlementPayout"""
+
+    amount: int
+    # reviewing, approved, rejected, succeeded, failed, or kept (to the balance).
+    status: str
+    # `bank` or `balance`.
+    to: str
+
+
+@dataclass
+class SettlementPayoutRequest(_Model):
+    """SettlementPayoutRequest"""
+
+    # `bank` (the verified settlement account) or `balance` (kept in the receipts account).
+    to: str
+
+
+@dataclass
+class SettlementPayoutResultRequest(_Model):
+    """SettlementPayoutResultRequest"""
+
+    # `succeeded` (the held net is posted) or `failed` (it is released to the merchant's balance).
+    result: str
+
+
+@dataclass
+class SettlementPayoutReviewRequest(_Model):
+    """SettlementPayoutReviewRequest"""
+
+    # `approve` or `reject` (the net stays held and the statement confirmed).
+    decision: str
+
+
+@dataclass
+class SettlementStatement(_Model):
+    """A settlement statement as the API shows it; amounts in minor units."""
+
+    # Σ adjustments and a carried-forward net, signed.
+    adjustments: int
+    # What it carries into the next statement (a negative net with the commission and adjustments that di…
+    carried_out: SettlementCarried
+    # Σ commission, per item rounded half up (refunds give theirs back).
+    commission: int
+    corrected_by: Optional[str]
+    # The statement it corrects, and the one that corrected it.
+    corrects: Optional[str]
+    customer_id: str
+    # `daily` or `monthly`.
+    cycle: str
+    dispute_reason: Optional[str]
+    # The merchant's fee rate of `balance_payment`, in basis points.
+    fee_rate_bp: int
+    # Σ payments received.
+    gross: int
+    # The net set aside in the receipts account for the payout (0: none).
+    held: int
+    issued_at: str
+    item_count: int
+    merchant_id: str
+    # gross − refunds − commission + adjustments.
+    net: int
+    # `S000001`, `S000002`, ... per merchant.
+    number: str
+    payout: Optional[SettlementPayout]
+    # `2026-11-05` or `2026-11`, in the platform's time zone.
+    period: str
+    period_end: str
+    period_start: str
+    # The merchant's account the receipts are in and the net is held in.
+    receipts_account_id: str
+    # Σ refunds given.
+    refunds: int
+    # issued, confirmed, disputed, paying, paid, payout_failed, corrected or carried_forward; `issuing` w…
+    status: str
+
+
+@dataclass
+class SettlementStatementPage(_Model):
+    """SettlementStatementPage"""
+
+    data: List[SettlementStatement]
+    # Pass as `after` for the next page; null when this page is the last.
+    next_cursor: Optional[str]
 
 # Where one receiver's share of a split payment is.
 ShareStatus = Literal['paid', 'escrowed', 'releasing', 'released']
@@ -6199,6 +6361,87 @@ Setting._fields = (
     ('section', 'section', True, None),
     ('value', 'value', True, None),
 )
+SettlementAdjustment._fields = (
+    ('amount', 'amount', True, None),
+    ('checker', 'checker', True, None),
+    ('id', 'id', True, None),
+    ('maker', 'maker', True, None),
+    ('merchant_id', 'merchant_id', True, None),
+    ('reason', 'reason', True, None),
+)
+SettlementAdjustmentRequest._fields = (
+    ('amount', 'amount', True, None),
+    ('reason', 'reason', True, None),
+)
+SettlementCarried._fields = (
+    ('adjustments', 'adjustments', True, None),
+    ('commission', 'commission', True, None),
+    ('net', 'net', True, None),
+)
+SettlementDisputeRequest._fields = (
+    ('reason', 'reason', True, None),
+)
+SettlementIssueRequest._fields = (
+    ('date', 'date', False, None),
+    ('month', 'month', False, None),
+)
+SettlementItem._fields = (
+    ('amount', 'amount', True, None),
+    ('at', 'at', True, None),
+    ('commission', 'commission', True, None),
+    ('kind', 'kind', True, None),
+    ('note', 'note', True, None),
+    ('order_number', 'order_number', True, None),
+    ('split', 'split', True, None),
+    ('transfer_ids', 'transfer_ids', True, None),
+)
+SettlementItemPage._fields = (
+    ('data', 'data', True, _list(_model(SettlementItem))),
+    ('next_cursor', 'next_cursor', True, None),
+)
+SettlementPayout._fields = (
+    ('amount', 'amount', True, None),
+    ('status', 'status', True, None),
+    ('to', 'to', True, None),
+)
+SettlementPayoutRequest._fields = (
+    ('to', 'to', True, None),
+)
+SettlementPayoutResultRequest._fields = (
+    ('result', 'result', True, None),
+)
+SettlementPayoutReviewRequest._fields = (
+    ('decision', 'decision', True, None),
+)
+SettlementStatement._fields = (
+    ('adjustments', 'adjustments', True, None),
+    ('carried_out', 'carried_out', True, _model(SettlementCarried)),
+    ('commission', 'commission', True, None),
+    ('corrected_by', 'corrected_by', True, None),
+    ('corrects', 'corrects', True, None),
+    ('customer_id', 'customer_id', True, None),
+    ('cycle', 'cycle', True, None),
+    ('dispute_reason', 'dispute_reason', True, None),
+    ('fee_rate_bp', 'fee_rate_bp', True, None),
+    ('gross', 'gross', True, None),
+    ('held', 'held', True, None),
+    ('issued_at', 'issued_at', True, None),
+    ('item_count', 'item_count', True, None),
+    ('merchant_id', 'merchant_id', True, None),
+    ('net', 'net', True, None),
+    ('number', 'number', True, None),
+    ('payout', 'payout', True, _model(SettlementPayout)),
+    ('period', 'period', True, None),
+    ('period_end', 'period_end', True, None),
+    ('period_start', 'period_start', True, None),
+    ('receipts_account_id', 'receipts_account_id', True, None),
+    ('refunds', 'refunds', True, None),
+    ('status', 'status', True, None),
+)
+SettlementStatementPage._fields = (
+    ('data', 'data', True, _list(_model(SettlementStatement))),
+    ('next_cursor', 'next_cursor', True, None),
+)
 Split._fields = (
     ('account_id', 'account_id', True, None),
     ('amount', 'amount', True, None),
@@ -6890,6 +7133,19 @@ __all__ = [
     'SetPaymentLimitsRequest',
     'SetStoreSettingsRequest',
     'Setting',
+    'SettlementAdjustment',
+    'SettlementAdjustmentRequest',
+    'SettlementCarried',
+    'SettlementDisputeRequest',
+    'SettlementIssueRequest',
+    'SettlementItem',
+    'SettlementItemPage',
+    'SettlementPayout',
+    'SettlementPayoutRequest',
+    'SettlementPayoutResultRequest',
+    'SettlementPayoutReviewRequest',
+    'SettlementStatement',
+    'SettlementStatementPage',
     'ShareStatus',
     'Split',
     'SplitReleaseRequest',

@@ -373,7 +373,7 @@ pub async fn settlement_items(
     operation_id = "confirmSettlement",
     summary = "Confirm a settlement statement",
     description = "By the merchant's bound client or the platform: an issued statement, or a disputed one (the dispute \
-        resolved as it stands). 409 `settlement_status_invalid` otherwise.",
+        resolved as it stands). 409 `settlement_status_conflict` otherwise.",
     params(
         ("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("number" = String, Path, description = "The statement's number.", pattern = "^S[0-9]{6}$"),
@@ -448,7 +448,7 @@ struct PayoutBody {
     description = "`to: bank` goes through the withdrawal's checks (the `withdrawal` product signed, the settlement account \
         verified, review from `withdrawal_auto_approve_below`), then waits for the channel's result; `to: balance` releases \
         the held net into the merchant's balance at once. A frozen or closed merchant: 409 `settlement_merchant_inactive`. \
-        Two payouts of one statement give one (the other: 409 `settlement_status_invalid`).",
+        Two payouts of one statement give one (the other: 409 `settlement_status_conflict`).",
     params(
         ("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("number" = String, Path, description = "The statement's number.", pattern = "^S[0-9]{6}$"),

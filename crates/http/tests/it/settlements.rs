@@ -275,7 +275,7 @@ on_both_backends!(a_disputed_statement_is_corrected_and_a_negative_net_is_carrie
     assert_eq!(negative["carried_out"], json!({"net": -3_012, "commission": 12, "adjustments": -5_000}));
     api.post(&format!("{path}/S000003/confirm"), json!({}))
         .await
-        .assert_error(StatusCode::CONFLICT, "settlement_status_invalid");
+        .assert_error(StatusCode::CONFLICT, "settlement_status_conflict");
     assert_eq!(api.balance(&receipts.to_string()).await, 7_000 - 6 - 300);
 
     // The month after: 40.00 received less 0.24, and the carried −30.12.

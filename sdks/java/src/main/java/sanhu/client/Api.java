@@ -563,7 +563,7 @@ public final class Api {
             Map.entry("settlement_period_not_closed", 409),
             Map.entry("settlement_period_overlaps", 409),
             Map.entry("settlement_receipts_short", 409),
-            Map.entry("settlement_status_invalid", 409),
+            Map.entry("settlement_status_conflict", 409),
             Map.entry("settlement_too_large", 422),
             Map.entry("staff_name_invalid", 422),
             Map.entry("store_address_invalid", 422),
