@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{code, ApiError};
-use crate::json::parse_body;
+use crate::json::{parse_body, parse_body_or_empty};
 use crate::party::merchants::merchant_id;
 use crate::party::{run, ClientActor};
 use crate::principal::ApprovedRequest;
 use crate::query::QueryParams;
+use crate::wallet::recharges::EmptyBody;
 use crate::AppState;
 
 /// A settlement statement as the API shows it; amounts in minor units.
@@ -378,13 +379,16 @@ pub async fn settlement_items(
         ("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("number" = String, Path, description = "The statement's number.", pattern = "^S[0-9]{6}$"),
     ),
+    request_body = Option<EmptyBody>,
     responses((status = 200, description = "The statement.", body = StatementJson))
 )]
 pub async fn confirm_settlement(
     State(state): State<AppState>,
     ClientActor(actor): ClientActor,
     Path((id, number)): Path<(String, String)>,
+    body: Bytes,
 ) -> Result<Json<StatementJson>, ApiError> {
+    let _: EmptyBody = parse_body_or_empty(&body)?;
     let (merchant, number) = statement_path(&id, &number)?;
     let wallets = state.wallets().clone();
     let statement = run(move || async move { wallets.confirm_statement(merchant, &number, &actor).await }).await?;
@@ -421,8 +425,8 @@ pub async fn dispute_settlement(
     Path((id, number)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<StatementJson>, ApiError> {
-    let (merchant, number) = statement_path(&id, &number)?;
     let body: DisputeBody = parse_body(&body)?;
+    let (merchant, number) = statement_path(&id, &number)?;
     let wallets = state.wallets().clone();
     let statement =
         run(move || async move { wallets.dispute_statement(merchant, &number, &body.reason, &actor).await }).await?;
@@ -462,8 +466,8 @@ pub async fn pay_out_settlement(
     Path((id, number)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<StatementJson>, ApiError> {
-    let (merchant, number) = statement_path(&id, &number)?;
     let body: PayoutBody = parse_body(&body)?;
+    let (merchant, number) = statement_path(&id, &number)?;
     let to = match body.to.as_str() {
         "bank" => PayoutTarget::Bank,
         "balance" => PayoutTarget::Balance,
@@ -505,8 +509,8 @@ pub async fn review_settlement_payout(
     Path((id, number)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<StatementJson>, ApiError> {
-    let (merchant, number) = statement_path(&id, &number)?;
     let body: ReviewBody = parse_body(&body)?;
+    let (merchant, number) = statement_path(&id, &number)?;
     let approve = match body.decision.as_str() {
         "approve" => true,
         "reject" => false,
@@ -549,8 +553,8 @@ pub async fn settlement_payout_result(
     Path((id, number)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<StatementJson>, ApiError> {
-    let (merchant, number) = statement_path(&id, &number)?;
     let body: ResultBody = parse_body(&body)?;
+    let (merchant, number) = statement_path(&id, &number)?;
     let succeeded = match body.result.as_str() {
         "succeeded" => true,
         "failed" => false,
