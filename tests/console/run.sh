@@ -22,7 +22,8 @@ export SANHU_CONSOLE_SCREENSHOTS="${SANHU_CONSOLE_SCREENSHOTS-$REPO/docs/console
 say() { printf '\n== console: %s\n' "$*"; }
 die() { printf 'console: %s\n' "$*" >&2; exit 1; }
 
-if [[ ! -x "$CHROMIUM" ]] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+# fc-list is read whole before it is matched: under pipefail, `grep -q` leaving early would fail the pipe.
+if [[ ! -x "$CHROMIUM" ]] || [[ "$(fc-list 2>/dev/null || true)" != *"Noto Sans CJK"* ]]; then
   say "installing chromium and the CJK fonts"
   [[ "$(id -u)" == 0 ]] || die "chromium or fonts-noto-cjk missing, and installing them needs root"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \

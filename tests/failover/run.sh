@@ -34,8 +34,11 @@ if [ "${1:-}" = kill-primary ]; then
   if [ -n "${SANHU_FAILOVER_ASYNC:-}" ]; then
     # Asynchronous: the standby lags. The primary's WAL sender is paused for a second while the
     # primary goes on acknowledging commits, and dies with it: the standby never gets them.
-    sender=$(pgrep -f "postgres: .*walsender" | while read -r pid; do
-      [ "$(readlink "/proc/$pid/cwd")" = "$dir/node-$port" ] && echo "$pid"; done | head -n 1)
+    # No pipe into `head`: under pipefail, a writer cut short (or a last pid that does not match) fails it.
+    sender=""
+    for pid in $(pgrep -f "postgres: .*walsender" || true); do
+      if [ "$(readlink "/proc/$pid/cwd")" = "$dir/node-$port" ]; then sender="$pid"; break; fi
+    done
     if [ -n "$sender" ]; then kill -STOP "$sender"; sleep 1; fi
   fi
   keeper=$(pgrep -g "$(cat "$dir/node-$port.pgid")" -x pg_autoctl | tr '\n' ' ')

@@ -29,7 +29,8 @@ require_options_used "$(docs_blocks "Installing the Debian package")"
 
 [ "$(id -u)" = 0 ] || skip_or_fail "installing a package needs root"
 command -v dpkg >/dev/null || skip_or_fail "dpkg is missing"
-if dpkg-query -W -f '${Status}' sanhu 2>/dev/null | grep -q installed; then
+# Output is read whole before it is matched: under pipefail, `grep -q` leaving early would fail the pipe.
+if [[ "$(dpkg-query -W -f '${Status}' sanhu 2>/dev/null || true)" == *installed* ]]; then
   fail "a sanhu package is installed on this machine already; this test installs and purges its own"
 fi
 [ ! -e /var/lib/sanhu ] || fail "/var/lib/sanhu exists; this test needs a machine without sanhu's data"
@@ -51,7 +52,7 @@ trap cleanup EXIT
 
 echo "--- building the package"
 deb=$(CARGO_TARGET_DIR="$WORK/target" SANHU_BIN="$SANHU_BIN" bash packaging/debian/build.sh)
-dpkg-deb --info "$deb" | grep -q "Package: sanhu" || fail "$deb is not sanhu's package"
+[[ "$(dpkg-deb --info "$deb")" == *"Package: sanhu"* ]] || fail "$deb is not sanhu's package"
 
 echo "--- dpkg --install"
 dpkg --install "$deb" >"$WORK/install.log" 2>&1 || fail "dpkg --install failed"
