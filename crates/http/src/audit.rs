@@ -343,24 +343,48 @@ fn collect_answer_ids(body: &[u8], ids: &mut Vec<String>) {
     }
     let mut found = Vec::new();
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let read = serde::de::DeserializeSeed::deserialize(IdsIn { ids: &mut found, depth: 0 }, &mut deserializer)
-        .and_then(|()| deserializer.end());
+    let answer = IdsIn { ids: &mut found, depth: 0, reading: Reading::Within };
+    let read = serde::de::DeserializeSeed::deserialize(answer, &mut deserializer).and_then(|()| deserializer.end());
     if read.is_ok() {
         ids.extend(found);
     }
 }
 
-/// A JSON value read for the ids in it ([`collect_answer_ids`]), `depth` levels down.
+/// What a value read for ids ([`IdsIn`]) may hold, by where it stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Any value: the ids under the names that say they hold ids, at any depth to [`ID_DEPTH_MAX`].
+    Within,
+    /// The value of a field whose name says it holds ids: a string shaped like an id is one; an array's
+    /// strings shaped like ids are (and nothing deeper in it); an object is read on for ids, one level
+    /// down (as [`collect_ids`] does).
+    Named,
+    /// An item of such an array: its text if it is a string shaped like an id; any other value is
+    /// skipped.
+    Item,
+}
+
+/// A JSON value read for the ids in it ([`collect_answer_ids`]), in an object or array `depth` levels
+/// down, as `reading` says. One visitor for every place a value stands, so that what a scalar holds
+/// is said once: nothing, unless it is a string shaped like an id where an id may stand.
 struct IdsIn<'a> {
     ids: &'a mut Vec<String>,
     depth: usize,
+    reading: Reading,
+}
+
+impl IdsIn<'_> {
+    /// The same ids, for a value read as `reading`, `depth` levels down.
+    fn at(&mut self, depth: usize, reading: Reading) -> IdsIn<'_> {
+        IdsIn { ids: &mut *self.ids, depth, reading }
+    }
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for IdsIn<'_> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        if self.depth > ID_DEPTH_MAX {
+        if self.reading == Reading::Within && self.depth > ID_DEPTH_MAX {
             return <serde::de::IgnoredAny as serde::Deserialize>::deserialize(deserializer).map(|_| ());
         }
         deserializer.deserialize_any(self)
@@ -374,6 +398,12 @@ impl<'de> serde::de::Visitor<'de> for IdsIn<'_> {
         f.write_str("JSON")
     }
 
+    fn visit_str<E>(self, text: &str) -> Result<(), E> {
+        if self.reading != Reading::Within && looks_like_id(text) {
+            self.ids.push(text.to_owned());
+        }
+        Ok(())
+    }
     fn visit_bool<E>(self, _: bool) -> Result<(), E> {
         Ok(())
     }
@@ -386,20 +416,33 @@ impl<'de> serde::de::Visitor<'de> for IdsIn<'_> {
     fn visit_f64<E>(self, _: f64) -> Result<(), E> {
         Ok(())
     }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
     fn visit_unit<E>(self) -> Result<(), E> {
         Ok(())
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        let depth = self.depth + 1;
-        while items.next_element_seed(IdsIn { ids: &mut *self.ids, depth })?.is_some() {}
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut items: A) -> Result<(), A::Error> {
+        let (depth, reading) = match self.reading {
+            Reading::Within => (self.depth + 1, Reading::Within),
+            Reading::Named => (self.depth, Reading::Item),
+            Reading::Item => {
+                while items.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+        };
+        while items.next_element_seed(self.at(depth, reading))?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<(), A::Error> {
+        let depth = match self.reading {
+            Reading::Within => self.depth,
+            Reading::Named => self.depth + 1,
+            Reading::Item => ID_DEPTH_MAX + 1,
+        };
+        if depth > ID_DEPTH_MAX {
+            while fields.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
         // A parsed object holds its fields by name (the last of a repeated name wins): the ids are
         // added in that order. Only the fields that held ids are kept (most hold none), unsorted
         // until the end.
@@ -407,11 +450,8 @@ impl<'de> serde::de::Visitor<'de> for IdsIn<'_> {
         while let Some(name) = fields.next_key::<FieldName<'de>>()? {
             let names_an_id = name.0 == "id" || name.0.ends_with("_id") || name.0.ends_with("_ids");
             let mut found = Vec::new();
-            if names_an_id {
-                fields.next_value_seed(NamedIds { ids: &mut found, depth: self.depth })?;
-            } else {
-                fields.next_value_seed(IdsIn { ids: &mut found, depth: self.depth + 1 })?;
-            }
+            let (depth, reading) = if names_an_id { (depth, Reading::Named) } else { (depth + 1, Reading::Within) };
+            fields.next_value_seed(IdsIn { ids: &mut found, depth, reading })?;
             by_name.retain(|(held, _)| *held != name);
             if !found.is_empty() {
                 by_name.push((name, found));
@@ -443,112 +483,6 @@ impl<'de> serde::Deserialize<'de> for FieldName<'de> {
             }
         }
         deserializer.deserialize_str(Name)
-    }
-}
-
-/// The value of a field whose name says it holds ids: a string shaped like an id is one; an array's
-/// strings shaped like ids are (and nothing deeper in it); any other value is read on for ids, one
-/// level down (as [`collect_ids`] does).
-struct NamedIds<'a> {
-    ids: &'a mut Vec<String>,
-    depth: usize,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for NamedIds<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for NamedIds<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("JSON")
-    }
-
-    fn visit_str<E>(self, text: &str) -> Result<(), E> {
-        if looks_like_id(text) {
-            self.ids.push(text.to_owned());
-        }
-        Ok(())
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        while let Some(item) = items.next_element::<ItemId>()? {
-            if let ItemId(Some(text)) = item {
-                self.ids.push(text);
-            }
-        }
-        Ok(())
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<(), A::Error> {
-        if self.depth + 1 > ID_DEPTH_MAX {
-            while fields.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-            return Ok(());
-        }
-        IdsIn { ids: self.ids, depth: self.depth + 1 }.visit_map(fields)
-    }
-}
-
-/// An item of an array of ids: its text if it is a string shaped like an id; any other value is
-/// skipped.
-struct ItemId(Option<String>);
-
-impl<'de> serde::Deserialize<'de> for ItemId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Item;
-        impl<'de> serde::de::Visitor<'de> for Item {
-            type Value = ItemId;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("JSON")
-            }
-            fn visit_str<E>(self, text: &str) -> Result<ItemId, E> {
-                Ok(ItemId(looks_like_id(text).then(|| text.to_owned())))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<ItemId, E> {
-                Ok(ItemId(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<ItemId, E> {
-                Ok(ItemId(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<ItemId, E> {
-                Ok(ItemId(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<ItemId, E> {
-                Ok(ItemId(None))
-            }
-            fn visit_unit<E>(self) -> Result<ItemId, E> {
-                Ok(ItemId(None))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<ItemId, A::Error> {
-                while items.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(ItemId(None))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<ItemId, A::Error> {
-                while fields.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-                Ok(ItemId(None))
-            }
-        }
-        deserializer.deserialize_any(Item)
     }
 }
 

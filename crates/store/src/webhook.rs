@@ -16,6 +16,20 @@
 
 use sanhu_core::Timestamp;
 
+/// The rows a subscription owns, as (table, the column naming it), in the order they are deleted:
+/// its deliveries' attempts and deliveries first, the subscription last (the count of the last
+/// delete says whether it was there).
+pub(crate) const SUBSCRIPTION_ROWS: [(&str, &str); 3] = [
+    ("webhook_attempts", "subscription_id"),
+    ("webhook_deliveries", "subscription_id"),
+    ("webhook_subscriptions", "id"),
+];
+
+/// The rows an event owns, as (table, the column naming it), in the order a pruned event's are
+/// deleted (SQLite's one writer: no delivery can be made pending between its reading and these).
+pub(crate) const EVENT_ROWS: [(&str, &str); 3] =
+    [("webhook_attempts", "event_id"), ("webhook_deliveries", "event_id"), ("webhook_events", "id")];
+
 /// How far the deriver has read the journal: the last (transaction, seq) derived.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct JournalCursor {

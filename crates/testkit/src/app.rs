@@ -188,6 +188,9 @@ pub struct Setup {
     /// The wallet, its platform accounts created before the first request; None: the default wallet
     /// and no account the test did not open (a fresh ledger lists only its own).
     pub wallet: Option<WalletConfig>,
+    /// Staff as configured (passwords, lockout, sessions); None: the default. Cheap hashing for tests:
+    /// [`crate::staff::config`].
+    pub staff: Option<sanhu_service::staff::StaffConfig>,
 }
 
 /// A server over a fresh database, with one API client whose key the test holds.
@@ -217,6 +220,9 @@ impl TestApp {
         if let Some(wallet) = setup.wallet {
             state = state.with_wallet(wallet);
             state.wallets().ensure_platform_accounts().await.expect("the platform's accounts");
+        }
+        if let Some(staff) = setup.staff {
+            state = state.with_staff(staff);
         }
         let router = router(state.clone());
         TestApp { db, router, state, client }

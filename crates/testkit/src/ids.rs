@@ -1,7 +1,7 @@
 //! Test numbers that pass their check characters: resident ID cards (GB 11643), bank cards (Luhn), a
 //! unified social credit code (GB 32100). Synthetic: real-format region codes, made-up sequences.
 
-use sanhu_core::party::check_digit::{luhn_valid, resident_id_check_char};
+use sanhu_core::party::check_digit::{luhn_valid, resident_id_check_char, uscc_check_char};
 
 /// The ID card number most tests give a person: [`id_card`]`(123)`.
 pub const ID_CARD: &str = "110101199003071233";
@@ -26,4 +26,16 @@ pub fn id_card(n: u32) -> String {
 pub fn card_number(n: u32) -> String {
     let body = format!("622202{n:012}");
     (0..10).map(|check| format!("{body}{check}")).find(|number| luhn_valid(number)).expect("one check digit fits")
+}
+
+/// The `n`th test unified social credit code (up to 99,999) of the first series: [`credit_code_of`]`(1, n)`.
+pub fn credit_code(n: u32) -> String {
+    credit_code_of(1, n)
+}
+
+/// The `n`th test unified social credit code of `series` (a test module's own, apart from the others'):
+/// 17 characters ending in `series` and `n`, and the check character.
+pub fn credit_code_of(series: u32, n: u32) -> String {
+    let first17 = format!("91110108MA{series:02}{n:05}");
+    format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
 }

@@ -5,6 +5,8 @@
 //!   test (from `sanhu_store::testing`, re-exported so a test needs one import).
 //! - [`app`]: the HTTP server over such a database with an API client whose key the test holds;
 //!   requests are signed as a client signs them and sent through the router.
+//! - [`staff`]: staff who sign in on that server, their sessions, requests with a session's cookie and
+//!   CSRF token, and a request held for a second staff member (maker-checker).
 //! - [`world`]: the wallet world of the service tests: account types, party and wallet configurations,
 //!   members with money, the free `test` channel.
 //! - [`money`]: the currency and amounts; [`ids`]: ID card, bank card and credit code numbers that pass
@@ -23,6 +25,7 @@ pub mod ledger;
 pub mod money;
 pub mod openapi_check;
 pub mod schema;
+pub mod staff;
 pub mod world;
 
 pub use sanhu_store::on_both_backends;

@@ -27,7 +27,7 @@ async fn app(db: TestDatabase) -> TestApp {
 }
 
 async fn app_with(db: TestDatabase, http: HttpConfig) -> TestApp {
-    TestApp::start(db, Setup { parties: parties(), http, wallet: None }).await
+    TestApp::start(db, Setup { parties: parties(), http, ..Setup::default() }).await
 }
 
 fn with_idempotency_key(app: &TestApp, path: &str, body: &Value, key: &str) -> Request<Body> {

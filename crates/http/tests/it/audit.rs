@@ -34,7 +34,7 @@ async fn app(db: TestDatabase) -> TestApp {
 }
 
 async fn app_with(db: TestDatabase, http: HttpConfig) -> TestApp {
-    TestApp::start(db, Setup { parties: world::pay_password_party_config(), http, wallet: None }).await
+    TestApp::start(db, Setup { parties: world::pay_password_party_config(), http, ..Setup::default() }).await
 }
 
 async fn register(app: &TestApp, phone: &str) -> String {

@@ -4,29 +4,20 @@
 //! card payment the ledger refuses gives its count back, and a refund leaves the counts as a wallet
 //! refund does.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use sanhu_core::party::check_digit::uscc_check_char;
+use axum::http::StatusCode;
 use sanhu_core::party::merchant::{
     DocumentKind, MerchantLimits, MerchantType, MerchantTypeCode, MerchantTypeSpec, MerchantTypes, SettlementKind,
 };
 use sanhu_core::party::{AccountTypeCode, PartyKind};
-use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
-use sanhu_http::{router, HttpConfig};
+use sanhu_core::staff::StaffRole;
 use sanhu_service::party::PartyConfig;
-use sanhu_service::staff::{PasswordHashing, StaffConfig};
-use sanhu_testkit::app::{send_to, TestApp, TestResponse};
-use sanhu_testkit::ids::ID_CARD;
+use sanhu_testkit::app::TestApp;
+use sanhu_testkit::ids::{credit_code, ID_CARD};
+use sanhu_testkit::staff::REVIEWERS;
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery staple";
 const CORPORATE_NUMBER: &str = "1100000000000000000001";
-
-fn credit_code(n: u32) -> String {
-    let first17 = format!("91110108MA01{n:05}");
-    format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
-}
 
 /// An enterprise merchant type with small limits: 30.00 a payment, 50.00 a day, 80.00 a month.
 fn parties() -> PartyConfig {
@@ -47,55 +38,8 @@ fn parties() -> PartyConfig {
 /// The API with staff: two super admins (a merchant's review, maker and checker), marketing and
 /// finance (a card batch's approvals).
 async fn app(db: TestDatabase) -> TestApp {
-    let mut api = TestApp::new(db, parties(), world::wallet_config()).await;
-    let staff = StaffConfig {
-        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        login: LoginPolicy::new(3, 600).unwrap(),
-        session: SessionPolicy::new(600, 3600).unwrap(),
-    };
-    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
-    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
-        .with_wallet(api.state.wallets().config().clone())
-        .with_staff(staff);
-    api.state = state.clone();
-    api.router = router(state);
-    for (name, role) in [
-        ("mei.review", StaffRole::SuperAdmin),
-        ("chen.check", StaffRole::SuperAdmin),
-        ("mei.lin", StaffRole::Marketing),
-        ("qian.yu", StaffRole::Finance),
-    ] {
-        let password = StaffPassword::parse(PASSWORD).unwrap();
-        api.state.staff().create(&Username::parse(name).unwrap(), role, &password).await.unwrap();
-    }
-    api
-}
-
-async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
-    let body = json!({"username": username, "password": PASSWORD});
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/staff/sessions")
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let answer = send_to(&app.router, request).await;
-    let csrf = answer.assert_status(StatusCode::CREATED)["csrf_token"].as_str().unwrap().to_owned();
-    let cookie = answer.headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-    (cookie, csrf)
-}
-
-async fn staff_post(app: &TestApp, username: &str, path: &str, body: Value) -> TestResponse {
-    let (cookie, csrf) = sign_in(app, username).await;
-    let request = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("cookie", cookie)
-        .header("x-csrf-token", csrf)
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    send_to(&app.router, request).await
+    let staff = [REVIEWERS[0], REVIEWERS[1], ("mei.lin", StaffRole::Marketing), ("qian.yu", StaffRole::Finance)];
+    TestApp::staffed(db, parties(), world::wallet_config(), &staff).await
 }
 
 fn id_of(body: &Value) -> String {
@@ -131,10 +75,8 @@ async fn active_merchant(app: &TestApp) -> (String, String) {
     let verified = json!({"verified": true, "account_number": CORPORATE_NUMBER});
     app.post(&format!("{path}/settlement-account/verification"), verified).await.assert_status(StatusCode::OK);
     app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
-    let held = staff_post(app, "mei.review", &format!("{path}/review"), json!({"decision": "approve"})).await;
-    let approval = id_of(held.assert_status(StatusCode::ACCEPTED));
-    let applied = staff_post(app, "chen.check", &format!("/v1/approvals/{approval}/approve"), json!({})).await;
-    let approved = applied.assert_status(StatusCode::OK)["response"]["body"].clone();
+    let (status, approved) = app.held_and_approved(&format!("{path}/review"), json!({"decision": "approve"})).await;
+    assert_eq!(status, 200, "{approved}");
     assert_eq!(approved["status"], "active", "{approved}");
     // Paid by card and from a wallet: the products it receives with.
     app.sign_products(&merchant, &["member_cards", "balance_payment"]).await;
@@ -155,7 +97,7 @@ async fn active_card(app: &TestApp) -> String {
     let batch = json!({"type_id": card_type, "segment_id": segment, "channel": "app", "quantity": 5});
     let batch = id_of(app.post("/v1/card-batches", batch).await.assert_status(StatusCode::CREATED));
     for name in ["mei.lin", "qian.yu"] {
-        staff_post(app, name, &format!("/v1/card-batches/{batch}/approve"), json!({}))
+        app.staff_post_as(name, &format!("/v1/card-batches/{batch}/approve"), json!({}))
             .await
             .assert_status(StatusCode::OK);
     }

@@ -6,83 +6,40 @@
 //! reaching its own merchant's cards only; concurrent batches and sales never sharing a number; and
 //! `sanhu verify` clean after all of it.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use sanhu_core::party::check_digit::{luhn_valid, uscc_check_char};
-use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
-use sanhu_http::{router, HttpConfig};
-use sanhu_service::party::PartyConfig;
-use sanhu_service::staff::{PasswordHashing, StaffConfig};
-use sanhu_testkit::app::{bound_client, send_to, signed, TestApp, TestResponse};
+use axum::http::StatusCode;
+use sanhu_core::party::check_digit::luhn_valid;
+use sanhu_core::staff::StaffRole;
+use sanhu_testkit::app::{bound_client, send_to, signed, TestApp};
+use sanhu_testkit::ids::credit_code;
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery staple";
-
-/// The API with an API client, and staff who sign in.
+/// The API with an API client, and staff who sign in (the test kit's: `app.sign_in(name)`,
+/// `app.staff_post(&session, path, body)` reach them through [`App`]'s API).
 pub(crate) struct App {
     pub(crate) api: TestApp,
 }
 
+impl std::ops::Deref for App {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.api
+    }
+}
+
 pub(crate) async fn app(db: TestDatabase) -> App {
-    let mut api = TestApp::new(db, PartyConfig { ..world::party_config() }, world::wallet_config()).await;
-    let staff = StaffConfig {
-        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        login: LoginPolicy::new(3, 600).unwrap(),
-        session: SessionPolicy::new(600, 3600).unwrap(),
-    };
-    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
-    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
-        .with_wallet(api.state.wallets().config().clone())
-        .with_staff(staff);
-    api.state = state.clone();
-    api.router = router(state);
-    let app = App { api };
-    for (name, role) in [
+    let staff = [
         ("mei.lin", StaffRole::Marketing),
         ("qian.yu", StaffRole::Finance),
         ("zhao.lei", StaffRole::Operations),
         ("sun.li", StaffRole::Marketing),
         ("wu.gang", StaffRole::SuperAdmin),
-    ] {
-        let username = Username::parse(name).unwrap();
-        app.api.state.staff().create(&username, role, &StaffPassword::parse(PASSWORD).unwrap()).await.unwrap();
-    }
-    app
-}
-
-/// A staff member's session: its cookie and CSRF token.
-pub(crate) struct Console {
-    cookie: String,
-    csrf: String,
+    ];
+    App { api: TestApp::staffed(db, world::party_config(), world::wallet_config(), &staff).await }
 }
 
 impl App {
-    pub(crate) async fn sign_in(&self, username: &str) -> Console {
-        let request = Request::builder()
-            .method("POST")
-            .uri("/v1/staff/sessions")
-            .header("content-type", "application/json")
-            .body(Body::from(json!({"username": username, "password": PASSWORD}).to_string()))
-            .unwrap();
-        let answer = send_to(&self.api.router, request).await;
-        let body = answer.assert_status(StatusCode::CREATED).clone();
-        let cookie = answer.headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-        Console { cookie, csrf: body["csrf_token"].as_str().unwrap().to_owned() }
-    }
-
-    pub(crate) async fn staff_post(&self, console: &Console, path: &str, body: Value) -> TestResponse {
-        let request = Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("content-type", "application/json")
-            .header("cookie", &console.cookie)
-            .header("x-csrf-token", &console.csrf)
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        send_to(&self.api.router, request).await
-    }
-
     /// A platform card type: 金卡, stored value 5,000.00 sold at 4,500.00, a year from activation,
     /// rechargeable, 90% by default and 70% for coffee.
     pub(crate) async fn gold_type(&self) -> String {
@@ -349,12 +306,6 @@ on_both_backends!(a_cards_money_requests_move_money_once_by_order_number_or_key,
     assert_eq!(api.balance(&shop).await, 900 + 1800);
     api.verify_clean().await;
 });
-
-/// A unified social credit code whose first 17 characters end in `n`, with its check character.
-pub(crate) fn credit_code(n: u32) -> String {
-    let first17 = format!("91110108MA01{n:05}");
-    format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
-}
 
 /// A merchant (individual business) opened from a new active member; (merchant, member, its basic account).
 pub(crate) async fn merchant(api: &TestApp, phone: &str, n: u32) -> (String, String, String) {

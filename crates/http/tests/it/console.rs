@@ -9,19 +9,18 @@ use crate::staff::{sha256_hex, sql};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
-use sanhu_http::{router, HttpConfig};
+use sanhu_core::staff::StaffRole;
 use sanhu_service::party::PartyConfig;
-use sanhu_service::staff::{PasswordHashing, StaffConfig};
 use sanhu_service::wallet::WalletConfig;
 use sanhu_store::audit::{AuditQuery, AuditStore, VerificationRecord};
 use sanhu_testkit::app::{bound_client, TestApp};
+use sanhu_testkit::ids::credit_code;
 use sanhu_testkit::money::cny;
-use sanhu_testkit::{on_both_backends, TestDatabase};
+use sanhu_testkit::staff::PASSWORD;
+use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::json;
 use tower::ServiceExt;
 
-const PASSWORD: &str = "correct horse battery staple";
 const PHONE: &str = "13800138001";
 
 struct App {
@@ -30,28 +29,11 @@ struct App {
 }
 
 async fn app(db: TestDatabase) -> App {
-    let mut api = TestApp::new(db, PartyConfig::default(), WalletConfig::default_for(cny())).await;
-    let staff = StaffConfig {
-        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        login: LoginPolicy::new(5, 600).unwrap(),
-        session: SessionPolicy::new(600, 3600).unwrap(),
-    };
-    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
-    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
-        .with_wallet(api.state.wallets().config().clone())
-        .with_staff(staff);
-    api.state = state.clone();
-    api.router = router(state.clone());
+    let api = TestApp::staffed(db, PartyConfig::default(), WalletConfig::default_for(cny()), &[]).await;
     App { router: api.router.clone(), api }
 }
 
 impl App {
-    async fn hire(&self, username: &str, role: StaffRole) {
-        let username = Username::parse(username).unwrap();
-        let password = StaffPassword::parse(PASSWORD).unwrap();
-        self.api.state.staff().create(&username, role, &password).await.unwrap();
-    }
-
     fn browser(&self) -> Browser<'_> {
         Browser { app: self, cookies: BTreeMap::new() }
     }
@@ -173,7 +155,7 @@ impl Browser<'_> {
 
 on_both_backends!(console_signs_in_searches_a_member_and_opens_a_balances_flow, |db| {
     let app = app(db).await;
-    app.hire("li.wei", StaffRole::Finance).await;
+    app.api.hire("li.wei", StaffRole::Finance).await;
     let (member, account) = app.funded_member(PHONE).await;
     let mut browser = app.browser();
 
@@ -265,8 +247,8 @@ on_both_backends!(console_signs_in_searches_a_member_and_opens_a_balances_flow, 
 
 on_both_backends!(console_forms_are_refused_without_the_sessions_csrf_token, |db| {
     let app = app(db).await;
-    app.hire("li.wei", StaffRole::Operations).await;
-    app.hire("zhao.min", StaffRole::SuperAdmin).await;
+    app.api.hire("li.wei", StaffRole::Operations).await;
+    app.api.hire("zhao.min", StaffRole::SuperAdmin).await;
     let (member, account) = app.funded_member(PHONE).await;
     let mut maker = app.signed_in("li.wei").await;
 
@@ -318,7 +300,7 @@ on_both_backends!(console_forms_are_refused_without_the_sessions_csrf_token, |db
 
 on_both_backends!(console_without_a_live_session_goes_to_sign_in, |db| {
     let app = app(db).await;
-    app.hire("li.wei", StaffRole::CustomerService).await;
+    app.api.hire("li.wei", StaffRole::CustomerService).await;
     let (member, _) = app.funded_member(PHONE).await;
 
     let mut nobody = app.browser();
@@ -352,8 +334,8 @@ on_both_backends!(console_without_a_live_session_goes_to_sign_in, |db| {
 
 on_both_backends!(console_roles_see_only_their_menus_and_the_server_refuses_the_rest, |db| {
     let app = app(db).await;
-    app.hire("kefu", StaffRole::CustomerService).await;
-    app.hire("shenji", StaffRole::Auditor).await;
+    app.api.hire("kefu", StaffRole::CustomerService).await;
+    app.api.hire("shenji", StaffRole::Auditor).await;
     let (member, account) = app.funded_member(PHONE).await;
 
     let mut service = app.signed_in("kefu").await;
@@ -387,7 +369,7 @@ on_both_backends!(console_roles_see_only_their_menus_and_the_server_refuses_the_
 
 on_both_backends!(console_reviews_the_withdrawals_waiting_in_the_queue, |db| {
     let app = app(db).await;
-    app.hire("li.wei", StaffRole::Finance).await;
+    app.api.hire("li.wei", StaffRole::Finance).await;
     let (member, _) = app.funded_member(PHONE).await;
     app.api.real_name(&member, "张三", 1).await;
     let card = app.api.bind_card(&member, "张三", 1).await;
@@ -480,29 +462,15 @@ on_both_backends!(a_wallets_flow_is_read_for_one_account_of_the_member_only, |db
 /// The console over the world's configuration (merchant types, channels), with staff of each role
 /// these pages need.
 async fn world_app(db: TestDatabase) -> App {
-    let mut api = TestApp::new(db, sanhu_testkit::world::party_config(), sanhu_testkit::world::wallet_config()).await;
-    let staff = StaffConfig {
-        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        login: LoginPolicy::new(5, 600).unwrap(),
-        session: SessionPolicy::new(600, 3600).unwrap(),
-    };
-    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
-    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
-        .with_wallet(api.state.wallets().config().clone())
-        .with_staff(staff);
-    api.state = state.clone();
-    api.router = router(state.clone());
-    let app = App { router: api.router.clone(), api };
-    for (name, role) in [
+    let staff = [
         ("li.wei", StaffRole::Finance),
         ("zhao.min", StaffRole::SuperAdmin),
         ("mei.lin", StaffRole::Marketing),
         ("yun.ying", StaffRole::Operations),
         ("kefu", StaffRole::CustomerService),
-    ] {
-        app.hire(name, role).await;
-    }
-    app
+    ];
+    let api = TestApp::staffed(db, world::party_config(), world::wallet_config(), &staff).await;
+    App { router: api.router.clone(), api }
 }
 
 fn pay(number: &str, member: &str, amount: i64, receiver: &str) -> serde_json::Value {
@@ -676,12 +644,6 @@ on_both_backends!(console_finds_orders_of_each_kind_only_on_criteria_and_shows_t
 
 fn enc(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// A unified social credit code whose first 17 characters end in `n`, with its check character.
-fn credit_code(n: u32) -> String {
-    let first17 = format!("91110108MA01{n:05}");
-    format!("{first17}{}", sanhu_core::party::check_digit::uscc_check_char(&first17).expect("a valid stem"))
 }
 
 /// An enterprise merchant submitted for review: (merchant, its member).
@@ -994,10 +956,10 @@ on_both_backends!(api_clients_staff_and_configuration_are_read_by_staff_without_
     let url = sanhu_store::redact_url("postgres://sanhu:s3cret-pw@db.internal:5432/sanhu");
     let state = app.api.state.clone().with_settings(&[("server", "database_url", url, false)]);
     app.api.state = state.clone();
-    app.api.router = router(state);
+    app.api.router = sanhu_http::router(state);
     app.router = app.api.router.clone();
-    app.hire("li.wei", StaffRole::Finance).await;
-    app.hire("zhao.kefu", StaffRole::CustomerService).await;
+    app.api.hire("li.wei", StaffRole::Finance).await;
+    app.api.hire("zhao.kefu", StaffRole::CustomerService).await;
     let (member, _) = app.api.active_member(PHONE).await;
     let bound = bound_client(&app.api.db.store, &member, "商户收银系统").await;
 
@@ -1172,7 +1134,7 @@ on_both_backends!(console_signs_a_product_held_for_a_second_staff_member_and_sho
 
 on_both_backends!(console_exports_the_search_lists_as_csv_within_their_criteria, |db| {
     let app = app(db).await;
-    app.hire("li.wei", StaffRole::Finance).await;
+    app.api.hire("li.wei", StaffRole::Finance).await;
     let (member, _) = app.funded_member(PHONE).await;
     let mut finance = app.signed_in("li.wei").await;
 
@@ -1242,7 +1204,7 @@ on_both_backends!(console_exports_the_search_lists_as_csv_within_their_criteria,
 
 on_both_backends!(console_audit_page_shows_sanhu_verifys_last_result, |db| {
     let app = app(db).await;
-    app.hire("shenji", StaffRole::Auditor).await;
+    app.api.hire("shenji", StaffRole::Auditor).await;
     let (member, _) = app.funded_member(PHONE).await;
     let store = app.api.db.store.clone();
 

@@ -11,7 +11,7 @@ use sanhu_testkit::app::{bound_client, Client, TestApp};
 use sanhu_testkit::on_both_backends;
 use serde_json::{json, Value};
 
-use crate::merchant_hierarchy::{app, held_and_approved, id_of, placed, sub_merchant};
+use crate::merchant_hierarchy::{app, id_of, placed, sub_merchant};
 
 const PHONE: &str = "13800000088";
 
@@ -396,7 +396,7 @@ on_both_backends!(a_franchisee_clears_its_members_wallet_offline_after_a_staff_r
     app.post(&review, json!({"decision": "approve"}))
         .await
         .assert_error(StatusCode::FORBIDDEN, "clearance_review_staff_only");
-    let (status, cleared) = held_and_approved(&app, &review, json!({"decision": "approve", "reason": "已核实"})).await;
+    let (status, cleared) = app.held_and_approved(&review, json!({"decision": "approve", "reason": "已核实"})).await;
     assert_eq!((status, cleared["status"].as_str()), (200, Some("cleared")), "{cleared}");
     assert!(cleared["checker"].is_string(), "{cleared}");
     assert_eq!(balance(&app, &member).await, (0, 0));
@@ -404,7 +404,7 @@ on_both_backends!(a_franchisee_clears_its_members_wallet_offline_after_a_staff_r
     assert_eq!(flow_lines(&app, Some(&f.at_a), &member, "clearance").await, [("out".to_owned(), 50_000)]);
     assert_eq!(flow_lines(&app, Some(&f.at_a), &f.a_member, "clearance").await, [("in".to_owned(), 50_000)]);
     // Decided once; a clear wallet is not cleared again.
-    let (status, twice) = held_and_approved(&app, &review, json!({"decision": "reject"})).await;
+    let (status, twice) = app.held_and_approved(&review, json!({"decision": "reject"})).await;
     assert_eq!((status, twice["error"]["code"].as_str()), (409, Some("clearance_not_under_review")), "{twice}");
     app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-2", &member))
         .await
@@ -414,7 +414,7 @@ on_both_backends!(a_franchisee_clears_its_members_wallet_offline_after_a_staff_r
     app.recharge(&member, &basic, 2_000, "test", "R-C-2").await;
     app.send_as(&f.at_a, "POST", &clear(&f.a), body("C-3", &member)).await.assert_status(StatusCode::CREATED);
     let path = format!("{}/C-3/review", clear(&f.a));
-    let (status, rejected) = held_and_approved(&app, &path, json!({"decision": "reject", "reason": "未退现金"})).await;
+    let (status, rejected) = app.held_and_approved(&path, json!({"decision": "reject", "reason": "未退现金"})).await;
     assert_eq!((status, rejected["status"].as_str()), (200, Some("rejected")), "{rejected}");
     assert_eq!(balance(&app, &member).await, (2_000, 2_000));
 
@@ -437,7 +437,7 @@ on_both_backends!(a_franchisee_clears_its_members_wallet_offline_after_a_staff_r
         .sum();
     assert_eq!((asked["amount"].as_i64(), to_merchant), (Some(4_500), 4_000), "{asked}");
     let path = format!("{}/C-4/review", clear(&f.a));
-    let (status, cleared) = held_and_approved(&app, &path, json!({"decision": "approve"})).await;
+    let (status, cleared) = app.held_and_approved(&path, json!({"decision": "approve"})).await;
     assert_eq!((status, cleared["status"].as_str()), (200, Some("cleared")), "{cleared}");
     assert_eq!(balance(&app, &member).await, (0, 0));
     assert_eq!(balance(&app, &f.a_member).await.0 - before, 4_000);

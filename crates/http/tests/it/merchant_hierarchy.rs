@@ -4,29 +4,23 @@
 //! absent), moves (staff's, maker-checker) and who reaches a merchant before and after, concurrent
 //! moves that would make a cycle, and sub-merchants opened through a special merchant's client.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use futures_util::future::join_all;
 use sanhu_core::id::MemberId;
-use sanhu_core::party::check_digit::uscc_check_char;
 use sanhu_core::party::merchant::{
     DocumentKind, MerchantLimits, MerchantType, MerchantTypeCode, MerchantTypeSpec, MerchantTypes, SettlementKind,
 };
 use sanhu_core::party::merchant_level::{MerchantLevelSpec, MerchantLevels};
 use sanhu_core::party::{AccountTypeCode, PartyKind};
-use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
-use sanhu_http::{router, HttpConfig};
 use sanhu_service::party::PartyConfig;
-use sanhu_service::staff::{PasswordHashing, StaffConfig};
-use sanhu_testkit::app::{body_bytes, bound_client, send_to, Client, TestApp, TestResponse};
-use sanhu_testkit::ids::ID_CARD;
-use sanhu_testkit::{on_both_backends, world, TestDatabase};
+use sanhu_testkit::app::{body_bytes, bound_client, Client, TestApp, TestResponse};
+use sanhu_testkit::ids::{credit_code_of, ID_CARD};
+use sanhu_testkit::{on_both_backends, staff, world, TestDatabase};
 use serde_json::{json, Value};
 
 /// A unified social credit code whose first 17 characters end in `n`, with its check character.
 pub(crate) fn credit_code(n: u32) -> String {
-    let first17 = format!("91110108MA02{n:05}");
-    format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
+    credit_code_of(2, n)
 }
 
 /// Levels: channel partners at the top; agents under them or under agents; merchants at the top or
@@ -67,11 +61,6 @@ pub(crate) fn parties() -> PartyConfig {
     }
 }
 
-const PASSWORD: &str = "correct horse battery staple";
-/// The staff members who make a held request and approve it (maker-checker).
-pub(crate) const MAKER: &str = "mei.review";
-pub(crate) const CHECKER: &str = "chen.check";
-
 pub(crate) async fn app(db: TestDatabase) -> TestApp {
     app_with(db, parties()).await
 }
@@ -88,60 +77,7 @@ pub(crate) async fn app_with_wallet(
     parties: PartyConfig,
     wallet: sanhu_service::wallet::WalletConfig,
 ) -> TestApp {
-    let mut api = TestApp::new(db, parties, wallet).await;
-    let staff = StaffConfig {
-        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        login: LoginPolicy::new(3, 600).unwrap(),
-        session: SessionPolicy::new(600, 3600).unwrap(),
-    };
-    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
-    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
-        .with_wallet(api.state.wallets().config().clone())
-        .with_staff(staff);
-    api.state = state.clone();
-    api.router = router(state);
-    for name in [MAKER, CHECKER] {
-        let password = StaffPassword::parse(PASSWORD).unwrap();
-        api.state.staff().create(&Username::parse(name).unwrap(), StaffRole::SuperAdmin, &password).await.unwrap();
-    }
-    api
-}
-
-pub(crate) async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body: Value) -> TestResponse {
-    let request = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("cookie", format!("sanhu_staff_session={}", session.0))
-        .header("x-csrf-token", session.1.as_str())
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    send_to(&app.router, request).await
-}
-
-pub(crate) async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
-    let body = json!({"username": username, "password": PASSWORD});
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/staff/sessions")
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let answer = send_to(&app.router, request).await;
-    let csrf = answer.assert_status(StatusCode::CREATED)["csrf_token"].as_str().unwrap().to_owned();
-    let cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
-    let token = cookie.split(';').next().unwrap().strip_prefix("sanhu_staff_session=").unwrap().to_owned();
-    (token, csrf)
-}
-
-/// A staff member's held request, approved by another: the applied answer (status, body).
-pub(crate) async fn held_and_approved(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let (maker, checker) = (sign_in(app, MAKER).await, sign_in(app, CHECKER).await);
-    let held = staff_post(app, &maker, path, body).await;
-    let approval = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
-    let applied = staff_post(app, &checker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
-    let response = applied.assert_status(StatusCode::OK)["response"].clone();
-    (response["status"].as_u64().unwrap() as u16, response["body"].clone())
+    TestApp::staffed(db, parties, wallet, &staff::REVIEWERS).await
 }
 
 pub(crate) fn id_of(body: &Value) -> String {
@@ -201,7 +137,7 @@ pub(crate) async fn activate_merchant(app: &TestApp, merchant: &str, n: u32, cli
     let verification = json!({"verified": true, "account_number": "1100000000000000000001"});
     app.post(&format!("{path}/settlement-account/verification"), verification).await.assert_status(StatusCode::OK);
     app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
-    let (status, body) = held_and_approved(app, &format!("{path}/review"), json!({"decision": "approve"})).await;
+    let (status, body) = app.held_and_approved(&format!("{path}/review"), json!({"decision": "approve"})).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("active")), "{body}");
 }
 
@@ -403,7 +339,7 @@ on_both_backends!(a_move_changes_who_reaches_the_merchant_and_its_subtree, |db| 
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "merchant_level_not_allowed");
 
     // Staff move it, two of them; the store goes with it.
-    let (status, moved) = held_and_approved(&app, &path, json!({"parent_id": a2, "reason": "换代理"})).await;
+    let (status, moved) = app.held_and_approved(&path, json!({"parent_id": a2, "reason": "换代理"})).await;
     assert_eq!((status, moved["parent_id"].as_str()), (200, Some(a2.as_str())), "{moved}");
     assert!(!reaches(&app, &at_a, &m).await && !reaches(&app, &at_a, &s).await);
     assert!(reaches(&app, &at_a2, &m).await && reaches(&app, &at_a2, &s).await);

@@ -9,7 +9,6 @@
 
 use axum::http::StatusCode;
 use sanhu_core::id::MemberId;
-use sanhu_core::party::check_digit::uscc_check_char;
 use sanhu_core::party::merchant::{
     DocumentKind, MerchantLimits, MerchantType, MerchantTypeCode, MerchantTypeSpec, MerchantTypes, SettlementKind,
 };
@@ -18,16 +17,16 @@ use sanhu_core::party::product::{ProductSpec, Products};
 use sanhu_core::party::{AccountTypeCode, PartyKind};
 use sanhu_service::party::PartyConfig;
 use sanhu_testkit::app::{bound_client, Client, TestApp, TestResponse};
-use sanhu_testkit::ids::ID_CARD;
+use sanhu_testkit::ids::{credit_code_of, ID_CARD};
+use sanhu_testkit::staff::{CHECKER, MAKER};
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 
-use crate::merchant_hierarchy::{app_with, held_and_approved, CHECKER, MAKER};
+use crate::merchant_hierarchy::app_with;
 use serde_json::{json, Value};
 
 /// A unified social credit code whose first 17 characters end in `n`, with its check character.
 fn credit_code(n: u32) -> String {
-    let first17 = format!("91110108MA03{n:05}");
-    format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
+    credit_code_of(3, n)
 }
 
 /// One enterprise type (receipts into its settlement account) at three levels (channel partner, agent,
@@ -141,7 +140,7 @@ pub(crate) async fn placed(
     let verification = json!({"verified": true, "account_number": "1100000000000000000001"});
     app.post(&format!("{path}/settlement-account/verification"), verification).await.assert_status(StatusCode::OK);
     app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
-    let (status, body) = held_and_approved(app, &format!("{path}/review"), json!({"decision": "approve"})).await;
+    let (status, body) = app.held_and_approved(&format!("{path}/review"), json!({"decision": "approve"})).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("active")), "{body}");
     let receipts = body["accounts"][0]["account_id"].as_str().unwrap().to_owned();
     (member, merchant, receipts)
@@ -229,14 +228,14 @@ on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_h
     app.post(&review, json!({"decision": "approve"}))
         .await
         .assert_error(StatusCode::FORBIDDEN, "product_review_staff_only");
-    let (status, body) = held_and_approved(&app, &review, json!({"decision": "reject"})).await;
+    let (status, body) = app.held_and_approved(&review, json!({"decision": "reject"})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("product_review_reason_required")), "{body}");
-    let (status, body) = held_and_approved(&app, &review, json!({"decision": "approve"})).await;
+    let (status, body) = app.held_and_approved(&review, json!({"decision": "approve"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!((body["status"].as_str(), body["in_effect"].as_bool()), (Some("signed"), Some(true)));
     assert_eq!(body["reviews"][0]["by"], format!("staff:{MAKER}"));
     assert_eq!(body["reviews"][0]["checker"], format!("staff:{CHECKER}"));
-    let (status, body) = held_and_approved(&app, &review, json!({"decision": "approve"})).await;
+    let (status, body) = app.held_and_approved(&review, json!({"decision": "approve"})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("product_signing_not_under_review")));
 
     // Signed: the first payment is received.
@@ -285,7 +284,7 @@ on_both_backends!(a_merchant_applies_staff_review_and_it_receives_only_what_it_h
     // A staff member's suspension waits for a second one.
     app.sign_products(&cafe, &["escrow_collection"]).await;
     let (status, body) =
-        held_and_approved(&app, &format!("{path}/escrow_collection/suspend"), json!({"reason": "投诉"})).await;
+        app.held_and_approved(&format!("{path}/escrow_collection/suspend"), json!({"reason": "投诉"})).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("suspended")));
 
     // The history keeps every step.
@@ -339,12 +338,12 @@ on_both_backends!(products_go_down_the_hierarchy_only_as_authorised_and_never_to
     let c_auth = format!("/v1/merchants/{c}/products/balance_payment/authorise");
     let answer = app.send_as(&c_client, "POST", &c_auth, authorise(&a)).await;
     answer.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_parent_not_signed");
-    let (status, _) = held_and_approved(
-        &app,
-        &format!("/v1/merchants/{c}/products/balance_payment/review"),
-        json!({"decision": "approve"}),
-    )
-    .await;
+    let (status, _) = app
+        .held_and_approved(
+            &format!("/v1/merchants/{c}/products/balance_payment/review"),
+            json!({"decision": "approve"}),
+        )
+        .await;
     assert_eq!(status, 200);
 
     // Approved at the top, authorised to A by C's client; A2, A's sibling, gets nothing from it.
@@ -469,7 +468,7 @@ on_both_backends!(products_go_down_the_hierarchy_only_as_authorised_and_never_to
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
     app.post(&format!("/v1/merchants/{m}/products"), apply.clone()).await.assert_status(StatusCode::CREATED);
     let review = format!("/v1/merchants/{m}/products/balance_payment/review");
-    assert_eq!(held_and_approved(&app, &review, json!({"decision": "approve"})).await.0, 200);
+    assert_eq!(app.held_and_approved(&review, json!({"decision": "approve"})).await.0, 200);
     pay(&app, "H-12", &buyer, 100, &m_receipts).await.assert_status(StatusCode::CREATED);
     // Moved under A2, which has not the product, it does not keep staff's approval: what it has comes
     // from its parent, once the parent has it.

@@ -22,7 +22,8 @@ use sanhu_testkit::ledger::{new_platform, new_transfer_id, post};
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 
-use super::merchants::{self, active_merchant, credit_code, enterprise, sign_in, staff_post, CHECKER, MAKER};
+use super::merchants::{self, active_merchant, enterprise};
+use sanhu_testkit::ids::credit_code;
 
 /// Payouts from 20.00 wait for review.
 const AUTO_APPROVE_BELOW: i64 = 2_000;
@@ -80,14 +81,10 @@ async fn canteen(api: &TestApp, n: u32) -> (String, String, AccountId) {
 
 /// Staff's adjustment of `amount` to `merchant`'s settlement: made by one, approved by another.
 async fn adjust(api: &TestApp, merchant: &str, amount: i64, reason: &str) -> Value {
-    let (maker, checker) = (sign_in(api, MAKER).await, sign_in(api, CHECKER).await);
     let path = format!("/v1/merchants/{merchant}/settlement-adjustments");
-    let held = staff_post(api, &maker, &path, json!({"amount": amount, "reason": reason})).await;
-    let approval = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
-    let applied = staff_post(api, &checker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
-    let response = applied.assert_status(StatusCode::OK)["response"].clone();
-    assert_eq!(response["status"], json!(200), "{response}");
-    response["body"].clone()
+    let (status, body) = api.held_and_approved(&path, json!({"amount": amount, "reason": reason})).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 fn figures(statement: &Value) -> [i64; 5] {

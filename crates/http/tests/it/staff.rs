@@ -3,116 +3,66 @@
 //! permission table says; maker-checker, refused to the maker and applied by another staff member,
 //! once however many approve at once; and the audit log's staff actor.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, StatusCode};
 use sanhu_core::scope::Scope;
-use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
+use sanhu_core::staff::{StaffPassword, StaffRole, Username};
 use sanhu_http::routes::required_scope;
-use sanhu_http::{router, HttpConfig};
+use sanhu_http::HttpConfig;
 use sanhu_service::party::PartyConfig;
-use sanhu_service::staff::{PasswordHashing, StaffConfig};
 use sanhu_service::wallet::WalletConfig;
 use sanhu_store::audit::{AuditQuery, AuditStore};
 use sanhu_store::staff::StaffStore;
-use sanhu_testkit::app::{send_to, TestApp, TestResponse};
+use sanhu_testkit::app::{Setup, TestApp, TestResponse};
 use sanhu_testkit::money::cny;
+use sanhu_testkit::staff::{self, StaffSession, ABSOLUTE_S, IDLE_S, LOCKOUT_FAILURES, PASSWORD};
 use sanhu_testkit::{on_both_backends, Backend, TestDatabase};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const PASSWORD: &str = "correct horse battery staple";
-const IDLE_S: u32 = 600;
-const ABSOLUTE_S: u32 = 3600;
-const LOCKOUT_FAILURES: u32 = 3;
-
-/// Cheap hashing (these tests are about sessions and rules, not the hash's cost), three failures to
-/// a lock, sessions of 10 minutes idle and an hour at most.
-fn staff_config() -> StaffConfig {
-    StaffConfig {
-        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        login: LoginPolicy::new(LOCKOUT_FAILURES, 600).unwrap(),
-        session: SessionPolicy::new(IDLE_S, ABSOLUTE_S).unwrap(),
-    }
-}
-
-/// The API with an API client (for setting things up), and staff.
-struct App {
-    api: TestApp,
-    router: axum::Router,
-}
-
 /// Sign-ins limited per address far beyond what these tests send (their own test lowers it).
-async fn app(db: TestDatabase) -> App {
-    app_with(db, HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() }).await
+async fn app(db: TestDatabase) -> TestApp {
+    app_with(db, staff::http()).await
 }
 
-async fn app_with(db: TestDatabase, http: HttpConfig) -> App {
-    let mut api = TestApp::new(db, PartyConfig::default(), WalletConfig::default_for(cny())).await;
-    // The staff's state shares the API client's store, audit log and wallet.
-    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
-        .with_wallet(api.state.wallets().config().clone())
-        .with_staff(staff_config());
-    api.state = state.clone();
-    api.router = router(state.clone());
-    App { router: api.router.clone(), api }
+/// The API with an API client (for setting things up), and staff as the test kit configures them:
+/// cheap hashing, [`LOCKOUT_FAILURES`] failures to a lock, sessions of [`IDLE_S`] idle and
+/// [`ABSOLUTE_S`] at most.
+async fn app_with(db: TestDatabase, http: HttpConfig) -> TestApp {
+    let setup = Setup {
+        parties: PartyConfig::default(),
+        http,
+        wallet: Some(WalletConfig::default_for(cny())),
+        staff: Some(staff::config()),
+    };
+    TestApp::start(db, setup).await
 }
 
-impl App {
-    async fn hire(&self, username: &str, role: StaffRole) {
-        let username = Username::parse(username).unwrap();
-        let password = StaffPassword::parse(PASSWORD).unwrap();
-        self.api.state.staff().create(&username, role, &password).await.unwrap();
-    }
-
-    /// A request without a signature, with the given headers.
-    async fn send(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, String)]) -> TestResponse {
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut builder = Request::builder().method(method).uri(path).header("content-type", "application/json");
-        for (name, value) in headers {
-            builder = builder.header(*name, value.as_str());
-        }
-        send_to(&self.router, builder.body(Body::from(bytes)).unwrap()).await
-    }
-
-    async fn sign_in_as(&self, username: &str, password: &str) -> TestResponse {
-        self.send("POST", "/v1/staff/sessions", Some(json!({"username": username, "password": password})), &[]).await
-    }
-
-    async fn sign_in(&self, username: &str) -> Console<'_> {
-        let answer = self.sign_in_as(username, PASSWORD).await;
-        let body = answer.assert_status(StatusCode::CREATED);
-        let cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
-        let token = cookie.split(';').next().unwrap().strip_prefix("sanhu_staff_session=").unwrap().to_owned();
-        Console { app: self, token, csrf: body["csrf_token"].as_str().unwrap().to_owned() }
-    }
-}
-
-/// A staff member's browser: the session cookie, and the CSRF token the console keeps.
+/// A staff member's browser: the session, with the server it was opened on.
 struct Console<'a> {
-    app: &'a App,
-    token: String,
-    csrf: String,
+    app: &'a TestApp,
+    session: StaffSession,
+}
+
+/// A new session of `username`.
+async fn signed_in<'a>(app: &'a TestApp, username: &str) -> Console<'a> {
+    Console { app, session: app.sign_in(username).await }
 }
 
 impl Console<'_> {
-    fn cookie(&self) -> (&'static str, String) {
-        ("cookie", format!("theme=dark; sanhu_staff_session={}", self.token))
-    }
-
     async fn get(&self, path: &str) -> TestResponse {
-        self.app.send("GET", path, None, &[self.cookie()]).await
+        self.app.staff_get(&self.session, path).await
     }
 
     async fn post(&self, path: &str, body: Value) -> TestResponse {
-        self.app.send("POST", path, Some(body), &[self.cookie(), ("x-csrf-token", self.csrf.clone())]).await
+        self.app.staff_post(&self.session, path, body).await
     }
 }
 
 /// A member with 500.00 in its basic account: (member, its customer, basic account).
-async fn funded_member(app: &App, phone: &str) -> (String, String, String) {
-    let (member, account) = app.api.active_member(phone).await;
-    app.api.recharge(&member, &account, 50_000, "alipay", &format!("R-{phone}")).await;
-    let view = app.api.get(&format!("/v1/members/{member}")).await;
+async fn funded_member(app: &TestApp, phone: &str) -> (String, String, String) {
+    let (member, account) = app.active_member(phone).await;
+    app.recharge(&member, &account, 50_000, "alipay", &format!("R-{phone}")).await;
+    let view = app.get(&format!("/v1/members/{member}")).await;
     let customer = view.assert_status(StatusCode::OK)["customer_id"].as_str().unwrap().to_owned();
     (member, customer, account)
 }
@@ -158,33 +108,35 @@ on_both_backends!(a_staff_member_signs_in_works_with_the_csrf_token_and_signs_ou
     let token = cookie.split(';').next().unwrap().strip_prefix("sanhu_staff_session=").unwrap();
     let csrf = body["csrf_token"].as_str().unwrap();
     // The store keeps the tokens' hashes, never the tokens.
-    let store = &app.api.db.store;
+    let store = &app.db.store;
     assert!(store.staff_session(token).await.unwrap().is_none());
     let session = store.staff_session(&sha256_hex(token)).await.unwrap().expect("found by its hash");
     assert_eq!(session.csrf_hash, sha256_hex(csrf));
 
-    let console = app.sign_in("li.wei").await;
+    let console = signed_in(&app, "li.wei").await;
     let current = console.get("/v1/staff/sessions/current").await;
     assert_eq!(current.assert_status(StatusCode::OK)["username"], "li.wei");
     assert!(current.body.get("csrf_token").is_none(), "the CSRF token is answered once");
 
     // Every POST of the session carries its CSRF token.
-    let (member, _) = app.api.active_member("13800138001").await;
+    let (member, _) = app.active_member("13800138001").await;
     let lock = format!("/v1/members/{member}/lock");
     let reason = json!({"reason": "asked by the member"});
-    let missing = app.send("POST", &lock, Some(reason.clone()), &[console.cookie()]).await;
+    let cookie = console.session.cookie();
+    let missing = app.send_unsigned("POST", &lock, reason.clone(), &[("cookie", &cookie)]).await;
     missing.assert_error(StatusCode::FORBIDDEN, "csrf_token_missing");
-    let other = app.sign_in("li.wei").await;
-    let wrong = app.send("POST", &lock, Some(reason.clone()), &[console.cookie(), ("x-csrf-token", other.csrf)]).await;
+    let other = signed_in(&app, "li.wei").await;
+    let headers = [("cookie", cookie.as_str()), ("x-csrf-token", other.session.csrf.as_str())];
+    let wrong = app.send_unsigned("POST", &lock, reason.clone(), &headers).await;
     wrong.assert_error(StatusCode::FORBIDDEN, "csrf_token_invalid");
-    let view = app.api.get(&format!("/v1/members/{member}")).await;
+    let view = app.get(&format!("/v1/members/{member}")).await;
     assert_eq!(view.assert_status(StatusCode::OK)["lock_status"], "unlocked", "refused requests change nothing");
 
     let logout = console.post("/v1/staff/sessions/current/logout", json!({})).await;
     logout.assert_status(StatusCode::NO_CONTENT);
     assert!(logout.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
     console.get("/v1/staff/sessions/current").await.assert_error(StatusCode::UNAUTHORIZED, "staff_session_invalid");
-    let unknown = Console { app: &app, token: "0".repeat(64), csrf: String::new() };
+    let unknown = Console { app: &app, session: StaffSession { token: "0".repeat(64), csrf: String::new() } };
     unknown.get("/v1/staff/sessions/current").await.assert_error(StatusCode::UNAUTHORIZED, "staff_session_invalid");
 
     // A wrong password and an unknown username get the same answer.
@@ -193,14 +145,14 @@ on_both_backends!(a_staff_member_signs_in_works_with_the_csrf_token_and_signs_ou
         .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     app.sign_in_as("nobody", PASSWORD).await.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     app.sign_in_as("no such name!", PASSWORD).await.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let bad = app.send("POST", "/v1/staff/sessions", Some(json!({"username": "li.wei"})), &[]).await;
+    let bad = app.send_unsigned("POST", "/v1/staff/sessions", json!({"username": "li.wei"}), &[]).await;
     bad.assert_error(StatusCode::BAD_REQUEST, "missing_field");
 
     // A request with neither a signature nor a session is refused as before; an API client cannot
     // use a staff member's endpoints.
-    let none = app.send("GET", "/v1/staff/sessions/current", None, &[]).await;
+    let none = app.send_unsigned("GET", "/v1/staff/sessions/current", Value::Null, &[]).await;
     none.assert_error(StatusCode::UNAUTHORIZED, "missing_signature");
-    app.api.get("/v1/staff/sessions/current").await.assert_error(StatusCode::FORBIDDEN, "staff_session_required");
+    app.get("/v1/staff/sessions/current").await.assert_error(StatusCode::FORBIDDEN, "staff_session_required");
 });
 
 on_both_backends!(sign_ins_beyond_the_limit_per_address_are_refused_and_change_nothing, |db| {
@@ -212,18 +164,17 @@ on_both_backends!(sign_ins_beyond_the_limit_per_address_are_refused_and_change_n
             .await
             .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
-    let events =
-        app.api.db.store.audit_events(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap().len();
+    let events = app.db.store.audit_events(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap().len();
     let refused = app.sign_in_as("li.wei", PASSWORD).await;
     refused.assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     let retry_after: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert!(refused.headers.get(header::SET_COOKIE).is_none());
     // Nothing changed: no failure counted, no audit event, no session.
-    let account = app.api.db.store.staff_account(&Username::parse("li.wei").unwrap()).await.unwrap().unwrap();
+    let account = app.db.store.staff_account(&Username::parse("li.wei").unwrap()).await.unwrap().unwrap();
     assert_eq!(account.guard.failures(), 2);
     assert_eq!(
-        app.api.db.store.audit_events(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap().len(),
+        app.db.store.audit_events(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap().len(),
         events
     );
 });
@@ -257,13 +208,13 @@ on_both_backends!(repeated_wrong_passwords_lock_the_account_for_the_lock_time, |
         let still_unknown = app.sign_in_as("nobody.here", password).await;
         assert_eq!((still_unknown.status, still_unknown.code()), (locked.status, locked.code()));
     }
-    let store = &app.api.db.store;
+    let store = &app.db.store;
     let locked = store.staff_account(&Username::parse("li.wei").unwrap()).await.unwrap().unwrap();
     assert!(locked.guard.locked_until().is_some());
 
     // The lock runs out (moved into the past behind sanhu's back), and the right password works.
     let until = locked.guard.locked_until().unwrap().nanos() - 601 * 1_000_000_000;
-    sql(&app.api.db, &format!("UPDATE staff_accounts SET locked_until = {until} WHERE username = 'li.wei'")).await;
+    sql(&app.db, &format!("UPDATE staff_accounts SET locked_until = {until} WHERE username = 'li.wei'")).await;
     app.sign_in_as("li.wei", PASSWORD).await.assert_status(StatusCode::CREATED);
     let cleared = store.staff_account(&Username::parse("li.wei").unwrap()).await.unwrap().unwrap();
     assert_eq!(cleared.guard.failures(), 0);
@@ -298,34 +249,34 @@ on_both_backends!(a_session_ends_when_idle_at_its_lifetime_and_with_its_account,
     app.hire("li.wei", StaffRole::Finance).await;
     let seconds = |s: u32| i64::from(s) * 1_000_000_000;
 
-    let idle = app.sign_in("li.wei").await;
+    let idle = signed_in(&app, "li.wei").await;
     idle.get("/v1/staff/sessions/current").await.assert_status(StatusCode::OK);
-    let hash = sha256_hex(&idle.token);
-    sql(&app.api.db, &earlier(&hash, seconds(IDLE_S + 1), "last_seen_at = last_seen_at - {back}, ")).await;
+    let hash = sha256_hex(&idle.session.token);
+    sql(&app.db, &earlier(&hash, seconds(IDLE_S + 1), "last_seen_at = last_seen_at - {back}, ")).await;
     idle.get("/v1/staff/sessions/current").await.assert_error(StatusCode::UNAUTHORIZED, "staff_session_expired");
 
     // Used all along, a session still ends at its lifetime.
-    let busy = app.sign_in("li.wei").await;
-    let hash = sha256_hex(&busy.token);
-    sql(&app.api.db, &earlier(&hash, seconds(ABSOLUTE_S + 1), "")).await;
+    let busy = signed_in(&app, "li.wei").await;
+    let hash = sha256_hex(&busy.session.token);
+    sql(&app.db, &earlier(&hash, seconds(ABSOLUTE_S + 1), "")).await;
     busy.get("/v1/staff/sessions/current").await.assert_error(StatusCode::UNAUTHORIZED, "staff_session_expired");
 
     // A new password ends the sessions signed in before it; disabling ends them all.
-    let before = app.sign_in("li.wei").await;
+    let before = signed_in(&app, "li.wei").await;
     let username = Username::parse("li.wei").unwrap();
     let password = StaffPassword::parse("another long password").unwrap();
-    app.api.state.staff().reset_password(&username, &password).await.unwrap();
+    app.state.staff().reset_password(&username, &password).await.unwrap();
     before.get("/v1/staff/sessions/current").await.assert_error(StatusCode::UNAUTHORIZED, "staff_session_invalid");
     app.sign_in_as("li.wei", PASSWORD).await.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let after = app.sign_in_as("li.wei", "another long password").await;
     after.assert_status(StatusCode::CREATED);
     let cookie = after.headers[header::SET_COOKIE].to_str().unwrap();
     let token = cookie.split(';').next().unwrap().strip_prefix("sanhu_staff_session=").unwrap().to_owned();
-    let after = Console { app: &app, token, csrf: String::new() };
-    assert_eq!(app.api.state.staff().disable(&username).await.unwrap(), 1);
+    let after = Console { app: &app, session: StaffSession { token, csrf: String::new() } };
+    assert_eq!(app.state.staff().disable(&username).await.unwrap(), 1);
     after.get("/v1/staff/sessions/current").await.assert_error(StatusCode::UNAUTHORIZED, "staff_session_invalid");
     app.sign_in_as("li.wei", "another long password").await.assert_error(StatusCode::FORBIDDEN, "staff_disabled");
-    app.api.state.staff().enable(&username).await.unwrap();
+    app.state.staff().enable(&username).await.unwrap();
     app.sign_in_as("li.wei", "another long password").await.assert_status(StatusCode::CREATED);
 });
 
@@ -387,7 +338,7 @@ on_both_backends!(each_role_may_do_exactly_what_the_permission_table_says, |db| 
     for (n, role) in StaffRole::ALL.iter().enumerate() {
         let username = format!("staff{n}");
         app.hire(&username, *role).await;
-        let console = app.sign_in(&username).await;
+        let console = signed_in(&app, &username).await;
         for (method, path, body) in &samples(n) {
             let scope = required_scope(method, template(method, path));
             let answer = match body {
@@ -414,7 +365,7 @@ on_both_backends!(a_freeze_waits_for_a_second_staff_member_and_the_maker_cannot_
     app.hire("li.finance", StaffRole::Finance).await;
     app.hire("zhao.cs", StaffRole::CustomerService).await;
     app.hire("qian.audit", StaffRole::Auditor).await;
-    let (maker, checker) = (app.sign_in("wang.ops").await, app.sign_in("li.finance").await);
+    let (maker, checker) = (signed_in(&app, "wang.ops").await, signed_in(&app, "li.finance").await);
 
     let freeze = json!({"freeze_number": "F-2026-1", "account_id": account, "amount": 20_000, "reason": "court order"});
     let held = maker.post("/v1/freezes", freeze.clone()).await;
@@ -422,7 +373,7 @@ on_both_backends!(a_freeze_waits_for_a_second_staff_member_and_the_maker_cannot_
     assert_eq!((approval["status"].as_str(), approval["maker"].as_str()), (Some("pending"), Some("wang.ops")));
     assert_eq!((approval["route"].as_str(), approval["request"].clone()), (Some("/v1/freezes"), freeze));
     let id = approval["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.api.balance(&account).await, 50_000);
+    assert_eq!(app.balance(&account).await, 50_000);
     checker.get("/v1/freezes/F-2026-1").await.assert_error(StatusCode::NOT_FOUND, "freeze_not_found");
 
     let approve = format!("/v1/approvals/{id}/approve");
@@ -432,10 +383,10 @@ on_both_backends!(a_freeze_waits_for_a_second_staff_member_and_the_maker_cannot_
         .post(&reject, json!({"reason": "mine"}))
         .await
         .assert_error(StatusCode::FORBIDDEN, "approval_same_staff_member");
-    let cs = app.sign_in("zhao.cs").await;
+    let cs = signed_in(&app, "zhao.cs").await;
     cs.post(&approve, json!({})).await.assert_error(StatusCode::FORBIDDEN, "scope_missing");
-    app.api.post(&approve, json!({})).await.assert_error(StatusCode::FORBIDDEN, "staff_session_required");
-    let auditor = app.sign_in("qian.audit").await;
+    app.post(&approve, json!({})).await.assert_error(StatusCode::FORBIDDEN, "staff_session_required");
+    let auditor = signed_in(&app, "qian.audit").await;
     let pending = auditor.get("/v1/approvals?status=pending").await;
     assert_eq!(pending.assert_status(StatusCode::OK)["data"][0]["id"], id.as_str());
     auditor.post(&approve, json!({})).await.assert_error(StatusCode::FORBIDDEN, "scope_missing");
@@ -445,14 +396,14 @@ on_both_backends!(a_freeze_waits_for_a_second_staff_member_and_the_maker_cannot_
     assert_eq!((applied["status"].as_str(), applied["checker"].as_str()), (Some("applied"), Some("li.finance")));
     assert_eq!(applied["response"]["status"], 201);
     assert_eq!(applied["response"]["body"]["status"], "frozen");
-    let account_view = app.api.get(&format!("/v1/ledger/accounts/{account}")).await;
+    let account_view = app.get(&format!("/v1/ledger/accounts/{account}")).await;
     assert_eq!(account_view.assert_status(StatusCode::OK)["available"], 30_000);
     // Staff number orders in the back office's space, which they share: the checker finds it.
     let found = checker.get("/v1/freezes/F-2026-1").await;
     assert_eq!(found.assert_status(StatusCode::OK)["status"], "frozen");
-    app.api.get("/v1/freezes/F-2026-1").await.assert_error(StatusCode::NOT_FOUND, "freeze_not_found");
+    app.get("/v1/freezes/F-2026-1").await.assert_error(StatusCode::NOT_FOUND, "freeze_not_found");
     checker.post(&approve, json!({})).await.assert_error(StatusCode::CONFLICT, "approval_decided");
-    let history = app.api.get(&format!("/v1/customers/{customer}/history")).await;
+    let history = app.get(&format!("/v1/customers/{customer}/history")).await;
     assert!(history.text.contains("staff:wang.ops"), "the change is the maker's: {}", history.body);
 
     // An unfreeze, likewise; and one that the rules refuse when applied fails and changes nothing.
@@ -460,7 +411,7 @@ on_both_backends!(a_freeze_waits_for_a_second_staff_member_and_the_maker_cannot_
     let id = unfreeze.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
     let done = checker.post(&format!("/v1/approvals/{id}/approve"), json!({})).await;
     assert_eq!(done.assert_status(StatusCode::OK)["status"], "applied", "{}", done.body);
-    assert_eq!(app.api.get(&format!("/v1/ledger/accounts/{account}")).await.body["available"], 50_000);
+    assert_eq!(app.get(&format!("/v1/ledger/accounts/{account}")).await.body["available"], 50_000);
     let missing = maker.post("/v1/freezes/NO-SUCH/unfreeze", json!({})).await;
     let id = missing.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
     let failed = checker.post(&format!("/v1/approvals/{id}/approve"), json!({})).await;
@@ -478,12 +429,12 @@ on_both_backends!(a_freeze_waits_for_a_second_staff_member_and_the_maker_cannot_
         .post(&format!("/v1/approvals/{id}/approve"), json!({}))
         .await
         .assert_error(StatusCode::CONFLICT, "approval_decided");
-    let view = app.api.get(&format!("/v1/customers/{customer}")).await;
+    let view = app.get(&format!("/v1/customers/{customer}")).await;
     assert_eq!(view.assert_status(StatusCode::OK)["customer"]["status"], "normal");
 
     // An API client's freeze is applied at once: the platform's system answers for its own controls.
     let direct = json!({"freeze_number": "F-API", "account_id": account, "amount": 100, "reason": "court order"});
-    app.api.post("/v1/freezes", direct).await.assert_status(StatusCode::CREATED);
+    app.post("/v1/freezes", direct).await.assert_status(StatusCode::CREATED);
 });
 
 on_both_backends!(a_large_adjustment_made_by_staff_is_approved_by_another, |db| {
@@ -491,7 +442,7 @@ on_both_backends!(a_large_adjustment_made_by_staff_is_approved_by_another, |db| 
     let (_, _, account) = funded_member(&app, "13800138004").await;
     app.hire("li.finance", StaffRole::Finance).await;
     app.hire("sun.finance", StaffRole::Finance).await;
-    let (maker, checker) = (app.sign_in("li.finance").await, app.sign_in("sun.finance").await);
+    let (maker, checker) = (signed_in(&app, "li.finance").await, signed_in(&app, "sun.finance").await);
     let adjustment = json!({"adjustment_number": "ADJ-1", "account_id": account, "direction": "credit",
                             "amount": 200_000, "reason": "compensation"});
     let named = json!({"adjustment_number": "ADJ-2", "account_id": account, "direction": "credit",
@@ -513,7 +464,7 @@ on_both_backends!(a_large_adjustment_made_by_staff_is_approved_by_another, |db| 
         (approved["status"].as_str(), approved["checker"].as_str()),
         (Some("applied"), Some("staff:sun.finance"))
     );
-    assert_eq!(app.api.balance(&account).await, 250_000);
+    assert_eq!(app.balance(&account).await, 250_000);
 });
 
 on_both_backends!(checkers_approving_at_once_apply_the_request_once, |db| {
@@ -522,8 +473,8 @@ on_both_backends!(checkers_approving_at_once_apply_the_request_once, |db| {
     app.hire("wang.ops", StaffRole::Operations).await;
     app.hire("li.finance", StaffRole::Finance).await;
     app.hire("sun.finance", StaffRole::Finance).await;
-    let maker = app.sign_in("wang.ops").await;
-    let checkers = [app.sign_in("li.finance").await, app.sign_in("sun.finance").await];
+    let maker = signed_in(&app, "wang.ops").await;
+    let checkers = [signed_in(&app, "li.finance").await, signed_in(&app, "sun.finance").await];
     for round in 0..3 {
         let freeze = json!({"freeze_number": format!("F-{round}"), "account_id": account, "amount": 1_000,
                             "reason": "court order"});
@@ -542,10 +493,10 @@ on_both_backends!(checkers_approving_at_once_apply_the_request_once, |db| {
         let last = checkers[0].get(&format!("/v1/approvals/{id}")).await;
         let last = if last.body["status"] == "applying" { checkers[0].post(&path, json!({})).await } else { last };
         assert_eq!(last.assert_status(StatusCode::OK)["status"], "applied");
-        let view = app.api.get(&format!("/v1/ledger/accounts/{account}")).await;
+        let view = app.get(&format!("/v1/ledger/accounts/{account}")).await;
         assert_eq!(view.body["available"], 50_000 - 1_000 * (round + 1), "round {round}");
     }
-    app.api.verify_clean().await;
+    app.verify_clean().await;
 });
 
 on_both_backends!(the_audit_log_records_staff_as_the_actor, |db| {
@@ -554,7 +505,7 @@ on_both_backends!(the_audit_log_records_staff_as_the_actor, |db| {
     app.hire("wang.ops", StaffRole::Operations).await;
     app.hire("li.finance", StaffRole::Finance).await;
     app.sign_in_as("li.finance", "a wrong password").await;
-    let (maker, checker) = (app.sign_in("wang.ops").await, app.sign_in("li.finance").await);
+    let (maker, checker) = (signed_in(&app, "wang.ops").await, signed_in(&app, "li.finance").await);
     maker
         .post(&format!("/v1/members/{member}/lock"), json!({"reason": "lost phone"}))
         .await
@@ -564,21 +515,21 @@ on_both_backends!(the_audit_log_records_staff_as_the_actor, |db| {
         maker.post("/v1/freezes", freeze).await.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
     checker.post(&format!("/v1/approvals/{id}/approve"), json!({})).await.assert_status(StatusCode::OK);
 
-    let events = app.api.get("/v1/audit-events?actor=staff:wang.ops").await;
+    let events = app.get("/v1/audit-events?actor=staff:wang.ops").await;
     let events = events.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
     let routes: Vec<&str> = events.iter().map(|e| e["route"].as_str().unwrap()).collect();
     assert_eq!(routes, ["/v1/staff/sessions", "/v1/members/{id}/lock", "/v1/freezes", "/v1/freezes"]);
     assert_eq!(events[0]["changes"], json!({"username": "wang.ops"}), "never the password");
     assert_eq!((events[2]["status"].as_u64(), events[3]["status"].as_u64()), (Some(202), Some(201)));
 
-    let sign_ins = app.api.get("/v1/audit-events?actor=staff:li.finance&route=/v1/staff/sessions").await;
+    let sign_ins = app.get("/v1/audit-events?actor=staff:li.finance&route=/v1/staff/sessions").await;
     let sign_ins = sign_ins.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
     let codes: Vec<Value> = sign_ins.iter().map(|e| e["error_code"].clone()).collect();
     assert_eq!(codes, [json!("invalid_credentials"), Value::Null]);
     assert!(!sign_ins.iter().any(|e| e.to_string().contains("wrong password")));
 
     // An approval's events are found by its id: asked, approved, applied.
-    let trail = app.api.get(&format!("/v1/audit-events?target_id={id}")).await;
+    let trail = app.get(&format!("/v1/audit-events?target_id={id}")).await;
     let trail = trail.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
     let who: Vec<(&str, &str)> =
         trail.iter().map(|e| (e["actor"].as_str().unwrap(), e["route"].as_str().unwrap())).collect();
@@ -601,42 +552,41 @@ on_both_backends!(a_merchant_approval_by_staff_waits_for_a_second_staff_member, 
         "address": "北京市海淀区某某路1号"
     });
     let registered = app
-        .api
         .post(
             "/v1/enterprises",
             json!({"email": "f@example.com", "company": company, "admin": {"phone": "13900000001"}}),
         )
         .await;
     let member = registered.assert_status(StatusCode::CREATED)["member"]["id"].as_str().unwrap().to_owned();
-    app.api.activate(&member).await;
+    app.activate(&member).await;
     let opening = json!({
         "member_id": member, "merchant_type": "enterprise", "name": "某某咖啡",
         "scenario": {"kind": "app", "url": "https://example.cn/app"}, "contact": {"name": "李四", "phone": "13912345678"},
         "business": {"registered_name": "某某科技有限公司", "credit_code": sanhu_testkit::ids::CREDIT_CODE}
     });
-    let opened = app.api.post("/v1/merchants", opening).await;
+    let opened = app.post("/v1/merchants", opening).await;
     let path = format!("/v1/merchants/{}", opened.assert_status(StatusCode::CREATED)["id"].as_str().unwrap());
     let documents = json!({"licence_number": sanhu_testkit::ids::CREDIT_CODE, "premises_photos": ["file:p"],
                            "legal_person": {"name": "张三", "certificate_number": sanhu_testkit::ids::ID_CARD}});
-    app.api.post(&format!("{path}/documents"), documents).await.assert_status(StatusCode::OK);
+    app.post(&format!("{path}/documents"), documents).await.assert_status(StatusCode::OK);
     let account = json!({"kind": "corporate", "account_name": "某某科技有限公司", "account_number": "110000000001",
                          "bank_code": "102", "branch_code": "102100000012"});
-    app.api.post(&format!("{path}/settlement-account"), account).await.assert_status(StatusCode::OK);
+    app.post(&format!("{path}/settlement-account"), account).await.assert_status(StatusCode::OK);
     let verification = json!({"verified": true, "account_number": "110000000001"});
-    app.api.post(&format!("{path}/settlement-account/verification"), verification).await.assert_status(StatusCode::OK);
-    app.api.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
+    app.post(&format!("{path}/settlement-account/verification"), verification).await.assert_status(StatusCode::OK);
+    app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
 
     app.hire("wang.ops", StaffRole::Operations).await;
     app.hire("li.finance", StaffRole::Finance).await;
-    let (maker, checker) = (app.sign_in("wang.ops").await, app.sign_in("li.finance").await);
+    let (maker, checker) = (signed_in(&app, "wang.ops").await, signed_in(&app, "li.finance").await);
     let held = maker.post(&format!("{path}/review"), json!({"decision": "approve"})).await;
     let id = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.api.get(&path).await.assert_status(StatusCode::OK)["status"], "under_review");
+    assert_eq!(app.get(&path).await.assert_status(StatusCode::OK)["status"], "under_review");
     let approve = format!("/v1/approvals/{id}/approve");
     maker.post(&approve, json!({})).await.assert_error(StatusCode::FORBIDDEN, "approval_same_staff_member");
     let applied = checker.post(&approve, json!({})).await.assert_status(StatusCode::OK).clone();
     assert_eq!((applied["status"].as_str(), applied["response"]["status"].as_u64()), (Some("applied"), Some(200)));
-    let merchant = app.api.get(&path).await.assert_status(StatusCode::OK).clone();
+    let merchant = app.get(&path).await.assert_status(StatusCode::OK).clone();
     assert_eq!(merchant["status"], "active");
     assert_eq!(merchant["reviews"][0]["by"], "staff:wang.ops", "the maker's decision");
     assert_eq!(merchant["reviews"][0]["checker"], "staff:li.finance", "and its checker");

@@ -232,9 +232,10 @@ impl WebhookStore for PostgresStore {
     async fn webhook_delete(&self, id: &str) -> anyhow::Result<bool> {
         let mut conn = self.inner.general.get().await?;
         let tx = conn.client.transaction().await?;
-        tx.execute("DELETE FROM webhook_attempts WHERE subscription_id = $1", &[&id]).await?;
-        tx.execute("DELETE FROM webhook_deliveries WHERE subscription_id = $1", &[&id]).await?;
-        let deleted = tx.execute("DELETE FROM webhook_subscriptions WHERE id = $1", &[&id]).await?;
+        let mut deleted = 0;
+        for (table, column) in SUBSCRIPTION_ROWS {
+            deleted = tx.execute(&format!("DELETE FROM {table} WHERE {column} = $1"), &[&id]).await?;
+        }
         tx.commit().await?;
         Ok(deleted == 1)
     }

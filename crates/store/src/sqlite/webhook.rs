@@ -238,9 +238,10 @@ impl WebhookStore for SqliteStore {
         let id = id.to_owned();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute("DELETE FROM webhook_attempts WHERE subscription_id = ?1", [&id])?;
-            tx.execute("DELETE FROM webhook_deliveries WHERE subscription_id = ?1", [&id])?;
-            let deleted = tx.execute("DELETE FROM webhook_subscriptions WHERE id = ?1", [&id])?;
+            let mut deleted = 0;
+            for (table, column) in SUBSCRIPTION_ROWS {
+                deleted = tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [&id])?;
+            }
             tx.commit()?;
             Ok(deleted == 1)
         })
@@ -534,10 +535,11 @@ impl WebhookStore for SqliteStore {
                 .query_map(params![before.nanos(), limit], |r| r.get(0))?
                 .collect::<Result<_, _>>()
                 .context("failed to find the webhook events to prune")?;
-            for id in &ids {
-                tx.prepare_cached("DELETE FROM webhook_attempts WHERE event_id = ?1")?.execute([id])?;
-                tx.prepare_cached("DELETE FROM webhook_deliveries WHERE event_id = ?1")?.execute([id])?;
-                tx.prepare_cached("DELETE FROM webhook_events WHERE id = ?1")?.execute([id])?;
+            for (table, column) in EVENT_ROWS {
+                let mut delete = tx.prepare_cached(&format!("DELETE FROM {table} WHERE {column} = ?1"))?;
+                for id in &ids {
+                    delete.execute([id])?;
+                }
             }
             tx.commit()?;
             Ok(ids.len() as u64)
