@@ -2197,9 +2197,9 @@ type ExtendCardRequest struct {
 
 // FamilyCard: A family card as the API shows it; amounts in minor units.
 type FamilyCard struct {
-	// The owner's account its payments take from.
-	AccountID string `json:"account_id"`
-	CreatedAt string `json:"created_at"`
+	// The owner's account its payments take from; null to a client that reaches the family member but not the owner (the owner's account is the owner's to show).
+	AccountID *string `json:"account_id"`
+	CreatedAt string  `json:"created_at"`
 	// The member who pays with it.
 	FamilyMemberID string `json:"family_member_id"`
 	ID             string `json:"id"`

@@ -1919,8 +1919,8 @@ class ExtendCardRequest(_Model):
 class FamilyCard(_Model):
     """A family card as the API shows it; amounts in minor units."""
 
-    # The owner's account its payments take from.
-    account_id: str
+    # The owner's account its payments take from; null to a client that reaches the family member but not…
+    account_id: Optional[str]
     created_at: str
     # The member who pays with it.
     family_member_id: str

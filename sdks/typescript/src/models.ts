@@ -1535,8 +1535,8 @@ export interface ExtendCardRequest {
 
 /** A family card as the API shows it; amounts in minor units. */
 export interface FamilyCard {
-  /** The owner's account its payments take from. */
-  account_id: string;
+  /** The owner's account its payments take from; null to a client that reaches the family member but not the owner (the owner's account is the owner's to show). */
+  account_id: string | null;
   created_at: string;
   /** The member who pays with it. */
   family_member_id: string;

@@ -38,9 +38,10 @@ pub struct FamilyCardJson {
     /// The member who granted it and pays.
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub owner_member_id: String,
-    /// The owner's account its payments take from.
-    #[schema(pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
-    pub account_id: String,
+    /// The owner's account its payments take from; null to a client that reaches the family member
+    /// but not the owner (the owner's account is the owner's to show).
+    #[schema(required, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub account_id: Option<String>,
     /// The member who pays with it.
     #[schema(pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub family_member_id: String,
@@ -74,7 +75,7 @@ impl From<&FamilyCardView> for FamilyCardJson {
         FamilyCardJson {
             id: c.id.clone(),
             owner_member_id: c.owner_member_id.to_string(),
-            account_id: c.account_id.to_string(),
+            account_id: v.owner_reached.then(|| c.account_id.to_string()),
             family_member_id: c.family_member_id.to_string(),
             per_payment_limit: c.per_payment_limit,
             monthly_limit: c.monthly_limit,
@@ -167,15 +168,16 @@ pub async fn grant_family_card(
     tag = "wallet",
     operation_id = "listFamilyCards",
     summary = "A member's family cards",
-    description = "The cards the member granted (`owned`) and those granted to it (`granted`), revoked ones included, each with what it paid this platform month.",
+    description = "The cards the member granted (`owned`) and those granted to it (`granted`), revoked ones included, each with what it paid this platform month. A card granted by an owner the client does not reach shows no `account_id` (null).",
     params(("id" = String, Path, description = super::MEMBER_ID_PARAM, pattern = "^mem_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses((status = 200, description = "The cards.", body = FamilyCardsJson)),
 )]
 pub async fn list_family_cards(
     State(state): State<AppState>,
+    Binding(bound): Binding,
     MemberIdPath(member): MemberIdPath,
 ) -> Result<Json<FamilyCardsJson>, ApiError> {
-    let cards = state.wallets().family_cards_of(member).await?;
+    let cards = state.wallets().family_cards_of(member, bound).await?;
     Ok(Json(FamilyCardsJson {
         owned: cards.owned.iter().map(FamilyCardJson::from).collect(),
         granted: cards.granted.iter().map(FamilyCardJson::from).collect(),
@@ -189,7 +191,7 @@ pub async fn list_family_cards(
     tag = "wallet",
     operation_id = "getFamilyCard",
     summary = "Read a family card",
-    description = "A client bound to a member reaches a card whose owner or family member it reaches; any other is `family_card_not_found`.",
+    description = "A client bound to a member reaches a card whose owner or family member it reaches; any other is `family_card_not_found`. One that reaches the family member but not the owner is shown no `account_id` (null).",
     params(("id" = String, Path, description = CARD_ID_PARAM, pattern = "^fcd_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses((status = 200, description = "The card.", body = FamilyCardJson)),
 )]

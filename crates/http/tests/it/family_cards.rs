@@ -2,14 +2,18 @@
 //! its accounts; the family member pays with it (its own pay password) within the limit per payment
 //! and per month, from the owner's account, shown in both members' flows; payments over a limit, on a
 //! revoked card or someone else's card are refused; concurrent payments never pass the month's limit;
-//! a refund gives its use back; the cap on cards per owner; and what clients bound to members reach:
-//! the family member's own client pays, another tenant's finds the card and its ids absent.
+//! a refund gives its use back; the cap on cards per owner; the owner's and the family member's own
+//! payment limits, and the owner's franchise scope, held on a card's payment; and what clients bound
+//! to members reach: the family member's own client pays and sees the card without the owner's
+//! account, another tenant's finds the card and its ids absent.
 
 use axum::http::StatusCode;
 use futures_util::future::join_all;
 use sanhu_testkit::app::{bound_client, TestApp};
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
+
+use crate::franchises::{account_of, brand, member_of};
 
 async fn app(db: TestDatabase) -> TestApp {
     TestApp::new(db, world::party_config(), world::wallet_config()).await
@@ -214,6 +218,26 @@ on_both_backends!(the_family_members_client_pays_and_another_tenants_finds_the_c
     app.send_as(&bob_app, "GET", &card_path, json!(null)).await.assert_status(StatusCode::OK);
     app.send_as(&alice_app, "GET", &card_path, json!(null)).await.assert_status(StatusCode::OK);
 
+    // Alice's account is hers to show: Bob's client, reaching Bob only, sees the card without it, in
+    // Bob's list and read by its id; Alice's client and the platform see it.
+    let account_seen = |card: &Value| card["account_id"].as_str().map(str::to_owned);
+    let bobs = format!("/v1/members/{bob}/family-cards");
+    let listed = app.send_as(&bob_app, "GET", &bobs, json!(null)).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(listed["granted"][0]["id"], id.as_str());
+    assert_eq!(listed["granted"][0]["account_id"], Value::Null, "{listed}");
+    assert_eq!(listed["granted"][0]["owner_member_id"], alice.as_str());
+    let read = app.send_as(&bob_app, "GET", &card_path, json!(null)).await;
+    assert_eq!(account_seen(read.assert_status(StatusCode::OK)), None);
+    let read = app.send_as(&alice_app, "GET", &card_path, json!(null)).await;
+    assert_eq!(account_seen(read.assert_status(StatusCode::OK)), Some(alice_basic.clone()));
+    let alices = format!("/v1/members/{alice}/family-cards");
+    let listed = app.send_as(&alice_app, "GET", &alices, json!(null)).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(account_seen(&listed["owned"][0]), Some(alice_basic.clone()));
+    assert_eq!(
+        account_seen(&app.get(&bobs).await.assert_status(StatusCode::OK)["granted"][0]),
+        Some(alice_basic.clone())
+    );
+
     // Carol's client finds the card, its owner, its account and its family member absent.
     app.send_as(&carol_app, "GET", &card_path, json!(null))
         .await
@@ -233,8 +257,9 @@ on_both_backends!(the_family_members_client_pays_and_another_tenants_finds_the_c
         .assert_error(StatusCode::NOT_FOUND, "family_card_not_found");
     assert_eq!((app.balance(&alice_basic).await, app.balance(&carol_basic).await), (9_200, 10_000));
 
-    // Bob's client may give the card up; after that it pays no more.
-    app.send_as(&bob_app, "POST", &format!("{card_path}/revoke"), json!({})).await.assert_status(StatusCode::OK);
+    // Bob's client may give the card up (answered without Alice's account); after that it pays no more.
+    let revoked = app.send_as(&bob_app, "POST", &format!("{card_path}/revoke"), json!({})).await;
+    assert_eq!(account_seen(revoked.assert_status(StatusCode::OK)), None);
     app.send_as(&bob_app, "POST", "/v1/payments", pay("APP-4", &bob, &id, 100, &shop))
         .await
         .assert_error(StatusCode::CONFLICT, "family_card_revoked");
@@ -262,4 +287,60 @@ on_both_backends!(the_owner_grants_with_its_pay_password_where_payments_require_
     assert_eq!(listed["owned"], json!([]), "nothing granted");
     body["pay_password"] = json!("135790");
     app.post(&path, body).await.assert_status(StatusCode::CREATED);
+});
+
+on_both_backends!(a_family_card_payment_counts_in_the_owners_and_the_family_members_own_payment_limits, |db| {
+    let app = app(db).await;
+    let (alice, alice_basic) = app.active_member("13800000001").await;
+    let (bob, bob_basic) = app.active_member("13800000002").await;
+    let (_, shop) = app.active_member("13800000003").await;
+    app.recharge(&alice, &alice_basic, 100_000, "test", "R-1").await;
+    let id = grant(&app, &alice, &alice_basic, &bob, 5_000, 50_000).await["id"].as_str().unwrap().to_owned();
+    // Alice may pay 30.00 a day from her basic account; Bob 20.00 a payment from his.
+    for (member, limits) in [
+        (&alice, json!({"per_payment": null, "per_day": 3_000, "per_month": null})),
+        (&bob, json!({"per_payment": 2_000, "per_day": null, "per_month": null})),
+    ] {
+        let body = json!({"account_type": "basic", "reason": "family card test", "limits": limits});
+        app.post(&format!("/v1/members/{member}/payment-limits"), body).await.assert_status(StatusCode::OK);
+    }
+
+    // Within the card's limit per payment, over Bob's own: refused, and nothing counts or moves.
+    let over_bobs = app.post("/v1/payments", pay("LIM-1", &bob, &id, 2_500, &shop)).await;
+    over_bobs.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "payment_limit_exceeded");
+    assert!(over_bobs.text.contains("per_payment"), "{}", over_bobs.text);
+    assert_eq!(card(&app, &id).await["used_this_month"], 0);
+    app.post("/v1/payments", pay("LIM-2", &bob, &id, 2_000, &shop)).await.assert_status(StatusCode::CREATED);
+    // Over what Alice may still pay today: refused, though Bob's own limits and the card's allow it.
+    let over_alices = app.post("/v1/payments", pay("LIM-3", &bob, &id, 1_500, &shop)).await;
+    over_alices.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "payment_limit_exceeded");
+    assert!(over_alices.text.contains("per_day"), "{}", over_alices.text);
+    app.post("/v1/payments", pay("LIM-4", &bob, &id, 1_000, &shop)).await.assert_status(StatusCode::CREATED);
+    assert_eq!(card(&app, &id).await["used_this_month"], 3_000);
+    assert_eq!(
+        (app.balance(&alice_basic).await, app.balance(&bob_basic).await, app.balance(&shop).await),
+        (97_000, 0, 3_000)
+    );
+    app.verify_clean().await;
+});
+
+on_both_backends!(a_franchise_members_card_spends_only_where_its_owners_money_would, |db| {
+    let app = crate::merchant_hierarchy::app(db).await;
+    let f = brand(&app).await;
+    // Alice is a member of franchisee A, with money recharged there; Bob is the platform's.
+    let (alice, _) = member_of(&app, &f.at_a, &f.a, "13800000001").await;
+    let alice_basic = account_of(&app, &alice, "basic").await;
+    app.recharge(&alice, &alice_basic, 10_000, "test", "R-1").await;
+    let (bob, _) = app.active_member("13800000002").await;
+    let id = grant(&app, &alice, &alice_basic, &bob, 5_000, 50_000).await["id"].as_str().unwrap().to_owned();
+    let a_receipts = account_of(&app, &f.a_member, "settlement").await;
+    let b_receipts = account_of(&app, &f.b_member, "settlement").await;
+
+    // Bob could pay B with his own money; Alice's, through her card, is spent at A only.
+    let refused = app.post("/v1/payments", pay("SCOPE-1", &bob, &id, 1_000, &b_receipts)).await;
+    refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "member_scope_mismatch");
+    assert_eq!((app.balance(&alice_basic).await, card(&app, &id).await["used_this_month"].as_i64()), (10_000, Some(0)));
+    app.post("/v1/payments", pay("SCOPE-2", &bob, &id, 1_000, &a_receipts)).await.assert_status(StatusCode::CREATED);
+    assert_eq!((app.balance(&alice_basic).await, app.balance(&a_receipts).await), (9_000, 1_000));
+    app.verify_clean().await;
 });

@@ -5,29 +5,18 @@
 //! per-customer cap; a personal merchant (real name, a card); and a bound client reaching its own
 //! merchant only.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use futures_util::future::join_all;
-use sanhu_core::party::check_digit::uscc_check_char;
 use sanhu_core::party::merchant::{
     DocumentKind, MerchantLimits, MerchantType, MerchantTypeCode, MerchantTypeSpec, MerchantTypes, SettlementKind,
 };
 use sanhu_core::party::{AccountTypeCode, PartyKind};
-use sanhu_core::staff::{LoginPolicy, SessionPolicy, StaffPassword, StaffRole, Username};
-use sanhu_http::{router, HttpConfig};
 use sanhu_service::party::PartyConfig;
-use sanhu_service::staff::{PasswordHashing, StaffConfig};
 use sanhu_service::wallet::WalletConfig;
-use sanhu_testkit::app::{bound_client, send_to, TestApp, TestResponse};
-use sanhu_testkit::ids::{card_number, CREDIT_CODE, ID_CARD};
-use sanhu_testkit::{on_both_backends, world, TestDatabase};
+use sanhu_testkit::app::{bound_client, TestApp, TestResponse};
+use sanhu_testkit::ids::{card_number, credit_code, CREDIT_CODE, ID_CARD};
+use sanhu_testkit::{on_both_backends, staff, world, TestDatabase};
 use serde_json::{json, Value};
-
-/// A unified social credit code whose first 17 characters end in `n`, with its check character.
-pub(crate) fn credit_code(n: u32) -> String {
-    let first17 = format!("91110108MA01{n:05}");
-    format!("{first17}{}", uscc_check_char(&first17).expect("a valid stem"))
-}
 
 /// An enterprise type with small limits (30.00 a payment, 50.00 a day, 80.00 a month) and a personal
 /// type, and a cap of 2 merchants per customer.
@@ -72,75 +61,21 @@ pub(crate) fn parties() -> PartyConfig {
     }
 }
 
-pub(crate) const PASSWORD: &str = "correct horse battery staple";
-/// The staff members who make a merchant's review and approve it (maker-checker).
-pub(crate) const MAKER: &str = "mei.review";
-pub(crate) const CHECKER: &str = "chen.check";
-
-/// The API with an API client, and two staff members (cheap password hashing: these tests are about
-/// merchants).
+/// The API with an API client, and two staff members who review (maker and checker; cheap password
+/// hashing: these tests are about merchants).
 async fn app(db: TestDatabase) -> TestApp {
     app_with(db, parties(), world::wallet_config()).await
 }
 
 /// [`app`] with these configurations.
 pub(crate) async fn app_with(db: TestDatabase, parties: PartyConfig, wallet: WalletConfig) -> TestApp {
-    let mut api = TestApp::new(db, parties, wallet).await;
-    let staff = StaffConfig {
-        hashing: PasswordHashing { memory_kib: 256, iterations: 1, parallelism: 1 },
-        login: LoginPolicy::new(3, 600).unwrap(),
-        session: SessionPolicy::new(600, 3600).unwrap(),
-    };
-    let http = HttpConfig { sign_ins_per_address_burst: 10_000, ..HttpConfig::default() };
-    let state = sanhu_http::AppState::new(api.state.ledger().clone(), api.state.parties().clone(), http)
-        .with_wallet(api.state.wallets().config().clone())
-        .with_staff(staff);
-    api.state = state.clone();
-    api.router = router(state);
-    for name in [MAKER, CHECKER] {
-        let password = StaffPassword::parse(PASSWORD).unwrap();
-        api.state.staff().create(&Username::parse(name).unwrap(), StaffRole::SuperAdmin, &password).await.unwrap();
-    }
-    api
-}
-
-/// A staff member's POST with their session: (cookie, CSRF token) from signing in.
-pub(crate) async fn staff_post(app: &TestApp, session: &(String, String), path: &str, body: Value) -> TestResponse {
-    let request = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("cookie", format!("sanhu_staff_session={}", session.0))
-        .header("x-csrf-token", session.1.as_str())
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    send_to(&app.router, request).await
-}
-
-pub(crate) async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
-    let body = json!({"username": username, "password": PASSWORD});
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/staff/sessions")
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let answer = send_to(&app.router, request).await;
-    let csrf = answer.assert_status(StatusCode::CREATED)["csrf_token"].as_str().unwrap().to_owned();
-    let cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
-    let token = cookie.split(';').next().unwrap().strip_prefix("sanhu_staff_session=").unwrap().to_owned();
-    (token, csrf)
+    TestApp::staffed(db, parties, wallet, &staff::REVIEWERS).await
 }
 
 /// Staff's review of a merchant: made by one staff member (held), approved by another, applied.
 /// Returns the applied answer's status and body.
 async fn review(app: &TestApp, merchant: &str, decision: Value) -> (u16, Value) {
-    let (maker, checker) = (sign_in(app, MAKER).await, sign_in(app, CHECKER).await);
-    let held = staff_post(app, &maker, &format!("/v1/merchants/{merchant}/review"), decision).await;
-    let approval = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
-    let applied = staff_post(app, &checker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
-    let response = applied.assert_status(StatusCode::OK)["response"].clone();
-    (response["status"].as_u64().unwrap() as u16, response["body"].clone())
+    app.held_and_approved(&format!("/v1/merchants/{merchant}/review"), decision).await
 }
 
 /// A review applied with success; its merchant.
@@ -461,6 +396,46 @@ on_both_backends!(a_personal_merchant_needs_a_real_name_and_settles_to_its_own_c
         (json!("rejected"), json!("经营范围不符"))
     );
     app.post(&format!("{path}/submit"), json!({})).await.assert_error(StatusCode::CONFLICT, "merchant_not_applying");
+});
+
+on_both_backends!(a_merchants_member_withdraws_its_receipts_only_with_the_withdrawal_product_in_effect, |db| {
+    // A personal merchant: its member has a real name and a card in it, so that its withdrawal reaches
+    // the product's check (an enterprise's member is refused `member_not_real_named` before it).
+    let app = app(db).await;
+    let (member, basic) = app.active_member("13800000001").await;
+    app.real_name(&member, "张三", 1).await;
+    let body = json!({
+        "member_id": member, "merchant_type": "personal", "name": "张三的小店",
+        "scenario": {"kind": "mini_program", "url": "https://example.cn/shop"},
+        "contact": {"name": "张三", "phone": "13800000001"}
+    });
+    let merchant = id_of(app.post("/v1/merchants", body).await.assert_status(StatusCode::CREATED));
+    let path = format!("/v1/merchants/{merchant}");
+    let own = json!({"kind": "personal_card", "account_name": "张三", "account_number": card_number(1)});
+    app.post(&format!("{path}/settlement-account"), own).await.assert_status(StatusCode::OK);
+    verify(&app, &merchant, &card_number(1)).await.assert_status(StatusCode::OK);
+    app.post(&format!("{path}/submit"), json!({})).await.assert_status(StatusCode::OK);
+    let approved = reviewed(&app, &merchant, json!({"decision": "approve"})).await;
+    let settlement = approved["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    app.sign_products(&merchant, &["balance_payment"]).await;
+    let payer = funded_payer(&app, "13800000009", 1).await;
+    app.post("/v1/payments", pay("P-1", &payer, 1000, &settlement)).await.assert_status(StatusCode::CREATED);
+    let card = app.bind_card(&member, "张三", 2).await;
+    let withdraw =
+        |number: &str| json!({"order_number": number, "member_id": member, "amount": 1000, "bank_card_id": card});
+
+    // Without the withdrawal product signed, the money in its account stays.
+    let refused = app.post("/v1/withdrawals", withdraw("W-1")).await;
+    refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "product_not_signed");
+    assert!(refused.text.contains("withdrawal"), "the refusal names the product: {}", refused.text);
+    assert_eq!((app.balance(&settlement).await, app.balance(&basic).await), (1000, 0), "nothing moved");
+
+    // Signed, the same withdrawal goes through.
+    app.sign_products(&merchant, &["withdrawal"]).await;
+    let applied = app.post("/v1/withdrawals", withdraw("W-2")).await;
+    applied.assert_status(StatusCode::CREATED);
+    assert_eq!(app.account(&settlement).await["available"], 0, "{}", applied.body);
+    app.verify_clean().await;
 });
 
 on_both_backends!(a_bound_client_reaches_only_its_own_merchant, |db| {

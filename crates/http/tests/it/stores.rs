@@ -5,12 +5,16 @@
 //! (the methods it takes, the pay-password-free threshold), locked from above; and payments at a
 //! store: its methods enforced, the threshold deciding the pay password, a closed store and a
 //! disabled terminal refused, another merchant's store refused, and the store and terminal recorded
-//! on the payment and in both flows.
+//! on the payment and in both flows, by pay code and by phone and SMS code; and stores and terminals
+//! opened at once at their limits, stopping exactly there.
 
 use axum::http::StatusCode;
+use futures_util::future::join_all;
+use sanhu_core::party::OneTimeCodePolicy;
 use sanhu_service::party::PartyConfig;
-use sanhu_testkit::app::{Client, TestApp};
-use sanhu_testkit::on_both_backends;
+use sanhu_service::wallet::WalletConfig;
+use sanhu_testkit::app::{Client, TestApp, TestResponse};
+use sanhu_testkit::{on_both_backends, world};
 use serde_json::{json, Value};
 
 use crate::franchises::{account_of, brand, member_of, Brand};
@@ -403,3 +407,125 @@ on_both_backends!(
         app.verify_clean().await;
     }
 );
+
+/// The ids of the answers that created something (201); every other answer must be a refusal 422
+/// `code` (never a conflict the caller could not have avoided).
+fn created_or_refused(answers: &[TestResponse], code: &str) -> Vec<String> {
+    let mut created = Vec::new();
+    for answer in answers {
+        match (answer.status, answer.code()) {
+            (StatusCode::CREATED, _) => created.push(id(&answer.body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, refused) if refused == code => {}
+            _ => panic!("answered {} {}", answer.status, answer.body),
+        }
+    }
+    created
+}
+
+on_both_backends!(stores_and_terminals_opened_at_once_at_the_limits_stop_exactly_there, |db| {
+    // At most 3 stores a merchant, 2 terminals a store.
+    let app = app(db).await;
+    let f = brand(&app).await;
+    let stores = format!("/v1/merchants/{}/stores", f.a);
+    let opening = |n: usize| json!({"name": format!("分店{n}"), "address": format!("北京市朝阳区某某路{n}号")});
+    let answers = join_all((0..8).map(|n| app.send_as(&f.at_a, "POST", &stores, opening(n)))).await;
+    let opened = created_or_refused(&answers, "store_limit_reached");
+    assert_eq!(opened.len(), 3, "exactly the limit opens");
+    let listed = app.send_as(&f.at_a, "GET", &stores, Value::Null).await.assert_status(StatusCode::OK).clone();
+    let mut listed: Vec<String> = listed["data"].as_array().unwrap().iter().map(id).collect();
+    let mut expected = opened.clone();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    let terminals = format!("{stores}/{}/terminals", opened[0]);
+    let adding = |n: usize| json!({"serial": format!("SN-{n:04}")});
+    let answers = join_all((0..6).map(|n| app.send_as(&f.at_a, "POST", &terminals, adding(n)))).await;
+    let added = created_or_refused(&answers, "terminal_limit_reached");
+    assert_eq!(added.len(), 2, "exactly the limit is added");
+    let store = app.send_as(&f.at_a, "GET", &format!("{stores}/{}", opened[0]), Value::Null).await;
+    assert_eq!(store.assert_status(StatusCode::OK)["terminals"], 2);
+    let listed = app.send_as(&f.at_a, "GET", &terminals, Value::Null).await.assert_status(StatusCode::OK).clone();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+
+    // The history has one entry for each that was made, and none for the refused.
+    let history =
+        app.get(&format!("/v1/merchants/{}/history?limit=100", f.a)).await.assert_status(StatusCode::OK).clone();
+    let count = |action: &str| history["data"].as_array().unwrap().iter().filter(|e| e["action"] == action).count();
+    assert_eq!((count("store.opened"), count("terminal.added")), (3, 2), "{history}");
+});
+
+async fn sms_code(app: &TestApp, phone: &str) -> String {
+    let issued = app.post("/v1/one-time-codes", json!({"purpose": "payment", "phone": phone})).await;
+    issued.assert_status(StatusCode::CREATED)["code"].as_str().unwrap().to_owned()
+}
+
+on_both_backends!(a_payment_by_phone_and_sms_code_at_a_store_keeps_its_store_and_terminal, |db| {
+    // Payments by phone allowed; codes may be sent again at once.
+    let parties = PartyConfig {
+        stores_per_merchant_max: 3,
+        terminals_per_store_max: 2,
+        one_time_codes: OneTimeCodePolicy::new(6, 300, 5, 0).unwrap(),
+        ..parties()
+    };
+    let app = app_with_wallet(db, parties, WalletConfig { pay_by_phone: true, ..world::wallet_config() }).await;
+    let f = brand(&app).await;
+    let phone = "13800000001";
+    let (member, basic) = app.active_member(phone).await;
+    app.recharge(&member, &basic, 10_000, "test", "R-1").await;
+    let a_receipts = account_of(&app, &f.a_member, "settlement").await;
+    // A's store takes phone and SMS codes only.
+    let body = json!({"name": "朝阳店", "address": "北京市朝阳区某某路1号", "payment_methods": ["phone_sms"]});
+    let store = id(&open_store(&app, &f.at_a, &f.a, body).await);
+    let terminal = add_terminal(&app, &f.at_a, &f.a, &store, "SN-P1").await;
+    let by_phone = |number: &str, code: &str| {
+        json!({"order_number": number, "phone": phone, "sms_code": code, "amount": 1_000,
+               "receiver_account_id": a_receipts, "store_id": store, "terminal_id": terminal})
+    };
+
+    // The payer is the platform's member, whom A's client does not reach: the platform's client pays.
+    // By member id the store refuses; by phone and code it is paid, its store and terminal kept.
+    let balance = json!({"order_number": "PH-0", "member_id": member, "amount": 1_000,
+                         "receiver_account_id": a_receipts, "store_id": store});
+    app.post("/v1/payments", balance)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "payment_method_not_accepted");
+    let code = sms_code(&app, phone).await;
+    let paid = app.post("/v1/payments", by_phone("PH-1", &code)).await;
+    let paid = paid.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(
+        (paid["member_id"].as_str(), paid["store_id"].as_str(), paid["terminal_id"].as_str()),
+        (Some(member.as_str()), Some(store.as_str()), Some(terminal.as_str())),
+        "{paid}"
+    );
+    let read = app.get("/v1/payments/PH-1").await;
+    let read = read.assert_status(StatusCode::OK).clone();
+    assert_eq!(
+        (read["store_id"].as_str(), read["terminal_id"].as_str()),
+        (Some(store.as_str()), Some(terminal.as_str()))
+    );
+    for who in [&member, &f.a_member] {
+        let flow = app.get(&format!("/v1/members/{who}/wallet/flow")).await.assert_status(StatusCode::OK).clone();
+        let line = flow["data"].as_array().unwrap().iter().find(|l| l["reference"] == "PH-1").cloned().unwrap();
+        assert_eq!(
+            (line["store_id"].as_str(), line["terminal_id"].as_str()),
+            (Some(store.as_str()), Some(terminal.as_str())),
+            "{line}"
+        );
+    }
+
+    // Closed, the store is refused, and the refusal leaves the code unspent: it pays away from it.
+    let close = format!("/v1/merchants/{}/stores/{store}/close", f.a);
+    app.send_as(&f.at_a, "POST", &close, json!({"reason": "装修"})).await.assert_status(StatusCode::OK);
+    let code = sms_code(&app, phone).await;
+    app.post("/v1/payments", by_phone("PH-2", &code))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "store_closed");
+    assert_eq!((app.balance(&basic).await, app.balance(&a_receipts).await), (9_000, 1_000));
+    let away = json!({"order_number": "PH-3", "phone": phone, "sms_code": code, "amount": 500,
+                      "receiver_account_id": a_receipts});
+    let paid = app.post("/v1/payments", away).await.assert_status(StatusCode::CREATED).clone();
+    assert_eq!(paid["store_id"], Value::Null);
+    assert_eq!((app.balance(&basic).await, app.balance(&a_receipts).await), (8_500, 1_500));
+    app.verify_clean().await;
+});

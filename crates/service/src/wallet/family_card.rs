@@ -29,7 +29,9 @@
 //!   payment on its account, and the payer's own count it on the account it passes through.
 //! - **Reach.** A card is reached by a client that reaches its owner or its family member (the one
 //!   rule, `Parties::reaches`); to any other it is absent (`family_card_not_found`). Either side may
-//!   revoke it. Every change is written to the card's history with who made it.
+//!   revoke it. A client that reaches the family member but not the owner is not shown the owner's
+//!   account (the list of the member's cards, a card read or revoked). Every change is written to the
+//!   card's history with who made it.
 
 use sanhu_core::id::{AccountId, FamilyCardId, MemberId};
 use sanhu_core::party::account_type::DeductionPriority;
@@ -157,6 +159,9 @@ pub struct FamilyCardView {
     pub used_this_month: i64,
     /// The month, `YYYY-MM` in the platform's time zone.
     pub month: String,
+    /// Whether the caller reaches the card's owner: one that reaches only the family member is not
+    /// shown the owner's account.
+    pub owner_reached: bool,
 }
 
 impl FamilyCardView {
@@ -274,7 +279,7 @@ impl Wallets {
             );
             Ok(card)
         })?;
-        self.family_card_view(card).await
+        self.family_card_view(card, true).await
     }
 
     /// The account `account` is `owner`'s, open, in the wallet's currency, of a type that pays.
@@ -302,29 +307,47 @@ impl Wallets {
         id: FamilyCardId,
         bound: Option<MemberId>,
     ) -> Result<FamilyCardView, WalletFailure> {
-        let card = self.reached_card(id, bound).await?;
-        self.family_card_view(card).await
+        let (card, owner_reached) = self.reached_card(id, bound).await?;
+        self.family_card_view(card, owner_reached).await
     }
 
-    async fn reached_card(&self, id: FamilyCardId, bound: Option<MemberId>) -> Result<FamilyCard, WalletFailure> {
+    /// The card `bound` reaches (else absent), and whether it reaches its owner.
+    async fn reached_card(
+        &self,
+        id: FamilyCardId,
+        bound: Option<MemberId>,
+    ) -> Result<(FamilyCard, bool), WalletFailure> {
         let card = self
             .parties
             .reader()
             .get::<FamilyCard>(&id.to_string())
             .await?
             .ok_or(WalletFailure::NotFound(FAMILY_CARD_NOT_FOUND))?;
+        let owner_reached = self.owner_reached(bound, &card).await?;
         if let Some(bound) = bound {
-            if !self.parties.reaches(bound, card.owner_member_id).await?
-                && !self.parties.reaches(bound, card.family_member_id).await?
-            {
+            if !owner_reached && !self.parties.reaches(bound, card.family_member_id).await? {
                 return Err(WalletFailure::NotFound(FAMILY_CARD_NOT_FOUND));
             }
         }
-        Ok(card)
+        Ok((card, owner_reached))
     }
 
-    /// The member's cards: those it owns and those granted to it, oldest first.
-    pub async fn family_cards_of(&self, member: MemberId) -> Result<FamilyCards, WalletFailure> {
+    /// Whether `bound` reaches the card's owner (the platform, `None`, reaches every owner).
+    async fn owner_reached(&self, bound: Option<MemberId>, card: &FamilyCard) -> Result<bool, WalletFailure> {
+        match bound {
+            None => Ok(true),
+            Some(bound) => Ok(self.parties.reaches(bound, card.owner_member_id).await?),
+        }
+    }
+
+    /// The member's cards: those it owns and those granted to it, oldest first, as `bound` (which
+    /// reaches `member`) sees them: a card granted to the member by an owner `bound` does not reach
+    /// hides the owner's account.
+    pub async fn family_cards_of(
+        &self,
+        member: MemberId,
+        bound: Option<MemberId>,
+    ) -> Result<FamilyCards, WalletFailure> {
         let mut work = self.parties.reader();
         crate::party::members::load_member(&mut work, member).await?;
         let mut owned: Vec<FamilyCard> = work.indexed(OWNER_INDEX, &member.to_string()).await?;
@@ -333,18 +356,19 @@ impl Wallets {
         granted.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         let mut views = FamilyCards { owned: Vec::new(), granted: Vec::new() };
         for card in owned {
-            views.owned.push(self.family_card_view(card).await?);
+            views.owned.push(self.family_card_view(card, true).await?);
         }
         for card in granted {
-            views.granted.push(self.family_card_view(card).await?);
+            let owner_reached = self.owner_reached(bound, &card).await?;
+            views.granted.push(self.family_card_view(card, owner_reached).await?);
         }
         Ok(views)
     }
 
-    async fn family_card_view(&self, card: FamilyCard) -> Result<FamilyCardView, WalletFailure> {
+    async fn family_card_view(&self, card: FamilyCard, owner_reached: bool) -> Result<FamilyCardView, WalletFailure> {
         let month = month_text(&self.parties.config().calendar.month(clock::now()));
         let used_this_month = self.parties.reader().counter(&use_key(&card.id, &month)).await?;
-        Ok(FamilyCardView { card, used_this_month, month })
+        Ok(FamilyCardView { card, used_this_month, month, owner_reached })
     }
 
     /// Revokes a card at once: a payment decided after this write is refused. Either side may; a card
@@ -355,7 +379,7 @@ impl Wallets {
         bound: Option<MemberId>,
         actor: &Actor,
     ) -> Result<FamilyCardView, WalletFailure> {
-        self.reached_card(id, bound).await?;
+        let (_, owner_reached) = self.reached_card(id, bound).await?;
         let card = transact!(&self.parties, WalletFailure, |work| {
             let mut card =
                 work.get::<FamilyCard>(&id.to_string()).await?.ok_or(WalletFailure::NotFound(FAMILY_CARD_NOT_FOUND))?;
@@ -369,7 +393,7 @@ impl Wallets {
             work.history(&card.id, &card.customer_id, "family_card.revoked", actor, None, json!({}));
             Ok(card)
         })?;
-        self.family_card_view(card).await
+        self.family_card_view(card, owner_reached).await
     }
 
     /// The card a payment by `payer` names, read before the payment's turn: it must be the payer's

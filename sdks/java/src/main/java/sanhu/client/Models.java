@@ -10691,7 +10691,7 @@ public final class Models {
     /**
      * A family card as the API shows it; amounts in minor units.
      *
-     * @param accountId The owner's account its payments take from.
+     * @param accountId The owner's account its payments take from; null to a client that reaches the family member but not the owner (the owner's account is the owner's to show).
      * @param createdAt created_at
      * @param familyMemberId The member who pays with it.
      * @param id id
