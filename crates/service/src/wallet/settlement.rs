@@ -7,9 +7,12 @@
 //! it received (`pay`, `escrow_release`) is an item, every refund it gave (`refund`) a negative one,
 //! each with its order number and transfer id. The commission is the merchant's signed fee rate of
 //! `balance_payment`, per item, rounded half up; a refund gives back its payment's commission in
-//! proportion (its payment is found by its order number); a split payment's share (its transfer says
-//! `{"split":true}`) carries none. Approved adjustments and what the last statement carried forward
-//! are items too.
+//! proportion (its payment is found by its order number; the commission is what the payment was
+//! charged: an earlier period's statement item, at the rate of then); a split payment's share (its
+//! transfer says `{"split":true}`) carries none. Approved adjustments (`sad_…`, named by their items)
+//! and what the last statement carried forward are items too. An adjustment made for a disputed
+//! statement waits for that statement's corrected re-issue: no other period's statement takes it.
+//! Periods are issued in order, none skipped.
 //!
 //! **Kept as party records** (no table of their own): the merchant's settlement book
 //! (`settlement_book:mch_…`: where its statements have got to — the end of the last one, which no new
@@ -22,18 +25,21 @@
 //! short. A payout to the bank posts the hold when the channel answers success (voids it on failure:
 //! the net is the merchant's balance again); a payout `to: balance` voids it at once. A statement
 //! whose net is negative moves nothing: its net, its commission and its adjustments are carried into
-//! the next. A disputed statement keeps its hold until it is confirmed (the dispute resolved) or a
+//! the next. One whose chain the ledger refuses (the merchant withdrew its receipts meanwhile) is
+//! `short`: nothing moved, its receipts stay the merchant's and the rest is carried, so the run goes
+//! on to the merchant's next periods. A payout to the bank is charged the withdrawal's fee. A disputed statement keeps its hold until it is confirmed (the dispute resolved) or a
 //! corrected statement replaces it, which voids its hold and moves only the difference.
 //!
 //! **In turn.** Everything on one merchant's statements takes the merchant's settlement turn
 //! (`settlement:mch_…`), and each change writes the record it changes: two payouts of one statement
 //! at once give one payout, the other meets a statement no longer confirmed.
 
-use sanhu_core::id::MerchantId;
+use sanhu_core::id::{MerchantId, SettlementAdjustmentTag};
 use sanhu_core::ledger::{Transfer, TransferAction, TransferKind, TransferRequest};
 use sanhu_core::party::merchant::MerchantStatus;
 use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::Actor;
+use sanhu_core::wallet::{FeePayer, WalletError};
 use sanhu_core::settlement::{
     self as rules, Carried, Cycle, ItemFigures, ItemKind, Period, SettlementError, Status, STATEMENT_ITEMS_MAX,
 };
@@ -61,6 +67,7 @@ pub const SETTLEMENT_ADJUSTMENT_CODE: &str = "settlement_adjustment";
 pub const SETTLEMENT_HOLD_CODE: &str = "settlement_hold";
 pub const SETTLEMENT_PAYOUT_CODE: &str = "settlement_payout";
 pub const SETTLEMENT_RELEASE_CODE: &str = "settlement_release";
+pub const SETTLEMENT_PAYOUT_FEE_CODE: &str = "settlement_payout_fee";
 
 /// The most statements one page lists.
 pub const SETTLEMENT_PAGE_MAX: u32 = 100;
@@ -102,7 +109,12 @@ impl From<CarriedFigures> for Carried {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettlementAdjustment {
+    /// `sad_…`: named on the statement item that carries it.
     pub id: String,
+    /// The disputed statement it corrects (its number): kept for that statement's re-issue, which
+    /// no other statement takes first; none: for the merchant's next statement.
+    #[serde(default)]
+    pub statement: Option<String>,
     /// Signed: positive the platform owes the merchant, negative the merchant owes the platform.
     pub amount: i64,
     pub reason: String,
@@ -180,6 +192,9 @@ pub struct StatementItem {
     pub at: Timestamp,
     /// An adjustment's reason and id, or the statement a carried net comes from.
     pub note: Option<String>,
+    /// The adjustment it is (`sad_…`).
+    #[serde(default)]
+    pub adjustment_id: Option<String>,
 }
 
 impl StatementItem {
@@ -205,6 +220,15 @@ pub struct Payout {
     #[serde(with = "time_ns")]
     pub requested_at: Timestamp,
     pub reviewed_by: Option<String>,
+    /// The withdrawal fee a payout to the bank is charged (the withdrawal flow's rule), and whether the
+    /// merchant pays it (out of the amount) or the platform (its fee expense).
+    #[serde(default)]
+    pub fee: i64,
+    #[serde(default)]
+    pub fee_paid_by_merchant: bool,
+    /// What reaches the settlement account: the amount, less the fee when the merchant pays it.
+    #[serde(default)]
+    pub paid_to_account: i64,
 }
 
 /// A statement as stored.
@@ -274,11 +298,14 @@ impl Statement {
         format!("{}/{}", self.merchant_id, self.number)
     }
 
-    /// One request resolving the hold: posting it (paid out) or voiding it (kept as balance).
-    fn resolve(&self, step: &str, post: bool) -> anyhow::Result<Vec<TransferRequest>> {
+    /// The chain resolving the hold: posting it (paid out), with the payout's withdrawal fee moved
+    /// between withdrawals in transit and `fee` (`(debit, credit)`: from in transit to fee income when
+    /// the merchant pays it, from fee expense into in transit when the platform does), or voiding it
+    /// (kept as balance, or the payout failed).
+    fn resolve(&self, step: &str, post: bool, fee: Option<(AccountId, AccountId)>) -> anyhow::Result<Vec<TransferRequest>> {
         let Some(pending_id) = self.hold()? else { return Ok(Vec::new()) };
         let mut next = ids_for(&self.id, step);
-        Ok(vec![TransferRequest {
+        let mut chain = vec![TransferRequest {
             id: next(),
             action: if post {
                 TransferAction::PostPending { pending_id, amount: None }
@@ -289,7 +316,20 @@ impl Statement {
             code: if post { SETTLEMENT_PAYOUT_CODE } else { SETTLEMENT_RELEASE_CODE }.to_owned(),
             reference: Some(self.reference()),
             metadata: "{}".to_owned(),
-        }])
+        }];
+        let charged = self.payout.as_ref().map(|p| p.fee).unwrap_or(0);
+        if let (true, Some((debit, credit)), Some(amount)) = (post, fee, Amount::new(charged)) {
+            chain[0].linked = true;
+            chain.push(TransferRequest {
+                id: next(),
+                action: TransferAction::Post { debit_account_id: debit, credit_account_id: credit, amount, balancing: false },
+                linked: false,
+                code: SETTLEMENT_PAYOUT_FEE_CODE.to_owned(),
+                reference: Some(self.reference()),
+                metadata: "{}".to_owned(),
+            });
+        }
+        Ok(chain)
     }
 }
 
@@ -307,6 +347,24 @@ pub enum PayoutTarget {
     Balance,
 }
 
+/// The most earlier statements an issue looks through for a refunded payment's commission.
+const CHARGED_LOOKUP_MAX: usize = 400;
+
+/// The merchant's earlier statements an issue has read (the latest first), for the commission its
+/// refunds' payments were charged.
+struct Charged {
+    merchant: MerchantId,
+    statements: Vec<Statement>,
+    /// The number of the next older statement to read (0: none left).
+    next: u32,
+}
+
+impl Charged {
+    fn new(merchant: MerchantId, issued: u32) -> Charged {
+        Charged { merchant, statements: Vec::new(), next: issued }
+    }
+}
+
 /// What one pass of the settlement run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SettlementRunPass {
@@ -314,6 +372,9 @@ pub struct SettlementRunPass {
     pub issued: usize,
     /// Merchants whose statements were refused (kept in the log; the run went on).
     pub failed: usize,
+    /// Statements issued `short`: the receipts account no longer held what they move (the merchant
+    /// withdrew its receipts meanwhile); nothing moved, all of it carried into the next (logged).
+    pub short: usize,
 }
 
 async fn load(work: &mut Work, id: &str) -> Result<Statement, WalletFailure> {
@@ -390,21 +451,30 @@ impl Wallets {
                 .unwrap_or_else(|| new_book(&merchant));
         }
         let issued_before = book.issued;
-        // The statement it corrects: a disputed one of this very period, once an adjustment waits.
-        let corrects = match rules::check_overlap(book.last_end.map(Timestamp::from_nanos), &period) {
-            Ok(()) => None,
+        // The statement it corrects: a disputed one of this very period, once an adjustment made for
+        // it waits. Otherwise the period is the next in order (none skipped).
+        let last_end = book.last_end.map(Timestamp::from_nanos);
+        let corrects = match rules::check_overlap(last_end, &period) {
+            Ok(()) => {
+                rules::check_next(last_end, &period)?;
+                None
+            }
             Err(overlap) => {
                 let disputed = self.disputed_of(merchant_id, &book, &period).await?;
                 match disputed {
-                    Some(old) if !book.adjustments.is_empty() => Some(old),
+                    Some(old) if book.adjustments.iter().any(|a| a.statement.as_deref() == Some(old.number.as_str())) => {
+                        Some(old)
+                    }
                     Some(_) => return Err(refused(SettlementError::NoCorrection)),
                     None => return Err(overlap.into()),
                 }
             }
         };
+        let adjustments = self.adjustments_for(merchant_id, &book, corrects.as_ref()).await?;
         let receipts = Self::receipts_account(&merchant)?;
         let rate = self.fee_rate(&merchant);
-        let mut items = self.ledger_items(receipts, &period, rate).await?;
+        let mut charged = Charged::new(merchant_id, book.issued);
+        let mut items = self.ledger_items(receipts, &period, rate, &mut charged).await?;
         // What is not in the ledger's entries: the carried net, the adjustments.
         let carried_in: CarriedFigures = match &corrects {
             Some(old) => old.carried_in,
@@ -420,12 +490,13 @@ impl Wallets {
                 split: false,
                 at: period.start,
                 note: Some("carried forward from the last statement".to_owned()),
+                adjustment_id: None,
             });
         }
         if let Some(old) = &corrects {
             items.extend(old.items.iter().filter(|i| i.kind == ItemKind::Adjustment.as_str()).cloned());
         }
-        items.extend(book.adjustments.iter().map(|a| StatementItem {
+        items.extend(adjustments.iter().map(|a| StatementItem {
             kind: ItemKind::Adjustment.as_str().to_owned(),
             order_number: None,
             transfer_ids: Vec::new(),
@@ -434,6 +505,7 @@ impl Wallets {
             split: false,
             at: a.made_at,
             note: Some(format!("{}: {}", a.id, a.reason)),
+            adjustment_id: Some(a.id.clone()),
         }));
         let figures = rules::figures(&items.iter().map(StatementItem::figures).collect::<Vec<_>>())
             .map_err(|e| WalletFailure::Internal(e.into()))?;
@@ -565,7 +637,19 @@ impl Wallets {
         let outcome = chain::apply(&self.ledger, requests).await?;
         let id = statement.id.clone();
         let books = format!("settlement_book:{}", merchant.id);
-        if let Err(refusal) = outcome {
+        // A period's statement the ledger refused (its receipts account no longer holds what it
+        // moves: the merchant withdrew its receipts meanwhile) is issued `short`: nothing moved, all
+        // of it carried into the next, so the merchant's later periods are not held up. A correction
+        // refused stays as it was (the disputed statement keeps its hold): `refused`, issued again.
+        let short = match &outcome {
+            Err(refusal) if statement.corrects.is_none() => {
+                tracing::warn!(merchant = %merchant.id, code = refusal.code(), number = %statement.number,
+                    "a settlement statement's chain was refused: issued short, carried into the next");
+                true
+            }
+            _ => false,
+        };
+        if let (Err(refusal), false) = (outcome, short) {
             tracing::info!(merchant = %merchant.id, code = refusal.code(), "a settlement statement's chain was refused");
             transact!(&self.parties, WalletFailure, |work| {
                 let mut s = load(work, &id).await?;
@@ -594,12 +678,28 @@ impl Wallets {
                     book.issued
                 )));
             }
+            if short {
+                let own: i64 = s.items.iter().filter(|i| i.kind == ItemKind::Adjustment.as_str()).map(|i| i.amount).sum();
+                let figures = rules::Figures {
+                    gross: s.gross,
+                    refunds: s.refunds,
+                    commission: s.commission,
+                    adjustments: s.adjustments,
+                    net: s.net,
+                };
+                let carried = rules::carry_short(&figures, own, s.carried_in.into())
+                    .map_err(|e| WalletFailure::Internal(e.into()))?;
+                s.carried_out = carried.into();
+                (s.moved_commission, s.moved_adjustments, s.held, s.hold_id) = (0, 0, 0, None);
+                s.on_success = Some(Status::Short.as_str().to_owned());
+            }
             book.issued += 1;
             book.last_end = Some(book.last_end.unwrap_or(i64::MIN).max(s.period_end.nanos()));
-            // What the book carries grows by what this statement carries more than the one it
-            // replaces (nothing replaced: all of it). A correction of an older period adds to what
-            // the later statements carry; it never overwrites it.
-            let mut replaced = CarriedFigures::default();
+            // What the book carries grows by what this statement carries more than what it takes
+            // off: a period's statement took over the book's carried figures (they are replaced by
+            // its own); a correction replaces the statement it corrects, whose carried figures the
+            // later statements may have taken over already, so it adds only the difference.
+            let mut replaced = s.carried_in;
             if let Some(number) = s.corrects.clone() {
                 let mut old = load(work, &statement_id_of(&s.merchant_id, &number)).await?;
                 replaced = old.carried_out;
@@ -614,7 +714,9 @@ impl Wallets {
             book.adjustments.retain(|a| {
                 let prefix = format!("{}: ", a.id);
                 !s.items.iter().any(|i| {
-                    i.kind == ItemKind::Adjustment.as_str() && i.note.as_deref().is_some_and(|n| n.starts_with(&prefix))
+                    i.kind == ItemKind::Adjustment.as_str()
+                        && (i.adjustment_id.as_deref() == Some(a.id.as_str())
+                            || i.note.as_deref().is_some_and(|n| n.starts_with(&prefix)))
                 })
             });
             s.status = s.on_success.take().unwrap_or_else(|| Status::Issued.as_str().to_owned());
@@ -634,6 +736,67 @@ impl Wallets {
             );
             Ok(s)
         })
+    }
+
+    /// The commission the statement that settled payment `t` (an earlier period's) took on it: its
+    /// item's. None when no statement settled it (a payment from before the merchant's first
+    /// statement, or beyond the statements looked through).
+    async fn charged_on(&self, charged: &mut Charged, t: &Transfer) -> Result<Option<i64>, WalletFailure> {
+        let transfer = t.id.to_string();
+        loop {
+            // The statements looked through so far, the latest first: the first (not replaced) whose
+            // period holds the payment has its item.
+            for s in &charged.statements {
+                let replaced = matches!(s.status(), Status::Corrected | Status::Refused | Status::Issuing);
+                if replaced || t.timestamp < s.period_start || t.timestamp >= s.period_end {
+                    continue;
+                }
+                let item = s.items.iter().find(|i| i.kind == ItemKind::Payment.as_str() && i.transfer_ids.contains(&transfer));
+                return Ok(item.map(|i| i.commission));
+            }
+            // Not yet: the next older statements, unless the oldest read already began after it.
+            let older = charged.statements.last().is_some_and(|s| s.period_start <= t.timestamp);
+            if older || charged.next == 0 || charged.statements.len() >= CHARGED_LOOKUP_MAX {
+                return Ok(None);
+            }
+            let low = charged.next.saturating_sub(31).max(1);
+            let ids: Vec<String> =
+                (low..=charged.next).rev().map(|n| statement_id(charged.merchant, &format!("S{n:06}"))).collect();
+            let mut found: Vec<Statement> = self.parties.reader().get_many(&ids).await?;
+            found.sort_by(|a, b| b.number.cmp(&a.number));
+            charged.statements.extend(found);
+            charged.next = low - 1;
+        }
+    }
+
+    /// The waiting adjustments a statement takes: a correction, those made for the statement it
+    /// corrects; a period's statement, those made for no statement, and those made for one that is no
+    /// longer disputed (confirmed as it stood: the correction is then the next statement's). An
+    /// adjustment made for a disputed statement is never taken by another period's statement.
+    async fn adjustments_for(
+        &self,
+        merchant: MerchantId,
+        book: &SettlementBook,
+        corrects: Option<&Statement>,
+    ) -> Result<Vec<SettlementAdjustment>, WalletFailure> {
+        if let Some(old) = corrects {
+            return Ok(book.adjustments.iter().filter(|a| a.statement.as_deref() == Some(old.number.as_str())).cloned().collect());
+        }
+        let mut reader = self.parties.reader();
+        let mut taken = Vec::new();
+        for a in &book.adjustments {
+            let free = match a.statement.as_deref() {
+                None => true,
+                Some(number) => reader
+                    .get::<Statement>(&statement_id(merchant, number))
+                    .await?
+                    .is_none_or(|s| s.status() != Status::Disputed),
+            };
+            if free {
+                taken.push(a.clone());
+            }
+        }
+        Ok(taken)
     }
 
     /// The disputed statement of exactly `period`, if the merchant has one.
@@ -662,6 +825,7 @@ impl Wallets {
         receipts: AccountId,
         period: &Period,
         rate: u32,
+        charged: &mut Charged,
     ) -> Result<Vec<StatementItem>, WalletFailure> {
         let store = self.parties.store();
         let mut entries: Vec<Transfer> = Vec::new();
@@ -702,10 +866,11 @@ impl Wallets {
                     split,
                     at: t.timestamp,
                     note: None,
+                    adjustment_id: None,
                 });
             } else if t.debit_account_id == receipts && t.code == "refund" {
                 let (paid, commission, split, before) =
-                    self.payment_of(receipts, t.reference.as_deref(), rate, t).await?;
+                    self.payment_of(receipts, t.reference.as_deref(), rate, t, period, charged).await?;
                 let back = if split { 0 } else { rules::refund_commission(paid, commission, before, t.amount) };
                 items.push(StatementItem {
                     kind: ItemKind::Refund.as_str().to_owned(),
@@ -716,6 +881,7 @@ impl Wallets {
                     split,
                     at: t.timestamp,
                     note: None,
+                    adjustment_id: None,
                 });
             }
         }
@@ -724,12 +890,17 @@ impl Wallets {
 
     /// What the payment of order `reference` paid into the receipts account, the commission on it,
     /// whether it was a split payment's share, and what the refunds of it before `refund` gave back.
+    /// The commission is the one its payment was charged: a payment of an earlier period, the
+    /// commission its statement's item took (at the rate of then, whatever the merchant's rate is
+    /// now); one of this period, this statement's rate.
     async fn payment_of(
         &self,
         receipts: AccountId,
         reference: Option<&str>,
         rate: u32,
         refund: &Transfer,
+        period: &Period,
+        charged: &mut Charged,
     ) -> Result<(i64, i64, bool, i64), WalletFailure> {
         let Some(reference) = reference else { return Ok((0, 0, false, 0)) };
         let transfers = self.parties.store().transfers_by_reference(reference, 200).await?;
@@ -752,6 +923,9 @@ impl Wallets {
             paid += t.amount;
             if t.metadata.contains("\"split\":true") {
                 split = true;
+            } else if t.timestamp < period.start {
+                let earlier = self.charged_on(charged, t).await?;
+                commission += earlier.unwrap_or_else(|| rules::commission(t.amount, rate));
             } else {
                 commission += rules::commission(t.amount, rate);
             }
@@ -870,6 +1044,9 @@ impl Wallets {
                 requested_by: actor_text(actor),
                 requested_at: now,
                 reviewed_by: None,
+                fee: 0,
+                fee_paid_by_merchant: false,
+                paid_to_account: held,
             };
             match to {
                 PayoutTarget::Bank => {
@@ -881,13 +1058,16 @@ impl Wallets {
                             s.held,
                         )
                         .await?;
-                    let p = payout("bank", if review { "reviewing" } else { "approved" });
+                    // The withdrawal's fee, as a withdrawal of the held net would be charged.
+                    let (fee, by_merchant, paid) = self.payout_fee(held)?;
+                    let mut p = payout("bank", if review { "reviewing" } else { "approved" });
+                    (p.fee, p.fee_paid_by_merchant, p.paid_to_account) = (fee, by_merchant, paid);
                     s.payout = Some(p);
                     s.status = Status::Paying.as_str().to_owned();
                 }
                 PayoutTarget::Balance => {
                     s.payout = Some(payout("balance", "kept"));
-                    s.in_flight = store_chain(&s.resolve("keep", false)?);
+                    s.in_flight = store_chain(&s.resolve("keep", false, None)?);
                     s.status = Status::Paying.as_str().to_owned();
                     s.on_success = Some(Status::Paid.as_str().to_owned());
                     s.on_refusal = Some(Status::Confirmed.as_str().to_owned());
@@ -900,6 +1080,33 @@ impl Wallets {
             Ok(s)
         })?;
         self.resume_statement(statement, actor).await
+    }
+
+    /// The withdrawal fee on paying `held` out to the bank (the withdrawal flow's rule and payer),
+    /// whether the merchant pays it, and what reaches its settlement account. A net that does not
+    /// cover a fee the merchant pays is refused (422 `withdrawal_below_fee`): kept as balance instead.
+    fn payout_fee(&self, held: i64) -> Result<(i64, bool, i64), WalletFailure> {
+        let policy = self.config.withdrawal;
+        let Some(amount) = Amount::new(held) else { return Ok((0, false, 0)) };
+        let fee = policy.fee().fee_for(amount);
+        match policy.fee_payer() {
+            FeePayer::Member if fee >= held => Err(WalletError::WithdrawalBelowFee.into()),
+            FeePayer::Member => Ok((fee, true, held - fee)),
+            FeePayer::Platform => Ok((fee, false, held)),
+        }
+    }
+
+    /// Where a payout's fee moves: from withdrawals in transit to fee income when the merchant pays
+    /// it (the channel is paid the rest), from fee expense into withdrawals in transit when the
+    /// platform does (the channel is paid the whole net).
+    fn payout_fee_leg(&self, by_merchant: bool) -> (AccountId, AccountId) {
+        let currency = self.config.currency;
+        let in_transit = PlatformAccount::WithdrawalsInTransit.id(currency);
+        if by_merchant {
+            (in_transit, PlatformAccount::FeeIncome.id(currency))
+        } else {
+            (PlatformAccount::FeeExpense.id(currency), in_transit)
+        }
     }
 
     /// Staff's review of a payout to the bank above the auto-approve threshold.
@@ -953,7 +1160,9 @@ impl Wallets {
                 return Err(refused(SettlementError::NotPayingOut));
             };
             payout.status = if succeeded { "succeeded" } else { "failed" }.to_owned();
-            let chain = if succeeded { s.resolve("payout", true)? } else { s.resolve("payout_failed", false)? };
+            let fee_leg = self.payout_fee_leg(s.payout.as_ref().is_some_and(|p| p.fee_paid_by_merchant));
+            let chain =
+                if succeeded { s.resolve("payout", true, Some(fee_leg))? } else { s.resolve("payout_failed", false, None)? };
             s.in_flight = store_chain(&chain);
             s.on_success = Some(if succeeded { Status::Paid } else { Status::PayoutFailed }.as_str().to_owned());
             s.on_refusal = Some(Status::Paying.as_str().to_owned());
@@ -1054,12 +1263,14 @@ impl Wallets {
     }
 
     /// Staff's adjustment of a merchant's settlement (made by one, approved by another): carried into
-    /// the merchant's next statement.
+    /// the merchant's next statement, or, made for a disputed statement (`statement`, its number),
+    /// kept for that statement's corrected re-issue.
     pub async fn adjust_settlement(
         &self,
         merchant_id: MerchantId,
         amount: i64,
         reason: &str,
+        statement: Option<&str>,
         actor: &Actor,
         checker: Option<&Actor>,
     ) -> Result<SettlementAdjustment, WalletFailure> {
@@ -1070,9 +1281,16 @@ impl Wallets {
         transact!(&self.parties, WalletFailure, |work| {
             let mut book =
                 work.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
-            let id = format!("adj_{}_{}", merchant_id, book.adjustments.len() + 1 + book.issued as usize * 1000);
+            if let Some(number) = statement {
+                // Only a disputed statement is corrected.
+                load(work, &statement_id(merchant_id, number)).await?.status().correct()?;
+            }
+            if book.adjustments.len() >= rules::ADJUSTMENTS_WAITING_MAX {
+                return Err(refused(SettlementError::AdjustmentsFull));
+            }
             let adjustment = SettlementAdjustment {
-                id,
+                id: crate::clock::new_id::<SettlementAdjustmentTag>().to_string(),
+                statement: statement.map(str::to_owned),
                 amount,
                 reason: reason.clone(),
                 maker: actor_text(actor),
@@ -1087,7 +1305,10 @@ impl Wallets {
                 "settlement.adjusted",
                 actor,
                 None,
-                json!({ "amount": amount, "reason": reason, "checker": adjustment.checker }),
+                json!({
+                    "id": adjustment.id, "amount": amount, "reason": reason, "statement": adjustment.statement,
+                    "checker": adjustment.checker,
+                }),
             );
             Ok(adjustment)
         })
@@ -1115,7 +1336,7 @@ impl Wallets {
                 let Some(id) = merchant.merchant_id() else { continue };
                 pass.merchants += 1;
                 let cycle = self.settlement_cycle(&merchant);
-                let result: Result<usize, WalletFailure> = async {
+                let result: Result<(usize, usize), WalletFailure> = async {
                     let book = self.settlement_book(id).await?;
                     self.resume_payouts(id, &book, now).await?;
                     let mut period = match book.last_end {
@@ -1125,17 +1346,23 @@ impl Wallets {
                             Period::containing(&calendar, cycle, Timestamp::from_nanos(current.start.nanos() - 1))?
                         }
                     };
-                    let mut issued = 0;
+                    let (mut issued, mut short) = (0, 0);
                     while issued < rules::RUN_PERIODS_MAX && period.check_closed(now, closed_after_s).is_ok() {
-                        self.issue_statement(id, period, now, &Actor::System).await?;
+                        let statement = self.issue_statement(id, period, now, &Actor::System).await?;
+                        // Short (the receipts were withdrawn meanwhile): reported, carried, and the
+                        // merchant's next periods issued all the same.
+                        short += usize::from(statement.status() == Status::Short);
                         issued += 1;
                         period = period.next(&calendar)?;
                     }
-                    Ok(issued)
+                    Ok((issued, short))
                 }
                 .await;
                 match result {
-                    Ok(n) => pass.issued += n,
+                    Ok((n, short)) => {
+                        pass.issued += n;
+                        pass.short += short;
+                    }
                     Err(failure) => {
                         pass.failed += 1;
                         tracing::warn!(merchant = %id, ?failure, "the settlement run could not settle a merchant; going on");
