@@ -347,6 +347,12 @@ on_both_backends!(a_disputed_statement_is_corrected_and_a_negative_net_is_carrie
         .map(|s| s["number"].as_str().unwrap())
         .collect();
     assert_eq!(numbers, ["S000001", "S000002", "S000003", "S000004"]);
+    // S000004 took the carried net over: the month after carries nothing (it is not taken twice).
+    let (this_month, _) = month(0);
+    let (_, end0) = PlatformCalendar::china().month_bounds(PlatformMonth::parse(&this_month).unwrap()).unwrap();
+    api.state.wallets().clock().set(Timestamp::from_nanos(end0.nanos() + 1));
+    let after = ok(api.post(&path, json!({"month": this_month})).await).await;
+    assert_eq!((figures(&after), after["item_count"].as_i64()), ([0, 0, 0, 0, 0], Some(0)));
     api.verify_clean().await;
 });
 
@@ -525,7 +531,10 @@ on_both_backends!(a_correction_made_for_a_disputed_statement_waits_for_its_reiss
 
     // A correction is made for a disputed statement only; an unknown one is not found.
     let refused = adjusted(&api, &b, -300, "场地费 3.00", Some("S000009")).await;
-    assert_eq!((refused["status"].as_i64(), refused["body"]["error"]["code"].as_str()), (Some(404), Some("settlement_not_found")));
+    assert_eq!(
+        (refused["status"].as_i64(), refused["body"]["error"]["code"].as_str()),
+        (Some(404), Some("settlement_not_found"))
+    );
     // The correction for S000001 and, for the next statement, a rebate of 1.00.
     let correction = adjust_for(&api, &b, -300, "场地费 3.00", Some("S000001")).await;
     let rebate = adjust(&api, &b, 100, "返还 1.00").await;
@@ -550,8 +559,13 @@ on_both_backends!(a_correction_made_for_a_disputed_statement_waits_for_its_reiss
     assert_eq!((corrected["number"].as_str(), corrected["corrects"].as_str()), (Some("S000004"), Some("S000001")));
     assert_eq!(figures(&corrected), [1_000, 0, 6, -300, 694]);
     let items = ok(api.get(&format!("{path}/S000004/items")).await).await;
-    let ids: Vec<&Value> =
-        items["data"].as_array().unwrap().iter().filter(|i| i["kind"] == "adjustment").map(|i| &i["adjustment_id"]).collect();
+    let ids: Vec<&Value> = items["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "adjustment")
+        .map(|i| &i["adjustment_id"])
+        .collect();
     assert_eq!(ids, [&correction["id"]]);
     // Every cent once: commission 6 + 12 + 24, the rebate in, the correction out.
     assert_eq!(api.balance(&receipts.to_string()).await, 7_000 - 42 + 100 - 300);
@@ -560,44 +574,72 @@ on_both_backends!(a_correction_made_for_a_disputed_statement_waits_for_its_reiss
 
 on_both_backends!(a_merchant_that_withdrew_its_receipts_is_settled_short_and_the_run_goes_on_never_overdrawing, |db| {
     let api = app(db).await;
-    let (last, start1) = month(1);
+    let ((second, start2), (last, start1)) = (month(2), month(1));
     let (_, a, receipts) = canteen(&api, 1).await;
-    let ivan = employee(&api, "13800000009", start1).await;
+    let (_, b, b_receipts) = canteen(&api, 2).await;
+    let ivan = employee(&api, "13800000009", start2).await;
     let bank = new_platform("channel_clearing");
     api.db.store.create_account(&bank).await.unwrap();
-    // 10.00 received, then 9.00 of it withdrawn (through the withdrawal flow) before it was settled.
-    commit(&api, start1, &[(ivan, receipts, 1_000, "pay", "W-1", "{}"), (receipts, bank.id, 900, "withdraw", "W-OUT", "{}")])
-        .await;
+    // Canteen A withdraws (through the withdrawal flow) all it received before it is settled, two
+    // months running, leaving 0.05; canteen B leaves 1.00 of its 10.00.
+    commit(
+        &api,
+        start2,
+        &[(ivan, receipts, 1_000, "pay", "W-1", "{}"), (receipts, bank.id, 1_000, "withdraw", "W-OUT1", "{}")],
+    )
+    .await;
+    commit(
+        &api,
+        start1,
+        &[(ivan, receipts, 2_000, "pay", "W-2", "{}"), (receipts, bank.id, 1_995, "withdraw", "W-OUT2", "{}")],
+    )
+    .await;
+    commit(
+        &api,
+        start1,
+        &[(ivan, b_receipts, 1_000, "pay", "X-1", "{}"), (b_receipts, bank.id, 900, "withdraw", "X-OUT", "{}")],
+    )
+    .await;
     let path = format!("/v1/merchants/{a}/settlements");
     let fee_income = api.platform_balance("fee_income").await;
 
-    // The run does not stop at it: the month is issued short (nothing moved, its receipts the
-    // merchant's as what it withdrew was; its commission carried into the next).
-    let pass = api.state.wallets().settle_merchants(NOW()).await.unwrap();
-    assert_eq!((pass.issued, pass.short, pass.failed), (1, 1, 0));
-    let short = ok(api.get(&format!("{path}/S000001")).await).await;
-    assert_eq!((short["period"].as_str(), short["status"].as_str()), (Some(last.as_str()), Some("short")));
-    assert_eq!((figures(&short), short["held"].as_i64()), ([1_000, 0, 6, 0, 994], Some(0)));
+    // A's first month is short: nothing moved (0.05 does not cover the commission), its receipts
+    // the merchant's as what it withdrew was, its commission carried.
+    let short = ok(api.post(&path, json!({"month": second})).await).await;
+    assert_eq!((short["status"].as_str(), short["held"].as_i64()), (Some("short"), Some(0)));
+    assert_eq!(figures(&short), [1_000, 0, 6, 0, 994]);
     assert_eq!(short["carried_out"], json!({"net": -6, "commission": 6, "adjustments": 0}));
     api.post(&format!("{path}/S000001/confirm"), json!({}))
         .await
         .assert_error(StatusCode::CONFLICT, "settlement_status_conflict");
-    assert_eq!(api.balance(&receipts.to_string()).await, 100, "nothing moved, nothing overdrawn");
-    assert_eq!(api.platform_balance("fee_income").await, fee_income);
 
-    // The month after, 20.00 received: the run's statement of it takes its own commission and the
-    // one carried, and holds the rest of its receipts.
+    // The run does not stop at either: A's next month is short again (its commission and the one
+    // carried, carried); B's is short but its commission is taken from the 1.00 left, nothing carried.
+    let pass = api.state.wallets().settle_merchants(NOW()).await.unwrap();
+    assert_eq!((pass.issued, pass.short, pass.failed), (2, 2, 0));
+    let again = ok(api.get(&format!("{path}/S000002")).await).await;
+    assert_eq!((again["period"].as_str(), again["status"].as_str()), (Some(last.as_str()), Some("short")));
+    assert_eq!(figures(&again), [2_000, 0, 12, -6, 1_982]);
+    assert_eq!(again["carried_out"], json!({"net": -18, "commission": 18, "adjustments": 0}));
+    assert_eq!(api.balance(&receipts.to_string()).await, 5, "nothing moved, nothing overdrawn");
+    let b_short = ok(api.get(&format!("/v1/merchants/{b}/settlements/S000001")).await).await;
+    assert_eq!((b_short["status"].as_str(), b_short["held"].as_i64()), (Some("short"), Some(0)));
+    assert_eq!(b_short["carried_out"], json!({"net": 0, "commission": 0, "adjustments": 0}));
+    assert_eq!(api.balance(&b_receipts.to_string()).await, 100 - 6);
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 6);
+
+    // A month later A keeps its 20.00: its statement takes its commission and the two carried.
     let calendar = PlatformCalendar::china();
     let (this_month, _) = month(0);
     let (start0, end0) = calendar.month_bounds(PlatformMonth::parse(&this_month).unwrap()).unwrap();
-    commit(&api, start0, &[(ivan, receipts, 2_000, "pay", "W-2", "{}")]).await;
+    commit(&api, start0, &[(ivan, receipts, 2_000, "pay", "W-3", "{}")]).await;
     let later = Timestamp::from_nanos(end0.nanos() + 3_600_000_000_000);
     let pass = api.state.wallets().settle_merchants(later).await.unwrap();
-    assert_eq!((pass.issued, pass.short, pass.failed), (1, 0, 0));
-    let next = ok(api.get(&format!("{path}/S000002")).await).await;
-    assert_eq!((figures(&next), next["status"].as_str()), ([2_000, 0, 12, -6, 1_982], Some("issued")));
-    assert_eq!(api.platform_balance("fee_income").await - fee_income, 18);
-    assert_eq!(api.balance(&receipts.to_string()).await, 100 + 1_982, "the 1.00 left of the first month is its own");
+    assert_eq!((pass.issued, pass.short, pass.failed), (2, 0, 0));
+    let next = ok(api.get(&format!("{path}/S000003")).await).await;
+    assert_eq!((figures(&next), next["status"].as_str()), ([2_000, 0, 12, -18, 1_970], Some("issued")));
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 6 + 6 + 12 + 12, "every commission once");
+    assert_eq!(api.balance(&receipts.to_string()).await, 5 + 1_970);
     api.verify_clean().await;
 });
 
@@ -608,6 +650,14 @@ on_both_backends!(a_refund_gives_back_the_commission_its_payment_was_charged_not
     let (_, a, receipts) = canteen(&api, 1).await;
     let judy = employee(&api, "13800000010", start2).await;
     commit(&api, start2, &[(judy, receipts, 3_000, "pay", "V-1", "{}")]).await;
+    // The next month: 10.00 of the payment refunded, and a new payment of 10.00 (committed before the
+    // first month's statement holds its net).
+    commit(
+        &api,
+        start1,
+        &[(receipts, judy, 1_000, "refund", "V-1", "{}"), (judy, receipts, 1_000, "pay", "V-2", "{}")],
+    )
+    .await;
     let path = format!("/v1/merchants/{a}/settlements");
     let first = ok(api.post(&path, json!({"month": second})).await).await;
     assert_eq!((first["fee_rate_bp"].as_i64(), first["commission"].as_i64()), (Some(60), Some(18)));
@@ -624,14 +674,11 @@ on_both_backends!(a_refund_gives_back_the_commission_its_payment_was_charged_not
     let expected_version = record.version;
     record.version += 1;
     record.data = data.to_string();
-    store.party_write(&PartyWrite { records: vec![RecordWrite { record, expected_version }], ..PartyWrite::default() })
+    store
+        .party_write(&PartyWrite { records: vec![RecordWrite { record, expected_version }], ..PartyWrite::default() })
         .await
         .unwrap()
         .unwrap();
-
-    // The next month: 10.00 of the payment refunded, and a new payment of 10.00.
-    commit(&api, start1, &[(receipts, judy, 1_000, "refund", "V-1", "{}"), (judy, receipts, 1_000, "pay", "V-2", "{}")])
-        .await;
     let next = ok(api.post(&path, json!({"month": last})).await).await;
     assert_eq!(next["fee_rate_bp"], json!(100));
     // The new payment at 1%: 0.10; the refund gives back a third of the 0.18 taken (0.06), not 0.10.

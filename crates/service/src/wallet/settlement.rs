@@ -39,10 +39,10 @@ use sanhu_core::ledger::{Transfer, TransferAction, TransferKind, TransferRequest
 use sanhu_core::party::merchant::MerchantStatus;
 use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::Actor;
-use sanhu_core::wallet::{FeePayer, WalletError};
 use sanhu_core::settlement::{
     self as rules, Carried, Cycle, ItemFigures, ItemKind, Period, SettlementError, Status, STATEMENT_ITEMS_MAX,
 };
+use sanhu_core::wallet::{FeePayer, WalletError};
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
 use sanhu_store::party::PartyStore;
 use sanhu_store::{EntryQuery, LedgerStore};
@@ -60,6 +60,9 @@ use crate::wallet::WalletFailure;
 
 /// The index of a merchant's statements, by merchant id.
 const SETTLEMENTS_OF_MERCHANT: &str = "merchant_settlements";
+
+/// The statements that settled a payment, by its ledger transfer id.
+const STATEMENT_OF_PAYMENT: &str = "settlement_payment";
 
 /// The business codes of the ledger transfers a settlement makes.
 pub const SETTLEMENT_COMMISSION_CODE: &str = "settlement_commission";
@@ -302,7 +305,12 @@ impl Statement {
     /// between withdrawals in transit and `fee` (`(debit, credit)`: from in transit to fee income when
     /// the merchant pays it, from fee expense into in transit when the platform does), or voiding it
     /// (kept as balance, or the payout failed).
-    fn resolve(&self, step: &str, post: bool, fee: Option<(AccountId, AccountId)>) -> anyhow::Result<Vec<TransferRequest>> {
+    fn resolve(
+        &self,
+        step: &str,
+        post: bool,
+        fee: Option<(AccountId, AccountId)>,
+    ) -> anyhow::Result<Vec<TransferRequest>> {
         let Some(pending_id) = self.hold()? else { return Ok(Vec::new()) };
         let mut next = ids_for(&self.id, step);
         let mut chain = vec![TransferRequest {
@@ -322,7 +330,12 @@ impl Statement {
             chain[0].linked = true;
             chain.push(TransferRequest {
                 id: next(),
-                action: TransferAction::Post { debit_account_id: debit, credit_account_id: credit, amount, balancing: false },
+                action: TransferAction::Post {
+                    debit_account_id: debit,
+                    credit_account_id: credit,
+                    amount,
+                    balancing: false,
+                },
                 linked: false,
                 code: SETTLEMENT_PAYOUT_FEE_CODE.to_owned(),
                 reference: Some(self.reference()),
@@ -347,22 +360,14 @@ pub enum PayoutTarget {
     Balance,
 }
 
-/// The most earlier statements an issue looks through for a refunded payment's commission.
-const CHARGED_LOOKUP_MAX: usize = 400;
+/// The most earlier statements an issue keeps read at once (for its refunds' payments).
+const CHARGED_KEPT_MAX: usize = 4;
 
-/// The merchant's earlier statements an issue has read (the latest first), for the commission its
-/// refunds' payments were charged.
+/// The earlier statements an issue has read, for the commission its refunds' payments were charged
+/// (refunds of one period are mostly of a few periods' payments).
+#[derive(Default)]
 struct Charged {
-    merchant: MerchantId,
     statements: Vec<Statement>,
-    /// The number of the next older statement to read (0: none left).
-    next: u32,
-}
-
-impl Charged {
-    fn new(merchant: MerchantId, issued: u32) -> Charged {
-        Charged { merchant, statements: Vec::new(), next: issued }
-    }
 }
 
 /// What one pass of the settlement run did.
@@ -462,7 +467,9 @@ impl Wallets {
             Err(overlap) => {
                 let disputed = self.disputed_of(merchant_id, &book, &period).await?;
                 match disputed {
-                    Some(old) if book.adjustments.iter().any(|a| a.statement.as_deref() == Some(old.number.as_str())) => {
+                    Some(old)
+                        if book.adjustments.iter().any(|a| a.statement.as_deref() == Some(old.number.as_str())) =>
+                    {
                         Some(old)
                     }
                     Some(_) => return Err(refused(SettlementError::NoCorrection)),
@@ -473,7 +480,7 @@ impl Wallets {
         let adjustments = self.adjustments_for(merchant_id, &book, corrects.as_ref()).await?;
         let receipts = Self::receipts_account(&merchant)?;
         let rate = self.fee_rate(&merchant);
-        let mut charged = Charged::new(merchant_id, book.issued);
+        let mut charged = Charged::default();
         let mut items = self.ledger_items(receipts, &period, rate, &mut charged).await?;
         // What is not in the ledger's entries: the carried net, the adjustments.
         let carried_in: CarriedFigures = match &corrects {
@@ -521,57 +528,12 @@ impl Wallets {
         let number = format!("S{:06}", book.issued + 1);
         let id = statement_id(merchant_id, &number);
         let reference = format!("{merchant_id}/{number}");
-        let currency = self.config.currency;
-        let mut next = ids_for(&id, "issue");
-        let mut chain = Vec::new();
-        let mut push = |action: TransferAction, code: &str| {
-            chain.push(TransferRequest {
-                id: next(),
-                action,
-                linked: true,
-                code: code.to_owned(),
-                reference: Some(reference.clone()),
-                metadata: "{}".to_owned(),
-            })
+        let void = match &corrects {
+            Some(old) => old.hold()?,
+            None => None,
         };
-        let post = |debit: AccountId, credit: AccountId, amount: i64| TransferAction::Post {
-            debit_account_id: debit,
-            credit_account_id: credit,
-            amount: Amount::new(amount).expect("a positive amount"),
-            balancing: false,
-        };
-        if let Some(old) = &corrects {
-            if let Some(pending_id) = old.hold()? {
-                push(TransferAction::VoidPending { pending_id }, SETTLEMENT_RELEASE_CODE);
-            }
-        }
-        let adjustments_account = PlatformAccount::Adjustments.id(currency);
-        let fee_income = PlatformAccount::FeeIncome.id(currency);
-        if moves.adjustments > 0 {
-            push(post(adjustments_account, receipts, moves.adjustments), SETTLEMENT_ADJUSTMENT_CODE);
-        } else if moves.adjustments < 0 {
-            push(post(receipts, adjustments_account, -moves.adjustments), SETTLEMENT_ADJUSTMENT_CODE);
-        }
-        if moves.commission > 0 {
-            push(post(receipts, fee_income, moves.commission), SETTLEMENT_COMMISSION_CODE);
-        } else if moves.commission < 0 {
-            push(post(fee_income, receipts, -moves.commission), SETTLEMENT_COMMISSION_CODE);
-        }
-        let mut hold_id = None;
-        if moves.hold > 0 {
-            let action = TransferAction::Hold {
-                debit_account_id: receipts,
-                credit_account_id: PlatformAccount::WithdrawalsInTransit.id(currency),
-                amount: Amount::new(moves.hold).expect("a positive amount"),
-                balancing: false,
-                timeout_s: None,
-            };
-            push(action, SETTLEMENT_HOLD_CODE);
-            hold_id = chain.last().map(|r| r.id.to_string());
-        }
-        if let Some(last) = chain.last_mut() {
-            last.linked = false;
-        }
+        let (chain, hold_id) =
+            self.issue_chain(&id, &reference, "issue", receipts, void, moves.adjustments, moves.commission, moves.hold);
         let status = if figures.net < 0 { Status::CarriedForward } else { Status::Issued };
         let statement = Statement {
             id: id.clone(),
@@ -623,6 +585,72 @@ impl Wallets {
         self.finish_issue(statement, &merchant, actor).await
     }
 
+    /// The chain issuing a statement moves, linked: the hold it replaces voided (a correction), the
+    /// adjustments (signed), the commission (signed), and the net held; and the hold's id.
+    #[allow(clippy::too_many_arguments)]
+    fn issue_chain(
+        &self,
+        id: &str,
+        reference: &str,
+        step: &str,
+        receipts: AccountId,
+        void: Option<TransferId>,
+        adjustments: i64,
+        commission: i64,
+        hold: i64,
+    ) -> (Vec<TransferRequest>, Option<String>) {
+        let currency = self.config.currency;
+        let mut next = ids_for(id, step);
+        let mut chain = Vec::new();
+        let mut push = |action: TransferAction, code: &str| {
+            chain.push(TransferRequest {
+                id: next(),
+                action,
+                linked: true,
+                code: code.to_owned(),
+                reference: Some(reference.to_owned()),
+                metadata: "{}".to_owned(),
+            })
+        };
+        let post = |debit: AccountId, credit: AccountId, amount: i64| TransferAction::Post {
+            debit_account_id: debit,
+            credit_account_id: credit,
+            amount: Amount::new(amount).expect("a positive amount"),
+            balancing: false,
+        };
+        if let Some(pending_id) = void {
+            push(TransferAction::VoidPending { pending_id }, SETTLEMENT_RELEASE_CODE);
+        }
+        let adjustments_account = PlatformAccount::Adjustments.id(currency);
+        let fee_income = PlatformAccount::FeeIncome.id(currency);
+        if adjustments > 0 {
+            push(post(adjustments_account, receipts, adjustments), SETTLEMENT_ADJUSTMENT_CODE);
+        } else if adjustments < 0 {
+            push(post(receipts, adjustments_account, -adjustments), SETTLEMENT_ADJUSTMENT_CODE);
+        }
+        if commission > 0 {
+            push(post(receipts, fee_income, commission), SETTLEMENT_COMMISSION_CODE);
+        } else if commission < 0 {
+            push(post(fee_income, receipts, -commission), SETTLEMENT_COMMISSION_CODE);
+        }
+        let mut hold_id = None;
+        if hold > 0 {
+            let action = TransferAction::Hold {
+                debit_account_id: receipts,
+                credit_account_id: PlatformAccount::WithdrawalsInTransit.id(currency),
+                amount: Amount::new(hold).expect("a positive amount"),
+                balancing: false,
+                timeout_s: None,
+            };
+            push(action, SETTLEMENT_HOLD_CODE);
+            hold_id = chain.last().map(|r| r.id.to_string());
+        }
+        if let Some(last) = chain.last_mut() {
+            last.linked = false;
+        }
+        (chain, hold_id)
+    }
+
     /// Applies an `issuing` statement's chain and, once the ledger took it (now or before), marks it
     /// issued and writes the merchant's book (and the statement it corrects) in one transaction. A
     /// chain the ledger refuses (the receipts were withdrawn meanwhile) moved nothing: the statement
@@ -641,14 +669,36 @@ impl Wallets {
         // moves: the merchant withdrew its receipts meanwhile) is issued `short`: nothing moved, all
         // of it carried into the next, so the merchant's later periods are not held up. A correction
         // refused stays as it was (the disputed statement keeps its hold): `refused`, issued again.
+        // Short of funds only: any other refusal (the account frozen, closed) is `refused` and the
+        // period issued again. What the platform and the merchant owe each other besides the net
+        // is moved then if the account still holds it (commission first: no hold), else carried.
         let short = match &outcome {
-            Err(refusal) if statement.corrects.is_none() => {
-                tracing::warn!(merchant = %merchant.id, code = refusal.code(), number = %statement.number,
-                    "a settlement statement's chain was refused: issued short, carried into the next");
+            Err(refusal)
+                if statement.corrects.is_none()
+                    && refusal.code() == sanhu_core::ledger::TransferError::InsufficientFunds.code() =>
+            {
+                tracing::warn!(merchant = %merchant.id, number = %statement.number,
+                    "a settlement statement's receipts were withdrawn before it: issued short");
                 true
             }
             _ => false,
         };
+        let mut owed_moved = false;
+        if short {
+            let receipts = AccountId::parse(&statement.receipts_account_id)
+                .ok_or_else(|| WalletFailure::Internal(anyhow::anyhow!("stored receipts account")))?;
+            let (owed, _) = self.issue_chain(
+                &statement.id,
+                &statement.reference(),
+                "issue_owed",
+                receipts,
+                None,
+                statement.moved_adjustments,
+                statement.moved_commission,
+                0,
+            );
+            owed_moved = chain::apply(&self.ledger, owed).await?.is_ok();
+        }
         if let (Err(refusal), false) = (outcome, short) {
             tracing::info!(merchant = %merchant.id, code = refusal.code(), "a settlement statement's chain was refused");
             transact!(&self.parties, WalletFailure, |work| {
@@ -679,7 +729,8 @@ impl Wallets {
                 )));
             }
             if short {
-                let own: i64 = s.items.iter().filter(|i| i.kind == ItemKind::Adjustment.as_str()).map(|i| i.amount).sum();
+                let own: i64 =
+                    s.items.iter().filter(|i| i.kind == ItemKind::Adjustment.as_str()).map(|i| i.amount).sum();
                 let figures = rules::Figures {
                     gross: s.gross,
                     refunds: s.refunds,
@@ -687,10 +738,17 @@ impl Wallets {
                     adjustments: s.adjustments,
                     net: s.net,
                 };
-                let carried = rules::carry_short(&figures, own, s.carried_in.into())
-                    .map_err(|e| WalletFailure::Internal(e.into()))?;
-                s.carried_out = carried.into();
-                (s.moved_commission, s.moved_adjustments, s.held, s.hold_id) = (0, 0, 0, None);
+                (s.held, s.hold_id) = (0, None);
+                if owed_moved {
+                    // The commission and adjustments moved: the merchant's receipts left are its
+                    // balance, nothing is carried.
+                    s.carried_out = CarriedFigures::default();
+                } else {
+                    let carried = rules::carry_short(&figures, own, s.carried_in.into())
+                        .map_err(|e| WalletFailure::Internal(e.into()))?;
+                    s.carried_out = carried.into();
+                    (s.moved_commission, s.moved_adjustments) = (0, 0);
+                }
                 s.on_success = Some(Status::Short.as_str().to_owned());
             }
             book.issued += 1;
@@ -726,6 +784,12 @@ impl Wallets {
             work.put(&book);
             work.put(&s);
             work.index(SETTLEMENTS_OF_MERCHANT, &s.merchant_id, &id);
+            // Each payment's statement, for the commission a later refund of it gives back.
+            for item in s.items.iter().filter(|i| i.kind == ItemKind::Payment.as_str()) {
+                for transfer in &item.transfer_ids {
+                    work.index(STATEMENT_OF_PAYMENT, transfer, &id);
+                }
+            }
             work.history(
                 &id,
                 &s.customer_id,
@@ -739,34 +803,29 @@ impl Wallets {
     }
 
     /// The commission the statement that settled payment `t` (an earlier period's) took on it: its
-    /// item's. None when no statement settled it (a payment from before the merchant's first
-    /// statement, or beyond the statements looked through).
+    /// item's, found through the index of payments' statements (the latest that is not replaced).
+    /// None when no statement settled it (a payment from before the merchant's first statement).
     async fn charged_on(&self, charged: &mut Charged, t: &Transfer) -> Result<Option<i64>, WalletFailure> {
         let transfer = t.id.to_string();
-        loop {
-            // The statements looked through so far, the latest first: the first (not replaced) whose
-            // period holds the payment has its item.
-            for s in &charged.statements {
-                let replaced = matches!(s.status(), Status::Corrected | Status::Refused | Status::Issuing);
-                if replaced || t.timestamp < s.period_start || t.timestamp >= s.period_end {
-                    continue;
+        let mut ids = self.parties.store().party_index(STATEMENT_OF_PAYMENT, &transfer, 8).await?;
+        ids.sort();
+        for id in ids.iter().rev() {
+            if !charged.statements.iter().any(|s| &s.id == id) {
+                let Some(s) = self.parties.reader().get::<Statement>(id).await? else { continue };
+                if charged.statements.len() >= CHARGED_KEPT_MAX {
+                    charged.statements.remove(0);
                 }
-                let item = s.items.iter().find(|i| i.kind == ItemKind::Payment.as_str() && i.transfer_ids.contains(&transfer));
-                return Ok(item.map(|i| i.commission));
+                charged.statements.push(s);
             }
-            // Not yet: the next older statements, unless the oldest read already began after it.
-            let older = charged.statements.last().is_some_and(|s| s.period_start <= t.timestamp);
-            if older || charged.next == 0 || charged.statements.len() >= CHARGED_LOOKUP_MAX {
-                return Ok(None);
+            let Some(s) = charged.statements.iter().find(|s| &s.id == id) else { continue };
+            if matches!(s.status(), Status::Corrected | Status::Refused | Status::Issuing) {
+                continue;
             }
-            let low = charged.next.saturating_sub(31).max(1);
-            let ids: Vec<String> =
-                (low..=charged.next).rev().map(|n| statement_id(charged.merchant, &format!("S{n:06}"))).collect();
-            let mut found: Vec<Statement> = self.parties.reader().get_many(&ids).await?;
-            found.sort_by(|a, b| b.number.cmp(&a.number));
-            charged.statements.extend(found);
-            charged.next = low - 1;
+            let item =
+                s.items.iter().find(|i| i.kind == ItemKind::Payment.as_str() && i.transfer_ids.contains(&transfer));
+            return Ok(item.map(|i| i.commission));
         }
+        Ok(None)
     }
 
     /// The waiting adjustments a statement takes: a correction, those made for the statement it
@@ -780,7 +839,12 @@ impl Wallets {
         corrects: Option<&Statement>,
     ) -> Result<Vec<SettlementAdjustment>, WalletFailure> {
         if let Some(old) = corrects {
-            return Ok(book.adjustments.iter().filter(|a| a.statement.as_deref() == Some(old.number.as_str())).cloned().collect());
+            return Ok(book
+                .adjustments
+                .iter()
+                .filter(|a| a.statement.as_deref() == Some(old.number.as_str()))
+                .cloned()
+                .collect());
         }
         let mut reader = self.parties.reader();
         let mut taken = Vec::new();
@@ -1161,8 +1225,11 @@ impl Wallets {
             };
             payout.status = if succeeded { "succeeded" } else { "failed" }.to_owned();
             let fee_leg = self.payout_fee_leg(s.payout.as_ref().is_some_and(|p| p.fee_paid_by_merchant));
-            let chain =
-                if succeeded { s.resolve("payout", true, Some(fee_leg))? } else { s.resolve("payout_failed", false, None)? };
+            let chain = if succeeded {
+                s.resolve("payout", true, Some(fee_leg))?
+            } else {
+                s.resolve("payout_failed", false, None)?
+            };
             s.in_flight = store_chain(&chain);
             s.on_success = Some(if succeeded { Status::Paid } else { Status::PayoutFailed }.as_str().to_owned());
             s.on_refusal = Some(Status::Paying.as_str().to_owned());
@@ -1316,7 +1383,7 @@ impl Wallets {
 
     /// One pass of the settlement run: for every active merchant, every closed period of its cycle
     /// since its last statement (at most [`rules::RUN_PERIODS_MAX`]); the first period of a merchant
-    /// without a statement is the one before `now`'s. A merchant's refusal is logged; the run goes on.
+    /// without a statement is the one it was opened in (or the one before `now`'s, if earlier). A merchant's refusal is logged; the run goes on.
     pub async fn settle_merchants(&self, now: Timestamp) -> anyhow::Result<SettlementRunPass> {
         let mut pass = SettlementRunPass::default();
         let mut after: Option<String> = None;
@@ -1342,8 +1409,17 @@ impl Wallets {
                     let mut period = match book.last_end {
                         Some(end) => Period::containing(&calendar, cycle, Timestamp::from_nanos(end))?,
                         None => {
+                            // From the period it opened in (none of its receipts left out), or the
+                            // one before now's if that is earlier (a clock set back).
                             let current = Period::containing(&calendar, cycle, now)?;
-                            Period::containing(&calendar, cycle, Timestamp::from_nanos(current.start.nanos() - 1))?
+                            let before =
+                                Period::containing(&calendar, cycle, Timestamp::from_nanos(current.start.nanos() - 1))?;
+                            let opened = Period::containing(&calendar, cycle, merchant.created_at)?;
+                            if opened.start < before.start {
+                                opened
+                            } else {
+                                before
+                            }
                         }
                     };
                     let (mut issued, mut short) = (0, 0);
