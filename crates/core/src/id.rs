@@ -266,6 +266,13 @@ impl IdKind for FamilyCardTag {
 /// A family card (亲情卡): a member's authorisation for another member to pay from one of its accounts.
 pub type FamilyCardId = Id128<FamilyCardTag>;
 
+/// A settlement adjustment staff made to a merchant's statements (`sad_…`).
+pub enum SettlementAdjustmentTag {}
+impl IdKind for SettlementAdjustmentTag {
+    const PREFIX: &'static str = "sad";
+}
+pub type SettlementAdjustmentId = Id128<SettlementAdjustmentTag>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,13 +31,17 @@ rejection_codes! {
             "the merchant is settled daily or monthly: a statement is issued for its own cycle's periods only",
         PeriodOverlaps => "settlement_period_overlaps", 409,
             "the period overlaps one already issued: the merchant's receipts are settled once",
+        PeriodOutOfOrder => "settlement_period_out_of_order", 409,
+            "statements are issued in order: the next is of the period right after the merchant's last statement",
         StatusInvalid => "settlement_status_conflict", 409,
             "the statement's status does not allow this (confirm an issued or disputed one, dispute an issued one, \
-             pay out a confirmed one)",
+             pay out a confirmed one, adjust for a disputed one)",
         DisputeReasonInvalid => "settlement_dispute_reason_invalid", 422,
             "a dispute or an adjustment gives a reason of 1 to 200 characters",
         AdjustmentInvalid => "settlement_adjustment_invalid", 422,
             "an adjustment is a non-zero amount of at most 100,000,000.00 either way, with a reason",
+        AdjustmentsFull => "settlement_adjustments_full", 409,
+            "100 adjustments already wait for the merchant's next statements: issue them first",
         AdjustmentStaffOnly => "settlement_adjustment_staff_only", 403,
             "a settlement adjustment is made by a staff member and approved by another",
         MerchantInactive => "settlement_merchant_inactive", 409, "a frozen or closed merchant is not paid out",
@@ -49,7 +53,7 @@ rejection_codes! {
         ReceiptsShort => "settlement_receipts_short", 409,
             "the merchant's receipts account no longer holds the statement's net (it was withdrawn meanwhile)",
         NoCorrection => "settlement_no_correction", 409,
-            "a disputed statement is corrected once an approved adjustment waits for the merchant's next statement",
+            "a disputed statement is corrected once an approved adjustment made for it (`statement`) waits",
     }
 }
 
@@ -58,6 +62,9 @@ pub const STATEMENT_ITEMS_MAX: usize = 20_000;
 
 /// The most periods one pass of the run issues for one merchant.
 pub const RUN_PERIODS_MAX: usize = 31;
+
+/// The most adjustments waiting in a merchant's settlement book.
+pub const ADJUSTMENTS_WAITING_MAX: usize = 100;
 
 /// The largest adjustment either way, in minor units.
 pub const ADJUSTMENT_MAX: i64 = 10_000_000_000;
@@ -159,6 +166,17 @@ pub fn check_cycle(merchant: Cycle, requested: Cycle) -> Result<(), SettlementEr
 pub fn check_overlap(last_end: Option<Timestamp>, period: &Period) -> Result<(), SettlementError> {
     match last_end {
         Some(end) if period.start < end => Err(SettlementError::PeriodOverlaps),
+        _ => Ok(()),
+    }
+}
+
+/// Statements are issued in order: after the merchant's last statement (which ended at
+/// `last_end`), the next is of the period starting there; a later one would leave a gap. The first
+/// statement may be of any closed period.
+pub fn check_next(last_end: Option<Timestamp>, period: &Period) -> Result<(), SettlementError> {
+    check_overlap(last_end, period)?;
+    match last_end {
+        Some(end) if period.start > end => Err(SettlementError::PeriodOutOfOrder),
         _ => Ok(()),
     }
 }
@@ -336,6 +354,20 @@ pub fn moves(figures: &Figures, own_adjustments: i64, carried: Carried, already:
     })
 }
 
+/// What a `short` statement leaves to the next. Its chain was refused: the receipts account no
+/// longer held what it moves (the merchant withdrew its receipts meanwhile, through the withdrawal
+/// flow). Nothing moved: its receipts (gross less refunds) are the merchant's balance, as what it
+/// withdrew was; what the platform and the merchant owe each other besides (its commission, its
+/// adjustments, what it took over) is carried into the next statement as a negative net is, so the
+/// next statement's receipts settle it. Never more than the account holds: the ledger refuses.
+pub fn carry_short(figures: &Figures, own_adjustments: i64, carried: Carried) -> Result<Carried, Overflow> {
+    Ok(Carried {
+        net: figures.adjustments.checked_sub(figures.commission).ok_or(Overflow)?,
+        commission: figures.commission.checked_add(carried.commission).ok_or(Overflow)?,
+        adjustments: own_adjustments.checked_add(carried.adjustments).ok_or(Overflow)?,
+    })
+}
+
 /// A statement's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -353,6 +385,9 @@ pub enum Status {
     Corrected,
     /// Its net was negative: carried into the next statement, nothing to confirm or pay.
     CarriedForward,
+    /// The receipts account no longer held what it moves when it was issued (the merchant withdrew
+    /// its receipts meanwhile): nothing moved, all of it carried into the next statement.
+    Short,
     /// Recorded with its chain (commission, adjustments, hold) before the ledger moved it; a rerun
     /// of the issue completes it (the chain's ids are the statement's).
     Issuing,
@@ -361,7 +396,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::Issued,
         Status::Confirmed,
         Status::Disputed,
@@ -370,6 +405,7 @@ impl Status {
         Status::PayoutFailed,
         Status::Corrected,
         Status::CarriedForward,
+        Status::Short,
         Status::Issuing,
         Status::Refused,
     ];
@@ -384,6 +420,7 @@ impl Status {
             Status::PayoutFailed => "payout_failed",
             Status::Corrected => "corrected",
             Status::CarriedForward => "carried_forward",
+            Status::Short => "short",
             Status::Issuing => "issuing",
             Status::Refused => "refused",
         }
@@ -491,6 +528,25 @@ mod tests {
     }
 
     #[test]
+    fn a_short_statement_moves_nothing_and_carries_what_is_owed_besides_its_receipts() {
+        // 10.00 received (commission 0.06) and an adjustment of −1.00.
+        let f = figures(&[item(ItemKind::Payment, 1_000, 6), item(ItemKind::Adjustment, -100, 0)]).unwrap();
+        let carried = carry_short(&f, -100, Carried::default()).unwrap();
+        // Its receipts stay the merchant's (it withdrew them); the rest is carried: −1.00 − 0.06.
+        assert_eq!(carried, Carried { net: -106, commission: 6, adjustments: -100 });
+        // The next statement, 5.00 received (0.03), takes it over and moves it with its own.
+        let next = figures(&[item(ItemKind::Payment, 500, 3), item(ItemKind::CarriedForward, -106, 0)]).unwrap();
+        assert_eq!(next.net, 391);
+        let m = moves(&next, 0, carried, Carried::default()).unwrap();
+        assert_eq!(m, Moves { commission: 9, adjustments: -100, hold: 391, carried: Carried::default() });
+        // It takes from the receipts account its own receipts, no more: 0.09 + 1.00 + 3.91.
+        assert_eq!(m.commission - m.adjustments + m.hold, 500);
+        // Taken over again by a short statement, what was carried stays carried.
+        let again = carry_short(&next, 0, carried).unwrap();
+        assert_eq!(again, Carried { net: -109, commission: 9, adjustments: -100 });
+    }
+
+    #[test]
     fn a_correction_moves_only_the_difference() {
         let f = figures(&[item(ItemKind::Payment, 1_000, 6), item(ItemKind::Adjustment, 300, 0)]).unwrap();
         let already = Carried { net: 0, commission: 6, adjustments: 0 };
@@ -510,6 +566,12 @@ mod tests {
         assert_eq!(month.next(&calendar).unwrap().label(&calendar), "2026-12");
         assert_eq!(check_overlap(Some(month.end), &day), Err(SettlementError::PeriodOverlaps));
         assert_eq!(check_overlap(Some(day.start), &day), Ok(()));
+        // In order: after a statement ending at the 5th, the 5th is next; the 6th leaves a gap.
+        assert_eq!(check_next(Some(day.start), &day), Ok(()));
+        assert_eq!(check_next(None, &day), Ok(()));
+        let gap = day.next(&calendar).unwrap();
+        assert_eq!(check_next(Some(day.start), &gap), Err(SettlementError::PeriodOutOfOrder));
+        assert_eq!(check_next(Some(day.end), &day), Err(SettlementError::PeriodOverlaps));
         assert_eq!(Period::parse_date(&calendar, "2026-13-01"), Err(SettlementError::PeriodInvalid));
         assert_eq!(day.check_closed(day.end, 300), Err(SettlementError::PeriodNotClosed));
         assert_eq!(Status::Issued.confirm(), Ok(Status::Confirmed));

@@ -9,7 +9,6 @@ use sanhu_core::bill::{AccountStatement, BillItem, BillPeriod, GroupTotal};
 use sanhu_core::id::BillId;
 use sanhu_core::PlatformMonth;
 use sanhu_service::bill::{Bill, BillFailure, CustomerBill, BILL_PAGE_DEFAULT, BILL_PAGE_MAX, BILL_PERIOD_INVALID};
-use sanhu_service::clock;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -304,7 +303,8 @@ pub async fn issue_bill(
 ) -> Result<Json<BillJson>, ApiError> {
     let body: IssueBody = parse_body(&body)?;
     let bills = state.bills();
-    let now = clock::now();
+    // The business clock (the system's, unless a test set it), as settlement's.
+    let now = state.wallets().clock().now();
     let period = match (&body.period, &body.from, &body.to) {
         (Some(text), None, None) => bills.month(month(text)?)?,
         (None, Some(from), Some(to)) => bills.range(time("from", from)?, time("to", to)?)?,

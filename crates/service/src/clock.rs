@@ -24,3 +24,29 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     getrandom::getrandom(&mut bytes).expect("the operating system provides randomness");
     bytes
 }
+
+/// The clock a service reads its business day from (what has closed, what "now" is for a bill or a
+/// statement): the system's, unless a test set it to an instant of its choice, so that a test of
+/// closed periods does not depend on the hour it runs at (a "yesterday" read a second before
+/// midnight in Shanghai). Clones share the setting.
+#[derive(Clone, Debug, Default)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Clock {
+    /// The system's clock.
+    pub fn system() -> Clock {
+        Clock::default()
+    }
+
+    pub fn now(&self) -> Timestamp {
+        match self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => now(),
+            set => Timestamp::from_nanos(set),
+        }
+    }
+
+    /// From now on (for this clock and its clones), `at` is now: for tests.
+    pub fn set(&self, at: Timestamp) {
+        self.0.store(at.nanos().max(1), std::sync::atomic::Ordering::SeqCst);
+    }
+}

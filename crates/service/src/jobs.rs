@@ -390,13 +390,14 @@ pub async fn settle_merchants(wallets: crate::wallet::Wallets, interval: Duratio
     loop {
         ticker.tick().await;
         let started = std::time::Instant::now();
-        let pass = wallets.settle_merchants(clock::now()).await;
+        let pass = wallets.settle_merchants(wallets.clock().now()).await;
         crate::metrics::job_ran("settle_merchants", pass.is_ok(), started.elapsed());
         match pass {
             Ok(pass) if pass.issued == 0 && pass.failed == 0 => {}
             Ok(pass) => tracing::info!(
                 merchants = pass.merchants,
                 statements.issued = pass.issued,
+                statements.short = pass.short,
                 merchants.failed = pass.failed,
                 "issued settlement statements"
             ),

@@ -11,7 +11,6 @@ use axum::extract::{Path, State};
 use axum::Json;
 use sanhu_core::id::MerchantId;
 use sanhu_core::settlement::{Period, SettlementError};
-use sanhu_service::clock;
 use sanhu_service::party::Rejection;
 use sanhu_service::wallet::{PayoutTarget, Statement, StatementItem};
 use serde::{Deserialize, Serialize};
@@ -64,7 +63,8 @@ pub struct StatementJson {
     /// What it carries into the next statement (a negative net with the commission and adjustments
     /// that did not move).
     carried_out: CarriedJson,
-    /// issued, confirmed, disputed, paying, paid, payout_failed, corrected or carried_forward; `issuing`
+    /// issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the
+    /// receipts account no longer held what it moves: nothing moved, all of it carried); `issuing`
     /// while its ledger chain is being applied (an issue of the period finishes it) and `refused` when the
     /// ledger refused that chain (nothing moved; the period is issued again under its number).
     status: String,
@@ -98,6 +98,12 @@ struct PayoutJson {
     amount: i64,
     /// reviewing, approved, rejected, succeeded, failed, or kept (to the balance).
     status: String,
+    /// A payout to the bank's withdrawal fee (the withdrawal flow's rule), 0 to the balance.
+    fee: i64,
+    /// Whether the merchant pays the fee (out of the amount) or the platform (its fee expense).
+    fee_paid_by_merchant: bool,
+    /// What reaches the settlement account: the amount, less the fee when the merchant pays it.
+    paid_to_account: i64,
 }
 
 impl From<&Statement> for StatementJson {
@@ -131,6 +137,9 @@ impl From<&Statement> for StatementJson {
                 to: p.to.clone(),
                 amount: p.amount,
                 status: p.status.clone(),
+                fee: p.fee,
+                fee_paid_by_merchant: p.fee_paid_by_merchant,
+                paid_to_account: p.paid_to_account,
             }),
             item_count: s.items.len(),
             issued_at: s.issued_at.to_string(),
@@ -159,6 +168,9 @@ struct ItemJson {
     at: String,
     #[schema(required)]
     note: Option<String>,
+    /// An adjustment's id.
+    #[schema(required, pattern = "^sad_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    adjustment_id: Option<String>,
 }
 
 impl From<&StatementItem> for ItemJson {
@@ -172,6 +184,7 @@ impl From<&StatementItem> for ItemJson {
             split: i.split,
             at: i.at.to_string(),
             note: i.note.clone(),
+            adjustment_id: i.adjustment_id.clone(),
         }
     }
 }
@@ -234,9 +247,13 @@ struct IssueBody {
         the types configured monthly (`settlement_monthly_types`; 422 `settlement_cycle_mismatch` for the other), ended \
         `bill_period_closed_after_s` ago (409 `settlement_period_not_closed`). A period starting before the end of the \
         merchant's last statement is 409 `settlement_period_overlaps`, except the period of a disputed statement once an \
-        approved adjustment waits: then the corrected statement replaces it. Issuing moves the commission to the platform, \
-        the adjustments, and holds a positive net in the receipts account (409 `settlement_receipts_short` if it no \
-        longer holds it); a negative net is carried into the next statement.",
+        approved adjustment made for it waits (409 `settlement_no_correction` before): then the corrected statement \
+        replaces it. Periods are issued in order: after the last statement, the next is of the period right after it \
+        (409 `settlement_period_out_of_order` for a later one). Issuing moves the commission to the platform, \
+        the adjustments, and holds a positive net in the receipts account; a negative net is carried into the next \
+        statement. A receipts account that no longer holds what the statement moves (withdrawn meanwhile) gives a \
+        `short` statement: nothing moved, all of it carried into the next (a correction refused so: 409 \
+        `settlement_receipts_short`).",
     params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = IssueBody,
     responses((status = 200, description = "The statement issued.", body = StatementJson))
@@ -258,7 +275,8 @@ pub async fn issue_settlement(
     .map_err(refused)?;
     let wallets = state.wallets().clone();
     let statement =
-        run(move || async move { wallets.issue_statement(merchant, period, clock::now(), &actor).await }).await?;
+        run(move || async move { wallets.issue_statement(merchant, period, wallets.clock().now(), &actor).await })
+            .await?;
     Ok(Json(StatementJson::from(&statement)))
 }
 
@@ -450,7 +468,8 @@ struct PayoutBody {
     operation_id = "payOutSettlement",
     summary = "Pay out a confirmed settlement statement",
     description = "`to: bank` goes through the withdrawal's checks (the `withdrawal` product signed, the settlement account \
-        verified, review from `withdrawal_auto_approve_below`), then waits for the channel's result; `to: balance` releases \
+        verified, review from `withdrawal_auto_approve_below`) and is charged the withdrawal's fee (its rule and payer; 422 \
+        `withdrawal_below_fee` when the net does not cover a fee the merchant pays), then waits for the channel's result; `to: balance` releases \
         the held net into the merchant's balance at once. A frozen or closed merchant: 409 `settlement_merchant_inactive`. \
         Two payouts of one statement give one (the other: 409 `settlement_status_conflict`).",
     params(
@@ -575,14 +594,22 @@ struct AdjustmentBody {
     amount: i64,
     #[schema(min_length = 1, max_length = 200)]
     reason: String,
+    /// The disputed statement it corrects (its number): kept for that statement's corrected re-issue,
+    /// which no other statement takes first. Absent: for the merchant's next statement.
+    #[schema(nullable = false, pattern = "^S[0-9]{6}$", examples("S000001"))]
+    statement: Option<String>,
 }
 
 /// A settlement adjustment made.
 #[derive(Serialize, Debug, ToSchema)]
 #[schema(as = SettlementAdjustment)]
 pub struct AdjustmentJson {
+    #[schema(pattern = "^sad_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     id: String,
     merchant_id: String,
+    /// The disputed statement it corrects; null: for the next statement.
+    #[schema(required)]
+    statement: Option<String>,
     amount: i64,
     reason: String,
     maker: String,
@@ -598,8 +625,11 @@ pub struct AdjustmentJson {
     operation_id = "adjustSettlement",
     summary = "Adjust a merchant's settlement",
     description = "Made by a staff member and held for a second one (maker-checker; an API client alone is refused 403 \
-        `settlement_adjustment_staff_only`); once approved it waits for the merchant's next statement, which carries it \
-        (or a corrected statement of a disputed period).",
+        `settlement_adjustment_staff_only`); once approved it waits for the merchant's next statement, which carries it. \
+        Made for a disputed statement (`statement`; 409 `settlement_status_conflict` unless it is disputed), it is kept \
+        for that statement's corrected re-issue: no later period's statement takes it first (unless the dispute is \
+        resolved by confirming the statement as it stood; then the next statement carries it). At most 100 wait \
+        (409 `settlement_adjustments_full`).",
     params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = AdjustmentBody,
     responses((status = 200, description = "The adjustment, waiting for the next statement.", body = AdjustmentJson))
@@ -611,20 +641,24 @@ pub async fn adjust_settlement(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<AdjustmentJson>, ApiError> {
-    let merchant = merchant_id("the merchant id in the path", &id)?;
     let body: AdjustmentBody = parse_body(&body)?;
+    let merchant = merchant_id("the merchant id in the path", &id)?;
     let Some(axum::Extension(approved)) = approved else {
         return Err(refused(SettlementError::AdjustmentStaffOnly));
     };
+    let statement = body.statement.as_deref().map(statement_number).transpose()?;
     let checker = approved.checker.as_ref().map(|c| c.actor());
     let wallets = state.wallets().clone();
     let adjustment = run(move || async move {
-        wallets.adjust_settlement(merchant, body.amount, &body.reason, &actor, checker.as_ref()).await
+        wallets
+            .adjust_settlement(merchant, body.amount, &body.reason, statement.as_deref(), &actor, checker.as_ref())
+            .await
     })
     .await?;
     Ok(Json(AdjustmentJson {
         id: adjustment.id,
         merchant_id: merchant.to_string(),
+        statement: adjustment.statement,
         amount: adjustment.amount,
         reason: adjustment.reason,
         maker: adjustment.maker,

@@ -18,13 +18,27 @@ use serde_json::{json, Value};
 
 async fn app(db: TestDatabase) -> TestApp {
     let parties = PartyConfig { bill_period_closed_after_s: 0, ..world::party_config() };
-    TestApp::new(db, parties, world::wallet_config()).await
+    let api = TestApp::new(db, parties, world::wallet_config()).await;
+    api.state.wallets().clock().set(now());
+    api
 }
 
-/// The first instant of the platform's day `days` days before today's.
+/// What the server's business clock reads in these tests: the last noon in Shanghai before the
+/// system's now, so that "today" and "yesterday" are the same days for the test and the server
+/// whatever the hour (none is a second from a midnight).
+fn now() -> Timestamp {
+    let calendar = PlatformCalendar::china();
+    let real = clock::now();
+    let today = calendar.day(real);
+    let noon = |day: i64| calendar.day_start(PlatformDay(day)).unwrap().nanos() + 12 * 3_600_000_000_000;
+    let at = if noon(today.0) <= real.nanos() { noon(today.0) } else { noon(today.0 - 1) };
+    Timestamp::from_nanos(at)
+}
+
+/// The first instant of the platform's day `days` days before today's (of [`now`]).
 fn day_start(days_ago: i64) -> Timestamp {
     let calendar = PlatformCalendar::china();
-    let today = calendar.day(clock::now());
+    let today = calendar.day(now());
     calendar.day_start(PlatformDay(today.0 - days_ago)).unwrap()
 }
 
@@ -153,7 +167,7 @@ on_both_backends!(a_members_bill_is_issued_once_closes_at_the_ledgers_balance_an
         .assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     // A range is whole days of the platform's time zone: an instant that is no midnight there is
     // refused, and so is a range from today (no day of it has ended).
-    api.post(&bills, json!({"from": clock::now().to_string()}))
+    api.post(&bills, json!({"from": now().to_string()}))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "bill_period_invalid");
     api.post(&bills, json!({"from": from, "to": "2026-11-02T00:00:00Z"}))

@@ -9,11 +9,13 @@
 //! Another merchant's bound client reaches none of it. The ledger's checks stay clean.
 //!
 //! The payments are committed through the store at instants of past months (a statement covers
-//! periods that have ended); the server's margin for clocks is 0 here.
+//! periods that have ended); the server's margin for clocks is 0 here, and its settlement clock is
+//! set to noon in Shanghai on 18 November 2026 ([`NOW`]): the months and days the tests name are of
+//! that instant, whatever the hour the tests run at (none is a second from a midnight).
 
 use axum::http::StatusCode;
 use futures_util::future::join_all;
-use sanhu_core::{AccountId, PlatformCalendar, PlatformMonth, Timestamp};
+use sanhu_core::{AccountId, PlatformCalendar, PlatformDay, PlatformMonth, Timestamp};
 use sanhu_service::clock;
 use sanhu_service::party::PartyConfig;
 use sanhu_store::LedgerStore;
@@ -28,19 +30,38 @@ use sanhu_testkit::ids::credit_code;
 /// Payouts from 20.00 wait for review.
 const AUTO_APPROVE_BELOW: i64 = 2_000;
 
-/// The merchants tests' API (two staff members), with enterprises settled monthly and no margin for
-/// clocks.
+/// A bank payout's withdrawal fee: 2.00, paid by the merchant (out of the amount).
+const PAYOUT_FEE: i64 = 200;
+
+/// What the tests' settlement clock reads: noon in Shanghai, 18 November 2026.
+#[allow(non_snake_case)]
+fn NOW() -> Timestamp {
+    let midnight = PlatformCalendar::china().date_start(2026, 11, 18).unwrap();
+    Timestamp::from_nanos(midnight.nanos() + 12 * 3_600_000_000_000)
+}
+
+/// The merchants tests' API (two staff members), with enterprises settled monthly, no margin for
+/// clocks, a fixed withdrawal fee, and its settlement clock at [`NOW`].
 async fn app(db: TestDatabase) -> TestApp {
     let parties = PartyConfig { bill_period_closed_after_s: 0, ..merchants::parties() };
     let mut wallet = world::with_withdrawals(world::wallet_config(), 100, AUTO_APPROVE_BELOW);
+    wallet.withdrawal = sanhu_core::wallet::WithdrawalPolicy::new(
+        wallet.withdrawal.currency(),
+        100,
+        sanhu_core::wallet::FeeRule::fixed(PAYOUT_FEE).unwrap(),
+        sanhu_core::wallet::FeePayer::Member,
+    )
+    .unwrap();
     wallet.settlement_monthly_types = vec!["enterprise".to_owned()];
-    merchants::app_with(db, parties, wallet).await
+    let api = merchants::app_with(db, parties, wallet).await;
+    api.state.wallets().clock().set(NOW());
+    api
 }
 
-/// The month `back` months before the current one, and its first instant.
+/// The month `back` months before [`NOW`]'s, and its first instant.
 fn month(back: u32) -> (String, Timestamp) {
     let calendar = PlatformCalendar::china();
-    let mut m: PlatformMonth = calendar.month(clock::now());
+    let mut m: PlatformMonth = calendar.month(NOW());
     for _ in 0..back {
         m = m.previous();
     }
@@ -81,10 +102,26 @@ async fn canteen(api: &TestApp, n: u32) -> (String, String, AccountId) {
 
 /// Staff's adjustment of `amount` to `merchant`'s settlement: made by one, approved by another.
 async fn adjust(api: &TestApp, merchant: &str, amount: i64, reason: &str) -> Value {
+    adjust_for(api, merchant, amount, reason, None).await
+}
+
+/// The same, made for the disputed statement `statement` (its corrected re-issue).
+async fn adjust_for(api: &TestApp, merchant: &str, amount: i64, reason: &str, statement: Option<&str>) -> Value {
+    let answer = adjusted(api, merchant, amount, reason, statement).await;
+    assert_eq!(answer["status"], json!(200), "{answer}");
+    assert!(answer["body"]["id"].as_str().unwrap().starts_with("sad_"), "{answer}");
+    answer["body"].clone()
+}
+
+/// The answer (`status`, `body`) the approval of such an adjustment gave.
+async fn adjusted(api: &TestApp, merchant: &str, amount: i64, reason: &str, statement: Option<&str>) -> Value {
     let path = format!("/v1/merchants/{merchant}/settlement-adjustments");
-    let (status, body) = api.held_and_approved(&path, json!({"amount": amount, "reason": reason})).await;
-    assert_eq!(status, 200, "{body}");
-    body
+    let mut body = json!({"amount": amount, "reason": reason});
+    if let Some(statement) = statement {
+        body["statement"] = json!(statement);
+    }
+    let (status, body) = api.held_and_approved(&path, body).await;
+    json!({"status": status, "body": body})
 }
 
 fn figures(statement: &Value) -> [i64; 5] {
@@ -117,7 +154,10 @@ on_both_backends!(a_canteens_month_is_settled_to_the_cent_confirmed_and_paid_out
     let path = format!("/v1/merchants/{a}/settlements");
 
     // A monthly merchant issues months only.
-    let yesterday = &sanhu_core::Timestamp::from_nanos(clock::now().nanos() - 86_400_000_000_000).to_string()[..10];
+    let calendar = PlatformCalendar::china();
+    let yesterday = calendar.day_start(PlatformDay(calendar.day(NOW()).0 - 1)).unwrap();
+    let yesterday = &calendar.local_text(yesterday)[..10];
+    assert_eq!(yesterday, "2026-11-17");
     api.post(&path, json!({"date": yesterday}))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "settlement_cycle_mismatch");
@@ -195,6 +235,12 @@ on_both_backends!(a_canteens_month_is_settled_to_the_cent_confirmed_and_paid_out
     api.sign_products(&a, &["withdrawal"]).await;
     let paying = ok(api.post(&payout, json!({"to": "bank"})).await).await;
     assert_eq!((paying["status"].as_str(), paying["payout"]["status"].as_str()), (Some("paying"), Some("reviewing")));
+    // The withdrawal's fee, paid by the merchant out of the amount: 47.23 − 2.00 reach its bank.
+    assert_eq!(
+        paying["payout"],
+        json!({"to": "bank", "amount": 4_723, "status": "reviewing", "fee": PAYOUT_FEE, "fee_paid_by_merchant": true,
+               "paid_to_account": 4_723 - PAYOUT_FEE})
+    );
     let result = format!("{path}/S000001/payout/result");
     api.post(&result, json!({"result": "succeeded"}))
         .await
@@ -202,9 +248,12 @@ on_both_backends!(a_canteens_month_is_settled_to_the_cent_confirmed_and_paid_out
     let reviewed = ok(api.post(&format!("{path}/S000001/payout/review"), json!({"decision": "approve"})).await).await;
     assert_eq!(reviewed["payout"]["status"], "approved");
     let in_transit = api.platform_balance("withdrawals_in_transit").await;
+    let fee_before = api.platform_balance("fee_income").await;
     let paid = ok(api.post(&result, json!({"result": "succeeded"})).await).await;
     assert_eq!(paid["status"], "paid");
-    assert_eq!(api.platform_balance("withdrawals_in_transit").await - in_transit, 4_723);
+    // In transit holds what the channel pays the bank; the fee is the platform's income.
+    assert_eq!(api.platform_balance("withdrawals_in_transit").await - in_transit, 4_723 - PAYOUT_FEE);
+    assert_eq!(api.platform_balance("fee_income").await - fee_before, PAYOUT_FEE);
     assert_eq!(api.balance(&receipts.to_string()).await, 0, "every cent of the month has moved once");
     // Again: answered as it is.
     assert_eq!(ok(api.post(&result, json!({"result": "succeeded"})).await).await["status"], "paid");
@@ -245,8 +294,9 @@ on_both_backends!(a_disputed_statement_is_corrected_and_a_negative_net_is_carrie
     api.post(&format!("/v1/merchants/{b}/settlement-adjustments"), json!({"amount": -300, "reason": "x"}))
         .await
         .assert_error(StatusCode::FORBIDDEN, "settlement_adjustment_staff_only");
-    let adjustment = adjust(&api, &b, -300, "场地费 3.00").await;
+    let adjustment = adjust_for(&api, &b, -300, "场地费 3.00", Some("S000001")).await;
     assert_eq!((adjustment["amount"].as_i64(), adjustment["checker"].is_string()), (Some(-300), true));
+    assert_eq!(adjustment["statement"], "S000001");
     let corrected = ok(api.post(&path, json!({"month": third})).await).await;
     assert_eq!((corrected["number"].as_str(), corrected["corrects"].as_str()), (Some("S000002"), Some("S000001")));
     assert_eq!(figures(&corrected), [1_000, 0, 6, -300, 694]);
@@ -295,6 +345,12 @@ on_both_backends!(a_disputed_statement_is_corrected_and_a_negative_net_is_carrie
         .map(|s| s["number"].as_str().unwrap())
         .collect();
     assert_eq!(numbers, ["S000001", "S000002", "S000003", "S000004"]);
+    // S000004 took the carried net over: the month after carries nothing (it is not taken twice).
+    let (this_month, _) = month(0);
+    let (_, end0) = PlatformCalendar::china().month_bounds(PlatformMonth::parse(&this_month).unwrap()).unwrap();
+    api.state.wallets().clock().set(Timestamp::from_nanos(end0.nanos() + 1));
+    let after = ok(api.post(&path, json!({"month": this_month})).await).await;
+    assert_eq!((figures(&after), after["item_count"].as_i64()), ([0, 0, 0, 0, 0], Some(0)));
     api.verify_clean().await;
 });
 
@@ -304,12 +360,12 @@ on_both_backends!(the_run_issues_every_closed_period_since_the_last_statement, |
     let (_, a, receipts) = canteen(&api, 1).await;
     let carol = employee(&api, "13800000003", start1).await;
     commit(&api, start1, &[(carol, receipts, 1_000, "pay", "K-1", "{}")]).await;
-    let pass = api.state.wallets().settle_merchants(clock::now()).await.unwrap();
+    let pass = api.state.wallets().settle_merchants(NOW()).await.unwrap();
     assert_eq!((pass.issued, pass.failed), (1, 0));
     let listed = ok(api.get(&format!("/v1/merchants/{a}/settlements")).await).await;
     assert_eq!(figures(&listed["data"][0]), [1_000, 0, 6, 0, 994]);
     // Nothing more has closed: the next pass issues nothing.
-    let again = api.state.wallets().settle_merchants(clock::now()).await.unwrap();
+    let again = api.state.wallets().settle_merchants(NOW()).await.unwrap();
     assert_eq!(again.issued, 0);
 });
 
@@ -325,7 +381,7 @@ on_both_backends!(an_issue_cut_off_after_the_ledger_moved_is_finished_by_the_rer
     // The book cannot be written: the run records the statement and the ledger moves its chain, the
     // end is not written (as a crash between them).
     sanhu_testkit::faults::refuse_rows(&api.db, "refuse_books", "party_records", "NEW.kind = 'settlement_book'").await;
-    let pass = api.state.wallets().settle_merchants(clock::now()).await.unwrap();
+    let pass = api.state.wallets().settle_merchants(NOW()).await.unwrap();
     assert_eq!((pass.issued, pass.failed), (0, 1));
     let recorded = ok(api.get(&format!("{path}/S000001")).await).await;
     assert_eq!(recorded["status"], "issuing");
@@ -339,7 +395,7 @@ on_both_backends!(an_issue_cut_off_after_the_ledger_moved_is_finished_by_the_rer
     assert_eq!(api.platform_balance("fee_income").await - fee_income, 26);
     assert_eq!(api.balance(&receipts.to_string()).await, 4_224);
     api.post(&path, json!({"month": last})).await.assert_error(StatusCode::CONFLICT, "settlement_period_overlaps");
-    let again = api.state.wallets().settle_merchants(clock::now()).await.unwrap();
+    let again = api.state.wallets().settle_merchants(NOW()).await.unwrap();
     assert_eq!((again.issued, again.failed), (0, 0));
     let listed = ok(api.get(&path).await).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
@@ -364,7 +420,7 @@ on_both_backends!(a_correction_of_an_older_period_adds_to_the_carried_net_it_doe
     assert_eq!(figures(&negative), [2_000, 0, 12, -5_000, -3_012]);
     assert_eq!(negative["carried_out"]["net"], json!(-3_012));
     // The correction of the first period has a negative net too (10.00 − 0.06 − 15.00 = −5.06).
-    adjust(&api, &b, -1_500, "场地费 15.00").await;
+    adjust_for(&api, &b, -1_500, "场地费 15.00", Some("S000001")).await;
     let corrected = ok(api.post(&path, json!({"month": third})).await).await;
     assert_eq!((corrected["number"].as_str(), corrected["corrects"].as_str()), (Some("S000003"), Some("S000001")));
     assert_eq!(figures(&corrected), [1_000, 0, 6, -1_500, -506]);
@@ -403,7 +459,9 @@ on_both_backends!(a_payout_whose_ledger_call_got_no_answer_is_finished_by_its_re
     // The retry of the payout finishes it.
     let paid = ok(api.post(&format!("{path}/S000001/payout"), json!({"to": "balance"})).await).await;
     assert_eq!(paid["status"], "paid");
-    // The run finishes the other once it has been in flight for over a minute (not before).
+    // The run finishes the other once it has been in flight for over a minute (not before): the
+    // run's clock is the system's here, as the payouts' records are (it also issues the months
+    // between NOW and today, with nothing received).
     let now = clock::now();
     api.state.wallets().settle_merchants(now).await.unwrap();
     assert_eq!(ok(api.get(&format!("{path}/S000002")).await).await["status"], "paying");
@@ -446,5 +504,190 @@ on_both_backends!(three_partial_refunds_give_back_no_more_commission_than_the_pa
         .collect();
     assert_eq!(back, [-3, -2, -3]);
     assert_eq!(api.platform_balance("fee_income").await, fee_income);
+    api.verify_clean().await;
+});
+
+on_both_backends!(a_correction_made_for_a_disputed_statement_waits_for_its_reissue_the_run_does_not_take_it, |db| {
+    let api = app(db).await;
+    let ((third, start3), (second, start2), (_, start1)) = (month(3), month(2), month(1));
+    let (b_member, b, receipts) = canteen(&api, 2).await;
+    let hank = employee(&api, "13800000008", start3).await;
+    commit(&api, start3, &[(hank, receipts, 1_000, "pay", "H-1", "{}")]).await;
+    commit(&api, start2, &[(hank, receipts, 2_000, "pay", "H-2", "{}")]).await;
+    commit(&api, start1, &[(hank, receipts, 4_000, "pay", "H-3", "{}")]).await;
+    let path = format!("/v1/merchants/{b}/settlements");
+
+    // In order: the merchant's own client cannot issue a later period first, leaving a gap.
+    let store = api.state.parties().store().clone();
+    let client = bound_client(&store, &b_member, "canteen-b").await;
+    ok(api.send_as(&client, "POST", &path, json!({"month": third})).await).await;
+    let (last, _) = month(1);
+    api.send_as(&client, "POST", &path, json!({"month": last}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "settlement_period_out_of_order");
+    ok(api.send_as(&client, "POST", &format!("{path}/S000001/dispute"), json!({"reason": "场地费未扣"})).await).await;
+
+    // A correction is made for a disputed statement only; an unknown one is not found.
+    let refused = adjusted(&api, &b, -300, "场地费 3.00", Some("S000009")).await;
+    assert_eq!(
+        (refused["status"].as_i64(), refused["body"]["error"]["code"].as_str()),
+        (Some(404), Some("settlement_not_found"))
+    );
+    // The correction for S000001 and, for the next statement, a rebate of 1.00.
+    let correction = adjust_for(&api, &b, -300, "场地费 3.00", Some("S000001")).await;
+    let rebate = adjust(&api, &b, 100, "返还 1.00").await;
+    assert_eq!(rebate["statement"], Value::Null);
+
+    // The run issues the next two months: they take the rebate, never the correction.
+    let pass = api.state.wallets().settle_merchants(NOW()).await.unwrap();
+    assert_eq!((pass.issued, pass.failed, pass.short), (2, 0, 0));
+    let s2 = ok(api.get(&format!("{path}/S000002")).await).await;
+    assert_eq!(s2["period"], json!(second));
+    assert_eq!(figures(&s2), [2_000, 0, 12, 100, 2_088]);
+    let items = ok(api.get(&format!("{path}/S000002/items")).await).await;
+    let rebate_item = items["data"].as_array().unwrap().iter().find(|i| i["kind"] == "adjustment").unwrap().clone();
+    assert_eq!(rebate_item["adjustment_id"], rebate["id"], "the item names its adjustment");
+    assert_eq!(figures(&ok(api.get(&format!("{path}/S000003")).await).await), [4_000, 0, 24, 0, 3_976]);
+    // An adjustment for a statement that is not disputed is refused.
+    let refused = adjusted(&api, &b, -100, "x", Some("S000002")).await;
+    assert_eq!(refused["body"]["error"]["code"], "settlement_status_conflict", "{refused}");
+
+    // The re-issue of the disputed month takes the correction, and only it.
+    let corrected = ok(api.post(&path, json!({"month": third})).await).await;
+    assert_eq!((corrected["number"].as_str(), corrected["corrects"].as_str()), (Some("S000004"), Some("S000001")));
+    assert_eq!(figures(&corrected), [1_000, 0, 6, -300, 694]);
+    let items = ok(api.get(&format!("{path}/S000004/items")).await).await;
+    let ids: Vec<&Value> = items["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "adjustment")
+        .map(|i| &i["adjustment_id"])
+        .collect();
+    assert_eq!(ids, [&correction["id"]]);
+    // Every cent once: commission 6 + 12 + 24, the rebate in, the correction out.
+    assert_eq!(api.balance(&receipts.to_string()).await, 7_000 - 42 + 100 - 300);
+    api.verify_clean().await;
+});
+
+on_both_backends!(a_merchant_that_withdrew_its_receipts_is_settled_short_and_the_run_goes_on_never_overdrawing, |db| {
+    let api = app(db).await;
+    let ((second, start2), (last, start1)) = (month(2), month(1));
+    let (_, a, receipts) = canteen(&api, 1).await;
+    let (_, b, b_receipts) = canteen(&api, 2).await;
+    let ivan = employee(&api, "13800000009", start2).await;
+    let bank = new_platform("channel_clearing");
+    api.db.store.create_account(&bank).await.unwrap();
+    // Canteen A withdraws (through the withdrawal flow) all it received before it is settled, two
+    // months running, leaving 0.05; canteen B leaves 1.00 of its 10.00.
+    commit(
+        &api,
+        start2,
+        &[(ivan, receipts, 1_000, "pay", "W-1", "{}"), (receipts, bank.id, 1_000, "withdraw", "W-OUT1", "{}")],
+    )
+    .await;
+    commit(
+        &api,
+        start1,
+        &[(ivan, receipts, 2_000, "pay", "W-2", "{}"), (receipts, bank.id, 1_995, "withdraw", "W-OUT2", "{}")],
+    )
+    .await;
+    commit(
+        &api,
+        start1,
+        &[(ivan, b_receipts, 1_000, "pay", "X-1", "{}"), (b_receipts, bank.id, 900, "withdraw", "X-OUT", "{}")],
+    )
+    .await;
+    let path = format!("/v1/merchants/{a}/settlements");
+    let fee_income = api.platform_balance("fee_income").await;
+
+    // A's first month is short: nothing moved (0.05 does not cover the commission), its receipts
+    // the merchant's as what it withdrew was, its commission carried.
+    let short = ok(api.post(&path, json!({"month": second})).await).await;
+    assert_eq!((short["status"].as_str(), short["held"].as_i64()), (Some("short"), Some(0)));
+    assert_eq!(figures(&short), [1_000, 0, 6, 0, 994]);
+    assert_eq!(short["carried_out"], json!({"net": -6, "commission": 6, "adjustments": 0}));
+    api.post(&format!("{path}/S000001/confirm"), json!({}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "settlement_status_conflict");
+
+    // The run does not stop at either: A's next month is short again (its commission and the one
+    // carried, carried); B's is short but its commission is taken from the 1.00 left, nothing carried.
+    let pass = api.state.wallets().settle_merchants(NOW()).await.unwrap();
+    assert_eq!((pass.issued, pass.short, pass.failed), (2, 2, 0));
+    let again = ok(api.get(&format!("{path}/S000002")).await).await;
+    assert_eq!((again["period"].as_str(), again["status"].as_str()), (Some(last.as_str()), Some("short")));
+    assert_eq!(figures(&again), [2_000, 0, 12, -6, 1_982]);
+    assert_eq!(again["carried_out"], json!({"net": -18, "commission": 18, "adjustments": 0}));
+    assert_eq!(api.balance(&receipts.to_string()).await, 5, "nothing moved, nothing overdrawn");
+    let b_short = ok(api.get(&format!("/v1/merchants/{b}/settlements/S000001")).await).await;
+    assert_eq!((b_short["status"].as_str(), b_short["held"].as_i64()), (Some("short"), Some(0)));
+    assert_eq!(b_short["carried_out"], json!({"net": 0, "commission": 0, "adjustments": 0}));
+    assert_eq!(api.balance(&b_receipts.to_string()).await, 100 - 6);
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 6);
+
+    // A month later A keeps its 20.00: its statement takes its commission and the two carried.
+    let calendar = PlatformCalendar::china();
+    let (this_month, _) = month(0);
+    let (start0, end0) = calendar.month_bounds(PlatformMonth::parse(&this_month).unwrap()).unwrap();
+    commit(&api, start0, &[(ivan, receipts, 2_000, "pay", "W-3", "{}")]).await;
+    let later = Timestamp::from_nanos(end0.nanos() + 3_600_000_000_000);
+    let pass = api.state.wallets().settle_merchants(later).await.unwrap();
+    assert_eq!((pass.issued, pass.short, pass.failed), (2, 0, 0));
+    let next = ok(api.get(&format!("{path}/S000003")).await).await;
+    assert_eq!((figures(&next), next["status"].as_str()), ([2_000, 0, 12, -18, 1_970], Some("issued")));
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 6 + 6 + 12 + 12, "every commission once");
+    assert_eq!(api.balance(&receipts.to_string()).await, 5 + 1_970);
+    api.verify_clean().await;
+});
+
+on_both_backends!(a_refund_gives_back_the_commission_its_payment_was_charged_not_the_current_rate, |db| {
+    use sanhu_store::party::{PartyStore, PartyWrite, RecordWrite};
+    let api = app(db).await;
+    let ((second, start2), (last, start1)) = (month(2), month(1));
+    let (_, a, receipts) = canteen(&api, 1).await;
+    let judy = employee(&api, "13800000010", start2).await;
+    commit(&api, start2, &[(judy, receipts, 3_000, "pay", "V-1", "{}")]).await;
+    // The next month: 10.00 of the payment refunded, and a new payment of 10.00 (committed before the
+    // first month's statement holds its net).
+    commit(
+        &api,
+        start1,
+        &[(receipts, judy, 1_000, "refund", "V-1", "{}"), (judy, receipts, 1_000, "pay", "V-2", "{}")],
+    )
+    .await;
+    let path = format!("/v1/merchants/{a}/settlements");
+    let first = ok(api.post(&path, json!({"month": second})).await).await;
+    assert_eq!((first["fee_rate_bp"].as_i64(), first["commission"].as_i64()), (Some(60), Some(18)));
+
+    // The merchant's rate of the balance payment becomes 1% (its signing's rate, as re-signed).
+    let store = api.state.parties().store().clone();
+    let mut record = store.party_records(std::slice::from_ref(&a)).await.unwrap().pop().unwrap();
+    let mut data: Value = serde_json::from_str(&record.data).unwrap();
+    for signing in data["products"].as_array_mut().unwrap() {
+        if signing["product"] == "balance_payment" {
+            signing["fee_rate_bp"] = json!(100);
+        }
+    }
+    let expected_version = record.version;
+    record.version += 1;
+    record.data = data.to_string();
+    store
+        .party_write(&PartyWrite { records: vec![RecordWrite { record, expected_version }], ..PartyWrite::default() })
+        .await
+        .unwrap()
+        .unwrap();
+    let next = ok(api.post(&path, json!({"month": last})).await).await;
+    assert_eq!(next["fee_rate_bp"], json!(100));
+    // The new payment at 1%: 0.10; the refund gives back a third of the 0.18 taken (0.06), not 0.10.
+    let items = ok(api.get(&format!("{path}/S000002/items")).await).await;
+    let seen: Vec<(&str, i64, i64)> = items["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap(), i["amount"].as_i64().unwrap(), i["commission"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(seen, [("refund", -1_000, -6), ("payment", 1_000, 10)]);
+    assert_eq!(figures(&next), [1_000, 1_000, 4, 0, -4]);
     api.verify_clean().await;
 });

@@ -277,17 +277,24 @@ pub struct Wallets {
     parties: Parties,
     ledger: Ledger,
     config: Arc<WalletConfig>,
+    /// What "now" is for settlement statements (the system's unless a test set it).
+    clock: crate::clock::Clock,
 }
 
 impl Wallets {
     /// The wallet service over the three-party model and the ledger. Call
     /// [`Wallets::ensure_platform_accounts`] once at start.
     pub fn new(parties: Parties, ledger: Ledger, config: WalletConfig) -> Wallets {
-        Wallets { parties, ledger, config: Arc::new(config) }
+        Wallets { parties, ledger, config: Arc::new(config), clock: crate::clock::Clock::system() }
     }
 
     pub fn config(&self) -> &WalletConfig {
         &self.config
+    }
+
+    /// The clock settlement reads "now" from: the system's, unless a test set it.
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.clock
     }
 
     /// The same service reading from `store` (a standby): for [`crate::reads::Reads`] only, which
@@ -297,6 +304,7 @@ impl Wallets {
             parties: self.parties.reading_from(store.clone()),
             ledger: self.ledger.reading_from(store),
             config: self.config.clone(),
+            clock: self.clock.clone(),
         }
     }
 

@@ -7,9 +7,12 @@
 //! it received (`pay`, `escrow_release`) is an item, every refund it gave (`refund`) a negative one,
 //! each with its order number and transfer id. The commission is the merchant's signed fee rate of
 //! `balance_payment`, per item, rounded half up; a refund gives back its payment's commission in
-//! proportion (its payment is found by its order number); a split payment's share (its transfer says
-//! `{"split":true}`) carries none. Approved adjustments and what the last statement carried forward
-//! are items too.
+//! proportion (its payment is found by its order number; the commission is what the payment was
+//! charged: an earlier period's statement item, at the rate of then); a split payment's share (its
+//! transfer says `{"split":true}`) carries none. Approved adjustments (`sad_…`, named by their items)
+//! and what the last statement carried forward are items too. An adjustment made for a disputed
+//! statement waits for that statement's corrected re-issue: no other period's statement takes it.
+//! Periods are issued in order, none skipped.
 //!
 //! **Kept as party records** (no table of their own): the merchant's settlement book
 //! (`settlement_book:mch_…`: where its statements have got to — the end of the last one, which no new
@@ -22,14 +25,16 @@
 //! short. A payout to the bank posts the hold when the channel answers success (voids it on failure:
 //! the net is the merchant's balance again); a payout `to: balance` voids it at once. A statement
 //! whose net is negative moves nothing: its net, its commission and its adjustments are carried into
-//! the next. A disputed statement keeps its hold until it is confirmed (the dispute resolved) or a
+//! the next. One whose chain the ledger refuses (the merchant withdrew its receipts meanwhile) is
+//! `short`: nothing moved, its receipts stay the merchant's and the rest is carried, so the run goes
+//! on to the merchant's next periods. A payout to the bank is charged the withdrawal's fee. A disputed statement keeps its hold until it is confirmed (the dispute resolved) or a
 //! corrected statement replaces it, which voids its hold and moves only the difference.
 //!
 //! **In turn.** Everything on one merchant's statements takes the merchant's settlement turn
 //! (`settlement:mch_…`), and each change writes the record it changes: two payouts of one statement
 //! at once give one payout, the other meets a statement no longer confirmed.
 
-use sanhu_core::id::MerchantId;
+use sanhu_core::id::{MerchantId, SettlementAdjustmentTag};
 use sanhu_core::ledger::{Transfer, TransferAction, TransferKind, TransferRequest};
 use sanhu_core::party::merchant::MerchantStatus;
 use sanhu_core::party::product::PlatformProduct;
@@ -37,6 +42,7 @@ use sanhu_core::party::Actor;
 use sanhu_core::settlement::{
     self as rules, Carried, Cycle, ItemFigures, ItemKind, Period, SettlementError, Status, STATEMENT_ITEMS_MAX,
 };
+use sanhu_core::wallet::{FeePayer, WalletError};
 use sanhu_core::{AccountId, Amount, Timestamp, TransferId};
 use sanhu_store::party::PartyStore;
 use sanhu_store::{EntryQuery, LedgerStore};
@@ -55,12 +61,16 @@ use crate::wallet::WalletFailure;
 /// The index of a merchant's statements, by merchant id.
 const SETTLEMENTS_OF_MERCHANT: &str = "merchant_settlements";
 
+/// The statements that settled a payment, by its ledger transfer id.
+const STATEMENT_OF_PAYMENT: &str = "settlement_payment";
+
 /// The business codes of the ledger transfers a settlement makes.
 pub const SETTLEMENT_COMMISSION_CODE: &str = "settlement_commission";
 pub const SETTLEMENT_ADJUSTMENT_CODE: &str = "settlement_adjustment";
 pub const SETTLEMENT_HOLD_CODE: &str = "settlement_hold";
 pub const SETTLEMENT_PAYOUT_CODE: &str = "settlement_payout";
 pub const SETTLEMENT_RELEASE_CODE: &str = "settlement_release";
+pub const SETTLEMENT_PAYOUT_FEE_CODE: &str = "settlement_payout_fee";
 
 /// The most statements one page lists.
 pub const SETTLEMENT_PAGE_MAX: u32 = 100;
@@ -102,7 +112,12 @@ impl From<CarriedFigures> for Carried {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettlementAdjustment {
+    /// `sad_…`: named on the statement item that carries it.
     pub id: String,
+    /// The disputed statement it corrects (its number): kept for that statement's re-issue, which
+    /// no other statement takes first; none: for the merchant's next statement.
+    #[serde(default)]
+    pub statement: Option<String>,
     /// Signed: positive the platform owes the merchant, negative the merchant owes the platform.
     pub amount: i64,
     pub reason: String,
@@ -180,6 +195,9 @@ pub struct StatementItem {
     pub at: Timestamp,
     /// An adjustment's reason and id, or the statement a carried net comes from.
     pub note: Option<String>,
+    /// The adjustment it is (`sad_…`).
+    #[serde(default)]
+    pub adjustment_id: Option<String>,
 }
 
 impl StatementItem {
@@ -205,6 +223,15 @@ pub struct Payout {
     #[serde(with = "time_ns")]
     pub requested_at: Timestamp,
     pub reviewed_by: Option<String>,
+    /// The withdrawal fee a payout to the bank is charged (the withdrawal flow's rule), and whether the
+    /// merchant pays it (out of the amount) or the platform (its fee expense).
+    #[serde(default)]
+    pub fee: i64,
+    #[serde(default)]
+    pub fee_paid_by_merchant: bool,
+    /// What reaches the settlement account: the amount, less the fee when the merchant pays it.
+    #[serde(default)]
+    pub paid_to_account: i64,
 }
 
 /// A statement as stored.
@@ -274,11 +301,19 @@ impl Statement {
         format!("{}/{}", self.merchant_id, self.number)
     }
 
-    /// One request resolving the hold: posting it (paid out) or voiding it (kept as balance).
-    fn resolve(&self, step: &str, post: bool) -> anyhow::Result<Vec<TransferRequest>> {
+    /// The chain resolving the hold: posting it (paid out), with the payout's withdrawal fee moved
+    /// between withdrawals in transit and `fee` (`(debit, credit)`: from in transit to fee income when
+    /// the merchant pays it, from fee expense into in transit when the platform does), or voiding it
+    /// (kept as balance, or the payout failed).
+    fn resolve(
+        &self,
+        step: &str,
+        post: bool,
+        fee: Option<(AccountId, AccountId)>,
+    ) -> anyhow::Result<Vec<TransferRequest>> {
         let Some(pending_id) = self.hold()? else { return Ok(Vec::new()) };
         let mut next = ids_for(&self.id, step);
-        Ok(vec![TransferRequest {
+        let mut chain = vec![TransferRequest {
             id: next(),
             action: if post {
                 TransferAction::PostPending { pending_id, amount: None }
@@ -289,7 +324,25 @@ impl Statement {
             code: if post { SETTLEMENT_PAYOUT_CODE } else { SETTLEMENT_RELEASE_CODE }.to_owned(),
             reference: Some(self.reference()),
             metadata: "{}".to_owned(),
-        }])
+        }];
+        let charged = self.payout.as_ref().map(|p| p.fee).unwrap_or(0);
+        if let (true, Some((debit, credit)), Some(amount)) = (post, fee, Amount::new(charged)) {
+            chain[0].linked = true;
+            chain.push(TransferRequest {
+                id: next(),
+                action: TransferAction::Post {
+                    debit_account_id: debit,
+                    credit_account_id: credit,
+                    amount,
+                    balancing: false,
+                },
+                linked: false,
+                code: SETTLEMENT_PAYOUT_FEE_CODE.to_owned(),
+                reference: Some(self.reference()),
+                metadata: "{}".to_owned(),
+            });
+        }
+        Ok(chain)
     }
 }
 
@@ -307,6 +360,16 @@ pub enum PayoutTarget {
     Balance,
 }
 
+/// The most earlier statements an issue keeps read at once (for its refunds' payments).
+const CHARGED_KEPT_MAX: usize = 4;
+
+/// The earlier statements an issue has read, for the commission its refunds' payments were charged
+/// (refunds of one period are mostly of a few periods' payments).
+#[derive(Default)]
+struct Charged {
+    statements: Vec<Statement>,
+}
+
 /// What one pass of the settlement run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SettlementRunPass {
@@ -314,6 +377,9 @@ pub struct SettlementRunPass {
     pub issued: usize,
     /// Merchants whose statements were refused (kept in the log; the run went on).
     pub failed: usize,
+    /// Statements issued `short`: the receipts account no longer held what they move (the merchant
+    /// withdrew its receipts meanwhile); nothing moved, all of it carried into the next (logged).
+    pub short: usize,
 }
 
 async fn load(work: &mut Work, id: &str) -> Result<Statement, WalletFailure> {
@@ -390,21 +456,32 @@ impl Wallets {
                 .unwrap_or_else(|| new_book(&merchant));
         }
         let issued_before = book.issued;
-        // The statement it corrects: a disputed one of this very period, once an adjustment waits.
-        let corrects = match rules::check_overlap(book.last_end.map(Timestamp::from_nanos), &period) {
-            Ok(()) => None,
+        // The statement it corrects: a disputed one of this very period, once an adjustment made for
+        // it waits. Otherwise the period is the next in order (none skipped).
+        let last_end = book.last_end.map(Timestamp::from_nanos);
+        let corrects = match rules::check_overlap(last_end, &period) {
+            Ok(()) => {
+                rules::check_next(last_end, &period)?;
+                None
+            }
             Err(overlap) => {
                 let disputed = self.disputed_of(merchant_id, &book, &period).await?;
                 match disputed {
-                    Some(old) if !book.adjustments.is_empty() => Some(old),
+                    Some(old)
+                        if book.adjustments.iter().any(|a| a.statement.as_deref() == Some(old.number.as_str())) =>
+                    {
+                        Some(old)
+                    }
                     Some(_) => return Err(refused(SettlementError::NoCorrection)),
                     None => return Err(overlap.into()),
                 }
             }
         };
+        let adjustments = self.adjustments_for(merchant_id, &book, corrects.as_ref()).await?;
         let receipts = Self::receipts_account(&merchant)?;
         let rate = self.fee_rate(&merchant);
-        let mut items = self.ledger_items(receipts, &period, rate).await?;
+        let mut charged = Charged::default();
+        let mut items = self.ledger_items(receipts, &period, rate, &mut charged).await?;
         // What is not in the ledger's entries: the carried net, the adjustments.
         let carried_in: CarriedFigures = match &corrects {
             Some(old) => old.carried_in,
@@ -420,12 +497,13 @@ impl Wallets {
                 split: false,
                 at: period.start,
                 note: Some("carried forward from the last statement".to_owned()),
+                adjustment_id: None,
             });
         }
         if let Some(old) = &corrects {
             items.extend(old.items.iter().filter(|i| i.kind == ItemKind::Adjustment.as_str()).cloned());
         }
-        items.extend(book.adjustments.iter().map(|a| StatementItem {
+        items.extend(adjustments.iter().map(|a| StatementItem {
             kind: ItemKind::Adjustment.as_str().to_owned(),
             order_number: None,
             transfer_ids: Vec::new(),
@@ -434,6 +512,7 @@ impl Wallets {
             split: false,
             at: a.made_at,
             note: Some(format!("{}: {}", a.id, a.reason)),
+            adjustment_id: Some(a.id.clone()),
         }));
         let figures = rules::figures(&items.iter().map(StatementItem::figures).collect::<Vec<_>>())
             .map_err(|e| WalletFailure::Internal(e.into()))?;
@@ -449,57 +528,12 @@ impl Wallets {
         let number = format!("S{:06}", book.issued + 1);
         let id = statement_id(merchant_id, &number);
         let reference = format!("{merchant_id}/{number}");
-        let currency = self.config.currency;
-        let mut next = ids_for(&id, "issue");
-        let mut chain = Vec::new();
-        let mut push = |action: TransferAction, code: &str| {
-            chain.push(TransferRequest {
-                id: next(),
-                action,
-                linked: true,
-                code: code.to_owned(),
-                reference: Some(reference.clone()),
-                metadata: "{}".to_owned(),
-            })
+        let void = match &corrects {
+            Some(old) => old.hold()?,
+            None => None,
         };
-        let post = |debit: AccountId, credit: AccountId, amount: i64| TransferAction::Post {
-            debit_account_id: debit,
-            credit_account_id: credit,
-            amount: Amount::new(amount).expect("a positive amount"),
-            balancing: false,
-        };
-        if let Some(old) = &corrects {
-            if let Some(pending_id) = old.hold()? {
-                push(TransferAction::VoidPending { pending_id }, SETTLEMENT_RELEASE_CODE);
-            }
-        }
-        let adjustments_account = PlatformAccount::Adjustments.id(currency);
-        let fee_income = PlatformAccount::FeeIncome.id(currency);
-        if moves.adjustments > 0 {
-            push(post(adjustments_account, receipts, moves.adjustments), SETTLEMENT_ADJUSTMENT_CODE);
-        } else if moves.adjustments < 0 {
-            push(post(receipts, adjustments_account, -moves.adjustments), SETTLEMENT_ADJUSTMENT_CODE);
-        }
-        if moves.commission > 0 {
-            push(post(receipts, fee_income, moves.commission), SETTLEMENT_COMMISSION_CODE);
-        } else if moves.commission < 0 {
-            push(post(fee_income, receipts, -moves.commission), SETTLEMENT_COMMISSION_CODE);
-        }
-        let mut hold_id = None;
-        if moves.hold > 0 {
-            let action = TransferAction::Hold {
-                debit_account_id: receipts,
-                credit_account_id: PlatformAccount::WithdrawalsInTransit.id(currency),
-                amount: Amount::new(moves.hold).expect("a positive amount"),
-                balancing: false,
-                timeout_s: None,
-            };
-            push(action, SETTLEMENT_HOLD_CODE);
-            hold_id = chain.last().map(|r| r.id.to_string());
-        }
-        if let Some(last) = chain.last_mut() {
-            last.linked = false;
-        }
+        let (chain, hold_id) =
+            self.issue_chain(&id, &reference, "issue", receipts, void, moves.adjustments, moves.commission, moves.hold);
         let status = if figures.net < 0 { Status::CarriedForward } else { Status::Issued };
         let statement = Statement {
             id: id.clone(),
@@ -551,6 +585,72 @@ impl Wallets {
         self.finish_issue(statement, &merchant, actor).await
     }
 
+    /// The chain issuing a statement moves, linked: the hold it replaces voided (a correction), the
+    /// adjustments (signed), the commission (signed), and the net held; and the hold's id.
+    #[allow(clippy::too_many_arguments)]
+    fn issue_chain(
+        &self,
+        id: &str,
+        reference: &str,
+        step: &str,
+        receipts: AccountId,
+        void: Option<TransferId>,
+        adjustments: i64,
+        commission: i64,
+        hold: i64,
+    ) -> (Vec<TransferRequest>, Option<String>) {
+        let currency = self.config.currency;
+        let mut next = ids_for(id, step);
+        let mut chain = Vec::new();
+        let mut push = |action: TransferAction, code: &str| {
+            chain.push(TransferRequest {
+                id: next(),
+                action,
+                linked: true,
+                code: code.to_owned(),
+                reference: Some(reference.to_owned()),
+                metadata: "{}".to_owned(),
+            })
+        };
+        let post = |debit: AccountId, credit: AccountId, amount: i64| TransferAction::Post {
+            debit_account_id: debit,
+            credit_account_id: credit,
+            amount: Amount::new(amount).expect("a positive amount"),
+            balancing: false,
+        };
+        if let Some(pending_id) = void {
+            push(TransferAction::VoidPending { pending_id }, SETTLEMENT_RELEASE_CODE);
+        }
+        let adjustments_account = PlatformAccount::Adjustments.id(currency);
+        let fee_income = PlatformAccount::FeeIncome.id(currency);
+        if adjustments > 0 {
+            push(post(adjustments_account, receipts, adjustments), SETTLEMENT_ADJUSTMENT_CODE);
+        } else if adjustments < 0 {
+            push(post(receipts, adjustments_account, -adjustments), SETTLEMENT_ADJUSTMENT_CODE);
+        }
+        if commission > 0 {
+            push(post(receipts, fee_income, commission), SETTLEMENT_COMMISSION_CODE);
+        } else if commission < 0 {
+            push(post(fee_income, receipts, -commission), SETTLEMENT_COMMISSION_CODE);
+        }
+        let mut hold_id = None;
+        if hold > 0 {
+            let action = TransferAction::Hold {
+                debit_account_id: receipts,
+                credit_account_id: PlatformAccount::WithdrawalsInTransit.id(currency),
+                amount: Amount::new(hold).expect("a positive amount"),
+                balancing: false,
+                timeout_s: None,
+            };
+            push(action, SETTLEMENT_HOLD_CODE);
+            hold_id = chain.last().map(|r| r.id.to_string());
+        }
+        if let Some(last) = chain.last_mut() {
+            last.linked = false;
+        }
+        (chain, hold_id)
+    }
+
     /// Applies an `issuing` statement's chain and, once the ledger took it (now or before), marks it
     /// issued and writes the merchant's book (and the statement it corrects) in one transaction. A
     /// chain the ledger refuses (the receipts were withdrawn meanwhile) moved nothing: the statement
@@ -565,7 +665,41 @@ impl Wallets {
         let outcome = chain::apply(&self.ledger, requests).await?;
         let id = statement.id.clone();
         let books = format!("settlement_book:{}", merchant.id);
-        if let Err(refusal) = outcome {
+        // A period's statement the ledger refused (its receipts account no longer holds what it
+        // moves: the merchant withdrew its receipts meanwhile) is issued `short`: nothing moved, all
+        // of it carried into the next, so the merchant's later periods are not held up. A correction
+        // refused stays as it was (the disputed statement keeps its hold): `refused`, issued again.
+        // Short of funds only: any other refusal (the account frozen, closed) is `refused` and the
+        // period issued again. What the platform and the merchant owe each other besides the net
+        // is moved then if the account still holds it (commission first: no hold), else carried.
+        let short = match &outcome {
+            Err(refusal)
+                if statement.corrects.is_none()
+                    && refusal.code() == sanhu_core::ledger::TransferError::InsufficientFunds.code() =>
+            {
+                tracing::warn!(merchant = %merchant.id, number = %statement.number,
+                    "a settlement statement's receipts were withdrawn before it: issued short");
+                true
+            }
+            _ => false,
+        };
+        let mut owed_moved = false;
+        if short {
+            let receipts = AccountId::parse(&statement.receipts_account_id)
+                .ok_or_else(|| WalletFailure::Internal(anyhow::anyhow!("stored receipts account")))?;
+            let (owed, _) = self.issue_chain(
+                &statement.id,
+                &statement.reference(),
+                "issue_owed",
+                receipts,
+                None,
+                statement.moved_adjustments,
+                statement.moved_commission,
+                0,
+            );
+            owed_moved = chain::apply(&self.ledger, owed).await?.is_ok();
+        }
+        if let (Err(refusal), false) = (outcome, short) {
             tracing::info!(merchant = %merchant.id, code = refusal.code(), "a settlement statement's chain was refused");
             transact!(&self.parties, WalletFailure, |work| {
                 let mut s = load(work, &id).await?;
@@ -594,12 +728,36 @@ impl Wallets {
                     book.issued
                 )));
             }
+            if short {
+                let own: i64 =
+                    s.items.iter().filter(|i| i.kind == ItemKind::Adjustment.as_str()).map(|i| i.amount).sum();
+                let figures = rules::Figures {
+                    gross: s.gross,
+                    refunds: s.refunds,
+                    commission: s.commission,
+                    adjustments: s.adjustments,
+                    net: s.net,
+                };
+                (s.held, s.hold_id) = (0, None);
+                if owed_moved {
+                    // The commission and adjustments moved: the merchant's receipts left are its
+                    // balance, nothing is carried.
+                    s.carried_out = CarriedFigures::default();
+                } else {
+                    let carried = rules::carry_short(&figures, own, s.carried_in.into())
+                        .map_err(|e| WalletFailure::Internal(e.into()))?;
+                    s.carried_out = carried.into();
+                    (s.moved_commission, s.moved_adjustments) = (0, 0);
+                }
+                s.on_success = Some(Status::Short.as_str().to_owned());
+            }
             book.issued += 1;
             book.last_end = Some(book.last_end.unwrap_or(i64::MIN).max(s.period_end.nanos()));
-            // What the book carries grows by what this statement carries more than the one it
-            // replaces (nothing replaced: all of it). A correction of an older period adds to what
-            // the later statements carry; it never overwrites it.
-            let mut replaced = CarriedFigures::default();
+            // What the book carries grows by what this statement carries more than what it takes
+            // off: a period's statement took over the book's carried figures (they are replaced by
+            // its own); a correction replaces the statement it corrects, whose carried figures the
+            // later statements may have taken over already, so it adds only the difference.
+            let mut replaced = s.carried_in;
             if let Some(number) = s.corrects.clone() {
                 let mut old = load(work, &statement_id_of(&s.merchant_id, &number)).await?;
                 replaced = old.carried_out;
@@ -614,7 +772,9 @@ impl Wallets {
             book.adjustments.retain(|a| {
                 let prefix = format!("{}: ", a.id);
                 !s.items.iter().any(|i| {
-                    i.kind == ItemKind::Adjustment.as_str() && i.note.as_deref().is_some_and(|n| n.starts_with(&prefix))
+                    i.kind == ItemKind::Adjustment.as_str()
+                        && (i.adjustment_id.as_deref() == Some(a.id.as_str())
+                            || i.note.as_deref().is_some_and(|n| n.starts_with(&prefix)))
                 })
             });
             s.status = s.on_success.take().unwrap_or_else(|| Status::Issued.as_str().to_owned());
@@ -624,6 +784,12 @@ impl Wallets {
             work.put(&book);
             work.put(&s);
             work.index(SETTLEMENTS_OF_MERCHANT, &s.merchant_id, &id);
+            // Each payment's statement, for the commission a later refund of it gives back.
+            for item in s.items.iter().filter(|i| i.kind == ItemKind::Payment.as_str()) {
+                for transfer in &item.transfer_ids {
+                    work.index(STATEMENT_OF_PAYMENT, transfer, &id);
+                }
+            }
             work.history(
                 &id,
                 &s.customer_id,
@@ -634,6 +800,67 @@ impl Wallets {
             );
             Ok(s)
         })
+    }
+
+    /// The commission the statement that settled payment `t` (an earlier period's) took on it: its
+    /// item's, found through the index of payments' statements (the latest that is not replaced).
+    /// None when no statement settled it (a payment from before the merchant's first statement).
+    async fn charged_on(&self, charged: &mut Charged, t: &Transfer) -> Result<Option<i64>, WalletFailure> {
+        let transfer = t.id.to_string();
+        let mut ids = self.parties.store().party_index(STATEMENT_OF_PAYMENT, &transfer, 8).await?;
+        ids.sort();
+        for id in ids.iter().rev() {
+            if !charged.statements.iter().any(|s| &s.id == id) {
+                let Some(s) = self.parties.reader().get::<Statement>(id).await? else { continue };
+                if charged.statements.len() >= CHARGED_KEPT_MAX {
+                    charged.statements.remove(0);
+                }
+                charged.statements.push(s);
+            }
+            let Some(s) = charged.statements.iter().find(|s| &s.id == id) else { continue };
+            if matches!(s.status(), Status::Corrected | Status::Refused | Status::Issuing) {
+                continue;
+            }
+            let item =
+                s.items.iter().find(|i| i.kind == ItemKind::Payment.as_str() && i.transfer_ids.contains(&transfer));
+            return Ok(item.map(|i| i.commission));
+        }
+        Ok(None)
+    }
+
+    /// The waiting adjustments a statement takes: a correction, those made for the statement it
+    /// corrects; a period's statement, those made for no statement, and those made for one that is no
+    /// longer disputed (confirmed as it stood: the correction is then the next statement's). An
+    /// adjustment made for a disputed statement is never taken by another period's statement.
+    async fn adjustments_for(
+        &self,
+        merchant: MerchantId,
+        book: &SettlementBook,
+        corrects: Option<&Statement>,
+    ) -> Result<Vec<SettlementAdjustment>, WalletFailure> {
+        if let Some(old) = corrects {
+            return Ok(book
+                .adjustments
+                .iter()
+                .filter(|a| a.statement.as_deref() == Some(old.number.as_str()))
+                .cloned()
+                .collect());
+        }
+        let mut reader = self.parties.reader();
+        let mut taken = Vec::new();
+        for a in &book.adjustments {
+            let free = match a.statement.as_deref() {
+                None => true,
+                Some(number) => reader
+                    .get::<Statement>(&statement_id(merchant, number))
+                    .await?
+                    .is_none_or(|s| s.status() != Status::Disputed),
+            };
+            if free {
+                taken.push(a.clone());
+            }
+        }
+        Ok(taken)
     }
 
     /// The disputed statement of exactly `period`, if the merchant has one.
@@ -662,6 +889,7 @@ impl Wallets {
         receipts: AccountId,
         period: &Period,
         rate: u32,
+        charged: &mut Charged,
     ) -> Result<Vec<StatementItem>, WalletFailure> {
         let store = self.parties.store();
         let mut entries: Vec<Transfer> = Vec::new();
@@ -702,10 +930,11 @@ impl Wallets {
                     split,
                     at: t.timestamp,
                     note: None,
+                    adjustment_id: None,
                 });
             } else if t.debit_account_id == receipts && t.code == "refund" {
                 let (paid, commission, split, before) =
-                    self.payment_of(receipts, t.reference.as_deref(), rate, t).await?;
+                    self.payment_of(receipts, t.reference.as_deref(), rate, t, period, charged).await?;
                 let back = if split { 0 } else { rules::refund_commission(paid, commission, before, t.amount) };
                 items.push(StatementItem {
                     kind: ItemKind::Refund.as_str().to_owned(),
@@ -716,6 +945,7 @@ impl Wallets {
                     split,
                     at: t.timestamp,
                     note: None,
+                    adjustment_id: None,
                 });
             }
         }
@@ -724,12 +954,17 @@ impl Wallets {
 
     /// What the payment of order `reference` paid into the receipts account, the commission on it,
     /// whether it was a split payment's share, and what the refunds of it before `refund` gave back.
+    /// The commission is the one its payment was charged: a payment of an earlier period, the
+    /// commission its statement's item took (at the rate of then, whatever the merchant's rate is
+    /// now); one of this period, this statement's rate.
     async fn payment_of(
         &self,
         receipts: AccountId,
         reference: Option<&str>,
         rate: u32,
         refund: &Transfer,
+        period: &Period,
+        charged: &mut Charged,
     ) -> Result<(i64, i64, bool, i64), WalletFailure> {
         let Some(reference) = reference else { return Ok((0, 0, false, 0)) };
         let transfers = self.parties.store().transfers_by_reference(reference, 200).await?;
@@ -752,6 +987,9 @@ impl Wallets {
             paid += t.amount;
             if t.metadata.contains("\"split\":true") {
                 split = true;
+            } else if t.timestamp < period.start {
+                let earlier = self.charged_on(charged, t).await?;
+                commission += earlier.unwrap_or_else(|| rules::commission(t.amount, rate));
             } else {
                 commission += rules::commission(t.amount, rate);
             }
@@ -870,6 +1108,9 @@ impl Wallets {
                 requested_by: actor_text(actor),
                 requested_at: now,
                 reviewed_by: None,
+                fee: 0,
+                fee_paid_by_merchant: false,
+                paid_to_account: held,
             };
             match to {
                 PayoutTarget::Bank => {
@@ -881,13 +1122,16 @@ impl Wallets {
                             s.held,
                         )
                         .await?;
-                    let p = payout("bank", if review { "reviewing" } else { "approved" });
+                    // The withdrawal's fee, as a withdrawal of the held net would be charged.
+                    let (fee, by_merchant, paid) = self.payout_fee(held)?;
+                    let mut p = payout("bank", if review { "reviewing" } else { "approved" });
+                    (p.fee, p.fee_paid_by_merchant, p.paid_to_account) = (fee, by_merchant, paid);
                     s.payout = Some(p);
                     s.status = Status::Paying.as_str().to_owned();
                 }
                 PayoutTarget::Balance => {
                     s.payout = Some(payout("balance", "kept"));
-                    s.in_flight = store_chain(&s.resolve("keep", false)?);
+                    s.in_flight = store_chain(&s.resolve("keep", false, None)?);
                     s.status = Status::Paying.as_str().to_owned();
                     s.on_success = Some(Status::Paid.as_str().to_owned());
                     s.on_refusal = Some(Status::Confirmed.as_str().to_owned());
@@ -900,6 +1144,33 @@ impl Wallets {
             Ok(s)
         })?;
         self.resume_statement(statement, actor).await
+    }
+
+    /// The withdrawal fee on paying `held` out to the bank (the withdrawal flow's rule and payer),
+    /// whether the merchant pays it, and what reaches its settlement account. A net that does not
+    /// cover a fee the merchant pays is refused (422 `withdrawal_below_fee`): kept as balance instead.
+    fn payout_fee(&self, held: i64) -> Result<(i64, bool, i64), WalletFailure> {
+        let policy = self.config.withdrawal;
+        let Some(amount) = Amount::new(held) else { return Ok((0, false, 0)) };
+        let fee = policy.fee().fee_for(amount);
+        match policy.fee_payer() {
+            FeePayer::Member if fee >= held => Err(WalletError::WithdrawalBelowFee.into()),
+            FeePayer::Member => Ok((fee, true, held - fee)),
+            FeePayer::Platform => Ok((fee, false, held)),
+        }
+    }
+
+    /// Where a payout's fee moves: from withdrawals in transit to fee income when the merchant pays
+    /// it (the channel is paid the rest), from fee expense into withdrawals in transit when the
+    /// platform does (the channel is paid the whole net).
+    fn payout_fee_leg(&self, by_merchant: bool) -> (AccountId, AccountId) {
+        let currency = self.config.currency;
+        let in_transit = PlatformAccount::WithdrawalsInTransit.id(currency);
+        if by_merchant {
+            (in_transit, PlatformAccount::FeeIncome.id(currency))
+        } else {
+            (PlatformAccount::FeeExpense.id(currency), in_transit)
+        }
     }
 
     /// Staff's review of a payout to the bank above the auto-approve threshold.
@@ -953,7 +1224,12 @@ impl Wallets {
                 return Err(refused(SettlementError::NotPayingOut));
             };
             payout.status = if succeeded { "succeeded" } else { "failed" }.to_owned();
-            let chain = if succeeded { s.resolve("payout", true)? } else { s.resolve("payout_failed", false)? };
+            let fee_leg = self.payout_fee_leg(s.payout.as_ref().is_some_and(|p| p.fee_paid_by_merchant));
+            let chain = if succeeded {
+                s.resolve("payout", true, Some(fee_leg))?
+            } else {
+                s.resolve("payout_failed", false, None)?
+            };
             s.in_flight = store_chain(&chain);
             s.on_success = Some(if succeeded { Status::Paid } else { Status::PayoutFailed }.as_str().to_owned());
             s.on_refusal = Some(Status::Paying.as_str().to_owned());
@@ -1054,12 +1330,14 @@ impl Wallets {
     }
 
     /// Staff's adjustment of a merchant's settlement (made by one, approved by another): carried into
-    /// the merchant's next statement.
+    /// the merchant's next statement, or, made for a disputed statement (`statement`, its number),
+    /// kept for that statement's corrected re-issue.
     pub async fn adjust_settlement(
         &self,
         merchant_id: MerchantId,
         amount: i64,
         reason: &str,
+        statement: Option<&str>,
         actor: &Actor,
         checker: Option<&Actor>,
     ) -> Result<SettlementAdjustment, WalletFailure> {
@@ -1070,9 +1348,16 @@ impl Wallets {
         transact!(&self.parties, WalletFailure, |work| {
             let mut book =
                 work.get::<SettlementBook>(&book_id(merchant_id)).await?.unwrap_or_else(|| new_book(&merchant));
-            let id = format!("adj_{}_{}", merchant_id, book.adjustments.len() + 1 + book.issued as usize * 1000);
+            if let Some(number) = statement {
+                // Only a disputed statement is corrected.
+                load(work, &statement_id(merchant_id, number)).await?.status().correct()?;
+            }
+            if book.adjustments.len() >= rules::ADJUSTMENTS_WAITING_MAX {
+                return Err(refused(SettlementError::AdjustmentsFull));
+            }
             let adjustment = SettlementAdjustment {
-                id,
+                id: crate::clock::new_id::<SettlementAdjustmentTag>().to_string(),
+                statement: statement.map(str::to_owned),
                 amount,
                 reason: reason.clone(),
                 maker: actor_text(actor),
@@ -1087,7 +1372,10 @@ impl Wallets {
                 "settlement.adjusted",
                 actor,
                 None,
-                json!({ "amount": amount, "reason": reason, "checker": adjustment.checker }),
+                json!({
+                    "id": adjustment.id, "amount": amount, "reason": reason, "statement": adjustment.statement,
+                    "checker": adjustment.checker,
+                }),
             );
             Ok(adjustment)
         })
@@ -1095,7 +1383,7 @@ impl Wallets {
 
     /// One pass of the settlement run: for every active merchant, every closed period of its cycle
     /// since its last statement (at most [`rules::RUN_PERIODS_MAX`]); the first period of a merchant
-    /// without a statement is the one before `now`'s. A merchant's refusal is logged; the run goes on.
+    /// without a statement is the one it was opened in (or the one before `now`'s, if earlier). A merchant's refusal is logged; the run goes on.
     pub async fn settle_merchants(&self, now: Timestamp) -> anyhow::Result<SettlementRunPass> {
         let mut pass = SettlementRunPass::default();
         let mut after: Option<String> = None;
@@ -1115,27 +1403,42 @@ impl Wallets {
                 let Some(id) = merchant.merchant_id() else { continue };
                 pass.merchants += 1;
                 let cycle = self.settlement_cycle(&merchant);
-                let result: Result<usize, WalletFailure> = async {
+                let result: Result<(usize, usize), WalletFailure> = async {
                     let book = self.settlement_book(id).await?;
                     self.resume_payouts(id, &book, now).await?;
                     let mut period = match book.last_end {
                         Some(end) => Period::containing(&calendar, cycle, Timestamp::from_nanos(end))?,
                         None => {
+                            // From the period it opened in (none of its receipts left out), or the
+                            // one before now's if that is earlier (a clock set back).
                             let current = Period::containing(&calendar, cycle, now)?;
-                            Period::containing(&calendar, cycle, Timestamp::from_nanos(current.start.nanos() - 1))?
+                            let before =
+                                Period::containing(&calendar, cycle, Timestamp::from_nanos(current.start.nanos() - 1))?;
+                            let opened = Period::containing(&calendar, cycle, merchant.created_at)?;
+                            if opened.start < before.start {
+                                opened
+                            } else {
+                                before
+                            }
                         }
                     };
-                    let mut issued = 0;
+                    let (mut issued, mut short) = (0, 0);
                     while issued < rules::RUN_PERIODS_MAX && period.check_closed(now, closed_after_s).is_ok() {
-                        self.issue_statement(id, period, now, &Actor::System).await?;
+                        let statement = self.issue_statement(id, period, now, &Actor::System).await?;
+                        // Short (the receipts were withdrawn meanwhile): reported, carried, and the
+                        // merchant's next periods issued all the same.
+                        short += usize::from(statement.status() == Status::Short);
                         issued += 1;
                         period = period.next(&calendar)?;
                     }
-                    Ok(issued)
+                    Ok((issued, short))
                 }
                 .await;
                 match result {
-                    Ok(n) => pass.issued += n,
+                    Ok((n, short)) => {
+                        pass.issued += n;
+                        pass.short += short;
+                    }
                     Err(failure) => {
                         pass.failed += 1;
                         tracing::warn!(merchant = %id, ?failure, "the settlement run could not settle a merchant; going on");
