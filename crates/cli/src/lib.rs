@@ -6,4 +6,5 @@ pub mod config;
 pub mod credentials;
 pub mod logging;
 pub mod staff;
+pub mod reconciliation_config;
 pub mod wallet_config;
