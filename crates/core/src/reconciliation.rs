@@ -46,7 +46,8 @@ rejection_codes! {
         ReasonInvalid => "reconciliation_reason_invalid", 422, "a resolution gives a reason of 1 to 200 characters",
         DifferenceResolved => "reconciliation_difference_resolved", 409, "the difference is resolved already",
         NotCreditable => "reconciliation_not_creditable", 409,
-            "only a recharge the channel paid and sanhu has pending or in review is credited: explain the others",
+            "only a recharge the channel paid, with its amount, that sanhu has pending or in review and that no other \
+             client's recharge shares the number of, is credited: explain the others",
         CreditStaffOnly => "reconciliation_credit_staff_only", 403,
             "crediting a recharge from a reconciliation is asked by a staff member and approved by another",
     }
@@ -326,9 +327,11 @@ struct Positions {
 
 fn position(column: &Column, header: Option<&[String]>, header_line: usize) -> Result<usize, CsvProblem> {
     match column {
-        Column::Number(n) => n
-            .checked_sub(1)
-            .ok_or_else(|| CsvProblem { line: header_line, column: 0, problem: "column numbers start at 1".to_owned() }),
+        Column::Number(n) => n.checked_sub(1).ok_or_else(|| CsvProblem {
+            line: header_line,
+            column: 0,
+            problem: "column numbers start at 1".to_owned(),
+        }),
         Column::Header(names) => header
             .and_then(|h| names.iter().find_map(|name| h.iter().position(|f| f == name)))
             .ok_or_else(|| CsvProblem { line: header_line, column: 0, problem: format!("the header has no {column}") }),
@@ -396,7 +399,11 @@ pub fn parse_statement(layout: &ChannelLayout, text: &str, date: &str) -> Result
         });
     }
     if rows.len() < layout.header_rows + layout.footer_rows {
-        return Err(CsvProblem { line: 1, column: 0, problem: "the file has fewer lines than its header and footer".into() });
+        return Err(CsvProblem {
+            line: 1,
+            column: 0,
+            problem: "the file has fewer lines than its header and footer".into(),
+        });
     }
     let header_line = if layout.header_rows == 0 { 1 } else { rows[layout.header_rows - 1].0 };
     let header = match layout.header_rows {

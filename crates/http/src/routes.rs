@@ -346,7 +346,7 @@ fn party_endpoints() -> Vec<Endpoint> {
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
         adjustments, clearances, deposits, family_cards, freezes, limits, member_transfers, pay_codes, payments,
-        reconciliations, recharges, settlements, statistics, subsidies, top_ups, wallets, withdrawals,
+        recharges, reconciliations, settlements, statistics, subsidies, top_ups, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),

@@ -2,8 +2,8 @@
 //! through the channel's layout, matched with sanhu's recharges, refunds and withdrawal payouts of the
 //! channel and day), its differences listed and resolved: explained, or a recharge the channel paid
 //! credited through the recharge's own completion (held for a second staff member). The platform's
-//! back office only: the route table's platform reach refuses a client bound to a member
-//! (`client_bound`), like every finance endpoint.
+//! back office only: the route table's platform reach and admin scopes, which a client bound to a
+//! member never holds (`scope_missing`), like every finance endpoint.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -214,8 +214,8 @@ pub async fn import_statement(
     })?;
     let sha256 = hex::encode(Sha256::digest(body.csv.as_bytes()));
     let date = body.date;
-    let import = run(move || async move { wallets.import_statement(&layout, &date, &sha256, &lines, &actor).await })
-        .await?;
+    let import =
+        run(move || async move { wallets.import_statement(&layout, &date, &sha256, &lines, &actor).await }).await?;
     Ok(Json(ImportJson::from(&import)))
 }
 
@@ -249,10 +249,7 @@ fn cursor_ok(after: &str) -> bool {
     ),
     responses((status = 200, description = "A page of imports.", body = ImportPageJson)),
 )]
-pub async fn list_imports(
-    State(state): State<AppState>,
-    query: QueryParams,
-) -> Result<Json<ImportPageJson>, ApiError> {
+pub async fn list_imports(State(state): State<AppState>, query: QueryParams) -> Result<Json<ImportPageJson>, ApiError> {
     let query = query.only(&["channel", "date", "after", "limit"])?;
     let channel = query.required("channel")?;
     let wallets = state.wallets();
@@ -331,14 +328,13 @@ pub async fn list_differences(
         Some(_) => query.limit(state.config.page_size_max)?,
     }
     .min(100) as usize;
-    let after = match query.get("after") {
-        None => 0,
-        Some(after) => after
-            .parse::<u32>()
-            .ok()
-            .filter(|_| after.len() <= 10)
-            .ok_or_else(|| ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned"))?,
-    };
+    let after =
+        match query.get("after") {
+            None => 0,
+            Some(after) => after.parse::<u32>().ok().filter(|_| after.len() <= 10).ok_or_else(|| {
+                ApiError::new(code::INVALID_CURSOR, "after must be a next_cursor this endpoint returned")
+            })?,
+        };
     let import = state.wallets().reconciliation_import(&id).await?;
     let chosen: Vec<&StoredDifference> = import
         .differences
@@ -435,9 +431,10 @@ pub async fn credit_difference(
     };
     let checker = approved.checker.as_ref().map(|c| c.actor());
     let wallets = state.wallets().clone();
-    let difference = run(move || async move {
-        wallets.credit_difference(&id, number, &body.reason, &actor, checker.as_ref()).await
-    })
-    .await?;
+    let difference =
+        run(
+            move || async move { wallets.credit_difference(&id, number, &body.reason, &actor, checker.as_ref()).await },
+        )
+        .await?;
     Ok(Json(DifferenceJson::from(&difference)))
 }

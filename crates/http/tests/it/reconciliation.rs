@@ -158,9 +158,13 @@ on_both_backends!(a_channels_file_gives_each_kind_of_difference_explained_or_cre
 
     // Explained once, with its reason.
     let path = format!("/v1/reconciliation/imports/{id}/differences");
-    let explained = api.post(&format!("{path}/{mismatch}/explain"), json!({"reason": "渠道少结 1.00，已联系渠道"})).await;
+    let explained =
+        api.post(&format!("{path}/{mismatch}/explain"), json!({"reason": "渠道少结 1.00，已联系渠道"})).await;
     let explained = explained.assert_status(StatusCode::OK).clone();
-    assert_eq!((explained["status"].as_str(), explained["resolution"]["action"].as_str()), (Some("resolved"), Some("explain")));
+    assert_eq!(
+        (explained["status"].as_str(), explained["resolution"]["action"].as_str()),
+        (Some("resolved"), Some("explain"))
+    );
     api.post(&format!("{path}/{mismatch}/explain"), json!({"reason": "again"}))
         .await
         .assert_error(StatusCode::CONFLICT, "reconciliation_difference_resolved");
@@ -210,17 +214,22 @@ on_both_backends!(a_channels_file_gives_each_kind_of_difference_explained_or_cre
     assert_eq!(rest.assert_status(StatusCode::OK)["data"].as_array().unwrap().len(), 1);
     assert_eq!(api.get(&format!("/v1/reconciliation/imports/{id}")).await.body["open_differences"], 3);
 
-    // Not the reach of a client bound to a member; an unknown import is absent.
+    // Not the reach of a client bound to a member (which never holds an admin scope); an unknown
+    // import is absent.
     let bound = bound_client(&api.db.store, &alice, "alice's app").await;
     api.send_as(&bound, "GET", &format!("/v1/reconciliation/imports/{id}"), Value::Null)
         .await
-        .assert_error(StatusCode::FORBIDDEN, "client_bound");
+        .assert_error(StatusCode::FORBIDDEN, "scope_missing");
     let body = json!({"channel": "wechat", "date": day, "csv": file});
-    api.send_as(&bound, "POST", "/v1/reconciliation/imports", body).await.assert_error(StatusCode::FORBIDDEN, "client_bound");
+    api.send_as(&bound, "POST", "/v1/reconciliation/imports", body)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "scope_missing");
     api.get("/v1/reconciliation/imports/rcn_000000000000000000000000")
         .await
         .assert_error(StatusCode::NOT_FOUND, "reconciliation_import_not_found");
-    api.get("/v1/reconciliation/imports/nothing").await.assert_error(StatusCode::NOT_FOUND, "reconciliation_import_not_found");
+    api.get("/v1/reconciliation/imports/nothing")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "reconciliation_import_not_found");
     api.verify_clean().await;
 });
 
@@ -242,7 +251,8 @@ on_both_backends!(a_banks_payout_file_in_fen_is_matched_with_the_days_withdrawal
     let file = format!(
         "日期|流水号|金额(分)|状态|备注\n{compact} 10:00:00|B0001|3000|成功|W-1\n{compact} 11:00:00|B0002|500|成功|W-3\n"
     );
-    let imported = api.post("/v1/reconciliation/imports", json!({"channel": "bank_payouts", "date": day, "csv": file})).await;
+    let imported =
+        api.post("/v1/reconciliation/imports", json!({"channel": "bank_payouts", "date": day, "csv": file})).await;
     let imported = imported.assert_status(StatusCode::OK).clone();
     assert_eq!(
         imported["counts"],
@@ -253,7 +263,10 @@ on_both_backends!(a_banks_payout_file_in_fen_is_matched_with_the_days_withdrawal
     let differences = differences.assert_status(StatusCode::OK).clone();
     let mut kinds = differences_by_kind(&differences);
     kinds.sort();
-    assert_eq!(kinds, [("missing_in_channel".to_owned(), "W-2".to_owned()), ("missing_in_sanhu".to_owned(), "W-3".to_owned())]);
+    assert_eq!(
+        kinds,
+        [("missing_in_channel".to_owned(), "W-2".to_owned()), ("missing_in_sanhu".to_owned(), "W-3".to_owned())]
+    );
     assert_eq!(differences["data"][0]["order_kind"], "payout");
     api.verify_clean().await;
 });
@@ -264,7 +277,9 @@ on_both_backends!(a_file_that_cannot_be_read_is_refused_with_its_line_and_column
     let import = |channel: &str, date: &str, csv: &str| json!({"channel": channel, "date": date, "csv": csv});
     let header = "交易时间,微信订单号,商户订单号,交易状态,订单金额,商户退款单号,退款金额\n";
     let totals = "总交易单数\n`0\n";
-    let bad_amount = format!("{header}`{day} 10:00:00,`1,`R-1,`SUCCESS,`1.00,,\n`{day} 10:00:00,`2,`R-2,`SUCCESS,`1.0.0,,\n{totals}");
+    let bad_amount = format!(
+        "{header}`{day} 10:00:00,`1,`R-1,`SUCCESS,`1.00,,\n`{day} 10:00:00,`2,`R-2,`SUCCESS,`1.0.0,,\n{totals}"
+    );
     let refused = api.post("/v1/reconciliation/imports", import("wechat", &day, &bad_amount)).await;
     refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "reconciliation_file_invalid");
     assert!(refused.body["error"]["message"].as_str().unwrap().contains("line 3, column 5"), "{}", refused.text);

@@ -22,8 +22,8 @@
 
 use sanhu_core::party::Actor;
 use sanhu_core::reconciliation::{
-    check_reason, reconcile, ChannelLayout, DifferenceKind, LineKind, ReconciliationError, SanhuOrder,
-    StatementLine, DAY_ORDERS_MAX,
+    check_reason, reconcile, ChannelLayout, DifferenceKind, LineKind, ReconciliationError, SanhuOrder, StatementLine,
+    DAY_ORDERS_MAX,
 };
 use sanhu_core::settlement::Period;
 use sanhu_core::{PlatformCalendar, Timestamp};
@@ -170,7 +170,10 @@ fn stored(number: u32, difference: &sanhu_core::reconciliation::Difference) -> S
         number,
         kind: difference.kind.as_str().to_owned(),
         order_kind: kind.as_str().to_owned(),
-        order_number: line.map(|l| l.order_number.clone()).or(order.map(|o| o.order_number.clone())).unwrap_or_default(),
+        order_number: line
+            .map(|l| l.order_number.clone())
+            .or(order.map(|o| o.order_number.clone()))
+            .unwrap_or_default(),
         refund_number: line.and_then(|l| l.refund_number.clone()).or(order.and_then(|o| o.refund_number.clone())),
         line: line.map(|l| l.line as u32),
         transaction_id: line.and_then(|l| l.transaction_id.clone()),
@@ -384,7 +387,9 @@ impl Wallets {
         let mut withdrawals = std::collections::BTreeSet::new();
         let mut asked = std::collections::HashSet::new();
         for line in lines {
-            if known.contains(&(line.kind, line.order_number.as_str())) || !asked.insert((line.kind, &line.order_number)) {
+            if known.contains(&(line.kind, line.order_number.as_str()))
+                || !asked.insert((line.kind, &line.order_number))
+            {
                 continue;
             }
             match line.kind {
@@ -488,6 +493,12 @@ impl Wallets {
             .get::<RechargeOrder>(&record)
             .await?
             .ok_or_else(|| refused(ReconciliationError::NotCreditable))?;
+        // An order number is unique per API client only: where two clients' recharges on this channel
+        // share it, the channel's line does not say whose it is, and nobody is credited on a guess.
+        let key = format!("{}:{}", order.channel, order.order_number);
+        if self.parties.store().party_index(RECHARGES_BY_NUMBER, &key, 2).await?.len() > 1 {
+            return Err(refused(ReconciliationError::NotCreditable));
+        }
         let number_of_order = OrderNumber::parse(&order.order_number)?;
         // The money moves as the recharge's own completion, on the maker's word.
         match order.status {
@@ -497,8 +508,8 @@ impl Wallets {
             RechargeStatus::Reviewing => {
                 self.approve_recharge(order.client, &number_of_order, maker).await?;
             }
-            RechargeStatus::Crediting | RechargeStatus::Succeeded => {
-                // Credited meanwhile (or by an earlier attempt of this): finished by confirming again.
+            RechargeStatus::Crediting => {
+                // Being credited (an attempt cut off): finished by confirming again, once.
                 self.confirm_recharge(order.client, &number_of_order, maker).await?;
             }
             _ => return Err(refused(ReconciliationError::NotCreditable)),
