@@ -300,7 +300,7 @@ fn fields(text: &str, delimiter: char, line: usize) -> Result<Vec<String>, CsvPr
             out.push(std::mem::take(&mut field));
             at_start = true;
         } else {
-            if !(c == ' ' || c == '\t') {
+            if !matches!(c, ' ' | '\t') {
                 at_start = false;
             }
             field.push(c);
