@@ -1918,6 +1918,17 @@ const (
 	ErrorCodeModelProviderUnknown                           ErrorCodeModel = "provider_unknown"
 	ErrorCodeModelRealNameInvalid                           ErrorCodeModel = "real_name_invalid"
 	ErrorCodeModelReasonInvalid                             ErrorCodeModel = "reason_invalid"
+	ErrorCodeModelReconciliationChannelNotConfigured        ErrorCodeModel = "reconciliation_channel_not_configured"
+	ErrorCodeModelReconciliationCreditStaffOnly             ErrorCodeModel = "reconciliation_credit_staff_only"
+	ErrorCodeModelReconciliationDateInvalid                 ErrorCodeModel = "reconciliation_date_invalid"
+	ErrorCodeModelReconciliationDifferenceNotFound          ErrorCodeModel = "reconciliation_difference_not_found"
+	ErrorCodeModelReconciliationDifferenceResolved          ErrorCodeModel = "reconciliation_difference_resolved"
+	ErrorCodeModelReconciliationFileInvalid                 ErrorCodeModel = "reconciliation_file_invalid"
+	ErrorCodeModelReconciliationFileTooLarge                ErrorCodeModel = "reconciliation_file_too_large"
+	ErrorCodeModelReconciliationImportNotFound              ErrorCodeModel = "reconciliation_import_not_found"
+	ErrorCodeModelReconciliationNotCreditable               ErrorCodeModel = "reconciliation_not_creditable"
+	ErrorCodeModelReconciliationReasonInvalid               ErrorCodeModel = "reconciliation_reason_invalid"
+	ErrorCodeModelReconciliationTooManyOrders               ErrorCodeModel = "reconciliation_too_many_orders"
 	ErrorCodeModelSettlementAccountChanged                  ErrorCodeModel = "settlement_account_changed"
 	ErrorCodeModelSettlementAccountFixed                    ErrorCodeModel = "settlement_account_fixed"
 	ErrorCodeModelSettlementAccountInvalid                  ErrorCodeModel = "settlement_account_invalid"
@@ -3537,6 +3548,103 @@ type RechargeTierSetting struct {
 	Pay    int64  `json:"pay"`
 	// RFC 3339.
 	StartsAt string `json:"starts_at"`
+}
+
+// ReconciliationCounts: What an import found, by kind of difference.
+type ReconciliationCounts struct {
+	AmountMismatch int32 `json:"amount_mismatch"`
+	// Lines that agree with sanhu (or where neither moved money).
+	Matched int32 `json:"matched"`
+	// 短款: sanhu completed an order of the day the file does not have.
+	MissingInChannel int32 `json:"missing_in_channel"`
+	// 长款: the channel moved money sanhu has not (no order, or one not completed).
+	MissingInSanhu int32 `json:"missing_in_sanhu"`
+	// The channel says the money did not move; sanhu completed the order.
+	StatusMismatch int32 `json:"status_mismatch"`
+}
+
+// ReconciliationDifference: A difference between a channel's file and sanhu.
+type ReconciliationDifference struct {
+	// The channel's amount, in minor units.
+	ChannelAmount *int64  `json:"channel_amount"`
+	ChannelStatus *string `json:"channel_status"`
+	// `missing_in_sanhu` (长款), `missing_in_channel` (短款), `amount_mismatch` or `status_mismatch`.
+	Kind string `json:"kind"`
+	// The file's line (none for a difference missing in the channel).
+	Line *int32 `json:"line"`
+	// 1, 2, ... in its import.
+	Number int32 `json:"number"`
+	// `recharge`, `refund` or `payout` (a withdrawal paid out).
+	OrderKind    string                    `json:"order_kind"`
+	OrderNumber  string                    `json:"order_number"`
+	RefundNumber *string                   `json:"refund_number"`
+	Resolution   *ReconciliationResolution `json:"resolution"`
+	SanhuAmount  *int64                    `json:"sanhu_amount"`
+	// Sanhu's record of the order, where it has one.
+	SanhuRecord *string `json:"sanhu_record"`
+	SanhuStatus *string `json:"sanhu_status"`
+	// `open` or `resolved`.
+	Status string `json:"status"`
+	// The channel's transaction id, where the file has one.
+	TransactionID *string `json:"transaction_id"`
+}
+
+// ReconciliationDifferencePage: A page of differences.
+type ReconciliationDifferencePage struct {
+	Data []ReconciliationDifference `json:"data"`
+	// The next page's `after`: a difference's number.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ReconciliationImport: An import of a channel's statement file.
+type ReconciliationImport struct {
+	Channel string               `json:"channel"`
+	Counts  ReconciliationCounts `json:"counts"`
+	// The business day, in the platform's time zone.
+	Date string `json:"date"`
+	// The file's SHA-256 (hex): the same file of the same channel is imported once.
+	FileSha256 string `json:"file_sha256"`
+	ID         string `json:"id"`
+	ImportedAt string `json:"imported_at"`
+	ImportedBy string `json:"imported_by"`
+	// The file's transaction lines.
+	Lines int32 `json:"lines"`
+	// Differences not yet resolved.
+	OpenDifferences int32 `json:"open_differences"`
+}
+
+// ReconciliationImportPage: A page of imports.
+type ReconciliationImportPage struct {
+	Data       []ReconciliationImport `json:"data"`
+	NextCursor *string                `json:"next_cursor,omitempty"`
+}
+
+// ReconciliationImportRequest: A channel's statement file to import.
+type ReconciliationImportRequest struct {
+	// The channel as sanhu's recharges name it (`wechat`), or a payout channel of the configuration.
+	Channel string `json:"channel"`
+	// The file's text (UTF-8), at most 786,432 bytes and 10,000 lines.
+	Csv string `json:"csv"`
+	// The business day the file is of, `YYYY-MM-DD` in the platform's time zone.
+	Date string `json:"date"`
+}
+
+// ReconciliationResolution: How a difference was resolved.
+type ReconciliationResolution struct {
+	// `explain` or `credit`.
+	Action string `json:"action"`
+	// Who approved a credit.
+	ApprovedBy *string `json:"approved_by"`
+	At         string  `json:"at"`
+	// Who resolved it (who asked, for a credit).
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+}
+
+// ReconciliationResolveRequest: A resolution's reason.
+type ReconciliationResolveRequest struct {
+	// Why, 1 to 200 characters.
+	Reason string `json:"reason"`
 }
 
 // RedeemCardCodeRequest: A redemption.

@@ -93,6 +93,8 @@ struct FileConfig {
     products: Option<Vec<ProductFile>>,
     /// The wallet (`[wallet]`, see `wallet_config.rs`); absent: the default wallet in CNY.
     wallet: Option<crate::wallet_config::WalletFile>,
+    /// Channels' statement layouts (`[[reconciliation.channels]]`, see `reconciliation_config.rs`).
+    reconciliation: Option<crate::reconciliation_config::ReconciliationFile>,
     /// The header in which a trusted reverse proxy in front of sanhu passes the caller's address
     /// (`x-forwarded-for`): its last entry is what the audit log records as a request's source.
     /// Absent: the connection's peer address is recorded. Set it only behind such a proxy, or callers
@@ -646,8 +648,9 @@ impl Config {
         };
         let sign_in_limits = crate::staff::sign_in_limits(file.staff.as_ref())?;
         let (staff, staff_cookie_secure) = crate::staff::staff_config(file.staff)?;
-        let (wallet, recharge_compensation_interval_s, channel_status) =
+        let (mut wallet, recharge_compensation_interval_s, channel_status) =
             crate::wallet_config::wallet_config(file.wallet, &parties.account_types)?;
+        crate::reconciliation_config::apply(file.reconciliation, &mut wallet)?;
         let database_url =
             args.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         let (read_replica_urls, read_replicas) = read_replicas(file.database, &database_url)?;

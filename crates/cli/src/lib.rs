@@ -5,5 +5,6 @@
 pub mod config;
 pub mod credentials;
 pub mod logging;
+pub mod reconciliation_config;
 pub mod staff;
 pub mod wallet_config;

@@ -17,6 +17,7 @@ pub mod money;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod party;
+pub mod reconciliation;
 pub mod scope;
 pub mod settlement;
 pub mod staff;

@@ -545,6 +545,10 @@ fn head() -> Value {
                 "description": "Merchant settlement (商户结算): a merchant's statement per day or month of what it received, refunded, the platform's commission and adjustments, its net held until it is confirmed and paid out to the verified settlement account (or kept as balance); disputes corrected by staff's adjustments."
             },
             {
+                "name": "reconciliation",
+                "description": "Channel reconciliation (渠道对账): a channel's daily statement file read with its configured layout and matched with sanhu's recharges, refunds and withdrawal payouts of the channel and day: matched, missing in sanhu (长款), missing in the channel (短款), amount or status mismatch; each difference explained, or a recharge the channel paid credited (held for a second staff member)."
+            },
+            {
                 "name": "webhooks",
                 "description": "Webhooks (通知): subscriptions that have sanhu POST events (recharges credited, payments paid and refunded, withdrawals paid out, status changes, ...) to a URL, signed with sanhu's webhook key, at least once, in order per object, retried for a day; each delivery's attempts are logged."
             },

@@ -346,7 +346,7 @@ fn party_endpoints() -> Vec<Endpoint> {
 fn wallet_endpoints() -> Vec<Endpoint> {
     use wallet::{
         adjustments, clearances, deposits, family_cards, freezes, limits, member_transfers, pay_codes, payments,
-        recharges, settlements, statistics, subsidies, top_ups, wallets, withdrawals,
+        recharges, reconciliations, settlements, statistics, subsidies, top_ups, wallets, withdrawals,
     };
     vec![
         endpoint!(wallet::platform::platform_accounts, platform(AdminRead)),
@@ -424,6 +424,13 @@ fn wallet_endpoints() -> Vec<Endpoint> {
         endpoint!(settlements::review_settlement_payout, platform(AdminWrite)),
         endpoint!(settlements::settlement_payout_result, platform(WalletWrite)),
         endpoint!(settlements::adjust_settlement, platform(AdminWrite)).held(),
+        // Channel reconciliation: the platform's back office (finance staff, an admin client).
+        endpoint!(reconciliations::import_statement, platform(AdminWrite)),
+        endpoint!(reconciliations::list_imports, platform(AdminRead)),
+        endpoint!(reconciliations::get_import, platform(AdminRead)),
+        endpoint!(reconciliations::list_differences, platform(AdminRead)),
+        endpoint!(reconciliations::explain_difference, platform(AdminWrite)),
+        endpoint!(reconciliations::credit_difference, platform(AdminWrite)).held(),
     ]
 }
 

@@ -526,6 +526,10 @@ pub(crate) fn run_the_guide(spec: &Guide, database: Database) {
     let mut config: Option<String> = None;
     let mut server = Server::new(dir, &database);
     let mut vars = Vars::new();
+    // `$TODAY`: the platform's day now (Asia/Shanghai), for a guide's calls about today's orders.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+    let now = sanhu_core::Timestamp::from_nanos(now.as_nanos() as i64);
+    vars.insert("TODAY".to_owned(), sanhu_core::PlatformCalendar::china().local_text(now)[..10].to_owned());
     let mut ran = Ran::default();
     let mut index = 0;
     while index < blocks.len() {

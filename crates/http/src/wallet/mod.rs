@@ -21,6 +21,7 @@
 //! | `withdrawals.rs` | `/v1/withdrawals`: apply, read, review, payout result |
 //! | `freezes.rs` | `/v1/freezes`: freeze, read, unfreeze, seize |
 //! | `adjustments.rs` | `/v1/adjustments`: make, read, approve |
+//! | `reconciliations.rs` | `/v1/reconciliation/imports`: a channel's statement imported, its differences listed, explained or credited |
 
 pub mod adjustments;
 pub mod clearances;
@@ -33,6 +34,7 @@ pub mod pay_codes;
 pub mod payments;
 pub mod platform;
 pub mod recharges;
+pub mod reconciliations;
 pub mod settlements;
 pub mod statistics;
 pub mod subsidies;

@@ -27,6 +27,7 @@ mod pay_codes;
 mod products;
 mod providers;
 mod recharge_compensation;
+mod reconciliation;
 mod replicas;
 mod settlements;
 mod split_payments;

@@ -8,6 +8,7 @@ use sanhu_core::party::{
     pay_password::PayPasswordError, phone_change::PhoneChangeError, product::ProductError, product::ProductNotSigned,
     product::ProviderError, real_name::RealNameError, store::StoreError,
 };
+use sanhu_core::reconciliation::ReconciliationError;
 use sanhu_core::settlement::SettlementError;
 
 pub use crate::failure::{Rejection, CONCURRENT_CHANGE};
@@ -68,6 +69,7 @@ rejections_from!(
     RealNameError,
     StoreError,
     SettlementError,
+    ReconciliationError,
 );
 
 pub const CUSTOMER_NOT_FOUND: Rejection =

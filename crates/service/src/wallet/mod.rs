@@ -27,6 +27,7 @@
 //! | `operator.rs` | operators enforced on an enterprise member's money requests: grants, limits per transaction and per day |
 //! | `limits.rs` | limits on wallet payments per account type and per member, per payment, day and month |
 //! | `restriction.rs` | a restricted payer or receiver refused with its status's own code, before the ledger and after |
+//! | `reconciliation.rs` | a channel's statement file matched with sanhu's orders of its day; differences resolved |
 //! | `flow.rs` | a member's flow over all its accounts, newest first, paged, with balances after |
 //! | `chain.rs` | derived transfer ids and chains kept in records, for crash-safe retries |
 //! | `records.rs` | order numbers and how wallet records are stored |
@@ -51,6 +52,7 @@ mod payment;
 mod platform;
 mod recharge;
 mod recharge_refund;
+mod reconciliation;
 pub(crate) mod records;
 mod restriction;
 mod settlement;
@@ -111,6 +113,10 @@ pub use payment::{
 pub use platform::{PlatformAccount, PlatformAccountView};
 pub use recharge::{OrderTier, RechargeOrder, RechargeRequest, RechargeStatus};
 pub use recharge_refund::{RechargeRefundOrder, RechargeRefundStatus};
+pub use reconciliation::{
+    import_id, DifferenceCounts, ImportPage, ReconciliationImport, Resolution, StoredDifference,
+    RECONCILIATION_PAGE_MAX,
+};
 pub use records::OrderNumber;
 pub use settlement::{
     CarriedFigures, Payout, PayoutTarget, SettlementAdjustment, SettlementBook, SettlementRunPass, Statement,
@@ -217,6 +223,9 @@ pub struct WalletConfig {
     pub card_code_caller_attempts: i64,
     /// The merchant types settled monthly (`settlement.rs`); every other type is settled daily.
     pub settlement_monthly_types: Vec<String>,
+    /// The statement layouts of channels (`reconciliation.rs`); a wallet channel with none is read
+    /// with the common layout (`ChannelLayout::default_for`), a payout channel is configured here.
+    pub reconciliation: Vec<sanhu_core::reconciliation::ChannelLayout>,
 }
 
 impl WalletConfig {
@@ -263,6 +272,7 @@ impl WalletConfig {
             pay_password_free_max: 0,
             card_code_caller_attempts: sanhu_core::card::redemption::CALLER_FAILED_REDEMPTIONS_DEFAULT,
             settlement_monthly_types: Vec::new(),
+            reconciliation: Vec::new(),
         }
     }
 

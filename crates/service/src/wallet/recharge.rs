@@ -44,6 +44,12 @@ use crate::wallet::WalletFailure;
 /// compensation jobs read.
 pub(super) const OPEN_RECHARGES: &str = "open_recharge_orders";
 pub(super) const OPEN: &str = "open";
+/// The lookups reconciliation reads (`reconciliation.rs`): an order by `channel:order number`, and a
+/// channel's orders of a day by `channel:YYYY-MM-DD` (the platform's day it was made).
+pub(super) const RECHARGES_BY_NUMBER: &str = "recharge_orders_by_number";
+pub(super) const RECHARGES_OF_DAY: &str = "recharge_orders_of_day";
+/// A channel's recharge orders with a refund asked on a day, by `channel:YYYY-MM-DD`.
+pub(super) const REFUNDS_OF_DAY: &str = "recharge_refunds_of_day";
 
 /// What creating a recharge order takes.
 #[derive(Clone, Debug)]
@@ -215,6 +221,10 @@ impl Wallets {
             };
             work.put(&order);
             work.index(OPEN_RECHARGES, OPEN, &id);
+            // Found by reconciliation: by its number, and among its channel's orders of its day.
+            let day = super::reconciliation::day_text(&self.parties.config().calendar, work.now);
+            work.index(RECHARGES_BY_NUMBER, &format!("{}:{}", order.channel, order.order_number), &id);
+            work.index(RECHARGES_OF_DAY, &format!("{}:{day}", order.channel), &id);
             work.history(
                 &id,
                 &order.customer_id,

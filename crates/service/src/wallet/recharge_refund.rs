@@ -55,6 +55,9 @@ pub struct RechargeRefundOrder {
     pub status: RechargeRefundStatus,
     pub reason: Option<String>,
     in_flight: Vec<StoredRequest>,
+    /// The platform's day it was asked on, `YYYY-MM-DD` (reconciliation's; none before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
 }
 
 impl RechargeRefundOrder {
@@ -129,9 +132,12 @@ impl Wallets {
                 status: RechargeRefundStatus::Processing,
                 reason: None,
                 in_flight: store_chain(&chain),
+                day: Some(super::reconciliation::day_text(&self.parties.config().calendar, work.now)),
             };
             order.refunds.push(refund.clone());
             work.put(&order);
+            let day = refund.day.clone().unwrap_or_default();
+            work.index(super::recharge::REFUNDS_OF_DAY, &format!("{}:{day}", order.channel), &id);
             work.history(
                 &id,
                 &order.customer_id,

@@ -128,6 +128,11 @@ pub struct Withdrawal {
 }
 json_document!(Withdrawal, "withdrawal");
 
+/// The lookups reconciliation reads (`reconciliation.rs`): a withdrawal by its order number, and the
+/// withdrawals of a day by `YYYY-MM-DD` (the platform's day it was applied for).
+pub(super) const WITHDRAWALS_BY_NUMBER: &str = "withdrawals_by_number";
+pub(super) const WITHDRAWALS_OF_DAY: &str = "withdrawals_of_day";
+
 async fn load(work: &mut Work, id: &str) -> Result<Withdrawal, WalletFailure> {
     work.get::<Withdrawal>(id).await?.ok_or(WalletFailure::NotFound(ORDER_NOT_FOUND))
 }
@@ -271,6 +276,10 @@ impl Wallets {
                 operator,
             };
             work.put(&withdrawal);
+            // Found by reconciliation with a payout channel's file: by number, and by its day.
+            let day = super::reconciliation::day_text(&self.parties.config().calendar, work.now);
+            work.index(WITHDRAWALS_BY_NUMBER, &withdrawal.order_number, &id);
+            work.index(WITHDRAWALS_OF_DAY, &day, &id);
             work.history(
                 &id,
                 &withdrawal.customer_id,
