@@ -124,7 +124,8 @@ const REPORT_DESCRIPTION: &str = "Per card type, and per issuing merchant where 
 
 async fn report(state: &AppState, caller: &CardCaller, query: QueryParams) -> Result<LiabilityReport, ApiError> {
     let query = query.only(&["date", "merchant_id"])?;
-    let merchant = query.get("merchant_id").map(|m| crate::party::merchants::merchant_id("merchant_id", m)).transpose()?;
+    let merchant =
+        query.get("merchant_id").map(|m| crate::party::merchants::merchant_id("merchant_id", m)).transpose()?;
     Ok(state.cards().liability_report(query.get("date"), merchant, caller.binding).await?)
 }
 

@@ -402,9 +402,7 @@ on_both_backends!(a_refund_of_a_payment_follows_its_card_to_the_last_successor_o
         .to_owned();
 
     // Refunded through the card the payment was made with: to its successor.
-    let refund = |order: &str, payment: &str, amount: i64| {
-        json!({"order_number": order, "payment_number": payment, "amount": amount})
-    };
+    let refund = |order: &str, payment: &str, amount: i64| json!({"order_number": order, "payment_number": payment, "amount": amount});
     let done = api.post(&format!("{path}/refunds"), refund("F-1", "P-1", 300)).await;
     let done = done.assert_status(StatusCode::CREATED).clone();
     assert_eq!(
@@ -417,13 +415,12 @@ on_both_backends!(a_refund_of_a_payment_follows_its_card_to_the_last_successor_o
     assert_eq!(api.balance(&shop).await, 865 + 1400 - 300);
 
     // Re-issued again: the chain is followed to the last card.
-    let third = api
-        .post(&format!("/v1/cards/{second}/reissue"), reissue("RE-2"))
-        .await
-        .assert_status(StatusCode::CREATED)["number"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let third =
+        api.post(&format!("/v1/cards/{second}/reissue"), reissue("RE-2")).await.assert_status(StatusCode::CREATED)
+            ["number"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let done = api.post(&format!("{path}/refunds"), refund("F-2", "P-1", 565)).await;
     assert_eq!(done.assert_status(StatusCode::CREATED)["refunded_to_card"], third.as_str());
     assert_eq!(balance(&card(api, &third).await), held + 300 + 565);
@@ -480,7 +477,8 @@ on_both_backends!(a_refused_reissue_takes_no_serial_and_a_segments_numbers_have_
     api.post(&format!("{path}/reissue"), json!({"order_number": "RE-3", "reason": "补卡"}))
         .await
         .assert_error(StatusCode::CONFLICT, "card_reissued");
-    let next = api.post(&format!("/v1/cards/{successor}/reissue"), json!({"order_number": "RE-4", "reason": "补卡"})).await;
+    let next =
+        api.post(&format!("/v1/cards/{successor}/reissue"), json!({"order_number": "RE-4", "reason": "补卡"})).await;
     assert_eq!(next.assert_status(StatusCode::CREATED)["number"], serial_number("8601", 11).as_str());
     api.verify_clean().await;
 });
@@ -497,12 +495,15 @@ on_both_backends!(a_validity_in_days_and_an_extension_in_days_end_at_the_end_of_
     // 10 days more, counted from its last valid day.
     let extended = api.post(&path, json!({"days": 10})).await.assert_status(StatusCode::OK).clone();
     assert_eq!(extended["valid_until"].as_str().unwrap()[..19], format!("{}T16:00:00", platform_date(40)));
-    for bad in [json!({"days": 0}), json!({"days": 3651}), json!({}), json!({"days": 5, "valid_through": platform_date(50)})]
+    for bad in
+        [json!({"days": 0}), json!({"days": 3651}), json!({}), json!({"days": 5, "valid_through": platform_date(50)})]
     {
         api.post(&path, bad).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "card_extension_invalid");
     }
     // Past the longest extension from today: refused, the card as it was.
-    api.post(&path, json!({"days": 3640})).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "card_extension_invalid");
+    api.post(&path, json!({"days": 3640}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "card_extension_invalid");
     assert_eq!(card(api, &monthly).await["valid_until"], extended["valid_until"]);
     api.verify_clean().await;
 });
@@ -596,7 +597,10 @@ on_both_backends!(the_liability_report_of_a_day_is_the_ledgers_card_balances_and
     assert!(csv.text.starts_with('\u{feff}'));
     assert_eq!(csv.text.lines().count(), 1 + 3 + 1);
     let last = csv.text.lines().last().unwrap();
-    assert!(last.contains("\"total\"") && last.contains(&format!("\"{}.{:02}\"", ledger / 100, ledger % 100)), "{last}");
+    assert!(
+        last.contains("\"total\"") && last.contains(&format!("\"{}.{:02}\"", ledger / 100, ledger % 100)),
+        "{last}"
+    );
     api.verify_clean().await;
 });
 
@@ -628,12 +632,15 @@ on_both_backends!(a_merchants_client_sees_its_own_cards_in_the_liability_report_
     let narrowed = format!("{}&merchant_id={cafe}", report_path(&today));
     let own = api.send_as(&ours, "GET", &narrowed, Value::Null).await.assert_status(StatusCode::OK).clone();
     assert_eq!(own["lines"].as_array().unwrap().len(), 1);
-    let none = api.send_as(&theirs, "GET", &report_path(&today), Value::Null).await.assert_status(StatusCode::OK).clone();
+    let none =
+        api.send_as(&theirs, "GET", &report_path(&today), Value::Null).await.assert_status(StatusCode::OK).clone();
     assert_eq!(none["lines"], json!([]));
     api.send_as(&theirs, "GET", &narrowed, Value::Null).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
     let csv = format!("/v1/card-reports/liability.csv?date={today}&merchant_id={cafe}");
     api.send_as(&theirs, "GET", &csv, Value::Null).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
     let bakery_only = format!("{}&merchant_id={bakery}", report_path(&today));
-    api.send_as(&ours, "GET", &bakery_only, Value::Null).await.assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
+    api.send_as(&ours, "GET", &bakery_only, Value::Null)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "merchant_not_found");
     api.verify_clean().await;
 });

@@ -20,7 +20,7 @@ use sanhu_core::id::{MemberId, MerchantId};
 use sanhu_core::Timestamp;
 use sanhu_store::card::CardStore;
 
-use super::{CardFailure, Cards, CardType, CARD_REPORT_DATE_INVALID};
+use super::{CardFailure, CardType, Cards, CARD_REPORT_DATE_INVALID};
 use crate::clock;
 use crate::party::error::MERCHANT_NOT_FOUND;
 

@@ -929,7 +929,11 @@ impl CardStore for PostgresStore {
             .collect()
     }
 
-    async fn card_status_counts(&self, owners: Option<Vec<String>>, limit: u32) -> anyhow::Result<Vec<CardStatusCount>> {
+    async fn card_status_counts(
+        &self,
+        owners: Option<Vec<String>>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<CardStatusCount>> {
         let limit = i64::from(limit);
         let mut values: Vec<&(dyn ToSql + Sync)> = vec![&limit];
         let mut sql = "SELECT type_id, owner, status, COUNT(*) FROM cards WHERE TRUE".to_owned();

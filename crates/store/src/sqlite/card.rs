@@ -894,10 +894,8 @@ impl CardStore for SqliteStore {
         limit: u32,
     ) -> anyhow::Result<Vec<CardTransactionTotal>> {
         self.read(move |c| {
-            let mut values = vec![
-                Value::Integer(from.map_or(i64::MIN, Timestamp::nanos)),
-                Value::Integer(until.nanos()),
-            ];
+            let mut values =
+                vec![Value::Integer(from.map_or(i64::MIN, Timestamp::nanos)), Value::Integer(until.nanos())];
             let mut sql = format!(
                 "SELECT c.type_id, c.owner, {TOTAL_KIND} AS total_kind, SUM(t.amount), COUNT(*) \
                  FROM card_transactions t JOIN cards c ON c.number = t.card_number \
@@ -921,7 +919,11 @@ impl CardStore for SqliteStore {
         .await
     }
 
-    async fn card_status_counts(&self, owners: Option<Vec<String>>, limit: u32) -> anyhow::Result<Vec<CardStatusCount>> {
+    async fn card_status_counts(
+        &self,
+        owners: Option<Vec<String>>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<CardStatusCount>> {
         self.read(move |c| {
             let mut values = Vec::new();
             let mut sql = "SELECT type_id, owner, status, COUNT(*) FROM cards WHERE 1".to_owned();

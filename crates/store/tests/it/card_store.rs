@@ -342,7 +342,8 @@ on_both_backends!(a_cards_reissue_takes_its_serial_in_its_own_write_and_a_refuse
         valid_until: None,
     };
     db.store.create_card(&card, &transaction("sale_1", "sale", 0)).await.unwrap();
-    let next = |store: sanhu_store::Store| async move { store.card_segment("csg_r").await.unwrap().unwrap().next_serial };
+    let next =
+        |store: sanhu_store::Store| async move { store.card_segment("csg_r").await.unwrap().unwrap().next_serial };
     let marked = |version: i64| StoredCard { status: "reissued".to_owned(), version, ..card.clone() };
 
     // The card changed meanwhile (a stale version): nothing written, the serial not taken.
@@ -356,14 +357,14 @@ on_both_backends!(a_cards_reissue_takes_its_serial_in_its_own_write_and_a_refuse
     // Two instances mark the card with the same serial at once: one does, the other writes nothing.
     let (a, b) = (db.store.clone(), other.clone());
     let (one, two) = (marked(2), marked(2));
-    let (x, y) = tokio::join!(
-        async move { a.mark_card_reissued(&one, 1, "csg_r", 0).await.unwrap() },
-        async move { b.mark_card_reissued(&two, 1, "csg_r", 0).await.unwrap() }
-    );
+    let (x, y) = tokio::join!(async move { a.mark_card_reissued(&one, 1, "csg_r", 0).await.unwrap() }, async move {
+        b.mark_card_reissued(&two, 1, "csg_r", 0).await.unwrap()
+    });
     let mut outcomes = [x, y];
     outcomes.sort_by_key(|o| format!("{o:?}"));
     assert!(
-        outcomes == [ReissueMark::Marked, ReissueMark::SerialTaken] || outcomes == [ReissueMark::CardChanged, ReissueMark::Marked],
+        outcomes == [ReissueMark::Marked, ReissueMark::SerialTaken]
+            || outcomes == [ReissueMark::CardChanged, ReissueMark::Marked],
         "{outcomes:?}"
     );
     assert_eq!(next(db.store.clone()).await, 1);
