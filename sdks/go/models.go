@@ -760,6 +760,48 @@ const (
 	CardKindCount       CardKind = "count"
 )
 
+// CardLiabilityLine: One card type's line (or the total's). Amounts in minor units.
+type CardLiabilityLine struct {
+	// Cancelled cards' balances refunded (to the wallet, or in cash).
+	Cancelled int64            `json:"cancelled"`
+	Cards     CardStatusCounts `json:"cards"`
+	// Expired cards' balances forfeited to the platform's income.
+	Forfeited int64 `json:"forfeited"`
+	Issued    int64 `json:"issued"`
+	// Cards sold in the day, and the stored value their sales put on them.
+	IssuedCards int64 `json:"issued_cards"`
+	// The issuing merchant; null for a platform type (and on the total).
+	MerchantID *string `json:"merchant_id"`
+	// Stored value outstanding at the day's end: for today, what the ledger holds in the type's card accounts.
+	Outstanding int64 `json:"outstanding"`
+	Recharged   int64 `json:"recharged"`
+	// Refunds of payments credited to a card (the card paid with, or its last successor).
+	Refunded int64 `json:"refunded"`
+	// Refunds of payments credited to the member's wallet, the card cancelled to it (not card money).
+	RefundedToWallet int64 `json:"refunded_to_wallet"`
+	// What payments took from the cards.
+	Spent int64 `json:"spent"`
+	// The card type; null on the total.
+	TypeID   *string `json:"type_id"`
+	TypeName *string `json:"type_name"`
+}
+
+// CardLiabilityReport: The card liability report of a day.
+type CardLiabilityReport struct {
+	// The day, in the platform's calendar.
+	Date string `json:"date"`
+	// The day's first instant, and the next day's.
+	From string `json:"from"`
+	// A line per card type (and issuing merchant), in type order.
+	Lines []CardLiabilityLine `json:"lines"`
+	// The platform's time zone (`Asia/Shanghai` unless configured).
+	TimeZone string            `json:"time_zone"`
+	Total    CardLiabilityLine `json:"total"`
+	// More than 1,000 types: the lines (and the total) stop there.
+	Truncated bool   `json:"truncated"`
+	Until     string `json:"until"`
+}
+
 // CardLineRate: A discount rate for one business line.
 type CardLineRate struct {
 	// The business line or product category: 1 to 32 characters a-z 0-9 _.
@@ -809,6 +851,17 @@ type CardSegmentList struct {
 	Data []CardSegment `json:"data"`
 	// Pass as `after` for the next page; null on the last page.
 	NextCursor *string `json:"next_cursor"`
+}
+
+// CardStatusCounts: Cards of a type by status, as they are now.
+type CardStatusCounts struct {
+	Active    int64 `json:"active"`
+	Cancelled int64 `json:"cancelled"`
+	Expired   int64 `json:"expired"`
+	Frozen    int64 `json:"frozen"`
+	Lost      int64 `json:"lost"`
+	Reissued  int64 `json:"reissued"`
+	Sold      int64 `json:"sold"`
 }
 
 // CardTerms: What a card of a type gives. Amounts in minor units.
@@ -866,6 +919,10 @@ type CardTransaction struct {
 	RefundMethod *string `json:"refund_method"`
 	// A payment: what its refunds gave back.
 	Refunded int64 `json:"refunded"`
+	// A refund of a payment whose card (or its last successor) was cancelled since: the member's wallet account the cancellation refunded the balance to, which received it. Null otherwise.
+	RefundedToAccountID *string `json:"refunded_to_account_id"`
+	// A refund of a payment whose card was re-issued since: the card that received it (the last of the successors); `card_number` stays the card the payment was made with. Null otherwise.
+	RefundedToCard *string `json:"refunded_to_card"`
 	// Why it failed (`insufficient_funds`, ...): an error code.
 	Refusal *string `json:"refusal"`
 	// `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it).
@@ -2124,7 +2181,9 @@ const (
 	ErrorCodeModelCardQuantityInvalid                       ErrorCodeModel = "card_quantity_invalid"
 	ErrorCodeModelCardReceiverOutsideScope                  ErrorCodeModel = "card_receiver_outside_scope"
 	ErrorCodeModelCardRefundExceedsPayment                  ErrorCodeModel = "card_refund_exceeds_payment"
+	ErrorCodeModelCardRefundNoDestination                   ErrorCodeModel = "card_refund_no_destination"
 	ErrorCodeModelCardReissued                              ErrorCodeModel = "card_reissued"
+	ErrorCodeModelCardReportDateInvalid                     ErrorCodeModel = "card_report_date_invalid"
 	ErrorCodeModelCardSegmentFull                           ErrorCodeModel = "card_segment_full"
 	ErrorCodeModelCardSegmentInvalid                        ErrorCodeModel = "card_segment_invalid"
 	ErrorCodeModelCardSegmentNotFound                       ErrorCodeModel = "card_segment_not_found"
@@ -2200,10 +2259,12 @@ type ErrorError struct {
 type ExpireCardRequest struct {
 }
 
-// ExtendCardRequest: An extension.
+// ExtendCardRequest: An extension: `valid_through` a date, or `days` more.
 type ExtendCardRequest struct {
+	// Or: this many of the platform's days more (1 to 3,650), counted from the card's last valid day (today, if that is over), valid until the end of the last of them in the platform's time zone.
+	Days *int32 `json:"days,omitempty"`
 	// The last day the card is valid, in the platform's time zone (Asia/Shanghai unless configured): after today and at most 3,650 days away.
-	ValidThrough string `json:"valid_through"`
+	ValidThrough *string `json:"valid_through,omitempty"`
 }
 
 // FamilyCard: A family card as the API shows it; amounts in minor units.

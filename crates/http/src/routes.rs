@@ -486,6 +486,8 @@ fn card_endpoints() -> Vec<Endpoint> {
         endpoint!(card::pay_with_card, filtered(CardsWrite)),
         endpoint!(card::refund_to_card, filtered(CardsWrite)),
         endpoint!(card::card_transactions, filtered(CardsRead)),
+        endpoint!(card::card_liability_report, member(CardsRead, REPORTED_MERCHANT)),
+        endpoint!(card::card_liability_report_csv, member(CardsRead, REPORTED_MERCHANT)),
         endpoint!(card::generate_codes, filtered(CardsWrite)).secret(),
         endpoint!(card::list_codes, filtered(CardsRead)),
         endpoint!(card::redeem_code, filtered(CardsWrite)).secret(),

@@ -150,6 +150,8 @@ pub const TOPPING_UP: &[Named] = &[Body("from_member_id", Member), Body("to_memb
 pub const PRODUCT_AUTHORISATION: &[Named] = &[Path(Merchant), Body("merchant_id", Merchant)];
 /// The member whose merchants a list asks for.
 pub const MERCHANTS_OF_MEMBER: &[Named] = &[Query("member_id", Member)];
+/// The issuing merchant a report narrows to (`?merchant_id`): a bound client's own.
+pub const REPORTED_MERCHANT: &[Named] = &[Query("merchant_id", Merchant)];
 /// A member registered for a merchant (`merchant_id`): a bound client's, for a merchant it reaches.
 pub const MEMBER_REGISTERING: &[Named] = &[Body("merchant_id", Merchant)];
 /// The member a merchant is opened from.

@@ -217,6 +217,40 @@ pub struct QuoteRedemption {
     pub at: Timestamp,
 }
 
+/// What a card type's cards' transactions that succeeded add up to, of one kind (`sale`,
+/// `recharge`, `payment`, `refund`, `reissue`, `forfeit`, `cancel`; a refund credited to a wallet
+/// account rather than a card, its card cancelled, is `refund_to_wallet`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardTransactionTotal {
+    pub type_id: String,
+    /// `platform` or the merchant's id.
+    pub owner: String,
+    pub kind: String,
+    pub amount: i64,
+    pub count: i64,
+}
+
+/// How many cards of a type are in a status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardStatusCount {
+    pub type_id: String,
+    pub owner: String,
+    pub status: String,
+    pub count: i64,
+}
+
+/// What marking a card re-issued did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReissueMark {
+    /// The card written and the serial taken.
+    Marked,
+    /// The serial is not the segment's next any more (taken meanwhile), or the segment is full or
+    /// not stored; nothing was written.
+    SerialTaken,
+    /// The card's stored version is not the expected one; nothing was written.
+    CardChanged,
+}
+
 /// What allocating a batch's numbers found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BatchAllocation {
@@ -269,10 +303,21 @@ store_trait! {
         /// Active cards whose validity ended at or before `before`, soonest first (by their partial
         /// index), for the expiry job.
         fn cards_expiring(&self, before: Timestamp, limit: u32) -> anyhow::Result<Vec<StoredCard>>;
-        /// Takes one serial of a segment (a re-issued card's number) by moving its `next_serial` on in
-        /// the statement that checks there is room: the serial, or None when the segment is full (or
-        /// not stored). A serial is never given twice, to a batch or to a re-issue.
-        fn take_segment_serial(&self, segment_id: &str) -> anyhow::Result<Option<i64>>;
+        /// Writes a card re-issued (its data naming its successor, numbered by serial `serial` of
+        /// segment `segment_id`) if its stored version is still `expected`, and takes that serial in
+        /// the same transaction by moving the segment's `next_serial` on from it, checked to be still
+        /// the next and within the segment. Nothing is written otherwise: a re-issue refused, or lost
+        /// to another, takes no serial, and a segment's numbers have no gap. A serial is never given
+        /// twice, to a batch or to a re-issue.
+        fn mark_card_reissued(&self, card: &StoredCard, expected: i64, segment_id: &str, serial: i64) -> anyhow::Result<ReissueMark>;
+
+        /// The totals of the cards' transactions that succeeded, created in `[from, until)` (from the
+        /// first when `from` is None), by the card's type and owner and the transaction's kind; only
+        /// the cards of `owners` when given. At most `limit` groups, in type, owner and kind order.
+        fn card_transaction_totals(&self, owners: Option<Vec<String>>, from: Option<Timestamp>, until: Timestamp, limit: u32) -> anyhow::Result<Vec<CardTransactionTotal>>;
+        /// How many cards there are by type, owner and status; only those of `owners` when given. At
+        /// most `limit` groups, in type, owner and status order.
+        fn card_status_counts(&self, owners: Option<Vec<String>>, limit: u32) -> anyhow::Result<Vec<CardStatusCount>>;
 
         /// Stores a transaction and moves `counters` (a merchant's receipts, `crate::party::CounterAdd`:
         /// added in key order, each within its limit) in the same transaction; nothing is written if its
@@ -354,4 +399,9 @@ pub(crate) const CODE_COLUMNS: &str =
 pub(crate) const COUPON_TEMPLATE_COLUMNS: &str = "id, owner, quantity, issued, per_member, data, created_at";
 pub(crate) const COUPON_COLUMNS: &str = "id, template_id, owner, member_id, status, valid_from, expires_at, returnable, payment_id, redeemed_at, data, created_at";
 pub(crate) const QUOTE_COLUMNS: &str = "id, member_id, card_number, payment_id, expires_at, data, created_at";
+/// The kind a card transaction is totalled under: a refund credited to a wallet account (its card
+/// cancelled; its record names the account) is `refund_to_wallet`, not a card's money.
+pub(crate) const TOTAL_KIND: &str =
+    "CASE WHEN t.kind = 'refund' AND t.data LIKE '%\"refunded_to_account\":%' THEN 'refund_to_wallet' ELSE t.kind END";
+
 pub(crate) const TRANSACTION_COLUMNS: &str = "id, card_number, kind, amount, refunded, status, data, created_at";

@@ -15,6 +15,7 @@
 
 use crate::id::MerchantId;
 use crate::party::check_digit::{luhn_check_digit, luhn_valid};
+use crate::time::{PlatformCalendar, PlatformDay};
 use crate::Timestamp;
 
 rejection_codes! {
@@ -74,10 +75,12 @@ rejection_codes! {
         Forfeited => "card_expiry_forfeited", 409,
             "the card expired and its type forfeits an expired card's balance: it is not extended",
         ExtensionInvalid => "card_extension_invalid", 422,
-            "an extension names the last valid day (YYYY-MM-DD in the platform's time zone), after today and at most 3,650 days away",
+            "an extension names the last valid day (YYYY-MM-DD in the platform's time zone) or 1 to 3,650 days more (one of the two), ending after today and at most 3,650 days away",
         NotExpiredOrActive => "card_not_extendable", 409, "only an active card or an expired one whose type keeps its balance is extended",
         CancelMethodInvalid => "card_cancel_refund_invalid", 422,
             "a cancelled card's balance is refunded to the wallet (an account of the member it is bound to) or in cash (an account of the issuing merchant's member)",
+        RefundNoDestination => "card_refund_no_destination", 409,
+            "the card was cancelled with its balance paid out in cash (or it held none): a refund of its payment has no card or wallet to go to, and is made outside the card",
     }
 }
 
@@ -127,16 +130,22 @@ impl Validity {
         ok.then_some(self).ok_or(CardError::ValidityInvalid)
     }
 
-    /// When a card activated at `at` starts and stops being valid.
-    pub fn window(self, at: Timestamp) -> (Timestamp, Timestamp) {
+    /// When a card activated at `at` starts and stops being valid. A validity of N days ends at the
+    /// end of the platform's day N days after the day of its activation (`calendar`'s days, not
+    /// N x 24 hours): activated on 7 December at any hour, 1 day is valid through 8 December.
+    pub fn window(self, at: Timestamp, calendar: &PlatformCalendar) -> (Timestamp, Timestamp) {
         match self {
             Validity::Fixed { from, until } => (from, until),
-            Validity::DaysFromActivation(days) => {
-                let until = at.nanos().saturating_add(i64::from(days) * 86_400 * 1_000_000_000);
-                (at, Timestamp::from_nanos(until))
-            }
+            Validity::DaysFromActivation(days) => (at, days_end(calendar, at, days)),
         }
     }
+}
+
+/// The end of the platform's day `days` days after the day `at` falls in (the next day's first
+/// instant); the end of time if that is out of range.
+pub fn days_end(calendar: &PlatformCalendar, at: Timestamp, days: u32) -> Timestamp {
+    let day = calendar.day(at).0.saturating_add(i64::from(days)).saturating_add(1);
+    calendar.day_start(PlatformDay(day)).unwrap_or(Timestamp::from_nanos(i64::MAX))
 }
 
 /// What an expired stored-value card's unspent balance does (过期余额).

@@ -108,8 +108,10 @@ fn a_batch_is_approved_by_marketing_and_finance_each_a_different_person_than_its
 
 #[test]
 fn a_card_moves_money_only_when_active_and_within_its_validity() {
-    let (from, until) = Validity::DaysFromActivation(1).window(Timestamp::from_nanos(0));
-    assert_eq!(until.nanos(), 86_400_000_000_000);
+    let china = crate::PlatformCalendar::china();
+    let (from, until) = Validity::DaysFromActivation(1).window(Timestamp::from_nanos(0), &china);
+    // 1970-01-01 08:00 in Shanghai: valid through 1970-01-02 there, until 16:00 UTC that day.
+    assert_eq!(until.nanos(), (86_400 + 16 * 3600) * 1_000_000_000);
     let now = Timestamp::from_nanos(5);
     assert_eq!(check_usable(CardStatus::Active, Some((from, until)), now), Ok(()));
     assert_eq!(check_usable(CardStatus::Frozen, Some((from, until)), now), Err(CardError::NotActive));
@@ -127,6 +129,24 @@ fn a_card_moves_money_only_when_active_and_within_its_validity() {
     assert_eq!(check_extension(0), Err(CardError::ExtensionInvalid));
     assert_eq!(ExpiryPolicy::parse("forfeit"), Ok(ExpiryPolicy::Forfeit));
     assert_eq!(ExpiryPolicy::parse("burn"), Err(CardError::ExpiryInvalid));
+}
+
+#[test]
+fn a_validity_in_days_ends_at_the_end_of_the_platforms_day() {
+    let china = crate::PlatformCalendar::china();
+    // Activated at 2026-12-07 23:30 in Shanghai (15:30 UTC) for 30 days: valid through 2027-01-06,
+    // until 2027-01-06T16:00:00Z; not 30 x 24 hours (2027-01-06T15:30:00Z).
+    let at = Timestamp::parse_rfc3339("2026-12-07T15:30:00Z").unwrap();
+    let (from, until) = Validity::DaysFromActivation(30).window(at, &china);
+    assert_eq!((from, until), (at, Timestamp::parse_rfc3339("2027-01-06T16:00:00Z").unwrap()));
+    // Activated a minute after midnight there (16:01 UTC the day before): the same last day as one
+    // activated a minute before midnight the day after is not.
+    let early = Timestamp::parse_rfc3339("2026-12-07T16:01:00Z").unwrap();
+    assert_eq!(
+        Validity::DaysFromActivation(1).window(early, &china).1,
+        Timestamp::parse_rfc3339("2026-12-09T16:00:00Z").unwrap()
+    );
+    assert_eq!(days_end(&china, early, 0), Timestamp::parse_rfc3339("2026-12-08T16:00:00Z").unwrap());
 }
 
 #[test]

@@ -191,6 +191,14 @@ pub struct CardTransactionView {
     /// no money).
     #[schema(required = true, pattern = "^(wallet|cash|none)$")]
     pub refund_method: Option<String>,
+    /// A refund of a payment whose card was re-issued since: the card that received it (the last of
+    /// the successors); `card_number` stays the card the payment was made with. Null otherwise.
+    #[schema(required = true, pattern = "^[0-9]{7,21}$")]
+    pub refunded_to_card: Option<String>,
+    /// A refund of a payment whose card (or its last successor) was cancelled since: the member's
+    /// wallet account the cancellation refunded the balance to, which received it. Null otherwise.
+    #[schema(required = true, pattern = "^acc_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub refunded_to_account_id: Option<String>,
     #[schema(value_type = ActorText, inline)]
     pub actor: String,
     #[schema(format = DateTime)]
@@ -221,6 +229,8 @@ impl From<&CardTransaction> for CardTransactionView {
             transfer_ids: t.transfers.iter().map(|id| id.to_string()).collect(),
             successor: t.successor.clone(),
             refund_method: t.refund_method.clone(),
+            refunded_to_card: t.refunded_to_card.clone(),
+            refunded_to_account_id: t.refunded_to_account.map(|a| a.to_string()),
             actor: t.actor.clone(),
             created_at: t.created_at.to_string(),
         }
@@ -585,7 +595,7 @@ struct RefundBody {
     tag = "cards",
     operation_id = "refundToCard",
     summary = "Refund to a card",
-    description = "Part or all of a payment, back from its receiver to the card. A payment's refunds add up to at most what it took (409 `card_refund_exceeds_payment`).",
+    description = "Part or all of a payment, back from its receiver to the card it was paid with (the card in the path). A payment's refunds add up to at most what it took (409 `card_refund_exceeds_payment`). If the card was re-issued since, the refund goes to its successor (the last one, following the chain: `refunded_to_card`); if it (or its last successor) was cancelled with its balance refunded to the member's wallet, to that wallet account (`refunded_to_account_id`); a card cancelled with its balance paid in cash has nowhere to receive it (409 `card_refund_no_destination`). The refund is listed under the card the payment was made with.",
     params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
     request_body = RefundBody,
     responses((status = 201, description = "The refund.", body = CardTransactionView)),

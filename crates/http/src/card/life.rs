@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use sanhu_service::card::{CancelRefund, CancelRequest, ReissueRequest};
+use sanhu_service::card::{CancelRefund, CancelRequest, Extension, ReissueRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -153,15 +153,22 @@ pub async fn expire_card(
     Ok(Json(CardView::from(&card)))
 }
 
-/// An extension.
+/// An extension: `valid_through` a date, or `days` more.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ExtendCardRequest)]
 struct ExtendBody {
     /// The last day the card is valid, in the platform's time zone (Asia/Shanghai unless configured):
     /// after today and at most 3,650 days away.
-    #[schema(format = Date, examples("2027-12-31"))]
-    valid_through: String,
+    #[serde(default)]
+    #[schema(nullable = false, format = Date, examples("2027-12-31"))]
+    valid_through: Option<String>,
+    /// Or: this many of the platform's days more (1 to 3,650), counted from the card's last valid
+    /// day (today, if that is over), valid until the end of the last of them in the platform's time
+    /// zone.
+    #[serde(default)]
+    #[schema(nullable = false, minimum = 1, maximum = 3650)]
+    days: Option<u32>,
 }
 
 /// POST /v1/cards/{number}/extend
@@ -171,7 +178,7 @@ struct ExtendBody {
     tag = "cards",
     operation_id = "extendCard",
     summary = "Extend a card",
-    description = "延期: an active card, or an expired one whose terms keep its balance (`on_expiry: keep`), is valid through `valid_through` (until the next day starts in the platform's time zone) and active, its balance as it was. An expired card whose balance was forfeited is not (409 `card_expiry_forfeited`); other statuses are 409 `card_not_extendable`; a date not after today or more than 3,650 days away is 422 `card_extension_invalid`.",
+    description = "延期: an active card, or an expired one whose terms keep its balance (`on_expiry: keep`), is active again, its balance as it was, valid through `valid_through` (until the next day starts in the platform's time zone), or for `days` more of the platform's days from its last valid day (today if that is over), until the end of the last of them there (not N x 24 hours). An expired card whose balance was forfeited is not (409 `card_expiry_forfeited`); other statuses are 409 `card_not_extendable`; a date not after today, an end more than 3,650 days away, or both or neither of `valid_through` and `days`, is 422 `card_extension_invalid`.",
     params(("number" = String, Path, description = NUMBER_PARAM, pattern = "^[0-9]{7,21}$")),
     request_body = ExtendBody,
     responses((status = 200, description = "The card.", body = CardView)),
@@ -183,7 +190,16 @@ pub async fn extend_card(
     body: Bytes,
 ) -> Result<Json<CardView>, ApiError> {
     let body: ExtendBody = parse_body(&body)?;
-    let card = state.cards().extend_card(&card_number(&number)?, &body.valid_through, binding).await?;
+    let extension = match (body.valid_through, body.days) {
+        (Some(date), None) => Extension::Through(date),
+        (None, Some(days)) => Extension::Days(days),
+        _ => {
+            return Err(ApiError::use_case(sanhu_service::card::CardFailure::from(
+                sanhu_core::card::CardError::ExtensionInvalid,
+            )))
+        }
+    };
+    let card = state.cards().extend_card(&card_number(&number)?, extension, binding).await?;
     Ok(Json(CardView::from(&card)))
 }
 

@@ -11,12 +11,14 @@ mod cards;
 mod codes;
 mod coupons;
 mod life;
+mod reports;
 mod setup;
 
 pub use cards::*;
 pub use codes::*;
 pub use coupons::*;
 pub use life::*;
+pub use reports::*;
 pub use setup::*;
 
 use axum::extract::FromRequestParts;

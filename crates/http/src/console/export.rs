@@ -43,13 +43,13 @@ pub(super) struct Export {
 /// A field quoted as CSV needs, and kept from being read as a formula by a spreadsheet (a leading
 /// `= + - @`, tab or carriage return); the platform's own negative amounts (`-¥12.00`) are left as
 /// they are.
-fn field(text: &str) -> String {
+pub(crate) fn field(text: &str) -> String {
     let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']) && !text.starts_with("-¥");
     let text = if formula { format!("'{text}") } else { text.to_owned() };
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-fn line(fields: &[String]) -> String {
+pub(crate) fn line(fields: &[String]) -> String {
     let mut out = fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
     out.push_str("\r\n");
     out

@@ -24,7 +24,7 @@
 mod admin;
 mod business;
 mod coupons;
-mod export;
+pub(crate) mod export;
 pub mod messages;
 mod parties;
 mod products;

@@ -331,7 +331,8 @@ impl Cards {
         let number = segment.segment.number(batch.first_serial + index);
         let account_id = self.ensure_card_account(&number).await?;
         let now = clock::now();
-        let window = holder.map(|_| terms.validity.window(now));
+        let calendar = self.parties().config().calendar.clone();
+        let window = holder.map(|_| terms.validity.window(now, &calendar));
         let card = Card {
             number: number.clone(),
             batch_id: batch.id,
@@ -397,11 +398,12 @@ impl Cards {
 
     /// Activates a sold card: its validity starts (or is its fixed dates).
     pub async fn activate_card(&self, number: &str, binding: Option<MemberId>) -> Result<Card, CardFailure> {
-        self.change_card(number, binding, |card, now| {
+        let calendar = self.parties().config().calendar.clone();
+        self.change_card(number, binding, move |card, now| {
             if card.status != CardStatus::Sold {
                 return Err(CardError::NotSold);
             }
-            let (from, until) = card.terms.validity.window(now);
+            let (from, until) = card.terms.validity.window(now, &calendar);
             if now >= until {
                 return Err(CardError::Expired);
             }

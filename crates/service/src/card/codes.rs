@@ -377,7 +377,7 @@ impl Cards {
             return Ok(Err(refusal));
         }
         // A card of a batch with fixed dates that are over cannot be activated: the code stays unused.
-        let (_, until) = batch.terms.validity.window(now);
+        let (_, until) = batch.terms.validity.window(now, &self.parties().config().calendar);
         if now >= until {
             return Err(CardError::Expired.into());
         }

@@ -164,6 +164,12 @@ pub const CARD_CANCEL_ACCOUNT_OUTSIDE: Rejection = Rejection {
     message: "a cancelled card's balance is refunded to an account of the member it is bound to (wallet) or of its issuing merchant's member (cash)",
 };
 
+pub const CARD_REPORT_DATE_INVALID: Rejection = Rejection {
+    code: "card_report_date_invalid",
+    status: 422,
+    message: "a report's date is a day of the platform's calendar (YYYY-MM-DD), not after today",
+};
+
 /// Codes the card service answers with, besides core's card rules.
 const SERVICE_CODES: &[Rejection] = &[
     CARD_TYPE_NOT_FOUND,
@@ -189,6 +195,7 @@ const SERVICE_CODES: &[Rejection] = &[
     CHECKOUT_QUOTE_MISMATCH,
     COUPON_ISSUE_MEMBERS_INVALID,
     CARD_CANCEL_ACCOUNT_OUTSIDE,
+    CARD_REPORT_DATE_INVALID,
 ];
 
 /// Every code a card use case can refuse with: core's card rules, the service's own, and what a card's

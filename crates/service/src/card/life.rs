@@ -40,7 +40,7 @@ use sanhu_core::party::member::MemberStatus;
 use sanhu_core::party::product::PlatformProduct;
 use sanhu_core::party::Actor;
 use sanhu_core::{AccountId, Amount, Timestamp};
-use sanhu_store::card::{CardInsert, CardStore};
+use sanhu_store::card::{CardInsert, CardStore, ReissueMark};
 use sanhu_store::LedgerStore;
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +77,15 @@ pub enum CancelRefund {
     /// In cash at the issuer's counter: out of the card to the issuing merchant's member's account
     /// (its settlement account, which the card's payments go to), which pays the cash.
     Cash(AccountId),
+}
+
+/// How long an extension of a card reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Extension {
+    /// Through this date (`YYYY-MM-DD`, the platform's calendar).
+    Through(String),
+    /// This many of the platform's days more (1 to 3,650).
+    Days(u32),
 }
 
 /// A cancellation of a card (退卡).
@@ -164,37 +173,50 @@ impl Cards {
         if old.window().is_none() {
             return Err(CardError::NotActive.into());
         }
-        // The successor's number: one serial of the old card's segment.
+        // The successor's number: the next serial of the old card's segment, taken in the write that
+        // marks the old card re-issued (`mark_card_reissued`), so a re-issue refused or lost to
+        // another takes none and the segment's numbers have no gap; a serial taken meanwhile (a
+        // batch, another re-issue) is met by deciding again on the next.
         let batch = self.batch(old.batch_id, None).await?;
-        let segment = self.segment(batch.segment_id).await?;
-        let serial = self
-            .store()
-            .take_segment_serial(&batch.segment_id.to_string())
-            .await?
-            .ok_or(CardFailure::Rejected(CARD_SEGMENT_FULL))?;
-        crate::effects::wrote();
-        let successor = segment.segment.number(serial);
-        let successor_account = self.ensure_card_account(&successor).await?;
-        let closing = Closing {
-            id,
-            order_number: request.order_number.as_str().to_owned(),
-            fingerprint,
-            to: successor_account.to_string(),
-            actor: actor_text(actor),
-            method: None,
+        let mut retry = crate::party::work::Retry::new();
+        let successor = loop {
+            let segment = self.segment(batch.segment_id).await?;
+            let serial = segment.next_serial;
+            if serial > segment.segment.last {
+                return Err(CardFailure::Rejected(CARD_SEGMENT_FULL));
+            }
+            let successor = segment.segment.number(serial);
+            let successor_account = self.ensure_card_account(&successor).await?;
+            let current = self.load_card(number, binding).await?;
+            reissuable(current.status)?;
+            let mut marked = current.clone();
+            marked.status = CardStatus::Reissued;
+            marked.status_reason = Some(request.reason.clone());
+            marked.replaced_by = Some(successor.clone());
+            marked.closing = Some(Closing {
+                id: id.clone(),
+                order_number: request.order_number.as_str().to_owned(),
+                fingerprint: fingerprint.clone(),
+                to: successor_account.to_string(),
+                actor: actor_text(actor),
+                method: None,
+            });
+            marked.blocks_pending_since = Some(clock::now());
+            marked.version = current.version + 1;
+            let outcome = self
+                .store()
+                .mark_card_reissued(&marked.stored(), current.version, &batch.segment_id.to_string(), serial)
+                .await?;
+            match outcome {
+                ReissueMark::Marked => break successor,
+                ReissueMark::SerialTaken | ReissueMark::CardChanged => {
+                    if !retry.again().await {
+                        return Err(CardFailure::Contended);
+                    }
+                }
+            }
         };
-        let reason = request.reason.clone();
-        let next = successor.clone();
-        self.change_card_in_turn(number, binding, move |card, now| {
-            reissuable(card.status)?;
-            card.status = CardStatus::Reissued;
-            card.status_reason = Some(reason.clone());
-            card.replaced_by = Some(next.clone());
-            card.closing = Some(closing.clone());
-            card.blocks_pending_since = Some(now);
-            Ok(())
-        })
-        .await?;
+        crate::effects::wrote();
         self.close(number).await?;
         drop(_turn);
         self.card(&successor, binding).await
@@ -300,17 +322,25 @@ impl Cards {
         Ok(())
     }
 
-    /// Extends an active card, or an expired one whose type keeps its balance, through `until_date`
-    /// (`YYYY-MM-DD`, in the platform's time zone: valid until the next day starts there): active
-    /// again, its balance as it was.
+    /// Extends an active card, or an expired one whose type keeps its balance (延期): through a date
+    /// (`YYYY-MM-DD`, in the platform's time zone: valid until the next day starts there), or by a
+    /// number of the platform's days counted from its last valid day (today, if that has passed),
+    /// ending at the end of the last of them; active again, its balance as it was.
     pub async fn extend_card(
         &self,
         number: &str,
-        until_date: &str,
+        extension: Extension,
         binding: Option<MemberId>,
     ) -> Result<Card, CardFailure> {
         let calendar = self.parties().config().calendar.clone();
-        let until = extension_end(&calendar, until_date, clock::now())?;
+        let now = clock::now();
+        let through = match &extension {
+            Extension::Through(date) => Some(extension_end(&calendar, date, now)?),
+            Extension::Days(days) => {
+                sanhu_core::card::check_extension(*days)?;
+                None
+            }
+        };
         self.change_card(number, binding, move |card, _| {
             match card.status {
                 CardStatus::Active => {}
@@ -318,9 +348,22 @@ impl Cards {
                 CardStatus::Expired => {}
                 _ => return Err(CardError::NotExpiredOrActive),
             }
-            if card.valid_until.is_none() {
+            let Some(valid_until) = card.valid_until else {
                 return Err(CardError::NotExpiredOrActive);
-            }
+            };
+            let until = match (through, &extension) {
+                (Some(until), _) => until,
+                (None, Extension::Days(days)) => {
+                    // From the card's last valid day, or today if that is over.
+                    let last = Timestamp::from_nanos(valid_until.nanos().saturating_sub(1)).max(now);
+                    let until = sanhu_core::card::days_end(&calendar, last, *days);
+                    if until > latest_extension(&calendar, now) {
+                        return Err(CardError::ExtensionInvalid);
+                    }
+                    until
+                }
+                (None, Extension::Through(_)) => return Err(CardError::ExtensionInvalid),
+            };
             card.status = CardStatus::Active;
             card.valid_until = Some(until);
             card.expired_at = None;
@@ -555,7 +598,8 @@ fn cancellable(status: CardStatus) -> Result<(), CardError> {
 }
 
 /// The end of an extension through `date` (`YYYY-MM-DD`): the start of the next day in the
-/// platform's calendar, after `now` and at most [`sanhu_core::card::EXTENSION_DAYS_MAX`] days away.
+/// platform's calendar, after `now` and at most [`sanhu_core::card::EXTENSION_DAYS_MAX`] of the
+/// platform's days away.
 fn extension_end(calendar: &sanhu_core::PlatformCalendar, date: &str, now: Timestamp) -> Result<Timestamp, CardError> {
     let invalid = CardError::ExtensionInvalid;
     let parts: Vec<&str> = date.split('-').collect();
@@ -567,11 +611,15 @@ fn extension_end(calendar: &sanhu_core::PlatformCalendar, date: &str, now: Times
     }
     let (y, m, d) = (y.parse().map_err(|_| invalid)?, m.parse().map_err(|_| invalid)?, d.parse().map_err(|_| invalid)?);
     let start = calendar.date_start(y, m, d).ok_or(invalid)?;
-    let day = calendar.day(start);
-    let end = calendar.day_start(sanhu_core::time::PlatformDay(day.0 + 1)).ok_or(invalid)?;
-    let max = now.nanos().saturating_add(i64::from(sanhu_core::card::EXTENSION_DAYS_MAX) * 86_400 * 1_000_000_000);
-    if end <= now || end.nanos() > max {
+    let end = sanhu_core::card::days_end(calendar, start, 0);
+    if end <= now || end > latest_extension(calendar, now) {
         return Err(invalid);
     }
     Ok(end)
+}
+
+/// The latest an extension made at `now` reaches: the end of the platform's day
+/// [`sanhu_core::card::EXTENSION_DAYS_MAX`] days after today.
+fn latest_extension(calendar: &sanhu_core::PlatformCalendar, now: Timestamp) -> Timestamp {
+    sanhu_core::card::days_end(calendar, now, sanhu_core::card::EXTENSION_DAYS_MAX)
 }

@@ -17,6 +17,7 @@
 //! | `codes.rs` | redemption codes: generated (shown once, kept as keyed hashes), redeemed once, bound in bulk |
 //! | `money.rs` | recharges, payments with the discount (or with a checkout quote), refunds; a card's transactions |
 //! | `coupons.rs` | coupon templates, coupons issued to members' wallets, the checkout quote |
+//! | `reports.rs` | the card liability report of a day, by type and issuing merchant |
 //! | `documents.rs` | how each record's JSON document is kept |
 //! | `error.rs` | the card's rejection codes |
 //!
@@ -49,6 +50,7 @@ mod documents;
 mod error;
 mod life;
 mod money;
+mod reports;
 mod types;
 
 use sanhu_core::card::CardOwner;
@@ -68,8 +70,9 @@ pub use coupons::{
     QUOTE_VALID_SECONDS,
 };
 pub use error::*;
-pub use life::{CancelRefund, CancelRequest, ReissueRequest, EXPIRY_PAGE_CARDS};
+pub use life::{CancelRefund, CancelRequest, Extension, ReissueRequest, EXPIRY_PAGE_CARDS};
 pub use money::{CardPage, CardTransaction, CardTransactionKind, PaymentRequest, RechargeRequest, RefundRequest};
+pub use reports::{LiabilityLine, LiabilityReport, REPORT_STATUSES, REPORT_TYPES_MAX};
 pub use types::{CardType, NewCardType};
 
 /// The most items a page of a card list holds, and how many when the caller does not say.

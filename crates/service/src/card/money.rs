@@ -25,7 +25,7 @@
 
 use anyhow::anyhow;
 use sanhu_core::card::coupon::CouponError;
-use sanhu_core::card::{discounted, CardError, CardKind, CardOwner};
+use sanhu_core::card::{discounted, CardError, CardKind, CardOwner, CardStatus};
 use sanhu_core::id::QuoteId;
 use sanhu_core::id::{ClientId, MemberId};
 use sanhu_core::party::product::PlatformProduct;
@@ -159,6 +159,12 @@ pub struct CardTransaction {
     pub successor: Option<String>,
     /// A cancellation: how its balance was refunded (`wallet`, `cash`, `none`).
     pub refund_method: Option<String>,
+    /// A refund of a payment whose card was re-issued since: the card that received it (the last
+    /// of the card's successors), the record keeping the paying card's number.
+    pub refunded_to_card: Option<String>,
+    /// A refund of a payment whose card (or its last successor) was cancelled since: the account
+    /// the cancellation refunded the card's balance to, which received it.
+    pub refunded_to_account: Option<AccountId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -192,6 +198,10 @@ struct TransactionDoc {
     successor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refund_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refunded_to_card: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refunded_to_account: Option<String>,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -241,6 +251,8 @@ impl CardTransaction {
             terminal_id: None,
             successor: None,
             refund_method: None,
+            refunded_to_card: None,
+            refunded_to_account: None,
         }
     }
 
@@ -273,6 +285,8 @@ impl CardTransaction {
                 terminal_id: self.terminal_id.clone(),
                 successor: self.successor.clone(),
                 refund_method: self.refund_method.clone(),
+                refunded_to_card: self.refunded_to_card.clone(),
+                refunded_to_account: self.refunded_to_account.map(|a| a.to_string()),
             }),
             created_at: self.created_at,
         }
@@ -317,6 +331,12 @@ impl CardTransaction {
             terminal_id: doc.terminal_id,
             successor: doc.successor,
             refund_method: doc.refund_method,
+            refunded_to_card: doc.refunded_to_card,
+            refunded_to_account: doc
+                .refunded_to_account
+                .as_deref()
+                .map(|a| AccountId::parse(a).ok_or_else(|| anyhow!("stored account {a:?}")))
+                .transpose()?,
         })
     }
 }
@@ -363,6 +383,17 @@ pub struct RefundRequest {
     pub order_number: OrderNumber,
     pub payment_number: OrderNumber,
     pub amount: i64,
+}
+
+/// The longest chain of re-issues a refund follows to the card that receives it.
+pub const REFUND_CHAIN_MAX: usize = 64;
+
+/// Where a refund of a card's payment is credited.
+enum RefundDestination {
+    /// The card, or its last successor.
+    Card(Box<super::Card>),
+    /// The wallet account a cancellation refunded the card's balance to.
+    Account(AccountId),
 }
 
 /// A page of a card's transactions, newest first.
@@ -722,14 +753,27 @@ impl Cards {
         }
         let receiver = payment.counter_account.ok_or_else(|| anyhow!("card payment {payment_id} has no receiver"))?;
         // The receiver pays the refund back, as a wallet refund's receiver does (its customer or
-        // account frozen, stopped from paying or closed: theirs), and the card may receive it.
+        // account frozen, stopped from paying or closed: theirs), and the card may receive it: the
+        // card, its last successor if it was re-issued, or where a cancellation sent its balance.
         self.wallets.account_may_pay(receiver).await?;
-        card.check_receives()?;
-        let moves = [Move { debit: receiver, credit: card.account_id, amount, code: CARD_REFUND_CODE }];
+        let destination = self.refund_destination(&card).await?;
+        let credit = match &destination {
+            RefundDestination::Card(to) => to.account_id,
+            RefundDestination::Account(account) => *account,
+        };
+        let moves = [Move { debit: receiver, credit, amount, code: CARD_REFUND_CODE }];
         let chain = posted_chain(&moves, &id, "refund", number);
         let refund = CardTransaction {
             counter_account: Some(receiver),
             payment_number: Some(request.payment_number.as_str().to_owned()),
+            refunded_to_card: match &destination {
+                RefundDestination::Card(to) if to.number != card.number => Some(to.number.clone()),
+                _ => None,
+            },
+            refunded_to_account: match destination {
+                RefundDestination::Account(account) => Some(account),
+                RefundDestination::Card(_) => None,
+            },
             ..CardTransaction::in_flight(
                 &id,
                 CardTransactionKind::Refund,
@@ -750,6 +794,45 @@ impl Cards {
             };
         }
         self.settle(refund, Some(payment_id)).await
+    }
+
+    /// Where a refund to `card` goes: the card itself while it receives (active, frozen, lost or
+    /// expired); once re-issued, its successor, following the chain of successors to the last; once
+    /// cancelled (it, or the last successor), the account the cancellation refunded its balance to,
+    /// if that was the member's wallet (409 `card_refund_no_destination` for a balance paid in cash
+    /// or a card that held none). The chain is at most [`REFUND_CHAIN_MAX`] re-issues long.
+    async fn refund_destination(&self, card: &super::Card) -> Result<RefundDestination, CardFailure> {
+        let mut current = card.clone();
+        for _ in 0..=REFUND_CHAIN_MAX {
+            match current.status {
+                CardStatus::Reissued => {
+                    let next = current
+                        .replaced_by
+                        .clone()
+                        .ok_or_else(|| anyhow!("re-issued card {} names no successor", current.number))?;
+                    // The successor is the same owner's: reached as the card was.
+                    current = self.load_card(&next, None).await?;
+                }
+                CardStatus::Cancelled => {
+                    let closing = current
+                        .closing
+                        .as_ref()
+                        .ok_or_else(|| anyhow!("cancelled card {} has no closing", current.number))?;
+                    if closing.method.as_deref() != Some("wallet") {
+                        return Err(CardError::RefundNoDestination.into());
+                    }
+                    let account = AccountId::parse(&closing.to)
+                        .ok_or_else(|| anyhow!("stored closing account {:?}", closing.to))?;
+                    self.wallets.account_may_receive(account, PlatformProduct::MemberCards).await?;
+                    return Ok(RefundDestination::Account(account));
+                }
+                _ => {
+                    current.check_receives()?;
+                    return Ok(RefundDestination::Card(Box::new(current)));
+                }
+            }
+        }
+        Err(anyhow!("card {} is re-issued more than {REFUND_CHAIN_MAX} times over", card.number).into())
     }
 
     /// A card's transactions, newest first, a page at a time.

@@ -67,7 +67,7 @@ impl CardType {
         }
     }
 
-    fn restore(stored: StoredCardType) -> anyhow::Result<CardType> {
+    pub(crate) fn restore(stored: StoredCardType) -> anyhow::Result<CardType> {
         let doc: TypeDoc = decode(&stored.data, "card type")?;
         Ok(CardType {
             id: CardTypeId::parse(&stored.id).ok_or_else(|| anyhow!("stored card type id {:?}", stored.id))?,

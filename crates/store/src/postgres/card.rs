@@ -895,18 +895,111 @@ impl CardStore for PostgresStore {
         rows.iter().map(card_row).collect()
     }
 
-    async fn take_segment_serial(&self, segment_id: &str) -> anyhow::Result<Option<i64>> {
+    async fn card_transaction_totals(
+        &self,
+        owners: Option<Vec<String>>,
+        from: Option<Timestamp>,
+        until: Timestamp,
+        limit: u32,
+    ) -> anyhow::Result<Vec<CardTransactionTotal>> {
+        let (from, until, limit) = (from.map_or(i64::MIN, Timestamp::nanos), until.nanos(), i64::from(limit));
+        let mut values: Vec<&(dyn ToSql + Sync)> = vec![&from, &until, &limit];
+        let mut sql = format!(
+            "SELECT c.type_id, c.owner, {TOTAL_KIND} AS total_kind, SUM(t.amount)::BIGINT, COUNT(*) \
+             FROM card_transactions t JOIN cards c ON c.number = t.card_number \
+             WHERE t.status = 'succeeded' AND t.created_at >= $1 AND t.created_at < $2"
+        );
+        if let Some(owners) = &owners {
+            sql.push_str(" AND c.owner = ANY($4)");
+            values.push(owners);
+        }
+        sql.push_str(" GROUP BY c.type_id, c.owner, total_kind ORDER BY c.type_id, c.owner, total_kind LIMIT $3");
         let conn = self.inner.general.get().await?;
-        let row = conn
-            .client
-            .query_opt(
+        let rows = conn.client.query(&sql, &values).await.context("total card transactions")?;
+        rows.iter()
+            .map(|r| {
+                Ok(CardTransactionTotal {
+                    type_id: r.try_get(0)?,
+                    owner: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    amount: r.try_get(3)?,
+                    count: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn card_status_counts(
+        &self,
+        owners: Option<Vec<String>>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<CardStatusCount>> {
+        let limit = i64::from(limit);
+        let mut values: Vec<&(dyn ToSql + Sync)> = vec![&limit];
+        let mut sql = "SELECT type_id, owner, status, COUNT(*) FROM cards WHERE TRUE".to_owned();
+        if let Some(owners) = &owners {
+            sql.push_str(" AND owner = ANY($2)");
+            values.push(owners);
+        }
+        sql.push_str(" GROUP BY type_id, owner, status ORDER BY type_id, owner, status LIMIT $1");
+        let conn = self.inner.general.get().await?;
+        let rows = conn.client.query(&sql, &values).await.context("count cards")?;
+        rows.iter()
+            .map(|r| {
+                Ok(CardStatusCount {
+                    type_id: r.try_get(0)?,
+                    owner: r.try_get(1)?,
+                    status: r.try_get(2)?,
+                    count: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_card_reissued(
+        &self,
+        card: &StoredCard,
+        expected: i64,
+        segment_id: &str,
+        serial: i64,
+    ) -> anyhow::Result<ReissueMark> {
+        let k = card;
+        let mut conn = self.inner.general.get().await?;
+        let tx = conn.client.transaction().await?;
+        // A concurrent mark of the same serial waits for the row and then finds it moved on.
+        let taken = tx
+            .execute(
                 "UPDATE card_segments SET next_serial = next_serial + 1 \
-                 WHERE id = $1 AND next_serial <= last_serial RETURNING next_serial - 1",
-                &[&segment_id],
+                 WHERE id = $1 AND next_serial = $2 AND next_serial <= last_serial",
+                &[&segment_id, &serial],
             )
             .await
             .context("take a segment's serial")?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        if taken != 1 {
+            return Ok(ReissueMark::SerialTaken);
+        }
+        let updated = tx
+            .execute(
+                "UPDATE cards SET member_id = $2, status = $3, version = $4, data = $5, blocks_pending_since = $7, \
+                 valid_until = $8 WHERE number = $1 AND version = $6",
+                &[
+                    &k.number,
+                    &k.member_id,
+                    &k.status,
+                    &k.version,
+                    &k.data,
+                    &expected,
+                    &k.blocks_pending_since.map(Timestamp::nanos),
+                    &k.valid_until.map(Timestamp::nanos),
+                ],
+            )
+            .await
+            .with_context(|| format!("mark card {} re-issued", k.number))?;
+        if updated != 1 {
+            return Ok(ReissueMark::CardChanged);
+        }
+        tx.commit().await?;
+        Ok(ReissueMark::Marked)
     }
 
     async fn create_card_transaction(

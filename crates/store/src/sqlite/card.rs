@@ -152,6 +152,18 @@ fn page_sql(
     (sql, values)
 }
 
+/// Adds `AND <column> IN (owners)` (nothing matches for none) when owners are given.
+fn owners_filter(sql: &mut String, values: &mut Vec<Value>, owners: &Option<Vec<String>>, column: &str) {
+    if let Some(owners) = owners {
+        if owners.is_empty() {
+            sql.push_str(" AND 0");
+        } else {
+            sql.push_str(&format!(" AND {column} IN ({})", vec!["?"; owners.len()].join(", ")));
+            values.extend(owners.iter().map(|o| Value::Text(o.clone())));
+        }
+    }
+}
+
 /// Marks up to [`EXPIRED_CODES_RELEASED_MAX`] of the batch's unused codes expired at `at` as
 /// `expired`, giving their cards back to the batch's sales.
 fn release_expired_codes(tx: &rusqlite::Transaction<'_>, batch_id: &str, at: Timestamp) -> anyhow::Result<()> {
@@ -874,16 +886,100 @@ impl CardStore for SqliteStore {
         .await
     }
 
-    async fn take_segment_serial(&self, segment_id: &str) -> anyhow::Result<Option<i64>> {
-        let id = segment_id.to_owned();
+    async fn card_transaction_totals(
+        &self,
+        owners: Option<Vec<String>>,
+        from: Option<Timestamp>,
+        until: Timestamp,
+        limit: u32,
+    ) -> anyhow::Result<Vec<CardTransactionTotal>> {
+        self.read(move |c| {
+            let mut values =
+                vec![Value::Integer(from.map_or(i64::MIN, Timestamp::nanos)), Value::Integer(until.nanos())];
+            let mut sql = format!(
+                "SELECT c.type_id, c.owner, {TOTAL_KIND} AS total_kind, SUM(t.amount), COUNT(*) \
+                 FROM card_transactions t JOIN cards c ON c.number = t.card_number \
+                 WHERE t.status = 'succeeded' AND t.created_at >= ? AND t.created_at < ?"
+            );
+            owners_filter(&mut sql, &mut values, &owners, "c.owner");
+            sql.push_str(" GROUP BY c.type_id, c.owner, total_kind ORDER BY c.type_id, c.owner, total_kind LIMIT ?");
+            values.push(Value::Integer(i64::from(limit)));
+            let mut statement = c.prepare_cached(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), |r| {
+                Ok(CardTransactionTotal {
+                    type_id: r.get(0)?,
+                    owner: r.get(1)?,
+                    kind: r.get(2)?,
+                    amount: r.get(3)?,
+                    count: r.get(4)?,
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to total card transactions")
+        })
+        .await
+    }
+
+    async fn card_status_counts(
+        &self,
+        owners: Option<Vec<String>>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<CardStatusCount>> {
+        self.read(move |c| {
+            let mut values = Vec::new();
+            let mut sql = "SELECT type_id, owner, status, COUNT(*) FROM cards WHERE 1".to_owned();
+            owners_filter(&mut sql, &mut values, &owners, "owner");
+            sql.push_str(" GROUP BY type_id, owner, status ORDER BY type_id, owner, status LIMIT ?");
+            values.push(Value::Integer(i64::from(limit)));
+            let mut statement = c.prepare_cached(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), |r| {
+                Ok(CardStatusCount { type_id: r.get(0)?, owner: r.get(1)?, status: r.get(2)?, count: r.get(3)? })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>().context("failed to count cards")
+        })
+        .await
+    }
+
+    async fn mark_card_reissued(
+        &self,
+        card: &StoredCard,
+        expected: i64,
+        segment_id: &str,
+        serial: i64,
+    ) -> anyhow::Result<ReissueMark> {
+        let (k, segment_id) = (card.clone(), segment_id.to_owned());
         self.write(move |c| {
-            c.prepare_cached(
-                "UPDATE card_segments SET next_serial = next_serial + 1 \
-                 WHERE id = ?1 AND next_serial <= last_serial RETURNING next_serial - 1",
-            )?
-            .query_row([id], |r| r.get(0))
-            .optional()
-            .context("failed to take a segment's serial")
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let taken = tx
+                .prepare_cached(
+                    "UPDATE card_segments SET next_serial = next_serial + 1 \
+                     WHERE id = ?1 AND next_serial = ?2 AND next_serial <= last_serial",
+                )?
+                .execute(params![segment_id, serial])
+                .context("failed to take a segment's serial")?;
+            if taken != 1 {
+                return Ok(ReissueMark::SerialTaken);
+            }
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE cards SET member_id = ?2, status = ?3, version = ?4, data = ?5, \
+                     blocks_pending_since = ?7, valid_until = ?8 WHERE number = ?1 AND version = ?6",
+                )?
+                .execute(params![
+                    k.number,
+                    k.member_id,
+                    k.status,
+                    k.version,
+                    k.data,
+                    expected,
+                    k.blocks_pending_since.map(Timestamp::nanos),
+                    k.valid_until.map(Timestamp::nanos)
+                ])
+                .with_context(|| format!("failed to mark card {} re-issued", k.number))?;
+            if updated != 1 {
+                return Ok(ReissueMark::CardChanged);
+            }
+            tx.commit()?;
+            Ok(ReissueMark::Marked)
         })
         .await
     }

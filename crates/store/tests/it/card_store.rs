@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use sanhu_core::Timestamp;
 use sanhu_store::card::{
-    BatchAllocation, CardInsert, CardStore, CounterAdd, StoredCard, StoredCardBatch, StoredCardSegment,
+    BatchAllocation, CardInsert, CardStore, CounterAdd, ReissueMark, StoredCard, StoredCardBatch, StoredCardSegment,
     StoredCardTransaction, StoredCardType,
 };
 use sanhu_store::on_both_backends;
@@ -322,4 +322,55 @@ on_both_backends!(cards_with_blocks_pending_are_found_until_cleared, |db| {
     assert_eq!(db.store.card("2").await.unwrap().unwrap().blocks_pending_since, Some(at(10)));
     assert!(db.store.update_card(&StoredCard { version: 3, ..card("2", None) }, 2).await.unwrap());
     assert!(db.store.cards_blocks_pending(at(11), 10).await.unwrap().is_empty());
+});
+
+on_both_backends!(a_cards_reissue_takes_its_serial_in_its_own_write_and_a_refused_one_takes_none, |db| {
+    let other = db.open_another().await;
+    assert!(db.store.create_card_segment(&segment("csg_r", "8607", 0, 2), same_prefix_overlap).await.unwrap());
+    let card = StoredCard {
+        number: "1".to_owned(),
+        batch_id: "cbt_a".to_owned(),
+        type_id: "ctp_1".to_owned(),
+        owner: "platform".to_owned(),
+        member_id: None,
+        account_id: "acc_1".to_owned(),
+        status: "active".to_owned(),
+        version: 1,
+        data: "{}".to_owned(),
+        created_at: at(0),
+        blocks_pending_since: None,
+        valid_until: None,
+    };
+    db.store.create_card(&card, &transaction("sale_1", "sale", 0)).await.unwrap();
+    let next =
+        |store: sanhu_store::Store| async move { store.card_segment("csg_r").await.unwrap().unwrap().next_serial };
+    let marked = |version: i64| StoredCard { status: "reissued".to_owned(), version, ..card.clone() };
+
+    // The card changed meanwhile (a stale version): nothing written, the serial not taken.
+    assert_eq!(db.store.mark_card_reissued(&marked(3), 2, "csg_r", 0).await.unwrap(), ReissueMark::CardChanged);
+    assert_eq!(next(db.store.clone()).await, 0);
+    assert_eq!(db.store.card("1").await.unwrap().unwrap().status, "active");
+    // Not the next serial: nothing written.
+    assert_eq!(db.store.mark_card_reissued(&marked(2), 1, "csg_r", 1).await.unwrap(), ReissueMark::SerialTaken);
+    assert_eq!(next(db.store.clone()).await, 0);
+
+    // Two instances mark the card with the same serial at once: one does, the other writes nothing.
+    let (a, b) = (db.store.clone(), other.clone());
+    let (one, two) = (marked(2), marked(2));
+    let (x, y) = tokio::join!(async move { a.mark_card_reissued(&one, 1, "csg_r", 0).await.unwrap() }, async move {
+        b.mark_card_reissued(&two, 1, "csg_r", 0).await.unwrap()
+    });
+    let mut outcomes = [x, y];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert!(
+        outcomes == [ReissueMark::Marked, ReissueMark::SerialTaken]
+            || outcomes == [ReissueMark::CardChanged, ReissueMark::Marked],
+        "{outcomes:?}"
+    );
+    assert_eq!(next(db.store.clone()).await, 1);
+    assert_eq!(db.store.card("1").await.unwrap().unwrap().status, "reissued");
+    // A full segment gives nothing.
+    let full = |version: i64| StoredCard { number: "2".to_owned(), version, ..card.clone() };
+    db.store.create_card(&full(1), &transaction("sale_2", "sale", 0)).await.unwrap();
+    assert_eq!(db.store.mark_card_reissued(&full(2), 1, "csg_r", 3).await.unwrap(), ReissueMark::SerialTaken);
 });
