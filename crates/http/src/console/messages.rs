@@ -408,6 +408,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("cycle_t1", "T+1（工作日次日结算）", "T+1 (next business day)"),
     ("cycle_d1", "D+1（自然日次日结算）", "D+1 (next day)"),
     ("cycle_d0", "D+0（当日结算）", "D+0 (same day)"),
+    ("cycle_daily", "按日", "daily"),
+    ("cycle_monthly", "按月", "monthly"),
     ("skind_corporate", "对公账户", "Corporate account"),
     ("skind_personal_card", "个人银行卡", "Personal bank card"),
     ("verif_verified", "✓ 已验证", "✓ verified"),
