@@ -27,6 +27,8 @@ const certificate = process.env.SANHU_CONSOLE_CERTIFICATE;
 const signing = process.env.SANHU_CONSOLE_SIGNING;
 const coupon = process.env.SANHU_CONSOLE_COUPON;
 const hook = process.env.SANHU_CONSOLE_HOOK;
+const card = process.env.SANHU_CONSOLE_CARD;
+const store = process.env.SANHU_CONSOLE_STORE;
 const shots = process.env.SANHU_CONSOLE_SCREENSHOTS;
 const executablePath = process.env.SANHU_CHROMIUM || "/usr/bin/chromium";
 assert.ok(url && username && password && phone && member, "run.sh sets the server, the staff member and the member");
@@ -527,7 +529,7 @@ test("marketing issues a coupon to the member, shown in its coupon wallet; custo
   await service.context.close();
 });
 
-test("finance resends a webhook delivery and disables then enables the endpoint; customer service only reads", async () => {
+test("finance resends a webhook delivery and disables then enables the endpoint; customer service is refused", async () => {
   const { context, page } = await signIn(username);
   await page.getByRole("navigation").getByRole("link", { name: "Webhook 通知" }).click();
   await page.getByRole("heading", { name: "Webhook 通知地址" }).waitFor();
@@ -546,9 +548,107 @@ test("finance resends a webhook delivery and disables then enables the endpoint;
   await shot(page, "webhook");
   await context.close();
 
+  // Customer service holds wallet:read, but webhooks are not its work: no menu, and refused.
   const service = await signIn("kefu");
+  assert.equal(await service.page.getByRole("navigation").getByRole("link", { name: "Webhook 通知" }).count(), 0);
   await service.page.goto(`${url}/console/webhooks/${hook}`);
-  await service.page.getByRole("cell", { name: "webhook.test" }).waitFor();
-  assert.equal(await service.page.getByRole("button", { name: /重新投递|停用|启用/ }).count(), 0, "customer service acts on none");
+  await service.page.getByText("无权访问").first().waitFor();
+  assert.equal(await service.page.getByRole("cell", { name: "webhook.test" }).count(), 0);
   await service.context.close();
+});
+
+/** Yesterday in the platform's time zone (Asia/Shanghai, UTC+8): a closed daily period. */
+function platformYesterday() {
+  return new Date(Date.now() + 8 * 3600 * 1000 - 86400 * 1000).toISOString().slice(0, 10);
+}
+
+test("a settlement adjustment is approved by a second staff member, carried by the statement issued, confirmed", async () => {
+  const finance = await signIn(username);
+  let page = finance.page;
+  await page.getByRole("navigation").getByRole("link", { name: "商户结算" }).click();
+  await page.getByRole("heading", { name: "商户结算单" }).waitFor();
+  assert.equal(await page.locator("table").count(), 0, "nothing is listed before a merchant is given");
+  await page.getByLabel("商户编号").fill(partner1);
+  await page.getByRole("button", { name: "查询" }).click();
+  await page.getByText("没有符合条件的记录。").waitFor();
+  await page.getByLabel("金额（元，可为负）").fill("15.00");
+  await page.getByLabel("原因", { exact: true }).fill("活动补贴");
+  await page.getByRole("button", { name: "提交复核" }).click();
+  await page.getByText("已提交，等待另一位人员复核").waitFor();
+  const checker = await signIn("zhao.min");
+  await approveOn(checker.page, "settlement-adjustments");
+  await checker.page.getByText("已完成").first().waitFor();
+  await checker.context.close();
+
+  await page.goto(`${url}/console/settlements?merchant=${partner1}`);
+  await page.getByLabel("结算期（YYYY-MM 或 YYYY-MM-DD）", { exact: true }).last().fill(platformYesterday());
+  await page.getByRole("button", { name: "出具结算单" }).click();
+  await page.getByRole("heading", { name: /结算单 S000001/ }).waitFor();
+  await page.getByRole("cell", { name: "调整" }).waitFor();
+  await page.locator("dd.money").getByText("¥15.00").first().waitFor();
+  await shot(page, "settlement");
+  await page.getByRole("button", { name: /代商户确认/ }).click();
+  await page.getByText("已确认").first().waitFor();
+  await page.getByRole("link", { name: "商户结算单" }).first().click();
+  await page.getByRole("cell", { name: "S000001" }).waitFor();
+  await shot(page, "settlements");
+  await finance.context.close();
+
+  // Neither customer service nor marketing sees settlements, nor reaches them.
+  const service = await signIn("kefu");
+  assert.equal(await service.page.getByRole("navigation").getByRole("link", { name: "商户结算" }).count(), 0);
+  await service.page.goto(`${url}/console/settlements/${partner1}/S000001`);
+  await service.page.getByText("无权访问").first().waitFor();
+  await service.context.close();
+});
+
+test("a card is reported lost and re-issued after confirming; the two cards link each other", async () => {
+  const { context, page } = await signIn(username);
+  await page.goto(`${url}/console/cards`);
+  await page.getByLabel("卡号").fill(card);
+  await page.getByRole("button", { name: "按卡号查找" }).click();
+  await page.getByRole("heading", { name: new RegExp(`会员卡 ${card}`) }).waitFor();
+  await page.locator("#lost-reason").fill("会员钱包丢失");
+  // The box unticked, the browser does not send the form.
+  await page.getByRole("button", { name: /挂失/ }).click();
+  assert.match(page.url(), new RegExp(`/console/cards/${card}$`));
+  await page.locator("#lost-confirm").check();
+  await page.getByRole("button", { name: /挂失/ }).click();
+  await page.getByText("✓ 已完成").waitFor();
+  await page.getByText("已挂失").first().waitFor();
+  await page.locator("#reissue-reason").fill("补办新卡");
+  await page.locator("#reissue-confirm").check();
+  await page.getByRole("button", { name: "补卡" }).click();
+  await page.getByText("本卡是补卡，原卡：").waitFor();
+  assert.ok(!page.url().includes(card), "the new card's page");
+  await shot(page, "card-reissued");
+  await page.getByRole("link", { name: card }).click();
+  await page.getByText("本卡已补卡，新卡：").waitFor();
+  await page.getByText("已补卡（作废）").first().waitFor();
+  await shot(page, "card-old");
+  await context.close();
+});
+
+test("a store's own settings are set: payment methods and the pay-password-free threshold", async () => {
+  const { context, page } = await signIn("yun.ying");
+  await page.goto(`${url}/console/merchants/${partner1}`);
+  await page.getByRole("link", { name: /门店与终端/ }).click();
+  await page.getByRole("link", { name: store }).click();
+  await page.getByRole("heading", { name: /门店: 朝阳店/ }).waitFor();
+  await page.getByLabel("付款码").check();
+  await page.getByLabel("会员卡").check();
+  await page.getByLabel(/免密支付额度（元/).fill("50");
+  await page.getByRole("button", { name: "保存" }).click();
+  await page.getByText("✓ 已完成").waitFor();
+  await page.getByRole("cell", { name: "¥50.00" }).first().waitFor();
+  await page.getByLabel("设备序列号").fill("SN-0001");
+  await page.getByRole("button", { name: "增加终端" }).click();
+  await page.getByRole("cell", { name: "SN-0001" }).waitFor();
+  await shot(page, "store");
+  // On a phone's width the store's tables scroll in their box; the page does not scroll sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than the screen`);
+  await shot(page, "store-phone");
+  await context.close();
 });

@@ -2,8 +2,8 @@
 # The operations console in a real browser: starts `sanhu serve` on SQLite in a temporary directory,
 # makes staff members of several roles (`sanhu staff create`), a member with money in its wallet, a
 # withdrawal waiting for review, a payment and its refund, an enterprise merchant under review, two
-# channel partners and an agent under one of them, a card batch, a coupon template and a webhook
-# endpoint with a test event (`sanhu call`), then runs console.test.mjs (node's test runner) in Debian's Chromium through playwright-core (no
+# channel partners and an agent under one of them, a card batch, a coupon template, a webhook
+# endpoint with a test event, a card sold and activated and a store (`sanhu call`), then runs console.test.mjs (node's test runner) in Debian's Chromium through playwright-core (no
 # browser download). Screenshots go to docs/console/ (SANHU_CONSOLE_SCREENSHOTS to change it; empty:
 # none). For CI (.ci/run) and by hand:
 #
@@ -161,6 +161,15 @@ BATCH="$(call POST /v1/card-batches --data "{\"type_id\":\"$CARD_TYPE\",\"segmen
 COUPON="$(call POST /v1/coupon-templates --data '{"name":"满80减20","kind":"threshold","amount":2000,"threshold":8000,"validity":{"days_from_issue":30},"quantity":100,"stacking":"coupon_then_discount"}' | json '["id"]')"
 HOOK="$(call POST /v1/webhooks --data '{"url":"https://hooks.example.invalid/sanhu","events":["payment.paid","payment.refunded"],"description":"门店通知"}' | json '["id"]')"
 call POST "/v1/webhooks/$HOOK/test" --data '{}' > /dev/null
+# A card sold and activated from a second batch (approved by marketing, then finance), to be reported
+# lost and re-issued; a store of the first channel partner, whose settings staff set.
+BATCH2="$(call POST /v1/card-batches --data "{\"type_id\":\"$CARD_TYPE\",\"segment_id\":\"$SEGMENT\",\"channel\":\"store\",\"quantity\":10}" | json '["id"]')"
+for who in mei.lin li.wei; do
+  SANHU_STAFF_PASSWORD="$PASSWORD" call --staff "$who" POST "/v1/card-batches/$BATCH2/approve" --data '{}' > /dev/null
+done
+CARD="$(call POST /v1/cards --data "{\"order_number\":\"SK-2026-0001\",\"batch_id\":\"$BATCH2\",\"payment_channel\":\"alipay\"}" | json '["number"]')"
+call POST "/v1/cards/$CARD/activate" --data '{}' > /dev/null
+STORE="$(call POST "/v1/merchants/$PARTNER1/stores" --data '{"name":"朝阳店","address":"北京市朝阳区某某路2号"}' | json '["id"]')"
 
 say "the browser tests"
 cd "$HERE"
@@ -169,7 +178,7 @@ SANHU_CONSOLE_URL="http://127.0.0.1:$PORT" SANHU_CONSOLE_USER=li.wei SANHU_CONSO
   SANHU_CONSOLE_MERCHANT="$MERCHANT" SANHU_CONSOLE_BATCH="$BATCH" SANHU_CONSOLE_DB="$WORK/sanhu.db" \
   SANHU_CONSOLE_PARTNER1="$PARTNER1" SANHU_CONSOLE_PARTNER2="$PARTNER2" SANHU_CONSOLE_AGENT="$AGENT" \
   SANHU_CONSOLE_CERTIFICATE="$ID_CARD" SANHU_CONSOLE_SIGNING="$PARTNER2" \
-  SANHU_CONSOLE_COUPON="$COUPON" SANHU_CONSOLE_HOOK="$HOOK" \
+  SANHU_CONSOLE_COUPON="$COUPON" SANHU_CONSOLE_HOOK="$HOOK" SANHU_CONSOLE_CARD="$CARD" SANHU_CONSOLE_STORE="$STORE" \
   SANHU_CHROMIUM="$CHROMIUM" timeout 300 node --test --test-concurrency=1 console.test.mjs || {
     status=$?
     # What the server said is what a failed page usually needs to be understood.

@@ -72,6 +72,13 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             ("server", "hold_expiry_interval_ms", config.hold_expiry_interval_ms.to_string(), false),
             ("server", "dormancy_interval_s", config.dormancy_interval_s.to_string(), false),
             ("server", "recharge_compensation_interval_s", config.recharge_compensation_interval_s.to_string(), false),
+            (
+                "wallet",
+                "channel_status_allow_private_targets",
+                config.channel_status.allow_private_targets.to_string(),
+                false,
+            ),
+            ("wallet", "channel_status_allow_plain_http", config.channel_status.allow_plain_http.to_string(), false),
         ]);
     state.wallets().ensure_platform_accounts().await?;
     // Made, or sealed under the current data key when an older version kept it in the clear, before

@@ -181,6 +181,43 @@ impl StaffRole {
     }
 }
 
+/// A part of the back office that a role's scopes alone do not decide: every role reads wallets
+/// (`wallet:read`) and the back office (`admin:read`) for its work, but not every role's work is the
+/// webhooks' deliveries (what the platform sends its clients) or merchants' settlement statements
+/// (what the platform owes them). A staff request to a route of an area its role does not reach is
+/// refused as if the scope were missing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum StaffArea {
+    /// Every API client's webhook endpoints, deliveries and attempts.
+    Webhooks,
+    /// Merchants' settlement statements, their payouts and staff's settlement adjustments.
+    Settlements,
+}
+
+impl StaffArea {
+    pub const ALL: &'static [StaffArea] = &[StaffArea::Webhooks, StaffArea::Settlements];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffArea::Webhooks => "webhooks",
+            StaffArea::Settlements => "settlements",
+        }
+    }
+}
+
+impl StaffRole {
+    /// Whether the role reaches the area: webhooks are the technical side's and finance's (who resend
+    /// and disable), settlements finance's and the auditor's (who reads them); customer service and
+    /// marketing reach neither.
+    pub fn reaches(self, area: StaffArea) -> bool {
+        use StaffRole::*;
+        match area {
+            StaffArea::Webhooks => matches!(self, SuperAdmin | Finance | Operations),
+            StaffArea::Settlements => matches!(self, SuperAdmin | Finance | Auditor),
+        }
+    }
+}
+
 /// Whether a staff account may sign in. A disabled account's sessions are ended when it is disabled.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum StaffStatus {

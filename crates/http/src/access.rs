@@ -62,6 +62,20 @@ pub async fn check(State(state): State<AppState>, request: Request, next: Next) 
             format!("{method} {route} needs the scope {scope}; this client holds: {held}"),
         ));
     }
+    if let (Some(role), Some(area)) =
+        (request.extensions().get::<sanhu_core::staff::StaffRole>(), crate::routes::staff_area(&route))
+    {
+        if !role.reaches(area) {
+            return Err(ApiError::new(
+                code::SCOPE_MISSING,
+                format!(
+                    "{method} {route} is of the {} area, which the role {} does not reach",
+                    area.as_str(),
+                    role.as_str()
+                ),
+            ));
+        }
+    }
     let Some(member) = client.bound_to else {
         return Ok(next.run(request).await);
     };

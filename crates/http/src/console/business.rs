@@ -189,6 +189,8 @@ pub(super) async fn merchant(visit: Visit, Path(id): Path<String>) -> Response {
             "may_review": me.may(REVIEW_MERCHANT),
             "may_set_status": me.may(MERCHANT_STATUS),
             "may_move": me.may(MOVE_MERCHANT),
+            "may_read_stores": me.may(super::settlements::LIST_STORES),
+            "may_read_settlements": me.may(super::settlements::LIST_STATEMENTS),
             "level_name": level_name,
             "parent": parent,
             "children": children,

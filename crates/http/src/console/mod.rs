@@ -23,12 +23,14 @@
 
 mod admin;
 mod business;
+mod card_life;
 mod coupons;
 pub(crate) mod export;
 pub mod messages;
 mod parties;
 mod products;
 pub mod render;
+mod settlements;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -117,6 +119,23 @@ pub fn router() -> Router<AppState> {
         .route("/console/webhooks/{id}", get(webhooks::endpoint))
         .route("/console/webhooks/{id}/{action}", post(webhooks::set_enabled))
         .route("/console/webhooks/{id}/deliveries/{event_id}/resend", post(webhooks::resend))
+        .route("/console/settlements", get(settlements::statements))
+        .route("/console/settlements/{merchant}/issue", post(settlements::issue))
+        .route("/console/settlements/{merchant}/adjustments", post(settlements::adjust))
+        .route("/console/settlements/{merchant}/{number}", get(settlements::statement))
+        .route("/console/settlements/{merchant}/{number}/{action}", post(settlements::act))
+        .route("/console/merchants/{id}/stores", get(settlements::stores))
+        .route("/console/merchants/{id}/stores/{store}", get(settlements::store))
+        .route("/console/merchants/{id}/stores/{store}/{action}", post(settlements::act_on_store))
+        .route(
+            "/console/merchants/{id}/stores/{store}/terminals/{terminal}/disable",
+            post(settlements::disable_terminal),
+        )
+        .route("/console/card", get(card_life::find))
+        .route("/console/cards/{number}", get(card_life::card))
+        .route("/console/cards/{number}/{action}", post(card_life::act))
+        .route("/console/members/{id}/family-cards", get(card_life::family_cards))
+        .route("/console/family-cards/{id}/revoke", post(card_life::revoke_family_card))
         .route("/console/static/htmx.min.js", get(|| async { asset("text/javascript; charset=utf-8", HTMX) }))
         .route("/console/static/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
 }
@@ -141,6 +160,7 @@ const MENUS: &[Menu] = &[
     Menu { href: "/console/withdrawals", key: "nav_withdrawals", needs: Some(REVIEW_WITHDRAWAL) },
     Menu { href: "/console/cards", key: "nav_cards", needs: Some(business::LIST_BATCHES) },
     Menu { href: "/console/coupons", key: "nav_coupons", needs: Some(coupons::LIST_TEMPLATES) },
+    Menu { href: "/console/settlements", key: "nav_settlements", needs: Some(settlements::LIST_STATEMENTS) },
     Menu { href: "/console/products", key: "nav_products", needs: Some(products::LIST_PRODUCTS) },
     Menu { href: "/console/approvals", key: "nav_approvals", needs: Some(LIST_APPROVALS) },
     Menu { href: "/console/audit", key: "nav_audit", needs: Some(AUDIT_EVENTS) },
@@ -174,7 +194,11 @@ impl Me {
     /// Whether the role holds the scope the API route needs: the API's own rule.
     fn may(&self, (method, route): (&str, &str)) -> bool {
         let scope = required_scope(method, route);
-        self.scopes.iter().any(|s| s == scope.as_str())
+        let area_ok = match crate::routes::staff_area(route) {
+            Some(area) => sanhu_core::staff::StaffRole::parse(&self.role).is_ok_and(|role| role.reaches(area)),
+            None => true,
+        };
+        area_ok && self.scopes.iter().any(|s| s == scope.as_str())
     }
 }
 
@@ -735,6 +759,7 @@ async fn member(visit: Visit, Path(id): Path<String>) -> Response {
             "wallet": wallet_body,
             "may_set_status": me.may(ACCOUNT_STATUS),
             "may_read_bills": me.may(parties::MEMBER_BILLS),
+            "may_read_family_cards": me.may(card_life::FAMILY_CARDS),
             "may_read_customer": me.may(parties::GET_CUSTOMER),
             "may_read_coupon_templates": me.may(coupons::GET_TEMPLATE),
             "flow": flow,

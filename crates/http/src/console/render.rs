@@ -51,6 +51,12 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("webhooks.html", include_str!("templates/webhooks.html")),
     ("webhook.html", include_str!("templates/webhook.html")),
     ("webhook_status.html", include_str!("templates/webhook_status.html")),
+    ("settlements.html", include_str!("templates/settlements.html")),
+    ("settlement.html", include_str!("templates/settlement.html")),
+    ("stores.html", include_str!("templates/stores.html")),
+    ("store.html", include_str!("templates/store.html")),
+    ("card.html", include_str!("templates/card.html")),
+    ("family_cards.html", include_str!("templates/family_cards.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

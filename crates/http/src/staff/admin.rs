@@ -373,6 +373,8 @@ pub fn effective_settings(state: &AppState) -> Vec<Setting> {
         s("parties", "dormancy_days", json!(parties.dormancy.days())),
         s("parties", "merchants_per_customer_max", json!(parties.merchants_per_customer_max)),
         s("parties", "bill_period_closed_after_s", json!(parties.bill_period_closed_after_s)),
+        s("parties", "stores_per_merchant_max", json!(parties.stores_per_merchant_max)),
+        s("parties", "terminals_per_store_max", json!(parties.terminals_per_store_max)),
         s("wallet", "currency", json!(wallet.currency.to_string())),
         s("wallet", "recharge_expiry_s", json!(wallet.recharge_expiry_s)),
         s("wallet", "recharge_query_after_s", json!(wallet.recharge_query_after_s)),
@@ -382,6 +384,8 @@ pub fn effective_settings(state: &AppState) -> Vec<Setting> {
         s("wallet", "withdrawal_hold_timeout_s", json!(wallet.withdrawal_hold_timeout_s)),
         s("wallet", "adjustment_approval_from", json!(wallet.adjustment_approval_from)),
         s("wallet", "channels", json!(wallet.channels.len())),
+        s("wallet", "pay_password_free_max", json!(wallet.pay_password_free_max)),
+        s("wallet", "settlement_monthly_types", json!(wallet.settlement_monthly_types.join(", "))),
         s("staff", "session_idle_s", json!(staff.session.idle_s())),
         s("staff", "session_absolute_s", json!(staff.session.absolute_s())),
         s("staff", "login_failures_max", json!(staff.login.failures_max())),
@@ -393,6 +397,7 @@ pub fn effective_settings(state: &AppState) -> Vec<Setting> {
         s("webhooks", "poll_interval_ms", json!(webhooks.poll_interval_ms)),
         s("webhooks", "deliveries_at_once", json!(webhooks.deliveries_at_once)),
         s("webhooks", "attempt_timeout_ms", json!(webhooks.attempt_timeout_ms)),
+        s("webhooks", "retention_days", json!(webhooks.retention_days)),
     ]);
     settings
 }

@@ -18,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sanhu_core::scope::Scopes;
-use sanhu_core::staff::{StaffStatus, Username};
+use sanhu_core::staff::{StaffRole, StaffStatus, Username};
 use sanhu_core::Timestamp;
 use sanhu_service::audit::RequestRecord;
 use sanhu_service::clock;
@@ -81,13 +81,13 @@ pub async fn authenticate(state: &AppState, request: Request, next: Next) -> Res
     if let Some(approved) = parts.extensions.get::<ApprovedRequest>().cloned() {
         // Applied as the maker's request, with what the maker's role grants now: a maker disabled or
         // given a narrower role since is refused, and the approval records that.
-        let scopes = match state.staff.account(&approved.maker).await {
-            Ok(account) if account.status == StaffStatus::Active => account.role.scopes(),
-            Ok(_) | Err(StaffFailure::Rejected(_)) => Scopes::none(),
+        let (scopes, role) = match state.staff.account(&approved.maker).await {
+            Ok(account) if account.status == StaffStatus::Active => (account.role.scopes(), Some(account.role)),
+            Ok(_) | Err(StaffFailure::Rejected(_)) => (Scopes::none(), None),
             Err(failure) => return Err(ApiError::from(failure)),
         };
         let staff = AuthenticatedStaff { username: approved.maker, signed_in: None };
-        return Ok(run_as(staff, scopes, parts, body, next).await);
+        return Ok(run_as(staff, scopes, role, parts, body, next).await);
     }
 
     let token = session_token(&parts.headers).unwrap_or_default();
@@ -97,11 +97,24 @@ pub async fn authenticate(state: &AppState, request: Request, next: Next) -> Res
     }
     let body = read_limited(&parts.headers, body, state.config.body_bytes_max).await?;
     let scopes = signed_in.account.role.scopes();
+    let role = Some(signed_in.account.role);
     let staff = AuthenticatedStaff { username: signed_in.account.username.clone(), signed_in: Some(signed_in) };
-    Ok(run_as(staff, scopes, parts, Body::from(body), next).await)
+    Ok(run_as(staff, scopes, role, parts, Body::from(body), next).await)
 }
 
-async fn run_as(staff: AuthenticatedStaff, scopes: Scopes, mut parts: Parts, body: Body, next: Next) -> Response {
+/// Runs the request as the staff member: their scopes (and role, for the areas a role reaches, which
+/// the access layer checks) in place of a client's.
+async fn run_as(
+    staff: AuthenticatedStaff,
+    scopes: Scopes,
+    role: Option<StaffRole>,
+    mut parts: Parts,
+    body: Body,
+    next: Next,
+) -> Response {
+    if let Some(role) = role {
+        parts.extensions.insert(role);
+    }
     if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {
         context.set_client_id(&format!("staff:{}", staff.username));
     }

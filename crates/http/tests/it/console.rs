@@ -1449,11 +1449,24 @@ on_both_backends!(console_shows_webhook_endpoints_resends_a_delivery_and_disable
     assert!(refused.expect(StatusCode::CONFLICT).contains("webhook_disabled_by_client"), "{}", refused.text);
     app.api.post(&format!("/v1/webhooks/{id}/enable"), json!({})).await.assert_status(StatusCode::OK);
 
-    // Customer service reads them but acts on none: no buttons, and refused.
-    let mut service = app.signed_in("kefu").await;
-    let page = service.get(&format!("/console/webhooks/{id}")).await;
+    // Operations reads them but acts on none (no wallet:write): no buttons, and refused.
+    let mut operations = app.signed_in("yun.ying").await;
+    let page = operations.get(&format!("/console/webhooks/{id}")).await;
     let text = page.expect(StatusCode::OK);
     assert!(!text.contains("/resend\"") && !text.contains("/disable\""), "{text}");
+    operations.post(&format!("/console/webhooks/{id}/disable"), &[("key", "k0")]).await.expect(StatusCode::FORBIDDEN);
+    // Customer service holds wallet:read, but webhooks are not its work: no menu, every page and the
+    // API's own routes refused (scope_missing), whatever address is typed.
+    let mut service = app.signed_in("kefu").await;
+    let home = service.get("/console").await;
+    assert!(!home.expect(StatusCode::OK).contains("href=\"/console/webhooks\""), "{}", home.text);
+    for page in ["/console/webhooks".to_owned(), format!("/console/webhooks/{id}")] {
+        service.get(&page).await.expect(StatusCode::FORBIDDEN);
+    }
+    for route in ["/v1/webhooks".to_owned(), format!("/v1/webhooks/{id}/deliveries")] {
+        let refused = service.get(&route).await;
+        assert!(refused.expect(StatusCode::FORBIDDEN).contains("scope_missing"), "{}", refused.text);
+    }
     service.post(&format!("/console/webhooks/{id}/disable"), &[("key", "k1")]).await.expect(StatusCode::FORBIDDEN);
     service
         .post(&format!("/console/webhooks/{id}/deliveries/{event}/resend"), &[("key", "k2")])
@@ -1495,6 +1508,393 @@ on_both_backends!(console_shows_webhook_endpoints_resends_a_delivery_and_disable
             ("/v1/webhooks/{id}/disable", 200),
             ("/v1/webhooks/{id}/enable", 200),
             ("/v1/webhooks/{id}/enable", 409),
+        ]
+    );
+});
+
+/// The settlement tests' API (canteens settled monthly, two super admins: the maker and checker of
+/// adjustments) as the console's, with finance, customer service and marketing staff.
+async fn settlement_app(db: TestDatabase) -> App {
+    let api = crate::settlements::app(db).await;
+    let app = App { router: api.router.clone(), api };
+    for (name, role) in
+        [("li.wei", StaffRole::Finance), ("kefu", StaffRole::CustomerService), ("mei.lin", StaffRole::Marketing)]
+    {
+        app.hire(name, role).await;
+    }
+    app
+}
+
+on_both_backends!(console_issues_a_statement_confirms_it_pays_it_out_and_holds_an_adjustment_for_a_second, |db| {
+    use crate::settlements::{canteen, commit, employee, month};
+    let app = settlement_app(db).await;
+    let (last, start) = month(1);
+    let (_, a, receipts) = canteen(&app.api, 1).await;
+    let (_, b, _) = canteen(&app.api, 2).await;
+    let alice = employee(&app.api, "13800000001", start).await;
+    commit(
+        &app.api,
+        start,
+        &[(alice, receipts, 3_000, "pay", "M-1", "{}"), (alice, receipts, 1_250, "pay", "M-2", "{}")],
+    )
+    .await;
+    let mut finance = app.signed_in("li.wei").await;
+
+    // Search first: the form alone, then a merchant's statements (none yet), then the period issued.
+    let home = finance.get("/console").await;
+    assert!(home.expect(StatusCode::OK).contains("href=\"/console/settlements\""), "{}", home.text);
+    let empty = finance.get("/console/settlements").await;
+    let text = empty.expect(StatusCode::OK);
+    assert!(text.contains("商户结算单") && !text.contains("S000001") && !text.contains("没有符合条件"), "{text}");
+    let none = finance.get(&format!("/console/settlements?merchant={a}")).await;
+    assert!(none.expect(StatusCode::OK).contains("没有符合条件"), "{}", none.text);
+    let merchant = finance.get(&format!("/console/merchants/{a}")).await;
+    let text = merchant.expect(StatusCode::OK);
+    assert!(text.contains(&format!("/console/settlements?merchant={a}")), "{text}");
+    assert!(text.contains(&format!("/console/merchants/{a}/stores")), "{text}");
+    finance
+        .post(&format!("/console/settlements/{a}/issue"), &[("key", "i1"), ("period", &last)])
+        .await
+        .expect_redirect(&format!("/console/settlements/{a}/S000001?done=done"));
+    let found = finance.get(&format!("/console/settlements?merchant={a}&period={last}&status=issued")).await;
+    let text = found.expect(StatusCode::OK);
+    assert!(text.contains("S000001") && text.contains("已出具") && text.contains("¥42.50"), "{text}");
+    let filtered = finance.get(&format!("/console/settlements?merchant={a}&status=paid")).await;
+    assert!(!filtered.expect(StatusCode::OK).contains("S000001\""), "{}", filtered.text);
+
+    // The statement, its items; another merchant's number is absent (404), to read or to act on.
+    let detail = finance.get(&format!("/console/settlements/{a}/S000001")).await;
+    let text = detail.expect(StatusCode::OK);
+    assert!(text.contains("M-1") && text.contains("M-2") && text.contains("收款"), "{text}");
+    assert!(text.contains("/S000001/confirm\"") && text.contains("/S000001/dispute\""), "{text}");
+    finance.get(&format!("/console/settlements/{b}/S000001")).await.expect(StatusCode::NOT_FOUND);
+    finance
+        .post(&format!("/console/settlements/{b}/S000001/confirm"), &[("key", "x1")])
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    // Without the session's CSRF token nothing is done.
+    let forged =
+        finance.send("POST", &format!("/console/settlements/{a}/S000001/confirm"), &[("csrf", "forged")], &[]).await;
+    assert!(forged.expect(StatusCode::FORBIDDEN).contains("表单已失效"), "{}", forged.text);
+    let read = app.api.get(&format!("/v1/merchants/{a}/settlements/S000001")).await;
+    assert_eq!(read.assert_status(StatusCode::OK)["status"], "issued");
+
+    // Confirmed on the merchant's behalf, paid out to the bank: reviewed, then the channel's result.
+    finance
+        .post(&format!("/console/settlements/{a}/S000001/confirm"), &[("key", "c1")])
+        .await
+        .expect_redirect(&format!("/console/settlements/{a}/S000001?done=done"));
+    app.api.sign_products(&a, &["withdrawal"]).await;
+    let path = format!("/console/settlements/{a}/S000001");
+    finance
+        .post(&format!("{path}/payout"), &[("key", "p1"), ("to", "bank")])
+        .await
+        .expect_redirect(&format!("{path}?done=done"));
+    let page = finance.get(&path).await;
+    assert!(page.expect(StatusCode::OK).contains("待审核") && page.text.contains("/S000001/review\""), "{}", page.text);
+    finance
+        .post(&format!("{path}/review"), &[("key", "r1"), ("decision", "approve")])
+        .await
+        .expect_redirect(&format!("{path}?done=done"));
+    finance
+        .post(&format!("{path}/result"), &[("key", "x2"), ("result", "succeeded")])
+        .await
+        .expect_redirect(&format!("{path}?done=done"));
+    let page = finance.get(&path).await;
+    assert!(page.expect(StatusCode::OK).contains("已付款"), "{}", page.text);
+
+    // An adjustment waits for a second staff member; its maker may not approve it.
+    finance
+        .post(
+            &format!("/console/settlements/{a}/adjustments"),
+            &[("key", "a1"), ("amount", "-15"), ("reason", "少扣手续费")],
+        )
+        .await
+        .expect_redirect(&format!("/console/settlements?merchant={a}&done=held_for_approval"));
+    finance
+        .post(&format!("/console/settlements/{a}/adjustments"), &[("key", "a2"), ("amount", "1.234"), ("reason", "x")])
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let mut checker = app.signed_in(crate::merchants::CHECKER).await;
+    let queue = checker.get("/console/approvals").await;
+    let approval = first_approval(queue.expect(StatusCode::OK));
+    let own = finance.post(&format!("/console/approvals/{approval}/approve"), &[("key", "o1")]).await;
+    assert!(own.status.is_client_error(), "{}", own.text);
+    let approved = checker.post(&format!("/console/approvals/{approval}/approve"), &[("key", "o2")]).await;
+    assert!(approved.status.is_redirection(), "{}", approved.text);
+    let waiting = app.api.db.store.audit_events(&AuditQuery { limit: 500, ..AuditQuery::default() }).await.unwrap();
+    let adjusted: Vec<&str> = waiting
+        .iter()
+        .filter(|e| e.event.route == "/v1/merchants/{id}/settlement-adjustments" && e.event.status == 200)
+        .map(|e| e.event.actor.as_str())
+        .collect();
+    assert_eq!(adjusted, ["staff:li.wei"], "applied as its maker's request");
+
+    // Every action is the staff member's in the audit log.
+    let events = app
+        .api
+        .db
+        .store
+        .audit_events(&AuditQuery { actor: Some("staff:li.wei".into()), limit: 200, ..AuditQuery::default() })
+        .await
+        .unwrap();
+    let routes: Vec<(&str, u16)> = events
+        .iter()
+        .filter(|e| e.event.route.starts_with("/v1/merchants/{id}/settlements"))
+        .map(|e| (e.event.route.as_str(), e.event.status))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("/v1/merchants/{id}/settlements", 200),
+            ("/v1/merchants/{id}/settlements/{number}/confirm", 404),
+            ("/v1/merchants/{id}/settlements/{number}/confirm", 200),
+            ("/v1/merchants/{id}/settlements/{number}/payout", 200),
+            ("/v1/merchants/{id}/settlements/{number}/payout/review", 200),
+            ("/v1/merchants/{id}/settlements/{number}/payout/result", 200),
+        ]
+    );
+
+    // Customer service and marketing hold wallet:read, but settlements are not their work: no menu,
+    // the pages and the API's routes refused.
+    for name in ["kefu", "mei.lin"] {
+        let mut other = app.signed_in(name).await;
+        let home = other.get("/console").await;
+        assert!(!home.expect(StatusCode::OK).contains("href=\"/console/settlements\""), "{}", home.text);
+        let merchant = other.get(&format!("/console/merchants/{a}")).await;
+        assert!(!merchant.text.contains("/console/settlements?merchant="), "{}", merchant.text);
+        for page in [format!("/console/settlements?merchant={a}"), format!("/console/settlements/{a}/S000001")] {
+            other.get(&page).await.expect(StatusCode::FORBIDDEN);
+        }
+        let refused = other.get(&format!("/v1/merchants/{a}/settlements")).await;
+        assert!(refused.expect(StatusCode::FORBIDDEN).contains("scope_missing"), "{}", refused.text);
+        other.post(&format!("{path}/confirm"), &[("key", "k")]).await.expect(StatusCode::FORBIDDEN);
+    }
+});
+
+on_both_backends!(console_shows_a_merchants_stores_sets_a_stores_settings_and_keeps_its_terminals, |db| {
+    use crate::settlements::canteen;
+    let app = settlement_app(db).await;
+    let (_, a, _) = canteen(&app.api, 1).await;
+    let (_, b, _) = canteen(&app.api, 2).await;
+    let opened = app
+        .api
+        .post(&format!("/v1/merchants/{a}/stores"), json!({"name": "朝阳店", "address": "北京市朝阳区某某路1号"}))
+        .await;
+    let store = opened.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let mut ops = app.signed_in(crate::merchants::MAKER).await;
+
+    let list = ops.get(&format!("/console/merchants/{a}/stores")).await;
+    let text = list.expect(StatusCode::OK);
+    assert!(text.contains("朝阳店") && text.contains(&format!("/console/merchants/{a}/stores/{store}")), "{text}");
+    let page = ops.get(&format!("/console/merchants/{a}/stores/{store}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("付款码") && text.contains("按平台要求") && text.contains("尚无终端"), "{text}");
+    // Another merchant's store is absent under this one.
+    ops.get(&format!("/console/merchants/{b}/stores/{store}")).await.expect(StatusCode::NOT_FOUND);
+    ops.post(&format!("/console/merchants/{b}/stores/{store}/close"), &[("key", "b1"), ("reason", "x")])
+        .await
+        .expect(StatusCode::NOT_FOUND);
+
+    // Its own settings: two methods and ¥50.00 without the pay password.
+    let at = format!("/console/merchants/{a}/stores/{store}");
+    ops.post(
+        &format!("{at}/settings"),
+        &[
+            ("key", "s1"),
+            ("payment_methods", "pay_code"),
+            ("payment_methods", "card"),
+            ("pay_password_free_below", "50"),
+        ],
+    )
+    .await
+    .expect_redirect(&format!("{at}?done=done"));
+    let read = app.api.get(&format!("/v1/merchants/{a}/stores/{store}")).await;
+    let read = read.assert_status(StatusCode::OK).clone();
+    assert_eq!(
+        read["own_settings"],
+        json!({"payment_methods": ["pay_code", "card"], "pay_password_free_below": 5_000})
+    );
+    let page = ops.get(&at).await;
+    assert!(page.expect(StatusCode::OK).contains("¥50.00") && page.text.contains("本门店"), "{}", page.text);
+    // Given back to the merchant's.
+    ops.post(&format!("{at}/settings"), &[("key", "s2")]).await.expect_redirect(&format!("{at}?done=done"));
+    let read = app.api.get(&format!("/v1/merchants/{a}/stores/{store}")).await;
+    assert_eq!(read.assert_status(StatusCode::OK)["own_settings"], json!({}));
+
+    // A terminal added, then disabled; the store closed.
+    ops.post(&format!("{at}/terminals"), &[("key", "t1"), ("serial", "SN-0001")])
+        .await
+        .expect_redirect(&format!("{at}?done=done"));
+    let terminals = app.api.get(&format!("/v1/merchants/{a}/stores/{store}/terminals")).await;
+    let terminal = terminals.assert_status(StatusCode::OK)["data"][0]["id"].as_str().unwrap().to_owned();
+    let page = ops.get(&at).await;
+    assert!(page.expect(StatusCode::OK).contains("SN-0001") && page.text.contains("/disable\""), "{}", page.text);
+    ops.post(&format!("{at}/terminals/{terminal}/disable"), &[("key", "t2"), ("reason", "设备损坏")])
+        .await
+        .expect_redirect(&format!("{at}?done=done"));
+    let page = ops.get(&at).await;
+    assert!(page.expect(StatusCode::OK).contains("已停用 — 设备损坏"), "{}", page.text);
+    let forged = ops.send("POST", &format!("{at}/close"), &[("csrf", "forged"), ("reason", "x")], &[]).await;
+    forged.expect(StatusCode::FORBIDDEN);
+    ops.post(&format!("{at}/close"), &[("key", "c1"), ("reason", "停业")])
+        .await
+        .expect_redirect(&format!("{at}?done=done"));
+    let read = app.api.get(&format!("/v1/merchants/{a}/stores/{store}")).await;
+    assert_eq!(read.assert_status(StatusCode::OK)["status"], "closed");
+
+    // A role without parties:write reads the store but changes nothing.
+    let mut finance = app.signed_in("li.wei").await;
+    let page = finance.get(&at).await;
+    assert!(!page.expect(StatusCode::OK).contains("/settings\" class"), "{}", page.text);
+    finance
+        .post(&format!("{at}/terminals"), &[("key", "f1"), ("serial", "SN-0002")])
+        .await
+        .expect(StatusCode::FORBIDDEN);
+
+    let events = app
+        .api
+        .db
+        .store
+        .audit_events(&AuditQuery {
+            actor: Some(format!("staff:{}", crate::merchants::MAKER)),
+            limit: 200,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let routes: Vec<(&str, u16)> = events
+        .iter()
+        .filter(|e| e.event.route.starts_with("/v1/merchants/{id}/stores"))
+        .map(|e| (e.event.route.as_str(), e.event.status))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("/v1/merchants/{id}/stores/{store_id}/close", 404),
+            ("/v1/merchants/{id}/stores/{store_id}/settings", 200),
+            ("/v1/merchants/{id}/stores/{store_id}/settings", 200),
+            ("/v1/merchants/{id}/stores/{store_id}/terminals", 201),
+            ("/v1/merchants/{id}/stores/{store_id}/terminals/{terminal_id}/disable", 200),
+            ("/v1/merchants/{id}/stores/{store_id}/close", 200),
+        ]
+    );
+});
+
+on_both_backends!(console_reports_a_card_lost_reissues_it_links_the_two_and_revokes_a_family_card, |db| {
+    let cards = crate::cards::app(db).await;
+    let number = cards.active_card().await;
+    let app = App { router: cards.api.router.clone(), api: cards.api };
+    app.hire("kefu", StaffRole::CustomerService).await;
+    let mut finance = app.signed_in("qian.yu").await;
+
+    // Found by its number from the cards page.
+    let spaced = format!("{} {}", &number[..4], &number[4..]);
+    finance
+        .get(&format!("/console/card?number={}", enc(&spaced)))
+        .await
+        .expect_redirect(&format!("/console/cards/{number}"));
+    let page = finance.get(&format!("/console/cards/{number}")).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("正常") && text.contains("/report-lost\"") && text.contains("/reissue\""), "{text}");
+    assert!(finance.get("/console/cards/8601000000000").await.status.is_client_error());
+
+    // Nothing without the box ticked, or without the session's CSRF token.
+    let unconfirmed =
+        finance.post(&format!("/console/cards/{number}/report-lost"), &[("key", "l0"), ("reason", "丢失")]).await;
+    assert!(unconfirmed.expect(StatusCode::UNPROCESSABLE_ENTITY).contains("未勾选确认"), "{}", unconfirmed.text);
+    let forged = finance
+        .send(
+            "POST",
+            &format!("/console/cards/{number}/report-lost"),
+            &[("csrf", "x"), ("reason", "丢失"), ("confirm", "yes")],
+            &[],
+        )
+        .await;
+    forged.expect(StatusCode::FORBIDDEN);
+    let read = app.api.get(&format!("/v1/cards/{number}")).await;
+    assert_eq!(read.assert_status(StatusCode::OK)["status"], "active");
+
+    // Reported lost, then re-issued: the new card's page, each linking the other.
+    finance
+        .post(
+            &format!("/console/cards/{number}/report-lost"),
+            &[("key", "l1"), ("reason", "钱包丢了"), ("confirm", "yes")],
+        )
+        .await
+        .expect_redirect(&format!("/console/cards/{number}?done=done"));
+    let page = finance.get(&format!("/console/cards/{number}")).await;
+    assert!(page.expect(StatusCode::OK).contains("已挂失") && !page.text.contains("/report-lost\""), "{}", page.text);
+    let reissued = finance
+        .post(&format!("/console/cards/{number}/reissue"), &[("key", "r1"), ("reason", "补卡"), ("confirm", "yes")])
+        .await;
+    assert_eq!(reissued.status, StatusCode::SEE_OTHER, "{}", reissued.text);
+    let location = reissued.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let successor = location.trim_start_matches("/console/cards/").trim_end_matches("?done=done").to_owned();
+    assert_ne!(successor, number);
+    let new_page = finance.get(&location).await;
+    let text = new_page.expect(StatusCode::OK);
+    assert!(text.contains(&format!("href=\"/console/cards/{number}\"")) && text.contains("本卡是补卡"), "{text}");
+    let old_page = finance.get(&format!("/console/cards/{number}")).await;
+    let text = old_page.expect(StatusCode::OK);
+    assert!(
+        text.contains(&format!("href=\"/console/cards/{successor}\"")) && text.contains("已补卡（作废）"),
+        "{text}"
+    );
+
+    // Customer service (no cards:read) neither sees the cards nor reaches them.
+    let mut service = app.signed_in("kefu").await;
+    service.get(&format!("/console/cards/{successor}")).await.expect(StatusCode::FORBIDDEN);
+    service
+        .post(&format!("/console/cards/{successor}/report-lost"), &[("key", "k1"), ("reason", "x"), ("confirm", "yes")])
+        .await
+        .expect(StatusCode::FORBIDDEN);
+
+    // A family card: on the owner's page and the family member's, with its limits; revoked.
+    let (alice, alice_basic) = app.api.active_member("13800000011").await;
+    let (bob, _) = app.api.active_member("13800000012").await;
+    let body = json!({"account_id": alice_basic, "family_member_id": bob, "per_payment_limit": 5_000, "monthly_limit": 12_000});
+    let granted = app.api.post(&format!("/v1/members/{alice}/family-cards"), body).await;
+    let family = granted.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let wallet = finance.get(&format!("/console/members/{alice}")).await;
+    assert!(
+        wallet.expect(StatusCode::OK).contains(&format!("/console/members/{alice}/family-cards")),
+        "{}",
+        wallet.text
+    );
+    let owned = finance.get(&format!("/console/members/{alice}/family-cards")).await;
+    let text = owned.expect(StatusCode::OK);
+    assert!(
+        text.contains(&family) && text.contains("¥50.00") && text.contains("¥120.00") && text.contains(&bob),
+        "{text}"
+    );
+    let held = finance.get(&format!("/console/members/{bob}/family-cards")).await;
+    assert!(held.expect(StatusCode::OK).contains(&family), "{}", held.text);
+    finance
+        .post(&format!("/console/family-cards/{family}/revoke"), &[("key", "f1"), ("member", &alice)])
+        .await
+        .expect_redirect(&format!("/console/members/{alice}/family-cards?done=done"));
+    let read = app.api.get(&format!("/v1/family-cards/{family}")).await;
+    assert_eq!(read.assert_status(StatusCode::OK)["status"], "revoked");
+
+    let events = app
+        .api
+        .db
+        .store
+        .audit_events(&AuditQuery { actor: Some("staff:qian.yu".into()), limit: 200, ..AuditQuery::default() })
+        .await
+        .unwrap();
+    let routes: Vec<(&str, u16)> = events
+        .iter()
+        .filter(|e| e.event.route.starts_with("/v1/cards/") || e.event.route.starts_with("/v1/family-cards/"))
+        .map(|e| (e.event.route.as_str(), e.event.status))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("/v1/cards/{number}/report-lost", 200),
+            ("/v1/cards/{number}/reissue", 201),
+            ("/v1/family-cards/{id}/revoke", 200),
         ]
     );
 });

@@ -42,7 +42,7 @@ fn NOW() -> Timestamp {
 
 /// The merchants tests' API (two staff members), with enterprises settled monthly, no margin for
 /// clocks, a fixed withdrawal fee, and its settlement clock at [`NOW`].
-async fn app(db: TestDatabase) -> TestApp {
+pub(crate) async fn app(db: TestDatabase) -> TestApp {
     let parties = PartyConfig { bill_period_closed_after_s: 0, ..merchants::parties() };
     let mut wallet = world::with_withdrawals(world::wallet_config(), 100, AUTO_APPROVE_BELOW);
     wallet.withdrawal = sanhu_core::wallet::WithdrawalPolicy::new(
@@ -59,7 +59,7 @@ async fn app(db: TestDatabase) -> TestApp {
 }
 
 /// The month `back` months before [`NOW`]'s, and its first instant.
-fn month(back: u32) -> (String, Timestamp) {
+pub(crate) fn month(back: u32) -> (String, Timestamp) {
     let calendar = PlatformCalendar::china();
     let mut m: PlatformMonth = calendar.month(NOW());
     for _ in 0..back {
@@ -69,7 +69,7 @@ fn month(back: u32) -> (String, Timestamp) {
 }
 
 /// Commits `moves` (debit, credit, amount, code, reference, metadata) at `start` + 1 h, + 2 h, ...
-async fn commit(api: &TestApp, start: Timestamp, moves: &[(AccountId, AccountId, i64, &str, &str, &str)]) {
+pub(crate) async fn commit(api: &TestApp, start: Timestamp, moves: &[(AccountId, AccountId, i64, &str, &str, &str)]) {
     for (i, (debit, credit, amount, code, reference, metadata)) in moves.iter().enumerate() {
         let mut request = post(new_transfer_id(), *debit, *credit, *amount);
         request.code = (*code).to_owned();
@@ -81,7 +81,7 @@ async fn commit(api: &TestApp, start: Timestamp, moves: &[(AccountId, AccountId,
 }
 
 /// An employee's account funded with 1,000.00 before `at`.
-async fn employee(api: &TestApp, phone: &str, at: Timestamp) -> AccountId {
+pub(crate) async fn employee(api: &TestApp, phone: &str, at: Timestamp) -> AccountId {
     let (_, basic) = api.active_member(phone).await;
     let clearing = new_platform("channel_clearing");
     api.db.store.create_account(&clearing).await.unwrap();
@@ -92,7 +92,7 @@ async fn employee(api: &TestApp, phone: &str, at: Timestamp) -> AccountId {
 }
 
 /// An active canteen (an enterprise merchant) `n`: (its member, merchant id, receipts account).
-async fn canteen(api: &TestApp, n: u32) -> (String, String, AccountId) {
+pub(crate) async fn canteen(api: &TestApp, n: u32) -> (String, String, AccountId) {
     let code = credit_code(100 + n);
     let member =
         enterprise(api, &format!("canteen{n}@example.com"), &format!("1390000010{n}"), "某某科技有限公司", &code).await;
