@@ -35,19 +35,10 @@ pub(super) const LIST_TERMINALS: (&str, &str) = ("GET", "/v1/merchants/{id}/stor
 pub(super) const DISABLE_TERMINAL: (&str, &str) =
     ("POST", "/v1/merchants/{id}/stores/{store_id}/terminals/{terminal_id}/disable");
 
-/// The statuses a statement may be searched by.
-const STATUSES: [&str; 10] = [
-    "issued",
-    "confirmed",
-    "disputed",
-    "paying",
-    "paid",
-    "payout_failed",
-    "corrected",
-    "carried_forward",
-    "issuing",
-    "refused",
-];
+/// The statuses a statement may be searched by: every status the core knows.
+fn statuses() -> impl Iterator<Item = &'static str> {
+    sanhu_core::settlement::Status::ALL.into_iter().map(sanhu_core::settlement::Status::as_str)
+}
 /// The API pages of statements one search reads at most before it answers what it found (the rest
 /// is on the next page, from where it stopped).
 const SCAN_PAGES_MAX: usize = 10;
@@ -84,9 +75,9 @@ pub(super) async fn statements(visit: Visit) -> Response {
     };
     let merchant_id = visit.param("merchant").map(str::to_owned);
     let period = visit.param("period").map(str::to_owned);
-    let status = visit.param("status").filter(|s| STATUSES.contains(s)).map(str::to_owned);
+    let status = visit.param("status").filter(|s| statuses().any(|known| known == *s)).map(str::to_owned);
     let statuses: Vec<Value> =
-        STATUSES.iter().map(|s| json!({"value": s, "label": label(visit.lang, &format!("stmt_{s}"))})).collect();
+        statuses().map(|s| json!({"value": s, "label": label(visit.lang, &format!("stmt_{s}"))})).collect();
     let mut context = json!({
         "merchant_id": merchant_id, "period": period, "status": status, "statuses": statuses,
         "may_issue": me.may(ISSUE_STATEMENT), "may_adjust": me.may(ADJUST),
@@ -240,14 +231,27 @@ pub(super) async fn adjust(visit: Visit, Path(merchant): Path<String>, request: 
             None,
         );
     };
-    let body = json!({"amount": amount, "reason": form.get("reason").unwrap_or_default().trim()});
+    let mut body = json!({"amount": amount, "reason": form.get("reason").unwrap_or_default().trim()});
+    // From a disputed statement's page: the adjustment corrects that statement's re-issue.
+    let statement = form.get("statement").map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    if let Some(statement) = &statement {
+        body["statement"] = json!(statement);
+    }
     let uri = format!("/v1/merchants/{}/settlement-adjustments", encode(&merchant));
     let answer = visit.api(Method::POST, &uri, Some(body), Some(&form)).await;
     if !answer.ok() {
         return visit.refusal(Some(&me), &answer);
     }
     let done = if answer.status == StatusCode::ACCEPTED { "held_for_approval" } else { "done" };
-    Redirect::to(&format!("/console/settlements?merchant={}&done={done}", encode(&merchant))).into_response()
+    match statement {
+        Some(number) => {
+            Redirect::to(&format!("/console/settlements/{}/{}?done={done}", encode(&merchant), encode(&number)))
+                .into_response()
+        }
+        None => {
+            Redirect::to(&format!("/console/settlements?merchant={}&done={done}", encode(&merchant))).into_response()
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------

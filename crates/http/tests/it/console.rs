@@ -1520,7 +1520,7 @@ async fn settlement_app(db: TestDatabase) -> App {
     for (name, role) in
         [("li.wei", StaffRole::Finance), ("kefu", StaffRole::CustomerService), ("mei.lin", StaffRole::Marketing)]
     {
-        app.hire(name, role).await;
+        app.api.hire(name, role).await;
     }
     app
 }
@@ -1530,12 +1530,16 @@ on_both_backends!(console_issues_a_statement_confirms_it_pays_it_out_and_holds_a
     let app = settlement_app(db).await;
     let (last, start) = month(1);
     let (_, a, receipts) = canteen(&app.api, 1).await;
-    let (_, b, _) = canteen(&app.api, 2).await;
+    let (_, b, b_receipts) = canteen(&app.api, 2).await;
     let alice = employee(&app.api, "13800000001", start).await;
     commit(
         &app.api,
         start,
-        &[(alice, receipts, 3_000, "pay", "M-1", "{}"), (alice, receipts, 1_250, "pay", "M-2", "{}")],
+        &[
+            (alice, receipts, 3_000, "pay", "M-1", "{}"),
+            (alice, receipts, 1_250, "pay", "M-2", "{}"),
+            (alice, b_receipts, 2_000, "pay", "M-3", "{}"),
+        ],
     )
     .await;
     let mut finance = app.signed_in("li.wei").await;
@@ -1615,7 +1619,7 @@ on_both_backends!(console_issues_a_statement_confirms_it_pays_it_out_and_holds_a
         .post(&format!("/console/settlements/{a}/adjustments"), &[("key", "a2"), ("amount", "1.234"), ("reason", "x")])
         .await
         .expect(StatusCode::UNPROCESSABLE_ENTITY);
-    let mut checker = app.signed_in(crate::merchants::CHECKER).await;
+    let mut checker = app.signed_in(sanhu_testkit::staff::CHECKER).await;
     let queue = checker.get("/console/approvals").await;
     let approval = first_approval(queue.expect(StatusCode::OK));
     let own = finance.post(&format!("/console/approvals/{approval}/approve"), &[("key", "o1")]).await;
@@ -1655,6 +1659,38 @@ on_both_backends!(console_issues_a_statement_confirms_it_pays_it_out_and_holds_a
         ]
     );
 
+    // A disputed statement is corrected from its own page: the adjustment names it, and only its
+    // re-issue takes it.
+    let b_path = format!("/console/settlements/{b}/S000001");
+    finance
+        .post(&format!("/console/settlements/{b}/issue"), &[("key", "ib"), ("period", &last)])
+        .await
+        .expect_redirect(&format!("{b_path}?done=done"));
+    finance
+        .post(&format!("{b_path}/dispute"), &[("key", "db"), ("reason", "少记一笔")])
+        .await
+        .expect_redirect(&format!("{b_path}?done=done"));
+    let page = finance.get(&b_path).await;
+    let text = page.expect(StatusCode::OK);
+    assert!(text.contains("更正本结算单") && text.contains(r#"name="statement" value="S000001""#), "{text}");
+    finance
+        .post(
+            &format!("/console/settlements/{b}/adjustments"),
+            &[("key", "ab"), ("statement", "S000001"), ("amount", "5"), ("reason", "补记一笔")],
+        )
+        .await
+        .expect_redirect(&format!("{b_path}?done=held_for_approval"));
+    let queue = checker.get("/console/approvals").await;
+    let approval = first_approval(queue.expect(StatusCode::OK));
+    let approved = checker.post(&format!("/console/approvals/{approval}/approve"), &[("key", "o3")]).await;
+    assert!(approved.status.is_redirection(), "{}", approved.text);
+    let reissued = finance.post(&format!("/console/settlements/{b}/issue"), &[("key", "ib2"), ("period", &last)]).await;
+    assert!(reissued.status.is_redirection(), "{}", reissued.text);
+    let list = app.api.get(&format!("/v1/merchants/{b}/settlements")).await;
+    let list = list.assert_status(StatusCode::OK)["data"].as_array().unwrap().clone();
+    let correction = list.iter().find(|s| s["corrects"] == "S000001").unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(correction["adjustments"], 500, "{correction}");
+
     // Customer service and marketing hold wallet:read, but settlements are not their work: no menu,
     // the pages and the API's routes refused.
     for name in ["kefu", "mei.lin"] {
@@ -1682,7 +1718,7 @@ on_both_backends!(console_shows_a_merchants_stores_sets_a_stores_settings_and_ke
         .post(&format!("/v1/merchants/{a}/stores"), json!({"name": "朝阳店", "address": "北京市朝阳区某某路1号"}))
         .await;
     let store = opened.assert_status(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    let mut ops = app.signed_in(crate::merchants::MAKER).await;
+    let mut ops = app.signed_in(sanhu_testkit::staff::MAKER).await;
 
     let list = ops.get(&format!("/console/merchants/{a}/stores")).await;
     let text = list.expect(StatusCode::OK);
@@ -1757,7 +1793,7 @@ on_both_backends!(console_shows_a_merchants_stores_sets_a_stores_settings_and_ke
         .db
         .store
         .audit_events(&AuditQuery {
-            actor: Some(format!("staff:{}", crate::merchants::MAKER)),
+            actor: Some(format!("staff:{}", sanhu_testkit::staff::MAKER)),
             limit: 200,
             ..AuditQuery::default()
         })
@@ -1785,7 +1821,7 @@ on_both_backends!(console_reports_a_card_lost_reissues_it_links_the_two_and_revo
     let cards = crate::cards::app(db).await;
     let number = cards.active_card().await;
     let app = App { router: cards.api.router.clone(), api: cards.api };
-    app.hire("kefu", StaffRole::CustomerService).await;
+    app.api.hire("kefu", StaffRole::CustomerService).await;
     let mut finance = app.signed_in("qian.yu").await;
 
     // Found by its number from the cards page.

@@ -16,7 +16,8 @@ use sanhu_testkit::app::{bound_client, TestApp};
 use sanhu_testkit::{on_both_backends, world, TestDatabase};
 use serde_json::{json, Value};
 
-use super::merchants::{self, sign_in, staff_post, CHECKER, MAKER};
+use super::merchants;
+use sanhu_testkit::staff::{CHECKER, MAKER};
 
 /// The wallet with withdrawals reviewed from 1,000.00, a WeChat Pay-like layout (its totals as two
 /// footer rows, refunds told by their status) and a bank that pays out withdrawals.
@@ -182,13 +183,13 @@ on_both_backends!(a_channels_file_gives_each_kind_of_difference_explained_or_cre
     api.post(&format!("{path}/{pending}/credit"), json!({"reason": "渠道已付款"}))
         .await
         .assert_error(StatusCode::FORBIDDEN, "reconciliation_credit_staff_only");
-    let (maker, checker) = (sign_in(&api, MAKER).await, sign_in(&api, CHECKER).await);
-    let held = staff_post(&api, &maker, &format!("{path}/{pending}/credit"), json!({"reason": "渠道已付款"})).await;
+    let (maker, checker) = (api.sign_in(MAKER).await, api.sign_in(CHECKER).await);
+    let held = api.staff_post(&maker, &format!("{path}/{pending}/credit"), json!({"reason": "渠道已付款"})).await;
     let approval = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
     assert_eq!(api.wallet(&alice).await["balance"].as_i64(), Some(before), "nothing moves while held");
-    let own = staff_post(&api, &maker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
+    let own = api.staff_post(&maker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
     own.assert_error(StatusCode::FORBIDDEN, "approval_same_staff_member");
-    let applied = staff_post(&api, &checker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
+    let applied = api.staff_post(&checker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
     let response = applied.assert_status(StatusCode::OK)["response"].clone();
     assert_eq!(response["status"], json!(200), "{response}");
     let credited = &response["body"];
@@ -199,9 +200,9 @@ on_both_backends!(a_channels_file_gives_each_kind_of_difference_explained_or_cre
     assert_eq!(api.get("/v1/recharges/R-4").await.assert_status(StatusCode::OK)["status"], "succeeded");
 
     // R-5 has no order in sanhu: nothing to credit.
-    let held = staff_post(&api, &maker, &format!("{path}/{unknown}/credit"), json!({"reason": "渠道已付款"})).await;
+    let held = api.staff_post(&maker, &format!("{path}/{unknown}/credit"), json!({"reason": "渠道已付款"})).await;
     let approval = held.assert_status(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
-    let applied = staff_post(&api, &checker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
+    let applied = api.staff_post(&checker, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
     let response = applied.assert_status(StatusCode::OK)["response"].clone();
     assert_eq!(response["status"], json!(409), "{response}");
     assert_eq!(response["body"]["error"]["code"], "reconciliation_not_creditable");
