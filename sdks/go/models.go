@@ -1996,6 +1996,7 @@ const (
 	ErrorCodeModelSettlementAccountUnverified               ErrorCodeModel = "settlement_account_unverified"
 	ErrorCodeModelSettlementAdjustmentInvalid               ErrorCodeModel = "settlement_adjustment_invalid"
 	ErrorCodeModelSettlementAdjustmentStaffOnly             ErrorCodeModel = "settlement_adjustment_staff_only"
+	ErrorCodeModelSettlementAdjustmentsFull                 ErrorCodeModel = "settlement_adjustments_full"
 	ErrorCodeModelSettlementCycleInvalid                    ErrorCodeModel = "settlement_cycle_invalid"
 	ErrorCodeModelSettlementCycleMismatch                   ErrorCodeModel = "settlement_cycle_mismatch"
 	ErrorCodeModelSettlementDisputeReasonInvalid            ErrorCodeModel = "settlement_dispute_reason_invalid"
@@ -2006,6 +2007,7 @@ const (
 	ErrorCodeModelSettlementPayoutTargetInvalid             ErrorCodeModel = "settlement_payout_target_invalid"
 	ErrorCodeModelSettlementPeriodInvalid                   ErrorCodeModel = "settlement_period_invalid"
 	ErrorCodeModelSettlementPeriodNotClosed                 ErrorCodeModel = "settlement_period_not_closed"
+	ErrorCodeModelSettlementPeriodOutOfOrder                ErrorCodeModel = "settlement_period_out_of_order"
 	ErrorCodeModelSettlementPeriodOverlaps                  ErrorCodeModel = "settlement_period_overlaps"
 	ErrorCodeModelSettlementReceiptsShort                   ErrorCodeModel = "settlement_receipts_short"
 	ErrorCodeModelSettlementStatusConflict                  ErrorCodeModel = "settlement_status_conflict"
@@ -3937,6 +3939,8 @@ type SettlementAdjustment struct {
 	Maker      string  `json:"maker"`
 	MerchantID string  `json:"merchant_id"`
 	Reason     string  `json:"reason"`
+	// The disputed statement it corrects; null: for the next statement.
+	Statement *string `json:"statement"`
 }
 
 // SettlementAdjustmentRequest: a model of the API.
@@ -3944,6 +3948,8 @@ type SettlementAdjustmentRequest struct {
 	// Signed, in minor units: positive the platform owes the merchant, negative the merchant owes it.
 	Amount int64  `json:"amount"`
 	Reason string `json:"reason"`
+	// The disputed statement it corrects (its number): kept for that statement's corrected re-issue, which no other statement takes first. Absent: for the merchant's next statement.
+	Statement *string `json:"statement,omitempty"`
 }
 
 // SettlementCarried: a model of the API.
@@ -3968,6 +3974,8 @@ type SettlementIssueRequest struct {
 
 // SettlementItem: One item of a statement.
 type SettlementItem struct {
+	// An adjustment's id.
+	AdjustmentID *string `json:"adjustment_id"`
 	// Signed: a refund's is negative.
 	Amount int64  `json:"amount"`
 	At     string `json:"at"`
@@ -3993,6 +4001,12 @@ type SettlementItemPage struct {
 // SettlementPayout: a model of the API.
 type SettlementPayout struct {
 	Amount int64 `json:"amount"`
+	// A payout to the bank's withdrawal fee (the withdrawal flow's rule), 0 to the balance.
+	Fee int64 `json:"fee"`
+	// Whether the merchant pays the fee (out of the amount) or the platform (its fee expense).
+	FeePaidByMerchant bool `json:"fee_paid_by_merchant"`
+	// What reaches the settlement account: the amount, less the fee when the merchant pays it.
+	PaidToAccount int64 `json:"paid_to_account"`
 	// reviewing, approved, rejected, succeeded, failed, or kept (to the balance).
 	Status string `json:"status"`
 	// `bank` or `balance`.
@@ -4054,7 +4068,7 @@ type SettlementStatement struct {
 	ReceiptsAccountID string `json:"receipts_account_id"`
 	// Σ refunds given.
 	Refunds int64 `json:"refunds"`
-	// issued, confirmed, disputed, paying, paid, payout_failed, corrected or carried_forward; `issuing` while its ledger chain is being applied (an issue of the period finishes it) and `refused` when the l…
+	// issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the receipts account no longer held what it moves: nothing moved, all of it carried); `issuing` while i…
 	Status string `json:"status"`
 }
 

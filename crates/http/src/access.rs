@@ -63,7 +63,7 @@ pub async fn check(State(state): State<AppState>, request: Request, next: Next) 
         ));
     }
     if let (Some(role), Some(area)) =
-        (request.extensions().get::<sanhu_core::staff::StaffRole>(), crate::routes::staff_area(&route))
+        (request.extensions().get::<sanhu_core::staff::StaffRole>(), crate::scopes::staff_area(&route))
     {
         if !role.reaches(area) {
             return Err(ApiError::new(

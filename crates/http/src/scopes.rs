@@ -238,6 +238,22 @@ pub struct RouteFacts {
     pub held: bool,
 }
 
+/// The part of the back office a route is in, where a staff member's role decides beyond its scopes
+/// (`StaffRole::reaches`; the access layer refuses the rest with `scope_missing`): the webhooks'
+/// routes and merchants' settlement routes. API clients are not concerned: their scopes decide.
+pub fn staff_area(route: &str) -> Option<sanhu_core::staff::StaffArea> {
+    use sanhu_core::staff::StaffArea;
+    if route == "/v1/webhooks" || route.starts_with("/v1/webhooks/") {
+        Some(StaffArea::Webhooks)
+    } else if route.starts_with("/v1/merchants/{id}/settlements")
+        || route.starts_with("/v1/merchants/{id}/settlement-adjustments")
+    {
+        Some(StaffArea::Settlements)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

@@ -914,6 +914,52 @@ CardKind = Literal['stored_value', 'discount', 'count']
 
 
 @dataclass
+class CardLiabilityLine(_Model):
+    """One card type's line (or the total's). Amounts in minor units."""
+
+    # Cancelled cards' balances refunded (to the wallet, or in cash).
+    cancelled: int
+    cards: CardStatusCounts
+    # Expired cards' balances forfeited to the platform's income.
+    forfeited: int
+    issued: int
+    # Cards sold in the day, and the stored value their sales put on them.
+    issued_cards: int
+    # The issuing merchant; null for a platform type (and on the total).
+    merchant_id: Optional[str]
+    # Stored value outstanding at the day's end: for today, what the ledger holds in the type's card acco…
+    outstanding: int
+    recharged: int
+    # Refunds of payments credited to a card (the card paid with, or its last successor).
+    refunded: int
+    # Refunds of payments credited to the member's wallet, the card cancelled to it (not card money).
+    refunded_to_wallet: int
+    # What payments took from the cards.
+    spent: int
+    # The card type; null on the total.
+    type_id: Optional[str]
+    type_name: Optional[str]
+
+
+@dataclass
+class CardLiabilityReport(_Model):
+    """The card liability report of a day."""
+
+    # The day, in the platform's calendar.
+    date: str
+    # The day's first instant, and the next day's.
+    from_: str
+    # A line per card type (and issuing merchant), in type order.
+    lines: List[CardLiabilityLine]
+    # The platform's time zone (`Asia/Shanghai` unless configured).
+    time_zone: str
+    total: CardLiabilityLine
+    # More than 1,000 types: the lines (and the total) stop there.
+    truncated: bool
+    until: str
+
+
+@dataclass
 class CardLineRate(_Model):
     """A discount rate for one business line."""
 
@@ -955,6 +1001,19 @@ class CardSegmentList(_Model):
     data: List[CardSegment]
     # Pass as `after` for the next page; null on the last page.
     next_cursor: Optional[str]
+
+
+@dataclass
+class CardStatusCounts(_Model):
+    """Cards of a type by status, as they are now."""
+
+    active: int
+    cancelled: int
+    expired: int
+    frozen: int
+    lost: int
+    reissued: int
+    sold: int
 
 
 @dataclass
@@ -1016,6 +1075,10 @@ class CardTransaction(_Model):
     refund_method: Optional[str]
     # A payment: what its refunds gave back.
     refunded: int
+    # A refund of a payment whose card (or its last successor) was cancelled since: the member's wallet a…
+    refunded_to_account_id: Optional[str]
+    # A refund of a payment whose card was re-issued since: the card that received it (the last of the su…
+    refunded_to_card: Optional[str]
     # Why it failed (`insufficient_funds`, ...): an error code.
     refusal: Optional[str]
     # `succeeded`, `failed`, or `in_flight` (its ledger answer not recorded yet; a retry finishes it).
@@ -1886,7 +1949,7 @@ class Error(_Model):
     error: ErrorError
 
 # Every error code the API answers with. A code is stable: never renamed, always with the same status.
-ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'verification_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'payment_method_not_accepted', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'reconciliation_channel_not_configured', 'reconciliation_credit_staff_only', 'reconciliation_date_invalid', 'reconciliation_difference_not_found', 'reconciliation_difference_resolved', 'reconciliation_file_invalid', 'reconciliation_file_too_large', 'reconciliation_import_not_found', 'reconciliation_not_creditable', 'reconciliation_reason_invalid', 'reconciliation_too_many_orders', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_adjustment_invalid', 'settlement_adjustment_staff_only', 'settlement_cycle_invalid', 'settlement_cycle_mismatch', 'settlement_dispute_reason_invalid', 'settlement_merchant_inactive', 'settlement_no_correction', 'settlement_not_found', 'settlement_not_paying_out', 'settlement_payout_target_invalid', 'settlement_period_invalid', 'settlement_period_not_closed', 'settlement_period_overlaps', 'settlement_receipts_short', 'settlement_status_conflict', 'settlement_too_large', 'staff_name_invalid', 'store_address_invalid', 'store_cashier_not_merchants', 'store_closed', 'store_limit_reached', 'store_name_invalid', 'store_not_found', 'store_not_receivers', 'store_settings_invalid', 'sub_merchant_client_refused', 'terminal_disabled', 'terminal_limit_reached', 'terminal_not_found', 'terminal_not_stores', 'terminal_serial_invalid', 'terminal_serial_taken', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'family_card_account_invalid', 'family_card_holder_no_account', 'family_card_limit_reached', 'family_card_limits_invalid', 'family_card_monthly_limit_exceeded', 'family_card_not_found', 'family_card_payment_invalid', 'family_card_per_payment_limit_exceeded', 'family_card_revoked', 'family_card_same_member', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_cancel_account_outside', 'card_cancel_refund_invalid', 'card_cancelled', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_expiry_forfeited', 'card_expiry_invalid', 'card_extension_invalid', 'card_grade_invalid', 'card_list_limit_invalid', 'card_lost', 'card_member_already_bound', 'card_not_active', 'card_not_extendable', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_not_transferable', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_reissued', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_still_valid', 'card_transaction_not_found', 'card_transfer_member_not_active', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_disabled_by_client', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'webhook_signature_invalid', 'webhook_secret_unavailable', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
+ErrorCode = Literal['missing_signature', 'malformed_signature', 'unknown_client', 'client_revoked', 'stale_timestamp', 'invalid_signature', 'replayed_nonce', 'scope_missing', 'client_bound', 'provider_product_not_authorised', 'rate_limited', 'staff_session_invalid', 'staff_session_expired', 'csrf_token_missing', 'csrf_token_invalid', 'invalid_credentials', 'staff_locked', 'staff_disabled', 'staff_session_required', 'approval_not_found', 'approval_same_staff_member', 'approval_decided', 'approval_in_progress', 'staff_not_found', 'api_client_not_found', 'verification_not_found', 'route_not_found', 'method_not_allowed', 'body_too_large', 'invalid_json', 'unknown_field', 'missing_field', 'invalid_field', 'invalid_consistency', 'invalid_idempotency_key', 'idempotency_key_reused', 'idempotency_key_in_use', 'idempotency_key_not_accepted', 'invalid_id', 'invalid_query', 'unknown_parameter', 'missing_parameter', 'invalid_cursor', 'invalid_amount', 'amount_out_of_range', 'unknown_currency', 'invalid_normal_side', 'invalid_overdraft_limit', 'invalid_code', 'invalid_reference', 'invalid_metadata', 'invalid_timeout', 'invalid_batch_size', 'invalid_action', 'invalid_limit', 'invalid_time', 'invalid_account_ids', 'invalid_kind', 'invalid_scope', 'invalid_status', 'invalid_result', 'invalid_role', 'invalid_operation', 'invalid_decision', 'invalid_payout_result', 'invalid_direction', 'invalid_purpose', 'transfer_not_found', 'exists_with_different_fields', 'duplicate_id_in_batch', 'account_not_found', 'same_account', 'currency_mismatch', 'account_closed', 'debits_blocked', 'credits_blocked', 'insufficient_funds', 'overflow', 'pending_not_found', 'pending_already_posted', 'pending_already_voided', 'pending_expired', 'amount_exceeds_pending', 'linked_event_failed', 'linked_event_chain_open', 'account_has_pending', 'account_not_empty', 'internal_error', 'ledger_unavailable', 'not_ready', 'request_timeout', 'audit_unavailable', 'account_close_required', 'account_frozen', 'account_other_member', 'account_status_unchanged', 'account_stop_payment', 'account_type_code_invalid', 'account_type_duplicate', 'account_type_exactly_one_must_open_on_activation', 'account_type_limit_reached', 'account_type_name_invalid', 'account_type_not_configured', 'account_type_not_offered', 'account_type_overdraft_invalid', 'account_type_per_member_invalid', 'address_invalid', 'authentication_certificate_not_accepted', 'authentication_channel_invalid', 'authentication_inconsistent', 'authentication_not_found', 'authentication_not_pending', 'authentication_other_member', 'authentication_subject_mismatch', 'authentication_subject_required', 'authentication_type_unknown', 'bank_card_not_found', 'basic_account_exists', 'card_already_bound', 'card_holder_invalid', 'card_holder_mismatch', 'card_not_members', 'card_number_check_failed', 'card_number_invalid', 'card_security_data_refused', 'card_token_invalid', 'certificate_check_failed', 'certificate_conflict', 'certificate_format_invalid', 'certificate_kind_mismatch', 'certificate_taken', 'certificate_type_unknown', 'code_attempts_exhausted', 'code_expired', 'code_incorrect', 'code_policy_invalid', 'code_sent_too_recently', 'code_used', 'company_credit_code_required', 'concurrent_change', 'customer_banned', 'customer_frozen', 'customer_inconsistent', 'customer_kind_mismatch', 'customer_merge_required', 'customer_merged', 'customer_not_found', 'customer_status_unchanged', 'customer_stop_payment', 'dormancy_days_invalid', 'email_invalid', 'identity_not_found', 'identity_taken', 'industry_invalid', 'last_admin', 'last_identity', 'legal_person_certificate_not_personal', 'licence_expiry_invalid', 'masked_card_number_invalid', 'member_account_not_found', 'member_already_active', 'member_cancelled', 'member_has_open_orders', 'member_kind_mismatch', 'member_locked', 'member_not_active', 'member_not_enterprise', 'member_not_found', 'member_not_locked', 'member_not_real_named', 'member_recently_active', 'merchant_business_of_another_customer', 'merchant_cap_reached', 'merchant_certificate_required', 'merchant_contact_invalid', 'merchant_depth_exceeded', 'merchant_document_invalid', 'merchant_documents_missing', 'merchant_level_not_allowed', 'merchant_level_required', 'merchant_level_type_not_allowed', 'merchant_level_unknown', 'merchant_limit_exceeded', 'merchant_limits_invalid', 'merchant_member_identities_fixed', 'merchant_member_kind_not_allowed', 'merchant_move_into_own_subtree', 'merchant_name_invalid', 'merchant_not_applying', 'merchant_not_found', 'merchant_not_receiving', 'merchant_not_special', 'merchant_not_under_review', 'merchant_parent_not_active', 'merchant_parent_unknown', 'merchant_real_name_required', 'merchant_requires_counter_opening', 'merchant_review_reason_required', 'merchant_review_staff_only', 'merchant_scenario_invalid', 'merchant_setting_invalid', 'merchant_setting_locked', 'merchant_settings_from_above', 'merchant_status_change_not_allowed', 'merchant_status_invalid', 'merchant_tier_bonus_platform_only', 'merchant_type_code_invalid', 'merchant_type_unknown', 'merge_authentication_other_customer', 'merge_certificate_mismatch', 'merge_member_not_of_customer', 'merge_requires_administrator', 'merge_same_customer', 'merge_would_lift_restriction', 'nickname_all_digits', 'nickname_character_invalid', 'nickname_length_invalid', 'operation_not_allowed_for_role', 'operator_disabled', 'operator_limit_currency_mismatch', 'operator_limit_per_day', 'operator_limit_per_transaction', 'operator_limits_inconsistent', 'operator_not_admin', 'operator_not_authorised', 'operator_not_found', 'operator_other_member', 'operator_removed', 'operator_status_unchanged', 'organisation_name_invalid', 'pay_password_already_set', 'pay_password_incorrect', 'pay_password_locked', 'pay_password_not_set', 'pay_password_not_six_digits', 'pay_password_policy_invalid', 'pay_password_repeated', 'pay_password_reset_certificate_mismatch', 'pay_password_reset_phone_required', 'pay_password_reset_real_name_required', 'pay_password_sequence', 'payment_method_not_accepted', 'phone_change_code_mismatch', 'phone_change_expired', 'phone_change_not_found', 'phone_change_unverified', 'phone_invalid', 'phone_unchanged', 'product_already_signed', 'product_authorisation_not_child', 'product_code_invalid', 'product_fee_rate_invalid', 'product_from_parent', 'product_internal_only', 'product_merchant_not_open', 'product_not_found', 'product_not_signed', 'product_parent_not_signed', 'product_review_reason_required', 'product_review_staff_only', 'product_revoked_by_authoriser_only', 'product_signing_not_found', 'product_signing_not_under_review', 'product_signing_status_change_not_allowed', 'product_signings_too_many', 'product_type_not_allowed', 'provider_authorisation_not_found', 'provider_authorisations_too_many', 'provider_not_active', 'provider_not_service_provider', 'provider_products_invalid', 'provider_self', 'provider_unknown', 'real_name_invalid', 'reason_invalid', 'reconciliation_channel_not_configured', 'reconciliation_credit_staff_only', 'reconciliation_date_invalid', 'reconciliation_difference_not_found', 'reconciliation_difference_resolved', 'reconciliation_file_invalid', 'reconciliation_file_too_large', 'reconciliation_import_not_found', 'reconciliation_not_creditable', 'reconciliation_reason_invalid', 'reconciliation_too_many_orders', 'settlement_account_changed', 'settlement_account_fixed', 'settlement_account_invalid', 'settlement_account_kind_not_accepted', 'settlement_account_missing', 'settlement_account_name_mismatch', 'settlement_account_real_name_required', 'settlement_account_unverified', 'settlement_adjustment_invalid', 'settlement_adjustment_staff_only', 'settlement_adjustments_full', 'settlement_cycle_invalid', 'settlement_cycle_mismatch', 'settlement_dispute_reason_invalid', 'settlement_merchant_inactive', 'settlement_no_correction', 'settlement_not_found', 'settlement_not_paying_out', 'settlement_payout_target_invalid', 'settlement_period_invalid', 'settlement_period_not_closed', 'settlement_period_out_of_order', 'settlement_period_overlaps', 'settlement_receipts_short', 'settlement_status_conflict', 'settlement_too_large', 'staff_name_invalid', 'store_address_invalid', 'store_cashier_not_merchants', 'store_closed', 'store_limit_reached', 'store_name_invalid', 'store_not_found', 'store_not_receivers', 'store_settings_invalid', 'sub_merchant_client_refused', 'terminal_disabled', 'terminal_limit_reached', 'terminal_not_found', 'terminal_not_stores', 'terminal_serial_invalid', 'terminal_serial_taken', 'third_party_provider_invalid', 'third_party_subject_invalid', 'account_not_in_wallet', 'account_not_members', 'account_not_rechargeable', 'account_type_mismatch', 'adjustment_same_actor', 'amount_overflow', 'below_minimum_withdrawal', 'bonus_spent_exceeds_refund', 'capture_exceeds_holds', 'channel_not_configured', 'clearance_account_unavailable', 'clearance_not_found', 'clearance_not_under_review', 'clearance_review_staff_only', 'clearance_same_actor', 'cross_wallet_top_up_not_allowed', 'daily_transfer_limit_exceeded', 'deduction_order_invalid', 'deposit_beneficiary_invalid', 'deposit_capture_not_allowed', 'deposit_captured', 'deposit_not_found', 'deposit_not_held', 'deposit_release_not_allowed', 'deposit_released', 'duplicate_account', 'escrow_release_not_allowed', 'escrow_released', 'escrow_return_not_allowed', 'escrow_returned', 'exceeds_withdrawable', 'family_card_account_invalid', 'family_card_holder_no_account', 'family_card_limit_reached', 'family_card_limits_invalid', 'family_card_monthly_limit_exceeded', 'family_card_not_found', 'family_card_payment_invalid', 'family_card_per_payment_limit_exceeded', 'family_card_revoked', 'family_card_same_member', 'fee_rule_invalid', 'flow_account_not_found', 'flow_cursor_invalid', 'flow_limit_invalid', 'freeze_not_found', 'hold_timeout_invalid', 'member_scope_mismatch', 'minimum_withdrawal_invalid', 'no_bonus_account', 'no_holds', 'not_wallet_account', 'not_withdrawable', 'operator_limit_exceeded', 'operator_required', 'order_closed', 'order_not_found', 'order_not_under_review', 'order_number_invalid', 'order_number_reused', 'order_state_invalid', 'order_under_review', 'pay_by_phone_not_allowed', 'pay_code_expired', 'pay_code_lookups_limited', 'pay_code_not_found', 'pay_code_ttl_invalid', 'pay_code_used', 'pay_password_required', 'payment_limit_exceeded', 'payment_limits_invalid', 'payment_not_escrowed', 'payment_not_refundable', 'payment_not_split', 'platform_account_not_found', 'receiver_not_allowed', 'receiver_not_found', 'recharge_below_fee', 'recharge_not_refundable', 'recharge_tier_invalid', 'recharge_tier_unavailable', 'refund_exceeds_payment', 'refund_exceeds_recharge', 'refund_not_allowed', 'refund_number_reused', 'same_wallet', 'sms_verification_required', 'split_receiver_not_found', 'split_receivers_invalid', 'split_refund_exceeds_share', 'split_share_invalid', 'split_shares_mismatch', 'subsidy_account_withdrawable', 'subsidy_credits_invalid', 'subsidy_enterprise_only', 'subsidy_fund_insufficient', 'subsidy_funding_source_invalid', 'top_up_members_differ', 'top_up_same_wallet', 'transfer_limit_exceeded', 'transfer_limit_invalid', 'transfer_not_allowed', 'wallet_already_clear', 'wallet_has_held_money', 'wallet_money_not_clearable', 'wallet_not_merchants', 'withdrawal_below_fee', 'withdrawal_not_offered', 'card_amount_invalid', 'card_batch_already_approved_by_role', 'card_batch_approver_not_authorised', 'card_batch_not_approved', 'card_batch_not_found', 'card_batch_same_approver', 'card_batch_sold_out', 'card_cancel_account_outside', 'card_cancel_refund_invalid', 'card_cancelled', 'card_channel_invalid', 'card_code_attempts_exceeded', 'card_code_expired', 'card_code_expiry_invalid', 'card_code_invalid', 'card_code_not_found', 'card_code_quantity_invalid', 'card_code_rows_invalid', 'card_code_used', 'card_codes_exceed_batch', 'card_count_invalid', 'card_cursor_invalid', 'card_discount_invalid', 'card_expired', 'card_expiry_forfeited', 'card_expiry_invalid', 'card_extension_invalid', 'card_grade_invalid', 'card_list_limit_invalid', 'card_lost', 'card_member_already_bound', 'card_not_active', 'card_not_extendable', 'card_not_found', 'card_not_frozen', 'card_not_rechargeable', 'card_not_sold', 'card_not_stored_value', 'card_not_transferable', 'card_order_number_required', 'card_owner_required', 'card_price_invalid', 'card_quantity_invalid', 'card_receiver_outside_scope', 'card_refund_exceeds_payment', 'card_refund_no_destination', 'card_reissued', 'card_report_date_invalid', 'card_segment_full', 'card_segment_invalid', 'card_segment_not_found', 'card_segment_overlaps', 'card_still_valid', 'card_transaction_not_found', 'card_transfer_member_not_active', 'card_type_name_invalid', 'card_type_not_found', 'card_validity_invalid', 'checkout_coupons_too_many', 'checkout_lines_invalid', 'checkout_nothing_to_pay', 'checkout_quote_expired', 'checkout_quote_mismatch', 'checkout_quote_not_found', 'checkout_quote_used', 'coupon_expired', 'coupon_issue_members_invalid', 'coupon_kind_invalid', 'coupon_member_limit_reached', 'coupon_not_found', 'coupon_not_members', 'coupon_out_of_scope', 'coupon_quantity_invalid', 'coupon_scope_invalid', 'coupon_stacking_conflict', 'coupon_template_expired', 'coupon_template_name_invalid', 'coupon_template_not_found', 'coupon_template_repeated', 'coupon_template_sold_out', 'coupon_threshold_not_met', 'coupon_used', 'coupon_validity_invalid', 'member_card_number_invalid', 'bill_not_found', 'bill_period_invalid', 'bill_period_not_closed', 'bill_limit_invalid', 'bill_cursor_invalid', 'bill_too_large', 'webhook_not_found', 'webhook_delivery_not_found', 'webhook_url_invalid', 'webhook_url_not_allowed', 'webhook_events_invalid', 'webhook_description_invalid', 'webhook_limit_reached', 'webhook_disabled', 'webhook_disabled_by_client', 'webhook_cursor_invalid', 'webhook_limit_invalid', 'webhook_signature_invalid', 'webhook_secret_unavailable', 'balance_monitor_not_found', 'balance_monitor_target_invalid', 'balance_monitor_condition_invalid', 'balance_monitor_limit_reached', 'balance_monitor_description_invalid']
 
 
 @dataclass
@@ -1909,10 +1972,12 @@ class ExpireCardRequest(_Model):
 
 @dataclass
 class ExtendCardRequest(_Model):
-    """An extension."""
+    """An extension: `valid_through` a date, or `days` more."""
 
+    # Or: this many of the platform's days more (1 to 3,650), counted from the card's last valid day (tod…
+    days: Optional[int] = None
     # The last day the card is valid, in the platform's time zone (Asia/Shanghai unless configured): afte…
-    valid_through: str
+    valid_through: Optional[str] = None
 
 
 @dataclass
@@ -3798,6 +3863,8 @@ class SettlementAdjustment(_Model):
     maker: str
     merchant_id: str
     reason: str
+    # The disputed statement it corrects; null: for the next statement.
+    statement: Optional[str]
 
 
 @dataclass
@@ -3807,6 +3874,8 @@ class SettlementAdjustmentRequest(_Model):
     # Signed, in minor units: positive the platform owes the merchant, negative the merchant owes it.
     amount: int
     reason: str
+    # The disputed statement it corrects (its number): kept for that statement's corrected re-issue, whic…
+    statement: Optional[str] = None
 
 
 @dataclass
@@ -3839,6 +3908,8 @@ class SettlementIssueRequest(_Model):
 class SettlementItem(_Model):
     """One item of a statement."""
 
+    # An adjustment's id.
+    adjustment_id: Optional[str]
     # Signed: a refund's is negative.
     amount: int
     at: str
@@ -3868,6 +3939,12 @@ class SettlementPayout(_Model):
     """SettlementPayout"""
 
     amount: int
+    # A payout to the bank's withdrawal fee (the withdrawal flow's rule), 0 to the balance.
+    fee: int
+    # Whether the merchant pays the fee (out of the amount) or the platform (its fee expense).
+    fee_paid_by_merchant: bool
+    # What reaches the settlement account: the amount, less the fee when the merchant pays it.
+    paid_to_account: int
     # reviewing, approved, rejected, succeeded, failed, or kept (to the balance).
     status: str
     # `bank` or `balance`.
@@ -3937,7 +4014,7 @@ class SettlementStatement(_Model):
     receipts_account_id: str
     # Σ refunds given.
     refunds: int
-    # issued, confirmed, disputed, paying, paid, payout_failed, corrected or carried_forward; `issuing` w…
+    # issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the…
     status: str
 
 
@@ -5111,6 +5188,30 @@ CardCodeList._fields = (
     ('data', 'data', True, _list(_model(CardCode))),
     ('next_cursor', 'next_cursor', True, None),
 )
+CardLiabilityLine._fields = (
+    ('cancelled', 'cancelled', True, None),
+    ('cards', 'cards', True, _model(CardStatusCounts)),
+    ('forfeited', 'forfeited', True, None),
+    ('issued', 'issued', True, None),
+    ('issued_cards', 'issued_cards', True, None),
+    ('merchant_id', 'merchant_id', True, None),
+    ('outstanding', 'outstanding', True, None),
+    ('recharged', 'recharged', True, None),
+    ('refunded', 'refunded', True, None),
+    ('refunded_to_wallet', 'refunded_to_wallet', True, None),
+    ('spent', 'spent', True, None),
+    ('type_id', 'type_id', True, None),
+    ('type_name', 'type_name', True, None),
+)
+CardLiabilityReport._fields = (
+    ('date', 'date', True, None),
+    ('from_', 'from', True, None),
+    ('lines', 'lines', True, _list(_model(CardLiabilityLine))),
+    ('time_zone', 'time_zone', True, None),
+    ('total', 'total', True, _model(CardLiabilityLine)),
+    ('truncated', 'truncated', True, None),
+    ('until', 'until', True, None),
+)
 CardLineRate._fields = (
     ('line', 'line', True, None),
     ('rate_bp', 'rate_bp', True, None),
@@ -5130,6 +5231,15 @@ CardSegment._fields = (
 CardSegmentList._fields = (
     ('data', 'data', True, _list(_model(CardSegment))),
     ('next_cursor', 'next_cursor', True, None),
+)
+CardStatusCounts._fields = (
+    ('active', 'active', True, None),
+    ('cancelled', 'cancelled', True, None),
+    ('expired', 'expired', True, None),
+    ('frozen', 'frozen', True, None),
+    ('lost', 'lost', True, None),
+    ('reissued', 'reissued', True, None),
+    ('sold', 'sold', True, None),
 )
 CardTerms._fields = (
     ('kind', 'kind', True, None),
@@ -5161,6 +5271,8 @@ CardTransaction._fields = (
     ('rate_bp', 'rate_bp', True, None),
     ('refund_method', 'refund_method', True, None),
     ('refunded', 'refunded', True, None),
+    ('refunded_to_account_id', 'refunded_to_account_id', True, None),
+    ('refunded_to_card', 'refunded_to_card', True, None),
     ('refusal', 'refusal', True, None),
     ('status', 'status', True, None),
     ('store_id', 'store_id', True, None),
@@ -5600,7 +5712,8 @@ ErrorError._fields = (
     ('request_id', 'request_id', True, None),
 )
 ExtendCardRequest._fields = (
-    ('valid_through', 'valid_through', True, None),
+    ('days', 'days', False, None),
+    ('valid_through', 'valid_through', False, None),
 )
 FamilyCard._fields = (
     ('account_id', 'account_id', True, None),
@@ -6538,10 +6651,12 @@ SettlementAdjustment._fields = (
     ('maker', 'maker', True, None),
     ('merchant_id', 'merchant_id', True, None),
     ('reason', 'reason', True, None),
+    ('statement', 'statement', True, None),
 )
 SettlementAdjustmentRequest._fields = (
     ('amount', 'amount', True, None),
     ('reason', 'reason', True, None),
+    ('statement', 'statement', False, None),
 )
 SettlementCarried._fields = (
     ('adjustments', 'adjustments', True, None),
@@ -6556,6 +6671,7 @@ SettlementIssueRequest._fields = (
     ('month', 'month', False, None),
 )
 SettlementItem._fields = (
+    ('adjustment_id', 'adjustment_id', True, None),
     ('amount', 'amount', True, None),
     ('at', 'at', True, None),
     ('commission', 'commission', True, None),
@@ -6571,6 +6687,9 @@ SettlementItemPage._fields = (
 )
 SettlementPayout._fields = (
     ('amount', 'amount', True, None),
+    ('fee', 'fee', True, None),
+    ('fee_paid_by_merchant', 'fee_paid_by_merchant', True, None),
+    ('paid_to_account', 'paid_to_account', True, None),
     ('status', 'status', True, None),
     ('to', 'to', True, None),
 )
@@ -7070,11 +7189,14 @@ __all__ = [
     'CardCodeList',
     'CardExpiryPolicy',
     'CardKind',
+    'CardLiabilityLine',
+    'CardLiabilityReport',
     'CardLineRate',
     'CardRefundMethod',
     'CardSalesChannel',
     'CardSegment',
     'CardSegmentList',
+    'CardStatusCounts',
     'CardTerms',
     'CardTransaction',
     'CardTransactionList',

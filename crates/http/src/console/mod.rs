@@ -194,7 +194,7 @@ impl Me {
     /// Whether the role holds the scope the API route needs: the API's own rule.
     fn may(&self, (method, route): (&str, &str)) -> bool {
         let scope = required_scope(method, route);
-        let area_ok = match crate::routes::staff_area(route) {
+        let area_ok = match crate::scopes::staff_area(route) {
             Some(area) => sanhu_core::staff::StaffRole::parse(&self.role).is_ok_and(|role| role.reaches(area)),
             None => true,
         };

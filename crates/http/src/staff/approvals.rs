@@ -312,7 +312,7 @@ async fn check_role_grants(state: &AppState, checker: &AuthenticatedStaff, id: A
         ApiError::new(code::STAFF_SESSION_REQUIRED, "an approval is decided by a staff member signed in")
     })?;
     let scope = required_scope(&approval.method, &approval.route);
-    if let Some(area) = crate::routes::staff_area(&approval.route).filter(|area| !role.reaches(*area)) {
+    if let Some(area) = crate::scopes::staff_area(&approval.route).filter(|area| !role.reaches(*area)) {
         return Err(ApiError::new(
             code::SCOPE_MISSING,
             format!(

@@ -26,7 +26,7 @@ pub fn permission_table() -> String {
 }
 
 /// The roles × areas table (the parts of the back office a role's scopes alone do not decide), in
-/// Markdown: core's `StaffRole::reaches`, with the routes of each area ([`crate::routes::staff_area`]).
+/// Markdown: core's `StaffRole::reaches`, with the routes of each area ([`crate::scopes::staff_area`]).
 pub fn area_table() -> String {
     let mut table = String::from("| role |");
     for area in StaffArea::ALL {
@@ -76,7 +76,7 @@ mod tests {
             ("/v1/merchants/{id}/settlement-account", None),
             ("/v1/merchants/{id}/stores", None),
         ] {
-            assert_eq!(crate::routes::staff_area(route), area, "{route}");
+            assert_eq!(crate::scopes::staff_area(route), area, "{route}");
         }
     }
 
