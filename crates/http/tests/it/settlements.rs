@@ -641,6 +641,46 @@ on_both_backends!(a_merchant_that_withdrew_its_receipts_is_settled_short_and_the
     api.verify_clean().await;
 });
 
+on_both_backends!(a_short_statement_cut_off_after_its_commission_moved_takes_it_once_when_finished, |db| {
+    let api = app(db).await;
+    let (last, start1) = month(1);
+    let (_, b, receipts) = canteen(&api, 2).await;
+    let ivan = employee(&api, "13800000009", start1).await;
+    let bank = new_platform("channel_clearing");
+    api.db.store.create_account(&bank).await.unwrap();
+    // 10.00 received, 9.00 withdrawn: the 1.00 left covers the commission, not the hold.
+    commit(
+        &api,
+        start1,
+        &[(ivan, receipts, 1_000, "pay", "Y-1", "{}"), (receipts, bank.id, 900, "withdraw", "Y-OUT", "{}")],
+    )
+    .await;
+    let path = format!("/v1/merchants/{b}/settlements");
+    let fee_income = api.platform_balance("fee_income").await;
+    // The statement is found short and its commission moves; the end is not written (as a crash).
+    sanhu_testkit::faults::refuse_rows(&api.db, "refuse_books", "party_records", "NEW.kind = 'settlement_book'").await;
+    let pass = api.state.wallets().settle_merchants(NOW()).await.unwrap();
+    assert_eq!((pass.issued, pass.short, pass.failed), (0, 0, 1));
+    let recorded = ok(api.get(&format!("{path}/S000001")).await).await;
+    assert_eq!(recorded["status"], "issuing");
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 6, "the commission moved");
+    sanhu_testkit::faults::allow_rows(&api.db, "refuse_books", "party_records").await;
+    // Receipts come in meanwhile, enough for the statement's own chain: finishing it must not apply
+    // that chain (the commission again, and a hold), only the one recorded when it was found short.
+    let (this_month, _) = month(0);
+    let (start0, _) = PlatformCalendar::china().month_bounds(PlatformMonth::parse(&this_month).unwrap()).unwrap();
+    commit(&api, start0, &[(ivan, receipts, 5_000, "pay", "Y-2", "{}")]).await;
+    let finished = ok(api.post(&path, json!({"month": last})).await).await;
+    assert_eq!((finished["number"].as_str(), finished["status"].as_str()), (Some("S000001"), Some("short")));
+    assert_eq!(
+        (finished["held"].as_i64(), finished["carried_out"].clone()),
+        (Some(0), json!({"net": 0, "commission": 0, "adjustments": 0}))
+    );
+    assert_eq!(api.platform_balance("fee_income").await - fee_income, 6, "the commission taken once");
+    assert_eq!(api.balance(&receipts.to_string()).await, 100 - 6 + 5_000);
+    api.verify_clean().await;
+});
+
 on_both_backends!(a_refund_gives_back_the_commission_its_payment_was_charged_not_the_current_rate, |db| {
     use sanhu_store::party::{PartyStore, PartyWrite, RecordWrite};
     let api = app(db).await;

@@ -661,9 +661,13 @@ impl Wallets {
         merchant: &StoredMerchant,
         actor: &Actor,
     ) -> Result<Statement, WalletFailure> {
-        let requests = restore_chain(&statement.in_flight)?;
-        let outcome = chain::apply(&self.ledger, requests).await?;
         let id = statement.id.clone();
+        // A statement found short before a crash has its owed chain recorded in place of its own
+        // (below): a rerun applies that chain again, never the statement's own, which the receipts
+        // that came in meanwhile might now cover (the commission would be taken twice).
+        let found_short = statement.on_success.as_deref() == Some(Status::Short.as_str());
+        let requests = restore_chain(&statement.in_flight)?;
+        let outcome = if found_short { Ok(Vec::new()) } else { chain::apply(&self.ledger, requests.clone()).await? };
         let books = format!("settlement_book:{}", merchant.id);
         // A period's statement the ledger refused (its receipts account no longer holds what it
         // moves: the merchant withdrew its receipts meanwhile) is issued `short`: nothing moved, all
@@ -683,20 +687,40 @@ impl Wallets {
             }
             _ => false,
         };
+        let short = short || found_short;
         let mut owed_moved = false;
         if short {
-            let receipts = AccountId::parse(&statement.receipts_account_id)
-                .ok_or_else(|| WalletFailure::Internal(anyhow::anyhow!("stored receipts account")))?;
-            let (owed, _) = self.issue_chain(
-                &statement.id,
-                &statement.reference(),
-                "issue_owed",
-                receipts,
-                None,
-                statement.moved_adjustments,
-                statement.moved_commission,
-                0,
-            );
+            let owed = if found_short {
+                requests
+            } else {
+                let receipts = AccountId::parse(&statement.receipts_account_id)
+                    .ok_or_else(|| WalletFailure::Internal(anyhow::anyhow!("stored receipts account")))?;
+                let (owed, _) = self.issue_chain(
+                    &statement.id,
+                    &statement.reference(),
+                    "issue_owed",
+                    receipts,
+                    None,
+                    statement.moved_adjustments,
+                    statement.moved_commission,
+                    0,
+                );
+                // The decision first (`chain::apply`'s rule): the statement is short and the owed
+                // chain is the one in flight, so a crash after the ledger moved it is finished by
+                // applying that chain again, which the ledger applies once.
+                let recorded = owed.clone();
+                transact!(&self.parties, WalletFailure, |work| {
+                    let mut s = load(work, &id).await?;
+                    if s.status() == Status::Issuing {
+                        s.in_flight = store_chain(&recorded);
+                        s.on_success = Some(Status::Short.as_str().to_owned());
+                        s.updated_at = work.now;
+                        work.put(&s);
+                    }
+                    Ok(())
+                })?;
+                owed
+            };
             owed_moved = chain::apply(&self.ledger, owed).await?.is_ok();
         }
         if let (Err(refusal), false) = (outcome, short) {
