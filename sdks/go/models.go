@@ -4068,7 +4068,7 @@ type SettlementStatement struct {
 	ReceiptsAccountID string `json:"receipts_account_id"`
 	// Σ refunds given.
 	Refunds int64 `json:"refunds"`
-	// issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the receipts account no longer held what it moves: nothing moved, all of it carried); `issuing` while i…
+	// issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the receipts account no longer held what it moves: no net held; the commission and adjustments moved if…
 	Status string `json:"status"`
 }
 

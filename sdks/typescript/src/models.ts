@@ -3255,7 +3255,7 @@ export interface SettlementStatement {
   receipts_account_id: string;
   /** Σ refunds given. */
   refunds: number;
-  /** issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the receipts account no longer held what it moves: nothing moved, all of it carried); `issuing` while i… */
+  /** issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the receipts account no longer held what it moves: no net held; the commission and adjustments moved if… */
   status: string;
 }
 

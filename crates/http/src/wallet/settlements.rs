@@ -64,7 +64,8 @@ pub struct StatementJson {
     /// that did not move).
     carried_out: CarriedJson,
     /// issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the
-    /// receipts account no longer held what it moves: nothing moved, all of it carried); `issuing`
+    /// receipts account no longer held what it moves: no net held; the commission and adjustments
+    /// moved if the account held them, else carried with the rest); `issuing`
     /// while its ledger chain is being applied (an issue of the period finishes it) and `refused` when the
     /// ledger refused that chain (nothing moved; the period is issued again under its number).
     status: String,
@@ -252,8 +253,8 @@ struct IssueBody {
         (409 `settlement_period_out_of_order` for a later one). Issuing moves the commission to the platform, \
         the adjustments, and holds a positive net in the receipts account; a negative net is carried into the next \
         statement. A receipts account that no longer holds what the statement moves (withdrawn meanwhile) gives a \
-        `short` statement: nothing moved, all of it carried into the next (a correction refused so: 409 \
-        `settlement_receipts_short`).",
+        `short` statement: no net held, the commission and adjustments moved if the account holds them and \
+        otherwise carried into the next (a correction refused so: 409 `settlement_receipts_short`).",
     params(("id" = String, Path, description = "The merchant's id.", pattern = "^mch_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = IssueBody,
     responses((status = 200, description = "The statement issued.", body = StatementJson))

@@ -22480,7 +22480,7 @@ public final class Models {
      * @param periodStart period_start
      * @param receiptsAccountId The merchant's account the receipts are in and the net is held in.
      * @param refunds Σ refunds given.
-     * @param status issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the receipts account no longer held what it moves: nothing move…
+     * @param status issued, confirmed, disputed, paying, paid, payout_failed, corrected, carried_forward, or short (the receipts account no longer held what it moves: no net held;…
      */
     public record SettlementStatement(long adjustments, SettlementCarried carriedOut, long commission, String correctedBy, String corrects, String customerId, String cycle, String disputeReason, long feeRateBp, long gross, long held, String issuedAt, long itemCount, String merchantId, long net, String number, SettlementPayout payout, String period, String periodEnd, String periodStart, String receiptsAccountId, long refunds, String status) implements JsonModel {
         /** Reads the model from a {@link Json} object. */
