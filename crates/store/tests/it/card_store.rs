@@ -370,7 +370,8 @@ on_both_backends!(a_cards_reissue_takes_its_serial_in_its_own_write_and_a_refuse
     assert_eq!(next(db.store.clone()).await, 1);
     assert_eq!(db.store.card("1").await.unwrap().unwrap().status, "reissued");
     // A full segment gives nothing.
-    let full = |version: i64| StoredCard { number: "2".to_owned(), version, ..card.clone() };
+    let full =
+        |version: i64| StoredCard { number: "2".to_owned(), account_id: "acc_2".to_owned(), version, ..card.clone() };
     db.store.create_card(&full(1), &transaction("sale_2", "sale", 0)).await.unwrap();
     assert_eq!(db.store.mark_card_reissued(&full(2), 1, "csg_r", 3).await.unwrap(), ReissueMark::SerialTaken);
 });
